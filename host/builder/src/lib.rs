@@ -1,0 +1,272 @@
+//! Ordo builder: the block production loop.
+//!
+//! Map (one tick of [`Builder::run`], every block time):
+//! 1. base fee and timestamp from the head ([`Builder::next_params`]);
+//! 2. `pool.candidates(base_fee)`: executable transactions, per sender in nonce order;
+//! 3. the active [`OrderingPolicy`] orders them; [`check_order`] re-checks the answer and
+//!    a failure falls back to the native [`PriorityFeeOrdering`] for this block, recorded in
+//!    the block's provenance with the reason;
+//! 4. `exec.build_block`: revm runs them, skipping the invalid;
+//! 5. one atomic fjall batch stores the block, receipts, state, head and WAL pruning;
+//! 6. the in-memory state index and the pool are updated, and [`SealedBlock`] is broadcast
+//!    to subscribers (RPC `newHeads` / `logs`).
+//!
+//! A block is produced every tick, empty or not, so block numbers track time and no slot is
+//! skipped. Live parameters (block time, gas limit, minimum base fee) sit in
+//! [`BlockParamsConfig`] behind a lock and apply from the next tick.
+
+mod ordering;
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+pub use ordering::{
+    check_order, OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering,
+};
+
+use alloy_primitives::{Address, Bytes, B256};
+use ordo_exec::{BlockParams, Executor, Skipped};
+use ordo_pool::Pool;
+use ordo_primitives::{
+    alloy_eips::eip1559::BaseFeeParams, next_base_fee, BlockRecord, Provenance, ReceiptRecord,
+};
+use parking_lot::RwLock;
+use tokio::sync::broadcast;
+use tracing::{debug, info, warn};
+
+/// Builder failures. Any of them stops block production: they mean storage is broken.
+#[derive(Debug, thiserror::Error)]
+pub enum BuilderError {
+    /// Execution failed underneath (storage).
+    #[error(transparent)]
+    Exec(#[from] ordo_exec::ExecError),
+    /// Storing the block failed.
+    #[error(transparent)]
+    Storage(#[from] ordo_storage::StorageError),
+}
+
+/// Block parameters an operator may change while the node runs.
+#[derive(Debug, Clone)]
+pub struct BlockParamsConfig {
+    /// Time between blocks.
+    pub block_time: Duration,
+    /// Gas limit of each block.
+    pub gas_limit: u64,
+    /// Base fee floor (wei).
+    pub min_base_fee: u64,
+    /// EIP-1559 parameters.
+    pub base_fee_params: BaseFeeParams,
+    /// Fee recipient.
+    pub coinbase: Address,
+    /// Extra data in each header.
+    pub extra_data: Bytes,
+}
+
+impl BlockParamsConfig {
+    /// Default block time of `ordo dev`.
+    pub const DEFAULT_BLOCK_TIME: Duration = Duration::from_millis(1000);
+}
+
+/// A block that has just been made durable, with its receipts.
+#[derive(Debug, Clone)]
+pub struct SealedBlock {
+    /// The block.
+    pub block: Arc<BlockRecord>,
+    /// Its receipts.
+    pub receipts: Arc<Vec<ReceiptRecord>>,
+}
+
+/// The head of the chain, shared with readers.
+pub type HeadCell = Arc<RwLock<Arc<BlockRecord>>>;
+
+/// Produces blocks.
+pub struct Builder {
+    exec: Executor,
+    pool: Arc<Pool>,
+    head: HeadCell,
+    params: RwLock<BlockParamsConfig>,
+    policy: RwLock<Arc<dyn OrderingPolicy>>,
+    fallback: PriorityFeeOrdering,
+    events: broadcast::Sender<SealedBlock>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder").finish_non_exhaustive()
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+impl Builder {
+    /// A builder on top of `head`.
+    pub fn new(
+        exec: Executor,
+        pool: Arc<Pool>,
+        head: HeadCell,
+        params: BlockParamsConfig,
+    ) -> Arc<Self> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            exec,
+            pool,
+            head,
+            params: RwLock::new(params),
+            policy: RwLock::new(Arc::new(PriorityFeeOrdering)),
+            fallback: PriorityFeeOrdering,
+            events,
+        })
+    }
+
+    /// Sealed blocks, as they become durable.
+    pub fn subscribe(&self) -> broadcast::Receiver<SealedBlock> {
+        self.events.subscribe()
+    }
+
+    /// The current head.
+    pub fn head(&self) -> Arc<BlockRecord> {
+        self.head.read().clone()
+    }
+
+    /// Replaces the ordering policy from the next block on.
+    pub fn set_policy(&self, policy: Arc<dyn OrderingPolicy>) {
+        *self.policy.write() = policy;
+    }
+
+    /// Current live parameters.
+    pub fn params(&self) -> BlockParamsConfig {
+        self.params.read().clone()
+    }
+
+    /// Changes live parameters from the next block on.
+    pub fn set_params(&self, params: BlockParamsConfig) {
+        *self.params.write() = params;
+    }
+
+    /// The parameters of the block that would be built on the head now (also what
+    /// `pending` state queries and `eth_call` execute against).
+    pub fn next_params(&self) -> BlockParams {
+        let head = self.head();
+        let cfg = self.params.read();
+        let parent = &head.header;
+        let base_fee = next_base_fee(
+            parent.gas_used,
+            parent.gas_limit,
+            parent.base_fee_per_gas.unwrap_or(cfg.min_base_fee),
+            cfg.base_fee_params,
+            cfg.min_base_fee,
+        );
+        BlockParams {
+            number: parent.number + 1,
+            // Sub-second blocks share a timestamp; it never goes backwards.
+            timestamp: now_secs().max(parent.timestamp),
+            beneficiary: cfg.coinbase,
+            gas_limit: cfg.gas_limit,
+            base_fee,
+            extra_data: cfg.extra_data.clone(),
+        }
+    }
+
+    /// Builds, stores and announces one block. Blocking (runs revm and fsyncs).
+    pub fn build_one(&self) -> Result<SealedBlock, BuilderError> {
+        let params = self.next_params();
+        let head = self.head();
+        let candidates = self.pool.candidates(params.base_fee);
+        let ctx = OrderingContext {
+            number: params.number,
+            timestamp: params.timestamp,
+            base_fee: params.base_fee,
+            gas_limit: params.gas_limit,
+        };
+        let policy = self.policy.read().clone();
+        let (order, provenance) = match policy
+            .order(&ctx, &candidates)
+            .and_then(|order| check_order(&candidates, &order).map(|()| order))
+        {
+            Ok(order) => (
+                order,
+                Provenance {
+                    policy: policy.name().to_string(),
+                    version: policy.version().to_string(),
+                    code_hash: policy.code_hash(),
+                    fallback_reason: String::new(),
+                },
+            ),
+            Err(err) => {
+                warn!(target: "ordo::builder", policy = policy.name(), version = policy.version(), %err, "ordering policy failed; native fallback for this block");
+                let order = self.fallback.order(&ctx, &candidates).unwrap_or_default();
+                (
+                    order,
+                    Provenance {
+                        policy: self.fallback.name().to_string(),
+                        version: self.fallback.version().to_string(),
+                        code_hash: B256::ZERO,
+                        fallback_reason: format!("{} {}: {err}", policy.name(), policy.version()),
+                    },
+                )
+            }
+        };
+        let ordered: Vec<_> = order.iter().map(|&i| candidates[i as usize].clone()).collect();
+        let built =
+            self.exec.build_block(&head.header, head.hash, &params, &ordered, provenance)?;
+        let mut leaving = built.included.clone();
+        for (hash, why) in &built.skipped {
+            match why {
+                Skipped::Invalid(reason) => {
+                    debug!(target: "ordo::builder", tx = %hash, reason, "dropping invalid transaction");
+                    leaving.push(*hash);
+                }
+                Skipped::Deferred(_) => {}
+            }
+        }
+        let mut commit = built.commit;
+        commit.wal_remove = leaving.clone();
+        self.exec.state().storage().commit_block(&commit)?;
+        self.exec.state().apply(&commit);
+        let block = Arc::new(built.block);
+        *self.head.write() = block.clone();
+        self.pool.on_block(&leaving);
+        let sealed = SealedBlock { block, receipts: Arc::new(commit.receipts) };
+        let _ = self.events.send(sealed.clone());
+        debug!(target: "ordo::builder", number = params.number, txs = built.included.len(), "sealed block");
+        Ok(sealed)
+    }
+
+    /// Produces a block every block time until `shutdown` resolves.
+    pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut next = tokio::time::Instant::now() + self.params.read().block_time;
+        info!(target: "ordo::builder", head = self.head().number(), "block production started");
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep_until(next) => {}
+            }
+            let this = self.clone();
+            match tokio::task::spawn_blocking(move || this.build_one()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => {
+                    // Storage is failing; retrying in a tight loop would not help.
+                    tracing::error!(target: "ordo::builder", %err, "block production failed");
+                }
+                Err(err) => tracing::error!(target: "ordo::builder", %err, "builder task panicked"),
+            }
+            // Fixed slots: the next block is due one block time after this one was due,
+            // unless building overran, in which case start again from now.
+            let block_time = self.params.read().block_time;
+            next += block_time;
+            let now = tokio::time::Instant::now();
+            if next < now {
+                next = now + block_time;
+            }
+        }
+        info!(target: "ordo::builder", head = self.head().number(), "block production stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! The ordering seam: who decides the order of a block's transactions.
+//!
+//! [`OrderingPolicy`] is what WASM ordering plugins implement through the plugin host; the
+//! native [`PriorityFeeOrdering`] is the default and the fallback. Whatever a policy
+//! answers, [`check_order`] re-checks it before the builder trusts it.
+
+use std::{
+    cmp::Ordering,
+    collections::{BinaryHeap, HashMap},
+    sync::Arc,
+};
+
+use alloy_primitives::{Address, B256};
+use ordo_primitives::PooledTx;
+
+/// What a policy knows about the block being built.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderingContext {
+    /// Block number.
+    pub number: u64,
+    /// Block timestamp (seconds).
+    pub timestamp: u64,
+    /// Block base fee.
+    pub base_fee: u64,
+    /// Block gas limit.
+    pub gas_limit: u64,
+}
+
+/// Why a policy's answer was not used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderingError {
+    /// The policy failed (trap, timeout, its own error).
+    #[error("policy failed: {0}")]
+    Failed(String),
+    /// An index is out of range.
+    #[error("index {0} out of range")]
+    OutOfRange(u32),
+    /// An index appears twice.
+    #[error("index {0} repeated")]
+    Duplicate(u32),
+    /// A sender's transactions are not in ascending nonce order.
+    #[error("sender {0} nonces out of order")]
+    NonceOrder(Address),
+    /// The chosen transactions' gas limits exceed the block gas limit.
+    #[error("total gas {0} above the block gas limit")]
+    GasLimit(u64),
+}
+
+/// Decides which candidates go into a block and in which order.
+pub trait OrderingPolicy: Send + Sync + 'static {
+    /// Name reported in block provenance.
+    fn name(&self) -> &str;
+    /// Version reported in block provenance.
+    fn version(&self) -> &str;
+    /// Content hash of the policy's code (zero for native policies).
+    fn code_hash(&self) -> B256 {
+        B256::ZERO
+    }
+    /// Returns indices into `candidates`, in block order. Candidates come per sender in
+    /// ascending nonce order.
+    fn order(
+        &self,
+        ctx: &OrderingContext,
+        candidates: &[Arc<PooledTx>],
+    ) -> Result<Vec<u32>, OrderingError>;
+}
+
+/// Checks a policy's answer: indices in range and unique, each sender's nonces ascending.
+/// Gas is not checked here: the builder simply stops adding transactions at the limit, and
+/// a policy that asks for more than fits is not wrong, only optimistic.
+pub fn check_order(candidates: &[Arc<PooledTx>], order: &[u32]) -> Result<(), OrderingError> {
+    let mut seen = vec![false; candidates.len()];
+    let mut last_nonce: HashMap<Address, u64> = HashMap::new();
+    for &i in order {
+        let tx = candidates.get(i as usize).ok_or(OrderingError::OutOfRange(i))?;
+        if std::mem::replace(&mut seen[i as usize], true) {
+            return Err(OrderingError::Duplicate(i));
+        }
+        if let Some(prev) = last_nonce.insert(tx.sender, tx.nonce())
+            && prev >= tx.nonce()
+        {
+            return Err(OrderingError::NonceOrder(tx.sender));
+        }
+    }
+    Ok(())
+}
+
+/// The default policy: highest effective tip first, each sender's nonces in order, ties
+/// broken by arrival (candidate position).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PriorityFeeOrdering;
+
+#[derive(PartialEq, Eq)]
+struct Head {
+    tip: u128,
+    index: u32,
+}
+
+impl Ord for Head {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.tip.cmp(&other.tip).then_with(|| other.index.cmp(&self.index))
+    }
+}
+
+impl PartialOrd for Head {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl OrderingPolicy for PriorityFeeOrdering {
+    fn name(&self) -> &str {
+        "native-priority-fee"
+    }
+
+    fn version(&self) -> &str {
+        env!("CARGO_PKG_VERSION")
+    }
+
+    fn order(
+        &self,
+        ctx: &OrderingContext,
+        candidates: &[Arc<PooledTx>],
+    ) -> Result<Vec<u32>, OrderingError> {
+        // Each sender's queue, in the order given (ascending nonce).
+        let mut queues: HashMap<Address, std::collections::VecDeque<u32>> = HashMap::new();
+        for (i, tx) in candidates.iter().enumerate() {
+            queues.entry(tx.sender).or_default().push_back(i as u32);
+        }
+        let tip = |i: u32| candidates[i as usize].effective_tip(ctx.base_fee).unwrap_or(0);
+        let mut heap = BinaryHeap::with_capacity(queues.len());
+        for queue in queues.values_mut() {
+            if let Some(i) = queue.pop_front() {
+                heap.push(Head { tip: tip(i), index: i });
+            }
+        }
+        let mut out = Vec::with_capacity(candidates.len());
+        while let Some(Head { index, .. }) = heap.pop() {
+            out.push(index);
+            let sender = candidates[index as usize].sender;
+            if let Some(next) = queues.get_mut(&sender).and_then(|q| q.pop_front()) {
+                heap.push(Head { tip: tip(next), index: next });
+            }
+        }
+        Ok(out)
+    }
+}

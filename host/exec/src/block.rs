@@ -1,0 +1,259 @@
+//! Block execution: run ordered transactions through revm on top of the head state, skip
+//! the ones that became invalid, and seal a real Ethereum header.
+
+use std::sync::Arc;
+
+use alloy_consensus::{
+    proofs::{calculate_receipt_root, calculate_transaction_root},
+    Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxEnvelope,
+    TxReceipt, Typed2718, EMPTY_OMMER_ROOT_HASH,
+};
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_evm::FromRecoveredTx;
+use alloy_primitives::{keccak256, Address, Bloom, Bytes, Log, B256, U256};
+use alloy_trie::EMPTY_ROOT_HASH;
+use ordo_primitives::{BlockRecord, PooledTx, Provenance, ReceiptRecord};
+use ordo_storage::BlockCommit;
+use revm::{
+    context::{result::ExecutionResult, BlockEnv, CfgEnv, TxEnv},
+    context_interface::result::{EVMError, InvalidTransaction},
+    database::CacheDB,
+    primitives::hardfork::SpecId,
+    Context, ExecuteEvm, MainBuilder, MainContext,
+};
+
+use crate::{state::StateError, ExecError, StateDb};
+
+/// The EVM rules Ordo executes with (Prague: EIP-7702, EIP-7623, ...).
+pub const SPEC: SpecId = SpecId::PRAGUE;
+
+/// What the builder decides about the next block before executing it.
+#[derive(Debug, Clone)]
+pub struct BlockParams {
+    /// Block number.
+    pub number: u64,
+    /// Timestamp (seconds).
+    pub timestamp: u64,
+    /// Fee recipient (the sequencer).
+    pub beneficiary: Address,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Base fee.
+    pub base_fee: u64,
+    /// Extra data.
+    pub extra_data: Bytes,
+}
+
+/// Why a transaction was left out of a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// It can never be included (it leaves the pool): with the reason.
+    Invalid(String),
+    /// Not now (block full, nonce gap, funds may arrive): it stays in the pool.
+    Deferred(String),
+}
+
+/// A sealed, not yet stored block.
+#[derive(Debug)]
+pub struct BuiltBlock {
+    /// The block record.
+    pub block: BlockRecord,
+    /// All storage writes of the block (block, receipts, state). WAL pruning is added by the
+    /// builder.
+    pub commit: BlockCommit,
+    /// Hashes of the included transactions.
+    pub included: Vec<B256>,
+    /// Transactions not included, with why.
+    pub skipped: Vec<(B256, Skipped)>,
+}
+
+pub(crate) fn cfg_env(chain_id: u64) -> CfgEnv {
+    let mut cfg = CfgEnv::new_with_spec(SPEC);
+    cfg.chain_id = chain_id;
+    cfg
+}
+
+pub(crate) fn block_env(params: &BlockParams, prevrandao: B256) -> BlockEnv {
+    BlockEnv {
+        number: U256::from(params.number),
+        beneficiary: params.beneficiary,
+        timestamp: U256::from(params.timestamp),
+        gas_limit: params.gas_limit,
+        basefee: params.base_fee,
+        difficulty: U256::ZERO,
+        prevrandao: Some(prevrandao),
+        blob_excess_gas_and_price: Some(revm::context_interface::block::BlobExcessGasAndPrice::new(
+            0,
+            revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+        )),
+        ..Default::default()
+    }
+}
+
+fn classify(err: &EVMError<StateError, InvalidTransaction>) -> Result<Skipped, String> {
+    match err {
+        EVMError::Transaction(invalid) => Ok(match invalid {
+            InvalidTransaction::NonceTooHigh { .. }
+            | InvalidTransaction::LackOfFundForMaxFee { .. }
+            | InvalidTransaction::GasPriceLessThanBasefee
+            | InvalidTransaction::CallerGasLimitMoreThanBlock => {
+                Skipped::Deferred(invalid.to_string())
+            }
+            other => Skipped::Invalid(other.to_string()),
+        }),
+        EVMError::Database(e) => Err(e.to_string()),
+        other => Ok(Skipped::Invalid(other.to_string())),
+    }
+}
+
+/// Builds the receipt envelope for a transaction of `tx_type`.
+fn receipt_envelope(tx: &TxEnvelope, success: bool, cumulative: u64, logs: Vec<Log>) -> ReceiptEnvelope {
+    let receipt = Receipt { status: Eip658Value::Eip658(success), cumulative_gas_used: cumulative, logs };
+    let logs_bloom = receipt.bloom();
+    ReceiptEnvelope::from_typed(tx.tx_type(), ReceiptWithBloom { receipt, logs_bloom })
+}
+
+impl crate::Executor {
+    /// Executes `txs` in the given order on top of the head (`parent`), skipping those that
+    /// are invalid now, and seals the block. Nothing is written.
+    pub fn build_block(
+        &self,
+        parent: &Header,
+        parent_hash: B256,
+        params: &BlockParams,
+        txs: &[Arc<PooledTx>],
+        provenance: Provenance,
+    ) -> Result<BuiltBlock, ExecError> {
+        let state: &StateDb = &self.state;
+        let prevrandao = keccak256(parent_hash);
+        let mut evm = Context::mainnet()
+            .with_db(CacheDB::new(state))
+            .with_cfg(cfg_env(self.chain_id))
+            .with_block(block_env(params, prevrandao))
+            .build_mainnet();
+
+        let mut cumulative_gas = 0u64;
+        let mut included = Vec::with_capacity(txs.len());
+        let mut skipped = Vec::new();
+        let mut receipts: Vec<ReceiptRecord> = Vec::with_capacity(txs.len());
+        let mut envelopes = Vec::with_capacity(txs.len());
+        let mut block_tx: Vec<&Arc<PooledTx>> = Vec::with_capacity(txs.len());
+        let mut log_index = 0u64;
+
+        for tx in txs {
+            if cumulative_gas + tx.gas_limit() > params.gas_limit {
+                skipped.push((tx.hash, Skipped::Deferred("block gas limit reached".into())));
+                continue;
+            }
+            let tx_env = TxEnv::from_recovered_tx(&tx.tx, tx.sender);
+            let result = match evm.transact_one(tx_env) {
+                Ok(result) => result,
+                Err(err) => {
+                    let why = classify(&err).map_err(ExecError::State)?;
+                    skipped.push((tx.hash, why));
+                    continue;
+                }
+            };
+            let gas_used = result.gas_used();
+            cumulative_gas += gas_used;
+            let (success, logs, created) = match result {
+                ExecutionResult::Success { logs, output, .. } => {
+                    (true, logs, output.address().copied())
+                }
+                ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => {
+                    (false, Vec::new(), None)
+                }
+            };
+            let n_logs = logs.len() as u64;
+            let effective_gas_price = tx.tx.effective_gas_price(Some(params.base_fee));
+            let contract_address = if tx.tx.is_create() {
+                created.unwrap_or_else(|| tx.sender.create(tx.nonce()))
+            } else {
+                Address::ZERO
+            };
+            let envelope = receipt_envelope(&tx.tx, success, cumulative_gas, logs);
+            envelopes.push(envelope.clone());
+            receipts.push(ReceiptRecord {
+                receipt: envelope,
+                gas_used,
+                effective_gas_price,
+                contract_address,
+                first_log_index: log_index,
+            });
+            log_index += n_logs;
+            included.push(tx.hash);
+            block_tx.push(tx);
+        }
+
+        let changes = evm.finalize();
+        let mut commit = BlockCommit::default();
+        let state_root = state.prepare_changes(&changes, &mut commit).map_err(ExecError::State)?;
+
+        let mut logs_bloom = Bloom::default();
+        for r in &envelopes {
+            logs_bloom.accrue_bloom(r.logs_bloom());
+        }
+        let tx_envelopes: Vec<&TxEnvelope> = block_tx.iter().map(|t| &t.tx).collect();
+        let header = Header {
+            parent_hash,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: params.beneficiary,
+            state_root,
+            transactions_root: calculate_transaction_root(&tx_envelopes),
+            receipts_root: calculate_receipt_root(&envelopes),
+            logs_bloom,
+            difficulty: U256::ZERO,
+            number: params.number,
+            gas_limit: params.gas_limit,
+            gas_used: cumulative_gas,
+            timestamp: params.timestamp,
+            extra_data: params.extra_data.clone(),
+            mix_hash: prevrandao,
+            nonce: Default::default(),
+            base_fee_per_gas: Some(params.base_fee),
+            withdrawals_root: Some(EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+        };
+        let block = BlockRecord {
+            hash: header.hash_slow(),
+            header,
+            transactions: block_tx.iter().map(|t| t.encoded.clone()).collect(),
+            senders: block_tx.iter().map(|t| t.sender).collect(),
+            tx_hashes: block_tx.iter().map(|t| t.hash).collect(),
+            provenance,
+        };
+        commit.block = Some(block.clone());
+        commit.receipts = receipts;
+        Ok(BuiltBlock { block, commit, included, skipped })
+    }
+}
+
+/// The genesis header for a state root and chain parameters.
+pub fn genesis_header(spec: &ordo_primitives::ChainSpec, state_root: B256) -> Header {
+    Header {
+        parent_hash: B256::ZERO,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: Address::ZERO,
+        state_root,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        logs_bloom: Bloom::default(),
+        difficulty: U256::ZERO,
+        number: 0,
+        gas_limit: spec.gas_limit,
+        gas_used: 0,
+        timestamp: spec.genesis_timestamp,
+        extra_data: spec.extra_data.clone(),
+        mix_hash: B256::ZERO,
+        nonce: Default::default(),
+        base_fee_per_gas: Some(spec.genesis_base_fee),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+    }
+}

@@ -1,0 +1,214 @@
+//! Read-only execution for `eth_call`, `eth_estimateGas` and `eth_createAccessList`.
+//!
+//! Calls run on the head state through a throw-away `CacheDB`, so state overrides and the
+//! call's own writes never reach storage.
+
+use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_evm::{overrides::apply_state_overrides, rpc::TryIntoTxEnv, EvmEnv};
+use alloy_primitives::{Address, Bytes, TxKind, B256};
+use alloy_rpc_types_eth::{state::StateOverride, TransactionRequest};
+use revm::{
+    context::{result::ExecutionResult, TxEnv},
+    database::CacheDB,
+    Context, ExecuteEvm, MainBuilder, MainContext,
+};
+
+use crate::{block::BlockParams, ExecError, Executor, StateDb};
+
+/// The result of a successful call.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// Return data.
+    pub output: Bytes,
+    /// Gas used.
+    pub gas_used: u64,
+}
+
+/// Largest gas any call may use (geth's default `RPCGasCap`).
+pub const CALL_GAS_CAP: u64 = 50_000_000;
+
+fn is_precompile(address: &Address) -> bool {
+    address.0[..19].iter().all(|b| *b == 0) && (1..=0x11).contains(&address.0[19])
+}
+
+impl Executor {
+    fn call_env(&self, params: &BlockParams, request: &TransactionRequest) -> EvmEnv {
+        let mut cfg = crate::block::cfg_env(self.chain_id);
+        // Calls are simulations: no nonce check, and a call without fees pays nothing.
+        cfg.disable_nonce_check = true;
+        let no_fees = request.gas_price.is_none()
+            && request.max_fee_per_gas.is_none()
+            && request.max_priority_fee_per_gas.is_none();
+        cfg.disable_base_fee = no_fees;
+        cfg.disable_block_gas_limit = true;
+        cfg.disable_eip3607 = true;
+        let block = crate::block::block_env(params, B256::ZERO);
+        EvmEnv::new(cfg, block)
+    }
+
+    fn tx_env(
+        &self,
+        env: &EvmEnv,
+        request: &TransactionRequest,
+        db: &mut CacheDB<&StateDb>,
+    ) -> Result<TxEnv, ExecError> {
+        let mut request = request.clone();
+        if request.gas.is_none() {
+            request.gas = Some(env.block_env.gas_limit.min(CALL_GAS_CAP));
+        }
+        request.gas = request.gas.map(|g| g.min(CALL_GAS_CAP));
+        let mut tx: TxEnv = request
+            .try_into_tx_env(env)
+            .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
+        if tx.nonce == 0 {
+            use revm::DatabaseRef;
+            tx.nonce = db
+                .db
+                .basic_ref(tx.caller)
+                .map_err(ExecError::State)?
+                .map(|a| a.nonce)
+                .unwrap_or_default();
+        }
+        Ok(tx)
+    }
+
+    fn run(
+        &self,
+        params: &BlockParams,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+        gas: Option<u64>,
+    ) -> Result<(ExecutionResult, revm::state::EvmState), ExecError> {
+        let env = self.call_env(params, request);
+        let mut db = CacheDB::new(&*self.state);
+        if let Some(overrides) = overrides {
+            apply_state_overrides(overrides.clone(), &mut db)
+                .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
+        }
+        let mut tx = self.tx_env(&env, request, &mut db)?;
+        if let Some(gas) = gas {
+            tx.gas_limit = gas;
+        }
+        let mut evm = Context::mainnet()
+            .with_db(db)
+            .with_cfg(env.cfg_env)
+            .with_block(env.block_env)
+            .build_mainnet();
+        let out = evm.transact(tx).map_err(ExecError::from_evm)?;
+        Ok((out.result, out.state))
+    }
+
+    /// `eth_call` on the head state.
+    pub fn call(
+        &self,
+        params: &BlockParams,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+    ) -> Result<CallOutcome, ExecError> {
+        let (result, _) = self.run(params, request, overrides, None)?;
+        outcome(result)
+    }
+
+    /// `eth_estimateGas`: the smallest gas limit with which the call succeeds (binary
+    /// search, as geth does).
+    pub fn estimate_gas(
+        &self,
+        params: &BlockParams,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+    ) -> Result<u64, ExecError> {
+        let cap = request.gas.unwrap_or(params.gas_limit).min(CALL_GAS_CAP);
+        let (result, _) = self.run(params, request, overrides, Some(cap))?;
+        let used = match result {
+            ExecutionResult::Success { .. } => result.gas_used(),
+            other => {
+                return Err(match outcome(other) {
+                    Err(e) => match e {
+                        ExecError::Halted(reason) if reason.contains("OutOfGas") => {
+                            ExecError::Halted(format!("gas required exceeds allowance ({cap})"))
+                        }
+                        e => e,
+                    },
+                    Ok(_) => ExecError::Halted("unexpected success".into()),
+                });
+            }
+        };
+        // Plain transfers to an account without code need exactly what they used.
+        let mut lo = used.saturating_sub(1).max(20_999);
+        let mut hi = cap;
+        // Most calls succeed with used * 64/63 (the EIP-150 reserve); try it first.
+        let optimistic = (used + 2_300).saturating_mul(64) / 63;
+        if optimistic < hi {
+            match self.run(params, request, overrides, Some(optimistic)) {
+                Ok((ExecutionResult::Success { .. }, _)) => hi = optimistic,
+                _ => lo = optimistic,
+            }
+        }
+        while lo + 1 < hi {
+            // Stop once within 1.5% like geth, to bound the number of runs.
+            if (hi - lo) * 1000 / hi < 15 {
+                break;
+            }
+            let mid = lo + (hi - lo) / 2;
+            match self.run(params, request, overrides, Some(mid)) {
+                Ok((ExecutionResult::Success { .. }, _)) => hi = mid,
+                _ => lo = mid,
+            }
+        }
+        Ok(hi)
+    }
+
+    /// `eth_createAccessList`: the accounts and slots the call touches (without the sender,
+    /// precompiles and the coinbase), and the gas used with that list.
+    pub fn create_access_list(
+        &self,
+        params: &BlockParams,
+        request: &TransactionRequest,
+    ) -> Result<(AccessList, u64, Option<String>), ExecError> {
+        let (result, state) = self.run(params, request, None, None)?;
+        let from = request.from.unwrap_or_default();
+        let to = match request.to {
+            Some(TxKind::Call(to)) => Some(to),
+            _ => None,
+        };
+        let mut items: Vec<AccessListItem> = state
+            .iter()
+            .filter(|(addr, _)| {
+                **addr != from && **addr != params.beneficiary && !is_precompile(addr)
+            })
+            .filter_map(|(addr, account)| {
+                let mut keys: Vec<B256> =
+                    account.storage.keys().map(|k| B256::from(*k)).collect();
+                keys.sort();
+                if Some(*addr) == to && keys.is_empty() {
+                    return None;
+                }
+                Some(AccessListItem { address: *addr, storage_keys: keys })
+            })
+            .collect();
+        items.sort_by_key(|i| i.address);
+        let list = AccessList(items);
+        let error = match &result {
+            ExecutionResult::Success { .. } => None,
+            other => outcome(other.clone()).err().map(|e| e.to_string()),
+        };
+        let mut with_list = request.clone();
+        with_list.access_list = Some(list.clone());
+        let (result, _) = self.run(params, &with_list, None, None)?;
+        Ok((list, result.gas_used(), error))
+    }
+}
+
+fn outcome(result: ExecutionResult) -> Result<CallOutcome, ExecError> {
+    let gas_used = result.gas_used();
+    match result {
+        ExecutionResult::Success { output, .. } => {
+            Ok(CallOutcome { output: output.into_data(), gas_used })
+        }
+        ExecutionResult::Revert { output, .. } => {
+            let reason = alloy_sol_types::decode_revert_reason(&output);
+            Err(ExecError::Reverted { data: output, reason })
+        }
+        ExecutionResult::Halt { reason, .. } => Err(ExecError::Halted(format!("{reason:?}"))),
+    }
+}

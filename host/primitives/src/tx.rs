@@ -1,0 +1,152 @@
+//! The transaction as it travels through the node, and the stateless part of ingress.
+
+use alloy_consensus::{
+    transaction::SignerRecoverable, Transaction, TxEnvelope, TxType, Typed2718,
+};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+
+/// Largest accepted encoded transaction (geth's `txMaxSize`: 4 slots of 32 KiB).
+pub const MAX_TX_SIZE: usize = 128 * 1024;
+
+/// A decoded transaction with its recovered sender and the exact bytes it arrived as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PooledTx {
+    /// The signed transaction.
+    pub tx: TxEnvelope,
+    /// Recovered sender.
+    pub sender: Address,
+    /// Transaction hash (keccak of the EIP-2718 bytes).
+    pub hash: B256,
+    /// The EIP-2718 bytes.
+    pub encoded: Bytes,
+}
+
+/// Why a raw transaction was refused before any state was looked at.
+///
+/// `Display` strings are geth's, because wallets match on them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Empty input.
+    #[error("empty typed transaction bytes")]
+    Empty,
+    /// RLP or EIP-2718 decoding failed.
+    #[error("rlp: {0}")]
+    Malformed(String),
+    /// The envelope type is not accepted on this chain (blobs on an L2).
+    #[error("transaction type not supported")]
+    TypeNotSupported,
+    /// Bigger than [`MAX_TX_SIZE`].
+    #[error("oversized data")]
+    Oversized,
+    /// The signature does not recover to a sender.
+    #[error("invalid sender")]
+    InvalidSender,
+}
+
+impl PooledTx {
+    /// Nonce.
+    pub fn nonce(&self) -> u64 {
+        self.tx.nonce()
+    }
+    /// Gas limit.
+    pub fn gas_limit(&self) -> u64 {
+        self.tx.gas_limit()
+    }
+    /// The fee cap (legacy: gas price).
+    pub fn max_fee_per_gas(&self) -> u128 {
+        self.tx.max_fee_per_gas()
+    }
+    /// The tip cap (legacy: gas price).
+    pub fn max_priority_fee_per_gas(&self) -> u128 {
+        self.tx.max_priority_fee_per_gas().unwrap_or_else(|| self.tx.max_fee_per_gas())
+    }
+    /// Tip per gas actually paid at `base_fee`; `None` if the fee cap is below it.
+    pub fn effective_tip(&self, base_fee: u64) -> Option<u128> {
+        self.tx.effective_tip_per_gas(base_fee)
+    }
+    /// The most this transaction can cost its sender: `gas * fee cap + value`.
+    pub fn max_cost(&self) -> U256 {
+        U256::from(self.tx.gas_limit()) * U256::from(self.tx.max_fee_per_gas()) + self.tx.value()
+    }
+    /// Encoded size in bytes.
+    pub fn size(&self) -> usize {
+        self.encoded.len()
+    }
+    /// Intrinsic gas as Prague defines it (including the EIP-7623 calldata floor).
+    pub fn intrinsic_gas(&self) -> u64 {
+        intrinsic_gas(&self.tx)
+    }
+
+    /// Wraps an already-signed transaction (tests, the SDK, the dev tools).
+    pub fn from_signed(tx: TxEnvelope) -> Result<Self, DecodeError> {
+        let sender = tx.recover_signer().map_err(|_| DecodeError::InvalidSender)?;
+        let encoded = Bytes::from(tx.encoded_2718());
+        let hash = *tx.hash();
+        Ok(Self { tx, sender, hash, encoded })
+    }
+}
+
+/// Decodes EIP-2718 bytes, refuses blob transactions and oversized input, and recovers the
+/// sender. This is the CPU-heavy part of ingress; callers run it off the async reactor.
+pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
+    if raw.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if raw.len() > MAX_TX_SIZE {
+        return Err(DecodeError::Oversized);
+    }
+    let mut buf = raw;
+    let tx = TxEnvelope::decode_2718_exact(&mut buf).map_err(|e| match e {
+        alloy_eips::eip2718::Eip2718Error::UnexpectedType(_) => DecodeError::TypeNotSupported,
+        other => DecodeError::Malformed(other.to_string()),
+    })?;
+    if tx.tx_type() == TxType::Eip4844 {
+        return Err(DecodeError::TypeNotSupported);
+    }
+    let sender = tx.recover_signer().map_err(|_| DecodeError::InvalidSender)?;
+    let hash = *tx.hash();
+    Ok(PooledTx { tx, sender, hash, encoded: Bytes::copy_from_slice(raw) })
+}
+
+/// Intrinsic gas of a transaction under Prague rules: the larger of the standard intrinsic
+/// cost and the EIP-7623 calldata floor.
+pub fn intrinsic_gas(tx: &TxEnvelope) -> u64 {
+    let input = tx.input();
+    let zeros = input.iter().filter(|b| **b == 0).count() as u64;
+    let non_zeros = input.len() as u64 - zeros;
+    let tokens = zeros + non_zeros * 4;
+    let mut gas: u64 = 21_000 + zeros * 4 + non_zeros * 16;
+    if matches!(tx.kind(), TxKind::Create) {
+        // EIP-2: contract creation; EIP-3860: 2 gas per 32-byte word of initcode.
+        gas += 32_000 + (input.len() as u64).div_ceil(32) * 2;
+    }
+    if let Some(list) = tx.access_list() {
+        for item in list.iter() {
+            gas += 2_400 + 1_900 * item.storage_keys.len() as u64;
+        }
+    }
+    if let Some(auths) = tx.authorization_list() {
+        // EIP-7702 PER_EMPTY_ACCOUNT_COST.
+        gas += 25_000 * auths.len() as u64;
+    }
+    let floor = 21_000 + 10 * tokens;
+    gas.max(floor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_garbage_are_refused() {
+        assert_eq!(decode_raw_tx(&[]), Err(DecodeError::Empty));
+        assert!(matches!(decode_raw_tx(&[0xf8, 0x01, 0x02]), Err(DecodeError::Malformed(_))));
+        assert_eq!(decode_raw_tx(&vec![0u8; MAX_TX_SIZE + 1]), Err(DecodeError::Oversized));
+    }
+
+    #[test]
+    fn unknown_type_byte_is_not_supported() {
+        assert_eq!(decode_raw_tx(&[0x05, 0xc0]), Err(DecodeError::TypeNotSupported));
+    }
+}

@@ -1,0 +1,185 @@
+//! JSON-RPC 2.0 framing, geth's way: one body in, at most one body out.
+//!
+//! - a single object or a batch array; an empty batch is -32600 "empty batch", a batch over the
+//!   limit -32600 "batch too large";
+//! - invalid JSON is -32700 "parse error" with `id: null`; a well-formed value that is not a
+//!   request (wrong `jsonrpc`, no `method`, object/array `id`) is -32600 "invalid request";
+//! - a request without an `id` member is a notification: it runs, nothing is answered;
+//!   `"id": null` is a call answered with `"id": null`;
+//! - batch entries run concurrently (so `eth_sendRawTransaction`s share a group commit) and
+//!   their responses keep the request order; a batch of notifications answers nothing.
+//!
+//! Responses are written straight into one byte buffer; `id`, `params` and `result` travel as
+//! raw JSON slices, never as `serde_json::Value`.
+
+use std::{borrow::Cow, sync::Arc};
+
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+
+use crate::{BackendError, dispatch::Server, params::Params, ws::WsConnection};
+
+/// One request object, borrowed from the body.
+#[derive(Debug, Deserialize)]
+struct RawRequest<'a> {
+    #[serde(default, borrow)]
+    jsonrpc: Option<Cow<'a, str>>,
+    /// `None` if the member is absent (a notification); `Some("null")` for `"id": null`.
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+}
+
+/// Keeps a present `null` as `Some` (serde maps it to `None` for `Option` by default).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+impl RawRequest<'_> {
+    fn has_valid_version(&self) -> bool {
+        self.jsonrpc.as_deref() == Some("2.0")
+    }
+
+    fn valid_id(&self) -> Option<&RawValue> {
+        self.id.filter(|id| !matches!(id.get().as_bytes().first(), Some(b'{' | b'[')))
+    }
+
+    fn method(&self) -> Option<&str> {
+        self.method.as_deref().filter(|method| !method.is_empty())
+    }
+}
+
+/// Handles one HTTP body or WebSocket message; `None` when nothing must be answered.
+pub(crate) async fn handle(
+    server: &Server,
+    body: &[u8],
+    conn: Option<&Arc<WsConnection>>,
+) -> Option<Vec<u8>> {
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return handle_batch(server, body, conn).await;
+    }
+    match serde_json::from_slice::<RawRequest<'_>>(body) {
+        Ok(request) => handle_request(server, request, conn).await,
+        Err(err) if err.is_data() => Some(error_response(
+            raw_null(),
+            &BackendError::invalid_request("invalid request"),
+        )),
+        Err(_) => Some(error_response(raw_null(), &BackendError::parse_error())),
+    }
+}
+
+async fn handle_batch(
+    server: &Server,
+    body: &[u8],
+    conn: Option<&Arc<WsConnection>>,
+) -> Option<Vec<u8>> {
+    let entries: Vec<&RawValue> = match serde_json::from_slice(body) {
+        Ok(entries) => entries,
+        Err(_) => return Some(error_response(raw_null(), &BackendError::parse_error())),
+    };
+    if entries.is_empty() {
+        return Some(error_response(raw_null(), &BackendError::invalid_request("empty batch")));
+    }
+    let requests: Vec<Result<RawRequest<'_>, serde_json::Error>> =
+        entries.iter().map(|entry| serde_json::from_str(entry.get())).collect();
+    if entries.len() > server.config.max_batch_len {
+        // geth: one error in an array, carrying the id of the batch's first call.
+        let id = requests
+            .iter()
+            .filter_map(|request| request.as_ref().ok())
+            .find(|request| request.has_valid_version() && request.method().is_some())
+            .and_then(RawRequest::valid_id)
+            .unwrap_or_else(raw_null);
+        let mut out = vec![b'['];
+        out.extend_from_slice(&error_response(id, &BackendError::invalid_request("batch too large")));
+        out.push(b']');
+        return Some(out);
+    }
+    let responses = futures::future::join_all(requests.into_iter().map(|request| async move {
+        match request {
+            Ok(request) => handle_request(server, request, conn).await,
+            Err(_) => Some(error_response(
+                raw_null(),
+                &BackendError::invalid_request("invalid request"),
+            )),
+        }
+    }))
+    .await;
+    let total: usize = responses.iter().flatten().map(|r| r.len() + 1).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(total + 1);
+    out.push(b'[');
+    for response in responses.into_iter().flatten() {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&response);
+    }
+    out.push(b']');
+    Some(out)
+}
+
+async fn handle_request(
+    server: &Server,
+    request: RawRequest<'_>,
+    conn: Option<&Arc<WsConnection>>,
+) -> Option<Vec<u8>> {
+    let valid_version = request.has_valid_version();
+    let id = request.valid_id();
+    let method = request.method();
+    let Some(method) = method.filter(|_| valid_version) else {
+        let error = BackendError::invalid_request("invalid request");
+        return Some(error_response(id.unwrap_or_else(raw_null), &error));
+    };
+    if request.id.is_some() && id.is_none() {
+        // An object or array id.
+        return Some(error_response(raw_null(), &BackendError::invalid_request("invalid request")));
+    }
+    let result = match Params::parse(request.params) {
+        Ok(params) => server.dispatch(method, params, conn).await,
+        Err(err) => Err(err),
+    };
+    let id = id?;
+    Some(match result {
+        Ok(value) => result_response(id, &value),
+        Err(err) => error_response(id, &err),
+    })
+}
+
+fn raw_null() -> &'static RawValue {
+    RawValue::NULL
+}
+
+const PREFIX: &[u8] = br#"{"jsonrpc":"2.0","id":"#;
+
+/// `{"jsonrpc":"2.0","id":<id>,"result":<result>}`
+pub(crate) fn result_response(id: &RawValue, result: &RawValue) -> Vec<u8> {
+    let mut out = Vec::with_capacity(PREFIX.len() + id.get().len() + result.get().len() + 12);
+    out.extend_from_slice(PREFIX);
+    out.extend_from_slice(id.get().as_bytes());
+    out.extend_from_slice(br#","result":"#);
+    out.extend_from_slice(result.get().as_bytes());
+    out.push(b'}');
+    out
+}
+
+/// `{"jsonrpc":"2.0","id":<id>,"error":{"code":..,"message":..,"data"?:..}}`
+pub(crate) fn error_response(id: &RawValue, error: &BackendError) -> Vec<u8> {
+    let mut out = Vec::with_capacity(PREFIX.len() + id.get().len() + error.message.len() + 48);
+    out.extend_from_slice(PREFIX);
+    out.extend_from_slice(id.get().as_bytes());
+    out.extend_from_slice(br#","error":"#);
+    if serde_json::to_writer(&mut out, error).is_err() {
+        // Serializing a code, a string and a JSON value into a Vec cannot fail; keep the
+        // response well-formed regardless.
+        out.extend_from_slice(br#"{"code":-32603,"message":"internal error"}"#);
+    }
+    out.push(b'}');
+    out
+}

@@ -1,0 +1,323 @@
+//! Ordo storage: fjall keyspaces with typed accessors. Every other stage reads and writes
+//! through [`Storage`]; nobody else names a keyspace or a key layout.
+//!
+//! Map:
+//! - `wal`: accepted, not yet included transactions (`hash → seq ‖ raw`). Appended by the
+//!   pool's group-commit writer with one fsync per group ([`Storage::wal_append`]); pruned in
+//!   the same atomic batch that seals the block including them ([`Storage::commit_block`]).
+//! - `blocks` (`number → BlockRecord`), `block_hashes` (`hash → number`), `txs`
+//!   (`hash → TxLocation`), `receipts` (`number → [ReceiptRecord]`).
+//! - `accounts` (`address → AccountRecord`), `storage` (`address ‖ slot → value`), `code`
+//!   (`code hash → bytecode`).
+//! - `meta`: the head pointer and chain identity.
+//!
+//! Durability: [`Storage::wal_append`] and [`Storage::commit_block`] return only after
+//! `PersistMode::SyncAll`; a crash loses nothing either acknowledged. Everything else
+//! (`put_meta` aside) happens inside those two batches.
+
+mod records;
+
+pub use records::AccountRecord;
+
+use std::path::Path;
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_rlp::{Decodable, Encodable};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use ordo_primitives::{BlockRecord, ReceiptRecord, TxLocation};
+
+/// Storage failures. All of them are I/O or corruption: none is the caller's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The storage engine failed.
+    #[error("storage engine: {0}")]
+    Engine(#[from] fjall::Error),
+    /// A stored record did not decode.
+    #[error("corrupt record in {keyspace}: {source}")]
+    Corrupt {
+        /// Which keyspace.
+        keyspace: &'static str,
+        /// The decode error.
+        source: alloy_rlp::Error,
+    },
+}
+
+impl StorageError {
+    /// Storage errors are never retryable by a client: the node is unhealthy.
+    pub fn is_retryable(&self) -> bool {
+        false
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// One account's changes in a sealed block.
+#[derive(Debug, Clone)]
+pub enum AccountChange {
+    /// The account exists with this record after the block.
+    Set(AccountRecord),
+    /// The account was destroyed (and its storage wiped).
+    Delete,
+}
+
+/// Everything a sealed block writes, applied as one atomic fjall batch.
+#[derive(Debug, Clone, Default)]
+pub struct BlockCommit {
+    /// The block.
+    pub block: Option<BlockRecord>,
+    /// Its receipts.
+    pub receipts: Vec<ReceiptRecord>,
+    /// Account changes.
+    pub accounts: Vec<(Address, AccountChange)>,
+    /// Accounts whose whole storage is wiped before `storage` applies (selfdestruct).
+    pub wiped_storage: Vec<Address>,
+    /// Storage slot changes (zero deletes the slot).
+    pub storage: Vec<(Address, B256, U256)>,
+    /// New bytecode by hash.
+    pub code: Vec<(B256, Bytes)>,
+    /// Transactions leaving the WAL (included or evicted).
+    pub wal_remove: Vec<B256>,
+}
+
+/// The fjall database and its keyspaces.
+#[derive(Clone)]
+pub struct Storage {
+    db: Database,
+    wal: Keyspace,
+    blocks: Keyspace,
+    block_hashes: Keyspace,
+    txs: Keyspace,
+    receipts: Keyspace,
+    accounts: Keyspace,
+    storage: Keyspace,
+    code: Keyspace,
+    meta: Keyspace,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage").finish_non_exhaustive()
+    }
+}
+
+const HEAD_KEY: &[u8] = b"head";
+
+fn decode<T: Decodable>(keyspace: &'static str, bytes: &[u8]) -> Result<T> {
+    let mut buf = bytes;
+    T::decode(&mut buf).map_err(|source| StorageError::Corrupt { keyspace, source })
+}
+
+fn encode<T: Encodable>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.length());
+    value.encode(&mut out);
+    out
+}
+
+fn storage_key(address: &Address, slot: &B256) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(slot.as_slice());
+    key
+}
+
+impl Storage {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let db = Database::builder(path.as_ref()).open()?;
+        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
+        Ok(Self {
+            wal: ks("wal")?,
+            blocks: ks("blocks")?,
+            block_hashes: ks("block_hashes")?,
+            txs: ks("txs")?,
+            receipts: ks("receipts")?,
+            accounts: ks("accounts")?,
+            storage: ks("storage")?,
+            code: ks("code")?,
+            meta: ks("meta")?,
+            db,
+        })
+    }
+
+    // ---- WAL -------------------------------------------------------------------------
+
+    /// Appends transactions to the WAL and fsyncs once for the whole group.
+    /// `seq` orders them across restarts (arrival order).
+    pub fn wal_append(&self, entries: &[(B256, u64, &[u8])]) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for (hash, seq, raw) in entries {
+            let mut value = Vec::with_capacity(8 + raw.len());
+            value.extend_from_slice(&seq.to_be_bytes());
+            value.extend_from_slice(raw);
+            batch.insert(&self.wal, hash.as_slice(), value);
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Removes transactions from the WAL (eviction outside a block commit). Not fsynced:
+    /// losing a removal only means a stale transaction is re-validated (and dropped) later.
+    pub fn wal_remove(&self, hashes: &[B256]) -> Result<()> {
+        let mut batch = self.db.batch();
+        for hash in hashes {
+            batch.remove(&self.wal, hash.as_slice());
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Every WAL entry as `(seq, raw)`, in arrival order.
+    pub fn wal_entries(&self) -> Result<Vec<(u64, Bytes)>> {
+        let mut out = Vec::new();
+        for item in self.wal.iter() {
+            let (_, value) = item.into_inner()?;
+            if value.len() < 8 {
+                continue;
+            }
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&value[..8]);
+            out.push((u64::from_be_bytes(seq), Bytes::copy_from_slice(&value[8..])));
+        }
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out)
+    }
+
+    // ---- Blocks ----------------------------------------------------------------------
+
+    /// Writes a sealed block, its receipts, its state changes, the new head and the WAL
+    /// pruning in one atomic, fsynced batch.
+    pub fn commit_block(&self, commit: &BlockCommit) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        if let Some(block) = &commit.block {
+            let number = block.number().to_be_bytes();
+            batch.insert(&self.blocks, number, encode(block));
+            batch.insert(&self.block_hashes, block.hash.as_slice(), number);
+            for (index, hash) in block.tx_hashes.iter().enumerate() {
+                let location = TxLocation { block: block.number(), index: index as u64 };
+                batch.insert(&self.txs, hash.as_slice(), encode(&location));
+            }
+            batch.insert(&self.receipts, number, encode(&commit.receipts));
+            batch.insert(&self.meta, HEAD_KEY, number);
+        }
+        for address in &commit.wiped_storage {
+            for item in self.storage.prefix(address.as_slice()) {
+                let key = item.key()?;
+                batch.remove(&self.storage, key);
+            }
+        }
+        for (address, change) in &commit.accounts {
+            match change {
+                AccountChange::Set(record) => {
+                    batch.insert(&self.accounts, address.as_slice(), encode(record))
+                }
+                AccountChange::Delete => batch.remove(&self.accounts, address.as_slice()),
+            }
+        }
+        for (address, slot, value) in &commit.storage {
+            let key = storage_key(address, slot);
+            if value.is_zero() {
+                batch.remove(&self.storage, key);
+            } else {
+                batch.insert(&self.storage, key, value.to_be_bytes::<32>());
+            }
+        }
+        for (hash, code) in &commit.code {
+            batch.insert(&self.code, hash.as_slice(), code.to_vec());
+        }
+        for hash in &commit.wal_remove {
+            batch.remove(&self.wal, hash.as_slice());
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// The head block number, `None` before genesis is written.
+    pub fn head(&self) -> Result<Option<u64>> {
+        Ok(self.meta.get(HEAD_KEY)?.map(|v| {
+            let mut n = [0u8; 8];
+            n.copy_from_slice(&v[..8.min(v.len())]);
+            u64::from_be_bytes(n)
+        }))
+    }
+
+    /// A block by number.
+    pub fn block(&self, number: u64) -> Result<Option<BlockRecord>> {
+        self.blocks
+            .get(number.to_be_bytes())?
+            .map(|v| decode("blocks", &v))
+            .transpose()
+    }
+
+    /// A block number by hash.
+    pub fn block_number(&self, hash: &B256) -> Result<Option<u64>> {
+        Ok(self.block_hashes.get(hash.as_slice())?.map(|v| {
+            let mut n = [0u8; 8];
+            n.copy_from_slice(&v[..8.min(v.len())]);
+            u64::from_be_bytes(n)
+        }))
+    }
+
+    /// The receipts of a block.
+    pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptRecord>>> {
+        self.receipts
+            .get(number.to_be_bytes())?
+            .map(|v| decode("receipts", &v))
+            .transpose()
+    }
+
+    /// Where a transaction was included.
+    pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>> {
+        self.txs.get(hash.as_slice())?.map(|v| decode("txs", &v)).transpose()
+    }
+
+    // ---- State -----------------------------------------------------------------------
+
+    /// An account.
+    pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>> {
+        self.accounts.get(address.as_slice())?.map(|v| decode("accounts", &v)).transpose()
+    }
+
+    /// Every account (startup: the state-root index is built from it).
+    pub fn all_accounts(&self) -> Result<Vec<(Address, AccountRecord)>> {
+        let mut out = Vec::new();
+        for item in self.accounts.iter() {
+            let (key, value) = item.into_inner()?;
+            out.push((Address::from_slice(&key), decode("accounts", &value)?));
+        }
+        Ok(out)
+    }
+
+    /// A storage slot (zero when absent).
+    pub fn storage(&self, address: &Address, slot: &B256) -> Result<U256> {
+        Ok(self
+            .storage
+            .get(storage_key(address, slot))?
+            .map(|v| U256::from_be_slice(&v))
+            .unwrap_or_default())
+    }
+
+    /// Every non-zero slot of an account (storage root computation).
+    pub fn account_storage(&self, address: &Address) -> Result<Vec<(B256, U256)>> {
+        let mut out = Vec::new();
+        for item in self.storage.prefix(address.as_slice()) {
+            let (key, value) = item.into_inner()?;
+            out.push((B256::from_slice(&key[20..]), U256::from_be_slice(&value)));
+        }
+        Ok(out)
+    }
+
+    /// Bytecode by hash.
+    pub fn code(&self, hash: &B256) -> Result<Option<Bytes>> {
+        Ok(self.code.get(hash.as_slice())?.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// Persists everything written so far (used at shutdown).
+    pub fn flush(&self) -> Result<()> {
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,72 @@
+use super::*;
+use ordo_primitives::{alloy_consensus::Header, Provenance};
+
+fn block(number: u64, tx_hashes: Vec<B256>) -> BlockRecord {
+    let header = Header { number, ..Default::default() };
+    BlockRecord {
+        hash: header.hash_slow(),
+        header,
+        transactions: tx_hashes.iter().map(|h| Bytes::copy_from_slice(h.as_slice())).collect(),
+        senders: tx_hashes.iter().map(|_| Address::ZERO).collect(),
+        tx_hashes,
+        provenance: Provenance::default(),
+    }
+}
+
+#[test]
+fn wal_entries_come_back_in_arrival_order_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Storage::open(dir.path()).unwrap();
+        let a = B256::repeat_byte(1);
+        let b = B256::repeat_byte(2);
+        s.wal_append(&[(b, 7, b"second"), (a, 3, b"first")]).unwrap();
+    }
+    let s = Storage::open(dir.path()).unwrap();
+    let entries = s.wal_entries().unwrap();
+    assert_eq!(entries, vec![(3, Bytes::from_static(b"first")), (7, Bytes::from_static(b"second"))]);
+}
+
+#[test]
+fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path()).unwrap();
+    let tx = B256::repeat_byte(9);
+    s.wal_append(&[(tx, 1, b"raw")]).unwrap();
+    let addr = Address::repeat_byte(0xaa);
+    let slot = B256::repeat_byte(1);
+    let record = AccountRecord {
+        nonce: 1,
+        balance: U256::from(5),
+        storage_root: B256::ZERO,
+        code_hash: B256::ZERO,
+    };
+    let commit = BlockCommit {
+        block: Some(block(1, vec![tx])),
+        receipts: vec![],
+        accounts: vec![(addr, AccountChange::Set(record))],
+        wiped_storage: vec![],
+        storage: vec![(addr, slot, U256::from(42))],
+        code: vec![],
+        wal_remove: vec![tx],
+    };
+    s.commit_block(&commit).unwrap();
+    assert_eq!(s.head().unwrap(), Some(1));
+    assert_eq!(s.account(&addr).unwrap(), Some(record));
+    assert_eq!(s.storage(&addr, &slot).unwrap(), U256::from(42));
+    assert_eq!(s.tx_location(&tx).unwrap(), Some(TxLocation { block: 1, index: 0 }));
+    assert!(s.wal_entries().unwrap().is_empty());
+    let stored = s.block(1).unwrap().unwrap();
+    assert_eq!(s.block_number(&stored.hash).unwrap(), Some(1));
+
+    // Zero deletes a slot; a wipe clears the account's storage.
+    let commit = BlockCommit {
+        block: Some(block(2, vec![])),
+        wiped_storage: vec![addr],
+        storage: vec![(addr, B256::repeat_byte(2), U256::from(1))],
+        ..Default::default()
+    };
+    s.commit_block(&commit).unwrap();
+    assert_eq!(s.storage(&addr, &slot).unwrap(), U256::ZERO);
+    assert_eq!(s.account_storage(&addr).unwrap(), vec![(B256::repeat_byte(2), U256::from(1))]);
+}

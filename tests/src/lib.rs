@@ -1,1 +1,780 @@
-//! End-to-end tests live in tests/*.rs; this library holds shared helpers.
+//! Shared helpers for Ordo's end-to-end tests (the tests themselves are in `tests/e2e/`).
+//!
+//! Flow of a test:
+//! 1. [`TestNode::start`] spawns the real `ordo dev` binary ([`ordo_bin`]) on `127.0.0.1:0`
+//!    with its datadir in a fresh temp dir, and waits for the one `ORDO_RPC_ADDR=…` line the
+//!    node prints on stdout once it serves. The node's stdout and stderr go to files in the
+//!    temp dir (`node-<run>.stdout.log`, `node-<run>.stderr.log`).
+//! 2. The test talks to it with alloy ([`http_provider`], [`ws_provider`]) or raw JSON-RPC
+//!    ([`Rpc`]); transactions are signed by hand where the test needs exact bytes
+//!    ([`sign_raw`]).
+//! 3. The body runs inside [`NodeLogs::guard`], a failure guard: an `Err`, a timeout or a
+//!    panic prints the node's logs (a panic prints them from `TestNode`'s `Drop`).
+//! 4. `Drop` SIGKILLs the node; [`TestNode::stop`] is the clean SIGTERM path and
+//!    [`TestNode::restart`] / [`TestNode::start_again`] reuse the same datadir.
+//!
+//! Seams: `ORDO_BIN` overrides the binary path; `ORDO_TEST_LOGS=1` prints the node logs even
+//! when a test passes. Timeouts here are failure guards only: no test asserts a wall-clock
+//! timing.
+
+use std::{
+    fs::File,
+    io::{BufRead, BufReader, Write},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559},
+    network::{EthereumWallet, eip2718::Encodable2718},
+    primitives::{Address, B256, Bytes, Signature, TxKind, U256, keccak256},
+    providers::{DynProvider, Provider, ProviderBuilder, WsConnect},
+    rpc::types::TransactionReceipt,
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+use eyre::{Context, Result, bail, eyre};
+use serde_json::{Value, json};
+
+/// The dev chain's default chain id (`ordo dev` without `--chain-id`).
+pub const DEV_CHAIN_ID: u64 = 7331;
+/// The dev mnemonic; accounts m/44'/60'/0'/0/0..9 hold 10000 ETH each on the dev chain.
+pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+/// Dev account 0 (m/44'/60'/0'/0/0).
+pub const DEV_ACCOUNT0: Address =
+    alloy::primitives::address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+/// 10000 ETH in wei, the dev accounts' starting balance.
+pub const DEV_BALANCE: U256 = alloy::primitives::uint!(10000000000000000000000_U256);
+/// The minimum base fee of the dev chain (1 gwei).
+pub const GWEI: u128 = 1_000_000_000;
+/// 1 ether in wei.
+pub const ETHER: u128 = 1_000_000_000_000_000_000;
+
+/// Block time the tests use (ms): short so tests are quick, long enough to batch txs.
+pub const TEST_BLOCK_TIME_MS: u64 = 200;
+/// How long a node gets to print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a node gets to exit after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+// ---------------------------------------------------------------------------------------------
+
+/// The 10 dev signers, derived once (PBKDF2 on the mnemonic is slow-ish).
+pub fn dev_signers() -> &'static [PrivateKeySigner] {
+    static SIGNERS: OnceLock<Vec<PrivateKeySigner>> = OnceLock::new();
+    SIGNERS.get_or_init(|| {
+        use alloy::signers::local::{MnemonicBuilder, coins_bip39::English};
+        let parent = MnemonicBuilder::<English>::default()
+            .phrase(DEV_MNEMONIC)
+            .build_parent_key()
+            .unwrap_or_else(|e| panic!("dev mnemonic: {e}"));
+        parent.children_from(0).take(10).map(|s| s.unwrap_or_else(|e| panic!("{e}"))).collect()
+    })
+}
+
+/// Dev signer `i` (0..10).
+pub fn dev_signer(i: usize) -> PrivateKeySigner {
+    dev_signers()[i].clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node process
+// ---------------------------------------------------------------------------------------------
+
+/// Path of the `ordo` binary: `$ORDO_BIN`, else `<dir of the test exe>/../ordo`
+/// (tests run from `target/debug/deps`, the binary is `target/debug/ordo`).
+pub fn ordo_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORDO_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let deps = exe.parent().unwrap_or_else(|| panic!("test exe has no parent dir"));
+    let candidate = deps.join("..").join("ordo");
+    if !candidate.exists() {
+        panic!(
+            "ordo binary not found at {} — build it first (`cargo build -p ordo-node --bin ordo`) \
+             or set ORDO_BIN",
+            candidate.display()
+        );
+    }
+    candidate
+}
+
+/// How to start a node (`ordo dev` flags).
+#[derive(Debug, Clone)]
+pub struct NodeOpts {
+    /// `--block-time` in ms.
+    pub block_time_ms: u64,
+    /// `--chain-id`.
+    pub chain_id: Option<u64>,
+    /// `--block-gas-limit`.
+    pub block_gas_limit: Option<u64>,
+    /// `--genesis FILE`.
+    pub genesis: Option<PathBuf>,
+    /// Anything else, appended verbatim.
+    pub extra_args: Vec<String>,
+}
+
+impl Default for NodeOpts {
+    fn default() -> Self {
+        Self {
+            block_time_ms: TEST_BLOCK_TIME_MS,
+            chain_id: None,
+            block_gas_limit: None,
+            genesis: None,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// A running (or stopped) `ordo dev` process with its own temp dir.
+///
+/// Dropping it SIGKILLs the process; if the thread is panicking, the node's logs are printed
+/// and the temp dir is kept for inspection.
+pub struct TestNode {
+    // Option so Drop can `keep()` it when a test fails.
+    dir: Option<tempfile::TempDir>,
+    root: PathBuf,
+    datadir: PathBuf,
+    opts: NodeOpts,
+    child: Option<Child>,
+    addr: SocketAddr,
+    runs: usize,
+}
+
+impl std::fmt::Debug for TestNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestNode")
+            .field("root", &self.root)
+            .field("addr", &self.addr)
+            .field("runs", &self.runs)
+            .finish()
+    }
+}
+
+impl TestNode {
+    /// Starts `ordo dev` with default options (200 ms blocks, dev chain).
+    pub async fn dev() -> Result<Self> {
+        Self::start(NodeOpts::default()).await
+    }
+
+    /// Starts `ordo dev` with `opts` in a fresh temp dir and waits until it serves.
+    pub async fn start(opts: NodeOpts) -> Result<Self> {
+        let dir = tempfile::Builder::new().prefix("ordo-e2e-").tempdir()?;
+        let root = dir.path().to_path_buf();
+        let datadir = root.join("data");
+        let mut node = Self {
+            dir: Some(dir),
+            root,
+            datadir,
+            opts,
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            runs: 0,
+        };
+        if let Err(e) = node.spawn().await {
+            node.logs().dump();
+            return Err(e);
+        }
+        Ok(node)
+    }
+
+    /// The temp dir (holds `data/` and the log files). Tests may put files here (genesis).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The node's `--datadir`.
+    pub fn datadir(&self) -> &Path {
+        &self.datadir
+    }
+
+    /// The address the node printed (changes on every start: port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR/`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// `ws://ADDR/`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/", self.addr)
+    }
+
+    /// The OS pid, if running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is still alive.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// A handle on this node's log files (for [`NodeLogs::guard`]).
+    pub fn logs(&self) -> NodeLogs {
+        NodeLogs { root: self.root.clone() }
+    }
+
+    /// An alloy HTTP provider whose wallet signs for `signer`.
+    pub fn provider(&self, signer: &PrivateKeySigner) -> DynProvider {
+        http_provider(&self.http_url(), signer)
+    }
+
+    /// A raw JSON-RPC client for this node (HTTP).
+    pub fn rpc(&self) -> Rpc {
+        Rpc::new(&self.http_url())
+    }
+
+    async fn spawn(&mut self) -> Result<()> {
+        self.runs += 1;
+        let run = self.runs;
+        let stderr_path = self.root.join(format!("node-{run}.stderr.log"));
+        let stdout_path = self.root.join(format!("node-{run}.stdout.log"));
+        let stderr = File::create(&stderr_path)?;
+
+        let mut cmd = Command::new(ordo_bin());
+        cmd.arg("dev")
+            .arg("--datadir")
+            .arg(&self.datadir)
+            .arg("--rpc-addr")
+            .arg("127.0.0.1:0")
+            .arg("--block-time")
+            .arg(self.opts.block_time_ms.to_string());
+        if let Some(id) = self.opts.chain_id {
+            cmd.arg("--chain-id").arg(id.to_string());
+        }
+        if let Some(limit) = self.opts.block_gas_limit {
+            cmd.arg("--block-gas-limit").arg(limit.to_string());
+        }
+        if let Some(genesis) = &self.opts.genesis {
+            cmd.arg("--genesis").arg(genesis);
+        }
+        cmd.args(&self.opts.extra_args);
+        // Hermetic: the node reads ORDO_* env vars as flag defaults; never inherit them.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ORDO_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(stderr));
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        let mut child = cmd.spawn().wrap_err_with(|| format!("spawn {:?}", cmd.get_program()))?;
+        let stdout = child.stdout.take().ok_or_else(|| eyre!("no stdout pipe"))?;
+        self.child = Some(child);
+
+        // A thread copies stdout to a file (so the pipe never fills up) and reports the
+        // address line; EOF before the line means the node died.
+        let (tx, rx) = tokio::sync::oneshot::channel::<Option<String>>();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            let mut out = File::create(&stdout_path).ok();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(f) = out.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+                if let Some(addr) = line.trim().strip_prefix("ORDO_RPC_ADDR=")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(Some(addr.to_string()));
+                }
+            }
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(None);
+            }
+        });
+
+        let line = match tokio::time::timeout(START_TIMEOUT, rx).await {
+            Ok(Ok(Some(addr))) => addr,
+            Ok(_) => {
+                let status = self.child.as_mut().and_then(|c| c.wait().ok());
+                self.child = None;
+                bail!("ordo exited before printing ORDO_RPC_ADDR (status {status:?})");
+            }
+            Err(_) => {
+                self.kill();
+                bail!("ordo did not print ORDO_RPC_ADDR within {START_TIMEOUT:?}");
+            }
+        };
+        self.addr = line.parse().wrap_err_with(|| format!("bad ORDO_RPC_ADDR line {line:?}"))?;
+        Ok(())
+    }
+
+    /// SIGKILL (kill -9) and reap. No-op when not running.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Clean shutdown: SIGTERM, then wait (up to 30 s; after that SIGKILL and an error).
+    pub async fn stop(&mut self) -> Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else { bail!("node is not running") };
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status()?;
+        if !sent.success() {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("kill -TERM {pid} failed: {sent}");
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("node did not exit within {STOP_TIMEOUT:?} of SIGTERM (SIGKILLed)");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clean stop (if running) and start again on the same datadir. Returns the exit status
+    /// of the stop, if there was a running process.
+    pub async fn restart(&mut self) -> Result<Option<ExitStatus>> {
+        let status = if self.child.is_some() { Some(self.stop().await?) } else { None };
+        self.spawn().await?;
+        Ok(status)
+    }
+
+    /// Start again on the same datadir after [`TestNode::kill`] or [`TestNode::stop`].
+    pub async fn start_again(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            bail!("node is still running");
+        }
+        self.spawn().await
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.kill();
+        let failing = std::thread::panicking();
+        if failing || std::env::var_os("ORDO_TEST_LOGS").is_some() {
+            self.logs().dump();
+        }
+        if failing && let Some(dir) = self.dir.take() {
+            let kept = dir.keep();
+            eprintln!("(test failed: node dir kept at {})", kept.display());
+        }
+    }
+}
+
+/// The log files of one [`TestNode`], printable on failure.
+#[derive(Debug, Clone)]
+pub struct NodeLogs {
+    root: PathBuf,
+}
+
+impl NodeLogs {
+    /// Prints the tail of every node log file (stderr and stdout of each run) to stderr.
+    pub fn dump(&self) {
+        const TAIL: usize = 300;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.root)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "log"));
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let skip = lines.len().saturating_sub(TAIL);
+            eprintln!("===== {} ({} lines, last {}) =====", f.display(), lines.len(), TAIL);
+            for l in &lines[skip..] {
+                eprintln!("{l}");
+            }
+        }
+    }
+
+    /// Runs a test body with a failure-guard timeout; an error or a timeout prints the logs.
+    /// (A panic prints them from `TestNode`'s `Drop`.)
+    pub async fn guard<F, T>(&self, timeout: Duration, body: F) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let res = match tokio::time::timeout(timeout, body).await {
+            Ok(r) => r,
+            Err(_) => Err(eyre!("test body did not finish within {timeout:?} (failure guard)")),
+        };
+        if let Err(e) = &res {
+            eprintln!("test failed: {e:?}");
+            self.dump();
+        }
+        res
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+// ---------------------------------------------------------------------------------------------
+
+/// An alloy HTTP provider (recommended fillers + a wallet for `signer`), type-erased.
+pub fn http_provider(url: &str, signer: &PrivateKeySigner) -> DynProvider {
+    let url = url.parse().unwrap_or_else(|e| panic!("bad url {url}: {e}"));
+    ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(url).erased()
+}
+
+/// An alloy WebSocket provider (for subscriptions), type-erased.
+pub async fn ws_provider(url: &str) -> Result<DynProvider> {
+    let p = ProviderBuilder::new().connect_ws(WsConnect::new(url)).await?;
+    Ok(p.erased())
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// `error.code`.
+    pub code: i64,
+    /// `error.message`.
+    pub message: String,
+    /// `error.data`, if any.
+    pub data: Option<Value>,
+}
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JSON-RPC error {}: {}", self.code, self.message)
+    }
+}
+
+/// Minimal raw JSON-RPC over HTTP (reqwest), for byte-exact requests and error checks.
+#[derive(Debug, Clone)]
+pub struct Rpc {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl Rpc {
+    /// A client for `url`.
+    pub fn new(url: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|e| panic!("reqwest client: {e}"));
+        Self { url: url.to_string(), client }
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// POSTs `body` verbatim (Content-Type: application/json); returns status and body text.
+    pub async fn post_raw(&self, body: impl Into<String>) -> Result<(reqwest::StatusCode, String)> {
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .body(body.into())
+            .send()
+            .await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        Ok((status, text))
+    }
+
+    /// POSTs a JSON value; returns the parsed JSON response (error if the body is not JSON).
+    pub async fn post_json(&self, body: &Value) -> Result<Value> {
+        let (status, text) = self.post_raw(body.to_string()).await?;
+        serde_json::from_str(&text)
+            .wrap_err_with(|| format!("HTTP {status}: response is not JSON: {text:?}"))
+    }
+
+    /// One call; `Ok(Ok(result))`, `Ok(Err(rpc error))`, or `Err` for transport problems.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<std::result::Result<Value, RpcError>> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let resp = self.post_json(&body).await?;
+        parse_response(&resp)
+    }
+
+    /// One call that must succeed.
+    pub async fn ok(&self, method: &str, params: Value) -> Result<Value> {
+        self.call(method, params)
+            .await?
+            .map_err(|e| eyre!("{method} failed: {e}"))
+    }
+
+    /// A batch of calls (ids 0..n); results are returned in call order, matched by id.
+    pub async fn batch(
+        &self,
+        calls: &[(&str, Value)],
+    ) -> Result<Vec<std::result::Result<Value, RpcError>>> {
+        let body: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
+            .collect();
+        let resp = self.post_json(&Value::Array(body)).await?;
+        let arr = resp.as_array().ok_or_else(|| eyre!("batch response is not an array: {resp}"))?;
+        let mut out: Vec<Option<std::result::Result<Value, RpcError>>> = vec![None; calls.len()];
+        for item in arr {
+            let id = item
+                .get("id")
+                .and_then(Value::as_u64)
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|i| *i < calls.len())
+                .ok_or_else(|| eyre!("batch response item with a bad id: {item}"))?;
+            out[id] = Some(parse_response(item)?);
+        }
+        out.into_iter()
+            .enumerate()
+            .map(|(i, r)| r.ok_or_else(|| eyre!("batch response lacks id {i}")))
+            .collect()
+    }
+
+    /// `eth_sendRawTransaction` of pre-encoded bytes.
+    pub async fn send_raw(&self, raw: &[u8]) -> Result<std::result::Result<B256, RpcError>> {
+        let r = self.call("eth_sendRawTransaction", json!([Bytes::copy_from_slice(raw)])).await?;
+        Ok(match r {
+            Ok(v) => Ok(serde_json::from_value(v)?),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// `eth_blockNumber`.
+    pub async fn block_number(&self) -> Result<u64> {
+        let v = self.ok("eth_blockNumber", json!([])).await?;
+        parse_quantity(&v)
+    }
+}
+
+/// Splits a JSON-RPC response object into result or error.
+pub fn parse_response(resp: &Value) -> Result<std::result::Result<Value, RpcError>> {
+    if let Some(err) = resp.get("error") {
+        let code = err.get("code").and_then(Value::as_i64).ok_or_else(|| eyre!("error without code: {resp}"))?;
+        let message = err.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
+        return Ok(Err(RpcError { code, message, data: err.get("data").cloned() }));
+    }
+    match resp.get("result") {
+        Some(v) => Ok(Ok(v.clone())),
+        None => bail!("response has neither result nor error: {resp}"),
+    }
+}
+
+/// Parses a hex quantity (`"0x1a"`).
+pub fn parse_quantity(v: &Value) -> Result<u64> {
+    let s = v.as_str().ok_or_else(|| eyre!("not a string quantity: {v}"))?;
+    let hex = s.strip_prefix("0x").ok_or_else(|| eyre!("quantity without 0x: {s}"))?;
+    Ok(u64::from_str_radix(hex, 16)?)
+}
+
+/// Polls `eth_getTransactionReceipt` until the receipt exists (failure guard: `timeout`).
+pub async fn wait_receipt(
+    provider: &DynProvider,
+    hash: B256,
+    timeout: Duration,
+) -> Result<TransactionReceipt> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(r) = provider.get_transaction_receipt(hash).await? {
+            return Ok(r);
+        }
+        if Instant::now() > deadline {
+            bail!("no receipt for {hash} within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls until the head is at least `n`.
+pub async fn wait_block(provider: &DynProvider, n: u64, timeout: Duration) -> Result<u64> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let head = provider.get_block_number().await?;
+        if head >= n {
+            return Ok(head);
+        }
+        if Instant::now() > deadline {
+            bail!("head stuck at {head}, wanted {n} within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing by hand
+// ---------------------------------------------------------------------------------------------
+
+/// Signs `tx` with `signer` and returns the EIP-2718 encoding (what `eth_sendRawTransaction`
+/// takes) and the transaction hash. Works for every tx type, including ones the node refuses.
+pub fn sign_raw<T>(signer: &PrivateKeySigner, tx: T) -> (Bytes, B256)
+where
+    T: SignableTransaction<Signature>,
+    alloy::consensus::Signed<T>: Encodable2718,
+{
+    let sig = signer
+        .sign_hash_sync(&tx.signature_hash())
+        .unwrap_or_else(|e| panic!("signing cannot fail for a local key: {e}"));
+    let signed = tx.into_signed(sig);
+    let raw = signed.encoded_2718();
+    // The tx hash is keccak256 of the EIP-2718 encoding (for legacy: of the RLP).
+    let hash = keccak256(&raw);
+    (raw.into(), hash)
+}
+
+/// An EIP-1559 transfer with explicit fields (gas 21000).
+pub fn transfer_1559(
+    chain_id: u64,
+    nonce: u64,
+    to: Address,
+    value: U256,
+    max_fee_per_gas: u128,
+    max_priority_fee_per_gas: u128,
+) -> TxEip1559 {
+    TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas,
+        max_priority_fee_per_gas,
+        to: TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input: Bytes::new(),
+    }
+}
+
+/// A random fresh address (no balance, no code).
+pub fn random_address() -> Address {
+    PrivateKeySigner::random().address()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test contract, assembled by hand (no solc needed)
+// ---------------------------------------------------------------------------------------------
+
+alloy::sol! {
+    /// ABI of the hand-assembled storage contract (see [`store_runtime`]).
+    #[sol(rpc)]
+    contract Store {
+        event Set(uint256 value);
+        function set(uint256 value) external;
+        function get() external view returns (uint256);
+    }
+}
+
+/// keccak256("Set(uint256)"), topic 0 of the contract's event.
+pub fn set_topic() -> B256 {
+    keccak256("Set(uint256)")
+}
+
+/// Runtime code of the storage contract.
+///
+/// Any calldata shorter than 36 bytes (empty, or just `get()`'s selector) returns slot 0;
+/// otherwise the word at calldata offset 4 (after a selector, so `set(uint256)` works through
+/// the ABI) is stored in slot 0 and `Set(value)` is emitted (LOG1, data = value).
+///
+/// ```text
+/// 00  60 24      PUSH1 36
+/// 02  36         CALLDATASIZE
+/// 03  10         LT                 ; calldatasize < 36 ?
+/// 04  60 38      PUSH1 0x38 (get)
+/// 06  57         JUMPI
+/// 07  60 04      PUSH1 4
+/// 09  35         CALLDATALOAD       ; v = calldata[4..36]
+/// 0a  80         DUP1
+/// 0b  60 00      PUSH1 0
+/// 0d  55         SSTORE             ; slot0 = v
+/// 0e  60 00      PUSH1 0
+/// 10  52         MSTORE             ; mem[0..32] = v
+/// 11  7f <32B>   PUSH32 keccak256("Set(uint256)")
+/// 32  60 20      PUSH1 32
+/// 34  60 00      PUSH1 0
+/// 36  a1         LOG1               ; log1(mem[0..32], topic)
+/// 37  00         STOP
+/// 38  5b         JUMPDEST           ; get:
+/// 39  60 00      PUSH1 0
+/// 3b  54         SLOAD
+/// 3c  60 00      PUSH1 0
+/// 3e  52         MSTORE
+/// 3f  60 20      PUSH1 32
+/// 41  60 00      PUSH1 0
+/// 43  f3         RETURN             ; return mem[0..32]
+/// ```
+pub fn store_runtime() -> Bytes {
+    let mut code = vec![0x60, 0x24, 0x36, 0x10, 0x60, 0x38, 0x57];
+    code.extend_from_slice(&[0x60, 0x04, 0x35, 0x80, 0x60, 0x00, 0x55, 0x60, 0x00, 0x52]);
+    code.push(0x7f);
+    code.extend_from_slice(set_topic().as_slice());
+    code.extend_from_slice(&[0x60, 0x20, 0x60, 0x00, 0xa1, 0x00]);
+    assert_eq!(code.len(), 0x38, "jump target must be the JUMPDEST");
+    code.extend_from_slice(&[0x5b, 0x60, 0x00, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]);
+    assert_eq!(code.len(), 0x44);
+    code.into()
+}
+
+/// The value the constructor stores in slot 0.
+pub const STORE_INITIAL: u64 = 7;
+
+/// Init code: stores [`STORE_INITIAL`] in slot 0, then returns [`store_runtime`].
+///
+/// ```text
+/// 00  60 07      PUSH1 7
+/// 02  60 00      PUSH1 0
+/// 04  55         SSTORE             ; slot0 = 7
+/// 05  60 44      PUSH1 len(runtime)
+/// 07  80         DUP1
+/// 08  60 10      PUSH1 16 (runtime offset = len(init code))
+/// 0a  60 00      PUSH1 0
+/// 0c  39         CODECOPY           ; mem[0..len] = code[16..16+len]
+/// 0d  60 00      PUSH1 0
+/// 0f  f3         RETURN             ; return mem[0..len]
+/// 10  <runtime>
+/// ```
+pub fn store_initcode() -> Bytes {
+    let runtime = store_runtime();
+    let len = u8::try_from(runtime.len()).unwrap_or_else(|_| panic!("runtime < 256 bytes"));
+    let mut code = vec![0x60, STORE_INITIAL as u8, 0x60, 0x00, 0x55];
+    code.extend_from_slice(&[0x60, len, 0x80, 0x60, 0x10, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3]);
+    assert_eq!(code.len(), 0x10);
+    code.extend_from_slice(&runtime);
+    code.into()
+}
+
+/// 32-byte big-endian word of `v`.
+pub fn word(v: u64) -> B256 {
+    B256::from(U256::from(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_account0_matches_mnemonic() {
+        assert_eq!(dev_signer(0).address(), DEV_ACCOUNT0);
+        assert_eq!(DEV_BALANCE, U256::from(10_000u64) * U256::from(ETHER));
+    }
+
+    #[test]
+    fn contract_layout() {
+        let rt = store_runtime();
+        assert_eq!(rt[0x38], 0x5b);
+        let init = store_initcode();
+        assert_eq!(&init[0x10..], &rt[..]);
+        // The sol! ABI matches the hand-written topic.
+        use alloy::sol_types::SolEvent;
+        assert_eq!(Store::Set::SIGNATURE_HASH, set_topic());
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use alloy_consensus::{
     proofs::{calculate_receipt_root, calculate_transaction_root},
     Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxEnvelope,
-    TxReceipt, Typed2718, EMPTY_OMMER_ROOT_HASH,
+    TxReceipt, EMPTY_OMMER_ROOT_HASH,
 };
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_evm::FromRecoveredTx;
@@ -90,7 +90,7 @@ pub(crate) fn block_env(params: &BlockParams, prevrandao: B256) -> BlockEnv {
     }
 }
 
-fn classify(err: &EVMError<StateError, InvalidTransaction>) -> Result<Skipped, String> {
+fn classify(err: EVMError<StateError, InvalidTransaction>) -> Result<Skipped, StateError> {
     match err {
         EVMError::Transaction(invalid) => Ok(match invalid {
             InvalidTransaction::NonceTooHigh { .. }
@@ -101,7 +101,7 @@ fn classify(err: &EVMError<StateError, InvalidTransaction>) -> Result<Skipped, S
             }
             other => Skipped::Invalid(other.to_string()),
         }),
-        EVMError::Database(e) => Err(e.to_string()),
+        EVMError::Database(e) => Err(e),
         other => Ok(Skipped::Invalid(other.to_string())),
     }
 }
@@ -124,6 +124,12 @@ impl crate::Executor {
         txs: &[Arc<PooledTx>],
         provenance: Provenance,
     ) -> Result<BuiltBlock, ExecError> {
+        if params.number != parent.number + 1 {
+            return Err(ExecError::InvalidParams(format!(
+                "block {} does not follow parent {}",
+                params.number, parent.number
+            )));
+        }
         let state: &StateDb = &self.state;
         let prevrandao = keccak256(parent_hash);
         let mut evm = Context::mainnet()
@@ -149,12 +155,12 @@ impl crate::Executor {
             let result = match evm.transact_one(tx_env) {
                 Ok(result) => result,
                 Err(err) => {
-                    let why = classify(&err).map_err(ExecError::State)?;
+                    let why = classify(err).map_err(ExecError::State)?;
                     skipped.push((tx.hash, why));
                     continue;
                 }
             };
-            let gas_used = result.gas_used();
+            let gas_used = result.tx_gas_used();
             cumulative_gas += gas_used;
             let (success, logs, created) = match result {
                 ExecutionResult::Success { logs, output, .. } => {
@@ -216,6 +222,8 @@ impl crate::Executor {
             excess_blob_gas: Some(0),
             parent_beacon_block_root: Some(B256::ZERO),
             requests_hash: Some(EMPTY_REQUESTS_HASH),
+        block_access_list_hash: None,
+        slot_number: None,
         };
         let block = BlockRecord {
             hash: header.hash_slow(),
@@ -255,5 +263,7 @@ pub fn genesis_header(spec: &ordo_primitives::ChainSpec, state_root: B256) -> He
         excess_blob_gas: Some(0),
         parent_beacon_block_root: Some(B256::ZERO),
         requests_hash: Some(EMPTY_REQUESTS_HASH),
+        block_access_list_hash: None,
+        slot_number: None,
     }
 }

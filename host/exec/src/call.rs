@@ -120,7 +120,7 @@ impl Executor {
         let cap = request.gas.unwrap_or(params.gas_limit).min(CALL_GAS_CAP);
         let (result, _) = self.run(params, request, overrides, Some(cap))?;
         let used = match result {
-            ExecutionResult::Success { .. } => result.gas_used(),
+            ExecutionResult::Success { .. } => result.tx_gas_used(),
             other => {
                 return Err(match outcome(other) {
                     Err(e) => match e {
@@ -195,12 +195,12 @@ impl Executor {
         let mut with_list = request.clone();
         with_list.access_list = Some(list.clone());
         let (result, _) = self.run(params, &with_list, None, None)?;
-        Ok((list, result.gas_used(), error))
+        Ok((list, result.tx_gas_used(), error))
     }
 }
 
 fn outcome(result: ExecutionResult) -> Result<CallOutcome, ExecError> {
-    let gas_used = result.gas_used();
+    let gas_used = result.tx_gas_used();
     match result {
         ExecutionResult::Success { output, .. } => {
             Ok(CallOutcome { output: output.into_data(), gas_used })

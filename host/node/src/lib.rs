@@ -1,1 +1,179 @@
-//! ordo-node
+//! Ordo node: configuration, wiring and task supervision; the `ordo` binary lives in main.rs.
+//!
+//! Map of [`launch`]:
+//! 1. open fjall under `<datadir>/db`; on first start write the genesis block and its state
+//!    (dev accounts or a geth genesis file) in one batch;
+//! 2. load the state index ([`ordo_exec::StateDb`]) and the head block;
+//! 3. start the pool and refill it from the WAL (every acknowledged transaction that was not
+//!    yet included comes back);
+//! 4. start the builder loop (a block every block time) and the JSON-RPC server
+//!    ([`api::NodeApi`] is the backend that turns records into RPC shapes);
+//! 5. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
+//!
+//! Only this crate knows the concrete types of every stage.
+
+pub mod api;
+pub mod bench;
+pub mod config;
+pub mod genesis;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use alloy_primitives::{Address, U256};
+use eyre::WrapErr;
+use ordo_builder::{BlockParamsConfig, Builder, HeadCell};
+use ordo_exec::{genesis_header, Executor, StateDb};
+use ordo_pool::{Pool, PoolConfig, PoolLimits, StateReader};
+use ordo_primitives::{BlockRecord, Provenance};
+use ordo_storage::Storage;
+use parking_lot::RwLock;
+use tokio::sync::watch;
+
+pub use config::NodeConfig;
+
+struct StateAdapter(Arc<StateDb>);
+
+impl StateReader for StateAdapter {
+    fn nonce(&self, a: &Address) -> u64 {
+        self.0.nonce(a)
+    }
+    fn balance(&self, a: &Address) -> U256 {
+        self.0.balance(a)
+    }
+}
+
+/// A running node.
+pub struct RunningNode {
+    /// The bound JSON-RPC address.
+    pub rpc_addr: SocketAddr,
+    /// The builder (head, live parameters, ordering policy).
+    pub builder: Arc<Builder>,
+    /// The mempool.
+    pub pool: Arc<Pool>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    storage: Storage,
+}
+
+impl std::fmt::Debug for RunningNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningNode").field("rpc_addr", &self.rpc_addr).finish_non_exhaustive()
+    }
+}
+
+impl RunningNode {
+    /// Stops the RPC server and the builder (the block in progress finishes) and persists.
+    pub async fn stop(self) -> eyre::Result<()> {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        self.storage.flush()?;
+        tracing::info!(target: "ordo::node", "stopped");
+        Ok(())
+    }
+}
+
+fn shutdown_signal(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Opens the storage, writing genesis on first start; returns the head block.
+pub fn open_chain(config: &NodeConfig) -> eyre::Result<(Storage, BlockRecord)> {
+    std::fs::create_dir_all(&config.datadir)
+        .wrap_err_with(|| format!("creating datadir {}", config.datadir.display()))?;
+    let storage = Storage::open(config.datadir.join("db")).wrap_err("opening storage")?;
+    let head = match storage.head()? {
+        Some(n) => storage.block(n)?.ok_or_else(|| eyre::eyre!("head block {n} missing"))?,
+        None => {
+            let spec = config.chain_spec()?;
+            let (mut commit, root) = StateDb::genesis_commit(&spec);
+            let header = genesis_header(&spec, root);
+            let block = BlockRecord {
+                hash: header.hash_slow(),
+                header,
+                transactions: vec![],
+                senders: vec![],
+                tx_hashes: vec![],
+                provenance: Provenance { policy: "genesis".into(), ..Default::default() },
+            };
+            commit.block = Some(block.clone());
+            storage.commit_block(&commit)?;
+            storage.put_chain_id(spec.chain_id)?;
+            tracing::info!(target: "ordo::node", hash = %block.hash, chain_id = spec.chain_id, "wrote genesis");
+            block
+        }
+    };
+    Ok((storage, head))
+}
+
+/// Starts every stage of the node.
+pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
+    let (storage, head) = open_chain(&config)?;
+    let chain_id = match storage.chain_id()? {
+        Some(id) => id,
+        None => config.chain_spec()?.chain_id,
+    };
+    let state = Arc::new(StateDb::open(storage.clone())?);
+    let exec = Executor::new(state.clone(), chain_id);
+    let gas_limit = head.header.gas_limit;
+
+    let pool_config = PoolConfig {
+        max_txs: config.pool.max_txs,
+        max_per_sender: config.pool.max_per_sender,
+        max_nonce_gap: config.pool.max_nonce_gap,
+        ..PoolConfig::default()
+    };
+    let limits = PoolLimits { chain_id, block_gas_limit: gas_limit, min_base_fee: config.min_base_fee };
+    let pool = Pool::new(pool_config, limits, Arc::new(StateAdapter(state.clone())), storage.clone());
+    let mut restored = Vec::new();
+    for (_, raw) in storage.wal_entries()? {
+        match ordo_primitives::decode_raw_tx(&raw) {
+            Ok(tx) => restored.push(tx),
+            Err(e) => tracing::warn!(target: "ordo::node", %e, "undecodable WAL entry skipped"),
+        }
+    }
+    let wal_len = restored.len();
+    let kept = pool.restore(restored);
+    tracing::info!(target: "ordo::node", wal = wal_len, kept, head = head.number(), "mempool restored from WAL");
+
+    let head_cell: HeadCell = Arc::new(RwLock::new(Arc::new(head)));
+    let params = BlockParamsConfig {
+        block_time: Duration::from_millis(config.block_time_ms.max(1)),
+        gas_limit,
+        min_base_fee: config.min_base_fee,
+        base_fee_params: ordo_primitives::alloy_eips::eip1559::BaseFeeParams::ethereum(),
+        coinbase: config.coinbase,
+        extra_data: alloy_primitives::Bytes::from_static(b"ordo"),
+    };
+    let builder = Builder::new(exec.clone(), pool.clone(), head_cell, params);
+    let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let listener = tokio::net::TcpListener::bind(config.rpc_addr)
+        .await
+        .wrap_err_with(|| format!("binding JSON-RPC on {}", config.rpc_addr))?;
+    let rpc_addr = listener.local_addr()?;
+    let router = ordo_rpc::router(api, ordo_rpc::RpcConfig::default());
+    let rpc_task = tokio::spawn({
+        let stop = shutdown_signal(&shutdown_rx);
+        async move {
+            if let Err(e) = ordo_rpc::serve(listener, router, stop).await {
+                tracing::error!(target: "ordo::node", %e, "JSON-RPC server failed");
+            }
+        }
+    });
+    let builder_task = tokio::spawn(builder.clone().run(shutdown_signal(&shutdown_rx)));
+    tracing::info!(target: "ordo::node", %rpc_addr, chain_id, "node started");
+    Ok(RunningNode {
+        rpc_addr,
+        builder,
+        pool,
+        shutdown,
+        tasks: vec![builder_task, rpc_task],
+        storage,
+    })
+}

@@ -1,1 +1,100 @@
-//! ordo-pool
+//! Ordo's durable mempool: stateful ingress validation, the group-committed WAL append, and
+//! the per-sender nonce queues the builder takes candidates from.
+//!
+//! ## A transaction's way through the pool
+//!
+//! ```text
+//! rpc: decode_raw_tx (ordo-primitives: RLP, type, size, signature → PooledTx)
+//!   │
+//!   ▼
+//! Pool::submit ─────────────────────────────────────────────── (caller's task, no lock)
+//!   ├─ validate::check_static   chain id, gas ≤ block gas limit, tip ≤ fee cap,
+//!   │                           intrinsic gas, fee cap ≥ min base fee
+//!   ├─ StateReader              account nonce + balance (outside any lock)
+//!   ├─ TxPool::check            ─── pool write lock, microseconds ───
+//!   │                           already known (pooled or in flight), nonce too low,
+//!   │                           nonce too high (gap), replacement bump, balance
+//!   │                           (this tx + the sender's other pool txs), account limit,
+//!   │                           capacity (can eviction make room?); reserve the hash
+//!   ▼
+//! WAL writer thread (wal.rs) ─────────────────────────────────── (one dedicated thread)
+//!   ├─ drain every queued append (≤ wal_max_group) and removal
+//!   ├─ Storage::wal_append(group)   ONE fsync for the whole group
+//!   └─ Pool::durable(group)         ─── pool write lock, once per group ───
+//!        ├─ re-read accounts if a block landed since the pre-check (epoch)
+//!        ├─ TxPool::insert          every check again: a concurrent same-nonce
+//!        │                          submission may have won → refuse, roll back the WAL
+//!        ├─ replace / evict         losers leave the WAL
+//!        └─ announce (broadcast) + ack → submit returns the hash
+//! ```
+//!
+//! ## Queues
+//!
+//! Per sender, a nonce-ordered map. **Pending** transactions are the consecutive run from
+//! the account nonce (executable now); **queued** ones wait behind a nonce gap. Inserting
+//! the missing nonce promotes the run behind it; nothing moves physically, the split is
+//! recomputed for that sender. [`Pool::candidates`] returns the pending runs whose fee cap
+//! covers the block's base fee, each sender's in nonce order, merged by arrival.
+//!
+//! ## Replacement and eviction
+//!
+//! - Same sender and nonce: the newcomer must raise both fee cap and tip by
+//!   [`PoolConfig::price_bump_percent`] ("replacement transaction underpriced").
+//! - Full pool (count or bytes): evict other senders' *last* transactions (never opening a
+//!   nonce gap), queued ones first, then the lowest tip; if the cheapest candidate is not
+//!   strictly cheaper than the newcomer, refuse it ("txpool is full"). Evicted transactions
+//!   leave the WAL.
+//!
+//! ## Blocks and restarts
+//!
+//! - [`Pool::on_block`]: forget the included transactions, re-validate every sender against
+//!   the new state (nonce too low or unfunded → dropped), drop queued transactions past
+//!   [`PoolConfig::queued_ttl`], remove the dropped ones from the WAL.
+//! - [`Pool::restore`] / [`Pool::restore_from_storage`]: at startup, re-pool the WAL in
+//!   arrival order, dropping (and un-WALing) what is no longer valid. Arrival numbers
+//!   (`seq`) continue above the highest one on disk.
+//!
+//! ## Seams
+//!
+//! [`StateReader`] (the node's state), `ordo_storage::Storage` (the `wal` keyspace),
+//! [`Pool::subscribe`] (new-transaction announcements for `newPendingTransactions`).
+//! Errors are [`PoolError`], whose `Display` is geth's message. Tracing target `ordo::pool`.
+//!
+//! ```no_run
+//! # async fn demo(storage: ordo_storage::Storage, tx: ordo_primitives::PooledTx) {
+//! use std::sync::Arc;
+//! use ordo_pool::{MockState, Pool, PoolConfig, PoolLimits};
+//!
+//! let limits = PoolLimits { chain_id: 1337, block_gas_limit: 30_000_000, min_base_fee: 1 };
+//! let pool = Pool::new(PoolConfig::default(), limits, Arc::new(MockState::new()), storage);
+//! pool.restore_from_storage().ok();
+//! let hash = pool.submit(tx).await; // returns after the fsync
+//! let txs = pool.candidates(7); // what the builder orders
+//! let dropped = pool.on_block(&[]); // after each block commit
+//! # let _ = (hash, txs, dropped);
+//! # }
+//! ```
+
+// Tests may unwrap; library code may not (workspace lints).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod config;
+mod error;
+mod pool;
+mod state;
+mod txpool;
+pub mod validate;
+mod wal;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use config::{
+    DEFAULT_ANNOUNCE_CAPACITY, DEFAULT_MAX_BYTES, DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_PER_SENDER,
+    DEFAULT_MAX_TXS, DEFAULT_PRICE_BUMP_PERCENT, DEFAULT_QUEUED_TTL, DEFAULT_WAL_MAX_GROUP,
+    PoolConfig, PoolLimits,
+};
+pub use error::{PoolError, RPC_INTERNAL, RPC_INVALID_TX};
+pub use pool::{Pool, PoolStatus};
+pub use state::{MockState, StateReader};
+pub use wal::WalStats;

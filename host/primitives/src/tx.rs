@@ -1,7 +1,7 @@
 //! The transaction as it travels through the node, and the stateless part of ingress.
 
 use alloy_consensus::{
-    transaction::SignerRecoverable, Transaction, TxEnvelope, TxType, Typed2718,
+    transaction::SignerRecoverable, Transaction, TxEnvelope, TxType,
 };
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
@@ -96,11 +96,14 @@ pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
     if raw.len() > MAX_TX_SIZE {
         return Err(DecodeError::Oversized);
     }
+    // Typed envelopes start with their type byte; only 1 (2930), 2 (1559), 4 (7702) are
+    // accepted. 3 (blobs) is refused as on OP Stack L2s.
+    if raw[0] <= 0x7f && !matches!(raw[0], 1 | 2 | 4) {
+        return Err(DecodeError::TypeNotSupported);
+    }
     let mut buf = raw;
-    let tx = TxEnvelope::decode_2718_exact(&mut buf).map_err(|e| match e {
-        alloy_eips::eip2718::Eip2718Error::UnexpectedType(_) => DecodeError::TypeNotSupported,
-        other => DecodeError::Malformed(other.to_string()),
-    })?;
+    let tx = TxEnvelope::decode_2718_exact(&mut buf)
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if tx.tx_type() == TxType::Eip4844 {
         return Err(DecodeError::TypeNotSupported);
     }
@@ -141,7 +144,8 @@ mod tests {
     #[test]
     fn empty_and_garbage_are_refused() {
         assert_eq!(decode_raw_tx(&[]), Err(DecodeError::Empty));
-        assert!(matches!(decode_raw_tx(&[0xf8, 0x01, 0x02]), Err(DecodeError::Malformed(_))));
+        let garbage = decode_raw_tx(&[0xf8, 0x01, 0x02]);
+        assert!(matches!(garbage, Err(DecodeError::Malformed(_))), "{garbage:?}");
         assert_eq!(decode_raw_tx(&vec![0u8; MAX_TX_SIZE + 1]), Err(DecodeError::Oversized));
     }
 

@@ -47,7 +47,11 @@ pub struct BackendError {
 impl BackendError {
     /// An error with an arbitrary code and message.
     pub fn new(code: i32, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, message: message.into(), data: None }
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
 
     /// Attaches `data` to the error.
@@ -69,7 +73,10 @@ impl BackendError {
 
     /// -32601 "the method X does not exist/is not available".
     pub fn method_not_found(method: &str) -> Self {
-        Self::new(METHOD_NOT_FOUND, format!("the method {method} does not exist/is not available"))
+        Self::new(
+            METHOD_NOT_FOUND,
+            format!("the method {method} does not exist/is not available"),
+        )
     }
 
     /// -32602 with a message saying what was wrong with the parameters.
@@ -104,7 +111,11 @@ impl BackendError {
             Some(reason) if !reason.is_empty() => format!("execution reverted: {reason}").into(),
             _ => Cow::Borrowed("execution reverted"),
         };
-        Self { code: EXECUTION_REVERTED, message, data: Some(serde_json::Value::String(data.to_string())) }
+        Self {
+            code: EXECUTION_REVERTED,
+            message,
+            data: Some(serde_json::Value::String(data.to_string())),
+        }
     }
 
     /// -32000 "filter not found" (geth's message for unknown or expired filter ids).
@@ -131,7 +142,10 @@ mod tests {
     fn reverted_is_geth_shaped() {
         let err = BackendError::reverted(Bytes::from(vec![0x08, 0xc3]), Some("nope".into()));
         let json = serde_json::to_value(&err).unwrap();
-        assert_eq!(json, serde_json::json!({"code": 3, "message": "execution reverted: nope", "data": "0x08c3"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"code": 3, "message": "execution reverted: nope", "data": "0x08c3"})
+        );
         let bare = BackendError::reverted(Bytes::new(), None);
         assert_eq!(bare.message, "execution reverted");
         assert_eq!(bare.data, Some(serde_json::json!("0x")));
@@ -140,6 +154,9 @@ mod tests {
     #[test]
     fn data_is_omitted_when_absent() {
         let json = serde_json::to_string(&BackendError::method_not_found("foo_bar")).unwrap();
-        assert_eq!(json, r#"{"code":-32601,"message":"the method foo_bar does not exist/is not available"}"#);
+        assert_eq!(
+            json,
+            r#"{"code":-32601,"message":"the method foo_bar does not exist/is not available"}"#
+        );
     }
 }

@@ -42,7 +42,9 @@ pub(crate) fn format_id(id: u128) -> String {
 
 /// Parses an id from `format_id` (leading zeros optional).
 pub(crate) fn parse_id(text: &str) -> Option<u128> {
-    let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))?;
+    let hex = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))?;
     u128::from_str_radix(hex, 16).ok()
 }
 
@@ -103,7 +105,13 @@ impl FilterManager {
         filter: Filter,
     ) -> Result<String, BackendError> {
         let next = backend.head_number().saturating_add(1);
-        self.install(backend, Kind::Logs { filter: Box::new(filter), next })
+        self.install(
+            backend,
+            Kind::Logs {
+                filter: Box::new(filter),
+                next,
+            },
+        )
     }
 
     /// Installs a filter reporting the hashes of blocks after the current head.
@@ -138,7 +146,13 @@ impl FilterManager {
         while filters.contains_key(&id) {
             id = random_id();
         }
-        filters.insert(id, Entry { kind, last_poll: Instant::now() });
+        filters.insert(
+            id,
+            Entry {
+                kind,
+                last_poll: Instant::now(),
+            },
+        );
         if is_pending {
             self.pending_filters.fetch_add(1, Ordering::Relaxed);
         }
@@ -176,7 +190,9 @@ impl FilterManager {
             let entry = self.live_entry(&mut filters, id)?;
             entry.last_poll = Instant::now();
             match &mut entry.kind {
-                Kind::PendingTxs { hashes } => return Ok(FilterChanges::Hashes(std::mem::take(hashes))),
+                Kind::PendingTxs { hashes } => {
+                    return Ok(FilterChanges::Hashes(std::mem::take(hashes)));
+                }
                 Kind::Blocks { next } => {
                     let from = *next;
                     *next = (*next).max(head.saturating_add(1));
@@ -192,7 +208,7 @@ impl FilterManager {
                                 from_block: Some(BlockNumberOrTag::Number(from)),
                                 to_block: Some(BlockNumberOrTag::Number(to)),
                             };
-                            Work::Logs(ranged)
+                            Work::Logs(Box::new(ranged))
                         }
                         None => return Ok(FilterChanges::Logs(Vec::new())),
                     }
@@ -201,19 +217,23 @@ impl FilterManager {
         };
         match work {
             Work::Blocks { from, to } if from > to => Ok(FilterChanges::Hashes(Vec::new())),
-            Work::Blocks { from, to } => blocking(backend, move |backend| {
-                let mut hashes = Vec::with_capacity((to - from + 1).min(1024) as usize);
-                for number in from..=to {
-                    if let Some(block) = backend.block(BlockId::number(number), false)? {
-                        hashes.push(block.header.hash);
+            Work::Blocks { from, to } => {
+                blocking(backend, move |backend| {
+                    let mut hashes = Vec::with_capacity((to - from + 1).min(1024) as usize);
+                    for number in from..=to {
+                        if let Some(block) = backend.block(BlockId::number(number), false)? {
+                            hashes.push(block.header.hash);
+                        }
                     }
-                }
-                Ok(FilterChanges::Hashes(hashes))
-            })
-            .await,
+                    Ok(FilterChanges::Hashes(hashes))
+                })
+                .await
+            }
             Work::Logs(filter) => {
-                blocking(backend, move |backend| backend.logs(&filter).map(FilterChanges::Logs))
-                    .await
+                blocking(backend, move |backend| {
+                    backend.logs(&filter).map(FilterChanges::Logs)
+                })
+                .await
             }
         }
     }
@@ -256,7 +276,9 @@ impl FilterManager {
             }
             return Err(BackendError::filter_not_found());
         }
-        filters.get_mut(&id).ok_or_else(BackendError::filter_not_found)
+        filters
+            .get_mut(&id)
+            .ok_or_else(BackendError::filter_not_found)
     }
 
     /// Removes every filter not polled within the timeout; returns how many.
@@ -271,7 +293,8 @@ impl FilterManager {
             }
             keep
         });
-        self.pending_filters.fetch_sub(pending_removed, Ordering::Relaxed);
+        self.pending_filters
+            .fetch_sub(pending_removed, Ordering::Relaxed);
         before - filters.len()
     }
 
@@ -343,14 +366,18 @@ impl FilterManager {
 
 enum Work {
     Blocks { from: u64, to: u64 },
-    Logs(Filter),
+    Logs(Box<Filter>),
 }
 
 /// The numeric block range `[from, to]` a log filter should scan now, given the first
 /// unreported block and the head; `None` if empty. A `blockHash` filter reports no changes
 /// (its logs are available through `eth_getFilterLogs`).
 fn log_range(filter: &Filter, next: u64, head: u64) -> Option<(u64, u64)> {
-    let FilterBlockOption::Range { from_block, to_block } = &filter.block_option else {
+    let FilterBlockOption::Range {
+        from_block,
+        to_block,
+    } = &filter.block_option
+    else {
         return None;
     };
     let from = match from_block {
@@ -389,7 +416,10 @@ mod tests {
         let bounded = Filter::new().from_block(7u64).to_block(8u64);
         assert_eq!(log_range(&bounded, 5, 9), Some((7, 8)));
         assert_eq!(log_range(&bounded, 9, 12), None);
-        assert_eq!(log_range(&Filter::new().at_block_hash(B256::ZERO), 1, 5), None);
+        assert_eq!(
+            log_range(&Filter::new().at_block_hash(B256::ZERO), 1, 5),
+            None
+        );
     }
 
     #[test]
@@ -402,7 +432,10 @@ mod tests {
         let manager = FilterManager::new(&config);
         manager.filters.lock().insert(
             1,
-            Entry { kind: Kind::PendingTxs { hashes: Vec::new() }, last_poll: Instant::now() },
+            Entry {
+                kind: Kind::PendingTxs { hashes: Vec::new() },
+                last_poll: Instant::now(),
+            },
         );
         manager.pending_filters.store(1, Ordering::Relaxed);
         for byte in 1..=3u8 {

@@ -12,12 +12,12 @@
 //! Responses are written straight into one byte buffer; `id`, `params` and `result` travel as
 //! raw JSON slices, never as `serde_json::Value`.
 
-use std::{borrow::Cow, sync::Arc};
+use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::{BackendError, dispatch::Server, params::Params, ws::WsConnection};
+use crate::{BackendError, dispatch::Server, params::Params, ws::WsContext};
 
 /// One request object, borrowed from the body.
 #[derive(Debug, Deserialize)]
@@ -44,7 +44,8 @@ impl RawRequest<'_> {
     }
 
     fn valid_id(&self) -> Option<&RawValue> {
-        self.id.filter(|id| !matches!(id.get().as_bytes().first(), Some(b'{' | b'[')))
+        self.id
+            .filter(|id| !matches!(id.get().as_bytes().first(), Some(b'{' | b'[')))
     }
 
     fn method(&self) -> Option<&str> {
@@ -56,36 +57,37 @@ impl RawRequest<'_> {
 pub(crate) async fn handle(
     server: &Server,
     body: &[u8],
-    conn: Option<&Arc<WsConnection>>,
+    ws: Option<&WsContext>,
 ) -> Option<Vec<u8>> {
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
     if first == Some(&b'[') {
-        return handle_batch(server, body, conn).await;
+        return handle_batch(server, body, ws).await;
     }
     match serde_json::from_slice::<RawRequest<'_>>(body) {
-        Ok(request) => handle_request(server, request, conn).await,
+        Ok(request) => handle_request(server, request, ws).await,
         Err(err) if err.is_data() => Some(error_response(
-            raw_null(),
+            RawValue::NULL,
             &BackendError::invalid_request("invalid request"),
         )),
-        Err(_) => Some(error_response(raw_null(), &BackendError::parse_error())),
+        Err(_) => Some(error_response(RawValue::NULL, &BackendError::parse_error())),
     }
 }
 
-async fn handle_batch(
-    server: &Server,
-    body: &[u8],
-    conn: Option<&Arc<WsConnection>>,
-) -> Option<Vec<u8>> {
+async fn handle_batch(server: &Server, body: &[u8], ws: Option<&WsContext>) -> Option<Vec<u8>> {
     let entries: Vec<&RawValue> = match serde_json::from_slice(body) {
         Ok(entries) => entries,
-        Err(_) => return Some(error_response(raw_null(), &BackendError::parse_error())),
+        Err(_) => return Some(error_response(RawValue::NULL, &BackendError::parse_error())),
     };
     if entries.is_empty() {
-        return Some(error_response(raw_null(), &BackendError::invalid_request("empty batch")));
+        return Some(error_response(
+            RawValue::NULL,
+            &BackendError::invalid_request("empty batch"),
+        ));
     }
-    let requests: Vec<Result<RawRequest<'_>, serde_json::Error>> =
-        entries.iter().map(|entry| serde_json::from_str(entry.get())).collect();
+    let requests: Vec<Result<RawRequest<'_>, serde_json::Error>> = entries
+        .iter()
+        .map(|entry| serde_json::from_str(entry.get()))
+        .collect();
     if entries.len() > server.config.max_batch_len {
         // geth: one error in an array, carrying the id of the batch's first call.
         let id = requests
@@ -93,17 +95,20 @@ async fn handle_batch(
             .filter_map(|request| request.as_ref().ok())
             .find(|request| request.has_valid_version() && request.method().is_some())
             .and_then(RawRequest::valid_id)
-            .unwrap_or_else(raw_null);
+            .unwrap_or(RawValue::NULL);
         let mut out = vec![b'['];
-        out.extend_from_slice(&error_response(id, &BackendError::invalid_request("batch too large")));
+        out.extend_from_slice(&error_response(
+            id,
+            &BackendError::invalid_request("batch too large"),
+        ));
         out.push(b']');
         return Some(out);
     }
     let responses = futures::future::join_all(requests.into_iter().map(|request| async move {
         match request {
-            Ok(request) => handle_request(server, request, conn).await,
+            Ok(request) => handle_request(server, request, ws).await,
             Err(_) => Some(error_response(
-                raw_null(),
+                RawValue::NULL,
                 &BackendError::invalid_request("invalid request"),
             )),
         }
@@ -128,21 +133,24 @@ async fn handle_batch(
 async fn handle_request(
     server: &Server,
     request: RawRequest<'_>,
-    conn: Option<&Arc<WsConnection>>,
+    ws: Option<&WsContext>,
 ) -> Option<Vec<u8>> {
     let valid_version = request.has_valid_version();
     let id = request.valid_id();
     let method = request.method();
     let Some(method) = method.filter(|_| valid_version) else {
         let error = BackendError::invalid_request("invalid request");
-        return Some(error_response(id.unwrap_or_else(raw_null), &error));
+        return Some(error_response(id.unwrap_or(RawValue::NULL), &error));
     };
     if request.id.is_some() && id.is_none() {
         // An object or array id.
-        return Some(error_response(raw_null(), &BackendError::invalid_request("invalid request")));
+        return Some(error_response(
+            RawValue::NULL,
+            &BackendError::invalid_request("invalid request"),
+        ));
     }
     let result = match Params::parse(request.params) {
-        Ok(params) => server.dispatch(method, params, conn).await,
+        Ok(params) => server.dispatch(method, params, ws).await,
         Err(err) => Err(err),
     };
     let id = id?;
@@ -150,10 +158,6 @@ async fn handle_request(
         Ok(value) => result_response(id, &value),
         Err(err) => error_response(id, &err),
     })
-}
-
-fn raw_null() -> &'static RawValue {
-    RawValue::NULL
 }
 
 const PREFIX: &[u8] = br#"{"jsonrpc":"2.0","id":"#;

@@ -1,1 +1,178 @@
-//! ordo-rpc
+//! ordo-rpc: geth-compatible Ethereum JSON-RPC 2.0 over HTTP and WebSocket, on one port.
+//!
+//! ```text
+//! POST /  body ──▶ framing (single | batch | notification; parse/invalid-request errors)
+//!              ──▶ dispatch (method name → Params → EthBackend call → RawValue result)
+//!              ──▶ framing writes the response bytes (batch entries run concurrently,
+//!                  answered in request order) ──▶ HTTP 200 application/json
+//! GET /   upgrade ──▶ ws: reader loop, one task per message (same framing + dispatch, plus
+//!              eth_subscribe/eth_unsubscribe) ──▶ bounded queue ──▶ writer task
+//!              subscriptions: EthBackend::subscribe() broadcast ──▶ newHeads / logs /
+//!              newPendingTransactions notifications
+//! filters  eth_newFilter & co. ──▶ FilterManager (ids, polling cursors, 5-minute expiry sweep,
+//!              pending-tx pump fed by the same broadcast)
+//! GET /health ──▶ 200 "ok"
+//! ```
+//!
+//! Seams: [`EthBackend`] is everything the server needs from the chain (implemented in
+//! `ordo-node`); [`ChainEvent`] is what the chain publishes; [`BackendError`] carries the
+//! JSON-RPC code/message/data a backend wants the wallet to see. Tracing target: `ordo::rpc`.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod backend;
+mod dispatch;
+mod error;
+mod filters;
+mod framing;
+mod params;
+mod ws;
+
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{
+        DefaultBodyLimit, State,
+        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+    serve::ListenerExt,
+};
+use tower_http::cors::CorsLayer;
+
+pub use backend::{BackendResult, ChainEvent, EthBackend, SendTxFuture};
+pub use dispatch::MAX_FEE_HISTORY_BLOCKS;
+pub use error::*;
+
+use crate::{dispatch::Server, filters::FilterManager, ws::WsLimits};
+
+/// Default maximum request body (and WebSocket message) size: 5 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Default maximum number of requests in one batch (geth: 1000).
+pub const DEFAULT_MAX_BATCH_LEN: usize = 1000;
+/// Default time after which an unpolled filter is removed (geth: 5 minutes).
+pub const DEFAULT_FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default maximum number of installed filters.
+pub const DEFAULT_MAX_FILTERS: usize = 1024;
+/// Default number of pending transaction hashes one pending filter buffers between polls.
+pub const DEFAULT_MAX_FILTER_PENDING_TXS: usize = 10_000;
+/// Default number of requests one WebSocket connection may have in flight.
+pub const DEFAULT_WS_MAX_IN_FLIGHT: usize = 256;
+/// Default number of outgoing messages queued per WebSocket connection.
+pub const DEFAULT_WS_SEND_QUEUE: usize = 1024;
+/// Default maximum subscriptions per WebSocket connection.
+pub const DEFAULT_WS_MAX_SUBSCRIPTIONS: usize = 256;
+
+/// Configuration of the JSON-RPC server.
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    /// Largest accepted HTTP body / WebSocket message, in bytes (larger HTTP bodies get 413).
+    pub max_body_bytes: usize,
+    /// Most requests in one batch; larger batches get -32600 "batch too large".
+    pub max_batch_len: usize,
+    /// Filters not polled for this long are removed.
+    pub filter_timeout: Duration,
+    /// Most installed filters; more get -32005 "too many filters".
+    pub max_filters: usize,
+    /// Pending transaction hashes buffered per pending filter (oldest dropped first).
+    pub max_filter_pending_txs: usize,
+    /// Requests in flight per WebSocket connection (reading pauses at the limit).
+    pub ws_max_in_flight: usize,
+    /// Outgoing messages queued per WebSocket connection.
+    pub ws_send_queue: usize,
+    /// Subscriptions per WebSocket connection.
+    pub ws_max_subscriptions: usize,
+    /// Answer CORS preflights and allow any origin (browser dapps), as `--http.corsdomain '*'`.
+    pub cors_any_origin: bool,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_batch_len: DEFAULT_MAX_BATCH_LEN,
+            filter_timeout: DEFAULT_FILTER_TIMEOUT,
+            max_filters: DEFAULT_MAX_FILTERS,
+            max_filter_pending_txs: DEFAULT_MAX_FILTER_PENDING_TXS,
+            ws_max_in_flight: DEFAULT_WS_MAX_IN_FLIGHT,
+            ws_send_queue: DEFAULT_WS_SEND_QUEUE,
+            ws_max_subscriptions: DEFAULT_WS_MAX_SUBSCRIPTIONS,
+            cors_any_origin: true,
+        }
+    }
+}
+
+/// The JSON-RPC service: `POST /` (JSON-RPC over HTTP), `GET /` (WebSocket upgrade, JSON-RPC
+/// and subscriptions), `GET /health` ("ok").
+///
+/// Filter background tasks start with the first filter, inside the serving runtime, so this
+/// function itself needs no runtime.
+pub fn router(backend: Arc<dyn EthBackend>, config: RpcConfig) -> Router {
+    let server = Arc::new(Server {
+        filters: Arc::new(FilterManager::new(&config)),
+        backend,
+        config: config.clone(),
+    });
+    let router = Router::new()
+        .route("/", get(websocket).post(http))
+        .route("/health", get(health))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(server);
+    if config.cors_any_origin {
+        router.layer(CorsLayer::permissive())
+    } else {
+        router
+    }
+}
+
+/// Serves `router` on `listener` (TCP_NODELAY on every connection) until `shutdown` resolves,
+/// then stops accepting and waits for open requests to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(target: "ordo::rpc", ?addr, "JSON-RPC listening (HTTP and WebSocket)");
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(target: "ordo::rpc", error = %err, "TCP_NODELAY not set");
+        }
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn http(State(server): State<Arc<Server>>, body: Bytes) -> Response {
+    match framing::handle(&server, &body, None).await {
+        Some(response) => ([(header::CONTENT_TYPE, "application/json")], response).into_response(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+async fn websocket(
+    State(server): State<Arc<Server>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let limits = WsLimits {
+        max_in_flight: server.config.ws_max_in_flight,
+        send_queue: server.config.ws_send_queue,
+        max_subscriptions: server.config.ws_max_subscriptions,
+    };
+    upgrade
+        .max_message_size(server.config.max_body_bytes)
+        .on_upgrade(move |socket| ws::serve_connection(server, socket, limits))
+}
+
+async fn health() -> &'static str {
+    "ok"
+}

@@ -18,7 +18,9 @@ pub(crate) struct Params<'a> {
 impl<'a> Params<'a> {
     /// Splits the raw `params` member into its positional arguments.
     pub(crate) fn parse(raw: Option<&'a RawValue>) -> Result<Self, BackendError> {
-        let Some(raw) = raw else { return Ok(Self::default()) };
+        let Some(raw) = raw else {
+            return Ok(Self::default());
+        };
         let text = raw.get();
         match text.as_bytes().first() {
             Some(b'[') => serde_json::from_str::<Vec<&'a RawValue>>(text)
@@ -62,11 +64,6 @@ impl<'a> Params<'a> {
             }),
         }
     }
-
-    /// The raw argument at `index` (for arguments whose type depends on another one).
-    pub(crate) fn raw(&self, index: usize) -> Option<&'a RawValue> {
-        self.args.get(index).copied().filter(|raw| raw.get() != "null")
-    }
 }
 
 #[cfg(test)]
@@ -87,7 +84,10 @@ mod tests {
     #[test]
     fn objects_are_rejected() {
         let obj = raw(r#"{"a":1}"#);
-        assert_eq!(Params::parse(Some(&obj)).unwrap_err().message, "non-array args");
+        assert_eq!(
+            Params::parse(Some(&obj)).unwrap_err().message,
+            "non-array args"
+        );
     }
 
     #[test]
@@ -98,9 +98,16 @@ mod tests {
         assert_eq!(params.optional::<u64>(1).unwrap(), None);
         assert_eq!(params.optional::<u64>(7).unwrap(), None);
         let err = params.required::<u64>(2).unwrap_err();
-        assert!(err.message.starts_with("invalid argument 2:"), "{}", err.message);
+        assert!(
+            err.message.starts_with("invalid argument 2:"),
+            "{}",
+            err.message
+        );
         let err = params.required::<u64>(1).unwrap_err();
         assert_eq!(err.message, "missing value for required argument 1");
-        assert_eq!(params.at_most(2).unwrap_err().message, "too many arguments, want at most 2");
+        assert_eq!(
+            params.at_most(2).unwrap_err().message,
+            "too many arguments, want at most 2"
+        );
     }
 }

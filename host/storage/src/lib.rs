@@ -102,6 +102,7 @@ impl std::fmt::Debug for Storage {
 }
 
 const HEAD_KEY: &[u8] = b"head";
+const CHAIN_ID_KEY: &[u8] = b"chain_id";
 
 fn decode<T: Decodable>(keyspace: &'static str, bytes: &[u8]) -> Result<T> {
     let mut buf = bytes;
@@ -310,6 +311,22 @@ impl Storage {
     /// Bytecode by hash.
     pub fn code(&self, hash: &B256) -> Result<Option<Bytes>> {
         Ok(self.code.get(hash.as_slice())?.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// Records the chain id at genesis, so a restart cannot silently change it.
+    pub fn put_chain_id(&self, chain_id: u64) -> Result<()> {
+        self.meta.insert(CHAIN_ID_KEY, chain_id.to_be_bytes())?;
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// The chain id recorded at genesis.
+    pub fn chain_id(&self) -> Result<Option<u64>> {
+        Ok(self.meta.get(CHAIN_ID_KEY)?.map(|v| {
+            let mut n = [0u8; 8];
+            n.copy_from_slice(&v[..8.min(v.len())]);
+            u64::from_be_bytes(n)
+        }))
     }
 
     /// Persists everything written so far (used at shutdown).

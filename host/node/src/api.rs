@@ -1,0 +1,554 @@
+//! [`NodeApi`]: the RPC backend over the real storage, executor, pool and builder. This is
+//! where stored records become the JSON shapes geth returns.
+
+use std::sync::Arc;
+
+use alloy_consensus::{transaction::Recovered, Transaction as _, TxEnvelope};
+use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_rpc_types_eth::{
+    state::StateOverride, AccessListResult, Block, BlockOverrides, BlockTransactions,
+    FeeHistory, Filter, FilterBlockOption, Header, Log, Transaction, TransactionReceipt,
+    TransactionRequest,
+};
+use ordo_builder::{Builder, SealedBlock};
+use ordo_exec::{BlockParams, ExecError, Executor};
+use ordo_pool::{Pool, PoolError};
+use ordo_primitives::{
+    alloy_eips::{eip2718::Decodable2718, BlockId, BlockNumberOrTag},
+    alloy_rlp::Encodable,
+    BlockRecord, ReceiptRecord,
+};
+use ordo_rpc::{BackendError, BackendResult, ChainEvent, EthBackend, SendTxFuture};
+use ordo_storage::{Storage, StorageError};
+use tokio::sync::broadcast;
+
+/// Most blocks one `eth_getLogs` may scan.
+pub const MAX_LOG_RANGE: u64 = 10_000;
+/// The tip `eth_maxPriorityFeePerGas` suggests when recent blocks say nothing (1 gwei).
+pub const DEFAULT_SUGGESTED_TIP: u128 = 1_000_000_000;
+
+/// The node's implementation of the RPC backend.
+pub struct NodeApi {
+    storage: Storage,
+    exec: Executor,
+    pool: Arc<Pool>,
+    builder: Arc<Builder>,
+    events: broadcast::Sender<ChainEvent>,
+}
+
+fn storage_err(e: StorageError) -> BackendError {
+    tracing::error!(target: "ordo::rpc", %e, "storage read failed");
+    BackendError::internal("internal storage error")
+}
+
+fn exec_err(e: ExecError) -> BackendError {
+    match e {
+        ExecError::Reverted { data, reason } => BackendError::reverted(data, reason),
+        ExecError::State(e) => {
+            tracing::error!(target: "ordo::rpc", %e, "state read failed");
+            BackendError::internal("internal state error")
+        }
+        ExecError::InvalidParams(m) => BackendError::invalid_params(m),
+        other => BackendError::tx(other.to_string()),
+    }
+}
+
+fn decode_tx(raw: &Bytes) -> BackendResult<TxEnvelope> {
+    let mut buf = raw.as_ref();
+    TxEnvelope::decode_2718(&mut buf).map_err(|_| BackendError::internal("corrupt stored tx"))
+}
+
+impl NodeApi {
+    /// Wires the backend and starts forwarding builder and pool events to subscribers.
+    pub fn new(
+        storage: Storage,
+        exec: Executor,
+        pool: Arc<Pool>,
+        builder: Arc<Builder>,
+    ) -> Arc<Self> {
+        let (events, _) = broadcast::channel(4096);
+        let api = Arc::new(Self { storage, exec, pool, builder, events });
+        let mut blocks = api.builder.subscribe();
+        let weak = Arc::downgrade(&api);
+        tokio::spawn(async move {
+            loop {
+                match blocks.recv().await {
+                    Ok(sealed) => {
+                        let Some(api) = weak.upgrade() else { break };
+                        let event = api.block_event(&sealed);
+                        let _ = api.events.send(event);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(target: "ordo::rpc", n, "block event subscribers lagged");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let mut pending = api.pool.subscribe();
+        let weak = Arc::downgrade(&api);
+        tokio::spawn(async move {
+            loop {
+                match pending.recv().await {
+                    Ok(hash) => {
+                        let Some(api) = weak.upgrade() else { break };
+                        let _ = api.events.send(ChainEvent::PendingTx(hash));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        api
+    }
+
+    fn block_event(&self, sealed: &SealedBlock) -> ChainEvent {
+        let header = rpc_header(&sealed.block);
+        let logs = block_logs(&sealed.block, &sealed.receipts);
+        ChainEvent::NewBlock { header: Arc::new(header), logs: logs.into() }
+    }
+
+    fn head(&self) -> Arc<BlockRecord> {
+        self.builder.head()
+    }
+
+    fn resolve_number(&self, id: BlockId) -> BackendResult<Option<u64>> {
+        let head = self.head().number();
+        Ok(match id {
+            BlockId::Hash(h) => self.storage.block_number(&h.block_hash).map_err(storage_err)?,
+            BlockId::Number(tag) => match tag {
+                BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+                BlockNumberOrTag::Earliest => Some(0),
+                // Blocks are final once sealed on a single sequencer; `pending` has no
+                // separate block here, as on op-geth.
+                _ => Some(head),
+            },
+        })
+    }
+
+    fn block_record(&self, id: BlockId) -> BackendResult<Option<Arc<BlockRecord>>> {
+        let Some(n) = self.resolve_number(id)? else { return Ok(None) };
+        let head = self.head();
+        if n == head.number() {
+            return Ok(Some(head));
+        }
+        Ok(self.storage.block(n).map_err(storage_err)?.map(Arc::new))
+    }
+
+    /// State queries answer from the head state; older blocks need an archive node.
+    fn check_state_block(&self, id: BlockId) -> BackendResult<()> {
+        let head = self.head().number();
+        match self.resolve_number(id)? {
+            None => Err(BackendError::tx("header not found")),
+            Some(n) if n == head => Ok(()),
+            Some(n) => Err(BackendError::tx(format!(
+                "historical state not available: block {n} is older than head {head} (non-archive node)"
+            ))),
+        }
+    }
+
+    fn call_params(&self, id: BlockId, overrides: Option<&BlockOverrides>) -> BackendResult<BlockParams> {
+        self.check_state_block(id)?;
+        let mut params = self.builder.next_params();
+        if let Some(o) = overrides {
+            if let Some(n) = o.number {
+                params.number = n.saturating_to();
+            }
+            if let Some(t) = o.time {
+                params.timestamp = t;
+            }
+            if let Some(g) = o.gas_limit {
+                params.gas_limit = g;
+            }
+            if let Some(c) = o.coinbase {
+                params.beneficiary = c;
+            }
+            if let Some(b) = o.base_fee {
+                params.base_fee = b.saturating_to();
+            }
+        }
+        Ok(params)
+    }
+
+    fn rpc_tx(&self, block: &BlockRecord, index: usize) -> BackendResult<Option<Transaction>> {
+        let Some(raw) = block.transactions.get(index) else { return Ok(None) };
+        let tx = decode_tx(raw)?;
+        let effective = tx.effective_gas_price(block.header.base_fee_per_gas);
+        Ok(Some(Transaction {
+            inner: Recovered::new_unchecked(tx, block.senders[index]),
+            block_hash: Some(block.hash),
+            block_number: Some(block.number()),
+            transaction_index: Some(index as u64),
+            effective_gas_price: Some(effective),
+            block_timestamp: Some(block.header.timestamp),
+        }))
+    }
+
+    fn rpc_receipts(&self, block: &BlockRecord) -> BackendResult<Vec<TransactionReceipt>> {
+        let receipts = self.storage.receipts(block.number()).map_err(storage_err)?.unwrap_or_default();
+        receipts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| rpc_receipt(block, i, r))
+            .collect()
+    }
+
+    fn full_block(&self, block: &BlockRecord, full: bool) -> BackendResult<Block> {
+        let transactions = if full {
+            let txs = (0..block.transactions.len())
+                .filter_map(|i| self.rpc_tx(block, i).transpose())
+                .collect::<BackendResult<Vec<_>>>()?;
+            BlockTransactions::Full(txs)
+        } else {
+            BlockTransactions::Hashes(block.tx_hashes.clone())
+        };
+        Ok(Block {
+            header: rpc_header(block),
+            uncles: vec![],
+            transactions,
+            withdrawals: Some(Default::default()),
+        })
+    }
+
+    fn suggested_tip(&self) -> u128 {
+        DEFAULT_SUGGESTED_TIP
+    }
+}
+
+/// The RPC header of a stored block (with hash and size).
+pub fn rpc_header(block: &BlockRecord) -> Header {
+    let txs_len: usize = block.transactions.iter().map(|t| t.len()).sum();
+    let size = block.header.length() + txs_len + 8;
+    Header {
+        hash: block.hash,
+        inner: block.header.clone(),
+        total_difficulty: Some(U256::ZERO),
+        size: Some(U256::from(size)),
+    }
+}
+
+fn block_logs(block: &BlockRecord, receipts: &[ReceiptRecord]) -> Vec<Log> {
+    let mut out = Vec::new();
+    for (i, r) in receipts.iter().enumerate() {
+        for (j, log) in r.receipt.logs().iter().enumerate() {
+            out.push(Log {
+                inner: log.clone(),
+                block_hash: Some(block.hash),
+                block_number: Some(block.number()),
+                block_timestamp: Some(block.header.timestamp),
+                transaction_hash: block.tx_hashes.get(i).copied(),
+                transaction_index: Some(i as u64),
+                log_index: Some(r.first_log_index + j as u64),
+                removed: false,
+            });
+        }
+    }
+    out
+}
+
+fn rpc_receipt(block: &BlockRecord, index: usize, r: &ReceiptRecord) -> BackendResult<TransactionReceipt> {
+    let raw = block.transactions.get(index).ok_or_else(|| BackendError::internal("receipt without tx"))?;
+    let tx = decode_tx(raw)?;
+    let tx_hash = block.tx_hashes[index];
+    let logs: Vec<Log> = r
+        .receipt
+        .logs()
+        .iter()
+        .enumerate()
+        .map(|(j, log)| Log {
+            inner: log.clone(),
+            block_hash: Some(block.hash),
+            block_number: Some(block.number()),
+            block_timestamp: Some(block.header.timestamp),
+            transaction_hash: Some(tx_hash),
+            transaction_index: Some(index as u64),
+            log_index: Some(r.first_log_index + j as u64),
+            removed: false,
+        })
+        .collect();
+    let mut logs_iter = logs.into_iter();
+    let inner = r.receipt.clone().map_logs(|_| logs_iter.next().unwrap_or_default());
+    Ok(TransactionReceipt {
+        inner,
+        transaction_hash: tx_hash,
+        transaction_index: Some(index as u64),
+        block_hash: Some(block.hash),
+        block_number: Some(block.number()),
+        gas_used: r.gas_used,
+        effective_gas_price: r.effective_gas_price,
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: block.senders[index],
+        to: tx.to(),
+        contract_address: (r.contract_address != Address::ZERO).then_some(r.contract_address),
+    })
+}
+
+impl EthBackend for NodeApi {
+    fn chain_id(&self) -> u64 {
+        self.exec.chain_id()
+    }
+
+    fn head_number(&self) -> u64 {
+        self.head().number()
+    }
+
+    fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<Block>> {
+        match self.block_record(id)? {
+            Some(b) => Ok(Some(self.full_block(&b, full_txs)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<TransactionReceipt>>> {
+        match self.block_record(id)? {
+            Some(b) => Ok(Some(self.rpc_receipts(&b)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn block_tx_count(&self, id: BlockId) -> BackendResult<Option<u64>> {
+        Ok(self.block_record(id)?.map(|b| b.transactions.len() as u64))
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> BackendResult<Option<Transaction>> {
+        if let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)? {
+            let Some(block) = self.block_record(BlockId::number(loc.block))? else {
+                return Ok(None);
+            };
+            return self.rpc_tx(&block, loc.index as usize);
+        }
+        Ok(self.pool.get(&hash).map(|p| Transaction {
+            inner: Recovered::new_unchecked(p.tx.clone(), p.sender),
+            block_hash: None,
+            block_number: None,
+            transaction_index: None,
+            effective_gas_price: None,
+            block_timestamp: None,
+        }))
+    }
+
+    fn transaction_by_block_and_index(&self, id: BlockId, index: u64) -> BackendResult<Option<Transaction>> {
+        match self.block_record(id)? {
+            Some(b) => self.rpc_tx(&b, index as usize),
+            None => Ok(None),
+        }
+    }
+
+    fn receipt(&self, hash: B256) -> BackendResult<Option<TransactionReceipt>> {
+        let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)? else {
+            return Ok(None);
+        };
+        let Some(block) = self.block_record(BlockId::number(loc.block))? else { return Ok(None) };
+        let receipts = self.storage.receipts(loc.block).map_err(storage_err)?.unwrap_or_default();
+        match receipts.get(loc.index as usize) {
+            Some(r) => Ok(Some(rpc_receipt(&block, loc.index as usize, r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn balance(&self, address: Address, at: BlockId) -> BackendResult<U256> {
+        self.check_state_block(at)?;
+        Ok(self.exec.state().balance(&address))
+    }
+
+    fn transaction_count(&self, address: Address, at: BlockId) -> BackendResult<u64> {
+        if at == BlockId::Number(BlockNumberOrTag::Pending) {
+            return Ok(self.pool.pending_nonce(&address));
+        }
+        self.check_state_block(at)?;
+        Ok(self.exec.state().nonce(&address))
+    }
+
+    fn code(&self, address: Address, at: BlockId) -> BackendResult<Bytes> {
+        self.check_state_block(at)?;
+        self.exec.state().code_of(&address).map_err(|e| exec_err(e.into()))
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, at: BlockId) -> BackendResult<B256> {
+        self.check_state_block(at)?;
+        let value = self
+            .exec
+            .state()
+            .storage_at(&address, &B256::from(slot))
+            .map_err(|e| exec_err(e.into()))?;
+        Ok(B256::from(value))
+    }
+
+    fn call(
+        &self,
+        request: TransactionRequest,
+        at: BlockId,
+        state: Option<StateOverride>,
+        block: Option<BlockOverrides>,
+    ) -> BackendResult<Bytes> {
+        let params = self.call_params(at, block.as_ref())?;
+        self.exec.call(&params, &request, state.as_ref()).map(|o| o.output).map_err(exec_err)
+    }
+
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        at: BlockId,
+        state: Option<StateOverride>,
+        block: Option<BlockOverrides>,
+    ) -> BackendResult<u64> {
+        let params = self.call_params(at, block.as_ref())?;
+        self.exec.estimate_gas(&params, &request, state.as_ref()).map_err(exec_err)
+    }
+
+    fn create_access_list(&self, request: TransactionRequest, at: BlockId) -> BackendResult<AccessListResult> {
+        let params = self.call_params(at, None)?;
+        let (access_list, gas_used, error) =
+            self.exec.create_access_list(&params, &request).map_err(exec_err)?;
+        Ok(AccessListResult { access_list, gas_used: U256::from(gas_used), error })
+    }
+
+    fn gas_price(&self) -> BackendResult<u128> {
+        Ok(self.builder.next_params().base_fee as u128 + self.suggested_tip())
+    }
+
+    fn max_priority_fee_per_gas(&self) -> BackendResult<u128> {
+        Ok(self.suggested_tip())
+    }
+
+    fn fee_history(
+        &self,
+        block_count: u64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> BackendResult<FeeHistory> {
+        let newest = self
+            .resolve_number(BlockId::Number(newest))?
+            .ok_or_else(|| BackendError::tx("header not found"))?;
+        let count = block_count.max(1).min(newest + 1);
+        let oldest = newest + 1 - count;
+        let mut base_fee_per_gas = Vec::with_capacity(count as usize + 1);
+        let mut gas_used_ratio = Vec::with_capacity(count as usize);
+        let mut rewards = Vec::new();
+        for n in oldest..=newest {
+            let Some(block) = self.storage.block(n).map_err(storage_err)? else { break };
+            let base_fee = block.header.base_fee_per_gas.unwrap_or_default();
+            base_fee_per_gas.push(base_fee as u128);
+            gas_used_ratio.push(block.header.gas_used as f64 / block.header.gas_limit.max(1) as f64);
+            if let Some(percentiles) = &reward_percentiles {
+                let receipts = self.storage.receipts(n).map_err(storage_err)?.unwrap_or_default();
+                let mut tips: Vec<(u128, u64)> = block
+                    .transactions
+                    .iter()
+                    .zip(&receipts)
+                    .filter_map(|(raw, r)| {
+                        let tx = decode_tx(raw).ok()?;
+                        Some((tx.effective_tip_per_gas(base_fee).unwrap_or_default(), r.gas_used))
+                    })
+                    .collect();
+                tips.sort_unstable();
+                let total: u64 = tips.iter().map(|t| t.1).sum();
+                let row = percentiles
+                    .iter()
+                    .map(|p| {
+                        if tips.is_empty() {
+                            return 0;
+                        }
+                        let threshold = (total as f64 * p / 100.0) as u64;
+                        let mut acc = 0u64;
+                        for (tip, gas) in &tips {
+                            acc += gas;
+                            if acc >= threshold {
+                                return *tip;
+                            }
+                        }
+                        tips.last().map(|t| t.0).unwrap_or_default()
+                    })
+                    .collect();
+                rewards.push(row);
+            }
+        }
+        // The base fee of the block after `newest`.
+        let next = if newest == self.head().number() {
+            self.builder.next_params().base_fee as u128
+        } else {
+            self.storage
+                .block(newest + 1)
+                .map_err(storage_err)?
+                .and_then(|b| b.header.base_fee_per_gas)
+                .unwrap_or_default() as u128
+        };
+        base_fee_per_gas.push(next);
+        let n = gas_used_ratio.len();
+        Ok(FeeHistory {
+            base_fee_per_gas,
+            gas_used_ratio,
+            base_fee_per_blob_gas: vec![0; n + 1],
+            blob_gas_used_ratio: vec![0.0; n],
+            oldest_block: oldest,
+            reward: reward_percentiles.map(|_| rewards),
+        })
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
+        Box::pin(async move {
+            // Signature recovery is the CPU-heavy step; keep it off the reactor threads.
+            let decoded = tokio::task::spawn_blocking(move || ordo_primitives::decode_raw_tx(&raw))
+                .await
+                .map_err(|e| BackendError::internal(format!("decoder task failed: {e}")))?;
+            let tx = decoded.map_err(|e| BackendError::tx(e.to_string()))?;
+            self.pool.submit(tx).await.map_err(pool_err)
+        })
+    }
+
+    fn logs(&self, filter: &Filter) -> BackendResult<Vec<Log>> {
+        let head = self.head().number();
+        let (from, to) = match filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => {
+                let n = self
+                    .storage
+                    .block_number(&hash)
+                    .map_err(storage_err)?
+                    .ok_or_else(|| BackendError::resource_not_found("unknown block"))?;
+                (n, n)
+            }
+            FilterBlockOption::Range { from_block, to_block } => {
+                let resolve = |tag: Option<BlockNumberOrTag>| -> u64 {
+                    match tag {
+                        Some(BlockNumberOrTag::Number(n)) => n,
+                        Some(BlockNumberOrTag::Earliest) => 0,
+                        _ => head,
+                    }
+                };
+                (resolve(from_block), resolve(to_block).min(head))
+            }
+        };
+        if from > to {
+            return Ok(vec![]);
+        }
+        if to - from >= MAX_LOG_RANGE {
+            return Err(BackendError::limit_exceeded(format!(
+                "query exceeds max block range {MAX_LOG_RANGE}"
+            )));
+        }
+        let mut out = Vec::new();
+        for n in from..=to {
+            let Some(block) = self.storage.block(n).map_err(storage_err)? else { continue };
+            if !filter.matches_bloom(block.header.logs_bloom) {
+                continue;
+            }
+            let receipts = self.storage.receipts(n).map_err(storage_err)?.unwrap_or_default();
+            out.extend(block_logs(&block, &receipts).into_iter().filter(|l| filter.matches(&l.inner)));
+        }
+        Ok(out)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+}
+
+fn pool_err(e: PoolError) -> BackendError {
+    if e.is_bad_transaction() {
+        BackendError::tx(e.to_string())
+    } else {
+        tracing::error!(target: "ordo::rpc", %e, "pool failure");
+        BackendError::new(e.rpc_code() as i32, e.to_string())
+    }
+}

@@ -1,0 +1,154 @@
+//! Node configuration: one TOML file, overridden by CLI flags and `ORDO_*` environment
+//! variables (flag > env > file > default).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use alloy_primitives::{Address, U256};
+use eyre::{eyre, WrapErr};
+use ordo_primitives::{ChainSpec, GenesisAccount, DEV_CHAIN_ID, DEV_MNEMONIC};
+use serde::Deserialize;
+
+/// Everything the node reads at start.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Data folder (fjall lives in `<datadir>/db`).
+    pub datadir: PathBuf,
+    /// JSON-RPC (HTTP and WebSocket) listen address; port 0 picks a free port.
+    pub rpc_addr: SocketAddr,
+    /// Chain id (ignored when a genesis file sets one).
+    pub chain_id: u64,
+    /// Milliseconds between blocks.
+    pub block_time_ms: u64,
+    /// Gas limit of every block (a genesis file's `gasLimit` wins when given).
+    pub block_gas_limit: u64,
+    /// Base fee floor in wei.
+    pub min_base_fee: u64,
+    /// geth-style genesis.json; without it the dev accounts are funded.
+    pub genesis: Option<PathBuf>,
+    /// Fee recipient of produced blocks.
+    pub coinbase: Address,
+    /// Mempool settings.
+    pub pool: PoolSection,
+}
+
+/// `[pool]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSection {
+    /// Most transactions held.
+    pub max_txs: usize,
+    /// Most transactions per sender.
+    pub max_per_sender: usize,
+    /// How far ahead of the account nonce a transaction may be.
+    pub max_nonce_gap: u64,
+}
+
+impl Default for PoolSection {
+    fn default() -> Self {
+        let d = ordo_pool::PoolConfig::default();
+        Self { max_txs: d.max_txs, max_per_sender: d.max_per_sender, max_nonce_gap: d.max_nonce_gap }
+    }
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            datadir: PathBuf::from(".ordo/dev"),
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], 8547)),
+            chain_id: DEV_CHAIN_ID,
+            block_time_ms: 1000,
+            block_gas_limit: ChainSpec::DEFAULT_GAS_LIMIT,
+            min_base_fee: ChainSpec::DEFAULT_MIN_BASE_FEE,
+            genesis: None,
+            // The sequencer's fee recipient in dev: a well-known, keyless address.
+            coinbase: Address::repeat_byte(0x42),
+            pool: PoolSection::default(),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Reads a TOML config file; unknown keys and bad values are errors naming the key.
+    pub fn from_file(path: &Path) -> eyre::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("reading config {}", path.display()))?;
+        Self::from_toml(&text).wrap_err_with(|| format!("in config {}", path.display()))
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> eyre::Result<Self> {
+        toml::from_str(text).map_err(|e| eyre!("{e}"))
+    }
+
+    /// The chain this configuration describes: a genesis file, or the dev accounts.
+    pub fn chain_spec(&self) -> eyre::Result<ChainSpec> {
+        let mut spec = match &self.genesis {
+            Some(path) => crate::genesis::from_geth_file(path)?,
+            None => {
+                let mut spec = ChainSpec::empty(self.chain_id);
+                spec.gas_limit = self.block_gas_limit;
+                for key in dev_keys()? {
+                    spec.alloc.insert(
+                        key.address(),
+                        GenesisAccount {
+                            balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
+                            ..Default::default()
+                        },
+                    );
+                }
+                spec
+            }
+        };
+        spec.min_base_fee = self.min_base_fee;
+        if spec.genesis_base_fee < spec.min_base_fee {
+            spec.genesis_base_fee = spec.min_base_fee;
+        }
+        Ok(spec)
+    }
+}
+
+/// The 10 dev accounts (the mnemonic anvil and hardhat use, m/44'/60'/0'/0/i).
+pub fn dev_keys() -> eyre::Result<Vec<alloy_signer_local::PrivateKeySigner>> {
+    (0..10u32)
+        .map(|i| {
+            alloy_signer_local::MnemonicBuilder::english()
+                .phrase(DEV_MNEMONIC)
+                .index(i)
+                .and_then(|b| b.build())
+                .map_err(|e| eyre!("deriving dev key {i}: {e}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_config_parses_and_matches_the_defaults_it_documents() {
+        let text = include_str!("../../../ordo.sample.toml");
+        let cfg = NodeConfig::from_toml(text).unwrap();
+        assert_eq!(cfg.rpc_addr, NodeConfig::default().rpc_addr);
+        assert_eq!(cfg.chain_id, DEV_CHAIN_ID);
+        assert_eq!(cfg.pool, PoolSection::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = NodeConfig::from_toml("bloc_time_ms = 5").unwrap_err().to_string();
+        assert!(err.contains("bloc_time_ms"), "{err}");
+    }
+
+    #[test]
+    fn dev_account_zero_is_the_anvil_one() {
+        let keys = dev_keys().unwrap();
+        assert_eq!(
+            keys[0].address().to_string().to_lowercase(),
+            "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! geth-style `genesis.json` → [`ChainSpec`].
+
+use std::path::Path;
+
+use alloy_primitives::{B256, U256};
+use eyre::WrapErr;
+use ordo_primitives::{ChainSpec, GenesisAccount};
+
+/// Reads a geth genesis file: `config.chainId`, `alloc` (balance, nonce, code, storage),
+/// `gasLimit`, `baseFeePerGas`, `timestamp`, `extraData`.
+pub fn from_geth_file(path: &Path) -> eyre::Result<ChainSpec> {
+    let text = std::fs::read_to_string(path)
+        .wrap_err_with(|| format!("reading genesis {}", path.display()))?;
+    from_geth_json(&text).wrap_err_with(|| format!("in genesis {}", path.display()))
+}
+
+/// Parses geth genesis JSON.
+pub fn from_geth_json(text: &str) -> eyre::Result<ChainSpec> {
+    let genesis: alloy_genesis::Genesis = serde_json::from_str(text)?;
+    let mut spec = ChainSpec::empty(genesis.config.chain_id);
+    if genesis.gas_limit > 0 {
+        spec.gas_limit = genesis.gas_limit;
+    }
+    if let Some(base_fee) = genesis.base_fee_per_gas {
+        spec.genesis_base_fee = u64::try_from(base_fee).wrap_err("baseFeePerGas above u64")?;
+    }
+    spec.genesis_timestamp = genesis.timestamp;
+    if !genesis.extra_data.is_empty() {
+        spec.extra_data = genesis.extra_data.clone();
+    }
+    for (address, account) in genesis.alloc {
+        spec.alloc.insert(
+            address,
+            GenesisAccount {
+                balance: account.balance,
+                nonce: account.nonce.unwrap_or_default(),
+                code: account.code.unwrap_or_default(),
+                storage: account
+                    .storage
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v): (B256, B256)| (k, U256::from_be_bytes(v.0)))
+                    .collect(),
+            },
+        );
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geth_genesis_fields_are_read() {
+        let spec = from_geth_json(
+            r#"{
+              "config": {"chainId": 4242},
+              "gasLimit": "0x1c9c380",
+              "baseFeePerGas": "0x3b9aca00",
+              "timestamp": "0x10",
+              "alloc": {
+                "0x1000000000000000000000000000000000000001": {
+                  "balance": "0xde0b6b3a7640000", "nonce": "0x5", "code": "0x6001",
+                  "storage": {"0x0000000000000000000000000000000000000000000000000000000000000001": "0x0000000000000000000000000000000000000000000000000000000000000007"}
+                }
+              }
+            }"#,
+        )
+        .unwrap();
+        assert_eq!(spec.chain_id, 4242);
+        assert_eq!(spec.gas_limit, 30_000_000);
+        assert_eq!(spec.genesis_base_fee, 1_000_000_000);
+        assert_eq!(spec.genesis_timestamp, 16);
+        let account = spec.alloc.values().next().unwrap();
+        assert_eq!(account.nonce, 5);
+        assert_eq!(account.code.len(), 2);
+        assert_eq!(account.storage.values().next(), Some(&U256::from(7)));
+    }
+}

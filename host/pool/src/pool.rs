@@ -1,0 +1,400 @@
+//! [`Pool`]: the shared handle. It glues the stateless checks ([`crate::validate`]), the
+//! account reads ([`StateReader`]), the queues ([`TxPool`] behind one lock) and the WAL
+//! writer ([`crate::wal`]) together, and announces accepted transactions.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::{Address, B256, keccak256};
+use ordo_primitives::{PooledTx, decode_raw_tx};
+use ordo_storage::Storage;
+use parking_lot::RwLock;
+use rayon::prelude::*;
+use tokio::sync::{broadcast, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::txpool::{Account, TxPool};
+use crate::validate::check_static;
+use crate::wal::{GroupSink, PendingAppend, WalOp, WalStats, WalWriter};
+use crate::{PoolConfig, PoolError, PoolLimits, StateReader};
+
+/// Above this many senders, `on_block` reads their accounts in parallel.
+const PARALLEL_READS: usize = 512;
+
+/// Transaction counts and footprint, as `txpool_status` reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Executable transactions (consecutive nonces from the account nonce).
+    pub pending: usize,
+    /// Transactions waiting behind a nonce gap (or not yet re-validated).
+    pub queued: usize,
+    /// Encoded bytes held.
+    pub bytes: usize,
+}
+
+/// The durable mempool. Shared behind `Arc`; every method takes `&self`.
+///
+/// See the crate docs for the flow of a transaction through it.
+pub struct Pool {
+    config: PoolConfig,
+    limits: RwLock<PoolLimits>,
+    state: Arc<dyn StateReader>,
+    storage: Storage,
+    inner: RwLock<TxPool>,
+    /// Bumped (under the `inner` write lock) by every `on_block`: account reads from an
+    /// older epoch may predate the block and are re-read before inserting.
+    epoch: AtomicU64,
+    /// The next arrival number; starts above every `seq` already in the WAL.
+    next_seq: AtomicU64,
+    wal: WalWriter,
+    announce: broadcast::Sender<B256>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// Creates the pool and spawns its WAL writer thread (which ends when the pool is
+    /// dropped). Sequence numbers continue above the highest one already in the WAL; call
+    /// [`Pool::restore`] or [`Pool::restore_from_storage`] to re-pool the WAL's entries.
+    pub fn new(
+        config: PoolConfig,
+        limits: PoolLimits,
+        state: Arc<dyn StateReader>,
+        storage: Storage,
+    ) -> Arc<Self> {
+        let first_seq = match storage.wal_entries() {
+            Ok(entries) => entries.last().map_or(0, |(seq, _)| seq + 1),
+            Err(e) => {
+                // Fall back to the clock (microseconds), which outruns any earlier counter.
+                warn!(target: "ordo::pool", error = %e, "cannot read WAL sequence numbers");
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as u64)
+            }
+        };
+        let (announce, _) = broadcast::channel(config.announce_capacity.max(1));
+        Arc::new_cyclic(|weak: &Weak<Self>| Self {
+            wal: WalWriter::spawn(storage.clone(), weak.clone(), config.wal_max_group),
+            inner: RwLock::new(TxPool::new(config.clone())),
+            config,
+            limits: RwLock::new(limits),
+            state,
+            storage,
+            epoch: AtomicU64::new(0),
+            next_seq: AtomicU64::new(first_seq),
+            announce,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// The chain limits currently enforced.
+    pub fn limits(&self) -> PoolLimits {
+        *self.limits.read()
+    }
+
+    /// Replaces the chain limits; applies to submissions from now on.
+    pub fn set_limits(&self, limits: PoolLimits) {
+        *self.limits.write() = limits;
+    }
+
+    fn account(&self, address: &Address) -> Account {
+        Account {
+            nonce: self.state.nonce(address),
+            balance: self.state.balance(address),
+        }
+    }
+
+    /// Validates `tx` against the chain limits, the sender's account and the pool, appends
+    /// it to the WAL (sharing one fsync with concurrent submissions) and pools it. Returns
+    /// the hash only once the transaction is durable and pooled; every error carries geth's
+    /// message. The pool lock is never held across the wait for the fsync.
+    ///
+    /// Cancellation-safe: once the transaction reached the WAL writer it is pooled even if
+    /// this future is dropped.
+    #[tracing::instrument(target = "ordo::pool", name = "submit", level = "debug", skip_all, fields(hash = %tx.hash))]
+    pub async fn submit(&self, tx: PooledTx) -> Result<B256, PoolError> {
+        let hash = tx.hash;
+        let limits = self.limits();
+        check_static(&tx, &limits)?;
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let account = self.account(&tx.sender);
+        {
+            let mut inner = self.inner.write();
+            if inner.is_known(&hash) {
+                return Err(PoolError::AlreadyKnown);
+            }
+            inner.check(&tx, account, limits.min_base_fee)?;
+            inner.reserve(hash);
+        }
+        let (ack, done) = oneshot::channel();
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let op = WalOp::Append(PendingAppend {
+            tx: Arc::new(tx),
+            seq,
+            epoch,
+            account,
+            ack,
+        });
+        if let Err(e) = self.wal.send(op) {
+            self.inner.write().unreserve(&hash);
+            return Err(e);
+        }
+        match done.await {
+            Ok(result) => result,
+            Err(_) => Err(PoolError::Unavailable),
+        }
+    }
+
+    /// Startup: re-pools transactions read back from the WAL (already durable), in arrival
+    /// order, validating each against the current limits and state. Entries no longer valid
+    /// (included meanwhile, underpriced duplicates, over capacity) are removed from the WAL.
+    /// Returns how many of `txs` are pooled afterwards. Restored transactions get fresh
+    /// in-memory arrival numbers in the given order.
+    pub fn restore(&self, txs: Vec<PooledTx>) -> usize {
+        let limits = self.limits();
+        let mut accounts: HashMap<Address, Account> = HashMap::new();
+        for tx in &txs {
+            accounts
+                .entry(tx.sender)
+                .or_insert_with(|| self.account(&tx.sender));
+        }
+        let now = Instant::now();
+        let mut inner = self.inner.write();
+        let mut removals = Vec::new();
+        let mut restored = Vec::with_capacity(txs.len());
+        for tx in txs {
+            let hash = tx.hash;
+            if inner.contains(&hash) {
+                continue;
+            }
+            let account = accounts.get(&tx.sender).copied().unwrap_or_default();
+            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            let result = check_static(&tx, &limits)
+                .and_then(|()| inner.insert(Arc::new(tx), seq, account, limits.min_base_fee, now));
+            match result {
+                Ok(out) => {
+                    restored.push(hash);
+                    removals.extend(out.removed());
+                }
+                Err(e) => {
+                    debug!(target: "ordo::pool", %hash, error = %e, "WAL entry no longer valid");
+                    removals.push(hash);
+                }
+            }
+        }
+        let kept = restored.iter().filter(|h| inner.contains(h)).count();
+        // Sent under the lock: see the ordering note in `wal`.
+        self.wal.remove(removals);
+        drop(inner);
+        info!(target: "ordo::pool", kept, "mempool restored from the WAL");
+        kept
+    }
+
+    /// Startup convenience: reads the WAL from storage, decodes its entries in parallel and
+    /// [`restore`](Self::restore)s them. Undecodable entries are removed from the WAL.
+    pub fn restore_from_storage(&self) -> Result<usize, PoolError> {
+        let entries = self
+            .storage
+            .wal_entries()
+            .map_err(|e| PoolError::Storage(Arc::new(e)))?;
+        if let Some((seq, _)) = entries.last() {
+            self.next_seq.fetch_max(seq + 1, Ordering::Relaxed);
+        }
+        let decoded: Vec<Result<PooledTx, B256>> = entries
+            .par_iter()
+            .map(|(_, raw)| decode_raw_tx(raw).map_err(|_| keccak256(raw)))
+            .collect();
+        let mut txs = Vec::with_capacity(decoded.len());
+        let mut bad = Vec::new();
+        for item in decoded {
+            match item {
+                Ok(tx) => txs.push(tx),
+                Err(hash) => bad.push(hash),
+            }
+        }
+        if !bad.is_empty() {
+            warn!(target: "ordo::pool", count = bad.len(), "undecodable WAL entries removed");
+            self.wal.remove(bad);
+        }
+        Ok(self.restore(txs))
+    }
+
+    /// Executable transactions at `base_fee`: per sender, the consecutive nonces from the
+    /// account nonce whose fee cap covers `base_fee`, in nonce order; across senders in
+    /// arrival order (the ordering policy decides the block order).
+    pub fn candidates(&self, base_fee: u64) -> Vec<Arc<PooledTx>> {
+        self.inner.read().candidates(base_fee)
+    }
+
+    /// After a block commit: forgets the `included` transactions (their WAL entries left in
+    /// the block's atomic commit), re-validates every pooled sender against the new state
+    /// (nonce too low or insufficient funds → dropped; queued → pending once the gap
+    /// closes), drops queued transactions older than the TTL, removes the dropped ones from
+    /// the WAL and returns their hashes (not the included ones).
+    ///
+    /// Reads one account per pooled sender (outside the lock, in parallel when many).
+    #[tracing::instrument(target = "ordo::pool", name = "on_block", level = "debug", skip_all, fields(included = included.len()))]
+    pub fn on_block(&self, included: &[B256]) -> Vec<B256> {
+        let senders = {
+            let mut inner = self.inner.write();
+            inner.remove_included(included);
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            inner.senders()
+        };
+        let read = |a: &Address| (*a, self.account(a));
+        let accounts: Vec<(Address, Account)> = if senders.len() > PARALLEL_READS {
+            senders.par_iter().map(read).collect()
+        } else {
+            senders.iter().map(read).collect()
+        };
+        let now = Instant::now();
+        let mut inner = self.inner.write();
+        let mut dropped = Vec::new();
+        for (sender, account) in accounts {
+            dropped.extend(inner.revalidate(&sender, account, now, self.config.queued_ttl));
+        }
+        self.wal.remove(dropped.clone());
+        drop(inner);
+        if !dropped.is_empty() {
+            debug!(target: "ordo::pool", dropped = dropped.len(), "dropped after block");
+        }
+        dropped
+    }
+
+    /// Drops queued transactions older than the TTL now (also done by every `on_block`);
+    /// removes them from the WAL and returns their hashes.
+    pub fn expire_queued(&self) -> Vec<B256> {
+        let mut inner = self.inner.write();
+        let dropped = inner.expire(Instant::now(), self.config.queued_ttl);
+        self.wal.remove(dropped.clone());
+        dropped
+    }
+
+    /// A pooled transaction by hash.
+    pub fn get(&self, hash: &B256) -> Option<Arc<PooledTx>> {
+        self.inner.read().get(hash).cloned()
+    }
+
+    /// Whether `hash` is pooled.
+    pub fn contains(&self, hash: &B256) -> bool {
+        self.inner.read().contains(hash)
+    }
+
+    /// A sender's pooled transactions in nonce order (pending and queued).
+    pub fn sender_transactions(&self, sender: &Address) -> Vec<Arc<PooledTx>> {
+        self.inner.read().sender_txs(sender)
+    }
+
+    /// The account nonce advanced past the sender's consecutive pooled transactions: what
+    /// `eth_getTransactionCount(addr, "pending")` returns.
+    pub fn pending_nonce(&self, address: &Address) -> u64 {
+        let state_nonce = self.state.nonce(address);
+        self.inner.read().pending_nonce(address, state_nonce)
+    }
+
+    /// Pending and queued counts and bytes held.
+    pub fn status(&self) -> PoolStatus {
+        let inner = self.inner.read();
+        PoolStatus {
+            pending: inner.pending(),
+            queued: inner.len() - inner.pending(),
+            bytes: inner.bytes(),
+        }
+    }
+
+    /// Number of pooled transactions.
+    pub fn len(&self) -> usize {
+        self.inner.read().len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The hash of every newly accepted transaction, in acceptance order.
+    pub fn subscribe(&self) -> broadcast::Receiver<B256> {
+        self.announce.subscribe()
+    }
+
+    /// The WAL writer's counters (groups = fsyncs, appended, removed).
+    pub fn wal_stats(&self) -> WalStats {
+        self.wal.stats()
+    }
+}
+
+impl GroupSink for Pool {
+    fn durable(&self, mut group: Vec<PendingAppend>) -> Vec<B256> {
+        let limits = self.limits();
+        let now = Instant::now();
+        let mut removals = Vec::new();
+        let mut accepted = Vec::with_capacity(group.len());
+        let mut refused = Vec::new();
+        loop {
+            // Reads from before the latest block are refreshed outside the lock.
+            let epoch = self.epoch.load(Ordering::Acquire);
+            let mut fresh: HashMap<Address, Account> = HashMap::new();
+            for p in group.iter_mut().filter(|p| p.epoch != epoch) {
+                p.account = *fresh
+                    .entry(p.tx.sender)
+                    .or_insert_with(|| self.account(&p.tx.sender));
+                p.epoch = epoch;
+            }
+            let mut inner = self.inner.write();
+            if self.epoch.load(Ordering::Acquire) != epoch {
+                continue; // a block landed meanwhile: read again
+            }
+            for p in group {
+                let hash = p.tx.hash;
+                inner.unreserve(&hash);
+                match inner.insert(p.tx, p.seq, p.account, limits.min_base_fee, now) {
+                    Ok(out) => {
+                        removals.extend(out.removed());
+                        accepted.push((hash, p.ack));
+                    }
+                    Err(e) => {
+                        // Lost a race (same sender and nonce, capacity, new block): roll back.
+                        if !inner.contains(&hash) {
+                            removals.push(hash);
+                        }
+                        refused.push((hash, p.ack, e));
+                    }
+                }
+            }
+            break;
+        }
+        for (hash, ack, e) in refused {
+            debug!(target: "ordo::pool", %hash, error = %e, "refused at insert, rolled back");
+            let _ = ack.send(Err(e));
+        }
+        for (hash, ack) in accepted {
+            debug!(target: "ordo::pool", %hash, "accepted");
+            let _ = self.announce.send(hash);
+            let _ = ack.send(Ok(hash));
+        }
+        removals
+    }
+
+    fn failed(&self, group: Vec<PendingAppend>, error: PoolError) {
+        let mut inner = self.inner.write();
+        for p in &group {
+            inner.unreserve(&p.tx.hash);
+        }
+        drop(inner);
+        for p in group {
+            let _ = p.ack.send(Err(error.clone()));
+        }
+    }
+}

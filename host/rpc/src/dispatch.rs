@@ -1,0 +1,327 @@
+//! Method dispatch: method name → parameter parsing → backend call → raw JSON result.
+//!
+//! Every method parses its positional parameters with [`Params`] (geth's error wording),
+//! applies geth's defaults (block tag `latest`, `fullTx` false), calls the backend (heavy calls
+//! on the blocking pool) and serializes the result once into a [`RawValue`].
+
+use std::sync::Arc;
+
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
+use alloy_rpc_types_eth::{
+    BlockOverrides, Filter, Index, TransactionRequest, state::StateOverride,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::{
+    BackendError, EthBackend, RpcConfig, backend::blocking, filters::FilterManager, params::Params,
+    ws::WsContext,
+};
+
+/// The most blocks one `eth_feeHistory` call covers (geth's limit); larger counts are clamped.
+pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+
+/// The result of one method: its JSON, serialized once.
+pub(crate) type MethodResult = Result<Box<RawValue>, BackendError>;
+
+/// Everything a request handler needs; one per router, shared by all connections.
+pub(crate) struct Server {
+    pub(crate) backend: Arc<dyn EthBackend>,
+    pub(crate) filters: Arc<FilterManager>,
+    pub(crate) config: RpcConfig,
+}
+
+pub(crate) fn to_raw<T: Serialize + ?Sized>(value: &T) -> MethodResult {
+    serde_json::value::to_raw_value(value)
+        .map_err(|err| BackendError::internal(format!("serializing a result: {err}")))
+}
+
+fn quantity(value: u64) -> MethodResult {
+    to_raw(&U64::from(value))
+}
+
+/// A block count given as a JSON number, a hex quantity or a decimal string (geth's
+/// `math.HexOrDecimal64`).
+struct HexOrDecimal(u64);
+
+impl<'de> Deserialize<'de> for HexOrDecimal {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Number(u64),
+            Text(String),
+        }
+        match Repr::deserialize(deserializer)? {
+            Repr::Number(n) => Ok(Self(n)),
+            Repr::Text(text) => {
+                let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+                    Some(hex) => u64::from_str_radix(hex, 16),
+                    None => text.parse(),
+                };
+                parsed.map(Self).map_err(|_| {
+                    serde::de::Error::custom(format!("invalid hex or decimal integer {text:?}"))
+                })
+            }
+        }
+    }
+}
+
+fn block_or_latest(params: &Params<'_>, index: usize) -> Result<BlockId, BackendError> {
+    Ok(params
+        .optional::<BlockId>(index)?
+        .unwrap_or(BlockId::latest()))
+}
+
+impl Server {
+    /// Runs one method. Internal errors are logged here and reach the client only as
+    /// "internal error".
+    pub(crate) async fn dispatch(
+        &self,
+        method: &str,
+        params: Params<'_>,
+        ws: Option<&WsContext>,
+    ) -> MethodResult {
+        match self.call(method, params, ws).await {
+            Err(err) if err.is_internal() => {
+                tracing::warn!(target: "ordo::rpc", method, error = %err.message, "internal error");
+                Err(BackendError::internal("internal error"))
+            }
+            Err(err) => {
+                tracing::trace!(target: "ordo::rpc", method, code = err.code, error = %err.message, "call failed");
+                Err(err)
+            }
+            ok => ok,
+        }
+    }
+
+    async fn call(&self, method: &str, p: Params<'_>, ws: Option<&WsContext>) -> MethodResult {
+        let b = &self.backend;
+        match method {
+            // The hot path first.
+            "eth_sendRawTransaction" => {
+                p.at_most(1)?;
+                let raw: Bytes = p.required(0)?;
+                to_raw(&b.send_raw_transaction(raw).await?)
+            }
+            "eth_getTransactionReceipt" => {
+                p.at_most(1)?;
+                to_raw(&b.receipt(p.required::<B256>(0)?)?)
+            }
+            "eth_getTransactionCount" => {
+                p.at_most(2)?;
+                let address: Address = p.required(0)?;
+                quantity(b.transaction_count(address, block_or_latest(&p, 1)?)?)
+            }
+            "eth_blockNumber" => quantity(b.head_number()),
+            "eth_chainId" => quantity(b.chain_id()),
+            "eth_getBalance" => {
+                p.at_most(2)?;
+                let address: Address = p.required(0)?;
+                to_raw(&b.balance(address, block_or_latest(&p, 1)?)?)
+            }
+            "eth_getCode" => {
+                p.at_most(2)?;
+                let address: Address = p.required(0)?;
+                to_raw(&b.code(address, block_or_latest(&p, 1)?)?)
+            }
+            "eth_getStorageAt" => {
+                p.at_most(3)?;
+                let address: Address = p.required(0)?;
+                let slot: U256 = p.required(1)?;
+                to_raw(&b.storage_at(address, slot, block_or_latest(&p, 2)?)?)
+            }
+            "eth_call" | "eth_estimateGas" => {
+                p.at_most(4)?;
+                let request: TransactionRequest = p.required(0)?;
+                let at = block_or_latest(&p, 1)?;
+                let state: Option<StateOverride> = p.optional(2)?;
+                let block: Option<BlockOverrides> = p.optional(3)?;
+                if method == "eth_call" {
+                    to_raw(&blocking(b, move |b| b.call(request, at, state, block)).await?)
+                } else {
+                    let gas =
+                        blocking(b, move |b| b.estimate_gas(request, at, state, block)).await?;
+                    quantity(gas)
+                }
+            }
+            "eth_createAccessList" => {
+                p.at_most(2)?;
+                let request: TransactionRequest = p.required(0)?;
+                let at = block_or_latest(&p, 1)?;
+                to_raw(&blocking(b, move |b| b.create_access_list(request, at)).await?)
+            }
+            "eth_gasPrice" => to_raw(&U256::from(b.gas_price()?)),
+            "eth_maxPriorityFeePerGas" => to_raw(&U256::from(b.max_priority_fee_per_gas()?)),
+            "eth_feeHistory" => {
+                p.at_most(3)?;
+                let count = p.required::<HexOrDecimal>(0)?.0.min(MAX_FEE_HISTORY_BLOCKS);
+                let newest: BlockNumberOrTag = p.required(1)?;
+                let percentiles: Option<Vec<f64>> = p.optional(2)?;
+                if let Some(percentiles) = &percentiles {
+                    check_percentiles(percentiles)?;
+                }
+                to_raw(&blocking(b, move |b| b.fee_history(count, newest, percentiles)).await?)
+            }
+            "eth_getBlockByNumber" => {
+                p.at_most(2)?;
+                let number: BlockNumberOrTag = p.required(0)?;
+                let full = p.optional::<bool>(1)?.unwrap_or(false);
+                to_raw(&b.block(BlockId::Number(number), full)?)
+            }
+            "eth_getBlockByHash" => {
+                p.at_most(2)?;
+                let hash: B256 = p.required(0)?;
+                let full = p.optional::<bool>(1)?.unwrap_or(false);
+                to_raw(&b.block(BlockId::hash(hash), full)?)
+            }
+            "eth_getBlockReceipts" => {
+                p.at_most(1)?;
+                let at: BlockId = p.required(0)?;
+                to_raw(&blocking(b, move |b| b.block_receipts(at)).await?)
+            }
+            "eth_getBlockTransactionCountByNumber" => {
+                p.at_most(1)?;
+                let number = p.optional::<BlockNumberOrTag>(0)?.unwrap_or_default();
+                to_raw(&b.block_tx_count(BlockId::Number(number))?.map(U64::from))
+            }
+            "eth_getBlockTransactionCountByHash" => {
+                p.at_most(1)?;
+                let hash: B256 = p.required(0)?;
+                to_raw(&b.block_tx_count(BlockId::hash(hash))?.map(U64::from))
+            }
+            "eth_getUncleCountByBlockNumber" => {
+                p.at_most(1)?;
+                let number = p.optional::<BlockNumberOrTag>(0)?.unwrap_or_default();
+                to_raw(
+                    &b.block_tx_count(BlockId::Number(number))?
+                        .map(|_| U64::ZERO),
+                )
+            }
+            "eth_getUncleCountByBlockHash" => {
+                p.at_most(1)?;
+                let hash: B256 = p.required(0)?;
+                to_raw(&b.block_tx_count(BlockId::hash(hash))?.map(|_| U64::ZERO))
+            }
+            "eth_getUncleByBlockNumberAndIndex" | "eth_getUncleByBlockHashAndIndex" => {
+                p.at_most(2)?;
+                Ok(RawValue::NULL.to_owned())
+            }
+            "eth_getTransactionByHash" => {
+                p.at_most(1)?;
+                to_raw(&b.transaction_by_hash(p.required::<B256>(0)?)?)
+            }
+            "eth_getTransactionByBlockNumberAndIndex" => {
+                p.at_most(2)?;
+                let number: BlockNumberOrTag = p.required(0)?;
+                let index: Index = p.required(1)?;
+                to_raw(&b.transaction_by_block_and_index(BlockId::Number(number), index.0 as u64)?)
+            }
+            "eth_getTransactionByBlockHashAndIndex" => {
+                p.at_most(2)?;
+                let hash: B256 = p.required(0)?;
+                let index: Index = p.required(1)?;
+                to_raw(&b.transaction_by_block_and_index(BlockId::hash(hash), index.0 as u64)?)
+            }
+            "eth_getLogs" => {
+                p.at_most(1)?;
+                let filter: Filter = p.required(0)?;
+                to_raw(&blocking(b, move |b| b.logs(&filter)).await?)
+            }
+            "eth_newFilter" => {
+                p.at_most(1)?;
+                let filter: Filter = p.required(0)?;
+                to_raw(&self.filters.new_log_filter(b, filter)?)
+            }
+            "eth_newBlockFilter" => {
+                p.at_most(0)?;
+                to_raw(&self.filters.new_block_filter(b)?)
+            }
+            "eth_newPendingTransactionFilter" => {
+                p.at_most(1)?;
+                to_raw(&self.filters.new_pending_tx_filter(b)?)
+            }
+            "eth_getFilterChanges" => {
+                p.at_most(1)?;
+                let id: String = p.required(0)?;
+                to_raw(&self.filters.changes(b, &id).await?)
+            }
+            "eth_getFilterLogs" => {
+                p.at_most(1)?;
+                let id: String = p.required(0)?;
+                to_raw(&self.filters.logs(b, &id).await?)
+            }
+            "eth_uninstallFilter" => {
+                p.at_most(1)?;
+                let id: String = p.required(0)?;
+                to_raw(&self.filters.uninstall(&id))
+            }
+            "eth_subscribe" => match ws {
+                Some(ws) => ws.subscribe(self, &p),
+                None => Err(BackendError::notifications_unsupported()),
+            },
+            "eth_unsubscribe" => match ws {
+                Some(ws) => {
+                    p.at_most(1)?;
+                    let id: String = p.required(0)?;
+                    to_raw(&ws.unsubscribe(&id))
+                }
+                None => Err(BackendError::notifications_unsupported()),
+            },
+            "eth_syncing" | "eth_mining" | "net_listening" => to_raw(&(method == "net_listening")),
+            "eth_accounts" => to_raw::<[Address]>(&[]),
+            "eth_hashrate" | "net_peerCount" => quantity(0),
+            "net_version" => to_raw(&b.chain_id().to_string()),
+            "web3_clientVersion" => to_raw(ordo_primitives::CLIENT_VERSION),
+            "web3_sha3" => {
+                p.at_most(1)?;
+                to_raw(&keccak256(p.required::<Bytes>(0)?))
+            }
+            _ => Err(BackendError::method_not_found(method)),
+        }
+    }
+}
+
+/// geth's checks: every percentile in `0..=100`, ascending.
+fn check_percentiles(percentiles: &[f64]) -> Result<(), BackendError> {
+    for (i, &p) in percentiles.iter().enumerate() {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(BackendError::invalid_params(format!(
+                "invalid reward percentile: {p}"
+            )));
+        }
+        if i > 0 && p < percentiles[i - 1] {
+            return Err(BackendError::invalid_params(format!(
+                "invalid reward percentile: #{}:{} > #{i}:{p}",
+                i - 1,
+                percentiles[i - 1]
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_or_decimal_accepts_all_spellings() {
+        for text in ["5", "\"5\"", "\"0x5\""] {
+            assert_eq!(
+                serde_json::from_str::<HexOrDecimal>(text).unwrap().0,
+                5,
+                "{text}"
+            );
+        }
+        assert!(serde_json::from_str::<HexOrDecimal>("\"0xzz\"").is_err());
+    }
+
+    #[test]
+    fn percentiles_must_be_in_range_and_ascending() {
+        assert!(check_percentiles(&[10.0, 50.0, 50.0, 90.0]).is_ok());
+        assert!(check_percentiles(&[101.0]).is_err());
+        assert!(check_percentiles(&[50.0, 10.0]).is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! 6. Crash durability: `kill -9` the node while 500 transfers are being submitted
+//!    concurrently; restart on the same datadir; every acknowledged hash is known again
+//!    (pool or chain) and eventually in a block; the chain continues.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::primitives::{B256, Bytes, U256};
+use eyre::{Result, bail, ensure, eyre};
+use ordo_tests::*;
+use serde_json::{Value, json};
+
+use crate::GUARD;
+
+const ACCOUNTS: usize = 10;
+const PER_ACCOUNT: u64 = 50; // 500 transfers in all
+/// Kill once this many sends were acknowledged (or when all sends finished).
+const KILL_AFTER_ACKS: usize = 150;
+/// Failure guard for "everything acknowledged ends up in a block".
+const INCLUSION_GUARD: Duration = Duration::from_secs(180);
+
+#[derive(Debug, Clone)]
+struct Acked {
+    account: usize,
+    nonce: u64,
+    hash: B256,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
+    let mut node = TestNode::dev().await?;
+    let logs = node.logs();
+    logs.guard(GUARD + INCLUSION_GUARD, async {
+        let rpc = node.rpc();
+        let to = random_address();
+
+        // Pre-sign 50 transfers from each of 10 dev accounts (nonces from the node).
+        let mut per_account: Vec<Vec<(u64, Bytes, B256)>> = Vec::new();
+        for a in 0..ACCOUNTS {
+            let s = dev_signer(a);
+            let n0 = parse_quantity(
+                &rpc.ok("eth_getTransactionCount", json!([s.address(), "pending"])).await?,
+            )?;
+            let txs = (0..PER_ACCOUNT)
+                .map(|i| {
+                    let (raw, h) = sign_raw(
+                        &s,
+                        transfer_1559(DEV_CHAIN_ID, n0 + i, to, U256::from(1), 50 * GWEI, GWEI),
+                    );
+                    (n0 + i, raw, h)
+                })
+                .collect();
+            per_account.push(txs);
+        }
+
+        // One sender task per account, each sending its nonces in order (so acknowledged
+        // nonces form a gap-free prefix per account); the 10 run concurrently.
+        let acks = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for (account, txs) in per_account.into_iter().enumerate() {
+            let rpc = rpc.clone();
+            let acks = acks.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut acked = Vec::new();
+                let mut rpc_errors = Vec::new();
+                for (nonce, raw, hash) in txs {
+                    match rpc.send_raw(&raw).await {
+                        Ok(Ok(h)) => {
+                            if h != hash {
+                                rpc_errors.push(format!("hash mismatch {h} != {hash}"));
+                                break;
+                            }
+                            acked.push(Acked { account, nonce, hash });
+                            acks.fetch_add(1, Ordering::SeqCst);
+                        }
+                        // A JSON-RPC error before the kill is a bug; record it.
+                        Ok(Err(e)) => {
+                            rpc_errors.push(format!("account {account} nonce {nonce}: {e}"));
+                            break;
+                        }
+                        // Transport error: the node is gone; stop this account here.
+                        Err(_) => break,
+                    }
+                }
+                (acked, rpc_errors)
+            }));
+        }
+
+        // Kill -9 once enough were acknowledged (mid-stream), or when all sends are done.
+        let mut head_before = 0;
+        loop {
+            if acks.load(Ordering::SeqCst) >= KILL_AFTER_ACKS || tasks.iter().all(|t| t.is_finished())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        if let Ok(n) = rpc.block_number().await {
+            head_before = n;
+        }
+        node.kill();
+
+        let mut acked: Vec<Acked> = Vec::new();
+        let mut errors = Vec::new();
+        for t in tasks {
+            let (a, e) = t.await?;
+            acked.extend(a);
+            errors.extend(e);
+        }
+        ensure!(errors.is_empty(), "JSON-RPC errors while submitting: {errors:#?}");
+        ensure!(!acked.is_empty(), "nothing was acknowledged before the kill");
+        eprintln!(
+            "crash test: {} of {} transfers acknowledged before kill -9 (head {head_before})",
+            acked.len(),
+            ACCOUNTS as u64 * PER_ACCOUNT
+        );
+
+        // Restart on the same datadir (new port).
+        node.start_again().await?;
+        let rpc = node.rpc();
+        let head_after = rpc.block_number().await?;
+        ensure!(
+            head_after >= head_before,
+            "head went backwards over the crash: {head_before} -> {head_after}"
+        );
+
+        // Every acknowledged tx is known again (pending or mined). The node should have
+        // rebuilt its pool before serving; allow a short grace anyway.
+        let hashes: Vec<B256> = acked.iter().map(|a| a.hash).collect();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let missing = unknown_txs(&rpc, &hashes).await?;
+            if missing.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} acknowledged txs are neither pending nor mined after restart: {:?}",
+                    missing.len(),
+                    &missing[..missing.len().min(10)]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // ... and all of them end up in blocks, successfully.
+        let deadline = Instant::now() + INCLUSION_GUARD;
+        let mut outstanding = hashes.clone();
+        while !outstanding.is_empty() {
+            let mut still = Vec::new();
+            for chunk in outstanding.chunks(100) {
+                let calls: Vec<(&str, Value)> =
+                    chunk.iter().map(|h| ("eth_getTransactionReceipt", json!([h]))).collect();
+                for (h, r) in chunk.iter().zip(rpc.batch(&calls).await?) {
+                    let r = r.map_err(|e| eyre!("receipt {h}: {e}"))?;
+                    if r.is_null() {
+                        still.push(*h);
+                    } else {
+                        ensure!(r["status"] == "0x1", "acknowledged tx {h} failed: {r}");
+                    }
+                }
+            }
+            outstanding = still;
+            if outstanding.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} acknowledged txs not mined within {INCLUSION_GUARD:?}: {:?}",
+                    outstanding.len(),
+                    &outstanding[..outstanding.len().min(10)]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // Nonces: each account's latest count covers its acknowledged prefix.
+        let mut max_nonce: BTreeMap<usize, u64> = BTreeMap::new();
+        for a in &acked {
+            let e = max_nonce.entry(a.account).or_default();
+            *e = (*e).max(a.nonce);
+        }
+        for (account, nonce) in max_nonce {
+            let addr = dev_signer(account).address();
+            let count = parse_quantity(
+                &rpc.ok("eth_getTransactionCount", json!([addr, "latest"])).await?,
+            )?;
+            ensure!(count > nonce, "account {account}: nonce {count} but {nonce} was acknowledged");
+        }
+
+        // The chain keeps going after the restart.
+        let now = rpc.block_number().await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while rpc.block_number().await? < now + 2 {
+            if Instant::now() > deadline {
+                bail!("no new blocks after restart (head stuck at {now})");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Hashes for which eth_getTransactionByHash returns null.
+async fn unknown_txs(rpc: &Rpc, hashes: &[B256]) -> Result<Vec<B256>> {
+    let mut missing = Vec::new();
+    for chunk in hashes.chunks(100) {
+        let calls: Vec<(&str, Value)> =
+            chunk.iter().map(|h| ("eth_getTransactionByHash", json!([h]))).collect();
+        for (h, r) in chunk.iter().zip(rpc.batch(&calls).await?) {
+            let r = r.map_err(|e| eyre!("eth_getTransactionByHash {h}: {e}"))?;
+            if r.is_null() {
+                missing.push(*h);
+            } else if r["hash"] != json!(h) {
+                bail!("eth_getTransactionByHash({h}) returned another tx: {r}");
+            }
+        }
+    }
+    Ok(missing)
+}

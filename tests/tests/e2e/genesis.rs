@@ -1,0 +1,150 @@
+//! 7. `--genesis FILE` (geth-style genesis.json) replaces the dev accounts: balance, nonce,
+//!    code, storage, chain id, gas limit, base fee and timestamp come from the file.
+//!    Also: `--chain-id` on the dev chain.
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::U256,
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+};
+use eyre::{Result, ensure, eyre};
+use ordo_tests::*;
+use serde_json::json;
+
+use crate::{GUARD, RECEIPT};
+
+const CHAIN_ID: u64 = 4242;
+const GAS_LIMIT: u64 = 25_000_000;
+const BASE_FEE: u128 = 2 * GWEI;
+const TIMESTAMP: u64 = 1_700_000_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boots_from_genesis_file() -> Result<()> {
+    // The temp dir belongs to the node, so write the genesis next to it first.
+    let dir = tempfile::tempdir()?;
+    let key = PrivateKeySigner::random();
+    let eoa = key.address();
+    let contract = random_address();
+    let eoa_balance = U256::from(100u64) * U256::from(ETHER);
+    let genesis = json!({
+        "config": {
+            "chainId": CHAIN_ID,
+            "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
+            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
+            "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
+            "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0
+        },
+        "nonce": "0x0",
+        "timestamp": format!("{TIMESTAMP:#x}"),
+        "extraData": "0x",
+        "gasLimit": format!("{GAS_LIMIT:#x}"),
+        "difficulty": "0x0",
+        "mixHash": format!("{:#x}", alloy::primitives::B256::ZERO),
+        "coinbase": format!("{:#x}", alloy::primitives::Address::ZERO),
+        "baseFeePerGas": format!("{BASE_FEE:#x}"),
+        "number": "0x0",
+        "gasUsed": "0x0",
+        "parentHash": format!("{:#x}", alloy::primitives::B256::ZERO),
+        "alloc": {
+            format!("{eoa:#x}"): {
+                "balance": format!("{eoa_balance:#x}"),
+                "nonce": "0x5"
+            },
+            format!("{contract:#x}"): {
+                "balance": "0x1",
+                "nonce": "0x1",
+                "code": store_runtime(),
+                "storage": { format!("{:#x}", word(0)): format!("{:#x}", word(42)) }
+            }
+        }
+    });
+    let path = dir.path().join("genesis.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
+
+    let node = TestNode::start(NodeOpts { genesis: Some(path), ..NodeOpts::default() }).await?;
+    node.logs()
+        .guard(GUARD, async {
+            let p = node.provider(&key);
+            let rpc = node.rpc();
+            assert_eq!(p.get_chain_id().await?, CHAIN_ID);
+            assert_eq!(rpc.ok("net_version", json!([])).await?, CHAIN_ID.to_string());
+
+            assert_eq!(p.get_balance(eoa).await?, eoa_balance);
+            assert_eq!(p.get_transaction_count(eoa).await?, 5);
+            assert_eq!(p.get_code_at(eoa).await?.len(), 0);
+            assert_eq!(p.get_balance(contract).await?, U256::from(1));
+            assert_eq!(p.get_transaction_count(contract).await?, 1);
+            assert_eq!(p.get_code_at(contract).await?, store_runtime());
+            assert_eq!(p.get_storage_at(contract, U256::ZERO).await?, U256::from(42));
+            assert_eq!(p.get_storage_at(contract, U256::from(1)).await?, U256::ZERO);
+            // The same at block 0 explicitly.
+            assert_eq!(p.get_balance(eoa).number(0).await?, eoa_balance);
+            assert_eq!(p.get_storage_at(contract, U256::ZERO).number(0).await?, U256::from(42));
+            // The dev accounts are not funded on this chain.
+            assert_eq!(p.get_balance(DEV_ACCOUNT0).await?, U256::ZERO);
+
+            // Genesis header fields.
+            let g = p
+                .get_block_by_number(BlockNumberOrTag::Number(0))
+                .await?
+                .ok_or_else(|| eyre!("no genesis block"))?;
+            assert_eq!(g.header.gas_limit, GAS_LIMIT);
+            assert_eq!(g.header.timestamp, TIMESTAMP);
+            assert_eq!(g.header.base_fee_per_gas.map(u128::from), Some(BASE_FEE));
+            assert_eq!(g.header.inner.hash_slow(), g.header.hash);
+
+            // The code runs against the genesis storage, and the genesis nonce is honoured:
+            // the key's first tx has nonce 5 (alloy's fillers fetch it).
+            let store = Store::new(contract, p.clone());
+            assert_eq!(store.get().call().await?, U256::from(42));
+            let h = *store.set(U256::from(43)).send().await?.tx_hash();
+            let r = wait_receipt(&p, h, RECEIPT).await?;
+            assert!(r.status());
+            let tx = p
+                .get_transaction_by_hash(h)
+                .await?
+                .ok_or_else(|| eyre!("tx not found"))?;
+            use alloy::consensus::Transaction as _;
+            assert_eq!(tx.inner.nonce(), 5);
+            assert_eq!(p.get_transaction_count(eoa).await?, 6);
+            assert_eq!(p.get_storage_at(contract, U256::ZERO).await?, U256::from(43));
+            ensure!(r.block_number.is_some_and(|n| n >= 1));
+            // Later blocks inherit the genesis gas limit.
+            let b = p
+                .get_block_by_number(BlockNumberOrTag::Latest)
+                .await?
+                .ok_or_else(|| eyre!("no latest"))?;
+            assert_eq!(b.header.gas_limit, GAS_LIMIT);
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_id_flag() -> Result<()> {
+    let node = TestNode::start(NodeOpts { chain_id: Some(1234), ..NodeOpts::default() }).await?;
+    node.logs()
+        .guard(GUARD, async {
+            let s = dev_signer(7);
+            let p = node.provider(&s);
+            assert_eq!(p.get_chain_id().await?, 1234);
+            let rpc = node.rpc();
+            // Signed for the default dev chain id: refused.
+            let (raw, _) = sign_raw(
+                &s,
+                transfer_1559(DEV_CHAIN_ID, 0, random_address(), U256::from(1), 10 * GWEI, GWEI),
+            );
+            let e = rpc.send_raw(&raw).await?.err().ok_or_else(|| eyre!("wrong chain accepted"))?;
+            ensure!(e.message.contains("invalid chain id for signer"), "{e}");
+            // Signed for 1234: mined.
+            let (raw, h) = sign_raw(
+                &s,
+                transfer_1559(1234, 0, random_address(), U256::from(1), 10 * GWEI, GWEI),
+            );
+            rpc.send_raw(&raw).await?.map_err(|e| eyre!("{e}"))?;
+            assert!(wait_receipt(&p, h, RECEIPT).await?.status());
+            Ok(())
+        })
+        .await
+}

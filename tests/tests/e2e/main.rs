@@ -1,0 +1,24 @@
+//! End-to-end tests: each test starts the real `ordo` binary (`ordo dev`, port 0, a temp
+//! datadir, 200 ms blocks) through `ordo_tests::TestNode` and drives it like a wallet would,
+//! with alloy (HTTP and WebSocket) or raw JSON-RPC over reqwest.
+//!
+//! Run: `cargo build -p ordo-node --bin ordo && cargo test -p ordo-tests`
+//! (or point `ORDO_BIN` at a binary). `ORDO_TEST_LOGS=1` prints node logs for passing tests.
+//!
+//! Timeouts are failure guards only; no test asserts a wall-clock timing.
+
+use std::time::Duration;
+
+mod contract;
+mod crash;
+mod genesis;
+mod jsonrpc;
+mod restart;
+mod transfer;
+mod tx_types;
+mod validation;
+
+/// Failure guard for a whole test body.
+pub const GUARD: Duration = Duration::from_secs(240);
+/// Failure guard for one receipt.
+pub const RECEIPT: Duration = Duration::from_secs(60);

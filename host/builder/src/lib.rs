@@ -168,6 +168,7 @@ impl Builder {
             gas_limit: cfg.gas_limit,
             base_fee,
             extra_data: cfg.extra_data.clone(),
+            state_block: None,
         }
     }
 

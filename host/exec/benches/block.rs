@@ -54,6 +54,7 @@ fn bench(c: &mut Criterion) {
         gas_limit: 30_000_000,
         base_fee: 1_000_000_000,
         extra_data: Bytes::new(),
+        state_block: None,
     };
     let mut group = c.benchmark_group("block");
     group.throughput(Throughput::Elements(n as u64));

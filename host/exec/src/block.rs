@@ -42,6 +42,8 @@ pub struct BlockParams {
     pub base_fee: u64,
     /// Extra data.
     pub extra_data: Bytes,
+    /// For calls: the state to run on (`None`: the head). Block building ignores it.
+    pub state_block: Option<u64>,
 }
 
 /// Why a transaction was left out of a block.

@@ -13,7 +13,7 @@ use revm::{
     Context, ExecuteEvm, MainBuilder, MainContext,
 };
 
-use crate::{block::BlockParams, ExecError, Executor, StateDb};
+use crate::{block::BlockParams, ExecError, Executor, StateAt};
 
 /// The result of a successful call.
 #[derive(Debug, Clone)]
@@ -50,7 +50,7 @@ impl Executor {
         &self,
         env: &EvmEnv,
         request: &TransactionRequest,
-        db: &mut CacheDB<&StateDb>,
+        db: &mut CacheDB<StateAt<'_>>,
     ) -> Result<TxEnv, ExecError> {
         let mut request = request.clone();
         if request.gas.is_none() {
@@ -80,7 +80,7 @@ impl Executor {
         gas: Option<u64>,
     ) -> Result<(ExecutionResult, revm::state::EvmState), ExecError> {
         let env = self.call_env(params, request);
-        let mut db = CacheDB::new(&*self.state);
+        let mut db = CacheDB::new(StateAt { state: &self.state, block: params.state_block });
         if let Some(overrides) = overrides {
             apply_state_overrides(overrides.clone(), &mut db)
                 .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
@@ -133,8 +133,13 @@ impl Executor {
                 });
             }
         };
-        // Plain transfers to an account without code need exactly what they used.
-        let mut lo = used.saturating_sub(1).max(20_999);
+        // Plain transfers and many simple calls need exactly what they used.
+        if let Ok((ExecutionResult::Success { .. }, _)) =
+            self.run(params, request, overrides, Some(used))
+        {
+            return Ok(used);
+        }
+        let mut lo = used;
         let mut hi = cap;
         // Most calls succeed with used * 64/63 (the EIP-150 reserve); try it first.
         let optimistic = (used + 2_300).saturating_mul(64) / 63;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 pub use block::{genesis_header, BlockParams, BuiltBlock, Skipped, SPEC};
 pub use call::{CallOutcome, CALL_GAS_CAP};
-pub use state::{StateDb, StateError};
+pub use state::{StateAt, StateDb, StateError};
 
 use alloy_primitives::Bytes;
 use revm::context_interface::result::{EVMError, InvalidTransaction};

@@ -146,6 +146,7 @@ impl StateDb {
             if account.is_selfdestructed() || (account.info.is_empty() && !account.is_created()) {
                 // EIP-161: touched empty accounts are removed; destroyed ones lose storage.
                 if index.accounts.contains_key(address) || account.is_selfdestructed() {
+                    commit.account_history.push((*address, index.accounts.get(address).copied()));
                     commit.accounts.push((*address, AccountChange::Delete));
                     commit.wiped_storage.push(*address);
                     overlay.insert(hashed, None);
@@ -162,6 +163,7 @@ impl StateDb {
                 let stored =
                     if wiped { U256::ZERO } else { self.storage.storage(address, &key)? };
                 if slot.present_value != stored {
+                    commit.storage_history.push((*address, key, stored));
                     changed_slots.push((key, slot.present_value));
                 }
             }
@@ -200,6 +202,9 @@ impl StateDb {
                 storage_root,
                 code_hash: account.info.code_hash,
             };
+            if previous != Some(&record) {
+                commit.account_history.push((*address, previous.copied()));
+            }
             commit.accounts.push((*address, AccountChange::Set(record)));
             overlay.insert(hashed, Some(record));
         }
@@ -269,6 +274,70 @@ fn merged_root(
         }
     }
     alloy_trie::root::state_root(out)
+}
+
+/// The state as it was after block `block` (`None`: the head), for reads and calls at
+/// older blocks. Older values come from the storage change sets.
+#[derive(Debug, Clone, Copy)]
+pub struct StateAt<'a> {
+    /// The head state.
+    pub state: &'a StateDb,
+    /// Which block; `None` is the head.
+    pub block: Option<u64>,
+}
+
+impl StateAt<'_> {
+    /// The account record at this block.
+    pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>, StateError> {
+        match self.block {
+            None => Ok(self.state.account(address)),
+            Some(n) => Ok(self.state.storage.account_at(address, n)?),
+        }
+    }
+
+    /// Runtime code at this block.
+    pub fn code(&self, address: &Address) -> Result<Bytes, StateError> {
+        match self.account(address)? {
+            Some(a) if a.code_hash != KECCAK_EMPTY => {
+                Ok(self.state.code_by_hash_ref(a.code_hash)?.original_bytes())
+            }
+            _ => Ok(Bytes::new()),
+        }
+    }
+
+    /// A slot at this block.
+    pub fn slot(&self, address: &Address, slot: &B256) -> Result<U256, StateError> {
+        match self.block {
+            None => Ok(self.state.storage.storage(address, slot)?),
+            Some(n) => Ok(self.state.storage.storage_at(address, slot, n)?),
+        }
+    }
+}
+
+impl DatabaseRef for StateAt<'_> {
+    type Error = StateError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        Ok(self.account(&address)?.map(|a| AccountInfo {
+            balance: a.balance,
+            nonce: a.nonce,
+            code_hash: a.code_hash,
+            account_id: None,
+            code: None,
+        }))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        self.state.code_by_hash_ref(code_hash)
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        self.slot(&address, &B256::from(index))
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        self.state.block_hash_ref(number)
+    }
 }
 
 impl DatabaseRef for StateDb {

@@ -48,6 +48,7 @@ fn params(number: u64) -> BlockParams {
         gas_limit: 30_000_000,
         base_fee: 1_000_000_000,
         extra_data: Bytes::new(),
+        state_block: None,
     }
 }
 

@@ -11,7 +11,7 @@ use alloy_rpc_types_eth::{
     TransactionRequest,
 };
 use ordo_builder::{Builder, SealedBlock};
-use ordo_exec::{BlockParams, ExecError, Executor};
+use ordo_exec::{BlockParams, ExecError, Executor, StateAt};
 use ordo_pool::{Pool, PoolError};
 use ordo_primitives::{
     alloy_eips::{eip2718::Decodable2718, BlockId, BlockNumberOrTag},
@@ -135,21 +135,45 @@ impl NodeApi {
         Ok(self.storage.block(n).map_err(storage_err)?.map(Arc::new))
     }
 
-    /// State queries answer from the head state; older blocks need an archive node.
-    fn check_state_block(&self, id: BlockId) -> BackendResult<()> {
+    /// Which state a query reads: `None` is the head, `Some(n)` an older block (answered
+    /// from the change sets).
+    fn state_block(&self, id: BlockId) -> BackendResult<Option<u64>> {
         let head = self.head().number();
+        if id == BlockId::Number(BlockNumberOrTag::Pending) {
+            return Ok(None);
+        }
         match self.resolve_number(id)? {
             None => Err(BackendError::tx("header not found")),
-            Some(n) if n == head => Ok(()),
-            Some(n) => Err(BackendError::tx(format!(
-                "historical state not available: block {n} is older than head {head} (non-archive node)"
-            ))),
+            Some(n) if n >= head => Ok(None),
+            Some(n) => Ok(Some(n)),
         }
     }
 
+    fn state_at(&self, id: BlockId) -> BackendResult<StateAt<'_>> {
+        Ok(StateAt { state: self.exec.state(), block: self.state_block(id)? })
+    }
+
     fn call_params(&self, id: BlockId, overrides: Option<&BlockOverrides>) -> BackendResult<BlockParams> {
-        self.check_state_block(id)?;
-        let mut params = self.builder.next_params();
+        let mut params = match self.state_block(id)? {
+            None => self.builder.next_params(),
+            Some(n) => {
+                let block = self
+                    .storage
+                    .block(n)
+                    .map_err(storage_err)?
+                    .ok_or_else(|| BackendError::tx("header not found"))?;
+                let h = &block.header;
+                BlockParams {
+                    number: h.number,
+                    timestamp: h.timestamp,
+                    beneficiary: h.beneficiary,
+                    gas_limit: h.gas_limit,
+                    base_fee: h.base_fee_per_gas.unwrap_or_default(),
+                    extra_data: h.extra_data.clone(),
+                    state_block: Some(n),
+                }
+            }
+        };
         if let Some(o) = overrides {
             if let Some(n) = o.number {
                 params.number = n.saturating_to();
@@ -348,30 +372,25 @@ impl EthBackend for NodeApi {
     }
 
     fn balance(&self, address: Address, at: BlockId) -> BackendResult<U256> {
-        self.check_state_block(at)?;
-        Ok(self.exec.state().balance(&address))
+        let state = self.state_at(at)?;
+        Ok(state.account(&address).map_err(|e| exec_err(e.into()))?.map(|a| a.balance).unwrap_or_default())
     }
 
     fn transaction_count(&self, address: Address, at: BlockId) -> BackendResult<u64> {
         if at == BlockId::Number(BlockNumberOrTag::Pending) {
             return Ok(self.pool.pending_nonce(&address));
         }
-        self.check_state_block(at)?;
-        Ok(self.exec.state().nonce(&address))
+        let state = self.state_at(at)?;
+        Ok(state.account(&address).map_err(|e| exec_err(e.into()))?.map(|a| a.nonce).unwrap_or_default())
     }
 
     fn code(&self, address: Address, at: BlockId) -> BackendResult<Bytes> {
-        self.check_state_block(at)?;
-        self.exec.state().code_of(&address).map_err(|e| exec_err(e.into()))
+        self.state_at(at)?.code(&address).map_err(|e| exec_err(e.into()))
     }
 
     fn storage_at(&self, address: Address, slot: U256, at: BlockId) -> BackendResult<B256> {
-        self.check_state_block(at)?;
-        let value = self
-            .exec
-            .state()
-            .storage_at(&address, &B256::from(slot))
-            .map_err(|e| exec_err(e.into()))?;
+        let value =
+            self.state_at(at)?.slot(&address, &B256::from(slot)).map_err(|e| exec_err(e.into()))?;
         Ok(B256::from(value))
     }
 

@@ -28,7 +28,11 @@ const PER_SENDER: u64 = 10;
 const CHAIN_ID: u64 = 1337;
 
 fn limits() -> PoolLimits {
-    PoolLimits { chain_id: CHAIN_ID, block_gas_limit: 30_000_000, min_base_fee: 7 }
+    PoolLimits {
+        chain_id: CHAIN_ID,
+        block_gas_limit: 30_000_000,
+        min_base_fee: 7,
+    }
 }
 
 fn key(i: u64) -> PrivateKeySigner {
@@ -45,7 +49,11 @@ fn signed() -> (Vec<PooledTx>, Arc<MockState>) {
         state.set(k.address(), 0, U256::from(10u128.pow(22)));
     }
     let txs = (0..PER_SENDER)
-        .flat_map(|n| keys.iter().enumerate().map(move |(i, k)| (n, i as u128, k.clone())))
+        .flat_map(|n| {
+            keys.iter()
+                .enumerate()
+                .map(move |(i, k)| (n, i as u128, k.clone()))
+        })
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|(nonce, i, k)| {
@@ -71,7 +79,14 @@ fn benches(c: &mut Criterion) {
     let n = txs.len() as u64;
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path()).unwrap();
-    let new_pool = || Pool::new(PoolConfig::default(), limits(), state.clone(), storage.clone());
+    let new_pool = || {
+        Pool::new(
+            PoolConfig::default(),
+            limits(),
+            state.clone(),
+            storage.clone(),
+        )
+    };
 
     let mut group = c.benchmark_group("pool");
     group.throughput(Throughput::Elements(n));
@@ -90,11 +105,16 @@ fn benches(c: &mut Criterion) {
 
     let full = new_pool();
     full.restore(txs.clone());
-    group.bench_function("candidates_10k", |b| b.iter(|| black_box(full.candidates(7)).len()));
+    group.bench_function("candidates_10k", |b| {
+        b.iter(|| black_box(full.candidates(7)).len())
+    });
     group.bench_function("on_block_10k", |b| b.iter(|| black_box(full.on_block(&[]))));
     drop(full);
 
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     group.sample_size(10);
     group.bench_function("submit_10k", |b| {
         b.iter_batched(
@@ -118,7 +138,10 @@ fn benches(c: &mut Criterion) {
                     }
                 });
                 let stats = pool.wal_stats();
-                eprintln!("submit_10k: {} txs in {} fsync groups", stats.appended, stats.groups);
+                eprintln!(
+                    "submit_10k: {} txs in {} fsync groups",
+                    stats.appended, stats.groups
+                );
                 (dir, pool)
             },
             BatchSize::PerIteration,

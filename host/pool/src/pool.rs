@@ -61,8 +61,9 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    /// Creates the pool and spawns its WAL writer thread (which ends when the pool is
-    /// dropped). Sequence numbers continue above the highest one already in the WAL; call
+    /// Creates the pool and spawns its WAL writer thread. Dropping the last `Arc` closes
+    /// the writer's channel and joins the thread (at most one group's fsync), which releases
+    /// its storage handle. Sequence numbers continue above the highest one already in the WAL; call
     /// [`Pool::restore`] or [`Pool::restore_from_storage`] to re-pool the WAL's entries.
     pub fn new(
         config: PoolConfig,

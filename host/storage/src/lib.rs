@@ -9,6 +9,9 @@
 //!   (`hash → TxLocation`), `receipts` (`number → [ReceiptRecord]`).
 //! - `accounts` (`address → AccountRecord`), `storage` (`address ‖ slot → value`), `code`
 //!   (`code hash → bytecode`).
+//! - `account_history` (`address ‖ block → record before block`) and `storage_history`
+//!   (`address ‖ slot ‖ block → value before block`): change sets that answer state
+//!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]).
 //! - `meta`: the head pointer and chain identity.
 //!
 //! Durability: [`Storage::wal_append`] and [`Storage::commit_block`] return only after
@@ -78,6 +81,11 @@ pub struct BlockCommit {
     pub code: Vec<(B256, Bytes)>,
     /// Transactions leaving the WAL (included or evicted).
     pub wal_remove: Vec<B256>,
+    /// Each changed account's record *before* this block (`None`: it did not exist).
+    /// Keyed by the block number, this is what answers state queries at older blocks.
+    pub account_history: Vec<(Address, Option<AccountRecord>)>,
+    /// Each changed slot's value before this block.
+    pub storage_history: Vec<(Address, B256, U256)>,
 }
 
 /// The fjall database and its keyspaces.
@@ -92,6 +100,8 @@ pub struct Storage {
     accounts: Keyspace,
     storage: Keyspace,
     code: Keyspace,
+    account_history: Keyspace,
+    storage_history: Keyspace,
     meta: Keyspace,
 }
 
@@ -136,6 +146,8 @@ impl Storage {
             accounts: ks("accounts")?,
             storage: ks("storage")?,
             code: ks("code")?,
+            account_history: ks("account_history")?,
+            storage_history: ks("storage_history")?,
             meta: ks("meta")?,
             db,
         })
@@ -200,6 +212,19 @@ impl Storage {
             }
             batch.insert(&self.receipts, number, encode(&commit.receipts));
             batch.insert(&self.meta, HEAD_KEY, number);
+            for (address, previous) in &commit.account_history {
+                let mut key = Vec::with_capacity(28);
+                key.extend_from_slice(address.as_slice());
+                key.extend_from_slice(&number);
+                let value = previous.as_ref().map(encode).unwrap_or_default();
+                batch.insert(&self.account_history, key, value);
+            }
+            for (address, slot, previous) in &commit.storage_history {
+                let mut key = Vec::with_capacity(60);
+                key.extend_from_slice(&storage_key(address, slot));
+                key.extend_from_slice(&number);
+                batch.insert(&self.storage_history, key, previous.to_be_bytes::<32>());
+            }
         }
         for address in &commit.wiped_storage {
             for item in self.storage.prefix(address.as_slice()) {
@@ -306,6 +331,37 @@ impl Storage {
             out.push((B256::from_slice(&key[20..]), U256::from_be_slice(&value)));
         }
         Ok(out)
+    }
+
+    /// An account as it was after block `block` (history first, then the head state).
+    pub fn account_at(&self, address: &Address, block: u64) -> Result<Option<AccountRecord>> {
+        let mut from = address.to_vec();
+        from.extend_from_slice(&(block + 1).to_be_bytes());
+        let mut to = address.to_vec();
+        to.extend_from_slice(&u64::MAX.to_be_bytes());
+        // The first change after `block` recorded the value that held at `block`.
+        if let Some(item) = self.account_history.range(from..=to).next() {
+            let (_, value) = item.into_inner()?;
+            if value.is_empty() {
+                return Ok(None);
+            }
+            return decode("account_history", &value).map(Some);
+        }
+        self.account(address)
+    }
+
+    /// A storage slot as it was after block `block`.
+    pub fn storage_at(&self, address: &Address, slot: &B256, block: u64) -> Result<U256> {
+        let prefix = storage_key(address, slot);
+        let mut from = prefix.to_vec();
+        from.extend_from_slice(&(block + 1).to_be_bytes());
+        let mut to = prefix.to_vec();
+        to.extend_from_slice(&u64::MAX.to_be_bytes());
+        if let Some(item) = self.storage_history.range(from..=to).next() {
+            let (_, value) = item.into_inner()?;
+            return Ok(U256::from_be_slice(&value));
+        }
+        self.storage(address, slot)
     }
 
     /// Bytecode by hash.

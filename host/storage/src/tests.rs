@@ -49,6 +49,7 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
         storage: vec![(addr, slot, U256::from(42))],
         code: vec![],
         wal_remove: vec![tx],
+        ..Default::default()
     };
     s.commit_block(&commit).unwrap();
     assert_eq!(s.head().unwrap(), Some(1));
@@ -69,4 +70,45 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
     s.commit_block(&commit).unwrap();
     assert_eq!(s.storage(&addr, &slot).unwrap(), U256::ZERO);
     assert_eq!(s.account_storage(&addr).unwrap(), vec![(B256::repeat_byte(2), U256::from(1))]);
+}
+
+#[test]
+fn state_at_older_blocks_comes_from_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path()).unwrap();
+    let addr = Address::repeat_byte(0xbb);
+    let slot = B256::repeat_byte(3);
+    let rec = |nonce| AccountRecord {
+        nonce,
+        balance: U256::from(nonce * 10),
+        storage_root: B256::ZERO,
+        code_hash: B256::ZERO,
+    };
+    // Block 1 creates the account with nonce 1 and slot = 5; block 3 bumps both.
+    s.commit_block(&BlockCommit {
+        block: Some(block(1, vec![])),
+        accounts: vec![(addr, AccountChange::Set(rec(1)))],
+        storage: vec![(addr, slot, U256::from(5))],
+        account_history: vec![(addr, None)],
+        storage_history: vec![(addr, slot, U256::ZERO)],
+        ..Default::default()
+    })
+    .unwrap();
+    s.commit_block(&BlockCommit { block: Some(block(2, vec![])), ..Default::default() }).unwrap();
+    s.commit_block(&BlockCommit {
+        block: Some(block(3, vec![])),
+        accounts: vec![(addr, AccountChange::Set(rec(2)))],
+        storage: vec![(addr, slot, U256::from(6))],
+        account_history: vec![(addr, Some(rec(1)))],
+        storage_history: vec![(addr, slot, U256::from(5))],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.account_at(&addr, 0).unwrap(), None);
+    assert_eq!(s.account_at(&addr, 1).unwrap(), Some(rec(1)));
+    assert_eq!(s.account_at(&addr, 2).unwrap(), Some(rec(1)));
+    assert_eq!(s.account_at(&addr, 3).unwrap(), Some(rec(2)));
+    assert_eq!(s.storage_at(&addr, &slot, 0).unwrap(), U256::ZERO);
+    assert_eq!(s.storage_at(&addr, &slot, 2).unwrap(), U256::from(5));
+    assert_eq!(s.storage_at(&addr, &slot, 3).unwrap(), U256::from(6));
 }

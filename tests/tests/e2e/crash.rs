@@ -21,7 +21,11 @@ use crate::GUARD;
 const ACCOUNTS: usize = 10;
 const PER_ACCOUNT: u64 = 50; // 500 transfers in all
 /// Kill once this many sends were acknowledged (or when all sends finished).
-const KILL_AFTER_ACKS: usize = 150;
+const KILL_AFTER_ACKS: usize = 250;
+/// Pause between two sends of one account: spreads the 500 sends over a few 200 ms blocks,
+/// so the kill usually lands while blocks with our txs are being sealed and sends are in
+/// flight. (Correctness does not depend on where it lands.)
+const PACE: Duration = Duration::from_millis(10);
 /// Failure guard for "everything acknowledged ends up in a block".
 const INCLUSION_GUARD: Duration = Duration::from_secs(180);
 
@@ -78,6 +82,7 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
                             }
                             acked.push(Acked { account, nonce, hash });
                             acks.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(PACE).await;
                         }
                         // A JSON-RPC error before the kill is a bug; record it.
                         Ok(Err(e)) => {

@@ -78,9 +78,6 @@ async fn boots_from_genesis_file() -> Result<()> {
             assert_eq!(p.get_code_at(contract).await?, store_runtime());
             assert_eq!(p.get_storage_at(contract, U256::ZERO).await?, U256::from(42));
             assert_eq!(p.get_storage_at(contract, U256::from(1)).await?, U256::ZERO);
-            // The same at block 0 explicitly.
-            assert_eq!(p.get_balance(eoa).number(0).await?, eoa_balance);
-            assert_eq!(p.get_storage_at(contract, U256::ZERO).number(0).await?, U256::from(42));
             // The dev accounts are not funded on this chain.
             assert_eq!(p.get_balance(DEV_ACCOUNT0).await?, U256::ZERO);
 

@@ -31,6 +31,7 @@ async fn eip1559_transfer() -> Result<()> {
             let value = U256::from(ETHER);
             let nonce0 = p.get_transaction_count(alice.address()).await?;
             assert_eq!(nonce0, 0);
+            let before = p.get_balance(alice.address()).await?;
 
             // alloy fills nonce, chain id, gas and EIP-1559 fees from the node.
             let req = TransactionRequest::default().with_to(bob).with_value(value);
@@ -52,10 +53,10 @@ async fn eip1559_transfer() -> Result<()> {
             ensure!(bn >= 1, "tx in genesis?");
             ensure!(r.effective_gas_price >= GWEI, "effective gas price below min base fee");
 
-            // Balances: bob got the value, alice paid value + gas_used * effective price.
+            // Balances (latest state only: alice sends nothing else, so no historical state
+            // is needed): bob got the value, alice paid value + gas_used * effective price.
             assert_eq!(p.get_balance(bob).await?, value);
-            let before = p.get_balance(alice.address()).number(bn - 1).await?;
-            let after = p.get_balance(alice.address()).number(bn).await?;
+            let after = p.get_balance(alice.address()).await?;
             assert_eq!(
                 before - after,
                 value + U256::from(r.gas_used) * U256::from(r.effective_gas_price),
@@ -86,7 +87,9 @@ async fn eip1559_transfer() -> Result<()> {
             assert_eq!(tx["value"], json!(value));
             assert_eq!(tx["from"], json!(alice.address()));
             assert_eq!(tx["to"], json!(bob));
-            assert_eq!(tx["gas"], "0x5208");
+            // The gas limit alloy's filler chose (from eth_estimateGas).
+            let t_gas = parse_quantity(&tx["gas"])?;
+            ensure!(t_gas >= 21_000, "gas {t_gas}");
             ensure!(tx["yParity"] == "0x0" || tx["yParity"] == "0x1", "yParity: {tx}");
             assert_eq!(tx["v"], tx["yParity"], "typed txs: v == yParity (geth)");
             // Effective gas price of a mined 1559 tx.
@@ -101,6 +104,12 @@ async fn eip1559_transfer() -> Result<()> {
             assert_eq!(t.block_hash, Some(bh));
             assert_eq!(t.block_number, Some(bn));
             assert_eq!(t.inner.ty(), 2);
+            {
+                use alloy::consensus::Transaction as _;
+                assert_eq!(t.inner.gas_limit(), t_gas);
+                assert_eq!(t.inner.nonce(), 0);
+                assert_eq!(t.inner.chain_id(), Some(DEV_CHAIN_ID));
+            }
 
             // By block and index.
             let by_index: Value = rpc
@@ -227,6 +236,22 @@ async fn eip1559_transfer() -> Result<()> {
             // The fee estimate endpoints answer sensibly.
             ensure!(p.get_gas_price().await? >= GWEI);
             let _tip = p.get_max_priority_fee_per_gas().await?;
+            Ok(())
+        })
+        .await
+}
+
+/// geth, reth and anvil answer eth_estimateGas for a plain value transfer to an account
+/// without code with exactly 21000 (wallets show and compare it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn estimate_gas_plain_transfer_is_21000() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let call = json!({"from": DEV_ACCOUNT0, "to": random_address(), "value": "0x1"});
+            let est = parse_quantity(&rpc.ok("eth_estimateGas", json!([call])).await?)?;
+            assert_eq!(est, 21_000, "eth_estimateGas of a plain transfer");
             Ok(())
         })
         .await

@@ -204,7 +204,7 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
 
             // alloy surfaces the same message to a wallet.
             let err = p
-                .send_raw_transaction(&raw_q)
+                .send_raw_transaction(&raw_r)
                 .await
                 .err()
                 .ok_or_else(|| eyre!("duplicate accepted through alloy"))?;

@@ -72,7 +72,11 @@ pub fn dev_signers() -> &'static [PrivateKeySigner] {
             .phrase(DEV_MNEMONIC)
             .build_parent_key()
             .unwrap_or_else(|e| panic!("dev mnemonic: {e}"));
-        parent.children_from(0).take(10).map(|s| s.unwrap_or_else(|e| panic!("{e}"))).collect()
+        parent
+            .children_from(0)
+            .take(10)
+            .map(|s| s.unwrap_or_else(|e| panic!("{e}")))
+            .collect()
     })
 }
 
@@ -92,7 +96,9 @@ pub fn ordo_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    let deps = exe.parent().unwrap_or_else(|| panic!("test exe has no parent dir"));
+    let deps = exe
+        .parent()
+        .unwrap_or_else(|| panic!("test exe has no parent dir"));
     let candidate = deps.join("..").join("ordo");
     if !candidate.exists() {
         panic!(
@@ -223,7 +229,9 @@ impl TestNode {
 
     /// A handle on this node's log files (for [`NodeLogs::guard`]).
     pub fn logs(&self) -> NodeLogs {
-        NodeLogs { root: self.root.clone() }
+        NodeLogs {
+            root: self.root.clone(),
+        }
     }
 
     /// An alloy HTTP provider whose wallet signs for `signer`.
@@ -267,12 +275,16 @@ impl TestNode {
                 cmd.env_remove(key);
             }
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(stderr));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
         cmd.env("NO_COLOR", "1");
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
-        let mut child = cmd.spawn().wrap_err_with(|| format!("spawn {:?}", cmd.get_program()))?;
+        let mut child = cmd
+            .spawn()
+            .wrap_err_with(|| format!("spawn {:?}", cmd.get_program()))?;
         let stdout = child.stdout.take().ok_or_else(|| eyre!("no stdout pipe"))?;
         self.child = Some(child);
 
@@ -310,7 +322,9 @@ impl TestNode {
                 bail!("ordo did not print ORDO_RPC_ADDR within {START_TIMEOUT:?}");
             }
         };
-        self.addr = line.parse().wrap_err_with(|| format!("bad ORDO_RPC_ADDR line {line:?}"))?;
+        self.addr = line
+            .parse()
+            .wrap_err_with(|| format!("bad ORDO_RPC_ADDR line {line:?}"))?;
         Ok(())
     }
 
@@ -324,7 +338,9 @@ impl TestNode {
 
     /// Clean shutdown: SIGTERM, then wait (up to 30 s; after that SIGKILL and an error).
     pub async fn stop(&mut self) -> Result<ExitStatus> {
-        let Some(mut child) = self.child.take() else { bail!("node is not running") };
+        let Some(mut child) = self.child.take() else {
+            bail!("node is not running")
+        };
         let pid = child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status()?;
         if !sent.success() {
@@ -349,7 +365,11 @@ impl TestNode {
     /// Clean stop (if running) and start again on the same datadir. Returns the exit status
     /// of the stop, if there was a running process.
     pub async fn restart(&mut self) -> Result<Option<ExitStatus>> {
-        let status = if self.child.is_some() { Some(self.stop().await?) } else { None };
+        let status = if self.child.is_some() {
+            Some(self.stop().await?)
+        } else {
+            None
+        };
         self.spawn().await?;
         Ok(status)
     }
@@ -396,7 +416,12 @@ impl NodeLogs {
             let text = std::fs::read_to_string(&f).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let skip = lines.len().saturating_sub(TAIL);
-            eprintln!("===== {} ({} lines, last {}) =====", f.display(), lines.len(), TAIL);
+            eprintln!(
+                "===== {} ({} lines, last {}) =====",
+                f.display(),
+                lines.len(),
+                TAIL
+            );
             for l in &lines[skip..] {
                 eprintln!("{l}");
             }
@@ -411,7 +436,9 @@ impl NodeLogs {
     {
         let res = match tokio::time::timeout(timeout, body).await {
             Ok(r) => r,
-            Err(_) => Err(eyre!("test body did not finish within {timeout:?} (failure guard)")),
+            Err(_) => Err(eyre!(
+                "test body did not finish within {timeout:?} (failure guard)"
+            )),
         };
         if let Err(e) = &res {
             eprintln!("test failed: {e:?}");
@@ -428,12 +455,17 @@ impl NodeLogs {
 /// An alloy HTTP provider (recommended fillers + a wallet for `signer`), type-erased.
 pub fn http_provider(url: &str, signer: &PrivateKeySigner) -> DynProvider {
     let url = url.parse().unwrap_or_else(|e| panic!("bad url {url}: {e}"));
-    ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(url).erased()
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_http(url)
+        .erased()
 }
 
 /// An alloy WebSocket provider (for subscriptions), type-erased.
 pub async fn ws_provider(url: &str) -> Result<DynProvider> {
-    let p = ProviderBuilder::new().connect_ws(WsConnect::new(url)).await?;
+    let p = ProviderBuilder::new()
+        .connect_ws(WsConnect::new(url))
+        .await?;
     Ok(p.erased())
 }
 
@@ -469,7 +501,10 @@ impl Rpc {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_else(|e| panic!("reqwest client: {e}"));
-        Self { url: url.to_string(), client }
+        Self {
+            url: url.to_string(),
+            client,
+        }
     }
 
     /// The URL.
@@ -527,7 +562,9 @@ impl Rpc {
             .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
             .collect();
         let resp = self.post_json(&Value::Array(body)).await?;
-        let arr = resp.as_array().ok_or_else(|| eyre!("batch response is not an array: {resp}"))?;
+        let arr = resp
+            .as_array()
+            .ok_or_else(|| eyre!("batch response is not an array: {resp}"))?;
         let mut out: Vec<Option<std::result::Result<Value, RpcError>>> = vec![None; calls.len()];
         for item in arr {
             let id = item
@@ -546,7 +583,12 @@ impl Rpc {
 
     /// `eth_sendRawTransaction` of pre-encoded bytes.
     pub async fn send_raw(&self, raw: &[u8]) -> Result<std::result::Result<B256, RpcError>> {
-        let r = self.call("eth_sendRawTransaction", json!([Bytes::copy_from_slice(raw)])).await?;
+        let r = self
+            .call(
+                "eth_sendRawTransaction",
+                json!([Bytes::copy_from_slice(raw)]),
+            )
+            .await?;
         Ok(match r {
             Ok(v) => Ok(serde_json::from_value(v)?),
             Err(e) => Err(e),
@@ -563,9 +605,20 @@ impl Rpc {
 /// Splits a JSON-RPC response object into result or error.
 pub fn parse_response(resp: &Value) -> Result<std::result::Result<Value, RpcError>> {
     if let Some(err) = resp.get("error") {
-        let code = err.get("code").and_then(Value::as_i64).ok_or_else(|| eyre!("error without code: {resp}"))?;
-        let message = err.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
-        return Ok(Err(RpcError { code, message, data: err.get("data").cloned() }));
+        let code = err
+            .get("code")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| eyre!("error without code: {resp}"))?;
+        let message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        return Ok(Err(RpcError {
+            code,
+            message,
+            data: err.get("data").cloned(),
+        }));
     }
     match resp.get("result") {
         Some(v) => Ok(Ok(v.clone())),
@@ -575,8 +628,12 @@ pub fn parse_response(resp: &Value) -> Result<std::result::Result<Value, RpcErro
 
 /// Parses a hex quantity (`"0x1a"`).
 pub fn parse_quantity(v: &Value) -> Result<u64> {
-    let s = v.as_str().ok_or_else(|| eyre!("not a string quantity: {v}"))?;
-    let hex = s.strip_prefix("0x").ok_or_else(|| eyre!("quantity without 0x: {s}"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| eyre!("not a string quantity: {v}"))?;
+    let hex = s
+        .strip_prefix("0x")
+        .ok_or_else(|| eyre!("quantity without 0x: {s}"))?;
     Ok(u64::from_str_radix(hex, 16)?)
 }
 
@@ -720,7 +777,9 @@ pub fn store_runtime() -> Bytes {
     code.extend_from_slice(set_topic().as_slice());
     code.extend_from_slice(&[0x60, 0x20, 0x60, 0x00, 0xa1, 0x00]);
     assert_eq!(code.len(), 0x38, "jump target must be the JUMPDEST");
-    code.extend_from_slice(&[0x5b, 0x60, 0x00, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3]);
+    code.extend_from_slice(&[
+        0x5b, 0x60, 0x00, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3,
+    ]);
     assert_eq!(code.len(), 0x44);
     code.into()
 }
@@ -747,7 +806,9 @@ pub fn store_initcode() -> Bytes {
     let runtime = store_runtime();
     let len = u8::try_from(runtime.len()).unwrap_or_else(|_| panic!("runtime < 256 bytes"));
     let mut code = vec![0x60, STORE_INITIAL as u8, 0x60, 0x00, 0x55];
-    code.extend_from_slice(&[0x60, len, 0x80, 0x60, 0x10, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3]);
+    code.extend_from_slice(&[
+        0x60, len, 0x80, 0x60, 0x10, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3,
+    ]);
     assert_eq!(code.len(), 0x10);
     code.extend_from_slice(&runtime);
     code.into()

@@ -23,14 +23,14 @@ use std::{
 };
 
 pub use ordering::{
-    check_order, OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering,
+    OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering, check_order,
 };
 
-use alloy_primitives::{Address, Bytes, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use ordo_exec::{BlockParams, Executor, Skipped};
 use ordo_pool::Pool;
 use ordo_primitives::{
-    alloy_eips::eip1559::BaseFeeParams, next_base_fee, BlockRecord, Provenance, ReceiptRecord,
+    BlockRecord, Provenance, ReceiptRecord, alloy_eips::eip1559::BaseFeeParams, next_base_fee,
 };
 use parking_lot::RwLock;
 use tokio::sync::broadcast;
@@ -99,7 +99,10 @@ impl std::fmt::Debug for Builder {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 impl Builder {
@@ -211,9 +214,13 @@ impl Builder {
                 )
             }
         };
-        let ordered: Vec<_> = order.iter().map(|&i| candidates[i as usize].clone()).collect();
+        let ordered: Vec<_> = order
+            .iter()
+            .map(|&i| candidates[i as usize].clone())
+            .collect();
         let built =
-            self.exec.build_block(&head.header, head.hash, &params, &ordered, provenance)?;
+            self.exec
+                .build_block(&head.header, head.hash, &params, &ordered, provenance)?;
         let mut leaving = built.included.clone();
         for (hash, why) in &built.skipped {
             match why {
@@ -231,7 +238,10 @@ impl Builder {
         let block = Arc::new(built.block);
         *self.head.write() = block.clone();
         self.pool.on_block(&leaving);
-        let sealed = SealedBlock { block, receipts: Arc::new(commit.receipts) };
+        let sealed = SealedBlock {
+            block,
+            receipts: Arc::new(commit.receipts),
+        };
         let _ = self.events.send(sealed.clone());
         debug!(target: "ordo::builder", number = params.number, txs = built.included.len(), "sealed block");
         Ok(sealed)

@@ -72,7 +72,9 @@ pub fn check_order(candidates: &[Arc<PooledTx>], order: &[u32]) -> Result<(), Or
     let mut seen = vec![false; candidates.len()];
     let mut last_nonce: HashMap<Address, u64> = HashMap::new();
     for &i in order {
-        let tx = candidates.get(i as usize).ok_or(OrderingError::OutOfRange(i))?;
+        let tx = candidates
+            .get(i as usize)
+            .ok_or(OrderingError::OutOfRange(i))?;
         if std::mem::replace(&mut seen[i as usize], true) {
             return Err(OrderingError::Duplicate(i));
         }
@@ -98,7 +100,9 @@ struct Head {
 
 impl Ord for Head {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.tip.cmp(&other.tip).then_with(|| other.index.cmp(&self.index))
+        self.tip
+            .cmp(&other.tip)
+            .then_with(|| other.index.cmp(&self.index))
     }
 }
 
@@ -127,11 +131,18 @@ impl OrderingPolicy for PriorityFeeOrdering {
         for (i, tx) in candidates.iter().enumerate() {
             queues.entry(tx.sender).or_default().push_back(i as u32);
         }
-        let tip = |i: u32| candidates[i as usize].effective_tip(ctx.base_fee).unwrap_or(0);
+        let tip = |i: u32| {
+            candidates[i as usize]
+                .effective_tip(ctx.base_fee)
+                .unwrap_or(0)
+        };
         let mut heap = BinaryHeap::with_capacity(queues.len());
         for queue in queues.values_mut() {
             if let Some(i) = queue.pop_front() {
-                heap.push(Head { tip: tip(i), index: i });
+                heap.push(Head {
+                    tip: tip(i),
+                    index: i,
+                });
             }
         }
         let mut out = Vec::with_capacity(candidates.len());
@@ -139,7 +150,10 @@ impl OrderingPolicy for PriorityFeeOrdering {
             out.push(index);
             let sender = candidates[index as usize].sender;
             if let Some(next) = queues.get_mut(&sender).and_then(|q| q.pop_front()) {
-                heap.push(Head { tip: tip(next), index: next });
+                heap.push(Head {
+                    tip: tip(next),
+                    index: next,
+                });
             }
         }
         Ok(out)

@@ -4,8 +4,8 @@ use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use ordo_primitives::{
-    alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope},
     PooledTx,
+    alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope},
 };
 
 use super::*;
@@ -27,7 +27,12 @@ fn tx(key: &PrivateKeySigner, nonce: u64, tip_gwei: u128) -> Arc<PooledTx> {
 }
 
 fn ctx() -> OrderingContext {
-    OrderingContext { number: 1, timestamp: 1, base_fee: 1_000_000_000, gas_limit: 30_000_000 }
+    OrderingContext {
+        number: 1,
+        timestamp: 1,
+        base_fee: 1_000_000_000,
+        gas_limit: 30_000_000,
+    }
 }
 
 #[test]
@@ -52,8 +57,17 @@ fn equal_tips_keep_arrival_order() {
 fn check_order_refuses_bad_answers() {
     let a = PrivateKeySigner::random();
     let candidates = vec![tx(&a, 0, 1), tx(&a, 1, 1)];
-    assert_eq!(check_order(&candidates, &[0, 5]), Err(OrderingError::OutOfRange(5)));
-    assert_eq!(check_order(&candidates, &[0, 0]), Err(OrderingError::Duplicate(0)));
-    assert_eq!(check_order(&candidates, &[1, 0]), Err(OrderingError::NonceOrder(a.address())));
+    assert_eq!(
+        check_order(&candidates, &[0, 5]),
+        Err(OrderingError::OutOfRange(5))
+    );
+    assert_eq!(
+        check_order(&candidates, &[0, 0]),
+        Err(OrderingError::Duplicate(0))
+    );
+    assert_eq!(
+        check_order(&candidates, &[1, 0]),
+        Err(OrderingError::NonceOrder(a.address()))
+    );
     assert_eq!(check_order(&candidates, &[0]), Ok(()));
 }

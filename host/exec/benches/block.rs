@@ -1,14 +1,17 @@
 //! Block execution cost: N transfers from distinct senders through revm, receipts and the
 //! state root. Run: `cargo bench -p ordo-exec --bench block`.
 
+// A benchmark aborts on setup failure; there is nothing to recover.
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ordo_exec::{genesis_header, BlockParams, Executor, StateDb};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use ordo_exec::{BlockParams, Executor, StateDb, genesis_header};
 use ordo_primitives::{ChainSpec, GenesisAccount, PooledTx, Provenance};
 use ordo_storage::Storage;
 
@@ -21,7 +24,10 @@ fn bench(c: &mut Criterion) {
     for k in &keys {
         spec.alloc.insert(
             k.address(),
-            GenesisAccount { balance: U256::from(10u128.pow(20)), ..Default::default() },
+            GenesisAccount {
+                balance: U256::from(10u128.pow(20)),
+                ..Default::default()
+            },
         );
     }
     let (commit, root) = StateDb::genesis_commit(&spec);
@@ -63,8 +69,14 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || txs.clone(),
             |txs| {
-                exec.build_block(&genesis, genesis.hash_slow(), &params, &txs, Provenance::default())
-                    .expect("block")
+                exec.build_block(
+                    &genesis,
+                    genesis.hash_slow(),
+                    &params,
+                    &txs,
+                    Provenance::default(),
+                )
+                .expect("block")
             },
             BatchSize::LargeInput,
         )

@@ -4,25 +4,25 @@
 use std::sync::Arc;
 
 use alloy_consensus::{
+    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
+    Transaction, TxEnvelope, TxReceipt,
     proofs::{calculate_receipt_root, calculate_transaction_root},
-    Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxEnvelope,
-    TxReceipt, EMPTY_OMMER_ROOT_HASH,
 };
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_evm::FromRecoveredTx;
-use alloy_primitives::{keccak256, Address, Bloom, Bytes, Log, B256, U256};
+use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use ordo_primitives::{BlockRecord, PooledTx, Provenance, ReceiptRecord};
 use ordo_storage::BlockCommit;
 use revm::{
-    context::{result::ExecutionResult, BlockEnv, CfgEnv, TxEnv},
+    Context, ExecuteEvm, MainBuilder, MainContext,
+    context::{BlockEnv, CfgEnv, TxEnv, result::ExecutionResult},
     context_interface::result::{EVMError, InvalidTransaction},
     database::CacheDB,
     primitives::hardfork::SpecId,
-    Context, ExecuteEvm, MainBuilder, MainContext,
 };
 
-use crate::{state::StateError, ExecError, StateDb};
+use crate::{ExecError, StateDb, state::StateError};
 
 /// The EVM rules Ordo executes with (Prague: EIP-7702, EIP-7623, ...).
 pub const SPEC: SpecId = SpecId::PRAGUE;
@@ -84,10 +84,12 @@ pub(crate) fn block_env(params: &BlockParams, prevrandao: B256) -> BlockEnv {
         basefee: params.base_fee,
         difficulty: U256::ZERO,
         prevrandao: Some(prevrandao),
-        blob_excess_gas_and_price: Some(revm::context_interface::block::BlobExcessGasAndPrice::new(
-            0,
-            revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
-        )),
+        blob_excess_gas_and_price: Some(
+            revm::context_interface::block::BlobExcessGasAndPrice::new(
+                0,
+                revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+            ),
+        ),
         ..Default::default()
     }
 }
@@ -109,10 +111,25 @@ fn classify(err: EVMError<StateError, InvalidTransaction>) -> Result<Skipped, St
 }
 
 /// Builds the receipt envelope for a transaction of `tx_type`.
-fn receipt_envelope(tx: &TxEnvelope, success: bool, cumulative: u64, logs: Vec<Log>) -> ReceiptEnvelope {
-    let receipt = Receipt { status: Eip658Value::Eip658(success), cumulative_gas_used: cumulative, logs };
+fn receipt_envelope(
+    tx: &TxEnvelope,
+    success: bool,
+    cumulative: u64,
+    logs: Vec<Log>,
+) -> ReceiptEnvelope {
+    let receipt = Receipt {
+        status: Eip658Value::Eip658(success),
+        cumulative_gas_used: cumulative,
+        logs,
+    };
     let logs_bloom = receipt.bloom();
-    ReceiptEnvelope::from_typed(tx.tx_type(), ReceiptWithBloom { receipt, logs_bloom })
+    ReceiptEnvelope::from_typed(
+        tx.tx_type(),
+        ReceiptWithBloom {
+            receipt,
+            logs_bloom,
+        },
+    )
 }
 
 impl crate::Executor {
@@ -195,7 +212,9 @@ impl crate::Executor {
 
         let changes = evm.finalize();
         let mut commit = BlockCommit::default();
-        let state_root = state.prepare_changes(&changes, &mut commit).map_err(ExecError::State)?;
+        let state_root = state
+            .prepare_changes(&changes, &mut commit)
+            .map_err(ExecError::State)?;
 
         let mut logs_bloom = Bloom::default();
         for r in &envelopes {
@@ -224,8 +243,8 @@ impl crate::Executor {
             excess_blob_gas: Some(0),
             parent_beacon_block_root: Some(B256::ZERO),
             requests_hash: Some(EMPTY_REQUESTS_HASH),
-        block_access_list_hash: None,
-        slot_number: None,
+            block_access_list_hash: None,
+            slot_number: None,
         };
         let block = BlockRecord {
             hash: header.hash_slow(),
@@ -237,7 +256,12 @@ impl crate::Executor {
         };
         commit.block = Some(block.clone());
         commit.receipts = receipts;
-        Ok(BuiltBlock { block, commit, included, skipped })
+        Ok(BuiltBlock {
+            block,
+            commit,
+            included,
+            skipped,
+        })
     }
 }
 

@@ -4,16 +4,16 @@
 //! call's own writes never reach storage.
 
 use alloy_eips::eip2930::{AccessList, AccessListItem};
-use alloy_evm::{overrides::apply_state_overrides, rpc::TryIntoTxEnv, EvmEnv};
-use alloy_primitives::{Address, Bytes, TxKind, B256};
-use alloy_rpc_types_eth::{state::StateOverride, TransactionRequest};
+use alloy_evm::{EvmEnv, overrides::apply_state_overrides, rpc::TryIntoTxEnv};
+use alloy_primitives::{Address, B256, Bytes, TxKind};
+use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use revm::{
-    context::{result::ExecutionResult, TxEnv},
-    database::CacheDB,
     Context, ExecuteEvm, MainBuilder, MainContext,
+    context::{TxEnv, result::ExecutionResult},
+    database::CacheDB,
 };
 
-use crate::{block::BlockParams, ExecError, Executor, StateAt};
+use crate::{ExecError, Executor, StateAt, block::BlockParams};
 
 /// The result of a successful call.
 #[derive(Debug, Clone)]
@@ -80,7 +80,10 @@ impl Executor {
         gas: Option<u64>,
     ) -> Result<(ExecutionResult, revm::state::EvmState), ExecError> {
         let env = self.call_env(params, request);
-        let mut db = CacheDB::new(StateAt { state: &self.state, block: params.state_block });
+        let mut db = CacheDB::new(StateAt {
+            state: &self.state,
+            block: params.state_block,
+        });
         if let Some(overrides) = overrides {
             apply_state_overrides(overrides.clone(), &mut db)
                 .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
@@ -182,13 +185,15 @@ impl Executor {
                 **addr != from && **addr != params.beneficiary && !is_precompile(addr)
             })
             .filter_map(|(addr, account)| {
-                let mut keys: Vec<B256> =
-                    account.storage.keys().map(|k| B256::from(*k)).collect();
+                let mut keys: Vec<B256> = account.storage.keys().map(|k| B256::from(*k)).collect();
                 keys.sort();
                 if Some(*addr) == to && keys.is_empty() {
                     return None;
                 }
-                Some(AccessListItem { address: *addr, storage_keys: keys })
+                Some(AccessListItem {
+                    address: *addr,
+                    storage_keys: keys,
+                })
             })
             .collect();
         items.sort_by_key(|i| i.address);
@@ -207,12 +212,16 @@ impl Executor {
 fn outcome(result: ExecutionResult) -> Result<CallOutcome, ExecError> {
     let gas_used = result.tx_gas_used();
     match result {
-        ExecutionResult::Success { output, .. } => {
-            Ok(CallOutcome { output: output.into_data(), gas_used })
-        }
+        ExecutionResult::Success { output, .. } => Ok(CallOutcome {
+            output: output.into_data(),
+            gas_used,
+        }),
         ExecutionResult::Revert { output, .. } => {
             let reason = alloy_sol_types::decode_revert_reason(&output);
-            Err(ExecError::Reverted { data: output, reason })
+            Err(ExecError::Reverted {
+                data: output,
+                reason,
+            })
         }
         ExecutionResult::Halt { reason, .. } => Err(ExecError::Halted(format!("{reason:?}"))),
     }

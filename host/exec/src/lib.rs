@@ -20,8 +20,8 @@ mod state;
 
 use std::sync::Arc;
 
-pub use block::{genesis_header, BlockParams, BuiltBlock, Skipped, SPEC};
-pub use call::{CallOutcome, CALL_GAS_CAP};
+pub use block::{BlockParams, BuiltBlock, SPEC, Skipped, genesis_header};
+pub use call::{CALL_GAS_CAP, CallOutcome};
 pub use state::{StateAt, StateDb, StateError};
 
 use alloy_primitives::Bytes;

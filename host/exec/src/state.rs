@@ -8,8 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
-use alloy_trie::{root::storage_root_unhashed, TrieAccount, EMPTY_ROOT_HASH, KECCAK_EMPTY};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root::storage_root_unhashed};
 use ordo_primitives::ChainSpec;
 use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage, StorageError};
 use parking_lot::RwLock;
@@ -62,7 +62,10 @@ impl StateDb {
             index.trie.insert(keccak256(address), record);
             index.accounts.insert(address, record);
         }
-        Ok(Self { storage, index: RwLock::new(index) })
+        Ok(Self {
+            storage,
+            index: RwLock::new(index),
+        })
     }
 
     /// The storage this state lives in.
@@ -75,13 +78,20 @@ impl StateDb {
         let mut commit = BlockCommit::default();
         let mut trie = BTreeMap::new();
         for (address, account) in &spec.alloc {
-            let code_hash =
-                if account.code.is_empty() { KECCAK_EMPTY } else { keccak256(&account.code) };
+            let code_hash = if account.code.is_empty() {
+                KECCAK_EMPTY
+            } else {
+                keccak256(&account.code)
+            };
             if !account.code.is_empty() {
                 commit.code.push((code_hash, account.code.clone()));
             }
-            let slots: Vec<(B256, U256)> =
-                account.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
+            let slots: Vec<(B256, U256)> = account
+                .storage
+                .iter()
+                .filter(|(_, v)| !v.is_zero())
+                .map(|(k, v)| (*k, *v))
+                .collect();
             let storage_root = storage_root_unhashed(slots.iter().copied());
             for (slot, value) in slots {
                 commit.storage.push((*address, slot, value));
@@ -95,7 +105,7 @@ impl StateDb {
             trie.insert(keccak256(address), to_trie(&record));
             commit.accounts.push((*address, AccountChange::Set(record)));
         }
-        let root = alloy_trie::root::state_root(trie.into_iter());
+        let root = alloy_trie::root::state_root(trie);
         (commit, root)
     }
 
@@ -146,7 +156,9 @@ impl StateDb {
             if account.is_selfdestructed() || (account.info.is_empty() && !account.is_created()) {
                 // EIP-161: touched empty accounts are removed; destroyed ones lose storage.
                 if index.accounts.contains_key(address) || account.is_selfdestructed() {
-                    commit.account_history.push((*address, index.accounts.get(address).copied()));
+                    commit
+                        .account_history
+                        .push((*address, index.accounts.get(address).copied()));
                     commit.accounts.push((*address, AccountChange::Delete));
                     commit.wiped_storage.push(*address);
                     overlay.insert(hashed, None);
@@ -160,8 +172,11 @@ impl StateDb {
             let mut changed_slots: Vec<(B256, U256)> = Vec::new();
             for (key, slot) in &account.storage {
                 let key = B256::from(*key);
-                let stored =
-                    if wiped { U256::ZERO } else { self.storage.storage(address, &key)? };
+                let stored = if wiped {
+                    U256::ZERO
+                } else {
+                    self.storage.storage(address, &key)?
+                };
                 if slot.present_value != stored {
                     commit.storage_history.push((*address, key, stored));
                     changed_slots.push((key, slot.present_value));
@@ -182,7 +197,7 @@ impl StateDb {
                         slots.insert(*slot, *value);
                     }
                 }
-                storage_root_unhashed(slots.into_iter())
+                storage_root_unhashed(slots)
             };
             if wiped {
                 commit.wiped_storage.push(*address);
@@ -194,7 +209,9 @@ impl StateDb {
                 && account.info.code_hash != KECCAK_EMPTY
                 && !index.code.contains_key(&account.info.code_hash)
             {
-                commit.code.push((account.info.code_hash, code.original_bytes()));
+                commit
+                    .code
+                    .push((account.info.code_hash, code.original_bytes()));
             }
             let record = AccountRecord {
                 nonce: account.info.nonce,
@@ -371,6 +388,10 @@ impl DatabaseRef for StateDb {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
-        Ok(self.storage.block(number)?.map(|b| b.hash).unwrap_or_default())
+        Ok(self
+            .storage
+            .block(number)?
+            .map(|b| b.hash)
+            .unwrap_or_default())
     }
 }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use ordo_primitives::{ChainSpec, GenesisAccount, PooledTx, Provenance};
@@ -9,7 +9,13 @@ use ordo_storage::Storage;
 
 use super::*;
 
-fn signed(key: &PrivateKeySigner, nonce: u64, to: TxKind, value: u64, input: Bytes) -> Arc<PooledTx> {
+fn signed(
+    key: &PrivateKeySigner,
+    nonce: u64,
+    to: TxKind,
+    value: u64,
+    input: Bytes,
+) -> Arc<PooledTx> {
     let tx = TxEip1559 {
         chain_id: 7,
         nonce,
@@ -31,7 +37,10 @@ fn setup(key: &PrivateKeySigner) -> (tempfile::TempDir, Executor, alloy_consensu
     let mut spec = ChainSpec::empty(7);
     spec.alloc.insert(
         key.address(),
-        GenesisAccount { balance: U256::from(10u128.pow(21)), ..Default::default() },
+        GenesisAccount {
+            balance: U256::from(10u128.pow(21)),
+            ..Default::default()
+        },
     );
     let (commit, root) = StateDb::genesis_commit(&spec);
     storage.commit_block(&commit).unwrap();
@@ -59,7 +68,13 @@ fn transfer_block_moves_value_pays_tip_and_roots_match_the_stored_state() {
     let to = Address::repeat_byte(0x11);
     let tx = signed(&key, 0, TxKind::Call(to), 1000, Bytes::new());
     let built = exec
-        .build_block(&genesis, genesis.hash_slow(), &params(1), &[tx.clone()], Provenance::default())
+        .build_block(
+            &genesis,
+            genesis.hash_slow(),
+            &params(1),
+            std::slice::from_ref(&tx),
+            Provenance::default(),
+        )
         .unwrap();
     assert_eq!(built.included, vec![tx.hash]);
     assert_eq!(built.block.header.gas_used, 21_000);
@@ -86,7 +101,13 @@ fn invalid_transactions_are_skipped_and_the_block_still_seals() {
     let gap = signed(&key, 5, TxKind::Call(Address::ZERO), 1, Bytes::new());
     let stale = signed(&key, 0, TxKind::Call(Address::ZERO), 2, Bytes::new());
     let built = exec
-        .build_block(&genesis, genesis.hash_slow(), &params(1), &[good.clone(), gap.clone(), stale.clone()], Provenance::default())
+        .build_block(
+            &genesis,
+            genesis.hash_slow(),
+            &params(1),
+            &[good.clone(), gap.clone(), stale.clone()],
+            Provenance::default(),
+        )
         .unwrap();
     assert_eq!(built.included, vec![good.hash]);
     assert!(matches!(built.skipped[0], (h, Skipped::Deferred(_)) if h == gap.hash));
@@ -100,22 +121,42 @@ fn contract_storage_logs_and_calls() {
     // Runtime: SSTORE(0, CALLDATALOAD(0)); LOG1(0,0,topic=0x01); return SLOAD(0) as a word.
     let runtime = hex_bytes("600035600055600160006000a160005460005260206000f3");
     // Initcode copies the runtime to memory and returns it.
-    let mut init = hex_bytes(&format!("60{:02x}600c60003960{:02x}6000f3", runtime.len(), runtime.len())).to_vec();
+    let mut init = hex_bytes(&format!(
+        "60{:02x}600c60003960{:02x}6000f3",
+        runtime.len(),
+        runtime.len()
+    ))
+    .to_vec();
     init.extend_from_slice(&runtime);
     let deploy = signed(&key, 0, TxKind::Create, 0, Bytes::from(init));
     let contract = key.address().create(0);
     let mut word = [0u8; 32];
     word[31] = 42;
-    let set = signed(&key, 1, TxKind::Call(contract), 0, Bytes::copy_from_slice(&word));
+    let set = signed(
+        &key,
+        1,
+        TxKind::Call(contract),
+        0,
+        Bytes::copy_from_slice(&word),
+    );
     let built = exec
-        .build_block(&genesis, genesis.hash_slow(), &params(1), &[deploy, set], Provenance::default())
+        .build_block(
+            &genesis,
+            genesis.hash_slow(),
+            &params(1),
+            &[deploy, set],
+            Provenance::default(),
+        )
         .unwrap();
     assert_eq!(built.included.len(), 2);
     assert_eq!(built.commit.receipts[0].contract_address, contract);
     assert_eq!(built.commit.receipts[1].receipt.logs().len(), 1);
     exec.state().storage().commit_block(&built.commit).unwrap();
     exec.state().apply(&built.commit);
-    assert_eq!(exec.state().storage_at(&contract, &B256::ZERO).unwrap(), U256::from(42));
+    assert_eq!(
+        exec.state().storage_at(&contract, &B256::ZERO).unwrap(),
+        U256::from(42)
+    );
     assert_eq!(exec.state().code_of(&contract).unwrap(), runtime);
     assert_eq!(exec.state().state_root(), built.block.header.state_root);
 
@@ -129,7 +170,10 @@ fn contract_storage_logs_and_calls() {
     // The call's write is simulated: it returns 7 but the stored value stays 42.
     let out = exec.call(&params(2), &request, None).unwrap();
     assert_eq!(U256::from_be_slice(&out.output), U256::from(7));
-    assert_eq!(exec.state().storage_at(&contract, &B256::ZERO).unwrap(), U256::from(42));
+    assert_eq!(
+        exec.state().storage_at(&contract, &B256::ZERO).unwrap(),
+        U256::from(42)
+    );
     let gas = exec.estimate_gas(&params(2), &request, None).unwrap();
     assert!(gas > 21_000 && gas < 100_000, "estimate {gas}");
 }
@@ -139,5 +183,8 @@ fn hex_bytes(s: &str) -> Bytes {
 }
 
 fn hex_decode(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }

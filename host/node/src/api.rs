@@ -3,20 +3,20 @@
 
 use std::sync::Arc;
 
-use alloy_consensus::{transaction::Recovered, Transaction as _, TxEnvelope};
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{
-    state::StateOverride, AccessListResult, Block, BlockOverrides, BlockTransactions,
-    FeeHistory, Filter, FilterBlockOption, Header, Log, Transaction, TransactionReceipt,
-    TransactionRequest,
+    AccessListResult, Block, BlockOverrides, BlockTransactions, FeeHistory, Filter,
+    FilterBlockOption, Header, Log, Transaction, TransactionReceipt, TransactionRequest,
+    state::StateOverride,
 };
 use ordo_builder::{Builder, SealedBlock};
 use ordo_exec::{BlockParams, ExecError, Executor, StateAt};
 use ordo_pool::{Pool, PoolError};
 use ordo_primitives::{
-    alloy_eips::{eip2718::Decodable2718, BlockId, BlockNumberOrTag},
-    alloy_rlp::Encodable,
     BlockRecord, ReceiptRecord,
+    alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Decodable2718},
+    alloy_rlp::Encodable,
 };
 use ordo_rpc::{BackendError, BackendResult, ChainEvent, EthBackend, SendTxFuture};
 use ordo_storage::{Storage, StorageError};
@@ -67,7 +67,13 @@ impl NodeApi {
         builder: Arc<Builder>,
     ) -> Arc<Self> {
         let (events, _) = broadcast::channel(4096);
-        let api = Arc::new(Self { storage, exec, pool, builder, events });
+        let api = Arc::new(Self {
+            storage,
+            exec,
+            pool,
+            builder,
+            events,
+        });
         let mut blocks = api.builder.subscribe();
         let weak = Arc::downgrade(&api);
         tokio::spawn(async move {
@@ -105,7 +111,10 @@ impl NodeApi {
     fn block_event(&self, sealed: &SealedBlock) -> ChainEvent {
         let header = rpc_header(&sealed.block);
         let logs = block_logs(&sealed.block, &sealed.receipts);
-        ChainEvent::NewBlock { header: Arc::new(header), logs: logs.into() }
+        ChainEvent::NewBlock {
+            header: Arc::new(header),
+            logs: logs.into(),
+        }
     }
 
     fn head(&self) -> Arc<BlockRecord> {
@@ -115,7 +124,10 @@ impl NodeApi {
     fn resolve_number(&self, id: BlockId) -> BackendResult<Option<u64>> {
         let head = self.head().number();
         Ok(match id {
-            BlockId::Hash(h) => self.storage.block_number(&h.block_hash).map_err(storage_err)?,
+            BlockId::Hash(h) => self
+                .storage
+                .block_number(&h.block_hash)
+                .map_err(storage_err)?,
             BlockId::Number(tag) => match tag {
                 BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
                 BlockNumberOrTag::Earliest => Some(0),
@@ -127,7 +139,9 @@ impl NodeApi {
     }
 
     fn block_record(&self, id: BlockId) -> BackendResult<Option<Arc<BlockRecord>>> {
-        let Some(n) = self.resolve_number(id)? else { return Ok(None) };
+        let Some(n) = self.resolve_number(id)? else {
+            return Ok(None);
+        };
         let head = self.head();
         if n == head.number() {
             return Ok(Some(head));
@@ -150,10 +164,17 @@ impl NodeApi {
     }
 
     fn state_at(&self, id: BlockId) -> BackendResult<StateAt<'_>> {
-        Ok(StateAt { state: self.exec.state(), block: self.state_block(id)? })
+        Ok(StateAt {
+            state: self.exec.state(),
+            block: self.state_block(id)?,
+        })
     }
 
-    fn call_params(&self, id: BlockId, overrides: Option<&BlockOverrides>) -> BackendResult<BlockParams> {
+    fn call_params(
+        &self,
+        id: BlockId,
+        overrides: Option<&BlockOverrides>,
+    ) -> BackendResult<BlockParams> {
         let mut params = match self.state_block(id)? {
             None => self.builder.next_params(),
             Some(n) => {
@@ -195,7 +216,9 @@ impl NodeApi {
     }
 
     fn rpc_tx(&self, block: &BlockRecord, index: usize) -> BackendResult<Option<Transaction>> {
-        let Some(raw) = block.transactions.get(index) else { return Ok(None) };
+        let Some(raw) = block.transactions.get(index) else {
+            return Ok(None);
+        };
         let tx = decode_tx(raw)?;
         let effective = tx.effective_gas_price(block.header.base_fee_per_gas);
         Ok(Some(Transaction {
@@ -209,7 +232,11 @@ impl NodeApi {
     }
 
     fn rpc_receipts(&self, block: &BlockRecord) -> BackendResult<Vec<TransactionReceipt>> {
-        let receipts = self.storage.receipts(block.number()).map_err(storage_err)?.unwrap_or_default();
+        let receipts = self
+            .storage
+            .receipts(block.number())
+            .map_err(storage_err)?
+            .unwrap_or_default();
         receipts
             .iter()
             .enumerate()
@@ -270,8 +297,15 @@ fn block_logs(block: &BlockRecord, receipts: &[ReceiptRecord]) -> Vec<Log> {
     out
 }
 
-fn rpc_receipt(block: &BlockRecord, index: usize, r: &ReceiptRecord) -> BackendResult<TransactionReceipt> {
-    let raw = block.transactions.get(index).ok_or_else(|| BackendError::internal("receipt without tx"))?;
+fn rpc_receipt(
+    block: &BlockRecord,
+    index: usize,
+    r: &ReceiptRecord,
+) -> BackendResult<TransactionReceipt> {
+    let raw = block
+        .transactions
+        .get(index)
+        .ok_or_else(|| BackendError::internal("receipt without tx"))?;
     let tx = decode_tx(raw)?;
     let tx_hash = block.tx_hashes[index];
     let logs: Vec<Log> = r
@@ -291,7 +325,10 @@ fn rpc_receipt(block: &BlockRecord, index: usize, r: &ReceiptRecord) -> BackendR
         })
         .collect();
     let mut logs_iter = logs.into_iter();
-    let inner = r.receipt.clone().map_logs(|_| logs_iter.next().unwrap_or_default());
+    let inner = r
+        .receipt
+        .clone()
+        .map_logs(|_| logs_iter.next().unwrap_or_default());
     Ok(TransactionReceipt {
         inner,
         transaction_hash: tx_hash,
@@ -352,7 +389,11 @@ impl EthBackend for NodeApi {
         }))
     }
 
-    fn transaction_by_block_and_index(&self, id: BlockId, index: u64) -> BackendResult<Option<Transaction>> {
+    fn transaction_by_block_and_index(
+        &self,
+        id: BlockId,
+        index: u64,
+    ) -> BackendResult<Option<Transaction>> {
         match self.block_record(id)? {
             Some(b) => self.rpc_tx(&b, index as usize),
             None => Ok(None),
@@ -363,8 +404,14 @@ impl EthBackend for NodeApi {
         let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)? else {
             return Ok(None);
         };
-        let Some(block) = self.block_record(BlockId::number(loc.block))? else { return Ok(None) };
-        let receipts = self.storage.receipts(loc.block).map_err(storage_err)?.unwrap_or_default();
+        let Some(block) = self.block_record(BlockId::number(loc.block))? else {
+            return Ok(None);
+        };
+        let receipts = self
+            .storage
+            .receipts(loc.block)
+            .map_err(storage_err)?
+            .unwrap_or_default();
         match receipts.get(loc.index as usize) {
             Some(r) => Ok(Some(rpc_receipt(&block, loc.index as usize, r)?)),
             None => Ok(None),
@@ -373,7 +420,11 @@ impl EthBackend for NodeApi {
 
     fn balance(&self, address: Address, at: BlockId) -> BackendResult<U256> {
         let state = self.state_at(at)?;
-        Ok(state.account(&address).map_err(|e| exec_err(e.into()))?.map(|a| a.balance).unwrap_or_default())
+        Ok(state
+            .account(&address)
+            .map_err(|e| exec_err(e.into()))?
+            .map(|a| a.balance)
+            .unwrap_or_default())
     }
 
     fn transaction_count(&self, address: Address, at: BlockId) -> BackendResult<u64> {
@@ -381,16 +432,24 @@ impl EthBackend for NodeApi {
             return Ok(self.pool.pending_nonce(&address));
         }
         let state = self.state_at(at)?;
-        Ok(state.account(&address).map_err(|e| exec_err(e.into()))?.map(|a| a.nonce).unwrap_or_default())
+        Ok(state
+            .account(&address)
+            .map_err(|e| exec_err(e.into()))?
+            .map(|a| a.nonce)
+            .unwrap_or_default())
     }
 
     fn code(&self, address: Address, at: BlockId) -> BackendResult<Bytes> {
-        self.state_at(at)?.code(&address).map_err(|e| exec_err(e.into()))
+        self.state_at(at)?
+            .code(&address)
+            .map_err(|e| exec_err(e.into()))
     }
 
     fn storage_at(&self, address: Address, slot: U256, at: BlockId) -> BackendResult<B256> {
-        let value =
-            self.state_at(at)?.slot(&address, &B256::from(slot)).map_err(|e| exec_err(e.into()))?;
+        let value = self
+            .state_at(at)?
+            .slot(&address, &B256::from(slot))
+            .map_err(|e| exec_err(e.into()))?;
         Ok(B256::from(value))
     }
 
@@ -402,7 +461,10 @@ impl EthBackend for NodeApi {
         block: Option<BlockOverrides>,
     ) -> BackendResult<Bytes> {
         let params = self.call_params(at, block.as_ref())?;
-        self.exec.call(&params, &request, state.as_ref()).map(|o| o.output).map_err(exec_err)
+        self.exec
+            .call(&params, &request, state.as_ref())
+            .map(|o| o.output)
+            .map_err(exec_err)
     }
 
     fn estimate_gas(
@@ -413,14 +475,26 @@ impl EthBackend for NodeApi {
         block: Option<BlockOverrides>,
     ) -> BackendResult<u64> {
         let params = self.call_params(at, block.as_ref())?;
-        self.exec.estimate_gas(&params, &request, state.as_ref()).map_err(exec_err)
+        self.exec
+            .estimate_gas(&params, &request, state.as_ref())
+            .map_err(exec_err)
     }
 
-    fn create_access_list(&self, request: TransactionRequest, at: BlockId) -> BackendResult<AccessListResult> {
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        at: BlockId,
+    ) -> BackendResult<AccessListResult> {
         let params = self.call_params(at, None)?;
-        let (access_list, gas_used, error) =
-            self.exec.create_access_list(&params, &request).map_err(exec_err)?;
-        Ok(AccessListResult { access_list, gas_used: U256::from(gas_used), error })
+        let (access_list, gas_used, error) = self
+            .exec
+            .create_access_list(&params, &request)
+            .map_err(exec_err)?;
+        Ok(AccessListResult {
+            access_list,
+            gas_used: U256::from(gas_used),
+            error,
+        })
     }
 
     fn gas_price(&self) -> BackendResult<u128> {
@@ -446,19 +520,29 @@ impl EthBackend for NodeApi {
         let mut gas_used_ratio = Vec::with_capacity(count as usize);
         let mut rewards = Vec::new();
         for n in oldest..=newest {
-            let Some(block) = self.storage.block(n).map_err(storage_err)? else { break };
+            let Some(block) = self.storage.block(n).map_err(storage_err)? else {
+                break;
+            };
             let base_fee = block.header.base_fee_per_gas.unwrap_or_default();
             base_fee_per_gas.push(base_fee as u128);
-            gas_used_ratio.push(block.header.gas_used as f64 / block.header.gas_limit.max(1) as f64);
+            gas_used_ratio
+                .push(block.header.gas_used as f64 / block.header.gas_limit.max(1) as f64);
             if let Some(percentiles) = &reward_percentiles {
-                let receipts = self.storage.receipts(n).map_err(storage_err)?.unwrap_or_default();
+                let receipts = self
+                    .storage
+                    .receipts(n)
+                    .map_err(storage_err)?
+                    .unwrap_or_default();
                 let mut tips: Vec<(u128, u64)> = block
                     .transactions
                     .iter()
                     .zip(&receipts)
                     .filter_map(|(raw, r)| {
                         let tx = decode_tx(raw).ok()?;
-                        Some((tx.effective_tip_per_gas(base_fee).unwrap_or_default(), r.gas_used))
+                        Some((
+                            tx.effective_tip_per_gas(base_fee).unwrap_or_default(),
+                            r.gas_used,
+                        ))
                     })
                     .collect();
                 tips.sort_unstable();
@@ -527,7 +611,10 @@ impl EthBackend for NodeApi {
                     .ok_or_else(|| BackendError::resource_not_found("unknown block"))?;
                 (n, n)
             }
-            FilterBlockOption::Range { from_block, to_block } => {
+            FilterBlockOption::Range {
+                from_block,
+                to_block,
+            } => {
                 let resolve = |tag: Option<BlockNumberOrTag>| -> u64 {
                     match tag {
                         Some(BlockNumberOrTag::Number(n)) => n,
@@ -548,12 +635,22 @@ impl EthBackend for NodeApi {
         }
         let mut out = Vec::new();
         for n in from..=to {
-            let Some(block) = self.storage.block(n).map_err(storage_err)? else { continue };
+            let Some(block) = self.storage.block(n).map_err(storage_err)? else {
+                continue;
+            };
             if !filter.matches_bloom(block.header.logs_bloom) {
                 continue;
             }
-            let receipts = self.storage.receipts(n).map_err(storage_err)?.unwrap_or_default();
-            out.extend(block_logs(&block, &receipts).into_iter().filter(|l| filter.matches(&l.inner)));
+            let receipts = self
+                .storage
+                .receipts(n)
+                .map_err(storage_err)?
+                .unwrap_or_default();
+            out.extend(
+                block_logs(&block, &receipts)
+                    .into_iter()
+                    .filter(|l| filter.matches(&l.inner)),
+            );
         }
         Ok(out)
     }

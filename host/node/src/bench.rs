@@ -121,8 +121,14 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             gas_price.min(GWEI)
         }
     };
-    let max_fee = gas_price.saturating_mul(args.fee_multiplier.max(1)).saturating_add(tip);
-    let fees = Fees { chain_id, max_fee, tip };
+    let max_fee = gas_price
+        .saturating_mul(args.fee_multiplier.max(1))
+        .saturating_add(tip);
+    let fees = Fees {
+        chain_id,
+        max_fee,
+        tip,
+    };
 
     let parent = MnemonicBuilder::<English>::default()
         .phrase(args.mnemonic.as_str())
@@ -135,21 +141,30 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     let per_sender = args.txs.div_ceil(args.accounts) as u128;
     let cost_per_tx = u128::from(TRANSFER_GAS) * max_fee + 1;
-    println!(
-        "ordo bench: {} | chain {chain_id} | {} txs from {} accounts | concurrency {} | \
+    say(
+        args.json,
+        format!(
+            "ordo bench: {} | chain {chain_id} | {} txs from {} accounts | concurrency {} | \
          maxFee {:.3} gwei, tip {:.3} gwei",
-        args.rpc,
-        args.txs,
-        args.accounts,
-        args.concurrency,
-        max_fee as f64 / GWEI as f64,
-        tip as f64 / GWEI as f64,
+            args.rpc,
+            args.txs,
+            args.accounts,
+            args.concurrency,
+            max_fee as f64 / GWEI as f64,
+            tip as f64 / GWEI as f64,
+        ),
     );
 
     if !use_dev {
         let funders: Vec<PrivateKeySigner> = match &args.funder_key {
-            Some(k) => vec![k.trim().parse().wrap_err("--funder-key is not a hex private key")?],
-            None => (0..10u32).map(|i| Ok(parent.child(i)?.signer())).collect::<Result<_>>()?,
+            Some(k) => vec![
+                k.trim()
+                    .parse()
+                    .wrap_err("--funder-key is not a hex private key")?,
+            ],
+            None => (0..10u32)
+                .map(|i| Ok(parent.child(i)?.signer()))
+                .collect::<Result<_>>()?,
         };
         // Twice what the run needs, so a rising base fee does not starve a sender.
         let need = U256::from(per_sender * cost_per_tx * 2);
@@ -176,8 +191,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let sign_secs = t_sign.elapsed().as_secs_f64();
     tracing::info!(txs = prepared.len(), secs = sign_secs, "pre-signed");
     let prepared = Arc::new(prepared);
-    let by_hash: Arc<HashMap<B256, usize>> =
-        Arc::new(prepared.iter().enumerate().map(|(i, p)| (p.hash, i)).collect());
+    let by_hash: Arc<HashMap<B256, usize>> = Arc::new(
+        prepared
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.hash, i))
+            .collect(),
+    );
 
     // ---- send + track
     let outcomes: Arc<Vec<OnceLock<Outcome>>> =
@@ -199,8 +219,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let t_send = Instant::now();
     let mut workers = Vec::with_capacity(args.concurrency);
     for _ in 0..args.concurrency {
-        let (rpc, prepared, outcomes, cursor) =
-            (rpc.clone(), prepared.clone(), outcomes.clone(), cursor.clone());
+        let (rpc, prepared, outcomes, cursor) = (
+            rpc.clone(),
+            prepared.clone(),
+            outcomes.clone(),
+            cursor.clone(),
+        );
         workers.push(tokio::spawn(async move {
             loop {
                 let i = cursor.fetch_add(1, Ordering::Relaxed);
@@ -216,7 +240,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                     },
                     Err(e) => Err(e.to_string()),
                 };
-                let _ = outcomes[i].set(Outcome { sent_at, acked_at, result });
+                let _ = outcomes[i].set(Outcome {
+                    sent_at,
+                    acked_at,
+                    result,
+                });
             }
         }));
     }
@@ -255,7 +283,13 @@ struct Outcome {
 }
 
 /// Signs one EIP-1559 transfer (gas 21000); returns the EIP-2718 bytes and the tx hash.
-fn sign_transfer(s: &PrivateKeySigner, fees: Fees, nonce: u64, to: Address, value: U256) -> (Bytes, B256) {
+fn sign_transfer(
+    s: &PrivateKeySigner,
+    fees: Fees,
+    nonce: u64,
+    to: Address,
+    value: U256,
+) -> (Bytes, B256) {
     let tx = TxEip1559 {
         chain_id: fees.chain_id,
         nonce,
@@ -270,7 +304,9 @@ fn sign_transfer(s: &PrivateKeySigner, fees: Fees, nonce: u64, to: Address, valu
     // Signing a 32-byte hash with a valid local key only fails on a broken RNG-free k256
     // invariant; treat it as a bug.
     #[allow(clippy::expect_used)]
-    let sig = s.sign_hash_sync(&tx.signature_hash()).expect("local signing is infallible");
+    let sig = s
+        .sign_hash_sync(&tx.signature_hash())
+        .expect("local signing is infallible");
     let mut raw = Vec::with_capacity(tx.eip2718_encoded_length(&sig));
     tx.eip2718_encode(&sig, &mut raw);
     let hash = keccak256(&raw);
@@ -281,7 +317,9 @@ fn sign_transfer(s: &PrivateKeySigner, fees: Fees, nonce: u64, to: Address, valu
 /// next sender, in parallel on all cores; keeps index order.
 fn presign(senders: &[PrivateKeySigner], nonces: &[u64], n: usize, fees: Fees) -> Vec<Prepared> {
     let m = senders.len();
-    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(n.max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(n.max(1));
     let chunk = n.div_ceil(threads);
     let mut out: Vec<Prepared> = Vec::with_capacity(n);
     std::thread::scope(|scope| {
@@ -326,8 +364,10 @@ async fn fund(
     senders: &[PrivateKeySigner],
     need: U256,
 ) -> Result<()> {
-    let calls: Vec<(&str, Value)> =
-        senders.iter().map(|s| ("eth_getBalance", json!([s.address(), "latest"]))).collect();
+    let calls: Vec<(&str, Value)> = senders
+        .iter()
+        .map(|s| ("eth_getBalance", json!([s.address(), "latest"])))
+        .collect();
     let mut balances = Vec::with_capacity(senders.len());
     for chunk in calls.chunks(args.batch_size) {
         for r in rpc.batch(chunk).await? {
@@ -342,12 +382,17 @@ async fn fund(
         .map(|(s, b)| (s.address(), need - *b))
         .collect();
     if todo.is_empty() {
-        println!("funding: all {} senders already funded", senders.len());
+        say(
+            args.json,
+            format!("funding: all {} senders already funded", senders.len()),
+        );
         return Ok(());
     }
     let mut funder_nonces = Vec::with_capacity(funders.len());
     for f in funders {
-        let v = rpc.call("eth_getTransactionCount", json!([f.address(), "pending"])).await?;
+        let v = rpc
+            .call("eth_getTransactionCount", json!([f.address(), "pending"]))
+            .await?;
         funder_nonces.push(quantity(&v)? as u64);
     }
     let t = Instant::now();
@@ -366,8 +411,10 @@ async fn fund(
     while !pending.is_empty() {
         let mut still = Vec::new();
         for chunk in pending.chunks(args.batch_size) {
-            let calls: Vec<(&str, Value)> =
-                chunk.iter().map(|h| ("eth_getTransactionReceipt", json!([h]))).collect();
+            let calls: Vec<(&str, Value)> = chunk
+                .iter()
+                .map(|h| ("eth_getTransactionReceipt", json!([h])))
+                .collect();
             for (h, r) in chunk.iter().zip(rpc.batch(&calls).await?) {
                 let r = r.map_err(|e| eyre!("funding receipt: {e}"))?;
                 if r.is_null() {
@@ -380,16 +427,23 @@ async fn fund(
         pending = still;
         if !pending.is_empty() {
             if Instant::now() > deadline {
-                bail!("{} funding txs not mined within {}s", pending.len(), args.timeout_secs);
+                bail!(
+                    "{} funding txs not mined within {}s",
+                    pending.len(),
+                    args.timeout_secs
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    println!(
-        "funding: {} senders funded from {} funder(s) in {:.2}s",
-        todo.len(),
-        funders.len(),
-        t.elapsed().as_secs_f64()
+    say(
+        args.json,
+        format!(
+            "funding: {} senders funded from {} funder(s) in {:.2}s",
+            todo.len(),
+            funders.len(),
+            t.elapsed().as_secs_f64()
+        ),
     );
     Ok(())
 }
@@ -428,7 +482,10 @@ async fn track(
     start_block: u64,
 ) -> Result<Tracked> {
     let n = prepared.len();
-    let mut t = Tracked { included: vec![None; n], ..Default::default() };
+    let mut t = Tracked {
+        included: vec![None; n],
+        ..Default::default()
+    };
     let poll = Duration::from_millis(args.poll_ms.max(1));
     let mut next_block = start_block + 1;
     let mut deadline: Option<Instant> = None;
@@ -447,12 +504,17 @@ async fn track(
                         let head = quantity(&v)? as u64;
                         while next_block <= head {
                             let b = match rpc
-                                .call("eth_getBlockByNumber", json!([format!("{next_block:#x}"), false]))
+                                .call(
+                                    "eth_getBlockByNumber",
+                                    json!([format!("{next_block:#x}"), false]),
+                                )
                                 .await
                             {
                                 Ok(b) => b,
                                 Err(e) => {
-                                    *t.errors.entry(format!("getBlockByNumber: {e}")).or_default() += 1;
+                                    *t.errors
+                                        .entry(format!("getBlockByNumber: {e}"))
+                                        .or_default() += 1;
                                     break;
                                 }
                             };
@@ -460,8 +522,14 @@ async fn track(
                                 break; // not visible yet; retry next tick
                             }
                             let seen = Instant::now();
-                            for h in b.get("transactions").and_then(Value::as_array).into_iter().flatten() {
-                                let Some(h) = h.as_str().and_then(|s| s.parse::<B256>().ok()) else {
+                            for h in b
+                                .get("transactions")
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                            {
+                                let Some(h) = h.as_str().and_then(|s| s.parse::<B256>().ok())
+                                else {
                                     continue;
                                 };
                                 if let Some(&idx) = by_hash.get(&h) {
@@ -487,11 +555,15 @@ async fn track(
                                 for (&i, r) in chunk.iter().zip(rs) {
                                     match r {
                                         Ok(v) if !v.is_null() => {
-                                            let ok = v.get("status").and_then(Value::as_str) == Some("0x1");
+                                            let ok = v.get("status").and_then(Value::as_str)
+                                                == Some("0x1");
                                             t.status.insert(i, ok);
                                         }
                                         Ok(_) => need_receipts.push(i),
-                                        Err(e) => *t.errors.entry(format!("receipt: {e}")).or_default() += 1,
+                                        Err(e) => {
+                                            *t.errors.entry(format!("receipt: {e}")).or_default() +=
+                                                1
+                                        }
                                     }
                                 }
                             }
@@ -527,9 +599,11 @@ async fn track(
                                         let block = v
                                             .get("blockNumber")
                                             .and_then(|b| quantity(b).ok())
-                                            .unwrap_or_default() as u64;
+                                            .unwrap_or_default()
+                                            as u64;
                                         t.mark(i, seen, block);
-                                        let ok = v.get("status").and_then(Value::as_str) == Some("0x1");
+                                        let ok =
+                                            v.get("status").and_then(Value::as_str) == Some("0x1");
                                         t.status.insert(i, ok);
                                     }
                                     Ok(_) => still.push(i),
@@ -551,7 +625,8 @@ async fn track(
         }
 
         if done_sending {
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(args.timeout_secs));
+            let deadline = *deadline
+                .get_or_insert_with(|| Instant::now() + Duration::from_secs(args.timeout_secs));
             let all_in = (0..n).all(|i| match outcomes[i].get() {
                 Some(o) if o.result.is_ok() => t.included[i].is_some(),
                 _ => true,
@@ -637,7 +712,8 @@ impl Report {
         let mut ack = new_hist().map_err(|e| eyre!("histogram: {e}"))?;
         let mut incl = new_hist().map_err(|e| eyre!("histogram: {e}"))?;
         let mut errors: BTreeMap<String, usize> = BTreeMap::new();
-        let (mut accepted, mut rejected, mut included, mut reverted, mut not_included) = (0, 0, 0, 0, 0);
+        let (mut accepted, mut rejected, mut included, mut reverted, mut not_included) =
+            (0, 0, 0, 0, 0);
         let mut first_send: Option<Instant> = None;
         let mut last_ack: Option<Instant> = None;
         let mut last_incl: Option<Instant> = None;
@@ -731,7 +807,11 @@ impl Report {
             "sign:      {} txs pre-signed in {:.2}s ({:.0} tx/s)",
             self.sent.max(args.txs),
             self.sign_secs,
-            if self.sign_secs > 0.0 { args.txs as f64 / self.sign_secs } else { 0.0 }
+            if self.sign_secs > 0.0 {
+                args.txs as f64 / self.sign_secs
+            } else {
+                0.0
+            }
         );
         println!(
             "send:      {} sent, {} accepted, {} rejected in {:.2}s -> {:.0} accepted tx/s",
@@ -745,12 +825,19 @@ impl Report {
             self.accepted,
             self.reverted,
             self.not_included,
-            if self.timed_out { ", gave up waiting" } else { "" },
+            if self.timed_out {
+                ", gave up waiting"
+            } else {
+                ""
+            },
             self.included_tps,
             self.blocks,
             self.max_per_block
         );
-        println!("inclusion latency, send -> included (ms, track={:?}):", args.track);
+        println!(
+            "inclusion latency, send -> included (ms, track={:?}):",
+            args.track
+        );
         println!("           {}", self.inclusion_ms.line());
         if !self.errors.is_empty() {
             println!("errors by message:");
@@ -818,7 +905,10 @@ impl Rpc {
             .pool_max_idle_per_host(connections)
             .timeout(Duration::from_secs(60))
             .build()?;
-        Ok(Self { client, url: url.to_string() })
+        Ok(Self {
+            client,
+            url: url.to_string(),
+        })
     }
 
     /// POSTs a pre-rendered single-call body.
@@ -832,7 +922,10 @@ impl Rpc {
             .await
             .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| CallError::Transport(e.to_string()))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CallError::Transport(e.to_string()))?;
         serde_json::from_slice(&bytes).map_err(|_| {
             CallError::Transport(format!(
                 "HTTP {status}: {}",
@@ -868,7 +961,10 @@ impl Rpc {
             .send()
             .await
             .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
-        let bytes = resp.bytes().await.map_err(|e| CallError::Transport(e.to_string()))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CallError::Transport(e.to_string()))?;
         let items: Vec<RpcResponse> = serde_json::from_slice(&bytes).map_err(|_| {
             CallError::Transport(format!(
                 "batch answer is not an array: {}",
@@ -878,7 +974,12 @@ impl Rpc {
         let mut out: Vec<Option<std::result::Result<Value, CallError>>> =
             (0..calls.len()).map(|_| None).collect();
         for item in items {
-            let Some(i) = item.id.as_u64().map(|i| i as usize).filter(|i| *i < calls.len()) else {
+            let Some(i) = item
+                .id
+                .as_u64()
+                .map(|i| i as usize)
+                .filter(|i| *i < calls.len())
+            else {
                 continue;
             };
             out[i] = Some(match (item.result, item.error) {
@@ -889,15 +990,30 @@ impl Rpc {
         }
         Ok(out
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(CallError::Transport("missing in batch answer".into()))))
+            .map(|r| {
+                r.unwrap_or_else(|| Err(CallError::Transport("missing in batch answer".into())))
+            })
             .collect())
+    }
+}
+
+/// Progress lines: stdout for the text report, stderr with `--json` (stdout stays one object).
+fn say(json: bool, line: String) {
+    if json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
     }
 }
 
 /// Parses a hex quantity.
 fn quantity(v: &Value) -> Result<u128> {
-    let s = v.as_str().ok_or_else(|| eyre!("expected a hex quantity, got {v}"))?;
-    let h = s.strip_prefix("0x").ok_or_else(|| eyre!("quantity without 0x: {s}"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| eyre!("expected a hex quantity, got {v}"))?;
+    let h = s
+        .strip_prefix("0x")
+        .ok_or_else(|| eyre!("quantity without 0x: {s}"))?;
     if h.is_empty() {
         bail!("empty quantity");
     }
@@ -914,23 +1030,37 @@ mod tests {
             .phrase(DEV_MNEMONIC)
             .build_parent_key()
             .unwrap_or_else(|e| panic!("{e}"));
-        let senders: Vec<_> = (0..3).map(|i| parent.child(i).map(|k| k.signer())).collect::<Result<_, _>>()
+        let senders: Vec<_> = (0..3)
+            .map(|i| parent.child(i).map(|k| k.signer()))
+            .collect::<Result<_, _>>()
             .unwrap_or_else(|e| panic!("{e}"));
-        let fees = Fees { chain_id: 7331, max_fee: 3 * GWEI, tip: GWEI };
+        let fees = Fees {
+            chain_id: 7331,
+            max_fee: 3 * GWEI,
+            tip: GWEI,
+        };
         let p = presign(&senders, &[5, 0, 9], 7, fees);
         assert_eq!(p.len(), 7);
-        let bodies: Vec<Value> =
-            p.iter().map(|x| serde_json::from_str(&x.body).unwrap_or_else(|e| panic!("{e}"))).collect();
+        let bodies: Vec<Value> = p
+            .iter()
+            .map(|x| serde_json::from_str(&x.body).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
         for (k, b) in bodies.iter().enumerate() {
             assert_eq!(b["id"], k);
-            let raw: Bytes = serde_json::from_value(b["params"][0].clone()).unwrap_or_else(|e| panic!("{e}"));
+            let raw: Bytes =
+                serde_json::from_value(b["params"][0].clone()).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(keccak256(&raw), p[k].hash);
             assert_eq!(raw[0], 0x02);
         }
         // Distinct hashes (distinct sender/nonce pairs).
         let set: std::collections::HashSet<_> = p.iter().map(|x| x.hash).collect();
         assert_eq!(set.len(), 7);
-        assert_eq!(senders[0].address(), "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse::<Address>().unwrap_or_default());
+        assert_eq!(
+            senders[0].address(),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+                .parse::<Address>()
+                .unwrap_or_default()
+        );
     }
 
     #[test]

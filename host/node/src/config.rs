@@ -7,8 +7,8 @@ use std::{
 };
 
 use alloy_primitives::{Address, U256};
-use eyre::{eyre, WrapErr};
-use ordo_primitives::{ChainSpec, GenesisAccount, DEV_CHAIN_ID, DEV_MNEMONIC};
+use eyre::{WrapErr, eyre};
+use ordo_primitives::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount};
 use serde::Deserialize;
 
 /// Everything the node reads at start.
@@ -50,7 +50,11 @@ pub struct PoolSection {
 impl Default for PoolSection {
     fn default() -> Self {
         let d = ordo_pool::PoolConfig::default();
-        Self { max_txs: d.max_txs, max_per_sender: d.max_per_sender, max_nonce_gap: d.max_nonce_gap }
+        Self {
+            max_txs: d.max_txs,
+            max_per_sender: d.max_per_sender,
+            max_nonce_gap: d.max_nonce_gap,
+        }
     }
 }
 
@@ -139,7 +143,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_with_their_name() {
-        let err = NodeConfig::from_toml("bloc_time_ms = 5").unwrap_err().to_string();
+        let err = NodeConfig::from_toml("bloc_time_ms = 5")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bloc_time_ms"), "{err}");
     }
 

@@ -22,7 +22,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use alloy_primitives::{Address, U256};
 use eyre::WrapErr;
 use ordo_builder::{BlockParamsConfig, Builder, HeadCell};
-use ordo_exec::{genesis_header, Executor, StateDb};
+use ordo_exec::{Executor, StateDb, genesis_header};
 use ordo_pool::{Pool, PoolConfig, PoolLimits, StateReader};
 use ordo_primitives::{BlockRecord, Provenance};
 use ordo_storage::Storage;
@@ -57,7 +57,9 @@ pub struct RunningNode {
 
 impl std::fmt::Debug for RunningNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningNode").field("rpc_addr", &self.rpc_addr).finish_non_exhaustive()
+        f.debug_struct("RunningNode")
+            .field("rpc_addr", &self.rpc_addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,7 +76,9 @@ impl RunningNode {
     }
 }
 
-fn shutdown_signal(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+fn shutdown_signal(
+    rx: &watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut rx = rx.clone();
     async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -87,7 +91,9 @@ pub fn open_chain(config: &NodeConfig) -> eyre::Result<(Storage, BlockRecord)> {
         .wrap_err_with(|| format!("creating datadir {}", config.datadir.display()))?;
     let storage = Storage::open(config.datadir.join("db")).wrap_err("opening storage")?;
     let head = match storage.head()? {
-        Some(n) => storage.block(n)?.ok_or_else(|| eyre::eyre!("head block {n} missing"))?,
+        Some(n) => storage
+            .block(n)?
+            .ok_or_else(|| eyre::eyre!("head block {n} missing"))?,
         None => {
             let spec = config.chain_spec()?;
             let (mut commit, root) = StateDb::genesis_commit(&spec);
@@ -98,7 +104,10 @@ pub fn open_chain(config: &NodeConfig) -> eyre::Result<(Storage, BlockRecord)> {
                 transactions: vec![],
                 senders: vec![],
                 tx_hashes: vec![],
-                provenance: Provenance { policy: "genesis".into(), ..Default::default() },
+                provenance: Provenance {
+                    policy: "genesis".into(),
+                    ..Default::default()
+                },
             };
             commit.block = Some(block.clone());
             storage.commit_block(&commit)?;
@@ -127,8 +136,17 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         max_nonce_gap: config.pool.max_nonce_gap,
         ..PoolConfig::default()
     };
-    let limits = PoolLimits { chain_id, block_gas_limit: gas_limit, min_base_fee: config.min_base_fee };
-    let pool = Pool::new(pool_config, limits, Arc::new(StateAdapter(state.clone())), storage.clone());
+    let limits = PoolLimits {
+        chain_id,
+        block_gas_limit: gas_limit,
+        min_base_fee: config.min_base_fee,
+    };
+    let pool = Pool::new(
+        pool_config,
+        limits,
+        Arc::new(StateAdapter(state.clone())),
+        storage.clone(),
+    );
     let mut restored = Vec::new();
     for (_, raw) in storage.wal_entries()? {
         match ordo_primitives::decode_raw_tx(&raw) {

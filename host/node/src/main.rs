@@ -4,11 +4,15 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use eyre::WrapErr;
-use ordo_node::{config::dev_keys, NodeConfig};
+use ordo_node::{NodeConfig, config::dev_keys};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "ordo", version, about = "Ordo: an L2 sequencer with WebAssembly policies")]
+#[command(
+    name = "ordo",
+    version,
+    about = "Ordo: an L2 sequencer with WebAssembly policies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -90,7 +94,9 @@ fn init_tracing(format: &str) {
     let filter = EnvFilter::try_from_env("ORDO_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -131,7 +137,7 @@ async fn run_node(cfg: NodeConfig, dev: bool) -> eyre::Result<()> {
 }
 
 async fn wait_for_signal() -> eyre::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).wrap_err("installing SIGTERM handler")?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -142,7 +148,9 @@ async fn wait_for_signal() -> eyre::Result<()> {
 
 fn main() -> eyre::Result<()> {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Command::Dev(args) => {
             init_tracing(&args.log_format);

@@ -1,12 +1,15 @@
 //! Ingress cost: decode an EIP-2718 transaction and recover its sender.
 //! Run: `cargo bench -p ordo-primitives --bench decode`.
 
+// A benchmark aborts on setup failure; there is nothing to recover.
+#![allow(clippy::expect_used)]
+
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn raw_transfer(key: &PrivateKeySigner, nonce: u64) -> Vec<u8> {
     let tx = TxEip1559 {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use alloy_eips::eip1559::BaseFeeParams;
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 
 /// Chain id of `ordo dev` (distinct from anvil's 31337 so an L1 dev node and an Ordo dev
 /// chain can run side by side without replayable signatures).

@@ -16,11 +16,11 @@
 mod chain;
 mod tx;
 
-pub use chain::{ChainSpec, GenesisAccount, DEV_CHAIN_ID, DEV_MNEMONIC};
-pub use tx::{decode_raw_tx, DecodeError, PooledTx, MAX_TX_SIZE};
+pub use chain::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount};
+pub use tx::{DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx};
 
 use alloy_consensus::{Header, ReceiptEnvelope};
-use alloy_primitives::{Address, Bytes, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 
 pub use alloy_consensus;

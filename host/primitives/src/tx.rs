@@ -1,10 +1,8 @@
 //! The transaction as it travels through the node, and the stateless part of ingress.
 
-use alloy_consensus::{
-    transaction::SignerRecoverable, Transaction, TxEnvelope, TxType,
-};
+use alloy_consensus::{Transaction, TxEnvelope, TxType, transaction::SignerRecoverable};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 
 /// Largest accepted encoded transaction (geth's `txMaxSize`: 4 slots of 32 KiB).
 pub const MAX_TX_SIZE: usize = 128 * 1024;
@@ -59,7 +57,9 @@ impl PooledTx {
     }
     /// The tip cap (legacy: gas price).
     pub fn max_priority_fee_per_gas(&self) -> u128 {
-        self.tx.max_priority_fee_per_gas().unwrap_or_else(|| self.tx.max_fee_per_gas())
+        self.tx
+            .max_priority_fee_per_gas()
+            .unwrap_or_else(|| self.tx.max_fee_per_gas())
     }
     /// Tip per gas actually paid at `base_fee`; `None` if the fee cap is below it.
     pub fn effective_tip(&self, base_fee: u64) -> Option<u128> {
@@ -80,10 +80,17 @@ impl PooledTx {
 
     /// Wraps an already-signed transaction (tests, the SDK, the dev tools).
     pub fn from_signed(tx: TxEnvelope) -> Result<Self, DecodeError> {
-        let sender = tx.recover_signer().map_err(|_| DecodeError::InvalidSender)?;
+        let sender = tx
+            .recover_signer()
+            .map_err(|_| DecodeError::InvalidSender)?;
         let encoded = Bytes::from(tx.encoded_2718());
         let hash = *tx.hash();
-        Ok(Self { tx, sender, hash, encoded })
+        Ok(Self {
+            tx,
+            sender,
+            hash,
+            encoded,
+        })
     }
 }
 
@@ -101,15 +108,21 @@ pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
     if raw[0] <= 0x7f && !matches!(raw[0], 1 | 2 | 4) {
         return Err(DecodeError::TypeNotSupported);
     }
-    let mut buf = raw;
-    let tx = TxEnvelope::decode_2718_exact(&mut buf)
-        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let tx =
+        TxEnvelope::decode_2718_exact(raw).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if tx.tx_type() == TxType::Eip4844 {
         return Err(DecodeError::TypeNotSupported);
     }
-    let sender = tx.recover_signer().map_err(|_| DecodeError::InvalidSender)?;
+    let sender = tx
+        .recover_signer()
+        .map_err(|_| DecodeError::InvalidSender)?;
     let hash = *tx.hash();
-    Ok(PooledTx { tx, sender, hash, encoded: Bytes::copy_from_slice(raw) })
+    Ok(PooledTx {
+        tx,
+        sender,
+        hash,
+        encoded: Bytes::copy_from_slice(raw),
+    })
 }
 
 /// Intrinsic gas of a transaction under Prague rules: the larger of the standard intrinsic
@@ -145,12 +158,21 @@ mod tests {
     fn empty_and_garbage_are_refused() {
         assert_eq!(decode_raw_tx(&[]), Err(DecodeError::Empty));
         let garbage = decode_raw_tx(&[0xf8, 0x01, 0x02]);
-        assert!(matches!(garbage, Err(DecodeError::Malformed(_))), "{garbage:?}");
-        assert_eq!(decode_raw_tx(&vec![0u8; MAX_TX_SIZE + 1]), Err(DecodeError::Oversized));
+        assert!(
+            matches!(garbage, Err(DecodeError::Malformed(_))),
+            "{garbage:?}"
+        );
+        assert_eq!(
+            decode_raw_tx(&vec![0u8; MAX_TX_SIZE + 1]),
+            Err(DecodeError::Oversized)
+        );
     }
 
     #[test]
     fn unknown_type_byte_is_not_supported() {
-        assert_eq!(decode_raw_tx(&[0x05, 0xc0]), Err(DecodeError::TypeNotSupported));
+        assert_eq!(
+            decode_raw_tx(&[0x05, 0xc0]),
+            Err(DecodeError::TypeNotSupported)
+        );
     }
 }

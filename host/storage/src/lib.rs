@@ -24,7 +24,7 @@ pub use records::AccountRecord;
 
 use std::path::Path;
 
-use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::{Decodable, Encodable};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use ordo_primitives::{BlockRecord, ReceiptRecord, TxLocation};
@@ -207,7 +207,10 @@ impl Storage {
             batch.insert(&self.blocks, number, encode(block));
             batch.insert(&self.block_hashes, block.hash.as_slice(), number);
             for (index, hash) in block.tx_hashes.iter().enumerate() {
-                let location = TxLocation { block: block.number(), index: index as u64 };
+                let location = TxLocation {
+                    block: block.number(),
+                    index: index as u64,
+                };
                 batch.insert(&self.txs, hash.as_slice(), encode(&location));
             }
             batch.insert(&self.receipts, number, encode(&commit.receipts));
@@ -294,14 +297,20 @@ impl Storage {
 
     /// Where a transaction was included.
     pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>> {
-        self.txs.get(hash.as_slice())?.map(|v| decode("txs", &v)).transpose()
+        self.txs
+            .get(hash.as_slice())?
+            .map(|v| decode("txs", &v))
+            .transpose()
     }
 
     // ---- State -----------------------------------------------------------------------
 
     /// An account.
     pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>> {
-        self.accounts.get(address.as_slice())?.map(|v| decode("accounts", &v)).transpose()
+        self.accounts
+            .get(address.as_slice())?
+            .map(|v| decode("accounts", &v))
+            .transpose()
     }
 
     /// Every account (startup: the state-root index is built from it).
@@ -366,7 +375,10 @@ impl Storage {
 
     /// Bytecode by hash.
     pub fn code(&self, hash: &B256) -> Result<Option<Bytes>> {
-        Ok(self.code.get(hash.as_slice())?.map(|v| Bytes::copy_from_slice(&v)))
+        Ok(self
+            .code
+            .get(hash.as_slice())?
+            .map(|v| Bytes::copy_from_slice(&v)))
     }
 
     /// Records the chain id at genesis, so a restart cannot silently change it.

@@ -1,12 +1,18 @@
 use super::*;
-use ordo_primitives::{alloy_consensus::Header, Provenance};
+use ordo_primitives::{Provenance, alloy_consensus::Header};
 
 fn block(number: u64, tx_hashes: Vec<B256>) -> BlockRecord {
-    let header = Header { number, ..Default::default() };
+    let header = Header {
+        number,
+        ..Default::default()
+    };
     BlockRecord {
         hash: header.hash_slow(),
         header,
-        transactions: tx_hashes.iter().map(|h| Bytes::copy_from_slice(h.as_slice())).collect(),
+        transactions: tx_hashes
+            .iter()
+            .map(|h| Bytes::copy_from_slice(h.as_slice()))
+            .collect(),
         senders: tx_hashes.iter().map(|_| Address::ZERO).collect(),
         tx_hashes,
         provenance: Provenance::default(),
@@ -20,11 +26,18 @@ fn wal_entries_come_back_in_arrival_order_after_reopen() {
         let s = Storage::open(dir.path()).unwrap();
         let a = B256::repeat_byte(1);
         let b = B256::repeat_byte(2);
-        s.wal_append(&[(b, 7, b"second"), (a, 3, b"first")]).unwrap();
+        s.wal_append(&[(b, 7, b"second"), (a, 3, b"first")])
+            .unwrap();
     }
     let s = Storage::open(dir.path()).unwrap();
     let entries = s.wal_entries().unwrap();
-    assert_eq!(entries, vec![(3, Bytes::from_static(b"first")), (7, Bytes::from_static(b"second"))]);
+    assert_eq!(
+        entries,
+        vec![
+            (3, Bytes::from_static(b"first")),
+            (7, Bytes::from_static(b"second"))
+        ]
+    );
 }
 
 #[test]
@@ -55,7 +68,10 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
     assert_eq!(s.head().unwrap(), Some(1));
     assert_eq!(s.account(&addr).unwrap(), Some(record));
     assert_eq!(s.storage(&addr, &slot).unwrap(), U256::from(42));
-    assert_eq!(s.tx_location(&tx).unwrap(), Some(TxLocation { block: 1, index: 0 }));
+    assert_eq!(
+        s.tx_location(&tx).unwrap(),
+        Some(TxLocation { block: 1, index: 0 })
+    );
     assert!(s.wal_entries().unwrap().is_empty());
     let stored = s.block(1).unwrap().unwrap();
     assert_eq!(s.block_number(&stored.hash).unwrap(), Some(1));
@@ -69,7 +85,10 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
     };
     s.commit_block(&commit).unwrap();
     assert_eq!(s.storage(&addr, &slot).unwrap(), U256::ZERO);
-    assert_eq!(s.account_storage(&addr).unwrap(), vec![(B256::repeat_byte(2), U256::from(1))]);
+    assert_eq!(
+        s.account_storage(&addr).unwrap(),
+        vec![(B256::repeat_byte(2), U256::from(1))]
+    );
 }
 
 #[test]
@@ -94,7 +113,11 @@ fn state_at_older_blocks_comes_from_history() {
         ..Default::default()
     })
     .unwrap();
-    s.commit_block(&BlockCommit { block: Some(block(2, vec![])), ..Default::default() }).unwrap();
+    s.commit_block(&BlockCommit {
+        block: Some(block(2, vec![])),
+        ..Default::default()
+    })
+    .unwrap();
     s.commit_block(&BlockCommit {
         block: Some(block(3, vec![])),
         accounts: vec![(addr, AccountChange::Set(rec(2)))],

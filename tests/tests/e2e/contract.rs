@@ -34,18 +34,27 @@ async fn contract_calls_storage_logs_and_subscriptions() -> Result<()> {
             let dr = wait_receipt(&p, dh, RECEIPT).await?;
             assert!(dr.status(), "deploy reverted");
             assert_eq!(dr.to, None);
-            let addr = dr.contract_address.ok_or_else(|| eyre!("no contractAddress"))?;
+            let addr = dr
+                .contract_address
+                .ok_or_else(|| eyre!("no contractAddress"))?;
             assert_eq!(addr, me.address().create(nonce));
             assert_eq!(p.get_code_at(addr).await?, store_runtime());
-            assert_eq!(p.get_storage_at(addr, U256::ZERO).await?, U256::from(STORE_INITIAL));
+            assert_eq!(
+                p.get_storage_at(addr, U256::ZERO).await?,
+                U256::from(STORE_INITIAL)
+            );
 
             // eth_call through the ABI, and raw with `data`, with `input`, without a block tag.
             let store = Store::new(addr, p.clone());
             assert_eq!(store.get().call().await?, U256::from(STORE_INITIAL));
             let want = json!(word(STORE_INITIAL));
-            let v: Value = rpc.ok("eth_call", json!([{"to": addr, "data": "0x"}, "latest"])).await?;
+            let v: Value = rpc
+                .ok("eth_call", json!([{"to": addr, "data": "0x"}, "latest"]))
+                .await?;
             assert_eq!(v, want);
-            let v: Value = rpc.ok("eth_call", json!([{"to": addr, "input": "0x"}])).await?;
+            let v: Value = rpc
+                .ok("eth_call", json!([{"to": addr, "input": "0x"}]))
+                .await?;
             assert_eq!(v, want, "eth_call with `input` and no block tag");
             let v: Value = rpc
                 .ok(
@@ -66,9 +75,15 @@ async fn contract_calls_storage_logs_and_subscriptions() -> Result<()> {
             let req = store.set(U256::from(42)).into_transaction_request();
             let al = p.create_access_list(&req).await?;
             ensure!(al.error.is_none(), "createAccessList error: {:?}", al.error);
-            ensure!(al.gas_used > U256::from(21_000u64), "createAccessList gasUsed");
+            ensure!(
+                al.gas_used > U256::from(21_000u64),
+                "createAccessList gasUsed"
+            );
             for item in al.access_list.0.iter().filter(|i| i.address == addr) {
-                ensure!(item.storage_keys.contains(&word(0)), "slot 0 missing: {al:?}");
+                ensure!(
+                    item.storage_keys.contains(&word(0)),
+                    "slot 0 missing: {al:?}"
+                );
             }
 
             // Subscriptions first (the subscribe call returns once the id is known).
@@ -103,8 +118,14 @@ async fn contract_calls_storage_logs_and_subscriptions() -> Result<()> {
                 .ok_or_else(|| eyre!("log does not decode as Set"))?;
             assert_eq!(decoded.data.value, U256::from(42));
             let bloom = sr.inner.logs_bloom();
-            ensure!(bloom.contains_input(BloomInput::Raw(addr.as_slice())), "bloom: address");
-            ensure!(bloom.contains_input(BloomInput::Raw(set_topic().as_slice())), "bloom: topic");
+            ensure!(
+                bloom.contains_input(BloomInput::Raw(addr.as_slice())),
+                "bloom: address"
+            );
+            ensure!(
+                bloom.contains_input(BloomInput::Raw(set_topic().as_slice())),
+                "bloom: topic"
+            );
 
             // logIndex is the position in the block: consecutive over the block's receipts.
             let receipts = p
@@ -114,7 +135,11 @@ async fn contract_calls_storage_logs_and_subscriptions() -> Result<()> {
             let mut expected = 0u64;
             for r in &receipts {
                 for l in r.logs() {
-                    assert_eq!(l.log_index, Some(expected), "logIndex must count across the block");
+                    assert_eq!(
+                        l.log_index,
+                        Some(expected),
+                        "logIndex must count across the block"
+                    );
                     assert_eq!(l.transaction_index, r.transaction_index);
                     expected += 1;
                 }
@@ -129,11 +154,18 @@ async fn contract_calls_storage_logs_and_subscriptions() -> Result<()> {
             let found = p.get_logs(&filter).await?;
             assert_eq!(found.len(), 1, "getLogs: {found:?}");
             assert_eq!(&found[0], log, "getLogs log != receipt log");
-            let found = p.get_logs(&Filter::new().at_block_hash(bh).address(addr)).await?;
+            let found = p
+                .get_logs(&Filter::new().at_block_hash(bh).address(addr))
+                .await?;
             assert_eq!(found.len(), 1);
             assert_eq!(found[0].log_index, Some(log_index));
             let none = p
-                .get_logs(&Filter::new().address(addr).event_signature(word(1)).from_block(0u64))
+                .get_logs(
+                    &Filter::new()
+                        .address(addr)
+                        .event_signature(word(1))
+                        .from_block(0u64),
+                )
                 .await?;
             ensure!(none.is_empty(), "topic filter not applied");
 
@@ -160,7 +192,11 @@ async fn contract_calls_storage_logs_and_subscriptions() -> Result<()> {
                 .await?
                 .ok_or_else(|| eyre!("head {} not found", h1.number))?;
             assert_eq!(b1.header.hash, h1.hash);
-            assert_eq!(h1.inner.hash_slow(), h1.hash, "newHeads header hashes to its hash");
+            assert_eq!(
+                h1.inner.hash_slow(),
+                h1.hash,
+                "newHeads header hashes to its hash"
+            );
             Ok(())
         })
         .await

@@ -49,7 +49,8 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
         for a in 0..ACCOUNTS {
             let s = dev_signer(a);
             let n0 = parse_quantity(
-                &rpc.ok("eth_getTransactionCount", json!([s.address(), "pending"])).await?,
+                &rpc.ok("eth_getTransactionCount", json!([s.address(), "pending"]))
+                    .await?,
             )?;
             let txs = (0..PER_ACCOUNT)
                 .map(|i| {
@@ -80,7 +81,11 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
                                 rpc_errors.push(format!("hash mismatch {h} != {hash}"));
                                 break;
                             }
-                            acked.push(Acked { account, nonce, hash });
+                            acked.push(Acked {
+                                account,
+                                nonce,
+                                hash,
+                            });
                             acks.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(PACE).await;
                         }
@@ -100,7 +105,8 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
         // Kill -9 once enough were acknowledged (mid-stream), or when all sends are done.
         let mut head_before = 0;
         loop {
-            if acks.load(Ordering::SeqCst) >= KILL_AFTER_ACKS || tasks.iter().all(|t| t.is_finished())
+            if acks.load(Ordering::SeqCst) >= KILL_AFTER_ACKS
+                || tasks.iter().all(|t| t.is_finished())
             {
                 break;
             }
@@ -118,8 +124,14 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
             acked.extend(a);
             errors.extend(e);
         }
-        ensure!(errors.is_empty(), "JSON-RPC errors while submitting: {errors:#?}");
-        ensure!(!acked.is_empty(), "nothing was acknowledged before the kill");
+        ensure!(
+            errors.is_empty(),
+            "JSON-RPC errors while submitting: {errors:#?}"
+        );
+        ensure!(
+            !acked.is_empty(),
+            "nothing was acknowledged before the kill"
+        );
         eprintln!(
             "crash test: {} of {} transfers acknowledged before kill -9 (head {head_before})",
             acked.len(),
@@ -160,8 +172,10 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
         while !outstanding.is_empty() {
             let mut still = Vec::new();
             for chunk in outstanding.chunks(100) {
-                let calls: Vec<(&str, Value)> =
-                    chunk.iter().map(|h| ("eth_getTransactionReceipt", json!([h]))).collect();
+                let calls: Vec<(&str, Value)> = chunk
+                    .iter()
+                    .map(|h| ("eth_getTransactionReceipt", json!([h])))
+                    .collect();
                 for (h, r) in chunk.iter().zip(rpc.batch(&calls).await?) {
                     let r = r.map_err(|e| eyre!("receipt {h}: {e}"))?;
                     if r.is_null() {
@@ -194,9 +208,13 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
         for (account, nonce) in max_nonce {
             let addr = dev_signer(account).address();
             let count = parse_quantity(
-                &rpc.ok("eth_getTransactionCount", json!([addr, "latest"])).await?,
+                &rpc.ok("eth_getTransactionCount", json!([addr, "latest"]))
+                    .await?,
             )?;
-            ensure!(count > nonce, "account {account}: nonce {count} but {nonce} was acknowledged");
+            ensure!(
+                count > nonce,
+                "account {account}: nonce {count} but {nonce} was acknowledged"
+            );
         }
 
         // The chain keeps going after the restart.
@@ -217,8 +235,10 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
 async fn unknown_txs(rpc: &Rpc, hashes: &[B256]) -> Result<Vec<B256>> {
     let mut missing = Vec::new();
     for chunk in hashes.chunks(100) {
-        let calls: Vec<(&str, Value)> =
-            chunk.iter().map(|h| ("eth_getTransactionByHash", json!([h]))).collect();
+        let calls: Vec<(&str, Value)> = chunk
+            .iter()
+            .map(|h| ("eth_getTransactionByHash", json!([h])))
+            .collect();
         for (h, r) in chunk.iter().zip(rpc.batch(&calls).await?) {
             let r = r.map_err(|e| eyre!("eth_getTransactionByHash {h}: {e}"))?;
             if r.is_null() {

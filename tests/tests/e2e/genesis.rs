@@ -3,10 +3,7 @@
 //!    Also: `--chain-id` on the dev chain.
 
 use alloy::{
-    eips::BlockNumberOrTag,
-    primitives::U256,
-    providers::Provider,
-    signers::local::PrivateKeySigner,
+    eips::BlockNumberOrTag, primitives::U256, providers::Provider, signers::local::PrivateKeySigner,
 };
 use eyre::{Result, ensure, eyre};
 use ordo_tests::*;
@@ -62,13 +59,20 @@ async fn boots_from_genesis_file() -> Result<()> {
     let path = dir.path().join("genesis.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&genesis)?)?;
 
-    let node = TestNode::start(NodeOpts { genesis: Some(path), ..NodeOpts::default() }).await?;
+    let node = TestNode::start(NodeOpts {
+        genesis: Some(path),
+        ..NodeOpts::default()
+    })
+    .await?;
     node.logs()
         .guard(GUARD, async {
             let p = node.provider(&key);
             let rpc = node.rpc();
             assert_eq!(p.get_chain_id().await?, CHAIN_ID);
-            assert_eq!(rpc.ok("net_version", json!([])).await?, CHAIN_ID.to_string());
+            assert_eq!(
+                rpc.ok("net_version", json!([])).await?,
+                CHAIN_ID.to_string()
+            );
 
             assert_eq!(p.get_balance(eoa).await?, eoa_balance);
             assert_eq!(p.get_transaction_count(eoa).await?, 5);
@@ -76,7 +80,10 @@ async fn boots_from_genesis_file() -> Result<()> {
             assert_eq!(p.get_balance(contract).await?, U256::from(1));
             assert_eq!(p.get_transaction_count(contract).await?, 1);
             assert_eq!(p.get_code_at(contract).await?, store_runtime());
-            assert_eq!(p.get_storage_at(contract, U256::ZERO).await?, U256::from(42));
+            assert_eq!(
+                p.get_storage_at(contract, U256::ZERO).await?,
+                U256::from(42)
+            );
             assert_eq!(p.get_storage_at(contract, U256::from(1)).await?, U256::ZERO);
             // The dev accounts are not funded on this chain.
             assert_eq!(p.get_balance(DEV_ACCOUNT0).await?, U256::ZERO);
@@ -105,7 +112,10 @@ async fn boots_from_genesis_file() -> Result<()> {
             use alloy::consensus::Transaction as _;
             assert_eq!(tx.inner.nonce(), 5);
             assert_eq!(p.get_transaction_count(eoa).await?, 6);
-            assert_eq!(p.get_storage_at(contract, U256::ZERO).await?, U256::from(43));
+            assert_eq!(
+                p.get_storage_at(contract, U256::ZERO).await?,
+                U256::from(43)
+            );
             ensure!(r.block_number.is_some_and(|n| n >= 1));
             // Later blocks inherit the genesis gas limit.
             let b = p
@@ -120,7 +130,11 @@ async fn boots_from_genesis_file() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_id_flag() -> Result<()> {
-    let node = TestNode::start(NodeOpts { chain_id: Some(1234), ..NodeOpts::default() }).await?;
+    let node = TestNode::start(NodeOpts {
+        chain_id: Some(1234),
+        ..NodeOpts::default()
+    })
+    .await?;
     node.logs()
         .guard(GUARD, async {
             let s = dev_signer(7);
@@ -130,9 +144,20 @@ async fn chain_id_flag() -> Result<()> {
             // Signed for the default dev chain id: refused.
             let (raw, _) = sign_raw(
                 &s,
-                transfer_1559(DEV_CHAIN_ID, 0, random_address(), U256::from(1), 10 * GWEI, GWEI),
+                transfer_1559(
+                    DEV_CHAIN_ID,
+                    0,
+                    random_address(),
+                    U256::from(1),
+                    10 * GWEI,
+                    GWEI,
+                ),
             );
-            let e = rpc.send_raw(&raw).await?.err().ok_or_else(|| eyre!("wrong chain accepted"))?;
+            let e = rpc
+                .send_raw(&raw)
+                .await?
+                .err()
+                .ok_or_else(|| eyre!("wrong chain accepted"))?;
             ensure!(e.message.contains("invalid chain id for signer"), "{e}");
             // Signed for 1234: mined.
             let (raw, h) = sign_raw(

@@ -14,15 +14,20 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::{GUARD, RECEIPT};
 
 fn err_code(v: &Value) -> Option<i64> {
-    v.get("error").and_then(|e| e.get("code")).and_then(Value::as_i64)
+    v.get("error")
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_i64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_protocol() -> Result<()> {
     // Long block time: the head stays put, so state queries by number/hash below all target
     // the head and need no historical state.
-    let node =
-        TestNode::start(NodeOpts { block_time_ms: 600_000, ..NodeOpts::default() }).await?;
+    let node = TestNode::start(NodeOpts {
+        block_time_ms: 600_000,
+        ..NodeOpts::default()
+    })
+    .await?;
     node.logs()
         .guard(GUARD, async {
             let rpc = node.rpc();
@@ -176,7 +181,10 @@ async fn http_filters() -> Result<()> {
             let block_filter = rpc.ok("eth_newBlockFilter", json!([])).await?;
             let pending_filter = rpc.ok("eth_newPendingTransactionFilter", json!([])).await?;
             let log_filter = rpc
-                .ok("eth_newFilter", json!([{"fromBlock": "latest", "topics": [set_topic()]}]))
+                .ok(
+                    "eth_newFilter",
+                    json!([{"fromBlock": "latest", "topics": [set_topic()]}]),
+                )
                 .await?;
 
             // A tx that emits Set: deploy, then set(5).
@@ -197,7 +205,9 @@ async fn http_filters() -> Result<()> {
                 input: store_initcode(),
             };
             let (raw, dh) = sign_raw(&s, deploy);
-            rpc.send_raw(&raw).await?.map_err(|e| eyre!("deploy: {e}"))?;
+            rpc.send_raw(&raw)
+                .await?
+                .map_err(|e| eyre!("deploy: {e}"))?;
             let addr = s.address().create(n);
             let call = alloy::consensus::TxEip1559 {
                 chain_id: chain,
@@ -210,7 +220,11 @@ async fn http_filters() -> Result<()> {
                 access_list: Default::default(),
                 input: {
                     use alloy::sol_types::SolCall;
-                    Store::setCall { value: U256::from(5) }.abi_encode().into()
+                    Store::setCall {
+                        value: U256::from(5),
+                    }
+                    .abi_encode()
+                    .into()
                 },
             };
             let (raw, sh) = sign_raw(&s, call);
@@ -219,44 +233,66 @@ async fn http_filters() -> Result<()> {
             assert!(r.status());
             let bn = r.block_number.ok_or_else(|| eyre!("no block"))?;
 
-            let pending = rpc.ok("eth_getFilterChanges", json!([pending_filter])).await?;
+            let pending = rpc
+                .ok("eth_getFilterChanges", json!([pending_filter]))
+                .await?;
             let pending = pending.as_array().cloned().unwrap_or_default();
             ensure!(
                 pending.contains(&json!(dh)) && pending.contains(&json!(sh)),
                 "pending tx filter missed our txs: {pending:?}"
             );
 
-            let blocks = rpc.ok("eth_getFilterChanges", json!([block_filter])).await?;
+            let blocks = rpc
+                .ok("eth_getFilterChanges", json!([block_filter]))
+                .await?;
             let block_hash = json!(r.block_hash.ok_or_else(|| eyre!("no block hash"))?);
             ensure!(
                 blocks.as_array().is_some_and(|a| a.contains(&block_hash)),
                 "block filter missed block {bn}: {blocks}"
             );
             // Changes are consumed: polling again does not repeat the same hashes.
-            let again = rpc.ok("eth_getFilterChanges", json!([block_filter])).await?;
+            let again = rpc
+                .ok("eth_getFilterChanges", json!([block_filter]))
+                .await?;
             ensure!(
                 !again.as_array().is_some_and(|a| a.contains(&block_hash)),
                 "block filter repeated a block: {again}"
             );
 
-            let logs = rpc.ok("eth_getFilterChanges", json!([log_filter.clone()])).await?;
+            let logs = rpc
+                .ok("eth_getFilterChanges", json!([log_filter.clone()]))
+                .await?;
             let logs = logs.as_array().cloned().unwrap_or_default();
             ensure!(
                 logs.iter().any(|l| l["transactionHash"] == json!(sh)),
                 "log filter missed the event: {logs:?}"
             );
-            let all = rpc.ok("eth_getFilterLogs", json!([log_filter.clone()])).await?;
+            let all = rpc
+                .ok("eth_getFilterLogs", json!([log_filter.clone()]))
+                .await?;
             ensure!(
-                all.as_array().is_some_and(|a| a.iter().any(|l| l["transactionHash"] == json!(sh))),
+                all.as_array()
+                    .is_some_and(|a| a.iter().any(|l| l["transactionHash"] == json!(sh))),
                 "eth_getFilterLogs: {all}"
             );
 
             for f in [&block_filter, &pending_filter, &log_filter] {
-                assert_eq!(rpc.ok("eth_uninstallFilter", json!([f])).await?, json!(true));
+                assert_eq!(
+                    rpc.ok("eth_uninstallFilter", json!([f])).await?,
+                    json!(true)
+                );
             }
-            assert_eq!(rpc.ok("eth_uninstallFilter", json!([block_filter])).await?, json!(false));
-            let gone = rpc.call("eth_getFilterChanges", json!([block_filter])).await?;
-            ensure!(gone.is_err(), "polling an uninstalled filter must fail: {gone:?}");
+            assert_eq!(
+                rpc.ok("eth_uninstallFilter", json!([block_filter])).await?,
+                json!(false)
+            );
+            let gone = rpc
+                .call("eth_getFilterChanges", json!([block_filter]))
+                .await?;
+            ensure!(
+                gone.is_err(),
+                "polling an uninstalled filter must fail: {gone:?}"
+            );
             Ok(())
         })
         .await
@@ -345,10 +381,8 @@ async fn websocket_protocol() -> Result<()> {
 }
 
 /// State at a recent, non-head block (what a wallet does when it reads "block N" and the head
-/// moves on before its next call; geth keeps 128 blocks of state). Ignored: the node is
-/// non-archive today and answers "historical state not available".
+/// moves on before its next call). Ordo answers from its per-block change sets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "node keeps only the head state (non-archive); enable once recent states are kept"]
 async fn state_at_recent_blocks() -> Result<()> {
     let node = TestNode::dev().await?;
     node.logs()
@@ -361,8 +395,14 @@ async fn state_at_recent_blocks() -> Result<()> {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             let bal = json!(DEV_BALANCE);
-            for block in [json!(format!("{n0:#x}")), json!("earliest"), json!({"blockNumber": "0x0"})] {
-                let v = rpc.ok("eth_getBalance", json!([DEV_ACCOUNT0, block])).await?;
+            for block in [
+                json!(format!("{n0:#x}")),
+                json!("earliest"),
+                json!({"blockNumber": "0x0"}),
+            ] {
+                let v = rpc
+                    .ok("eth_getBalance", json!([DEV_ACCOUNT0, block]))
+                    .await?;
                 assert_eq!(v, bal, "eth_getBalance at {block}");
             }
             Ok(())

@@ -2,13 +2,8 @@
 //!    fields, the block with full txs, block receipts, eth_feeHistory.
 
 use alloy::{
-    consensus::TxType,
-    eips::BlockNumberOrTag,
-    eips::Typed2718,
-    network::TransactionBuilder,
-    primitives::U256,
-    providers::Provider,
-    rpc::types::TransactionRequest,
+    consensus::TxType, eips::BlockNumberOrTag, eips::Typed2718, network::TransactionBuilder,
+    primitives::U256, providers::Provider, rpc::types::TransactionRequest,
 };
 use eyre::{Result, ensure, eyre};
 use ordo_tests::*;
@@ -47,11 +42,20 @@ async fn eip1559_transfer() -> Result<()> {
             assert_eq!(r.contract_address, None);
             assert!(r.logs().is_empty());
             assert_eq!(r.transaction_type(), TxType::Eip1559);
-            let bn = r.block_number.ok_or_else(|| eyre!("receipt without blockNumber"))?;
-            let bh = r.block_hash.ok_or_else(|| eyre!("receipt without blockHash"))?;
-            let index = r.transaction_index.ok_or_else(|| eyre!("receipt without index"))?;
+            let bn = r
+                .block_number
+                .ok_or_else(|| eyre!("receipt without blockNumber"))?;
+            let bh = r
+                .block_hash
+                .ok_or_else(|| eyre!("receipt without blockHash"))?;
+            let index = r
+                .transaction_index
+                .ok_or_else(|| eyre!("receipt without index"))?;
             ensure!(bn >= 1, "tx in genesis?");
-            ensure!(r.effective_gas_price >= GWEI, "effective gas price below min base fee");
+            ensure!(
+                r.effective_gas_price >= GWEI,
+                "effective gas price below min base fee"
+            );
 
             // Balances (latest state only: alice sends nothing else, so no historical state
             // is needed): bob got the value, alice paid value + gas_used * effective price.
@@ -70,11 +74,31 @@ async fn eip1559_transfer() -> Result<()> {
             // The transaction object, as JSON: geth's field set.
             let tx: Value = rpc.ok("eth_getTransactionByHash", json!([hash])).await?;
             for f in [
-                "type", "chainId", "yParity", "v", "r", "s", "accessList", "blockHash",
-                "blockNumber", "transactionIndex", "from", "to", "value", "gas", "gasPrice",
-                "maxFeePerGas", "maxPriorityFeePerGas", "input", "nonce", "hash",
+                "type",
+                "chainId",
+                "yParity",
+                "v",
+                "r",
+                "s",
+                "accessList",
+                "blockHash",
+                "blockNumber",
+                "transactionIndex",
+                "from",
+                "to",
+                "value",
+                "gas",
+                "gasPrice",
+                "maxFeePerGas",
+                "maxPriorityFeePerGas",
+                "input",
+                "nonce",
+                "hash",
             ] {
-                ensure!(tx.get(f).is_some(), "eth_getTransactionByHash lacks {f}: {tx}");
+                ensure!(
+                    tx.get(f).is_some(),
+                    "eth_getTransactionByHash lacks {f}: {tx}"
+                );
             }
             assert_eq!(tx["type"], "0x2");
             assert_eq!(tx["chainId"], format!("{DEV_CHAIN_ID:#x}"));
@@ -90,7 +114,10 @@ async fn eip1559_transfer() -> Result<()> {
             // The gas limit alloy's filler chose (from eth_estimateGas).
             let t_gas = parse_quantity(&tx["gas"])?;
             ensure!(t_gas >= 21_000, "gas {t_gas}");
-            ensure!(tx["yParity"] == "0x0" || tx["yParity"] == "0x1", "yParity: {tx}");
+            ensure!(
+                tx["yParity"] == "0x0" || tx["yParity"] == "0x1",
+                "yParity: {tx}"
+            );
             assert_eq!(tx["v"], tx["yParity"], "typed txs: v == yParity (geth)");
             // Effective gas price of a mined 1559 tx.
             assert_eq!(tx["gasPrice"], json!(U256::from(r.effective_gas_price)));
@@ -143,7 +170,10 @@ async fn eip1559_transfer() -> Result<()> {
                 .ok_or_else(|| eyre!("tx not in its block"))?;
             assert_eq!(ours.transaction_index, Some(index));
             ensure!(block.header.gas_used >= 21_000);
-            let base_fee = block.header.base_fee_per_gas.ok_or_else(|| eyre!("no base fee"))?;
+            let base_fee = block
+                .header
+                .base_fee_per_gas
+                .ok_or_else(|| eyre!("no base fee"))?;
             ensure!(u128::from(base_fee) >= GWEI, "base fee {base_fee} < 1 gwei");
             ensure!(block.header.gas_limit > 0);
             let parent = p
@@ -159,25 +189,49 @@ async fn eip1559_transfer() -> Result<()> {
             assert_eq!(by_hash.header.number, bn);
 
             // The block as JSON: every header field geth returns.
-            let raw_block: Value =
-                rpc.ok("eth_getBlockByNumber", json!([format!("{bn:#x}"), false])).await?;
+            let raw_block: Value = rpc
+                .ok("eth_getBlockByNumber", json!([format!("{bn:#x}"), false]))
+                .await?;
             for f in [
-                "hash", "parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot",
-                "receiptsRoot", "logsBloom", "difficulty", "number", "gasLimit", "gasUsed",
-                "timestamp", "extraData", "mixHash", "nonce", "baseFeePerGas", "size",
-                "transactions", "uncles",
+                "hash",
+                "parentHash",
+                "sha3Uncles",
+                "miner",
+                "stateRoot",
+                "transactionsRoot",
+                "receiptsRoot",
+                "logsBloom",
+                "difficulty",
+                "number",
+                "gasLimit",
+                "gasUsed",
+                "timestamp",
+                "extraData",
+                "mixHash",
+                "nonce",
+                "baseFeePerGas",
+                "size",
+                "transactions",
+                "uncles",
             ] {
                 ensure!(raw_block.get(f).is_some(), "block lacks {f}: {raw_block}");
             }
             ensure!(
-                raw_block["transactions"].as_array().is_some_and(|a| a.contains(&json!(hash))),
+                raw_block["transactions"]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&json!(hash))),
                 "hash-only block lacks the tx hash"
             );
             let count: Value = rpc
-                .ok("eth_getBlockTransactionCountByNumber", json!([format!("{bn:#x}")]))
+                .ok(
+                    "eth_getBlockTransactionCountByNumber",
+                    json!([format!("{bn:#x}")]),
+                )
                 .await?;
             assert_eq!(count, json!(format!("{:#x}", txs.len())));
-            let count: Value = rpc.ok("eth_getBlockTransactionCountByHash", json!([bh])).await?;
+            let count: Value = rpc
+                .ok("eth_getBlockTransactionCountByHash", json!([bh]))
+                .await?;
             assert_eq!(count, json!(format!("{:#x}", txs.len())));
 
             // Block receipts: ours is there and equal; cumulative gas adds up to the block's.
@@ -191,7 +245,10 @@ async fn eip1559_transfer() -> Result<()> {
                 .find(|x| x.transaction_hash == hash)
                 .ok_or_else(|| eyre!("receipt not in block receipts"))?;
             assert_eq!(mine.gas_used, r.gas_used);
-            assert_eq!(mine.inner.cumulative_gas_used(), r.inner.cumulative_gas_used());
+            assert_eq!(
+                mine.inner.cumulative_gas_used(),
+                r.inner.cumulative_gas_used()
+            );
             assert_eq!(mine.effective_gas_price, r.effective_gas_price);
             let mut cumulative = 0;
             for (i, x) in receipts.iter().enumerate() {
@@ -202,11 +259,25 @@ async fn eip1559_transfer() -> Result<()> {
             assert_eq!(cumulative, block.header.gas_used);
             let raw_receipt: Value = rpc.ok("eth_getTransactionReceipt", json!([hash])).await?;
             for f in [
-                "status", "cumulativeGasUsed", "gasUsed", "effectiveGasPrice", "logs",
-                "logsBloom", "contractAddress", "type", "transactionHash", "transactionIndex",
-                "blockHash", "blockNumber", "from", "to",
+                "status",
+                "cumulativeGasUsed",
+                "gasUsed",
+                "effectiveGasPrice",
+                "logs",
+                "logsBloom",
+                "contractAddress",
+                "type",
+                "transactionHash",
+                "transactionIndex",
+                "blockHash",
+                "blockNumber",
+                "from",
+                "to",
             ] {
-                ensure!(raw_receipt.get(f).is_some(), "receipt lacks {f}: {raw_receipt}");
+                ensure!(
+                    raw_receipt.get(f).is_some(),
+                    "receipt lacks {f}: {raw_receipt}"
+                );
             }
             assert_eq!(raw_receipt["status"], "0x1");
             assert_eq!(raw_receipt["type"], "0x2");
@@ -219,16 +290,26 @@ async fn eip1559_transfer() -> Result<()> {
                 .await?;
             let n = 4.min(head + 1) as usize;
             assert_eq!(fh.oldest_block, head + 1 - n as u64);
-            assert_eq!(fh.base_fee_per_gas.len(), n + 1, "base fees: n blocks + the next one");
+            assert_eq!(
+                fh.base_fee_per_gas.len(),
+                n + 1,
+                "base fees: n blocks + the next one"
+            );
             assert_eq!(fh.gas_used_ratio.len(), n);
-            let rewards = fh.reward.as_ref().ok_or_else(|| eyre!("no reward with percentiles"))?;
+            let rewards = fh
+                .reward
+                .as_ref()
+                .ok_or_else(|| eyre!("no reward with percentiles"))?;
             assert_eq!(rewards.len(), n);
             for row in rewards {
                 assert_eq!(row.len(), 2);
                 ensure!(row[0] <= row[1], "percentile rewards must be ascending");
             }
             for ratio in &fh.gas_used_ratio {
-                ensure!((0.0..=1.0).contains(ratio), "gasUsedRatio out of range: {ratio}");
+                ensure!(
+                    (0.0..=1.0).contains(ratio),
+                    "gasUsedRatio out of range: {ratio}"
+                );
             }
             for fee in &fh.base_fee_per_gas {
                 ensure!(*fee >= GWEI, "base fee below the minimum: {fee}");

@@ -39,7 +39,11 @@ async fn legacy_2930_and_7702_are_included() -> Result<()> {
                 input: Bytes::new(),
             };
             // Legacy, pre-EIP-155 (no chain id: v is 27/28).
-            let legacy_pre = TxLegacy { chain_id: None, nonce: nonce + 1, ..legacy155.clone() };
+            let legacy_pre = TxLegacy {
+                chain_id: None,
+                nonce: nonce + 1,
+                ..legacy155.clone()
+            };
             // EIP-2930 with an access list (intrinsic 21000 + 2400 + 1900).
             let listed = random_address();
             let eip2930 = TxEip2930 {
@@ -60,14 +64,28 @@ async fn legacy_2930_and_7702_are_included() -> Result<()> {
             let (raw2, h2) = sign_raw(&s, legacy_pre);
             let (raw3, h3) = sign_raw(&s, eip2930);
             for (raw, h) in [(&raw1, h1), (&raw2, h2), (&raw3, h3)] {
-                let got = rpc.send_raw(raw).await?.map_err(|e| eyre!("send {h}: {e}"))?;
+                let got = rpc
+                    .send_raw(raw)
+                    .await?
+                    .map_err(|e| eyre!("send {h}: {e}"))?;
                 assert_eq!(got, h, "node's tx hash differs from the signed hash");
             }
-            for (h, ty) in [(h1, TxType::Legacy), (h2, TxType::Legacy), (h3, TxType::Eip2930)] {
+            for (h, ty) in [
+                (h1, TxType::Legacy),
+                (h2, TxType::Legacy),
+                (h3, TxType::Eip2930),
+            ] {
                 let r = wait_receipt(&p, h, RECEIPT).await?;
                 assert!(r.status(), "{ty:?} tx reverted");
                 assert_eq!(r.transaction_type(), ty);
-                assert_eq!(r.gas_used, if ty == TxType::Eip2930 { 25_300 } else { 21_000 });
+                assert_eq!(
+                    r.gas_used,
+                    if ty == TxType::Eip2930 {
+                        25_300
+                    } else {
+                        21_000
+                    }
+                );
             }
             assert_eq!(p.get_balance(to).await?, U256::from(3));
 
@@ -75,7 +93,10 @@ async fn legacy_2930_and_7702_are_included() -> Result<()> {
             assert_eq!(t1["type"], "0x0");
             assert_eq!(t1["chainId"], format!("{chain:#x}"));
             let v1 = parse_quantity(&t1["v"])?;
-            ensure!(v1 == chain * 2 + 35 || v1 == chain * 2 + 36, "EIP-155 v = {v1}");
+            ensure!(
+                v1 == chain * 2 + 35 || v1 == chain * 2 + 36,
+                "EIP-155 v = {v1}"
+            );
             let t2: Value = rpc.ok("eth_getTransactionByHash", json!([h2])).await?;
             assert_eq!(t2["type"], "0x0");
             let v2 = parse_quantity(&t2["v"])?;
@@ -97,10 +118,16 @@ async fn legacy_2930_and_7702_are_included() -> Result<()> {
             let dh = *dp.send_transaction(deploy).await?.tx_hash();
             let dr = wait_receipt(&dp, dh, RECEIPT).await?;
             assert!(dr.status());
-            let store = dr.contract_address.ok_or_else(|| eyre!("no contract address"))?;
+            let store = dr
+                .contract_address
+                .ok_or_else(|| eyre!("no contract address"))?;
 
             let authority = PrivateKeySigner::random();
-            let auth = Authorization { chain_id: U256::from(chain), address: store, nonce: 0 };
+            let auth = Authorization {
+                chain_id: U256::from(chain),
+                address: store,
+                nonce: 0,
+            };
             let auth_sig = authority.sign_hash_sync(&auth.signature_hash())?;
             let signed_auth = auth.into_signed(auth_sig);
             let n = p.get_transaction_count(s.address()).pending().await?;
@@ -118,7 +145,10 @@ async fn legacy_2930_and_7702_are_included() -> Result<()> {
                 input: Bytes::new(),
             };
             let (raw7, h7) = sign_raw(&s, tx7702);
-            let got = rpc.send_raw(&raw7).await?.map_err(|e| eyre!("send 7702: {e}"))?;
+            let got = rpc
+                .send_raw(&raw7)
+                .await?
+                .map_err(|e| eyre!("send 7702: {e}"))?;
             assert_eq!(got, h7);
             let r7 = wait_receipt(&p, h7, RECEIPT).await?;
             assert!(r7.status(), "7702 tx reverted");
@@ -136,7 +166,11 @@ async fn legacy_2930_and_7702_are_included() -> Result<()> {
             let mut want = vec![0xef, 0x01, 0x00];
             want.extend_from_slice(store.as_slice());
             assert_eq!(code, Bytes::from(want), "delegation designator");
-            assert_eq!(p.get_transaction_count(authority.address()).await?, 1, "auth nonce bump");
+            assert_eq!(
+                p.get_transaction_count(authority.address()).await?,
+                1,
+                "auth nonce bump"
+            );
 
             // Calling the EOA runs the Store code against the EOA's own storage.
             let as_store = Store::new(authority.address(), p.clone());
@@ -145,14 +179,21 @@ async fn legacy_2930_and_7702_are_included() -> Result<()> {
             assert!(cr.status());
             let logs = cr.logs();
             assert_eq!(logs.len(), 1);
-            assert_eq!(logs[0].address(), authority.address(), "log emitted by the EOA");
+            assert_eq!(
+                logs[0].address(),
+                authority.address(),
+                "log emitted by the EOA"
+            );
             assert_eq!(
                 p.get_storage_at(authority.address(), U256::ZERO).await?,
                 U256::from(99)
             );
             assert_eq!(as_store.get().call().await?, U256::from(99));
             // The contract's own storage is untouched.
-            assert_eq!(p.get_storage_at(store, U256::ZERO).await?, U256::from(STORE_INITIAL));
+            assert_eq!(
+                p.get_storage_at(store, U256::ZERO).await?,
+                U256::from(STORE_INITIAL)
+            );
             Ok(())
         })
         .await

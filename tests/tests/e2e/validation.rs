@@ -21,8 +21,16 @@ async fn expect_err(rpc: &Rpc, what: &str, raw: &Bytes, want: &str) -> Result<()
     match rpc.send_raw(raw).await? {
         Ok(h) => Err(eyre!("{what}: accepted as {h}, wanted error {want:?}")),
         Err(e) => {
-            ensure!(e.message.contains(want), "{what}: got {e}, wanted a message containing {want:?}");
-            ensure!(e.code == -32000, "{what}: got code {} ({}), wanted -32000", e.code, e.message);
+            ensure!(
+                e.message.contains(want),
+                "{what}: got {e}, wanted a message containing {want:?}"
+            );
+            ensure!(
+                e.code == -32000,
+                "{what}: got code {} ({}), wanted -32000",
+                e.code,
+                e.message
+            );
             Ok(())
         }
     }
@@ -46,11 +54,19 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
             // Mine one tx so there is a "too low" nonce.
             let n0 = p.get_transaction_count(s.address()).pending().await?;
             let (raw, h) = sign_raw(&s, tx(n0));
-            rpc.send_raw(&raw).await?.map_err(|e| eyre!("first tx: {e}"))?;
+            rpc.send_raw(&raw)
+                .await?
+                .map_err(|e| eyre!("first tx: {e}"))?;
             wait_receipt(&p, h, RECEIPT).await?;
 
             // nonce too low: the mined nonce again, different content.
-            let (raw, _) = sign_raw(&s, TxEip1559 { value: U256::from(2), ..tx(n0) });
+            let (raw, _) = sign_raw(
+                &s,
+                TxEip1559 {
+                    value: U256::from(2),
+                    ..tx(n0)
+                },
+            );
             expect_err(&rpc, "mined nonce", &raw, "nonce too low").await?;
 
             // nonce too high: far ahead of the account.
@@ -61,7 +77,9 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
             // do not race the block builder.
             let queued = tx(n0 + 2);
             let (raw_q, _) = sign_raw(&s, queued.clone());
-            rpc.send_raw(&raw_q).await?.map_err(|e| eyre!("queued tx: {e}"))?;
+            rpc.send_raw(&raw_q)
+                .await?
+                .map_err(|e| eyre!("queued tx: {e}"))?;
             // already known: the same bytes again.
             expect_err(&rpc, "duplicate", &raw_q, "already known").await?;
             // replacement transaction underpriced: +5% on both fees.
@@ -74,8 +92,13 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
                     ..queued.clone()
                 },
             );
-            expect_err(&rpc, "+5% replacement", &raw, "replacement transaction underpriced")
-                .await?;
+            expect_err(
+                &rpc,
+                "+5% replacement",
+                &raw,
+                "replacement transaction underpriced",
+            )
+            .await?;
             // A +20% replacement is accepted (and is the one that gets mined below).
             let (raw_r, h_r) = sign_raw(
                 &s,
@@ -86,10 +109,18 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
                     ..queued.clone()
                 },
             );
-            rpc.send_raw(&raw_r).await?.map_err(|e| eyre!("+20% replacement refused: {e}"))?;
+            rpc.send_raw(&raw_r)
+                .await?
+                .map_err(|e| eyre!("+20% replacement refused: {e}"))?;
 
             // invalid chain id for signer.
-            let (raw, _) = sign_raw(&s, TxEip1559 { chain_id: 1, ..tx(n0 + 1) });
+            let (raw, _) = sign_raw(
+                &s,
+                TxEip1559 {
+                    chain_id: 1,
+                    ..tx(n0 + 1)
+                },
+            );
             expect_err(&rpc, "chain id 1", &raw, "invalid chain id for signer").await?;
 
             // invalid sender: a signature that recovers to no key (r = 0).
@@ -104,18 +135,37 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
             // insufficient funds: a fresh key with no balance.
             let poor = PrivateKeySigner::random();
             let (raw, _) = sign_raw(&poor, transfer_1559(chain, 0, to, U256::ZERO, max_fee, tip));
-            expect_err(&rpc, "empty account", &raw, "insufficient funds for gas * price + value")
-                .await?;
+            expect_err(
+                &rpc,
+                "empty account",
+                &raw,
+                "insufficient funds for gas * price + value",
+            )
+            .await?;
             // ... and one that can pay the gas but not the value.
             let (raw, _) = sign_raw(
                 &s,
-                TxEip1559 { value: DEV_BALANCE * U256::from(2), ..tx(n0 + 1) },
+                TxEip1559 {
+                    value: DEV_BALANCE * U256::from(2),
+                    ..tx(n0 + 1)
+                },
             );
-            expect_err(&rpc, "value > balance", &raw, "insufficient funds for gas * price + value")
-                .await?;
+            expect_err(
+                &rpc,
+                "value > balance",
+                &raw,
+                "insufficient funds for gas * price + value",
+            )
+            .await?;
 
             // intrinsic gas too low.
-            let (raw, _) = sign_raw(&s, TxEip1559 { gas_limit: 20_000, ..tx(n0 + 1) });
+            let (raw, _) = sign_raw(
+                &s,
+                TxEip1559 {
+                    gas_limit: 20_000,
+                    ..tx(n0 + 1)
+                },
+            );
             expect_err(&rpc, "gas 20000", &raw, "intrinsic gas too low").await?;
 
             // exceeds block gas limit.
@@ -125,7 +175,10 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
                 .ok_or_else(|| eyre!("no latest block"))?;
             let (raw, _) = sign_raw(
                 &s,
-                TxEip1559 { gas_limit: latest.header.gas_limit + 1, ..tx(n0 + 1) },
+                TxEip1559 {
+                    gas_limit: latest.header.gas_limit + 1,
+                    ..tx(n0 + 1)
+                },
             );
             expect_err(&rpc, "gas > block limit", &raw, "exceeds block gas limit").await?;
 
@@ -138,8 +191,13 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
                     ..tx(n0 + 1)
                 },
             );
-            expect_err(&rpc, "fee cap 0.5 gwei", &raw, "max fee per gas less than block base fee")
-                .await?;
+            expect_err(
+                &rpc,
+                "fee cap 0.5 gwei",
+                &raw,
+                "max fee per gas less than block base fee",
+            )
+            .await?;
 
             // max priority fee per gas higher than max fee per gas.
             let (raw, _) = sign_raw(
@@ -208,12 +266,19 @@ async fn every_validation_error_has_geths_message() -> Result<()> {
                 .await
                 .err()
                 .ok_or_else(|| eyre!("duplicate accepted through alloy"))?;
-            let payload = err.as_error_resp().ok_or_else(|| eyre!("not an error response: {err}"))?;
-            ensure!(payload.message.contains("already known"), "alloy saw {payload:?}");
+            let payload = err
+                .as_error_resp()
+                .ok_or_else(|| eyre!("not an error response: {err}"))?;
+            ensure!(
+                payload.message.contains("already known"),
+                "alloy saw {payload:?}"
+            );
 
             // The node is fine: filling the gap mines n0+1 and the +20% replacement.
             let (raw, h1) = sign_raw(&s, tx(n0 + 1));
-            rpc.send_raw(&raw).await?.map_err(|e| eyre!("gap filler: {e}"))?;
+            rpc.send_raw(&raw)
+                .await?
+                .map_err(|e| eyre!("gap filler: {e}"))?;
             wait_receipt(&p, h1, RECEIPT).await?;
             let rr = wait_receipt(&p, h_r, RECEIPT).await?;
             assert!(rr.status());

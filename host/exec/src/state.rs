@@ -361,13 +361,11 @@ impl DatabaseRef for StateDb {
     type Error = StateError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        Ok(self.account(&address).map(|a| AccountInfo {
-            balance: a.balance,
-            nonce: a.nonce,
-            code_hash: a.code_hash,
-            account_id: None,
-            code: None,
-        }))
+        StateAt {
+            state: self,
+            block: None,
+        }
+        .basic_ref(address)
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {

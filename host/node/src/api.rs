@@ -278,23 +278,31 @@ pub fn rpc_header(block: &BlockRecord) -> Header {
     }
 }
 
+/// The RPC logs of one receipt, with block, transaction and log indices filled in.
+fn receipt_logs(block: &BlockRecord, index: usize, r: &ReceiptRecord) -> Vec<Log> {
+    r.receipt
+        .logs()
+        .iter()
+        .enumerate()
+        .map(|(j, log)| Log {
+            inner: log.clone(),
+            block_hash: Some(block.hash),
+            block_number: Some(block.number()),
+            block_timestamp: Some(block.header.timestamp),
+            transaction_hash: block.tx_hashes.get(index).copied(),
+            transaction_index: Some(index as u64),
+            log_index: Some(r.first_log_index + j as u64),
+            removed: false,
+        })
+        .collect()
+}
+
 fn block_logs(block: &BlockRecord, receipts: &[ReceiptRecord]) -> Vec<Log> {
-    let mut out = Vec::new();
-    for (i, r) in receipts.iter().enumerate() {
-        for (j, log) in r.receipt.logs().iter().enumerate() {
-            out.push(Log {
-                inner: log.clone(),
-                block_hash: Some(block.hash),
-                block_number: Some(block.number()),
-                block_timestamp: Some(block.header.timestamp),
-                transaction_hash: block.tx_hashes.get(i).copied(),
-                transaction_index: Some(i as u64),
-                log_index: Some(r.first_log_index + j as u64),
-                removed: false,
-            });
-        }
-    }
-    out
+    receipts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| receipt_logs(block, i, r))
+        .collect()
 }
 
 fn rpc_receipt(
@@ -308,22 +316,7 @@ fn rpc_receipt(
         .ok_or_else(|| BackendError::internal("receipt without tx"))?;
     let tx = decode_tx(raw)?;
     let tx_hash = block.tx_hashes[index];
-    let logs: Vec<Log> = r
-        .receipt
-        .logs()
-        .iter()
-        .enumerate()
-        .map(|(j, log)| Log {
-            inner: log.clone(),
-            block_hash: Some(block.hash),
-            block_number: Some(block.number()),
-            block_timestamp: Some(block.header.timestamp),
-            transaction_hash: Some(tx_hash),
-            transaction_index: Some(index as u64),
-            log_index: Some(r.first_log_index + j as u64),
-            removed: false,
-        })
-        .collect();
+    let logs = receipt_logs(block, index, r);
     let mut logs_iter = logs.into_iter();
     let inner = r
         .receipt

@@ -188,3 +188,41 @@ fn hex_decode(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+#[test]
+fn a_reverting_transaction_is_included_with_status_zero_and_pays_gas() {
+    let key = PrivateKeySigner::random();
+    let (_dir, exec, genesis) = setup(&key);
+    // Runtime: REVERT(0, 0). Initcode copies those 5 bytes out and returns them.
+    let runtime = hex_bytes("60006000fd");
+    let mut init = hex_bytes("6005600c60003960056000f3").to_vec();
+    init.extend_from_slice(&runtime);
+    let deploy = signed(&key, 0, TxKind::Create, 0, Bytes::from(init));
+    let contract = key.address().create(0);
+    let call = signed(&key, 1, TxKind::Call(contract), 0, Bytes::new());
+    let built = exec
+        .build_block(
+            &genesis,
+            genesis.hash_slow(),
+            &params(1),
+            &[deploy, call.clone()],
+            Provenance::default(),
+        )
+        .unwrap();
+    assert_eq!(built.included.len(), 2);
+    let receipt = &built.commit.receipts[1];
+    assert!(!receipt.receipt.status());
+    assert!(receipt.gas_used > 21_000);
+    exec.state().storage().commit_block(&built.commit).unwrap();
+    exec.state().apply(&built.commit);
+    // The nonce advanced: the reverted call happened.
+    assert_eq!(exec.state().nonce(&key.address()), 2);
+    let request = alloy_rpc_types_eth::TransactionRequest {
+        to: Some(TxKind::Call(contract)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        exec.call(&params(2), &request, None),
+        Err(ExecError::Reverted { .. })
+    ));
+}

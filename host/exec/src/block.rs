@@ -223,28 +223,20 @@ impl crate::Executor {
         let tx_envelopes: Vec<&TxEnvelope> = block_tx.iter().map(|t| &t.tx).collect();
         let header = Header {
             parent_hash,
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
             beneficiary: params.beneficiary,
             state_root,
             transactions_root: calculate_transaction_root(&tx_envelopes),
             receipts_root: calculate_receipt_root(&envelopes),
             logs_bloom,
-            difficulty: U256::ZERO,
-            number: params.number,
-            gas_limit: params.gas_limit,
             gas_used: cumulative_gas,
-            timestamp: params.timestamp,
-            extra_data: params.extra_data.clone(),
             mix_hash: prevrandao,
-            nonce: Default::default(),
-            base_fee_per_gas: Some(params.base_fee),
-            withdrawals_root: Some(EMPTY_ROOT_HASH),
-            blob_gas_used: Some(0),
-            excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(B256::ZERO),
-            requests_hash: Some(EMPTY_REQUESTS_HASH),
-            block_access_list_hash: None,
-            slot_number: None,
+            ..empty_header(
+                params.number,
+                params.gas_limit,
+                params.timestamp,
+                params.base_fee,
+                params.extra_data.clone(),
+            )
         };
         let block = BlockRecord {
             hash: header.hash_slow(),
@@ -265,31 +257,43 @@ impl crate::Executor {
     }
 }
 
-/// The genesis header for a state root and chain parameters.
-pub fn genesis_header(spec: &ordo_primitives::ChainSpec, state_root: B256) -> Header {
+/// A post-Prague header with the fields Ordo keeps constant (no uncles, withdrawals, blobs,
+/// beacon root or requests) and empty roots; callers fill in the rest.
+fn empty_header(
+    number: u64,
+    gas_limit: u64,
+    timestamp: u64,
+    base_fee: u64,
+    extra_data: Bytes,
+) -> Header {
     Header {
-        parent_hash: B256::ZERO,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary: Address::ZERO,
-        state_root,
         transactions_root: EMPTY_ROOT_HASH,
         receipts_root: EMPTY_ROOT_HASH,
-        logs_bloom: Bloom::default(),
-        difficulty: U256::ZERO,
-        number: 0,
-        gas_limit: spec.gas_limit,
-        gas_used: 0,
-        timestamp: spec.genesis_timestamp,
-        extra_data: spec.extra_data.clone(),
-        mix_hash: B256::ZERO,
-        nonce: Default::default(),
-        base_fee_per_gas: Some(spec.genesis_base_fee),
+        number,
+        gas_limit,
+        timestamp,
+        extra_data,
+        base_fee_per_gas: Some(base_fee),
         withdrawals_root: Some(EMPTY_ROOT_HASH),
         blob_gas_used: Some(0),
         excess_blob_gas: Some(0),
         parent_beacon_block_root: Some(B256::ZERO),
         requests_hash: Some(EMPTY_REQUESTS_HASH),
-        block_access_list_hash: None,
-        slot_number: None,
+        ..Default::default()
+    }
+}
+
+/// The genesis header for a state root and chain parameters.
+pub fn genesis_header(spec: &ordo_primitives::ChainSpec, state_root: B256) -> Header {
+    Header {
+        state_root,
+        ..empty_header(
+            0,
+            spec.gas_limit,
+            spec.genesis_timestamp,
+            spec.genesis_base_fee,
+            spec.extra_data.clone(),
+        )
     }
 }

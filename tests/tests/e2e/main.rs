@@ -14,6 +14,7 @@ mod crash;
 mod genesis;
 mod jsonrpc;
 mod restart;
+mod schema;
 mod transfer;
 mod tx_types;
 mod validation;

@@ -39,6 +39,26 @@ fn bench(c: &mut Criterion) {
             ordo_primitives::decode_raw_tx(&raws[i]).expect("valid tx")
         })
     });
+    // The two recovery backends on the same signature, to justify the choice: alloy uses
+    // libsecp256k1 when its `secp256k1` feature is on (ours is), k256 otherwise.
+    let tx = ordo_primitives::decode_raw_tx(&raws[0]).expect("valid tx");
+    let signed = match &tx.tx {
+        TxEnvelope::Eip1559(s) => s.clone(),
+        _ => unreachable!("bench txs are EIP-1559"),
+    };
+    let sig = *signed.signature();
+    let prehash = signed.signature_hash();
+    group.bench_function("recover_libsecp256k1", |b| {
+        b.iter(|| alloy_consensus::crypto::secp256k1::recover_signer(&sig, prehash).expect("ok"))
+    });
+    let k_sig = sig.to_k256().expect("valid signature");
+    let recid = sig.recid();
+    group.bench_function("recover_k256", |b| {
+        b.iter(|| {
+            k256::ecdsa::VerifyingKey::recover_from_prehash(prehash.as_slice(), &k_sig, recid)
+                .expect("ok")
+        })
+    });
     group.finish();
 }
 

@@ -213,7 +213,11 @@ impl crate::Executor {
         let changes = evm.finalize();
         let mut commit = BlockCommit::default();
         let state_root = state
-            .prepare_changes(&changes, &mut commit)
+            .prepare_changes(
+                &changes,
+                &evm.ctx.journaled_state.database.cache,
+                &mut commit,
+            )
             .map_err(ExecError::State)?;
 
         let mut logs_bloom = Bloom::default();

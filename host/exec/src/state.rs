@@ -141,9 +141,13 @@ impl StateDb {
 
     /// Turns the block's touched accounts into storage writes, computing each changed
     /// account's storage root and the new state root. Does not write anything.
+    ///
+    /// `pre` is the cache revm read through during the block: it already holds every
+    /// touched slot's pre-block value, so finding net changes costs no storage reads.
     pub fn prepare_changes(
         &self,
         changes: &revm::state::EvmState,
+        pre: &revm::database::Cache,
         commit: &mut BlockCommit,
     ) -> Result<B256, StateError> {
         let mut overlay: BTreeMap<B256, Option<AccountRecord>> = BTreeMap::new();
@@ -170,12 +174,13 @@ impl StateDb {
             // revm re-baselines `original_value` per transaction, so compare with what is
             // stored to find the block's net changes.
             let mut changed_slots: Vec<(B256, U256)> = Vec::new();
-            for (key, slot) in &account.storage {
-                let key = B256::from(*key);
-                let stored = if wiped {
-                    U256::ZERO
-                } else {
-                    self.storage.storage(address, &key)?
+            let pre_slots = pre.accounts.get(address).map(|a| &a.storage);
+            for (raw_key, slot) in &account.storage {
+                let key = B256::from(*raw_key);
+                let stored = match pre_slots.and_then(|slots| slots.get(raw_key)) {
+                    _ if wiped => U256::ZERO,
+                    Some(value) => *value,
+                    None => self.storage.storage(address, &key)?,
                 };
                 if slot.present_value != stored {
                     commit.storage_history.push((*address, key, stored));

@@ -147,16 +147,9 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         Arc::new(StateAdapter(state.clone())),
         storage.clone(),
     );
-    let mut restored = Vec::new();
-    for (_, raw) in storage.wal_entries()? {
-        match ordo_primitives::decode_raw_tx(&raw) {
-            Ok(tx) => restored.push(tx),
-            Err(e) => tracing::warn!(target: "ordo::node", %e, "undecodable WAL entry skipped"),
-        }
-    }
-    let wal_len = restored.len();
-    let kept = pool.restore(restored);
-    tracing::info!(target: "ordo::node", wal = wal_len, kept, head = head.number(), "mempool restored from WAL");
+    // The pool refills itself from the WAL (parallel decode, undecodable entries dropped).
+    let kept = pool.restore_from_storage()?;
+    tracing::info!(target: "ordo::node", kept, head = head.number(), "mempool restored from WAL");
 
     let head_cell: HeadCell = Arc::new(RwLock::new(Arc::new(head)));
     let params = BlockParamsConfig {

@@ -172,16 +172,17 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
 
     // ---- nonces and pre-signing
-    let calls: Vec<(&str, Value)> = senders
-        .iter()
-        .map(|s| ("eth_getTransactionCount", json!([s.address(), "pending"])))
-        .collect();
-    let mut nonces = Vec::with_capacity(senders.len());
-    for chunk in calls.chunks(args.batch_size) {
-        for r in rpc.batch(chunk).await? {
-            nonces.push(quantity(&r.map_err(|e| eyre!("eth_getTransactionCount: {e}"))?)? as u64);
-        }
-    }
+    let nonces: Vec<u64> = per_account(
+        &rpc,
+        args.batch_size,
+        senders.iter(),
+        "eth_getTransactionCount",
+        "pending",
+    )
+    .await?
+    .iter()
+    .map(|v| quantity(v).map(|n| n as u64))
+    .collect::<Result<_>>()?;
     let t_sign = Instant::now();
     let prepared = {
         let senders = senders.clone();
@@ -364,17 +365,17 @@ async fn fund(
     senders: &[PrivateKeySigner],
     need: U256,
 ) -> Result<()> {
-    let calls: Vec<(&str, Value)> = senders
-        .iter()
-        .map(|s| ("eth_getBalance", json!([s.address(), "latest"])))
-        .collect();
-    let mut balances = Vec::with_capacity(senders.len());
-    for chunk in calls.chunks(args.batch_size) {
-        for r in rpc.batch(chunk).await? {
-            let v = r.map_err(|e| eyre!("eth_getBalance: {e}"))?;
-            balances.push(serde_json::from_value::<U256>(v)?);
-        }
-    }
+    let balances: Vec<U256> = per_account(
+        rpc,
+        args.batch_size,
+        senders.iter(),
+        "eth_getBalance",
+        "latest",
+    )
+    .await?
+    .into_iter()
+    .map(serde_json::from_value::<U256>)
+    .collect::<Result<_, _>>()?;
     let todo: Vec<(Address, U256)> = senders
         .iter()
         .zip(&balances)
@@ -1007,6 +1008,26 @@ fn say(json: bool, line: String) {
 }
 
 /// Parses a hex quantity.
+/// Asks `method(address, tag)` for every account, in batches of `batch_size`.
+async fn per_account(
+    rpc: &Rpc,
+    batch_size: usize,
+    accounts: impl Iterator<Item = &PrivateKeySigner>,
+    method: &'static str,
+    tag: &str,
+) -> Result<Vec<Value>> {
+    let calls: Vec<(&str, Value)> = accounts
+        .map(|a| (method, json!([a.address(), tag])))
+        .collect();
+    let mut out = Vec::with_capacity(calls.len());
+    for chunk in calls.chunks(batch_size.max(1)) {
+        for r in rpc.batch(chunk).await? {
+            out.push(r.map_err(|e| eyre!("{method}: {e}"))?);
+        }
+    }
+    Ok(out)
+}
+
 fn quantity(v: &Value) -> Result<u128> {
     let s = v
         .as_str()

@@ -121,6 +121,9 @@ pub struct NodeOpts {
     pub block_gas_limit: Option<u64>,
     /// `--genesis FILE`.
     pub genesis: Option<PathBuf>,
+    /// `ordo run --config FILE` instead of `ordo dev` (the flags above still apply and
+    /// override the file).
+    pub config: Option<PathBuf>,
     /// Anything else, appended verbatim.
     pub extra_args: Vec<String>,
 }
@@ -132,6 +135,7 @@ impl Default for NodeOpts {
             chain_id: None,
             block_gas_limit: None,
             genesis: None,
+            config: None,
             extra_args: Vec::new(),
         }
     }
@@ -252,8 +256,11 @@ impl TestNode {
         let stderr = File::create(&stderr_path)?;
 
         let mut cmd = Command::new(ordo_bin());
-        cmd.arg("dev")
-            .arg("--datadir")
+        match &self.opts.config {
+            Some(config) => cmd.arg("run").arg("--config").arg(config),
+            None => cmd.arg("dev"),
+        };
+        cmd.arg("--datadir")
             .arg(&self.datadir)
             .arg("--rpc-addr")
             .arg("127.0.0.1:0")

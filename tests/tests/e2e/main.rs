@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+mod config;
 mod contract;
 mod crash;
 mod genesis;

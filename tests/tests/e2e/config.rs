@@ -1,0 +1,91 @@
+//! `ordo run --config FILE`: the node reads the TOML file (pool limits, fee floor, coinbase)
+//! and the flags still override it. Also the one validation error the dev defaults cannot
+//! reach: "txpool is full".
+
+use alloy::primitives::{Address, U256};
+use eyre::{Result, ensure, eyre};
+use ordo_tests::*;
+use serde_json::json;
+
+use crate::GUARD;
+
+const CHAIN_ID: u64 = 7331;
+const COINBASE: &str = "0x00000000000000000000000000000000000c0b15";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_from_config_file_applies_pool_limits_fee_floor_and_coinbase() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("ordo.toml");
+    // block_time_ms here is overridden by the harness's --block-time flag (flag > file).
+    std::fs::write(
+        &config,
+        format!(
+            "block_time_ms = 600000\nmin_base_fee = 2000000000\ncoinbase = \"{COINBASE}\"\n\n[pool]\nmax_txs = 2\n"
+        ),
+    )?;
+    let node = TestNode::start(NodeOpts {
+        config: Some(config),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            // The flag's 200 ms block time won over the file's 10 minutes: blocks advance.
+            let start = rpc.block_number().await?;
+            let mut head = start;
+            for _ in 0..100 {
+                head = rpc.block_number().await?;
+                if head > start {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            ensure!(
+                head > start,
+                "no block sealed: --block-time did not override the file"
+            );
+
+            // The file's coinbase receives the blocks.
+            let block = rpc
+                .ok("eth_getBlockByNumber", json!(["latest", false]))
+                .await?;
+            let miner: Address = serde_json::from_value(block["miner"].clone())?;
+            ensure!(miner == COINBASE.parse::<Address>()?, "miner {miner}");
+
+            // The file's 2 gwei floor: a 1.5 gwei fee cap is refused.
+            let to = random_address();
+            let low = transfer_1559(CHAIN_ID, 0, to, U256::from(1), 1_500_000_000, 1);
+            let (raw, _) = sign_raw(&dev_signer(1), low);
+            let err = rpc
+                .send_raw(&raw)
+                .await?
+                .err()
+                .ok_or_else(|| eyre!("low fee accepted"))?;
+            ensure!(
+                err.message
+                    .contains("max fee per gas less than block base fee"),
+                "{err}"
+            );
+
+            // The file's pool size: two queued transactions (nonce gap, so never mined) fill
+            // it; a third that pays no more than them is refused.
+            for i in 1..=2 {
+                let tx = transfer_1559(CHAIN_ID, 5, to, U256::from(1), 3 * GWEI, GWEI);
+                let (raw, _) = sign_raw(&dev_signer(i), tx);
+                rpc.send_raw(&raw)
+                    .await?
+                    .map_err(|e| eyre!("queued tx {i}: {e}"))?;
+            }
+            let tx = transfer_1559(CHAIN_ID, 5, to, U256::from(1), 3 * GWEI, GWEI);
+            let (raw, _) = sign_raw(&dev_signer(3), tx);
+            let err = rpc
+                .send_raw(&raw)
+                .await?
+                .err()
+                .ok_or_else(|| eyre!("third tx accepted"))?;
+            ensure!(err.message.contains("txpool is full"), "{err}");
+            Ok(())
+        })
+        .await
+}

@@ -23,7 +23,8 @@ use std::{
 };
 
 pub use ordering::{
-    OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering, check_order,
+    FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PolicySource, PriorityFeeOrdering,
+    check_order,
 };
 
 use alloy_primitives::{Address, B256, Bytes};
@@ -87,7 +88,7 @@ pub struct Builder {
     pool: Arc<Pool>,
     head: HeadCell,
     params: RwLock<BlockParamsConfig>,
-    policy: RwLock<Arc<dyn OrderingPolicy>>,
+    policy: RwLock<Arc<dyn PolicySource>>,
     fallback: PriorityFeeOrdering,
     events: broadcast::Sender<SealedBlock>,
 }
@@ -119,7 +120,7 @@ impl Builder {
             pool,
             head,
             params: RwLock::new(params),
-            policy: RwLock::new(Arc::new(PriorityFeeOrdering)),
+            policy: RwLock::new(Arc::new(FixedPolicy(Arc::new(PriorityFeeOrdering)))),
             fallback: PriorityFeeOrdering,
             events,
         })
@@ -137,7 +138,13 @@ impl Builder {
 
     /// Replaces the ordering policy from the next block on.
     pub fn set_policy(&self, policy: Arc<dyn OrderingPolicy>) {
-        *self.policy.write() = policy;
+        *self.policy.write() = Arc::new(FixedPolicy(policy));
+    }
+
+    /// Takes each block's policy from `source` (the plugin host's ordering slot) from the
+    /// next block on.
+    pub fn set_policy_source(&self, source: Arc<dyn PolicySource>) {
+        *self.policy.write() = source;
     }
 
     /// Current live parameters.
@@ -185,8 +192,12 @@ impl Builder {
             timestamp: params.timestamp,
             base_fee: params.base_fee,
             gas_limit: params.gas_limit,
+            coinbase: params.beneficiary,
+            parent_hash: head.hash,
         };
-        let policy = self.policy.read().clone();
+        // One snapshot per block: a swap lands at the next boundary.
+        let source = self.policy.read().clone();
+        let policy = source.current();
         let (order, provenance) = match policy
             .order(&ctx, &candidates)
             .and_then(|order| check_order(&candidates, &order).map(|()| order))
@@ -209,14 +220,19 @@ impl Builder {
                         policy: self.fallback.name().to_string(),
                         version: self.fallback.version().to_string(),
                         code_hash: B256::ZERO,
-                        fallback_reason: format!("{} {}: {err}", policy.name(), policy.version()),
+                        fallback_reason: if policy.code_hash().is_zero() {
+                            format!("{} {}: {err}", policy.name(), policy.version())
+                        } else {
+                            // Plugin errors already name the plugin, its version and hash.
+                            err.to_string()
+                        },
                     },
                 )
             }
         };
         let ordered: Vec<_> = order
             .iter()
-            .map(|&i| candidates[i as usize].clone())
+            .map(|&i| candidates[i as usize].tx.clone())
             .collect();
         let built =
             self.exec

@@ -11,7 +11,7 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256};
-use ordo_primitives::PooledTx;
+use ordo_primitives::Candidate;
 
 /// What a policy knows about the block being built.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +24,10 @@ pub struct OrderingContext {
     pub base_fee: u64,
     /// Block gas limit.
     pub gas_limit: u64,
+    /// Who receives the block's tips.
+    pub coinbase: Address,
+    /// Hash of the parent block.
+    pub parent_hash: B256,
 }
 
 /// Why a policy's answer was not used.
@@ -61,14 +65,32 @@ pub trait OrderingPolicy: Send + Sync + 'static {
     fn order(
         &self,
         ctx: &OrderingContext,
-        candidates: &[Arc<PooledTx>],
+        candidates: &[Candidate],
     ) -> Result<Vec<u32>, OrderingError>;
+}
+
+/// Where the builder gets its policy. Asked once at the start of every block, so whatever
+/// it returns orders that whole block: a swap takes effect at the next block boundary and
+/// never in the middle of one.
+pub trait PolicySource: Send + Sync + 'static {
+    /// The policy for the block about to be built.
+    fn current(&self) -> Arc<dyn OrderingPolicy>;
+}
+
+/// A source that always answers the same policy.
+#[derive(Clone)]
+pub struct FixedPolicy(pub Arc<dyn OrderingPolicy>);
+
+impl PolicySource for FixedPolicy {
+    fn current(&self) -> Arc<dyn OrderingPolicy> {
+        self.0.clone()
+    }
 }
 
 /// Checks a policy's answer: indices in range and unique, each sender's nonces ascending.
 /// Gas is not checked here: the builder simply stops adding transactions at the limit, and
 /// a policy that asks for more than fits is not wrong, only optimistic.
-pub fn check_order(candidates: &[Arc<PooledTx>], order: &[u32]) -> Result<(), OrderingError> {
+pub fn check_order(candidates: &[Candidate], order: &[u32]) -> Result<(), OrderingError> {
     let mut seen = vec![false; candidates.len()];
     let mut last_nonce: HashMap<Address, u64> = HashMap::new();
     for &i in order {
@@ -124,7 +146,7 @@ impl OrderingPolicy for PriorityFeeOrdering {
     fn order(
         &self,
         ctx: &OrderingContext,
-        candidates: &[Arc<PooledTx>],
+        candidates: &[Candidate],
     ) -> Result<Vec<u32>, OrderingError> {
         // Each sender's queue, in the order given (ascending nonce).
         let mut queues: HashMap<Address, std::collections::VecDeque<u32>> = HashMap::new();

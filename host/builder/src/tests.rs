@@ -4,13 +4,13 @@ use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use ordo_primitives::{
-    PooledTx,
+    Candidate, PooledTx,
     alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope},
 };
 
 use super::*;
 
-fn tx(key: &PrivateKeySigner, nonce: u64, tip_gwei: u128) -> Arc<PooledTx> {
+fn tx(key: &PrivateKeySigner, nonce: u64, tip_gwei: u128) -> Candidate {
     let tx = TxEip1559 {
         chain_id: 1,
         nonce,
@@ -23,7 +23,11 @@ fn tx(key: &PrivateKeySigner, nonce: u64, tip_gwei: u128) -> Arc<PooledTx> {
         input: Bytes::new(),
     };
     let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    Arc::new(PooledTx::from_signed(TxEnvelope::from(tx.into_signed(sig))).unwrap())
+    Candidate {
+        tx: Arc::new(PooledTx::from_signed(TxEnvelope::from(tx.into_signed(sig))).unwrap()),
+        arrival_seq: nonce,
+        arrival_ms: 0,
+    }
 }
 
 fn ctx() -> OrderingContext {
@@ -32,6 +36,8 @@ fn ctx() -> OrderingContext {
         timestamp: 1,
         base_fee: 1_000_000_000,
         gas_limit: 30_000_000,
+        coinbase: Address::ZERO,
+        parent_hash: Default::default(),
     }
 }
 

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use alloy_rpc_types_eth::{
     AccessListResult, Block, BlockOverrides, BlockTransactions, FeeHistory, Filter,
     FilterBlockOption, Header, Log, Transaction, TransactionReceipt, TransactionRequest,
@@ -650,6 +652,65 @@ impl EthBackend for NodeApi {
 
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
+    }
+
+    fn extension(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Option<BackendResult<Box<RawValue>>> {
+        match method {
+            "ordo_getBlockProvenance" => Some(self.block_provenance(params)),
+            _ => None,
+        }
+    }
+}
+
+/// `ordo_getBlockProvenance`: which policy ordered a block.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProvenanceView {
+    block_number: U64,
+    block_hash: B256,
+    /// The policy that ordered the block (a plugin's name, or the native policy's).
+    policy: String,
+    version: String,
+    /// Content hash of the ordering plugin; null when a native policy ordered the block.
+    code_hash: Option<B256>,
+    /// True when the chosen plugin failed and the native fallback ordered this block.
+    fallback: bool,
+    /// Why the fallback ran.
+    fallback_reason: Option<String>,
+}
+
+impl NodeApi {
+    fn block_provenance(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
+        let args: Vec<BlockId> = match params {
+            Some(raw) => serde_json::from_str(raw.get())
+                .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?,
+            None => vec![],
+        };
+        if args.len() > 1 {
+            return Err(BackendError::invalid_params(format!(
+                "too many arguments, want at most 1, got {}",
+                args.len()
+            )));
+        }
+        let id = args.into_iter().next().unwrap_or_default();
+        let view = self.block_record(id)?.map(|b| {
+            let p = &b.provenance;
+            ProvenanceView {
+                block_number: U64::from(b.number()),
+                block_hash: b.hash,
+                policy: p.policy.clone(),
+                version: p.version.clone(),
+                code_hash: (!p.code_hash.is_zero()).then_some(p.code_hash),
+                fallback: !p.fallback_reason.is_empty(),
+                fallback_reason: (!p.fallback_reason.is_empty()).then(|| p.fallback_reason.clone()),
+            }
+        });
+        serde_json::value::to_raw_value(&view)
+            .map_err(|e| BackendError::internal(format!("serializing provenance: {e}")))
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256, keccak256};
-use ordo_primitives::{PooledTx, decode_raw_tx};
+use ordo_primitives::{Candidate, PooledTx, decode_raw_tx};
 use ordo_storage::Storage;
 use parking_lot::RwLock;
 use rayon::prelude::*;
@@ -235,7 +235,7 @@ impl Pool {
     /// Executable transactions at `base_fee`: per sender, the consecutive nonces from the
     /// account nonce whose fee cap covers `base_fee`, in nonce order; across senders in
     /// arrival order (the ordering policy decides the block order).
-    pub fn candidates(&self, base_fee: u64) -> Vec<Arc<PooledTx>> {
+    pub fn candidates(&self, base_fee: u64) -> Vec<Candidate> {
         self.inner.read().candidates(base_fee)
     }
 

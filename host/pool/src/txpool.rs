@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, U256};
-use ordo_primitives::PooledTx;
+use ordo_primitives::{Candidate, PooledTx};
 
 use crate::validate::{check_replacement, eviction_price};
 use crate::{PoolConfig, PoolError};
@@ -31,6 +31,12 @@ pub(crate) struct Account {
     pub nonce: u64,
     /// The account balance.
     pub balance: U256,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// One pooled transaction with the facts the pool ranks it by.
@@ -45,6 +51,8 @@ struct Entry {
     cost: U256,
     /// When it entered the pool (queued TTL).
     added: Instant,
+    /// When it entered the pool, as wall-clock milliseconds (what ordering policies see).
+    arrival_ms: u64,
 }
 
 /// The eviction rank of a sender's last transaction. Ordered cheapest first: queued before
@@ -355,6 +363,7 @@ impl TxPool {
             cost: tx.max_cost(),
             seq,
             added: now,
+            arrival_ms: unix_ms(),
             tx,
         };
         self.bytes += entry.tx.size();
@@ -475,12 +484,12 @@ impl TxPool {
     /// Executable transactions at `base_fee`: per sender, the consecutive nonces from its
     /// state nonce while the fee cap covers `base_fee`. Merged across senders in arrival
     /// order, each sender's in nonce order.
-    pub fn candidates(&self, base_fee: u64) -> Vec<Arc<PooledTx>> {
+    pub fn candidates(&self, base_fee: u64) -> Vec<Candidate> {
         let base_fee = u128::from(base_fee);
         // Each transaction is keyed by the latest arrival among its sender's run up to and
         // including it: that key never decreases along a run, so sorting by (key, nonce)
         // keeps every sender's nonce order and otherwise follows arrival.
-        let mut keyed: Vec<(u64, u64, &Arc<PooledTx>)> = Vec::with_capacity(self.pending);
+        let mut keyed: Vec<(u64, u64, &Entry)> = Vec::with_capacity(self.pending);
         for s in self.senders.values() {
             let mut latest = 0;
             for ((nonce, entry), expected) in s.txs.range(s.nonce..).zip(s.nonce..) {
@@ -488,11 +497,18 @@ impl TxPool {
                     break;
                 }
                 latest = latest.max(entry.seq);
-                keyed.push((latest, *nonce, &entry.tx));
+                keyed.push((latest, *nonce, entry));
             }
         }
         keyed.sort_unstable_by_key(|(key, nonce, _)| (*key, *nonce));
-        keyed.into_iter().map(|(_, _, tx)| tx.clone()).collect()
+        keyed
+            .into_iter()
+            .map(|(_, _, e)| Candidate {
+                tx: e.tx.clone(),
+                arrival_seq: e.seq,
+                arrival_ms: e.arrival_ms,
+            })
+            .collect()
     }
 
     /// Removes one entry from the maps and the byte count; the caller refreshes the sender.

@@ -17,7 +17,7 @@ mod chain;
 mod tx;
 
 pub use chain::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount};
-pub use tx::{DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx};
+pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx};
 
 use alloy_consensus::{Header, ReceiptEnvelope};
 use alloy_primitives::{Address, B256, Bytes};

@@ -20,6 +20,30 @@ pub struct PooledTx {
     pub encoded: Bytes,
 }
 
+/// A pooled transaction offered to an ordering policy, with its arrival facts.
+///
+/// Arrival matters to policies (first-come-first-served, arrival windows) but not to the
+/// transaction itself, so it travels beside the shared [`PooledTx`] rather than inside it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The transaction.
+    pub tx: std::sync::Arc<PooledTx>,
+    /// The pool's arrival sequence (its WAL sequence): strictly increasing in arrival order
+    /// and stable across restarts.
+    pub arrival_seq: u64,
+    /// When the node accepted it, in milliseconds since the Unix epoch (after a restart: when
+    /// it was restored from the WAL).
+    pub arrival_ms: u64,
+}
+
+impl std::ops::Deref for Candidate {
+    type Target = PooledTx;
+
+    fn deref(&self) -> &PooledTx {
+        &self.tx
+    }
+}
+
 /// Why a raw transaction was refused before any state was looked at.
 ///
 /// `Display` strings are geth's, because wallets match on them.

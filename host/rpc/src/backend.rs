@@ -145,6 +145,18 @@ pub trait EthBackend: Send + Sync + 'static {
 
     /// A new receiver of chain events (new blocks with their logs, pending transactions).
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
+
+    /// Methods outside the standard namespaces that this backend serves (`ordo_*`), run on
+    /// the blocking pool with the positional params as one JSON array. `None` means "not one
+    /// of mine" (the server answers -32601).
+    fn extension(
+        &self,
+        method: &str,
+        params: Option<&serde_json::value::RawValue>,
+    ) -> Option<BackendResult<Box<serde_json::value::RawValue>>> {
+        let _ = (method, params);
+        None
+    }
 }
 
 /// Runs a potentially heavy backend call on tokio's blocking pool.

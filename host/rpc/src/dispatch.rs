@@ -278,7 +278,15 @@ impl Server {
                 p.at_most(1)?;
                 to_raw(&keccak256(p.required::<Bytes>(0)?))
             }
-            _ => Err(BackendError::method_not_found(method)),
+            _ => {
+                let name = method.to_string();
+                let params = p.to_array();
+                blocking(b, move |b| {
+                    b.extension(&name, params.as_deref())
+                        .unwrap_or_else(|| Err(BackendError::method_not_found(&name)))
+                })
+                .await
+            }
         }
     }
 }

@@ -31,6 +31,11 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// The arguments as one JSON array (for methods served outside this crate).
+    pub(crate) fn to_array(&self) -> Option<Box<RawValue>> {
+        serde_json::value::to_raw_value(&self.args).ok()
+    }
+
     /// Fails if more than `max` arguments were given.
     pub(crate) fn at_most(&self, max: usize) -> Result<(), BackendError> {
         if self.args.len() > max {

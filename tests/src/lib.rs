@@ -153,6 +153,7 @@ pub struct TestNode {
     opts: NodeOpts,
     child: Option<Child>,
     addr: SocketAddr,
+    admin_addr: SocketAddr,
     runs: usize,
 }
 
@@ -184,6 +185,7 @@ impl TestNode {
             opts,
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             runs: 0,
         };
         if let Err(e) = node.spawn().await {
@@ -191,6 +193,30 @@ impl TestNode {
             return Err(e);
         }
         Ok(node)
+    }
+
+    /// The admin listener's address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The admin API's URL.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin_addr)
+    }
+
+    /// The admin bearer token the node generated in its datadir.
+    pub fn admin_token(&self) -> Result<String> {
+        let path = self.datadir.join("admin.token");
+        Ok(std::fs::read_to_string(&path)
+            .wrap_err_with(|| format!("reading {}", path.display()))?
+            .trim()
+            .to_string())
+    }
+
+    /// A JSON-RPC client for the admin API, authenticated with the node's token.
+    pub fn admin(&self) -> Result<Rpc> {
+        Ok(Rpc::new(&self.admin_url()).with_bearer(&self.admin_token()?))
     }
 
     /// The temp dir (holds `data/` and the log files). Tests may put files here (genesis).
@@ -264,6 +290,8 @@ impl TestNode {
             .arg(&self.datadir)
             .arg("--rpc-addr")
             .arg("127.0.0.1:0")
+            .arg("--admin-addr")
+            .arg("127.0.0.1:0")
             .arg("--block-time")
             .arg(self.opts.block_time_ms.to_string());
         if let Some(id) = self.opts.chain_id {
@@ -296,20 +324,25 @@ impl TestNode {
         self.child = Some(child);
 
         // A thread copies stdout to a file (so the pipe never fills up) and reports the
-        // address line; EOF before the line means the node died.
-        let (tx, rx) = tokio::sync::oneshot::channel::<Option<String>>();
+        // address lines (RPC, then admin); EOF before them means the node died.
+        let (tx, rx) = tokio::sync::oneshot::channel::<Option<(String, String)>>();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut rpc = None;
             let mut out = File::create(&stdout_path).ok();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(f) = out.as_mut() {
                     let _ = writeln!(f, "{line}");
                 }
-                if let Some(addr) = line.trim().strip_prefix("ORDO_RPC_ADDR=")
+                if let Some(addr) = line.trim().strip_prefix("ORDO_RPC_ADDR=") {
+                    rpc = Some(addr.to_string());
+                }
+                if let Some(admin) = line.trim().strip_prefix("ORDO_ADMIN_ADDR=")
+                    && let Some(rpc) = rpc.take()
                     && let Some(tx) = tx.take()
                 {
-                    let _ = tx.send(Some(addr.to_string()));
+                    let _ = tx.send(Some((rpc, admin.to_string())));
                 }
             }
             if let Some(tx) = tx.take() {
@@ -317,8 +350,8 @@ impl TestNode {
             }
         });
 
-        let line = match tokio::time::timeout(START_TIMEOUT, rx).await {
-            Ok(Ok(Some(addr))) => addr,
+        let (line, admin) = match tokio::time::timeout(START_TIMEOUT, rx).await {
+            Ok(Ok(Some(addrs))) => addrs,
             Ok(_) => {
                 let status = self.child.as_mut().and_then(|c| c.wait().ok());
                 self.child = None;
@@ -332,6 +365,9 @@ impl TestNode {
         self.addr = line
             .parse()
             .wrap_err_with(|| format!("bad ORDO_RPC_ADDR line {line:?}"))?;
+        self.admin_addr = admin
+            .parse()
+            .wrap_err_with(|| format!("bad ORDO_ADMIN_ADDR line {admin:?}"))?;
         Ok(())
     }
 
@@ -498,6 +534,7 @@ impl std::fmt::Display for RpcError {
 pub struct Rpc {
     url: String,
     client: reqwest::Client,
+    bearer: Option<String>,
 }
 
 impl Rpc {
@@ -511,7 +548,14 @@ impl Rpc {
         Self {
             url: url.to_string(),
             client,
+            bearer: None,
         }
+    }
+
+    /// The same client, sending `Authorization: Bearer <token>` (the admin API).
+    pub fn with_bearer(mut self, token: &str) -> Self {
+        self.bearer = Some(token.to_string());
+        self
     }
 
     /// The URL.
@@ -521,13 +565,14 @@ impl Rpc {
 
     /// POSTs `body` verbatim (Content-Type: application/json); returns status and body text.
     pub async fn post_raw(&self, body: impl Into<String>) -> Result<(reqwest::StatusCode, String)> {
-        let resp = self
+        let mut request = self
             .client
             .post(&self.url)
-            .header("content-type", "application/json")
-            .body(body.into())
-            .send()
-            .await?;
+            .header("content-type", "application/json");
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
+        }
+        let resp = request.body(body.into()).send().await?;
         let status = resp.status();
         let text = resp.text().await?;
         Ok((status, text))

@@ -33,6 +33,53 @@ pub struct NodeConfig {
     pub coinbase: Address,
     /// Mempool settings.
     pub pool: PoolSection,
+    /// Admin JSON-RPC listen address (plugin operations; bearer token). Loopback by default.
+    pub admin_addr: SocketAddr,
+    /// File holding the admin bearer token; without it the token lives in
+    /// `<datadir>/admin.token` (mode 0600, generated at first start).
+    pub admin_token_file: Option<PathBuf>,
+    /// Plugins: limits, the shipped defaults, and plugins to load at start.
+    pub plugins: PluginsSection,
+}
+
+/// `[plugins]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsSection {
+    /// On the first start of a datadir, load the shipped plugins and activate the defaults
+    /// (priority-fee ordering, brotli compression, commitment prover). Later starts restore
+    /// whatever the operator left active.
+    pub shipped: bool,
+    /// Per-kind call limits and the rollback threshold (`[plugins.limits.ordering]` etc.).
+    pub limits: ordo_plugins::PluginsConfig,
+    /// Plugins loaded at every start (`[[plugins.load]]`), after the persisted ones.
+    pub load: Vec<PluginLoad>,
+}
+
+impl Default for PluginsSection {
+    fn default() -> Self {
+        Self {
+            shipped: true,
+            limits: ordo_plugins::PluginsConfig::default(),
+            load: vec![],
+        }
+    }
+}
+
+/// One `[[plugins.load]]` entry.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLoad {
+    /// ordering, searcher, compression or prover.
+    pub kind: ordo_plugins::PluginKind,
+    /// The component's .wasm file.
+    pub path: PathBuf,
+    /// Config string handed to the plugin.
+    #[serde(default)]
+    pub config: String,
+    /// Make it the active plugin of its kind.
+    #[serde(default)]
+    pub activate: bool,
 }
 
 /// `[pool]` section.
@@ -71,6 +118,9 @@ impl Default for NodeConfig {
             // The sequencer's fee recipient in dev: a well-known, keyless address.
             coinbase: Address::repeat_byte(0x42),
             pool: PoolSection::default(),
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 8548)),
+            admin_token_file: None,
+            plugins: PluginsSection::default(),
         }
     }
 }

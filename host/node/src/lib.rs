@@ -6,14 +6,20 @@
 //! 2. load the state index ([`ordo_exec::StateDb`]) and the head block;
 //! 3. start the pool and refill it from the WAL (every acknowledged transaction that was not
 //!    yet included comes back);
-//! 4. start the builder loop (a block every block time) and the JSON-RPC server
-//!    ([`api::NodeApi`] is the backend that turns records into RPC shapes);
-//! 5. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
+//! 4. open the plugin manager (restores persisted plugins and the active set; on a fresh
+//!    datadir loads the shipped plugins and activates the defaults; then `[[plugins.load]]`)
+//!    and hand its ordering slot to the builder;
+//! 5. start the builder loop (a block every block time), the JSON-RPC server
+//!    ([`api::NodeApi`] is the backend that turns records into RPC shapes) and the admin
+//!    listener ([`admin`], bearer token);
+//! 6. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
 //!
 //! Only this crate knows the concrete types of every stage.
 
+pub mod admin;
 pub mod api;
 pub mod bench;
+pub mod cli;
 pub mod config;
 pub mod genesis;
 
@@ -30,6 +36,8 @@ use parking_lot::RwLock;
 use tokio::sync::watch;
 
 pub use config::NodeConfig;
+use config::PluginsSection;
+use ordo_plugins::PluginManager;
 
 struct StateAdapter(Arc<StateDb>);
 
@@ -46,6 +54,10 @@ impl StateReader for StateAdapter {
 pub struct RunningNode {
     /// The bound JSON-RPC address.
     pub rpc_addr: SocketAddr,
+    /// The bound admin address.
+    pub admin_addr: SocketAddr,
+    /// The plugin manager.
+    pub plugins: Arc<PluginManager>,
     /// The builder (head, live parameters, ordering policy).
     pub builder: Arc<Builder>,
     /// The mempool.
@@ -161,6 +173,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         extra_data: alloy_primitives::Bytes::from_static(b"ordo"),
     };
     let builder = Builder::new(exec.clone(), pool.clone(), head_cell, params);
+    let plugins = tokio::task::spawn_blocking({
+        let storage = storage.clone();
+        let section = config.plugins.clone();
+        move || open_plugins(&section, storage)
+    })
+    .await??;
+    builder.set_policy_source(plugins.ordering_source());
     let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
 
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -177,14 +196,67 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
             }
         }
     });
+    let token = admin::load_or_create_token(&config.datadir, config.admin_token_file.as_deref())?;
+    let admin_listener = tokio::net::TcpListener::bind(config.admin_addr)
+        .await
+        .wrap_err_with(|| format!("binding the admin API on {}", config.admin_addr))?;
+    let admin_addr = admin_listener.local_addr()?;
+    if !admin_addr.ip().is_loopback() {
+        tracing::warn!(target: "ordo::admin", %admin_addr, "admin API listens beyond loopback");
+    }
+    let admin_router = admin::router(plugins.clone(), token);
+    let admin_task = tokio::spawn({
+        let stop = shutdown_signal(&shutdown_rx);
+        async move {
+            if let Err(e) = ordo_rpc::serve(admin_listener, admin_router, stop).await {
+                tracing::error!(target: "ordo::node", %e, "admin server failed");
+            }
+        }
+    });
     let builder_task = tokio::spawn(builder.clone().run(shutdown_signal(&shutdown_rx)));
-    tracing::info!(target: "ordo::node", %rpc_addr, chain_id, "node started");
+    tracing::info!(target: "ordo::node", %rpc_addr, %admin_addr, chain_id, "node started");
     Ok(RunningNode {
         rpc_addr,
+        admin_addr,
+        plugins,
         builder,
         pool,
         shutdown,
-        tasks: vec![builder_task, rpc_task],
+        tasks: vec![builder_task, rpc_task, admin_task],
         storage,
     })
+}
+
+/// Opens the plugin manager over `storage`: persisted plugins come back as they were; a
+/// fresh datadir gets the shipped plugins with the defaults active; then the configured
+/// extra plugins are loaded (and activated when asked).
+fn open_plugins(section: &PluginsSection, storage: Storage) -> eyre::Result<Arc<PluginManager>> {
+    let manager = PluginManager::open(section.limits, Some(Arc::new(storage)))
+        .wrap_err("opening the plugin manager")?;
+    if section.shipped && manager.list().loaded.is_empty() {
+        let defaults: Vec<&str> = ordo_plugins::shipped::defaults()
+            .iter()
+            .map(|p| p.package)
+            .collect();
+        for shipped in ordo_plugins::shipped::all() {
+            let info = manager
+                .load(shipped.kind, shipped.bytes, "")
+                .wrap_err_with(|| format!("loading shipped plugin {}", shipped.package))?;
+            if defaults.contains(&shipped.package) {
+                manager.activate(&info.id)?;
+            }
+            tracing::info!(target: "ordo::plugins", name = %info.name, kind = shipped.kind.as_str(), id = %info.id, "loaded shipped plugin");
+        }
+    }
+    for entry in &section.load {
+        let bytes = std::fs::read(&entry.path)
+            .wrap_err_with(|| format!("reading plugin {}", entry.path.display()))?;
+        let info = manager
+            .load(entry.kind, &bytes, &entry.config)
+            .wrap_err_with(|| format!("loading plugin {}", entry.path.display()))?;
+        if entry.activate {
+            manager.activate(&info.id)?;
+        }
+    }
+    Ok(manager)
 }

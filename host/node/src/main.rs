@@ -32,6 +32,42 @@ enum Command {
     },
     /// Load-test any Ethereum JSON-RPC node.
     Bench(ordo_node::bench::BenchArgs),
+    /// Write and load plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Scaffold a plugin crate that builds for wasm32-wasip2 and passes its native test.
+    New {
+        /// ordering, compression or prover.
+        kind: String,
+        /// Crate name (kebab-case); also the folder created.
+        name: String,
+        /// Where to create the crate (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The ordo-sdk folder the crate depends on (default: the sdk of this checkout).
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+    },
+    /// Load a plugin into a running node through its admin API.
+    Load {
+        /// The plugin's .wasm file.
+        file: PathBuf,
+        /// ordering, searcher, compression or prover.
+        #[arg(long)]
+        kind: String,
+        /// Make it active at the next block boundary once loaded.
+        #[arg(long)]
+        activate: bool,
+        /// Config string handed to the plugin.
+        #[arg(long)]
+        config: Option<String>,
+        #[command(flatten)]
+        admin: ordo_node::cli::AdminArgs,
+    },
 }
 
 /// Flags shared by `dev` and `run`; each overrides the config file.
@@ -58,6 +94,12 @@ struct NodeArgs {
     /// geth-style genesis.json instead of the dev accounts.
     #[arg(long, env = "ORDO_GENESIS")]
     genesis: Option<PathBuf>,
+    /// Admin JSON-RPC address (plugins; bearer token).
+    #[arg(long, env = "ORDO_ADMIN_ADDR")]
+    admin_addr: Option<SocketAddr>,
+    /// File holding the admin bearer token (default: <datadir>/admin.token, generated).
+    #[arg(long, env = "ORDO_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
     /// Log format: pretty or json.
     #[arg(long, env = "ORDO_LOG_FORMAT", default_value = "pretty")]
     log_format: String,
@@ -85,6 +127,12 @@ impl NodeArgs {
         }
         if let Some(v) = &self.genesis {
             cfg.genesis = Some(v.clone());
+        }
+        if let Some(v) = self.admin_addr {
+            cfg.admin_addr = v;
+        }
+        if let Some(v) = &self.admin_token_file {
+            cfg.admin_token_file = Some(v.clone());
         }
         cfg
     }
@@ -127,8 +175,9 @@ async fn run_node(cfg: NodeConfig, dev: bool) -> eyre::Result<()> {
         print_dev_accounts(&cfg)?;
     }
     let node = ordo_node::launch(cfg).await?;
-    // Machine-readable line for scripts and tests (logs go to stderr).
+    // Machine-readable lines for scripts and tests (logs go to stderr).
     println!("ORDO_RPC_ADDR={}", node.rpc_addr);
+    println!("ORDO_ADMIN_ADDR={}", node.admin_addr);
     use std::io::Write;
     let _ = std::io::stdout().flush();
     wait_for_signal().await?;
@@ -168,6 +217,38 @@ fn main() -> eyre::Result<()> {
         Command::Bench(args) => {
             init_tracing("pretty");
             runtime.block_on(ordo_node::bench::run(args))
+        }
+        Command::Plugin(PluginCommand::New {
+            kind,
+            name,
+            dir,
+            sdk_path,
+        }) => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            ordo_node::cli::scaffold(&kind, &name, &dir, sdk_path.as_deref())?;
+            eprintln!(
+                "created {} ({kind} plugin); build with: cd {} && cargo build --release --target wasm32-wasip2",
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Load {
+            file,
+            kind,
+            activate,
+            config,
+            admin,
+        }) => {
+            let info = runtime.block_on(ordo_node::cli::load_plugin(
+                &admin,
+                &file,
+                &kind,
+                config.as_deref(),
+                activate,
+            ))?;
+            println!("{info}");
+            Ok(())
         }
     }
 }

@@ -14,6 +14,7 @@ mod contract;
 mod crash;
 mod genesis;
 mod jsonrpc;
+mod plugins;
 mod restart;
 mod schema;
 mod transfer;

@@ -1,0 +1,276 @@
+//! The admin JSON-RPC listener: plugin operations behind a bearer token, on its own address
+//! (default 127.0.0.1:8548) so the public RPC port never exposes them.
+//!
+//! ```text
+//! POST /  ──▶ bearer check (constant time; anything else is a bare 401)
+//!         ──▶ JSON-RPC request or batch ──▶ admin_* method ──▶ PluginManager
+//! ```
+//!
+//! Methods: `admin_loadPlugin {kind, path | wasm (base64), config}`, `admin_activatePlugin
+//! {id}`, `admin_rollbackPlugin {kind}`, `admin_listPlugins`, `admin_shadowPlugin {id}` (a
+//! null id stops shadowing). Object params may also be given positionally.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use base64::Engine as _;
+use eyre::WrapErr;
+use ordo_plugins::{PluginKind, PluginManager};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+/// Largest admin request: a plugin travels base64-encoded inside it.
+const MAX_ADMIN_BODY: usize = 64 * 1024 * 1024;
+
+/// Reads the admin token from `file`, or from `<datadir>/admin.token`, creating that with a
+/// fresh random token (mode 0600) on first start.
+pub fn load_or_create_token(datadir: &Path, file: Option<&Path>) -> eyre::Result<String> {
+    if let Some(file) = file {
+        let token = std::fs::read_to_string(file)
+            .wrap_err_with(|| format!("reading admin token file {}", file.display()))?;
+        let token = token.trim().to_string();
+        eyre::ensure!(!token.is_empty(), "admin token file {} is empty", file.display());
+        return Ok(token);
+    }
+    let path = datadir.join("admin.token");
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).wrap_err_with(|| format!("reading {}", path.display())),
+    }
+    let bytes: [u8; 32] = rand::random();
+    let token = alloy_primitives::hex::encode(bytes);
+    write_private(&path, token.as_bytes())?;
+    tracing::info!(target: "ordo::admin", path = %path.display(), "generated admin token");
+    Ok(token)
+}
+
+/// Writes a file only its owner can read, replacing any previous one.
+fn write_private(path: &Path, bytes: &[u8]) -> eyre::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .wrap_err_with(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).wrap_err_with(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+struct AdminState {
+    manager: Arc<PluginManager>,
+    token: String,
+}
+
+/// The admin service.
+pub fn router(manager: Arc<PluginManager>, token: String) -> Router {
+    Router::new()
+        .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY))
+        .with_state(Arc::new(AdminState { manager, token }))
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    given.trim().as_bytes().ct_eq(token.as_bytes()).into()
+}
+
+async fn handle(State(state): State<Arc<AdminState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&headers, &state.token) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let reply = match serde_json::from_slice::<Value>(&body) {
+        Err(_) => error_object(Value::Null, -32700, "parse error".into()),
+        Ok(Value::Array(entries)) if entries.is_empty() => {
+            error_object(Value::Null, -32600, "empty batch".into())
+        }
+        Ok(Value::Array(entries)) => {
+            let mut out = Vec::with_capacity(entries.len());
+            for entry in entries {
+                out.push(call(&state, entry).await);
+            }
+            Value::Array(out)
+        }
+        Ok(request) => call(&state, request).await,
+    };
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        reply.to_string(),
+    )
+        .into_response()
+}
+
+fn error_object(id: Value, code: i64, message: String) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+/// A method's failure: a JSON-RPC code and message.
+struct AdminError(i64, String);
+
+fn invalid(message: impl Into<String>) -> AdminError {
+    AdminError(-32602, message.into())
+}
+
+fn plugin_err(e: impl std::fmt::Display) -> AdminError {
+    AdminError(-32000, e.to_string())
+}
+
+async fn call(state: &Arc<AdminState>, request: Value) -> Value {
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let Some(method) = request.get("method").and_then(Value::as_str) else {
+        return error_object(id, -32600, "invalid request".into());
+    };
+    let params = request.get("params").cloned().unwrap_or(Value::Null);
+    let result = match method {
+        "admin_loadPlugin" => load(state, params).await,
+        "admin_activatePlugin" => {
+            let manager = state.manager.clone();
+            match arg::<IdParam>(params, "id") {
+                Ok(p) => blocking(move || manager.activate(&p.id).map_err(plugin_err))
+                    .await
+                    .and_then(|info| {
+                        serde_json::to_value(info).map_err(|e| AdminError(-32603, e.to_string()))
+                    }),
+                Err(e) => Err(e),
+            }
+        }
+        "admin_rollbackPlugin" => {
+            let manager = state.manager.clone();
+            match arg::<KindParam>(params, "kind") {
+                Ok(p) => blocking(move || manager.rollback(p.kind).map_err(plugin_err))
+                    .await
+                    .map(|active| json!({ "active": active })),
+                Err(e) => Err(e),
+            }
+        }
+        "admin_shadowPlugin" => {
+            let manager = state.manager.clone();
+            match arg::<ShadowParam>(params, "id") {
+                Ok(ShadowParam { id: Some(id) }) => {
+                    blocking(move || manager.shadow(&id).map_err(plugin_err))
+                        .await
+                        .map(|()| json!(true))
+                }
+                Ok(ShadowParam { id: None }) => {
+                    manager.unshadow().map_err(plugin_err).map(|()| json!(true))
+                }
+                Err(e) => Err(e),
+            }
+        }
+        "admin_listPlugins" => serde_json::to_value(state.manager.list())
+            .map_err(|e| AdminError(-32603, e.to_string())),
+        other => Err(AdminError(
+            -32601,
+            format!("the method {other} does not exist/is not available"),
+        )),
+    };
+    match result {
+        Ok(value) => json!({"jsonrpc": "2.0", "id": id, "result": value}),
+        Err(AdminError(code, message)) => error_object(id, code, message),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, AdminError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AdminError(-32603, format!("admin task failed: {e}")))?
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdParam {
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindParam {
+    kind: PluginKind,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShadowParam {
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadParam {
+    kind: PluginKind,
+    #[serde(default)]
+    path: Option<PathBuf>,
+    #[serde(default)]
+    wasm: Option<String>,
+    #[serde(default)]
+    config: Option<String>,
+}
+
+/// The one argument of an admin method: `[{...}]`, `{...}`, or, for single-field objects,
+/// the bare value (`["0xid"]`).
+fn arg<T: serde::de::DeserializeOwned>(params: Value, field: &str) -> Result<T, AdminError> {
+    let value = match params {
+        Value::Array(mut items) if items.len() == 1 => items.remove(0),
+        Value::Array(items) if items.is_empty() => Value::Object(Default::default()),
+        Value::Array(items) => {
+            return Err(invalid(format!(
+                "too many arguments, want at most 1, got {}",
+                items.len()
+            )));
+        }
+        Value::Null => Value::Object(Default::default()),
+        other => other,
+    };
+    let value = match value {
+        Value::Object(_) => value,
+        bare => json!({ field: bare }),
+    };
+    serde_json::from_value(value).map_err(|e| invalid(format!("invalid argument 0: {e}")))
+}
+
+async fn load(state: &Arc<AdminState>, params: Value) -> Result<Value, AdminError> {
+    let p: LoadParam = arg(params, "path")?;
+    let bytes = match (p.path, p.wasm) {
+        (Some(path), None) => std::fs::read(&path)
+            .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?,
+        (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| invalid(format!("wasm is not valid base64: {e}")))?,
+        _ => return Err(invalid("give exactly one of path or wasm")),
+    };
+    let manager = state.manager.clone();
+    let config = p.config.unwrap_or_default();
+    let info = blocking(move || {
+        manager
+            .load(p.kind, &bytes, &config)
+            .map_err(plugin_err)
+    })
+    .await?;
+    serde_json::to_value(info).map_err(|e| AdminError(-32603, e.to_string()))
+}

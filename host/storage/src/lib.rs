@@ -13,10 +13,15 @@
 //!   (`address ‖ slot ‖ block → value before block`): change sets that answer state
 //!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]).
 //! - `meta`: the head pointer and chain identity.
+//! - `plugins`: WASM plugin components by code hash (`w ‖ keccak256(bytes) → bytes`) and the
+//!   plugin host's registry state (`state → opaque bytes`, owned and encoded by
+//!   `ordo-plugins`: loaded entries, active set, rollback history).
 //!
 //! Durability: [`Storage::wal_append`] and [`Storage::commit_block`] return only after
 //! `PersistMode::SyncAll`; a crash loses nothing either acknowledged. Everything else
-//! (`put_meta` aside) happens inside those two batches.
+//! (`put_meta` aside) happens inside those two batches, except the plugin writes
+//! ([`Storage::put_plugin_wasm`], [`Storage::put_plugin_state`]), which fsync on their own:
+//! an operator's `activate` must survive a crash just like a transaction.
 
 mod records;
 
@@ -103,6 +108,7 @@ pub struct Storage {
     account_history: Keyspace,
     storage_history: Keyspace,
     meta: Keyspace,
+    plugins: Keyspace,
 }
 
 impl std::fmt::Debug for Storage {
@@ -113,6 +119,15 @@ impl std::fmt::Debug for Storage {
 
 const HEAD_KEY: &[u8] = b"head";
 const CHAIN_ID_KEY: &[u8] = b"chain_id";
+const PLUGIN_STATE_KEY: &[u8] = b"state";
+const PLUGIN_WASM_PREFIX: u8 = b'w';
+
+fn plugin_wasm_key(hash: &B256) -> [u8; 33] {
+    let mut key = [0u8; 33];
+    key[0] = PLUGIN_WASM_PREFIX;
+    key[1..].copy_from_slice(hash.as_slice());
+    key
+}
 
 fn decode<T: Decodable>(keyspace: &'static str, bytes: &[u8]) -> Result<T> {
     let mut buf = bytes;
@@ -149,6 +164,7 @@ impl Storage {
             account_history: ks("account_history")?,
             storage_history: ks("storage_history")?,
             meta: ks("meta")?,
+            plugins: ks("plugins")?,
             db,
         })
     }
@@ -395,6 +411,46 @@ impl Storage {
             n.copy_from_slice(&v[..8.min(v.len())]);
             u64::from_be_bytes(n)
         }))
+    }
+
+    // ---- Plugins ---------------------------------------------------------------------
+
+    /// Stores a plugin component under its code hash (keccak256 of `bytes`, computed by the
+    /// caller) and fsyncs. Idempotent: the same hash always names the same bytes.
+    pub fn put_plugin_wasm(&self, hash: &B256, bytes: &[u8]) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        batch.insert(&self.plugins, plugin_wasm_key(hash), bytes);
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// A plugin component by code hash.
+    pub fn plugin_wasm(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .plugins
+            .get(plugin_wasm_key(hash))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Removes a plugin component (a plugin no longer referenced by the registry).
+    pub fn remove_plugin_wasm(&self, hash: &B256) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        batch.remove(&self.plugins, plugin_wasm_key(hash));
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Replaces the plugin registry state (opaque to storage) and fsyncs.
+    pub fn put_plugin_state(&self, state: &[u8]) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        batch.insert(&self.plugins, PLUGIN_STATE_KEY, state);
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// The plugin registry state, `None` before the first write.
+    pub fn plugin_state(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.plugins.get(PLUGIN_STATE_KEY)?.map(|v| v.to_vec()))
     }
 
     /// Persists everything written so far (used at shutdown).

@@ -135,3 +135,29 @@ fn state_at_older_blocks_comes_from_history() {
     assert_eq!(s.storage_at(&addr, &slot, 2).unwrap(), U256::from(5));
     assert_eq!(s.storage_at(&addr, &slot, 3).unwrap(), U256::from(6));
 }
+
+#[test]
+fn plugin_wasm_and_state_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = B256::repeat_byte(0x42);
+    let other = B256::repeat_byte(0x43);
+    {
+        let s = Storage::open(dir.path()).unwrap();
+        assert_eq!(s.plugin_state().unwrap(), None);
+        assert_eq!(s.plugin_wasm(&hash).unwrap(), None);
+        s.put_plugin_wasm(&hash, b"\0asm component").unwrap();
+        s.put_plugin_wasm(&other, b"other").unwrap();
+        s.put_plugin_state(b"{\"v\":1}").unwrap();
+        s.put_plugin_state(b"{\"v\":2}").unwrap();
+        s.remove_plugin_wasm(&other).unwrap();
+    }
+    let s = Storage::open(dir.path()).unwrap();
+    assert_eq!(
+        s.plugin_wasm(&hash).unwrap().as_deref(),
+        Some(&b"\0asm component"[..])
+    );
+    assert_eq!(s.plugin_wasm(&other).unwrap(), None);
+    assert_eq!(s.plugin_state().unwrap().as_deref(), Some(&b"{\"v\":2}"[..]));
+    // The state key and the wasm keys share a keyspace but never collide.
+    assert_eq!(s.plugin_wasm(&B256::ZERO).unwrap(), None);
+}

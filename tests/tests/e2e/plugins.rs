@@ -307,7 +307,7 @@ async fn hostile_plugin_falls_back_then_rolls_back() -> Result<()> {
         .guard(GUARD, async {
             let rpc = node.rpc();
             let admin = node.admin()?;
-            let info = load(&admin, "ordering", &ordo_plugins::testing::fixture_path("ordering"), "loop").await?;
+            let info = load(&admin, "ordering", &ordo_plugins::testing::fixture_path("ordering"), "mode=loop arm=1").await?;
             let id = info["id"].as_str().ok_or_else(|| eyre!("no id"))?;
             let before = head(&rpc).await?;
             admin.ok("admin_activatePlugin", json!([{ "id": id }])).await?;
@@ -320,7 +320,12 @@ async fn hostile_plugin_falls_back_then_rolls_back() -> Result<()> {
                         .as_array()
                         .and_then(|l| l.iter().find(|p| p["id"] == id))
                         .ok_or_else(|| eyre!("hostile plugin gone from the list"))?;
-                    assert_eq!(hostile["health"]["failures"], 3, "{hostile}");
+                    let failures: u64 = hostile["health"]["failures"]
+                        .as_object()
+                        .map(|m| m.values().filter_map(Value::as_u64).sum())
+                        .unwrap_or_default();
+                    assert_eq!(failures, 3, "{hostile}");
+                    assert_eq!(hostile["health"]["rollbacks"], 1, "{hostile}");
                     break;
                 }
                 ensure!(tokio::time::Instant::now() < deadline, "no rollback: {list}");

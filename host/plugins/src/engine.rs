@@ -1,0 +1,437 @@
+//! Engine policy in one place: the wasmtime configuration, the epoch ticker, the compiled
+//! component cache, the per-call store with its limits, and failure classification.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use alloy_primitives::B256;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
+    component::{Component, HasSelf, Linker},
+};
+
+use crate::{
+    PluginError,
+    bindings::{self, host::LogLevel},
+    config::{CallLimits, PluginsConfig},
+};
+
+/// Epoch tick. Deadlines are whole ticks, so a deadline of `n` ms fires after `n-1..n` ms.
+pub(crate) const TICK: Duration = Duration::from_millis(1);
+/// Native stack a plugin may use. Fixed so a deep recursion traps the same way everywhere.
+const MAX_WASM_STACK: usize = 512 << 10;
+/// Instances alive at once across all stores: one per in-flight call (block, shadow, batch,
+/// a load's self-test) with plenty of headroom. Bounds the pool's address-space reservation.
+const POOL_COMPONENT_INSTANCES: u32 = 64;
+/// A wit-bindgen component is a main module plus a few shim modules.
+const POOL_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Per-store caps beyond the memory cap.
+const STORE_MAX_INSTANCES: usize = 32;
+const STORE_MAX_TABLES: usize = 16;
+const STORE_MAX_MEMORIES: usize = 4;
+const STORE_MAX_TABLE_ELEMENTS: usize = 100_000;
+/// A log line longer than this is cut (on a char boundary).
+pub(crate) const MAX_LOG_LINE_BYTES: usize = 1024;
+/// Lines a plugin may log per call; the rest are counted and reported once.
+pub(crate) const MAX_LOG_LINES_PER_CALL: u32 = 100;
+
+/// Who is running, for logs and error messages.
+#[derive(Debug, Clone)]
+pub(crate) struct PluginTag {
+    pub name: String,
+    pub version: String,
+    pub code_hash: B256,
+}
+
+impl PluginTag {
+    /// First four bytes of the code hash: enough to tell builds apart in a log line.
+    pub fn short_hash(&self) -> String {
+        short_hash(&self.code_hash)
+    }
+}
+
+pub(crate) fn short_hash(hash: &B256) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(&hash[..4]))
+}
+
+impl fmt::Display for PluginTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "plugin {}@{} ({})",
+            self.name,
+            self.version,
+            self.short_hash()
+        )
+    }
+}
+
+/// Enforces the memory cap and remembers that it did, so the resulting trap is reported as
+/// "memory" rather than as whatever the guest's allocator did next.
+pub(crate) struct CallLimiter {
+    memory_cap: usize,
+    pub memory_exceeded: bool,
+}
+
+impl ResourceLimiter for CallLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.memory_exceeded = true;
+            // A trap, not a failed `memory.grow`: an allocator that handles the failure
+            // would otherwise keep a well-defined but useless plugin running to its deadline.
+            wasmtime::bail!("memory cap of {} bytes exceeded", self.memory_cap);
+        }
+        Ok(maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= STORE_MAX_TABLE_ELEMENTS && maximum.is_none_or(|max| desired <= max))
+    }
+
+    fn instances(&self) -> usize {
+        STORE_MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        STORE_MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        STORE_MAX_MEMORIES
+    }
+}
+
+/// What a store carries: the limiter and the host-import state of one call scope.
+pub(crate) struct StoreData {
+    pub limiter: CallLimiter,
+    tag: Arc<PluginTag>,
+    config: Arc<str>,
+    log_lines: u32,
+    log_dropped: u32,
+}
+
+impl StoreData {
+    /// Reports lines dropped by the rate limit, once per call scope.
+    fn flush_log(&mut self) {
+        if self.log_dropped > 0 {
+            tracing::warn!(
+                target: "ordo::plugins",
+                plugin = %self.tag.name,
+                version = %self.tag.version,
+                code_hash = %self.tag.short_hash(),
+                dropped = self.log_dropped,
+                "plugin log lines dropped (at most {MAX_LOG_LINES_PER_CALL} per call)"
+            );
+            self.log_dropped = 0;
+        }
+    }
+}
+
+impl Drop for StoreData {
+    fn drop(&mut self) {
+        self.flush_log();
+    }
+}
+
+impl bindings::host::Host for StoreData {
+    fn log(&mut self, level: LogLevel, mut message: String) {
+        if self.log_lines >= MAX_LOG_LINES_PER_CALL {
+            self.log_dropped = self.log_dropped.saturating_add(1);
+            return;
+        }
+        self.log_lines += 1;
+        if message.len() > MAX_LOG_LINE_BYTES {
+            let mut cut = MAX_LOG_LINE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let tag = &self.tag;
+        let hash = tag.short_hash();
+        macro_rules! emit {
+            ($lvl:ident) => {
+                tracing::$lvl!(
+                    target: "ordo::plugins::guest",
+                    plugin = %tag.name,
+                    version = %tag.version,
+                    code_hash = %hash,
+                    "{message}"
+                )
+            };
+        }
+        match level {
+            LogLevel::Trace => emit!(trace),
+            LogLevel::Debug => emit!(debug),
+            LogLevel::Info => emit!(info),
+            LogLevel::Warn => emit!(warn),
+            LogLevel::Error => emit!(error),
+        }
+    }
+
+    fn config(&mut self) -> String {
+        self.config.to_string()
+    }
+}
+
+impl bindings::types::Host for StoreData {}
+
+/// Why a call did not produce a usable answer. Counted per reason in the health report.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureReason {
+    /// The plugin trapped (unreachable, out-of-bounds access, ...).
+    Trap,
+    /// The wall-clock deadline passed.
+    Timeout,
+    /// The fuel budget ran out.
+    OutOfFuel,
+    /// The memory cap was hit.
+    Memory,
+    /// The wasm stack was exhausted.
+    StackOverflow,
+    /// The answer failed the host's checks.
+    InvalidAnswer,
+    /// The plugin returned its own `plugin-error`.
+    PluginError,
+    /// The instance could not be created (pool exhausted, start-up trap).
+    Instantiate,
+}
+
+impl FailureReason {
+    /// The stable key used in reports and metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Trap => "trap",
+            Self::Timeout => "timeout",
+            Self::OutOfFuel => "out-of-fuel",
+            Self::Memory => "memory",
+            Self::StackOverflow => "stack-overflow",
+            Self::InvalidAnswer => "invalid-answer",
+            Self::PluginError => "plugin-error",
+            Self::Instantiate => "instantiate",
+        }
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One failed call: the reason and what exactly happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {detail}")]
+pub struct CallFailure {
+    /// The classified reason.
+    pub reason: FailureReason,
+    /// Details for the log.
+    pub detail: String,
+}
+
+impl CallFailure {
+    pub(crate) fn new(reason: FailureReason, detail: impl Into<String>) -> Self {
+        let mut detail = detail.into();
+        if detail.len() > MAX_LOG_LINE_BYTES {
+            let mut cut = MAX_LOG_LINE_BYTES;
+            while !detail.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            detail.truncate(cut);
+        }
+        Self { reason, detail }
+    }
+
+    pub(crate) fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(FailureReason::InvalidAnswer, detail)
+    }
+}
+
+/// A store for one call scope, with every limit armed.
+pub(crate) struct CallStore {
+    pub store: Store<StoreData>,
+    limits: CallLimits,
+}
+
+impl CallStore {
+    /// Turns a wasmtime error from this store into a classified failure. `otherwise` is the
+    /// reason when nothing more specific is known (a lift error is an invalid answer, an
+    /// instantiation error is `instantiate`).
+    pub fn classify(&self, err: &wasmtime::Error, otherwise: FailureReason) -> CallFailure {
+        if self.store.data().limiter.memory_exceeded {
+            return CallFailure::new(
+                FailureReason::Memory,
+                format!("memory cap of {} MiB exceeded", self.limits.memory_bytes >> 20),
+            );
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallFailure::new(
+                FailureReason::Timeout,
+                format!("deadline of {} ms exceeded", self.limits.deadline_ms),
+            ),
+            Some(Trap::OutOfFuel) => CallFailure::new(
+                FailureReason::OutOfFuel,
+                format!("fuel budget of {} exhausted", self.limits.fuel),
+            ),
+            Some(Trap::StackOverflow) => CallFailure::new(
+                FailureReason::StackOverflow,
+                format!("wasm stack of {} KiB exhausted", MAX_WASM_STACK >> 10),
+            ),
+            Some(trap) => CallFailure::new(FailureReason::Trap, trap.to_string()),
+            None => CallFailure::new(otherwise, format!("{err:#}")),
+        }
+    }
+}
+
+/// The process's wasmtime engine, its ticker and its compiled-component cache.
+pub(crate) struct PluginEngine {
+    pub engine: Engine,
+    pub linker: Linker<StoreData>,
+    compiled: Mutex<HashMap<B256, Component>>,
+    stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl PluginEngine {
+    pub fn new(config: &PluginsConfig) -> Result<Self, PluginError> {
+        let mut pool = PoolingAllocationConfig::new();
+        let slot = usize::try_from(config.max_memory_bytes()).unwrap_or(usize::MAX);
+        pool.total_component_instances(POOL_COMPONENT_INSTANCES)
+            .total_core_instances(POOL_COMPONENT_INSTANCES * POOL_CORE_INSTANCES_PER_COMPONENT)
+            .max_core_instances_per_component(POOL_CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(POOL_COMPONENT_INSTANCES * 2)
+            .max_memories_per_component(2)
+            .total_tables(POOL_COMPONENT_INSTANCES * 4)
+            .max_tables_per_component(8)
+            .max_memory_size(slot);
+
+        let mut cfg = Config::new();
+        cfg.wasm_component_model(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            // Determinism: the same plugin and input give the same answer on every node.
+            .cranelift_nan_canonicalization(true)
+            .wasm_relaxed_simd(false)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            // Concurrency support makes every call set up async task state: ~3x the cost
+            // of an empty call, for features no plugin world uses.
+            .concurrency_support(false);
+        let engine = Engine::new(&cfg).map_err(|e| PluginError::Engine(format!("{e:#}")))?;
+
+        let mut linker = Linker::new(&engine);
+        bindings::ordering::OrderingPlugin::add_to_linker::<StoreData, HasSelf<StoreData>>(
+            &mut linker,
+            |data| data,
+        )
+        .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
+
+        // One ticker per engine. It holds only a weak handle so dropping the manager frees
+        // the engine even if the thread is slow to notice `stop`.
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = engine.weak();
+        let flag = stop.clone();
+        let ticker = std::thread::Builder::new()
+            .name("ordo-plugin-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| PluginError::Engine(format!("epoch ticker: {e}")))?;
+
+        Ok(Self {
+            engine,
+            linker,
+            compiled: Mutex::new(HashMap::new()),
+            stop,
+            ticker: Some(ticker),
+        })
+    }
+
+    /// Compiles `bytes` (or returns the cached compilation of the same bytes). Slow:
+    /// callers on an async runtime use `spawn_blocking`.
+    pub fn compile(&self, code_hash: B256, bytes: &[u8]) -> Result<Component, PluginError> {
+        if let Some(component) = self.compiled.lock().get(&code_hash) {
+            return Ok(component.clone());
+        }
+        // Compiled outside the lock: two different plugins may compile at once, and the
+        // same bytes compiled twice concurrently only waste a little work.
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        self.compiled.lock().insert(code_hash, component.clone());
+        Ok(component)
+    }
+
+    /// A fresh store with `limits` armed: fuel, epoch deadline, memory cap, host-call data cap.
+    pub fn store(
+        &self,
+        limits: CallLimits,
+        tag: Arc<PluginTag>,
+        config: Arc<str>,
+    ) -> Result<CallStore, CallFailure> {
+        let memory_cap = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+        let mut store = Store::new(
+            &self.engine,
+            StoreData {
+                limiter: CallLimiter {
+                    memory_cap,
+                    memory_exceeded: false,
+                },
+                tag,
+                config,
+                log_lines: 0,
+                log_dropped: 0,
+            },
+        );
+        store.limiter(|data| &mut data.limiter);
+        store
+            .set_fuel(limits.fuel)
+            .map_err(|e| CallFailure::new(FailureReason::Instantiate, format!("{e:#}")))?;
+        let ticks = limits.deadline_ms.div_ceil(TICK.as_millis() as u64).max(1);
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        // Data a guest hands the host in one transfer (an answer list, a log line) can never
+        // exceed its own memory; this keeps the host from allocating more than that.
+        store.set_hostcall_fuel(memory_cap);
+        Ok(CallStore { store, limits })
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(ticker) = self.ticker.take() {
+            let _ = ticker.join();
+        }
+    }
+}

@@ -1,0 +1,686 @@
+//! The registry of loaded plugins and the active set: load, activate, roll back, shadow,
+//! persist, restore; plus failure accounting and automatic rollback.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{B256, keccak256};
+use ordo_builder::{OrderingContext, OrderingError, OrderingPolicy, PolicySource};
+use ordo_primitives::Candidate;
+use ordo_storage::Storage;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    PluginCallError, PluginError, PluginInfo, PluginKind,
+    compression::Compressor,
+    config::PluginsConfig,
+    engine::{CallFailure, FailureReason, PluginEngine},
+    health::{HealthReport, ShadowReport, ShadowStats},
+    ordering::{self, BlockPolicy, ShadowSlot},
+    plugin::{LoadedPlugin, plugin_id},
+    prover::Prover,
+};
+
+/// Kinds that have an active slot (searchers run side by side, not one at a time).
+const SLOT_KINDS: [PluginKind; 3] = [
+    PluginKind::Ordering,
+    PluginKind::Compression,
+    PluginKind::Prover,
+];
+
+/// Version of the persisted registry encoding.
+const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PersistedEntry {
+    id: String,
+    kind: PluginKind,
+    code_hash: B256,
+    config: String,
+    name: String,
+    version: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct PersistedState {
+    version: u32,
+    loaded: Vec<PersistedEntry>,
+    active: BTreeMap<PluginKind, String>,
+    history: BTreeMap<PluginKind, Vec<String>>,
+    shadow: Option<String>,
+}
+
+#[derive(Clone)]
+struct ShadowEntry {
+    id: String,
+    stats: Arc<Mutex<ShadowStats>>,
+}
+
+/// The registry proper. Mutations clone it, persist the clone, then swap it in, so memory
+/// never runs ahead of storage.
+#[derive(Clone, Default)]
+struct Registry {
+    loaded: Vec<Arc<LoadedPlugin>>,
+    active: BTreeMap<PluginKind, String>,
+    history: BTreeMap<PluginKind, Vec<String>>,
+    shadow: Option<ShadowEntry>,
+}
+
+impl Registry {
+    fn get(&self, id: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.loaded.iter().find(|p| p.info.id == id)
+    }
+
+    fn active_plugin(&self, kind: PluginKind) -> Option<&Arc<LoadedPlugin>> {
+        self.active.get(&kind).and_then(|id| self.get(id))
+    }
+
+    /// Back to the previous version of `kind`, or to none (native). Returns the new active.
+    fn rollback(&mut self, kind: PluginKind) -> Option<String> {
+        let previous = self.history.get_mut(&kind).and_then(Vec::pop);
+        match &previous {
+            Some(id) => self.active.insert(kind, id.clone()),
+            None => self.active.remove(&kind),
+        };
+        previous
+    }
+
+    fn persisted(&self) -> PersistedState {
+        PersistedState {
+            version: STATE_VERSION,
+            loaded: self
+                .loaded
+                .iter()
+                .map(|p| PersistedEntry {
+                    id: p.info.id.clone(),
+                    kind: p.info.kind,
+                    code_hash: p.info.code_hash,
+                    config: p.config.to_string(),
+                    name: p.info.name.clone(),
+                    version: p.info.version.clone(),
+                })
+                .collect(),
+            active: self.active.clone(),
+            history: self.history.clone(),
+            shadow: self.shadow.as_ref().map(|s| s.id.clone()),
+        }
+    }
+}
+
+/// What the hot paths read: one `Arc` per slot, cloned under a read lock.
+#[derive(Default)]
+struct ActiveSet {
+    ordering: Option<Arc<LoadedPlugin>>,
+    compression: Option<Arc<LoadedPlugin>>,
+    prover: Option<Arc<LoadedPlugin>>,
+    shadow: Option<ShadowSlot>,
+}
+
+impl ActiveSet {
+    fn from_registry(reg: &Registry) -> Self {
+        Self {
+            ordering: reg.active_plugin(PluginKind::Ordering).cloned(),
+            compression: reg.active_plugin(PluginKind::Compression).cloned(),
+            prover: reg.active_plugin(PluginKind::Prover).cloned(),
+            shadow: reg.shadow.as_ref().and_then(|s| {
+                Some(ShadowSlot {
+                    plugin: reg.get(&s.id)?.clone(),
+                    stats: s.stats.clone(),
+                })
+            }),
+        }
+    }
+}
+
+/// One loaded plugin in [`PluginsReport`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadedReport {
+    /// Identity.
+    #[serde(flatten)]
+    pub info: PluginInfo,
+    /// The config string it was loaded with.
+    pub config: String,
+    /// Codec id (compression plugins only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codec_id: Option<u32>,
+    /// Whether it is the active plugin of its kind.
+    pub active: bool,
+    /// Call counters.
+    pub health: HealthReport,
+}
+
+/// Everything the operator sees (`ordo_plugins` RPC, dashboard).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginsReport {
+    /// The active plugin per kind; `None` means the native fallback (ordering:
+    /// `native-priority-fee`) or no plugin.
+    pub active: BTreeMap<PluginKind, Option<PluginInfo>>,
+    /// Every loaded plugin, in load order.
+    pub loaded: Vec<LoadedReport>,
+    /// Rollback history per kind (ids, oldest first; the last is the next rollback target).
+    pub history: BTreeMap<PluginKind, Vec<String>>,
+    /// The shadow ordering plugin and how it compares with the active policy.
+    pub shadow: Option<ShadowReport>,
+}
+
+/// The single source of truth for loaded plugins. See the crate docs for the flow.
+pub struct PluginManager {
+    pub(crate) engine: PluginEngine,
+    config: PluginsConfig,
+    storage: Option<Arc<Storage>>,
+    registry: Mutex<Registry>,
+    active: RwLock<ActiveSet>,
+    shadow_busy: AtomicBool,
+}
+
+impl std::fmt::Debug for PluginManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginManager")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Clears the shadow-busy flag however the shadow thread ends.
+struct BusyGuard(Arc<PluginManager>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.shadow_busy.store(false, Ordering::Release);
+    }
+}
+
+impl PluginManager {
+    /// Creates the engine and restores the persisted registry: every stored plugin is
+    /// compiled and self-tested again (a plugin that no longer passes is dropped, with an
+    /// error in the log, and its slot falls back). Slow with many plugins: call it off the
+    /// async reactor.
+    pub fn open(
+        config: PluginsConfig,
+        storage: Option<Arc<Storage>>,
+    ) -> Result<Arc<Self>, PluginError> {
+        config.validate().map_err(PluginError::Config)?;
+        let manager = Arc::new(Self {
+            engine: PluginEngine::new(&config)?,
+            config,
+            storage,
+            registry: Mutex::new(Registry::default()),
+            active: RwLock::new(ActiveSet::default()),
+            shadow_busy: AtomicBool::new(false),
+        });
+        manager.restore()?;
+        Ok(manager)
+    }
+
+    fn restore(&self) -> Result<(), PluginError> {
+        let Some(storage) = &self.storage else {
+            return Ok(());
+        };
+        let Some(bytes) = storage.plugin_state()? else {
+            return Ok(());
+        };
+        let state: PersistedState = serde_json::from_slice(&bytes)
+            .map_err(|e| PluginError::CorruptState(e.to_string()))?;
+        if state.version != STATE_VERSION {
+            return Err(PluginError::CorruptState(format!(
+                "state version {} (this node reads {STATE_VERSION})",
+                state.version
+            )));
+        }
+        let mut reg = Registry::default();
+        for entry in &state.loaded {
+            match self.restore_entry(storage, entry) {
+                Ok(plugin) => reg.loaded.push(Arc::new(plugin)),
+                Err(e) => tracing::error!(
+                    target: "ordo::plugins",
+                    id = %entry.id,
+                    plugin = %entry.name,
+                    version = %entry.version,
+                    code_hash = %entry.code_hash,
+                    "persisted plugin dropped at restore: {e}"
+                ),
+            }
+        }
+        let ids: std::collections::HashSet<String> =
+            reg.loaded.iter().map(|p| p.info.id.clone()).collect();
+        let known = |id: &String| ids.contains(id);
+        reg.active = state
+            .active
+            .iter()
+            .filter(|(_, id)| known(id))
+            .map(|(k, id)| (*k, id.clone()))
+            .collect();
+        reg.history = state
+            .history
+            .iter()
+            .map(|(k, ids)| (*k, ids.iter().filter(|id| known(id)).cloned().collect()))
+            .collect();
+        reg.shadow = state.shadow.filter(|id| known(id)).map(|id| ShadowEntry {
+            id,
+            stats: Arc::default(),
+        });
+        let dropped = reg.loaded.len() != state.loaded.len();
+        if dropped {
+            self.persist(&reg)?;
+        }
+        *self.active.write() = ActiveSet::from_registry(&reg);
+        *self.registry.lock() = reg;
+        Ok(())
+    }
+
+    fn restore_entry(
+        &self,
+        storage: &Storage,
+        entry: &PersistedEntry,
+    ) -> Result<LoadedPlugin, PluginError> {
+        let wasm = storage
+            .plugin_wasm(&entry.code_hash)?
+            .ok_or_else(|| PluginError::CorruptState("component bytes missing".into()))?;
+        if keccak256(&wasm) != entry.code_hash {
+            return Err(PluginError::CorruptState(
+                "component bytes do not match their hash".into(),
+            ));
+        }
+        let plugin = LoadedPlugin::load(
+            &self.engine,
+            self.config.limits(entry.kind),
+            entry.kind,
+            &wasm,
+            &entry.config,
+        )?;
+        if plugin.info.id != entry.id {
+            return Err(PluginError::CorruptState(format!(
+                "id {} recomputes as {}",
+                entry.id, plugin.info.id
+            )));
+        }
+        Ok(plugin)
+    }
+
+    fn persist(&self, reg: &Registry) -> Result<(), PluginError> {
+        if let Some(storage) = &self.storage {
+            let bytes = serde_json::to_vec(&reg.persisted())
+                .map_err(|e| PluginError::CorruptState(e.to_string()))?;
+            storage.put_plugin_state(&bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `f` to a copy of the registry, persists the copy, then makes it current.
+    fn mutate<T>(
+        &self,
+        f: impl FnOnce(&mut Registry) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
+        let mut reg = self.registry.lock();
+        let mut next = reg.clone();
+        let out = f(&mut next)?;
+        self.persist(&next)?;
+        *self.active.write() = ActiveSet::from_registry(&next);
+        *reg = next;
+        Ok(out)
+    }
+
+    /// The configured limits.
+    pub fn config(&self) -> &PluginsConfig {
+        &self.config
+    }
+
+    /// Loads a plugin: checks imports and the API section, compiles (cached by code hash),
+    /// reads its metadata (kind must match, name `[a-z0-9-]{1,64}`), runs the kind's
+    /// self-test, stores the bytes and the entry. Loading the same bytes, kind and config
+    /// again returns the same plugin. Slow: call it from `spawn_blocking`. Does not
+    /// activate.
+    pub fn load(
+        &self,
+        kind: PluginKind,
+        wasm: &[u8],
+        config: &str,
+    ) -> Result<PluginInfo, PluginError> {
+        let id = plugin_id(&keccak256(wasm), kind, config);
+        if let Some(p) = self.registry.lock().get(&id) {
+            return Ok(p.info.clone());
+        }
+        // Not under the registry lock: compiling and self-testing take a while and must
+        // not hold up activations or the block path's failure accounting.
+        let plugin = LoadedPlugin::load(&self.engine, self.config.limits(kind), kind, wasm, config)?;
+        if let Some(storage) = &self.storage {
+            storage.put_plugin_wasm(&plugin.info.code_hash, wasm)?;
+        }
+        let info = plugin.info.clone();
+        self.mutate(|reg| {
+            if reg.get(&info.id).is_none() {
+                reg.loaded.push(Arc::new(plugin));
+            }
+            Ok(())
+        })?;
+        tracing::info!(
+            target: "ordo::plugins",
+            id = %info.id,
+            kind = %info.kind,
+            plugin = %info.name,
+            version = %info.version,
+            code_hash = %info.code_hash,
+            "plugin loaded"
+        );
+        Ok(info)
+    }
+
+    /// Makes a loaded plugin the active one of its kind, from the next call on (for
+    /// ordering: the next block). The previous active plugin goes onto the kind's history.
+    pub fn activate(&self, id: &str) -> Result<PluginInfo, PluginError> {
+        let info = self.mutate(|reg| {
+            let plugin = reg
+                .get(id)
+                .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?
+                .clone();
+            let kind = plugin.info.kind;
+            if !SLOT_KINDS.contains(&kind) {
+                return Err(PluginError::NotSupported(format!(
+                    "{kind} plugins have no active slot"
+                )));
+            }
+            if let Some(previous) = reg.active.insert(kind, id.to_string())
+                && previous != id
+            {
+                reg.history.entry(kind).or_default().push(previous);
+            }
+            Ok(plugin.info.clone())
+        })?;
+        tracing::info!(
+            target: "ordo::plugins",
+            id = %info.id,
+            kind = %info.kind,
+            plugin = %info.name,
+            version = %info.version,
+            code_hash = %info.code_hash,
+            "plugin activated"
+        );
+        Ok(info)
+    }
+
+    /// Rolls `kind` back to the previous version in its history, or to none (ordering:
+    /// the native policy). Returns the new active plugin.
+    pub fn rollback(&self, kind: PluginKind) -> Result<Option<PluginInfo>, PluginError> {
+        let (from, to) = self.mutate(|reg| {
+            let from = reg.active_plugin(kind).cloned();
+            let to = reg.rollback(kind);
+            Ok((from, to.and_then(|id| reg.get(&id).map(|p| p.info.clone()))))
+        })?;
+        if let Some(from) = &from {
+            from.health.rolled_back();
+        }
+        tracing::info!(
+            target: "ordo::plugins",
+            kind = %kind,
+            from = from.as_ref().map(|p| p.info.id.as_str()).unwrap_or("none"),
+            to = to.as_ref().map(|p| p.id.as_str()).unwrap_or("none"),
+            "plugin slot rolled back"
+        );
+        Ok(to)
+    }
+
+    /// Runs a loaded ordering plugin beside the active policy on every block, on its own
+    /// thread, and compares the answers. Never affects blocks. Replaces any shadow.
+    pub fn shadow(&self, id: &str) -> Result<(), PluginError> {
+        self.mutate(|reg| {
+            let plugin = reg
+                .get(id)
+                .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?;
+            if plugin.info.kind != PluginKind::Ordering {
+                return Err(PluginError::NotSupported(
+                    "only ordering plugins can shadow".into(),
+                ));
+            }
+            reg.shadow = Some(ShadowEntry {
+                id: id.to_string(),
+                stats: Arc::default(),
+            });
+            Ok(())
+        })
+    }
+
+    /// Stops shadowing.
+    pub fn unshadow(&self) -> Result<(), PluginError> {
+        self.mutate(|reg| {
+            reg.shadow = None;
+            Ok(())
+        })
+    }
+
+    /// The registry, the active set, health counters and the shadow comparison.
+    pub fn list(&self) -> PluginsReport {
+        let reg = self.registry.lock().clone();
+        PluginsReport {
+            active: SLOT_KINDS
+                .iter()
+                .map(|k| (*k, reg.active_plugin(*k).map(|p| p.info.clone())))
+                .collect(),
+            loaded: reg
+                .loaded
+                .iter()
+                .map(|p| LoadedReport {
+                    info: p.info.clone(),
+                    config: p.config.to_string(),
+                    codec_id: (p.info.kind == PluginKind::Compression).then_some(p.codec_id),
+                    active: reg.active.get(&p.info.kind) == Some(&p.info.id),
+                    health: p.health.report(),
+                })
+                .collect(),
+            history: reg.history.clone(),
+            shadow: reg.shadow.as_ref().map(|s| s.stats.lock().report(&s.id)),
+        }
+    }
+
+    /// The builder's policy source: each `current()` fixes the active ordering plugin (or
+    /// the native policy) and the shadow for one block.
+    pub fn ordering_source(self: &Arc<Self>) -> Arc<dyn PolicySource> {
+        Arc::new(ManagerSource(self.clone()))
+    }
+
+    /// The active compression plugin, if any (none: the batcher's native codec).
+    pub fn compressor(self: &Arc<Self>) -> Option<Compressor> {
+        let plugin = self.active.read().compression.clone()?;
+        Some(Compressor {
+            manager: self.clone(),
+            plugin,
+        })
+    }
+
+    /// The active prover plugin, if any.
+    pub fn prover(self: &Arc<Self>) -> Option<Prover> {
+        let plugin = self.active.read().prover.clone()?;
+        Some(Prover {
+            manager: self.clone(),
+            plugin,
+        })
+    }
+
+    /// Instantiates a loaded plugin in a fresh store and calls `metadata()`: a liveness
+    /// probe for the operator, and the benchmark of a call's fixed cost. Not counted.
+    pub fn probe(&self, id: &str) -> Result<(), PluginError> {
+        let plugin = self
+            .registry
+            .lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?;
+        plugin
+            .call_metadata(&self.engine)
+            .map(|_| ())
+            .map_err(|failure| PluginError::Call {
+                during: "metadata()",
+                failure,
+            })
+    }
+
+    /// Waits until no shadow run is in flight (tests, orderly shutdown). False on timeout.
+    pub fn wait_shadow_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.shadow_busy.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    // ---- Call accounting ----------------------------------------------------------------
+
+    pub(crate) fn run_ordering(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        ctx: &OrderingContext,
+        candidates: &[Candidate],
+    ) -> Result<Vec<u32>, OrderingError> {
+        let start = Instant::now();
+        let result = ordering::order_checked(&self.engine, plugin, ctx, candidates);
+        self.account(plugin, result, start, true)
+            .map_err(|e| OrderingError::Failed(e.to_string()))
+    }
+
+    /// Counts a call's outcome and, at the configured streak of failures, rolls the kind
+    /// back. `count_plugin_errors: false` treats a plugin-error as a correct refusal.
+    pub(crate) fn account<T>(
+        &self,
+        plugin: &Arc<LoadedPlugin>,
+        result: Result<T, CallFailure>,
+        start: Instant,
+        count_plugin_errors: bool,
+    ) -> Result<T, PluginCallError> {
+        let elapsed = start.elapsed();
+        match result {
+            Ok(value) => {
+                plugin.health.success(elapsed);
+                Ok(value)
+            }
+            Err(failure) => {
+                if count_plugin_errors || failure.reason != FailureReason::PluginError {
+                    self.failed(plugin, &failure, elapsed);
+                }
+                Err(PluginCallError {
+                    plugin: plugin.label(),
+                    failure,
+                })
+            }
+        }
+    }
+
+    fn failed(&self, plugin: &Arc<LoadedPlugin>, failure: &CallFailure, elapsed: Duration) {
+        let streak = plugin.health.failure(failure, elapsed);
+        tracing::warn!(
+            target: "ordo::plugins",
+            kind = %plugin.info.kind,
+            plugin = %plugin.info.name,
+            version = %plugin.info.version,
+            code_hash = %plugin.info.code_hash,
+            reason = %failure.reason,
+            consecutive = streak,
+            "plugin call failed, native fallback used: {}",
+            failure.detail
+        );
+        if streak >= self.config.max_consecutive_failures {
+            self.auto_rollback(plugin, streak);
+        }
+    }
+
+    fn auto_rollback(&self, plugin: &Arc<LoadedPlugin>, streak: u32) {
+        let kind = plugin.info.kind;
+        let mut reg = self.registry.lock();
+        // Only the plugin still in the slot is rolled back: a failure of a snapshot taken
+        // before an operator's swap must not undo the swap.
+        if reg.active.get(&kind) != Some(&plugin.info.id) {
+            return;
+        }
+        let mut next = reg.clone();
+        let to = next.rollback(kind);
+        // Stop using a failing plugin even if the write fails: it would only come back
+        // after a restart, and then fail its way out again.
+        if let Err(e) = self.persist(&next) {
+            tracing::error!(target: "ordo::plugins", "rollback not persisted: {e}");
+        }
+        *self.active.write() = ActiveSet::from_registry(&next);
+        *reg = next;
+        drop(reg);
+        plugin.health.rolled_back();
+        tracing::warn!(
+            target: "ordo::plugins",
+            kind = %kind,
+            plugin = %plugin.info.name,
+            version = %plugin.info.version,
+            code_hash = %plugin.info.code_hash,
+            consecutive_failures = streak,
+            to = to.as_deref().unwrap_or("none (native)"),
+            "plugin rolled back after consecutive failures"
+        );
+    }
+
+    /// Runs the shadow on its own thread against the active answer. At most one shadow
+    /// run is in flight; a block arriving meanwhile is skipped (and counted), so a slow
+    /// shadow can never pile up threads or delay blocks.
+    pub(crate) fn spawn_shadow(
+        self: &Arc<Self>,
+        shadow: &ShadowSlot,
+        ctx: &OrderingContext,
+        candidates: &[Candidate],
+        active_answer: &[u32],
+        active_elapsed: Duration,
+    ) {
+        if self.shadow_busy.swap(true, Ordering::AcqRel) {
+            shadow.stats.lock().blocks_skipped += 1;
+            return;
+        }
+        let guard = BusyGuard(self.clone());
+        let shadow = shadow.clone();
+        let ctx = *ctx;
+        // Cheap: candidates are `Arc`s; the active answer is a list of indices.
+        let candidates = candidates.to_vec();
+        let active = ordering::score(&ctx, &candidates, active_answer, active_elapsed);
+        let spawned = std::thread::Builder::new()
+            .name("ordo-plugin-shadow".into())
+            .spawn(move || {
+                let start = Instant::now();
+                let result = ordering::order_checked(
+                    &guard.0.engine,
+                    &shadow.plugin,
+                    &ctx,
+                    &candidates,
+                );
+                let elapsed = start.elapsed();
+                let mut stats = shadow.stats.lock();
+                match result {
+                    Ok(answer) => {
+                        stats.compared(active, ordering::score(&ctx, &candidates, &answer, elapsed))
+                    }
+                    Err(failure) => stats.failed(&failure),
+                }
+                drop(stats);
+                drop(guard);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(target: "ordo::plugins", "shadow thread not started: {e}");
+        }
+    }
+}
+
+struct ManagerSource(Arc<PluginManager>);
+
+impl PolicySource for ManagerSource {
+    fn current(&self) -> Arc<dyn OrderingPolicy> {
+        let set = self.0.active.read();
+        Arc::new(BlockPolicy {
+            manager: self.0.clone(),
+            active: set.ordering.clone(),
+            shadow: set.shadow.clone(),
+        })
+    }
+}

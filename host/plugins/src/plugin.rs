@@ -1,0 +1,249 @@
+//! A loaded plugin: compiled, linked, its exports type-checked, its metadata read, its
+//! self-test passed. Calls instantiate it afresh in a new store each time.
+
+use std::sync::Arc;
+
+use alloy_primitives::{B256, keccak256};
+use parking_lot::Mutex;
+use wasmtime::component::{ComponentExportIndex, Instance, InstancePre};
+
+use crate::{
+    PluginError, PluginInfo, PluginKind,
+    bindings::{self, types},
+    config::CallLimits,
+    engine::{CallFailure, CallStore, FailureReason, PluginEngine, PluginTag, StoreData},
+    health::Health,
+    validate,
+};
+
+/// The WIT package's exported interfaces, as named in components built against it.
+const ORDERING_EXPORT: &str = "ordo:plugin/ordering@0.1.0";
+const COMPRESSION_EXPORT: &str = "ordo:plugin/compression@0.1.0";
+const PROVER_EXPORT: &str = "ordo:plugin/prover@0.1.0";
+
+/// Export indices resolved once at load, so a call does no string lookups.
+pub(crate) enum Exports {
+    Ordering {
+        order: ComponentExportIndex,
+    },
+    Compression {
+        codec_id: ComponentExportIndex,
+        compress: ComponentExportIndex,
+        decompress: ComponentExportIndex,
+    },
+    Prover {
+        on_batch: ComponentExportIndex,
+    },
+}
+
+pub(crate) struct LoadedPlugin {
+    pub info: PluginInfo,
+    pub config: Arc<str>,
+    pub tag: Arc<PluginTag>,
+    pub limits: CallLimits,
+    pub exports: Exports,
+    /// The codec id a compression plugin reported at load (0 for other kinds).
+    pub codec_id: u32,
+    pub health: Health,
+    /// The WIT candidate buffers of the last ordering call, reused by the next one.
+    pub scratch: Mutex<types::CandidateSet>,
+    pre: InstancePre<StoreData>,
+    metadata: ComponentExportIndex,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A plugin's registry id: the same bytes, kind and config always give the same id.
+pub(crate) fn plugin_id(code_hash: &B256, kind: PluginKind, config: &str) -> String {
+    let mut buf = Vec::with_capacity(33 + config.len());
+    buf.extend_from_slice(code_hash.as_slice());
+    buf.push(kind as u8);
+    buf.extend_from_slice(config.as_bytes());
+    alloy_primitives::hex::encode(&keccak256(&buf)[..8])
+}
+
+fn export(
+    pre: &InstancePre<StoreData>,
+    iface: Option<&ComponentExportIndex>,
+    name: &str,
+) -> Result<ComponentExportIndex, String> {
+    pre.component()
+        .get_export_index(iface, name)
+        .ok_or_else(|| format!("no export `{name}`"))
+}
+
+impl LoadedPlugin {
+    /// Validates, compiles (or reuses the compilation of the same bytes), links, reads the
+    /// metadata and runs the kind's self-test. Slow; never on the block path.
+    pub fn load(
+        engine: &PluginEngine,
+        limits: CallLimits,
+        kind: PluginKind,
+        bytes: &[u8],
+        config: &str,
+    ) -> Result<Self, PluginError> {
+        if kind == PluginKind::Searcher {
+            return Err(PluginError::NotSupported(
+                "searcher plugins cannot be hosted yet (pre-state is not wired)".into(),
+            ));
+        }
+        let code_hash = keccak256(bytes);
+        validate::inspect(bytes, kind)?;
+        let component = engine.compile(code_hash, bytes)?;
+        // The parse above already refused bad imports; wasmtime's own view of the type is
+        // authoritative, so check it too (it costs microseconds).
+        let bad: Vec<String> = component
+            .component_type()
+            .imports(&engine.engine)
+            .filter(|(name, item)| {
+                !matches!(item.ty, wasmtime::component::types::ComponentItem::Type(_))
+                    && !validate::import_allowed(name, kind)
+            })
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if !bad.is_empty() {
+            return Err(PluginError::ForbiddenImports { kind, imports: bad });
+        }
+        let contract = |detail: String| PluginError::Contract { kind, detail };
+        let pre = engine
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| contract(format!("{e:#}")))?;
+        // The generated indices type-check every export of the world.
+        let exports = match kind {
+            PluginKind::Ordering => {
+                bindings::ordering::OrderingPluginIndices::new(&pre)
+                    .map_err(|e| contract(format!("{e:#}")))?;
+                let iface = export(&pre, None, ORDERING_EXPORT).map_err(contract)?;
+                Exports::Ordering {
+                    order: export(&pre, Some(&iface), "order").map_err(contract)?,
+                }
+            }
+            PluginKind::Compression => {
+                bindings::compression::CompressionPluginIndices::new(&pre)
+                    .map_err(|e| contract(format!("{e:#}")))?;
+                let iface = export(&pre, None, COMPRESSION_EXPORT).map_err(contract)?;
+                Exports::Compression {
+                    codec_id: export(&pre, Some(&iface), "codec-id").map_err(contract)?,
+                    compress: export(&pre, Some(&iface), "compress").map_err(contract)?,
+                    decompress: export(&pre, Some(&iface), "decompress").map_err(contract)?,
+                }
+            }
+            PluginKind::Prover => {
+                bindings::prover::ProverPluginIndices::new(&pre)
+                    .map_err(|e| contract(format!("{e:#}")))?;
+                let iface = export(&pre, None, PROVER_EXPORT).map_err(contract)?;
+                Exports::Prover {
+                    on_batch: export(&pre, Some(&iface), "on-batch").map_err(contract)?,
+                }
+            }
+            PluginKind::Searcher => unreachable!("refused above"),
+        };
+        let metadata = export(&pre, None, "metadata").map_err(contract)?;
+
+        let config: Arc<str> = Arc::from(config);
+        let mut plugin = Self {
+            info: PluginInfo {
+                id: plugin_id(&code_hash, kind, &config),
+                kind,
+                name: String::new(),
+                version: String::new(),
+                code_hash,
+            },
+            config,
+            tag: Arc::new(PluginTag {
+                name: "(loading)".into(),
+                version: "?".into(),
+                code_hash,
+            }),
+            limits,
+            exports,
+            codec_id: 0,
+            health: Health::default(),
+            scratch: Mutex::new(types::CandidateSet {
+                txs: Vec::new(),
+                calldata: Vec::new(),
+            }),
+            pre,
+            metadata,
+        };
+
+        let meta = plugin
+            .call_metadata(engine)
+            .map_err(|failure| PluginError::Call {
+                during: "metadata()",
+                failure,
+            })?;
+        let found = PluginKind::from(meta.kind);
+        if found != kind {
+            return Err(PluginError::KindMismatch {
+                expected: kind,
+                found,
+            });
+        }
+        if !validate::name_valid(&meta.name) {
+            return Err(PluginError::InvalidName(meta.name));
+        }
+        plugin.tag = Arc::new(PluginTag {
+            name: meta.name.clone(),
+            version: meta.version.clone(),
+            code_hash,
+        });
+        plugin.info.name = meta.name;
+        plugin.info.version = meta.version;
+
+        match kind {
+            PluginKind::Ordering => crate::ordering::self_test(engine, &plugin),
+            PluginKind::Compression => {
+                crate::compression::self_test(engine, &mut plugin)
+            }
+            PluginKind::Prover => crate::prover::self_test(engine, &plugin),
+            PluginKind::Searcher => unreachable!("refused above"),
+        }
+        .map_err(PluginError::SelfTest)?;
+        Ok(plugin)
+    }
+
+    /// A fresh call scope: a new store with this plugin's limits and a new instance.
+    pub fn instantiate(&self, engine: &PluginEngine) -> Result<(CallStore, Instance), CallFailure> {
+        let mut cs = engine.store(self.limits, self.tag.clone(), self.config.clone())?;
+        let instance = self
+            .pre
+            .instantiate(&mut cs.store)
+            .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
+        Ok((cs, instance))
+    }
+
+    pub fn call_metadata(&self, engine: &PluginEngine) -> Result<types::Metadata, CallFailure> {
+        let (mut cs, instance) = self.instantiate(engine)?;
+        let func = instance
+            .get_typed_func::<(), (types::Metadata,)>(&mut cs.store, &self.metadata)
+            .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
+        let (meta,) = func
+            .call(&mut cs.store, ())
+            .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
+        Ok(meta)
+    }
+
+    /// `plugin name@version (hash)`, the prefix of every failure message.
+    pub fn label(&self) -> String {
+        self.tag.to_string()
+    }
+}
+
+impl From<types::PluginKind> for PluginKind {
+    fn from(kind: types::PluginKind) -> Self {
+        match kind {
+            types::PluginKind::Ordering => Self::Ordering,
+            types::PluginKind::Searcher => Self::Searcher,
+            types::PluginKind::Compression => Self::Compression,
+            types::PluginKind::Prover => Self::Prover,
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Prover plugins: the call with its size bound, the determinism self-test, and the handle
+//! the batcher uses.
+
+use std::{sync::Arc, time::Instant};
+
+use alloy_primitives::B256;
+use wasmtime::component::WasmList;
+
+use crate::{
+    PluginManager,
+    bindings::{prover::exports::ordo::plugin::prover as wit, types},
+    engine::{CallFailure, FailureReason, PluginEngine},
+    ordering::bytes32,
+    plugin::{Exports, LoadedPlugin},
+};
+
+/// Largest attestation accepted: it is stored with every batch.
+pub const MAX_ATTESTATION_BYTES: usize = 1 << 20;
+
+/// What a prover is told about a batch (the WIT `batch-header`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchHeader {
+    /// Batch number.
+    pub index: u64,
+    /// First block in the batch.
+    pub first_block: u64,
+    /// Last block in the batch.
+    pub last_block: u64,
+    /// Hash of the last block.
+    pub last_block_hash: B256,
+    /// State root after the last block.
+    pub state_root: B256,
+    /// Codec id of the compression that produced the payload.
+    pub codec_id: u32,
+    /// Code hash of the compression plugin that produced the payload (zero: native).
+    pub codec_hash: B256,
+}
+
+impl From<&BatchHeader> for wit::BatchHeader {
+    fn from(h: &BatchHeader) -> Self {
+        Self {
+            index: h.index,
+            first_block: h.first_block,
+            last_block: h.last_block,
+            last_block_hash: bytes32(&h.last_block_hash.0),
+            state_root: bytes32(&h.state_root.0),
+            codec_id: h.codec_id,
+            codec_hash: bytes32(&h.codec_hash.0),
+        }
+    }
+}
+
+/// Calls `on-batch` `times` times in one store (one instance) and returns every answer.
+/// The answer is read as a [`WasmList`] so an oversized one is refused by its length.
+fn call_on_batch(
+    engine: &PluginEngine,
+    plugin: &LoadedPlugin,
+    header: &BatchHeader,
+    payload: &[u8],
+    times: usize,
+) -> Result<Vec<Vec<u8>>, CallFailure> {
+    let Exports::Prover { on_batch } = &plugin.exports else {
+        return Err(CallFailure::new(FailureReason::Instantiate, "not a prover plugin"));
+    };
+    let (mut cs, instance) = plugin.instantiate(engine)?;
+    let func = instance
+        .get_typed_func::<(wit::BatchHeader, &[u8]), (Result<WasmList<u8>, types::PluginError>,)>(
+            &mut cs.store,
+            on_batch,
+        )
+        .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
+    let header = wit::BatchHeader::from(header);
+    let mut out = Vec::with_capacity(times);
+    for _ in 0..times {
+        let (answer,) = func
+            .call(&mut cs.store, (header, payload))
+            .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
+        let list =
+            answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))?;
+        if list.len() > MAX_ATTESTATION_BYTES {
+            return Err(CallFailure::invalid(format!(
+                "attestation of {} bytes (at most {MAX_ATTESTATION_BYTES})",
+                list.len()
+            )));
+        }
+        out.push(list.as_le_slice(&cs.store).to_vec());
+    }
+    Ok(out)
+}
+
+/// Two calls on the same input in one instance must agree: an attestation that depends on
+/// anything but its input (leftover state, a counter) cannot be re-derived by anyone.
+pub(crate) fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<(), String> {
+    let header = BatchHeader {
+        index: 0,
+        first_block: 1,
+        last_block: 16,
+        last_block_hash: B256::repeat_byte(0x16),
+        state_root: B256::repeat_byte(0x5e),
+        codec_id: 1,
+        codec_hash: B256::repeat_byte(0xc0),
+    };
+    let payload: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
+    let answers = call_on_batch(engine, plugin, &header, &payload, 2).map_err(|f| f.to_string())?;
+    if answers.first() != answers.get(1) {
+        return Err("not deterministic: two calls on the same batch disagree".into());
+    }
+    Ok(())
+}
+
+/// The active prover plugin, fixed at the time it was taken.
+pub struct Prover {
+    pub(crate) manager: Arc<PluginManager>,
+    pub(crate) plugin: Arc<LoadedPlugin>,
+}
+
+impl std::fmt::Debug for Prover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prover")
+            .field("plugin", &self.plugin.info)
+            .finish()
+    }
+}
+
+impl Prover {
+    /// The plugin's code hash (recorded with the attestation).
+    pub fn code_hash(&self) -> B256 {
+        self.plugin.info.code_hash
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.plugin.info.name
+    }
+
+    /// The plugin's version.
+    pub fn version(&self) -> &str {
+        &self.plugin.info.version
+    }
+
+    /// The attestation for a batch (at most [`MAX_ATTESTATION_BYTES`]). A failure is
+    /// counted (and may roll the kind back); the batch is then stored without one.
+    pub fn on_batch(
+        &self,
+        header: &BatchHeader,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, crate::PluginCallError> {
+        let start = Instant::now();
+        let result = call_on_batch(&self.manager.engine, &self.plugin, header, payload, 1)
+            .map(|mut answers| answers.pop().unwrap_or_default());
+        self.manager.account(&self.plugin, result, start, true)
+    }
+}

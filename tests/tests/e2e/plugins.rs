@@ -392,7 +392,7 @@ async fn scaffold_build_and_cli_load() -> Result<()> {
             ensure!(out.status.success(), "plugin new: {}", String::from_utf8_lossy(&out.stderr));
             // Share the build cache of the shipped plugins when there is one.
             let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(|t| PathBuf::from(t).join("scaffold"))
+                .map(|t| PathBuf::from(t).join("plugins-native"))
                 .unwrap_or_else(|| node.root().join("target"));
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             for args in [vec!["test", "--quiet"], vec!["build", "--release", "--target", "wasm32-wasip2"]] {
@@ -438,6 +438,91 @@ async fn scaffold_build_and_cli_load() -> Result<()> {
                 .output()?;
             ensure!(!out.status.success());
             assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+            Ok(())
+        })
+        .await
+}
+
+/// `[[plugins.load]]` in the config file loads (and activates) a plugin at start; an
+/// ordering plugin in shadow runs on the same candidates as the active one every block and
+/// its comparison shows in `admin_listPlugins`, without ever ordering a block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_load_and_shadow() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("ordo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[plugins.load]]\nkind = \"ordering\"\npath = {:?}\nactivate = true\n",
+            round_robin()?
+        ),
+    )?;
+    let node = TestNode::start(NodeOpts {
+        config: Some(config),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let admin = node.admin()?;
+            let list = admin.ok("admin_listPlugins", json!([])).await?;
+            assert_eq!(active_ordering(&list).as_deref(), Some("round-robin"), "{list}");
+            let fcfs = list["loaded"]
+                .as_array()
+                .and_then(|l| l.iter().find(|p| p["name"] == "fcfs"))
+                .and_then(|p| p["id"].as_str())
+                .ok_or_else(|| eyre!("fcfs not loaded"))?
+                .to_string();
+            admin.ok("admin_shadowPlugin", json!([{ "id": fcfs }])).await?;
+            // Traffic from several senders, so both policies have something to order.
+            let mut hashes = vec![];
+            for a in 0..4 {
+                for n in 0..5 {
+                    let (raw, h) = sign_raw(
+                        &dev_signer(a),
+                        transfer_1559(DEV_CHAIN_ID, n, random_address(), U256::from(1), 100 * GWEI, GWEI * (a as u128 + 1)),
+                    );
+                    rpc.send_raw(&raw).await?.map_err(|e| eyre!("{e}"))?;
+                    hashes.push(h);
+                }
+            }
+            let p = node.provider(&dev_signer(0));
+            let mut blocks = HashSet::new();
+            for h in &hashes {
+                let r = wait_receipt(&p, *h, RECEIPT).await?;
+                blocks.insert(r.block_number.unwrap_or_default());
+            }
+            for b in &blocks {
+                assert_eq!(provenance(&rpc, *b).await?["policy"], "round-robin", "the shadow never orders");
+            }
+            let deadline = tokio::time::Instant::now() + RECEIPT;
+            let shadow = loop {
+                let list = admin.ok("admin_listPlugins", json!([])).await?;
+                let shadow = list["shadow"].clone();
+                if shadow["shadowTxs"].as_u64().unwrap_or_default() >= hashes.len() as u64 {
+                    break shadow;
+                }
+                ensure!(tokio::time::Instant::now() < deadline, "no shadow comparison: {list}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            assert_eq!(shadow["id"], fcfs.as_str());
+            assert!(shadow["blocksCompared"].as_u64().unwrap_or_default() >= 1, "{shadow}");
+            assert!(shadow["activeTxs"].as_u64().unwrap_or_default() >= hashes.len() as u64, "{shadow}");
+            assert_ne!(shadow["shadowPriorityFees"], "0", "{shadow}");
+            // A null id stops shadowing.
+            admin.ok("admin_shadowPlugin", json!([{ "id": null }])).await?;
+            let list = admin.ok("admin_listPlugins", json!([])).await?;
+            assert!(list["shadow"].is_null(), "{list}");
+            // Only ordering plugins can shadow.
+            let brotli = list["loaded"]
+                .as_array()
+                .and_then(|l| l.iter().find(|p| p["name"] == "brotli"))
+                .and_then(|p| p["id"].as_str())
+                .ok_or_else(|| eyre!("brotli not loaded"))?
+                .to_string();
+            let err = admin.call("admin_shadowPlugin", json!([{ "id": brotli }])).await?.err();
+            assert!(err.is_some(), "a codec cannot shadow the ordering slot");
             Ok(())
         })
         .await

@@ -184,8 +184,7 @@ fn package_name(manifest: &Path) -> String {
 }
 
 fn read_toml(path: &Path) -> toml::Table {
-    let text =
-        fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     text.parse::<toml::Table>()
         .unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }

@@ -288,6 +288,8 @@ impl Builder {
             next += block_time;
             let now = tokio::time::Instant::now();
             if next < now {
+                let missed = (now - next).as_micros() / block_time.as_micros().max(1) + 1;
+                warn!(target: "ordo::builder", missed = missed as u64, head = self.head().number(), "block production overran its slot");
                 next = now + block_time;
             }
         }

@@ -41,7 +41,11 @@ pub fn load_or_create_token(datadir: &Path, file: Option<&Path>) -> eyre::Result
         let token = std::fs::read_to_string(file)
             .wrap_err_with(|| format!("reading admin token file {}", file.display()))?;
         let token = token.trim().to_string();
-        eyre::ensure!(!token.is_empty(), "admin token file {} is empty", file.display());
+        eyre::ensure!(
+            !token.is_empty(),
+            "admin token file {} is empty",
+            file.display()
+        );
         return Ok(token);
     }
     let path = datadir.join("admin.token");
@@ -257,8 +261,9 @@ fn arg<T: serde::de::DeserializeOwned>(params: Value, field: &str) -> Result<T, 
 async fn load(state: &Arc<AdminState>, params: Value) -> Result<Value, AdminError> {
     let p: LoadParam = arg(params, "path")?;
     let bytes = match (p.path, p.wasm) {
-        (Some(path), None) => std::fs::read(&path)
-            .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?,
+        (Some(path), None) => {
+            std::fs::read(&path).map_err(|e| invalid(format!("reading {}: {e}", path.display())))?
+        }
         (None, Some(b64)) => base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
             .map_err(|e| invalid(format!("wasm is not valid base64: {e}")))?,
@@ -266,11 +271,6 @@ async fn load(state: &Arc<AdminState>, params: Value) -> Result<Value, AdminErro
     };
     let manager = state.manager.clone();
     let config = p.config.unwrap_or_default();
-    let info = blocking(move || {
-        manager
-            .load(p.kind, &bytes, &config)
-            .map_err(plugin_err)
-    })
-    .await?;
+    let info = blocking(move || manager.load(p.kind, &bytes, &config).map_err(plugin_err)).await?;
     serde_json::to_value(info).map_err(|e| AdminError(-32603, e.to_string()))
 }

@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use serde::Serialize;
-use serde_json::value::RawValue;
 use alloy_rpc_types_eth::{
     AccessListResult, Block, BlockOverrides, BlockTransactions, FeeHistory, Filter,
     FilterBlockOption, Header, Log, Transaction, TransactionReceipt, TransactionRequest,
@@ -22,6 +20,8 @@ use ordo_primitives::{
 };
 use ordo_rpc::{BackendError, BackendResult, ChainEvent, EthBackend, SendTxFuture};
 use ordo_storage::{Storage, StorageError};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
 /// Most blocks one `eth_getLogs` may scan.

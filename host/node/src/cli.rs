@@ -44,7 +44,10 @@ pub async fn admin_call(admin: &AdminArgs, method: &str, params: Value) -> eyre:
     if response.status() == reqwest::StatusCode::UNAUTHORIZED {
         bail!("the node refused the admin token (401)");
     }
-    let body: Value = response.json().await.wrap_err("reading the admin response")?;
+    let body: Value = response
+        .json()
+        .await
+        .wrap_err("reading the admin response")?;
     if let Some(err) = body.get("error") {
         bail!(
             "{method} failed: {}",
@@ -103,8 +106,9 @@ fn template(kind: &str) -> Option<(&'static str, &'static str)> {
 
 /// Writes a new plugin crate of `kind` named `name` into `dir`.
 pub fn scaffold(kind: &str, name: &str, dir: &Path, sdk_path: Option<&Path>) -> eyre::Result<()> {
-    let (manifest, lib) = template(kind)
-        .ok_or_else(|| eyre!("unknown plugin kind {kind:?}: use ordering, compression or prover"))?;
+    let (manifest, lib) = template(kind).ok_or_else(|| {
+        eyre!("unknown plugin kind {kind:?}: use ordering, compression or prover")
+    })?;
     let valid = !name.is_empty()
         && name.len() <= 64
         && name
@@ -121,9 +125,12 @@ pub fn scaffold(kind: &str, name: &str, dir: &Path, sdk_path: Option<&Path>) -> 
         Some(p) => p.to_path_buf(),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk"),
     };
-    let sdk = sdk
-        .canonicalize()
-        .wrap_err_with(|| format!("the sdk folder {} does not exist (pass --sdk-path)", sdk.display()))?;
+    let sdk = sdk.canonicalize().wrap_err_with(|| {
+        format!(
+            "the sdk folder {} does not exist (pass --sdk-path)",
+            sdk.display()
+        )
+    })?;
     let sdk = sdk
         .to_str()
         .ok_or_else(|| eyre!("the sdk path is not UTF-8"))?

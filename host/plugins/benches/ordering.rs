@@ -30,23 +30,33 @@ fn ordering(c: &mut Criterion) {
     let source = m.ordering_source();
 
     let mut group = c.benchmark_group("ordering");
-    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(8));
     for n in [1_000usize, 10_000] {
         let candidates = testing::candidates(n, n / 10, 42);
         let mut ctx = testing::context(1);
         ctx.gas_limit = ALL_FIT_GAS;
         group.bench_with_input(BenchmarkId::new("native", n), &candidates, |b, set| {
-            b.iter(|| PriorityFeeOrdering.order(black_box(&ctx), black_box(set)).unwrap())
-        });
-        group.bench_with_input(BenchmarkId::new("wasm-priority-fee", n), &candidates, |b, set| {
             b.iter(|| {
-                // As the builder does it: a snapshot per block, then the call.
-                let policy = source.current();
-                let order = policy.order(black_box(&ctx), black_box(set)).unwrap();
-                assert_eq!(order.len(), set.len());
-                order
+                PriorityFeeOrdering
+                    .order(black_box(&ctx), black_box(set))
+                    .unwrap()
             })
         });
+        group.bench_with_input(
+            BenchmarkId::new("wasm-priority-fee", n),
+            &candidates,
+            |b, set| {
+                b.iter(|| {
+                    // As the builder does it: a snapshot per block, then the call.
+                    let policy = source.current();
+                    let order = policy.order(black_box(&ctx), black_box(set)).unwrap();
+                    assert_eq!(order.len(), set.len());
+                    order
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -72,7 +82,9 @@ fn call_overhead(c: &mut Criterion) {
 
 fn load_to_active(c: &mut Criterion) {
     let mut group = c.benchmark_group("load-to-active");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("engine only (PluginManager::open)", |b| {
         b.iter(|| PluginManager::open(PluginsConfig::default(), None).unwrap())
     });
@@ -83,13 +95,16 @@ fn load_to_active(c: &mut Criterion) {
     for (name, wasm) in &components {
         // Uncached: a fresh manager (and engine, and compile cache) per iteration, so this
         // includes `open`; subtract the line above for compile + self-test + activate.
-        group.bench_function(format!("{name} uncached (open + compile + self-test + activate)"), |b| {
-            b.iter(|| {
-                let m = PluginManager::open(PluginsConfig::default(), None).unwrap();
-                let info = m.load(PluginKind::Ordering, wasm, "").unwrap();
-                m.activate(&info.id).unwrap();
-            })
-        });
+        group.bench_function(
+            format!("{name} uncached (open + compile + self-test + activate)"),
+            |b| {
+                b.iter(|| {
+                    let m = PluginManager::open(PluginsConfig::default(), None).unwrap();
+                    let info = m.load(PluginKind::Ordering, wasm, "").unwrap();
+                    m.activate(&info.id).unwrap();
+                })
+            },
+        );
     }
     // Cached: the same bytes under a new config each time (a new registry entry), so the
     // compilation is reused and only link + metadata + self-test + activate remain.
@@ -100,7 +115,11 @@ fn load_to_active(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let info = m
-                .load(PluginKind::Ordering, &fixture, &format!("mode=identity n={n}"))
+                .load(
+                    PluginKind::Ordering,
+                    &fixture,
+                    &format!("mode=identity n={n}"),
+                )
                 .unwrap();
             m.activate(&info.id).unwrap();
         })

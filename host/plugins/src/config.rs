@@ -198,9 +198,7 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(serde_json::from_str::<PluginsConfig>(r#"{"ordring": {}}"#).is_err());
-        assert!(
-            serde_json::from_str::<PluginsConfig>(r#"{"ordering": {"deadline": 1}}"#).is_err()
-        );
+        assert!(serde_json::from_str::<PluginsConfig>(r#"{"ordering": {"deadline": 1}}"#).is_err());
         let mut c = PluginsConfig::default();
         c.ordering.memory_bytes = 1;
         assert!(c.validate().is_err());

@@ -199,9 +199,7 @@ impl bindings::host::Host for StoreData {
 impl bindings::types::Host for StoreData {}
 
 /// Why a call did not produce a usable answer. Counted per reason in the health report.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureReason {
     /// The plugin trapped (unreachable, out-of-bounds access, ...).
@@ -286,7 +284,10 @@ impl CallStore {
         if self.store.data().limiter.memory_exceeded {
             return CallFailure::new(
                 FailureReason::Memory,
-                format!("memory cap of {} MiB exceeded", self.limits.memory_bytes >> 20),
+                format!(
+                    "memory cap of {} MiB exceeded",
+                    self.limits.memory_bytes >> 20
+                ),
             );
         }
         match err.downcast_ref::<Trap>() {

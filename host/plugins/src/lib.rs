@@ -59,9 +59,7 @@ pub use ordering::SELF_TEST_BLOCK;
 pub use prover::{BatchHeader, MAX_ATTESTATION_BYTES, Prover};
 
 /// The four plugin kinds, one WIT world each.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum PluginKind {

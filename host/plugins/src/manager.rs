@@ -228,8 +228,8 @@ impl PluginManager {
         let Some(bytes) = storage.plugin_state()? else {
             return Ok(());
         };
-        let state: PersistedState = serde_json::from_slice(&bytes)
-            .map_err(|e| PluginError::CorruptState(e.to_string()))?;
+        let state: PersistedState =
+            serde_json::from_slice(&bytes).map_err(|e| PluginError::CorruptState(e.to_string()))?;
         if state.version != STATE_VERSION {
             return Err(PluginError::CorruptState(format!(
                 "state version {} (this node reads {STATE_VERSION})",
@@ -351,7 +351,8 @@ impl PluginManager {
         }
         // Not under the registry lock: compiling and self-testing take a while and must
         // not hold up activations or the block path's failure accounting.
-        let plugin = LoadedPlugin::load(&self.engine, self.config.limits(kind), kind, wasm, config)?;
+        let plugin =
+            LoadedPlugin::load(&self.engine, self.config.limits(kind), kind, wasm, config)?;
         if let Some(storage) = &self.storage {
             storage.put_plugin_wasm(&plugin.info.code_hash, wasm)?;
         }
@@ -649,12 +650,8 @@ impl PluginManager {
             .name("ordo-plugin-shadow".into())
             .spawn(move || {
                 let start = Instant::now();
-                let result = ordering::order_checked(
-                    &guard.0.engine,
-                    &shadow.plugin,
-                    &ctx,
-                    &candidates,
-                );
+                let result =
+                    ordering::order_checked(&guard.0.engine, &shadow.plugin, &ctx, &candidates);
                 let elapsed = start.elapsed();
                 let mut stats = shadow.stats.lock();
                 match result {

@@ -127,7 +127,9 @@ pub(crate) fn check_answer(
         if let Some(prev) = last_nonce.insert(sender, nonce)
             && prev >= nonce
         {
-            return Err(format!("sender {sender} nonces out of order ({prev} before {nonce})"));
+            return Err(format!(
+                "sender {sender} nonces out of order ({prev} before {nonce})"
+            ));
         }
         gas = gas.saturating_add(tx_gas);
         if gas > gas_limit {
@@ -146,7 +148,10 @@ fn call_order(
     set: &types::CandidateSet,
 ) -> Result<Vec<u32>, CallFailure> {
     let Exports::Ordering { order } = &plugin.exports else {
-        return Err(CallFailure::new(FailureReason::Instantiate, "not an ordering plugin"));
+        return Err(CallFailure::new(
+            FailureReason::Instantiate,
+            "not an ordering plugin",
+        ));
     };
     let (mut cs, instance) = plugin.instantiate(engine)?;
     let func = instance
@@ -408,7 +413,11 @@ mod tests {
         assert!(check(&[], 0).is_ok());
         assert!(check(&[3], 30).unwrap_err().contains("out of range"));
         assert!(check(&[0, 0], 30).unwrap_err().contains("repeated"));
-        assert!(check(&[1, 0], 30).unwrap_err().contains("nonces out of order"));
+        assert!(
+            check(&[1, 0], 30)
+                .unwrap_err()
+                .contains("nonces out of order")
+        );
         assert!(check(&[0, 1, 2], 29).unwrap_err().contains("gas limit"));
         assert!(check(&[0, 1, 2, 0], 30).unwrap_err().contains("4 indices"));
     }
@@ -427,6 +436,55 @@ mod tests {
         for c in &set.txs {
             let end = (c.input_offset + c.input_len) as usize;
             assert!(end <= set.calldata.len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod perf_probe {
+    use super::*;
+    use crate::{PluginKind, config::PluginsConfig};
+
+    fn time<T>(what: &str, n: u32, mut f: impl FnMut() -> T) -> T {
+        let mut out = f();
+        let start = Instant::now();
+        for _ in 0..n {
+            out = f();
+        }
+        eprintln!("{what}: {:?}", start.elapsed() / n);
+        out
+    }
+
+    #[test]
+    #[ignore]
+    fn probe() {
+        let config = PluginsConfig::default();
+        let engine = PluginEngine::new(&config).unwrap();
+        let pf = crate::shipped::find("ordo-plugin-priority-fee").unwrap().bytes;
+        let fx = crate::testing::fixture("ordering");
+        let p_pf = LoadedPlugin::load(&engine, config.ordering, PluginKind::Ordering, pf, "").unwrap();
+        let p_fx = LoadedPlugin::load(&engine, config.ordering, PluginKind::Ordering, &fx, "").unwrap();
+        time("load cached fixture", 20, || LoadedPlugin::load(&engine, config.ordering, PluginKind::Ordering, &fx, "x=1").unwrap());
+        time("inspect fixture", 20, || crate::validate::inspect(&fx, PluginKind::Ordering).unwrap());
+        time("keccak fixture", 20, || alloy_primitives::keccak256(&fx));
+        time("self-test fixture", 20, || self_test(&engine, &p_fx).unwrap());
+        time("metadata fixture", 20, || p_fx.call_metadata(&engine).unwrap());
+        for n in [1_000usize, 10_000] {
+            eprintln!("--- n = {n}");
+            let cands = crate::testing::candidates(n, n / 10, 42);
+            let mut ctx = crate::testing::context(1);
+            ctx.gas_limit = 4_000_000_000;
+            let mut set = types::CandidateSet { txs: Vec::new(), calldata: Vec::new() };
+            time("fill", 20, || fill_candidate_set(&mut set, &cands));
+            let wctx = wit_context(&ctx);
+            time("call identity fixture", 20, || call_order(&engine, &p_fx, wctx, &set).unwrap());
+            let order = time("call priority-fee", 20, || call_order(&engine, &p_pf, wctx, &set).unwrap());
+            time("check", 20, || check_answer(&order, n, ctx.gas_limit, |i| {
+                let tx = &cands[i].tx;
+                (tx.sender, tx.nonce(), tx.gas_limit())
+            }).unwrap());
+            time("native", 20, || PriorityFeeOrdering.order(&ctx, &cands).unwrap());
+            time("order_checked pf", 20, || order_checked(&engine, &p_pf, &ctx, &cands).unwrap());
         }
     }
 }

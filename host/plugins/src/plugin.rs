@@ -200,9 +200,7 @@ impl LoadedPlugin {
 
         match kind {
             PluginKind::Ordering => crate::ordering::self_test(engine, &plugin),
-            PluginKind::Compression => {
-                crate::compression::self_test(engine, &mut plugin)
-            }
+            PluginKind::Compression => crate::compression::self_test(engine, &mut plugin),
             PluginKind::Prover => crate::prover::self_test(engine, &plugin),
             PluginKind::Searcher => unreachable!("refused above"),
         }

@@ -60,7 +60,10 @@ fn call_on_batch(
     times: usize,
 ) -> Result<Vec<Vec<u8>>, CallFailure> {
     let Exports::Prover { on_batch } = &plugin.exports else {
-        return Err(CallFailure::new(FailureReason::Instantiate, "not a prover plugin"));
+        return Err(CallFailure::new(
+            FailureReason::Instantiate,
+            "not a prover plugin",
+        ));
     };
     let (mut cs, instance) = plugin.instantiate(engine)?;
     let func = instance
@@ -75,8 +78,7 @@ fn call_on_batch(
         let (answer,) = func
             .call(&mut cs.store, (header, payload))
             .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
-        let list =
-            answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))?;
+        let list = answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))?;
         if list.len() > MAX_ATTESTATION_BYTES {
             return Err(CallFailure::invalid(format!(
                 "attestation of {} bytes (at most {MAX_ATTESTATION_BYTES})",
@@ -100,7 +102,9 @@ pub(crate) fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<
         codec_id: 1,
         codec_hash: B256::repeat_byte(0xc0),
     };
-    let payload: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
+    let payload: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(31) >> 3) as u8)
+        .collect();
     let answers = call_on_batch(engine, plugin, &header, &payload, 2).map_err(|f| f.to_string())?;
     if answers.first() != answers.get(1) {
         return Err("not deterministic: two calls on the same batch disagree".into());

@@ -426,10 +426,7 @@ impl Storage {
 
     /// A plugin component by code hash.
     pub fn plugin_wasm(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .plugins
-            .get(plugin_wasm_key(hash))?
-            .map(|v| v.to_vec()))
+        Ok(self.plugins.get(plugin_wasm_key(hash))?.map(|v| v.to_vec()))
     }
 
     /// Removes a plugin component (a plugin no longer referenced by the registry).

@@ -157,7 +157,10 @@ fn plugin_wasm_and_state_survive_reopen() {
         Some(&b"\0asm component"[..])
     );
     assert_eq!(s.plugin_wasm(&other).unwrap(), None);
-    assert_eq!(s.plugin_state().unwrap().as_deref(), Some(&b"{\"v\":2}"[..]));
+    assert_eq!(
+        s.plugin_state().unwrap().as_deref(),
+        Some(&b"{\"v\":2}"[..])
+    );
     // The state key and the wasm keys share a keyspace but never collide.
     assert_eq!(s.plugin_wasm(&B256::ZERO).unwrap(), None);
 }

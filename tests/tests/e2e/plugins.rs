@@ -51,7 +51,9 @@ async fn wait_head(rpc: &Rpc, n: u64) -> Result<u64> {
 }
 
 fn active_ordering(list: &Value) -> Option<String> {
-    list["active"]["ordering"]["name"].as_str().map(str::to_string)
+    list["active"]["ordering"]["name"]
+        .as_str()
+        .map(str::to_string)
 }
 
 async fn load(admin: &Rpc, kind: &str, path: &Path, config: &str) -> Result<Value> {
@@ -202,7 +204,10 @@ async fn hot_swap_under_load() -> Result<()> {
             };
             let rr = load(&admin, "ordering", &round_robin()?, "").await?;
             let rr_id = rr["id"].as_str().ok_or_else(|| eyre!("no id"))?.to_string();
-            let rr_hash = rr["codeHash"].as_str().ok_or_else(|| eyre!("no hash"))?.to_string();
+            let rr_hash = rr["codeHash"]
+                .as_str()
+                .ok_or_else(|| eyre!("no hash"))?
+                .to_string();
             let swaps = vec![
                 (id_of("fcfs")?, hash_of("fcfs")?),
                 (id_of("fair")?, hash_of("fair")?),
@@ -222,8 +227,10 @@ async fn hot_swap_under_load() -> Result<()> {
                 let txs: Vec<_> = (0..PER_ACCOUNT)
                     .map(|n| {
                         let tip = GWEI * (1 + (n as u128 * 7 + a as u128 * 3) % 5);
-                        let (raw, h) =
-                            sign_raw(&s, transfer_1559(DEV_CHAIN_ID, n, to, U256::from(1), 100 * GWEI, tip));
+                        let (raw, h) = sign_raw(
+                            &s,
+                            transfer_1559(DEV_CHAIN_ID, n, to, U256::from(1), 100 * GWEI, tip),
+                        );
                         hashes.push(h);
                         raw
                     })
@@ -248,7 +255,9 @@ async fn hot_swap_under_load() -> Result<()> {
             for (id, _) in &swaps {
                 let h = head(&rpc).await?;
                 wait_head(&rpc, h + 2).await?;
-                admin.ok("admin_activatePlugin", json!([{ "id": id }])).await?;
+                admin
+                    .ok("admin_activatePlugin", json!([{ "id": id }]))
+                    .await?;
             }
             for s in senders {
                 s.await??;
@@ -269,7 +278,9 @@ async fn hot_swap_under_load() -> Result<()> {
             let mut parent: Option<B256> = None;
             let mut included = 0usize;
             for n in start + 1..=end {
-                let b = rpc.ok("eth_getBlockByNumber", json!([format!("{n:#x}"), false])).await?;
+                let b = rpc
+                    .ok("eth_getBlockByNumber", json!([format!("{n:#x}"), false]))
+                    .await?;
                 ensure!(!b.is_null(), "block {n} missing");
                 assert_eq!(parse_quantity(&b["number"])?, n);
                 let hash: B256 = serde_json::from_value(b["hash"].clone())?;
@@ -289,10 +300,18 @@ async fn hot_swap_under_load() -> Result<()> {
                     runs.push(code);
                 }
             }
-            assert_eq!(included, hashes.len(), "blocks hold exactly the sent transactions");
+            assert_eq!(
+                included,
+                hashes.len(),
+                "blocks hold exactly the sent transactions"
+            );
             // The first run may be missing if the first swap landed before block start+1.
             let offset = usize::from(runs.first() != expected_runs.first());
-            assert_eq!(runs, expected_runs[offset..].to_vec(), "provenance runs follow the activations");
+            assert_eq!(
+                runs,
+                expected_runs[offset..].to_vec(),
+                "provenance runs follow the activations"
+            );
             Ok(())
         })
         .await
@@ -307,10 +326,18 @@ async fn hostile_plugin_falls_back_then_rolls_back() -> Result<()> {
         .guard(GUARD, async {
             let rpc = node.rpc();
             let admin = node.admin()?;
-            let info = load(&admin, "ordering", &ordo_plugins::testing::fixture_path("ordering"), "mode=loop arm=1").await?;
+            let info = load(
+                &admin,
+                "ordering",
+                &ordo_plugins::testing::fixture_path("ordering"),
+                "mode=loop arm=1",
+            )
+            .await?;
             let id = info["id"].as_str().ok_or_else(|| eyre!("no id"))?;
             let before = head(&rpc).await?;
-            admin.ok("admin_activatePlugin", json!([{ "id": id }])).await?;
+            admin
+                .ok("admin_activatePlugin", json!([{ "id": id }]))
+                .await?;
             // Wait until the slot rolled back to priority-fee.
             let deadline = tokio::time::Instant::now() + RECEIPT;
             loop {
@@ -328,7 +355,10 @@ async fn hostile_plugin_falls_back_then_rolls_back() -> Result<()> {
                     assert_eq!(hostile["health"]["rollbacks"], 1, "{hostile}");
                     break;
                 }
-                ensure!(tokio::time::Instant::now() < deadline, "no rollback: {list}");
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "no rollback: {list}"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             let end = wait_head(&rpc, head(&rpc).await? + 2).await?;
@@ -339,7 +369,10 @@ async fn hostile_plugin_falls_back_then_rolls_back() -> Result<()> {
                     fallbacks += 1;
                     assert_eq!(p["policy"], "native-priority-fee", "{p}");
                     let why = p["fallbackReason"].as_str().unwrap_or_default();
-                    assert!(why.contains("ordo-fixture") || why.contains("fixture"), "{why}");
+                    assert!(
+                        why.contains("ordo-fixture") || why.contains("fixture"),
+                        "{why}"
+                    );
                 }
             }
             assert_eq!(fallbacks, 3, "exactly three blocks fell back");
@@ -357,19 +390,29 @@ async fn restart_keeps_active_plugins() -> Result<()> {
     logs.guard(GUARD, async {
         let admin = node.admin()?;
         let info = load(&admin, "ordering", &round_robin()?, "").await?;
-        let id = info["id"].as_str().ok_or_else(|| eyre!("no id"))?.to_string();
-        admin.ok("admin_activatePlugin", json!([{ "id": id }])).await?;
+        let id = info["id"]
+            .as_str()
+            .ok_or_else(|| eyre!("no id"))?
+            .to_string();
+        admin
+            .ok("admin_activatePlugin", json!([{ "id": id }]))
+            .await?;
         let list = admin.ok("admin_listPlugins", json!([])).await?;
         assert_eq!(active_ordering(&list).as_deref(), Some("round-robin"));
         node.restart().await?;
         let admin = node.admin()?;
         let again = admin.ok("admin_listPlugins", json!([])).await?;
-        assert_eq!(again["active"], list["active"], "active set changed over restart");
+        assert_eq!(
+            again["active"], list["active"],
+            "active set changed over restart"
+        );
         let rpc = node.rpc();
         let n = wait_head(&rpc, head(&rpc).await? + 1).await?;
         assert_eq!(provenance(&rpc, n).await?["policy"], "round-robin");
         // The previous version is still the rollback target.
-        admin.ok("admin_rollbackPlugin", json!([{"kind": "ordering"}])).await?;
+        admin
+            .ok("admin_rollbackPlugin", json!([{"kind": "ordering"}]))
+            .await?;
         let list = admin.ok("admin_listPlugins", json!([])).await?;
         assert_eq!(active_ordering(&list).as_deref(), Some("priority-fee"));
         Ok(())
@@ -389,13 +432,20 @@ async fn scaffold_build_and_cli_load() -> Result<()> {
                 .args(["plugin", "new", "ordering", "my-policy", "--dir"])
                 .arg(&dir)
                 .output()?;
-            ensure!(out.status.success(), "plugin new: {}", String::from_utf8_lossy(&out.stderr));
+            ensure!(
+                out.status.success(),
+                "plugin new: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             // Share the build cache of the shipped plugins when there is one.
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map(|t| PathBuf::from(t).join("plugins-native"))
                 .unwrap_or_else(|| node.root().join("target"));
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            for args in [vec!["test", "--quiet"], vec!["build", "--release", "--target", "wasm32-wasip2"]] {
+            for args in [
+                vec!["test", "--quiet"],
+                vec!["build", "--release", "--target", "wasm32-wasip2"],
+            ] {
                 let out = Command::new(&cargo)
                     .args(&args)
                     .current_dir(&dir)
@@ -414,11 +464,21 @@ async fn scaffold_build_and_cli_load() -> Result<()> {
             let out = Command::new(ordo_bin())
                 .args(["plugin", "load"])
                 .arg(&wasm)
-                .args(["--kind", "ordering", "--activate", "--admin-url", &node.admin_url()])
+                .args([
+                    "--kind",
+                    "ordering",
+                    "--activate",
+                    "--admin-url",
+                    &node.admin_url(),
+                ])
                 .arg("--admin-token-file")
                 .arg(node.datadir().join("admin.token"))
                 .output()?;
-            ensure!(out.status.success(), "plugin load: {}", String::from_utf8_lossy(&out.stderr));
+            ensure!(
+                out.status.success(),
+                "plugin load: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let printed: Value = serde_json::from_slice(&out.stdout)?;
             assert_eq!(printed["name"], "my-policy", "{printed}");
             let rpc = node.rpc();
@@ -467,21 +527,34 @@ async fn config_load_and_shadow() -> Result<()> {
             let rpc = node.rpc();
             let admin = node.admin()?;
             let list = admin.ok("admin_listPlugins", json!([])).await?;
-            assert_eq!(active_ordering(&list).as_deref(), Some("round-robin"), "{list}");
+            assert_eq!(
+                active_ordering(&list).as_deref(),
+                Some("round-robin"),
+                "{list}"
+            );
             let fcfs = list["loaded"]
                 .as_array()
                 .and_then(|l| l.iter().find(|p| p["name"] == "fcfs"))
                 .and_then(|p| p["id"].as_str())
                 .ok_or_else(|| eyre!("fcfs not loaded"))?
                 .to_string();
-            admin.ok("admin_shadowPlugin", json!([{ "id": fcfs }])).await?;
+            admin
+                .ok("admin_shadowPlugin", json!([{ "id": fcfs }]))
+                .await?;
             // Traffic from several senders, so both policies have something to order.
             let mut hashes = vec![];
             for a in 0..4 {
                 for n in 0..5 {
                     let (raw, h) = sign_raw(
                         &dev_signer(a),
-                        transfer_1559(DEV_CHAIN_ID, n, random_address(), U256::from(1), 100 * GWEI, GWEI * (a as u128 + 1)),
+                        transfer_1559(
+                            DEV_CHAIN_ID,
+                            n,
+                            random_address(),
+                            U256::from(1),
+                            100 * GWEI,
+                            GWEI * (a as u128 + 1),
+                        ),
                     );
                     rpc.send_raw(&raw).await?.map_err(|e| eyre!("{e}"))?;
                     hashes.push(h);
@@ -494,7 +567,11 @@ async fn config_load_and_shadow() -> Result<()> {
                 blocks.insert(r.block_number.unwrap_or_default());
             }
             for b in &blocks {
-                assert_eq!(provenance(&rpc, *b).await?["policy"], "round-robin", "the shadow never orders");
+                assert_eq!(
+                    provenance(&rpc, *b).await?["policy"],
+                    "round-robin",
+                    "the shadow never orders"
+                );
             }
             let deadline = tokio::time::Instant::now() + RECEIPT;
             let shadow = loop {
@@ -503,15 +580,26 @@ async fn config_load_and_shadow() -> Result<()> {
                 if shadow["shadowTxs"].as_u64().unwrap_or_default() >= hashes.len() as u64 {
                     break shadow;
                 }
-                ensure!(tokio::time::Instant::now() < deadline, "no shadow comparison: {list}");
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "no shadow comparison: {list}"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             };
             assert_eq!(shadow["id"], fcfs.as_str());
-            assert!(shadow["blocksCompared"].as_u64().unwrap_or_default() >= 1, "{shadow}");
-            assert!(shadow["activeTxs"].as_u64().unwrap_or_default() >= hashes.len() as u64, "{shadow}");
+            assert!(
+                shadow["blocksCompared"].as_u64().unwrap_or_default() >= 1,
+                "{shadow}"
+            );
+            assert!(
+                shadow["activeTxs"].as_u64().unwrap_or_default() >= hashes.len() as u64,
+                "{shadow}"
+            );
             assert_ne!(shadow["shadowPriorityFees"], "0", "{shadow}");
             // A null id stops shadowing.
-            admin.ok("admin_shadowPlugin", json!([{ "id": null }])).await?;
+            admin
+                .ok("admin_shadowPlugin", json!([{ "id": null }]))
+                .await?;
             let list = admin.ok("admin_listPlugins", json!([])).await?;
             assert!(list["shadow"].is_null(), "{list}");
             // Only ordering plugins can shadow.
@@ -521,7 +609,10 @@ async fn config_load_and_shadow() -> Result<()> {
                 .and_then(|p| p["id"].as_str())
                 .ok_or_else(|| eyre!("brotli not loaded"))?
                 .to_string();
-            let err = admin.call("admin_shadowPlugin", json!([{ "id": brotli }])).await?.err();
+            let err = admin
+                .call("admin_shadowPlugin", json!([{ "id": brotli }]))
+                .await?
+                .err();
             assert!(err.is_some(), "a codec cannot shadow the ordering slot");
             Ok(())
         })

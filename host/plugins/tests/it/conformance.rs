@@ -95,14 +95,28 @@ fn compression_plugins_round_trip_and_survive_garbage() {
             let compressed = c
                 .compress(sample)
                 .unwrap_or_else(|e| panic!("{package}, {what}: {e}"));
-            assert_eq!(c.decompress(&compressed).unwrap(), sample, "{package}, {what}");
+            assert_eq!(
+                c.decompress(&compressed).unwrap(),
+                sample,
+                "{package}, {what}"
+            );
         }
         let garbage: Vec<u8> = (0..4096).map(|i| (i * 7 + 3) as u8).collect();
-        assert!(c.decompress(&garbage).is_err(), "{package}: garbage decoded");
+        assert!(
+            c.decompress(&garbage).is_err(),
+            "{package}: garbage decoded"
+        );
         // The host is fine and so is the slot.
-        assert_eq!(c.compress(b"after garbage").map(|_| ()), Ok(()), "{package}");
         assert_eq!(
-            m.list().active[&PluginKind::Compression].as_ref().unwrap().name,
+            c.compress(b"after garbage").map(|_| ()),
+            Ok(()),
+            "{package}"
+        );
+        assert_eq!(
+            m.list().active[&PluginKind::Compression]
+                .as_ref()
+                .unwrap()
+                .name,
             c.name()
         );
     }

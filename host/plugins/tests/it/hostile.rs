@@ -109,12 +109,18 @@ fn three_consecutive_failures_roll_back_to_the_previous_version() {
         assert!(answer.is_err());
     }
     // Two failures: still active.
-    assert_eq!(m.list().active[&PluginKind::Ordering].as_ref().unwrap().id, bad.id);
+    assert_eq!(
+        m.list().active[&PluginKind::Ordering].as_ref().unwrap().id,
+        bad.id
+    );
     let (_, answer) = order_block(&m, 3, &candidates);
     assert!(answer.is_err());
     // The third rolled the slot back; the next block uses the previous version.
     let report = m.list();
-    assert_eq!(report.active[&PluginKind::Ordering].as_ref().unwrap().id, good.id);
+    assert_eq!(
+        report.active[&PluginKind::Ordering].as_ref().unwrap().id,
+        good.id
+    );
     assert!(report.history[&PluginKind::Ordering].is_empty());
     let health = health_of(&m, &bad.id);
     assert_eq!(health.rollbacks, 1);
@@ -154,7 +160,10 @@ fn a_success_resets_the_failure_streak() {
     assert_eq!(health.consecutive_failures, 2);
     assert_eq!(health.successes, 1);
     assert_eq!(health.rollbacks, 0);
-    assert_eq!(m.list().active[&PluginKind::Ordering].as_ref().unwrap().id, flaky.id);
+    assert_eq!(
+        m.list().active[&PluginKind::Ordering].as_ref().unwrap().id,
+        flaky.id
+    );
 }
 
 #[test]
@@ -188,7 +197,14 @@ fn snapshots_taken_before_a_swap_do_not_roll_back_the_new_plugin() {
     let stale: Vec<_> = (0..3).map(|_| m.ordering_source().current()).collect();
     m.activate(&good.id).unwrap();
     for policy in stale {
-        assert!(policy.order(&testing::context(1), &testing::candidates(3, 1, 1)).is_err());
+        assert!(
+            policy
+                .order(&testing::context(1), &testing::candidates(3, 1, 1))
+                .is_err()
+        );
     }
-    assert_eq!(m.list().active[&PluginKind::Ordering].as_ref().unwrap().id, good.id);
+    assert_eq!(
+        m.list().active[&PluginKind::Ordering].as_ref().unwrap().id,
+        good.id
+    );
 }

@@ -31,7 +31,10 @@ fn activation_takes_effect_at_the_next_current_only() {
     assert_eq!(after.name(), "fixture-next");
     assert_eq!(after.version(), "0.1.0");
     assert_eq!(after.code_hash(), info.code_hash);
-    assert_eq!(after.order(&testing::context(1), &candidates).unwrap(), identity);
+    assert_eq!(
+        after.order(&testing::context(1), &candidates).unwrap(),
+        identity
+    );
 }
 
 #[test]
@@ -146,7 +149,11 @@ fn automatic_rollbacks_are_persisted() {
         let bad = load_ordering(&m, "mode=trap arm=1");
         m.activate(&bad.id).unwrap();
         for block in 1..=3 {
-            assert!(order_block(&m, block, &testing::candidates(3, 1, 1)).1.is_err());
+            assert!(
+                order_block(&m, block, &testing::candidates(3, 1, 1))
+                    .1
+                    .is_err()
+            );
         }
     }
     drop(storage);

@@ -58,7 +58,10 @@ fn an_unsupported_api_version_is_refused_and_patch_versions_are_accepted() {
     let err = m
         .load(PluginKind::Ordering, &with_api_version(b"0.2.0"), "")
         .unwrap_err();
-    assert!(matches!(&err, PluginError::UnsupportedApi(v) if v == "0.2.0"), "{err}");
+    assert!(
+        matches!(&err, PluginError::UnsupportedApi(v) if v == "0.2.0"),
+        "{err}"
+    );
     m.load(PluginKind::Ordering, &with_api_version(b"0.1.9"), "")
         .unwrap();
 }

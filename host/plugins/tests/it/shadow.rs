@@ -72,9 +72,17 @@ fn shadow_failures_are_counted_apart_and_never_roll_back() {
     let shadow_report = report.shadow.as_ref().unwrap();
     assert_eq!(shadow_report.failures[&FailureReason::Trap], 5);
     assert_eq!(shadow_report.blocks_compared, 0);
-    assert_eq!(report.active[&PluginKind::Ordering].as_ref().unwrap().id, active.id);
+    assert_eq!(
+        report.active[&PluginKind::Ordering].as_ref().unwrap().id,
+        active.id
+    );
     // Shadow runs do not touch the shadow plugin's own health counters either.
-    let shadow_health = &report.loaded.iter().find(|p| p.info.id == shadow.id).unwrap().health;
+    let shadow_health = &report
+        .loaded
+        .iter()
+        .find(|p| p.info.id == shadow.id)
+        .unwrap()
+        .health;
     assert_eq!(shadow_health.calls, 0);
     m.unshadow().unwrap();
     assert!(m.list().shadow.is_none());

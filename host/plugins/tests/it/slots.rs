@@ -58,8 +58,14 @@ fn a_compressor_that_breaks_the_round_trip_fails_and_rolls_back() {
     }
     assert_eq!(failures(&m, &bad.id, FailureReason::InvalidAnswer), 3);
     let report = m.list();
-    assert_eq!(report.active[&PluginKind::Compression].as_ref().unwrap().id, good.id);
-    assert_eq!(m.compressor().unwrap().compress(&batch).unwrap().len(), 200_001);
+    assert_eq!(
+        report.active[&PluginKind::Compression].as_ref().unwrap().id,
+        good.id
+    );
+    assert_eq!(
+        m.compressor().unwrap().compress(&batch).unwrap().len(),
+        200_001
+    );
 }
 
 #[test]
@@ -84,7 +90,11 @@ fn the_prover_attests_and_oversized_attestations_fail() {
     let m = manager();
     assert!(m.prover().is_none());
     let info = m
-        .load(PluginKind::Prover, &testing::fixture("prover"), "mode=big arm=1")
+        .load(
+            PluginKind::Prover,
+            &testing::fixture("prover"),
+            "mode=big arm=1",
+        )
         .unwrap();
     m.activate(&info.id).unwrap();
     let p = m.prover().unwrap();
@@ -102,6 +112,9 @@ fn the_prover_attests_and_oversized_attestations_fail() {
         .on_batch(&BatchHeader { index: 1, ..header }, b"payload")
         .unwrap_err();
     assert_eq!(err.failure.reason, FailureReason::InvalidAnswer);
-    assert!(err.to_string().contains("attestation of 2097152 bytes"), "{err}");
+    assert!(
+        err.to_string().contains("attestation of 2097152 bytes"),
+        "{err}"
+    );
     assert_eq!(failures(&m, &info.id, FailureReason::InvalidAnswer), 1);
 }

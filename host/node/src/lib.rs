@@ -175,7 +175,14 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     let builder = Builder::new(exec.clone(), pool.clone(), head_cell, params);
     let plugins = tokio::task::spawn_blocking({
         let storage = storage.clone();
-        let section = config.plugins.clone();
+        let mut section = config.plugins.clone();
+        // An ordering plugin may spend at most half a slot, so even one that spins until
+        // its deadline leaves time to execute and seal the block on schedule.
+        let half_slot = (config.block_time_ms / 2).max(1);
+        if section.limits.ordering.deadline_ms > half_slot {
+            tracing::info!(target: "ordo::plugins", configured = section.limits.ordering.deadline_ms, used = half_slot, "ordering deadline capped at half the block time");
+            section.limits.ordering.deadline_ms = half_slot;
+        }
         move || open_plugins(&section, storage)
     })
     .await??;

@@ -31,7 +31,8 @@ pub const PLUGIN_API: PluginApi = {
 /// the export macros.
 pub const fn valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    if bytes.is_empty() {
+    // The host's rule: 1 to 64 characters of [a-z0-9-].
+    if bytes.is_empty() || bytes.len() > 64 {
         return false;
     }
     let mut i = 0;

@@ -52,17 +52,21 @@ pub unsafe extern "C" fn cabi_realloc(
         // A zero-sized allocation only needs a well-aligned, non-null pointer.
         return align as *mut u8;
     }
-    // SAFETY: the canonical ABI passes power-of-two alignments and sizes that fit the
-    // 32-bit address space, which is what `from_size_align_unchecked` requires.
+    // Checked layouts: a size that rounds past `isize::MAX` or a bad alignment traps
+    // instead of being undefined behaviour.
+    let (Ok(new_layout), Ok(old_layout)) = (
+        Layout::from_size_align(new_len, align),
+        Layout::from_size_align(old_len, align),
+    ) else {
+        core::arch::wasm32::unreachable();
+    };
+    // SAFETY: both layouts are valid; `old_ptr`/`old_layout` describe the block the
+    // canonical ABI allocated through this same function.
     let ptr = unsafe {
         if old_len == 0 {
-            alloc(Layout::from_size_align_unchecked(new_len, align))
+            alloc(new_layout)
         } else {
-            realloc(
-                old_ptr,
-                Layout::from_size_align_unchecked(old_len, align),
-                new_len,
-            )
+            realloc(old_ptr, old_layout, new_len)
         }
     };
     if ptr.is_null() {

@@ -19,8 +19,9 @@ use std::{
 use axum::{
     Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -42,15 +43,19 @@ pub fn load_or_create_token(datadir: &Path, file: Option<&Path>) -> eyre::Result
             .wrap_err_with(|| format!("reading admin token file {}", file.display()))?;
         let token = token.trim().to_string();
         eyre::ensure!(
-            !token.is_empty(),
-            "admin token file {} is empty",
+            token.len() >= MIN_TOKEN_LEN,
+            "admin token in {} is shorter than {MIN_TOKEN_LEN} characters",
             file.display()
         );
+        warn_if_readable_by_others(file);
         return Ok(token);
     }
     let path = datadir.join("admin.token");
     match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
+        Ok(token) if token.trim().len() >= MIN_TOKEN_LEN => {
+            warn_if_readable_by_others(&path);
+            return Ok(token.trim().to_string());
+        }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).wrap_err_with(|| format!("reading {}", path.display())),
@@ -62,14 +67,27 @@ pub fn load_or_create_token(datadir: &Path, file: Option<&Path>) -> eyre::Result
     Ok(token)
 }
 
+/// Tokens shorter than this are refused (a generated one has 64 hex characters).
+const MIN_TOKEN_LEN: usize = 16;
+
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(target: "ordo::admin", path = %path.display(), "admin token file is readable by others; chmod 600 it");
+    }
+}
+
 /// Writes a file only its owner can read, replacing any previous one.
 fn write_private(path: &Path, bytes: &[u8]) -> eyre::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
+    // A stale temp file could carry wider permissions; `create_new` guarantees 0600.
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&tmp)
         .wrap_err_with(|| format!("creating {}", tmp.display()))?;
@@ -84,12 +102,28 @@ struct AdminState {
     token: String,
 }
 
-/// The admin service.
+/// The admin service. The token is checked before anything else, the body included: an
+/// unauthenticated request gets a bare 401 whatever its method, path or size.
 pub fn router(manager: Arc<PluginManager>, token: String) -> Router {
+    let state = Arc::new(AdminState { manager, token });
     Router::new()
         .route("/", post(handle))
+        .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY))
-        .with_state(Arc::new(AdminState { manager, token }))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+async fn require_token(
+    State(state): State<Arc<AdminState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if authorized(request.headers(), &state.token) {
+        next.run(request).await
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -103,10 +137,7 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
     given.trim().as_bytes().ct_eq(token.as_bytes()).into()
 }
 
-async fn handle(State(state): State<Arc<AdminState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&headers, &state.token) {
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
+async fn handle(State(state): State<Arc<AdminState>>, body: Bytes) -> Response {
     let reply = match serde_json::from_slice::<Value>(&body) {
         Err(_) => error_object(Value::Null, -32700, "parse error".into()),
         Ok(Value::Array(entries)) if entries.is_empty() => {
@@ -173,15 +204,13 @@ async fn call(state: &Arc<AdminState>, request: Value) -> Value {
         }
         "admin_shadowPlugin" => {
             let manager = state.manager.clone();
-            match arg::<ShadowParam>(params, "id") {
-                Ok(ShadowParam { id: Some(id) }) => {
-                    blocking(move || manager.shadow(&id).map_err(plugin_err))
-                        .await
-                        .map(|()| json!(true))
-                }
-                Ok(ShadowParam { id: None }) => {
-                    manager.unshadow().map_err(plugin_err).map(|()| json!(true))
-                }
+            match arg::<ShadowParam>(params, "id").and_then(|p| {
+                p.id.ok_or_else(|| invalid("missing field `id` (null stops shadowing)"))
+            }) {
+                Ok(Some(id)) => blocking(move || manager.shadow(&id).map_err(plugin_err))
+                    .await
+                    .map(|()| json!(true)),
+                Ok(None) => manager.unshadow().map_err(plugin_err).map(|()| json!(true)),
                 Err(e) => Err(e),
             }
         }
@@ -221,7 +250,14 @@ struct KindParam {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ShadowParam {
-    id: Option<String>,
+    /// Absent: an error; `null`: stop shadowing.
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Option<String>>,
+}
+
+/// Keeps an explicit `null` apart from an absent field.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -261,9 +297,7 @@ fn arg<T: serde::de::DeserializeOwned>(params: Value, field: &str) -> Result<T, 
 async fn load(state: &Arc<AdminState>, params: Value) -> Result<Value, AdminError> {
     let p: LoadParam = arg(params, "path")?;
     let bytes = match (p.path, p.wasm) {
-        (Some(path), None) => {
-            std::fs::read(&path).map_err(|e| invalid(format!("reading {}: {e}", path.display())))?
-        }
+        (Some(path), None) => blocking(move || read_plugin_file(&path)).await?,
         (None, Some(b64)) => base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
             .map_err(|e| invalid(format!("wasm is not valid base64: {e}")))?,
@@ -273,4 +307,26 @@ async fn load(state: &Arc<AdminState>, params: Value) -> Result<Value, AdminErro
     let config = p.config.unwrap_or_default();
     let info = blocking(move || manager.load(p.kind, &bytes, &config).map_err(plugin_err)).await?;
     serde_json::to_value(info).map_err(|e| AdminError(-32603, e.to_string()))
+}
+
+/// Reads a plugin file named by an admin call: a regular file of bounded size (never a
+/// device or a FIFO that would block or exhaust memory).
+fn read_plugin_file(path: &Path) -> Result<Vec<u8>, AdminError> {
+    use std::io::Read;
+    let meta =
+        std::fs::metadata(path).map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(invalid(format!("{} is not a regular file", path.display())));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_ADMIN_BODY as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
+    if bytes.len() > MAX_ADMIN_BODY {
+        return Err(invalid(format!(
+            "{} is larger than {MAX_ADMIN_BODY} bytes",
+            path.display()
+        )));
+    }
+    Ok(bytes)
 }

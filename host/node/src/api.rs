@@ -685,9 +685,9 @@ struct ProvenanceView {
 
 impl NodeApi {
     fn block_provenance(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let args: Vec<BlockId> = match params {
+        let args: Vec<&RawValue> = match params {
             Some(raw) => serde_json::from_str(raw.get())
-                .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?,
+                .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
             None => vec![],
         };
         if args.len() > 1 {
@@ -696,7 +696,12 @@ impl NodeApi {
                 args.len()
             )));
         }
-        let id = args.into_iter().next().unwrap_or_default();
+        let id = match args.first() {
+            Some(raw) => serde_json::from_str::<Option<BlockId>>(raw.get())
+                .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?
+                .unwrap_or_default(),
+            None => BlockId::default(),
+        };
         let view = self.block_record(id)?.map(|b| {
             let p = &b.provenance;
             ProvenanceView {

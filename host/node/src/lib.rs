@@ -194,6 +194,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         .await
         .wrap_err_with(|| format!("binding JSON-RPC on {}", config.rpc_addr))?;
     let rpc_addr = listener.local_addr()?;
+    // Everything that can fail happens before any task starts, so a failed launch leaves
+    // nothing running.
+    let token = admin::load_or_create_token(&config.datadir, config.admin_token_file.as_deref())?;
+    let admin_listener = tokio::net::TcpListener::bind(config.admin_addr)
+        .await
+        .wrap_err_with(|| format!("binding the admin API on {}", config.admin_addr))?;
+    let admin_addr = admin_listener.local_addr()?;
     let router = ordo_rpc::router(api, ordo_rpc::RpcConfig::default());
     let rpc_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
@@ -203,11 +210,6 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
             }
         }
     });
-    let token = admin::load_or_create_token(&config.datadir, config.admin_token_file.as_deref())?;
-    let admin_listener = tokio::net::TcpListener::bind(config.admin_addr)
-        .await
-        .wrap_err_with(|| format!("binding the admin API on {}", config.admin_addr))?;
-    let admin_addr = admin_listener.local_addr()?;
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(target: "ordo::admin", %admin_addr, "admin API listens beyond loopback");
     }
@@ -258,11 +260,21 @@ fn open_plugins(section: &PluginsSection, storage: Storage) -> eyre::Result<Arc<
     for entry in &section.load {
         let bytes = std::fs::read(&entry.path)
             .wrap_err_with(|| format!("reading plugin {}", entry.path.display()))?;
+        let known: Vec<String> = manager
+            .list()
+            .loaded
+            .into_iter()
+            .map(|l| l.info.id)
+            .collect();
         let info = manager
             .load(entry.kind, &bytes, &entry.config)
             .wrap_err_with(|| format!("loading plugin {}", entry.path.display()))?;
-        if entry.activate {
-            manager.activate(&info.id)?;
+        // Activate only what this start added: a restart must not undo an operator's
+        // rollback, nor bring back a plugin the host rolled back for misbehaving.
+        if entry.activate && !known.contains(&info.id) {
+            manager
+                .activate(&info.id)
+                .wrap_err_with(|| format!("activating plugin {}", entry.path.display()))?;
         }
     }
     Ok(manager)

@@ -32,6 +32,7 @@
 //! Seams: the builder sees only `ordo_builder::{PolicySource, OrderingPolicy}`; the batcher
 //! sees [`Compressor`] and [`Prover`]. Shipped plugins are embedded ([`shipped`]).
 
+mod abi;
 pub mod bindings;
 mod compression;
 pub mod config;

@@ -429,6 +429,48 @@ impl PluginManager {
         Ok(to)
     }
 
+    /// Forgets a loaded plugin that is neither active nor shadowing (it also leaves the
+    /// rollback histories). Its component bytes are deleted from storage once no other
+    /// entry uses them.
+    pub fn unload(&self, id: &str) -> Result<PluginInfo, PluginError> {
+        let (info, orphan) = self.mutate(|reg| {
+            let plugin = reg
+                .get(id)
+                .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?
+                .clone();
+            if reg.active.values().any(|a| a == id) {
+                return Err(PluginError::NotSupported(format!(
+                    "{id} is active: activate another plugin or roll back first"
+                )));
+            }
+            if reg.shadow.as_ref().is_some_and(|s| s.id == id) {
+                return Err(PluginError::NotSupported(format!(
+                    "{id} is the shadow: unshadow first"
+                )));
+            }
+            reg.loaded.retain(|p| p.info.id != id);
+            for ids in reg.history.values_mut() {
+                ids.retain(|h| h != id);
+            }
+            let orphan = !reg
+                .loaded
+                .iter()
+                .any(|p| p.info.code_hash == plugin.info.code_hash);
+            Ok((plugin.info.clone(), orphan))
+        })?;
+        if orphan && let Some(storage) = &self.storage {
+            storage.remove_plugin_wasm(&info.code_hash)?;
+        }
+        tracing::info!(
+            target: "ordo::plugins",
+            id = %info.id,
+            plugin = %info.name,
+            version = %info.version,
+            "plugin unloaded"
+        );
+        Ok(info)
+    }
+
     /// Runs a loaded ordering plugin beside the active policy on every block, on its own
     /// thread, and compares the answers. Never affects blocks. Replaces any shadow.
     pub fn shadow(&self, id: &str) -> Result<(), PluginError> {

@@ -9,6 +9,7 @@ use wasmtime::component::{ComponentExportIndex, Instance, InstancePre};
 
 use crate::{
     PluginError, PluginInfo, PluginKind,
+    abi::RawCandidateSet,
     bindings::{self, types},
     config::CallLimits,
     engine::{CallFailure, CallStore, FailureReason, PluginEngine, PluginTag, StoreData},
@@ -46,7 +47,7 @@ pub(crate) struct LoadedPlugin {
     pub codec_id: u32,
     pub health: Health,
     /// The WIT candidate buffers of the last ordering call, reused by the next one.
-    pub scratch: Mutex<types::CandidateSet>,
+    pub scratch: Mutex<RawCandidateSet>,
     pre: InstancePre<StoreData>,
     metadata: ComponentExportIndex,
 }
@@ -166,10 +167,7 @@ impl LoadedPlugin {
             exports,
             codec_id: 0,
             health: Health::default(),
-            scratch: Mutex::new(types::CandidateSet {
-                txs: Vec::new(),
-                calldata: Vec::new(),
-            }),
+            scratch: Mutex::new(RawCandidateSet::default()),
             pre,
             metadata,
         };

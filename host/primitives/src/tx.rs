@@ -28,8 +28,8 @@ pub struct PooledTx {
 pub struct Candidate {
     /// The transaction.
     pub tx: std::sync::Arc<PooledTx>,
-    /// The pool's arrival sequence (its WAL sequence): strictly increasing in arrival order
-    /// and stable across restarts.
+    /// The pool's arrival sequence: strictly increasing in arrival order. A restart
+    /// renumbers the restored transactions in their original (WAL) order.
     pub arrival_seq: u64,
     /// When the node accepted it, in milliseconds since the Unix epoch (after a restart: when
     /// it was restored from the WAL).

@@ -278,15 +278,18 @@ impl Server {
                 p.at_most(1)?;
                 to_raw(&keccak256(p.required::<Bytes>(0)?))
             }
-            _ => {
+            // Only the node's own namespace goes to the backend: anything else is answered
+            // here without a trip to the blocking pool.
+            _ if method.starts_with("ordo_") => {
                 let name = method.to_string();
-                let params = p.to_array();
+                let params = Some(p.to_array()?);
                 blocking(b, move |b| {
                     b.extension(&name, params.as_deref())
                         .unwrap_or_else(|| Err(BackendError::method_not_found(&name)))
                 })
                 .await
             }
+            _ => Err(BackendError::method_not_found(method)),
         }
     }
 }

@@ -32,8 +32,9 @@ impl<'a> Params<'a> {
     }
 
     /// The arguments as one JSON array (for methods served outside this crate).
-    pub(crate) fn to_array(&self) -> Option<Box<RawValue>> {
-        serde_json::value::to_raw_value(&self.args).ok()
+    pub(crate) fn to_array(&self) -> Result<Box<RawValue>, BackendError> {
+        serde_json::value::to_raw_value(&self.args)
+            .map_err(|e| BackendError::internal(format!("re-encoding params: {e}")))
     }
 
     /// Fails if more than `max` arguments were given.

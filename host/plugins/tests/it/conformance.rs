@@ -143,3 +143,28 @@ fn prover_plugins_are_deterministic() {
         assert!(a.len() <= ordo_plugins::MAX_ATTESTATION_BYTES);
     }
 }
+
+/// The shipped default is the native policy compiled to WASM: where every candidate fits
+/// and pays the base fee, both must order identically. This also pins every fee, nonce and
+/// sender field of the candidate records the host hands the guest.
+#[test]
+fn the_default_ordering_plugin_agrees_with_the_native_policy() {
+    use ordo_builder::{OrderingPolicy, PriorityFeeOrdering};
+    let Some(plugin) = shipped::find(shipped::DEFAULT_ORDERING) else {
+        return;
+    };
+    let m = manager();
+    activate(&m, PluginKind::Ordering, plugin.package, plugin.bytes);
+    for seed in 1..=3 {
+        let candidates = testing::candidates(2_000, 150, seed);
+        let mut ctx = testing::context(seed);
+        ctx.gas_limit = 1 << 40;
+        let wasm = m
+            .ordering_source()
+            .current()
+            .order(&ctx, &candidates)
+            .unwrap();
+        let native = PriorityFeeOrdering.order(&ctx, &candidates).unwrap();
+        assert_eq!(wasm, native, "seed {seed}");
+    }
+}

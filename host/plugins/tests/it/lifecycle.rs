@@ -198,3 +198,31 @@ fn the_report_serializes_for_the_operator() {
     assert_eq!(json["loaded"][0]["health"]["calls"], 1);
     assert_eq!(json["loaded"][0]["active"], true);
 }
+
+#[test]
+fn unload_refuses_slot_holders_and_cleans_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(Storage::open(dir.path()).unwrap());
+    let m = PluginManager::open(PluginsConfig::default(), Some(storage.clone())).unwrap();
+    let a = load_ordering(&m, "mode=identity name=a");
+    let b = load_ordering(&m, "mode=identity name=b");
+    m.activate(&a.id).unwrap();
+    m.activate(&b.id).unwrap();
+    assert!(matches!(m.unload(&b.id), Err(PluginError::NotSupported(_))));
+    m.shadow(&a.id).unwrap();
+    assert!(matches!(m.unload(&a.id), Err(PluginError::NotSupported(_))));
+    m.unshadow().unwrap();
+    // `a` is only in the history: unloading drops it from there too.
+    m.unload(&a.id).unwrap();
+    assert!(m.list().history[&PluginKind::Ordering].is_empty());
+    // The bytes stay while `b` (same component) is loaded.
+    assert!(storage.plugin_wasm(&a.code_hash).unwrap().is_some());
+    m.rollback(PluginKind::Ordering).unwrap();
+    m.unload(&b.id).unwrap();
+    assert!(storage.plugin_wasm(&b.code_hash).unwrap().is_none());
+    assert!(m.list().loaded.is_empty());
+    assert!(matches!(
+        m.unload(&b.id),
+        Err(PluginError::UnknownPlugin(_))
+    ));
+}

@@ -67,6 +67,11 @@ impl RawCandidateSet {
     pub fn len(&self) -> usize {
         self.txs.len
     }
+
+    /// Room for `n` more records (a no-op once the buffers have grown to a typical block).
+    pub fn reserve(&mut self, n: usize) {
+        self.txs.bytes.reserve(n * CANDIDATE_SIZE);
+    }
 }
 
 fn put64(r: &mut [u8], at: usize, v: u64) {

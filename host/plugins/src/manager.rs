@@ -253,17 +253,26 @@ impl PluginManager {
         let ids: std::collections::HashSet<String> =
             reg.loaded.iter().map(|p| p.info.id.clone()).collect();
         let known = |id: &String| ids.contains(id);
-        reg.active = state
-            .active
-            .iter()
-            .filter(|(_, id)| known(id))
-            .map(|(k, id)| (*k, id.clone()))
-            .collect();
         reg.history = state
             .history
             .iter()
             .map(|(k, ids)| (*k, ids.iter().filter(|id| known(id)).cloned().collect()))
             .collect();
+        for (kind, id) in &state.active {
+            if known(id) {
+                reg.active.insert(*kind, id.clone());
+            } else if let Some(previous) = reg.rollback(*kind) {
+                // The active plugin did not come back: behave as if it had failed, and
+                // roll its slot back to the previous version (or to none).
+                tracing::warn!(
+                    target: "ordo::plugins",
+                    kind = %kind,
+                    dropped = %id,
+                    to = %previous,
+                    "active plugin not restored: slot rolled back"
+                );
+            }
+        }
         reg.shadow = state.shadow.filter(|id| known(id)).map(|id| ShadowEntry {
             id,
             stats: Arc::default(),

@@ -69,6 +69,7 @@ pub(crate) fn wit_context(ctx: &OrderingContext) -> types::BlockContext {
 /// plus one calldata side buffer.
 pub(crate) fn fill_candidate_set(set: &mut RawCandidateSet, candidates: &[Candidate]) {
     set.clear();
+    set.reserve(candidates.len());
     for c in candidates {
         let tx = &c.tx;
         let input = tx.tx.input();

@@ -226,3 +226,34 @@ fn unload_refuses_slot_holders_and_cleans_storage() {
         Err(PluginError::UnknownPlugin(_))
     ));
 }
+
+#[test]
+fn an_active_plugin_that_does_not_come_back_rolls_its_slot_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(Storage::open(dir.path()).unwrap());
+    let (a, b) = {
+        let m = PluginManager::open(PluginsConfig::default(), Some(storage.clone())).unwrap();
+        let a = load_ordering(&m, "mode=identity name=a");
+        let b = load_ordering(&m, "mode=identity name=b");
+        m.activate(&a.id).unwrap();
+        m.activate(&b.id).unwrap();
+        (a, b)
+    };
+    // Tamper with b's stored entry: its config no longer passes the self-test.
+    let state = String::from_utf8(storage.plugin_state().unwrap().unwrap()).unwrap();
+    let tampered = state.replace("mode=identity name=b", "mode=loop name=b");
+    assert_ne!(state, tampered);
+    storage.put_plugin_state(tampered.as_bytes()).unwrap();
+    drop(storage);
+
+    let storage = Arc::new(Storage::open(dir.path()).unwrap());
+    let m = PluginManager::open(PluginsConfig::default(), Some(storage)).unwrap();
+    let report = m.list();
+    assert_eq!(report.loaded.len(), 1);
+    assert_eq!(
+        report.active[&PluginKind::Ordering].as_ref().unwrap().id,
+        a.id
+    );
+    assert!(report.history[&PluginKind::Ordering].is_empty());
+    assert!(report.loaded.iter().all(|p| p.info.id != b.id));
+}

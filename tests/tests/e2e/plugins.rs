@@ -254,7 +254,7 @@ async fn hot_swap_under_load() -> Result<()> {
                 .as_str()
                 .ok_or_else(|| eyre!("no hash"))?
                 .to_string();
-            let swaps = vec![
+            let swaps = [
                 (id_of("fcfs")?, hash_of("fcfs")?),
                 (id_of("fair")?, hash_of("fair")?),
                 (rr_id, rr_hash),

@@ -10,17 +10,21 @@
 //!   returned [`ordo_storage::BlockCommit`] in one batch, then calls [`StateDb::apply`].
 //! - [`Executor::call`] / `estimate_gas` / `create_access_list` (call.rs): read-only
 //!   simulations on a throw-away cache over the head state, with optional state overrides.
+//! - [`Executor::simulate_bundle`] (bundle.rs): `eth_callBundle`, signed transactions run in
+//!   order with block validation on a throw-away cache, reporting coinbase payments.
 //!
 //! Seams: the builder decides *what* goes in a block ([`BlockParams`] and the order); this
 //! crate only decides whether each transaction can execute.
 
 mod block;
+mod bundle;
 mod call;
 mod state;
 
 use std::sync::Arc;
 
 pub use block::{BlockParams, BuiltBlock, SPEC, Skipped, genesis_header};
+pub use bundle::{BundleOutcome, BundleTxResult};
 pub use call::{CALL_GAS_CAP, CallOutcome};
 pub use state::{StateAt, StateDb, StateError};
 

@@ -226,3 +226,177 @@ fn a_reverting_transaction_is_included_with_status_zero_and_pays_gas() {
         Err(ExecError::Reverted { .. })
     ));
 }
+
+/// A contract that always reverts with the 32-byte word 42.
+const REVERTER: Address = Address::repeat_byte(0xee);
+
+fn bundle_setup(
+    keys: &[&PrivateKeySigner],
+) -> (tempfile::TempDir, Executor, alloy_consensus::Header) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let mut spec = ChainSpec::empty(7);
+    for key in keys {
+        spec.alloc.insert(
+            key.address(),
+            GenesisAccount {
+                balance: U256::from(10u128.pow(21)),
+                ..Default::default()
+            },
+        );
+    }
+    // PUSH1 42 PUSH1 0 MSTORE PUSH1 32 PUSH1 0 REVERT
+    spec.alloc.insert(
+        REVERTER,
+        GenesisAccount {
+            code: hex_bytes("602a60005260206000fd"),
+            ..Default::default()
+        },
+    );
+    let (commit, root) = StateDb::genesis_commit(&spec);
+    storage.commit_block(&commit).unwrap();
+    let state = Arc::new(StateDb::open(storage).unwrap());
+    (dir, Executor::new(state, 7), genesis_header(&spec, root))
+}
+
+fn unsigned(tx: &Arc<PooledTx>) -> PooledTx {
+    (**tx).clone()
+}
+
+#[test]
+fn bundle_of_two_transfers_sees_earlier_writes_and_pays_only_tips() {
+    let alice = PrivateKeySigner::random();
+    let (_dir, exec, _genesis) = bundle_setup(&[&alice]);
+    let bob = Address::repeat_byte(0x22);
+    // The second tx has nonce 1: it is only valid after the first.
+    let txs = [
+        unsigned(&signed(&alice, 0, TxKind::Call(bob), 1000, Bytes::new())),
+        unsigned(&signed(&alice, 1, TxKind::Call(bob), 2000, Bytes::new())),
+    ];
+    let p = params(1);
+    let out = exec.simulate_bundle(&p, B256::ZERO, &txs).unwrap();
+    assert_eq!(out.results.len(), 2);
+    // Tip: min(1 gwei, 10 gwei - 1 gwei base fee) = 1 gwei.
+    let fees = U256::from(21_000u64 * 1_000_000_000);
+    for (r, tx) in out.results.iter().zip(&txs) {
+        assert_eq!(r.hash, tx.hash);
+        assert_eq!(r.from, alice.address());
+        assert_eq!(r.to, Some(bob));
+        assert_eq!(r.gas_used, 21_000);
+        assert_eq!(r.gas_fees, fees);
+        assert_eq!(r.coinbase_diff, fees);
+        assert_eq!(r.eth_sent_to_coinbase(), U256::ZERO);
+        assert!(r.output.is_empty());
+        assert_eq!(r.error, None);
+        assert!(!r.reverted);
+    }
+    assert_eq!(out.total_gas_used, 42_000);
+    assert_eq!(out.coinbase_diff, fees * U256::from(2));
+    assert_eq!(out.gas_fees, fees * U256::from(2));
+    assert_eq!(out.eth_sent_to_coinbase(), U256::ZERO);
+    assert_eq!(out.bundle_gas_price(), U256::from(1_000_000_000u64));
+    // Nothing reached the state.
+    assert_eq!(exec.state().nonce(&alice.address()), 0);
+    assert_eq!(exec.state().balance(&bob), U256::ZERO);
+    assert_eq!(exec.state().balance(&p.beneficiary), U256::ZERO);
+
+    // Out of order, the nonce-1 tx is invalid and fails the whole bundle.
+    let err = exec
+        .simulate_bundle(&p, B256::ZERO, &[txs[1].clone(), txs[0].clone()])
+        .unwrap_err();
+    assert!(matches!(err, ExecError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().starts_with("tx 0: "), "{err}");
+    // A replay of the same tx is a nonce error on tx 1.
+    let err = exec
+        .simulate_bundle(&p, B256::ZERO, &[txs[0].clone(), txs[0].clone()])
+        .unwrap_err();
+    assert!(err.to_string().starts_with("tx 1: "), "{err}");
+    assert!(matches!(
+        exec.simulate_bundle(&p, B256::ZERO, &[]),
+        Err(ExecError::InvalidParams(_))
+    ));
+}
+
+#[test]
+fn bundle_reports_a_direct_coinbase_payment() {
+    let alice = PrivateKeySigner::random();
+    let (_dir, exec, _genesis) = bundle_setup(&[&alice]);
+    let p = params(1);
+    let bribe = 5_000_000_000_000u64;
+    let txs = [
+        unsigned(&signed(
+            &alice,
+            0,
+            TxKind::Call(Address::repeat_byte(0x22)),
+            1,
+            Bytes::new(),
+        )),
+        unsigned(&signed(
+            &alice,
+            1,
+            TxKind::Call(p.beneficiary),
+            bribe,
+            Bytes::new(),
+        )),
+    ];
+    let out = exec.simulate_bundle(&p, B256::ZERO, &txs).unwrap();
+    let fees = U256::from(21_000u64 * 1_000_000_000);
+    assert_eq!(out.results[0].eth_sent_to_coinbase(), U256::ZERO);
+    let paid = &out.results[1];
+    assert_eq!(paid.gas_fees, fees);
+    assert_eq!(paid.coinbase_diff, fees + U256::from(bribe));
+    assert_eq!(paid.eth_sent_to_coinbase(), U256::from(bribe));
+    assert_eq!(out.eth_sent_to_coinbase(), U256::from(bribe));
+    assert_eq!(out.coinbase_diff, fees * U256::from(2) + U256::from(bribe));
+    assert_eq!(
+        out.bundle_gas_price(),
+        out.coinbase_diff / U256::from(42_000u64)
+    );
+}
+
+#[test]
+fn bundle_reverts_are_results_and_insufficient_funds_fail_the_bundle() {
+    let alice = PrivateKeySigner::random();
+    let poor = PrivateKeySigner::random();
+    let (_dir, exec, genesis) = bundle_setup(&[&alice]);
+    let p = params(1);
+    let revert = unsigned(&signed(&alice, 0, TxKind::Call(REVERTER), 0, Bytes::new()));
+    let after = unsigned(&signed(
+        &alice,
+        1,
+        TxKind::Call(Address::repeat_byte(0x22)),
+        0,
+        Bytes::new(),
+    ));
+    let out = exec
+        .simulate_bundle(
+            &p,
+            alloy_primitives::keccak256(genesis.hash_slow()),
+            &[revert, after],
+        )
+        .unwrap();
+    let r = &out.results[0];
+    assert!(r.reverted);
+    assert_eq!(r.error.as_deref(), Some("execution reverted"));
+    assert_eq!(
+        r.output,
+        Bytes::from(U256::from(42).to_be_bytes::<32>().to_vec())
+    );
+    assert!(r.gas_used > 21_000);
+    assert_eq!(r.coinbase_diff, r.gas_fees);
+    // The reverted tx still used its nonce: the next one runs.
+    assert_eq!(out.results[1].error, None);
+
+    let broke = unsigned(&signed(
+        &poor,
+        0,
+        TxKind::Call(Address::repeat_byte(0x22)),
+        0,
+        Bytes::new(),
+    ));
+    let err = exec.simulate_bundle(&p, B256::ZERO, &[broke]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tx 0: insufficient funds for gas * price + value"
+    );
+}

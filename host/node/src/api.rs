@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use alloy_consensus::{Transaction as _, TxEnvelope, transaction::Recovered};
-use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use alloy_rpc_types_eth::{
     AccessListResult, Block, BlockOverrides, BlockTransactions, FeeHistory, Filter,
     FilterBlockOption, Header, Log, Transaction, TransactionReceipt, TransactionRequest,
@@ -20,7 +20,7 @@ use ordo_primitives::{
 };
 use ordo_rpc::{BackendError, BackendResult, ChainEvent, EthBackend, SendTxFuture};
 use ordo_storage::{Storage, StorageError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
@@ -661,6 +661,7 @@ impl EthBackend for NodeApi {
     ) -> Option<BackendResult<Box<RawValue>>> {
         match method {
             "ordo_getBlockProvenance" => Some(self.block_provenance(params)),
+            "eth_callBundle" => Some(self.call_bundle(params)),
             _ => None,
         }
     }
@@ -716,6 +717,176 @@ impl NodeApi {
         });
         serde_json::value::to_raw_value(&view)
             .map_err(|e| BackendError::internal(format!("serializing provenance: {e}")))
+    }
+}
+
+/// `eth_callBundle` request (Flashbots): signed transactions simulated in order on top of
+/// `stateBlockNumber`, as block `blockNumber`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallBundleArgs {
+    /// Raw signed transactions (EIP-2718 hex).
+    txs: Vec<String>,
+    /// The number of the simulated block.
+    block_number: U64,
+    /// The state to simulate on (default `latest`).
+    #[serde(default)]
+    state_block_number: Option<BlockNumberOrTag>,
+    /// The simulated block's timestamp (default: the state block's + 1).
+    #[serde(default)]
+    timestamp: Option<u64>,
+}
+
+/// One transaction's result in an `eth_callBundle` answer (Flashbots' field names).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BundleTxView {
+    tx_hash: B256,
+    gas_used: u64,
+    /// Coinbase difference per gas (decimal wei).
+    gas_price: String,
+    /// Gas used × effective priority fee (decimal wei).
+    gas_fees: String,
+    from_address: Address,
+    to_address: Option<Address>,
+    coinbase_diff: String,
+    eth_sent_to_coinbase: String,
+    /// Return data; only on success, as on Flashbots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<Bytes>,
+    /// Revert data, on revert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revert: Option<Bytes>,
+    /// Why the transaction failed (`execution reverted`, or the halt reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The `eth_callBundle` answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BundleView {
+    bundle_gas_price: String,
+    bundle_hash: B256,
+    coinbase_diff: String,
+    eth_sent_to_coinbase: String,
+    gas_fees: String,
+    results: Vec<BundleTxView>,
+    state_block_number: u64,
+    total_gas_used: u64,
+}
+
+impl NodeApi {
+    fn call_bundle(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
+        let args: Vec<&RawValue> = match params {
+            Some(raw) => serde_json::from_str(raw.get())
+                .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
+            None => vec![],
+        };
+        if args.len() != 1 {
+            return Err(BackendError::invalid_params(format!(
+                "eth_callBundle takes 1 argument, got {}",
+                args.len()
+            )));
+        }
+        let args: CallBundleArgs = serde_json::from_str(args[0].get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?;
+        if args.txs.is_empty() {
+            return Err(BackendError::invalid_params("bundle missing txs"));
+        }
+        let txs = args
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let bytes = alloy_primitives::hex::decode(raw)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| ordo_primitives::decode_raw_tx(&b).map_err(|e| e.to_string()))
+                    .map_err(|e| {
+                        BackendError::invalid_params(format!("could not decode tx {i}: {e}"))
+                    })?;
+                Ok(bytes)
+            })
+            .collect::<BackendResult<Vec<_>>>()?;
+        let chain_id = self.exec.chain_id();
+        for (i, tx) in txs.iter().enumerate() {
+            if let Some(got) = tx.tx.chain_id()
+                && got != chain_id
+            {
+                return Err(BackendError::invalid_params(format!(
+                    "tx {i}: invalid chain id: have {got}, want {chain_id}"
+                )));
+            }
+        }
+
+        let id = BlockId::Number(args.state_block_number.unwrap_or(BlockNumberOrTag::Latest));
+        let state_block = self.state_block(id)?;
+        let parent = match state_block {
+            None => self.head(),
+            Some(n) => Arc::new(
+                self.storage
+                    .block(n)
+                    .map_err(storage_err)?
+                    .ok_or_else(|| BackendError::tx("header not found"))?,
+            ),
+        };
+        let cfg = self.builder.params();
+        let h = &parent.header;
+        let params = BlockParams {
+            number: args.block_number.to(),
+            timestamp: args
+                .timestamp
+                .unwrap_or_else(|| h.timestamp.saturating_add(1)),
+            beneficiary: cfg.coinbase,
+            gas_limit: cfg.gas_limit,
+            base_fee: ordo_primitives::next_base_fee(
+                h.gas_used,
+                h.gas_limit,
+                h.base_fee_per_gas.unwrap_or(cfg.min_base_fee),
+                cfg.base_fee_params,
+                cfg.min_base_fee,
+            ),
+            extra_data: cfg.extra_data.clone(),
+            state_block,
+        };
+        let out = self
+            .exec
+            .simulate_bundle(&params, keccak256(parent.hash), &txs)
+            .map_err(exec_err)?;
+
+        let mut hashes = Vec::with_capacity(out.results.len() * 32);
+        for r in &out.results {
+            hashes.extend_from_slice(r.hash.as_slice());
+        }
+        let results = out
+            .results
+            .iter()
+            .map(|r| BundleTxView {
+                tx_hash: r.hash,
+                gas_used: r.gas_used,
+                gas_price: (r.coinbase_diff / U256::from(r.gas_used.max(1))).to_string(),
+                gas_fees: r.gas_fees.to_string(),
+                from_address: r.from,
+                to_address: r.to,
+                coinbase_diff: r.coinbase_diff.to_string(),
+                eth_sent_to_coinbase: r.eth_sent_to_coinbase().to_string(),
+                value: r.error.is_none().then(|| r.output.clone()),
+                revert: r.reverted.then(|| r.output.clone()),
+                error: r.error.clone(),
+            })
+            .collect();
+        let view = BundleView {
+            bundle_gas_price: out.bundle_gas_price().to_string(),
+            bundle_hash: keccak256(&hashes),
+            coinbase_diff: out.coinbase_diff.to_string(),
+            eth_sent_to_coinbase: out.eth_sent_to_coinbase().to_string(),
+            gas_fees: out.gas_fees.to_string(),
+            results,
+            state_block_number: parent.number(),
+            total_gas_used: out.total_gas_used,
+        };
+        serde_json::value::to_raw_value(&view)
+            .map_err(|e| BackendError::internal(format!("serializing bundle result: {e}")))
     }
 }
 

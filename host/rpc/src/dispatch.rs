@@ -278,9 +278,9 @@ impl Server {
                 p.at_most(1)?;
                 to_raw(&keccak256(p.required::<Bytes>(0)?))
             }
-            // Only the node's own namespace goes to the backend: anything else is answered
-            // here without a trip to the blocking pool.
-            _ if method.starts_with("ordo_") => {
+            // The node's own namespace and the bundle methods go to the backend; anything
+            // else is answered here without a trip to the blocking pool.
+            _ if method.starts_with("ordo_") || method == "eth_callBundle" => {
                 let name = method.to_string();
                 let params = Some(p.to_array()?);
                 blocking(b, move |b| {

@@ -157,6 +157,20 @@ pub trait EthBackend: Send + Sync + 'static {
         let _ = (method, params);
         None
     }
+
+    /// [`EthBackend::extension`] with the caller's identity: `searcher` is the address that
+    /// signed the HTTP request body with a valid `X-Flashbots-Signature` header (`None` without
+    /// the header, and always over WebSocket). The server calls this method; the default
+    /// ignores the identity and calls [`EthBackend::extension`].
+    fn extension_as(
+        &self,
+        method: &str,
+        params: Option<&serde_json::value::RawValue>,
+        searcher: Option<Address>,
+    ) -> Option<BackendResult<Box<serde_json::value::RawValue>>> {
+        let _ = searcher;
+        self.extension(method, params)
+    }
 }
 
 /// Runs a potentially heavy backend call on tokio's blocking pool.

@@ -25,6 +25,16 @@ pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 /// The result of one method: its JSON, serialized once.
 pub(crate) type MethodResult = Result<Box<RawValue>, BackendError>;
 
+/// Who is asking, per request: the WebSocket message context (subscriptions) and, for HTTP
+/// requests carrying a valid `X-Flashbots-Signature`, the searcher's address.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RequestContext<'a> {
+    /// The WebSocket message this request came in (`None` over HTTP).
+    pub(crate) ws: Option<&'a WsContext>,
+    /// The signer of the request body (Flashbots searcher identity), verified.
+    pub(crate) searcher: Option<Address>,
+}
+
 /// Everything a request handler needs; one per router, shared by all connections.
 pub(crate) struct Server {
     pub(crate) backend: Arc<dyn EthBackend>,
@@ -81,9 +91,9 @@ impl Server {
         &self,
         method: &str,
         params: Params<'_>,
-        ws: Option<&WsContext>,
+        ctx: RequestContext<'_>,
     ) -> MethodResult {
-        match self.call(method, params, ws).await {
+        match self.call(method, params, ctx).await {
             Err(err) if err.is_internal() => {
                 tracing::warn!(target: "ordo::rpc", method, error = %err.message, "internal error");
                 Err(BackendError::internal("internal error"))
@@ -96,7 +106,7 @@ impl Server {
         }
     }
 
-    async fn call(&self, method: &str, p: Params<'_>, ws: Option<&WsContext>) -> MethodResult {
+    async fn call(&self, method: &str, p: Params<'_>, ctx: RequestContext<'_>) -> MethodResult {
         let b = &self.backend;
         match method {
             // The hot path first.
@@ -257,11 +267,11 @@ impl Server {
                 let id: String = p.required(0)?;
                 to_raw(&self.filters.uninstall(&id))
             }
-            "eth_subscribe" => match ws {
+            "eth_subscribe" => match ctx.ws {
                 Some(ws) => ws.subscribe(self, &p),
                 None => Err(BackendError::notifications_unsupported()),
             },
-            "eth_unsubscribe" => match ws {
+            "eth_unsubscribe" => match ctx.ws {
                 Some(ws) => {
                     p.at_most(1)?;
                     let id: String = p.required(0)?;
@@ -283,8 +293,9 @@ impl Server {
             _ if method.starts_with("ordo_") || method == "eth_callBundle" => {
                 let name = method.to_string();
                 let params = Some(p.to_array()?);
+                let searcher = ctx.searcher;
                 blocking(b, move |b| {
-                    b.extension(&name, params.as_deref())
+                    b.extension_as(&name, params.as_deref(), searcher)
                         .unwrap_or_else(|| Err(BackendError::method_not_found(&name)))
                 })
                 .await

@@ -17,7 +17,11 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
-use crate::{BackendError, dispatch::Server, params::Params, ws::WsContext};
+use crate::{
+    BackendError,
+    dispatch::{RequestContext, Server},
+    params::Params,
+};
 
 /// One request object, borrowed from the body.
 #[derive(Debug, Deserialize)]
@@ -57,14 +61,14 @@ impl RawRequest<'_> {
 pub(crate) async fn handle(
     server: &Server,
     body: &[u8],
-    ws: Option<&WsContext>,
+    ctx: RequestContext<'_>,
 ) -> Option<Vec<u8>> {
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
     if first == Some(&b'[') {
-        return handle_batch(server, body, ws).await;
+        return handle_batch(server, body, ctx).await;
     }
     match serde_json::from_slice::<RawRequest<'_>>(body) {
-        Ok(request) => handle_request(server, request, ws).await,
+        Ok(request) => handle_request(server, request, ctx).await,
         Err(err) if err.is_data() => Some(error_response(
             RawValue::NULL,
             &BackendError::invalid_request("invalid request"),
@@ -73,7 +77,7 @@ pub(crate) async fn handle(
     }
 }
 
-async fn handle_batch(server: &Server, body: &[u8], ws: Option<&WsContext>) -> Option<Vec<u8>> {
+async fn handle_batch(server: &Server, body: &[u8], ctx: RequestContext<'_>) -> Option<Vec<u8>> {
     let entries: Vec<&RawValue> = match serde_json::from_slice(body) {
         Ok(entries) => entries,
         Err(_) => return Some(error_response(RawValue::NULL, &BackendError::parse_error())),
@@ -106,7 +110,7 @@ async fn handle_batch(server: &Server, body: &[u8], ws: Option<&WsContext>) -> O
     }
     let responses = futures::future::join_all(requests.into_iter().map(|request| async move {
         match request {
-            Ok(request) => handle_request(server, request, ws).await,
+            Ok(request) => handle_request(server, request, ctx).await,
             Err(_) => Some(error_response(
                 RawValue::NULL,
                 &BackendError::invalid_request("invalid request"),
@@ -133,7 +137,7 @@ async fn handle_batch(server: &Server, body: &[u8], ws: Option<&WsContext>) -> O
 async fn handle_request(
     server: &Server,
     request: RawRequest<'_>,
-    ws: Option<&WsContext>,
+    ctx: RequestContext<'_>,
 ) -> Option<Vec<u8>> {
     let valid_version = request.has_valid_version();
     let id = request.valid_id();
@@ -150,7 +154,7 @@ async fn handle_request(
         ));
     }
     let result = match Params::parse(request.params) {
-        Ok(params) => server.dispatch(method, params, ws).await,
+        Ok(params) => server.dispatch(method, params, ctx).await,
         Err(err) => Err(err),
     };
     let id = id?;
@@ -158,6 +162,17 @@ async fn handle_request(
         Ok(value) => result_response(id, &value),
         Err(err) => error_response(id, &err),
     })
+}
+
+/// The error answer to a body refused before dispatch (e.g. a bad `X-Flashbots-Signature`):
+/// carries the request's id when the body is a single request with a usable id, else `null`.
+pub(crate) fn reject(body: &[u8], error: &BackendError) -> Vec<u8> {
+    let request = serde_json::from_slice::<RawRequest<'_>>(body).ok();
+    let id = request
+        .as_ref()
+        .and_then(RawRequest::valid_id)
+        .unwrap_or(RawValue::NULL);
+    error_response(id, error)
 }
 
 const PREFIX: &[u8] = br#"{"jsonrpc":"2.0","id":"#;

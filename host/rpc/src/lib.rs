@@ -12,6 +12,8 @@
 //! filters  eth_newFilter & co. ──▶ FilterManager (ids, polling cursors, 5-minute expiry sweep,
 //!              pending-tx pump fed by the same broadcast)
 //! GET /health ──▶ 200 "ok"
+//! X-Flashbots-Signature ──▶ flashbots: EIP-191 signer of keccak256(body) = searcher, handed to
+//!              EthBackend::extension_as (bad header/signature: -32600, nothing dispatched)
 //! ```
 //!
 //! Seams: [`EthBackend`] is everything the server needs from the chain (implemented in
@@ -24,6 +26,7 @@ mod backend;
 mod dispatch;
 mod error;
 mod filters;
+mod flashbots;
 mod framing;
 mod params;
 mod ws;
@@ -37,7 +40,7 @@ use axum::{
         DefaultBodyLimit, State,
         ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
     },
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
     serve::ListenerExt,
@@ -48,7 +51,11 @@ pub use backend::{BackendResult, ChainEvent, EthBackend, SendTxFuture};
 pub use dispatch::MAX_FEE_HISTORY_BLOCKS;
 pub use error::*;
 
-use crate::{dispatch::Server, filters::FilterManager, ws::WsLimits};
+use crate::{
+    dispatch::{RequestContext, Server},
+    filters::FilterManager,
+    ws::WsLimits,
+};
 
 /// Default maximum request body (and WebSocket message) size: 5 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
@@ -148,11 +155,31 @@ pub async fn serve(
         .await
 }
 
-async fn http(State(server): State<Arc<Server>>, body: Bytes) -> Response {
-    match framing::handle(&server, &body, None).await {
-        Some(response) => ([(header::CONTENT_TYPE, "application/json")], response).into_response(),
+/// `POST /`. With an `X-Flashbots-Signature: <address>:<signature>` header the body must be
+/// signed by `<address>` (EIP-191 over the hex text of keccak256(body)); the verified address
+/// reaches [`EthBackend::extension_as`] as the searcher. A malformed header or a wrong signature
+/// is answered with a -32600 error (HTTP 200, the request's id when it has one) and nothing
+/// runs. Without the header nothing changes.
+async fn http(State(server): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+    let searcher = match headers.get(flashbots::HEADER) {
+        None => None,
+        Some(value) => match flashbots::verify(value.as_bytes(), &body) {
+            Ok(searcher) => Some(searcher),
+            Err(err) => {
+                tracing::debug!(target: "ordo::rpc", error = %err.message, "flashbots signature refused");
+                return json_response(framing::reject(&body, &err));
+            }
+        },
+    };
+    let ctx = RequestContext { ws: None, searcher };
+    match framing::handle(&server, &body, ctx).await {
+        Some(response) => json_response(response),
         None => StatusCode::OK.into_response(),
     }
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn websocket(

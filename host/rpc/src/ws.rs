@@ -23,7 +23,7 @@ use tokio::{
 
 use crate::{
     BackendError, ChainEvent, EthBackend,
-    dispatch::{MethodResult, Server, to_raw},
+    dispatch::{MethodResult, RequestContext, Server, to_raw},
     filters::{format_id, parse_id, random_id},
     framing,
     params::Params,
@@ -258,7 +258,16 @@ pub(crate) async fn serve_connection(server: Arc<Server>, socket: WebSocket, lim
                 Message::Binary(bytes) => bytes,
                 _ => &[],
             };
-            if let Some(response) = framing::handle(&server, body, Some(&ctx)).await {
+            if let Some(response) = framing::handle(
+                &server,
+                body,
+                RequestContext {
+                    ws: Some(&ctx),
+                    searcher: None,
+                },
+            )
+            .await
+            {
                 match String::from_utf8(response) {
                     Ok(text) => {
                         let _ = ctx.conn.out.send(Message::Text(text.into())).await;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod filters;
+mod flashbots;
 mod framing;
 mod methods;
 mod mock;

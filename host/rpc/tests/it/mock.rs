@@ -16,6 +16,7 @@ use alloy_rpc_types_eth::{
 };
 use ordo_rpc::{BackendError, BackendResult, ChainEvent, EthBackend, SendTxFuture};
 use parking_lot::Mutex;
+use serde_json::value::RawValue;
 use tokio::sync::{Barrier, broadcast};
 
 pub(crate) const CHAIN_ID: u64 = 31337;
@@ -32,6 +33,8 @@ pub(crate) struct MockBackend {
     pub(crate) sent: AtomicUsize,
     pub(crate) last_fee_history: Mutex<Option<FeeHistoryArgs>>,
     pub(crate) last_call: Mutex<Option<(TransactionRequest, BlockId, bool)>>,
+    /// The searcher passed to the last `extension_as` call (`Some(None)`: called anonymously).
+    pub(crate) last_searcher: Mutex<Option<Option<Address>>>,
     nonce: AtomicU64,
 }
 
@@ -49,6 +52,7 @@ impl MockBackend {
             sent: AtomicUsize::new(0),
             last_fee_history: Mutex::new(None),
             last_call: Mutex::new(None),
+            last_searcher: Mutex::new(None),
             nonce: AtomicU64::new(5),
         };
         backend.mine(Vec::new());
@@ -297,5 +301,19 @@ impl EthBackend for MockBackend {
 
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
+    }
+
+    /// `ordo_whoami`: answers the searcher address (or `null`).
+    fn extension_as(
+        &self,
+        method: &str,
+        _params: Option<&RawValue>,
+        searcher: Option<Address>,
+    ) -> Option<BackendResult<Box<RawValue>>> {
+        *self.last_searcher.lock() = Some(searcher);
+        (method == "ordo_whoami").then(|| {
+            serde_json::value::to_raw_value(&searcher)
+                .map_err(|err| BackendError::internal(err.to_string()))
+        })
     }
 }

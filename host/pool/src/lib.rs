@@ -78,6 +78,7 @@
 // Tests may unwrap; library code may not (workspace lints).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod bundles;
 mod config;
 mod error;
 mod pool;
@@ -89,6 +90,10 @@ mod wal;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+pub use bundles::{
+    BundleError, BundleLimits, BundlePool, DEFAULT_MAX_BUNDLES, DEFAULT_MAX_BUNDLES_PER_SEARCHER,
+    MAX_BUNDLE_TXS,
+};
 pub use config::{
     DEFAULT_ANNOUNCE_CAPACITY, DEFAULT_MAX_BYTES, DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_PER_SENDER,
     DEFAULT_MAX_TXS, DEFAULT_PRICE_BUMP_PERCENT, DEFAULT_QUEUED_TTL, DEFAULT_WAL_MAX_GROUP,

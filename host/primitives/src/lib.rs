@@ -13,9 +13,11 @@
 //! Encodings are RLP (alloy-rlp) for everything consensus-shaped and for records on disk,
 //! so a record's bytes are stable across versions of the node.
 
+mod bundle;
 mod chain;
 mod tx;
 
+pub use bundle::{Bundle, BundleDecodeError, timestamp_opt};
 pub use chain::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx};
 

@@ -12,6 +12,9 @@
 //! - `account_history` (`address ‖ block → record before block`) and `storage_history`
 //!   (`address ‖ slot ‖ block → value before block`): change sets that answer state
 //!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]).
+//! - `bundles`: accepted searcher bundles not yet expired (`bundle hash → record`, the
+//!   record owned and encoded by `ordo_primitives::Bundle`). Each write fsyncs on its own
+//!   ([`Storage::put_bundle`], [`Storage::put_bundle_replacing`], [`Storage::remove_bundles`]), so an acknowledged bundle survives a crash.
 //! - `meta`: the head pointer and chain identity.
 //! - `plugins`: WASM plugin components by code hash (`w ‖ keccak256(bytes) → bytes`) and the
 //!   plugin host's registry state (`state → opaque bytes`, owned and encoded by
@@ -109,6 +112,7 @@ pub struct Storage {
     storage_history: Keyspace,
     meta: Keyspace,
     plugins: Keyspace,
+    bundles: Keyspace,
 }
 
 impl std::fmt::Debug for Storage {
@@ -165,6 +169,7 @@ impl Storage {
             storage_history: ks("storage_history")?,
             meta: ks("meta")?,
             plugins: ks("plugins")?,
+            bundles: ks("bundles")?,
             db,
         })
     }
@@ -448,6 +453,57 @@ impl Storage {
     /// The plugin registry state, `None` before the first write.
     pub fn plugin_state(&self) -> Result<Option<Vec<u8>>> {
         Ok(self.plugins.get(PLUGIN_STATE_KEY)?.map(|v| v.to_vec()))
+    }
+
+    // ---- Bundles ---------------------------------------------------------------------
+
+    /// Stores (or overwrites) a bundle record under its hash and fsyncs before returning.
+    pub fn put_bundle(&self, hash: &B256, record: &[u8]) -> Result<()> {
+        self.put_bundle_replacing(hash, record, &[])
+    }
+
+    /// Stores a bundle record and removes the bundles it replaces in one atomic, fsynced
+    /// batch: after a crash either the old bundles or the new one exist, never both.
+    pub fn put_bundle_replacing(
+        &self,
+        hash: &B256,
+        record: &[u8],
+        replaced: &[B256],
+    ) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for old in replaced {
+            batch.remove(&self.bundles, old.as_slice());
+        }
+        batch.insert(&self.bundles, hash.as_slice(), record);
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Removes bundles (replaced, cancelled, expired) in one fsynced batch, so a cancelled
+    /// bundle does not come back after a crash.
+    pub fn remove_bundles(&self, hashes: &[B256]) -> Result<()> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for hash in hashes {
+            batch.remove(&self.bundles, hash.as_slice());
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Every stored bundle as `(hash, record)`, in hash order.
+    pub fn bundles(&self) -> Result<Vec<(B256, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.bundles.iter() {
+            let (key, value) = item.into_inner()?;
+            if key.len() != 32 {
+                continue;
+            }
+            out.push((B256::from_slice(&key), value.to_vec()));
+        }
+        Ok(out)
     }
 
     /// Persists everything written so far (used at shutdown).

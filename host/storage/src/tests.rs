@@ -164,3 +164,30 @@ fn plugin_wasm_and_state_survive_reopen() {
     // The state key and the wasm keys share a keyspace but never collide.
     assert_eq!(s.plugin_wasm(&B256::ZERO).unwrap(), None);
 }
+
+#[test]
+fn bundles_survive_reopen_and_removal_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        B256::repeat_byte(1),
+        B256::repeat_byte(2),
+        B256::repeat_byte(3),
+    );
+    {
+        let s = Storage::open(dir.path()).unwrap();
+        assert!(s.bundles().unwrap().is_empty());
+        s.put_bundle(&b, b"bee").unwrap();
+        s.put_bundle(&a, b"ay").unwrap();
+        s.put_bundle(&c, b"sea").unwrap();
+        s.put_bundle(&c, b"sea2").unwrap(); // overwrite
+        s.remove_bundles(&[b]).unwrap();
+        s.remove_bundles(&[]).unwrap();
+    }
+    let s = Storage::open(dir.path()).unwrap();
+    assert_eq!(
+        s.bundles().unwrap(),
+        vec![(a, b"ay".to_vec()), (c, b"sea2".to_vec())]
+    );
+    // Bundles live in their own keyspace: the WAL is untouched.
+    assert!(s.wal_entries().unwrap().is_empty());
+}

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bundles;
 mod eviction;
 mod group_commit;
 mod nonces;

@@ -1,0 +1,424 @@
+//! [`BundlePool`]: searcher bundles (Flashbots `eth_sendBundle`) waiting for their target
+//! block. Every accepted bundle is fsynced to the `bundles` keyspace before `insert`
+//! returns, so an acknowledged bundle survives a crash; cancellation, replacement and
+//! expiry remove it from storage again. Not yet wired into RPC or the builder.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::{Address, B256};
+use ordo_primitives::Bundle;
+use ordo_storage::{Storage, StorageError};
+use parking_lot::{Mutex, RwLock};
+use tracing::{debug, warn};
+
+use crate::{RPC_INTERNAL, RPC_INVALID_TX};
+
+/// Most transactions one bundle may carry.
+pub const MAX_BUNDLE_TXS: usize = 16;
+/// Default [`BundleLimits::max_total`].
+pub const DEFAULT_MAX_BUNDLES: usize = 1024;
+/// Default [`BundleLimits::max_per_searcher`].
+pub const DEFAULT_MAX_BUNDLES_PER_SEARCHER: usize = 64;
+
+/// Capacity limits of the bundle pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundleLimits {
+    /// Most bundles held at once.
+    pub max_total: usize,
+    /// Most bundles one (known) searcher may hold at once. Bundles without a searcher are
+    /// bounded by `max_total` only.
+    pub max_per_searcher: usize,
+}
+
+impl Default for BundleLimits {
+    fn default() -> Self {
+        Self {
+            max_total: DEFAULT_MAX_BUNDLES,
+            max_per_searcher: DEFAULT_MAX_BUNDLES_PER_SEARCHER,
+        }
+    }
+}
+
+/// Why a bundle was refused, or a bundle pool failure.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BundleError {
+    /// The target block is not after the current head.
+    #[error("bundle target block is in the past")]
+    PastBlock {
+        /// The bundle's target block.
+        target: u64,
+        /// The current head.
+        head: u64,
+    },
+    /// The bundle carries no transactions.
+    #[error("bundle has no transactions")]
+    Empty,
+    /// More than [`MAX_BUNDLE_TXS`] transactions.
+    #[error("bundle has too many transactions")]
+    TooManyTxs {
+        /// How many it carries.
+        count: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// `max_timestamp` has already passed.
+    #[error("bundle max timestamp is in the past")]
+    Expired {
+        /// The bundle's max timestamp.
+        max_timestamp: u64,
+        /// The current time.
+        now: u64,
+    },
+    /// `min_timestamp > max_timestamp`: no block could ever satisfy it.
+    #[error("bundle min timestamp is after its max timestamp")]
+    InvalidTimestampRange,
+    /// The pool holds `max_total` bundles.
+    #[error("bundle pool is full")]
+    PoolFull {
+        /// The global limit.
+        limit: usize,
+    },
+    /// The searcher holds `max_per_searcher` bundles.
+    #[error("searcher bundle limit exceeded")]
+    SearcherLimit {
+        /// The per-searcher limit.
+        limit: usize,
+    },
+    /// Writing to (or reading) the `bundles` keyspace failed; the bundle was not accepted.
+    #[error("storage failure: {0}")]
+    Storage(Arc<StorageError>),
+}
+
+impl From<StorageError> for BundleError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(Arc::new(e))
+    }
+}
+
+impl BundleError {
+    /// True when the failure is the node's (storage), not the bundle's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::Storage(_))
+    }
+
+    /// The JSON-RPC error code: -32000 for every refusal (as [`crate::PoolError`]), -32603
+    /// for internal failures.
+    pub fn rpc_code(&self) -> i64 {
+        if self.is_internal() {
+            RPC_INTERNAL
+        } else {
+            RPC_INVALID_TX
+        }
+    }
+}
+
+/// A held bundle with its arrival number (eligible bundles come back in arrival order).
+struct Entry {
+    seq: u64,
+    bundle: Arc<Bundle>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_hash: HashMap<B256, Entry>,
+    /// `(searcher, replacement uuid) → bundle hash`.
+    by_uuid: HashMap<(Option<Address>, String), B256>,
+    per_searcher: HashMap<Address, usize>,
+    next_seq: u64,
+}
+
+impl Inner {
+    fn add(&mut self, hash: B256, bundle: Arc<Bundle>) {
+        if let Some(uuid) = &bundle.replacement_uuid {
+            self.by_uuid.insert((bundle.searcher, uuid.clone()), hash);
+        }
+        if let Some(searcher) = bundle.searcher {
+            *self.per_searcher.entry(searcher).or_default() += 1;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_hash.insert(hash, Entry { seq, bundle });
+    }
+
+    fn remove(&mut self, hash: &B256) -> Option<Arc<Bundle>> {
+        let Entry { bundle, .. } = self.by_hash.remove(hash)?;
+        if let Some(uuid) = &bundle.replacement_uuid {
+            let key = (bundle.searcher, uuid.clone());
+            if self.by_uuid.get(&key) == Some(hash) {
+                self.by_uuid.remove(&key);
+            }
+        }
+        if let Some(searcher) = bundle.searcher
+            && let Some(n) = self.per_searcher.get_mut(&searcher)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.per_searcher.remove(&searcher);
+            }
+        }
+        Some(bundle)
+    }
+
+    /// Hashes of bundles that cannot land in a block after `head` or at/after `now`.
+    fn expired(&self, head: u64, now: u64) -> Vec<B256> {
+        self.by_hash
+            .iter()
+            .filter(|(_, e)| is_expired(&e.bundle, head, now))
+            .map(|(h, _)| *h)
+            .collect()
+    }
+}
+
+fn is_expired(bundle: &Bundle, head: u64, now: u64) -> bool {
+    bundle.block_number <= head || bundle.max_timestamp.is_some_and(|max| max < now)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The bundle pool. Shared behind `Arc`; every method takes `&self`.
+///
+/// Mutations (insert, cancel, prune, restore) are serialized by one mutex that is held
+/// across their storage write, so memory and disk never disagree; readers
+/// ([`BundlePool::eligible`], [`BundlePool::len`]) only take the short state lock and are
+/// never blocked by an fsync.
+pub struct BundlePool {
+    storage: Storage,
+    limits: BundleLimits,
+    write: Mutex<()>,
+    inner: RwLock<Inner>,
+}
+
+impl std::fmt::Debug for BundlePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BundlePool")
+            .field("len", &self.len())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BundlePool {
+    /// An empty pool over `storage`; call [`BundlePool::restore_from_storage`] to reload
+    /// the bundles accepted before a restart.
+    pub fn new(storage: Storage, limits: BundleLimits) -> Self {
+        Self {
+            storage,
+            limits,
+            write: Mutex::new(()),
+            inner: RwLock::new(Inner::default()),
+        }
+    }
+
+    /// The configured limits.
+    pub fn limits(&self) -> BundleLimits {
+        self.limits
+    }
+
+    /// Validates `bundle`, makes it durable and holds it. Returns its
+    /// [`Bundle::bundle_hash`] once fsynced. A bundle with the same `replacement_uuid` from
+    /// the same searcher (and a bundle with the same hash) is replaced atomically.
+    pub fn insert(
+        &self,
+        bundle: Bundle,
+        current_head: u64,
+        now_secs: u64,
+    ) -> Result<B256, BundleError> {
+        if bundle.txs.is_empty() {
+            return Err(BundleError::Empty);
+        }
+        if bundle.txs.len() > MAX_BUNDLE_TXS {
+            return Err(BundleError::TooManyTxs {
+                count: bundle.txs.len(),
+                max: MAX_BUNDLE_TXS,
+            });
+        }
+        if bundle.block_number <= current_head {
+            return Err(BundleError::PastBlock {
+                target: bundle.block_number,
+                head: current_head,
+            });
+        }
+        if let Some(max) = bundle.max_timestamp {
+            if max < now_secs {
+                return Err(BundleError::Expired {
+                    max_timestamp: max,
+                    now: now_secs,
+                });
+            }
+            if bundle.min_timestamp.is_some_and(|min| min > max) {
+                return Err(BundleError::InvalidTimestampRange);
+            }
+        }
+        let hash = bundle.bundle_hash();
+
+        let _write = self.write.lock();
+        let replaced: Vec<B256> = {
+            let inner = self.inner.read();
+            let mut replaced = Vec::new();
+            if let Some(uuid) = &bundle.replacement_uuid
+                && let Some(old) = inner.by_uuid.get(&(bundle.searcher, uuid.clone()))
+            {
+                replaced.push(*old);
+            }
+            if inner.by_hash.contains_key(&hash) && !replaced.contains(&hash) {
+                replaced.push(hash);
+            }
+            let freed_total = replaced.len();
+            if inner.by_hash.len() - freed_total >= self.limits.max_total {
+                return Err(BundleError::PoolFull {
+                    limit: self.limits.max_total,
+                });
+            }
+            if let Some(searcher) = bundle.searcher {
+                let held = inner.per_searcher.get(&searcher).copied().unwrap_or(0);
+                let freed = replaced
+                    .iter()
+                    .filter(|h| {
+                        inner
+                            .by_hash
+                            .get(*h)
+                            .is_some_and(|e| e.bundle.searcher == Some(searcher))
+                    })
+                    .count();
+                if held - freed >= self.limits.max_per_searcher {
+                    return Err(BundleError::SearcherLimit {
+                        limit: self.limits.max_per_searcher,
+                    });
+                }
+            }
+            replaced
+        };
+
+        let stale: Vec<B256> = replaced.iter().copied().filter(|h| *h != hash).collect();
+        self.storage
+            .put_bundle_replacing(&hash, &bundle.encode_record(), &stale)?;
+
+        let mut inner = self.inner.write();
+        for old in &replaced {
+            inner.remove(old);
+        }
+        inner.add(hash, Arc::new(bundle));
+        debug!(target: "ordo::pool", %hash, replaced = stale.len(), "bundle accepted");
+        Ok(hash)
+    }
+
+    /// Cancels the bundle `searcher` sent with `replacement_uuid` (removed from storage,
+    /// fsynced). False when there is no such bundle or the storage write failed.
+    pub fn cancel(&self, replacement_uuid: &str, searcher: Option<Address>) -> bool {
+        let _write = self.write.lock();
+        let key = (searcher, replacement_uuid.to_owned());
+        let Some(hash) = self.inner.read().by_uuid.get(&key).copied() else {
+            return false;
+        };
+        if let Err(e) = self.storage.remove_bundles(&[hash]) {
+            warn!(target: "ordo::pool", %hash, error = %e, "cannot remove cancelled bundle");
+            return false;
+        }
+        self.inner.write().remove(&hash);
+        debug!(target: "ordo::pool", %hash, "bundle cancelled");
+        true
+    }
+
+    /// Bundles that may land in block `block_number` at `timestamp`, in arrival order.
+    pub fn eligible(&self, block_number: u64, timestamp: u64) -> Vec<Arc<Bundle>> {
+        let inner = self.inner.read();
+        let mut out: Vec<(u64, Arc<Bundle>)> = inner
+            .by_hash
+            .values()
+            .filter(|e| e.bundle.block_number == block_number && e.bundle.timestamp_ok(timestamp))
+            .map(|e| (e.seq, e.bundle.clone()))
+            .collect();
+        out.sort_by_key(|(seq, _)| *seq);
+        out.into_iter().map(|(_, b)| b).collect()
+    }
+
+    /// Drops every bundle that can no longer land: target block not after `head_number`, or
+    /// `max_timestamp` before `now_secs`. Removes them from storage; returns their hashes.
+    pub fn prune(&self, head_number: u64, now_secs: u64) -> Vec<B256> {
+        let _write = self.write.lock();
+        let expired = self.inner.read().expired(head_number, now_secs);
+        if expired.is_empty() {
+            return expired;
+        }
+        if let Err(e) = self.storage.remove_bundles(&expired) {
+            // Harmless: a restart drops them again as expired.
+            warn!(target: "ordo::pool", error = %e, "cannot remove expired bundles");
+        }
+        let mut inner = self.inner.write();
+        for hash in &expired {
+            inner.remove(hash);
+        }
+        debug!(target: "ordo::pool", dropped = expired.len(), "bundles pruned");
+        expired
+    }
+
+    /// Reloads the bundles stored before a restart, dropping (and deleting) the expired and
+    /// undecodable ones, using the system clock. Returns how many were restored. Restored
+    /// bundles take arrival numbers in storage (hash) order, after any already held.
+    pub fn restore_from_storage(&self, head: u64) -> Result<usize, BundleError> {
+        self.restore_from_storage_at(head, now_secs())
+    }
+
+    /// [`BundlePool::restore_from_storage`] at an explicit time (tests).
+    pub fn restore_from_storage_at(&self, head: u64, now_secs: u64) -> Result<usize, BundleError> {
+        let _write = self.write.lock();
+        let stored = self.storage.bundles()?;
+        let mut dropped = Vec::new();
+        let mut keep = Vec::new();
+        for (hash, record) in stored {
+            match Bundle::decode_record(&record) {
+                Ok(bundle)
+                    if bundle.bundle_hash() == hash && !is_expired(&bundle, head, now_secs) =>
+                {
+                    keep.push((hash, bundle))
+                }
+                Ok(_) => dropped.push(hash),
+                Err(e) => {
+                    warn!(target: "ordo::pool", %hash, error = %e, "dropping undecodable bundle");
+                    dropped.push(hash);
+                }
+            }
+        }
+        let mut inner = self.inner.write();
+        let mut restored = 0;
+        for (hash, bundle) in keep {
+            let dup_uuid = bundle
+                .replacement_uuid
+                .as_ref()
+                .is_some_and(|u| inner.by_uuid.contains_key(&(bundle.searcher, u.clone())));
+            if inner.by_hash.contains_key(&hash) {
+                continue; // already held (restore called twice)
+            }
+            if dup_uuid {
+                dropped.push(hash);
+                continue;
+            }
+            inner.add(hash, Arc::new(bundle));
+            restored += 1;
+        }
+        drop(inner);
+        if !dropped.is_empty()
+            && let Err(e) = self.storage.remove_bundles(&dropped)
+        {
+            warn!(target: "ordo::pool", error = %e, "cannot remove stale bundles");
+        }
+        debug!(target: "ordo::pool", restored, dropped = dropped.len(), "bundles restored");
+        Ok(restored)
+    }
+
+    /// Bundles held.
+    pub fn len(&self) -> usize {
+        self.inner.read().by_hash.len()
+    }
+
+    /// True when no bundle is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -124,6 +124,9 @@ pub struct NodeOpts {
     /// `ordo run --config FILE` instead of `ordo dev` (the flags above still apply and
     /// override the file).
     pub config: Option<PathBuf>,
+    /// `ordo run` with this TOML text as the config file (written into the node's temp
+    /// dir); used when `config` is `None`.
+    pub config_toml: Option<String>,
     /// Anything else, appended verbatim.
     pub extra_args: Vec<String>,
 }
@@ -136,6 +139,7 @@ impl Default for NodeOpts {
             block_gas_limit: None,
             genesis: None,
             config: None,
+            config_toml: None,
             extra_args: Vec::new(),
         }
     }
@@ -282,7 +286,15 @@ impl TestNode {
         let stderr = File::create(&stderr_path)?;
 
         let mut cmd = Command::new(ordo_bin());
-        match &self.opts.config {
+        let inline = match (&self.opts.config, &self.opts.config_toml) {
+            (None, Some(text)) => {
+                let path = self.root.join("ordo.toml");
+                std::fs::write(&path, text)?;
+                Some(path)
+            }
+            _ => None,
+        };
+        match self.opts.config.as_ref().or(inline.as_ref()) {
             Some(config) => cmd.arg("run").arg("--config").arg(config),
             None => cmd.arg("dev"),
         };

@@ -372,15 +372,7 @@ impl PluginManager {
             }
             Ok(())
         })?;
-        tracing::info!(
-            target: "ordo::plugins",
-            id = %info.id,
-            kind = %info.kind,
-            plugin = %info.name,
-            version = %info.version,
-            code_hash = %info.code_hash,
-            "plugin loaded"
-        );
+        log_lifecycle(&info, "loaded");
         Ok(info)
     }
 
@@ -405,15 +397,7 @@ impl PluginManager {
             }
             Ok(plugin.info.clone())
         })?;
-        tracing::info!(
-            target: "ordo::plugins",
-            id = %info.id,
-            kind = %info.kind,
-            plugin = %info.name,
-            version = %info.version,
-            code_hash = %info.code_hash,
-            "plugin activated"
-        );
+        log_lifecycle(&info, "activated");
         Ok(info)
     }
 
@@ -470,13 +454,7 @@ impl PluginManager {
         if orphan && let Some(storage) = &self.storage {
             storage.remove_plugin_wasm(&info.code_hash)?;
         }
-        tracing::info!(
-            target: "ordo::plugins",
-            id = %info.id,
-            plugin = %info.name,
-            version = %info.version,
-            "plugin unloaded"
-        );
+        log_lifecycle(&info, "unloaded");
         Ok(info)
     }
 
@@ -731,4 +709,17 @@ impl PolicySource for ManagerSource {
             shadow: set.shadow.clone(),
         })
     }
+}
+
+/// One log line per registry change, always with the plugin's full identity.
+fn log_lifecycle(info: &PluginInfo, event: &str) {
+    tracing::info!(
+        target: "ordo::plugins",
+        id = %info.id,
+        kind = %info.kind,
+        plugin = %info.name,
+        version = %info.version,
+        code_hash = %info.code_hash,
+        "plugin {event}"
+    );
 }

@@ -14,17 +14,11 @@ const COINBASE: &str = "0x00000000000000000000000000000000000c0b15";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_from_config_file_applies_pool_limits_fee_floor_and_coinbase() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("ordo.toml");
     // block_time_ms here is overridden by the harness's --block-time flag (flag > file).
-    std::fs::write(
-        &config,
-        format!(
-            "block_time_ms = 600000\nmin_base_fee = 2000000000\ncoinbase = \"{COINBASE}\"\n\n[pool]\nmax_txs = 2\n"
-        ),
-    )?;
     let node = TestNode::start(NodeOpts {
-        config: Some(config),
+        config_toml: Some(format!(
+            "block_time_ms = 600000\nmin_base_fee = 2000000000\ncoinbase = \"{COINBASE}\"\n\n[pool]\nmax_txs = 2\n"
+        )),
         ..NodeOpts::default()
     })
     .await?;

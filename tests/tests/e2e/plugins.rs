@@ -50,6 +50,22 @@ async fn wait_head(rpc: &Rpc, n: u64) -> Result<u64> {
     }
 }
 
+/// The entry of `admin_listPlugins` whose `field` equals `value` (e.g. name, id).
+fn loaded<'a>(list: &'a Value, field: &str, value: &str) -> Result<&'a Value> {
+    list["loaded"]
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p[field] == value))
+        .ok_or_else(|| eyre!("no loaded plugin with {field} {value}: {list}"))
+}
+
+/// A string field of a loaded plugin's entry.
+fn loaded_str(list: &Value, name: &str, field: &str) -> Result<String> {
+    loaded(list, "name", name)?[field]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| eyre!("{name} has no {field}"))
+}
+
 fn active_ordering(list: &Value) -> Option<String> {
     list["active"]["ordering"]["name"]
         .as_str()
@@ -232,22 +248,8 @@ async fn hot_swap_under_load() -> Result<()> {
             let admin = node.admin()?;
             let start = head(&rpc).await?;
             let list = admin.ok("admin_listPlugins", json!([])).await?;
-            let id_of = |name: &str| -> Result<String> {
-                list["loaded"]
-                    .as_array()
-                    .and_then(|l| l.iter().find(|p| p["name"] == name))
-                    .and_then(|p| p["id"].as_str())
-                    .map(str::to_string)
-                    .ok_or_else(|| eyre!("{name} not loaded: {list}"))
-            };
-            let hash_of = |name: &str| -> Result<String> {
-                list["loaded"]
-                    .as_array()
-                    .and_then(|l| l.iter().find(|p| p["name"] == name))
-                    .and_then(|p| p["codeHash"].as_str())
-                    .map(str::to_string)
-                    .ok_or_else(|| eyre!("{name} not loaded"))
-            };
+            let id_of = |name: &str| loaded_str(&list, name, "id");
+            let hash_of = |name: &str| loaded_str(&list, name, "codeHash");
             let rr = load(&admin, "ordering", &round_robin()?, "").await?;
             let rr_id = rr["id"].as_str().ok_or_else(|| eyre!("no id"))?.to_string();
             let rr_hash = rr["codeHash"]
@@ -408,10 +410,7 @@ async fn hostile_plugin_falls_back_then_rolls_back() -> Result<()> {
             loop {
                 let list = admin.ok("admin_listPlugins", json!([])).await?;
                 if active_ordering(&list).as_deref() == Some("priority-fee") {
-                    let hostile = list["loaded"]
-                        .as_array()
-                        .and_then(|l| l.iter().find(|p| p["id"] == id))
-                        .ok_or_else(|| eyre!("hostile plugin gone from the list"))?;
+                    let hostile = loaded(&list, "id", id)?;
                     let failures: u64 = hostile["health"]["failures"]
                         .as_object()
                         .map(|m| m.values().filter_map(Value::as_u64).sum())
@@ -573,17 +572,11 @@ async fn scaffold_build_and_cli_load() -> Result<()> {
 /// its comparison shows in `admin_listPlugins`, without ever ordering a block.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_load_and_shadow() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("ordo.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some(format!(
             "[[plugins.load]]\nkind = \"ordering\"\npath = {:?}\nactivate = true\n",
             round_robin()?
-        ),
-    )?;
-    let node = TestNode::start(NodeOpts {
-        config: Some(config),
+        )),
         ..NodeOpts::default()
     })
     .await?;
@@ -597,12 +590,7 @@ async fn config_load_and_shadow() -> Result<()> {
                 Some("round-robin"),
                 "{list}"
             );
-            let fcfs = list["loaded"]
-                .as_array()
-                .and_then(|l| l.iter().find(|p| p["name"] == "fcfs"))
-                .and_then(|p| p["id"].as_str())
-                .ok_or_else(|| eyre!("fcfs not loaded"))?
-                .to_string();
+            let fcfs = loaded_str(&list, "fcfs", "id")?;
             admin
                 .ok("admin_shadowPlugin", json!([{ "id": fcfs }]))
                 .await?;
@@ -668,12 +656,7 @@ async fn config_load_and_shadow() -> Result<()> {
             let list = admin.ok("admin_listPlugins", json!([])).await?;
             assert!(list["shadow"].is_null(), "{list}");
             // Only ordering plugins can shadow.
-            let brotli = list["loaded"]
-                .as_array()
-                .and_then(|l| l.iter().find(|p| p["name"] == "brotli"))
-                .and_then(|p| p["id"].as_str())
-                .ok_or_else(|| eyre!("brotli not loaded"))?
-                .to_string();
+            let brotli = loaded_str(&list, "brotli", "id")?;
             let err = admin
                 .call("admin_shadowPlugin", json!([{ "id": brotli }]))
                 .await?

@@ -16,6 +16,7 @@
 //! [`BlockParamsConfig`] behind a lock and apply from the next tick.
 
 mod ordering;
+mod searchers;
 
 use std::{
     sync::Arc,
@@ -26,6 +27,7 @@ pub use ordering::{
     FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PolicySource, PriorityFeeOrdering,
     check_order,
 };
+pub use searchers::{CallView, NoSearchers, Placement, PreStateView, ProposedBundle, SearcherHost};
 
 use alloy_primitives::{Address, B256, Bytes};
 use ordo_exec::{BlockParams, Executor, Skipped};

@@ -1,0 +1,97 @@
+//! The searcher seam: in-sequencer MEV searchers (WASM `searcher` plugins) propose bundles
+//! for the block being built, reading the block's pre-state through [`PreStateView`].
+//!
+//! The builder owns the pre-state view (the head state, read-only, with a gas-metered
+//! `eth_call`); the plugin host implements [`SearcherHost`] and runs every active searcher
+//! under its sandbox limits. Whatever a searcher answers is untrusted: the builder decodes
+//! and validates the transactions, simulates the bundle and keeps it only if it lands whole.
+
+use std::sync::Arc;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use ordo_primitives::Candidate;
+
+use crate::OrderingContext;
+
+/// Where a bundle goes in the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Ahead of the public flow.
+    TopOfBlock,
+    /// Right after the transaction with this hash (a backrun).
+    After(B256),
+}
+
+/// A bundle a searcher plugin proposed for the block being built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposedBundle {
+    /// The searcher's name (the plugin's metadata name), the key of its statistics.
+    pub searcher: String,
+    /// Signed EIP-2718 transactions, executed consecutively and atomically.
+    pub txs: Vec<Bytes>,
+    /// Where the bundle goes.
+    pub placement: Placement,
+    /// The bid the searcher declared (wei); what it actually pays the coinbase is measured.
+    pub bid: U256,
+}
+
+/// What a read-only call against the pre-state returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallView {
+    /// False when the call reverted or halted.
+    pub success: bool,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Return data (revert data on revert).
+    pub output: Bytes,
+}
+
+/// Read-only access to the state the block is built on.
+pub trait PreStateView: Send + Sync + 'static {
+    /// Balance in wei.
+    fn balance(&self, address: Address) -> U256;
+    /// Account nonce.
+    fn nonce(&self, address: Address) -> u64;
+    /// A storage slot's value.
+    fn storage(&self, address: Address, slot: B256) -> B256;
+    /// Code hash (`KECCAK_EMPTY` for accounts without code, zero for absent accounts).
+    fn code_hash(&self, address: Address) -> B256;
+    /// An `eth_call` with at most `gas` gas. `Err` is a message for the plugin (the call
+    /// could not run at all, e.g. state failure); reverts are `Ok` with `success: false`.
+    fn call(
+        &self,
+        from: Address,
+        to: Address,
+        value: U256,
+        gas: u64,
+        data: Bytes,
+    ) -> Result<CallView, String>;
+}
+
+/// Runs the active searchers for one block.
+pub trait SearcherHost: Send + Sync + 'static {
+    /// Every active searcher's bundles for the block in `ctx`. A searcher that fails (trap,
+    /// timeout, garbage) is skipped for this block and the failure counted by the host;
+    /// this never fails the block.
+    fn search(
+        &self,
+        ctx: &OrderingContext,
+        candidates: &[Candidate],
+        state: Arc<dyn PreStateView>,
+    ) -> Vec<ProposedBundle>;
+}
+
+/// No searchers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoSearchers;
+
+impl SearcherHost for NoSearchers {
+    fn search(
+        &self,
+        _ctx: &OrderingContext,
+        _candidates: &[Candidate],
+        _state: Arc<dyn PreStateView>,
+    ) -> Vec<ProposedBundle> {
+        Vec::new()
+    }
+}

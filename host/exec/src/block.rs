@@ -67,6 +67,8 @@ pub struct BuiltBlock {
     pub included: Vec<B256>,
     /// Transactions not included, with why.
     pub skipped: Vec<(B256, Skipped)>,
+    /// What happened to each bundle of the plan, in plan order.
+    pub bundles: Vec<(B256, BundleResult)>,
 }
 
 pub(crate) fn cfg_env(chain_id: u64) -> CfgEnv {
@@ -132,6 +134,88 @@ fn receipt_envelope(
     )
 }
 
+/// One entry of a block plan: a lone transaction, or a bundle that lands whole or not at all.
+#[derive(Debug, Clone)]
+pub enum BlockItem {
+    /// A public transaction: skipped alone when invalid.
+    Tx(Arc<PooledTx>),
+    /// A bundle.
+    Bundle(BundleItem),
+}
+
+/// A bundle in a block plan.
+#[derive(Debug, Clone)]
+pub struct BundleItem {
+    /// The bundle's hash (what results are reported under).
+    pub id: B256,
+    /// Its transactions, executed consecutively in this order.
+    pub txs: Vec<Arc<PooledTx>>,
+    /// Transactions that may revert without dropping the bundle.
+    pub reverting_tx_hashes: Vec<B256>,
+    /// For a backrun: the transaction that must be the one included right before it. If that
+    /// transaction did not make it into the block, the bundle is dropped.
+    pub after: Option<B256>,
+}
+
+/// What happened to a bundle of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleResult {
+    /// Included whole.
+    Landed {
+        /// Gas its transactions used.
+        gas_used: u64,
+        /// Coinbase balance after it minus before it: priority fees plus direct payments.
+        coinbase_diff: U256,
+    },
+    /// Left out of the block, state rolled back; why.
+    Dropped(String),
+}
+
+/// Running totals of the block being assembled; a bundle that fails truncates back to a mark.
+#[derive(Default)]
+struct Assembly<'a> {
+    cumulative_gas: u64,
+    log_index: u64,
+    included: Vec<B256>,
+    receipts: Vec<ReceiptRecord>,
+    envelopes: Vec<ReceiptEnvelope>,
+    block_tx: Vec<&'a Arc<PooledTx>>,
+}
+
+#[derive(Clone, Copy)]
+struct Mark {
+    cumulative_gas: u64,
+    log_index: u64,
+    len: usize,
+}
+
+impl<'a> Assembly<'a> {
+    fn mark(&self) -> Mark {
+        Mark {
+            cumulative_gas: self.cumulative_gas,
+            log_index: self.log_index,
+            len: self.included.len(),
+        }
+    }
+
+    fn reset(&mut self, mark: Mark) {
+        self.cumulative_gas = mark.cumulative_gas;
+        self.log_index = mark.log_index;
+        self.included.truncate(mark.len);
+        self.receipts.truncate(mark.len);
+        self.envelopes.truncate(mark.len);
+        self.block_tx.truncate(mark.len);
+    }
+}
+
+/// How one transaction went inside the block.
+enum TxRun {
+    /// Included; `false` when it reverted or halted.
+    Included(bool),
+    /// Not included.
+    Skipped(Skipped),
+}
+
 impl crate::Executor {
     /// Executes `txs` in the given order on top of the head (`parent`), skipping those that
     /// are invalid now, and seals the block. Nothing is written.
@@ -141,6 +225,22 @@ impl crate::Executor {
         parent_hash: B256,
         params: &BlockParams,
         txs: &[Arc<PooledTx>],
+        provenance: Provenance,
+    ) -> Result<BuiltBlock, ExecError> {
+        let items: Vec<BlockItem> = txs.iter().cloned().map(BlockItem::Tx).collect();
+        self.build_block_items(parent, parent_hash, params, &items, provenance)
+    }
+
+    /// [`Self::build_block`] over a plan mixing lone transactions and bundles. A bundle's
+    /// transactions run consecutively; if one of them is invalid, or reverts without being
+    /// listed in its `reverting_tx_hashes`, or the bundle does not fit, the journal is put
+    /// back as it was before the bundle and the block goes on without it.
+    pub fn build_block_items(
+        &self,
+        parent: &Header,
+        parent_hash: B256,
+        params: &BlockParams,
+        items: &[BlockItem],
         provenance: Provenance,
     ) -> Result<BuiltBlock, ExecError> {
         if params.number != parent.number + 1 {
@@ -157,57 +257,22 @@ impl crate::Executor {
             .with_block(block_env(params, prevrandao))
             .build_mainnet();
 
-        let mut cumulative_gas = 0u64;
-        let mut included = Vec::with_capacity(txs.len());
+        let mut asm = Assembly::default();
         let mut skipped = Vec::new();
-        let mut receipts: Vec<ReceiptRecord> = Vec::with_capacity(txs.len());
-        let mut envelopes = Vec::with_capacity(txs.len());
-        let mut block_tx: Vec<&Arc<PooledTx>> = Vec::with_capacity(txs.len());
-        let mut log_index = 0u64;
+        let mut bundles = Vec::new();
 
-        for tx in txs {
-            if cumulative_gas + tx.gas_limit() > params.gas_limit {
-                skipped.push((tx.hash, Skipped::Deferred("block gas limit reached".into())));
-                continue;
+        for item in items {
+            match item {
+                BlockItem::Tx(tx) => {
+                    if let TxRun::Skipped(why) = run_tx(&mut evm, params, tx, &mut asm)? {
+                        skipped.push((tx.hash, why));
+                    }
+                }
+                BlockItem::Bundle(bundle) => {
+                    let result = run_bundle(&mut evm, params, bundle, &mut asm)?;
+                    bundles.push((bundle.id, result));
+                }
             }
-            let tx_env = TxEnv::from_recovered_tx(&tx.tx, tx.sender);
-            let result = match evm.transact_one(tx_env) {
-                Ok(result) => result,
-                Err(err) => {
-                    let why = classify(err).map_err(ExecError::State)?;
-                    skipped.push((tx.hash, why));
-                    continue;
-                }
-            };
-            let gas_used = result.tx_gas_used();
-            cumulative_gas += gas_used;
-            let (success, logs, created) = match result {
-                ExecutionResult::Success { logs, output, .. } => {
-                    (true, logs, output.address().copied())
-                }
-                ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => {
-                    (false, Vec::new(), None)
-                }
-            };
-            let n_logs = logs.len() as u64;
-            let effective_gas_price = tx.tx.effective_gas_price(Some(params.base_fee));
-            let contract_address = if tx.tx.is_create() {
-                created.unwrap_or_else(|| tx.sender.create(tx.nonce()))
-            } else {
-                Address::ZERO
-            };
-            let envelope = receipt_envelope(&tx.tx, success, cumulative_gas, logs);
-            envelopes.push(envelope.clone());
-            receipts.push(ReceiptRecord {
-                receipt: envelope,
-                gas_used,
-                effective_gas_price,
-                contract_address,
-                first_log_index: log_index,
-            });
-            log_index += n_logs;
-            included.push(tx.hash);
-            block_tx.push(tx);
         }
 
         let changes = evm.finalize();
@@ -221,18 +286,18 @@ impl crate::Executor {
             .map_err(ExecError::State)?;
 
         let mut logs_bloom = Bloom::default();
-        for r in &envelopes {
+        for r in &asm.envelopes {
             logs_bloom.accrue_bloom(r.logs_bloom());
         }
-        let tx_envelopes: Vec<&TxEnvelope> = block_tx.iter().map(|t| &t.tx).collect();
+        let tx_envelopes: Vec<&TxEnvelope> = asm.block_tx.iter().map(|t| &t.tx).collect();
         let header = Header {
             parent_hash,
             beneficiary: params.beneficiary,
             state_root,
             transactions_root: calculate_transaction_root(&tx_envelopes),
-            receipts_root: calculate_receipt_root(&envelopes),
+            receipts_root: calculate_receipt_root(&asm.envelopes),
             logs_bloom,
-            gas_used: cumulative_gas,
+            gas_used: asm.cumulative_gas,
             mix_hash: prevrandao,
             ..empty_header(
                 params.number,
@@ -245,20 +310,131 @@ impl crate::Executor {
         let block = BlockRecord {
             hash: header.hash_slow(),
             header,
-            transactions: block_tx.iter().map(|t| t.encoded.clone()).collect(),
-            senders: block_tx.iter().map(|t| t.sender).collect(),
-            tx_hashes: block_tx.iter().map(|t| t.hash).collect(),
+            transactions: asm.block_tx.iter().map(|t| t.encoded.clone()).collect(),
+            senders: asm.block_tx.iter().map(|t| t.sender).collect(),
+            tx_hashes: asm.block_tx.iter().map(|t| t.hash).collect(),
             provenance,
         };
         commit.block = Some(block.clone());
-        commit.receipts = receipts;
+        commit.receipts = asm.receipts;
         Ok(BuiltBlock {
             block,
             commit,
-            included,
+            included: asm.included,
             skipped,
+            bundles,
         })
     }
+}
+
+type BlockEvm<'s> = revm::MainnetEvm<revm::handler::MainnetContext<CacheDB<&'s StateDb>>>;
+
+fn run_tx<'a>(
+    evm: &mut BlockEvm<'_>,
+    params: &BlockParams,
+    tx: &'a Arc<PooledTx>,
+    asm: &mut Assembly<'a>,
+) -> Result<TxRun, ExecError> {
+    if asm.cumulative_gas + tx.gas_limit() > params.gas_limit {
+        return Ok(TxRun::Skipped(Skipped::Deferred(
+            "block gas limit reached".into(),
+        )));
+    }
+    let tx_env = TxEnv::from_recovered_tx(&tx.tx, tx.sender);
+    let result = match evm.transact_one(tx_env) {
+        Ok(result) => result,
+        Err(err) => {
+            let why = classify(err).map_err(ExecError::State)?;
+            return Ok(TxRun::Skipped(why));
+        }
+    };
+    let gas_used = result.tx_gas_used();
+    asm.cumulative_gas += gas_used;
+    let (success, logs, created) = match result {
+        ExecutionResult::Success { logs, output, .. } => (true, logs, output.address().copied()),
+        ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => (false, Vec::new(), None),
+    };
+    let n_logs = logs.len() as u64;
+    let effective_gas_price = tx.tx.effective_gas_price(Some(params.base_fee));
+    let contract_address = if tx.tx.is_create() {
+        created.unwrap_or_else(|| tx.sender.create(tx.nonce()))
+    } else {
+        Address::ZERO
+    };
+    let envelope = receipt_envelope(&tx.tx, success, asm.cumulative_gas, logs);
+    asm.envelopes.push(envelope.clone());
+    asm.receipts.push(ReceiptRecord {
+        receipt: envelope,
+        gas_used,
+        effective_gas_price,
+        contract_address,
+        first_log_index: asm.log_index,
+    });
+    asm.log_index += n_logs;
+    asm.included.push(tx.hash);
+    asm.block_tx.push(tx);
+    Ok(TxRun::Included(success))
+}
+
+fn coinbase_balance(evm: &BlockEvm<'_>, coinbase: Address) -> Result<U256, ExecError> {
+    let journal = &evm.ctx.journaled_state;
+    if let Some(account) = journal.inner.state.get(&coinbase) {
+        return Ok(account.info.balance);
+    }
+    Ok(revm::DatabaseRef::basic_ref(&journal.database, coinbase)
+        .map_err(ExecError::State)?
+        .map(|a| a.balance)
+        .unwrap_or_default())
+}
+
+fn run_bundle<'a>(
+    evm: &mut BlockEvm<'_>,
+    params: &BlockParams,
+    bundle: &'a BundleItem,
+    asm: &mut Assembly<'a>,
+) -> Result<BundleResult, ExecError> {
+    if let Some(target) = bundle.after
+        && asm.included.last() != Some(&target)
+    {
+        return Ok(BundleResult::Dropped(format!(
+            "target transaction {target} is not right before it"
+        )));
+    }
+    let gas: u64 = bundle.txs.iter().map(|t| t.gas_limit()).sum();
+    if asm.cumulative_gas.saturating_add(gas) > params.gas_limit {
+        return Ok(BundleResult::Dropped("does not fit in the block".into()));
+    }
+    // Across transactions revm's journal keeps only the accumulated state (each
+    // transaction's entries are cleared when it commits), so undoing a bundle means
+    // putting back a copy of that state.
+    let saved = evm.ctx.journaled_state.inner.state.clone();
+    let mark = asm.mark();
+    let before = coinbase_balance(evm, params.beneficiary)?;
+    let mut failure = None;
+    for (i, tx) in bundle.txs.iter().enumerate() {
+        match run_tx(evm, params, tx, asm)? {
+            TxRun::Included(true) => {}
+            TxRun::Included(false) if bundle.reverting_tx_hashes.contains(&tx.hash) => {}
+            TxRun::Included(false) => {
+                failure = Some(format!("tx {i} ({}) reverted", tx.hash));
+                break;
+            }
+            TxRun::Skipped(Skipped::Invalid(why) | Skipped::Deferred(why)) => {
+                failure = Some(format!("tx {i} ({}) invalid: {why}", tx.hash));
+                break;
+            }
+        }
+    }
+    if let Some(why) = failure {
+        evm.ctx.journaled_state.inner.state = saved;
+        asm.reset(mark);
+        return Ok(BundleResult::Dropped(why));
+    }
+    let after = coinbase_balance(evm, params.beneficiary)?;
+    Ok(BundleResult::Landed {
+        gas_used: asm.cumulative_gas - mark.cumulative_gas,
+        coinbase_diff: after.saturating_sub(before),
+    })
 }
 
 /// A post-Prague header with the fields Ordo keeps constant (no uncles, withdrawals, blobs,

@@ -23,7 +23,9 @@ mod state;
 
 use std::sync::Arc;
 
-pub use block::{BlockParams, BuiltBlock, SPEC, Skipped, genesis_header};
+pub use block::{
+    BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, SPEC, Skipped, genesis_header,
+};
 pub use bundle::{BundleOutcome, BundleTxResult};
 pub use call::{CALL_GAS_CAP, CallOutcome};
 pub use state::{StateAt, StateDb, StateError};

@@ -400,3 +400,205 @@ fn bundle_reverts_are_results_and_insufficient_funds_fail_the_bundle() {
         "tx 0: insufficient funds for gas * price + value"
     );
 }
+
+/// Runtime code that always reverts: `REVERT(0, 0)`.
+const REVERT_CODE: &str = "60006000fd";
+/// Runtime code that forwards its call value to the block's coinbase.
+const PAY_COINBASE: &str = "600060006000600034415af100";
+
+fn plan_setup() -> (
+    tempfile::TempDir,
+    Executor,
+    alloy_consensus::Header,
+    PrivateKeySigner,
+    PrivateKeySigner,
+) {
+    let a = PrivateKeySigner::random();
+    let b = PrivateKeySigner::random();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let mut spec = ChainSpec::empty(7);
+    for key in [&a, &b] {
+        spec.alloc.insert(
+            key.address(),
+            GenesisAccount {
+                balance: U256::from(10u128.pow(21)),
+                ..Default::default()
+            },
+        );
+    }
+    for (byte, code) in [(0xd0, REVERT_CODE), (0xd1, PAY_COINBASE)] {
+        spec.alloc.insert(
+            Address::repeat_byte(byte),
+            GenesisAccount {
+                code: hex_bytes(code),
+                ..Default::default()
+            },
+        );
+    }
+    let (commit, root) = StateDb::genesis_commit(&spec);
+    storage.commit_block(&commit).unwrap();
+    let state = Arc::new(StateDb::open(storage).unwrap());
+    (
+        dir,
+        Executor::new(state, 7),
+        genesis_header(&spec, root),
+        a,
+        b,
+    )
+}
+
+fn bundle(txs: &[&Arc<PooledTx>], reverting: &[B256], after: Option<B256>) -> BlockItem {
+    let txs: Vec<Arc<PooledTx>> = txs.iter().map(|t| (*t).clone()).collect();
+    let mut id = Vec::new();
+    for tx in &txs {
+        id.extend_from_slice(tx.hash.as_slice());
+    }
+    BlockItem::Bundle(BundleItem {
+        id: alloy_primitives::keccak256(&id),
+        txs,
+        reverting_tx_hashes: reverting.to_vec(),
+        after,
+    })
+}
+
+fn build_and_commit(
+    exec: &Executor,
+    genesis: &alloy_consensus::Header,
+    items: &[BlockItem],
+) -> BuiltBlock {
+    let built = exec
+        .build_block_items(
+            genesis,
+            genesis.hash_slow(),
+            &params(1),
+            items,
+            Provenance::default(),
+        )
+        .unwrap();
+    exec.state().storage().commit_block(&built.commit).unwrap();
+    exec.state().apply(&built.commit);
+    assert_eq!(exec.state().state_root(), built.block.header.state_root);
+    built
+}
+
+#[test]
+fn a_bundle_whose_transaction_reverts_is_dropped_whole_and_its_state_rolled_back() {
+    let (_dir, exec, genesis, a, b) = plan_setup();
+    let x = Address::repeat_byte(0x42);
+    let pay = signed(&a, 0, TxKind::Call(x), 1000, Bytes::new());
+    let revert = signed(
+        &a,
+        1,
+        TxKind::Call(Address::repeat_byte(0xd0)),
+        0,
+        Bytes::new(),
+    );
+    let public = signed(&b, 0, TxKind::Call(x), 7, Bytes::new());
+    let built = build_and_commit(
+        &exec,
+        &genesis,
+        &[
+            bundle(&[&pay, &revert], &[], None),
+            BlockItem::Tx(public.clone()),
+        ],
+    );
+    assert_eq!(built.included, vec![public.hash]);
+    assert!(
+        matches!(&built.bundles[0].1, BundleResult::Dropped(why) if why.contains("reverted")),
+        "{:?}",
+        built.bundles
+    );
+    // The first transaction's transfer was undone with the bundle.
+    assert_eq!(exec.state().balance(&x), U256::from(7));
+    assert_eq!(exec.state().nonce(&a.address()), 0);
+    assert_eq!(built.commit.receipts.len(), 1);
+    assert_eq!(
+        built.commit.receipts[0].receipt.cumulative_gas_used(),
+        21_000
+    );
+}
+
+#[test]
+fn an_allowed_revert_keeps_the_bundle_and_a_bundle_with_an_invalid_tx_is_dropped() {
+    let (_dir, exec, genesis, a, b) = plan_setup();
+    let x = Address::repeat_byte(0x42);
+    let pay = signed(&a, 0, TxKind::Call(x), 1000, Bytes::new());
+    let revert = signed(
+        &a,
+        1,
+        TxKind::Call(Address::repeat_byte(0xd0)),
+        0,
+        Bytes::new(),
+    );
+    let b_ok = signed(&b, 0, TxKind::Call(x), 5, Bytes::new());
+    let b_gap = signed(&b, 9, TxKind::Call(x), 5, Bytes::new());
+    let built = build_and_commit(
+        &exec,
+        &genesis,
+        &[
+            bundle(&[&pay, &revert], &[revert.hash], None),
+            bundle(&[&b_ok, &b_gap], &[], None),
+        ],
+    );
+    assert_eq!(built.included, vec![pay.hash, revert.hash]);
+    assert!(matches!(built.bundles[0].1, BundleResult::Landed { .. }));
+    assert!(
+        matches!(&built.bundles[1].1, BundleResult::Dropped(why) if why.contains("invalid")),
+        "{:?}",
+        built.bundles
+    );
+    assert!(!built.commit.receipts[1].receipt.status());
+    assert_eq!(exec.state().balance(&x), U256::from(1000));
+    assert_eq!(exec.state().nonce(&b.address()), 0);
+}
+
+#[test]
+fn bundles_report_what_reached_the_coinbase_and_backruns_need_their_target() {
+    let (_dir, exec, genesis, a, b) = plan_setup();
+    let target = signed(
+        &b,
+        0,
+        TxKind::Call(Address::repeat_byte(0x42)),
+        1,
+        Bytes::new(),
+    );
+    let bid = 5_000_000_000_000_000u64;
+    let backrun = signed(
+        &a,
+        0,
+        TxKind::Call(Address::repeat_byte(0xd1)),
+        bid,
+        Bytes::new(),
+    );
+    let orphan = signed(
+        &a,
+        1,
+        TxKind::Call(Address::repeat_byte(0xd1)),
+        1,
+        Bytes::new(),
+    );
+    let built = build_and_commit(
+        &exec,
+        &genesis,
+        &[
+            BlockItem::Tx(target.clone()),
+            bundle(&[&backrun], &[], Some(target.hash)),
+            bundle(&[&orphan], &[], Some(B256::repeat_byte(9))),
+        ],
+    );
+    assert_eq!(built.included, vec![target.hash, backrun.hash]);
+    let BundleResult::Landed {
+        gas_used,
+        coinbase_diff,
+    } = built.bundles[0].1.clone()
+    else {
+        panic!("backrun dropped: {:?}", built.bundles);
+    };
+    // Tip (1 gwei per gas) plus the direct payment.
+    assert_eq!(
+        coinbase_diff,
+        U256::from(bid) + U256::from(gas_used) * U256::from(1_000_000_000u64)
+    );
+    assert!(matches!(&built.bundles[1].1, BundleResult::Dropped(why) if why.contains("target")));
+}

@@ -15,6 +15,7 @@
 //! skipped. Live parameters (block time, gas limit, minimum base fee) sit in
 //! [`BlockParamsConfig`] behind a lock and apply from the next tick.
 
+mod mev;
 mod ordering;
 mod searchers;
 
@@ -23,15 +24,19 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+pub use mev::{
+    FAILURE_BURST, MAX_BUNDLES_PER_BLOCK, SearcherLedger, SearcherStats, plugin_searcher_key,
+    rpc_searcher_key,
+};
 pub use ordering::{
-    FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PolicySource, PriorityFeeOrdering,
-    check_order,
+    BundleOffer, FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PlanStep,
+    PolicySource, PriorityFeeOrdering, check_order, check_plan, place_by_bid,
 };
 pub use searchers::{CallView, NoSearchers, Placement, PreStateView, ProposedBundle, SearcherHost};
 
 use alloy_primitives::{Address, B256, Bytes};
-use ordo_exec::{BlockParams, Executor, Skipped};
-use ordo_pool::Pool;
+use ordo_exec::{BlockItem, BlockParams, BundleItem, BundleResult, Executor, Skipped};
+use ordo_pool::{BundlePool, Pool};
 use ordo_primitives::{
     BlockRecord, Provenance, ReceiptRecord, alloy_eips::eip1559::BaseFeeParams, next_base_fee,
 };
@@ -93,6 +98,9 @@ pub struct Builder {
     policy: RwLock<Arc<dyn PolicySource>>,
     fallback: PriorityFeeOrdering,
     events: broadcast::Sender<SealedBlock>,
+    bundles: RwLock<Option<Arc<BundlePool>>>,
+    searchers: RwLock<Arc<dyn SearcherHost>>,
+    ledger: SearcherLedger,
 }
 
 impl std::fmt::Debug for Builder {
@@ -125,6 +133,9 @@ impl Builder {
             policy: RwLock::new(Arc::new(FixedPolicy(Arc::new(PriorityFeeOrdering)))),
             fallback: PriorityFeeOrdering,
             events,
+            bundles: RwLock::new(None),
+            searchers: RwLock::new(Arc::new(NoSearchers)),
+            ledger: SearcherLedger::default(),
         })
     }
 
@@ -147,6 +158,26 @@ impl Builder {
     /// next block on.
     pub fn set_policy_source(&self, source: Arc<dyn PolicySource>) {
         *self.policy.write() = source;
+    }
+
+    /// Takes `eth_sendBundle` bundles from `pool`; they are pruned after every block.
+    pub fn set_bundle_pool(&self, pool: Arc<BundlePool>) {
+        *self.bundles.write() = Some(pool);
+    }
+
+    /// The `eth_sendBundle` pool, when bundles are enabled.
+    pub fn bundle_pool(&self) -> Option<Arc<BundlePool>> {
+        self.bundles.read().clone()
+    }
+
+    /// Runs `host`'s searchers on every block from the next one on.
+    pub fn set_searchers(&self, host: Arc<dyn SearcherHost>) {
+        *self.searchers.write() = host;
+    }
+
+    /// Per-searcher statistics and rate limiting.
+    pub fn searcher_ledger(&self) -> &SearcherLedger {
+        &self.ledger
     }
 
     /// Current live parameters.
@@ -232,13 +263,43 @@ impl Builder {
                 )
             }
         };
-        let ordered: Vec<_> = order
+        let offers = self.collect_bundles(&ctx, &params, &candidates, head.hash);
+        let plan = if offers.is_empty() {
+            order.iter().map(|&i| PlanStep::Tx(i)).collect()
+        } else {
+            let plan = policy.place_bundles(&ctx, &candidates, &order, &offers);
+            match check_plan(&candidates, &offers, &plan) {
+                Ok(()) => plan,
+                Err(err) => {
+                    warn!(target: "ordo::builder", policy = policy.name(), %err, "bundle placement refused; bundles placed by bid");
+                    place_by_bid(&candidates, &order, &offers)
+                }
+            }
+        };
+        let mut placed = vec![false; offers.len()];
+        let items: Vec<BlockItem> = plan
             .iter()
-            .map(|&i| candidates[i as usize].tx.clone())
+            .map(|step| match *step {
+                PlanStep::Tx(i) => BlockItem::Tx(candidates[i as usize].tx.clone()),
+                PlanStep::Bundle(i) => {
+                    placed[i as usize] = true;
+                    let offer = &offers[i as usize];
+                    BlockItem::Bundle(BundleItem {
+                        id: offer.hash,
+                        txs: offer.txs.clone(),
+                        reverting_tx_hashes: offer.reverting_tx_hashes.clone(),
+                        after: match offer.placement {
+                            Placement::TopOfBlock => None,
+                            Placement::After(target) => Some(target),
+                        },
+                    })
+                }
+            })
             .collect();
         let built =
             self.exec
-                .build_block(&head.header, head.hash, &params, &ordered, provenance)?;
+                .build_block_items(&head.header, head.hash, &params, &items, provenance)?;
+        self.account_bundles(params.number, &offers, &placed, &built.bundles);
         let mut leaving = built.included.clone();
         for (hash, why) in &built.skipped {
             match why {
@@ -256,6 +317,9 @@ impl Builder {
         let block = Arc::new(built.block);
         *self.head.write() = block.clone();
         self.pool.on_block(&leaving);
+        if let Some(bundles) = self.bundles.read().clone() {
+            bundles.prune(params.number, params.timestamp.max(now_secs()));
+        }
         let sealed = SealedBlock {
             block,
             receipts: Arc::new(commit.receipts),
@@ -263,6 +327,108 @@ impl Builder {
         let _ = self.events.send(sealed.clone());
         debug!(target: "ordo::builder", number = params.number, txs = built.included.len(), "sealed block");
         Ok(sealed)
+    }
+
+    /// This block's bundles: the pool's eligible ones, then the searcher plugins' proposals,
+    /// each simulated alone on the pre-state. Failures are accounted to their searcher.
+    fn collect_bundles(
+        &self,
+        ctx: &OrderingContext,
+        params: &BlockParams,
+        candidates: &[ordo_primitives::Candidate],
+        parent_hash: B256,
+    ) -> Vec<BundleOffer> {
+        let number = params.number;
+        let mut pending: Vec<mev::Pending> = Vec::new();
+        if let Some(pool) = self.bundles.read().clone() {
+            pending.extend(
+                pool.eligible(number, params.timestamp)
+                    .iter()
+                    .map(|b| mev::Pending::from_rpc(b)),
+            );
+        }
+        let host = self.searchers.read().clone();
+        let state = Arc::new(mev::HeadState {
+            exec: self.exec.clone(),
+            params: params.clone(),
+        });
+        for proposal in host.search(ctx, candidates, state) {
+            let key = plugin_searcher_key(&proposal.searcher);
+            match mev::Pending::from_plugin(&proposal, self.exec.chain_id()) {
+                Ok(p) => pending.push(p),
+                Err(why) => {
+                    debug!(target: "ordo::mev", searcher = %key, why, "searcher bundle does not decode");
+                    self.ledger.proposed(&key, number);
+                    self.ledger.failed_simulation(&key, number);
+                }
+            }
+        }
+        let prevrandao = alloy_primitives::keccak256(parent_hash);
+        let mut seen = std::collections::HashSet::new();
+        let mut offers = Vec::new();
+        for (arrival, p) in pending.into_iter().enumerate() {
+            let key = p.searcher.clone();
+            self.ledger.proposed(&key, number);
+            if !seen.insert(p.hash()) {
+                self.ledger.dropped(&key, number, "duplicate");
+                continue;
+            }
+            if self.ledger.rate_limited(&key, number) {
+                self.ledger.dropped(&key, number, "rate_limited");
+                continue;
+            }
+            if offers.len() >= MAX_BUNDLES_PER_BLOCK {
+                self.ledger.dropped(&key, number, "block_limit");
+                continue;
+            }
+            match mev::simulate(
+                &self.exec,
+                params,
+                prevrandao,
+                candidates,
+                p,
+                arrival as u64,
+            ) {
+                mev::Simulated::Offer(offer) => offers.push(offer),
+                mev::Simulated::TargetMissing => {
+                    self.ledger.dropped(&key, number, "target_missing")
+                }
+                mev::Simulated::Failed(why) => {
+                    debug!(target: "ordo::mev", searcher = %key, why, "bundle failed simulation");
+                    self.ledger.failed_simulation(&key, number);
+                }
+            }
+        }
+        offers
+    }
+
+    fn account_bundles(
+        &self,
+        number: u64,
+        offers: &[BundleOffer],
+        placed: &[bool],
+        results: &[(B256, BundleResult)],
+    ) {
+        let results: std::collections::HashMap<B256, &BundleResult> =
+            results.iter().map(|(h, r)| (*h, r)).collect();
+        for (offer, placed) in offers.iter().zip(placed) {
+            if !placed {
+                self.ledger.dropped(&offer.searcher, number, "conflict");
+                continue;
+            }
+            match results.get(&offer.hash).copied().cloned() {
+                Some(BundleResult::Landed { coinbase_diff, .. }) => {
+                    self.ledger.landed(&offer.searcher, number, coinbase_diff);
+                    debug!(target: "ordo::mev", bundle = %offer.hash, searcher = %offer.searcher, %coinbase_diff, "bundle landed");
+                }
+                Some(BundleResult::Dropped(why)) => {
+                    debug!(target: "ordo::mev", bundle = %offer.hash, searcher = %offer.searcher, why, "bundle dropped in block");
+                    self.ledger
+                        .dropped(&offer.searcher, number, mev::drop_label(&why));
+                }
+                None => self.ledger.dropped(&offer.searcher, number, "conflict"),
+            }
+        }
     }
 
     /// Produces a block every block time until `shutdown` resolves.

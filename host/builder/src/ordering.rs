@@ -10,8 +10,10 @@ use std::{
     sync::Arc,
 };
 
-use alloy_primitives::{Address, B256};
-use ordo_primitives::Candidate;
+use alloy_primitives::{Address, B256, U256};
+use ordo_primitives::{Candidate, PooledTx};
+
+use crate::Placement;
 
 /// What a policy knows about the block being built.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +69,124 @@ pub trait OrderingPolicy: Send + Sync + 'static {
         ctx: &OrderingContext,
         candidates: &[Candidate],
     ) -> Result<Vec<u32>, OrderingError>;
+
+    /// Places the block's bundles into the public `order` (this policy's own answer, already
+    /// checked). Every bundle was simulated alone on the pre-state and carries what it paid.
+    /// The default is [`place_by_bid`]; the builder re-checks whatever comes back.
+    fn place_bundles(
+        &self,
+        _ctx: &OrderingContext,
+        candidates: &[Candidate],
+        order: &[u32],
+        bundles: &[BundleOffer],
+    ) -> Vec<PlanStep> {
+        place_by_bid(candidates, order, bundles)
+    }
+}
+
+/// A bundle offered for this block, after a solo simulation on the pre-state.
+#[derive(Debug, Clone)]
+pub struct BundleOffer {
+    /// Bundle hash (keccak of the concatenated transaction hashes).
+    pub hash: B256,
+    /// Who sent it: a searcher address, `anonymous`, or `plugin:<name>`.
+    pub searcher: String,
+    /// Its transactions, in order.
+    pub txs: Vec<Arc<PooledTx>>,
+    /// Transactions allowed to revert.
+    pub reverting_tx_hashes: Vec<B256>,
+    /// Top of block, or right after a transaction.
+    pub placement: Placement,
+    /// Gas the bundle used in simulation.
+    pub gas_used: u64,
+    /// What it paid the coinbase in simulation: priority fees plus direct payments.
+    pub coinbase_diff: U256,
+    /// Arrival order among this block's bundles (ties go to the earlier one).
+    pub arrival: u64,
+}
+
+impl BundleOffer {
+    /// Coinbase payment per gas: what bundles compete on.
+    pub fn effective_bid(&self) -> U256 {
+        self.coinbase_diff / U256::from(self.gas_used.max(1))
+    }
+}
+
+/// One step of a block plan: a public candidate or a whole bundle (indices into the
+/// candidates and the offered bundles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanStep {
+    /// `candidates[i]`.
+    Tx(u32),
+    /// `bundles[i]`.
+    Bundle(u32),
+}
+
+/// The default bundle placement: bundles by effective bid (ties by arrival); top-of-block
+/// bundles ahead of the public order, backruns right after their target. A bundle that
+/// shares a transaction or a sender's nonce with a higher bid is left out; conflicts on
+/// state (two backruns of one swap) are settled by execution, where the later one reverts
+/// and is dropped whole.
+pub fn place_by_bid(
+    candidates: &[Candidate],
+    order: &[u32],
+    bundles: &[BundleOffer],
+) -> Vec<PlanStep> {
+    let mut ranked: Vec<u32> = (0..bundles.len() as u32).collect();
+    ranked.sort_by(|&a, &b| {
+        let (a, b) = (&bundles[a as usize], &bundles[b as usize]);
+        b.effective_bid()
+            .cmp(&a.effective_bid())
+            .then(a.arrival.cmp(&b.arrival))
+    });
+    let mut claimed: std::collections::HashSet<(Address, u64)> = std::collections::HashSet::new();
+    let mut top = Vec::new();
+    let mut after: HashMap<B256, Vec<u32>> = HashMap::new();
+    for i in ranked {
+        let bundle = &bundles[i as usize];
+        let keys: Vec<(Address, u64)> = bundle.txs.iter().map(|t| (t.sender, t.nonce())).collect();
+        if keys.iter().any(|k| claimed.contains(k)) {
+            continue;
+        }
+        claimed.extend(keys);
+        match bundle.placement {
+            Placement::TopOfBlock => top.push(PlanStep::Bundle(i)),
+            Placement::After(target) => after.entry(target).or_default().push(i),
+        }
+    }
+    let mut plan = top;
+    plan.reserve(order.len());
+    for &i in order {
+        plan.push(PlanStep::Tx(i));
+        if let Some(backruns) = after.remove(&candidates[i as usize].hash) {
+            plan.extend(backruns.into_iter().map(PlanStep::Bundle));
+        }
+    }
+    plan
+}
+
+/// Checks a plan: the public part as [`check_order`], every bundle at most once.
+pub fn check_plan(
+    candidates: &[Candidate],
+    bundles: &[BundleOffer],
+    plan: &[PlanStep],
+) -> Result<(), OrderingError> {
+    let mut seen = vec![false; bundles.len()];
+    let mut order = Vec::with_capacity(plan.len());
+    for step in plan {
+        match *step {
+            PlanStep::Tx(i) => order.push(i),
+            PlanStep::Bundle(i) => {
+                let slot = seen
+                    .get_mut(i as usize)
+                    .ok_or(OrderingError::OutOfRange(i))?;
+                if std::mem::replace(slot, true) {
+                    return Err(OrderingError::Duplicate(i));
+                }
+            }
+        }
+    }
+    check_order(candidates, &order)
 }
 
 /// Where the builder gets its policy. Asked once at the start of every block, so whatever

@@ -112,6 +112,23 @@ impl Executor {
         outcome(result)
     }
 
+    /// A call whose revert or halt is a result, not an error: `(success, gas used, output)`
+    /// (revert data when it reverted). What searcher plugins' pre-state calls use, since
+    /// they are charged for the gas of failed calls too.
+    pub fn call_raw(
+        &self,
+        params: &BlockParams,
+        request: &TransactionRequest,
+    ) -> Result<(bool, u64, Bytes), ExecError> {
+        let (result, _) = self.run(params, request, None, None)?;
+        let gas_used = result.tx_gas_used();
+        Ok(match result {
+            ExecutionResult::Success { output, .. } => (true, gas_used, output.into_data()),
+            ExecutionResult::Revert { output, .. } => (false, gas_used, output),
+            ExecutionResult::Halt { .. } => (false, gas_used, Bytes::new()),
+        })
+    }
+
     /// `eth_estimateGas`: the smallest gas limit with which the call succeeds (binary
     /// search, as geth does).
     pub fn estimate_gas(

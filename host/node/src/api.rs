@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
+mod mev;
+
 /// Most blocks one `eth_getLogs` may scan.
 pub const MAX_LOG_RANGE: u64 = 10_000;
 /// The tip `eth_maxPriorityFeePerGas` suggests when recent blocks say nothing (1 gwei).
@@ -659,9 +661,21 @@ impl EthBackend for NodeApi {
         method: &str,
         params: Option<&RawValue>,
     ) -> Option<BackendResult<Box<RawValue>>> {
+        self.extension_as(method, params, None)
+    }
+
+    fn extension_as(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        searcher: Option<Address>,
+    ) -> Option<BackendResult<Box<RawValue>>> {
         match method {
             "ordo_getBlockProvenance" => Some(self.block_provenance(params)),
+            "ordo_searcherStats" => Some(self.searcher_stats(params)),
             "eth_callBundle" => Some(self.call_bundle(params)),
+            "eth_sendBundle" => Some(self.send_bundle(params, searcher)),
+            "eth_cancelBundle" => Some(self.cancel_bundle(params, searcher)),
             _ => None,
         }
     }

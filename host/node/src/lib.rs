@@ -29,7 +29,7 @@ use alloy_primitives::{Address, U256};
 use eyre::WrapErr;
 use ordo_builder::{BlockParamsConfig, Builder, HeadCell};
 use ordo_exec::{Executor, StateDb, genesis_header};
-use ordo_pool::{Pool, PoolConfig, PoolLimits, StateReader};
+use ordo_pool::{BundleLimits, BundlePool, Pool, PoolConfig, PoolLimits, StateReader};
 use ordo_primitives::{BlockRecord, Provenance};
 use ordo_storage::Storage;
 use parking_lot::RwLock;
@@ -187,6 +187,11 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     })
     .await??;
     builder.set_policy_source(plugins.ordering_source());
+    let bundles = Arc::new(BundlePool::new(storage.clone(), BundleLimits::default()));
+    // Acknowledged bundles survive a restart, except those whose block has passed.
+    let kept = bundles.restore_from_storage(builder.head().number())?;
+    tracing::info!(target: "ordo::node", kept, "bundles restored");
+    builder.set_bundle_pool(bundles);
     let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
 
     let (shutdown, shutdown_rx) = watch::channel(false);

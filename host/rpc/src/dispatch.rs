@@ -290,7 +290,12 @@ impl Server {
             }
             // The node's own namespace and the bundle methods go to the backend; anything
             // else is answered here without a trip to the blocking pool.
-            _ if method.starts_with("ordo_") || method == "eth_callBundle" => {
+            _ if method.starts_with("ordo_")
+                || matches!(
+                    method,
+                    "eth_callBundle" | "eth_sendBundle" | "eth_cancelBundle"
+                ) =>
+            {
                 let name = method.to_string();
                 let params = Some(p.to_array()?);
                 let searcher = ctx.searcher;

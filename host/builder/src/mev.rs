@@ -1,0 +1,299 @@
+//! Bundles in block building: collect them (the RPC bundle pool and searcher plugins),
+//! simulate each alone on the pre-state, and keep per-searcher statistics and the spam
+//! brake.
+//!
+//! A bundle that fails its solo simulation never reaches the block: it costs its searcher
+//! one credit of [`FAILURE_BURST`] (one credit comes back per block), and a searcher without
+//! credit has its bundles refused at ingress and skipped unsimulated until it earns one
+//! back. The block pays at most [`MAX_BUNDLES_PER_BLOCK`] simulations.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
+
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_rpc_types_eth::TransactionRequest;
+use ordo_exec::{BlockParams, Executor};
+use ordo_primitives::{Bundle, Candidate, PooledTx};
+use parking_lot::Mutex;
+
+use crate::{BundleOffer, CallView, Placement, PreStateView, ProposedBundle};
+
+/// Most bundles simulated for one block; later arrivals wait for no one (they target this
+/// block only) and are dropped as `block_limit`.
+pub const MAX_BUNDLES_PER_BLOCK: usize = 64;
+/// Failed simulations a searcher may accumulate before it is rate limited.
+pub const FAILURE_BURST: u64 = 16;
+
+/// The statistics key of an RPC searcher (`None`: no signature header).
+pub fn rpc_searcher_key(searcher: Option<Address>) -> String {
+    searcher.map_or_else(|| "anonymous".to_string(), |a| a.to_string())
+}
+
+/// The statistics key of a searcher plugin.
+pub fn plugin_searcher_key(name: &str) -> String {
+    format!("plugin:{name}")
+}
+
+/// What one searcher did, since the node started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearcherStats {
+    /// Bundles offered for a block (RPC bundles count once per block they were eligible for).
+    pub proposed: u64,
+    /// Bundles included whole.
+    pub landed: u64,
+    /// Bundles left out, by reason.
+    pub dropped: BTreeMap<String, u64>,
+    /// What landed bundles paid the coinbase (priority fees plus direct payments), in wei.
+    pub paid: U256,
+    /// Remaining failure credit (0: rate limited).
+    pub credit: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    stats: SearcherStats,
+    /// Block at which `credit` was last refilled.
+    refilled_at: u64,
+}
+
+/// Per-searcher statistics and the failure budget.
+#[derive(Debug, Default)]
+pub struct SearcherLedger {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl SearcherLedger {
+    fn with<R>(&self, key: &str, block: u64, f: impl FnOnce(&mut SearcherStats) -> R) -> R {
+        let mut entries = self.entries.lock();
+        let entry = entries.entry(key.to_string()).or_insert_with(|| Entry {
+            stats: SearcherStats {
+                credit: FAILURE_BURST,
+                ..Default::default()
+            },
+            refilled_at: block,
+        });
+        if block > entry.refilled_at {
+            let earned = block - entry.refilled_at;
+            entry.stats.credit = entry.stats.credit.saturating_add(earned).min(FAILURE_BURST);
+            entry.refilled_at = block;
+        }
+        f(&mut entry.stats)
+    }
+
+    /// True when `key` has no failure credit left at `block`.
+    pub fn rate_limited(&self, key: &str, block: u64) -> bool {
+        self.entries.lock().contains_key(key) && self.with(key, block, |s| s.credit == 0)
+    }
+
+    pub(crate) fn proposed(&self, key: &str, block: u64) {
+        self.with(key, block, |s| s.proposed += 1);
+    }
+
+    pub(crate) fn dropped(&self, key: &str, block: u64, reason: &str) {
+        self.with(key, block, |s| {
+            *s.dropped.entry(reason.to_string()).or_default() += 1
+        });
+    }
+
+    pub(crate) fn failed_simulation(&self, key: &str, block: u64) {
+        self.with(key, block, |s| {
+            *s.dropped.entry("simulation".to_string()).or_default() += 1;
+            s.credit = s.credit.saturating_sub(1);
+        });
+    }
+
+    pub(crate) fn landed(&self, key: &str, block: u64, paid: U256) {
+        self.with(key, block, |s| {
+            s.landed += 1;
+            s.paid += paid;
+        });
+    }
+
+    /// Every searcher's statistics, by key.
+    pub fn snapshot(&self) -> BTreeMap<String, SearcherStats> {
+        self.entries
+            .lock()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.stats.clone()))
+            .collect()
+    }
+}
+
+/// The pre-state of the block being built, for searcher plugins: the head state, and
+/// calls executed as in the block being built.
+pub(crate) struct HeadState {
+    pub exec: Executor,
+    pub params: BlockParams,
+}
+
+impl PreStateView for HeadState {
+    fn balance(&self, address: Address) -> U256 {
+        self.exec.state().balance(&address)
+    }
+
+    fn nonce(&self, address: Address) -> u64 {
+        self.exec.state().nonce(&address)
+    }
+
+    fn storage(&self, address: Address, slot: B256) -> B256 {
+        self.exec
+            .state()
+            .storage_at(&address, &slot)
+            .map(B256::from)
+            .unwrap_or_default()
+    }
+
+    fn code_hash(&self, address: Address) -> B256 {
+        self.exec
+            .state()
+            .account(&address)
+            .map(|a| a.code_hash)
+            .unwrap_or_default()
+    }
+
+    fn call(
+        &self,
+        from: Address,
+        to: Address,
+        value: U256,
+        gas: u64,
+        data: Bytes,
+    ) -> Result<CallView, String> {
+        let request = TransactionRequest::default()
+            .from(from)
+            .to(to)
+            .value(value)
+            .gas_limit(gas)
+            .input(data.into());
+        let (success, gas_used, output) = self
+            .exec
+            .call_raw(&self.params, &request)
+            .map_err(|e| e.to_string())?;
+        Ok(CallView {
+            success,
+            gas_used,
+            output,
+        })
+    }
+}
+
+/// A bundle before simulation, from either source.
+pub(crate) struct Pending {
+    pub searcher: String,
+    pub txs: Vec<Arc<PooledTx>>,
+    pub reverting_tx_hashes: Vec<B256>,
+    pub placement: Placement,
+}
+
+impl Pending {
+    pub fn from_rpc(bundle: &Bundle) -> Self {
+        Self {
+            searcher: rpc_searcher_key(bundle.searcher),
+            txs: bundle.txs.clone(),
+            reverting_tx_hashes: bundle.reverting_tx_hashes.clone(),
+            placement: Placement::TopOfBlock,
+        }
+    }
+
+    /// Decodes a plugin's proposal; `Err` is why it cannot be used.
+    pub fn from_plugin(proposal: &ProposedBundle, chain_id: u64) -> Result<Self, String> {
+        if proposal.txs.is_empty() {
+            return Err("no transactions".into());
+        }
+        let txs = proposal
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let tx = ordo_primitives::decode_raw_tx(raw).map_err(|e| format!("tx {i}: {e}"))?;
+                match alloy_consensus::Transaction::chain_id(&tx.tx) {
+                    Some(id) if id == chain_id => Ok(Arc::new(tx)),
+                    other => Err(format!("tx {i}: chain id {other:?}, want {chain_id}")),
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self {
+            searcher: plugin_searcher_key(&proposal.searcher),
+            txs,
+            reverting_tx_hashes: Vec::new(),
+            placement: proposal.placement,
+        })
+    }
+
+    pub fn hash(&self) -> B256 {
+        let mut buf = Vec::with_capacity(32 * self.txs.len());
+        for tx in &self.txs {
+            buf.extend_from_slice(tx.hash.as_slice());
+        }
+        keccak256(&buf)
+    }
+}
+
+/// Why a solo simulation refused a bundle, or what it paid.
+pub(crate) enum Simulated {
+    Offer(BundleOffer),
+    /// The backrun's target is not among this block's candidates (not the searcher's fault).
+    TargetMissing,
+    /// Invalid, or a transaction outside `reverting_tx_hashes` reverted.
+    Failed(String),
+}
+
+/// Runs `pending` alone on the pre-state (after its target, for a backrun).
+pub(crate) fn simulate(
+    exec: &Executor,
+    params: &BlockParams,
+    prevrandao: B256,
+    candidates: &[Candidate],
+    pending: Pending,
+    arrival: u64,
+) -> Simulated {
+    let mut txs: Vec<PooledTx> = Vec::with_capacity(pending.txs.len() + 1);
+    if let Placement::After(target) = pending.placement {
+        match candidates.iter().find(|c| c.hash == target) {
+            Some(c) => txs.push((*c.tx).clone()),
+            None => return Simulated::TargetMissing,
+        }
+    }
+    let skip = txs.len();
+    txs.extend(pending.txs.iter().map(|t| (**t).clone()));
+    let outcome = match exec.simulate_bundle(params, prevrandao, &txs) {
+        Ok(outcome) => outcome,
+        Err(e) => return Simulated::Failed(e.to_string()),
+    };
+    let own = &outcome.results[skip..];
+    if let Some(bad) = own
+        .iter()
+        .find(|r| r.error.is_some() && !pending.reverting_tx_hashes.contains(&r.hash))
+    {
+        return Simulated::Failed(format!(
+            "tx {} failed: {}",
+            bad.hash,
+            bad.error.as_deref().unwrap_or_default()
+        ));
+    }
+    Simulated::Offer(BundleOffer {
+        hash: pending.hash(),
+        searcher: pending.searcher,
+        txs: pending.txs,
+        reverting_tx_hashes: pending.reverting_tx_hashes,
+        placement: pending.placement,
+        gas_used: own.iter().map(|r| r.gas_used).sum(),
+        coinbase_diff: own.iter().map(|r| r.coinbase_diff).sum(),
+        arrival,
+    })
+}
+
+/// The stable label of a drop that happened in the block (for statistics and metrics).
+pub(crate) fn drop_label(why: &str) -> &'static str {
+    if why.contains("target") {
+        "target_missing"
+    } else if why.contains("does not fit") {
+        "block_full"
+    } else {
+        // It simulated fine alone, so something earlier in the block (a higher bid on the
+        // same state) changed the outcome.
+        "conflict"
+    }
+}

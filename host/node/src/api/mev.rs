@@ -1,0 +1,260 @@
+//! The Flashbots bundle methods on the public port: `eth_sendBundle`, `eth_cancelBundle`,
+//! and `ordo_searcherStats`. (`eth_callBundle` lives with the other simulations in api.rs.)
+//!
+//! A bundle is checked here as a transaction would be (decode, signature, chain id), then
+//! handed to the [`ordo_pool::BundlePool`], which makes it durable before answering.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::{Address, B256};
+use ordo_builder::{SearcherStats, rpc_searcher_key};
+use ordo_pool::{BundleError, MAX_BUNDLE_TXS};
+use ordo_primitives::Bundle;
+use ordo_rpc::{BackendError, BackendResult};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+
+use super::NodeApi;
+
+/// JSON-RPC code for a searcher out of failure credit (as rate limits elsewhere: -32005).
+const RPC_LIMITED: i32 = -32005;
+
+/// A block number or timestamp given as a hex quantity, a decimal string or a number.
+fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Q {
+        Num(u64),
+        Str(String),
+    }
+    let parse = |s: &str| -> Result<u64, String> {
+        match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16).map_err(|e| format!("{s:?}: {e}")),
+            None => s.parse().map_err(|e| format!("{s:?}: {e}")),
+        }
+    };
+    match Option::<Q>::deserialize(d)? {
+        None => Ok(None),
+        Some(Q::Num(n)) => Ok(Some(n)),
+        Some(Q::Str(s)) => parse(&s).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// `eth_sendBundle`'s argument (Flashbots).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SendBundleArgs {
+    txs: Vec<String>,
+    #[serde(default, deserialize_with = "quantity")]
+    block_number: Option<u64>,
+    #[serde(default, deserialize_with = "quantity")]
+    min_timestamp: Option<u64>,
+    #[serde(default, deserialize_with = "quantity")]
+    max_timestamp: Option<u64>,
+    #[serde(default)]
+    reverting_tx_hashes: Option<Vec<B256>>,
+    #[serde(default)]
+    replacement_uuid: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelBundleArgs {
+    replacement_uuid: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SendBundleView {
+    bundle_hash: B256,
+}
+
+/// One searcher in `ordo_searcherStats`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearcherView {
+    /// Searcher address, `anonymous`, or `plugin:<name>`.
+    searcher: String,
+    proposed: u64,
+    landed: u64,
+    dropped: std::collections::BTreeMap<String, u64>,
+    /// Wei paid to the coinbase by landed bundles (decimal string, as Flashbots amounts).
+    bids_paid: String,
+    /// True while the searcher's failing bundles are refused.
+    rate_limited: bool,
+}
+
+fn one_object<'a>(method: &str, params: Option<&'a RawValue>) -> BackendResult<&'a RawValue> {
+    let args: Vec<&RawValue> = match params {
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
+        None => vec![],
+    };
+    match args.as_slice() {
+        [one] => Ok(one),
+        _ => Err(BackendError::invalid_params(format!(
+            "{method} takes 1 argument, got {}",
+            args.len()
+        ))),
+    }
+}
+
+fn to_raw<T: Serialize>(value: &T) -> BackendResult<Box<RawValue>> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| BackendError::internal(format!("serializing: {e}")))
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn bundle_err(e: BundleError) -> BackendError {
+    if e.is_internal() {
+        tracing::error!(target: "ordo::rpc", %e, "bundle pool failure");
+        return BackendError::internal("internal storage error");
+    }
+    let message = match &e {
+        BundleError::PastBlock { target, head } => {
+            format!("bundle block number {target} is not after the head block {head}")
+        }
+        BundleError::TooManyTxs { count, max } => {
+            format!("bundle has {count} transactions, at most {max} allowed")
+        }
+        BundleError::Expired { max_timestamp, now } => {
+            format!("bundle maxTimestamp {max_timestamp} is before now ({now})")
+        }
+        other => other.to_string(),
+    };
+    BackendError::new(e.rpc_code() as i32, message)
+}
+
+impl NodeApi {
+    pub(super) fn send_bundle(
+        &self,
+        params: Option<&RawValue>,
+        searcher: Option<Address>,
+    ) -> BackendResult<Box<RawValue>> {
+        let raw = one_object("eth_sendBundle", params)?;
+        let args: SendBundleArgs = serde_json::from_str(raw.get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?;
+        let pool = self
+            .builder
+            .bundle_pool()
+            .ok_or_else(|| BackendError::method_not_found("eth_sendBundle"))?;
+        // Flashbots: an empty bundle with a replacement uuid cancels.
+        if args.txs.is_empty() {
+            return match &args.replacement_uuid {
+                Some(uuid) => {
+                    pool.cancel(uuid, searcher);
+                    to_raw(&SendBundleView {
+                        bundle_hash: alloy_primitives::keccak256([]),
+                    })
+                }
+                None => Err(BackendError::invalid_params("bundle missing txs")),
+            };
+        }
+        if args.txs.len() > MAX_BUNDLE_TXS {
+            return Err(bundle_err(BundleError::TooManyTxs {
+                count: args.txs.len(),
+                max: MAX_BUNDLE_TXS,
+            }));
+        }
+        let head = self.head().number();
+        let key = rpc_searcher_key(searcher);
+        if self.builder.searcher_ledger().rate_limited(&key, head + 1) {
+            return Err(BackendError::new(
+                RPC_LIMITED,
+                format!("rate limited: too many bundles from {key} failed simulation"),
+            ));
+        }
+        let chain_id = self.exec.chain_id();
+        let txs = args
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let tx = alloy_primitives::hex::decode(raw)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| ordo_primitives::decode_raw_tx(&b).map_err(|e| e.to_string()))
+                    .map_err(|e| {
+                        BackendError::invalid_params(format!("could not decode tx {i}: {e}"))
+                    })?;
+                match alloy_consensus::Transaction::chain_id(&tx.tx) {
+                    Some(id) if id == chain_id => Ok(std::sync::Arc::new(tx)),
+                    Some(id) => Err(BackendError::tx(format!(
+                        "tx {i}: invalid chain id: have {id}, want {chain_id}"
+                    ))),
+                    None => Err(BackendError::tx(format!(
+                        "tx {i}: only replay-protected (EIP-155) transactions allowed"
+                    ))),
+                }
+            })
+            .collect::<BackendResult<Vec<_>>>()?;
+        let block_number = args.block_number.unwrap_or(head + 1);
+        let bundle = Bundle {
+            txs,
+            block_number,
+            min_timestamp: args.min_timestamp.and_then(ordo_primitives::timestamp_opt),
+            max_timestamp: args.max_timestamp.and_then(ordo_primitives::timestamp_opt),
+            reverting_tx_hashes: args.reverting_tx_hashes.unwrap_or_default(),
+            replacement_uuid: args.replacement_uuid.filter(|u| !u.is_empty()),
+            searcher,
+        };
+        let bundle_hash = pool.insert(bundle, head, now_secs()).map_err(bundle_err)?;
+        to_raw(&SendBundleView { bundle_hash })
+    }
+
+    pub(super) fn cancel_bundle(
+        &self,
+        params: Option<&RawValue>,
+        searcher: Option<Address>,
+    ) -> BackendResult<Box<RawValue>> {
+        let raw = one_object("eth_cancelBundle", params)?;
+        let args: CancelBundleArgs = serde_json::from_str(raw.get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?;
+        let pool = self
+            .builder
+            .bundle_pool()
+            .ok_or_else(|| BackendError::method_not_found("eth_cancelBundle"))?;
+        // Flashbots answers the same whether or not something was cancelled.
+        let cancelled = pool.cancel(&args.replacement_uuid, searcher);
+        tracing::debug!(target: "ordo::rpc", uuid = %args.replacement_uuid, cancelled, "eth_cancelBundle");
+        to_raw(&())
+    }
+
+    pub(super) fn searcher_stats(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
+        let args: Vec<String> = match params {
+            Some(raw) => serde_json::from_str(raw.get())
+                .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
+            None => vec![],
+        };
+        if args.len() > 1 {
+            return Err(BackendError::invalid_params(format!(
+                "too many arguments, want at most 1, got {}",
+                args.len()
+            )));
+        }
+        let next = self.head().number() + 1;
+        let ledger = self.builder.searcher_ledger();
+        let view: Vec<SearcherView> = ledger
+            .snapshot()
+            .into_iter()
+            .filter(|(key, _)| {
+                args.first()
+                    .is_none_or(|want| want.eq_ignore_ascii_case(key))
+            })
+            .map(|(key, s): (String, SearcherStats)| SearcherView {
+                rate_limited: ledger.rate_limited(&key, next),
+                searcher: key,
+                proposed: s.proposed,
+                landed: s.landed,
+                dropped: s.dropped,
+                bids_paid: s.paid.to_string(),
+            })
+            .collect();
+        to_raw(&view)
+    }
+}

@@ -18,6 +18,8 @@
 //!   [`Candidate`]; [`wire`] converts the WIT records to alloy types.
 //! - Helpers: [`config`] (the config string and a `key = value` parser), [`log`] (the node's
 //!   log), [`ordering::order_by_key`] (nonce-safe, gas-safe merge of sender queues).
+//! - Transactions: `tx` (feature `tx`: EIP-1559 building, deterministic secp256k1 signing)
+//!   and [`abi`] (selectors and static ABI words) for searchers' bundles.
 //! - [`testing`] (native only): generated candidate sets, the host's answer checks, codec
 //!   round trips, a mock pre-state.
 //!
@@ -37,6 +39,7 @@ extern crate std;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod abi;
 #[doc(hidden)]
 pub mod bindings;
 pub mod compression;
@@ -51,6 +54,8 @@ mod runtime;
 pub mod searcher;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+#[cfg(feature = "tx")]
+pub mod tx;
 mod types;
 pub mod wire;
 

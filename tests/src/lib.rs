@@ -608,6 +608,32 @@ impl Rpc {
         parse_response(&resp)
     }
 
+    /// One call sent with an `X-Flashbots-Signature` header by `searcher` (EIP-191 over the
+    /// hex keccak of the exact body, as Flashbots' tooling signs).
+    pub async fn call_signed(
+        &self,
+        searcher: &PrivateKeySigner,
+        method: &str,
+        params: Value,
+    ) -> Result<std::result::Result<Value, RpcError>> {
+        use alloy::signers::SignerSync;
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let message = format!("{:#x}", keccak256(body.as_bytes()));
+        let signature = searcher.sign_message_sync(message.as_bytes())?;
+        let header = format!("{}:{}", searcher.address(), signature);
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("x-flashbots-signature", header)
+            .body(body)
+            .send()
+            .await?;
+        let text = resp.text().await?;
+        parse_response(&serde_json::from_str(&text)?)
+    }
+
     /// One call that must succeed.
     pub async fn ok(&self, method: &str, params: Value) -> Result<Value> {
         self.call(method, params)

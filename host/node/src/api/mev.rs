@@ -42,7 +42,7 @@ fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
 
 /// `eth_sendBundle`'s argument (Flashbots).
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct SendBundleArgs {
     txs: Vec<String>,
     #[serde(default, deserialize_with = "quantity")]
@@ -55,6 +55,40 @@ struct SendBundleArgs {
     reverting_tx_hashes: Option<Vec<B256>>,
     #[serde(default)]
     replacement_uuid: Option<String>,
+    /// Builder extensions Ordo does not implement: refused when set, so a searcher never
+    /// believes it got a refund or a drop allowance it did not get.
+    #[serde(default)]
+    dropping_tx_hashes: Option<Vec<B256>>,
+    #[serde(default)]
+    refund_percent: Option<serde_json::Value>,
+    #[serde(default)]
+    refund_recipient: Option<serde_json::Value>,
+    #[serde(default)]
+    refund_tx_hashes: Option<Vec<B256>>,
+}
+
+impl SendBundleArgs {
+    fn unsupported(&self) -> Option<&'static str> {
+        if self
+            .dropping_tx_hashes
+            .as_ref()
+            .is_some_and(|v| !v.is_empty())
+        {
+            Some("droppingTxHashes")
+        } else if self.refund_percent.as_ref().is_some_and(|v| !v.is_null()) {
+            Some("refundPercent")
+        } else if self.refund_recipient.as_ref().is_some_and(|v| !v.is_null()) {
+            Some("refundRecipient")
+        } else if self
+            .refund_tx_hashes
+            .as_ref()
+            .is_some_and(|v| !v.is_empty())
+        {
+            Some("refundTxHashes")
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +174,11 @@ impl NodeApi {
         let raw = one_object("eth_sendBundle", params)?;
         let args: SendBundleArgs = serde_json::from_str(raw.get())
             .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?;
+        if let Some(field) = args.unsupported() {
+            return Err(BackendError::invalid_params(format!(
+                "{field} is not supported by this sequencer"
+            )));
+        }
         let pool = self
             .builder
             .bundle_pool()

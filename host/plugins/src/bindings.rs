@@ -40,4 +40,29 @@ pub mod prover {
     });
 }
 
+/// `searcher-plugin`: adds the `pre-state` imports and the `searcher` export.
+pub mod searcher {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "searcher-plugin",
+        with: {
+            "ordo:plugin/types": crate::bindings::ordering::ordo::plugin::types,
+            "ordo:plugin/host": crate::bindings::ordering::ordo::plugin::host,
+        },
+    });
+
+    use wasmtime::component::{ComponentType, Lift, WasmList};
+
+    /// A searcher's `bundle` as it sits in guest memory: the lists stay there until the
+    /// host has checked their lengths, so an oversized answer is refused without copying.
+    #[derive(ComponentType, Lift)]
+    #[component(record)]
+    pub struct RawBundle {
+        pub txs: WasmList<WasmList<u8>>,
+        pub placement: exports::ordo::plugin::searcher::Placement,
+        pub bid: super::types::Bytes32,
+    }
+}
+
 pub use ordering::ordo::plugin::{host, types};
+pub use searcher::ordo::plugin::pre_state;

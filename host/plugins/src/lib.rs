@@ -42,6 +42,7 @@ mod manager;
 mod ordering;
 mod plugin;
 mod prover;
+mod searcher;
 pub mod shipped;
 pub mod testing;
 pub mod validate;
@@ -58,6 +59,10 @@ pub use health::{HealthReport, ShadowReport};
 pub use manager::{LoadedReport, PluginManager, PluginsReport};
 pub use ordering::SELF_TEST_BLOCK;
 pub use prover::{BatchHeader, MAX_ATTESTATION_BYTES, Prover};
+pub use searcher::{
+    MAX_BUNDLE_TX_BYTES, MAX_BUNDLES_PER_CALL, MAX_CALL_DATA_BYTES, MAX_CALL_OUTPUT_BYTES,
+    MAX_TXS_PER_BUNDLE, SEARCHER_CALL_GAS_PER_BLOCK,
+};
 
 /// The four plugin kinds, one WIT world each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,7 +71,7 @@ pub use prover::{BatchHeader, MAX_ATTESTATION_BYTES, Prover};
 pub enum PluginKind {
     /// Orders a block's transactions (`ordering-plugin`).
     Ordering = 0,
-    /// Proposes bundles (`searcher-plugin`). Not hosted yet.
+    /// Proposes bundles (`searcher-plugin`); several run side by side.
     Searcher = 1,
     /// Compresses batches (`compression-plugin`).
     Compression = 2,

@@ -50,18 +50,6 @@ pub mod searcher {
             "ordo:plugin/host": crate::bindings::ordering::ordo::plugin::host,
         },
     });
-
-    use wasmtime::component::{ComponentType, Lift, WasmList};
-
-    /// A searcher's `bundle` as it sits in guest memory: the lists stay there until the
-    /// host has checked their lengths, so an oversized answer is refused without copying.
-    #[derive(ComponentType, Lift)]
-    #[component(record)]
-    pub struct RawBundle {
-        pub txs: WasmList<WasmList<u8>>,
-        pub placement: exports::ordo::plugin::searcher::Placement,
-        pub bid: super::types::Bytes32,
-    }
 }
 
 pub use ordering::ordo::plugin::{host, types};

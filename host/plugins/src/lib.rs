@@ -61,7 +61,7 @@ pub use ordering::SELF_TEST_BLOCK;
 pub use prover::{BatchHeader, MAX_ATTESTATION_BYTES, Prover};
 pub use searcher::{
     MAX_BUNDLE_TX_BYTES, MAX_BUNDLES_PER_CALL, MAX_CALL_DATA_BYTES, MAX_CALL_OUTPUT_BYTES,
-    MAX_TXS_PER_BUNDLE, SEARCHER_CALL_GAS_PER_BLOCK,
+    MAX_TXS_PER_BUNDLE, MIN_CALL_GAS_CHARGE, SEARCHER_CALL_GAS_PER_BLOCK,
 };
 
 /// The four plugin kinds, one WIT world each.

@@ -9,14 +9,13 @@ use ordo_builder::{
     CallView, OrderingContext, Placement, PreStateView, ProposedBundle, SearcherHost,
 };
 use ordo_primitives::Candidate;
-use wasmtime::component::WasmList;
 
 use crate::{
     PluginManager,
     abi::RawCandidateSet,
     bindings::{
         pre_state,
-        searcher::{RawBundle, exports::ordo::plugin::searcher::Placement as WirePlacement},
+        searcher::exports::ordo::plugin::searcher::{Bundle, Placement as WirePlacement},
         types,
     },
     engine::{CallFailure, FailureReason, PluginEngine, StoreData},
@@ -34,6 +33,9 @@ pub const MAX_TXS_PER_BUNDLE: usize = 16;
 pub const MAX_BUNDLE_TX_BYTES: usize = 128 << 10;
 /// Gas a searcher may spend in `pre-state.call`s per block (summed over its calls).
 pub const SEARCHER_CALL_GAS_PER_BLOCK: u64 = 10_000_000;
+/// Budget every `pre-state.call` costs at least (a transaction's intrinsic gas), whatever
+/// gas it asked for or used: free calls would let a searcher call without end.
+pub const MIN_CALL_GAS_CHARGE: u64 = 21_000;
 /// Calldata a searcher may pass to one `pre-state.call`.
 pub const MAX_CALL_DATA_BYTES: usize = 128 << 10;
 /// Return data one `pre-state.call` may hand back to a searcher.
@@ -120,7 +122,9 @@ impl pre_state::Host for StoreData {
         if search.gas_left == 0 {
             return Err("gas budget exhausted".into());
         }
+        // Every call costs at least the minimum, refused or not: nothing is free.
         if request.data.len() > MAX_CALL_DATA_BYTES {
+            search.gas_left = search.gas_left.saturating_sub(MIN_CALL_GAS_CHARGE);
             return Err(format!(
                 "calldata of {} bytes (at most {MAX_CALL_DATA_BYTES})",
                 request.data.len()
@@ -133,9 +137,13 @@ impl pre_state::Host for StoreData {
             u256(&request.value),
             gas,
             Bytes::from(request.data),
-        )?;
+        );
         // Never trust the view to stay within what it was given.
-        search.gas_left -= answer.gas_used.min(gas);
+        let used = answer.as_ref().map_or(0, |a| a.gas_used.min(gas));
+        search.gas_left = search
+            .gas_left
+            .saturating_sub(used.max(MIN_CALL_GAS_CHARGE));
+        let answer = answer?;
         if answer.output.len() > MAX_CALL_OUTPUT_BYTES {
             return Err(format!(
                 "call output of {} bytes (at most {MAX_CALL_OUTPUT_BYTES})",
@@ -144,7 +152,7 @@ impl pre_state::Host for StoreData {
         }
         Ok(pre_state::CallResult {
             success: answer.success,
-            gas_used: answer.gas_used.min(gas),
+            gas_used: used,
             output: answer.output.to_vec(),
         })
     }
@@ -158,8 +166,12 @@ pub(crate) struct CheckedBundle {
     pub bid: U256,
 }
 
-/// One `search` call in a fresh store with `state` behind the `pre-state` imports. The
-/// answer stays in guest memory until its lengths pass the checks.
+/// One `search` call in a fresh store with `state` behind the `pre-state` imports.
+///
+/// The answer is lifted whole (bounded by the store's host-transfer cap, the memory cap),
+/// then checked: wasmtime runs the guest's post-return (which frees the answer) inside
+/// `call`, so a [`WasmList`](wasmtime::component::WasmList) read afterwards could see
+/// memory the guest's allocator has already reused.
 pub(crate) fn call_search(
     engine: &PluginEngine,
     plugin: &LoadedPlugin,
@@ -176,7 +188,7 @@ pub(crate) fn call_search(
     let (mut cs, instance) = plugin.instantiate(engine)?;
     cs.store.data_mut().search = Some(SearchState::new(state));
     let func = instance
-        .get_typed_func::<(types::BlockContext, &RawCandidateSet), (Result<WasmList<RawBundle>, types::PluginError>,)>(
+        .get_typed_func::<(types::BlockContext, &RawCandidateSet), (Result<Vec<Bundle>, types::PluginError>,)>(
             &mut cs.store,
             search,
         )
@@ -184,55 +196,50 @@ pub(crate) fn call_search(
     let (answer,) = func
         .call(&mut cs.store, (ctx, set))
         .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
-    let list = answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))?;
-    if list.len() > MAX_BUNDLES_PER_CALL {
-        return Err(CallFailure::invalid(format!(
+    let bundles = answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))?;
+    check_bundles(bundles).map_err(CallFailure::invalid)
+}
+
+/// The contract's shape checks: at most [`MAX_BUNDLES_PER_CALL`] bundles of 1 to
+/// [`MAX_TXS_PER_BUNDLE`] transactions of 1 to [`MAX_BUNDLE_TX_BYTES`] bytes each.
+pub(crate) fn check_bundles(bundles: Vec<Bundle>) -> Result<Vec<CheckedBundle>, String> {
+    if bundles.len() > MAX_BUNDLES_PER_CALL {
+        return Err(format!(
             "{} bundles (at most {MAX_BUNDLES_PER_CALL})",
-            list.len()
-        )));
+            bundles.len()
+        ));
     }
-    let mut out = Vec::with_capacity(list.len());
-    for i in 0..list.len() {
-        let bundle = match list.get(&mut cs.store, i) {
-            Some(Ok(bundle)) => bundle,
-            Some(Err(e)) => return Err(cs.classify(&e, FailureReason::InvalidAnswer)),
-            None => return Err(CallFailure::invalid(format!("bundle {i} unreadable"))),
-        };
-        if bundle.txs.is_empty() || bundle.txs.len() > MAX_TXS_PER_BUNDLE {
-            return Err(CallFailure::invalid(format!(
-                "bundle {i}: {} txs (1 to {MAX_TXS_PER_BUNDLE})",
-                bundle.txs.len()
-            )));
-        }
-        let mut txs = Vec::with_capacity(bundle.txs.len());
-        for j in 0..bundle.txs.len() {
-            let tx = match bundle.txs.get(&mut cs.store, j) {
-                Some(Ok(tx)) => tx,
-                Some(Err(e)) => return Err(cs.classify(&e, FailureReason::InvalidAnswer)),
-                None => {
-                    return Err(CallFailure::invalid(format!(
-                        "bundle {i} tx {j} unreadable"
-                    )));
-                }
-            };
-            if tx.is_empty() || tx.len() > MAX_BUNDLE_TX_BYTES {
-                return Err(CallFailure::invalid(format!(
+    bundles
+        .into_iter()
+        .enumerate()
+        .map(|(i, bundle)| {
+            if !(1..=MAX_TXS_PER_BUNDLE).contains(&bundle.txs.len()) {
+                return Err(format!(
+                    "bundle {i}: {} txs (1 to {MAX_TXS_PER_BUNDLE})",
+                    bundle.txs.len()
+                ));
+            }
+            if let Some((j, tx)) = bundle
+                .txs
+                .iter()
+                .enumerate()
+                .find(|(_, tx)| !(1..=MAX_BUNDLE_TX_BYTES).contains(&tx.len()))
+            {
+                return Err(format!(
                     "bundle {i} tx {j}: {} bytes (1 to {MAX_BUNDLE_TX_BYTES})",
                     tx.len()
-                )));
+                ));
             }
-            txs.push(Bytes::copy_from_slice(tx.as_le_slice(&cs.store)));
-        }
-        out.push(CheckedBundle {
-            txs,
-            placement: match bundle.placement {
-                WirePlacement::TopOfBlock => Placement::TopOfBlock,
-                WirePlacement::After(hash) => Placement::After(b256(&hash)),
-            },
-            bid: u256(&bundle.bid),
-        });
-    }
-    Ok(out)
+            Ok(CheckedBundle {
+                txs: bundle.txs.into_iter().map(Bytes::from).collect(),
+                placement: match bundle.placement {
+                    WirePlacement::TopOfBlock => Placement::TopOfBlock,
+                    WirePlacement::After(hash) => Placement::After(b256(&hash)),
+                },
+                bid: u256(&bundle.bid),
+            })
+        })
+        .collect()
 }
 
 /// The self-test's pre-state: every account empty, every call succeeds with no output.
@@ -319,5 +326,45 @@ impl SearcherHost for ManagerSearchers {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle(txs: Vec<Vec<u8>>) -> Bundle {
+        Bundle {
+            txs,
+            placement: WirePlacement::After(bytes32(&[7; 32])),
+            bid: bytes32(&U256::from(5).to_be_bytes::<32>()),
+        }
+    }
+
+    #[test]
+    fn bundles_are_checked_like_the_contract_says() {
+        let ok = check_bundles(vec![bundle(vec![vec![1, 2]])]).unwrap();
+        assert_eq!(
+            ok,
+            vec![CheckedBundle {
+                txs: vec![Bytes::from_static(&[1, 2])],
+                placement: Placement::After(B256::repeat_byte(7)),
+                bid: U256::from(5),
+            }]
+        );
+        assert!(check_bundles(Vec::new()).unwrap().is_empty());
+        let many = (0..17).map(|_| bundle(vec![vec![1]])).collect();
+        assert!(check_bundles(many).unwrap_err().contains("17 bundles"));
+        let sixteen = (0..16).map(|_| bundle(vec![vec![1]; 16])).collect();
+        assert_eq!(check_bundles(sixteen).unwrap().len(), 16);
+        let err = check_bundles(vec![bundle(vec![vec![1]; 17])]).unwrap_err();
+        assert!(err.contains("17 txs"), "{err}");
+        let err = check_bundles(vec![bundle(Vec::new())]).unwrap_err();
+        assert!(err.contains("0 txs"), "{err}");
+        let err = check_bundles(vec![bundle(vec![vec![1], Vec::new()])]).unwrap_err();
+        assert!(err.contains("bundle 0 tx 1: 0 bytes"), "{err}");
+        let err = check_bundles(vec![bundle(vec![vec![0; MAX_BUNDLE_TX_BYTES + 1]])]).unwrap_err();
+        assert!(err.contains("131073 bytes"), "{err}");
+        assert!(check_bundles(vec![bundle(vec![vec![0; MAX_BUNDLE_TX_BYTES]])]).is_ok());
     }
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ordo_builder::{CallView, Placement, PreStateView, ProposedBundle};
 use ordo_plugins::{
-    FailureReason, PluginError, PluginInfo, PluginKind, PluginManager, PluginsConfig,
-    SEARCHER_CALL_GAS_PER_BLOCK, testing,
+    FailureReason, MIN_CALL_GAS_CHARGE, PluginError, PluginInfo, PluginKind, PluginManager,
+    PluginsConfig, SEARCHER_CALL_GAS_PER_BLOCK, testing,
 };
 use ordo_storage::Storage;
 
@@ -26,6 +26,10 @@ type Call = (Address, Address, U256, u64, Bytes);
 #[derive(Default)]
 struct MockState {
     calls: Mutex<Vec<Call>>,
+    /// Calls use no gas.
+    free: bool,
+    /// Calls answer 200 KiB.
+    big_output: bool,
 }
 
 impl PreStateView for MockState {
@@ -57,7 +61,7 @@ impl PreStateView for MockState {
         }
     }
 
-    /// Uses all the gas it is given, answers `[0xbe, 0xef]`.
+    /// Uses all the gas it is given (none when `free`), answers `[0xbe, 0xef]`.
     fn call(
         &self,
         from: Address,
@@ -72,8 +76,12 @@ impl PreStateView for MockState {
             .push((from, to, value, gas, data));
         Ok(CallView {
             success: true,
-            gas_used: gas,
-            output: Bytes::from_static(&[0xbe, 0xef]),
+            gas_used: if self.free { 0 } else { gas },
+            output: if self.big_output {
+                Bytes::from(vec![0; 200 << 10])
+            } else {
+                Bytes::from_static(&[0xbe, 0xef])
+            },
         })
     }
 }
@@ -216,6 +224,38 @@ fn the_call_gas_budget_is_per_searcher_per_block() {
         expected.extend([1_000_000; 10]);
         assert_eq!(gas, expected, "block {block}");
     }
+}
+
+#[test]
+fn free_calls_still_spend_the_budget_and_big_outputs_are_refused() {
+    let m = manager();
+    let s = load_searcher(&m, "mode=budget gas=0");
+    m.activate(&s.id).unwrap();
+    let state = Arc::new(MockState {
+        free: true,
+        ..Default::default()
+    });
+    let bundles = search(&m, 1, state.clone());
+    let tx = &bundles[0].txs[0];
+    // Each call costs MIN_CALL_GAS_CHARGE: 476 of them leave 4 000, the 477th takes it.
+    let expected = SEARCHER_CALL_GAS_PER_BLOCK.div_ceil(MIN_CALL_GAS_CHARGE);
+    assert_eq!(expected, 477);
+    assert_eq!(u64::from_be_bytes(tx[0..8].try_into().unwrap()), expected);
+    assert_eq!(state.calls.lock().unwrap().len() as u64, expected);
+
+    // The ok fixture turns the refused call into its own plugin-error.
+    let big = load_searcher(&m, "mode=ok name=big");
+    m.deactivate(&s.id).unwrap();
+    m.activate(&big.id).unwrap();
+    let state = Arc::new(MockState {
+        big_output: true,
+        ..Default::default()
+    });
+    assert!(search(&m, 2, state).is_empty());
+    let h = health_of(&m, &big.id);
+    assert_eq!(failures(&m, &big.id, FailureReason::PluginError), 1);
+    let last = h.last_failure.unwrap();
+    assert!(last.contains("call output of 204800 bytes"), "{last}");
 }
 
 /// Unlimited searcher fuel, so the looping fixture always meets the deadline.

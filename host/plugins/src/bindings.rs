@@ -40,4 +40,17 @@ pub mod prover {
     });
 }
 
+/// `searcher-plugin`: adds the `pre-state` imports and the `searcher` export.
+pub mod searcher {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "searcher-plugin",
+        with: {
+            "ordo:plugin/types": crate::bindings::ordering::ordo::plugin::types,
+            "ordo:plugin/host": crate::bindings::ordering::ordo::plugin::host,
+        },
+    });
+}
+
 pub use ordering::ordo::plugin::{host, types};
+pub use searcher::ordo::plugin::pre_state;

@@ -134,6 +134,8 @@ pub(crate) struct StoreData {
     config: Arc<str>,
     log_lines: u32,
     log_dropped: u32,
+    /// The pre-state and gas budget of a searcher call (`None` for other kinds).
+    pub search: Option<crate::searcher::SearchState>,
 }
 
 impl StoreData {
@@ -358,6 +360,11 @@ impl PluginEngine {
             |data| data,
         )
         .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
+        // Searchers also import `pre-state`; the import checks keep it from other kinds.
+        bindings::pre_state::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |data| {
+            data
+        })
+        .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
         // One ticker per engine. It holds only a weak handle so dropping the manager frees
         // the engine even if the thread is slow to notice `stop`.
@@ -419,6 +426,7 @@ impl PluginEngine {
                 config,
                 log_lines: 0,
                 log_dropped: 0,
+                search: None,
             },
         );
         store.limiter(|data| &mut data.limiter);

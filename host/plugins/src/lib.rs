@@ -7,7 +7,8 @@
 //!   core module: [`validate`]) → compile, cached by code hash (`engine`) → link and
 //!   type-check the kind's world exports → `metadata()` (kind must match, name
 //!   `[a-z0-9-]{1,64}`) → the kind's self-test (ordering: generated candidate sets whose
-//!   answers must pass the checks; compression: round trips; prover: determinism) →
+//!   answers must pass the checks; compression: round trips; prover: determinism;
+//!   searcher: well-formed answers over an all-zero pre-state) →
 //!   bytes and registry entry persisted in the storage `plugins` keyspace.
 //! - **Activate / roll back / shadow** ([`PluginManager::activate`], `rollback`, `shadow`):
 //!   a registry mutation, persisted (fsynced) before it becomes visible. Visible means: the
@@ -29,8 +30,16 @@
 //! - **Restart**: [`PluginManager::open`] re-loads every persisted plugin (compile and
 //!   self-test again) and restores the active set, histories and shadow.
 //!
-//! Seams: the builder sees only `ordo_builder::{PolicySource, OrderingPolicy}`; the batcher
-//! sees [`Compressor`] and [`Prover`]. Shipped plugins are embedded ([`shipped`]).
+//! - **Searchers**: several active at once ([`PluginManager::activate`] adds one to the set,
+//!   [`PluginManager::deactivate`] takes one out). [`PluginManager::searcher_host`] runs
+//!   them in activation order, each in a fresh store under the `searcher` limits, with the
+//!   builder's pre-state behind the `pre-state` imports and a per-block `call` gas budget of
+//!   [`SEARCHER_CALL_GAS_PER_BLOCK`]; answers are shape-checked ([`MAX_BUNDLES_PER_CALL`],
+//!   [`MAX_TXS_PER_BUNDLE`], [`MAX_BUNDLE_TX_BYTES`]); a failing searcher is skipped for
+//!   the block, and deactivated after the configured streak of failures.
+//!
+//! Seams: the builder sees only `ordo_builder::{PolicySource, OrderingPolicy, SearcherHost}`;
+//! the batcher sees [`Compressor`] and [`Prover`]. Shipped plugins are embedded ([`shipped`]).
 
 mod abi;
 pub mod bindings;
@@ -42,6 +51,7 @@ mod manager;
 mod ordering;
 mod plugin;
 mod prover;
+mod searcher;
 pub mod shipped;
 pub mod testing;
 pub mod validate;
@@ -58,6 +68,10 @@ pub use health::{HealthReport, ShadowReport};
 pub use manager::{LoadedReport, PluginManager, PluginsReport};
 pub use ordering::SELF_TEST_BLOCK;
 pub use prover::{BatchHeader, MAX_ATTESTATION_BYTES, Prover};
+pub use searcher::{
+    MAX_BUNDLE_TX_BYTES, MAX_BUNDLES_PER_CALL, MAX_CALL_DATA_BYTES, MAX_CALL_OUTPUT_BYTES,
+    MAX_TXS_PER_BUNDLE, MIN_CALL_GAS_CHARGE, SEARCHER_CALL_GAS_PER_BLOCK,
+};
 
 /// The four plugin kinds, one WIT world each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,7 +80,7 @@ pub use prover::{BatchHeader, MAX_ATTESTATION_BYTES, Prover};
 pub enum PluginKind {
     /// Orders a block's transactions (`ordering-plugin`).
     Ordering = 0,
-    /// Proposes bundles (`searcher-plugin`). Not hosted yet.
+    /// Proposes bundles (`searcher-plugin`); several run side by side.
     Searcher = 1,
     /// Compresses batches (`compression-plugin`).
     Compression = 2,

@@ -11,7 +11,7 @@ use std::{
 };
 
 use alloy_primitives::{B256, keccak256};
-use ordo_builder::{OrderingContext, OrderingError, OrderingPolicy, PolicySource};
+use ordo_builder::{OrderingContext, OrderingError, OrderingPolicy, PolicySource, SearcherHost};
 use ordo_primitives::Candidate;
 use ordo_storage::Storage;
 use parking_lot::{Mutex, RwLock};
@@ -26,6 +26,7 @@ use crate::{
     ordering::{self, BlockPolicy, ShadowSlot},
     plugin::{LoadedPlugin, plugin_id},
     prover::Prover,
+    searcher::ManagerSearchers,
 };
 
 /// Kinds that have an active slot (searchers run side by side, not one at a time).
@@ -55,6 +56,10 @@ struct PersistedState {
     active: BTreeMap<PluginKind, String>,
     history: BTreeMap<PluginKind, Vec<String>>,
     shadow: Option<String>,
+    /// Active searchers, in activation order (absent in registries written before
+    /// searchers were hosted).
+    #[serde(default)]
+    searchers: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -71,6 +76,8 @@ struct Registry {
     active: BTreeMap<PluginKind, String>,
     history: BTreeMap<PluginKind, Vec<String>>,
     shadow: Option<ShadowEntry>,
+    /// Active searchers, in activation order.
+    searchers: Vec<String>,
 }
 
 impl Registry {
@@ -80,6 +87,28 @@ impl Registry {
 
     fn active_plugin(&self, kind: PluginKind) -> Option<&Arc<LoadedPlugin>> {
         self.active.get(&kind).and_then(|id| self.get(id))
+    }
+
+    fn is_active(&self, plugin: &LoadedPlugin) -> bool {
+        let id = &plugin.info.id;
+        match plugin.info.kind {
+            PluginKind::Searcher => self.searchers.contains(id),
+            kind => self.active.get(&kind) == Some(id),
+        }
+    }
+
+    /// Takes a searcher out of the active set and records it at the end of the searcher
+    /// history. False when it was not active.
+    fn deactivate_searcher(&mut self, id: &str) -> bool {
+        let before = self.searchers.len();
+        self.searchers.retain(|s| s != id);
+        if self.searchers.len() == before {
+            return false;
+        }
+        let history = self.history.entry(PluginKind::Searcher).or_default();
+        history.retain(|h| h != id);
+        history.push(id.to_string());
+        true
     }
 
     /// Back to the previous version of `kind`, or to none (native). Returns the new active.
@@ -110,6 +139,7 @@ impl Registry {
             active: self.active.clone(),
             history: self.history.clone(),
             shadow: self.shadow.as_ref().map(|s| s.id.clone()),
+            searchers: self.searchers.clone(),
         }
     }
 }
@@ -121,6 +151,7 @@ struct ActiveSet {
     compression: Option<Arc<LoadedPlugin>>,
     prover: Option<Arc<LoadedPlugin>>,
     shadow: Option<ShadowSlot>,
+    searchers: Vec<Arc<LoadedPlugin>>,
 }
 
 impl ActiveSet {
@@ -135,6 +166,11 @@ impl ActiveSet {
                     stats: s.stats.clone(),
                 })
             }),
+            searchers: reg
+                .searchers
+                .iter()
+                .filter_map(|id| reg.get(id).cloned())
+                .collect(),
         }
     }
 }
@@ -151,7 +187,7 @@ pub struct LoadedReport {
     /// Codec id (compression plugins only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codec_id: Option<u32>,
-    /// Whether it is the active plugin of its kind.
+    /// Whether it is the active plugin of its kind (searchers: in the active set).
     pub active: bool,
     /// Call counters.
     pub health: HealthReport,
@@ -170,6 +206,9 @@ pub struct PluginsReport {
     pub history: BTreeMap<PluginKind, Vec<String>>,
     /// The shadow ordering plugin and how it compares with the active policy.
     pub shadow: Option<ShadowReport>,
+    /// The active searchers, in activation order (the order they run in). `active` has no
+    /// searcher entry: several searchers are active at once.
+    pub active_searchers: Vec<PluginInfo>,
 }
 
 /// The single source of truth for loaded plugins. See the crate docs for the flow.
@@ -270,6 +309,20 @@ impl PluginManager {
                     dropped = %id,
                     to = %previous,
                     "active plugin not restored: slot rolled back"
+                );
+            }
+        }
+        for id in &state.searchers {
+            if known(id) {
+                if !reg.searchers.contains(id) {
+                    reg.searchers.push(id.clone());
+                }
+            } else {
+                tracing::warn!(
+                    target: "ordo::plugins",
+                    kind = %PluginKind::Searcher,
+                    dropped = %id,
+                    "active searcher not restored: deactivated"
                 );
             }
         }
@@ -378,6 +431,10 @@ impl PluginManager {
 
     /// Makes a loaded plugin the active one of its kind, from the next call on (for
     /// ordering: the next block). The previous active plugin goes onto the kind's history.
+    ///
+    /// Searchers have no slot: activating one adds it to the end of the active set (the
+    /// others stay active; activating an active searcher changes nothing) and takes it off
+    /// the searcher history.
     pub fn activate(&self, id: &str) -> Result<PluginInfo, PluginError> {
         let info = self.mutate(|reg| {
             let plugin = reg
@@ -385,6 +442,15 @@ impl PluginManager {
                 .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?
                 .clone();
             let kind = plugin.info.kind;
+            if kind == PluginKind::Searcher {
+                if !reg.searchers.iter().any(|s| s == id) {
+                    reg.searchers.push(id.to_string());
+                }
+                if let Some(history) = reg.history.get_mut(&kind) {
+                    history.retain(|h| h != id);
+                }
+                return Ok(plugin.info.clone());
+            }
             if !SLOT_KINDS.contains(&kind) {
                 return Err(PluginError::NotSupported(format!(
                     "{kind} plugins have no active slot"
@@ -403,7 +469,18 @@ impl PluginManager {
 
     /// Rolls `kind` back to the previous version in its history, or to none (ordering:
     /// the native policy). Returns the new active plugin.
+    ///
+    /// Searchers: deactivates the most recently activated searcher (see
+    /// [`deactivate`](Self::deactivate)); nothing is re-activated and the answer is
+    /// always `None`. With no active searcher it does nothing.
     pub fn rollback(&self, kind: PluginKind) -> Result<Option<PluginInfo>, PluginError> {
+        if kind == PluginKind::Searcher {
+            let last = self.registry.lock().searchers.last().cloned();
+            if let Some(id) = last {
+                self.deactivate(&id)?;
+            }
+            return Ok(None);
+        }
         let (from, to) = self.mutate(|reg| {
             let from = reg.active_plugin(kind).cloned();
             let to = reg.rollback(kind);
@@ -423,7 +500,7 @@ impl PluginManager {
     }
 
     /// Forgets a loaded plugin that is neither active nor shadowing (it also leaves the
-    /// rollback histories). Its component bytes are deleted from storage once no other
+    /// rollback histories). An active searcher is deactivated first. Its component bytes are deleted from storage once no other
     /// entry uses them.
     pub fn unload(&self, id: &str) -> Result<PluginInfo, PluginError> {
         let (info, orphan) = self.mutate(|reg| {
@@ -431,6 +508,8 @@ impl PluginManager {
                 .get(id)
                 .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?
                 .clone();
+            // An active searcher is simply taken out of the set.
+            reg.searchers.retain(|s| s != id);
             if reg.active.values().any(|a| a == id) {
                 return Err(PluginError::NotSupported(format!(
                     "{id} is active: activate another plugin or roll back first"
@@ -486,6 +565,45 @@ impl PluginManager {
         })
     }
 
+    /// Takes an active searcher out of the active set, from the next
+    /// [`SearcherHost::search`](ordo_builder::SearcherHost::search) on, and records it at
+    /// the end of the searcher history (counted as a rollback in its health). Other kinds
+    /// have a slot: use [`rollback`](Self::rollback) or activate another plugin.
+    pub fn deactivate(&self, id: &str) -> Result<PluginInfo, PluginError> {
+        let plugin = self.mutate(|reg| {
+            let plugin = reg
+                .get(id)
+                .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?
+                .clone();
+            if plugin.info.kind != PluginKind::Searcher {
+                return Err(PluginError::NotSupported(format!(
+                    "only searchers can be deactivated; {} plugins roll back",
+                    plugin.info.kind
+                )));
+            }
+            if !reg.deactivate_searcher(id) {
+                return Err(PluginError::NotSupported(format!("{id} is not active")));
+            }
+            Ok(plugin)
+        })?;
+        plugin.health.rolled_back();
+        log_lifecycle(&plugin.info, "deactivated");
+        Ok(plugin.info.clone())
+    }
+
+    /// The builder's searcher host: each `search` runs every active searcher, in
+    /// activation order, each in a fresh store under the `searcher` limits with the given
+    /// pre-state behind its `pre-state` imports, and returns their checked bundles tagged
+    /// with their names. A failing searcher is skipped for that block and counted.
+    pub fn searcher_host(self: &Arc<Self>) -> Arc<dyn SearcherHost> {
+        Arc::new(ManagerSearchers(self.clone()))
+    }
+
+    /// The active searchers now, in activation order.
+    pub(crate) fn active_searchers(&self) -> Vec<Arc<LoadedPlugin>> {
+        self.active.read().searchers.clone()
+    }
+
     /// The registry, the active set, health counters and the shadow comparison.
     pub fn list(&self) -> PluginsReport {
         let reg = self.registry.lock().clone();
@@ -501,12 +619,17 @@ impl PluginManager {
                     info: p.info.clone(),
                     config: p.config.to_string(),
                     codec_id: (p.info.kind == PluginKind::Compression).then_some(p.codec_id),
-                    active: reg.active.get(&p.info.kind) == Some(&p.info.id),
+                    active: reg.is_active(p),
                     health: p.health.report(),
                 })
                 .collect(),
             history: reg.history.clone(),
             shadow: reg.shadow.as_ref().map(|s| s.stats.lock().report(&s.id)),
+            active_searchers: reg
+                .searchers
+                .iter()
+                .filter_map(|id| reg.get(id).map(|p| p.info.clone()))
+                .collect(),
         }
     }
 
@@ -615,7 +738,12 @@ impl PluginManager {
             code_hash = %plugin.info.code_hash,
             reason = %failure.reason,
             consecutive = streak,
-            "plugin call failed, native fallback used: {}",
+            "plugin call failed, {}: {}",
+            if plugin.info.kind == PluginKind::Searcher {
+                "searcher skipped for this block"
+            } else {
+                "native fallback used"
+            },
             failure.detail
         );
         if streak >= self.config.max_consecutive_failures {
@@ -625,6 +753,10 @@ impl PluginManager {
 
     fn auto_rollback(&self, plugin: &Arc<LoadedPlugin>, streak: u32) {
         let kind = plugin.info.kind;
+        if kind == PluginKind::Searcher {
+            self.auto_deactivate(plugin, streak);
+            return;
+        }
         let mut reg = self.registry.lock();
         // Only the plugin still in the slot is rolled back: a failure of a snapshot taken
         // before an operator's swap must not undo the swap.
@@ -651,6 +783,32 @@ impl PluginManager {
             consecutive_failures = streak,
             to = to.as_deref().unwrap_or("none (native)"),
             "plugin rolled back after consecutive failures"
+        );
+    }
+
+    /// A searcher's automatic rollback: out of the active set, onto the searcher history.
+    fn auto_deactivate(&self, plugin: &Arc<LoadedPlugin>, streak: u32) {
+        let mut reg = self.registry.lock();
+        let mut next = reg.clone();
+        // Only a searcher still active is deactivated (the operator may have done it).
+        if !next.deactivate_searcher(&plugin.info.id) {
+            return;
+        }
+        if let Err(e) = self.persist(&next) {
+            tracing::error!(target: "ordo::plugins", "deactivation not persisted: {e}");
+        }
+        *self.active.write() = ActiveSet::from_registry(&next);
+        *reg = next;
+        drop(reg);
+        plugin.health.rolled_back();
+        tracing::warn!(
+            target: "ordo::plugins",
+            kind = %plugin.info.kind,
+            plugin = %plugin.info.name,
+            version = %plugin.info.version,
+            code_hash = %plugin.info.code_hash,
+            consecutive_failures = streak,
+            "searcher deactivated after consecutive failures"
         );
     }
 

@@ -21,6 +21,7 @@ use crate::{
 const ORDERING_EXPORT: &str = "ordo:plugin/ordering@0.1.0";
 const COMPRESSION_EXPORT: &str = "ordo:plugin/compression@0.1.0";
 const PROVER_EXPORT: &str = "ordo:plugin/prover@0.1.0";
+const SEARCHER_EXPORT: &str = "ordo:plugin/searcher@0.1.0";
 
 /// Export indices resolved once at load, so a call does no string lookups.
 pub(crate) enum Exports {
@@ -34,6 +35,9 @@ pub(crate) enum Exports {
     },
     Prover {
         on_batch: ComponentExportIndex,
+    },
+    Searcher {
+        search: ComponentExportIndex,
     },
 }
 
@@ -89,11 +93,6 @@ impl LoadedPlugin {
         bytes: &[u8],
         config: &str,
     ) -> Result<Self, PluginError> {
-        if kind == PluginKind::Searcher {
-            return Err(PluginError::NotSupported(
-                "searcher plugins cannot be hosted yet (pre-state is not wired)".into(),
-            ));
-        }
         let code_hash = keccak256(bytes);
         validate::inspect(bytes, kind)?;
         let component = engine.compile(code_hash, bytes)?;
@@ -144,7 +143,14 @@ impl LoadedPlugin {
                     on_batch: export(&pre, Some(&iface), "on-batch").map_err(contract)?,
                 }
             }
-            PluginKind::Searcher => unreachable!("refused above"),
+            PluginKind::Searcher => {
+                bindings::searcher::SearcherPluginIndices::new(&pre)
+                    .map_err(|e| contract(format!("{e:#}")))?;
+                let iface = export(&pre, None, SEARCHER_EXPORT).map_err(contract)?;
+                Exports::Searcher {
+                    search: export(&pre, Some(&iface), "search").map_err(contract)?,
+                }
+            }
         };
         let metadata = export(&pre, None, "metadata").map_err(contract)?;
 
@@ -200,7 +206,7 @@ impl LoadedPlugin {
             PluginKind::Ordering => crate::ordering::self_test(engine, &plugin),
             PluginKind::Compression => crate::compression::self_test(engine, &mut plugin),
             PluginKind::Prover => crate::prover::self_test(engine, &plugin),
-            PluginKind::Searcher => unreachable!("refused above"),
+            PluginKind::Searcher => crate::searcher::self_test(engine, &plugin),
         }
         .map_err(PluginError::SelfTest)?;
         Ok(plugin)

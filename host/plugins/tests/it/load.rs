@@ -179,12 +179,3 @@ fn loading_twice_returns_the_same_plugin_and_config_makes_a_new_one() {
     );
     assert_eq!(m.list().loaded.len(), 2);
 }
-
-#[test]
-fn searchers_are_not_hosted_yet() {
-    let m = manager();
-    let err = m
-        .load(PluginKind::Searcher, &testing::fixture("ordering"), "")
-        .unwrap_err();
-    assert!(matches!(err, PluginError::NotSupported(_)), "{err}");
-}

@@ -7,6 +7,7 @@ mod conformance;
 mod hostile;
 mod lifecycle;
 mod load;
+mod searchers;
 mod shadow;
 mod slots;
 

@@ -2,7 +2,7 @@
 //! `cargo build --release --locked --target wasm32-wasip2` runs:
 //! - the shipped plugins (`plugins/`, one run per kind so the SDK's per-kind features
 //!   never unify), embedded through `src/shipped.rs`;
-//! - the `examples/ordering-round-robin` example;
+//! - the examples (`examples/ordering-round-robin`, `examples/searcher-backrun`);
 //! - the test fixtures (`host/plugins/fixtures/`).
 //!
 //! Output goes to `$CARGO_TARGET_DIR/wasm` (shared by every profile and by `cargo clippy`,
@@ -92,23 +92,26 @@ fn main() {
     shipped.push_str("];\n");
     fs::write(out_dir.join("shipped.rs"), shipped).expect("write shipped.rs");
 
-    // (b) The round-robin example (its own workspace).
-    let example = root.join("examples").join("ordering-round-robin");
-    if example.join("Cargo.toml").is_file() && example.join("Cargo.lock").is_file() {
-        watch(&example);
-        cargo_build(&example.join("Cargo.toml"), &[], &target_dir);
-        let name = package_name(&example.join("Cargo.toml"));
-        println!(
-            "cargo:rustc-env=ORDO_PLUGINS_ROUND_ROBIN_WASM={}",
-            artifacts
-                .join(format!("{}.wasm", name.replace('-', "_")))
-                .display()
-        );
-    } else {
-        println!("cargo:rerun-if-changed={}", root.join("examples").display());
-        println!(
-            "cargo:warning=examples/ordering-round-robin (with Cargo.lock) missing: example not built"
-        );
+    // (b) The examples (each its own workspace), for the tests that load them.
+    for (dir, var) in [
+        ("ordering-round-robin", "ORDO_PLUGINS_ROUND_ROBIN_WASM"),
+        ("searcher-backrun", "ORDO_PLUGINS_SEARCHER_BACKRUN_WASM"),
+    ] {
+        let example = root.join("examples").join(dir);
+        if example.join("Cargo.toml").is_file() && example.join("Cargo.lock").is_file() {
+            watch(&example);
+            cargo_build(&example.join("Cargo.toml"), &[], &target_dir);
+            let name = package_name(&example.join("Cargo.toml"));
+            println!(
+                "cargo:rustc-env={var}={}",
+                artifacts
+                    .join(format!("{}.wasm", name.replace('-', "_")))
+                    .display()
+            );
+        } else {
+            println!("cargo:rerun-if-changed={}", root.join("examples").display());
+            println!("cargo:warning=examples/{dir} (with Cargo.lock) missing: example not built");
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Methods: `admin_loadPlugin {kind, path | wasm (base64), config}`, `admin_activatePlugin
-//! {id}`, `admin_rollbackPlugin {kind}`, `admin_listPlugins`, `admin_shadowPlugin {id}` (a
+//! {id}`, `admin_deactivatePlugin {id}` (searchers), `admin_rollbackPlugin {kind}`, `admin_listPlugins`, `admin_shadowPlugin {id}` (a
 //! null id stops shadowing). Object params may also be given positionally.
 
 use std::{
@@ -186,6 +186,17 @@ async fn call(state: &Arc<AdminState>, request: Value) -> Value {
             let manager = state.manager.clone();
             match arg::<IdParam>(params, "id") {
                 Ok(p) => blocking(move || manager.activate(&p.id).map_err(plugin_err))
+                    .await
+                    .and_then(|info| {
+                        serde_json::to_value(info).map_err(|e| AdminError(-32603, e.to_string()))
+                    }),
+                Err(e) => Err(e),
+            }
+        }
+        "admin_deactivatePlugin" => {
+            let manager = state.manager.clone();
+            match arg::<IdParam>(params, "id") {
+                Ok(p) => blocking(move || manager.deactivate(&p.id).map_err(plugin_err))
                     .await
                     .and_then(|info| {
                         serde_json::to_value(info).map_err(|e| AdminError(-32603, e.to_string()))

@@ -9,6 +9,8 @@
 //! 4. open the plugin manager (restores persisted plugins and the active set; on a fresh
 //!    datadir loads the shipped plugins and activates the defaults; then `[[plugins.load]]`)
 //!    and hand its ordering slot to the builder;
+//!    and its searcher host (every active searcher plugin runs each block); open the
+//!    `eth_sendBundle` pool and restore the bundles still ahead of the head;
 //! 5. start the builder loop (a block every block time), the JSON-RPC server
 //!    ([`api::NodeApi`] is the backend that turns records into RPC shapes) and the admin
 //!    listener ([`admin`], bearer token);
@@ -192,6 +194,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     let kept = bundles.restore_from_storage(builder.head().number())?;
     tracing::info!(target: "ordo::node", kept, "bundles restored");
     builder.set_bundle_pool(bundles);
+    builder.set_searchers(plugins.searcher_host());
     let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
 
     let (shutdown, shutdown_rx) = watch::channel(false);

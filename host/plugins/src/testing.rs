@@ -18,6 +18,10 @@ pub const FIXTURES_DIR: &str = env!("ORDO_PLUGINS_WASM_DIR");
 /// Path of the `examples/ordering-round-robin` component, when it was built.
 pub const ROUND_ROBIN_EXAMPLE: Option<&str> = option_env!("ORDO_PLUGINS_ROUND_ROBIN_WASM");
 
+/// Path of the `examples/searcher-backrun` component, when it was built.
+pub const SEARCHER_BACKRUN_EXAMPLE: Option<&str> =
+    option_env!("ORDO_PLUGINS_SEARCHER_BACKRUN_WASM");
+
 /// Path of a fixture component: `fixture_path("ordering")` is `ordo_fixture_ordering.wasm`.
 pub fn fixture_path(name: &str) -> PathBuf {
     PathBuf::from(FIXTURES_DIR).join(format!("ordo_fixture_{}.wasm", name.replace('-', "_")))

@@ -18,6 +18,7 @@ mod jsonrpc;
 mod plugins;
 mod restart;
 mod schema;
+mod searcher;
 mod send_bundle;
 mod transfer;
 mod tx_types;

@@ -6,13 +6,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_consensus::{Transaction, Typed2718};
-use alloy_primitives::{Address, B256, TxKind};
-use ordo_builder::{OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering};
-use ordo_primitives::Candidate;
-use parking_lot::Mutex;
-use wasmtime::component::WasmList;
-
 use crate::{
     PluginManager,
     abi::RawCandidateSet,
@@ -21,6 +14,11 @@ use crate::{
     health::{AnswerScore, ShadowStats},
     plugin::{Exports, LoadedPlugin},
 };
+use alloy_consensus::{Transaction, Typed2718};
+use alloy_primitives::{Address, B256, TxKind};
+use ordo_builder::{OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering};
+use ordo_primitives::Candidate;
+use parking_lot::Mutex;
 
 pub(crate) fn bytes32(b: &[u8; 32]) -> types::Bytes32 {
     let w = |i: usize| u64::from_be_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default());
@@ -141,8 +139,10 @@ pub(crate) fn check_answer(
     Ok(())
 }
 
-/// One call of `order` in a fresh store. The answer is read as a [`WasmList`] so an
-/// oversized one is refused by its length, without copying it out of the guest.
+/// One call of `order` in a fresh store. The answer is lifted into a host `Vec` inside the
+/// call: wasmtime runs the guest's post-return (which frees the list) before `call` returns,
+/// so a `WasmList` read afterwards would see freed guest memory. The copy is bounded by the
+/// guest's memory cap, and an answer longer than the candidate list is still refused.
 pub(crate) fn call_order(
     engine: &PluginEngine,
     plugin: &LoadedPlugin,
@@ -157,7 +157,7 @@ pub(crate) fn call_order(
     };
     let (mut cs, instance) = plugin.instantiate(engine)?;
     let func = instance
-        .get_typed_func::<(types::BlockContext, &RawCandidateSet), (Result<WasmList<u32>, types::PluginError>,)>(
+        .get_typed_func::<(types::BlockContext, &RawCandidateSet), (Result<Vec<u32>, types::PluginError>,)>(
             &mut cs.store,
             order,
         )
@@ -173,11 +173,7 @@ pub(crate) fn call_order(
             set.len()
         )));
     }
-    Ok(list
-        .as_le_slice(&cs.store)
-        .iter()
-        .map(|i| u32::from_le(*i))
-        .collect())
+    Ok(list)
 }
 
 /// Runs `plugin` on the host's candidates and re-checks the answer.

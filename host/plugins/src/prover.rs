@@ -3,9 +3,6 @@
 
 use std::{sync::Arc, time::Instant};
 
-use alloy_primitives::B256;
-use wasmtime::component::WasmList;
-
 use crate::{
     PluginManager,
     bindings::{prover::exports::ordo::plugin::prover as wit, types},
@@ -13,6 +10,7 @@ use crate::{
     ordering::bytes32,
     plugin::{Exports, LoadedPlugin},
 };
+use alloy_primitives::B256;
 
 /// Largest attestation accepted: it is stored with every batch.
 pub const MAX_ATTESTATION_BYTES: usize = 1 << 20;
@@ -51,7 +49,9 @@ impl From<&BatchHeader> for wit::BatchHeader {
 }
 
 /// Calls `on-batch` `times` times in one store (one instance) and returns every answer.
-/// The answer is read as a [`WasmList`] so an oversized one is refused by its length.
+/// Answers are lifted into host memory inside each call (wasmtime runs the guest's
+/// post-return, which frees them, before `call` returns); the guest's memory cap bounds the
+/// copy and an oversized attestation is refused by its length.
 fn call_on_batch(
     engine: &PluginEngine,
     plugin: &LoadedPlugin,
@@ -67,7 +67,7 @@ fn call_on_batch(
     };
     let (mut cs, instance) = plugin.instantiate(engine)?;
     let func = instance
-        .get_typed_func::<(wit::BatchHeader, &[u8]), (Result<WasmList<u8>, types::PluginError>,)>(
+        .get_typed_func::<(wit::BatchHeader, &[u8]), (Result<Vec<u8>, types::PluginError>,)>(
             &mut cs.store,
             on_batch,
         )
@@ -85,7 +85,7 @@ fn call_on_batch(
                 list.len()
             )));
         }
-        out.push(list.as_le_slice(&cs.store).to_vec());
+        out.push(list);
     }
     Ok(out)
 }

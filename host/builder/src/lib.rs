@@ -25,8 +25,8 @@ use std::{
 };
 
 pub use mev::{
-    FAILURE_BURST, MAX_BUNDLES_PER_BLOCK, SearcherLedger, SearcherStats, plugin_searcher_key,
-    rpc_searcher_key,
+    FAILURE_BURST, MAX_BUNDLES_PER_BLOCK, REFILL_BLOCKS, SearcherLedger, SearcherStats,
+    plugin_searcher_key, rpc_searcher_key,
 };
 pub use ordering::{
     BundleOffer, FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PlanStep,

@@ -3,9 +3,10 @@
 //! brake.
 //!
 //! A bundle that fails its solo simulation never reaches the block: it costs its searcher
-//! one credit of [`FAILURE_BURST`] (one credit comes back per block), and a searcher without
-//! credit has its bundles refused at ingress and skipped unsimulated until it earns one
-//! back. The block pays at most [`MAX_BUNDLES_PER_BLOCK`] simulations.
+//! one credit of [`FAILURE_BURST`] (one credit comes back every [`REFILL_BLOCKS`] blocks),
+//! and a searcher without credit has its bundles refused at ingress and skipped unsimulated
+//! until it earns one back. The block pays at most [`MAX_BUNDLES_PER_BLOCK`] simulations.
+//! Unsigned bundles share the one `anonymous` searcher, as they share its credit.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -25,6 +26,8 @@ use crate::{BundleOffer, CallView, Placement, PreStateView, ProposedBundle};
 pub const MAX_BUNDLES_PER_BLOCK: usize = 64;
 /// Failed simulations a searcher may accumulate before it is rate limited.
 pub const FAILURE_BURST: u64 = 16;
+/// Blocks per credit earned back.
+pub const REFILL_BLOCKS: u64 = 32;
 
 /// The statistics key of an RPC searcher (`None`: no signature header).
 pub fn rpc_searcher_key(searcher: Option<Address>) -> String {
@@ -74,10 +77,14 @@ impl SearcherLedger {
             },
             refilled_at: block,
         });
-        if block > entry.refilled_at {
-            let earned = block - entry.refilled_at;
+        let earned = block.saturating_sub(entry.refilled_at) / REFILL_BLOCKS;
+        if earned > 0 {
             entry.stats.credit = entry.stats.credit.saturating_add(earned).min(FAILURE_BURST);
-            entry.refilled_at = block;
+            entry.refilled_at += earned * REFILL_BLOCKS;
+        }
+        if entry.stats.credit == FAILURE_BURST {
+            // A full bucket earns nothing; idle time must not bank credit.
+            entry.refilled_at = entry.refilled_at.max(block);
         }
         f(&mut entry.stats)
     }
@@ -111,7 +118,7 @@ impl SearcherLedger {
         });
     }
 
-    /// Every searcher's statistics, by key.
+    /// Every searcher's statistics, by key (credit as of the last event).
     pub fn snapshot(&self) -> BTreeMap<String, SearcherStats> {
         self.entries
             .lock()
@@ -295,5 +302,48 @@ pub(crate) fn drop_label(why: &str) -> &'static str {
         // It simulated fine alone, so something earlier in the block (a higher bid on the
         // same state) changed the outcome.
         "conflict"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_spend_credit_and_credit_comes_back_slowly() {
+        let ledger = SearcherLedger::default();
+        assert!(
+            !ledger.rate_limited("s", 1),
+            "unknown searchers are not limited"
+        );
+        for _ in 0..FAILURE_BURST {
+            assert!(!ledger.rate_limited("s", 10));
+            ledger.failed_simulation("s", 10);
+        }
+        assert!(ledger.rate_limited("s", 10));
+        assert!(ledger.rate_limited("s", 10 + REFILL_BLOCKS - 1));
+        assert!(!ledger.rate_limited("s", 10 + REFILL_BLOCKS));
+        ledger.failed_simulation("s", 10 + REFILL_BLOCKS);
+        assert!(ledger.rate_limited("s", 10 + REFILL_BLOCKS));
+        // Others are unaffected; the failures are counted as drops.
+        assert!(!ledger.rate_limited("t", 10));
+        let stats = &ledger.snapshot()["s"];
+        assert_eq!(stats.dropped["simulation"], FAILURE_BURST + 1);
+        // Idle time refills up to the burst, never beyond.
+        assert!(!ledger.rate_limited("s", 10_000));
+        assert_eq!(ledger.snapshot()["s"].credit, FAILURE_BURST);
+    }
+
+    #[test]
+    fn landed_bundles_add_up_what_they_paid() {
+        let ledger = SearcherLedger::default();
+        ledger.proposed("s", 1);
+        ledger.landed("s", 1, U256::from(5));
+        ledger.proposed("s", 2);
+        ledger.landed("s", 2, U256::from(7));
+        ledger.dropped("s", 3, "conflict");
+        let s = &ledger.snapshot()["s"];
+        assert_eq!((s.proposed, s.landed, s.paid), (2, 2, U256::from(12)));
+        assert_eq!(s.dropped["conflict"], 1);
     }
 }

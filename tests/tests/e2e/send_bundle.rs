@@ -291,3 +291,78 @@ async fn of_two_conflicting_bundles_the_higher_bid_wins_and_stats_follow_the_sig
         })
         .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_bundle_survives_a_crash_and_lands_after_it() -> Result<()> {
+    let mut node = TestNode::dev().await?;
+    let a = dev_signer(1);
+    let (raw, hash) = transfer(&a, 0, random_address(), GWEI);
+    // Far enough ahead that the node is back before the target block.
+    let target = node.rpc().block_number().await? + 40;
+    send(&node.rpc(), &bundle(&[&raw], target)).await?;
+    node.kill();
+    node.start_again().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let head = node.rpc().block_number().await?;
+            ensure!(
+                head < target,
+                "the node came back after the target block ({head})"
+            );
+            let txs = block_txs(&node, target).await?;
+            ensure!(txs.first() == Some(&hash), "block {target}: {txs:?}");
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_searcher_whose_bundles_keep_failing_is_rate_limited_not_the_block() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let (spammer, honest) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+            let a = dev_signer(2);
+            let target = rpc.block_number().await? + LEAD;
+            // 20 bundles that cannot succeed: a reverting create, then nonces that do not exist.
+            for n in 0..20 {
+                let (raw, _) = reverting_create(&a, n);
+                rpc.call_signed(&spammer, "eth_sendBundle", json!([bundle(&[&raw], target)]))
+                    .await?
+                    .map_err(|e| eyre!("bundle {n}: {e}"))?;
+            }
+            let (ok, ok_hash) = transfer(&dev_signer(3), 0, random_address(), GWEI);
+            rpc.call_signed(&honest, "eth_sendBundle", json!([bundle(&[&ok], target)]))
+                .await?
+                .map_err(|e| eyre!("{e}"))?;
+            let txs = block_txs(&node, target).await?;
+            ensure!(txs.contains(&ok_hash), "the honest bundle landed: {txs:?}");
+            ensure!(nonce(&node, a.address()).await? == 0);
+
+            let (next, _) = transfer(&a, 0, random_address(), GWEI);
+            let err = rpc
+                .call_signed(
+                    &spammer,
+                    "eth_sendBundle",
+                    json!([bundle(&[&next], target + LEAD)]),
+                )
+                .await?
+                .err()
+                .ok_or_else(|| eyre!("the spammer was not limited"))?;
+            ensure!(
+                err.code == -32005 && err.message.contains("rate limited"),
+                "{err}"
+            );
+            let stats = rpc
+                .ok("ordo_searcherStats", json!([spammer.address().to_string()]))
+                .await?;
+            let s = &stats[0];
+            ensure!(s["rateLimited"] == true && s["landed"] == 0, "{stats}");
+            let failed = s["dropped"]["simulation"].as_u64().unwrap_or(0);
+            let skipped = s["dropped"]["rate_limited"].as_u64().unwrap_or(0);
+            ensure!(failed == 16 && failed + skipped == 20, "{stats}");
+            Ok(())
+        })
+        .await
+}

@@ -99,15 +99,36 @@ fn write_private(path: &Path, bytes: &[u8]) -> eyre::Result<()> {
 
 struct AdminState {
     manager: Arc<PluginManager>,
+    builder: Arc<ordo_builder::Builder>,
     token: String,
 }
 
 /// The admin service. The token is checked before anything else, the body included: an
 /// unauthenticated request gets a bare 401 whatever its method, path or size.
-pub fn router(manager: Arc<PluginManager>, token: String) -> Router {
-    let state = Arc::new(AdminState { manager, token });
+pub fn router(
+    manager: Arc<PluginManager>,
+    builder: Arc<ordo_builder::Builder>,
+    token: String,
+) -> Router {
+    let state = Arc::new(AdminState {
+        manager,
+        builder,
+        token,
+    });
     Router::new()
         .route("/", post(handle))
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<Arc<AdminState>>| async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    crate::metrics::render(&state.builder),
+                )
+            }),
+        )
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))

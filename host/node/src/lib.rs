@@ -24,6 +24,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod genesis;
+pub mod metrics;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -221,7 +222,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(target: "ordo::admin", %admin_addr, "admin API listens beyond loopback");
     }
-    let admin_router = admin::router(plugins.clone(), token);
+    let admin_router = admin::router(plugins.clone(), builder.clone(), token);
     let admin_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {

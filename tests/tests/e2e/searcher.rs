@@ -145,6 +145,25 @@ async fn the_backrun_example_lands_right_after_the_swap_and_pays_its_bid() -> Re
             );
             // No tip: what it paid the coinbase is exactly its bid.
             ensure!(s["bidsPaid"] == BID.to_string(), "{stats}");
+
+            // The same counters on the admin listener's Prometheus endpoint.
+            let metrics = reqwest::Client::new()
+                .get(format!("{}/metrics", node.admin_url()))
+                .bearer_auth(node.admin_token()?)
+                .send()
+                .await?
+                .text()
+                .await?;
+            for line in [
+                "ordo_searcher_bundles_landed_total{searcher=\"plugin:backrun\"} 1",
+                &format!("ordo_searcher_bids_paid_wei_total{{searcher=\"plugin:backrun\"}} {BID}"),
+                "# TYPE ordo_searcher_bundles_dropped_total counter",
+            ] {
+                ensure!(
+                    metrics.lines().any(|l| l == line),
+                    "{line:?} missing from:\n{metrics}"
+                );
+            }
             Ok(())
         })
         .await

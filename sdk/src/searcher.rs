@@ -1,8 +1,9 @@
 //! Searchers: MEV bundles for the block being built.
 //!
-//! The host side of searchers arrives in a later version of the node; the trait, the
-//! pre-state access and the export are here so searchers can be written and tested natively
-//! (with [`testing::MockPreState`](crate::testing::MockPreState)) today.
+//! Each block the node runs every active searcher with the block context, the public
+//! candidates and read access to the pre-state; the bundles it returns are simulated and,
+//! if they land whole, included. Sign transactions with `ordo_sdk::tx` (feature `tx`); test
+//! natively with [`testing::MockPreState`](crate::testing::MockPreState).
 
 use alloc::vec::Vec;
 

@@ -6,10 +6,16 @@
 //! 3. the active [`OrderingPolicy`] orders them; [`check_order`] re-checks the answer and
 //!    a failure falls back to the native [`PriorityFeeOrdering`] for this block, recorded in
 //!    the block's provenance with the reason;
-//! 4. `exec.build_block`: revm runs them, skipping the invalid;
-//! 5. one atomic fjall batch stores the block, receipts, state, head and WAL pruning;
-//! 6. the in-memory state index and the pool are updated, and [`SealedBlock`] is broadcast
-//!    to subscribers (RPC `newHeads` / `logs`).
+//! 4. bundles (mev.rs): the bundle pool's eligible ones and the searcher plugins'
+//!    proposals ([`SearcherHost`], reading the pre-state through [`PreStateView`]), each
+//!    simulated alone on the pre-state and accounted to its searcher; the policy places the
+//!    survivors ([`OrderingPolicy::place_bundles`], default [`place_by_bid`]) and
+//!    [`check_plan`] re-checks the plan;
+//! 5. `exec.build_block_items`: revm runs the plan, skipping invalid transactions and
+//!    dropping whole any bundle that fails (its state rolled back);
+//! 6. one atomic fjall batch stores the block, receipts, state, head and WAL pruning;
+//! 7. the in-memory state index, the pool and the bundle pool are updated, and
+//!    [`SealedBlock`] is broadcast to subscribers (RPC `newHeads` / `logs`).
 //!
 //! A block is produced every tick, empty or not, so block numbers track time and no slot is
 //! skipped. Live parameters (block time, gas limit, minimum base fee) sit in

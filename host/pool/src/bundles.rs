@@ -1,7 +1,8 @@
 //! [`BundlePool`]: searcher bundles (Flashbots `eth_sendBundle`) waiting for their target
 //! block. Every accepted bundle is fsynced to the `bundles` keyspace before `insert`
 //! returns, so an acknowledged bundle survives a crash; cancellation, replacement and
-//! expiry remove it from storage again. Not yet wired into RPC or the builder.
+//! expiry remove it from storage again. `eth_sendBundle` inserts; the builder asks for
+//! each block's eligible bundles and prunes after every block.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -31,8 +31,8 @@ use std::{
 };
 
 pub use mev::{
-    FAILURE_BURST, MAX_BUNDLES_PER_BLOCK, REFILL_BLOCKS, SearcherLedger, SearcherStats,
-    plugin_searcher_key, rpc_searcher_key,
+    FAILURE_BURST, MAX_BUNDLES_PER_BLOCK, MAX_BUNDLES_PER_SEARCHER_PER_BLOCK, REFILL_BLOCKS,
+    SearcherLedger, SearcherStats, plugin_searcher_key, rpc_searcher_key,
 };
 pub use ordering::{
     BundleOffer, FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PlanStep,
@@ -272,6 +272,9 @@ impl Builder {
         let offers = self.collect_bundles(&ctx, &params, &candidates, head.hash);
         let plan = if offers.is_empty() {
             order.iter().map(|&i| PlanStep::Tx(i)).collect()
+        } else if !provenance.fallback_reason.is_empty() {
+            // The policy already failed this block; don't ask it again.
+            place_by_bid(&candidates, &order, &offers)
         } else {
             let plan = policy.place_bundles(&ctx, &candidates, &order, &offers);
             match check_plan(&candidates, &offers, &plan) {
@@ -372,7 +375,9 @@ impl Builder {
         let prevrandao = alloy_primitives::keccak256(parent_hash);
         let mut seen = std::collections::HashSet::new();
         let mut offers = Vec::new();
-        for (arrival, p) in pending.into_iter().enumerate() {
+        let mut simulated = 0usize;
+        for (arrival, p) in mev::fair_order(pending).into_iter().enumerate() {
+            let (p, searcher_rank) = p;
             let key = p.searcher.clone();
             self.ledger.proposed(&key, number);
             if !seen.insert(p.hash()) {
@@ -383,10 +388,15 @@ impl Builder {
                 self.ledger.dropped(&key, number, "rate_limited");
                 continue;
             }
-            if offers.len() >= MAX_BUNDLES_PER_BLOCK {
+            // Every simulation costs the block, passed or failed; one searcher gets a
+            // bounded share, and the shares are taken in turns (`fair_order`).
+            if searcher_rank >= MAX_BUNDLES_PER_SEARCHER_PER_BLOCK
+                || simulated >= MAX_BUNDLES_PER_BLOCK
+            {
                 self.ledger.dropped(&key, number, "block_limit");
                 continue;
             }
+            simulated += 1;
             match mev::simulate(
                 &self.exec,
                 params,

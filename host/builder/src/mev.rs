@@ -21,9 +21,11 @@ use parking_lot::Mutex;
 
 use crate::{BundleOffer, CallView, Placement, PreStateView, ProposedBundle};
 
-/// Most bundles simulated for one block; later arrivals wait for no one (they target this
-/// block only) and are dropped as `block_limit`.
+/// Most bundle simulations (passed or failed) one block pays for; the rest are dropped as
+/// `block_limit` (they target this block only).
 pub const MAX_BUNDLES_PER_BLOCK: usize = 64;
+/// Most simulations one searcher gets per block: no one crowds out the others.
+pub const MAX_BUNDLES_PER_SEARCHER_PER_BLOCK: usize = 8;
 /// Failed simulations a searcher may accumulate before it is rate limited.
 pub const FAILURE_BURST: u64 = 16;
 /// Blocks per credit earned back.
@@ -238,6 +240,34 @@ impl Pending {
     }
 }
 
+/// Takes bundles in turns across searchers (each searcher's in arrival order, searchers in
+/// order of their first bundle), so arriving early with many bundles buys no more than one
+/// turn at a time. Each bundle comes with its rank within its searcher's bundles.
+pub(crate) fn fair_order(pending: Vec<Pending>) -> Vec<(Pending, usize)> {
+    let mut queues: Vec<(String, std::collections::VecDeque<Pending>)> = Vec::new();
+    for p in pending {
+        match queues.iter_mut().find(|(k, _)| *k == p.searcher) {
+            Some((_, q)) => q.push_back(p),
+            None => queues.push((p.searcher.clone(), [p].into())),
+        }
+    }
+    let mut out = Vec::new();
+    let mut rank = 0;
+    loop {
+        let mut any = false;
+        for (_, q) in &mut queues {
+            if let Some(p) = q.pop_front() {
+                out.push((p, rank));
+                any = true;
+            }
+        }
+        if !any {
+            return out;
+        }
+        rank += 1;
+    }
+}
+
 /// Why a solo simulation refused a bundle, or what it paid.
 pub(crate) enum Simulated {
     Offer(BundleOffer),
@@ -294,13 +324,13 @@ pub(crate) fn simulate(
 
 /// The stable label of a drop that happened in the block (for statistics and metrics).
 pub(crate) fn drop_label(why: &str) -> &'static str {
-    if why.contains("target") {
+    if why.contains("target") && why.contains("not included") {
         "target_missing"
     } else if why.contains("does not fit") {
         "block_full"
     } else {
         // It simulated fine alone, so something earlier in the block (a higher bid on the
-        // same state) changed the outcome.
+        // same state, or another backrun of the same target) changed the outcome.
         "conflict"
     }
 }
@@ -332,6 +362,37 @@ mod tests {
         // Idle time refills up to the burst, never beyond.
         assert!(!ledger.rate_limited("s", 10_000));
         assert_eq!(ledger.snapshot()["s"].credit, FAILURE_BURST);
+    }
+
+    fn pending(searcher: &str) -> Pending {
+        Pending {
+            searcher: searcher.to_string(),
+            txs: Vec::new(),
+            reverting_tx_hashes: Vec::new(),
+            placement: Placement::TopOfBlock,
+        }
+    }
+
+    #[test]
+    fn searchers_take_turns_whatever_their_arrival() {
+        let order: Vec<(String, usize)> = fair_order(vec![
+            pending("early"),
+            pending("early"),
+            pending("early"),
+            pending("late"),
+            pending("plugin:x"),
+        ])
+        .into_iter()
+        .map(|(p, rank)| (p.searcher, rank))
+        .collect();
+        let expect = [
+            ("early", 0),
+            ("late", 0),
+            ("plugin:x", 0),
+            ("early", 1),
+            ("early", 2),
+        ];
+        assert_eq!(order, expect.map(|(s, r)| (s.to_string(), r)).to_vec());
     }
 
     #[test]

@@ -125,8 +125,8 @@ pub enum PlanStep {
 /// The default bundle placement: bundles by effective bid (ties by arrival); top-of-block
 /// bundles ahead of the public order, backruns right after their target. A bundle that
 /// shares a transaction or a sender's nonce with a higher bid is left out; conflicts on
-/// state (two backruns of one swap) are settled by execution, where the later one reverts
-/// and is dropped whole.
+/// state (two backruns of one swap) are settled by execution, where the lower bid fails or
+/// finds its target taken, and is dropped whole.
 pub fn place_by_bid(
     candidates: &[Candidate],
     order: &[u32],

@@ -396,11 +396,16 @@ fn run_bundle<'a>(
     if let Some(target) = bundle.after
         && asm.included.last() != Some(&target)
     {
-        return Ok(BundleResult::Dropped(format!(
-            "target transaction {target} is not right before it"
-        )));
+        return Ok(BundleResult::Dropped(if asm.included.contains(&target) {
+            format!("another bundle already follows target transaction {target}")
+        } else {
+            format!("target transaction {target} not included")
+        }));
     }
-    let gas: u64 = bundle.txs.iter().map(|t| t.gas_limit()).sum();
+    let gas = bundle
+        .txs
+        .iter()
+        .fold(0u64, |sum, t| sum.saturating_add(t.gas_limit()));
     if asm.cumulative_gas.saturating_add(gas) > params.gas_limit {
         return Ok(BundleResult::Dropped("does not fit in the block".into()));
     }

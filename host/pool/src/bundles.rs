@@ -28,8 +28,8 @@ pub const DEFAULT_MAX_BUNDLES_PER_SEARCHER: usize = 64;
 pub struct BundleLimits {
     /// Most bundles held at once.
     pub max_total: usize,
-    /// Most bundles one (known) searcher may hold at once. Bundles without a searcher are
-    /// bounded by `max_total` only.
+    /// Most bundles one searcher may hold at once; all unsigned bundles together count as
+    /// one searcher.
     pub max_per_searcher: usize,
 }
 
@@ -126,7 +126,8 @@ struct Inner {
     by_hash: HashMap<B256, Entry>,
     /// `(searcher, replacement uuid) → bundle hash`.
     by_uuid: HashMap<(Option<Address>, String), B256>,
-    per_searcher: HashMap<Address, usize>,
+    /// Bundles held per searcher; unsigned bundles share the `None` quota.
+    per_searcher: HashMap<Option<Address>, usize>,
     next_seq: u64,
 }
 
@@ -135,9 +136,7 @@ impl Inner {
         if let Some(uuid) = &bundle.replacement_uuid {
             self.by_uuid.insert((bundle.searcher, uuid.clone()), hash);
         }
-        if let Some(searcher) = bundle.searcher {
-            *self.per_searcher.entry(searcher).or_default() += 1;
-        }
+        *self.per_searcher.entry(bundle.searcher).or_default() += 1;
         let seq = self.next_seq;
         self.next_seq += 1;
         self.by_hash.insert(hash, Entry { seq, bundle });
@@ -151,12 +150,10 @@ impl Inner {
                 self.by_uuid.remove(&key);
             }
         }
-        if let Some(searcher) = bundle.searcher
-            && let Some(n) = self.per_searcher.get_mut(&searcher)
-        {
+        if let Some(n) = self.per_searcher.get_mut(&bundle.searcher) {
             *n -= 1;
             if *n == 0 {
-                self.per_searcher.remove(&searcher);
+                self.per_searcher.remove(&bundle.searcher);
             }
         }
         Some(bundle)
@@ -267,8 +264,15 @@ impl BundlePool {
             {
                 replaced.push(*old);
             }
-            if inner.by_hash.contains_key(&hash) && !replaced.contains(&hash) {
-                replaced.push(hash);
+            if let Some(held) = inner.by_hash.get(&hash) {
+                if held.bundle.searcher != bundle.searcher {
+                    // The same transactions from someone else: the first sender keeps the
+                    // bundle (its uuid, its statistics); resubmitting it changes nothing.
+                    return Ok(hash);
+                }
+                if !replaced.contains(&hash) {
+                    replaced.push(hash);
+                }
             }
             let freed_total = replaced.len();
             if inner.by_hash.len() - freed_total >= self.limits.max_total {
@@ -276,22 +280,22 @@ impl BundlePool {
                     limit: self.limits.max_total,
                 });
             }
-            if let Some(searcher) = bundle.searcher {
-                let held = inner.per_searcher.get(&searcher).copied().unwrap_or(0);
-                let freed = replaced
-                    .iter()
-                    .filter(|h| {
-                        inner
-                            .by_hash
-                            .get(*h)
-                            .is_some_and(|e| e.bundle.searcher == Some(searcher))
-                    })
-                    .count();
-                if held - freed >= self.limits.max_per_searcher {
-                    return Err(BundleError::SearcherLimit {
-                        limit: self.limits.max_per_searcher,
-                    });
-                }
+            // Unsigned bundles share one quota, so no anonymous client can fill the pool.
+            let searcher = bundle.searcher;
+            let held = inner.per_searcher.get(&searcher).copied().unwrap_or(0);
+            let freed = replaced
+                .iter()
+                .filter(|h| {
+                    inner
+                        .by_hash
+                        .get(*h)
+                        .is_some_and(|e| e.bundle.searcher == searcher)
+                })
+                .count();
+            if held - freed >= self.limits.max_per_searcher {
+                return Err(BundleError::SearcherLimit {
+                    limit: self.limits.max_per_searcher,
+                });
             }
             replaced
         };

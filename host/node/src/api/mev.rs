@@ -18,6 +18,13 @@ use super::NodeApi;
 
 /// JSON-RPC code for a searcher out of failure credit (as rate limits elsewhere: -32005).
 const RPC_LIMITED: i32 = -32005;
+/// How far ahead of the head a bundle may target: a bundle holds a pool slot (and disk)
+/// until its block passes.
+pub const MAX_BUNDLE_LOOKAHEAD: u64 = 256;
+/// Longest `replacementUuid` (a UUID is 36 characters).
+pub const MAX_UUID_LEN: usize = 128;
+/// Largest total size of a bundle's raw transactions.
+pub const MAX_BUNDLE_BYTES: usize = 256 * 1024;
 
 /// A block number or timestamp given as a hex quantity, a decimal string or a number.
 fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -195,11 +202,45 @@ impl NodeApi {
                 None => Err(BackendError::invalid_params("bundle missing txs")),
             };
         }
+        if args
+            .replacement_uuid
+            .as_ref()
+            .is_some_and(|u| u.len() > MAX_UUID_LEN)
+        {
+            return Err(BackendError::invalid_params(format!(
+                "replacementUuid longer than {MAX_UUID_LEN} characters"
+            )));
+        }
+        // Unsigned callers cannot be told apart, so they may not name (and so replace or
+        // cancel) bundles: any of them could cancel another's.
+        if searcher.is_none()
+            && args
+                .replacement_uuid
+                .as_ref()
+                .is_some_and(|u| !u.is_empty())
+        {
+            return Err(BackendError::invalid_params(
+                "replacementUuid needs the X-Flashbots-Signature header",
+            ));
+        }
         if args.txs.len() > MAX_BUNDLE_TXS {
             return Err(bundle_err(BundleError::TooManyTxs {
                 count: args.txs.len(),
                 max: MAX_BUNDLE_TXS,
             }));
+        }
+        let reverting = args.reverting_tx_hashes.as_ref().map_or(0, Vec::len);
+        if reverting > args.txs.len() {
+            return Err(BackendError::invalid_params(format!(
+                "{reverting} revertingTxHashes for {} transactions",
+                args.txs.len()
+            )));
+        }
+        let size: usize = args.txs.iter().map(|t| t.len() / 2).sum();
+        if size > MAX_BUNDLE_BYTES {
+            return Err(BackendError::invalid_params(format!(
+                "bundle transactions total {size} bytes, at most {MAX_BUNDLE_BYTES}"
+            )));
         }
         let head = self.head().number();
         let key = rpc_searcher_key(searcher);
@@ -233,6 +274,11 @@ impl NodeApi {
             })
             .collect::<BackendResult<Vec<_>>>()?;
         let block_number = args.block_number.unwrap_or(head + 1);
+        if block_number > head + MAX_BUNDLE_LOOKAHEAD {
+            return Err(BackendError::invalid_params(format!(
+                "bundle block number {block_number} is more than {MAX_BUNDLE_LOOKAHEAD} blocks ahead of the head {head}"
+            )));
+        }
         let bundle = Bundle {
             txs,
             block_number,
@@ -254,6 +300,11 @@ impl NodeApi {
         let raw = one_object("eth_cancelBundle", params)?;
         let args: CancelBundleArgs = serde_json::from_str(raw.get())
             .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?;
+        if searcher.is_none() {
+            return Err(BackendError::invalid_params(
+                "eth_cancelBundle needs the X-Flashbots-Signature header",
+            ));
+        }
         let pool = self
             .builder
             .bundle_pool()

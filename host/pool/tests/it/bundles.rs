@@ -300,3 +300,37 @@ fn bundles_survive_reopening_storage() {
     assert!(pool.is_empty());
     assert!(storage.bundles().unwrap().is_empty());
 }
+
+#[test]
+fn unsigned_bundles_share_one_quota_and_a_copied_bundle_stays_with_its_first_sender() {
+    let (pool, _storage, _dir) = open(BundleLimits {
+        max_total: 10,
+        max_per_searcher: 2,
+    });
+    pool.insert(bundle(0, 11), 10, NOW).unwrap();
+    pool.insert(bundle(1, 11), 10, NOW).unwrap();
+    let err = pool.insert(bundle(2, 11), 10, NOW).unwrap_err();
+    assert!(
+        matches!(err, BundleError::SearcherLimit { limit: 2 }),
+        "{err}"
+    );
+    // A signed searcher still has room.
+    let mine = Bundle {
+        searcher: searcher(7),
+        replacement_uuid: Some("u".into()),
+        ..bundle(3, 11)
+    };
+    let hash = pool.insert(mine.clone(), 10, NOW).unwrap();
+    // Someone else sending the very same transactions neither takes it over nor frees
+    // the first sender's uuid.
+    let copy = Bundle {
+        searcher: searcher(8),
+        replacement_uuid: None,
+        ..mine.clone()
+    };
+    assert_eq!(pool.insert(copy, 10, NOW).unwrap(), hash);
+    let held = pool.eligible(11, NOW);
+    let held = held.iter().find(|b| b.bundle_hash() == hash).unwrap();
+    assert_eq!(held.searcher, searcher(7));
+    assert!(pool.cancel("u", searcher(7)));
+}

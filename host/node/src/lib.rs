@@ -186,6 +186,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
             tracing::info!(target: "ordo::plugins", configured = section.limits.ordering.deadline_ms, used = half_slot, "ordering deadline capped at half the block time");
             section.limits.ordering.deadline_ms = half_slot;
         }
+        // The searchers' whole round gets two searcher deadlines; keep it within a quarter
+        // of the slot so ordering, simulation and execution still fit.
+        let eighth_slot = (config.block_time_ms / 8).max(1);
+        if section.limits.searcher.deadline_ms > eighth_slot {
+            tracing::info!(target: "ordo::plugins", configured = section.limits.searcher.deadline_ms, used = eighth_slot, "searcher deadline capped at an eighth of the block time");
+            section.limits.searcher.deadline_ms = eighth_slot;
+        }
         move || open_plugins(&section, storage)
     })
     .await??;

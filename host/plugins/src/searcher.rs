@@ -294,8 +294,14 @@ pub(crate) fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<
     Ok(())
 }
 
-/// Runs every active searcher, in activation order, for one block.
+/// Runs every active searcher for one block, within a round budget of
+/// [`SEARCHER_ROUND_DEADLINES`] searcher deadlines: once it is spent the rest sit this block
+/// out (not a failure). The starting searcher rotates with the block number, so a slow one
+/// cannot always push the same others out.
 pub(crate) struct ManagerSearchers(pub Arc<PluginManager>);
+
+/// The whole round of searchers gets this many single-searcher deadlines.
+pub const SEARCHER_ROUND_DEADLINES: u32 = 2;
 
 impl SearcherHost for ManagerSearchers {
     fn search(
@@ -311,13 +317,24 @@ impl SearcherHost for ManagerSearchers {
         let mut set = RawCandidateSet::default();
         fill_candidate_set(&mut set, candidates);
         let wit_ctx = wit_context(ctx);
-        let mut out = Vec::new();
-        for plugin in &searchers {
+        let round = std::time::Duration::from_millis(self.0.config().searcher.deadline_ms)
+            * SEARCHER_ROUND_DEADLINES;
+        let began = Instant::now();
+        let first = (ctx.number % searchers.len() as u64) as usize;
+        // Answers are kept per searcher and returned in activation order whoever ran first.
+        let mut answers: Vec<Vec<ProposedBundle>> = vec![Vec::new(); searchers.len()];
+        for i in 0..searchers.len() {
+            let slot = (first + i) % searchers.len();
+            let plugin = &searchers[slot];
+            if began.elapsed() >= round {
+                tracing::warn!(target: "ordo::plugins", searcher = %plugin.info.name, block = ctx.number, "searcher round budget spent; skipped this block");
+                continue;
+            }
             let start = Instant::now();
             let result = call_search(&self.0.engine, plugin, wit_ctx, &set, state.clone());
             // A failure is counted and logged by `account`; the searcher is skipped.
             if let Ok(bundles) = self.0.account(plugin, result, start, true) {
-                out.extend(bundles.into_iter().map(|b| ProposedBundle {
+                answers[slot].extend(bundles.into_iter().map(|b| ProposedBundle {
                     searcher: plugin.info.name.clone(),
                     txs: b.txs,
                     placement: b.placement,
@@ -325,7 +342,7 @@ impl SearcherHost for ManagerSearchers {
                 }));
             }
         }
-        out
+        answers.into_iter().flatten().collect()
     }
 }
 

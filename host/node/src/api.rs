@@ -808,30 +808,9 @@ impl NodeApi {
         if args.txs.is_empty() {
             return Err(BackendError::invalid_params("bundle missing txs"));
         }
-        let txs = args
-            .txs
-            .iter()
-            .enumerate()
-            .map(|(i, raw)| {
-                let bytes = alloy_primitives::hex::decode(raw)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| ordo_primitives::decode_raw_tx(&b).map_err(|e| e.to_string()))
-                    .map_err(|e| {
-                        BackendError::invalid_params(format!("could not decode tx {i}: {e}"))
-                    })?;
-                Ok(bytes)
-            })
-            .collect::<BackendResult<Vec<_>>>()?;
-        let chain_id = self.exec.chain_id();
-        for (i, tx) in txs.iter().enumerate() {
-            if let Some(got) = tx.tx.chain_id()
-                && got != chain_id
-            {
-                return Err(BackendError::invalid_params(format!(
-                    "tx {i}: invalid chain id: have {got}, want {chain_id}"
-                )));
-            }
-        }
+        // Pre-EIP-155 transactions simulate (as geth's callBundle does); they are refused by
+        // eth_sendBundle.
+        let txs = mev::decode_bundle_txs(&args.txs, self.exec.chain_id(), false)?;
 
         let id = BlockId::Number(args.state_block_number.unwrap_or(BlockNumberOrTag::Latest));
         let state_block = self.state_block(id)?;

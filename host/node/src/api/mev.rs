@@ -172,6 +172,35 @@ fn bundle_err(e: BundleError) -> BackendError {
     BackendError::new(e.rpc_code() as i32, message)
 }
 
+/// Decodes a bundle's hex EIP-2718 transactions and recovers their senders. A transaction
+/// for another chain is refused, and so is one without a chain id when `replay_protected`.
+pub(super) fn decode_bundle_txs(
+    raw: &[String],
+    chain_id: u64,
+    replay_protected: bool,
+) -> BackendResult<Vec<ordo_primitives::PooledTx>> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let tx = alloy_primitives::hex::decode(raw)
+                .map_err(|e| e.to_string())
+                .and_then(|b| ordo_primitives::decode_raw_tx(&b).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    BackendError::invalid_params(format!("could not decode tx {i}: {e}"))
+                })?;
+            match alloy_consensus::Transaction::chain_id(&tx.tx) {
+                Some(id) if id != chain_id => Err(BackendError::tx(format!(
+                    "tx {i}: invalid chain id: have {id}, want {chain_id}"
+                ))),
+                None if replay_protected => Err(BackendError::tx(format!(
+                    "tx {i}: only replay-protected (EIP-155) transactions allowed"
+                ))),
+                _ => Ok(tx),
+            }
+        })
+        .collect()
+}
+
 impl NodeApi {
     pub(super) fn send_bundle(
         &self,
@@ -250,29 +279,10 @@ impl NodeApi {
                 format!("rate limited: too many bundles from {key} failed simulation"),
             ));
         }
-        let chain_id = self.exec.chain_id();
-        let txs = args
-            .txs
-            .iter()
-            .enumerate()
-            .map(|(i, raw)| {
-                let tx = alloy_primitives::hex::decode(raw)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| ordo_primitives::decode_raw_tx(&b).map_err(|e| e.to_string()))
-                    .map_err(|e| {
-                        BackendError::invalid_params(format!("could not decode tx {i}: {e}"))
-                    })?;
-                match alloy_consensus::Transaction::chain_id(&tx.tx) {
-                    Some(id) if id == chain_id => Ok(std::sync::Arc::new(tx)),
-                    Some(id) => Err(BackendError::tx(format!(
-                        "tx {i}: invalid chain id: have {id}, want {chain_id}"
-                    ))),
-                    None => Err(BackendError::tx(format!(
-                        "tx {i}: only replay-protected (EIP-155) transactions allowed"
-                    ))),
-                }
-            })
-            .collect::<BackendResult<Vec<_>>>()?;
+        let txs = decode_bundle_txs(&args.txs, self.exec.chain_id(), true)?
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect();
         let block_number = args.block_number.unwrap_or(head + 1);
         if block_number > head + MAX_BUNDLE_LOOKAHEAD {
             return Err(BackendError::invalid_params(format!(

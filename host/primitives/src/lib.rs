@@ -13,10 +13,15 @@
 //! Encodings are RLP (alloy-rlp) for everything consensus-shaped and for records on disk,
 //! so a record's bytes are stable across versions of the node.
 
+mod batch;
 mod bundle;
 mod chain;
 mod tx;
 
+pub use batch::{
+    BatchBlock, BatchDecodeError, BatchFrame, BatchHeader, BatchPayload, BatchRecord, BatchStatus,
+    CODEC_NONE, FRAME_VERSION, PAYLOAD_VERSION,
+};
 pub use bundle::{Bundle, BundleDecodeError, timestamp_opt};
 pub use chain::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx};

@@ -12,6 +12,8 @@
 //! - `account_history` (`address ‖ block → record before block`) and `storage_history`
 //!   (`address ‖ slot ‖ block → value before block`): change sets that answer state
 //!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]).
+//! - `batches`: batch records by index (big-endian), built by the batcher and updated as
+//!   the L1 poster submits and confirms them ([`Storage::put_batch`], fsynced).
 //! - `bundles`: accepted searcher bundles not yet expired (`bundle hash → record`, the
 //!   record owned and encoded by `ordo_primitives::Bundle`). Each write fsyncs on its own
 //!   ([`Storage::put_bundle`], [`Storage::put_bundle_replacing`], [`Storage::remove_bundles`]), so an acknowledged bundle survives a crash.
@@ -113,6 +115,7 @@ pub struct Storage {
     meta: Keyspace,
     plugins: Keyspace,
     bundles: Keyspace,
+    batches: Keyspace,
 }
 
 impl std::fmt::Debug for Storage {
@@ -170,6 +173,7 @@ impl Storage {
             meta: ks("meta")?,
             plugins: ks("plugins")?,
             bundles: ks("bundles")?,
+            batches: ks("batches")?,
             db,
         })
     }
@@ -502,6 +506,34 @@ impl Storage {
                 continue;
             }
             out.push((B256::from_slice(&key), value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    // ---- Batches -----------------------------------------------------------------------
+
+    /// Stores (or overwrites, on a status change) batch `index`'s record, fsynced.
+    pub fn put_batch(&self, index: u64, record: &[u8]) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        batch.insert(&self.batches, index.to_be_bytes(), record);
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Batch `index`'s record.
+    pub fn batch(&self, index: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.batches.get(index.to_be_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Every batch record as `(index, record)`, ascending.
+    pub fn batches(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self.batches.iter() {
+            let (key, value) = item.into_inner()?;
+            let Ok(index) = <[u8; 8]>::try_from(&key[..]) else {
+                continue;
+            };
+            out.push((u64::from_be_bytes(index), value.to_vec()));
         }
         Ok(out)
     }

@@ -1,0 +1,382 @@
+//! Ordo batcher: sealed blocks → batches, compressed by the active compression plugin,
+//! attested by the prover hook, stored for the L1 poster.
+//!
+//! Map of [`Batcher::tick`] (run every block time by [`Batcher::run`]):
+//! 1. read the blocks after the last batched one, up to the head, measuring their encoded
+//!    size ([`BatchBlock`]);
+//! 2. close a batch when the blocks reach [`BatcherConfig::max_batch_bytes`] (the block
+//!    that crosses it ends the batch) or the oldest one has waited
+//!    [`BatcherConfig::max_delay`];
+//! 3. encode the payload ([`BatchPayload`], versioned), compress it with the active codec
+//!    ([`BatchPlugins::codec`]) and check it decompresses back — on any failure the batch
+//!    is stored uncompressed ([`CODEC_NONE`]) and says so in its header;
+//! 4. call the prover hook on the header and the compressed bytes;
+//! 5. store the [`BatchRecord`] (status `Built`) with one fsync.
+//!
+//! The next batch index and the next block come from the stored records, so a restart
+//! resumes exactly after the last stored batch: no block is skipped or batched twice.
+//! [`Batcher::set_status`] is how the L1 poster moves a batch to submitted / confirmed.
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::{B256, Bytes};
+pub use ordo_primitives::{
+    BatchBlock, BatchFrame, BatchHeader, BatchPayload, BatchRecord, BatchStatus, CODEC_NONE,
+};
+use ordo_storage::{Storage, StorageError};
+use parking_lot::{Mutex, RwLock};
+use tracing::{debug, info, warn};
+
+/// Batcher failures: storage is broken, or a stored record does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum BatcherError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A stored batch record is corrupt.
+    #[error("batch {index}: {source}")]
+    Corrupt {
+        /// Which batch.
+        index: u64,
+        /// Why.
+        source: ordo_primitives::BatchDecodeError,
+    },
+    /// A block the batcher needs is missing from storage.
+    #[error("block {0} missing")]
+    MissingBlock(u64),
+}
+
+/// A compression codec (the active compression plugin, seen from here).
+pub trait BatchCodec: Send + Sync {
+    /// The codec id recorded in the header.
+    fn codec_id(&self) -> u32;
+    /// The plugin's code hash recorded in the header.
+    fn code_hash(&self) -> B256;
+    /// Compresses.
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String>;
+    /// Decompresses.
+    fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// A prover hook (the active prover plugin).
+pub trait BatchProver: Send + Sync {
+    /// The plugin's code hash, stored with the attestation.
+    fn code_hash(&self) -> B256;
+    /// The attestation for a batch.
+    fn on_batch(&self, header: &BatchHeader, payload: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// Where the batcher finds the active codec and prover, asked once per batch so a swap
+/// applies from the next batch on.
+pub trait BatchPlugins: Send + Sync + 'static {
+    /// The active compression codec, if any.
+    fn codec(&self) -> Option<Arc<dyn BatchCodec>>;
+    /// The active prover hook, if any.
+    fn prover(&self) -> Option<Arc<dyn BatchProver>>;
+}
+
+/// No plugins: batches are stored uncompressed and unattested.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoPlugins;
+
+impl BatchPlugins for NoPlugins {
+    fn codec(&self) -> Option<Arc<dyn BatchCodec>> {
+        None
+    }
+    fn prover(&self) -> Option<Arc<dyn BatchProver>> {
+        None
+    }
+}
+
+/// When a batch closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatcherConfig {
+    /// Uncompressed size at which a batch closes. The default keeps the compressed frame
+    /// well inside one ~120 KB calldata transaction (compression only shrinks it; an
+    /// incompressible batch is stored as is).
+    pub max_batch_bytes: usize,
+    /// Longest a block waits in an open batch.
+    pub max_delay: Duration,
+    /// Most blocks in one batch (bounds memory when blocks are empty).
+    pub max_blocks: usize,
+}
+
+impl Default for BatcherConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_bytes: 110_000,
+            max_delay: Duration::from_secs(30),
+            max_blocks: 4096,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// Where each stored batch is, for `ordo_txStatus` and the poster, without decoding records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Batch index.
+    pub index: u64,
+    /// First block.
+    pub first_block: u64,
+    /// Last block.
+    pub last_block: u64,
+    /// L1 progress.
+    pub status: BatchStatus,
+}
+
+/// Builds and stores batches.
+pub struct Batcher {
+    storage: Storage,
+    config: BatcherConfig,
+    plugins: Arc<dyn BatchPlugins>,
+    /// Serializes batch building and status changes (one writer of the `batches` keyspace).
+    write: Mutex<()>,
+    summaries: RwLock<Vec<BatchSummary>>,
+}
+
+impl std::fmt::Debug for Batcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Batcher {
+    /// Opens the batcher over `storage`, recovering where it stopped from the stored records.
+    pub fn open(
+        storage: Storage,
+        config: BatcherConfig,
+        plugins: Arc<dyn BatchPlugins>,
+    ) -> Result<Arc<Self>, BatcherError> {
+        let mut summaries = Vec::new();
+        for (index, bytes) in storage.batches()? {
+            let record = BatchRecord::decode(&bytes)
+                .map_err(|source| BatcherError::Corrupt { index, source })?;
+            let h = record.frame.header;
+            summaries.push(BatchSummary {
+                index,
+                first_block: h.first_block,
+                last_block: h.last_block,
+                status: record.status,
+            });
+        }
+        if let Some(last) = summaries.last() {
+            info!(target: "ordo::batcher", batches = summaries.len(), last_block = last.last_block, "batches restored");
+        }
+        Ok(Arc::new(Self {
+            storage,
+            config,
+            plugins,
+            write: Mutex::new(()),
+            summaries: RwLock::new(summaries),
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> BatcherConfig {
+        self.config
+    }
+
+    /// The first block not yet in a batch (block 0, genesis, is never batched).
+    pub fn next_block(&self) -> u64 {
+        self.summaries.read().last().map_or(1, |s| s.last_block + 1)
+    }
+
+    /// Every batch's summary, ascending.
+    pub fn summaries(&self) -> Vec<BatchSummary> {
+        self.summaries.read().clone()
+    }
+
+    /// The batch holding block `number`, if it has been batched.
+    pub fn batch_of_block(&self, number: u64) -> Option<BatchSummary> {
+        let summaries = self.summaries.read();
+        let i = summaries.partition_point(|s| s.last_block < number);
+        summaries
+            .get(i)
+            .filter(|s| s.first_block <= number)
+            .cloned()
+    }
+
+    /// Batch `index`'s stored record.
+    pub fn batch(&self, index: u64) -> Result<Option<BatchRecord>, BatcherError> {
+        self.storage
+            .batch(index)?
+            .map(|bytes| {
+                BatchRecord::decode(&bytes)
+                    .map_err(|source| BatcherError::Corrupt { index, source })
+            })
+            .transpose()
+    }
+
+    /// Records L1 progress of batch `index` (durable before returning).
+    pub fn set_status(&self, index: u64, status: BatchStatus) -> Result<(), BatcherError> {
+        let _write = self.write.lock();
+        let Some(mut record) = self.batch(index)? else {
+            return Ok(());
+        };
+        record.status = status.clone();
+        self.storage.put_batch(index, &record.encode())?;
+        if let Some(s) = self.summaries.write().iter_mut().find(|s| s.index == index) {
+            s.status = status;
+        }
+        Ok(())
+    }
+
+    /// Closes every batch that is due with the head at `head`; returns their headers.
+    pub fn tick(&self, head: u64, now_ms: u64) -> Result<Vec<BatchHeader>, BatcherError> {
+        let _write = self.write.lock();
+        let mut built = Vec::new();
+        loop {
+            let next = self.next_block();
+            if next > head {
+                return Ok(built);
+            }
+            let mut blocks = Vec::new();
+            let mut size = 0usize;
+            let mut last = None;
+            let mut full = false;
+            for n in next..=head {
+                let record = self
+                    .storage
+                    .block(n)?
+                    .ok_or(BatcherError::MissingBlock(n))?;
+                let block = BatchBlock::from_record(&record);
+                size += BatchPayload::block_size(&block);
+                blocks.push(block);
+                last = Some(record);
+                if size >= self.config.max_batch_bytes || blocks.len() >= self.config.max_blocks {
+                    full = true;
+                    break;
+                }
+            }
+            let oldest_ms = blocks[0].timestamp.saturating_mul(1000);
+            let due = full
+                || now_ms.saturating_sub(oldest_ms) >= self.config.max_delay.as_millis() as u64;
+            if !due {
+                return Ok(built);
+            }
+            let Some(last) = last else {
+                return Ok(built);
+            };
+            built.push(self.seal(blocks, &last, now_ms)?);
+        }
+    }
+
+    fn seal(
+        &self,
+        blocks: Vec<BatchBlock>,
+        last: &ordo_primitives::BlockRecord,
+        now_ms: u64,
+    ) -> Result<BatchHeader, BatcherError> {
+        let index = self.summaries.read().last().map_or(0, |s| s.index + 1);
+        let tx_count = blocks.iter().map(|b| b.txs.len() as u64).sum();
+        let payload = BatchPayload { blocks };
+        let raw = payload.encode();
+        let (codec_id, codec_hash, data) = match self.plugins.codec() {
+            Some(codec) => match compress_checked(codec.as_ref(), &raw) {
+                Ok(data) => (codec.codec_id(), codec.code_hash(), data),
+                Err(why) => {
+                    warn!(target: "ordo::batcher", index, why, "compression failed; batch stored uncompressed");
+                    (CODEC_NONE, B256::ZERO, raw.clone())
+                }
+            },
+            None => (CODEC_NONE, B256::ZERO, raw.clone()),
+        };
+        let header = BatchHeader {
+            index,
+            first_block: payload.blocks[0].number,
+            last_block: last.number(),
+            last_block_hash: last.hash,
+            state_root: last.header.state_root,
+            codec_id,
+            codec_hash,
+        };
+        let (attestation, prover_hash) = match self.plugins.prover() {
+            Some(prover) => match prover.on_batch(&header, &data) {
+                Ok(att) => (Bytes::from(att), prover.code_hash()),
+                Err(why) => {
+                    warn!(target: "ordo::batcher", index, why, "prover hook failed; batch stored without attestation");
+                    (Bytes::new(), B256::ZERO)
+                }
+            },
+            None => (Bytes::new(), B256::ZERO),
+        };
+        let record = BatchRecord {
+            frame: BatchFrame {
+                header,
+                data: Bytes::from(data),
+            },
+            raw_size: raw.len() as u64,
+            tx_count,
+            attestation,
+            prover_hash,
+            built_at_ms: now_ms,
+            status: BatchStatus::Built,
+        };
+        self.storage.put_batch(index, &record.encode())?;
+        self.summaries.write().push(BatchSummary {
+            index,
+            first_block: header.first_block,
+            last_block: header.last_block,
+            status: BatchStatus::Built,
+        });
+        info!(target: "ordo::batcher", index, first = header.first_block, last = header.last_block, txs = tx_count, raw = raw.len(), posted = record.frame.data.len(), codec = codec_id, "batch built");
+        Ok(header)
+    }
+
+    /// Builds batches every `interval` until `shutdown`, following `head()`.
+    pub async fn run(
+        self: Arc<Self>,
+        head: impl Fn() -> u64 + Send + 'static,
+        interval: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            let (this, head) = (self.clone(), head());
+            match tokio::task::spawn_blocking(move || this.tick(head, now_ms())).await {
+                Ok(Ok(built)) => {
+                    if !built.is_empty() {
+                        debug!(target: "ordo::batcher", count = built.len(), "batches built");
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(target: "ordo::batcher", %e, "batching failed"),
+                Err(e) => tracing::error!(target: "ordo::batcher", %e, "batcher task panicked"),
+            }
+        }
+    }
+}
+
+/// Compresses and checks the round trip: a codec whose output does not decompress to the
+/// input must never reach L1.
+fn compress_checked(codec: &dyn BatchCodec, raw: &[u8]) -> Result<Vec<u8>, String> {
+    let data = codec.compress(raw)?;
+    let back = codec.decompress(&data)?;
+    if back != raw {
+        return Err(format!(
+            "codec {} round trip differs ({} bytes back for {})",
+            codec.codec_id(),
+            back.len(),
+            raw.len()
+        ));
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests;

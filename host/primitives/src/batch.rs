@@ -1,0 +1,421 @@
+//! Batches: the canonical, versioned encoding of a run of sealed blocks that derivation
+//! needs to rebuild them (everything that fixes each header, plus the raw transactions),
+//! the frame posted to L1 around the compressed payload, and the stored batch record.
+//!
+//! ```text
+//! payload (v1) = 0x01 ‖ rlp([block, ...])           block = [number, timestamp, parent_hash,
+//!                                                            beneficiary, gas_limit, base_fee,
+//!                                                            extra_data, [raw tx, ...]]
+//! frame   (v1) = 0x01 ‖ rlp([header, compressed payload])
+//! ```
+//! Everything else in a header is derived: `mix_hash` is keccak(parent hash), and the roots,
+//! bloom and gas used come from executing the transactions.
+
+use alloy_primitives::{Address, B256, Bytes};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+
+use crate::BlockRecord;
+
+/// Version byte of [`BatchPayload`]'s encoding.
+pub const PAYLOAD_VERSION: u8 = 1;
+/// Version byte of [`BatchFrame`]'s encoding.
+pub const FRAME_VERSION: u8 = 1;
+/// Codec id of the identity codec (no compression plugin active).
+pub const CODEC_NONE: u32 = 0;
+
+/// Why batch bytes did not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchDecodeError {
+    /// No bytes at all.
+    #[error("empty batch data")]
+    Empty,
+    /// A version this node does not know.
+    #[error("unknown {what} version {version}")]
+    Version {
+        /// payload or frame.
+        what: &'static str,
+        /// The version byte.
+        version: u8,
+    },
+    /// Malformed RLP, or bytes after the end.
+    #[error("{what} rlp: {source}")]
+    Rlp {
+        /// payload or frame.
+        what: &'static str,
+        /// The decoder's error.
+        source: alloy_rlp::Error,
+    },
+}
+
+/// One block as derivation needs it.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BatchBlock {
+    /// Block number.
+    pub number: u64,
+    /// Timestamp (seconds).
+    pub timestamp: u64,
+    /// Parent block hash.
+    pub parent_hash: B256,
+    /// Fee recipient.
+    pub beneficiary: Address,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Base fee per gas.
+    pub base_fee: u64,
+    /// Header extra data.
+    pub extra_data: Bytes,
+    /// Raw EIP-2718 transactions, in block order.
+    pub txs: Vec<Bytes>,
+}
+
+impl BatchBlock {
+    /// The derivation view of a sealed block.
+    pub fn from_record(block: &BlockRecord) -> Self {
+        let h = &block.header;
+        Self {
+            number: h.number,
+            timestamp: h.timestamp,
+            parent_hash: h.parent_hash,
+            beneficiary: h.beneficiary,
+            gas_limit: h.gas_limit,
+            base_fee: h.base_fee_per_gas.unwrap_or_default(),
+            extra_data: h.extra_data.clone(),
+            txs: block.transactions.clone(),
+        }
+    }
+}
+
+/// The uncompressed content of a batch: consecutive blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchPayload {
+    /// Consecutive blocks, ascending.
+    pub blocks: Vec<BatchBlock>,
+}
+
+impl BatchPayload {
+    /// `PAYLOAD_VERSION ‖ rlp(blocks)`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1 + self.blocks.length());
+        out.push(PAYLOAD_VERSION);
+        self.blocks.encode(&mut out);
+        out
+    }
+
+    /// The inverse of [`Self::encode`]; trailing bytes are an error.
+    pub fn decode(bytes: &[u8]) -> Result<Self, BatchDecodeError> {
+        let (&version, mut rest) = bytes.split_first().ok_or(BatchDecodeError::Empty)?;
+        if version != PAYLOAD_VERSION {
+            return Err(BatchDecodeError::Version {
+                what: "payload",
+                version,
+            });
+        }
+        let rlp = |source| BatchDecodeError::Rlp {
+            what: "payload",
+            source,
+        };
+        let blocks = Vec::<BatchBlock>::decode(&mut rest).map_err(rlp)?;
+        if !rest.is_empty() {
+            return Err(rlp(alloy_rlp::Error::UnexpectedLength));
+        }
+        Ok(Self { blocks })
+    }
+
+    /// Encoded size of one more block (what the batcher measures while filling a batch).
+    pub fn block_size(block: &BatchBlock) -> usize {
+        block.length()
+    }
+}
+
+/// What identifies a batch and how to read it: posted uncompressed in front of the payload
+/// and handed to prover hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BatchHeader {
+    /// Batch number, from 0, without gaps.
+    pub index: u64,
+    /// First block in the batch.
+    pub first_block: u64,
+    /// Last block in the batch.
+    pub last_block: u64,
+    /// Hash of the last block.
+    pub last_block_hash: B256,
+    /// State root after the last block.
+    pub state_root: B256,
+    /// Codec that compressed the payload ([`CODEC_NONE`]: stored as is).
+    pub codec_id: u32,
+    /// Code hash of the compression plugin that produced it (zero: native).
+    pub codec_hash: B256,
+}
+
+/// What goes to L1: the header and the compressed payload.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BatchFrame {
+    /// The header.
+    pub header: BatchHeader,
+    /// The payload as compressed by the header's codec.
+    pub data: Bytes,
+}
+
+impl BatchFrame {
+    /// `FRAME_VERSION ‖ rlp([header, data])`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1 + self.length());
+        out.push(FRAME_VERSION);
+        Encodable::encode(self, &mut out);
+        out
+    }
+
+    /// The inverse of [`Self::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, BatchDecodeError> {
+        let (&version, mut rest) = bytes.split_first().ok_or(BatchDecodeError::Empty)?;
+        if version != FRAME_VERSION {
+            return Err(BatchDecodeError::Version {
+                what: "frame",
+                version,
+            });
+        }
+        let rlp = |source| BatchDecodeError::Rlp {
+            what: "frame",
+            source,
+        };
+        let frame = <Self as Decodable>::decode(&mut rest).map_err(rlp)?;
+        if !rest.is_empty() {
+            return Err(rlp(alloy_rlp::Error::UnexpectedLength));
+        }
+        Ok(frame)
+    }
+}
+
+/// Where a batch is on its way to L1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchStatus {
+    /// Built and stored, not sent (or no L1 configured).
+    Built,
+    /// Sent in an L1 transaction, not yet confirmed.
+    Submitted {
+        /// The L1 transaction.
+        tx_hash: B256,
+        /// Its nonce.
+        nonce: u64,
+        /// Fee cap used.
+        max_fee_per_gas: u128,
+        /// Tip used.
+        max_priority_fee_per_gas: u128,
+        /// When it was sent (ms since the epoch).
+        submitted_at_ms: u64,
+    },
+    /// Included in L1 with enough confirmations.
+    Confirmed {
+        /// The L1 transaction.
+        tx_hash: B256,
+        /// L1 block number.
+        l1_block: u64,
+        /// L1 block hash.
+        l1_block_hash: B256,
+    },
+}
+
+/// A stored batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRecord {
+    /// The frame as it is (or will be) posted.
+    pub frame: BatchFrame,
+    /// Uncompressed payload size (bytes).
+    pub raw_size: u64,
+    /// Number of transactions in the batch.
+    pub tx_count: u64,
+    /// What the prover hook attested (empty without a prover).
+    pub attestation: Bytes,
+    /// Code hash of the prover hook (zero: none).
+    pub prover_hash: B256,
+    /// Time the batch was built (ms since the epoch).
+    pub built_at_ms: u64,
+    /// L1 progress.
+    pub status: BatchStatus,
+}
+
+#[derive(RlpEncodable, RlpDecodable)]
+struct RecordWire {
+    frame: Bytes,
+    raw_size: u64,
+    tx_count: u64,
+    attestation: Bytes,
+    prover_hash: B256,
+    built_at_ms: u64,
+    /// 0 built, 1 submitted, 2 confirmed.
+    status: u8,
+    tx_hash: B256,
+    nonce: u64,
+    max_fee_per_gas: u128,
+    max_priority_fee_per_gas: u128,
+    at_ms: u64,
+    l1_block: u64,
+    l1_block_hash: B256,
+}
+
+impl BatchRecord {
+    /// The RLP storage record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut wire = RecordWire {
+            frame: self.frame.encode().into(),
+            raw_size: self.raw_size,
+            tx_count: self.tx_count,
+            attestation: self.attestation.clone(),
+            prover_hash: self.prover_hash,
+            built_at_ms: self.built_at_ms,
+            status: 0,
+            tx_hash: B256::ZERO,
+            nonce: 0,
+            max_fee_per_gas: 0,
+            max_priority_fee_per_gas: 0,
+            at_ms: 0,
+            l1_block: 0,
+            l1_block_hash: B256::ZERO,
+        };
+        match &self.status {
+            BatchStatus::Built => {}
+            BatchStatus::Submitted {
+                tx_hash,
+                nonce,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                submitted_at_ms,
+            } => {
+                wire.status = 1;
+                wire.tx_hash = *tx_hash;
+                wire.nonce = *nonce;
+                wire.max_fee_per_gas = *max_fee_per_gas;
+                wire.max_priority_fee_per_gas = *max_priority_fee_per_gas;
+                wire.at_ms = *submitted_at_ms;
+            }
+            BatchStatus::Confirmed {
+                tx_hash,
+                l1_block,
+                l1_block_hash,
+            } => {
+                wire.status = 2;
+                wire.tx_hash = *tx_hash;
+                wire.l1_block = *l1_block;
+                wire.l1_block_hash = *l1_block_hash;
+            }
+        }
+        let mut out = Vec::with_capacity(wire.length());
+        wire.encode(&mut out);
+        out
+    }
+
+    /// Decodes a storage record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, BatchDecodeError> {
+        let mut buf = bytes;
+        let rlp = |source| BatchDecodeError::Rlp {
+            what: "batch record",
+            source,
+        };
+        let w = RecordWire::decode(&mut buf).map_err(rlp)?;
+        let status = match w.status {
+            0 => BatchStatus::Built,
+            1 => BatchStatus::Submitted {
+                tx_hash: w.tx_hash,
+                nonce: w.nonce,
+                max_fee_per_gas: w.max_fee_per_gas,
+                max_priority_fee_per_gas: w.max_priority_fee_per_gas,
+                submitted_at_ms: w.at_ms,
+            },
+            2 => BatchStatus::Confirmed {
+                tx_hash: w.tx_hash,
+                l1_block: w.l1_block,
+                l1_block_hash: w.l1_block_hash,
+            },
+            _ => return Err(rlp(alloy_rlp::Error::Custom("unknown batch status"))),
+        };
+        Ok(Self {
+            frame: BatchFrame::decode(&w.frame)?,
+            raw_size: w.raw_size,
+            tx_count: w.tx_count,
+            attestation: w.attestation,
+            prover_hash: w.prover_hash,
+            built_at_ms: w.built_at_ms,
+            status,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(n: u64) -> BatchBlock {
+        BatchBlock {
+            number: n,
+            timestamp: 1_700_000_000 + n,
+            parent_hash: B256::repeat_byte(n as u8),
+            beneficiary: Address::repeat_byte(0x42),
+            gas_limit: 30_000_000,
+            base_fee: 7,
+            extra_data: Bytes::from_static(b"ordo"),
+            txs: vec![
+                Bytes::from(vec![2, 0xc0 + n as u8]),
+                Bytes::from(vec![n as u8; 40]),
+            ],
+        }
+    }
+
+    #[test]
+    fn payload_frame_and_record_round_trip_and_refuse_garbage() {
+        let payload = BatchPayload {
+            blocks: vec![block(1), block(2), block(3)],
+        };
+        let bytes = payload.encode();
+        assert_eq!(bytes[0], PAYLOAD_VERSION);
+        assert_eq!(BatchPayload::decode(&bytes).unwrap(), payload);
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(BatchPayload::decode(&long).is_err());
+        assert!(matches!(
+            BatchPayload::decode(&[9, 0xc0]),
+            Err(BatchDecodeError::Version { version: 9, .. })
+        ));
+        assert_eq!(BatchPayload::decode(&[]), Err(BatchDecodeError::Empty));
+
+        let frame = BatchFrame {
+            header: BatchHeader {
+                index: 4,
+                first_block: 1,
+                last_block: 3,
+                last_block_hash: B256::repeat_byte(3),
+                state_root: B256::repeat_byte(0x55),
+                codec_id: 1,
+                codec_hash: B256::repeat_byte(0xcc),
+            },
+            data: Bytes::from(bytes),
+        };
+        let encoded = frame.encode();
+        assert_eq!(BatchFrame::decode(&encoded).unwrap(), frame);
+        for status in [
+            BatchStatus::Built,
+            BatchStatus::Submitted {
+                tx_hash: B256::repeat_byte(1),
+                nonce: 9,
+                max_fee_per_gas: 100,
+                max_priority_fee_per_gas: 2,
+                submitted_at_ms: 5,
+            },
+            BatchStatus::Confirmed {
+                tx_hash: B256::repeat_byte(1),
+                l1_block: 77,
+                l1_block_hash: B256::repeat_byte(7),
+            },
+        ] {
+            let record = BatchRecord {
+                frame: frame.clone(),
+                raw_size: 123,
+                tx_count: 6,
+                attestation: Bytes::from_static(b"att"),
+                prover_hash: B256::repeat_byte(0xab),
+                built_at_ms: 42,
+                status,
+            };
+            assert_eq!(BatchRecord::decode(&record.encode()).unwrap(), record);
+        }
+    }
+}

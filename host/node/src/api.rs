@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
+mod batches;
 mod mev;
 
 /// Most blocks one `eth_getLogs` may scan.
@@ -38,6 +39,7 @@ pub struct NodeApi {
     pool: Arc<Pool>,
     builder: Arc<Builder>,
     events: broadcast::Sender<ChainEvent>,
+    batcher: std::sync::OnceLock<Arc<ordo_batcher::Batcher>>,
 }
 
 fn storage_err(e: StorageError) -> BackendError {
@@ -63,6 +65,13 @@ fn decode_tx(raw: &Bytes) -> BackendResult<TxEnvelope> {
 }
 
 impl NodeApi {
+    /// Answers `ordo_getBatch` / `ordo_txStatus` from `batcher` (set once, at launch).
+    pub fn set_batcher(&self, batcher: Arc<ordo_batcher::Batcher>) {
+        let _ = self.batcher.set(batcher);
+    }
+}
+
+impl NodeApi {
     /// Wires the backend and starts forwarding builder and pool events to subscribers.
     pub fn new(
         storage: Storage,
@@ -77,6 +86,7 @@ impl NodeApi {
             pool,
             builder,
             events,
+            batcher: std::sync::OnceLock::new(),
         });
         let mut blocks = api.builder.subscribe();
         let weak = Arc::downgrade(&api);
@@ -673,6 +683,8 @@ impl EthBackend for NodeApi {
         match method {
             "ordo_getBlockProvenance" => Some(self.block_provenance(params)),
             "ordo_searcherStats" => Some(self.searcher_stats(params)),
+            "ordo_getBatch" => Some(self.get_batch(params)),
+            "ordo_txStatus" => Some(self.tx_status(params)),
             "eth_callBundle" => Some(self.call_bundle(params)),
             "eth_sendBundle" => Some(self.send_bundle(params, searcher)),
             "eth_cancelBundle" => Some(self.cancel_bundle(params, searcher)),

@@ -40,6 +40,41 @@ pub struct NodeConfig {
     pub admin_token_file: Option<PathBuf>,
     /// Plugins: limits, the shipped defaults, and plugins to load at start.
     pub plugins: PluginsSection,
+    /// When batches close.
+    pub batcher: BatcherSection,
+}
+
+/// `[batcher]` section.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatcherSection {
+    /// Uncompressed size (bytes) at which a batch closes.
+    pub max_batch_bytes: usize,
+    /// Longest a block waits in an open batch (milliseconds).
+    pub max_delay_ms: u64,
+    /// Most blocks in one batch.
+    pub max_blocks: usize,
+}
+
+impl Default for BatcherSection {
+    fn default() -> Self {
+        let d = ordo_batcher::BatcherConfig::default();
+        Self {
+            max_batch_bytes: d.max_batch_bytes,
+            max_delay_ms: d.max_delay.as_millis() as u64,
+            max_blocks: d.max_blocks,
+        }
+    }
+}
+
+impl From<BatcherSection> for ordo_batcher::BatcherConfig {
+    fn from(s: BatcherSection) -> Self {
+        Self {
+            max_batch_bytes: s.max_batch_bytes.max(1),
+            max_delay: std::time::Duration::from_millis(s.max_delay_ms),
+            max_blocks: s.max_blocks.max(1),
+        }
+    }
 }
 
 /// `[plugins]` section.
@@ -121,6 +156,7 @@ impl Default for NodeConfig {
             admin_addr: SocketAddr::from(([127, 0, 0, 1], 8548)),
             admin_token_file: None,
             plugins: PluginsSection::default(),
+            batcher: BatcherSection::default(),
         }
     }
 }

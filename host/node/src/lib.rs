@@ -11,15 +11,18 @@
 //!    and hand its ordering slot to the builder;
 //!    and its searcher host (every active searcher plugin runs each block); open the
 //!    `eth_sendBundle` pool and restore the bundles still ahead of the head;
-//! 5. start the builder loop (a block every block time), the JSON-RPC server
+//! 5. open the batcher (resumes after the last stored batch; compression and prover plugins
+//!    through [`batches::ManagerBatchPlugins`]);
+//! 6. start the builder loop, the batcher loop (a block every block time), the JSON-RPC server
 //!    ([`api::NodeApi`] is the backend that turns records into RPC shapes) and the admin
 //!    listener ([`admin`], bearer token);
-//! 6. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
+//! 7. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
 //!
 //! Only this crate knows the concrete types of every stage.
 
 pub mod admin;
 pub mod api;
+pub mod batches;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -203,7 +206,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     tracing::info!(target: "ordo::node", kept, "bundles restored");
     builder.set_bundle_pool(bundles);
     builder.set_searchers(plugins.searcher_host());
+    let batcher = ordo_batcher::Batcher::open(
+        storage.clone(),
+        config.batcher.into(),
+        Arc::new(batches::ManagerBatchPlugins(plugins.clone())),
+    )?;
     let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
+    api.set_batcher(batcher.clone());
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(config.rpc_addr)
@@ -239,6 +248,14 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         }
     });
     let builder_task = tokio::spawn(builder.clone().run(shutdown_signal(&shutdown_rx)));
+    let batcher_task = tokio::spawn({
+        let builder = builder.clone();
+        batcher.clone().run(
+            move || builder.head().number(),
+            Duration::from_millis(config.block_time_ms.clamp(50, 1000)),
+            shutdown_signal(&shutdown_rx),
+        )
+    });
     tracing::info!(target: "ordo::node", %rpc_addr, %admin_addr, chain_id, "node started");
     Ok(RunningNode {
         rpc_addr,
@@ -247,7 +264,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         builder,
         pool,
         shutdown,
-        tasks: vec![builder_task, rpc_task, admin_task],
+        tasks: vec![builder_task, batcher_task, rpc_task, admin_task],
         storage,
     })
 }

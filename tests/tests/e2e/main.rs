@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+mod batches;
 mod bundle;
 mod config;
 mod contract;

@@ -1,0 +1,173 @@
+//! `ordo_getBatch` and `ordo_txStatus`: where blocks and transactions are on their way to L1.
+
+use alloy_primitives::{B256, Bytes, U64};
+use ordo_batcher::{BatchRecord, BatchStatus};
+use ordo_rpc::{BackendError, BackendResult};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::{NodeApi, storage_err};
+
+/// A batch as `ordo_getBatch` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchView {
+    index: U64,
+    first_block: U64,
+    last_block: U64,
+    last_block_hash: B256,
+    state_root: B256,
+    codec_id: u32,
+    /// Code hash of the compression plugin; null when stored uncompressed.
+    codec_hash: Option<B256>,
+    /// Uncompressed payload size.
+    raw_size: u64,
+    /// Size of the frame posted to L1.
+    posted_size: u64,
+    tx_count: u64,
+    attestation: Bytes,
+    prover_hash: Option<B256>,
+    /// Milliseconds since the epoch.
+    built_at: u64,
+    /// `built` (not sent: no L1 configured, or waiting), `submitted` or `confirmed`.
+    status: &'static str,
+    l1_tx_hash: Option<B256>,
+    l1_nonce: Option<U64>,
+    l1_block: Option<U64>,
+    l1_block_hash: Option<B256>,
+    /// The exact bytes posted (or to be posted) to the batch inbox.
+    frame: Bytes,
+}
+
+/// `ordo_txStatus`'s answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TxStatusView {
+    /// `pending`, `sequenced`, `batched`, `submitted` or `confirmed`.
+    status: &'static str,
+    l2_block: Option<U64>,
+    batch_index: Option<U64>,
+    l1_tx_hash: Option<B256>,
+    l1_block: Option<U64>,
+}
+
+fn status_name(status: &BatchStatus) -> &'static str {
+    match status {
+        BatchStatus::Built => "batched",
+        BatchStatus::Submitted { .. } => "submitted",
+        BatchStatus::Confirmed { .. } => "confirmed",
+    }
+}
+
+fn l1_fields(status: &BatchStatus) -> (Option<B256>, Option<u64>, Option<u64>, Option<B256>) {
+    match status {
+        BatchStatus::Built => (None, None, None, None),
+        BatchStatus::Submitted { tx_hash, nonce, .. } => (Some(*tx_hash), Some(*nonce), None, None),
+        BatchStatus::Confirmed {
+            tx_hash,
+            l1_block,
+            l1_block_hash,
+        } => (Some(*tx_hash), None, Some(*l1_block), Some(*l1_block_hash)),
+    }
+}
+
+impl BatchView {
+    fn from_record(r: &BatchRecord) -> Self {
+        let h = r.frame.header;
+        let (l1_tx_hash, l1_nonce, l1_block, l1_block_hash) = l1_fields(&r.status);
+        let frame = r.frame.encode();
+        Self {
+            index: U64::from(h.index),
+            first_block: U64::from(h.first_block),
+            last_block: U64::from(h.last_block),
+            last_block_hash: h.last_block_hash,
+            state_root: h.state_root,
+            codec_id: h.codec_id,
+            codec_hash: (!h.codec_hash.is_zero()).then_some(h.codec_hash),
+            raw_size: r.raw_size,
+            posted_size: frame.len() as u64,
+            tx_count: r.tx_count,
+            attestation: r.attestation.clone(),
+            prover_hash: (!r.prover_hash.is_zero()).then_some(r.prover_hash),
+            built_at: r.built_at_ms,
+            status: match r.status {
+                BatchStatus::Built => "built",
+                BatchStatus::Submitted { .. } => "submitted",
+                BatchStatus::Confirmed { .. } => "confirmed",
+            },
+            l1_tx_hash,
+            l1_nonce: l1_nonce.map(U64::from),
+            l1_block: l1_block.map(U64::from),
+            l1_block_hash,
+            frame: frame.into(),
+        }
+    }
+}
+
+fn one_arg<T: serde::de::DeserializeOwned>(
+    method: &str,
+    params: Option<&RawValue>,
+) -> BackendResult<T> {
+    let args: Vec<&RawValue> = match params {
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
+        None => vec![],
+    };
+    match args.as_slice() {
+        [one] => serde_json::from_str(one.get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}"))),
+        _ => Err(BackendError::invalid_params(format!(
+            "{method} takes 1 argument, got {}",
+            args.len()
+        ))),
+    }
+}
+
+fn to_raw<T: Serialize>(value: &T) -> BackendResult<Box<RawValue>> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| BackendError::internal(format!("serializing: {e}")))
+}
+
+impl NodeApi {
+    pub(super) fn get_batch(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
+        let index: U64 = one_arg("ordo_getBatch", params)?;
+        let Some(batcher) = self.batcher.get() else {
+            return to_raw(&());
+        };
+        let record = batcher.batch(index.to()).map_err(|e| {
+            tracing::error!(target: "ordo::rpc", %e, "batch read failed");
+            BackendError::internal("internal storage error")
+        })?;
+        to_raw(&record.as_ref().map(BatchView::from_record))
+    }
+
+    pub(super) fn tx_status(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
+        let hash: B256 = one_arg("ordo_txStatus", params)?;
+        let view = match self.storage.tx_location(&hash).map_err(storage_err)? {
+            Some(loc) => {
+                let batch = self.batcher.get().and_then(|b| b.batch_of_block(loc.block));
+                let (l1_tx_hash, _, l1_block, _) = batch
+                    .as_ref()
+                    .map_or((None, None, None, None), |b| l1_fields(&b.status));
+                Some(TxStatusView {
+                    status: batch
+                        .as_ref()
+                        .map_or("sequenced", |b| status_name(&b.status)),
+                    l2_block: Some(U64::from(loc.block)),
+                    batch_index: batch.as_ref().map(|b| U64::from(b.index)),
+                    l1_tx_hash,
+                    l1_block: l1_block.map(U64::from),
+                })
+            }
+            None if self.pool.contains(&hash) => Some(TxStatusView {
+                status: "pending",
+                l2_block: None,
+                batch_index: None,
+                l1_tx_hash: None,
+                l1_block: None,
+            }),
+            None => None,
+        };
+        to_raw(&view)
+    }
+}

@@ -28,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod genesis;
 pub mod metrics;
+pub mod verify;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 

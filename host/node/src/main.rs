@@ -1,4 +1,5 @@
-//! The `ordo` binary: `ordo dev`, `ordo run --config FILE`, `ordo bench`.
+//! The `ordo` binary: `ordo dev`, `ordo run --config FILE`, `ordo bench`, `ordo plugin`,
+//! `ordo verify`.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -35,6 +36,45 @@ enum Command {
     /// Write and load plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Rebuild the chain from its batches (on L1, or a node's) and check every block.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// L1 JSON-RPC URL to read the batch inbox from.
+    #[arg(long, env = "ORDO_L1_RPC", requires_all = ["batch_inbox", "batcher"], conflicts_with = "batches_rpc")]
+    l1_rpc: Option<String>,
+    /// The batch inbox address on L1.
+    #[arg(long)]
+    batch_inbox: Option<alloy_primitives::Address>,
+    /// The batcher's L1 address (only its inbox transactions count).
+    #[arg(long)]
+    batcher: Option<alloy_primitives::Address>,
+    /// First L1 block to scan.
+    #[arg(long, default_value_t = 0)]
+    l1_from_block: u64,
+    /// Read the batches from a node's `ordo_getBatch` instead of L1.
+    #[arg(long)]
+    batches_rpc: Option<String>,
+    /// Compare every rebuilt block hash with this node's.
+    #[arg(long)]
+    compare_rpc: Option<String>,
+    /// geth-style genesis.json of the chain.
+    #[arg(long, conflicts_with = "dev")]
+    genesis: Option<PathBuf>,
+    /// The `ordo dev` chain (dev accounts).
+    #[arg(long)]
+    dev: bool,
+    /// Chain id of the dev chain.
+    #[arg(long)]
+    chain_id: Option<u64>,
+    /// Extra compression plugins (`*.wasm`), for codecs beyond the shipped ones.
+    #[arg(long)]
+    plugin_dir: Option<PathBuf>,
+    /// Where the verifier keeps its rebuilt chain (default: a fresh temporary folder).
+    #[arg(long)]
+    datadir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -231,6 +271,45 @@ fn main() -> eyre::Result<()> {
                 dir.display(),
                 dir.display()
             );
+            Ok(())
+        }
+        Command::Verify(args) => {
+            init_tracing("pretty");
+            if args.genesis.is_none() && !args.dev {
+                eyre::bail!("say which chain: --dev or --genesis FILE");
+            }
+            let source = match (&args.l1_rpc, &args.batches_rpc) {
+                (Some(rpc), _) => ordo_node::verify::FrameSource::L1 {
+                    rpc: rpc.clone(),
+                    inbox: args
+                        .batch_inbox
+                        .ok_or_else(|| eyre::eyre!("--batch-inbox is required"))?,
+                    batcher: args
+                        .batcher
+                        .ok_or_else(|| eyre::eyre!("--batcher is required"))?,
+                    from_block: args.l1_from_block,
+                },
+                (None, Some(rpc)) => ordo_node::verify::FrameSource::Node { rpc: rpc.clone() },
+                (None, None) => eyre::bail!("say where the batches are: --l1-rpc or --batches-rpc"),
+            };
+            let temp = tempfile::tempdir()?;
+            let mut cfg = NodeConfig {
+                genesis: args.genesis.clone(),
+                datadir: args
+                    .datadir
+                    .clone()
+                    .unwrap_or_else(|| temp.path().join("verify")),
+                ..NodeConfig::default()
+            };
+            if let Some(id) = args.chain_id {
+                cfg.chain_id = id;
+            }
+            runtime.block_on(ordo_node::verify::run(
+                &cfg,
+                &source,
+                args.compare_rpc.as_deref(),
+                args.plugin_dir.as_deref(),
+            ))?;
             Ok(())
         }
         Command::Plugin(PluginCommand::Load {

@@ -24,6 +24,7 @@ mod send_bundle;
 mod transfer;
 mod tx_types;
 mod validation;
+mod verify;
 
 /// Failure guard for a whole test body.
 pub const GUARD: Duration = Duration::from_secs(240);

@@ -202,9 +202,16 @@ impl L1Poster {
 
         // Mined in a canonical block (ours, or an earlier submission of the same batch)?
         let mut candidates = vec![sub.clone()];
-        candidates.extend(self.earlier.iter().filter(|(i, _)| *i == index).map(|(_, s)| s.clone()));
+        candidates.extend(
+            self.earlier
+                .iter()
+                .filter(|(i, _)| *i == index)
+                .map(|(_, s)| s.clone()),
+        );
         for cand in &candidates {
-            if let Some((block, block_hash)) = self.canonical_receipt(&provider, cand.tx_hash).await? {
+            if let Some((block, block_hash)) =
+                self.canonical_receipt(&provider, cand.tx_hash).await?
+            {
                 if cand.tx_hash != sub.tx_hash {
                     // An earlier submission won the race; track that one from now on.
                     info!(target: TARGET, index, tx = %cand.tx_hash, "earlier submission of the batch was mined");
@@ -215,7 +222,12 @@ impl L1Poster {
         }
 
         self.status.update(|s| {
-            s.pending = Some(PendingBatch { index, tx_hash: sub.tx_hash, nonce: sub.nonce, mined_in: None })
+            s.pending = Some(PendingBatch {
+                index,
+                tx_hash: sub.tx_hash,
+                nonce: sub.nonce,
+                mined_in: None,
+            })
         });
         if mined_nonce > sub.nonce {
             // Our nonce went to a transaction that is not ours for this batch (another sender
@@ -229,7 +241,9 @@ impl L1Poster {
             return Ok(());
         }
 
-        let known = rpc(provider.get_transaction_by_hash(sub.tx_hash)).await?.is_some();
+        let known = rpc(provider.get_transaction_by_hash(sub.tx_hash))
+            .await?
+            .is_some();
         let overdue = now_ms().saturating_sub(sub.submitted_at_ms)
             >= self.config.resubmit_after.as_millis() as u64;
         if overdue {
@@ -237,15 +251,21 @@ impl L1Poster {
             let cap = self.config.max_fee_per_gas_cap;
             let pct = self.config.fee_bump_percent;
             let max_fee = bump(sub.max_fee_per_gas, pct).max(fees.0).min(cap);
-            let tip = bump(sub.max_priority_fee_per_gas, pct).max(fees.1).min(max_fee);
-            if known && (max_fee < bump(sub.max_fee_per_gas, 10) || tip < bump(sub.max_priority_fee_per_gas, 10)) {
+            let tip = bump(sub.max_priority_fee_per_gas, pct)
+                .max(fees.1)
+                .min(max_fee);
+            if known
+                && (max_fee < bump(sub.max_fee_per_gas, 10)
+                    || tip < bump(sub.max_priority_fee_per_gas, 10))
+            {
                 // A replacement below +10% would be refused; waiting is all that is left.
                 warn!(target: TARGET, index, max_fee, cap, "fee cap reached, cannot replace pending batch tx");
                 return Ok(());
             }
             info!(target: TARGET, index, nonce = sub.nonce, max_fee, tip, "batch tx not mined in time, replacing with bumped fees");
             self.earlier.push((index, sub.clone()));
-            self.post(&provider, index, &bytes, sub.nonce, Some((max_fee, tip))).await?;
+            self.post(&provider, index, &bytes, sub.nonce, Some((max_fee, tip)))
+                .await?;
             self.status.update(|s| s.bumped += 1);
         } else if !known {
             // Reorged out, or the node restarted / evicted it: the nonce is still ours, so the
@@ -309,7 +329,11 @@ impl L1Poster {
             info!(target: TARGET, index, tx = %sub.tx_hash, block, "batch confirmed on L1");
             self.queue.confirmed(
                 index,
-                Confirmation { tx_hash: sub.tx_hash, l1_block: block, l1_block_hash: block_hash },
+                Confirmation {
+                    tx_hash: sub.tx_hash,
+                    l1_block: block,
+                    l1_block_hash: block_hash,
+                },
             );
             self.earlier.clear();
             // The nonce after this one is ours for the next batch.
@@ -334,8 +358,10 @@ impl L1Poster {
     }
 
     async fn fresh_nonce(&mut self, provider: &RootProvider) -> Result<u64, TickError> {
-        let pending =
-            rpc(provider.get_transaction_count(self.config.signer.address()).pending()).await?;
+        let pending = rpc(provider
+            .get_transaction_count(self.config.signer.address())
+            .pending())
+        .await?;
         // The cache only ever moves the nonce forward (the node's pending view may lag ours).
         let n = pending.max(self.nonce.unwrap_or(0));
         self.nonce = Some(n);
@@ -401,7 +427,12 @@ impl L1Poster {
         // hash and nonce up on L1, never by posting the batch under another nonce blindly.
         self.queue.submitted(index, sub);
         self.status.update(|s| {
-            s.pending = Some(PendingBatch { index, tx_hash, nonce, mined_in: None })
+            s.pending = Some(PendingBatch {
+                index,
+                tx_hash,
+                nonce,
+                mined_in: None,
+            })
         });
         let raw = envelope.encoded_2718();
         match rpc(provider.send_raw_transaction(&raw)).await {

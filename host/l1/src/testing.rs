@@ -82,7 +82,12 @@ impl Anvil {
         let bin = anvil_binary();
         let mut last = String::new();
         for _ in 0..5 {
-            let mut anvil = Self { bin: bin.clone(), port: free_port(), options: options.clone(), child: None };
+            let mut anvil = Self {
+                bin: bin.clone(),
+                port: free_port(),
+                options: options.clone(),
+                child: None,
+            };
             match anvil.start().await {
                 Ok(()) => return anvil,
                 Err(e) => last = e,
@@ -93,15 +98,25 @@ impl Anvil {
 
     async fn start(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(&self.bin);
-        cmd.args(["--host", "127.0.0.1", "--port", &self.port.to_string(), "--quiet"]);
+        cmd.args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &self.port.to_string(),
+            "--quiet",
+        ]);
         if let Some(t) = self.options.block_time {
             cmd.args(["--block-time", &t.to_string()]);
         }
         if let Some(s) = &self.options.state {
             cmd.arg("--state").arg(s);
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let child = cmd.spawn().map_err(|e| format!("spawn {}: {e}", self.bin.display()))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("spawn {}: {e}", self.bin.display()))?;
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -109,14 +124,20 @@ impl Anvil {
                 && let Ok(Some(status)) = c.try_wait()
             {
                 self.child = None;
-                return Err(format!("anvil exited early on port {}: {status}", self.port));
+                return Err(format!(
+                    "anvil exited early on port {}: {status}",
+                    self.port
+                ));
             }
             if self.rpc("eth_chainId", json!([])).await.is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 self.kill();
-                return Err(format!("anvil on port {} did not answer eth_chainId", self.port));
+                return Err(format!(
+                    "anvil on port {} did not answer eth_chainId",
+                    self.port
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -133,7 +154,9 @@ impl Anvil {
     /// port and state file.
     pub async fn restart(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(15);
             while !matches!(c.try_wait(), Ok(Some(_))) {
                 if Instant::now() > deadline {
@@ -173,7 +196,8 @@ impl Anvil {
     pub async fn rpc(&self, method: &'static str, params: Value) -> Result<Value, String> {
         tokio::time::timeout(
             Duration::from_secs(10),
-            self.provider().raw_request::<_, Value>(Cow::Borrowed(method), params),
+            self.provider()
+                .raw_request::<_, Value>(Cow::Borrowed(method), params),
         )
         .await
         .map_err(|_| format!("{method}: timeout"))?
@@ -181,7 +205,9 @@ impl Anvil {
     }
 
     async fn call(&self, method: &'static str, params: Value) -> Value {
-        self.rpc(method, params).await.unwrap_or_else(|e| panic!("{e}"))
+        self.rpc(method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn mine(&self, blocks: u64) {
@@ -199,7 +225,10 @@ impl Anvil {
     }
 
     pub async fn revert(&self, id: Value) -> bool {
-        self.call("evm_revert", json!([id])).await.as_bool().unwrap_or(false)
+        self.call("evm_revert", json!([id]))
+            .await
+            .as_bool()
+            .unwrap_or(false)
     }
 
     pub async fn drop_transaction(&self, hash: B256) {
@@ -207,7 +236,10 @@ impl Anvil {
     }
 
     pub async fn block_number(&self) -> u64 {
-        self.provider().get_block_number().await.expect("eth_blockNumber")
+        self.provider()
+            .get_block_number()
+            .await
+            .expect("eth_blockNumber")
     }
 }
 

@@ -96,19 +96,29 @@ struct Running {
 impl Running {
     async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }
 
 fn start(config: L1Config, queue: Arc<MemQueue>) -> Running {
-    let _ = tracing_subscriber::fmt().with_env_filter("ordo=debug").with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("ordo=debug")
+        .with_test_writer()
+        .try_init();
     let poster = L1Poster::new(config, queue);
     let status = poster.status_handle();
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(poster.run(async move {
         let _ = rx.await;
     }));
-    Running { stop: Some(tx), task, status }
+    Running {
+        stop: Some(tx),
+        task,
+        status,
+    }
 }
 
 /// Polls `cond` until true; panics (with `what`) after a generous guard timeout.
@@ -140,7 +150,10 @@ async fn inbox_txs(anvil: &Anvil) -> Vec<InboxTx> {
     let head = anvil.block_number().await;
     let mut out = Vec::new();
     for n in 0..=head {
-        let b = anvil.rpc("eth_getBlockByNumber", json!([format!("0x{n:x}"), true])).await.unwrap();
+        let b = anvil
+            .rpc("eth_getBlockByNumber", json!([format!("0x{n:x}"), true]))
+            .await
+            .unwrap();
         for tx in b["transactions"].as_array().unwrap() {
             if tx["to"].as_str().map(|s| s.parse::<Address>().unwrap()) == Some(INBOX) {
                 out.push(InboxTx {
@@ -160,7 +173,10 @@ async fn inbox_txs(anvil: &Anvil) -> Vec<InboxTx> {
 
 fn assert_each_posted_once(txs: &[InboxTx], batches: &[&[u8]]) {
     let inputs: Vec<&[u8]> = txs.iter().map(|t| t.input.as_ref()).collect();
-    assert_eq!(inputs, batches, "inbox txs must be exactly the batches, once each, in order");
+    assert_eq!(
+        inputs, batches,
+        "inbox txs must be exactly the batches, once each, in order"
+    );
     let sender = Anvil::dev_key(0).address();
     assert!(txs.iter().all(|t| t.from == sender));
 }
@@ -177,11 +193,15 @@ async fn dev_keys_are_anvils_funded_accounts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_three_batches_in_order_with_confirmations() {
-    let anvil = Anvil::spawn_with(AnvilOptions { block_time: Some(1), ..Default::default() }).await;
+    let anvil = Anvil::spawn_with(AnvilOptions {
+        block_time: Some(1),
+        ..Default::default()
+    })
+    .await;
     let batches: [&[u8]; 3] = [b"batch zero", &[1u8; 300], b"\x00\x02two"];
     let queue = MemQueue::new(&batches);
     let run = start(config(&anvil, 2, Duration::from_secs(60)), queue.clone());
-    wait_for("3 confirmations", async || { queue.confirmed().len() == 3 }).await;
+    wait_for("3 confirmations", async || queue.confirmed().len() == 3).await;
     let status = run.status.get();
     run.stop().await;
 
@@ -194,8 +214,19 @@ async fn posts_three_batches_in_order_with_confirmations() {
         assert!(head + 1 >= c.l1_block + 2);
     }
     // Strict order: batch i+1 is only submitted after batch i is confirmed, so blocks grow.
-    assert!(txs.windows(2).all(|w| w[0].block < w[1].block && w[0].nonce + 1 == w[1].nonce));
-    assert_eq!((status.posted, status.confirmed, status.bumped, status.reposted), (3, 3, 0, 0));
+    assert!(
+        txs.windows(2)
+            .all(|w| w[0].block < w[1].block && w[0].nonce + 1 == w[1].nonce)
+    );
+    assert_eq!(
+        (
+            status.posted,
+            status.confirmed,
+            status.bumped,
+            status.reposted
+        ),
+        (3, 3, 0, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,9 +236,9 @@ async fn pending_tx_is_replaced_with_bumped_fees() {
     let batches: [&[u8]; 1] = [b"needs a bump"];
     let queue = MemQueue::new(&batches);
     let run = start(config(&anvil, 1, Duration::from_millis(500)), queue.clone());
-    wait_for("a replacement", async || { queue.submissions().len() >= 2 }).await;
+    wait_for("a replacement", async || queue.submissions().len() >= 2).await;
     anvil.mine(1).await;
-    wait_for("confirmation", async || { queue.confirmed().len() == 1 }).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
     let status = run.status.get();
     run.stop().await;
 
@@ -217,14 +248,24 @@ async fn pending_tx_is_replaced_with_bumped_fees() {
     assert_each_posted_once(&txs, &batches);
     let mined = &txs[0];
     assert_eq!(mined.nonce, first.nonce, "replacement keeps the nonce");
-    assert_ne!(mined.hash, first.tx_hash, "the replacement was mined, not the original");
+    assert_ne!(
+        mined.hash, first.tx_hash,
+        "the replacement was mined, not the original"
+    );
     assert!(mined.max_fee * 100 >= first.max_fee_per_gas * 110);
     assert!(mined.tip * 100 >= first.max_priority_fee_per_gas * 110);
-    let mined_sub = subs.iter().find(|(_, s)| s.tx_hash == mined.hash).expect("mined tx was recorded");
+    let mined_sub = subs
+        .iter()
+        .find(|(_, s)| s.tx_hash == mined.hash)
+        .expect("mined tx was recorded");
     assert_eq!(mined_sub.1.max_fee_per_gas, mined.max_fee);
     assert!(status.bumped >= 1);
     // Exactly one tx mined for the nonce (anvil: one per nonce anyway, but nothing else snuck in).
-    let nonce_now = anvil.provider().get_transaction_count(Anvil::dev_key(0).address()).await.unwrap();
+    let nonce_now = anvil
+        .provider()
+        .get_transaction_count(Anvil::dev_key(0).address())
+        .await
+        .unwrap();
     assert_eq!(nonce_now, first.nonce + 1);
 }
 
@@ -240,7 +281,9 @@ fn foreign_tx(chain_id: u64, nonce: u64, max_fee: u128) -> Bytes {
         access_list: Default::default(),
         input: Bytes::new(),
     };
-    let sig = Anvil::dev_key(0).sign_hash_sync(&tx.signature_hash()).unwrap();
+    let sig = Anvil::dev_key(0)
+        .sign_hash_sync(&tx.signature_hash())
+        .unwrap();
     TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
 }
 
@@ -251,19 +294,27 @@ async fn foreign_tx_taking_the_nonce_leads_to_a_repost() {
     let batches: [&[u8]; 2] = [b"first, displaced", b"second"];
     let queue = MemQueue::new(&batches);
     let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
-    wait_for("first submission", async || { !queue.submissions().is_empty() }).await;
+    wait_for("first submission", async || !queue.submissions().is_empty()).await;
     let first = queue.submissions()[0].1.clone();
 
     // Another holder of the key replaces the poster's tx in the pool and gets it mined.
     let p = anvil.provider();
     let chain_id = p.get_chain_id().await.unwrap();
-    let _pending = p.send_raw_transaction(&foreign_tx(chain_id, first.nonce, first.max_fee_per_gas * 3))
+    let _pending = p
+        .send_raw_transaction(&foreign_tx(
+            chain_id,
+            first.nonce,
+            first.max_fee_per_gas * 3,
+        ))
         .await
         .unwrap();
     anvil.mine(1).await;
     anvil.set_automine(true).await;
 
-    wait_for("both batches confirmed", async || { queue.confirmed().len() == 2 }).await;
+    wait_for("both batches confirmed", async || {
+        queue.confirmed().len() == 2
+    })
+    .await;
     let status = run.status.get();
     run.stop().await;
 
@@ -284,29 +335,48 @@ async fn reorg_before_confirmation_reposts() {
 
     wait_for("first inclusion", async || {
         match queue.submissions().first() {
-            Some((_, s)) => p.get_transaction_receipt(s.tx_hash).await.unwrap().is_some(),
+            Some((_, s)) => p
+                .get_transaction_receipt(s.tx_hash)
+                .await
+                .unwrap()
+                .is_some(),
             None => false,
         }
     })
     .await;
     let first_block = inbox_txs(&anvil).await[0].block;
-    assert!(queue.confirmed().is_empty(), "1 block deep is not 3 confirmations");
+    assert!(
+        queue.confirmed().is_empty(),
+        "1 block deep is not 3 confirmations"
+    );
 
     // Reorg: back to before the inclusion, the tx and its block are gone.
     assert!(anvil.revert(snapshot).await);
-    wait_for("re-post included", async || { inbox_txs(&anvil).await.len() == 1 }).await;
+    wait_for("re-post included", async || {
+        inbox_txs(&anvil).await.len() == 1
+    })
+    .await;
     let block = inbox_txs(&anvil).await[0].block;
     assert_eq!(block, first_block);
 
     // Two blocks deep: the poster must see that head and still not confirm.
     anvil.mine(1).await;
-    wait_for("poster saw head", async || { run.status.get().l1_head == Some(block + 1) }).await;
+    wait_for("poster saw head", async || {
+        run.status.get().l1_head == Some(block + 1)
+    })
+    .await;
     let ticks = run.status.get().ticks;
-    wait_for("two more ticks", async || { run.status.get().ticks >= ticks + 2 }).await;
-    assert!(queue.confirmed().is_empty(), "2 blocks deep is not 3 confirmations");
+    wait_for("two more ticks", async || {
+        run.status.get().ticks >= ticks + 2
+    })
+    .await;
+    assert!(
+        queue.confirmed().is_empty(),
+        "2 blocks deep is not 3 confirmations"
+    );
 
     anvil.mine(1).await;
-    wait_for("confirmation", async || { queue.confirmed().len() == 1 }).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
     let status = run.status.get();
     run.stop().await;
 
@@ -332,7 +402,11 @@ async fn l1_restart_while_in_flight_posts_nothing_twice() {
 
     wait_for("first inclusion", async || {
         match queue.submissions().first() {
-            Some((_, s)) => p.get_transaction_receipt(s.tx_hash).await.unwrap().is_some(),
+            Some((_, s)) => p
+                .get_transaction_receipt(s.tx_hash)
+                .await
+                .unwrap()
+                .is_some(),
             None => false,
         }
     })
@@ -352,4 +426,56 @@ async fn l1_restart_while_in_flight_posts_nothing_twice() {
 
     let txs = inbox_txs(&anvil).await;
     assert_each_posted_once(&txs, &batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l1_restart_losing_the_pending_tx_reposts_same_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut anvil = Anvil::spawn_with(AnvilOptions {
+        state: Some(dir.path().join("state.json")),
+        ..Default::default()
+    })
+    .await;
+    anvil.set_automine(false).await;
+    let batches: [&[u8]; 2] = [b"pending across a restart", b"next"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("first submission", async || !queue.submissions().is_empty()).await;
+    let first = queue.submissions()[0].1.clone();
+
+    // The restarted node has no mempool (and automines again): the poster must notice its tx
+    // is gone and send it again under the same nonce.
+    anvil.restart().await;
+    wait_for("both batches confirmed", async || {
+        queue.confirmed().len() == 2
+    })
+    .await;
+    let status = run.status.get();
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[0].nonce, first.nonce, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_poster_rechecks_the_recorded_submission() {
+    let anvil = Anvil::spawn().await;
+    anvil.set_automine(false).await;
+    let batches: [&[u8]; 1] = [b"recorded before the crash"];
+    let queue = MemQueue::new(&batches);
+    let first = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("submission", async || !queue.submissions().is_empty()).await;
+    first.stop().await;
+
+    let second = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    anvil.mine(1).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    let status = second.status.get();
+    second.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[0].hash, queue.submissions()[0].1.tx_hash);
+    assert_eq!((status.posted, status.reposted, status.bumped), (0, 0, 0));
 }

@@ -60,7 +60,9 @@ fn now_ms() -> u64 {
 
 fn bump(fee: u128, percent: u64) -> u128 {
     // Rounded up: a replacement exactly at +10% passes, one wei under does not.
-    (fee.saturating_mul(100 + percent as u128)).div_ceil(100)
+    // Saturating the product would shrink the result; saturate the answer instead.
+    fee.checked_mul(100 + percent as u128)
+        .map_or(u128::MAX, |v| v.div_ceil(100))
 }
 
 /// What the node said when it refused a transaction, by the messages geth, reth and anvil use.
@@ -189,7 +191,8 @@ impl L1Poster {
         }
         let Some(sub) = recorded else {
             let nonce = self.fresh_nonce(&provider).await?;
-            self.post(&provider, index, &bytes, nonce, None).await?;
+            self.post(&provider, index, &bytes, nonce, None, None)
+                .await?;
             self.status.update(|s| s.posted += 1);
             return Ok(());
         };
@@ -236,7 +239,8 @@ impl L1Poster {
             self.earlier.push((index, sub));
             self.nonce = Some(mined_nonce.max(self.nonce.unwrap_or(0)));
             let nonce = self.fresh_nonce(&provider).await?;
-            self.post(&provider, index, &bytes, nonce, None).await?;
+            self.post(&provider, index, &bytes, nonce, None, None)
+                .await?;
             self.status.update(|s| s.reposted += 1);
             return Ok(());
         }
@@ -264,22 +268,28 @@ impl L1Poster {
             }
             info!(target: TARGET, index, nonce = sub.nonce, max_fee, tip, "batch tx not mined in time, replacing with bumped fees");
             self.earlier.push((index, sub.clone()));
-            self.post(&provider, index, &bytes, sub.nonce, Some((max_fee, tip)))
-                .await?;
-            self.status.update(|s| s.bumped += 1);
-        } else if !known {
-            // Reorged out, or the node restarted / evicted it: the nonce is still ours, so the
-            // same transaction (same nonce and fees) goes out again.
-            info!(target: TARGET, index, nonce = sub.nonce, tx = %sub.tx_hash, "batch tx unknown to L1 node, re-posting with the same nonce");
-            self.earlier.push((index, sub.clone()));
             self.post(
                 &provider,
                 index,
                 &bytes,
                 sub.nonce,
-                Some((sub.max_fee_per_gas, sub.max_priority_fee_per_gas)),
+                Some((max_fee, tip)),
+                None,
             )
             .await?;
+            self.status.update(|s| s.bumped += 1);
+        } else if !known {
+            // Reorged out, or the node restarted / evicted it: the nonce is still ours, so the
+            // same transaction (same nonce and fees) goes out again.
+            info!(target: TARGET, index, nonce = sub.nonce, tx = %sub.tx_hash, "batch tx unknown to L1 node, re-posting with the same nonce");
+            let fees = (sub.max_fee_per_gas, sub.max_priority_fee_per_gas);
+            let tx_hash = self
+                .post(&provider, index, &bytes, sub.nonce, Some(fees), Some(&sub))
+                .await?;
+            if tx_hash != sub.tx_hash {
+                // Re-estimated gas changed the tx; the old one may still surface somewhere.
+                self.earlier.push((index, sub.clone()));
+            }
             self.status.update(|s| s.reposted += 1);
         } else {
             debug!(target: TARGET, index, tx = %sub.tx_hash, "batch tx pending");
@@ -381,7 +391,9 @@ impl L1Poster {
         Ok((max_fee, tip.min(max_fee)))
     }
 
-    /// Signs the batch tx, records it (write-ahead), then broadcasts it.
+    /// Signs the batch tx, records it (write-ahead), then broadcasts it. `fees` None: from the
+    /// L1. `resend`: the recorded submission being sent again; if the signed tx comes out
+    /// identical (signatures are deterministic) the record and its resubmission clock stay.
     async fn post(
         &mut self,
         provider: &RootProvider,
@@ -389,7 +401,8 @@ impl L1Poster {
         bytes: &Bytes,
         nonce: u64,
         fees: Option<(u128, u128)>,
-    ) -> Result<(), TickError> {
+        resend: Option<&Submission>,
+    ) -> Result<B256, TickError> {
         let (max_fee, tip) = match fees {
             Some(f) => f,
             None => self.fees(provider).await?,
@@ -416,16 +429,22 @@ impl L1Poster {
         let signature = self.config.signer.sign_hash_sync(&tx.signature_hash())?;
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         let tx_hash = *envelope.tx_hash();
-        let sub = Submission {
-            tx_hash,
-            nonce,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            submitted_at_ms: now_ms(),
-        };
-        // Write-ahead: once recorded, a crash or a lost response is resolved by looking the
-        // hash and nonce up on L1, never by posting the batch under another nonce blindly.
-        self.queue.submitted(index, sub);
+        match resend {
+            Some(prev) if prev.tx_hash == tx_hash => {}
+            _ => {
+                let sub = Submission {
+                    tx_hash,
+                    nonce,
+                    max_fee_per_gas: max_fee,
+                    max_priority_fee_per_gas: tip,
+                    submitted_at_ms: now_ms(),
+                };
+                // Write-ahead: once recorded, a crash or a lost response is resolved by looking
+                // the hash and nonce up on L1, never by posting the batch under another nonce
+                // blindly.
+                self.queue.submitted(index, sub);
+            }
+        }
         self.status.update(|s| {
             s.pending = Some(PendingBatch {
                 index,
@@ -441,13 +460,13 @@ impl L1Poster {
                 if self.nonce.is_none_or(|n| n <= nonce) {
                     self.nonce = Some(nonce + 1);
                 }
-                Ok(())
+                Ok(tx_hash)
             }
             Err(e) => {
                 let msg = rpc_message(&e);
                 if msg.contains("already known") || msg.contains("known transaction") {
                     debug!(target: TARGET, %tx_hash, "batch tx already in the node's pool");
-                    return Ok(());
+                    return Ok(tx_hash);
                 }
                 if msg.contains("nonce too low") {
                     // Another sender of this key got there first; the next tick sees the nonce
@@ -457,5 +476,18 @@ impl L1Poster {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bump;
+
+    #[test]
+    fn bump_rounds_up_to_at_least_the_percentage() {
+        assert_eq!(bump(100, 10), 110);
+        assert_eq!(bump(101, 10), 112); // 111.1 rounds up: 111 would be refused as < +10%
+        assert_eq!(bump(1, 10), 2);
+        assert_eq!(bump(u128::MAX / 2, 10), u128::MAX);
     }
 }

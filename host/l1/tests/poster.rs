@@ -5,7 +5,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -30,6 +33,8 @@ const INBOX: Address = address!("0x00000000000000000000000000000000000b0b0b");
 #[derive(Default)]
 struct MemQueue {
     batches: Vec<Bytes>,
+    /// How many of `batches` the batcher has "sealed" so far.
+    available: AtomicUsize,
     state: Mutex<QState>,
 }
 
@@ -44,6 +49,7 @@ impl MemQueue {
     fn new(batches: &[&[u8]]) -> Arc<Self> {
         Arc::new(Self {
             batches: batches.iter().map(|b| Bytes::copy_from_slice(b)).collect(),
+            available: AtomicUsize::new(batches.len()),
             state: Mutex::default(),
         })
     }
@@ -59,6 +65,9 @@ impl BatchQueue for MemQueue {
     fn next_unconfirmed(&self) -> Option<(u64, Bytes, Option<Submission>)> {
         let s = self.state.lock();
         let i = s.confirmed.len() as u64;
+        if i as usize >= self.available.load(Ordering::SeqCst) {
+            return None;
+        }
         let bytes = self.batches.get(i as usize)?.clone();
         Some((i, bytes, s.last.get(&i).cloned()))
     }
@@ -478,4 +487,33 @@ async fn restarted_poster_rechecks_the_recorded_submission() {
     assert_each_posted_once(&txs, &batches);
     assert_eq!(txs[0].hash, queue.submissions()[0].1.tx_hash);
     assert_eq!((status.posted, status.reposted, status.bumped), (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_tx_between_batches_moves_the_next_nonce() {
+    let anvil = Anvil::spawn().await;
+    let batches: [&[u8]; 2] = [b"one", b"two, after a foreign tx"];
+    let queue = MemQueue::new(&batches);
+    queue.available.store(1, Ordering::SeqCst);
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("first confirmed", async || queue.confirmed().len() == 1).await;
+
+    // Another sender of the key uses the nonce the poster would take next.
+    let p = anvil.provider();
+    let sender = Anvil::dev_key(0).address();
+    let nonce = p.get_transaction_count(sender).await.unwrap();
+    let chain_id = p.get_chain_id().await.unwrap();
+    let _pending = p
+        .send_raw_transaction(&foreign_tx(chain_id, nonce, 10_000_000_000))
+        .await
+        .unwrap();
+    assert_eq!(p.get_transaction_count(sender).await.unwrap(), nonce + 1);
+
+    queue.available.store(2, Ordering::SeqCst);
+    wait_for("second confirmed", async || queue.confirmed().len() == 2).await;
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[1].nonce, nonce + 1);
 }

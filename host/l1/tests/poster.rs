@@ -507,7 +507,11 @@ async fn foreign_tx_between_batches_moves_the_next_nonce() {
         .send_raw_transaction(&foreign_tx(chain_id, nonce, 10_000_000_000))
         .await
         .unwrap();
-    assert_eq!(p.get_transaction_count(sender).await.unwrap(), nonce + 1);
+    // Automine answers before the block is in; wait for the nonce to move.
+    wait_for("foreign tx mined", async || {
+        p.get_transaction_count(sender).await.unwrap() == nonce + 1
+    })
+    .await;
 
     queue.available.store(2, Ordering::SeqCst);
     wait_for("second confirmed", async || queue.confirmed().len() == 2).await;

@@ -236,7 +236,7 @@ impl L1Poster {
             // Our nonce went to a transaction that is not ours for this batch (another sender
             // of the same key): the batch is not on L1, post it again under a fresh nonce.
             warn!(target: TARGET, index, nonce = sub.nonce, tx = %sub.tx_hash, "batch nonce consumed by another transaction, re-posting");
-            self.earlier.push((index, sub));
+            self.remember(index, &sub);
             self.nonce = Some(mined_nonce.max(self.nonce.unwrap_or(0)));
             let nonce = self.fresh_nonce(&provider).await?;
             self.post(&provider, index, &bytes, nonce, None, None)
@@ -267,7 +267,7 @@ impl L1Poster {
                 return Ok(());
             }
             info!(target: TARGET, index, nonce = sub.nonce, max_fee, tip, "batch tx not mined in time, replacing with bumped fees");
-            self.earlier.push((index, sub.clone()));
+            self.remember(index, &sub);
             self.post(
                 &provider,
                 index,
@@ -288,13 +288,20 @@ impl L1Poster {
                 .await?;
             if tx_hash != sub.tx_hash {
                 // Re-estimated gas changed the tx; the old one may still surface somewhere.
-                self.earlier.push((index, sub.clone()));
+                self.remember(index, &sub);
             }
             self.status.update(|s| s.reposted += 1);
         } else {
             debug!(target: TARGET, index, tx = %sub.tx_hash, "batch tx pending");
         }
         Ok(())
+    }
+
+    /// Keeps a replaced submission of the in-flight batch in mind (once per hash).
+    fn remember(&mut self, index: u64, sub: &Submission) {
+        if !self.earlier.iter().any(|(_, s)| s.tx_hash == sub.tx_hash) {
+            self.earlier.push((index, sub.clone()));
+        }
     }
 
     /// Receipt block (number, hash) if the tx is mined in a block that is still canonical.

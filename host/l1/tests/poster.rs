@@ -1,0 +1,523 @@
+//! The poster against a real anvil: ordering, confirmations, fee bumps, a foreign tx taking the
+//! nonce, reorgs and an L1 restart. Timeouts here are failure guards, never assertions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+    eips::eip2718::Encodable2718,
+    primitives::{Address, B256, Bytes, TxKind, U256, address},
+    providers::Provider,
+    signers::SignerSync,
+};
+use ordo_l1::{
+    BatchQueue, Confirmation, L1Config, L1Poster, StatusHandle, Submission,
+    testing::{Anvil, AnvilOptions},
+};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const INBOX: Address = address!("0x00000000000000000000000000000000000b0b0b");
+
+/// An in-memory queue that records every call.
+#[derive(Default)]
+struct MemQueue {
+    batches: Vec<Bytes>,
+    /// How many of `batches` the batcher has "sealed" so far.
+    available: AtomicUsize,
+    state: Mutex<QState>,
+}
+
+#[derive(Default)]
+struct QState {
+    last: BTreeMap<u64, Submission>,
+    submissions: Vec<(u64, Submission)>,
+    confirmed: Vec<(u64, Confirmation)>,
+}
+
+impl MemQueue {
+    fn new(batches: &[&[u8]]) -> Arc<Self> {
+        Arc::new(Self {
+            batches: batches.iter().map(|b| Bytes::copy_from_slice(b)).collect(),
+            available: AtomicUsize::new(batches.len()),
+            state: Mutex::default(),
+        })
+    }
+    fn confirmed(&self) -> Vec<(u64, Confirmation)> {
+        self.state.lock().confirmed.clone()
+    }
+    fn submissions(&self) -> Vec<(u64, Submission)> {
+        self.state.lock().submissions.clone()
+    }
+}
+
+impl BatchQueue for MemQueue {
+    fn next_unconfirmed(&self) -> Option<(u64, Bytes, Option<Submission>)> {
+        let s = self.state.lock();
+        let i = s.confirmed.len() as u64;
+        if i as usize >= self.available.load(Ordering::SeqCst) {
+            return None;
+        }
+        let bytes = self.batches.get(i as usize)?.clone();
+        Some((i, bytes, s.last.get(&i).cloned()))
+    }
+    fn submitted(&self, index: u64, sub: Submission) {
+        let mut s = self.state.lock();
+        s.last.insert(index, sub.clone());
+        s.submissions.push((index, sub));
+    }
+    fn confirmed(&self, index: u64, c: Confirmation) {
+        let mut s = self.state.lock();
+        assert_eq!(index, s.confirmed.len() as u64, "confirmed out of order");
+        s.confirmed.push((index, c));
+    }
+}
+
+fn config(anvil: &Anvil, confirmations: u64, resubmit_after: Duration) -> L1Config {
+    L1Config {
+        rpc_url: anvil.url(),
+        signer: Anvil::dev_key(0),
+        inbox: INBOX,
+        confirmations,
+        resubmit_after,
+        fee_bump_percent: 10,
+        max_fee_per_gas_cap: 1_000_000_000_000,
+        poll_interval: Duration::from_millis(100),
+    }
+}
+
+struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    status: StatusHandle,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn start(config: L1Config, queue: Arc<MemQueue>) -> Running {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("ordo=debug")
+        .with_test_writer()
+        .try_init();
+    let poster = L1Poster::new(config, queue);
+    let status = poster.status_handle();
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(poster.run(async move {
+        let _ = rx.await;
+    }));
+    Running {
+        stop: Some(tx),
+        task,
+        status,
+    }
+}
+
+/// Polls `cond` until true; panics (with `what`) after a generous guard timeout.
+async fn wait_for(what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every canonical tx to the inbox: (block, from, nonce, input, max fee, tip).
+#[derive(Debug, Clone)]
+struct InboxTx {
+    block: u64,
+    from: Address,
+    nonce: u64,
+    input: Bytes,
+    max_fee: u128,
+    tip: u128,
+    hash: B256,
+}
+
+fn q(v: &Value) -> u128 {
+    u128::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+async fn inbox_txs(anvil: &Anvil) -> Vec<InboxTx> {
+    let head = anvil.block_number().await;
+    let mut out = Vec::new();
+    for n in 0..=head {
+        let b = anvil
+            .rpc("eth_getBlockByNumber", json!([format!("0x{n:x}"), true]))
+            .await
+            .unwrap();
+        for tx in b["transactions"].as_array().unwrap() {
+            if tx["to"].as_str().map(|s| s.parse::<Address>().unwrap()) == Some(INBOX) {
+                out.push(InboxTx {
+                    block: n,
+                    from: tx["from"].as_str().unwrap().parse().unwrap(),
+                    nonce: q(&tx["nonce"]) as u64,
+                    input: tx["input"].as_str().unwrap().parse().unwrap(),
+                    max_fee: q(&tx["maxFeePerGas"]),
+                    tip: q(&tx["maxPriorityFeePerGas"]),
+                    hash: tx["hash"].as_str().unwrap().parse().unwrap(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn assert_each_posted_once(txs: &[InboxTx], batches: &[&[u8]]) {
+    let inputs: Vec<&[u8]> = txs.iter().map(|t| t.input.as_ref()).collect();
+    assert_eq!(
+        inputs, batches,
+        "inbox txs must be exactly the batches, once each, in order"
+    );
+    let sender = Anvil::dev_key(0).address();
+    assert!(txs.iter().all(|t| t.from == sender));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_keys_are_anvils_funded_accounts() {
+    let anvil = Anvil::spawn().await;
+    let p = anvil.provider();
+    let accounts: Vec<Address> = p.get_accounts().await.unwrap();
+    for (i, a) in accounts.iter().take(10).enumerate() {
+        assert_eq!(Anvil::dev_key(i).address(), *a);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_three_batches_in_order_with_confirmations() {
+    let anvil = Anvil::spawn_with(AnvilOptions {
+        block_time: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let batches: [&[u8]; 3] = [b"batch zero", &[1u8; 300], b"\x00\x02two"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 2, Duration::from_secs(60)), queue.clone());
+    wait_for("3 confirmations", async || queue.confirmed().len() == 3).await;
+    let status = run.status.get();
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    let head = anvil.block_number().await;
+    for ((i, c), tx) in queue.confirmed().iter().zip(&txs) {
+        assert_eq!(c.tx_hash, tx.hash, "batch {i}");
+        assert_eq!(c.l1_block, tx.block);
+        assert!(head + 1 >= c.l1_block + 2);
+    }
+    // Strict order: batch i+1 is only submitted after batch i is confirmed, so blocks grow.
+    assert!(
+        txs.windows(2)
+            .all(|w| w[0].block < w[1].block && w[0].nonce + 1 == w[1].nonce)
+    );
+    assert_eq!(
+        (
+            status.posted,
+            status.confirmed,
+            status.bumped,
+            status.reposted
+        ),
+        (3, 3, 0, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_tx_is_replaced_with_bumped_fees() {
+    let anvil = Anvil::spawn().await;
+    anvil.set_automine(false).await;
+    let batches: [&[u8]; 1] = [b"needs a bump"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 1, Duration::from_millis(500)), queue.clone());
+    wait_for("a replacement", async || queue.submissions().len() >= 2).await;
+    anvil.mine(1).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    let status = run.status.get();
+    run.stop().await;
+
+    let subs = queue.submissions();
+    let first = &subs[0].1;
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    let mined = &txs[0];
+    assert_eq!(mined.nonce, first.nonce, "replacement keeps the nonce");
+    assert_ne!(
+        mined.hash, first.tx_hash,
+        "the replacement was mined, not the original"
+    );
+    assert!(mined.max_fee * 100 >= first.max_fee_per_gas * 110);
+    assert!(mined.tip * 100 >= first.max_priority_fee_per_gas * 110);
+    let mined_sub = subs
+        .iter()
+        .find(|(_, s)| s.tx_hash == mined.hash)
+        .expect("mined tx was recorded");
+    assert_eq!(mined_sub.1.max_fee_per_gas, mined.max_fee);
+    assert!(status.bumped >= 1);
+    // Exactly one tx mined for the nonce (anvil: one per nonce anyway, but nothing else snuck in).
+    let nonce_now = anvil
+        .provider()
+        .get_transaction_count(Anvil::dev_key(0).address())
+        .await
+        .unwrap();
+    assert_eq!(nonce_now, first.nonce + 1);
+}
+
+fn foreign_tx(chain_id: u64, nonce: u64, max_fee: u128) -> Bytes {
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: max_fee,
+        to: TxKind::Call(address!("0x000000000000000000000000000000000000dead")),
+        value: U256::from(1),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let sig = Anvil::dev_key(0)
+        .sign_hash_sync(&tx.signature_hash())
+        .unwrap();
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_tx_taking_the_nonce_leads_to_a_repost() {
+    let anvil = Anvil::spawn().await;
+    anvil.set_automine(false).await;
+    let batches: [&[u8]; 2] = [b"first, displaced", b"second"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("first submission", async || !queue.submissions().is_empty()).await;
+    let first = queue.submissions()[0].1.clone();
+
+    // Another holder of the key replaces the poster's tx in the pool and gets it mined.
+    let p = anvil.provider();
+    let chain_id = p.get_chain_id().await.unwrap();
+    let _pending = p
+        .send_raw_transaction(&foreign_tx(
+            chain_id,
+            first.nonce,
+            first.max_fee_per_gas * 3,
+        ))
+        .await
+        .unwrap();
+    anvil.mine(1).await;
+    anvil.set_automine(true).await;
+
+    wait_for("both batches confirmed", async || {
+        queue.confirmed().len() == 2
+    })
+    .await;
+    let status = run.status.get();
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert!(txs[0].nonce > first.nonce, "re-posted under a fresh nonce");
+    assert!(status.reposted >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorg_before_confirmation_reposts() {
+    let anvil = Anvil::spawn().await;
+    let snapshot = anvil.snapshot().await;
+    let batches: [&[u8]; 1] = [b"reorged away once"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 3, Duration::from_secs(600)), queue.clone());
+    let p = anvil.provider();
+
+    wait_for("first inclusion", async || {
+        match queue.submissions().first() {
+            Some((_, s)) => p
+                .get_transaction_receipt(s.tx_hash)
+                .await
+                .unwrap()
+                .is_some(),
+            None => false,
+        }
+    })
+    .await;
+    let first_block = inbox_txs(&anvil).await[0].block;
+    assert!(
+        queue.confirmed().is_empty(),
+        "1 block deep is not 3 confirmations"
+    );
+
+    // Reorg: back to before the inclusion, the tx and its block are gone.
+    assert!(anvil.revert(snapshot).await);
+    wait_for("re-post included", async || {
+        inbox_txs(&anvil).await.len() == 1
+    })
+    .await;
+    let block = inbox_txs(&anvil).await[0].block;
+    assert_eq!(block, first_block);
+
+    // Two blocks deep: the poster must see that head and still not confirm.
+    anvil.mine(1).await;
+    wait_for("poster saw head", async || {
+        run.status.get().l1_head == Some(block + 1)
+    })
+    .await;
+    let ticks = run.status.get().ticks;
+    wait_for("two more ticks", async || {
+        run.status.get().ticks >= ticks + 2
+    })
+    .await;
+    assert!(
+        queue.confirmed().is_empty(),
+        "2 blocks deep is not 3 confirmations"
+    );
+
+    anvil.mine(1).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    let status = run.status.get();
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    let c = &queue.confirmed()[0].1;
+    assert_eq!((c.tx_hash, c.l1_block), (txs[0].hash, block));
+    assert!(status.reposted >= 1, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l1_restart_while_in_flight_posts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut anvil = Anvil::spawn_with(AnvilOptions {
+        state: Some(dir.path().join("state.json")),
+        ..Default::default()
+    })
+    .await;
+    let batches: [&[u8]; 3] = [b"in flight across a restart", b"after", b"and after"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 2, Duration::from_secs(600)), queue.clone());
+    let p = anvil.provider();
+
+    wait_for("first inclusion", async || {
+        match queue.submissions().first() {
+            Some((_, s)) => p
+                .get_transaction_receipt(s.tx_hash)
+                .await
+                .unwrap()
+                .is_some(),
+            None => false,
+        }
+    })
+    .await;
+    assert!(queue.confirmed().is_empty());
+    anvil.restart().await;
+
+    // Automine only mines on transactions; the test provides the confirmation blocks.
+    let mut mined = 0;
+    while queue.confirmed().len() < 3 {
+        assert!(mined < 400, "batches not confirmed: {:?}", run.status.get());
+        anvil.mine(1).await;
+        mined += 1;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l1_restart_losing_the_pending_tx_reposts_same_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut anvil = Anvil::spawn_with(AnvilOptions {
+        state: Some(dir.path().join("state.json")),
+        ..Default::default()
+    })
+    .await;
+    anvil.set_automine(false).await;
+    let batches: [&[u8]; 2] = [b"pending across a restart", b"next"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("first submission", async || !queue.submissions().is_empty()).await;
+    let first = queue.submissions()[0].1.clone();
+
+    // The restarted node has no mempool (and automines again): the poster must notice its tx
+    // is gone and send it again under the same nonce.
+    anvil.restart().await;
+    wait_for("both batches confirmed", async || {
+        queue.confirmed().len() == 2
+    })
+    .await;
+    let status = run.status.get();
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[0].nonce, first.nonce, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_poster_rechecks_the_recorded_submission() {
+    let anvil = Anvil::spawn().await;
+    anvil.set_automine(false).await;
+    let batches: [&[u8]; 1] = [b"recorded before the crash"];
+    let queue = MemQueue::new(&batches);
+    let first = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("submission", async || !queue.submissions().is_empty()).await;
+    first.stop().await;
+
+    let second = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    anvil.mine(1).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    let status = second.status.get();
+    second.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[0].hash, queue.submissions()[0].1.tx_hash);
+    assert_eq!((status.posted, status.reposted, status.bumped), (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_tx_between_batches_moves_the_next_nonce() {
+    let anvil = Anvil::spawn().await;
+    let batches: [&[u8]; 2] = [b"one", b"two, after a foreign tx"];
+    let queue = MemQueue::new(&batches);
+    queue.available.store(1, Ordering::SeqCst);
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("first confirmed", async || queue.confirmed().len() == 1).await;
+
+    // Another sender of the key uses the nonce the poster would take next.
+    let p = anvil.provider();
+    let sender = Anvil::dev_key(0).address();
+    let nonce = p.get_transaction_count(sender).await.unwrap();
+    let chain_id = p.get_chain_id().await.unwrap();
+    let _pending = p
+        .send_raw_transaction(&foreign_tx(chain_id, nonce, 10_000_000_000))
+        .await
+        .unwrap();
+    // Automine answers before the block is in; wait for the nonce to move.
+    wait_for("foreign tx mined", async || {
+        p.get_transaction_count(sender).await.unwrap() == nonce + 1
+    })
+    .await;
+
+    queue.available.store(2, Ordering::SeqCst);
+    wait_for("second confirmed", async || queue.confirmed().len() == 2).await;
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[1].nonce, nonce + 1);
+}

@@ -59,3 +59,67 @@ impl BatchPlugins for ManagerBatchPlugins {
             .map(|p| Arc::new(Hook(p)) as Arc<dyn BatchProver>)
     }
 }
+
+/// The L1 poster's queue over the batcher's stored batches: the oldest unconfirmed batch
+/// first, status changes written through (fsynced) before the poster goes on.
+pub struct BatcherQueue(pub Arc<ordo_batcher::Batcher>);
+
+impl ordo_l1::BatchQueue for BatcherQueue {
+    fn next_unconfirmed(&self) -> Option<(u64, ordo_l1::Bytes, Option<ordo_l1::Submission>)> {
+        let summary = self
+            .0
+            .summaries()
+            .into_iter()
+            .find(|s| !matches!(s.status, ordo_batcher::BatchStatus::Confirmed { .. }))?;
+        let record = match self.0.batch(summary.index) {
+            Ok(Some(record)) => record,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(target: "ordo::l1", index = summary.index, %e, "cannot read batch");
+                return None;
+            }
+        };
+        let submission = match record.status {
+            ordo_batcher::BatchStatus::Submitted {
+                tx_hash,
+                nonce,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                submitted_at_ms,
+            } => Some(ordo_l1::Submission {
+                tx_hash,
+                nonce,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                submitted_at_ms,
+            }),
+            _ => None,
+        };
+        Some((summary.index, record.frame.encode().into(), submission))
+    }
+
+    fn submitted(&self, index: u64, s: ordo_l1::Submission) {
+        let status = ordo_batcher::BatchStatus::Submitted {
+            tx_hash: s.tx_hash,
+            nonce: s.nonce,
+            max_fee_per_gas: s.max_fee_per_gas,
+            max_priority_fee_per_gas: s.max_priority_fee_per_gas,
+            submitted_at_ms: s.submitted_at_ms,
+        };
+        if let Err(e) = self.0.set_status(index, status) {
+            // Storage is failing; the block builder stops on the same error.
+            tracing::error!(target: "ordo::l1", index, %e, "cannot record a submission");
+        }
+    }
+
+    fn confirmed(&self, index: u64, c: ordo_l1::Confirmation) {
+        let status = ordo_batcher::BatchStatus::Confirmed {
+            tx_hash: c.tx_hash,
+            l1_block: c.l1_block,
+            l1_block_hash: c.l1_block_hash,
+        };
+        if let Err(e) = self.0.set_status(index, status) {
+            tracing::error!(target: "ordo::l1", index, %e, "cannot record a confirmation");
+        }
+    }
+}

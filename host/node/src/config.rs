@@ -42,6 +42,42 @@ pub struct NodeConfig {
     pub plugins: PluginsSection,
     /// When batches close.
     pub batcher: BatcherSection,
+    /// Posting batches to L1 (off without `rpc_url`: batches are built and kept).
+    pub l1: L1Section,
+}
+
+/// `[l1]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct L1Section {
+    /// L1 JSON-RPC URL; without it batches are not posted.
+    pub rpc_url: Option<String>,
+    /// File holding the batcher's secret key (hex). `ORDO_L1_KEY` works too (dev only).
+    pub key_file: Option<PathBuf>,
+    /// The batch inbox address.
+    pub batch_inbox: Option<Address>,
+    /// L1 blocks on top of a batch's before it counts as confirmed.
+    pub confirmations: u64,
+    /// Seconds before an unmined batch transaction is replaced with higher fees.
+    pub resubmit_after_secs: u64,
+    /// Fee cap per gas (wei).
+    pub max_fee_per_gas: u128,
+    /// Milliseconds between looks at L1.
+    pub poll_ms: u64,
+}
+
+impl Default for L1Section {
+    fn default() -> Self {
+        Self {
+            rpc_url: None,
+            key_file: None,
+            batch_inbox: None,
+            confirmations: 3,
+            resubmit_after_secs: 180,
+            max_fee_per_gas: 500_000_000_000,
+            poll_ms: 2_000,
+        }
+    }
 }
 
 /// `[batcher]` section.
@@ -157,6 +193,7 @@ impl Default for NodeConfig {
             admin_token_file: None,
             plugins: PluginsSection::default(),
             batcher: BatcherSection::default(),
+            l1: L1Section::default(),
         }
     }
 }

@@ -249,6 +249,10 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         }
     });
     let builder_task = tokio::spawn(builder.clone().run(shutdown_signal(&shutdown_rx)));
+    let mut tasks = Vec::new();
+    if let Some(poster) = l1_poster(&config.l1, &batcher)? {
+        tasks.push(tokio::spawn(poster.run(shutdown_signal(&shutdown_rx))));
+    }
     let batcher_task = tokio::spawn({
         let builder = builder.clone();
         batcher.clone().run(
@@ -265,9 +269,52 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         builder,
         pool,
         shutdown,
-        tasks: vec![builder_task, batcher_task, rpc_task, admin_task],
+        tasks: {
+            tasks.extend([builder_task, batcher_task, rpc_task, admin_task]);
+            tasks
+        },
         storage,
     })
+}
+
+/// The L1 poster for `[l1]`, or `None` without an L1 RPC URL (batches are then only built
+/// and kept; adding an L1 later posts the backlog in order).
+fn l1_poster(
+    section: &config::L1Section,
+    batcher: &Arc<ordo_batcher::Batcher>,
+) -> eyre::Result<Option<ordo_l1::L1Poster>> {
+    let Some(url) = &section.rpc_url else {
+        tracing::info!(target: "ordo::l1", "no L1 configured: batches are built and stored, not posted");
+        return Ok(None);
+    };
+    let inbox = section
+        .batch_inbox
+        .ok_or_else(|| eyre::eyre!("[l1] batch_inbox (--batch-inbox) is required with an L1"))?;
+    let secret = match (&section.key_file, std::env::var("ORDO_L1_KEY")) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("reading the batcher key {}", path.display()))?,
+        (None, Ok(key)) => {
+            tracing::warn!(target: "ordo::l1", "batcher key from ORDO_L1_KEY: fine for dev, use a key file otherwise");
+            key
+        }
+        (None, Err(_)) => {
+            eyre::bail!("[l1] key_file (--l1-key-file) or ORDO_L1_KEY is required with an L1")
+        }
+    };
+    let signer: ordo_l1::PrivateKeySigner = secret
+        .trim()
+        .parse()
+        .map_err(|_| eyre::eyre!("the batcher key is not a 32-byte hex secret"))?;
+    let mut l1 = ordo_l1::L1Config::new(url.clone(), signer, inbox);
+    l1.confirmations = section.confirmations;
+    l1.resubmit_after = Duration::from_secs(section.resubmit_after_secs);
+    l1.max_fee_per_gas_cap = section.max_fee_per_gas;
+    l1.poll_interval = Duration::from_millis(section.poll_ms.max(10));
+    tracing::info!(target: "ordo::l1", %url, %inbox, batcher = %l1.signer.address(), "posting batches to L1");
+    Ok(Some(ordo_l1::L1Poster::new(
+        l1,
+        Arc::new(batches::BatcherQueue(batcher.clone())),
+    )))
 }
 
 /// Opens the plugin manager over `storage`: persisted plugins come back as they were; a

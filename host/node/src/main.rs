@@ -140,6 +140,18 @@ struct NodeArgs {
     /// File holding the admin bearer token (default: <datadir>/admin.token, generated).
     #[arg(long, env = "ORDO_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
+    /// L1 JSON-RPC URL to post batches to (without it batches are kept, not posted).
+    #[arg(long, env = "ORDO_L1_RPC")]
+    l1_rpc: Option<String>,
+    /// File holding the batcher's L1 secret key (hex).
+    #[arg(long, env = "ORDO_L1_KEY_FILE")]
+    l1_key_file: Option<PathBuf>,
+    /// The batch inbox address on L1.
+    #[arg(long, env = "ORDO_BATCH_INBOX")]
+    batch_inbox: Option<alloy_primitives::Address>,
+    /// L1 confirmations before a batch counts as confirmed.
+    #[arg(long, env = "ORDO_L1_CONFIRMATIONS")]
+    l1_confirmations: Option<u64>,
     /// Log format: pretty or json.
     #[arg(long, env = "ORDO_LOG_FORMAT", default_value = "pretty")]
     log_format: String,
@@ -173,6 +185,18 @@ impl NodeArgs {
         }
         if let Some(v) = &self.admin_token_file {
             cfg.admin_token_file = Some(v.clone());
+        }
+        if let Some(v) = &self.l1_rpc {
+            cfg.l1.rpc_url = Some(v.clone());
+        }
+        if let Some(v) = &self.l1_key_file {
+            cfg.l1.key_file = Some(v.clone());
+        }
+        if let Some(v) = self.batch_inbox {
+            cfg.l1.batch_inbox = Some(v);
+        }
+        if let Some(v) = self.l1_confirmations {
+            cfg.l1.confirmations = v;
         }
         cfg
     }

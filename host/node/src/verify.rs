@@ -93,6 +93,11 @@ impl Deriver {
         })
     }
 
+    /// The index of the next batch to apply.
+    pub fn next_index(&self) -> u64 {
+        self.next_index
+    }
+
     /// The last rebuilt block.
     pub fn head(&self) -> &BlockRecord {
         &self.head
@@ -379,6 +384,14 @@ pub async fn run(
     let client = reqwest::Client::new();
     let mut applied = Vec::with_capacity(frames.len());
     for frame in &frames {
+        // The same batch posted twice (a poster that crashed between a fee bump and its
+        // record) is applied once.
+        if let Ok(f) = BatchFrame::decode(frame)
+            && f.header.index < deriver.next_index()
+        {
+            println!("batch {}: posted again, skipped", f.header.index);
+            continue;
+        }
         let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
         if let Some(url) = compare_rpc {
             for n in a.first_block..=a.last_block {

@@ -16,6 +16,7 @@ mod contract;
 mod crash;
 mod genesis;
 mod jsonrpc;
+mod l1;
 mod plugins;
 mod restart;
 mod schema;

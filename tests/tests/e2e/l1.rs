@@ -1,0 +1,117 @@
+//! Batches to a real L1 (anvil) and back: the node posts its batches to the inbox, they
+//! confirm, `ordo_txStatus` reports the L1 transaction and block, and `ordo verify` rebuilds
+//! the whole chain from the L1 inbox alone and matches the node block for block.
+
+use std::{process::Command, time::Duration};
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{Address, B256, U256},
+    providers::Provider,
+    rpc::types::TransactionRequest,
+};
+use eyre::{Result, bail, ensure, eyre};
+use ordo_l1::testing::Anvil;
+use ordo_tests::*;
+use serde_json::{Value, json};
+
+use crate::GUARD;
+
+const INBOX: Address = Address::repeat_byte(0xb0);
+
+async fn wait_confirmed(rpc: &Rpc, hash: B256) -> Result<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
+        if status["status"] == "confirmed" {
+            return Ok(status);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("{hash} not confirmed on L1: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone() -> Result<()> {
+    let anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
+        block_time: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let batcher = Anvil::dev_key(1);
+    let dir = tempfile::tempdir()?;
+    let key_file = dir.path().join("batcher.key");
+    std::fs::write(
+        &key_file,
+        alloy::primitives::hex::encode(batcher.to_bytes()),
+    )?;
+    let toml = format!(
+        "[batcher]\nmax_delay_ms = 600\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = 2\npoll_ms = 200\n",
+        anvil.url(),
+        key_file.display()
+    );
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some(toml),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let provider = node.provider(&dev_signer(0));
+            let mut hashes = Vec::new();
+            for i in 0..3u64 {
+                let tx = TransactionRequest::default()
+                    .with_to(random_address())
+                    .with_value(U256::from(i + 1));
+                hashes.push(*provider.send_transaction(tx).await?.tx_hash());
+            }
+            let deploy = TransactionRequest::default().with_deploy_code(store_initcode());
+            hashes.push(*provider.send_transaction(deploy).await?.tx_hash());
+            let mut last = Value::Null;
+            for h in &hashes {
+                last = wait_confirmed(&rpc, *h).await?;
+            }
+            let l1_tx: B256 = serde_json::from_value(last["l1TxHash"].clone())?;
+            let l1 = anvil.provider();
+            let posted = l1
+                .get_transaction_by_hash(l1_tx)
+                .await?
+                .ok_or_else(|| eyre!("L1 has no tx {l1_tx}"))?;
+            ensure!(posted.inner.signer() == batcher.address());
+            let index = parse_quantity(&last["batchIndex"])?;
+            let batch = rpc
+                .ok("ordo_getBatch", json!([format!("{index:#x}")]))
+                .await?;
+            ensure!(batch["status"] == "confirmed", "{batch}");
+            use alloy::consensus::Transaction as _;
+            ensure!(
+                format!("{}", posted.inner.input()) == batch["frame"].as_str().unwrap_or_default(),
+                "the inbox tx carries the batch frame"
+            );
+            ensure!(parse_quantity(&last["l1Block"])? > 0);
+
+            let out = Command::new(ordo_bin())
+                .args(["verify", "--dev", "--l1-rpc", &anvil.url()])
+                .args(["--batch-inbox", &INBOX.to_string()])
+                .args(["--batcher", &batcher.address().to_string()])
+                .args(["--compare-rpc", &node.http_url()])
+                .output()?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            ensure!(
+                out.status.success() && stdout.contains("verified"),
+                "ordo verify failed: {}\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // Everything up to the last confirmed batch was rebuilt.
+            ensure!(
+                stdout.contains(&format!("batch {index}: blocks")),
+                "batch {index} not verified:\n{stdout}"
+            );
+            Ok(())
+        })
+        .await
+}

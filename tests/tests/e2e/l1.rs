@@ -1,6 +1,7 @@
 //! Batches to a real L1 (anvil) and back: the node posts its batches to the inbox, they
-//! confirm, `ordo_txStatus` reports the L1 transaction and block, and `ordo verify` rebuilds
-//! the whole chain from the L1 inbox alone and matches the node block for block.
+//! confirm, `ordo_txStatus` reports the L1 transaction and block; another sender using the
+//! batcher's key and a codec swap mid-run change nothing; `ordo verify` rebuilds the whole
+//! chain from the L1 inbox alone (batches of both codecs) and matches the node block for block.
 
 use std::{process::Command, time::Duration};
 
@@ -34,7 +35,7 @@ async fn wait_confirmed(rpc: &Rpc, hash: B256) -> Result<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone() -> Result<()> {
+async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone_across_a_codec_swap() -> Result<()> {
     let anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
         block_time: Some(1),
         ..Default::default()
@@ -92,6 +93,40 @@ async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone() -> Result<()> {
                 "the inbox tx carries the batch frame"
             );
             ensure!(parse_quantity(&last["l1Block"])? > 0);
+
+            // Mid-run: another sender uses the batcher's key on L1 (its next nonce is gone)
+            // and the operator swaps the codec to lz4. Later batches still post and confirm.
+            let foreign = alloy::providers::ProviderBuilder::new()
+                .wallet(alloy::network::EthereumWallet::from(batcher.clone()))
+                .connect_http(anvil.url().parse()?);
+            foreign
+                .send_transaction(
+                    TransactionRequest::default()
+                        .with_to(random_address())
+                        .with_value(U256::from(1)),
+                )
+                .await?
+                .get_receipt()
+                .await?;
+            let admin = node.admin()?;
+            let list = admin.ok("admin_listPlugins", json!([])).await?;
+            let lz4 = list["loaded"]
+                .as_array()
+                .and_then(|l| l.iter().find(|p| p["name"] == "lz4"))
+                .ok_or_else(|| eyre!("lz4 not loaded: {list}"))?;
+            admin
+                .ok("admin_activatePlugin", json!([{"id": lz4["id"]}]))
+                .await?;
+            let tx = TransactionRequest::default()
+                .with_to(random_address())
+                .with_value(U256::from(5));
+            let late = *provider.send_transaction(tx).await?.tx_hash();
+            let last = wait_confirmed(&rpc, late).await?;
+            let index = parse_quantity(&last["batchIndex"])?;
+            let batch = rpc
+                .ok("ordo_getBatch", json!([format!("{index:#x}")]))
+                .await?;
+            ensure!(batch["codecId"] == 2, "after the swap: {batch}");
 
             let out = Command::new(ordo_bin())
                 .args(["verify", "--dev", "--l1-rpc", &anvil.url()])

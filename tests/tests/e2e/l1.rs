@@ -150,3 +150,80 @@ async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone_across_a_codec_sw
         })
         .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_batch_in_the_inbox_fails_verify_and_says_where() -> Result<()> {
+    let anvil = Anvil::spawn().await;
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some("[batcher]\nmax_delay_ms = 400\n".into()),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let provider = node.provider(&dev_signer(0));
+            for i in 0..3u64 {
+                let tx = TransactionRequest::default()
+                    .with_to(random_address())
+                    .with_value(U256::from(i + 1));
+                provider.send_transaction(tx).await?.get_receipt().await?;
+            }
+            // Three batches from the node (no L1 configured: they are built, not posted).
+            let mut frames = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while frames.len() < 3 {
+                let b = rpc
+                    .ok("ordo_getBatch", json!([format!("{:#x}", frames.len())]))
+                    .await?;
+                if b.is_null() {
+                    ensure!(tokio::time::Instant::now() < deadline, "batches not built");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                ensure!(b["status"] == "built", "{b}");
+                frames.push(alloy::primitives::hex::decode(
+                    b["frame"].as_str().unwrap_or_default(),
+                )?);
+            }
+            // Post them by hand from the batcher key, the last one with a byte changed in
+            // its compressed data.
+            let batcher = Anvil::dev_key(2);
+            let l1 = alloy::providers::ProviderBuilder::new()
+                .wallet(alloy::network::EthereumWallet::from(batcher.clone()))
+                .connect_http(anvil.url().parse()?);
+            let last = frames.len() - 1;
+            for (i, frame) in frames.iter().enumerate() {
+                let mut bytes = frame.clone();
+                if i == last {
+                    let n = bytes.len();
+                    bytes[n - 3] ^= 0x5a;
+                }
+                l1.send_transaction(
+                    TransactionRequest::default()
+                        .with_to(INBOX)
+                        .with_input(alloy::primitives::Bytes::from(bytes)),
+                )
+                .await?
+                .get_receipt()
+                .await?;
+            }
+            let out = Command::new(ordo_bin())
+                .args(["verify", "--dev", "--l1-rpc", &anvil.url()])
+                .args(["--batch-inbox", &INBOX.to_string()])
+                .args(["--batcher", &batcher.address().to_string()])
+                .output()?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            ensure!(
+                !out.status.success(),
+                "verify passed a tampered batch:\n{stdout}"
+            );
+            ensure!(
+                stdout.contains("batch 0: blocks") && stderr.contains(&format!("batch {last}")),
+                "verify should pass the honest batches and name batch {last}:\n{stdout}\n{stderr}"
+            );
+            Ok(())
+        })
+        .await
+}

@@ -137,7 +137,7 @@ struct NodeArgs {
     /// Admin JSON-RPC address (plugins; bearer token).
     #[arg(long, env = "ORDO_ADMIN_ADDR")]
     admin_addr: Option<SocketAddr>,
-    /// File holding the admin bearer token (default: <datadir>/admin.token, generated).
+    /// File holding the admin bearer token (default: `<datadir>/admin.token`, generated).
     #[arg(long, env = "ORDO_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
     /// L1 JSON-RPC URL to post batches to (without it batches are kept, not posted).

@@ -227,3 +227,118 @@ async fn a_tampered_batch_in_the_inbox_fails_verify_and_says_where() -> Result<(
         })
         .await
 }
+
+/// Batch indexes of the frames in the L1 inbox, in L1 order.
+async fn inbox_indexes(anvil: &Anvil) -> Result<Vec<u64>> {
+    use alloy::consensus::Transaction as _;
+    let l1 = anvil.provider();
+    let head = l1.get_block_number().await?;
+    let mut out = Vec::new();
+    for n in 0..=head {
+        let Some(block) = l1.get_block_by_number(n.into()).full().await? else {
+            continue;
+        };
+        for tx in block.transactions.txns() {
+            if tx.inner.to() != Some(INBOX) {
+                continue;
+            }
+            let receipt = l1
+                .get_transaction_receipt(*tx.inner.tx_hash())
+                .await?
+                .ok_or_else(|| eyre!("no receipt"))?;
+            if receipt.status() {
+                out.push(
+                    ordo_primitives::BatchFrame::decode(tx.inner.input())?
+                        .header
+                        .index,
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicates() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
+        block_time: Some(1),
+        state: Some(dir.path().join("anvil-state.json")),
+    })
+    .await;
+    let batcher = Anvil::dev_key(3);
+    let key_file = dir.path().join("batcher.key");
+    std::fs::write(
+        &key_file,
+        alloy::primitives::hex::encode(batcher.to_bytes()),
+    )?;
+    let toml = format!(
+        // The poster keeps one batch in flight until it confirms (~4 L1 blocks here), so
+        // batches must not close faster than that or a backlog builds up.
+        "[batcher]\nmax_delay_ms = 4000\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = 3\npoll_ms = 200\n",
+        anvil.url(),
+        key_file.display()
+    );
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some(toml),
+        ..NodeOpts::default()
+    })
+    .await?;
+    let rpc = node.rpc();
+    let provider = node.provider(&dev_signer(0));
+    let send = |value: u64| {
+        let provider = provider.clone();
+        async move {
+            let tx = TransactionRequest::default()
+                .with_to(random_address())
+                .with_value(U256::from(value));
+            Ok::<B256, eyre::Report>(*provider.send_transaction(tx).await?.tx_hash())
+        }
+    };
+    let first = send(1).await?;
+    wait_confirmed(&rpc, first).await?;
+
+    // The L1 goes away and comes back on its saved state while batches keep coming.
+    let during = send(2).await?;
+    anvil.restart().await;
+    let after = send(3).await?;
+    wait_confirmed(&rpc, during).await?;
+    wait_confirmed(&rpc, after).await?;
+
+    // A reorg drops a submitted, not yet confirmed batch: it is posted again.
+    let snapshot = anvil.snapshot().await;
+    let dropped = send(4).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = rpc.ok("ordo_txStatus", json!([dropped])).await?;
+        if status["status"] == "submitted" {
+            break;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "never submitted: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ensure!(anvil.revert(snapshot).await, "evm_revert failed");
+    wait_confirmed(&rpc, dropped).await?;
+
+    // Every batch index appears in the inbox once and in order: nothing skipped, nothing
+    // posted twice.
+    let indexes = inbox_indexes(&anvil).await?;
+    let expected: Vec<u64> = (0..indexes.len() as u64).collect();
+    ensure!(indexes == expected, "inbox batch indexes: {indexes:?}");
+    let out = Command::new(ordo_bin())
+        .args(["verify", "--dev", "--l1-rpc", &anvil.url()])
+        .args(["--batch-inbox", &INBOX.to_string()])
+        .args(["--batcher", &batcher.address().to_string()])
+        .args(["--compare-rpc", &node.http_url()])
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "ordo verify failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}

@@ -59,6 +59,49 @@ fn exec_err(e: ExecError) -> BackendError {
     }
 }
 
+/// The positional params of a call (absent: none).
+fn positional(params: Option<&RawValue>) -> BackendResult<Vec<&RawValue>> {
+    match params {
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}"))),
+        None => Ok(vec![]),
+    }
+}
+
+/// The one argument `method` takes, decoded.
+fn single<T: serde::de::DeserializeOwned>(
+    method: &str,
+    params: Option<&RawValue>,
+) -> BackendResult<T> {
+    match positional(params)?.as_slice() {
+        [one] => serde_json::from_str(one.get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}"))),
+        args => Err(BackendError::invalid_params(format!(
+            "{method} takes 1 argument, got {}",
+            args.len()
+        ))),
+    }
+}
+
+/// An optional single argument, decoded (`None` when absent or null).
+fn optional<T: serde::de::DeserializeOwned>(params: Option<&RawValue>) -> BackendResult<Option<T>> {
+    match positional(params)?.as_slice() {
+        [] => Ok(None),
+        [one] => serde_json::from_str(one.get())
+            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}"))),
+        args => Err(BackendError::invalid_params(format!(
+            "too many arguments, want at most 1, got {}",
+            args.len()
+        ))),
+    }
+}
+
+/// A result as raw JSON.
+fn to_raw<T: Serialize>(value: &T) -> BackendResult<Box<RawValue>> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| BackendError::internal(format!("serializing: {e}")))
+}
+
 fn decode_tx(raw: &Bytes) -> BackendResult<TxEnvelope> {
     let mut buf = raw.as_ref();
     TxEnvelope::decode_2718(&mut buf).map_err(|_| BackendError::internal("corrupt stored tx"))
@@ -712,23 +755,7 @@ struct ProvenanceView {
 
 impl NodeApi {
     fn block_provenance(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let args: Vec<&RawValue> = match params {
-            Some(raw) => serde_json::from_str(raw.get())
-                .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
-            None => vec![],
-        };
-        if args.len() > 1 {
-            return Err(BackendError::invalid_params(format!(
-                "too many arguments, want at most 1, got {}",
-                args.len()
-            )));
-        }
-        let id = match args.first() {
-            Some(raw) => serde_json::from_str::<Option<BlockId>>(raw.get())
-                .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?
-                .unwrap_or_default(),
-            None => BlockId::default(),
-        };
+        let id = optional::<BlockId>(params)?.unwrap_or_default();
         let view = self.block_record(id)?.map(|b| {
             let p = &b.provenance;
             ProvenanceView {
@@ -804,19 +831,7 @@ struct BundleView {
 
 impl NodeApi {
     fn call_bundle(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let args: Vec<&RawValue> = match params {
-            Some(raw) => serde_json::from_str(raw.get())
-                .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
-            None => vec![],
-        };
-        if args.len() != 1 {
-            return Err(BackendError::invalid_params(format!(
-                "eth_callBundle takes 1 argument, got {}",
-                args.len()
-            )));
-        }
-        let args: CallBundleArgs = serde_json::from_str(args[0].get())
-            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?;
+        let args: CallBundleArgs = single("eth_callBundle", params)?;
         if args.txs.is_empty() {
             return Err(BackendError::invalid_params("bundle missing txs"));
         }

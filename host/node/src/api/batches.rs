@@ -6,7 +6,7 @@ use ordo_rpc::{BackendError, BackendResult};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{NodeApi, storage_err};
+use super::{NodeApi, single, storage_err, to_raw};
 
 /// A batch as `ordo_getBatch` shows it.
 #[derive(Serialize)]
@@ -104,33 +104,9 @@ impl BatchView {
     }
 }
 
-fn one_arg<T: serde::de::DeserializeOwned>(
-    method: &str,
-    params: Option<&RawValue>,
-) -> BackendResult<T> {
-    let args: Vec<&RawValue> = match params {
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
-        None => vec![],
-    };
-    match args.as_slice() {
-        [one] => serde_json::from_str(one.get())
-            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}"))),
-        _ => Err(BackendError::invalid_params(format!(
-            "{method} takes 1 argument, got {}",
-            args.len()
-        ))),
-    }
-}
-
-fn to_raw<T: Serialize>(value: &T) -> BackendResult<Box<RawValue>> {
-    serde_json::value::to_raw_value(value)
-        .map_err(|e| BackendError::internal(format!("serializing: {e}")))
-}
-
 impl NodeApi {
     pub(super) fn get_batch(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let index: U64 = one_arg("ordo_getBatch", params)?;
+        let index: U64 = single("ordo_getBatch", params)?;
         let Some(batcher) = self.batcher.get() else {
             return to_raw(&());
         };
@@ -142,7 +118,7 @@ impl NodeApi {
     }
 
     pub(super) fn tx_status(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let hash: B256 = one_arg("ordo_txStatus", params)?;
+        let hash: B256 = single("ordo_txStatus", params)?;
         let view = match self.storage.tx_location(&hash).map_err(storage_err)? {
             Some(loc) => {
                 let batch = self.batcher.get().and_then(|b| b.batch_of_block(loc.block));

@@ -14,7 +14,7 @@ use ordo_rpc::{BackendError, BackendResult};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
-use super::NodeApi;
+use super::{NodeApi, optional, single, to_raw};
 
 /// JSON-RPC code for a searcher out of failure credit (as rate limits elsewhere: -32005).
 const RPC_LIMITED: i32 = -32005;
@@ -125,26 +125,6 @@ struct SearcherView {
     rate_limited: bool,
 }
 
-fn one_object<'a>(method: &str, params: Option<&'a RawValue>) -> BackendResult<&'a RawValue> {
-    let args: Vec<&RawValue> = match params {
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
-        None => vec![],
-    };
-    match args.as_slice() {
-        [one] => Ok(one),
-        _ => Err(BackendError::invalid_params(format!(
-            "{method} takes 1 argument, got {}",
-            args.len()
-        ))),
-    }
-}
-
-fn to_raw<T: Serialize>(value: &T) -> BackendResult<Box<RawValue>> {
-    serde_json::value::to_raw_value(value)
-        .map_err(|e| BackendError::internal(format!("serializing: {e}")))
-}
-
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -207,9 +187,7 @@ impl NodeApi {
         params: Option<&RawValue>,
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
-        let raw = one_object("eth_sendBundle", params)?;
-        let args: SendBundleArgs = serde_json::from_str(raw.get())
-            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?;
+        let args: SendBundleArgs = single("eth_sendBundle", params)?;
         if let Some(field) = args.unsupported() {
             return Err(BackendError::invalid_params(format!(
                 "{field} is not supported by this sequencer"
@@ -307,9 +285,7 @@ impl NodeApi {
         params: Option<&RawValue>,
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
-        let raw = one_object("eth_cancelBundle", params)?;
-        let args: CancelBundleArgs = serde_json::from_str(raw.get())
-            .map_err(|e| BackendError::invalid_params(format!("invalid argument 0: {e}")))?;
+        let args: CancelBundleArgs = single("eth_cancelBundle", params)?;
         if searcher.is_none() {
             return Err(BackendError::invalid_params(
                 "eth_cancelBundle needs the X-Flashbots-Signature header",
@@ -326,24 +302,14 @@ impl NodeApi {
     }
 
     pub(super) fn searcher_stats(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let args: Vec<String> = match params {
-            Some(raw) => serde_json::from_str(raw.get())
-                .map_err(|e| BackendError::invalid_params(format!("invalid params: {e}")))?,
-            None => vec![],
-        };
-        if args.len() > 1 {
-            return Err(BackendError::invalid_params(format!(
-                "too many arguments, want at most 1, got {}",
-                args.len()
-            )));
-        }
+        let want: Option<String> = optional(params)?;
         let next = self.head().number() + 1;
         let ledger = self.builder.searcher_ledger();
         let view: Vec<SearcherView> = ledger
             .snapshot()
             .into_iter()
             .filter(|(key, _)| {
-                args.first()
+                want.as_ref()
                     .is_none_or(|want| want.eq_ignore_ascii_case(key))
             })
             .map(|(key, s): (String, SearcherStats)| SearcherView {

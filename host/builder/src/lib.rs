@@ -438,9 +438,8 @@ impl Builder {
                     debug!(target: "ordo::mev", bundle = %offer.hash, searcher = %offer.searcher, %coinbase_diff, "bundle landed");
                 }
                 Some(BundleResult::Dropped(why)) => {
-                    debug!(target: "ordo::mev", bundle = %offer.hash, searcher = %offer.searcher, why, "bundle dropped in block");
-                    self.ledger
-                        .dropped(&offer.searcher, number, mev::drop_label(&why));
+                    debug!(target: "ordo::mev", bundle = %offer.hash, searcher = %offer.searcher, %why, "bundle dropped in block");
+                    self.ledger.dropped(&offer.searcher, number, why.label());
                 }
                 None => self.ledger.dropped(&offer.searcher, number, "conflict"),
             }

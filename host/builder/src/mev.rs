@@ -322,19 +322,6 @@ pub(crate) fn simulate(
     })
 }
 
-/// The stable label of a drop that happened in the block (for statistics and metrics).
-pub(crate) fn drop_label(why: &str) -> &'static str {
-    if why.contains("target") && why.contains("not included") {
-        "target_missing"
-    } else if why.contains("does not fit") {
-        "block_full"
-    } else {
-        // It simulated fine alone, so something earlier in the block (a higher bid on the
-        // same state, or another backrun of the same target) changed the outcome.
-        "conflict"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,8 +167,53 @@ pub enum BundleResult {
         /// Coinbase balance after it minus before it: priority fees plus direct payments.
         coinbase_diff: U256,
     },
-    /// Left out of the block, state rolled back; why.
-    Dropped(String),
+    /// Left out of the block, state rolled back.
+    Dropped(DropReason),
+}
+
+/// Why a bundle was left out of the block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DropReason {
+    /// Its backrun target is not in the block.
+    #[error("target transaction {0} not included")]
+    TargetMissing(B256),
+    /// Another bundle already follows its backrun target.
+    #[error("another bundle already follows target transaction {0}")]
+    TargetTaken(B256),
+    /// Its gas limits do not fit in what is left of the block.
+    #[error("does not fit in the block")]
+    DoesNotFit,
+    /// A transaction not allowed to revert reverted.
+    #[error("tx {index} ({hash}) reverted")]
+    Reverted {
+        /// Position in the bundle.
+        index: usize,
+        /// Its hash.
+        hash: B256,
+    },
+    /// A transaction could not execute (nonce, funds, fees).
+    #[error("tx {index} ({hash}) invalid: {why}")]
+    Invalid {
+        /// Position in the bundle.
+        index: usize,
+        /// Its hash.
+        hash: B256,
+        /// Why.
+        why: String,
+    },
+}
+
+impl DropReason {
+    /// A stable label for statistics and metrics. A bundle only reaches the block after
+    /// simulating fine alone, so a revert or invalid transaction here means something
+    /// earlier in the block (a higher bid on the same state) changed the outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::TargetMissing(_) => "target_missing",
+            Self::DoesNotFit => "block_full",
+            Self::TargetTaken(_) | Self::Reverted { .. } | Self::Invalid { .. } => "conflict",
+        }
+    }
 }
 
 /// Running totals of the block being assembled; a bundle that fails truncates back to a mark.
@@ -397,9 +442,9 @@ fn run_bundle<'a>(
         && asm.included.last() != Some(&target)
     {
         return Ok(BundleResult::Dropped(if asm.included.contains(&target) {
-            format!("another bundle already follows target transaction {target}")
+            DropReason::TargetTaken(target)
         } else {
-            format!("target transaction {target} not included")
+            DropReason::TargetMissing(target)
         }));
     }
     let gas = bundle
@@ -407,7 +452,7 @@ fn run_bundle<'a>(
         .iter()
         .fold(0u64, |sum, t| sum.saturating_add(t.gas_limit()));
     if asm.cumulative_gas.saturating_add(gas) > params.gas_limit {
-        return Ok(BundleResult::Dropped("does not fit in the block".into()));
+        return Ok(BundleResult::Dropped(DropReason::DoesNotFit));
     }
     // Across transactions revm's journal keeps only the accumulated state (each
     // transaction's entries are cleared when it commits), so undoing a bundle means
@@ -421,11 +466,18 @@ fn run_bundle<'a>(
             TxRun::Included(true) => {}
             TxRun::Included(false) if bundle.reverting_tx_hashes.contains(&tx.hash) => {}
             TxRun::Included(false) => {
-                failure = Some(format!("tx {i} ({}) reverted", tx.hash));
+                failure = Some(DropReason::Reverted {
+                    index: i,
+                    hash: tx.hash,
+                });
                 break;
             }
             TxRun::Skipped(Skipped::Invalid(why) | Skipped::Deferred(why)) => {
-                failure = Some(format!("tx {i} ({}) invalid: {why}", tx.hash));
+                failure = Some(DropReason::Invalid {
+                    index: i,
+                    hash: tx.hash,
+                    why,
+                });
                 break;
             }
         }

@@ -24,7 +24,8 @@ mod state;
 use std::sync::Arc;
 
 pub use block::{
-    BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, SPEC, Skipped, genesis_header,
+    BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, DropReason, SPEC, Skipped,
+    genesis_header,
 };
 pub use bundle::{BundleOutcome, BundleTxResult};
 pub use call::{CALL_GAS_CAP, CallOutcome};

@@ -505,7 +505,10 @@ fn a_bundle_whose_transaction_reverts_is_dropped_whole_and_its_state_rolled_back
     );
     assert_eq!(built.included, vec![public.hash]);
     assert!(
-        matches!(&built.bundles[0].1, BundleResult::Dropped(why) if why.contains("reverted")),
+        matches!(
+            &built.bundles[0].1,
+            BundleResult::Dropped(DropReason::Reverted { index: 1, .. })
+        ),
         "{:?}",
         built.bundles
     );
@@ -544,7 +547,10 @@ fn an_allowed_revert_keeps_the_bundle_and_a_bundle_with_an_invalid_tx_is_dropped
     assert_eq!(built.included, vec![pay.hash, revert.hash]);
     assert!(matches!(built.bundles[0].1, BundleResult::Landed { .. }));
     assert!(
-        matches!(&built.bundles[1].1, BundleResult::Dropped(why) if why.contains("invalid")),
+        matches!(
+            &built.bundles[1].1,
+            BundleResult::Dropped(DropReason::Invalid { index: 1, .. })
+        ),
         "{:?}",
         built.bundles
     );
@@ -600,5 +606,8 @@ fn bundles_report_what_reached_the_coinbase_and_backruns_need_their_target() {
         coinbase_diff,
         U256::from(bid) + U256::from(gas_used) * U256::from(1_000_000_000u64)
     );
-    assert!(matches!(&built.bundles[1].1, BundleResult::Dropped(why) if why.contains("target")));
+    assert!(matches!(
+        &built.bundles[1].1,
+        BundleResult::Dropped(DropReason::TargetMissing(_))
+    ));
 }

@@ -2,8 +2,8 @@
 //! attested by the prover hook, stored for the L1 poster.
 //!
 //! Map of [`Batcher::tick`] (run every block time by [`Batcher::run`]):
-//! 1. read the blocks after the last batched one, up to the head, measuring their encoded
-//!    size ([`BatchBlock`]);
+//! 1. read the blocks after the last one read, up to the head, into the open batch,
+//!    measuring their encoded size ([`BatchBlock`]); each block is read once;
 //! 2. close a batch when the blocks reach [`BatcherConfig::max_batch_bytes`] (the block
 //!    that crosses it ends the batch) or the oldest one has waited
 //!    [`BatcherConfig::max_delay`];
@@ -134,13 +134,24 @@ pub struct BatchSummary {
     pub status: BatchStatus,
 }
 
+/// The blocks read so far for the next batch.
+#[derive(Default)]
+struct OpenBatch {
+    blocks: Vec<BatchBlock>,
+    size: usize,
+    /// The last block read (its hash and state root end the batch).
+    last: Option<ordo_primitives::BlockRecord>,
+}
+
 /// Builds and stores batches.
 pub struct Batcher {
     storage: Storage,
     config: BatcherConfig,
     plugins: Arc<dyn BatchPlugins>,
-    /// Serializes batch building and status changes (one writer of the `batches` keyspace).
-    write: Mutex<()>,
+    /// Serializes batch building and status changes (one writer of the `batches` keyspace),
+    /// and holds the blocks of the batch being filled, so each block is read from storage
+    /// once however many ticks its batch stays open.
+    write: Mutex<OpenBatch>,
     summaries: RwLock<Vec<BatchSummary>>,
 }
 
@@ -178,7 +189,7 @@ impl Batcher {
             storage,
             config,
             plugins,
-            write: Mutex::new(()),
+            write: Mutex::new(OpenBatch::default()),
             summaries: RwLock::new(summaries),
         }))
     }
@@ -221,7 +232,7 @@ impl Batcher {
 
     /// Records L1 progress of batch `index` (durable before returning).
     pub fn set_status(&self, index: u64, status: BatchStatus) -> Result<(), BatcherError> {
-        let _write = self.write.lock();
+        let _open = self.write.lock();
         let Some(mut record) = self.batch(index)? else {
             return Ok(());
         };
@@ -235,50 +246,49 @@ impl Batcher {
 
     /// Closes every batch that is due with the head at `head`; returns their headers.
     pub fn tick(&self, head: u64, now_ms: u64) -> Result<Vec<BatchHeader>, BatcherError> {
-        let _write = self.write.lock();
+        let mut open = self.write.lock();
         let mut built = Vec::new();
+        let mut next = open
+            .last
+            .as_ref()
+            .map_or_else(|| self.next_block(), |b| b.number() + 1);
         loop {
-            let next = self.next_block();
+            if open.size >= self.config.max_batch_bytes
+                || open.blocks.len() >= self.config.max_blocks
+            {
+                built.push(self.seal(&mut open, now_ms)?);
+                continue;
+            }
             if next > head {
-                return Ok(built);
+                break;
             }
-            let mut blocks = Vec::new();
-            let mut size = 0usize;
-            let mut last = None;
-            let mut full = false;
-            for n in next..=head {
-                let record = self
-                    .storage
-                    .block(n)?
-                    .ok_or(BatcherError::MissingBlock(n))?;
-                let block = BatchBlock::from_record(&record);
-                size += BatchPayload::block_size(&block);
-                blocks.push(block);
-                last = Some(record);
-                if size >= self.config.max_batch_bytes || blocks.len() >= self.config.max_blocks {
-                    full = true;
-                    break;
-                }
-            }
-            let oldest_ms = blocks[0].timestamp.saturating_mul(1000);
-            let due = full
-                || now_ms.saturating_sub(oldest_ms) >= self.config.max_delay.as_millis() as u64;
-            if !due {
-                return Ok(built);
-            }
-            let Some(last) = last else {
-                return Ok(built);
-            };
-            built.push(self.seal(blocks, &last, now_ms)?);
+            let record = self
+                .storage
+                .block(next)?
+                .ok_or(BatcherError::MissingBlock(next))?;
+            let block = BatchBlock::from_record(&record);
+            open.size += BatchPayload::block_size(&block);
+            open.blocks.push(block);
+            open.last = Some(record);
+            next += 1;
         }
+        let oldest_ms = open
+            .blocks
+            .first()
+            .map(|b| b.timestamp.saturating_mul(1000));
+        if oldest_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) >= self.config.max_delay.as_millis() as u64)
+        {
+            built.push(self.seal(&mut open, now_ms)?);
+        }
+        Ok(built)
     }
 
-    fn seal(
-        &self,
-        blocks: Vec<BatchBlock>,
-        last: &ordo_primitives::BlockRecord,
-        now_ms: u64,
-    ) -> Result<BatchHeader, BatcherError> {
+    /// Stores the open batch and starts an empty one. Only called with blocks in it.
+    fn seal(&self, open: &mut OpenBatch, now_ms: u64) -> Result<BatchHeader, BatcherError> {
+        let blocks = std::mem::take(&mut open.blocks);
+        open.size = 0;
+        let last = open.last.as_ref().ok_or(BatcherError::MissingBlock(0))?;
         let index = self.summaries.read().last().map_or(0, |s| s.index + 1);
         let tx_count = blocks.iter().map(|b| b.txs.len() as u64).sum();
         let payload = BatchPayload { blocks };

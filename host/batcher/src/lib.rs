@@ -209,6 +209,15 @@ impl Batcher {
         self.summaries.read().clone()
     }
 
+    /// The oldest batch not yet confirmed on L1 (what the poster works on next).
+    pub fn first_unconfirmed(&self) -> Option<BatchSummary> {
+        self.summaries
+            .read()
+            .iter()
+            .find(|s| !matches!(s.status, BatchStatus::Confirmed { .. }))
+            .cloned()
+    }
+
     /// The batch holding block `number`, if it has been batched.
     pub fn batch_of_block(&self, number: u64) -> Option<BatchSummary> {
         let summaries = self.summaries.read();

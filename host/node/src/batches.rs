@@ -66,11 +66,7 @@ pub struct BatcherQueue(pub Arc<ordo_batcher::Batcher>);
 
 impl ordo_l1::BatchQueue for BatcherQueue {
     fn next_unconfirmed(&self) -> Option<(u64, ordo_l1::Bytes, Option<ordo_l1::Submission>)> {
-        let summary = self
-            .0
-            .summaries()
-            .into_iter()
-            .find(|s| !matches!(s.status, ordo_batcher::BatchStatus::Confirmed { .. }))?;
+        let summary = self.0.first_unconfirmed()?;
         let record = match self.0.batch(summary.index) {
             Ok(Some(record)) => record,
             Ok(None) => return None,

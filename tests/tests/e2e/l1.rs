@@ -3,7 +3,7 @@
 //! batcher's key and a codec swap mid-run change nothing; `ordo verify` rebuilds the whole
 //! chain from the L1 inbox alone (batches of both codecs) and matches the node block for block.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use alloy::{
     network::TransactionBuilder,
@@ -19,6 +19,31 @@ use serde_json::{Value, json};
 use crate::GUARD;
 
 const INBOX: Address = Address::repeat_byte(0xb0);
+
+/// A dev node posting to `anvil`'s inbox with `batcher`'s key (written to a file in `dir`).
+async fn posting_node(
+    anvil: &Anvil,
+    batcher: &ordo_l1::PrivateKeySigner,
+    dir: &std::path::Path,
+    max_delay_ms: u64,
+    confirmations: u64,
+) -> Result<TestNode> {
+    let key_file = dir.join("batcher.key");
+    std::fs::write(
+        &key_file,
+        alloy::primitives::hex::encode(batcher.to_bytes()),
+    )?;
+    let toml = format!(
+        "[batcher]\nmax_delay_ms = {max_delay_ms}\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = {confirmations}\npoll_ms = 200\n",
+        anvil.url(),
+        key_file.display()
+    );
+    TestNode::start(NodeOpts {
+        config_toml: Some(toml),
+        ..NodeOpts::default()
+    })
+    .await
+}
 
 async fn wait_confirmed(rpc: &Rpc, hash: B256) -> Result<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -43,21 +68,7 @@ async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone_across_a_codec_sw
     .await;
     let batcher = Anvil::dev_key(1);
     let dir = tempfile::tempdir()?;
-    let key_file = dir.path().join("batcher.key");
-    std::fs::write(
-        &key_file,
-        alloy::primitives::hex::encode(batcher.to_bytes()),
-    )?;
-    let toml = format!(
-        "[batcher]\nmax_delay_ms = 600\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = 2\npoll_ms = 200\n",
-        anvil.url(),
-        key_file.display()
-    );
-    let node = TestNode::start(NodeOpts {
-        config_toml: Some(toml),
-        ..NodeOpts::default()
-    })
-    .await?;
+    let node = posting_node(&anvil, &batcher, dir.path(), 600, 2).await?;
     node.logs()
         .guard(GUARD, async {
             let rpc = node.rpc();
@@ -108,15 +119,7 @@ async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone_across_a_codec_sw
                 .await?
                 .get_receipt()
                 .await?;
-            let admin = node.admin()?;
-            let list = admin.ok("admin_listPlugins", json!([])).await?;
-            let lz4 = list["loaded"]
-                .as_array()
-                .and_then(|l| l.iter().find(|p| p["name"] == "lz4"))
-                .ok_or_else(|| eyre!("lz4 not loaded: {list}"))?;
-            admin
-                .ok("admin_activatePlugin", json!([{"id": lz4["id"]}]))
-                .await?;
+            activate_named(&node.admin()?, "lz4").await?;
             let tx = TransactionRequest::default()
                 .with_to(random_address())
                 .with_value(U256::from(5));
@@ -128,19 +131,23 @@ async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone_across_a_codec_sw
                 .await?;
             ensure!(batch["codecId"] == 2, "after the swap: {batch}");
 
-            let out = Command::new(ordo_bin())
-                .args(["verify", "--dev", "--l1-rpc", &anvil.url()])
-                .args(["--batch-inbox", &INBOX.to_string()])
-                .args(["--batcher", &batcher.address().to_string()])
-                .args(["--compare-rpc", &node.http_url()])
-                .output()?;
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            ensure!(
-                out.status.success() && stdout.contains("verified"),
-                "ordo verify failed: {}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
+            let (url, inbox, from) = (
+                anvil.url(),
+                INBOX.to_string(),
+                batcher.address().to_string(),
             );
+            let run = ordo_verify_ok(&[
+                "--dev",
+                "--l1-rpc",
+                &url,
+                "--batch-inbox",
+                &inbox,
+                "--batcher",
+                &from,
+                "--compare-rpc",
+                &node.http_url(),
+            ])?;
+            let stdout = run.stdout;
             // Everything up to the last confirmed batch was rebuilt.
             ensure!(
                 stdout.contains(&format!("batch {index}: blocks")),
@@ -208,17 +215,22 @@ async fn a_tampered_batch_in_the_inbox_fails_verify_and_says_where() -> Result<(
                 .get_receipt()
                 .await?;
             }
-            let out = Command::new(ordo_bin())
-                .args(["verify", "--dev", "--l1-rpc", &anvil.url()])
-                .args(["--batch-inbox", &INBOX.to_string()])
-                .args(["--batcher", &batcher.address().to_string()])
-                .output()?;
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            ensure!(
-                !out.status.success(),
-                "verify passed a tampered batch:\n{stdout}"
+            let (url, inbox, from) = (
+                anvil.url(),
+                INBOX.to_string(),
+                batcher.address().to_string(),
             );
+            let run = ordo_verify(&[
+                "--dev",
+                "--l1-rpc",
+                &url,
+                "--batch-inbox",
+                &inbox,
+                "--batcher",
+                &from,
+            ])?;
+            let (stdout, stderr) = (run.stdout, run.stderr);
+            ensure!(!run.success, "verify passed a tampered batch:\n{stdout}");
             ensure!(
                 stdout.contains("batch 0: blocks") && stderr.contains(&format!("batch {last}")),
                 "verify should pass the honest batches and name batch {last}:\n{stdout}\n{stderr}"
@@ -267,23 +279,9 @@ async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicate
     })
     .await;
     let batcher = Anvil::dev_key(3);
-    let key_file = dir.path().join("batcher.key");
-    std::fs::write(
-        &key_file,
-        alloy::primitives::hex::encode(batcher.to_bytes()),
-    )?;
-    let toml = format!(
-        // The poster keeps one batch in flight until it confirms (~4 L1 blocks here), so
-        // batches must not close faster than that or a backlog builds up.
-        "[batcher]\nmax_delay_ms = 4000\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = 3\npoll_ms = 200\n",
-        anvil.url(),
-        key_file.display()
-    );
-    let node = TestNode::start(NodeOpts {
-        config_toml: Some(toml),
-        ..NodeOpts::default()
-    })
-    .await?;
+    // The poster keeps one batch in flight until it confirms (~4 L1 blocks here), so
+    // batches must not close faster than that or a backlog builds up.
+    let node = posting_node(&anvil, &batcher, dir.path(), 4000, 3).await?;
     let rpc = node.rpc();
     let provider = node.provider(&dev_signer(0));
     let send = |value: u64| {
@@ -328,17 +326,21 @@ async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicate
     let indexes = inbox_indexes(&anvil).await?;
     let expected: Vec<u64> = (0..indexes.len() as u64).collect();
     ensure!(indexes == expected, "inbox batch indexes: {indexes:?}");
-    let out = Command::new(ordo_bin())
-        .args(["verify", "--dev", "--l1-rpc", &anvil.url()])
-        .args(["--batch-inbox", &INBOX.to_string()])
-        .args(["--batcher", &batcher.address().to_string()])
-        .args(["--compare-rpc", &node.http_url()])
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "ordo verify failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (url, inbox, from) = (
+        anvil.url(),
+        INBOX.to_string(),
+        batcher.address().to_string(),
     );
+    ordo_verify_ok(&[
+        "--dev",
+        "--l1-rpc",
+        &url,
+        "--batch-inbox",
+        &inbox,
+        "--batcher",
+        &from,
+        "--compare-rpc",
+        &node.http_url(),
+    ])?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! a compression plugin swap (batches of two codecs) verify block by block against the
 //! node; a tampered batch is refused with the batch and the block it breaks at.
 
-use std::{process::Command, time::Duration};
+use std::time::Duration;
 
 use alloy::{
     network::TransactionBuilder,
@@ -74,15 +74,7 @@ async fn the_chain_rebuilt_from_its_batches_matches_across_a_codec_swap() -> Res
             }
 
             // Swap the codec: later batches use lz4.
-            let admin = node.admin()?;
-            let list = admin.ok("admin_listPlugins", json!([])).await?;
-            let lz4 = list["loaded"]
-                .as_array()
-                .and_then(|l| l.iter().find(|p| p["name"] == "lz4"))
-                .ok_or_else(|| eyre!("lz4 not loaded: {list}"))?;
-            admin
-                .ok("admin_activatePlugin", json!([{"id": lz4["id"]}]))
-                .await?;
+            activate_named(&node.admin()?, "lz4").await?;
             let tx = TransactionRequest::default()
                 .with_to(random_address())
                 .with_value(U256::from(9));
@@ -100,17 +92,8 @@ async fn the_chain_rebuilt_from_its_batches_matches_across_a_codec_swap() -> Res
             );
 
             // The real command, as an operator runs it.
-            let out = Command::new(ordo_bin())
-                .args(["verify", "--dev", "--batches-rpc", &node.http_url()])
-                .args(["--compare-rpc", &node.http_url()])
-                .output()?;
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            ensure!(
-                out.status.success() && stdout.contains("verified"),
-                "ordo verify failed: {}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let url = node.http_url();
+            ordo_verify_ok(&["--dev", "--batches-rpc", &url, "--compare-rpc", &url])?;
 
             // Tampering: the same frames with one changed are refused, naming the batch.
             let frames = FrameSource::Node {

@@ -209,13 +209,15 @@ impl Batcher {
         self.summaries.read().clone()
     }
 
-    /// The oldest batch not yet confirmed on L1 (what the poster works on next).
-    pub fn first_unconfirmed(&self) -> Option<BatchSummary> {
+    /// Up to `limit` of the oldest batches not yet confirmed on L1 (what the poster works on).
+    pub fn unconfirmed(&self, limit: usize) -> Vec<BatchSummary> {
         self.summaries
             .read()
             .iter()
-            .find(|s| !matches!(s.status, BatchStatus::Confirmed { .. }))
+            .filter(|s| !matches!(s.status, BatchStatus::Confirmed { .. }))
+            .take(limit)
             .cloned()
+            .collect()
     }
 
     /// The batch holding block `number`, if it has been batched.

@@ -204,6 +204,8 @@ fn status_changes_are_durable() {
         max_fee_per_gas: 10,
         max_priority_fee_per_gas: 1,
         submitted_at_ms: 5,
+        max_fee_per_blob_gas: Some(3),
+        replaced: vec![B256::repeat_byte(2)],
     };
     b.set_status(1, submitted.clone()).unwrap();
     drop(b);

@@ -1,22 +1,32 @@
-//! ordo-l1: the L1 batch poster. Posts sealed batches, strictly in index order and one at a
-//! time, as calldata of EIP-1559 transactions from the poster key to the batch inbox.
+//! ordo-l1: the L1 batch poster. Posts sealed batches in index order from the poster key to the
+//! batch inbox, as calldata of EIP-1559 transactions or as blobs of EIP-4844 transactions
+//! (with the network wrapper: blobs, KZG commitments and proofs), up to `max_in_flight`
+//! batches at a time on consecutive nonces.
 //!
 //! ```text
-//! BatchQueue::next_unconfirmed ──▶ (index, bytes, last Submission?)
-//!   none recorded ──▶ nonce (L1 pending nonce, cached until an error) ──▶ gas estimate, fees
-//!                     ──▶ sign ──▶ BatchQueue::submitted (write-ahead) ──▶ eth_sendRawTransaction
-//!   recorded ──▶ receipt in a canonical block?
-//!       yes ──▶ head - block + 1 >= confirmations ──▶ BatchQueue::confirmed ──▶ next batch
-//!       no  ──▶ nonce taken by another tx (and none of ours mined) ──▶ re-post, fresh nonce
+//! BatchQueue::unconfirmed(max_in_flight) ──▶ [(index, bytes, last Submission?)], oldest first
+//!   for each, in order:
+//!   recorded ──▶ receipt of it (or of a tx it replaced) in a canonical block?
+//!       yes ──▶ head - block + 1 >= confirmations ──▶ BatchQueue::confirmed
+//!       no  ──▶ nonce taken by another tx (none of ours mined) ──▶ re-post, fresh nonce
 //!           ──▶ node lost it (reorg, restart, eviction) ──▶ re-post, same nonce
 //!           ──▶ pending past resubmit_after ──▶ replace, same nonce, fees bumped
+//!                                               (≥10%; ≥100% on every fee of a blob tx)
+//!   none recorded ──▶ calldata or blobs (DaMode; auto: the cheaper at current L1 fees), but
+//!                     never a kind other than the unmined txs already out
+//!                 ──▶ nonce (L1 pending nonce, cached until an error) ──▶ fees, capped
+//!                 ──▶ sign ──▶ BatchQueue::submitted (write-ahead) ──▶ eth_sendRawTransaction
 //! any RPC error ──▶ exponential backoff (capped), nonce cache dropped, retried next tick
 //! ```
 //!
 //! Seams: [`BatchQueue`] is what the poster needs from the batcher (which owns the durable
 //! batch records); [`L1Poster::status`] / [`StatusHandle`] is what it reports. The queue is the
-//! only durable state: a restarted poster re-checks the recorded submission by hash and nonce
-//! instead of posting the batch again. Tracing target: `ordo::l1`.
+//! only durable state: a restarted poster re-checks each recorded submission (and the ones it
+//! replaced) by hash and nonce instead of posting the batch again. With more than one batch in
+//! flight, a batch whose nonce another sender took is re-posted after the later ones, so L1
+//! may carry batches out of index order; verifiers put them back in order.
+//! Blob data is packed with alloy's `SimpleCoder` (31 bytes per field element behind a length
+//! word); [`decode_blobs`] is its inverse for verifiers. Tracing target: `ordo::l1`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -30,7 +40,43 @@ use std::{sync::Arc, time::Duration};
 pub use alloy::primitives::{Address, B256, Bytes};
 pub use alloy::signers::local::PrivateKeySigner;
 use parking_lot::Mutex;
-pub use poster::L1Poster;
+pub use poster::{L1Poster, decode_blobs};
+
+/// Where batch data goes on L1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DaMode {
+    /// Calldata of EIP-1559 transactions (works on every L1).
+    #[default]
+    Calldata,
+    /// Blobs of EIP-4844 transactions (the L1 must serve them on its beacon API for verifiers).
+    Blobs,
+    /// Per batch, whichever of the two costs less at the current L1 fees.
+    Auto,
+}
+
+impl std::str::FromStr for DaMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "calldata" => Ok(Self::Calldata),
+            "blobs" | "blob" => Ok(Self::Blobs),
+            "auto" => Ok(Self::Auto),
+            other => Err(format!(
+                "unknown data availability mode {other:?} (expected calldata, blobs or auto)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for DaMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Calldata => "calldata",
+            Self::Blobs => "blobs",
+            Self::Auto => "auto",
+        })
+    }
+}
 
 /// How the poster reaches L1 and how patient it is.
 #[derive(Clone, Debug)]
@@ -49,13 +95,21 @@ pub struct L1Config {
     pub fee_bump_percent: u64,
     /// Never offer more than this per gas (wei), even when bumping.
     pub max_fee_per_gas_cap: u128,
+    /// Never offer more than this per blob gas (wei), even when bumping.
+    pub max_fee_per_blob_gas_cap: u128,
     /// How often the poster looks at L1 while all is well.
     pub poll_interval: Duration,
+    /// Batches submitted and not yet confirmed at any time (1: each batch waits for the
+    /// previous one's confirmations, like op-batcher's default).
+    pub max_in_flight: usize,
+    /// Calldata, blobs, or the cheaper of the two per batch.
+    pub da: DaMode,
 }
 
 impl L1Config {
     /// Defaults for everything but where and who: 3 confirmations (a few L1 reorgs deep is
-    /// the common case), replace after 3 minutes, 12.5% bumps, 500 gwei cap, 2 s polling.
+    /// the common case), replace after 3 minutes, 13% bumps (100% for blob txs, as the blob
+    /// pools of geth and reth demand), 500 gwei caps, 2 s polling, calldata.
     pub fn new(rpc_url: impl Into<String>, signer: PrivateKeySigner, inbox: Address) -> Self {
         Self {
             rpc_url: rpc_url.into(),
@@ -65,20 +119,34 @@ impl L1Config {
             resubmit_after: Duration::from_secs(180),
             fee_bump_percent: 13,
             max_fee_per_gas_cap: 500_000_000_000,
+            max_fee_per_blob_gas_cap: 500_000_000_000,
             poll_interval: Duration::from_secs(2),
+            max_in_flight: 1,
+            da: DaMode::Calldata,
         }
     }
 }
 
 /// The batcher's side: durable batch records, read and updated by the poster.
 pub trait BatchQueue: Send + Sync + 'static {
-    /// The oldest batch not yet confirmed on L1, in index order, with its posted bytes and what
-    /// the poster recorded about it last time (None: never submitted).
-    fn next_unconfirmed(&self) -> Option<(u64, Bytes, Option<Submission>)>;
+    /// Up to `limit` of the oldest batches not yet confirmed on L1, in index order, each with
+    /// its posted bytes and what the poster recorded about it last time (None: never
+    /// submitted).
+    fn unconfirmed(&self, limit: usize) -> Vec<QueuedBatch>;
     /// The poster is about to broadcast `s` for batch `index`; durable before returning.
     fn submitted(&self, index: u64, s: Submission);
     /// Batch `index` is on L1 with enough confirmations; durable before returning.
     fn confirmed(&self, index: u64, c: Confirmation);
+}
+
+/// A batch waiting for L1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedBatch {
+    pub index: u64,
+    /// The frame to post.
+    pub bytes: Bytes,
+    /// The last submission recorded for it (None: never submitted).
+    pub submission: Option<Submission>,
 }
 
 /// One signed inbox transaction, recorded before it is broadcast.
@@ -90,6 +158,12 @@ pub struct Submission {
     pub max_priority_fee_per_gas: u128,
     /// Unix time in milliseconds; the resubmission clock starts here.
     pub submitted_at_ms: u64,
+    /// Some: a blob transaction with this blob fee cap; None: calldata. A batch keeps its
+    /// kind across replacements (one key never has both kinds pending).
+    pub max_fee_per_blob_gas: Option<u128>,
+    /// Earlier transactions for the same batch that were replaced (fee bumps, re-posts) but
+    /// may still be the one that gets mined; kept durable so a restart still recognises them.
+    pub replaced: Vec<B256>,
 }
 
 /// Where a batch landed on L1.
@@ -98,9 +172,11 @@ pub struct Confirmation {
     pub tx_hash: B256,
     pub l1_block: u64,
     pub l1_block_hash: B256,
+    /// Carried in blobs (else calldata).
+    pub blobs: bool,
 }
 
-/// The batch currently being posted.
+/// A batch submitted and not yet confirmed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingBatch {
     pub index: u64,
@@ -108,6 +184,8 @@ pub struct PendingBatch {
     pub nonce: u64,
     /// Block of the receipt, once mined (waiting for confirmations).
     pub mined_in: Option<u64>,
+    /// Posted as blobs (else calldata).
+    pub blobs: bool,
 }
 
 /// What the poster has been doing, for health endpoints and tests.
@@ -115,11 +193,14 @@ pub struct PendingBatch {
 pub struct PosterStatus {
     /// The last error (cleared by the next tick that succeeds).
     pub last_error: Option<String>,
-    pub pending: Option<PendingBatch>,
+    /// Batches submitted and not yet confirmed, oldest first.
+    pub in_flight: Vec<PendingBatch>,
     /// Latest L1 block number seen.
     pub l1_head: Option<u64>,
     /// Batches posted for the first time.
     pub posted: u64,
+    /// Of those, posted as blobs.
+    pub posted_blobs: u64,
     /// Replacements with bumped fees (same nonce).
     pub bumped: u64,
     /// Re-posts after the tx was lost (reorg, node restart) or its nonce taken by another tx.

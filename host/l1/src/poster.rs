@@ -1,15 +1,27 @@
-//! The poster loop: one `tick` per poll interval looks at the oldest unconfirmed batch and does
-//! the one thing it needs next (post, wait, confirm, replace, re-post).
+//! The poster loop: one `tick` per poll interval walks the oldest unconfirmed batches in order
+//! and does, for each, the one thing it needs next (post, wait, confirm, replace, re-post).
 
 use std::{
+    collections::HashMap,
     future::Future,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::{BlockNumberOrTag, eip2718::Encodable2718},
+    consensus::{
+        SignableTransaction, TxEip1559, TxEip4844, TxEip4844Variant, TxEip4844WithSidecar,
+        TxEnvelope,
+    },
+    eips::{
+        BlockNumberOrTag,
+        eip2718::Encodable2718,
+        eip4844::{
+            Blob, DATA_GAS_PER_BLOB, FIELD_ELEMENTS_PER_BLOB,
+            builder::{SidecarBuilder, SidecarCoder, SimpleCoder},
+        },
+        eip7594::BlobTransactionSidecarVariant,
+    },
     network::TransactionBuilder,
     primitives::{Address, B256, Bytes, TxKind, U256},
     providers::{Provider, RootProvider},
@@ -19,7 +31,9 @@ use alloy::{
 };
 use tracing::{debug, info, warn};
 
-use crate::{BatchQueue, Confirmation, L1Config, PendingBatch, StatusHandle, Submission};
+use crate::{
+    BatchQueue, Confirmation, DaMode, L1Config, PendingBatch, QueuedBatch, StatusHandle, Submission,
+};
 
 const TARGET: &str = "ordo::l1";
 /// One RPC call may not hang the loop (a half-dead L1 endpoint): it counts as an error instead.
@@ -28,6 +42,13 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 /// Estimates are exact for calldata to an EOA, but an inbox contract may branch on state.
 const GAS_MARGIN_PERCENT: u64 = 10;
+/// Blobs per transaction the L1 accepts (EIP-7594 caps a transaction at 6); a batch that needs
+/// more goes as calldata.
+const MAX_BLOBS_PER_TX: usize = 6;
+/// geth's and reth's blob pools replace a blob tx only if every fee at least doubles.
+const BLOB_BUMP_PERCENT: u64 = 100;
+/// The replacement rule for other transactions.
+const MIN_BUMP_PERCENT: u64 = 10;
 
 #[derive(Debug, thiserror::Error)]
 enum TickError {
@@ -39,6 +60,8 @@ enum TickError {
     Sign(#[from] alloy::signers::Error),
     #[error("invalid rpc url {0:?}")]
     Url(String),
+    #[error("building the blob sidecar: {0}")]
+    Kzg(String),
 }
 
 /// Runs an RPC future under [`RPC_TIMEOUT`].
@@ -77,6 +100,37 @@ fn rpc_message(e: &TickError) -> String {
     }
 }
 
+/// Blobs needed to carry `data` with [`SimpleCoder`].
+fn blobs_needed(data: &[u8]) -> usize {
+    SimpleCoder::default()
+        .required_fe(data)
+        .div_ceil(FIELD_ELEMENTS_PER_BLOB as usize)
+}
+
+/// Execution gas of a calldata transaction carrying `data` to an EOA inbox: the larger of the
+/// standard token cost and the EIP-7623 floor.
+fn calldata_gas(data: &[u8]) -> u64 {
+    let zeros = data.iter().filter(|b| **b == 0).count() as u64;
+    let nonzero = data.len() as u64 - zeros;
+    let tokens = zeros + 4 * nonzero;
+    21_000 + (4 * tokens).max(10 * tokens)
+}
+
+/// The bytes a batch transaction's blobs carry, in order ([`SimpleCoder`] in reverse).
+/// None: the blobs do not hold data in that packing.
+pub fn decode_blobs(blobs: &[Blob]) -> Option<Vec<u8>> {
+    let pieces = SimpleCoder::default().decode_all(blobs)?;
+    Some(pieces.concat())
+}
+
+/// Fees of one transaction: EIP-1559 fee cap and tip, and the blob fee cap for a blob tx.
+#[derive(Clone, Copy, Debug)]
+struct Fees {
+    max_fee: u128,
+    tip: u128,
+    blob_fee: Option<u128>,
+}
+
 /// The L1 batch poster. Build with [`L1Poster::new`], drive with [`L1Poster::run`].
 pub struct L1Poster {
     config: L1Config,
@@ -86,9 +140,12 @@ pub struct L1Poster {
     chain_id: Option<u64>,
     /// Next nonce to use for a fresh post; None: ask the L1 (startup, after any error).
     nonce: Option<u64>,
-    /// Earlier submissions of the in-flight batch in this process (replaced by bumps or
-    /// re-posts). Any of them may still be the one that gets mined.
-    earlier: Vec<(u64, Submission)>,
+    /// Blob sidecars by (batch index, cell proofs?): KZG proofs take a while, and a replaced or
+    /// re-posted blob tx must carry the same blobs.
+    sidecars: HashMap<(u64, bool), Arc<BlobTransactionSidecarVariant>>,
+    /// Whether the L1 wants EIP-7594 cell proofs (Osaka and later) rather than EIP-4844 blob
+    /// proofs; learned from its answer to the first blob tx.
+    cell_proofs: bool,
 }
 
 impl std::fmt::Debug for L1Poster {
@@ -97,6 +154,7 @@ impl std::fmt::Debug for L1Poster {
             .field("rpc_url", &self.config.rpc_url)
             .field("sender", &self.config.signer.address())
             .field("inbox", &self.config.inbox)
+            .field("da", &self.config.da)
             .field("status", &self.status.get())
             .finish()
     }
@@ -104,8 +162,9 @@ impl std::fmt::Debug for L1Poster {
 
 impl L1Poster {
     pub fn new(mut config: L1Config, queue: Arc<dyn BatchQueue>) -> Self {
-        config.fee_bump_percent = config.fee_bump_percent.max(10);
+        config.fee_bump_percent = config.fee_bump_percent.max(MIN_BUMP_PERCENT);
         config.confirmations = config.confirmations.max(1);
+        config.max_in_flight = config.max_in_flight.max(1);
         Self {
             config,
             queue,
@@ -113,7 +172,8 @@ impl L1Poster {
             provider: None,
             chain_id: None,
             nonce: None,
-            earlier: Vec::new(),
+            sidecars: HashMap::new(),
+            cell_proofs: true,
         }
     }
 
@@ -130,7 +190,7 @@ impl L1Poster {
     /// status, and retried with exponential backoff.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
-        info!(target: TARGET, sender = %self.config.signer.address(), inbox = %self.config.inbox, "l1 poster started");
+        info!(target: TARGET, sender = %self.config.signer.address(), inbox = %self.config.inbox, da = %self.config.da, max_in_flight = self.config.max_in_flight, "l1 poster started");
         let mut failures: u32 = 0;
         loop {
             let wait = tokio::select! {
@@ -182,67 +242,127 @@ impl L1Poster {
         if self.chain_id.is_none() {
             self.chain_id = Some(rpc(provider.get_chain_id()).await?);
         }
-        let Some((index, bytes, recorded)) = self.queue.next_unconfirmed() else {
-            self.status.update(|s| s.pending = None);
-            return Ok(());
-        };
-        if self.earlier.first().is_some_and(|(i, _)| *i != index) {
-            self.earlier.clear();
+        let batches = self.queue.unconfirmed(self.config.max_in_flight);
+        if let Some(first) = batches.first() {
+            self.sidecars.retain(|(i, _), _| *i >= first.index);
+        } else {
+            self.sidecars.clear();
         }
-        let Some(sub) = recorded else {
-            let nonce = self.fresh_nonce(&provider).await?;
-            self.post(&provider, index, &bytes, nonce, None, None)
-                .await?;
-            self.status.update(|s| s.posted += 1);
-            return Ok(());
+        // The mined nonce is read before any receipt: if it is past a submission's and none of
+        // that batch's receipts exist afterwards, the nonce went to another transaction (not
+        // a race with our own tx being mined between the two reads).
+        let mined_nonce = if batches.iter().any(|b| b.submission.is_some()) {
+            Some(
+                rpc(provider
+                    .get_transaction_count(self.config.signer.address())
+                    .latest())
+                .await?,
+            )
+        } else {
+            None
         };
-
-        // The mined nonce is read before the receipts: if it is past ours and none of our
-        // receipts exist afterwards, the nonce went to another transaction (not a race with
-        // our own tx being mined between the two reads).
-        let sender = self.config.signer.address();
-        let mined_nonce = rpc(provider.get_transaction_count(sender).latest()).await?;
-
-        // Mined in a canonical block (ours, or an earlier submission of the same batch)?
-        let mut candidates = vec![sub.clone()];
-        candidates.extend(
-            self.earlier
-                .iter()
-                .filter(|(i, _)| *i == index)
-                .map(|(_, s)| s.clone()),
-        );
-        for cand in &candidates {
-            if let Some((block, block_hash)) =
-                self.canonical_receipt(&provider, cand.tx_hash).await?
-            {
-                if cand.tx_hash != sub.tx_hash {
-                    // An earlier submission won the race; track that one from now on.
-                    info!(target: TARGET, index, tx = %cand.tx_hash, "earlier submission of the batch was mined");
-                    self.queue.submitted(index, cand.clone());
+        let mut in_flight = Vec::new();
+        // The kind (blobs?) of the submissions out and not yet mined: a fresh post must match.
+        let mut unmined_kind: Option<bool> = None;
+        for batch in batches {
+            let QueuedBatch {
+                index,
+                bytes,
+                submission,
+            } = batch;
+            match submission {
+                Some(sub) => {
+                    let mined_nonce = mined_nonce.unwrap_or(0);
+                    let p = self
+                        .check(&provider, head, mined_nonce, index, &bytes, sub)
+                        .await?;
+                    if let Some(p) = p {
+                        if p.mined_in.is_none() {
+                            unmined_kind = Some(p.blobs);
+                        }
+                        in_flight.push(p);
+                    }
                 }
-                return self.await_confirmations(index, cand, head, block, block_hash);
+                None => {
+                    let blobs = self.choose_blobs(&provider, &bytes).await?;
+                    if unmined_kind.is_some_and(|k| k != blobs) {
+                        // geth and reth refuse a blob tx from a sender with other txs pending
+                        // (and the reverse); wait until those are mined.
+                        debug!(target: TARGET, index, blobs, "waiting for the other kind of pending batch tx to be mined");
+                        break;
+                    }
+                    let nonce = self.fresh_nonce(&provider).await?;
+                    let hash = self
+                        .post(&provider, index, &bytes, nonce, None, blobs, None)
+                        .await?;
+                    self.status.update(|s| {
+                        s.posted += 1;
+                        s.posted_blobs += u64::from(blobs);
+                    });
+                    unmined_kind = Some(blobs);
+                    in_flight.push(PendingBatch {
+                        index,
+                        tx_hash: hash,
+                        nonce,
+                        mined_in: None,
+                        blobs,
+                    });
+                }
+            }
+        }
+        self.status.update(|s| s.in_flight = in_flight);
+        Ok(())
+    }
+
+    /// Moves one submitted batch along. Returns it as still in flight, or None once confirmed.
+    async fn check(
+        &mut self,
+        provider: &RootProvider,
+        head: u64,
+        mined_nonce: u64,
+        index: u64,
+        bytes: &Bytes,
+        sub: Submission,
+    ) -> Result<Option<PendingBatch>, TickError> {
+        let blobs = sub.max_fee_per_blob_gas.is_some();
+        // Mined in a canonical block (the latest submission, or one it replaced)?
+        for (i, hash) in std::iter::once(sub.tx_hash)
+            .chain(sub.replaced.iter().rev().copied())
+            .enumerate()
+        {
+            if let Some((block, block_hash)) = self.canonical_receipt(provider, hash).await? {
+                if i > 0 {
+                    // An earlier submission won the race; track that one from now on.
+                    info!(target: TARGET, index, tx = %hash, "an earlier submission of the batch was mined");
+                    let mut winner = sub.clone();
+                    winner.tx_hash = hash;
+                    winner.replaced.retain(|h| *h != hash);
+                    winner.replaced.push(sub.tx_hash);
+                    self.queue.submitted(index, winner);
+                }
+                return Ok(self
+                    .await_confirmations(index, hash, sub.nonce, blobs, head, block, block_hash));
             }
         }
 
-        self.status.update(|s| {
-            s.pending = Some(PendingBatch {
-                index,
-                tx_hash: sub.tx_hash,
-                nonce: sub.nonce,
-                mined_in: None,
-            })
-        });
+        let pending = |tx_hash, nonce| PendingBatch {
+            index,
+            tx_hash,
+            nonce,
+            mined_in: None,
+            blobs,
+        };
         if mined_nonce > sub.nonce {
             // Our nonce went to a transaction that is not ours for this batch (another sender
             // of the same key): the batch is not on L1, post it again under a fresh nonce.
             warn!(target: TARGET, index, nonce = sub.nonce, tx = %sub.tx_hash, "batch nonce consumed by another transaction, re-posting");
-            self.remember(index, &sub);
             self.nonce = Some(mined_nonce.max(self.nonce.unwrap_or(0)));
-            let nonce = self.fresh_nonce(&provider).await?;
-            self.post(&provider, index, &bytes, nonce, None, None)
+            let nonce = self.fresh_nonce(provider).await?;
+            let hash = self
+                .post(provider, index, bytes, nonce, None, blobs, Some(&sub))
                 .await?;
             self.status.update(|s| s.reposted += 1);
-            return Ok(());
+            return Ok(Some(pending(hash, nonce)));
         }
 
         let known = rpc(provider.get_transaction_by_hash(sub.tx_hash))
@@ -251,57 +371,93 @@ impl L1Poster {
         let overdue = now_ms().saturating_sub(sub.submitted_at_ms)
             >= self.config.resubmit_after.as_millis() as u64;
         if overdue {
-            let fees = self.fees(&provider).await?;
-            let cap = self.config.max_fee_per_gas_cap;
-            let pct = self.config.fee_bump_percent;
-            let max_fee = bump(sub.max_fee_per_gas, pct).max(fees.0).min(cap);
-            let tip = bump(sub.max_priority_fee_per_gas, pct)
-                .max(fees.1)
-                .min(max_fee);
-            if known
-                && (max_fee < bump(sub.max_fee_per_gas, 10)
-                    || tip < bump(sub.max_priority_fee_per_gas, 10))
-            {
-                // A replacement below +10% would be refused; waiting is all that is left.
-                warn!(target: TARGET, index, max_fee, cap, "fee cap reached, cannot replace pending batch tx");
-                return Ok(());
-            }
-            info!(target: TARGET, index, nonce = sub.nonce, max_fee, tip, "batch tx not mined in time, replacing with bumped fees");
-            self.remember(index, &sub);
-            self.post(
-                &provider,
-                index,
-                &bytes,
-                sub.nonce,
-                Some((max_fee, tip)),
-                None,
-            )
-            .await?;
+            let Some(fees) = self.bumped_fees(provider, &sub, known).await? else {
+                // A replacement below the pool's minimum bump would be refused; waiting is all
+                // that is left.
+                warn!(target: TARGET, index, cap = self.config.max_fee_per_gas_cap, "fee cap reached, cannot replace pending batch tx");
+                return Ok(Some(pending(sub.tx_hash, sub.nonce)));
+            };
+            info!(target: TARGET, index, nonce = sub.nonce, max_fee = fees.max_fee, tip = fees.tip, blob_fee = ?fees.blob_fee, "batch tx not mined in time, replacing with bumped fees");
+            let hash = self
+                .post(
+                    provider,
+                    index,
+                    bytes,
+                    sub.nonce,
+                    Some(fees),
+                    blobs,
+                    Some(&sub),
+                )
+                .await?;
             self.status.update(|s| s.bumped += 1);
+            Ok(Some(pending(hash, sub.nonce)))
         } else if !known {
             // Reorged out, or the node restarted / evicted it: the nonce is still ours, so the
             // same transaction (same nonce and fees) goes out again.
             info!(target: TARGET, index, nonce = sub.nonce, tx = %sub.tx_hash, "batch tx unknown to L1 node, re-posting with the same nonce");
-            let fees = (sub.max_fee_per_gas, sub.max_priority_fee_per_gas);
-            let tx_hash = self
-                .post(&provider, index, &bytes, sub.nonce, Some(fees), Some(&sub))
+            let fees = Fees {
+                max_fee: sub.max_fee_per_gas,
+                tip: sub.max_priority_fee_per_gas,
+                blob_fee: sub.max_fee_per_blob_gas,
+            };
+            let hash = self
+                .post(
+                    provider,
+                    index,
+                    bytes,
+                    sub.nonce,
+                    Some(fees),
+                    blobs,
+                    Some(&sub),
+                )
                 .await?;
-            if tx_hash != sub.tx_hash {
-                // Re-estimated gas changed the tx; the old one may still surface somewhere.
-                self.remember(index, &sub);
-            }
             self.status.update(|s| s.reposted += 1);
+            Ok(Some(pending(hash, sub.nonce)))
         } else {
             debug!(target: TARGET, index, tx = %sub.tx_hash, "batch tx pending");
+            Ok(Some(pending(sub.tx_hash, sub.nonce)))
         }
-        Ok(())
     }
 
-    /// Keeps a replaced submission of the in-flight batch in mind (once per hash).
-    fn remember(&mut self, index: u64, sub: &Submission) {
-        if !self.earlier.iter().any(|(_, s)| s.tx_hash == sub.tx_hash) {
-            self.earlier.push((index, sub.clone()));
+    /// Fees for replacing `sub`: the current L1 fees, but at least the pool's bump over what
+    /// `sub` offered, all capped. None: the caps leave no valid replacement of a tx the node
+    /// still holds.
+    async fn bumped_fees(
+        &self,
+        provider: &RootProvider,
+        sub: &Submission,
+        known: bool,
+    ) -> Result<Option<Fees>, TickError> {
+        let blobs = sub.max_fee_per_blob_gas.is_some();
+        let now = self.fees(provider, blobs).await?;
+        let (pct, min_pct) = if blobs {
+            let p = self.config.fee_bump_percent.max(BLOB_BUMP_PERCENT);
+            (p, BLOB_BUMP_PERCENT)
+        } else {
+            (self.config.fee_bump_percent, MIN_BUMP_PERCENT)
+        };
+        let max_fee = bump(sub.max_fee_per_gas, pct)
+            .max(now.max_fee)
+            .min(self.config.max_fee_per_gas_cap);
+        let tip = bump(sub.max_priority_fee_per_gas, pct)
+            .max(now.tip)
+            .min(max_fee);
+        let blob_fee = sub.max_fee_per_blob_gas.map(|old| {
+            bump(old, pct)
+                .max(now.blob_fee.unwrap_or(0))
+                .min(self.config.max_fee_per_blob_gas_cap)
+        });
+        let short = max_fee < bump(sub.max_fee_per_gas, min_pct)
+            || tip < bump(sub.max_priority_fee_per_gas, min_pct)
+            || matches!((blob_fee, sub.max_fee_per_blob_gas), (Some(new), Some(old)) if new < bump(old, min_pct));
+        if known && short {
+            return Ok(None);
         }
+        Ok(Some(Fees {
+            max_fee,
+            tip,
+            blob_fee,
+        }))
     }
 
     /// Receipt block (number, hash) if the tx is mined in a block that is still canonical.
@@ -320,8 +476,8 @@ impl L1Poster {
         match block {
             Some(b) if b.header.hash == hash => {
                 if !receipt.status() {
-                    // The bytes are in L1 calldata either way; the inbox contract (if any)
-                    // rejecting them is for the verifier to judge.
+                    // The bytes are on L1 either way; the inbox contract (if any) rejecting
+                    // them is for the verifier to judge.
                     warn!(target: TARGET, %tx, "batch tx reverted in the inbox");
                 }
                 Ok(Some((number, hash)))
@@ -333,45 +489,44 @@ impl L1Poster {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn await_confirmations(
         &mut self,
         index: u64,
-        sub: &Submission,
+        tx_hash: B256,
+        nonce: u64,
+        blobs: bool,
         head: u64,
         block: u64,
         block_hash: B256,
-    ) -> Result<(), TickError> {
+    ) -> Option<PendingBatch> {
         let depth = head.saturating_sub(block) + 1;
         if head >= block && depth >= self.config.confirmations {
-            info!(target: TARGET, index, tx = %sub.tx_hash, block, "batch confirmed on L1");
+            info!(target: TARGET, index, tx = %tx_hash, block, "batch confirmed on L1");
             self.queue.confirmed(
                 index,
                 Confirmation {
-                    tx_hash: sub.tx_hash,
+                    tx_hash,
                     l1_block: block,
                     l1_block_hash: block_hash,
+                    blobs,
                 },
             );
-            self.earlier.clear();
             // The nonce after this one is ours for the next batch.
-            if self.nonce.is_none_or(|n| n <= sub.nonce) {
-                self.nonce = Some(sub.nonce + 1);
+            if self.nonce.is_none_or(|n| n <= nonce) {
+                self.nonce = Some(nonce + 1);
             }
-            self.status.update(|s| {
-                s.confirmed += 1;
-                s.pending = None;
-            });
+            self.status.update(|s| s.confirmed += 1);
+            None
         } else {
-            self.status.update(|s| {
-                s.pending = Some(PendingBatch {
-                    index,
-                    tx_hash: sub.tx_hash,
-                    nonce: sub.nonce,
-                    mined_in: Some(block),
-                })
-            });
+            Some(PendingBatch {
+                index,
+                tx_hash,
+                nonce,
+                mined_in: Some(block),
+                blobs,
+            })
         }
-        Ok(())
     }
 
     async fn fresh_nonce(&mut self, provider: &RootProvider) -> Result<u64, TickError> {
@@ -385,110 +540,243 @@ impl L1Poster {
         Ok(n)
     }
 
-    /// (max_fee_per_gas, max_priority_fee_per_gas) from the L1: twice the latest base fee plus
-    /// the node's suggested tip, capped.
-    async fn fees(&self, provider: &RootProvider) -> Result<(u128, u128), TickError> {
+    /// Current L1 fees: twice the latest base fee plus the node's suggested tip, and for blobs
+    /// twice the blob base fee; capped.
+    async fn fees(&self, provider: &RootProvider, blobs: bool) -> Result<Fees, TickError> {
         let tip = rpc(provider.get_max_priority_fee_per_gas()).await?;
-        let base = rpc(provider.get_block_by_number(BlockNumberOrTag::Latest))
-            .await?
-            .and_then(|b| b.header.base_fee_per_gas)
-            .unwrap_or(0) as u128;
+        let base = self.base_fee(provider).await?;
         let cap = self.config.max_fee_per_gas_cap;
         let max_fee = base.saturating_mul(2).saturating_add(tip).min(cap);
-        Ok((max_fee, tip.min(max_fee)))
+        let blob_fee = if blobs {
+            let blob_base = rpc(provider.get_blob_base_fee()).await?;
+            Some(
+                blob_base
+                    .saturating_mul(2)
+                    .max(1)
+                    .min(self.config.max_fee_per_blob_gas_cap),
+            )
+        } else {
+            None
+        };
+        Ok(Fees {
+            max_fee,
+            tip: tip.min(max_fee),
+            blob_fee,
+        })
+    }
+
+    async fn base_fee(&self, provider: &RootProvider) -> Result<u128, TickError> {
+        Ok(rpc(provider.get_block_by_number(BlockNumberOrTag::Latest))
+            .await?
+            .and_then(|b| b.header.base_fee_per_gas)
+            .unwrap_or(0) as u128)
+    }
+
+    /// Blobs or calldata for a batch posted now.
+    async fn choose_blobs(
+        &self,
+        provider: &RootProvider,
+        bytes: &Bytes,
+    ) -> Result<bool, TickError> {
+        let fits = blobs_needed(bytes) <= MAX_BLOBS_PER_TX;
+        match self.config.da {
+            DaMode::Calldata => Ok(false),
+            DaMode::Blobs if fits => Ok(true),
+            DaMode::Blobs => {
+                warn!(target: TARGET, bytes = bytes.len(), "batch does not fit in {MAX_BLOBS_PER_TX} blobs, posting it as calldata");
+                Ok(false)
+            }
+            DaMode::Auto if !fits => Ok(false),
+            DaMode::Auto => {
+                // What each costs at today's prices: execution gas at base fee plus tip, and
+                // for blobs their blob gas at the blob base fee.
+                let gas_price = self
+                    .base_fee(provider)
+                    .await?
+                    .saturating_add(rpc(provider.get_max_priority_fee_per_gas()).await?);
+                let blob_base = rpc(provider.get_blob_base_fee()).await?;
+                let calldata = u128::from(calldata_gas(bytes)).saturating_mul(gas_price);
+                let blob_gas = (blobs_needed(bytes) as u128) * u128::from(DATA_GAS_PER_BLOB);
+                let blob = 21_000u128
+                    .saturating_mul(gas_price)
+                    .saturating_add(blob_gas.saturating_mul(blob_base.max(1)));
+                debug!(target: TARGET, calldata, blob, "da cost estimate (wei)");
+                Ok(blob < calldata)
+            }
+        }
+    }
+
+    /// The batch's blob sidecar in the format the L1 wants, built once.
+    fn sidecar(
+        &mut self,
+        index: u64,
+        bytes: &Bytes,
+    ) -> Result<Arc<BlobTransactionSidecarVariant>, TickError> {
+        let key = (index, self.cell_proofs);
+        if let Some(s) = self.sidecars.get(&key) {
+            return Ok(s.clone());
+        }
+        let builder = SidecarBuilder::<SimpleCoder>::from_slice(bytes);
+        let sidecar = if self.cell_proofs {
+            builder
+                .build_7594()
+                .map(BlobTransactionSidecarVariant::Eip7594)
+        } else {
+            builder
+                .build_4844()
+                .map(BlobTransactionSidecarVariant::Eip4844)
+        }
+        .map_err(|e| TickError::Kzg(e.to_string()))?;
+        let sidecar = Arc::new(sidecar);
+        self.sidecars.insert(key, sidecar.clone());
+        Ok(sidecar)
+    }
+
+    /// Signs the batch tx (calldata, or blobs with their sidecar) and its network encoding.
+    fn sign(
+        &mut self,
+        index: u64,
+        bytes: &Bytes,
+        nonce: u64,
+        gas_limit: u64,
+        fees: Fees,
+    ) -> Result<(B256, Vec<u8>), TickError> {
+        let chain_id = self.chain_id.unwrap_or(1);
+        let envelope = match fees.blob_fee {
+            None => {
+                let tx = TxEip1559 {
+                    chain_id,
+                    nonce,
+                    gas_limit,
+                    max_fee_per_gas: fees.max_fee,
+                    max_priority_fee_per_gas: fees.tip,
+                    to: TxKind::Call(self.config.inbox),
+                    value: U256::ZERO,
+                    access_list: Default::default(),
+                    input: bytes.clone(),
+                };
+                let signature = self.config.signer.sign_hash_sync(&tx.signature_hash())?;
+                TxEnvelope::from(tx.into_signed(signature))
+            }
+            Some(blob_fee) => {
+                let sidecar = self.sidecar(index, bytes)?;
+                let tx = TxEip4844 {
+                    chain_id,
+                    nonce,
+                    gas_limit,
+                    max_fee_per_gas: fees.max_fee,
+                    max_priority_fee_per_gas: fees.tip,
+                    to: self.config.inbox,
+                    value: U256::ZERO,
+                    access_list: Default::default(),
+                    blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+                    max_fee_per_blob_gas: blob_fee,
+                    input: Bytes::new(),
+                };
+                let signature = self.config.signer.sign_hash_sync(&tx.signature_hash())?;
+                let with_sidecar =
+                    TxEip4844WithSidecar::from_tx_and_sidecar(tx, (*sidecar).clone());
+                let variant = TxEip4844Variant::TxEip4844WithSidecar(with_sidecar);
+                TxEnvelope::from(variant.into_signed(signature))
+            }
+        };
+        Ok((*envelope.tx_hash(), envelope.encoded_2718()))
     }
 
     /// Signs the batch tx, records it (write-ahead), then broadcasts it. `fees` None: from the
-    /// L1. `resend`: the recorded submission being sent again; if the signed tx comes out
-    /// identical (signatures are deterministic) the record and its resubmission clock stay.
+    /// L1. `prev`: the recorded submission this one replaces or re-sends; if the signed tx
+    /// comes out identical (signatures are deterministic) the record and its resubmission
+    /// clock stay, else `prev` joins the replaced list.
+    #[allow(clippy::too_many_arguments)]
     async fn post(
         &mut self,
         provider: &RootProvider,
         index: u64,
         bytes: &Bytes,
         nonce: u64,
-        fees: Option<(u128, u128)>,
-        resend: Option<&Submission>,
+        fees: Option<Fees>,
+        blobs: bool,
+        prev: Option<&Submission>,
     ) -> Result<B256, TickError> {
-        let (max_fee, tip) = match fees {
+        let fees = match fees {
             Some(f) => f,
-            None => self.fees(provider).await?,
+            None => self.fees(provider, blobs).await?,
         };
         let sender: Address = self.config.signer.address();
         let request = TransactionRequest::default()
             .with_from(sender)
             .with_to(self.config.inbox)
             .with_value(U256::ZERO)
-            .with_input(bytes.clone());
+            .with_input(if blobs { Bytes::new() } else { bytes.clone() });
         let estimate = rpc(provider.estimate_gas(request)).await?;
         let gas_limit = estimate + estimate * GAS_MARGIN_PERCENT / 100;
-        let tx = TxEip1559 {
-            chain_id: self.chain_id.unwrap_or(1),
-            nonce,
-            gas_limit,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: TxKind::Call(self.config.inbox),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input: bytes.clone(),
-        };
-        let signature = self.config.signer.sign_hash_sync(&tx.signature_hash())?;
-        let envelope = TxEnvelope::from(tx.into_signed(signature));
-        let tx_hash = *envelope.tx_hash();
-        match resend {
-            Some(prev) if prev.tx_hash == tx_hash => {}
-            _ => {
-                let sub = Submission {
-                    tx_hash,
-                    nonce,
-                    max_fee_per_gas: max_fee,
-                    max_priority_fee_per_gas: tip,
-                    submitted_at_ms: now_ms(),
-                };
-                // Write-ahead: once recorded, a crash or a lost response is resolved by looking
-                // the hash and nonce up on L1, never by posting the batch under another nonce
-                // blindly.
-                self.queue.submitted(index, sub);
-            }
-        }
-        self.status.update(|s| {
-            s.pending = Some(PendingBatch {
-                index,
-                tx_hash,
-                nonce,
-                mined_in: None,
-            })
-        });
-        let raw = envelope.encoded_2718();
-        match rpc(provider.send_raw_transaction(&raw)).await {
-            Ok(_) => {
-                info!(target: TARGET, index, %tx_hash, nonce, max_fee, tip, gas_limit, bytes = bytes.len(), "batch tx broadcast");
-                if self.nonce.is_none_or(|n| n <= nonce) {
-                    self.nonce = Some(nonce + 1);
+        let mut retried_format = false;
+        loop {
+            let (tx_hash, raw) = self.sign(index, bytes, nonce, gas_limit, fees)?;
+            match prev {
+                Some(p) if p.tx_hash == tx_hash => {}
+                _ => {
+                    let mut replaced = prev.map(|p| p.replaced.clone()).unwrap_or_default();
+                    if let Some(p) = prev {
+                        replaced.push(p.tx_hash);
+                    }
+                    let sub = Submission {
+                        tx_hash,
+                        nonce,
+                        max_fee_per_gas: fees.max_fee,
+                        max_priority_fee_per_gas: fees.tip,
+                        submitted_at_ms: now_ms(),
+                        max_fee_per_blob_gas: fees.blob_fee,
+                        replaced,
+                    };
+                    // Write-ahead: once recorded, a crash or a lost response is resolved by
+                    // looking the hash and nonce up on L1, never by posting the batch under
+                    // another nonce blindly.
+                    self.queue.submitted(index, sub);
                 }
-                Ok(tx_hash)
             }
-            Err(e) => {
-                let msg = rpc_message(&e);
-                if msg.contains("already known") || msg.contains("known transaction") {
-                    debug!(target: TARGET, %tx_hash, "batch tx already in the node's pool");
+            match rpc(provider.send_raw_transaction(&raw)).await {
+                Ok(_) => {
+                    info!(target: TARGET, index, %tx_hash, nonce, max_fee = fees.max_fee, tip = fees.tip, blob_fee = ?fees.blob_fee, gas_limit, bytes = bytes.len(), blobs, "batch tx broadcast");
+                    if self.nonce.is_none_or(|n| n <= nonce) {
+                        self.nonce = Some(nonce + 1);
+                    }
                     return Ok(tx_hash);
                 }
-                if msg.contains("nonce too low") {
-                    // Another sender of this key got there first; the next tick sees the nonce
-                    // consumed and re-posts under a fresh one.
-                    warn!(target: TARGET, index, nonce, "nonce too low, refreshing from L1");
+                Err(e) => {
+                    let msg = rpc_message(&e);
+                    if msg.contains("already known") || msg.contains("known transaction") {
+                        debug!(target: TARGET, %tx_hash, "batch tx already in the node's pool");
+                        return Ok(tx_hash);
+                    }
+                    if blobs && !retried_format && sidecar_format_refused(&msg) {
+                        // Before Osaka the L1 wants EIP-4844 blob proofs, from Osaka on
+                        // EIP-7594 cell proofs; the refused record is replaced right away.
+                        self.cell_proofs = !self.cell_proofs;
+                        retried_format = true;
+                        warn!(target: TARGET, index, cell_proofs = self.cell_proofs, error = %msg, "L1 refused the blob sidecar format, switching");
+                        continue;
+                    }
+                    if msg.contains("nonce too low") {
+                        // Another sender of this key got there first; the next tick sees the
+                        // nonce consumed and re-posts under a fresh one.
+                        warn!(target: TARGET, index, nonce, "nonce too low, refreshing from L1");
+                    }
+                    return Err(e);
                 }
-                Err(e)
             }
         }
     }
 }
 
+/// Whether a refusal is about the blob sidecar's version (4844 proofs vs 7594 cell proofs).
+fn sidecar_format_refused(msg: &str) -> bool {
+    msg.contains("sidecar") || msg.contains("cell proof") || msg.contains("blob version")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::bump;
+    use super::*;
 
     #[test]
     fn bump_rounds_up_to_at_least_the_percentage() {
@@ -496,5 +784,24 @@ mod tests {
         assert_eq!(bump(101, 10), 112); // 111.1 rounds up: 111 would be refused as < +10%
         assert_eq!(bump(1, 10), 2);
         assert_eq!(bump(u128::MAX / 2, 10), u128::MAX);
+    }
+
+    #[test]
+    fn blob_packing_round_trips_and_counts_blobs() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        assert_eq!(blobs_needed(&data[..1000]), 1);
+        // 4096 field elements of 31 bytes, less the length word: one blob holds 126,945 bytes.
+        assert_eq!(blobs_needed(&data[..126_945]), 1);
+        assert_eq!(blobs_needed(&data[..126_946]), 2);
+        let blobs = SidecarBuilder::<SimpleCoder>::from_slice(&data).take();
+        assert_eq!(blobs.len(), 2);
+        assert_eq!(decode_blobs(&blobs).unwrap(), data);
+    }
+
+    #[test]
+    fn calldata_gas_uses_the_eip7623_floor() {
+        assert_eq!(calldata_gas(&[]), 21_000);
+        assert_eq!(calldata_gas(&[1; 100]), 21_000 + 100 * 40);
+        assert_eq!(calldata_gas(&[0; 100]), 21_000 + 100 * 10);
     }
 }

@@ -20,7 +20,7 @@ use alloy::{
     signers::SignerSync,
 };
 use ordo_l1::{
-    BatchQueue, Confirmation, L1Config, L1Poster, StatusHandle, Submission,
+    BatchQueue, Confirmation, DaMode, L1Config, L1Poster, QueuedBatch, StatusHandle, Submission,
     testing::{Anvil, AnvilOptions},
 };
 use parking_lot::Mutex;
@@ -62,14 +62,18 @@ impl MemQueue {
 }
 
 impl BatchQueue for MemQueue {
-    fn next_unconfirmed(&self) -> Option<(u64, Bytes, Option<Submission>)> {
+    fn unconfirmed(&self, limit: usize) -> Vec<QueuedBatch> {
         let s = self.state.lock();
-        let i = s.confirmed.len() as u64;
-        if i as usize >= self.available.load(Ordering::SeqCst) {
-            return None;
-        }
-        let bytes = self.batches.get(i as usize)?.clone();
-        Some((i, bytes, s.last.get(&i).cloned()))
+        let available = self.available.load(Ordering::SeqCst);
+        (0..available as u64)
+            .filter(|i| !s.confirmed.iter().any(|(c, _)| c == i))
+            .take(limit)
+            .map(|i| QueuedBatch {
+                index: i,
+                bytes: self.batches[i as usize].clone(),
+                submission: s.last.get(&i).cloned(),
+            })
+            .collect()
     }
     fn submitted(&self, index: u64, sub: Submission) {
         let mut s = self.state.lock();
@@ -78,7 +82,10 @@ impl BatchQueue for MemQueue {
     }
     fn confirmed(&self, index: u64, c: Confirmation) {
         let mut s = self.state.lock();
-        assert_eq!(index, s.confirmed.len() as u64, "confirmed out of order");
+        assert!(
+            !s.confirmed.iter().any(|(i, _)| *i == index),
+            "batch {index} confirmed twice"
+        );
         s.confirmed.push((index, c));
     }
 }
@@ -92,7 +99,10 @@ fn config(anvil: &Anvil, confirmations: u64, resubmit_after: Duration) -> L1Conf
         resubmit_after,
         fee_bump_percent: 10,
         max_fee_per_gas_cap: 1_000_000_000_000,
+        max_fee_per_blob_gas_cap: 1_000_000_000_000,
         poll_interval: Duration::from_millis(100),
+        max_in_flight: 1,
+        da: DaMode::Calldata,
     }
 }
 

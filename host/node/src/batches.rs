@@ -65,33 +65,44 @@ impl BatchPlugins for ManagerBatchPlugins {
 pub struct BatcherQueue(pub Arc<ordo_batcher::Batcher>);
 
 impl ordo_l1::BatchQueue for BatcherQueue {
-    fn next_unconfirmed(&self) -> Option<(u64, ordo_l1::Bytes, Option<ordo_l1::Submission>)> {
-        let summary = self.0.first_unconfirmed()?;
-        let record = match self.0.batch(summary.index) {
-            Ok(Some(record)) => record,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::error!(target: "ordo::l1", index = summary.index, %e, "cannot read batch");
-                return None;
-            }
-        };
-        let submission = match record.status {
-            ordo_batcher::BatchStatus::Submitted {
-                tx_hash,
-                nonce,
-                max_fee_per_gas,
-                max_priority_fee_per_gas,
-                submitted_at_ms,
-            } => Some(ordo_l1::Submission {
-                tx_hash,
-                nonce,
-                max_fee_per_gas,
-                max_priority_fee_per_gas,
-                submitted_at_ms,
-            }),
-            _ => None,
-        };
-        Some((summary.index, record.frame.encode().into(), submission))
+    fn unconfirmed(&self, limit: usize) -> Vec<ordo_l1::QueuedBatch> {
+        let mut out = Vec::new();
+        for summary in self.0.unconfirmed(limit) {
+            let record = match self.0.batch(summary.index) {
+                Ok(Some(record)) => record,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(target: "ordo::l1", index = summary.index, %e, "cannot read batch");
+                    break;
+                }
+            };
+            let submission = match record.status {
+                ordo_batcher::BatchStatus::Submitted {
+                    tx_hash,
+                    nonce,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas,
+                    submitted_at_ms,
+                    max_fee_per_blob_gas,
+                    replaced,
+                } => Some(ordo_l1::Submission {
+                    tx_hash,
+                    nonce,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas,
+                    submitted_at_ms,
+                    max_fee_per_blob_gas,
+                    replaced,
+                }),
+                _ => None,
+            };
+            out.push(ordo_l1::QueuedBatch {
+                index: summary.index,
+                bytes: record.frame.encode().into(),
+                submission,
+            });
+        }
+        out
     }
 
     fn submitted(&self, index: u64, s: ordo_l1::Submission) {
@@ -101,6 +112,8 @@ impl ordo_l1::BatchQueue for BatcherQueue {
             max_fee_per_gas: s.max_fee_per_gas,
             max_priority_fee_per_gas: s.max_priority_fee_per_gas,
             submitted_at_ms: s.submitted_at_ms,
+            max_fee_per_blob_gas: s.max_fee_per_blob_gas,
+            replaced: s.replaced,
         };
         if let Err(e) = self.0.set_status(index, status) {
             // Storage is failing; the block builder stops on the same error.
@@ -113,6 +126,7 @@ impl ordo_l1::BatchQueue for BatcherQueue {
             tx_hash: c.tx_hash,
             l1_block: c.l1_block,
             l1_block_hash: c.l1_block_hash,
+            blobs: c.blobs,
         };
         if let Err(e) = self.0.set_status(index, status) {
             tracing::error!(target: "ordo::l1", index, %e, "cannot record a confirmation");

@@ -64,6 +64,24 @@ pub struct L1Section {
     pub max_fee_per_gas: u128,
     /// Milliseconds between looks at L1.
     pub poll_ms: u64,
+    /// Where batch data goes: `calldata`, `blobs`, or `auto` (the cheaper per batch).
+    #[serde(deserialize_with = "de_from_str")]
+    pub da: ordo_l1::DaMode,
+    /// Blob fee cap per blob gas (wei).
+    pub max_fee_per_blob_gas: u128,
+    /// Batches submitted and not yet confirmed at once (1: each waits for the previous
+    /// one's confirmations).
+    pub max_in_flight: usize,
+}
+
+/// Deserializes a value through its `FromStr` (error messages name the accepted values).
+fn de_from_str<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = String>,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
 }
 
 impl Default for L1Section {
@@ -76,6 +94,9 @@ impl Default for L1Section {
             resubmit_after_secs: 180,
             max_fee_per_gas: 500_000_000_000,
             poll_ms: 2_000,
+            da: ordo_l1::DaMode::Calldata,
+            max_fee_per_blob_gas: 500_000_000_000,
+            max_in_flight: 1,
         }
     }
 }

@@ -311,7 +311,10 @@ fn l1_poster(
     l1.resubmit_after = Duration::from_secs(section.resubmit_after_secs);
     l1.max_fee_per_gas_cap = section.max_fee_per_gas;
     l1.poll_interval = Duration::from_millis(section.poll_ms.max(10));
-    tracing::info!(target: "ordo::l1", %url, %inbox, batcher = %l1.signer.address(), "posting batches to L1");
+    l1.da = section.da;
+    l1.max_fee_per_blob_gas_cap = section.max_fee_per_blob_gas;
+    l1.max_in_flight = section.max_in_flight;
+    tracing::info!(target: "ordo::l1", %url, %inbox, batcher = %l1.signer.address(), da = %l1.da, "posting batches to L1");
     Ok(Some(ordo_l1::L1Poster::new(
         l1,
         Arc::new(batches::BatcherQueue(batcher.clone())),

@@ -152,6 +152,12 @@ struct NodeArgs {
     /// L1 confirmations before a batch counts as confirmed.
     #[arg(long, env = "ORDO_L1_CONFIRMATIONS")]
     l1_confirmations: Option<u64>,
+    /// Where batch data goes on L1: calldata, blobs, or auto (the cheaper per batch).
+    #[arg(long, env = "ORDO_DA")]
+    da: Option<ordo_l1::DaMode>,
+    /// Batches submitted to L1 and not yet confirmed at once.
+    #[arg(long, env = "ORDO_L1_MAX_IN_FLIGHT")]
+    l1_max_in_flight: Option<usize>,
     /// Log format: pretty or json.
     #[arg(long, env = "ORDO_LOG_FORMAT", default_value = "pretty")]
     log_format: String,
@@ -197,6 +203,12 @@ impl NodeArgs {
         }
         if let Some(v) = self.l1_confirmations {
             cfg.l1.confirmations = v;
+        }
+        if let Some(v) = self.da {
+            cfg.l1.da = v;
+        }
+        if let Some(v) = self.l1_max_in_flight {
+            cfg.l1.max_in_flight = v;
         }
         cfg
     }

@@ -203,6 +203,10 @@ pub enum BatchStatus {
         max_priority_fee_per_gas: u128,
         /// When it was sent (ms since the epoch).
         submitted_at_ms: u64,
+        /// Blob fee cap for a blob transaction; None: calldata.
+        max_fee_per_blob_gas: Option<u128>,
+        /// Earlier transactions for this batch that it replaced (any may still be mined).
+        replaced: Vec<B256>,
     },
     /// Included in L1 with enough confirmations.
     Confirmed {
@@ -212,6 +216,8 @@ pub enum BatchStatus {
         l1_block: u64,
         /// L1 block hash.
         l1_block_hash: B256,
+        /// Carried in blobs (else calldata).
+        blobs: bool,
     },
 }
 
@@ -251,6 +257,10 @@ struct RecordWire {
     at_ms: u64,
     l1_block: u64,
     l1_block_hash: B256,
+    /// 0: calldata (a blob fee cap is at least 1 wei).
+    max_fee_per_blob_gas: u128,
+    replaced: Vec<B256>,
+    blobs: bool,
 }
 
 impl BatchRecord {
@@ -271,6 +281,9 @@ impl BatchRecord {
             at_ms: 0,
             l1_block: 0,
             l1_block_hash: B256::ZERO,
+            max_fee_per_blob_gas: 0,
+            replaced: Vec::new(),
+            blobs: false,
         };
         match &self.status {
             BatchStatus::Built => {}
@@ -280,8 +293,12 @@ impl BatchRecord {
                 max_fee_per_gas,
                 max_priority_fee_per_gas,
                 submitted_at_ms,
+                max_fee_per_blob_gas,
+                replaced,
             } => {
                 wire.status = 1;
+                wire.max_fee_per_blob_gas = max_fee_per_blob_gas.unwrap_or(0);
+                wire.replaced = replaced.clone();
                 wire.tx_hash = *tx_hash;
                 wire.nonce = *nonce;
                 wire.max_fee_per_gas = *max_fee_per_gas;
@@ -292,8 +309,10 @@ impl BatchRecord {
                 tx_hash,
                 l1_block,
                 l1_block_hash,
+                blobs,
             } => {
                 wire.status = 2;
+                wire.blobs = *blobs;
                 wire.tx_hash = *tx_hash;
                 wire.l1_block = *l1_block;
                 wire.l1_block_hash = *l1_block_hash;
@@ -320,11 +339,15 @@ impl BatchRecord {
                 max_fee_per_gas: w.max_fee_per_gas,
                 max_priority_fee_per_gas: w.max_priority_fee_per_gas,
                 submitted_at_ms: w.at_ms,
+                max_fee_per_blob_gas: (w.max_fee_per_blob_gas != 0)
+                    .then_some(w.max_fee_per_blob_gas),
+                replaced: w.replaced,
             },
             2 => BatchStatus::Confirmed {
                 tx_hash: w.tx_hash,
                 l1_block: w.l1_block,
                 l1_block_hash: w.l1_block_hash,
+                blobs: w.blobs,
             },
             _ => return Err(rlp(alloy_rlp::Error::Custom("unknown batch status"))),
         };
@@ -399,11 +422,23 @@ mod tests {
                 max_fee_per_gas: 100,
                 max_priority_fee_per_gas: 2,
                 submitted_at_ms: 5,
+                max_fee_per_blob_gas: None,
+                replaced: vec![],
+            },
+            BatchStatus::Submitted {
+                tx_hash: B256::repeat_byte(3),
+                nonce: 10,
+                max_fee_per_gas: 100,
+                max_priority_fee_per_gas: 2,
+                submitted_at_ms: 6,
+                max_fee_per_blob_gas: Some(7),
+                replaced: vec![B256::repeat_byte(4), B256::repeat_byte(5)],
             },
             BatchStatus::Confirmed {
                 tx_hash: B256::repeat_byte(1),
                 l1_block: 77,
                 l1_block_hash: B256::repeat_byte(7),
+                blobs: true,
             },
         ] {
             let record = BatchRecord {

@@ -35,6 +35,8 @@ struct BatchView {
     l1_nonce: Option<U64>,
     l1_block: Option<U64>,
     l1_block_hash: Option<B256>,
+    /// How the batch went to L1: `calldata` or `blobs` (absent while only built).
+    da: Option<&'static str>,
     /// The exact bytes posted (or to be posted) to the batch inbox.
     frame: Bytes,
 }
@@ -67,6 +69,7 @@ fn l1_fields(status: &BatchStatus) -> (Option<B256>, Option<u64>, Option<u64>, O
             tx_hash,
             l1_block,
             l1_block_hash,
+            ..
         } => (Some(*tx_hash), None, Some(*l1_block), Some(*l1_block_hash)),
     }
 }
@@ -99,6 +102,20 @@ impl BatchView {
             l1_nonce: l1_nonce.map(U64::from),
             l1_block: l1_block.map(U64::from),
             l1_block_hash,
+            da: match r.status {
+                BatchStatus::Built => None,
+                BatchStatus::Submitted {
+                    max_fee_per_blob_gas,
+                    ..
+                } => Some(if max_fee_per_blob_gas.is_some() {
+                    "blobs"
+                } else {
+                    "calldata"
+                }),
+                BatchStatus::Confirmed { blobs, .. } => {
+                    Some(if blobs { "blobs" } else { "calldata" })
+                }
+            },
             frame: frame.into(),
         }
     }

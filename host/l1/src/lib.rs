@@ -26,10 +26,12 @@
 //! flight, a batch whose nonce another sender took is re-posted after the later ones, so L1
 //! may carry batches out of index order; verifiers put them back in order.
 //! Blob data is packed with alloy's `SimpleCoder` (31 bytes per field element behind a length
-//! word); [`decode_blobs`] is its inverse for verifiers. Tracing target: `ordo::l1`.
+//! word); [`decode_blobs`] is its inverse, and [`BeaconClient`] fetches a block's blobs from a
+//! beacon API for verifiers. Tracing target: `ordo::l1`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod beacon;
 mod poster;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -39,6 +41,7 @@ use std::{sync::Arc, time::Duration};
 
 pub use alloy::primitives::{Address, B256, Bytes};
 pub use alloy::signers::local::PrivateKeySigner;
+pub use beacon::{BeaconClient, BlobBlock};
 use parking_lot::Mutex;
 pub use poster::{L1Poster, decode_blobs};
 

@@ -116,6 +116,17 @@ fn calldata_gas(data: &[u8]) -> u64 {
     21_000 + (4 * tokens).max(10 * tokens)
 }
 
+/// Whether `data` costs less as blobs than as calldata at these prices: execution gas at
+/// `gas_price` (base fee plus tip) for both, plus blob gas at `blob_base_fee` for blobs.
+fn blobs_cheaper(data: &[u8], gas_price: u128, blob_base_fee: u128) -> bool {
+    let calldata = u128::from(calldata_gas(data)).saturating_mul(gas_price);
+    let blob_gas = (blobs_needed(data) as u128) * u128::from(DATA_GAS_PER_BLOB);
+    let blob = 21_000u128
+        .saturating_mul(gas_price)
+        .saturating_add(blob_gas.saturating_mul(blob_base_fee.max(1)));
+    blob < calldata
+}
+
 /// The bytes a batch transaction's blobs carry, in order ([`SimpleCoder`] in reverse).
 /// None: the blobs do not hold data in that packing.
 pub fn decode_blobs(blobs: &[Blob]) -> Option<Vec<u8>> {
@@ -338,6 +349,14 @@ impl L1Poster {
                     winner.tx_hash = hash;
                     winner.replaced.retain(|h| *h != hash);
                     winner.replaced.push(sub.tx_hash);
+                    // The record names the fees of the tx that won, not of its replacement.
+                    if let Some(tx) = rpc(provider.get_transaction_by_hash(hash)).await? {
+                        use alloy::consensus::Transaction;
+                        winner.max_fee_per_gas = tx.max_fee_per_gas();
+                        winner.max_priority_fee_per_gas =
+                            tx.max_priority_fee_per_gas().unwrap_or(0);
+                        winner.max_fee_per_blob_gas = tx.max_fee_per_blob_gas();
+                    }
                     self.queue.submitted(index, winner);
                 }
                 return Ok(self
@@ -588,20 +607,12 @@ impl L1Poster {
             }
             DaMode::Auto if !fits => Ok(false),
             DaMode::Auto => {
-                // What each costs at today's prices: execution gas at base fee plus tip, and
-                // for blobs their blob gas at the blob base fee.
                 let gas_price = self
                     .base_fee(provider)
                     .await?
                     .saturating_add(rpc(provider.get_max_priority_fee_per_gas()).await?);
-                let blob_base = rpc(provider.get_blob_base_fee()).await?;
-                let calldata = u128::from(calldata_gas(bytes)).saturating_mul(gas_price);
-                let blob_gas = (blobs_needed(bytes) as u128) * u128::from(DATA_GAS_PER_BLOB);
-                let blob = 21_000u128
-                    .saturating_mul(gas_price)
-                    .saturating_add(blob_gas.saturating_mul(blob_base.max(1)));
-                debug!(target: TARGET, calldata, blob, "da cost estimate (wei)");
-                Ok(blob < calldata)
+                let blob_base_fee = rpc(provider.get_blob_base_fee()).await?;
+                Ok(blobs_cheaper(bytes, gas_price, blob_base_fee))
             }
         }
     }
@@ -796,6 +807,19 @@ mod tests {
         let blobs = SidecarBuilder::<SimpleCoder>::from_slice(&data).take();
         assert_eq!(blobs.len(), 2);
         assert_eq!(decode_blobs(&blobs).unwrap(), data);
+    }
+
+    #[test]
+    fn auto_mode_weighs_calldata_gas_against_blob_gas() {
+        let gwei = 1_000_000_000u128;
+        let batch = vec![7u8; 50_000];
+        // Blob gas nearly free (a quiet blob market): blobs.
+        assert!(blobs_cheaper(&batch, 10 * gwei, 1));
+        // 50 KB of calldata is ~2M gas; one blob is 131072 blob gas. At a blob base fee far
+        // above the execution gas price, calldata wins.
+        assert!(!blobs_cheaper(&batch, gwei, 100 * gwei));
+        // A tiny batch does not pay for a whole blob at equal prices.
+        assert!(!blobs_cheaper(b"tiny", gwei, gwei));
     }
 
     #[test]

@@ -54,6 +54,10 @@ struct VerifyArgs {
     /// First L1 block to scan.
     #[arg(long, default_value_t = 0)]
     l1_from_block: u64,
+    /// Beacon API URL for blob batches (`/eth/v1/beacon/blobs/{block_id}`); default: the
+    /// --l1-rpc URL (anvil serves both).
+    #[arg(long, env = "ORDO_L1_BEACON", requires = "l1_rpc")]
+    l1_beacon: Option<String>,
     /// Read the batches from a node's `ordo_getBatch` instead of L1.
     #[arg(long)]
     batches_rpc: Option<String>,
@@ -324,6 +328,7 @@ fn main() -> eyre::Result<()> {
                         .batcher
                         .ok_or_else(|| eyre::eyre!("--batcher is required"))?,
                     from_block: args.l1_from_block,
+                    beacon: args.l1_beacon.clone(),
                 },
                 (None, Some(rpc)) => ordo_node::verify::FrameSource::Node { rpc: rpc.clone() },
                 (None, None) => eyre::bail!("say where the batches are: --l1-rpc or --batches-rpc"),

@@ -255,8 +255,8 @@ impl Deriver {
 /// Where frames come from, in batch order.
 #[derive(Debug, Clone)]
 pub enum FrameSource {
-    /// The batch inbox on L1: calldata of transactions from `batcher` to `inbox`, in L1
-    /// order, starting at L1 block `from_block`.
+    /// The batch inbox on L1: calldata or blobs of transactions from `batcher` to `inbox`,
+    /// in L1 order, starting at L1 block `from_block`.
     L1 {
         /// L1 JSON-RPC URL.
         rpc: String,
@@ -266,6 +266,9 @@ pub enum FrameSource {
         batcher: alloy_primitives::Address,
         /// First L1 block to scan.
         from_block: u64,
+        /// Beacon API serving blobs (`/eth/v1/beacon/blobs/{block_id}`); None: the L1 RPC URL
+        /// (a dev L1 such as anvil serves both).
+        beacon: Option<String>,
     },
     /// A node's own batches through `ordo_getBatch` (before or without L1 posting).
     Node {
@@ -303,6 +306,15 @@ fn hex_field(v: &serde_json::Value, field: &str) -> eyre::Result<Vec<u8>> {
     Ok(alloy_primitives::hex::decode(s)?)
 }
 
+/// A JSON-RPC hex quantity.
+fn quantity(v: &serde_json::Value) -> eyre::Result<u64> {
+    let s = v
+        .as_str()
+        .and_then(|s| s.strip_prefix("0x"))
+        .ok_or_else(|| eyre!("not a hex quantity: {v}"))?;
+    Ok(u64::from_str_radix(s, 16)?)
+}
+
 impl FrameSource {
     /// Every frame currently available, in order.
     pub async fn frames(&self) -> eyre::Result<Vec<Vec<u8>>> {
@@ -325,14 +337,11 @@ impl FrameSource {
                 inbox,
                 batcher,
                 from_block,
+                beacon,
             } => {
+                let mut beacon = ordo_l1::BeaconClient::new(beacon.as_deref().unwrap_or(rpc));
                 let head = rpc_call(&client, rpc, "eth_blockNumber", serde_json::json!([])).await?;
-                let head = u64::from_str_radix(
-                    head.as_str()
-                        .and_then(|s| s.strip_prefix("0x"))
-                        .ok_or_else(|| eyre!("bad eth_blockNumber: {head}"))?,
-                    16,
-                )?;
+                let head = quantity(&head)?;
                 let mut out = Vec::new();
                 for n in *from_block..=head {
                     let block = rpc_call(
@@ -359,7 +368,38 @@ impl FrameSource {
                         if receipt["status"] != "0x1" {
                             continue;
                         }
-                        out.push(hex_field(tx, "input")?);
+                        let hashes = tx["blobVersionedHashes"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .map(|h| h.as_str().unwrap_or_default().parse::<B256>())
+                                    .collect::<Result<Vec<_>, _>>()
+                            })
+                            .transpose()?
+                            .unwrap_or_default();
+                        if hashes.is_empty() {
+                            out.push(hex_field(tx, "input")?);
+                            continue;
+                        }
+                        let at = ordo_l1::BlobBlock {
+                            number: n,
+                            hash: block["hash"]
+                                .as_str()
+                                .ok_or_else(|| eyre!("L1 block {n} has no hash"))?
+                                .parse()?,
+                            timestamp: quantity(&block["timestamp"])?,
+                        };
+                        let blobs = beacon
+                            .blobs(at, &hashes)
+                            .await
+                            .map_err(|e| eyre!("L1 block {n} tx {}: {e}", tx["hash"]))?;
+                        let data = ordo_l1::decode_blobs(&blobs).ok_or_else(|| {
+                            eyre!(
+                                "L1 block {n} tx {}: blobs do not hold length-prefixed data",
+                                tx["hash"]
+                            )
+                        })?;
+                        out.push(data);
                     }
                 }
                 Ok(out)
@@ -383,15 +423,34 @@ pub async fn run(
     let mut deriver = Deriver::open(config, plugin_dir)?;
     let client = reqwest::Client::new();
     let mut applied = Vec::with_capacity(frames.len());
+    // L1 may carry a batch after later ones (a re-post under a fresh nonce while several
+    // were in flight): frames wait here, by index, until their turn.
+    let mut waiting: std::collections::BTreeMap<u64, &[u8]> = Default::default();
+    let mut ready: Vec<&[u8]> = Vec::new();
     for frame in &frames {
-        // The same batch posted twice (a poster that crashed between a fee bump and its
-        // record) is applied once.
-        if let Ok(f) = BatchFrame::decode(frame)
-            && f.header.index < deriver.next_index()
-        {
+        let Ok(f) = BatchFrame::decode(frame) else {
+            // Undecodable: in line, so apply_frame reports it where it stands.
+            ready.push(frame);
+            continue;
+        };
+        if waiting.contains_key(&f.header.index) {
+            // The same batch posted twice (a poster that crashed between a fee bump and its
+            // record): the first on L1 counts.
             println!("batch {}: posted again, skipped", f.header.index);
             continue;
         }
+        waiting.insert(f.header.index, frame);
+    }
+    let mut next = 0u64;
+    while let Some(frame) = waiting.remove(&next) {
+        ready.push(frame);
+        next += 1;
+    }
+    if let Some((&index, _)) = waiting.iter().next() {
+        // Applied in order up to the gap; the gap itself is reported after them.
+        ready.push(waiting[&index]);
+    }
+    for frame in ready {
         let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
         if let Some(url) = compare_rpc {
             for n in a.first_block..=a.last_block {

@@ -28,13 +28,25 @@ async fn posting_node(
     max_delay_ms: u64,
     confirmations: u64,
 ) -> Result<TestNode> {
+    posting_node_with(anvil, batcher, dir, max_delay_ms, confirmations, "").await
+}
+
+/// [`posting_node`] with more `[l1]` keys.
+async fn posting_node_with(
+    anvil: &Anvil,
+    batcher: &ordo_l1::PrivateKeySigner,
+    dir: &std::path::Path,
+    max_delay_ms: u64,
+    confirmations: u64,
+    l1_extra: &str,
+) -> Result<TestNode> {
     let key_file = dir.join("batcher.key");
     std::fs::write(
         &key_file,
         alloy::primitives::hex::encode(batcher.to_bytes()),
     )?;
     let toml = format!(
-        "[batcher]\nmax_delay_ms = {max_delay_ms}\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = {confirmations}\npoll_ms = 200\n",
+        "[batcher]\nmax_delay_ms = {max_delay_ms}\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = {confirmations}\npoll_ms = 200\n{l1_extra}",
         anvil.url(),
         key_file.display()
     );
@@ -194,14 +206,15 @@ async fn a_tampered_batch_in_the_inbox_fails_verify_and_says_where() -> Result<(
                 )?);
             }
             // Post them by hand from the batcher key, the last one with a byte changed in
-            // its compressed data.
+            // its compressed data, and the first two swapped (as when batch 0 is re-posted
+            // under a fresh nonce after batch 1 went out): verify puts them back in order.
             let batcher = Anvil::dev_key(2);
             let l1 = alloy::providers::ProviderBuilder::new()
                 .wallet(alloy::network::EthereumWallet::from(batcher.clone()))
                 .connect_http(anvil.url().parse()?);
             let last = frames.len() - 1;
-            for (i, frame) in frames.iter().enumerate() {
-                let mut bytes = frame.clone();
+            for i in [1, 0, last] {
+                let mut bytes = frames[i].clone();
                 if i == last {
                     let n = bytes.len();
                     bytes[n - 3] ^= 0x5a;
@@ -232,7 +245,9 @@ async fn a_tampered_batch_in_the_inbox_fails_verify_and_says_where() -> Result<(
             let (stdout, stderr) = (run.stdout, run.stderr);
             ensure!(!run.success, "verify passed a tampered batch:\n{stdout}");
             ensure!(
-                stdout.contains("batch 0: blocks") && stderr.contains(&format!("batch {last}")),
+                stdout.contains("batch 0: blocks")
+                    && stdout.contains("batch 1: blocks")
+                    && stderr.contains(&format!("batch {last}")),
                 "verify should pass the honest batches and name batch {last}:\n{stdout}\n{stderr}"
             );
             Ok(())
@@ -343,4 +358,92 @@ async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicate
         &node.http_url(),
     ])?;
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_mode_end_to_end_verify_reads_the_blobs_back_from_the_beacon_api() -> Result<()> {
+    let anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
+        block_time: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let batcher = Anvil::dev_key(3);
+    let dir = tempfile::tempdir()?;
+    let node = posting_node_with(
+        &anvil,
+        &batcher,
+        dir.path(),
+        300,
+        2,
+        "da = \"blobs\"\nmax_in_flight = 3\n",
+    )
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let provider = node.provider(&dev_signer(0));
+            let deploy = TransactionRequest::default().with_deploy_code(store_initcode());
+            let mut hashes = vec![*provider.send_transaction(deploy).await?.tx_hash()];
+            for i in 0..4u64 {
+                let tx = TransactionRequest::default()
+                    .with_to(random_address())
+                    .with_value(U256::from(i + 1));
+                hashes.push(*provider.send_transaction(tx).await?.tx_hash());
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let mut last = Value::Null;
+            for h in &hashes {
+                last = wait_confirmed(&rpc, *h).await?;
+            }
+            let index = parse_quantity(&last["batchIndex"])?;
+            let batch = rpc
+                .ok("ordo_getBatch", json!([format!("{index:#x}")]))
+                .await?;
+            ensure!(
+                batch["status"] == "confirmed" && batch["da"] == "blobs",
+                "{batch}"
+            );
+            let l1_tx: B256 = serde_json::from_value(last["l1TxHash"].clone())?;
+            let posted = anvil
+                .provider()
+                .get_transaction_by_hash(l1_tx)
+                .await?
+                .ok_or_else(|| eyre!("L1 has no tx {l1_tx}"))?;
+            use alloy::consensus::Transaction as _;
+            ensure!(posted.inner.signer() == batcher.address());
+            ensure!(
+                posted
+                    .inner
+                    .blob_versioned_hashes()
+                    .is_some_and(|h| !h.is_empty())
+                    && posted.inner.input().is_empty(),
+                "a blob tx without calldata: {posted:?}"
+            );
+
+            let (url, inbox, from) = (
+                anvil.url(),
+                INBOX.to_string(),
+                batcher.address().to_string(),
+            );
+            let run = ordo_verify_ok(&[
+                "--dev",
+                "--l1-rpc",
+                &url,
+                "--l1-beacon",
+                &url,
+                "--batch-inbox",
+                &inbox,
+                "--batcher",
+                &from,
+                "--compare-rpc",
+                &node.http_url(),
+            ])?;
+            ensure!(
+                run.stdout.contains(&format!("batch {index}: blocks")),
+                "batch {index} not verified from blobs:\n{}",
+                run.stdout
+            );
+            Ok(())
+        })
+        .await
 }

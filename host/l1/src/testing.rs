@@ -40,6 +40,9 @@ pub struct AnvilOptions {
     pub block_time: Option<u64>,
     /// `--state`: load from and dump to this file (dumped on a graceful stop; see `restart`).
     pub state: Option<PathBuf>,
+    /// `--state-interval` (seconds): also dump the state periodically, so a killed anvil
+    /// comes back on what it had a moment before (see `kill_and_restart`).
+    pub state_interval: Option<u64>,
 }
 
 /// A running anvil; killed on drop.
@@ -111,6 +114,9 @@ impl Anvil {
         if let Some(s) = &self.options.state {
             cmd.arg("--state").arg(s);
         }
+        if let Some(i) = self.options.state_interval {
+            cmd.args(["--state-interval", &i.to_string()]);
+        }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -172,6 +178,21 @@ impl Anvil {
             match self.start().await {
                 Ok(()) => return,
                 // The old socket may linger for a moment.
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("anvil did not restart: {last}");
+    }
+
+    /// Kills anvil outright (SIGKILL: no final dump, its pool is lost) and starts it again on
+    /// the same port and on the state it last dumped.
+    pub async fn kill_and_restart(&mut self) {
+        self.kill();
+        let mut last = String::new();
+        for _ in 0..20 {
+            match self.start().await {
+                Ok(()) => return,
                 Err(e) => last = e,
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -718,3 +718,48 @@ async fn a_restarted_poster_recognises_a_mined_tx_it_had_replaced() {
     assert_eq!(last.tx_hash, mined.hash, "the record follows the mined tx");
     assert_eq!(last.max_fee_per_gas, mined.max_fee);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l1_killed_with_a_batch_in_flight_and_restarted_on_its_saved_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut anvil = Anvil::spawn_with(AnvilOptions {
+        state: Some(dir.path().join("state.json")),
+        state_interval: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let batches: [&[u8]; 2] = [b"mined and saved", b"in flight at the kill"];
+    let queue = MemQueue::new(&batches[..1]);
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("batch 0 confirmed", async || queue.confirmed().len() == 1).await;
+    run.stop().await;
+    // Long enough for a periodic dump to hold batch 0's block.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    anvil.set_automine(false).await;
+    let queue = {
+        let q = MemQueue::new(&batches);
+        let mut s = q.state.lock();
+        s.confirmed = queue.confirmed();
+        s.last = queue.state.lock().last.clone();
+        drop(s);
+        q
+    };
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("batch 1 broadcast", async || run.status.get().posted == 1).await;
+    let in_flight = queue.submissions().last().unwrap().1.clone();
+    // SIGKILL: no final dump and no pool; the restarted anvil automines again.
+    anvil.kill_and_restart().await;
+    wait_for("batch 1 confirmed", async || queue.confirmed().len() == 2).await;
+    let status = run.status.get();
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(
+        txs[1].nonce, in_flight.nonce,
+        "re-sent under its nonce: {status:?}"
+    );
+    assert_eq!(txs[1].hash, in_flight.tx_hash, "the very same transaction");
+    assert!(status.reposted >= 1, "{status:?}");
+}

@@ -389,7 +389,7 @@ impl L1Poster {
             .is_some();
         let overdue = now_ms().saturating_sub(sub.submitted_at_ms)
             >= self.config.resubmit_after.as_millis() as u64;
-        if overdue {
+        let fees = if overdue {
             let Some(fees) = self.bumped_fees(provider, &sub, known).await? else {
                 // A replacement below the pool's minimum bump would be refused; waiting is all
                 // that is left.
@@ -397,45 +397,39 @@ impl L1Poster {
                 return Ok(Some(pending(sub.tx_hash, sub.nonce)));
             };
             info!(target: TARGET, index, nonce = sub.nonce, max_fee = fees.max_fee, tip = fees.tip, blob_fee = ?fees.blob_fee, "batch tx not mined in time, replacing with bumped fees");
-            let hash = self
-                .post(
-                    provider,
-                    index,
-                    bytes,
-                    sub.nonce,
-                    Some(fees),
-                    blobs,
-                    Some(&sub),
-                )
-                .await?;
-            self.status.update(|s| s.bumped += 1);
-            Ok(Some(pending(hash, sub.nonce)))
+            fees
         } else if !known {
             // Reorged out, or the node restarted / evicted it: the nonce is still ours, so the
             // same transaction (same nonce and fees) goes out again.
             info!(target: TARGET, index, nonce = sub.nonce, tx = %sub.tx_hash, "batch tx unknown to L1 node, re-posting with the same nonce");
-            let fees = Fees {
+            Fees {
                 max_fee: sub.max_fee_per_gas,
                 tip: sub.max_priority_fee_per_gas,
                 blob_fee: sub.max_fee_per_blob_gas,
-            };
-            let hash = self
-                .post(
-                    provider,
-                    index,
-                    bytes,
-                    sub.nonce,
-                    Some(fees),
-                    blobs,
-                    Some(&sub),
-                )
-                .await?;
-            self.status.update(|s| s.reposted += 1);
-            Ok(Some(pending(hash, sub.nonce)))
+            }
         } else {
             debug!(target: TARGET, index, tx = %sub.tx_hash, "batch tx pending");
-            Ok(Some(pending(sub.tx_hash, sub.nonce)))
-        }
+            return Ok(Some(pending(sub.tx_hash, sub.nonce)));
+        };
+        let hash = self
+            .post(
+                provider,
+                index,
+                bytes,
+                sub.nonce,
+                Some(fees),
+                blobs,
+                Some(&sub),
+            )
+            .await?;
+        self.status.update(|s| {
+            if overdue {
+                s.bumped += 1;
+            } else {
+                s.reposted += 1;
+            }
+        });
+        Ok(Some(pending(hash, sub.nonce)))
     }
 
     /// Fees for replacing `sub`: the current L1 fees, but at least the pool's bump over what

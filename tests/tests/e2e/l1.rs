@@ -57,6 +57,34 @@ async fn posting_node_with(
     .await
 }
 
+/// `ordo verify --dev` reading `batcher`'s inbox txs on `anvil`, plus `extra` arguments.
+fn verify_from_l1(anvil: &Anvil, batcher: Address, extra: &[&str]) -> Result<VerifyRun> {
+    let (url, inbox, from) = (anvil.url(), INBOX.to_string(), batcher.to_string());
+    let mut args = vec![
+        "--dev",
+        "--l1-rpc",
+        &url,
+        "--batch-inbox",
+        &inbox,
+        "--batcher",
+        &from,
+    ];
+    args.extend_from_slice(extra);
+    ordo_verify(&args)
+}
+
+/// [`verify_from_l1`] that must pass.
+fn verify_from_l1_ok(anvil: &Anvil, batcher: Address, extra: &[&str]) -> Result<VerifyRun> {
+    let run = verify_from_l1(anvil, batcher, extra)?;
+    ensure!(
+        run.success && run.stdout.contains("verified"),
+        "ordo verify failed:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    Ok(run)
+}
+
 async fn wait_confirmed(rpc: &Rpc, hash: B256) -> Result<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
@@ -143,22 +171,11 @@ async fn batches_posted_to_l1_confirm_and_verify_from_l1_alone_across_a_codec_sw
                 .await?;
             ensure!(batch["codecId"] == 2, "after the swap: {batch}");
 
-            let (url, inbox, from) = (
-                anvil.url(),
-                INBOX.to_string(),
-                batcher.address().to_string(),
-            );
-            let run = ordo_verify_ok(&[
-                "--dev",
-                "--l1-rpc",
-                &url,
-                "--batch-inbox",
-                &inbox,
-                "--batcher",
-                &from,
-                "--compare-rpc",
-                &node.http_url(),
-            ])?;
+            let run = verify_from_l1_ok(
+                &anvil,
+                batcher.address(),
+                &["--compare-rpc", &node.http_url()],
+            )?;
             let stdout = run.stdout;
             // Everything up to the last confirmed batch was rebuilt.
             ensure!(
@@ -228,20 +245,7 @@ async fn a_tampered_batch_in_the_inbox_fails_verify_and_says_where() -> Result<(
                 .get_receipt()
                 .await?;
             }
-            let (url, inbox, from) = (
-                anvil.url(),
-                INBOX.to_string(),
-                batcher.address().to_string(),
-            );
-            let run = ordo_verify(&[
-                "--dev",
-                "--l1-rpc",
-                &url,
-                "--batch-inbox",
-                &inbox,
-                "--batcher",
-                &from,
-            ])?;
+            let run = verify_from_l1(&anvil, batcher.address(), &[])?;
             let (stdout, stderr) = (run.stdout, run.stderr);
             ensure!(!run.success, "verify passed a tampered batch:\n{stdout}");
             ensure!(
@@ -345,22 +349,11 @@ async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicate
     let indexes = inbox_indexes(&anvil).await?;
     let expected: Vec<u64> = (0..indexes.len() as u64).collect();
     ensure!(indexes == expected, "inbox batch indexes: {indexes:?}");
-    let (url, inbox, from) = (
-        anvil.url(),
-        INBOX.to_string(),
-        batcher.address().to_string(),
-    );
-    ordo_verify_ok(&[
-        "--dev",
-        "--l1-rpc",
-        &url,
-        "--batch-inbox",
-        &inbox,
-        "--batcher",
-        &from,
-        "--compare-rpc",
-        &node.http_url(),
-    ])?;
+    verify_from_l1_ok(
+        &anvil,
+        batcher.address(),
+        &["--compare-rpc", &node.http_url()],
+    )?;
     Ok(())
 }
 
@@ -424,24 +417,16 @@ async fn blob_mode_end_to_end_verify_reads_the_blobs_back_from_the_beacon_api() 
                 "a blob tx without calldata: {posted:?}"
             );
 
-            let (url, inbox, from) = (
-                anvil.url(),
-                INBOX.to_string(),
-                batcher.address().to_string(),
-            );
-            let run = ordo_verify_ok(&[
-                "--dev",
-                "--l1-rpc",
-                &url,
-                "--l1-beacon",
-                &url,
-                "--batch-inbox",
-                &inbox,
-                "--batcher",
-                &from,
-                "--compare-rpc",
-                &node.http_url(),
-            ])?;
+            let run = verify_from_l1_ok(
+                &anvil,
+                batcher.address(),
+                &[
+                    "--l1-beacon",
+                    &anvil.url(),
+                    "--compare-rpc",
+                    &node.http_url(),
+                ],
+            )?;
             ensure!(
                 run.stdout.contains(&format!("batch {index}: blocks")),
                 "batch {index} not verified from blobs:\n{}",

@@ -107,6 +107,11 @@ pub struct Builder {
     bundles: RwLock<Option<Arc<BundlePool>>>,
     searchers: RwLock<Arc<dyn SearcherHost>>,
     ledger: SearcherLedger,
+    /// Why block production is halted (None: running).
+    halted: RwLock<Option<String>>,
+    /// Held while a block is built in `run`, so `halt` returns only after the block in
+    /// progress (if any) is sealed: nothing is sealed after it.
+    sealing: parking_lot::Mutex<()>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -142,6 +147,8 @@ impl Builder {
             bundles: RwLock::new(None),
             searchers: RwLock::new(Arc::new(NoSearchers)),
             ledger: SearcherLedger::default(),
+            halted: RwLock::new(None),
+            sealing: parking_lot::Mutex::new(()),
         })
     }
 
@@ -184,6 +191,23 @@ impl Builder {
     /// Per-searcher statistics and rate limiting.
     pub fn searcher_ledger(&self) -> &SearcherLedger {
         &self.ledger
+    }
+
+    /// Stops `run` from sealing blocks. Returns once any block in progress is sealed, so no
+    /// block is sealed after this returns. Blocking.
+    pub fn halt(&self, reason: String) {
+        let _sealing = self.sealing.lock();
+        *self.halted.write() = Some(reason);
+    }
+
+    /// Lets `run` seal blocks again, on the same head.
+    pub fn resume(&self) {
+        *self.halted.write() = None;
+    }
+
+    /// Why block production is halted, if it is.
+    pub fn halted(&self) -> Option<String> {
+        self.halted.read().clone()
     }
 
     /// Current live parameters.
@@ -457,7 +481,14 @@ impl Builder {
                 _ = tokio::time::sleep_until(next) => {}
             }
             let this = self.clone();
-            match tokio::task::spawn_blocking(move || this.build_one()).await {
+            let sealed = tokio::task::spawn_blocking(move || {
+                let _sealing = this.sealing.lock();
+                if this.halted.read().is_some() {
+                    return Ok(None);
+                }
+                this.build_one().map(Some)
+            });
+            match sealed.await {
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => {
                     // Storage is failing; retrying in a tight loop would not help.

@@ -6,9 +6,14 @@
 //!         ──▶ JSON-RPC request or batch ──▶ admin_* method ──▶ PluginManager
 //! ```
 //!
-//! Methods: `admin_loadPlugin {kind, path | wasm (base64), config}`, `admin_activatePlugin
-//! {id}`, `admin_deactivatePlugin {id}` (searchers), `admin_rollbackPlugin {kind}`, `admin_listPlugins`, `admin_shadowPlugin {id}` (a
-//! null id stops shadowing). Object params may also be given positionally.
+//! Methods:
+//! - plugins: `admin_loadPlugin {kind, path | wasm (base64), config}`, `admin_activatePlugin
+//!   {id}`, `admin_deactivatePlugin {id}` (searchers), `admin_rollbackPlugin {kind}`,
+//!   `admin_listPlugins`, `admin_shadowPlugin {id}` (a null id stops shadowing);
+//! - operations ([`crate::control`]): `admin_status`, `admin_halt {reason}`, `admin_resume`,
+//!   `admin_setBlockParams {blockTimeMs?, gasLimit?, minBaseFee?}`.
+//!
+//! Object params may also be given positionally.
 
 use std::{
     io::Write,
@@ -97,24 +102,22 @@ fn write_private(path: &Path, bytes: &[u8]) -> eyre::Result<()> {
     Ok(())
 }
 
-struct AdminState {
-    manager: Arc<PluginManager>,
-    builder: Arc<ordo_builder::Builder>,
-    token: String,
+/// What the admin API works on.
+pub struct AdminState {
+    pub manager: Arc<PluginManager>,
+    pub builder: Arc<ordo_builder::Builder>,
+    pub control: Arc<crate::control::Control>,
+    pub pool: Arc<ordo_pool::Pool>,
+    pub batcher: Arc<ordo_batcher::Batcher>,
+    /// The L1 poster's status; None without an L1.
+    pub poster: Option<ordo_l1::StatusHandle>,
+    pub token: String,
 }
 
 /// The admin service. The token is checked before anything else, the body included: an
 /// unauthenticated request gets a bare 401 whatever its method, path or size.
-pub fn router(
-    manager: Arc<PluginManager>,
-    builder: Arc<ordo_builder::Builder>,
-    token: String,
-) -> Router {
-    let state = Arc::new(AdminState {
-        manager,
-        builder,
-        token,
-    });
+pub fn router(state: AdminState) -> Router {
+    let state = Arc::new(state);
     Router::new()
         .route("/", post(handle))
         .route(
@@ -248,6 +251,33 @@ async fn call(state: &Arc<AdminState>, request: Value) -> Value {
         }
         "admin_listPlugins" => serde_json::to_value(state.manager.list())
             .map_err(|e| AdminError(-32603, e.to_string())),
+        "admin_status" => Ok(status(state)),
+        "admin_halt" => match arg::<HaltParam>(params, "reason") {
+            Ok(p) => {
+                let control = state.control.clone();
+                blocking(move || control.halt(p.reason).map_err(control_err))
+                    .await
+                    .map(|()| json!(true))
+            }
+            Err(e) => Err(e),
+        },
+        "admin_resume" => {
+            let control = state.control.clone();
+            blocking(move || control.resume().map_err(control_err))
+                .await
+                .map(|was_halted| json!({ "wasHalted": was_halted }))
+        }
+        "admin_setBlockParams" => match arg::<crate::control::BlockParamsChange>(params, "") {
+            Ok(change) => {
+                let control = state.control.clone();
+                blocking(move || control.set_block_params(change).map_err(control_err))
+                    .await
+                    .and_then(|live| {
+                        serde_json::to_value(live).map_err(|e| AdminError(-32603, e.to_string()))
+                    })
+            }
+            Err(e) => Err(e),
+        },
         other => Err(AdminError(
             -32601,
             format!("the method {other} does not exist/is not available"),
@@ -265,6 +295,72 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AdminError(-32603, format!("admin task failed: {e}")))?
+}
+
+fn control_err(e: crate::control::ControlError) -> AdminError {
+    match e {
+        crate::control::ControlError::Invalid(m) => invalid(m),
+        other => AdminError(-32603, other.to_string()),
+    }
+}
+
+/// `admin_status`: one look at everything an operator watches.
+fn status(state: &AdminState) -> Value {
+    let head = state.builder.head();
+    let pool = state.pool.status();
+    let plugins = state.manager.list();
+    let summaries = state.batcher.summaries();
+    let unconfirmed = summaries
+        .iter()
+        .filter(|s| !matches!(s.status, ordo_batcher::BatchStatus::Confirmed { .. }))
+        .count();
+    let halted = state.control.halted();
+    let l1 = state.poster.as_ref().map(|h| {
+        let s = h.get();
+        json!({
+            "l1Head": s.l1_head,
+            "inFlight": s.in_flight.iter().map(|p| json!({
+                "index": p.index,
+                "txHash": p.tx_hash,
+                "nonce": p.nonce,
+                "minedIn": p.mined_in,
+                "blobs": p.blobs,
+            })).collect::<Vec<_>>(),
+            "posted": s.posted,
+            "postedBlobs": s.posted_blobs,
+            "bumped": s.bumped,
+            "reposted": s.reposted,
+            "confirmed": s.confirmed,
+            "lastError": s.last_error,
+        })
+    });
+    json!({
+        "head": {
+            "number": head.number(),
+            "hash": head.hash,
+            "timestamp": head.header.timestamp,
+        },
+        "halted": halted.is_some(),
+        "haltReason": halted,
+        "mempool": { "pending": pool.pending, "queued": pool.queued, "bytes": pool.bytes },
+        "bundles": state.builder.bundle_pool().map_or(0, |p| p.len()),
+        "plugins": plugins,
+        "batcher": {
+            "batches": summaries.len(),
+            "lastBatch": summaries.last().map(|s| s.index),
+            "unconfirmed": unconfirmed,
+            "nextBlock": state.batcher.next_block(),
+        },
+        "l1": l1,
+        "blockParams": state.control.params_view(),
+        "configEpoch": state.control.live().epoch,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HaltParam {
+    reason: String,
 }
 
 #[derive(Deserialize)]

@@ -42,6 +42,16 @@ pub struct NodeApi {
     batcher: std::sync::OnceLock<Arc<ordo_batcher::Batcher>>,
 }
 
+impl NodeApi {
+    /// While the operator has halted the sequencer, writes are refused (reads go on).
+    fn refuse_if_halted(&self) -> BackendResult<()> {
+        match self.builder.halted() {
+            Some(reason) => Err(BackendError::tx(format!("sequencer halted: {reason}"))),
+            None => Ok(()),
+        }
+    }
+}
+
 fn storage_err(e: StorageError) -> BackendError {
     tracing::error!(target: "ordo::rpc", %e, "storage read failed");
     BackendError::internal("internal storage error")
@@ -641,6 +651,7 @@ impl EthBackend for NodeApi {
 
     fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
         Box::pin(async move {
+            self.refuse_if_halted()?;
             // Signature recovery is the CPU-heavy step; keep it off the reactor threads.
             let decoded = tokio::task::spawn_blocking(move || ordo_primitives::decode_raw_tx(&raw))
                 .await

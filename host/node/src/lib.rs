@@ -27,6 +27,7 @@ pub mod batches;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod genesis;
 pub mod metrics;
 pub mod verify;
@@ -213,6 +214,8 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         config.batcher.into(),
         Arc::new(batches::ManagerBatchPlugins(plugins.clone())),
     )?;
+    let control = control::Control::restore(storage.clone(), builder.clone(), pool.clone())?;
+    let poster = l1_poster(&config.l1, &batcher)?;
     let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
     api.set_batcher(batcher.clone());
 
@@ -228,7 +231,8 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         .await
         .wrap_err_with(|| format!("binding the admin API on {}", config.admin_addr))?;
     let admin_addr = admin_listener.local_addr()?;
-    let router = ordo_rpc::router(api, ordo_rpc::RpcConfig::default());
+    let router =
+        ordo_rpc::router(api, ordo_rpc::RpcConfig::default()).merge(ready_route(control.clone()));
     let rpc_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {
@@ -240,7 +244,15 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(target: "ordo::admin", %admin_addr, "admin API listens beyond loopback");
     }
-    let admin_router = admin::router(plugins.clone(), builder.clone(), token);
+    let admin_router = admin::router(admin::AdminState {
+        manager: plugins.clone(),
+        builder: builder.clone(),
+        control: control.clone(),
+        pool: pool.clone(),
+        batcher: batcher.clone(),
+        poster: poster.as_ref().map(|p| p.status_handle()),
+        token,
+    });
     let admin_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {
@@ -251,7 +263,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     });
     let builder_task = tokio::spawn(builder.clone().run(shutdown_signal(&shutdown_rx)));
     let mut tasks = Vec::new();
-    if let Some(poster) = l1_poster(&config.l1, &batcher)? {
+    if let Some(poster) = poster {
         tasks.push(tokio::spawn(poster.run(shutdown_signal(&shutdown_rx))));
     }
     let batcher_task = tokio::spawn({
@@ -276,6 +288,30 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         },
         storage,
     })
+}
+
+/// `GET /ready` on the RPC listener: 200 when the node should get traffic, else 503 with the
+/// reasons (for load balancers and orchestrators; `/health` is plain liveness).
+fn ready_route(control: Arc<control::Control>) -> axum::Router {
+    use axum::{http::StatusCode, response::IntoResponse, routing::get};
+    axum::Router::new().route(
+        "/ready",
+        get(move || {
+            let control = control.clone();
+            async move {
+                let why = tokio::task::spawn_blocking(move || control.not_ready())
+                    .await
+                    .unwrap_or_else(|e| vec![format!("readiness check failed: {e}")]);
+                let status = if why.is_empty() {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                let body = serde_json::json!({ "ready": why.is_empty(), "reasons": why });
+                (status, axum::Json(body)).into_response()
+            }
+        }),
+    )
 }
 
 /// The L1 poster for `[l1]`, or `None` without an L1 RPC URL (batches are then only built

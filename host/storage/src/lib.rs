@@ -126,6 +126,8 @@ impl std::fmt::Debug for Storage {
 
 const HEAD_KEY: &[u8] = b"head";
 const CHAIN_ID_KEY: &[u8] = b"chain_id";
+const HALT_KEY: &[u8] = b"halt";
+const LIVE_CONFIG_KEY: &[u8] = b"live_config";
 const PLUGIN_STATE_KEY: &[u8] = b"state";
 const PLUGIN_WASM_PREFIX: u8 = b'w';
 
@@ -420,6 +422,38 @@ impl Storage {
             n.copy_from_slice(&v[..8.min(v.len())]);
             u64::from_be_bytes(n)
         }))
+    }
+
+    /// Records why the sequencer is halted (None: running) and fsyncs: a restart stays
+    /// halted until an operator resumes it.
+    pub fn put_halt(&self, reason: Option<&str>) -> Result<()> {
+        match reason {
+            Some(r) => self.meta.insert(HALT_KEY, r.as_bytes())?,
+            None => self.meta.remove(HALT_KEY)?,
+        }
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// Why the sequencer was halted, if it is.
+    pub fn halt(&self) -> Result<Option<String>> {
+        Ok(self
+            .meta
+            .get(HALT_KEY)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Stores the operator's live configuration (an opaque document owned by the node) and
+    /// fsyncs.
+    pub fn put_live_config(&self, bytes: &[u8]) -> Result<()> {
+        self.meta.insert(LIVE_CONFIG_KEY, bytes)?;
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// The operator's live configuration, if one was stored.
+    pub fn live_config(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(LIVE_CONFIG_KEY)?.map(|v| v.to_vec()))
     }
 
     // ---- Plugins ---------------------------------------------------------------------

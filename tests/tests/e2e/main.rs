@@ -17,6 +17,7 @@ mod crash;
 mod genesis;
 mod jsonrpc;
 mod l1;
+mod operator;
 mod plugins;
 mod restart;
 mod schema;

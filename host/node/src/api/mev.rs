@@ -187,6 +187,7 @@ impl NodeApi {
         params: Option<&RawValue>,
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
+        self.refuse_if_halted()?;
         let args: SendBundleArgs = single("eth_sendBundle", params)?;
         if let Some(field) = args.unsupported() {
             return Err(BackendError::invalid_params(format!(

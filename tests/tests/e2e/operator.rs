@@ -1,0 +1,277 @@
+//! Operator controls on the admin listener: halt refuses writes with a clear error while
+//! reads, `/health` and the durable mempool carry on, and no block is sealed; the halt and
+//! live block parameters survive a restart; resume includes what was pending, on the same
+//! head. `admin_status` and `/ready` report it all.
+
+use std::time::Duration;
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{B256, U256},
+    providers::Provider,
+    rpc::types::TransactionRequest,
+};
+use eyre::{Result, ensure, eyre};
+use ordo_tests::*;
+use serde_json::{Value, json};
+
+use crate::{GUARD, RECEIPT};
+
+/// `GET {url}{path}`: (status, JSON body).
+async fn get_json(url: &str, path: &str) -> Result<(u16, Value)> {
+    let resp = reqwest::get(format!("{}{path}", url.trim_end_matches('/'))).await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
+}
+
+/// Waits until the node has sealed at least one block after now.
+async fn next_block(rpc: &Rpc) -> Result<u64> {
+    let start = rpc.block_number().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = rpc.block_number().await?;
+        if n > start {
+            return Ok(n);
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no block after {start}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn halt_refuses_writes_keeps_reads_survives_restart_and_resume_includes_pending() -> Result<()>
+{
+    let mut node = TestNode::dev().await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let rpc = node.rpc();
+        let admin = node.admin()?;
+        let alice = dev_signer(5);
+        let chain_id = rpc.ok("eth_chainId", json!([])).await?;
+        let chain_id = parse_quantity(&chain_id)?;
+        let (ready, body) = get_json(&node.http_url(), "/ready").await?;
+        ensure!(
+            ready == 200 && body["ready"] == true,
+            "ready at start: {ready} {body}"
+        );
+
+        // Slow blocks, so a transaction can wait in the pool across the halt.
+        admin
+            .ok("admin_setBlockParams", json!([{"blockTimeMs": 60_000}]))
+            .await?;
+        next_block(&rpc).await?; // the long slot is in force from here
+        let (raw, pending) = sign_raw(
+            &alice,
+            transfer_1559(
+                chain_id,
+                0,
+                random_address(),
+                U256::from(7),
+                10_000_000_000,
+                1_000_000_000,
+            ),
+        );
+        ensure!(
+            rpc.send_raw(&raw).await?.is_ok(),
+            "accepted before the halt"
+        );
+
+        ensure!(
+            admin
+                .ok("admin_halt", json!([{"reason": "l1 outage drill"}]))
+                .await?
+                == json!(true)
+        );
+        let head = rpc.block_number().await?;
+        let (raw2, _) = sign_raw(
+            &alice,
+            transfer_1559(
+                chain_id,
+                1,
+                random_address(),
+                U256::from(8),
+                10_000_000_000,
+                1_000_000_000,
+            ),
+        );
+        let refused = rpc
+            .send_raw(&raw2)
+            .await?
+            .err()
+            .ok_or_else(|| eyre!("a send was accepted while halted"))?;
+        ensure!(
+            refused.code == -32000 && refused.message == "sequencer halted: l1 outage drill",
+            "{refused:?}"
+        );
+        let bundle = rpc
+            .call(
+                "eth_sendBundle",
+                json!([{"txs": [format!("{raw2}")], "blockNumber": format!("{:#x}", head + 2)}]),
+            )
+            .await?
+            .err()
+            .ok_or_else(|| eyre!("a bundle was accepted while halted"))?;
+        ensure!(
+            bundle.message == "sequencer halted: l1 outage drill",
+            "{bundle:?}"
+        );
+
+        // Reads go on; the node is alive but not ready.
+        let p = node.provider(&alice);
+        ensure!(p.get_balance(alice.address()).await? > U256::ZERO);
+        ensure!(p.get_block_by_number(head.into()).await?.is_some());
+        ensure!(
+            rpc.ok("eth_getTransactionByHash", json!([pending])).await?["hash"] == json!(pending),
+            "the pending tx is still in the pool"
+        );
+        let (health, _) = get_json(&node.http_url(), "/health").await?;
+        ensure!(health == 200);
+        let (ready, body) = get_json(&node.http_url(), "/ready").await?;
+        ensure!(
+            ready == 503 && body["reasons"][0] == "sequencer halted: l1 outage drill",
+            "{ready} {body}"
+        );
+        let status = admin.ok("admin_status", json!([])).await?;
+        ensure!(
+            status["halted"] == true
+                && status["haltReason"] == "l1 outage drill"
+                && status["head"]["number"] == head
+                && status["mempool"]["pending"] == 1
+                && status["blockParams"]["blockTimeMs"] == 60_000
+                && status["configEpoch"] == 1,
+            "{status}"
+        );
+
+        // Back to fast blocks (takes effect when blocks resume), then a restart: still
+        // halted, the pending tx restored from the WAL, the parameters kept.
+        admin
+            .ok(
+                "admin_setBlockParams",
+                json!([{"blockTimeMs": TEST_BLOCK_TIME_MS}]),
+            )
+            .await?;
+        node.restart().await?;
+        let rpc = node.rpc();
+        let admin = node.admin()?;
+        let status = admin.ok("admin_status", json!([])).await?;
+        ensure!(
+            status["halted"] == true
+                && status["configEpoch"] == 2
+                && status["blockParams"]["blockTimeMs"] == TEST_BLOCK_TIME_MS
+                && status["mempool"]["pending"] == 1,
+            "after restart: {status}"
+        );
+        // Several fast slots pass, and no block is sealed.
+        tokio::time::sleep(Duration::from_millis(TEST_BLOCK_TIME_MS * 5)).await;
+        ensure!(
+            rpc.block_number().await? == head,
+            "a block was sealed while halted"
+        );
+        ensure!(
+            rpc.send_raw(&raw2).await?.is_err(),
+            "still refusing after restart"
+        );
+
+        ensure!(admin.ok("admin_resume", json!([])).await?["wasHalted"] == true);
+        let p = node.provider(&alice);
+        let receipt = wait_receipt(&p, pending, RECEIPT).await?;
+        ensure!(receipt.status());
+        let included = receipt
+            .block_number
+            .ok_or_else(|| eyre!("no block number"))?;
+        ensure!(included > head, "included at {included}, head was {head}");
+        let next = p
+            .get_block_by_number((head + 1).into())
+            .await?
+            .ok_or_else(|| eyre!("no block {}", head + 1))?;
+        let old: B256 = p
+            .get_block_by_number(head.into())
+            .await?
+            .ok_or_else(|| eyre!("no block {head}"))?
+            .header
+            .hash;
+        ensure!(
+            next.header.parent_hash == old,
+            "resume continues on the same head"
+        );
+        ensure!(rpc.send_raw(&raw2).await?.is_ok(), "sends accepted again");
+        let (ready, body) = get_json(&node.http_url(), "/ready").await?;
+        ensure!(ready == 200, "ready after resume: {body}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_params_change_at_the_next_block_and_bad_values_are_refused() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let admin = node.admin()?;
+            for (params, needle) in [
+                (json!([{"blockTimeMs": 0}]), "blockTimeMs"),
+                (json!([{"gasLimit": 1000}]), "gasLimit"),
+                (json!([{"blockTime": 5}]), "unknown field"),
+                (json!([{}]), "at least one"),
+                (json!([{"minBaseFee": "ten"}]), "invalid"),
+            ] {
+                let err = admin
+                    .call("admin_setBlockParams", params.clone())
+                    .await?
+                    .err()
+                    .ok_or_else(|| eyre!("{params} accepted"))?;
+                ensure!(
+                    err.code == -32602 && err.message.contains(needle),
+                    "{params}: {err:?}"
+                );
+            }
+            let halt = admin.call("admin_halt", json!([{"reason": " "}])).await?;
+            ensure!(
+                halt.as_ref().is_err_and(|e| e.code == -32602),
+                "an empty reason: {halt:?}"
+            );
+
+            let live = admin
+                .ok(
+                    "admin_setBlockParams",
+                    json!([{"gasLimit": 20_000_000, "minBaseFee": 3_000_000_000u64}]),
+                )
+                .await?;
+            ensure!(
+                live["epoch"] == 1 && live["gasLimit"] == 20_000_000,
+                "{live}"
+            );
+            let after = next_block(&rpc).await?;
+            let n = next_block(&rpc).await?.max(after);
+            let block = rpc
+                .ok("eth_getBlockByNumber", json!([format!("{n:#x}"), false]))
+                .await?;
+            ensure!(parse_quantity(&block["gasLimit"])? == 20_000_000, "{block}");
+            ensure!(
+                parse_quantity(&block["baseFeePerGas"])? >= 3_000_000_000,
+                "{block}"
+            );
+            // The pool follows the new floor: a fee cap under it is refused.
+            let signer = dev_signer(6);
+            let p = node.provider(&signer);
+            let cheap = TransactionRequest::default()
+                .with_to(random_address())
+                .with_value(U256::from(1))
+                .with_max_fee_per_gas(2_000_000_000)
+                .with_max_priority_fee_per_gas(1);
+            ensure!(
+                p.send_transaction(cheap).await.is_err(),
+                "a fee cap under the new floor was accepted"
+            );
+            Ok(())
+        })
+        .await
+}

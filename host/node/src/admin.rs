@@ -11,7 +11,8 @@
 //!   {id}`, `admin_deactivatePlugin {id}` (searchers), `admin_rollbackPlugin {kind}`,
 //!   `admin_listPlugins`, `admin_shadowPlugin {id}` (a null id stops shadowing);
 //! - operations ([`crate::control`]): `admin_status`, `admin_halt {reason}`, `admin_resume`,
-//!   `admin_setBlockParams {blockTimeMs?, gasLimit?, minBaseFee?}`.
+//!   `admin_setBlockParams {blockTimeMs?, gasLimit?, minBaseFee?}`, `admin_setLimits
+//!   {perIp?: {perSec, burst}, perSender?: {perSec, burst}}`.
 //!
 //! Object params may also be given positionally.
 
@@ -267,6 +268,17 @@ async fn call(state: &Arc<AdminState>, request: Value) -> Value {
                 .await
                 .map(|was_halted| json!({ "wasHalted": was_halted }))
         }
+        "admin_setLimits" => match arg::<crate::control::LimitsChange>(params, "") {
+            Ok(change) => {
+                let control = state.control.clone();
+                blocking(move || control.set_limits(change).map_err(control_err))
+                    .await
+                    .and_then(|live| {
+                        serde_json::to_value(live).map_err(|e| AdminError(-32603, e.to_string()))
+                    })
+            }
+            Err(e) => Err(e),
+        },
         "admin_setBlockParams" => match arg::<crate::control::BlockParamsChange>(params, "") {
             Ok(change) => {
                 let control = state.control.clone();
@@ -353,6 +365,7 @@ fn status(state: &AdminState) -> Value {
         },
         "l1": l1,
         "blockParams": state.control.params_view(),
+        "limits": state.control.limits_view(),
         "configEpoch": state.control.live().epoch,
     })
 }

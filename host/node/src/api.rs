@@ -40,9 +40,16 @@ pub struct NodeApi {
     builder: Arc<Builder>,
     events: broadcast::Sender<ChainEvent>,
     batcher: std::sync::OnceLock<Arc<ordo_batcher::Batcher>>,
+    /// Transactions per sender (shared with the admin API, which changes the quota live).
+    per_sender: Arc<ordo_rpc::RateLimiter<Address>>,
 }
 
 impl NodeApi {
+    /// The per-sender transaction limiter.
+    pub fn per_sender(&self) -> Arc<ordo_rpc::RateLimiter<Address>> {
+        self.per_sender.clone()
+    }
+
     /// While the operator has halted the sequencer, writes are refused (reads go on).
     fn refuse_if_halted(&self) -> BackendResult<()> {
         match self.builder.halted() {
@@ -140,6 +147,7 @@ impl NodeApi {
             builder,
             events,
             batcher: std::sync::OnceLock::new(),
+            per_sender: Arc::new(ordo_rpc::RateLimiter::new(ordo_rpc::Quota::UNLIMITED)),
         });
         let mut blocks = api.builder.subscribe();
         let weak = Arc::downgrade(&api);
@@ -657,6 +665,9 @@ impl EthBackend for NodeApi {
                 .await
                 .map_err(|e| BackendError::internal(format!("decoder task failed: {e}")))?;
             let tx = decoded.map_err(|e| BackendError::tx(e.to_string()))?;
+            if !self.per_sender.check(&tx.sender) {
+                return Err(BackendError::limit_exceeded("rate limit exceeded"));
+            }
             self.pool.submit(tx).await.map_err(pool_err)
         })
     }

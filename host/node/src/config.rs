@@ -44,6 +44,52 @@ pub struct NodeConfig {
     pub batcher: BatcherSection,
     /// Posting batches to L1 (off without `rpc_url`: batches are built and kept).
     pub l1: L1Section,
+    /// Rate limits (changed live with `admin_setLimits`).
+    pub limits: LimitsSection,
+}
+
+/// `[limits]` section: token buckets; 0 per second means no limit.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// JSON-RPC calls per second per client IP (each call of a batch counts).
+    pub per_ip_per_sec: u32,
+    /// Calls a client IP may make at once after an idle spell.
+    pub per_ip_burst: u32,
+    /// Transactions per second per sender (`eth_sendRawTransaction`).
+    pub per_sender_per_sec: u32,
+    /// Transactions a sender may send at once after an idle spell.
+    pub per_sender_burst: u32,
+}
+
+impl Default for LimitsSection {
+    /// High enough that only floods hit them (`ordo bench` from one IP stays under).
+    fn default() -> Self {
+        Self {
+            per_ip_per_sec: 20_000,
+            per_ip_burst: 40_000,
+            per_sender_per_sec: 1_000,
+            per_sender_burst: 2_000,
+        }
+    }
+}
+
+impl LimitsSection {
+    /// The per-IP quota.
+    pub fn per_ip(&self) -> ordo_rpc::Quota {
+        ordo_rpc::Quota {
+            per_sec: self.per_ip_per_sec,
+            burst: self.per_ip_burst,
+        }
+    }
+
+    /// The per-sender quota.
+    pub fn per_sender(&self) -> ordo_rpc::Quota {
+        ordo_rpc::Quota {
+            per_sec: self.per_sender_per_sec,
+            burst: self.per_sender_burst,
+        }
+    }
 }
 
 /// `[l1]` section.
@@ -215,6 +261,7 @@ impl Default for NodeConfig {
             plugins: PluginsSection::default(),
             batcher: BatcherSection::default(),
             l1: L1Section::default(),
+            limits: LimitsSection::default(),
         }
     }
 }

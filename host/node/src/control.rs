@@ -7,6 +7,7 @@
 //!                            progress; sends are refused from here on)
 //! admin_resume          ──▶ storage.put_halt(None) ──▶ builder.resume (same head)
 //! admin_setBlockParams  ──▶ LiveConfig (epoch + 1) stored ──▶ builder params + pool limits
+//! admin_setLimits       ──▶ LiveConfig (epoch + 1) stored ──▶ per-IP / per-sender quotas
 //! launch                ──▶ Control::restore: stored live config, then the halt flag
 //! ```
 
@@ -31,6 +32,18 @@ pub struct LiveConfig {
     pub gas_limit: Option<u64>,
     /// Base fee floor (wei).
     pub min_base_fee: Option<u64>,
+    /// JSON-RPC calls per client IP.
+    pub per_ip: Option<ordo_rpc::Quota>,
+    /// Transactions per sender.
+    pub per_sender: Option<ordo_rpc::Quota>,
+}
+
+/// `admin_setLimits`'s argument: either or both.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LimitsChange {
+    pub per_ip: Option<ordo_rpc::Quota>,
+    pub per_sender: Option<ordo_rpc::Quota>,
 }
 
 /// `admin_setBlockParams`'s argument: any subset.
@@ -52,7 +65,20 @@ pub struct Control {
     storage: Storage,
     builder: Arc<Builder>,
     pool: Arc<Pool>,
+    per_ip: Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
+    per_sender: Arc<ordo_rpc::RateLimiter<alloy_primitives::Address>>,
     live: Mutex<LiveConfig>,
+}
+
+/// The stages the controls act on.
+pub struct Controlled {
+    pub storage: Storage,
+    pub builder: Arc<Builder>,
+    pub pool: Arc<Pool>,
+    /// Per-IP limiter of the RPC server, holding the configured quota.
+    pub per_ip: Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
+    /// Per-sender limiter of the API, holding the configured quota.
+    pub per_sender: Arc<ordo_rpc::RateLimiter<alloy_primitives::Address>>,
 }
 
 /// Why a control call failed: invalid input, or storage.
@@ -67,11 +93,14 @@ pub enum ControlError {
 impl Control {
     /// Controls over a launched node's stages; applies what was stored (live parameters, then
     /// the halt flag) before any block is built.
-    pub fn restore(
-        storage: Storage,
-        builder: Arc<Builder>,
-        pool: Arc<Pool>,
-    ) -> eyre::Result<Arc<Self>> {
+    pub fn restore(stages: Controlled) -> eyre::Result<Arc<Self>> {
+        let Controlled {
+            storage,
+            builder,
+            pool,
+            per_ip,
+            per_sender,
+        } = stages;
         let live = match storage.live_config()? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| eyre::eyre!("stored live configuration is unreadable: {e}"))?,
@@ -81,6 +110,8 @@ impl Control {
             storage,
             builder,
             pool,
+            per_ip,
+            per_sender,
             live: Mutex::new(LiveConfig::default()),
         });
         if live != LiveConfig::default() {
@@ -111,6 +142,47 @@ impl Control {
         }
         self.builder.set_params(params);
         self.pool.set_limits(limits);
+        if let Some(q) = live.per_ip {
+            self.per_ip.set_quota(q);
+        }
+        if let Some(q) = live.per_sender {
+            self.per_sender.set_quota(q);
+        }
+    }
+
+    /// Stores `next` (one more epoch) and puts it in force.
+    fn commit(
+        &self,
+        live: &mut LiveConfig,
+        mut next: LiveConfig,
+    ) -> Result<LiveConfig, ControlError> {
+        next.epoch = live.epoch + 1;
+        let bytes = serde_json::to_vec(&next).map_err(|e| ControlError::Invalid(e.to_string()))?;
+        self.storage.put_live_config(&bytes)?;
+        self.apply(&next);
+        *live = next.clone();
+        Ok(next)
+    }
+
+    /// Changes the rate limits from the next call on; durable first. Blocking.
+    pub fn set_limits(&self, change: LimitsChange) -> Result<LiveConfig, ControlError> {
+        if change.per_ip.is_none() && change.per_sender.is_none() {
+            return Err(ControlError::Invalid(
+                "give at least one of perIp, perSender".into(),
+            ));
+        }
+        let mut live = self.live.lock();
+        let mut next = live.clone();
+        next.per_ip = change.per_ip.or(next.per_ip);
+        next.per_sender = change.per_sender.or(next.per_sender);
+        let next = self.commit(&mut live, next)?;
+        tracing::info!(target: "ordo::admin", ?change, epoch = next.epoch, "rate limits changed");
+        Ok(next)
+    }
+
+    /// The rate limits in force, for `admin_status`.
+    pub fn limits_view(&self) -> Value {
+        json!({ "perIp": self.per_ip.quota(), "perSender": self.per_sender.quota() })
     }
 
     /// Halts block production and sends; durable before it takes effect. Blocking.
@@ -167,15 +239,11 @@ impl Control {
         }
         let mut live = self.live.lock();
         let mut next = live.clone();
-        next.epoch += 1;
         next.block_time_ms = change.block_time_ms.or(next.block_time_ms);
         next.gas_limit = change.gas_limit.or(next.gas_limit);
         next.min_base_fee = change.min_base_fee.or(next.min_base_fee);
-        let bytes = serde_json::to_vec(&next).map_err(|e| ControlError::Invalid(e.to_string()))?;
-        self.storage.put_live_config(&bytes)?;
-        self.apply(&next);
+        let next = self.commit(&mut live, next)?;
         tracing::info!(target: "ordo::admin", ?change, epoch = next.epoch, "block parameters changed from the next block");
-        *live = next.clone();
         Ok(next)
     }
 

@@ -214,9 +214,18 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         config.batcher.into(),
         Arc::new(batches::ManagerBatchPlugins(plugins.clone())),
     )?;
-    let control = control::Control::restore(storage.clone(), builder.clone(), pool.clone())?;
-    let poster = l1_poster(&config.l1, &batcher)?;
     let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
+    let per_sender = api.per_sender();
+    per_sender.set_quota(config.limits.per_sender());
+    let per_ip = Arc::new(ordo_rpc::RateLimiter::new(config.limits.per_ip()));
+    let control = control::Control::restore(control::Controlled {
+        storage: storage.clone(),
+        builder: builder.clone(),
+        pool: pool.clone(),
+        per_ip: per_ip.clone(),
+        per_sender,
+    })?;
+    let poster = l1_poster(&config.l1, &batcher)?;
     api.set_batcher(batcher.clone());
 
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -231,8 +240,11 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         .await
         .wrap_err_with(|| format!("binding the admin API on {}", config.admin_addr))?;
     let admin_addr = admin_listener.local_addr()?;
-    let router =
-        ordo_rpc::router(api, ordo_rpc::RpcConfig::default()).merge(ready_route(control.clone()));
+    let rpc_config = ordo_rpc::RpcConfig {
+        per_ip,
+        ..ordo_rpc::RpcConfig::default()
+    };
+    let router = ordo_rpc::router(api, rpc_config).merge(ready_route(control.clone()));
     let rpc_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {

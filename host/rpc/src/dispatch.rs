@@ -33,6 +33,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) ws: Option<&'a WsContext>,
     /// The signer of the request body (Flashbots searcher identity), verified.
     pub(crate) searcher: Option<Address>,
+    /// The peer's IP (per-IP rate limits); None when the server runs without peer info.
+    pub(crate) client: Option<std::net::IpAddr>,
 }
 
 /// Everything a request handler needs; one per router, shared by all connections.

@@ -153,9 +153,14 @@ async fn handle_request(
             &BackendError::invalid_request("invalid request"),
         ));
     }
-    let result = match Params::parse(request.params) {
-        Ok(params) => server.dispatch(method, params, ctx).await,
-        Err(err) => Err(err),
+    let admitted = ctx.client.is_none_or(|ip| server.config.per_ip.check(&ip));
+    let result = if !admitted {
+        Err(BackendError::limit_exceeded("rate limit exceeded"))
+    } else {
+        match Params::parse(request.params) {
+            Ok(params) => server.dispatch(method, params, ctx).await,
+            Err(err) => Err(err),
+        }
     };
     let id = id?;
     Some(match result {

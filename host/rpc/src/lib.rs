@@ -29,15 +29,16 @@ mod filters;
 mod flashbots;
 mod framing;
 mod params;
+mod ratelimit;
 mod ws;
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
-    Router,
+    Extension, Router,
     body::Bytes,
     extract::{
-        DefaultBodyLimit, State,
+        ConnectInfo, DefaultBodyLimit, State,
         ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
     },
     http::{HeaderMap, StatusCode, header},
@@ -50,6 +51,7 @@ use tower_http::cors::CorsLayer;
 pub use backend::{BackendResult, ChainEvent, EthBackend, SendTxFuture};
 pub use dispatch::MAX_FEE_HISTORY_BLOCKS;
 pub use error::*;
+pub use ratelimit::{Quota, RateLimiter};
 
 use crate::{
     dispatch::{RequestContext, Server},
@@ -95,6 +97,9 @@ pub struct RpcConfig {
     pub ws_max_subscriptions: usize,
     /// Answer CORS preflights and allow any origin (browser dapps), as `--http.corsdomain '*'`.
     pub cors_any_origin: bool,
+    /// JSON-RPC calls per client IP (each call of a batch counts); over it a call gets -32005
+    /// "rate limit exceeded". Shared, so the node can change the quota live.
+    pub per_ip: Arc<RateLimiter<std::net::IpAddr>>,
 }
 
 impl Default for RpcConfig {
@@ -109,6 +114,7 @@ impl Default for RpcConfig {
             ws_send_queue: DEFAULT_WS_SEND_QUEUE,
             ws_max_subscriptions: DEFAULT_WS_MAX_SUBSCRIPTIONS,
             cors_any_origin: true,
+            per_ip: Arc::new(RateLimiter::new(Quota::UNLIMITED)),
         }
     }
 }
@@ -150,9 +156,13 @@ pub async fn serve(
             tracing::debug!(target: "ordo::rpc", error = %err, "TCP_NODELAY not set");
         }
     });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address reaches handlers (per-IP rate limits).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// `POST /`. With an `X-Flashbots-Signature: <address>:<signature>` header the body must be
@@ -160,7 +170,12 @@ pub async fn serve(
 /// reaches [`EthBackend::extension_as`] as the searcher. A malformed header or a wrong signature
 /// is answered with a -32600 error (HTTP 200, the request's id when it has one) and nothing
 /// runs. Without the header nothing changes.
-async fn http(State(server): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn http(
+    State(server): State<Arc<Server>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let searcher = match headers.get(flashbots::HEADER) {
         None => None,
         Some(value) => match flashbots::verify(value.as_bytes(), &body) {
@@ -171,7 +186,11 @@ async fn http(State(server): State<Arc<Server>>, headers: HeaderMap, body: Bytes
             }
         },
     };
-    let ctx = RequestContext { ws: None, searcher };
+    let ctx = RequestContext {
+        ws: None,
+        searcher,
+        client: peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
+    };
     match framing::handle(&server, &body, ctx).await {
         Some(response) => json_response(response),
         None => StatusCode::OK.into_response(),
@@ -184,8 +203,10 @@ fn json_response(body: Vec<u8>) -> Response {
 
 async fn websocket(
     State(server): State<Arc<Server>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let client = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
@@ -197,7 +218,7 @@ async fn websocket(
     };
     upgrade
         .max_message_size(server.config.max_body_bytes)
-        .on_upgrade(move |socket| ws::serve_connection(server, socket, limits))
+        .on_upgrade(move |socket| ws::serve_connection(server, socket, limits, client))
 }
 
 async fn health() -> &'static str {

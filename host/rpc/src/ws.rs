@@ -217,7 +217,12 @@ pub(crate) struct WsLimits {
 }
 
 /// Serves one upgraded connection until the client leaves.
-pub(crate) async fn serve_connection(server: Arc<Server>, socket: WebSocket, limits: WsLimits) {
+pub(crate) async fn serve_connection(
+    server: Arc<Server>,
+    socket: WebSocket,
+    limits: WsLimits,
+    client: Option<std::net::IpAddr>,
+) {
     let (mut sink, mut stream) = socket.split();
     let (out, mut queue) = mpsc::channel::<Message>(limits.send_queue.max(1));
     let writer = tokio::spawn(async move {
@@ -264,6 +269,7 @@ pub(crate) async fn serve_connection(server: Arc<Server>, socket: WebSocket, lim
                 RequestContext {
                     ws: Some(&ctx),
                     searcher: None,
+                    client,
                 },
             )
             .await

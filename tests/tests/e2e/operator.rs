@@ -275,3 +275,83 @@ async fn block_params_change_at_the_next_block_and_bad_values_are_refused() -> R
         })
         .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_per_ip_and_per_sender_hit_and_recover_live() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let admin = node.admin()?;
+            let chain_id = parse_quantity(&rpc.ok("eth_chainId", json!([])).await?)?;
+
+            // Per IP: 20 calls at once, then 20 a second. A batch of 60 overdraws it; each
+            // call of the batch counts.
+            admin
+                .ok("admin_setLimits", json!([{"perIp": {"perSec": 20, "burst": 20}}]))
+                .await?;
+            let calls: Vec<(&str, Value)> = (0..60).map(|_| ("eth_blockNumber", json!([]))).collect();
+            let answers = rpc.batch(&calls).await?;
+            let limited: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+            ensure!(
+                !limited.is_empty() && limited.len() < 60,
+                "{} of 60 limited",
+                limited.len()
+            );
+            ensure!(
+                limited
+                    .iter()
+                    .all(|e| e.code == -32005 && e.message == "rate limit exceeded"),
+                "{limited:?}"
+            );
+            // The bucket refills: a moment later calls go through again.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            rpc.ok("eth_blockNumber", json!([])).await?;
+
+            // Per sender, live: 3 at once, then 1 a second. Another sender is served while
+            // the first is limited.
+            admin
+                .ok(
+                    "admin_setLimits",
+                    json!([{"perIp": {"perSec": 0, "burst": 0}, "perSender": {"perSec": 1, "burst": 3}}]),
+                )
+                .await?;
+            let (alice, bob) = (dev_signer(7), dev_signer(9));
+            let tx = |s: &alloy::signers::local::PrivateKeySigner, nonce| {
+                sign_raw(
+                    s,
+                    transfer_1559(chain_id, nonce, random_address(), U256::from(1), 10_000_000_000, 1_000_000_000),
+                )
+                .0
+            };
+            let mut outcomes = Vec::new();
+            for nonce in 0..6 {
+                outcomes.push(rpc.send_raw(&tx(&alice, nonce)).await?);
+            }
+            let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+            ensure!((3..6).contains(&accepted), "alice: {outcomes:?}");
+            let refused = outcomes
+                .iter()
+                .find_map(|o| o.as_ref().err())
+                .ok_or_else(|| eyre!("alice never limited"))?;
+            ensure!(refused.code == -32005 && refused.message == "rate limit exceeded");
+            ensure!(rpc.send_raw(&tx(&bob, 0)).await?.is_ok(), "bob is served meanwhile");
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let next = accepted as u64;
+            ensure!(
+                rpc.send_raw(&tx(&alice, next)).await?.is_ok(),
+                "alice recovers after a second"
+            );
+            let status = admin.ok("admin_status", json!([])).await?;
+            ensure!(
+                status["limits"]["perSender"]["perSec"] == 1 && status["configEpoch"] == 2,
+                "{status}"
+            );
+            let bad = admin
+                .call("admin_setLimits", json!([{"perIp": {"perSec": -1, "burst": 1}}]))
+                .await?;
+            ensure!(bad.as_ref().is_err_and(|e| e.code == -32602), "{bad:?}");
+            Ok(())
+        })
+        .await
+}

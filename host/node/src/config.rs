@@ -49,7 +49,7 @@ pub struct NodeConfig {
 }
 
 /// `[limits]` section: token buckets; 0 per second means no limit.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     /// JSON-RPC calls per second per client IP (each call of a batch counts).
@@ -60,6 +60,20 @@ pub struct LimitsSection {
     pub per_sender_per_sec: u32,
     /// Transactions a sender may send at once after an idle spell.
     pub per_sender_burst: u32,
+    /// Open connections on the JSON-RPC port; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this many milliseconds (slowloris).
+    pub header_timeout_ms: u64,
+    /// A request's body must arrive within this many milliseconds (HTTP 408 otherwise).
+    pub body_timeout_ms: u64,
+    /// Largest request body / WebSocket message (bytes); larger bodies get HTTP 413.
+    pub max_body_bytes: usize,
+    /// Most calls in one JSON-RPC batch; more get -32600 "batch too large".
+    pub max_batch_len: usize,
+    /// Deepest JSON nesting in a request; deeper gets -32600.
+    pub max_json_depth: usize,
+    /// Subscriptions per WebSocket connection.
+    pub ws_max_subscriptions: usize,
 }
 
 impl Default for LimitsSection {
@@ -70,6 +84,13 @@ impl Default for LimitsSection {
             per_ip_burst: 40_000,
             per_sender_per_sec: 1_000,
             per_sender_burst: 2_000,
+            max_connections: 4096,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            max_body_bytes: ordo_rpc::DEFAULT_MAX_BODY_BYTES,
+            max_batch_len: ordo_rpc::DEFAULT_MAX_BATCH_LEN,
+            max_json_depth: 64,
+            ws_max_subscriptions: ordo_rpc::DEFAULT_WS_MAX_SUBSCRIPTIONS,
         }
     }
 }
@@ -80,6 +101,30 @@ impl LimitsSection {
         ordo_rpc::Quota {
             per_sec: self.per_ip_per_sec,
             burst: self.per_ip_burst,
+        }
+    }
+
+    /// The JSON-RPC server's configuration under these limits.
+    pub fn rpc_config(
+        &self,
+        per_ip: std::sync::Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
+    ) -> ordo_rpc::RpcConfig {
+        ordo_rpc::RpcConfig {
+            max_body_bytes: self.max_body_bytes,
+            max_batch_len: self.max_batch_len,
+            max_json_depth: self.max_json_depth,
+            ws_max_subscriptions: self.ws_max_subscriptions,
+            body_timeout: std::time::Duration::from_millis(self.body_timeout_ms.max(1)),
+            per_ip,
+            ..ordo_rpc::RpcConfig::default()
+        }
+    }
+
+    /// The JSON-RPC listener's connection limits.
+    pub fn serve_limits(&self) -> ordo_rpc::ServeLimits {
+        ordo_rpc::ServeLimits {
+            max_connections: self.max_connections,
+            header_timeout: std::time::Duration::from_millis(self.header_timeout_ms.max(1)),
         }
     }
 

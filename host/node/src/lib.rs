@@ -240,15 +240,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         .await
         .wrap_err_with(|| format!("binding the admin API on {}", config.admin_addr))?;
     let admin_addr = admin_listener.local_addr()?;
-    let rpc_config = ordo_rpc::RpcConfig {
-        per_ip,
-        ..ordo_rpc::RpcConfig::default()
-    };
+    let rpc_config = config.limits.rpc_config(per_ip);
+    let serve_limits = config.limits.serve_limits();
     let router = ordo_rpc::router(api, rpc_config).merge(ready_route(control.clone()));
     let rpc_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {
-            if let Err(e) = ordo_rpc::serve(listener, router, stop).await {
+            if let Err(e) = ordo_rpc::serve_with(listener, router, serve_limits, stop).await {
                 tracing::error!(target: "ordo::node", %e, "JSON-RPC server failed");
             }
         }

@@ -63,6 +63,15 @@ pub(crate) async fn handle(
     body: &[u8],
     ctx: RequestContext<'_>,
 ) -> Option<Vec<u8>> {
+    let limit = server.config.max_json_depth;
+    if json_depth_exceeds(body, limit) {
+        return Some(error_response(
+            RawValue::NULL,
+            &BackendError::invalid_request(format!(
+                "invalid request: JSON nested deeper than {limit} levels"
+            )),
+        ));
+    }
     let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
     if first == Some(&b'[') {
         return handle_batch(server, body, ctx).await;
@@ -75,6 +84,35 @@ pub(crate) async fn handle(
         )),
         Err(_) => Some(error_response(RawValue::NULL, &BackendError::parse_error())),
     }
+}
+
+/// Whether `body` nests arrays/objects deeper than `limit` (brackets inside strings do not
+/// count). One pass, before any parsing, so a deep body costs nothing to refuse.
+fn json_depth_exceeds(body: &[u8], limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 async fn handle_batch(server: &Server, body: &[u8], ctx: RequestContext<'_>) -> Option<Vec<u8>> {
@@ -206,4 +244,26 @@ pub(crate) fn error_response(id: &RawValue, error: &BackendError) -> Vec<u8> {
     }
     out.push(b'}');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_depth_exceeds;
+
+    #[test]
+    fn depth_counts_brackets_outside_strings_only() {
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert!(json_depth_exceeds(deep.as_bytes(), 64));
+        assert!(!json_depth_exceeds(deep.as_bytes(), 65));
+        let quoted = format!(r#"{{"a":"{}\"[["}}"#, "[".repeat(500));
+        assert!(!json_depth_exceeds(quoted.as_bytes(), 2));
+        assert!(!json_depth_exceeds(
+            br#"{"jsonrpc":"2.0","params":[{"a":[1]}]}"#,
+            3
+        ));
+        assert!(json_depth_exceeds(
+            br#"{"jsonrpc":"2.0","params":[{"a":[1]}]}"#,
+            2
+        ));
+    }
 }

@@ -30,6 +30,7 @@ mod flashbots;
 mod framing;
 mod params;
 mod ratelimit;
+mod serve;
 mod ws;
 
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
@@ -44,7 +45,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
-    serve::ListenerExt,
 };
 use tower_http::cors::CorsLayer;
 
@@ -52,6 +52,7 @@ pub use backend::{BackendResult, ChainEvent, EthBackend, SendTxFuture};
 pub use dispatch::MAX_FEE_HISTORY_BLOCKS;
 pub use error::*;
 pub use ratelimit::{Quota, RateLimiter};
+pub use serve::{ServeLimits, serve_with};
 
 use crate::{
     dispatch::{RequestContext, Server},
@@ -97,6 +98,10 @@ pub struct RpcConfig {
     pub ws_max_subscriptions: usize,
     /// Answer CORS preflights and allow any origin (browser dapps), as `--http.corsdomain '*'`.
     pub cors_any_origin: bool,
+    /// A request body must arrive within this (slow uploads); over it: HTTP 408.
+    pub body_timeout: Duration,
+    /// Deepest JSON nesting accepted in a request; deeper gets -32600.
+    pub max_json_depth: usize,
     /// JSON-RPC calls per client IP (each call of a batch counts); over it a call gets -32005
     /// "rate limit exceeded". Shared, so the node can change the quota live.
     pub per_ip: Arc<RateLimiter<std::net::IpAddr>>,
@@ -114,6 +119,8 @@ impl Default for RpcConfig {
             ws_send_queue: DEFAULT_WS_SEND_QUEUE,
             ws_max_subscriptions: DEFAULT_WS_MAX_SUBSCRIPTIONS,
             cors_any_origin: true,
+            body_timeout: Duration::from_secs(30),
+            max_json_depth: 64,
             per_ip: Arc::new(RateLimiter::new(Quota::UNLIMITED)),
         }
     }
@@ -134,6 +141,9 @@ pub fn router(backend: Arc<dyn EthBackend>, config: RpcConfig) -> Router {
         .route("/", get(websocket).post(http))
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            config.body_timeout,
+        ))
         .with_state(server);
     if config.cors_any_origin {
         router.layer(CorsLayer::permissive())
@@ -142,27 +152,14 @@ pub fn router(backend: Arc<dyn EthBackend>, config: RpcConfig) -> Router {
     }
 }
 
-/// Serves `router` on `listener` (TCP_NODELAY on every connection) until `shutdown` resolves,
+/// Serves `router` on `listener` with the default [`ServeLimits`] until `shutdown` resolves,
 /// then stops accepting and waits for open requests to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(target: "ordo::rpc", ?addr, "JSON-RPC listening (HTTP and WebSocket)");
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!(target: "ordo::rpc", error = %err, "TCP_NODELAY not set");
-        }
-    });
-    // The peer address reaches handlers (per-IP rate limits).
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, router, ServeLimits::default(), shutdown).await
 }
 
 /// `POST /`. With an `X-Flashbots-Signature: <address>:<signature>` header the body must be

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+mod abuse;
 mod batches;
 mod bundle;
 mod config;

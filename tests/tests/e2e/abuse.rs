@@ -1,0 +1,178 @@
+//! Abusive input on the JSON-RPC port is refused with a clear answer while a well-behaved
+//! client is served: an oversized body (413), JSON nested too deep (-32600), a huge batch
+//! (-32600 "batch too large"), a slowloris connection trickling its headers (closed at the
+//! header deadline), and connections over the cap (closed at once).
+
+use std::time::Duration;
+
+use eyre::{Result, ensure, eyre};
+use ordo_tests::*;
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::GUARD;
+
+/// Reads until the server closes the connection (or the guard runs out); what it sent.
+async fn read_until_closed(stream: &mut TcpStream, guard: Duration) -> Result<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + guard;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return Err(eyre!("the server kept the connection open")),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn request(body: &str) -> String {
+    format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_deep_and_huge_requests_are_refused_while_others_are_served() -> Result<()> {
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some(
+            "[limits]\nmax_body_bytes = 100000\nmax_batch_len = 50\nmax_json_depth = 16\n".into(),
+        ),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let big = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["{}"]}}"#,
+                "a".repeat(200_000)
+            );
+            let (status, _) = rpc.post_raw(big).await?;
+            ensure!(status.as_u16() == 413, "oversized body: HTTP {status}");
+            rpc.ok("eth_chainId", json!([])).await?;
+
+            let deep = format!(
+                r#"{{"jsonrpc":"2.0","id":2,"method":"eth_call","params":{}{}}}"#,
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            );
+            let (status, text) = rpc.post_raw(deep).await?;
+            let v: Value = serde_json::from_str(&text)?;
+            ensure!(
+                status.is_success()
+                    && v["error"]["code"] == -32600
+                    && v["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("nested deeper than 16")),
+                "deep JSON: {status} {text}"
+            );
+            rpc.ok("eth_chainId", json!([])).await?;
+
+            let calls: Vec<Value> = (0..51)
+                .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_chainId"}))
+                .collect();
+            let v = rpc.post_json(&Value::Array(calls)).await?;
+            ensure!(
+                v[0]["error"]["code"] == -32600 && v[0]["error"]["message"] == "batch too large",
+                "huge batch: {v}"
+            );
+            let fine: Vec<(&str, Value)> = (0..50).map(|_| ("eth_chainId", json!([]))).collect();
+            ensure!(rpc.batch(&fine).await?.iter().all(|r| r.is_ok()));
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_is_cut_off_and_connections_over_the_cap_are_closed() -> Result<()> {
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some("[limits]\nmax_connections = 6\nheader_timeout_ms = 3000\n".into()),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let addr = node.addr();
+            // A slowloris client: headers one byte at a time, never finished.
+            let mut slow = TcpStream::connect(addr).await?;
+            let trickle = tokio::spawn(async move {
+                for b in b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+                    .iter()
+                    .cycle()
+                {
+                    if slow.write_all(&[*b]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                read_until_closed(&mut slow, Duration::from_secs(30)).await
+            });
+            // Meanwhile a well-behaved client is served.
+            for _ in 0..5 {
+                rpc.ok("eth_blockNumber", json!([])).await?;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let answered = trickle.await??;
+            ensure!(
+                answered.is_empty() || !answered.starts_with(b"HTTP/1.1 200"),
+                "slowloris got an answer"
+            );
+            rpc.ok("eth_blockNumber", json!([])).await?;
+
+            // Fill the connection cap with idle connections (the harness client may hold one
+            // or two of its own); the next connection is closed without an answer.
+            let mut idle = Vec::new();
+            let mut refused = None;
+            for _ in 0..8 {
+                let mut s = TcpStream::connect(addr).await?;
+                s.write_all(
+                    request(r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#).as_bytes(),
+                )
+                .await?;
+                let got = read_until_closed(&mut s, Duration::from_secs(30)).await?;
+                if got.is_empty() {
+                    refused = Some(idle.len());
+                    break;
+                }
+                ensure!(
+                    got.starts_with(b"HTTP/1.1 200"),
+                    "{}",
+                    String::from_utf8_lossy(&got)
+                );
+                // Answered: keep another connection open without a request in its place.
+                idle.push(TcpStream::connect(addr).await?);
+            }
+            let refused = refused.ok_or_else(|| eyre!("no connection was refused at the cap"))?;
+            ensure!(
+                refused <= 6,
+                "refused only after {refused} idle connections"
+            );
+            // Closing the idle ones frees the slots again.
+            drop(idle);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let mut s = TcpStream::connect(addr).await?;
+                s.write_all(
+                    request(r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#).as_bytes(),
+                )
+                .await?;
+                if read_until_closed(&mut s, Duration::from_secs(30))
+                    .await?
+                    .starts_with(b"HTTP/1.1 200")
+                {
+                    break;
+                }
+                ensure!(tokio::time::Instant::now() < deadline, "slots never freed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(())
+        })
+        .await
+}

@@ -259,11 +259,11 @@ mod tests {
         assert!(!json_depth_exceeds(quoted.as_bytes(), 2));
         assert!(!json_depth_exceeds(
             br#"{"jsonrpc":"2.0","params":[{"a":[1]}]}"#,
-            3
+            4
         ));
         assert!(json_depth_exceeds(
             br#"{"jsonrpc":"2.0","params":[{"a":[1]}]}"#,
-            2
+            3
         ));
     }
 }

@@ -9,10 +9,10 @@ use std::{
 use alloy_primitives::{Address, U256};
 use eyre::{WrapErr, eyre};
 use ordo_primitives::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything the node reads at start.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
     /// Data folder (fjall lives in `<datadir>/db`).
@@ -49,7 +49,7 @@ pub struct NodeConfig {
 }
 
 /// `[limits]` section: token buckets; 0 per second means no limit.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     /// JSON-RPC calls per second per client IP (each call of a batch counts).
@@ -138,7 +138,7 @@ impl LimitsSection {
 }
 
 /// `[l1]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct L1Section {
     /// L1 JSON-RPC URL; without it batches are not posted.
@@ -156,13 +156,91 @@ pub struct L1Section {
     /// Milliseconds between looks at L1.
     pub poll_ms: u64,
     /// Where batch data goes: `calldata`, `blobs`, or `auto` (the cheaper per batch).
-    #[serde(deserialize_with = "de_from_str")]
+    #[serde(deserialize_with = "de_from_str", serialize_with = "ser_display")]
     pub da: ordo_l1::DaMode,
     /// Blob fee cap per blob gas (wei).
     pub max_fee_per_blob_gas: u128,
     /// Batches submitted and not yet confirmed at once (1: each waits for the previous
     /// one's confirmations).
     pub max_in_flight: usize,
+}
+
+/// `ORDO_` + the key path in capitals joined by `_`.
+fn env_name(path: &[String]) -> String {
+    format!("ORDO_{}", path.join("_").to_uppercase())
+}
+
+/// A value given as text: TOML if it parses as one (`5`, `true`, `"x"`, `[1, 2]`), else the
+/// text itself as a string.
+fn toml_value(text: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut t = table;
+    for p in parents {
+        let entry = t
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        t = next;
+    }
+    t.insert(last.clone(), value);
+}
+
+/// JSON to TOML for printing; nulls (unset options) are left out and listed in `unset`.
+fn json_to_toml(
+    v: &serde_json::Value,
+    path: &mut Vec<String>,
+    unset: &mut Vec<String>,
+) -> Option<toml::Value> {
+    use serde_json::Value as J;
+    Some(match v {
+        J::Null => {
+            unset.push(path.join("."));
+            return None;
+        }
+        J::Bool(b) => toml::Value::Boolean(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            // Beyond i64 (u128 fee caps): TOML has no such integer; keep the digits.
+            None => toml::Value::String(n.to_string()),
+        },
+        J::String(s) => toml::Value::String(s.clone()),
+        J::Array(items) => toml::Value::Array(
+            items
+                .iter()
+                .filter_map(|i| json_to_toml(i, path, unset))
+                .collect(),
+        ),
+        J::Object(map) => {
+            let mut t = toml::Table::new();
+            for (k, v) in map {
+                path.push(k.clone());
+                if let Some(v) = json_to_toml(v, path, unset) {
+                    t.insert(k.clone(), v);
+                }
+                path.pop();
+            }
+            toml::Value::Table(t)
+        }
+    })
+}
+
+/// Serializes a value as its `Display` text (the inverse of [`de_from_str`]).
+fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
 }
 
 /// Deserializes a value through its `FromStr` (error messages name the accepted values).
@@ -193,7 +271,7 @@ impl Default for L1Section {
 }
 
 /// `[batcher]` section.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BatcherSection {
     /// Uncompressed size (bytes) at which a batch closes.
@@ -226,7 +304,7 @@ impl From<BatcherSection> for ordo_batcher::BatcherConfig {
 }
 
 /// `[plugins]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsSection {
     /// On the first start of a datadir, load the shipped plugins and activate the defaults
@@ -250,7 +328,7 @@ impl Default for PluginsSection {
 }
 
 /// One `[[plugins.load]]` entry.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PluginLoad {
     /// ordering, searcher, compression or prover.
@@ -266,7 +344,7 @@ pub struct PluginLoad {
 }
 
 /// `[pool]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct PoolSection {
     /// Most transactions held.
@@ -314,12 +392,96 @@ impl Default for NodeConfig {
 impl NodeConfig {
     /// Reads a TOML config file; unknown keys and bad values are errors naming the key.
     pub fn from_file(path: &Path) -> eyre::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .wrap_err_with(|| format!("reading config {}", path.display()))?;
-        Self::from_toml(&text).wrap_err_with(|| format!("in config {}", path.display()))
+        Self::layered(Some(path), std::iter::empty(), &[])
     }
 
-    /// Parses TOML text.
+    /// The configuration from, lowest first: the defaults, the TOML `file`, `ORDO_*`
+    /// environment variables (`ORDO_` + the key path in capitals joined by `_`, e.g.
+    /// `ORDO_L1_CONFIRMATIONS`), then `--set key.path=value` overrides. Values are TOML
+    /// (`5`, `true`, `"text"`; bare text is a string). An unknown key or a bad value is an
+    /// error naming the key.
+    pub fn layered(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        sets: &[String],
+    ) -> eyre::Result<Self> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .wrap_err_with(|| format!("reading config {}", path.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| eyre!("config {}: {e}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        let keys = Self::keys();
+        for (name, value) in env {
+            if let Some(path) = keys.iter().find(|k| env_name(k) == name) {
+                set_path(&mut table, path, toml_value(&value));
+            }
+        }
+        for set in sets {
+            let (key, value) = set
+                .split_once('=')
+                .ok_or_else(|| eyre!("--set {set:?}: expected key.path=value"))?;
+            let path: Vec<String> = key.trim().split('.').map(str::to_string).collect();
+            if !keys.contains(&path) {
+                eyre::bail!("--set: unknown configuration key `{}`", key.trim());
+            }
+            set_path(&mut table, &path, toml_value(value.trim()));
+        }
+        let source = file.map_or("configuration".to_string(), |p| p.display().to_string());
+        let config: Self =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                eyre!("{source}: key `{key}`: {}", e.into_inner())
+            })?;
+        config
+            .plugins
+            .limits
+            .validate()
+            .map_err(|e| eyre!("{source}: {e}"))?;
+        Ok(config)
+    }
+
+    /// Every configuration key, as paths (`["l1", "confirmations"]`). Lists (plugins.load)
+    /// are one key.
+    pub fn keys() -> Vec<Vec<String>> {
+        fn walk(v: &serde_json::Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        prefix.push(k.clone());
+                        walk(v, prefix, out);
+                        prefix.pop();
+                    }
+                }
+                _ => out.push(prefix.clone()),
+            }
+        }
+        let mut out = Vec::new();
+        if let Ok(v) = serde_json::to_value(Self::default()) {
+            walk(&v, &mut Vec::new(), &mut out);
+        }
+        out
+    }
+
+    /// The configuration as TOML, every key shown (unset optional keys as comments).
+    pub fn to_toml(&self) -> eyre::Result<String> {
+        let json = serde_json::to_value(self)?;
+        let mut unset = Vec::new();
+        let value = json_to_toml(&json, &mut Vec::new(), &mut unset)
+            .ok_or_else(|| eyre!("configuration is not a table"))?;
+        let mut text = toml::to_string_pretty(&value)?;
+        if !unset.is_empty() {
+            text.push_str("\n# Not set:\n");
+            for key in unset {
+                text.push_str(&format!("# {key}\n"));
+            }
+        }
+        Ok(text)
+    }
+
     pub fn from_toml(text: &str) -> eyre::Result<Self> {
         toml::from_str(text).map_err(|e| eyre!("{e}"))
     }
@@ -372,9 +534,108 @@ mod tests {
     fn sample_config_parses_and_matches_the_defaults_it_documents() {
         let text = include_str!("../../../ordo.sample.toml");
         let cfg = NodeConfig::from_toml(text).unwrap();
-        assert_eq!(cfg.rpc_addr, NodeConfig::default().rpc_addr);
+        assert_eq!(cfg, NodeConfig::default(), "the sample shows the defaults");
         assert_eq!(cfg.chain_id, DEV_CHAIN_ID);
-        assert_eq!(cfg.pool, PoolSection::default());
+    }
+
+    #[test]
+    fn sample_config_documents_every_key() {
+        let text = include_str!("../../../ordo.sample.toml");
+        for key in NodeConfig::keys() {
+            let (last, sections) = key.split_last().unwrap();
+            let documented = text.lines().any(|l| {
+                let l = l.trim_start_matches(['#', ' ']);
+                l.starts_with(&format!("{last} ="))
+                    || l.starts_with(&format!("[[{}", key.join(".")))
+            });
+            let section = sections.join(".");
+            let has_section = sections.is_empty()
+                || text.contains(&format!("[{section}]"))
+                || text.contains(&format!("[[{section}"));
+            assert!(
+                documented && has_section,
+                "ordo.sample.toml does not document `{}`",
+                key.join(".")
+            );
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn flags_beat_env_beats_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ordo.toml");
+        std::fs::write(
+            &file,
+            "chain_id = 11\nblock_time_ms = 700\n[l1]\nconfirmations = 4\nda = \"blobs\"\n",
+        )
+        .unwrap();
+        let cfg = NodeConfig::layered(
+            Some(&file),
+            env(&[
+                ("ORDO_BLOCK_TIME_MS", "800"),
+                ("ORDO_L1_CONFIRMATIONS", "5"),
+                ("ORDO_L1_RPC_URL", "http://127.0.0.1:9"),
+                ("ORDO_LOG", "debug"),
+                ("ORDO_NOT_A_KEY", "x"),
+            ]),
+            &[
+                "l1.confirmations=6".into(),
+                "limits.per_ip_per_sec = 9".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.chain_id, 11, "file over default");
+        assert_eq!(cfg.block_time_ms, 800, "env over file");
+        assert_eq!(cfg.l1.confirmations, 6, "--set over env");
+        assert_eq!(cfg.l1.da, ordo_l1::DaMode::Blobs);
+        assert_eq!(
+            cfg.l1.rpc_url.as_deref(),
+            Some("http://127.0.0.1:9"),
+            "bare text is a string"
+        );
+        assert_eq!(cfg.limits.per_ip_per_sec, 9);
+        assert_eq!(
+            cfg.pool,
+            PoolSection::default(),
+            "untouched keys keep their defaults"
+        );
+        // What `ordo config print` shows reads back to the same configuration.
+        let printed = cfg.to_toml().unwrap();
+        assert_eq!(NodeConfig::from_toml(&printed).unwrap(), cfg, "{printed}");
+    }
+
+    #[test]
+    fn bad_keys_and_values_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ordo.toml");
+        for (text, key) in [
+            ("[l1]\nconfirmatons = 3\n", "confirmatons"),
+            ("[l1]\nconfirmations = \"three\"\n", "l1.confirmations"),
+            ("[l1]\nda = \"carrier-pigeon\"\n", "l1.da"),
+            ("rpc_addr = \"nowhere\"\n", "rpc_addr"),
+            ("[plugins.limits.ordering]\ndeadline_ms = 0\n", "ordering"),
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let err = NodeConfig::layered(Some(&file), vec![], &[])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text:?}: {err}");
+        }
+        let err = NodeConfig::layered(None, env(&[("ORDO_CHAIN_ID", "seven")]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("chain_id"), "{err}");
+        let err = NodeConfig::layered(None, vec![], &["l1.nope=1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("l1.nope"), "{err}");
     }
 
     #[test]

@@ -38,6 +38,21 @@ enum Command {
     Plugin(PluginCommand),
     /// Rebuild the chain from its batches (on L1, or a node's) and check every block.
     Verify(VerifyArgs),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults < file < ORDO_* env < flags) as TOML.
+    Print {
+        /// TOML configuration file.
+        #[arg(long, env = "ORDO_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        args: NodeArgs,
+    },
 }
 
 #[derive(Args)]
@@ -117,6 +132,10 @@ enum PluginCommand {
 /// Flags shared by `dev` and `run`; each overrides the config file.
 #[derive(Args, Clone, Default)]
 struct NodeArgs {
+    /// Set any configuration key: `--set l1.confirmations=5` (repeatable; the value is TOML,
+    /// bare text is a string). Beats the file and `ORDO_*` variables.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Data folder.
     #[arg(long, env = "ORDO_DATADIR")]
     datadir: Option<PathBuf>,
@@ -168,6 +187,12 @@ struct NodeArgs {
 }
 
 impl NodeArgs {
+    /// Defaults < `file` < `ORDO_*` environment < `--set` < the named flags.
+    fn config(&self, file: Option<&std::path::Path>) -> eyre::Result<NodeConfig> {
+        let base = NodeConfig::layered(file, std::env::vars(), &self.set)?;
+        Ok(self.apply(base))
+    }
+
     fn apply(&self, mut cfg: NodeConfig) -> NodeConfig {
         if let Some(v) = &self.datadir {
             cfg.datadir = v.clone();
@@ -283,16 +308,17 @@ fn main() -> eyre::Result<()> {
     match cli.command {
         Command::Dev(args) => {
             init_tracing(&args.log_format);
-            let cfg = args.apply(NodeConfig::default());
+            let cfg = args.config(None)?;
             runtime.block_on(run_node(cfg, true))
         }
         Command::Run { config, args } => {
             init_tracing(&args.log_format);
-            let base = match &config {
-                Some(path) => NodeConfig::from_file(path)?,
-                None => NodeConfig::default(),
-            };
-            runtime.block_on(run_node(args.apply(base), false))
+            let cfg = args.config(config.as_deref())?;
+            runtime.block_on(run_node(cfg, false))
+        }
+        Command::Config(ConfigCommand::Print { config, args }) => {
+            print!("{}", args.config(config.as_deref())?.to_toml()?);
+            Ok(())
         }
         Command::Bench(args) => {
             init_tracing("pretty");

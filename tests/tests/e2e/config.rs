@@ -83,3 +83,52 @@ async fn run_from_config_file_applies_pool_limits_fee_floor_and_coinbase() -> Re
         })
         .await
 }
+
+#[test]
+fn config_print_shows_flag_over_env_over_file_and_bad_keys_stop_startup() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("ordo.toml");
+    std::fs::write(
+        &file,
+        "block_time_ms = 700\nchain_id = 11\n[l1]\nconfirmations = 4\n[limits]\nper_ip_per_sec = 3\n",
+    )?;
+    let out = std::process::Command::new(ordo_bin())
+        .args(["config", "print", "--config"])
+        .arg(&file)
+        .args(["--block-time", "900", "--set", "limits.per_ip_per_sec=8"])
+        .env("ORDO_BLOCK_TIME_MS", "800")
+        .env("ORDO_L1_CONFIRMATIONS", "5")
+        .env("ORDO_LIMITS_PER_IP_PER_SEC", "6")
+        .output()?;
+    let text = String::from_utf8(out.stdout)?;
+    ensure!(out.status.success(), "{text}");
+    let printed: toml::Table = toml::from_str(&text)?;
+    ensure!(
+        printed["block_time_ms"].as_integer() == Some(900),
+        "flag wins: {text}"
+    );
+    ensure!(
+        printed["chain_id"].as_integer() == Some(11),
+        "file over default"
+    );
+    ensure!(
+        printed["l1"]["confirmations"].as_integer() == Some(5),
+        "env over file"
+    );
+    ensure!(
+        printed["limits"]["per_ip_per_sec"].as_integer() == Some(8),
+        "--set over env"
+    );
+
+    std::fs::write(&file, "[l1]\nconfirmatons = 3\n")?;
+    let out = std::process::Command::new(ordo_bin())
+        .args(["run", "--config"])
+        .arg(&file)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "a bad key must stop startup");
+    ensure!(err.contains("l1.confirmatons"), "names the key: {err}");
+    Ok(())
+}

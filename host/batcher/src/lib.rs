@@ -353,6 +353,14 @@ impl Batcher {
             status: BatchStatus::Built,
         });
         info!(target: "ordo::batcher", index, first = header.first_block, last = header.last_block, txs = tx_count, raw = raw.len(), posted = record.frame.data.len(), codec = codec_id, "batch built");
+        let posted = record.frame.data.len() as f64;
+        metrics::counter!("ordo_batches_built_total").increment(1);
+        metrics::histogram!("ordo_batch_raw_bytes").record(raw.len() as f64);
+        metrics::histogram!("ordo_batch_posted_bytes").record(posted);
+        metrics::histogram!("ordo_batch_txs").record(tx_count as f64);
+        if !raw.is_empty() {
+            metrics::gauge!("ordo_batch_compression_ratio").set(posted / raw.len() as f64);
+        }
         Ok(header)
     }
 

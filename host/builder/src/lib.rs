@@ -112,6 +112,24 @@ pub struct Builder {
     /// Held while a block is built in `run`, so `halt` returns only after the block in
     /// progress (if any) is sealed: nothing is sealed after it.
     sealing: parking_lot::Mutex<()>,
+    /// When the previous block's build started (block interval metric).
+    last_sealed: parking_lot::Mutex<Option<std::time::Instant>>,
+}
+
+/// Times the builder's stages into `ordo_builder_stage_seconds{stage}`.
+struct Stages(std::time::Instant);
+
+impl Stages {
+    fn new(started: std::time::Instant) -> Self {
+        Self(started)
+    }
+
+    fn done(&mut self, stage: &'static str) {
+        let now = std::time::Instant::now();
+        metrics::histogram!("ordo_builder_stage_seconds", "stage" => stage)
+            .record(now.duration_since(self.0).as_secs_f64());
+        self.0 = now;
+    }
 }
 
 impl std::fmt::Debug for Builder {
@@ -149,6 +167,7 @@ impl Builder {
             ledger: SearcherLedger::default(),
             halted: RwLock::new(None),
             sealing: parking_lot::Mutex::new(()),
+            last_sealed: parking_lot::Mutex::new(None),
         })
     }
 
@@ -247,9 +266,12 @@ impl Builder {
 
     /// Builds, stores and announces one block. Blocking (runs revm and fsyncs).
     pub fn build_one(&self) -> Result<SealedBlock, BuilderError> {
+        let started = std::time::Instant::now();
         let params = self.next_params();
         let head = self.head();
         let candidates = self.pool.candidates(params.base_fee);
+        let mut stage = Stages::new(started);
+        stage.done("candidates");
         let ctx = OrderingContext {
             number: params.number,
             timestamp: params.timestamp,
@@ -276,6 +298,7 @@ impl Builder {
             ),
             Err(err) => {
                 warn!(target: "ordo::builder", policy = policy.name(), version = policy.version(), %err, "ordering policy failed; native fallback for this block");
+                metrics::counter!("ordo_plugin_fallbacks_total", "kind" => "ordering").increment(1);
                 let order = self.fallback.order(&ctx, &candidates).unwrap_or_default();
                 (
                     order,
@@ -293,7 +316,9 @@ impl Builder {
                 )
             }
         };
+        stage.done("ordering");
         let offers = self.collect_bundles(&ctx, &params, &candidates, head.hash);
+        stage.done("bundles");
         let plan = if offers.is_empty() {
             order.iter().map(|&i| PlanStep::Tx(i)).collect()
         } else if !provenance.fallback_reason.is_empty() {
@@ -332,6 +357,7 @@ impl Builder {
         let built =
             self.exec
                 .build_block_items(&head.header, head.hash, &params, &items, provenance)?;
+        stage.done("execution");
         self.account_bundles(params.number, &offers, &placed, &built.bundles);
         let mut leaving = built.included.clone();
         for (hash, why) in &built.skipped {
@@ -357,7 +383,20 @@ impl Builder {
             block,
             receipts: Arc::new(commit.receipts),
         };
+        stage.done("commit");
         let _ = self.events.send(sealed.clone());
+        let header = &sealed.block.header;
+        metrics::counter!("ordo_blocks_sealed_total").increment(1);
+        metrics::counter!("ordo_block_txs_total").increment(built.included.len() as u64);
+        metrics::counter!("ordo_block_gas_used_total").increment(header.gas_used);
+        metrics::histogram!("ordo_block_txs").record(built.included.len() as f64);
+        metrics::histogram!("ordo_block_gas_used").record(header.gas_used as f64);
+        metrics::gauge!("ordo_head_block").set(header.number as f64);
+        metrics::gauge!("ordo_base_fee_wei").set(header.base_fee_per_gas.unwrap_or(0) as f64);
+        if let Some(last) = self.last_sealed.lock().replace(started) {
+            metrics::histogram!("ordo_block_interval_seconds")
+                .record(started.duration_since(last).as_secs_f64());
+        }
         debug!(target: "ordo::builder", number = params.number, txs = built.included.len(), "sealed block");
         Ok(sealed)
     }

@@ -129,7 +129,12 @@ pub fn router(state: AdminState) -> Router {
                         axum::http::header::CONTENT_TYPE,
                         "text/plain; version=0.0.4; charset=utf-8",
                     )],
-                    crate::metrics::render(&state.builder),
+                    crate::metrics::render(&crate::metrics::Sources {
+                        builder: &state.builder,
+                        pool: &state.pool,
+                        plugins: &state.manager,
+                        poster: state.poster.as_ref(),
+                    }),
                 )
             }),
         )

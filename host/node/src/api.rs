@@ -53,7 +53,11 @@ impl NodeApi {
     /// While the operator has halted the sequencer, writes are refused (reads go on).
     fn refuse_if_halted(&self) -> BackendResult<()> {
         match self.builder.halted() {
-            Some(reason) => Err(BackendError::tx(format!("sequencer halted: {reason}"))),
+            Some(reason) => {
+                metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => "halted")
+                    .increment(1);
+                Err(BackendError::tx(format!("sequencer halted: {reason}")))
+            }
             None => Ok(()),
         }
     }
@@ -664,11 +668,29 @@ impl EthBackend for NodeApi {
             let decoded = tokio::task::spawn_blocking(move || ordo_primitives::decode_raw_tx(&raw))
                 .await
                 .map_err(|e| BackendError::internal(format!("decoder task failed: {e}")))?;
-            let tx = decoded.map_err(|e| BackendError::tx(e.to_string()))?;
+            let refused = |reason: &'static str| {
+                metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => reason)
+                    .increment(1);
+            };
+            let tx = decoded.map_err(|e| {
+                refused("decode");
+                BackendError::tx(e.to_string())
+            })?;
             if !self.per_sender.check(&tx.sender) {
+                refused("rate_limited");
                 return Err(BackendError::limit_exceeded("rate limit exceeded"));
             }
-            self.pool.submit(tx).await.map_err(pool_err)
+            match self.pool.submit(tx).await {
+                Ok(hash) => {
+                    metrics::counter!("ordo_tx_ingress_total", "result" => "accepted", "reason" => "")
+                        .increment(1);
+                    Ok(hash)
+                }
+                Err(e) => {
+                    refused(e.label());
+                    Err(pool_err(e))
+                }
+            }
         })
     }
 

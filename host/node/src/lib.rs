@@ -142,6 +142,8 @@ pub fn open_chain(config: &NodeConfig) -> eyre::Result<(Storage, BlockRecord)> {
 
 /// Starts every stage of the node.
 pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
+    // Before any stage records a metric.
+    metrics::install();
     let (storage, head) = open_chain(&config)?;
     let chain_id = match storage.chain_id()? {
         Some(id) => id,

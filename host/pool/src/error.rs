@@ -103,6 +103,27 @@ pub enum PoolError {
 }
 
 impl PoolError {
+    /// A short stable name of the refusal, for metric labels.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Decode(_) => "decode",
+            Self::InvalidChainId { .. } => "invalid_chain_id",
+            Self::ExceedsBlockGasLimit { .. } => "exceeds_block_gas_limit",
+            Self::IntrinsicGasTooLow { .. } => "intrinsic_gas_too_low",
+            Self::TipAboveFeeCap => "tip_above_fee_cap",
+            Self::FeeCapBelowMinBaseFee { .. } => "fee_cap_below_min_base_fee",
+            Self::NonceTooLow { .. } => "nonce_too_low",
+            Self::NonceTooHigh { .. } => "nonce_too_high",
+            Self::InsufficientFunds { .. } => "insufficient_funds",
+            Self::AlreadyKnown => "already_known",
+            Self::ReplacementUnderpriced => "replacement_underpriced",
+            Self::PoolFull => "pool_full",
+            Self::AccountLimit { .. } => "account_limit",
+            Self::Storage(_) => "storage",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
     /// True when the transaction itself is invalid and can never be valid on this chain
     /// (malformed, wrong chain, gas limits, fee fields inconsistent), as opposed to stale
     /// (nonce), unfunded, underpriced, a duplicate, or refused for capacity. A peer or

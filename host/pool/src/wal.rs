@@ -202,7 +202,11 @@ fn run<S: GroupSink>(
                 .iter()
                 .map(|p| (p.tx.hash, p.seq, &p.tx.encoded[..]))
                 .collect();
-            storage.wal_append(&entries)
+            let started = std::time::Instant::now();
+            let r = storage.wal_append(&entries);
+            metrics::histogram!("ordo_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("ordo_wal_group_size").record(entries.len() as f64);
+            r
         };
         counters.groups.fetch_add(1, Ordering::Relaxed);
         let Some(sink) = sink.upgrade() else {

@@ -192,7 +192,9 @@ async fn handle_request(
         ));
     }
     let admitted = ctx.client.is_none_or(|ip| server.config.per_ip.check(&ip));
+    let started = std::time::Instant::now();
     let result = if !admitted {
+        metrics::counter!("ordo_rpc_rate_limited_total", "limit" => "ip").increment(1);
         Err(BackendError::limit_exceeded("rate limit exceeded"))
     } else {
         match Params::parse(request.params) {
@@ -200,6 +202,16 @@ async fn handle_request(
             Err(err) => Err(err),
         }
     };
+    // Method names are the caller's text: only methods that exist become label values.
+    let label = match &result {
+        Err(e) if e.code == crate::METHOD_NOT_FOUND => "unknown".to_string(),
+        _ => method.to_string(),
+    };
+    metrics::histogram!("ordo_rpc_request_duration_seconds", "method" => label.clone())
+        .record(started.elapsed().as_secs_f64());
+    if result.is_err() {
+        metrics::counter!("ordo_rpc_errors_total", "method" => label).increment(1);
+    }
     let id = id?;
     Some(match result {
         Ok(value) => result_response(id, &value),

@@ -18,6 +18,7 @@ mod crash;
 mod genesis;
 mod jsonrpc;
 mod l1;
+mod metrics;
 mod operator;
 mod plugins;
 mod restart;

@@ -1,0 +1,140 @@
+//! `GET /metrics` on the admin listener after real traffic: the body parses as Prometheus
+//! text and carries the node's series (ingress by reason, RPC latency by method, mempool,
+//! blocks, builder stages, plugin calls, WAL group commits, batches).
+
+use std::time::Duration;
+
+use alloy::providers::Provider;
+use alloy::{network::TransactionBuilder, primitives::U256, rpc::types::TransactionRequest};
+use eyre::{Result, ensure, eyre};
+use ordo_tests::*;
+use serde_json::json;
+
+use crate::{GUARD, RECEIPT};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_as_prometheus_text_and_carry_the_node_series() -> Result<()> {
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some("[batcher]\nmax_delay_ms = 300\n".into()),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let signer = dev_signer(4);
+            let p = node.provider(&signer);
+            for i in 0..3u64 {
+                let tx = TransactionRequest::default()
+                    .with_to(random_address())
+                    .with_value(U256::from(i + 1));
+                let h = *p.send_transaction(tx).await?.tx_hash();
+                wait_receipt(&p, h, RECEIPT).await?;
+            }
+            // A refusal (nonce too low) and an unknown method.
+            let chain_id = p.get_chain_id().await?;
+            let (stale, _) = sign_raw(
+                &signer,
+                transfer_1559(
+                    chain_id,
+                    0,
+                    random_address(),
+                    U256::from(1),
+                    10_000_000_000,
+                    1,
+                ),
+            );
+            ensure!(rpc.send_raw(&stale).await?.is_err());
+            ensure!(rpc.call("eth_noSuchMethod", json!([])).await?.is_err());
+            // A batch is built (300 ms max delay).
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while rpc.ok("ordo_getBatch", json!(["0x0"])).await?.is_null() {
+                ensure!(tokio::time::Instant::now() < deadline, "no batch");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+
+            let token = node.admin_token()?;
+            let unauthorized = reqwest::get(format!("{}/metrics", node.admin_url())).await?;
+            ensure!(unauthorized.status().as_u16() == 401);
+            let resp = reqwest::Client::new()
+                .get(format!("{}/metrics", node.admin_url()))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            ensure!(resp.status().is_success());
+            let body = resp.text().await?;
+            let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+                .map_err(|e| eyre!("not Prometheus text: {e}\n{body}"))?;
+            let has = |name: &str, labels: &[(&str, &str)]| {
+                scrape.samples.iter().any(|s| {
+                    s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
+                })
+            };
+            let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+                scrape
+                    .samples
+                    .iter()
+                    .find(|s| {
+                        s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
+                    })
+                    .map(|s| match s.value {
+                        prometheus_parse::Value::Counter(v)
+                        | prometheus_parse::Value::Gauge(v)
+                        | prometheus_parse::Value::Untyped(v) => v,
+                        prometheus_parse::Value::Histogram(ref h) => {
+                            h.last().map_or(0.0, |b| b.count)
+                        }
+                        prometheus_parse::Value::Summary(_) => 0.0,
+                    })
+                    .unwrap_or(-1.0)
+            };
+            for (name, labels) in [
+                ("ordo_tx_ingress_total", vec![("result", "accepted")]),
+                (
+                    "ordo_tx_ingress_total",
+                    vec![("result", "rejected"), ("reason", "nonce_too_low")],
+                ),
+                (
+                    "ordo_rpc_request_duration_seconds",
+                    vec![("method", "eth_sendRawTransaction")],
+                ),
+                (
+                    "ordo_rpc_request_duration_seconds",
+                    vec![("method", "unknown")],
+                ),
+                ("ordo_rpc_errors_total", vec![("method", "unknown")]),
+                ("ordo_mempool_txs", vec![("state", "pending")]),
+                ("ordo_block_interval_seconds", vec![]),
+                ("ordo_block_txs_total", vec![]),
+                ("ordo_block_gas_used_total", vec![]),
+                ("ordo_head_block", vec![]),
+                ("ordo_builder_stage_seconds", vec![("stage", "candidates")]),
+                ("ordo_builder_stage_seconds", vec![("stage", "ordering")]),
+                ("ordo_builder_stage_seconds", vec![("stage", "execution")]),
+                ("ordo_builder_stage_seconds", vec![("stage", "commit")]),
+                ("ordo_plugin_calls_total", vec![("kind", "ordering")]),
+                ("ordo_plugin_active", vec![("kind", "compression")]),
+                ("ordo_wal_fsync_seconds", vec![]),
+                ("ordo_wal_group_size", vec![]),
+                ("ordo_batches_built_total", vec![]),
+                ("ordo_batch_posted_bytes", vec![]),
+                ("ordo_batch_compression_ratio", vec![]),
+                ("ordo_halted", vec![]),
+            ] {
+                ensure!(has(name, &labels), "missing {name} {labels:?}\n{body}");
+            }
+            ensure!(value("ordo_tx_ingress_total", &[("result", "accepted")]) >= 3.0);
+            ensure!(value("ordo_block_txs_total", &[]) >= 3.0);
+            ensure!(value("ordo_plugin_calls_total", &[("kind", "ordering")]) > 0.0);
+            ensure!(
+                value("ordo_wal_group_size", &[]) >= 3.0,
+                "three WAL groups counted"
+            );
+            ensure!(
+                !body.contains("eth_noSuchMethod"),
+                "unknown method names never become labels"
+            );
+            Ok(())
+        })
+        .await
+}

@@ -459,6 +459,20 @@ pub struct NodeLogs {
 }
 
 impl NodeLogs {
+    /// Everything the node has written so far (stderr and stdout of every run).
+    pub fn text(&self) -> String {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.root)
+            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "log"));
+        files.sort();
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Prints the tail of every node log file (stderr and stdout of each run) to stderr.
     pub fn dump(&self) {
         const TAIL: usize = 300;
@@ -978,4 +992,13 @@ pub fn ordo_verify_ok(args: &[&str]) -> Result<VerifyRun> {
         bail!("ordo verify failed:\n{}\n{}", run.stdout, run.stderr);
     }
     Ok(run)
+}
+
+/// Writes `signer`'s secret as a raw hex key file only its owner can read (the node refuses
+/// key files with wider permissions).
+pub fn write_key_file(path: &Path, signer: &PrivateKeySigner) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, alloy::primitives::hex::encode(signer.to_bytes()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
 }

@@ -114,6 +114,13 @@ pub struct Builder {
     sealing: parking_lot::Mutex<()>,
     /// When the previous block's build started (block interval metric).
     last_sealed: parking_lot::Mutex<Option<std::time::Instant>>,
+    signer: RwLock<Option<Arc<dyn BlockSigner>>>,
+}
+
+/// Signs each sealed block's hash (the sequencer key); the signature is stored with the
+/// block's provenance.
+pub trait BlockSigner: Send + Sync {
+    fn sign_block(&self, hash: B256) -> alloy_primitives::Bytes;
 }
 
 /// Times the builder's stages into `ordo_builder_stage_seconds{stage}`.
@@ -168,6 +175,7 @@ impl Builder {
             halted: RwLock::new(None),
             sealing: parking_lot::Mutex::new(()),
             last_sealed: parking_lot::Mutex::new(None),
+            signer: RwLock::new(None),
         })
     }
 
@@ -210,6 +218,11 @@ impl Builder {
     /// Per-searcher statistics and rate limiting.
     pub fn searcher_ledger(&self) -> &SearcherLedger {
         &self.ledger
+    }
+
+    /// Signs every block sealed from now on with `signer`.
+    pub fn set_signer(&self, signer: Arc<dyn BlockSigner>) {
+        *self.signer.write() = Some(signer);
     }
 
     /// Stops `run` from sealing blocks. Returns once any block in progress is sealed, so no
@@ -294,6 +307,7 @@ impl Builder {
                     version: policy.version().to_string(),
                     code_hash: policy.code_hash(),
                     fallback_reason: String::new(),
+                    signature: None,
                 },
             ),
             Err(err) => {
@@ -312,6 +326,7 @@ impl Builder {
                             // Plugin errors already name the plugin, its version and hash.
                             err.to_string()
                         },
+                        signature: None,
                     },
                 )
             }
@@ -370,10 +385,18 @@ impl Builder {
             }
         }
         let mut commit = built.commit;
+        let mut block = built.block;
+        if let Some(signer) = self.signer.read().clone() {
+            let signature = signer.sign_block(block.hash);
+            block.provenance.signature = Some(signature.clone());
+            if let Some(stored) = commit.block.as_mut() {
+                stored.provenance.signature = Some(signature);
+            }
+        }
         commit.wal_remove = leaving.clone();
         self.exec.state().storage().commit_block(&commit)?;
         self.exec.state().apply(&commit);
-        let block = Arc::new(built.block);
+        let block = Arc::new(block);
         *self.head.write() = block.clone();
         self.pool.on_block(&leaving);
         if let Some(bundles) = self.bundles.read().clone() {

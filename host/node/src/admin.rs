@@ -86,7 +86,7 @@ fn warn_if_readable_by_others(path: &Path) {
 }
 
 /// Writes a file only its owner can read, replacing any previous one.
-fn write_private(path: &Path, bytes: &[u8]) -> eyre::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> eyre::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
     // A stale temp file could carry wider permissions; `create_new` guarantees 0600.
@@ -112,6 +112,8 @@ pub struct AdminState {
     pub batcher: Arc<ordo_batcher::Batcher>,
     /// The L1 poster's status; None without an L1.
     pub poster: Option<ordo_l1::StatusHandle>,
+    /// The address of the key that signs blocks.
+    pub sequencer: alloy_primitives::Address,
     pub token: String,
 }
 
@@ -357,6 +359,7 @@ fn status(state: &AdminState) -> Value {
             "hash": head.hash,
             "timestamp": head.header.timestamp,
         },
+        "sequencer": state.sequencer,
         "halted": halted.is_some(),
         "haltReason": halted,
         "mempool": { "pending": pool.pending, "queued": pool.queued, "bytes": pool.bytes },

@@ -795,6 +795,10 @@ struct ProvenanceView {
     fallback: bool,
     /// Why the fallback ran.
     fallback_reason: Option<String>,
+    /// The sequencer's signature over the block (see `keys::block_signing_hash`).
+    signature: Option<Bytes>,
+    /// The address that signature recovers to.
+    signer: Option<Address>,
 }
 
 impl NodeApi {
@@ -810,6 +814,11 @@ impl NodeApi {
                 code_hash: (!p.code_hash.is_zero()).then_some(p.code_hash),
                 fallback: !p.fallback_reason.is_empty(),
                 fallback_reason: (!p.fallback_reason.is_empty()).then(|| p.fallback_reason.clone()),
+                signature: p.signature.clone(),
+                signer: p
+                    .signature
+                    .as_ref()
+                    .and_then(|s| crate::keys::block_signer(self.exec.chain_id(), b.hash, s)),
             }
         });
         serde_json::value::to_raw_value(&view)

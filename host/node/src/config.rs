@@ -46,6 +46,22 @@ pub struct NodeConfig {
     pub l1: L1Section,
     /// Rate limits (changed live with `admin_setLimits`).
     pub limits: LimitsSection,
+    /// The sequencer key, which signs every sealed block hash.
+    pub sequencer: SequencerSection,
+}
+
+/// `[sequencer]` section: where the block-signing key comes from. Without any of these the
+/// key is generated once into `<datadir>/sequencer.key` (mode 0600). `ORDO_SEQUENCER_KEY`
+/// (a hex secret) works too, for dev only.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SequencerSection {
+    /// Encrypted JSON keystore (Web3 Secret Storage).
+    pub keystore: Option<PathBuf>,
+    /// File holding the keystore password (else `ORDO_SEQUENCER_KEYSTORE_PASSWORD`).
+    pub password_file: Option<PathBuf>,
+    /// Raw hex key file (mode 0600 enforced).
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[limits]` section: token buckets; 0 per second means no limit.
@@ -143,8 +159,13 @@ impl LimitsSection {
 pub struct L1Section {
     /// L1 JSON-RPC URL; without it batches are not posted.
     pub rpc_url: Option<String>,
-    /// File holding the batcher's secret key (hex). `ORDO_L1_KEY` works too (dev only).
+    /// File holding the batcher's secret key (hex, mode 0600). `ORDO_L1_KEY` works too
+    /// (dev only).
     pub key_file: Option<PathBuf>,
+    /// Encrypted JSON keystore of the batcher key (instead of `key_file`).
+    pub keystore: Option<PathBuf>,
+    /// File holding that keystore's password (else `ORDO_L1_KEYSTORE_PASSWORD`).
+    pub password_file: Option<PathBuf>,
     /// The batch inbox address.
     pub batch_inbox: Option<Address>,
     /// L1 blocks on top of a batch's before it counts as confirmed.
@@ -258,6 +279,8 @@ impl Default for L1Section {
         Self {
             rpc_url: None,
             key_file: None,
+            keystore: None,
+            password_file: None,
             batch_inbox: None,
             confirmations: 3,
             resubmit_after_secs: 180,
@@ -385,6 +408,7 @@ impl Default for NodeConfig {
             batcher: BatcherSection::default(),
             l1: L1Section::default(),
             limits: LimitsSection::default(),
+            sequencer: SequencerSection::default(),
         }
     }
 }

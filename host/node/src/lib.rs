@@ -29,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod genesis;
+pub mod keys;
 pub mod metrics;
 pub mod verify;
 
@@ -184,6 +185,10 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         extra_data: alloy_primitives::Bytes::from_static(b"ordo"),
     };
     let builder = Builder::new(exec.clone(), pool.clone(), head_cell, params);
+    let sequencer = sequencer_key(&config)?;
+    let sequencer_address = sequencer.address();
+    tracing::info!(target: "ordo::keys", address = %sequencer_address, "sequencer key loaded; every sealed block is signed");
+    builder.set_signer(Arc::new(keys::BlockSigner::new(sequencer, chain_id)));
     let plugins = tokio::task::spawn_blocking({
         let storage = storage.clone();
         let mut section = config.plugins.clone();
@@ -263,6 +268,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         pool: pool.clone(),
         batcher: batcher.clone(),
         poster: poster.as_ref().map(|p| p.status_handle()),
+        sequencer: sequencer_address,
         token,
     });
     let admin_task = tokio::spawn({
@@ -326,6 +332,26 @@ fn ready_route(control: Arc<control::Control>) -> axum::Router {
     )
 }
 
+/// The sequencer key from `[sequencer]`, `ORDO_SEQUENCER_KEY`, or `<datadir>/sequencer.key`
+/// (generated on first start).
+fn sequencer_key(config: &NodeConfig) -> eyre::Result<alloy_signer_local::PrivateKeySigner> {
+    let section = &config.sequencer;
+    let source = keys::KeySource {
+        keystore: section.keystore.clone(),
+        password_file: section.password_file.clone(),
+        password_env: "ORDO_SEQUENCER_KEYSTORE_PASSWORD",
+        key_file: section.key_file.clone(),
+        key_env: "ORDO_SEQUENCER_KEY",
+    };
+    match source.load("sequencer")? {
+        Some(key) => Ok(key),
+        None => {
+            std::fs::create_dir_all(&config.datadir)?;
+            keys::load_or_create_key_file(&config.datadir.join("sequencer.key"), "sequencer")
+        }
+    }
+}
+
 /// The L1 poster for `[l1]`, or `None` without an L1 RPC URL (batches are then only built
 /// and kept; adding an L1 later posts the backlog in order).
 fn l1_poster(
@@ -339,21 +365,18 @@ fn l1_poster(
     let inbox = section
         .batch_inbox
         .ok_or_else(|| eyre::eyre!("[l1] batch_inbox (--batch-inbox) is required with an L1"))?;
-    let secret = match (&section.key_file, std::env::var("ORDO_L1_KEY")) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .wrap_err_with(|| format!("reading the batcher key {}", path.display()))?,
-        (None, Ok(key)) => {
-            tracing::warn!(target: "ordo::l1", "batcher key from ORDO_L1_KEY: fine for dev, use a key file otherwise");
-            key
-        }
-        (None, Err(_)) => {
-            eyre::bail!("[l1] key_file (--l1-key-file) or ORDO_L1_KEY is required with an L1")
-        }
+    let source = keys::KeySource {
+        keystore: section.keystore.clone(),
+        password_file: section.password_file.clone(),
+        password_env: "ORDO_L1_KEYSTORE_PASSWORD",
+        key_file: section.key_file.clone(),
+        key_env: "ORDO_L1_KEY",
     };
-    let signer: ordo_l1::PrivateKeySigner = secret
-        .trim()
-        .parse()
-        .map_err(|_| eyre::eyre!("the batcher key is not a 32-byte hex secret"))?;
+    let signer = source.load("batcher")?.ok_or_else(|| {
+        eyre::eyre!(
+            "[l1] keystore or key_file (--l1-key-file), or ORDO_L1_KEY, is required with an L1"
+        )
+    })?;
     let mut l1 = ordo_l1::L1Config::new(url.clone(), signer, inbox);
     l1.confirmations = section.confirmations;
     l1.resubmit_after = Duration::from_secs(section.resubmit_after_secs);

@@ -41,6 +41,54 @@ enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Encrypted keystores for the sequencer and batcher keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a fresh key in an encrypted JSON keystore (Web3 Secret Storage).
+    New {
+        /// Folder for the keystore file.
+        #[arg(long, default_value = "keys")]
+        keystore_dir: PathBuf,
+        /// File holding the password (else ORDO_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Encrypt a raw hex key file (mode 0600) into a keystore.
+    Import {
+        /// The raw key file.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Folder for the keystore file.
+        #[arg(long, default_value = "keys")]
+        keystore_dir: PathBuf,
+        /// File holding the password (else ORDO_KEYSTORE_PASSWORD).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List the keystores in a folder with their addresses.
+    List {
+        #[arg(long, default_value = "keys")]
+        keystore_dir: PathBuf,
+    },
+}
+
+/// A keystore password from a file or `ORDO_KEYSTORE_PASSWORD`.
+fn keystore_password(file: Option<&std::path::Path>) -> eyre::Result<zeroize::Zeroizing<String>> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("reading the password file {}", path.display()))?,
+        None => std::env::var("ORDO_KEYSTORE_PASSWORD").map_err(|_| {
+            eyre::eyre!("give the password with --password-file or ORDO_KEYSTORE_PASSWORD")
+        })?,
+    };
+    let text = zeroize::Zeroizing::new(text);
+    let password = zeroize::Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string());
+    eyre::ensure!(!password.is_empty(), "the keystore password is empty");
+    Ok(password)
 }
 
 #[derive(Subcommand)]
@@ -79,6 +127,9 @@ struct VerifyArgs {
     /// Compare every rebuilt block hash with this node's.
     #[arg(long)]
     compare_rpc: Option<String>,
+    /// Also check that every block carries this sequencer's signature (needs --compare-rpc).
+    #[arg(long, requires = "compare_rpc")]
+    sequencer: Option<alloy_primitives::Address>,
     /// geth-style genesis.json of the chain.
     #[arg(long, conflicts_with = "dev")]
     genesis: Option<PathBuf>,
@@ -316,6 +367,36 @@ fn main() -> eyre::Result<()> {
             let cfg = args.config(config.as_deref())?;
             runtime.block_on(run_node(cfg, false))
         }
+        Command::Keys(KeysCommand::New {
+            keystore_dir,
+            password_file,
+        }) => {
+            let password = keystore_password(password_file.as_deref())?;
+            let (address, file) = ordo_node::keys::new_keystore(&keystore_dir, &password)?;
+            println!("{address} {}", file.display());
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Import {
+            key_file,
+            keystore_dir,
+            password_file,
+        }) => {
+            let password = keystore_password(password_file.as_deref())?;
+            let (address, file) =
+                ordo_node::keys::import_keystore(&key_file, &keystore_dir, &password)?;
+            println!("{address} {}", file.display());
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List { keystore_dir }) => {
+            for (file, address) in ordo_node::keys::list_keystores(&keystore_dir)? {
+                println!(
+                    "{} {}",
+                    address.as_deref().unwrap_or("(address not recorded)"),
+                    file.display()
+                );
+            }
+            Ok(())
+        }
         Command::Config(ConfigCommand::Print { config, args }) => {
             print!("{}", args.config(config.as_deref())?.to_toml()?);
             Ok(())
@@ -375,6 +456,7 @@ fn main() -> eyre::Result<()> {
                 &cfg,
                 &source,
                 args.compare_rpc.as_deref(),
+                args.sequencer,
                 args.plugin_dir.as_deref(),
             ))?;
             Ok(())

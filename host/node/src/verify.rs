@@ -409,13 +409,18 @@ impl FrameSource {
 }
 
 /// Runs `ordo verify`: derives every available batch and, with `compare_rpc`, checks each
-/// rebuilt block's hash against that node. Returns the applied batches.
+/// rebuilt block's hash against that node, and with `sequencer` also that the node holds the
+/// sequencer's signature over each rebuilt block hash. Returns the applied batches.
 pub async fn run(
     config: &NodeConfig,
     source: &FrameSource,
     compare_rpc: Option<&str>,
+    sequencer: Option<alloy_primitives::Address>,
     plugin_dir: Option<&Path>,
 ) -> eyre::Result<Vec<Applied>> {
+    if sequencer.is_some() && compare_rpc.is_none() {
+        bail!("--sequencer needs --compare-rpc (block signatures come from the node)");
+    }
     let frames = source.frames().await?;
     if frames.is_empty() {
         bail!("no batches found at the source");
@@ -472,6 +477,27 @@ pub async fn run(
                     .hash;
                 if ours != theirs {
                     bail!("block {n}: derived hash {ours}, {url} says {theirs}");
+                }
+                if let Some(expected) = sequencer {
+                    let p = rpc_call(
+                        &client,
+                        url,
+                        "ordo_getBlockProvenance",
+                        serde_json::json!([format!("{n:#x}")]),
+                    )
+                    .await?;
+                    let signature = p["signature"]
+                        .as_str()
+                        .ok_or_else(|| eyre!("block {n}: {url} has no sequencer signature"))?;
+                    let signature = alloy_primitives::hex::decode(signature)?;
+                    let chain_id = deriver.exec.chain_id();
+                    match crate::keys::block_signer(chain_id, ours, &signature) {
+                        Some(who) if who == expected => {}
+                        who => bail!(
+                            "block {n}: signature is by {}, not the sequencer {expected}",
+                            who.map_or("nobody (invalid)".to_string(), |a| a.to_string())
+                        ),
+                    }
                 }
             }
         }

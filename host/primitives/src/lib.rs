@@ -81,6 +81,7 @@ pub struct ReceiptRecord {
 
 /// Which ordering policy produced a block. Recorded in every block (policy provenance).
 #[derive(Debug, Clone, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct Provenance {
     /// Name of the policy (`native-priority-fee`, or a plugin's name).
     pub policy: String,
@@ -90,6 +91,9 @@ pub struct Provenance {
     pub code_hash: B256,
     /// Why a fallback ran, empty when the chosen policy produced the block.
     pub fallback_reason: String,
+    /// The sequencer's signature over the block hash (65 bytes r‖s‖v; see the node's
+    /// `keys::block_signing_hash`). None for blocks sealed without a key (genesis, derived).
+    pub signature: Option<Bytes>,
 }
 
 /// Where a transaction sits in the chain.

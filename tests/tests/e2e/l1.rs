@@ -41,10 +41,7 @@ async fn posting_node_with(
     l1_extra: &str,
 ) -> Result<TestNode> {
     let key_file = dir.join("batcher.key");
-    std::fs::write(
-        &key_file,
-        alloy::primitives::hex::encode(batcher.to_bytes()),
-    )?;
+    write_key_file(&key_file, batcher)?;
     let toml = format!(
         "[batcher]\nmax_delay_ms = {max_delay_ms}\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = {confirmations}\npoll_ms = 200\n{l1_extra}",
         anvil.url(),

@@ -355,3 +355,137 @@ async fn rate_limits_per_ip_and_per_sender_hit_and_recover_live() -> Result<()> 
         })
         .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_are_signed_by_the_keystore_key_and_no_secret_reaches_the_logs() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let anvil = ordo_l1::testing::Anvil::spawn().await;
+    // The sequencer key: a known secret imported into an encrypted keystore with the CLI.
+    let sequencer = alloy::signers::local::PrivateKeySigner::random();
+    let raw = dir.path().join("sequencer.raw");
+    write_key_file(&raw, &sequencer)?;
+    let password = dir.path().join("password");
+    std::fs::write(&password, "a long keystore password\n")?;
+    let out = std::process::Command::new(ordo_bin())
+        .args(["keys", "import", "--key-file"])
+        .arg(&raw)
+        .arg("--keystore-dir")
+        .arg(dir.path().join("keys"))
+        .arg("--password-file")
+        .arg(&password)
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout)?;
+    let (address, keystore) = stdout
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| eyre!("keys import printed {stdout:?}"))?;
+    ensure!(address.parse::<alloy::primitives::Address>()? == sequencer.address());
+    std::fs::remove_file(&raw)?;
+    let listed = std::process::Command::new(ordo_bin())
+        .args(["keys", "list", "--keystore-dir"])
+        .arg(dir.path().join("keys"))
+        .output()?;
+    ensure!(
+        String::from_utf8(listed.stdout)?
+            .to_lowercase()
+            .contains(&address.to_lowercase()),
+        "keys list shows the address"
+    );
+    // The batcher key: a raw key file (mode 0600; wider modes are refused, see keys.rs).
+    let batcher = ordo_l1::testing::Anvil::dev_key(4);
+    let batcher_file = dir.path().join("batcher.key");
+    write_key_file(&batcher_file, &batcher)?;
+    let toml = format!(
+        "[batcher]\nmax_delay_ms = 300\n[sequencer]\nkeystore = \"{keystore}\"\npassword_file = \"{}\"\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"0x00000000000000000000000000000000000b0b0b\"\npoll_ms = 200\n",
+        password.display(),
+        anvil.url(),
+        batcher_file.display()
+    );
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some(toml),
+        ..NodeOpts::default()
+    })
+    .await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let rpc = node.rpc();
+        let p = node.provider(&dev_signer(3));
+        let tx = TransactionRequest::default()
+            .with_to(random_address())
+            .with_value(U256::from(5));
+        let hash = *p.send_transaction(tx).await?.tx_hash();
+        let receipt = wait_receipt(&p, hash, RECEIPT).await?;
+        let number = receipt.block_number.ok_or_else(|| eyre!("no block"))?;
+        let prov = rpc
+            .ok("ordo_getBlockProvenance", json!([format!("{number:#x}")]))
+            .await?;
+        ensure!(
+            prov["signer"].as_str().map(str::to_lowercase) == Some(address.to_lowercase())
+                && prov["signature"]
+                    .as_str()
+                    .is_some_and(|s| s.len() == 2 + 130),
+            "{prov}"
+        );
+        let status = node.admin()?.ok("admin_status", json!([])).await?;
+        ensure!(
+            status["sequencer"].as_str().map(str::to_lowercase) == Some(address.to_lowercase())
+        );
+        // Batches exist (300 ms delay); verify checks every block's signature.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = rpc.ok("ordo_txStatus", json!([hash])).await?;
+            if s["status"] != "pending" && s["status"] != "sequenced" {
+                break;
+            }
+            ensure!(tokio::time::Instant::now() < deadline, "never batched: {s}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let url = node.http_url();
+        ordo_verify_ok(&[
+            "--dev",
+            "--batches-rpc",
+            &url,
+            "--compare-rpc",
+            &url,
+            "--sequencer",
+            address,
+        ])?;
+        let wrong = random_address().to_string();
+        let run = ordo_verify(&[
+            "--dev",
+            "--batches-rpc",
+            &url,
+            "--compare-rpc",
+            &url,
+            "--sequencer",
+            &wrong,
+        ])?;
+        ensure!(
+            !run.success && run.stderr.contains("not the sequencer"),
+            "a wrong sequencer must fail: {}",
+            run.stderr
+        );
+        Ok(())
+    })
+    .await?;
+    // After a full run (start, blocks, batches, L1 posting), no secret was ever logged.
+    let text = logs.text().to_lowercase();
+    ensure!(
+        text.contains("sequencer key loaded"),
+        "the logs were captured"
+    );
+    for secret in [
+        alloy::primitives::hex::encode(sequencer.to_bytes()),
+        alloy::primitives::hex::encode(batcher.to_bytes()),
+        "a long keystore password".to_string(),
+        node.admin_token()?.to_lowercase(),
+    ] {
+        ensure!(!text.contains(&secret), "a secret reached the logs");
+    }
+    Ok(())
+}

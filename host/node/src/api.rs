@@ -42,6 +42,8 @@ pub struct NodeApi {
     batcher: std::sync::OnceLock<Arc<ordo_batcher::Batcher>>,
     /// Transactions per sender (shared with the admin API, which changes the quota live).
     per_sender: Arc<ordo_rpc::RateLimiter<Address>>,
+    /// The plugin host, for the public status (`ordo_nodeStatus`).
+    plugins: std::sync::OnceLock<Arc<ordo_plugins::PluginManager>>,
 }
 
 impl NodeApi {
@@ -133,6 +135,11 @@ impl NodeApi {
     pub fn set_batcher(&self, batcher: Arc<ordo_batcher::Batcher>) {
         let _ = self.batcher.set(batcher);
     }
+
+    /// Lets `ordo_nodeStatus` report the plugins.
+    pub fn set_plugins(&self, plugins: Arc<ordo_plugins::PluginManager>) {
+        let _ = self.plugins.set(plugins);
+    }
 }
 
 impl NodeApi {
@@ -152,6 +159,7 @@ impl NodeApi {
             events,
             batcher: std::sync::OnceLock::new(),
             per_sender: Arc::new(ordo_rpc::RateLimiter::new(ordo_rpc::Quota::UNLIMITED)),
+            plugins: std::sync::OnceLock::new(),
         });
         let mut blocks = api.builder.subscribe();
         let weak = Arc::downgrade(&api);
@@ -772,11 +780,109 @@ impl EthBackend for NodeApi {
             "ordo_searcherStats" => Some(self.searcher_stats(params)),
             "ordo_getBatch" => Some(self.get_batch(params)),
             "ordo_txStatus" => Some(self.tx_status(params)),
+            "ordo_nodeStatus" => Some(self.node_status()),
+            "txpool_status" => Some(self.txpool_status()),
             "eth_callBundle" => Some(self.call_bundle(params)),
             "eth_sendBundle" => Some(self.send_bundle(params, searcher)),
             "eth_cancelBundle" => Some(self.cancel_bundle(params, searcher)),
             _ => None,
         }
+    }
+}
+
+impl NodeApi {
+    /// geth's `txpool_status`: pending and queued counts as hex quantities.
+    fn txpool_status(&self) -> BackendResult<Box<RawValue>> {
+        let s = self.pool.status();
+        let v = serde_json::json!({
+            "pending": U64::from(s.pending as u64),
+            "queued": U64::from(s.queued as u64),
+        });
+        serde_json::value::to_raw_value(&v).map_err(|e| BackendError::internal(e.to_string()))
+    }
+
+    /// `ordo_nodeStatus`: the public, read-only snapshot the dashboard shows (no secrets,
+    /// no operator controls): head, mempool, recent batches, plugins with their health,
+    /// searchers, halted or not.
+    fn node_status(&self) -> BackendResult<Box<RawValue>> {
+        let head = self.builder.head();
+        let pool = self.pool.status();
+        let batches: Vec<serde_json::Value> = self
+            .batcher
+            .get()
+            .map(|b| {
+                let all = b.summaries();
+                let skip = all.len().saturating_sub(10);
+                all[skip..]
+                    .iter()
+                    .rev()
+                    .map(|s| {
+                        let (status, l1_tx, l1_block) = match &s.status {
+                            ordo_batcher::BatchStatus::Built => ("built", None, None),
+                            ordo_batcher::BatchStatus::Submitted { tx_hash, .. } => {
+                                ("submitted", Some(*tx_hash), None)
+                            }
+                            ordo_batcher::BatchStatus::Confirmed {
+                                tx_hash, l1_block, ..
+                            } => ("confirmed", Some(*tx_hash), Some(*l1_block)),
+                        };
+                        serde_json::json!({
+                            "index": s.index,
+                            "firstBlock": s.first_block,
+                            "lastBlock": s.last_block,
+                            "status": status,
+                            "l1TxHash": l1_tx,
+                            "l1Block": l1_block,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let plugins = self.plugins.get().map(|m| {
+            let r = m.list();
+            serde_json::json!({
+                "active": r.active,
+                "activeSearchers": r.active_searchers,
+                "loaded": r.loaded.iter().map(|p| serde_json::json!({
+                    "name": p.info.name,
+                    "kind": p.info.kind,
+                    "version": p.info.version,
+                    "active": p.active,
+                    "health": p.health,
+                })).collect::<Vec<_>>(),
+                "shadow": r.shadow,
+            })
+        });
+        let searchers: serde_json::Map<String, serde_json::Value> = self
+            .builder
+            .searcher_ledger()
+            .snapshot()
+            .into_iter()
+            .map(|(who, s)| {
+                (
+                    who,
+                    serde_json::json!({
+                        "proposed": s.proposed,
+                        "landed": s.landed,
+                        "dropped": s.dropped,
+                        "paidWei": s.paid.to_string(),
+                    }),
+                )
+            })
+            .collect();
+        let v = serde_json::json!({
+            "head": {
+                "number": head.number(),
+                "hash": head.hash,
+                "timestamp": head.header.timestamp,
+            },
+            "halted": self.builder.halted().is_some(),
+            "mempool": { "pending": pool.pending, "queued": pool.queued },
+            "batches": batches,
+            "plugins": plugins,
+            "searchers": searchers,
+        });
+        serde_json::value::to_raw_value(&v).map_err(|e| BackendError::internal(e.to_string()))
     }
 }
 

@@ -31,6 +31,7 @@ pub mod control;
 pub mod genesis;
 pub mod keys;
 pub mod metrics;
+pub mod ui;
 pub mod verify;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -234,6 +235,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     })?;
     let poster = l1_poster(&config.l1, &batcher)?;
     api.set_batcher(batcher.clone());
+    api.set_plugins(plugins.clone());
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(config.rpc_addr)
@@ -249,7 +251,9 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     let admin_addr = admin_listener.local_addr()?;
     let rpc_config = config.limits.rpc_config(per_ip);
     let serve_limits = config.limits.serve_limits();
-    let router = ordo_rpc::router(api, rpc_config).merge(ready_route(control.clone()));
+    let router = ordo_rpc::router(api, rpc_config)
+        .merge(ready_route(control.clone()))
+        .merge(ui::routes());
     let rpc_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {

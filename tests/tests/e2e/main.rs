@@ -15,6 +15,7 @@ mod bundle;
 mod config;
 mod contract;
 mod crash;
+mod dashboard;
 mod genesis;
 mod jsonrpc;
 mod l1;

@@ -129,6 +129,8 @@ pub struct NodeOpts {
     pub config_toml: Option<String>,
     /// Anything else, appended verbatim.
     pub extra_args: Vec<String>,
+    /// Environment variables for the node (after the test's own `ORDO_*` are removed).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for NodeOpts {
@@ -141,6 +143,7 @@ impl Default for NodeOpts {
             config: None,
             config_toml: None,
             extra_args: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -326,6 +329,7 @@ impl TestNode {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr));
         cmd.env("NO_COLOR", "1");
+        cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }

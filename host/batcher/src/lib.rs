@@ -297,10 +297,11 @@ impl Batcher {
 
     /// Stores the open batch and starts an empty one. Only called with blocks in it.
     fn seal(&self, open: &mut OpenBatch, now_ms: u64) -> Result<BatchHeader, BatcherError> {
+        let index = self.summaries.read().last().map_or(0, |s| s.index + 1);
+        let _span = tracing::info_span!("batch", index).entered();
         let blocks = std::mem::take(&mut open.blocks);
         open.size = 0;
         let last = open.last.as_ref().ok_or(BatcherError::MissingBlock(0))?;
-        let index = self.summaries.read().last().map_or(0, |s| s.index + 1);
         let tx_count = blocks.iter().map(|b| b.txs.len() as u64).sum();
         let payload = BatchPayload { blocks };
         let raw = payload.encode();

@@ -281,6 +281,7 @@ impl Builder {
     pub fn build_one(&self) -> Result<SealedBlock, BuilderError> {
         let started = std::time::Instant::now();
         let params = self.next_params();
+        let _span = tracing::info_span!("block", number = params.number).entered();
         let head = self.head();
         let candidates = self.pool.candidates(params.base_fee);
         let mut stage = Stages::new(started);

@@ -684,11 +684,12 @@ impl EthBackend for NodeApi {
                 refused("decode");
                 BackendError::tx(e.to_string())
             })?;
+            let span = tracing::debug_span!("tx", hash = %tx.hash, sender = %tx.sender);
             if !self.per_sender.check(&tx.sender) {
                 refused("rate_limited");
                 return Err(BackendError::limit_exceeded("rate limit exceeded"));
             }
-            match self.pool.submit(tx).await {
+            match tracing::Instrument::instrument(self.pool.submit(tx), span).await {
                 Ok(hash) => {
                     metrics::counter!("ordo_tx_ingress_total", "result" => "accepted", "reason" => "")
                         .increment(1);

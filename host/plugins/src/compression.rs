@@ -162,6 +162,7 @@ impl Compressor {
     /// Compresses `data` and checks that it decompresses back. A failure is counted (and
     /// may roll the kind back); the batcher then uses its native codec for this batch.
     pub fn compress(&self, data: &[u8]) -> Result<Vec<u8>, crate::PluginCallError> {
+        let _span = self.plugin.span("compress").entered();
         let start = Instant::now();
         let result = compress_checked(&self.manager.engine, &self.plugin, data);
         self.manager.account(&self.plugin, result, start, true)
@@ -171,6 +172,7 @@ impl Compressor {
     /// that the plugin refusing malformed input with its own error is correct behaviour,
     /// not a failure.
     pub fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, crate::PluginCallError> {
+        let _span = self.plugin.span("decompress").entered();
         let start = Instant::now();
         let result = decompress(&self.manager.engine, &self.plugin, data);
         self.manager.account(&self.plugin, result, start, false)

@@ -695,6 +695,7 @@ impl PluginManager {
         ctx: &OrderingContext,
         candidates: &[Candidate],
     ) -> Result<Vec<u32>, OrderingError> {
+        let _span = plugin.span("order").entered();
         let start = Instant::now();
         let result = ordering::order_checked(&self.engine, plugin, ctx, candidates);
         self.account(plugin, result, start, true)
@@ -836,6 +837,7 @@ impl PluginManager {
         let spawned = std::thread::Builder::new()
             .name("ordo-plugin-shadow".into())
             .spawn(move || {
+                let _span = shadow.plugin.span("shadow-order").entered();
                 let start = Instant::now();
                 let result =
                     ordering::order_checked(&guard.0.engine, &shadow.plugin, &ctx, &candidates);

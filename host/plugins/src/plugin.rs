@@ -84,6 +84,17 @@ fn export(
 }
 
 impl LoadedPlugin {
+    /// A span around one call, so everything logged inside names the plugin.
+    pub(crate) fn span(&self, call: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "plugin",
+            plugin = %self.info.name,
+            version = %self.info.version,
+            kind = %self.info.kind,
+            call
+        )
+    }
+
     /// Validates, compiles (or reuses the compilation of the same bytes), links, reads the
     /// metadata and runs the kind's self-test. Slow; never on the block path.
     pub fn load(

@@ -149,6 +149,7 @@ impl Prover {
         header: &BatchHeader,
         payload: &[u8],
     ) -> Result<Vec<u8>, crate::PluginCallError> {
+        let _span = self.plugin.span("on-batch").entered();
         let start = Instant::now();
         let result = call_on_batch(&self.manager.engine, &self.plugin, header, payload, 1)
             .map(|mut answers| answers.pop().unwrap_or_default());

@@ -330,6 +330,7 @@ impl SearcherHost for ManagerSearchers {
                 tracing::warn!(target: "ordo::plugins", searcher = %plugin.info.name, block = ctx.number, "searcher round budget spent; skipped this block");
                 continue;
             }
+            let _span = plugin.span("search").entered();
             let start = Instant::now();
             let result = call_search(&self.0.engine, plugin, wit_ctx, &set, state.clone());
             // A failure is counted and logged by `account`; the searcher is skipped.

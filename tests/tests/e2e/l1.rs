@@ -429,6 +429,25 @@ async fn blob_mode_end_to_end_verify_reads_the_blobs_back_from_the_beacon_api() 
                 "batch {index} not verified from blobs:\n{}",
                 run.stdout
             );
+            // The poster's series on /metrics.
+            let metrics = reqwest::Client::new()
+                .get(format!("{}/metrics", node.admin_url()))
+                .bearer_auth(node.admin_token()?)
+                .send()
+                .await?
+                .text()
+                .await?;
+            let sample = |name: &str| -> Option<f64> {
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
+            };
+            ensure!(
+                sample("ordo_l1_confirmations_total").is_some_and(|v| v >= 1.0)
+                    && sample("ordo_l1_blob_submissions_total").is_some_and(|v| v >= 1.0)
+                    && sample("ordo_l1_fee_bumps_total").is_some(),
+                "L1 series on /metrics:\n{metrics}"
+            );
             Ok(())
         })
         .await

@@ -489,3 +489,55 @@ async fn blocks_are_signed_by_the_keystore_key_and_no_secret_reaches_the_logs() 
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_parse_and_carry_block_and_batch_spans() -> Result<()> {
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some("[batcher]\nmax_delay_ms = 300\n".into()),
+        extra_args: vec!["--log-format".into(), "json".into()],
+        env: vec![("ORDO_LOG".into(), "ordo=debug".into())],
+        ..NodeOpts::default()
+    })
+    .await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let p = node.provider(&dev_signer(1));
+        let tx = TransactionRequest::default()
+            .with_to(random_address())
+            .with_value(U256::from(1));
+        let hash = *p.send_transaction(tx).await?.tx_hash();
+        wait_receipt(&p, hash, RECEIPT).await?;
+        let rpc = node.rpc();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while rpc.ok("ordo_getBatch", json!(["0x0"])).await?.is_null() {
+            ensure!(tokio::time::Instant::now() < deadline, "no batch");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let text = logs.text();
+        let lines: Vec<Value> = text
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .map_err(|e| eyre!("a JSON log line does not parse: {e}"))?;
+        ensure!(lines.len() > 5, "json log lines: {}", lines.len());
+        let in_span = |name: &str, field: &str| {
+            lines.iter().any(|l| {
+                l["spans"].as_array().is_some_and(|s| {
+                    s.iter()
+                        .any(|s| s["name"] == name && s.get(field).is_some())
+                })
+            })
+        };
+        ensure!(in_span("block", "number"), "no line inside a block span");
+        ensure!(in_span("batch", "index"), "no line inside a batch span");
+        ensure!(
+            lines
+                .iter()
+                .all(|l| l["level"].is_string() && l["target"].is_string()),
+            "every line has a level and a target"
+        );
+        Ok(())
+    })
+    .await
+}

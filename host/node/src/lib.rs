@@ -13,11 +13,14 @@
 //!    `eth_sendBundle` pool and restore the bundles still ahead of the head;
 //! 5. open the batcher (resumes after the last stored batch; compression and prover plugins
 //!    through [`batches::ManagerBatchPlugins`]);
-//! 6. start the builder loop (a block every block time), the batcher loop, the L1 poster
+//! 6. load the sequencer key ([`keys`]; every sealed block hash is signed), restore the
+//!    operator's controls ([`control`]: halt flag, live block parameters and rate limits);
+//! 7. start the builder loop (a block every block time), the batcher loop, the L1 poster
 //!    when `[l1]` names an L1 ([`batches::BatcherQueue`] feeds it the stored batches), the
-//!    JSON-RPC server ([`api::NodeApi`] is the backend that turns records into RPC shapes)
-//!    and the admin listener ([`admin`], bearer token, `/metrics`);
-//! 7. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
+//!    JSON-RPC server ([`api::NodeApi`] is the backend that turns records into RPC shapes;
+//!    `/health`, `/ready` and the [`ui`] dashboard share its port) and the admin listener
+//!    ([`admin`], bearer token, [`metrics`] at `/metrics`);
+//! 8. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
 //!
 //! Only this crate knows the concrete types of every stage.
 

@@ -204,6 +204,14 @@ async fn websocket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let client = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    // Opening a connection counts against the caller's budget; there is no JSON-RPC body to
+    // answer in yet, so the refusal is HTTP 429.
+    if let Some(ip) = client
+        && !server.config.per_ip.check(&ip)
+    {
+        metrics::counter!("ordo_rpc_rate_limited_total", "limit" => "ip").increment(1);
+        return StatusCode::TOO_MANY_REQUESTS.into_response();
+    }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),

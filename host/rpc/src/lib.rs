@@ -1,7 +1,9 @@
 //! ordo-rpc: geth-compatible Ethereum JSON-RPC 2.0 over HTTP and WebSocket, on one port.
 //!
 //! ```text
-//! POST /  body ──▶ framing (single | batch | notification; parse/invalid-request errors)
+//! accept ──▶ serve_with: connection cap, header deadline (slowloris), peer IP per request
+//! POST /  body (size cap, body deadline) ──▶ JSON depth check
+//!              ──▶ framing (single | batch | notification; parse/invalid-request errors)
 //!              ──▶ dispatch (method name → Params → EthBackend call → RawValue result)
 //!              ──▶ framing writes the response bytes (batch entries run concurrently,
 //!                  answered in request order) ──▶ HTTP 200 application/json
@@ -11,6 +13,7 @@
 //!              newPendingTransactions notifications
 //! filters  eth_newFilter & co. ──▶ FilterManager (ids, polling cursors, 5-minute expiry sweep,
 //!              pending-tx pump fed by the same broadcast)
+//! each call ──▶ per-IP token bucket (RateLimiter; -32005) ──▶ latency/error metrics by method
 //! GET /health ──▶ 200 "ok"
 //! X-Flashbots-Signature ──▶ flashbots: EIP-191 signer of keccak256(body) = searcher, handed to
 //!              EthBackend::extension_as (bad header/signature: -32600, nothing dispatched)

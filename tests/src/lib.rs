@@ -212,6 +212,19 @@ impl TestNode {
         format!("http://{}", self.admin_addr)
     }
 
+    /// `GET /metrics` on the admin listener (with the bearer token): the Prometheus text.
+    pub async fn metrics_text(&self) -> Result<String> {
+        let resp = reqwest::Client::new()
+            .get(format!("{}/metrics", self.admin_url()))
+            .bearer_auth(self.admin_token()?)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!("GET /metrics: HTTP {}", resp.status());
+        }
+        Ok(resp.text().await?)
+    }
+
     /// The admin bearer token the node generated in its datadir.
     pub fn admin_token(&self) -> Result<String> {
         let path = self.datadir.join("admin.token");

@@ -430,13 +430,7 @@ async fn blob_mode_end_to_end_verify_reads_the_blobs_back_from_the_beacon_api() 
                 run.stdout
             );
             // The poster's series on /metrics.
-            let metrics = reqwest::Client::new()
-                .get(format!("{}/metrics", node.admin_url()))
-                .bearer_auth(node.admin_token()?)
-                .send()
-                .await?
-                .text()
-                .await?;
+            let metrics = node.metrics_text().await?;
             let sample = |name: &str| -> Option<f64> {
                 metrics
                     .lines()

@@ -53,16 +53,9 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_node_series() -> Result<
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
 
-            let token = node.admin_token()?;
             let unauthorized = reqwest::get(format!("{}/metrics", node.admin_url())).await?;
             ensure!(unauthorized.status().as_u16() == 401);
-            let resp = reqwest::Client::new()
-                .get(format!("{}/metrics", node.admin_url()))
-                .bearer_auth(&token)
-                .send()
-                .await?;
-            ensure!(resp.status().is_success());
-            let body = resp.text().await?;
+            let body = node.metrics_text().await?;
             let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
                 .map_err(|e| eyre!("not Prometheus text: {e}\n{body}"))?;
             let has = |name: &str, labels: &[(&str, &str)]| {

@@ -28,6 +28,26 @@ async fn get_json(url: &str, path: &str) -> Result<(u16, Value)> {
     ))
 }
 
+/// A signed EIP-1559 transfer of `value` wei from `signer` at `nonce` (10 gwei cap, 1 gwei tip).
+fn transfer(
+    signer: &alloy::signers::local::PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    value: u64,
+) -> (alloy::primitives::Bytes, B256) {
+    sign_raw(
+        signer,
+        transfer_1559(
+            chain_id,
+            nonce,
+            random_address(),
+            U256::from(value),
+            10_000_000_000,
+            1_000_000_000,
+        ),
+    )
+}
+
 /// Waits until the node has sealed at least one block after now.
 async fn next_block(rpc: &Rpc) -> Result<u64> {
     let start = rpc.block_number().await?;
@@ -67,17 +87,7 @@ async fn halt_refuses_writes_keeps_reads_survives_restart_and_resume_includes_pe
             .ok("admin_setBlockParams", json!([{"blockTimeMs": 60_000}]))
             .await?;
         next_block(&rpc).await?; // the long slot is in force from here
-        let (raw, pending) = sign_raw(
-            &alice,
-            transfer_1559(
-                chain_id,
-                0,
-                random_address(),
-                U256::from(7),
-                10_000_000_000,
-                1_000_000_000,
-            ),
-        );
+        let (raw, pending) = transfer(&alice, chain_id, 0, 7);
         ensure!(
             rpc.send_raw(&raw).await?.is_ok(),
             "accepted before the halt"
@@ -90,17 +100,7 @@ async fn halt_refuses_writes_keeps_reads_survives_restart_and_resume_includes_pe
                 == json!(true)
         );
         let head = rpc.block_number().await?;
-        let (raw2, _) = sign_raw(
-            &alice,
-            transfer_1559(
-                chain_id,
-                1,
-                random_address(),
-                U256::from(8),
-                10_000_000_000,
-                1_000_000_000,
-            ),
-        );
+        let (raw2, _) = transfer(&alice, chain_id, 1, 8);
         let refused = rpc
             .send_raw(&raw2)
             .await?
@@ -317,13 +317,7 @@ async fn rate_limits_per_ip_and_per_sender_hit_and_recover_live() -> Result<()> 
                 )
                 .await?;
             let (alice, bob) = (dev_signer(7), dev_signer(9));
-            let tx = |s: &alloy::signers::local::PrivateKeySigner, nonce| {
-                sign_raw(
-                    s,
-                    transfer_1559(chain_id, nonce, random_address(), U256::from(1), 10_000_000_000, 1_000_000_000),
-                )
-                .0
-            };
+            let tx = |s, nonce| transfer(s, chain_id, nonce, 1).0;
             let mut outcomes = Vec::new();
             for nonce in 0..6 {
                 outcomes.push(rpc.send_raw(&tx(&alice, nonce)).await?);

@@ -147,13 +147,7 @@ async fn the_backrun_example_lands_right_after_the_swap_and_pays_its_bid() -> Re
             ensure!(s["bidsPaid"] == BID.to_string(), "{stats}");
 
             // The same counters on the admin listener's Prometheus endpoint.
-            let metrics = reqwest::Client::new()
-                .get(format!("{}/metrics", node.admin_url()))
-                .bearer_auth(node.admin_token()?)
-                .send()
-                .await?
-                .text()
-                .await?;
+            let metrics = node.metrics_text().await?;
             for line in [
                 "ordo_searcher_bundles_landed_total{searcher=\"plugin:backrun\"} 1",
                 &format!("ordo_searcher_bids_paid_wei_total{{searcher=\"plugin:backrun\"}} {BID}"),

@@ -7,7 +7,6 @@ use alloy_primitives::B256;
 
 use crate::{
     PluginManager,
-    bindings::types,
     engine::{CallFailure, FailureReason, PluginEngine},
     ordering::XorShift,
     plugin::{Exports, LoadedPlugin},
@@ -39,9 +38,7 @@ fn exports(
 fn call_codec_id(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<u32, CallFailure> {
     let (codec_id, _, _) = exports(plugin)?;
     let (mut cs, instance) = plugin.instantiate(engine)?;
-    let func = instance
-        .get_typed_func::<(), (u32,)>(&mut cs.store, codec_id)
-        .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
+    let func = cs.typed::<(), (u32,)>(&instance, codec_id)?;
     let (id,) = func
         .call(&mut cs.store, ())
         .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
@@ -58,13 +55,8 @@ fn call_bytes(
     let (_, c, d) = exports(plugin)?;
     let index = if decompress { d } else { c };
     let (mut cs, instance) = plugin.instantiate(engine)?;
-    let func = instance
-        .get_typed_func::<(&[u8],), (Result<Vec<u8>, types::PluginError>,)>(&mut cs.store, index)
-        .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
-    let (out,) = func
-        .call(&mut cs.store, (data,))
-        .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
-    out.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))
+    let func = cs.typed::<(&[u8],), _>(&instance, index)?;
+    cs.call(&func, (data,))
 }
 
 /// Compresses, then decompresses in a separate fresh instance and compares: what gets

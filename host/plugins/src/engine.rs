@@ -284,6 +284,41 @@ pub(crate) struct CallStore {
 }
 
 impl CallStore {
+    /// `export` of `instance` as a typed function; a missing or mistyped export is an
+    /// instantiation failure.
+    pub fn typed<P, R>(
+        &mut self,
+        instance: &wasmtime::component::Instance,
+        export: &wasmtime::component::ComponentExportIndex,
+    ) -> Result<wasmtime::component::TypedFunc<P, R>, CallFailure>
+    where
+        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+        R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+    {
+        instance
+            .get_typed_func::<P, R>(&mut self.store, export)
+            .map_err(|e| self.classify(&e, FailureReason::Instantiate))
+    }
+
+    /// One call of a contract function returning `result<T, plugin-error>`: a trap, a
+    /// limit or an answer that does not lift is classified; the plugin's own error is a
+    /// `plugin-error` failure carrying its message.
+    pub fn call<P, T>(
+        &mut self,
+        func: &wasmtime::component::TypedFunc<P, (Result<T, bindings::types::PluginError>,)>,
+        params: P,
+    ) -> Result<T, CallFailure>
+    where
+        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
+        (Result<T, bindings::types::PluginError>,):
+            wasmtime::component::ComponentNamedList + wasmtime::component::Lift + Send + Sync,
+    {
+        let (answer,) = func
+            .call(&mut self.store, params)
+            .map_err(|e| self.classify(&e, FailureReason::InvalidAnswer))?;
+        answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))
+    }
+
     /// Turns a wasmtime error from this store into a classified failure. `otherwise` is the
     /// reason when nothing more specific is known (a lift error is an invalid answer, an
     /// instantiation error is `instantiate`).

@@ -156,16 +156,8 @@ pub(crate) fn call_order(
         ));
     };
     let (mut cs, instance) = plugin.instantiate(engine)?;
-    let func = instance
-        .get_typed_func::<(types::BlockContext, &RawCandidateSet), (Result<Vec<u32>, types::PluginError>,)>(
-            &mut cs.store,
-            order,
-        )
-        .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
-    let (answer,) = func
-        .call(&mut cs.store, (ctx, set))
-        .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
-    let list = answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))?;
+    let func = cs.typed::<(types::BlockContext, &RawCandidateSet), _>(&instance, order)?;
+    let list: Vec<u32> = cs.call(&func, (ctx, set))?;
     if list.len() > set.len() {
         return Err(CallFailure::invalid(format!(
             "{} indices for {} candidates",

@@ -235,9 +235,7 @@ impl LoadedPlugin {
 
     pub fn call_metadata(&self, engine: &PluginEngine) -> Result<types::Metadata, CallFailure> {
         let (mut cs, instance) = self.instantiate(engine)?;
-        let func = instance
-            .get_typed_func::<(), (types::Metadata,)>(&mut cs.store, &self.metadata)
-            .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
+        let func = cs.typed::<(), (types::Metadata,)>(&instance, &self.metadata)?;
         let (meta,) = func
             .call(&mut cs.store, ())
             .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;

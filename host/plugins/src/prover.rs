@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Instant};
 
 use crate::{
     PluginManager,
-    bindings::{prover::exports::ordo::plugin::prover as wit, types},
+    bindings::prover::exports::ordo::plugin::prover as wit,
     engine::{CallFailure, FailureReason, PluginEngine},
     ordering::bytes32,
     plugin::{Exports, LoadedPlugin},
@@ -66,19 +66,11 @@ fn call_on_batch(
         ));
     };
     let (mut cs, instance) = plugin.instantiate(engine)?;
-    let func = instance
-        .get_typed_func::<(wit::BatchHeader, &[u8]), (Result<Vec<u8>, types::PluginError>,)>(
-            &mut cs.store,
-            on_batch,
-        )
-        .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
+    let func = cs.typed::<(wit::BatchHeader, &[u8]), _>(&instance, on_batch)?;
     let header = wit::BatchHeader::from(header);
     let mut out = Vec::with_capacity(times);
     for _ in 0..times {
-        let (answer,) = func
-            .call(&mut cs.store, (header, payload))
-            .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
-        let list = answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))?;
+        let list: Vec<u8> = cs.call(&func, (header, payload))?;
         if list.len() > MAX_ATTESTATION_BYTES {
             return Err(CallFailure::invalid(format!(
                 "attestation of {} bytes (at most {MAX_ATTESTATION_BYTES})",

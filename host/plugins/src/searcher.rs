@@ -187,16 +187,8 @@ pub(crate) fn call_search(
     };
     let (mut cs, instance) = plugin.instantiate(engine)?;
     cs.store.data_mut().search = Some(SearchState::new(state));
-    let func = instance
-        .get_typed_func::<(types::BlockContext, &RawCandidateSet), (Result<Vec<Bundle>, types::PluginError>,)>(
-            &mut cs.store,
-            search,
-        )
-        .map_err(|e| cs.classify(&e, FailureReason::Instantiate))?;
-    let (answer,) = func
-        .call(&mut cs.store, (ctx, set))
-        .map_err(|e| cs.classify(&e, FailureReason::InvalidAnswer))?;
-    let bundles = answer.map_err(|e| CallFailure::new(FailureReason::PluginError, e.message))?;
+    let func = cs.typed::<(types::BlockContext, &RawCandidateSet), _>(&instance, search)?;
+    let bundles: Vec<Bundle> = cs.call(&func, (ctx, set))?;
     check_bundles(bundles).map_err(CallFailure::invalid)
 }
 

@@ -209,6 +209,31 @@ impl Batcher {
         self.summaries.read().clone()
     }
 
+    /// The last `n` batches, newest last.
+    pub fn recent(&self, n: usize) -> Vec<BatchSummary> {
+        let summaries = self.summaries.read();
+        summaries[summaries.len().saturating_sub(n)..].to_vec()
+    }
+
+    /// How many batches are not yet confirmed on L1.
+    pub fn unconfirmed_count(&self) -> usize {
+        self.summaries
+            .read()
+            .iter()
+            .filter(|s| !matches!(s.status, BatchStatus::Confirmed { .. }))
+            .count()
+    }
+
+    /// How many batches there are.
+    pub fn len(&self) -> usize {
+        self.summaries.read().len()
+    }
+
+    /// Whether no batch was built yet.
+    pub fn is_empty(&self) -> bool {
+        self.summaries.read().is_empty()
+    }
+
     /// Up to `limit` of the oldest batches not yet confirmed on L1 (what the poster works on).
     pub fn unconfirmed(&self, limit: usize) -> Vec<BatchSummary> {
         self.summaries

@@ -34,12 +34,22 @@ impl BeaconClient {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into().trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            // A half-dead endpoint must fail the read, not hang `ordo verify`.
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .unwrap_or_default(),
             clock: None,
         }
     }
 
     async fn get(&self, path: &str) -> Result<Option<Value>, String> {
+        self.get_status(path).await.map(|(_, v)| v)
+    }
+
+    /// (HTTP status, JSON body if the status was a success).
+    async fn get_status(&self, path: &str) -> Result<(u16, Option<Value>), String> {
         let url = format!("{}{path}", self.url);
         let resp = self
             .http
@@ -47,12 +57,13 @@ impl BeaconClient {
             .send()
             .await
             .map_err(|e| format!("beacon api {url}: {e}"))?;
-        if !resp.status().is_success() {
-            return Ok(None);
+        let status = resp.status();
+        if !status.is_success() {
+            return Ok((status.as_u16(), None));
         }
         resp.json()
             .await
-            .map(Some)
+            .map(|v| (status.as_u16(), Some(v)))
             .map_err(|e| format!("beacon api {url}: not JSON: {e}"))
     }
 
@@ -60,8 +71,8 @@ impl BeaconClient {
         if let Some(c) = self.clock {
             return Ok(c);
         }
-        let genesis = self.get("/eth/v1/beacon/genesis").await?;
-        let spec = self.get("/eth/v1/config/spec").await?;
+        let (_, genesis) = self.get_status("/eth/v1/beacon/genesis").await?;
+        let (spec_status, spec) = self.get_status("/eth/v1/config/spec").await?;
         let num = |v: &Value| -> Option<u64> { v.as_str()?.parse().ok() };
         let clock = match (genesis, spec) {
             (Some(g), Some(s)) => num(&g["data"]["genesis_time"])
@@ -69,7 +80,11 @@ impl BeaconClient {
                 .filter(|(_, secs)| *secs > 0),
             _ => None,
         };
-        self.clock = Some(clock);
+        // Remembered only when it is an answer: a clock, or a node without the spec route
+        // (a dev L1). A beacon node that is still syncing (5xx) is asked again next time.
+        if clock.is_some() || spec_status == 404 {
+            self.clock = Some(clock);
+        }
         Ok(clock)
     }
 

@@ -328,11 +328,7 @@ fn status(state: &AdminState) -> Value {
     let head = state.builder.head();
     let pool = state.pool.status();
     let plugins = state.manager.list();
-    let summaries = state.batcher.summaries();
-    let unconfirmed = summaries
-        .iter()
-        .filter(|s| !matches!(s.status, ordo_batcher::BatchStatus::Confirmed { .. }))
-        .count();
+    let last_batch = state.batcher.recent(1).first().map(|s| s.index);
     let halted = state.control.halted();
     let l1 = state.poster.as_ref().map(|h| {
         let s = h.get();
@@ -366,9 +362,9 @@ fn status(state: &AdminState) -> Value {
         "bundles": state.builder.bundle_pool().map_or(0, |p| p.len()),
         "plugins": plugins,
         "batcher": {
-            "batches": summaries.len(),
-            "lastBatch": summaries.last().map(|s| s.index),
-            "unconfirmed": unconfirmed,
+            "batches": state.batcher.len(),
+            "lastBatch": last_batch,
+            "unconfirmed": state.batcher.unconfirmed_count(),
             "nextBlock": state.batcher.next_block(),
         },
         "l1": l1,

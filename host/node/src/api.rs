@@ -685,6 +685,7 @@ impl EthBackend for NodeApi {
                 BackendError::tx(e.to_string())
             })?;
             let span = tracing::debug_span!("tx", hash = %tx.hash, sender = %tx.sender);
+            let sender = tx.sender;
             if !self.per_sender.check(&tx.sender) {
                 refused("rate_limited");
                 return Err(BackendError::limit_exceeded("rate limit exceeded"));
@@ -696,6 +697,9 @@ impl EthBackend for NodeApi {
                     Ok(hash)
                 }
                 Err(e) => {
+                    // Only accepted transactions count against the sender: anyone can
+                    // replay a sender's old transactions, which the pool refuses.
+                    self.per_sender.refund(&sender);
                     refused(e.label());
                     Err(pool_err(e))
                 }
@@ -812,9 +816,7 @@ impl NodeApi {
             .batcher
             .get()
             .map(|b| {
-                let all = b.summaries();
-                let skip = all.len().saturating_sub(10);
-                all[skip..]
+                b.recent(10)
                     .iter()
                     .rev()
                     .map(|s| {

@@ -68,6 +68,9 @@ pub struct Control {
     per_ip: Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
     per_sender: Arc<ordo_rpc::RateLimiter<alloy_primitives::Address>>,
     live: Mutex<LiveConfig>,
+    /// Held across the stored flag and the builder's state, so concurrent halt/resume calls
+    /// cannot leave the two disagreeing (a restart would then undo what the node shows).
+    halting: Mutex<()>,
 }
 
 /// The stages the controls act on.
@@ -113,6 +116,7 @@ impl Control {
             per_ip,
             per_sender,
             live: Mutex::new(LiveConfig::default()),
+            halting: Mutex::new(()),
         });
         if live != LiveConfig::default() {
             tracing::info!(target: "ordo::admin", ?live, "live configuration restored (set by an operator; overrides the file)");
@@ -196,6 +200,7 @@ impl Control {
                 "the halt reason is longer than 256 bytes".into(),
             ));
         }
+        let _halting = self.halting.lock();
         self.storage.put_halt(Some(&reason))?;
         tracing::warn!(target: "ordo::admin", %reason, head = self.builder.head().number(), "sequencer halted by the operator");
         self.builder.halt(reason);
@@ -204,6 +209,7 @@ impl Control {
 
     /// Resumes block production on the same head. Blocking.
     pub fn resume(&self) -> Result<bool, ControlError> {
+        let _halting = self.halting.lock();
         let was = self.builder.halted().is_some();
         self.storage.put_halt(None)?;
         self.builder.resume();

@@ -357,17 +357,9 @@ impl FrameSource {
                         if to != Some(*inbox) || from != Some(*batcher) {
                             continue;
                         }
-                        // A reverted inbox transaction carries no batch.
-                        let receipt = rpc_call(
-                            &client,
-                            rpc,
-                            "eth_getTransactionReceipt",
-                            serde_json::json!([tx["hash"]]),
-                        )
-                        .await?;
-                        if receipt["status"] != "0x1" {
-                            continue;
-                        }
+                        // A reverted inbox transaction (an inbox contract refusing it) still
+                        // carries its data; the poster counts it as posted, and so does
+                        // derivation, or its index would be a gap for good.
                         let hashes = tx["blobVersionedHashes"]
                             .as_array()
                             .map(|a| {
@@ -432,10 +424,11 @@ pub async fn run(
     // were in flight): frames wait here, by index, until their turn.
     let mut waiting: std::collections::BTreeMap<u64, &[u8]> = Default::default();
     let mut ready: Vec<&[u8]> = Vec::new();
+    let mut undecodable: Vec<&[u8]> = Vec::new();
     for frame in &frames {
         let Ok(f) = BatchFrame::decode(frame) else {
-            // Undecodable: in line, so apply_frame reports it where it stands.
-            ready.push(frame);
+            // Reported after the batches that do decode are applied in order.
+            undecodable.push(frame);
             continue;
         };
         if waiting.contains_key(&f.header.index) {
@@ -451,8 +444,9 @@ pub async fn run(
         ready.push(frame);
         next += 1;
     }
+    // Applied in order up to the gap; then what does not decode, then the gap itself.
+    ready.extend(undecodable);
     if let Some((&index, _)) = waiting.iter().next() {
-        // Applied in order up to the gap; the gap itself is reported after them.
         ready.push(waiting[&index]);
     }
     for frame in ready {

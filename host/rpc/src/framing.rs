@@ -191,26 +191,33 @@ async fn handle_request(
             &BackendError::invalid_request("invalid request"),
         ));
     }
-    let admitted = ctx.client.is_none_or(|ip| server.config.per_ip.check(&ip));
+    let admitted = ctx
+        .client
+        .is_none_or(|ip| server.config.per_ip.check(&crate::client_key(ip)));
     let started = std::time::Instant::now();
+    // Only names the dispatcher recognised become metric labels: the method is the
+    // caller's text, and every distinct label would be a series kept forever.
+    let mut label = "unknown";
     let result = if !admitted {
         metrics::counter!("ordo_rpc_rate_limited_total", "limit" => "ip").increment(1);
+        label = "rate_limited";
         Err(BackendError::limit_exceeded("rate limit exceeded"))
     } else {
         match Params::parse(request.params) {
-            Ok(params) => server.dispatch(method, params, ctx).await,
+            Ok(params) => {
+                let result = server.dispatch(method, params, ctx).await;
+                if !matches!(&result, Err(e) if e.code == crate::METHOD_NOT_FOUND) {
+                    label = method;
+                }
+                result
+            }
             Err(err) => Err(err),
         }
     };
-    // Method names are the caller's text: only methods that exist become label values.
-    let label = match &result {
-        Err(e) if e.code == crate::METHOD_NOT_FOUND => "unknown".to_string(),
-        _ => method.to_string(),
-    };
-    metrics::histogram!("ordo_rpc_request_duration_seconds", "method" => label.clone())
+    metrics::histogram!("ordo_rpc_request_duration_seconds", "method" => label.to_string())
         .record(started.elapsed().as_secs_f64());
     if result.is_err() {
-        metrics::counter!("ordo_rpc_errors_total", "method" => label).increment(1);
+        metrics::counter!("ordo_rpc_errors_total", "method" => label.to_string()).increment(1);
     }
     let id = id?;
     Some(match result {

@@ -55,7 +55,7 @@ pub use backend::{BackendResult, ChainEvent, EthBackend, SendTxFuture};
 pub use dispatch::MAX_FEE_HISTORY_BLOCKS;
 pub use error::*;
 pub use ratelimit::{Quota, RateLimiter};
-pub use serve::{ServeLimits, serve_with};
+pub use serve::{ConnectionSlot, ServeLimits, serve_with};
 
 use crate::{
     dispatch::{RequestContext, Server},
@@ -165,6 +165,22 @@ pub async fn serve(
     serve_with(listener, router, ServeLimits::default(), shutdown).await
 }
 
+/// The rate-limit key of a client address: the address for IPv4, its /64 for IPv6 (one
+/// host usually holds a whole /64, so single IPv6 addresses would be free fresh buckets).
+pub(crate) fn client_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        std::net::IpAddr::V6(v6) => std::net::IpAddr::V4(
+            v6.to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ),
+        v4 => v4,
+    }
+}
+
 /// `POST /`. With an `X-Flashbots-Signature: <address>:<signature>` header the body must be
 /// signed by `<address>` (EIP-191 over the hex text of keccak256(body)); the verified address
 /// reaches [`EthBackend::extension_as`] as the searcher. A malformed header or a wrong signature
@@ -204,13 +220,14 @@ fn json_response(body: Vec<u8>) -> Response {
 async fn websocket(
     State(server): State<Arc<Server>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    slot: Option<Extension<ConnectionSlot>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let client = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     // Opening a connection counts against the caller's budget; there is no JSON-RPC body to
     // answer in yet, so the refusal is HTTP 429.
     if let Some(ip) = client
-        && !server.config.per_ip.check(&ip)
+        && !server.config.per_ip.check(&client_key(ip))
     {
         metrics::counter!("ordo_rpc_rate_limited_total", "limit" => "ip").increment(1);
         return StatusCode::TOO_MANY_REQUESTS.into_response();
@@ -226,9 +243,31 @@ async fn websocket(
     };
     upgrade
         .max_message_size(server.config.max_body_bytes)
-        .on_upgrade(move |socket| ws::serve_connection(server, socket, limits, client))
+        .on_upgrade(move |socket| async move {
+            // The connection's slot under the cap lives as long as the WebSocket.
+            let _slot = slot;
+            ws::serve_connection(server, socket, limits, client).await
+        })
 }
 
 async fn health() -> &'static str {
     "ok"
+}
+
+#[cfg(test)]
+mod client_key_tests {
+    use super::client_key;
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let v4: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(client_key(v4), v4);
+        assert_eq!(client_key(mapped), v4);
+    }
 }

@@ -42,14 +42,25 @@ struct Bucket {
 #[derive(Debug)]
 pub struct RateLimiter<K> {
     quota: RwLock<Quota>,
-    buckets: Mutex<HashMap<K, Bucket>>,
+    buckets: Mutex<Buckets<K>>,
+}
+
+#[derive(Debug)]
+struct Buckets<K> {
+    map: HashMap<K, Bucket>,
+    /// Last sweep: at most one a second, so a flood of new keys does not make every call
+    /// scan the table.
+    swept: Option<Instant>,
 }
 
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub fn new(quota: Quota) -> Self {
         Self {
             quota: RwLock::new(quota),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                swept: None,
+            }),
         }
     }
 
@@ -61,7 +72,20 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// Changes the quota for every key from the next call on.
     pub fn set_quota(&self, quota: Quota) {
         *self.quota.write() = quota;
-        self.buckets.lock().clear();
+        self.buckets.lock().map.clear();
+    }
+
+    /// Gives back the token of a call that turned out not to count (e.g. a transaction the
+    /// pool refused), so replaying someone's old transactions cannot spend their quota.
+    pub fn refund(&self, key: &K) {
+        let quota = *self.quota.read();
+        if quota.per_sec == 0 {
+            return;
+        }
+        let burst = f64::from(quota.burst.max(quota.per_sec));
+        if let Some(b) = self.buckets.lock().map.get_mut(key) {
+            b.tokens = (b.tokens + 1.0).min(burst);
+        }
     }
 
     /// Takes a token for `key` if one is there.
@@ -77,12 +101,19 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         let rate = f64::from(quota.per_sec);
         let burst = f64::from(quota.burst.max(quota.per_sec));
         let mut buckets = self.buckets.lock();
-        if buckets.len() >= SWEEP_AT {
+        if buckets.map.len() >= SWEEP_AT
+            && buckets
+                .swept
+                .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
+        {
             // A bucket idle long enough to be full again carries no information.
             let full_after = Duration::from_secs_f64(burst / rate);
-            buckets.retain(|_, b| now.saturating_duration_since(b.at) < full_after);
+            buckets
+                .map
+                .retain(|_, b| now.saturating_duration_since(b.at) < full_after);
+            buckets.swept = Some(now);
         }
-        let bucket = buckets.entry(key.clone()).or_insert(Bucket {
+        let bucket = buckets.map.entry(key.clone()).or_insert(Bucket {
             tokens: burst,
             at: now,
         });
@@ -119,6 +150,20 @@ mod tests {
         // A long idle spell refills up to the burst, no more.
         let t2 = t1 + Duration::from_secs(60);
         assert_eq!((0..25).filter(|_| l.check_at(&1, t2)).count(), 20);
+    }
+
+    #[test]
+    fn a_refund_gives_the_token_back() {
+        let l = RateLimiter::new(Quota {
+            per_sec: 1,
+            burst: 2,
+        });
+        let t0 = Instant::now();
+        assert!(l.check_at(&1, t0));
+        l.refund(&1);
+        assert!(l.check_at(&1, t0));
+        assert!(l.check_at(&1, t0));
+        assert!(!l.check_at(&1, t0));
     }
 
     #[test]

@@ -38,6 +38,11 @@ impl Default for ServeLimits {
     }
 }
 
+/// A connection's slot under the cap. Requests carry a clone, and the WebSocket handler
+/// moves one into the upgraded socket, so a WebSocket holds its slot until it closes.
+#[derive(Clone, Debug)]
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<tokio::sync::OwnedSemaphorePermit>);
+
 /// How long a stopping server waits for open requests.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -58,9 +63,12 @@ pub async fn serve_with(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    // HTTP/2 has no header deadline; pings find dead peers and drop them.
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(Some(limits.header_timeout))
+        .keep_alive_timeout(limits.header_timeout)
         .enable_connect_protocol();
     tokio::pin!(shutdown);
     loop {
@@ -81,24 +89,39 @@ pub async fn serve_with(
             drop(stream);
             continue;
         };
+        let slot = ConnectionSlot(Arc::new(permit));
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(target: "ordo::rpc", error = %e, "TCP_NODELAY not set");
         }
+        let request_slot = slot.clone();
         let service = router
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(request_slot.clone());
                 request.map(Body::new)
             });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            // hyper's header deadline starts once it knows the protocol, which takes the
+            // first bytes: a client that sends nothing must not hold a slot either.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(service),
+                )
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::trace!(target: "ordo::rpc", %peer, error = %e, "connection ended");
             }
-            drop(permit);
+            drop(slot);
         });
     }
     if tokio::time::timeout(DRAIN, graceful.shutdown())

@@ -53,7 +53,15 @@ async fn oversized_deep_and_huge_requests_are_refused_while_others_are_served() 
                 r#"{{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":["{}"]}}"#,
                 "a".repeat(200_000)
             );
-            let (status, _) = rpc.post_raw(big).await?;
+            // Its own client: the server closes a connection after a 413 without reading the
+            // body, and a pooled connection closed that way would fail the next call.
+            let status = reqwest::Client::new()
+                .post(node.http_url())
+                .header("content-type", "application/json")
+                .body(big)
+                .send()
+                .await?
+                .status();
             ensure!(status.as_u16() == 413, "oversized body: HTTP {status}");
             rpc.ok("eth_chainId", json!([])).await?;
 
@@ -119,6 +127,14 @@ async fn slowloris_is_cut_off_and_connections_over_the_cap_are_closed() -> Resul
                 rpc.ok("eth_blockNumber", json!([])).await?;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            // A client that connects and sends nothing at all is cut off as well.
+            let mut silent = TcpStream::connect(addr).await?;
+            ensure!(
+                read_until_closed(&mut silent, Duration::from_secs(30))
+                    .await?
+                    .is_empty(),
+                "a silent connection got an answer"
+            );
             let answered = trickle.await??;
             ensure!(
                 answered.is_empty() || !answered.starts_with(b"HTTP/1.1 200"),
@@ -170,6 +186,76 @@ async fn slowloris_is_cut_off_and_connections_over_the_cap_are_closed() -> Resul
                     break;
                 }
                 ensure!(tokio::time::Instant::now() < deadline, "slots never freed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_connections_count_against_the_connection_cap() -> Result<()> {
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some("[limits]\nmax_connections = 3\nheader_timeout_ms = 30000\n".into()),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let addr = node.addr();
+            let ask = || async move {
+                let mut s = TcpStream::connect(addr).await?;
+                s.write_all(
+                    request(r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#).as_bytes(),
+                )
+                .await?;
+                Ok::<bool, eyre::Report>(
+                    read_until_closed(&mut s, Duration::from_secs(30))
+                        .await?
+                        .starts_with(b"HTTP/1.1 200"),
+                )
+            };
+            // Wait out the harness's own connections, then hold every slot with WebSockets.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while !ask().await? {
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "the node never answered"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let mut sockets = Vec::new();
+            for _ in 0..3 {
+                match tokio_tungstenite::connect_async(node.ws_url()).await {
+                    Ok((ws, _)) => sockets.push(ws),
+                    Err(_) => break,
+                }
+            }
+            ensure!(!sockets.is_empty(), "no WebSocket could open");
+            // With the slots held by open WebSockets, a new connection is closed unanswered.
+            let mut refused = false;
+            for _ in 0..3 {
+                if !ask().await? {
+                    refused = true;
+                    break;
+                }
+                // A slot was still free (the harness's keep-alive connection closing late):
+                // take it with one more WebSocket.
+                if let Ok((ws, _)) = tokio_tungstenite::connect_async(node.ws_url()).await {
+                    sockets.push(ws);
+                }
+            }
+            ensure!(
+                refused,
+                "open WebSockets did not hold their connection slots"
+            );
+            drop(sockets);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while !ask().await? {
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "slots never freed after the WebSockets closed"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Ok(())

@@ -150,6 +150,22 @@ async fn wait_for(what: &str, mut cond: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Waits until the queue's first submission has a receipt on `anvil`.
+async fn wait_first_included(anvil: &Anvil, queue: &MemQueue) {
+    let p = anvil.provider();
+    wait_for("first inclusion", async || {
+        match queue.submissions().first() {
+            Some((_, s)) => p
+                .get_transaction_receipt(s.tx_hash)
+                .await
+                .unwrap()
+                .is_some(),
+            None => false,
+        }
+    })
+    .await;
+}
+
 /// Every canonical tx to the inbox: (block, from, nonce, input, max fee, tip).
 #[derive(Debug, Clone)]
 struct InboxTx {
@@ -363,19 +379,7 @@ async fn reorg_before_confirmation_reposts() {
     let batches: [&[u8]; 1] = [b"reorged away once"];
     let queue = MemQueue::new(&batches);
     let run = start(config(&anvil, 3, Duration::from_secs(600)), queue.clone());
-    let p = anvil.provider();
-
-    wait_for("first inclusion", async || {
-        match queue.submissions().first() {
-            Some((_, s)) => p
-                .get_transaction_receipt(s.tx_hash)
-                .await
-                .unwrap()
-                .is_some(),
-            None => false,
-        }
-    })
-    .await;
+    wait_first_included(&anvil, &queue).await;
     let first_block = inbox_txs(&anvil).await[0].block;
     assert!(
         queue.confirmed().is_empty(),
@@ -430,19 +434,7 @@ async fn l1_restart_while_in_flight_posts_nothing_twice() {
     let batches: [&[u8]; 3] = [b"in flight across a restart", b"after", b"and after"];
     let queue = MemQueue::new(&batches);
     let run = start(config(&anvil, 2, Duration::from_secs(600)), queue.clone());
-    let p = anvil.provider();
-
-    wait_for("first inclusion", async || {
-        match queue.submissions().first() {
-            Some((_, s)) => p
-                .get_transaction_receipt(s.tx_hash)
-                .await
-                .unwrap()
-                .is_some(),
-            None => false,
-        }
-    })
-    .await;
+    wait_first_included(&anvil, &queue).await;
     assert!(queue.confirmed().is_empty());
     anvil.restart().await;
 

@@ -77,9 +77,8 @@ pub fn load_or_create_token(datadir: &Path, file: Option<&Path>) -> eyre::Result
 const MIN_TOKEN_LEN: usize = 16;
 
 fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
+        && crate::keys::open_to_others(&meta).is_some()
     {
         tracing::warn!(target: "ordo::admin", path = %path.display(), "admin token file is readable by others; chmod 600 it");
     }

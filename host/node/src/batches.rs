@@ -64,6 +64,16 @@ impl BatchPlugins for ManagerBatchPlugins {
 /// first, status changes written through (fsynced) before the poster goes on.
 pub struct BatcherQueue(pub Arc<ordo_batcher::Batcher>);
 
+impl BatcherQueue {
+    /// Writes a batch's new L1 status (fsynced before it returns).
+    fn record(&self, index: u64, status: ordo_batcher::BatchStatus, what: &str) {
+        if let Err(e) = self.0.set_status(index, status) {
+            // Storage is failing; the block builder stops on the same error.
+            tracing::error!(target: "ordo::l1", index, %e, "cannot record a {what}");
+        }
+    }
+}
+
 impl ordo_l1::BatchQueue for BatcherQueue {
     fn unconfirmed(&self, limit: usize) -> Vec<ordo_l1::QueuedBatch> {
         let mut out = Vec::new();
@@ -115,10 +125,7 @@ impl ordo_l1::BatchQueue for BatcherQueue {
             max_fee_per_blob_gas: s.max_fee_per_blob_gas,
             replaced: s.replaced,
         };
-        if let Err(e) = self.0.set_status(index, status) {
-            // Storage is failing; the block builder stops on the same error.
-            tracing::error!(target: "ordo::l1", index, %e, "cannot record a submission");
-        }
+        self.record(index, status, "submission");
     }
 
     fn confirmed(&self, index: u64, c: ordo_l1::Confirmation) {
@@ -128,8 +135,6 @@ impl ordo_l1::BatchQueue for BatcherQueue {
             l1_block_hash: c.l1_block_hash,
             blobs: c.blobs,
         };
-        if let Err(e) = self.0.set_status(index, status) {
-            tracing::error!(target: "ordo::l1", index, %e, "cannot record a confirmation");
-        }
+        self.record(index, status, "confirmation");
     }
 }

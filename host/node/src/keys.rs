@@ -88,14 +88,12 @@ fn parse_secret(text: &str, what: &str) -> eyre::Result<PrivateKeySigner> {
 
 /// A raw hex key from `path`, refused unless only its owner can read it.
 pub fn read_key_file(path: &Path, what: &str) -> eyre::Result<PrivateKeySigner> {
-    use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path)
         .wrap_err_with(|| format!("reading the {what} key file {}", path.display()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
+    if let Some(mode) = open_to_others(&meta) {
         bail!(
-            "the {what} key file {} is readable by others (mode {:o}); chmod 600 it",
-            path.display(),
-            meta.permissions().mode() & 0o777
+            "the {what} key file {} is readable by others (mode {mode:o}); chmod 600 it",
+            path.display()
         );
     }
     let text = Zeroizing::new(
@@ -103,6 +101,13 @@ pub fn read_key_file(path: &Path, what: &str) -> eyre::Result<PrivateKeySigner> 
             .wrap_err_with(|| format!("reading the {what} key file {}", path.display()))?,
     );
     parse_secret(&text, what)
+}
+
+/// The file's permission bits if anyone but its owner may use it.
+pub(crate) fn open_to_others(meta: &std::fs::Metadata) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
 }
 
 /// Writes a fresh random key to `path` (mode 0600) unless one is there; returns it.

@@ -215,7 +215,7 @@ fn scrape_time(src: &Sources<'_>, out: &mut String) {
             let l = format!(
                 "plugin=\"{}\",kind=\"{}\",version=\"{}\"",
                 label(&p.info.name),
-                label(&kind_name(&p.info.kind)),
+                label(&p.info.kind.to_string()),
                 label(&p.info.version)
             );
             let h = &p.health;
@@ -228,7 +228,7 @@ fn scrape_time(src: &Sources<'_>, out: &mut String) {
                         let _ = writeln!(
                             out,
                             "{name}{{{l},reason=\"{}\"}} {n}",
-                            label(&kind_name(reason))
+                            label(&reason.to_string())
                         );
                     }
                 }
@@ -330,14 +330,6 @@ fn scrape_time(src: &Sources<'_>, out: &mut String) {
         );
         let _ = writeln!(out, "ordo_l1_error {}", u8::from(s.last_error.is_some()));
     }
-}
-
-/// A serializable enum's wire name (`"ordering"`, `"timeout"`).
-fn kind_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Per-searcher bundle series.

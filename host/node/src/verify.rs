@@ -308,11 +308,9 @@ fn hex_field(v: &serde_json::Value, field: &str) -> eyre::Result<Vec<u8>> {
 
 /// A JSON-RPC hex quantity.
 fn quantity(v: &serde_json::Value) -> eyre::Result<u64> {
-    let s = v
-        .as_str()
-        .and_then(|s| s.strip_prefix("0x"))
-        .ok_or_else(|| eyre!("not a hex quantity: {v}"))?;
-    Ok(u64::from_str_radix(s, 16)?)
+    let q: alloy_primitives::U64 =
+        serde_json::from_value(v.clone()).map_err(|e| eyre!("not a hex quantity: {v}: {e}"))?;
+    Ok(q.to())
 }
 
 impl FrameSource {

@@ -214,11 +214,12 @@ async fn handle_request(
             Err(err) => Err(err),
         }
     };
-    metrics::histogram!("ordo_rpc_request_duration_seconds", "method" => label.to_string())
-        .record(started.elapsed().as_secs_f64());
+    let label = label.to_string();
     if result.is_err() {
-        metrics::counter!("ordo_rpc_errors_total", "method" => label.to_string()).increment(1);
+        metrics::counter!("ordo_rpc_errors_total", "method" => label.clone()).increment(1);
     }
+    metrics::histogram!("ordo_rpc_request_duration_seconds", "method" => label)
+        .record(started.elapsed().as_secs_f64());
     let id = id?;
     Some(match result {
         Ok(value) => result_response(id, &value),

@@ -58,18 +58,14 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_node_series() -> Result<
             let body = node.metrics_text().await?;
             let scrape = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
                 .map_err(|e| eyre!("not Prometheus text: {e}\n{body}"))?;
-            let has = |name: &str, labels: &[(&str, &str)]| {
-                scrape.samples.iter().any(|s| {
+            let find = |name: &str, labels: &[(&str, &str)]| {
+                scrape.samples.iter().find(|s| {
                     s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
                 })
             };
+            let has = |name: &str, labels: &[(&str, &str)]| find(name, labels).is_some();
             let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
-                scrape
-                    .samples
-                    .iter()
-                    .find(|s| {
-                        s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
-                    })
+                find(name, labels)
                     .map(|s| match s.value {
                         prometheus_parse::Value::Counter(v)
                         | prometheus_parse::Value::Gauge(v)

@@ -48,6 +48,8 @@ fn main() {
     watch(&root.join("wit"));
     watch(&root.join("sdk"));
 
+    ensure_wasm_target();
+
     // (c) Fixtures: always present (they live in this crate).
     let fixtures = manifest_dir.join("fixtures");
     watch(&fixtures);
@@ -112,6 +114,40 @@ fn main() {
             println!("cargo:rerun-if-changed={}", root.join("examples").display());
             println!("cargo:warning=examples/{dir} (with Cargo.lock) missing: example not built");
         }
+    }
+}
+
+/// Installs the `wasm32-wasip2` standard library when the active toolchain lacks it, so a
+/// plain `cargo run` on a fresh machine works (rust-toolchain.toml lists the target, but
+/// rustup adds listed targets only when it installs the toolchain itself, not to a
+/// toolchain that was already there).
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = |root: &Path| root.join("lib/rustlib").join(WASM_TARGET).join("lib").is_dir();
+    if sysroot.as_deref().is_some_and(installed) {
+        return;
+    }
+    println!("cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugins)");
+    // RUSTUP_TOOLCHAIN, set by rustup's proxy for this build, makes rustup add the target
+    // to the toolchain that is building us.
+    let added = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status();
+    match added {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!(
+            "`rustup target add {WASM_TARGET}` failed ({status}); install the target and build again"
+        ),
+        Err(e) => panic!(
+            "the {WASM_TARGET} target is not installed and rustup could not be run ({e}); \
+             install the target for this toolchain (`rustup target add {WASM_TARGET}`) and build again"
+        ),
     }
 }
 

@@ -129,11 +129,18 @@ fn ensure_wasm_target() {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let installed = |root: &Path| root.join("lib/rustlib").join(WASM_TARGET).join("lib").is_dir();
+    let installed = |root: &Path| {
+        root.join("lib/rustlib")
+            .join(WASM_TARGET)
+            .join("lib")
+            .is_dir()
+    };
     if sysroot.as_deref().is_some_and(installed) {
         return;
     }
-    println!("cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugins)");
+    println!(
+        "cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugins)"
+    );
     // RUSTUP_TOOLCHAIN, set by rustup's proxy for this build, makes rustup add the target
     // to the toolchain that is building us.
     let added = Command::new("rustup")

@@ -11,8 +11,11 @@
 //!    simulated alone on the pre-state and accounted to its searcher; the policy places the
 //!    survivors ([`OrderingPolicy::place_bundles`], default [`place_by_bid`]) and
 //!    [`check_plan`] re-checks the plan;
-//! 5. `exec.build_block_items`: revm runs the plan, skipping invalid transactions and
-//!    dropping whole any bundle that fails (its state rolled back);
+//! 5. `exec.assemble`: revm runs the plan, skipping invalid transactions and dropping whole
+//!    any bundle that fails (its state rolled back); then `Builder::refill` keeps filling
+//!    the gas the transactions left unused (they pay for gas used, policies choose by gas
+//!    limit): the policy is asked again on the rest against the real gas left, then a
+//!    native pass;
 //! 6. one atomic fjall batch stores the block, receipts, state, head and WAL pruning;
 //! 7. the in-memory state index, the pool and the bundle pool are updated, and
 //!    [`SealedBlock`] is broadcast to subscribers (RPC `newHeads` / `logs`).
@@ -60,6 +63,13 @@ pub enum BuilderError {
     #[error(transparent)]
     Storage(#[from] ordo_storage::StorageError),
 }
+
+/// How many times a block asks its ordering policy again to fill gas its transactions left
+/// unused (each ask is a plugin call); a native pass fills whatever is left after that.
+pub const MAX_POLICY_REFILLS: usize = 3;
+
+/// The least gas any transaction uses: below this, nothing else fits in a block.
+const MIN_TX_GAS: u64 = 21_000;
 
 /// Block parameters an operator may change while the node runs.
 #[derive(Debug, Clone)]
@@ -370,17 +380,23 @@ impl Builder {
                 }
             })
             .collect();
-        let built =
-            self.exec
-                .build_block_items(&head.header, head.hash, &params, &items, provenance)?;
+        let mut assembler = self.exec.assemble(&head.header, head.hash, &params)?;
+        for item in &items {
+            assembler.push(item)?;
+        }
+        let policy_failed = !provenance.fallback_reason.is_empty();
+        self.refill(&mut assembler, &ctx, &candidates, &*policy, policy_failed)?;
+        let built = assembler.seal(provenance)?;
         stage.done("execution");
         self.account_bundles(params.number, &offers, &placed, &built.bundles);
         let mut leaving = built.included.clone();
+        let mut invalid = Vec::new();
         for (hash, why) in &built.skipped {
             match why {
                 Skipped::Invalid(reason) => {
                     debug!(target: "ordo::builder", tx = %hash, reason, "dropping invalid transaction");
                     leaving.push(*hash);
+                    invalid.push((*hash, Arc::<str>::from(reason.as_str())));
                 }
                 Skipped::Deferred(_) => {}
             }
@@ -400,6 +416,7 @@ impl Builder {
         let block = Arc::new(block);
         *self.head.write() = block.clone();
         self.pool.on_block(&leaving);
+        self.pool.note_dropped(invalid);
         if let Some(bundles) = self.bundles.read().clone() {
             bundles.prune(params.number, params.timestamp.max(now_secs()));
         }
@@ -423,6 +440,71 @@ impl Builder {
         }
         debug!(target: "ordo::builder", number = params.number, txs = built.included.len(), "sealed block");
         Ok(sealed)
+    }
+
+    /// Keeps filling the block once its plan ran. Policies choose by gas *limits*, while a
+    /// transaction pays only for the gas it *uses*: a sender with a block-sized limit and a
+    /// top tip would otherwise reserve the whole block for a 21k-gas transfer. So, while
+    /// real gas is left, the policy is asked again to order the candidates not yet in the
+    /// block against the gas actually left (up to [`MAX_POLICY_REFILLS`] times), and a
+    /// last native pass takes whatever still fits, as geth's and reth's builders do.
+    fn refill(
+        &self,
+        assembler: &mut ordo_exec::BlockAssembler<'_>,
+        ctx: &OrderingContext,
+        candidates: &[ordo_primitives::Candidate],
+        policy: &dyn OrderingPolicy,
+        policy_failed: bool,
+    ) -> Result<(), BuilderError> {
+        for round in 0..=MAX_POLICY_REFILLS {
+            let gas_left = assembler.gas_left();
+            if gas_left < MIN_TX_GAS {
+                break;
+            }
+            let mut done: std::collections::HashSet<B256> =
+                assembler.included().iter().copied().collect();
+            done.extend(
+                assembler
+                    .skipped()
+                    .iter()
+                    .filter_map(|(hash, why)| matches!(why, Skipped::Invalid(_)).then_some(*hash)),
+            );
+            let rest: Vec<ordo_primitives::Candidate> = candidates
+                .iter()
+                .filter(|c| !done.contains(&c.hash) && c.gas_limit() <= gas_left)
+                .cloned()
+                .collect();
+            if rest.is_empty() {
+                break;
+            }
+            let ctx = OrderingContext {
+                gas_limit: gas_left,
+                ..*ctx
+            };
+            let native = policy_failed || round == MAX_POLICY_REFILLS;
+            let order = if native {
+                None
+            } else {
+                policy
+                    .order(&ctx, &rest)
+                    .and_then(|order| check_order(&rest, &order).map(|()| order))
+                    .inspect_err(|err| {
+                        debug!(target: "ordo::builder", policy = policy.name(), %err, "refill order refused; native order for the rest of the block");
+                    })
+                    .ok()
+            };
+            let Some(order) = order.or_else(|| self.fallback.order(&ctx, &rest).ok()) else {
+                break;
+            };
+            let before = assembler.included().len();
+            for i in order {
+                assembler.push(&BlockItem::Tx(rest[i as usize].tx.clone()))?;
+            }
+            if assembler.included().len() == before || native {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// This block's bundles: the pool's eligible ones, then the searcher plugins' proposals,
@@ -463,7 +545,9 @@ impl Builder {
         let mut seen = std::collections::HashSet::new();
         let mut offers = Vec::new();
         let mut simulated = 0usize;
-        for (arrival, p) in mev::fair_order(pending).into_iter().enumerate() {
+        let ledger = &self.ledger;
+        let ranked = mev::fair_order(pending, |key| ledger.credit_key(key));
+        for (arrival, p) in ranked.into_iter().enumerate() {
             let (p, searcher_rank) = p;
             let key = p.searcher.clone();
             self.ledger.proposed(&key, number);
@@ -534,8 +618,38 @@ impl Builder {
     }
 
     /// Produces a block every block time until `shutdown` resolves.
+    ///
+    /// Blocks are built on a thread of their own ("ordo-builder"), not on tokio's blocking
+    /// pool: whatever else the node is asked to do, no queue of other work stands between a
+    /// slot and its block.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let (ticks, builds) = std::sync::mpsc::channel::<
+            tokio::sync::oneshot::Sender<Result<Option<SealedBlock>, BuilderError>>,
+        >();
+        let this = self.clone();
+        let thread = std::thread::Builder::new()
+            .name("ordo-builder".into())
+            .spawn(move || {
+                for reply in builds {
+                    // A panic fails this slot (the reply is dropped), not the next ones.
+                    let sealed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let _sealing = this.sealing.lock();
+                        if this.halted.read().is_some() {
+                            Ok(None)
+                        } else {
+                            this.build_one().map(Some)
+                        }
+                    }));
+                    if let Ok(sealed) = sealed {
+                        let _ = reply.send(sealed);
+                    }
+                }
+            });
+        if let Err(err) = thread {
+            tracing::error!(target: "ordo::builder", %err, "cannot start the builder thread; no blocks");
+            return;
+        }
         let mut next = tokio::time::Instant::now() + self.params.read().block_time;
         info!(target: "ordo::builder", head = self.head().number(), "block production started");
         loop {
@@ -543,21 +657,18 @@ impl Builder {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep_until(next) => {}
             }
-            let this = self.clone();
-            let sealed = tokio::task::spawn_blocking(move || {
-                let _sealing = this.sealing.lock();
-                if this.halted.read().is_some() {
-                    return Ok(None);
-                }
-                this.build_one().map(Some)
-            });
+            let (reply, sealed) = tokio::sync::oneshot::channel();
+            if ticks.send(reply).is_err() {
+                tracing::error!(target: "ordo::builder", "builder thread gone; block production stopped");
+                break;
+            }
             match sealed.await {
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => {
                     // Storage is failing; retrying in a tight loop would not help.
                     tracing::error!(target: "ordo::builder", %err, "block production failed");
                 }
-                Err(err) => tracing::error!(target: "ordo::builder", %err, "builder task panicked"),
+                Err(_) => tracing::error!(target: "ordo::builder", "builder thread panicked"),
             }
             // Fixed slots: the next block is due one block time after this one was due,
             // unless building overran, in which case start again from now.

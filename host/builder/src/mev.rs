@@ -7,6 +7,12 @@
 //! and a searcher without credit has its bundles refused at ingress and skipped unsimulated
 //! until it earns one back. The block pays at most [`MAX_BUNDLES_PER_BLOCK`] simulations.
 //! Unsigned bundles share the one `anonymous` searcher, as they share its credit.
+//!
+//! Anyone can sign with a fresh key, so per-searcher limits only mean something for
+//! identities that have earned them: a signer that never landed a bundle is *unproven*,
+//! and all unproven signers share one credit bucket and one per-block simulation share
+//! ([`UNPROVEN`]); its statistics stay its own. The ledger tracks at most
+//! [`MAX_TRACKED_SEARCHERS`] identities, forgetting the longest idle first.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -30,6 +36,11 @@ pub const MAX_BUNDLES_PER_SEARCHER_PER_BLOCK: usize = 8;
 pub const FAILURE_BURST: u64 = 16;
 /// Blocks per credit earned back.
 pub const REFILL_BLOCKS: u64 = 32;
+
+/// The credit and fair-share group of every signed searcher that has not landed a bundle.
+pub const UNPROVEN: &str = "unproven";
+/// Most searcher identities the ledger keeps statistics for.
+pub const MAX_TRACKED_SEARCHERS: usize = 1024;
 
 /// The statistics key of an RPC searcher (`None`: no signature header).
 pub fn rpc_searcher_key(searcher: Option<Address>) -> String {
@@ -61,24 +72,84 @@ struct Entry {
     stats: SearcherStats,
     /// Block at which `credit` was last refilled.
     refilled_at: u64,
+    /// Last block anything happened to this searcher (eviction picks the oldest).
+    seen_at: u64,
 }
 
 /// Per-searcher statistics and the failure budget.
 #[derive(Debug, Default)]
 pub struct SearcherLedger {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<String, Entry>,
+    /// What the searchers forgotten to stay within [`MAX_TRACKED_SEARCHERS`] had done, so
+    /// totals (and metric counters) never go backwards.
+    forgotten: SearcherStats,
+}
+
+impl Entries {
+    /// Forgets the longest-idle searcher (never `keep`), adding its statistics to
+    /// `forgotten`.
+    fn evict_one(&mut self, keep: &str) {
+        let Some(oldest) = self
+            .map
+            .iter()
+            .filter(|(k, _)| k.as_str() != keep && k.as_str() != UNPROVEN)
+            .min_by_key(|(_, e)| e.seen_at)
+            .map(|(k, _)| k.clone())
+        else {
+            return;
+        };
+        if let Some(e) = self.map.remove(&oldest) {
+            let f = &mut self.forgotten;
+            f.proposed += e.stats.proposed;
+            f.landed += e.stats.landed;
+            f.paid = f.paid.saturating_add(e.stats.paid);
+            for (reason, n) in e.stats.dropped {
+                *f.dropped.entry(reason).or_default() += n;
+            }
+        }
+    }
 }
 
 impl SearcherLedger {
+    /// The key whose credit and fair share `key` uses: its own once it landed a bundle
+    /// (and for plugins, which the operator loaded, and `anonymous`, already shared),
+    /// [`UNPROVEN`] before that.
+    pub fn credit_key(&self, key: &str) -> String {
+        if !key.starts_with("0x") {
+            return key.to_string();
+        }
+        let landed = self
+            .entries
+            .lock()
+            .map
+            .get(key)
+            .is_some_and(|e| e.stats.landed > 0);
+        if landed {
+            key.to_string()
+        } else {
+            UNPROVEN.to_string()
+        }
+    }
+
     fn with<R>(&self, key: &str, block: u64, f: impl FnOnce(&mut SearcherStats) -> R) -> R {
         let mut entries = self.entries.lock();
-        let entry = entries.entry(key.to_string()).or_insert_with(|| Entry {
+        if !entries.map.contains_key(key) && entries.map.len() >= MAX_TRACKED_SEARCHERS {
+            entries.evict_one(key);
+        }
+        let entry = entries.map.entry(key.to_string()).or_insert_with(|| Entry {
             stats: SearcherStats {
                 credit: FAILURE_BURST,
                 ..Default::default()
             },
             refilled_at: block,
+            seen_at: block,
         });
+        entry.seen_at = entry.seen_at.max(block);
         let earned = block.saturating_sub(entry.refilled_at) / REFILL_BLOCKS;
         if earned > 0 {
             entry.stats.credit = entry.stats.credit.saturating_add(earned).min(FAILURE_BURST);
@@ -91,9 +162,11 @@ impl SearcherLedger {
         f(&mut entry.stats)
     }
 
-    /// True when `key` has no failure credit left at `block`.
+    /// True when `key` (through its credit key) has no failure credit left at `block`.
     pub fn rate_limited(&self, key: &str, block: u64) -> bool {
-        self.entries.lock().contains_key(key) && self.with(key, block, |s| s.credit == 0)
+        let credit = self.credit_key(key);
+        self.entries.lock().map.contains_key(&credit)
+            && self.with(&credit, block, |s| s.credit == 0)
     }
 
     pub(crate) fn proposed(&self, key: &str, block: u64) {
@@ -107,26 +180,33 @@ impl SearcherLedger {
     }
 
     pub(crate) fn failed_simulation(&self, key: &str, block: u64) {
+        let credit = self.credit_key(key);
         self.with(key, block, |s| {
             *s.dropped.entry("simulation".to_string()).or_default() += 1;
-            s.credit = s.credit.saturating_sub(1);
         });
+        self.with(&credit, block, |s| s.credit = s.credit.saturating_sub(1));
     }
 
     pub(crate) fn landed(&self, key: &str, block: u64, paid: U256) {
         self.with(key, block, |s| {
             s.landed += 1;
-            s.paid += paid;
+            s.paid = s.paid.saturating_add(paid);
         });
     }
 
-    /// Every searcher's statistics, by key (credit as of the last event).
+    /// Every tracked searcher's statistics, by key (credit as of the last event).
     pub fn snapshot(&self) -> BTreeMap<String, SearcherStats> {
         self.entries
             .lock()
+            .map
             .iter()
             .map(|(k, e)| (k.clone(), e.stats.clone()))
             .collect()
+    }
+
+    /// The summed statistics of the searchers forgotten to keep the ledger bounded.
+    pub fn forgotten(&self) -> SearcherStats {
+        self.entries.lock().forgotten.clone()
     }
 }
 
@@ -169,6 +249,7 @@ impl PreStateView for HeadState {
         value: U256,
         gas: u64,
         data: Bytes,
+        deadline: std::time::Instant,
     ) -> Result<CallView, String> {
         let request = TransactionRequest::default()
             .from(from)
@@ -178,8 +259,11 @@ impl PreStateView for HeadState {
             .input(data.into());
         let (success, gas_used, output) = self
             .exec
-            .call_raw(&self.params, &request)
-            .map_err(|e| e.to_string())?;
+            .call_raw(&self.params, &request, Some(deadline))
+            .map_err(|e| match e {
+                ordo_exec::ExecError::TimedOut => "deadline exceeded".to_string(),
+                e => e.to_string(),
+            })?;
         Ok(CallView {
             success,
             gas_used,
@@ -243,19 +327,30 @@ impl Pending {
 /// Takes bundles in turns across searchers (each searcher's in arrival order, searchers in
 /// order of their first bundle), so arriving early with many bundles buys no more than one
 /// turn at a time. Each bundle comes with its rank within its searcher's bundles.
-pub(crate) fn fair_order(pending: Vec<Pending>) -> Vec<(Pending, usize)> {
-    let mut queues: Vec<(String, std::collections::VecDeque<Pending>)> = Vec::new();
+///
+/// Turns are per `group(searcher)`: all unproven signers take one turn between them, so
+/// signing with many fresh keys buys no more turns than signing with one.
+pub(crate) fn fair_order(
+    pending: Vec<Pending>,
+    group: impl Fn(&str) -> String,
+) -> Vec<(Pending, usize)> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut queues: Vec<std::collections::VecDeque<Pending>> = Vec::new();
     for p in pending {
-        match queues.iter_mut().find(|(k, _)| *k == p.searcher) {
-            Some((_, q)) => q.push_back(p),
-            None => queues.push((p.searcher.clone(), [p].into())),
+        let g = group(&p.searcher);
+        match index.get(&g) {
+            Some(&i) => queues[i].push_back(p),
+            None => {
+                index.insert(g, queues.len());
+                queues.push([p].into());
+            }
         }
     }
     let mut out = Vec::new();
     let mut rank = 0;
     loop {
         let mut any = false;
-        for (_, q) in &mut queues {
+        for q in &mut queues {
             if let Some(p) = q.pop_front() {
                 out.push((p, rank));
                 any = true;
@@ -360,15 +455,79 @@ mod tests {
         }
     }
 
+    /// Fresh keys cost nothing to make: before a key landed a bundle, its failures come out
+    /// of the one bucket every unproven key shares, and so does its per-block turn.
+    #[test]
+    fn unproven_keys_share_one_credit_and_one_turn() {
+        let ledger = SearcherLedger::default();
+        let fresh = |i: u64| format!("{:#042x}", i);
+        for i in 0..FAILURE_BURST {
+            assert!(!ledger.rate_limited(&fresh(i), 10), "key {i}");
+            ledger.failed_simulation(&fresh(i), 10);
+        }
+        // Another fresh key finds the shared bucket empty; a plugin and a proven key do not.
+        assert!(ledger.rate_limited(&fresh(999), 10));
+        let proven = fresh(1_000);
+        ledger.landed(&proven, 10, U256::from(1));
+        assert_eq!(ledger.credit_key(&proven), proven);
+        assert!(!ledger.rate_limited(&proven, 10));
+        assert!(!ledger.rate_limited("plugin:x", 10));
+        // Each key keeps its own statistics.
+        assert_eq!(ledger.snapshot()[&fresh(3)].dropped["simulation"], 1);
+
+        let turns: Vec<usize> = fair_order(
+            vec![pending(&fresh(1)), pending(&fresh(2)), pending(&proven)],
+            |k| ledger.credit_key(k),
+        )
+        .into_iter()
+        .map(|(_, rank)| rank)
+        .collect();
+        assert_eq!(
+            turns,
+            [0, 1, 0],
+            "two unproven keys take one turn between them"
+        );
+    }
+
+    #[test]
+    fn the_ledger_forgets_the_longest_idle_searchers_past_its_bound() {
+        let ledger = SearcherLedger::default();
+        ledger.landed("plugin:old", 1, U256::from(7));
+        for i in 0..(MAX_TRACKED_SEARCHERS as u64 * 3) {
+            ledger.proposed(&format!("{:#042x}", i), 2 + i);
+        }
+        let snapshot = ledger.snapshot();
+        assert!(
+            snapshot.len() <= MAX_TRACKED_SEARCHERS,
+            "{}",
+            snapshot.len()
+        );
+        assert!(
+            !snapshot.contains_key("plugin:old"),
+            "the idlest goes first"
+        );
+        let forgotten = ledger.forgotten();
+        assert_eq!(forgotten.landed, 1);
+        assert_eq!(forgotten.paid, U256::from(7));
+        let proposed: u64 = snapshot.values().map(|s| s.proposed).sum();
+        assert_eq!(
+            proposed + forgotten.proposed,
+            MAX_TRACKED_SEARCHERS as u64 * 3
+        );
+    }
+
     #[test]
     fn searchers_take_turns_whatever_their_arrival() {
-        let order: Vec<(String, usize)> = fair_order(vec![
-            pending("early"),
-            pending("early"),
-            pending("early"),
-            pending("late"),
-            pending("plugin:x"),
-        ])
+        let order: Vec<(String, usize)> = fair_order(
+            vec![
+                pending("early"),
+                pending("early"),
+                pending("early"),
+                pending("late"),
+                pending("plugin:x"),
+            ],
+            |k| k.to_string(),
+        )
         .into_iter()
         .map(|(p, rank)| (p.searcher, rank))
         .collect();

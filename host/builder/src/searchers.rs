@@ -56,8 +56,10 @@ pub trait PreStateView: Send + Sync + 'static {
     fn storage(&self, address: Address, slot: B256) -> B256;
     /// Code hash (`KECCAK_EMPTY` for accounts without code, zero for absent accounts).
     fn code_hash(&self, address: Address) -> B256;
-    /// An `eth_call` with at most `gas` gas. `Err` is a message for the plugin (the call
-    /// could not run at all, e.g. state failure); reverts are `Ok` with `success: false`.
+    /// An `eth_call` with at most `gas` gas, stopped at `deadline` (the searcher call's own:
+    /// the plugin's epoch deadline cannot interrupt the host while it runs the EVM). `Err`
+    /// is a message for the plugin (the call could not run at all: state failure, deadline);
+    /// reverts are `Ok` with `success: false`.
     fn call(
         &self,
         from: Address,
@@ -65,6 +67,7 @@ pub trait PreStateView: Send + Sync + 'static {
         value: U256,
         gas: u64,
         data: Bytes,
+        deadline: std::time::Instant,
     ) -> Result<CallView, String>;
 }
 

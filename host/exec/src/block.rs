@@ -218,13 +218,13 @@ impl DropReason {
 
 /// Running totals of the block being assembled; a bundle that fails truncates back to a mark.
 #[derive(Default)]
-struct Assembly<'a> {
+struct Assembly {
     cumulative_gas: u64,
     log_index: u64,
     included: Vec<B256>,
     receipts: Vec<ReceiptRecord>,
     envelopes: Vec<ReceiptEnvelope>,
-    block_tx: Vec<&'a Arc<PooledTx>>,
+    block_tx: Vec<Arc<PooledTx>>,
 }
 
 #[derive(Clone, Copy)]
@@ -234,7 +234,7 @@ struct Mark {
     len: usize,
 }
 
-impl<'a> Assembly<'a> {
+impl Assembly {
     fn mark(&self) -> Mark {
         Mark {
             cumulative_gas: self.cumulative_gas,
@@ -288,6 +288,22 @@ impl crate::Executor {
         items: &[BlockItem],
         provenance: Provenance,
     ) -> Result<BuiltBlock, ExecError> {
+        let mut block = self.assemble(parent, parent_hash, params)?;
+        for item in items {
+            block.push(item)?;
+        }
+        block.seal(provenance)
+    }
+
+    /// Starts a block on top of `parent`, to be filled item by item ([`BlockAssembler::push`])
+    /// and sealed. The builder uses it to keep filling a block with what its gas used left
+    /// over once the planned items ran (transactions use less gas than their limit).
+    pub fn assemble(
+        &self,
+        parent: &Header,
+        parent_hash: B256,
+        params: &BlockParams,
+    ) -> Result<BlockAssembler<'_>, ExecError> {
         if params.number != parent.number + 1 {
             return Err(ExecError::InvalidParams(format!(
                 "block {} does not follow parent {}",
@@ -296,30 +312,95 @@ impl crate::Executor {
         }
         let state: &StateDb = &self.state;
         let prevrandao = keccak256(parent_hash);
-        let mut evm = Context::mainnet()
+        let evm = Context::mainnet()
             .with_db(CacheDB::new(state))
             .with_cfg(cfg_env(self.chain_id))
             .with_block(block_env(params, prevrandao))
             .build_mainnet();
+        Ok(BlockAssembler {
+            state,
+            parent_hash,
+            prevrandao,
+            params: params.clone(),
+            evm,
+            asm: Assembly::default(),
+            skipped: Vec::new(),
+            bundles: Vec::new(),
+        })
+    }
+}
 
-        let mut asm = Assembly::default();
-        let mut skipped = Vec::new();
-        let mut bundles = Vec::new();
+/// A block being executed: items go in one by one, then [`BlockAssembler::seal`] computes the
+/// roots and the header. Nothing is written.
+pub struct BlockAssembler<'s> {
+    state: &'s StateDb,
+    parent_hash: B256,
+    prevrandao: B256,
+    params: BlockParams,
+    evm: BlockEvm<'s>,
+    asm: Assembly,
+    skipped: Vec<(B256, Skipped)>,
+    bundles: Vec<(B256, BundleResult)>,
+}
 
-        for item in items {
-            match item {
-                BlockItem::Tx(tx) => {
-                    if let TxRun::Skipped(why) = run_tx(&mut evm, params, tx, &mut asm)? {
-                        skipped.push((tx.hash, why));
-                    }
-                }
-                BlockItem::Bundle(bundle) => {
-                    let result = run_bundle(&mut evm, params, bundle, &mut asm)?;
-                    bundles.push((bundle.id, result));
+impl std::fmt::Debug for BlockAssembler<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockAssembler")
+            .field("number", &self.params.number)
+            .field("gas_used", &self.asm.cumulative_gas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockAssembler<'_> {
+    /// Executes one plan item: a transaction is included or skipped (recorded with why), a
+    /// bundle lands whole or is dropped (recorded with its result).
+    pub fn push(&mut self, item: &BlockItem) -> Result<(), ExecError> {
+        match item {
+            BlockItem::Tx(tx) => {
+                if let TxRun::Skipped(why) = run_tx(&mut self.evm, &self.params, tx, &mut self.asm)?
+                {
+                    self.skipped.push((tx.hash, why));
                 }
             }
+            BlockItem::Bundle(bundle) => {
+                let result = run_bundle(&mut self.evm, &self.params, bundle, &mut self.asm)?;
+                self.bundles.push((bundle.id, result));
+            }
         }
+        Ok(())
+    }
 
+    /// Gas the block can still use: its limit minus what the included transactions used.
+    pub fn gas_left(&self) -> u64 {
+        self.params
+            .gas_limit
+            .saturating_sub(self.asm.cumulative_gas)
+    }
+
+    /// Hashes of the transactions included so far, in block order.
+    pub fn included(&self) -> &[B256] {
+        &self.asm.included
+    }
+
+    /// Transactions left out so far, with why (a transaction deferred and later included
+    /// by another push stays listed).
+    pub fn skipped(&self) -> &[(B256, Skipped)] {
+        &self.skipped
+    }
+
+    /// Computes the state changes, the roots and the header.
+    pub fn seal(self, provenance: Provenance) -> Result<BuiltBlock, ExecError> {
+        let Self {
+            state,
+            parent_hash,
+            prevrandao,
+            params,
+            mut evm,
+            asm,
+            skipped,
+            bundles,
+        } = self;
         let changes = evm.finalize();
         let mut commit = BlockCommit::default();
         let state_root = state
@@ -374,13 +455,13 @@ impl crate::Executor {
 
 type BlockEvm<'s> = revm::MainnetEvm<revm::handler::MainnetContext<CacheDB<&'s StateDb>>>;
 
-fn run_tx<'a>(
+fn run_tx(
     evm: &mut BlockEvm<'_>,
     params: &BlockParams,
-    tx: &'a Arc<PooledTx>,
-    asm: &mut Assembly<'a>,
+    tx: &Arc<PooledTx>,
+    asm: &mut Assembly,
 ) -> Result<TxRun, ExecError> {
-    if asm.cumulative_gas + tx.gas_limit() > params.gas_limit {
+    if asm.cumulative_gas.saturating_add(tx.gas_limit()) > params.gas_limit {
         return Ok(TxRun::Skipped(Skipped::Deferred(
             "block gas limit reached".into(),
         )));
@@ -417,7 +498,7 @@ fn run_tx<'a>(
     });
     asm.log_index += n_logs;
     asm.included.push(tx.hash);
-    asm.block_tx.push(tx);
+    asm.block_tx.push(tx.clone());
     Ok(TxRun::Included(success))
 }
 
@@ -432,11 +513,11 @@ fn coinbase_balance(evm: &BlockEvm<'_>, coinbase: Address) -> Result<U256, ExecE
         .unwrap_or_default())
 }
 
-fn run_bundle<'a>(
+fn run_bundle(
     evm: &mut BlockEvm<'_>,
     params: &BlockParams,
-    bundle: &'a BundleItem,
-    asm: &mut Assembly<'a>,
+    bundle: &BundleItem,
+    asm: &mut Assembly,
 ) -> Result<BundleResult, ExecError> {
     if let Some(target) = bundle.after
         && asm.included.last() != Some(&target)

@@ -144,8 +144,8 @@ impl Executor {
                 }
             };
             out.total_gas_used += gas_used;
-            out.coinbase_diff += coinbase_diff;
-            out.gas_fees += gas_fees;
+            out.coinbase_diff = out.coinbase_diff.saturating_add(coinbase_diff);
+            out.gas_fees = out.gas_fees.saturating_add(gas_fees);
             out.results.push(BundleTxResult {
                 hash: tx.hash,
                 from: tx.sender,

@@ -1,19 +1,23 @@
 //! Read-only execution for `eth_call`, `eth_estimateGas` and `eth_createAccessList`.
 //!
 //! Calls run on the head state through a throw-away `CacheDB`, so state overrides and the
-//! call's own writes never reach storage.
+//! call's own writes never reach storage. Every entry point takes an optional deadline:
+//! past it the EVM stops ([`DeadlineInspector`]) and the call fails with
+//! [`ExecError::TimedOut`].
 
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_evm::{EvmEnv, overrides::apply_state_overrides, rpc::TryIntoTxEnv};
 use alloy_primitives::{Address, B256, Bytes, TxKind};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
+use std::time::Instant;
+
 use revm::{
-    Context, ExecuteEvm, MainBuilder, MainContext,
+    Context, ExecuteEvm, InspectEvm, MainBuilder, MainContext,
     context::{TxEnv, result::ExecutionResult},
     database::CacheDB,
 };
 
-use crate::{ExecError, Executor, StateAt, block::BlockParams};
+use crate::{ExecError, Executor, StateAt, block::BlockParams, deadline::DeadlineInspector};
 
 /// The result of a successful call.
 #[derive(Debug, Clone)]
@@ -78,7 +82,11 @@ impl Executor {
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
         gas: Option<u64>,
+        deadline: Option<Instant>,
     ) -> Result<(ExecutionResult, revm::state::EvmState), ExecError> {
+        if deadline.is_some_and(|at| Instant::now() >= at) {
+            return Err(ExecError::TimedOut);
+        }
         let env = self.call_env(params, request);
         let mut db = CacheDB::new(StateAt {
             state: &self.state,
@@ -92,12 +100,22 @@ impl Executor {
         if let Some(gas) = gas {
             tx.gas_limit = gas;
         }
-        let mut evm = Context::mainnet()
+        let ctx = Context::mainnet()
             .with_db(db)
             .with_cfg(env.cfg_env)
-            .with_block(env.block_env)
-            .build_mainnet();
-        let out = evm.transact(tx).map_err(ExecError::from_evm)?;
+            .with_block(env.block_env);
+        let Some(at) = deadline else {
+            let out = ctx
+                .build_mainnet()
+                .transact(tx)
+                .map_err(ExecError::from_evm)?;
+            return Ok((out.result, out.state));
+        };
+        let mut evm = ctx.build_mainnet_with_inspector(DeadlineInspector::new(at));
+        let out = evm.inspect_tx(tx).map_err(ExecError::from_evm)?;
+        if evm.inspector.fired() {
+            return Err(ExecError::TimedOut);
+        }
         Ok((out.result, out.state))
     }
 
@@ -107,8 +125,9 @@ impl Executor {
         params: &BlockParams,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
+        deadline: Option<Instant>,
     ) -> Result<CallOutcome, ExecError> {
-        let (result, _) = self.run(params, request, overrides, None)?;
+        let (result, _) = self.run(params, request, overrides, None, deadline)?;
         outcome(result)
     }
 
@@ -119,8 +138,9 @@ impl Executor {
         &self,
         params: &BlockParams,
         request: &TransactionRequest,
+        deadline: Option<Instant>,
     ) -> Result<(bool, u64, Bytes), ExecError> {
-        let (result, _) = self.run(params, request, None, None)?;
+        let (result, _) = self.run(params, request, None, None, deadline)?;
         let gas_used = result.tx_gas_used();
         Ok(match result {
             ExecutionResult::Success { output, .. } => (true, gas_used, output.into_data()),
@@ -136,9 +156,10 @@ impl Executor {
         params: &BlockParams,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
+        deadline: Option<Instant>,
     ) -> Result<u64, ExecError> {
         let cap = request.gas.unwrap_or(params.gas_limit).min(CALL_GAS_CAP);
-        let (result, _) = self.run(params, request, overrides, Some(cap))?;
+        let (result, _) = self.run(params, request, overrides, Some(cap), deadline)?;
         let used = match result {
             ExecutionResult::Success { .. } => result.tx_gas_used(),
             other => {
@@ -154,9 +175,16 @@ impl Executor {
             }
         };
         // Plain transfers and many simple calls need exactly what they used.
-        if let Ok((ExecutionResult::Success { .. }, _)) =
-            self.run(params, request, overrides, Some(used))
-        {
+        // A timeout in any probe fails the whole estimate (a timed-out probe must not
+        // read as "too little gas").
+        let probe = |gas: u64| -> Result<bool, ExecError> {
+            match self.run(params, request, overrides, Some(gas), deadline) {
+                Ok((ExecutionResult::Success { .. }, _)) => Ok(true),
+                Err(ExecError::TimedOut) => Err(ExecError::TimedOut),
+                _ => Ok(false),
+            }
+        };
+        if probe(used)? {
             return Ok(used);
         }
         let mut lo = used;
@@ -164,9 +192,10 @@ impl Executor {
         // Most calls succeed with used * 64/63 (the EIP-150 reserve); try it first.
         let optimistic = (used + 2_300).saturating_mul(64) / 63;
         if optimistic < hi {
-            match self.run(params, request, overrides, Some(optimistic)) {
-                Ok((ExecutionResult::Success { .. }, _)) => hi = optimistic,
-                _ => lo = optimistic,
+            if probe(optimistic)? {
+                hi = optimistic;
+            } else {
+                lo = optimistic;
             }
         }
         while lo + 1 < hi {
@@ -175,9 +204,10 @@ impl Executor {
                 break;
             }
             let mid = lo + (hi - lo) / 2;
-            match self.run(params, request, overrides, Some(mid)) {
-                Ok((ExecutionResult::Success { .. }, _)) => hi = mid,
-                _ => lo = mid,
+            if probe(mid)? {
+                hi = mid;
+            } else {
+                lo = mid;
             }
         }
         Ok(hi)
@@ -189,8 +219,9 @@ impl Executor {
         &self,
         params: &BlockParams,
         request: &TransactionRequest,
+        deadline: Option<Instant>,
     ) -> Result<(AccessList, u64, Option<String>), ExecError> {
-        let (result, state) = self.run(params, request, None, None)?;
+        let (result, state) = self.run(params, request, None, None, deadline)?;
         let from = request.from.unwrap_or_default();
         let to = match request.to {
             Some(TxKind::Call(to)) => Some(to),
@@ -221,7 +252,7 @@ impl Executor {
         };
         let mut with_list = request.clone();
         with_list.access_list = Some(list.clone());
-        let (result, _) = self.run(params, &with_list, None, None)?;
+        let (result, _) = self.run(params, &with_list, None, None, deadline)?;
         Ok((list, result.tx_gas_used(), error))
     }
 }

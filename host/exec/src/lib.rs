@@ -4,12 +4,15 @@
 //! - [`StateDb`] (state.rs): the head state. Accounts live in memory (index + trie order),
 //!   slots and code are read through fjall. It is revm's `DatabaseRef`, answers the pool's
 //!   nonce/balance questions, and computes storage and state roots for a block's changes.
-//! - [`Executor::build_block`] (block.rs): runs the ordered transactions, skips the invalid
-//!   (classified as never-includable or deferred), builds receipts and seals the header
-//!   (tx/receipt/state roots, bloom, base fee). It writes nothing: the builder stores the
-//!   returned [`ordo_storage::BlockCommit`] in one batch, then calls [`StateDb::apply`].
+//! - [`Executor::assemble`] → [`BlockAssembler`] (block.rs): runs plan items one by one
+//!   (transactions skipped when invalid, classified as never-includable or deferred; bundles
+//!   whole or not at all), builds receipts, reports the gas left, and seals the header
+//!   (tx/receipt/state roots, bloom, base fee). [`Executor::build_block`] is the one-shot
+//!   form. Nothing is written: the builder stores the returned
+//!   [`ordo_storage::BlockCommit`] in one batch, then calls [`StateDb::apply`].
 //! - [`Executor::call`] / `estimate_gas` / `create_access_list` (call.rs): read-only
-//!   simulations on a throw-away cache over the head state, with optional state overrides.
+//!   simulations on a throw-away cache over the head state, with optional state overrides,
+//!   stopped at an optional wall-clock deadline by [`DeadlineInspector`] (deadline.rs).
 //! - [`Executor::simulate_bundle`] (bundle.rs): `eth_callBundle`, signed transactions run in
 //!   order with block validation on a throw-away cache, reporting coinbase payments.
 //!
@@ -19,16 +22,18 @@
 mod block;
 mod bundle;
 mod call;
+mod deadline;
 mod state;
 
 use std::sync::Arc;
 
 pub use block::{
-    BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, DropReason, SPEC, Skipped,
-    genesis_header,
+    BlockAssembler, BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, DropReason, SPEC,
+    Skipped, genesis_header,
 };
 pub use bundle::{BundleOutcome, BundleTxResult};
 pub use call::{CALL_GAS_CAP, CallOutcome};
+pub use deadline::DeadlineInspector;
 pub use state::{StateAt, StateDb, StateError};
 
 use alloy_primitives::Bytes;
@@ -57,6 +62,9 @@ pub enum ExecError {
     /// The request itself is malformed.
     #[error("{0}")]
     InvalidParams(String),
+    /// A read-only execution ran past its deadline and was stopped.
+    #[error("execution aborted (timeout)")]
+    TimedOut,
 }
 
 impl ExecError {

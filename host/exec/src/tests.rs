@@ -168,13 +168,13 @@ fn contract_storage_logs_and_calls() {
         ..Default::default()
     };
     // The call's write is simulated: it returns 7 but the stored value stays 42.
-    let out = exec.call(&params(2), &request, None).unwrap();
+    let out = exec.call(&params(2), &request, None, None).unwrap();
     assert_eq!(U256::from_be_slice(&out.output), U256::from(7));
     assert_eq!(
         exec.state().storage_at(&contract, &B256::ZERO).unwrap(),
         U256::from(42)
     );
-    let gas = exec.estimate_gas(&params(2), &request, None).unwrap();
+    let gas = exec.estimate_gas(&params(2), &request, None, None).unwrap();
     assert!(gas > 21_000 && gas < 100_000, "estimate {gas}");
 }
 
@@ -222,8 +222,50 @@ fn a_reverting_transaction_is_included_with_status_zero_and_pays_gas() {
         ..Default::default()
     };
     assert!(matches!(
-        exec.call(&params(2), &request, None),
+        exec.call(&params(2), &request, None, None),
         Err(ExecError::Reverted { .. })
+    ));
+}
+
+/// Gas does not bound time: a call given a deadline is stopped there and says so, instead
+/// of spinning through its whole gas; without one it runs to its gas limit (out of gas).
+#[test]
+fn a_call_past_its_deadline_stops_with_timed_out() {
+    let key = PrivateKeySigner::random();
+    let (_dir, exec, _genesis) = setup(&key);
+    // Initcode `JUMPDEST PUSH1 0 JUMP`: loops until the gas runs out.
+    let spin = alloy_rpc_types_eth::TransactionRequest {
+        to: Some(TxKind::Create),
+        input: hex_bytes("5b600056").into(),
+        gas: Some(crate::CALL_GAS_CAP),
+        ..Default::default()
+    };
+    let past = std::time::Instant::now();
+    assert!(matches!(
+        exec.call(&params(1), &spin, None, Some(past)),
+        Err(ExecError::TimedOut)
+    ));
+    let soon = std::time::Instant::now() + std::time::Duration::from_millis(5);
+    assert!(matches!(
+        exec.call(&params(1), &spin, None, Some(soon)),
+        Err(ExecError::TimedOut)
+    ));
+    assert!(matches!(
+        exec.estimate_gas(&params(1), &spin, None, Some(soon)),
+        Err(ExecError::TimedOut)
+    ));
+    assert!(matches!(
+        exec.call_raw(&params(1), &spin, Some(soon)),
+        Err(ExecError::TimedOut)
+    ));
+    let small = alloy_rpc_types_eth::TransactionRequest {
+        gas: Some(100_000),
+        ..spin
+    };
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    assert!(matches!(
+        exec.call(&params(1), &small, None, Some(far)),
+        Err(ExecError::Halted(_))
     ));
 }
 

@@ -78,8 +78,18 @@ fn exec_err(e: ExecError) -> BackendError {
             BackendError::internal("internal state error")
         }
         ExecError::InvalidParams(m) => BackendError::invalid_params(m),
+        // The read pool set the deadline that stopped it; its error names the timeout.
+        ExecError::TimedOut => ordo_rpc::CallDeadline::current().map_or_else(
+            || BackendError::tx("execution aborted (timeout)"),
+            |d| d.error(),
+        ),
         other => BackendError::tx(other.to_string()),
     }
+}
+
+/// When the read running on this thread must stop (set by the RPC server's read pool).
+fn call_deadline() -> Option<std::time::Instant> {
+    ordo_rpc::CallDeadline::current().map(|d| d.at)
 }
 
 /// The positional params of a call (absent: none).
@@ -542,7 +552,7 @@ impl EthBackend for NodeApi {
     ) -> BackendResult<Bytes> {
         let params = self.call_params(at, block.as_ref())?;
         self.exec
-            .call(&params, &request, state.as_ref())
+            .call(&params, &request, state.as_ref(), call_deadline())
             .map(|o| o.output)
             .map_err(exec_err)
     }
@@ -556,7 +566,7 @@ impl EthBackend for NodeApi {
     ) -> BackendResult<u64> {
         let params = self.call_params(at, block.as_ref())?;
         self.exec
-            .estimate_gas(&params, &request, state.as_ref())
+            .estimate_gas(&params, &request, state.as_ref(), call_deadline())
             .map_err(exec_err)
     }
 
@@ -568,7 +578,7 @@ impl EthBackend for NodeApi {
         let params = self.call_params(at, None)?;
         let (access_list, gas_used, error) = self
             .exec
-            .create_access_list(&params, &request)
+            .create_access_list(&params, &request, call_deadline())
             .map_err(exec_err)?;
         Ok(AccessListResult {
             access_list,
@@ -672,10 +682,16 @@ impl EthBackend for NodeApi {
     fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
         Box::pin(async move {
             self.refuse_if_halted()?;
-            // Signature recovery is the CPU-heavy step; keep it off the reactor threads.
-            let decoded = tokio::task::spawn_blocking(move || ordo_primitives::decode_raw_tx(&raw))
+            // Signature recovery is the CPU-heavy step; keep it off the reactor threads, and
+            // off tokio's blocking pool, which other work can fill: rayon's threads run
+            // only ingress decoding and the pool's parallel account reads.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            rayon::spawn(move || {
+                let _ = tx.send(ordo_primitives::decode_raw_tx(&raw));
+            });
+            let decoded = rx
                 .await
-                .map_err(|e| BackendError::internal(format!("decoder task failed: {e}")))?;
+                .map_err(|_| BackendError::internal("decoder task failed"))?;
             let refused = |reason: &'static str| {
                 metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => reason)
                     .increment(1);
@@ -772,6 +788,11 @@ impl EthBackend for NodeApi {
         params: Option<&RawValue>,
     ) -> Option<BackendResult<Box<RawValue>>> {
         self.extension_as(method, params, None)
+    }
+
+    fn heavy_extension(&self, method: &str) -> bool {
+        // Runs up to a block's worth of gas: a read-pool job with its budget.
+        method == "eth_callBundle"
     }
 
     fn extension_as(

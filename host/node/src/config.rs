@@ -46,6 +46,8 @@ pub struct NodeConfig {
     pub l1: L1Section,
     /// Rate limits (changed live with `admin_setLimits`).
     pub limits: LimitsSection,
+    /// How the JSON-RPC server runs expensive reads.
+    pub rpc: RpcSection,
     /// The sequencer key, which signs every sealed block hash.
     pub sequencer: SequencerSection,
 }
@@ -62,6 +64,36 @@ pub struct SequencerSection {
     pub password_file: Option<PathBuf>,
     /// Raw hex key file (mode 0600 enforced).
     pub key_file: Option<PathBuf>,
+}
+
+/// `[rpc]` section: the threads, deadline and per-client budget of expensive reads
+/// (`eth_call`, `eth_estimateGas`, `eth_getLogs`, `eth_callBundle`, ...).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RpcSection {
+    /// Milliseconds an expensive read may take, queueing included (geth's
+    /// `--rpc.evmtimeout`); then "execution aborted (timeout = 5s)".
+    pub call_timeout_ms: u64,
+    /// Threads for expensive reads; 0 means one per core.
+    pub read_threads: usize,
+    /// Expensive reads waiting for a thread; more get -32005 "server busy".
+    pub read_queue: usize,
+    /// Milliseconds of read-thread time per second per client IP (0: no limit)...
+    pub read_ms_per_ip_per_sec: u32,
+    /// ...and how many a client may spend at once after an idle spell.
+    pub read_ms_per_ip_burst: u32,
+}
+
+impl Default for RpcSection {
+    fn default() -> Self {
+        Self {
+            call_timeout_ms: ordo_rpc::DEFAULT_CALL_TIMEOUT.as_millis() as u64,
+            read_threads: 0,
+            read_queue: ordo_rpc::DEFAULT_READ_QUEUE,
+            read_ms_per_ip_per_sec: ordo_rpc::DEFAULT_READ_MS_PER_IP.per_sec,
+            read_ms_per_ip_burst: ordo_rpc::DEFAULT_READ_MS_PER_IP.burst,
+        }
+    }
 }
 
 /// `[limits]` section: token buckets; 0 per second means no limit.
@@ -120,10 +152,11 @@ impl LimitsSection {
         }
     }
 
-    /// The JSON-RPC server's configuration under these limits.
+    /// The JSON-RPC server's configuration under these limits and `rpc`'s read settings.
     pub fn rpc_config(
         &self,
         per_ip: std::sync::Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
+        rpc: &RpcSection,
     ) -> ordo_rpc::RpcConfig {
         ordo_rpc::RpcConfig {
             max_body_bytes: self.max_body_bytes,
@@ -132,6 +165,16 @@ impl LimitsSection {
             ws_max_subscriptions: self.ws_max_subscriptions,
             body_timeout: std::time::Duration::from_millis(self.body_timeout_ms.max(1)),
             per_ip,
+            read_threads: match rpc.read_threads {
+                0 => ordo_rpc::default_read_threads(),
+                n => n,
+            },
+            read_queue: rpc.read_queue.max(1),
+            call_timeout: std::time::Duration::from_millis(rpc.call_timeout_ms.max(1)),
+            read_ms_per_ip: std::sync::Arc::new(ordo_rpc::RateLimiter::new(ordo_rpc::Quota {
+                per_sec: rpc.read_ms_per_ip_per_sec,
+                burst: rpc.read_ms_per_ip_burst,
+            })),
             ..ordo_rpc::RpcConfig::default()
         }
     }
@@ -408,6 +451,7 @@ impl Default for NodeConfig {
             batcher: BatcherSection::default(),
             l1: L1Section::default(),
             limits: LimitsSection::default(),
+            rpc: RpcSection::default(),
             sequencer: SequencerSection::default(),
         }
     }

@@ -65,6 +65,7 @@ pub struct Control {
     storage: Storage,
     builder: Arc<Builder>,
     pool: Arc<Pool>,
+    plugins: Arc<ordo_plugins::PluginManager>,
     per_ip: Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
     per_sender: Arc<ordo_rpc::RateLimiter<alloy_primitives::Address>>,
     live: Mutex<LiveConfig>,
@@ -78,6 +79,8 @@ pub struct Controlled {
     pub storage: Storage,
     pub builder: Arc<Builder>,
     pub pool: Arc<Pool>,
+    /// The plugins, whose per-block deadlines follow the block time.
+    pub plugins: Arc<ordo_plugins::PluginManager>,
     /// Per-IP limiter of the RPC server, holding the configured quota.
     pub per_ip: Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
     /// Per-sender limiter of the API, holding the configured quota.
@@ -101,6 +104,7 @@ impl Control {
             storage,
             builder,
             pool,
+            plugins,
             per_ip,
             per_sender,
         } = stages;
@@ -113,6 +117,7 @@ impl Control {
             storage,
             builder,
             pool,
+            plugins,
             per_ip,
             per_sender,
             live: Mutex::new(LiveConfig::default()),
@@ -135,6 +140,7 @@ impl Control {
         let mut limits = self.pool.limits();
         if let Some(ms) = live.block_time_ms {
             params.block_time = Duration::from_millis(ms);
+            self.plugins.set_block_time(ms);
         }
         if let Some(g) = live.gas_limit {
             params.gas_limit = g;

@@ -195,24 +195,12 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     builder.set_signer(Arc::new(keys::BlockSigner::new(sequencer, chain_id)));
     let plugins = tokio::task::spawn_blocking({
         let storage = storage.clone();
-        let mut section = config.plugins.clone();
-        // An ordering plugin may spend at most half a slot, so even one that spins until
-        // its deadline leaves time to execute and seal the block on schedule.
-        let half_slot = (config.block_time_ms / 2).max(1);
-        if section.limits.ordering.deadline_ms > half_slot {
-            tracing::info!(target: "ordo::plugins", configured = section.limits.ordering.deadline_ms, used = half_slot, "ordering deadline capped at half the block time");
-            section.limits.ordering.deadline_ms = half_slot;
-        }
-        // The searchers' whole round gets two searcher deadlines; keep it within a quarter
-        // of the slot so ordering, simulation and execution still fit.
-        let eighth_slot = (config.block_time_ms / 8).max(1);
-        if section.limits.searcher.deadline_ms > eighth_slot {
-            tracing::info!(target: "ordo::plugins", configured = section.limits.searcher.deadline_ms, used = eighth_slot, "searcher deadline capped at an eighth of the block time");
-            section.limits.searcher.deadline_ms = eighth_slot;
-        }
+        let section = config.plugins.clone();
         move || open_plugins(&section, storage)
     })
     .await??;
+    // Per-block plugin calls stay within the slot; `admin_setBlockParams` re-caps them.
+    plugins.set_block_time(config.block_time_ms);
     builder.set_policy_source(plugins.ordering_source());
     let bundles = Arc::new(BundlePool::new(storage.clone(), BundleLimits::default()));
     // Acknowledged bundles survive a restart, except those whose block has passed.
@@ -233,6 +221,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         storage: storage.clone(),
         builder: builder.clone(),
         pool: pool.clone(),
+        plugins: plugins.clone(),
         per_ip: per_ip.clone(),
         per_sender,
     })?;
@@ -252,7 +241,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         .await
         .wrap_err_with(|| format!("binding the admin API on {}", config.admin_addr))?;
     let admin_addr = admin_listener.local_addr()?;
-    let rpc_config = config.limits.rpc_config(per_ip);
+    let rpc_config = config.limits.rpc_config(per_ip, &config.rpc);
     let serve_limits = config.limits.serve_limits();
     let router = ordo_rpc::router(api, rpc_config)
         .merge(ready_route(control.clone()))

@@ -6,7 +6,7 @@ use std::{
     fmt,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     thread::JoinHandle,
     time::Duration,
@@ -358,6 +358,10 @@ pub(crate) struct PluginEngine {
     compiled: Mutex<HashMap<B256, Component>>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
+    /// Per kind (indexed by `PluginKind as usize`), the most milliseconds a call may take
+    /// whatever its plugin was loaded with: the node keeps it within the block time,
+    /// which an operator can change while the plugins stay loaded. `u64::MAX`: no cap.
+    deadline_caps: [AtomicU64; 4],
 }
 
 impl PluginEngine {
@@ -425,7 +429,22 @@ impl PluginEngine {
             compiled: Mutex::new(HashMap::new()),
             stop,
             ticker: Some(ticker),
+            deadline_caps: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
         })
+    }
+
+    /// Caps the deadline of every later call of `kind` at `ms` (`u64::MAX`: no cap).
+    pub fn set_deadline_cap(&self, kind: crate::PluginKind, ms: u64) {
+        self.deadline_caps[kind as usize].store(ms.max(1), Ordering::Relaxed);
+    }
+
+    /// `limits` of a `kind` plugin with the deadline cap applied.
+    pub fn capped(&self, kind: crate::PluginKind, limits: CallLimits) -> CallLimits {
+        let cap = self.deadline_caps[kind as usize].load(Ordering::Relaxed);
+        CallLimits {
+            deadline_ms: limits.deadline_ms.min(cap),
+            ..limits
+        }
     }
 
     /// Compiles `bytes` (or returns the cached compilation of the same bytes). Slow:

@@ -396,6 +396,30 @@ impl PluginManager {
         &self.config
     }
 
+    /// Keeps the per-block plugin calls inside a block time of `block_time_ms`, from the
+    /// next call on (at start and whenever an operator changes the block time): an
+    /// ordering call gets at most half the slot, so even one that spins until its deadline
+    /// leaves time to execute and seal on schedule; a searcher call an eighth (the
+    /// searchers' round gets two searcher deadlines, a quarter of the slot).
+    pub fn set_block_time(&self, block_time_ms: u64) {
+        let caps = [
+            (PluginKind::Ordering, (block_time_ms / 2).max(1)),
+            (PluginKind::Searcher, (block_time_ms / 8).max(1)),
+        ];
+        for (kind, cap) in caps {
+            let configured = self.config.limits(kind).deadline_ms;
+            if configured > cap {
+                tracing::info!(target: "ordo::plugins", kind = kind.as_str(), configured, used = cap, block_time_ms, "plugin deadline capped by the block time");
+            }
+            self.engine.set_deadline_cap(kind, cap);
+        }
+    }
+
+    /// The limits a call of `kind` runs under now (configured, capped by the block time).
+    pub fn effective_limits(&self, kind: PluginKind) -> crate::CallLimits {
+        self.engine.capped(kind, self.config.limits(kind))
+    }
+
     /// Loads a plugin: checks imports and the API section, compiles (cached by code hash),
     /// reads its metadata (kind must match, name `[a-z0-9-]{1,64}`), runs the kind's
     /// self-test, stores the bytes and the entry. Loading the same bytes, kind and config

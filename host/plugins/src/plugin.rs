@@ -223,9 +223,16 @@ impl LoadedPlugin {
         Ok(plugin)
     }
 
+    /// This plugin's limits as they apply to a call now (the engine's deadline cap for the
+    /// kind applied).
+    pub fn call_limits(&self, engine: &PluginEngine) -> CallLimits {
+        engine.capped(self.info.kind, self.limits)
+    }
+
     /// A fresh call scope: a new store with this plugin's limits and a new instance.
     pub fn instantiate(&self, engine: &PluginEngine) -> Result<(CallStore, Instance), CallFailure> {
-        let mut cs = engine.store(self.limits, self.tag.clone(), self.config.clone())?;
+        let limits = self.call_limits(engine);
+        let mut cs = engine.store(limits, self.tag.clone(), self.config.clone())?;
         let instance = self
             .pre
             .instantiate(&mut cs.store)

@@ -2,7 +2,10 @@
 //! a per-block gas budget, the call with its answer checks, the self-test, and the
 //! [`SearcherHost`] the builder sees.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ordo_builder::{
@@ -45,13 +48,17 @@ pub const MAX_CALL_OUTPUT_BYTES: usize = 128 << 10;
 pub(crate) struct SearchState {
     view: Arc<dyn PreStateView>,
     gas_left: u64,
+    /// The search call's wall-clock deadline. Epoch interruption cannot stop the guest while
+    /// the host runs a pre-state call for it, so the EVM stops there on its own.
+    deadline: Instant,
 }
 
 impl SearchState {
-    pub(crate) fn new(view: Arc<dyn PreStateView>) -> Self {
+    pub(crate) fn new(view: Arc<dyn PreStateView>, deadline: Instant) -> Self {
         Self {
             view,
             gas_left: SEARCHER_CALL_GAS_PER_BLOCK,
+            deadline,
         }
     }
 }
@@ -130,6 +137,10 @@ impl pre_state::Host for StoreData {
                 request.data.len()
             ));
         }
+        if Instant::now() >= search.deadline {
+            search.gas_left = search.gas_left.saturating_sub(MIN_CALL_GAS_CHARGE);
+            return Err("deadline exceeded".into());
+        }
         let gas = request.gas.min(search.gas_left);
         let answer = search.view.call(
             address(&request.from),
@@ -137,6 +148,7 @@ impl pre_state::Host for StoreData {
             u256(&request.value),
             gas,
             Bytes::from(request.data),
+            search.deadline,
         );
         // Never trust the view to stay within what it was given.
         let used = answer.as_ref().map_or(0, |a| a.gas_used.min(gas));
@@ -185,8 +197,9 @@ pub(crate) fn call_search(
             "not a searcher plugin",
         ));
     };
+    let deadline = Instant::now() + Duration::from_millis(plugin.call_limits(engine).deadline_ms);
     let (mut cs, instance) = plugin.instantiate(engine)?;
-    cs.store.data_mut().search = Some(SearchState::new(state));
+    cs.store.data_mut().search = Some(SearchState::new(state, deadline));
     let func = cs.typed::<(types::BlockContext, &RawCandidateSet), _>(&instance, search)?;
     let bundles: Vec<Bundle> = cs.call(&func, (ctx, set))?;
     check_bundles(bundles).map_err(CallFailure::invalid)
@@ -254,7 +267,15 @@ impl PreStateView for ZeroState {
         B256::ZERO
     }
 
-    fn call(&self, _: Address, _: Address, _: U256, _: u64, _: Bytes) -> Result<CallView, String> {
+    fn call(
+        &self,
+        _: Address,
+        _: Address,
+        _: U256,
+        _: u64,
+        _: Bytes,
+        _: Instant,
+    ) -> Result<CallView, String> {
         Ok(CallView {
             success: true,
             gas_used: 0,

@@ -50,7 +50,32 @@ pub struct Pool {
     next_seq: AtomicU64,
     wal: WalWriter,
     announce: broadcast::Sender<B256>,
+    dropped: parking_lot::Mutex<DropLog>,
 }
+
+/// Why recently dropped transactions left the pool, so a wallet asking `ordo_txStatus`
+/// learns what happened to an acknowledged transaction. Bounded: the oldest reasons go.
+#[derive(Debug, Default)]
+struct DropLog {
+    reasons: HashMap<B256, Arc<str>>,
+    order: std::collections::VecDeque<B256>,
+}
+
+impl DropLog {
+    fn note(&mut self, hash: B256, reason: Arc<str>) {
+        if self.reasons.insert(hash, reason).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > DROP_LOG_CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.reasons.remove(&old);
+            }
+        }
+    }
+}
+
+/// How many dropped transactions' reasons the pool remembers.
+pub const DROP_LOG_CAPACITY: usize = 16_384;
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,6 +117,7 @@ impl Pool {
             epoch: AtomicU64::new(0),
             next_seq: AtomicU64::new(first_seq),
             announce,
+            dropped: parking_lot::Mutex::new(DropLog::default()),
         })
     }
 
@@ -105,9 +131,39 @@ impl Pool {
         *self.limits.read()
     }
 
-    /// Replaces the chain limits; applies to submissions from now on.
-    pub fn set_limits(&self, limits: PoolLimits) {
+    /// Replaces the chain limits; applies to submissions from now on. A lower block gas
+    /// limit also drops the pooled transactions above it (they could never be included),
+    /// with the reason `ordo_txStatus` reports; returns their hashes.
+    pub fn set_limits(&self, limits: PoolLimits) -> Vec<B256> {
+        let mut inner = self.inner.write();
+        let lowered = limits.block_gas_limit < self.limits.read().block_gas_limit;
         *self.limits.write() = limits;
+        if !lowered {
+            return Vec::new();
+        }
+        let dropped = inner.drop_above_gas(limits.block_gas_limit);
+        self.wal.remove(dropped.clone());
+        drop(inner);
+        if !dropped.is_empty() {
+            info!(target: "ordo::pool", dropped = dropped.len(), gas_limit = limits.block_gas_limit, "dropped pooled transactions above the lowered block gas limit");
+        }
+        let reason: Arc<str> = Arc::from("exceeds block gas limit");
+        self.note_dropped(dropped.iter().map(|h| (*h, reason.clone())));
+        dropped
+    }
+
+    /// Records why transactions left the pool without being included (the builder reports
+    /// the ones execution found invalid).
+    pub fn note_dropped(&self, dropped: impl IntoIterator<Item = (B256, Arc<str>)>) {
+        let mut log = self.dropped.lock();
+        for (hash, reason) in dropped {
+            log.note(hash, reason);
+        }
+    }
+
+    /// Why `hash` was dropped from the pool, if it was, recently.
+    pub fn dropped_reason(&self, hash: &B256) -> Option<Arc<str>> {
+        self.dropped.lock().reasons.get(hash).cloned()
     }
 
     fn account(&self, address: &Address) -> Account {
@@ -263,11 +319,16 @@ impl Pool {
         let now = Instant::now();
         let mut inner = self.inner.write();
         let mut dropped = Vec::new();
+        let mut reasons = Vec::new();
         for (sender, account) in accounts {
-            dropped.extend(inner.revalidate(&sender, account, now, self.config.queued_ttl));
+            for (hash, why) in inner.revalidate(&sender, account, now, self.config.queued_ttl) {
+                dropped.push(hash);
+                reasons.push((hash, Arc::<str>::from(why)));
+            }
         }
         self.wal.remove(dropped.clone());
         drop(inner);
+        self.note_dropped(reasons);
         if !dropped.is_empty() {
             debug!(target: "ordo::pool", dropped = dropped.len(), "dropped after block");
         }
@@ -280,6 +341,9 @@ impl Pool {
         let mut inner = self.inner.write();
         let dropped = inner.expire(Instant::now(), self.config.queued_ttl);
         self.wal.remove(dropped.clone());
+        drop(inner);
+        let reason: Arc<str> = Arc::from(crate::txpool::DROP_EXPIRED);
+        self.note_dropped(dropped.iter().map(|h| (*h, reason.clone())));
         dropped
     }
 
@@ -360,7 +424,11 @@ impl GroupSink for Pool {
             for p in group {
                 let hash = p.tx.hash;
                 inner.unreserve(&hash);
-                match inner.insert(p.tx, p.seq, p.account, limits.min_base_fee, now) {
+                // The limits may have changed while the group was written (a lowered gas
+                // limit drops what no longer fits; this one must not slip in behind it).
+                let result = check_static(&p.tx, &limits)
+                    .and_then(|()| inner.insert(p.tx, p.seq, p.account, limits.min_base_fee, now));
+                match result {
                     Ok(out) => {
                         removals.extend(out.removed());
                         accepted.push((hash, p.ack));

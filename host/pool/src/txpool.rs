@@ -39,6 +39,13 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Why re-validation after a block dropped a transaction (what `ordo_txStatus` reports).
+pub(crate) const DROP_NONCE_TOO_LOW: &str = "nonce too low";
+/// See [`DROP_NONCE_TOO_LOW`].
+pub(crate) const DROP_INSUFFICIENT_FUNDS: &str = "insufficient funds for gas * price + value";
+/// See [`DROP_NONCE_TOO_LOW`].
+pub(crate) const DROP_EXPIRED: &str = "queued too long behind a nonce gap";
+
 /// One pooled transaction with the facts the pool ranks it by.
 #[derive(Debug)]
 struct Entry {
@@ -264,7 +271,12 @@ impl TxPool {
         }
 
         // Balance: this transaction alone, then with the sender's other live transactions.
-        let cost = tx.max_cost();
+        let Some(cost) = tx.max_cost() else {
+            return Err(PoolError::InsufficientFunds {
+                cost: U256::MAX,
+                balance: account.balance,
+            });
+        };
         if cost > account.balance {
             return Err(PoolError::InsufficientFunds {
                 cost,
@@ -360,7 +372,8 @@ impl TxPool {
         }
         let entry = Entry {
             price: eviction_price(&tx, min_base_fee),
-            cost: tx.max_cost(),
+            // `admit` refused a cost that overflows, so this is the checked value.
+            cost: tx.max_cost().unwrap_or(U256::MAX),
             seq,
             added: now,
             arrival_ms: unix_ms(),
@@ -426,26 +439,61 @@ impl TxPool {
         account: Account,
         now: Instant,
         ttl: Duration,
-    ) -> Vec<B256> {
+    ) -> Vec<(B256, &'static str)> {
         let Some(s) = self.senders.get_mut(sender) else {
             return Vec::new();
         };
         s.nonce = account.nonce;
         s.balance = account.balance;
-        let mut drop: Vec<u64> = s.txs.range(..account.nonce).map(|(n, _)| *n).collect();
+        let mut drop: Vec<(u64, &'static str)> = s
+            .txs
+            .range(..account.nonce)
+            .map(|(n, _)| (*n, DROP_NONCE_TOO_LOW))
+            .collect();
         drop.extend(
             s.txs
                 .range(account.nonce..)
                 .filter(|(_, e)| e.cost > account.balance)
-                .map(|(n, _)| *n),
+                .map(|(n, _)| (*n, DROP_INSUFFICIENT_FUNDS)),
         );
-        let mut dropped: Vec<B256> = drop
+        let mut dropped: Vec<(B256, &'static str)> = drop
             .into_iter()
-            .filter_map(|n| self.remove_entry(sender, n))
-            .map(|e| e.tx.hash)
+            .filter_map(|(n, why)| Some((self.remove_entry(sender, n)?.tx.hash, why)))
             .collect();
-        dropped.extend(self.expire_sender(sender, now, ttl));
+        dropped.extend(
+            self.expire_sender(sender, now, ttl)
+                .into_iter()
+                .map(|h| (h, DROP_EXPIRED)),
+        );
         self.refresh(sender);
+        dropped
+    }
+
+    /// Drops every transaction whose gas limit is above `limit` (the block gas limit was
+    /// lowered: they could never be included). A sender's later nonces stay, queued behind
+    /// the gap, until the sender fills it or they expire.
+    pub fn drop_above_gas(&mut self, limit: u64) -> Vec<B256> {
+        let over: Vec<(Address, u64)> = self
+            .senders
+            .iter()
+            .flat_map(|(sender, s)| {
+                s.txs
+                    .iter()
+                    .filter(|(_, e)| e.tx.gas_limit() > limit)
+                    .map(|(n, _)| (*sender, *n))
+            })
+            .collect();
+        let mut touched = HashSet::new();
+        let mut dropped = Vec::with_capacity(over.len());
+        for (sender, nonce) in over {
+            if let Some(entry) = self.remove_entry(&sender, nonce) {
+                dropped.push(entry.tx.hash);
+                touched.insert(sender);
+            }
+        }
+        for sender in touched {
+            self.refresh(&sender);
+        }
         dropped
     }
 
@@ -676,6 +724,7 @@ mod tests {
         assert_eq!(p.pending(), 4);
         let dropped = p.revalidate(&s, rich(2), Instant::now(), Duration::from_secs(60));
         assert_eq!(dropped.len(), 2);
+        assert!(dropped.iter().all(|(_, why)| *why == DROP_NONCE_TOO_LOW));
         assert_eq!((p.len(), p.pending()), (2, 2));
         let dropped = p.revalidate(
             &s,
@@ -687,6 +736,11 @@ mod tests {
             Duration::from_secs(60),
         );
         assert_eq!(dropped.len(), 2);
+        assert!(
+            dropped
+                .iter()
+                .all(|(_, why)| *why == DROP_INSUFFICIENT_FUNDS)
+        );
         assert_eq!(p.len(), 0);
         assert!(p.senders().is_empty() && p.tails.is_empty());
         assert_eq!(p.bytes(), 0);

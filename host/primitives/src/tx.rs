@@ -89,9 +89,13 @@ impl PooledTx {
     pub fn effective_tip(&self, base_fee: u64) -> Option<u128> {
         self.tx.effective_tip_per_gas(base_fee)
     }
-    /// The most this transaction can cost its sender: `gas * fee cap + value`.
-    pub fn max_cost(&self) -> U256 {
-        U256::from(self.tx.gas_limit()) * U256::from(self.tx.max_fee_per_gas()) + self.tx.value()
+    /// The most this transaction can cost its sender: `gas * fee cap + value`, or `None`
+    /// when that does not fit in 256 bits. No balance covers such a transaction, and a
+    /// wrapping sum would make it look free (value = 2^256 - gas * fee cap costs "0").
+    pub fn max_cost(&self) -> Option<U256> {
+        // u64 * u128 fits in 192 bits; only the addition can overflow.
+        (U256::from(self.tx.gas_limit()) * U256::from(self.tx.max_fee_per_gas()))
+            .checked_add(self.tx.value())
     }
     /// Encoded size in bytes.
     pub fn size(&self) -> usize {

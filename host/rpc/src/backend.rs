@@ -43,8 +43,9 @@ pub enum ChainEvent {
 ///
 /// Blocking: synchronous methods must be quick reads (an in-memory head, a storage point read).
 /// The server calls the potentially heavy ones (`call`, `estimate_gas`, `create_access_list`,
-/// `logs`, `fee_history`, `block_receipts`) on tokio's blocking pool, the others inline on the
-/// reactor. `send_raw_transaction` is asynchronous because it waits for the WAL fsync.
+/// `logs`, `fee_history`, `block_receipts`, heavy extensions) on its read pool, where
+/// [`crate::CallDeadline::current`] tells when the call must give up; quick extensions on
+/// tokio's blocking pool; the others inline on the reactor. `send_raw_transaction` is asynchronous because it waits for the WAL fsync.
 ///
 /// Block identifiers arrive unresolved: the backend maps `latest`/`pending`/`safe`/`finalized`/
 /// `earliest`, numbers and EIP-1898 hashes (`requireCanonical`) to its blocks. Methods that
@@ -156,6 +157,13 @@ pub trait EthBackend: Send + Sync + 'static {
     ) -> Option<BackendResult<Box<serde_json::value::RawValue>>> {
         let _ = (method, params);
         None
+    }
+
+    /// Whether extension `method` runs the EVM or scans history (`eth_callBundle`): such
+    /// calls go to the read pool with its deadline and per-client budget, like `eth_call`.
+    fn heavy_extension(&self, method: &str) -> bool {
+        let _ = method;
+        false
     }
 
     /// [`EthBackend::extension`] with the caller's identity: `searcher` is the address that

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::{
     BackendError, EthBackend, RpcConfig, backend::blocking, filters::FilterManager, params::Params,
-    ws::WsContext,
+    reads::ReadPool, ws::WsContext,
 };
 
 /// The most blocks one `eth_feeHistory` call covers (geth's limit); larger counts are clamped.
@@ -41,6 +41,7 @@ pub(crate) struct RequestContext<'a> {
 pub(crate) struct Server {
     pub(crate) backend: Arc<dyn EthBackend>,
     pub(crate) filters: Arc<FilterManager>,
+    pub(crate) reads: ReadPool,
     pub(crate) config: RpcConfig,
 }
 
@@ -87,6 +88,18 @@ fn block_or_latest(params: &Params<'_>, index: usize) -> Result<BlockId, Backend
 }
 
 impl Server {
+    /// Runs an expensive read on the read pool, charged to the caller.
+    async fn read<T, F>(&self, ctx: RequestContext<'_>, f: F) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn EthBackend) -> Result<T, BackendError> + Send + 'static,
+    {
+        let backend = Arc::clone(&self.backend);
+        self.reads
+            .run(ctx.client.map(crate::client_key), move || f(&*backend))
+            .await
+    }
+
     /// Runs one method. Internal errors are logged here and reach the client only as
     /// "internal error".
     pub(crate) async fn dispatch(
@@ -151,10 +164,15 @@ impl Server {
                 let state: Option<StateOverride> = p.optional(2)?;
                 let block: Option<BlockOverrides> = p.optional(3)?;
                 if method == "eth_call" {
-                    to_raw(&blocking(b, move |b| b.call(request, at, state, block)).await?)
+                    to_raw(
+                        &self
+                            .read(ctx, move |b| b.call(request, at, state, block))
+                            .await?,
+                    )
                 } else {
-                    let gas =
-                        blocking(b, move |b| b.estimate_gas(request, at, state, block)).await?;
+                    let gas = self
+                        .read(ctx, move |b| b.estimate_gas(request, at, state, block))
+                        .await?;
                     quantity(gas)
                 }
             }
@@ -162,7 +180,11 @@ impl Server {
                 p.at_most(2)?;
                 let request: TransactionRequest = p.required(0)?;
                 let at = block_or_latest(&p, 1)?;
-                to_raw(&blocking(b, move |b| b.create_access_list(request, at)).await?)
+                to_raw(
+                    &self
+                        .read(ctx, move |b| b.create_access_list(request, at))
+                        .await?,
+                )
             }
             "eth_gasPrice" => to_raw(&U256::from(b.gas_price()?)),
             "eth_maxPriorityFeePerGas" => to_raw(&U256::from(b.max_priority_fee_per_gas()?)),
@@ -174,7 +196,11 @@ impl Server {
                 if let Some(percentiles) = &percentiles {
                     check_percentiles(percentiles)?;
                 }
-                to_raw(&blocking(b, move |b| b.fee_history(count, newest, percentiles)).await?)
+                to_raw(
+                    &self
+                        .read(ctx, move |b| b.fee_history(count, newest, percentiles))
+                        .await?,
+                )
             }
             "eth_getBlockByNumber" => {
                 p.at_most(2)?;
@@ -191,7 +217,7 @@ impl Server {
             "eth_getBlockReceipts" => {
                 p.at_most(1)?;
                 let at: BlockId = p.required(0)?;
-                to_raw(&blocking(b, move |b| b.block_receipts(at)).await?)
+                to_raw(&self.read(ctx, move |b| b.block_receipts(at)).await?)
             }
             "eth_getBlockTransactionCountByNumber" => {
                 p.at_most(1)?;
@@ -239,7 +265,7 @@ impl Server {
             "eth_getLogs" => {
                 p.at_most(1)?;
                 let filter: Filter = p.required(0)?;
-                to_raw(&blocking(b, move |b| b.logs(&filter)).await?)
+                to_raw(&self.read(ctx, move |b| b.logs(&filter)).await?)
             }
             "eth_newFilter" => {
                 p.at_most(1)?;
@@ -301,11 +327,15 @@ impl Server {
                 let name = method.to_string();
                 let params = Some(p.to_array()?);
                 let searcher = ctx.searcher;
-                blocking(b, move |b| {
+                let run = move |b: &dyn EthBackend| {
                     b.extension_as(&name, params.as_deref(), searcher)
                         .unwrap_or_else(|| Err(BackendError::method_not_found(&name)))
-                })
-                .await
+                };
+                if b.heavy_extension(method) {
+                    self.read(ctx, run).await
+                } else {
+                    blocking(b, run).await
+                }
             }
             _ => Err(BackendError::method_not_found(method)),
         }

@@ -14,6 +14,10 @@
 //! filters  eth_newFilter & co. ──▶ FilterManager (ids, polling cursors, 5-minute expiry sweep,
 //!              pending-tx pump fed by the same broadcast)
 //! each call ──▶ per-IP token bucket (RateLimiter; -32005) ──▶ latency/error metrics by method
+//! expensive reads (eth_call, estimateGas, getLogs, feeHistory, block receipts, heavy
+//!              extensions) ──▶ reads: a few threads of their own behind a bounded queue,
+//!              a deadline per call (CallDeadline, handed to the EVM) and a per-IP budget of
+//!              thread time; tokio's blocking pool keeps only quick backend calls
 //! GET /health ──▶ 200 "ok"
 //! X-Flashbots-Signature ──▶ flashbots: EIP-191 signer of keccak256(body) = searcher, handed to
 //!              EthBackend::extension_as (bad header/signature: -32600, nothing dispatched)
@@ -33,6 +37,7 @@ mod flashbots;
 mod framing;
 mod params;
 mod ratelimit;
+mod reads;
 mod serve;
 mod ws;
 
@@ -55,6 +60,7 @@ pub use backend::{BackendResult, ChainEvent, EthBackend, SendTxFuture};
 pub use dispatch::MAX_FEE_HISTORY_BLOCKS;
 pub use error::*;
 pub use ratelimit::{Quota, RateLimiter};
+pub use reads::{CallDeadline, timeout_error};
 pub use serve::{ConnectionSlot, ServeLimits, serve_with};
 
 use crate::{
@@ -108,6 +114,33 @@ pub struct RpcConfig {
     /// JSON-RPC calls per client IP (each call of a batch counts); over it a call gets -32005
     /// "rate limit exceeded". Shared, so the node can change the quota live.
     pub per_ip: Arc<RateLimiter<std::net::IpAddr>>,
+    /// Threads running expensive reads (`eth_call`, `eth_estimateGas`, `eth_getLogs`, ...);
+    /// nothing else runs there, and they never run anything else.
+    pub read_threads: usize,
+    /// Expensive reads waiting for a thread; more get -32005 "server busy".
+    pub read_queue: usize,
+    /// How long an expensive read may take from the moment it is queued (geth's
+    /// `--rpc.evmtimeout`, 5 s); over it: "execution aborted (timeout = 5s)".
+    pub call_timeout: Duration,
+    /// Milliseconds of read-thread time per client IP (`per_sec` ms each second, `burst`
+    /// ms at once); a client over it gets -32005 "rate limit exceeded" on expensive reads.
+    pub read_ms_per_ip: Arc<RateLimiter<std::net::IpAddr>>,
+}
+
+/// Default [`RpcConfig::call_timeout`] (geth's `--rpc.evmtimeout`).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`RpcConfig::read_queue`].
+pub const DEFAULT_READ_QUEUE: usize = 256;
+/// Default [`RpcConfig::read_ms_per_ip`]: half a read thread's time per client, ten
+/// seconds of it at once (two full-length calls).
+pub const DEFAULT_READ_MS_PER_IP: Quota = Quota {
+    per_sec: 500,
+    burst: 10_000,
+};
+
+/// Default [`RpcConfig::read_threads`]: one per core, at least one.
+pub fn default_read_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Default for RpcConfig {
@@ -125,6 +158,10 @@ impl Default for RpcConfig {
             body_timeout: Duration::from_secs(30),
             max_json_depth: 64,
             per_ip: Arc::new(RateLimiter::new(Quota::UNLIMITED)),
+            read_threads: default_read_threads(),
+            read_queue: DEFAULT_READ_QUEUE,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            read_ms_per_ip: Arc::new(RateLimiter::new(DEFAULT_READ_MS_PER_IP)),
         }
     }
 }
@@ -137,6 +174,12 @@ impl Default for RpcConfig {
 pub fn router(backend: Arc<dyn EthBackend>, config: RpcConfig) -> Router {
     let server = Arc::new(Server {
         filters: Arc::new(FilterManager::new(&config)),
+        reads: reads::ReadPool::new(
+            config.read_threads,
+            config.read_queue,
+            config.call_timeout,
+            config.read_ms_per_ip.clone(),
+        ),
         backend,
         config: config.clone(),
     });

@@ -88,6 +88,21 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         }
     }
 
+    /// Takes `amount` more tokens from `key` after the fact (the cost of a call is known
+    /// once it ran). The balance may go below zero: the key is then refused until the
+    /// refill brings it back above one token.
+    pub fn charge(&self, key: &K, amount: f64) {
+        let quota = *self.quota.read();
+        if quota.per_sec == 0 || amount <= 0.0 {
+            return;
+        }
+        let burst = f64::from(quota.burst.max(quota.per_sec));
+        if let Some(b) = self.buckets.lock().map.get_mut(key) {
+            // Overdrawn by at most one burst more, so one huge call is not a life sentence.
+            b.tokens = (b.tokens - amount).max(-burst);
+        }
+    }
+
     /// Takes a token for `key` if one is there.
     pub fn check(&self, key: &K) -> bool {
         self.check_at(key, Instant::now())
@@ -106,11 +121,12 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
                 .swept
                 .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1))
         {
-            // A bucket idle long enough to be full again carries no information.
-            let full_after = Duration::from_secs_f64(burst / rate);
-            buckets
-                .map
-                .retain(|_, b| now.saturating_duration_since(b.at) < full_after);
+            // A bucket idle long enough to be full again carries no information (an
+            // overdrawn one, see `charge`, takes longer to get there).
+            buckets.map.retain(|_, b| {
+                let full_after = Duration::from_secs_f64((burst - b.tokens).max(0.0) / rate);
+                now.saturating_duration_since(b.at) < full_after
+            });
             buckets.swept = Some(now);
         }
         let bucket = buckets.map.entry(key.clone()).or_insert(Bucket {

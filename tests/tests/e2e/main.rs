@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 mod abuse;
+mod attacks;
 mod batches;
 mod bundle;
 mod config;

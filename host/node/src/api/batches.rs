@@ -45,8 +45,11 @@ struct BatchView {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TxStatusView {
-    /// `pending`, `sequenced`, `batched`, `submitted` or `confirmed`.
+    /// `pending`, `dropped`, `sequenced`, `batched`, `submitted` or `confirmed`.
     status: &'static str,
+    /// Why a `dropped` transaction left the pool (geth's wording where geth has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
     l2_block: Option<U64>,
     batch_index: Option<U64>,
     l1_tx_hash: Option<B256>,
@@ -146,6 +149,7 @@ impl NodeApi {
                     status: batch
                         .as_ref()
                         .map_or("sequenced", |b| status_name(&b.status)),
+                    reason: None,
                     l2_block: Some(U64::from(loc.block)),
                     batch_index: batch.as_ref().map(|b| U64::from(b.index)),
                     l1_tx_hash,
@@ -154,12 +158,20 @@ impl NodeApi {
             }
             None if self.pool.contains(&hash) => Some(TxStatusView {
                 status: "pending",
+                reason: None,
                 l2_block: None,
                 batch_index: None,
                 l1_tx_hash: None,
                 l1_block: None,
             }),
-            None => None,
+            None => self.pool.dropped_reason(&hash).map(|why| TxStatusView {
+                status: "dropped",
+                reason: Some(why.to_string()),
+                l2_block: None,
+                batch_index: None,
+                l1_tx_hash: None,
+                l1_block: None,
+            }),
         };
         to_raw(&view)
     }

@@ -1,7 +1,10 @@
 //! Searchers: several active at once, the pre-state imports, the per-block gas budget,
 //! answer checks, automatic deactivation and persistence of the active set.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ordo_builder::{CallView, Placement, PreStateView, ProposedBundle};
@@ -26,6 +29,8 @@ type Call = (Address, Address, U256, u64, Bytes);
 #[derive(Default)]
 struct MockState {
     calls: Mutex<Vec<Call>>,
+    /// The deadline each call was given.
+    deadlines: Mutex<Vec<Instant>>,
     /// Calls use no gas.
     free: bool,
     /// Calls answer 200 KiB.
@@ -69,7 +74,9 @@ impl PreStateView for MockState {
         value: U256,
         gas: u64,
         data: Bytes,
+        deadline: Instant,
     ) -> Result<CallView, String> {
+        self.deadlines.lock().unwrap().push(deadline);
         self.calls
             .lock()
             .unwrap()
@@ -188,6 +195,39 @@ fn the_pre_state_imports_answer_what_the_view_says() {
             Bytes::from_static(&[1, 2, 3])
         )]
     );
+}
+
+/// A pre-state call runs the EVM on the host, where the plugin's epoch deadline cannot
+/// reach: the view must be handed the searcher call's own deadline, capped by the block
+/// time the operator set last.
+#[test]
+fn pre_state_calls_get_the_searchers_deadline_capped_by_the_block_time() {
+    let m = manager();
+    let s = load_searcher(&m, "mode=ok who=7 gas=1000");
+    m.activate(&s.id).unwrap();
+    let configured = m.effective_limits(PluginKind::Searcher).deadline_ms;
+    for block_time_ms in [80_u64, 800] {
+        m.set_block_time(block_time_ms);
+        let cap = Duration::from_millis((block_time_ms / 8).min(configured));
+        assert_eq!(
+            m.effective_limits(PluginKind::Searcher).deadline_ms,
+            cap.as_millis() as u64
+        );
+        assert_eq!(
+            m.effective_limits(PluginKind::Ordering).deadline_ms,
+            (block_time_ms / 2).min(m.config().limits(PluginKind::Ordering).deadline_ms)
+        );
+        let state = Arc::new(MockState::default());
+        let before = Instant::now();
+        search(&m, 1, state.clone());
+        let after = Instant::now();
+        let deadlines = state.deadlines.lock().unwrap().clone();
+        assert_eq!(deadlines.len(), 1);
+        assert!(
+            deadlines[0] >= before + cap && deadlines[0] <= after + cap,
+            "block time {block_time_ms} ms: deadline not the searcher's {cap:?} from its start"
+        );
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use alloy_primitives::U256;
 use ordo_pool::{PoolConfig, PoolError};
 
-use crate::util::{CHAIN_ID, GWEI, Harness, key, legacy, tx};
+use crate::util::{CHAIN_ID, GWEI, Harness, eth, key, legacy, tx};
 
 async fn refused(h: &Harness, t: ordo_primitives::PooledTx) -> PoolError {
     let err = h.pool.submit(t).await.expect_err("should be refused");
@@ -140,6 +140,41 @@ async fn insufficient_funds_counting_the_senders_other_pool_txs() {
         err.to_string(),
         "insufficient funds for gas * price + value"
     );
+}
+
+/// `value = 2^256 - gas * fee cap` wraps `gas * fee cap + value` to 0: the cost must be
+/// refused as unpayable, from an empty account and from a rich one alike, and never reach
+/// the WAL.
+#[tokio::test]
+async fn cost_overflowing_256_bits_is_refused_not_free() {
+    let h = Harness::default_config();
+    let gas = 30_000_000u64;
+    let fee = 10 * GWEI;
+    let wrap = U256::ZERO.wrapping_sub(U256::from(gas) * U256::from(fee));
+    for (who, balance) in [(key(200), U256::ZERO), (key(0), eth(1000))] {
+        h.state.set(who.address(), 0, balance);
+        let err = refused(&h, tx(0).gas(gas).fees(fee, fee).value(wrap).sign(&who)).await;
+        assert_eq!(
+            err.to_string(),
+            "insufficient funds for gas * price + value"
+        );
+        // One wei less than the wrap point does not overflow, and is still unpayable.
+        let err = refused(
+            &h,
+            tx(0)
+                .gas(gas)
+                .fees(fee, fee)
+                .value(wrap - U256::from(1))
+                .sign(&who),
+        )
+        .await;
+        assert_eq!(
+            err.to_string(),
+            "insufficient funds for gas * price + value"
+        );
+    }
+    assert!(h.wal_hashes().is_empty());
+    assert_eq!(h.pool.status().pending, 0);
 }
 
 #[tokio::test]

@@ -1,0 +1,335 @@
+//! The attacks of the security review (issue 12) against a real node: each test sends the
+//! attack traffic, bounded in count and time, and checks the node neither acknowledges what
+//! it cannot include nor lets one client hold back everyone else.
+
+use alloy::{
+    consensus::TxEip1559,
+    primitives::{TxKind, U256},
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+};
+use eyre::{Result, ensure, eyre};
+use ordo_tests::*;
+use serde_json::json;
+
+use crate::{GUARD, RECEIPT};
+
+const BLOCK_GAS: u64 = 30_000_000;
+
+/// Item 1: `gas * fee cap + value` wrapping to 0 made a transaction from an empty account
+/// look free; it was acknowledged, WALed, refused by revm and re-sent after every block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cost_that_overflows_256_bits_is_refused_not_acknowledged() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let fee = 100 * GWEI;
+            let wrap = U256::ZERO.wrapping_sub(U256::from(BLOCK_GAS) * U256::from(fee));
+            let poor = PrivateKeySigner::random();
+            let rich = dev_signer(7);
+            for (who, signer) in [("empty account", &poor), ("funded account", &rich)] {
+                let nonce = node
+                    .provider(signer)
+                    .get_transaction_count(signer.address())
+                    .pending()
+                    .await?;
+                let (raw, hash) = sign_raw(
+                    signer,
+                    TxEip1559 {
+                        gas_limit: BLOCK_GAS,
+                        ..transfer_1559(DEV_CHAIN_ID, nonce, random_address(), wrap, fee, fee)
+                    },
+                );
+                match rpc.send_raw(&raw).await? {
+                    Ok(hash) => return Err(eyre!("{who}: acknowledged as {hash}")),
+                    Err(e) => ensure!(
+                        e.code == -32000
+                            && e.message == "insufficient funds for gas * price + value",
+                        "{who}: got {e}"
+                    ),
+                }
+                let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
+                ensure!(status.is_null(), "{who}: the node knows the tx: {status}");
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// Item 2: a sender with a block-sized gas limit and a top tip used to reserve the whole
+/// block for a 21k-gas transfer, one block after another. The builder now fills the gas such
+/// a transaction leaves unused, so an honest low-tip transfer lands while the squatter still
+/// has transactions waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_sized_gas_limit_does_not_reserve_the_block() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let squatter = dev_signer(5);
+            let honest = dev_signer(6);
+            let p = node.provider(&honest);
+            let start = p
+                .get_transaction_count(squatter.address())
+                .pending()
+                .await?;
+            let mut squats = Vec::new();
+            for nonce in start..start + 6 {
+                let (raw, hash) = sign_raw(
+                    &squatter,
+                    TxEip1559 {
+                        gas_limit: BLOCK_GAS,
+                        to: TxKind::Call(random_address()),
+                        ..transfer_1559(
+                            DEV_CHAIN_ID,
+                            nonce,
+                            random_address(),
+                            U256::from(1),
+                            1_000 * GWEI,
+                            500 * GWEI,
+                        )
+                    },
+                );
+                rpc.send_raw(&raw)
+                    .await?
+                    .map_err(|e| eyre!("squatter tx {nonce}: {e}"))?;
+                squats.push(hash);
+            }
+            let nonce = p.get_transaction_count(honest.address()).pending().await?;
+            let (raw, hash) = sign_raw(
+                &honest,
+                transfer_1559(
+                    DEV_CHAIN_ID,
+                    nonce,
+                    random_address(),
+                    U256::from(1),
+                    10 * GWEI,
+                    GWEI,
+                ),
+            );
+            rpc.send_raw(&raw)
+                .await?
+                .map_err(|e| eyre!("honest tx: {e}"))?;
+            let honest_block = wait_receipt(&p, hash, RECEIPT)
+                .await?
+                .block_number
+                .ok_or_else(|| eyre!("receipt without block"))?;
+            let mut squat_blocks = Vec::new();
+            for h in &squats {
+                let r = wait_receipt(&p, *h, RECEIPT).await?;
+                ensure!(r.gas_used == 21_000, "squatter tx used {}", r.gas_used);
+                squat_blocks.push(r.block_number.unwrap_or_default());
+            }
+            let last_squat = squat_blocks.iter().copied().max().unwrap_or_default();
+            ensure!(
+                honest_block < last_squat,
+                "the honest transfer waited for every squatting tx: it landed in block \
+                 {honest_block}, the squatter's txs in {squat_blocks:?}"
+            );
+            Ok(())
+        })
+        .await
+}
+
+/// Item 14: lowering the gas limit with `admin_setBlockParams` used to strand pooled
+/// transactions above it forever; they are dropped, and `ordo_txStatus` says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowering_the_gas_limit_drops_what_no_longer_fits_with_a_reason() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let admin = node.admin()?;
+            // Slow blocks, so the transactions wait in the pool; the change applies after
+            // the slot already scheduled.
+            admin
+                .ok("admin_setBlockParams", json!([{"blockTimeMs": 60_000}]))
+                .await?;
+            let head = rpc.block_number().await?;
+            wait_block(&node.provider(&dev_signer(0)), head + 1, RECEIPT).await?;
+
+            let mut sent = Vec::new();
+            for (signer, gas) in [(dev_signer(8), 20_000_000u64), (dev_signer(9), 100_000)] {
+                let nonce = node
+                    .provider(&signer)
+                    .get_transaction_count(signer.address())
+                    .pending()
+                    .await?;
+                let (raw, hash) = sign_raw(
+                    &signer,
+                    TxEip1559 {
+                        gas_limit: gas,
+                        ..transfer_1559(
+                            DEV_CHAIN_ID,
+                            nonce,
+                            random_address(),
+                            U256::from(1),
+                            10 * GWEI,
+                            GWEI,
+                        )
+                    },
+                );
+                rpc.send_raw(&raw)
+                    .await?
+                    .map_err(|e| eyre!("gas {gas}: {e}"))?;
+                sent.push(hash);
+            }
+            admin
+                .ok("admin_setBlockParams", json!([{"gasLimit": 10_000_000}]))
+                .await?;
+            let big = rpc.ok("ordo_txStatus", json!([sent[0]])).await?;
+            ensure!(
+                big["status"] == "dropped" && big["reason"] == "exceeds block gas limit",
+                "the 20M-gas tx: {big}"
+            );
+            let gone = rpc.ok("eth_getTransactionByHash", json!([sent[0]])).await?;
+            ensure!(gone.is_null(), "still served as pending: {gone}");
+            let small = rpc.ok("ordo_txStatus", json!([sent[1]])).await?;
+            ensure!(small["status"] == "pending", "the 100k-gas tx: {small}");
+            Ok(())
+        })
+        .await
+}
+
+/// Initcode that hashes 1 KiB of memory in a loop until its gas runs out: about the most
+/// wall time per unit of gas the EVM offers (50M gas is a few hundred milliseconds).
+const SPIN: &str = "0x5b61040060002050600056";
+
+fn spin_call() -> serde_json::Value {
+    json!([{"data": SPIN, "gas": format!("{:#x}", 50_000_000u64)}, "latest"])
+}
+
+/// Item 4: four batches of 200 expensive `eth_call`s used to take every blocking thread the
+/// builder and ingress needed, and the head stopped. Now reads run on threads of their own
+/// with a per-client time budget: blocks keep coming and a transfer sent into the storm is
+/// included while the storm is still being answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_expensive_calls_does_not_stall_blocks_or_ingress() -> Result<()> {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(200))
+                .build()?;
+            let body: Vec<serde_json::Value> = (0..200)
+                .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": spin_call()}))
+                .collect();
+            let body = serde_json::Value::Array(body).to_string();
+            let done = Arc::new(AtomicUsize::new(0));
+            let head_at_start = rpc.block_number().await?;
+            let mut storm = Vec::new();
+            for _ in 0..4 {
+                let (client, url, body, done) =
+                    (client.clone(), node.http_url(), body.clone(), done.clone());
+                storm.push(tokio::spawn(async move {
+                    let answer = client
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    let text = match answer {
+                        Ok(resp) => resp.text().await.unwrap_or_default(),
+                        Err(e) => e.to_string(),
+                    };
+                    done.fetch_add(1, Ordering::SeqCst);
+                    text
+                }));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+            let alice = dev_signer(3);
+            let p = node.provider(&alice);
+            let nonce = p.get_transaction_count(alice.address()).pending().await?;
+            let (raw, hash) = sign_raw(
+                &alice,
+                transfer_1559(DEV_CHAIN_ID, nonce, random_address(), U256::from(1), 10 * GWEI, GWEI),
+            );
+            rpc.send_raw(&raw).await?.map_err(|e| eyre!("transfer: {e}"))?;
+            wait_receipt(&p, hash, RECEIPT).await?;
+            let head_at_receipt = rpc.block_number().await?;
+            let outstanding = 4 - done.load(Ordering::SeqCst);
+
+            let mut answers = String::new();
+            for batch in storm {
+                answers.push_str(&batch.await?);
+            }
+            let timeouts = answers.matches("execution aborted (timeout = 5s)").count();
+            let refused = answers.matches("-32005").count();
+            eprintln!(
+                "storm: {timeouts} timed out, {refused} refused; {} blocks while it ran",
+                head_at_receipt - head_at_start
+            );
+            ensure!(
+                outstanding > 0,
+                "the transfer was only included after the storm had been answered"
+            );
+            ensure!(
+                head_at_receipt >= head_at_start + 3,
+                "blocks stalled during the storm: {head_at_start} -> {head_at_receipt}"
+            );
+            Ok(())
+        })
+        .await
+}
+
+/// Item 4: a call that runs past `[rpc] call_timeout_ms` is stopped with geth's error, and a
+/// client that spent its read-time budget is refused expensive reads (cheap ones still
+/// answer) while another budget is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_calls_time_out_and_spend_the_callers_time_budget() -> Result<()> {
+    let node = TestNode::start(NodeOpts {
+        extra_args: [
+            "--set",
+            "rpc.call_timeout_ms=50",
+            "--set",
+            "rpc.read_ms_per_ip_per_sec=1",
+            "--set",
+            "rpc.read_ms_per_ip_burst=120",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let first = rpc.call("eth_call", spin_call()).await?;
+            match &first {
+                Err(e) => ensure!(
+                    e.code == -32000 && e.message == "execution aborted (timeout = 50ms)",
+                    "first spin: {e}"
+                ),
+                Ok(v) => return Err(eyre!("a spin call returned {v}")),
+            }
+            let mut refused = false;
+            for _ in 0..10 {
+                match rpc.call("eth_estimateGas", spin_call()).await? {
+                    Err(e) if e.code == -32005 => {
+                        ensure!(e.message == "rate limit exceeded", "{e}");
+                        refused = true;
+                        break;
+                    }
+                    Err(e) => ensure!(
+                        e.message == "execution aborted (timeout = 50ms)",
+                        "spin estimate: {e}"
+                    ),
+                    Ok(v) => return Err(eyre!("a spin estimate returned {v}")),
+                }
+            }
+            ensure!(refused, "ten 50 ms calls never spent a 120 ms budget");
+            // Cheap reads do not come out of the read budget.
+            rpc.ok("eth_blockNumber", json!([])).await?;
+            rpc.ok("eth_getBalance", json!([DEV_ACCOUNT0, "latest"]))
+                .await?;
+            Ok(())
+        })
+        .await
+}

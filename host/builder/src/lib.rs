@@ -34,8 +34,9 @@ use std::{
 };
 
 pub use mev::{
-    FAILURE_BURST, MAX_BUNDLES_PER_BLOCK, MAX_BUNDLES_PER_SEARCHER_PER_BLOCK, REFILL_BLOCKS,
-    SearcherLedger, SearcherStats, plugin_searcher_key, rpc_searcher_key,
+    FAILURE_BURST, MAX_BUNDLES_PER_BLOCK, MAX_BUNDLES_PER_SEARCHER_PER_BLOCK,
+    MAX_TRACKED_SEARCHERS, REFILL_BLOCKS, SearcherLedger, SearcherStats, UNPROVEN,
+    plugin_searcher_key, rpc_searcher_key,
 };
 pub use ordering::{
     BundleOffer, FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PlanStep,
@@ -546,7 +547,9 @@ impl Builder {
         let mut offers = Vec::new();
         let mut simulated = 0usize;
         let ledger = &self.ledger;
-        let ranked = mev::fair_order(pending, |key| ledger.credit_key(key));
+        let ranked = mev::fair_order(pending, |key| {
+            key.starts_with("plugin:") || (key.starts_with("0x") && ledger.credit_key(key) == key)
+        });
         for (arrival, p) in ranked.into_iter().enumerate() {
             let (p, searcher_rank) = p;
             let key = p.searcher.clone();

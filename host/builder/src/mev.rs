@@ -10,8 +10,8 @@
 //!
 //! Anyone can sign with a fresh key, so per-searcher limits only mean something for
 //! identities that have earned them: a signer that never landed a bundle is *unproven*,
-//! and all unproven signers share one credit bucket and one per-block simulation share
-//! ([`UNPROVEN`]); its statistics stay its own. The ledger tracks at most
+//! and all unproven signers share one credit bucket ([`UNPROVEN`]) and take their turns in
+//! a block's simulations after the proven ones; its statistics stay its own. The ledger tracks at most
 //! [`MAX_TRACKED_SEARCHERS`] identities, forgetting the longest idle first.
 
 use std::{
@@ -328,24 +328,27 @@ impl Pending {
 /// order of their first bundle), so arriving early with many bundles buys no more than one
 /// turn at a time. Each bundle comes with its rank within its searcher's bundles.
 ///
-/// Turns are per `group(searcher)`: all unproven signers take one turn between them, so
-/// signing with many fresh keys buys no more turns than signing with one.
+/// Searchers for which `first(searcher)` holds (plugins, and signers that landed a bundle)
+/// take their turns before the others, so however many fresh keys queue bundles ahead of
+/// them, the per-block simulation cap never leaves them out.
 pub(crate) fn fair_order(
     pending: Vec<Pending>,
-    group: impl Fn(&str) -> String,
+    first: impl Fn(&str) -> bool,
 ) -> Vec<(Pending, usize)> {
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut queues: Vec<std::collections::VecDeque<Pending>> = Vec::new();
+    let mut queues: Vec<(bool, std::collections::VecDeque<Pending>)> = Vec::new();
     for p in pending {
-        let g = group(&p.searcher);
-        match index.get(&g) {
-            Some(&i) => queues[i].push_back(p),
+        match index.get(&p.searcher) {
+            Some(&i) => queues[i].1.push_back(p),
             None => {
-                index.insert(g, queues.len());
-                queues.push([p].into());
+                index.insert(p.searcher.clone(), queues.len());
+                queues.push((first(&p.searcher), [p].into()));
             }
         }
     }
+    // Stable: within a tier, searchers keep the order of their first bundle.
+    queues.sort_by_key(|(first, _)| !*first);
+    let mut queues: Vec<_> = queues.into_iter().map(|(_, q)| q).collect();
     let mut out = Vec::new();
     let mut rank = 0;
     loop {
@@ -456,7 +459,7 @@ mod tests {
     }
 
     /// Fresh keys cost nothing to make: before a key landed a bundle, its failures come out
-    /// of the one bucket every unproven key shares, and so does its per-block turn.
+    /// of the one bucket every unproven key shares, and its turns come after proven ones.
     #[test]
     fn unproven_keys_share_one_credit_and_one_turn() {
         let ledger = SearcherLedger::default();
@@ -475,17 +478,22 @@ mod tests {
         // Each key keeps its own statistics.
         assert_eq!(ledger.snapshot()[&fresh(3)].dropped["simulation"], 1);
 
-        let turns: Vec<usize> = fair_order(
-            vec![pending(&fresh(1)), pending(&fresh(2)), pending(&proven)],
-            |k| ledger.credit_key(k),
+        let turns: Vec<(String, usize)> = fair_order(
+            vec![
+                pending(&fresh(1)),
+                pending(&fresh(2)),
+                pending(&fresh(1)),
+                pending(&proven),
+            ],
+            |k| ledger.credit_key(k) == k,
         )
         .into_iter()
-        .map(|(_, rank)| rank)
+        .map(|(p, rank)| (p.searcher, rank))
         .collect();
         assert_eq!(
             turns,
-            [0, 1, 0],
-            "two unproven keys take one turn between them"
+            [(proven, 0), (fresh(1), 0), (fresh(2), 0), (fresh(1), 1)],
+            "proven searchers go first, however many fresh keys came before"
         );
     }
 
@@ -526,7 +534,7 @@ mod tests {
                 pending("late"),
                 pending("plugin:x"),
             ],
-            |k| k.to_string(),
+            |_| true,
         )
         .into_iter()
         .map(|(p, rank)| (p.searcher, rank))

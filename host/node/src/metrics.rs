@@ -332,11 +332,43 @@ fn scrape_time(src: &Sources<'_>, out: &mut String) {
     }
 }
 
-/// Per-searcher bundle series.
+/// Most searchers with series of their own; the rest are summed as `searcher="other"`.
+const MAX_SEARCHER_SERIES: usize = 32;
+
+/// Per-searcher bundle series. Anyone can sign bundles with fresh keys, so only searchers
+/// that landed a bundle (and plugins, and `anonymous`), the best [`MAX_SEARCHER_SERIES`] of
+/// them, get series of their own; everyone else, and the searchers the ledger forgot, are
+/// one `other` series (it can step down when a searcher leaves it for a series of its own).
 fn searchers(builder: &Builder) -> String {
     let ledger = builder.searcher_ledger();
     let next = builder.head().number() + 1;
-    let stats = ledger.snapshot();
+    let mut ranked: Vec<(String, ordo_builder::SearcherStats)> =
+        ledger.snapshot().into_iter().collect();
+    ranked.sort_by(|(ak, a), (bk, b)| {
+        let own = |k: &str, s: &ordo_builder::SearcherStats| !k.starts_with("0x") || s.landed > 0;
+        own(bk, b)
+            .cmp(&own(ak, a))
+            .then(b.landed.cmp(&a.landed))
+            .then(b.paid.cmp(&a.paid))
+            .then(b.proposed.cmp(&a.proposed))
+    });
+    let mut other = ledger.forgotten();
+    let mut stats: Vec<(String, ordo_builder::SearcherStats)> = Vec::new();
+    for (i, (key, s)) in ranked.into_iter().enumerate() {
+        let own = !key.starts_with("0x") || s.landed > 0;
+        if own && i < MAX_SEARCHER_SERIES {
+            stats.push((key, s));
+        } else {
+            other.proposed += s.proposed;
+            other.landed += s.landed;
+            other.paid = other.paid.saturating_add(s.paid);
+            for (reason, n) in s.dropped {
+                *other.dropped.entry(reason).or_default() += n;
+            }
+        }
+    }
+    let other_limited = ledger.rate_limited(ordo_builder::UNPROVEN, next);
+    stats.push(("other".to_string(), other));
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -362,8 +394,12 @@ fn searchers(builder: &Builder) -> String {
                     let _ = writeln!(out, "{name}{{searcher=\"{who}\"}} {}", s.paid);
                 }
                 _ => {
-                    let limited = u8::from(ledger.rate_limited(searcher, next));
-                    let _ = writeln!(out, "{name}{{searcher=\"{who}\"}} {limited}");
+                    let limited = if searcher == "other" {
+                        other_limited
+                    } else {
+                        ledger.rate_limited(searcher, next)
+                    };
+                    let _ = writeln!(out, "{name}{{searcher=\"{who}\"}} {}", u8::from(limited));
                 }
             }
         }

@@ -3,6 +3,10 @@
 //! returns, so an acknowledged bundle survives a crash; cancellation, replacement and
 //! expiry remove it from storage again. `eth_sendBundle` inserts; the builder asks for
 //! each block's eligible bundles and prunes after every block.
+//!
+//! Group commit: inserts queue up; whoever holds the write lock next takes the whole queue,
+//! decides each bundle in arrival order (capacity, quota, replacement) and writes the group
+//! in one fsynced batch, so concurrent senders share fsyncs as transactions do in the WAL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +94,9 @@ pub enum BundleError {
     /// Writing to (or reading) the `bundles` keyspace failed; the bundle was not accepted.
     #[error("storage failure: {0}")]
     Storage(Arc<StorageError>),
+    /// The insert was never decided (a broken invariant in the group writer); not accepted.
+    #[error("bundle pool unavailable")]
+    Unavailable,
 }
 
 impl From<StorageError> for BundleError {
@@ -101,7 +108,7 @@ impl From<StorageError> for BundleError {
 impl BundleError {
     /// True when the failure is the node's (storage), not the bundle's.
     pub fn is_internal(&self) -> bool {
-        matches!(self, Self::Storage(_))
+        matches!(self, Self::Storage(_) | Self::Unavailable)
     }
 
     /// The JSON-RPC error code: -32000 for every refusal (as [`crate::PoolError`]), -32603
@@ -115,10 +122,12 @@ impl BundleError {
     }
 }
 
-/// A held bundle with its arrival number (eligible bundles come back in arrival order).
+/// A held bundle with its arrival number (eligible bundles come back in arrival order) and
+/// the quota it counts against.
 struct Entry {
     seq: u64,
     bundle: Arc<Bundle>,
+    quota: Option<Address>,
 }
 
 #[derive(Default)]
@@ -126,34 +135,34 @@ struct Inner {
     by_hash: HashMap<B256, Entry>,
     /// `(searcher, replacement uuid) → bundle hash`.
     by_uuid: HashMap<(Option<Address>, String), B256>,
-    /// Bundles held per searcher; unsigned bundles share the `None` quota.
+    /// Bundles held per quota key; unsigned (and unproven) bundles share the `None` quota.
     per_searcher: HashMap<Option<Address>, usize>,
     next_seq: u64,
 }
 
 impl Inner {
-    fn add(&mut self, hash: B256, bundle: Arc<Bundle>) {
+    fn add(&mut self, hash: B256, bundle: Arc<Bundle>, quota: Option<Address>) {
         if let Some(uuid) = &bundle.replacement_uuid {
             self.by_uuid.insert((bundle.searcher, uuid.clone()), hash);
         }
-        *self.per_searcher.entry(bundle.searcher).or_default() += 1;
+        *self.per_searcher.entry(quota).or_default() += 1;
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_hash.insert(hash, Entry { seq, bundle });
+        self.by_hash.insert(hash, Entry { seq, bundle, quota });
     }
 
     fn remove(&mut self, hash: &B256) -> Option<Arc<Bundle>> {
-        let Entry { bundle, .. } = self.by_hash.remove(hash)?;
+        let Entry { bundle, quota, .. } = self.by_hash.remove(hash)?;
         if let Some(uuid) = &bundle.replacement_uuid {
             let key = (bundle.searcher, uuid.clone());
             if self.by_uuid.get(&key) == Some(hash) {
                 self.by_uuid.remove(&key);
             }
         }
-        if let Some(n) = self.per_searcher.get_mut(&bundle.searcher) {
+        if let Some(n) = self.per_searcher.get_mut(&quota) {
             *n -= 1;
             if *n == 0 {
-                self.per_searcher.remove(&bundle.searcher);
+                self.per_searcher.remove(&quota);
             }
         }
         Some(bundle)
@@ -190,6 +199,44 @@ pub struct BundlePool {
     limits: BundleLimits,
     write: Mutex<()>,
     inner: RwLock<Inner>,
+    /// Inserts waiting for the next group write.
+    queue: Mutex<Vec<Queued>>,
+    /// Group writes (fsyncs) and the bundles they carried.
+    groups: std::sync::atomic::AtomicU64,
+    written: std::sync::atomic::AtomicU64,
+}
+
+/// An insert waiting for its group.
+struct Queued {
+    bundle: Bundle,
+    hash: B256,
+    quota: Option<Address>,
+    reply: std::sync::mpsc::Sender<Result<B256, BundleError>>,
+}
+
+/// How the group being formed changes the pool, on top of what `Inner` holds.
+#[derive(Default)]
+struct GroupState {
+    /// Bundles held after the group's decisions so far.
+    total: usize,
+    /// Per quota key: held after the group's decisions so far.
+    per_quota: HashMap<Option<Address>, usize>,
+    /// Hashes and `(searcher, uuid)` keys the group adds or removes: a later bundle touching
+    /// one of them starts the next group, so every decision sees a settled pool.
+    touched: std::collections::HashSet<B256>,
+    uuids: std::collections::HashSet<(Option<Address>, String)>,
+}
+
+/// What the group does with one queued insert.
+enum Decision {
+    /// Write it, removing `replaced` (which may include its own hash).
+    Accept { replaced: Vec<B256> },
+    /// Already held from another searcher: answer the hash, change nothing.
+    Held,
+    /// Refused.
+    Refuse(BundleError),
+    /// Conflicts with a bundle earlier in this group: decide it in the next group.
+    NextGroup,
 }
 
 impl std::fmt::Debug for BundlePool {
@@ -210,7 +257,16 @@ impl BundlePool {
             limits,
             write: Mutex::new(()),
             inner: RwLock::new(Inner::default()),
+            queue: Mutex::new(Vec::new()),
+            groups: std::sync::atomic::AtomicU64::new(0),
+            written: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// `(group writes, bundles written)` since start: how many fsyncs the inserts shared.
+    pub fn write_stats(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.groups.load(Relaxed), self.written.load(Relaxed))
     }
 
     /// The configured limits.
@@ -220,12 +276,27 @@ impl BundlePool {
 
     /// Validates `bundle`, makes it durable and holds it. Returns its
     /// [`Bundle::bundle_hash`] once fsynced. A bundle with the same `replacement_uuid` from
-    /// the same searcher (and a bundle with the same hash) is replaced atomically.
+    /// the same searcher (and a bundle with the same hash) is replaced atomically. Counts
+    /// against the quota of `bundle.searcher`.
     pub fn insert(
         &self,
         bundle: Bundle,
         current_head: u64,
         now_secs: u64,
+    ) -> Result<B256, BundleError> {
+        let quota = bundle.searcher;
+        self.insert_with_quota(bundle, current_head, now_secs, quota)
+    }
+
+    /// [`BundlePool::insert`] counting the bundle against the quota of `quota` (`None`: the
+    /// shared quota of unsigned bundles). The node puts signers that never landed a bundle
+    /// there too: fresh keys cost nothing, so they must not each bring a quota of their own.
+    pub fn insert_with_quota(
+        &self,
+        bundle: Bundle,
+        current_head: u64,
+        now_secs: u64,
+        quota: Option<Address>,
     ) -> Result<B256, BundleError> {
         if bundle.txs.is_empty() {
             return Err(BundleError::Empty);
@@ -254,63 +325,177 @@ impl BundlePool {
             }
         }
         let hash = bundle.bundle_hash();
-
+        let (reply, answer) = std::sync::mpsc::channel();
+        self.queue.lock().push(Queued {
+            bundle,
+            hash,
+            quota,
+            reply,
+        });
+        // Whoever holds the write lock writes everything queued so far; by the time we get
+        // it our bundle may already be written by the holder before us.
         let _write = self.write.lock();
-        let replaced: Vec<B256> = {
-            let inner = self.inner.read();
-            let mut replaced = Vec::new();
-            if let Some(uuid) = &bundle.replacement_uuid
-                && let Some(old) = inner.by_uuid.get(&(bundle.searcher, uuid.clone()))
-            {
-                replaced.push(*old);
-            }
-            if let Some(held) = inner.by_hash.get(&hash) {
-                if held.bundle.searcher != bundle.searcher {
-                    // The same transactions from someone else: the first sender keeps the
-                    // bundle (its uuid, its statistics); resubmitting it changes nothing.
-                    return Ok(hash);
-                }
-                if !replaced.contains(&hash) {
-                    replaced.push(hash);
-                }
-            }
-            let freed_total = replaced.len();
-            if inner.by_hash.len() - freed_total >= self.limits.max_total {
-                return Err(BundleError::PoolFull {
-                    limit: self.limits.max_total,
-                });
-            }
-            // Unsigned bundles share one quota, so no anonymous client can fill the pool.
-            let searcher = bundle.searcher;
-            let held = inner.per_searcher.get(&searcher).copied().unwrap_or(0);
-            let freed = replaced
-                .iter()
-                .filter(|h| {
-                    inner
-                        .by_hash
-                        .get(*h)
-                        .is_some_and(|e| e.bundle.searcher == searcher)
-                })
-                .count();
-            if held - freed >= self.limits.max_per_searcher {
-                return Err(BundleError::SearcherLimit {
-                    limit: self.limits.max_per_searcher,
-                });
-            }
-            replaced
-        };
-
-        let stale: Vec<B256> = replaced.iter().copied().filter(|h| *h != hash).collect();
-        self.storage
-            .put_bundle_replacing(&hash, &bundle.encode_record(), &stale)?;
-
-        let mut inner = self.inner.write();
-        for old in &replaced {
-            inner.remove(old);
+        if let Ok(result) = answer.try_recv() {
+            return result;
         }
-        inner.add(hash, Arc::new(bundle));
-        debug!(target: "ordo::pool", %hash, replaced = stale.len(), "bundle accepted");
-        Ok(hash)
+        self.write_queued();
+        answer
+            .recv()
+            .unwrap_or_else(|_| Err(BundleError::Unavailable))
+    }
+
+    /// Writes every queued insert, in groups of one fsync each. Caller holds `write`.
+    fn write_queued(&self) {
+        let mut queued = std::mem::take(&mut *self.queue.lock());
+        while !queued.is_empty() {
+            queued = self.write_group(&mut queued);
+        }
+    }
+
+    /// Decides a prefix of `queued` against the pool, writes it in one batch and answers it;
+    /// returns the inserts left for the next group.
+    fn write_group(&self, queued: &mut Vec<Queued>) -> Vec<Queued> {
+        let mut group = GroupState::default();
+        let mut decided: Vec<(Queued, Decision)> = Vec::new();
+        {
+            let inner = self.inner.read();
+            group.total = inner.by_hash.len();
+            let mut pending = std::mem::take(queued).into_iter();
+            while let Some(q) = pending.next() {
+                let decision = self.decide(&inner, &group, &q);
+                if matches!(decision, Decision::NextGroup) {
+                    // Only something decided in this group can conflict, so the group is
+                    // not empty and the rest makes progress next time.
+                    let rest = std::iter::once(q).chain(pending).collect();
+                    drop(inner);
+                    self.commit_group(decided);
+                    return rest;
+                }
+                if let Decision::Accept { replaced } = &decision {
+                    for old in replaced {
+                        if let Some(e) = inner.by_hash.get(old) {
+                            group.total -= 1;
+                            *group.per_quota.entry(e.quota).or_insert_with(|| {
+                                inner.per_searcher.get(&e.quota).copied().unwrap_or(0)
+                            }) -= 1;
+                        }
+                        group.touched.insert(*old);
+                    }
+                    group.total += 1;
+                    *group.per_quota.entry(q.quota).or_insert_with(|| {
+                        inner.per_searcher.get(&q.quota).copied().unwrap_or(0)
+                    }) += 1;
+                    group.touched.insert(q.hash);
+                    if let Some(uuid) = &q.bundle.replacement_uuid {
+                        group.uuids.insert((q.bundle.searcher, uuid.clone()));
+                    }
+                }
+                decided.push((q, decision));
+            }
+        }
+        self.commit_group(decided);
+        Vec::new()
+    }
+
+    /// The capacity, quota and replacement checks of one insert, against the pool and the
+    /// group decided before it.
+    fn decide(&self, inner: &Inner, group: &GroupState, q: &Queued) -> Decision {
+        let uuid_key = q
+            .bundle
+            .replacement_uuid
+            .as_ref()
+            .map(|u| (q.bundle.searcher, u.clone()));
+        if group.touched.contains(&q.hash)
+            || uuid_key.as_ref().is_some_and(|k| group.uuids.contains(k))
+        {
+            return Decision::NextGroup;
+        }
+        let mut replaced = Vec::new();
+        if let Some(old) = uuid_key.as_ref().and_then(|k| inner.by_uuid.get(k)) {
+            if group.touched.contains(old) {
+                return Decision::NextGroup;
+            }
+            replaced.push(*old);
+        }
+        if let Some(held) = inner.by_hash.get(&q.hash) {
+            if held.bundle.searcher != q.bundle.searcher {
+                // The same transactions from someone else: the first sender keeps the
+                // bundle (its uuid, its statistics); resubmitting it changes nothing.
+                return Decision::Held;
+            }
+            if !replaced.contains(&q.hash) {
+                replaced.push(q.hash);
+            }
+        }
+        let freed_total = replaced.len();
+        if group.total - freed_total >= self.limits.max_total {
+            return Decision::Refuse(BundleError::PoolFull {
+                limit: self.limits.max_total,
+            });
+        }
+        let held = group
+            .per_quota
+            .get(&q.quota)
+            .copied()
+            .unwrap_or_else(|| inner.per_searcher.get(&q.quota).copied().unwrap_or(0));
+        let freed = replaced
+            .iter()
+            .filter(|h| inner.by_hash.get(*h).is_some_and(|e| e.quota == q.quota))
+            .count();
+        if held - freed >= self.limits.max_per_searcher {
+            return Decision::Refuse(BundleError::SearcherLimit {
+                limit: self.limits.max_per_searcher,
+            });
+        }
+        Decision::Accept { replaced }
+    }
+
+    /// One fsynced batch for the group's accepted bundles and their replacements, then the
+    /// in-memory pool, then the answers.
+    fn commit_group(&self, decided: Vec<(Queued, Decision)>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut puts = Vec::new();
+        let mut removes = Vec::new();
+        for (q, d) in &decided {
+            if let Decision::Accept { replaced } = d {
+                removes.extend(replaced.iter().copied().filter(|h| *h != q.hash));
+                puts.push((q.hash, q.bundle.encode_record()));
+            }
+        }
+        let written = if puts.is_empty() {
+            Ok(())
+        } else {
+            self.groups.fetch_add(1, Relaxed);
+            self.written.fetch_add(puts.len() as u64, Relaxed);
+            self.storage.put_bundles(&puts, &removes)
+        };
+        let failure = written.err().map(|e| BundleError::Storage(Arc::new(e)));
+        let mut inner = self.inner.write();
+        let mut answers = Vec::with_capacity(decided.len());
+        for (q, d) in decided {
+            let answer = match d {
+                Decision::Accept { replaced } => match &failure {
+                    Some(e) => Err(e.clone()),
+                    None => {
+                        for old in &replaced {
+                            inner.remove(old);
+                        }
+                        debug!(target: "ordo::pool", hash = %q.hash, replaced = replaced.len(), "bundle accepted");
+                        inner.add(q.hash, Arc::new(q.bundle), q.quota);
+                        Ok(q.hash)
+                    }
+                },
+                Decision::Held => Ok(q.hash),
+                Decision::Refuse(e) => Err(e),
+                // `write_group` never commits a bundle it deferred.
+                Decision::NextGroup => Err(BundleError::Unavailable),
+            };
+            answers.push((q.reply, answer));
+        }
+        drop(inner);
+        for (reply, answer) in answers {
+            let _ = reply.send(answer);
+        }
     }
 
     /// Cancels the bundle `searcher` sent with `replacement_uuid` (removed from storage,
@@ -404,7 +589,8 @@ impl BundlePool {
                 dropped.push(hash);
                 continue;
             }
-            inner.add(hash, Arc::new(bundle));
+            let quota = bundle.searcher;
+            inner.add(hash, Arc::new(bundle), quota);
             restored += 1;
         }
         drop(inner);

@@ -16,7 +16,7 @@
 //!   the L1 poster submits and confirms them ([`Storage::put_batch`], fsynced).
 //! - `bundles`: accepted searcher bundles not yet expired (`bundle hash → record`, the
 //!   record owned and encoded by `ordo_primitives::Bundle`). Each write fsyncs on its own
-//!   ([`Storage::put_bundle`], [`Storage::put_bundle_replacing`], [`Storage::remove_bundles`]), so an acknowledged bundle survives a crash.
+//!   ([`Storage::put_bundle`], [`Storage::put_bundles`], [`Storage::remove_bundles`]), so an acknowledged bundle survives a crash.
 //! - `meta`: the head pointer and chain identity.
 //! - `plugins`: WASM plugin components by code hash (`w ‖ keccak256(bytes) → bytes`) and the
 //!   plugin host's registry state (`state → opaque bytes`, owned and encoded by
@@ -513,6 +513,20 @@ impl Storage {
             batch.remove(&self.bundles, old.as_slice());
         }
         batch.insert(&self.bundles, hash.as_slice(), record);
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Stores a group of bundles and removes the ones they replace, in one fsynced batch
+    /// (one fsync for every concurrent `eth_sendBundle`).
+    pub fn put_bundles(&self, puts: &[(B256, Vec<u8>)], removes: &[B256]) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for old in removes {
+            batch.remove(&self.bundles, old.as_slice());
+        }
+        for (hash, record) in puts {
+            batch.insert(&self.bundles, hash.as_slice(), record);
+        }
         batch.commit()?;
         Ok(())
     }

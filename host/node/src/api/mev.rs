@@ -277,7 +277,11 @@ impl NodeApi {
             replacement_uuid: args.replacement_uuid.filter(|u| !u.is_empty()),
             searcher,
         };
-        let bundle_hash = pool.insert(bundle, head, now_secs()).map_err(bundle_err)?;
+        // A key that never landed a bundle shares the unsigned quota: fresh keys are free.
+        let quota = searcher.filter(|_| self.builder.searcher_ledger().credit_key(&key) == key);
+        let bundle_hash = pool
+            .insert_with_quota(bundle, head, now_secs(), quota)
+            .map_err(bundle_err)?;
         to_raw(&SendBundleView { bundle_hash })
     }
 

@@ -334,3 +334,75 @@ fn unsigned_bundles_share_one_quota_and_a_copied_bundle_stays_with_its_first_sen
     assert_eq!(held.searcher, searcher(7));
     assert!(pool.cancel("u", searcher(7)));
 }
+
+/// Concurrent `eth_sendBundle`s share fsyncs, as transactions do in the WAL, and every one
+/// of them is durable when acknowledged.
+#[test]
+fn concurrent_inserts_share_fsyncs_and_all_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let senders = 48u64;
+    {
+        let storage = Storage::open(dir.path()).unwrap();
+        let pool = Arc::new(BundlePool::new(storage, BundleLimits::default()));
+        let start = Arc::new(std::sync::Barrier::new(senders as usize));
+        let threads: Vec<_> = (0..senders)
+            .map(|k| {
+                let (pool, start) = (pool.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let b = Bundle {
+                        searcher: searcher(k as u8),
+                        ..bundle(k, 11)
+                    };
+                    start.wait();
+                    pool.insert(b, 10, NOW).unwrap()
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let (groups, written) = pool.write_stats();
+        assert_eq!(written, senders);
+        assert!(
+            groups < senders,
+            "{senders} concurrent inserts took {groups} fsyncs"
+        );
+    }
+    let storage = Storage::open(dir.path()).unwrap();
+    let pool = BundlePool::new(storage, BundleLimits::default());
+    assert_eq!(
+        pool.restore_from_storage_at(10, NOW).unwrap(),
+        senders as usize
+    );
+}
+
+/// Inside one group the checks still see every earlier decision: the per-searcher quota
+/// holds, and a replacement arriving right behind the bundle it replaces wins.
+#[test]
+fn a_group_decides_in_arrival_order() {
+    let (pool, _storage, _dir) = open(BundleLimits {
+        max_total: 100,
+        max_per_searcher: 2,
+    });
+    let pool = Arc::new(pool);
+    let start = Arc::new(std::sync::Barrier::new(6));
+    let threads: Vec<_> = (0..6u64)
+        .map(|k| {
+            let (pool, start) = (pool.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                pool.insert_with_quota(bundle(k, 11), 10, NOW, searcher(1))
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(accepted, 2, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, BundleError::SearcherLimit { limit: 2 }))
+    );
+    assert_eq!(pool.len(), 2);
+}

@@ -153,6 +153,9 @@ pub struct Batcher {
     /// once however many ticks its batch stays open.
     write: Mutex<OpenBatch>,
     summaries: RwLock<Vec<BatchSummary>>,
+    /// Test hook: this many of the next batch-record writes fail as storage would.
+    #[cfg(test)]
+    fail_writes: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Batcher {
@@ -191,6 +194,8 @@ impl Batcher {
             plugins,
             write: Mutex::new(OpenBatch::default()),
             summaries: RwLock::new(summaries),
+            #[cfg(test)]
+            fail_writes: Default::default(),
         }))
     }
 
@@ -273,7 +278,7 @@ impl Batcher {
             return Ok(());
         };
         record.status = status.clone();
-        self.storage.put_batch(index, &record.encode())?;
+        self.put_record(index, &record.encode())?;
         if let Some(s) = self.summaries.write().iter_mut().find(|s| s.index == index) {
             s.status = status;
         }
@@ -371,7 +376,7 @@ impl Batcher {
             built_at_ms: now_ms,
             status: BatchStatus::Built,
         };
-        self.storage.put_batch(index, &record.encode())?;
+        self.put_record(index, &record.encode())?;
         self.summaries.write().push(BatchSummary {
             index,
             first_block: header.first_block,
@@ -388,6 +393,25 @@ impl Batcher {
             metrics::gauge!("ordo_batch_compression_ratio").set(posted / raw.len() as f64);
         }
         Ok(header)
+    }
+
+    /// Writes batch `index`'s record (fsynced); the one place batch records are written.
+    fn put_record(&self, index: u64, record: &[u8]) -> Result<(), BatcherError> {
+        #[cfg(test)]
+        if self
+            .fail_writes
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok()
+        {
+            return Err(BatcherError::Storage(StorageError::Engine(
+                fjall::Error::Io(std::io::Error::other("injected write failure")),
+            )));
+        }
+        Ok(self.storage.put_batch(index, record)?)
     }
 
     /// Builds batches every `interval` until `shutdown`, following `head()`.

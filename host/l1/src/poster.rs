@@ -621,18 +621,7 @@ impl L1Poster {
         if let Some(s) = self.sidecars.get(&key) {
             return Ok(s.clone());
         }
-        let builder = SidecarBuilder::<SimpleCoder>::from_slice(bytes);
-        let sidecar = if self.cell_proofs {
-            builder
-                .build_7594()
-                .map(BlobTransactionSidecarVariant::Eip7594)
-        } else {
-            builder
-                .build_4844()
-                .map(BlobTransactionSidecarVariant::Eip4844)
-        }
-        .map_err(|e| TickError::Kzg(e.to_string()))?;
-        let sidecar = Arc::new(sidecar);
+        let sidecar = Arc::new(build_sidecar(bytes, self.cell_proofs)?);
         self.sidecars.insert(key, sidecar.clone());
         Ok(sidecar)
     }
@@ -774,6 +763,30 @@ impl L1Poster {
     }
 }
 
+/// Packs `bytes` into blobs with their KZG commitments and proofs (EIP-7594 cell proofs, or
+/// EIP-4844 blob proofs): hundreds of milliseconds of CPU per blob.
+fn build_sidecar(
+    bytes: &[u8],
+    cell_proofs: bool,
+) -> Result<BlobTransactionSidecarVariant, TickError> {
+    #[cfg(test)]
+    tests::SIDECAR_THREADS.lock().push((
+        bytes.iter().take(16).copied().collect(),
+        std::thread::current().id(),
+    ));
+    let builder = SidecarBuilder::<SimpleCoder>::from_slice(bytes);
+    if cell_proofs {
+        builder
+            .build_7594()
+            .map(BlobTransactionSidecarVariant::Eip7594)
+    } else {
+        builder
+            .build_4844()
+            .map(BlobTransactionSidecarVariant::Eip4844)
+    }
+    .map_err(|e| TickError::Kzg(e.to_string()))
+}
+
 /// Whether a refusal is about the blob sidecar's version (4844 proofs vs 7594 cell proofs).
 fn sidecar_format_refused(msg: &str) -> bool {
     msg.contains("sidecar") || msg.contains("cell proof") || msg.contains("blob version")
@@ -782,6 +795,45 @@ fn sidecar_format_refused(msg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{BatchQueue, Confirmation, QueuedBatch};
+
+    /// Where [`build_sidecar`] ran: (first bytes of the batch, thread).
+    pub(super) static SIDECAR_THREADS: parking_lot::Mutex<Vec<(Vec<u8>, std::thread::ThreadId)>> =
+        parking_lot::Mutex::new(Vec::new());
+
+    struct NoQueue;
+
+    impl BatchQueue for NoQueue {
+        fn unconfirmed(&self, _: usize) -> Vec<QueuedBatch> {
+            Vec::new()
+        }
+        fn submitted(&self, _: u64, _: Submission) {}
+        fn confirmed(&self, _: u64, _: Confirmation) {}
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn blob_sidecars_are_built_off_the_runtime_thread() {
+        let signer: alloy::signers::local::PrivateKeySigner =
+            "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+                .parse()
+                .unwrap();
+        let config = L1Config::new("http://127.0.0.1:9", signer, Address::ZERO);
+        let mut poster = L1Poster::new(config, Arc::new(NoQueue));
+        let bytes = Bytes::from(b"sidecar thread probe ".repeat(200));
+        poster.sidecar(3, &bytes).unwrap();
+        let here = std::thread::current().id();
+        let threads: Vec<_> = SIDECAR_THREADS
+            .lock()
+            .iter()
+            .filter(|(prefix, _)| bytes.starts_with(prefix))
+            .map(|(_, t)| *t)
+            .collect();
+        assert!(!threads.is_empty(), "the sidecar was built");
+        assert!(
+            threads.iter().all(|t| *t != here),
+            "KZG proofs computed on the async runtime's thread"
+        );
+    }
 
     #[test]
     fn bump_rounds_up_to_at_least_the_percentage() {

@@ -7,7 +7,7 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -37,6 +37,19 @@ struct MemQueue {
     /// How many of `batches` the batcher has "sealed" so far.
     available: AtomicUsize,
     state: Mutex<QState>,
+    /// This many of the next `submitted` writes fail (a full or failing disk).
+    fail_submits: AtomicUsize,
+    /// `submitted` writes that failed.
+    failed_submits: AtomicUsize,
+    /// Makes the next `submitted` write hang until released (a slow fsync).
+    hold_submit: Mutex<Option<Hold>>,
+}
+
+/// A hanging write: says it started, waits for `go` (or a failure guard), records which.
+struct Hold {
+    entered: oneshot::Sender<()>,
+    go: std::sync::mpsc::Receiver<()>,
+    released: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -51,7 +64,7 @@ impl MemQueue {
         Arc::new(Self {
             batches: batches.iter().map(|b| Bytes::copy_from_slice(b)).collect(),
             available: AtomicUsize::new(batches.len()),
-            state: Mutex::default(),
+            ..Default::default()
         })
     }
     fn confirmed(&self) -> Vec<(u64, Confirmation)> {
@@ -77,6 +90,21 @@ impl BatchQueue for MemQueue {
             .collect()
     }
     fn submitted(&self, index: u64, sub: Submission) {
+        let hold = self.hold_submit.lock().take();
+        if let Some(hold) = hold {
+            let _ = hold.entered.send(());
+            // A failure guard, not a timing: it only ends the wait when nothing releases it.
+            let told = hold.go.recv_timeout(Duration::from_secs(10)).is_ok();
+            hold.released.store(told, Ordering::SeqCst);
+        }
+        if self
+            .fail_submits
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            self.failed_submits.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
         let mut s = self.state.lock();
         s.last.insert(index, sub.clone());
         s.submissions.push((index, sub));
@@ -754,4 +782,94 @@ async fn l1_killed_with_a_batch_in_flight_and_restarted_on_its_saved_state() {
     );
     assert_eq!(txs[1].hash, in_flight.tx_hash, "the very same transaction");
     assert!(status.reposted >= 1, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_that_cannot_be_recorded_is_never_broadcast() {
+    let anvil = Anvil::spawn().await;
+    let batches: [&[u8]; 1] = [b"recorded before it is broadcast"];
+    let queue = MemQueue::new(&batches);
+    queue.fail_submits.store(2, Ordering::SeqCst);
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("two failed writes", async || {
+        queue.failed_submits.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    // A crash right after: the restarted poster knows only what was recorded.
+    run.stop().await;
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[0].hash, queue.submissions()[0].1.tx_hash);
+    let sent = anvil
+        .provider()
+        .get_transaction_count(Anvil::dev_key(0).address())
+        .await
+        .unwrap();
+    assert_eq!(sent, 1, "nothing but the recorded tx left the poster");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_record_write_does_not_block_the_async_runtime() {
+    let anvil = Anvil::spawn().await;
+    let batches: [&[u8]; 1] = [b"written off the runtime"];
+    let queue = MemQueue::new(&batches);
+    let (entered_tx, entered) = oneshot::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let released = Arc::new(AtomicBool::new(false));
+    *queue.hold_submit.lock() = Some(Hold {
+        entered: entered_tx,
+        go: go_rx,
+        released: released.clone(),
+    });
+    // This test's one thread is the poster's runtime: the write can only be released by a
+    // task on it, which runs only if the write does not hold the thread.
+    let releaser = tokio::spawn(async move {
+        if entered.await.is_ok() {
+            let _ = go.send(());
+        }
+    });
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    run.stop().await;
+    releaser.await.unwrap();
+    assert!(
+        released.load(Ordering::SeqCst),
+        "the record write held the async runtime's thread"
+    );
+    assert_each_posted_once(&inbox_txs(&anvil).await, &batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_deeper_than_the_confirmations_reposts_a_confirmed_batch() {
+    // Finalized = head - 8: a batch 2 blocks deep is confirmed and not yet final.
+    let anvil = Anvil::spawn_with(AnvilOptions {
+        slots_in_an_epoch: Some(4),
+        ..Default::default()
+    })
+    .await;
+    let snapshot = anvil.snapshot().await;
+    let batches: [&[u8]; 1] = [b"confirmed, then reorged away"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 2, Duration::from_secs(600)), queue.clone());
+    wait_first_included(&anvil, &queue).await;
+    anvil.mine(1).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    let first = queue.confirmed()[0].1.clone();
+
+    // A reorg as deep as the confirmations: the block holding the batch is gone.
+    assert!(anvil.revert(snapshot).await);
+    assert!(inbox_txs(&anvil).await.is_empty());
+    wait_for("the batch back on L1", async || {
+        inbox_txs(&anvil).await.len() == 1
+    })
+    .await;
+    let status = run.status.get();
+    run.stop().await;
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[0].nonce, 0, "the same nonce, {first:?} {status:?}");
 }

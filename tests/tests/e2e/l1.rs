@@ -295,6 +295,7 @@ async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicate
         // Dumped every second: a killed anvil loses about a block, less than the 3
         // confirmations a batch needs, so nothing counted as confirmed is lost with it.
         state_interval: Some(1),
+        ..Default::default()
     })
     .await;
     let batcher = Anvil::dev_key(3);

@@ -20,8 +20,8 @@ use alloy::{
     signers::SignerSync,
 };
 use ordo_l1::{
-    BatchQueue, BeaconClient, BlobBlock, Confirmation, DaMode, L1Config, L1Poster, QueuedBatch,
-    StatusHandle, Submission, decode_blobs,
+    BatchQueue, BeaconClient, BlobBlock, Confirmation, ConfirmedBatch, DaMode, L1Config, L1Poster,
+    QueuedBatch, RecordError, StatusHandle, Submission, decode_blobs,
     testing::{Anvil, AnvilOptions},
 };
 use parking_lot::Mutex;
@@ -56,7 +56,10 @@ struct Hold {
 struct QState {
     last: BTreeMap<u64, Submission>,
     submissions: Vec<(u64, Submission)>,
+    /// Confirmed batches (finalized or not), in the order they were confirmed.
     confirmed: Vec<(u64, Confirmation)>,
+    /// Confirmations a reorg undid, in order.
+    reorged: Vec<(u64, Confirmation)>,
 }
 
 impl MemQueue {
@@ -72,6 +75,17 @@ impl MemQueue {
     }
     fn submissions(&self) -> Vec<(u64, Submission)> {
         self.state.lock().submissions.clone()
+    }
+    fn finalized(&self) -> Vec<u64> {
+        let s = self.state.lock();
+        s.confirmed
+            .iter()
+            .filter(|(_, c)| c.finalized)
+            .map(|(i, _)| *i)
+            .collect()
+    }
+    fn reorged(&self) -> Vec<(u64, Confirmation)> {
+        self.state.lock().reorged.clone()
     }
 }
 
@@ -89,7 +103,21 @@ impl BatchQueue for MemQueue {
             })
             .collect()
     }
-    fn submitted(&self, index: u64, sub: Submission) {
+    fn unfinalized(&self) -> Vec<ConfirmedBatch> {
+        let s = self.state.lock();
+        let mut out: Vec<ConfirmedBatch> = s
+            .confirmed
+            .iter()
+            .filter(|(_, c)| !c.finalized)
+            .map(|(index, c)| ConfirmedBatch {
+                index: *index,
+                confirmation: c.clone(),
+            })
+            .collect();
+        out.sort_by_key(|b| b.index);
+        out
+    }
+    fn submitted(&self, index: u64, sub: Submission) -> Result<(), RecordError> {
         let hold = self.hold_submit.lock().take();
         if let Some(hold) = hold {
             let _ = hold.entered.send(());
@@ -103,19 +131,34 @@ impl BatchQueue for MemQueue {
             .is_ok()
         {
             self.failed_submits.fetch_add(1, Ordering::SeqCst);
-            return;
+            return Err(RecordError::new(std::io::Error::other("disk full")));
         }
         let mut s = self.state.lock();
+        if let Some(at) = s.confirmed.iter().position(|(i, _)| *i == index) {
+            let (_, c) = s.confirmed.remove(at);
+            assert!(!c.finalized, "batch {index} reorged after it was final");
+            s.reorged.push((index, c));
+        }
         s.last.insert(index, sub.clone());
         s.submissions.push((index, sub));
+        Ok(())
     }
-    fn confirmed(&self, index: u64, c: Confirmation) {
+    fn confirmed(&self, index: u64, c: Confirmation) -> Result<(), RecordError> {
         let mut s = self.state.lock();
-        assert!(
-            !s.confirmed.iter().any(|(i, _)| *i == index),
-            "batch {index} confirmed twice"
-        );
-        s.confirmed.push((index, c));
+        let at = s.confirmed.iter().position(|(i, _)| *i == index);
+        if c.finalized {
+            let at = at.expect("only a confirmed batch is finalized");
+            assert!(
+                !s.confirmed[at].1.finalized,
+                "batch {index} finalized twice"
+            );
+            assert_eq!(s.confirmed[at].1.l1_block_hash, c.l1_block_hash);
+            s.confirmed[at].1 = c;
+        } else {
+            assert!(at.is_none(), "batch {index} confirmed twice");
+            s.confirmed.push((index, c));
+        }
+        Ok(())
     }
 }
 
@@ -859,17 +902,72 @@ async fn a_reorg_deeper_than_the_confirmations_reposts_a_confirmed_batch() {
     anvil.mine(1).await;
     wait_for("confirmation", async || queue.confirmed().len() == 1).await;
     let first = queue.confirmed()[0].1.clone();
+    assert!(!first.finalized);
 
     // A reorg as deep as the confirmations: the block holding the batch is gone.
     assert!(anvil.revert(snapshot).await);
-    assert!(inbox_txs(&anvil).await.is_empty());
+    wait_for("the reorg noticed", async || queue.reorged().len() == 1).await;
     wait_for("the batch back on L1", async || {
         inbox_txs(&anvil).await.len() == 1
     })
     .await;
-    let status = run.status.get();
-    run.stop().await;
+    anvil.mine(1).await;
+    wait_for("confirmed again", async || queue.confirmed().len() == 1).await;
+    let again = queue.confirmed()[0].1.clone();
+    assert_eq!(queue.reorged(), vec![(0, first.clone())]);
     let txs = inbox_txs(&anvil).await;
     assert_each_posted_once(&txs, &batches);
-    assert_eq!(txs[0].nonce, 0, "the same nonce, {first:?} {status:?}");
+    assert_eq!(
+        txs[0].nonce, first.submission.nonce,
+        "sent again under its nonce"
+    );
+    assert_eq!((again.tx_hash, again.l1_block), (txs[0].hash, txs[0].block));
+    assert_ne!(again.l1_block_hash, first.l1_block_hash);
+
+    // Confirmed is not final: nothing is finalized until L1's finalized block reaches it.
+    let ticks = run.status.get().ticks;
+    wait_for("two more ticks", async || {
+        run.status.get().ticks >= ticks + 2
+    })
+    .await;
+    assert!(queue.finalized().is_empty(), "2 blocks deep is not final");
+    assert_eq!(run.status.get().unfinalized, 1);
+    anvil.mine(8).await;
+    wait_for("finality", async || queue.finalized() == vec![0]).await;
+    let status = run.status.get();
+    run.stop().await;
+    assert_eq!(queue.confirmed()[0].1.l1_block_hash, again.l1_block_hash);
+    assert_eq!(
+        (status.finalized, status.reorged, status.unfinalized),
+        (1, 1, 0),
+        "{status:?}"
+    );
+    assert!(status.l1_finalized >= Some(again.l1_block));
+    assert_each_posted_once(&inbox_txs(&anvil).await, &batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shallow_reorg_that_keeps_the_batch_block_changes_nothing() {
+    let anvil = Anvil::spawn_with(AnvilOptions {
+        slots_in_an_epoch: Some(4),
+        ..Default::default()
+    })
+    .await;
+    let batches: [&[u8]; 1] = [b"stays put"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 2, Duration::from_secs(600)), queue.clone());
+    wait_first_included(&anvil, &queue).await;
+    anvil.mine(1).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    // Blocks above the batch's are replaced; its own block stays canonical.
+    let snapshot = anvil.snapshot().await;
+    anvil.mine(3).await;
+    assert!(anvil.revert(snapshot).await);
+    anvil.mine(10).await;
+    wait_for("finality", async || queue.finalized() == vec![0]).await;
+    let status = run.status.get();
+    run.stop().await;
+    assert!(queue.reorged().is_empty(), "{status:?}");
+    assert_eq!(status.reposted, 0);
+    assert_each_posted_once(&inbox_txs(&anvil).await, &batches);
 }

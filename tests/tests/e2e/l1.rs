@@ -474,17 +474,36 @@ async fn a_confirmed_batch_a_deep_reorg_removes_is_posted_again_and_final_only_w
             let hash = *provider.send_transaction(tx).await?.tx_hash();
             let confirmed = wait_confirmed(&rpc, hash).await?;
             ensure!(
-                confirmed["l1Finalized"] == false,
+                confirmed["l1Finalized"] != true,
                 "final at 2 deep: {confirmed}"
             );
             let first_l1_tx: B256 = serde_json::from_value(confirmed["l1TxHash"].clone())?;
 
             // A reorg deeper than the 2 confirmations: the block holding the batch is gone.
             ensure!(anvil.revert(snapshot).await, "evm_revert failed");
+            // The node notices, sends the batch again, and reports where it is now.
+            let l1 = anvil.provider();
             let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            let (back, l1_block) = loop {
+                let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
+                if status["status"] == "confirmed" {
+                    let l1_tx: B256 = serde_json::from_value(status["l1TxHash"].clone())?;
+                    let l1_block = parse_quantity(&status["l1Block"])?;
+                    let receipt = l1.get_transaction_receipt(l1_tx).await?;
+                    if receipt.is_some_and(|r| r.block_number == Some(l1_block)) {
+                        break (status, l1_block);
+                    }
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "the batch never came back on L1 (first sent as {first_l1_tx}): {status}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
+            // Final only once L1's finalized block reaches it.
             let last = loop {
                 let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
-                if status["status"] == "confirmed" && status["l1Finalized"] == true {
+                if status["l1Finalized"] == true {
                     break status;
                 }
                 ensure!(
@@ -493,16 +512,9 @@ async fn a_confirmed_batch_a_deep_reorg_removes_is_posted_again_and_final_only_w
                 );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             };
-            // What the node reports is on L1's canonical chain, at or below its finalized block.
-            let l1 = anvil.provider();
-            let l1_tx: B256 = serde_json::from_value(last["l1TxHash"].clone())?;
-            let l1_block = parse_quantity(&last["l1Block"])?;
-            let receipt = l1.get_transaction_receipt(l1_tx).await?.ok_or_else(|| {
-                eyre!("L1 has no receipt for {l1_tx} (first sent as {first_l1_tx})")
-            })?;
             ensure!(
-                receipt.block_number == Some(l1_block),
-                "{receipt:?} vs {last}"
+                last["l1TxHash"] == back["l1TxHash"] && last["l1Block"] == back["l1Block"],
+                "{back} then {last}"
             );
             let finalized = l1
                 .get_block_by_number(alloy::eips::BlockNumberOrTag::Finalized)

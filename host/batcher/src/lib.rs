@@ -11,11 +11,17 @@
 //!    ([`BatchPlugins::codec`]) and check it decompresses back — on any failure the batch
 //!    is stored uncompressed ([`CODEC_NONE`]) and says so in its header;
 //! 4. call the prover hook on the header and the compressed bytes;
-//! 5. store the [`BatchRecord`] (status `Built`) with one fsync.
+//! 5. store the [`BatchRecord`] (status `Built`) with one fsync; if that write fails, the
+//!    blocks stay in the open batch and the next tick seals them again.
 //!
 //! The next batch index and the next block come from the stored records, so a restart
 //! resumes exactly after the last stored batch: no block is skipped or batched twice.
-//! [`Batcher::set_status`] is how the L1 poster moves a batch to submitted / confirmed.
+//! [`Batcher::set_status`] is how the L1 poster moves a batch to submitted / confirmed /
+//! finalized (and back to submitted after an L1 reorg deeper than the confirmations).
+//!
+//! Locks: `building` (the open batch) serialises ticks and is held across the plugin calls;
+//! `write` serialises writes to the batches keyspace and is never held across a plugin call,
+//! so the poster's status writes never wait for a codec or a prover.
 
 use std::{
     sync::Arc,
@@ -148,11 +154,16 @@ pub struct Batcher {
     storage: Storage,
     config: BatcherConfig,
     plugins: Arc<dyn BatchPlugins>,
-    /// Serializes batch building and status changes (one writer of the `batches` keyspace),
-    /// and holds the blocks of the batch being filled, so each block is read from storage
-    /// once however many ticks its batch stays open.
-    write: Mutex<OpenBatch>,
+    /// The blocks of the batch being filled, so each block is read from storage once however
+    /// many ticks its batch stays open. Only `tick` takes it.
+    building: Mutex<OpenBatch>,
+    /// Serialises writes of batch records (a sealed batch, a status change): one writer of
+    /// the `batches` keyspace. Never held across a plugin call.
+    write: Mutex<()>,
     summaries: RwLock<Vec<BatchSummary>>,
+    /// Test hook: this many of the next batch-record writes fail as storage would.
+    #[cfg(test)]
+    fail_writes: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Batcher {
@@ -189,8 +200,11 @@ impl Batcher {
             storage,
             config,
             plugins,
-            write: Mutex::new(OpenBatch::default()),
+            building: Mutex::new(OpenBatch::default()),
+            write: Mutex::new(()),
             summaries: RwLock::new(summaries),
+            #[cfg(test)]
+            fail_writes: Default::default(),
         }))
     }
 
@@ -213,6 +227,25 @@ impl Batcher {
     pub fn recent(&self, n: usize) -> Vec<BatchSummary> {
         let summaries = self.summaries.read();
         summaries[summaries.len().saturating_sub(n)..].to_vec()
+    }
+
+    /// Confirmed batches whose L1 block is not final yet, ascending (what the poster watches
+    /// for reorgs).
+    pub fn unfinalized(&self) -> Vec<BatchSummary> {
+        self.summaries
+            .read()
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.status,
+                    BatchStatus::Confirmed {
+                        finalized: false,
+                        ..
+                    }
+                )
+            })
+            .cloned()
+            .collect()
     }
 
     /// How many batches are not yet confirmed on L1.
@@ -268,12 +301,12 @@ impl Batcher {
 
     /// Records L1 progress of batch `index` (durable before returning).
     pub fn set_status(&self, index: u64, status: BatchStatus) -> Result<(), BatcherError> {
-        let _open = self.write.lock();
+        let _write = self.write.lock();
         let Some(mut record) = self.batch(index)? else {
             return Ok(());
         };
         record.status = status.clone();
-        self.storage.put_batch(index, &record.encode())?;
+        self.put_record(index, &record.encode())?;
         if let Some(s) = self.summaries.write().iter_mut().find(|s| s.index == index) {
             s.status = status;
         }
@@ -282,7 +315,7 @@ impl Batcher {
 
     /// Closes every batch that is due with the head at `head`; returns their headers.
     pub fn tick(&self, head: u64, now_ms: u64) -> Result<Vec<BatchHeader>, BatcherError> {
-        let mut open = self.write.lock();
+        let mut open = self.building.lock();
         let mut built = Vec::new();
         let mut next = open
             .last
@@ -320,15 +353,42 @@ impl Batcher {
         Ok(built)
     }
 
-    /// Stores the open batch and starts an empty one. Only called with blocks in it.
+    /// Stores the open batch and starts an empty one. Only called with blocks in it. On an
+    /// error the blocks stay open, to be sealed by a later tick.
     fn seal(&self, open: &mut OpenBatch, now_ms: u64) -> Result<BatchHeader, BatcherError> {
+        let payload = BatchPayload {
+            blocks: std::mem::take(&mut open.blocks),
+        };
+        match self.store(&payload, open.last.as_ref(), now_ms) {
+            Ok(header) => {
+                open.size = 0;
+                Ok(header)
+            }
+            Err(e) => {
+                open.blocks = payload.blocks;
+                Err(e)
+            }
+        }
+    }
+
+    /// Compresses, attests and stores `payload` as the next batch; `last` is its last block.
+    fn store(
+        &self,
+        payload: &BatchPayload,
+        last: Option<&ordo_primitives::BlockRecord>,
+        now_ms: u64,
+    ) -> Result<BatchHeader, BatcherError> {
+        // Only `tick` (serialised by `building`) adds batches, so the index holds until the
+        // record is written below.
         let index = self.summaries.read().last().map_or(0, |s| s.index + 1);
         let _span = tracing::info_span!("batch", index).entered();
-        let blocks = std::mem::take(&mut open.blocks);
-        open.size = 0;
-        let last = open.last.as_ref().ok_or(BatcherError::MissingBlock(0))?;
-        let tx_count = blocks.iter().map(|b| b.txs.len() as u64).sum();
-        let payload = BatchPayload { blocks };
+        let last = last.ok_or(BatcherError::MissingBlock(0))?;
+        let first_block = payload
+            .blocks
+            .first()
+            .map(|b| b.number)
+            .ok_or(BatcherError::MissingBlock(0))?;
+        let tx_count = payload.blocks.iter().map(|b| b.txs.len() as u64).sum();
         let raw = payload.encode();
         let (codec_id, codec_hash, data) = match self.plugins.codec() {
             Some(codec) => match compress_checked(codec.as_ref(), &raw) {
@@ -342,7 +402,7 @@ impl Batcher {
         };
         let header = BatchHeader {
             index,
-            first_block: payload.blocks[0].number,
+            first_block,
             last_block: last.number(),
             last_block_hash: last.hash,
             state_root: last.header.state_root,
@@ -371,13 +431,16 @@ impl Batcher {
             built_at_ms: now_ms,
             status: BatchStatus::Built,
         };
-        self.storage.put_batch(index, &record.encode())?;
-        self.summaries.write().push(BatchSummary {
-            index,
-            first_block: header.first_block,
-            last_block: header.last_block,
-            status: BatchStatus::Built,
-        });
+        {
+            let _write = self.write.lock();
+            self.put_record(index, &record.encode())?;
+            self.summaries.write().push(BatchSummary {
+                index,
+                first_block: header.first_block,
+                last_block: header.last_block,
+                status: BatchStatus::Built,
+            });
+        }
         info!(target: "ordo::batcher", index, first = header.first_block, last = header.last_block, txs = tx_count, raw = raw.len(), posted = record.frame.data.len(), codec = codec_id, "batch built");
         let posted = record.frame.data.len() as f64;
         metrics::counter!("ordo_batches_built_total").increment(1);
@@ -388,6 +451,25 @@ impl Batcher {
             metrics::gauge!("ordo_batch_compression_ratio").set(posted / raw.len() as f64);
         }
         Ok(header)
+    }
+
+    /// Writes batch `index`'s record (fsynced); the one place batch records are written.
+    fn put_record(&self, index: u64, record: &[u8]) -> Result<(), BatcherError> {
+        #[cfg(test)]
+        if self
+            .fail_writes
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok()
+        {
+            return Err(BatcherError::Storage(StorageError::Engine(
+                fjall::Error::Io(std::io::Error::other("injected write failure")),
+            )));
+        }
+        Ok(self.storage.put_batch(index, record)?)
     }
 
     /// Builds batches every `interval` until `shutdown`, following `head()`.

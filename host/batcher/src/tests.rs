@@ -214,3 +214,123 @@ fn status_changes_are_durable() {
     assert_eq!(b.summaries()[0].status, BatchStatus::Built);
     assert_eq!(b.batch(1).unwrap().unwrap().status, submitted);
 }
+
+/// Every block number in batches `0..len`, in batch order.
+fn batched_blocks(b: &Batcher) -> Vec<u64> {
+    (0..b.len() as u64)
+        .flat_map(|i| payload(b, i).blocks.into_iter().map(|bl| bl.number))
+        .collect()
+}
+
+#[test]
+fn a_failed_batch_write_leaves_its_blocks_to_be_sealed_again() {
+    let (_dir, storage) = chain(6, 1, 100);
+    let b = Batcher::open(storage.clone(), config(1_000_000, 0), Arc::new(NoPlugins)).unwrap();
+    b.fail_writes.store(1, Ordering::SeqCst);
+    assert!(b.tick(3, 100_000).is_err(), "the injected write failure");
+    assert!(b.is_empty());
+    assert_eq!(b.next_block(), 1);
+
+    // The next tick seals blocks 1..=3 again, together with the ones that came since.
+    let built = b.tick(6, 100_000).unwrap();
+    assert_eq!(built.len(), 1);
+    assert_eq!((built[0].first_block, built[0].last_block), (1, 6));
+    assert_eq!(batched_blocks(&b), (1..=6).collect::<Vec<_>>());
+
+    drop(b);
+    let b = Batcher::open(storage, config(1_000_000, 0), Arc::new(NoPlugins)).unwrap();
+    assert_eq!(b.next_block(), 7);
+    assert_eq!(batched_blocks(&b), (1..=6).collect::<Vec<_>>());
+}
+
+/// A codec that, while `hold` is set, stops inside `compress` until told to go on (or a
+/// failure guard expires), and says whether it was told.
+struct Holding {
+    hold: AtomicBool,
+    entered: parking_lot::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    go: parking_lot::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    released: AtomicBool,
+}
+
+impl BatchCodec for Holding {
+    fn codec_id(&self) -> u32 {
+        0x8000_0002
+    }
+    fn code_hash(&self) -> B256 {
+        B256::repeat_byte(0xdd)
+    }
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        if self.hold.load(Ordering::SeqCst) {
+            if let Some(entered) = self.entered.lock().take() {
+                entered.send(()).unwrap();
+            }
+            if let Some(go) = self.go.lock().take() {
+                // A failure guard, not a timing: on the old code this is what ends the wait.
+                let told = go.recv_timeout(Duration::from_secs(10)).is_ok();
+                self.released.store(told, Ordering::SeqCst);
+            }
+        }
+        Ok(data.to_vec())
+    }
+    fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(data.to_vec())
+    }
+}
+
+struct HoldingPlugins(Arc<Holding>);
+
+impl BatchPlugins for HoldingPlugins {
+    fn codec(&self) -> Option<Arc<dyn BatchCodec>> {
+        Some(self.0.clone())
+    }
+    fn prover(&self) -> Option<Arc<dyn BatchProver>> {
+        None
+    }
+}
+
+#[test]
+fn a_status_write_does_not_wait_for_a_plugin_call() {
+    let (_dir, storage) = chain(4, 1, 10);
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let codec = Arc::new(Holding {
+        hold: AtomicBool::new(false),
+        entered: parking_lot::Mutex::new(Some(entered_tx)),
+        go: parking_lot::Mutex::new(Some(go_rx)),
+        released: AtomicBool::new(false),
+    });
+    let b = Batcher::open(
+        storage,
+        config(1_000_000, 0),
+        Arc::new(HoldingPlugins(codec.clone())),
+    )
+    .unwrap();
+    assert_eq!(b.tick(2, 100_000).unwrap().len(), 1);
+
+    // The next batch's codec call hangs (a slow plugin) while the poster records batch 0.
+    codec.hold.store(true, Ordering::SeqCst);
+    let building = std::thread::spawn({
+        let b = b.clone();
+        move || b.tick(4, 100_000)
+    });
+    entered.recv().unwrap();
+    let submitted = BatchStatus::Submitted {
+        tx_hash: B256::repeat_byte(1),
+        nonce: 0,
+        max_fee_per_gas: 10,
+        max_priority_fee_per_gas: 1,
+        submitted_at_ms: 5,
+        max_fee_per_blob_gas: None,
+        replaced: vec![],
+    };
+    b.set_status(0, submitted.clone()).unwrap();
+    // Err only on the old code, where the plugin already gave up waiting.
+    let _ = go.send(());
+    let built = building.join().unwrap().unwrap();
+    assert!(
+        codec.released.load(Ordering::SeqCst),
+        "the status write waited for the plugin call to end"
+    );
+    assert_eq!(built.len(), 1);
+    assert_eq!(b.summaries()[0].status, submitted);
+}

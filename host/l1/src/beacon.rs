@@ -117,7 +117,12 @@ impl BeaconClient {
         ids.push(block.hash.to_string());
         for id in &ids {
             let found = self.blobs_at(id).await?;
-            if let Some(ordered) = match_hashes(found, hashes)? {
+            let wanted = hashes.to_vec();
+            // KZG commitments take milliseconds per blob: off the async runtime.
+            let matched = tokio::task::spawn_blocking(move || match_hashes(found, &wanted))
+                .await
+                .map_err(|e| format!("matching blobs: {e}"))??;
+            if let Some(ordered) = matched {
                 return Ok(ordered);
             }
         }

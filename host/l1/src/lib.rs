@@ -1,9 +1,16 @@
 //! ordo-l1: the L1 batch poster. Posts sealed batches in index order from the poster key to the
 //! batch inbox, as calldata of EIP-1559 transactions or as blobs of EIP-4844 transactions
 //! (with the network wrapper: blobs, KZG commitments and proofs), up to `max_in_flight`
-//! batches at a time on consecutive nonces.
+//! batches at a time on consecutive nonces, and watches confirmed batches until L1 finalizes
+//! them.
 //!
 //! ```text
+//! BatchQueue::unfinalized() ──▶ confirmed batches whose L1 block is not final yet
+//!   L1 `finalized` block F, then for each (F and older first, then the newest above F):
+//!   canonical block at its height still the recorded one?
+//!       yes, height <= F ──▶ BatchQueue::confirmed (finalized)
+//!       no (a reorg deeper than the confirmations) ──▶ BatchQueue::submitted (the mined tx,
+//!           clock restarted) ──▶ back among the unconfirmed below, in the same tick
 //! BatchQueue::unconfirmed(max_in_flight) ──▶ [(index, bytes, last Submission?)], oldest first
 //!   for each, in order:
 //!   recorded ──▶ receipt of it (or of a tx it replaced) in a canonical block?
@@ -15,9 +22,15 @@
 //!   none recorded ──▶ calldata or blobs (DaMode; auto: the cheaper at current L1 fees), but
 //!                     never a kind other than the unmined txs already out
 //!                 ──▶ nonce (L1 pending nonce, cached until an error) ──▶ fees, capped
-//!                 ──▶ sign ──▶ BatchQueue::submitted (write-ahead) ──▶ eth_sendRawTransaction
-//! any RPC error ──▶ exponential backoff (capped), nonce cache dropped, retried next tick
+//!                 ──▶ sign ──▶ BatchQueue::submitted (write-ahead, durable; on an error
+//!                              nothing is broadcast) ──▶ eth_sendRawTransaction
+//! any RPC or record error ──▶ exponential backoff (capped), nonce cache dropped, retried next
+//!                             tick
 //! ```
+//!
+//! Every [`BatchQueue`] call (storage reads and fsyncs) and every KZG computation (blob
+//! sidecars here, commitments in [`BeaconClient`]) runs on tokio's blocking pool, never on
+//! the runtime's workers.
 //!
 //! Seams: [`BatchQueue`] is what the poster needs from the batcher (which owns the durable
 //! batch records); [`L1Poster::status`] / [`StatusHandle`] is what it reports. The queue is the
@@ -27,7 +40,9 @@
 //! may carry batches out of index order; verifiers put them back in order.
 //! Blob data is packed with alloy's `SimpleCoder` (31 bytes per field element behind a length
 //! word); [`decode_blobs`] is its inverse, and [`BeaconClient`] fetches a block's blobs from a
-//! beacon API for verifiers. Tracing target: `ordo::l1`.
+//! beacon API for verifiers. Finality is what L1 answers for the `finalized` block tag (anvil:
+//! the head minus two epochs of `--slots-in-an-epoch`); an L1 without it finalizes nothing
+//! (warned once), and posting goes on. Tracing target: `ordo::l1`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -130,16 +145,35 @@ impl L1Config {
     }
 }
 
-/// The batcher's side: durable batch records, read and updated by the poster.
+/// The batcher's side: durable batch records, read and updated by the poster. Every method
+/// may block on storage (reads, fsyncs): the poster calls them off the async runtime.
 pub trait BatchQueue: Send + Sync + 'static {
     /// Up to `limit` of the oldest batches not yet confirmed on L1, in index order, each with
     /// its posted bytes and what the poster recorded about it last time (None: never
     /// submitted).
     fn unconfirmed(&self, limit: usize) -> Vec<QueuedBatch>;
-    /// The poster is about to broadcast `s` for batch `index`; durable before returning.
-    fn submitted(&self, index: u64, s: Submission);
-    /// Batch `index` is on L1 with enough confirmations; durable before returning.
-    fn confirmed(&self, index: u64, c: Confirmation);
+    /// Every batch confirmed on L1 whose block L1 has not finalized yet, in index order: the
+    /// poster watches them for reorgs deeper than the confirmations.
+    fn unfinalized(&self) -> Vec<ConfirmedBatch>;
+    /// The poster is about to broadcast `s` for batch `index` (or, after a reorg dropped a
+    /// confirmed batch, to send it again): durable before returning `Ok`. On `Err` nothing
+    /// is broadcast.
+    fn submitted(&self, index: u64, s: Submission) -> Result<(), RecordError>;
+    /// Batch `index` is on L1 with enough confirmations, or (`c.finalized`) in a block L1 has
+    /// finalized; durable before returning `Ok`.
+    fn confirmed(&self, index: u64, c: Confirmation) -> Result<(), RecordError>;
+}
+
+/// The batcher could not durably record the poster's progress (storage is failing). The
+/// poster does not act on what it could not record; it retries on a later tick.
+#[derive(Debug, thiserror::Error)]
+#[error("recording L1 progress: {0}")]
+pub struct RecordError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl RecordError {
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(e))
+    }
 }
 
 /// A batch waiting for L1.
@@ -150,6 +184,13 @@ pub struct QueuedBatch {
     pub bytes: Bytes,
     /// The last submission recorded for it (None: never submitted).
     pub submission: Option<Submission>,
+}
+
+/// A confirmed batch the poster still watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfirmedBatch {
+    pub index: u64,
+    pub confirmation: Confirmation,
 }
 
 /// One signed inbox transaction, recorded before it is broadcast.
@@ -177,6 +218,11 @@ pub struct Confirmation {
     pub l1_block_hash: B256,
     /// Carried in blobs (else calldata).
     pub blobs: bool,
+    /// L1's `finalized` block has reached `l1_block`: no reorg can undo it.
+    pub finalized: bool,
+    /// The submission that was mined (`tx_hash` is its hash): sent again as it was if a reorg
+    /// drops the block before it is final. Its `submitted_at_ms` need not be kept.
+    pub submission: Submission,
 }
 
 /// A batch submitted and not yet confirmed.
@@ -209,6 +255,14 @@ pub struct PosterStatus {
     /// Re-posts after the tx was lost (reorg, node restart) or its nonce taken by another tx.
     pub reposted: u64,
     pub confirmed: u64,
+    /// Confirmed batches whose L1 block has since been finalized.
+    pub finalized: u64,
+    /// Confirmed batches whose L1 block a reorg removed (sent back to be mined again).
+    pub reorged: u64,
+    /// Confirmed batches watched until their L1 block is final.
+    pub unfinalized: usize,
+    /// Latest finalized L1 block seen (the `finalized` tag).
+    pub l1_finalized: Option<u64>,
     /// Completed poll rounds (successful or not); lets observers wait for "one more look".
     pub ticks: u64,
 }

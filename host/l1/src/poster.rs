@@ -1,8 +1,10 @@
-//! The poster loop: one `tick` per poll interval walks the oldest unconfirmed batches in order
-//! and does, for each, the one thing it needs next (post, wait, confirm, replace, re-post).
+//! The poster loop: one `tick` per poll interval first checks the confirmed batches that are
+//! not final yet (finalized, or reorged away), then walks the oldest unconfirmed batches in
+//! order and does, for each, the one thing it needs next (post, wait, confirm, replace,
+//! re-post).
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     future::Future,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -29,10 +31,11 @@ use alloy::{
     signers::SignerSync,
     transports::TransportError,
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
-    BatchQueue, Confirmation, DaMode, L1Config, PendingBatch, QueuedBatch, StatusHandle, Submission,
+    BatchQueue, Confirmation, ConfirmedBatch, DaMode, L1Config, PendingBatch, QueuedBatch,
+    RecordError, StatusHandle, Submission,
 };
 
 const TARGET: &str = "ordo::l1";
@@ -49,6 +52,12 @@ const MAX_BLOBS_PER_TX: usize = 6;
 const BLOB_BUMP_PERCENT: u64 = 100;
 /// The replacement rule for other transactions.
 const MIN_BUMP_PERCENT: u64 = 10;
+/// Confirmed batches at or below L1's finalized block checked (and finalized) per tick: a
+/// backlog (an L1 that finalized nothing for a while) is worked off over a few ticks.
+const MAX_FINALIZED_PER_TICK: usize = 256;
+/// Heights above L1's finalized block checked for reorgs per tick, newest first (reorgs hit
+/// the newest blocks; older ones are checked again before they are finalized).
+const MAX_WATCHED_HEIGHTS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 enum TickError {
@@ -62,6 +71,20 @@ enum TickError {
     Url(String),
     #[error("building the blob sidecar: {0}")]
     Kzg(String),
+    #[error("batch {index}: {source}")]
+    Record { index: u64, source: RecordError },
+    #[error("blocking task failed: {0}")]
+    Blocking(String),
+}
+
+/// Runs blocking work (storage, fsyncs, KZG) on tokio's blocking pool, so the runtime's
+/// workers (RPC, block production) never wait on it.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, TickError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| TickError::Blocking(e.to_string()))
 }
 
 /// Runs an RPC future under [`RPC_TIMEOUT`].
@@ -157,6 +180,8 @@ pub struct L1Poster {
     /// Whether the L1 wants EIP-7594 cell proofs (Osaka and later) rather than EIP-4844 blob
     /// proofs; learned from its answer to the first blob tx.
     cell_proofs: bool,
+    /// The L1 refused the `finalized` block tag once (said in the log once, not every tick).
+    no_finality_warned: bool,
 }
 
 impl std::fmt::Debug for L1Poster {
@@ -185,6 +210,7 @@ impl L1Poster {
             nonce: None,
             sidecars: HashMap::new(),
             cell_proofs: true,
+            no_finality_warned: false,
         }
     }
 
@@ -253,7 +279,11 @@ impl L1Poster {
         if self.chain_id.is_none() {
             self.chain_id = Some(rpc(provider.get_chain_id()).await?);
         }
-        let batches = self.queue.unconfirmed(self.config.max_in_flight);
+        // Before the unconfirmed ones: a batch a reorg sent back is handled in this tick.
+        self.watch_confirmed(&provider).await?;
+        let limit = self.config.max_in_flight;
+        let queue = self.queue.clone();
+        let batches = blocking(move || queue.unconfirmed(limit)).await?;
         if let Some(first) = batches.first() {
             self.sidecars.retain(|(i, _), _| *i >= first.index);
         } else {
@@ -357,10 +387,14 @@ impl L1Poster {
                             tx.max_priority_fee_per_gas().unwrap_or(0);
                         winner.max_fee_per_blob_gas = tx.max_fee_per_blob_gas();
                     }
-                    self.queue.submitted(index, winner);
+                    self.record_submitted(index, winner.clone()).await?;
+                    return self
+                        .await_confirmations(index, &winner, blobs, head, block, block_hash)
+                        .await;
                 }
-                return Ok(self
-                    .await_confirmations(index, hash, sub.nonce, blobs, head, block, block_hash));
+                return self
+                    .await_confirmations(index, &sub, blobs, head, block, block_hash)
+                    .await;
             }
         }
 
@@ -502,44 +536,159 @@ impl L1Poster {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn await_confirmations(
+    /// Records `sub` for batch `index` (write-ahead, fsynced) off the runtime. An error means
+    /// nothing durable names `sub`: the caller must not broadcast it.
+    async fn record_submitted(&self, index: u64, sub: Submission) -> Result<(), TickError> {
+        let queue = self.queue.clone();
+        let tx_hash = sub.tx_hash;
+        blocking(move || queue.submitted(index, sub))
+            .await?
+            .map_err(|source| {
+                error!(target: TARGET, index, tx = %tx_hash, error = %source, "cannot record the batch tx; not broadcasting it, retrying later");
+                TickError::Record { index, source }
+            })
+    }
+
+    /// Records a confirmation (or finality) off the runtime.
+    async fn record_confirmed(&self, index: u64, c: Confirmation) -> Result<(), TickError> {
+        let queue = self.queue.clone();
+        blocking(move || queue.confirmed(index, c))
+            .await?
+            .map_err(|source| {
+                error!(target: TARGET, index, error = %source, "cannot record the batch's L1 progress, retrying later");
+                TickError::Record { index, source }
+            })
+    }
+
+    /// `sub` is mined in `block`: confirmed once deep enough, else still in flight.
+    async fn await_confirmations(
         &mut self,
         index: u64,
-        tx_hash: B256,
-        nonce: u64,
+        sub: &Submission,
         blobs: bool,
         head: u64,
         block: u64,
         block_hash: B256,
-    ) -> Option<PendingBatch> {
+    ) -> Result<Option<PendingBatch>, TickError> {
+        let (tx_hash, nonce) = (sub.tx_hash, sub.nonce);
         let depth = head.saturating_sub(block) + 1;
         if head >= block && depth >= self.config.confirmations {
+            let confirmation = Confirmation {
+                tx_hash,
+                l1_block: block,
+                l1_block_hash: block_hash,
+                blobs,
+                finalized: false,
+                submission: sub.clone(),
+            };
+            self.record_confirmed(index, confirmation).await?;
             info!(target: TARGET, index, tx = %tx_hash, block, "batch confirmed on L1");
-            self.queue.confirmed(
-                index,
-                Confirmation {
-                    tx_hash,
-                    l1_block: block,
-                    l1_block_hash: block_hash,
-                    blobs,
-                },
-            );
             // The nonce after this one is ours for the next batch.
             if self.nonce.is_none_or(|n| n <= nonce) {
                 self.nonce = Some(nonce + 1);
             }
-            self.status.update(|s| s.confirmed += 1);
-            None
+            self.status.update(|s| {
+                s.confirmed += 1;
+                s.unfinalized += 1;
+            });
+            Ok(None)
         } else {
-            Some(PendingBatch {
+            Ok(Some(PendingBatch {
                 index,
                 tx_hash,
                 nonce,
                 mined_in: Some(block),
                 blobs,
-            })
+            }))
         }
+    }
+
+    /// L1's finalized block number; None when the L1 has no `finalized` tag (nothing is final
+    /// then) or the call fails (asked again next tick).
+    async fn finalized_block(&mut self, provider: &RootProvider) -> Option<u64> {
+        match rpc(provider.get_block_by_number(BlockNumberOrTag::Finalized)).await {
+            Ok(block) => block.map(|b| b.header.number),
+            Err(e) => {
+                if !self.no_finality_warned {
+                    self.no_finality_warned = true;
+                    warn!(target: TARGET, error = %e, "L1 did not answer the finalized block tag; confirmed batches are watched until it does");
+                }
+                None
+            }
+        }
+    }
+
+    /// Moves confirmed batches along: finalized once L1's finalized block reaches theirs with
+    /// the recorded hash still canonical; sent back to `submitted` (the mined tx, to be found
+    /// again or re-sent under its nonce) when a reorg deeper than the confirmations dropped
+    /// their block.
+    async fn watch_confirmed(&mut self, provider: &RootProvider) -> Result<(), TickError> {
+        let queue = self.queue.clone();
+        let watched = blocking(move || queue.unfinalized()).await?;
+        let count = watched.len();
+        self.status.update(|s| s.unfinalized = count);
+        if watched.is_empty() {
+            return Ok(());
+        }
+        let finalized = self.finalized_block(provider).await;
+        self.status.update(|s| s.l1_finalized = finalized);
+        let mut heights: BTreeMap<u64, Vec<ConfirmedBatch>> = BTreeMap::new();
+        for b in watched {
+            heights.entry(b.confirmation.l1_block).or_default().push(b);
+        }
+        let fin = finalized.unwrap_or(0);
+        let final_heights = heights.range(..=fin).map(|(h, _)| *h);
+        let mut checked: Vec<u64> = Vec::new();
+        let mut batches = 0;
+        for h in final_heights {
+            if batches >= MAX_FINALIZED_PER_TICK || finalized.is_none() {
+                break;
+            }
+            batches += heights.get(&h).map_or(0, Vec::len);
+            checked.push(h);
+        }
+        checked.extend(
+            heights
+                .range(fin.saturating_add(1)..)
+                .rev()
+                .take(MAX_WATCHED_HEIGHTS)
+                .map(|(h, _)| *h),
+        );
+        for h in checked {
+            let canonical = rpc(provider.get_block_by_number(BlockNumberOrTag::Number(h)))
+                .await?
+                .map(|b| b.header.hash);
+            let is_final = finalized.is_some_and(|f| h <= f);
+            for b in heights.remove(&h).unwrap_or_default() {
+                let ConfirmedBatch {
+                    index,
+                    mut confirmation,
+                } = b;
+                if canonical == Some(confirmation.l1_block_hash) {
+                    if is_final {
+                        confirmation.finalized = true;
+                        let tx = confirmation.tx_hash;
+                        self.record_confirmed(index, confirmation).await?;
+                        info!(target: TARGET, index, %tx, block = h, "batch final on L1");
+                        self.status.update(|s| {
+                            s.finalized += 1;
+                            s.unfinalized = s.unfinalized.saturating_sub(1);
+                        });
+                    }
+                    continue;
+                }
+                warn!(target: TARGET, index, tx = %confirmation.tx_hash, block = h, recorded = %confirmation.l1_block_hash, now = ?canonical, "confirmed batch's L1 block reorged away; sending it again");
+                let mut sub = confirmation.submission;
+                // A fresh resubmission clock: the tx may be back in the L1 pool, pending.
+                sub.submitted_at_ms = now_ms();
+                self.record_submitted(index, sub).await?;
+                self.status.update(|s| {
+                    s.reorged += 1;
+                    s.unfinalized = s.unfinalized.saturating_sub(1);
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn fresh_nonce(&mut self, provider: &RootProvider) -> Result<u64, TickError> {
@@ -611,8 +760,8 @@ impl L1Poster {
         }
     }
 
-    /// The batch's blob sidecar in the format the L1 wants, built once.
-    fn sidecar(
+    /// The batch's blob sidecar in the format the L1 wants, built once, off the runtime.
+    async fn sidecar(
         &mut self,
         index: u64,
         bytes: &Bytes,
@@ -621,33 +770,23 @@ impl L1Poster {
         if let Some(s) = self.sidecars.get(&key) {
             return Ok(s.clone());
         }
-        let builder = SidecarBuilder::<SimpleCoder>::from_slice(bytes);
-        let sidecar = if self.cell_proofs {
-            builder
-                .build_7594()
-                .map(BlobTransactionSidecarVariant::Eip7594)
-        } else {
-            builder
-                .build_4844()
-                .map(BlobTransactionSidecarVariant::Eip4844)
-        }
-        .map_err(|e| TickError::Kzg(e.to_string()))?;
-        let sidecar = Arc::new(sidecar);
+        let (data, cell_proofs) = (bytes.clone(), self.cell_proofs);
+        let sidecar = Arc::new(blocking(move || build_sidecar(&data, cell_proofs)).await??);
         self.sidecars.insert(key, sidecar.clone());
         Ok(sidecar)
     }
 
     /// Signs the batch tx (calldata, or blobs with their sidecar) and its network encoding.
     fn sign(
-        &mut self,
-        index: u64,
+        &self,
         bytes: &Bytes,
+        blob: Option<(u128, &BlobTransactionSidecarVariant)>,
         nonce: u64,
         gas_limit: u64,
         fees: Fees,
     ) -> Result<(B256, Vec<u8>), TickError> {
         let chain_id = self.chain_id.unwrap_or(1);
-        let envelope = match fees.blob_fee {
+        let envelope = match blob {
             None => {
                 let tx = TxEip1559 {
                     chain_id,
@@ -663,8 +802,7 @@ impl L1Poster {
                 let signature = self.config.signer.sign_hash_sync(&tx.signature_hash())?;
                 TxEnvelope::from(tx.into_signed(signature))
             }
-            Some(blob_fee) => {
-                let sidecar = self.sidecar(index, bytes)?;
+            Some((blob_fee, sidecar)) => {
                 let tx = TxEip4844 {
                     chain_id,
                     nonce,
@@ -679,8 +817,7 @@ impl L1Poster {
                     input: Bytes::new(),
                 };
                 let signature = self.config.signer.sign_hash_sync(&tx.signature_hash())?;
-                let with_sidecar =
-                    TxEip4844WithSidecar::from_tx_and_sidecar(tx, (*sidecar).clone());
+                let with_sidecar = TxEip4844WithSidecar::from_tx_and_sidecar(tx, sidecar.clone());
                 let variant = TxEip4844Variant::TxEip4844WithSidecar(with_sidecar);
                 TxEnvelope::from(variant.into_signed(signature))
             }
@@ -717,7 +854,12 @@ impl L1Poster {
         let gas_limit = estimate + estimate * GAS_MARGIN_PERCENT / 100;
         let mut retried_format = false;
         loop {
-            let (tx_hash, raw) = self.sign(index, bytes, nonce, gas_limit, fees)?;
+            let sidecar = match fees.blob_fee {
+                Some(_) => Some(self.sidecar(index, bytes).await?),
+                None => None,
+            };
+            let blob = fees.blob_fee.zip(sidecar.as_deref());
+            let (tx_hash, raw) = self.sign(bytes, blob, nonce, gas_limit, fees)?;
             match prev {
                 Some(p) if p.tx_hash == tx_hash => {}
                 _ => {
@@ -736,8 +878,9 @@ impl L1Poster {
                     };
                     // Write-ahead: once recorded, a crash or a lost response is resolved by
                     // looking the hash and nonce up on L1, never by posting the batch under
-                    // another nonce blindly.
-                    self.queue.submitted(index, sub);
+                    // another nonce blindly. Unrecorded, it is not sent at all: a restart
+                    // would not know it and post the batch a second time.
+                    self.record_submitted(index, sub).await?;
                 }
             }
             match rpc(provider.send_raw_transaction(&raw)).await {
@@ -774,6 +917,30 @@ impl L1Poster {
     }
 }
 
+/// Packs `bytes` into blobs with their KZG commitments and proofs (EIP-7594 cell proofs, or
+/// EIP-4844 blob proofs): hundreds of milliseconds of CPU per blob.
+fn build_sidecar(
+    bytes: &[u8],
+    cell_proofs: bool,
+) -> Result<BlobTransactionSidecarVariant, TickError> {
+    #[cfg(test)]
+    tests::SIDECAR_THREADS.lock().push((
+        bytes.iter().take(16).copied().collect(),
+        std::thread::current().id(),
+    ));
+    let builder = SidecarBuilder::<SimpleCoder>::from_slice(bytes);
+    if cell_proofs {
+        builder
+            .build_7594()
+            .map(BlobTransactionSidecarVariant::Eip7594)
+    } else {
+        builder
+            .build_4844()
+            .map(BlobTransactionSidecarVariant::Eip4844)
+    }
+    .map_err(|e| TickError::Kzg(e.to_string()))
+}
+
 /// Whether a refusal is about the blob sidecar's version (4844 proofs vs 7594 cell proofs).
 fn sidecar_format_refused(msg: &str) -> bool {
     msg.contains("sidecar") || msg.contains("cell proof") || msg.contains("blob version")
@@ -782,6 +949,52 @@ fn sidecar_format_refused(msg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{BatchQueue, Confirmation, QueuedBatch};
+
+    /// Where [`build_sidecar`] ran: (first bytes of the batch, thread).
+    pub(super) static SIDECAR_THREADS: parking_lot::Mutex<Vec<(Vec<u8>, std::thread::ThreadId)>> =
+        parking_lot::Mutex::new(Vec::new());
+
+    struct NoQueue;
+
+    impl BatchQueue for NoQueue {
+        fn unconfirmed(&self, _: usize) -> Vec<QueuedBatch> {
+            Vec::new()
+        }
+        fn unfinalized(&self) -> Vec<crate::ConfirmedBatch> {
+            Vec::new()
+        }
+        fn submitted(&self, _: u64, _: Submission) -> Result<(), crate::RecordError> {
+            Ok(())
+        }
+        fn confirmed(&self, _: u64, _: Confirmation) -> Result<(), crate::RecordError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn blob_sidecars_are_built_off_the_runtime_thread() {
+        let signer: alloy::signers::local::PrivateKeySigner =
+            "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+                .parse()
+                .unwrap();
+        let config = L1Config::new("http://127.0.0.1:9", signer, Address::ZERO);
+        let mut poster = L1Poster::new(config, Arc::new(NoQueue));
+        let bytes = Bytes::from(b"sidecar thread probe ".repeat(200));
+        poster.sidecar(3, &bytes).await.unwrap();
+        let here = std::thread::current().id();
+        let threads: Vec<_> = SIDECAR_THREADS
+            .lock()
+            .iter()
+            .filter(|(prefix, _)| bytes.starts_with(prefix))
+            .map(|(_, t)| *t)
+            .collect();
+        assert!(!threads.is_empty(), "the sidecar was built");
+        assert!(
+            threads.iter().all(|t| *t != here),
+            "KZG proofs computed on the async runtime's thread"
+        );
+    }
 
     #[test]
     fn bump_rounds_up_to_at_least_the_percentage() {

@@ -43,6 +43,10 @@ pub struct AnvilOptions {
     /// `--state-interval` (seconds): also dump the state periodically, so a killed anvil
     /// comes back on what it had a moment before (see `kill_and_restart`).
     pub state_interval: Option<u64>,
+    /// `--slots-in-an-epoch`: anvil answers the `finalized` block tag with the head minus two
+    /// epochs (`safe`: minus one), so this sets how deep a block must be to be final.
+    /// Default 32 (finalized = head - 64).
+    pub slots_in_an_epoch: Option<u64>,
 }
 
 /// A running anvil; killed on drop.
@@ -116,6 +120,9 @@ impl Anvil {
         }
         if let Some(i) = self.options.state_interval {
             cmd.args(["--state-interval", &i.to_string()]);
+        }
+        if let Some(n) = self.options.slots_in_an_epoch {
+            cmd.args(["--slots-in-an-epoch", &n.to_string()]);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -7,7 +7,7 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -20,8 +20,8 @@ use alloy::{
     signers::SignerSync,
 };
 use ordo_l1::{
-    BatchQueue, BeaconClient, BlobBlock, Confirmation, DaMode, L1Config, L1Poster, QueuedBatch,
-    StatusHandle, Submission, decode_blobs,
+    BatchQueue, BeaconClient, BlobBlock, Confirmation, ConfirmedBatch, DaMode, L1Config, L1Poster,
+    QueuedBatch, RecordError, StatusHandle, Submission, decode_blobs,
     testing::{Anvil, AnvilOptions},
 };
 use parking_lot::Mutex;
@@ -37,13 +37,29 @@ struct MemQueue {
     /// How many of `batches` the batcher has "sealed" so far.
     available: AtomicUsize,
     state: Mutex<QState>,
+    /// This many of the next `submitted` writes fail (a full or failing disk).
+    fail_submits: AtomicUsize,
+    /// `submitted` writes that failed.
+    failed_submits: AtomicUsize,
+    /// Makes the next `submitted` write hang until released (a slow fsync).
+    hold_submit: Mutex<Option<Hold>>,
+}
+
+/// A hanging write: says it started, waits for `go` (or a failure guard), records which.
+struct Hold {
+    entered: oneshot::Sender<()>,
+    go: std::sync::mpsc::Receiver<()>,
+    released: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
 struct QState {
     last: BTreeMap<u64, Submission>,
     submissions: Vec<(u64, Submission)>,
+    /// Confirmed batches (finalized or not), in the order they were confirmed.
     confirmed: Vec<(u64, Confirmation)>,
+    /// Confirmations a reorg undid, in order.
+    reorged: Vec<(u64, Confirmation)>,
 }
 
 impl MemQueue {
@@ -51,7 +67,7 @@ impl MemQueue {
         Arc::new(Self {
             batches: batches.iter().map(|b| Bytes::copy_from_slice(b)).collect(),
             available: AtomicUsize::new(batches.len()),
-            state: Mutex::default(),
+            ..Default::default()
         })
     }
     fn confirmed(&self) -> Vec<(u64, Confirmation)> {
@@ -59,6 +75,17 @@ impl MemQueue {
     }
     fn submissions(&self) -> Vec<(u64, Submission)> {
         self.state.lock().submissions.clone()
+    }
+    fn finalized(&self) -> Vec<u64> {
+        let s = self.state.lock();
+        s.confirmed
+            .iter()
+            .filter(|(_, c)| c.finalized)
+            .map(|(i, _)| *i)
+            .collect()
+    }
+    fn reorged(&self) -> Vec<(u64, Confirmation)> {
+        self.state.lock().reorged.clone()
     }
 }
 
@@ -76,18 +103,62 @@ impl BatchQueue for MemQueue {
             })
             .collect()
     }
-    fn submitted(&self, index: u64, sub: Submission) {
+    fn unfinalized(&self) -> Vec<ConfirmedBatch> {
+        let s = self.state.lock();
+        let mut out: Vec<ConfirmedBatch> = s
+            .confirmed
+            .iter()
+            .filter(|(_, c)| !c.finalized)
+            .map(|(index, c)| ConfirmedBatch {
+                index: *index,
+                confirmation: c.clone(),
+            })
+            .collect();
+        out.sort_by_key(|b| b.index);
+        out
+    }
+    fn submitted(&self, index: u64, sub: Submission) -> Result<(), RecordError> {
+        let hold = self.hold_submit.lock().take();
+        if let Some(hold) = hold {
+            let _ = hold.entered.send(());
+            // A failure guard, not a timing: it only ends the wait when nothing releases it.
+            let told = hold.go.recv_timeout(Duration::from_secs(10)).is_ok();
+            hold.released.store(told, Ordering::SeqCst);
+        }
+        if self
+            .fail_submits
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            self.failed_submits.fetch_add(1, Ordering::SeqCst);
+            return Err(RecordError::new(std::io::Error::other("disk full")));
+        }
         let mut s = self.state.lock();
+        if let Some(at) = s.confirmed.iter().position(|(i, _)| *i == index) {
+            let (_, c) = s.confirmed.remove(at);
+            assert!(!c.finalized, "batch {index} reorged after it was final");
+            s.reorged.push((index, c));
+        }
         s.last.insert(index, sub.clone());
         s.submissions.push((index, sub));
+        Ok(())
     }
-    fn confirmed(&self, index: u64, c: Confirmation) {
+    fn confirmed(&self, index: u64, c: Confirmation) -> Result<(), RecordError> {
         let mut s = self.state.lock();
-        assert!(
-            !s.confirmed.iter().any(|(i, _)| *i == index),
-            "batch {index} confirmed twice"
-        );
-        s.confirmed.push((index, c));
+        let at = s.confirmed.iter().position(|(i, _)| *i == index);
+        if c.finalized {
+            let at = at.expect("only a confirmed batch is finalized");
+            assert!(
+                !s.confirmed[at].1.finalized,
+                "batch {index} finalized twice"
+            );
+            assert_eq!(s.confirmed[at].1.l1_block_hash, c.l1_block_hash);
+            s.confirmed[at].1 = c;
+        } else {
+            assert!(at.is_none(), "batch {index} confirmed twice");
+            s.confirmed.push((index, c));
+        }
+        Ok(())
     }
 }
 
@@ -754,4 +825,149 @@ async fn l1_killed_with_a_batch_in_flight_and_restarted_on_its_saved_state() {
     );
     assert_eq!(txs[1].hash, in_flight.tx_hash, "the very same transaction");
     assert!(status.reposted >= 1, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_that_cannot_be_recorded_is_never_broadcast() {
+    let anvil = Anvil::spawn().await;
+    let batches: [&[u8]; 1] = [b"recorded before it is broadcast"];
+    let queue = MemQueue::new(&batches);
+    queue.fail_submits.store(2, Ordering::SeqCst);
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("two failed writes", async || {
+        queue.failed_submits.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    // A crash right after: the restarted poster knows only what was recorded.
+    run.stop().await;
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    run.stop().await;
+
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(txs[0].hash, queue.submissions()[0].1.tx_hash);
+    let sent = anvil
+        .provider()
+        .get_transaction_count(Anvil::dev_key(0).address())
+        .await
+        .unwrap();
+    assert_eq!(sent, 1, "nothing but the recorded tx left the poster");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_record_write_does_not_block_the_async_runtime() {
+    let anvil = Anvil::spawn().await;
+    let batches: [&[u8]; 1] = [b"written off the runtime"];
+    let queue = MemQueue::new(&batches);
+    let (entered_tx, entered) = oneshot::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let released = Arc::new(AtomicBool::new(false));
+    *queue.hold_submit.lock() = Some(Hold {
+        entered: entered_tx,
+        go: go_rx,
+        released: released.clone(),
+    });
+    // This test's one thread is the poster's runtime: the write can only be released by a
+    // task on it, which runs only if the write does not hold the thread.
+    let releaser = tokio::spawn(async move {
+        if entered.await.is_ok() {
+            let _ = go.send(());
+        }
+    });
+    let run = start(config(&anvil, 1, Duration::from_secs(600)), queue.clone());
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    run.stop().await;
+    releaser.await.unwrap();
+    assert!(
+        released.load(Ordering::SeqCst),
+        "the record write held the async runtime's thread"
+    );
+    assert_each_posted_once(&inbox_txs(&anvil).await, &batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_deeper_than_the_confirmations_reposts_a_confirmed_batch() {
+    // Finalized = head - 8: a batch 2 blocks deep is confirmed and not yet final.
+    let anvil = Anvil::spawn_with(AnvilOptions {
+        slots_in_an_epoch: Some(4),
+        ..Default::default()
+    })
+    .await;
+    let snapshot = anvil.snapshot().await;
+    let batches: [&[u8]; 1] = [b"confirmed, then reorged away"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 2, Duration::from_secs(600)), queue.clone());
+    wait_first_included(&anvil, &queue).await;
+    anvil.mine(1).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    let first = queue.confirmed()[0].1.clone();
+    assert!(!first.finalized);
+
+    // A reorg as deep as the confirmations: the block holding the batch is gone.
+    assert!(anvil.revert(snapshot).await);
+    wait_for("the reorg noticed", async || queue.reorged().len() == 1).await;
+    wait_for("the batch back on L1", async || {
+        inbox_txs(&anvil).await.len() == 1
+    })
+    .await;
+    anvil.mine(1).await;
+    wait_for("confirmed again", async || queue.confirmed().len() == 1).await;
+    let again = queue.confirmed()[0].1.clone();
+    assert_eq!(queue.reorged(), vec![(0, first.clone())]);
+    let txs = inbox_txs(&anvil).await;
+    assert_each_posted_once(&txs, &batches);
+    assert_eq!(
+        txs[0].nonce, first.submission.nonce,
+        "sent again under its nonce"
+    );
+    assert_eq!((again.tx_hash, again.l1_block), (txs[0].hash, txs[0].block));
+    assert_ne!(again.l1_block_hash, first.l1_block_hash);
+
+    // Confirmed is not final: nothing is finalized until L1's finalized block reaches it.
+    let ticks = run.status.get().ticks;
+    wait_for("two more ticks", async || {
+        run.status.get().ticks >= ticks + 2
+    })
+    .await;
+    assert!(queue.finalized().is_empty(), "2 blocks deep is not final");
+    assert_eq!(run.status.get().unfinalized, 1);
+    anvil.mine(8).await;
+    wait_for("finality", async || queue.finalized() == vec![0]).await;
+    let status = run.status.get();
+    run.stop().await;
+    assert_eq!(queue.confirmed()[0].1.l1_block_hash, again.l1_block_hash);
+    assert_eq!(
+        (status.finalized, status.reorged, status.unfinalized),
+        (1, 1, 0),
+        "{status:?}"
+    );
+    assert!(status.l1_finalized >= Some(again.l1_block));
+    assert_each_posted_once(&inbox_txs(&anvil).await, &batches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shallow_reorg_that_keeps_the_batch_block_changes_nothing() {
+    let anvil = Anvil::spawn_with(AnvilOptions {
+        slots_in_an_epoch: Some(4),
+        ..Default::default()
+    })
+    .await;
+    let batches: [&[u8]; 1] = [b"stays put"];
+    let queue = MemQueue::new(&batches);
+    let run = start(config(&anvil, 2, Duration::from_secs(600)), queue.clone());
+    wait_first_included(&anvil, &queue).await;
+    anvil.mine(1).await;
+    wait_for("confirmation", async || queue.confirmed().len() == 1).await;
+    // Blocks above the batch's are replaced; its own block stays canonical.
+    let snapshot = anvil.snapshot().await;
+    anvil.mine(3).await;
+    assert!(anvil.revert(snapshot).await);
+    anvil.mine(10).await;
+    wait_for("finality", async || queue.finalized() == vec![0]).await;
+    let status = run.status.get();
+    run.stop().await;
+    assert!(queue.reorged().is_empty(), "{status:?}");
+    assert_eq!(status.reposted, 0);
+    assert_each_posted_once(&inbox_txs(&anvil).await, &batches);
 }

@@ -345,6 +345,10 @@ fn status(state: &AdminState) -> Value {
             "bumped": s.bumped,
             "reposted": s.reposted,
             "confirmed": s.confirmed,
+            "finalized": s.finalized,
+            "reorged": s.reorged,
+            "unfinalized": s.unfinalized,
+            "l1Finalized": s.l1_finalized,
             "lastError": s.last_error,
         })
     });

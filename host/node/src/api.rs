@@ -841,14 +841,17 @@ impl NodeApi {
                     .iter()
                     .rev()
                     .map(|s| {
-                        let (status, l1_tx, l1_block) = match &s.status {
-                            ordo_batcher::BatchStatus::Built => ("built", None, None),
+                        let (status, l1_tx, l1_block, finalized) = match &s.status {
+                            ordo_batcher::BatchStatus::Built => ("built", None, None, false),
                             ordo_batcher::BatchStatus::Submitted { tx_hash, .. } => {
-                                ("submitted", Some(*tx_hash), None)
+                                ("submitted", Some(*tx_hash), None, false)
                             }
                             ordo_batcher::BatchStatus::Confirmed {
-                                tx_hash, l1_block, ..
-                            } => ("confirmed", Some(*tx_hash), Some(*l1_block)),
+                                tx_hash,
+                                l1_block,
+                                finalized,
+                                ..
+                            } => ("confirmed", Some(*tx_hash), Some(*l1_block), *finalized),
                         };
                         serde_json::json!({
                             "index": s.index,
@@ -857,6 +860,7 @@ impl NodeApi {
                             "status": status,
                             "l1TxHash": l1_tx,
                             "l1Block": l1_block,
+                            "l1Finalized": finalized,
                         })
                     })
                     .collect()

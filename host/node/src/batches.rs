@@ -61,16 +61,20 @@ impl BatchPlugins for ManagerBatchPlugins {
 }
 
 /// The L1 poster's queue over the batcher's stored batches: the oldest unconfirmed batch
-/// first, status changes written through (fsynced) before the poster goes on.
+/// first, status changes written through (fsynced) before the poster goes on, and a failed
+/// write returned to the poster, which then does not act on it.
 pub struct BatcherQueue(pub Arc<ordo_batcher::Batcher>);
 
 impl BatcherQueue {
-    /// Writes a batch's new L1 status (fsynced before it returns).
-    fn record(&self, index: u64, status: ordo_batcher::BatchStatus, what: &str) {
-        if let Err(e) = self.0.set_status(index, status) {
-            // Storage is failing; the block builder stops on the same error.
-            tracing::error!(target: "ordo::l1", index, %e, "cannot record a {what}");
-        }
+    /// Writes a batch's new L1 status (fsynced before it returns `Ok`).
+    fn record(
+        &self,
+        index: u64,
+        status: ordo_batcher::BatchStatus,
+    ) -> Result<(), ordo_l1::RecordError> {
+        self.0
+            .set_status(index, status)
+            .map_err(ordo_l1::RecordError::new)
     }
 }
 
@@ -115,7 +119,48 @@ impl ordo_l1::BatchQueue for BatcherQueue {
         out
     }
 
-    fn submitted(&self, index: u64, s: ordo_l1::Submission) {
+    fn unfinalized(&self) -> Vec<ordo_l1::ConfirmedBatch> {
+        self.0
+            .unfinalized()
+            .into_iter()
+            .filter_map(|summary| match summary.status {
+                ordo_batcher::BatchStatus::Confirmed {
+                    tx_hash,
+                    l1_block,
+                    l1_block_hash,
+                    blobs,
+                    finalized,
+                    nonce,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas,
+                    max_fee_per_blob_gas,
+                    replaced,
+                } => Some(ordo_l1::ConfirmedBatch {
+                    index: summary.index,
+                    confirmation: ordo_l1::Confirmation {
+                        tx_hash,
+                        l1_block,
+                        l1_block_hash,
+                        blobs,
+                        finalized,
+                        submission: ordo_l1::Submission {
+                            tx_hash,
+                            nonce,
+                            max_fee_per_gas,
+                            max_priority_fee_per_gas,
+                            // Not kept: the poster restarts the clock when it sends it again.
+                            submitted_at_ms: 0,
+                            max_fee_per_blob_gas,
+                            replaced,
+                        },
+                    },
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn submitted(&self, index: u64, s: ordo_l1::Submission) -> Result<(), ordo_l1::RecordError> {
         let status = ordo_batcher::BatchStatus::Submitted {
             tx_hash: s.tx_hash,
             nonce: s.nonce,
@@ -125,16 +170,23 @@ impl ordo_l1::BatchQueue for BatcherQueue {
             max_fee_per_blob_gas: s.max_fee_per_blob_gas,
             replaced: s.replaced,
         };
-        self.record(index, status, "submission");
+        self.record(index, status)
     }
 
-    fn confirmed(&self, index: u64, c: ordo_l1::Confirmation) {
+    fn confirmed(&self, index: u64, c: ordo_l1::Confirmation) -> Result<(), ordo_l1::RecordError> {
+        let s = c.submission;
         let status = ordo_batcher::BatchStatus::Confirmed {
             tx_hash: c.tx_hash,
             l1_block: c.l1_block,
             l1_block_hash: c.l1_block_hash,
             blobs: c.blobs,
+            finalized: c.finalized,
+            nonce: s.nonce,
+            max_fee_per_gas: s.max_fee_per_gas,
+            max_priority_fee_per_gas: s.max_priority_fee_per_gas,
+            max_fee_per_blob_gas: s.max_fee_per_blob_gas,
+            replaced: s.replaced,
         };
-        self.record(index, status, "confirmation");
+        self.record(index, status)
     }
 }

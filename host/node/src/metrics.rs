@@ -277,7 +277,7 @@ fn scrape_time(src: &Sources<'_>, out: &mut String) {
 
     if let Some(poster) = src.poster {
         let s = poster.get();
-        let counters: [(&str, &str, u64); 5] = [
+        let counters: [(&str, &str, u64); 7] = [
             (
                 "ordo_l1_submissions_total",
                 "Batches posted to L1 for the first time.",
@@ -303,6 +303,16 @@ fn scrape_time(src: &Sources<'_>, out: &mut String) {
                 "Batches confirmed on L1.",
                 s.confirmed,
             ),
+            (
+                "ordo_l1_finalizations_total",
+                "Confirmed batches whose L1 block L1 has finalized.",
+                s.finalized,
+            ),
+            (
+                "ordo_l1_reorged_total",
+                "Confirmed batches whose L1 block a reorg removed (sent again).",
+                s.reorged,
+            ),
         ];
         for (name, help, v) in counters {
             family(out, name, "counter", help);
@@ -322,6 +332,13 @@ fn scrape_time(src: &Sources<'_>, out: &mut String) {
             "Latest L1 block seen by the poster.",
         );
         let _ = writeln!(out, "ordo_l1_head {}", s.l1_head.unwrap_or(0));
+        family(
+            out,
+            "ordo_l1_unfinalized",
+            "gauge",
+            "Confirmed batches whose L1 block is not final yet.",
+        );
+        let _ = writeln!(out, "ordo_l1_unfinalized {}", s.unfinalized);
         family(
             out,
             "ordo_l1_error",

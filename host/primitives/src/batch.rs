@@ -208,7 +208,8 @@ pub enum BatchStatus {
         /// Earlier transactions for this batch that it replaced (any may still be mined).
         replaced: Vec<B256>,
     },
-    /// Included in L1 with enough confirmations.
+    /// Included in L1 with enough confirmations; watched until L1 finalizes its block, since
+    /// a reorg deeper than the confirmations sends it back to `Submitted`.
     Confirmed {
         /// The L1 transaction.
         tx_hash: B256,
@@ -218,6 +219,19 @@ pub enum BatchStatus {
         l1_block_hash: B256,
         /// Carried in blobs (else calldata).
         blobs: bool,
+        /// L1 has finalized the block (its `finalized` tag reached it): no reorg can undo it.
+        finalized: bool,
+        /// The mined transaction's nonce and fees, and the transactions it replaced: what the
+        /// poster sends again, unchanged, if a reorg drops the block before it is final.
+        nonce: u64,
+        /// Fee cap of the mined transaction.
+        max_fee_per_gas: u128,
+        /// Tip of the mined transaction.
+        max_priority_fee_per_gas: u128,
+        /// Blob fee cap of a blob transaction; None: calldata.
+        max_fee_per_blob_gas: Option<u128>,
+        /// Earlier transactions for this batch (any may be mined on another branch).
+        replaced: Vec<B256>,
     },
 }
 
@@ -248,7 +262,7 @@ struct RecordWire {
     attestation: Bytes,
     prover_hash: B256,
     built_at_ms: u64,
-    /// 0 built, 1 submitted, 2 confirmed.
+    /// 0 built, 1 submitted, 2 confirmed, 3 confirmed and finalized.
     status: u8,
     tx_hash: B256,
     nonce: u64,
@@ -310,12 +324,25 @@ impl BatchRecord {
                 l1_block,
                 l1_block_hash,
                 blobs,
+                finalized,
+                nonce,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                max_fee_per_blob_gas,
+                replaced,
             } => {
-                wire.status = 2;
+                // A new status code rather than a new field: records written before finality
+                // was tracked still decode (as confirmed, not final).
+                wire.status = if *finalized { 3 } else { 2 };
                 wire.blobs = *blobs;
                 wire.tx_hash = *tx_hash;
                 wire.l1_block = *l1_block;
                 wire.l1_block_hash = *l1_block_hash;
+                wire.nonce = *nonce;
+                wire.max_fee_per_gas = *max_fee_per_gas;
+                wire.max_priority_fee_per_gas = *max_priority_fee_per_gas;
+                wire.max_fee_per_blob_gas = max_fee_per_blob_gas.unwrap_or(0);
+                wire.replaced = replaced.clone();
             }
         }
         let mut out = Vec::with_capacity(wire.length());
@@ -343,11 +370,18 @@ impl BatchRecord {
                     .then_some(w.max_fee_per_blob_gas),
                 replaced: w.replaced,
             },
-            2 => BatchStatus::Confirmed {
+            2 | 3 => BatchStatus::Confirmed {
                 tx_hash: w.tx_hash,
                 l1_block: w.l1_block,
                 l1_block_hash: w.l1_block_hash,
                 blobs: w.blobs,
+                finalized: w.status == 3,
+                nonce: w.nonce,
+                max_fee_per_gas: w.max_fee_per_gas,
+                max_priority_fee_per_gas: w.max_priority_fee_per_gas,
+                max_fee_per_blob_gas: (w.max_fee_per_blob_gas != 0)
+                    .then_some(w.max_fee_per_blob_gas),
+                replaced: w.replaced,
             },
             _ => return Err(rlp(alloy_rlp::Error::Custom("unknown batch status"))),
         };
@@ -439,6 +473,24 @@ mod tests {
                 l1_block: 77,
                 l1_block_hash: B256::repeat_byte(7),
                 blobs: true,
+                finalized: false,
+                nonce: 12,
+                max_fee_per_gas: 300,
+                max_priority_fee_per_gas: 3,
+                max_fee_per_blob_gas: Some(9),
+                replaced: vec![B256::repeat_byte(8)],
+            },
+            BatchStatus::Confirmed {
+                tx_hash: B256::repeat_byte(2),
+                l1_block: 78,
+                l1_block_hash: B256::repeat_byte(6),
+                blobs: false,
+                finalized: true,
+                nonce: 13,
+                max_fee_per_gas: 301,
+                max_priority_fee_per_gas: 4,
+                max_fee_per_blob_gas: None,
+                replaced: vec![],
             },
         ] {
             let record = BatchRecord {

@@ -1,7 +1,9 @@
 //! Batches to a real L1 (anvil) and back: the node posts its batches to the inbox, they
 //! confirm, `ordo_txStatus` reports the L1 transaction and block; another sender using the
 //! batcher's key and a codec swap mid-run change nothing; `ordo verify` rebuilds the whole
-//! chain from the L1 inbox alone (batches of both codecs) and matches the node block for block.
+//! chain from the L1 inbox alone (batches of both codecs) and matches the node block for block;
+//! a confirmed batch is reported final only once L1 finalizes its block, and one that a reorg
+//! deeper than the confirmations removed is posted again.
 
 use std::time::Duration;
 
@@ -295,6 +297,7 @@ async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicate
         // Dumped every second: a killed anvil loses about a block, less than the 3
         // confirmations a batch needs, so nothing counted as confirmed is lost with it.
         state_interval: Some(1),
+        ..Default::default()
     })
     .await;
     let batcher = Anvil::dev_key(3);
@@ -442,6 +445,100 @@ async fn blob_mode_end_to_end_verify_reads_the_blobs_back_from_the_beacon_api() 
                     && sample("ordo_l1_fee_bumps_total").is_some(),
                 "L1 series on /metrics:\n{metrics}"
             );
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_batch_a_deep_reorg_removes_is_posted_again_and_final_only_when_l1_says_so()
+-> Result<()> {
+    // L1's finalized block is the head minus 10: a batch 2 blocks deep is confirmed, not final.
+    let anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
+        block_time: Some(1),
+        slots_in_an_epoch: Some(5),
+        ..Default::default()
+    })
+    .await;
+    let batcher = Anvil::dev_key(4);
+    let dir = tempfile::tempdir()?;
+    let node = posting_node(&anvil, &batcher, dir.path(), 600, 2).await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let provider = node.provider(&dev_signer(0));
+            let snapshot = anvil.snapshot().await;
+            let tx = TransactionRequest::default()
+                .with_to(random_address())
+                .with_value(U256::from(7));
+            let hash = *provider.send_transaction(tx).await?.tx_hash();
+            let confirmed = wait_confirmed(&rpc, hash).await?;
+            ensure!(
+                confirmed["l1Finalized"] != true,
+                "final at 2 deep: {confirmed}"
+            );
+            let first_l1_tx: B256 = serde_json::from_value(confirmed["l1TxHash"].clone())?;
+
+            // A reorg deeper than the 2 confirmations: the block holding the batch is gone.
+            ensure!(anvil.revert(snapshot).await, "evm_revert failed");
+            // The node notices, sends the batch again, and reports where it is now.
+            let l1 = anvil.provider();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            let (back, l1_block) = loop {
+                let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
+                if status["status"] == "confirmed" {
+                    let l1_tx: B256 = serde_json::from_value(status["l1TxHash"].clone())?;
+                    let l1_block = parse_quantity(&status["l1Block"])?;
+                    let receipt = l1.get_transaction_receipt(l1_tx).await?;
+                    if receipt.is_some_and(|r| r.block_number == Some(l1_block)) {
+                        break (status, l1_block);
+                    }
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "the batch never came back on L1 (first sent as {first_l1_tx}): {status}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
+            // Final only once L1's finalized block reaches it.
+            let last = loop {
+                let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
+                if status["l1Finalized"] == true {
+                    break status;
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "never final after the reorg: {status}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
+            ensure!(
+                last["l1TxHash"] == back["l1TxHash"] && last["l1Block"] == back["l1Block"],
+                "{back} then {last}"
+            );
+            let finalized = l1
+                .get_block_by_number(alloy::eips::BlockNumberOrTag::Finalized)
+                .await?
+                .ok_or_else(|| eyre!("no finalized block"))?;
+            ensure!(finalized.header.number >= l1_block);
+            let index = parse_quantity(&last["batchIndex"])?;
+            let batch = rpc
+                .ok("ordo_getBatch", json!([format!("{index:#x}")]))
+                .await?;
+            ensure!(
+                batch["status"] == "confirmed" && batch["l1Finalized"] == true,
+                "{batch}"
+            );
+
+            // Nothing skipped, nothing posted twice, and the chain still verifies from L1.
+            let indexes = inbox_indexes(&anvil).await?;
+            let expected: Vec<u64> = (0..indexes.len() as u64).collect();
+            ensure!(indexes == expected, "inbox batch indexes: {indexes:?}");
+            verify_from_l1_ok(
+                &anvil,
+                batcher.address(),
+                &["--compare-rpc", &node.http_url()],
+            )?;
             Ok(())
         })
         .await

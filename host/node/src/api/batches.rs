@@ -35,6 +35,9 @@ struct BatchView {
     l1_nonce: Option<U64>,
     l1_block: Option<U64>,
     l1_block_hash: Option<B256>,
+    /// Confirmed and L1 has finalized its block (until then a deep L1 reorg can send a
+    /// confirmed batch back to `submitted`).
+    l1_finalized: bool,
     /// How the batch went to L1: `calldata` or `blobs` (absent while only built).
     da: Option<&'static str>,
     /// The exact bytes posted (or to be posted) to the batch inbox.
@@ -54,6 +57,19 @@ struct TxStatusView {
     batch_index: Option<U64>,
     l1_tx_hash: Option<B256>,
     l1_block: Option<U64>,
+    /// Its batch is confirmed in an L1 block that L1 has finalized.
+    l1_finalized: bool,
+}
+
+/// Whether the batch is in an L1 block that L1 has finalized.
+fn finalized(status: &BatchStatus) -> bool {
+    matches!(
+        status,
+        BatchStatus::Confirmed {
+            finalized: true,
+            ..
+        }
+    )
 }
 
 fn status_name(status: &BatchStatus) -> &'static str {
@@ -105,6 +121,7 @@ impl BatchView {
             l1_nonce: l1_nonce.map(U64::from),
             l1_block: l1_block.map(U64::from),
             l1_block_hash,
+            l1_finalized: finalized(&r.status),
             da: match r.status {
                 BatchStatus::Built => None,
                 BatchStatus::Submitted {
@@ -154,6 +171,7 @@ impl NodeApi {
                     batch_index: batch.as_ref().map(|b| U64::from(b.index)),
                     l1_tx_hash,
                     l1_block: l1_block.map(U64::from),
+                    l1_finalized: batch.as_ref().is_some_and(|b| finalized(&b.status)),
                 })
             }
             None if self.pool.contains(&hash) => Some(TxStatusView {
@@ -171,6 +189,7 @@ impl NodeApi {
                 batch_index: None,
                 l1_tx_hash: None,
                 l1_block: None,
+                l1_finalized: false,
             }),
         };
         to_raw(&view)

@@ -179,11 +179,14 @@ async fn handle_batch(server: &Server, body: &[u8], ctx: RequestContext<'_>) -> 
         BatchRead::Entries(entries) => entries,
         BatchRead::TooLarge(read) => {
             // geth: one error in an array, carrying the id of the batch's first call.
-            let id = read
+            let requests: Vec<RawRequest<'_>> = read
                 .iter()
-                .filter_map(|entry| serde_json::from_str::<RawRequest<'_>>(entry.get()).ok())
+                .filter_map(|entry| serde_json::from_str(entry.get()).ok())
+                .collect();
+            let id = requests
+                .iter()
                 .find(|request| request.has_valid_version() && request.method().is_some())
-                .and_then(|request| request.valid_id())
+                .and_then(RawRequest::valid_id)
                 .unwrap_or(RawValue::NULL);
             let mut out = vec![b'['];
             out.extend_from_slice(&error_response(
@@ -205,19 +208,22 @@ async fn handle_batch(server: &Server, body: &[u8], ctx: RequestContext<'_>) -> 
     }
     // Entries run concurrently (sendRawTransactions share a group commit), but only a few at
     // a time: a batch of a thousand expensive calls must not take a thousand workers.
-    let responses: Vec<Option<Vec<u8>>> = futures::stream::iter(entries)
-        .map(|entry| async move {
-            match serde_json::from_str::<RawRequest<'_>>(entry.get()) {
-                Ok(request) => handle_request(server, request, ctx).await,
-                Err(_) => Some(error_response(
-                    RawValue::NULL,
-                    &BackendError::invalid_request("invalid request"),
-                )),
+    let max = server.config.max_batch_concurrency.max(1);
+    let mut responses: Vec<Option<Vec<u8>>> = Vec::with_capacity(entries.len());
+    let mut running = futures::stream::FuturesOrdered::new();
+    let mut entries = entries.into_iter();
+    loop {
+        while running.len() < max {
+            match entries.next() {
+                Some(entry) => running.push_back(handle_entry(server, entry, ctx)),
+                None => break,
             }
-        })
-        .buffered(server.config.max_batch_concurrency.max(1))
-        .collect()
-        .await;
+        }
+        match running.next().await {
+            Some(response) => responses.push(response),
+            None => break,
+        }
+    }
     let total: usize = responses.iter().flatten().map(|r| r.len() + 1).sum();
     if total == 0 {
         return None;
@@ -232,6 +238,20 @@ async fn handle_batch(server: &Server, body: &[u8], ctx: RequestContext<'_>) -> 
     }
     out.push(b']');
     Some(out)
+}
+
+async fn handle_entry(
+    server: &Server,
+    entry: &RawValue,
+    ctx: RequestContext<'_>,
+) -> Option<Vec<u8>> {
+    match serde_json::from_str::<RawRequest<'_>>(entry.get()) {
+        Ok(request) => handle_request(server, request, ctx).await,
+        Err(_) => Some(error_response(
+            RawValue::NULL,
+            &BackendError::invalid_request("invalid request"),
+        )),
+    }
 }
 
 async fn handle_request(

@@ -1,19 +1,30 @@
 //! ordo-rpc: geth-compatible Ethereum JSON-RPC 2.0 over HTTP and WebSocket, on one port.
 //!
 //! ```text
-//! accept ──▶ serve_with: connection cap, header deadline (slowloris), peer IP per request
+//! accept ──▶ serve_with: connection caps (overall, per client IP; trusted proxies exempt),
+//!              header deadline (slowloris), idle deadline (HTTP/2: GOAWAY), accept errors
+//!              (EMFILE) backed off, peer IP per request
+//! client   peer IP, or the X-Forwarded-For client when the peer is a trusted proxy
+//!              (clients: TrustedProxies) ──▶ the key of every per-client limit below
 //! POST /  body (size cap, body deadline) ──▶ JSON depth check
-//!              ──▶ framing (single | batch | notification; parse/invalid-request errors)
+//!              ──▶ framing (single | batch | notification; parse/invalid-request errors;
+//!                  a batch is counted while it is read and refused past max_batch_len)
 //!              ──▶ dispatch (method name → Params → EthBackend call → RawValue result)
-//!              ──▶ framing writes the response bytes (batch entries run concurrently,
-//!                  answered in request order) ──▶ HTTP 200 application/json
-//! GET /   upgrade ──▶ ws: reader loop, one task per message (same framing + dispatch, plus
-//!              eth_subscribe/eth_unsubscribe) ──▶ bounded queue ──▶ writer task
+//!              ──▶ framing writes the response bytes (batch entries run concurrently, at
+//!                  most max_batch_concurrency at once, answered in request order)
+//!                  ──▶ HTTP 200 application/json
+//! GET /   upgrade ──▶ ws: reader loop (idle deadline, pings), one task per message (same
+//!              framing + dispatch, plus eth_subscribe/eth_unsubscribe) ──▶ bounded queue,
+//!              bytes counted per connection and per client (a slow reader is disconnected)
+//!              ──▶ writer task
 //!              subscriptions: EthBackend::subscribe() broadcast ──▶ newHeads / logs /
 //!              newPendingTransactions notifications
 //! filters  eth_newFilter & co. ──▶ FilterManager (ids, polling cursors, 5-minute expiry sweep,
-//!              pending-tx pump fed by the same broadcast)
-//! each call ──▶ per-IP token bucket (RateLimiter; -32005) ──▶ latency/error metrics by method
+//!              pending-tx pump fed by the same broadcast into ring buffers)
+//!              filters and subscriptions reserve their client's slots and criteria bytes
+//!              (clients: Clients), geth's criteria bounds (1000 addresses / topics)
+//! each call ──▶ per-IP token bucket (RateLimiter; -32005) ──▶ per-client call permit
+//!              (max_client_concurrency) ──▶ latency/error metrics by method
 //! GET /health ──▶ 200 "ok"
 //! X-Flashbots-Signature ──▶ flashbots: EIP-191 signer of keccak256(body) = searcher, handed to
 //!              EthBackend::extension_as (bad header/signature: -32600, nothing dispatched)

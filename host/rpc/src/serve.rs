@@ -75,7 +75,7 @@ pub struct ConnectionSlot(#[allow(dead_code)] Arc<Slot>);
 #[derive(Debug)]
 struct Slot {
     _permit: tokio::sync::OwnedSemaphorePermit,
-    per_ip: Option<PerIpSlot>,
+    _per_ip: Option<PerIpSlot>,
 }
 
 /// Open connections by client IP key.
@@ -218,7 +218,7 @@ pub async fn serve_with(
             drop(stream);
             continue;
         };
-        let per_ip_slot = if limits.max_connections_per_ip == 0
+        let ip_slot = if limits.max_connections_per_ip == 0
             || limits.trusted_proxies.contains(peer.ip())
         {
             None
@@ -236,7 +236,7 @@ pub async fn serve_with(
         };
         let slot = ConnectionSlot(Arc::new(Slot {
             _permit: permit,
-            per_ip: per_ip_slot,
+            _per_ip: ip_slot,
         }));
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(target: "ordo::rpc", error = %e, "TCP_NODELAY not set");
@@ -267,6 +267,10 @@ pub async fn serve_with(
         let open = open_tx.clone();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
+            let stopping = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            tokio::pin!(stopping);
             // hyper's header deadline starts once it knows the protocol, which takes the
             // first bytes: a client that sends nothing must not hold a slot either.
             let mut first = [0u8; 1];
@@ -288,7 +292,7 @@ pub async fn serve_with(
                         connection.as_mut().graceful_shutdown();
                         closing = true;
                     }
-                    _ = stop.wait_for(|stop| *stop), if !closing => {
+                    () = &mut stopping, if !closing => {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
                     }

@@ -72,7 +72,7 @@ impl Outbox {
             return false;
         }
         let bytes = match &message {
-            Message::Text(text) => text.len(),
+            Message::Text(text) => text.as_str().len(),
             Message::Binary(bytes) => bytes.len(),
             _ => 16,
         };
@@ -329,7 +329,12 @@ pub(crate) async fn serve_connection(
                     () = out.killed() => None,
                 };
                 let Some((message, bytes)) = next else { break };
-                let written = sink.send(message).await.is_ok();
+                // A killed connection stops writing at once, even mid-way through a
+                // message the client is not reading.
+                let written = tokio::select! {
+                    sent = sink.send(message) => sent.is_ok(),
+                    () = out.killed() => false,
+                };
                 out.sent(bytes);
                 if !written {
                     break;

@@ -201,8 +201,8 @@ async fn a_silent_websocket_is_closed_and_a_live_one_is_kept() {
     };
     let server = start(config, ServeLimits::default()).await;
     let url = format!("ws://{}/", server.addr);
-    let (mut silent, _) = connect_async(&url).await.unwrap();
-    let (mut live, _) = connect_async(&url).await.unwrap();
+    let (mut silent, _) = connect_async(url.as_str()).await.unwrap();
+    let (mut live, _) = connect_async(url.as_str()).await.unwrap();
     // The live client keeps reading (tungstenite answers the server's pings while it reads).
     let keep_reading = tokio::spawn(async move {
         let until = tokio::time::Instant::now() + Duration::from_secs(2);

@@ -285,8 +285,7 @@ impl Clients {
                 }
                 return Err(BackendError::limit_exceeded("too many filters"));
             }
-            if l.max_filter_bytes > 0 && u.filter_bytes.saturating_add(bytes) > l.max_filter_bytes
-            {
+            if l.max_filter_bytes > 0 && u.filter_bytes.saturating_add(bytes) > l.max_filter_bytes {
                 if u.is_idle() {
                     usage.remove(&key);
                 }
@@ -326,12 +325,17 @@ impl Clients {
     /// Bytes written out (or dropped with their connection).
     pub(crate) fn dequeue(&self, client: Option<IpAddr>, bytes: usize) {
         if let Some(key) = client.map(crate::client_key) {
-            self.release(key, |u| u.queued_bytes = u.queued_bytes.saturating_sub(bytes));
+            self.release(key, |u| {
+                u.queued_bytes = u.queued_bytes.saturating_sub(bytes)
+            });
         }
     }
 
     /// Waits for one of `client`'s call slots (`None` without a client or a limit).
-    pub(crate) async fn call_permit(self: &Arc<Self>, client: Option<IpAddr>) -> Option<CallPermit> {
+    pub(crate) async fn call_permit(
+        self: &Arc<Self>,
+        client: Option<IpAddr>,
+    ) -> Option<CallPermit> {
         let max = self.limits.max_calls;
         let key = client.map(crate::client_key).filter(|_| max > 0)?;
         let semaphore = Arc::clone(
@@ -445,7 +449,10 @@ mod tests {
         assert!(clients.queue(a, 20));
         assert!(!clients.queue(a, 1));
         clients.dequeue(a, 100);
-        assert!(clients.queue(a, 500), "an empty queue takes one large message");
+        assert!(
+            clients.queue(a, 500),
+            "an empty queue takes one large message"
+        );
         clients.dequeue(a, 500);
         assert_eq!(clients.tracked(), 0, "idle clients are forgotten");
     }

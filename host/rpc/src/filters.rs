@@ -14,8 +14,8 @@
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::RandomState},
-    net::IpAddr,
     hash::BuildHasher,
+    net::IpAddr,
     sync::{
         Arc, OnceLock, Weak,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},

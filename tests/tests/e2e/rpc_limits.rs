@@ -6,9 +6,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use alloy::{
-    network::TransactionBuilder,
-    primitives::U256,
-    providers::Provider,
+    network::TransactionBuilder, primitives::U256, providers::Provider,
     rpc::types::TransactionRequest,
 };
 use eyre::{Result, ensure, eyre};
@@ -151,7 +149,8 @@ async fn connections_stop_short_of_the_open_file_limit() -> Result<()> {
                 }
                 held.push(s);
             }
-            let refused = refused.ok_or_else(|| eyre!("200 connections held on 1100 descriptors"))?;
+            let refused =
+                refused.ok_or_else(|| eyre!("200 connections held on 1100 descriptors"))?;
             ensure!(refused <= 76, "refused only after {refused} connections");
             // With its connections at the cap, the node still writes: a transfer is mined.
             held.truncate(held.len().saturating_sub(8));
@@ -228,7 +227,10 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() -> Result<
                     break;
                 }
             }
-            ensure!(spoofer_limited, "X-Forwarded-For from an untrusted peer was believed");
+            ensure!(
+                spoofer_limited,
+                "X-Forwarded-For from an untrusted peer was believed"
+            );
             Ok(())
         })
         .await
@@ -244,7 +246,14 @@ async fn txpool_status_answers_like_geth() -> Result<()> {
             // A nonce gap parks a transaction in the queued part of the pool.
             let (raw, _) = sign_raw(
                 &me,
-                transfer_1559(DEV_CHAIN_ID, 5, random_address(), U256::from(1), 10 * GWEI, GWEI),
+                transfer_1559(
+                    DEV_CHAIN_ID,
+                    5,
+                    random_address(),
+                    U256::from(1),
+                    10 * GWEI,
+                    GWEI,
+                ),
             );
             rpc.send_raw(&raw)
                 .await?

@@ -313,7 +313,10 @@ async fn batch_entries_run_a_bounded_number_at_a_time() {
     let entries = response.as_array().unwrap();
     assert_eq!(entries.len(), 300);
     assert!(
-        entries.iter().enumerate().all(|(i, e)| e["id"] == i as u64 && e.get("result").is_some()),
+        entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e["id"] == i as u64 && e.get("result").is_some()),
         "every entry answered, in order"
     );
     let most = backend.max_sending.load(Ordering::SeqCst);

@@ -87,7 +87,10 @@ fn batch(method: &str, params: &Value, n: usize) -> Value {
 fn tally(response: &Value) -> (usize, Vec<Value>) {
     let entries = response.as_array().unwrap();
     let ok = entries.iter().filter(|e| e.get("result").is_some()).count();
-    let errors = entries.iter().filter_map(|e| e.get("error").cloned()).collect();
+    let errors = entries
+        .iter()
+        .filter_map(|e| e.get("error").cloned())
+        .collect();
     (ok, errors)
 }
 
@@ -97,9 +100,17 @@ async fn filter_slots_are_per_client() {
     let a = ip("127.0.0.1");
     let b = ip("127.0.0.2");
     // One client asks for more than its share of the (global) 1024 slots.
-    let response = post_from(server.addr, a, &batch("eth_newBlockFilter", &json!([]), 300)).await;
+    let response = post_from(
+        server.addr,
+        a,
+        &batch("eth_newBlockFilter", &json!([]), 300),
+    )
+    .await;
     let (ok, errors) = tally(&response);
-    assert_eq!(ok, 256, "one client holds at most max_filters_per_client (256)");
+    assert_eq!(
+        ok, 256,
+        "one client holds at most max_filters_per_client (256)"
+    );
     assert!(
         errors
             .iter()
@@ -120,9 +131,7 @@ async fn filter_slots_are_per_client() {
 async fn filter_criteria_memory_is_bounded_per_client() {
     let server = start(RpcConfig::default(), ServeLimits::default()).await;
     let a = ip("127.0.0.1");
-    let addresses: Vec<String> = (0..1000u32)
-        .map(|i| format!("0x{:040x}", i + 1))
-        .collect();
+    let addresses: Vec<String> = (0..1000u32).map(|i| format!("0x{:040x}", i + 1)).collect();
     let filter = json!([{"address": addresses}]);
     let mut installed = 0;
     let mut refused = None;
@@ -136,7 +145,10 @@ async fn filter_criteria_memory_is_bounded_per_client() {
             break;
         }
     }
-    assert!(installed < 250, "{installed} filters of 1000 addresses each");
+    assert!(
+        installed < 250,
+        "{installed} filters of 1000 addresses each"
+    );
     assert_eq!(
         refused,
         Some(
@@ -160,10 +172,17 @@ async fn a_websocket_reader_that_does_not_read_is_disconnected() {
     let address = alloy_primitives::Address::repeat_byte(0x11);
     server.backend.mine(
         (0..5000u32)
-            .map(|i| (address, alloy_primitives::B256::left_padding_from(&i.to_be_bytes())))
+            .map(|i| {
+                (
+                    address,
+                    alloy_primitives::B256::left_padding_from(&i.to_be_bytes()),
+                )
+            })
             .collect(),
     );
-    let (mut ws, _) = connect_async(format!("ws://{}/", server.addr)).await.unwrap();
+    let (mut ws, _) = connect_async(format!("ws://{}/", server.addr))
+        .await
+        .unwrap();
     const ASKED: usize = 20;
     for id in 0..ASKED {
         ws.send(Message::text(
@@ -280,7 +299,17 @@ async fn read_frame(stream: &mut TcpStream) -> Option<(u8, u8, Vec<u8>)> {
 
 fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
     let len = payload.len();
-    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags, 0, 0, 0, 0];
+    let mut out = vec![
+        (len >> 16) as u8,
+        (len >> 8) as u8,
+        len as u8,
+        kind,
+        flags,
+        0,
+        0,
+        0,
+        0,
+    ];
     out.extend_from_slice(payload);
     out
 }

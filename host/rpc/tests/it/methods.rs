@@ -278,9 +278,7 @@ async fn fee_history_allows_at_most_100_reward_percentiles() {
 #[tokio::test]
 async fn filter_criteria_over_geths_bounds_are_refused() {
     let (_, router) = app();
-    let addresses: Vec<String> = (0..1001u32)
-        .map(|i| format!("0x{:040x}", i + 1))
-        .collect();
+    let addresses: Vec<String> = (0..1001u32).map(|i| format!("0x{:040x}", i + 1)).collect();
     let topics: Vec<String> = (0..1001u32).map(|i| format!("0x{:064x}", i + 1)).collect();
     for method in ["eth_getLogs", "eth_newFilter"] {
         let response = call(&router, method, json!([{"address": addresses}])).await;

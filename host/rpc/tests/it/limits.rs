@@ -344,3 +344,50 @@ async fn an_idle_http2_connection_is_closed_even_when_it_answers_pings() {
     assert!(ended.is_ok(), "the idle HTTP/2 connection stayed open");
     assert!(goaway, "closed without GOAWAY");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_subscriptions_share_the_clients_criteria_budget() {
+    let server = start(RpcConfig::default(), ServeLimits::default()).await;
+    let (mut ws, _) = connect_async(format!("ws://{}/", server.addr))
+        .await
+        .unwrap();
+    let addresses: Vec<String> = (0..1001u32).map(|i| format!("0x{:040x}", i + 1)).collect();
+    let mut subscribe = async |addresses: &[String]| -> Value {
+        ws.send(Message::text(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["logs", {"address": addresses}]})
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+        loop {
+            match tokio::time::timeout(GUARD, ws.next()).await.unwrap() {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(text.as_str()).unwrap();
+                }
+                Some(Ok(_)) => {}
+                other => panic!("connection lost: {other:?}"),
+            }
+        }
+    };
+    let response = subscribe(&addresses).await;
+    assert_eq!(
+        response["error"],
+        json!({"code": -32602, "message": "invalid argument 0: exceed max addresses"})
+    );
+    // The largest allowed criteria, again and again on one connection: the client's memory
+    // budget ends it well before the 256 subscriptions a connection may hold.
+    let mut held = 0;
+    let refused = loop {
+        let response = subscribe(&addresses[..1000]).await;
+        if response.get("error").is_some() {
+            break response["error"].clone();
+        }
+        held += 1;
+        assert!(held < 256, "256 subscriptions of 1000 addresses each");
+    };
+    assert!(held > 0);
+    assert_eq!(
+        refused,
+        json!({"code": -32005, "message": "filter criteria exceed this client's memory budget"})
+    );
+}

@@ -279,13 +279,10 @@ impl Clients {
             let u = usage.entry(key).or_default();
             let l = self.limits;
             if l.max_filters > 0 && u.filters >= l.max_filters {
-                let idle = u.is_idle();
-                if idle {
-                    usage.remove(&key);
-                }
                 return Err(BackendError::limit_exceeded("too many filters"));
             }
             if l.max_filter_bytes > 0 && u.filter_bytes.saturating_add(bytes) > l.max_filter_bytes {
+                // A client that holds nothing must not stay in the table because it asked.
                 if u.is_idle() {
                     usage.remove(&key);
                 }

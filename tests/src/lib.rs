@@ -131,6 +131,8 @@ pub struct NodeOpts {
     pub extra_args: Vec<String>,
     /// Environment variables for the node (after the test's own `ORDO_*` are removed).
     pub env: Vec<(String, String)>,
+    /// Start the node with this (soft, hard) limit on open files (through `sh -c ulimit`).
+    pub open_files: Option<(u64, u64)>,
 }
 
 impl Default for NodeOpts {
@@ -144,6 +146,7 @@ impl Default for NodeOpts {
             config_toml: None,
             extra_args: Vec::new(),
             env: Vec::new(),
+            open_files: None,
         }
     }
 }
@@ -301,7 +304,19 @@ impl TestNode {
         let stdout_path = self.root.join(format!("node-{run}.stdout.log"));
         let stderr = File::create(&stderr_path)?;
 
-        let mut cmd = Command::new(ordo_bin());
+        let mut cmd = match self.opts.open_files {
+            // The shell sets the limits and then becomes the node (same pid).
+            Some((soft, hard)) => {
+                let mut cmd = Command::new("sh");
+                cmd.arg("-c")
+                    .arg(format!(
+                        "ulimit -S -n {soft} && ulimit -H -n {hard} && exec \"$0\" \"$@\""
+                    ))
+                    .arg(ordo_bin());
+                cmd
+            }
+            None => Command::new(ordo_bin()),
+        };
         let inline = match (&self.opts.config, &self.opts.config_toml) {
             (None, Some(text)) => {
                 let path = self.root.join("ordo.toml");

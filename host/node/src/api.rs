@@ -29,6 +29,8 @@ mod mev;
 
 /// Most blocks one `eth_getLogs` may scan.
 pub const MAX_LOG_RANGE: u64 = 10_000;
+/// Default most logs one `eth_getLogs` returns (`[limits] max_log_results`).
+pub const DEFAULT_MAX_LOG_RESULTS: usize = 10_000;
 /// The tip `eth_maxPriorityFeePerGas` suggests when recent blocks say nothing (1 gwei).
 pub const DEFAULT_SUGGESTED_TIP: u128 = 1_000_000_000;
 
@@ -44,6 +46,8 @@ pub struct NodeApi {
     per_sender: Arc<ordo_rpc::RateLimiter<Address>>,
     /// The plugin host, for the public status (`ordo_nodeStatus`).
     plugins: std::sync::OnceLock<Arc<ordo_plugins::PluginManager>>,
+    /// Most logs one `eth_getLogs` returns.
+    max_log_results: std::sync::atomic::AtomicUsize,
 }
 
 impl NodeApi {
@@ -150,6 +154,12 @@ impl NodeApi {
     pub fn set_plugins(&self, plugins: Arc<ordo_plugins::PluginManager>) {
         let _ = self.plugins.set(plugins);
     }
+
+    /// Caps the logs one `eth_getLogs` returns (0: no cap).
+    pub fn set_max_log_results(&self, max: usize) {
+        self.max_log_results
+            .store(max, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl NodeApi {
@@ -170,6 +180,7 @@ impl NodeApi {
             batcher: std::sync::OnceLock::new(),
             per_sender: Arc::new(ordo_rpc::RateLimiter::new(ordo_rpc::Quota::UNLIMITED)),
             plugins: std::sync::OnceLock::new(),
+            max_log_results: std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_LOG_RESULTS),
         });
         let mut blocks = api.builder.subscribe();
         let weak = Arc::downgrade(&api);
@@ -756,6 +767,13 @@ impl EthBackend for NodeApi {
                 "query exceeds max block range {MAX_LOG_RANGE}"
             )));
         }
+        let max = match self
+            .max_log_results
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => usize::MAX,
+            max => max,
+        };
         let mut out = Vec::new();
         for n in from..=to {
             let Some(block) = self.storage.block(n).map_err(storage_err)? else {
@@ -774,6 +792,13 @@ impl EthBackend for NodeApi {
                     .into_iter()
                     .filter(|l| filter.matches(&l.inner)),
             );
+            // Stop collecting as soon as the answer is too big: the client must narrow the
+            // range (the message is the one Infura and reth clients already handle).
+            if out.len() > max {
+                return Err(BackendError::limit_exceeded(format!(
+                    "query returned more than {max} results"
+                )));
+            }
         }
         Ok(out)
     }
@@ -1022,6 +1047,8 @@ impl NodeApi {
         if args.txs.is_empty() {
             return Err(BackendError::invalid_params("bundle missing txs"));
         }
+        // eth_sendBundle's bounds, checked before any signature is recovered.
+        mev::check_bundle_size(&args.txs)?;
         // Pre-EIP-155 transactions simulate (as geth's callBundle does); they are refused by
         // eth_sendBundle.
         let txs = mev::decode_bundle_txs(&args.txs, self.exec.chain_id(), false)?;

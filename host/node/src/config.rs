@@ -46,7 +46,7 @@ pub struct NodeConfig {
     pub l1: L1Section,
     /// Rate limits (changed live with `admin_setLimits`).
     pub limits: LimitsSection,
-    /// How the JSON-RPC server runs expensive reads.
+    /// How the JSON-RPC server runs expensive reads and who its clients are.
     pub rpc: RpcSection,
     /// The sequencer key, which signs every sealed block hash.
     pub sequencer: SequencerSection,
@@ -66,11 +66,15 @@ pub struct SequencerSection {
     pub key_file: Option<PathBuf>,
 }
 
-/// `[rpc]` section: the threads, deadline and per-client budget of expensive reads
-/// (`eth_call`, `eth_estimateGas`, `eth_getLogs`, `eth_callBundle`, ...).
+/// `[rpc]` section: who the clients are (behind trusted proxies), and the threads, deadline
+/// and per-client budget of expensive reads (`eth_call`, `eth_estimateGas`, `eth_getLogs`,
+/// `eth_callBundle`, ...).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RpcSection {
+    /// Load balancers (IPs or CIDR blocks) whose `X-Forwarded-For` names the client; the
+    /// header from anyone else is ignored.
+    pub trusted_proxies: Vec<String>,
     /// Milliseconds an expensive read may take, queueing included (geth's
     /// `--rpc.evmtimeout`); then "execution aborted (timeout = 5s)".
     pub call_timeout_ms: u64,
@@ -87,12 +91,21 @@ pub struct RpcSection {
 impl Default for RpcSection {
     fn default() -> Self {
         Self {
+            trusted_proxies: Vec::new(),
             call_timeout_ms: ordo_rpc::DEFAULT_CALL_TIMEOUT.as_millis() as u64,
             read_threads: 0,
             read_queue: ordo_rpc::DEFAULT_READ_QUEUE,
             read_ms_per_ip_per_sec: ordo_rpc::DEFAULT_READ_MS_PER_IP.per_sec,
             read_ms_per_ip_burst: ordo_rpc::DEFAULT_READ_MS_PER_IP.burst,
         }
+    }
+}
+
+impl RpcSection {
+    /// The trusted proxies, parsed.
+    pub fn trusted_proxies(&self) -> eyre::Result<ordo_rpc::TrustedProxies> {
+        ordo_rpc::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| eyre!("key `rpc.trusted_proxies`: {e}"))
     }
 }
 
@@ -122,6 +135,31 @@ pub struct LimitsSection {
     pub max_json_depth: usize,
     /// Subscriptions per WebSocket connection.
     pub ws_max_subscriptions: usize,
+    /// Open connections per client IP (IPv6: per /64); 0 means no limit. Trusted proxies
+    /// are exempt.
+    pub max_connections_per_ip: usize,
+    /// File descriptors kept back from connections for storage, plugins and the L1 client:
+    /// the connection cap is lowered to the open-file limit minus this.
+    pub fd_reserve: u64,
+    /// An HTTP connection with no request running for this many milliseconds is closed.
+    pub idle_timeout_ms: u64,
+    /// A WebSocket silent this many milliseconds (it is pinged at half of it) is closed.
+    pub ws_idle_timeout_ms: u64,
+    /// Bytes queued for one WebSocket; a reader slower than that is disconnected.
+    pub ws_max_queue_bytes: usize,
+    /// Bytes queued for all WebSockets of one client IP.
+    pub ws_max_client_queue_bytes: usize,
+    /// Entries of one batch running at once.
+    pub max_batch_concurrency: usize,
+    /// Calls of one client IP running at once (0: no limit).
+    pub max_client_concurrency: usize,
+    /// Filters plus subscriptions one client IP may hold (0: no limit).
+    pub max_filters_per_client: usize,
+    /// Bytes the criteria of one client IP's filters and subscriptions may take (0: no limit).
+    pub max_filter_bytes_per_client: usize,
+    /// Most logs one eth_getLogs (or filter poll) returns; more is an error asking for a
+    /// smaller range.
+    pub max_log_results: usize,
 }
 
 impl Default for LimitsSection {
@@ -139,6 +177,17 @@ impl Default for LimitsSection {
             max_batch_len: ordo_rpc::DEFAULT_MAX_BATCH_LEN,
             max_json_depth: 64,
             ws_max_subscriptions: ordo_rpc::DEFAULT_WS_MAX_SUBSCRIPTIONS,
+            max_connections_per_ip: 256,
+            fd_reserve: 1024,
+            idle_timeout_ms: 60_000,
+            ws_idle_timeout_ms: ordo_rpc::DEFAULT_WS_IDLE_TIMEOUT.as_millis() as u64,
+            ws_max_queue_bytes: ordo_rpc::DEFAULT_WS_MAX_QUEUE_BYTES,
+            ws_max_client_queue_bytes: ordo_rpc::DEFAULT_WS_MAX_CLIENT_QUEUE_BYTES,
+            max_batch_concurrency: ordo_rpc::DEFAULT_MAX_BATCH_CONCURRENCY,
+            max_client_concurrency: ordo_rpc::DEFAULT_MAX_CLIENT_CONCURRENCY,
+            max_filters_per_client: ordo_rpc::DEFAULT_MAX_FILTERS_PER_CLIENT,
+            max_filter_bytes_per_client: ordo_rpc::DEFAULT_MAX_FILTER_BYTES_PER_CLIENT,
+            max_log_results: crate::api::DEFAULT_MAX_LOG_RESULTS,
         }
     }
 }
@@ -157,12 +206,21 @@ impl LimitsSection {
         &self,
         per_ip: std::sync::Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
         rpc: &RpcSection,
+        trusted_proxies: ordo_rpc::TrustedProxies,
     ) -> ordo_rpc::RpcConfig {
         ordo_rpc::RpcConfig {
             max_body_bytes: self.max_body_bytes,
             max_batch_len: self.max_batch_len,
             max_json_depth: self.max_json_depth,
             ws_max_subscriptions: self.ws_max_subscriptions,
+            ws_max_queue_bytes: self.ws_max_queue_bytes,
+            ws_max_client_queue_bytes: self.ws_max_client_queue_bytes,
+            ws_idle_timeout: std::time::Duration::from_millis(self.ws_idle_timeout_ms.max(1)),
+            max_batch_concurrency: self.max_batch_concurrency,
+            max_client_concurrency: self.max_client_concurrency,
+            max_filters_per_client: self.max_filters_per_client,
+            max_filter_bytes_per_client: self.max_filter_bytes_per_client,
+            trusted_proxies,
             body_timeout: std::time::Duration::from_millis(self.body_timeout_ms.max(1)),
             per_ip,
             read_threads: match rpc.read_threads {
@@ -179,11 +237,29 @@ impl LimitsSection {
         }
     }
 
-    /// The JSON-RPC listener's connection limits.
-    pub fn serve_limits(&self) -> ordo_rpc::ServeLimits {
+    /// The JSON-RPC listener's connection limits, with the connection cap lowered to what
+    /// `open_files` (the process's file descriptor limit, if known) leaves after `fd_reserve`.
+    pub fn serve_limits(
+        &self,
+        trusted_proxies: ordo_rpc::TrustedProxies,
+        open_files: Option<u64>,
+    ) -> ordo_rpc::ServeLimits {
+        let mut max_connections = self.max_connections;
+        if let Some(open_files) = open_files {
+            // A handful of connections even on a starved limit: the node stays reachable.
+            let room = open_files.saturating_sub(self.fd_reserve).max(16);
+            let room = usize::try_from(room).unwrap_or(usize::MAX);
+            if room < max_connections {
+                tracing::warn!(target: "ordo::node", configured = max_connections, used = room, open_files, fd_reserve = self.fd_reserve, "max_connections lowered to fit the open-file limit");
+                max_connections = room;
+            }
+        }
         ordo_rpc::ServeLimits {
-            max_connections: self.max_connections,
+            max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
             header_timeout: std::time::Duration::from_millis(self.header_timeout_ms.max(1)),
+            idle_timeout: std::time::Duration::from_millis(self.idle_timeout_ms.max(1)),
+            trusted_proxies,
         }
     }
 
@@ -509,6 +585,10 @@ impl NodeConfig {
             .limits
             .validate()
             .map_err(|e| eyre!("{source}: {e}"))?;
+        config
+            .rpc
+            .trusted_proxies()
+            .map_err(|e| eyre!("{source}: {e}"))?;
         Ok(config)
     }
 
@@ -689,6 +769,10 @@ mod tests {
             ("[l1]\nda = \"carrier-pigeon\"\n", "l1.da"),
             ("rpc_addr = \"nowhere\"\n", "rpc_addr"),
             ("[plugins.limits.ordering]\ndeadline_ms = 0\n", "ordering"),
+            (
+                "[rpc]\ntrusted_proxies = [\"10.0.0.0/99\"]\n",
+                "rpc.trusted_proxies",
+            ),
         ] {
             std::fs::write(&file, text).unwrap();
             let err = NodeConfig::layered(Some(&file), vec![], &[])

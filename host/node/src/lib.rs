@@ -145,10 +145,36 @@ pub fn open_chain(config: &NodeConfig) -> eyre::Result<(Storage, BlockRecord)> {
     Ok((storage, head))
 }
 
+/// Raises the soft limit on open files to the hard limit (many systems start processes at
+/// 1024, far below what a node with thousands of connections needs) and returns the soft limit
+/// in force afterwards, if it is finite.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                tracing::info!(target: "ordo::node", from = ?limit.current, to = ?limit.maximum, "open-file limit raised");
+            }
+            Err(e) => {
+                tracing::warn!(target: "ordo::node", error = %e, current = ?limit.current, "open-file limit not raised");
+            }
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
 /// Starts every stage of the node.
 pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     // Before any stage records a metric.
     metrics::install();
+    // Before storage opens its files, so everything the node opens counts against the
+    // raised limit; the connection cap below leaves `fd_reserve` of it to storage.
+    let open_files = raise_open_file_limit();
     let (storage, head) = open_chain(&config)?;
     let chain_id = match storage.chain_id()? {
         Some(id) => id,
@@ -214,6 +240,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         Arc::new(batches::ManagerBatchPlugins(plugins.clone())),
     )?;
     let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
+    api.set_max_log_results(config.limits.max_log_results);
     let per_sender = api.per_sender();
     per_sender.set_quota(config.limits.per_sender());
     let per_ip = Arc::new(ordo_rpc::RateLimiter::new(config.limits.per_ip()));
@@ -241,8 +268,11 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         .await
         .wrap_err_with(|| format!("binding the admin API on {}", config.admin_addr))?;
     let admin_addr = admin_listener.local_addr()?;
-    let rpc_config = config.limits.rpc_config(per_ip, &config.rpc);
-    let serve_limits = config.limits.serve_limits();
+    let trusted_proxies = config.rpc.trusted_proxies()?;
+    let rpc_config = config
+        .limits
+        .rpc_config(per_ip, &config.rpc, trusted_proxies.clone());
+    let serve_limits = config.limits.serve_limits(trusted_proxies, open_files);
     let router = ordo_rpc::router(api, rpc_config)
         .merge(ready_route(control.clone()))
         .merge(ui::routes());

@@ -15,12 +15,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::{
-    BackendError, EthBackend, RpcConfig, backend::blocking, filters::FilterManager, params::Params,
-    reads::ReadPool, ws::WsContext,
+    BackendError, EthBackend, RpcConfig,
+    backend::blocking,
+    clients::{Clients, check_filter},
+    filters::FilterManager,
+    params::Params,
+    reads::ReadPool,
+    ws::WsContext,
 };
 
 /// The most blocks one `eth_feeHistory` call covers (geth's limit); larger counts are clamped.
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// The most reward percentiles one `eth_feeHistory` call may ask for (geth's maxQueryLimit):
+/// the answer holds one row of that many per block.
+pub const MAX_FEE_HISTORY_PERCENTILES: usize = 100;
 
 /// The result of one method: its JSON, serialized once.
 pub(crate) type MethodResult = Result<Box<RawValue>, BackendError>;
@@ -42,6 +50,7 @@ pub(crate) struct Server {
     pub(crate) backend: Arc<dyn EthBackend>,
     pub(crate) filters: Arc<FilterManager>,
     pub(crate) reads: ReadPool,
+    pub(crate) clients: Arc<Clients>,
     pub(crate) config: RpcConfig,
 }
 
@@ -265,20 +274,22 @@ impl Server {
             "eth_getLogs" => {
                 p.at_most(1)?;
                 let filter: Filter = p.required(0)?;
+                check_filter(&filter)?;
                 to_raw(&self.read(ctx, move |b| b.logs(&filter)).await?)
             }
             "eth_newFilter" => {
                 p.at_most(1)?;
                 let filter: Filter = p.required(0)?;
-                to_raw(&self.filters.new_log_filter(b, filter)?)
+                check_filter(&filter)?;
+                to_raw(&self.filters.new_log_filter(b, filter, ctx.client)?)
             }
             "eth_newBlockFilter" => {
                 p.at_most(0)?;
-                to_raw(&self.filters.new_block_filter(b)?)
+                to_raw(&self.filters.new_block_filter(b, ctx.client)?)
             }
             "eth_newPendingTransactionFilter" => {
                 p.at_most(1)?;
-                to_raw(&self.filters.new_pending_tx_filter(b)?)
+                to_raw(&self.filters.new_pending_tx_filter(b, ctx.client)?)
             }
             "eth_getFilterChanges" => {
                 p.at_most(1)?;
@@ -296,7 +307,7 @@ impl Server {
                 to_raw(&self.filters.uninstall(&id))
             }
             "eth_subscribe" => match ctx.ws {
-                Some(ws) => ws.subscribe(self, &p),
+                Some(ws) => ws.subscribe(self, &p, ctx.client),
                 None => Err(BackendError::notifications_unsupported()),
             },
             "eth_unsubscribe" => match ctx.ws {
@@ -321,7 +332,7 @@ impl Server {
             _ if method.starts_with("ordo_")
                 || matches!(
                     method,
-                    "eth_callBundle" | "eth_sendBundle" | "eth_cancelBundle"
+                    "eth_callBundle" | "eth_sendBundle" | "eth_cancelBundle" | "txpool_status"
                 ) =>
             {
                 let name = method.to_string();
@@ -342,8 +353,13 @@ impl Server {
     }
 }
 
-/// geth's checks: every percentile in `0..=100`, ascending.
+/// geth's checks: at most [`MAX_FEE_HISTORY_PERCENTILES`], every one in `0..=100`, ascending.
 fn check_percentiles(percentiles: &[f64]) -> Result<(), BackendError> {
+    if percentiles.len() > MAX_FEE_HISTORY_PERCENTILES {
+        return Err(BackendError::invalid_params(format!(
+            "invalid reward percentile: over the query limit {MAX_FEE_HISTORY_PERCENTILES}"
+        )));
+    }
     for (i, &p) in percentiles.iter().enumerate() {
         if !(0.0..=100.0).contains(&p) {
             return Err(BackendError::invalid_params(format!(
@@ -382,5 +398,11 @@ mod tests {
         assert!(check_percentiles(&[10.0, 50.0, 50.0, 90.0]).is_ok());
         assert!(check_percentiles(&[101.0]).is_err());
         assert!(check_percentiles(&[50.0, 10.0]).is_err());
+        let many: Vec<f64> = (0..=100).map(f64::from).collect();
+        assert_eq!(
+            check_percentiles(&many).unwrap_err().message,
+            "invalid reward percentile: over the query limit 100"
+        );
+        assert!(check_percentiles(&many[..100]).is_ok());
     }
 }

@@ -6,10 +6,16 @@
 //! pump task receives [`ChainEvent::PendingTx`] and appends to each pending filter's bounded
 //! buffer. A sweep task removes filters nobody polled within the timeout (geth: 5 minutes).
 //! Both tasks start with the first installed filter and stop when the manager is dropped.
+//!
+//! Slots are per client as well as global: each filter holds a [`Reservation`] of its client's
+//! filter count and criteria bytes (shared with WebSocket subscriptions), given back when the
+//! filter goes, so one client cannot take every slot. A pending filter's buffer is a ring: a
+//! full one drops its oldest hash in O(1).
 
 use std::{
-    collections::{HashMap, hash_map::RandomState},
+    collections::{HashMap, VecDeque, hash_map::RandomState},
     hash::BuildHasher,
+    net::IpAddr,
     sync::{
         Arc, OnceLock, Weak,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
@@ -24,7 +30,11 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
-use crate::{BackendError, ChainEvent, EthBackend, RpcConfig, backend::blocking};
+use crate::{
+    BackendError, ChainEvent, EthBackend, RpcConfig,
+    backend::blocking,
+    clients::{Clients, Reservation, filter_bytes},
+};
 
 /// A fresh unguessable 128-bit id (filters, subscriptions), as geth hands out.
 pub(crate) fn random_id() -> u128 {
@@ -62,8 +72,8 @@ pub(crate) enum FilterChanges {
 enum Kind {
     /// Reports the hashes of blocks `next..=head`.
     Blocks { next: u64 },
-    /// Reports the pushed pending transaction hashes.
-    PendingTxs { hashes: Vec<B256> },
+    /// Reports the pushed pending transaction hashes (oldest first).
+    PendingTxs { hashes: VecDeque<B256> },
     /// Reports logs matching `filter` in blocks `next..=head`.
     Logs { filter: Box<Filter>, next: u64 },
 }
@@ -72,6 +82,8 @@ enum Kind {
 struct Entry {
     kind: Kind,
     last_poll: Instant,
+    /// The owner's slot; released when the entry is dropped.
+    _slot: Reservation,
 }
 
 /// The installed filters of one server (shared by HTTP and WebSocket connections).
@@ -84,11 +96,13 @@ pub(crate) struct FilterManager {
     timeout: Duration,
     max_filters: usize,
     max_pending_hashes: usize,
+    clients: Arc<Clients>,
 }
 
 impl FilterManager {
-    pub(crate) fn new(config: &RpcConfig) -> Self {
+    pub(crate) fn new(config: &RpcConfig, clients: Arc<Clients>) -> Self {
         Self {
+            clients,
             filters: Mutex::new(HashMap::new()),
             pending_filters: AtomicUsize::new(0),
             tasks_started: AtomicBool::new(false),
@@ -103,14 +117,18 @@ impl FilterManager {
         self: &Arc<Self>,
         backend: &Arc<dyn EthBackend>,
         filter: Filter,
+        client: Option<IpAddr>,
     ) -> Result<String, BackendError> {
         let next = backend.head_number().saturating_add(1);
+        let bytes = filter_bytes(&filter);
         self.install(
             backend,
             Kind::Logs {
                 filter: Box::new(filter),
                 next,
             },
+            client,
+            bytes,
         )
     }
 
@@ -118,23 +136,36 @@ impl FilterManager {
     pub(crate) fn new_block_filter(
         self: &Arc<Self>,
         backend: &Arc<dyn EthBackend>,
+        client: Option<IpAddr>,
     ) -> Result<String, BackendError> {
         let next = backend.head_number().saturating_add(1);
-        self.install(backend, Kind::Blocks { next })
+        self.install(backend, Kind::Blocks { next }, client, 256)
     }
 
     /// Installs a filter reporting hashes of transactions entering the pool.
     pub(crate) fn new_pending_tx_filter(
         self: &Arc<Self>,
         backend: &Arc<dyn EthBackend>,
+        client: Option<IpAddr>,
     ) -> Result<String, BackendError> {
-        self.install(backend, Kind::PendingTxs { hashes: Vec::new() })
+        // A full buffer is 32 bytes a hash; the budget counts it up front.
+        let bytes = 256 + 32 * self.max_pending_hashes;
+        self.install(
+            backend,
+            Kind::PendingTxs {
+                hashes: VecDeque::new(),
+            },
+            client,
+            bytes,
+        )
     }
 
     fn install(
         self: &Arc<Self>,
         backend: &Arc<dyn EthBackend>,
         kind: Kind,
+        client: Option<IpAddr>,
+        bytes: usize,
     ) -> Result<String, BackendError> {
         self.start_tasks(backend);
         let is_pending = matches!(kind, Kind::PendingTxs { .. });
@@ -142,6 +173,7 @@ impl FilterManager {
         if filters.len() >= self.max_filters {
             return Err(BackendError::limit_exceeded("too many filters"));
         }
+        let slot = self.clients.reserve_filter(client, bytes)?;
         let mut id = random_id();
         while filters.contains_key(&id) {
             id = random_id();
@@ -151,6 +183,7 @@ impl FilterManager {
             Entry {
                 kind,
                 last_poll: Instant::now(),
+                _slot: slot,
             },
         );
         if is_pending {
@@ -191,7 +224,7 @@ impl FilterManager {
             entry.last_poll = Instant::now();
             match &mut entry.kind {
                 Kind::PendingTxs { hashes } => {
-                    return Ok(FilterChanges::Hashes(std::mem::take(hashes)));
+                    return Ok(FilterChanges::Hashes(std::mem::take(hashes).into()));
                 }
                 Kind::Blocks { next } => {
                     let from = *next;
@@ -298,7 +331,7 @@ impl FilterManager {
         before - filters.len()
     }
 
-    /// Appends a pending transaction hash to every pending filter (dropping the oldest hashes
+    /// Appends a pending transaction hash to every pending filter (dropping the oldest hash
     /// of a filter whose buffer is full).
     pub(crate) fn push_pending(&self, hash: B256) {
         if self.pending_filters.load(Ordering::Relaxed) == 0 {
@@ -307,11 +340,10 @@ impl FilterManager {
         let mut filters = self.filters.lock();
         for entry in filters.values_mut() {
             if let Kind::PendingTxs { hashes } = &mut entry.kind {
-                if hashes.len() >= self.max_pending_hashes {
-                    let excess = hashes.len() + 1 - self.max_pending_hashes;
-                    hashes.drain(..excess.min(hashes.len()));
+                while hashes.len() >= self.max_pending_hashes.max(1) {
+                    hashes.pop_front();
                 }
-                hashes.push(hash);
+                hashes.push_back(hash);
             }
         }
     }
@@ -429,12 +461,16 @@ mod tests {
             filter_timeout: Duration::ZERO,
             ..RpcConfig::default()
         };
-        let manager = FilterManager::new(&config);
+        let clients = crate::clients::Clients::new(config.client_limits());
+        let manager = FilterManager::new(&config, clients.clone());
         manager.filters.lock().insert(
             1,
             Entry {
-                kind: Kind::PendingTxs { hashes: Vec::new() },
+                kind: Kind::PendingTxs {
+                    hashes: VecDeque::new(),
+                },
                 last_poll: Instant::now(),
+                _slot: clients.reserve_filter(None, 0).unwrap(),
             },
         );
         manager.pending_filters.store(1, Ordering::Relaxed);

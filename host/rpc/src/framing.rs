@@ -6,14 +6,18 @@
 //!   request (wrong `jsonrpc`, no `method`, object/array `id`) is -32600 "invalid request";
 //! - a request without an `id` member is a notification: it runs, nothing is answered;
 //!   `"id": null` is a call answered with `"id": null`;
-//! - batch entries run concurrently (so `eth_sendRawTransaction`s share a group commit) and
-//!   their responses keep the request order; a batch of notifications answers nothing.
+//! - the batch array is read entry by entry and reading stops past the limit, so a huge batch
+//!   is refused without being materialised;
+//! - batch entries run concurrently (so `eth_sendRawTransaction`s share a group commit), at
+//!   most `max_batch_concurrency` at a time and at most `max_client_concurrency` calls per
+//!   client overall; responses keep the request order; a batch of notifications answers nothing.
 //!
 //! Responses are written straight into one byte buffer; `id`, `params` and `result` travel as
 //! raw JSON slices, never as `serde_json::Value`.
 
 use std::borrow::Cow;
 
+use futures::StreamExt;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -115,10 +119,86 @@ fn json_depth_exceeds(body: &[u8], limit: usize) -> bool {
     false
 }
 
+/// How reading a batch array ended.
+enum BatchRead<'a> {
+    /// Every entry, not yet parsed as requests.
+    Entries(Vec<&'a RawValue>),
+    /// More than the limit: reading stopped at the first entry over it.
+    TooLarge(Vec<&'a RawValue>),
+    /// Not a JSON array of values.
+    Invalid,
+}
+
+/// Reads the entries of a batch one by one, stopping at the first one over `max`: a huge
+/// batch costs `max` entries of scanning, never a vector of all of them.
+fn read_batch(body: &[u8], max: usize) -> BatchRead<'_> {
+    struct Entries<'s, 'a> {
+        max: usize,
+        out: &'s mut Vec<&'a RawValue>,
+        too_large: &'s mut bool,
+    }
+    impl<'de> serde::de::Visitor<'de> for Entries<'_, 'de> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON-RPC batch")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(entry) = seq.next_element::<&'de RawValue>()? {
+                if self.out.len() >= self.max {
+                    *self.too_large = true;
+                    return Err(serde::de::Error::custom("batch too large"));
+                }
+                self.out.push(entry);
+            }
+            Ok(())
+        }
+    }
+    let mut out = Vec::new();
+    let mut too_large = false;
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let read = serde::Deserializer::deserialize_seq(
+        &mut deserializer,
+        Entries {
+            max,
+            out: &mut out,
+            too_large: &mut too_large,
+        },
+    )
+    .and_then(|()| deserializer.end());
+    match read {
+        _ if too_large => BatchRead::TooLarge(out),
+        Ok(()) => BatchRead::Entries(out),
+        Err(_) => BatchRead::Invalid,
+    }
+}
+
 async fn handle_batch(server: &Server, body: &[u8], ctx: RequestContext<'_>) -> Option<Vec<u8>> {
-    let entries: Vec<&RawValue> = match serde_json::from_slice(body) {
-        Ok(entries) => entries,
-        Err(_) => return Some(error_response(RawValue::NULL, &BackendError::parse_error())),
+    let entries = match read_batch(body, server.config.max_batch_len) {
+        BatchRead::Entries(entries) => entries,
+        BatchRead::TooLarge(read) => {
+            // geth: one error in an array, carrying the id of the batch's first call.
+            let requests: Vec<RawRequest<'_>> = read
+                .iter()
+                .filter_map(|entry| serde_json::from_str(entry.get()).ok())
+                .collect();
+            let id = requests
+                .iter()
+                .find(|request| request.has_valid_version() && request.method().is_some())
+                .and_then(RawRequest::valid_id)
+                .unwrap_or(RawValue::NULL);
+            let mut out = vec![b'['];
+            out.extend_from_slice(&error_response(
+                id,
+                &BackendError::invalid_request("batch too large"),
+            ));
+            out.push(b']');
+            return Some(out);
+        }
+        BatchRead::Invalid => {
+            return Some(error_response(RawValue::NULL, &BackendError::parse_error()));
+        }
     };
     if entries.is_empty() {
         return Some(error_response(
@@ -126,36 +206,24 @@ async fn handle_batch(server: &Server, body: &[u8], ctx: RequestContext<'_>) -> 
             &BackendError::invalid_request("empty batch"),
         ));
     }
-    let requests: Vec<Result<RawRequest<'_>, serde_json::Error>> = entries
-        .iter()
-        .map(|entry| serde_json::from_str(entry.get()))
-        .collect();
-    if entries.len() > server.config.max_batch_len {
-        // geth: one error in an array, carrying the id of the batch's first call.
-        let id = requests
-            .iter()
-            .filter_map(|request| request.as_ref().ok())
-            .find(|request| request.has_valid_version() && request.method().is_some())
-            .and_then(RawRequest::valid_id)
-            .unwrap_or(RawValue::NULL);
-        let mut out = vec![b'['];
-        out.extend_from_slice(&error_response(
-            id,
-            &BackendError::invalid_request("batch too large"),
-        ));
-        out.push(b']');
-        return Some(out);
-    }
-    let responses = futures::future::join_all(requests.into_iter().map(|request| async move {
-        match request {
-            Ok(request) => handle_request(server, request, ctx).await,
-            Err(_) => Some(error_response(
-                RawValue::NULL,
-                &BackendError::invalid_request("invalid request"),
-            )),
+    // Entries run concurrently (sendRawTransactions share a group commit), but only a few at
+    // a time: a batch of a thousand expensive calls must not take a thousand workers.
+    let max = server.config.max_batch_concurrency.max(1);
+    let mut responses: Vec<Option<Vec<u8>>> = Vec::with_capacity(entries.len());
+    let mut running = futures::stream::FuturesOrdered::new();
+    let mut entries = entries.into_iter();
+    loop {
+        while running.len() < max {
+            match entries.next() {
+                Some(entry) => running.push_back(handle_entry(server, entry, ctx)),
+                None => break,
+            }
         }
-    }))
-    .await;
+        match running.next().await {
+            Some(response) => responses.push(response),
+            None => break,
+        }
+    }
     let total: usize = responses.iter().flatten().map(|r| r.len() + 1).sum();
     if total == 0 {
         return None;
@@ -170,6 +238,20 @@ async fn handle_batch(server: &Server, body: &[u8], ctx: RequestContext<'_>) -> 
     }
     out.push(b']');
     Some(out)
+}
+
+async fn handle_entry(
+    server: &Server,
+    entry: &RawValue,
+    ctx: RequestContext<'_>,
+) -> Option<Vec<u8>> {
+    match serde_json::from_str::<RawRequest<'_>>(entry.get()) {
+        Ok(request) => handle_request(server, request, ctx).await,
+        Err(_) => Some(error_response(
+            RawValue::NULL,
+            &BackendError::invalid_request("invalid request"),
+        )),
+    }
 }
 
 async fn handle_request(
@@ -194,6 +276,13 @@ async fn handle_request(
     let admitted = ctx
         .client
         .is_none_or(|ip| server.config.per_ip.check(&crate::client_key(ip)));
+    // One client's calls run a bounded number at a time, however many batches and
+    // connections it spreads them over.
+    let _permit = if admitted {
+        server.clients.call_permit(ctx.client).await
+    } else {
+        None
+    };
     let started = std::time::Instant::now();
     // Only names the dispatcher recognised become metric labels: the method is the
     // caller's text, and every distinct label would be a series kept forever.

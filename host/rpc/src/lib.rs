@@ -1,19 +1,30 @@
 //! ordo-rpc: geth-compatible Ethereum JSON-RPC 2.0 over HTTP and WebSocket, on one port.
 //!
 //! ```text
-//! accept ──▶ serve_with: connection cap, header deadline (slowloris), peer IP per request
+//! accept ──▶ serve_with: connection caps (overall, per client IP; trusted proxies exempt),
+//!              header deadline (slowloris), idle deadline (HTTP/2: GOAWAY), accept errors
+//!              (EMFILE) backed off, peer IP per request
+//! client   peer IP, or the X-Forwarded-For client when the peer is a trusted proxy
+//!              (clients: TrustedProxies) ──▶ the key of every per-client limit below
 //! POST /  body (size cap, body deadline) ──▶ JSON depth check
-//!              ──▶ framing (single | batch | notification; parse/invalid-request errors)
+//!              ──▶ framing (single | batch | notification; parse/invalid-request errors;
+//!                  a batch is counted while it is read and refused past max_batch_len)
 //!              ──▶ dispatch (method name → Params → EthBackend call → RawValue result)
-//!              ──▶ framing writes the response bytes (batch entries run concurrently,
-//!                  answered in request order) ──▶ HTTP 200 application/json
-//! GET /   upgrade ──▶ ws: reader loop, one task per message (same framing + dispatch, plus
-//!              eth_subscribe/eth_unsubscribe) ──▶ bounded queue ──▶ writer task
+//!              ──▶ framing writes the response bytes (batch entries run concurrently, at
+//!                  most max_batch_concurrency at once, answered in request order)
+//!                  ──▶ HTTP 200 application/json
+//! GET /   upgrade ──▶ ws: reader loop (idle deadline, pings), one task per message (same
+//!              framing + dispatch, plus eth_subscribe/eth_unsubscribe) ──▶ bounded queue,
+//!              bytes counted per connection and per client (a slow reader is disconnected)
+//!              ──▶ writer task
 //!              subscriptions: EthBackend::subscribe() broadcast ──▶ newHeads / logs /
 //!              newPendingTransactions notifications
 //! filters  eth_newFilter & co. ──▶ FilterManager (ids, polling cursors, 5-minute expiry sweep,
-//!              pending-tx pump fed by the same broadcast)
-//! each call ──▶ per-IP token bucket (RateLimiter; -32005) ──▶ latency/error metrics by method
+//!              pending-tx pump fed by the same broadcast into ring buffers)
+//!              filters and subscriptions reserve their client's slots and criteria bytes
+//!              (clients: Clients), geth's criteria bounds (1000 addresses / topics)
+//! each call ──▶ per-IP token bucket (RateLimiter; -32005) ──▶ per-client call permit
+//!              (max_client_concurrency) ──▶ latency/error metrics by method
 //! expensive reads (eth_call, estimateGas, getLogs, feeHistory, block receipts, heavy
 //!              extensions) ──▶ reads: a few threads of their own behind a bounded queue,
 //!              a deadline per call (CallDeadline, handed to the EVM) and a per-IP budget of
@@ -30,6 +41,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod backend;
+mod clients;
 mod dispatch;
 mod error;
 mod filters;
@@ -57,13 +69,15 @@ use axum::{
 use tower_http::cors::CorsLayer;
 
 pub use backend::{BackendResult, ChainEvent, EthBackend, SendTxFuture};
-pub use dispatch::MAX_FEE_HISTORY_BLOCKS;
+pub use clients::{InvalidIpNet, IpNet, TrustedProxies};
+pub use dispatch::{MAX_FEE_HISTORY_BLOCKS, MAX_FEE_HISTORY_PERCENTILES};
 pub use error::*;
 pub use ratelimit::{Quota, RateLimiter};
 pub use reads::{CallDeadline, timeout_error};
 pub use serve::{ConnectionSlot, ServeLimits, serve_with};
 
 use crate::{
+    clients::{ClientLimits, Clients},
     dispatch::{RequestContext, Server},
     filters::FilterManager,
     ws::WsLimits,
@@ -85,6 +99,20 @@ pub const DEFAULT_WS_MAX_IN_FLIGHT: usize = 256;
 pub const DEFAULT_WS_SEND_QUEUE: usize = 1024;
 /// Default maximum subscriptions per WebSocket connection.
 pub const DEFAULT_WS_MAX_SUBSCRIPTIONS: usize = 256;
+/// Default number of entries of one batch that run at once.
+pub const DEFAULT_MAX_BATCH_CONCURRENCY: usize = 64;
+/// Default number of calls one client runs at once, over all its batches and connections.
+pub const DEFAULT_MAX_CLIENT_CONCURRENCY: usize = 256;
+/// Default filters plus subscriptions one client may hold.
+pub const DEFAULT_MAX_FILTERS_PER_CLIENT: usize = 256;
+/// Default memory the criteria of one client's filters and subscriptions may take (bytes).
+pub const DEFAULT_MAX_FILTER_BYTES_PER_CLIENT: usize = 4 * 1024 * 1024;
+/// Default bytes queued for one WebSocket connection before its reader counts as too slow.
+pub const DEFAULT_WS_MAX_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Default bytes queued for all of one client's WebSockets.
+pub const DEFAULT_WS_MAX_CLIENT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// Default time a WebSocket may stay silent (not even answering a ping) before it is closed.
+pub const DEFAULT_WS_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Configuration of the JSON-RPC server.
 #[derive(Debug, Clone)]
@@ -105,6 +133,24 @@ pub struct RpcConfig {
     pub ws_send_queue: usize,
     /// Subscriptions per WebSocket connection.
     pub ws_max_subscriptions: usize,
+    /// Bytes queued for one WebSocket; a reader that lets more pile up is disconnected.
+    pub ws_max_queue_bytes: usize,
+    /// Bytes queued for all WebSockets of one client; over it the connection that queues more
+    /// is disconnected.
+    pub ws_max_client_queue_bytes: usize,
+    /// A WebSocket silent this long (the server pings at half of it) is closed.
+    pub ws_idle_timeout: Duration,
+    /// Entries of one batch running at once (the rest wait their turn).
+    pub max_batch_concurrency: usize,
+    /// Calls of one client running at once, over all its batches and connections (0: no limit).
+    pub max_client_concurrency: usize,
+    /// Filters plus subscriptions one client may hold (0: no limit); more get -32005.
+    pub max_filters_per_client: usize,
+    /// Bytes the criteria of one client's filters and subscriptions may take (0: no limit).
+    pub max_filter_bytes_per_client: usize,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers); from anyone else the
+    /// header is ignored.
+    pub trusted_proxies: TrustedProxies,
     /// Answer CORS preflights and allow any origin (browser dapps), as `--http.corsdomain '*'`.
     pub cors_any_origin: bool,
     /// A request body must arrive within this (slow uploads); over it: HTTP 408.
@@ -154,6 +200,14 @@ impl Default for RpcConfig {
             ws_max_in_flight: DEFAULT_WS_MAX_IN_FLIGHT,
             ws_send_queue: DEFAULT_WS_SEND_QUEUE,
             ws_max_subscriptions: DEFAULT_WS_MAX_SUBSCRIPTIONS,
+            ws_max_queue_bytes: DEFAULT_WS_MAX_QUEUE_BYTES,
+            ws_max_client_queue_bytes: DEFAULT_WS_MAX_CLIENT_QUEUE_BYTES,
+            ws_idle_timeout: DEFAULT_WS_IDLE_TIMEOUT,
+            max_batch_concurrency: DEFAULT_MAX_BATCH_CONCURRENCY,
+            max_client_concurrency: DEFAULT_MAX_CLIENT_CONCURRENCY,
+            max_filters_per_client: DEFAULT_MAX_FILTERS_PER_CLIENT,
+            max_filter_bytes_per_client: DEFAULT_MAX_FILTER_BYTES_PER_CLIENT,
+            trusted_proxies: TrustedProxies::default(),
             cors_any_origin: true,
             body_timeout: Duration::from_secs(30),
             max_json_depth: 64,
@@ -166,14 +220,32 @@ impl Default for RpcConfig {
     }
 }
 
+impl RpcConfig {
+    pub(crate) fn client_limits(&self) -> ClientLimits {
+        ClientLimits {
+            max_calls: self.max_client_concurrency,
+            max_filters: self.max_filters_per_client,
+            max_filter_bytes: self.max_filter_bytes_per_client,
+            max_queue_bytes: self.ws_max_client_queue_bytes,
+        }
+    }
+
+    /// The client a request comes from: the peer, or the client a trusted proxy names.
+    fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<std::net::IpAddr> {
+        peer.map(|peer| self.trusted_proxies.client(peer.ip(), headers))
+    }
+}
+
 /// The JSON-RPC service: `POST /` (JSON-RPC over HTTP), `GET /` (WebSocket upgrade, JSON-RPC
 /// and subscriptions), `GET /health` ("ok").
 ///
 /// Filter background tasks start with the first filter, inside the serving runtime, so this
 /// function itself needs no runtime.
 pub fn router(backend: Arc<dyn EthBackend>, config: RpcConfig) -> Router {
+    let clients = Clients::new(config.client_limits());
     let server = Arc::new(Server {
-        filters: Arc::new(FilterManager::new(&config)),
+        filters: Arc::new(FilterManager::new(&config, Arc::clone(&clients))),
+        clients,
         reads: reads::ReadPool::new(
             config.read_threads,
             config.read_queue,
@@ -244,7 +316,9 @@ async fn http(
     let ctx = RequestContext {
         ws: None,
         searcher,
-        client: peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
+        client: server
+            .config
+            .client(peer.map(|Extension(ConnectInfo(addr))| addr), &headers),
     };
     match framing::handle(&server, &body, ctx).await {
         Some(response) => json_response(response),
@@ -260,9 +334,12 @@ async fn websocket(
     State(server): State<Arc<Server>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     slot: Option<Extension<ConnectionSlot>>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let client = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let client = server
+        .config
+        .client(peer.map(|Extension(ConnectInfo(addr))| addr), &headers);
     // Opening a connection counts against the caller's budget; there is no JSON-RPC body to
     // answer in yet, so the refusal is HTTP 429.
     if let Some(ip) = client
@@ -279,6 +356,8 @@ async fn websocket(
         max_in_flight: server.config.ws_max_in_flight,
         send_queue: server.config.ws_send_queue,
         max_subscriptions: server.config.ws_max_subscriptions,
+        max_queue_bytes: server.config.ws_max_queue_bytes,
+        idle_timeout: server.config.ws_idle_timeout,
     };
     upgrade
         .max_message_size(server.config.max_body_bytes)

@@ -7,8 +7,20 @@
 //! notifications; a subscription's first notification is held back until the `eth_subscribe`
 //! response has been queued (its start signal is dropped with the request's [`WsContext`]).
 //! A subscription whose client is too slow skips the events it lagged behind (logged).
+//!
+//! Bounds: each subscription holds a [`Reservation`] of its client's filter slots and criteria
+//! bytes; outgoing messages count their bytes per connection and per client, and a reader that
+//! lets either budget fill up is disconnected (its queue is dropped, not grown). A connection
+//! that sends nothing, not even the pong to the server's ping, for `idle_timeout` is closed.
 
-use std::sync::Arc;
+use std::{
+    net::IpAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use alloy_primitives::B256;
 use alloy_rpc_types_eth::Filter;
@@ -17,12 +29,13 @@ use futures::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use tokio::{
-    sync::{Semaphore, broadcast::error::RecvError, mpsc, oneshot},
+    sync::{Semaphore, broadcast::error::RecvError, mpsc, oneshot, watch},
     task::AbortHandle,
 };
 
 use crate::{
     BackendError, ChainEvent, EthBackend,
+    clients::{Clients, Reservation, check_filter, filter_bytes},
     dispatch::{MethodResult, RequestContext, Server, to_raw},
     filters::{format_id, parse_id, random_id},
     framing,
@@ -38,17 +51,77 @@ enum Kind {
     PendingTxs,
 }
 
+/// The outgoing side of one connection: a bounded queue whose bytes are counted against the
+/// connection's and the client's budgets.
+#[derive(Debug)]
+struct Outbox {
+    queue: mpsc::Sender<(Message, usize)>,
+    queued: AtomicUsize,
+    max_bytes: usize,
+    client: Option<IpAddr>,
+    clients: Arc<Clients>,
+    /// Set once the connection is being torn down; the reader and the writer both watch it.
+    killed: watch::Sender<bool>,
+}
+
+impl Outbox {
+    /// Queues a message; `false` once the connection is gone or was cut off for reading too
+    /// slowly.
+    async fn send(&self, message: Message) -> bool {
+        if *self.killed.borrow() {
+            return false;
+        }
+        let bytes = match &message {
+            Message::Text(text) => text.as_str().len(),
+            Message::Binary(bytes) => bytes.len(),
+            _ => 16,
+        };
+        let queued = self.queued.load(Ordering::Acquire);
+        // An empty queue takes one message of any size: a large answer is not a slow reader.
+        let over = queued > 0 && queued.saturating_add(bytes) > self.max_bytes;
+        if over || !self.clients.queue(self.client, bytes) {
+            tracing::debug!(target: "ordo::rpc", queued, bytes, "websocket reader too slow, disconnecting");
+            metrics::counter!("ordo_rpc_ws_slow_disconnects_total").increment(1);
+            self.kill();
+            return false;
+        }
+        self.queued.fetch_add(bytes, Ordering::AcqRel);
+        if self.queue.send((message, bytes)).await.is_err() {
+            self.sent(bytes);
+            return false;
+        }
+        true
+    }
+
+    /// Bytes that left the queue.
+    fn sent(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        self.clients.dequeue(self.client, bytes);
+    }
+
+    fn kill(&self) {
+        self.killed.send_replace(true);
+    }
+
+    /// Resolves once the connection is being torn down.
+    async fn killed(&self) {
+        let mut killed = self.killed.subscribe();
+        // The sender lives as long as `self`, so waiting only ends with `true`.
+        let _ = killed.wait_for(|killed| *killed).await;
+    }
+}
+
 /// One open WebSocket connection: its outgoing queue and its subscriptions.
 #[derive(Debug)]
 pub(crate) struct WsConnection {
-    out: mpsc::Sender<Message>,
-    subscriptions: Mutex<HashMap<u128, AbortHandle>>,
+    out: Arc<Outbox>,
+    subscriptions: Mutex<HashMap<u128, (AbortHandle, Reservation)>>,
     max_subscriptions: usize,
 }
 
 impl WsConnection {
     fn close(&self) {
-        for (_, task) in self.subscriptions.lock().drain() {
+        for (_, (task, _slot)) in self.subscriptions.lock().drain() {
             task.abort();
         }
     }
@@ -72,12 +145,23 @@ pub(crate) struct WsContext {
 impl WsContext {
     /// `eth_subscribe`: `["newHeads"]`, `["logs", {address, topics}]`,
     /// `["newPendingTransactions", fullTx?]`.
-    pub(crate) fn subscribe(&self, server: &Server, params: &Params<'_>) -> MethodResult {
+    pub(crate) fn subscribe(
+        &self,
+        server: &Server,
+        params: &Params<'_>,
+        client: Option<IpAddr>,
+    ) -> MethodResult {
         params.at_most(2)?;
         let name: String = params.required(0)?;
+        let mut bytes = 256;
         let kind = match name.as_str() {
             "newHeads" => Kind::NewHeads,
-            "logs" => Kind::Logs(Box::new(params.optional::<Filter>(1)?.unwrap_or_default())),
+            "logs" => {
+                let filter = params.optional::<Filter>(1)?.unwrap_or_default();
+                check_filter(&filter)?;
+                bytes = filter_bytes(&filter);
+                Kind::Logs(Box::new(filter))
+            }
             "newPendingTransactions" => {
                 if params.optional::<bool>(1)?.unwrap_or(false) {
                     Kind::PendingTxs
@@ -95,6 +179,7 @@ impl WsContext {
         if subscriptions.len() >= self.conn.max_subscriptions {
             return Err(BackendError::limit_exceeded("too many subscriptions"));
         }
+        let slot = server.clients.reserve_filter(client, bytes)?;
         let mut id = random_id();
         while subscriptions.contains_key(&id) {
             id = random_id();
@@ -106,12 +191,12 @@ impl WsContext {
                 r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"{id_text}","result":"#
             ),
             kind,
-            out: self.conn.out.clone(),
+            out: Arc::clone(&self.conn.out),
             backend: Arc::clone(&server.backend),
         };
         let events = server.backend.subscribe();
         let task = tokio::spawn(subscription.run(events, start_rx));
-        subscriptions.insert(id, task.abort_handle());
+        subscriptions.insert(id, (task.abort_handle(), slot));
         drop(subscriptions);
         self.starts.lock().push(start_tx);
         tracing::debug!(target: "ordo::rpc", id = %id_text, kind = %name, "subscribed");
@@ -122,7 +207,7 @@ impl WsContext {
     pub(crate) fn unsubscribe(&self, id: &str) -> bool {
         let Some(id) = parse_id(id) else { return false };
         match self.conn.subscriptions.lock().remove(&id) {
-            Some(task) => {
+            Some((task, _slot)) => {
                 task.abort();
                 true
             }
@@ -135,7 +220,7 @@ struct Subscription {
     /// `{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"0x..","result":`
     prefix: String,
     kind: Kind,
-    out: mpsc::Sender<Message>,
+    out: Arc<Outbox>,
     backend: Arc<dyn EthBackend>,
 }
 
@@ -204,7 +289,7 @@ impl Subscription {
             }
         }
         text.push_str("}}");
-        self.out.send(Message::Text(text.into())).await.is_ok()
+        self.out.send(Message::Text(text.into())).await
     }
 }
 
@@ -214,42 +299,97 @@ pub(crate) struct WsLimits {
     pub(crate) max_in_flight: usize,
     pub(crate) send_queue: usize,
     pub(crate) max_subscriptions: usize,
+    pub(crate) max_queue_bytes: usize,
+    pub(crate) idle_timeout: Duration,
 }
 
-/// Serves one upgraded connection until the client leaves.
+/// Serves one upgraded connection until the client leaves, goes idle or reads too slowly.
 pub(crate) async fn serve_connection(
     server: Arc<Server>,
     socket: WebSocket,
     limits: WsLimits,
-    client: Option<std::net::IpAddr>,
+    client: Option<IpAddr>,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let (out, mut queue) = mpsc::channel::<Message>(limits.send_queue.max(1));
-    let writer = tokio::spawn(async move {
-        while let Some(message) = queue.recv().await {
-            if sink.send(message).await.is_err() {
-                break;
+    let (queue, mut outgoing) = mpsc::channel::<(Message, usize)>(limits.send_queue.max(1));
+    let out = Arc::new(Outbox {
+        queue,
+        queued: AtomicUsize::new(0),
+        max_bytes: limits.max_queue_bytes.max(1),
+        client,
+        clients: Arc::clone(&server.clients),
+        killed: watch::Sender::new(false),
+    });
+    let writer = tokio::spawn({
+        let out = Arc::clone(&out);
+        async move {
+            loop {
+                let next = tokio::select! {
+                    next = outgoing.recv() => next,
+                    () = out.killed() => None,
+                };
+                let Some((message, bytes)) = next else { break };
+                // A killed connection stops writing at once, even mid-way through a
+                // message the client is not reading.
+                let written = tokio::select! {
+                    sent = sink.send(message) => sent.is_ok(),
+                    () = out.killed() => false,
+                };
+                out.sent(bytes);
+                if !written {
+                    break;
+                }
             }
+            // What is still queued is dropped with the connection: give its bytes back.
+            outgoing.close();
+            while let Ok((_, bytes)) = outgoing.try_recv() {
+                out.sent(bytes);
+            }
+            let _ = sink.close().await;
         }
-        let _ = sink.close().await;
     });
     let conn = Arc::new(WsConnection {
-        out,
+        out: Arc::clone(&out),
         subscriptions: Mutex::new(HashMap::new()),
         max_subscriptions: limits.max_subscriptions,
     });
     let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
-    while let Some(message) = stream.next().await {
+    // Half the idle deadline without a message: ping; the other half without one (a pong
+    // counts): close.
+    let half_idle = (limits.idle_timeout / 2).max(Duration::from_millis(1));
+    let mut pinged = false;
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = out.killed() => break,
+            () = tokio::time::sleep(half_idle) => {
+                if pinged {
+                    tracing::debug!(target: "ordo::rpc", "websocket idle, closing");
+                    break;
+                }
+                pinged = true;
+                if !out.send(Message::Ping(Default::default())).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        pinged = false;
+        let Some(message) = next else { break };
         let message = match message {
             Ok(Message::Close(_)) => break,
             Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
-            Ok(_) => continue, // ping/pong are answered by the protocol layer
+            Ok(_) => continue, // pings are answered by the protocol layer; pongs only count
             Err(err) => {
                 tracing::debug!(target: "ordo::rpc", error = %err, "websocket read failed");
                 break;
             }
         };
-        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+        let permit = tokio::select! {
+            permit = Arc::clone(&in_flight).acquire_owned() => permit,
+            () = out.killed() => break,
+        };
+        let Ok(permit) = permit else {
             break;
         };
         let server = Arc::clone(&server);
@@ -276,7 +416,7 @@ pub(crate) async fn serve_connection(
             {
                 match String::from_utf8(response) {
                     Ok(text) => {
-                        let _ = ctx.conn.out.send(Message::Text(text.into())).await;
+                        ctx.conn.out.send(Message::Text(text.into())).await;
                     }
                     Err(err) => {
                         tracing::warn!(target: "ordo::rpc", error = %err, "response not UTF-8");
@@ -287,8 +427,12 @@ pub(crate) async fn serve_connection(
             drop(permit);
         });
     }
+    // Stop the writer too when the reader leaves first (idle, slow, closed): requests still
+    // running find the connection gone.
+    out.kill();
     conn.close();
     drop(conn);
+    drop(out);
     // The writer ends once in-flight requests finish and every queue sender is gone.
     let _ = writer.await;
     tracing::debug!(target: "ordo::rpc", "websocket closed");

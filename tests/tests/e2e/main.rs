@@ -24,6 +24,7 @@ mod metrics;
 mod operator;
 mod plugins;
 mod restart;
+mod rpc_limits;
 mod schema;
 mod searcher;
 mod send_bundle;

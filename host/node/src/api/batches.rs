@@ -181,6 +181,7 @@ impl NodeApi {
                 batch_index: None,
                 l1_tx_hash: None,
                 l1_block: None,
+                l1_finalized: false,
             }),
             None => self.pool.dropped_reason(&hash).map(|why| TxStatusView {
                 status: "dropped",

@@ -152,6 +152,25 @@ fn bundle_err(e: BundleError) -> BackendError {
     BackendError::new(e.rpc_code() as i32, message)
 }
 
+/// The bounds every bundle method applies before decoding anything: at most
+/// [`MAX_BUNDLE_TXS`] transactions of at most [`MAX_BUNDLE_BYTES`] in all, so a request cannot
+/// make the node recover thousands of signatures.
+pub(super) fn check_bundle_size(txs: &[String]) -> BackendResult<()> {
+    if txs.len() > MAX_BUNDLE_TXS {
+        return Err(bundle_err(BundleError::TooManyTxs {
+            count: txs.len(),
+            max: MAX_BUNDLE_TXS,
+        }));
+    }
+    let size: usize = txs.iter().map(|t| t.len() / 2).sum();
+    if size > MAX_BUNDLE_BYTES {
+        return Err(BackendError::invalid_params(format!(
+            "bundle transactions total {size} bytes, at most {MAX_BUNDLE_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
 /// Decodes a bundle's hex EIP-2718 transactions and recovers their senders. A transaction
 /// for another chain is refused, and so is one without a chain id when `replay_protected`.
 pub(super) fn decode_bundle_txs(

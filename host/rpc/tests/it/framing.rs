@@ -1,10 +1,10 @@
 //! JSON-RPC 2.0 framing, geth's way.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::Ordering};
 
 use axum::http::StatusCode;
 use ordo_rpc::RpcConfig;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
 use crate::{app, app_with, call, post, post_raw};
@@ -281,4 +281,49 @@ async fn health_answers_ok() {
         .await
         .unwrap();
     assert_eq!(&body[..], b"ok");
+}
+
+#[tokio::test]
+async fn a_huge_batch_is_refused_before_it_is_read_to_the_end() {
+    let (backend, router) = app();
+    // 1001 calls, then bytes that are not JSON at all: reading stops at the 1001st entry, so
+    // the answer is "batch too large", not a parse error of the whole body.
+    let calls: Vec<String> = (0..1001)
+        .map(|i| format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"eth_sendRawTransaction","params":["0x01"]}}"#))
+        .collect();
+    let body = format!("[{}, this is not JSON", calls.join(","));
+    let (status, text) = post_raw(&router, body).await;
+    assert_eq!(status, StatusCode::OK);
+    let response: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        response,
+        json!([{"jsonrpc": "2.0", "id": 0, "error": {"code": -32600, "message": "batch too large"}}])
+    );
+    assert_eq!(backend.sent.load(Ordering::Relaxed), 0, "nothing ran");
+}
+
+#[tokio::test]
+async fn batch_entries_run_a_bounded_number_at_a_time() {
+    let (backend, router) = app();
+    *backend.send_delay.lock() = Some(std::time::Duration::from_millis(20));
+    let calls: Vec<Value> = (0..300)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x01"]}))
+        .collect();
+    let response = post(&router, Value::Array(calls)).await;
+    let entries = response.as_array().unwrap();
+    assert_eq!(entries.len(), 300);
+    assert!(
+        entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e["id"] == i as u64 && e.get("result").is_some()),
+        "every entry answered, in order"
+    );
+    let most = backend.max_sending.load(Ordering::SeqCst);
+    assert!(
+        // The default max_batch_concurrency.
+        most <= 64,
+        "{most} batch entries ran at once"
+    );
+    assert!(most > 1, "entries still run concurrently");
 }

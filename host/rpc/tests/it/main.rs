@@ -5,6 +5,7 @@
 mod filters;
 mod flashbots;
 mod framing;
+mod limits;
 mod methods;
 mod mock;
 mod ws;

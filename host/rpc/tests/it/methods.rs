@@ -256,3 +256,43 @@ async fn get_logs_passes_the_filter_through() {
     assert_eq!(logs[0]["logIndex"], "0x0");
     assert_eq!(logs[0]["topics"], json!([topic]));
 }
+
+#[tokio::test]
+async fn fee_history_allows_at_most_100_reward_percentiles() {
+    let (backend, router) = app();
+    let hundred: Vec<f64> = (0..100).map(f64::from).collect();
+    result(&router, "eth_feeHistory", json!([1, "latest", hundred])).await;
+    let many: Vec<f64> = (0..=100).map(f64::from).collect();
+    *backend.last_fee_history.lock() = None;
+    let response = call(&router, "eth_feeHistory", json!([1, "latest", many])).await;
+    assert_eq!(
+        response["error"],
+        json!({"code": -32602, "message": "invalid reward percentile: over the query limit 100"})
+    );
+    assert!(
+        backend.last_fee_history.lock().is_none(),
+        "refused before the backend"
+    );
+}
+
+#[tokio::test]
+async fn filter_criteria_over_geths_bounds_are_refused() {
+    let (_, router) = app();
+    let addresses: Vec<String> = (0..1001u32).map(|i| format!("0x{:040x}", i + 1)).collect();
+    let topics: Vec<String> = (0..1001u32).map(|i| format!("0x{:064x}", i + 1)).collect();
+    for method in ["eth_getLogs", "eth_newFilter"] {
+        let response = call(&router, method, json!([{"address": addresses}])).await;
+        assert_eq!(
+            response["error"],
+            json!({"code": -32602, "message": "invalid argument 0: exceed max addresses"}),
+            "{method}"
+        );
+        let response = call(&router, method, json!([{"topics": [topics]}])).await;
+        assert_eq!(
+            response["error"],
+            json!({"code": -32602, "message": "invalid argument 0: exceed max topics"}),
+            "{method}"
+        );
+        result(&router, method, json!([{"address": addresses[..1000]}])).await;
+    }
+}

@@ -31,6 +31,11 @@ pub(crate) struct MockBackend {
     /// When set, `send_raw_transaction` waits here: proves batch entries run concurrently.
     pub(crate) send_barrier: Mutex<Option<Arc<Barrier>>>,
     pub(crate) sent: AtomicUsize,
+    /// When set, each `send_raw_transaction` stays inside the backend this long, counting
+    /// how many are inside at once (`sending`, highest in `max_sending`).
+    pub(crate) send_delay: Mutex<Option<Duration>>,
+    pub(crate) sending: AtomicUsize,
+    pub(crate) max_sending: AtomicUsize,
     pub(crate) last_fee_history: Mutex<Option<FeeHistoryArgs>>,
     pub(crate) last_call: Mutex<Option<(TransactionRequest, BlockId, bool)>>,
     /// The searcher passed to the last `extension_as` call (`Some(None)`: called anonymously).
@@ -50,6 +55,9 @@ impl MockBackend {
             events,
             send_barrier: Mutex::new(None),
             sent: AtomicUsize::new(0),
+            send_delay: Mutex::new(None),
+            sending: AtomicUsize::new(0),
+            max_sending: AtomicUsize::new(0),
             last_fee_history: Mutex::new(None),
             last_call: Mutex::new(None),
             last_searcher: Mutex::new(None),
@@ -268,6 +276,13 @@ impl EthBackend for MockBackend {
                 tokio::time::timeout(Duration::from_secs(5), barrier.wait())
                     .await
                     .map_err(|_| BackendError::internal("batch entries ran one after another"))?;
+            }
+            let delay = *self.send_delay.lock();
+            if let Some(delay) = delay {
+                let now = self.sending.fetch_add(1, Ordering::SeqCst) + 1;
+                self.max_sending.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                self.sending.fetch_sub(1, Ordering::SeqCst);
             }
             self.sent.fetch_add(1, Ordering::Relaxed);
             Ok(keccak256(&raw))

@@ -336,7 +336,14 @@ impl TestNode {
             .arg("--admin-addr")
             .arg("127.0.0.1:0")
             .arg("--block-time")
-            .arg(self.opts.block_time_ms.to_string());
+            .arg(self.opts.block_time_ms.to_string())
+            // `admin_loadPlugin {path}` reads only this folder: where the build put the
+            // test components (a test may point it elsewhere with its own `--set`).
+            .arg("--set")
+            .arg(format!(
+                "plugins.dir={}",
+                ordo_plugins::testing::FIXTURES_DIR
+            ));
         if let Some(id) = self.opts.chain_id {
             cmd.arg("--chain-id").arg(id.to_string());
         }

@@ -51,12 +51,10 @@ impl BeaconClient {
     /// (HTTP status, JSON body if the status was a success).
     async fn get_status(&self, path: &str) -> Result<(u16, Option<Value>), String> {
         let url = format!("{}{path}", self.url);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| format!("beacon api {url}: {e}"))?;
+        let resp = self.http.get(&url).send().await.map_err(|e| {
+            let e = crate::scrub_url(&e.to_string(), &url);
+            format!("beacon api {} {path}: {e}", crate::redact_url(&self.url))
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Ok((status.as_u16(), None));
@@ -64,7 +62,13 @@ impl BeaconClient {
         resp.json()
             .await
             .map(|v| (status.as_u16(), Some(v)))
-            .map_err(|e| format!("beacon api {url}: not JSON: {e}"))
+            .map_err(|e| {
+                format!(
+                    "beacon api {} {path}: not JSON: {}",
+                    crate::redact_url(&self.url),
+                    crate::scrub_url(&e.to_string(), &url)
+                )
+            })
     }
 
     async fn clock(&mut self) -> Result<Option<(u64, u64)>, String> {

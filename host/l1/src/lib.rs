@@ -48,6 +48,7 @@
 
 mod beacon;
 mod poster;
+mod redact;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
@@ -59,6 +60,7 @@ pub use alloy::signers::local::PrivateKeySigner;
 pub use beacon::{BeaconClient, BlobBlock};
 use parking_lot::Mutex;
 pub use poster::{L1Poster, decode_blobs};
+pub use redact::{redact_url, scrub_url};
 
 /// Where batch data goes on L1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

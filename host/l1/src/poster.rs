@@ -187,7 +187,7 @@ pub struct L1Poster {
 impl std::fmt::Debug for L1Poster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("L1Poster")
-            .field("rpc_url", &self.config.rpc_url)
+            .field("rpc_url", &crate::redact_url(&self.config.rpc_url))
             .field("sender", &self.config.signer.address())
             .field("inbox", &self.config.inbox)
             .field("da", &self.config.da)
@@ -242,7 +242,7 @@ impl L1Poster {
                         failures = failures.saturating_add(1);
                         // The cached nonce may be what went wrong; the L1 knows better.
                         self.nonce = None;
-                        let msg = e.to_string();
+                        let msg = crate::scrub_url(&e.to_string(), &self.config.rpc_url);
                         warn!(target: TARGET, error = %msg, failures, "l1 poster tick failed");
                         self.status.update(|s| { s.last_error = Some(msg); s.ticks += 1; });
                         let exp = self.config.poll_interval.saturating_mul(1 << failures.min(6));
@@ -266,7 +266,7 @@ impl L1Poster {
             .config
             .rpc_url
             .parse()
-            .map_err(|_| TickError::Url(self.config.rpc_url.clone()))?;
+            .map_err(|_| TickError::Url(crate::redact_url(&self.config.rpc_url)))?;
         let p = RootProvider::new_http(url);
         self.provider = Some(p.clone());
         Ok(p)
@@ -611,6 +611,7 @@ impl L1Poster {
             Err(e) => {
                 if !self.no_finality_warned {
                     self.no_finality_warned = true;
+                    let e = crate::scrub_url(&e.to_string(), &self.config.rpc_url);
                     warn!(target: TARGET, error = %e, "L1 did not answer the finalized block tag; confirmed batches are watched until it does");
                 }
                 None

@@ -114,6 +114,8 @@ pub struct AdminState {
     /// The address of the key that signs blocks.
     pub sequencer: alloy_primitives::Address,
     pub token: String,
+    /// The only folder `admin_loadPlugin {path}` reads from.
+    pub plugin_dir: PathBuf,
 }
 
 /// The admin service. The token is checked before anything else, the body included: an
@@ -445,7 +447,10 @@ fn arg<T: serde::de::DeserializeOwned>(params: Value, field: &str) -> Result<T, 
 async fn load(state: &Arc<AdminState>, params: Value) -> Result<Value, AdminError> {
     let p: LoadParam = arg(params, "path")?;
     let bytes = match (p.path, p.wasm) {
-        (Some(path), None) => blocking(move || read_plugin_file(&path)).await?,
+        (Some(path), None) => {
+            let dir = state.plugin_dir.clone();
+            blocking(move || read_plugin_file(&dir, &path)).await?
+        }
         (None, Some(b64)) => base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
             .map_err(|e| invalid(format!("wasm is not valid base64: {e}")))?,
@@ -457,22 +462,48 @@ async fn load(state: &Arc<AdminState>, params: Value) -> Result<Value, AdminErro
     serde_json::to_value(info).map_err(|e| AdminError(-32603, e.to_string()))
 }
 
-/// Reads a plugin file named by an admin call: a regular file of bounded size (never a
-/// device or a FIFO that would block or exhaust memory).
-fn read_plugin_file(path: &Path) -> Result<Vec<u8>, AdminError> {
+/// Reads a plugin file named by an admin call: inside the plugin folder `dir` (relative to
+/// it, or absolute; symlinks resolved before the check), a regular file of bounded size
+/// (never a device or a FIFO that would block or exhaust memory) that starts like a
+/// WebAssembly binary. The admin token must not turn into a way to read the node's other
+/// files, so no error ever quotes what a file holds.
+fn read_plugin_file(dir: &Path, path: &Path) -> Result<Vec<u8>, AdminError> {
     use std::io::Read;
-    let meta =
-        std::fs::metadata(path).map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
+    let root = dir.canonicalize().map_err(|e| {
+        invalid(format!(
+            "the plugin folder {} ([plugins] dir) is not readable: {e}",
+            dir.display()
+        ))
+    })?;
+    let resolved = root
+        .join(path)
+        .canonicalize()
+        .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
+    if !resolved.starts_with(&root) {
+        return Err(invalid(format!(
+            "{} is outside the plugin folder {} ([plugins] dir)",
+            path.display(),
+            root.display()
+        )));
+    }
+    let meta = std::fs::metadata(&resolved)
+        .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
     if !meta.is_file() {
         return Err(invalid(format!("{} is not a regular file", path.display())));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
+    std::fs::File::open(&resolved)
         .and_then(|f| f.take(MAX_ADMIN_BODY as u64 + 1).read_to_end(&mut bytes))
         .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
     if bytes.len() > MAX_ADMIN_BODY {
         return Err(invalid(format!(
             "{} is larger than {MAX_ADMIN_BODY} bytes",
+            path.display()
+        )));
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(invalid(format!(
+            "{} is not a WebAssembly component",
             path.display()
         )));
     }

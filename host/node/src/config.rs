@@ -457,6 +457,9 @@ pub struct PluginsSection {
     pub limits: ordo_plugins::PluginsConfig,
     /// Plugins loaded at every start (`[[plugins.load]]`), after the persisted ones.
     pub load: Vec<PluginLoad>,
+    /// The only folder `admin_loadPlugin {path}` reads plugin files from (paths relative to
+    /// it, or absolute inside it); default `<datadir>/plugins`.
+    pub dir: Option<PathBuf>,
 }
 
 impl Default for PluginsSection {
@@ -465,7 +468,15 @@ impl Default for PluginsSection {
             shipped: true,
             limits: ordo_plugins::PluginsConfig::default(),
             load: vec![],
+            dir: None,
         }
+    }
+}
+
+impl PluginsSection {
+    /// The plugin folder: `dir`, or `<datadir>/plugins`.
+    pub fn folder(&self, datadir: &Path) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| datadir.join("plugins"))
     }
 }
 

@@ -302,10 +302,16 @@ impl Control {
     /// The block parameters in force, for `admin_status`.
     pub fn params_view(&self) -> Value {
         let p = self.builder.params();
+        let deadline = |kind| self.plugins.effective_limits(kind).deadline_ms;
         json!({
             "blockTimeMs": p.block_time.as_millis() as u64,
             "gasLimit": p.gas_limit,
             "minBaseFee": p.min_base_fee,
+            // What per-block plugin calls may take now: configured, capped by the slot.
+            "pluginDeadlinesMs": {
+                "ordering": deadline(ordo_plugins::PluginKind::Ordering),
+                "searcher": deadline(ordo_plugins::PluginKind::Searcher),
+            },
         })
     }
 }

@@ -21,6 +21,81 @@ use alloy_signer_local::PrivateKeySigner;
 use eyre::{WrapErr, bail, eyre};
 use zeroize::Zeroizing;
 
+/// Environment variables that carry secrets (keystore passwords, dev keys). The node takes
+/// them out of its environment at start ([`take_secret_env`]), so they are not left in
+/// `/proc/<pid>/environ` or inherited by anything it starts.
+pub const SECRET_ENV: [&str; 5] = [
+    "ORDO_SEQUENCER_KEYSTORE_PASSWORD",
+    "ORDO_L1_KEYSTORE_PASSWORD",
+    "ORDO_KEYSTORE_PASSWORD",
+    "ORDO_SEQUENCER_KEY",
+    "ORDO_L1_KEY",
+];
+
+static SECRETS: std::sync::OnceLock<std::collections::HashMap<&'static str, Zeroizing<String>>> =
+    std::sync::OnceLock::new();
+
+/// Moves the [`SECRET_ENV`] variables from the environment into the process's memory.
+/// Call it first thing in `main`, before any thread starts.
+///
+/// Removing a variable only unlinks it: `/proc/<pid>/environ` shows the block the kernel
+/// copied in at exec, so each value is first overwritten there, in place.
+#[allow(unsafe_code)]
+pub fn take_secret_env() {
+    let mut taken = std::collections::HashMap::new();
+    for name in SECRET_ENV {
+        let Some(value) = std::env::var_os(name) else {
+            continue;
+        };
+        taken.insert(name, Zeroizing::new(value.to_string_lossy().into_owned()));
+        let Ok(cname) = std::ffi::CString::new(name) else {
+            continue;
+        };
+        // SAFETY: called from `main` before the runtime or any other thread exists, so
+        // nothing reads or changes the environment concurrently. `getenv` returns the value
+        // inside the environment block, a NUL-terminated string that is ours to write (it
+        // is not read-only memory); `strlen` bytes from it are that value, and they are only
+        // overwritten with zeros, never extended.
+        unsafe {
+            let value = libc::getenv(cname.as_ptr());
+            if !value.is_null() {
+                std::ptr::write_bytes(value, 0, libc::strlen(value));
+            }
+            std::env::remove_var(name);
+        }
+    }
+    let _ = SECRETS.set(taken);
+}
+
+/// A secret from the environment: what [`take_secret_env`] took, or (in processes that
+/// did not call it, such as tests) the variable itself.
+pub fn secret_env(name: &str) -> Option<Zeroizing<String>> {
+    if let Some(secrets) = SECRETS.get() {
+        return secrets.get(name).cloned();
+    }
+    std::env::var(name).ok().map(Zeroizing::new)
+}
+
+/// A secret kept in a file (a keystore password), refused unless only its owner can read
+/// it, with trailing newlines removed.
+pub fn read_secret_file(path: &Path, what: &str) -> eyre::Result<Zeroizing<String>> {
+    let meta = std::fs::metadata(path)
+        .wrap_err_with(|| format!("reading the {what} file {}", path.display()))?;
+    if let Some(mode) = open_to_others(&meta) {
+        bail!(
+            "the {what} file {} is readable by others (mode {mode:o}); chmod 600 it",
+            path.display()
+        );
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .wrap_err_with(|| format!("reading the {what} file {}", path.display()))?,
+    );
+    Ok(Zeroizing::new(
+        text.trim_end_matches(['\n', '\r']).to_string(),
+    ))
+}
+
 /// Where one key comes from; the first set of keystore, key file, env var wins.
 #[derive(Debug, Clone, Default)]
 pub struct KeySource {
@@ -49,9 +124,8 @@ impl KeySource {
             return read_key_file(path, what).map(Some);
         }
         if !self.key_env.is_empty()
-            && let Ok(text) = std::env::var(self.key_env)
+            && let Some(text) = secret_env(self.key_env)
         {
-            let text = Zeroizing::new(text);
             tracing::warn!(target: "ordo::keys", var = self.key_env, "{what} key from the environment: fine for dev, use a keystore or a key file otherwise");
             return parse_secret(&text, what).map(Some);
         }
@@ -60,19 +134,11 @@ impl KeySource {
 
     fn password(&self, what: &str) -> eyre::Result<Zeroizing<String>> {
         if let Some(path) = &self.password_file {
-            let text = Zeroizing::new(std::fs::read_to_string(path).wrap_err_with(|| {
-                format!(
-                    "reading the {what} keystore password file {}",
-                    path.display()
-                )
-            })?);
-            return Ok(Zeroizing::new(
-                text.trim_end_matches(['\n', '\r']).to_string(),
-            ));
+            return read_secret_file(path, &format!("{what} keystore password"));
         }
-        match std::env::var(self.password_env) {
-            Ok(p) => Ok(Zeroizing::new(p)),
-            Err(_) => bail!(
+        match secret_env(self.password_env) {
+            Some(p) => Ok(p),
+            None => bail!(
                 "the {what} keystore needs a password: a password file or {}",
                 self.password_env
             ),
@@ -243,6 +309,14 @@ mod tests {
             ..Default::default()
         };
         std::fs::write(dir.path().join("pw"), "correct horse\n").unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let pw = dir.path().join("pw");
+            std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let err = source.load("test").unwrap_err().to_string();
+            assert!(err.contains("readable by others"), "{err}");
+            std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         assert_eq!(source.load("test").unwrap().unwrap().address(), address);
         std::fs::write(dir.path().join("pw"), "wrong").unwrap();
         assert!(source.load("test").is_err());

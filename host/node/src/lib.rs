@@ -296,6 +296,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         poster: poster.as_ref().map(|p| p.status_handle()),
         sequencer: sequencer_address,
         token,
+        plugin_dir: config.plugins.folder(&config.datadir),
     });
     let admin_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
@@ -411,7 +412,8 @@ fn l1_poster(
     l1.da = section.da;
     l1.max_fee_per_blob_gas_cap = section.max_fee_per_blob_gas;
     l1.max_in_flight = section.max_in_flight;
-    tracing::info!(target: "ordo::l1", %url, %inbox, batcher = %l1.signer.address(), da = %l1.da, "posting batches to L1");
+    let shown = ordo_l1::redact_url(url);
+    tracing::info!(target: "ordo::l1", url = %shown, %inbox, batcher = %l1.signer.address(), da = %l1.da, "posting batches to L1");
     Ok(Some(ordo_l1::L1Poster::new(
         l1,
         Arc::new(batches::BatcherQueue(batcher.clone())),

@@ -78,15 +78,13 @@ enum KeysCommand {
 
 /// A keystore password from a file or `ORDO_KEYSTORE_PASSWORD`.
 fn keystore_password(file: Option<&std::path::Path>) -> eyre::Result<zeroize::Zeroizing<String>> {
-    let text = match file {
-        Some(path) => std::fs::read_to_string(path)
-            .wrap_err_with(|| format!("reading the password file {}", path.display()))?,
-        None => std::env::var("ORDO_KEYSTORE_PASSWORD").map_err(|_| {
+    let password = match file {
+        Some(path) => ordo_node::keys::read_secret_file(path, "password")?,
+        None => ordo_node::keys::secret_env("ORDO_KEYSTORE_PASSWORD").ok_or_else(|| {
             eyre::eyre!("give the password with --password-file or ORDO_KEYSTORE_PASSWORD")
         })?,
     };
-    let text = zeroize::Zeroizing::new(text);
-    let password = zeroize::Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string());
+    let password = zeroize::Zeroizing::new(password.trim_end_matches(['\n', '\r']).to_string());
     eyre::ensure!(!password.is_empty(), "the keystore password is empty");
     Ok(password)
 }
@@ -352,6 +350,8 @@ async fn wait_for_signal() -> eyre::Result<()> {
 }
 
 fn main() -> eyre::Result<()> {
+    // Before anything else, and before any thread exists: secrets leave the environment.
+    ordo_node::keys::take_secret_env();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -404,3 +404,199 @@ async fn fresh_searcher_keys_share_one_budget_and_one_metric_series() -> Result<
         })
         .await
 }
+
+/// Item 16: `admin_loadPlugin {path}` used to read any file the node could read and quote
+/// its first bytes in the error. It reads only the plugin folder now (symlinks resolved
+/// first), and no error quotes a file's content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_load_plugin_reads_only_the_plugin_folder_and_quotes_no_content() -> Result<()> {
+    let folder = tempfile::tempdir()?;
+    let secret = folder.path().join("notes.txt");
+    std::fs::write(&secret, "SECRET-CONTENT of a file that is not a plugin")?;
+    let outside = tempfile::tempdir()?;
+    let elsewhere = outside.path().join("key.hex");
+    std::fs::write(&elsewhere, "SECRET-KEY-MATERIAL")?;
+    std::os::unix::fs::symlink(&elsewhere, folder.path().join("link.wasm"))?;
+    let node = TestNode::start(NodeOpts {
+        extra_args: vec![
+            "--set".into(),
+            format!("plugins.dir={}", folder.path().display()),
+        ],
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let admin = node.admin()?;
+            let load = |path: serde_json::Value| {
+                let admin = admin.clone();
+                async move {
+                    admin
+                        .call(
+                            "admin_loadPlugin",
+                            json!([{"kind": "ordering", "path": path}]),
+                        )
+                        .await?
+                        .err()
+                        .ok_or_else(|| eyre!("{path} was loaded"))
+                }
+            };
+            for (what, path) in [
+                ("a file outside", json!(elsewhere)),
+                ("a relative escape", json!("../../../../../../etc/passwd")),
+                ("a symlink to outside", json!("link.wasm")),
+            ] {
+                let err = load(path).await?;
+                ensure!(
+                    err.code == -32602 && err.message.contains("outside the plugin folder"),
+                    "{what}: {err}"
+                );
+                ensure!(
+                    !err.message.contains("SECRET") && !err.message.contains("root:"),
+                    "{what}: {err}"
+                );
+            }
+            let err = load(json!("notes.txt")).await?;
+            ensure!(
+                err.message.contains("not a WebAssembly component")
+                    && !err.message.contains("SECRET"),
+                "{err}"
+            );
+            Ok(())
+        })
+        .await
+}
+
+/// Item 17: keystore passwords and dev keys given in the environment are taken out of it at
+/// start (not left in `/proc/<pid>/environ`), a password file others can read is refused like
+/// a key file, and an L1 RPC URL carrying an API key never reaches the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_leave_the_environment_and_the_l1_url_stays_out_of_the_logs() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    let password = "keystore password 4b1d";
+    let out = std::process::Command::new(ordo_bin())
+        .args(["keys", "new", "--keystore-dir"])
+        .arg(dir.path().join("keys"))
+        .env("ORDO_KEYSTORE_PASSWORD", password)
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout)?;
+    let keystore = stdout
+        .trim()
+        .split_once(' ')
+        .map(|(_, file)| file.to_string())
+        .ok_or_else(|| eyre!("keys new printed {stdout:?}"))?;
+    let batcher_key = alloy::primitives::hex::encode(PrivateKeySigner::random().to_bytes());
+    // Nothing listens on port 9: the poster fails, and its errors quote the URL they failed on.
+    let api_key = "APIKEY7e57c0de";
+    let toml = format!(
+        "[sequencer]\nkeystore = \"{keystore}\"\n[l1]\nrpc_url = \"http://127.0.0.1:9/v3/{api_key}?token={api_key}\"\nbatch_inbox = \"0x00000000000000000000000000000000000b0b0b\"\npoll_ms = 100\n"
+    );
+    let node = TestNode::start(NodeOpts {
+        config_toml: Some(toml.clone()),
+        env: vec![
+            ("ORDO_SEQUENCER_KEYSTORE_PASSWORD".into(), password.into()),
+            ("ORDO_L1_KEY".into(), batcher_key.clone()),
+        ],
+        ..NodeOpts::default()
+    })
+    .await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let pid = node.pid().ok_or_else(|| eyre!("no pid"))?;
+        let environ = std::fs::read(format!("/proc/{pid}/environ"))?;
+        let environ = String::from_utf8_lossy(&environ);
+        ensure!(
+            !environ.contains(password),
+            "the keystore password is still in the environment"
+        );
+        ensure!(
+            !environ.contains(&batcher_key),
+            "the L1 key is still in the environment"
+        );
+        // Let the poster fail a few times.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !logs.text().contains("l1 poster tick failed") {
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the poster never failed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let status = node.admin()?.ok("admin_status", json!([])).await?;
+        ensure!(
+            !status.to_string().contains(api_key),
+            "admin_status shows the URL: {status}"
+        );
+        Ok(())
+    })
+    .await?;
+    let text = logs.text();
+    ensure!(text.contains("127.0.0.1:9"), "the logs name the L1 host");
+    ensure!(!text.contains(api_key), "the L1 API key reached the logs");
+
+    // A password file others can read is refused, naming the fix.
+    let pw = dir.path().join("password");
+    std::fs::write(&pw, password)?;
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644))?;
+    let config = dir.path().join("ordo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sequencer]\nkeystore = \"{keystore}\"\npassword_file = \"{}\"\n",
+            pw.display()
+        ),
+    )?;
+    let run = tokio::process::Command::new(ordo_bin())
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--datadir")
+        .arg(dir.path().join("data"))
+        .args(["--rpc-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .env_remove("ORDO_SEQUENCER_KEYSTORE_PASSWORD")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(RECEIPT, run).await??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        !out.status.success()
+            && stderr.contains("readable by others")
+            && stderr.contains("chmod 600"),
+        "a world-readable password file: {} {stderr}",
+        out.status
+    );
+    Ok(())
+}
+
+/// Item 18: the per-block plugin deadlines follow the block time an operator sets live, not
+/// only the one the node started with (an ordering plugin may spend at most half a slot, a
+/// searcher an eighth).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_deadlines_follow_a_live_block_time_change() -> Result<()> {
+    let node = TestNode::start(NodeOpts {
+        block_time_ms: 2_000,
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let admin = node.admin()?;
+            let before = admin.ok("admin_status", json!([])).await?["blockParams"].clone();
+            admin
+                .ok("admin_setBlockParams", json!([{"blockTimeMs": 100}]))
+                .await?;
+            let after = admin.ok("admin_status", json!([])).await?["blockParams"].clone();
+            ensure!(
+                after["pluginDeadlinesMs"]["ordering"] == 50
+                    && after["pluginDeadlinesMs"]["searcher"] == 12,
+                "before {before}, after {after}"
+            );
+            Ok(())
+        })
+        .await
+}

@@ -360,6 +360,11 @@ async fn blocks_are_signed_by_the_keystore_key_and_no_secret_reaches_the_logs() 
     write_key_file(&raw, &sequencer)?;
     let password = dir.path().join("password");
     std::fs::write(&password, "a long keystore password\n")?;
+    // Password files, like key files, must be private to their owner.
+    std::fs::set_permissions(
+        &password,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )?;
     let out = std::process::Command::new(ordo_bin())
         .args(["keys", "import", "--key-file"])
         .arg(&raw)

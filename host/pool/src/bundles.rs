@@ -339,9 +339,7 @@ impl BundlePool {
             return result;
         }
         self.write_queued();
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(BundleError::Unavailable))
+        answer.recv().unwrap_or(Err(BundleError::Unavailable))
     }
 
     /// Writes every queued insert, in groups of one fsync each. Caller holds `write`.

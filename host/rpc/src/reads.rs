@@ -68,7 +68,7 @@ impl CallDeadline {
 /// geth's wording: "execution aborted (timeout = 5s)", the duration as Go prints it.
 pub fn timeout_error(timeout: Duration) -> BackendError {
     let ms = timeout.as_millis();
-    let text = if ms % 1000 == 0 {
+    let text = if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

@@ -21,7 +21,8 @@
 //!    [`SealedBlock`] is broadcast to subscribers (RPC `newHeads` / `logs`).
 //!
 //! A block is produced every tick, empty or not, so block numbers track time and no slot is
-//! skipped. Live parameters (block time, gas limit, minimum base fee) sit in
+//! skipped. Blocks are built on a thread of their own (`ordo-builder`): no queue of other
+//! work (reads, plugin loads) ever stands between a slot and its block. Live parameters (block time, gas limit, minimum base fee) sit in
 //! [`BlockParamsConfig`] behind a lock and apply from the next tick.
 
 mod mev;

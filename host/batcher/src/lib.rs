@@ -55,47 +55,8 @@ pub enum BatcherError {
     MissingBlock(u64),
 }
 
-/// A compression codec (the active compression plugin, seen from here).
-pub trait BatchCodec: Send + Sync {
-    /// The codec id recorded in the header.
-    fn codec_id(&self) -> u32;
-    /// The plugin's code hash recorded in the header.
-    fn code_hash(&self) -> B256;
-    /// Compresses.
-    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String>;
-    /// Decompresses.
-    fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, String>;
-}
-
-/// A prover hook (the active prover plugin).
-pub trait BatchProver: Send + Sync {
-    /// The plugin's code hash, stored with the attestation.
-    fn code_hash(&self) -> B256;
-    /// The attestation for a batch.
-    fn on_batch(&self, header: &BatchHeader, payload: &[u8]) -> Result<Vec<u8>, String>;
-}
-
-/// Where the batcher finds the active codec and prover, asked once per batch so a swap
-/// applies from the next batch on.
-pub trait BatchPlugins: Send + Sync + 'static {
-    /// The active compression codec, if any.
-    fn codec(&self) -> Option<Arc<dyn BatchCodec>>;
-    /// The active prover hook, if any.
-    fn prover(&self) -> Option<Arc<dyn BatchProver>>;
-}
-
-/// No plugins: batches are stored uncompressed and unattested.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoPlugins;
-
-impl BatchPlugins for NoPlugins {
-    fn codec(&self) -> Option<Arc<dyn BatchCodec>> {
-        None
-    }
-    fn prover(&self) -> Option<Arc<dyn BatchProver>> {
-        None
-    }
-}
+// The codec and prover seams live in ordo-hooks.
+pub use ordo_hooks::{BatchCodec, BatchPlugins, BatchProver, HookError, NoPlugins};
 
 /// When a batch closes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,7 +355,7 @@ impl Batcher {
             Some(codec) => match compress_checked(codec.as_ref(), &raw) {
                 Ok(data) => (codec.codec_id(), codec.code_hash(), data),
                 Err(why) => {
-                    warn!(target: "ordo::batcher", index, why, "compression failed; batch stored uncompressed");
+                    warn!(target: "ordo::batcher", index, %why, "compression failed; batch stored uncompressed");
                     (CODEC_NONE, B256::ZERO, raw.clone())
                 }
             },
@@ -413,7 +374,7 @@ impl Batcher {
             Some(prover) => match prover.on_batch(&header, &data) {
                 Ok(att) => (Bytes::from(att), prover.code_hash()),
                 Err(why) => {
-                    warn!(target: "ordo::batcher", index, why, "prover hook failed; batch stored without attestation");
+                    warn!(target: "ordo::batcher", index, %why, "prover hook failed; batch stored without attestation");
                     (Bytes::new(), B256::ZERO)
                 }
             },
@@ -501,16 +462,16 @@ impl Batcher {
 
 /// Compresses and checks the round trip: a codec whose output does not decompress to the
 /// input must never reach L1.
-fn compress_checked(codec: &dyn BatchCodec, raw: &[u8]) -> Result<Vec<u8>, String> {
+fn compress_checked(codec: &dyn BatchCodec, raw: &[u8]) -> Result<Vec<u8>, HookError> {
     let data = codec.compress(raw)?;
     let back = codec.decompress(&data)?;
     if back != raw {
-        return Err(format!(
+        return Err(HookError(format!(
             "codec {} round trip differs ({} bytes back for {})",
             codec.codec_id(),
             back.len(),
             raw.len()
-        ));
+        )));
     }
     Ok(data)
 }

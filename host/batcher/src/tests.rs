@@ -119,10 +119,10 @@ impl BatchCodec for Reverse {
     fn code_hash(&self) -> B256 {
         B256::repeat_byte(0xcc)
     }
-    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, HookError> {
         Ok(data.iter().rev().copied().collect())
     }
-    fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, HookError> {
         let mut out: Vec<u8> = data.iter().rev().copied().collect();
         if self.broken.load(Ordering::Relaxed) {
             out.push(0);
@@ -137,7 +137,7 @@ impl BatchProver for Attest {
     fn code_hash(&self) -> B256 {
         B256::repeat_byte(0xaa)
     }
-    fn on_batch(&self, header: &BatchHeader, payload: &[u8]) -> Result<Vec<u8>, String> {
+    fn on_batch(&self, header: &BatchHeader, payload: &[u8]) -> Result<Vec<u8>, HookError> {
         let mut out = header.index.to_be_bytes().to_vec();
         out.extend_from_slice(keccak256(payload).as_slice());
         Ok(out)
@@ -259,7 +259,7 @@ impl BatchCodec for Holding {
     fn code_hash(&self) -> B256 {
         B256::repeat_byte(0xdd)
     }
-    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, HookError> {
         if self.hold.load(Ordering::SeqCst) {
             if let Some(entered) = self.entered.lock().take() {
                 entered.send(()).unwrap();
@@ -272,7 +272,7 @@ impl BatchCodec for Holding {
         }
         Ok(data.to_vec())
     }
-    fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, HookError> {
         Ok(data.to_vec())
     }
 }

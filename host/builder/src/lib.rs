@@ -26,8 +26,6 @@
 //! [`BlockParamsConfig`] behind a lock and apply from the next tick.
 
 mod mev;
-mod ordering;
-mod searchers;
 
 use std::{
     sync::Arc,
@@ -39,11 +37,12 @@ pub use mev::{
     MAX_TRACKED_SEARCHERS, REFILL_BLOCKS, SearcherLedger, SearcherStats, UNPROVEN,
     plugin_searcher_key, rpc_searcher_key,
 };
-pub use ordering::{
-    BundleOffer, FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PlanStep,
-    PolicySource, PriorityFeeOrdering, check_order, check_plan, place_by_bid,
+// The seams live in ordo-hooks; they are re-exported so the builder reads as one API.
+pub use ordo_hooks::{
+    BundleOffer, CallView, FixedPolicy, NoSearchers, OrderingContext, OrderingError,
+    OrderingPolicy, Placement, PlanStep, PolicySource, PreStateError, PreStateView,
+    PriorityFeeOrdering, ProposedBundle, SearcherHost, check_order, check_plan, place_by_bid,
 };
-pub use searchers::{CallView, NoSearchers, Placement, PreStateView, ProposedBundle, SearcherHost};
 
 use alloy_primitives::{Address, B256, Bytes};
 use ordo_exec::{BlockItem, BlockParams, BundleItem, BundleResult, Executor, Skipped};
@@ -689,5 +688,3 @@ impl Builder {
     }
 }
 
-#[cfg(test)]
-mod tests;

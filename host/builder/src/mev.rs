@@ -25,7 +25,7 @@ use ordo_exec::{BlockParams, Executor};
 use ordo_primitives::{Bundle, Candidate, PooledTx};
 use parking_lot::Mutex;
 
-use crate::{BundleOffer, CallView, Placement, PreStateView, ProposedBundle};
+use crate::{BundleOffer, CallView, Placement, PreStateError, PreStateView, ProposedBundle};
 
 /// Most bundle simulations (passed or failed) one block pays for; the rest are dropped as
 /// `block_limit` (they target this block only).
@@ -250,7 +250,7 @@ impl PreStateView for HeadState {
         gas: u64,
         data: Bytes,
         deadline: std::time::Instant,
-    ) -> Result<CallView, String> {
+    ) -> Result<CallView, PreStateError> {
         let request = TransactionRequest::default()
             .from(from)
             .to(to)
@@ -261,8 +261,9 @@ impl PreStateView for HeadState {
             .exec
             .call_raw(&self.params, &request, Some(deadline))
             .map_err(|e| match e {
-                ordo_exec::ExecError::TimedOut => "deadline exceeded".to_string(),
-                e => e.to_string(),
+                ordo_exec::ExecError::TimedOut => PreStateError::Deadline,
+                ordo_exec::ExecError::State(e) => PreStateError::State(e.to_string()),
+                e => PreStateError::Invalid(e.to_string()),
             })?;
         Ok(CallView {
             success,

@@ -237,7 +237,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     let batcher = ordo_batcher::Batcher::open(
         storage.clone(),
         config.batcher.into(),
-        Arc::new(batches::ManagerBatchPlugins(plugins.clone())),
+        plugins.batch_plugins(),
     )?;
     let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
     api.set_max_log_results(config.limits.max_log_results);

@@ -8,7 +8,7 @@
 use std::{hint::black_box, time::Duration};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ordo_builder::{OrderingPolicy, PriorityFeeOrdering};
+use ordo_hooks::{OrderingPolicy, PriorityFeeOrdering};
 use ordo_plugins::{PluginKind, PluginManager, PluginsConfig, shipped, testing};
 
 /// Enough gas for every candidate, so both policies order the whole set (the native one

@@ -170,3 +170,22 @@ impl Compressor {
         self.manager.account(&self.plugin, result, start, false)
     }
 }
+
+/// The batcher calls the compression plugin through the hooks seam directly.
+impl ordo_hooks::BatchCodec for Compressor {
+    fn codec_id(&self) -> u32 {
+        Compressor::codec_id(self)
+    }
+
+    fn code_hash(&self) -> alloy_primitives::B256 {
+        Compressor::code_hash(self)
+    }
+
+    fn compress(&self, data: &[u8]) -> Result<Vec<u8>, ordo_hooks::HookError> {
+        Compressor::compress(self, data).map_err(|e| ordo_hooks::HookError(e.to_string()))
+    }
+
+    fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, ordo_hooks::HookError> {
+        Compressor::decompress(self, data).map_err(|e| ordo_hooks::HookError(e.to_string()))
+    }
+}

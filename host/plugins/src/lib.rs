@@ -12,7 +12,7 @@
 //!   bytes and registry entry persisted in the storage `plugins` keyspace.
 //! - **Activate / roll back / shadow** ([`PluginManager::activate`], `rollback`, `shadow`):
 //!   a registry mutation, persisted (fsynced) before it becomes visible. Visible means: the
-//!   next [`PolicySource::current`](ordo_builder::PolicySource::current) (the next block)
+//!   next [`PolicySource::current`](ordo_hooks::PolicySource::current) (the next block)
 //!   or the next [`PluginManager::compressor`] / [`PluginManager::prover`] handle.
 //! - **Call** (per block or batch): a fresh `Store` and instance per call scope, with the
 //!   kind's [`CallLimits`]: fuel, an epoch deadline (1 ms ticker thread), a memory cap
@@ -21,7 +21,7 @@
 //!   oversized list; compression: round trip on every compress; prover: size).
 //! - **Failure**: classified ([`FailureReason`]), counted per plugin, logged with name,
 //!   version and code hash; the caller uses its native fallback for that block or batch
-//!   (ordering: [`OrderingError::Failed`](ordo_builder::OrderingError::Failed) with
+//!   (ordering: [`OrderingError::Failed`](ordo_hooks::OrderingError::Failed) with
 //!   `plugin name@version (hash): reason: detail`). After
 //!   [`PluginsConfig::max_consecutive_failures`] in a row the kind rolls back by itself.
 //! - **Shadow**: an ordering plugin run after the active policy on a separate thread,
@@ -38,8 +38,10 @@
 //!   [`MAX_TXS_PER_BUNDLE`], [`MAX_BUNDLE_TX_BYTES`]); a failing searcher is skipped for
 //!   the block, and deactivated after the configured streak of failures.
 //!
-//! Seams: the builder sees only `ordo_builder::{PolicySource, OrderingPolicy, SearcherHost}`;
-//! the batcher sees [`Compressor`] and [`Prover`]. Shipped plugins are embedded ([`shipped`]).
+//! Seams: the plugin host implements the traits of `ordo-hooks` and depends on nothing that
+//! runs the EVM: the builder sees `ordo_hooks::{PolicySource, OrderingPolicy, SearcherHost}`,
+//! the batcher `ordo_hooks::BatchPlugins` ([`PluginManager::batch_plugins`], over
+//! [`Compressor`] and [`Prover`]). Shipped plugins are embedded ([`shipped`]).
 
 mod abi;
 pub mod bindings;

@@ -11,7 +11,7 @@ use std::{
 };
 
 use alloy_primitives::{B256, keccak256};
-use ordo_builder::{OrderingContext, OrderingError, OrderingPolicy, PolicySource, SearcherHost};
+use ordo_hooks::{OrderingContext, OrderingError, OrderingPolicy, PolicySource, SearcherHost};
 use ordo_primitives::Candidate;
 use ordo_storage::Storage;
 use parking_lot::{Mutex, RwLock};
@@ -590,7 +590,7 @@ impl PluginManager {
     }
 
     /// Takes an active searcher out of the active set, from the next
-    /// [`SearcherHost::search`](ordo_builder::SearcherHost::search) on, and records it at
+    /// [`SearcherHost::search`](ordo_hooks::SearcherHost::search) on, and records it at
     /// the end of the searcher history (counted as a rollback in its health). Other kinds
     /// have a slot: use [`rollback`](Self::rollback) or activate another plugin.
     pub fn deactivate(&self, id: &str) -> Result<PluginInfo, PluginError> {
@@ -670,6 +670,12 @@ impl PluginManager {
             manager: self.clone(),
             plugin,
         })
+    }
+
+    /// The batcher's view of the compression and prover slots: the active plugins, asked
+    /// once per batch so a swap applies from the next batch on.
+    pub fn batch_plugins(self: &Arc<Self>) -> Arc<dyn ordo_hooks::BatchPlugins> {
+        Arc::new(ManagerBatchPlugins(self.clone()))
     }
 
     /// The active prover plugin, if any.
@@ -906,4 +912,21 @@ fn log_lifecycle(info: &PluginInfo, event: &str) {
         code_hash = %info.code_hash,
         "plugin {event}"
     );
+}
+
+/// [`ordo_hooks::BatchPlugins`] over the manager's compression and prover slots.
+struct ManagerBatchPlugins(Arc<PluginManager>);
+
+impl ordo_hooks::BatchPlugins for ManagerBatchPlugins {
+    fn codec(&self) -> Option<Arc<dyn ordo_hooks::BatchCodec>> {
+        self.0
+            .compressor()
+            .map(|c| Arc::new(c) as Arc<dyn ordo_hooks::BatchCodec>)
+    }
+
+    fn prover(&self) -> Option<Arc<dyn ordo_hooks::BatchProver>> {
+        self.0
+            .prover()
+            .map(|p| Arc::new(p) as Arc<dyn ordo_hooks::BatchProver>)
+    }
 }

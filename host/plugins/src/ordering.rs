@@ -16,7 +16,7 @@ use crate::{
 };
 use alloy_consensus::{Transaction, Typed2718};
 use alloy_primitives::{Address, B256, TxKind};
-use ordo_builder::{OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering};
+use ordo_hooks::{OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering};
 use ordo_primitives::Candidate;
 use parking_lot::Mutex;
 

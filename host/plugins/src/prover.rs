@@ -11,28 +11,11 @@ use crate::{
     plugin::{Exports, LoadedPlugin},
 };
 use alloy_primitives::B256;
+use ordo_hooks::{BatchProver, HookError};
+pub use ordo_primitives::BatchHeader;
 
 /// Largest attestation accepted: it is stored with every batch.
 pub const MAX_ATTESTATION_BYTES: usize = 1 << 20;
-
-/// What a prover is told about a batch (the WIT `batch-header`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct BatchHeader {
-    /// Batch number.
-    pub index: u64,
-    /// First block in the batch.
-    pub first_block: u64,
-    /// Last block in the batch.
-    pub last_block: u64,
-    /// Hash of the last block.
-    pub last_block_hash: B256,
-    /// State root after the last block.
-    pub state_root: B256,
-    /// Codec id of the compression that produced the payload.
-    pub codec_id: u32,
-    /// Code hash of the compression plugin that produced the payload (zero: native).
-    pub codec_hash: B256,
-}
 
 impl From<&BatchHeader> for wit::BatchHeader {
     fn from(h: &BatchHeader) -> Self {
@@ -146,5 +129,16 @@ impl Prover {
         let result = call_on_batch(&self.manager.engine, &self.plugin, header, payload, 1)
             .map(|mut answers| answers.pop().unwrap_or_default());
         self.manager.account(&self.plugin, result, start, true)
+    }
+}
+
+/// The batcher calls the prover plugin through the hooks seam directly.
+impl BatchProver for Prover {
+    fn code_hash(&self) -> B256 {
+        Prover::code_hash(self)
+    }
+
+    fn on_batch(&self, header: &BatchHeader, payload: &[u8]) -> Result<Vec<u8>, HookError> {
+        Prover::on_batch(self, header, payload).map_err(|e| HookError(e.to_string()))
     }
 }

@@ -8,7 +8,7 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use ordo_builder::{
+use ordo_hooks::{
     CallView, OrderingContext, Placement, PreStateView, ProposedBundle, SearcherHost,
 };
 use ordo_primitives::Candidate;
@@ -155,7 +155,7 @@ impl pre_state::Host for StoreData {
         search.gas_left = search
             .gas_left
             .saturating_sub(used.max(MIN_CALL_GAS_CHARGE));
-        let answer = answer?;
+        let answer = answer.map_err(|e| e.to_string())?;
         if answer.output.len() > MAX_CALL_OUTPUT_BYTES {
             return Err(format!(
                 "call output of {} bytes (at most {MAX_CALL_OUTPUT_BYTES})",
@@ -275,7 +275,7 @@ impl PreStateView for ZeroState {
         _: u64,
         _: Bytes,
         _: Instant,
-    ) -> Result<CallView, String> {
+    ) -> Result<CallView, ordo_hooks::PreStateError> {
         Ok(CallView {
             success: true,
             gas_used: 0,

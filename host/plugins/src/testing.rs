@@ -6,7 +6,7 @@ use std::{path::PathBuf, sync::Arc};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256};
-use ordo_builder::OrderingContext;
+use ordo_hooks::OrderingContext;
 use ordo_primitives::{Candidate, PooledTx};
 
 use crate::ordering::XorShift;

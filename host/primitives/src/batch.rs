@@ -129,7 +129,7 @@ impl BatchPayload {
 
 /// What identifies a batch and how to read it: posted uncompressed in front of the payload
 /// and handed to prover hooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct BatchHeader {
     /// Batch number, from 0, without gaps.
     pub index: u64,

@@ -57,7 +57,7 @@ fn ordering_plugins_answer_valid_orders_for_1k_candidates() {
             let order = policy
                 .order(&ctx, &candidates)
                 .unwrap_or_else(|e| panic!("{package}, seed {seed}: {e}"));
-            ordo_builder::check_order(&candidates, &order).unwrap();
+            ordo_hooks::check_order(&candidates, &order).unwrap();
             let gas: u64 = order
                 .iter()
                 .map(|&i| candidates[i as usize].tx.gas_limit())
@@ -149,7 +149,7 @@ fn prover_plugins_are_deterministic() {
 /// sender field of the candidate records the host hands the guest.
 #[test]
 fn the_default_ordering_plugin_agrees_with_the_native_policy() {
-    use ordo_builder::{OrderingPolicy, PriorityFeeOrdering};
+    use ordo_hooks::{OrderingPolicy, PriorityFeeOrdering};
     let Some(plugin) = shipped::find(shipped::DEFAULT_ORDERING) else {
         return;
     };

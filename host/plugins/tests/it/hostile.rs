@@ -1,7 +1,7 @@
 //! Every hostile behaviour fails its block (never the node), is classified and counted,
 //! and three in a row roll the slot back.
 
-use ordo_builder::OrderingError;
+use ordo_hooks::OrderingError;
 use ordo_plugins::{FailureReason, PluginKind, PluginManager, PluginsConfig, testing};
 
 use crate::{

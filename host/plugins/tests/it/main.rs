@@ -13,7 +13,7 @@ mod slots;
 
 use std::sync::Arc;
 
-use ordo_builder::{OrderingError, OrderingPolicy};
+use ordo_hooks::{OrderingError, OrderingPolicy};
 use ordo_plugins::{FailureReason, PluginInfo, PluginKind, PluginManager, PluginsConfig, testing};
 use ordo_primitives::Candidate;
 

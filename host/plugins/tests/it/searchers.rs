@@ -7,7 +7,7 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use ordo_builder::{CallView, Placement, PreStateView, ProposedBundle};
+use ordo_hooks::{CallView, Placement, PreStateView, ProposedBundle};
 use ordo_plugins::{
     FailureReason, MIN_CALL_GAS_CHARGE, PluginError, PluginInfo, PluginKind, PluginManager,
     PluginsConfig, SEARCHER_CALL_GAS_PER_BLOCK, testing,
@@ -75,7 +75,7 @@ impl PreStateView for MockState {
         gas: u64,
         data: Bytes,
         deadline: Instant,
-    ) -> Result<CallView, String> {
+    ) -> Result<CallView, ordo_hooks::PreStateError> {
         self.deadlines.lock().unwrap().push(deadline);
         self.calls
             .lock()

@@ -46,6 +46,21 @@ pub struct CallView {
     pub output: Bytes,
 }
 
+/// Why a pre-state call could not run (a revert is a [`CallView`] with `success: false`,
+/// not an error). The plugin sees the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PreStateError {
+    /// The searcher call's deadline passed (before or during the EVM run).
+    #[error("deadline exceeded")]
+    Deadline,
+    /// The request cannot run as given (invalid fields, a gas cap, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The node's state could not be read.
+    #[error("state unavailable: {0}")]
+    State(String),
+}
+
 /// Read-only access to the state the block is built on.
 pub trait PreStateView: Send + Sync + 'static {
     /// Balance in wei.
@@ -58,8 +73,7 @@ pub trait PreStateView: Send + Sync + 'static {
     fn code_hash(&self, address: Address) -> B256;
     /// An `eth_call` with at most `gas` gas, stopped at `deadline` (the searcher call's own:
     /// the plugin's epoch deadline cannot interrupt the host while it runs the EVM). `Err`
-    /// is a message for the plugin (the call could not run at all: state failure, deadline);
-    /// reverts are `Ok` with `success: false`.
+    /// when the call could not run at all; reverts are `Ok` with `success: false`.
     fn call(
         &self,
         from: Address,
@@ -68,7 +82,7 @@ pub trait PreStateView: Send + Sync + 'static {
         gas: u64,
         data: Bytes,
         deadline: std::time::Instant,
-    ) -> Result<CallView, String>;
+    ) -> Result<CallView, PreStateError>;
 }
 
 /// Runs the active searchers for one block.

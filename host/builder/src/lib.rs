@@ -687,4 +687,3 @@ impl Builder {
         info!(target: "ordo::builder", head = self.head().number(), "block production stopped");
     }
 }
-

@@ -17,7 +17,7 @@
 //! - [`prelude`]: `use ordo_sdk::prelude::*;` names what a plugin usually needs.
 //! - Types: [`BlockContext`], [`Candidates`] (a zero-copy view over the host's records) and
 //!   [`Candidate`]; [`wire`] converts the WIT records to alloy types.
-//! - Helpers: [`config`] (the config string, a `key = value` parser, [`config::none`] for
+//! - Helpers: [`config`](mod@config) (the config string, a `key = value` parser, [`config::none`] for
 //!   plugins without settings), [`log`] (the node's log), [`ordering::order_by_key`]
 //!   (nonce-safe, gas-safe merge of sender queues).
 //! - Transactions: `tx` (feature `tx`: EIP-1559 building, deterministic secp256k1 signing)

@@ -1,7 +1,8 @@
 //! Builds the WASM components the crate embeds and tests against, with nested
 //! `cargo build --release --locked --target wasm32-wasip2` runs:
 //! - the shipped plugins (`plugins/`, one run per kind so the SDK's per-kind features
-//!   never unify), embedded through `src/shipped.rs`;
+//!   never unify; a plugin's kind is the one ordo-sdk kind feature its Cargo.toml enables),
+//!   embedded through `src/shipped.rs`;
 //! - the examples (`examples/ordering-round-robin`, `examples/searcher-backrun`);
 //! - the test fixtures (`host/plugins/fixtures/`).
 //!
@@ -71,7 +72,7 @@ fn main() {
                 "searcher" => "Searcher",
                 "compression" => "Compression",
                 "prover" => "Prover",
-                other => panic!("plugins/: unknown [package.metadata.ordo] kind {other:?}"),
+                other => unreachable!("kind_of only returns SDK kinds, not {other:?}"),
             };
             cargo_build(&plugins_manifest, packages, &target_dir);
             for package in packages {
@@ -179,11 +180,14 @@ fn watch(dir: &Path) {
     }
 }
 
-/// `(package, kind)` for every member of the `plugins/` workspace that declares
-/// `[package.metadata.ordo] kind`.
+/// The ordo-sdk features naming a plugin kind (one world each).
+const KINDS: &[&str] = &["ordering", "searcher", "compression", "prover"];
+
+/// `(package, kind)` for every member of the `plugins/` workspace that depends on `ordo-sdk`;
+/// its kind is the one kind feature it enables on that dependency.
 fn shipped_packages(plugins: &Path) -> Vec<(String, String)> {
-    let manifest = read_toml(&plugins.join("Cargo.toml"));
-    let members = manifest
+    let workspace = read_toml(&plugins.join("Cargo.toml"));
+    let members = workspace
         .get("workspace")
         .and_then(|w| w.get("members"))
         .and_then(|m| m.as_array())
@@ -204,20 +208,65 @@ fn shipped_packages(plugins: &Path) -> Vec<(String, String)> {
     }
     let mut out = Vec::new();
     for dir in dirs {
-        let manifest = read_toml(&dir.join("Cargo.toml"));
-        let Some(package) = manifest.get("package") else {
+        let path = dir.join("Cargo.toml");
+        let manifest = read_toml(&path);
+        let Some(name) = manifest
+            .get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+        else {
             continue;
         };
-        let kind = package
-            .get("metadata")
-            .and_then(|m| m.get("ordo"))
-            .and_then(|o| o.get("kind"))
-            .and_then(|k| k.as_str());
-        if let (Some(name), Some(kind)) = (package.get("name").and_then(|n| n.as_str()), kind) {
+        if let Some(kind) = kind_of(&manifest, &workspace, &path) {
             out.push((name.to_string(), kind.to_string()));
         }
     }
     out
+}
+
+/// The kind of the plugin whose manifest is `manifest`: the one ordo-sdk kind feature it
+/// enables in `[dependencies]` (with `ordo-sdk.workspace = true`, the workspace's features
+/// count too). `None` when it does not depend on ordo-sdk; a panic when it enables no kind or
+/// several, which would fail its wasm build later with a less clear message.
+fn kind_of(manifest: &toml::Table, workspace: &toml::Table, path: &Path) -> Option<&'static str> {
+    let deps = manifest.get("dependencies").and_then(|d| d.as_table())?;
+    let (key, dep) = deps.iter().find(|(key, dep)| {
+        let package = dep.get("package").and_then(|p| p.as_str());
+        package.unwrap_or(key.as_str()) == "ordo-sdk"
+    })?;
+    let features = |dep: &toml::Value| -> Vec<String> {
+        dep.get("features")
+            .and_then(|f| f.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut enabled = features(dep);
+    if dep.get("workspace").and_then(|w| w.as_bool()) == Some(true)
+        && let Some(inherited) = workspace
+            .get("workspace")
+            .and_then(|w| w.get("dependencies"))
+            .and_then(|d| d.get(key))
+    {
+        enabled.extend(features(inherited));
+    }
+    let kinds: Vec<&'static str> = KINDS
+        .iter()
+        .copied()
+        .filter(|k| enabled.iter().any(|f| f == k))
+        .collect();
+    match kinds.as_slice() {
+        [kind] => Some(kind),
+        [] => panic!(
+            "{}: ordo-sdk enables no kind feature (one of {KINDS:?})",
+            path.display()
+        ),
+        several => panic!(
+            "{}: ordo-sdk enables several kind features {several:?}; a plugin has exactly one",
+            path.display()
+        ),
+    }
 }
 
 fn package_name(manifest: &Path) -> String {

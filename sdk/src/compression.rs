@@ -20,15 +20,14 @@ pub mod codec_id {
     pub const THIRD_PARTY_MIN: u32 = 0x8000_0000;
 }
 
-/// A batch codec. Export it with [`export_compression!`](crate::export_compression).
+/// A batch codec. Export it with [`export!`](crate::export) and
+/// ordo-sdk's `compression` feature; the version it reports is its crate's `version`.
 ///
 /// `decompress(compress(x))` must equal `x`: the host checks it on every batch before posting,
 /// and the verifier decompresses what was posted.
 pub trait Compressor: Sized + 'static {
     /// Short name, `[a-z0-9-]`, shown in batch provenance, logs and metrics.
     const NAME: &'static str;
-    /// The codec's own version (semver).
-    const VERSION: &'static str;
     /// The stable number naming the format (see [`codec_id`]). Two versions of a codec that
     /// can read each other's output share it.
     const CODEC_ID: u32;
@@ -66,7 +65,7 @@ pub mod __export {
         fn metadata() -> WireMetadata {
             metadata(
                 <E::Plugin as Compressor>::NAME,
-                <E::Plugin as Compressor>::VERSION,
+                E::VERSION,
                 WirePluginKind::Compression,
             )
         }

@@ -35,6 +35,19 @@ pub fn config() -> String {
     }
 }
 
+/// For a plugin that takes no config: accepts an empty config (or only comments and blank
+/// lines) and errors on any `key = value`, so a misplaced setting is reported instead of
+/// ignored. The same as `parse_kv(config)?.deny_unknown(&[])`.
+///
+/// ```
+/// assert!(ordo_sdk::config::none("").is_ok());
+/// assert!(ordo_sdk::config::none("# nothing to set\n").is_ok());
+/// assert!(ordo_sdk::config::none("level = 3").is_err());
+/// ```
+pub fn none(config: &str) -> Result<(), Error> {
+    parse_kv(config)?.deny_unknown(&[])
+}
+
 /// Parsed `key = value` pairs, in the order written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KvConfig {
@@ -169,5 +182,13 @@ mod tests {
                 .is_err()
         );
         assert!(parse_kv("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn none_refuses_any_key() {
+        assert!(none("").is_ok());
+        assert!(none(" # comment\n\n;").is_ok());
+        assert!(none("level = 3").is_err());
+        assert!(none("level").is_err());
     }
 }

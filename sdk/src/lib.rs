@@ -10,14 +10,16 @@
 //! ```
 //!
 //! - Kind traits: [`OrderingPolicy`], [`Searcher`], [`Compressor`], [`ProverHook`]. Each says
-//!   its `NAME` and `VERSION` and builds itself from the operator's config string in `new`.
-//! - Export macros, one line at the end of the plugin: [`export_ordering!`],
-//!   [`export_searcher!`], [`export_compression!`], [`export_prover!`]. Each needs the
-//!   same-named cargo feature (exactly one per plugin: a component carries one world).
+//!   its `NAME` and builds itself from the operator's config string in `new`.
+//! - The kind is declared once, as the plugin's ordo-sdk cargo feature (exactly one per
+//!   plugin: a component carries one world). [`export!`], one line at the end of the plugin,
+//!   exports the type as that kind and reports the crate's `version` in `metadata()`.
+//! - [`prelude`]: `use ordo_sdk::prelude::*;` names what a plugin usually needs.
 //! - Types: [`BlockContext`], [`Candidates`] (a zero-copy view over the host's records) and
 //!   [`Candidate`]; [`wire`] converts the WIT records to alloy types.
-//! - Helpers: [`config`] (the config string and a `key = value` parser), [`log`] (the node's
-//!   log), [`ordering::order_by_key`] (nonce-safe, gas-safe merge of sender queues).
+//! - Helpers: [`config`](mod@config) (the config string, a `key = value` parser, [`config::none`] for
+//!   plugins without settings), [`log`] (the node's log), [`ordering::order_by_key`]
+//!   (nonce-safe, gas-safe merge of sender queues).
 //! - Transactions: `tx` (feature `tx`: EIP-1559 building, deterministic secp256k1 signing)
 //!   and [`abi`] (selectors and static ABI words) for searchers' bundles.
 //! - [`testing`] (native only): generated candidate sets, the host's answer checks, codec
@@ -48,6 +50,7 @@ mod error;
 mod export;
 pub mod log;
 pub mod ordering;
+pub mod prelude;
 pub mod prover;
 #[cfg(target_arch = "wasm32")]
 mod runtime;

@@ -5,19 +5,20 @@ use core::cmp::Reverse;
 
 use crate::{BlockContext, Candidate, Candidates, Error};
 
-/// An ordering policy. Export it with [`export_ordering!`](crate::export_ordering).
+/// An ordering policy. Export it with [`export!`](crate::export) and
+/// ordo-sdk's `ordering` feature; the version it reports is its crate's `version`.
 ///
 /// ```
-/// use ordo_sdk::{BlockContext, Candidates, Error, OrderingPolicy};
+/// use ordo_sdk::prelude::*;
 ///
 /// /// Cheapest gas first, for the sake of an example.
 /// struct SmallFirst;
 ///
 /// impl OrderingPolicy for SmallFirst {
 ///     const NAME: &'static str = "small-first";
-///     const VERSION: &'static str = "0.1.0";
 ///
-///     fn new(_config: &str) -> Result<Self, Error> {
+///     fn new(config: &str) -> Result<Self, Error> {
+///         config::none(config)?;
 ///         Ok(SmallFirst)
 ///     }
 ///
@@ -29,8 +30,6 @@ use crate::{BlockContext, Candidate, Candidates, Error};
 pub trait OrderingPolicy: Sized + 'static {
     /// Short name, `[a-z0-9-]`, shown in block provenance, logs and metrics.
     const NAME: &'static str;
-    /// The policy's own version (semver).
-    const VERSION: &'static str;
 
     /// Builds the policy from the operator's config string (empty when none was given). Runs
     /// once per loaded instance, before the first call; an error fails every call.
@@ -137,7 +136,7 @@ pub mod __export {
         fn metadata() -> WireMetadata {
             metadata(
                 <E::Plugin as OrderingPolicy>::NAME,
-                <E::Plugin as OrderingPolicy>::VERSION,
+                E::VERSION,
                 WirePluginKind::Ordering,
             )
         }

@@ -52,6 +52,8 @@ pub const fn valid_name(name: &str) -> bool {
 pub trait Export: 'static {
     /// The plugin's type.
     type Plugin: 'static;
+    /// The plugin's version: its crate's `CARGO_PKG_VERSION`, filled in by the export macro.
+    const VERSION: &'static str;
     /// The plugin instance, built on first use from the host's config string.
     fn instance() -> Result<&'static Self::Plugin, Error>;
 }
@@ -80,6 +82,48 @@ impl<T> Instance<T> {
     pub fn get_or_init(&self, init: impl FnOnce() -> Result<T, Error>) -> Result<&T, Error> {
         self.0.get_or_init(init).as_ref().map_err(Clone::clone)
     }
+}
+
+/// Names the kind trait a plugin type implements, for [`name_of`]: implemented once per kind
+/// trait, with a different marker each, so the impls never overlap and the compiler infers
+/// the marker from the one kind trait the type implements.
+pub trait Kind<Marker> {
+    /// The plugin's `NAME`.
+    const NAME: &'static str;
+}
+
+/// Markers of [`Kind`].
+pub mod marker {
+    /// [`OrderingPolicy`](crate::OrderingPolicy).
+    pub struct Ordering;
+    /// [`Searcher`](crate::Searcher).
+    pub struct Searcher;
+    /// [`Compressor`](crate::Compressor).
+    pub struct Compression;
+    /// [`ProverHook`](crate::ProverHook).
+    pub struct Prover;
+}
+
+impl<T: crate::OrderingPolicy> Kind<marker::Ordering> for T {
+    const NAME: &'static str = T::NAME;
+}
+
+impl<T: crate::Searcher> Kind<marker::Searcher> for T {
+    const NAME: &'static str = T::NAME;
+}
+
+impl<T: crate::Compressor> Kind<marker::Compression> for T {
+    const NAME: &'static str = T::NAME;
+}
+
+impl<T: crate::ProverHook> Kind<marker::Prover> for T {
+    const NAME: &'static str = T::NAME;
+}
+
+/// The `NAME` of a plugin type, whatever its kind (`name_of::<T, _>()`): the export macro's
+/// name check when the SDK is built natively with several kind features.
+pub const fn name_of<T: Kind<M>, M>() -> &'static str {
+    T::NAME
 }
 
 /// The `metadata()` record.

@@ -25,12 +25,11 @@ pub struct BatchHeader {
     pub codec_hash: B256,
 }
 
-/// A prover hook. Export it with [`export_prover!`](crate::export_prover).
+/// A prover hook. Export it with [`export!`](crate::export) and
+/// ordo-sdk's `prover` feature; the version it reports is its crate's `version`.
 pub trait ProverHook: Sized + 'static {
     /// Short name, `[a-z0-9-]`, shown in batch provenance, logs and metrics.
     const NAME: &'static str;
-    /// The hook's own version (semver).
-    const VERSION: &'static str;
 
     /// Builds the hook from the operator's config string (empty when none was given).
     fn new(config: &str) -> Result<Self, Error>;
@@ -77,7 +76,7 @@ pub mod __export {
         fn metadata() -> WireMetadata {
             metadata(
                 <E::Plugin as ProverHook>::NAME,
-                <E::Plugin as ProverHook>::VERSION,
+                E::VERSION,
                 WirePluginKind::Prover,
             )
         }

@@ -71,12 +71,11 @@ pub trait PreState {
     fn call(&self, request: &CallRequest) -> Result<CallResult, Error>;
 }
 
-/// A searcher. Export it with [`export_searcher!`](crate::export_searcher).
+/// A searcher. Export it with [`export!`](crate::export) and
+/// ordo-sdk's `searcher` feature; the version it reports is its crate's `version`.
 pub trait Searcher: Sized + 'static {
     /// Short name, `[a-z0-9-]`, shown in provenance, logs and metrics.
     const NAME: &'static str;
-    /// The searcher's own version (semver).
-    const VERSION: &'static str;
 
     /// Builds the searcher from the operator's config string (empty when none was given).
     fn new(config: &str) -> Result<Self, Error>;
@@ -172,7 +171,7 @@ pub mod __export {
         fn metadata() -> WireMetadata {
             metadata(
                 <E::Plugin as Searcher>::NAME,
-                <E::Plugin as Searcher>::VERSION,
+                E::VERSION,
                 WirePluginKind::Searcher,
             )
         }

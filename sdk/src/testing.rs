@@ -7,7 +7,6 @@
 //! struct AsGiven;
 //! impl OrderingPolicy for AsGiven {
 //!     const NAME: &'static str = "as-given";
-//!     const VERSION: &'static str = "0.1.0";
 //!     fn new(_: &str) -> Result<Self, Error> { Ok(AsGiven) }
 //!     fn order(&self, ctx: &BlockContext, set: &Candidates) -> Result<Vec<u32>, Error> {
 //!         Ok(ordo_sdk::ordering::order_by_key(ctx, set, |c| Some(std::cmp::Reverse(c.index()))))

@@ -6,17 +6,14 @@
 //! line when its next transaction cannot pay the base fee or does not fit the remaining block
 //! gas: its later nonces could not execute without it.
 //!
-//! The whole plugin is this file: a type, an [`OrderingPolicy`] impl, and one
-//! `export_ordering!` line. It is `no_std` because `std` on `wasm32-wasip2` would import WASI,
-//! which the node refuses; `alloc` (Vec, format!) works as usual.
+//! The whole plugin is this file: a type, an [`OrderingPolicy`] impl, and one `export!` line
+//! (the kind, ordering, is the ordo-sdk feature in Cargo.toml; the version reported to the
+//! node is the crate's). It is `no_std` because `std` on `wasm32-wasip2` would import WASI,
+//! which the node refuses; `alloc` (Vec, format!) works as usual, and the prelude names it.
 
 #![no_std]
 
-extern crate alloc;
-
-use alloc::vec::Vec;
-
-use ordo_sdk::{BlockContext, Candidates, Error, OrderingPolicy, config, ordering::GasBudget};
+use ordo_sdk::{ordering::GasBudget, prelude::*};
 
 /// One transaction per sender per round.
 #[derive(Debug, Clone, Copy)]
@@ -24,11 +21,10 @@ pub struct RoundRobin;
 
 impl OrderingPolicy for RoundRobin {
     const NAME: &'static str = "round-robin";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn new(config: &str) -> Result<Self, Error> {
         // No settings; refusing unknown ones tells an operator about a typo at load time.
-        config::parse_kv(config)?.deny_unknown(&[])?;
+        config::none(config)?;
         Ok(RoundRobin)
     }
 
@@ -65,7 +61,7 @@ impl OrderingPolicy for RoundRobin {
     }
 }
 
-ordo_sdk::export_ordering!(RoundRobin);
+ordo_sdk::export!(RoundRobin);
 
 #[cfg(test)]
 mod tests {

@@ -16,11 +16,9 @@ extern crate alloc;
 
 pub mod amm;
 
-use alloc::{vec, vec::Vec};
-
 use ordo_sdk::{
-    Address, B256, BlockContext, Bundle, CallRequest, Candidates, Error, Placement, PreState,
-    Searcher, U256, abi, config, log,
+    abi,
+    prelude::*,
     tx::{Signer, TxRequest},
 };
 
@@ -94,7 +92,6 @@ impl Backrun {
 
 impl Searcher for Backrun {
     const NAME: &'static str = "backrun";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn new(config: &str) -> Result<Self, Error> {
         let cfg = config::parse_kv(config)?;
@@ -192,7 +189,7 @@ impl Searcher for Backrun {
     }
 }
 
-ordo_sdk::export_searcher!(Backrun);
+ordo_sdk::export!(Backrun);
 
 #[cfg(test)]
 mod tests {

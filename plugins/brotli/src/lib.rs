@@ -14,10 +14,6 @@
 
 #![no_std]
 
-extern crate alloc;
-
-use alloc::{boxed::Box, vec, vec::Vec};
-
 use brotli::{
     Allocator, BrotliDecompressStream, BrotliResult, BrotliState, CustomRead, CustomWrite,
     InputPair, SliceWrapper, SliceWrapperMut,
@@ -25,9 +21,8 @@ use brotli::{
     enc::{BrotliCompressCustomIo, BrotliEncoderInitParams, InputReferenceMut},
 };
 use ordo_sdk::{
-    Compressor, Error,
     compression::{MAX_DECOMPRESSED_LEN, codec_id},
-    config,
+    prelude::*,
 };
 
 /// Default quality.
@@ -45,7 +40,6 @@ pub struct Brotli {
 
 impl Compressor for Brotli {
     const NAME: &'static str = "brotli";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const CODEC_ID: u32 = codec_id::BROTLI;
 
     fn new(config: &str) -> Result<Self, Error> {
@@ -120,7 +114,7 @@ impl Compressor for Brotli {
     }
 }
 
-ordo_sdk::export_compression!(Brotli);
+ordo_sdk::export!(Brotli);
 
 /// Brotli's scratch allocator over the global heap (dlmalloc on wasm).
 #[derive(Debug, Default, Clone, Copy)]

@@ -22,11 +22,7 @@
 
 #![no_std]
 
-extern crate alloc;
-
-use alloc::vec::Vec;
-
-use ordo_sdk::{BatchHeader, Error, ProverHook, config, keccak256};
+use ordo_sdk::prelude::*;
 
 /// Length of the encoding hashed into the attestation.
 pub const ENCODING_LEN: usize = 156;
@@ -59,10 +55,9 @@ pub fn encode(header: &BatchHeader, payload: &[u8]) -> [u8; ENCODING_LEN] {
 
 impl ProverHook for Commitment {
     const NAME: &'static str = "commitment";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn new(config: &str) -> Result<Self, Error> {
-        config::parse_kv(config)?.deny_unknown(&[])?;
+        config::none(config)?;
         Ok(Commitment)
     }
 
@@ -71,7 +66,7 @@ impl ProverHook for Commitment {
     }
 }
 
-ordo_sdk::export_prover!(Commitment);
+ordo_sdk::export!(Commitment);
 
 #[cfg(test)]
 mod tests {

@@ -12,12 +12,9 @@
 
 #![no_std]
 
-extern crate alloc;
-
-use alloc::vec::Vec;
 use core::cmp::Reverse;
 
-use ordo_sdk::{BlockContext, Candidates, Error, OrderingPolicy, config, ordering};
+use ordo_sdk::prelude::*;
 
 /// Default arrival window.
 pub const DEFAULT_WINDOW_MS: u64 = 250;
@@ -30,7 +27,6 @@ pub struct Fair {
 
 impl OrderingPolicy for Fair {
     const NAME: &'static str = "fair";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn new(config: &str) -> Result<Self, Error> {
         let cfg = config::parse_kv(config)?;
@@ -51,7 +47,7 @@ impl OrderingPolicy for Fair {
     }
 }
 
-ordo_sdk::export_ordering!(Fair);
+ordo_sdk::export!(Fair);
 
 #[cfg(test)]
 mod tests {

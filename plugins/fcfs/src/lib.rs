@@ -9,12 +9,9 @@
 
 #![no_std]
 
-extern crate alloc;
-
-use alloc::vec::Vec;
 use core::cmp::Reverse;
 
-use ordo_sdk::{BlockContext, Candidates, Error, OrderingPolicy, config, ordering};
+use ordo_sdk::prelude::*;
 
 /// Arrival order.
 #[derive(Debug, Clone, Copy)]
@@ -22,10 +19,9 @@ pub struct Fcfs;
 
 impl OrderingPolicy for Fcfs {
     const NAME: &'static str = "fcfs";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn new(config: &str) -> Result<Self, Error> {
-        config::parse_kv(config)?.deny_unknown(&[])?;
+        config::none(config)?;
         Ok(Fcfs)
     }
 
@@ -37,7 +33,7 @@ impl OrderingPolicy for Fcfs {
     }
 }
 
-ordo_sdk::export_ordering!(Fcfs);
+ordo_sdk::export!(Fcfs);
 
 #[cfg(test)]
 mod tests {

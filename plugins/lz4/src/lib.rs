@@ -10,15 +10,10 @@
 
 #![no_std]
 
-extern crate alloc;
-
-use alloc::{format, vec::Vec};
-
 use lz4_flex::block;
 use ordo_sdk::{
-    Compressor, Error,
     compression::{MAX_DECOMPRESSED_LEN, codec_id},
-    config,
+    prelude::*,
 };
 
 /// LZ4 block with a size prefix.
@@ -27,11 +22,10 @@ pub struct Lz4;
 
 impl Compressor for Lz4 {
     const NAME: &'static str = "lz4";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const CODEC_ID: u32 = codec_id::LZ4;
 
     fn new(config: &str) -> Result<Self, Error> {
-        config::parse_kv(config)?.deny_unknown(&[])?;
+        config::none(config)?;
         Ok(Lz4)
     }
 
@@ -61,12 +55,11 @@ impl Compressor for Lz4 {
     }
 }
 
-ordo_sdk::export_compression!(Lz4);
+ordo_sdk::export!(Lz4);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
     use ordo_sdk::testing;
 
     #[test]

@@ -11,11 +11,7 @@
 
 #![no_std]
 
-extern crate alloc;
-
-use alloc::vec::Vec;
-
-use ordo_sdk::{BlockContext, Candidates, Error, OrderingPolicy, config, ordering};
+use ordo_sdk::prelude::*;
 
 /// Highest effective tip first.
 #[derive(Debug, Clone, Copy)]
@@ -23,10 +19,9 @@ pub struct PriorityFee;
 
 impl OrderingPolicy for PriorityFee {
     const NAME: &'static str = "priority-fee";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     fn new(config: &str) -> Result<Self, Error> {
-        config::parse_kv(config)?.deny_unknown(&[])?;
+        config::none(config)?;
         Ok(PriorityFee)
     }
 
@@ -37,7 +32,7 @@ impl OrderingPolicy for PriorityFee {
     }
 }
 
-ordo_sdk::export_ordering!(PriorityFee);
+ordo_sdk::export!(PriorityFee);
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@ use ordo_primitives::{
 };
 use ordo_storage::Storage;
 
-use crate::DeriveError;
+use crate::{BlockIds, DeriveError};
 
 /// Where the deriver keeps its chain, which chain it is, and which codecs it may use.
 #[derive(Debug, Clone)]
@@ -313,10 +313,14 @@ impl Deriver {
             return Err(DeriveError::RootMismatch {
                 index,
                 block: self.head.number(),
-                hash: self.head.hash,
-                state_root: self.head.header.state_root,
-                expected_hash: h.last_block_hash,
-                expected_state_root: h.state_root,
+                derived: BlockIds {
+                    hash: self.head.hash,
+                    state_root: self.head.header.state_root,
+                },
+                expected: Box::new(BlockIds {
+                    hash: h.last_block_hash,
+                    state_root: h.state_root,
+                }),
             });
         }
         self.next_index += 1;

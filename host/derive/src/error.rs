@@ -192,21 +192,18 @@ pub enum DeriveError {
     },
     /// The rebuilt last block is not the one the batch header records.
     #[error(
-        "batch {index}: block {block} derives to hash {hash} / state root {state_root}, the batch says {expected_hash} / {expected_state_root}"
+        "batch {index}: block {block} derives to hash {} / state root {}, the batch says {} / {}",
+        .derived.hash, .derived.state_root, .expected.hash, .expected.state_root
     )]
     RootMismatch {
         /// Batch index.
         index: u64,
         /// The last block.
         block: u64,
-        /// Its derived hash.
-        hash: B256,
-        /// Its derived state root.
-        state_root: B256,
-        /// The header's block hash.
-        expected_hash: B256,
-        /// The header's state root.
-        expected_state_root: B256,
+        /// What it derives to.
+        derived: BlockIds,
+        /// What the batch header records (boxed: keeps the error small).
+        expected: Box<BlockIds>,
     },
 
     // ---- reading a source or a node
@@ -303,6 +300,15 @@ pub enum DeriveError {
         /// The sequencer.
         expected: Address,
     },
+}
+
+/// A block's hash and state root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockIds {
+    /// Block hash.
+    pub hash: B256,
+    /// State root after the block.
+    pub state_root: B256,
 }
 
 impl DeriveError {

@@ -43,7 +43,7 @@ mod source;
 mod verify;
 
 pub use deriver::{Applied, DeriveConfig, Deriver};
-pub use error::DeriveError;
+pub use error::{BlockIds, DeriveError};
 pub use order::{Ordered, order_frames};
 pub use source::FrameSource;
 pub use verify::{Event, Verified, VerifyOptions, verify};

@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_primitives::{B256, Bytes};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use eyre::{WrapErr, bail, eyre};
@@ -188,15 +188,8 @@ pub fn load_or_create_key_file(path: &Path, what: &str) -> eyre::Result<PrivateK
     Ok(signer)
 }
 
-/// What the sequencer signs for block `hash` on chain `chain_id`: a domain-separated digest,
-/// so the signature cannot be replayed as a transaction or a message signature.
-pub fn block_signing_hash(chain_id: u64, hash: B256) -> B256 {
-    let mut buf = Vec::with_capacity(64 + 24);
-    buf.extend_from_slice(b"ordo-block-signature-v1");
-    buf.extend_from_slice(&B256::left_padding_from(&chain_id.to_be_bytes()).0);
-    buf.extend_from_slice(hash.as_slice());
-    keccak256(buf)
-}
+/// The block signature rules live in `ordo-primitives` (derivation checks them too).
+pub use ordo_primitives::{block_signer, block_signing_hash};
 
 /// Signs sealed blocks with the sequencer key.
 pub struct BlockSigner {
@@ -228,17 +221,6 @@ impl ordo_builder::BlockSigner for BlockSigner {
             }
         }
     }
-}
-
-/// The address that signed block `hash` on `chain_id`, if `signature` is a valid one.
-pub fn block_signer(
-    chain_id: u64,
-    hash: B256,
-    signature: &[u8],
-) -> Option<alloy_primitives::Address> {
-    let sig = alloy_primitives::Signature::try_from(signature).ok()?;
-    sig.recover_address_from_prehash(&block_signing_hash(chain_id, hash))
-        .ok()
 }
 
 /// `ordo keys new`: a fresh key in an encrypted keystore in `dir`; returns (address, file).

@@ -9,6 +9,7 @@
 //!   storage. Blocks are real Ethereum headers (`alloy_consensus::Header`), hash = keccak(rlp).
 //! - [`ChainSpec`]: chain id, fee parameters and the genesis allocation.
 //! - [`Provenance`]: which ordering policy produced a block, and why a fallback ran.
+//! - [`block_signing_hash`] / [`block_signer`]: the sequencer's signature over a block hash.
 //!
 //! Encodings are RLP (alloy-rlp) for everything consensus-shaped and for records on disk,
 //! so a record's bytes are stable across versions of the node.
@@ -16,6 +17,7 @@
 mod batch;
 mod bundle;
 mod chain;
+mod signing;
 mod tx;
 
 pub use batch::{
@@ -23,7 +25,10 @@ pub use batch::{
     CODEC_NONE, FRAME_VERSION, PAYLOAD_VERSION,
 };
 pub use bundle::{Bundle, BundleDecodeError, timestamp_opt};
-pub use chain::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount};
+pub use chain::{
+    ChainSpec, DEV_ACCOUNTS, DEV_BALANCE_ETHER, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount,
+};
+pub use signing::{block_signer, block_signing_hash};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx};
 
 use alloy_consensus::{Header, ReceiptEnvelope};

@@ -11,8 +11,8 @@ use alloy::{
     rpc::types::TransactionRequest,
 };
 use eyre::{Result, bail, ensure, eyre};
-use ordo_node::verify::{Deriver, FrameSource};
-use ordo_primitives::BatchFrame;
+use ordo_derive::{DeriveConfig, Deriver, FrameSource};
+use ordo_primitives::{BatchFrame, ChainSpec, DEV_CHAIN_ID};
 use ordo_tests::*;
 use serde_json::{Value, json};
 
@@ -103,11 +103,8 @@ async fn the_chain_rebuilt_from_its_batches_matches_across_a_codec_swap() -> Res
             .await?;
             let k = frames.len() - 1;
             let dir = tempfile::tempdir()?;
-            let config = ordo_node::NodeConfig {
-                datadir: dir.path().join("a"),
-                ..Default::default()
-            };
-            let mut deriver = Deriver::open(&config, None)?;
+            let config = DeriveConfig::new(dir.path().join("a"), ChainSpec::dev(DEV_CHAIN_ID));
+            let mut deriver = Deriver::open(&config)?;
             for f in &frames[..k] {
                 deriver.apply_frame(f)?;
             }
@@ -122,11 +119,8 @@ async fn the_chain_rebuilt_from_its_batches_matches_across_a_codec_swap() -> Res
                 "{err}"
             );
 
-            let config = ordo_node::NodeConfig {
-                datadir: dir.path().join("b"),
-                ..Default::default()
-            };
-            let mut deriver = Deriver::open(&config, None)?;
+            let config = DeriveConfig::new(dir.path().join("b"), ChainSpec::dev(DEV_CHAIN_ID));
+            let mut deriver = Deriver::open(&config)?;
             let mut flipped = BatchFrame::decode(&frames[0])?;
             let mut data = flipped.data.to_vec();
             let mid = data.len() / 2;

@@ -1,0 +1,334 @@
+//! [`Deriver`]: applies posted batches one by one to its own chain, re-executing every block.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use alloy_primitives::B256;
+use ordo_exec::{BlockParams, Executor, StateDb, genesis_header};
+use ordo_plugins::{PluginKind, PluginManager};
+use ordo_primitives::{
+    BatchFrame, BatchPayload, BlockRecord, CODEC_NONE, ChainSpec, Provenance, decode_raw_tx,
+};
+use ordo_storage::Storage;
+
+use crate::{BlockIds, DeriveError};
+
+/// Where the deriver keeps its chain, which chain it is, and which codecs it may use.
+#[derive(Debug, Clone)]
+pub struct DeriveConfig {
+    /// The derived chain's datadir (fjall under `<datadir>/db`); must hold no blocks yet.
+    pub datadir: PathBuf,
+    /// The chain's genesis and rules: the sequencer's own.
+    pub chain: ChainSpec,
+    /// Extra compression plugins (every `*.wasm` in it that loads as a codec); default none:
+    /// only the shipped codecs.
+    pub plugin_dir: Option<PathBuf>,
+}
+
+impl DeriveConfig {
+    /// The chain `chain` derived into `datadir`, with the shipped codecs only.
+    pub fn new(datadir: impl Into<PathBuf>, chain: ChainSpec) -> Self {
+        Self {
+            datadir: datadir.into(),
+            chain,
+            plugin_dir: None,
+        }
+    }
+}
+
+/// Rebuilds the chain batch by batch into its own datadir.
+pub struct Deriver {
+    exec: Executor,
+    storage: Storage,
+    head: BlockRecord,
+    codecs: Arc<PluginManager>,
+    next_index: u64,
+}
+
+/// What one frame added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Batch index.
+    pub index: u64,
+    /// First block rebuilt.
+    pub first_block: u64,
+    /// Last block rebuilt.
+    pub last_block: u64,
+    /// Its hash.
+    pub last_hash: B256,
+}
+
+/// Opens the storage in `datadir`, writing `spec`'s genesis on first use; returns the head.
+fn open_chain(datadir: &Path, spec: &ChainSpec) -> Result<(Storage, BlockRecord), DeriveError> {
+    std::fs::create_dir_all(datadir).map_err(|source| DeriveError::Io {
+        what: "creating datadir",
+        path: datadir.to_path_buf(),
+        source,
+    })?;
+    let storage = Storage::open(datadir.join("db"))?;
+    if let Some(n) = storage.head()? {
+        let head = storage
+            .block(n)?
+            .ok_or(DeriveError::MissingDerivedBlock(n))?;
+        return Ok((storage, head));
+    }
+    let (mut commit, root) = StateDb::genesis_commit(spec);
+    let header = genesis_header(spec, root);
+    let block = BlockRecord {
+        hash: header.hash_slow(),
+        header,
+        transactions: vec![],
+        senders: vec![],
+        tx_hashes: vec![],
+        provenance: Provenance {
+            policy: "genesis".into(),
+            ..Default::default()
+        },
+    };
+    commit.block = Some(block.clone());
+    storage.commit_block(&commit)?;
+    storage.put_chain_id(spec.chain_id)?;
+    tracing::info!(target: "ordo::derive", hash = %block.hash, chain_id = spec.chain_id, "wrote genesis");
+    Ok((storage, block))
+}
+
+/// The shipped codecs plus every codec in `plugin_dir`.
+fn open_codecs(plugin_dir: Option<&Path>) -> Result<Arc<PluginManager>, DeriveError> {
+    let codecs = PluginManager::open(Default::default(), None)?;
+    for shipped in ordo_plugins::shipped::all() {
+        if shipped.kind == PluginKind::Compression {
+            codecs.load(shipped.kind, shipped.bytes, "")?;
+        }
+    }
+    let Some(dir) = plugin_dir else {
+        return Ok(codecs);
+    };
+    let io = |source| DeriveError::Io {
+        what: "reading plugin folder",
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let bytes = std::fs::read(&path).map_err(|source| DeriveError::Io {
+                what: "reading plugin",
+                path: path.clone(),
+                source,
+            })?;
+            // Not every file need be a codec; the others are skipped.
+            if let Err(e) = codecs.load(PluginKind::Compression, &bytes, "") {
+                tracing::debug!(target: "ordo::derive", path = %path.display(), %e, "not a codec");
+            }
+        }
+    }
+    Ok(codecs)
+}
+
+impl Deriver {
+    /// Opens (or creates) the derived chain in `config.datadir` from the sequencer's
+    /// genesis, and loads the shipped codecs plus every codec in `config.plugin_dir`. Slow
+    /// (compiles the codecs): call it off the async reactor.
+    pub fn open(config: &DeriveConfig) -> Result<Self, DeriveError> {
+        let (storage, head) = open_chain(&config.datadir, &config.chain)?;
+        if head.number() != 0 {
+            return Err(DeriveError::DatadirNotEmpty {
+                path: config.datadir.clone(),
+                head: head.number(),
+            });
+        }
+        let chain_id = storage.chain_id()?.unwrap_or(config.chain.chain_id);
+        let state = Arc::new(StateDb::open(storage.clone())?);
+        let codecs = open_codecs(config.plugin_dir.as_deref())?;
+        Ok(Self {
+            exec: Executor::new(state, chain_id),
+            storage,
+            head,
+            codecs,
+            next_index: 0,
+        })
+    }
+
+    /// The index of the next batch to apply.
+    pub fn next_index(&self) -> u64 {
+        self.next_index
+    }
+
+    /// The last rebuilt block.
+    pub fn head(&self) -> &BlockRecord {
+        &self.head
+    }
+
+    /// The chain id the blocks are executed under.
+    pub fn chain_id(&self) -> u64 {
+        self.exec.chain_id()
+    }
+
+    /// A rebuilt block by number.
+    pub fn block(&self, number: u64) -> Result<Option<BlockRecord>, DeriveError> {
+        Ok(self.storage.block(number)?)
+    }
+
+    fn decompress(&self, frame: &BatchFrame) -> Result<Vec<u8>, DeriveError> {
+        let h = &frame.header;
+        if h.codec_id == CODEC_NONE {
+            return Ok(frame.data.to_vec());
+        }
+        let id = self
+            .codecs
+            .list()
+            .loaded
+            .into_iter()
+            .find(|p| p.info.code_hash == h.codec_hash)
+            .map(|p| p.info.id)
+            .ok_or(DeriveError::CodecUnavailable {
+                index: h.index,
+                codec_id: h.codec_id,
+                codec_hash: h.codec_hash,
+            })?;
+        self.codecs.activate(&id)?;
+        let codec = self
+            .codecs
+            .compressor()
+            .ok_or_else(|| DeriveError::CodecInactive {
+                index: h.index,
+                id: id.clone(),
+            })?;
+        if codec.codec_id() != h.codec_id {
+            return Err(DeriveError::CodecMismatch {
+                index: h.index,
+                codec_hash: h.codec_hash,
+                actual: codec.codec_id(),
+                codec_id: h.codec_id,
+            });
+        }
+        codec
+            .decompress(&frame.data)
+            .map_err(|source| DeriveError::Decompress {
+                index: h.index,
+                source,
+            })
+    }
+
+    /// Applies one posted frame; any mismatch is an error saying which batch and block.
+    pub fn apply_frame(&mut self, bytes: &[u8]) -> Result<Applied, DeriveError> {
+        let frame = BatchFrame::decode(bytes).map_err(DeriveError::Frame)?;
+        let h = frame.header;
+        let index = h.index;
+        if index != self.next_index {
+            return Err(DeriveError::OutOfOrder {
+                got: index,
+                expected: self.next_index,
+            });
+        }
+        let raw = self.decompress(&frame)?;
+        let payload =
+            BatchPayload::decode(&raw).map_err(|source| DeriveError::Payload { index, source })?;
+        let (Some(first), Some(last)) = (payload.blocks.first(), payload.blocks.last()) else {
+            return Err(DeriveError::EmptyBatch { index });
+        };
+        if first.number != h.first_block || last.number != h.last_block {
+            return Err(DeriveError::RangeMismatch {
+                index,
+                first: h.first_block,
+                last: h.last_block,
+                payload_first: first.number,
+                payload_last: last.number,
+            });
+        }
+        for block in &payload.blocks {
+            let parent = &self.head;
+            if block.number != parent.number() + 1 {
+                return Err(DeriveError::NotNext {
+                    index,
+                    number: block.number,
+                    parent: parent.number(),
+                });
+            }
+            if block.parent_hash != parent.hash {
+                return Err(DeriveError::WrongParent {
+                    index,
+                    number: block.number,
+                    named: block.parent_hash,
+                    parent: parent.number(),
+                    parent_hash: parent.hash,
+                });
+            }
+            let txs = block
+                .txs
+                .iter()
+                .enumerate()
+                .map(|(tx, raw)| {
+                    decode_raw_tx(raw)
+                        .map(Arc::new)
+                        .map_err(|source| DeriveError::BadTx {
+                            index,
+                            block: block.number,
+                            tx,
+                            source,
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let params = BlockParams {
+                number: block.number,
+                timestamp: block.timestamp,
+                beneficiary: block.beneficiary,
+                gas_limit: block.gas_limit,
+                base_fee: block.base_fee,
+                extra_data: block.extra_data.clone(),
+                state_block: None,
+            };
+            let built = self
+                .exec
+                .build_block(
+                    &parent.header,
+                    parent.hash,
+                    &params,
+                    &txs,
+                    Provenance {
+                        policy: "derived".into(),
+                        ..Default::default()
+                    },
+                )
+                .map_err(|source| DeriveError::Exec {
+                    index,
+                    block: block.number,
+                    source,
+                })?;
+            if let Some((hash, why)) = built.skipped.first() {
+                return Err(DeriveError::NotExecutable {
+                    index,
+                    block: block.number,
+                    hash: *hash,
+                    why: why.clone(),
+                });
+            }
+            self.storage.commit_block(&built.commit)?;
+            self.exec.state().apply(&built.commit);
+            self.head = built.block;
+        }
+        if self.head.hash != h.last_block_hash || self.head.header.state_root != h.state_root {
+            return Err(DeriveError::RootMismatch {
+                index,
+                block: self.head.number(),
+                derived: BlockIds {
+                    hash: self.head.hash,
+                    state_root: self.head.header.state_root,
+                },
+                expected: Box::new(BlockIds {
+                    hash: h.last_block_hash,
+                    state_root: h.state_root,
+                }),
+            });
+        }
+        self.next_index += 1;
+        Ok(Applied {
+            index,
+            first_block: h.first_block,
+            last_block: h.last_block,
+            last_hash: self.head.hash,
+        })
+    }
+}

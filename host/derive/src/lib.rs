@@ -1,0 +1,49 @@
+//! Ordo derivation: L1 → L2. Rebuilds the chain from posted batch frames alone and checks
+//! every block; `ordo verify` is a thin command over [`verify`]. The home of L1 origins,
+//! deposits, the sequencing window, output roots and block import as they arrive.
+//!
+//! Flow of [`verify`]:
+//! 1. [`FrameSource::frames`] reads every frame: from the batch inbox on L1 (calldata, or
+//!    blobs through `ordo_l1::BeaconClient`; only the batcher's transactions, reverted ones
+//!    included) or from a node's `ordo_getBatch`;
+//! 2. [`order_frames`] puts them in index order (a re-post may land after later batches; a
+//!    batch posted twice counts once; what does not decode, then the first gap, come last so
+//!    the deriver names them);
+//! 3. [`Deriver::apply_frame`], per frame:
+//!    1. decode the frame ([`BatchFrame`](ordo_primitives::BatchFrame)); its index must be
+//!       the next one;
+//!    2. pick the codec the header names — the identity for
+//!       [`CODEC_NONE`](ordo_primitives::CODEC_NONE), else the compression plugin with the
+//!       recorded code hash (the shipped ones are built in; more can be loaded from
+//!       [`DeriveConfig::plugin_dir`]) — and decompress;
+//!    3. decode the payload ([`BatchPayload`](ordo_primitives::BatchPayload)); every block
+//!       must follow the chain so far (number and parent hash);
+//!    4. re-execute each block with revm from the derived state
+//!       ([`Executor::build_block`](ordo_exec::Executor::build_block)); every transaction must
+//!       execute (a block that would skip one is not the sequencer's);
+//!    5. the rebuilt hashes chain and the last block's hash and state root must equal the
+//!       header's; each block is stored in the deriver's own datadir;
+//! 4. with [`VerifyOptions::compare_rpc`], each rebuilt block's hash is compared with that
+//!    node's, and with [`VerifyOptions::sequencer`] the node's signature over it must be the
+//!    sequencer's ([`ordo_primitives::block_signer`]);
+//! 5. progress goes to the caller as [`Event`]s; the first failure is a [`DeriveError`]
+//!    naming the batch and block.
+//!
+//! Seams: [`FrameSource`] (where frames come from), [`DeriveConfig`] (the chain spec and
+//! datadir: the caller, not this crate, knows how the chain is configured), the codec plugins
+//! (`ordo_plugins::PluginManager`, compression kind only), and [`Deriver`] itself for callers
+//! that feed frames one by one. Depends on primitives, storage, exec, plugins and l1, never on
+//! the node.
+
+mod deriver;
+mod error;
+mod order;
+mod rpc;
+mod source;
+mod verify;
+
+pub use deriver::{Applied, DeriveConfig, Deriver};
+pub use error::{BlockIds, DeriveError};
+pub use order::{Ordered, order_frames};
+pub use source::FrameSource;
+pub use verify::{Event, Verified, VerifyOptions, verify};

@@ -1,0 +1,141 @@
+//! [`verify`]: read every frame from a source, derive them in order and, optionally, compare
+//! each rebuilt block with a node (hash, and the sequencer's signature).
+
+use alloy_primitives::{Address, B256};
+use ordo_primitives::BlockRecord;
+use serde_json::json;
+
+use crate::{
+    Applied, DeriveConfig, DeriveError, Deriver, FrameSource,
+    order::order_frames,
+    rpc::{RpcClient, hash},
+};
+
+/// What to check besides the batches themselves.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Compare every rebuilt block hash with this node's (JSON-RPC URL); default: no
+    /// comparison.
+    pub compare_rpc: Option<String>,
+    /// Also check that the node holds this sequencer's signature over every rebuilt block
+    /// hash (needs `compare_rpc`); default: no check.
+    pub sequencer: Option<Address>,
+}
+
+/// Progress, reported as it happens (a failure stops the run after what was reported).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The same batch appeared again on the source; the first one counts.
+    Duplicate {
+        /// Its index.
+        index: u64,
+    },
+    /// A batch derived (and, with a node to compare with, matched it).
+    Applied(Applied),
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Every batch applied, in order.
+    pub applied: Vec<Applied>,
+    /// The last rebuilt block.
+    pub head: BlockRecord,
+}
+
+/// Derives every batch `source` holds into `config.datadir` and, per `options`, checks each
+/// rebuilt block against a node. Needs a multi-threaded runtime (re-execution runs in
+/// place on it).
+pub async fn verify(
+    config: &DeriveConfig,
+    source: &FrameSource,
+    options: &VerifyOptions,
+    mut on_event: impl FnMut(&Event),
+) -> Result<Verified, DeriveError> {
+    if options.sequencer.is_some() && options.compare_rpc.is_none() {
+        return Err(DeriveError::SequencerWithoutCompare);
+    }
+    let frames = source.frames().await?;
+    if frames.is_empty() {
+        return Err(DeriveError::NoBatches);
+    }
+    let mut deriver = Deriver::open(config)?;
+    let client = RpcClient::default();
+    let ordered = order_frames(&frames);
+    for index in ordered.duplicates {
+        on_event(&Event::Duplicate { index });
+    }
+    let mut applied = Vec::with_capacity(ordered.frames.len());
+    for frame in ordered.frames {
+        let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
+        if let Some(url) = &options.compare_rpc {
+            for n in a.first_block..=a.last_block {
+                compare_block(&client, &deriver, url, n, options.sequencer).await?;
+            }
+        }
+        on_event(&Event::Applied(a));
+        applied.push(a);
+    }
+    Ok(Verified {
+        applied,
+        head: deriver.head().clone(),
+    })
+}
+
+/// Block `n` at `url` is the derived one, and signed by `sequencer` when given.
+async fn compare_block(
+    client: &RpcClient,
+    deriver: &Deriver,
+    url: &str,
+    n: u64,
+    sequencer: Option<Address>,
+) -> Result<(), DeriveError> {
+    let theirs = client
+        .call(
+            url,
+            "eth_getBlockByNumber",
+            json!([format!("{n:#x}"), false]),
+        )
+        .await?;
+    if theirs["hash"].as_str().is_none() {
+        return Err(DeriveError::MissingBlock {
+            url: url.to_string(),
+            block: n,
+        });
+    }
+    let theirs: B256 = hash(&theirs["hash"], &format!("block {n} hash"))?;
+    let ours = deriver
+        .block(n)?
+        .ok_or(DeriveError::MissingDerivedBlock(n))?
+        .hash;
+    if ours != theirs {
+        return Err(DeriveError::HashMismatch {
+            block: n,
+            ours,
+            url: url.to_string(),
+            theirs,
+        });
+    }
+    let Some(expected) = sequencer else {
+        return Ok(());
+    };
+    let p = client
+        .call(url, "ordo_getBlockProvenance", json!([format!("{n:#x}")]))
+        .await?;
+    let signature = p["signature"]
+        .as_str()
+        .ok_or_else(|| DeriveError::NoSignature {
+            block: n,
+            url: url.to_string(),
+        })?;
+    let signature = alloy_primitives::hex::decode(signature)
+        .map_err(|e| DeriveError::Malformed(format!("block {n}: signature is not hex: {e}")))?;
+    match ordo_primitives::block_signer(deriver.chain_id(), ours, &signature) {
+        Some(who) if who == expected => Ok(()),
+        signer => Err(DeriveError::WrongSigner {
+            block: n,
+            signer,
+            expected,
+        }),
+    }
+}

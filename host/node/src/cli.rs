@@ -1,7 +1,12 @@
-//! `ordo plugin new` (scaffold a plugin crate from the SDK's templates) and `ordo plugin
-//! load` (send a plugin to a running node's admin API).
+//! `ordo plugin new` (scaffold a plugin crate from the SDK's templates), `ordo plugin
+//! load` (send a plugin to a running node's admin API) and `ordo bench` (runs the
+//! `ordo-bench` executable from `tools/bench`, which this crate does not link).
 
-use std::path::{Path, PathBuf};
+use std::{
+    ffi::OsString,
+    os::unix::process::CommandExt as _,
+    path::{Path, PathBuf},
+};
 
 use base64::Engine as _;
 use clap::Args;
@@ -83,6 +88,27 @@ pub async fn load_plugin(
         admin_call(admin, "admin_activatePlugin", json!([{ "id": id }])).await?;
     }
     Ok(info)
+}
+
+/// `ordo bench ARGS`: replaces this process with the `ordo-bench` executable found next to
+/// the `ordo` executable, passing `args` through unchanged (flags, `--help`, exit code,
+/// signals and output are the bench's). The load generator is its own package
+/// (`tools/bench`) so the node library never depends on it; `cargo build --workspace` puts
+/// both binaries in the same folder.
+pub fn exec_bench(args: &[OsString]) -> eyre::Result<()> {
+    let exe = std::env::current_exe().wrap_err("locating the ordo executable")?;
+    let bench = exe.with_file_name(format!("ordo-bench{}", std::env::consts::EXE_SUFFIX));
+    if !bench.is_file() {
+        bail!(
+            "`ordo bench` runs {}, which does not exist: build it with `cargo build -p ordo-bench` \
+             (or `cargo build --workspace`) and keep it next to {}",
+            bench.display(),
+            exe.display()
+        );
+    }
+    // `exec` returns only on failure.
+    let err = std::process::Command::new(&bench).args(args).exec();
+    Err(err).wrap_err_with(|| format!("running {}", bench.display()))
 }
 
 /// The templates shipped with the SDK, by kind: (Cargo.toml, src/lib.rs).

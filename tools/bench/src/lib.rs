@@ -1,4 +1,5 @@
-//! `ordo bench`: a load generator for any Ethereum JSON-RPC node (Ordo, anvil, geth, ...).
+//! `ordo-bench` (run by `ordo bench`): a load generator for any Ethereum JSON-RPC node (Ordo,
+//! anvil, geth, ...). It imports no ordo crate: it speaks public JSON-RPC only.
 //!
 //! Flow:
 //! 1. **Setup** (standard JSON-RPC only): `eth_chainId`; fees from `eth_gasPrice` and

@@ -11,6 +11,7 @@ use std::{
 use base64::Engine as _;
 use clap::Args;
 use eyre::{WrapErr, bail, eyre};
+use ordo_rpc_client::{ClientError, RpcClient, StatusCode};
 use serde_json::{Value, json};
 
 /// Where the admin API is and how to authenticate.
@@ -36,32 +37,22 @@ impl AdminArgs {
     }
 }
 
-/// Calls one admin method; a JSON-RPC error becomes an error naming the method.
+/// Calls one admin method (over the shared `ordo-rpc-client`); a JSON-RPC error becomes an
+/// error naming the method, a refused token says so.
 pub async fn admin_call(admin: &AdminArgs, method: &str, params: Value) -> eyre::Result<Value> {
     let token = admin.token()?;
-    let response = reqwest::Client::new()
-        .post(&admin.admin_url)
-        .bearer_auth(token)
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .wrap_err_with(|| format!("connecting to {}", admin.admin_url))?;
-    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-        bail!("the node refused the admin token (401)");
+    let client = RpcClient::new(&admin.admin_url)?.with_bearer(&token);
+    match client.call(method, params).await {
+        Ok(result) => Ok(result),
+        Err(ClientError::Rpc(e)) => bail!("{method} failed: {}", e.message),
+        Err(e) if e.http_status() == Some(StatusCode::UNAUTHORIZED) => {
+            bail!("the node refused the admin token (401)")
+        }
+        Err(e @ ClientError::Transport(_)) => {
+            Err(e).wrap_err_with(|| format!("connecting to {}", admin.admin_url))
+        }
+        Err(e) => Err(e).wrap_err_with(|| format!("{method}: reading the admin response")),
     }
-    let body: Value = response
-        .json()
-        .await
-        .wrap_err("reading the admin response")?;
-    if let Some(err) = body.get("error") {
-        bail!(
-            "{method} failed: {}",
-            err.get("message").and_then(Value::as_str).unwrap_or("?")
-        );
-    }
-    body.get("result")
-        .cloned()
-        .ok_or_else(|| eyre!("{method}: response without result"))
 }
 
 /// Loads `file` into the node (and activates it when asked); returns the load result.

@@ -590,7 +590,9 @@ pub struct Rpc {
 }
 
 /// A call's outcome as the tests see it: a JSON-RPC error is a value, anything else fails.
-fn split(r: std::result::Result<Value, ClientError>) -> Result<std::result::Result<Value, RpcError>> {
+fn split(
+    r: std::result::Result<Value, ClientError>,
+) -> Result<std::result::Result<Value, RpcError>> {
     match r {
         Ok(v) => Ok(Ok(v)),
         Err(ClientError::Rpc(e)) => Ok(Err(e)),

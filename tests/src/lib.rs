@@ -6,7 +6,7 @@
 //!    node prints on stdout once it serves. The node's stdout and stderr go to files in the
 //!    temp dir (`node-<run>.stdout.log`, `node-<run>.stderr.log`).
 //! 2. The test talks to it with alloy ([`http_provider`], [`ws_provider`]) or raw JSON-RPC
-//!    ([`Rpc`]); transactions are signed by hand where the test needs exact bytes
+//!    ([`Rpc`], over the shared `ordo-rpc-client`); transactions are signed by hand where the test needs exact bytes
 //!    ([`sign_raw`]).
 //! 3. The body runs inside [`NodeLogs::guard`], a failure guard: an `Err`, a timeout or a
 //!    panic prints the node's logs (a panic prints them from `TestNode`'s `Drop`).
@@ -577,70 +577,53 @@ pub async fn ws_provider(url: &str) -> Result<DynProvider> {
     Ok(p.erased())
 }
 
-/// A JSON-RPC error object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RpcError {
-    /// `error.code`.
-    pub code: i64,
-    /// `error.message`.
-    pub message: String,
-    /// `error.data`, if any.
-    pub data: Option<Value>,
-}
+/// A JSON-RPC error object (code, message, data): the shared client's.
+pub use ordo_rpc_client::RpcError;
+use ordo_rpc_client::{ClientError, RpcClient};
 
-impl std::fmt::Display for RpcError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "JSON-RPC error {}: {}", self.code, self.message)
-    }
-}
-
-/// Minimal raw JSON-RPC over HTTP (reqwest), for byte-exact requests and error checks.
+/// Raw JSON-RPC over HTTP for byte-exact requests and error checks: a thin wrapper over the
+/// shared client (`ordo-rpc-client`) that keeps a node's JSON-RPC error apart from a
+/// transport failure (`Ok(Err(rpc error))` vs `Err`).
 #[derive(Debug, Clone)]
 pub struct Rpc {
-    url: String,
-    client: reqwest::Client,
-    bearer: Option<String>,
+    inner: RpcClient,
+}
+
+/// A call's outcome as the tests see it: a JSON-RPC error is a value, anything else fails.
+fn split(
+    r: std::result::Result<Value, ClientError>,
+) -> Result<std::result::Result<Value, RpcError>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(ClientError::Rpc(e)) => Ok(Err(e)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl Rpc {
     /// A client for `url`.
     pub fn new(url: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
+        let inner = RpcClient::builder(url)
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap_or_else(|e| panic!("reqwest client: {e}"));
-        Self {
-            url: url.to_string(),
-            client,
-            bearer: None,
-        }
+        Self { inner }
     }
 
     /// The same client, sending `Authorization: Bearer <token>` (the admin API).
     pub fn with_bearer(mut self, token: &str) -> Self {
-        self.bearer = Some(token.to_string());
+        self.inner = self.inner.with_bearer(token);
         self
     }
 
     /// The URL.
     pub fn url(&self) -> &str {
-        &self.url
+        self.inner.url()
     }
 
     /// POSTs `body` verbatim (Content-Type: application/json); returns status and body text.
     pub async fn post_raw(&self, body: impl Into<String>) -> Result<(reqwest::StatusCode, String)> {
-        let mut request = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json");
-        if let Some(token) = &self.bearer {
-            request = request.bearer_auth(token);
-        }
-        let resp = request.body(body.into()).send().await?;
-        let status = resp.status();
-        let text = resp.text().await?;
-        Ok((status, text))
+        Ok(self.inner.post_raw(body.into(), &[]).await?)
     }
 
     /// POSTs a JSON value; returns the parsed JSON response (error if the body is not JSON).
@@ -656,9 +639,7 @@ impl Rpc {
         method: &str,
         params: Value,
     ) -> Result<std::result::Result<Value, RpcError>> {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let resp = self.post_json(&body).await?;
-        parse_response(&resp)
+        split(self.inner.call(method, params).await)
     }
 
     /// One call sent with an `X-Flashbots-Signature` header by `searcher` (EIP-191 over the
@@ -669,22 +650,15 @@ impl Rpc {
         method: &str,
         params: Value,
     ) -> Result<std::result::Result<Value, RpcError>> {
-        use alloy::signers::SignerSync;
-        let body =
-            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let body = ordo_rpc_client::request(1, method, params).to_string();
         let message = format!("{:#x}", keccak256(body.as_bytes()));
         let signature = searcher.sign_message_sync(message.as_bytes())?;
         let header = format!("{}:{}", searcher.address(), signature);
-        let resp = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("x-flashbots-signature", header)
-            .body(body)
-            .send()
-            .await?;
-        let text = resp.text().await?;
-        parse_response(&serde_json::from_str(&text)?)
+        split(
+            self.inner
+                .call_body(body, &[("x-flashbots-signature", &header)])
+                .await,
+        )
     }
 
     /// One call that must succeed.
@@ -699,28 +673,15 @@ impl Rpc {
         &self,
         calls: &[(&str, Value)],
     ) -> Result<Vec<std::result::Result<Value, RpcError>>> {
-        let body: Vec<Value> = calls
-            .iter()
+        self.inner
+            .batch(calls)
+            .await?
+            .into_iter()
             .enumerate()
-            .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
-            .collect();
-        let resp = self.post_json(&Value::Array(body)).await?;
-        let arr = resp
-            .as_array()
-            .ok_or_else(|| eyre!("batch response is not an array: {resp}"))?;
-        let mut out: Vec<Option<std::result::Result<Value, RpcError>>> = vec![None; calls.len()];
-        for item in arr {
-            let id = item
-                .get("id")
-                .and_then(Value::as_u64)
-                .and_then(|i| usize::try_from(i).ok())
-                .filter(|i| *i < calls.len())
-                .ok_or_else(|| eyre!("batch response item with a bad id: {item}"))?;
-            out[id] = Some(parse_response(item)?);
-        }
-        out.into_iter()
-            .enumerate()
-            .map(|(i, r)| r.ok_or_else(|| eyre!("batch response lacks id {i}")))
+            .map(|(i, r)| match r {
+                Err(ClientError::MissingFromBatch) => bail!("batch response lacks id {i}"),
+                r => split(r),
+            })
             .collect()
     }
 
@@ -747,26 +708,7 @@ impl Rpc {
 
 /// Splits a JSON-RPC response object into result or error.
 pub fn parse_response(resp: &Value) -> Result<std::result::Result<Value, RpcError>> {
-    if let Some(err) = resp.get("error") {
-        let code = err
-            .get("code")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| eyre!("error without code: {resp}"))?;
-        let message = err
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        return Ok(Err(RpcError {
-            code,
-            message,
-            data: err.get("data").cloned(),
-        }));
-    }
-    match resp.get("result") {
-        Some(v) => Ok(Ok(v.clone())),
-        None => bail!("response has neither result nor error: {resp}"),
-    }
+    Ok(ordo_rpc_client::parse_response(resp)?)
 }
 
 /// Parses a hex quantity (`"0x1a"`).

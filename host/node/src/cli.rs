@@ -1,11 +1,17 @@
-//! `ordo plugin new` (scaffold a plugin crate from the SDK's templates) and `ordo plugin
-//! load` (send a plugin to a running node's admin API).
+//! `ordo plugin new` (scaffold a plugin crate from the SDK's templates), `ordo plugin
+//! load` (send a plugin to a running node's admin API) and `ordo bench` (runs the
+//! `ordo-bench` executable from `tools/bench`, which this crate does not link).
 
-use std::path::{Path, PathBuf};
+use std::{
+    ffi::OsString,
+    os::unix::process::CommandExt as _,
+    path::{Path, PathBuf},
+};
 
 use base64::Engine as _;
 use clap::Args;
 use eyre::{WrapErr, bail, eyre};
+use ordo_rpc_client::{ClientError, RpcClient, StatusCode};
 use serde_json::{Value, json};
 
 /// Where the admin API is and how to authenticate.
@@ -31,32 +37,22 @@ impl AdminArgs {
     }
 }
 
-/// Calls one admin method; a JSON-RPC error becomes an error naming the method.
+/// Calls one admin method (over the shared `ordo-rpc-client`); a JSON-RPC error becomes an
+/// error naming the method, a refused token says so.
 pub async fn admin_call(admin: &AdminArgs, method: &str, params: Value) -> eyre::Result<Value> {
     let token = admin.token()?;
-    let response = reqwest::Client::new()
-        .post(&admin.admin_url)
-        .bearer_auth(token)
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .wrap_err_with(|| format!("connecting to {}", admin.admin_url))?;
-    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-        bail!("the node refused the admin token (401)");
+    let client = RpcClient::new(&admin.admin_url)?.with_bearer(&token);
+    match client.call(method, params).await {
+        Ok(result) => Ok(result),
+        Err(ClientError::Rpc(e)) => bail!("{method} failed: {}", e.message),
+        Err(e) if e.http_status() == Some(StatusCode::UNAUTHORIZED) => {
+            bail!("the node refused the admin token (401)")
+        }
+        Err(e @ ClientError::Transport(_)) => {
+            Err(e).wrap_err_with(|| format!("connecting to {}", admin.admin_url))
+        }
+        Err(e) => Err(e).wrap_err_with(|| format!("{method}: reading the admin response")),
     }
-    let body: Value = response
-        .json()
-        .await
-        .wrap_err("reading the admin response")?;
-    if let Some(err) = body.get("error") {
-        bail!(
-            "{method} failed: {}",
-            err.get("message").and_then(Value::as_str).unwrap_or("?")
-        );
-    }
-    body.get("result")
-        .cloned()
-        .ok_or_else(|| eyre!("{method}: response without result"))
 }
 
 /// Loads `file` into the node (and activates it when asked); returns the load result.
@@ -83,6 +79,27 @@ pub async fn load_plugin(
         admin_call(admin, "admin_activatePlugin", json!([{ "id": id }])).await?;
     }
     Ok(info)
+}
+
+/// `ordo bench ARGS`: replaces this process with the `ordo-bench` executable found next to
+/// the `ordo` executable, passing `args` through unchanged (flags, `--help`, exit code,
+/// signals and output are the bench's). The load generator is its own package
+/// (`tools/bench`) so the node library never depends on it; `cargo build --workspace` puts
+/// both binaries in the same folder.
+pub fn exec_bench(args: &[OsString]) -> eyre::Result<()> {
+    let exe = std::env::current_exe().wrap_err("locating the ordo executable")?;
+    let bench = exe.with_file_name(format!("ordo-bench{}", std::env::consts::EXE_SUFFIX));
+    if !bench.is_file() {
+        bail!(
+            "`ordo bench` runs {}, which does not exist: build it with `cargo build -p ordo-bench` \
+             (or `cargo build --workspace`) and keep it next to {}",
+            bench.display(),
+            exe.display()
+        );
+    }
+    // `exec` returns only on failure.
+    let err = std::process::Command::new(&bench).args(args).exec();
+    Err(err).wrap_err_with(|| format!("running {}", bench.display()))
 }
 
 /// The templates shipped with the SDK, by kind: (Cargo.toml, src/lib.rs).

@@ -27,7 +27,6 @@
 pub mod admin;
 pub mod api;
 pub mod batches;
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod control;

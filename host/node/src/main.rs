@@ -31,8 +31,13 @@ enum Command {
         #[command(flatten)]
         args: NodeArgs,
     },
-    /// Load-test any Ethereum JSON-RPC node.
-    Bench(ordo_node::bench::BenchArgs),
+    /// Load-test any Ethereum JSON-RPC node (runs `ordo-bench`, which sits next to `ordo`).
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// Passed through to `ordo-bench` (`ordo bench --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Write and load plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -353,6 +358,10 @@ fn main() -> eyre::Result<()> {
     // Before anything else, and before any thread exists: secrets leave the environment.
     ordo_node::keys::take_secret_env();
     let cli = Cli::parse();
+    if let Command::Bench { args } = &cli.command {
+        // Replaces this process before any runtime thread exists.
+        return ordo_node::cli::exec_bench(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -401,10 +410,7 @@ fn main() -> eyre::Result<()> {
             print!("{}", args.config(config.as_deref())?.to_toml()?);
             Ok(())
         }
-        Command::Bench(args) => {
-            init_tracing("pretty");
-            runtime.block_on(ordo_node::bench::run(args))
-        }
+        Command::Bench { args } => ordo_node::cli::exec_bench(&args),
         Command::Plugin(PluginCommand::New {
             kind,
             name,

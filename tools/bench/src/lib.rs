@@ -1,4 +1,6 @@
-//! `ordo bench`: a load generator for any Ethereum JSON-RPC node (Ordo, anvil, geth, ...).
+//! `ordo-bench` (run by `ordo bench`): a load generator for any Ethereum JSON-RPC node (Ordo,
+//! anvil, geth, ...). It imports no node crate: it speaks public JSON-RPC only, through the
+//! shared client (`ordo-rpc-client`).
 //!
 //! Flow:
 //! 1. **Setup** (standard JSON-RPC only): `eth_chainId`; fees from `eth_gasPrice` and
@@ -42,7 +44,7 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use eyre::{Context, Result, bail, eyre};
 use hdrhistogram::Histogram;
-use serde::Deserialize;
+use ordo_rpc_client::{ClientError, RpcClient};
 use serde_json::{Value, json};
 
 const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
@@ -108,8 +110,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if args.txs == 0 || args.accounts == 0 || args.concurrency == 0 || args.batch_size == 0 {
         bail!("--txs, --accounts, --concurrency and --batch-size must be > 0");
     }
-    let rpc = Rpc::new(&args.rpc, args.concurrency)?;
-    let track_rpc = Rpc::new(&args.rpc, 8)?;
+    let rpc = client(&args.rpc, args.concurrency)?;
+    let track_rpc = client(&args.rpc, 8)?;
 
     // ---- setup
     let chain_id = quantity(&rpc.call("eth_chainId", json!([])).await?)? as u64;
@@ -231,14 +233,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 let i = cursor.fetch_add(1, Ordering::Relaxed);
                 let Some(p) = prepared.get(i) else { break };
                 let sent_at = Instant::now();
-                let res = rpc.post_body(p.body.clone()).await;
+                let res = rpc.call_body(p.body.clone(), &[]).await;
                 let acked_at = Instant::now();
                 let result = match res {
-                    Ok(resp) => match (resp.result, resp.error) {
-                        (_, Some(e)) => Err(e.message),
-                        (Some(_), None) => Ok(()),
-                        (None, None) => Err("response without result".to_string()),
-                    },
+                    Ok(_) => Ok(()),
+                    Err(ClientError::Rpc(e)) => Err(e.message),
                     Err(e) => Err(e.to_string()),
                 };
                 let _ = outcomes[i].set(Outcome {
@@ -358,7 +357,7 @@ fn presign(senders: &[PrivateKeySigner], nonces: &[u64], n: usize, fees: Fees) -
 /// Tops up every sender below `need` to `need`, spreading the funding txs over the funders,
 /// and waits for their receipts.
 async fn fund(
-    rpc: &Rpc,
+    rpc: &RpcClient,
     args: &BenchArgs,
     fees: &Fees,
     funders: &[PrivateKeySigner],
@@ -474,7 +473,7 @@ impl Tracked {
 }
 
 async fn track(
-    rpc: Rpc,
+    rpc: RpcClient,
     args: BenchArgs,
     prepared: Arc<Vec<Prepared>>,
     by_hash: Arc<HashMap<B256, usize>>,
@@ -855,147 +854,13 @@ impl Report {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Minimal JSON-RPC over HTTP
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Deserialize)]
-struct RpcErrorObj {
-    code: i64,
-    message: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct RpcResponse {
-    #[serde(default)]
-    id: Value,
-    #[serde(default)]
-    result: Option<Value>,
-    #[serde(default)]
-    error: Option<RpcErrorObj>,
-}
-
-/// Errors of one call: transport/HTTP or a JSON-RPC error object.
-#[derive(Debug)]
-enum CallError {
-    Transport(String),
-    Rpc(RpcErrorObj),
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Transport(e) => write!(f, "transport: {e}"),
-            Self::Rpc(e) => write!(f, "{} ({})", e.message, e.code),
-        }
-    }
-}
-
-impl std::error::Error for CallError {}
-
-#[derive(Debug, Clone)]
-struct Rpc {
-    client: reqwest::Client,
-    url: String,
-}
-
-impl Rpc {
-    fn new(url: &str, connections: usize) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(connections)
-            .timeout(Duration::from_secs(60))
-            .build()?;
-        Ok(Self {
-            client,
-            url: url.to_string(),
-        })
-    }
-
-    /// POSTs a pre-rendered single-call body.
-    async fn post_body(&self, body: String) -> std::result::Result<RpcResponse, CallError> {
-        let resp = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| CallError::Transport(e.to_string()))?;
-        serde_json::from_slice(&bytes).map_err(|_| {
-            CallError::Transport(format!(
-                "HTTP {status}: {}",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-            ))
-        })
-    }
-
-    async fn call(&self, method: &str, params: Value) -> std::result::Result<Value, CallError> {
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let resp = self.post_body(body.to_string()).await?;
-        match (resp.result, resp.error) {
-            (_, Some(e)) => Err(CallError::Rpc(e)),
-            (Some(v), None) => Ok(v),
-            (None, None) => Ok(Value::Null),
-        }
-    }
-
-    /// A batch; results in call order (matched by id).
-    async fn batch(
-        &self,
-        calls: &[(&str, Value)],
-    ) -> std::result::Result<Vec<std::result::Result<Value, CallError>>, CallError> {
-        let body: Vec<Value> = calls
-            .iter()
-            .enumerate()
-            .map(|(i, (m, p))| json!({"jsonrpc": "2.0", "id": i, "method": m, "params": p}))
-            .collect();
-        let resp = self
-            .client
-            .post(&self.url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| CallError::Transport(e.to_string()))?;
-        let items: Vec<RpcResponse> = serde_json::from_slice(&bytes).map_err(|_| {
-            CallError::Transport(format!(
-                "batch answer is not an array: {}",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-            ))
-        })?;
-        let mut out: Vec<Option<std::result::Result<Value, CallError>>> =
-            (0..calls.len()).map(|_| None).collect();
-        for item in items {
-            let Some(i) = item
-                .id
-                .as_u64()
-                .map(|i| i as usize)
-                .filter(|i| *i < calls.len())
-            else {
-                continue;
-            };
-            out[i] = Some(match (item.result, item.error) {
-                (_, Some(e)) => Err(CallError::Rpc(e)),
-                (Some(v), None) => Ok(v),
-                (None, None) => Ok(Value::Null),
-            });
-        }
-        Ok(out
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(CallError::Transport("missing in batch answer".into())))
-            })
-            .collect())
-    }
+/// The JSON-RPC client of one phase: up to `connections` keep-alive connections, 60 s per
+/// request.
+fn client(url: &str, connections: usize) -> Result<RpcClient> {
+    Ok(RpcClient::builder(url)
+        .max_idle_connections(connections)
+        .timeout(Duration::from_secs(60))
+        .build()?)
 }
 
 /// Progress lines: stdout for the text report, stderr with `--json` (stdout stays one object).
@@ -1010,7 +875,7 @@ fn say(json: bool, line: String) {
 /// Parses a hex quantity.
 /// Asks `method(address, tag)` for every account, in batches of `batch_size`.
 async fn per_account(
-    rpc: &Rpc,
+    rpc: &RpcClient,
     batch_size: usize,
     accounts: impl Iterator<Item = &PrivateKeySigner>,
     method: &'static str,

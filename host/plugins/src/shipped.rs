@@ -6,7 +6,7 @@ use crate::PluginKind;
 /// One shipped plugin component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShippedPlugin {
-    /// Its kind (`[package.metadata.ordo] kind` in its Cargo.toml).
+    /// Its kind: the ordo-sdk kind feature its Cargo.toml enables.
     pub kind: PluginKind,
     /// Its Cargo package name, e.g. `ordo-plugin-priority-fee`.
     pub package: &'static str,

@@ -6,7 +6,7 @@ use std::{
 };
 
 use alloy_primitives::B256;
-use ordo_exec::{BlockParams, Executor, StateDb, genesis_header};
+use ordo_exec::{BlockParams, Executor, StateDb};
 use ordo_plugins::{PluginKind, PluginManager};
 use ordo_primitives::{
     BatchFrame, BatchPayload, BlockRecord, CODEC_NONE, ChainSpec, Provenance, decode_raw_tx,
@@ -74,22 +74,7 @@ fn open_chain(datadir: &Path, spec: &ChainSpec) -> Result<(Storage, BlockRecord)
             .ok_or(DeriveError::MissingDerivedBlock(n))?;
         return Ok((storage, head));
     }
-    let (mut commit, root) = StateDb::genesis_commit(spec);
-    let header = genesis_header(spec, root);
-    let block = BlockRecord {
-        hash: header.hash_slow(),
-        header,
-        transactions: vec![],
-        senders: vec![],
-        tx_hashes: vec![],
-        provenance: Provenance {
-            policy: "genesis".into(),
-            ..Default::default()
-        },
-    };
-    commit.block = Some(block.clone());
-    storage.commit_block(&commit)?;
-    storage.put_chain_id(spec.chain_id)?;
+    let block = ordo_exec::write_genesis(&storage, spec)?;
     tracing::info!(target: "ordo::derive", hash = %block.hash, chain_id = spec.chain_id, "wrote genesis");
     Ok((storage, block))
 }

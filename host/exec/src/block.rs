@@ -615,3 +615,29 @@ pub fn genesis_header(spec: &ordo_primitives::ChainSpec, state_root: B256) -> He
         )
     }
 }
+
+/// Writes the genesis block and state of `spec` into an empty `storage` (one atomic batch,
+/// plus the chain id) and returns the block: what the node does on a fresh datadir and what
+/// derivation does on its scratch one.
+pub fn write_genesis(
+    storage: &ordo_storage::Storage,
+    spec: &ordo_primitives::ChainSpec,
+) -> Result<BlockRecord, ordo_storage::StorageError> {
+    let (mut commit, root) = StateDb::genesis_commit(spec);
+    let header = genesis_header(spec, root);
+    let block = BlockRecord {
+        hash: header.hash_slow(),
+        header,
+        transactions: vec![],
+        senders: vec![],
+        tx_hashes: vec![],
+        provenance: Provenance {
+            policy: "genesis".into(),
+            ..Default::default()
+        },
+    };
+    commit.block = Some(block.clone());
+    storage.commit_block(&commit)?;
+    storage.put_chain_id(spec.chain_id)?;
+    Ok(block)
+}

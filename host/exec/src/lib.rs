@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use block::{
     BlockAssembler, BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, DropReason, SPEC,
-    Skipped, genesis_header,
+    Skipped, genesis_header, write_genesis,
 };
 pub use bundle::{BundleOutcome, BundleTxResult};
 pub use call::{CALL_GAS_CAP, CallOutcome};

@@ -41,9 +41,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use alloy_primitives::{Address, U256};
 use eyre::WrapErr;
 use ordo_builder::{BlockParamsConfig, Builder, HeadCell};
-use ordo_exec::{Executor, StateDb, genesis_header};
+use ordo_exec::{Executor, StateDb};
 use ordo_pool::{BundleLimits, BundlePool, Pool, PoolConfig, PoolLimits, StateReader};
-use ordo_primitives::{BlockRecord, Provenance};
+use ordo_primitives::BlockRecord;
 use ordo_storage::Storage;
 use parking_lot::RwLock;
 use tokio::sync::watch;
@@ -121,22 +121,7 @@ pub fn open_chain(config: &NodeConfig) -> eyre::Result<(Storage, BlockRecord)> {
             .ok_or_else(|| eyre::eyre!("head block {n} missing"))?,
         None => {
             let spec = config.chain_spec()?;
-            let (mut commit, root) = StateDb::genesis_commit(&spec);
-            let header = genesis_header(&spec, root);
-            let block = BlockRecord {
-                hash: header.hash_slow(),
-                header,
-                transactions: vec![],
-                senders: vec![],
-                tx_hashes: vec![],
-                provenance: Provenance {
-                    policy: "genesis".into(),
-                    ..Default::default()
-                },
-            };
-            commit.block = Some(block.clone());
-            storage.commit_block(&commit)?;
-            storage.put_chain_id(spec.chain_id)?;
+            let block = ordo_exec::write_genesis(&storage, &spec)?;
             tracing::info!(target: "ordo::node", hash = %block.hash, chain_id = spec.chain_id, "wrote genesis");
             block
         }

@@ -21,6 +21,9 @@ use alloy_signer_local::PrivateKeySigner;
 use eyre::{WrapErr, bail, eyre};
 use zeroize::Zeroizing;
 
+pub use crate::secret_file::read_secret_file;
+use crate::secret_file::{open_to_others, write_private};
+
 /// Environment variables that carry secrets (keystore passwords, dev keys). The node takes
 /// them out of its environment at start ([`take_secret_env`]), so they are not left in
 /// `/proc/<pid>/environ` or inherited by anything it starts.
@@ -74,26 +77,6 @@ pub fn secret_env(name: &str) -> Option<Zeroizing<String>> {
         return secrets.get(name).cloned();
     }
     std::env::var(name).ok().map(Zeroizing::new)
-}
-
-/// A secret kept in a file (a keystore password), refused unless only its owner can read
-/// it, with trailing newlines removed.
-pub fn read_secret_file(path: &Path, what: &str) -> eyre::Result<Zeroizing<String>> {
-    let meta = std::fs::metadata(path)
-        .wrap_err_with(|| format!("reading the {what} file {}", path.display()))?;
-    if let Some(mode) = open_to_others(&meta) {
-        bail!(
-            "the {what} file {} is readable by others (mode {mode:o}); chmod 600 it",
-            path.display()
-        );
-    }
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .wrap_err_with(|| format!("reading the {what} file {}", path.display()))?,
-    );
-    Ok(Zeroizing::new(
-        text.trim_end_matches(['\n', '\r']).to_string(),
-    ))
 }
 
 /// Where one key comes from; the first set of keystore, key file, env var wins.
@@ -169,13 +152,6 @@ pub fn read_key_file(path: &Path, what: &str) -> eyre::Result<PrivateKeySigner> 
     parse_secret(&text, what)
 }
 
-/// The file's permission bits if anyone but its owner may use it.
-pub(crate) fn open_to_others(meta: &std::fs::Metadata) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    (mode & 0o077 != 0).then_some(mode)
-}
-
 /// Writes a fresh random key to `path` (mode 0600) unless one is there; returns it.
 pub fn load_or_create_key_file(path: &Path, what: &str) -> eyre::Result<PrivateKeySigner> {
     if path.exists() {
@@ -183,7 +159,7 @@ pub fn load_or_create_key_file(path: &Path, what: &str) -> eyre::Result<PrivateK
     }
     let signer = PrivateKeySigner::random();
     let hex = Zeroizing::new(alloy_primitives::hex::encode(signer.to_bytes()));
-    crate::admin::write_private(path, hex.as_bytes())?;
+    write_private(path, hex.as_bytes())?;
     tracing::info!(target: "ordo::keys", path = %path.display(), address = %signer.address(), "generated the {what} key");
     Ok(signer)
 }

@@ -14,25 +14,27 @@
 //! 5. open the batcher (resumes after the last stored batch; compression and prover plugins
 //!    through [`batches::ManagerBatchPlugins`]);
 //! 6. load the sequencer key ([`keys`]; every sealed block hash is signed), restore the
-//!    operator's controls ([`control`]: halt flag, live block parameters and rate limits);
+//!    operator's controls ([`ordo_api::Control`]: halt flag, live block parameters and rate
+//!    limits);
 //! 7. start the builder loop (a block every block time), the batcher loop, the L1 poster
 //!    when `[l1]` names an L1 ([`batches::BatcherQueue`] feeds it the stored batches), the
-//!    JSON-RPC server ([`api::NodeApi`] is the backend that turns records into RPC shapes;
-//!    `/health`, `/ready` and the [`ui`] dashboard share its port) and the admin listener
-//!    ([`admin`], bearer token, [`metrics`] at `/metrics`);
+//!    JSON-RPC server (`ordo-rpc` transport; `ordo-api`'s [`ordo_api::NodeApi`] answers eth
+//!    and its namespaces the rest; `/health`, `/ready` and the [`ui`] dashboard share its
+//!    port) and the admin listener ([`admin`]: the admin namespace behind a bearer token,
+//!    [`metrics`] at `/metrics`);
 //! 8. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
 //!
 //! Only this crate knows the concrete types of every stage.
 
 pub mod admin;
-pub mod api;
 pub mod batches;
 pub mod cli;
 pub mod config;
-pub mod control;
 pub mod genesis;
 pub mod keys;
+pub mod layering;
 pub mod metrics;
+pub mod secret_file;
 pub mod ui;
 pub mod verify;
 
@@ -223,12 +225,12 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         config.batcher.into(),
         plugins.batch_plugins(),
     )?;
-    let api = api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
+    let api = ordo_api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
     api.set_max_log_results(config.limits.max_log_results);
     let per_sender = api.per_sender();
     per_sender.set_quota(config.limits.per_sender());
     let per_ip = Arc::new(ordo_rpc::RateLimiter::new(config.limits.per_ip()));
-    let control = control::Control::restore(control::Controlled {
+    let control = ordo_api::Control::restore(ordo_api::Controlled {
         storage: storage.clone(),
         builder: builder.clone(),
         pool: pool.clone(),
@@ -257,7 +259,12 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         .limits
         .rpc_config(per_ip, &config.rpc, trusted_proxies.clone());
     let serve_limits = config.limits.serve_limits(trusted_proxies, open_files);
-    let router = ordo_rpc::router(api, rpc_config)
+    let namespaces: Vec<Arc<dyn ordo_rpc::Namespace>> = vec![
+        Arc::new(ordo_api::OrdoNamespace(api.clone())),
+        Arc::new(ordo_api::MevNamespace(api.clone())),
+        Arc::new(ordo_api::TxpoolNamespace(api.clone())),
+    ];
+    let router = ordo_rpc::router(api, namespaces, rpc_config)
         .merge(ready_route(control.clone()))
         .merge(ui::routes());
     let rpc_task = tokio::spawn({
@@ -271,7 +278,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(target: "ordo::admin", %admin_addr, "admin API listens beyond loopback");
     }
-    let admin_router = admin::router(admin::AdminState {
+    let admin_router = admin::router(Arc::new(ordo_api::AdminNamespace {
         manager: plugins.clone(),
         builder: builder.clone(),
         control: control.clone(),
@@ -279,9 +286,8 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         batcher: batcher.clone(),
         poster: poster.as_ref().map(|p| p.status_handle()),
         sequencer: sequencer_address,
-        token,
         plugin_dir: config.plugins.folder(&config.datadir),
-    });
+    }), token);
     let admin_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {
@@ -321,7 +327,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
 
 /// `GET /ready` on the RPC listener: 200 when the node should get traffic, else 503 with the
 /// reasons (for load balancers and orchestrators; `/health` is plain liveness).
-fn ready_route(control: Arc<control::Control>) -> axum::Router {
+fn ready_route(control: Arc<ordo_api::Control>) -> axum::Router {
     use axum::{http::StatusCode, response::IntoResponse, routing::get};
     axum::Router::new().route(
         "/ready",

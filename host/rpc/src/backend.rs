@@ -1,7 +1,8 @@
-//! The seam between the RPC server and the chain: [`EthBackend`] and the events it publishes.
+//! The seam between the RPC server and the chain: [`EthBackend`] (by concern) and the events
+//! it publishes.
 //!
-//! The server never touches storage, execution or the pool directly; `ordo-node` implements
-//! this trait over the real components, tests implement it with a mock.
+//! The server never touches storage, execution or the pool directly; `ordo-api` implements
+//! these traits over the real components, tests implement them with a mock.
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -39,19 +40,27 @@ pub enum ChainEvent {
     PendingTx(B256),
 }
 
-/// What the RPC server needs from the chain. Implemented by `ordo-node`.
+/// What the RPC server needs from the chain for the `eth` namespace, by concern:
+/// [`EthBlocks`] (blocks, transactions, receipts, sending), [`EthState`] (accounts and calls),
+/// [`EthLogs`] (logs and the event feed behind filters and subscriptions) and [`EthFees`].
+/// Anything that implements the four is a backend. Implemented by `ordo-api`.
 ///
 /// Blocking: synchronous methods must be quick reads (an in-memory head, a storage point read).
 /// The server calls the potentially heavy ones (`call`, `estimate_gas`, `create_access_list`,
-/// `logs`, `fee_history`, `block_receipts`, heavy extensions) on its read pool, where
-/// [`crate::CallDeadline::current`] tells when the call must give up; quick extensions on
-/// tokio's blocking pool; the others inline on the reactor. `send_raw_transaction` is asynchronous because it waits for the WAL fsync.
+/// `logs`, `fee_history`, `block_receipts`) on its read pool, where
+/// [`crate::CallDeadline::current`] tells when the call must give up; the others inline on the
+/// reactor. `send_raw_transaction` is asynchronous because it waits for the WAL fsync.
 ///
 /// Block identifiers arrive unresolved: the backend maps `latest`/`pending`/`safe`/`finalized`/
 /// `earliest`, numbers and EIP-1898 hashes (`requireCanonical`) to its blocks. Methods that
 /// return `Option` answer `None` for an unknown block or transaction (the server sends `null`);
 /// state reads on an unknown block return an error (geth: -32001 or -32000 "header not found").
-pub trait EthBackend: Send + Sync + 'static {
+pub trait EthBackend: EthBlocks + EthState + EthLogs + EthFees {}
+
+impl<T: EthBlocks + EthState + EthLogs + EthFees> EthBackend for T {}
+
+/// Blocks, transactions and receipts; sending a transaction.
+pub trait EthBlocks: Send + Sync + 'static {
     /// The chain id (`eth_chainId`, `net_version`).
     fn chain_id(&self) -> u64;
 
@@ -81,6 +90,13 @@ pub trait EthBackend: Send + Sync + 'static {
     /// The receipt of a mined transaction; `None` while it is pending or unknown.
     fn receipt(&self, hash: B256) -> BackendResult<Option<TransactionReceipt>>;
 
+    /// Validates a raw signed transaction, makes it durable and returns its hash. Resolves only
+    /// after the fsync; concurrent calls must share one group commit.
+    fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_>;
+}
+
+/// Account state at a block, and calls against it.
+pub trait EthState: Send + Sync + 'static {
     /// An account's balance at a block.
     fn balance(&self, address: Address, at: BlockId) -> BackendResult<U256>;
 
@@ -119,7 +135,20 @@ pub trait EthBackend: Send + Sync + 'static {
         request: TransactionRequest,
         at: BlockId,
     ) -> BackendResult<AccessListResult>;
+}
 
+/// Logs, and the chain's event feed (filters and subscriptions are built on it).
+pub trait EthLogs: Send + Sync + 'static {
+    /// The logs matching `filter`: the backend resolves the block range (tags, `blockHash`),
+    /// enforces its range limit and applies address and topic matching.
+    fn logs(&self, filter: &Filter) -> BackendResult<Vec<Log>>;
+
+    /// A new receiver of chain events (new blocks with their logs, pending transactions).
+    fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
+}
+
+/// Gas price suggestions and fee history.
+pub trait EthFees: Send + Sync + 'static {
     /// The suggested legacy gas price (base fee plus the suggested tip).
     fn gas_price(&self) -> BackendResult<u128>;
 
@@ -135,50 +164,6 @@ pub trait EthBackend: Send + Sync + 'static {
         newest: BlockNumberOrTag,
         reward_percentiles: Option<Vec<f64>>,
     ) -> BackendResult<FeeHistory>;
-
-    /// Validates a raw signed transaction, makes it durable and returns its hash. Resolves only
-    /// after the fsync; concurrent calls must share one group commit.
-    fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_>;
-
-    /// The logs matching `filter`: the backend resolves the block range (tags, `blockHash`),
-    /// enforces its range limit and applies address and topic matching.
-    fn logs(&self, filter: &Filter) -> BackendResult<Vec<Log>>;
-
-    /// A new receiver of chain events (new blocks with their logs, pending transactions).
-    fn subscribe(&self) -> broadcast::Receiver<ChainEvent>;
-
-    /// Methods outside the standard namespaces that this backend serves (`ordo_*`), run on
-    /// the blocking pool with the positional params as one JSON array. `None` means "not one
-    /// of mine" (the server answers -32601).
-    fn extension(
-        &self,
-        method: &str,
-        params: Option<&serde_json::value::RawValue>,
-    ) -> Option<BackendResult<Box<serde_json::value::RawValue>>> {
-        let _ = (method, params);
-        None
-    }
-
-    /// Whether extension `method` runs the EVM or scans history (`eth_callBundle`): such
-    /// calls go to the read pool with its deadline and per-client budget, like `eth_call`.
-    fn heavy_extension(&self, method: &str) -> bool {
-        let _ = method;
-        false
-    }
-
-    /// [`EthBackend::extension`] with the caller's identity: `searcher` is the address that
-    /// signed the HTTP request body with a valid `X-Flashbots-Signature` header (`None` without
-    /// the header, and always over WebSocket). The server calls this method; the default
-    /// ignores the identity and calls [`EthBackend::extension`].
-    fn extension_as(
-        &self,
-        method: &str,
-        params: Option<&serde_json::value::RawValue>,
-        searcher: Option<Address>,
-    ) -> Option<BackendResult<Box<serde_json::value::RawValue>>> {
-        let _ = searcher;
-        self.extension(method, params)
-    }
 }
 
 /// Runs a potentially heavy backend call on tokio's blocking pool.

@@ -273,7 +273,7 @@ impl Clients {
         client: Option<IpAddr>,
         bytes: usize,
     ) -> Result<Reservation, BackendError> {
-        let client = client.map(crate::client_key);
+        let client = client.map(client_key);
         if let Some(key) = client {
             let mut usage = self.usage.lock();
             let u = usage.entry(key).or_default();
@@ -303,7 +303,7 @@ impl Clients {
     /// Counts `bytes` queued for one of `client`'s WebSockets; `false` (and nothing counted)
     /// when the client is over its budget.
     pub(crate) fn queue(&self, client: Option<IpAddr>, bytes: usize) -> bool {
-        let Some(key) = client.map(crate::client_key) else {
+        let Some(key) = client.map(client_key) else {
             return true;
         };
         let mut usage = self.usage.lock();
@@ -321,7 +321,7 @@ impl Clients {
 
     /// Bytes written out (or dropped with their connection).
     pub(crate) fn dequeue(&self, client: Option<IpAddr>, bytes: usize) {
-        if let Some(key) = client.map(crate::client_key) {
+        if let Some(key) = client.map(client_key) {
             self.release(key, |u| {
                 u.queued_bytes = u.queued_bytes.saturating_sub(bytes)
             });
@@ -334,7 +334,7 @@ impl Clients {
         client: Option<IpAddr>,
     ) -> Option<CallPermit> {
         let max = self.limits.max_calls;
-        let key = client.map(crate::client_key).filter(|_| max > 0)?;
+        let key = client.map(client_key).filter(|_| max > 0)?;
         let semaphore = Arc::clone(
             self.calls
                 .lock()
@@ -452,5 +452,35 @@ mod tests {
         );
         clients.dequeue(a, 500);
         assert_eq!(clients.tracked(), 0, "idle clients are forgotten");
+    }
+}
+
+/// The rate-limit key of a client address: the address for IPv4, its /64 for IPv6 (one
+/// host usually holds a whole /64, so single IPv6 addresses would be free fresh buckets).
+pub(crate) fn client_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => std::net::IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod client_key_tests {
+    use super::client_key;
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_ne!(client_key(a), client_key(c));
+        let v4: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(client_key(v4), v4);
+        assert_eq!(client_key(mapped), v4);
     }
 }

@@ -1,8 +1,11 @@
-//! Method dispatch: method name → parameter parsing → backend call → raw JSON result.
+//! Method dispatch: method name → parameter parsing → backend or namespace call → raw JSON
+//! result.
 //!
-//! Every method parses its positional parameters with [`Params`] (geth's error wording),
+//! Every eth method parses its positional parameters with [`Params`] (geth's error wording),
 //! applies geth's defaults (block tag `latest`, `fullTx` false), calls the backend (heavy calls
-//! on the blocking pool) and serializes the result once into a [`RawValue`].
+//! on the read pool) and serializes the result once into a [`RawValue`]. Any other method goes
+//! to the first [`Namespace`] that serves it, on the blocking pool or the read pool as its
+//! [`Cost`] says.
 
 use std::sync::Arc;
 
@@ -15,13 +18,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::{
-    BackendError, EthBackend, RpcConfig,
-    backend::blocking,
-    clients::{Clients, check_filter},
-    filters::FilterManager,
-    params::Params,
-    reads::ReadPool,
-    ws::WsContext,
+    BackendError, Caller, Cost, EthBackend, EthBlocks, EthFees, EthLogs, EthState, Namespace,
+    Params,
+    clients::check_filter,
+    namespace::json as to_raw,
+    server::{MethodResult, RequestContext, Server},
 };
 
 /// The most blocks one `eth_feeHistory` call covers (geth's limit); larger counts are clamped.
@@ -29,35 +30,6 @@ pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
 /// The most reward percentiles one `eth_feeHistory` call may ask for (geth's maxQueryLimit):
 /// the answer holds one row of that many per block.
 pub const MAX_FEE_HISTORY_PERCENTILES: usize = 100;
-
-/// The result of one method: its JSON, serialized once.
-pub(crate) type MethodResult = Result<Box<RawValue>, BackendError>;
-
-/// Who is asking, per request: the WebSocket message context (subscriptions) and, for HTTP
-/// requests carrying a valid `X-Flashbots-Signature`, the searcher's address.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct RequestContext<'a> {
-    /// The WebSocket message this request came in (`None` over HTTP).
-    pub(crate) ws: Option<&'a WsContext>,
-    /// The signer of the request body (Flashbots searcher identity), verified.
-    pub(crate) searcher: Option<Address>,
-    /// The peer's IP (per-IP rate limits); None when the server runs without peer info.
-    pub(crate) client: Option<std::net::IpAddr>,
-}
-
-/// Everything a request handler needs; one per router, shared by all connections.
-pub(crate) struct Server {
-    pub(crate) backend: Arc<dyn EthBackend>,
-    pub(crate) filters: Arc<FilterManager>,
-    pub(crate) reads: ReadPool,
-    pub(crate) clients: Arc<Clients>,
-    pub(crate) config: RpcConfig,
-}
-
-pub(crate) fn to_raw<T: Serialize + ?Sized>(value: &T) -> MethodResult {
-    serde_json::value::to_raw_value(value)
-        .map_err(|err| BackendError::internal(format!("serializing a result: {err}")))
-}
 
 fn quantity(value: u64) -> MethodResult {
     to_raw(&U64::from(value))
@@ -97,18 +69,6 @@ fn block_or_latest(params: &Params<'_>, index: usize) -> Result<BlockId, Backend
 }
 
 impl Server {
-    /// Runs an expensive read on the read pool, charged to the caller.
-    async fn read<T, F>(&self, ctx: RequestContext<'_>, f: F) -> Result<T, BackendError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn EthBackend) -> Result<T, BackendError> + Send + 'static,
-    {
-        let backend = Arc::clone(&self.backend);
-        self.reads
-            .run(ctx.client.map(crate::client_key), move || f(&*backend))
-            .await
-    }
-
     /// Runs one method. Internal errors are logged here and reach the client only as
     /// "internal error".
     pub(crate) async fn dispatch(
@@ -131,7 +91,70 @@ impl Server {
     }
 
     async fn call(&self, method: &str, p: Params<'_>, ctx: RequestContext<'_>) -> MethodResult {
-        let b = &self.backend;
+        if let Some((namespace, cost)) = self
+            .namespaces
+            .iter()
+            .find_map(|n| n.cost(method).map(|cost| (n, cost)))
+        {
+            return self.namespaced(namespace, cost, method, &p, ctx).await;
+        }
+        if p.is_object() {
+            return Err(BackendError::invalid_params("non-array args"));
+        }
+        match &self.backend {
+            Some(backend) => self.eth(backend, method, p, ctx).await,
+            None => Err(BackendError::method_not_found(method)),
+        }
+    }
+
+    /// Runs a namespace's method off the reactor, with its own copy of the parameters.
+    async fn namespaced(
+        &self,
+        namespace: &Arc<dyn Namespace>,
+        cost: Cost,
+        method: &str,
+        p: &Params<'_>,
+        ctx: RequestContext<'_>,
+    ) -> MethodResult {
+        let namespace = Arc::clone(namespace);
+        let name = method.to_string();
+        let params = p.to_owned();
+        let caller = Caller {
+            searcher: ctx.searcher,
+            client: ctx.client,
+        };
+        let run = move || namespace.call(&name, &params.params(), caller);
+        match cost {
+            Cost::Heavy => self.read(ctx, run).await,
+            Cost::Quick => tokio::task::spawn_blocking(run)
+                .await
+                .map_err(|err| BackendError::internal(format!("blocking task failed: {err}")))?,
+        }
+    }
+
+    /// Runs an expensive eth read on the read pool, charged to the caller.
+    async fn read_eth<T, F>(
+        &self,
+        backend: &Arc<dyn EthBackend>,
+        ctx: RequestContext<'_>,
+        f: F,
+    ) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn EthBackend) -> Result<T, BackendError> + Send + 'static,
+    {
+        let backend = Arc::clone(backend);
+        self.read(ctx, move || f(&*backend)).await
+    }
+
+    /// The eth, net and web3 namespaces.
+    async fn eth(
+        &self,
+        b: &Arc<dyn EthBackend>,
+        method: &str,
+        p: Params<'_>,
+        ctx: RequestContext<'_>,
+    ) -> MethodResult {
         match method {
             // The hot path first.
             "eth_sendRawTransaction" => {
@@ -175,12 +198,12 @@ impl Server {
                 if method == "eth_call" {
                     to_raw(
                         &self
-                            .read(ctx, move |b| b.call(request, at, state, block))
+                            .read_eth(b, ctx, move |b| b.call(request, at, state, block))
                             .await?,
                     )
                 } else {
                     let gas = self
-                        .read(ctx, move |b| b.estimate_gas(request, at, state, block))
+                        .read_eth(b, ctx, move |b| b.estimate_gas(request, at, state, block))
                         .await?;
                     quantity(gas)
                 }
@@ -191,7 +214,7 @@ impl Server {
                 let at = block_or_latest(&p, 1)?;
                 to_raw(
                     &self
-                        .read(ctx, move |b| b.create_access_list(request, at))
+                        .read_eth(b, ctx, move |b| b.create_access_list(request, at))
                         .await?,
                 )
             }
@@ -207,7 +230,7 @@ impl Server {
                 }
                 to_raw(
                     &self
-                        .read(ctx, move |b| b.fee_history(count, newest, percentiles))
+                        .read_eth(b, ctx, move |b| b.fee_history(count, newest, percentiles))
                         .await?,
                 )
             }
@@ -226,7 +249,7 @@ impl Server {
             "eth_getBlockReceipts" => {
                 p.at_most(1)?;
                 let at: BlockId = p.required(0)?;
-                to_raw(&self.read(ctx, move |b| b.block_receipts(at)).await?)
+                to_raw(&self.read_eth(b, ctx, move |b| b.block_receipts(at)).await?)
             }
             "eth_getBlockTransactionCountByNumber" => {
                 p.at_most(1)?;
@@ -275,7 +298,7 @@ impl Server {
                 p.at_most(1)?;
                 let filter: Filter = p.required(0)?;
                 check_filter(&filter)?;
-                to_raw(&self.read(ctx, move |b| b.logs(&filter)).await?)
+                to_raw(&self.read_eth(b, ctx, move |b| b.logs(&filter)).await?)
             }
             "eth_newFilter" => {
                 p.at_most(1)?;
@@ -326,27 +349,6 @@ impl Server {
             "web3_sha3" => {
                 p.at_most(1)?;
                 to_raw(&keccak256(p.required::<Bytes>(0)?))
-            }
-            // The node's own namespace and the bundle methods go to the backend; anything
-            // else is answered here without a trip to the blocking pool.
-            _ if method.starts_with("ordo_")
-                || matches!(
-                    method,
-                    "eth_callBundle" | "eth_sendBundle" | "eth_cancelBundle" | "txpool_status"
-                ) =>
-            {
-                let name = method.to_string();
-                let params = Some(p.to_array()?);
-                let searcher = ctx.searcher;
-                let run = move |b: &dyn EthBackend| {
-                    b.extension_as(&name, params.as_deref(), searcher)
-                        .unwrap_or_else(|| Err(BackendError::method_not_found(&name)))
-                };
-                if b.heavy_extension(method) {
-                    self.read(ctx, run).await
-                } else {
-                    blocking(b, run).await
-                }
             }
             _ => Err(BackendError::method_not_found(method)),
         }

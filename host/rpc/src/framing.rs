@@ -22,9 +22,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::{
-    BackendError,
-    dispatch::{RequestContext, Server},
-    params::Params,
+    BackendError, Params,
+    server::{RequestContext, Server},
 };
 
 /// One request object, borrowed from the body.
@@ -275,7 +274,7 @@ async fn handle_request(
     }
     let admitted = ctx
         .client
-        .is_none_or(|ip| server.config.per_ip.check(&crate::client_key(ip)));
+        .is_none_or(|ip| server.config.per_ip.check(&crate::clients::client_key(ip)));
     // One client's calls run a bounded number at a time, however many batches and
     // connections it spreads them over.
     let _permit = if admitted {

@@ -101,7 +101,7 @@ impl Drop for PerIpSlot {
 
 /// Takes one of `ip`'s connection slots, if it has one left.
 fn per_ip_slot(table: &PerIp, ip: IpAddr, max: usize) -> Option<PerIpSlot> {
-    let key = crate::client_key(ip);
+    let key = crate::clients::client_key(ip);
     let mut open = table.lock();
     let n = open.entry(key).or_insert(0);
     if *n >= max {
@@ -332,3 +332,14 @@ mod tests {
         assert!(table.lock().is_empty());
     }
 }
+
+/// Serves `router` on `listener` with the default [`ServeLimits`] until `shutdown` resolves,
+/// then stops accepting and waits for open requests to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_with(listener, router, ServeLimits::default(), shutdown).await
+}
+

@@ -34,12 +34,12 @@ use tokio::{
 };
 
 use crate::{
-    BackendError, ChainEvent, EthBackend,
+    BackendError, ChainEvent, EthBackend, EthBlocks, EthLogs, Params,
     clients::{Clients, Reservation, check_filter, filter_bytes},
-    dispatch::{MethodResult, RequestContext, Server, to_raw},
     filters::{format_id, parse_id, random_id},
     framing,
-    params::Params,
+    namespace::json as to_raw,
+    server::{MethodResult, RequestContext, Server, Subscriptions},
 };
 
 /// What a subscription sends.
@@ -142,15 +142,18 @@ pub(crate) struct WsContext {
     starts: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
-impl WsContext {
+impl Subscriptions for WsContext {
     /// `eth_subscribe`: `["newHeads"]`, `["logs", {address, topics}]`,
     /// `["newPendingTransactions", fullTx?]`.
-    pub(crate) fn subscribe(
+    fn subscribe(
         &self,
         server: &Server,
         params: &Params<'_>,
         client: Option<IpAddr>,
     ) -> MethodResult {
+        let Some(backend) = &server.backend else {
+            return Err(BackendError::method_not_found("eth_subscribe"));
+        };
         params.at_most(2)?;
         let name: String = params.required(0)?;
         let mut bytes = 256;
@@ -192,9 +195,9 @@ impl WsContext {
             ),
             kind,
             out: Arc::clone(&self.conn.out),
-            backend: Arc::clone(&server.backend),
+            backend: Arc::clone(backend),
         };
-        let events = server.backend.subscribe();
+        let events = backend.subscribe();
         let task = tokio::spawn(subscription.run(events, start_rx));
         subscriptions.insert(id, (task.abort_handle(), slot));
         drop(subscriptions);
@@ -204,7 +207,7 @@ impl WsContext {
     }
 
     /// `eth_unsubscribe`: `true` if the subscription existed on this connection.
-    pub(crate) fn unsubscribe(&self, id: &str) -> bool {
+    fn unsubscribe(&self, id: &str) -> bool {
         let Some(id) = parse_id(id) else { return false };
         match self.conn.subscriptions.lock().remove(&id) {
             Some((task, _slot)) => {

@@ -34,7 +34,7 @@ async fn start(config: RpcConfig, limits: ServeLimits) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(backend.clone(), config);
+    let app = router(backend.clone(), vec![backend.clone()], config);
     tokio::spawn(serve_with(listener, app, limits, async {
         let _ = stopped.await;
     }));

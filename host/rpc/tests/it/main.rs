@@ -30,7 +30,7 @@ pub(crate) fn app() -> (Arc<MockBackend>, Router) {
 
 pub(crate) fn app_with(config: RpcConfig) -> (Arc<MockBackend>, Router) {
     let backend = Arc::new(MockBackend::new());
-    let router = router(backend.clone(), config);
+    let router = router(backend.clone(), vec![backend.clone()], config);
     (backend, router)
 }
 

@@ -14,7 +14,10 @@ use alloy_rpc_types_eth::{
     AccessListResult, Block, BlockOverrides, BlockTransactions, FeeHistory, Filter, Header, Log,
     Transaction, TransactionReceipt, TransactionRequest, state::StateOverride,
 };
-use ordo_rpc::{BackendError, BackendResult, ChainEvent, EthBackend, SendTxFuture};
+use ordo_rpc::{
+    BackendError, BackendResult, Caller, ChainEvent, Cost, EthBlocks, EthFees, EthLogs, EthState,
+    Namespace, Params, SendTxFuture, json,
+};
 use parking_lot::Mutex;
 use serde_json::value::RawValue;
 use tokio::sync::{Barrier, broadcast};
@@ -143,7 +146,7 @@ impl MockBackend {
     }
 }
 
-impl EthBackend for MockBackend {
+impl EthBlocks for MockBackend {
     fn chain_id(&self) -> u64 {
         CHAIN_ID
     }
@@ -183,6 +186,31 @@ impl EthBackend for MockBackend {
         Ok(None)
     }
 
+    fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
+        Box::pin(async move {
+            if raw.is_empty() {
+                return Err(BackendError::tx("typed transaction too short"));
+            }
+            let barrier = self.send_barrier.lock().clone();
+            if let Some(barrier) = barrier {
+                tokio::time::timeout(Duration::from_secs(5), barrier.wait())
+                    .await
+                    .map_err(|_| BackendError::internal("batch entries ran one after another"))?;
+            }
+            let delay = *self.send_delay.lock();
+            if let Some(delay) = delay {
+                let now = self.sending.fetch_add(1, Ordering::SeqCst) + 1;
+                self.max_sending.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                self.sending.fetch_sub(1, Ordering::SeqCst);
+            }
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            Ok(keccak256(&raw))
+        })
+    }
+}
+
+impl EthState for MockBackend {
     fn balance(&self, address: Address, at: BlockId) -> BackendResult<U256> {
         if self.resolve(at).is_none() {
             return Err(BackendError::resource_not_found("header not found"));
@@ -242,7 +270,9 @@ impl EthBackend for MockBackend {
             error: None,
         })
     }
+}
 
+impl EthFees for MockBackend {
     fn gas_price(&self) -> BackendResult<u128> {
         Ok(2_000_000_000)
     }
@@ -265,30 +295,9 @@ impl EthBackend for MockBackend {
             ..Default::default()
         })
     }
+}
 
-    fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
-        Box::pin(async move {
-            if raw.is_empty() {
-                return Err(BackendError::tx("typed transaction too short"));
-            }
-            let barrier = self.send_barrier.lock().clone();
-            if let Some(barrier) = barrier {
-                tokio::time::timeout(Duration::from_secs(5), barrier.wait())
-                    .await
-                    .map_err(|_| BackendError::internal("batch entries ran one after another"))?;
-            }
-            let delay = *self.send_delay.lock();
-            if let Some(delay) = delay {
-                let now = self.sending.fetch_add(1, Ordering::SeqCst) + 1;
-                self.max_sending.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(delay).await;
-                self.sending.fetch_sub(1, Ordering::SeqCst);
-            }
-            self.sent.fetch_add(1, Ordering::Relaxed);
-            Ok(keccak256(&raw))
-        })
-    }
-
+impl EthLogs for MockBackend {
     fn logs(&self, filter: &Filter) -> BackendResult<Vec<Log>> {
         let head = self.head_number();
         let (from, to) = match filter.block_option.as_block_hash() {
@@ -317,18 +326,16 @@ impl EthBackend for MockBackend {
     fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
     }
+}
 
-    /// `ordo_whoami`: answers the searcher address (or `null`).
-    fn extension_as(
-        &self,
-        method: &str,
-        _params: Option<&RawValue>,
-        searcher: Option<Address>,
-    ) -> Option<BackendResult<Box<RawValue>>> {
-        *self.last_searcher.lock() = Some(searcher);
-        (method == "ordo_whoami").then(|| {
-            serde_json::value::to_raw_value(&searcher)
-                .map_err(|err| BackendError::internal(err.to_string()))
-        })
+/// `ordo_whoami`: answers the searcher address (or `null`).
+impl Namespace for MockBackend {
+    fn cost(&self, method: &str) -> Option<Cost> {
+        (method == "ordo_whoami").then_some(Cost::Quick)
+    }
+
+    fn call(&self, _method: &str, _params: &Params<'_>, caller: Caller) -> BackendResult<Box<RawValue>> {
+        *self.last_searcher.lock() = Some(caller.searcher);
+        json(&caller.searcher)
     }
 }

@@ -25,7 +25,7 @@ async fn start() -> Node {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(backend.clone(), RpcConfig::default());
+    let app = router(backend.clone(), vec![backend.clone()], RpcConfig::default());
     let server = tokio::spawn(serve(listener, app, async {
         let _ = stopped.await;
     }));

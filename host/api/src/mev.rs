@@ -1,20 +1,48 @@
 //! The Flashbots bundle methods on the public port: `eth_sendBundle`, `eth_cancelBundle`,
-//! and `ordo_searcherStats`. (`eth_callBundle` lives with the other simulations in api.rs.)
+//! `eth_callBundle` and `ordo_searcherStats`.
 //!
 //! A bundle is checked here as a transaction would be (decode, signature, chain id), then
 //! handed to the [`ordo_pool::BundlePool`], which makes it durable before answering.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use alloy_primitives::{Address, B256};
 use ordo_builder::{SearcherStats, rpc_searcher_key};
 use ordo_pool::{BundleError, MAX_BUNDLE_TXS};
 use ordo_primitives::Bundle;
-use ordo_rpc::{BackendError, BackendResult};
+use ordo_rpc::{BackendError, BackendResult, Caller, Cost, Namespace, Params, json};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
-use super::{NodeApi, optional, single, to_raw};
+use crate::NodeApi;
+
+/// The bundle methods and searcher stats over the chain and the bundle pool.
+pub struct MevNamespace(pub Arc<NodeApi>);
+
+impl Namespace for MevNamespace {
+    fn cost(&self, method: &str) -> Option<Cost> {
+        match method {
+            // Runs up to a block's worth of gas: a read-pool job with its budget.
+            "eth_callBundle" => Some(Cost::Heavy),
+            "eth_sendBundle" | "eth_cancelBundle" | "ordo_searcherStats" => Some(Cost::Quick),
+            _ => None,
+        }
+    }
+
+    fn call(&self, method: &str, p: &Params<'_>, caller: Caller) -> BackendResult<Box<RawValue>> {
+        let api = &self.0;
+        match method {
+            "eth_callBundle" => api.call_bundle(p),
+            "eth_sendBundle" => api.send_bundle(p, caller.searcher),
+            "eth_cancelBundle" => api.cancel_bundle(p, caller.searcher),
+            "ordo_searcherStats" => api.searcher_stats(p),
+            other => Err(BackendError::method_not_found(other)),
+        }
+    }
+}
 
 /// JSON-RPC code for a searcher out of failure credit (as rate limits elsewhere: -32005).
 const RPC_LIMITED: i32 = -32005;
@@ -155,7 +183,7 @@ fn bundle_err(e: BundleError) -> BackendError {
 /// The bounds every bundle method applies before decoding anything: at most
 /// [`MAX_BUNDLE_TXS`] transactions of at most [`MAX_BUNDLE_BYTES`] in all, so a request cannot
 /// make the node recover thousands of signatures.
-pub(super) fn check_bundle_size(txs: &[String]) -> BackendResult<()> {
+pub(crate) fn check_bundle_size(txs: &[String]) -> BackendResult<()> {
     if txs.len() > MAX_BUNDLE_TXS {
         return Err(bundle_err(BundleError::TooManyTxs {
             count: txs.len(),
@@ -173,7 +201,7 @@ pub(super) fn check_bundle_size(txs: &[String]) -> BackendResult<()> {
 
 /// Decodes a bundle's hex EIP-2718 transactions and recovers their senders. A transaction
 /// for another chain is refused, and so is one without a chain id when `replay_protected`.
-pub(super) fn decode_bundle_txs(
+pub(crate) fn decode_bundle_txs(
     raw: &[String],
     chain_id: u64,
     replay_protected: bool,
@@ -201,13 +229,13 @@ pub(super) fn decode_bundle_txs(
 }
 
 impl NodeApi {
-    pub(super) fn send_bundle(
+    pub(crate) fn send_bundle(
         &self,
-        params: Option<&RawValue>,
+        p: &Params<'_>,
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
         self.refuse_if_halted()?;
-        let args: SendBundleArgs = single("eth_sendBundle", params)?;
+        let args: SendBundleArgs = p.only()?;
         if let Some(field) = args.unsupported() {
             return Err(BackendError::invalid_params(format!(
                 "{field} is not supported by this sequencer"
@@ -222,7 +250,7 @@ impl NodeApi {
             return match &args.replacement_uuid {
                 Some(uuid) => {
                     pool.cancel(uuid, searcher);
-                    to_raw(&SendBundleView {
+                    json(&SendBundleView {
                         bundle_hash: alloy_primitives::keccak256([]),
                     })
                 }
@@ -301,15 +329,15 @@ impl NodeApi {
         let bundle_hash = pool
             .insert_with_quota(bundle, head, now_secs(), quota)
             .map_err(bundle_err)?;
-        to_raw(&SendBundleView { bundle_hash })
+        json(&SendBundleView { bundle_hash })
     }
 
-    pub(super) fn cancel_bundle(
+    pub(crate) fn cancel_bundle(
         &self,
-        params: Option<&RawValue>,
+        p: &Params<'_>,
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
-        let args: CancelBundleArgs = single("eth_cancelBundle", params)?;
+        let args: CancelBundleArgs = p.only()?;
         if searcher.is_none() {
             return Err(BackendError::invalid_params(
                 "eth_cancelBundle needs the X-Flashbots-Signature header",
@@ -322,11 +350,14 @@ impl NodeApi {
         // Flashbots answers the same whether or not something was cancelled.
         let cancelled = pool.cancel(&args.replacement_uuid, searcher);
         tracing::debug!(target: "ordo::rpc", uuid = %args.replacement_uuid, cancelled, "eth_cancelBundle");
-        to_raw(&())
+        json(&())
     }
 
-    pub(super) fn searcher_stats(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let want: Option<String> = optional(params)?;
+    pub(crate) fn searcher_stats(&self, p: &Params<'_>) -> BackendResult<Box<RawValue>> {
+        let want: Option<String> = {
+            p.at_most(1)?;
+            p.optional(0)?
+        };
         let next = self.head().number() + 1;
         let ledger = self.builder.searcher_ledger();
         let view: Vec<SearcherView> = ledger
@@ -345,6 +376,145 @@ impl NodeApi {
                 bids_paid: s.paid.to_string(),
             })
             .collect();
-        to_raw(&view)
+        json(&view)
+    }
+}
+
+/// `eth_callBundle` request (Flashbots): signed transactions simulated in order on top of
+/// `stateBlockNumber`, as block `blockNumber`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallBundleArgs {
+    /// Raw signed transactions (EIP-2718 hex).
+    txs: Vec<String>,
+    /// The number of the simulated block.
+    block_number: U64,
+    /// The state to simulate on (default `latest`).
+    #[serde(default)]
+    state_block_number: Option<BlockNumberOrTag>,
+    /// The simulated block's timestamp (default: the state block's + 1).
+    #[serde(default)]
+    timestamp: Option<u64>,
+}
+
+/// One transaction's result in an `eth_callBundle` answer (Flashbots' field names).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BundleTxView {
+    tx_hash: B256,
+    gas_used: u64,
+    /// Coinbase difference per gas (decimal wei).
+    gas_price: String,
+    /// Gas used × effective priority fee (decimal wei).
+    gas_fees: String,
+    from_address: Address,
+    to_address: Option<Address>,
+    coinbase_diff: String,
+    eth_sent_to_coinbase: String,
+    /// Return data; only on success, as on Flashbots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<Bytes>,
+    /// Revert data, on revert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revert: Option<Bytes>,
+    /// Why the transaction failed (`execution reverted`, or the halt reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The `eth_callBundle` answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BundleView {
+    bundle_gas_price: String,
+    bundle_hash: B256,
+    coinbase_diff: String,
+    eth_sent_to_coinbase: String,
+    gas_fees: String,
+    results: Vec<BundleTxView>,
+    state_block_number: u64,
+    total_gas_used: u64,
+}
+
+impl NodeApi {
+    pub(crate) fn call_bundle(&self, p: &Params<'_>) -> BackendResult<Box<RawValue>> {
+        let args: CallBundleArgs = p.only()?;
+        if args.txs.is_empty() {
+            return Err(BackendError::invalid_params("bundle missing txs"));
+        }
+        // eth_sendBundle's bounds, checked before any signature is recovered.
+        mev::check_bundle_size(&args.txs)?;
+        // Pre-EIP-155 transactions simulate (as geth's callBundle does); they are refused by
+        // eth_sendBundle.
+        let txs = mev::decode_bundle_txs(&args.txs, self.exec.chain_id(), false)?;
+
+        let id = BlockId::Number(args.state_block_number.unwrap_or(BlockNumberOrTag::Latest));
+        let state_block = self.state_block(id)?;
+        let parent = match state_block {
+            None => self.head(),
+            Some(n) => Arc::new(
+                self.storage
+                    .block(n)
+                    .map_err(storage_err)?
+                    .ok_or_else(|| BackendError::tx("header not found"))?,
+            ),
+        };
+        let cfg = self.builder.params();
+        let h = &parent.header;
+        let params = BlockParams {
+            number: args.block_number.to(),
+            timestamp: args
+                .timestamp
+                .unwrap_or_else(|| h.timestamp.saturating_add(1)),
+            beneficiary: cfg.coinbase,
+            gas_limit: cfg.gas_limit,
+            base_fee: ordo_primitives::next_base_fee(
+                h.gas_used,
+                h.gas_limit,
+                h.base_fee_per_gas.unwrap_or(cfg.min_base_fee),
+                cfg.base_fee_params,
+                cfg.min_base_fee,
+            ),
+            extra_data: cfg.extra_data.clone(),
+            state_block,
+        };
+        let out = self
+            .exec
+            .simulate_bundle(&params, keccak256(parent.hash), &txs)
+            .map_err(exec_err)?;
+
+        let mut hashes = Vec::with_capacity(out.results.len() * 32);
+        for r in &out.results {
+            hashes.extend_from_slice(r.hash.as_slice());
+        }
+        let results = out
+            .results
+            .iter()
+            .map(|r| BundleTxView {
+                tx_hash: r.hash,
+                gas_used: r.gas_used,
+                gas_price: (r.coinbase_diff / U256::from(r.gas_used.max(1))).to_string(),
+                gas_fees: r.gas_fees.to_string(),
+                from_address: r.from,
+                to_address: r.to,
+                coinbase_diff: r.coinbase_diff.to_string(),
+                eth_sent_to_coinbase: r.eth_sent_to_coinbase().to_string(),
+                value: r.error.is_none().then(|| r.output.clone()),
+                revert: r.reverted.then(|| r.output.clone()),
+                error: r.error.clone(),
+            })
+            .collect();
+        let view = BundleView {
+            bundle_gas_price: out.bundle_gas_price().to_string(),
+            bundle_hash: keccak256(&hashes),
+            coinbase_diff: out.coinbase_diff.to_string(),
+            eth_sent_to_coinbase: out.eth_sent_to_coinbase().to_string(),
+            gas_fees: out.gas_fees.to_string(),
+            results,
+            state_block_number: parent.number(),
+            total_gas_used: out.total_gas_used,
+        };
+        serde_json::value::to_raw_value(&view)
+            .map_err(|e| BackendError::internal(format!("serializing bundle result: {e}")))
     }
 }

@@ -6,7 +6,7 @@ use ordo_rpc::{BackendError, BackendResult};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{NodeApi, single, storage_err, to_raw};
+use crate::{NodeApi, errors::storage_err};
 
 /// A batch as `ordo_getBatch` shows it.
 #[derive(Serialize)]
@@ -142,20 +142,20 @@ impl BatchView {
 }
 
 impl NodeApi {
-    pub(super) fn get_batch(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let index: U64 = single("ordo_getBatch", params)?;
+    pub(crate) fn get_batch(&self, p: &Params<'_>) -> BackendResult<Box<RawValue>> {
+        let index: U64 = p.only()?;
         let Some(batcher) = self.batcher.get() else {
-            return to_raw(&());
+            return json(&());
         };
         let record = batcher.batch(index.to()).map_err(|e| {
             tracing::error!(target: "ordo::rpc", %e, "batch read failed");
             BackendError::internal("internal storage error")
         })?;
-        to_raw(&record.as_ref().map(BatchView::from_record))
+        json(&record.as_ref().map(BatchView::from_record))
     }
 
-    pub(super) fn tx_status(&self, params: Option<&RawValue>) -> BackendResult<Box<RawValue>> {
-        let hash: B256 = single("ordo_txStatus", params)?;
+    pub(crate) fn tx_status(&self, p: &Params<'_>) -> BackendResult<Box<RawValue>> {
+        let hash: B256 = p.only()?;
         let view = match self.storage.tx_location(&hash).map_err(storage_err)? {
             Some(loc) => {
                 let batch = self.batcher.get().and_then(|b| b.batch_of_block(loc.block));
@@ -193,6 +193,6 @@ impl NodeApi {
                 l1_finalized: false,
             }),
         };
-        to_raw(&view)
+        json(&view)
     }
 }

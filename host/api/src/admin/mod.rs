@@ -1,0 +1,301 @@
+//! The `admin` namespace: plugin operations and operator controls. Served only on the admin
+//! listener (the node puts its bearer check in front), never on the public port.
+//!
+//! Methods:
+//! - plugins: `admin_loadPlugin {kind, path | wasm (base64), config}`, `admin_activatePlugin
+//!   {id}`, `admin_deactivatePlugin {id}` (searchers), `admin_rollbackPlugin {kind}`,
+//!   `admin_listPlugins`, `admin_shadowPlugin {id}` (a null id stops shadowing);
+//! - operations ([`Control`]): `admin_status`, `admin_halt {reason}`, `admin_resume`,
+//!   `admin_setBlockParams {blockTimeMs?, gasLimit?, minBaseFee?}`, `admin_setLimits
+//!   {perIp?: {perSec, burst}, perSender?: {perSec, burst}}`.
+//!
+//! Each takes one object, also given positionally, or for one-field objects the bare value
+//! ([`Params::single`]).
+
+mod control;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use base64::Engine as _;
+use ordo_plugins::{PluginKind, PluginManager};
+use ordo_rpc::{BackendError, BackendResult, Caller, Cost, Namespace, Params, json};
+use serde::Deserialize;
+use serde_json::{Value, json as value};
+use serde_json::value::RawValue;
+
+pub use control::{BlockParamsChange, Control, ControlError, Controlled, LimitsChange, LiveConfig};
+
+/// Largest plugin `admin_loadPlugin` reads from the plugin folder; the admin listener's
+/// body limit (a plugin travels base64-encoded inside a request) is set by the node.
+pub const MAX_PLUGIN_BYTES: usize = 64 * 1024 * 1024;
+
+/// What the admin methods work on.
+pub struct AdminNamespace {
+    pub manager: Arc<PluginManager>,
+    pub builder: Arc<ordo_builder::Builder>,
+    pub control: Arc<Control>,
+    pub pool: Arc<ordo_pool::Pool>,
+    pub batcher: Arc<ordo_batcher::Batcher>,
+    /// The L1 poster's status; None without an L1.
+    pub poster: Option<ordo_l1::StatusHandle>,
+    /// The address of the key that signs blocks.
+    pub sequencer: alloy_primitives::Address,
+    /// The only folder `admin_loadPlugin {path}` reads from.
+    pub plugin_dir: PathBuf,
+}
+
+const METHODS: &[&str] = &[
+    "admin_loadPlugin",
+    "admin_activatePlugin",
+    "admin_deactivatePlugin",
+    "admin_rollbackPlugin",
+    "admin_shadowPlugin",
+    "admin_listPlugins",
+    "admin_status",
+    "admin_halt",
+    "admin_resume",
+    "admin_setLimits",
+    "admin_setBlockParams",
+];
+
+impl Namespace for AdminNamespace {
+    fn cost(&self, method: &str) -> Option<Cost> {
+        METHODS.contains(&method).then_some(Cost::Quick)
+    }
+
+    fn call(&self, method: &str, p: &Params<'_>, _caller: Caller) -> BackendResult<Box<RawValue>> {
+        let manager = &self.manager;
+        match method {
+            "admin_loadPlugin" => json(&self.load(p.single("path")?)?),
+            "admin_activatePlugin" => {
+                let p: IdParam = p.single("id")?;
+                json(&manager.activate(&p.id).map_err(plugin_err)?)
+            }
+            "admin_deactivatePlugin" => {
+                let p: IdParam = p.single("id")?;
+                json(&manager.deactivate(&p.id).map_err(plugin_err)?)
+            }
+            "admin_rollbackPlugin" => {
+                let p: KindParam = p.single("kind")?;
+                let active = manager.rollback(p.kind).map_err(plugin_err)?;
+                json(&value!({ "active": active }))
+            }
+            "admin_shadowPlugin" => {
+                let p: ShadowParam = p.single("id")?;
+                match p.id {
+                    None => Err(BackendError::invalid_params(
+                        "missing field `id` (null stops shadowing)",
+                    )),
+                    Some(Some(id)) => {
+                        manager.shadow(&id).map_err(plugin_err)?;
+                        json(&true)
+                    }
+                    Some(None) => {
+                        manager.unshadow().map_err(plugin_err)?;
+                        json(&true)
+                    }
+                }
+            }
+            "admin_listPlugins" => json(&manager.list()),
+            "admin_status" => json(&status(self)),
+            "admin_halt" => {
+                let p: HaltParam = p.single("reason")?;
+                self.control.halt(p.reason).map_err(control_err)?;
+                json(&true)
+            }
+            "admin_resume" => {
+                let was_halted = self.control.resume().map_err(control_err)?;
+                json(&value!({ "wasHalted": was_halted }))
+            }
+            "admin_setLimits" => {
+                let change: LimitsChange = p.single("")?;
+                json(&self.control.set_limits(change).map_err(control_err)?)
+            }
+            "admin_setBlockParams" => {
+                let change: BlockParamsChange = p.single("")?;
+                json(&self.control.set_block_params(change).map_err(control_err)?)
+            }
+            other => Err(BackendError::method_not_found(other)),
+        }
+    }
+}
+
+impl AdminNamespace {
+    fn load(&self, p: LoadParam) -> BackendResult<ordo_plugins::PluginInfo> {
+        let bytes = match (p.path, p.wasm) {
+            (Some(path), None) => read_plugin_file(&self.plugin_dir, &path)?,
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| invalid(format!("wasm is not valid base64: {e}")))?,
+            _ => return Err(invalid("give exactly one of path or wasm")),
+        };
+        let config = p.config.unwrap_or_default();
+        self.manager
+            .load(p.kind, &bytes, &config)
+            .map_err(plugin_err)
+    }
+}
+
+fn invalid(message: impl Into<String>) -> BackendError {
+    BackendError::invalid_params(message.into())
+}
+
+fn plugin_err(e: impl std::fmt::Display) -> BackendError {
+    BackendError::tx(e.to_string())
+}
+
+fn control_err(e: ControlError) -> BackendError {
+    match e {
+        ControlError::Invalid(m) => invalid(m),
+        other => BackendError::internal(other.to_string()),
+    }
+}
+
+/// `admin_status`: one look at everything an operator watches.
+fn status(state: &AdminNamespace) -> Value {
+    let head = state.builder.head();
+    let pool = state.pool.status();
+    let plugins = state.manager.list();
+    let last_batch = state.batcher.recent(1).first().map(|s| s.index);
+    let halted = state.control.halted();
+    let l1 = state.poster.as_ref().map(|h| {
+        let s = h.get();
+        value!({
+            "l1Head": s.l1_head,
+            "inFlight": s.in_flight.iter().map(|p| value!({
+                "index": p.index,
+                "txHash": p.tx_hash,
+                "nonce": p.nonce,
+                "minedIn": p.mined_in,
+                "blobs": p.blobs,
+            })).collect::<Vec<_>>(),
+            "posted": s.posted,
+            "postedBlobs": s.posted_blobs,
+            "bumped": s.bumped,
+            "reposted": s.reposted,
+            "confirmed": s.confirmed,
+            "finalized": s.finalized,
+            "reorged": s.reorged,
+            "unfinalized": s.unfinalized,
+            "l1Finalized": s.l1_finalized,
+            "lastError": s.last_error,
+        })
+    });
+    value!({
+        "head": {
+            "number": head.number(),
+            "hash": head.hash,
+            "timestamp": head.header.timestamp,
+        },
+        "sequencer": state.sequencer,
+        "halted": halted.is_some(),
+        "haltReason": halted,
+        "mempool": { "pending": pool.pending, "queued": pool.queued, "bytes": pool.bytes },
+        "bundles": state.builder.bundle_pool().map_or(0, |p| p.len()),
+        "plugins": plugins,
+        "batcher": {
+            "batches": state.batcher.len(),
+            "lastBatch": last_batch,
+            "unconfirmed": state.batcher.unconfirmed_count(),
+            "nextBlock": state.batcher.next_block(),
+        },
+        "l1": l1,
+        "blockParams": state.control.params_view(),
+        "limits": state.control.limits_view(),
+        "configEpoch": state.control.live().epoch,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HaltParam {
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdParam {
+    id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KindParam {
+    kind: PluginKind,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShadowParam {
+    /// Absent: an error; `null`: stop shadowing.
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Option<String>>,
+}
+
+/// Keeps an explicit `null` apart from an absent field.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadParam {
+    kind: PluginKind,
+    #[serde(default)]
+    path: Option<PathBuf>,
+    #[serde(default)]
+    wasm: Option<String>,
+    #[serde(default)]
+    config: Option<String>,
+}
+
+/// Reads a plugin file named by an admin call: inside the plugin folder `dir` (relative to
+/// it, or absolute; symlinks resolved before the check), a regular file of bounded size
+/// (never a device or a FIFO that would block or exhaust memory) that starts like a
+/// WebAssembly binary. The admin token must not turn into a way to read the node's other
+/// files, so no error ever quotes what a file holds.
+fn read_plugin_file(dir: &Path, path: &Path) -> BackendResult<Vec<u8>> {
+    use std::io::Read;
+    let root = dir.canonicalize().map_err(|e| {
+        invalid(format!(
+            "the plugin folder {} ([plugins] dir) is not readable: {e}",
+            dir.display()
+        ))
+    })?;
+    let resolved = root
+        .join(path)
+        .canonicalize()
+        .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
+    if !resolved.starts_with(&root) {
+        return Err(invalid(format!(
+            "{} is outside the plugin folder {} ([plugins] dir)",
+            path.display(),
+            root.display()
+        )));
+    }
+    let meta = std::fs::metadata(&resolved)
+        .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(invalid(format!("{} is not a regular file", path.display())));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&resolved)
+        .and_then(|f| f.take(MAX_PLUGIN_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| invalid(format!("reading {}: {e}", path.display())))?;
+    if bytes.len() > MAX_PLUGIN_BYTES {
+        return Err(invalid(format!(
+            "{} is larger than {MAX_PLUGIN_BYTES} bytes",
+            path.display()
+        )));
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(invalid(format!(
+            "{} is not a WebAssembly component",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,303 @@
+//! [`NodeApi`]: the chain as the API sees it (storage, executor, pool, builder, batcher,
+//! plugins) and the block resolution every namespace shares: tags and hashes to stored
+//! blocks, the state a query reads, the parameters a call runs with.
+
+use std::sync::Arc;
+
+use alloy_primitives::Address;
+use alloy_rpc_types_eth::{Block, BlockOverrides, BlockTransactions, Transaction, TransactionReceipt};
+use alloy_consensus::{Transaction as _, transaction::Recovered};
+use ordo_builder::{Builder, SealedBlock};
+use ordo_exec::{BlockParams, Executor, StateAt};
+use ordo_pool::Pool;
+use ordo_primitives::{
+    BlockRecord,
+    alloy_eips::{BlockId, BlockNumberOrTag},
+};
+use ordo_rpc::{BackendError, BackendResult, ChainEvent};
+use ordo_storage::Storage;
+use tokio::sync::broadcast;
+
+use crate::{
+    convert::{block_logs, decode_tx, rpc_header, rpc_receipt},
+    errors::storage_err,
+};
+
+/// Most blocks one `eth_getLogs` may scan.
+pub const MAX_LOG_RANGE: u64 = 10_000;
+/// Default most logs one `eth_getLogs` returns (`[limits] max_log_results`).
+pub const DEFAULT_MAX_LOG_RESULTS: usize = 10_000;
+/// The tip `eth_maxPriorityFeePerGas` suggests when recent blocks say nothing (1 gwei).
+pub const DEFAULT_SUGGESTED_TIP: u128 = 1_000_000_000;
+
+/// The node's implementation of the RPC backend.
+pub struct NodeApi {
+    pub(crate) storage: Storage,
+    pub(crate) exec: Executor,
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) builder: Arc<Builder>,
+    pub(crate) events: broadcast::Sender<ChainEvent>,
+    pub(crate) batcher: std::sync::OnceLock<Arc<ordo_batcher::Batcher>>,
+    /// Transactions per sender (shared with the admin API, which changes the quota live).
+    pub(crate) per_sender: Arc<ordo_rpc::RateLimiter<Address>>,
+    /// The plugin host, for the public status (`ordo_nodeStatus`).
+    pub(crate) plugins: std::sync::OnceLock<Arc<ordo_plugins::PluginManager>>,
+    /// Most logs one `eth_getLogs` returns.
+    pub(crate) max_log_results: std::sync::atomic::AtomicUsize,
+}
+
+impl NodeApi {
+    /// The per-sender transaction limiter.
+    pub fn per_sender(&self) -> Arc<ordo_rpc::RateLimiter<Address>> {
+        self.per_sender.clone()
+    }
+
+    /// While the operator has halted the sequencer, writes are refused (reads go on).
+    pub(crate) fn refuse_if_halted(&self) -> BackendResult<()> {
+        match self.builder.halted() {
+            Some(reason) => {
+                metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => "halted")
+                    .increment(1);
+                Err(BackendError::tx(format!("sequencer halted: {reason}")))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// When the read running on this thread must stop (set by the RPC server's read pool).
+pub(crate) fn call_deadline() -> Option<std::time::Instant> {
+    ordo_rpc::CallDeadline::current().map(|d| d.at)
+}
+
+
+impl NodeApi {
+    /// Answers `ordo_getBatch` / `ordo_txStatus` from `batcher` (set once, at launch).
+    pub fn set_batcher(&self, batcher: Arc<ordo_batcher::Batcher>) {
+        let _ = self.batcher.set(batcher);
+    }
+
+    /// Lets `ordo_nodeStatus` report the plugins.
+    pub fn set_plugins(&self, plugins: Arc<ordo_plugins::PluginManager>) {
+        let _ = self.plugins.set(plugins);
+    }
+
+    /// Caps the logs one `eth_getLogs` returns (0: no cap).
+    pub fn set_max_log_results(&self, max: usize) {
+        self.max_log_results
+            .store(max, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl NodeApi {
+    /// Wires the backend and starts forwarding builder and pool events to subscribers.
+    pub fn new(
+        storage: Storage,
+        exec: Executor,
+        pool: Arc<Pool>,
+        builder: Arc<Builder>,
+    ) -> Arc<Self> {
+        let (events, _) = broadcast::channel(4096);
+        let api = Arc::new(Self {
+            storage,
+            exec,
+            pool,
+            builder,
+            events,
+            batcher: std::sync::OnceLock::new(),
+            per_sender: Arc::new(ordo_rpc::RateLimiter::new(ordo_rpc::Quota::UNLIMITED)),
+            plugins: std::sync::OnceLock::new(),
+            max_log_results: std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_LOG_RESULTS),
+        });
+        let mut blocks = api.builder.subscribe();
+        let weak = Arc::downgrade(&api);
+        tokio::spawn(async move {
+            loop {
+                match blocks.recv().await {
+                    Ok(sealed) => {
+                        let Some(api) = weak.upgrade() else { break };
+                        let event = api.block_event(&sealed);
+                        let _ = api.events.send(event);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(target: "ordo::rpc", n, "block event subscribers lagged");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let mut pending = api.pool.subscribe();
+        let weak = Arc::downgrade(&api);
+        tokio::spawn(async move {
+            loop {
+                match pending.recv().await {
+                    Ok(hash) => {
+                        let Some(api) = weak.upgrade() else { break };
+                        let _ = api.events.send(ChainEvent::PendingTx(hash));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        api
+    }
+
+    fn block_event(&self, sealed: &SealedBlock) -> ChainEvent {
+        let header = rpc_header(&sealed.block);
+        let logs = block_logs(&sealed.block, &sealed.receipts);
+        ChainEvent::NewBlock {
+            header: Arc::new(header),
+            logs: logs.into(),
+        }
+    }
+
+    pub(crate) fn head(&self) -> Arc<BlockRecord> {
+        self.builder.head()
+    }
+
+    pub(crate) fn resolve_number(&self, id: BlockId) -> BackendResult<Option<u64>> {
+        let head = self.head().number();
+        Ok(match id {
+            BlockId::Hash(h) => self
+                .storage
+                .block_number(&h.block_hash)
+                .map_err(storage_err)?,
+            BlockId::Number(tag) => match tag {
+                BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+                BlockNumberOrTag::Earliest => Some(0),
+                // Blocks are final once sealed on a single sequencer; `pending` has no
+                // separate block here, as on op-geth.
+                _ => Some(head),
+            },
+        })
+    }
+
+    pub(crate) fn block_record(&self, id: BlockId) -> BackendResult<Option<Arc<BlockRecord>>> {
+        let Some(n) = self.resolve_number(id)? else {
+            return Ok(None);
+        };
+        let head = self.head();
+        if n == head.number() {
+            return Ok(Some(head));
+        }
+        Ok(self.storage.block(n).map_err(storage_err)?.map(Arc::new))
+    }
+
+    /// Which state a query reads: `None` is the head, `Some(n)` an older block (answered
+    /// from the change sets).
+    pub(crate) fn state_block(&self, id: BlockId) -> BackendResult<Option<u64>> {
+        let head = self.head().number();
+        if id == BlockId::Number(BlockNumberOrTag::Pending) {
+            return Ok(None);
+        }
+        match self.resolve_number(id)? {
+            None => Err(BackendError::tx("header not found")),
+            Some(n) if n >= head => Ok(None),
+            Some(n) => Ok(Some(n)),
+        }
+    }
+
+    pub(crate) fn state_at(&self, id: BlockId) -> BackendResult<StateAt<'_>> {
+        Ok(StateAt {
+            state: self.exec.state(),
+            block: self.state_block(id)?,
+        })
+    }
+
+    pub(crate) fn call_params(
+        &self,
+        id: BlockId,
+        overrides: Option<&BlockOverrides>,
+    ) -> BackendResult<BlockParams> {
+        let mut params = match self.state_block(id)? {
+            None => self.builder.next_params(),
+            Some(n) => {
+                let block = self
+                    .storage
+                    .block(n)
+                    .map_err(storage_err)?
+                    .ok_or_else(|| BackendError::tx("header not found"))?;
+                let h = &block.header;
+                BlockParams {
+                    number: h.number,
+                    timestamp: h.timestamp,
+                    beneficiary: h.beneficiary,
+                    gas_limit: h.gas_limit,
+                    base_fee: h.base_fee_per_gas.unwrap_or_default(),
+                    extra_data: h.extra_data.clone(),
+                    state_block: Some(n),
+                }
+            }
+        };
+        if let Some(o) = overrides {
+            if let Some(n) = o.number {
+                params.number = n.saturating_to();
+            }
+            if let Some(t) = o.time {
+                params.timestamp = t;
+            }
+            if let Some(g) = o.gas_limit {
+                params.gas_limit = g;
+            }
+            if let Some(c) = o.coinbase {
+                params.beneficiary = c;
+            }
+            if let Some(b) = o.base_fee {
+                params.base_fee = b.saturating_to();
+            }
+        }
+        Ok(params)
+    }
+
+    pub(crate) fn rpc_tx(&self, block: &BlockRecord, index: usize) -> BackendResult<Option<Transaction>> {
+        let Some(raw) = block.transactions.get(index) else {
+            return Ok(None);
+        };
+        let tx = decode_tx(raw)?;
+        let effective = tx.effective_gas_price(block.header.base_fee_per_gas);
+        Ok(Some(Transaction {
+            inner: Recovered::new_unchecked(tx, block.senders[index]),
+            block_hash: Some(block.hash),
+            block_number: Some(block.number()),
+            transaction_index: Some(index as u64),
+            effective_gas_price: Some(effective),
+            block_timestamp: Some(block.header.timestamp),
+        }))
+    }
+
+    pub(crate) fn rpc_receipts(&self, block: &BlockRecord) -> BackendResult<Vec<TransactionReceipt>> {
+        let receipts = self
+            .storage
+            .receipts(block.number())
+            .map_err(storage_err)?
+            .unwrap_or_default();
+        receipts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| rpc_receipt(block, i, r))
+            .collect()
+    }
+
+    pub(crate) fn full_block(&self, block: &BlockRecord, full: bool) -> BackendResult<Block> {
+        let transactions = if full {
+            let txs = (0..block.transactions.len())
+                .filter_map(|i| self.rpc_tx(block, i).transpose())
+                .collect::<BackendResult<Vec<_>>>()?;
+            BlockTransactions::Full(txs)
+        } else {
+            BlockTransactions::Hashes(block.tx_hashes.clone())
+        };
+        Ok(Block {
+            header: rpc_header(block),
+            uncles: vec![],
+            transactions,
+            withdrawals: Some(Default::default()),
+        })
+    }
+
+    pub(crate) fn suggested_tip(&self) -> u128 {
+        DEFAULT_SUGGESTED_TIP
+    }
+}
+

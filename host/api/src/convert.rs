@@ -1,0 +1,87 @@
+//! Stored records into the JSON shapes geth returns: headers, logs, receipts.
+
+use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_primitives::{Address, Bytes, U256};
+use alloy_rpc_types_eth::{Header, Log, TransactionReceipt};
+use ordo_primitives::{
+    BlockRecord, ReceiptRecord,
+    alloy_eips::eip2718::Decodable2718,
+    alloy_rlp::Encodable,
+};
+use ordo_rpc::{BackendError, BackendResult};
+
+pub(crate) fn decode_tx(raw: &Bytes) -> BackendResult<TxEnvelope> {
+    let mut buf = raw.as_ref();
+    TxEnvelope::decode_2718(&mut buf).map_err(|_| BackendError::internal("corrupt stored tx"))
+}
+/// The RPC header of a stored block (with hash and size).
+pub fn rpc_header(block: &BlockRecord) -> Header {
+    let txs_len: usize = block.transactions.iter().map(|t| t.len()).sum();
+    let size = block.header.length() + txs_len + 8;
+    Header {
+        hash: block.hash,
+        inner: block.header.clone(),
+        total_difficulty: Some(U256::ZERO),
+        size: Some(U256::from(size)),
+    }
+}
+
+/// The RPC logs of one receipt, with block, transaction and log indices filled in.
+pub(crate) fn receipt_logs(block: &BlockRecord, index: usize, r: &ReceiptRecord) -> Vec<Log> {
+    r.receipt
+        .logs()
+        .iter()
+        .enumerate()
+        .map(|(j, log)| Log {
+            inner: log.clone(),
+            block_hash: Some(block.hash),
+            block_number: Some(block.number()),
+            block_timestamp: Some(block.header.timestamp),
+            transaction_hash: block.tx_hashes.get(index).copied(),
+            transaction_index: Some(index as u64),
+            log_index: Some(r.first_log_index + j as u64),
+            removed: false,
+        })
+        .collect()
+}
+
+pub(crate) fn block_logs(block: &BlockRecord, receipts: &[ReceiptRecord]) -> Vec<Log> {
+    receipts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| receipt_logs(block, i, r))
+        .collect()
+}
+
+pub(crate) fn rpc_receipt(
+    block: &BlockRecord,
+    index: usize,
+    r: &ReceiptRecord,
+) -> BackendResult<TransactionReceipt> {
+    let raw = block
+        .transactions
+        .get(index)
+        .ok_or_else(|| BackendError::internal("receipt without tx"))?;
+    let tx = decode_tx(raw)?;
+    let tx_hash = block.tx_hashes[index];
+    let logs = receipt_logs(block, index, r);
+    let mut logs_iter = logs.into_iter();
+    let inner = r
+        .receipt
+        .clone()
+        .map_logs(|_| logs_iter.next().unwrap_or_default());
+    Ok(TransactionReceipt {
+        inner,
+        transaction_hash: tx_hash,
+        transaction_index: Some(index as u64),
+        block_hash: Some(block.hash),
+        block_number: Some(block.number()),
+        gas_used: r.gas_used,
+        effective_gas_price: r.effective_gas_price,
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: block.senders[index],
+        to: tx.to(),
+        contract_address: (r.contract_address != Address::ZERO).then_some(r.contract_address),
+    })
+}

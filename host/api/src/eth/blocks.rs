@@ -1,0 +1,123 @@
+//! Blocks, transactions and receipts; `eth_sendRawTransaction` (halt check, signature recovery
+//! on rayon, the pool's validation and group commit).
+
+use crate::NodeApi;
+use ordo_rpc::EthBlocks;
+
+impl EthBlocks for NodeApi {
+    fn chain_id(&self) -> u64 {
+        self.exec.chain_id()
+    }
+
+    fn head_number(&self) -> u64 {
+        self.head().number()
+    }
+
+    fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<Block>> {
+        match self.block_record(id)? {
+            Some(b) => Ok(Some(self.full_block(&b, full_txs)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<TransactionReceipt>>> {
+        match self.block_record(id)? {
+            Some(b) => Ok(Some(self.rpc_receipts(&b)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn block_tx_count(&self, id: BlockId) -> BackendResult<Option<u64>> {
+        Ok(self.block_record(id)?.map(|b| b.transactions.len() as u64))
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> BackendResult<Option<Transaction>> {
+        if let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)? {
+            let Some(block) = self.block_record(BlockId::number(loc.block))? else {
+                return Ok(None);
+            };
+            return self.rpc_tx(&block, loc.index as usize);
+        }
+        Ok(self.pool.get(&hash).map(|p| Transaction {
+            inner: Recovered::new_unchecked(p.tx.clone(), p.sender),
+            block_hash: None,
+            block_number: None,
+            transaction_index: None,
+            effective_gas_price: None,
+            block_timestamp: None,
+        }))
+    }
+
+    fn transaction_by_block_and_index(
+        &self,
+        id: BlockId,
+        index: u64,
+    ) -> BackendResult<Option<Transaction>> {
+        match self.block_record(id)? {
+            Some(b) => self.rpc_tx(&b, index as usize),
+            None => Ok(None),
+        }
+    }
+
+    fn receipt(&self, hash: B256) -> BackendResult<Option<TransactionReceipt>> {
+        let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)? else {
+            return Ok(None);
+        };
+        let Some(block) = self.block_record(BlockId::number(loc.block))? else {
+            return Ok(None);
+        };
+        let receipts = self
+            .storage
+            .receipts(loc.block)
+            .map_err(storage_err)?
+            .unwrap_or_default();
+        match receipts.get(loc.index as usize) {
+            Some(r) => Ok(Some(rpc_receipt(&block, loc.index as usize, r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
+        Box::pin(async move {
+            self.refuse_if_halted()?;
+            // Signature recovery is the CPU-heavy step; keep it off the reactor threads, and
+            // off tokio's blocking pool, which other work can fill: rayon's threads run
+            // only ingress decoding and the pool's parallel account reads.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            rayon::spawn(move || {
+                let _ = tx.send(ordo_primitives::decode_raw_tx(&raw));
+            });
+            let decoded = rx
+                .await
+                .map_err(|_| BackendError::internal("decoder task failed"))?;
+            let refused = |reason: &'static str| {
+                metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => reason)
+                    .increment(1);
+            };
+            let tx = decoded.map_err(|e| {
+                refused("decode");
+                BackendError::tx(e.to_string())
+            })?;
+            let span = tracing::debug_span!("tx", hash = %tx.hash, sender = %tx.sender);
+            let sender = tx.sender;
+            if !self.per_sender.check(&tx.sender) {
+                refused("rate_limited");
+                return Err(BackendError::limit_exceeded("rate limit exceeded"));
+            }
+            match tracing::Instrument::instrument(self.pool.submit(tx), span).await {
+                Ok(hash) => {
+                    metrics::counter!("ordo_tx_ingress_total", "result" => "accepted", "reason" => "")
+                        .increment(1);
+                    Ok(hash)
+                }
+                Err(e) => {
+                    // Only accepted transactions count against the sender: anyone can
+                    // replay a sender's old transactions, which the pool refuses.
+                    self.per_sender.refund(&sender);
+                    refused(e.label());
+                    Err(pool_err(e))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,40 @@
+//! ordo-api: the JSON-RPC namespaces, over the real chain. `ordo-rpc` is the transport (HTTP,
+//! WebSocket, framing, limits, the parameter parser); this crate answers the methods.
+//!
+//! ```text
+//! ordo-rpc dispatch ──▶ eth_* / net_* / web3_* ──▶ NodeApi as EthBackend, by concern:
+//!                         eth::blocks  blocks, transactions, receipts, sendRawTransaction
+//!                         eth::state   balances, code, storage, eth_call, estimateGas
+//!                         eth::logs    eth_getLogs, the event feed (filters, subscriptions)
+//!                         eth::fees    gasPrice, maxPriorityFeePerGas, feeHistory
+//!                   ──▶ other methods ──▶ the first Namespace that serves them:
+//!                         OrdoNamespace    ordo_getBlockProvenance, ordo_getBatch,
+//!                                          ordo_txStatus, ordo_nodeStatus
+//!                         MevNamespace     eth_sendBundle, eth_cancelBundle, eth_callBundle,
+//!                                          ordo_searcherStats
+//!                         TxpoolNamespace  txpool_status
+//!                         AdminNamespace   admin_* (only on the admin listener)
+//! ```
+//!
+//! [`NodeApi`] (`chain`) holds the components and resolves block ids, states and call
+//! parameters for every namespace; `convert` turns stored records into geth's JSON shapes;
+//! `errors` maps internal failures to the codes wallets expect. Tracing target: `ordo::rpc`.
+
+mod admin;
+mod chain;
+mod convert;
+mod errors;
+mod eth;
+mod mev;
+mod ordo;
+mod txpool;
+
+pub use admin::{
+    AdminNamespace, BlockParamsChange, Control, ControlError, Controlled, LimitsChange,
+    LiveConfig, MAX_PLUGIN_BYTES,
+};
+pub use chain::{DEFAULT_MAX_LOG_RESULTS, DEFAULT_SUGGESTED_TIP, MAX_LOG_RANGE, NodeApi};
+pub use convert::rpc_header;
+pub use mev::{MAX_BUNDLE_BYTES, MAX_BUNDLE_LOOKAHEAD, MAX_UUID_LEN, MevNamespace};
+pub use ordo::OrdoNamespace;
+pub use txpool::TxpoolNamespace;

@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::Address;
-use alloy_rpc_types_eth::{Block, BlockOverrides, BlockTransactions, Transaction, TransactionReceipt};
 use alloy_consensus::{Transaction as _, transaction::Recovered};
+use alloy_primitives::Address;
+use alloy_rpc_types_eth::{
+    Block, BlockOverrides, BlockTransactions, Transaction, TransactionReceipt,
+};
 use ordo_builder::{Builder, SealedBlock};
 use ordo_exec::{BlockParams, Executor, StateAt};
 use ordo_pool::Pool;
@@ -69,7 +71,6 @@ impl NodeApi {
 pub(crate) fn call_deadline() -> Option<std::time::Instant> {
     ordo_rpc::CallDeadline::current().map(|d| d.at)
 }
-
 
 impl NodeApi {
     /// Answers `ordo_getBatch` / `ordo_txStatus` from `batcher` (set once, at launch).
@@ -250,7 +251,11 @@ impl NodeApi {
         Ok(params)
     }
 
-    pub(crate) fn rpc_tx(&self, block: &BlockRecord, index: usize) -> BackendResult<Option<Transaction>> {
+    pub(crate) fn rpc_tx(
+        &self,
+        block: &BlockRecord,
+        index: usize,
+    ) -> BackendResult<Option<Transaction>> {
         let Some(raw) = block.transactions.get(index) else {
             return Ok(None);
         };
@@ -266,7 +271,10 @@ impl NodeApi {
         }))
     }
 
-    pub(crate) fn rpc_receipts(&self, block: &BlockRecord) -> BackendResult<Vec<TransactionReceipt>> {
+    pub(crate) fn rpc_receipts(
+        &self,
+        block: &BlockRecord,
+    ) -> BackendResult<Vec<TransactionReceipt>> {
         let receipts = self
             .storage
             .receipts(block.number())
@@ -300,4 +308,3 @@ impl NodeApi {
         DEFAULT_SUGGESTED_TIP
     }
 }
-

@@ -4,9 +4,7 @@ use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_rpc_types_eth::{Header, Log, TransactionReceipt};
 use ordo_primitives::{
-    BlockRecord, ReceiptRecord,
-    alloy_eips::eip2718::Decodable2718,
-    alloy_rlp::Encodable,
+    BlockRecord, ReceiptRecord, alloy_eips::eip2718::Decodable2718, alloy_rlp::Encodable,
 };
 use ordo_rpc::{BackendError, BackendResult};
 

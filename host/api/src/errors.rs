@@ -28,7 +28,6 @@ pub(crate) fn exec_err(e: ExecError) -> BackendError {
     }
 }
 
-
 pub(crate) fn pool_err(e: PoolError) -> BackendError {
     if e.is_bad_transaction() {
         BackendError::tx(e.to_string())

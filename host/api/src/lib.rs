@@ -30,8 +30,8 @@ mod ordo;
 mod txpool;
 
 pub use admin::{
-    AdminNamespace, BlockParamsChange, Control, ControlError, Controlled, LimitsChange,
-    LiveConfig, MAX_PLUGIN_BYTES,
+    AdminNamespace, BlockParamsChange, Control, ControlError, Controlled, LimitsChange, LiveConfig,
+    MAX_PLUGIN_BYTES,
 };
 pub use chain::{DEFAULT_MAX_LOG_RESULTS, DEFAULT_SUGGESTED_TIP, MAX_LOG_RANGE, NodeApi};
 pub use convert::rpc_header;

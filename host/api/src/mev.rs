@@ -9,15 +9,22 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use ordo_builder::{SearcherStats, rpc_searcher_key};
 use ordo_pool::{BundleError, MAX_BUNDLE_TXS};
-use ordo_primitives::Bundle;
+use ordo_exec::BlockParams;
+use ordo_primitives::{
+    Bundle,
+    alloy_eips::{BlockId, BlockNumberOrTag},
+};
 use ordo_rpc::{BackendError, BackendResult, Caller, Cost, Namespace, Params, json};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
-use crate::NodeApi;
+use crate::{
+    NodeApi,
+    errors::{exec_err, storage_err},
+};
 
 /// The bundle methods and searcher stats over the chain and the bundle pool.
 pub struct MevNamespace(pub Arc<NodeApi>);
@@ -443,10 +450,10 @@ impl NodeApi {
             return Err(BackendError::invalid_params("bundle missing txs"));
         }
         // eth_sendBundle's bounds, checked before any signature is recovered.
-        mev::check_bundle_size(&args.txs)?;
+        check_bundle_size(&args.txs)?;
         // Pre-EIP-155 transactions simulate (as geth's callBundle does); they are refused by
         // eth_sendBundle.
-        let txs = mev::decode_bundle_txs(&args.txs, self.exec.chain_id(), false)?;
+        let txs = decode_bundle_txs(&args.txs, self.exec.chain_id(), false)?;
 
         let id = BlockId::Number(args.state_block_number.unwrap_or(BlockNumberOrTag::Latest));
         let state_block = self.state_block(id)?;

@@ -69,7 +69,6 @@ fn warn_if_readable_by_others(path: &Path) {
     }
 }
 
-
 /// The admin service over `admin`. The token is checked before anything else, the body
 /// included: an unauthenticated request gets a bare 401 whatever its method, path or size.
 pub fn router(admin: Arc<AdminNamespace>, token: String) -> Router {
@@ -106,7 +105,10 @@ pub fn router(admin: Arc<AdminNamespace>, token: String) -> Router {
     ordo_rpc::namespace_router(vec![admin], config)
         .merge(metrics)
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(middleware::from_fn_with_state(Arc::new(token), require_token))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(token),
+            require_token,
+        ))
 }
 
 async fn require_token(State(token): State<Arc<String>>, request: Request, next: Next) -> Response {

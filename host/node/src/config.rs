@@ -6,9 +6,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use alloy_primitives::{Address, U256};
-use eyre::{WrapErr, eyre};
-use ordo_primitives::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount};
+use alloy_primitives::Address;
+use eyre::eyre;
+use ordo_primitives::{ChainSpec, DEV_CHAIN_ID, DEV_MNEMONIC};
 use serde::{Deserialize, Serialize};
 
 /// Everything the node reads at start.

@@ -105,7 +105,6 @@ impl NodeConfig {
         }
         Ok(text)
     }
-
 }
 
 /// `ORDO_` + the key path in capitals joined by `_`.
@@ -180,4 +179,3 @@ fn json_to_toml(
         }
     })
 }
-

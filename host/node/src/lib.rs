@@ -278,16 +278,19 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(target: "ordo::admin", %admin_addr, "admin API listens beyond loopback");
     }
-    let admin_router = admin::router(Arc::new(ordo_api::AdminNamespace {
-        manager: plugins.clone(),
-        builder: builder.clone(),
-        control: control.clone(),
-        pool: pool.clone(),
-        batcher: batcher.clone(),
-        poster: poster.as_ref().map(|p| p.status_handle()),
-        sequencer: sequencer_address,
-        plugin_dir: config.plugins.folder(&config.datadir),
-    }), token);
+    let admin_router = admin::router(
+        Arc::new(ordo_api::AdminNamespace {
+            manager: plugins.clone(),
+            builder: builder.clone(),
+            control: control.clone(),
+            pool: pool.clone(),
+            batcher: batcher.clone(),
+            poster: poster.as_ref().map(|p| p.status_handle()),
+            sequencer: sequencer_address,
+            plugin_dir: config.plugins.folder(&config.datadir),
+        }),
+        token,
+    );
     let admin_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {

@@ -155,7 +155,11 @@ impl RpcConfig {
     }
 
     /// The client a request comes from: the peer, or the client a trusted proxy names.
-    pub(crate) fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    pub(crate) fn client(
+        &self,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+    ) -> Option<std::net::IpAddr> {
         peer.map(|peer| self.trusted_proxies.client(peer.ip(), headers))
     }
 }

@@ -14,12 +14,11 @@ use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use alloy_rpc_types_eth::{
     BlockOverrides, Filter, Index, TransactionRequest, state::StateOverride,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::{
-    BackendError, Caller, Cost, EthBackend, EthBlocks, EthFees, EthLogs, EthState, Namespace,
-    Params,
+    BackendError, Caller, Cost, EthBackend, Namespace, Params,
     clients::check_filter,
     namespace::json as to_raw,
     server::{MethodResult, RequestContext, Server},

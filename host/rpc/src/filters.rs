@@ -31,7 +31,7 @@ use serde::Serialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use crate::{
-    BackendError, ChainEvent, EthBackend, EthBlocks, EthLogs, RpcConfig,
+    BackendError, ChainEvent, EthBackend, RpcConfig,
     backend::blocking,
     clients::{Clients, Reservation, filter_bytes},
 };

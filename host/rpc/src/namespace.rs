@@ -35,8 +35,12 @@ pub trait Namespace: Send + Sync + 'static {
     fn cost(&self, method: &str) -> Option<Cost>;
 
     /// Runs `method` (one [`Namespace::cost`] answered for) with its parameters.
-    fn call(&self, method: &str, params: &Params<'_>, caller: Caller)
-    -> BackendResult<Box<RawValue>>;
+    fn call(
+        &self,
+        method: &str,
+        params: &Params<'_>,
+        caller: Caller,
+    ) -> BackendResult<Box<RawValue>>;
 }
 
 /// A namespace method's result as raw JSON.

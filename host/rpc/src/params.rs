@@ -205,7 +205,11 @@ mod tests {
         for text in [r#"[{"id":"a"}]"#, r#"{"id":"a"}"#, r#"["a"]"#] {
             let body = raw(text);
             let params = Params::parse(Some(&body)).unwrap();
-            assert_eq!(params.single::<Id>("id").unwrap(), Id { id: "a".into() }, "{text}");
+            assert_eq!(
+                params.single::<Id>("id").unwrap(),
+                Id { id: "a".into() },
+                "{text}"
+            );
         }
         let two = raw(r#"["a","b"]"#);
         assert_eq!(

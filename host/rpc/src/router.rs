@@ -17,7 +17,7 @@ use axum::{
 use tower_http::cors::CorsLayer;
 
 use crate::{
-    EthBackend, Namespace, RpcConfig,
+    ConnectionSlot, EthBackend, Namespace, RpcConfig,
     clients::client_key,
     flashbots, framing,
     server::{RequestContext, Server},

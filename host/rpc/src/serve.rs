@@ -342,4 +342,3 @@ pub async fn serve(
 ) -> io::Result<()> {
     serve_with(listener, router, ServeLimits::default(), shutdown).await
 }
-

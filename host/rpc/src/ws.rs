@@ -34,7 +34,7 @@ use tokio::{
 };
 
 use crate::{
-    BackendError, ChainEvent, EthBackend, EthBlocks, EthLogs, Params,
+    BackendError, ChainEvent, EthBackend, Params,
     clients::{Clients, Reservation, check_filter, filter_bytes},
     filters::{format_id, parse_id, random_id},
     framing,

@@ -473,7 +473,11 @@ fn the_checker_sees_a_circle() {
     )
     .unwrap();
     std::fs::write(dir.path().join("a.rs"), "use crate::b::B; pub struct A(B);").unwrap();
-    std::fs::write(dir.path().join("b.rs"), "pub struct B; fn f() -> crate::A { todo() }").unwrap();
+    std::fs::write(
+        dir.path().join("b.rs"),
+        "pub struct B; fn f() -> crate::A { todo() }",
+    )
+    .unwrap();
     let krate = read_crate(&dir.path().join("lib.rs"));
     let circles = circles(&edges(&krate));
     assert_eq!(circles.len(), 1, "{circles:?}");

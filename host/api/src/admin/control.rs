@@ -94,12 +94,14 @@ pub enum ControlError {
     Invalid(String),
     #[error("storage: {0}")]
     Storage(#[from] ordo_storage::StorageError),
+    #[error("stored live configuration is unreadable: {0}")]
+    CorruptLiveConfig(serde_json::Error),
 }
 
 impl Control {
     /// Controls over a launched node's stages; applies what was stored (live parameters, then
     /// the halt flag) before any block is built.
-    pub fn restore(stages: Controlled) -> eyre::Result<Arc<Self>> {
+    pub fn restore(stages: Controlled) -> Result<Arc<Self>, ControlError> {
         let Controlled {
             storage,
             builder,
@@ -110,7 +112,7 @@ impl Control {
         } = stages;
         let live = match storage.live_config()? {
             Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| eyre::eyre!("stored live configuration is unreadable: {e}"))?,
+                .map_err(ControlError::CorruptLiveConfig)?,
             None => LiveConfig::default(),
         };
         let control = Arc::new(Self {

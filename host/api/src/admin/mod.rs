@@ -23,8 +23,8 @@ use base64::Engine as _;
 use ordo_plugins::{PluginKind, PluginManager};
 use ordo_rpc::{BackendError, BackendResult, Caller, Cost, Namespace, Params, json};
 use serde::Deserialize;
-use serde_json::{Value, json as value};
 use serde_json::value::RawValue;
+use serde_json::{Value, json as value};
 
 pub use control::{BlockParamsChange, Control, ControlError, Controlled, LimitsChange, LiveConfig};
 

@@ -1,8 +1,21 @@
 //! Blocks, transactions and receipts; `eth_sendRawTransaction` (halt check, signature recovery
 //! on rayon, the pool's validation and group commit).
 
-use crate::NodeApi;
-use ordo_rpc::EthBlocks;
+use alloy_consensus::transaction::Recovered;
+use alloy_primitives::{B256, Bytes};
+use alloy_rpc_types_eth::{
+    Block,
+    Transaction, TransactionReceipt,
+};
+use ordo_primitives::alloy_eips::BlockId;
+use ordo_rpc::{EthBlocks, BackendError, BackendResult, SendTxFuture};
+
+use crate::{
+    NodeApi,
+    convert::rpc_receipt,
+    errors::{pool_err, storage_err},
+};
+
 
 impl EthBlocks for NodeApi {
     fn chain_id(&self) -> u64 {

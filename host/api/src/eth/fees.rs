@@ -1,7 +1,16 @@
 //! Gas price suggestions and `eth_feeHistory`.
 
-use crate::NodeApi;
-use ordo_rpc::EthFees;
+use alloy_consensus::Transaction as _;
+use alloy_rpc_types_eth::FeeHistory;
+use ordo_primitives::alloy_eips::{BlockId, BlockNumberOrTag};
+use ordo_rpc::{EthFees, BackendError, BackendResult};
+
+use crate::{
+    NodeApi,
+    convert::decode_tx,
+    errors::storage_err,
+};
+
 
 impl EthFees for NodeApi {
     fn gas_price(&self) -> BackendResult<u128> {

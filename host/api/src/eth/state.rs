@@ -1,8 +1,19 @@
 //! Account state at a block, and calls against it: `eth_call`, `eth_estimateGas`,
 //! `eth_createAccessList` (the read pool's deadline reaches the EVM).
 
-use crate::NodeApi;
-use ordo_rpc::EthState;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rpc_types_eth::{
+    AccessListResult, BlockOverrides, TransactionRequest, state::StateOverride,
+};
+use ordo_primitives::alloy_eips::{BlockId, BlockNumberOrTag};
+use ordo_rpc::{EthState, BackendResult};
+
+use crate::{
+    NodeApi,
+    chain::call_deadline,
+    errors::exec_err,
+};
+
 
 impl EthState for NodeApi {
     fn balance(&self, address: Address, at: BlockId) -> BackendResult<U256> {

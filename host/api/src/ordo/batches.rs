@@ -2,7 +2,7 @@
 
 use alloy_primitives::{B256, Bytes, U64};
 use ordo_batcher::{BatchRecord, BatchStatus};
-use ordo_rpc::{BackendError, BackendResult};
+use ordo_rpc::{BackendError, BackendResult, Params, json};
 use serde::Serialize;
 use serde_json::value::RawValue;
 

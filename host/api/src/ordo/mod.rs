@@ -20,10 +20,7 @@ impl Namespace for OrdoNamespace {
     fn cost(&self, method: &str) -> Option<Cost> {
         matches!(
             method,
-            "ordo_getBlockProvenance"
-                | "ordo_getBatch"
-                | "ordo_txStatus"
-                | "ordo_nodeStatus"
+            "ordo_getBlockProvenance" | "ordo_getBatch" | "ordo_txStatus" | "ordo_nodeStatus"
         )
         .then_some(Cost::Quick)
     }

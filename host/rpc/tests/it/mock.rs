@@ -334,7 +334,12 @@ impl Namespace for MockBackend {
         (method == "ordo_whoami").then_some(Cost::Quick)
     }
 
-    fn call(&self, _method: &str, _params: &Params<'_>, caller: Caller) -> BackendResult<Box<RawValue>> {
+    fn call(
+        &self,
+        _method: &str,
+        _params: &Params<'_>,
+        caller: Caller,
+    ) -> BackendResult<Box<RawValue>> {
         *self.last_searcher.lock() = Some(caller.searcher);
         json(&caller.searcher)
     }

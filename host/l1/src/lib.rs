@@ -49,7 +49,7 @@
 mod beacon;
 mod poster;
 mod redact;
-#[cfg(feature = "testing")]
+#[cfg(feature = "test-utils")]
 #[doc(hidden)]
 pub mod testing;
 

@@ -59,6 +59,7 @@
 //! [`StateReader`] (the node's state), `ordo_storage::Storage` (the `wal` keyspace),
 //! [`Pool::subscribe`] (new-transaction announcements for `newPendingTransactions`).
 //! Errors are [`PoolError`], whose `Display` is geth's message. Tracing target `ordo::pool`.
+//! Tests and benches read state from `MockState` (feature `test-utils`), as below.
 //!
 //! ```no_run
 //! # async fn demo(storage: ordo_storage::Storage, tx: ordo_primitives::PooledTx) {
@@ -83,6 +84,8 @@ mod config;
 mod error;
 mod pool;
 mod state;
+#[cfg(feature = "test-utils")]
+mod testing;
 mod txpool;
 pub mod validate;
 mod wal;
@@ -101,5 +104,7 @@ pub use config::{
 };
 pub use error::{PoolError, RPC_INTERNAL, RPC_INVALID_TX};
 pub use pool::{Pool, PoolStatus};
-pub use state::{MockState, StateReader};
+pub use state::StateReader;
+#[cfg(feature = "test-utils")]
+pub use testing::MockState;
 pub use wal::WalStats;

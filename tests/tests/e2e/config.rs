@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::GUARD;
 
-const CHAIN_ID: u64 = 7331;
 const COINBASE: &str = "0x00000000000000000000000000000000000c0b15";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,7 +48,7 @@ async fn run_from_config_file_applies_pool_limits_fee_floor_and_coinbase() -> Re
 
             // The file's 2 gwei floor: a 1.5 gwei fee cap is refused.
             let to = random_address();
-            let low = transfer_1559(CHAIN_ID, 0, to, U256::from(1), 1_500_000_000, 1);
+            let low = transfer_1559(DEV_CHAIN_ID, 0, to, U256::from(1), 1_500_000_000, 1);
             let (raw, _) = sign_raw(&dev_signer(1), low);
             let err = rpc
                 .send_raw(&raw)
@@ -65,13 +64,13 @@ async fn run_from_config_file_applies_pool_limits_fee_floor_and_coinbase() -> Re
             // The file's pool size: two queued transactions (nonce gap, so never mined) fill
             // it; a third that pays no more than them is refused.
             for i in 1..=2 {
-                let tx = transfer_1559(CHAIN_ID, 5, to, U256::from(1), 3 * GWEI, GWEI);
+                let tx = transfer_1559(DEV_CHAIN_ID, 5, to, U256::from(1), 3 * GWEI, GWEI);
                 let (raw, _) = sign_raw(&dev_signer(i), tx);
                 rpc.send_raw(&raw)
                     .await?
                     .map_err(|e| eyre!("queued tx {i}: {e}"))?;
             }
-            let tx = transfer_1559(CHAIN_ID, 5, to, U256::from(1), 3 * GWEI, GWEI);
+            let tx = transfer_1559(DEV_CHAIN_ID, 5, to, U256::from(1), 3 * GWEI, GWEI);
             let (raw, _) = sign_raw(&dev_signer(3), tx);
             let err = rpc
                 .send_raw(&raw)

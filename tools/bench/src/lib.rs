@@ -1,6 +1,7 @@
 //! `ordo-bench` (run by `ordo bench`): a load generator for any Ethereum JSON-RPC node (Ordo,
-//! anvil, geth, ...). It imports no node crate: it speaks public JSON-RPC only, through the
-//! shared client (`ordo-rpc-client`).
+//! anvil, geth, ...). It imports no node logic: it speaks public JSON-RPC only, through the
+//! shared client (`ordo-rpc-client`); from `ordo-primitives` it takes only the dev chain's
+//! constants (the default mnemonic).
 //!
 //! Flow:
 //! 1. **Setup** (standard JSON-RPC only): `eth_chainId`; fees from `eth_gasPrice` and
@@ -44,10 +45,10 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use eyre::{Context, Result, bail, eyre};
 use hdrhistogram::Histogram;
+use ordo_primitives::DEV_MNEMONIC;
 use ordo_rpc_client::{ClientError, RpcClient};
 use serde_json::{Value, json};
 
-const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
 const TRANSFER_GAS: u64 = 21_000;
 const GWEI: u128 = 1_000_000_000;
 
@@ -921,7 +922,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap_or_else(|e| panic!("{e}"));
         let fees = Fees {
-            chain_id: 7331,
+            chain_id: ordo_primitives::DEV_CHAIN_ID,
             max_fee: 3 * GWEI,
             tip: GWEI,
         };

@@ -11,8 +11,8 @@ use std::{
 
 use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
 use ordo_builder::{SearcherStats, rpc_searcher_key};
-use ordo_pool::{BundleError, MAX_BUNDLE_TXS};
 use ordo_exec::BlockParams;
+use ordo_pool::{BundleError, MAX_BUNDLE_TXS};
 use ordo_primitives::{
     Bundle,
     alloy_eips::{BlockId, BlockNumberOrTag},

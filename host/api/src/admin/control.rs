@@ -111,8 +111,9 @@ impl Control {
             per_sender,
         } = stages;
         let live = match storage.live_config()? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(ControlError::CorruptLiveConfig)?,
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(ControlError::CorruptLiveConfig)?
+            }
             None => LiveConfig::default(),
         };
         let control = Arc::new(Self {

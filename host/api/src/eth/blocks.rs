@@ -3,19 +3,15 @@
 
 use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{B256, Bytes};
-use alloy_rpc_types_eth::{
-    Block,
-    Transaction, TransactionReceipt,
-};
+use alloy_rpc_types_eth::{Block, Transaction, TransactionReceipt};
 use ordo_primitives::alloy_eips::BlockId;
-use ordo_rpc::{EthBlocks, BackendError, BackendResult, SendTxFuture};
+use ordo_rpc::{BackendError, BackendResult, EthBlocks, SendTxFuture};
 
 use crate::{
     NodeApi,
     convert::rpc_receipt,
     errors::{pool_err, storage_err},
 };
-
 
 impl EthBlocks for NodeApi {
     fn chain_id(&self) -> u64 {

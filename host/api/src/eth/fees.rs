@@ -3,14 +3,9 @@
 use alloy_consensus::Transaction as _;
 use alloy_rpc_types_eth::FeeHistory;
 use ordo_primitives::alloy_eips::{BlockId, BlockNumberOrTag};
-use ordo_rpc::{EthFees, BackendError, BackendResult};
+use ordo_rpc::{BackendError, BackendResult, EthFees};
 
-use crate::{
-    NodeApi,
-    convert::decode_tx,
-    errors::storage_err,
-};
-
+use crate::{NodeApi, convert::decode_tx, errors::storage_err};
 
 impl EthFees for NodeApi {
     fn gas_price(&self) -> BackendResult<u128> {

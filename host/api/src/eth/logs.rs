@@ -1,19 +1,11 @@
 //! `eth_getLogs` (range and result caps) and the event feed behind filters and subscriptions.
 
-use alloy_rpc_types_eth::{
-    Filter, FilterBlockOption, Log,
-};
+use alloy_rpc_types_eth::{Filter, FilterBlockOption, Log};
 use ordo_primitives::alloy_eips::BlockNumberOrTag;
-use ordo_rpc::{EthLogs, BackendError, BackendResult, ChainEvent};
+use ordo_rpc::{BackendError, BackendResult, ChainEvent, EthLogs};
 use tokio::sync::broadcast;
 
-use crate::{
-    NodeApi,
-    chain::MAX_LOG_RANGE,
-    convert::block_logs,
-    errors::storage_err,
-};
-
+use crate::{NodeApi, chain::MAX_LOG_RANGE, convert::block_logs, errors::storage_err};
 
 impl EthLogs for NodeApi {
     fn logs(&self, filter: &Filter) -> BackendResult<Vec<Log>> {

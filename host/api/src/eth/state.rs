@@ -6,14 +6,9 @@ use alloy_rpc_types_eth::{
     AccessListResult, BlockOverrides, TransactionRequest, state::StateOverride,
 };
 use ordo_primitives::alloy_eips::{BlockId, BlockNumberOrTag};
-use ordo_rpc::{EthState, BackendResult};
+use ordo_rpc::{BackendResult, EthState};
 
-use crate::{
-    NodeApi,
-    chain::call_deadline,
-    errors::exec_err,
-};
-
+use crate::{NodeApi, chain::call_deadline, errors::exec_err};
 
 impl EthState for NodeApi {
     fn balance(&self, address: Address, at: BlockId) -> BackendResult<U256> {

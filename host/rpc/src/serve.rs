@@ -313,6 +313,16 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// Serves `router` on `listener` with the default [`ServeLimits`] until `shutdown` resolves,
+/// then stops accepting and waits for open requests to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_with(listener, router, ServeLimits::default(), shutdown).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,14 +341,4 @@ mod tests {
         drop((s2, s3, other));
         assert!(table.lock().is_empty());
     }
-}
-
-/// Serves `router` on `listener` with the default [`ServeLimits`] until `shutdown` resolves,
-/// then stops accepting and waits for open requests to finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    serve_with(listener, router, ServeLimits::default(), shutdown).await
 }

@@ -342,7 +342,7 @@ impl TestNode {
             .arg("--set")
             .arg(format!(
                 "plugins.dir={}",
-                ordo_plugins::testing::FIXTURES_DIR
+                ordo_plugin_host::testing::FIXTURES_DIR
             ));
         if let Some(id) = self.opts.chain_id {
             cmd.arg("--chain-id").arg(id.to_string());

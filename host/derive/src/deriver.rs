@@ -7,7 +7,7 @@ use std::{
 
 use alloy_primitives::B256;
 use ordo_exec::{BlockParams, Executor, StateDb};
-use ordo_plugins::{PluginKind, PluginManager};
+use ordo_plugin_host::{PluginKind, PluginManager};
 use ordo_primitives::{
     BatchFrame, BatchPayload, BlockRecord, CODEC_NONE, ChainSpec, Provenance, decode_raw_tx,
 };
@@ -82,7 +82,7 @@ fn open_chain(datadir: &Path, spec: &ChainSpec) -> Result<(Storage, BlockRecord)
 /// The shipped codecs plus every codec in `plugin_dir`.
 fn open_codecs(plugin_dir: Option<&Path>) -> Result<Arc<PluginManager>, DeriveError> {
     let codecs = PluginManager::open(Default::default(), None)?;
-    for shipped in ordo_plugins::shipped::all() {
+    for shipped in ordo_plugin_host::shipped::all() {
         if shipped.kind == PluginKind::Compression {
             codecs.load(shipped.kind, shipped.bytes, "")?;
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use alloy_primitives::{Address, B256};
 use ordo_exec::{ExecError, Skipped, StateError};
-use ordo_plugins::{PluginCallError, PluginError};
+use ordo_plugin_host::{PluginCallError, PluginError};
 use ordo_primitives::{BatchDecodeError, DecodeError};
 use ordo_storage::StorageError;
 

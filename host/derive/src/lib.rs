@@ -31,7 +31,7 @@
 //!
 //! Seams: [`FrameSource`] (where frames come from), [`DeriveConfig`] (the chain spec and
 //! datadir: the caller, not this crate, knows how the chain is configured), the codec plugins
-//! (`ordo_plugins::PluginManager`, compression kind only), and [`Deriver`] itself for callers
+//! (`ordo_plugin_host::PluginManager`, compression kind only), and [`Deriver`] itself for callers
 //! that feed frames one by one. Depends on primitives, storage, exec, plugins and l1, never on
 //! the node.
 

@@ -33,7 +33,7 @@ use axum::{
 };
 use base64::Engine as _;
 use eyre::WrapErr;
-use ordo_plugins::{PluginKind, PluginManager};
+use ordo_plugin_host::{PluginKind, PluginManager};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;

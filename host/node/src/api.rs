@@ -45,7 +45,7 @@ pub struct NodeApi {
     /// Transactions per sender (shared with the admin API, which changes the quota live).
     per_sender: Arc<ordo_rpc::RateLimiter<Address>>,
     /// The plugin host, for the public status (`ordo_nodeStatus`).
-    plugins: std::sync::OnceLock<Arc<ordo_plugins::PluginManager>>,
+    plugins: std::sync::OnceLock<Arc<ordo_plugin_host::PluginManager>>,
     /// Most logs one `eth_getLogs` returns.
     max_log_results: std::sync::atomic::AtomicUsize,
 }
@@ -151,7 +151,7 @@ impl NodeApi {
     }
 
     /// Lets `ordo_nodeStatus` report the plugins.
-    pub fn set_plugins(&self, plugins: Arc<ordo_plugins::PluginManager>) {
+    pub fn set_plugins(&self, plugins: Arc<ordo_plugin_host::PluginManager>) {
         let _ = self.plugins.set(plugins);
     }
 

@@ -1,6 +1,6 @@
 //! WASM ordering against the native policy, the fixed cost of a call, and load→active.
 //!
-//! `cargo bench -p ordo-plugins`. Reports numbers; asserts nothing about them.
+//! `cargo bench -p ordo-plugin-host`. Reports numbers; asserts nothing about them.
 
 // A benchmark aborts on setup failure; there is nothing to recover.
 #![allow(clippy::unwrap_used)]
@@ -9,7 +9,7 @@ use std::{hint::black_box, time::Duration};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ordo_hooks::{OrderingPolicy, PriorityFeeOrdering};
-use ordo_plugins::{PluginKind, PluginManager, PluginsConfig, shipped, testing};
+use ordo_plugin_host::{PluginKind, PluginManager, PluginsConfig, shipped, testing};
 
 /// Enough gas for every candidate, so both policies order the whole set (the native one
 /// ignores the gas limit; the plugin stops at it).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ordo_plugins::{FailureReason, PluginKind, testing};
+use ordo_plugin_host::{FailureReason, PluginKind, testing};
 
 use crate::{load_ordering, manager, order_block};
 

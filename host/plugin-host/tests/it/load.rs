@@ -1,6 +1,6 @@
 //! What load refuses, and why.
 
-use ordo_plugins::{PluginError, PluginKind, testing};
+use ordo_plugin_host::{PluginError, PluginKind, testing};
 
 use crate::{load_ordering, manager, manager_deadline_only};
 

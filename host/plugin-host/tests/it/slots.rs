@@ -1,6 +1,6 @@
 //! Compression and prover slots: the handles the batcher uses.
 
-use ordo_plugins::{BatchHeader, FailureReason, PluginKind, testing};
+use ordo_plugin_host::{BatchHeader, FailureReason, PluginKind, testing};
 
 use crate::{failures, manager};
 
@@ -70,9 +70,9 @@ fn a_compressor_that_breaks_the_round_trip_fails_and_rolls_back() {
 
 #[test]
 fn compress_timeouts_are_classified() {
-    let mut config = ordo_plugins::PluginsConfig::default();
+    let mut config = ordo_plugin_host::PluginsConfig::default();
     config.compression.deadline_ms = 50;
-    let m = ordo_plugins::PluginManager::open(config, None).unwrap();
+    let m = ordo_plugin_host::PluginManager::open(config, None).unwrap();
     let info = m
         .load(
             PluginKind::Compression,

@@ -14,7 +14,9 @@ mod slots;
 use std::sync::Arc;
 
 use ordo_hooks::{OrderingError, OrderingPolicy};
-use ordo_plugins::{FailureReason, PluginInfo, PluginKind, PluginManager, PluginsConfig, testing};
+use ordo_plugin_host::{
+    FailureReason, PluginInfo, PluginKind, PluginManager, PluginsConfig, testing,
+};
 use ordo_primitives::Candidate;
 
 pub fn manager() -> Arc<PluginManager> {
@@ -55,7 +57,7 @@ pub fn order_block(
     (policy, answer)
 }
 
-pub fn health_of(m: &PluginManager, id: &str) -> ordo_plugins::HealthReport {
+pub fn health_of(m: &PluginManager, id: &str) -> ordo_plugin_host::HealthReport {
     m.list()
         .loaded
         .into_iter()

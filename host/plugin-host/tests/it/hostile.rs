@@ -2,7 +2,7 @@
 //! and three in a row roll the slot back.
 
 use ordo_hooks::OrderingError;
-use ordo_plugins::{FailureReason, PluginKind, PluginManager, PluginsConfig, testing};
+use ordo_plugin_host::{FailureReason, PluginKind, PluginManager, PluginsConfig, testing};
 
 use crate::{
     failures, health_of, load_ordering, manager, manager_deadline_only, manager_with_deadline,

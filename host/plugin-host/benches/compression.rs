@@ -1,7 +1,7 @@
 //! Batch compression with each shipped codec on a realistic transaction mix: bytes on L1
 //! per transaction, and compression time per batch.
 //!
-//! `cargo bench -p ordo-plugins --bench compression`. Reports numbers; asserts nothing.
+//! `cargo bench -p ordo-plugin-host --bench compression`. Reports numbers; asserts nothing.
 //!
 //! The mix (1,000 signed transactions in 10 blocks of 100, 200 senders): 50% ETH
 //! transfers to 300 recipients, 35% ERC-20 `transfer(address,uint256)` on 5 tokens, 15%
@@ -18,7 +18,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use criterion::{Criterion, criterion_group, criterion_main};
-use ordo_plugins::{PluginKind, PluginManager, PluginsConfig, shipped};
+use ordo_plugin_host::{PluginKind, PluginManager, PluginsConfig, shipped};
 use ordo_primitives::{BatchBlock, BatchPayload};
 
 const TXS: usize = 1_000;

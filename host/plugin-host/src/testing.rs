@@ -13,14 +13,14 @@ use crate::ordering::XorShift;
 
 /// Where `build.rs` put the wasm32-wasip2 release artifacts: the fixtures
 /// (`ordo_fixture_*.wasm`), the shipped plugins and the examples.
-pub const FIXTURES_DIR: &str = env!("ORDO_PLUGINS_WASM_DIR");
+pub const FIXTURES_DIR: &str = env!("ORDO_PLUGIN_HOST_WASM_DIR");
 
 /// Path of the `examples/ordering-round-robin` component, when it was built.
-pub const ROUND_ROBIN_EXAMPLE: Option<&str> = option_env!("ORDO_PLUGINS_ROUND_ROBIN_WASM");
+pub const ROUND_ROBIN_EXAMPLE: Option<&str> = option_env!("ORDO_PLUGIN_HOST_ROUND_ROBIN_WASM");
 
 /// Path of the `examples/searcher-backrun` component, when it was built.
 pub const SEARCHER_BACKRUN_EXAMPLE: Option<&str> =
-    option_env!("ORDO_PLUGINS_SEARCHER_BACKRUN_WASM");
+    option_env!("ORDO_PLUGIN_HOST_SEARCHER_BACKRUN_WASM");
 
 /// Path of a fixture component: `fixture_path("ordering")` is `ordo_fixture_ordering.wasm`.
 pub fn fixture_path(name: &str) -> PathBuf {

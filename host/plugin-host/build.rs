@@ -4,7 +4,7 @@
 //!   never unify; a plugin's kind is the one ordo-sdk kind feature its Cargo.toml enables),
 //!   embedded through `src/shipped.rs`;
 //! - the examples (`examples/ordering-round-robin`, `examples/searcher-backrun`);
-//! - the test fixtures (`host/plugins/fixtures/`).
+//! - the test fixtures (`host/plugin-host/fixtures/`).
 //!
 //! Output goes to `$CARGO_TARGET_DIR/wasm` (shared by every profile and by `cargo clippy`,
 //! so the components are built once), or under `OUT_DIR` when `CARGO_TARGET_DIR` is unset.
@@ -41,7 +41,7 @@ fn main() {
     };
     let artifacts = target_dir.join(WASM_TARGET).join("release");
     println!(
-        "cargo:rustc-env=ORDO_PLUGINS_WASM_DIR={}",
+        "cargo:rustc-env=ORDO_PLUGIN_HOST_WASM_DIR={}",
         artifacts.display()
     );
 
@@ -97,8 +97,8 @@ fn main() {
 
     // (b) The examples (each its own workspace), for the tests that load them.
     for (dir, var) in [
-        ("ordering-round-robin", "ORDO_PLUGINS_ROUND_ROBIN_WASM"),
-        ("searcher-backrun", "ORDO_PLUGINS_SEARCHER_BACKRUN_WASM"),
+        ("ordering-round-robin", "ORDO_PLUGIN_HOST_ROUND_ROBIN_WASM"),
+        ("searcher-backrun", "ORDO_PLUGIN_HOST_SEARCHER_BACKRUN_WASM"),
     ] {
         let example = root.join("examples").join(dir);
         if example.join("Cargo.toml").is_file() && example.join("Cargo.lock").is_file() {

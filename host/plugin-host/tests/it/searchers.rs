@@ -8,7 +8,7 @@ use std::{
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ordo_hooks::{CallView, Placement, PreStateView, ProposedBundle};
-use ordo_plugins::{
+use ordo_plugin_host::{
     FailureReason, MIN_CALL_GAS_CHARGE, PluginError, PluginInfo, PluginKind, PluginManager,
     PluginsConfig, SEARCHER_CALL_GAS_PER_BLOCK, testing,
 };

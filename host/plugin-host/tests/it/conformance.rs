@@ -1,6 +1,6 @@
 //! Every shipped plugin (and the round-robin example) against the host's checks.
 
-use ordo_plugins::{BatchHeader, PluginKind, PluginManager, shipped, testing};
+use ordo_plugin_host::{BatchHeader, PluginKind, PluginManager, shipped, testing};
 
 use crate::manager;
 
@@ -140,7 +140,7 @@ fn prover_plugins_are_deterministic() {
         // A fresh instance, the same answer.
         let b = m.prover().unwrap().on_batch(&header, &payload).unwrap();
         assert_eq!(a, b, "{package}");
-        assert!(a.len() <= ordo_plugins::MAX_ATTESTATION_BYTES);
+        assert!(a.len() <= ordo_plugin_host::MAX_ATTESTATION_BYTES);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ordo_plugins::{PluginError, PluginKind, PluginManager, PluginsConfig, testing};
+use ordo_plugin_host::{PluginError, PluginKind, PluginManager, PluginsConfig, testing};
 use ordo_storage::Storage;
 
 use crate::{load_ordering, manager, order_block};

@@ -9,7 +9,8 @@
 //!
 //! The layout is pinned twice: a compile-time check of the record's size and alignment
 //! against wasmtime's own derivation, and a test in which a guest built with wit-bindgen
-//! reads the records back field by field (`tests::the_guest_reads_the_image_as_records`).
+//! reads the records back field by field
+//! (`kinds::ordering::tests::the_guest_reads_the_image_as_records`).
 
 // `ComponentType`/`Lower` are unsafe traits: implementing them promises that the lowered
 // bytes match the type that was type-checked. Here that is `list<candidate>` / `list<u8>`
@@ -215,129 +216,5 @@ unsafe impl Lower for RawBytes {
     ) -> wasmtime::Result<()> {
         let ptr = copy_in(cx, 1, &self.0)?;
         pair_to_memory(cx, offset, ptr, self.0.len())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{
-        PluginKind, config::PluginsConfig, engine::PluginEngine, ordering, plugin::LoadedPlugin,
-        testing,
-    };
-
-    /// What the `dump` fixture mode answers for candidate `i`, computed from the records
-    /// wasmtime's derived lowering would have sent.
-    fn expected(ctx: &types::BlockContext, set: &types::CandidateSet, i: usize) -> Vec<u32> {
-        let mut w = vec![set.txs.len() as u32, set.calldata.len() as u32];
-        let u64 = |w: &mut Vec<u32>, v: u64| w.extend([(v >> 32) as u32, v as u32]);
-        let c = &set.txs[i];
-        for v in [
-            c.hash.w0,
-            c.hash.w1,
-            c.hash.w2,
-            c.hash.w3,
-            c.sender.hi,
-            c.sender.mid,
-        ] {
-            u64(&mut w, v);
-        }
-        w.push(c.sender.lo);
-        u64(&mut w, c.nonce);
-        u64(&mut w, c.to.hi);
-        u64(&mut w, c.to.mid);
-        w.push(c.to.lo);
-        w.push(u32::from(c.is_create));
-        w.push(u32::from(c.tx_type));
-        for v in [
-            c.value.w0,
-            c.value.w1,
-            c.value.w2,
-            c.value.w3,
-            c.gas_limit,
-            c.max_fee_per_gas,
-            c.max_priority_fee_per_gas,
-            c.arrival_seq,
-            c.arrival_ms,
-        ] {
-            u64(&mut w, v);
-        }
-        w.extend([c.encoded_len, c.input_offset, c.input_len]);
-        let input = &set.calldata[c.input_offset as usize..][..c.input_len as usize];
-        w.extend(input.iter().map(|b| u32::from(*b)));
-        for v in [
-            ctx.number,
-            ctx.timestamp,
-            ctx.base_fee,
-            ctx.gas_limit,
-            ctx.coinbase.hi,
-        ] {
-            u64(&mut w, v);
-        }
-        u64(&mut w, ctx.coinbase.mid);
-        w.push(ctx.coinbase.lo);
-        for v in [
-            ctx.parent_hash.w0,
-            ctx.parent_hash.w1,
-            ctx.parent_hash.w2,
-            ctx.parent_hash.w3,
-        ] {
-            u64(&mut w, v);
-        }
-        w
-    }
-
-    #[test]
-    fn the_guest_reads_the_image_as_records() {
-        let config = PluginsConfig::default();
-        let engine = PluginEngine::new(&config).unwrap();
-        let plugin = LoadedPlugin::load(
-            &engine,
-            config.ordering,
-            PluginKind::Ordering,
-            &testing::fixture("ordering"),
-            "mode=dump arm=1",
-        )
-        .unwrap();
-        let mut set = ordering::self_test_set(20, 8);
-        // Distinct values in every field, including the ones the generator leaves fixed.
-        for (i, c) in set.txs.iter_mut().enumerate() {
-            let i = i as u64;
-            c.to = types::Bytes20 {
-                hi: 0x0101 + i,
-                mid: u64::MAX - i,
-                lo: 0xdead_0000 + i as u32,
-            };
-            c.value = types::Bytes32 {
-                w0: i,
-                w1: i << 8,
-                w2: i << 16,
-                w3: u64::MAX - i,
-            };
-            c.is_create = i.is_multiple_of(3);
-            c.tx_type = (i % 5) as u8;
-        }
-        let raw = ordering::raw_set(&set);
-        for i in [0, 1, 77, set.txs.len() - 1] {
-            let ctx = types::BlockContext {
-                number: 9,
-                timestamp: i as u64,
-                base_fee: 0x1234_5678_9abc,
-                gas_limit: u64::MAX - 1,
-                coinbase: types::Bytes20 {
-                    hi: 1,
-                    mid: 2,
-                    lo: 3,
-                },
-                parent_hash: types::Bytes32 {
-                    w0: 4,
-                    w1: 5,
-                    w2: 6,
-                    w3: 7,
-                },
-            };
-            let got = ordering::call_order(&engine, &plugin, ctx, &raw).unwrap();
-            assert_eq!(got, expected(&ctx, &set, i), "candidate {i}");
-        }
     }
 }

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::info::PluginKind;
+
 /// Default wall-clock deadline of an ordering call: 200 ms, a fraction of a block time.
 pub const DEFAULT_ORDERING_DEADLINE_MS: u64 = 200;
 /// Default fuel of an ordering call: 2·10⁹. A tight wasm loop burns that in ~170 ms on
@@ -120,12 +122,12 @@ impl PluginsConfig {
     }
 
     /// The limits of a kind's calls.
-    pub fn limits(&self, kind: crate::PluginKind) -> CallLimits {
+    pub fn limits(&self, kind: PluginKind) -> CallLimits {
         match kind {
-            crate::PluginKind::Ordering => self.ordering,
-            crate::PluginKind::Searcher => self.searcher,
-            crate::PluginKind::Compression => self.compression,
-            crate::PluginKind::Prover => self.prover,
+            PluginKind::Ordering => self.ordering,
+            PluginKind::Searcher => self.searcher,
+            PluginKind::Compression => self.compression,
+            PluginKind::Prover => self.prover,
         }
     }
 

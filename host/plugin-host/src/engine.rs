@@ -14,7 +14,6 @@ use std::{
 
 use alloy_primitives::B256;
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
     Trap,
@@ -22,9 +21,11 @@ use wasmtime::{
 };
 
 use crate::{
-    PluginError,
     bindings::{self, host::LogLevel},
     config::{CallLimits, PluginsConfig},
+    error::{CallFailure, FailureReason, MAX_LOG_LINE_BYTES, PluginError},
+    info::PluginKind,
+    pre_state::SearchState,
 };
 
 /// Epoch tick. Deadlines are whole ticks, so a deadline of `n` ms fires after `n-1..n` ms.
@@ -46,8 +47,6 @@ const STORE_MAX_INSTANCES: usize = 32;
 const STORE_MAX_TABLES: usize = 16;
 const STORE_MAX_MEMORIES: usize = 4;
 const STORE_MAX_TABLE_ELEMENTS: usize = 100_000;
-/// A log line longer than this is cut (on a char boundary).
-pub(crate) const MAX_LOG_LINE_BYTES: usize = 1024;
 /// Lines a plugin may log per call; the rest are counted and reported once.
 pub(crate) const MAX_LOG_LINES_PER_CALL: u32 = 100;
 
@@ -135,7 +134,7 @@ pub(crate) struct StoreData {
     log_lines: u32,
     log_dropped: u32,
     /// The pre-state and gas budget of a searcher call (`None` for other kinds).
-    pub search: Option<crate::searcher::SearchState>,
+    pub search: Option<SearchState>,
 }
 
 impl StoreData {
@@ -204,78 +203,6 @@ impl bindings::host::Host for StoreData {
 }
 
 impl bindings::types::Host for StoreData {}
-
-/// Why a call did not produce a usable answer. Counted per reason in the health report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailureReason {
-    /// The plugin trapped (unreachable, out-of-bounds access, ...).
-    Trap,
-    /// The wall-clock deadline passed.
-    Timeout,
-    /// The fuel budget ran out.
-    OutOfFuel,
-    /// The memory cap was hit.
-    Memory,
-    /// The wasm stack was exhausted.
-    StackOverflow,
-    /// The answer failed the host's checks.
-    InvalidAnswer,
-    /// The plugin returned its own `plugin-error`.
-    PluginError,
-    /// The instance could not be created (pool exhausted, start-up trap).
-    Instantiate,
-}
-
-impl FailureReason {
-    /// The stable key used in reports and metrics.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Trap => "trap",
-            Self::Timeout => "timeout",
-            Self::OutOfFuel => "out-of-fuel",
-            Self::Memory => "memory",
-            Self::StackOverflow => "stack-overflow",
-            Self::InvalidAnswer => "invalid-answer",
-            Self::PluginError => "plugin-error",
-            Self::Instantiate => "instantiate",
-        }
-    }
-}
-
-impl fmt::Display for FailureReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One failed call: the reason and what exactly happened.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}: {detail}")]
-pub struct CallFailure {
-    /// The classified reason.
-    pub reason: FailureReason,
-    /// Details for the log.
-    pub detail: String,
-}
-
-impl CallFailure {
-    pub(crate) fn new(reason: FailureReason, detail: impl Into<String>) -> Self {
-        let mut detail = detail.into();
-        if detail.len() > MAX_LOG_LINE_BYTES {
-            let mut cut = MAX_LOG_LINE_BYTES;
-            while !detail.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            detail.truncate(cut);
-        }
-        Self { reason, detail }
-    }
-
-    pub(crate) fn invalid(detail: impl Into<String>) -> Self {
-        Self::new(FailureReason::InvalidAnswer, detail)
-    }
-}
 
 /// A store for one call scope, with every limit armed.
 pub(crate) struct CallStore {
@@ -400,9 +327,10 @@ impl PluginEngine {
         )
         .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
         // Searchers also import `pre-state`; the import checks keep it from other kinds.
-        bindings::pre_state::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |data| {
-            data
-        })
+        bindings::pre_state::add_to_linker::<StoreData, HasSelf<Option<SearchState>>>(
+            &mut linker,
+            |data| &mut data.search,
+        )
         .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
         // One ticker per engine. It holds only a weak handle so dropping the manager frees
@@ -434,12 +362,12 @@ impl PluginEngine {
     }
 
     /// Caps the deadline of every later call of `kind` at `ms` (`u64::MAX`: no cap).
-    pub fn set_deadline_cap(&self, kind: crate::PluginKind, ms: u64) {
+    pub fn set_deadline_cap(&self, kind: PluginKind, ms: u64) {
         self.deadline_caps[kind as usize].store(ms.max(1), Ordering::Relaxed);
     }
 
     /// `limits` of a `kind` plugin with the deadline cap applied.
-    pub fn capped(&self, kind: crate::PluginKind, limits: CallLimits) -> CallLimits {
+    pub fn capped(&self, kind: PluginKind, limits: CallLimits) -> CallLimits {
         let cap = self.deadline_caps[kind as usize].load(Ordering::Relaxed);
         CallLimits {
             deadline_ms: limits.deadline_ms.min(cap),

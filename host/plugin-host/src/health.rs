@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, time::Duration};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::engine::{CallFailure, FailureReason};
+use crate::error::{CallFailure, FailureReason};
 
 /// A plugin's call record since it was loaded (or since the node started).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -1,5 +1,6 @@
 //! The registry of loaded plugins and the active set: load, activate, roll back, shadow,
-//! persist, restore; plus failure accounting and automatic rollback.
+//! persist, restore; plus failure accounting and automatic rollback (the manager is the
+//! [`Supervisor`] of every per-kind adapter it hands out).
 
 use std::{
     collections::BTreeMap,
@@ -11,30 +12,27 @@ use std::{
 };
 
 use alloy_primitives::{B256, keccak256};
-use ordo_hooks::{OrderingContext, OrderingError, OrderingPolicy, PolicySource, SearcherHost};
-use ordo_primitives::Candidate;
+use ordo_hooks::{OrderingPolicy, PolicySource, SearcherHost};
 use ordo_storage::Storage;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    PluginCallError, PluginError, PluginInfo, PluginKind,
-    compression::Compressor,
-    config::PluginsConfig,
-    engine::{CallFailure, FailureReason, PluginEngine},
+    config::{CallLimits, PluginsConfig},
+    engine::PluginEngine,
+    error::{CallFailure, PluginError},
     health::{HealthReport, ShadowReport, ShadowStats},
-    ordering::{self, BlockPolicy, ShadowSlot},
+    info::{PluginInfo, PluginKind},
+    kinds::{
+        self,
+        compression::Compressor,
+        ordering::{BlockPolicy, ShadowSlot},
+        prover::Prover,
+        searcher::ActiveSearchers,
+    },
     plugin::{LoadedPlugin, plugin_id},
-    prover::Prover,
-    searcher::ManagerSearchers,
+    supervisor::Supervisor,
 };
-
-/// Kinds that have an active slot (searchers run side by side, not one at a time).
-const SLOT_KINDS: [PluginKind; 3] = [
-    PluginKind::Ordering,
-    PluginKind::Compression,
-    PluginKind::Prover,
-];
 
 /// Version of the persisted registry encoding.
 const STATE_VERSION: u32 = 1;
@@ -91,9 +89,11 @@ impl Registry {
 
     fn is_active(&self, plugin: &LoadedPlugin) -> bool {
         let id = &plugin.info.id;
-        match plugin.info.kind {
-            PluginKind::Searcher => self.searchers.contains(id),
-            kind => self.active.get(&kind) == Some(id),
+        let kind = plugin.info.kind;
+        if kinds::has_slot(kind) {
+            self.active.get(&kind) == Some(id)
+        } else {
+            self.searchers.contains(id)
         }
     }
 
@@ -155,7 +155,8 @@ struct ActiveSet {
 }
 
 impl ActiveSet {
-    fn from_registry(reg: &Registry) -> Self {
+    /// The hot paths' view of `reg`; `shadow_busy` is the manager's shadow-run flag.
+    fn from_registry(reg: &Registry, shadow_busy: &Arc<AtomicBool>) -> Self {
         Self {
             ordering: reg.active_plugin(PluginKind::Ordering).cloned(),
             compression: reg.active_plugin(PluginKind::Compression).cloned(),
@@ -164,6 +165,7 @@ impl ActiveSet {
                 Some(ShadowSlot {
                     plugin: reg.get(&s.id)?.clone(),
                     stats: s.stats.clone(),
+                    busy: shadow_busy.clone(),
                 })
             }),
             searchers: reg
@@ -213,12 +215,13 @@ pub struct PluginsReport {
 
 /// The single source of truth for loaded plugins. See the crate docs for the flow.
 pub struct PluginManager {
-    pub(crate) engine: PluginEngine,
+    engine: PluginEngine,
     config: PluginsConfig,
     storage: Option<Arc<Storage>>,
     registry: Mutex<Registry>,
     active: RwLock<ActiveSet>,
-    shadow_busy: AtomicBool,
+    /// Set while a shadow run is in flight (at most one at a time).
+    shadow_busy: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PluginManager {
@@ -226,15 +229,6 @@ impl std::fmt::Debug for PluginManager {
         f.debug_struct("PluginManager")
             .field("config", &self.config)
             .finish_non_exhaustive()
-    }
-}
-
-/// Clears the shadow-busy flag however the shadow thread ends.
-struct BusyGuard(Arc<PluginManager>);
-
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        self.0.shadow_busy.store(false, Ordering::Release);
     }
 }
 
@@ -254,7 +248,7 @@ impl PluginManager {
             storage,
             registry: Mutex::new(Registry::default()),
             active: RwLock::new(ActiveSet::default()),
-            shadow_busy: AtomicBool::new(false),
+            shadow_busy: Arc::new(AtomicBool::new(false)),
         });
         manager.restore()?;
         Ok(manager)
@@ -334,7 +328,7 @@ impl PluginManager {
         if dropped {
             self.persist(&reg)?;
         }
-        *self.active.write() = ActiveSet::from_registry(&reg);
+        *self.active.write() = ActiveSet::from_registry(&reg, &self.shadow_busy);
         *self.registry.lock() = reg;
         Ok(())
     }
@@ -352,7 +346,7 @@ impl PluginManager {
                 "component bytes do not match their hash".into(),
             ));
         }
-        let plugin = LoadedPlugin::load(
+        let plugin = kinds::load(
             &self.engine,
             self.config.limits(entry.kind),
             entry.kind,
@@ -386,7 +380,7 @@ impl PluginManager {
         let mut next = reg.clone();
         let out = f(&mut next)?;
         self.persist(&next)?;
-        *self.active.write() = ActiveSet::from_registry(&next);
+        *self.active.write() = ActiveSet::from_registry(&next, &self.shadow_busy);
         *reg = next;
         Ok(out)
     }
@@ -402,11 +396,10 @@ impl PluginManager {
     /// leaves time to execute and seal on schedule; a searcher call an eighth (the
     /// searchers' round gets two searcher deadlines, a quarter of the slot).
     pub fn set_block_time(&self, block_time_ms: u64) {
-        let caps = [
-            (PluginKind::Ordering, (block_time_ms / 2).max(1)),
-            (PluginKind::Searcher, (block_time_ms / 8).max(1)),
-        ];
-        for (kind, cap) in caps {
+        for kind in PluginKind::ALL {
+            let Some(cap) = kinds::block_deadline_cap(kind, block_time_ms) else {
+                continue;
+            };
             let configured = self.config.limits(kind).deadline_ms;
             if configured > cap {
                 tracing::info!(target: "ordo::plugins", kind = kind.as_str(), configured, used = cap, block_time_ms, "plugin deadline capped by the block time");
@@ -416,7 +409,7 @@ impl PluginManager {
     }
 
     /// The limits a call of `kind` runs under now (configured, capped by the block time).
-    pub fn effective_limits(&self, kind: PluginKind) -> crate::CallLimits {
+    pub fn effective_limits(&self, kind: PluginKind) -> CallLimits {
         self.engine.capped(kind, self.config.limits(kind))
     }
 
@@ -437,8 +430,7 @@ impl PluginManager {
         }
         // Not under the registry lock: compiling and self-testing take a while and must
         // not hold up activations or the block path's failure accounting.
-        let plugin =
-            LoadedPlugin::load(&self.engine, self.config.limits(kind), kind, wasm, config)?;
+        let plugin = kinds::load(&self.engine, self.config.limits(kind), kind, wasm, config)?;
         if let Some(storage) = &self.storage {
             storage.put_plugin_wasm(&plugin.info.code_hash, wasm)?;
         }
@@ -466,7 +458,7 @@ impl PluginManager {
                 .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?
                 .clone();
             let kind = plugin.info.kind;
-            if kind == PluginKind::Searcher {
+            if !kinds::has_slot(kind) {
                 if !reg.searchers.iter().any(|s| s == id) {
                     reg.searchers.push(id.to_string());
                 }
@@ -474,11 +466,6 @@ impl PluginManager {
                     history.retain(|h| h != id);
                 }
                 return Ok(plugin.info.clone());
-            }
-            if !SLOT_KINDS.contains(&kind) {
-                return Err(PluginError::NotSupported(format!(
-                    "{kind} plugins have no active slot"
-                )));
             }
             if let Some(previous) = reg.active.insert(kind, id.to_string())
                 && previous != id
@@ -498,7 +485,7 @@ impl PluginManager {
     /// [`deactivate`](Self::deactivate)); nothing is re-activated and the answer is
     /// always `None`. With no active searcher it does nothing.
     pub fn rollback(&self, kind: PluginKind) -> Result<Option<PluginInfo>, PluginError> {
-        if kind == PluginKind::Searcher {
+        if !kinds::has_slot(kind) {
             let last = self.registry.lock().searchers.last().cloned();
             if let Some(id) = last {
                 self.deactivate(&id)?;
@@ -568,7 +555,7 @@ impl PluginManager {
             let plugin = reg
                 .get(id)
                 .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?;
-            if plugin.info.kind != PluginKind::Ordering {
+            if !kinds::can_shadow(plugin.info.kind) {
                 return Err(PluginError::NotSupported(
                     "only ordering plugins can shadow".into(),
                 ));
@@ -599,7 +586,7 @@ impl PluginManager {
                 .get(id)
                 .ok_or_else(|| PluginError::UnknownPlugin(id.to_string()))?
                 .clone();
-            if plugin.info.kind != PluginKind::Searcher {
+            if kinds::has_slot(plugin.info.kind) {
                 return Err(PluginError::NotSupported(format!(
                     "only searchers can be deactivated; {} plugins roll back",
                     plugin.info.kind
@@ -620,21 +607,17 @@ impl PluginManager {
     /// pre-state behind its `pre-state` imports, and returns their checked bundles tagged
     /// with their names. A failing searcher is skipped for that block and counted.
     pub fn searcher_host(self: &Arc<Self>) -> Arc<dyn SearcherHost> {
-        Arc::new(ManagerSearchers(self.clone()))
-    }
-
-    /// The active searchers now, in activation order.
-    pub(crate) fn active_searchers(&self) -> Vec<Arc<LoadedPlugin>> {
-        self.active.read().searchers.clone()
+        Arc::new(ActiveSearchers(self.clone()))
     }
 
     /// The registry, the active set, health counters and the shadow comparison.
     pub fn list(&self) -> PluginsReport {
         let reg = self.registry.lock().clone();
         PluginsReport {
-            active: SLOT_KINDS
-                .iter()
-                .map(|k| (*k, reg.active_plugin(*k).map(|p| p.info.clone())))
+            active: PluginKind::ALL
+                .into_iter()
+                .filter(|k| kinds::has_slot(*k))
+                .map(|k| (k, reg.active_plugin(k).map(|p| p.info.clone())))
                 .collect(),
             loaded: reg
                 .loaded
@@ -642,7 +625,7 @@ impl PluginManager {
                 .map(|p| LoadedReport {
                     info: p.info.clone(),
                     config: p.config.to_string(),
-                    codec_id: (p.info.kind == PluginKind::Compression).then_some(p.codec_id),
+                    codec_id: p.codec_id,
                     active: reg.is_active(p),
                     health: p.health.report(),
                 })
@@ -667,7 +650,7 @@ impl PluginManager {
     pub fn compressor(self: &Arc<Self>) -> Option<Compressor> {
         let plugin = self.active.read().compression.clone()?;
         Some(Compressor {
-            manager: self.clone(),
+            supervisor: self.clone(),
             plugin,
         })
     }
@@ -682,7 +665,7 @@ impl PluginManager {
     pub fn prover(self: &Arc<Self>) -> Option<Prover> {
         let plugin = self.active.read().prover.clone()?;
         Some(Prover {
-            manager: self.clone(),
+            supervisor: self.clone(),
             plugin,
         })
     }
@@ -717,74 +700,11 @@ impl PluginManager {
         true
     }
 
-    // ---- Call accounting ----------------------------------------------------------------
-
-    pub(crate) fn run_ordering(
-        &self,
-        plugin: &Arc<LoadedPlugin>,
-        ctx: &OrderingContext,
-        candidates: &[Candidate],
-    ) -> Result<Vec<u32>, OrderingError> {
-        let _span = plugin.span("order").entered();
-        let start = Instant::now();
-        let result = ordering::order_checked(&self.engine, plugin, ctx, candidates);
-        self.account(plugin, result, start, true)
-            .map_err(|e| OrderingError::Failed(e.to_string()))
-    }
-
-    /// Counts a call's outcome and, at the configured streak of failures, rolls the kind
-    /// back. `count_plugin_errors: false` treats a plugin-error as a correct refusal.
-    pub(crate) fn account<T>(
-        &self,
-        plugin: &Arc<LoadedPlugin>,
-        result: Result<T, CallFailure>,
-        start: Instant,
-        count_plugin_errors: bool,
-    ) -> Result<T, PluginCallError> {
-        let elapsed = start.elapsed();
-        match result {
-            Ok(value) => {
-                plugin.health.success(elapsed);
-                Ok(value)
-            }
-            Err(failure) => {
-                if count_plugin_errors || failure.reason != FailureReason::PluginError {
-                    self.failed(plugin, &failure, elapsed);
-                }
-                Err(PluginCallError {
-                    plugin: plugin.label(),
-                    failure,
-                })
-            }
-        }
-    }
-
-    fn failed(&self, plugin: &Arc<LoadedPlugin>, failure: &CallFailure, elapsed: Duration) {
-        let streak = plugin.health.failure(failure, elapsed);
-        tracing::warn!(
-            target: "ordo::plugins",
-            kind = %plugin.info.kind,
-            plugin = %plugin.info.name,
-            version = %plugin.info.version,
-            code_hash = %plugin.info.code_hash,
-            reason = %failure.reason,
-            consecutive = streak,
-            "plugin call failed, {}: {}",
-            if plugin.info.kind == PluginKind::Searcher {
-                "searcher skipped for this block"
-            } else {
-                "native fallback used"
-            },
-            failure.detail
-        );
-        if streak >= self.config.max_consecutive_failures {
-            self.auto_rollback(plugin, streak);
-        }
-    }
+    // ---- Automatic rollback ------------------------------------------------------------
 
     fn auto_rollback(&self, plugin: &Arc<LoadedPlugin>, streak: u32) {
         let kind = plugin.info.kind;
-        if kind == PluginKind::Searcher {
+        if !kinds::has_slot(kind) {
             self.auto_deactivate(plugin, streak);
             return;
         }
@@ -801,7 +721,7 @@ impl PluginManager {
         if let Err(e) = self.persist(&next) {
             tracing::error!(target: "ordo::plugins", "rollback not persisted: {e}");
         }
-        *self.active.write() = ActiveSet::from_registry(&next);
+        *self.active.write() = ActiveSet::from_registry(&next, &self.shadow_busy);
         *reg = next;
         drop(reg);
         plugin.health.rolled_back();
@@ -828,7 +748,7 @@ impl PluginManager {
         if let Err(e) = self.persist(&next) {
             tracing::error!(target: "ordo::plugins", "deactivation not persisted: {e}");
         }
-        *self.active.write() = ActiveSet::from_registry(&next);
+        *self.active.write() = ActiveSet::from_registry(&next, &self.shadow_busy);
         *reg = next;
         drop(reg);
         plugin.health.rolled_back();
@@ -842,50 +762,6 @@ impl PluginManager {
             "searcher deactivated after consecutive failures"
         );
     }
-
-    /// Runs the shadow on its own thread against the active answer. At most one shadow
-    /// run is in flight; a block arriving meanwhile is skipped (and counted), so a slow
-    /// shadow can never pile up threads or delay blocks.
-    pub(crate) fn spawn_shadow(
-        self: &Arc<Self>,
-        shadow: &ShadowSlot,
-        ctx: &OrderingContext,
-        candidates: &[Candidate],
-        active_answer: &[u32],
-        active_elapsed: Duration,
-    ) {
-        if self.shadow_busy.swap(true, Ordering::AcqRel) {
-            shadow.stats.lock().blocks_skipped += 1;
-            return;
-        }
-        let guard = BusyGuard(self.clone());
-        let shadow = shadow.clone();
-        let ctx = *ctx;
-        // Cheap: candidates are `Arc`s; the active answer is a list of indices.
-        let candidates = candidates.to_vec();
-        let active = ordering::score(&ctx, &candidates, active_answer, active_elapsed);
-        let spawned = std::thread::Builder::new()
-            .name("ordo-plugin-shadow".into())
-            .spawn(move || {
-                let _span = shadow.plugin.span("shadow-order").entered();
-                let start = Instant::now();
-                let result =
-                    ordering::order_checked(&guard.0.engine, &shadow.plugin, &ctx, &candidates);
-                let elapsed = start.elapsed();
-                let mut stats = shadow.stats.lock();
-                match result {
-                    Ok(answer) => {
-                        stats.compared(active, ordering::score(&ctx, &candidates, &answer, elapsed))
-                    }
-                    Err(failure) => stats.failed(&failure),
-                }
-                drop(stats);
-                drop(guard);
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(target: "ordo::plugins", "shadow thread not started: {e}");
-        }
-    }
 }
 
 struct ManagerSource(Arc<PluginManager>);
@@ -894,7 +770,7 @@ impl PolicySource for ManagerSource {
     fn current(&self) -> Arc<dyn OrderingPolicy> {
         let set = self.0.active.read();
         Arc::new(BlockPolicy {
-            manager: self.0.clone(),
+            supervisor: self.0.clone(),
             active: set.ordering.clone(),
             shadow: set.shadow.clone(),
         })
@@ -928,5 +804,40 @@ impl ordo_hooks::BatchPlugins for ManagerBatchPlugins {
         self.0
             .prover()
             .map(|p| Arc::new(p) as Arc<dyn ordo_hooks::BatchProver>)
+    }
+}
+
+/// What the per-kind adapters the manager hands out (block policies, searcher hosts,
+/// compressors, provers) call back into.
+impl Supervisor for PluginManager {
+    fn engine(&self) -> &PluginEngine {
+        &self.engine
+    }
+
+    fn config(&self) -> &PluginsConfig {
+        &self.config
+    }
+
+    fn active_searchers(&self) -> Vec<Arc<LoadedPlugin>> {
+        self.active.read().searchers.clone()
+    }
+
+    fn failed(&self, plugin: &Arc<LoadedPlugin>, failure: &CallFailure, elapsed: Duration) {
+        let streak = plugin.health.failure(failure, elapsed);
+        tracing::warn!(
+            target: "ordo::plugins",
+            kind = %plugin.info.kind,
+            plugin = %plugin.info.name,
+            version = %plugin.info.version,
+            code_hash = %plugin.info.code_hash,
+            reason = %failure.reason,
+            consecutive = streak,
+            "plugin call failed, {}: {}",
+            kinds::fallback(plugin.info.kind),
+            failure.detail
+        );
+        if streak >= self.config.max_consecutive_failures {
+            self.auto_rollback(plugin, streak);
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! A loaded plugin: compiled, linked, its exports type-checked, its metadata read, its
-//! self-test passed. Calls instantiate it afresh in a new store each time.
+//! self-test passed. Calls instantiate it afresh in a new store each time. What loading
+//! checks differently per kind (imports, exports, self-test) comes in as a
+//! [`KindContract`] from `kinds`.
 
 use std::sync::Arc;
 
@@ -8,20 +10,15 @@ use parking_lot::Mutex;
 use wasmtime::component::{ComponentExportIndex, Instance, InstancePre};
 
 use crate::{
-    PluginError, PluginInfo, PluginKind,
     abi::RawCandidateSet,
-    bindings::{self, types},
+    bindings::types,
     config::CallLimits,
-    engine::{CallFailure, CallStore, FailureReason, PluginEngine, PluginTag, StoreData},
+    engine::{CallStore, PluginEngine, PluginTag, StoreData},
+    error::{CallFailure, FailureReason, PluginError},
     health::Health,
+    info::{PluginInfo, PluginKind},
     validate,
 };
-
-/// The WIT package's exported interfaces, as named in components built against it.
-const ORDERING_EXPORT: &str = "ordo:plugin/ordering@0.1.0";
-const COMPRESSION_EXPORT: &str = "ordo:plugin/compression@0.1.0";
-const PROVER_EXPORT: &str = "ordo:plugin/prover@0.1.0";
-const SEARCHER_EXPORT: &str = "ordo:plugin/searcher@0.1.0";
 
 /// Export indices resolved once at load, so a call does no string lookups.
 pub(crate) enum Exports {
@@ -41,14 +38,25 @@ pub(crate) enum Exports {
     },
 }
 
+/// What loading checks differently per kind; `kinds::contract` fills it in.
+pub(crate) struct KindContract {
+    /// The `ordo:plugin` interfaces the kind may import (besides `types`).
+    pub may_import: &'static [&'static str],
+    /// Type-checks the kind's world exports and resolves the ones the host calls; the error
+    /// says what is missing or mistyped.
+    pub exports: fn(&InstancePre<StoreData>) -> Result<Exports, String>,
+    /// The kind's self-test, run last.
+    pub self_test: fn(&PluginEngine, &mut LoadedPlugin) -> Result<(), String>,
+}
+
 pub(crate) struct LoadedPlugin {
     pub info: PluginInfo,
     pub config: Arc<str>,
     pub tag: Arc<PluginTag>,
     pub limits: CallLimits,
     pub exports: Exports,
-    /// The codec id a compression plugin reported at load (0 for other kinds).
-    pub codec_id: u32,
+    /// The codec id a compression plugin reported at load (`None` for other kinds).
+    pub codec_id: Option<u32>,
     pub health: Health,
     /// The WIT candidate buffers of the last ordering call, reused by the next one.
     pub scratch: Mutex<RawCandidateSet>,
@@ -73,7 +81,8 @@ pub(crate) fn plugin_id(code_hash: &B256, kind: PluginKind, config: &str) -> Str
     alloy_primitives::hex::encode(&keccak256(&buf)[..8])
 }
 
-fn export(
+/// The export `name` (inside the exported interface `iface`, if given).
+pub(crate) fn export(
     pre: &InstancePre<StoreData>,
     iface: Option<&ComponentExportIndex>,
     name: &str,
@@ -96,16 +105,18 @@ impl LoadedPlugin {
     }
 
     /// Validates, compiles (or reuses the compilation of the same bytes), links, reads the
-    /// metadata and runs the kind's self-test. Slow; never on the block path.
+    /// metadata and runs the kind's self-test, checking what `contract` says of `kind`.
+    /// Slow; never on the block path.
     pub fn load(
         engine: &PluginEngine,
         limits: CallLimits,
         kind: PluginKind,
         bytes: &[u8],
         config: &str,
+        contract: &KindContract,
     ) -> Result<Self, PluginError> {
         let code_hash = keccak256(bytes);
-        validate::inspect(bytes, kind)?;
+        validate::inspect(bytes, kind, contract.may_import)?;
         let component = engine.compile(code_hash, bytes)?;
         // The parse above already refused bad imports; wasmtime's own view of the type is
         // authoritative, so check it too (it costs microseconds).
@@ -114,56 +125,24 @@ impl LoadedPlugin {
             .imports(&engine.engine)
             .filter(|(name, item)| {
                 !matches!(item.ty, wasmtime::component::types::ComponentItem::Type(_))
-                    && !validate::import_allowed(name, kind)
+                    && !validate::import_allowed(name, contract.may_import)
             })
             .map(|(name, _)| name.to_string())
             .collect();
         if !bad.is_empty() {
-            return Err(PluginError::ForbiddenImports { kind, imports: bad });
+            return Err(PluginError::ForbiddenImports {
+                kind,
+                imports: bad,
+                may_import: contract.may_import,
+            });
         }
-        let contract = |detail: String| PluginError::Contract { kind, detail };
+        let broken = |detail: String| PluginError::Contract { kind, detail };
         let pre = engine
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| contract(format!("{e:#}")))?;
-        // The generated indices type-check every export of the world.
-        let exports = match kind {
-            PluginKind::Ordering => {
-                bindings::ordering::OrderingPluginIndices::new(&pre)
-                    .map_err(|e| contract(format!("{e:#}")))?;
-                let iface = export(&pre, None, ORDERING_EXPORT).map_err(contract)?;
-                Exports::Ordering {
-                    order: export(&pre, Some(&iface), "order").map_err(contract)?,
-                }
-            }
-            PluginKind::Compression => {
-                bindings::compression::CompressionPluginIndices::new(&pre)
-                    .map_err(|e| contract(format!("{e:#}")))?;
-                let iface = export(&pre, None, COMPRESSION_EXPORT).map_err(contract)?;
-                Exports::Compression {
-                    codec_id: export(&pre, Some(&iface), "codec-id").map_err(contract)?,
-                    compress: export(&pre, Some(&iface), "compress").map_err(contract)?,
-                    decompress: export(&pre, Some(&iface), "decompress").map_err(contract)?,
-                }
-            }
-            PluginKind::Prover => {
-                bindings::prover::ProverPluginIndices::new(&pre)
-                    .map_err(|e| contract(format!("{e:#}")))?;
-                let iface = export(&pre, None, PROVER_EXPORT).map_err(contract)?;
-                Exports::Prover {
-                    on_batch: export(&pre, Some(&iface), "on-batch").map_err(contract)?,
-                }
-            }
-            PluginKind::Searcher => {
-                bindings::searcher::SearcherPluginIndices::new(&pre)
-                    .map_err(|e| contract(format!("{e:#}")))?;
-                let iface = export(&pre, None, SEARCHER_EXPORT).map_err(contract)?;
-                Exports::Searcher {
-                    search: export(&pre, Some(&iface), "search").map_err(contract)?,
-                }
-            }
-        };
-        let metadata = export(&pre, None, "metadata").map_err(contract)?;
+            .map_err(|e| broken(format!("{e:#}")))?;
+        let exports = (contract.exports)(&pre).map_err(broken)?;
+        let metadata = export(&pre, None, "metadata").map_err(broken)?;
 
         let config: Arc<str> = Arc::from(config);
         let mut plugin = Self {
@@ -182,7 +161,7 @@ impl LoadedPlugin {
             }),
             limits,
             exports,
-            codec_id: 0,
+            codec_id: None,
             health: Health::default(),
             scratch: Mutex::new(RawCandidateSet::default()),
             pre,
@@ -213,13 +192,7 @@ impl LoadedPlugin {
         plugin.info.name = meta.name;
         plugin.info.version = meta.version;
 
-        match kind {
-            PluginKind::Ordering => crate::ordering::self_test(engine, &plugin),
-            PluginKind::Compression => crate::compression::self_test(engine, &mut plugin),
-            PluginKind::Prover => crate::prover::self_test(engine, &plugin),
-            PluginKind::Searcher => crate::searcher::self_test(engine, &plugin),
-        }
-        .map_err(PluginError::SelfTest)?;
+        (contract.self_test)(engine, &mut plugin).map_err(PluginError::SelfTest)?;
         Ok(plugin)
     }
 
@@ -252,16 +225,5 @@ impl LoadedPlugin {
     /// `plugin name@version (hash)`, the prefix of every failure message.
     pub fn label(&self) -> String {
         self.tag.to_string()
-    }
-}
-
-impl From<types::PluginKind> for PluginKind {
-    fn from(kind: types::PluginKind) -> Self {
-        match kind {
-            types::PluginKind::Ordering => Self::Ordering,
-            types::PluginKind::Searcher => Self::Searcher,
-            types::PluginKind::Compression => Self::Compression,
-            types::PluginKind::Prover => Self::Prover,
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! The plugins Ordo ships, built from `plugins/` by `build.rs` and embedded in the binary,
 //! so a node can load its defaults without any file on disk.
 
-use crate::PluginKind;
+use crate::info::PluginKind;
 
 /// One shipped plugin component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256};
 use ordo_hooks::OrderingContext;
 use ordo_primitives::{Candidate, PooledTx};
 
-use crate::ordering::XorShift;
+use crate::samples::XorShift;
 
 /// Where `build.rs` put the wasm32-wasip2 release artifacts: the fixtures
 /// (`ordo_fixture_*.wasm`), the shipped plugins and the examples.

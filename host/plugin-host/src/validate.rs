@@ -1,18 +1,25 @@
 //! Static checks on a component's bytes, before anything is compiled: it is a component,
 //! it imports only what its kind may import, and it was built against a supported plugin
-//! API (the `ordo:plugin-api` custom section the SDK places in the core module).
+//! API (the `ordo:plugin-api` custom section the SDK places in the core module). What a
+//! kind may import comes from the caller (the kind's contract), never from a branch here.
 
 use wasmparser::{Encoding, Parser, Payload};
 
-use crate::{PluginError, PluginKind};
+use crate::{error::PluginError, info::PluginKind};
 
 /// Name of the custom section carrying the plugin API version the plugin was built for.
 pub const API_SECTION: &str = "ordo:plugin-api";
 /// The plugin API major.minor this host implements; any patch version is accepted.
 pub const API_VERSION: (u64, u64) = (0, 1);
 
-/// Checks imports and the API section. Cheap: one pass over the bytes, no compilation.
-pub(crate) fn inspect(bytes: &[u8], kind: PluginKind) -> Result<(), PluginError> {
+/// Checks imports and the API section of a plugin loaded as `kind`, which may import the
+/// `ordo:plugin` interfaces `may_import` (besides `types`). Cheap: one pass over the bytes,
+/// no compilation.
+pub(crate) fn inspect(
+    bytes: &[u8],
+    kind: PluginKind,
+    may_import: &'static [&'static str],
+) -> Result<(), PluginError> {
     let mut stack: Vec<Encoding> = Vec::new();
     let mut forbidden = Vec::new();
     let mut api: Option<String> = None;
@@ -39,7 +46,7 @@ pub(crate) fn inspect(bytes: &[u8], kind: PluginKind) -> Result<(), PluginError>
                     // A type import (a world-level `use`, like `metadata`) carries no
                     // capability; everything else must be an allowed interface.
                     let is_type = matches!(import.ty, wasmparser::ComponentTypeRef::Type(_));
-                    if !is_type && !import_allowed(name, kind) {
+                    if !is_type && !import_allowed(name, may_import) {
                         forbidden.push(name.to_string());
                     }
                 }
@@ -56,6 +63,7 @@ pub(crate) fn inspect(bytes: &[u8], kind: PluginKind) -> Result<(), PluginError>
         return Err(PluginError::ForbiddenImports {
             kind,
             imports: forbidden,
+            may_import,
         });
     }
     let Some(version) = api else {
@@ -67,20 +75,16 @@ pub(crate) fn inspect(bytes: &[u8], kind: PluginKind) -> Result<(), PluginError>
     Ok(())
 }
 
-/// `ordo:plugin/<iface>@0.1.x`: what every plugin may import (`types` carries only type
-/// definitions), plus `pre-state` for searchers.
-pub(crate) fn import_allowed(name: &str, kind: PluginKind) -> bool {
+/// `ordo:plugin/<iface>@0.1.x` where `iface` is `types` (it carries only type definitions,
+/// so every plugin may import it) or one of `may_import`.
+pub(crate) fn import_allowed(name: &str, may_import: &[&str]) -> bool {
     let Some(rest) = name.strip_prefix("ordo:plugin/") else {
         return false;
     };
     let Some((iface, version)) = rest.split_once('@') else {
         return false;
     };
-    let iface_ok = match iface {
-        "host" | "types" => true,
-        "pre-state" => kind == PluginKind::Searcher,
-        _ => false,
-    };
+    let iface_ok = iface == "types" || may_import.contains(&iface);
     iface_ok && api_supported(version)
 }
 
@@ -111,20 +115,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn imports_are_checked_by_interface_and_version() {
-        use PluginKind::*;
-        assert!(import_allowed("ordo:plugin/host@0.1.0", Ordering));
-        assert!(import_allowed("ordo:plugin/host@0.1.7", Prover));
-        assert!(import_allowed("ordo:plugin/types@0.1.0", Compression));
-        assert!(!import_allowed("ordo:plugin/host@0.2.0", Ordering));
-        assert!(!import_allowed("ordo:plugin/host", Ordering));
-        assert!(!import_allowed("ordo:plugin/pre-state@0.1.0", Ordering));
-        assert!(import_allowed("ordo:plugin/pre-state@0.1.0", Searcher));
-        assert!(!import_allowed("wasi:filesystem/types@0.2.3", Ordering));
-        assert!(!import_allowed("ordo:plugin/ordering@0.1.0", Ordering));
-    }
-
-    #[test]
     fn api_versions_accept_any_patch_of_0_1() {
         assert!(api_supported("0.1.0"));
         assert!(api_supported("0.1.12"));
@@ -147,11 +137,11 @@ mod tests {
     #[test]
     fn core_modules_and_garbage_are_refused() {
         assert!(matches!(
-            inspect(b"\0asm\x01\0\0\0", PluginKind::Ordering),
+            inspect(b"\0asm\x01\0\0\0", PluginKind::Ordering, &["host"]),
             Err(PluginError::Invalid(_))
         ));
         assert!(matches!(
-            inspect(b"not wasm", PluginKind::Ordering),
+            inspect(b"not wasm", PluginKind::Ordering, &["host"]),
             Err(PluginError::Invalid(_))
         ));
     }

@@ -1,18 +1,43 @@
-//! Compression plugins: the calls, the round-trip check on every compress, the self-test,
-//! and the handle the batcher uses.
+//! Compression plugins: the world's exports, the calls, the round-trip check on every
+//! compress, the self-test (which reads the codec id), and the handle the batcher uses
+//! ([`Compressor`], also an [`ordo_hooks::BatchCodec`]).
 
 use std::{sync::Arc, time::Instant};
 
 use alloy_primitives::B256;
+use wasmtime::component::InstancePre;
 
 use crate::{
-    PluginManager,
-    engine::{CallFailure, FailureReason, PluginEngine},
-    ordering::XorShift,
-    plugin::{Exports, LoadedPlugin},
+    bindings,
+    engine::{PluginEngine, StoreData},
+    error::{CallFailure, FailureReason, PluginCallError},
+    plugin::{Exports, KindContract, LoadedPlugin, export},
+    samples::XorShift,
+    supervisor::{Supervisor, account},
 };
 
-fn exports(
+/// The world's exported interface, as named in components built against it.
+const EXPORT: &str = "ordo:plugin/compression@0.1.0";
+
+/// What loading checks of a compression plugin.
+pub(crate) static CONTRACT: KindContract = KindContract {
+    may_import: &["host"],
+    exports,
+    self_test,
+};
+
+fn exports(pre: &InstancePre<StoreData>) -> Result<Exports, String> {
+    // The generated indices type-check every export of the world.
+    bindings::compression::CompressionPluginIndices::new(pre).map_err(|e| format!("{e:#}"))?;
+    let iface = export(pre, None, EXPORT)?;
+    Ok(Exports::Compression {
+        codec_id: export(pre, Some(&iface), "codec-id")?,
+        compress: export(pre, Some(&iface), "compress")?,
+        decompress: export(pre, Some(&iface), "decompress")?,
+    })
+}
+
+fn call_exports(
     plugin: &LoadedPlugin,
 ) -> Result<
     (
@@ -36,7 +61,7 @@ fn exports(
 }
 
 fn call_codec_id(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<u32, CallFailure> {
-    let (codec_id, _, _) = exports(plugin)?;
+    let (codec_id, _, _) = call_exports(plugin)?;
     let (mut cs, instance) = plugin.instantiate(engine)?;
     let func = cs.typed::<(), (u32,)>(&instance, codec_id)?;
     let (id,) = func
@@ -52,7 +77,7 @@ fn call_bytes(
     decompress: bool,
     data: &[u8],
 ) -> Result<Vec<u8>, CallFailure> {
-    let (_, c, d) = exports(plugin)?;
+    let (_, c, d) = call_exports(plugin)?;
     let index = if decompress { d } else { c };
     let (mut cs, instance) = plugin.instantiate(engine)?;
     let func = cs.typed::<(&[u8],), _>(&instance, index)?;
@@ -93,8 +118,8 @@ pub(crate) fn decompress(
 }
 
 /// Round-trips a few samples (empty, one byte, text-like, random) and reads the codec id.
-pub(crate) fn self_test(engine: &PluginEngine, plugin: &mut LoadedPlugin) -> Result<(), String> {
-    plugin.codec_id = call_codec_id(engine, plugin).map_err(|f| format!("codec-id: {f}"))?;
+fn self_test(engine: &PluginEngine, plugin: &mut LoadedPlugin) -> Result<(), String> {
+    plugin.codec_id = Some(call_codec_id(engine, plugin).map_err(|f| format!("codec-id: {f}"))?);
     let mut rng = XorShift(0x5eed_c0de_5eed_c0de);
     let text: Vec<u8> = b"ordo batch sample "
         .iter()
@@ -118,7 +143,7 @@ pub(crate) fn self_test(engine: &PluginEngine, plugin: &mut LoadedPlugin) -> Res
 /// The active compression plugin, fixed at the time it was taken: a batch compressed with
 /// it records its codec id and code hash.
 pub struct Compressor {
-    pub(crate) manager: Arc<PluginManager>,
+    pub(crate) supervisor: Arc<dyn Supervisor>,
     pub(crate) plugin: Arc<LoadedPlugin>,
 }
 
@@ -133,7 +158,8 @@ impl std::fmt::Debug for Compressor {
 impl Compressor {
     /// The codec id the plugin reported at load (recorded in every batch header).
     pub fn codec_id(&self) -> u32 {
-        self.plugin.codec_id
+        // Set by the self-test of every compression plugin before it is loaded.
+        self.plugin.codec_id.unwrap_or_default()
     }
 
     /// The plugin's code hash (recorded in every batch header).
@@ -153,21 +179,21 @@ impl Compressor {
 
     /// Compresses `data` and checks that it decompresses back. A failure is counted (and
     /// may roll the kind back); the batcher then uses its native codec for this batch.
-    pub fn compress(&self, data: &[u8]) -> Result<Vec<u8>, crate::PluginCallError> {
+    pub fn compress(&self, data: &[u8]) -> Result<Vec<u8>, PluginCallError> {
         let _span = self.plugin.span("compress").entered();
         let start = Instant::now();
-        let result = compress_checked(&self.manager.engine, &self.plugin, data);
-        self.manager.account(&self.plugin, result, start, true)
+        let result = compress_checked(self.supervisor.engine(), &self.plugin, data);
+        account(&*self.supervisor, &self.plugin, result, start, true)
     }
 
     /// Decompresses `data` (derivation, verification). Counted like `compress`, except
     /// that the plugin refusing malformed input with its own error is correct behaviour,
     /// not a failure.
-    pub fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, crate::PluginCallError> {
+    pub fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, PluginCallError> {
         let _span = self.plugin.span("decompress").entered();
         let start = Instant::now();
-        let result = decompress(&self.manager.engine, &self.plugin, data);
-        self.manager.account(&self.plugin, result, start, false)
+        let result = decompress(self.supervisor.engine(), &self.plugin, data);
+        account(&*self.supervisor, &self.plugin, result, start, false)
     }
 }
 

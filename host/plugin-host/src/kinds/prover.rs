@@ -1,18 +1,41 @@
-//! Prover plugins: the call with its size bound, the determinism self-test, and the handle
-//! the batcher uses.
+//! Prover plugins: the world's exports, the call with its size bound, the determinism
+//! self-test, and the handle the batcher uses ([`Prover`], also an
+//! [`ordo_hooks::BatchProver`]).
 
 use std::{sync::Arc, time::Instant};
 
-use crate::{
-    PluginManager,
-    bindings::prover::exports::ordo::plugin::prover as wit,
-    engine::{CallFailure, FailureReason, PluginEngine},
-    ordering::bytes32,
-    plugin::{Exports, LoadedPlugin},
-};
 use alloy_primitives::B256;
 use ordo_hooks::{BatchProver, HookError};
 pub use ordo_primitives::BatchHeader;
+use wasmtime::component::InstancePre;
+
+use crate::{
+    bindings::{self, prover::exports::ordo::plugin::prover as wit},
+    convert::bytes32,
+    engine::{PluginEngine, StoreData},
+    error::{CallFailure, FailureReason, PluginCallError},
+    plugin::{Exports, KindContract, LoadedPlugin, export},
+    supervisor::{Supervisor, account},
+};
+
+/// The world's exported interface, as named in components built against it.
+const EXPORT: &str = "ordo:plugin/prover@0.1.0";
+
+/// What loading checks of a prover plugin.
+pub(crate) static CONTRACT: KindContract = KindContract {
+    may_import: &["host"],
+    exports,
+    self_test: |engine, plugin| self_test(engine, plugin),
+};
+
+fn exports(pre: &InstancePre<StoreData>) -> Result<Exports, String> {
+    // The generated indices type-check every export of the world.
+    bindings::prover::ProverPluginIndices::new(pre).map_err(|e| format!("{e:#}"))?;
+    let iface = export(pre, None, EXPORT)?;
+    Ok(Exports::Prover {
+        on_batch: export(pre, Some(&iface), "on-batch")?,
+    })
+}
 
 /// Largest attestation accepted: it is stored with every batch.
 pub const MAX_ATTESTATION_BYTES: usize = 1 << 20;
@@ -67,7 +90,7 @@ fn call_on_batch(
 
 /// Two calls on the same input in one instance must agree: an attestation that depends on
 /// anything but its input (leftover state, a counter) cannot be re-derived by anyone.
-pub(crate) fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<(), String> {
+fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<(), String> {
     let header = BatchHeader {
         index: 0,
         first_block: 1,
@@ -89,7 +112,7 @@ pub(crate) fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<
 
 /// The active prover plugin, fixed at the time it was taken.
 pub struct Prover {
-    pub(crate) manager: Arc<PluginManager>,
+    pub(crate) supervisor: Arc<dyn Supervisor>,
     pub(crate) plugin: Arc<LoadedPlugin>,
 }
 
@@ -123,12 +146,12 @@ impl Prover {
         &self,
         header: &BatchHeader,
         payload: &[u8],
-    ) -> Result<Vec<u8>, crate::PluginCallError> {
+    ) -> Result<Vec<u8>, PluginCallError> {
         let _span = self.plugin.span("on-batch").entered();
         let start = Instant::now();
-        let result = call_on_batch(&self.manager.engine, &self.plugin, header, payload, 1)
+        let result = call_on_batch(self.supervisor.engine(), &self.plugin, header, payload, 1)
             .map(|mut answers| answers.pop().unwrap_or_default());
-        self.manager.account(&self.plugin, result, start, true)
+        account(&*self.supervisor, &self.plugin, result, start, true)
     }
 }
 

@@ -1,6 +1,6 @@
-//! Searcher plugins: the `pre-state` imports backed by the builder's [`PreStateView`] with
-//! a per-block gas budget, the call with its answer checks, the self-test, and the
-//! [`SearcherHost`] the builder sees.
+//! Searcher plugins: the world's exports, the `search` call (with the builder's pre-state
+//! behind the `pre-state` imports) and the shape checks of its bundles, the self-test, and
+//! the [`SearcherHost`] the builder sees ([`ActiveSearchers`]).
 
 use std::{
     sync::Arc,
@@ -12,20 +12,22 @@ use ordo_hooks::{
     CallView, OrderingContext, Placement, PreStateView, ProposedBundle, SearcherHost,
 };
 use ordo_primitives::Candidate;
+use wasmtime::component::InstancePre;
 
 use crate::{
-    PluginManager,
     abi::RawCandidateSet,
     bindings::{
-        pre_state,
+        self,
         searcher::exports::ordo::plugin::searcher::{Bundle, Placement as WirePlacement},
         types,
     },
-    engine::{CallFailure, FailureReason, PluginEngine, StoreData},
-    ordering::{
-        SELF_TEST_BLOCK, bytes20, bytes32, fill_candidate_set, raw_set, self_test_set, wit_context,
-    },
-    plugin::{Exports, LoadedPlugin},
+    convert::{b256, bytes20, bytes32, fill_candidate_set, raw_set, u256, wit_context},
+    engine::{PluginEngine, StoreData},
+    error::{CallFailure, FailureReason},
+    plugin::{Exports, KindContract, LoadedPlugin, export},
+    pre_state::SearchState,
+    samples::{SELF_TEST_BLOCK, self_test_set},
+    supervisor::{Supervisor, account},
 };
 
 /// Bundles one searcher may propose per block.
@@ -34,140 +36,24 @@ pub const MAX_BUNDLES_PER_CALL: usize = 16;
 pub const MAX_TXS_PER_BUNDLE: usize = 16;
 /// Size of one signed transaction in a bundle.
 pub const MAX_BUNDLE_TX_BYTES: usize = 128 << 10;
-/// Gas a searcher may spend in `pre-state.call`s per block (summed over its calls).
-pub const SEARCHER_CALL_GAS_PER_BLOCK: u64 = 10_000_000;
-/// Budget every `pre-state.call` costs at least (a transaction's intrinsic gas), whatever
-/// gas it asked for or used: free calls would let a searcher call without end.
-pub const MIN_CALL_GAS_CHARGE: u64 = 21_000;
-/// Calldata a searcher may pass to one `pre-state.call`.
-pub const MAX_CALL_DATA_BYTES: usize = 128 << 10;
-/// Return data one `pre-state.call` may hand back to a searcher.
-pub const MAX_CALL_OUTPUT_BYTES: usize = 128 << 10;
 
-/// The pre-state of one searcher call and what is left of its gas budget.
-pub(crate) struct SearchState {
-    view: Arc<dyn PreStateView>,
-    gas_left: u64,
-    /// The search call's wall-clock deadline. Epoch interruption cannot stop the guest while
-    /// the host runs a pre-state call for it, so the EVM stops there on its own.
-    deadline: Instant,
-}
+/// The world's exported interface, as named in components built against it.
+const EXPORT: &str = "ordo:plugin/searcher@0.1.0";
 
-impl SearchState {
-    pub(crate) fn new(view: Arc<dyn PreStateView>, deadline: Instant) -> Self {
-        Self {
-            view,
-            gas_left: SEARCHER_CALL_GAS_PER_BLOCK,
-            deadline,
-        }
-    }
-}
+/// What loading checks of a searcher plugin: it may also import `pre-state`.
+pub(crate) static CONTRACT: KindContract = KindContract {
+    may_import: &["host", "pre-state"],
+    exports,
+    self_test: |engine, plugin| self_test(engine, plugin),
+};
 
-fn address(b: &types::Bytes20) -> Address {
-    let mut out = [0u8; 20];
-    out[0..8].copy_from_slice(&b.hi.to_be_bytes());
-    out[8..16].copy_from_slice(&b.mid.to_be_bytes());
-    out[16..20].copy_from_slice(&b.lo.to_be_bytes());
-    Address::from(out)
-}
-
-fn b256(b: &types::Bytes32) -> B256 {
-    let mut out = [0u8; 32];
-    for (i, w) in [b.w0, b.w1, b.w2, b.w3].iter().enumerate() {
-        out[i * 8..i * 8 + 8].copy_from_slice(&w.to_be_bytes());
-    }
-    B256::from(out)
-}
-
-fn u256(b: &types::Bytes32) -> U256 {
-    U256::from_be_bytes(b256(b).0)
-}
-
-impl StoreData {
-    fn view(&self) -> Option<&Arc<dyn PreStateView>> {
-        self.search.as_ref().map(|s| &s.view)
-    }
-}
-
-// Only searchers can import `pre-state` (load refuses it for other kinds), and every
-// searcher store carries a `SearchState`; without one the reads answer zero.
-impl pre_state::Host for StoreData {
-    fn balance(&mut self, address_: types::Bytes20) -> types::Bytes32 {
-        let value = self
-            .view()
-            .map(|v| v.balance(address(&address_)))
-            .unwrap_or_default();
-        bytes32(&value.to_be_bytes::<32>())
-    }
-
-    fn nonce(&mut self, address_: types::Bytes20) -> u64 {
-        self.view()
-            .map(|v| v.nonce(address(&address_)))
-            .unwrap_or_default()
-    }
-
-    fn storage(&mut self, address_: types::Bytes20, slot: types::Bytes32) -> types::Bytes32 {
-        let value = self
-            .view()
-            .map(|v| v.storage(address(&address_), b256(&slot)))
-            .unwrap_or_default();
-        bytes32(&value.0)
-    }
-
-    fn code_hash(&mut self, address_: types::Bytes20) -> types::Bytes32 {
-        let value = self
-            .view()
-            .map(|v| v.code_hash(address(&address_)))
-            .unwrap_or_default();
-        bytes32(&value.0)
-    }
-
-    fn call(&mut self, request: pre_state::CallRequest) -> Result<pre_state::CallResult, String> {
-        let Some(search) = self.search.as_mut() else {
-            return Err("pre-state is not available".into());
-        };
-        if search.gas_left == 0 {
-            return Err("gas budget exhausted".into());
-        }
-        // Every call costs at least the minimum, refused or not: nothing is free.
-        if request.data.len() > MAX_CALL_DATA_BYTES {
-            search.gas_left = search.gas_left.saturating_sub(MIN_CALL_GAS_CHARGE);
-            return Err(format!(
-                "calldata of {} bytes (at most {MAX_CALL_DATA_BYTES})",
-                request.data.len()
-            ));
-        }
-        if Instant::now() >= search.deadline {
-            search.gas_left = search.gas_left.saturating_sub(MIN_CALL_GAS_CHARGE);
-            return Err("deadline exceeded".into());
-        }
-        let gas = request.gas.min(search.gas_left);
-        let answer = search.view.call(
-            address(&request.from),
-            address(&request.to),
-            u256(&request.value),
-            gas,
-            Bytes::from(request.data),
-            search.deadline,
-        );
-        // Never trust the view to stay within what it was given.
-        let used = answer.as_ref().map_or(0, |a| a.gas_used.min(gas));
-        search.gas_left = search
-            .gas_left
-            .saturating_sub(used.max(MIN_CALL_GAS_CHARGE));
-        let answer = answer.map_err(|e| e.to_string())?;
-        if answer.output.len() > MAX_CALL_OUTPUT_BYTES {
-            return Err(format!(
-                "call output of {} bytes (at most {MAX_CALL_OUTPUT_BYTES})",
-                answer.output.len()
-            ));
-        }
-        Ok(pre_state::CallResult {
-            success: answer.success,
-            gas_used: used,
-            output: answer.output.to_vec(),
-        })
-    }
+fn exports(pre: &InstancePre<StoreData>) -> Result<Exports, String> {
+    // The generated indices type-check every export of the world.
+    bindings::searcher::SearcherPluginIndices::new(pre).map_err(|e| format!("{e:#}"))?;
+    let iface = export(pre, None, EXPORT)?;
+    Ok(Exports::Searcher {
+        search: export(pre, Some(&iface), "search")?,
+    })
 }
 
 /// A bundle that passed the checks, before it is tagged with the searcher's name.
@@ -286,7 +172,7 @@ impl PreStateView for ZeroState {
 
 /// Runs `search` on an empty and on a small candidate set over an all-zero pre-state; both
 /// answers must be well-formed bundle lists (their contents are only checked for shape).
-pub(crate) fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<(), String> {
+fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<(), String> {
     let small = self_test_set(3, 2);
     let empty = types::CandidateSet {
         txs: Vec::new(),
@@ -311,12 +197,12 @@ pub(crate) fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<
 /// [`SEARCHER_ROUND_DEADLINES`] searcher deadlines: once it is spent the rest sit this block
 /// out (not a failure). The starting searcher rotates with the block number, so a slow one
 /// cannot always push the same others out.
-pub(crate) struct ManagerSearchers(pub Arc<PluginManager>);
+pub(crate) struct ActiveSearchers(pub Arc<dyn Supervisor>);
 
 /// The whole round of searchers gets this many single-searcher deadlines.
 pub const SEARCHER_ROUND_DEADLINES: u32 = 2;
 
-impl SearcherHost for ManagerSearchers {
+impl SearcherHost for ActiveSearchers {
     fn search(
         &self,
         ctx: &OrderingContext,
@@ -345,9 +231,9 @@ impl SearcherHost for ManagerSearchers {
             }
             let _span = plugin.span("search").entered();
             let start = Instant::now();
-            let result = call_search(&self.0.engine, plugin, wit_ctx, &set, state.clone());
+            let result = call_search(self.0.engine(), plugin, wit_ctx, &set, state.clone());
             // A failure is counted and logged by `account`; the searcher is skipped.
-            if let Ok(bundles) = self.0.account(plugin, result, start, true) {
+            if let Ok(bundles) = account(&*self.0, plugin, result, start, true) {
                 answers[slot].extend(bundles.into_iter().map(|b| ProposedBundle {
                     searcher: plugin.info.name.clone(),
                     txs: b.txs,

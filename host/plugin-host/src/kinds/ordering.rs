@@ -1,100 +1,50 @@
-//! Ordering plugins: the host's candidates in WIT form, the call, the re-checks, the
-//! self-test, and the per-block policy the builder sees.
+//! Ordering plugins: the world's exports, the call and the re-checks of its answer, the
+//! self-test, and the per-block [`OrderingPolicy`] the builder sees ([`BlockPolicy`]: the
+//! active plugin or the native policy, plus the shadow run after it on its own thread).
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
-use crate::{
-    PluginManager,
-    abi::RawCandidateSet,
-    bindings::types,
-    engine::{CallFailure, FailureReason, PluginEngine},
-    health::{AnswerScore, ShadowStats},
-    plugin::{Exports, LoadedPlugin},
-};
-use alloy_consensus::{Transaction, Typed2718};
-use alloy_primitives::{Address, B256, TxKind};
+use alloy_primitives::{Address, B256};
 use ordo_hooks::{OrderingContext, OrderingError, OrderingPolicy, PriorityFeeOrdering};
 use ordo_primitives::Candidate;
 use parking_lot::Mutex;
+use wasmtime::component::InstancePre;
 
-pub(crate) fn bytes32(b: &[u8; 32]) -> types::Bytes32 {
-    let w = |i: usize| u64::from_be_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default());
-    types::Bytes32 {
-        w0: w(0),
-        w1: w(1),
-        w2: w(2),
-        w3: w(3),
-    }
-}
+use crate::{
+    abi::RawCandidateSet,
+    bindings::{self, types},
+    convert::{address, bytes20, bytes32, fill_candidate_set, raw_set, wit_context},
+    engine::{PluginEngine, StoreData},
+    error::{CallFailure, FailureReason},
+    health::{AnswerScore, ShadowStats},
+    plugin::{Exports, KindContract, LoadedPlugin, export},
+    samples::{SELF_TEST_BLOCK, self_test_set},
+    supervisor::{Supervisor, account},
+};
 
-pub(crate) fn bytes20(a: &Address) -> types::Bytes20 {
-    let b = a.as_slice();
-    types::Bytes20 {
-        hi: u64::from_be_bytes(b[0..8].try_into().unwrap_or_default()),
-        mid: u64::from_be_bytes(b[8..16].try_into().unwrap_or_default()),
-        lo: u32::from_be_bytes(b[16..20].try_into().unwrap_or_default()),
-    }
-}
+/// The world's exported interface, as named in components built against it.
+const EXPORT: &str = "ordo:plugin/ordering@0.1.0";
 
-fn address(b: &types::Bytes20) -> Address {
-    let mut out = [0u8; 20];
-    out[0..8].copy_from_slice(&b.hi.to_be_bytes());
-    out[8..16].copy_from_slice(&b.mid.to_be_bytes());
-    out[16..20].copy_from_slice(&b.lo.to_be_bytes());
-    Address::from(out)
-}
+/// What loading checks of an ordering plugin.
+pub(crate) static CONTRACT: KindContract = KindContract {
+    may_import: &["host"],
+    exports,
+    self_test: |engine, plugin| self_test(engine, plugin),
+};
 
-/// Fees per gas above 2^64-1 (18 ETH per gas) saturate, as the contract says.
-fn saturate(fee: u128) -> u64 {
-    u64::try_from(fee).unwrap_or(u64::MAX)
-}
-
-pub(crate) fn wit_context(ctx: &OrderingContext) -> types::BlockContext {
-    types::BlockContext {
-        number: ctx.number,
-        timestamp: ctx.timestamp,
-        base_fee: ctx.base_fee,
-        gas_limit: ctx.gas_limit,
-        coinbase: bytes20(&ctx.coinbase),
-        parent_hash: bytes32(&ctx.parent_hash.0),
-    }
-}
-
-/// Rewrites `set` (keeping its allocations) as the WIT form of `candidates`: flat records
-/// plus one calldata side buffer.
-pub(crate) fn fill_candidate_set(set: &mut RawCandidateSet, candidates: &[Candidate]) {
-    set.clear();
-    set.reserve(candidates.len());
-    for c in candidates {
-        let tx = &c.tx;
-        let input = tx.tx.input();
-        let input_offset = u32::try_from(set.calldata.0.len()).unwrap_or(u32::MAX);
-        set.calldata.0.extend_from_slice(input);
-        let (to, is_create) = match tx.tx.kind() {
-            TxKind::Call(to) => (to, false),
-            TxKind::Create => (Address::ZERO, true),
-        };
-        set.txs.push(&types::Candidate {
-            hash: bytes32(&tx.hash.0),
-            sender: bytes20(&tx.sender),
-            nonce: tx.nonce(),
-            to: bytes20(&to),
-            is_create,
-            tx_type: tx.tx.ty(),
-            value: bytes32(&tx.tx.value().to_be_bytes::<32>()),
-            gas_limit: tx.gas_limit(),
-            max_fee_per_gas: saturate(tx.max_fee_per_gas()),
-            max_priority_fee_per_gas: saturate(tx.max_priority_fee_per_gas()),
-            arrival_seq: c.arrival_seq,
-            arrival_ms: c.arrival_ms,
-            encoded_len: u32::try_from(tx.encoded.len()).unwrap_or(u32::MAX),
-            input_offset,
-            input_len: u32::try_from(input.len()).unwrap_or(u32::MAX),
-        });
-    }
+fn exports(pre: &InstancePre<StoreData>) -> Result<Exports, String> {
+    // The generated indices type-check every export of the world.
+    bindings::ordering::OrderingPluginIndices::new(pre).map_err(|e| format!("{e:#}"))?;
+    let iface = export(pre, None, EXPORT)?;
+    Ok(Exports::Ordering {
+        order: export(pre, Some(&iface), "order")?,
+    })
 }
 
 /// The contract's checks on an answer: indices in range and unique, each sender's nonces
@@ -196,74 +146,7 @@ pub(crate) fn order_checked(
     Ok(order)
 }
 
-/// Tiny deterministic generator for self-test inputs (no randomness in the host either:
-/// the same plugin sees the same self-test on every node).
-pub(crate) struct XorShift(pub u64);
-
-impl XorShift {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// A candidate set in WIT form: `senders` senders with `per_sender` consecutive nonces each,
-/// interleaved across senders, varied fees, gas and calldata.
-pub(crate) fn self_test_set(senders: usize, per_sender: usize) -> types::CandidateSet {
-    let mut rng = XorShift(0x0bad_5eed_0bad_5eed);
-    let mut set = types::CandidateSet {
-        txs: Vec::with_capacity(senders * per_sender),
-        calldata: Vec::new(),
-    };
-    for nonce in 0..per_sender as u64 {
-        for s in 0..senders {
-            let mut sender = [0u8; 20];
-            sender[0] = 0xa0;
-            sender[12..20].copy_from_slice(&(s as u64 + 1).to_be_bytes());
-            let input_len = (rng.next() % 64) as usize;
-            let input_offset = set.calldata.len() as u32;
-            set.calldata
-                .extend((0..input_len).map(|_| (rng.next() & 0xff) as u8));
-            let tip = 1 + rng.next() % 5_000_000_000;
-            let seq = set.txs.len() as u64;
-            set.txs.push(types::Candidate {
-                hash: bytes32(&B256::from(alloy_primitives::U256::from(seq + 1)).0),
-                sender: bytes20(&Address::from(sender)),
-                nonce: 7 + nonce,
-                to: bytes20(&Address::repeat_byte(0x11)),
-                is_create: false,
-                tx_type: 2,
-                value: bytes32(&[0u8; 32]),
-                gas_limit: 21_000 + rng.next() % 200_000,
-                max_fee_per_gas: 10_000_000_000 + tip,
-                max_priority_fee_per_gas: tip,
-                arrival_seq: seq,
-                arrival_ms: 1_700_000_000_000 + seq,
-                encoded_len: 110 + input_len as u32,
-                input_offset,
-                input_len: input_len as u32,
-            });
-        }
-    }
-    set
-}
-
-/// Block number the self-test runs at: before any real block (block 0 is genesis).
-pub const SELF_TEST_BLOCK: u64 = 0;
-
-/// The WIT records in the form the call takes.
-pub(crate) fn raw_set(set: &types::CandidateSet) -> RawCandidateSet {
-    let mut raw = RawCandidateSet::default();
-    for c in &set.txs {
-        raw.txs.push(c);
-    }
-    raw.calldata.0.extend_from_slice(&set.calldata);
-    raw
-}
-
-pub(crate) fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<(), String> {
+fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<(), String> {
     let full = self_test_set(12, 4);
     let empty = types::CandidateSet {
         txs: Vec::new(),
@@ -329,12 +212,14 @@ pub(crate) fn score(
 pub(crate) struct ShadowSlot {
     pub plugin: Arc<LoadedPlugin>,
     pub stats: Arc<Mutex<ShadowStats>>,
+    /// Set while a shadow run is in flight: the manager's one flag, shared by every slot.
+    pub busy: Arc<AtomicBool>,
 }
 
 /// The ordering policy of one block, fixed when the builder asked for it: later
 /// activations do not change it.
 pub(crate) struct BlockPolicy {
-    pub manager: Arc<PluginManager>,
+    pub supervisor: Arc<dyn Supervisor>,
     pub active: Option<Arc<LoadedPlugin>>,
     pub shadow: Option<ShadowSlot>,
 }
@@ -368,37 +253,92 @@ impl OrderingPolicy for BlockPolicy {
     ) -> Result<Vec<u32>, OrderingError> {
         let start = Instant::now();
         let answer = match &self.active {
-            Some(plugin) => self.manager.run_ordering(plugin, ctx, candidates),
+            Some(plugin) => run(&*self.supervisor, plugin, ctx, candidates),
             None => PriorityFeeOrdering.order(ctx, candidates),
         };
         if let (Some(shadow), Ok(answer)) = (&self.shadow, &answer) {
-            self.manager
-                .spawn_shadow(shadow, ctx, candidates, answer, start.elapsed());
+            spawn_shadow(
+                &self.supervisor,
+                shadow,
+                ctx,
+                candidates,
+                answer,
+                start.elapsed(),
+            );
         }
         answer
+    }
+}
+
+/// The active plugin's answer for one block, counted.
+fn run(
+    supervisor: &dyn Supervisor,
+    plugin: &Arc<LoadedPlugin>,
+    ctx: &OrderingContext,
+    candidates: &[Candidate],
+) -> Result<Vec<u32>, OrderingError> {
+    let _span = plugin.span("order").entered();
+    let start = Instant::now();
+    let result = order_checked(supervisor.engine(), plugin, ctx, candidates);
+    account(supervisor, plugin, result, start, true)
+        .map_err(|e| OrderingError::Failed(e.to_string()))
+}
+
+/// Clears the shadow-busy flag however the shadow thread ends.
+struct BusyGuard(Arc<AtomicBool>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// Runs the shadow on its own thread against the active answer. At most one shadow
+/// run is in flight; a block arriving meanwhile is skipped (and counted), so a slow
+/// shadow can never pile up threads or delay blocks.
+fn spawn_shadow(
+    supervisor: &Arc<dyn Supervisor>,
+    shadow: &ShadowSlot,
+    ctx: &OrderingContext,
+    candidates: &[Candidate],
+    active_answer: &[u32],
+    active_elapsed: Duration,
+) {
+    if shadow.busy.swap(true, Ordering::AcqRel) {
+        shadow.stats.lock().blocks_skipped += 1;
+        return;
+    }
+    let guard = BusyGuard(shadow.busy.clone());
+    let supervisor = supervisor.clone();
+    let shadow = shadow.clone();
+    let ctx = *ctx;
+    // Cheap: candidates are `Arc`s; the active answer is a list of indices.
+    let candidates = candidates.to_vec();
+    let active = score(&ctx, &candidates, active_answer, active_elapsed);
+    let spawned = std::thread::Builder::new()
+        .name("ordo-plugin-shadow".into())
+        .spawn(move || {
+            let _span = shadow.plugin.span("shadow-order").entered();
+            let start = Instant::now();
+            let result = order_checked(supervisor.engine(), &shadow.plugin, &ctx, &candidates);
+            let elapsed = start.elapsed();
+            let mut stats = shadow.stats.lock();
+            match result {
+                Ok(answer) => stats.compared(active, score(&ctx, &candidates, &answer, elapsed)),
+                Err(failure) => stats.failed(&failure),
+            }
+            drop(stats);
+            drop(guard);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(target: "ordo::plugins", "shadow thread not started: {e}");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words_are_big_endian() {
-        let mut a = [0u8; 20];
-        a[0] = 1;
-        a[19] = 2;
-        let w = bytes20(&Address::from(a));
-        assert_eq!(w.hi, 1 << 56);
-        assert_eq!(w.mid, 0);
-        assert_eq!(w.lo, 2);
-        assert_eq!(address(&w), Address::from(a));
-        let mut b = [0u8; 32];
-        b[7] = 9;
-        b[31] = 1;
-        let w = bytes32(&b);
-        assert_eq!((w.w0, w.w1, w.w2, w.w3), (9, 0, 0, 1));
-    }
+    use crate::{config::PluginsConfig, info::PluginKind, testing};
 
     #[test]
     fn answers_are_checked_like_the_contract_says() {
@@ -434,6 +374,122 @@ mod tests {
         for c in &set.txs {
             let end = (c.input_offset + c.input_len) as usize;
             assert!(end <= set.calldata.len());
+        }
+    }
+
+    /// What the `dump` fixture mode answers for candidate `i`, computed from the records
+    /// wasmtime's derived lowering would have sent.
+    fn expected(ctx: &types::BlockContext, set: &types::CandidateSet, i: usize) -> Vec<u32> {
+        let mut w = vec![set.txs.len() as u32, set.calldata.len() as u32];
+        let u64 = |w: &mut Vec<u32>, v: u64| w.extend([(v >> 32) as u32, v as u32]);
+        let c = &set.txs[i];
+        for v in [
+            c.hash.w0,
+            c.hash.w1,
+            c.hash.w2,
+            c.hash.w3,
+            c.sender.hi,
+            c.sender.mid,
+        ] {
+            u64(&mut w, v);
+        }
+        w.push(c.sender.lo);
+        u64(&mut w, c.nonce);
+        u64(&mut w, c.to.hi);
+        u64(&mut w, c.to.mid);
+        w.push(c.to.lo);
+        w.push(u32::from(c.is_create));
+        w.push(u32::from(c.tx_type));
+        for v in [
+            c.value.w0,
+            c.value.w1,
+            c.value.w2,
+            c.value.w3,
+            c.gas_limit,
+            c.max_fee_per_gas,
+            c.max_priority_fee_per_gas,
+            c.arrival_seq,
+            c.arrival_ms,
+        ] {
+            u64(&mut w, v);
+        }
+        w.extend([c.encoded_len, c.input_offset, c.input_len]);
+        let input = &set.calldata[c.input_offset as usize..][..c.input_len as usize];
+        w.extend(input.iter().map(|b| u32::from(*b)));
+        for v in [
+            ctx.number,
+            ctx.timestamp,
+            ctx.base_fee,
+            ctx.gas_limit,
+            ctx.coinbase.hi,
+        ] {
+            u64(&mut w, v);
+        }
+        u64(&mut w, ctx.coinbase.mid);
+        w.push(ctx.coinbase.lo);
+        for v in [
+            ctx.parent_hash.w0,
+            ctx.parent_hash.w1,
+            ctx.parent_hash.w2,
+            ctx.parent_hash.w3,
+        ] {
+            u64(&mut w, v);
+        }
+        w
+    }
+
+    #[test]
+    fn the_guest_reads_the_image_as_records() {
+        let config = PluginsConfig::default();
+        let engine = PluginEngine::new(&config).unwrap();
+        let plugin = LoadedPlugin::load(
+            &engine,
+            config.ordering,
+            PluginKind::Ordering,
+            &testing::fixture("ordering"),
+            "mode=dump arm=1",
+            &CONTRACT,
+        )
+        .unwrap();
+        let mut set = self_test_set(20, 8);
+        // Distinct values in every field, including the ones the generator leaves fixed.
+        for (i, c) in set.txs.iter_mut().enumerate() {
+            let i = i as u64;
+            c.to = types::Bytes20 {
+                hi: 0x0101 + i,
+                mid: u64::MAX - i,
+                lo: 0xdead_0000 + i as u32,
+            };
+            c.value = types::Bytes32 {
+                w0: i,
+                w1: i << 8,
+                w2: i << 16,
+                w3: u64::MAX - i,
+            };
+            c.is_create = i.is_multiple_of(3);
+            c.tx_type = (i % 5) as u8;
+        }
+        let raw = raw_set(&set);
+        for i in [0, 1, 77, set.txs.len() - 1] {
+            let ctx = types::BlockContext {
+                number: 9,
+                timestamp: i as u64,
+                base_fee: 0x1234_5678_9abc,
+                gas_limit: u64::MAX - 1,
+                coinbase: types::Bytes20 {
+                    hi: 1,
+                    mid: 2,
+                    lo: 3,
+                },
+                parent_hash: types::Bytes32 {
+                    w0: 4,
+                    w1: 5,
+                    w2: 6,
+                    w3: 7,
+                },
+            };
+            let got = call_order(&engine, &plugin, ctx, &raw).unwrap();
+            assert_eq!(got, expected(&ctx, &set, i), "candidate {i}");
         }
     }
 }

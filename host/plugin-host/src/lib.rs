@@ -21,8 +21,8 @@
 //!   every compress; prover: size), and what the node sees: the builder
 //!   `ordo_hooks::{PolicySource, OrderingPolicy, SearcherHost}`, the batcher
 //!   `ordo_hooks::BatchPlugins` ([`PluginManager::batch_plugins`], over [`Compressor`] and
-//!   [`Prover`]). The adapters report every outcome to their supervisor (`supervisor.rs`),
-//!   the manager.
+//!   [`Prover`]), derivation `ordo_hooks::BatchCodecs` ([`open_codecs`]). The adapters
+//!   report every outcome to their supervisor (`supervisor.rs`), the manager.
 //! - **Manager** (`manager.rs`): the registry and the active set.
 //!   - *Hot swap*: [`PluginManager::activate`], `rollback`, `shadow` are registry
 //!     mutations, persisted (fsynced) before they become visible. Visible means: the next
@@ -58,6 +58,7 @@
 
 mod abi;
 pub mod bindings;
+mod codecs;
 pub mod config;
 mod convert;
 mod engine;
@@ -75,6 +76,7 @@ mod supervisor;
 pub mod testing;
 pub mod validate;
 
+pub use codecs::{CodecsError, open_codecs};
 pub use config::{CallLimits, PluginsConfig};
 pub use error::{CallFailure, FailureReason, PluginCallError, PluginError};
 pub use health::{HealthReport, ShadowReport};

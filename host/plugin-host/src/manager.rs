@@ -661,6 +661,13 @@ impl PluginManager {
         Arc::new(ManagerBatchPlugins(self.clone()))
     }
 
+    /// A batch reader's view of every loaded compression plugin, active or not, found by
+    /// the code hash a batch header records (derivation decodes batches with it). Calls
+    /// are counted like the active compressor's.
+    pub fn batch_codecs(self: &Arc<Self>) -> Arc<dyn ordo_hooks::BatchCodecs> {
+        Arc::new(ManagerCodecs(self.clone()))
+    }
+
     /// The active prover plugin, if any.
     pub fn prover(self: &Arc<Self>) -> Option<Prover> {
         let plugin = self.active.read().prover.clone()?;
@@ -804,6 +811,27 @@ impl ordo_hooks::BatchPlugins for ManagerBatchPlugins {
         self.0
             .prover()
             .map(|p| Arc::new(p) as Arc<dyn ordo_hooks::BatchProver>)
+    }
+}
+
+/// [`ordo_hooks::BatchCodecs`] over every loaded compression plugin (the plugins with a
+/// codec id).
+struct ManagerCodecs(Arc<PluginManager>);
+
+impl ordo_hooks::BatchCodecs for ManagerCodecs {
+    fn by_code_hash(&self, code_hash: &B256) -> Option<Arc<dyn ordo_hooks::BatchCodec>> {
+        let plugin = self
+            .0
+            .registry
+            .lock()
+            .loaded
+            .iter()
+            .find(|p| p.codec_id.is_some() && p.info.code_hash == *code_hash)
+            .cloned()?;
+        Some(Arc::new(Compressor {
+            supervisor: self.0.clone(),
+            plugin,
+        }))
     }
 }
 

@@ -8,7 +8,7 @@ use crate::client::Rpc;
 
 /// The node's `plugins.dir` under the harness: where the build put the test components
 /// (fixtures, shipped plugins, examples), so `admin_loadPlugin {path}` can read them.
-pub const PLUGIN_DIR: &str = ordo_plugins::testing::FIXTURES_DIR;
+pub const PLUGIN_DIR: &str = ordo_plugin_host::testing::FIXTURES_DIR;
 
 /// Activates the loaded plugin whose metadata name is `name` (through the admin API).
 pub async fn activate_named(admin: &Rpc, name: &str) -> Result<Value> {

@@ -43,7 +43,7 @@ pub struct NodeApi {
     /// Transactions per sender (shared with the admin API, which changes the quota live).
     pub(crate) per_sender: Arc<ordo_rpc::RateLimiter<Address>>,
     /// The plugin host, for the public status (`ordo_nodeStatus`).
-    pub(crate) plugins: std::sync::OnceLock<Arc<ordo_plugins::PluginManager>>,
+    pub(crate) plugins: std::sync::OnceLock<Arc<ordo_plugin_host::PluginManager>>,
     /// Most logs one `eth_getLogs` returns.
     pub(crate) max_log_results: std::sync::atomic::AtomicUsize,
 }
@@ -79,7 +79,7 @@ impl NodeApi {
     }
 
     /// Lets `ordo_nodeStatus` report the plugins.
-    pub fn set_plugins(&self, plugins: Arc<ordo_plugins::PluginManager>) {
+    pub fn set_plugins(&self, plugins: Arc<ordo_plugin_host::PluginManager>) {
         let _ = self.plugins.set(plugins);
     }
 

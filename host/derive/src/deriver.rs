@@ -7,33 +7,29 @@ use std::{
 
 use alloy_primitives::B256;
 use ordo_exec::{BlockParams, Executor, StateDb};
-use ordo_plugins::{PluginKind, PluginManager};
+use ordo_hooks::BatchCodecs;
 use ordo_primitives::{
     BatchFrame, BatchPayload, BlockRecord, CODEC_NONE, ChainSpec, Provenance, decode_raw_tx,
 };
 use ordo_storage::Storage;
 
-use crate::{BlockIds, DeriveError};
+use crate::error::{BlockIds, DeriveError};
 
-/// Where the deriver keeps its chain, which chain it is, and which codecs it may use.
+/// Where the deriver keeps its chain, and which chain it is.
 #[derive(Debug, Clone)]
 pub struct DeriveConfig {
     /// The derived chain's datadir (fjall under `<datadir>/db`); must hold no blocks yet.
     pub datadir: PathBuf,
     /// The chain's genesis and rules: the sequencer's own.
     pub chain: ChainSpec,
-    /// Extra compression plugins (every `*.wasm` in it that loads as a codec); default none:
-    /// only the shipped codecs.
-    pub plugin_dir: Option<PathBuf>,
 }
 
 impl DeriveConfig {
-    /// The chain `chain` derived into `datadir`, with the shipped codecs only.
+    /// The chain `chain` derived into `datadir`.
     pub fn new(datadir: impl Into<PathBuf>, chain: ChainSpec) -> Self {
         Self {
             datadir: datadir.into(),
             chain,
-            plugin_dir: None,
         }
     }
 }
@@ -43,7 +39,7 @@ pub struct Deriver {
     exec: Executor,
     storage: Storage,
     head: BlockRecord,
-    codecs: Arc<PluginManager>,
+    codecs: Arc<dyn BatchCodecs>,
     next_index: u64,
 }
 
@@ -79,44 +75,10 @@ fn open_chain(datadir: &Path, spec: &ChainSpec) -> Result<(Storage, BlockRecord)
     Ok((storage, block))
 }
 
-/// The shipped codecs plus every codec in `plugin_dir`.
-fn open_codecs(plugin_dir: Option<&Path>) -> Result<Arc<PluginManager>, DeriveError> {
-    let codecs = PluginManager::open(Default::default(), None)?;
-    for shipped in ordo_plugins::shipped::all() {
-        if shipped.kind == PluginKind::Compression {
-            codecs.load(shipped.kind, shipped.bytes, "")?;
-        }
-    }
-    let Some(dir) = plugin_dir else {
-        return Ok(codecs);
-    };
-    let io = |source| DeriveError::Io {
-        what: "reading plugin folder",
-        path: dir.to_path_buf(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|e| e == "wasm") {
-            let bytes = std::fs::read(&path).map_err(|source| DeriveError::Io {
-                what: "reading plugin",
-                path: path.clone(),
-                source,
-            })?;
-            // Not every file need be a codec; the others are skipped.
-            if let Err(e) = codecs.load(PluginKind::Compression, &bytes, "") {
-                tracing::debug!(target: "ordo::derive", path = %path.display(), %e, "not a codec");
-            }
-        }
-    }
-    Ok(codecs)
-}
-
 impl Deriver {
     /// Opens (or creates) the derived chain in `config.datadir` from the sequencer's
-    /// genesis, and loads the shipped codecs plus every codec in `config.plugin_dir`. Slow
-    /// (compiles the codecs): call it off the async reactor.
-    pub fn open(config: &DeriveConfig) -> Result<Self, DeriveError> {
+    /// genesis; batches are decoded with `codecs` (by the code hash their header records).
+    pub fn open(config: &DeriveConfig, codecs: Arc<dyn BatchCodecs>) -> Result<Self, DeriveError> {
         let (storage, head) = open_chain(&config.datadir, &config.chain)?;
         if head.number() != 0 {
             return Err(DeriveError::DatadirNotEmpty {
@@ -126,7 +88,6 @@ impl Deriver {
         }
         let chain_id = storage.chain_id()?.unwrap_or(config.chain.chain_id);
         let state = Arc::new(StateDb::open(storage.clone())?);
-        let codecs = open_codecs(config.plugin_dir.as_deref())?;
         Ok(Self {
             exec: Executor::new(state, chain_id),
             storage,
@@ -161,26 +122,14 @@ impl Deriver {
         if h.codec_id == CODEC_NONE {
             return Ok(frame.data.to_vec());
         }
-        let id = self
-            .codecs
-            .list()
-            .loaded
-            .into_iter()
-            .find(|p| p.info.code_hash == h.codec_hash)
-            .map(|p| p.info.id)
-            .ok_or(DeriveError::CodecUnavailable {
-                index: h.index,
-                codec_id: h.codec_id,
-                codec_hash: h.codec_hash,
-            })?;
-        self.codecs.activate(&id)?;
-        let codec = self
-            .codecs
-            .compressor()
-            .ok_or_else(|| DeriveError::CodecInactive {
-                index: h.index,
-                id: id.clone(),
-            })?;
+        let codec =
+            self.codecs
+                .by_code_hash(&h.codec_hash)
+                .ok_or(DeriveError::CodecUnavailable {
+                    index: h.index,
+                    codec_id: h.codec_id,
+                    codec_hash: h.codec_hash,
+                })?;
         if codec.codec_id() != h.codec_id {
             return Err(DeriveError::CodecMismatch {
                 index: h.index,

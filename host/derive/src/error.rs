@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use alloy_primitives::{Address, B256};
 use ordo_exec::{ExecError, Skipped, StateError};
-use ordo_plugins::{PluginCallError, PluginError};
+use ordo_hooks::HookError;
 use ordo_primitives::{BatchDecodeError, DecodeError};
+use ordo_rpc_client::{ClientError, RpcError};
 use ordo_storage::StorageError;
 
 /// A derivation failure. Every failure about posted data names its batch (and block).
@@ -21,10 +22,10 @@ pub enum DeriveError {
         /// Its head block.
         head: u64,
     },
-    /// The datadir or the plugin folder could not be read or created.
+    /// The datadir could not be created.
     #[error("{what} {}: {source}", .path.display())]
     Io {
-        /// What was being done ("creating datadir", "reading plugin folder").
+        /// What was being done ("creating datadir").
         what: &'static str,
         /// The path.
         path: PathBuf,
@@ -38,9 +39,6 @@ pub enum DeriveError {
     /// The derived state failed.
     #[error("state: {0}")]
     State(#[from] StateError),
-    /// The codec registry failed.
-    #[error("plugins: {0}")]
-    Plugins(#[from] PluginError),
 
     // ---- one posted batch
     /// The frame does not decode.
@@ -54,7 +52,7 @@ pub enum DeriveError {
         /// The next index.
         expected: u64,
     },
-    /// No loaded codec has the recorded code hash.
+    /// No codec has the recorded code hash.
     #[error(
         "batch {index}: codec {codec_id} with code hash {codec_hash} is not available (add it with --plugin-dir)"
     )]
@@ -65,14 +63,6 @@ pub enum DeriveError {
         codec_id: u32,
         /// The header's codec code hash.
         codec_hash: B256,
-    },
-    /// The codec plugin was found but is not the active compressor after activation.
-    #[error("batch {index}: codec {id} did not activate")]
-    CodecInactive {
-        /// Batch index.
-        index: u64,
-        /// The plugin id.
-        id: String,
     },
     /// The plugin with the recorded hash implements another codec id.
     #[error(
@@ -93,9 +83,9 @@ pub enum DeriveError {
     Decompress {
         /// Batch index.
         index: u64,
-        /// The codec's failure.
+        /// The codec's failure (it names the plugin).
         #[source]
-        source: PluginCallError,
+        source: HookError,
     },
     /// The decompressed payload does not decode.
     #[error("batch {index}: payload: {source}")]
@@ -212,18 +202,21 @@ pub enum DeriveError {
     Connect {
         /// The URL.
         url: String,
-        /// Why.
+        /// Why (a transport error).
         #[source]
-        source: reqwest::Error,
+        source: ClientError,
     },
-    /// The endpoint answered something that is not JSON.
-    #[error("{method}: response is not JSON: {source}")]
+    /// The endpoint answered something that is not a JSON-RPC response.
+    #[error("{method} at {url}: response is not JSON-RPC: {source}")]
     NotJson {
         /// The JSON-RPC method.
         method: String,
-        /// Why.
+        /// The URL.
+        url: String,
+        /// What came back (the HTTP status and the start of the body, or what is wrong
+        /// with the JSON).
         #[source]
-        source: reqwest::Error,
+        source: ClientError,
     },
     /// The endpoint answered with a JSON-RPC error.
     #[error("{method} at {url}: {error}")]
@@ -233,7 +226,7 @@ pub enum DeriveError {
         /// The URL.
         url: String,
         /// The error object.
-        error: serde_json::Value,
+        error: RpcError,
     },
     /// An answer lacks a field or holds a malformed one.
     #[error("{0}")]

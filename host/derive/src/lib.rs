@@ -13,9 +13,10 @@
 //!    1. decode the frame ([`BatchFrame`](ordo_primitives::BatchFrame)); its index must be
 //!       the next one;
 //!    2. pick the codec the header names — the identity for
-//!       [`CODEC_NONE`](ordo_primitives::CODEC_NONE), else the compression plugin with the
-//!       recorded code hash (the shipped ones are built in; more can be loaded from
-//!       [`DeriveConfig::plugin_dir`]) — and decompress;
+//!       [`CODEC_NONE`](ordo_primitives::CODEC_NONE), else the caller's codec with the
+//!       recorded code hash ([`BatchCodecs`](ordo_hooks::BatchCodecs); `ordo verify` passes
+//!       the shipped compression plugins plus those of its `--plugin-dir`), which must
+//!       implement the recorded codec id — and decompress;
 //!    3. decode the payload ([`BatchPayload`](ordo_primitives::BatchPayload)); every block
 //!       must follow the chain so far (number and parent hash);
 //!    4. re-execute each block with revm from the derived state
@@ -29,11 +30,12 @@
 //! 5. progress goes to the caller as [`Event`]s; the first failure is a [`DeriveError`]
 //!    naming the batch and block.
 //!
-//! Seams: [`FrameSource`] (where frames come from), [`DeriveConfig`] (the chain spec and
-//! datadir: the caller, not this crate, knows how the chain is configured), the codec plugins
-//! (`ordo_plugins::PluginManager`, compression kind only), and [`Deriver`] itself for callers
-//! that feed frames one by one. Depends on primitives, storage, exec, plugins and l1, never on
-//! the node.
+//! Seams: [`FrameSource`] (where frames come from; JSON-RPC through `ordo-rpc-client`),
+//! [`DeriveConfig`] (the chain spec and datadir: the caller, not this crate, knows how the
+//! chain is configured), the codecs ([`ordo_hooks::BatchCodecs`]: the caller builds them,
+//! e.g. with `ordo_plugin_host::open_codecs`), and [`Deriver`] itself for callers that feed
+//! frames one by one. Depends on primitives, hooks, storage, exec (to re-execute), l1 and
+//! rpc-client, never on the plugin host or the node.
 
 mod deriver;
 mod error;

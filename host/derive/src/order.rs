@@ -17,7 +17,7 @@ pub struct Ordered<'a> {
     pub duplicates: Vec<u64>,
 }
 
-/// Orders `frames` (as read from the source) for [`crate::Deriver::apply_frame`].
+/// Orders `frames` (as read from the source) for [`Deriver::apply_frame`](crate::deriver::Deriver::apply_frame).
 pub fn order_frames(frames: &[Vec<u8>]) -> Ordered<'_> {
     let mut waiting: BTreeMap<u64, &[u8]> = BTreeMap::new();
     let mut undecodable: Vec<&[u8]> = Vec::new();

@@ -1,51 +1,42 @@
 //! The few JSON-RPC reads derivation makes (L1 blocks, a node's batches, blocks and
-//! provenance), over plain HTTP.
+//! provenance), over the project's one client (`ordo-rpc-client`): its failures become
+//! [`DeriveError`]s naming the method and the endpoint; the parsers read the answers.
 
+use ordo_rpc_client::{ClientError, RpcClient};
 use serde_json::Value;
 
-use crate::DeriveError;
+use crate::error::DeriveError;
 
-/// A JSON-RPC-over-HTTP caller.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RpcClient {
-    http: reqwest::Client,
+/// A client for the endpoint `url`.
+pub(crate) fn client(url: &str) -> Result<RpcClient, DeriveError> {
+    RpcClient::new(url).map_err(|source| DeriveError::Connect {
+        url: url.to_string(),
+        source,
+    })
 }
 
-impl RpcClient {
-    /// Calls `method` at `url`; a JSON-RPC error is an error, a missing result is null.
-    pub(crate) async fn call(
-        &self,
-        url: &str,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, DeriveError> {
-        let body =
-            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let resp: Value = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|source| DeriveError::Connect {
-                url: url.to_string(),
-                source,
-            })?
-            .json()
-            .await
-            .map_err(|source| DeriveError::NotJson {
+/// Calls `method`; a JSON-RPC error is an error.
+pub(crate) async fn call(
+    client: &RpcClient,
+    method: &str,
+    params: Value,
+) -> Result<Value, DeriveError> {
+    client.call(method, params).await.map_err(|e| {
+        let url = client.url().to_string();
+        match e {
+            ClientError::Rpc(error) => DeriveError::Rpc {
                 method: method.to_string(),
-                source,
-            })?;
-        if let Some(error) = resp.get("error") {
-            return Err(DeriveError::Rpc {
+                url,
+                error,
+            },
+            source @ ClientError::Transport(_) => DeriveError::Connect { url, source },
+            source => DeriveError::NotJson {
                 method: method.to_string(),
-                url: url.to_string(),
-                error: error.clone(),
-            });
+                url,
+                source,
+            },
         }
-        Ok(resp.get("result").cloned().unwrap_or_default())
-    }
+    })
 }
 
 /// The hex bytes in `v[field]`.

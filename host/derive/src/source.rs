@@ -3,9 +3,11 @@
 use alloy_primitives::{Address, B256};
 use serde_json::json;
 
+use ordo_rpc_client::RpcClient;
+
 use crate::{
-    DeriveError,
-    rpc::{RpcClient, hash, hex_field, quantity},
+    error::DeriveError,
+    rpc::{call, client, hash, hex_field, quantity},
 };
 
 /// Where frames come from, in batch order.
@@ -36,9 +38,8 @@ pub enum FrameSource {
 impl FrameSource {
     /// Every frame currently available, in order.
     pub async fn frames(&self) -> Result<Vec<Vec<u8>>, DeriveError> {
-        let client = RpcClient::default();
         match self {
-            Self::Node { rpc } => node_frames(&client, rpc).await,
+            Self::Node { rpc } => node_frames(&client(rpc)?).await,
             Self::L1 {
                 rpc,
                 inbox,
@@ -47,18 +48,18 @@ impl FrameSource {
                 beacon,
             } => {
                 let beacon = beacon.as_deref().unwrap_or(rpc);
-                l1_frames(&client, rpc, *inbox, *batcher, *from_block, beacon).await
+                l1_frames(&client(rpc)?, *inbox, *batcher, *from_block, beacon).await
             }
         }
     }
 }
 
 /// `ordo_getBatch` 0, 1, ... until the node has no more.
-async fn node_frames(client: &RpcClient, rpc: &str) -> Result<Vec<Vec<u8>>, DeriveError> {
+async fn node_frames(node: &RpcClient) -> Result<Vec<Vec<u8>>, DeriveError> {
     let mut out = Vec::new();
     loop {
         let index = format!("{:#x}", out.len());
-        let batch = client.call(rpc, "ordo_getBatch", json!([index])).await?;
+        let batch = call(node, "ordo_getBatch", json!([index])).await?;
         if batch.is_null() {
             return Ok(out);
         }
@@ -69,25 +70,18 @@ async fn node_frames(client: &RpcClient, rpc: &str) -> Result<Vec<Vec<u8>>, Deri
 /// The data of every inbox transaction from the batcher, L1 block `from_block` to the head:
 /// calldata, or the payload of its blobs (read from the beacon API).
 async fn l1_frames(
-    client: &RpcClient,
-    rpc: &str,
+    l1: &RpcClient,
     inbox: Address,
     batcher: Address,
     from_block: u64,
     beacon: &str,
 ) -> Result<Vec<Vec<u8>>, DeriveError> {
     let mut beacon = ordo_l1::BeaconClient::new(beacon);
-    let head = client.call(rpc, "eth_blockNumber", json!([])).await?;
+    let head = call(l1, "eth_blockNumber", json!([])).await?;
     let head = quantity(&head)?;
     let mut out = Vec::new();
     for n in from_block..=head {
-        let block = client
-            .call(
-                rpc,
-                "eth_getBlockByNumber",
-                json!([format!("{n:#x}"), true]),
-            )
-            .await?;
+        let block = call(l1, "eth_getBlockByNumber", json!([format!("{n:#x}"), true])).await?;
         for tx in block["transactions"].as_array().into_iter().flatten() {
             let to = tx["to"].as_str().and_then(|s| s.parse().ok());
             let from = tx["from"].as_str().and_then(|s| s.parse().ok());

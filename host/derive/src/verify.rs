@@ -1,14 +1,20 @@
 //! [`verify`]: read every frame from a source, derive them in order and, optionally, compare
 //! each rebuilt block with a node (hash, and the sequencer's signature).
 
+use std::sync::Arc;
+
 use alloy_primitives::{Address, B256};
+use ordo_hooks::BatchCodecs;
 use ordo_primitives::BlockRecord;
+use ordo_rpc_client::RpcClient;
 use serde_json::json;
 
 use crate::{
-    Applied, DeriveConfig, DeriveError, Deriver, FrameSource,
+    deriver::{Applied, DeriveConfig, Deriver},
+    error::DeriveError,
     order::order_frames,
-    rpc::{RpcClient, hash},
+    rpc::{call, client, hash},
+    source::FrameSource,
 };
 
 /// What to check besides the batches themselves.
@@ -43,11 +49,12 @@ pub struct Verified {
     pub head: BlockRecord,
 }
 
-/// Derives every batch `source` holds into `config.datadir` and, per `options`, checks each
-/// rebuilt block against a node. Needs a multi-threaded runtime (re-execution runs in
-/// place on it).
+/// Derives every batch `source` holds into `config.datadir`, decoding them with `codecs`,
+/// and, per `options`, checks each rebuilt block against a node. Needs a multi-threaded
+/// runtime (re-execution runs in place on it).
 pub async fn verify(
     config: &DeriveConfig,
+    codecs: Arc<dyn BatchCodecs>,
     source: &FrameSource,
     options: &VerifyOptions,
     mut on_event: impl FnMut(&Event),
@@ -59,8 +66,8 @@ pub async fn verify(
     if frames.is_empty() {
         return Err(DeriveError::NoBatches);
     }
-    let mut deriver = Deriver::open(config)?;
-    let client = RpcClient::default();
+    let mut deriver = Deriver::open(config, codecs)?;
+    let node = options.compare_rpc.as_deref().map(client).transpose()?;
     let ordered = order_frames(&frames);
     for index in ordered.duplicates {
         on_event(&Event::Duplicate { index });
@@ -68,9 +75,9 @@ pub async fn verify(
     let mut applied = Vec::with_capacity(ordered.frames.len());
     for frame in ordered.frames {
         let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
-        if let Some(url) = &options.compare_rpc {
+        if let Some(node) = &node {
             for n in a.first_block..=a.last_block {
-                compare_block(&client, &deriver, url, n, options.sequencer).await?;
+                compare_block(node, &deriver, n, options.sequencer).await?;
             }
         }
         on_event(&Event::Applied(a));
@@ -82,21 +89,20 @@ pub async fn verify(
     })
 }
 
-/// Block `n` at `url` is the derived one, and signed by `sequencer` when given.
+/// Block `n` at `node` is the derived one, and signed by `sequencer` when given.
 async fn compare_block(
-    client: &RpcClient,
+    node: &RpcClient,
     deriver: &Deriver,
-    url: &str,
     n: u64,
     sequencer: Option<Address>,
 ) -> Result<(), DeriveError> {
-    let theirs = client
-        .call(
-            url,
-            "eth_getBlockByNumber",
-            json!([format!("{n:#x}"), false]),
-        )
-        .await?;
+    let url = node.url();
+    let theirs = call(
+        node,
+        "eth_getBlockByNumber",
+        json!([format!("{n:#x}"), false]),
+    )
+    .await?;
     if theirs["hash"].as_str().is_none() {
         return Err(DeriveError::MissingBlock {
             url: url.to_string(),
@@ -119,9 +125,7 @@ async fn compare_block(
     let Some(expected) = sequencer else {
         return Ok(());
     };
-    let p = client
-        .call(url, "ordo_getBlockProvenance", json!([format!("{n:#x}")]))
-        .await?;
+    let p = call(node, "ordo_getBlockProvenance", json!([format!("{n:#x}")])).await?;
     let signature = p["signature"]
         .as_str()
         .ok_or_else(|| DeriveError::NoSignature {

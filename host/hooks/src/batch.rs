@@ -1,5 +1,7 @@
 //! The batch seams: the compression codec and the prover hook the batcher calls once per
-//! batch ([`BatchPlugins`] says which are active, so a swap applies from the next batch).
+//! batch ([`BatchPlugins`] says which are active, so a swap applies from the next batch),
+//! and the codecs a batch reader decodes posted batches with ([`BatchCodecs`], found by the
+//! code hash the batch header records).
 
 use std::sync::Arc;
 
@@ -40,6 +42,15 @@ pub trait BatchPlugins: Send + Sync + 'static {
     fn codec(&self) -> Option<Arc<dyn BatchCodec>>;
     /// The active prover hook, if any.
     fn prover(&self) -> Option<Arc<dyn BatchProver>>;
+}
+
+/// The codecs a batch reader (derivation) may decode with, active or not: whatever codec a
+/// batch was compressed with, its header records that codec's code hash and codec id.
+pub trait BatchCodecs: Send + Sync {
+    /// The codec whose code hash is `code_hash`; `None` when none is loaded (the reader
+    /// cannot decode that batch). The caller checks its [`BatchCodec::codec_id`] against
+    /// the header's.
+    fn by_code_hash(&self, code_hash: &B256) -> Option<Arc<dyn BatchCodec>>;
 }
 
 /// No plugins: batches are stored uncompressed and unattested.

@@ -16,7 +16,8 @@
 //!                          bound call (PreStateError)
 //! batch (batch.rs)         batcher ──▶ BatchPlugins: the active BatchCodec (compress,
 //!                          decompress; round trip checked by the batcher) and BatchProver
-//!                          (attestation over the primitives' BatchHeader); HookError
+//!                          (attestation over the primitives' BatchHeader); HookError;
+//!                          derivation ──code hash──▶ BatchCodecs ──▶ a BatchCodec to decode
 //! ```
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -25,7 +26,7 @@ mod batch;
 mod ordering;
 mod searcher;
 
-pub use batch::{BatchCodec, BatchPlugins, BatchProver, HookError, NoPlugins};
+pub use batch::{BatchCodec, BatchCodecs, BatchPlugins, BatchProver, HookError, NoPlugins};
 pub use ordering::{
     BundleOffer, FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PlanStep,
     PolicySource, PriorityFeeOrdering, check_order, check_plan, place_by_bid,

@@ -381,7 +381,7 @@ pub struct PluginsSection {
     /// whatever the operator left active.
     pub shipped: bool,
     /// Per-kind call limits and the rollback threshold (`[plugins.limits.ordering]` etc.).
-    pub limits: ordo_plugins::PluginsConfig,
+    pub limits: ordo_plugin_host::PluginsConfig,
     /// Plugins loaded at every start (`[[plugins.load]]`), after the persisted ones.
     pub load: Vec<PluginLoad>,
     /// The only folder `admin_loadPlugin {path}` reads plugin files from (paths relative to
@@ -393,7 +393,7 @@ impl Default for PluginsSection {
     fn default() -> Self {
         Self {
             shipped: true,
-            limits: ordo_plugins::PluginsConfig::default(),
+            limits: ordo_plugin_host::PluginsConfig::default(),
             load: vec![],
             dir: None,
         }
@@ -412,7 +412,7 @@ impl PluginsSection {
 #[serde(deny_unknown_fields)]
 pub struct PluginLoad {
     /// ordering, searcher, compression or prover.
-    pub kind: ordo_plugins::PluginKind,
+    pub kind: ordo_plugin_host::PluginKind,
     /// The component's .wasm file.
     pub path: PathBuf,
     /// Config string handed to the plugin.

@@ -52,7 +52,7 @@ use tokio::sync::watch;
 
 pub use config::NodeConfig;
 use config::PluginsSection;
-use ordo_plugins::PluginManager;
+use ordo_plugin_host::PluginManager;
 
 struct StateAdapter(Arc<StateDb>);
 
@@ -420,11 +420,11 @@ fn open_plugins(section: &PluginsSection, storage: Storage) -> eyre::Result<Arc<
     let manager = PluginManager::open(section.limits, Some(Arc::new(storage)))
         .wrap_err("opening the plugin manager")?;
     if section.shipped && manager.list().loaded.is_empty() {
-        let defaults: Vec<&str> = ordo_plugins::shipped::defaults()
+        let defaults: Vec<&str> = ordo_plugin_host::shipped::defaults()
             .iter()
             .map(|p| p.package)
             .collect();
-        for shipped in ordo_plugins::shipped::all() {
+        for shipped in ordo_plugin_host::shipped::all() {
             let info = manager
                 .load(shipped.kind, shipped.bytes, "")
                 .wrap_err_with(|| format!("loading shipped plugin {}", shipped.package))?;

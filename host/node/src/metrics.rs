@@ -116,7 +116,7 @@ fn describe() {
 pub struct Sources<'a> {
     pub builder: &'a Builder,
     pub pool: &'a ordo_pool::Pool,
-    pub plugins: &'a ordo_plugins::PluginManager,
+    pub plugins: &'a ordo_plugin_host::PluginManager,
     pub poster: Option<&'a ordo_l1::StatusHandle>,
 }
 

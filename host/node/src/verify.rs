@@ -1,5 +1,6 @@
 //! `ordo verify`: a thin command over [`ordo_derive::verify`]. The chain spec comes from the
-//! node's configuration (dev accounts or a genesis file); progress goes to stdout.
+//! node's configuration (dev accounts or a genesis file), the codecs from the plugin host
+//! (the shipped ones plus any in `--plugin-dir`); progress goes to stdout.
 
 use std::path::Path;
 
@@ -23,13 +24,14 @@ pub async fn run(
     let derive = DeriveConfig {
         datadir: config.datadir.clone(),
         chain: config.chain_spec()?,
-        plugin_dir: plugin_dir.map(Path::to_path_buf),
     };
+    // Slow (compiles and self-tests every codec): off the async reactor.
+    let codecs = tokio::task::block_in_place(|| ordo_plugin_host::open_codecs(plugin_dir))?;
     let options = VerifyOptions {
         compare_rpc: compare_rpc.map(str::to_owned),
         sequencer,
     };
-    let verified = ordo_derive::verify(&derive, source, &options, |event| match event {
+    let verified = ordo_derive::verify(&derive, codecs, source, &options, |event| match event {
         Event::Duplicate { index } => println!("batch {index}: posted again, skipped"),
         Event::Applied(a) => println!(
             "batch {}: blocks {}..={} ok ({})",

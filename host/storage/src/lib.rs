@@ -20,7 +20,7 @@
 //! - `meta`: the head pointer and chain identity.
 //! - `plugins`: WASM plugin components by code hash (`w ‖ keccak256(bytes) → bytes`) and the
 //!   plugin host's registry state (`state → opaque bytes`, owned and encoded by
-//!   `ordo-plugins`: loaded entries, active set, rollback history).
+//!   `ordo-plugin-host`: loaded entries, active set, rollback history).
 //!
 //! Durability: [`Storage::wal_append`] and [`Storage::commit_block`] return only after
 //! `PersistMode::SyncAll`; a crash loses nothing either acknowledged. Everything else

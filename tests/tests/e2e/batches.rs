@@ -118,9 +118,9 @@ async fn blocks_become_compressed_attested_batches_and_tx_status_follows() -> Re
             // raw transactions included.
             let frame_hex = b["frame"].as_str().ok_or_else(|| eyre!("no frame"))?;
             let frame = BatchFrame::decode(&alloy::primitives::hex::decode(frame_hex)?)?;
-            let brotli = ordo_plugins::shipped::find("ordo-plugin-brotli")
+            let brotli = ordo_plugin_host::shipped::find("ordo-plugin-brotli")
                 .ok_or_else(|| eyre!("brotli not shipped"))?;
-            let manager = ordo_plugins::PluginManager::open(Default::default(), None)?;
+            let manager = ordo_plugin_host::PluginManager::open(Default::default(), None)?;
             let info = manager.load(brotli.kind, brotli.bytes, "")?;
             manager.activate(&info.id)?;
             let codec = manager.compressor().ok_or_else(|| eyre!("no codec"))?;

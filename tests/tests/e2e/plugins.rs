@@ -21,7 +21,7 @@ use crate::{GUARD, RECEIPT};
 
 /// The `examples/ordering-round-robin` component (built by the plugin host's build script).
 fn round_robin() -> Result<PathBuf> {
-    ordo_plugins::testing::ROUND_ROBIN_EXAMPLE
+    ordo_plugin_host::testing::ROUND_ROBIN_EXAMPLE
         .map(PathBuf::from)
         .ok_or_else(|| eyre!("examples/ordering-round-robin was not built"))
 }
@@ -223,7 +223,7 @@ async fn defaults_provenance_and_admin_auth() -> Result<()> {
             let err = admin
                 .call(
                     "admin_loadPlugin",
-                    json!([{"kind": "ordering", "path": ordo_plugins::testing::fixture_path("wasi")}]),
+                    json!([{"kind": "ordering", "path": ordo_plugin_host::testing::fixture_path("wasi")}]),
                 )
                 .await?
                 .err()
@@ -395,7 +395,7 @@ async fn hostile_plugin_falls_back_then_rolls_back() -> Result<()> {
             let info = load(
                 &admin,
                 "ordering",
-                &ordo_plugins::testing::fixture_path("ordering"),
+                &ordo_plugin_host::testing::fixture_path("ordering"),
                 "mode=loop arm=1",
             )
             .await?;

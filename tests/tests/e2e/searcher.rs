@@ -29,7 +29,7 @@ const COINBASE: Address = Address::repeat_byte(0x42);
 const BID: u128 = 1_000_000_000_000_000;
 
 fn backrun() -> Result<PathBuf> {
-    ordo_plugins::testing::SEARCHER_BACKRUN_EXAMPLE
+    ordo_plugin_host::testing::SEARCHER_BACKRUN_EXAMPLE
         .map(PathBuf::from)
         .ok_or_else(|| eyre!("examples/searcher-backrun was not built"))
 }

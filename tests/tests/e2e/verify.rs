@@ -103,8 +103,9 @@ async fn the_chain_rebuilt_from_its_batches_matches_across_a_codec_swap() -> Res
             .await?;
             let k = frames.len() - 1;
             let dir = tempfile::tempdir()?;
+            let codecs = ordo_plugin_host::open_codecs(None)?;
             let config = DeriveConfig::new(dir.path().join("a"), ChainSpec::dev(DEV_CHAIN_ID));
-            let mut deriver = Deriver::open(&config)?;
+            let mut deriver = Deriver::open(&config, codecs.clone())?;
             for f in &frames[..k] {
                 deriver.apply_frame(f)?;
             }
@@ -120,7 +121,7 @@ async fn the_chain_rebuilt_from_its_batches_matches_across_a_codec_swap() -> Res
             );
 
             let config = DeriveConfig::new(dir.path().join("b"), ChainSpec::dev(DEV_CHAIN_ID));
-            let mut deriver = Deriver::open(&config)?;
+            let mut deriver = Deriver::open(&config, codecs)?;
             let mut flipped = BatchFrame::decode(&frames[0])?;
             let mut data = flipped.data.to_vec();
             let mid = data.len() / 2;

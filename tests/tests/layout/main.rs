@@ -455,7 +455,6 @@ const NOT_YET_UNTANGLED: &[&str] = &[
     "host/hooks/",
     "host/primitives/",
     "host/builder/",
-    "host/plugins/",
 ];
 
 #[test]

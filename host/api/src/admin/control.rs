@@ -65,7 +65,7 @@ pub struct Control {
     storage: Storage,
     builder: Arc<Builder>,
     pool: Arc<Pool>,
-    plugins: Arc<ordo_plugins::PluginManager>,
+    plugins: Arc<ordo_plugin_host::PluginManager>,
     per_ip: Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
     per_sender: Arc<ordo_rpc::RateLimiter<alloy_primitives::Address>>,
     live: Mutex<LiveConfig>,
@@ -80,7 +80,7 @@ pub struct Controlled {
     pub builder: Arc<Builder>,
     pub pool: Arc<Pool>,
     /// The plugins, whose per-block deadlines follow the block time.
-    pub plugins: Arc<ordo_plugins::PluginManager>,
+    pub plugins: Arc<ordo_plugin_host::PluginManager>,
     /// Per-IP limiter of the RPC server, holding the configured quota.
     pub per_ip: Arc<ordo_rpc::RateLimiter<std::net::IpAddr>>,
     /// Per-sender limiter of the API, holding the configured quota.
@@ -312,8 +312,8 @@ impl Control {
             "minBaseFee": p.min_base_fee,
             // What per-block plugin calls may take now: configured, capped by the slot.
             "pluginDeadlinesMs": {
-                "ordering": deadline(ordo_plugins::PluginKind::Ordering),
-                "searcher": deadline(ordo_plugins::PluginKind::Searcher),
+                "ordering": deadline(ordo_plugin_host::PluginKind::Ordering),
+                "searcher": deadline(ordo_plugin_host::PluginKind::Searcher),
             },
         })
     }

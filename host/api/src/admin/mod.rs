@@ -20,7 +20,7 @@ use std::{
 };
 
 use base64::Engine as _;
-use ordo_plugins::{PluginKind, PluginManager};
+use ordo_plugin_host::{PluginKind, PluginManager};
 use ordo_rpc::{BackendError, BackendResult, Caller, Cost, Namespace, Params, json};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -124,7 +124,7 @@ impl Namespace for AdminNamespace {
 }
 
 impl AdminNamespace {
-    fn load(&self, p: LoadParam) -> BackendResult<ordo_plugins::PluginInfo> {
+    fn load(&self, p: LoadParam) -> BackendResult<ordo_plugin_host::PluginInfo> {
         let bytes = match (p.path, p.wasm) {
             (Some(path), None) => read_plugin_file(&self.plugin_dir, &path)?,
             (None, Some(b64)) => base64::engine::general_purpose::STANDARD

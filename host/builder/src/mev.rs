@@ -25,7 +25,7 @@ use ordo_exec::{BlockParams, Executor};
 use ordo_primitives::{Bundle, Candidate, PooledTx};
 use parking_lot::Mutex;
 
-use crate::{BundleOffer, CallView, Placement, PreStateError, PreStateView, ProposedBundle};
+use ordo_hooks::{BundleOffer, CallView, Placement, PreStateError, PreStateView, ProposedBundle};
 
 /// Most bundle simulations (passed or failed) one block pays for; the rest are dropped as
 /// `block_limit` (they target this block only).

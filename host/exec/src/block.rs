@@ -22,7 +22,10 @@ use revm::{
     primitives::hardfork::SpecId,
 };
 
-use crate::{ExecError, StateDb, state::StateError};
+use crate::{
+    error::ExecError,
+    state::{StateDb, StateError},
+};
 
 /// The EVM rules Ordo executes with (Prague: EIP-7702, EIP-7623, ...).
 pub const SPEC: SpecId = SpecId::PRAGUE;
@@ -261,7 +264,7 @@ enum TxRun {
     Skipped(Skipped),
 }
 
-impl crate::Executor {
+impl crate::executor::Executor {
     /// Executes `txs` in the given order on top of the head (`parent`), skipping those that
     /// are invalid now, and seals the block. Nothing is written.
     pub fn build_block(

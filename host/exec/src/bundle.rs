@@ -12,7 +12,7 @@ use revm::{
     database::CacheDB,
 };
 
-use crate::{ExecError, Executor, StateAt, block::BlockParams};
+use crate::{block::BlockParams, error::ExecError, executor::Executor, state::StateAt};
 
 /// How one transaction of a bundle went.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,10 @@ use revm::{
     database::CacheDB,
 };
 
-use crate::{ExecError, Executor, StateAt, block::BlockParams, deadline::DeadlineInspector};
+use crate::{
+    block::BlockParams, deadline::DeadlineInspector, error::ExecError, executor::Executor,
+    state::StateAt,
+};
 
 /// The result of a successful call.
 #[derive(Debug, Clone)]

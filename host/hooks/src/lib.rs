@@ -28,11 +28,11 @@ mod searcher;
 
 pub use batch::{BatchCodec, BatchCodecs, BatchPlugins, BatchProver, HookError, NoPlugins};
 pub use ordering::{
-    BundleOffer, FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, PlanStep,
+    BundleOffer, FixedPolicy, OrderingContext, OrderingError, OrderingPolicy, Placement, PlanStep,
     PolicySource, PriorityFeeOrdering, check_order, check_plan, place_by_bid,
 };
 pub use searcher::{
-    CallView, NoSearchers, Placement, PreStateError, PreStateView, ProposedBundle, SearcherHost,
+    CallView, NoSearchers, PreStateError, PreStateView, ProposedBundle, SearcherHost,
 };
 
 #[cfg(test)]

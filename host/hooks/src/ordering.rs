@@ -13,7 +13,14 @@ use std::{
 use alloy_primitives::{Address, B256, U256};
 use ordo_primitives::{Candidate, PooledTx};
 
-use crate::Placement;
+/// Where a bundle goes in the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Ahead of the public flow.
+    TopOfBlock,
+    /// Right after the transaction with this hash (a backrun).
+    After(B256),
+}
 
 /// What a policy knows about the block being built.
 #[derive(Debug, Clone, Copy)]

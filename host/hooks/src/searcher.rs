@@ -11,16 +11,7 @@ use std::sync::Arc;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ordo_primitives::Candidate;
 
-use crate::OrderingContext;
-
-/// Where a bundle goes in the block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Placement {
-    /// Ahead of the public flow.
-    TopOfBlock,
-    /// Right after the transaction with this hash (a backrun).
-    After(B256),
-}
+use crate::ordering::{OrderingContext, Placement};
 
 /// A bundle a searcher plugin proposed for the block being built.
 #[derive(Debug, Clone, PartialEq, Eq)]

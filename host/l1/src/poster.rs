@@ -34,8 +34,12 @@ use alloy::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    BatchQueue, Confirmation, ConfirmedBatch, DaMode, L1Config, PendingBatch, QueuedBatch,
-    RecordError, StatusHandle, Submission,
+    config::{DaMode, L1Config},
+    queue::{
+        BatchQueue, Confirmation, ConfirmedBatch, PendingBatch, QueuedBatch, RecordError,
+        Submission,
+    },
+    status::StatusHandle,
 };
 
 const TARGET: &str = "ordo::l1";
@@ -950,7 +954,6 @@ fn sidecar_format_refused(msg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BatchQueue, Confirmation, QueuedBatch};
 
     /// Where [`build_sidecar`] ran: (first bytes of the batch, thread).
     pub(super) static SIDECAR_THREADS: parking_lot::Mutex<Vec<(Vec<u8>, std::thread::ThreadId)>> =

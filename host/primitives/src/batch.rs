@@ -14,7 +14,7 @@
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 
-use crate::BlockRecord;
+use crate::block::BlockRecord;
 
 /// Version byte of [`BatchPayload`]'s encoding.
 pub const PAYLOAD_VERSION: u8 = 1;

@@ -447,16 +447,6 @@ fn roots(dir: &Path) -> Vec<PathBuf> {
     roots
 }
 
-/// Crates whose files still import each other: issue 13's remaining work. A circle anywhere
-/// else fails, and so does an entry here whose crate has become clean (delete it).
-const NOT_YET_UNTANGLED: &[&str] = &[
-    "host/exec/",
-    "host/l1/",
-    "host/hooks/",
-    "host/primitives/",
-    "host/builder/",
-];
-
 #[test]
 fn no_two_files_import_each_other() {
     let root = workspace();
@@ -473,16 +463,7 @@ fn no_two_files_import_each_other() {
             }
         }
     }
-    let (known, new): (Vec<&String>, Vec<&String>) = found
-        .iter()
-        .partition(|c| NOT_YET_UNTANGLED.iter().any(|k| c.starts_with(k)));
-    assert!(new.is_empty(), "file circles:\n{}", found.join("\n"));
-    for crate_dir in NOT_YET_UNTANGLED {
-        assert!(
-            known.iter().any(|c| c.starts_with(crate_dir)),
-            "{crate_dir} has no file circle left: remove it from NOT_YET_UNTANGLED"
-        );
-    }
+    assert!(found.is_empty(), "file circles:\n{}", found.join("\n"));
 }
 
 #[test]

@@ -1,0 +1,52 @@
+//! [`ExecError`]: execution failures, classified for the RPC layer.
+
+use alloy_primitives::Bytes;
+use revm::context_interface::result::{EVMError, InvalidTransaction};
+
+use crate::state::StateError;
+
+/// Execution failures, classified for the RPC layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Storage failed underneath revm.
+    #[error("state: {0}")]
+    State(#[from] StateError),
+    /// The call reverted.
+    #[error("execution reverted{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Reverted {
+        /// Revert data.
+        data: Bytes,
+        /// Decoded reason, if any.
+        reason: Option<String>,
+    },
+    /// The call halted (out of gas, invalid opcode, ...).
+    #[error("{0}")]
+    Halted(String),
+    /// The transaction is invalid in this state (e.g. insufficient funds).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// A read-only execution ran past its deadline and was stopped.
+    #[error("execution aborted (timeout)")]
+    TimedOut,
+}
+
+impl ExecError {
+    pub(crate) fn from_evm(err: EVMError<StateError, InvalidTransaction>) -> Self {
+        match err {
+            EVMError::Database(e) => Self::State(e),
+            EVMError::Transaction(InvalidTransaction::LackOfFundForMaxFee { .. }) => {
+                Self::Invalid("insufficient funds for gas * price + value".into())
+            }
+            EVMError::Transaction(t) => Self::Invalid(t.to_string()),
+            other => Self::Invalid(other.to_string()),
+        }
+    }
+
+    /// Whether the node, not the caller, is at fault.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::State(_))
+    }
+}

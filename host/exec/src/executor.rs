@@ -1,0 +1,31 @@
+//! [`Executor`]: what blocks, bundles and calls run on. Its methods live beside what they
+//! do: `assemble`/`build_block` in block.rs, `simulate_bundle` in bundle.rs, `call`,
+//! `estimate_gas` and `create_access_list` in call.rs.
+
+use std::sync::Arc;
+
+use crate::state::StateDb;
+
+/// Executes blocks and calls on top of a [`StateDb`].
+#[derive(Debug, Clone)]
+pub struct Executor {
+    pub(crate) state: Arc<StateDb>,
+    pub(crate) chain_id: u64,
+}
+
+impl Executor {
+    /// An executor for `chain_id` over `state`.
+    pub fn new(state: Arc<StateDb>, chain_id: u64) -> Self {
+        Self { state, chain_id }
+    }
+
+    /// The head state.
+    pub fn state(&self) -> &Arc<StateDb> {
+        &self.state
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+}

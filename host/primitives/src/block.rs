@@ -1,0 +1,89 @@
+//! Sealed blocks and receipts as stored, the block's provenance, and the base fee rule.
+
+use alloy_consensus::{Header, ReceiptEnvelope};
+use alloy_primitives::{Address, B256, Bytes};
+use alloy_rlp::{RlpDecodable, RlpEncodable};
+
+/// A sealed block as stored: the header, the raw transactions in block order and their
+/// recovered senders (so reads never pay for signature recovery twice).
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct BlockRecord {
+    /// The Ethereum header; its keccak is the block hash.
+    pub header: Header,
+    /// The block hash (cached; equals `header.hash_slow()`).
+    pub hash: B256,
+    /// EIP-2718 encoded transactions, in block order.
+    pub transactions: Vec<Bytes>,
+    /// Senders, parallel to `transactions`.
+    pub senders: Vec<Address>,
+    /// Transaction hashes, parallel to `transactions`.
+    pub tx_hashes: Vec<B256>,
+    /// Who ordered the block.
+    pub provenance: Provenance,
+}
+
+impl BlockRecord {
+    /// Block number.
+    pub fn number(&self) -> u64 {
+        self.header.number
+    }
+}
+
+/// One receipt as stored, with the per-transaction facts a receipt's RPC shape needs that
+/// are not in the consensus receipt.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct ReceiptRecord {
+    /// The consensus receipt (typed envelope with status, cumulative gas, logs, bloom).
+    pub receipt: ReceiptEnvelope,
+    /// Gas used by this transaction alone.
+    pub gas_used: u64,
+    /// The price per gas actually paid (base fee + effective tip).
+    pub effective_gas_price: u128,
+    /// Address of a contract this transaction created, or zero.
+    pub contract_address: Address,
+    /// Index of this receipt's first log within the block.
+    pub first_log_index: u64,
+}
+
+/// Which ordering policy produced a block. Recorded in every block (policy provenance).
+#[derive(Debug, Clone, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
+pub struct Provenance {
+    /// Name of the policy (`native-priority-fee`, or a plugin's name).
+    pub policy: String,
+    /// Version of the policy.
+    pub version: String,
+    /// Content hash of the plugin's code; zero for native policies.
+    pub code_hash: B256,
+    /// Why a fallback ran, empty when the chosen policy produced the block.
+    pub fallback_reason: String,
+    /// The sequencer's signature over the block hash (65 bytes r‖s‖v; see the node's
+    /// `keys::block_signing_hash`). None for blocks sealed without a key (genesis, derived).
+    pub signature: Option<Bytes>,
+}
+
+/// Where a transaction sits in the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct TxLocation {
+    /// Block number.
+    pub block: u64,
+    /// Index within the block.
+    pub index: u64,
+}
+
+/// Computes the EIP-1559 base fee of the block after `parent`, never below `min_base_fee`.
+pub fn next_base_fee(
+    parent_gas_used: u64,
+    parent_gas_limit: u64,
+    parent_base_fee: u64,
+    params: alloy_eips::eip1559::BaseFeeParams,
+    min_base_fee: u64,
+) -> u64 {
+    let next = alloy_eips::eip1559::calc_next_block_base_fee(
+        parent_gas_used,
+        parent_gas_limit,
+        parent_base_fee,
+        params,
+    );
+    next.max(min_base_fee)
+}

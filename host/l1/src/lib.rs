@@ -43,6 +43,10 @@
 //! beacon API for verifiers. Finality is what L1 answers for the `finalized` block tag (anvil:
 //! the head minus two epochs of `--slots-in-an-epoch`); an L1 without it finalizes nothing
 //! (warned once), and posting goes on. Tracing target: `ordo::l1`.
+//!
+//! Files: poster.rs (the loop above), queue.rs ([`BatchQueue`] and the records it trades),
+//! config.rs ([`L1Config`], [`DaMode`]), status.rs, beacon.rs (the blob reader), redact.rs
+//! (secrets out of URLs in logs and errors), testing.rs (anvil, behind `test-utils`).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

@@ -238,6 +238,8 @@ impl PreStateView for HeadState {
         self.exec
             .state()
             .account(&address)
+            .ok()
+            .flatten()
             .map(|a| a.code_hash)
             .unwrap_or_default()
     }

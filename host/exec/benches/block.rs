@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
             },
         );
     }
-    let (commit, root) = StateDb::genesis_commit(&spec);
+    let (commit, root) = StateDb::genesis_commit(&spec).expect("genesis");
     storage.commit_block(&commit).expect("genesis");
     let state = Arc::new(StateDb::open(storage).expect("state"));
     let exec = Executor::new(state, 7331);

@@ -23,8 +23,8 @@ use revm::{
 };
 
 use crate::{
-    error::ExecError,
-    state::{StateDb, StateError},
+    error::{ExecError, StateError},
+    state::StateDb,
 };
 
 /// The EVM rules Ordo executes with (Prague: EIP-7702, EIP-7623, ...).
@@ -626,7 +626,7 @@ pub fn write_genesis(
     storage: &ordo_storage::Storage,
     spec: &ordo_primitives::ChainSpec,
 ) -> Result<BlockRecord, ordo_storage::StorageError> {
-    let (mut commit, root) = StateDb::genesis_commit(spec);
+    let (mut commit, root) = StateDb::genesis_commit(spec).map_err(|e| e.0)?;
     let header = genesis_header(spec, root);
     let block = BlockRecord {
         hash: header.hash_slow(),

@@ -1,9 +1,19 @@
-//! [`ExecError`]: execution failures, classified for the RPC layer.
+//! [`ExecError`]: execution failures, classified for the RPC layer; [`StateError`]: the
+//! storage failures underneath.
 
 use alloy_primitives::Bytes;
-use revm::context_interface::result::{EVMError, InvalidTransaction};
+use ordo_storage::StorageError;
+use revm::{
+    context_interface::result::{EVMError, InvalidTransaction},
+    database_interface::DBErrorMarker,
+};
 
-use crate::state::StateError;
+/// A storage failure surfaced through revm.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StateError(#[from] pub StorageError);
+
+impl DBErrorMarker for StateError {}
 
 /// Execution failures, classified for the RPC layer.
 #[derive(Debug, thiserror::Error)]

@@ -26,6 +26,7 @@ mod deadline;
 mod error;
 mod executor;
 mod state;
+pub mod trie;
 
 pub use block::{
     BlockAssembler, BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, DropReason, SPEC,
@@ -34,9 +35,9 @@ pub use block::{
 pub use bundle::{BundleOutcome, BundleTxResult};
 pub use call::{CALL_GAS_CAP, CallOutcome};
 pub use deadline::DeadlineInspector;
-pub use error::ExecError;
+pub use error::{ExecError, StateError};
 pub use executor::Executor;
-pub use state::{StateAt, StateDb, StateError};
+pub use state::{DEFAULT_CACHE_MB, StateAt, StateDb};
 
 #[cfg(test)]
 mod tests;

@@ -1,42 +1,57 @@
-//! The world state: fjall is the truth, memory holds the account index the state root and
-//! revm read from.
+//! The world state: fjall is the truth; bounded caches keep what blocks and readers touch.
 //!
-//! Accounts are all kept in memory (`address → record` plus a `keccak(address)`-sorted index
-//! for the state trie); storage slots and code are read through fjall, whose block cache is
-//! the storage cache. The state root is recomputed from the sorted index each block (fine at
-//! dev and test scale; an incremental trie is the known next step for large states).
+//! Accounts, slots and code are read through quick_cache caches in front of fjall (sized by
+//! `[state] cache_mb`); nothing is loaded at startup. The state root of each block comes from
+//! the stored trie nodes and the paths the block touched ([`crate::trie`]): a changed
+//! account's storage root from its storage trie, then the state root from the account trie.
+//!
+//! Cache coherence: only [`StateDb::apply`] writes values it knows to be the new head's; a
+//! reader fills a miss only if no block was applied while it read (the generation did not
+//! move), so a value read before a commit never lands in the cache after it.
 
-use std::collections::{BTreeMap, HashMap};
-
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount, root::storage_root_unhashed};
-use ordo_primitives::ChainSpec;
-use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage, StorageError};
-use parking_lot::RwLock;
-use revm::{
-    bytecode::Bytecode,
-    database_interface::{DBErrorMarker, DatabaseRef},
-    state::AccountInfo,
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicU64, Ordering},
 };
 
-/// A storage failure surfaced through revm.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct StateError(#[from] pub StorageError);
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles};
+use ordo_primitives::ChainSpec;
+use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage};
+use quick_cache::{Weighter, sync::Cache};
+use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountInfo};
 
-impl DBErrorMarker for StateError {}
+use crate::{
+    error::StateError,
+    trie::{
+        AccountNodes, Base, NoNodes, Overlaid, PrefixSet, StorageNodes, TrieNodes, account_leaf,
+        slot_leaf, update_root,
+    },
+};
 
-#[derive(Default)]
-struct Index {
-    accounts: HashMap<Address, AccountRecord>,
-    trie: BTreeMap<B256, AccountRecord>,
-    code: HashMap<B256, Bytecode>,
+/// Default size of the state caches (`[state] cache_mb`).
+pub const DEFAULT_CACHE_MB: usize = 256;
+
+/// Rough bytes one cached account or slot costs (key, value, cache overhead).
+const ENTRY_BYTES: u64 = 128;
+
+#[derive(Clone)]
+struct CodeWeight;
+
+impl Weighter<B256, Bytecode> for CodeWeight {
+    fn weight(&self, _: &B256, code: &Bytecode) -> u64 {
+        ENTRY_BYTES + code.len() as u64
+    }
 }
 
 /// The state at the head of the chain.
 pub struct StateDb {
     storage: Storage,
-    index: RwLock<Index>,
+    accounts: Cache<Address, Option<AccountRecord>>,
+    slots: Cache<(Address, B256), U256>,
+    code: Cache<B256, Bytecode, CodeWeight>,
+    /// Bumped by every [`StateDb::apply`]; see the module docs.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for StateDb {
@@ -45,27 +60,38 @@ impl std::fmt::Debug for StateDb {
     }
 }
 
-fn to_trie(record: &AccountRecord) -> TrieAccount {
-    TrieAccount {
-        nonce: record.nonce,
-        balance: record.balance,
-        storage_root: record.storage_root,
-        code_hash: record.code_hash,
-    }
+/// A block's changes to one account's storage.
+struct SlotChanges {
+    hashed_address: B256,
+    /// The block recreated the account: the stored slots and nodes are gone.
+    wiped: bool,
+    /// Changed slots by hashed key (`None`: now zero).
+    overlay: BTreeMap<B256, Option<Vec<u8>>>,
 }
 
 impl StateDb {
-    /// Loads the account index from storage.
+    /// The state in `storage`, with caches of [`DEFAULT_CACHE_MB`].
     pub fn open(storage: Storage) -> Result<Self, StateError> {
-        let mut index = Index::default();
-        for (address, record) in storage.all_accounts()? {
-            index.trie.insert(keccak256(address), record);
-            index.accounts.insert(address, record);
-        }
-        Ok(Self {
+        Ok(Self::with_cache(storage, DEFAULT_CACHE_MB))
+    }
+
+    /// The state in `storage`, with `cache_mb` MiB of caches: 3/8 accounts, 3/8 slots, 1/4
+    /// code. Reads nothing up front.
+    pub fn with_cache(storage: Storage, cache_mb: usize) -> Self {
+        let bytes = (cache_mb.max(1) as u64) << 20;
+        let entries = |share: u64| ((bytes * share / 8) / ENTRY_BYTES).max(1024) as usize;
+        let code_bytes = bytes / 4;
+        Self {
             storage,
-            index: RwLock::new(index),
-        })
+            accounts: Cache::new(entries(3)),
+            slots: Cache::new(entries(3)),
+            code: Cache::with_weighter(
+                (code_bytes / 4096).max(64) as usize,
+                code_bytes.max(1 << 20),
+                CodeWeight,
+            ),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// The storage this state lives in.
@@ -73,10 +99,10 @@ impl StateDb {
         &self.storage
     }
 
-    /// The changes that write a genesis allocation, and the resulting state root.
-    pub fn genesis_commit(spec: &ChainSpec) -> (BlockCommit, B256) {
+    /// The changes that write a genesis allocation (trie nodes included), and the state root.
+    pub fn genesis_commit(spec: &ChainSpec) -> Result<(BlockCommit, B256), StateError> {
         let mut commit = BlockCommit::default();
-        let mut trie = BTreeMap::new();
+        let mut accounts = BTreeMap::new();
         for (address, account) in &spec.alloc {
             let code_hash = if account.code.is_empty() {
                 KECCAK_EMPTY
@@ -86,47 +112,76 @@ impl StateDb {
             if !account.code.is_empty() {
                 commit.code.push((code_hash, account.code.clone()));
             }
-            let slots: Vec<(B256, U256)> = account
-                .storage
-                .iter()
-                .filter(|(_, v)| !v.is_zero())
-                .map(|(k, v)| (*k, *v))
-                .collect();
-            let storage_root = storage_root_unhashed(slots.iter().copied());
-            for (slot, value) in slots {
-                commit.storage.push((*address, slot, value));
+            let mut slots = SlotChanges {
+                hashed_address: keccak256(address),
+                wiped: true,
+                overlay: BTreeMap::new(),
+            };
+            for (slot, value) in &account.storage {
+                if !value.is_zero() {
+                    slots
+                        .overlay
+                        .insert(keccak256(slot), Some(slot_leaf(value)));
+                    commit.storage.push((*address, *slot, *value));
+                }
             }
+            let storage_root = Self::storage_root_of(None, &slots, &mut commit)?;
             let record = AccountRecord {
                 nonce: account.nonce,
                 balance: account.balance,
                 storage_root,
                 code_hash,
             };
-            trie.insert(keccak256(address), to_trie(&record));
+            accounts.insert(slots.hashed_address, Some(account_leaf(&record)));
             commit.accounts.push((*address, AccountChange::Set(record)));
         }
-        let root = alloy_trie::root::state_root(trie);
-        (commit, root)
+        let changed = PrefixSet::new(accounts.keys().map(Nibbles::unpack).collect());
+        let leaves = Overlaid {
+            base: Base::None,
+            overlay: &accounts,
+        };
+        let update = update_root(&NoNodes, &leaves, &changed)?;
+        push_nodes(&mut commit.account_nodes, update.nodes, update.removed);
+        Ok((commit, update.root))
     }
 
     /// An account at the head.
-    pub fn account(&self, address: &Address) -> Option<AccountRecord> {
-        self.index.read().accounts.get(address).copied()
+    pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>, StateError> {
+        if let Some(cached) = self.accounts.get(address) {
+            return Ok(cached);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let record = self.storage.account(address)?;
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.accounts.insert(*address, record);
+        }
+        Ok(record)
     }
 
-    /// Nonce at the head (0 for unknown accounts).
+    /// Nonce at the head (0 for unknown accounts, and when storage fails: logged).
     pub fn nonce(&self, address: &Address) -> u64 {
-        self.account(address).map(|a| a.nonce).unwrap_or_default()
+        self.account_or_log(address)
+            .map(|a| a.nonce)
+            .unwrap_or_default()
     }
 
-    /// Balance at the head (0 for unknown accounts).
+    /// Balance at the head (0 for unknown accounts, and when storage fails: logged).
     pub fn balance(&self, address: &Address) -> U256 {
-        self.account(address).map(|a| a.balance).unwrap_or_default()
+        self.account_or_log(address)
+            .map(|a| a.balance)
+            .unwrap_or_default()
+    }
+
+    fn account_or_log(&self, address: &Address) -> Option<AccountRecord> {
+        self.account(address).unwrap_or_else(|e| {
+            tracing::error!(target: "ordo::state", %address, error = %e, "reading an account");
+            None
+        })
     }
 
     /// Runtime code of an account.
     pub fn code_of(&self, address: &Address) -> Result<Bytes, StateError> {
-        match self.account(address) {
+        match self.account(address)? {
             Some(a) if a.code_hash != KECCAK_EMPTY => {
                 Ok(self.code_by_hash_ref(a.code_hash)?.original_bytes())
             }
@@ -136,11 +191,21 @@ impl StateDb {
 
     /// A storage slot at the head.
     pub fn storage_at(&self, address: &Address, slot: &B256) -> Result<U256, StateError> {
-        Ok(self.storage.storage(address, slot)?)
+        let key = (*address, *slot);
+        if let Some(value) = self.slots.get(&key) {
+            return Ok(value);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let value = self.storage.storage(address, slot)?;
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.slots.insert(key, value);
+        }
+        Ok(value)
     }
 
     /// Turns the block's touched accounts into storage writes, computing each changed
-    /// account's storage root and the new state root. Does not write anything.
+    /// account's storage root and the new state root from the stored trie nodes and the
+    /// paths the block touched. Does not write anything.
     ///
     /// `pre` is the cache revm read through during the block: it already holds every
     /// touched slot's pre-block value, so finding net changes costs no storage reads.
@@ -150,69 +215,58 @@ impl StateDb {
         pre: &revm::database::Cache,
         commit: &mut BlockCommit,
     ) -> Result<B256, StateError> {
-        let mut overlay: BTreeMap<B256, Option<AccountRecord>> = BTreeMap::new();
-        let index = self.index.read();
+        let mut accounts: BTreeMap<B256, Option<Vec<u8>>> = BTreeMap::new();
         for (address, account) in changes {
             if !account.is_touched() {
                 continue;
             }
             let hashed = keccak256(address);
+            let previous = self.account(address)?;
             if account.is_selfdestructed() || (account.info.is_empty() && !account.is_created()) {
                 // EIP-161: touched empty accounts are removed; destroyed ones lose storage.
-                if index.accounts.contains_key(address) || account.is_selfdestructed() {
-                    commit
-                        .account_history
-                        .push((*address, index.accounts.get(address).copied()));
+                if previous.is_some() || account.is_selfdestructed() {
+                    commit.account_history.push((*address, previous));
                     commit.accounts.push((*address, AccountChange::Delete));
                     commit.wiped_storage.push(*address);
-                    overlay.insert(hashed, None);
+                    accounts.insert(hashed, None);
                 }
                 continue;
             }
-            let previous = index.accounts.get(address);
             let wiped = account.is_created();
             // revm re-baselines `original_value` per transaction, so compare with what is
             // stored to find the block's net changes.
-            let mut changed_slots: Vec<(B256, U256)> = Vec::new();
+            let mut slots = SlotChanges {
+                hashed_address: hashed,
+                wiped,
+                overlay: BTreeMap::new(),
+            };
             let pre_slots = pre.accounts.get(address).map(|a| &a.storage);
             for (raw_key, slot) in &account.storage {
                 let key = B256::from(*raw_key);
                 let stored = match pre_slots.and_then(|slots| slots.get(raw_key)) {
                     _ if wiped => U256::ZERO,
                     Some(value) => *value,
-                    None => self.storage.storage(address, &key)?,
+                    None => self.storage_at(address, &key)?,
                 };
                 if slot.present_value != stored {
                     commit.storage_history.push((*address, key, stored));
-                    changed_slots.push((key, slot.present_value));
+                    commit.storage.push((*address, key, slot.present_value));
+                    let leaf =
+                        (!slot.present_value.is_zero()).then(|| slot_leaf(&slot.present_value));
+                    slots.overlay.insert(keccak256(key), leaf);
                 }
             }
-            let storage_root = if changed_slots.is_empty() && !wiped {
+            let storage_root = if slots.overlay.is_empty() && !wiped {
                 previous.map(|p| p.storage_root).unwrap_or(EMPTY_ROOT_HASH)
             } else {
-                let mut slots: BTreeMap<B256, U256> = if wiped {
-                    BTreeMap::new()
-                } else {
-                    self.storage.account_storage(address)?.into_iter().collect()
-                };
-                for (slot, value) in &changed_slots {
-                    if value.is_zero() {
-                        slots.remove(slot);
-                    } else {
-                        slots.insert(*slot, *value);
-                    }
+                if wiped {
+                    commit.wiped_storage.push(*address);
                 }
-                storage_root_unhashed(slots)
+                Self::storage_root_of(Some(&self.storage), &slots, commit)?
             };
-            if wiped {
-                commit.wiped_storage.push(*address);
-            }
-            for (slot, value) in changed_slots {
-                commit.storage.push((*address, slot, value));
-            }
             if let Some(code) = &account.info.code
                 && account.info.code_hash != KECCAK_EMPTY
-                && !index.code.contains_key(&account.info.code_hash)
+                && !self.code.contains_key(&account.info.code_hash)
             {
                 commit
                     .code
@@ -224,78 +278,103 @@ impl StateDb {
                 storage_root,
                 code_hash: account.info.code_hash,
             };
-            if previous != Some(&record) {
-                commit.account_history.push((*address, previous.copied()));
+            if previous != Some(record) {
+                commit.account_history.push((*address, previous));
             }
             commit.accounts.push((*address, AccountChange::Set(record)));
-            overlay.insert(hashed, Some(record));
+            accounts.insert(hashed, Some(account_leaf(&record)));
         }
-        Ok(merged_root(&index.trie, &overlay))
+        let changed = PrefixSet::new(accounts.keys().map(Nibbles::unpack).collect());
+        let leaves = Overlaid {
+            base: Base::Accounts(&self.storage),
+            overlay: &accounts,
+        };
+        let update = update_root(&AccountNodes(&self.storage), &leaves, &changed)?;
+        push_nodes(&mut commit.account_nodes, update.nodes, update.removed);
+        Ok(update.root)
     }
 
-    /// Applies a committed block's account changes to the in-memory index. Call after the
-    /// fjall batch is durable.
-    pub fn apply(&self, commit: &BlockCommit) {
-        let mut index = self.index.write();
-        for (address, change) in &commit.accounts {
-            let hashed = keccak256(address);
-            match change {
-                AccountChange::Set(record) => {
-                    index.accounts.insert(*address, *record);
-                    index.trie.insert(hashed, *record);
-                }
-                AccountChange::Delete => {
-                    index.accounts.remove(address);
-                    index.trie.remove(&hashed);
-                }
+    /// The storage root after `slots`, from `storage`'s nodes and slots (none: genesis),
+    /// with the node changes added to `commit`.
+    fn storage_root_of(
+        storage: Option<&Storage>,
+        slots: &SlotChanges,
+        commit: &mut BlockCommit,
+    ) -> Result<B256, StateError> {
+        let changed = PrefixSet::new(slots.overlay.keys().map(Nibbles::unpack).collect());
+        let stored = storage.filter(|_| !slots.wiped);
+        let base = match stored {
+            Some(storage) => Base::Slots(storage, slots.hashed_address),
+            None => Base::None,
+        };
+        let leaves = Overlaid {
+            base,
+            overlay: &slots.overlay,
+        };
+        let update = match stored {
+            Some(storage) => {
+                let nodes = StorageNodes {
+                    storage,
+                    hashed_address: slots.hashed_address,
+                };
+                update_root(&nodes, &leaves, &changed)?
             }
+            None => update_root(&NoNodes, &leaves, &changed)?,
+        };
+        let mut nodes = Vec::new();
+        // A wipe already removes every stored node of the account.
+        let removed = if slots.wiped { vec![] } else { update.removed };
+        push_nodes(&mut nodes, update.nodes, removed);
+        commit.storage_nodes.extend(
+            nodes
+                .into_iter()
+                .map(|(path, node)| (slots.hashed_address, path, node)),
+        );
+        Ok(update.root)
+    }
+
+    /// Applies a committed block's changes to the caches. Call after the fjall batch is
+    /// durable.
+    pub fn apply(&self, commit: &BlockCommit) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        for address in &commit.wiped_storage {
+            self.slots.retain(|(owner, _), _| owner != address);
+        }
+        for (address, change) in &commit.accounts {
+            let record = match change {
+                AccountChange::Set(record) => Some(*record),
+                AccountChange::Delete => None,
+            };
+            self.accounts.insert(*address, record);
+        }
+        for (address, slot, value) in &commit.storage {
+            self.slots.insert((*address, *slot), *value);
         }
     }
 
-    /// The state root of the head state.
-    pub fn state_root(&self) -> B256 {
-        merged_root(&self.index.read().trie, &BTreeMap::new())
+    /// The state root of the head state, from the stored trie (nothing changed: the stored
+    /// hashes answer it).
+    pub fn state_root(&self) -> Result<B256, StateError> {
+        let leaves = Overlaid {
+            base: Base::Accounts(&self.storage),
+            overlay: &BTreeMap::new(),
+        };
+        Ok(update_root(&AccountNodes(&self.storage), &leaves, &PrefixSet::default())?.root)
+    }
+
+    /// The stored nodes of the account trie (for proofs).
+    pub fn account_nodes(&self) -> impl TrieNodes + '_ {
+        AccountNodes(&self.storage)
     }
 }
 
-/// State root of `base` with `overlay` applied (`None` deletes), without copying `base`.
-fn merged_root(
-    base: &BTreeMap<B256, AccountRecord>,
-    overlay: &BTreeMap<B256, Option<AccountRecord>>,
-) -> B256 {
-    let mut out: Vec<(B256, TrieAccount)> = Vec::with_capacity(base.len() + overlay.len());
-    let mut a = base.iter().peekable();
-    let mut b = overlay.iter().peekable();
-    loop {
-        match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some((ka, va)), None) => {
-                out.push((**ka, to_trie(va)));
-                a.next();
-            }
-            (None, Some((kb, vb))) => {
-                if let Some(v) = vb {
-                    out.push((**kb, to_trie(v)));
-                }
-                b.next();
-            }
-            (Some((ka, va)), Some((kb, vb))) => {
-                if ka < kb {
-                    out.push((**ka, to_trie(va)));
-                    a.next();
-                } else {
-                    if let Some(v) = vb {
-                        out.push((**kb, to_trie(v)));
-                    }
-                    if ka == kb {
-                        a.next();
-                    }
-                    b.next();
-                }
-            }
-        }
-    }
-    alloy_trie::root::state_root(out)
+fn push_nodes<T>(
+    out: &mut Vec<(Nibbles, Option<T>)>,
+    nodes: Vec<(Nibbles, T)>,
+    removed: Vec<Nibbles>,
+) {
+    out.extend(removed.into_iter().map(|path| (path, None)));
+    out.extend(nodes.into_iter().map(|(path, node)| (path, Some(node))));
 }
 
 /// The state as it was after block `block` (`None`: the head), for reads and calls at
@@ -312,7 +391,7 @@ impl StateAt<'_> {
     /// The account record at this block.
     pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>, StateError> {
         match self.block {
-            None => Ok(self.state.account(address)),
+            None => self.state.account(address),
             Some(n) => Ok(self.state.storage.account_at(address, n)?),
         }
     }
@@ -330,7 +409,7 @@ impl StateAt<'_> {
     /// A slot at this block.
     pub fn slot(&self, address: &Address, slot: &B256) -> Result<U256, StateError> {
         match self.block {
-            None => Ok(self.state.storage.storage(address, slot)?),
+            None => self.state.storage_at(address, slot),
             Some(n) => Ok(self.state.storage.storage_at(address, slot, n)?),
         }
     }
@@ -377,17 +456,18 @@ impl DatabaseRef for StateDb {
         if code_hash == KECCAK_EMPTY {
             return Ok(Bytecode::default());
         }
-        if let Some(code) = self.index.read().code.get(&code_hash) {
-            return Ok(code.clone());
+        if let Some(code) = self.code.get(&code_hash) {
+            return Ok(code);
         }
         let bytes = self.storage.code(&code_hash)?.unwrap_or_default();
         let code = Bytecode::new_raw(bytes);
-        self.index.write().code.insert(code_hash, code.clone());
+        // Code never changes under its hash: no generation check needed.
+        self.code.insert(code_hash, code.clone());
         Ok(code)
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        Ok(self.storage.storage(&address, &B256::from(index))?)
+        self.storage_at(&address, &B256::from(index))
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {

@@ -42,10 +42,10 @@ fn setup(key: &PrivateKeySigner) -> (tempfile::TempDir, Executor, alloy_consensu
             ..Default::default()
         },
     );
-    let (commit, root) = StateDb::genesis_commit(&spec);
+    let (commit, root) = StateDb::genesis_commit(&spec).unwrap();
     storage.commit_block(&commit).unwrap();
     let state = Arc::new(StateDb::open(storage).unwrap());
-    assert_eq!(state.state_root(), root);
+    assert_eq!(state.state_root().unwrap(), root);
     (dir, Executor::new(state, 7), genesis_header(&spec, root))
 }
 
@@ -87,10 +87,16 @@ fn transfer_block_moves_value_pays_tip_and_roots_match_the_stored_state() {
         exec.state().balance(&Address::repeat_byte(0xcb)),
         U256::from(21_000u64 * 1_000_000_000)
     );
-    assert_eq!(exec.state().state_root(), built.block.header.state_root);
+    assert_eq!(
+        exec.state().state_root().unwrap(),
+        built.block.header.state_root
+    );
     // Reopening the storage rebuilds the same root.
     let reopened = StateDb::open(exec.state().storage().clone()).unwrap();
-    assert_eq!(reopened.state_root(), built.block.header.state_root);
+    assert_eq!(
+        reopened.state_root().unwrap(),
+        built.block.header.state_root
+    );
 }
 
 #[test]
@@ -158,7 +164,10 @@ fn contract_storage_logs_and_calls() {
         U256::from(42)
     );
     assert_eq!(exec.state().code_of(&contract).unwrap(), runtime);
-    assert_eq!(exec.state().state_root(), built.block.header.state_root);
+    assert_eq!(
+        exec.state().state_root().unwrap(),
+        built.block.header.state_root
+    );
 
     let mut seven = [0u8; 32];
     seven[31] = 7;
@@ -295,7 +304,7 @@ fn bundle_setup(
             ..Default::default()
         },
     );
-    let (commit, root) = StateDb::genesis_commit(&spec);
+    let (commit, root) = StateDb::genesis_commit(&spec).unwrap();
     storage.commit_block(&commit).unwrap();
     let state = Arc::new(StateDb::open(storage).unwrap());
     (dir, Executor::new(state, 7), genesis_header(&spec, root))
@@ -478,7 +487,7 @@ fn plan_setup() -> (
             },
         );
     }
-    let (commit, root) = StateDb::genesis_commit(&spec);
+    let (commit, root) = StateDb::genesis_commit(&spec).unwrap();
     storage.commit_block(&commit).unwrap();
     let state = Arc::new(StateDb::open(storage).unwrap());
     (
@@ -520,7 +529,10 @@ fn build_and_commit(
         .unwrap();
     exec.state().storage().commit_block(&built.commit).unwrap();
     exec.state().apply(&built.commit);
-    assert_eq!(exec.state().state_root(), built.block.header.state_root);
+    assert_eq!(
+        exec.state().state_root().unwrap(),
+        built.block.header.state_root
+    );
     built
 }
 
@@ -652,4 +664,200 @@ fn bundles_report_what_reached_the_coinbase_and_backruns_need_their_target() {
         &built.bundles[1].1,
         BundleResult::Dropped(DropReason::TargetMissing(_))
     ));
+}
+
+/// The state root from scratch over everything stored: every account's storage root
+/// recomputed from its slots, then the account trie. Checks each stored storage root too.
+fn scratch_state_root(storage: &Storage) -> B256 {
+    use alloy_trie::{HashBuilder, Nibbles};
+    let mut accounts = alloy_trie::HashBuilder::default();
+    let mut cursor = Some(B256::ZERO);
+    while let Some(from) = cursor {
+        let Some((hashed, record)) = storage.next_account(&from).unwrap() else {
+            break;
+        };
+        let mut slots = HashBuilder::default();
+        let mut slot_cursor = Some(B256::ZERO);
+        while let Some(from) = slot_cursor {
+            let Some((slot, value)) = storage.next_slot(&hashed, &from).unwrap() else {
+                break;
+            };
+            slots.add_leaf(Nibbles::unpack(slot), &trie::slot_leaf(&value));
+            slot_cursor = next(&slot);
+        }
+        assert_eq!(
+            slots.root(),
+            record.storage_root,
+            "storage root of {hashed}"
+        );
+        accounts.add_leaf(Nibbles::unpack(hashed), &trie::account_leaf(&record));
+        cursor = next(&hashed);
+    }
+    accounts.root()
+}
+
+fn next(key: &B256) -> Option<B256> {
+    let (n, overflow) = U256::from_be_bytes(key.0).overflowing_add(U256::from(1));
+    (!overflow).then(|| B256::from(n))
+}
+
+/// Runtime: SSTORE(CALLDATALOAD(0), CALLDATALOAD(32)); with 64 bytes of calldata a caller
+/// sets any slot to any value (zero deletes it).
+const SETTER: [u8; 8] = [0x60, 0x20, 0x35, 0x60, 0x00, 0x35, 0x55, 0x00];
+
+/// Initcode: sets `slots`, then returns [`SETTER`].
+fn setter_initcode(slots: &[(u8, u8)]) -> Bytes {
+    let mut code = Vec::new();
+    for (k, v) in slots {
+        code.extend_from_slice(&[0x60, *v, 0x60, *k, 0x55]);
+    }
+    let offset = code.len() + 12;
+    code.extend_from_slice(&[
+        0x60,
+        SETTER.len() as u8,
+        0x80,
+        0x60,
+        offset as u8,
+        0x60,
+        0x00,
+        0x39,
+        0x60,
+        0x00,
+        0xf3,
+    ]);
+    code.push(0x00);
+    assert_eq!(code.len(), offset);
+    code.extend_from_slice(&SETTER);
+    code.into()
+}
+
+#[test]
+fn roots_over_random_blocks_equal_roots_from_scratch() {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    for seed in 0..4u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let key = PrivateKeySigner::random();
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        let mut spec = ChainSpec::empty(7);
+        spec.alloc.insert(
+            key.address(),
+            GenesisAccount {
+                balance: U256::from(10u128.pow(24)),
+                ..Default::default()
+            },
+        );
+        // Empty accounts: touching one removes it (EIP-161), a deletion in the trie.
+        let empties: Vec<Address> = (1..=12u8).map(|i| Address::repeat_byte(i)).collect();
+        for a in &empties {
+            spec.alloc.insert(*a, GenesisAccount::default());
+        }
+        // A setter contract with storage from genesis.
+        let setter = Address::repeat_byte(0xee);
+        spec.alloc.insert(
+            setter,
+            GenesisAccount {
+                code: Bytes::copy_from_slice(&SETTER),
+                storage: (0..40u64)
+                    .map(|i| (B256::from(U256::from(i)), U256::from(i + 1)))
+                    .collect(),
+                ..Default::default()
+            },
+        );
+        let (commit, root) = StateDb::genesis_commit(&spec).unwrap();
+        storage.commit_block(&commit).unwrap();
+        assert_eq!(scratch_state_root(&storage), root);
+        let exec = Executor::new(Arc::new(StateDb::open(storage.clone()).unwrap()), 7);
+        let mut parent = genesis_header(&spec, root);
+        let mut nonce = 0u64;
+        let mut setters = vec![setter];
+        let (mut deleted, mut cleared) = (0, 0);
+        for number in 1..=12u64 {
+            let mut txs = Vec::new();
+            for _ in 0..rng.random_range(1..25) {
+                let (to, value, input) = match rng.random_range(0..6) {
+                    0 => (
+                        TxKind::Call(Address::from(rng.random::<[u8; 20]>())),
+                        1 + rng.random_range(0..1000),
+                        Bytes::new(),
+                    ),
+                    1 => {
+                        let a = empties[rng.random_range(0..empties.len())];
+                        (TxKind::Call(a), 0, Bytes::new())
+                    }
+                    2 => {
+                        let slots: Vec<(u8, u8)> = (0..rng.random_range(0..5))
+                            .map(|_| (rng.random(), rng.random()))
+                            .collect();
+                        (TxKind::Create, 0, setter_initcode(&slots))
+                    }
+                    3 => {
+                        // Created and destroyed in one transaction.
+                        let mut init = vec![0x73];
+                        init.extend_from_slice(key.address().as_slice());
+                        init.push(0xff);
+                        (TxKind::Create, 5, Bytes::from(init))
+                    }
+                    _ => {
+                        let target = setters[rng.random_range(0..setters.len())];
+                        let mut data = [0u8; 64];
+                        data[31] = rng.random_range(0..45);
+                        // Half the writes clear a slot.
+                        if rng.random_bool(0.5) {
+                            data[63] = rng.random();
+                        }
+                        (TxKind::Call(target), 0, Bytes::copy_from_slice(&data))
+                    }
+                };
+                if matches!(to, TxKind::Create) {
+                    setters.push(key.address().create(nonce));
+                }
+                txs.push(signed(&key, nonce, to, value, input));
+                nonce += 1;
+            }
+            let built = exec
+                .build_block(
+                    &parent,
+                    parent.hash_slow(),
+                    &params(number),
+                    &txs,
+                    Provenance::default(),
+                )
+                .unwrap();
+            assert_eq!(
+                built.included.len(),
+                txs.len(),
+                "seed {seed} block {number}"
+            );
+            deleted += built
+                .commit
+                .accounts
+                .iter()
+                .filter(|(_, c)| matches!(c, ordo_storage::AccountChange::Delete))
+                .count();
+            cleared += built
+                .commit
+                .storage
+                .iter()
+                .filter(|(_, _, v)| v.is_zero())
+                .count();
+            storage.commit_block(&built.commit).unwrap();
+            exec.state().apply(&built.commit);
+            assert_eq!(
+                scratch_state_root(&storage),
+                built.block.header.state_root,
+                "seed {seed} block {number}"
+            );
+            assert_eq!(
+                exec.state().state_root().unwrap(),
+                built.block.header.state_root
+            );
+            parent = built.block.header.clone();
+        }
+        // The run removed accounts and cleared slots, not only added them.
+        assert!(
+            deleted > 0 && cleared > 0,
+            "seed {seed}: {deleted} deleted, {cleared} cleared"
+        );
+    }
 }

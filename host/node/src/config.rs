@@ -50,6 +50,25 @@ pub struct NodeConfig {
     pub rpc: RpcSection,
     /// The sequencer key, which signs every sealed block hash.
     pub sequencer: SequencerSection,
+    /// The state caches.
+    pub state: StateSection,
+}
+
+/// `[state]` section: the caches in front of the state on disk.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateSection {
+    /// MiB of caches for accounts, storage slots and code (nothing else of the state is held
+    /// in memory).
+    pub cache_mb: usize,
+}
+
+impl Default for StateSection {
+    fn default() -> Self {
+        Self {
+            cache_mb: ordo_exec::DEFAULT_CACHE_MB,
+        }
+    }
 }
 
 /// `[sequencer]` section: where the block-signing key comes from. Without any of these the
@@ -467,6 +486,7 @@ impl Default for NodeConfig {
             limits: LimitsSection::default(),
             rpc: RpcSection::default(),
             sequencer: SequencerSection::default(),
+            state: StateSection::default(),
         }
     }
 }

@@ -166,7 +166,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         Some(id) => id,
         None => config.chain_spec()?.chain_id,
     };
-    let state = Arc::new(StateDb::open(storage.clone())?);
+    let state = Arc::new(StateDb::with_cache(storage.clone(), config.state.cache_mb));
     let exec = Executor::new(state.clone(), chain_id);
     let gas_limit = head.header.gas_limit;
 

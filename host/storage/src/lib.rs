@@ -7,8 +7,13 @@
 //!   the same atomic batch that seals the block including them ([`Storage::commit_block`]).
 //! - `blocks` (`number → BlockRecord`), `block_hashes` (`hash → number`), `txs`
 //!   (`hash → TxLocation`), `receipts` (`number → [ReceiptRecord]`).
-//! - `accounts` (`address → AccountRecord`), `storage` (`address ‖ slot → value`), `code`
-//!   (`code hash → bytecode`).
+//! - `accounts` (`keccak(address) → AccountRecord`), `storage`
+//!   (`keccak(address) ‖ keccak(slot) → value`), `code` (`code hash → bytecode`): the head
+//!   state, keyed as the state trie is, so its leaves are read in trie order.
+//! - `account_trie` (`"s" ‖ path → branch node`) and `storage_trie`
+//!   (`keccak(address) ‖ path → branch node`): every branch node of the state trie and of
+//!   each storage trie at the head, a path being one byte per nibble. Blocks rewrite only
+//!   the nodes on the paths they touched (`ordo_exec::trie`).
 //! - `account_history` (`address ‖ block → record before block`) and `storage_history`
 //!   (`address ‖ slot ‖ block → value before block`): change sets that answer state
 //!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]).
@@ -31,11 +36,13 @@
 mod records;
 
 pub use records::AccountRecord;
+use records::{decode_node, encode_node, key_path, path_key};
 
 use std::path::Path;
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable};
+use alloy_trie::{BranchNodeCompact, Nibbles};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use ordo_primitives::{BlockRecord, ReceiptRecord, TxLocation};
 
@@ -45,6 +52,15 @@ pub enum StorageError {
     /// The storage engine failed.
     #[error("storage engine: {0}")]
     Engine(#[from] fjall::Error),
+    /// The datadir holds state in a layout this version does not read.
+    #[error(
+        "the datadir's state is in format {found} (this Ordo reads format {STATE_FORMAT}); \
+         start from a fresh datadir"
+    )]
+    Format {
+        /// The format found (0: written before formats were recorded).
+        found: u8,
+    },
     /// A stored record did not decode.
     #[error("corrupt record in {keyspace}: {source}")]
     Corrupt {
@@ -96,7 +112,15 @@ pub struct BlockCommit {
     pub account_history: Vec<(Address, Option<AccountRecord>)>,
     /// Each changed slot's value before this block.
     pub storage_history: Vec<(Address, B256, U256)>,
+    /// State trie branch nodes to store (`Some`) or delete (`None`), by path.
+    pub account_nodes: Vec<(Nibbles, Option<BranchNodeCompact>)>,
+    /// Storage trie branch nodes by hashed address and path (applied after the wipes).
+    pub storage_nodes: Vec<(B256, Nibbles, Option<BranchNodeCompact>)>,
 }
+
+/// The layout of the state keyspaces this version writes (2: hashed keys and stored trie
+/// nodes). Recorded with the genesis block.
+pub const STATE_FORMAT: u8 = 2;
 
 /// The fjall database and its keyspaces.
 #[derive(Clone)]
@@ -110,6 +134,8 @@ pub struct Storage {
     accounts: Keyspace,
     storage: Keyspace,
     code: Keyspace,
+    account_trie: Keyspace,
+    storage_trie: Keyspace,
     account_history: Keyspace,
     storage_history: Keyspace,
     meta: Keyspace,
@@ -125,6 +151,9 @@ impl std::fmt::Debug for Storage {
 }
 
 const HEAD_KEY: &[u8] = b"head";
+const STATE_FORMAT_KEY: &[u8] = b"state_format";
+/// Leads every `account_trie` key: the root's path is empty, and fjall keys may not be.
+const ACCOUNT_TRIE_OWNER: &[u8] = b"s";
 const CHAIN_ID_KEY: &[u8] = b"chain_id";
 const HALT_KEY: &[u8] = b"halt";
 const LIVE_CONFIG_KEY: &[u8] = b"live_config";
@@ -149,11 +178,27 @@ fn encode<T: Encodable>(value: &T) -> Vec<u8> {
     out
 }
 
-fn storage_key(address: &Address, slot: &B256) -> [u8; 52] {
+/// The history keyspaces' key of a slot (plain address and slot: what RPC callers name).
+fn history_slot_key(address: &Address, slot: &B256) -> [u8; 52] {
     let mut key = [0u8; 52];
     key[..20].copy_from_slice(address.as_slice());
     key[20..].copy_from_slice(slot.as_slice());
     key
+}
+
+/// The `storage` key of a slot: hashed address, hashed slot.
+fn slot_key(hashed_address: &B256, hashed_slot: &B256) -> [u8; 64] {
+    let mut key = [0u8; 64];
+    key[..32].copy_from_slice(hashed_address.as_slice());
+    key[32..].copy_from_slice(hashed_slot.as_slice());
+    key
+}
+
+fn node_value(keyspace: &'static str, bytes: &[u8]) -> Result<BranchNodeCompact> {
+    decode_node(bytes).ok_or(StorageError::Corrupt {
+        keyspace,
+        source: alloy_rlp::Error::Custom("not a branch node"),
+    })
 }
 
 impl Storage {
@@ -161,7 +206,7 @@ impl Storage {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let db = Database::builder(path.as_ref()).open()?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
-        Ok(Self {
+        let storage = Self {
             wal: ks("wal")?,
             blocks: ks("blocks")?,
             block_hashes: ks("block_hashes")?,
@@ -170,6 +215,8 @@ impl Storage {
             accounts: ks("accounts")?,
             storage: ks("storage")?,
             code: ks("code")?,
+            account_trie: ks("account_trie")?,
+            storage_trie: ks("storage_trie")?,
             account_history: ks("account_history")?,
             storage_history: ks("storage_history")?,
             meta: ks("meta")?,
@@ -177,7 +224,18 @@ impl Storage {
             bundles: ks("bundles")?,
             batches: ks("batches")?,
             db,
-        })
+        };
+        if storage.head()?.is_some() {
+            let found = storage
+                .meta
+                .get(STATE_FORMAT_KEY)?
+                .and_then(|v| v.first().copied())
+                .unwrap_or(0);
+            if found != STATE_FORMAT {
+                return Err(StorageError::Format { found });
+            }
+        }
+        Ok(storage)
     }
 
     // ---- WAL -------------------------------------------------------------------------
@@ -242,6 +300,9 @@ impl Storage {
             }
             batch.insert(&self.receipts, number, encode(&commit.receipts));
             batch.insert(&self.meta, HEAD_KEY, number);
+            if block.number() == 0 {
+                batch.insert(&self.meta, STATE_FORMAT_KEY, [STATE_FORMAT]);
+            }
             for (address, previous) in &commit.account_history {
                 let mut key = Vec::with_capacity(28);
                 key.extend_from_slice(address.as_slice());
@@ -251,31 +312,66 @@ impl Storage {
             }
             for (address, slot, previous) in &commit.storage_history {
                 let mut key = Vec::with_capacity(60);
-                key.extend_from_slice(&storage_key(address, slot));
+                key.extend_from_slice(&history_slot_key(address, slot));
                 key.extend_from_slice(&number);
                 batch.insert(&self.storage_history, key, previous.to_be_bytes::<32>());
             }
         }
+        // A batch must not both remove and insert one key, so a wipe leaves alone what the
+        // same commit writes again.
+        let hashed_slots: Vec<(B256, [u8; 64], &U256)> = commit
+            .storage
+            .iter()
+            .map(|(address, slot, value)| {
+                let hashed = keccak256(address);
+                (hashed, slot_key(&hashed, &keccak256(slot)), value)
+            })
+            .collect();
+        let storage_node_keys: Vec<(Vec<u8>, &Option<BranchNodeCompact>)> = commit
+            .storage_nodes
+            .iter()
+            .map(|(hashed, path, node)| (path_key(hashed.as_slice(), path), node))
+            .collect();
         for address in &commit.wiped_storage {
-            for item in self.storage.prefix(address.as_slice()) {
+            let hashed = keccak256(address);
+            for item in self.storage.prefix(hashed.as_slice()) {
                 let key = item.key()?;
-                batch.remove(&self.storage, key);
+                if !hashed_slots.iter().any(|(_, k, _)| k[..] == key[..]) {
+                    batch.remove(&self.storage, key);
+                }
+            }
+            for item in self.storage_trie.prefix(hashed.as_slice()) {
+                let key = item.key()?;
+                if !storage_node_keys.iter().any(|(k, _)| k[..] == key[..]) {
+                    batch.remove(&self.storage_trie, key);
+                }
             }
         }
         for (address, change) in &commit.accounts {
+            let key = keccak256(address).0;
             match change {
-                AccountChange::Set(record) => {
-                    batch.insert(&self.accounts, address.as_slice(), encode(record))
-                }
-                AccountChange::Delete => batch.remove(&self.accounts, address.as_slice()),
+                AccountChange::Set(record) => batch.insert(&self.accounts, key, encode(record)),
+                AccountChange::Delete => batch.remove(&self.accounts, key),
             }
         }
-        for (address, slot, value) in &commit.storage {
-            let key = storage_key(address, slot);
+        for (_, key, value) in &hashed_slots {
             if value.is_zero() {
                 batch.remove(&self.storage, key);
             } else {
                 batch.insert(&self.storage, key, value.to_be_bytes::<32>());
+            }
+        }
+        for (path, node) in &commit.account_nodes {
+            let key = path_key(ACCOUNT_TRIE_OWNER, path);
+            match node {
+                Some(node) => batch.insert(&self.account_trie, key, encode_node(node)),
+                None => batch.remove(&self.account_trie, key),
+            }
+        }
+        for (key, node) in storage_node_keys {
+            match node {
+                Some(node) => batch.insert(&self.storage_trie, key, encode_node(node)),
+                None => batch.remove(&self.storage_trie, key),
             }
         }
         for (hash, code) in &commit.code {
@@ -334,39 +430,101 @@ impl Storage {
 
     /// An account.
     pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>> {
+        self.account_hashed(&keccak256(address))
+    }
+
+    /// An account by `keccak(address)`.
+    pub fn account_hashed(&self, hashed: &B256) -> Result<Option<AccountRecord>> {
         self.accounts
-            .get(address.as_slice())?
+            .get(hashed.as_slice())?
             .map(|v| decode("accounts", &v))
             .transpose()
     }
 
-    /// Every account (startup: the state-root index is built from it).
-    pub fn all_accounts(&self) -> Result<Vec<(Address, AccountRecord)>> {
-        let mut out = Vec::new();
-        for item in self.accounts.iter() {
-            let (key, value) = item.into_inner()?;
-            out.push((Address::from_slice(&key), decode("accounts", &value)?));
+    /// The first account whose hashed address is at or after `from` (state trie order).
+    pub fn next_account(&self, from: &B256) -> Result<Option<(B256, AccountRecord)>> {
+        match self.accounts.range(from.as_slice()..).next() {
+            Some(item) => {
+                let (key, value) = item.into_inner()?;
+                Ok(Some((B256::from_slice(&key), decode("accounts", &value)?)))
+            }
+            None => Ok(None),
         }
-        Ok(out)
     }
 
     /// A storage slot (zero when absent).
     pub fn storage(&self, address: &Address, slot: &B256) -> Result<U256> {
+        self.storage_hashed(&keccak256(address), &keccak256(slot))
+    }
+
+    /// A storage slot by hashed address and hashed slot.
+    pub fn storage_hashed(&self, hashed_address: &B256, hashed_slot: &B256) -> Result<U256> {
         Ok(self
             .storage
-            .get(storage_key(address, slot))?
+            .get(slot_key(hashed_address, hashed_slot))?
             .map(|v| U256::from_be_slice(&v))
             .unwrap_or_default())
     }
 
-    /// Every non-zero slot of an account (storage root computation).
-    pub fn account_storage(&self, address: &Address) -> Result<Vec<(B256, U256)>> {
-        let mut out = Vec::new();
-        for item in self.storage.prefix(address.as_slice()) {
-            let (key, value) = item.into_inner()?;
-            out.push((B256::from_slice(&key[20..]), U256::from_be_slice(&value)));
+    /// The account's first non-zero slot whose hashed key is at or after `from` (storage trie
+    /// order).
+    pub fn next_slot(&self, hashed_address: &B256, from: &B256) -> Result<Option<(B256, U256)>> {
+        let start = slot_key(hashed_address, from);
+        let end = slot_key(hashed_address, &B256::repeat_byte(0xff));
+        match self.storage.range(start..=end).next() {
+            Some(item) => {
+                let (key, value) = item.into_inner()?;
+                Ok(Some((
+                    B256::from_slice(&key[32..]),
+                    U256::from_be_slice(&value),
+                )))
+            }
+            None => Ok(None),
         }
-        Ok(out)
+    }
+
+    /// The first stored state trie node, in path order, whose path starts with `prefix`.
+    pub fn account_node_under(
+        &self,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
+        Self::node_under(
+            &self.account_trie,
+            "account_trie",
+            ACCOUNT_TRIE_OWNER,
+            prefix,
+        )
+    }
+
+    /// The first stored node of an account's storage trie whose path starts with `prefix`.
+    pub fn storage_node_under(
+        &self,
+        hashed_address: &B256,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
+        Self::node_under(
+            &self.storage_trie,
+            "storage_trie",
+            hashed_address.as_slice(),
+            prefix,
+        )
+    }
+
+    fn node_under(
+        keyspace: &Keyspace,
+        name: &'static str,
+        owner: &[u8],
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
+        let Some(item) = keyspace.prefix(path_key(owner, prefix)).next() else {
+            return Ok(None);
+        };
+        let (key, value) = item.into_inner()?;
+        let path = key_path(&key[owner.len()..]).ok_or(StorageError::Corrupt {
+            keyspace: name,
+            source: alloy_rlp::Error::Custom("not a trie path"),
+        })?;
+        Ok(Some((path, node_value(name, &value)?)))
     }
 
     /// An account as it was after block `block` (history first, then the head state).
@@ -388,7 +546,7 @@ impl Storage {
 
     /// A storage slot as it was after block `block`.
     pub fn storage_at(&self, address: &Address, slot: &B256, block: u64) -> Result<U256> {
-        let prefix = storage_key(address, slot);
+        let prefix = history_slot_key(address, slot);
         let mut from = prefix.to_vec();
         from.extend_from_slice(&(block + 1).to_be_bytes());
         let mut to = prefix.to_vec();

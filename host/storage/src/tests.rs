@@ -85,10 +85,86 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
     };
     s.commit_block(&commit).unwrap();
     assert_eq!(s.storage(&addr, &slot).unwrap(), U256::ZERO);
+    let hashed = keccak256(addr);
+    let only = keccak256(B256::repeat_byte(2));
     assert_eq!(
-        s.account_storage(&addr).unwrap(),
-        vec![(B256::repeat_byte(2), U256::from(1))]
+        s.next_slot(&hashed, &B256::ZERO).unwrap(),
+        Some((only, U256::from(1)))
     );
+    let after = B256::from(U256::from_be_bytes(only.0) + U256::from(1));
+    assert_eq!(s.next_slot(&hashed, &after).unwrap(), None);
+}
+
+#[test]
+fn trie_nodes_are_found_by_path_prefix_and_a_wipe_removes_an_accounts_nodes() {
+    use alloy_trie::{BranchNodeCompact, Nibbles, TrieMask};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path()).unwrap();
+    let node = |hashes: usize| {
+        let bits = (1u16 << hashes.max(2)) - 1;
+        BranchNodeCompact::new(
+            TrieMask::new(bits),
+            TrieMask::new(0),
+            TrieMask::new((1u16 << hashes) - 1),
+            (0..hashes)
+                .map(|i| B256::repeat_byte(i as u8 + 1))
+                .collect(),
+            None,
+        )
+    };
+    let path = |n: &[u8]| Nibbles::from_nibbles(n);
+    let owner = B256::repeat_byte(0x77);
+    let addr = Address::repeat_byte(0x77);
+    s.commit_block(&BlockCommit {
+        block: Some(block(0, vec![])),
+        account_nodes: vec![
+            (path(&[]), Some(node(2))),
+            (path(&[1, 2]), Some(node(0))),
+            (path(&[1, 2, 3]), Some(node(3))),
+        ],
+        storage_nodes: vec![(keccak256(addr), path(&[4]), Some(node(1)))],
+        ..Default::default()
+    })
+    .unwrap();
+    let under = |p: &[u8]| s.account_node_under(&path(p)).unwrap();
+    assert_eq!(under(&[]), Some((path(&[]), node(2))));
+    assert_eq!(under(&[1]), Some((path(&[1, 2]), node(0))));
+    assert_eq!(under(&[1, 2, 3]), Some((path(&[1, 2, 3]), node(3))));
+    assert_eq!(under(&[2]), None);
+    assert_eq!(s.storage_node_under(&owner, &path(&[])).unwrap(), None);
+    let stored = s.storage_node_under(&keccak256(addr), &path(&[])).unwrap();
+    assert_eq!(stored, Some((path(&[4]), node(1))));
+
+    // Deleting a node, and wiping an account's storage (its nodes too).
+    s.commit_block(&BlockCommit {
+        block: Some(block(1, vec![])),
+        account_nodes: vec![(path(&[1, 2]), None)],
+        wiped_storage: vec![addr],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(under(&[1]), Some((path(&[1, 2, 3]), node(3))));
+    assert_eq!(
+        s.storage_node_under(&keccak256(addr), &path(&[])).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_datadir_in_another_state_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Storage::open(dir.path()).unwrap();
+        s.commit_block(&BlockCommit {
+            block: Some(block(0, vec![])),
+            ..Default::default()
+        })
+        .unwrap();
+        s.meta.insert(STATE_FORMAT_KEY, [1u8]).unwrap();
+    }
+    let err = Storage::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StorageError::Format { found: 1 }), "{err}");
+    assert!(err.to_string().contains("fresh datadir"), "{err}");
 }
 
 #[test]

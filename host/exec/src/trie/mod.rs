@@ -1,0 +1,19 @@
+//! State and storage roots computed from the paths a block touched, over branch nodes kept
+//! on disk (alloy-trie's `HashBuilder` does the hashing; this module decides what it reads).
+//!
+//! - [`PrefixSet`] (prefix.rs): the changed keys.
+//! - [`update_root`] / [`prove`] (root.rs): the walk over stored nodes ([`TrieNodes`]) and
+//!   post-change leaves ([`TrieLeaves`]), returning the root, the node updates, or proofs.
+//! - store.rs: those sources over ordo-storage ([`AccountNodes`], [`StorageNodes`]) and the
+//!   stored leaves under a block's changes ([`Overlaid`]).
+
+mod prefix;
+mod root;
+mod store;
+
+pub use prefix::PrefixSet;
+pub use root::{TrieLeaves, TrieNodes, TrieUpdate, prove, seek_key, update_root};
+pub use store::{AccountNodes, Base, NoNodes, Overlaid, StorageNodes, account_leaf, slot_leaf};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,280 @@
+//! The incremental root: alloy-trie's [`HashBuilder`] fed by a walk over the stored branch
+//! nodes that descends only where the block changed something.
+//!
+//! Every branch node of a trie is stored (`HashBuilder::with_all_branch_nodes`), keyed by
+//! its path. A stored node's masks say, per child: present (`state_mask`), a stored branch
+//! somewhere below (`tree_mask`), and a known hash (`hash_mask`, the hash in `hashes`). The
+//! walk (`visit` → `node`) goes through a node's children in order:
+//!
+//! ```text
+//! child changed (in the PrefixSet) ── branch below? ──▶ visit it : feed its leaves
+//! unchanged, branch below, hash known ──▶ add_branch(path, hash)   (the whole subtrie)
+//! unchanged, branch below, no hash    ──▶ visit it  (an extension, or an inlined branch)
+//! unchanged leaf ── node stays a branch? ──▶ add_branch(path, leaf hash) (stored or computed)
+//!                                      else ──▶ add_leaf (a lone child moves up: new path)
+//! ```
+//!
+//! Whatever the builder rebuilds it reports as updated nodes; a node the walk entered and the
+//! builder did not report is gone (its branch collapsed). The same walk with the proof
+//! targets counted as changed, and a proof retainer on the builder, yields EIP-1186 proofs.
+
+use alloy_primitives::B256;
+use alloy_trie::{
+    BranchNodeCompact, HashBuilder, Nibbles,
+    nodes::LeafNodeRef,
+    proof::{ProofNodes, ProofRetainer},
+};
+
+use super::prefix::PrefixSet;
+use crate::error::StateError;
+
+/// The stored branch nodes of one trie.
+pub trait TrieNodes {
+    /// The first stored node, in path order, whose path starts with `prefix`.
+    fn first_under(
+        &self,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError>;
+}
+
+/// The leaves of one trie as they are after the change (stored leaves under the block's
+/// overlay), in key order.
+pub trait TrieLeaves {
+    /// The first leaf whose key is at or after `from` (a shorter path stands for its
+    /// smallest completion): its hashed key and its encoded value.
+    fn seek(&self, from: &Nibbles) -> Result<Option<(B256, Vec<u8>)>, StateError>;
+}
+
+/// The smallest 32-byte key under `path` (its nibbles, then zeros): where a leaf seek for a
+/// partial path starts.
+pub fn seek_key(path: &Nibbles) -> B256 {
+    let mut key = B256::ZERO;
+    let packed = path.pack();
+    key[..packed.len()].copy_from_slice(&packed);
+    key
+}
+
+/// What a root computation found and changed.
+#[derive(Debug, Default)]
+pub struct TrieUpdate {
+    /// The new root.
+    pub root: B256,
+    /// Branch nodes to store (new or rewritten), by path.
+    pub nodes: Vec<(Nibbles, BranchNodeCompact)>,
+    /// Paths of stored branch nodes that no longer exist.
+    pub removed: Vec<Nibbles>,
+}
+
+/// The root after the leaves under `changed` changed, from the nodes stored for the trie
+/// before the change. Nothing is written: the caller stores `nodes` and deletes `removed`.
+pub fn update_root(
+    nodes: &impl TrieNodes,
+    leaves: &impl TrieLeaves,
+    changed: &PrefixSet,
+) -> Result<TrieUpdate, StateError> {
+    let hb = HashBuilder::default()
+        .with_updates(true)
+        .with_all_branch_nodes(true);
+    let mut walk = Walk::new(nodes, leaves, changed, hb);
+    walk.visit(Nibbles::default())?;
+    let root = walk.hb.root();
+    let (_, mut updates) = walk.hb.split();
+    let removed = walk
+        .visited
+        .into_iter()
+        .filter(|path| !updates.contains_key(path))
+        .collect();
+    let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = updates.drain().collect();
+    nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(TrieUpdate {
+        root,
+        nodes,
+        removed,
+    })
+}
+
+/// The root and the proof nodes of `targets` (full hashed keys). `changed` names the keys
+/// where `leaves` differs from what the stored nodes describe (a historical overlay), empty
+/// at the head.
+pub fn prove(
+    nodes: &impl TrieNodes,
+    leaves: &impl TrieLeaves,
+    changed: &PrefixSet,
+    targets: &[Nibbles],
+) -> Result<(B256, ProofNodes), StateError> {
+    let mut keys = changed.keys().to_vec();
+    keys.extend_from_slice(targets);
+    let expanded = PrefixSet::new(keys);
+    let hb = HashBuilder::default().with_proof_retainer(ProofRetainer::new(targets.to_vec()));
+    let mut walk = Walk::new(nodes, leaves, &expanded, hb);
+    walk.visit(Nibbles::default())?;
+    let root = walk.hb.root();
+    Ok((root, walk.hb.take_proof_nodes()))
+}
+
+struct Walk<'a, N, L> {
+    nodes: &'a N,
+    leaves: &'a L,
+    changed: &'a PrefixSet,
+    hb: HashBuilder,
+    /// Stored nodes the walk entered (the builder rebuilds each one that still exists).
+    visited: Vec<Nibbles>,
+    buf: Vec<u8>,
+}
+
+fn child(path: &Nibbles, nibble: u8) -> Nibbles {
+    let mut child = *path;
+    child.push(nibble);
+    child
+}
+
+impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
+    fn new(nodes: &'a N, leaves: &'a L, changed: &'a PrefixSet, hb: HashBuilder) -> Self {
+        Self {
+            nodes,
+            leaves,
+            changed,
+            hb,
+            visited: Vec::new(),
+            buf: Vec::with_capacity(128),
+        }
+    }
+
+    /// Feeds the builder everything under `prefix`.
+    fn visit(&mut self, prefix: Nibbles) -> Result<(), StateError> {
+        let Some((path, node)) = self.nodes.first_under(&prefix)? else {
+            return self.feed(&prefix, prefix, None);
+        };
+        // Every branch is stored, so all stored nodes under `prefix` are under the first
+        // one; before the change every leaf under `prefix` was under it too (an extension led
+        // there). Leaves beside it are new.
+        let below = path.len() > prefix.len();
+        if below {
+            self.feed(&prefix, prefix, Some(&path))?;
+        }
+        self.node(path, node)?;
+        if below && let Some(after) = path.increment() {
+            self.feed(&prefix, after, None)?;
+        }
+        Ok(())
+    }
+
+    /// Feeds the leaves under `prefix` from `from` on, up to (not into) `stop`'s subtrie.
+    fn feed(
+        &mut self,
+        prefix: &Nibbles,
+        from: Nibbles,
+        stop: Option<&Nibbles>,
+    ) -> Result<(), StateError> {
+        let mut cursor = from;
+        while let Some((key, value)) = self.leaves.seek(&cursor)? {
+            let key = Nibbles::unpack(key);
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if let Some(stop) = stop
+                && key.slice(..stop.len()) >= *stop
+            {
+                break;
+            }
+            self.hb.add_leaf(key, &value);
+            match key.increment() {
+                Some(next) => cursor = next,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// The leaf under `prefix`, if there is one.
+    fn leaf_under(&self, prefix: &Nibbles) -> Result<Option<(Nibbles, Vec<u8>)>, StateError> {
+        Ok(match self.leaves.seek(prefix)? {
+            Some((key, value)) => {
+                let key = Nibbles::unpack(key);
+                key.starts_with(prefix).then_some((key, value))
+            }
+            None => None,
+        })
+    }
+
+    /// Whether the node at `path` still has two children or more after the change.
+    fn survives(
+        &self,
+        path: &Nibbles,
+        node: &BranchNodeCompact,
+        changed: u16,
+    ) -> Result<bool, StateError> {
+        let mut children = (node.state_mask.get() & !changed).count_ones();
+        for nibble in 0..16u8 {
+            if children >= 2 {
+                break;
+            }
+            if changed & (1 << nibble) != 0 && self.leaf_under(&child(path, nibble))?.is_some() {
+                children += 1;
+            }
+        }
+        Ok(children >= 2)
+    }
+
+    /// Feeds the builder the children of the stored node at `path`.
+    fn node(&mut self, path: Nibbles, node: BranchNodeCompact) -> Result<(), StateError> {
+        self.visited.push(path);
+        let mut changed = 0u16;
+        for nibble in 0..16u8 {
+            if self.changed.contains(&child(&path, nibble)) {
+                changed |= 1 << nibble;
+            }
+        }
+        let mut survives = None;
+        for nibble in 0..16u8 {
+            let child = child(&path, nibble);
+            let below = node.tree_mask.is_bit_set(nibble);
+            if changed & (1 << nibble) != 0 {
+                if below {
+                    self.visit(child)?;
+                } else {
+                    self.feed(&child, child, None)?;
+                }
+                continue;
+            }
+            if !node.state_mask.is_bit_set(nibble) {
+                continue;
+            }
+            let hashed = node.hash_mask.is_bit_set(nibble);
+            if below {
+                if hashed {
+                    self.hb
+                        .add_branch(child, node.hash_for_nibble(nibble), true);
+                } else {
+                    self.visit(child)?;
+                }
+                continue;
+            }
+            // A leaf. Its hash stands for it only while this node stays a branch: a lone
+            // child moves up into the parent, and its leaf path (so its hash) changes.
+            let stays = match survives {
+                Some(stays) => stays,
+                None => *survives.insert(self.survives(&path, &node, changed)?),
+            };
+            if stays && hashed {
+                self.hb
+                    .add_branch(child, node.hash_for_nibble(nibble), false);
+                continue;
+            }
+            let Some((key, value)) = self.leaf_under(&child)? else {
+                continue;
+            };
+            if stays {
+                self.buf.clear();
+                let suffix = key.slice(path.len() + 1..);
+                let rlp = LeafNodeRef::new(&suffix, &value).rlp(&mut self.buf);
+                if let Some(hash) = rlp.as_hash() {
+                    self.hb.add_branch(child, hash, false);
+                    continue;
+                }
+            }
+            self.hb.add_leaf(key, &value);
+        }
+        Ok(())
+    }
+}

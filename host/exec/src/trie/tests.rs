@@ -1,0 +1,205 @@
+//! The incremental root against alloy-trie's from-scratch root, over random change
+//! sequences on an in-memory store shaped like the disk one.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{B256, Bytes};
+use alloy_trie::{BranchNodeCompact, HashBuilder, Nibbles, proof::verify_proof};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use super::*;
+use crate::error::StateError;
+
+#[derive(Default, Clone)]
+struct Mem {
+    nodes: BTreeMap<Nibbles, BranchNodeCompact>,
+    leaves: BTreeMap<B256, Vec<u8>>,
+}
+
+impl TrieNodes for Mem {
+    fn first_under(
+        &self,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
+        Ok(self
+            .nodes
+            .range(*prefix..)
+            .next()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .map(|(path, node)| (*path, node.clone())))
+    }
+}
+
+impl TrieLeaves for Mem {
+    fn seek(&self, from: &Nibbles) -> Result<Option<(B256, Vec<u8>)>, StateError> {
+        Ok(self
+            .leaves
+            .range(seek_key(from)..)
+            .next()
+            .map(|(k, v)| (*k, v.clone())))
+    }
+}
+
+/// Root and every branch node, from scratch.
+fn scratch(leaves: &BTreeMap<B256, Vec<u8>>) -> (B256, BTreeMap<Nibbles, BranchNodeCompact>) {
+    let mut hb = HashBuilder::default()
+        .with_updates(true)
+        .with_all_branch_nodes(true);
+    for (k, v) in leaves {
+        hb.add_leaf(Nibbles::unpack(k), v);
+    }
+    let root = hb.root();
+    let (_, updates) = hb.split();
+    (root, updates.into_iter().collect())
+}
+
+/// Keys crowded into a few prefixes, so extensions, deep branches and collapses are common.
+fn key(rng: &mut StdRng) -> B256 {
+    let mut k = B256::from(rng.random::<[u8; 32]>());
+    let crowd = rng.random_range(0..4u8);
+    k[0] = [0x00, 0x01, 0x10, 0xab][crowd as usize];
+    if rng.random_bool(0.5) {
+        k[1] = rng.random_range(0..3u8);
+        if rng.random_bool(0.5) {
+            k[2] = 0x42;
+        }
+    }
+    k
+}
+
+fn value(rng: &mut StdRng) -> Vec<u8> {
+    // Storage-like (1..33 bytes) and account-like (~70 bytes) values.
+    let len = if rng.random_bool(0.5) {
+        rng.random_range(1..=33)
+    } else {
+        70
+    };
+    (0..len).map(|_| rng.random()).collect()
+}
+
+/// Applies `update` to the stored nodes.
+fn apply(mem: &mut Mem, update: &TrieUpdate) {
+    for path in &update.removed {
+        mem.nodes.remove(path);
+    }
+    for (path, node) in &update.nodes {
+        mem.nodes.insert(*path, node.clone());
+    }
+}
+
+fn check_proofs(nodes: &Mem, leaves: &Mem, changed: &PrefixSet, rng: &mut StdRng, root: B256) {
+    let mut targets: Vec<B256> = leaves.leaves.keys().copied().take(3).collect();
+    if let Some((k, _)) = leaves
+        .leaves
+        .iter()
+        .nth(rng.random_range(0..leaves.leaves.len().max(1)))
+    {
+        targets.push(*k);
+    }
+    targets.push(key(rng));
+    let view = Mem {
+        nodes: nodes.nodes.clone(),
+        leaves: leaves.leaves.clone(),
+    };
+    let nibbles: Vec<Nibbles> = targets.iter().map(Nibbles::unpack).collect();
+    let (proof_root, proof) = prove(&view, &view, changed, &nibbles).unwrap();
+    assert_eq!(proof_root, root);
+    for (target, path) in targets.iter().zip(&nibbles) {
+        let nodes: Vec<Bytes> = proof
+            .matching_nodes_sorted(path)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        let expected = leaves.leaves.get(target).cloned();
+        verify_proof(root, *path, expected, &nodes).unwrap_or_else(|e| panic!("{target}: {e}"));
+    }
+}
+
+#[test]
+fn incremental_root_equals_scratch_root() {
+    for seed in 0..60u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut mem = Mem::default();
+        for round in 0..25 {
+            let before = mem.clone();
+            let mut changed = Vec::new();
+            // Mostly inserts early, then a mix; some rounds delete in bulk (collapses).
+            let bulk_delete = round > 5 && rng.random_bool(0.2);
+            let n = rng.random_range(1..40);
+            for _ in 0..n {
+                let existing: Option<B256> = if mem.leaves.is_empty() {
+                    None
+                } else {
+                    let i = rng.random_range(0..mem.leaves.len());
+                    mem.leaves.keys().nth(i).copied()
+                };
+                match (rng.random_range(0..10), existing) {
+                    (0..=3, Some(k)) if bulk_delete || round > 3 => {
+                        mem.leaves.remove(&k);
+                        changed.push(Nibbles::unpack(k));
+                    }
+                    (4..=5, Some(k)) => {
+                        mem.leaves.insert(k, value(&mut rng));
+                        changed.push(Nibbles::unpack(k));
+                    }
+                    _ => {
+                        let k = key(&mut rng);
+                        mem.leaves.insert(k, value(&mut rng));
+                        changed.push(Nibbles::unpack(k));
+                    }
+                }
+            }
+            if bulk_delete {
+                let keep = rng.random_range(0..3);
+                let doomed: Vec<B256> = mem.leaves.keys().skip(keep).copied().collect();
+                for k in doomed {
+                    if rng.random_bool(0.9) {
+                        mem.leaves.remove(&k);
+                        changed.push(Nibbles::unpack(k));
+                    }
+                }
+            }
+            let changed = PrefixSet::new(changed);
+            let update = update_root(&before, &mem, &changed).unwrap();
+            let (root, all) = scratch(&mem.leaves);
+            assert_eq!(update.root, root, "seed {seed} round {round}");
+            apply(&mut mem, &update);
+            let stored: Vec<(Nibbles, u16)> = mem
+                .nodes
+                .iter()
+                .map(|(p, n)| (*p, n.state_mask.get()))
+                .collect();
+            let expected: Vec<(Nibbles, u16)> =
+                all.iter().map(|(p, n)| (*p, n.state_mask.get())).collect();
+            assert_eq!(
+                stored, expected,
+                "stored branch nodes, seed {seed} round {round}"
+            );
+            // Nothing changed: the same root, computed from stored hashes alone.
+            let again = update_root(&mem, &mem, &PrefixSet::default()).unwrap();
+            assert_eq!(again.root, root);
+            if round % 5 == 4 {
+                check_proofs(&mem, &mem, &PrefixSet::default(), &mut rng, root);
+                // An older state over today's nodes: the keys changed since then are the
+                // overlay, as for `eth_getProof` at an older block.
+                let (old_root, _) = scratch(&before.leaves);
+                check_proofs(&mem, &before, &changed, &mut rng, old_root);
+            }
+        }
+    }
+}
+
+#[test]
+fn empty_and_single_leaf() {
+    let mem = Mem::default();
+    let update = update_root(&mem, &mem, &PrefixSet::default()).unwrap();
+    assert_eq!(update.root, alloy_trie::EMPTY_ROOT_HASH);
+    assert!(update.nodes.is_empty() && update.removed.is_empty());
+
+    let mut one = Mem::default();
+    one.leaves.insert(B256::repeat_byte(7), vec![1, 2, 3]);
+    let changed = PrefixSet::new(vec![Nibbles::unpack(B256::repeat_byte(7))]);
+    let update = update_root(&mem, &one, &changed).unwrap();
+    assert_eq!(update.root, scratch(&one.leaves).0);
+    assert!(update.nodes.is_empty(), "a lone leaf has no branch");
+}

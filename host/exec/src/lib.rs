@@ -1,9 +1,10 @@
 //! Ordo execution: revm over the state stored in fjall.
 //!
 //! Map:
-//! - [`StateDb`] (state.rs): the head state. Accounts live in memory (index + trie order),
-//!   slots and code are read through fjall. It is revm's `DatabaseRef`, answers the pool's
-//!   nonce/balance questions, and computes storage and state roots for a block's changes.
+//! - [`StateDb`] (state.rs): the head state, read from fjall through bounded caches. It is
+//!   revm's `DatabaseRef`, answers the pool's nonce/balance questions, and computes a
+//!   block's storage and state roots from the stored trie nodes and the paths it touched
+//!   ([`trie`]: the walk, its sources over storage, and proofs).
 //! - [`Executor::assemble`] → [`BlockAssembler`] (block.rs): runs plan items one by one
 //!   (transactions skipped when invalid, classified as never-includable or deferred; bundles
 //!   whole or not at all), builds receipts, reports the gas left, and seals the header
@@ -13,6 +14,8 @@
 //! - [`Executor::call`] / `estimate_gas` / `create_access_list` (call.rs): read-only
 //!   simulations on a throw-away cache over the head state, with optional state overrides,
 //!   stopped at an optional wall-clock deadline by [`DeadlineInspector`] (deadline.rs).
+//! - [`StateDb::proof`] (proof.rs): EIP-1186 proofs from the stored trie (trie/), at the
+//!   head or an older block.
 //! - [`Executor::simulate_bundle`] (bundle.rs): `eth_callBundle`, signed transactions run in
 //!   order with block validation on a throw-away cache, reporting coinbase payments.
 //!
@@ -25,6 +28,7 @@ mod call;
 mod deadline;
 mod error;
 mod executor;
+mod proof;
 mod state;
 pub mod trie;
 
@@ -37,6 +41,7 @@ pub use call::{CALL_GAS_CAP, CallOutcome};
 pub use deadline::DeadlineInspector;
 pub use error::{ExecError, StateError};
 pub use executor::Executor;
+pub use proof::{AccountProof, SlotProof};
 pub use state::{DEFAULT_CACHE_MB, StateAt, StateDb};
 
 #[cfg(test)]

@@ -17,15 +17,15 @@ use std::{
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles};
 use ordo_primitives::ChainSpec;
-use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage};
+use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage, view::StateView};
 use quick_cache::{Weighter, sync::Cache};
 use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountInfo};
 
 use crate::{
     error::StateError,
     trie::{
-        AccountNodes, Base, NoNodes, Overlaid, PrefixSet, StorageNodes, TrieNodes, account_leaf,
-        slot_leaf, update_root,
+        AccountNodes, Base, NoNodes, Overlaid, PrefixSet, StorageNodes, account_leaf, slot_leaf,
+        update_root,
     },
 };
 
@@ -215,6 +215,8 @@ impl StateDb {
         pre: &revm::database::Cache,
         commit: &mut BlockCommit,
     ) -> Result<B256, StateError> {
+        // The builder is the only writer: the live view is the pre-block state throughout.
+        let view = self.storage.live();
         let mut accounts: BTreeMap<B256, Option<Vec<u8>>> = BTreeMap::new();
         for (address, account) in changes {
             if !account.is_touched() {
@@ -262,7 +264,7 @@ impl StateDb {
                 if wiped {
                     commit.wiped_storage.push(*address);
                 }
-                Self::storage_root_of(Some(&self.storage), &slots, commit)?
+                Self::storage_root_of(Some(&view), &slots, commit)?
             };
             if let Some(code) = &account.info.code
                 && account.info.code_hash != KECCAK_EMPTY
@@ -286,10 +288,10 @@ impl StateDb {
         }
         let changed = PrefixSet::new(accounts.keys().map(Nibbles::unpack).collect());
         let leaves = Overlaid {
-            base: Base::Accounts(&self.storage),
+            base: Base::Accounts(&view),
             overlay: &accounts,
         };
-        let update = update_root(&AccountNodes(&self.storage), &leaves, &changed)?;
+        let update = update_root(&AccountNodes(&view), &leaves, &changed)?;
         push_nodes(&mut commit.account_nodes, update.nodes, update.removed);
         Ok(update.root)
     }
@@ -297,7 +299,7 @@ impl StateDb {
     /// The storage root after `slots`, from `storage`'s nodes and slots (none: genesis),
     /// with the node changes added to `commit`.
     fn storage_root_of(
-        storage: Option<&Storage>,
+        storage: Option<&StateView<'_>>,
         slots: &SlotChanges,
         commit: &mut BlockCommit,
     ) -> Result<B256, StateError> {
@@ -355,16 +357,12 @@ impl StateDb {
     /// The state root of the head state, from the stored trie (nothing changed: the stored
     /// hashes answer it).
     pub fn state_root(&self) -> Result<B256, StateError> {
+        let view = self.storage.snapshot();
         let leaves = Overlaid {
-            base: Base::Accounts(&self.storage),
+            base: Base::Accounts(&view),
             overlay: &BTreeMap::new(),
         };
-        Ok(update_root(&AccountNodes(&self.storage), &leaves, &PrefixSet::default())?.root)
-    }
-
-    /// The stored nodes of the account trie (for proofs).
-    pub fn account_nodes(&self) -> impl TrieNodes + '_ {
-        AccountNodes(&self.storage)
+        Ok(update_root(&AccountNodes(&view), &leaves, &PrefixSet::default())?.root)
     }
 }
 

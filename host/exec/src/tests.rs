@@ -673,13 +673,13 @@ fn scratch_state_root(storage: &Storage) -> B256 {
     let mut accounts = alloy_trie::HashBuilder::default();
     let mut cursor = Some(B256::ZERO);
     while let Some(from) = cursor {
-        let Some((hashed, record)) = storage.next_account(&from).unwrap() else {
+        let Some((hashed, record)) = storage.live().next_account(&from).unwrap() else {
             break;
         };
         let mut slots = HashBuilder::default();
         let mut slot_cursor = Some(B256::ZERO);
         while let Some(from) = slot_cursor {
-            let Some((slot, value)) = storage.next_slot(&hashed, &from).unwrap() else {
+            let Some((slot, value)) = storage.live().next_slot(&hashed, &from).unwrap() else {
                 break;
             };
             slots.add_leaf(Nibbles::unpack(slot), &trie::slot_leaf(&value));
@@ -764,14 +764,15 @@ fn roots_over_random_blocks_equal_roots_from_scratch() {
                 ..Default::default()
             },
         );
-        let (commit, root) = StateDb::genesis_commit(&spec).unwrap();
-        storage.commit_block(&commit).unwrap();
+        let genesis = write_genesis(&storage, &spec).unwrap();
+        let root = genesis.header.state_root;
         assert_eq!(scratch_state_root(&storage), root);
         let exec = Executor::new(Arc::new(StateDb::open(storage.clone()).unwrap()), 7);
-        let mut parent = genesis_header(&spec, root);
+        let mut parent = genesis.header.clone();
         let mut nonce = 0u64;
         let mut setters = vec![setter];
         let (mut deleted, mut cleared) = (0, 0);
+        let mut headers = vec![parent.clone()];
         for number in 1..=12u64 {
             let mut txs = Vec::new();
             for _ in 0..rng.random_range(1..25) {
@@ -853,11 +854,60 @@ fn roots_over_random_blocks_equal_roots_from_scratch() {
                 built.block.header.state_root
             );
             parent = built.block.header.clone();
+            headers.push(parent.clone());
+        }
+        // Proofs at every block, of accounts that changed, disappeared or never existed.
+        let mut who: Vec<Address> = vec![key.address(), Address::repeat_byte(0x99)];
+        who.extend(empties.iter().take(3));
+        who.extend(setters.iter().take(4));
+        for header in &headers {
+            for address in &who {
+                check_proof(&exec, header, *address);
+            }
         }
         // The run removed accounts and cleared slots, not only added them.
         assert!(
             deleted > 0 && cleared > 0,
             "seed {seed}: {deleted} deleted, {cleared} cleared"
         );
+    }
+}
+
+/// `eth_getProof` of `address` (and slots 0..45) at `header`'s block verifies against the
+/// header's state root and the account's storage root.
+fn check_proof(exec: &Executor, header: &alloy_consensus::Header, address: Address) {
+    use alloy_trie::{Nibbles, proof::verify_proof};
+    let slots: Vec<B256> = (0..45u64).map(|i| B256::from(U256::from(i))).collect();
+    let proof = exec
+        .state()
+        .proof(address, &slots, Some(header.number))
+        .unwrap();
+    let storage = exec.state().storage();
+    let account = storage.account_at(&address, header.number).unwrap();
+    assert_eq!(proof.account, account);
+    verify_proof(
+        header.state_root,
+        Nibbles::unpack(alloy_primitives::keccak256(address)),
+        account.as_ref().map(trie::account_leaf),
+        &proof.account_proof,
+    )
+    .unwrap_or_else(|e| panic!("account {address} at {}: {e}", header.number));
+    for slot in &proof.storage {
+        let value = storage
+            .storage_at(&address, &slot.slot, header.number)
+            .unwrap();
+        assert_eq!(slot.value, value);
+        match &account {
+            Some(record) => verify_proof(
+                record.storage_root,
+                Nibbles::unpack(alloy_primitives::keccak256(slot.slot)),
+                (!value.is_zero()).then(|| trie::slot_leaf(&value)),
+                &slot.proof,
+            )
+            .unwrap_or_else(|e| {
+                panic!("slot {} of {address} at {}: {e}", slot.slot, header.number)
+            }),
+            None => assert!(value.is_zero() && slot.proof.is_empty()),
+        }
     }
 }

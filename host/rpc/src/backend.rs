@@ -9,9 +9,10 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{
-    AccessListResult, Block, BlockOverrides, FeeHistory, Filter, Header, Log, Transaction,
-    TransactionReceipt, TransactionRequest, state::StateOverride,
+    AccessListResult, Block, BlockOverrides, EIP1186AccountProofResponse, FeeHistory, Filter,
+    Header, Log, Transaction, TransactionReceipt, TransactionRequest, state::StateOverride,
 };
+use alloy_serde::JsonStorageKey;
 use tokio::sync::broadcast;
 
 use crate::BackendError;
@@ -109,6 +110,14 @@ pub trait EthState: Send + Sync + 'static {
 
     /// A storage slot's value at a block.
     fn storage_at(&self, address: Address, slot: U256, at: BlockId) -> BackendResult<B256>;
+
+    /// The EIP-1186 proof of an account and some of its slots at a block (`eth_getProof`).
+    fn proof(
+        &self,
+        address: Address,
+        keys: Vec<JsonStorageKey>,
+        at: BlockId,
+    ) -> BackendResult<EIP1186AccountProofResponse>;
 
     /// Executes a call without committing it (`eth_call`). A revert is
     /// [`BackendError::reverted`].

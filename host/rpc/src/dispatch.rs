@@ -26,6 +26,8 @@ use crate::{
 
 /// The most blocks one `eth_feeHistory` call covers (geth's limit); larger counts are clamped.
 pub const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+/// Most storage keys one `eth_getProof` proves.
+pub const MAX_PROOF_KEYS: usize = 1024;
 /// The most reward percentiles one `eth_feeHistory` call may ask for (geth's maxQueryLimit):
 /// the answer holds one row of that many per block.
 pub const MAX_FEE_HISTORY_PERCENTILES: usize = 100;
@@ -187,6 +189,23 @@ impl Server {
                 let address: Address = p.required(0)?;
                 let slot: U256 = p.required(1)?;
                 to_raw(&b.storage_at(address, slot, block_or_latest(&p, 2)?)?)
+            }
+            "eth_getProof" => {
+                p.at_most(3)?;
+                let address: Address = p.required(0)?;
+                let keys: Vec<alloy_serde::JsonStorageKey> = p.required(1)?;
+                if keys.len() > MAX_PROOF_KEYS {
+                    return Err(BackendError::invalid_params(format!(
+                        "too many storage keys: {} (at most {MAX_PROOF_KEYS})",
+                        keys.len()
+                    )));
+                }
+                let at = block_or_latest(&p, 2)?;
+                to_raw(
+                    &self
+                        .read_eth(b, ctx, move |b| b.proof(address, keys, at))
+                        .await?,
+                )
             }
             "eth_call" | "eth_estimateGas" => {
                 p.at_most(4)?;

@@ -16,7 +16,11 @@
 //!   the nodes on the paths they touched (`ordo_exec::trie`).
 //! - `account_history` (`address ‖ block → record before block`) and `storage_history`
 //!   (`address ‖ slot ‖ block → value before block`): change sets that answer state
-//!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]).
+//!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]); and
+//!   `changes` (`block → the accounts and slots it changed`), so a walk back from the head
+//!   knows which keys differ at an older block ([`view::StateView::changed_after`]).
+//! - Reads of the state go through [`view::StateView`]: live, or a snapshot that later
+//!   commits do not change (proofs and other multi-key walks).
 //! - `batches`: batch records by index (big-endian), built by the batcher and updated as
 //!   the L1 poster submits and confirms them ([`Storage::put_batch`], fsynced).
 //! - `bundles`: accepted searcher bundles not yet expired (`bundle hash → record`, the
@@ -34,9 +38,10 @@
 //! an operator's `activate` must survive a crash just like a transaction.
 
 mod records;
+pub mod view;
 
 pub use records::AccountRecord;
-use records::{decode_node, encode_node, key_path, path_key};
+use records::{ChangeSet, SlotRef, decode_node, encode_node, path_key};
 
 use std::path::Path;
 
@@ -138,6 +143,7 @@ pub struct Storage {
     storage_trie: Keyspace,
     account_history: Keyspace,
     storage_history: Keyspace,
+    changes: Keyspace,
     meta: Keyspace,
     plugins: Keyspace,
     bundles: Keyspace,
@@ -194,6 +200,12 @@ fn slot_key(hashed_address: &B256, hashed_slot: &B256) -> [u8; 64] {
     key
 }
 
+fn read_head(value: &[u8]) -> u64 {
+    let mut n = [0u8; 8];
+    n[..value.len().min(8)].copy_from_slice(&value[..value.len().min(8)]);
+    u64::from_be_bytes(n)
+}
+
 fn node_value(keyspace: &'static str, bytes: &[u8]) -> Result<BranchNodeCompact> {
     decode_node(bytes).ok_or(StorageError::Corrupt {
         keyspace,
@@ -219,6 +231,7 @@ impl Storage {
             storage_trie: ks("storage_trie")?,
             account_history: ks("account_history")?,
             storage_history: ks("storage_history")?,
+            changes: ks("changes")?,
             meta: ks("meta")?,
             plugins: ks("plugins")?,
             bundles: ks("bundles")?,
@@ -310,6 +323,20 @@ impl Storage {
                 let value = previous.as_ref().map(encode).unwrap_or_default();
                 batch.insert(&self.account_history, key, value);
             }
+            let changes = ChangeSet {
+                accounts: commit.account_history.iter().map(|(a, _)| *a).collect(),
+                slots: commit
+                    .storage_history
+                    .iter()
+                    .map(|(address, slot, _)| SlotRef {
+                        address: *address,
+                        slot: *slot,
+                    })
+                    .collect(),
+            };
+            if !changes.accounts.is_empty() || !changes.slots.is_empty() {
+                batch.insert(&self.changes, number, encode(&changes));
+            }
             for (address, slot, previous) in &commit.storage_history {
                 let mut key = Vec::with_capacity(60);
                 key.extend_from_slice(&history_slot_key(address, slot));
@@ -386,11 +413,7 @@ impl Storage {
 
     /// The head block number, `None` before genesis is written.
     pub fn head(&self) -> Result<Option<u64>> {
-        Ok(self.meta.get(HEAD_KEY)?.map(|v| {
-            let mut n = [0u8; 8];
-            n.copy_from_slice(&v[..8.min(v.len())]);
-            u64::from_be_bytes(n)
-        }))
+        Ok(self.meta.get(HEAD_KEY)?.map(|v| read_head(&v)))
     }
 
     /// A block by number.
@@ -426,137 +449,7 @@ impl Storage {
             .transpose()
     }
 
-    // ---- State -----------------------------------------------------------------------
-
-    /// An account.
-    pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>> {
-        self.account_hashed(&keccak256(address))
-    }
-
-    /// An account by `keccak(address)`.
-    pub fn account_hashed(&self, hashed: &B256) -> Result<Option<AccountRecord>> {
-        self.accounts
-            .get(hashed.as_slice())?
-            .map(|v| decode("accounts", &v))
-            .transpose()
-    }
-
-    /// The first account whose hashed address is at or after `from` (state trie order).
-    pub fn next_account(&self, from: &B256) -> Result<Option<(B256, AccountRecord)>> {
-        match self.accounts.range(from.as_slice()..).next() {
-            Some(item) => {
-                let (key, value) = item.into_inner()?;
-                Ok(Some((B256::from_slice(&key), decode("accounts", &value)?)))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// A storage slot (zero when absent).
-    pub fn storage(&self, address: &Address, slot: &B256) -> Result<U256> {
-        self.storage_hashed(&keccak256(address), &keccak256(slot))
-    }
-
-    /// A storage slot by hashed address and hashed slot.
-    pub fn storage_hashed(&self, hashed_address: &B256, hashed_slot: &B256) -> Result<U256> {
-        Ok(self
-            .storage
-            .get(slot_key(hashed_address, hashed_slot))?
-            .map(|v| U256::from_be_slice(&v))
-            .unwrap_or_default())
-    }
-
-    /// The account's first non-zero slot whose hashed key is at or after `from` (storage trie
-    /// order).
-    pub fn next_slot(&self, hashed_address: &B256, from: &B256) -> Result<Option<(B256, U256)>> {
-        let start = slot_key(hashed_address, from);
-        let end = slot_key(hashed_address, &B256::repeat_byte(0xff));
-        match self.storage.range(start..=end).next() {
-            Some(item) => {
-                let (key, value) = item.into_inner()?;
-                Ok(Some((
-                    B256::from_slice(&key[32..]),
-                    U256::from_be_slice(&value),
-                )))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// The first stored state trie node, in path order, whose path starts with `prefix`.
-    pub fn account_node_under(
-        &self,
-        prefix: &Nibbles,
-    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
-        Self::node_under(
-            &self.account_trie,
-            "account_trie",
-            ACCOUNT_TRIE_OWNER,
-            prefix,
-        )
-    }
-
-    /// The first stored node of an account's storage trie whose path starts with `prefix`.
-    pub fn storage_node_under(
-        &self,
-        hashed_address: &B256,
-        prefix: &Nibbles,
-    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
-        Self::node_under(
-            &self.storage_trie,
-            "storage_trie",
-            hashed_address.as_slice(),
-            prefix,
-        )
-    }
-
-    fn node_under(
-        keyspace: &Keyspace,
-        name: &'static str,
-        owner: &[u8],
-        prefix: &Nibbles,
-    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
-        let Some(item) = keyspace.prefix(path_key(owner, prefix)).next() else {
-            return Ok(None);
-        };
-        let (key, value) = item.into_inner()?;
-        let path = key_path(&key[owner.len()..]).ok_or(StorageError::Corrupt {
-            keyspace: name,
-            source: alloy_rlp::Error::Custom("not a trie path"),
-        })?;
-        Ok(Some((path, node_value(name, &value)?)))
-    }
-
-    /// An account as it was after block `block` (history first, then the head state).
-    pub fn account_at(&self, address: &Address, block: u64) -> Result<Option<AccountRecord>> {
-        let mut from = address.to_vec();
-        from.extend_from_slice(&(block + 1).to_be_bytes());
-        let mut to = address.to_vec();
-        to.extend_from_slice(&u64::MAX.to_be_bytes());
-        // The first change after `block` recorded the value that held at `block`.
-        if let Some(item) = self.account_history.range(from..=to).next() {
-            let (_, value) = item.into_inner()?;
-            if value.is_empty() {
-                return Ok(None);
-            }
-            return decode("account_history", &value).map(Some);
-        }
-        self.account(address)
-    }
-
-    /// A storage slot as it was after block `block`.
-    pub fn storage_at(&self, address: &Address, slot: &B256, block: u64) -> Result<U256> {
-        let prefix = history_slot_key(address, slot);
-        let mut from = prefix.to_vec();
-        from.extend_from_slice(&(block + 1).to_be_bytes());
-        let mut to = prefix.to_vec();
-        to.extend_from_slice(&u64::MAX.to_be_bytes());
-        if let Some(item) = self.storage_history.range(from..=to).next() {
-            let (_, value) = item.into_inner()?;
-            return Ok(U256::from_be_slice(&value));
-        }
-        self.storage(address, slot)
-    }
+    // ---- State (reads: view.rs) ----------------------------------------------------
 
     /// Bytecode by hash.
     pub fn code(&self, hash: &B256) -> Result<Option<Bytes>> {

@@ -1,6 +1,6 @@
 //! Records stored in the state keyspaces.
 
-use alloy_primitives::{B256, U256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 use alloy_trie::{BranchNodeCompact, Nibbles, TrieMask};
 
@@ -60,4 +60,23 @@ pub(crate) fn path_key(prefix: &[u8], path: &Nibbles) -> Vec<u8> {
 /// The inverse of [`path_key`] (after the prefix); `None` for a byte that is no nibble.
 pub(crate) fn key_path(bytes: &[u8]) -> Option<Nibbles> {
     (bytes.len() <= 64 && bytes.iter().all(|b| *b < 16)).then(|| Nibbles::from_nibbles(bytes))
+}
+
+/// What one block changed: the `changes` keyspace's value (by block number), so a walk back
+/// from the head finds every key that differs at an older block.
+#[derive(Debug, Clone, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub(crate) struct ChangeSet {
+    /// Accounts the block changed.
+    pub accounts: Vec<Address>,
+    /// Slots the block changed.
+    pub slots: Vec<SlotRef>,
+}
+
+/// A slot of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub(crate) struct SlotRef {
+    /// The account.
+    pub address: Address,
+    /// The slot.
+    pub slot: B256,
 }

@@ -88,11 +88,11 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
     let hashed = keccak256(addr);
     let only = keccak256(B256::repeat_byte(2));
     assert_eq!(
-        s.next_slot(&hashed, &B256::ZERO).unwrap(),
+        s.live().next_slot(&hashed, &B256::ZERO).unwrap(),
         Some((only, U256::from(1)))
     );
     let after = B256::from(U256::from_be_bytes(only.0) + U256::from(1));
-    assert_eq!(s.next_slot(&hashed, &after).unwrap(), None);
+    assert_eq!(s.live().next_slot(&hashed, &after).unwrap(), None);
 }
 
 #[test]
@@ -126,13 +126,19 @@ fn trie_nodes_are_found_by_path_prefix_and_a_wipe_removes_an_accounts_nodes() {
         ..Default::default()
     })
     .unwrap();
-    let under = |p: &[u8]| s.account_node_under(&path(p)).unwrap();
+    let under = |p: &[u8]| s.live().account_node_under(&path(p)).unwrap();
     assert_eq!(under(&[]), Some((path(&[]), node(2))));
     assert_eq!(under(&[1]), Some((path(&[1, 2]), node(0))));
     assert_eq!(under(&[1, 2, 3]), Some((path(&[1, 2, 3]), node(3))));
     assert_eq!(under(&[2]), None);
-    assert_eq!(s.storage_node_under(&owner, &path(&[])).unwrap(), None);
-    let stored = s.storage_node_under(&keccak256(addr), &path(&[])).unwrap();
+    assert_eq!(
+        s.live().storage_node_under(&owner, &path(&[])).unwrap(),
+        None
+    );
+    let stored = s
+        .live()
+        .storage_node_under(&keccak256(addr), &path(&[]))
+        .unwrap();
     assert_eq!(stored, Some((path(&[4]), node(1))));
 
     // Deleting a node, and wiping an account's storage (its nodes too).
@@ -145,7 +151,9 @@ fn trie_nodes_are_found_by_path_prefix_and_a_wipe_removes_an_accounts_nodes() {
     .unwrap();
     assert_eq!(under(&[1]), Some((path(&[1, 2, 3]), node(3))));
     assert_eq!(
-        s.storage_node_under(&keccak256(addr), &path(&[])).unwrap(),
+        s.live()
+            .storage_node_under(&keccak256(addr), &path(&[]))
+            .unwrap(),
         None
     );
 }

@@ -23,6 +23,7 @@ mod l1;
 mod metrics;
 mod operator;
 mod plugins;
+mod proof;
 mod restart;
 mod rpc_limits;
 mod schema;

@@ -3,10 +3,14 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{
-    AccessListResult, BlockOverrides, TransactionRequest, state::StateOverride,
+    AccessListResult, BlockOverrides, EIP1186AccountProofResponse, EIP1186StorageProof,
+    TransactionRequest, state::StateOverride,
 };
+use alloy_serde::JsonStorageKey;
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY};
 use ordo_primitives::alloy_eips::{BlockId, BlockNumberOrTag};
 use ordo_rpc::{BackendResult, EthState};
+use ordo_storage::AccountRecord;
 
 use crate::{NodeApi, chain::call_deadline, errors::exec_err};
 
@@ -44,6 +48,48 @@ impl EthState for NodeApi {
             .slot(&address, &B256::from(slot))
             .map_err(|e| exec_err(e.into()))?;
         Ok(B256::from(value))
+    }
+
+    fn proof(
+        &self,
+        address: Address,
+        keys: Vec<JsonStorageKey>,
+        at: BlockId,
+    ) -> BackendResult<EIP1186AccountProofResponse> {
+        let block = match self.state_block(at)? {
+            Some(n) => Some(n),
+            // Pinned here, so the proof and the block a caller checks it against agree.
+            None => Some(ordo_rpc::EthBlocks::head_number(self)),
+        };
+        let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
+        let proof = self
+            .exec
+            .state()
+            .proof(address, &slots, block)
+            .map_err(|e| exec_err(e.into()))?;
+        let account = proof.account.unwrap_or(AccountRecord {
+            nonce: 0,
+            balance: U256::ZERO,
+            storage_root: EMPTY_ROOT_HASH,
+            code_hash: KECCAK_EMPTY,
+        });
+        Ok(EIP1186AccountProofResponse {
+            address,
+            balance: account.balance,
+            code_hash: account.code_hash,
+            nonce: account.nonce,
+            storage_hash: account.storage_root,
+            account_proof: proof.account_proof,
+            storage_proof: keys
+                .into_iter()
+                .zip(proof.storage)
+                .map(|(key, slot)| EIP1186StorageProof {
+                    key,
+                    value: slot.value,
+                    proof: slot.proof,
+                })
+                .collect(),
+        })
     }
 
     fn call(

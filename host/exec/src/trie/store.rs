@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{B256, U256};
 use alloy_trie::{BranchNodeCompact, Nibbles, TrieAccount};
-use ordo_storage::{AccountRecord, Storage};
+use ordo_storage::{AccountRecord, view::StateView};
 
 use super::root::{TrieLeaves, TrieNodes, seek_key};
 use crate::error::StateError;
@@ -26,7 +26,7 @@ pub fn slot_leaf(value: &U256) -> Vec<u8> {
 }
 
 /// The stored nodes of the state trie.
-pub struct AccountNodes<'a>(pub &'a Storage);
+pub struct AccountNodes<'a>(pub &'a StateView<'a>);
 
 impl TrieNodes for AccountNodes<'_> {
     fn first_under(
@@ -39,8 +39,8 @@ impl TrieNodes for AccountNodes<'_> {
 
 /// The stored nodes of one account's storage trie.
 pub struct StorageNodes<'a> {
-    /// The storage.
-    pub storage: &'a Storage,
+    /// The state.
+    pub storage: &'a StateView<'a>,
     /// keccak(address).
     pub hashed_address: B256,
 }
@@ -70,9 +70,9 @@ pub enum Base<'a> {
     /// No stored leaves.
     None,
     /// The accounts.
-    Accounts(&'a Storage),
+    Accounts(&'a StateView<'a>),
     /// One account's slots (by keccak(address)).
-    Slots(&'a Storage, B256),
+    Slots(&'a StateView<'a>, B256),
 }
 
 impl Base<'_> {

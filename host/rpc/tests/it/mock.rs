@@ -231,6 +231,18 @@ impl EthState for MockBackend {
         Ok(B256::from(slot))
     }
 
+    fn proof(
+        &self,
+        address: Address,
+        _keys: Vec<alloy_serde::JsonStorageKey>,
+        _at: BlockId,
+    ) -> BackendResult<alloy_rpc_types_eth::EIP1186AccountProofResponse> {
+        Ok(alloy_rpc_types_eth::EIP1186AccountProofResponse {
+            address,
+            ..Default::default()
+        })
+    }
+
     fn call(
         &self,
         request: TransactionRequest,

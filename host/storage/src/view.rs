@@ -1,0 +1,253 @@
+//! Reading the state: [`StateView`] over the live keyspaces or over a snapshot, so a walk
+//! that reads many keys (a proof, a root) sees one block's state even while the builder
+//! commits the next. [`Storage`]'s own state reads are the live view's.
+
+use std::collections::BTreeSet;
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_trie::{BranchNodeCompact, Nibbles};
+use fjall::{Iter, Keyspace, Readable, Snapshot, UserValue};
+
+use crate::{
+    ACCOUNT_TRIE_OWNER, AccountRecord, HEAD_KEY, Result, Storage, StorageError, decode,
+    history_slot_key, node_value, read_head,
+    records::{ChangeSet, key_path, path_key},
+    slot_key,
+};
+
+/// The state as one moment of the database saw it.
+pub struct StateView<'a> {
+    storage: &'a Storage,
+    snapshot: Option<Snapshot>,
+}
+
+impl std::fmt::Debug for StateView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateView")
+            .field("snapshot", &self.snapshot.is_some())
+            .finish()
+    }
+}
+
+impl Storage {
+    /// The live state: each read sees the latest commit.
+    pub fn live(&self) -> StateView<'_> {
+        StateView {
+            storage: self,
+            snapshot: None,
+        }
+    }
+
+    /// The state as it is now, unchanged by later commits for as long as the view lives
+    /// (keep it short: it holds old data on disk).
+    pub fn snapshot(&self) -> StateView<'_> {
+        StateView {
+            storage: self,
+            snapshot: Some(self.db.snapshot()),
+        }
+    }
+
+    /// An account.
+    pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>> {
+        self.live().account(address)
+    }
+
+    /// A storage slot (zero when absent).
+    pub fn storage(&self, address: &Address, slot: &B256) -> Result<U256> {
+        self.live().storage(address, slot)
+    }
+
+    /// An account as it was after block `block`.
+    pub fn account_at(&self, address: &Address, block: u64) -> Result<Option<AccountRecord>> {
+        self.live().account_at(address, block)
+    }
+
+    /// A storage slot as it was after block `block`.
+    pub fn storage_at(&self, address: &Address, slot: &B256, block: u64) -> Result<U256> {
+        self.live().storage_at(address, slot, block)
+    }
+}
+
+impl StateView<'_> {
+    fn get(&self, keyspace: &Keyspace, key: &[u8]) -> Result<Option<UserValue>> {
+        Ok(match &self.snapshot {
+            Some(snapshot) => snapshot.get(keyspace, key)?,
+            None => keyspace.get(key)?,
+        })
+    }
+
+    fn range(&self, keyspace: &Keyspace, from: &[u8], to: &[u8]) -> Iter {
+        match &self.snapshot {
+            Some(snapshot) => snapshot.range(keyspace, from..=to),
+            None => keyspace.range(from..=to),
+        }
+    }
+
+    fn prefix(&self, keyspace: &Keyspace, prefix: &[u8]) -> Iter {
+        match &self.snapshot {
+            Some(snapshot) => snapshot.prefix(keyspace, prefix),
+            None => keyspace.prefix(prefix),
+        }
+    }
+
+    /// The head block number, `None` before genesis.
+    pub fn head(&self) -> Result<Option<u64>> {
+        Ok(self
+            .get(&self.storage.meta, HEAD_KEY)?
+            .map(|v| read_head(&v)))
+    }
+
+    /// An account.
+    pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>> {
+        self.account_hashed(&keccak256(address))
+    }
+
+    /// An account by `keccak(address)`.
+    pub fn account_hashed(&self, hashed: &B256) -> Result<Option<AccountRecord>> {
+        self.get(&self.storage.accounts, hashed.as_slice())?
+            .map(|v| decode("accounts", &v))
+            .transpose()
+    }
+
+    /// The first account whose hashed address is at or after `from` (state trie order).
+    pub fn next_account(&self, from: &B256) -> Result<Option<(B256, AccountRecord)>> {
+        let last = B256::repeat_byte(0xff);
+        match self
+            .range(&self.storage.accounts, from.as_slice(), last.as_slice())
+            .next()
+        {
+            Some(item) => {
+                let (key, value) = item.into_inner()?;
+                Ok(Some((B256::from_slice(&key), decode("accounts", &value)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A storage slot (zero when absent).
+    pub fn storage(&self, address: &Address, slot: &B256) -> Result<U256> {
+        self.storage_hashed(&keccak256(address), &keccak256(slot))
+    }
+
+    /// A storage slot by hashed address and hashed slot.
+    pub fn storage_hashed(&self, hashed_address: &B256, hashed_slot: &B256) -> Result<U256> {
+        Ok(self
+            .get(
+                &self.storage.storage,
+                &slot_key(hashed_address, hashed_slot),
+            )?
+            .map(|v| U256::from_be_slice(&v))
+            .unwrap_or_default())
+    }
+
+    /// The account's first non-zero slot whose hashed key is at or after `from` (storage trie
+    /// order).
+    pub fn next_slot(&self, hashed_address: &B256, from: &B256) -> Result<Option<(B256, U256)>> {
+        let start = slot_key(hashed_address, from);
+        let end = slot_key(hashed_address, &B256::repeat_byte(0xff));
+        match self.range(&self.storage.storage, &start, &end).next() {
+            Some(item) => {
+                let (key, value) = item.into_inner()?;
+                Ok(Some((
+                    B256::from_slice(&key[32..]),
+                    U256::from_be_slice(&value),
+                )))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The first stored state trie node, in path order, whose path starts with `prefix`.
+    pub fn account_node_under(
+        &self,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
+        self.node_under(
+            &self.storage.account_trie,
+            "account_trie",
+            ACCOUNT_TRIE_OWNER,
+            prefix,
+        )
+    }
+
+    /// The first stored node of an account's storage trie whose path starts with `prefix`.
+    pub fn storage_node_under(
+        &self,
+        hashed_address: &B256,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
+        self.node_under(
+            &self.storage.storage_trie,
+            "storage_trie",
+            hashed_address.as_slice(),
+            prefix,
+        )
+    }
+
+    fn node_under(
+        &self,
+        keyspace: &Keyspace,
+        name: &'static str,
+        owner: &[u8],
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
+        let Some(item) = self.prefix(keyspace, &path_key(owner, prefix)).next() else {
+            return Ok(None);
+        };
+        let (key, value) = item.into_inner()?;
+        let path = key_path(&key[owner.len()..]).ok_or(StorageError::Corrupt {
+            keyspace: name,
+            source: alloy_rlp::Error::Custom("not a trie path"),
+        })?;
+        Ok(Some((path, node_value(name, &value)?)))
+    }
+
+    /// An account as it was after block `block` (history first, then the state).
+    pub fn account_at(&self, address: &Address, block: u64) -> Result<Option<AccountRecord>> {
+        let mut from = address.to_vec();
+        from.extend_from_slice(&(block + 1).to_be_bytes());
+        let mut to = address.to_vec();
+        to.extend_from_slice(&u64::MAX.to_be_bytes());
+        // The first change after `block` recorded the value that held at `block`.
+        if let Some(item) = self.range(&self.storage.account_history, &from, &to).next() {
+            let (_, value) = item.into_inner()?;
+            if value.is_empty() {
+                return Ok(None);
+            }
+            return decode("account_history", &value).map(Some);
+        }
+        self.account(address)
+    }
+
+    /// A storage slot as it was after block `block`.
+    pub fn storage_at(&self, address: &Address, slot: &B256, block: u64) -> Result<U256> {
+        let prefix = history_slot_key(address, slot);
+        let mut from = prefix.to_vec();
+        from.extend_from_slice(&(block + 1).to_be_bytes());
+        let mut to = prefix.to_vec();
+        to.extend_from_slice(&u64::MAX.to_be_bytes());
+        if let Some(item) = self.range(&self.storage.storage_history, &from, &to).next() {
+            let (_, value) = item.into_inner()?;
+            return Ok(U256::from_be_slice(&value));
+        }
+        self.storage(address, slot)
+    }
+
+    /// Every account and slot some block after `block` changed (up to this view's head).
+    pub fn changed_after(
+        &self,
+        block: u64,
+    ) -> Result<(BTreeSet<Address>, BTreeSet<(Address, B256)>)> {
+        let mut accounts = BTreeSet::new();
+        let mut slots = BTreeSet::new();
+        let from = (block + 1).to_be_bytes();
+        let to = u64::MAX.to_be_bytes();
+        for item in self.range(&self.storage.changes, &from, &to) {
+            let (_, value) = item.into_inner()?;
+            let set: ChangeSet = decode("changes", &value)?;
+            accounts.extend(set.accounts);
+            slots.extend(set.slots.into_iter().map(|s| (s.address, s.slot)));
+        }
+        Ok((accounts, slots))
+    }
+}

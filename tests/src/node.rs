@@ -69,6 +69,9 @@ pub struct NodeOpts {
     pub env: Vec<(String, String)>,
     /// Start the node with this (soft, hard) limit on open files (through `sh -c ulimit`).
     pub open_files: Option<(u64, u64)>,
+    /// Start from a copy of this datadir (a chain written beforehand, e.g. by
+    /// `ordo bench state`) instead of a fresh one.
+    pub seed_datadir: Option<PathBuf>,
 }
 
 impl Default for NodeOpts {
@@ -83,6 +86,7 @@ impl Default for NodeOpts {
             extra_args: Vec::new(),
             env: Vec::new(),
             open_files: None,
+            seed_datadir: None,
         }
     }
 }
@@ -234,6 +238,11 @@ impl TestNode {
     }
 
     async fn spawn(&mut self) -> Result<()> {
+        if let Some(seed) = &self.opts.seed_datadir
+            && !self.datadir.exists()
+        {
+            copy_dir(seed, &self.datadir)?;
+        }
         self.runs += 1;
         let run = self.runs;
         let stderr_path = self.root.join(format!("node-{run}.stderr.log"));
@@ -487,4 +496,19 @@ impl NodeLogs {
         }
         res
     }
+}
+
+/// Copies the directory tree `from` to `to` (a closed datadir).
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }

@@ -580,7 +580,7 @@ fn run_bundle(
 
 /// A post-Prague header with the fields Ordo keeps constant (no uncles, withdrawals, blobs,
 /// beacon root or requests) and empty roots; callers fill in the rest.
-fn empty_header(
+pub(crate) fn empty_header(
     number: u64,
     gas_limit: u64,
     timestamp: u64,
@@ -603,44 +603,4 @@ fn empty_header(
         requests_hash: Some(EMPTY_REQUESTS_HASH),
         ..Default::default()
     }
-}
-
-/// The genesis header for a state root and chain parameters.
-pub fn genesis_header(spec: &ordo_primitives::ChainSpec, state_root: B256) -> Header {
-    Header {
-        state_root,
-        ..empty_header(
-            0,
-            spec.gas_limit,
-            spec.genesis_timestamp,
-            spec.genesis_base_fee,
-            spec.extra_data.clone(),
-        )
-    }
-}
-
-/// Writes the genesis block and state of `spec` into an empty `storage` (one atomic batch,
-/// plus the chain id) and returns the block: what the node does on a fresh datadir and what
-/// derivation does on its scratch one.
-pub fn write_genesis(
-    storage: &ordo_storage::Storage,
-    spec: &ordo_primitives::ChainSpec,
-) -> Result<BlockRecord, ordo_storage::StorageError> {
-    let (mut commit, root) = StateDb::genesis_commit(spec).map_err(|e| e.0)?;
-    let header = genesis_header(spec, root);
-    let block = BlockRecord {
-        hash: header.hash_slow(),
-        header,
-        transactions: vec![],
-        senders: vec![],
-        tx_hashes: vec![],
-        provenance: Provenance {
-            policy: "genesis".into(),
-            ..Default::default()
-        },
-    };
-    commit.block = Some(block.clone());
-    storage.commit_block(&commit)?;
-    storage.put_chain_id(spec.chain_id)?;
-    Ok(block)
 }

@@ -28,19 +28,21 @@ mod call;
 mod deadline;
 mod error;
 mod executor;
+mod genesis;
 mod proof;
 mod state;
 pub mod trie;
 
 pub use block::{
     BlockAssembler, BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, DropReason, SPEC,
-    Skipped, genesis_header, write_genesis,
+    Skipped,
 };
 pub use bundle::{BundleOutcome, BundleTxResult};
 pub use call::{CALL_GAS_CAP, CallOutcome};
 pub use deadline::DeadlineInspector;
 pub use error::{ExecError, StateError};
 pub use executor::Executor;
+pub use genesis::{BulkAccount, genesis_header, write_bulk_genesis, write_genesis};
 pub use proof::{AccountProof, SlotProof};
 pub use state::{DEFAULT_CACHE_MB, StateAt, StateDb};
 

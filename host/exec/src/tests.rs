@@ -911,3 +911,87 @@ fn check_proof(exec: &Executor, header: &alloy_consensus::Header, address: Addre
         }
     }
 }
+
+#[test]
+fn a_bulk_genesis_equals_the_same_genesis_written_in_one_batch() {
+    let key = PrivateKeySigner::random();
+    let mut spec = ChainSpec::empty(7);
+    spec.alloc.insert(
+        key.address(),
+        GenesisAccount {
+            balance: U256::from(10u128.pow(21)),
+            ..Default::default()
+        },
+    );
+    let contract = Address::repeat_byte(0xee);
+    let slots: Vec<(B256, U256)> = (0..300u64)
+        .map(|i| (B256::from(U256::from(i)), U256::from(i * 7)))
+        .collect();
+    let bulk: Vec<BulkAccount> = (0..2000u64)
+        .map(|i| BulkAccount {
+            address: Address::from_word(alloy_primitives::keccak256(i.to_be_bytes())),
+            balance: U256::from(i + 1),
+            ..Default::default()
+        })
+        .chain([BulkAccount {
+            address: contract,
+            code: Bytes::copy_from_slice(&SETTER),
+            storage: slots.clone(),
+            ..Default::default()
+        }])
+        .collect();
+    let mut whole = spec.clone();
+    for a in &bulk {
+        whole.alloc.insert(
+            a.address,
+            GenesisAccount {
+                balance: a.balance,
+                code: a.code.clone(),
+                storage: a.storage.iter().copied().collect(),
+                ..Default::default()
+            },
+        );
+    }
+    let one = tempfile::tempdir().unwrap();
+    let one = Storage::open(one.path()).unwrap();
+    let expected = write_genesis(&one, &whole).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let block = write_bulk_genesis(&storage, &spec, bulk).unwrap();
+    assert_eq!(block.hash, expected.hash);
+    assert_eq!(scratch_state_root(&storage), block.header.state_root);
+    assert_eq!(
+        storage
+            .storage(&contract, &B256::from(U256::from(5)))
+            .unwrap(),
+        U256::from(35)
+    );
+    // A bulk datadir goes on like any other: a block on top, roots from the stored trie.
+    let exec = Executor::new(Arc::new(StateDb::open(storage.clone()).unwrap()), 7);
+    assert_eq!(exec.state().state_root().unwrap(), block.header.state_root);
+    let tx = signed(&key, 0, TxKind::Call(contract), 0, {
+        let mut data = [0u8; 64];
+        data[31] = 5;
+        Bytes::copy_from_slice(&data)
+    });
+    let built = exec
+        .build_block(
+            &block.header,
+            block.hash,
+            &params(1),
+            &[tx],
+            Provenance::default(),
+        )
+        .unwrap();
+    storage.commit_block(&built.commit).unwrap();
+    exec.state().apply(&built.commit);
+    assert_eq!(scratch_state_root(&storage), built.block.header.state_root);
+    assert_eq!(
+        storage
+            .storage(&contract, &B256::from(U256::from(5)))
+            .unwrap(),
+        U256::ZERO
+    );
+    // A bulk load goes into an empty datadir only.
+    assert!(storage.ingest_state(Default::default()).is_err());
+}

@@ -123,6 +123,23 @@ pub struct BlockCommit {
     pub storage_nodes: Vec<(B256, Nibbles, Option<BranchNodeCompact>)>,
 }
 
+/// A large state for [`Storage::ingest_state`]: every sequence sorted by its storage key
+/// (hashed address; hashed address then hashed slot; trie path; code hash), without
+/// duplicates.
+#[derive(Default)]
+pub struct BulkState {
+    /// Accounts by keccak(address).
+    pub accounts: Vec<(B256, AccountRecord)>,
+    /// Non-zero slots: keccak(address), keccak(slot), value.
+    pub slots: Vec<(B256, B256, U256)>,
+    /// State trie branch nodes by path.
+    pub account_nodes: Vec<(Nibbles, BranchNodeCompact)>,
+    /// Storage trie branch nodes: keccak(address), path.
+    pub storage_nodes: Vec<(B256, Nibbles, BranchNodeCompact)>,
+    /// Bytecode by hash.
+    pub code: Vec<(B256, Bytes)>,
+}
+
 /// The layout of the state keyspaces this version writes (2: hashed keys and stored trie
 /// nodes). Recorded with the genesis block.
 pub const STATE_FORMAT: u8 = 2;
@@ -450,6 +467,47 @@ impl Storage {
     }
 
     // ---- State (reads: view.rs) ----------------------------------------------------
+
+    /// Bulk-loads a large genesis state into an empty datadir, keyspace by keyspace, from
+    /// streams sorted by key (fjall ingestion: no write-ahead log, no per-key cost). Not
+    /// atomic: the genesis block, committed afterwards, is what makes the datadir usable, so
+    /// a datadir interrupted here has no head and is refused as incomplete by nothing but its
+    /// missing genesis (start it over).
+    pub fn ingest_state(&self, state: BulkState) -> Result<()> {
+        if self.head()?.is_some() {
+            return Err(StorageError::Corrupt {
+                keyspace: "meta",
+                source: alloy_rlp::Error::Custom("bulk state goes into an empty datadir only"),
+            });
+        }
+        let mut ingest = self.accounts.start_ingestion()?;
+        for (hashed, record) in state.accounts {
+            ingest.write(hashed.0, encode(&record))?;
+        }
+        ingest.finish()?;
+        let mut ingest = self.storage.start_ingestion()?;
+        for (owner, slot, value) in state.slots {
+            ingest.write(slot_key(&owner, &slot), value.to_be_bytes::<32>())?;
+        }
+        ingest.finish()?;
+        let mut ingest = self.account_trie.start_ingestion()?;
+        for (path, node) in state.account_nodes {
+            ingest.write(path_key(ACCOUNT_TRIE_OWNER, &path), encode_node(&node))?;
+        }
+        ingest.finish()?;
+        let mut ingest = self.storage_trie.start_ingestion()?;
+        for (owner, path, node) in state.storage_nodes {
+            ingest.write(path_key(owner.as_slice(), &path), encode_node(&node))?;
+        }
+        ingest.finish()?;
+        let mut ingest = self.code.start_ingestion()?;
+        for (hash, code) in state.code {
+            ingest.write(hash.0, code.to_vec())?;
+        }
+        ingest.finish()?;
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
 
     /// Bytecode by hash.
     pub fn code(&self, hash: &B256) -> Result<Option<Bytes>> {

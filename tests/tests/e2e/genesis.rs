@@ -170,3 +170,101 @@ async fn chain_id_flag() -> Result<()> {
         })
         .await
 }
+
+/// Runs `ordo bench state ARGS` (the `ordo-bench` executable beside `ordo`) to completion.
+fn bench_state(args: &[&str]) -> Result<()> {
+    let out = std::process::Command::new(ordo_bin())
+        .arg("bench")
+        .arg("state")
+        .args(args)
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "ordo bench state {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// `ordo bench state` writes a large genesis through the storage layer (ingestion); the same
+/// allocation as a geth genesis.json gives the same genesis block through the node's own
+/// writer, and the bulk-written chain then runs like any other: transfers to its accounts,
+/// balances, and proofs of its accounts and contract slots against the state root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bench_state_datadir_runs_and_matches_its_genesis_json() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let datadir = dir.path().join("state");
+    let json = dir.path().join("genesis.json");
+    let size = ["--accounts", "5000", "--contracts", "4", "--slots", "300"];
+    let datadir_arg = datadir.display().to_string();
+    let json_arg = json.display().to_string();
+    bench_state(&[&size[..], &["--datadir", &datadir_arg]].concat())?;
+    bench_state(&[&size[..], &["--genesis-json", &json_arg]].concat())?;
+    // A second bulk write into the same datadir is refused.
+    ensure!(bench_state(&[&size[..], &["--datadir", &datadir_arg]].concat()).is_err());
+
+    let bulk = TestNode::start(NodeOpts {
+        seed_datadir: Some(datadir.clone()),
+        ..Default::default()
+    })
+    .await?;
+    let from_json = TestNode::start(NodeOpts {
+        genesis: Some(json.clone()),
+        ..Default::default()
+    })
+    .await?;
+    let genesis_of = |node: &TestNode| {
+        let rpc = node.rpc();
+        async move {
+            let b = rpc
+                .ok("eth_getBlockByNumber", json!(["0x0", false]))
+                .await?;
+            Ok::<_, eyre::Report>((b["hash"].clone(), b["stateRoot"].clone()))
+        }
+    };
+    assert_eq!(genesis_of(&bulk).await?, genesis_of(&from_json).await?);
+
+    bulk.logs()
+        .guard(GUARD, async {
+            let me = dev_signer(1);
+            let p = bulk.provider(&me);
+            // Account 4321 of the state: 1 ether, then one more wei.
+            let to = ordo_bench_state_address(4321);
+            assert_eq!(p.get_balance(to).await?, U256::from(ETHER));
+            let tx = alloy::rpc::types::TransactionRequest::default()
+                .to(to)
+                .value(U256::from(1));
+            let r = wait_receipt(&p, *p.send_transaction(tx).await?.tx_hash(), RECEIPT).await?;
+            ensure!(r.status());
+            assert_eq!(p.get_balance(to).await?, U256::from(ETHER + 1));
+            let n = r.block_number.ok_or_else(|| eyre!("no block"))?;
+            let block = p
+                .get_block_by_number(n.into())
+                .await?
+                .ok_or_else(|| eyre!("no block {n}"))?;
+            let proof = p
+                .get_proof(to, vec![])
+                .block_id(alloy::eips::BlockId::number(n))
+                .await?;
+            alloy_trie::proof::verify_proof(
+                block.header.state_root,
+                alloy_trie::Nibbles::unpack(alloy::primitives::keccak256(to)),
+                Some(alloy_rlp::encode(alloy_trie::TrieAccount {
+                    nonce: proof.nonce,
+                    balance: proof.balance,
+                    storage_root: proof.storage_hash,
+                    code_hash: proof.code_hash,
+                })),
+                &proof.account_proof,
+            )
+            .map_err(|e| eyre!("{e}"))?;
+            Ok(())
+        })
+        .await
+}
+
+/// `ordo bench state`'s account `i` (the low 20 bytes of keccak256(i)).
+fn ordo_bench_state_address(i: u64) -> alloy::primitives::Address {
+    alloy::primitives::Address::from_word(alloy::primitives::keccak256(i.to_be_bytes()))
+}

@@ -1,0 +1,958 @@
+//! The load generator (`ordo bench`): load for any Ethereum JSON-RPC node (Ordo, anvil,
+//! geth, ...). It imports no node logic: it speaks public JSON-RPC only, through the
+//! shared client (`ordo-rpc-client`); from `ordo-primitives` it takes only the dev chain's
+//! constants (the default mnemonic).
+//!
+//! Flow:
+//! 1. **Setup** (standard JSON-RPC only): `eth_chainId`; fees from `eth_gasPrice` and
+//!    `eth_maxPriorityFeePerGas` (`maxFee = gasPrice * fee_multiplier + tip`); the sender
+//!    accounts: the first M accounts of the mnemonic when M <= 10 (the funded dev accounts),
+//!    otherwise accounts `m/44'/60'/0'/0/{offset..offset+M}` which are first funded from the
+//!    dev accounts (or from `--funder-key`) with funding transfers whose receipts are awaited.
+//!    Nonces come from `eth_getTransactionCount(addr, "pending")`.
+//! 2. **Pre-sign** N EIP-1559 transfers (tx k from sender k % M, 1 wei to the next sender)
+//!    on all cores, and pre-render each `eth_sendRawTransaction` request body, so the send
+//!    phase does no crypto and no encoding.
+//! 3. **Send** with C concurrent workers over one HTTP client (`TCP_NODELAY`, keep-alive, up
+//!    to C connections), each pulling the next tx from a shared cursor. Per tx: send time,
+//!    ack time, and the result (hash or error message).
+//! 4. **Track inclusion**, concurrently with sending, so early txs are not charged for the
+//!    rest of the send phase. Default (`--track blocks`): poll `eth_blockNumber` every
+//!    `--poll-ms` (10 ms); each new block is read with `eth_getBlockByNumber(n, false)` and
+//!    each of our hashes in it gets its inclusion time; the receipts of those txs are then
+//!    fetched with batched `eth_getTransactionReceipt` (status). Cost: O(included txs).
+//!    `--track receipts`: every tick, batch `eth_getTransactionReceipt` over all accepted,
+//!    not-yet-included hashes (closest to "first time the receipt is seen", but the polling
+//!    itself loads the node heavily when many txs are outstanding).
+//! 5. **Report**: accepted tx/s (accepted / (last ack - first send)), included tx/s, ack
+//!    latency and inclusion latency (send -> included) p50/p90/p99/max via hdrhistogram,
+//!    errors grouped by message. Numbers only: nothing here asserts a timing.
+//!
+//! Seams: `BenchArgs` (clap) and `run`. HTTP only (reqwest is built without TLS).
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, transaction::RlpEcdsaEncodableTx};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, hex, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
+use eyre::{Context, Result, bail, eyre};
+use hdrhistogram::Histogram;
+use ordo_primitives::DEV_MNEMONIC;
+use ordo_rpc_client::{ClientError, RpcClient};
+use serde_json::{Value, json};
+
+const TRANSFER_GAS: u64 = 21_000;
+const GWEI: u128 = 1_000_000_000;
+
+/// How inclusion is detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrackMode {
+    /// Follow new blocks (`eth_blockNumber` + `eth_getBlockByNumber`), then batch the
+    /// receipts of our txs in them. Cheap for the node.
+    Blocks,
+    /// Batch `eth_getTransactionReceipt` over every outstanding tx on each tick.
+    Receipts,
+}
+
+/// `ordo bench` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// JSON-RPC HTTP endpoint of the node under test.
+    #[arg(long, default_value = "http://127.0.0.1:8547")]
+    pub rpc: String,
+    /// Number of transfers to send.
+    #[arg(long, default_value_t = 10_000)]
+    pub txs: usize,
+    /// Number of sender accounts.
+    #[arg(long, default_value_t = 10)]
+    pub accounts: usize,
+    /// Concurrent in-flight requests (and HTTP connections).
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Mnemonic of the sender (and, without --funder-key, funder) accounts.
+    #[arg(long, default_value = DEV_MNEMONIC)]
+    pub mnemonic: String,
+    /// Hex private key that funds the senders (then senders are always derived accounts).
+    #[arg(long)]
+    pub funder_key: Option<String>,
+    /// First derivation index of funded sender accounts (used when M > 10 or --funder-key).
+    #[arg(long, default_value_t = 10)]
+    pub account_offset: u32,
+    /// maxFeePerGas = eth_gasPrice * this + tip (headroom for a rising base fee).
+    #[arg(long, default_value_t = 2)]
+    pub fee_multiplier: u128,
+    /// How inclusion is detected.
+    #[arg(long, value_enum, default_value_t = TrackMode::Blocks)]
+    pub track: TrackMode,
+    /// Inclusion poll interval in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    pub poll_ms: u64,
+    /// Max calls per batched JSON-RPC request while tracking.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+    /// Give up waiting for inclusion this many seconds after the send phase ends.
+    #[arg(long, default_value_t = 120)]
+    pub timeout_secs: u64,
+    /// Print the result as one JSON object instead of the text report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the benchmark and prints the report.
+pub async fn run(args: BenchArgs) -> Result<()> {
+    if args.txs == 0 || args.accounts == 0 || args.concurrency == 0 || args.batch_size == 0 {
+        bail!("--txs, --accounts, --concurrency and --batch-size must be > 0");
+    }
+    let rpc = client(&args.rpc, args.concurrency)?;
+    let track_rpc = client(&args.rpc, 8)?;
+
+    // ---- setup
+    let chain_id = quantity(&rpc.call("eth_chainId", json!([])).await?)? as u64;
+    let gas_price = quantity(&rpc.call("eth_gasPrice", json!([])).await?)?;
+    let tip = match rpc.call("eth_maxPriorityFeePerGas", json!([])).await {
+        Ok(v) => quantity(&v)?,
+        Err(e) => {
+            tracing::warn!(%e, "eth_maxPriorityFeePerGas failed; using min(gasPrice, 1 gwei)");
+            gas_price.min(GWEI)
+        }
+    };
+    let max_fee = gas_price
+        .saturating_mul(args.fee_multiplier.max(1))
+        .saturating_add(tip);
+    let fees = Fees {
+        chain_id,
+        max_fee,
+        tip,
+    };
+
+    let parent = MnemonicBuilder::<English>::default()
+        .phrase(args.mnemonic.as_str())
+        .build_parent_key()
+        .wrap_err("deriving from --mnemonic")?;
+    let use_dev = args.accounts <= 10 && args.funder_key.is_none();
+    let first = if use_dev { 0 } else { args.account_offset };
+    let senders: Vec<PrivateKeySigner> = (0..args.accounts as u32)
+        .map(|i| Ok(parent.child(first + i)?.signer()))
+        .collect::<Result<_>>()?;
+    let per_sender = args.txs.div_ceil(args.accounts) as u128;
+    let cost_per_tx = u128::from(TRANSFER_GAS) * max_fee + 1;
+    say(
+        args.json,
+        format!(
+            "ordo bench: {} | chain {chain_id} | {} txs from {} accounts | concurrency {} | \
+         maxFee {:.3} gwei, tip {:.3} gwei",
+            args.rpc,
+            args.txs,
+            args.accounts,
+            args.concurrency,
+            max_fee as f64 / GWEI as f64,
+            tip as f64 / GWEI as f64,
+        ),
+    );
+
+    if !use_dev {
+        let funders: Vec<PrivateKeySigner> = match &args.funder_key {
+            Some(k) => vec![
+                k.trim()
+                    .parse()
+                    .wrap_err("--funder-key is not a hex private key")?,
+            ],
+            None => (0..10u32)
+                .map(|i| Ok(parent.child(i)?.signer()))
+                .collect::<Result<_>>()?,
+        };
+        // Twice what the run needs, so a rising base fee does not starve a sender.
+        let need = U256::from(per_sender * cost_per_tx * 2);
+        fund(&rpc, &args, &fees, &funders, &senders, need).await?;
+    }
+
+    // ---- nonces and pre-signing
+    let nonces: Vec<u64> = per_account(
+        &rpc,
+        args.batch_size,
+        senders.iter(),
+        "eth_getTransactionCount",
+        "pending",
+    )
+    .await?
+    .iter()
+    .map(|v| quantity(v).map(|n| n as u64))
+    .collect::<Result<_>>()?;
+    let t_sign = Instant::now();
+    let prepared = {
+        let senders = senders.clone();
+        let n = args.txs;
+        tokio::task::spawn_blocking(move || presign(&senders, &nonces, n, fees)).await?
+    };
+    let sign_secs = t_sign.elapsed().as_secs_f64();
+    tracing::info!(txs = prepared.len(), secs = sign_secs, "pre-signed");
+    let prepared = Arc::new(prepared);
+    let by_hash: Arc<HashMap<B256, usize>> = Arc::new(
+        prepared
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.hash, i))
+            .collect(),
+    );
+
+    // ---- send + track
+    let outcomes: Arc<Vec<OnceLock<Outcome>>> =
+        Arc::new((0..prepared.len()).map(|_| OnceLock::new()).collect());
+    let send_done = Arc::new(AtomicBool::new(false));
+    let start_block = quantity(&rpc.call("eth_blockNumber", json!([])).await?)? as u64;
+
+    let tracker = tokio::spawn(track(
+        track_rpc,
+        args.clone(),
+        prepared.clone(),
+        by_hash.clone(),
+        outcomes.clone(),
+        send_done.clone(),
+        start_block,
+    ));
+
+    let cursor = Arc::new(AtomicUsize::new(0));
+    let t_send = Instant::now();
+    let mut workers = Vec::with_capacity(args.concurrency);
+    for _ in 0..args.concurrency {
+        let (rpc, prepared, outcomes, cursor) = (
+            rpc.clone(),
+            prepared.clone(),
+            outcomes.clone(),
+            cursor.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = cursor.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = prepared.get(i) else { break };
+                let sent_at = Instant::now();
+                let res = rpc.call_body(p.body.clone(), &[]).await;
+                let acked_at = Instant::now();
+                let result = match res {
+                    Ok(_) => Ok(()),
+                    Err(ClientError::Rpc(e)) => Err(e.message),
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = outcomes[i].set(Outcome {
+                    sent_at,
+                    acked_at,
+                    result,
+                });
+            }
+        }));
+    }
+    for w in workers {
+        w.await?;
+    }
+    let send_secs = t_send.elapsed().as_secs_f64();
+    send_done.store(true, Ordering::SeqCst);
+    let tracked = tracker.await??;
+
+    // ---- report
+    let report = Report::build(&outcomes, &tracked, sign_secs, send_secs)?;
+    report.print(&args);
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fees {
+    chain_id: u64,
+    max_fee: u128,
+    tip: u128,
+}
+
+/// A pre-signed tx with its pre-rendered request body.
+#[derive(Debug)]
+struct Prepared {
+    hash: B256,
+    body: String,
+}
+
+#[derive(Debug)]
+struct Outcome {
+    sent_at: Instant,
+    acked_at: Instant,
+    result: std::result::Result<(), String>,
+}
+
+/// Signs one EIP-1559 transfer (gas 21000); returns the EIP-2718 bytes and the tx hash.
+fn sign_transfer(
+    s: &PrivateKeySigner,
+    fees: Fees,
+    nonce: u64,
+    to: Address,
+    value: U256,
+) -> (Bytes, B256) {
+    let tx = TxEip1559 {
+        chain_id: fees.chain_id,
+        nonce,
+        gas_limit: TRANSFER_GAS,
+        max_fee_per_gas: fees.max_fee,
+        max_priority_fee_per_gas: fees.tip,
+        to: TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    // Signing a 32-byte hash with a valid local key only fails on a broken RNG-free k256
+    // invariant; treat it as a bug.
+    #[allow(clippy::expect_used)]
+    let sig = s
+        .sign_hash_sync(&tx.signature_hash())
+        .expect("local signing is infallible");
+    let mut raw = Vec::with_capacity(tx.eip2718_encoded_length(&sig));
+    tx.eip2718_encode(&sig, &mut raw);
+    let hash = keccak256(&raw);
+    (raw.into(), hash)
+}
+
+/// Pre-signs `n` transfers: tx k from sender k % M with nonce base + k / M, 1 wei to the
+/// next sender, in parallel on all cores; keeps index order.
+fn presign(senders: &[PrivateKeySigner], nonces: &[u64], n: usize, fees: Fees) -> Vec<Prepared> {
+    let m = senders.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(n.max(1));
+    let chunk = n.div_ceil(threads);
+    let mut out: Vec<Prepared> = Vec::with_capacity(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let lo = t * chunk;
+                    let hi = ((t + 1) * chunk).min(n);
+                    (lo..hi)
+                        .map(|k| {
+                            let s = k % m;
+                            let nonce = nonces[s] + (k / m) as u64;
+                            let to = senders[(s + 1) % m].address();
+                            let (raw, hash) = sign_transfer(&senders[s], fees, nonce, to, U256::from(1));
+                            let body = format!(
+                                r#"{{"jsonrpc":"2.0","id":{k},"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+                                hex::encode(&raw)
+                            );
+                            Prepared { hash, body }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(v) => out.extend(v),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+    });
+    out
+}
+
+/// Tops up every sender below `need` to `need`, spreading the funding txs over the funders,
+/// and waits for their receipts.
+async fn fund(
+    rpc: &RpcClient,
+    args: &BenchArgs,
+    fees: &Fees,
+    funders: &[PrivateKeySigner],
+    senders: &[PrivateKeySigner],
+    need: U256,
+) -> Result<()> {
+    let balances: Vec<U256> = per_account(
+        rpc,
+        args.batch_size,
+        senders.iter(),
+        "eth_getBalance",
+        "latest",
+    )
+    .await?
+    .into_iter()
+    .map(serde_json::from_value::<U256>)
+    .collect::<Result<_, _>>()?;
+    let todo: Vec<(Address, U256)> = senders
+        .iter()
+        .zip(&balances)
+        .filter(|(_, b)| **b < need)
+        .map(|(s, b)| (s.address(), need - *b))
+        .collect();
+    if todo.is_empty() {
+        say(
+            args.json,
+            format!("funding: all {} senders already funded", senders.len()),
+        );
+        return Ok(());
+    }
+    let mut funder_nonces = Vec::with_capacity(funders.len());
+    for f in funders {
+        let v = rpc
+            .call("eth_getTransactionCount", json!([f.address(), "pending"]))
+            .await?;
+        funder_nonces.push(quantity(&v)? as u64);
+    }
+    let t = Instant::now();
+    let mut hashes = Vec::with_capacity(todo.len());
+    for (i, (to, amount)) in todo.iter().enumerate() {
+        let f = i % funders.len();
+        let (raw, hash) = sign_transfer(&funders[f], *fees, funder_nonces[f], *to, *amount);
+        funder_nonces[f] += 1;
+        rpc.call("eth_sendRawTransaction", json!([raw]))
+            .await
+            .map_err(|e| eyre!("funding tx from {}: {e}", funders[f].address()))?;
+        hashes.push(hash);
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    let mut pending = hashes;
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for chunk in pending.chunks(args.batch_size) {
+            let calls: Vec<(&str, Value)> = chunk
+                .iter()
+                .map(|h| ("eth_getTransactionReceipt", json!([h])))
+                .collect();
+            for (h, r) in chunk.iter().zip(rpc.batch(&calls).await?) {
+                let r = r.map_err(|e| eyre!("funding receipt: {e}"))?;
+                if r.is_null() {
+                    still.push(*h);
+                } else if r.get("status").and_then(Value::as_str) != Some("0x1") {
+                    bail!("funding tx {h} failed: {r}");
+                }
+            }
+        }
+        pending = still;
+        if !pending.is_empty() {
+            if Instant::now() > deadline {
+                bail!(
+                    "{} funding txs not mined within {}s",
+                    pending.len(),
+                    args.timeout_secs
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    say(
+        args.json,
+        format!(
+            "funding: {} senders funded from {} funder(s) in {:.2}s",
+            todo.len(),
+            funders.len(),
+            t.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(())
+}
+
+/// What the tracker saw.
+#[derive(Debug, Default)]
+struct Tracked {
+    /// Per prepared tx: when it was first seen included, and in which block.
+    included: Vec<Option<(Instant, u64)>>,
+    /// Receipt status per included tx (true = success), by index.
+    status: HashMap<usize, bool>,
+    /// Blocks that carried at least one of our txs.
+    blocks_with_ours: BTreeMap<u64, usize>,
+    /// Errors of the tracker's own requests, by message.
+    errors: BTreeMap<String, usize>,
+    /// Whether it stopped on the timeout.
+    timed_out: bool,
+}
+
+impl Tracked {
+    fn mark(&mut self, idx: usize, at: Instant, block: u64) {
+        if self.included[idx].is_none() {
+            self.included[idx] = Some((at, block));
+            *self.blocks_with_ours.entry(block).or_default() += 1;
+        }
+    }
+}
+
+async fn track(
+    rpc: RpcClient,
+    args: BenchArgs,
+    prepared: Arc<Vec<Prepared>>,
+    by_hash: Arc<HashMap<B256, usize>>,
+    outcomes: Arc<Vec<OnceLock<Outcome>>>,
+    send_done: Arc<AtomicBool>,
+    start_block: u64,
+) -> Result<Tracked> {
+    let n = prepared.len();
+    let mut t = Tracked {
+        included: vec![None; n],
+        ..Default::default()
+    };
+    let poll = Duration::from_millis(args.poll_ms.max(1));
+    let mut next_block = start_block + 1;
+    let mut deadline: Option<Instant> = None;
+    // Accepted and not yet included (receipts mode keeps this list).
+    let mut outstanding: Vec<usize> = Vec::new();
+    let mut registered = vec![false; n]; // receipts mode: already in `outstanding` once
+    let mut need_receipts: Vec<usize> = Vec::new();
+
+    loop {
+        let tick = Instant::now();
+        let done_sending = send_done.load(Ordering::SeqCst);
+        match args.track {
+            TrackMode::Blocks => {
+                match rpc.call("eth_blockNumber", json!([])).await {
+                    Ok(v) => {
+                        let head = quantity(&v)? as u64;
+                        while next_block <= head {
+                            let b = match rpc
+                                .call(
+                                    "eth_getBlockByNumber",
+                                    json!([format!("{next_block:#x}"), false]),
+                                )
+                                .await
+                            {
+                                Ok(b) => b,
+                                Err(e) => {
+                                    *t.errors
+                                        .entry(format!("getBlockByNumber: {e}"))
+                                        .or_default() += 1;
+                                    break;
+                                }
+                            };
+                            if b.is_null() {
+                                break; // not visible yet; retry next tick
+                            }
+                            let seen = Instant::now();
+                            for h in b
+                                .get("transactions")
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                            {
+                                let Some(h) = h.as_str().and_then(|s| s.parse::<B256>().ok())
+                                else {
+                                    continue;
+                                };
+                                if let Some(&idx) = by_hash.get(&h) {
+                                    t.mark(idx, seen, next_block);
+                                    need_receipts.push(idx);
+                                }
+                            }
+                            next_block += 1;
+                        }
+                    }
+                    Err(e) => *t.errors.entry(format!("eth_blockNumber: {e}")).or_default() += 1,
+                }
+                // Statuses of the newly included, batched.
+                if !need_receipts.is_empty() {
+                    let idxs = std::mem::take(&mut need_receipts);
+                    for chunk in idxs.chunks(args.batch_size) {
+                        let calls: Vec<(&str, Value)> = chunk
+                            .iter()
+                            .map(|&i| ("eth_getTransactionReceipt", json!([prepared[i].hash])))
+                            .collect();
+                        match rpc.batch(&calls).await {
+                            Ok(rs) => {
+                                for (&i, r) in chunk.iter().zip(rs) {
+                                    match r {
+                                        Ok(v) if !v.is_null() => {
+                                            let ok = v.get("status").and_then(Value::as_str)
+                                                == Some("0x1");
+                                            t.status.insert(i, ok);
+                                        }
+                                        Ok(_) => need_receipts.push(i),
+                                        Err(e) => {
+                                            *t.errors.entry(format!("receipt: {e}")).or_default() +=
+                                                1
+                                        }
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                *t.errors.entry(format!("receipt batch: {e}")).or_default() += 1;
+                                need_receipts.extend_from_slice(chunk);
+                            }
+                        }
+                    }
+                }
+            }
+            TrackMode::Receipts => {
+                // Register newly accepted txs (a scan of N OnceLocks is cheap next to a
+                // network round trip).
+                for (i, o) in outcomes.iter().enumerate() {
+                    if !registered[i] && o.get().is_some_and(|o| o.result.is_ok()) {
+                        registered[i] = true;
+                        outstanding.push(i);
+                    }
+                }
+                let mut still = Vec::with_capacity(outstanding.len());
+                for chunk in outstanding.chunks(args.batch_size) {
+                    let calls: Vec<(&str, Value)> = chunk
+                        .iter()
+                        .map(|&i| ("eth_getTransactionReceipt", json!([prepared[i].hash])))
+                        .collect();
+                    match rpc.batch(&calls).await {
+                        Ok(rs) => {
+                            let seen = Instant::now();
+                            for (&i, r) in chunk.iter().zip(rs) {
+                                match r {
+                                    Ok(v) if !v.is_null() => {
+                                        let block = v
+                                            .get("blockNumber")
+                                            .and_then(|b| quantity(b).ok())
+                                            .unwrap_or_default()
+                                            as u64;
+                                        t.mark(i, seen, block);
+                                        let ok =
+                                            v.get("status").and_then(Value::as_str) == Some("0x1");
+                                        t.status.insert(i, ok);
+                                    }
+                                    Ok(_) => still.push(i),
+                                    Err(e) => {
+                                        *t.errors.entry(format!("receipt: {e}")).or_default() += 1;
+                                        still.push(i);
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            *t.errors.entry(format!("receipt batch: {e}")).or_default() += 1;
+                            still.extend_from_slice(chunk);
+                        }
+                    }
+                }
+                outstanding = still;
+            }
+        }
+
+        if done_sending {
+            let deadline = *deadline
+                .get_or_insert_with(|| Instant::now() + Duration::from_secs(args.timeout_secs));
+            let all_in = (0..n).all(|i| match outcomes[i].get() {
+                Some(o) if o.result.is_ok() => t.included[i].is_some(),
+                _ => true,
+            });
+            if all_in && need_receipts.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                t.timed_out = true;
+                break;
+            }
+        }
+        let spent = tick.elapsed();
+        if spent < poll {
+            tokio::time::sleep(poll - spent).await;
+        }
+    }
+    Ok(t)
+}
+
+#[derive(Debug)]
+struct Report {
+    sent: usize,
+    accepted: usize,
+    rejected: usize,
+    sign_secs: f64,
+    send_secs: f64,
+    accepted_tps: f64,
+    included: usize,
+    included_tps: f64,
+    reverted: usize,
+    not_included: usize,
+    blocks: usize,
+    max_per_block: usize,
+    ack_ms: Quantiles,
+    inclusion_ms: Quantiles,
+    errors: BTreeMap<String, usize>,
+    tracker_errors: BTreeMap<String, usize>,
+    timed_out: bool,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct Quantiles {
+    count: u64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Quantiles {
+    fn from(h: &Histogram<u64>) -> Self {
+        // Recorded in microseconds; reported in milliseconds.
+        let ms = |us: u64| us as f64 / 1000.0;
+        Self {
+            count: h.len(),
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+            mean: h.mean() / 1000.0,
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "p50 {:>9.2}  p90 {:>9.2}  p99 {:>9.2}  max {:>9.2}  mean {:>9.2}  (n={})",
+            self.p50, self.p90, self.p99, self.max, self.mean, self.count
+        )
+    }
+}
+
+impl Report {
+    fn build(
+        outcomes: &[OnceLock<Outcome>],
+        t: &Tracked,
+        sign_secs: f64,
+        send_secs: f64,
+    ) -> Result<Self> {
+        // 1 µs .. 1 h, 3 significant digits.
+        let new_hist = || Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3);
+        let mut ack = new_hist().map_err(|e| eyre!("histogram: {e}"))?;
+        let mut incl = new_hist().map_err(|e| eyre!("histogram: {e}"))?;
+        let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+        let (mut accepted, mut rejected, mut included, mut reverted, mut not_included) =
+            (0, 0, 0, 0, 0);
+        let mut first_send: Option<Instant> = None;
+        let mut last_ack: Option<Instant> = None;
+        let mut last_incl: Option<Instant> = None;
+        for (i, o) in outcomes.iter().enumerate() {
+            let Some(o) = o.get() else { continue };
+            first_send = Some(first_send.map_or(o.sent_at, |f| f.min(o.sent_at)));
+            let us = |d: Duration| (d.as_micros() as u64).clamp(1, 3_600_000_000);
+            match &o.result {
+                Ok(()) => {
+                    accepted += 1;
+                    last_ack = Some(last_ack.map_or(o.acked_at, |l| l.max(o.acked_at)));
+                    ack.saturating_record(us(o.acked_at - o.sent_at));
+                    match t.included[i] {
+                        Some((at, _)) => {
+                            included += 1;
+                            incl.saturating_record(us(at.saturating_duration_since(o.sent_at)));
+                            last_incl = Some(last_incl.map_or(at, |l| l.max(at)));
+                            if t.status.get(&i) == Some(&false) {
+                                reverted += 1;
+                            }
+                        }
+                        None => not_included += 1,
+                    }
+                }
+                Err(msg) => {
+                    rejected += 1;
+                    let mut key = msg.clone();
+                    key.truncate(200);
+                    *errors.entry(key).or_default() += 1;
+                }
+            }
+        }
+        let span = |end: Option<Instant>| match (first_send, end) {
+            (Some(a), Some(b)) if b > a => (b - a).as_secs_f64(),
+            _ => 0.0,
+        };
+        let rate = |count: usize, secs: f64| if secs > 0.0 { count as f64 / secs } else { 0.0 };
+        let ack_span = span(last_ack);
+        let incl_span = span(last_incl);
+        Ok(Self {
+            sent: outcomes.iter().filter(|o| o.get().is_some()).count(),
+            accepted,
+            rejected,
+            sign_secs,
+            send_secs,
+            accepted_tps: rate(accepted, ack_span),
+            included,
+            included_tps: rate(included, incl_span),
+            reverted,
+            not_included,
+            blocks: t.blocks_with_ours.len(),
+            max_per_block: t.blocks_with_ours.values().copied().max().unwrap_or(0),
+            ack_ms: Quantiles::from(&ack),
+            inclusion_ms: Quantiles::from(&incl),
+            errors,
+            tracker_errors: t.errors.clone(),
+            timed_out: t.timed_out,
+        })
+    }
+
+    fn print(&self, args: &BenchArgs) {
+        if args.json {
+            let v = json!({
+                "rpc": args.rpc,
+                "txs": args.txs,
+                "accounts": args.accounts,
+                "concurrency": args.concurrency,
+                "track": format!("{:?}", args.track).to_lowercase(),
+                "sent": self.sent,
+                "accepted": self.accepted,
+                "rejected": self.rejected,
+                "sign_secs": self.sign_secs,
+                "send_secs": self.send_secs,
+                "accepted_tps": self.accepted_tps,
+                "included": self.included,
+                "included_tps": self.included_tps,
+                "reverted": self.reverted,
+                "not_included": self.not_included,
+                "blocks": self.blocks,
+                "max_txs_per_block": self.max_per_block,
+                "ack_latency_ms": self.ack_ms,
+                "inclusion_latency_ms": self.inclusion_ms,
+                "errors": self.errors,
+                "tracker_errors": self.tracker_errors,
+                "timed_out": self.timed_out,
+            });
+            println!("{v}");
+            return;
+        }
+        println!(
+            "sign:      {} txs pre-signed in {:.2}s ({:.0} tx/s)",
+            self.sent.max(args.txs),
+            self.sign_secs,
+            if self.sign_secs > 0.0 {
+                args.txs as f64 / self.sign_secs
+            } else {
+                0.0
+            }
+        );
+        println!(
+            "send:      {} sent, {} accepted, {} rejected in {:.2}s -> {:.0} accepted tx/s",
+            self.sent, self.accepted, self.rejected, self.send_secs, self.accepted_tps
+        );
+        println!("ack  (ms): {}", self.ack_ms.line());
+        println!(
+            "included:  {} of {} accepted ({} reverted, {} not included{}) -> {:.0} included tx/s \
+             over {} blocks (max {} of ours per block)",
+            self.included,
+            self.accepted,
+            self.reverted,
+            self.not_included,
+            if self.timed_out {
+                ", gave up waiting"
+            } else {
+                ""
+            },
+            self.included_tps,
+            self.blocks,
+            self.max_per_block
+        );
+        println!(
+            "inclusion latency, send -> included (ms, track={:?}):",
+            args.track
+        );
+        println!("           {}", self.inclusion_ms.line());
+        if !self.errors.is_empty() {
+            println!("errors by message:");
+            for (m, c) in &self.errors {
+                println!("  {c:>8} x {m}");
+            }
+        }
+        if !self.tracker_errors.is_empty() {
+            println!("tracker request errors:");
+            for (m, c) in &self.tracker_errors {
+                println!("  {c:>8} x {m}");
+            }
+        }
+    }
+}
+
+/// The JSON-RPC client of one phase: up to `connections` keep-alive connections, 60 s per
+/// request.
+fn client(url: &str, connections: usize) -> Result<RpcClient> {
+    Ok(RpcClient::builder(url)
+        .max_idle_connections(connections)
+        .timeout(Duration::from_secs(60))
+        .build()?)
+}
+
+/// Progress lines: stdout for the text report, stderr with `--json` (stdout stays one object).
+fn say(json: bool, line: String) {
+    if json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+/// Parses a hex quantity.
+/// Asks `method(address, tag)` for every account, in batches of `batch_size`.
+async fn per_account(
+    rpc: &RpcClient,
+    batch_size: usize,
+    accounts: impl Iterator<Item = &PrivateKeySigner>,
+    method: &'static str,
+    tag: &str,
+) -> Result<Vec<Value>> {
+    let calls: Vec<(&str, Value)> = accounts
+        .map(|a| (method, json!([a.address(), tag])))
+        .collect();
+    let mut out = Vec::with_capacity(calls.len());
+    for chunk in calls.chunks(batch_size.max(1)) {
+        for r in rpc.batch(chunk).await? {
+            out.push(r.map_err(|e| eyre!("{method}: {e}"))?);
+        }
+    }
+    Ok(out)
+}
+
+fn quantity(v: &Value) -> Result<u128> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| eyre!("expected a hex quantity, got {v}"))?;
+    let h = s
+        .strip_prefix("0x")
+        .ok_or_else(|| eyre!("quantity without 0x: {s}"))?;
+    if h.is_empty() {
+        bail!("empty quantity");
+    }
+    Ok(u128::from_str_radix(h, 16)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presign_round_robin_nonces_and_hashes() {
+        let parent = MnemonicBuilder::<English>::default()
+            .phrase(DEV_MNEMONIC)
+            .build_parent_key()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let senders: Vec<_> = (0..3)
+            .map(|i| parent.child(i).map(|k| k.signer()))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let fees = Fees {
+            chain_id: ordo_primitives::DEV_CHAIN_ID,
+            max_fee: 3 * GWEI,
+            tip: GWEI,
+        };
+        let p = presign(&senders, &[5, 0, 9], 7, fees);
+        assert_eq!(p.len(), 7);
+        let bodies: Vec<Value> = p
+            .iter()
+            .map(|x| serde_json::from_str(&x.body).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        for (k, b) in bodies.iter().enumerate() {
+            assert_eq!(b["id"], k);
+            let raw: Bytes =
+                serde_json::from_value(b["params"][0].clone()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(keccak256(&raw), p[k].hash);
+            assert_eq!(raw[0], 0x02);
+        }
+        // Distinct hashes (distinct sender/nonce pairs).
+        let set: std::collections::HashSet<_> = p.iter().map(|x| x.hash).collect();
+        assert_eq!(set.len(), 7);
+        assert_eq!(
+            senders[0].address(),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+                .parse::<Address>()
+                .unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity(&json!("0x1ca3")).ok(), Some(7331));
+        assert!(quantity(&json!("12")).is_err());
+    }
+}

@@ -167,6 +167,17 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         None => config.chain_spec()?.chain_id,
     };
     let state = Arc::new(StateDb::with_cache(storage.clone(), config.state.cache_mb));
+    // Reads the stored trie's top only (hashes below are stored), so it costs the same at any
+    // state size; a mismatch means the datadir was damaged outside a block commit.
+    let stored_root = state.state_root()?;
+    if stored_root != head.header.state_root {
+        eyre::bail!(
+            "the stored state trie (root {stored_root}) does not match head block {}'s state \
+             root {}: the datadir is damaged",
+            head.header.number,
+            head.header.state_root
+        );
+    }
     let exec = Executor::new(state.clone(), chain_id);
     let gas_limit = head.header.gas_limit;
 

@@ -416,7 +416,8 @@ impl Builder {
         self.exec.state().apply(&commit);
         let block = Arc::new(block);
         *self.head.write() = block.clone();
-        self.pool.on_block(&leaving);
+        let changed: Vec<Address> = commit.accounts.iter().map(|(a, _)| *a).collect();
+        self.pool.on_block(&leaving, &changed);
         self.pool.note_dropped(invalid);
         if let Some(bundles) = self.bundles.read().clone() {
             bundles.prune(params.number, params.timestamp.max(now_secs()));

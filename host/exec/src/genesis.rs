@@ -92,7 +92,7 @@ fn build_trie(
     let root = hb.root();
     let (_, updates) = hb.split();
     let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = updates.into_iter().collect();
-    nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    nodes.sort_unstable_by_key(|a| a.0);
     (root, nodes)
 }
 
@@ -117,7 +117,7 @@ pub fn write_bulk_genesis(
         .chain(accounts)
         .map(|a| (keccak256(a.address), a))
         .collect();
-    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    all.sort_unstable_by_key(|a| a.0);
     if let Some(w) = all.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(StateError(StorageError::Corrupt {
             keyspace: "accounts",
@@ -138,7 +138,7 @@ pub fn write_bulk_genesis(
             .filter(|(_, v)| !v.is_zero())
             .map(|(k, v)| (keccak256(k), *v))
             .collect();
-        slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        slots.sort_unstable_by_key(|a| a.0);
         let (storage_root, nodes) = build_trie(slots.iter().map(|(k, v)| (*k, slot_leaf(v))));
         bulk.slots
             .extend(slots.into_iter().map(|(k, v)| (*hashed, k, v)));

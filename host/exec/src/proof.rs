@@ -70,14 +70,14 @@ impl StateDb {
         let view = self.storage().snapshot();
         let head = view.head()?.unwrap_or_default();
         let at = block.unwrap_or(head).min(head);
-        let (accounts, changed_slots) = if at < head {
+        let since = if at < head {
             view.changed_after(at)?
         } else {
             Default::default()
         };
 
         let mut overlay = BTreeMap::new();
-        for changed in &accounts {
+        for changed in &since.accounts {
             let then = view.account_at(changed, at)?;
             overlay.insert(keccak256(changed), then.as_ref().map(account_leaf));
         }
@@ -120,7 +120,7 @@ impl StateDb {
         };
 
         let mut slot_overlay = BTreeMap::new();
-        for (owner, slot) in &changed_slots {
+        for (owner, slot) in &since.slots {
             if *owner == address {
                 let value = view.storage_at(owner, slot, at)?;
                 slot_overlay.insert(

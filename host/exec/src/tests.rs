@@ -748,7 +748,7 @@ fn roots_over_random_blocks_equal_roots_from_scratch() {
             },
         );
         // Empty accounts: touching one removes it (EIP-161), a deletion in the trie.
-        let empties: Vec<Address> = (1..=12u8).map(|i| Address::repeat_byte(i)).collect();
+        let empties: Vec<Address> = (1..=12u8).map(Address::repeat_byte).collect();
         for a in &empties {
             spec.alloc.insert(*a, GenesisAccount::default());
         }

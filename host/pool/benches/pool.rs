@@ -108,7 +108,15 @@ fn benches(c: &mut Criterion) {
     group.bench_function("candidates_10k", |b| {
         b.iter(|| black_box(full.candidates(7)).len())
     });
-    group.bench_function("on_block_10k", |b| b.iter(|| black_box(full.on_block(&[]))));
+    // A block that changed 100 of the pool's senders (and as many other accounts).
+    let mut changed: Vec<_> = txs.iter().map(|t| t.sender).collect();
+    changed.sort();
+    changed.dedup();
+    changed.truncate(100);
+    changed.extend((0..100u8).map(alloy_primitives::Address::repeat_byte));
+    group.bench_function("on_block_10k_pool_200_changed", |b| {
+        b.iter(|| black_box(full.on_block(&[], &changed)))
+    });
     drop(full);
 
     let rt = tokio::runtime::Builder::new_multi_thread()

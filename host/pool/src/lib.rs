@@ -71,7 +71,7 @@
 //! pool.restore_from_storage().ok();
 //! let hash = pool.submit(tx).await; // returns after the fsync
 //! let txs = pool.candidates(7); // what the builder orders
-//! let dropped = pool.on_block(&[]); // after each block commit
+//! let dropped = pool.on_block(&[], &[]); // after each block commit: included, changed accounts
 //! # let _ = (hash, txs, dropped);
 //! # }
 //! ```
@@ -103,7 +103,7 @@ pub use config::{
     PoolConfig, PoolLimits,
 };
 pub use error::{PoolError, RPC_INTERNAL, RPC_INVALID_TX};
-pub use pool::{Pool, PoolStatus};
+pub use pool::{Pool, PoolStatus, TTL_SWEEP_EVERY};
 pub use state::StateReader;
 #[cfg(feature = "test-utils")]
 pub use testing::MockState;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256, keccak256};
 use ordo_primitives::{Candidate, PooledTx, decode_raw_tx};
@@ -22,6 +22,8 @@ use crate::{PoolConfig, PoolError, PoolLimits, StateReader};
 
 /// Above this many senders, `on_block` reads their accounts in parallel.
 const PARALLEL_READS: usize = 512;
+/// How often, at most, a block sweeps the whole pool for queued transactions past their TTL.
+pub const TTL_SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Transaction counts and footprint, as `txpool_status` reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub struct Pool {
     epoch: AtomicU64,
     /// The next arrival number; starts above every `seq` already in the WAL.
     next_seq: AtomicU64,
+    /// When `on_block` last swept the whole pool for expired queued transactions.
+    last_sweep: parking_lot::Mutex<Instant>,
     wal: WalWriter,
     announce: broadcast::Sender<B256>,
     dropped: parking_lot::Mutex<DropLog>,
@@ -116,6 +120,7 @@ impl Pool {
             storage,
             epoch: AtomicU64::new(0),
             next_seq: AtomicU64::new(first_seq),
+            last_sweep: parking_lot::Mutex::new(Instant::now()),
             announce,
             dropped: parking_lot::Mutex::new(DropLog::default()),
         })
@@ -296,19 +301,24 @@ impl Pool {
     }
 
     /// After a block commit: forgets the `included` transactions (their WAL entries left in
-    /// the block's atomic commit), re-validates every pooled sender against the new state
-    /// (nonce too low or insufficient funds → dropped; queued → pending once the gap
-    /// closes), drops queued transactions older than the TTL, removes the dropped ones from
-    /// the WAL and returns their hashes (not the included ones).
-    ///
-    /// Reads one account per pooled sender (outside the lock, in parallel when many).
-    #[tracing::instrument(target = "ordo::pool", name = "on_block", level = "debug", skip_all, fields(included = included.len()))]
-    pub fn on_block(&self, included: &[B256]) -> Vec<B256> {
-        let senders = {
+    /// the block's atomic commit), re-validates the pooled senders among `changed` (the
+    /// accounts the block changed: no other account's nonce or balance moved) against the new
+    /// state (nonce too low or insufficient funds → dropped; queued → pending once the gap
+    /// closes), removes the dropped ones from the WAL and returns their hashes (not the
+    /// included ones). The work is proportional to the block, not to the pool; the sweep of
+    /// queued transactions past their TTL runs over the whole pool, but at most every
+    /// [`TTL_SWEEP_EVERY`] (or half the TTL, if shorter).
+    #[tracing::instrument(target = "ordo::pool", name = "on_block", level = "debug", skip_all, fields(included = included.len(), changed = changed.len()))]
+    pub fn on_block(&self, included: &[B256], changed: &[Address]) -> Vec<B256> {
+        let senders: Vec<Address> = {
             let mut inner = self.inner.write();
             inner.remove_included(included);
             self.epoch.fetch_add(1, Ordering::AcqRel);
-            inner.senders()
+            changed
+                .iter()
+                .filter(|a| inner.has_sender(a))
+                .copied()
+                .collect()
         };
         let read = |a: &Address| (*a, self.account(a));
         let accounts: Vec<(Address, Account)> = if senders.len() > PARALLEL_READS {
@@ -317,15 +327,27 @@ impl Pool {
             senders.iter().map(read).collect()
         };
         let now = Instant::now();
+        let ttl = self.config.queued_ttl;
         let mut inner = self.inner.write();
         let mut dropped = Vec::new();
         let mut reasons = Vec::new();
         for (sender, account) in accounts {
-            for (hash, why) in inner.revalidate(&sender, account, now, self.config.queued_ttl) {
+            for (hash, why) in inner.revalidate(&sender, account, now, ttl) {
                 dropped.push(hash);
                 reasons.push((hash, Arc::<str>::from(why)));
             }
         }
+        let sweep_every = TTL_SWEEP_EVERY.min(ttl / 2);
+        let mut last_sweep = self.last_sweep.lock();
+        if now.saturating_duration_since(*last_sweep) >= sweep_every {
+            *last_sweep = now;
+            let reason: Arc<str> = Arc::from(crate::txpool::DROP_EXPIRED);
+            for hash in inner.expire(now, ttl) {
+                dropped.push(hash);
+                reasons.push((hash, reason.clone()));
+            }
+        }
+        drop(last_sweep);
         self.wal.remove(dropped.clone());
         drop(inner);
         self.note_dropped(reasons);

@@ -202,6 +202,11 @@ impl TxPool {
             .unwrap_or_default()
     }
 
+    /// Whether `sender` has pooled transactions.
+    pub fn has_sender(&self, sender: &Address) -> bool {
+        self.senders.contains_key(sender)
+    }
+
     /// Every sender with pooled transactions.
     pub fn senders(&self) -> Vec<Address> {
         self.senders.keys().copied().collect()

@@ -15,6 +15,15 @@ use crate::{
     slot_key,
 };
 
+/// The keys blocks changed ([`StateView::changed_after`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// Accounts.
+    pub accounts: BTreeSet<Address>,
+    /// Slots, by account.
+    pub slots: BTreeSet<(Address, B256)>,
+}
+
 /// The state as one moment of the database saw it.
 pub struct StateView<'a> {
     storage: &'a Storage,
@@ -234,20 +243,18 @@ impl StateView<'_> {
     }
 
     /// Every account and slot some block after `block` changed (up to this view's head).
-    pub fn changed_after(
-        &self,
-        block: u64,
-    ) -> Result<(BTreeSet<Address>, BTreeSet<(Address, B256)>)> {
-        let mut accounts = BTreeSet::new();
-        let mut slots = BTreeSet::new();
+    pub fn changed_after(&self, block: u64) -> Result<Changed> {
+        let mut changed = Changed::default();
         let from = (block + 1).to_be_bytes();
         let to = u64::MAX.to_be_bytes();
         for item in self.range(&self.storage.changes, &from, &to) {
             let (_, value) = item.into_inner()?;
             let set: ChangeSet = decode("changes", &value)?;
-            accounts.extend(set.accounts);
-            slots.extend(set.slots.into_iter().map(|s| (s.address, s.slot)));
+            changed.accounts.extend(set.accounts);
+            changed
+                .slots
+                .extend(set.slots.into_iter().map(|s| (s.address, s.slot)));
         }
-        Ok((accounts, slots))
+        Ok(changed)
     }
 }

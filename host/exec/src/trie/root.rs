@@ -85,7 +85,7 @@ pub fn update_root(
         .filter(|path| !updates.contains_key(path))
         .collect();
     let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = updates.drain().collect();
-    nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    nodes.sort_unstable_by_key(|a| a.0);
     Ok(TrieUpdate {
         root,
         nodes,

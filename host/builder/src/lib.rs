@@ -143,9 +143,21 @@ impl Stages {
     }
 
     fn done(&mut self, stage: &'static str) {
+        self.done_with(stage, &[]);
+    }
+
+    /// Ends a stage that contains timed parts: each part is recorded as a stage of its own
+    /// and the rest under `stage`.
+    fn done_with(&mut self, stage: &'static str, parts: &[(&'static str, std::time::Duration)]) {
         let now = std::time::Instant::now();
+        let mut rest = now.duration_since(self.0);
+        for (part, took) in parts {
+            metrics::histogram!("ordo_builder_stage_seconds", "stage" => *part)
+                .record(took.as_secs_f64());
+            rest = rest.saturating_sub(*took);
+        }
         metrics::histogram!("ordo_builder_stage_seconds", "stage" => stage)
-            .record(now.duration_since(self.0).as_secs_f64());
+            .record(rest.as_secs_f64());
         self.0 = now;
     }
 }
@@ -388,7 +400,7 @@ impl Builder {
         let policy_failed = !provenance.fallback_reason.is_empty();
         self.refill(&mut assembler, &ctx, &candidates, &*policy, policy_failed)?;
         let built = assembler.seal(provenance)?;
-        stage.done("execution");
+        stage.done_with("execution", &[("root", built.root_time)]);
         self.account_bundles(params.number, &offers, &placed, &built.bundles);
         let mut leaving = built.included.clone();
         let mut invalid = Vec::new();

@@ -72,6 +72,8 @@ pub struct BuiltBlock {
     pub skipped: Vec<(B256, Skipped)>,
     /// What happened to each bundle of the plan, in plan order.
     pub bundles: Vec<(B256, BundleResult)>,
+    /// How long the storage and state roots took (part of sealing).
+    pub root_time: std::time::Duration,
 }
 
 pub(crate) fn cfg_env(chain_id: u64) -> CfgEnv {
@@ -406,6 +408,7 @@ impl BlockAssembler<'_> {
         } = self;
         let changes = evm.finalize();
         let mut commit = BlockCommit::default();
+        let root_started = std::time::Instant::now();
         let state_root = state
             .prepare_changes(
                 &changes,
@@ -413,6 +416,7 @@ impl BlockAssembler<'_> {
                 &mut commit,
             )
             .map_err(ExecError::State)?;
+        let root_time = root_started.elapsed();
 
         let mut logs_bloom = Bloom::default();
         for r in &asm.envelopes {
@@ -452,6 +456,7 @@ impl BlockAssembler<'_> {
             included: asm.included,
             skipped,
             bundles,
+            root_time,
         })
     }
 }

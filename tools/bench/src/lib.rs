@@ -2,13 +2,17 @@
 //! load it against.
 //!
 //! - load.rs ([`run`], [`BenchArgs`]): pre-signed transfers sent over public JSON-RPC only,
-//!   inclusion tracked from blocks, a report of throughput and latency. No node logic.
+//!   inclusion tracked from blocks, a report of throughput and latency, closed or open loop,
+//!   against one node or two in turn (with ratios). No node logic.
+//! - scrape.rs: the node's own numbers from its Prometheus text, when it serves them
+//!   (per-block stage times over the run, peak memory).
 //! - state.rs ([`build_state`], [`StateArgs`], `ordo bench state`): a datadir whose genesis
 //!   holds N funded accounts and contracts with storage, written directly through the storage
 //!   layer (the node's own genesis writer for large states); or the same as a geth-style
 //!   genesis.json. [`state_address`] names its accounts, so a load can send to them.
 
 mod load;
+mod scrape;
 mod state;
 
 pub use load::{BenchArgs, TrackMode, run};

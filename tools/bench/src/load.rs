@@ -104,13 +104,143 @@ pub struct BenchArgs {
     /// Print the result as one JSON object instead of the text report.
     #[arg(long)]
     pub json: bool,
+    /// Open loop: send at this fixed rate (tx/s) whatever the node's answers, up to
+    /// --concurrency in flight; latencies count from each transaction's scheduled time, so a
+    /// slow node is not hidden by the sender slowing down (coordinated omission). Without it
+    /// the loop is closed: each worker sends its next transaction when the last is answered.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Send each transfer to one of the first N accounts of `ordo bench state` (spread over
+    /// the state, as real traffic is) instead of to the next sender.
+    #[arg(long)]
+    pub to_state: Option<u64>,
+    /// The node's Prometheus metrics URL (Ordo: `http://ADMIN_ADDR/metrics`): per-block stage
+    /// times over the run and the node's peak memory join the report.
+    #[arg(long)]
+    pub metrics: Option<String>,
+    /// File with the bearer token for --metrics (Ordo: `<datadir>/admin.token`).
+    #[arg(long)]
+    pub admin_token_file: Option<std::path::PathBuf>,
+    /// Run the same load against this second node afterwards and print both, with ratios.
+    #[arg(long)]
+    pub compare_rpc: Option<String>,
+    /// --metrics of the second node.
+    #[arg(long)]
+    pub compare_metrics: Option<String>,
+    /// --admin-token-file of the second node.
+    #[arg(long)]
+    pub compare_admin_token_file: Option<std::path::PathBuf>,
 }
 
-/// Runs the benchmark and prints the report.
+/// One node under test: where to send, where to read its metrics.
+#[derive(Debug, Clone)]
+struct Target {
+    rpc: String,
+    metrics: Option<String>,
+    token: Option<String>,
+}
+
+impl Target {
+    fn new(
+        rpc: &str,
+        metrics: Option<&String>,
+        token_file: Option<&std::path::PathBuf>,
+    ) -> Result<Self> {
+        let token = match token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .wrap_err_with(|| format!("reading {}", path.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        Ok(Self {
+            rpc: rpc.to_string(),
+            metrics: metrics.cloned(),
+            token,
+        })
+    }
+
+    /// A scrape of its metrics, if it has any (a failure is reported, not fatal).
+    async fn scrape(&self) -> Option<crate::scrape::Scrape> {
+        let url = self.metrics.as_ref()?;
+        match crate::scrape::fetch(url, self.token.as_deref()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(%e, "reading the node's metrics");
+                None
+            }
+        }
+    }
+}
+
+/// Runs the benchmark (against one node, or two in turn) and prints the report.
 pub async fn run(args: BenchArgs) -> Result<()> {
     if args.txs == 0 || args.accounts == 0 || args.concurrency == 0 || args.batch_size == 0 {
         bail!("--txs, --accounts, --concurrency and --batch-size must be > 0");
     }
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of tx/s");
+    }
+    let first = Target::new(
+        &args.rpc,
+        args.metrics.as_ref(),
+        args.admin_token_file.as_ref(),
+    )?;
+    let report = run_one(&args, &first).await?;
+    let Some(second) = &args.compare_rpc else {
+        report.print(&args, &first.rpc);
+        return Ok(());
+    };
+    let second = Target::new(
+        second,
+        args.compare_metrics.as_ref(),
+        args.compare_admin_token_file.as_ref(),
+    )?;
+    let other = run_one(&args, &second).await?;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "a": report.json(&args, &first.rpc),
+                "b": other.json(&args, &second.rpc),
+                "ratio_b_over_a": ratios(&report, &other),
+            })
+        );
+    } else {
+        report.print(&args, &first.rpc);
+        println!();
+        other.print(&args, &second.rpc);
+        println!();
+        println!("b / a ({} / {}):", second.rpc, first.rpc);
+        for (what, ratio) in ratios(&report, &other).as_object().into_iter().flatten() {
+            println!(
+                "  {what:<24} {}",
+                ratio.as_f64().map_or("-".into(), |r| format!("{r:.3}"))
+            );
+        }
+    }
+    Ok(())
+}
+
+/// b / a for the headline numbers (null where a is zero).
+fn ratios(a: &Report, b: &Report) -> Value {
+    let r = |x: f64, y: f64| if x > 0.0 { json!(y / x) } else { Value::Null };
+    json!({
+        "accepted_tps": r(a.accepted_tps, b.accepted_tps),
+        "included_tps": r(a.included_tps, b.included_tps),
+        "inclusion_p50_ms": r(a.inclusion_ms.p50, b.inclusion_ms.p50),
+        "inclusion_p99_ms": r(a.inclusion_ms.p99, b.inclusion_ms.p99),
+    })
+}
+
+/// One run against one node.
+async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
+    let args = &BenchArgs {
+        rpc: target.rpc.clone(),
+        ..args.clone()
+    };
     let rpc = client(&args.rpc, args.concurrency)?;
     let track_rpc = client(&args.rpc, 8)?;
 
@@ -171,7 +301,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         };
         // Twice what the run needs, so a rising base fee does not starve a sender.
         let need = U256::from(per_sender * cost_per_tx * 2);
-        fund(&rpc, &args, &fees, &funders, &senders, need).await?;
+        fund(&rpc, args, &fees, &funders, &senders, need).await?;
     }
 
     // ---- nonces and pre-signing
@@ -190,7 +320,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let prepared = {
         let senders = senders.clone();
         let n = args.txs;
-        tokio::task::spawn_blocking(move || presign(&senders, &nonces, n, fees)).await?
+        let to_state = args.to_state;
+        tokio::task::spawn_blocking(move || presign(&senders, &nonces, n, fees, to_state)).await?
     };
     let sign_secs = t_sign.elapsed().as_secs_f64();
     tracing::info!(txs = prepared.len(), secs = sign_secs, "pre-signed");
@@ -219,21 +350,19 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         start_block,
     ));
 
+    let scraped_before = target.scrape().await;
     let cursor = Arc::new(AtomicUsize::new(0));
     let t_send = Instant::now();
+    // Open loop: a permit per request in flight; each request is charged from its scheduled
+    // time. Closed loop: C workers, each sending the next transaction when answered.
+    let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
     let mut workers = Vec::with_capacity(args.concurrency);
-    for _ in 0..args.concurrency {
-        let (rpc, prepared, outcomes, cursor) = (
-            rpc.clone(),
-            prepared.clone(),
-            outcomes.clone(),
-            cursor.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            loop {
-                let i = cursor.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = prepared.get(i) else { break };
-                let sent_at = Instant::now();
+    let send = {
+        let (rpc, prepared, outcomes) = (rpc.clone(), prepared.clone(), outcomes.clone());
+        move |i: usize, scheduled: Instant| {
+            let (rpc, prepared, outcomes) = (rpc.clone(), prepared.clone(), outcomes.clone());
+            async move {
+                let Some(p) = prepared.get(i) else { return };
                 let res = rpc.call_body(p.body.clone(), &[]).await;
                 let acked_at = Instant::now();
                 let result = match res {
@@ -242,12 +371,42 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                     Err(e) => Err(e.to_string()),
                 };
                 let _ = outcomes[i].set(Outcome {
-                    sent_at,
+                    sent_at: scheduled,
                     acked_at,
                     result,
                 });
             }
-        }));
+        }
+    };
+    match args.rate {
+        Some(rate) => {
+            let interval = Duration::from_secs_f64(1.0 / rate);
+            for i in 0..prepared.len() {
+                let scheduled = t_send + interval.mul_f64(i as f64);
+                tokio::time::sleep_until(scheduled.into()).await;
+                let permit = permits.clone().acquire_owned().await?;
+                let request = send.clone()(i, scheduled);
+                workers.push(tokio::spawn(async move {
+                    request.await;
+                    drop(permit);
+                }));
+            }
+        }
+        None => {
+            let n = prepared.len();
+            for _ in 0..args.concurrency {
+                let (cursor, send) = (cursor.clone(), send.clone());
+                workers.push(tokio::spawn(async move {
+                    loop {
+                        let i = cursor.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            break;
+                        }
+                        send(i, Instant::now()).await;
+                    }
+                }));
+            }
+        }
     }
     for w in workers {
         w.await?;
@@ -257,9 +416,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let tracked = tracker.await??;
 
     // ---- report
-    let report = Report::build(&outcomes, &tracked, sign_secs, send_secs)?;
-    report.print(&args);
-    Ok(())
+    let mut report = Report::build(&outcomes, &tracked, sign_secs, send_secs)?;
+    if let (Some(before), Some(after)) = (scraped_before, target.scrape().await) {
+        report.stages = crate::scrape::stage_times(&before, &after)?;
+        report.peak_rss = after.peak_rss;
+    }
+    Ok(report)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -315,8 +477,15 @@ fn sign_transfer(
 }
 
 /// Pre-signs `n` transfers: tx k from sender k % M with nonce base + k / M, 1 wei to the
-/// next sender, in parallel on all cores; keeps index order.
-fn presign(senders: &[PrivateKeySigner], nonces: &[u64], n: usize, fees: Fees) -> Vec<Prepared> {
+/// next sender (or, with `to_state`, to a state account picked by k), in parallel on all
+/// cores; keeps index order.
+fn presign(
+    senders: &[PrivateKeySigner],
+    nonces: &[u64],
+    n: usize,
+    fees: Fees,
+    to_state: Option<u64>,
+) -> Vec<Prepared> {
     let m = senders.len();
     let threads = std::thread::available_parallelism()
         .map_or(1, |p| p.get())
@@ -333,7 +502,17 @@ fn presign(senders: &[PrivateKeySigner], nonces: &[u64], n: usize, fees: Fees) -
                         .map(|k| {
                             let s = k % m;
                             let nonce = nonces[s] + (k / m) as u64;
-                            let to = senders[(s + 1) % m].address();
+                            let to = match to_state {
+                                // A spread of state accounts, the same for every run.
+                                Some(size) if size > 0 => crate::state_address(
+                                    u64::from_be_bytes(
+                                        keccak256((k as u64).to_be_bytes())[..8]
+                                            .try_into()
+                                            .unwrap_or_default(),
+                                    ) % size,
+                                ),
+                                _ => senders[(s + 1) % m].address(),
+                            };
                             let (raw, hash) = sign_transfer(&senders[s], fees, nonce, to, U256::from(1));
                             let body = format!(
                                 r#"{{"jsonrpc":"2.0","id":{k},"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
@@ -667,6 +846,10 @@ struct Report {
     errors: BTreeMap<String, usize>,
     tracker_errors: BTreeMap<String, usize>,
     timed_out: bool,
+    /// Per-block stage times over the run (from the node's metrics, when given).
+    stages: BTreeMap<String, crate::scrape::StageTimes>,
+    /// The node's peak resident memory (from its metrics, when given).
+    peak_rss: Option<u64>,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -772,38 +955,54 @@ impl Report {
             errors,
             tracker_errors: t.errors.clone(),
             timed_out: t.timed_out,
+            stages: BTreeMap::new(),
+            peak_rss: None,
         })
     }
 
-    fn print(&self, args: &BenchArgs) {
+    fn json(&self, args: &BenchArgs, rpc: &str) -> Value {
+        json!({
+            "rpc": rpc,
+            "txs": args.txs,
+            "accounts": args.accounts,
+            "concurrency": args.concurrency,
+            "rate": args.rate,
+            "to_state": args.to_state,
+            "track": format!("{:?}", args.track).to_lowercase(),
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "sign_secs": self.sign_secs,
+            "send_secs": self.send_secs,
+            "accepted_tps": self.accepted_tps,
+            "included": self.included,
+            "included_tps": self.included_tps,
+            "reverted": self.reverted,
+            "not_included": self.not_included,
+            "blocks": self.blocks,
+            "max_txs_per_block": self.max_per_block,
+            "ack_latency_ms": self.ack_ms,
+            "inclusion_latency_ms": self.inclusion_ms,
+            "block_stage_ms": self.stages,
+            "node_peak_rss_bytes": self.peak_rss,
+            "errors": self.errors,
+            "tracker_errors": self.tracker_errors,
+            "timed_out": self.timed_out,
+        })
+    }
+
+    fn print(&self, args: &BenchArgs, rpc: &str) {
         if args.json {
-            let v = json!({
-                "rpc": args.rpc,
-                "txs": args.txs,
-                "accounts": args.accounts,
-                "concurrency": args.concurrency,
-                "track": format!("{:?}", args.track).to_lowercase(),
-                "sent": self.sent,
-                "accepted": self.accepted,
-                "rejected": self.rejected,
-                "sign_secs": self.sign_secs,
-                "send_secs": self.send_secs,
-                "accepted_tps": self.accepted_tps,
-                "included": self.included,
-                "included_tps": self.included_tps,
-                "reverted": self.reverted,
-                "not_included": self.not_included,
-                "blocks": self.blocks,
-                "max_txs_per_block": self.max_per_block,
-                "ack_latency_ms": self.ack_ms,
-                "inclusion_latency_ms": self.inclusion_ms,
-                "errors": self.errors,
-                "tracker_errors": self.tracker_errors,
-                "timed_out": self.timed_out,
-            });
-            println!("{v}");
+            println!("{}", self.json(args, rpc));
             return;
         }
+        println!(
+            "node:      {rpc} ({})",
+            match args.rate {
+                Some(r) => format!("open loop at {r:.0} tx/s"),
+                None => format!("closed loop, {} in flight", args.concurrency),
+            }
+        );
         println!(
             "sign:      {} txs pre-signed in {:.2}s ({:.0} tx/s)",
             self.sent.max(args.txs),
@@ -840,6 +1039,18 @@ impl Report {
             args.track
         );
         println!("           {}", self.inclusion_ms.line());
+        if !self.stages.is_empty() {
+            println!("block stages (ms, from the node's metrics):");
+            for (stage, t) in &self.stages {
+                println!(
+                    "           {stage:<11} p50 {:>8.3}  p99 {:>8.3}  (blocks {})",
+                    t.p50_ms, t.p99_ms, t.blocks
+                );
+            }
+        }
+        if let Some(rss) = self.peak_rss {
+            println!("node peak RSS: {:.1} MiB", rss as f64 / (1u64 << 20) as f64);
+        }
         if !self.errors.is_empty() {
             println!("errors by message:");
             for (m, c) in &self.errors {
@@ -926,7 +1137,7 @@ mod tests {
             max_fee: 3 * GWEI,
             tip: GWEI,
         };
-        let p = presign(&senders, &[5, 0, 9], 7, fees);
+        let p = presign(&senders, &[5, 0, 9], 7, fees, None);
         assert_eq!(p.len(), 7);
         let bodies: Vec<Value> = p
             .iter()

@@ -12,7 +12,7 @@ use crate::{
     block::empty_header,
     error::StateError,
     state::StateDb,
-    trie::{account_leaf, slot_leaf},
+    trie::{TrieLeaves, account_leaf, seek_key, slot_leaf, with_leaf_hashes},
 };
 
 /// The genesis header for a state root and chain parameters.
@@ -79,21 +79,38 @@ pub struct BulkAccount {
     pub storage: Vec<(B256, U256)>,
 }
 
-/// The trie over `leaves` (sorted by key), built in one pass: its root and every branch node.
-fn build_trie(
-    leaves: impl Iterator<Item = (B256, Vec<u8>)>,
-) -> (B256, Vec<(Nibbles, BranchNodeCompact)>) {
+/// Sorted leaves, as the trie walk reads them.
+struct SortedLeaves<'a, T> {
+    items: &'a [(B256, T)],
+    value: fn(&T) -> Vec<u8>,
+}
+
+impl<T> TrieLeaves for SortedLeaves<'_, T> {
+    fn seek(&self, from: &Nibbles) -> Result<Option<(B256, Vec<u8>)>, StateError> {
+        let from = seek_key(from);
+        let at = self.items.partition_point(|(key, _)| *key < from);
+        Ok(self.items.get(at).map(|(key, v)| (*key, (self.value)(v))))
+    }
+}
+
+/// The trie over `items` (sorted by hashed key), built in one pass: its root and every branch node,
+/// with the hashes of leaf children (see [`with_leaf_hashes`]).
+fn build_trie<T>(
+    items: &[(B256, T)],
+    value: fn(&T) -> Vec<u8>,
+) -> Result<(B256, Vec<(Nibbles, BranchNodeCompact)>), StateError> {
     let mut hb = HashBuilder::default()
         .with_updates(true)
         .with_all_branch_nodes(true);
-    for (key, value) in leaves {
-        hb.add_leaf(Nibbles::unpack(key), &value);
+    for (key, item) in items {
+        hb.add_leaf(Nibbles::unpack(key), &value(item));
     }
     let root = hb.root();
     let (_, updates) = hb.split();
     let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = updates.into_iter().collect();
     nodes.sort_unstable_by_key(|a| a.0);
-    (root, nodes)
+    with_leaf_hashes(&mut nodes, &SortedLeaves { items, value })?;
+    Ok((root, nodes))
 }
 
 /// Writes the genesis of `spec` plus `accounts` into an empty `storage` by ingestion, then the
@@ -139,7 +156,7 @@ pub fn write_bulk_genesis(
             .map(|(k, v)| (keccak256(k), *v))
             .collect();
         slots.sort_unstable_by_key(|a| a.0);
-        let (storage_root, nodes) = build_trie(slots.iter().map(|(k, v)| (*k, slot_leaf(v))));
+        let (storage_root, nodes) = build_trie(&slots, slot_leaf)?;
         bulk.slots
             .extend(slots.into_iter().map(|(k, v)| (*hashed, k, v)));
         bulk.storage_nodes
@@ -162,7 +179,7 @@ pub fn write_bulk_genesis(
         ));
     }
     drop(all);
-    let (root, nodes) = build_trie(bulk.accounts.iter().map(|(k, r)| (*k, account_leaf(r))));
+    let (root, nodes) = build_trie(&bulk.accounts, account_leaf)?;
     bulk.account_nodes = nodes;
     bulk.code = code.into_iter().collect();
     storage.ingest_state(bulk)?;

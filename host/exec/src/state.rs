@@ -25,7 +25,7 @@ use crate::{
     error::StateError,
     trie::{
         AccountNodes, Base, NoNodes, Overlaid, PrefixSet, StorageNodes, account_leaf, slot_leaf,
-        update_root,
+        update_root, with_leaf_hashes,
     },
 };
 
@@ -140,7 +140,8 @@ impl StateDb {
             base: Base::None,
             overlay: &accounts,
         };
-        let update = update_root(&NoNodes, &leaves, &changed)?;
+        let mut update = update_root(&NoNodes, &leaves, &changed)?;
+        with_leaf_hashes(&mut update.nodes, &leaves)?;
         push_nodes(&mut commit.account_nodes, update.nodes, update.removed);
         Ok((commit, update.root))
     }
@@ -321,7 +322,11 @@ impl StateDb {
                 };
                 update_root(&nodes, &leaves, &changed)?
             }
-            None => update_root(&NoNodes, &leaves, &changed)?,
+            None => {
+                let mut update = update_root(&NoNodes, &leaves, &changed)?;
+                with_leaf_hashes(&mut update.nodes, &leaves)?;
+                update
+            }
         };
         let mut nodes = Vec::new();
         // A wipe already removes every stored node of the account.

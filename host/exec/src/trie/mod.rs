@@ -12,7 +12,7 @@ mod root;
 mod store;
 
 pub use prefix::PrefixSet;
-pub use root::{TrieLeaves, TrieNodes, TrieUpdate, prove, seek_key, update_root};
+pub use root::{TrieLeaves, TrieNodes, TrieUpdate, prove, seek_key, update_root, with_leaf_hashes};
 pub use store::{AccountNodes, Base, NoNodes, Overlaid, StorageNodes, account_leaf, slot_leaf};
 
 #[cfg(test)]

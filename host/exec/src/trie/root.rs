@@ -20,7 +20,7 @@
 
 use alloy_primitives::B256;
 use alloy_trie::{
-    BranchNodeCompact, HashBuilder, Nibbles,
+    BranchNodeCompact, HashBuilder, Nibbles, TrieMask,
     nodes::LeafNodeRef,
     proof::{ProofNodes, ProofRetainer},
 };
@@ -107,9 +107,60 @@ pub fn prove(
     let expanded = PrefixSet::new(keys);
     let hb = HashBuilder::default().with_proof_retainer(ProofRetainer::new(targets.to_vec()));
     let mut walk = Walk::new(nodes, leaves, &expanded, hb);
+    walk.proving = true;
     walk.visit(Nibbles::default())?;
     let root = walk.hb.root();
     Ok((root, walk.hb.take_proof_nodes()))
+}
+
+/// Adds to every node the hashes of its leaf children, so the first block that touches a
+/// node built from leaves alone (a genesis, a new contract's storage) need not read the
+/// node's other leaves. `leaves` are the trie's own.
+pub fn with_leaf_hashes(
+    nodes: &mut [(Nibbles, BranchNodeCompact)],
+    leaves: &impl TrieLeaves,
+) -> Result<(), StateError> {
+    let mut buf = Vec::with_capacity(128);
+    for (path, node) in nodes.iter_mut() {
+        let leafy = node.state_mask.get() & !node.tree_mask.get() & !node.hash_mask.get();
+        if leafy == 0 {
+            continue;
+        }
+        let mut mask = node.hash_mask.get();
+        let mut hashes = Vec::with_capacity(16);
+        for nibble in 0..16u8 {
+            let bit = 1u16 << nibble;
+            if node.hash_mask.get() & bit != 0 {
+                hashes.push(node.hash_for_nibble(nibble));
+                continue;
+            }
+            if leafy & bit == 0 {
+                continue;
+            }
+            let child = child(path, nibble);
+            let Some((key, value)) = leaves.seek(&child)? else {
+                continue;
+            };
+            let key = Nibbles::unpack(key);
+            if !key.starts_with(&child) {
+                continue;
+            }
+            buf.clear();
+            let suffix = key.slice(path.len() + 1..);
+            if let Some(hash) = LeafNodeRef::new(&suffix, &value).rlp(&mut buf).as_hash() {
+                hashes.push(hash);
+                mask |= bit;
+            }
+        }
+        *node = BranchNodeCompact::new(
+            node.state_mask,
+            node.tree_mask,
+            TrieMask::new(mask),
+            hashes,
+            node.root_hash,
+        );
+    }
+    Ok(())
 }
 
 struct Walk<'a, N, L> {
@@ -120,6 +171,8 @@ struct Walk<'a, N, L> {
     /// Stored nodes the walk entered (the builder rebuilds each one that still exists).
     visited: Vec<Nibbles>,
     buf: Vec<u8>,
+    /// Building a proof: changed leaves are fed whole.
+    proving: bool,
 }
 
 fn child(path: &Nibbles, nibble: u8) -> Nibbles {
@@ -137,6 +190,7 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             hb,
             visited: Vec::new(),
             buf: Vec::with_capacity(128),
+            proving: false,
         }
     }
 
@@ -188,7 +242,16 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
 
     /// The leaf under `prefix`, if there is one.
     fn leaf_under(&self, prefix: &Nibbles) -> Result<Option<(Nibbles, Vec<u8>)>, StateError> {
-        Ok(match self.leaves.seek(prefix)? {
+        self.leaf_under_from(prefix, prefix)
+    }
+
+    /// The first leaf under `prefix` at or after `from`.
+    fn leaf_under_from(
+        &self,
+        prefix: &Nibbles,
+        from: &Nibbles,
+    ) -> Result<Option<(Nibbles, Vec<u8>)>, StateError> {
+        Ok(match self.leaves.seek(from)? {
             Some((key, value)) => {
                 let key = Nibbles::unpack(key);
                 key.starts_with(prefix).then_some((key, value))
@@ -232,9 +295,27 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             if changed & (1 << nibble) != 0 {
                 if below {
                     self.visit(child)?;
-                } else {
-                    self.feed(&child, child, None)?;
+                    continue;
                 }
+                // No branch below: no leaf, one leaf, or (new) several.
+                let Some((key, value)) = self.leaf_under(&child)? else {
+                    continue;
+                };
+                let more = match key.increment() {
+                    Some(next) => self.leaf_under_from(&child, &next)?.is_some(),
+                    None => false,
+                };
+                if more {
+                    self.feed(&child, child, None)?;
+                    continue;
+                }
+                // A proof needs the changed (target) leaves themselves, not their hashes.
+                let stays = !self.proving
+                    && match survives {
+                        Some(stays) => stays,
+                        None => *survives.insert(self.survives(&path, &node, changed)?),
+                    };
+                self.leaf_child(&path, child, key, &value, stays);
                 continue;
             }
             if !node.state_mask.is_bit_set(nibble) {
@@ -264,17 +345,31 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             let Some((key, value)) = self.leaf_under(&child)? else {
                 continue;
             };
-            if stays {
-                self.buf.clear();
-                let suffix = key.slice(path.len() + 1..);
-                let rlp = LeafNodeRef::new(&suffix, &value).rlp(&mut self.buf);
-                if let Some(hash) = rlp.as_hash() {
-                    self.hb.add_branch(child, hash, false);
-                    continue;
-                }
-            }
-            self.hb.add_leaf(key, &value);
+            self.leaf_child(&path, child, key, &value, stays);
         }
         Ok(())
+    }
+
+    /// Feeds the lone leaf at child `child` of the node at `path`: by its hash while the node
+    /// stays a branch (so the rebuilt node stores it and later blocks need not read the
+    /// leaf), else as a leaf, whose path the builder shortens as it moves up.
+    fn leaf_child(
+        &mut self,
+        path: &Nibbles,
+        child: Nibbles,
+        key: Nibbles,
+        value: &[u8],
+        stays: bool,
+    ) {
+        if stays {
+            self.buf.clear();
+            let suffix = key.slice(path.len() + 1..);
+            let rlp = LeafNodeRef::new(&suffix, value).rlp(&mut self.buf);
+            if let Some(hash) = rlp.as_hash() {
+                self.hb.add_branch(child, hash, false);
+                return;
+            }
+        }
+        self.hb.add_leaf(key, value);
     }
 }

@@ -87,6 +87,7 @@ impl StateDb {
         let leaves = Overlaid {
             base: Base::Accounts(&view),
             overlay: &overlay,
+            stored: None,
         };
         let (root, nodes) = prove(&AccountNodes(&view), &leaves, &changed, &[target])?;
         let header_root = self
@@ -137,6 +138,7 @@ impl StateDb {
         let slot_leaves = Overlaid {
             base: Base::Slots(&view, hashed),
             overlay: &slot_overlay,
+            stored: None,
         };
         let slot_nodes = StorageNodes {
             storage: &view,

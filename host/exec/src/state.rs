@@ -10,12 +10,12 @@
 //! move), so a value read before a commit never lands in the cache after it.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap, HashSet},
     sync::atomic::{AtomicU64, Ordering},
 };
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles};
+use alloy_trie::{BranchNodeCompact, EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles};
 use ordo_primitives::ChainSpec;
 use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage, view::StateView};
 use quick_cache::{Weighter, sync::Cache};
@@ -24,7 +24,8 @@ use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountIn
 use crate::{
     error::StateError,
     trie::{
-        AccountNodes, Base, NoNodes, Overlaid, PrefixSet, StorageNodes, account_leaf, slot_leaf,
+        AccountNodes, Base, CachedNodes, NoNodes, NodeCache, Overlaid, PrefixSet,
+        STATE_TRIE_OWNER, StorageNodes, TrieNodes, account_leaf, node_cache, slot_leaf,
         update_root, with_leaf_hashes,
     },
 };
@@ -50,6 +51,8 @@ pub struct StateDb {
     accounts: Cache<Address, Option<AccountRecord>>,
     slots: Cache<(Address, B256), U256>,
     code: Cache<B256, Bytecode, CodeWeight>,
+    /// Trie nodes the blocks' root walks read.
+    nodes: NodeCache,
     /// Bumped by every [`StateDb::apply`]; see the module docs.
     generation: AtomicU64,
 }
@@ -67,6 +70,8 @@ struct SlotChanges {
     wiped: bool,
     /// Changed slots by hashed key (`None`: now zero).
     overlay: BTreeMap<B256, Option<Vec<u8>>>,
+    /// The changed slots that were non-zero before the block.
+    stored: HashSet<B256>,
 }
 
 impl StateDb {
@@ -75,16 +80,18 @@ impl StateDb {
         Ok(Self::with_cache(storage, DEFAULT_CACHE_MB))
     }
 
-    /// The state in `storage`, with `cache_mb` MiB of caches: 3/8 accounts, 3/8 slots, 1/4
-    /// code. Reads nothing up front.
+    /// The state in `storage`, with `cache_mb` MiB of caches, a quarter each for accounts,
+    /// slots, trie nodes and code. Reads nothing up front.
     pub fn with_cache(storage: Storage, cache_mb: usize) -> Self {
         let bytes = (cache_mb.max(1) as u64) << 20;
-        let entries = |share: u64| ((bytes * share / 8) / ENTRY_BYTES).max(1024) as usize;
-        let code_bytes = bytes / 4;
+        let quarter = bytes / 4;
+        let entries = (quarter / ENTRY_BYTES).max(1024) as usize;
+        let code_bytes = quarter;
         Self {
             storage,
-            accounts: Cache::new(entries(3)),
-            slots: Cache::new(entries(3)),
+            accounts: Cache::new(entries),
+            slots: Cache::new(entries),
+            nodes: node_cache(quarter),
             code: Cache::with_weighter(
                 (code_bytes / 4096).max(64) as usize,
                 code_bytes.max(1 << 20),
@@ -116,6 +123,7 @@ impl StateDb {
                 hashed_address: keccak256(address),
                 wiped: true,
                 overlay: BTreeMap::new(),
+                stored: HashSet::new(),
             };
             for (slot, value) in &account.storage {
                 if !value.is_zero() {
@@ -139,6 +147,7 @@ impl StateDb {
         let leaves = Overlaid {
             base: Base::None,
             overlay: &accounts,
+            stored: None,
         };
         let mut update = update_root(&NoNodes, &leaves, &changed)?;
         with_leaf_hashes(&mut update.nodes, &leaves)?;
@@ -218,13 +227,18 @@ impl StateDb {
     ) -> Result<B256, StateError> {
         // The builder is the only writer: the live view is the pre-block state throughout.
         let view = self.storage.live();
+        let cache = self.node_source(&view);
         let mut accounts: BTreeMap<B256, Option<Vec<u8>>> = BTreeMap::new();
+        let mut existing = HashSet::new();
         for (address, account) in changes {
             if !account.is_touched() {
                 continue;
             }
             let hashed = keccak256(address);
             let previous = self.account(address)?;
+            if previous.is_some() {
+                existing.insert(hashed);
+            }
             if account.is_selfdestructed() || (account.info.is_empty() && !account.is_created()) {
                 // EIP-161: touched empty accounts are removed; destroyed ones lose storage.
                 if previous.is_some() || account.is_selfdestructed() {
@@ -242,6 +256,7 @@ impl StateDb {
                 hashed_address: hashed,
                 wiped,
                 overlay: BTreeMap::new(),
+                stored: HashSet::new(),
             };
             let pre_slots = pre.accounts.get(address).map(|a| &a.storage);
             for (raw_key, slot) in &account.storage {
@@ -256,7 +271,11 @@ impl StateDb {
                     commit.storage.push((*address, key, slot.present_value));
                     let leaf =
                         (!slot.present_value.is_zero()).then(|| slot_leaf(&slot.present_value));
-                    slots.overlay.insert(keccak256(key), leaf);
+                    let hashed_slot = keccak256(key);
+                    if !stored.is_zero() {
+                        slots.stored.insert(hashed_slot);
+                    }
+                    slots.overlay.insert(hashed_slot, leaf);
                 }
             }
             let storage_root = if slots.overlay.is_empty() && !wiped {
@@ -265,7 +284,7 @@ impl StateDb {
                 if wiped {
                     commit.wiped_storage.push(*address);
                 }
-                Self::storage_root_of(Some(&view), &slots, commit)?
+                Self::storage_root_of(Some(&cache), &slots, commit)?
             };
             if let Some(code) = &account.info.code
                 && account.info.code_hash != KECCAK_EMPTY
@@ -291,37 +310,33 @@ impl StateDb {
         let leaves = Overlaid {
             base: Base::Accounts(&view),
             overlay: &accounts,
+            stored: Some(&existing),
         };
-        let update = update_root(&AccountNodes(&view), &leaves, &changed)?;
+        let update = update_root(&cache.nodes(STATE_TRIE_OWNER), &leaves, &changed)?;
         push_nodes(&mut commit.account_nodes, update.nodes, update.removed);
         Ok(update.root)
     }
 
-    /// The storage root after `slots`, from `storage`'s nodes and slots (none: genesis),
+    /// The storage root after `slots`, from the stored nodes and slots (none: genesis),
     /// with the node changes added to `commit`.
     fn storage_root_of(
-        storage: Option<&StateView<'_>>,
+        source: Option<&NodeSource<'_>>,
         slots: &SlotChanges,
         commit: &mut BlockCommit,
     ) -> Result<B256, StateError> {
         let changed = PrefixSet::new(slots.overlay.keys().map(Nibbles::unpack).collect());
-        let stored = storage.filter(|_| !slots.wiped);
+        let stored = source.filter(|_| !slots.wiped);
         let base = match stored {
-            Some(storage) => Base::Slots(storage, slots.hashed_address),
+            Some(source) => Base::Slots(source.view, slots.hashed_address),
             None => Base::None,
         };
         let leaves = Overlaid {
             base,
             overlay: &slots.overlay,
+            stored: Some(&slots.stored),
         };
         let update = match stored {
-            Some(storage) => {
-                let nodes = StorageNodes {
-                    storage,
-                    hashed_address: slots.hashed_address,
-                };
-                update_root(&nodes, &leaves, &changed)?
-            }
+            Some(source) => update_root(&source.nodes(slots.hashed_address), &leaves, &changed)?,
             None => {
                 let mut update = update_root(&NoNodes, &leaves, &changed)?;
                 with_leaf_hashes(&mut update.nodes, &leaves)?;
@@ -340,12 +355,44 @@ impl StateDb {
         Ok(update.root)
     }
 
+    fn node_source<'v>(&'v self, view: &'v StateView<'v>) -> NodeSource<'v> {
+        NodeSource {
+            view,
+            cache: &self.nodes,
+            generation: &self.generation,
+            since: self.generation.load(Ordering::Acquire),
+        }
+    }
+
     /// Applies a committed block's changes to the caches. Call after the fjall batch is
     /// durable.
     pub fn apply(&self, commit: &BlockCommit) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        for address in &commit.wiped_storage {
-            self.slots.retain(|(owner, _), _| owner != address);
+        if !commit.wiped_storage.is_empty() {
+            // Only an account that had storage can have cached slots or nodes to forget (a
+            // new contract's are all "zero" / "none", which stays true): a retain walks the
+            // whole cache.
+            let before: HashMap<&Address, &Option<AccountRecord>> = commit
+                .account_history
+                .iter()
+                .map(|(address, previous)| (address, previous))
+                .collect();
+            for address in &commit.wiped_storage {
+                let had_storage = before.get(address).is_none_or(|previous| {
+                    previous.is_some_and(|p| p.storage_root != EMPTY_ROOT_HASH)
+                });
+                if had_storage {
+                    let hashed = keccak256(address);
+                    self.slots.retain(|(owner, _), _| owner != address);
+                    self.nodes.retain(|(owner, _), _| *owner != hashed);
+                }
+            }
+        }
+        for (path, node) in &commit.account_nodes {
+            self.nodes.insert((STATE_TRIE_OWNER, *path), node.clone());
+        }
+        for (owner, path, node) in &commit.storage_nodes {
+            self.nodes.insert((*owner, *path), node.clone());
         }
         for (address, change) in &commit.accounts {
             let record = match change {
@@ -366,8 +413,63 @@ impl StateDb {
         let leaves = Overlaid {
             base: Base::Accounts(&view),
             overlay: &BTreeMap::new(),
+            stored: None,
         };
         Ok(update_root(&AccountNodes(&view), &leaves, &PrefixSet::default())?.root)
+    }
+}
+
+/// Stored nodes as the builder reads them: the live view through the node cache.
+struct NodeSource<'v> {
+    view: &'v StateView<'v>,
+    cache: &'v NodeCache,
+    generation: &'v AtomicU64,
+    since: u64,
+}
+
+impl<'v> NodeSource<'v> {
+    /// The nodes of `owner`'s trie ([`STATE_TRIE_OWNER`]: the state trie).
+    fn nodes(&self, owner: B256) -> CachedNodes<'v, Owned<'v>> {
+        let inner = if owner == STATE_TRIE_OWNER {
+            Owned::State(AccountNodes(self.view))
+        } else {
+            Owned::Storage(StorageNodes {
+                storage: self.view,
+                hashed_address: owner,
+            })
+        };
+        CachedNodes {
+            inner,
+            owner,
+            cache: self.cache,
+            generation: self.generation,
+            since: self.since,
+        }
+    }
+}
+
+/// The state trie's nodes or one storage trie's.
+enum Owned<'v> {
+    State(AccountNodes<'v>),
+    Storage(StorageNodes<'v>),
+}
+
+impl TrieNodes for Owned<'_> {
+    fn first_under(
+        &self,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
+        match self {
+            Self::State(nodes) => nodes.first_under(prefix),
+            Self::Storage(nodes) => nodes.first_under(prefix),
+        }
+    }
+
+    fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
+        match self {
+            Self::State(nodes) => nodes.node_at(path),
+            Self::Storage(nodes) => nodes.node_at(path),
+        }
     }
 }
 

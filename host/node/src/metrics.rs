@@ -46,6 +46,12 @@ pub fn install() -> Option<PrometheusHandle> {
                         Matcher::Full("ordo_builder_stage_seconds".into()),
                         &stage_buckets(),
                     )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("ordo_tx_recover_seconds".into()),
+                        &stage_buckets(),
+                    )
                 });
             match built.map(|b| b.install_recorder()) {
                 Ok(Ok(handle)) => {
@@ -92,6 +98,11 @@ fn describe() {
     describe_histogram!(
         "ordo_builder_stage_seconds",
         "Block building time per stage (candidates, ordering, bundles, execution, root, commit)."
+    );
+    describe_histogram!(
+        "ordo_tx_recover_seconds",
+        "Decoding and sender recovery of one raw transaction at ingress (on rayon's threads, \
+         all cores in parallel; blocks get their senders already recovered)."
     );
     describe_histogram!(
         "ordo_block_interval_seconds",

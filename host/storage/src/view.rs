@@ -193,6 +193,42 @@ impl StateView<'_> {
         )
     }
 
+    /// The state trie node stored at exactly `path`.
+    pub fn account_node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>> {
+        self.node_at(
+            &self.storage.account_trie,
+            "account_trie",
+            ACCOUNT_TRIE_OWNER,
+            path,
+        )
+    }
+
+    /// The node of an account's storage trie stored at exactly `path`.
+    pub fn storage_node_at(
+        &self,
+        hashed_address: &B256,
+        path: &Nibbles,
+    ) -> Result<Option<BranchNodeCompact>> {
+        self.node_at(
+            &self.storage.storage_trie,
+            "storage_trie",
+            hashed_address.as_slice(),
+            path,
+        )
+    }
+
+    fn node_at(
+        &self,
+        keyspace: &Keyspace,
+        name: &'static str,
+        owner: &[u8],
+        path: &Nibbles,
+    ) -> Result<Option<BranchNodeCompact>> {
+        self.get(keyspace, &path_key(owner, path))?
+            .map(|value| node_value(name, &value))
+            .transpose()
+    }
+
     fn node_under(
         &self,
         keyspace: &Keyspace,

@@ -1042,8 +1042,13 @@ impl Report {
         if !self.stages.is_empty() {
             println!("block stages (ms, from the node's metrics):");
             for (stage, t) in &self.stages {
+                let what = if stage == crate::scrape::RECOVER_STAGE {
+                    "txs"
+                } else {
+                    "blocks"
+                };
                 println!(
-                    "           {stage:<11} p50 {:>8.3}  p99 {:>8.3}  (blocks {})",
+                    "           {stage:<11} p50 {:>8.3}  p99 {:>8.3}  ({what} {})",
                     t.p50_ms, t.p99_ms, t.blocks
                 );
             }

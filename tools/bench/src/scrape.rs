@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 
 use eyre::{Result, bail};
 
+/// The name under which per-transaction sender recovery (`ordo_tx_recover_seconds`) is
+/// reported among the stages; its count is transactions, not blocks.
+pub const RECOVER_STAGE: &str = "recover/tx";
+
 /// One scrape: cumulative bucket counts per stage (`le` ascending, `+Inf` last), and the
 /// gauges the bench reports.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -38,11 +42,24 @@ fn label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
 pub fn parse(text: &str) -> Scrape {
     let mut scrape = Scrape::default();
     for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("ordo_builder_stage_seconds_bucket{") {
+        // Sender recovery runs per transaction at ingress, not per block; it is reported
+        // beside the block stages under its own name.
+        let (rest, stage) = if let Some(rest) = line.strip_prefix("ordo_builder_stage_seconds_bucket{") {
+            (rest, None)
+        } else if let Some(rest) = line.strip_prefix("ordo_tx_recover_seconds_bucket{") {
+            (rest, Some(RECOVER_STAGE))
+        } else {
+            if let Some(value) = line.strip_prefix("ordo_process_peak_resident_bytes ") {
+                scrape.peak_rss = value.trim().parse::<f64>().ok().map(|v| v as u64);
+            }
+            continue;
+        };
+        {
             let Some((labels, value)) = rest.split_once("} ") else {
                 continue;
             };
-            let (Some(stage), Some(le)) = (label(labels, "stage"), label(labels, "le")) else {
+            let (Some(stage), Some(le)) = (stage.or(label(labels, "stage")), label(labels, "le"))
+            else {
                 continue;
             };
             let le = if le == "+Inf" {
@@ -61,8 +78,6 @@ pub fn parse(text: &str) -> Scrape {
                 .entry(stage.to_string())
                 .or_default()
                 .push((le, count as u64));
-        } else if let Some(value) = line.strip_prefix("ordo_process_peak_resident_bytes ") {
-            scrape.peak_rss = value.trim().parse::<f64>().ok().map(|v| v as u64);
         }
     }
     for buckets in scrape.stages.values_mut() {
@@ -159,6 +174,9 @@ ordo_builder_stage_seconds_sum{stage=\"root\"} 0.15
 ordo_builder_stage_seconds_bucket{stage=\"commit\",le=\"0.001\"} 0
 ordo_builder_stage_seconds_bucket{stage=\"commit\",le=\"+Inf\"} 0
 ordo_process_peak_resident_bytes 123456789
+ordo_tx_recover_seconds_bucket{le=\"0.00005\"} 3
+ordo_tx_recover_seconds_bucket{le=\"0.0001\"} 7
+ordo_tx_recover_seconds_bucket{le=\"+Inf\"} 7
 ";
 
     #[test]
@@ -171,6 +189,8 @@ ordo_process_peak_resident_bytes 123456789
         // Rank 50 lies 40/80 into (1 ms, 2 ms]; rank 99 lies 9/10 into (2 ms, 4 ms].
         assert!((root.p50_ms - 1.5).abs() < 1e-9, "{root:?}");
         assert!((root.p99_ms - 3.8).abs() < 1e-9, "{root:?}");
+        assert_eq!(times[RECOVER_STAGE].blocks, 7, "per transaction");
+        assert!(times[RECOVER_STAGE].p99_ms <= 0.1);
         assert!(
             !times.contains_key("commit"),
             "a stage with no blocks is left out"

@@ -94,7 +94,11 @@ impl EthBlocks for NodeApi {
             // only ingress decoding and the pool's parallel account reads.
             let (tx, rx) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
-                let _ = tx.send(ordo_primitives::decode_raw_tx(&raw));
+                let started = std::time::Instant::now();
+                let decoded = ordo_primitives::decode_raw_tx(&raw);
+                metrics::histogram!("ordo_tx_recover_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                let _ = tx.send(decoded);
             });
             let decoded = rx
                 .await

@@ -5,7 +5,8 @@
 //! - [`update_root`] / [`prove`] (root.rs): the walk over stored nodes ([`TrieNodes`]) and
 //!   post-change leaves ([`TrieLeaves`]), returning the root, the node updates, or proofs.
 //! - store.rs: those sources over ordo-storage ([`AccountNodes`], [`StorageNodes`]) and the
-//!   stored leaves under a block's changes ([`Overlaid`]).
+//!   stored leaves under a block's changes ([`Overlaid`]), and the node cache in front of
+//!   the stored nodes ([`CachedNodes`]).
 
 mod prefix;
 mod root;
@@ -13,7 +14,10 @@ mod store;
 
 pub use prefix::PrefixSet;
 pub use root::{TrieLeaves, TrieNodes, TrieUpdate, prove, seek_key, update_root, with_leaf_hashes};
-pub use store::{AccountNodes, Base, NoNodes, Overlaid, StorageNodes, account_leaf, slot_leaf};
+pub use store::{
+    AccountNodes, Base, CachedNodes, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER, StorageNodes,
+    StoredLeaves, account_leaf, node_cache, slot_leaf,
+};
 
 #[cfg(test)]
 mod tests;

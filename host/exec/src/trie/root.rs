@@ -35,6 +35,15 @@ pub trait TrieNodes {
         &self,
         prefix: &Nibbles,
     ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError>;
+
+    /// The node stored at exactly `path`. A point read (cacheable) where `first_under` is a
+    /// range read: the walk tries it first, since a branch child is most often a branch.
+    fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
+        Ok(self
+            .first_under(path)?
+            .filter(|(found, _)| found == path)
+            .map(|(_, node)| node))
+    }
 }
 
 /// The leaves of one trie as they are after the change (stored leaves under the block's
@@ -43,6 +52,23 @@ pub trait TrieLeaves {
     /// The first leaf whose key is at or after `from` (a shorter path stands for its
     /// smallest completion): its hashed key and its encoded value.
     fn seek(&self, from: &Nibbles) -> Result<Option<(B256, Vec<u8>)>, StateError>;
+
+    /// The leaves under `prefix`, if the changed leaves alone tell them: `prefix` is a child
+    /// slot of a stored node with no branch below it, which held one stored leaf
+    /// (`had_leaf`) or none. `None` means "read the stored leaves" (the default).
+    fn changed_under(
+        &self,
+        _prefix: &Nibbles,
+        _had_leaf: bool,
+    ) -> Option<Vec<(B256, Vec<u8>)>> {
+        None
+    }
+
+    /// Whether a changed key under `prefix` now has a value (so a leaf is there for sure,
+    /// without reading). `false` when not known.
+    fn sets_under(&self, _prefix: &Nibbles) -> bool {
+        false
+    }
 }
 
 /// The smallest 32-byte key under `path` (its nibbles, then zeros): where a leaf seek for a
@@ -163,6 +189,13 @@ pub fn with_leaf_hashes(
     Ok(())
 }
 
+/// What is under a child slot with no branch below it.
+enum ChildLeaves {
+    None,
+    One(Nibbles, Vec<u8>),
+    Many,
+}
+
 struct Walk<'a, N, L> {
     nodes: &'a N,
     leaves: &'a L,
@@ -196,6 +229,9 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
 
     /// Feeds the builder everything under `prefix`.
     fn visit(&mut self, prefix: Nibbles) -> Result<(), StateError> {
+        if let Some(node) = self.nodes.node_at(&prefix)? {
+            return self.node(prefix, node);
+        }
         let Some((path, node)) = self.nodes.first_under(&prefix)? else {
             return self.feed(&prefix, prefix, None);
         };
@@ -260,6 +296,42 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
         })
     }
 
+    /// The leaves under child `nibble` of the node at `path`, which has no branch below it:
+    /// none, one, or several (`Many`: feed them from the leaves).
+    fn child_leaves(
+        &self,
+        path: &Nibbles,
+        node: &BranchNodeCompact,
+        nibble: u8,
+    ) -> Result<ChildLeaves, StateError> {
+        let child = child(path, nibble);
+        if let Some(mut known) = self
+            .leaves
+            .changed_under(&child, node.state_mask.is_bit_set(nibble))
+        {
+            return Ok(match known.len() {
+                0 => ChildLeaves::None,
+                1 => {
+                    let (key, value) = known.pop().expect("one leaf");
+                    ChildLeaves::One(Nibbles::unpack(key), value)
+                }
+                _ => ChildLeaves::Many,
+            });
+        }
+        let Some((key, value)) = self.leaf_under(&child)? else {
+            return Ok(ChildLeaves::None);
+        };
+        let more = match key.increment() {
+            Some(next) => self.leaf_under_from(&child, &next)?.is_some(),
+            None => false,
+        };
+        Ok(if more {
+            ChildLeaves::Many
+        } else {
+            ChildLeaves::One(key, value)
+        })
+    }
+
     /// Whether the node at `path` still has two children or more after the change.
     fn survives(
         &self,
@@ -272,7 +344,16 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             if children >= 2 {
                 break;
             }
-            if changed & (1 << nibble) != 0 && self.leaf_under(&child(path, nibble))?.is_some() {
+            if changed & (1 << nibble) == 0 {
+                continue;
+            }
+            let present = if node.tree_mask.is_bit_set(nibble) {
+                let child = child(path, nibble);
+                self.leaves.sets_under(&child) || self.leaf_under(&child)?.is_some()
+            } else {
+                !matches!(self.child_leaves(path, node, nibble)?, ChildLeaves::None)
+            };
+            if present {
                 children += 1;
             }
         }
@@ -298,17 +379,14 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
                     continue;
                 }
                 // No branch below: no leaf, one leaf, or (new) several.
-                let Some((key, value)) = self.leaf_under(&child)? else {
-                    continue;
+                let (key, value) = match self.child_leaves(&path, &node, nibble)? {
+                    ChildLeaves::None => continue,
+                    ChildLeaves::Many => {
+                        self.feed(&child, child, None)?;
+                        continue;
+                    }
+                    ChildLeaves::One(key, value) => (key, value),
                 };
-                let more = match key.increment() {
-                    Some(next) => self.leaf_under_from(&child, &next)?.is_some(),
-                    None => false,
-                };
-                if more {
-                    self.feed(&child, child, None)?;
-                    continue;
-                }
                 // A proof needs the changed (target) leaves themselves, not their hashes.
                 let stays = !self.proving
                     && match survives {

@@ -1,11 +1,15 @@
 //! The trie's sources over ordo-storage: stored branch nodes, and stored leaves under an
 //! overlay of what a block (or a walk back in history) changed.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use alloy_primitives::{B256, U256};
 use alloy_trie::{BranchNodeCompact, Nibbles, TrieAccount};
 use ordo_storage::{AccountRecord, view::StateView};
+use quick_cache::{Weighter, sync::Cache};
 
 use super::root::{TrieLeaves, TrieNodes, seek_key};
 use crate::error::StateError;
@@ -35,6 +39,10 @@ impl TrieNodes for AccountNodes<'_> {
     ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
         Ok(self.0.account_node_under(prefix)?)
     }
+
+    fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
+        Ok(self.0.account_node_at(path)?)
+    }
 }
 
 /// The stored nodes of one account's storage trie.
@@ -53,6 +61,77 @@ impl TrieNodes for StorageNodes<'_> {
         Ok(self
             .storage
             .storage_node_under(&self.hashed_address, prefix)?)
+    }
+
+    fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
+        Ok(self.storage.storage_node_at(&self.hashed_address, path)?)
+    }
+}
+
+/// The cache key of a stored node: the trie's owner (keccak(address); zero for the state
+/// trie) and the node's path.
+pub type NodeKey = (B256, Nibbles);
+
+/// Stored nodes (`None`: nothing stored at that path) of the tries blocks walk. The top of
+/// the state trie, which every block crosses, stays in it.
+pub type NodeCache = Cache<NodeKey, Option<BranchNodeCompact>, NodeWeight>;
+
+/// The owner under which the state trie's nodes are cached.
+pub const STATE_TRIE_OWNER: B256 = B256::ZERO;
+
+/// What one cached node costs, roughly.
+#[derive(Debug, Clone)]
+pub struct NodeWeight;
+
+impl Weighter<NodeKey, Option<BranchNodeCompact>> for NodeWeight {
+    fn weight(&self, _: &NodeKey, node: &Option<BranchNodeCompact>) -> u64 {
+        96 + node.as_ref().map_or(0, |n| 32 * n.hashes.len() as u64)
+    }
+}
+
+/// A node cache of `bytes`.
+pub fn node_cache(bytes: u64) -> NodeCache {
+    Cache::with_weighter(
+        (bytes / 512).max(1024) as usize,
+        bytes.max(1 << 20),
+        NodeWeight,
+    )
+}
+
+/// Stored nodes read through a [`NodeCache`]. A miss fills the cache only while no block was
+/// applied since `since` (the `generation` it was made at): the one who applies a block
+/// writes its nodes to the cache, so a read from before that must not land after it.
+pub struct CachedNodes<'a, N> {
+    /// The stored nodes.
+    pub inner: N,
+    /// Whose trie.
+    pub owner: B256,
+    /// The cache.
+    pub cache: &'a NodeCache,
+    /// Bumped by every applied block.
+    pub generation: &'a AtomicU64,
+    /// `generation` when these reads began.
+    pub since: u64,
+}
+
+impl<N: TrieNodes> TrieNodes for CachedNodes<'_, N> {
+    fn first_under(
+        &self,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
+        self.inner.first_under(prefix)
+    }
+
+    fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
+        let key = (self.owner, *path);
+        if let Some(node) = self.cache.get(&key) {
+            return Ok(node);
+        }
+        let node = self.inner.node_at(path)?;
+        if self.generation.load(Ordering::Acquire) == self.since {
+            self.cache.insert(key, node.clone());
+        }
+        Ok(node)
     }
 }
 
@@ -75,7 +154,13 @@ pub enum Base<'a> {
     Slots(&'a StateView<'a>, B256),
 }
 
-impl Base<'_> {
+/// Stored leaves in key order.
+pub trait StoredLeaves {
+    /// The first stored leaf at or after `from`: hashed key, encoded value.
+    fn next(&self, from: &B256) -> Result<Option<(B256, Vec<u8>)>, StateError>;
+}
+
+impl StoredLeaves for Base<'_> {
     fn next(&self, from: &B256) -> Result<Option<(B256, Vec<u8>)>, StateError> {
         Ok(match self {
             Self::None => None,
@@ -90,11 +175,14 @@ impl Base<'_> {
 }
 
 /// Leaves as they are after a change: `overlay` (`None`: deleted) over the stored ones.
-pub struct Overlaid<'a> {
+pub struct Overlaid<'a, B = Base<'a>> {
     /// The stored leaves.
-    pub base: Base<'a>,
+    pub base: B,
     /// Changed leaves by hashed key, encoded.
     pub overlay: &'a BTreeMap<B256, Option<Vec<u8>>>,
+    /// Which overlay keys have a stored leaf (`None`: not known). Knowing it, a child slot
+    /// whose one stored leaf is a changed key needs no read of the stored leaves.
+    pub stored: Option<&'a HashSet<B256>>,
 }
 
 fn next_key(key: &B256) -> Option<B256> {
@@ -102,7 +190,7 @@ fn next_key(key: &B256) -> Option<B256> {
     (!overflow).then(|| B256::from(next.to_be_bytes::<32>()))
 }
 
-impl TrieLeaves for Overlaid<'_> {
+impl<B: StoredLeaves> TrieLeaves for Overlaid<'_, B> {
     fn seek(&self, from: &Nibbles) -> Result<Option<(B256, Vec<u8>)>, StateError> {
         let mut cursor = seek_key(from);
         loop {
@@ -123,5 +211,30 @@ impl TrieLeaves for Overlaid<'_> {
                 (_, stored) => return Ok(stored),
             }
         }
+    }
+
+    fn changed_under(&self, prefix: &Nibbles, had_leaf: bool) -> Option<Vec<(B256, Vec<u8>)>> {
+        let stored = self.stored?;
+        let mut replaced = false;
+        let mut leaves = Vec::new();
+        for (key, value) in self.overlay.range(seek_key(prefix)..) {
+            if !Nibbles::unpack(key).starts_with(prefix) {
+                break;
+            }
+            replaced |= stored.contains(key);
+            if let Some(value) = value {
+                leaves.push((*key, value.clone()));
+            }
+        }
+        // The slot's one stored leaf, if it had one, is among the changed keys: the changed
+        // leaves are all there is.
+        (!had_leaf || replaced).then_some(leaves)
+    }
+
+    fn sets_under(&self, prefix: &Nibbles) -> bool {
+        self.overlay
+            .range(seek_key(prefix)..)
+            .take_while(|(key, _)| Nibbles::unpack(key).starts_with(prefix))
+            .any(|(_, value)| value.is_some())
     }
 }

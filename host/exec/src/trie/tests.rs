@@ -1,7 +1,10 @@
 //! The incremental root against alloy-trie's from-scratch root, over random change
 //! sequences on an in-memory store shaped like the disk one.
 
-use std::collections::BTreeMap;
+use std::{
+    cell::Cell,
+    collections::{BTreeMap, HashSet},
+};
 
 use alloy_primitives::{B256, Bytes};
 use alloy_trie::{BranchNodeCompact, HashBuilder, Nibbles, proof::verify_proof};
@@ -38,6 +41,51 @@ impl TrieLeaves for Mem {
             .next()
             .map(|(k, v)| (*k, v.clone())))
     }
+}
+
+/// Stored leaves that count their reads.
+struct Counted<'a> {
+    leaves: &'a BTreeMap<B256, Vec<u8>>,
+    reads: Cell<usize>,
+}
+
+impl<'a> Counted<'a> {
+    fn new(leaves: &'a BTreeMap<B256, Vec<u8>>) -> Self {
+        Self {
+            leaves,
+            reads: Cell::new(0),
+        }
+    }
+}
+
+impl StoredLeaves for Counted<'_> {
+    fn next(&self, from: &B256) -> Result<Option<(B256, Vec<u8>)>, StateError> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self
+            .leaves
+            .range(from..)
+            .next()
+            .map(|(k, v)| (*k, v.clone())))
+    }
+}
+
+/// The change from `before` to `after` as a block overlay, and which of its keys were
+/// stored before.
+fn overlay_of(
+    before: &BTreeMap<B256, Vec<u8>>,
+    after: &BTreeMap<B256, Vec<u8>>,
+    changed: &PrefixSet,
+) -> (BTreeMap<B256, Option<Vec<u8>>>, HashSet<B256>) {
+    let mut overlay = BTreeMap::new();
+    let mut stored = HashSet::new();
+    for key in changed.keys() {
+        let key = B256::from_slice(&key.pack());
+        overlay.insert(key, after.get(&key).cloned());
+        if before.contains_key(&key) {
+            stored.insert(key);
+        }
+    }
+    (overlay, stored)
 }
 
 /// Root and every branch node, from scratch.
@@ -163,6 +211,18 @@ fn incremental_root_equals_scratch_root() {
             let update = update_root(&before, &mem, &changed).unwrap();
             let (root, all) = scratch(&mem.leaves);
             assert_eq!(update.root, root, "seed {seed} round {round}");
+            // The same change as the builder sees it: stored leaves under the block's
+            // overlay, knowing which changed keys were stored, gives the same update.
+            let (overlay, stored) = overlay_of(&before.leaves, &mem.leaves, &changed);
+            let layered = Overlaid {
+                base: Counted::new(&before.leaves),
+                overlay: &overlay,
+                stored: Some(&stored),
+            };
+            let via_overlay = update_root(&before, &layered, &changed).unwrap();
+            assert_eq!(via_overlay.root, root, "overlay: seed {seed} round {round}");
+            assert_eq!(via_overlay.nodes, update.nodes, "seed {seed} round {round}");
+            assert_eq!(via_overlay.removed, update.removed, "seed {seed} round {round}");
             apply(&mut mem, &update);
             let stored: Vec<(Nibbles, u16)> = mem
                 .nodes
@@ -202,4 +262,77 @@ fn empty_and_single_leaf() {
     let update = update_root(&mem, &one, &changed).unwrap();
     assert_eq!(update.root, scratch(&one.leaves).0);
     assert!(update.nodes.is_empty(), "a lone leaf has no branch");
+}
+
+#[test]
+fn changing_stored_leaves_reads_no_stored_leaf() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut leaves = BTreeMap::new();
+    for _ in 0..3000 {
+        leaves.insert(B256::from(rng.random::<[u8; 32]>()), value(&mut rng));
+    }
+    let (_, all) = scratch(&leaves);
+    let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = all.into_iter().collect();
+    let mem = Mem {
+        nodes: BTreeMap::new(),
+        leaves: leaves.clone(),
+    };
+    with_leaf_hashes(&mut nodes, &mem).unwrap();
+    let stored = Mem {
+        nodes: nodes.into_iter().collect(),
+        leaves: BTreeMap::new(),
+    };
+
+    // New values for existing keys (a block of transfers between known accounts).
+    let mut after = leaves.clone();
+    let keys: Vec<B256> = leaves.keys().copied().collect();
+    let mut changed = Vec::new();
+    for _ in 0..200 {
+        let key = keys[rng.random_range(0..keys.len())];
+        after.insert(key, value(&mut rng));
+        changed.push(Nibbles::unpack(key));
+    }
+    let changed = PrefixSet::new(changed);
+    let (overlay, known) = overlay_of(&leaves, &after, &changed);
+    let layered = Overlaid {
+        base: Counted::new(&leaves),
+        overlay: &overlay,
+        stored: Some(&known),
+    };
+    let update = update_root(&stored, &layered, &changed).unwrap();
+    assert_eq!(update.root, scratch(&after).0);
+    assert_eq!(layered.base.reads.get(), 0, "stored leaves read");
+
+    // The same without knowing what was stored reads the stored leaves.
+    let blind = Overlaid {
+        base: Counted::new(&leaves),
+        overlay: &overlay,
+        stored: None,
+    };
+    assert_eq!(
+        update_root(&stored, &blind, &changed).unwrap().root,
+        update.root
+    );
+    assert!(blind.base.reads.get() >= 150);
+
+    // New keys read at most the one stored leaf beside each.
+    let mut grown = leaves.clone();
+    let mut changed = Vec::new();
+    for _ in 0..200 {
+        let key = B256::from(rng.random::<[u8; 32]>());
+        grown.insert(key, value(&mut rng));
+        changed.push(Nibbles::unpack(key));
+    }
+    let changed = PrefixSet::new(changed);
+    let (overlay, known) = overlay_of(&leaves, &grown, &changed);
+    let layered = Overlaid {
+        base: Counted::new(&leaves),
+        overlay: &overlay,
+        stored: Some(&known),
+    };
+    assert_eq!(
+        update_root(&stored, &layered, &changed).unwrap().root,
+        scratch(&grown).0
+    );
+    assert!(layered.base.reads.get() <= 2 * 200, "{}", layered.base.reads.get());
 }

@@ -14,6 +14,12 @@
 //!                                      else ──▶ add_leaf (a lone child moves up: new path)
 //! ```
 //!
+//! Reads are what a block costs, so the walk avoids them: a branch child is read by its exact
+//! path first (`TrieNodes::node_at`, a point read the builder caches), and a changed child
+//! with no branch below takes its leaves from the block's changes alone when they tell them
+//! all (`TrieLeaves::changed_under`: its one stored leaf is a changed key, or it had none),
+//! as do the new leaves beside an extension.
+//!
 //! Whatever the builder rebuilds it reports as updated nodes; a node the walk entered and the
 //! builder did not report is gone (its branch collapsed). The same walk with the proof
 //! targets counted as changed, and a proof retainer on the builder, yields EIP-1186 proofs.
@@ -239,6 +245,23 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
         // one; before the change every leaf under `prefix` was under it too (an extension led
         // there). Leaves beside it are new.
         let below = path.len() > prefix.len();
+        if below && let Some(known) = self.leaves.changed_under(&prefix, false) {
+            // An extension led from `prefix` to `path`: no stored leaf is beside it, so the
+            // only leaves there are new ones, and the changes name them.
+            let (before, after): (Vec<_>, Vec<_>) = known
+                .into_iter()
+                .map(|(key, value)| (Nibbles::unpack(key), value))
+                .filter(|(key, _)| !key.starts_with(&path))
+                .partition(|(key, _)| *key < path);
+            for (key, value) in before {
+                self.hb.add_leaf(key, &value);
+            }
+            self.node(path, node)?;
+            for (key, value) in after {
+                self.hb.add_leaf(key, &value);
+            }
+            return Ok(());
+        }
         if below {
             self.feed(&prefix, prefix, Some(&path))?;
         }

@@ -63,7 +63,7 @@ impl StoredLeaves for Counted<'_> {
         self.reads.set(self.reads.get() + 1);
         Ok(self
             .leaves
-            .range(from..)
+            .range(*from..)
             .next()
             .map(|(k, v)| (*k, v.clone())))
     }

@@ -24,9 +24,9 @@ use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountIn
 use crate::{
     error::StateError,
     trie::{
-        AccountNodes, Base, CachedNodes, NoNodes, NodeCache, Overlaid, PrefixSet,
-        STATE_TRIE_OWNER, StorageNodes, TrieNodes, account_leaf, node_cache, slot_leaf,
-        update_root, with_leaf_hashes,
+        AccountNodes, Base, CachedNodes, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER,
+        StorageNodes, TrieNodes, account_leaf, node_cache, slot_leaf, update_root,
+        with_leaf_hashes,
     },
 };
 

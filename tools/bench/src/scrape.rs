@@ -44,16 +44,17 @@ pub fn parse(text: &str) -> Scrape {
     for line in text.lines() {
         // Sender recovery runs per transaction at ingress, not per block; it is reported
         // beside the block stages under its own name.
-        let (rest, stage) = if let Some(rest) = line.strip_prefix("ordo_builder_stage_seconds_bucket{") {
-            (rest, None)
-        } else if let Some(rest) = line.strip_prefix("ordo_tx_recover_seconds_bucket{") {
-            (rest, Some(RECOVER_STAGE))
-        } else {
-            if let Some(value) = line.strip_prefix("ordo_process_peak_resident_bytes ") {
-                scrape.peak_rss = value.trim().parse::<f64>().ok().map(|v| v as u64);
-            }
-            continue;
-        };
+        let (rest, stage) =
+            if let Some(rest) = line.strip_prefix("ordo_builder_stage_seconds_bucket{") {
+                (rest, None)
+            } else if let Some(rest) = line.strip_prefix("ordo_tx_recover_seconds_bucket{") {
+                (rest, Some(RECOVER_STAGE))
+            } else {
+                if let Some(value) = line.strip_prefix("ordo_process_peak_resident_bytes ") {
+                    scrape.peak_rss = value.trim().parse::<f64>().ok().map(|v| v as u64);
+                }
+                continue;
+            };
         {
             let Some((labels, value)) = rest.split_once("} ") else {
                 continue;

@@ -62,11 +62,7 @@ pub trait TrieLeaves {
     /// The leaves under `prefix`, if the changed leaves alone tell them: `prefix` is a child
     /// slot of a stored node with no branch below it, which held one stored leaf
     /// (`had_leaf`) or none. `None` means "read the stored leaves" (the default).
-    fn changed_under(
-        &self,
-        _prefix: &Nibbles,
-        _had_leaf: bool,
-    ) -> Option<Vec<(B256, Vec<u8>)>> {
+    fn changed_under(&self, _prefix: &Nibbles, _had_leaf: bool) -> Option<Vec<(B256, Vec<u8>)>> {
         None
     }
 
@@ -332,13 +328,10 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             .leaves
             .changed_under(&child, node.state_mask.is_bit_set(nibble))
         {
-            return Ok(match known.len() {
-                0 => ChildLeaves::None,
-                1 => {
-                    let (key, value) = known.pop().expect("one leaf");
-                    ChildLeaves::One(Nibbles::unpack(key), value)
-                }
-                _ => ChildLeaves::Many,
+            return Ok(match (known.pop(), known.is_empty()) {
+                (None, _) => ChildLeaves::None,
+                (Some((key, value)), true) => ChildLeaves::One(Nibbles::unpack(key), value),
+                (Some(_), false) => ChildLeaves::Many,
             });
         }
         let Some((key, value)) = self.leaf_under(&child)? else {

@@ -222,7 +222,10 @@ fn incremental_root_equals_scratch_root() {
             let via_overlay = update_root(&before, &layered, &changed).unwrap();
             assert_eq!(via_overlay.root, root, "overlay: seed {seed} round {round}");
             assert_eq!(via_overlay.nodes, update.nodes, "seed {seed} round {round}");
-            assert_eq!(via_overlay.removed, update.removed, "seed {seed} round {round}");
+            assert_eq!(
+                via_overlay.removed, update.removed,
+                "seed {seed} round {round}"
+            );
             apply(&mut mem, &update);
             let stored: Vec<(Nibbles, u16)> = mem
                 .nodes
@@ -334,5 +337,9 @@ fn changing_stored_leaves_reads_no_stored_leaf() {
         update_root(&stored, &layered, &changed).unwrap().root,
         scratch(&grown).0
     );
-    assert!(layered.base.reads.get() <= 2 * 200, "{}", layered.base.reads.get());
+    assert!(
+        layered.base.reads.get() <= 2 * 200,
+        "{}",
+        layered.base.reads.get()
+    );
 }

@@ -54,19 +54,27 @@ pub struct NodeConfig {
     pub state: StateSection,
 }
 
+/// Default MiB of fjall's block cache for a node (`[state] block_cache_mb`): on a large
+/// state, enough to keep the index and filter blocks of the state's keyspaces cached.
+pub const DEFAULT_BLOCK_CACHE_MB: u64 = 256;
+
 /// `[state]` section: the caches in front of the state on disk.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StateSection {
-    /// MiB of caches for accounts, storage slots and code (nothing else of the state is held
+    /// MiB of caches for accounts, storage slots, trie nodes and code (nothing else of the state is held
     /// in memory).
     pub cache_mb: usize,
+    /// MiB of fjall's block cache (data blocks with their index and filter blocks), under the
+    /// caches above.
+    pub block_cache_mb: u64,
 }
 
 impl Default for StateSection {
     fn default() -> Self {
         Self {
             cache_mb: ordo_exec::DEFAULT_CACHE_MB,
+            block_cache_mb: DEFAULT_BLOCK_CACHE_MB,
         }
     }
 }

@@ -116,7 +116,8 @@ fn shutdown_signal(
 pub fn open_chain(config: &NodeConfig) -> eyre::Result<(Storage, BlockRecord)> {
     std::fs::create_dir_all(&config.datadir)
         .wrap_err_with(|| format!("creating datadir {}", config.datadir.display()))?;
-    let storage = Storage::open(config.datadir.join("db")).wrap_err("opening storage")?;
+    let storage = Storage::open_with_cache(config.datadir.join("db"), config.state.block_cache_mb)
+        .wrap_err("opening storage")?;
     let head = match storage.head()? {
         Some(n) => storage
             .block(n)?

@@ -173,6 +173,9 @@ impl std::fmt::Debug for Storage {
     }
 }
 
+/// Default size of fjall's block cache (fjall's own default).
+pub const DEFAULT_BLOCK_CACHE_MB: u64 = 32;
+
 const HEAD_KEY: &[u8] = b"head";
 const STATE_FORMAT_KEY: &[u8] = b"state_format";
 /// Leads every `account_trie` key: the root's path is empty, and fjall keys may not be.
@@ -231,9 +234,18 @@ fn node_value(keyspace: &'static str, bytes: &[u8]) -> Result<BranchNodeCompact>
 }
 
 impl Storage {
-    /// Opens (or creates) the database in `path`.
+    /// Opens (or creates) the database in `path`, with fjall's default block cache.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let db = Database::builder(path.as_ref()).open()?;
+        Self::open_with_cache(path, DEFAULT_BLOCK_CACHE_MB)
+    }
+
+    /// Opens (or creates) the database in `path` with a block cache of `block_cache_mb` MiB.
+    /// Blocks, their indexes and filters are cached together: on a state larger than memory,
+    /// a point read that finds its index and filter blocks cached costs one block read.
+    pub fn open_with_cache(path: impl AsRef<Path>, block_cache_mb: u64) -> Result<Self> {
+        let db = Database::builder(path.as_ref())
+            .cache_size(block_cache_mb.max(1) << 20)
+            .open()?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
         let storage = Self {
             wal: ks("wal")?,

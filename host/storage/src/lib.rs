@@ -43,12 +43,17 @@ pub mod view;
 pub use records::AccountRecord;
 use records::{ChangeSet, SlotRef, decode_node, encode_node, path_key};
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
+
+use quick_cache::sync::Cache;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::{BranchNodeCompact, Nibbles};
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{
+    Database, Keyspace, KeyspaceCreateOptions, PersistMode,
+    config::{HashRatioPolicy, PinningPolicy},
+};
 use ordo_primitives::{BlockRecord, ReceiptRecord, TxLocation};
 
 /// Storage failures. All of them are I/O or corruption: none is the caller's fault.
@@ -148,6 +153,9 @@ pub const STATE_FORMAT: u8 = 2;
 #[derive(Clone)]
 pub struct Storage {
     db: Database,
+    /// Decoded receipts of recently read blocks: a wallet or explorer asks for the receipts
+    /// of a block's transactions one by one, and each would otherwise decode them all.
+    recent_receipts: Arc<Cache<u64, Arc<Vec<ReceiptRecord>>>>,
     wal: Keyspace,
     blocks: Keyspace,
     block_hashes: Keyspace,
@@ -172,6 +180,9 @@ impl std::fmt::Debug for Storage {
         f.debug_struct("Storage").finish_non_exhaustive()
     }
 }
+
+/// How many blocks' decoded receipts [`Storage::receipts`] keeps.
+const RECENT_RECEIPT_BLOCKS: usize = 64;
 
 /// Default size of fjall's block cache (fjall's own default).
 pub const DEFAULT_BLOCK_CACHE_MB: u64 = 32;
@@ -247,17 +258,29 @@ impl Storage {
             .cache_size(block_cache_mb.max(1) << 20)
             .open()?;
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
+        // The state's keyspaces serve random point reads (one per touched account, slot or
+        // trie node) over data much larger than any cache: their index and filter blocks are
+        // kept in memory at every level, and data blocks carry a hash index, so a read that
+        // misses the caches costs one data block.
+        let state_ks = |name: &str| {
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default()
+                    .index_block_pinning_policy(PinningPolicy::all(true))
+                    .filter_block_pinning_policy(PinningPolicy::all(true))
+                    .data_block_hash_ratio_policy(HashRatioPolicy::all(0.75))
+            })
+        };
         let storage = Self {
             wal: ks("wal")?,
             blocks: ks("blocks")?,
             block_hashes: ks("block_hashes")?,
             txs: ks("txs")?,
             receipts: ks("receipts")?,
-            accounts: ks("accounts")?,
-            storage: ks("storage")?,
+            accounts: state_ks("accounts")?,
+            storage: state_ks("storage")?,
             code: ks("code")?,
-            account_trie: ks("account_trie")?,
-            storage_trie: ks("storage_trie")?,
+            account_trie: state_ks("account_trie")?,
+            storage_trie: state_ks("storage_trie")?,
             account_history: ks("account_history")?,
             storage_history: ks("storage_history")?,
             changes: ks("changes")?,
@@ -265,6 +288,7 @@ impl Storage {
             plugins: ks("plugins")?,
             bundles: ks("bundles")?,
             batches: ks("batches")?,
+            recent_receipts: Arc::new(Cache::new(RECENT_RECEIPT_BLOCKS)),
             db,
         };
         if storage.head()?.is_some() {
@@ -462,12 +486,17 @@ impl Storage {
         }))
     }
 
-    /// The receipts of a block.
-    pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptRecord>>> {
-        self.receipts
-            .get(number.to_be_bytes())?
-            .map(|v| decode("receipts", &v))
-            .transpose()
+    /// The receipts of a block (receipts never change once stored, so they are cached).
+    pub fn receipts(&self, number: u64) -> Result<Option<Arc<Vec<ReceiptRecord>>>> {
+        if let Some(receipts) = self.recent_receipts.get(&number) {
+            return Ok(Some(receipts));
+        }
+        let Some(bytes) = self.receipts.get(number.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let receipts = Arc::new(decode::<Vec<ReceiptRecord>>("receipts", &bytes)?);
+        self.recent_receipts.insert(number, receipts.clone());
+        Ok(Some(receipts))
     }
 
     /// Where a transaction was included.

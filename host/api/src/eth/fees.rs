@@ -47,7 +47,7 @@ impl EthFees for NodeApi {
                 let mut tips: Vec<(u128, u64)> = block
                     .transactions
                     .iter()
-                    .zip(&receipts)
+                    .zip(receipts.iter())
                     .filter_map(|(raw, r)| {
                         let tx = decode_tx(raw).ok()?;
                         Some((

@@ -54,9 +54,6 @@ pub struct StateDb {
     code: Cache<B256, Bytecode, CodeWeight>,
     /// Trie nodes the blocks' root walks read.
     nodes: NodeCache,
-    /// Threads of the builder's cache warming, apart from rayon's global pool: ingress
-    /// recovers senders there, and a block must not queue behind a burst of submissions.
-    warm_pool: Option<rayon::ThreadPool>,
     /// Bumped by every [`StateDb::apply`]; see the module docs.
     generation: AtomicU64,
 }
@@ -96,11 +93,6 @@ impl StateDb {
             accounts: Cache::new(entries),
             slots: Cache::new(entries),
             nodes: node_cache(quarter),
-            warm_pool: rayon::ThreadPoolBuilder::new()
-                .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
-                .thread_name(|i| format!("ordo-warm-{i}"))
-                .build()
-                .ok(),
             code: Cache::with_weighter(
                 (code_bytes / 4096).max(64) as usize,
                 code_bytes.max(1 << 20),
@@ -227,37 +219,25 @@ impl StateDb {
     /// reading them from disk one after the other. A failed read is left for the block's
     /// own read to report.
     pub fn warm_accounts(&self, addresses: &[Address]) {
-        self.warm(|| {
-            addresses.par_iter().for_each(|address| {
-                let _ = self.account(address);
-            })
+        addresses.par_iter().for_each(|address| {
+            let _ = self.account(address);
         });
-    }
-
-    /// Runs `work` on the warming threads (serially here if they could not be started).
-    fn warm(&self, work: impl FnOnce() + Send) {
-        match &self.warm_pool {
-            Some(pool) => pool.install(work),
-            None => work(),
-        }
     }
 
     /// Reads the stored nodes on the paths of `keys` into the node cache on rayon's threads,
     /// so the walk that follows (serial: the hash builder takes nodes in order) finds them
     /// in memory. Stops at the first node whose child is not a stored branch.
-    fn warm_paths(&self, source: &NodeSource<'_>, owner: B256, keys: &[B256]) {
-        self.warm(|| {
-            keys.par_iter().for_each(|key| {
-                let nodes = source.nodes(owner);
-                let key = Nibbles::unpack(key);
-                let mut path = Nibbles::default();
-                while let Ok(Some(node)) = nodes.node_at(&path) {
-                    match key.get(path.len()) {
-                        Some(nibble) if node.tree_mask.is_bit_set(nibble) => path.push(nibble),
-                        _ => break,
-                    }
+    fn warm_paths(source: &NodeSource<'_>, owner: B256, keys: &[B256]) {
+        keys.par_iter().for_each(|key| {
+            let nodes = source.nodes(owner);
+            let key = Nibbles::unpack(key);
+            let mut path = Nibbles::default();
+            while let Ok(Some(node)) = nodes.node_at(&path) {
+                match key.get(path.len()) {
+                    Some(nibble) if node.tree_mask.is_bit_set(nibble) => path.push(nibble),
+                    _ => break,
                 }
-            })
+            }
         });
     }
 
@@ -355,7 +335,7 @@ impl StateDb {
             accounts.insert(hashed, Some(account_leaf(&record)));
         }
         let keys: Vec<B256> = accounts.keys().copied().collect();
-        self.warm_paths(&cache, STATE_TRIE_OWNER, &keys);
+        Self::warm_paths(&cache, STATE_TRIE_OWNER, &keys);
         let changed = PrefixSet::new(keys.iter().map(Nibbles::unpack).collect());
         let leaves = Overlaid {
             base: Base::Accounts(&view),

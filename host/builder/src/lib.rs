@@ -393,18 +393,6 @@ impl Builder {
                 }
             })
             .collect();
-        // Senders and recipients into the cache on all cores first: at a large state most
-        // are not cached, and the block reads them one after the other.
-        let touched: Vec<Address> = items
-            .iter()
-            .flat_map(|item| match item {
-                BlockItem::Tx(tx) => std::slice::from_ref(tx),
-                BlockItem::Bundle(bundle) => bundle.txs.as_slice(),
-            })
-            .flat_map(|tx| [Some(tx.sender), alloy_consensus::Transaction::to(&tx.tx)])
-            .flatten()
-            .collect();
-        self.exec.state().warm_accounts(&touched);
         let mut assembler = self.exec.assemble(&head.header, head.hash, &params)?;
         for item in &items {
             assembler.push(item)?;

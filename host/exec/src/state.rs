@@ -19,7 +19,6 @@ use alloy_trie::{BranchNodeCompact, EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles};
 use ordo_primitives::ChainSpec;
 use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage, view::StateView};
 use quick_cache::{Weighter, sync::Cache};
-use rayon::prelude::*;
 use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountInfo};
 
 use crate::{
@@ -214,33 +213,6 @@ impl StateDb {
         Ok(value)
     }
 
-    /// Reads `addresses` into the account cache on rayon's threads: a block's senders and
-    /// recipients before it runs, so its serial execution finds them in memory instead of
-    /// reading them from disk one after the other. A failed read is left for the block's
-    /// own read to report.
-    pub fn warm_accounts(&self, addresses: &[Address]) {
-        addresses.par_iter().for_each(|address| {
-            let _ = self.account(address);
-        });
-    }
-
-    /// Reads the stored nodes on the paths of `keys` into the node cache on rayon's threads,
-    /// so the walk that follows (serial: the hash builder takes nodes in order) finds them
-    /// in memory. Stops at the first node whose child is not a stored branch.
-    fn warm_paths(source: &NodeSource<'_>, owner: B256, keys: &[B256]) {
-        keys.par_iter().for_each(|key| {
-            let nodes = source.nodes(owner);
-            let key = Nibbles::unpack(key);
-            let mut path = Nibbles::default();
-            while let Ok(Some(node)) = nodes.node_at(&path) {
-                match key.get(path.len()) {
-                    Some(nibble) if node.tree_mask.is_bit_set(nibble) => path.push(nibble),
-                    _ => break,
-                }
-            }
-        });
-    }
-
     /// Turns the block's touched accounts into storage writes, computing each changed
     /// account's storage root and the new state root from the stored trie nodes and the
     /// paths the block touched. Does not write anything.
@@ -334,9 +306,7 @@ impl StateDb {
             commit.accounts.push((*address, AccountChange::Set(record)));
             accounts.insert(hashed, Some(account_leaf(&record)));
         }
-        let keys: Vec<B256> = accounts.keys().copied().collect();
-        Self::warm_paths(&cache, STATE_TRIE_OWNER, &keys);
-        let changed = PrefixSet::new(keys.iter().map(Nibbles::unpack).collect());
+        let changed = PrefixSet::new(accounts.keys().map(Nibbles::unpack).collect());
         let leaves = Overlaid {
             base: Base::Accounts(&view),
             overlay: &accounts,

@@ -8,12 +8,6 @@ use eyre::WrapErr;
 use ordo_node::{NodeConfig, config::dev_keys};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc rather than glibc's malloc: the storage engine allocates a buffer per block it
-/// reads, and glibc gave those pages back to the kernel and faulted them in again, zeroed, on
-/// every read (a third of the builder's time on a 10M-account state).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "ordo",

@@ -32,7 +32,13 @@ pub(crate) fn pool_err(e: PoolError) -> BackendError {
     if e.is_bad_transaction() {
         BackendError::tx(e.to_string())
     } else {
-        tracing::error!(target: "ordo::rpc", %e, "pool failure");
+        // A full account or pool, a nonce or fee the state refuses: the sender's business,
+        // and under load a flood; only the node's own failures are errors.
+        if e.is_internal() {
+            tracing::error!(target: "ordo::rpc", %e, "pool failure");
+        } else {
+            tracing::debug!(target: "ordo::rpc", %e, "transaction refused");
+        }
         BackendError::new(e.rpc_code() as i32, e.to_string())
     }
 }

@@ -42,49 +42,44 @@ fn label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
 pub fn parse(text: &str) -> Scrape {
     let mut scrape = Scrape::default();
     for line in text.lines() {
+        if let Some(value) = line.strip_prefix("ordo_process_peak_resident_bytes ") {
+            scrape.peak_rss = value.trim().parse::<f64>().ok().map(|v| v as u64);
+            continue;
+        }
         // Sender recovery runs per transaction at ingress, not per block; it is reported
         // beside the block stages under its own name.
-        let (rest, stage) =
-            if let Some(rest) = line.strip_prefix("ordo_builder_stage_seconds_bucket{") {
-                (rest, None)
-            } else if let Some(rest) = line.strip_prefix("ordo_tx_recover_seconds_bucket{") {
-                (rest, Some(RECOVER_STAGE))
-            } else {
-                if let Some(value) = line.strip_prefix("ordo_process_peak_resident_bytes ") {
-                    scrape.peak_rss = value.trim().parse::<f64>().ok().map(|v| v as u64);
-                }
-                continue;
-            };
-        {
-            let Some((labels, value)) = rest.split_once("} ") else {
-                continue;
-            };
-            let (Some(stage), Some(le)) = (stage.or(label(labels, "stage")), label(labels, "le"))
-            else {
-                continue;
-            };
-            let le = if le == "+Inf" {
-                f64::INFINITY
-            } else {
-                match le.parse() {
-                    Ok(v) => v,
-                    Err(_) => continue,
-                }
-            };
-            let Ok(count) = value.trim().parse::<f64>() else {
-                continue;
-            };
+        let bucket = if let Some(rest) = line.strip_prefix("ordo_builder_stage_seconds_bucket{") {
+            bucket(rest, None)
+        } else if let Some(rest) = line.strip_prefix("ordo_tx_recover_seconds_bucket{") {
+            bucket(rest, Some(RECOVER_STAGE))
+        } else {
+            None
+        };
+        if let Some((stage, le, count)) = bucket {
             scrape
                 .stages
                 .entry(stage.to_string())
                 .or_default()
-                .push((le, count as u64));
+                .push((le, count));
         }
     }
     for buckets in scrape.stages.values_mut() {
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     scrape
+}
+
+/// One histogram bucket line after its `{`: the stage (`stage`, else its `stage` label), the
+/// upper bound and the cumulative count.
+fn bucket<'a>(rest: &'a str, stage: Option<&'a str>) -> Option<(&'a str, f64, u64)> {
+    let (labels, value) = rest.split_once("} ")?;
+    let stage = stage.or(label(labels, "stage"))?;
+    let le = match label(labels, "le")? {
+        "+Inf" => f64::INFINITY,
+        le => le.parse().ok()?,
+    };
+    let count = value.trim().parse::<f64>().ok()?;
+    Some((stage, le, count as u64))
 }
 
 /// The `q` quantile (0..1) of a histogram given as cumulative counts, interpolated linearly

@@ -16,7 +16,7 @@ use ordo_storage::{AccountRecord, StorageError};
 use crate::{
     error::StateError,
     state::StateDb,
-    trie::{AccountNodes, Base, Overlaid, PrefixSet, StorageNodes, account_leaf, prove, slot_leaf},
+    trie::{Base, Overlaid, PrefixSet, StoredNodes, account_leaf, prove, slot_leaf},
 };
 
 /// An account's proof, with its slots'.
@@ -89,7 +89,7 @@ impl StateDb {
             overlay: &overlay,
             stored: None,
         };
-        let (root, nodes) = prove(&AccountNodes(&view), &leaves, &changed, &[target])?;
+        let (root, nodes) = prove(&StoredNodes::state(&view), &leaves, &changed, &[target])?;
         let header_root = self
             .storage()
             .block(at)?
@@ -140,9 +140,9 @@ impl StateDb {
             overlay: &slot_overlay,
             stored: None,
         };
-        let slot_nodes = StorageNodes {
-            storage: &view,
-            hashed_address: hashed,
+        let slot_nodes = StoredNodes {
+            view: &view,
+            owner: hashed,
         };
         let (storage_root, proofs) = prove(&slot_nodes, &slot_leaves, &slot_changed, &targets)?;
         if storage_root != record.storage_root {

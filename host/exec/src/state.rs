@@ -15,7 +15,7 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_trie::{BranchNodeCompact, EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles};
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles};
 use ordo_primitives::ChainSpec;
 use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage, view::StateView};
 use quick_cache::{Weighter, sync::Cache};
@@ -24,9 +24,8 @@ use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountIn
 use crate::{
     error::StateError,
     trie::{
-        AccountNodes, Base, CachedNodes, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER,
-        StorageNodes, TrieNodes, account_leaf, node_cache, slot_leaf, update_root,
-        with_leaf_hashes,
+        Base, CachedNodes, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER, StoredNodes,
+        account_leaf, node_cache, slot_leaf, update_root, with_leaf_hashes,
     },
 };
 
@@ -415,7 +414,7 @@ impl StateDb {
             overlay: &BTreeMap::new(),
             stored: None,
         };
-        Ok(update_root(&AccountNodes(&view), &leaves, &PrefixSet::default())?.root)
+        Ok(update_root(&StoredNodes::state(&view), &leaves, &PrefixSet::default())?.root)
     }
 }
 
@@ -429,46 +428,15 @@ struct NodeSource<'v> {
 
 impl<'v> NodeSource<'v> {
     /// The nodes of `owner`'s trie ([`STATE_TRIE_OWNER`]: the state trie).
-    fn nodes(&self, owner: B256) -> CachedNodes<'v, Owned<'v>> {
-        let inner = if owner == STATE_TRIE_OWNER {
-            Owned::State(AccountNodes(self.view))
-        } else {
-            Owned::Storage(StorageNodes {
-                storage: self.view,
-                hashed_address: owner,
-            })
-        };
+    fn nodes(&self, owner: B256) -> CachedNodes<'v> {
         CachedNodes {
-            inner,
-            owner,
+            inner: StoredNodes {
+                view: self.view,
+                owner,
+            },
             cache: self.cache,
             generation: self.generation,
             since: self.since,
-        }
-    }
-}
-
-/// The state trie's nodes or one storage trie's.
-enum Owned<'v> {
-    State(AccountNodes<'v>),
-    Storage(StorageNodes<'v>),
-}
-
-impl TrieNodes for Owned<'_> {
-    fn first_under(
-        &self,
-        prefix: &Nibbles,
-    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
-        match self {
-            Self::State(nodes) => nodes.first_under(prefix),
-            Self::Storage(nodes) => nodes.first_under(prefix),
-        }
-    }
-
-    fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
-        match self {
-            Self::State(nodes) => nodes.node_at(path),
-            Self::Storage(nodes) => nodes.node_at(path),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! - [`PrefixSet`] (prefix.rs): the changed keys.
 //! - [`update_root`] / [`prove`] (root.rs): the walk over stored nodes ([`TrieNodes`]) and
 //!   post-change leaves ([`TrieLeaves`]), returning the root, the node updates, or proofs.
-//! - store.rs: those sources over ordo-storage ([`AccountNodes`], [`StorageNodes`]) and the
+//! - store.rs: those sources over ordo-storage ([`StoredNodes`]) and the
 //!   stored leaves under a block's changes ([`Overlaid`]), and the node cache in front of
 //!   the stored nodes ([`CachedNodes`]).
 
@@ -15,8 +15,8 @@ mod store;
 pub use prefix::PrefixSet;
 pub use root::{TrieLeaves, TrieNodes, TrieUpdate, prove, seek_key, update_root, with_leaf_hashes};
 pub use store::{
-    AccountNodes, Base, CachedNodes, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER, StorageNodes,
-    StoredLeaves, account_leaf, node_cache, slot_leaf,
+    Base, CachedNodes, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER, StoredLeaves, StoredNodes,
+    account_leaf, node_cache, slot_leaf,
 };
 
 #[cfg(test)]

@@ -29,42 +29,43 @@ pub fn slot_leaf(value: &U256) -> Vec<u8> {
     alloy_rlp::encode(value)
 }
 
-/// The stored nodes of the state trie.
-pub struct AccountNodes<'a>(pub &'a StateView<'a>);
-
-impl TrieNodes for AccountNodes<'_> {
-    fn first_under(
-        &self,
-        prefix: &Nibbles,
-    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
-        Ok(self.0.account_node_under(prefix)?)
-    }
-
-    fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
-        Ok(self.0.account_node_at(path)?)
-    }
-}
-
-/// The stored nodes of one account's storage trie.
-pub struct StorageNodes<'a> {
+/// The stored nodes of one trie: the state trie ([`STATE_TRIE_OWNER`]) or the storage trie
+/// of the account whose keccak(address) is `owner`.
+pub struct StoredNodes<'a> {
     /// The state.
-    pub storage: &'a StateView<'a>,
-    /// keccak(address).
-    pub hashed_address: B256,
+    pub view: &'a StateView<'a>,
+    /// Whose trie.
+    pub owner: B256,
 }
 
-impl TrieNodes for StorageNodes<'_> {
+impl<'a> StoredNodes<'a> {
+    /// The state trie's nodes.
+    pub fn state(view: &'a StateView<'a>) -> Self {
+        Self {
+            view,
+            owner: STATE_TRIE_OWNER,
+        }
+    }
+}
+
+impl TrieNodes for StoredNodes<'_> {
     fn first_under(
         &self,
         prefix: &Nibbles,
     ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
-        Ok(self
-            .storage
-            .storage_node_under(&self.hashed_address, prefix)?)
+        Ok(if self.owner == STATE_TRIE_OWNER {
+            self.view.account_node_under(prefix)?
+        } else {
+            self.view.storage_node_under(&self.owner, prefix)?
+        })
     }
 
     fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
-        Ok(self.storage.storage_node_at(&self.hashed_address, path)?)
+        Ok(if self.owner == STATE_TRIE_OWNER {
+            self.view.account_node_at(path)?
+        } else {
+            self.view.storage_node_at(&self.owner, path)?
+        })
     }
 }
 
@@ -101,11 +102,9 @@ pub fn node_cache(bytes: u64) -> NodeCache {
 /// Stored nodes read through a [`NodeCache`]. A miss fills the cache only while no block was
 /// applied since `since` (the `generation` it was made at): the one who applies a block
 /// writes its nodes to the cache, so a read from before that must not land after it.
-pub struct CachedNodes<'a, N> {
+pub struct CachedNodes<'a> {
     /// The stored nodes.
-    pub inner: N,
-    /// Whose trie.
-    pub owner: B256,
+    pub inner: StoredNodes<'a>,
     /// The cache.
     pub cache: &'a NodeCache,
     /// Bumped by every applied block.
@@ -114,7 +113,7 @@ pub struct CachedNodes<'a, N> {
     pub since: u64,
 }
 
-impl<N: TrieNodes> TrieNodes for CachedNodes<'_, N> {
+impl TrieNodes for CachedNodes<'_> {
     fn first_under(
         &self,
         prefix: &Nibbles,
@@ -123,7 +122,7 @@ impl<N: TrieNodes> TrieNodes for CachedNodes<'_, N> {
     }
 
     fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
-        let key = (self.owner, *path);
+        let key = (self.inner.owner, *path);
         if let Some(node) = self.cache.get(&key) {
             return Ok(node);
         }

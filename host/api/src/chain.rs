@@ -160,10 +160,12 @@ impl NodeApi {
     pub(crate) fn resolve_number(&self, id: BlockId) -> BackendResult<Option<u64>> {
         let head = self.head().number();
         Ok(match id {
+            // A block still being stored has no hash yet, as far as readers know.
             BlockId::Hash(h) => self
                 .storage
                 .block_number(&h.block_hash)
-                .map_err(storage_err)?,
+                .map_err(storage_err)?
+                .filter(|n| *n <= head),
             BlockId::Number(tag) => match tag {
                 BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
                 BlockNumberOrTag::Earliest => Some(0),
@@ -185,9 +187,9 @@ impl NodeApi {
         Ok(self.storage.block(n).map_err(storage_err)?.map(Arc::new))
     }
 
-    /// Which state a query reads: `None` is the head, `Some(n)` an older block (answered
-    /// from the change sets).
-    pub(crate) fn state_block(&self, id: BlockId) -> BackendResult<Option<u64>> {
+    /// Which block a query names: `None` is the head (or `pending`), `Some(n)` an older
+    /// block.
+    fn requested_block(&self, id: BlockId) -> BackendResult<Option<u64>> {
         let head = self.head().number();
         if id == BlockId::Number(BlockNumberOrTag::Pending) {
             return Ok(None);
@@ -197,6 +199,24 @@ impl NodeApi {
             Some(n) if n >= head => Ok(None),
             Some(n) => Ok(Some(n)),
         }
+    }
+
+    /// Which state a query reads: `None` is the state db (the builder's tip), `Some(n)` the
+    /// state after block `n` (answered from the change sets). While the block after the
+    /// head is being stored, the state db is already that block's, so the head is read
+    /// like an older block: nothing is served before it is durable. `pending` reads the tip.
+    pub(crate) fn state_block(&self, id: BlockId) -> BackendResult<Option<u64>> {
+        Ok(match self.requested_block(id)? {
+            Some(n) => Some(n),
+            None if id == BlockId::Number(BlockNumberOrTag::Pending) => None,
+            None => self.in_flight_head(),
+        })
+    }
+
+    /// The head's number while the block after it is staged but not yet stored.
+    fn in_flight_head(&self) -> Option<u64> {
+        let head = self.head().number();
+        (self.builder.tip().number() > head).then_some(head)
     }
 
     pub(crate) fn state_at(&self, id: BlockId) -> BackendResult<StateAt<'_>> {
@@ -211,8 +231,12 @@ impl NodeApi {
         id: BlockId,
         overrides: Option<&BlockOverrides>,
     ) -> BackendResult<BlockParams> {
-        let mut params = match self.state_block(id)? {
-            None => self.builder.next_params(),
+        let mut params = match self.requested_block(id)? {
+            // The next block's parameters, on the state `state_block` picks.
+            None => BlockParams {
+                state_block: self.state_block(id)?,
+                ..self.builder.next_params()
+            },
             Some(n) => {
                 let block = self
                     .storage

@@ -63,6 +63,9 @@ pub enum BuilderError {
     /// Storing the block failed.
     #[error(transparent)]
     Storage(#[from] ordo_storage::StorageError),
+    /// An earlier block could not be stored; the node must restart from what is stored.
+    #[error("{0}; restart the node")]
+    CommitFailed(String),
 }
 
 /// How many times a block asks its ordering policy again to fill gas its transactions left
@@ -103,8 +106,24 @@ pub struct SealedBlock {
     pub receipts: Arc<Vec<ReceiptRecord>>,
 }
 
-/// The head of the chain, shared with readers.
+/// The head of the chain, shared with readers: the last block whose batch is stored.
 pub type HeadCell = Arc<RwLock<Arc<BlockRecord>>>;
+
+/// A sealed block, staged over the state, whose batch is not stored yet.
+struct Staging {
+    commit: ordo_storage::BlockCommit,
+    staged: Arc<ordo_storage::Staged>,
+    block: Arc<BlockRecord>,
+    included: usize,
+}
+
+/// The commit in flight, if any.
+#[derive(Default)]
+struct Commits {
+    in_flight: bool,
+    /// Why a block's batch could not be stored: nothing is built after that.
+    failed: Option<String>,
+}
 
 /// Produces blocks.
 pub struct Builder {
@@ -123,6 +142,13 @@ pub struct Builder {
     /// Held while a block is built in `run`, so `halt` returns only after the block in
     /// progress (if any) is sealed: nothing is sealed after it.
     sealing: parking_lot::Mutex<()>,
+    /// The last sealed block: the head, or one block ahead of it while that block's batch
+    /// is written. Blocks are built on it.
+    tip: parking_lot::Mutex<Arc<BlockRecord>>,
+    /// Whether a staged block's batch is being written, and whether one failed.
+    commits: parking_lot::Mutex<Commits>,
+    /// Signalled when a block's batch is written (or fails).
+    committed: parking_lot::Condvar,
     /// When the previous block's build started (block interval metric).
     last_sealed: parking_lot::Mutex<Option<std::time::Instant>>,
     signer: RwLock<Option<Arc<dyn BlockSigner>>>,
@@ -187,7 +213,7 @@ impl Builder {
         Arc::new(Self {
             exec,
             pool,
-            head,
+            head: head.clone(),
             params: RwLock::new(params),
             policy: RwLock::new(Arc::new(FixedPolicy(Arc::new(PriorityFeeOrdering)))),
             fallback: PriorityFeeOrdering,
@@ -197,6 +223,9 @@ impl Builder {
             ledger: SearcherLedger::default(),
             halted: RwLock::new(None),
             sealing: parking_lot::Mutex::new(()),
+            tip: parking_lot::Mutex::new(head.read().clone()),
+            commits: parking_lot::Mutex::new(Commits::default()),
+            committed: parking_lot::Condvar::new(),
             last_sealed: parking_lot::Mutex::new(None),
             signer: RwLock::new(None),
         })
@@ -252,7 +281,14 @@ impl Builder {
     /// block is sealed after this returns. Blocking.
     pub fn halt(&self, reason: String) {
         let _sealing = self.sealing.lock();
+        // The last sealed block is stored and announced before this returns.
+        let _ = self.wait_for_commit();
         *self.halted.write() = Some(reason);
+    }
+
+    /// The last sealed block: the head, or the block after it while its batch is written.
+    pub fn tip(&self) -> Arc<BlockRecord> {
+        self.tip.lock().clone()
     }
 
     /// Lets `run` seal blocks again, on the same head.
@@ -278,7 +314,11 @@ impl Builder {
     /// The parameters of the block that would be built on the head now (also what
     /// `pending` state queries and `eth_call` execute against).
     pub fn next_params(&self) -> BlockParams {
-        let head = self.head();
+        self.params_on(&self.head())
+    }
+
+    /// The parameters of the block after `head`.
+    fn params_on(&self, head: &BlockRecord) -> BlockParams {
         let cfg = self.params.read();
         let parent = &head.header;
         let base_fee = next_base_fee(
@@ -302,10 +342,18 @@ impl Builder {
 
     /// Builds, stores and announces one block. Blocking (runs revm and fsyncs).
     pub fn build_one(&self) -> Result<SealedBlock, BuilderError> {
+        let staging = self.seal()?;
+        self.finish(staging)
+    }
+
+    /// Builds the next block on the tip and stages it: from here on the next block builds
+    /// on it, the pool no longer offers its transactions, and [`Builder::finish`] stores it.
+    /// Waits for the previous block's commit first: at most one block is in flight.
+    fn seal(&self) -> Result<Staging, BuilderError> {
         let started = std::time::Instant::now();
-        let params = self.next_params();
+        let head = self.tip();
+        let params = self.params_on(&head);
         let _span = tracing::info_span!("block", number = params.number).entered();
-        let head = self.head();
         let candidates = self.pool.candidates(params.base_fee);
         let mut stage = Stages::new(started);
         stage.done("candidates");
@@ -424,36 +472,88 @@ impl Builder {
             }
         }
         commit.wal_remove = leaving.clone();
-        self.exec.state().storage().commit_block(&commit)?;
-        self.exec.state().apply(&commit);
+        let waited = std::time::Instant::now();
+        self.wait_for_commit()?;
+        let waited = waited.elapsed();
+        // The tip moves first: a reader that sees the head behind the tip reads the head's
+        // state from the change sets, whether or not the staged block is laid over it yet.
         let block = Arc::new(block);
-        *self.head.write() = block.clone();
+        *self.tip.lock() = block.clone();
+        let staged = self.exec.state().stage(&commit);
+        self.commits.lock().in_flight = true;
         let changed: Vec<Address> = commit.accounts.iter().map(|(a, _)| *a).collect();
         self.pool.on_block(&leaving, &changed);
         self.pool.note_dropped(invalid);
         if let Some(bundles) = self.bundles.read().clone() {
             bundles.prune(params.number, params.timestamp.max(now_secs()));
         }
-        let sealed = SealedBlock {
-            block,
-            receipts: Arc::new(commit.receipts),
-        };
-        stage.done("commit");
-        let _ = self.events.send(sealed.clone());
-        let header = &sealed.block.header;
-        metrics::counter!("ordo_blocks_sealed_total").increment(1);
-        metrics::counter!("ordo_block_txs_total").increment(built.included.len() as u64);
-        metrics::counter!("ordo_block_gas_used_total").increment(header.gas_used);
-        metrics::histogram!("ordo_block_txs").record(built.included.len() as f64);
-        metrics::histogram!("ordo_block_gas_used").record(header.gas_used as f64);
-        metrics::gauge!("ordo_head_block").set(header.number as f64);
-        metrics::gauge!("ordo_base_fee_wei").set(header.base_fee_per_gas.unwrap_or(0) as f64);
+        stage.done_with("stage", &[("wait", waited)]);
         if let Some(last) = self.last_sealed.lock().replace(started) {
             metrics::histogram!("ordo_block_interval_seconds")
                 .record(started.duration_since(last).as_secs_f64());
         }
-        debug!(target: "ordo::builder", number = params.number, txs = built.included.len(), "sealed block");
+        Ok(Staging {
+            commit,
+            staged,
+            block,
+            included: built.included.len(),
+        })
+    }
+
+    /// Stores a staged block (one atomic batch, fsynced), makes it the head and announces
+    /// it. A failure stops block production: the block's transactions are still in the WAL,
+    /// and a restart builds on the last stored block.
+    fn finish(&self, staging: Staging) -> Result<SealedBlock, BuilderError> {
+        let Staging {
+            mut commit,
+            staged,
+            block,
+            included,
+        } = staging;
+        let started = std::time::Instant::now();
+        let stored = self.exec.state().commit_staged(&commit, &staged);
+        {
+            let mut commits = self.commits.lock();
+            commits.in_flight = false;
+            if let Err(err) = &stored {
+                commits.failed = Some(format!("block {} was not stored: {err}", block.number()));
+            }
+            self.committed.notify_all();
+        }
+        if let Err(err) = stored {
+            *self.halted.write() = Some(format!("storage failed: {err}"));
+            return Err(err.into());
+        }
+        metrics::histogram!("ordo_builder_stage_seconds", "stage" => "commit")
+            .record(started.elapsed().as_secs_f64());
+        *self.head.write() = block.clone();
+        let sealed = SealedBlock {
+            block,
+            receipts: Arc::new(std::mem::take(&mut commit.receipts)),
+        };
+        let _ = self.events.send(sealed.clone());
+        let header = &sealed.block.header;
+        metrics::counter!("ordo_blocks_sealed_total").increment(1);
+        metrics::counter!("ordo_block_txs_total").increment(included as u64);
+        metrics::counter!("ordo_block_gas_used_total").increment(header.gas_used);
+        metrics::histogram!("ordo_block_txs").record(included as f64);
+        metrics::histogram!("ordo_block_gas_used").record(header.gas_used as f64);
+        metrics::gauge!("ordo_head_block").set(header.number as f64);
+        metrics::gauge!("ordo_base_fee_wei").set(header.base_fee_per_gas.unwrap_or(0) as f64);
+        debug!(target: "ordo::builder", number = header.number, txs = included, "sealed block");
         Ok(sealed)
+    }
+
+    /// Waits until no block is in flight; fails if a block's commit failed.
+    fn wait_for_commit(&self) -> Result<(), BuilderError> {
+        let mut commits = self.commits.lock();
+        while commits.in_flight {
+            self.committed.wait(&mut commits);
+        }
+        match &commits.failed {
+            Some(why) => Err(BuilderError::CommitFailed(why.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Keeps filling the block once its plan ran. Policies choose by gas *limits*, while a
@@ -637,12 +737,29 @@ impl Builder {
     ///
     /// Blocks are built on a thread of their own ("ordo-builder"), not on tokio's blocking
     /// pool: whatever else the node is asked to do, no queue of other work stands between a
-    /// slot and its block.
+    /// slot and its block. Their batches are stored on another ("ordo-commit"), so block N
+    /// is written while block N+1 executes on it; N+1 is staged only once N is stored, and
+    /// nothing of a block is announced before it is.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let (ticks, builds) = std::sync::mpsc::channel::<
-            tokio::sync::oneshot::Sender<Result<Option<SealedBlock>, BuilderError>>,
-        >();
+        let (ticks, builds) =
+            std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<Result<bool, BuilderError>>>();
+        let (to_commit, commits) = std::sync::mpsc::channel::<Staging>();
+        let this = self.clone();
+        let committer = std::thread::Builder::new()
+            .name("ordo-commit".into())
+            .spawn(move || {
+                for staging in commits {
+                    let number = staging.block.number();
+                    if let Err(err) = this.finish(staging) {
+                        tracing::error!(target: "ordo::builder", number, %err, "storing a block failed; block production halted");
+                    }
+                }
+            });
+        if let Err(err) = committer {
+            tracing::error!(target: "ordo::builder", %err, "cannot start the commit thread; no blocks");
+            return;
+        }
         let this = self.clone();
         let thread = std::thread::Builder::new()
             .name("ordo-builder".into())
@@ -652,15 +769,19 @@ impl Builder {
                     let sealed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let _sealing = this.sealing.lock();
                         if this.halted.read().is_some() {
-                            Ok(None)
-                        } else {
-                            this.build_one().map(Some)
+                            return Ok(false);
                         }
+                        let staging = this.seal()?;
+                        to_commit.send(staging).map_err(|_| {
+                            BuilderError::CommitFailed("the commit thread is gone".into())
+                        })?;
+                        Ok(true)
                     }));
                     if let Ok(sealed) = sealed {
                         let _ = reply.send(sealed);
                     }
                 }
+                // Dropping `to_commit` lets the commit thread store what is in flight and end.
             });
         if let Err(err) = thread {
             tracing::error!(target: "ordo::builder", %err, "cannot start the builder thread; no blocks");
@@ -697,6 +818,10 @@ impl Builder {
                 next = now + block_time;
             }
         }
+        // The block in flight, if any, is stored before this returns.
+        drop(ticks);
+        let this = self.clone();
+        let _ = tokio::task::spawn_blocking(move || this.wait_for_commit()).await;
         info!(target: "ordo::builder", head = self.head().number(), "block production stopped");
     }
 }

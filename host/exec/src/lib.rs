@@ -9,8 +9,9 @@
 //!   (transactions skipped when invalid, classified as never-includable or deferred; bundles
 //!   whole or not at all), builds receipts, reports the gas left, and seals the header
 //!   (tx/receipt/state roots, bloom, base fee). [`Executor::build_block`] is the one-shot
-//!   form. Nothing is written: the builder stores the returned
-//!   [`ordo_storage::BlockCommit`] in one batch, then calls [`StateDb::apply`].
+//!   form. Nothing is written: the builder stages the returned
+//!   [`ordo_storage::BlockCommit`] ([`StateDb::stage`]: the next block executes on it at
+//!   once) and stores it in one batch meanwhile ([`StateDb::commit_staged`]).
 //! - [`Executor::call`] / `estimate_gas` / `create_access_list` (call.rs): read-only
 //!   simulations on a throw-away cache over the head state, with optional state overrides,
 //!   stopped at an optional wall-clock deadline by [`DeadlineInspector`] (deadline.rs).

@@ -8,16 +8,29 @@
 //! Cache coherence: only [`StateDb::apply`] writes values it knows to be the new head's; a
 //! reader fills a miss only if no block was applied while it read (the generation did not
 //! move), so a value read before a commit never lands in the cache after it.
+//!
+//! Pipelining: a sealed block is first staged ([`StateDb::stage`]): its writes are laid over
+//! the stored state and applied to the caches, so the next block executes on it at once,
+//! while its batch is written ([`StateDb::commit_staged`]), after which the overlay goes. The
+//! head state this type reads is therefore the builder's tip, one block ahead of the durable
+//! head while a commit is in flight; readers that must not see further than the durable head
+//! read that block's state from the change sets instead.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, Nibbles};
 use ordo_primitives::ChainSpec;
-use ordo_storage::{AccountChange, AccountRecord, BlockCommit, Storage, view::StateView};
+use ordo_storage::{
+    AccountChange, AccountRecord, BlockCommit, Staged, Storage, StorageError, view::StateView,
+};
+use parking_lot::RwLock;
 use quick_cache::{Weighter, sync::Cache};
 use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountInfo};
 
@@ -54,6 +67,8 @@ pub struct StateDb {
     nodes: NodeCache,
     /// Bumped by every [`StateDb::apply`]; see the module docs.
     generation: AtomicU64,
+    /// The sealed block whose batch is being written, if any.
+    staged: RwLock<Option<Arc<Staged>>>,
 }
 
 impl std::fmt::Debug for StateDb {
@@ -97,7 +112,45 @@ impl StateDb {
                 CodeWeight,
             ),
             generation: AtomicU64::new(0),
+            staged: RwLock::new(None),
         }
+    }
+
+    fn staged(&self) -> Option<Arc<Staged>> {
+        self.staged.read().clone()
+    }
+
+    /// Makes a sealed block's changes the state this type reads before they are stored:
+    /// laid over the stored state, and applied to the caches. At most one block is staged at
+    /// a time: commit it ([`StateDb::commit_staged`]) before staging the next.
+    pub fn stage(&self, commit: &BlockCommit) -> Arc<Staged> {
+        let staged = Arc::new(Staged::of(commit));
+        let previous = self.staged.write().replace(staged.clone());
+        debug_assert!(previous.is_none(), "a block was staged over another");
+        // Overlay first, caches second: a reader that misses the cache after the generation
+        // moves must find the block's values underneath.
+        self.apply(commit);
+        staged
+    }
+
+    /// Stores a staged block (one atomic batch, fsynced), then lifts its overlay: the stored
+    /// state now says the same.
+    pub fn commit_staged(
+        &self,
+        commit: &BlockCommit,
+        staged: &Arc<Staged>,
+    ) -> Result<(), StorageError> {
+        self.storage.commit_staged(commit, staged)?;
+        let mut slot = self.staged.write();
+        if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, staged)) {
+            *slot = None;
+        }
+        Ok(())
+    }
+
+    /// The number and hash of the block staged over the stored state, if any.
+    pub fn staged_block(&self) -> Option<(u64, B256)> {
+        self.staged.read().as_ref().and_then(|s| s.block())
     }
 
     /// The storage this state lives in.
@@ -160,7 +213,12 @@ impl StateDb {
             return Ok(cached);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let record = self.storage.account(address)?;
+        let staged = self.staged();
+        let record = self
+            .storage
+            .live()
+            .over(staged.as_deref())
+            .account(address)?;
         if self.generation.load(Ordering::Acquire) == generation {
             self.accounts.insert(*address, record);
         }
@@ -205,7 +263,12 @@ impl StateDb {
             return Ok(value);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let value = self.storage.storage(address, slot)?;
+        let staged = self.staged();
+        let value = self
+            .storage
+            .live()
+            .over(staged.as_deref())
+            .storage(address, slot)?;
         if self.generation.load(Ordering::Acquire) == generation {
             self.slots.insert(key, value);
         }
@@ -224,8 +287,10 @@ impl StateDb {
         pre: &revm::database::Cache,
         commit: &mut BlockCommit,
     ) -> Result<B256, StateError> {
-        // The builder is the only writer: the live view is the pre-block state throughout.
-        let view = self.storage.live();
+        // The builder is the only writer: the live view (with the block before this one, if
+        // it is still being written) is the pre-block state throughout.
+        let staged = self.staged();
+        let view = self.storage.live().over(staged.as_deref());
         let cache = self.node_source(&view);
         let mut accounts: BTreeMap<B256, Option<Vec<u8>>> = BTreeMap::new();
         let mut existing = HashSet::new();
@@ -532,7 +597,13 @@ impl DatabaseRef for StateDb {
         if let Some(code) = self.code.get(&code_hash) {
             return Ok(code);
         }
-        let bytes = self.storage.code(&code_hash)?.unwrap_or_default();
+        let staged = self.staged();
+        let bytes = self
+            .storage
+            .live()
+            .over(staged.as_deref())
+            .code(&code_hash)?
+            .unwrap_or_default();
         let code = Bytecode::new_raw(bytes);
         // Code never changes under its hash: no generation check needed.
         self.code.insert(code_hash, code.clone());
@@ -544,6 +615,11 @@ impl DatabaseRef for StateDb {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        if let Some((staged, hash)) = self.staged_block()
+            && staged == number
+        {
+            return Ok(hash);
+        }
         Ok(self
             .storage
             .block(number)?

@@ -38,16 +38,18 @@
 //! an operator's `activate` must survive a crash just like a transaction.
 
 mod records;
+mod staged;
 pub mod view;
 
 pub use records::AccountRecord;
 use records::{ChangeSet, SlotRef, decode_node, encode_node, path_key};
+pub use staged::Staged;
 
 use std::{path::Path, sync::Arc};
 
 use quick_cache::sync::Cache;
 
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::{BranchNodeCompact, Nibbles};
 use fjall::{
@@ -352,6 +354,12 @@ impl Storage {
     /// Writes a sealed block, its receipts, its state changes, the new head and the WAL
     /// pruning in one atomic, fsynced batch.
     pub fn commit_block(&self, commit: &BlockCommit) -> Result<()> {
+        self.commit_staged(commit, &Staged::of(commit))
+    }
+
+    /// [`Storage::commit_block`] with the state writes already staged (`staged` must be
+    /// [`Staged::of`] `commit`): one atomic batch, fsynced.
+    pub fn commit_staged(&self, commit: &BlockCommit, staged: &Staged) -> Result<()> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         if let Some(block) = &commit.block {
             let number = block.number().to_be_bytes();
@@ -399,62 +407,34 @@ impl Storage {
         }
         // A batch must not both remove and insert one key, so a wipe leaves alone what the
         // same commit writes again.
-        let hashed_slots: Vec<(B256, [u8; 64], &U256)> = commit
-            .storage
-            .iter()
-            .map(|(address, slot, value)| {
-                let hashed = keccak256(address);
-                (hashed, slot_key(&hashed, &keccak256(slot)), value)
-            })
-            .collect();
-        let storage_node_keys: Vec<(Vec<u8>, &Option<BranchNodeCompact>)> = commit
-            .storage_nodes
-            .iter()
-            .map(|(hashed, path, node)| (path_key(hashed.as_slice(), path), node))
-            .collect();
-        for address in &commit.wiped_storage {
-            let hashed = keccak256(address);
+        for hashed in &staged.wiped {
             for item in self.storage.prefix(hashed.as_slice()) {
                 let key = item.key()?;
-                if !hashed_slots.iter().any(|(_, k, _)| k[..] == key[..]) {
+                if !staged.storage.contains_key(&key[..]) {
                     batch.remove(&self.storage, key);
                 }
             }
             for item in self.storage_trie.prefix(hashed.as_slice()) {
                 let key = item.key()?;
-                if !storage_node_keys.iter().any(|(k, _)| k[..] == key[..]) {
+                if !staged.storage_trie.contains_key(&key[..]) {
                     batch.remove(&self.storage_trie, key);
                 }
             }
         }
-        for (address, change) in &commit.accounts {
-            let key = keccak256(address).0;
-            match change {
-                AccountChange::Set(record) => batch.insert(&self.accounts, key, encode(record)),
-                AccountChange::Delete => batch.remove(&self.accounts, key),
+        for (keyspace, writes) in [
+            (&self.accounts, &staged.accounts),
+            (&self.storage, &staged.storage),
+            (&self.account_trie, &staged.account_trie),
+            (&self.storage_trie, &staged.storage_trie),
+        ] {
+            for (key, value) in writes {
+                match value {
+                    Some(value) => batch.insert(keyspace, key.as_slice(), value.as_slice()),
+                    None => batch.remove(keyspace, key.as_slice()),
+                }
             }
         }
-        for (_, key, value) in &hashed_slots {
-            if value.is_zero() {
-                batch.remove(&self.storage, key);
-            } else {
-                batch.insert(&self.storage, key, value.to_be_bytes::<32>());
-            }
-        }
-        for (path, node) in &commit.account_nodes {
-            let key = path_key(ACCOUNT_TRIE_OWNER, path);
-            match node {
-                Some(node) => batch.insert(&self.account_trie, key, encode_node(node)),
-                None => batch.remove(&self.account_trie, key),
-            }
-        }
-        for (key, node) in storage_node_keys {
-            match node {
-                Some(node) => batch.insert(&self.storage_trie, key, encode_node(node)),
-                None => batch.remove(&self.storage_trie, key),
-            }
-        }
-        for (hash, code) in &commit.code {
+        for (hash, code) in &staged.code {
             batch.insert(&self.code, hash.as_slice(), code.to_vec());
         }
         for hash in &commit.wal_remove {
@@ -552,10 +532,7 @@ impl Storage {
 
     /// Bytecode by hash.
     pub fn code(&self, hash: &B256) -> Result<Option<Bytes>> {
-        Ok(self
-            .code
-            .get(hash.as_slice())?
-            .map(|v| Bytes::copy_from_slice(&v)))
+        self.live().code(hash)
     }
 
     /// Records the chain id at genesis, so a restart cannot silently change it.

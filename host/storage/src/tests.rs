@@ -1,4 +1,6 @@
 use super::*;
+use alloy_primitives::keccak256;
+use alloy_trie::{BranchNodeCompact, Nibbles, TrieMask};
 use ordo_primitives::{Provenance, alloy_consensus::Header};
 
 fn block(number: u64, tx_hashes: Vec<B256>) -> BlockRecord {
@@ -97,7 +99,6 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
 
 #[test]
 fn trie_nodes_are_found_by_path_prefix_and_a_wipe_removes_an_accounts_nodes() {
-    use alloy_trie::{BranchNodeCompact, Nibbles, TrieMask};
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path()).unwrap();
     let node = |hashes: usize| {
@@ -274,4 +275,197 @@ fn bundles_survive_reopen_and_removal_is_durable() {
     );
     // Bundles live in their own keyspace: the WAL is untouched.
     assert!(s.wal_entries().unwrap().is_empty());
+}
+
+/// A pseudo-random number from `seed` and `i` (deterministic, no dependency).
+fn pick(seed: u64, i: u64) -> u64 {
+    let h = keccak256([seed.to_be_bytes(), i.to_be_bytes()].concat());
+    u64::from_be_bytes(h[..8].try_into().unwrap())
+}
+
+fn test_node(seed: u64) -> BranchNodeCompact {
+    let hashes = (seed % 3 + 1) as usize;
+    BranchNodeCompact::new(
+        TrieMask::new(0b111),
+        TrieMask::new(0),
+        TrieMask::new((1u16 << hashes) - 1),
+        (0..hashes)
+            .map(|i| B256::repeat_byte((seed as u8).wrapping_add(i as u8)))
+            .collect(),
+        None,
+    )
+}
+
+fn random_path(seed: u64, i: u64) -> Nibbles {
+    let len = pick(seed, i) % 4;
+    Nibbles::from_nibbles(
+        (0..len)
+            .map(|j| (pick(seed, i * 8 + j + 1000) % 16) as u8)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Everything a block's root walk and execution read, as `view` sees it.
+fn reads(view: &view::StateView<'_>, owners: &[Address], seed: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 0..300 {
+        let from = keccak256(pick(seed, i).to_be_bytes());
+        out.push(format!("{:?}", view.next_account(&from).unwrap()));
+        out.push(format!(
+            "{:?}",
+            view.account(&Address::with_last_byte(i as u8)).unwrap()
+        ));
+    }
+    out.push(format!("{:?}", view.next_account(&B256::ZERO).unwrap()));
+    for owner in owners {
+        let hashed = keccak256(owner);
+        out.push(format!(
+            "{:?}",
+            view.next_slot(&hashed, &B256::ZERO).unwrap()
+        ));
+        for i in 0..60 {
+            let from = keccak256(pick(seed ^ 1, i).to_be_bytes());
+            out.push(format!("{:?}", view.next_slot(&hashed, &from).unwrap()));
+            let slot = B256::with_last_byte(i as u8);
+            out.push(format!("{:?}", view.storage(owner, &slot).unwrap()));
+        }
+        for prefix in (0..273u64).map(|i| match i {
+            0 => Nibbles::default(),
+            1..=16 => Nibbles::from_nibbles([(i - 1) as u8]),
+            _ => Nibbles::from_nibbles([((i - 17) / 16) as u8, ((i - 17) % 16) as u8]),
+        }) {
+            out.push(format!(
+                "{:?}",
+                view.storage_node_under(&hashed, &prefix).unwrap()
+            ));
+            out.push(format!(
+                "{:?}",
+                view.storage_node_at(&hashed, &prefix).unwrap()
+            ));
+            out.push(format!("{:?}", view.account_node_under(&prefix).unwrap()));
+            out.push(format!("{:?}", view.account_node_at(&prefix).unwrap()));
+        }
+    }
+    out.push(format!(
+        "{:?}",
+        view.code(&B256::repeat_byte(0xc0)).unwrap()
+    ));
+    out
+}
+
+#[test]
+fn a_staged_block_reads_as_the_stored_block_does() {
+    for seed in 0..4u64 {
+        let owners: Vec<Address> = (0..4u8).map(Address::with_last_byte).collect();
+        let mut base = BlockCommit {
+            block: Some(block(0, vec![])),
+            ..Default::default()
+        };
+        for i in 0..120u64 {
+            let record = AccountRecord {
+                nonce: i,
+                balance: U256::from(pick(seed, i)),
+                storage_root: B256::ZERO,
+                code_hash: B256::ZERO,
+            };
+            base.accounts
+                .push((Address::with_last_byte(i as u8), AccountChange::Set(record)));
+        }
+        for owner in &owners {
+            for i in 0..40u64 {
+                let value = U256::from(pick(seed, i + 500) % 7);
+                base.storage
+                    .push((*owner, B256::with_last_byte(i as u8), value));
+            }
+            for i in 0..30 {
+                let path = random_path(seed, i + u64::from(owner[19]) * 100);
+                base.storage_nodes
+                    .push((keccak256(owner), path, Some(test_node(i))));
+            }
+        }
+        for i in 0..60 {
+            base.account_nodes
+                .push((random_path(seed ^ 9, i), Some(test_node(i + 7))));
+        }
+        // The change: accounts set and deleted, one owner wiped and partly rewritten,
+        // slots set and cleared, nodes set and removed, new code.
+        let mut change = BlockCommit {
+            block: Some(block(1, vec![])),
+            wiped_storage: vec![owners[0]],
+            code: vec![(B256::repeat_byte(0xc0), Bytes::from_static(b"code"))],
+            ..Default::default()
+        };
+        for i in 0..80u64 {
+            let address = Address::with_last_byte((pick(seed, i + 900) % 200) as u8);
+            let record = AccountRecord {
+                nonce: 1000 + i,
+                balance: U256::from(i),
+                storage_root: B256::ZERO,
+                code_hash: B256::ZERO,
+            };
+            let set = if pick(seed, i + 950) % 3 == 0 {
+                AccountChange::Delete
+            } else {
+                AccountChange::Set(record)
+            };
+            change.accounts.push((address, set));
+        }
+        for (n, owner) in owners.iter().enumerate() {
+            for i in 0..15u64 {
+                let slot = B256::with_last_byte((pick(seed, i + 700 + n as u64 * 50) % 60) as u8);
+                let value = U256::from(pick(seed, i + 800) % 3);
+                change.storage.push((*owner, slot, value));
+            }
+            for i in 0..12u64 {
+                let path = random_path(seed ^ 3, i + n as u64 * 100);
+                let node = (pick(seed, i + 600) % 2 == 0).then(|| test_node(i + 3));
+                change.storage_nodes.push((keccak256(owner), path, node));
+            }
+        }
+        for i in 0..40u64 {
+            let path = random_path(seed ^ 9, pick(seed, i + 300) % 90);
+            let node = (pick(seed, i + 400) % 2 == 0).then(|| test_node(i + 11));
+            change.account_nodes.push((path, node));
+        }
+        // Later entries win in a batch; keep one write per key, as blocks do.
+        dedup_last(&mut change.accounts, |(a, _)| *a);
+        dedup_last(&mut change.storage, |(a, s, _)| (*a, *s));
+        dedup_last(&mut change.account_nodes, |(p, _)| *p);
+        dedup_last(&mut change.storage_nodes, |(o, p, _)| (*o, *p));
+
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (stored, staged_on) = (
+            Storage::open(a.path()).unwrap(),
+            Storage::open(b.path()).unwrap(),
+        );
+        stored.commit_block(&base).unwrap();
+        staged_on.commit_block(&base).unwrap();
+        stored.commit_block(&change).unwrap();
+        let staged = Staged::of(&change);
+        let expected = reads(&stored.live(), &owners, seed);
+        assert_eq!(
+            reads(&staged_on.live().over(Some(&staged)), &owners, seed),
+            expected,
+            "seed {seed}"
+        );
+        // And once the staged block is stored, the plain view says the same.
+        staged_on.commit_staged(&change, &staged).unwrap();
+        assert_eq!(
+            reads(&staged_on.live(), &owners, seed),
+            expected,
+            "seed {seed}"
+        );
+    }
+}
+
+fn dedup_last<T, K: std::hash::Hash + Eq>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<T> = Vec::new();
+    for item in std::mem::take(items).into_iter().rev() {
+        if seen.insert(key(&item)) {
+            kept.push(item);
+        }
+    }
+    kept.reverse();
+    *items = kept;
 }

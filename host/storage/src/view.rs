@@ -1,18 +1,21 @@
 //! Reading the state: [`StateView`] over the live keyspaces or over a snapshot, so a walk
 //! that reads many keys (a proof, a root) sees one block's state even while the builder
-//! commits the next. [`Storage`]'s own state reads are the live view's.
+//! commits the next. [`Storage`]'s own state reads are the live view's. A view may also lay
+//! a staged block ([`Staged`]) over the stored state: its point reads answer from the block
+//! first, its range reads merge the two in key order.
 
 use std::collections::BTreeSet;
 
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{BranchNodeCompact, Nibbles};
-use fjall::{Iter, Keyspace, Readable, Snapshot, UserValue};
+use fjall::{Iter, Keyspace, Readable, Snapshot};
 
 use crate::{
     ACCOUNT_TRIE_OWNER, AccountRecord, HEAD_KEY, Result, Storage, StorageError, decode,
     history_slot_key, node_value, read_head,
     records::{ChangeSet, key_path, path_key},
     slot_key,
+    staged::{Staged, Writes},
 };
 
 /// The keys blocks changed ([`StateView::changed_after`]).
@@ -28,6 +31,16 @@ pub struct Changed {
 pub struct StateView<'a> {
     storage: &'a Storage,
     snapshot: Option<Snapshot>,
+    staged: Option<&'a Staged>,
+}
+
+/// The state keyspaces a staged block writes.
+#[derive(Clone, Copy)]
+enum Layer {
+    Accounts,
+    Storage,
+    AccountTrie,
+    StorageTrie,
 }
 
 impl std::fmt::Debug for StateView<'_> {
@@ -44,6 +57,7 @@ impl Storage {
         StateView {
             storage: self,
             snapshot: None,
+            staged: None,
         }
     }
 
@@ -53,6 +67,7 @@ impl Storage {
         StateView {
             storage: self,
             snapshot: Some(self.db.snapshot()),
+            staged: None,
         }
     }
 
@@ -77,11 +92,103 @@ impl Storage {
     }
 }
 
+impl<'a> StateView<'a> {
+    /// This view with `staged` (a sealed block not yet stored) laid over the state it reads.
+    /// The history reads ([`StateView::account_at`], [`StateView::storage_at`]) and
+    /// [`StateView::changed_after`] know nothing of it: use them on plain views.
+    pub fn over(mut self, staged: Option<&'a Staged>) -> Self {
+        self.staged = staged;
+        self
+    }
+}
+
 impl StateView<'_> {
-    fn get(&self, keyspace: &Keyspace, key: &[u8]) -> Result<Option<UserValue>> {
+    fn get(&self, keyspace: &Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(match &self.snapshot {
             Some(snapshot) => snapshot.get(keyspace, key)?,
             None => keyspace.get(key)?,
+        }
+        .map(|v| v.to_vec()))
+    }
+
+    fn keyspace(&self, layer: Layer) -> (&Keyspace, &'static str) {
+        let s = self.storage;
+        match layer {
+            Layer::Accounts => (&s.accounts, "accounts"),
+            Layer::Storage => (&s.storage, "storage"),
+            Layer::AccountTrie => (&s.account_trie, "account_trie"),
+            Layer::StorageTrie => (&s.storage_trie, "storage_trie"),
+        }
+    }
+
+    /// The staged writes of `layer`, and whether a wipe can hide its stored keys.
+    fn staged_writes(&self, layer: Layer) -> Option<(&Writes, &Staged)> {
+        let staged = self.staged?;
+        let writes = match layer {
+            Layer::Accounts => &staged.accounts,
+            Layer::Storage => &staged.storage,
+            Layer::AccountTrie => &staged.account_trie,
+            Layer::StorageTrie => &staged.storage_trie,
+        };
+        Some((writes, staged))
+    }
+
+    fn wipeable(layer: Layer) -> bool {
+        matches!(layer, Layer::Storage | Layer::StorageTrie)
+    }
+
+    /// A state key as this view sees it: staged first, then stored (unless wiped).
+    fn state_get(&self, layer: Layer, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some((writes, staged)) = self.staged_writes(layer) {
+            if let Some(value) = writes.get(key) {
+                return Ok(value.clone());
+            }
+            if Self::wipeable(layer) && staged.wipes(key) {
+                return Ok(None);
+            }
+        }
+        self.get(self.keyspace(layer).0, key)
+    }
+
+    /// The first state key in `from..=to` that this view sees, with its value. A range read
+    /// stays under one owner, so a wipe hides the stored side whole.
+    fn state_first(
+        &self,
+        layer: Layer,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let (keyspace, _) = self.keyspace(layer);
+        let Some((writes, staged)) = self.staged_writes(layer) else {
+            return match self.range(keyspace, from, to).next() {
+                Some(item) => {
+                    let (key, value) = item.into_inner()?;
+                    Ok(Some((key.to_vec(), value.to_vec())))
+                }
+                None => Ok(None),
+            };
+        };
+        let written = writes
+            .range(from.to_vec()..=to.to_vec())
+            .find_map(|(key, value)| value.as_ref().map(|v| (key, v)));
+        let mut stored = None;
+        if !(Self::wipeable(layer) && staged.wipes(from)) {
+            for item in self.range(keyspace, from, to) {
+                let (key, value) = item.into_inner()?;
+                if written.is_some_and(|(w, _)| w[..] < key[..]) {
+                    break;
+                }
+                if !writes.contains_key(&key[..]) {
+                    stored = Some((key.to_vec(), value.to_vec()));
+                    break;
+                }
+            }
+        }
+        Ok(match (written, stored) {
+            (Some((key, value)), stored) if stored.as_ref().is_none_or(|(s, _)| key < s) => {
+                Some((key.clone(), value.clone()))
+            }
+            (_, stored) => stored,
         })
     }
 
@@ -113,7 +220,7 @@ impl StateView<'_> {
 
     /// An account by `keccak(address)`.
     pub fn account_hashed(&self, hashed: &B256) -> Result<Option<AccountRecord>> {
-        self.get(&self.storage.accounts, hashed.as_slice())?
+        self.state_get(Layer::Accounts, hashed.as_slice())?
             .map(|v| decode("accounts", &v))
             .transpose()
     }
@@ -121,16 +228,20 @@ impl StateView<'_> {
     /// The first account whose hashed address is at or after `from` (state trie order).
     pub fn next_account(&self, from: &B256) -> Result<Option<(B256, AccountRecord)>> {
         let last = B256::repeat_byte(0xff);
-        match self
-            .range(&self.storage.accounts, from.as_slice(), last.as_slice())
-            .next()
-        {
-            Some(item) => {
-                let (key, value) = item.into_inner()?;
-                Ok(Some((B256::from_slice(&key), decode("accounts", &value)?)))
-            }
+        match self.state_first(Layer::Accounts, from.as_slice(), last.as_slice())? {
+            Some((key, value)) => Ok(Some((B256::from_slice(&key), decode("accounts", &value)?))),
             None => Ok(None),
         }
+    }
+
+    /// Bytecode by hash.
+    pub fn code(&self, hash: &B256) -> Result<Option<Bytes>> {
+        if let Some(code) = self.staged.and_then(|s| s.code.get(hash)) {
+            return Ok(Some(code.clone()));
+        }
+        Ok(self
+            .get(&self.storage.code, hash.as_slice())?
+            .map(Bytes::from))
     }
 
     /// A storage slot (zero when absent).
@@ -141,10 +252,7 @@ impl StateView<'_> {
     /// A storage slot by hashed address and hashed slot.
     pub fn storage_hashed(&self, hashed_address: &B256, hashed_slot: &B256) -> Result<U256> {
         Ok(self
-            .get(
-                &self.storage.storage,
-                &slot_key(hashed_address, hashed_slot),
-            )?
+            .state_get(Layer::Storage, &slot_key(hashed_address, hashed_slot))?
             .map(|v| U256::from_be_slice(&v))
             .unwrap_or_default())
     }
@@ -154,14 +262,11 @@ impl StateView<'_> {
     pub fn next_slot(&self, hashed_address: &B256, from: &B256) -> Result<Option<(B256, U256)>> {
         let start = slot_key(hashed_address, from);
         let end = slot_key(hashed_address, &B256::repeat_byte(0xff));
-        match self.range(&self.storage.storage, &start, &end).next() {
-            Some(item) => {
-                let (key, value) = item.into_inner()?;
-                Ok(Some((
-                    B256::from_slice(&key[32..]),
-                    U256::from_be_slice(&value),
-                )))
-            }
+        match self.state_first(Layer::Storage, &start, &end)? {
+            Some((key, value)) => Ok(Some((
+                B256::from_slice(&key[32..]),
+                U256::from_be_slice(&value),
+            ))),
             None => Ok(None),
         }
     }
@@ -171,12 +276,7 @@ impl StateView<'_> {
         &self,
         prefix: &Nibbles,
     ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
-        self.node_under(
-            &self.storage.account_trie,
-            "account_trie",
-            ACCOUNT_TRIE_OWNER,
-            prefix,
-        )
+        self.node_under(Layer::AccountTrie, ACCOUNT_TRIE_OWNER, prefix)
     }
 
     /// The first stored node of an account's storage trie whose path starts with `prefix`.
@@ -185,22 +285,12 @@ impl StateView<'_> {
         hashed_address: &B256,
         prefix: &Nibbles,
     ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
-        self.node_under(
-            &self.storage.storage_trie,
-            "storage_trie",
-            hashed_address.as_slice(),
-            prefix,
-        )
+        self.node_under(Layer::StorageTrie, hashed_address.as_slice(), prefix)
     }
 
     /// The state trie node stored at exactly `path`.
     pub fn account_node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>> {
-        self.node_at(
-            &self.storage.account_trie,
-            "account_trie",
-            ACCOUNT_TRIE_OWNER,
-            path,
-        )
+        self.node_at(Layer::AccountTrie, ACCOUNT_TRIE_OWNER, path)
     }
 
     /// The node of an account's storage trie stored at exactly `path`.
@@ -209,37 +299,46 @@ impl StateView<'_> {
         hashed_address: &B256,
         path: &Nibbles,
     ) -> Result<Option<BranchNodeCompact>> {
-        self.node_at(
-            &self.storage.storage_trie,
-            "storage_trie",
-            hashed_address.as_slice(),
-            path,
-        )
+        self.node_at(Layer::StorageTrie, hashed_address.as_slice(), path)
     }
 
     fn node_at(
         &self,
-        keyspace: &Keyspace,
-        name: &'static str,
+        layer: Layer,
         owner: &[u8],
         path: &Nibbles,
     ) -> Result<Option<BranchNodeCompact>> {
-        self.get(keyspace, &path_key(owner, path))?
+        let name = self.keyspace(layer).1;
+        self.state_get(layer, &path_key(owner, path))?
             .map(|value| node_value(name, &value))
             .transpose()
     }
 
     fn node_under(
         &self,
-        keyspace: &Keyspace,
-        name: &'static str,
+        layer: Layer,
         owner: &[u8],
         prefix: &Nibbles,
     ) -> Result<Option<(Nibbles, BranchNodeCompact)>> {
-        let Some(item) = self.prefix(keyspace, &path_key(owner, prefix)).next() else {
+        let name = self.keyspace(layer).1;
+        let from = path_key(owner, prefix);
+        // Path keys hold one nibble per byte: 0x10 is past every key under the prefix.
+        let mut to = from.clone();
+        to.push(0x10);
+        let found = if self.staged.is_none() {
+            match self.prefix(self.keyspace(layer).0, &from).next() {
+                Some(item) => {
+                    let (key, value) = item.into_inner()?;
+                    Some((key.to_vec(), value.to_vec()))
+                }
+                None => None,
+            }
+        } else {
+            self.state_first(layer, &from, &to)?
+        };
+        let Some((key, value)) = found else {
             return Ok(None);
         };
-        let (key, value) = item.into_inner()?;
         let path = key_path(&key[owner.len()..]).ok_or(StorageError::Corrupt {
             keyspace: name,
             source: alloy_rlp::Error::Custom("not a trie path"),

@@ -41,20 +41,26 @@ impl EthBlocks for NodeApi {
     }
 
     fn transaction_by_hash(&self, hash: B256) -> BackendResult<Option<Transaction>> {
-        if let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)? {
-            let Some(block) = self.block_record(BlockId::number(loc.block))? else {
-                return Ok(None);
-            };
+        if let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)?
+            && let Some(block) = self.block_record(BlockId::number(loc.block))?
+        {
             return self.rpc_tx(&block, loc.index as usize);
         }
-        Ok(self.pool.get(&hash).map(|p| Transaction {
-            inner: Recovered::new_unchecked(p.tx.clone(), p.sender),
-            block_hash: None,
-            block_number: None,
-            transaction_index: None,
-            effective_gas_price: None,
-            block_timestamp: None,
-        }))
+        if let Some(p) = self.pool.get(&hash) {
+            return Ok(Some(pending_tx(Recovered::new_unchecked(
+                p.tx.clone(),
+                p.sender,
+            ))));
+        }
+        // Its block is sealed but still being stored: it has left the pool (after the tip
+        // moved), and is answered as pending until the block is the head.
+        let tip = self.builder.tip();
+        if tip.number() > self.head().number()
+            && let Some(index) = tip.tx_hashes.iter().position(|h| *h == hash)
+        {
+            return Ok(self.rpc_tx(&tip, index)?.map(|tx| pending_tx(tx.inner)));
+        }
+        Ok(None)
     }
 
     fn transaction_by_block_and_index(
@@ -132,5 +138,17 @@ impl EthBlocks for NodeApi {
                 }
             }
         })
+    }
+}
+
+/// A transaction not (yet) in a stored block.
+fn pending_tx(inner: Recovered<alloy_consensus::TxEnvelope>) -> Transaction {
+    Transaction {
+        inner,
+        block_hash: None,
+        block_number: None,
+        transaction_index: None,
+        effective_gas_price: None,
+        block_timestamp: None,
     }
 }

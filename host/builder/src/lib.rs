@@ -510,6 +510,7 @@ impl Builder {
             block,
             included,
         } = staging;
+        let _span = tracing::info_span!("block", number = block.number()).entered();
         let started = std::time::Instant::now();
         let stored = self.exec.state().commit_staged(&commit, &staged);
         {

@@ -6,8 +6,8 @@
 //! account's storage root from its storage trie, then the state root from the account trie.
 //!
 //! Cache coherence: only [`StateDb::apply`] writes values it knows to be the new head's; a
-//! reader fills a miss only if no block was applied while it read (the generation did not
-//! move), so a value read before a commit never lands in the cache after it.
+//! reader fills a miss only if no block was applied while it read ([`Generation`]), so a
+//! value read before a block never lands in the cache after it.
 //!
 //! Pipelining: a sealed block is first staged ([`StateDb::stage`]): its writes are laid over
 //! the stored state and applied to the caches, so the next block executes on it at once,
@@ -18,10 +18,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
 };
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -37,8 +34,8 @@ use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountIn
 use crate::{
     error::StateError,
     trie::{
-        Base, CachedNodes, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER, StoredNodes,
-        account_leaf, node_cache, slot_leaf, update_root, with_leaf_hashes,
+        Base, CachedNodes, Generation, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER,
+        StoredNodes, account_leaf, node_cache, slot_leaf, update_root, with_leaf_hashes,
     },
 };
 
@@ -65,8 +62,8 @@ pub struct StateDb {
     code: Cache<B256, Bytecode, CodeWeight>,
     /// Trie nodes the blocks' root walks read.
     nodes: NodeCache,
-    /// Bumped by every [`StateDb::apply`]; see the module docs.
-    generation: AtomicU64,
+    /// Advanced by every [`StateDb::apply`]; see the module docs.
+    generation: Generation,
     /// The sealed block whose batch is being written, if any.
     staged: RwLock<Option<Arc<Staged>>>,
 }
@@ -111,7 +108,7 @@ impl StateDb {
                 code_bytes.max(1 << 20),
                 CodeWeight,
             ),
-            generation: AtomicU64::new(0),
+            generation: Generation::default(),
             staged: RwLock::new(None),
         }
     }
@@ -212,16 +209,15 @@ impl StateDb {
         if let Some(cached) = self.accounts.get(address) {
             return Ok(cached);
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.generation.now();
         let staged = self.staged();
         let record = self
             .storage
             .live()
             .over(staged.as_deref())
             .account(address)?;
-        if self.generation.load(Ordering::Acquire) == generation {
-            self.accounts.insert(*address, record);
-        }
+        self.generation
+            .fill_if_current(generation, || self.accounts.insert(*address, record));
         Ok(record)
     }
 
@@ -262,16 +258,15 @@ impl StateDb {
         if let Some(value) = self.slots.get(&key) {
             return Ok(value);
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.generation.now();
         let staged = self.staged();
         let value = self
             .storage
             .live()
             .over(staged.as_deref())
             .storage(address, slot)?;
-        if self.generation.load(Ordering::Acquire) == generation {
-            self.slots.insert(key, value);
-        }
+        self.generation
+            .fill_if_current(generation, || self.slots.insert(key, value));
         Ok(value)
     }
 
@@ -424,14 +419,14 @@ impl StateDb {
             view,
             cache: &self.nodes,
             generation: &self.generation,
-            since: self.generation.load(Ordering::Acquire),
+            since: self.generation.now(),
         }
     }
 
     /// Applies a committed block's changes to the caches. Call after the fjall batch is
     /// durable.
     pub fn apply(&self, commit: &BlockCommit) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let _advance = self.generation.advance();
         if !commit.wiped_storage.is_empty() {
             // Only an account that had storage can have cached slots or nodes to forget (a
             // new contract's are all "zero" / "none", which stays true): a retain walks the
@@ -487,7 +482,7 @@ impl StateDb {
 struct NodeSource<'v> {
     view: &'v StateView<'v>,
     cache: &'v NodeCache,
-    generation: &'v AtomicU64,
+    generation: &'v Generation,
     since: u64,
 }
 

@@ -81,14 +81,16 @@ impl Storage {
         self.live().storage(address, slot)
     }
 
-    /// An account as it was after block `block`.
+    /// An account as it was after block `block`. Read from a snapshot: the history and the
+    /// state it falls back to must not straddle a commit.
     pub fn account_at(&self, address: &Address, block: u64) -> Result<Option<AccountRecord>> {
-        self.live().account_at(address, block)
+        self.snapshot().account_at(address, block)
     }
 
-    /// A storage slot as it was after block `block`.
+    /// A storage slot as it was after block `block` (from a snapshot, as
+    /// [`Storage::account_at`]).
     pub fn storage_at(&self, address: &Address, slot: &B256, block: u64) -> Result<U256> {
-        self.live().storage_at(address, slot, block)
+        self.snapshot().storage_at(address, slot, block)
     }
 }
 

@@ -22,6 +22,7 @@ mod jsonrpc;
 mod l1;
 mod metrics;
 mod operator;
+mod pipeline;
 mod plugins;
 mod proof;
 mod restart;

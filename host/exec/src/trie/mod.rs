@@ -15,8 +15,8 @@ mod store;
 pub use prefix::PrefixSet;
 pub use root::{TrieLeaves, TrieNodes, TrieUpdate, prove, seek_key, update_root, with_leaf_hashes};
 pub use store::{
-    Base, CachedNodes, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER, StoredLeaves, StoredNodes,
-    account_leaf, node_cache, slot_leaf,
+    Base, CachedNodes, Generation, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER, StoredLeaves,
+    StoredNodes, account_leaf, node_cache, slot_leaf,
 };
 
 #[cfg(test)]

@@ -99,16 +99,48 @@ pub fn node_cache(bytes: u64) -> NodeCache {
     )
 }
 
-/// Stored nodes read through a [`NodeCache`]. A miss fills the cache only while no block was
-/// applied since `since` (the `generation` it was made at): the one who applies a block
-/// writes its nodes to the cache, so a read from before that must not land after it.
+/// Which block the caches in front of the stored state are at. Only the one who applies a
+/// block writes values it knows to be the new state's; a reader fills a miss only if no block
+/// was applied since it began reading, so a value read before a block never lands in a cache
+/// after that block's own values. The check and the fill happen under `fills` (shared), the
+/// advance under it exclusively, so no fill that passed the check lands after the advance.
+#[derive(Debug, Default)]
+pub struct Generation {
+    counter: AtomicU64,
+    fills: parking_lot::RwLock<()>,
+}
+
+impl Generation {
+    /// The current generation: take it before reading what may fill a cache.
+    pub fn now(&self) -> u64 {
+        self.counter.load(Ordering::Acquire)
+    }
+
+    /// Runs `fill` if the generation is still `since`.
+    pub fn fill_if_current(&self, since: u64, fill: impl FnOnce()) {
+        let _fills = self.fills.read();
+        if self.now() == since {
+            fill();
+        }
+    }
+
+    /// Moves to the next generation; the caller writes the new block's values to the caches
+    /// while holding the guard.
+    pub fn advance(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
+        let fills = self.fills.write();
+        self.counter.fetch_add(1, Ordering::AcqRel);
+        fills
+    }
+}
+
+/// Stored nodes read through a [`NodeCache`], filled on a miss as [`Generation`] allows.
 pub struct CachedNodes<'a> {
     /// The stored nodes.
     pub inner: StoredNodes<'a>,
     /// The cache.
     pub cache: &'a NodeCache,
-    /// Bumped by every applied block.
-    pub generation: &'a AtomicU64,
+    /// The caches' generation.
+    pub generation: &'a Generation,
     /// `generation` when these reads began.
     pub since: u64,
 }
@@ -127,9 +159,8 @@ impl TrieNodes for CachedNodes<'_> {
             return Ok(node);
         }
         let node = self.inner.node_at(path)?;
-        if self.generation.load(Ordering::Acquire) == self.since {
-            self.cache.insert(key, node.clone());
-        }
+        self.generation
+            .fill_if_current(self.since, || self.cache.insert(key, node.clone()));
         Ok(node)
     }
 }

@@ -49,7 +49,7 @@ use std::{path::Path, sync::Arc};
 
 use quick_cache::sync::Cache;
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::{BranchNodeCompact, Nibbles};
 use fjall::{
@@ -128,6 +128,45 @@ pub struct BlockCommit {
     pub account_nodes: Vec<(Nibbles, Option<BranchNodeCompact>)>,
     /// Storage trie branch nodes by hashed address and path (applied after the wipes).
     pub storage_nodes: Vec<(B256, Nibbles, Option<BranchNodeCompact>)>,
+}
+
+impl Staged {
+    /// The state writes of `commit`.
+    pub fn of(commit: &BlockCommit) -> Self {
+        let mut staged = Self {
+            block: commit.block.as_ref().map(|b| (b.number(), b.hash)),
+            wiped: commit.wiped_storage.iter().map(keccak256).collect(),
+            ..Self::default()
+        };
+        for (address, change) in &commit.accounts {
+            let value = match change {
+                AccountChange::Set(record) => Some(encode(record)),
+                AccountChange::Delete => None,
+            };
+            staged.accounts.insert(keccak256(address).to_vec(), value);
+        }
+        for (address, slot, value) in &commit.storage {
+            let key = slot_key(&keccak256(address), &keccak256(slot)).to_vec();
+            let value = (!value.is_zero()).then(|| value.to_be_bytes::<32>().to_vec());
+            staged.storage.insert(key, value);
+        }
+        for (path, node) in &commit.account_nodes {
+            let key = path_key(ACCOUNT_TRIE_OWNER, path);
+            staged
+                .account_trie
+                .insert(key, node.as_ref().map(encode_node));
+        }
+        for (owner, path, node) in &commit.storage_nodes {
+            let key = path_key(owner.as_slice(), path);
+            staged
+                .storage_trie
+                .insert(key, node.as_ref().map(encode_node));
+        }
+        for (hash, code) in &commit.code {
+            staged.code.insert(*hash, code.clone());
+        }
+        staged
+    }
 }
 
 /// A large state for [`Storage::ingest_state`]: every sequence sorted by its storage key

@@ -403,7 +403,7 @@ fn a_staged_block_reads_as_the_stored_block_does() {
                 storage_root: B256::ZERO,
                 code_hash: B256::ZERO,
             };
-            let set = if pick(seed, i + 950) % 3 == 0 {
+            let set = if pick(seed, i + 950).is_multiple_of(3) {
                 AccountChange::Delete
             } else {
                 AccountChange::Set(record)
@@ -418,13 +418,17 @@ fn a_staged_block_reads_as_the_stored_block_does() {
             }
             for i in 0..12u64 {
                 let path = random_path(seed ^ 3, i + n as u64 * 100);
-                let node = (pick(seed, i + 600) % 2 == 0).then(|| test_node(i + 3));
+                let node = pick(seed, i + 600)
+                    .is_multiple_of(2)
+                    .then(|| test_node(i + 3));
                 change.storage_nodes.push((keccak256(owner), path, node));
             }
         }
         for i in 0..40u64 {
             let path = random_path(seed ^ 9, pick(seed, i + 300) % 90);
-            let node = (pick(seed, i + 400) % 2 == 0).then(|| test_node(i + 11));
+            let node = pick(seed, i + 400)
+                .is_multiple_of(2)
+                .then(|| test_node(i + 11));
             change.account_nodes.push((path, node));
         }
         // Later entries win in a batch; keep one write per key, as blocks do.

@@ -27,6 +27,9 @@
 //!   record owned and encoded by `ordo_primitives::Bundle`). Each write fsyncs on its own
 //!   ([`Storage::put_bundle`], [`Storage::put_bundles`], [`Storage::remove_bundles`]), so an acknowledged bundle survives a crash.
 //! - `meta`: the head pointer and chain identity.
+//! - `raft_log` (`index → entry`) and `raft_meta` (vote, committed and purged log ids): a
+//!   replica's Raft log, opaque bytes that `ordo-replica` encodes (raft.rs). Every write
+//!   fsyncs before it returns, as Raft requires of a log and a vote.
 //! - `plugins`: WASM plugin components by code hash (`w ‖ keccak256(bytes) → bytes`) and the
 //!   plugin host's registry state (`state → opaque bytes`, owned and encoded by
 //!   `ordo-plugin-host`: loaded entries, active set, rollback history).
@@ -37,6 +40,7 @@
 //! ([`Storage::put_plugin_wasm`], [`Storage::put_plugin_state`]), which fsync on their own:
 //! an operator's `activate` must survive a crash just like a transaction.
 
+pub mod raft;
 mod records;
 mod staged;
 pub mod view;
@@ -214,6 +218,8 @@ pub struct Storage {
     plugins: Keyspace,
     bundles: Keyspace,
     batches: Keyspace,
+    raft_log: Keyspace,
+    raft_meta: Keyspace,
 }
 
 impl std::fmt::Debug for Storage {
@@ -329,6 +335,8 @@ impl Storage {
             plugins: ks("plugins")?,
             bundles: ks("bundles")?,
             batches: ks("batches")?,
+            raft_log: ks("raft_log")?,
+            raft_meta: ks("raft_meta")?,
             recent_receipts: Arc::new(Cache::new(RECENT_RECEIPT_BLOCKS)),
             db,
         };

@@ -1,0 +1,42 @@
+//! What one Raft log entry carries, and openraft's type configuration for Ordo.
+
+use std::io::Cursor;
+
+use alloy_primitives::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// A replica's id: stable across restarts, unique in the group.
+pub type NodeId = u64;
+
+/// What the leader writes to the log. Followers apply the same commands in the same order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Transactions the leader accepted, raw, in arrival order: one group commit of its WAL.
+    /// A sender hears back only once the quorum has committed them.
+    Txs(Vec<Bytes>),
+}
+
+/// What applying a command answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResult {
+    /// Applied.
+    Applied,
+    /// Not applied, and why (every replica refuses it alike).
+    Refused(String),
+}
+
+openraft::declare_raft_types!(
+    /// openraft's types for Ordo: commands as above, replicas addressed by `BasicNode`
+    /// (their replication listener), snapshots as bytes.
+    pub TypeConfig:
+        D = Command,
+        R = CommandResult,
+        NodeId = NodeId,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// A replica's Raft handle.
+pub type Raft = openraft::Raft<TypeConfig>;

@@ -1,106 +1,13 @@
 //! The fjall log store against openraft's own storage conformance suite, and across a reopen
 //! of the database (what a replica's restart sees).
 
-use std::{io::Cursor, sync::Arc};
-
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, RaftLogReader, RaftSnapshotBuilder, SnapshotMeta,
-    StorageError, StorageIOError, StoredMembership, Vote,
-    storage::{LogState, RaftLogStorage, RaftLogStorageExt, RaftStateMachine, Snapshot},
+    Entry, EntryPayload, LogId, RaftLogReader, StorageError, StorageIOError, Vote,
+    storage::{LogState, RaftLogStorage, RaftLogStorageExt},
     testing::{StoreBuilder, Suite},
 };
-use ordo_replica::{Command, CommandResult, LogStore, NodeId, TypeConfig};
+use ordo_replica::{Command, LogStore, NodeId, TypeConfig, testing::MemoryMachine};
 use ordo_storage::Storage;
-use tokio::sync::Mutex;
-
-/// A state machine in memory: the suite needs one beside the log store, and the node's own
-/// (the chain) is not what this test is about.
-#[derive(Debug, Default, Clone)]
-struct MemoryMachine(Arc<Mutex<Machine>>);
-
-#[derive(Debug, Default)]
-struct Machine {
-    applied: Option<LogId<NodeId>>,
-    membership: StoredMembership<NodeId, BasicNode>,
-    snapshot: Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>,
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for MemoryMachine {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        let mut m = self.0.lock().await;
-        let meta = SnapshotMeta {
-            last_log_id: m.applied,
-            last_membership: m.membership.clone(),
-            snapshot_id: format!("{:?}", m.applied),
-        };
-        m.snapshot = Some((meta.clone(), Vec::new()));
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(Vec::new())),
-        })
-    }
-}
-
-impl RaftStateMachine<TypeConfig> for MemoryMachine {
-    type SnapshotBuilder = Self;
-
-    async fn applied_state(
-        &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>>
-    {
-        let m = self.0.lock().await;
-        Ok((m.applied, m.membership.clone()))
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError<NodeId>>
-    where
-        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
-        I::IntoIter: Send,
-    {
-        let mut m = self.0.lock().await;
-        let mut out = Vec::new();
-        for entry in entries {
-            m.applied = Some(entry.log_id);
-            if let EntryPayload::Membership(membership) = entry.payload {
-                m.membership = StoredMembership::new(Some(entry.log_id), membership);
-            }
-            out.push(CommandResult::Applied);
-        }
-        Ok(out)
-    }
-
-    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        self.clone()
-    }
-
-    async fn begin_receiving_snapshot(
-        &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        meta: &SnapshotMeta<NodeId, BasicNode>,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> Result<(), StorageError<NodeId>> {
-        let mut m = self.0.lock().await;
-        m.applied = meta.last_log_id;
-        m.membership = meta.last_membership.clone();
-        m.snapshot = Some((meta.clone(), snapshot.into_inner()));
-        Ok(())
-    }
-
-    async fn get_current_snapshot(
-        &mut self,
-    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        let m = self.0.lock().await;
-        Ok(m.snapshot.as_ref().map(|(meta, bytes)| Snapshot {
-            meta: meta.clone(),
-            snapshot: Box::new(Cursor::new(bytes.clone())),
-        }))
-    }
-}
 
 /// A fresh database per suite case; the temp dir lives as long as the stores.
 struct FreshStore;

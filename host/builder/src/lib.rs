@@ -16,7 +16,9 @@
 //!    the gas the transactions left unused (they pay for gas used, policies choose by gas
 //!    limit): the policy is asked again on the rest against the real gas left, then a
 //!    native pass;
-//! 6. one atomic fjall batch stores the block, receipts, state, head and WAL pruning;
+//! 6. one atomic fjall batch stores the block, receipts, state, head and WAL pruning (on a
+//!    replica only once the group committed it: replicated.rs, [`Builder::apply_committed`],
+//!    which also stores the leader's blocks on followers after executing them again);
 //! 7. the in-memory state index, the pool and the bundle pool are updated, and
 //!    [`SealedBlock`] is broadcast to subscribers (RPC `newHeads` / `logs`).
 //!
@@ -26,6 +28,7 @@
 //! [`BlockParamsConfig`] behind a lock and apply from the next tick.
 
 mod mev;
+mod replicated;
 
 use std::{
     sync::Arc,
@@ -63,6 +66,9 @@ pub enum BuilderError {
     /// Storing the block failed.
     #[error(transparent)]
     Storage(#[from] ordo_storage::StorageError),
+    /// A block the replication log committed cannot be applied here.
+    #[error("replicated block: {0}")]
+    Replicated(String),
     /// An earlier block could not be stored; the node must restart from what is stored.
     #[error("{0}; restart the node")]
     CommitFailed(String),
@@ -109,12 +115,28 @@ pub struct SealedBlock {
 /// The head of the chain, shared with readers: the last block whose batch is stored.
 pub type HeadCell = Arc<RwLock<Arc<BlockRecord>>>;
 
+/// Replicates sealed blocks (`ordo-replica`): `replicate` returns once the group has
+/// committed the block's entry and this replica has applied it, which stores the block
+/// ([`Builder::apply_committed`]); an error means it never will be. Blocking.
+pub trait Replicator: Send + Sync {
+    fn replicate(&self, block: &BlockRecord) -> Result<(), String>;
+}
+
+/// What applying a committed block did ([`Builder::apply_committed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Stored now (and announced).
+    Stored,
+    /// Already stored (a log replayed after a restart).
+    AlreadyStored,
+}
+
 /// A sealed block, staged over the state, whose batch is not stored yet.
-struct Staging {
-    commit: ordo_storage::BlockCommit,
-    staged: Arc<ordo_storage::Staged>,
-    block: Arc<BlockRecord>,
-    included: usize,
+pub(crate) struct Staging {
+    pub(crate) commit: ordo_storage::BlockCommit,
+    pub(crate) staged: Arc<ordo_storage::Staged>,
+    pub(crate) block: Arc<BlockRecord>,
+    pub(crate) included: usize,
 }
 
 /// The commit in flight, if any.
@@ -149,6 +171,11 @@ pub struct Builder {
     commits: parking_lot::Mutex<Commits>,
     /// Signalled when a block's batch is written (or fails).
     committed: parking_lot::Condvar,
+    /// Replicates each sealed block before it is stored (replicas only).
+    replicator: RwLock<Option<Arc<dyn Replicator>>>,
+    /// The leader's own block while its log entry is being committed, and once stored.
+    parked: parking_lot::Mutex<Option<Staging>>,
+    stored_parked: parking_lot::Mutex<Option<Staging>>,
     /// When the previous block's build started (block interval metric).
     last_sealed: parking_lot::Mutex<Option<std::time::Instant>>,
     signer: RwLock<Option<Arc<dyn BlockSigner>>>,
@@ -226,6 +253,9 @@ impl Builder {
             tip: parking_lot::Mutex::new(head.read().clone()),
             commits: parking_lot::Mutex::new(Commits::default()),
             committed: parking_lot::Condvar::new(),
+            replicator: RwLock::new(None),
+            parked: parking_lot::Mutex::new(None),
+            stored_parked: parking_lot::Mutex::new(None),
             last_sealed: parking_lot::Mutex::new(None),
             signer: RwLock::new(None),
         })
@@ -503,21 +533,67 @@ impl Builder {
     /// Stores a staged block (one atomic batch, fsynced), makes it the head and announces
     /// it. A failure stops block production: the block's transactions are still in the WAL,
     /// and a restart builds on the last stored block.
+    ///
+    /// On a replica the log decides: the block is parked, handed to the [`Replicator`], and
+    /// stored when the group has committed its entry and this replica applies it
+    /// ([`Builder::apply_committed`]), exactly as the other replicas store it.
     fn finish(&self, staging: Staging) -> Result<SealedBlock, BuilderError> {
-        let Staging {
-            mut commit,
-            staged,
-            block,
-            included,
-        } = staging;
-        let _span = tracing::info_span!("block", number = block.number()).entered();
+        let number = staging.block.number();
+        let _span = tracing::info_span!("block", number).entered();
+        let Some(replicator) = self.replicator.read().clone() else {
+            let staging = self.store(staging, None)?;
+            return Ok(self.announce(staging));
+        };
+        let block = staging.block.clone();
+        *self.parked.lock() = Some(staging);
+        let replicated = replicator.replicate(&block);
+        let stored = self.stored_parked.lock().take();
+        match (replicated, stored) {
+            (Ok(()), Some(staging)) => Ok(self.announce(staging)),
+            (result, _) => {
+                // Staged here, not stored: this replica's state is ahead of its chain, and
+                // only a restart (which follows the log) sets it right.
+                let why = match result {
+                    Err(why) => why,
+                    Ok(()) => "its entry was applied without storing it".into(),
+                };
+                let reason = format!("block {number} was not replicated ({why}); restart the node");
+                self.fail(reason.clone());
+                Err(BuilderError::CommitFailed(reason))
+            }
+        }
+    }
+
+    /// Stops block production for good: a block is staged that will never be stored.
+    pub(crate) fn fail(&self, reason: String) {
+        tracing::error!(target: "ordo::builder", %reason, "block production stopped");
+        let mut commits = self.commits.lock();
+        commits.in_flight = false;
+        commits.failed = Some(reason.clone());
+        self.committed.notify_all();
+        *self.halted.write() = Some(reason);
+    }
+
+    /// Writes a staged block's batch (`position`: its Raft log position, on a replica).
+    pub(crate) fn store(
+        &self,
+        mut staging: Staging,
+        position: Option<Vec<u8>>,
+    ) -> Result<Staging, BuilderError> {
         let started = std::time::Instant::now();
-        let stored = self.exec.state().commit_staged(&commit, &staged);
+        staging.commit.raft_applied = position;
+        let stored = self
+            .exec
+            .state()
+            .commit_staged(&staging.commit, &staging.staged);
         {
             let mut commits = self.commits.lock();
             commits.in_flight = false;
             if let Err(err) = &stored {
-                commits.failed = Some(format!("block {} was not stored: {err}", block.number()));
+                commits.failed = Some(format!(
+                    "block {} was not stored: {err}",
+                    staging.block.number()
+                ));
             }
             self.committed.notify_all();
         }
@@ -527,6 +603,17 @@ impl Builder {
         }
         metrics::histogram!("ordo_builder_stage_seconds", "stage" => "commit")
             .record(started.elapsed().as_secs_f64());
+        Ok(staging)
+    }
+
+    /// Makes a stored block the head and tells subscribers.
+    pub(crate) fn announce(&self, staging: Staging) -> SealedBlock {
+        let Staging {
+            mut commit,
+            block,
+            included,
+            ..
+        } = staging;
         *self.head.write() = block.clone();
         let sealed = SealedBlock {
             block,
@@ -542,7 +629,7 @@ impl Builder {
         metrics::gauge!("ordo_head_block").set(header.number as f64);
         metrics::gauge!("ordo_base_fee_wei").set(header.base_fee_per_gas.unwrap_or(0) as f64);
         debug!(target: "ordo::builder", number = header.number, txs = included, "sealed block");
-        Ok(sealed)
+        sealed
     }
 
     /// Waits until no block is in flight; fails if a block's commit failed.

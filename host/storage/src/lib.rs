@@ -132,6 +132,10 @@ pub struct BlockCommit {
     pub account_nodes: Vec<(Nibbles, Option<BranchNodeCompact>)>,
     /// Storage trie branch nodes by hashed address and path (applied after the wipes).
     pub storage_nodes: Vec<(B256, Nibbles, Option<BranchNodeCompact>)>,
+    /// On a replica: the Raft log position of the entry that carried this block (encoded by
+    /// `ordo-replica`), stored with the block so that what the log applied and what the
+    /// chain holds can never disagree after a crash.
+    pub raft_applied: Option<Vec<u8>>,
 }
 
 impl Staged {
@@ -235,6 +239,9 @@ const RECENT_RECEIPT_BLOCKS: usize = 64;
 pub const DEFAULT_BLOCK_CACHE_MB: u64 = 32;
 
 const HEAD_KEY: &[u8] = b"head";
+/// `raft_meta`'s key of the applied log position (`raft::RaftMeta::Applied`), written here
+/// with each replicated block.
+const RAFT_APPLIED_KEY: &[u8] = b"applied";
 const STATE_FORMAT_KEY: &[u8] = b"state_format";
 /// Leads every `account_trie` key: the root's path is empty, and fjall keys may not be.
 const ACCOUNT_TRIE_OWNER: &[u8] = b"s";
@@ -486,6 +493,9 @@ impl Storage {
         }
         for hash in &commit.wal_remove {
             batch.remove(&self.wal, hash.as_slice());
+        }
+        if let Some(applied) = &commit.raft_applied {
+            batch.insert(&self.raft_meta, RAFT_APPLIED_KEY, applied.as_slice());
         }
         batch.commit()?;
         Ok(())

@@ -4,7 +4,7 @@
 
 use fjall::PersistMode;
 
-use crate::{Result, Storage};
+use crate::{RAFT_APPLIED_KEY, Result, Storage};
 
 /// What `raft_meta` holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,11 @@ pub enum RaftMeta {
     Committed,
     /// The last log id purged from the log.
     Purged,
+    /// The log id of the last entry whose effects are stored (written with the block it
+    /// carried: `BlockCommit::raft_applied`).
+    Applied,
+    /// The last membership the state machine applied.
+    Membership,
 }
 
 impl RaftMeta {
@@ -23,6 +28,8 @@ impl RaftMeta {
             Self::Vote => b"vote",
             Self::Committed => b"committed",
             Self::Purged => b"purged",
+            Self::Applied => RAFT_APPLIED_KEY,
+            Self::Membership => b"membership",
         }
     }
 }

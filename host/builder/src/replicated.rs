@@ -1,0 +1,153 @@
+//! Blocks the replication log committed, stored the same way on every replica: the leader
+//! stores the block it staged and parked (no second execution), a follower executes the
+//! leader's block on its own state and stores it only if it comes out identical (same hash:
+//! header, roots and all). Either way the block's log position goes into the same batch,
+//! so a replica's chain and what its log applied never disagree after a crash.
+
+use std::sync::Arc;
+
+use alloy_primitives::{Address, keccak256};
+use ordo_exec::BlockParams;
+use ordo_primitives::{
+    BlockRecord, PooledTx,
+    alloy_consensus::TxEnvelope,
+    alloy_eips::eip2718::Decodable2718,
+};
+
+use crate::{Applied, Builder, BuilderError, Replicator, Staging};
+
+impl Builder {
+    /// Replicates every block sealed from now on through `replicator` before storing it.
+    pub fn set_replicator(&self, replicator: Arc<dyn Replicator>) {
+        *self.replicator.write() = Some(replicator);
+    }
+
+    /// Stores `block`, which the replication log committed at `position` (encoded by the
+    /// replica). Blocking.
+    pub fn apply_committed(
+        &self,
+        block: &BlockRecord,
+        position: Vec<u8>,
+    ) -> Result<Applied, BuilderError> {
+        let own = {
+            let mut parked = self.parked.lock();
+            match parked.as_ref() {
+                Some(staging) if staging.block.hash == block.hash => parked.take(),
+                _ => None,
+            }
+        };
+        if let Some(staging) = own {
+            let staging = self.store(staging, Some(position))?;
+            *self.stored_parked.lock() = Some(staging);
+            return Ok(Applied::Stored);
+        }
+        let _sealing = self.sealing.lock();
+        let head = self.head();
+        let number = block.number();
+        if number <= head.number() {
+            let stored = if number == head.number() {
+                Some(head.hash)
+            } else {
+                self.exec.state().storage().block(number)?.map(|b| b.hash)
+            };
+            return match stored {
+                Some(hash) if hash == block.hash => Ok(Applied::AlreadyStored),
+                _ => Err(BuilderError::Replicated(format!(
+                    "block {number} {} is not the one stored here",
+                    block.hash
+                ))),
+            };
+        }
+        if self.tip().hash != head.hash {
+            return Err(BuilderError::Replicated(format!(
+                "block {number} arrived over a block of this replica's own that was never \
+                 stored; restart the node"
+            )));
+        }
+        if number != head.number() + 1 || block.header.parent_hash != head.hash {
+            return Err(BuilderError::Replicated(format!(
+                "block {number} does not follow the head {} {}",
+                head.number(),
+                head.hash
+            )));
+        }
+        let txs = block_txs(block)?;
+        let h = &block.header;
+        let params = BlockParams {
+            number,
+            timestamp: h.timestamp,
+            beneficiary: h.beneficiary,
+            gas_limit: h.gas_limit,
+            base_fee: h.base_fee_per_gas.unwrap_or_default(),
+            extra_data: h.extra_data.clone(),
+            state_block: None,
+        };
+        let built = self.exec.build_block(
+            &head.header,
+            head.hash,
+            &params,
+            &txs,
+            block.provenance.clone(),
+        )?;
+        if let Some((hash, why)) = built.skipped.first() {
+            return Err(BuilderError::Replicated(format!(
+                "block {number}: transaction {hash} does not execute here: {why:?}"
+            )));
+        }
+        if built.block.hash != block.hash {
+            return Err(BuilderError::Replicated(format!(
+                "block {number} executes to {} here, not {}",
+                built.block.hash, block.hash
+            )));
+        }
+        let mut commit = built.commit;
+        commit.wal_remove = block.tx_hashes.clone();
+        self.wait_for_commit()?;
+        let sealed = Arc::new(built.block);
+        *self.tip.lock() = sealed.clone();
+        let staged = self.exec.state().stage(&commit);
+        self.commits.lock().in_flight = true;
+        let changed: Vec<Address> = commit.accounts.iter().map(|(a, _)| *a).collect();
+        self.pool.on_block(&sealed.tx_hashes, &changed);
+        let staging = self.store(
+            Staging {
+                commit,
+                staged,
+                block: sealed,
+                included: txs.len(),
+            },
+            Some(position),
+        )?;
+        self.announce(staging);
+        Ok(Applied::Stored)
+    }
+}
+
+/// A block's transactions as the executor takes them. The senders are the leader's: a wrong
+/// one would change the state root, and with it the hash this replica checks.
+fn block_txs(block: &BlockRecord) -> Result<Vec<Arc<PooledTx>>, BuilderError> {
+    if block.senders.len() != block.transactions.len() {
+        return Err(BuilderError::Replicated(format!(
+            "block {} has {} senders for {} transactions",
+            block.number(),
+            block.senders.len(),
+            block.transactions.len()
+        )));
+    }
+    block
+        .transactions
+        .iter()
+        .zip(&block.senders)
+        .map(|(raw, sender)| {
+            let tx = TxEnvelope::decode_2718_exact(raw).map_err(|e| {
+                BuilderError::Replicated(format!("block {}: {e}", block.number()))
+            })?;
+            Ok(Arc::new(PooledTx {
+                tx,
+                sender: *sender,
+                hash: keccak256(raw),
+                encoded: raw.clone(),
+            }))
+        })
+        .collect()
+}

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use alloy_primitives::{Address, keccak256};
 use ordo_exec::BlockParams;
 use ordo_primitives::{
-    BlockRecord, PooledTx,
-    alloy_consensus::TxEnvelope,
-    alloy_eips::eip2718::Decodable2718,
+    BlockRecord, PooledTx, alloy_consensus::TxEnvelope, alloy_eips::eip2718::Decodable2718,
 };
 
 use crate::{Applied, Builder, BuilderError, Replicator, Staging};
@@ -139,9 +137,8 @@ fn block_txs(block: &BlockRecord) -> Result<Vec<Arc<PooledTx>>, BuilderError> {
         .iter()
         .zip(&block.senders)
         .map(|(raw, sender)| {
-            let tx = TxEnvelope::decode_2718_exact(raw).map_err(|e| {
-                BuilderError::Replicated(format!("block {}: {e}", block.number()))
-            })?;
+            let tx = TxEnvelope::decode_2718_exact(raw)
+                .map_err(|e| BuilderError::Replicated(format!("block {}: {e}", block.number())))?;
             Ok(Arc::new(PooledTx {
                 tx,
                 sender: *sender,

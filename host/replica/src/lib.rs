@@ -8,16 +8,25 @@
 //! - network.rs: the replica-to-replica transport, JSON over HTTP on its own listener with
 //!   the group's shared secret ([`router`] answers, [`HttpNetwork`] sends), and [`Faults`],
 //!   the seam that cuts links for partition tests.
+//! - [`ChainMachine`] (machine.rs): the state machine: a committed `Block` entry is stored
+//!   on every replica through the builder (`Builder::apply_committed`), with its log
+//!   position in the block's batch.
+//! - [`RaftReplicator`] (replicator.rs): the builder's replicator: each sealed block is
+//!   written to the log, and stored once committed and applied.
 //! - [`testing`]: a state machine in memory, for tests of the log and the transport.
 //!
-//! Still to come (issue 15): the state machine that applies commands to the chain and the
-//! mempool, and leadership driving block production.
+//! Still to come (issue 15): transactions and the other node state through the log,
+//! snapshots, leadership driving block production, the node's wiring and CLI.
 
 mod log_store;
+mod machine;
 mod network;
+mod replicator;
 pub mod testing;
 mod types;
 
 pub use log_store::LogStore;
+pub use machine::ChainMachine;
 pub use network::{Faults, HttpNetwork, HttpPeer, node_at, router, serve};
+pub use replicator::RaftReplicator;
 pub use types::{Command, CommandResult, NodeId, Raft, TypeConfig};

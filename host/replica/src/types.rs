@@ -14,6 +14,9 @@ pub enum Command {
     /// Transactions the leader accepted, raw, in arrival order: one group commit of its WAL.
     /// A sender hears back only once the quorum has committed them.
     Txs(Vec<Bytes>),
+    /// A block the leader sealed (its stored record, RLP): every replica stores it, the
+    /// followers after executing it to the same hash.
+    Block(Bytes),
 }
 
 /// What applying a command answered.

@@ -1,0 +1,45 @@
+//! The builder's [`Replicator`] on a Raft group: a sealed block becomes a `Block` entry, and
+//! `replicate` returns once the group committed it and this replica applied it (which
+//! stored it). Anything else, a lost leadership first of all, is an error: the block will
+//! not be stored here.
+
+use alloy_rlp::Encodable;
+use ordo_builder::Replicator;
+use ordo_primitives::BlockRecord;
+
+use crate::types::{Command, CommandResult, Raft};
+
+/// Replicates blocks through `raft`, from a thread outside the async runtime.
+#[derive(Clone)]
+pub struct RaftReplicator {
+    raft: Raft,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for RaftReplicator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RaftReplicator").finish_non_exhaustive()
+    }
+}
+
+impl RaftReplicator {
+    /// Writes to `raft`, driving the write on `runtime`.
+    pub fn new(raft: Raft, runtime: tokio::runtime::Handle) -> Self {
+        Self { raft, runtime }
+    }
+}
+
+impl Replicator for RaftReplicator {
+    fn replicate(&self, block: &BlockRecord) -> Result<(), String> {
+        let mut rlp = Vec::with_capacity(block.length());
+        block.encode(&mut rlp);
+        let written = self
+            .runtime
+            .block_on(self.raft.client_write(Command::Block(rlp.into())))
+            .map_err(|e| e.to_string())?;
+        match written.data {
+            CommandResult::Applied => Ok(()),
+            CommandResult::Refused(why) => Err(why),
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! Three replicas of a real chain (storage, executor, pool, builder) in one process over
+//! loopback HTTP: the leader's blocks are stored on every replica only once the group has
+//! committed them, followers execute them again to the same hashes, and after the leader
+//! is cut off another replica extends the same chain.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_primitives::{Address, B256, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use openraft::{Config, ServerState, SnapshotPolicy};
+use ordo_builder::{BlockParamsConfig, Builder, HeadCell};
+use ordo_exec::{Executor, StateDb};
+use ordo_pool::{Pool, StateReader};
+use ordo_primitives::{ChainSpec, GenesisAccount, PooledTx};
+use ordo_replica::{
+    ChainMachine, Faults, HttpNetwork, LogStore, NodeId, Raft, RaftReplicator, node_at, router,
+    serve,
+};
+use ordo_storage::Storage;
+use parking_lot::RwLock;
+
+const CHAIN_ID: u64 = 901;
+const SECRET: &str = "chain-test-secret";
+const WAIT: Duration = Duration::from_secs(30);
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+struct State(Arc<StateDb>);
+
+impl StateReader for State {
+    fn nonce(&self, a: &Address) -> u64 {
+        self.0.nonce(a)
+    }
+    fn balance(&self, a: &Address) -> U256 {
+        self.0.balance(a)
+    }
+}
+
+struct Replica {
+    id: NodeId,
+    raft: Raft,
+    builder: Arc<Builder>,
+    pool: Arc<Pool>,
+    addr: std::net::SocketAddr,
+    storage: Storage,
+    _dir: tempfile::TempDir,
+}
+
+/// A chain at genesis: storage, executor, pool and builder, as the node wires them.
+struct Chain {
+    dir: tempfile::TempDir,
+    storage: Storage,
+    pool: Arc<Pool>,
+    builder: Arc<Builder>,
+}
+
+fn chain(spec: &ChainSpec) -> Fallible<Chain> {
+    let dir = tempfile::tempdir()?;
+    let storage = Storage::open(dir.path())?;
+    let genesis = ordo_exec::write_genesis(&storage, spec)?;
+    let state = Arc::new(StateDb::open(storage.clone())?);
+    let exec = Executor::new(state.clone(), CHAIN_ID);
+    let pool = Pool::new(
+        Default::default(),
+        ordo_pool::PoolLimits {
+            chain_id: CHAIN_ID,
+            block_gas_limit: spec.gas_limit,
+            min_base_fee: spec.min_base_fee,
+        },
+        Arc::new(State(state)),
+        storage.clone(),
+    );
+    let head: HeadCell = Arc::new(RwLock::new(Arc::new(genesis)));
+    let params = BlockParamsConfig {
+        block_time: Duration::from_millis(100),
+        gas_limit: spec.gas_limit,
+        min_base_fee: spec.min_base_fee,
+        base_fee_params: spec.base_fee_params,
+        coinbase: Address::repeat_byte(0xcb),
+        extra_data: Default::default(),
+    };
+    let builder = Builder::new(exec, pool.clone(), head, params);
+    Ok(Chain {
+        dir,
+        storage,
+        pool,
+        builder,
+    })
+}
+
+async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replica> {
+    let Chain {
+        dir,
+        storage,
+        pool,
+        builder,
+    } = chain(spec)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let config = Config {
+        heartbeat_interval: 50,
+        election_timeout_min: 300,
+        election_timeout_max: 600,
+        snapshot_policy: SnapshotPolicy::Never,
+        ..Config::default()
+    };
+    let secret: Arc<str> = SECRET.into();
+    let storage_handle = storage.clone();
+    let raft = Raft::new(
+        id,
+        Arc::new(config.validate()?),
+        HttpNetwork::new(id, secret.clone(), faults.clone()),
+        LogStore::new(storage.clone()),
+        ChainMachine::new(builder.clone(), storage.clone()),
+    )
+    .await?;
+    builder.set_replicator(Arc::new(RaftReplicator::new(
+        raft.clone(),
+        tokio::runtime::Handle::current(),
+    )));
+    tokio::spawn(serve(
+        listener,
+        router(raft.clone(), id, secret, faults.clone()),
+    ));
+    Ok(Replica {
+        id,
+        raft,
+        builder,
+        pool,
+        addr,
+        storage: storage_handle,
+        _dir: dir,
+    })
+}
+
+fn transfer(key: &PrivateKeySigner, nonce: u64) -> Fallible<PooledTx> {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::with_last_byte(nonce as u8)),
+        value: U256::from(1),
+        access_list: Default::default(),
+        input: Default::default(),
+    };
+    let sig = key.sign_hash_sync(&tx.signature_hash())?;
+    Ok(PooledTx::from_signed(TxEnvelope::from(
+        tx.into_signed(sig),
+    ))?)
+}
+
+/// Sends `count` transfers to `leader`'s pool and seals one block there: it returns once
+/// the block is committed by the group and stored on the leader.
+async fn seal_block(
+    leader: &Replica,
+    key: &PrivateKeySigner,
+    first_nonce: u64,
+    count: u64,
+) -> Fallible<B256> {
+    for nonce in first_nonce..first_nonce + count {
+        leader.pool.submit(transfer(key, nonce)?).await?;
+    }
+    let builder = leader.builder.clone();
+    let sealed = tokio::task::spawn_blocking(move || builder.build_one()).await??;
+    assert_eq!(sealed.block.transactions.len() as u64, count);
+    Ok(sealed.block.hash)
+}
+
+async fn leader_among(replicas: &[&Replica], not: Option<NodeId>) -> NodeId {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        for r in replicas {
+            let m = r.raft.metrics().borrow().clone();
+            if m.state == ServerState::Leader && Some(r.id) != not {
+                return r.id;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no leader elected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_head(replica: &Replica, hash: B256) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while replica.builder.head().hash != hash {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica {} stayed at block {}",
+            replica.id,
+            replica.builder.head().number()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_stores_the_leaders_blocks_and_a_new_leader_extends_the_same_chain() {
+    let key = PrivateKeySigner::random();
+    let mut spec = ChainSpec::empty(CHAIN_ID);
+    spec.alloc.insert(
+        key.address(),
+        GenesisAccount {
+            balance: U256::from(10u64).pow(U256::from(21)),
+            ..Default::default()
+        },
+    );
+    let faults = Faults::default();
+    let mut replicas = Vec::new();
+    for id in 1..=3 {
+        replicas.push(start(id, &spec, &faults).await.unwrap());
+    }
+    let ids: Vec<NodeId> = replicas.iter().map(|r| r.id).collect();
+    let members: BTreeMap<NodeId, _> = replicas.iter().map(|r| (r.id, node_at(r.addr))).collect();
+    replicas[0].raft.initialize(members).await.unwrap();
+    let all: Vec<&Replica> = replicas.iter().collect();
+    let by_id = |id: NodeId| replicas.iter().find(|r| r.id == id).unwrap();
+
+    // Three blocks from the leader, stored everywhere with the same hashes.
+    let leader = leader_among(&all, None).await;
+    let mut nonce = 0;
+    let mut last = B256::ZERO;
+    for count in [3, 1, 5] {
+        last = seal_block(by_id(leader), &key, nonce, count).await.unwrap();
+        nonce += count;
+    }
+    for r in &replicas {
+        wait_head(r, last).await;
+        assert_eq!(r.builder.head().number(), 3);
+    }
+
+    // The leader is cut off; another replica leads and extends the same chain.
+    faults.isolate(leader, &ids);
+    let rest: Vec<&Replica> = replicas.iter().filter(|r| r.id != leader).collect();
+    let next = leader_among(&rest, Some(leader)).await;
+    // It builds only on what it applied: everything committed before it led.
+    by_id(next).raft.ensure_linearizable().await.unwrap();
+    let fourth = seal_block(by_id(next), &key, nonce, 2).await.unwrap();
+    assert_eq!(by_id(next).builder.head().number(), 4);
+    for r in &rest {
+        wait_head(r, fourth).await;
+    }
+
+    // Healed, the old leader follows: it executes block 4 itself and stores it.
+    faults.heal();
+    wait_head(by_id(leader), fourth).await;
+    for number in 0..=4 {
+        let hashes: Vec<Option<B256>> = replicas
+            .iter()
+            .map(|r| r.storage.block(number).unwrap().map(|b| b.hash))
+            .collect();
+        assert!(hashes[0].is_some(), "block {number} missing");
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "block {number}: {hashes:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
+    let key = PrivateKeySigner::random();
+    let mut spec = ChainSpec::empty(CHAIN_ID);
+    spec.alloc.insert(
+        key.address(),
+        GenesisAccount {
+            balance: U256::from(10u64).pow(U256::from(21)),
+            ..Default::default()
+        },
+    );
+    let (leader, follower) = (chain(&spec).unwrap(), chain(&spec).unwrap());
+    for nonce in 0..4 {
+        leader
+            .pool
+            .submit(transfer(&key, nonce).unwrap())
+            .await
+            .unwrap();
+    }
+    let builder = leader.builder.clone();
+    let sealed = tokio::task::spawn_blocking(move || builder.build_one())
+        .await
+        .unwrap()
+        .unwrap();
+    let block = (*sealed.block).clone();
+
+    // Another state root under the same transactions: executed here, it differs.
+    let mut forged = block.clone();
+    forged.header.state_root = B256::repeat_byte(7);
+    forged.hash = forged.header.hash_slow();
+    let follower_builder = follower.builder.clone();
+    let refused = follower_builder.apply_committed(&forged, b"1".to_vec());
+    assert!(
+        matches!(&refused, Err(ordo_builder::BuilderError::Replicated(why)) if why.contains("executes to")),
+        "{refused:?}"
+    );
+    assert_eq!(follower.builder.head().number(), 0);
+
+    // The real one is stored, with its log position; applied again (a replay), it is known.
+    let applied = follower_builder
+        .apply_committed(&block, b"2".to_vec())
+        .unwrap();
+    assert_eq!(applied, ordo_builder::Applied::Stored);
+    assert_eq!(follower.builder.head().hash, block.hash);
+    assert_eq!(
+        follower.storage.block(1).unwrap().map(|b| b.hash),
+        Some(block.hash)
+    );
+    assert_eq!(
+        follower
+            .storage
+            .raft_meta(ordo_storage::raft::RaftMeta::Applied)
+            .unwrap(),
+        Some(b"2".to_vec())
+    );
+    let again = follower_builder
+        .apply_committed(&block, b"2".to_vec())
+        .unwrap();
+    assert_eq!(again, ordo_builder::Applied::AlreadyStored);
+}

@@ -201,22 +201,17 @@ impl NodeApi {
         }
     }
 
-    /// Which state a query reads: `None` is the state db (the builder's tip), `Some(n)` the
-    /// state after block `n` (answered from the change sets). While the block after the
-    /// head is being stored, the state db is already that block's, so the head is read
-    /// like an older block: nothing is served before it is durable. `pending` reads the tip.
+    /// Which state a query reads: `Some(n)` the state after block `n`, `None` the state db
+    /// as it is (the builder's tip, one block ahead of the head while that block is being
+    /// stored: only `pending` reads it). The head's state is read from the state db while it
+    /// is exactly the head's, else from the change sets ([`StateAt`]): nothing is served
+    /// before it is durable.
     pub(crate) fn state_block(&self, id: BlockId) -> BackendResult<Option<u64>> {
         Ok(match self.requested_block(id)? {
             Some(n) => Some(n),
             None if id == BlockId::Number(BlockNumberOrTag::Pending) => None,
-            None => self.in_flight_head(),
+            None => Some(self.head().number()),
         })
-    }
-
-    /// The head's number while the block after it is staged but not yet stored.
-    fn in_flight_head(&self) -> Option<u64> {
-        let head = self.head().number();
-        (self.builder.tip().number() > head).then_some(head)
     }
 
     pub(crate) fn state_at(&self, id: BlockId) -> BackendResult<StateAt<'_>> {

@@ -586,15 +586,13 @@ impl Builder {
             .exec
             .state()
             .commit_staged(&staging.commit, &staging.staged);
-        {
+        if let Err(err) = &stored {
             let mut commits = self.commits.lock();
             commits.in_flight = false;
-            if let Err(err) = &stored {
-                commits.failed = Some(format!(
-                    "block {} was not stored: {err}",
-                    staging.block.number()
-                ));
-            }
+            commits.failed = Some(format!(
+                "block {} was not stored: {err}",
+                staging.block.number()
+            ));
             self.committed.notify_all();
         }
         if let Err(err) = stored {
@@ -629,6 +627,9 @@ impl Builder {
         metrics::gauge!("ordo_head_block").set(header.number as f64);
         metrics::gauge!("ordo_base_fee_wei").set(header.base_fee_per_gas.unwrap_or(0) as f64);
         debug!(target: "ordo::builder", number = header.number, txs = included, "sealed block");
+        // Only now may the next block be staged: the head never trails the tip by two.
+        self.commits.lock().in_flight = false;
+        self.committed.notify_all();
         sealed
     }
 
@@ -839,8 +840,17 @@ impl Builder {
             .spawn(move || {
                 for staging in commits {
                     let number = staging.block.number();
-                    if let Err(err) = this.finish(staging) {
-                        tracing::error!(target: "ordo::builder", number, %err, "storing a block failed; block production halted");
+                    // A panic must not leave the block in flight forever: the builder thread
+                    // would wait for it holding `sealing`, and `halt` with it.
+                    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        this.finish(staging)
+                    }));
+                    match finished {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => {
+                            tracing::error!(target: "ordo::builder", number, %err, "storing a block failed; block production halted");
+                        }
+                        Err(_) => this.fail(format!("storing block {number} panicked")),
                     }
                 }
             });

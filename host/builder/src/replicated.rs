@@ -22,11 +22,30 @@ impl Builder {
 
     /// Stores `block`, which the replication log committed at `position` (encoded by the
     /// replica). Blocking.
+    ///
+    /// A committed block this replica cannot store stops it for good ([`Builder::fail`]):
+    /// its own block in flight, if any, is then never stored, so it cannot fork the chain.
     pub fn apply_committed(
         &self,
         block: &BlockRecord,
         position: Vec<u8>,
     ) -> Result<Applied, BuilderError> {
+        let applied = self.try_apply_committed(block, position);
+        if let Err(e) = &applied {
+            self.parked.lock().take();
+            self.fail(format!("a committed block cannot be applied here: {e}"));
+        }
+        applied
+    }
+
+    fn try_apply_committed(
+        &self,
+        block: &BlockRecord,
+        position: Vec<u8>,
+    ) -> Result<Applied, BuilderError> {
+        if let Some(why) = self.commits.lock().failed.clone() {
+            return Err(BuilderError::CommitFailed(why));
+        }
         let own = {
             let mut parked = self.parked.lock();
             match parked.as_ref() {
@@ -38,6 +57,15 @@ impl Builder {
             let staging = self.store(staging, Some(position))?;
             *self.stored_parked.lock() = Some(staging);
             return Ok(Applied::Stored);
+        }
+        // Another leader's block while this replica's own waits for its entry: the own one
+        // lost (its entry comes later or never). Failing it also frees the builder thread,
+        // which may hold `sealing` while it waits for that block.
+        if self.parked.lock().is_some() {
+            return Err(BuilderError::Replicated(format!(
+                "block {} of another leader was committed while this replica's own block                  waited for its entry",
+                block.number()
+            )));
         }
         let _sealing = self.sealing.lock();
         let head = self.head();

@@ -18,7 +18,10 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -66,6 +69,11 @@ pub struct StateDb {
     generation: Generation,
     /// The sealed block whose batch is being written, if any.
     staged: RwLock<Option<Arc<Staged>>>,
+    /// The block whose state this is (the staged one, while one is).
+    at: AtomicU64,
+    /// Bumped before a block is staged or applied: a read that saw it unchanged on both
+    /// sides saw one block's state ([`StateAt`] at the head).
+    epoch: AtomicU64,
 }
 
 impl std::fmt::Debug for StateDb {
@@ -98,6 +106,7 @@ impl StateDb {
         let quarter = bytes / 4;
         let entries = (quarter / ENTRY_BYTES).max(1024) as usize;
         let code_bytes = quarter;
+        let at = AtomicU64::new(storage_head(&storage));
         Self {
             storage,
             accounts: Cache::new(entries),
@@ -110,7 +119,25 @@ impl StateDb {
             ),
             generation: Generation::default(),
             staged: RwLock::new(None),
+            at,
+            epoch: AtomicU64::new(0),
         }
+    }
+
+    /// Runs `read` on this state if it is block `number`'s, before and after: nothing
+    /// staged over it, no block applied meanwhile. `None`: it is not, and the caller reads
+    /// block `number` from the change sets instead.
+    fn read_if_at<T>(
+        &self,
+        number: u64,
+        read: impl FnOnce() -> Result<T, StateError>,
+    ) -> Result<Option<T>, StateError> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if self.at.load(Ordering::Acquire) != number || self.staged.read().is_some() {
+            return Ok(None);
+        }
+        let value = read()?;
+        Ok((self.epoch.load(Ordering::Acquire) == epoch).then_some(value))
     }
 
     fn staged(&self) -> Option<Arc<Staged>> {
@@ -121,6 +148,7 @@ impl StateDb {
     /// laid over the stored state, and applied to the caches. At most one block is staged at
     /// a time: commit it ([`StateDb::commit_staged`]) before staging the next.
     pub fn stage(&self, commit: &BlockCommit) -> Arc<Staged> {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         let staged = Arc::new(Staged::of(commit));
         let previous = self.staged.write().replace(staged.clone());
         debug_assert!(previous.is_none(), "a block was staged over another");
@@ -426,6 +454,10 @@ impl StateDb {
     /// Applies a committed block's changes to the caches. Call after the fjall batch is
     /// durable.
     pub fn apply(&self, commit: &BlockCommit) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        if let Some(block) = &commit.block {
+            self.at.store(block.number(), Ordering::Release);
+        }
         let _advance = self.generation.advance();
         if !commit.wiped_storage.is_empty() {
             // Only an account that had storage can have cached slots or nodes to forget (a
@@ -510,8 +542,9 @@ fn push_nodes<T>(
     out.extend(nodes.into_iter().map(|(path, node)| (path, Some(node))));
 }
 
-/// The state as it was after block `block` (`None`: the head), for reads and calls at
-/// older blocks. Older values come from the storage change sets.
+/// The state as it was after block `block` (`None`: the state db as it is, the builder's
+/// tip), for reads and calls. A block's values come from the state db (its caches) while it
+/// is exactly that block's ([`StateDb::read_if_at`]), else from the change sets.
 #[derive(Debug, Clone, Copy)]
 pub struct StateAt<'a> {
     /// The head state.
@@ -525,7 +558,10 @@ impl StateAt<'_> {
     pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>, StateError> {
         match self.block {
             None => self.state.account(address),
-            Some(n) => Ok(self.state.storage.account_at(address, n)?),
+            Some(n) => match self.state.read_if_at(n, || self.state.account(address))? {
+                Some(record) => Ok(record),
+                None => Ok(self.state.storage.account_at(address, n)?),
+            },
         }
     }
 
@@ -543,7 +579,13 @@ impl StateAt<'_> {
     pub fn slot(&self, address: &Address, slot: &B256) -> Result<U256, StateError> {
         match self.block {
             None => self.state.storage_at(address, slot),
-            Some(n) => Ok(self.state.storage.storage_at(address, slot, n)?),
+            Some(n) => match self
+                .state
+                .read_if_at(n, || self.state.storage_at(address, slot))?
+            {
+                Some(value) => Ok(value),
+                None => Ok(self.state.storage.storage_at(address, slot, n)?),
+            },
         }
     }
 }
@@ -621,4 +663,10 @@ impl DatabaseRef for StateDb {
             .map(|b| b.hash)
             .unwrap_or_default())
     }
+}
+
+/// The stored head's number (0 before genesis, or when it cannot be read: the first
+/// applied block sets it).
+fn storage_head(storage: &Storage) -> u64 {
+    storage.head().ok().flatten().unwrap_or_default()
 }

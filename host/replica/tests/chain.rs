@@ -271,7 +271,11 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
             ..Default::default()
         },
     );
-    let (leader, follower) = (chain(&spec).unwrap(), chain(&spec).unwrap());
+    let (leader, refusing, follower) = (
+        chain(&spec).unwrap(),
+        chain(&spec).unwrap(),
+        chain(&spec).unwrap(),
+    );
     for nonce in 0..4 {
         leader
             .pool
@@ -290,13 +294,23 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
     let mut forged = block.clone();
     forged.header.state_root = B256::repeat_byte(7);
     forged.hash = forged.header.hash_slow();
-    let follower_builder = follower.builder.clone();
-    let refused = follower_builder.apply_committed(&forged, b"1".to_vec());
+    let refused = refusing.builder.apply_committed(&forged, b"1".to_vec());
     assert!(
         matches!(&refused, Err(ordo_builder::BuilderError::Replicated(why)) if why.contains("executes to")),
         "{refused:?}"
     );
-    assert_eq!(follower.builder.head().number(), 0);
+    assert_eq!(refusing.builder.head().number(), 0);
+    // A replica that cannot apply a committed block no longer follows the chain: it stops,
+    // and stores nothing after it.
+    assert!(refusing.builder.halted().is_some());
+    assert!(
+        refusing
+            .builder
+            .apply_committed(&block, b"2".to_vec())
+            .is_err()
+    );
+    assert_eq!(refusing.storage.block(1).unwrap(), None);
+    let follower_builder = follower.builder.clone();
 
     // The real one is stored, with its log position; applied again (a replay), it is known.
     let applied = follower_builder

@@ -60,7 +60,14 @@ impl EthBlocks for NodeApi {
         {
             return Ok(self.rpc_tx(&tip, index)?.map(|tx| pending_tx(tx.inner)));
         }
-        Ok(None)
+        // Its block may have become the head while this looked elsewhere.
+        match self.storage.tx_location(&hash).map_err(storage_err)? {
+            Some(loc) => match self.block_record(BlockId::number(loc.block))? {
+                Some(block) => self.rpc_tx(&block, loc.index as usize),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
     }
 
     fn transaction_by_block_and_index(

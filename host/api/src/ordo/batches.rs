@@ -174,15 +174,18 @@ impl NodeApi {
                     l1_finalized: batch.as_ref().is_some_and(|b| finalized(&b.status)),
                 })
             }
-            None if self.pool.contains(&hash) => Some(TxStatusView {
-                status: "pending",
-                reason: None,
-                l2_block: None,
-                batch_index: None,
-                l1_tx_hash: None,
-                l1_block: None,
-                l1_finalized: false,
-            }),
+            // In the pool, or in the sealed block being stored (it left the pool then).
+            None if self.pool.contains(&hash) || self.in_flight_tip_has(&hash) => {
+                Some(TxStatusView {
+                    status: "pending",
+                    reason: None,
+                    l2_block: None,
+                    batch_index: None,
+                    l1_tx_hash: None,
+                    l1_block: None,
+                    l1_finalized: false,
+                })
+            }
             None => self.pool.dropped_reason(&hash).map(|why| TxStatusView {
                 status: "dropped",
                 reason: Some(why.to_string()),
@@ -194,5 +197,11 @@ impl NodeApi {
             }),
         };
         json(&view)
+    }
+
+    /// Whether the block after the head, sealed and still being stored, includes `hash`.
+    fn in_flight_tip_has(&self, hash: &B256) -> bool {
+        let tip = self.builder.tip();
+        tip.number() > self.head().number() && tip.tx_hashes.contains(hash)
     }
 }

@@ -119,3 +119,25 @@ impl MemoryMachine {
         self.0.lock().await.commands.clone()
     }
 }
+
+/// Waits (up to `within`) until one of `rafts` other than `not` is leader, and returns its
+/// id; `None` if none became leader in time.
+pub async fn leader_among(
+    rafts: &[&crate::types::Raft],
+    not: Option<NodeId>,
+    within: std::time::Duration,
+) -> Option<NodeId> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        for raft in rafts {
+            let m = raft.metrics().borrow().clone();
+            if m.state == openraft::ServerState::Leader && Some(m.id) != not {
+                return Some(m.id);
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

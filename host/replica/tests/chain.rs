@@ -9,14 +9,14 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_primitives::{Address, B256, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use openraft::{Config, ServerState, SnapshotPolicy};
+use openraft::{Config, SnapshotPolicy};
 use ordo_builder::{BlockParamsConfig, Builder, HeadCell};
 use ordo_exec::{Executor, StateDb};
 use ordo_pool::{Pool, StateReader};
 use ordo_primitives::{ChainSpec, GenesisAccount, PooledTx};
 use ordo_replica::{
     ChainMachine, Faults, HttpNetwork, LogStore, NodeId, Raft, RaftReplicator, node_at, router,
-    serve,
+    serve, testing,
 };
 use ordo_storage::Storage;
 use parking_lot::RwLock;
@@ -46,6 +46,19 @@ struct Replica {
     addr: std::net::SocketAddr,
     storage: Storage,
     _dir: tempfile::TempDir,
+}
+
+/// A chain whose genesis funds `key`.
+fn funded(key: &PrivateKeySigner) -> ChainSpec {
+    let mut spec = ChainSpec::empty(CHAIN_ID);
+    spec.alloc.insert(
+        key.address(),
+        GenesisAccount {
+            balance: U256::from(10u64).pow(U256::from(21)),
+            ..Default::default()
+        },
+    );
+    spec
 }
 
 /// A chain at genesis: storage, executor, pool and builder, as the node wires them.
@@ -171,16 +184,10 @@ async fn seal_block(
 }
 
 async fn leader_among(replicas: &[&Replica], not: Option<NodeId>) -> NodeId {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        for r in replicas {
-            let m = r.raft.metrics().borrow().clone();
-            if m.state == ServerState::Leader && Some(r.id) != not {
-                return r.id;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no leader elected");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let rafts: Vec<&Raft> = replicas.iter().map(|r| &r.raft).collect();
+    match testing::leader_among(&rafts, not, WAIT).await {
+        Some(id) => id,
+        None => panic!("no leader elected"),
     }
 }
 
@@ -200,14 +207,7 @@ async fn wait_head(replica: &Replica, hash: B256) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_replica_stores_the_leaders_blocks_and_a_new_leader_extends_the_same_chain() {
     let key = PrivateKeySigner::random();
-    let mut spec = ChainSpec::empty(CHAIN_ID);
-    spec.alloc.insert(
-        key.address(),
-        GenesisAccount {
-            balance: U256::from(10u64).pow(U256::from(21)),
-            ..Default::default()
-        },
-    );
+    let spec = funded(&key);
     let faults = Faults::default();
     let mut replicas = Vec::new();
     for id in 1..=3 {
@@ -263,14 +263,7 @@ async fn every_replica_stores_the_leaders_blocks_and_a_new_leader_extends_the_sa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
     let key = PrivateKeySigner::random();
-    let mut spec = ChainSpec::empty(CHAIN_ID);
-    spec.alloc.insert(
-        key.address(),
-        GenesisAccount {
-            balance: U256::from(10u64).pow(U256::from(21)),
-            ..Default::default()
-        },
-    );
+    let spec = funded(&key);
     let (leader, refusing, follower) = (
         chain(&spec).unwrap(),
         chain(&spec).unwrap(),

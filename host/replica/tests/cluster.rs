@@ -5,12 +5,12 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use openraft::{
-    Config, ServerState,
+    Config,
     error::{ClientWriteError, RaftError},
 };
 use ordo_replica::{
     Command, CommandResult, Faults, HttpNetwork, LogStore, NodeId, Raft, node_at, router, serve,
-    testing::MemoryMachine,
+    testing::{self, MemoryMachine},
 };
 use ordo_storage::Storage;
 
@@ -67,16 +67,10 @@ fn txs(tag: &str) -> Command {
 
 /// Waits until some replica other than `not` leads, as every reachable replica agrees.
 async fn leader_among(replicas: &[&Replica], not: Option<NodeId>) -> NodeId {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        for r in replicas {
-            let m = r.raft.metrics().borrow().clone();
-            if m.state == ServerState::Leader && Some(r.id) != not {
-                return r.id;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no leader elected");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let rafts: Vec<&Raft> = replicas.iter().map(|r| &r.raft).collect();
+    match testing::leader_among(&rafts, not, WAIT).await {
+        Some(id) => id,
+        None => panic!("no leader elected"),
     }
 }
 

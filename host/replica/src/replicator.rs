@@ -1,7 +1,8 @@
 //! The builder's [`Replicator`] on a Raft group: a sealed block becomes a `Block` entry, and
 //! `replicate` returns once the group committed it and this replica applied it (which
 //! stored it). Anything else, a lost leadership first of all, is an error: the block will
-//! not be stored here.
+//! not be stored here. A leader cut off from its group would wait for ever (openraft 0.9
+//! has no check-quorum step-down), so the wait is bounded: past it the block is given up.
 
 use alloy_rlp::Encodable;
 use ordo_builder::Replicator;
@@ -14,6 +15,7 @@ use crate::types::{Command, CommandResult, Raft};
 pub struct RaftReplicator {
     raft: Raft,
     runtime: tokio::runtime::Handle,
+    within: std::time::Duration,
 }
 
 impl std::fmt::Debug for RaftReplicator {
@@ -23,9 +25,13 @@ impl std::fmt::Debug for RaftReplicator {
 }
 
 impl RaftReplicator {
-    /// Writes to `raft`, driving the write on `runtime`.
-    pub fn new(raft: Raft, runtime: tokio::runtime::Handle) -> Self {
-        Self { raft, runtime }
+    /// Writes to `raft`, driving the write on `runtime`, giving a block up after `within`.
+    pub fn new(raft: Raft, runtime: tokio::runtime::Handle, within: std::time::Duration) -> Self {
+        Self {
+            raft,
+            runtime,
+            within,
+        }
     }
 }
 
@@ -33,9 +39,11 @@ impl Replicator for RaftReplicator {
     fn replicate(&self, block: &BlockRecord) -> Result<(), String> {
         let mut rlp = Vec::with_capacity(block.length());
         block.encode(&mut rlp);
+        let write = self.raft.client_write(Command::Block(rlp.into()));
         let written = self
             .runtime
-            .block_on(self.raft.client_write(Command::Block(rlp.into())))
+            .block_on(async { tokio::time::timeout(self.within, write).await })
+            .map_err(|_| format!("not committed within {:?}", self.within))?
             .map_err(|e| e.to_string())?;
         match written.data {
             CommandResult::Applied => Ok(()),

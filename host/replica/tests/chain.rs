@@ -132,6 +132,7 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
     builder.set_replicator(Arc::new(RaftReplicator::new(
         raft.clone(),
         tokio::runtime::Handle::current(),
+        Duration::from_secs(3),
     )));
     tokio::spawn(serve(
         listener,
@@ -326,4 +327,56 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
         .apply_committed(&block, b"2".to_vec())
         .unwrap();
     assert_eq!(again, ordo_builder::Applied::AlreadyStored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_leader_gives_its_block_up_and_stores_nothing_more() {
+    let key = PrivateKeySigner::random();
+    let spec = funded(&key);
+    let faults = Faults::default();
+    let mut replicas = Vec::new();
+    for id in 1..=3 {
+        replicas.push(start(id, &spec, &faults).await.unwrap());
+    }
+    let ids: Vec<NodeId> = replicas.iter().map(|r| r.id).collect();
+    let members: BTreeMap<NodeId, _> = replicas.iter().map(|r| (r.id, node_at(r.addr))).collect();
+    replicas[0].raft.initialize(members).await.unwrap();
+    let all: Vec<&Replica> = replicas.iter().collect();
+    let by_id = |id: NodeId| replicas.iter().find(|r| r.id == id).unwrap();
+    let leader = leader_among(&all, None).await;
+    let first = seal_block(by_id(leader), &key, 0, 2).await.unwrap();
+    for r in &replicas {
+        wait_head(r, first).await;
+    }
+
+    faults.isolate(leader, &ids);
+    let rest: Vec<&Replica> = replicas.iter().filter(|r| r.id != leader).collect();
+    let next = leader_among(&rest, Some(leader)).await;
+
+    // The old leader still believes it leads; its block is never committed, so it is given
+    // up after the replicator's wait: not stored, and the builder stops.
+    let stale = by_id(leader);
+    stale.pool.submit(transfer(&key, 2).unwrap()).await.unwrap();
+    let stale_builder = stale.builder.clone();
+    let sealed = tokio::task::spawn_blocking(move || stale_builder.build_one())
+        .await
+        .unwrap();
+    assert!(
+        sealed.is_err(),
+        "a cut-off leader stored a block: {sealed:?}"
+    );
+    assert_eq!(stale.builder.head().number(), 1);
+    assert_eq!(stale.storage.block(2).unwrap(), None);
+    assert!(stale.builder.halted().is_some());
+
+    // Healed: the group goes on without it, and it stores nothing of another leader's
+    // chain over its own given-up block (a restart makes it follow again).
+    faults.heal();
+    let second = seal_block(by_id(next), &key, 2, 1).await.unwrap();
+    for r in &rest {
+        wait_head(r, second).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stale.storage.block(2).unwrap(), None);
+    assert_eq!(stale.builder.head().number(), 1);
 }

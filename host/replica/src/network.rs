@@ -70,6 +70,7 @@ pub fn router(raft: Raft, me: NodeId, secret: Arc<str>, faults: Faults) -> Route
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(Server {
             raft,
             secret,
@@ -82,6 +83,11 @@ pub fn router(raft: Raft, me: NodeId, secret: Arc<str>, faults: Faults) -> Route
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
     axum::serve(listener, router).await
 }
+
+/// Largest replication request accepted. axum's default (2 MB) is below one full block of
+/// calldata once hex-encoded in JSON; an AppendEntries carries up to openraft's
+/// `max_payload_entries` of them, which the node's config keeps small enough for this.
+pub const MAX_RPC_BYTES: usize = 256 << 20;
 
 /// The sender's id, from the `x-ordo-replica` header.
 const FROM_HEADER: &str = "x-ordo-replica";

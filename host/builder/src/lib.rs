@@ -139,6 +139,18 @@ pub(crate) struct Staging {
     pub(crate) included: usize,
 }
 
+/// Armed from the moment a block is staged until it is handed on to be stored: a panic in
+/// between would leave the block in flight for ever (and the builder thread waiting for it),
+/// so unwinding past the guard stops block production instead.
+pub(crate) struct StagedGuard<'a>(pub(crate) &'a Builder);
+
+impl Drop for StagedGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .fail("a panic after a block was staged; restart the node".into());
+    }
+}
+
 /// The commit in flight, if any.
 #[derive(Default)]
 struct Commits {
@@ -511,6 +523,7 @@ impl Builder {
         *self.tip.lock() = block.clone();
         let staged = self.exec.state().stage(&commit);
         self.commits.lock().in_flight = true;
+        let staged_guard = StagedGuard(self);
         let changed: Vec<Address> = commit.accounts.iter().map(|(a, _)| *a).collect();
         self.pool.on_block(&leaving, &changed);
         self.pool.note_dropped(invalid);
@@ -522,6 +535,7 @@ impl Builder {
             metrics::histogram!("ordo_block_interval_seconds")
                 .record(started.duration_since(last).as_secs_f64());
         }
+        std::mem::forget(staged_guard);
         Ok(Staging {
             commit,
             staged,

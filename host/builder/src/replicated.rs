@@ -12,7 +12,7 @@ use ordo_primitives::{
     BlockRecord, PooledTx, alloy_consensus::TxEnvelope, alloy_eips::eip2718::Decodable2718,
 };
 
-use crate::{Applied, Builder, BuilderError, Replicator, Staging};
+use crate::{Applied, Builder, BuilderError, Replicator, StagedGuard, Staging};
 
 impl Builder {
     /// Replicates every block sealed from now on through `replicator` before storing it.
@@ -133,8 +133,10 @@ impl Builder {
         *self.tip.lock() = sealed.clone();
         let staged = self.exec.state().stage(&commit);
         self.commits.lock().in_flight = true;
+        let staged_guard = StagedGuard(self);
         let changed: Vec<Address> = commit.accounts.iter().map(|(a, _)| *a).collect();
         self.pool.on_block(&sealed.tx_hashes, &changed);
+        std::mem::forget(staged_guard);
         let staging = self.store(
             Staging {
                 commit,

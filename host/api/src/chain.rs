@@ -214,6 +214,21 @@ impl NodeApi {
         })
     }
 
+    /// The block after the head, sealed and still being stored, if it includes `hash`, and
+    /// the transaction's index in it. Such a transaction has left the pool (the tip moves
+    /// first) and is answered as pending until its block is the head.
+    pub(crate) fn in_flight(
+        &self,
+        hash: &alloy_primitives::B256,
+    ) -> Option<(Arc<BlockRecord>, usize)> {
+        let tip = self.builder.tip();
+        if tip.number() <= self.head().number() {
+            return None;
+        }
+        let index = tip.tx_hashes.iter().position(|h| h == hash)?;
+        Some((tip, index))
+    }
+
     pub(crate) fn state_at(&self, id: BlockId) -> BackendResult<StateAt<'_>> {
         Ok(StateAt {
             state: self.exec.state(),

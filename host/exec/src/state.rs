@@ -237,16 +237,24 @@ impl StateDb {
         if let Some(cached) = self.accounts.get(address) {
             return Ok(cached);
         }
+        self.read_through(
+            |view| view.account(address),
+            |record| self.accounts.insert(*address, record),
+        )
+    }
+
+    /// A cache miss: reads the live state under the staged block, if any, and fills the
+    /// cache with it unless a block was applied meanwhile ([`Generation`]).
+    fn read_through<T: Copy>(
+        &self,
+        read: impl FnOnce(&StateView<'_>) -> Result<T, StorageError>,
+        fill: impl FnOnce(T),
+    ) -> Result<T, StateError> {
         let generation = self.generation.now();
         let staged = self.staged();
-        let record = self
-            .storage
-            .live()
-            .over(staged.as_deref())
-            .account(address)?;
-        self.generation
-            .fill_if_current(generation, || self.accounts.insert(*address, record));
-        Ok(record)
+        let value = read(&self.storage.live().over(staged.as_deref()))?;
+        self.generation.fill_if_current(generation, || fill(value));
+        Ok(value)
     }
 
     /// Nonce at the head (0 for unknown accounts, and when storage fails: logged).
@@ -286,16 +294,10 @@ impl StateDb {
         if let Some(value) = self.slots.get(&key) {
             return Ok(value);
         }
-        let generation = self.generation.now();
-        let staged = self.staged();
-        let value = self
-            .storage
-            .live()
-            .over(staged.as_deref())
-            .storage(address, slot)?;
-        self.generation
-            .fill_if_current(generation, || self.slots.insert(key, value));
-        Ok(value)
+        self.read_through(
+            |view| view.storage(address, slot),
+            |value| self.slots.insert(key, value),
+        )
     }
 
     /// Turns the block's touched accounts into storage writes, computing each changed

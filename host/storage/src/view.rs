@@ -201,13 +201,6 @@ impl StateView<'_> {
         }
     }
 
-    fn prefix(&self, keyspace: &Keyspace, prefix: &[u8]) -> Iter {
-        match &self.snapshot {
-            Some(snapshot) => snapshot.prefix(keyspace, prefix),
-            None => keyspace.prefix(prefix),
-        }
-    }
-
     /// The head block number, `None` before genesis.
     pub fn head(&self) -> Result<Option<u64>> {
         Ok(self
@@ -327,18 +320,7 @@ impl StateView<'_> {
         // Path keys hold one nibble per byte: 0x10 is past every key under the prefix.
         let mut to = from.clone();
         to.push(0x10);
-        let found = if self.staged.is_none() {
-            match self.prefix(self.keyspace(layer).0, &from).next() {
-                Some(item) => {
-                    let (key, value) = item.into_inner()?;
-                    Some((key.to_vec(), value.to_vec()))
-                }
-                None => None,
-            }
-        } else {
-            self.state_first(layer, &from, &to)?
-        };
-        let Some((key, value)) = found else {
+        let Some((key, value)) = self.state_first(layer, &from, &to)? else {
             return Ok(None);
         };
         let path = key_path(&key[owner.len()..]).ok_or(StorageError::Corrupt {

@@ -52,12 +52,7 @@ impl EthBlocks for NodeApi {
                 p.sender,
             ))));
         }
-        // Its block is sealed but still being stored: it has left the pool (after the tip
-        // moved), and is answered as pending until the block is the head.
-        let tip = self.builder.tip();
-        if tip.number() > self.head().number()
-            && let Some(index) = tip.tx_hashes.iter().position(|h| *h == hash)
-        {
+        if let Some((tip, index)) = self.in_flight(&hash) {
             return Ok(self.rpc_tx(&tip, index)?.map(|tx| pending_tx(tx.inner)));
         }
         // Its block may have become the head while this looked elsewhere.

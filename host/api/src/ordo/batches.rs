@@ -175,7 +175,7 @@ impl NodeApi {
                 })
             }
             // In the pool, or in the sealed block being stored (it left the pool then).
-            None if self.pool.contains(&hash) || self.in_flight_tip_has(&hash) => {
+            None if self.pool.contains(&hash) || self.in_flight(&hash).is_some() => {
                 Some(TxStatusView {
                     status: "pending",
                     reason: None,
@@ -197,11 +197,5 @@ impl NodeApi {
             }),
         };
         json(&view)
-    }
-
-    /// Whether the block after the head, sealed and still being stored, includes `hash`.
-    fn in_flight_tip_has(&self, hash: &B256) -> bool {
-        let tip = self.builder.tip();
-        tip.number() > self.head().number() && tip.tx_hashes.contains(hash)
     }
 }

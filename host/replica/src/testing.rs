@@ -141,3 +141,18 @@ pub async fn leader_among(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Forms a group of the replicas `(id, raft, replication address)`: the first initializes
+/// it with all of them as voters.
+pub async fn form_group(
+    replicas: &[(NodeId, &crate::types::Raft, std::net::SocketAddr)],
+) -> Result<(), String> {
+    let members: std::collections::BTreeMap<NodeId, BasicNode> = replicas
+        .iter()
+        .map(|(id, _, addr)| (*id, crate::network::node_at(*addr)))
+        .collect();
+    let Some((_, first, _)) = replicas.first() else {
+        return Err("no replicas".into());
+    };
+    first.initialize(members).await.map_err(|e| e.to_string())
+}

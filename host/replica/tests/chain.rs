@@ -3,7 +3,7 @@
 //! committed them, followers execute them again to the same hashes, and after the leader
 //! is cut off another replica extends the same chain.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_primitives::{Address, B256, TxKind, U256};
@@ -15,8 +15,8 @@ use ordo_exec::{Executor, StateDb};
 use ordo_pool::{Pool, StateReader};
 use ordo_primitives::{ChainSpec, GenesisAccount, PooledTx};
 use ordo_replica::{
-    ChainMachine, Faults, HttpNetwork, LogStore, NodeId, Raft, RaftReplicator, node_at, router,
-    serve, testing,
+    ChainMachine, Faults, HttpNetwork, LogStore, NodeId, Raft, RaftReplicator, router, serve,
+    testing,
 };
 use ordo_storage::Storage;
 use parking_lot::RwLock;
@@ -149,6 +149,19 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
     })
 }
 
+/// Three replicas of the chain `spec`, formed into one group.
+async fn group(spec: &ChainSpec, faults: &Faults) -> Vec<Replica> {
+    let mut replicas = Vec::new();
+    for id in 1..=3 {
+        match start(id, spec, faults).await {
+            Ok(replica) => replicas.push(replica),
+            Err(e) => panic!("starting replica {id}: {e}"),
+        }
+    }
+    form(&replicas).await;
+    replicas
+}
+
 fn transfer(key: &PrivateKeySigner, nonce: u64) -> Fallible<PooledTx> {
     let tx = TxEip1559 {
         chain_id: CHAIN_ID,
@@ -184,6 +197,13 @@ async fn seal_block(
     Ok(sealed.block.hash)
 }
 
+async fn form(replicas: &[Replica]) {
+    let members: Vec<_> = replicas.iter().map(|r| (r.id, &r.raft, r.addr)).collect();
+    if let Err(e) = testing::form_group(&members).await {
+        panic!("forming the group: {e}");
+    }
+}
+
 async fn leader_among(replicas: &[&Replica], not: Option<NodeId>) -> NodeId {
     let rafts: Vec<&Raft> = replicas.iter().map(|r| &r.raft).collect();
     match testing::leader_among(&rafts, not, WAIT).await {
@@ -210,13 +230,8 @@ async fn every_replica_stores_the_leaders_blocks_and_a_new_leader_extends_the_sa
     let key = PrivateKeySigner::random();
     let spec = funded(&key);
     let faults = Faults::default();
-    let mut replicas = Vec::new();
-    for id in 1..=3 {
-        replicas.push(start(id, &spec, &faults).await.unwrap());
-    }
+    let replicas = group(&spec, &faults).await;
     let ids: Vec<NodeId> = replicas.iter().map(|r| r.id).collect();
-    let members: BTreeMap<NodeId, _> = replicas.iter().map(|r| (r.id, node_at(r.addr))).collect();
-    replicas[0].raft.initialize(members).await.unwrap();
     let all: Vec<&Replica> = replicas.iter().collect();
     let by_id = |id: NodeId| replicas.iter().find(|r| r.id == id).unwrap();
 
@@ -334,13 +349,8 @@ async fn a_cut_off_leader_gives_its_block_up_and_stores_nothing_more() {
     let key = PrivateKeySigner::random();
     let spec = funded(&key);
     let faults = Faults::default();
-    let mut replicas = Vec::new();
-    for id in 1..=3 {
-        replicas.push(start(id, &spec, &faults).await.unwrap());
-    }
+    let replicas = group(&spec, &faults).await;
     let ids: Vec<NodeId> = replicas.iter().map(|r| r.id).collect();
-    let members: BTreeMap<NodeId, _> = replicas.iter().map(|r| (r.id, node_at(r.addr))).collect();
-    replicas[0].raft.initialize(members).await.unwrap();
     let all: Vec<&Replica> = replicas.iter().collect();
     let by_id = |id: NodeId| replicas.iter().find(|r| r.id == id).unwrap();
     let leader = leader_among(&all, None).await;

@@ -2,7 +2,7 @@
 //! real HTTP over loopback: election, replication, a forwarded write, and a partitioned leader
 //! replaced without a false success or a lost committed command.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use openraft::{
     Config,
@@ -66,6 +66,13 @@ fn txs(tag: &str) -> Command {
 }
 
 /// Waits until some replica other than `not` leads, as every reachable replica agrees.
+async fn form(replicas: &[Replica]) {
+    let members: Vec<_> = replicas.iter().map(|r| (r.id, &r.raft, r.addr)).collect();
+    if let Err(e) = testing::form_group(&members).await {
+        panic!("forming the group: {e}");
+    }
+}
+
 async fn leader_among(replicas: &[&Replica], not: Option<NodeId>) -> NodeId {
     let rafts: Vec<&Raft> = replicas.iter().map(|r| &r.raft).collect();
     match testing::leader_among(&rafts, not, WAIT).await {
@@ -105,8 +112,7 @@ async fn three_replicas_elect_replicate_forward_and_replace_a_partitioned_leader
         start(3, &faults).await.unwrap(),
     ];
     let ids: Vec<NodeId> = replicas.iter().map(|r| r.id).collect();
-    let members: BTreeMap<NodeId, _> = replicas.iter().map(|r| (r.id, node_at(r.addr))).collect();
-    replicas[0].raft.initialize(members).await.unwrap();
+    form(&replicas).await;
     let all: Vec<&Replica> = replicas.iter().collect();
     let by_id = |id: NodeId| replicas.iter().find(|r| r.id == id).unwrap();
 

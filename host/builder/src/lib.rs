@@ -919,15 +919,18 @@ impl Builder {
                 }
                 Err(_) => tracing::error!(target: "ordo::builder", "builder thread panicked"),
             }
-            // Fixed slots: the next block is due one block time after this one was due,
-            // unless building overran, in which case start again from now.
+            // Fixed slots: the next block is due one block time after this one was due.
+            // A block that overran its slot is followed at once by the next (which then
+            // holds everything that arrived meanwhile), as op-node does when it falls
+            // behind: waiting a whole block time more would only leave the core idle.
             let block_time = self.params.read().block_time;
             next += block_time;
             let now = tokio::time::Instant::now();
             if next < now {
                 let missed = (now - next).as_micros() / block_time.as_micros().max(1) + 1;
-                warn!(target: "ordo::builder", missed = missed as u64, head = self.head().number(), "block production overran its slot");
-                next = now + block_time;
+                metrics::counter!("ordo_block_slots_overrun_total").increment(missed as u64);
+                debug!(target: "ordo::builder", missed = missed as u64, head = self.head().number(), "block production overran its slot");
+                next = now;
             }
         }
         // The block in flight, if any, is stored before this returns.

@@ -108,6 +108,11 @@ fn describe() {
         "ordo_block_interval_seconds",
         "Time between the starts of consecutive blocks."
     );
+    describe_counter!(
+        "ordo_block_slots_overrun_total",
+        "Block slots missed because building the previous block took longer than the block \
+         time (the next block then starts at once)."
+    );
     describe_counter!("ordo_blocks_sealed_total", "Blocks sealed.");
     describe_counter!("ordo_block_txs_total", "Transactions included.");
     describe_counter!("ordo_block_gas_used_total", "Gas used by sealed blocks.");

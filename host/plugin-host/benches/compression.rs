@@ -129,25 +129,36 @@ fn compression(c: &mut Criterion) {
         if plugin.kind != PluginKind::Compression {
             continue;
         }
-        let m = PluginManager::open(PluginsConfig::default(), None).unwrap();
-        let info = m.load(plugin.kind, plugin.bytes, "").unwrap();
-        m.activate(&info.id).unwrap();
-        let codec = m.compressor().unwrap();
-        let packed = codec.compress(&raw).unwrap();
-        println!(
-            "{} (codec {}): {} bytes on L1 per batch, {:.1} bytes/tx, ratio {:.3}",
-            info.name,
-            codec.codec_id(),
-            packed.len(),
-            packed.len() as f64 / TXS as f64,
-            packed.len() as f64 / raw.len() as f64
-        );
-        group.bench_function(format!("{}/compress-1000-txs", info.name), |b| {
-            b.iter(|| codec.compress(black_box(&raw)).unwrap())
-        });
-        group.bench_function(format!("{}/decompress-1000-txs", info.name), |b| {
-            b.iter(|| codec.decompress(black_box(&packed)).unwrap())
-        });
+        // Brotli's default level against the smaller, slower level 9 it used to default to.
+        let configs: &[&str] = if plugin.package == shipped::DEFAULT_COMPRESSION {
+            &["", "level = 9"]
+        } else {
+            &[""]
+        };
+        for config in configs {
+            let m = PluginManager::open(PluginsConfig::default(), None).unwrap();
+            let info = m.load(plugin.kind, plugin.bytes, config).unwrap();
+            m.activate(&info.id).unwrap();
+            let codec = m.compressor().unwrap();
+            let packed = codec.compress(&raw).unwrap();
+            let name = match config {
+                &"" => info.name.clone(),
+                config => format!("{} ({config})", info.name),
+            };
+            println!(
+                "{name} (codec {}): {} bytes on L1 per batch, {:.1} bytes/tx, ratio {:.3}",
+                codec.codec_id(),
+                packed.len(),
+                packed.len() as f64 / TXS as f64,
+                packed.len() as f64 / raw.len() as f64
+            );
+            group.bench_function(format!("{name}/compress-1000-txs"), |b| {
+                b.iter(|| codec.compress(black_box(&raw)).unwrap())
+            });
+            group.bench_function(format!("{name}/decompress-1000-txs"), |b| {
+                b.iter(|| codec.decompress(black_box(&packed)).unwrap())
+            });
+        }
     }
     group.finish();
 }

@@ -72,6 +72,11 @@ pub struct NodeOpts {
     /// Start from a copy of this datadir (a chain written beforehand, e.g. by
     /// `ordo bench state`) instead of a fresh one.
     pub seed_datadir: Option<PathBuf>,
+    /// Use this datadir instead of one in the node's temp dir.
+    pub datadir: Option<PathBuf>,
+    /// Keep the config file's RPC and admin addresses (replicas of a group know each
+    /// other's), instead of port 0.
+    pub own_addresses: bool,
 }
 
 impl Default for NodeOpts {
@@ -87,6 +92,8 @@ impl Default for NodeOpts {
             env: Vec::new(),
             open_files: None,
             seed_datadir: None,
+            datadir: None,
+            own_addresses: false,
         }
     }
 }
@@ -127,7 +134,7 @@ impl TestNode {
     pub async fn start(opts: NodeOpts) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("ordo-e2e-").tempdir()?;
         let root = dir.path().to_path_buf();
-        let datadir = root.join("data");
+        let datadir = opts.datadir.clone().unwrap_or_else(|| root.join("data"));
         let mut node = Self {
             dir: Some(dir),
             root,
@@ -274,13 +281,14 @@ impl TestNode {
             Some(config) => cmd.arg("run").arg("--config").arg(config),
             None => cmd.arg("dev"),
         };
-        cmd.arg("--datadir")
-            .arg(&self.datadir)
-            .arg("--rpc-addr")
-            .arg("127.0.0.1:0")
-            .arg("--admin-addr")
-            .arg("127.0.0.1:0")
-            .arg("--block-time")
+        cmd.arg("--datadir").arg(&self.datadir);
+        if !self.opts.own_addresses {
+            cmd.arg("--rpc-addr")
+                .arg("127.0.0.1:0")
+                .arg("--admin-addr")
+                .arg("127.0.0.1:0");
+        }
+        cmd.arg("--block-time")
             .arg(self.opts.block_time_ms.to_string())
             // `admin_loadPlugin {path}` reads only this folder: where the build put the
             // test components (a test may point it elsewhere with its own `--set`).

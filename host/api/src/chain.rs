@@ -46,6 +46,10 @@ pub struct NodeApi {
     pub(crate) plugins: std::sync::OnceLock<Arc<ordo_plugin_host::PluginManager>>,
     /// Most logs one `eth_getLogs` returns.
     pub(crate) max_log_results: std::sync::atomic::AtomicUsize,
+    /// This node's replica of a group (`ordo_clusterStatus`); unset on a single node.
+    pub(crate) cluster: std::sync::OnceLock<ordo_replica::Replica>,
+    /// Where a follower's writes go.
+    pub(crate) forwarder: crate::forward::Forwarder,
 }
 
 impl NodeApi {
@@ -83,6 +87,11 @@ impl NodeApi {
         let _ = self.plugins.set(plugins);
     }
 
+    /// Makes this node answer as `replica` of its group.
+    pub fn set_cluster(&self, replica: ordo_replica::Replica) {
+        let _ = self.cluster.set(replica);
+    }
+
     /// Caps the logs one `eth_getLogs` returns (0: no cap).
     pub fn set_max_log_results(&self, max: usize) {
         self.max_log_results
@@ -109,6 +118,8 @@ impl NodeApi {
             per_sender: Arc::new(ordo_rpc::RateLimiter::new(ordo_rpc::Quota::UNLIMITED)),
             plugins: std::sync::OnceLock::new(),
             max_log_results: std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_LOG_RESULTS),
+            cluster: std::sync::OnceLock::new(),
+            forwarder: Default::default(),
         });
         let mut blocks = api.builder.subscribe();
         let weak = Arc::downgrade(&api);

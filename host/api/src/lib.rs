@@ -9,7 +9,8 @@
 //!                         eth::fees    gasPrice, maxPriorityFeePerGas, feeHistory
 //!                   ──▶ other methods ──▶ the first Namespace that serves them:
 //!                         OrdoNamespace    ordo_getBlockProvenance, ordo_getBatch,
-//!                                          ordo_txStatus, ordo_nodeStatus
+//!                                          ordo_txStatus, ordo_nodeStatus,
+//!                                          ordo_clusterStatus
 //!                         MevNamespace     eth_sendBundle, eth_cancelBundle, eth_callBundle,
 //!                                          ordo_searcherStats
 //!                         TxpoolNamespace  txpool_status
@@ -18,13 +19,15 @@
 //!
 //! [`NodeApi`] (`chain`) holds the components and resolves block ids, states and call
 //! parameters for every namespace; `convert` turns stored records into geth's JSON shapes;
-//! `errors` maps internal failures to the codes wallets expect. Tracing target: `ordo::rpc`.
+//! `errors` maps internal failures to the codes wallets expect; `forward` hands a replica's
+//! writes to its group's leader when it follows. Tracing target: `ordo::rpc`.
 
 mod admin;
 mod chain;
 mod convert;
 mod errors;
 mod eth;
+mod forward;
 mod mev;
 mod ordo;
 mod txpool;

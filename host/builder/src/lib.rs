@@ -173,6 +173,9 @@ pub struct Builder {
     ledger: SearcherLedger,
     /// Why block production is halted (None: running).
     halted: RwLock<Option<String>>,
+    /// A replica that does not lead seals nothing (and is not halted: it applies the
+    /// leader's blocks and serves reads).
+    standby: std::sync::atomic::AtomicBool,
     /// Held while a block is built in `run`, so `halt` returns only after the block in
     /// progress (if any) is sealed: nothing is sealed after it.
     sealing: parking_lot::Mutex<()>,
@@ -261,6 +264,7 @@ impl Builder {
             searchers: RwLock::new(Arc::new(NoSearchers)),
             ledger: SearcherLedger::default(),
             halted: RwLock::new(None),
+            standby: std::sync::atomic::AtomicBool::new(false),
             sealing: parking_lot::Mutex::new(()),
             tip: parking_lot::Mutex::new(head.read().clone()),
             commits: parking_lot::Mutex::new(Commits::default()),
@@ -326,6 +330,26 @@ impl Builder {
         // The last sealed block is stored and announced before this returns.
         let _ = self.wait_for_commit();
         *self.halted.write() = Some(reason);
+    }
+
+    /// Stops `run` from sealing blocks because another replica leads. Returns once any
+    /// block in progress is sealed and stored or given up, like [`Builder::halt`]. Blocking.
+    pub fn stand_by(&self) {
+        let _sealing = self.sealing.lock();
+        let _ = self.wait_for_commit();
+        self.standby
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Lets `run` seal blocks: this replica leads.
+    pub fn lead(&self) {
+        self.standby
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether another replica leads (this one seals nothing).
+    pub fn standing_by(&self) -> bool {
+        self.standby.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The last sealed block: the head, or the block after it while its batch is written.
@@ -880,7 +904,7 @@ impl Builder {
                     // A panic fails this slot (the reply is dropped), not the next ones.
                     let sealed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let _sealing = this.sealing.lock();
-                        if this.halted.read().is_some() {
+                        if this.halted.read().is_some() || this.standing_by() {
                             return Ok(false);
                         }
                         let staging = this.seal()?;

@@ -52,6 +52,89 @@ pub struct NodeConfig {
     pub sequencer: SequencerSection,
     /// The state caches.
     pub state: StateSection,
+    /// Replication: this node as one replica of a group (off while `peers` is empty).
+    pub cluster: ClusterSection,
+}
+
+/// `[cluster]` section: this node as one replica of a Raft group (`ordo cluster init`
+/// writes it). Off while `peers` is empty.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSection {
+    /// This replica's id: one of the peers' ids.
+    pub id: u64,
+    /// Every replica of the group, this one included.
+    pub peers: Vec<ClusterPeer>,
+    /// File holding the group's shared secret (mode 0600), which every replication request
+    /// carries.
+    pub secret_file: Option<PathBuf>,
+    /// Leader heartbeat interval, ms.
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time between these (ms) stands for
+    /// election. Failover takes about this long.
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Longest a sealed block waits for the quorum before its leader gives it up (and stops
+    /// sealing until restarted).
+    pub block_commit_timeout_ms: u64,
+}
+
+/// One replica of the group.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterPeer {
+    /// The replica's id (unique, stable).
+    pub id: u64,
+    /// Its replication listener (the replica with this id listens there).
+    pub addr: SocketAddr,
+    /// Its public JSON-RPC address.
+    pub rpc: SocketAddr,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            peers: Vec::new(),
+            secret_file: None,
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 300,
+            election_timeout_max_ms: 600,
+            block_commit_timeout_ms: 3000,
+        }
+    }
+}
+
+impl ClusterSection {
+    /// Whether this node is a replica of a group.
+    pub fn enabled(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// This replica's own entry, after checking the section makes sense.
+    pub fn me(&self) -> eyre::Result<&ClusterPeer> {
+        let mut ids: Vec<u64> = self.peers.iter().map(|p| p.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != self.peers.len() {
+            eyre::bail!("[cluster] peers: two peers have the same id");
+        }
+        if self.secret_file.is_none() {
+            eyre::bail!("[cluster] secret_file is required");
+        }
+        if self.heartbeat_ms == 0 || self.election_timeout_min_ms <= self.heartbeat_ms {
+            eyre::bail!(
+                "[cluster] election_timeout_min_ms must be above heartbeat_ms (and that above 0)"
+            );
+        }
+        if self.election_timeout_max_ms <= self.election_timeout_min_ms {
+            eyre::bail!("[cluster] election_timeout_max_ms must be above election_timeout_min_ms");
+        }
+        self.peers
+            .iter()
+            .find(|p| p.id == self.id)
+            .ok_or_else(|| eyre!("[cluster] id {} is not one of the peers", self.id))
+    }
 }
 
 /// Default MiB of fjall's block cache for a node (`[state] block_cache_mb`): on a large
@@ -319,6 +402,7 @@ pub struct L1Section {
     /// Seconds before an unmined batch transaction is replaced with higher fees.
     pub resubmit_after_secs: u64,
     /// Fee cap per gas (wei).
+    #[serde(with = "wei")]
     pub max_fee_per_gas: u128,
     /// Milliseconds between looks at L1.
     pub poll_ms: u64,
@@ -326,6 +410,7 @@ pub struct L1Section {
     #[serde(deserialize_with = "de_from_str", serialize_with = "ser_display")]
     pub da: ordo_l1::DaMode,
     /// Blob fee cap per blob gas (wei).
+    #[serde(with = "wei")]
     pub max_fee_per_blob_gas: u128,
     /// Batches submitted and not yet confirmed at once (1: each waits for the previous
     /// one's confirmations).
@@ -335,6 +420,35 @@ pub struct L1Section {
 /// Serializes a value as its `Display` text (the inverse of [`de_from_str`]).
 fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
+}
+
+/// Wei amounts (u128), which TOML cannot hold whole: an integer up to 2^63-1, or a decimal
+/// string for more.
+mod wei {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        match i64::try_from(*v) {
+            Ok(small) => s.serialize_i64(small),
+            Err(_) => s.collect_str(v),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wei {
+            Int(u64),
+            Text(String),
+        }
+        match Wei::deserialize(d)? {
+            Wei::Int(v) => Ok(v.into()),
+            Wei::Text(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| serde::de::Error::custom(format!("{t:?} is not an amount in wei"))),
+        }
+    }
 }
 
 /// Deserializes a value through its `FromStr` (error messages name the accepted values).
@@ -495,6 +609,7 @@ impl Default for NodeConfig {
             rpc: RpcSection::default(),
             sequencer: SequencerSection::default(),
             state: StateSection::default(),
+            cluster: ClusterSection::default(),
         }
     }
 }
@@ -567,6 +682,55 @@ mod tests {
                 key.join(".")
             );
         }
+    }
+
+    #[test]
+    fn the_printed_configuration_reads_back_the_same() {
+        let mut config = NodeConfig::default();
+        config.l1.max_fee_per_gas = u128::from(u64::MAX) * 3;
+        config.cluster.id = 2;
+        config.cluster.secret_file = Some("cluster.secret".into());
+        config.cluster.peers = (1..=3)
+            .map(|id| ClusterPeer {
+                id,
+                addr: SocketAddr::from(([127, 0, 0, 1], 9550 + id as u16)),
+                rpc: SocketAddr::from(([127, 0, 0, 1], 8540 + id as u16)),
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ordo.toml");
+        std::fs::write(&file, config.to_toml().unwrap()).unwrap();
+        let back = NodeConfig::layered(Some(&file), std::iter::empty(), &[]).unwrap();
+        assert_eq!(back, config);
+        assert_eq!(back.cluster.me().unwrap().id, 2);
+    }
+
+    #[test]
+    fn a_cluster_section_that_cannot_work_is_refused() {
+        let mut section = ClusterSection {
+            id: 4,
+            peers: vec![ClusterPeer {
+                id: 1,
+                addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+                rpc: SocketAddr::from(([127, 0, 0, 1], 2)),
+            }],
+            secret_file: Some("s".into()),
+            ..ClusterSection::default()
+        };
+        let err = section.me().unwrap_err().to_string();
+        assert!(err.contains("id 4 is not one of the peers"), "{err}");
+        section.id = 1;
+        section.election_timeout_min_ms = section.heartbeat_ms;
+        assert!(section.me().is_err());
+        section.election_timeout_min_ms = 300;
+        section.secret_file = None;
+        assert!(
+            section
+                .me()
+                .unwrap_err()
+                .to_string()
+                .contains("secret_file")
+        );
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -22,6 +22,9 @@
 //!    and its namespaces the rest; `/health`, `/ready` and the [`ui`] dashboard share its
 //!    port) and the admin listener ([`admin`]: the admin namespace behind a bearer token,
 //!    [`metrics`] at `/metrics`);
+//!    with `[cluster]`, the node is one replica of a group ([`cluster`]): Raft on its
+//!    storage and the replication listener start before the builder, which seals only while
+//!    this replica leads; followers forward writes to the leader;
 //! 8. on SIGINT/SIGTERM stop accepting requests, let the block in progress finish, persist.
 //!
 //! Only this crate knows the concrete types of every stage.
@@ -29,6 +32,7 @@
 pub mod admin;
 pub mod batches;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod genesis;
 pub mod keys;
@@ -77,6 +81,8 @@ pub struct RunningNode {
     pub builder: Arc<Builder>,
     /// The mempool.
     pub pool: Arc<Pool>,
+    /// This node's replica of a group, if `[cluster]` names one.
+    pub replica: Option<ordo_replica::Replica>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     storage: Storage,
@@ -96,6 +102,10 @@ impl RunningNode {
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        // After the builder: its last block may still be waiting for the group.
+        if let Some(replica) = &self.replica {
+            replica.shutdown().await;
         }
         self.storage.flush()?;
         tracing::info!(target: "ordo::node", "stopped");
@@ -250,9 +260,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         per_ip: per_ip.clone(),
         per_sender,
     })?;
+    let replica = cluster::start_replica(&config, builder.clone(), storage.clone()).await?;
     let poster = l1_poster(&config.l1, &batcher)?;
     api.set_batcher(batcher.clone());
     api.set_plugins(plugins.clone());
+    if let Some(replica) = &replica {
+        api.set_cluster(replica.clone());
+    }
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(config.rpc_addr)
@@ -300,6 +314,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
             poster: poster.as_ref().map(|p| p.status_handle()),
             sequencer: sequencer_address,
             plugin_dir: config.plugins.folder(&config.datadir),
+            cluster: replica.clone(),
         }),
         token,
     );
@@ -331,6 +346,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         plugins,
         builder,
         pool,
+        replica,
         shutdown,
         tasks: {
             tasks.extend([builder_task, batcher_task, rpc_task, admin_task]);

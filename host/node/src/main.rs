@@ -55,6 +55,26 @@ enum Command {
     /// Encrypted keystores for the sequencer and batcher keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Replica groups (high availability).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Write the configuration of a replica group: DIR/node<i>/ordo.toml for each replica
+    /// (free loopback ports), a shared secret and sequencer key, one genesis.
+    Init {
+        /// How many replicas (3 tolerates one failure, 5 two).
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// Where the group's files go.
+        #[arg(long)]
+        dir: PathBuf,
+        /// A geth-style genesis.json for the chain (default: the dev chain's accounts).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -409,6 +429,20 @@ fn main() -> eyre::Result<()> {
                     address.as_deref().unwrap_or("(address not recorded)"),
                     file.display()
                 );
+            }
+            Ok(())
+        }
+        Command::Cluster(ClusterCommand::Init {
+            replicas,
+            dir,
+            genesis,
+        }) => {
+            let report = ordo_node::cluster::init(&dir, replicas, genesis.as_deref())?;
+            println!(
+                "# start each replica (any order; the group elects a leader once a majority runs):"
+            );
+            for config in &report.configs {
+                println!("ordo run --config {}", config.display());
             }
             Ok(())
         }

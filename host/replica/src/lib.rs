@@ -13,14 +13,18 @@
 //!   position in the block's batch.
 //! - [`RaftReplicator`] (replicator.rs): the builder's replicator: each sealed block is
 //!   written to the log, and stored once committed and applied.
+//! - [`Replica`] (replica.rs): all of the above for one node: the group formed on first
+//!   start, the builder on standby unless this replica leads (and then only once the
+//!   group's committed chain is applied here), and the status `ordo_clusterStatus` shows.
 //! - [`testing`]: a state machine in memory, for tests of the log and the transport.
 //!
 //! Still to come (issue 15): transactions and the other node state through the log,
-//! snapshots, leadership driving block production, the node's wiring and CLI.
+//! forwarding writes to the leader, membership changes, snapshots.
 
 mod log_store;
 mod machine;
 mod network;
+mod replica;
 mod replicator;
 pub mod testing;
 mod types;
@@ -28,5 +32,6 @@ mod types;
 pub use log_store::LogStore;
 pub use machine::ChainMachine;
 pub use network::{Faults, HttpNetwork, HttpPeer, node_at, router, serve};
+pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;
 pub use types::{Command, CommandResult, NodeId, Raft, TypeConfig};

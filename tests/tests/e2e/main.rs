@@ -13,6 +13,7 @@ mod abuse;
 mod attacks;
 mod batches;
 mod bundle;
+mod cluster;
 mod config;
 mod contract;
 mod crash;

@@ -45,6 +45,8 @@ pub struct AdminNamespace {
     pub sequencer: alloy_primitives::Address,
     /// The only folder `admin_loadPlugin {path}` reads from.
     pub plugin_dir: PathBuf,
+    /// This node's replica of a group; None on a single node.
+    pub cluster: Option<ordo_replica::Replica>,
 }
 
 const METHODS: &[&str] = &[
@@ -59,6 +61,7 @@ const METHODS: &[&str] = &[
     "admin_resume",
     "admin_setLimits",
     "admin_setBlockParams",
+    "admin_clusterStatus",
 ];
 
 impl Namespace for AdminNamespace {
@@ -118,6 +121,10 @@ impl Namespace for AdminNamespace {
                 let change: BlockParamsChange = p.single("")?;
                 json(&self.control.set_block_params(change).map_err(control_err)?)
             }
+            "admin_clusterStatus" => match &self.cluster {
+                Some(replica) => json(&replica.detail()),
+                None => Err(BackendError::tx("this node is not a replica of a group")),
+            },
             other => Err(BackendError::method_not_found(other)),
         }
     }

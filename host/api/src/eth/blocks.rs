@@ -96,6 +96,14 @@ impl EthBlocks for NodeApi {
 
     fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
         Box::pin(async move {
+            let forwarded = self
+                .forward_if_following("eth_sendRawTransaction", serde_json::json!([raw]))
+                .await;
+            if let Some(answer) = forwarded {
+                return serde_json::from_value(answer?).map_err(|e| {
+                    BackendError::internal(format!("the leader's answer is not a hash: {e}"))
+                });
+            }
             self.refuse_if_halted()?;
             // Signature recovery is the CPU-heavy step; keep it off the reactor threads, and
             // off tokio's blocking pool, which other work can fill: rayon's threads run

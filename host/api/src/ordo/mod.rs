@@ -20,7 +20,11 @@ impl Namespace for OrdoNamespace {
     fn cost(&self, method: &str) -> Option<Cost> {
         matches!(
             method,
-            "ordo_getBlockProvenance" | "ordo_getBatch" | "ordo_txStatus" | "ordo_nodeStatus"
+            "ordo_getBlockProvenance"
+                | "ordo_getBatch"
+                | "ordo_txStatus"
+                | "ordo_nodeStatus"
+                | "ordo_clusterStatus"
         )
         .then_some(Cost::Quick)
     }
@@ -32,12 +36,29 @@ impl Namespace for OrdoNamespace {
             "ordo_getBatch" => api.get_batch(p),
             "ordo_txStatus" => api.tx_status(p),
             "ordo_nodeStatus" => api.node_status(),
+            "ordo_clusterStatus" => api.cluster_status(),
             other => Err(BackendError::method_not_found(other)),
         }
     }
 }
 
 impl NodeApi {
+    /// `ordo_clusterStatus`: this replica's view of its group. A single node answers as
+    /// the leader of a group of one (id 0, term 0, no log).
+    pub(crate) fn cluster_status(&self) -> BackendResult<Box<RawValue>> {
+        match self.cluster.get() {
+            Some(replica) => json(&replica.status()),
+            None => json(&ordo_replica::ClusterStatus {
+                id: 0,
+                role: "leader",
+                term: 0,
+                leader_id: Some(0),
+                commit_index: None,
+                applied_block: self.builder.head().number(),
+            }),
+        }
+    }
+
     /// `ordo_nodeStatus`: the public, read-only snapshot the dashboard shows (no secrets,
     /// no operator controls): head, mempool, recent batches, plugins with their health,
     /// searchers, halted or not.

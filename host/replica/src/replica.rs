@@ -1,0 +1,325 @@
+//! One replica of the group as the node runs it: Raft on the node's storage, the
+//! replication listener, and block production following leadership.
+//!
+//! [`Replica::start`] puts the builder on standby before anything else, so a replica never
+//! seals a block unless it leads. The leadership watcher then lets the builder seal only
+//! while this replica is the leader, and only after every entry the group committed before
+//! is applied here ([`Raft::ensure_linearizable`]): the new leader extends exactly the chain
+//! the group agreed on. Losing leadership puts the builder back on standby.
+
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use openraft::{Config, ServerState, SnapshotPolicy};
+use ordo_builder::Builder;
+use ordo_storage::{Storage, raft::RaftMeta};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::{
+    ChainMachine, Faults, HttpNetwork, LogStore, RaftReplicator, node_at, router, serve,
+    types::{NodeId, Raft},
+};
+
+/// How a replica joins its group.
+#[derive(Debug, Clone)]
+pub struct ReplicaSettings {
+    /// This replica's id.
+    pub id: NodeId,
+    /// Every voter's replication listener, this replica's own included: the group formed on
+    /// first start (every replica proposes the same membership; openraft keeps one).
+    pub members: BTreeMap<NodeId, SocketAddr>,
+    /// Every voter's public JSON-RPC address, where a follower forwards writes.
+    pub rpc: BTreeMap<NodeId, SocketAddr>,
+    /// The group's shared secret.
+    pub secret: Arc<str>,
+    /// Leader heartbeats, ms.
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time in this range (ms) stands.
+    pub election_timeout_ms: (u64, u64),
+    /// Longest a sealed block waits for the quorum before the leader gives it up.
+    pub block_within: Duration,
+}
+
+/// A running replica.
+#[derive(Clone)]
+pub struct Replica {
+    id: NodeId,
+    raft: Raft,
+    storage: Storage,
+    builder: Arc<Builder>,
+    addr: SocketAddr,
+    rpc: Arc<BTreeMap<NodeId, SocketAddr>>,
+    tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("id", &self.id)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `ordo_clusterStatus` answers: one replica's view of the group.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    /// This replica.
+    pub id: NodeId,
+    /// `leader`, `follower`, `candidate` or `learner`.
+    pub role: &'static str,
+    /// The Raft term.
+    pub term: u64,
+    /// The leader this replica knows of.
+    pub leader_id: Option<NodeId>,
+    /// The last log index this replica knows to be committed.
+    pub commit_index: Option<u64>,
+    /// The chain's head here: the last block applied.
+    pub applied_block: u64,
+}
+
+/// The operator's view: the public status and the group.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterDetail {
+    #[serde(flatten)]
+    pub status: ClusterStatus,
+    /// The last log index applied here.
+    pub applied_index: Option<u64>,
+    /// The last log index here.
+    pub last_log_index: Option<u64>,
+    /// Voters and learners, with their replication listeners.
+    pub members: Vec<Member>,
+    /// On the leader: how far each replica's log matches, by id.
+    pub replication: Option<BTreeMap<NodeId, Option<u64>>>,
+    /// Milliseconds since the leader last heard from a quorum (leader only).
+    pub millis_since_quorum_ack: Option<u64>,
+}
+
+/// A member of the group.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub id: NodeId,
+    pub addr: String,
+    pub voter: bool,
+}
+
+impl Replica {
+    /// Starts this replica: Raft over `storage`'s log, the replication listener on
+    /// `listener`, the builder on standby until this replica leads. Forms the group on the
+    /// first start.
+    pub async fn start(
+        settings: ReplicaSettings,
+        listener: tokio::net::TcpListener,
+        builder: Arc<Builder>,
+        storage: Storage,
+        faults: Faults,
+    ) -> Result<Self, String> {
+        builder.stand_by();
+        let id = settings.id;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (min, max) = settings.election_timeout_ms;
+        let config = Config {
+            cluster_name: "ordo".into(),
+            heartbeat_interval: settings.heartbeat_ms,
+            election_timeout_min: min,
+            election_timeout_max: max,
+            // Snapshots are not built yet (the machine refuses them): the log stays whole.
+            snapshot_policy: SnapshotPolicy::Never,
+            // A block entry carries a whole block: a few per request keep a request small
+            // enough to arrive within a heartbeat.
+            max_payload_entries: 16,
+            ..Config::default()
+        }
+        .validate()
+        .map_err(|e| format!("replication settings: {e}"))?;
+        let raft = Raft::new(
+            id,
+            Arc::new(config),
+            HttpNetwork::new(id, settings.secret.clone(), faults.clone()),
+            LogStore::new(storage.clone()),
+            ChainMachine::new(builder.clone(), storage.clone()),
+        )
+        .await
+        .map_err(|e| format!("starting Raft: {e}"))?;
+        builder.set_replicator(Arc::new(RaftReplicator::new(
+            raft.clone(),
+            tokio::runtime::Handle::current(),
+            settings.block_within,
+        )));
+        let serving = tokio::spawn({
+            let router = router(raft.clone(), id, settings.secret.clone(), faults);
+            async move {
+                if let Err(e) = serve(listener, router).await {
+                    tracing::error!(target: "ordo::replica", %e, "replication listener failed");
+                }
+            }
+        });
+        let replica = Self {
+            id,
+            raft: raft.clone(),
+            storage,
+            builder,
+            addr,
+            rpc: Arc::new(settings.rpc.clone()),
+            tasks: Default::default(),
+        };
+        if !raft.is_initialized().await.map_err(|e| e.to_string())? {
+            let members: BTreeMap<NodeId, openraft::BasicNode> = settings
+                .members
+                .iter()
+                .map(|(id, addr)| (*id, node_at(*addr)))
+                .collect();
+            // Every replica proposes the same membership on its first start; openraft
+            // keeps one and refuses the rest as "already initialized".
+            if let Err(e) = raft.initialize(members).await {
+                let already = matches!(
+                    e.api_error(),
+                    Some(openraft::error::InitializeError::NotAllowed(_))
+                );
+                if !already {
+                    return Err(format!("forming the replica group: {e}"));
+                }
+            }
+        }
+        let watcher = tokio::spawn(replica.clone().follow_leadership());
+        replica.tasks.lock().extend([serving, watcher]);
+        info!(target: "ordo::replica", id, %addr, "replica started");
+        Ok(replica)
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The replication listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The Raft handle.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Whether this replica leads (as far as it knows).
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+    }
+
+    /// The leader this replica knows of.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// The leader's id and public JSON-RPC address, if a leader is known and it is not this
+    /// replica.
+    pub fn leader_rpc(&self) -> Option<(NodeId, SocketAddr)> {
+        let leader = self.leader().filter(|&l| l != self.id)?;
+        self.rpc.get(&leader).map(|addr| (leader, *addr))
+    }
+
+    /// The public status.
+    pub fn status(&self) -> ClusterStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let committed: Option<Option<openraft::LogId<NodeId>>> = self
+            .storage
+            .raft_meta(RaftMeta::Committed)
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        // The stored commit index trails the leader's between its saves: the applied index
+        // is committed too, so the larger of both is the best known.
+        let applied = m.last_applied.map(|l| l.index);
+        let commit_index = committed.flatten().map(|l| l.index).max(applied);
+        ClusterStatus {
+            id: self.id,
+            role: match m.state {
+                ServerState::Leader => "leader",
+                ServerState::Candidate => "candidate",
+                ServerState::Learner => "learner",
+                ServerState::Follower | ServerState::Shutdown => "follower",
+            },
+            term: m.current_term,
+            leader_id: m.current_leader,
+            commit_index,
+            applied_block: self.builder.head().number(),
+        }
+    }
+
+    /// The operator's status.
+    pub fn detail(&self) -> ClusterDetail {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<NodeId> = membership.voter_ids().collect();
+        let members = membership
+            .nodes()
+            .map(|(id, node)| Member {
+                id: *id,
+                addr: node.addr.clone(),
+                voter: voters.contains(id),
+            })
+            .collect();
+        ClusterDetail {
+            status: self.status(),
+            applied_index: m.last_applied.map(|l| l.index),
+            last_log_index: m.last_log_index,
+            members,
+            replication: m.replication.as_ref().map(|r| {
+                r.iter()
+                    .map(|(id, matched)| (*id, matched.map(|l| l.index)))
+                    .collect()
+            }),
+            millis_since_quorum_ack: m.millis_since_quorum_ack,
+        }
+    }
+
+    /// Stops Raft and the replication listener.
+    pub async fn shutdown(&self) {
+        for task in self.tasks.lock().drain(..) {
+            task.abort();
+        }
+        if let Err(e) = self.raft.shutdown().await {
+            warn!(target: "ordo::replica", %e, "Raft did not shut down cleanly");
+        }
+    }
+
+    /// Lets the builder seal only while this replica leads, from the group's committed
+    /// chain on.
+    async fn follow_leadership(self) {
+        let mut metrics = self.raft.metrics();
+        let mut leading = false;
+        loop {
+            let leader = self.is_leader();
+            if leader && !leading {
+                // Every entry committed before this term is applied first (its blocks
+                // stored here), so the first block sealed follows the group's head.
+                match self.raft.ensure_linearizable().await {
+                    Ok(_) => {
+                        leading = true;
+                        let head = self.builder.head();
+                        info!(target: "ordo::replica", id = self.id, term = metrics.borrow().current_term, head = head.number(), "leading: sealing blocks");
+                        self.builder.lead();
+                    }
+                    Err(e) => {
+                        warn!(target: "ordo::replica", id = self.id, %e, "leader, but the group's chain is not applied here yet");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                }
+            } else if !leader && leading {
+                leading = false;
+                info!(target: "ordo::replica", id = self.id, "no longer leading: standing by");
+                let builder = self.builder.clone();
+                let _ = tokio::task::spawn_blocking(move || builder.stand_by()).await;
+            }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}

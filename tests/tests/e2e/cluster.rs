@@ -1,0 +1,301 @@
+//! Replica groups (issue 15): `ordo cluster init` writes three configs, three real `ordo run`
+//! processes form a Raft group over loopback, and:
+//! - exactly one leads; every replica serves reads, and a write sent to a follower is
+//!   answered with the leader's answer (the follower forwards it);
+//! - every replica stores the same blocks;
+//! - after the leader is killed with SIGKILL, another takes over from the last committed
+//!   block: no gap, no fork, the same hashes on the survivors;
+//! - the killed replica, started again, catches up and follows.
+
+use std::{path::Path, time::Duration};
+
+use alloy::primitives::{B256, U256};
+use eyre::{Result, bail, ensure, eyre};
+use ordo_tests::*;
+use serde_json::{Value, json};
+
+use crate::GUARD;
+
+/// Guard for an election or a catch-up.
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn init_group(dir: &Path) -> Result<()> {
+    let out = std::process::Command::new(ordo_bin())
+        .args(["cluster", "init", "--replicas", "3", "--dir"])
+        .arg(dir)
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "ordo cluster init failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for i in 1..=3 {
+        let line = format!(
+            "ordo run --config {}",
+            dir.join(format!("node{i}/ordo.toml")).display()
+        );
+        ensure!(
+            printed.contains(&line),
+            "init did not print {line:?}: {printed}"
+        );
+    }
+    Ok(())
+}
+
+async fn start_replica(dir: &Path, i: usize) -> Result<TestNode> {
+    let node_dir = dir.join(format!("node{i}"));
+    TestNode::start(NodeOpts {
+        config: Some(node_dir.join("ordo.toml")),
+        datadir: Some(node_dir.join("data")),
+        own_addresses: true,
+        ..NodeOpts::default()
+    })
+    .await
+}
+
+async fn status(node: &TestNode) -> Result<Value> {
+    node.rpc().ok("ordo_clusterStatus", json!([])).await
+}
+
+/// Waits until the running replicas agree on one leader (other than `not`) and returns the
+/// index of that leader in `nodes`.
+async fn agreed_leader(nodes: &[&TestNode], not: Option<u64>) -> Result<usize> {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let mut seen = Vec::new();
+        for node in nodes {
+            seen.push(status(node).await.unwrap_or(Value::Null));
+        }
+        let leaders: Vec<usize> = seen
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s["role"] == "leader")
+            .map(|(i, _)| i)
+            .collect();
+        if let [leader] = leaders[..] {
+            let id = seen[leader]["id"].as_u64();
+            let all_agree = seen.iter().all(|s| s["leaderId"].as_u64() == id);
+            if all_agree && id != not {
+                return Ok(leader);
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("no agreed leader within {SETTLE:?}: {seen:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends `count` transfers from dev account `account`, each to the replica next in turn;
+/// every send must be answered with the transaction's hash.
+async fn send_round_robin(nodes: &[&TestNode], account: usize, count: u64) -> Result<Vec<B256>> {
+    let signer = dev_signer(account);
+    let first = &nodes[0].rpc();
+    let n0 = parse_quantity(
+        &first
+            .ok(
+                "eth_getTransactionCount",
+                json!([signer.address(), "pending"]),
+            )
+            .await?,
+    )?;
+    let mut hashes = Vec::new();
+    for i in 0..count {
+        let (raw, hash) = sign_raw(
+            &signer,
+            transfer_1559(
+                DEV_CHAIN_ID,
+                n0 + i,
+                random_address(),
+                U256::from(1),
+                50 * GWEI,
+                GWEI,
+            ),
+        );
+        let node = nodes[i as usize % nodes.len()];
+        match node.rpc().send_raw(&raw).await? {
+            Ok(answered) => ensure!(answered == hash, "answered {answered}, sent {hash}"),
+            Err(e) => bail!("send {i} to {} refused: {e:?}", node.http_url()),
+        }
+        hashes.push(hash);
+    }
+    Ok(hashes)
+}
+
+/// Waits until every replica has a receipt for every hash.
+async fn included_everywhere(nodes: &[&TestNode], hashes: &[B256]) -> Result<()> {
+    for node in nodes {
+        let rpc = node.rpc();
+        for hash in hashes {
+            let deadline = tokio::time::Instant::now() + SETTLE;
+            loop {
+                let receipt = rpc.ok("eth_getTransactionReceipt", json!([hash])).await?;
+                if !receipt.is_null() {
+                    ensure!(receipt["status"] == "0x1", "{hash} failed: {receipt}");
+                    break;
+                }
+                if tokio::time::Instant::now() > deadline {
+                    bail!(
+                        "{hash} not included on {} within {SETTLE:?}",
+                        node.http_url()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hashes of blocks 0..=upto on `node`, checking each is the child of the one before.
+async fn chain(node: &TestNode, upto: u64) -> Result<Vec<String>> {
+    let rpc = node.rpc();
+    let mut hashes: Vec<String> = Vec::new();
+    for n in 0..=upto {
+        let block = rpc
+            .ok("eth_getBlockByNumber", json!([format!("{n:#x}"), false]))
+            .await?;
+        let hash = block["hash"]
+            .as_str()
+            .ok_or_else(|| eyre!("block {n} missing on {}: {block}", node.http_url()))?;
+        if let Some(parent) = hashes.last() {
+            ensure!(
+                block["parentHash"] == parent.as_str(),
+                "block {n} does not follow {parent}"
+            );
+        }
+        hashes.push(hash.to_string());
+    }
+    Ok(hashes)
+}
+
+async fn head(node: &TestNode) -> Result<u64> {
+    node.rpc().block_number().await
+}
+
+/// Waits until every replica's head is at least `n`.
+async fn all_reach(nodes: &[&TestNode], n: u64) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    for node in nodes {
+        while head(node).await? < n {
+            if tokio::time::Instant::now() > deadline {
+                bail!("{} did not reach block {n}", node.http_url());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
+    init_group(dir.path())?;
+    let mut nodes = Vec::new();
+    for i in 1..=3 {
+        nodes.push(start_replica(dir.path(), i).await?);
+    }
+    let logs = nodes[0].logs();
+    logs.guard(GUARD, async {
+        let all = [0, 1, 2];
+        let leader = agreed_leader(&pick(&nodes, &all), None).await?;
+        let first_leader_id = status(&nodes[leader]).await?["id"].as_u64();
+        let term = status(&nodes[leader]).await?["term"].clone();
+        for node in &nodes {
+            ensure!(
+                status(node).await?["term"] == term,
+                "replicas disagree on the term"
+            );
+        }
+
+        // Writes to any replica: followers forward them and answer the leader's answer.
+        let hashes = send_round_robin(&pick(&nodes, &all), 0, 12).await?;
+        included_everywhere(&pick(&nodes, &all), &hashes).await?;
+        // A refusal is the leader's too: a replayed transaction is a nonce error everywhere.
+        let signer = dev_signer(0);
+        let (replay, _) = sign_raw(
+            &signer,
+            transfer_1559(
+                DEV_CHAIN_ID,
+                0,
+                random_address(),
+                U256::from(1),
+                50 * GWEI,
+                GWEI,
+            ),
+        );
+        for node in &nodes {
+            match node.rpc().send_raw(&replay).await? {
+                Ok(hash) => bail!("a replayed nonce was accepted as {hash}"),
+                Err(e) => ensure!(e.message.contains("nonce too low"), "{e:?}"),
+            }
+        }
+
+        // Every replica stores the same chain.
+        let upto = head(&nodes[leader]).await?;
+        all_reach(&pick(&nodes, &all), upto).await?;
+        let reference = chain(&nodes[leader], upto).await?;
+        for node in &nodes {
+            ensure!(
+                chain(node, upto).await? == reference,
+                "replicas disagree on the chain"
+            );
+        }
+
+        // The leader dies. The others elect one of them and go on from the committed chain.
+        nodes[leader].kill();
+        let survivors: Vec<usize> = all.into_iter().filter(|&i| i != leader).collect();
+        let new_leader =
+            survivors[agreed_leader(&pick(&nodes, &survivors), first_leader_id).await?];
+        let hashes = send_round_robin(&pick(&nodes, &survivors), 1, 12).await?;
+        included_everywhere(&pick(&nodes, &survivors), &hashes).await?;
+        let upto = head(&nodes[new_leader]).await?;
+        all_reach(&pick(&nodes, &survivors), upto).await?;
+        let reference = chain(&nodes[new_leader], upto).await?;
+        for &i in &survivors {
+            ensure!(
+                chain(&nodes[i], upto).await? == reference,
+                "survivors disagree on the chain after the failover"
+            );
+        }
+
+        // The old leader comes back as a follower and catches up.
+        nodes[leader].start_again().await?;
+        let upto = head(&nodes[new_leader]).await?;
+        all_reach(&pick(&nodes, &all), upto).await?;
+        ensure!(
+            chain(&nodes[leader], upto).await? == chain(&nodes[new_leader], upto).await?,
+            "the restarted replica's chain differs"
+        );
+        let back = status(&nodes[leader]).await?;
+        ensure!(back["role"] == "follower", "{back}");
+        Ok(())
+    })
+    .await
+}
+
+fn pick<'a>(nodes: &'a [TestNode], which: &[usize]) -> Vec<&'a TestNode> {
+    which.iter().map(|&i| &nodes[i]).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_is_the_leader_of_a_group_of_one() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let s = status(&node).await?;
+            ensure!(
+                s["role"] == "leader" && s["id"] == 0 && s["leaderId"] == 0,
+                "{s}"
+            );
+            let admin = node.admin()?;
+            let detail = admin.call("admin_clusterStatus", json!([])).await?;
+            ensure!(
+                detail.is_err(),
+                "a single node has no group to describe: {detail:?}"
+            );
+            Ok(())
+        })
+        .await
+}

@@ -9,6 +9,7 @@ use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 
 use eyre::WrapErr;
 use ordo_builder::Builder;
+use ordo_pool::Pool;
 use ordo_replica::{Faults, Replica, ReplicaSettings};
 use ordo_storage::Storage;
 
@@ -19,6 +20,7 @@ use crate::{config::NodeConfig, secret_file};
 pub async fn start_replica(
     config: &NodeConfig,
     builder: Arc<Builder>,
+    pool: Arc<Pool>,
     storage: Storage,
 ) -> eyre::Result<Option<Replica>> {
     let section = &config.cluster;
@@ -56,9 +58,16 @@ pub async fn start_replica(
         ),
         block_within: Duration::from_millis(section.block_commit_timeout_ms.max(1)),
     };
-    let replica = Replica::start(settings, listener, builder, storage, Faults::default())
-        .await
-        .map_err(|e| eyre::eyre!("{e}"))?;
+    let replica = Replica::start(
+        settings,
+        listener,
+        builder,
+        pool,
+        storage,
+        Faults::default(),
+    )
+    .await
+    .map_err(|e| eyre::eyre!("{e}"))?;
     Ok(Some(replica))
 }
 

@@ -260,7 +260,8 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         per_ip: per_ip.clone(),
         per_sender,
     })?;
-    let replica = cluster::start_replica(&config, builder.clone(), storage.clone()).await?;
+    let replica =
+        cluster::start_replica(&config, builder.clone(), pool.clone(), storage.clone()).await?;
     let poster = l1_poster(&config.l1, &batcher)?;
     api.set_batcher(batcher.clone());
     api.set_plugins(plugins.clone());

@@ -100,6 +100,10 @@ pub enum PoolError {
     /// The pool's WAL writer is gone (shutting down).
     #[error("transaction pool unavailable")]
     Unavailable,
+    /// A replica's group did not commit the transaction (leadership changed, or no quorum
+    /// in time). It may still be included; sending it again is safe.
+    #[error("not replicated ({0}); retry")]
+    NotReplicated(Arc<str>),
 }
 
 impl PoolError {
@@ -121,6 +125,7 @@ impl PoolError {
             Self::AccountLimit { .. } => "account_limit",
             Self::Storage(_) => "storage",
             Self::Unavailable => "unavailable",
+            Self::NotReplicated(_) => "not_replicated",
         }
     }
 

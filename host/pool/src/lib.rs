@@ -20,6 +20,7 @@
 //! WAL writer thread (wal.rs) ─────────────────────────────────── (one dedicated thread)
 //!   ├─ drain every queued append (≤ wal_max_group) and removal
 //!   ├─ Storage::wal_append(group)   ONE fsync for the whole group
+//!   ├─ on a replica: TxReplicator    the group's log commits it (else: refused, un-WALed)
 //!   └─ Pool::durable(group)         ─── pool write lock, once per group ───
 //!        ├─ re-read accounts if a block landed since the pre-check (epoch)
 //!        ├─ TxPool::insert          every check again: a concurrent same-nonce
@@ -57,7 +58,9 @@
 //! ## Seams
 //!
 //! [`StateReader`] (the node's state), `ordo_storage::Storage` (the `wal` keyspace),
-//! [`Pool::subscribe`] (new-transaction announcements for `newPendingTransactions`).
+//! [`Pool::subscribe`] (new-transaction announcements for `newPendingTransactions`),
+//! [`TxReplicator`] (a replica group's log; [`Pool::adopt`] pools what other replicas
+//! accepted, through the same WAL, without replicating it again).
 //! Errors are [`PoolError`], whose `Display` is geth's message. Tracing target `ordo::pool`.
 //! Tests and benches read state from `MockState` (feature `test-utils`), as below.
 //!
@@ -103,7 +106,7 @@ pub use config::{
     PoolConfig, PoolLimits,
 };
 pub use error::{PoolError, RPC_INTERNAL, RPC_INVALID_TX};
-pub use pool::{Pool, PoolStatus, TTL_SWEEP_EVERY};
+pub use pool::{Pool, PoolStatus, TTL_SWEEP_EVERY, TxReplicator};
 pub use state::StateReader;
 #[cfg(feature = "test-utils")]
 pub use testing::MockState;

@@ -55,6 +55,16 @@ pub struct Pool {
     wal: WalWriter,
     announce: broadcast::Sender<B256>,
     dropped: parking_lot::Mutex<DropLog>,
+    /// On a replica: the group's log, which commits what this pool accepts before it is
+    /// acknowledged.
+    replicator: RwLock<Option<Arc<dyn TxReplicator>>>,
+}
+
+/// Commits accepted transactions to a replica group's log (blocking; called on the WAL
+/// writer's thread with each group).
+pub trait TxReplicator: Send + Sync {
+    /// The raw transactions, in arrival order. `Ok` once the group committed them.
+    fn replicate(&self, raws: Vec<alloy_primitives::Bytes>) -> Result<(), String>;
 }
 
 /// Why recently dropped transactions left the pool, so a wallet asking `ordo_txStatus`
@@ -123,7 +133,13 @@ impl Pool {
             last_sweep: parking_lot::Mutex::new(Instant::now()),
             announce,
             dropped: parking_lot::Mutex::new(DropLog::default()),
+            replicator: RwLock::new(None),
         })
+    }
+
+    /// From now on, a transaction is acknowledged only once `replicator` committed it.
+    pub fn set_replicator(&self, replicator: Arc<dyn TxReplicator>) {
+        *self.replicator.write() = Some(replicator);
     }
 
     /// The configuration.
@@ -187,6 +203,10 @@ impl Pool {
     /// this future is dropped.
     #[tracing::instrument(target = "ordo::pool", name = "submit", level = "debug", skip_all, fields(hash = %tx.hash))]
     pub async fn submit(&self, tx: PooledTx) -> Result<B256, PoolError> {
+        self.submit_as(tx, true).await
+    }
+
+    async fn submit_as(&self, tx: PooledTx, replicate: bool) -> Result<B256, PoolError> {
         let hash = tx.hash;
         let limits = self.limits();
         check_static(&tx, &limits)?;
@@ -208,6 +228,7 @@ impl Pool {
             epoch,
             account,
             ack,
+            replicate,
         });
         if let Err(e) = self.wal.send(op) {
             self.inner.write().unreserve(&hash);
@@ -219,12 +240,49 @@ impl Pool {
         }
     }
 
+    /// Pools transactions a replica group committed (another replica accepted them):
+    /// durably, in one WAL write of their own (not through the writer thread, which may be
+    /// waiting for the group itself), and without replicating them again. Those this pool
+    /// already knows (among them the ones it is writing itself) are skipped; those it
+    /// refuses now (included since, outbid, a full pool) leave the WAL again. Blocking.
+    /// Returns how many were pooled.
+    pub fn adopt(&self, txs: Vec<PooledTx>) -> Result<usize, PoolError> {
+        let fresh: Vec<PooledTx> = {
+            let inner = self.inner.read();
+            txs.into_iter()
+                .filter(|tx| !inner.is_known(&tx.hash))
+                .collect()
+        };
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        let first = self
+            .next_seq
+            .fetch_add(fresh.len() as u64, Ordering::Relaxed);
+        let entries: Vec<(B256, u64, &[u8])> = fresh
+            .iter()
+            .zip(first..)
+            .map(|(tx, seq)| (tx.hash, seq, &tx.encoded[..]))
+            .collect();
+        self.storage
+            .wal_append(&entries)
+            .map_err(|e| PoolError::Storage(Arc::new(e)))?;
+        Ok(self.insert_durable(fresh))
+    }
+
     /// Startup: re-pools transactions read back from the WAL (already durable), in arrival
     /// order, validating each against the current limits and state. Entries no longer valid
     /// (included meanwhile, underpriced duplicates, over capacity) are removed from the WAL.
     /// Returns how many of `txs` are pooled afterwards. Restored transactions get fresh
     /// in-memory arrival numbers in the given order.
     pub fn restore(&self, txs: Vec<PooledTx>) -> usize {
+        let kept = self.insert_durable(txs);
+        info!(target: "ordo::pool", kept, "mempool restored from the WAL");
+        kept
+    }
+
+    /// Pools transactions already in the WAL, in the given order; those refused leave it.
+    fn insert_durable(&self, txs: Vec<PooledTx>) -> usize {
         let limits = self.limits();
         let mut accounts: HashMap<Address, Account> = HashMap::new();
         for tx in &txs {
@@ -260,7 +318,6 @@ impl Pool {
         // Sent under the lock: see the ordering note in `wal`.
         self.wal.remove(removals);
         drop(inner);
-        info!(target: "ordo::pool", kept, "mempool restored from the WAL");
         kept
     }
 
@@ -423,6 +480,23 @@ impl Pool {
 }
 
 impl GroupSink for Pool {
+    fn replicate(&self, group: &[PendingAppend]) -> Result<(), PoolError> {
+        let Some(replicator) = self.replicator.read().clone() else {
+            return Ok(());
+        };
+        let raws: Vec<_> = group
+            .iter()
+            .filter(|p| p.replicate)
+            .map(|p| p.tx.encoded.clone())
+            .collect();
+        if raws.is_empty() {
+            return Ok(());
+        }
+        replicator
+            .replicate(raws)
+            .map_err(|why| PoolError::NotReplicated(why.into()))
+    }
+
     fn durable(&self, mut group: Vec<PendingAppend>) -> Vec<B256> {
         let limits = self.limits();
         let now = Instant::now();

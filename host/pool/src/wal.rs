@@ -48,6 +48,9 @@ pub(crate) struct PendingAppend {
     pub account: Account,
     /// Where the outcome goes.
     pub ack: Ack,
+    /// Whether the replica group must commit it before it is pooled (a transaction this
+    /// replica accepted; not one it adopts from the group's log).
+    pub replicate: bool,
 }
 
 /// An operation for the writer thread.
@@ -61,6 +64,9 @@ pub(crate) enum WalOp {
 
 /// Receives durable groups from the writer. Implemented by the pool.
 pub(crate) trait GroupSink: Send + Sync + 'static {
+    /// The group is fsynced here: have the replica group commit what it must (blocking).
+    /// On error nothing of the group is pooled.
+    fn replicate(&self, group: &[PendingAppend]) -> Result<(), PoolError>;
     /// The group is fsynced: pool it, ack everyone, return hashes to remove from the WAL.
     fn durable(&self, group: Vec<PendingAppend>) -> Vec<B256>;
     /// The group could not be written: release it and ack everyone with the error.
@@ -222,6 +228,15 @@ fn run<S: GroupSink>(
                     .appended
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 trace!(target: "ordo::pool", size = batch.len(), "WAL group durable");
+                // While the group waits for the quorum, new submissions queue up and form
+                // the next group, as during the fsync.
+                if let Err(e) = sink.replicate(&batch) {
+                    warn!(target: "ordo::pool", error = %e, size = batch.len(), "WAL group not replicated");
+                    let hashes: Vec<B256> = batch.iter().map(|p| p.tx.hash).collect();
+                    sink.failed(batch, e);
+                    remove(&storage, &hashes, &counters);
+                    continue;
+                }
                 let losers = sink.durable(batch);
                 remove(&storage, &losers, &counters);
             }

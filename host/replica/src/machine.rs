@@ -1,7 +1,8 @@
 //! The node's Raft state machine: applying a committed entry changes the chain.
 //!
-//! A `Block` entry is stored through [`Builder::apply_committed`], with its log position in
-//! the block's own batch; what has been applied is therefore read back from the chain
+//! A `Txs` entry (transactions a leader accepted) is pooled on every replica through
+//! [`Pool::adopt`] (durably, in its WAL). A `Block` entry is stored through
+//! [`Builder::apply_committed`], with its log position in the block's own batch; what has been applied is therefore read back from the chain
 //! ([`RaftMeta::Applied`]), never ahead of it. Entries after that position are applied again
 //! after a restart, so applying is idempotent (a stored block is recognised and skipped).
 //! Membership is kept beside it ([`RaftMeta::Membership`]).
@@ -18,6 +19,7 @@ use openraft::{
     storage::{RaftStateMachine, Snapshot},
 };
 use ordo_builder::Builder;
+use ordo_pool::Pool;
 use ordo_primitives::BlockRecord;
 use ordo_storage::{Storage, raft::RaftMeta};
 
@@ -27,6 +29,7 @@ use crate::types::{Command, CommandResult, NodeId, TypeConfig};
 #[derive(Clone)]
 pub struct ChainMachine {
     builder: Arc<Builder>,
+    pool: Arc<Pool>,
     storage: Storage,
 }
 
@@ -37,9 +40,14 @@ impl std::fmt::Debug for ChainMachine {
 }
 
 impl ChainMachine {
-    /// The state machine of the chain `builder` extends, stored in `storage`.
-    pub fn new(builder: Arc<Builder>, storage: Storage) -> Self {
-        Self { builder, storage }
+    /// The state machine of the chain `builder` extends, stored in `storage`, with `pool`
+    /// (the builder's) taking the committed transactions.
+    pub fn new(builder: Arc<Builder>, pool: Arc<Pool>, storage: Storage) -> Self {
+        Self {
+            builder,
+            pool,
+            storage,
+        }
     }
 
     fn read<T: serde::de::DeserializeOwned>(
@@ -55,6 +63,33 @@ impl ChainMachine {
                 serde_json::from_slice(&bytes).map_err(std::io::Error::other)?,
             )),
             None => Ok(None),
+        }
+    }
+
+    /// Applies one committed group of accepted transactions: every replica pools them (the
+    /// leader that accepted them already has them), so whichever leads next includes them.
+    async fn apply_txs(&self, raws: Vec<alloy_primitives::Bytes>) -> CommandResult {
+        let pool = self.pool.clone();
+        let adopted = tokio::task::spawn_blocking(move || {
+            use rayon::prelude::*;
+            let txs: Vec<_> = raws
+                .par_iter()
+                .filter_map(|raw| ordo_primitives::decode_raw_tx(raw).ok())
+                .collect();
+            pool.adopt(txs)
+        })
+        .await;
+        match adopted {
+            Ok(Ok(_)) => CommandResult::Applied,
+            // Not pooling them here does not fork anything (blocks carry their own
+            // transactions); it only means this replica could not include them as leader.
+            Ok(Err(e)) => {
+                tracing::warn!(target: "ordo::replica", error = %e, "committed transactions not pooled here");
+                CommandResult::Applied
+            }
+            Err(e) => {
+                CommandResult::Refused(format!("pooling committed transactions panicked: {e}"))
+            }
         }
     }
 
@@ -143,9 +178,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 EntryPayload::Normal(Command::Block(rlp)) => {
                     self.apply_block(entry.log_id, &rlp).await
                 }
-                EntryPayload::Normal(Command::Txs(_)) => {
-                    CommandResult::Refused("transaction entries are not applied yet".into())
-                }
+                EntryPayload::Normal(Command::Txs(raws)) => self.apply_txs(raws).await,
             };
             out.push(result);
         }

@@ -11,6 +11,7 @@ use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use openraft::{Config, ServerState, SnapshotPolicy};
 use ordo_builder::Builder;
+use ordo_pool::Pool;
 use ordo_storage::{Storage, raft::RaftMeta};
 use serde::Serialize;
 use tracing::{info, warn};
@@ -114,6 +115,7 @@ impl Replica {
         settings: ReplicaSettings,
         listener: tokio::net::TcpListener,
         builder: Arc<Builder>,
+        pool: Arc<Pool>,
         storage: Storage,
         faults: Faults,
     ) -> Result<Self, String> {
@@ -140,15 +142,18 @@ impl Replica {
             Arc::new(config),
             HttpNetwork::new(id, settings.secret.clone(), faults.clone()),
             LogStore::new(storage.clone()),
-            ChainMachine::new(builder.clone(), storage.clone()),
+            ChainMachine::new(builder.clone(), pool.clone(), storage.clone()),
         )
         .await
         .map_err(|e| format!("starting Raft: {e}"))?;
-        builder.set_replicator(Arc::new(RaftReplicator::new(
+        let replicator = Arc::new(RaftReplicator::new(
             raft.clone(),
             tokio::runtime::Handle::current(),
             settings.block_within,
-        )));
+        ));
+        builder.set_replicator(replicator.clone());
+        // Nothing this replica accepts is acknowledged before the group committed it.
+        pool.set_replicator(replicator);
         let serving = tokio::spawn({
             let router = router(raft.clone(), id, settings.secret.clone(), faults);
             async move {

@@ -1,6 +1,7 @@
-//! The builder's [`Replicator`] on a Raft group: a sealed block becomes a `Block` entry, and
-//! `replicate` returns once the group committed it and this replica applied it (which
-//! stored it). Anything else, a lost leadership first of all, is an error: the block will
+//! The builder's [`Replicator`] and the pool's [`ordo_pool::TxReplicator`] on a Raft group:
+//! a sealed block becomes a `Block` entry, a WAL group of accepted transactions a `Txs`
+//! entry, and `replicate` returns once the group committed it and this replica applied it
+//! (which stored the block). Anything else, a lost leadership first of all, is an error: the block will
 //! not be stored here. A leader cut off from its group would wait for ever (openraft 0.9
 //! has no check-quorum step-down), so the wait is bounded: past it the block is given up.
 
@@ -35,11 +36,10 @@ impl RaftReplicator {
     }
 }
 
-impl Replicator for RaftReplicator {
-    fn replicate(&self, block: &BlockRecord) -> Result<(), String> {
-        let mut rlp = Vec::with_capacity(block.length());
-        block.encode(&mut rlp);
-        let write = self.raft.client_write(Command::Block(rlp.into()));
+impl RaftReplicator {
+    /// Writes `command` and waits (bounded) until it is committed and applied here.
+    fn write(&self, command: Command) -> Result<(), String> {
+        let write = self.raft.client_write(command);
         let written = self
             .runtime
             .block_on(async { tokio::time::timeout(self.within, write).await })
@@ -49,5 +49,19 @@ impl Replicator for RaftReplicator {
             CommandResult::Applied => Ok(()),
             CommandResult::Refused(why) => Err(why),
         }
+    }
+}
+
+impl Replicator for RaftReplicator {
+    fn replicate(&self, block: &BlockRecord) -> Result<(), String> {
+        let mut rlp = Vec::with_capacity(block.length());
+        block.encode(&mut rlp);
+        self.write(Command::Block(rlp.into()))
+    }
+}
+
+impl ordo_pool::TxReplicator for RaftReplicator {
+    fn replicate(&self, raws: Vec<alloy_primitives::Bytes>) -> Result<(), String> {
+        self.write(Command::Txs(raws))
     }
 }

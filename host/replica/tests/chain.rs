@@ -126,7 +126,7 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
         Arc::new(config.validate()?),
         HttpNetwork::new(id, secret.clone(), faults.clone()),
         LogStore::new(storage.clone()),
-        ChainMachine::new(builder.clone(), storage.clone()),
+        ChainMachine::new(builder.clone(), pool.clone(), storage.clone()),
     )
     .await?;
     builder.set_replicator(Arc::new(RaftReplicator::new(

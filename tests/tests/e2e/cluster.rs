@@ -3,8 +3,9 @@
 //! - exactly one leads; every replica serves reads, and a write sent to a follower is
 //!   answered with the leader's answer (the follower forwards it);
 //! - every replica stores the same blocks;
-//! - after the leader is killed with SIGKILL, another takes over from the last committed
-//!   block: no gap, no fork, the same hashes on the survivors;
+//! - after the leader is killed with SIGKILL right after acknowledging transactions, another
+//!   takes over from the last committed block and includes every acknowledged transaction:
+//!   no gap, no fork, the same hashes on the survivors;
 //! - the killed replica, started again, catches up and follows.
 
 use std::{path::Path, time::Duration};
@@ -243,11 +244,15 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
             );
         }
 
-        // The leader dies. The others elect one of them and go on from the committed chain.
+        // The leader dies right after acknowledging transactions it has not included yet.
+        // The others elect one of them, go on from the committed chain, and include every
+        // acknowledged transaction: acknowledged means committed by the group.
+        let acked = send_round_robin(&pick(&nodes, &all), 2, 20).await?;
         nodes[leader].kill();
         let survivors: Vec<usize> = all.into_iter().filter(|&i| i != leader).collect();
         let new_leader =
             survivors[agreed_leader(&pick(&nodes, &survivors), first_leader_id).await?];
+        included_everywhere(&pick(&nodes, &survivors), &acked).await?;
         let hashes = send_round_robin(&pick(&nodes, &survivors), 1, 12).await?;
         included_everywhere(&pick(&nodes, &survivors), &hashes).await?;
         let upto = head(&nodes[new_leader]).await?;

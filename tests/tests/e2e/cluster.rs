@@ -284,6 +284,140 @@ fn pick<'a>(nodes: &'a [TestNode], which: &[usize]) -> Vec<&'a TestNode> {
     which.iter().map(|&i| &nodes[i]).collect()
 }
 
+/// Kills of the leader in `leaders_are_killed_under_load_and_nothing_acknowledged_is_lost`:
+/// 10, or `ORDO_FAILOVER_KILLS` (`scripts/soak-failover` runs 100).
+fn kills() -> usize {
+    std::env::var("ORDO_FAILOVER_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
+
+/// One client: sends transfers from dev account `account`, nonce after nonce, each to the
+/// next replica in turn, until `stop`. A send answered with the hash is acknowledged; any
+/// error (no leader, the leader died mid-call, a replica down) is retried with the same
+/// transaction, until it is acknowledged or found included ("nonce too low").
+async fn client(
+    urls: Vec<String>,
+    account: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<Vec<B256>> {
+    let signer = dev_signer(account);
+    let mut acked = Vec::new();
+    let mut nonce = 0u64;
+    let mut turn = account;
+    let mut current = None;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let (raw, hash) = current
+            .get_or_insert_with(|| {
+                sign_raw(
+                    &signer,
+                    transfer_1559(
+                        DEV_CHAIN_ID,
+                        nonce,
+                        random_address(),
+                        U256::from(1),
+                        50 * GWEI,
+                        GWEI,
+                    ),
+                )
+            })
+            .clone();
+        turn += 1;
+        let rpc = Rpc::new(&urls[turn % urls.len()]);
+        match rpc.send_raw(&raw).await {
+            Ok(Ok(answered)) => {
+                ensure!(answered == hash, "answered {answered} for {hash}");
+                acked.push(hash);
+                nonce += 1;
+                current = None;
+            }
+            Ok(Err(e)) if e.message.contains("nonce too low") => {
+                nonce += 1;
+                current = None;
+            }
+            // Pooled (or being written) somewhere, a leader change, a replica down:
+            // the same transaction again, a little later.
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    Ok(acked)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaders_are_killed_under_load_and_nothing_acknowledged_is_lost() -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
+    init_group(dir.path())?;
+    let mut nodes = Vec::new();
+    for i in 1..=3 {
+        nodes.push(start_replica(dir.path(), i).await?);
+    }
+    let kills = kills();
+    let logs = nodes[0].logs();
+    logs.guard(GUARD + Duration::from_secs(10) * kills as u32, async {
+        let all = [0, 1, 2];
+        let urls: Vec<String> = nodes.iter().map(|n| n.http_url()).collect();
+        agreed_leader(&pick(&nodes, &all), None).await?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients: Vec<_> = (3..6)
+            .map(|account| tokio::spawn(client(urls.clone(), account, stop.clone())))
+            .collect();
+        let mut leader_id = None;
+        for kill in 0..kills {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let leader = agreed_leader(&pick(&nodes, &all), leader_id).await?;
+            leader_id = status(&nodes[leader]).await?["id"].as_u64();
+            nodes[leader].kill();
+            let others: Vec<usize> = all.into_iter().filter(|&i| i != leader).collect();
+            agreed_leader(&pick(&nodes, &others), leader_id)
+                .await
+                .map_err(|e| eyre!("kill {kill}: {e}"))?;
+            nodes[leader].start_again().await?;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut acked = Vec::new();
+        for c in clients {
+            acked.extend(c.await??);
+        }
+        ensure!(
+            acked.len() > KILLS,
+            "only {} sends were acknowledged",
+            acked.len()
+        );
+
+        // Every acknowledged transaction is included, once, on every replica, and every
+        // replica holds the same gapless chain.
+        included_everywhere(&pick(&nodes, &all), &acked).await?;
+        let leader = agreed_leader(&pick(&nodes, &all), None).await?;
+        let upto = head(&nodes[leader]).await?;
+        all_reach(&pick(&nodes, &all), upto).await?;
+        let reference = chain(&nodes[leader], upto).await?;
+        for node in &nodes {
+            ensure!(
+                chain(node, upto).await? == reference,
+                "replicas disagree on the chain"
+            );
+        }
+        let rpc = nodes[leader].rpc();
+        let mut seen = std::collections::HashSet::new();
+        for n in 1..=upto {
+            let block = rpc
+                .ok("eth_getBlockByNumber", json!([format!("{n:#x}"), false]))
+                .await?;
+            for tx in block["transactions"].as_array().into_iter().flatten() {
+                ensure!(seen.insert(tx.clone()), "{tx} included twice");
+            }
+        }
+        eprintln!(
+            "{kills} leader kills: {} acknowledged transactions, all included once, {upto} blocks",
+            acked.len()
+        );
+        Ok(())
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_node_is_the_leader_of_a_group_of_one() -> Result<()> {
     let node = TestNode::dev().await?;

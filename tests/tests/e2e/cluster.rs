@@ -381,7 +381,7 @@ async fn leaders_are_killed_under_load_and_nothing_acknowledged_is_lost() -> Res
             acked.extend(c.await??);
         }
         ensure!(
-            acked.len() > KILLS,
+            acked.len() > kills,
             "only {} sends were acknowledged",
             acked.len()
         );

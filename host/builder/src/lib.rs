@@ -586,11 +586,32 @@ impl Builder {
         *self.parked.lock() = Some(staging);
         let replicated = replicator.replicate(&block);
         let stored = self.stored_parked.lock().take();
-        match (replicated, stored) {
-            (Ok(()), Some(staging)) => Ok(self.announce(staging)),
+        if let Some(staging) = stored {
+            // Committed and stored here, whatever the wait for it said.
+            return Ok(self.announce(staging));
+        }
+        let own = self.parked.lock().take();
+        match (replicated, own) {
+            (Err(why), Some(staging)) => {
+                // Not committed: this replica no longer leads. The block is taken back; if
+                // the group commits it after all, it arrives as any leader's block does.
+                warn!(target: "ordo::builder", number, %why, "block not replicated; taken back");
+                self.take_back(staging);
+                Err(BuilderError::Replicated(format!(
+                    "block {number} was not replicated ({why})"
+                )))
+            }
+            (result, None) if self.commits.lock().failed.is_none() => {
+                // Taken back when another leader's block was committed at its height.
+                let why = result
+                    .err()
+                    .unwrap_or_else(|| "another leader's block won".into());
+                Err(BuilderError::Replicated(format!(
+                    "block {number} was not replicated ({why})"
+                )))
+            }
             (result, _) => {
-                // Staged here, not stored: this replica's state is ahead of its chain, and
-                // only a restart (which follows the log) sets it right.
+                // Neither stored nor taken back: this replica has stopped.
                 let why = match result {
                     Err(why) => why,
                     Ok(()) => "its entry was applied without storing it".into(),

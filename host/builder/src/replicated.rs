@@ -58,14 +58,20 @@ impl Builder {
             *self.stored_parked.lock() = Some(staging);
             return Ok(Applied::Stored);
         }
-        // Another leader's block while this replica's own waits for its entry: the own one
-        // lost (its entry comes later or never). Failing it also frees the builder thread,
-        // which may hold `sealing` while it waits for that block.
-        if self.parked.lock().is_some() {
-            return Err(BuilderError::Replicated(format!(
-                "block {} of another leader was committed while this replica's own block                  waited for its entry",
-                block.number()
-            )));
+        // Another leader's block at the height of this replica's own, which waits for its
+        // entry: the own one lost (Raft would have carried a committed entry over to the new
+        // leader, which would have built on it). This replica no longer leads: it stands by
+        // and takes its block back, which also frees the builder thread if it holds
+        // `sealing` while it waits for that block. The watcher of leadership lets it seal
+        // again when it leads.
+        let parked_number = self.parked.lock().as_ref().map(|s| s.block.number());
+        if parked_number.is_some_and(|n| n <= block.number()) {
+            self.standby
+                .store(true, std::sync::atomic::Ordering::Release);
+            if let Some(staging) = self.parked.lock().take() {
+                tracing::warn!(target: "ordo::builder", number = staging.block.number(), "another leader's block was committed at this height; own block taken back");
+                self.take_back(staging);
+            }
         }
         let _sealing = self.sealing.lock();
         let head = self.head();
@@ -148,6 +154,28 @@ impl Builder {
         )?;
         self.announce(staging);
         Ok(Applied::Stored)
+    }
+}
+
+impl Builder {
+    /// Undoes the staging of this replica's own block that the group did not commit: the
+    /// state drops the overlay and the cached values, the tip goes back to the head, and the
+    /// block's transactions return to the pool (they never left its WAL: their removal is
+    /// part of the block's batch).
+    pub(crate) fn take_back(&self, staging: Staging) {
+        let state = self.exec.state();
+        state.unstage(&staging.commit, &staging.staged);
+        *self.tip.lock() = self.head();
+        if let Ok(txs) = block_txs(&staging.block) {
+            self.pool
+                .restore(txs.iter().map(|tx| PooledTx::clone(tx)).collect());
+        }
+        let changed: Vec<Address> = staging.commit.accounts.iter().map(|(a, _)| *a).collect();
+        // The pool read the block's state for these senders; it reads the head's again.
+        self.pool.on_block(&[], &changed);
+        let mut commits = self.commits.lock();
+        commits.in_flight = false;
+        self.committed.notify_all();
     }
 }
 

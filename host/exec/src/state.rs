@@ -173,6 +173,42 @@ impl StateDb {
         Ok(())
     }
 
+    /// Takes back a staged block that will never be stored (a replica staged it as leader
+    /// and lost the leadership before the group committed it): the overlay goes, and every
+    /// cached value the block wrote is forgotten, so reads see the stored state again.
+    pub fn unstage(&self, commit: &BlockCommit, staged: &Arc<Staged>) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        {
+            let mut slot = self.staged.write();
+            if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, staged)) {
+                *slot = None;
+            }
+        }
+        if let Some(block) = &commit.block {
+            self.at
+                .store(block.number().saturating_sub(1), Ordering::Release);
+        }
+        // Fills that read the block's values before this are refused by the advance.
+        let _advance = self.generation.advance();
+        for address in &commit.wiped_storage {
+            let hashed = keccak256(address);
+            self.slots.retain(|(owner, _), _| owner != address);
+            self.nodes.retain(|(owner, _), _| *owner != hashed);
+        }
+        for (path, _) in &commit.account_nodes {
+            self.nodes.remove(&(STATE_TRIE_OWNER, *path));
+        }
+        for (owner, path, _) in &commit.storage_nodes {
+            self.nodes.remove(&(*owner, *path));
+        }
+        for (address, _) in &commit.accounts {
+            self.accounts.remove(address);
+        }
+        for (address, slot, _) in &commit.storage {
+            self.slots.remove(&(*address, *slot));
+        }
+    }
+
     /// The number and hash of the block staged over the stored state, if any.
     pub fn staged_block(&self) -> Option<(u64, B256)> {
         self.staged.read().as_ref().and_then(|s| s.block())

@@ -56,7 +56,7 @@ pub async fn start_replica(
             section.election_timeout_min_ms,
             section.election_timeout_max_ms,
         ),
-        block_within: Duration::from_millis(section.block_commit_timeout_ms.max(1)),
+        txs_within: Duration::from_millis(section.tx_commit_timeout_ms.max(1)),
     };
     let replica = Replica::start(
         settings,

@@ -74,9 +74,9 @@ pub struct ClusterSection {
     /// election. Failover takes about this long.
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
-    /// Longest a sealed block waits for the quorum before its leader gives it up (and stops
-    /// sealing until restarted).
-    pub block_commit_timeout_ms: u64,
+    /// Longest an accepted transaction waits for the quorum before its sender is told to
+    /// retry.
+    pub tx_commit_timeout_ms: u64,
 }
 
 /// One replica of the group.
@@ -100,7 +100,7 @@ impl Default for ClusterSection {
             heartbeat_ms: 100,
             election_timeout_min_ms: 300,
             election_timeout_max_ms: 600,
-            block_commit_timeout_ms: 3000,
+            tx_commit_timeout_ms: 3000,
         }
     }
 }

@@ -37,8 +37,9 @@ pub struct ReplicaSettings {
     pub heartbeat_ms: u64,
     /// A follower that hears no leader for a random time in this range (ms) stands.
     pub election_timeout_ms: (u64, u64),
-    /// Longest a sealed block waits for the quorum before the leader gives it up.
-    pub block_within: Duration,
+    /// Longest a group of accepted transactions waits for the quorum before their senders
+    /// are told to retry.
+    pub txs_within: Duration,
 }
 
 /// A running replica.
@@ -149,7 +150,7 @@ impl Replica {
         let replicator = Arc::new(RaftReplicator::new(
             raft.clone(),
             tokio::runtime::Handle::current(),
-            settings.block_within,
+            settings.txs_within,
         ));
         builder.set_replicator(replicator.clone());
         // Nothing this replica accepts is acknowledged before the group committed it.
@@ -283,6 +284,28 @@ impl Replica {
         }
     }
 
+    /// The group as the public dashboard shows it: each member's id, whether it votes and
+    /// leads, and (on the leader) how far its log matches. No addresses.
+    pub fn members_public(&self) -> Vec<serde_json::Value> {
+        let detail = self.detail();
+        detail
+            .members
+            .iter()
+            .map(|m| {
+                let matched = detail
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(&m.id).copied().flatten());
+                serde_json::json!({
+                    "id": m.id,
+                    "voter": m.voter,
+                    "leader": detail.status.leader_id == Some(m.id),
+                    "matchedIndex": matched,
+                })
+            })
+            .collect()
+    }
+
     /// Stops Raft and the replication listener.
     pub async fn shutdown(&self) {
         for task in self.tasks.lock().drain(..) {
@@ -321,9 +344,16 @@ impl Replica {
                 info!(target: "ordo::replica", id = self.id, "no longer leading: standing by");
                 let builder = self.builder.clone();
                 let _ = tokio::task::spawn_blocking(move || builder.stand_by()).await;
+            } else if leader && leading && self.builder.standing_by() {
+                // The builder stood by on its own (another leader's block was committed
+                // while this replica thought it led): start over, from the group's chain.
+                leading = false;
+                continue;
             }
-            if metrics.changed().await.is_err() {
-                return;
+            // Changes wake the watcher; the tick catches a builder that stood by on its own.
+            tokio::select! {
+                changed = metrics.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
         }
     }

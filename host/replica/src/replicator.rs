@@ -1,9 +1,13 @@
 //! The builder's [`Replicator`] and the pool's [`ordo_pool::TxReplicator`] on a Raft group:
 //! a sealed block becomes a `Block` entry, a WAL group of accepted transactions a `Txs`
 //! entry, and `replicate` returns once the group committed it and this replica applied it
-//! (which stored the block). Anything else, a lost leadership first of all, is an error: the block will
-//! not be stored here. A leader cut off from its group would wait for ever (openraft 0.9
-//! has no check-quorum step-down), so the wait is bounded: past it the block is given up.
+//! (which stored the block).
+//!
+//! A block waits as long as it takes: until it is committed, or until this replica learns
+//! that it no longer leads (openraft then fails the write), and the builder takes it back.
+//! A leader cut off from its group (openraft 0.9 does not step it down on its own) waits
+//! until the partition heals, sealing nothing meanwhile. Transactions wait at most
+//! `txs_within`: their senders are told to retry rather than kept waiting.
 
 use alloy_rlp::Encodable;
 use ordo_builder::Replicator;
@@ -16,7 +20,7 @@ use crate::types::{Command, CommandResult, Raft};
 pub struct RaftReplicator {
     raft: Raft,
     runtime: tokio::runtime::Handle,
-    within: std::time::Duration,
+    txs_within: std::time::Duration,
 }
 
 impl std::fmt::Debug for RaftReplicator {
@@ -26,25 +30,35 @@ impl std::fmt::Debug for RaftReplicator {
 }
 
 impl RaftReplicator {
-    /// Writes to `raft`, driving the write on `runtime`, giving a block up after `within`.
-    pub fn new(raft: Raft, runtime: tokio::runtime::Handle, within: std::time::Duration) -> Self {
+    /// Writes to `raft`, driving the write on `runtime`; a group of transactions is given up
+    /// after `txs_within`.
+    pub fn new(
+        raft: Raft,
+        runtime: tokio::runtime::Handle,
+        txs_within: std::time::Duration,
+    ) -> Self {
         Self {
             raft,
             runtime,
-            within,
+            txs_within,
         }
     }
 }
 
 impl RaftReplicator {
-    /// Writes `command` and waits (bounded) until it is committed and applied here.
-    fn write(&self, command: Command) -> Result<(), String> {
+    /// Writes `command` and waits until it is committed and applied here, or at most
+    /// `within`.
+    fn write(&self, command: Command, within: Option<std::time::Duration>) -> Result<(), String> {
         let write = self.raft.client_write(command);
-        let written = self
-            .runtime
-            .block_on(async { tokio::time::timeout(self.within, write).await })
-            .map_err(|_| format!("not committed within {:?}", self.within))?
-            .map_err(|e| e.to_string())?;
+        let written = self.runtime.block_on(async {
+            match within {
+                Some(within) => tokio::time::timeout(within, write)
+                    .await
+                    .map_err(|_| format!("not committed within {within:?}")),
+                None => Ok(write.await),
+            }
+        })?;
+        let written = written.map_err(|e| e.to_string())?;
         match written.data {
             CommandResult::Applied => Ok(()),
             CommandResult::Refused(why) => Err(why),
@@ -56,12 +70,12 @@ impl Replicator for RaftReplicator {
     fn replicate(&self, block: &BlockRecord) -> Result<(), String> {
         let mut rlp = Vec::with_capacity(block.length());
         block.encode(&mut rlp);
-        self.write(Command::Block(rlp.into()))
+        self.write(Command::Block(rlp.into()), None)
     }
 }
 
 impl ordo_pool::TxReplicator for RaftReplicator {
     fn replicate(&self, raws: Vec<alloy_primitives::Bytes>) -> Result<(), String> {
-        self.write(Command::Txs(raws))
+        self.write(Command::Txs(raws), Some(self.txs_within))
     }
 }

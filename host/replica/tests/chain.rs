@@ -345,7 +345,7 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cut_off_leader_gives_its_block_up_and_stores_nothing_more() {
+async fn a_cut_off_leader_takes_its_block_back_and_follows_once_healed() {
     let key = PrivateKeySigner::random();
     let spec = funded(&key);
     let faults = Faults::default();
@@ -363,30 +363,46 @@ async fn a_cut_off_leader_gives_its_block_up_and_stores_nothing_more() {
     let rest: Vec<&Replica> = replicas.iter().filter(|r| r.id != leader).collect();
     let next = leader_among(&rest, Some(leader)).await;
 
-    // The old leader still believes it leads; its block is never committed, so it is given
-    // up after the replicator's wait: not stored, and the builder stops.
+    // The old leader still believes it leads. Its block cannot be committed: it waits,
+    // staged and unstored, while the others go on without it.
     let stale = by_id(leader);
     stale.pool.submit(transfer(&key, 2).unwrap()).await.unwrap();
     let stale_builder = stale.builder.clone();
-    let sealed = tokio::task::spawn_blocking(move || stale_builder.build_one())
-        .await
-        .unwrap();
+    let sealing = tokio::task::spawn_blocking(move || stale_builder.build_one());
+    by_id(next).raft.ensure_linearizable().await.unwrap();
+    // The new leader's block 2 differs from the stale one (two transactions, not one).
+    let second = seal_block(by_id(next), &key, 2, 2).await.unwrap();
+    for r in &rest {
+        wait_head(r, second).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!sealing.is_finished(), "a cut-off leader's block finished");
+    assert_eq!(stale.storage.block(2).unwrap(), None);
+    assert_eq!(stale.builder.head().number(), 1);
+
+    // Healed: it learns of the new term, takes its block back (state, tip and pool as
+    // before), and follows: it executes the new leader's block 2 itself and stores it.
+    faults.heal();
+    let sealed = sealing.await.unwrap();
     assert!(
         sealed.is_err(),
         "a cut-off leader stored a block: {sealed:?}"
     );
-    assert_eq!(stale.builder.head().number(), 1);
-    assert_eq!(stale.storage.block(2).unwrap(), None);
-    assert!(stale.builder.halted().is_some());
-
-    // Healed: the group goes on without it, and it stores nothing of another leader's
-    // chain over its own given-up block (a restart makes it follow again).
-    faults.heal();
-    let second = seal_block(by_id(next), &key, 2, 1).await.unwrap();
-    for r in &rest {
-        wait_head(r, second).await;
+    wait_head(stale, second).await;
+    assert!(
+        stale.builder.halted().is_none(),
+        "{:?}",
+        stale.builder.halted()
+    );
+    assert_eq!(stale.builder.tip().hash, second);
+    for number in 0..=2 {
+        let hashes: Vec<Option<B256>> = replicas
+            .iter()
+            .map(|r| r.storage.block(number).unwrap().map(|b| b.hash))
+            .collect();
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "block {number}: {hashes:?}"
+        );
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(stale.storage.block(2).unwrap(), None);
-    assert_eq!(stale.builder.head().number(), 1);
 }

@@ -61,7 +61,7 @@ impl NodeApi {
 
     /// `ordo_nodeStatus`: the public, read-only snapshot the dashboard shows (no secrets,
     /// no operator controls): head, mempool, recent batches, plugins with their health,
-    /// searchers, halted or not.
+    /// searchers, halted or not, and on a replica its group (`cluster`, else null).
     pub(crate) fn node_status(&self) -> BackendResult<Box<RawValue>> {
         let head = self.builder.head();
         let pool = self.pool.status();
@@ -141,6 +141,11 @@ impl NodeApi {
             "batches": batches,
             "plugins": plugins,
             "searchers": searchers,
+            "cluster": self.cluster.get().map(|replica| {
+                let mut view = serde_json::to_value(replica.status()).unwrap_or_default();
+                view["members"] = replica.members_public().into();
+                view
+            }),
         });
         json(&v)
     }

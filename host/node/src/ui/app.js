@@ -106,6 +106,7 @@ async function refresh() {
       ])
     );
     renderPlugins(status.plugins);
+    renderCluster(status.cluster);
     fill(
       "searchers",
       Object.entries(status.searchers || {}).map(([who, s]) => [
@@ -119,6 +120,28 @@ async function refresh() {
   } catch (e) {
     document.getElementById("conn").textContent = "error: " + e.message;
   }
+}
+
+function renderCluster(cluster) {
+  const summary = document.getElementById("cluster");
+  if (!cluster) {
+    summary.textContent = "a single node (no replica group)";
+    fill("replicas", []);
+    return;
+  }
+  summary.textContent =
+    "this is replica " + cluster.id + " (" + cluster.role + "), term " + cluster.term +
+    ", commit index " + (cluster.commitIndex == null ? "–" : cluster.commitIndex) +
+    ", applied block " + cluster.appliedBlock;
+  fill(
+    "replicas",
+    cluster.members.map((m) => [
+      cell(m.id + (m.id === cluster.id ? " (this one)" : "")),
+      cell(m.leader ? "leader" : m.voter ? "follower" : "learner"),
+      cell(m.voter ? "yes" : "no"),
+      cell(m.matchedIndex == null ? "" : m.matchedIndex),
+    ])
+  );
 }
 
 async function refreshBlocks(head) {

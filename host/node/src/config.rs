@@ -70,8 +70,8 @@ pub struct ClusterSection {
     pub secret_file: Option<PathBuf>,
     /// Leader heartbeat interval, ms.
     pub heartbeat_ms: u64,
-    /// A follower that hears no leader for a random time between these (ms) stands for
-    /// election. Failover takes about this long.
+    /// A follower that hears no leader for a random time between these (ms), after the old
+    /// leader's lease (the maximum) ran out, stands for election.
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
     /// Longest an accepted transaction waits for the quorum before its sender is told to
@@ -99,7 +99,7 @@ impl Default for ClusterSection {
             secret_file: None,
             heartbeat_ms: 100,
             election_timeout_min_ms: 300,
-            election_timeout_max_ms: 600,
+            election_timeout_max_ms: 400,
             tx_commit_timeout_ms: 3000,
         }
     }

@@ -50,6 +50,11 @@ async fn start_replica(dir: &Path, i: usize) -> Result<TestNode> {
         config: Some(node_dir.join("ordo.toml")),
         datadir: Some(node_dir.join("data")),
         own_addresses: true,
+        // `scripts/soak-failover` measures failover at shorter blocks.
+        block_time_ms: std::env::var("ORDO_FAILOVER_BLOCK_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(NodeOpts::default().block_time_ms),
         ..NodeOpts::default()
     })
     .await

@@ -9,8 +9,6 @@ use ordo_rpc::{BackendError, BackendResult};
 use ordo_rpc_client::{ClientError, RpcClient};
 use serde_json::Value;
 
-use crate::NodeApi;
-
 /// Longest a forwarded call waits for the leader.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -20,15 +18,16 @@ pub(crate) struct Forwarder {
     clients: parking_lot::Mutex<std::collections::HashMap<u64, RpcClient>>,
 }
 
-impl NodeApi {
-    /// On a follower: the leader's answer to `method(params)`. `None` on the leader and on
-    /// a single node, which answer themselves.
+impl Forwarder {
+    /// On a follower (`replica` not leading): the leader's answer to `method(params)`.
+    /// `None` on the leader and on a single node (`replica` None), which answer themselves.
     pub(crate) async fn forward_if_following(
         &self,
+        replica: Option<&ordo_replica::Replica>,
         method: &str,
         params: Value,
     ) -> Option<BackendResult<Value>> {
-        let replica = self.cluster.get()?;
+        let replica = replica?;
         if replica.is_leader() {
             return None;
         }
@@ -38,7 +37,7 @@ impl NodeApi {
             )));
         };
         let client = {
-            let mut clients = self.forwarder.clients.lock();
+            let mut clients = self.clients.lock();
             match clients.get(&leader) {
                 Some(client) => client.clone(),
                 None => {

@@ -10,7 +10,7 @@
 
 use std::{path::Path, time::Duration};
 
-use alloy::primitives::{B256, U256};
+use alloy::primitives::{B256, Bytes, U256};
 use eyre::{Result, bail, ensure, eyre};
 use ordo_tests::*;
 use serde_json::{Value, json};
@@ -58,6 +58,30 @@ async fn start_replica(dir: &Path, i: usize) -> Result<TestNode> {
         ..NodeOpts::default()
     })
     .await
+}
+
+/// A group of three written by `ordo cluster init` into a temp dir, all replicas started.
+async fn start_group() -> Result<(tempfile::TempDir, Vec<TestNode>)> {
+    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
+    init_group(dir.path())?;
+    let mut nodes = Vec::new();
+    for i in 1..=3 {
+        nodes.push(start_replica(dir.path(), i).await?);
+    }
+    Ok((dir, nodes))
+}
+
+/// A signed transfer of 1 wei to a fresh address.
+fn transfer(signer: &alloy::signers::local::PrivateKeySigner, nonce: u64) -> (Bytes, B256) {
+    let tx = transfer_1559(
+        DEV_CHAIN_ID,
+        nonce,
+        random_address(),
+        U256::from(1),
+        50 * GWEI,
+        GWEI,
+    );
+    sign_raw(signer, tx)
 }
 
 async fn status(node: &TestNode) -> Result<Value> {
@@ -108,17 +132,7 @@ async fn send_round_robin(nodes: &[&TestNode], account: usize, count: u64) -> Re
     )?;
     let mut hashes = Vec::new();
     for i in 0..count {
-        let (raw, hash) = sign_raw(
-            &signer,
-            transfer_1559(
-                DEV_CHAIN_ID,
-                n0 + i,
-                random_address(),
-                U256::from(1),
-                50 * GWEI,
-                GWEI,
-            ),
-        );
+        let (raw, hash) = transfer(&signer, n0 + i);
         let node = nodes[i as usize % nodes.len()];
         match node.rpc().send_raw(&raw).await? {
             Ok(answered) => ensure!(answered == hash, "answered {answered}, sent {hash}"),
@@ -196,12 +210,7 @@ async fn all_reach(nodes: &[&TestNode], n: u64) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Result<()> {
-    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
-    init_group(dir.path())?;
-    let mut nodes = Vec::new();
-    for i in 1..=3 {
-        nodes.push(start_replica(dir.path(), i).await?);
-    }
+    let (_dir, mut nodes) = start_group().await?;
     let logs = nodes[0].logs();
     logs.guard(GUARD, async {
         let all = [0, 1, 2];
@@ -229,17 +238,7 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         included_everywhere(&pick(&nodes, &all), &hashes).await?;
         // A refusal is the leader's too: a replayed transaction is a nonce error everywhere.
         let signer = dev_signer(0);
-        let (replay, _) = sign_raw(
-            &signer,
-            transfer_1559(
-                DEV_CHAIN_ID,
-                0,
-                random_address(),
-                U256::from(1),
-                50 * GWEI,
-                GWEI,
-            ),
-        );
+        let (replay, _) = transfer(&signer, 0);
         for node in &nodes {
             match node.rpc().send_raw(&replay).await? {
                 Ok(hash) => bail!("a replayed nonce was accepted as {hash}"),
@@ -323,19 +322,7 @@ async fn client(
     let mut current = None;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let (raw, hash) = current
-            .get_or_insert_with(|| {
-                sign_raw(
-                    &signer,
-                    transfer_1559(
-                        DEV_CHAIN_ID,
-                        nonce,
-                        random_address(),
-                        U256::from(1),
-                        50 * GWEI,
-                        GWEI,
-                    ),
-                )
-            })
+            .get_or_insert_with(|| transfer(&signer, nonce))
             .clone();
         turn += 1;
         let rpc = Rpc::new(&urls[turn % urls.len()]);
@@ -360,12 +347,7 @@ async fn client(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaders_are_killed_under_load_and_nothing_acknowledged_is_lost() -> Result<()> {
-    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
-    init_group(dir.path())?;
-    let mut nodes = Vec::new();
-    for i in 1..=3 {
-        nodes.push(start_replica(dir.path(), i).await?);
-    }
+    let (_dir, mut nodes) = start_group().await?;
     let kills = kills();
     let logs = nodes[0].logs();
     logs.guard(GUARD + Duration::from_secs(10) * kills as u32, async {

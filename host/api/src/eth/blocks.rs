@@ -97,7 +97,12 @@ impl EthBlocks for NodeApi {
     fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
         Box::pin(async move {
             let forwarded = self
-                .forward_if_following("eth_sendRawTransaction", serde_json::json!([raw]))
+                .forwarder
+                .forward_if_following(
+                    self.cluster.get(),
+                    "eth_sendRawTransaction",
+                    serde_json::json!([raw]),
+                )
                 .await;
             if let Some(answer) = forwarded {
                 return serde_json::from_value(answer?).map_err(|e| {

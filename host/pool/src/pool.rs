@@ -63,8 +63,9 @@ pub struct Pool {
 /// Commits accepted transactions to a replica group's log (blocking; called on the WAL
 /// writer's thread with each group).
 pub trait TxReplicator: Send + Sync {
-    /// The raw transactions, in arrival order. `Ok` once the group committed them.
-    fn replicate(&self, raws: Vec<alloy_primitives::Bytes>) -> Result<(), String>;
+    /// The raw transactions with their senders, in arrival order. `Ok` once the group
+    /// committed them.
+    fn replicate(&self, txs: Vec<(alloy_primitives::Bytes, Address)>) -> Result<(), String>;
 }
 
 /// Why recently dropped transactions left the pool, so a wallet asking `ordo_txStatus`
@@ -487,7 +488,7 @@ impl GroupSink for Pool {
         let raws: Vec<_> = group
             .iter()
             .filter(|p| p.replicate)
-            .map(|p| p.tx.encoded.clone())
+            .map(|p| (p.tx.encoded.clone(), p.tx.sender))
             .collect();
         if raws.is_empty() {
             return Ok(());

@@ -4,7 +4,8 @@
 //! - [`PooledTx`]: a decoded, sender-recovered transaction as it travels wallet → pool →
 //!   builder. It keeps the exact EIP-2718 bytes it arrived with, so the WAL, the block body
 //!   and `eth_getRawTransaction`-style reads never re-encode.
-//! - [`decode_raw_tx`]: the stateless half of ingress (decode, type, size, signature).
+//! - [`decode_raw_tx`]: the stateless half of ingress (decode, type, size, signature);
+//!   [`decode_with_sender`] the same for bytes whose sender is known (a replica group's log).
 //! - [`BlockRecord`] / [`ReceiptRecord`] (block.rs): what a sealed block and its receipts look like in
 //!   storage. Blocks are real Ethereum headers (`alloy_consensus::Header`), hash = keccak(rlp).
 //! - [`ChainSpec`]: chain id, fee parameters and the genesis allocation.
@@ -31,7 +32,7 @@ pub use chain::{
     ChainSpec, DEV_ACCOUNTS, DEV_BALANCE_ETHER, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount,
 };
 pub use signing::{block_signer, block_signing_hash};
-pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx};
+pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};
 
 pub use alloy_consensus;
 pub use alloy_eips;

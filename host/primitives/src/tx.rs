@@ -125,6 +125,33 @@ impl PooledTx {
 /// Decodes EIP-2718 bytes, refuses blob transactions and oversized input, and recovers the
 /// sender. This is the CPU-heavy part of ingress; callers run it off the async reactor.
 pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
+    let tx = decode_envelope(raw)?;
+    let sender = tx
+        .recover_signer()
+        .map_err(|_| DecodeError::InvalidSender)?;
+    let hash = *tx.hash();
+    Ok(PooledTx {
+        tx,
+        sender,
+        hash,
+        encoded: Bytes::copy_from_slice(raw),
+    })
+}
+
+/// [`decode_raw_tx`] for bytes whose sender is already known (the replica that accepted
+/// them recovered it): the same checks, without the signature recovery.
+pub fn decode_with_sender(raw: &[u8], sender: Address) -> Result<PooledTx, DecodeError> {
+    let tx = decode_envelope(raw)?;
+    let hash = *tx.hash();
+    Ok(PooledTx {
+        tx,
+        sender,
+        hash,
+        encoded: Bytes::copy_from_slice(raw),
+    })
+}
+
+fn decode_envelope(raw: &[u8]) -> Result<TxEnvelope, DecodeError> {
     if raw.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -141,16 +168,7 @@ pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
     if tx.tx_type() == TxType::Eip4844 {
         return Err(DecodeError::TypeNotSupported);
     }
-    let sender = tx
-        .recover_signer()
-        .map_err(|_| DecodeError::InvalidSender)?;
-    let hash = *tx.hash();
-    Ok(PooledTx {
-        tx,
-        sender,
-        hash,
-        encoded: Bytes::copy_from_slice(raw),
-    })
+    Ok(tx)
 }
 
 /// Intrinsic gas of a transaction under Prague rules: the larger of the standard intrinsic
@@ -193,6 +211,30 @@ mod tests {
         assert_eq!(
             decode_raw_tx(&vec![0u8; MAX_TX_SIZE + 1]),
             Err(DecodeError::Oversized)
+        );
+    }
+
+    #[test]
+    fn a_known_sender_decodes_as_a_recovered_one_and_the_checks_still_apply() {
+        use alloy_consensus::{SignableTransaction, TxEip1559};
+        use alloy_signer::SignerSync;
+        #[allow(clippy::unwrap_used)]
+        let key = alloy_signer_local::PrivateKeySigner::from_slice(&[9u8; 32]).unwrap();
+        let tx = TxEip1559 {
+            chain_id: 1337,
+            gas_limit: 21_000,
+            max_fee_per_gas: 10,
+            to: TxKind::Call(Address::repeat_byte(0x42)),
+            ..Default::default()
+        };
+        #[allow(clippy::unwrap_used)]
+        let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+        let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
+        let recovered = decode_raw_tx(&raw);
+        assert_eq!(decode_with_sender(&raw, key.address()), recovered);
+        assert_eq!(
+            decode_with_sender(&[0x05, 0xc0], key.address()),
+            Err(DecodeError::TypeNotSupported)
         );
     }
 

@@ -68,13 +68,17 @@ impl ChainMachine {
 
     /// Applies one committed group of accepted transactions: every replica pools them (the
     /// leader that accepted them already has them), so whichever leads next includes them.
-    async fn apply_txs(&self, raws: Vec<alloy_primitives::Bytes>) -> CommandResult {
+    async fn apply_txs(
+        &self,
+        txs: Vec<(alloy_primitives::Bytes, alloy_primitives::Address)>,
+    ) -> CommandResult {
         let pool = self.pool.clone();
         let adopted = tokio::task::spawn_blocking(move || {
-            use rayon::prelude::*;
-            let txs: Vec<_> = raws
-                .par_iter()
-                .filter_map(|raw| ordo_primitives::decode_raw_tx(raw).ok())
+            // The leader recovered the senders; recovering them again on every replica
+            // would double the ingress CPU of the group.
+            let txs: Vec<_> = txs
+                .iter()
+                .filter_map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender).ok())
                 .collect();
             pool.adopt(txs)
         })
@@ -178,7 +182,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 EntryPayload::Normal(Command::Block(rlp)) => {
                     self.apply_block(entry.log_id, &rlp).await
                 }
-                EntryPayload::Normal(Command::Txs(raws)) => self.apply_txs(raws).await,
+                EntryPayload::Normal(Command::Txs(txs)) => self.apply_txs(txs).await,
             };
             out.push(result);
         }

@@ -75,7 +75,10 @@ impl Replicator for RaftReplicator {
 }
 
 impl ordo_pool::TxReplicator for RaftReplicator {
-    fn replicate(&self, raws: Vec<alloy_primitives::Bytes>) -> Result<(), String> {
-        self.write(Command::Txs(raws), Some(self.txs_within))
+    fn replicate(
+        &self,
+        txs: Vec<(alloy_primitives::Bytes, alloy_primitives::Address)>,
+    ) -> Result<(), String> {
+        self.write(Command::Txs(txs), Some(self.txs_within))
     }
 }

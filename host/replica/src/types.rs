@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use alloy_primitives::Bytes;
+use alloy_primitives::{Address, Bytes};
 use serde::{Deserialize, Serialize};
 
 /// A replica's id: stable across restarts, unique in the group.
@@ -11,9 +11,10 @@ pub type NodeId = u64;
 /// What the leader writes to the log. Followers apply the same commands in the same order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// Transactions the leader accepted, raw, in arrival order: one group commit of its WAL.
-    /// A sender hears back only once the quorum has committed them.
-    Txs(Vec<Bytes>),
+    /// Transactions the leader accepted, raw, with the senders it recovered, in arrival
+    /// order: one group commit of its WAL. A sender hears back only once the quorum has
+    /// committed them.
+    Txs(Vec<(Bytes, Address)>),
     /// A block the leader sealed (its stored record, RLP): every replica stores it, the
     /// followers after executing it to the same hash.
     Block(Bytes),

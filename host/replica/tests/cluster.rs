@@ -62,7 +62,10 @@ async fn start(id: NodeId, faults: &Faults) -> Fallible<Replica> {
 }
 
 fn txs(tag: &str) -> Command {
-    Command::Txs(vec![tag.as_bytes().to_vec().into()])
+    Command::Txs(vec![(
+        tag.as_bytes().to_vec().into(),
+        alloy_primitives::Address::ZERO,
+    )])
 }
 
 /// Waits until some replica other than `not` leads, as every reachable replica agrees.

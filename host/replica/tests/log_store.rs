@@ -31,7 +31,9 @@ fn entry(term: u64, index: u64, txs: &[&[u8]]) -> Entry<TypeConfig> {
     Entry {
         log_id: LogId::new(openraft::CommittedLeaderId::new(term, 1), index),
         payload: EntryPayload::Normal(Command::Txs(
-            txs.iter().map(|t| t.to_vec().into()).collect(),
+            txs.iter()
+                .map(|t| (t.to_vec().into(), alloy_primitives::Address::ZERO))
+                .collect(),
         )),
     }
 }

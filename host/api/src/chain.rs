@@ -58,6 +58,24 @@ impl NodeApi {
         self.per_sender.clone()
     }
 
+    /// On a follower, bundles are refused with where to send them: only the leader builds
+    /// blocks, and bundles do not go through the group's log yet (a follower holding one
+    /// would never use it).
+    pub(crate) fn refuse_bundles_if_following(&self) -> BackendResult<()> {
+        let Some(replica) = self.cluster.get() else {
+            return Ok(());
+        };
+        if replica.is_leader() {
+            return Ok(());
+        }
+        Err(BackendError::tx(match replica.leader_rpc() {
+            Some((id, addr)) => format!(
+                "this replica follows; send bundles to the leader (replica {id}, http://{addr})"
+            ),
+            None => "this replica follows and no replica leads right now; retry".into(),
+        }))
+    }
+
     /// While the operator has halted the sequencer, writes are refused (reads go on).
     pub(crate) fn refuse_if_halted(&self) -> BackendResult<()> {
         match self.builder.halted() {

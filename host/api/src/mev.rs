@@ -242,6 +242,7 @@ impl NodeApi {
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
         self.refuse_if_halted()?;
+        self.refuse_bundles_if_following()?;
         let args: SendBundleArgs = p.only()?;
         if let Some(field) = args.unsupported() {
             return Err(BackendError::invalid_params(format!(
@@ -344,6 +345,7 @@ impl NodeApi {
         p: &Params<'_>,
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
+        self.refuse_bundles_if_following()?;
         let args: CancelBundleArgs = p.only()?;
         if searcher.is_none() {
             return Err(BackendError::invalid_params(

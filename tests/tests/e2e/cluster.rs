@@ -246,6 +246,31 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
             }
         }
 
+        // Bundles only on the leader: a follower says where to send them.
+        let (raw, _) = transfer(&dev_signer(7), 0);
+        let target = format!("{:#x}", head(&nodes[leader]).await? + 50);
+        for (i, node) in nodes.iter().enumerate() {
+            let bundle = json!([{ "txs": [raw], "blockNumber": target }]);
+            let answer = node.rpc().call("eth_sendBundle", bundle).await?;
+            if i == leader {
+                ensure!(answer.is_ok(), "the leader refused a bundle: {answer:?}");
+            } else {
+                let refused = answer.err().map(|e| e.message).unwrap_or_default();
+                let leader_url = nodes[leader].http_url();
+                ensure!(
+                    refused.contains("send bundles to the leader")
+                        && leader_url.contains(
+                            refused
+                                .rsplit("http://")
+                                .next()
+                                .unwrap_or("-")
+                                .trim_end_matches(')')
+                        ),
+                    "a follower's answer to a bundle: {refused:?}"
+                );
+            }
+        }
+
         // Every replica stores the same chain.
         let upto = head(&nodes[leader]).await?;
         all_reach(&pick(&nodes, &all), upto).await?;

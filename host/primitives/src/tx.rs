@@ -129,26 +129,22 @@ pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
     let sender = tx
         .recover_signer()
         .map_err(|_| DecodeError::InvalidSender)?;
-    let hash = *tx.hash();
-    Ok(PooledTx {
-        tx,
-        sender,
-        hash,
-        encoded: Bytes::copy_from_slice(raw),
-    })
+    Ok(pooled(tx, sender, raw))
 }
 
 /// [`decode_raw_tx`] for bytes whose sender is already known (the replica that accepted
 /// them recovered it): the same checks, without the signature recovery.
 pub fn decode_with_sender(raw: &[u8], sender: Address) -> Result<PooledTx, DecodeError> {
-    let tx = decode_envelope(raw)?;
-    let hash = *tx.hash();
-    Ok(PooledTx {
+    Ok(pooled(decode_envelope(raw)?, sender, raw))
+}
+
+fn pooled(tx: TxEnvelope, sender: Address, raw: &[u8]) -> PooledTx {
+    PooledTx {
+        hash: *tx.hash(),
         tx,
         sender,
-        hash,
         encoded: Bytes::copy_from_slice(raw),
-    })
+    }
 }
 
 fn decode_envelope(raw: &[u8]) -> Result<TxEnvelope, DecodeError> {

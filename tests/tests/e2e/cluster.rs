@@ -190,6 +190,22 @@ async fn chain(node: &TestNode, upto: u64) -> Result<Vec<String>> {
     Ok(hashes)
 }
 
+/// Waits until every one of `nodes` has `leader`'s current head, and checks they all hold
+/// the same gapless chain up to it. Returns that head.
+async fn one_chain(leader: &TestNode, nodes: &[&TestNode]) -> Result<u64> {
+    let upto = head(leader).await?;
+    all_reach(nodes, upto).await?;
+    let reference = chain(leader, upto).await?;
+    for node in nodes {
+        ensure!(
+            chain(node, upto).await? == reference,
+            "{} disagrees with the leader on the chain",
+            node.http_url()
+        );
+    }
+    Ok(upto)
+}
+
 async fn head(node: &TestNode) -> Result<u64> {
     node.rpc().block_number().await
 }
@@ -272,15 +288,7 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         }
 
         // Every replica stores the same chain.
-        let upto = head(&nodes[leader]).await?;
-        all_reach(&pick(&nodes, &all), upto).await?;
-        let reference = chain(&nodes[leader], upto).await?;
-        for node in &nodes {
-            ensure!(
-                chain(node, upto).await? == reference,
-                "replicas disagree on the chain"
-            );
-        }
+        one_chain(&nodes[leader], &pick(&nodes, &all)).await?;
 
         // The leader dies right after acknowledging transactions it has not included yet.
         // The others elect one of them, go on from the committed chain, and include every
@@ -293,15 +301,7 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         included_everywhere(&pick(&nodes, &survivors), &acked).await?;
         let hashes = send_round_robin(&pick(&nodes, &survivors), 1, 12).await?;
         included_everywhere(&pick(&nodes, &survivors), &hashes).await?;
-        let upto = head(&nodes[new_leader]).await?;
-        all_reach(&pick(&nodes, &survivors), upto).await?;
-        let reference = chain(&nodes[new_leader], upto).await?;
-        for &i in &survivors {
-            ensure!(
-                chain(&nodes[i], upto).await? == reference,
-                "survivors disagree on the chain after the failover"
-            );
-        }
+        one_chain(&nodes[new_leader], &pick(&nodes, &survivors)).await?;
 
         // The old leader comes back as a follower and catches up.
         nodes[leader].start_again().await?;
@@ -427,15 +427,7 @@ async fn leaders_are_killed_under_load_and_nothing_acknowledged_is_lost() -> Res
         // replica holds the same gapless chain.
         included_everywhere(&pick(&nodes, &all), &acked).await?;
         let leader = agreed_leader(&pick(&nodes, &all), None).await?;
-        let upto = head(&nodes[leader]).await?;
-        all_reach(&pick(&nodes, &all), upto).await?;
-        let reference = chain(&nodes[leader], upto).await?;
-        for node in &nodes {
-            ensure!(
-                chain(node, upto).await? == reference,
-                "replicas disagree on the chain"
-            );
-        }
+        let upto = one_chain(&nodes[leader], &pick(&nodes, &all)).await?;
         let rpc = nodes[leader].rpc();
         let mut seen = std::collections::HashSet::new();
         for n in 1..=upto {

@@ -906,6 +906,10 @@ impl Builder {
                     }));
                     match finished {
                         Ok(Ok(_)) => {}
+                        Ok(Err(BuilderError::Replicated(why))) => {
+                            // Taken back: this replica no longer leads; it goes on following.
+                            warn!(target: "ordo::builder", number, %why, "block not stored here");
+                        }
                         Ok(Err(err)) => {
                             tracing::error!(target: "ordo::builder", number, %err, "storing a block failed; block production halted");
                         }

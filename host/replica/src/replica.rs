@@ -213,7 +213,9 @@ impl Replica {
 
     /// Whether this replica leads (as far as it knows).
     pub fn is_leader(&self) -> bool {
-        let m = self.raft.metrics().borrow().clone();
+        // Asked on every forwarded write: read the metrics in place, do not clone them.
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
         m.state == ServerState::Leader && m.current_leader == Some(self.id)
     }
 
@@ -284,11 +286,12 @@ impl Replica {
         }
     }
 
-    /// The group as the public dashboard shows it: each member's id, whether it votes and
-    /// leads, and (on the leader) how far its log matches. No addresses.
-    pub fn members_public(&self) -> Vec<serde_json::Value> {
+    /// The group as the public dashboard shows it: the public status, and each member's id,
+    /// whether it votes and leads, and (on the leader) how far its log matches. No
+    /// addresses.
+    pub fn public_view(&self) -> serde_json::Value {
         let detail = self.detail();
-        detail
+        let members: Vec<serde_json::Value> = detail
             .members
             .iter()
             .map(|m| {
@@ -303,7 +306,10 @@ impl Replica {
                     "matchedIndex": matched,
                 })
             })
-            .collect()
+            .collect();
+        let mut view = serde_json::to_value(&detail.status).unwrap_or_default();
+        view["members"] = members.into();
+        view
     }
 
     /// Stops Raft and the replication listener.

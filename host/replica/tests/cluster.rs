@@ -68,7 +68,7 @@ fn txs(tag: &str) -> Command {
     )])
 }
 
-/// Waits until some replica other than `not` leads, as every reachable replica agrees.
+/// Forms the group of `replicas`, all voters.
 async fn form(replicas: &[Replica]) {
     let members: Vec<_> = replicas.iter().map(|r| (r.id, &r.raft, r.addr)).collect();
     if let Err(e) = testing::form_group(&members).await {
@@ -76,6 +76,7 @@ async fn form(replicas: &[Replica]) {
     }
 }
 
+/// Waits until some replica other than `not` leads.
 async fn leader_among(replicas: &[&Replica], not: Option<NodeId>) -> NodeId {
     let rafts: Vec<&Raft> = replicas.iter().map(|r| &r.raft).collect();
     match testing::leader_among(&rafts, not, WAIT).await {

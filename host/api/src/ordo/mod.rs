@@ -141,11 +141,7 @@ impl NodeApi {
             "batches": batches,
             "plugins": plugins,
             "searchers": searchers,
-            "cluster": self.cluster.get().map(|replica| {
-                let mut view = serde_json::to_value(replica.status()).unwrap_or_default();
-                view["members"] = replica.members_public().into();
-                view
-            }),
+            "cluster": self.cluster.get().map(|replica| replica.public_view()),
         });
         json(&v)
     }

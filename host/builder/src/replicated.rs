@@ -21,14 +21,15 @@ impl Builder {
     }
 
     /// Stores `block`, which the replication log committed at `position` (encoded by the
-    /// replica). Blocking.
+    /// replica; `None` leaves the stored position as it was, for blocks a snapshot brings,
+    /// whose log entries this replica never saw). Blocking.
     ///
     /// A committed block this replica cannot store stops it for good ([`Builder::fail`]):
     /// its own block in flight, if any, is then never stored, so it cannot fork the chain.
     pub fn apply_committed(
         &self,
         block: &BlockRecord,
-        position: Vec<u8>,
+        position: Option<Vec<u8>>,
     ) -> Result<Applied, BuilderError> {
         let applied = self.try_apply_committed(block, position);
         if let Err(e) = &applied {
@@ -41,7 +42,7 @@ impl Builder {
     fn try_apply_committed(
         &self,
         block: &BlockRecord,
-        position: Vec<u8>,
+        position: Option<Vec<u8>>,
     ) -> Result<Applied, BuilderError> {
         if let Some(why) = self.commits.lock().failed.clone() {
             return Err(BuilderError::CommitFailed(why));
@@ -54,7 +55,7 @@ impl Builder {
             }
         };
         if let Some(staging) = own {
-            let staging = self.store(staging, Some(position))?;
+            let staging = self.store(staging, position)?;
             *self.stored_parked.lock() = Some(staging);
             return Ok(Applied::Stored);
         }
@@ -150,7 +151,7 @@ impl Builder {
                 block: sealed,
                 included: txs.len(),
             },
-            Some(position),
+            position,
         )?;
         self.announce(staging);
         Ok(Applied::Stored)
@@ -158,6 +159,11 @@ impl Builder {
 }
 
 impl Builder {
+    /// Waits until every block handed to storage is on disk. Blocking.
+    pub fn wait_stored(&self) -> Result<(), BuilderError> {
+        self.wait_for_commit()
+    }
+
     /// Undoes the staging of this replica's own block that the group did not commit: the
     /// state drops the overlay and the cached values, the tip goes back to the head, and the
     /// block's transactions return to the pool (they never left its WAL: their removal is

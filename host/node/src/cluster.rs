@@ -57,6 +57,9 @@ pub async fn start_replica(
             section.election_timeout_max_ms,
         ),
         txs_within: Duration::from_millis(section.tx_commit_timeout_ms.max(1)),
+        join: section.join,
+        snapshot_every: section.snapshot_every,
+        log_kept: section.log_kept,
     };
     let replica = Replica::start(
         settings,

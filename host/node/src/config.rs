@@ -77,6 +77,15 @@ pub struct ClusterSection {
     /// Longest an accepted transaction waits for the quorum before its sender is told to
     /// retry.
     pub tx_commit_timeout_ms: u64,
+    /// This replica joins a running group (its leader adds it with `admin_addReplica`)
+    /// instead of forming one from `peers` on its first start; `peers` then needs only
+    /// this replica's own entry.
+    pub join: bool,
+    /// A snapshot is taken every this many log entries, and the log before it purged
+    /// (but for `log_kept` entries): a replica further behind catches up by snapshot.
+    pub snapshot_every: u64,
+    /// Log entries kept behind the last snapshot.
+    pub log_kept: u64,
 }
 
 /// One replica of the group.
@@ -101,6 +110,9 @@ impl Default for ClusterSection {
             election_timeout_min_ms: 300,
             election_timeout_max_ms: 400,
             tx_commit_timeout_ms: 3000,
+            join: false,
+            snapshot_every: 10_000,
+            log_kept: 1_000,
         }
     }
 }

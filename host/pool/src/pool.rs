@@ -271,6 +271,12 @@ impl Pool {
         Ok(self.insert_durable(fresh))
     }
 
+    /// Every pooled transaction, each sender's in nonce order (what a replica's snapshot
+    /// hands a replica that catches up).
+    pub fn all_txs(&self) -> Vec<Arc<PooledTx>> {
+        self.inner.read().all()
+    }
+
     /// Startup: re-pools transactions read back from the WAL (already durable), in arrival
     /// order, validating each against the current limits and state. Entries no longer valid
     /// (included meanwhile, underpriced duplicates, over capacity) are removed from the WAL.

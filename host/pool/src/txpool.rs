@@ -207,6 +207,14 @@ impl TxPool {
         self.senders.contains_key(sender)
     }
 
+    /// Every pooled transaction, each sender's in nonce order.
+    pub fn all(&self) -> Vec<Arc<PooledTx>> {
+        self.senders
+            .values()
+            .flat_map(|s| s.txs.values().map(|e| e.tx.clone()))
+            .collect()
+    }
+
     /// Every sender with pooled transactions.
     pub fn senders(&self) -> Vec<Address> {
         self.senders.keys().copied().collect()

@@ -30,8 +30,8 @@ pub mod testing;
 mod types;
 
 pub use log_store::LogStore;
-pub use machine::ChainMachine;
+pub use machine::{ChainMachine, ChainSnapshot, SnapshotTaker};
 pub use network::{Faults, HttpNetwork, HttpPeer, node_at, router, serve};
 pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;
-pub use types::{Command, CommandResult, NodeId, Raft, TypeConfig};
+pub use types::{Command, CommandResult, NodeId, Raft, ReplicaNode, TypeConfig};

@@ -7,30 +7,79 @@
 //! after a restart, so applying is idempotent (a stored block is recognised and skipped).
 //! Membership is kept beside it ([`RaftMeta::Membership`]).
 //!
-//! Snapshots (catching up a replica whose log was purged) are not built yet: the log is
-//! kept whole (`SnapshotPolicy::Never`), and a snapshot install is refused.
+//! A snapshot ([`ChainSnapshot`]) catches up a replica whose missing entries were purged
+//! from the log. It does not carry the state: every replica starts from the same genesis,
+//! and executing the chain's blocks rebuilds the state exactly (the block hashes prove
+//! it). So a snapshot names the head it stands for and the transactions pooled there, and
+//! the replica installing it fetches the blocks it lacks from the replica that took it (or
+//! any other member) over the replication listener, and applies them as it applies
+//! committed blocks. Installing is idempotent and makes progress if interrupted: blocks
+//! stored stay stored, and the snapshot's log position is recorded only once all are.
 
-use std::{io::Cursor, sync::Arc};
+use std::{io::Cursor, sync::Arc, time::Duration};
 
+use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::Decodable;
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
-    StorageError, StorageIOError, StoredMembership,
+    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
+    StorageIOError, StoredMembership,
     storage::{RaftStateMachine, Snapshot},
 };
 use ordo_builder::Builder;
 use ordo_pool::Pool;
 use ordo_primitives::BlockRecord;
 use ordo_storage::{Storage, raft::RaftMeta};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 
-use crate::types::{Command, CommandResult, NodeId, TypeConfig};
+use crate::{
+    HttpNetwork,
+    network::BlocksRequest,
+    types::{Command, CommandResult, NodeId, ReplicaNode, TypeConfig},
+};
+
+type Membership = StoredMembership<NodeId, ReplicaNode>;
+type Meta = SnapshotMeta<NodeId, ReplicaNode>;
+
+/// What a snapshot's data holds: where the chain stood at the snapshot's log position.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChainSnapshot {
+    /// The replica that took it, which serves the blocks.
+    pub source: NodeId,
+    /// The last block applied at that position.
+    pub head: u64,
+    /// Its hash.
+    pub head_hash: B256,
+    /// The transactions pooled there (committed, not yet included), raw, with their senders.
+    pub pool: Vec<(Bytes, Address)>,
+}
+
+/// A snapshot as stored: its description and its data.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: Meta,
+    data: Vec<u8>,
+}
+
+/// How far this state machine has applied the log, kept in memory between entries (only a
+/// block's position is on disk; see the module docs).
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    log_id: Option<LogId<NodeId>>,
+    membership: Membership,
+    /// The last block applied: number and hash.
+    block: (u64, B256),
+}
 
 /// The chain as Raft's state machine.
 #[derive(Clone)]
 pub struct ChainMachine {
+    id: NodeId,
     builder: Arc<Builder>,
     pool: Arc<Pool>,
     storage: Storage,
+    network: HttpNetwork,
+    progress: Arc<Mutex<Progress>>,
 }
 
 impl std::fmt::Debug for ChainMachine {
@@ -40,13 +89,28 @@ impl std::fmt::Debug for ChainMachine {
 }
 
 impl ChainMachine {
-    /// The state machine of the chain `builder` extends, stored in `storage`, with `pool`
-    /// (the builder's) taking the committed transactions.
-    pub fn new(builder: Arc<Builder>, pool: Arc<Pool>, storage: Storage) -> Self {
+    /// Replica `id`'s state machine of the chain `builder` extends, stored in `storage`,
+    /// with `pool` (the builder's) taking the committed transactions; `network` fetches the
+    /// blocks of a snapshot being installed.
+    pub fn new(
+        id: NodeId,
+        builder: Arc<Builder>,
+        pool: Arc<Pool>,
+        storage: Storage,
+        network: HttpNetwork,
+    ) -> Self {
+        let head = builder.head();
+        let progress = Progress {
+            block: (head.number(), head.hash),
+            ..Progress::default()
+        };
         Self {
+            id,
             builder,
             pool,
             storage,
+            network,
+            progress: Arc::new(Mutex::new(progress)),
         }
     }
 
@@ -103,48 +167,169 @@ impl ChainMachine {
             Ok(block) => block,
             Err(e) => return CommandResult::Refused(format!("block entry does not decode: {e}")),
         };
-        let position = match serde_json::to_vec(&log_id) {
+        match self.apply_one(block, Some(log_id)).await {
+            Ok(()) => CommandResult::Applied,
+            Err(e) => CommandResult::Refused(e),
+        }
+    }
+
+    /// Stores one committed block (`position`: its log entry, `None` for a block a
+    /// snapshot brings) and records it as the last applied.
+    async fn apply_one(
+        &self,
+        block: BlockRecord,
+        position: Option<LogId<NodeId>>,
+    ) -> Result<(), String> {
+        let position = match position.map(|p| serde_json::to_vec(&p)).transpose() {
             Ok(bytes) => bytes,
-            Err(e) => return CommandResult::Refused(e.to_string()),
+            Err(e) => return Err(e.to_string()),
         };
         let builder = self.builder.clone();
-        let number = block.number();
+        let (number, hash) = (block.number(), block.hash);
         let applied =
             tokio::task::spawn_blocking(move || builder.apply_committed(&block, position)).await;
         match applied {
-            Ok(Ok(_)) => CommandResult::Applied,
+            Ok(Ok(_)) => {
+                let mut progress = self.progress.lock();
+                if number > progress.block.0 {
+                    progress.block = (number, hash);
+                }
+                Ok(())
+            }
             Ok(Err(e)) => {
                 // The group committed a block this replica cannot store: it no longer
                 // follows the chain. Every later block will be refused as well.
                 tracing::error!(target: "ordo::replica", number, error = %e, "a committed block was not applied");
-                CommandResult::Refused(e.to_string())
+                Err(e.to_string())
             }
-            Err(e) => CommandResult::Refused(format!("applying block {number} panicked: {e}")),
+            Err(e) => Err(format!("applying block {number} panicked: {e}")),
         }
+    }
+
+    /// Brings this replica to the snapshot's chain: the blocks it lacks, fetched from the
+    /// snapshot's source (else any other member) and applied in order; then its pooled
+    /// transactions.
+    async fn catch_up(&self, meta: &Meta, snapshot: &ChainSnapshot) -> Result<(), String> {
+        let mut sources: Vec<(NodeId, String)> = meta
+            .last_membership
+            .membership()
+            .nodes()
+            .filter(|(id, _)| **id != self.id)
+            .map(|(id, node)| (*id, node.addr.clone()))
+            .collect();
+        sources.sort_by_key(|(id, _)| *id != snapshot.source);
+        let mut tries = 0;
+        loop {
+            let next = self.progress.lock().block.0 + 1;
+            if next > snapshot.head {
+                break;
+            }
+            let req = BlocksRequest {
+                from: next,
+                to: snapshot.head.min(next + 255),
+            };
+            let (source, addr) = &sources[tries % sources.len().max(1)];
+            let page = self.network.fetch_blocks(*source, addr, req).await;
+            let blocks = match page {
+                Ok(blocks) if !blocks.is_empty() => blocks,
+                // Not stored there (yet), or not reachable: the next member, then again.
+                other => {
+                    tries += 1;
+                    if tries > 20 * sources.len().max(1) {
+                        return Err(format!(
+                            "blocks {}..={} of the snapshot could not be fetched: {:?}",
+                            req.from,
+                            req.to,
+                            other.err()
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            for rlp in blocks {
+                let block = BlockRecord::decode(&mut &rlp[..])
+                    .map_err(|e| format!("a snapshot block does not decode: {e}"))?;
+                self.apply_one(block, None).await?;
+            }
+        }
+        let (head, hash) = self.progress.lock().block;
+        if head == snapshot.head && hash != snapshot.head_hash {
+            return Err(format!(
+                "block {head} here is {hash}, the snapshot's is {}",
+                snapshot.head_hash
+            ));
+        }
+        let pool = self.pool.clone();
+        let txs = snapshot.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let txs: Vec<_> = txs
+                .iter()
+                .filter_map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender).ok())
+                .collect();
+            pool.adopt(txs)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("pooling the snapshot's transactions: {e}"))?;
+        // Every block stored before the snapshot's position is recorded, so a restart
+        // never finds a position ahead of its chain.
+        let builder = self.builder.clone();
+        tokio::task::spawn_blocking(move || builder.wait_stored())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn put<T: Serialize>(&self, which: RaftMeta, value: &T) -> Result<(), std::io::Error> {
+        let bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+        self.storage
+            .put_raft_meta(which, &bytes)
+            .map_err(std::io::Error::other)
     }
 }
 
-impl RaftSnapshotBuilder<TypeConfig> for ChainMachine {
+/// Takes a snapshot from what the state machine had applied when it was asked (openraft
+/// builds it beside the applying, which goes on).
+pub struct SnapshotTaker {
+    storage: Storage,
+    meta: Meta,
+    snapshot: ChainSnapshot,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotTaker {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        Err(StorageIOError::write_snapshot(
-            None,
-            &std::io::Error::other("chain snapshots are not built yet"),
-        )
-        .into())
+        let data = serde_json::to_vec(&self.snapshot)
+            .map_err(|e| StorageIOError::write_snapshot(Some(self.meta.signature()), &e))?;
+        let stored = serde_json::to_vec(&StoredSnapshot {
+            meta: self.meta.clone(),
+            data: data.clone(),
+        })
+        .map_err(|e| StorageIOError::write_snapshot(Some(self.meta.signature()), &e))?;
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || storage.put_raft_meta(RaftMeta::Snapshot, &stored))
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(Some(self.meta.signature()), &e))?
+            .map_err(|e| StorageIOError::write_snapshot(Some(self.meta.signature()), &e))?;
+        tracing::info!(target: "ordo::replica", index = ?self.meta.last_log_id.map(|l| l.index), head = self.snapshot.head, pooled = self.snapshot.pool.len(), "snapshot taken");
+        Ok(Snapshot {
+            meta: self.meta.clone(),
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for ChainMachine {
-    type SnapshotBuilder = Self;
+    type SnapshotBuilder = SnapshotTaker;
 
     async fn applied_state(
         &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>>
-    {
+    ) -> Result<(Option<LogId<NodeId>>, Membership), StorageError<NodeId>> {
         let applied: Option<LogId<NodeId>> = self
             .read(RaftMeta::Applied)
             .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let membership: StoredMembership<NodeId, BasicNode> = self
+        let membership: Membership = self
             .read(RaftMeta::Membership)
             .map_err(|e| StorageIOError::read_state_machine(&e))?
             .unwrap_or_default();
@@ -153,6 +338,12 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
             membership
         } else {
             StoredMembership::default()
+        };
+        let head = self.builder.head();
+        *self.progress.lock() = Progress {
+            log_id: applied,
+            membership: membership.clone(),
+            block: (head.number(), head.hash),
         };
         Ok((applied, membership))
     }
@@ -164,10 +355,11 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
     {
         let mut out = Vec::new();
         for entry in entries {
+            let log_id = entry.log_id;
             let result = match entry.payload {
                 EntryPayload::Blank => CommandResult::Applied,
                 EntryPayload::Membership(membership) => {
-                    let stored = StoredMembership::new(Some(entry.log_id), membership);
+                    let stored = StoredMembership::new(Some(log_id), membership);
                     let bytes = serde_json::to_vec(&stored)
                         .map_err(|e| StorageIOError::write_state_machine(&e))?;
                     let storage = self.storage.clone();
@@ -177,20 +369,47 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                     .await
                     .map_err(|e| StorageIOError::write_state_machine(&e))?
                     .map_err(|e| StorageIOError::write_state_machine(&e))?;
+                    self.progress.lock().membership = stored;
                     CommandResult::Applied
                 }
-                EntryPayload::Normal(Command::Block(rlp)) => {
-                    self.apply_block(entry.log_id, &rlp).await
-                }
+                EntryPayload::Normal(Command::Block(rlp)) => self.apply_block(log_id, &rlp).await,
                 EntryPayload::Normal(Command::Txs(txs)) => self.apply_txs(txs).await,
             };
+            self.progress.lock().log_id = Some(log_id);
             out.push(result);
         }
         Ok(out)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        self.clone()
+        // Called between two applies: what is applied now is what the snapshot stands for.
+        let progress = self.progress.lock().clone();
+        let pool = self
+            .pool
+            .all_txs()
+            .iter()
+            .map(|tx| (tx.encoded.clone(), tx.sender))
+            .collect();
+        let snapshot_id = format!(
+            "{}-{}-{}",
+            self.id,
+            progress.log_id.map(|l| l.index).unwrap_or_default(),
+            progress.block.0
+        );
+        SnapshotTaker {
+            storage: self.storage.clone(),
+            meta: SnapshotMeta {
+                last_log_id: progress.log_id,
+                last_membership: progress.membership,
+                snapshot_id,
+            },
+            snapshot: ChainSnapshot {
+                source: self.id,
+                head: progress.block.0,
+                head_hash: progress.block.1,
+                pool,
+            },
+        }
     }
 
     async fn begin_receiving_snapshot(
@@ -201,19 +420,52 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
 
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta<NodeId, BasicNode>,
-        _snapshot: Box<Cursor<Vec<u8>>>,
+        meta: &Meta,
+        snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<NodeId>> {
-        Err(StorageIOError::read_snapshot(
-            Some(meta.signature()),
-            &std::io::Error::other("chain snapshots are not installed yet"),
-        )
-        .into())
+        let failed = |e: &dyn std::fmt::Display| {
+            StorageError::from(StorageIOError::read_snapshot(
+                Some(meta.signature()),
+                &std::io::Error::other(e.to_string()),
+            ))
+        };
+        let data = snapshot.into_inner();
+        let chain: ChainSnapshot = serde_json::from_slice(&data).map_err(|e| failed(&e))?;
+        tracing::info!(target: "ordo::replica", index = ?meta.last_log_id.map(|l| l.index), head = chain.head, from = chain.source, "installing a snapshot");
+        self.catch_up(meta, &chain).await.map_err(|e| failed(&e))?;
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        let this = self.clone();
+        let meta_owned = meta.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), std::io::Error> {
+            this.put(RaftMeta::Membership, &meta_owned.last_membership)?;
+            this.put(RaftMeta::Snapshot, &stored)?;
+            if let Some(applied) = meta_owned.last_log_id {
+                this.put(RaftMeta::Applied, &applied)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| failed(&e))?
+        .map_err(|e| failed(&e))?;
+        let mut progress = self.progress.lock();
+        progress.log_id = meta.last_log_id;
+        progress.membership = meta.last_membership.clone();
+        tracing::info!(target: "ordo::replica", head = progress.block.0, "snapshot installed");
+        Ok(())
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        Ok(None)
+        let stored: Option<StoredSnapshot> = self
+            .read(RaftMeta::Snapshot)
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(stored.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
     }
 }

@@ -1,7 +1,9 @@
 //! Replica-to-replica transport: openraft's three RPCs as JSON over HTTP on a listener of
 //! their own (never the public RPC port), each request carrying the group's shared secret.
 //!
-//! [`serve`] answers them for one replica; [`HttpNetwork`] sends them. A peer that cannot be
+//! [`serve`] answers them for one replica; [`HttpNetwork`] sends them. A fourth route,
+//! `/chain/blocks`, serves stored blocks to a replica installing a snapshot (which names
+//! the chain's head, not its blocks: see machine.rs). A peer that cannot be
 //! reached is `Unreachable` (openraft backs off) rather than a network error it would retry
 //! hot. [`Faults`] is the seam for partitions: a link it cuts behaves like a dead peer, in
 //! both directions, so tests split a group deterministically.
@@ -16,7 +18,6 @@ use axum::{
     routing::post,
 };
 use openraft::{
-    BasicNode,
     error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable},
     network::{RPCOption, RaftNetwork, RaftNetworkFactory},
     raft::{
@@ -24,11 +25,13 @@ use openraft::{
         InstallSnapshotResponse, VoteRequest, VoteResponse,
     },
 };
+use alloy_primitives::Bytes;
+use ordo_storage::Storage;
 use parking_lot::RwLock;
 use serde::{Serialize, de::DeserializeOwned};
 use subtle::ConstantTimeEq;
 
-use crate::types::{NodeId, Raft, TypeConfig};
+use crate::types::{NodeId, Raft, ReplicaNode, TypeConfig};
 
 /// Links cut on purpose (tests, drills): a cut link drops every RPC between its two ends.
 #[derive(Debug, Clone, Default)]
@@ -58,26 +61,46 @@ impl Faults {
 #[derive(Clone)]
 struct Server {
     raft: Raft,
+    storage: Storage,
     secret: Arc<str>,
     me: NodeId,
     faults: Faults,
 }
 
-/// The replication listener's routes for `raft`, answering only requests that carry
-/// `secret`.
-pub fn router(raft: Raft, me: NodeId, secret: Arc<str>, faults: Faults) -> Router {
+/// The replication listener's routes for `raft` (and the blocks stored in `storage`),
+/// answering only requests that carry `secret`.
+pub fn router(
+    raft: Raft,
+    storage: Storage,
+    me: NodeId,
+    secret: Arc<str>,
+    faults: Faults,
+) -> Router {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
+        .route("/chain/blocks", post(blocks))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(Server {
             raft,
+            storage,
             secret,
             me,
             faults,
         })
 }
+
+/// Which stored blocks a catching-up replica asks for: `from..=to`.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+pub(crate) struct BlocksRequest {
+    pub from: u64,
+    pub to: u64,
+}
+
+/// Most bytes of blocks one `/chain/blocks` answer carries (it stops after the block that
+/// crosses this), so a page stays far below [`MAX_RPC_BYTES`] however big blocks are.
+const BLOCKS_PAGE_BYTES: usize = 8 << 20;
 
 /// Serves [`router`] on `listener` until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
@@ -148,6 +171,41 @@ async fn snapshot(
     Json(server.raft.install_snapshot(req).await).into_response()
 }
 
+async fn blocks(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Json(req): Json<BlocksRequest>,
+) -> Response {
+    if let Some(refused) = server.refuse(&headers) {
+        return refused;
+    }
+    let storage = server.storage.clone();
+    // Blocks in order from `from`, as many as are stored here (a block still being
+    // committed ends the page early; the asker comes back for it).
+    let read = tokio::task::spawn_blocking(move || -> Result<Vec<Bytes>, String> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for number in req.from..=req.to {
+            let Some(block) = storage.block(number).map_err(|e| e.to_string())? else {
+                break;
+            };
+            let rlp = alloy_rlp::encode(&block);
+            bytes += rlp.len();
+            out.push(Bytes::from(rlp));
+            if bytes >= BLOCKS_PAGE_BYTES {
+                break;
+            }
+        }
+        Ok(out)
+    })
+    .await;
+    match read {
+        Ok(Ok(blocks)) => Json(blocks).into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 /// Sends a replica's RPCs to its peers over HTTP.
 #[derive(Debug, Clone)]
 pub struct HttpNetwork {
@@ -173,6 +231,35 @@ impl HttpNetwork {
     }
 }
 
+impl HttpNetwork {
+    /// Stored blocks `from..=to` (RLP records, in order; fewer when the peer has fewer) from
+    /// the replica listening at `addr`.
+    pub(crate) async fn fetch_blocks(
+        &self,
+        target: NodeId,
+        addr: &str,
+        req: BlocksRequest,
+    ) -> Result<Vec<Bytes>, String> {
+        if self.faults.is_cut(self.me, target) {
+            return Err(format!("link to {target} cut"));
+        }
+        let answer = self
+            .client
+            .post(format!("http://{addr}/chain/blocks"))
+            .bearer_auth(&*self.secret)
+            .header(FROM_HEADER, self.me.to_string())
+            .timeout(Duration::from_secs(30))
+            .json(&req)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !answer.status().is_success() {
+            return Err(format!("replica {target} answered {}", answer.status()));
+        }
+        answer.json().await.map_err(|e| e.to_string())
+    }
+}
+
 /// One peer.
 #[derive(Debug)]
 pub struct HttpPeer {
@@ -184,7 +271,7 @@ pub struct HttpPeer {
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     type Network = HttpPeer;
 
-    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> HttpPeer {
+    async fn new_client(&mut self, target: NodeId, node: &ReplicaNode) -> HttpPeer {
         HttpPeer {
             net: self.clone(),
             target,
@@ -199,7 +286,7 @@ impl HttpPeer {
         path: &str,
         req: &Req,
         option: &RPCOption,
-    ) -> Result<Resp, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>
+    ) -> Result<Resp, RPCError<NodeId, ReplicaNode, RaftError<NodeId, E>>>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
@@ -248,7 +335,7 @@ impl RaftNetwork<TypeConfig> for HttpPeer {
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, ReplicaNode, RaftError<NodeId>>> {
         self.send("append", &rpc, &option).await
     }
 
@@ -258,7 +345,7 @@ impl RaftNetwork<TypeConfig> for HttpPeer {
         option: RPCOption,
     ) -> Result<
         InstallSnapshotResponse<NodeId>,
-        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
+        RPCError<NodeId, ReplicaNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
         self.send("snapshot", &rpc, &option).await
     }
@@ -267,14 +354,15 @@ impl RaftNetwork<TypeConfig> for HttpPeer {
         &mut self,
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
-    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, ReplicaNode, RaftError<NodeId>>> {
         self.send("vote", &rpc, &option).await
     }
 }
 
-/// The address a replica's listener is reached at, as its `BasicNode`.
-pub fn node_at(addr: SocketAddr) -> BasicNode {
-    BasicNode {
+/// A member reached at `addr` (its replication listener), serving JSON-RPC at `rpc`.
+pub fn node_at(addr: SocketAddr, rpc: SocketAddr) -> ReplicaNode {
+    ReplicaNode {
         addr: addr.to_string(),
+        rpc: rpc.to_string(),
     }
 }

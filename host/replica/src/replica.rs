@@ -40,6 +40,15 @@ pub struct ReplicaSettings {
     /// Longest a group of accepted transactions waits for the quorum before their senders
     /// are told to retry.
     pub txs_within: Duration,
+    /// This replica joins a running group (the leader adds it: `admin_addReplica`) rather
+    /// than forming one on its first start.
+    pub join: bool,
+    /// A snapshot is taken after this many log entries; the log before it is then purged,
+    /// but for the last `log_kept` entries (a replica further behind catches up by
+    /// snapshot).
+    pub snapshot_every: u64,
+    /// Entries kept in the log behind the last snapshot.
+    pub log_kept: u64,
 }
 
 /// A running replica.
@@ -50,7 +59,6 @@ pub struct Replica {
     storage: Storage,
     builder: Arc<Builder>,
     addr: SocketAddr,
-    rpc: Arc<BTreeMap<NodeId, SocketAddr>>,
     tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -95,6 +103,10 @@ pub struct ClusterDetail {
     pub members: Vec<Member>,
     /// On the leader: how far each replica's log matches, by id.
     pub replication: Option<BTreeMap<NodeId, Option<u64>>>,
+    /// The last log index the current snapshot covers.
+    pub snapshot_index: Option<u64>,
+    /// The last log index purged from the log here (it is in the snapshot).
+    pub purged_index: Option<u64>,
     /// Milliseconds since the leader last heard from a quorum (leader only).
     pub millis_since_quorum_ack: Option<u64>,
 }
@@ -104,7 +116,10 @@ pub struct ClusterDetail {
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     pub id: NodeId,
+    /// The replication listener.
     pub addr: String,
+    /// The public JSON-RPC address.
+    pub rpc: String,
     pub voter: bool,
 }
 
@@ -129,8 +144,12 @@ impl Replica {
             heartbeat_interval: settings.heartbeat_ms,
             election_timeout_min: min,
             election_timeout_max: max,
-            // Snapshots are not built yet (the machine refuses them): the log stays whole.
-            snapshot_policy: SnapshotPolicy::Never,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(settings.snapshot_every.max(1)),
+            max_in_snapshot_log_to_keep: settings.log_kept,
+            // A replica this far behind is sent a snapshot rather than the entries.
+            replication_lag_threshold: settings.snapshot_every.max(1) + settings.log_kept,
+            // Installing a snapshot executes the blocks the replica lacks before it answers.
+            install_snapshot_timeout: 60_000,
             // A block entry carries a whole block: a few per request keep a request small
             // enough to arrive within a heartbeat.
             max_payload_entries: 16,
@@ -138,12 +157,19 @@ impl Replica {
         }
         .validate()
         .map_err(|e| format!("replication settings: {e}"))?;
+        let network = HttpNetwork::new(id, settings.secret.clone(), faults.clone());
         let raft = Raft::new(
             id,
             Arc::new(config),
-            HttpNetwork::new(id, settings.secret.clone(), faults.clone()),
+            network.clone(),
             LogStore::new(storage.clone()),
-            ChainMachine::new(builder.clone(), pool.clone(), storage.clone()),
+            ChainMachine::new(
+                id,
+                builder.clone(),
+                pool.clone(),
+                storage.clone(),
+                network,
+            ),
         )
         .await
         .map_err(|e| format!("starting Raft: {e}"))?;
@@ -156,7 +182,13 @@ impl Replica {
         // Nothing this replica accepts is acknowledged before the group committed it.
         pool.set_replicator(replicator);
         let serving = tokio::spawn({
-            let router = router(raft.clone(), id, settings.secret.clone(), faults);
+            let router = router(
+                raft.clone(),
+                storage.clone(),
+                id,
+                settings.secret.clone(),
+                faults,
+            );
             async move {
                 if let Err(e) = serve(listener, router).await {
                     tracing::error!(target: "ordo::replica", %e, "replication listener failed");
@@ -169,15 +201,17 @@ impl Replica {
             storage,
             builder,
             addr,
-            rpc: Arc::new(settings.rpc.clone()),
             tasks: Default::default(),
         };
-        if !raft.is_initialized().await.map_err(|e| e.to_string())? {
-            let members: BTreeMap<NodeId, openraft::BasicNode> = settings
-                .members
-                .iter()
-                .map(|(id, addr)| (*id, node_at(*addr)))
-                .collect();
+        if !settings.join && !raft.is_initialized().await.map_err(|e| e.to_string())? {
+            let mut members = BTreeMap::new();
+            for (member, addr) in &settings.members {
+                let rpc = settings
+                    .rpc
+                    .get(member)
+                    .ok_or_else(|| format!("replica {member} has no RPC address"))?;
+                members.insert(*member, node_at(*addr, *rpc));
+            }
             // Every replica proposes the same membership on its first start; openraft
             // keeps one and refuses the rest as "already initialized".
             if let Err(e) = raft.initialize(members).await {
@@ -227,8 +261,93 @@ impl Replica {
     /// The leader's id and public JSON-RPC address, if a leader is known and it is not this
     /// replica.
     pub fn leader_rpc(&self) -> Option<(NodeId, SocketAddr)> {
-        let leader = self.leader().filter(|&l| l != self.id)?;
-        self.rpc.get(&leader).map(|addr| (leader, *addr))
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        let leader = m.current_leader.filter(|&l| l != self.id)?;
+        let node = m.membership_config.membership().get_node(&leader)?;
+        node.rpc.parse().ok().map(|addr| (leader, addr))
+    }
+
+    /// Adds replica `id` (replication listener `addr`, public RPC `rpc`) to the group as a
+    /// voter, online: first as a learner, which catches up (by snapshot when the log it
+    /// needs was purged), then into the voters. Only the leader can; the others say who
+    /// leads.
+    pub async fn add_replica(
+        &self,
+        id: NodeId,
+        addr: SocketAddr,
+        rpc: SocketAddr,
+    ) -> Result<ClusterDetail, String> {
+        self.must_lead()?;
+        let voters = self.voters();
+        if voters.contains(&id) {
+            return Err(format!("replica {id} is already a voter"));
+        }
+        info!(target: "ordo::replica", id, %addr, "adding a replica: catching it up as a learner");
+        self.raft
+            .add_learner(id, node_at(addr, rpc), true)
+            .await
+            .map_err(|e| format!("adding replica {id} as a learner: {e}"))?;
+        let mut voters = voters;
+        voters.insert(id);
+        self.raft
+            .change_membership(voters, false)
+            .await
+            .map_err(|e| format!("making replica {id} a voter: {e}"))?;
+        info!(target: "ordo::replica", id, "replica added");
+        Ok(self.detail())
+    }
+
+    /// Removes replica `id` from the group, online. Only the leader can; a group keeps at
+    /// least one voter. A leader that removes itself steps down once the change commits.
+    pub async fn remove_replica(&self, id: NodeId) -> Result<ClusterDetail, String> {
+        self.must_lead()?;
+        let mut voters = self.voters();
+        let learner = !voters.contains(&id)
+            && self
+                .raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .get_node(&id)
+                .is_some();
+        if !voters.contains(&id) && !learner {
+            return Err(format!("replica {id} is not a member"));
+        }
+        voters.remove(&id);
+        if voters.is_empty() {
+            return Err("the group's last voter cannot be removed".into());
+        }
+        // `false`: the removed replica leaves the membership (its node entry) too.
+        self.raft
+            .change_membership(voters, false)
+            .await
+            .map_err(|e| format!("removing replica {id}: {e}"))?;
+        info!(target: "ordo::replica", id, "replica removed");
+        Ok(self.detail())
+    }
+
+    fn voters(&self) -> std::collections::BTreeSet<NodeId> {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect()
+    }
+
+    fn must_lead(&self) -> Result<(), String> {
+        if self.is_leader() {
+            return Ok(());
+        }
+        Err(match self.leader() {
+            Some(leader) => {
+                format!("replica {} does not lead; replica {leader} does", self.id)
+            }
+            None => format!("replica {} does not lead, and no leader is known", self.id),
+        })
     }
 
     /// The public status.
@@ -269,6 +388,7 @@ impl Replica {
             .map(|(id, node)| Member {
                 id: *id,
                 addr: node.addr.clone(),
+                rpc: node.rpc.clone(),
                 voter: voters.contains(id),
             })
             .collect();
@@ -283,6 +403,8 @@ impl Replica {
                     .collect()
             }),
             millis_since_quorum_ack: m.millis_since_quorum_ack,
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
         }
     }
 

@@ -3,13 +3,13 @@
 use std::{io::Cursor, sync::Arc};
 
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError,
+    Entry, EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError,
     StorageIOError, StoredMembership,
     storage::{RaftStateMachine, Snapshot},
 };
 use tokio::sync::Mutex;
 
-use crate::types::{Command, CommandResult, NodeId, TypeConfig};
+use crate::types::{Command, CommandResult, NodeId, ReplicaNode, TypeConfig};
 
 /// A state machine in memory that records the commands it applied: what openraft's storage
 /// suite needs beside a log store, and what transport tests check replicas against.
@@ -20,8 +20,8 @@ pub struct MemoryMachine(Arc<Mutex<Machine>>);
 struct Machine {
     commands: Vec<(u64, Command)>,
     applied: Option<LogId<NodeId>>,
-    membership: StoredMembership<NodeId, BasicNode>,
-    snapshot: Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>,
+    membership: StoredMembership<NodeId, ReplicaNode>,
+    snapshot: Option<(SnapshotMeta<NodeId, ReplicaNode>, Vec<u8>)>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for MemoryMachine {
@@ -48,7 +48,7 @@ impl RaftStateMachine<TypeConfig> for MemoryMachine {
 
     async fn applied_state(
         &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>>
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, ReplicaNode>), StorageError<NodeId>>
     {
         let m = self.0.lock().await;
         Ok((m.applied, m.membership.clone()))
@@ -87,7 +87,7 @@ impl RaftStateMachine<TypeConfig> for MemoryMachine {
 
     async fn install_snapshot(
         &mut self,
-        meta: &SnapshotMeta<NodeId, BasicNode>,
+        meta: &SnapshotMeta<NodeId, ReplicaNode>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<NodeId>> {
         let mut m = self.0.lock().await;
@@ -147,9 +147,9 @@ pub async fn leader_among(
 pub async fn form_group(
     replicas: &[(NodeId, &crate::types::Raft, std::net::SocketAddr)],
 ) -> Result<(), String> {
-    let members: std::collections::BTreeMap<NodeId, BasicNode> = replicas
+    let members: std::collections::BTreeMap<NodeId, ReplicaNode> = replicas
         .iter()
-        .map(|(id, _, addr)| (*id, crate::network::node_at(*addr)))
+        .map(|(id, _, addr)| (*id, crate::network::node_at(*addr, *addr)))
         .collect();
     let Some((_, first, _)) = replicas.first() else {
         return Err("no replicas".into());

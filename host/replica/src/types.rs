@@ -20,6 +20,22 @@ pub enum Command {
     Block(Bytes),
 }
 
+/// A member of the group as the membership records it: where replicas reach it, and where a
+/// follower forwards the writes it receives when this member leads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaNode {
+    /// The replication listener, `host:port`.
+    pub addr: String,
+    /// The public JSON-RPC address, `host:port`.
+    pub rpc: String,
+}
+
+impl std::fmt::Display for ReplicaNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (rpc {})", self.addr, self.rpc)
+    }
+}
+
 /// What applying a command answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {
@@ -30,13 +46,13 @@ pub enum CommandResult {
 }
 
 openraft::declare_raft_types!(
-    /// openraft's types for Ordo: commands as above, replicas addressed by `BasicNode`
-    /// (their replication listener), snapshots as bytes.
+    /// openraft's types for Ordo: commands as above, replicas addressed by [`ReplicaNode`],
+    /// snapshots as bytes (a chain snapshot is small: see machine.rs).
     pub TypeConfig:
         D = Command,
         R = CommandResult,
         NodeId = NodeId,
-        Node = openraft::BasicNode,
+        Node = ReplicaNode,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = Cursor<Vec<u8>>,
         AsyncRuntime = openraft::TokioRuntime,

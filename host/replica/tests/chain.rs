@@ -1,7 +1,8 @@
 //! Three replicas of a real chain (storage, executor, pool, builder) in one process over
 //! loopback HTTP: the leader's blocks are stored on every replica only once the group has
-//! committed them, followers execute them again to the same hashes, and after the leader
-//! is cut off another replica extends the same chain.
+//! committed them, followers execute them again to the same hashes, after the leader
+//! is cut off another replica extends the same chain, and a replica behind the purged log
+//! catches up by snapshot.
 
 use std::{sync::Arc, time::Duration};
 
@@ -116,17 +117,20 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
         heartbeat_interval: 50,
         election_timeout_min: 300,
         election_timeout_max: 600,
+        // Snapshots only when a test asks for one; the log is then purged up to it.
         snapshot_policy: SnapshotPolicy::Never,
+        max_in_snapshot_log_to_keep: 0,
         ..Config::default()
     };
     let secret: Arc<str> = SECRET.into();
     let storage_handle = storage.clone();
+    let network = HttpNetwork::new(id, secret.clone(), faults.clone());
     let raft = Raft::new(
         id,
         Arc::new(config.validate()?),
-        HttpNetwork::new(id, secret.clone(), faults.clone()),
+        network.clone(),
         LogStore::new(storage.clone()),
-        ChainMachine::new(builder.clone(), pool.clone(), storage.clone()),
+        ChainMachine::new(id, builder.clone(), pool.clone(), storage.clone(), network),
     )
     .await?;
     builder.set_replicator(Arc::new(RaftReplicator::new(
@@ -136,7 +140,7 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
     )));
     tokio::spawn(serve(
         listener,
-        router(raft.clone(), id, secret, faults.clone()),
+        router(raft.clone(), storage.clone(), id, secret, faults.clone()),
     ));
     Ok(Replica {
         id,
@@ -303,7 +307,7 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
     let mut forged = block.clone();
     forged.header.state_root = B256::repeat_byte(7);
     forged.hash = forged.header.hash_slow();
-    let refused = refusing.builder.apply_committed(&forged, b"1".to_vec());
+    let refused = refusing.builder.apply_committed(&forged, Some(b"1".to_vec()));
     assert!(
         matches!(&refused, Err(ordo_builder::BuilderError::Replicated(why)) if why.contains("executes to")),
         "{refused:?}"
@@ -315,7 +319,7 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
     assert!(
         refusing
             .builder
-            .apply_committed(&block, b"2".to_vec())
+            .apply_committed(&block, Some(b"2".to_vec()))
             .is_err()
     );
     assert_eq!(refusing.storage.block(1).unwrap(), None);
@@ -323,7 +327,7 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
 
     // The real one is stored, with its log position; applied again (a replay), it is known.
     let applied = follower_builder
-        .apply_committed(&block, b"2".to_vec())
+        .apply_committed(&block, Some(b"2".to_vec()))
         .unwrap();
     assert_eq!(applied, ordo_builder::Applied::Stored);
     assert_eq!(follower.builder.head().hash, block.hash);
@@ -339,7 +343,7 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
         Some(b"2".to_vec())
     );
     let again = follower_builder
-        .apply_committed(&block, b"2".to_vec())
+        .apply_committed(&block, Some(b"2".to_vec()))
         .unwrap();
     assert_eq!(again, ordo_builder::Applied::AlreadyStored);
 }
@@ -404,5 +408,99 @@ async fn a_cut_off_leader_takes_its_block_back_and_follows_once_healed() {
             hashes.windows(2).all(|w| w[0] == w[1]),
             "block {number}: {hashes:?}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_behind_the_purged_log_catches_up_by_snapshot() {
+    let key = PrivateKeySigner::random();
+    let spec = funded(&key);
+    let faults = Faults::default();
+    let replicas = group(&spec, &faults).await;
+    let ids: Vec<NodeId> = replicas.iter().map(|r| r.id).collect();
+    let all: Vec<&Replica> = replicas.iter().collect();
+    let by_id = |id: NodeId| replicas.iter().find(|r| r.id == id).unwrap();
+    let leader = by_id(leader_among(&all, None).await);
+    let behind = replicas.iter().find(|r| r.id != leader.id).unwrap();
+
+    // One block everywhere, then `behind` is cut off while the others go on.
+    let mut nonce = 0;
+    let first = seal_block(leader, &key, nonce, 2).await.unwrap();
+    nonce += 2;
+    wait_head(behind, first).await;
+    faults.isolate(behind.id, &ids);
+    let mut last = first;
+    for count in [3, 1, 4, 2] {
+        last = seal_block(leader, &key, nonce, count).await.unwrap();
+        nonce += count;
+    }
+    // Two transactions pooled on the leader, not yet in a block: the snapshot carries them.
+    let pending: Vec<B256> = {
+        let mut out = Vec::new();
+        for n in nonce..nonce + 2 {
+            out.push(leader.pool.submit(transfer(&key, n).unwrap()).await.unwrap());
+        }
+        out
+    };
+
+    // The leader snapshots and purges its whole log: `behind` can no longer be sent the
+    // entries it missed.
+    leader.raft.trigger().snapshot().await.unwrap();
+    let snapshot = wait_metric(leader, "a snapshot", |m| m.snapshot).await;
+    leader.raft.trigger().purge_log(snapshot.index).await.unwrap();
+    wait_metric(leader, "the log purged", |m| {
+        m.purged.filter(|p| p.index >= snapshot.index)
+    })
+    .await;
+    assert_eq!(behind.builder.head().number(), 1);
+
+    // Healed: it installs the snapshot (executing blocks 2..=5 it fetched), pools the
+    // snapshot's transactions, and follows the log from there.
+    faults.heal();
+    wait_head(behind, last).await;
+    let installed = wait_metric(behind, "the snapshot installed", |m| m.snapshot).await;
+    assert_eq!(installed.index, snapshot.index);
+    for hash in &pending {
+        assert!(behind.pool.contains(hash), "pending {hash} not pooled");
+    }
+    // The next block (the two pending and one more) reaches it through the log.
+    leader.pool.submit(transfer(&key, nonce + 2).unwrap()).await.unwrap();
+    let builder = leader.builder.clone();
+    let sealed = tokio::task::spawn_blocking(move || builder.build_one())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sealed.block.transactions.len(), 3);
+    wait_head(behind, sealed.block.hash).await;
+    for number in 0..=6 {
+        let hashes: Vec<Option<B256>> = replicas
+            .iter()
+            .map(|r| r.storage.block(number).unwrap().map(|b| b.hash))
+            .collect();
+        assert!(hashes[0].is_some(), "block {number} missing");
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "block {number}: {hashes:?}"
+        );
+    }
+}
+
+/// Waits until `what` of `replica`'s Raft metrics is there.
+async fn wait_metric<T>(
+    replica: &Replica,
+    name: &str,
+    what: impl Fn(&openraft::RaftMetrics<NodeId, ordo_replica::ReplicaNode>) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(found) = what(&replica.raft.metrics().borrow()) {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica {}: no {name}",
+            replica.id
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -44,13 +44,13 @@ async fn start(id: NodeId, faults: &Faults) -> Fallible<Replica> {
         id,
         Arc::new(config.validate()?),
         HttpNetwork::new(id, secret.clone(), faults.clone()),
-        LogStore::new(storage),
+        LogStore::new(storage.clone()),
         machine.clone(),
     )
     .await?;
     tokio::spawn(serve(
         listener,
-        router(raft.clone(), id, secret, faults.clone()),
+        router(raft.clone(), storage, id, secret, faults.clone()),
     ));
     Ok(Replica {
         id,

@@ -20,6 +20,9 @@ pub enum RaftMeta {
     Applied,
     /// The last membership the state machine applied.
     Membership,
+    /// The replica's current snapshot (its description and data), which a lagging replica
+    /// is sent.
+    Snapshot,
 }
 
 impl RaftMeta {
@@ -30,6 +33,7 @@ impl RaftMeta {
             Self::Purged => b"purged",
             Self::Applied => RAFT_APPLIED_KEY,
             Self::Membership => b"membership",
+            Self::Snapshot => b"snapshot",
         }
     }
 }

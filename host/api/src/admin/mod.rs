@@ -7,7 +7,10 @@
 //!   `admin_listPlugins`, `admin_shadowPlugin {id}` (a null id stops shadowing);
 //! - operations ([`Control`]): `admin_status`, `admin_halt {reason}`, `admin_resume`,
 //!   `admin_setBlockParams {blockTimeMs?, gasLimit?, minBaseFee?}`, `admin_setLimits
-//!   {perIp?: {perSec, burst}, perSender?: {perSec, burst}}`.
+//!   {perIp?: {perSec, burst}, perSender?: {perSec, burst}}`;
+//! - a replica group: `admin_clusterStatus`, `admin_addReplica {id, addr, rpc}` (a replica
+//!   started with `[cluster] join`, caught up and made a voter before this answers) and
+//!   `admin_removeReplica {id}`, both on the leader only.
 //!
 //! Each takes one object, also given positionally, or for one-field objects the bare value
 //! ([`Params::single`]).
@@ -62,6 +65,8 @@ const METHODS: &[&str] = &[
     "admin_setLimits",
     "admin_setBlockParams",
     "admin_clusterStatus",
+    "admin_addReplica",
+    "admin_removeReplica",
 ];
 
 impl Namespace for AdminNamespace {
@@ -121,16 +126,36 @@ impl Namespace for AdminNamespace {
                 let change: BlockParamsChange = p.single("")?;
                 json(&self.control.set_block_params(change).map_err(control_err)?)
             }
-            "admin_clusterStatus" => match &self.cluster {
-                Some(replica) => json(&replica.detail()),
-                None => Err(BackendError::tx("this node is not a replica of a group")),
-            },
+            "admin_clusterStatus" => json(&self.replica()?.detail()),
+            "admin_addReplica" => {
+                let replica = self.replica()?;
+                let p: AddReplicaParam = p.single("")?;
+                // A blocking-pool thread (`Cost::Quick`): it may wait on the runtime.
+                let added = tokio::runtime::Handle::current()
+                    .block_on(replica.add_replica(p.id, p.addr, p.rpc))
+                    .map_err(BackendError::tx)?;
+                json(&added)
+            }
+            "admin_removeReplica" => {
+                let replica = self.replica()?;
+                let p: ReplicaIdParam = p.single("id")?;
+                let removed = tokio::runtime::Handle::current()
+                    .block_on(replica.remove_replica(p.id))
+                    .map_err(BackendError::tx)?;
+                json(&removed)
+            }
             other => Err(BackendError::method_not_found(other)),
         }
     }
 }
 
 impl AdminNamespace {
+    fn replica(&self) -> BackendResult<&ordo_replica::Replica> {
+        self.cluster
+            .as_ref()
+            .ok_or_else(|| BackendError::tx("this node is not a replica of a group"))
+    }
+
     fn load(&self, p: LoadParam) -> BackendResult<ordo_plugin_host::PluginInfo> {
         let bytes = match (p.path, p.wasm) {
             (Some(path), None) => read_plugin_file(&self.plugin_dir, &path)?,
@@ -214,6 +239,22 @@ fn status(state: &AdminNamespace) -> Value {
         "limits": state.control.limits_view(),
         "configEpoch": state.control.live().epoch,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddReplicaParam {
+    id: u64,
+    /// Its replication listener.
+    addr: std::net::SocketAddr,
+    /// Its public JSON-RPC address.
+    rpc: std::net::SocketAddr,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplicaIdParam {
+    id: u64,
 }
 
 #[derive(Deserialize)]

@@ -270,7 +270,11 @@ async fn every_replica_stores_the_leaders_blocks_and_a_new_leader_extends_the_sa
     for number in 0..=4 {
         let hashes: Vec<Option<B256>> = replicas
             .iter()
-            .map(|r| r.storage.block(number).unwrap().map(|b| b.hash))
+            .map(|r| {
+                // The head moves when a block is staged; its batch may still be landing.
+                r.builder.wait_stored().unwrap();
+                r.storage.block(number).unwrap().map(|b| b.hash)
+            })
             .collect();
         assert!(hashes[0].is_some(), "block {number} missing");
         assert!(
@@ -402,7 +406,11 @@ async fn a_cut_off_leader_takes_its_block_back_and_follows_once_healed() {
     for number in 0..=2 {
         let hashes: Vec<Option<B256>> = replicas
             .iter()
-            .map(|r| r.storage.block(number).unwrap().map(|b| b.hash))
+            .map(|r| {
+                // The head moves when a block is staged; its batch may still be landing.
+                r.builder.wait_stored().unwrap();
+                r.storage.block(number).unwrap().map(|b| b.hash)
+            })
             .collect();
         assert!(
             hashes.windows(2).all(|w| w[0] == w[1]),
@@ -475,7 +483,11 @@ async fn a_replica_behind_the_purged_log_catches_up_by_snapshot() {
     for number in 0..=6 {
         let hashes: Vec<Option<B256>> = replicas
             .iter()
-            .map(|r| r.storage.block(number).unwrap().map(|b| b.hash))
+            .map(|r| {
+                // The head moves when a block is staged; its batch may still be landing.
+                r.builder.wait_stored().unwrap();
+                r.storage.block(number).unwrap().map(|b| b.hash)
+            })
             .collect();
         assert!(hashes[0].is_some(), "block {number} missing");
         assert!(

@@ -326,7 +326,9 @@ impl NodeArgs {
 fn init_tracing(format: &str) {
     let filter = EnvFilter::try_from_env("ORDO_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        // openraft narrates every election, snapshot and unreachable peer at INFO/ERROR;
+        // the replica's own lines (`ordo::replica`) say what an operator needs.
+        .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -10,6 +10,7 @@
 
 use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Duration};
 
+use alloy_primitives::Bytes;
 use axum::{
     Json, Router,
     extract::State,
@@ -25,7 +26,6 @@ use openraft::{
         InstallSnapshotResponse, VoteRequest, VoteResponse,
     },
 };
-use alloy_primitives::Bytes;
 use ordo_storage::Storage;
 use parking_lot::RwLock;
 use serde::{Serialize, de::DeserializeOwned};
@@ -335,7 +335,8 @@ impl RaftNetwork<TypeConfig> for HttpPeer {
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, ReplicaNode, RaftError<NodeId>>> {
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, ReplicaNode, RaftError<NodeId>>>
+    {
         self.send("append", &rpc, &option).await
     }
 

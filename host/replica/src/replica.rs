@@ -163,13 +163,7 @@ impl Replica {
             Arc::new(config),
             network.clone(),
             LogStore::new(storage.clone()),
-            ChainMachine::new(
-                id,
-                builder.clone(),
-                pool.clone(),
-                storage.clone(),
-                network,
-            ),
+            ChainMachine::new(id, builder.clone(), pool.clone(), storage.clone(), network),
         )
         .await
         .map_err(|e| format!("starting Raft: {e}"))?;

@@ -3,8 +3,8 @@
 use std::{io::Cursor, sync::Arc};
 
 use openraft::{
-    Entry, EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError,
-    StorageIOError, StoredMembership,
+    Entry, EntryPayload, LogId, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError,
+    StoredMembership,
     storage::{RaftStateMachine, Snapshot},
 };
 use tokio::sync::Mutex;

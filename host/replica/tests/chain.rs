@@ -311,7 +311,9 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
     let mut forged = block.clone();
     forged.header.state_root = B256::repeat_byte(7);
     forged.hash = forged.header.hash_slow();
-    let refused = refusing.builder.apply_committed(&forged, Some(b"1".to_vec()));
+    let refused = refusing
+        .builder
+        .apply_committed(&forged, Some(b"1".to_vec()));
     assert!(
         matches!(&refused, Err(ordo_builder::BuilderError::Replicated(why)) if why.contains("executes to")),
         "{refused:?}"
@@ -446,7 +448,13 @@ async fn a_replica_behind_the_purged_log_catches_up_by_snapshot() {
     let pending: Vec<B256> = {
         let mut out = Vec::new();
         for n in nonce..nonce + 2 {
-            out.push(leader.pool.submit(transfer(&key, n).unwrap()).await.unwrap());
+            out.push(
+                leader
+                    .pool
+                    .submit(transfer(&key, n).unwrap())
+                    .await
+                    .unwrap(),
+            );
         }
         out
     };
@@ -455,7 +463,12 @@ async fn a_replica_behind_the_purged_log_catches_up_by_snapshot() {
     // entries it missed.
     leader.raft.trigger().snapshot().await.unwrap();
     let snapshot = wait_metric(leader, "a snapshot", |m| m.snapshot).await;
-    leader.raft.trigger().purge_log(snapshot.index).await.unwrap();
+    leader
+        .raft
+        .trigger()
+        .purge_log(snapshot.index)
+        .await
+        .unwrap();
     wait_metric(leader, "the log purged", |m| {
         m.purged.filter(|p| p.index >= snapshot.index)
     })
@@ -472,7 +485,11 @@ async fn a_replica_behind_the_purged_log_catches_up_by_snapshot() {
         assert!(behind.pool.contains(hash), "pending {hash} not pooled");
     }
     // The next block (the two pending and one more) reaches it through the log.
-    leader.pool.submit(transfer(&key, nonce + 2).unwrap()).await.unwrap();
+    leader
+        .pool
+        .submit(transfer(&key, nonce + 2).unwrap())
+        .await
+        .unwrap();
     let builder = leader.builder.clone();
     let sealed = tokio::task::spawn_blocking(move || builder.build_one())
         .await

@@ -6,7 +6,9 @@
 //! - after the leader is killed with SIGKILL right after acknowledging transactions, another
 //!   takes over from the last committed block and includes every acknowledged transaction:
 //!   no gap, no fork, the same hashes on the survivors;
-//! - the killed replica, started again, catches up and follows.
+//! - the killed replica, started again, catches up and follows;
+//! - a replica removed, wiped and added again (`admin_removeReplica`, `admin_addReplica`)
+//!   catches up by snapshot, the log it missed being purged.
 
 use std::{path::Path, time::Duration};
 
@@ -448,6 +450,130 @@ async fn leaders_are_killed_under_load_and_nothing_acknowledged_is_lost() -> Res
             at(0.99),
             at(1.0)
         );
+        Ok(())
+    })
+    .await
+}
+
+/// Sets `[cluster]` keys (`key = value` lines, keys found only in that section) in replica
+/// `i`'s config, as `ordo cluster init` wrote it.
+fn set_cluster_keys(dir: &Path, i: usize, keys: &[&str]) -> Result<()> {
+    let path = dir.join(format!("node{i}/ordo.toml"));
+    let mut text = std::fs::read_to_string(&path)?;
+    for line in keys {
+        let key = line.split(" = ").next().unwrap_or_default();
+        let old = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .map(str::to_owned);
+        text = match old {
+            Some(old) => text.replacen(&old, line, 1),
+            None => {
+                ensure!(text.contains("[cluster]\n"), "no [cluster] in {text}");
+                text.replacen("[cluster]\n", &format!("[cluster]\n{line}\n"), 1)
+            }
+        };
+    }
+    std::fs::write(&path, text)?;
+    Ok(())
+}
+
+async fn cluster_detail(node: &TestNode) -> Result<Value> {
+    node.admin()?.ok("admin_clusterStatus", json!([])).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
+    init_group(dir.path())?;
+    // Snapshots every 20 entries, nothing kept behind them: the log a wiped replica needs
+    // is soon gone.
+    for i in 1..=3 {
+        set_cluster_keys(dir.path(), i, &["snapshot_every = 20", "log_kept = 0"])?;
+    }
+    let mut nodes = Vec::new();
+    for i in 1..=3 {
+        nodes.push(start_replica(dir.path(), i).await?);
+    }
+    let logs = nodes[0].logs();
+    logs.guard(GUARD, async {
+        let all = [0, 1, 2];
+        let leader = agreed_leader(&pick(&nodes, &all), None).await?;
+        let hashes = send_round_robin(&pick(&nodes, &all), 0, 6).await?;
+        included_everywhere(&pick(&nodes, &all), &hashes).await?;
+
+        // A follower is taken out of the group, killed and wiped.
+        let gone = (leader + 1) % 3;
+        let gone_id = status(&nodes[gone]).await?["id"]
+            .as_u64()
+            .unwrap_or_default();
+        let before = cluster_detail(&nodes[leader]).await?;
+        let member = before["members"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["id"].as_u64() == Some(gone_id)))
+            .cloned()
+            .ok_or_else(|| eyre!("replica {gone_id} not among {before}"))?;
+        // Only the leader changes the membership; a follower says who leads.
+        let other = 3 - leader - gone;
+        let refused = nodes[other]
+            .admin()?
+            .call("admin_removeReplica", json!([gone_id]))
+            .await?;
+        ensure!(
+            refused
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.message.contains("does not lead")),
+            "{refused:?}"
+        );
+        let removed = nodes[leader]
+            .admin()?
+            .ok("admin_removeReplica", json!([gone_id]))
+            .await?;
+        ensure!(
+            removed["members"].as_array().map(Vec::len) == Some(2),
+            "{removed}"
+        );
+        nodes[gone].kill();
+        std::fs::remove_dir_all(nodes[gone].datadir())?;
+
+        // The two go on (a quorum of two) until the leader's log is purged past what the
+        // wiped replica would need.
+        let rest: Vec<usize> = all.into_iter().filter(|&i| i != gone).collect();
+        let mut account = 1;
+        loop {
+            let hashes = send_round_robin(&pick(&nodes, &rest), account, 8).await?;
+            included_everywhere(&pick(&nodes, &rest), &hashes).await?;
+            account += 1;
+            let purged = cluster_detail(&nodes[leader]).await?["purgedIndex"].as_u64();
+            if purged.is_some_and(|p| p > 40) {
+                break;
+            }
+            ensure!(account < 10, "the leader never purged its log");
+        }
+
+        // Started empty, as a replica that joins, and added again by the leader.
+        set_cluster_keys(dir.path(), gone + 1, &["join = true"])?;
+        nodes[gone].start_again().await?;
+        let added = nodes[leader]
+            .admin()?
+            .ok(
+                "admin_addReplica",
+                json!([{ "id": gone_id, "addr": member["addr"], "rpc": member["rpc"] }]),
+            )
+            .await?;
+        let voters = added["members"]
+            .as_array()
+            .map(|m| m.iter().filter(|m| m["voter"] == true).count());
+        ensure!(voters == Some(3), "{added}");
+
+        // It caught up by snapshot, and serves and forwards like the others.
+        let detail = cluster_detail(&nodes[gone]).await?;
+        ensure!(detail["snapshotIndex"].as_u64().is_some(), "{detail}");
+        one_chain(&nodes[leader], &pick(&nodes, &all)).await?;
+        let hashes = send_round_robin(&pick(&nodes, &[gone]), account, 4).await?;
+        included_everywhere(&pick(&nodes, &all), &hashes).await?;
+        ensure!(status(&nodes[gone]).await?["role"] == "follower");
         Ok(())
     })
     .await

@@ -22,6 +22,7 @@ pub async fn start_replica(
     builder: Arc<Builder>,
     pool: Arc<Pool>,
     storage: Storage,
+    operations: Arc<dyn ordo_replica::Operations>,
 ) -> eyre::Result<Option<Replica>> {
     let section = &config.cluster;
     if !section.enabled() {
@@ -67,6 +68,7 @@ pub async fn start_replica(
         builder,
         pool,
         storage,
+        Some(operations),
         Faults::default(),
     )
     .await

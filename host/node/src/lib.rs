@@ -260,13 +260,32 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         per_ip: per_ip.clone(),
         per_sender,
     })?;
-    let replica =
-        cluster::start_replica(&config, builder.clone(), pool.clone(), storage.clone()).await?;
     let poster = l1_poster(&config.l1, &batcher)?;
+    // Before the replica: in a group, it applies the operator commands the log carries.
+    let admin_ns = Arc::new(ordo_api::AdminNamespace {
+        manager: plugins.clone(),
+        builder: builder.clone(),
+        control: control.clone(),
+        pool: pool.clone(),
+        batcher: batcher.clone(),
+        poster: poster.as_ref().map(|p| p.status_handle()),
+        sequencer: sequencer_address,
+        plugin_dir: config.plugins.folder(&config.datadir),
+        cluster: Default::default(),
+    });
+    let replica = cluster::start_replica(
+        &config,
+        builder.clone(),
+        pool.clone(),
+        storage.clone(),
+        admin_ns.clone(),
+    )
+    .await?;
     api.set_batcher(batcher.clone());
     api.set_plugins(plugins.clone());
     if let Some(replica) = &replica {
         api.set_cluster(replica.clone());
+        let _ = admin_ns.cluster.set(replica.clone());
     }
 
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -305,20 +324,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     if !admin_addr.ip().is_loopback() {
         tracing::warn!(target: "ordo::admin", %admin_addr, "admin API listens beyond loopback");
     }
-    let admin_router = admin::router(
-        Arc::new(ordo_api::AdminNamespace {
-            manager: plugins.clone(),
-            builder: builder.clone(),
-            control: control.clone(),
-            pool: pool.clone(),
-            batcher: batcher.clone(),
-            poster: poster.as_ref().map(|p| p.status_handle()),
-            sequencer: sequencer_address,
-            plugin_dir: config.plugins.folder(&config.datadir),
-            cluster: replica.clone(),
-        }),
-        token,
-    );
+    let admin_router = admin::router(admin_ns, token);
     let admin_task = tokio::spawn({
         let stop = shutdown_signal(&shutdown_rx);
         async move {

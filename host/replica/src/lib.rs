@@ -10,7 +10,10 @@
 //!   the seam that cuts links for partition tests.
 //! - [`ChainMachine`] (machine.rs): the state machine: a committed `Block` entry is stored
 //!   on every replica through the builder (`Builder::apply_committed`), with its log
-//!   position in the block's batch.
+//!   position in the block's batch; `Txs` are pooled everywhere; an `Operation` (plugin or
+//!   control change) goes to the node's [`Operations`]; snapshots name a head and carry
+//!   the pool and the operations, and the replica that installs one fetches and executes
+//!   the blocks it lacks.
 //! - [`RaftReplicator`] (replicator.rs): the builder's replicator: each sealed block is
 //!   written to the log, and stored once committed and applied.
 //! - [`Replica`] (replica.rs): all of the above for one node: the group formed on first
@@ -18,8 +21,8 @@
 //!   group's committed chain is applied here), and the status `ordo_clusterStatus` shows.
 //! - [`testing`]: a state machine in memory, for tests of the log and the transport.
 //!
-//! Still to come (issue 15): transactions and the other node state through the log,
-//! forwarding writes to the leader, membership changes, snapshots.
+//! Membership changes online: [`Replica::add_replica`] (a learner first, caught up, then a
+//! voter) and [`Replica::remove_replica`].
 
 mod log_store;
 mod machine;
@@ -30,8 +33,8 @@ pub mod testing;
 mod types;
 
 pub use log_store::LogStore;
-pub use machine::{ChainMachine, ChainSnapshot, SnapshotTaker};
+pub use machine::{ChainMachine, ChainSnapshot, Operation, SnapshotTaker};
 pub use network::{Faults, HttpNetwork, HttpPeer, node_at, router, serve};
 pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;
-pub use types::{Command, CommandResult, NodeId, Raft, ReplicaNode, TypeConfig};
+pub use types::{Command, CommandResult, NodeId, Operations, Raft, ReplicaNode, TypeConfig};

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     HttpNetwork,
     network::BlocksRequest,
-    types::{Command, CommandResult, NodeId, ReplicaNode, TypeConfig},
+    types::{Command, CommandResult, NodeId, Operations, ReplicaNode, TypeConfig},
 };
 
 type Membership = StoredMembership<NodeId, ReplicaNode>;
@@ -52,6 +52,17 @@ pub struct ChainSnapshot {
     pub head_hash: B256,
     /// The transactions pooled there (committed, not yet included), raw, with their senders.
     pub pool: Vec<(Bytes, Address)>,
+    /// Every operator command applied up to there, in log order.
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+}
+
+/// An operator command as applied: its log index, method and parameters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Operation {
+    pub index: u64,
+    pub method: String,
+    pub params: serde_json::Value,
 }
 
 /// A snapshot as stored: its description and its data.
@@ -80,6 +91,7 @@ pub struct ChainMachine {
     storage: Storage,
     network: HttpNetwork,
     progress: Arc<Mutex<Progress>>,
+    operations: Option<Arc<dyn Operations>>,
 }
 
 impl std::fmt::Debug for ChainMachine {
@@ -91,13 +103,15 @@ impl std::fmt::Debug for ChainMachine {
 impl ChainMachine {
     /// Replica `id`'s state machine of the chain `builder` extends, stored in `storage`,
     /// with `pool` (the builder's) taking the committed transactions; `network` fetches the
-    /// blocks of a snapshot being installed.
+    /// blocks of a snapshot being installed; `operations` applies operator commands
+    /// (none: they are refused).
     pub fn new(
         id: NodeId,
         builder: Arc<Builder>,
         pool: Arc<Pool>,
         storage: Storage,
         network: HttpNetwork,
+        operations: Option<Arc<dyn Operations>>,
     ) -> Self {
         let head = builder.head();
         let progress = Progress {
@@ -111,6 +125,50 @@ impl ChainMachine {
             storage,
             network,
             progress: Arc::new(Mutex::new(progress)),
+            operations,
+        }
+    }
+
+    /// The operator commands applied here so far.
+    fn applied_operations(&self) -> Result<Vec<Operation>, std::io::Error> {
+        Ok(self.read(RaftMeta::Operations)?.unwrap_or_default())
+    }
+
+    /// Applies operator commands in order, each at most once: one at or below the last
+    /// index applied here (a replay after a restart, or a snapshot's older history) is
+    /// skipped, so a command that is not idempotent (a rollback) runs once. The answer of
+    /// the last one applied is returned.
+    async fn apply_operations(&self, new: Vec<Operation>) -> CommandResult {
+        let Some(operations) = self.operations.clone() else {
+            return CommandResult::Failed {
+                code: -32000,
+                message: "this replica applies no operator commands".into(),
+            };
+        };
+        let this = self.clone();
+        let applied = tokio::task::spawn_blocking(move || -> Result<CommandResult, String> {
+            let mut history = this.applied_operations().map_err(|e| e.to_string())?;
+            let mut answer = CommandResult::Applied;
+            for op in new {
+                if history.last().is_some_and(|last| last.index >= op.index) {
+                    continue;
+                }
+                answer = match operations.apply(&op.method, &op.params) {
+                    Ok(value) => CommandResult::Answered(value),
+                    Err((code, message)) => CommandResult::Failed { code, message },
+                };
+                history.push(op);
+                // After the command: a crash between both replays it once more at restart.
+                this.put(RaftMeta::Operations, &history)
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(answer)
+        })
+        .await;
+        match applied {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => CommandResult::Refused(format!("recording an operator command: {e}")),
+            Err(e) => CommandResult::Refused(format!("an operator command panicked: {e}")),
         }
     }
 
@@ -272,6 +330,11 @@ impl ChainMachine {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("pooling the snapshot's transactions: {e}"))?;
+        if let CommandResult::Refused(why) =
+            self.apply_operations(snapshot.operations.clone()).await
+        {
+            return Err(why);
+        }
         // Every block stored before the snapshot's position is recorded, so a restart
         // never finds a position ahead of its chain.
         let builder = self.builder.clone();
@@ -374,6 +437,14 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 }
                 EntryPayload::Normal(Command::Block(rlp)) => self.apply_block(log_id, &rlp).await,
                 EntryPayload::Normal(Command::Txs(txs)) => self.apply_txs(txs).await,
+                EntryPayload::Normal(Command::Operation { method, params }) => {
+                    let op = Operation {
+                        index: log_id.index,
+                        method,
+                        params,
+                    };
+                    self.apply_operations(vec![op]).await
+                }
             };
             self.progress.lock().log_id = Some(log_id);
             out.push(result);
@@ -390,6 +461,13 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
             .iter()
             .map(|tx| (tx.encoded.clone(), tx.sender))
             .collect();
+        let operations = match self.applied_operations() {
+            Ok(operations) => operations,
+            Err(e) => {
+                tracing::error!(target: "ordo::replica", %e, "operator commands unreadable; the snapshot carries none");
+                Vec::new()
+            }
+        };
         let snapshot_id = format!(
             "{}-{}-{}",
             self.id,
@@ -408,6 +486,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 head: progress.block.0,
                 head_hash: progress.block.1,
                 pool,
+                operations,
             },
         }
     }

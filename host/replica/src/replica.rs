@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::{
     ChainMachine, Faults, HttpNetwork, LogStore, RaftReplicator, node_at, router, serve,
-    types::{NodeId, Raft},
+    types::{Command, CommandResult, NodeId, Operations, Raft},
 };
 
 /// How a replica joins its group.
@@ -133,6 +133,7 @@ impl Replica {
         builder: Arc<Builder>,
         pool: Arc<Pool>,
         storage: Storage,
+        operations: Option<Arc<dyn Operations>>,
         faults: Faults,
     ) -> Result<Self, String> {
         builder.stand_by();
@@ -163,7 +164,14 @@ impl Replica {
             Arc::new(config),
             network.clone(),
             LogStore::new(storage.clone()),
-            ChainMachine::new(id, builder.clone(), pool.clone(), storage.clone(), network),
+            ChainMachine::new(
+                id,
+                builder.clone(),
+                pool.clone(),
+                storage.clone(),
+                network,
+                operations,
+            ),
         )
         .await
         .map_err(|e| format!("starting Raft: {e}"))?;
@@ -320,6 +328,31 @@ impl Replica {
             .map_err(|e| format!("removing replica {id}: {e}"))?;
         info!(target: "ordo::replica", id, "replica removed");
         Ok(self.detail())
+    }
+
+    /// Applies an operator command on every replica (through the log), answering with this
+    /// replica's answer once the group committed and this replica applied it. Only the
+    /// leader can; the others say who leads.
+    pub async fn operate(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, (i32, String)> {
+        self.must_lead().map_err(|e| (-32000, e))?;
+        let written = self
+            .raft
+            .client_write(Command::Operation {
+                method: method.to_string(),
+                params,
+            })
+            .await
+            .map_err(|e| (-32000, format!("not committed by the group ({e}); retry")))?;
+        match written.data {
+            CommandResult::Answered(value) => Ok(value),
+            CommandResult::Applied => Ok(serde_json::Value::Null),
+            CommandResult::Failed { code, message } => Err((code, message)),
+            CommandResult::Refused(why) => Err((-32000, why)),
+        }
     }
 
     fn voters(&self) -> std::collections::BTreeSet<NodeId> {

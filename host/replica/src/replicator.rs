@@ -60,8 +60,8 @@ impl RaftReplicator {
         })?;
         let written = written.map_err(|e| e.to_string())?;
         match written.data {
-            CommandResult::Applied => Ok(()),
-            CommandResult::Refused(why) => Err(why),
+            CommandResult::Applied | CommandResult::Answered(_) => Ok(()),
+            CommandResult::Refused(why) | CommandResult::Failed { message: why, .. } => Err(why),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::io::Cursor;
 
 use alloy_primitives::{Address, Bytes};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A replica's id: stable across restarts, unique in the group.
 pub type NodeId = u64;
@@ -18,6 +19,19 @@ pub enum Command {
     /// A block the leader sealed (its stored record, RLP): every replica stores it, the
     /// followers after executing it to the same hash.
     Block(Bytes),
+    /// An operator's command that every replica applies alike, so that whichever leads
+    /// runs the same plugins with the same controls: an admin method and its parameters,
+    /// as [`Operations::apply`] takes them.
+    Operation { method: String, params: Value },
+}
+
+/// Applies operator commands on one replica (the node's admin methods that change plugins
+/// or controls). Every replica applies the same commands in log order, and the leader's
+/// answer is the operator's.
+pub trait Operations: Send + Sync + 'static {
+    /// Applies `method` with `params` here: the answer, or a JSON-RPC error (code, message).
+    /// Blocking.
+    fn apply(&self, method: &str, params: &Value) -> Result<Value, (i32, String)>;
 }
 
 /// A member of the group as the membership records it: where replicas reach it, and where a
@@ -43,6 +57,10 @@ pub enum CommandResult {
     Applied,
     /// Not applied, and why (every replica refuses it alike).
     Refused(String),
+    /// An operation's answer.
+    Answered(Value),
+    /// An operation's error, as JSON-RPC has it.
+    Failed { code: i32, message: String },
 }
 
 openraft::declare_raft_types!(

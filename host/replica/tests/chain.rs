@@ -130,7 +130,14 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
         Arc::new(config.validate()?),
         network.clone(),
         LogStore::new(storage.clone()),
-        ChainMachine::new(id, builder.clone(), pool.clone(), storage.clone(), network),
+        ChainMachine::new(
+            id,
+            builder.clone(),
+            pool.clone(),
+            storage.clone(),
+            network,
+            None,
+        ),
     )
     .await?;
     builder.set_replicator(Arc::new(RaftReplicator::new(

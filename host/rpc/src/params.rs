@@ -64,6 +64,16 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// The parameters as one JSON value (the object, or the array of positional
+    /// arguments), which [`Params::parse`] reads back to the same parameters.
+    pub fn to_value(&self) -> serde_json::Value {
+        let parse = |raw: &RawValue| serde_json::from_str(raw.get()).unwrap_or_default();
+        match self.object {
+            Some(object) => parse(object),
+            None => serde_json::Value::Array(self.args.iter().map(|a| parse(a)).collect()),
+        }
+    }
+
     /// Whether `params` was an object rather than positional arguments.
     pub fn is_object(&self) -> bool {
         self.object.is_some()

@@ -23,6 +23,9 @@ pub enum RaftMeta {
     /// The replica's current snapshot (its description and data), which a lagging replica
     /// is sent.
     Snapshot,
+    /// The operator commands applied so far, with their log indexes (a snapshot hands
+    /// them to a replica that catches up).
+    Operations,
 }
 
 impl RaftMeta {
@@ -34,6 +37,7 @@ impl RaftMeta {
             Self::Applied => RAFT_APPLIED_KEY,
             Self::Membership => b"membership",
             Self::Snapshot => b"snapshot",
+            Self::Operations => b"operations",
         }
     }
 }

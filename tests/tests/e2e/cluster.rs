@@ -6,6 +6,8 @@
 //! - after the leader is killed with SIGKILL right after acknowledging transactions, another
 //!   takes over from the last committed block and includes every acknowledged transaction:
 //!   no gap, no fork, the same hashes on the survivors;
+//! - an operator's plugin change and halt, made on the leader, hold on every replica and
+//!   survive the leader;
 //! - the killed replica, started again, catches up and follows;
 //! - a replica removed, wiped and added again (`admin_removeReplica`, `admin_addReplica`)
 //!   catches up by snapshot, the log it missed being purged.
@@ -292,6 +294,28 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         // Every replica stores the same chain.
         one_chain(&nodes[leader], &pick(&nodes, &all)).await?;
 
+        // An operator's plugin change goes through the log: made on the leader (a follower
+        // says who leads), it holds on every replica, so the next leader runs it too.
+        let fcfs = plugin_id(&nodes[leader], "fcfs").await?;
+        let refused = nodes[(leader + 1) % 3]
+            .admin()?
+            .call("admin_activatePlugin", json!([fcfs]))
+            .await?;
+        ensure!(
+            refused
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.message.contains("does not lead")),
+            "{refused:?}"
+        );
+        nodes[leader]
+            .admin()?
+            .ok("admin_activatePlugin", json!([fcfs]))
+            .await?;
+        for node in &nodes {
+            ensure!(active_ordering(node).await? == "fcfs");
+        }
+
         // The leader dies right after acknowledging transactions it has not included yet.
         // The others elect one of them, go on from the committed chain, and include every
         // acknowledged transaction: acknowledged means committed by the group.
@@ -304,6 +328,31 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         let hashes = send_round_robin(&pick(&nodes, &survivors), 1, 12).await?;
         included_everywhere(&pick(&nodes, &survivors), &hashes).await?;
         one_chain(&nodes[new_leader], &pick(&nodes, &survivors)).await?;
+        // The new leader orders with the policy the operator chose on the old one.
+        let sealed = head(&nodes[new_leader]).await?;
+        let provenance = nodes[new_leader]
+            .rpc()
+            .ok("ordo_getBlockProvenance", json!([format!("{sealed:#x}")]))
+            .await?;
+        ensure!(provenance["policy"] == "fcfs", "{provenance}");
+
+        // An emergency halt holds on every replica, and a resume lifts it everywhere.
+        nodes[new_leader]
+            .admin()?
+            .ok("admin_halt", json!(["drill"]))
+            .await?;
+        for &i in &survivors {
+            let s = nodes[i].admin()?.ok("admin_status", json!([])).await?;
+            ensure!(s["halted"] == true && s["haltReason"] == "drill", "{s}");
+        }
+        nodes[new_leader]
+            .admin()?
+            .ok("admin_resume", json!([]))
+            .await?;
+        for &i in &survivors {
+            let s = nodes[i].admin()?.ok("admin_status", json!([])).await?;
+            ensure!(s["halted"] == false, "{s}");
+        }
 
         // The old leader comes back as a follower and catches up.
         nodes[leader].start_again().await?;
@@ -455,6 +504,26 @@ async fn leaders_are_killed_under_load_and_nothing_acknowledged_is_lost() -> Res
     .await
 }
 
+/// The id of the loaded plugin named `name` on `node`.
+async fn plugin_id(node: &TestNode, name: &str) -> Result<String> {
+    let list = node.admin()?.ok("admin_listPlugins", json!([])).await?;
+    list["loaded"]
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p["name"] == name))
+        .and_then(|p| p["id"].as_str())
+        .map(str::to_string)
+        .ok_or_else(|| eyre!("{name} is not loaded: {list}"))
+}
+
+/// The name of `node`'s active ordering plugin.
+async fn active_ordering(node: &TestNode) -> Result<String> {
+    let list = node.admin()?.ok("admin_listPlugins", json!([])).await?;
+    Ok(list["active"]["ordering"]["name"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string())
+}
+
 /// Sets `[cluster]` keys (`key = value` lines, keys found only in that section) in replica
 /// `i`'s config, as `ordo cluster init` wrote it.
 fn set_cluster_keys(dir: &Path, i: usize, keys: &[&str]) -> Result<()> {
@@ -537,6 +606,13 @@ async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<(
         nodes[gone].kill();
         std::fs::remove_dir_all(nodes[gone].datadir())?;
 
+        // The operator switches the policy while it is away: it learns so from the snapshot.
+        let fair = plugin_id(&nodes[leader], "fair").await?;
+        nodes[leader]
+            .admin()?
+            .ok("admin_activatePlugin", json!([fair]))
+            .await?;
+
         // The two go on (a quorum of two) until the leader's log is purged past what the
         // wiped replica would need.
         let rest: Vec<usize> = all.into_iter().filter(|&i| i != gone).collect();
@@ -570,6 +646,7 @@ async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<(
         // It caught up by snapshot, and serves and forwards like the others.
         let detail = cluster_detail(&nodes[gone]).await?;
         ensure!(detail["snapshotIndex"].as_u64().is_some(), "{detail}");
+        ensure!(active_ordering(&nodes[gone]).await? == "fair");
         one_chain(&nodes[leader], &pick(&nodes, &all)).await?;
         let hashes = send_round_robin(&pick(&nodes, &[gone]), account, 4).await?;
         included_everywhere(&pick(&nodes, &all), &hashes).await?;

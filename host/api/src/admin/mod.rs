@@ -48,9 +48,25 @@ pub struct AdminNamespace {
     pub sequencer: alloy_primitives::Address,
     /// The only folder `admin_loadPlugin {path}` reads from.
     pub plugin_dir: PathBuf,
-    /// This node's replica of a group; None on a single node.
-    pub cluster: Option<ordo_replica::Replica>,
+    /// This node's replica of a group; unset on a single node.
+    pub cluster: std::sync::OnceLock<ordo_replica::Replica>,
 }
+
+/// The methods that change what every replica of a group must agree on (which plugins run,
+/// the operator's controls). In a group they go through the replication log: the leader
+/// logs them, every replica applies them ([`ordo_replica::Operations`]), and the answer is
+/// the leader's.
+const REPLICATED: &[&str] = &[
+    "admin_loadPlugin",
+    "admin_activatePlugin",
+    "admin_deactivatePlugin",
+    "admin_rollbackPlugin",
+    "admin_shadowPlugin",
+    "admin_halt",
+    "admin_resume",
+    "admin_setLimits",
+    "admin_setBlockParams",
+];
 
 const METHODS: &[&str] = &[
     "admin_loadPlugin",
@@ -75,6 +91,52 @@ impl Namespace for AdminNamespace {
     }
 
     fn call(&self, method: &str, p: &Params<'_>, _caller: Caller) -> BackendResult<Box<RawValue>> {
+        if let Some(replica) = self.cluster.get()
+            && REPLICATED.contains(&method)
+        {
+            let params = self.params_to_log(method, p)?;
+            // A blocking-pool thread (`Cost::Quick`): it may wait on the runtime.
+            let answer = tokio::runtime::Handle::current()
+                .block_on(replica.operate(method, params))
+                .map_err(|(code, message)| BackendError::new(code, message))?;
+            return json(&answer);
+        }
+        self.apply_here(method, p)
+    }
+}
+
+impl ordo_replica::Operations for AdminNamespace {
+    fn apply(&self, method: &str, params: &Value) -> Result<Value, (i32, String)> {
+        let failed = |e: BackendError| (e.code, e.message.into_owned());
+        let raw =
+            serde_json::value::to_raw_value(params).map_err(|e| failed(invalid(e.to_string())))?;
+        let p = Params::parse(Some(&raw)).map_err(failed)?;
+        let answer = self.apply_here(method, &p).map_err(failed)?;
+        serde_json::from_str(answer.get())
+            .map_err(|e| failed(BackendError::internal(e.to_string())))
+    }
+}
+
+impl AdminNamespace {
+    /// `method`'s parameters as the log carries them: a plugin loaded from the plugin
+    /// folder travels as its bytes (the other replicas may not have the file).
+    fn params_to_log(&self, method: &str, p: &Params<'_>) -> BackendResult<Value> {
+        if method != "admin_loadPlugin" {
+            return Ok(p.to_value());
+        }
+        let load: LoadParam = p.single("path")?;
+        let kind = load.kind;
+        let config = load.config.clone();
+        let wasm = self.plugin_bytes(load)?;
+        Ok(value!({
+            "kind": kind,
+            "wasm": base64::engine::general_purpose::STANDARD.encode(wasm),
+            "config": config,
+        }))
+    }
+
+    /// Runs an admin method on this node only.
+    fn apply_here(&self, method: &str, p: &Params<'_>) -> BackendResult<Box<RawValue>> {
         let manager = &self.manager;
         match method {
             "admin_loadPlugin" => json(&self.load(p.single("path")?)?),
@@ -152,22 +214,26 @@ impl Namespace for AdminNamespace {
 impl AdminNamespace {
     fn replica(&self) -> BackendResult<&ordo_replica::Replica> {
         self.cluster
-            .as_ref()
+            .get()
             .ok_or_else(|| BackendError::tx("this node is not a replica of a group"))
     }
 
     fn load(&self, p: LoadParam) -> BackendResult<ordo_plugin_host::PluginInfo> {
-        let bytes = match (p.path, p.wasm) {
-            (Some(path), None) => read_plugin_file(&self.plugin_dir, &path)?,
+        let kind = p.kind;
+        let config = p.config.clone().unwrap_or_default();
+        let bytes = self.plugin_bytes(p)?;
+        self.manager.load(kind, &bytes, &config).map_err(plugin_err)
+    }
+
+    /// The plugin `admin_loadPlugin` names: the file from the plugin folder, or the bytes.
+    fn plugin_bytes(&self, p: LoadParam) -> BackendResult<Vec<u8>> {
+        match (p.path, p.wasm) {
+            (Some(path), None) => read_plugin_file(&self.plugin_dir, &path),
             (None, Some(b64)) => base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
-                .map_err(|e| invalid(format!("wasm is not valid base64: {e}")))?,
-            _ => return Err(invalid("give exactly one of path or wasm")),
-        };
-        let config = p.config.unwrap_or_default();
-        self.manager
-            .load(p.kind, &bytes, &config)
-            .map_err(plugin_err)
+                .map_err(|e| invalid(format!("wasm is not valid base64: {e}"))),
+            _ => Err(invalid("give exactly one of path or wasm")),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use ordo_primitives::Bundle;
 use ordo_storage::{Storage, StorageError};
 use parking_lot::{Mutex, RwLock};
@@ -97,6 +97,19 @@ pub enum BundleError {
     /// The insert was never decided (a broken invariant in the group writer); not accepted.
     #[error("bundle pool unavailable")]
     Unavailable,
+    /// A replica's group did not commit the bundle (leadership changed, or no quorum in
+    /// time); not accepted here. Sending it again is safe.
+    #[error("not replicated ({0}); retry")]
+    NotReplicated(Arc<str>),
+}
+
+/// A replica group's log under the bundle pool: a group of accepted bundles (their stored
+/// records) and of removed bundles (replaced, cancelled) is written to it, and answered
+/// only once the group committed it. The other replicas apply it with
+/// [`BundlePool::adopt`].
+pub trait BundleReplicator: Send + Sync {
+    /// Blocks until the group committed the change, or fails.
+    fn replicate(&self, puts: Vec<Bytes>, removes: Vec<B256>) -> Result<(), String>;
 }
 
 impl From<StorageError> for BundleError {
@@ -204,6 +217,10 @@ pub struct BundlePool {
     /// Group writes (fsyncs) and the bundles they carried.
     groups: std::sync::atomic::AtomicU64,
     written: std::sync::atomic::AtomicU64,
+    /// A replica group's log, when this pool is a replica's.
+    replicator: RwLock<Option<Arc<dyn BundleReplicator>>>,
+    /// Bundles this pool is replicating itself: [`BundlePool::adopt`] leaves them to it.
+    replicating: Mutex<std::collections::HashSet<B256>>,
 }
 
 /// An insert waiting for its group.
@@ -260,7 +277,104 @@ impl BundlePool {
             queue: Mutex::new(Vec::new()),
             groups: std::sync::atomic::AtomicU64::new(0),
             written: std::sync::atomic::AtomicU64::new(0),
+            replicator: RwLock::new(None),
+            replicating: Mutex::new(Default::default()),
         }
+    }
+
+    /// Replicates every change from now on through `replicator` before it is answered.
+    pub fn set_replicator(&self, replicator: Arc<dyn BundleReplicator>) {
+        *self.replicator.write() = Some(replicator);
+    }
+
+    /// Writes a change to the replica group's log, if this pool has one.
+    fn replicate(&self, puts: &[(B256, Vec<u8>)], removes: &[B256]) -> Result<(), BundleError> {
+        let Some(replicator) = self.replicator.read().clone() else {
+            return Ok(());
+        };
+        if puts.is_empty() && removes.is_empty() {
+            return Ok(());
+        }
+        self.replicating
+            .lock()
+            .extend(puts.iter().map(|(hash, _)| *hash));
+        let records = puts
+            .iter()
+            .map(|(_, record)| Bytes::copy_from_slice(record))
+            .collect();
+        let replicated = replicator.replicate(records, removes.to_vec());
+        let mut replicating = self.replicating.lock();
+        for (hash, _) in puts {
+            replicating.remove(hash);
+        }
+        replicated.map_err(|why| BundleError::NotReplicated(why.into()))
+    }
+
+    /// Applies a change another replica's pool made (committed by the group): the bundles
+    /// it accepted are held here too, durably, and those it removed are removed. Bundles
+    /// this pool is replicating itself are left to it. Skips the checks an insert makes
+    /// (the accepting replica made them).
+    pub fn adopt(&self, puts: &[Bytes], removes: &[B256]) -> Result<usize, BundleError> {
+        let own = self.replicating.lock().clone();
+        let mut accepted = Vec::new();
+        for record in puts {
+            match Bundle::decode_record(record) {
+                Ok(bundle) => {
+                    let hash = bundle.bundle_hash();
+                    if !own.contains(&hash) {
+                        accepted.push((hash, bundle));
+                    }
+                }
+                Err(e) => {
+                    warn!(target: "ordo::pool", error = %e, "a replicated bundle does not decode")
+                }
+            }
+        }
+        let mut inner = self.inner.write();
+        // A bundle replaces the one its searcher sent with the same uuid, as on insert.
+        let mut removed: Vec<B256> = removes.to_vec();
+        for (hash, bundle) in &accepted {
+            if let Some(uuid) = &bundle.replacement_uuid
+                && let Some(old) = inner.by_uuid.get(&(bundle.searcher, uuid.clone()))
+                && old != hash
+            {
+                removed.push(*old);
+            }
+        }
+        let records: Vec<(B256, Vec<u8>)> = accepted
+            .iter()
+            .filter(|(hash, _)| !inner.by_hash.contains_key(hash))
+            .map(|(hash, bundle)| (*hash, bundle.encode_record()))
+            .collect();
+        self.storage.put_bundles(&records, &removed)?;
+        for hash in &removed {
+            inner.remove(hash);
+        }
+        let mut adopted = 0;
+        for (hash, bundle) in accepted {
+            if inner.by_hash.contains_key(&hash) {
+                continue;
+            }
+            let quota = bundle.searcher;
+            inner.add(hash, Arc::new(bundle), quota);
+            adopted += 1;
+        }
+        Ok(adopted)
+    }
+
+    /// Every held bundle's stored record, in arrival order (what a replica's snapshot
+    /// hands a replica that catches up).
+    pub fn records(&self) -> Vec<Bytes> {
+        let inner = self.inner.read();
+        let mut held: Vec<(&u64, &Arc<Bundle>)> = inner
+            .by_hash
+            .values()
+            .map(|e| (&e.seq, &e.bundle))
+            .collect();
+        held.sort_by_key(|(seq, _)| **seq);
+        held.into_iter()
+            .map(|(_, bundle)| Bytes::from(bundle.encode_record()))
+            .collect()
     }
 
     /// `(group writes, bundles written)` since start: how many fsyncs the inserts shared.
@@ -460,14 +574,19 @@ impl BundlePool {
                 puts.push((q.hash, q.bundle.encode_record()));
             }
         }
-        let written = if puts.is_empty() {
-            Ok(())
-        } else {
-            self.groups.fetch_add(1, Relaxed);
-            self.written.fetch_add(puts.len() as u64, Relaxed);
-            self.storage.put_bundles(&puts, &removes)
+        // The group commits the change before anything is written or answered here.
+        let failure = match self.replicate(&puts, &removes) {
+            Err(e) => Some(e),
+            Ok(()) if puts.is_empty() => None,
+            Ok(()) => {
+                self.groups.fetch_add(1, Relaxed);
+                self.written.fetch_add(puts.len() as u64, Relaxed);
+                self.storage
+                    .put_bundles(&puts, &removes)
+                    .err()
+                    .map(|e| BundleError::Storage(Arc::new(e)))
+            }
         };
-        let failure = written.err().map(|e| BundleError::Storage(Arc::new(e)));
         let mut inner = self.inner.write();
         let mut answers = Vec::with_capacity(decided.len());
         for (q, d) in decided {
@@ -504,6 +623,10 @@ impl BundlePool {
         let Some(hash) = self.inner.read().by_uuid.get(&key).copied() else {
             return false;
         };
+        if let Err(e) = self.replicate(&[], &[hash]) {
+            warn!(target: "ordo::pool", %hash, error = %e, "bundle cancellation not replicated");
+            return false;
+        }
         if let Err(e) = self.storage.remove_bundles(&[hash]) {
             warn!(target: "ordo::pool", %hash, error = %e, "cannot remove cancelled bundle");
             return false;

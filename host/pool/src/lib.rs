@@ -97,8 +97,8 @@ mod wal;
 pub(crate) mod testutil;
 
 pub use bundles::{
-    BundleError, BundleLimits, BundlePool, DEFAULT_MAX_BUNDLES, DEFAULT_MAX_BUNDLES_PER_SEARCHER,
-    MAX_BUNDLE_TXS,
+    BundleError, BundleLimits, BundlePool, BundleReplicator, DEFAULT_MAX_BUNDLES,
+    DEFAULT_MAX_BUNDLES_PER_SEARCHER, MAX_BUNDLE_TXS,
 };
 pub use config::{
     DEFAULT_ANNOUNCE_CAPACITY, DEFAULT_MAX_BYTES, DEFAULT_MAX_NONCE_GAP, DEFAULT_MAX_PER_SENDER,

@@ -55,6 +55,9 @@ pub struct ChainSnapshot {
     /// Every operator command applied up to there, in log order.
     #[serde(default)]
     pub operations: Vec<Operation>,
+    /// The bundles held there (their stored records), in arrival order.
+    #[serde(default)]
+    pub bundles: Vec<Bytes>,
 }
 
 /// An operator command as applied: its log index, method and parameters.
@@ -216,6 +219,24 @@ impl ChainMachine {
             Err(e) => {
                 CommandResult::Refused(format!("pooling committed transactions panicked: {e}"))
             }
+        }
+    }
+
+    /// Applies one committed change of the leader's bundle pool: every replica holds the
+    /// same bundles, so whichever leads next still has them.
+    async fn apply_bundles(&self, puts: Vec<Bytes>, removes: Vec<B256>) -> CommandResult {
+        let Some(bundles) = self.builder.bundle_pool() else {
+            return CommandResult::Applied;
+        };
+        match tokio::task::spawn_blocking(move || bundles.adopt(&puts, &removes)).await {
+            Ok(Ok(_)) => CommandResult::Applied,
+            // As for transactions: this replica could not offer them as leader, nothing
+            // more; the chain does not depend on it.
+            Ok(Err(e)) => {
+                tracing::warn!(target: "ordo::replica", error = %e, "committed bundles not held here");
+                CommandResult::Applied
+            }
+            Err(e) => CommandResult::Refused(format!("holding committed bundles panicked: {e}")),
         }
     }
 
@@ -437,6 +458,9 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 }
                 EntryPayload::Normal(Command::Block(rlp)) => self.apply_block(log_id, &rlp).await,
                 EntryPayload::Normal(Command::Txs(txs)) => self.apply_txs(txs).await,
+                EntryPayload::Normal(Command::Bundles { puts, removes }) => {
+                    self.apply_bundles(puts, removes).await
+                }
                 EntryPayload::Normal(Command::Operation { method, params }) => {
                     let op = Operation {
                         index: log_id.index,
@@ -468,6 +492,11 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 Vec::new()
             }
         };
+        let bundles = self
+            .builder
+            .bundle_pool()
+            .map(|b| b.records())
+            .unwrap_or_default();
         let snapshot_id = format!(
             "{}-{}-{}",
             self.id,
@@ -487,6 +516,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 head_hash: progress.block.1,
                 pool,
                 operations,
+                bundles,
             },
         }
     }

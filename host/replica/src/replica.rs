@@ -182,6 +182,9 @@ impl Replica {
         ));
         builder.set_replicator(replicator.clone());
         // Nothing this replica accepts is acknowledged before the group committed it.
+        if let Some(bundles) = builder.bundle_pool() {
+            bundles.set_replicator(replicator.clone());
+        }
         pool.set_replicator(replicator);
         let serving = tokio::spawn({
             let router = router(

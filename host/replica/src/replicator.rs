@@ -1,6 +1,7 @@
-//! The builder's [`Replicator`] and the pool's [`ordo_pool::TxReplicator`] on a Raft group:
-//! a sealed block becomes a `Block` entry, a WAL group of accepted transactions a `Txs`
-//! entry, and `replicate` returns once the group committed it and this replica applied it
+//! The builder's [`Replicator`], the pool's [`ordo_pool::TxReplicator`] and the bundle
+//! pool's [`ordo_pool::BundleReplicator`] on a Raft group: a sealed block becomes a `Block`
+//! entry, a WAL group of accepted transactions a `Txs` entry, a bundle-pool change a
+//! `Bundles` entry, and `replicate` returns once the group committed it and this replica applied it
 //! (which stored the block).
 //!
 //! A block waits as long as it takes: until it is committed, or until this replica learns
@@ -71,6 +72,16 @@ impl Replicator for RaftReplicator {
         let mut rlp = Vec::with_capacity(block.length());
         block.encode(&mut rlp);
         self.write(Command::Block(rlp.into()), None)
+    }
+}
+
+impl ordo_pool::BundleReplicator for RaftReplicator {
+    fn replicate(
+        &self,
+        puts: Vec<alloy_primitives::Bytes>,
+        removes: Vec<alloy_primitives::B256>,
+    ) -> Result<(), String> {
+        self.write(Command::Bundles { puts, removes }, Some(self.txs_within))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use alloy_primitives::{Address, Bytes};
+use alloy_primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,6 +19,12 @@ pub enum Command {
     /// A block the leader sealed (its stored record, RLP): every replica stores it, the
     /// followers after executing it to the same hash.
     Block(Bytes),
+    /// A change the leader's bundle pool made: the bundles it accepted (their stored
+    /// records) and the bundles it removed (replaced, cancelled).
+    Bundles {
+        puts: Vec<Bytes>,
+        removes: Vec<B256>,
+    },
     /// An operator's command that every replica applies alike, so that whichever leads
     /// runs the same plugins with the same controls: an admin method and its parameters,
     /// as [`Operations::apply`] takes them.

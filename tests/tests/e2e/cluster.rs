@@ -3,9 +3,10 @@
 //! - exactly one leads; every replica serves reads, and a write sent to a follower is
 //!   answered with the leader's answer (the follower forwards it);
 //! - every replica stores the same blocks;
-//! - after the leader is killed with SIGKILL right after acknowledging transactions, another
-//!   takes over from the last committed block and includes every acknowledged transaction:
-//!   no gap, no fork, the same hashes on the survivors;
+//! - after the leader is killed with SIGKILL right after acknowledging transactions and a
+//!   bundle, another takes over from the last committed block and includes every
+//!   acknowledged transaction, and the bundle in its target block: no gap, no fork, the
+//!   same hashes on the survivors;
 //! - an operator's plugin change and halt, made on the leader, hold on every replica and
 //!   survive the leader;
 //! - the killed replica, started again, catches up and follows;
@@ -320,11 +321,31 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         // The others elect one of them, go on from the committed chain, and include every
         // acknowledged transaction: acknowledged means committed by the group.
         let acked = send_round_robin(&pick(&nodes, &all), 2, 20).await?;
+        // And right after accepting a bundle for a block it will not live to seal: the
+        // group committed the bundle, so the next leader lands it in that block.
+        let (bundled, bundled_hash) = transfer(&dev_signer(8), 0);
+        let target = head(&nodes[leader]).await? + 20;
+        nodes[leader]
+            .rpc()
+            .ok(
+                "eth_sendBundle",
+                json!([{ "txs": [bundled], "blockNumber": format!("{target:#x}") }]),
+            )
+            .await?;
         nodes[leader].kill();
         let survivors: Vec<usize> = all.into_iter().filter(|&i| i != leader).collect();
         let new_leader =
             survivors[agreed_leader(&pick(&nodes, &survivors), first_leader_id).await?];
         included_everywhere(&pick(&nodes, &survivors), &acked).await?;
+        included_everywhere(&pick(&nodes, &survivors), &[bundled_hash]).await?;
+        let landed = nodes[new_leader]
+            .rpc()
+            .ok("eth_getTransactionReceipt", json!([bundled_hash]))
+            .await?;
+        ensure!(
+            parse_quantity(&landed["blockNumber"])? == target,
+            "the bundle landed elsewhere than block {target}: {landed}"
+        );
         let hashes = send_round_robin(&pick(&nodes, &survivors), 1, 12).await?;
         included_everywhere(&pick(&nodes, &survivors), &hashes).await?;
         one_chain(&nodes[new_leader], &pick(&nodes, &survivors)).await?;

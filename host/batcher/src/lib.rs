@@ -53,7 +53,29 @@ pub enum BatcherError {
     /// A block the batcher needs is missing from storage.
     #[error("block {0} missing")]
     MissingBlock(u64),
+    /// A replica group did not commit the record (this replica no longer leads, or no
+    /// quorum); it is not written here.
+    #[error("batch {index} not replicated: {why}")]
+    NotReplicated {
+        /// Which batch.
+        index: u64,
+        /// Why.
+        why: String,
+    },
 }
+
+/// A replica group's log under the batcher: every batch record written (a sealed batch, an
+/// L1 status change) is committed by the group first, so the replica that leads next has
+/// the same batches with the same L1 progress, and neither builds nor posts one twice.
+/// The other replicas store it with [`Batcher::adopt`].
+pub trait BatchReplicator: Send + Sync {
+    /// Blocks until the group committed batch `index`'s `record`, or fails.
+    fn replicate(&self, index: u64, record: Bytes) -> Result<(), String>;
+}
+
+/// Whether this batcher builds (and its batches go to L1): false on a replica that does not
+/// lead.
+pub type ActiveGate = Arc<dyn Fn() -> bool + Send + Sync>;
 
 // The codec and prover seams live in ordo-hooks.
 pub use ordo_hooks::{BatchCodec, BatchPlugins, BatchProver, HookError, NoPlugins};
@@ -122,6 +144,12 @@ pub struct Batcher {
     /// the `batches` keyspace. Never held across a plugin call.
     write: Mutex<()>,
     summaries: RwLock<Vec<BatchSummary>>,
+    /// A replica group's log, when this batcher is a replica's.
+    replicator: RwLock<Option<Arc<dyn BatchReplicator>>>,
+    /// Batch indexes this batcher is replicating itself: [`Batcher::adopt`] leaves them.
+    replicating: Mutex<std::collections::HashSet<u64>>,
+    /// Builds only while this says so (always, on a single node).
+    gate: RwLock<Option<ActiveGate>>,
     /// Test hook: this many of the next batch-record writes fail as storage would.
     #[cfg(test)]
     fail_writes: std::sync::atomic::AtomicUsize,
@@ -164,9 +192,53 @@ impl Batcher {
             building: Mutex::new(OpenBatch::default()),
             write: Mutex::new(()),
             summaries: RwLock::new(summaries),
+            replicator: RwLock::new(None),
+            replicating: Mutex::new(Default::default()),
+            gate: RwLock::new(None),
             #[cfg(test)]
             fail_writes: Default::default(),
         }))
+    }
+
+    /// Commits every record through `replicator` before it is written here.
+    pub fn set_replicator(&self, replicator: Arc<dyn BatchReplicator>) {
+        *self.replicator.write() = Some(replicator);
+    }
+
+    /// Builds batches (and offers them to the poster) only while `gate` answers true.
+    pub fn set_gate(&self, gate: ActiveGate) {
+        *self.gate.write() = Some(gate);
+    }
+
+    /// Whether this batcher builds now: always on a single node; on a replica, while it
+    /// leads. The poster posts only while this holds.
+    pub fn is_active(&self) -> bool {
+        self.gate.read().as_ref().is_none_or(|gate| gate())
+    }
+
+    /// Stores batch `index`'s record as another replica's batcher wrote it (committed by
+    /// the group). Records this batcher is writing itself are left to it.
+    pub fn adopt(&self, index: u64, bytes: &[u8]) -> Result<(), BatcherError> {
+        if self.replicating.lock().contains(&index) {
+            return Ok(());
+        }
+        let record =
+            BatchRecord::decode(bytes).map_err(|source| BatcherError::Corrupt { index, source })?;
+        let _write = self.write.lock();
+        self.storage.put_batch(index, bytes)?;
+        let h = record.frame.header;
+        let summary = BatchSummary {
+            index,
+            first_block: h.first_block,
+            last_block: h.last_block,
+            status: record.status,
+        };
+        let mut summaries = self.summaries.write();
+        match summaries.binary_search_by_key(&index, |s| s.index) {
+            Ok(at) => summaries[at] = summary,
+            Err(at) => summaries.insert(at, summary),
+        }
+        Ok(())
     }
 
     /// The configuration.
@@ -192,6 +264,24 @@ impl Batcher {
 
     /// Confirmed batches whose L1 block is not final yet, ascending (what the poster watches
     /// for reorgs).
+    /// The first batch whose record may still change (not finalized on L1), or the number
+    /// of batches when every one is final: where a replica catching up starts fetching.
+    pub fn first_unsettled(&self) -> u64 {
+        let summaries = self.summaries.read();
+        summaries
+            .iter()
+            .find(|s| {
+                !matches!(
+                    s.status,
+                    BatchStatus::Confirmed {
+                        finalized: true,
+                        ..
+                    }
+                )
+            })
+            .map_or_else(|| summaries.last().map_or(0, |s| s.index + 1), |s| s.index)
+    }
+
     pub fn unfinalized(&self) -> Vec<BatchSummary> {
         self.summaries
             .read()
@@ -277,6 +367,12 @@ impl Batcher {
     /// Closes every batch that is due with the head at `head`; returns their headers.
     pub fn tick(&self, head: u64, now_ms: u64) -> Result<Vec<BatchHeader>, BatcherError> {
         let mut open = self.building.lock();
+        if !self.is_active() {
+            // A replica that does not lead builds nothing; when it leads, it starts after
+            // the last batch the group committed.
+            *open = OpenBatch::default();
+            return Ok(Vec::new());
+        }
         let mut built = Vec::new();
         let mut next = open
             .last
@@ -414,7 +510,8 @@ impl Batcher {
         Ok(header)
     }
 
-    /// Writes batch `index`'s record (fsynced); the one place batch records are written.
+    /// Writes batch `index`'s record (fsynced), after the replica group committed it if
+    /// there is one; the one place batch records are written.
     fn put_record(&self, index: u64, record: &[u8]) -> Result<(), BatcherError> {
         #[cfg(test)]
         if self
@@ -429,6 +526,13 @@ impl Batcher {
             return Err(BatcherError::Storage(StorageError::Engine(
                 fjall::Error::Io(std::io::Error::other("injected write failure")),
             )));
+        }
+        let replicator = self.replicator.read().clone();
+        if let Some(replicator) = replicator {
+            self.replicating.lock().insert(index);
+            let replicated = replicator.replicate(index, Bytes::copy_from_slice(record));
+            self.replicating.lock().remove(&index);
+            replicated.map_err(|why| BatcherError::NotReplicated { index, why })?;
         }
         Ok(self.storage.put_batch(index, record)?)
     }

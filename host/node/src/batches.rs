@@ -24,6 +24,10 @@ impl BatcherQueue {
 impl ordo_l1::BatchQueue for BatcherQueue {
     fn unconfirmed(&self, limit: usize) -> Vec<ordo_l1::QueuedBatch> {
         let mut out = Vec::new();
+        // A replica that does not lead posts nothing (its leader does).
+        if !self.0.is_active() {
+            return out;
+        }
         for summary in self.0.unconfirmed(limit) {
             let record = match self.0.batch(summary.index) {
                 Ok(Some(record)) => record,
@@ -63,6 +67,9 @@ impl ordo_l1::BatchQueue for BatcherQueue {
     }
 
     fn unfinalized(&self) -> Vec<ordo_l1::ConfirmedBatch> {
+        if !self.0.is_active() {
+            return Vec::new();
+        }
         self.0
             .unfinalized()
             .into_iter()

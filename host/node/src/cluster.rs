@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, path::Path, sync::Arc, time::Duration};
 use eyre::WrapErr;
 use ordo_builder::Builder;
 use ordo_pool::Pool;
-use ordo_replica::{Faults, Replica, ReplicaSettings};
+use ordo_replica::{Faults, Replica, ReplicaParts, ReplicaSettings};
 use ordo_storage::Storage;
 
 use crate::{config::NodeConfig, secret_file};
@@ -22,6 +22,7 @@ pub async fn start_replica(
     builder: Arc<Builder>,
     pool: Arc<Pool>,
     storage: Storage,
+    batcher: Arc<ordo_batcher::Batcher>,
     operations: Arc<dyn ordo_replica::Operations>,
 ) -> eyre::Result<Option<Replica>> {
     let section = &config.cluster;
@@ -29,11 +30,6 @@ pub async fn start_replica(
         return Ok(None);
     }
     let me = section.me()?;
-    if config.l1.rpc_url.is_some() {
-        // Until batcher progress goes through the log, every replica would post the same
-        // batches: refuse rather than post twice.
-        eyre::bail!("[l1] posting from a replica group is not supported yet; run without [l1]");
-    }
     let secret_path = section
         .secret_file
         .as_deref()
@@ -62,17 +58,16 @@ pub async fn start_replica(
         snapshot_every: section.snapshot_every,
         log_kept: section.log_kept,
     };
-    let replica = Replica::start(
-        settings,
-        listener,
+    let parts = ReplicaParts {
         builder,
         pool,
         storage,
-        Some(operations),
-        Faults::default(),
-    )
-    .await
-    .map_err(|e| eyre::eyre!("{e}"))?;
+        batcher: Some(batcher),
+        operations: Some(operations),
+    };
+    let replica = Replica::start(settings, listener, parts, Faults::default())
+        .await
+        .map_err(|e| eyre::eyre!("{e}"))?;
     Ok(Some(replica))
 }
 

@@ -278,6 +278,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         builder.clone(),
         pool.clone(),
         storage.clone(),
+        batcher.clone(),
         admin_ns.clone(),
     )
     .await?;

@@ -33,7 +33,7 @@ pub mod testing;
 mod types;
 
 pub use log_store::LogStore;
-pub use machine::{ChainMachine, ChainSnapshot, Operation, SnapshotTaker};
+pub use machine::{ChainMachine, ChainSnapshot, Operation, ReplicaParts, SnapshotTaker};
 pub use network::{Faults, HttpNetwork, HttpPeer, node_at, router, serve};
 pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;

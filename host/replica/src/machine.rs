@@ -58,6 +58,10 @@ pub struct ChainSnapshot {
     /// The bundles held there (their stored records), in arrival order.
     #[serde(default)]
     pub bundles: Vec<Bytes>,
+    /// How many batches were stored there: the installing replica fetches the records it
+    /// lacks (and those whose L1 progress may have moved) from the source.
+    #[serde(default)]
+    pub batches: u64,
 }
 
 /// An operator command as applied: its log index, method and parameters.
@@ -85,6 +89,21 @@ struct Progress {
     block: (u64, B256),
 }
 
+/// What of the node a replica's log drives.
+#[derive(Clone)]
+pub struct ReplicaParts {
+    /// Seals blocks when the replica leads; stores committed blocks.
+    pub builder: Arc<Builder>,
+    /// The builder's mempool: takes committed transactions.
+    pub pool: Arc<Pool>,
+    /// The node's storage (the log lives there too).
+    pub storage: Storage,
+    /// Builds batches when the replica leads; stores committed batch records.
+    pub batcher: Option<Arc<ordo_batcher::Batcher>>,
+    /// Applies operator commands (none: they are refused).
+    pub operations: Option<Arc<dyn Operations>>,
+}
+
 /// The chain as Raft's state machine.
 #[derive(Clone)]
 pub struct ChainMachine {
@@ -92,6 +111,7 @@ pub struct ChainMachine {
     builder: Arc<Builder>,
     pool: Arc<Pool>,
     storage: Storage,
+    batcher: Option<Arc<ordo_batcher::Batcher>>,
     network: HttpNetwork,
     progress: Arc<Mutex<Progress>>,
     operations: Option<Arc<dyn Operations>>,
@@ -104,18 +124,16 @@ impl std::fmt::Debug for ChainMachine {
 }
 
 impl ChainMachine {
-    /// Replica `id`'s state machine of the chain `builder` extends, stored in `storage`,
-    /// with `pool` (the builder's) taking the committed transactions; `network` fetches the
-    /// blocks of a snapshot being installed; `operations` applies operator commands
-    /// (none: they are refused).
-    pub fn new(
-        id: NodeId,
-        builder: Arc<Builder>,
-        pool: Arc<Pool>,
-        storage: Storage,
-        network: HttpNetwork,
-        operations: Option<Arc<dyn Operations>>,
-    ) -> Self {
+    /// Replica `id`'s state machine over `parts`; `network` fetches the blocks of a
+    /// snapshot being installed.
+    pub fn new(id: NodeId, parts: ReplicaParts, network: HttpNetwork) -> Self {
+        let ReplicaParts {
+            builder,
+            pool,
+            storage,
+            batcher,
+            operations,
+        } = parts;
         let head = builder.head();
         let progress = Progress {
             block: (head.number(), head.hash),
@@ -126,6 +144,7 @@ impl ChainMachine {
             builder,
             pool,
             storage,
+            batcher,
             network,
             progress: Arc::new(Mutex::new(progress)),
             operations,
@@ -240,6 +259,23 @@ impl ChainMachine {
         }
     }
 
+    /// Stores one committed batch record, as the leader's batcher wrote it.
+    async fn apply_batch(&self, index: u64, record: Bytes) -> CommandResult {
+        let Some(batcher) = self.batcher.clone() else {
+            return CommandResult::Applied;
+        };
+        match tokio::task::spawn_blocking(move || batcher.adopt(index, &record)).await {
+            Ok(Ok(())) => CommandResult::Applied,
+            Ok(Err(e)) => {
+                // Batches are rebuilt from blocks; a replica that leads without this record
+                // would build the batch again, so say so loudly.
+                tracing::error!(target: "ordo::replica", index, error = %e, "a committed batch record was not stored");
+                CommandResult::Refused(e.to_string())
+            }
+            Err(e) => CommandResult::Refused(format!("storing batch {index} panicked: {e}")),
+        }
+    }
+
     /// Applies one committed block entry.
     async fn apply_block(&self, log_id: LogId<NodeId>, rlp: &[u8]) -> CommandResult {
         let block = match BlockRecord::decode(&mut &rlp[..]) {
@@ -330,6 +366,39 @@ impl ChainMachine {
                 let block = BlockRecord::decode(&mut &rlp[..])
                     .map_err(|e| format!("a snapshot block does not decode: {e}"))?;
                 self.apply_one(block, None).await?;
+            }
+        }
+        if let Some(batcher) = self.batcher.clone() {
+            let mut next = batcher.first_unsettled();
+            let mut tries = 0;
+            while next < snapshot.batches {
+                let req = BlocksRequest {
+                    from: next,
+                    to: snapshot.batches - 1,
+                };
+                let (source, addr) = &sources[tries % sources.len().max(1)];
+                let records = match self.network.fetch_batches(*source, addr, req).await {
+                    Ok(records) if !records.is_empty() => records,
+                    other => {
+                        tries += 1;
+                        if tries > 20 * sources.len().max(1) {
+                            return Err(format!(
+                                "batches {}..={} of the snapshot could not be fetched: {:?}",
+                                req.from,
+                                req.to,
+                                other.err()
+                            ));
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                for (index, record) in records {
+                    if let CommandResult::Refused(why) = self.apply_batch(index, record).await {
+                        return Err(why);
+                    }
+                    next = index + 1;
+                }
             }
         }
         let (head, hash) = self.progress.lock().block;
@@ -461,6 +530,9 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 EntryPayload::Normal(Command::Bundles { puts, removes }) => {
                     self.apply_bundles(puts, removes).await
                 }
+                EntryPayload::Normal(Command::Batch { index, record }) => {
+                    self.apply_batch(index, record).await
+                }
                 EntryPayload::Normal(Command::Operation { method, params }) => {
                     let op = Operation {
                         index: log_id.index,
@@ -497,6 +569,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
             .bundle_pool()
             .map(|b| b.records())
             .unwrap_or_default();
+        let batches = self.batcher.as_ref().map_or(0, |b| b.len() as u64);
         let snapshot_id = format!(
             "{}-{}-{}",
             self.id,
@@ -517,6 +590,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                 pool,
                 operations,
                 bundles,
+                batches,
             },
         }
     }

@@ -81,6 +81,7 @@ pub fn router(
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
         .route("/chain/blocks", post(blocks))
+        .route("/chain/batches", post(batches))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(Server {
             raft,
@@ -206,6 +207,39 @@ async fn blocks(
     }
 }
 
+/// Stored batch records `from..=to` as `(index, record)`, as many as are stored in order.
+async fn batches(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Json(req): Json<BlocksRequest>,
+) -> Response {
+    if let Some(refused) = server.refuse(&headers) {
+        return refused;
+    }
+    let storage = server.storage.clone();
+    let read = tokio::task::spawn_blocking(move || -> Result<Vec<(u64, Bytes)>, String> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for index in req.from..=req.to {
+            let Some(record) = storage.batch(index).map_err(|e| e.to_string())? else {
+                break;
+            };
+            bytes += record.len();
+            out.push((index, Bytes::from(record)));
+            if bytes >= BLOCKS_PAGE_BYTES {
+                break;
+            }
+        }
+        Ok(out)
+    })
+    .await;
+    match read {
+        Ok(Ok(records)) => Json(records).into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 /// Sends a replica's RPCs to its peers over HTTP.
 #[derive(Debug, Clone)]
 pub struct HttpNetwork {
@@ -240,12 +274,32 @@ impl HttpNetwork {
         addr: &str,
         req: BlocksRequest,
     ) -> Result<Vec<Bytes>, String> {
+        self.fetch(target, addr, "blocks", req).await
+    }
+
+    /// Stored batch records `from..=to` as `(index, record)` from the replica at `addr`.
+    pub(crate) async fn fetch_batches(
+        &self,
+        target: NodeId,
+        addr: &str,
+        req: BlocksRequest,
+    ) -> Result<Vec<(u64, Bytes)>, String> {
+        self.fetch(target, addr, "batches", req).await
+    }
+
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        target: NodeId,
+        addr: &str,
+        what: &str,
+        req: BlocksRequest,
+    ) -> Result<T, String> {
         if self.faults.is_cut(self.me, target) {
             return Err(format!("link to {target} cut"));
         }
         let answer = self
             .client
-            .post(format!("http://{addr}/chain/blocks"))
+            .post(format!("http://{addr}/chain/{what}"))
             .bearer_auth(&*self.secret)
             .header(FROM_HEADER, self.me.to_string())
             .timeout(Duration::from_secs(30))

@@ -11,14 +11,15 @@ use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use openraft::{Config, ServerState, SnapshotPolicy};
 use ordo_builder::Builder;
-use ordo_pool::Pool;
 use ordo_storage::{Storage, raft::RaftMeta};
 use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::{
-    ChainMachine, Faults, HttpNetwork, LogStore, RaftReplicator, node_at, router, serve,
-    types::{Command, CommandResult, NodeId, Operations, Raft},
+    ChainMachine, Faults, HttpNetwork, LogStore, RaftReplicator,
+    machine::ReplicaParts,
+    node_at, router, serve,
+    types::{Command, CommandResult, NodeId, Raft},
 };
 
 /// How a replica joins its group.
@@ -130,12 +131,14 @@ impl Replica {
     pub async fn start(
         settings: ReplicaSettings,
         listener: tokio::net::TcpListener,
-        builder: Arc<Builder>,
-        pool: Arc<Pool>,
-        storage: Storage,
-        operations: Option<Arc<dyn Operations>>,
+        parts: ReplicaParts,
         faults: Faults,
     ) -> Result<Self, String> {
+        let (builder, pool, storage) = (
+            parts.builder.clone(),
+            parts.pool.clone(),
+            parts.storage.clone(),
+        );
         builder.stand_by();
         let id = settings.id;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -164,14 +167,7 @@ impl Replica {
             Arc::new(config),
             network.clone(),
             LogStore::new(storage.clone()),
-            ChainMachine::new(
-                id,
-                builder.clone(),
-                pool.clone(),
-                storage.clone(),
-                network,
-                operations,
-            ),
+            ChainMachine::new(id, parts.clone(), network),
         )
         .await
         .map_err(|e| format!("starting Raft: {e}"))?;
@@ -184,6 +180,13 @@ impl Replica {
         // Nothing this replica accepts is acknowledged before the group committed it.
         if let Some(bundles) = builder.bundle_pool() {
             bundles.set_replicator(replicator.clone());
+        }
+        if let Some(batcher) = &parts.batcher {
+            // Only the leader builds batches (and so posts them); every record it writes
+            // is the group's first.
+            batcher.set_replicator(replicator.clone());
+            let builder = builder.clone();
+            batcher.set_gate(Arc::new(move || !builder.standing_by()));
         }
         pool.set_replicator(replicator);
         let serving = tokio::spawn({

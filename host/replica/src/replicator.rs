@@ -1,7 +1,8 @@
 //! The builder's [`Replicator`], the pool's [`ordo_pool::TxReplicator`] and the bundle
-//! pool's [`ordo_pool::BundleReplicator`] on a Raft group: a sealed block becomes a `Block`
-//! entry, a WAL group of accepted transactions a `Txs` entry, a bundle-pool change a
-//! `Bundles` entry, and `replicate` returns once the group committed it and this replica applied it
+//! pool's [`ordo_pool::BundleReplicator`] and the batcher's [`ordo_batcher::BatchReplicator`]
+//! on a Raft group: a sealed block becomes a `Block` entry, a WAL group of accepted
+//! transactions a `Txs` entry, a bundle-pool change a `Bundles` entry, a batch record (built,
+//! or its L1 progress) a `Batch` entry, and `replicate` returns once the group committed it and this replica applied it
 //! (which stored the block).
 //!
 //! A block waits as long as it takes: until it is committed, or until this replica learns
@@ -72,6 +73,14 @@ impl Replicator for RaftReplicator {
         let mut rlp = Vec::with_capacity(block.length());
         block.encode(&mut rlp);
         self.write(Command::Block(rlp.into()), None)
+    }
+}
+
+impl ordo_batcher::BatchReplicator for RaftReplicator {
+    fn replicate(&self, index: u64, record: alloy_primitives::Bytes) -> Result<(), String> {
+        // Waits as a block does: the poster acts on nothing the group has not committed,
+        // and a leader that lost its group learns so and fails the write.
+        self.write(Command::Batch { index, record }, None)
     }
 }
 

@@ -143,7 +143,8 @@ pub async fn leader_among(
 }
 
 /// Forms a group of the replicas `(id, raft, replication address)`: the first initializes
-/// it with all of them as voters.
+/// it with all of them as voters. They serve no JSON-RPC: each member's `rpc` is its
+/// replication address.
 pub async fn form_group(
     replicas: &[(NodeId, &crate::types::Raft, std::net::SocketAddr)],
 ) -> Result<(), String> {

@@ -25,6 +25,9 @@ pub enum Command {
         puts: Vec<Bytes>,
         removes: Vec<B256>,
     },
+    /// A batch record the leader's batcher wrote (a sealed batch, or its L1 progress), in
+    /// the batcher's encoding.
+    Batch { index: u64, record: Bytes },
     /// An operator's command that every replica applies alike, so that whichever leads
     /// runs the same plugins with the same controls: an admin method and its parameters,
     /// as [`Operations::apply`] takes them.

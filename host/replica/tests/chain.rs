@@ -16,8 +16,8 @@ use ordo_exec::{Executor, StateDb};
 use ordo_pool::{Pool, StateReader};
 use ordo_primitives::{ChainSpec, GenesisAccount, PooledTx};
 use ordo_replica::{
-    ChainMachine, Faults, HttpNetwork, LogStore, NodeId, Raft, RaftReplicator, router, serve,
-    testing,
+    ChainMachine, Faults, HttpNetwork, LogStore, NodeId, Raft, RaftReplicator, ReplicaParts,
+    router, serve, testing,
 };
 use ordo_storage::Storage;
 use parking_lot::RwLock;
@@ -132,11 +132,14 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
         LogStore::new(storage.clone()),
         ChainMachine::new(
             id,
-            builder.clone(),
-            pool.clone(),
-            storage.clone(),
+            ReplicaParts {
+                builder: builder.clone(),
+                pool: pool.clone(),
+                storage: storage.clone(),
+                batcher: None,
+                operations: None,
+            },
             network,
-            None,
         ),
     )
     .await?;

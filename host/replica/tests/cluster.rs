@@ -133,7 +133,10 @@ async fn three_replicas_elect_replicate_forward_and_replace_a_partitioned_leader
     match by_id(follower).raft.client_write(txs("x")).await {
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => {
             assert_eq!(to.leader_id, Some(leader));
-            assert_eq!(to.leader_node, Some(node_at(by_id(leader).addr)));
+            assert_eq!(
+                to.leader_node,
+                Some(node_at(by_id(leader).addr, by_id(leader).addr))
+            );
         }
         other => panic!("a follower's write answered {other:?}"),
     }

@@ -10,6 +10,8 @@
 //! - an operator's plugin change and halt, made on the leader, hold on every replica and
 //!   survive the leader;
 //! - the killed replica, started again, catches up and follows;
+//! - with an L1, only the leader posts, and every batch reaches the inbox exactly once
+//!   across a failover (the batches and their L1 progress go through the log);
 //! - a replica removed, wiped and added again (`admin_removeReplica`, `admin_addReplica`)
 //!   catches up by snapshot, the log it missed being purged.
 
@@ -672,6 +674,78 @@ async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<(
         let hashes = send_round_robin(&pick(&nodes, &[gone]), account, 4).await?;
         included_everywhere(&pick(&nodes, &all), &hashes).await?;
         ensure!(status(&nodes[gone]).await?["role"] == "follower");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_posts_every_batch_to_l1_once_across_a_failover() -> Result<()> {
+    use crate::l1::{INBOX, inbox_indexes, verify_from_l1_ok, wait_confirmed};
+    use ordo_l1::testing::{Anvil, AnvilOptions};
+    let anvil = Anvil::spawn_with(AnvilOptions {
+        block_time: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let batcher = Anvil::dev_key(1);
+    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
+    init_group(dir.path())?;
+    // One batcher key for the group, as one sequencer key: whichever replica leads posts.
+    let key_file = dir.path().join("batcher.key");
+    write_key_file(&key_file, &batcher)?;
+    for i in 1..=3 {
+        let path = dir.path().join(format!("node{i}/ordo.toml"));
+        let mut text = std::fs::read_to_string(&path)?;
+        text.push_str(&format!(
+            "\n[batcher]\nmax_delay_ms = 600\n\n[l1]\nrpc_url = \"{}\"\nkey_file = \"{}\"\nbatch_inbox = \"{INBOX}\"\nconfirmations = 1\npoll_ms = 200\n",
+            anvil.url(),
+            key_file.display()
+        ));
+        std::fs::write(&path, text)?;
+    }
+    let mut nodes = Vec::new();
+    for i in 1..=3 {
+        nodes.push(start_replica(dir.path(), i).await?);
+    }
+    let logs = nodes[0].logs();
+    logs.guard(GUARD, async {
+        let all = [0, 1, 2];
+        let leader = agreed_leader(&pick(&nodes, &all), None).await?;
+        let first_leader_id = status(&nodes[leader]).await?["id"].as_u64();
+        let hashes = send_round_robin(&pick(&nodes, &all), 0, 6).await?;
+        for hash in &hashes {
+            wait_confirmed(&nodes[leader].rpc(), *hash).await?;
+        }
+        // Followers know the batches and their L1 progress too.
+        for node in &nodes {
+            let status = node.rpc().ok("ordo_txStatus", json!([hashes[5]])).await?;
+            ensure!(status["status"] == "confirmed", "{status}");
+        }
+
+        // The leader dies; the next one posts the batches after, and none twice.
+        let acked = send_round_robin(&pick(&nodes, &all), 1, 6).await?;
+        nodes[leader].kill();
+        let survivors: Vec<usize> = all.into_iter().filter(|&i| i != leader).collect();
+        let new_leader =
+            survivors[agreed_leader(&pick(&nodes, &survivors), first_leader_id).await?];
+        let more = send_round_robin(&pick(&nodes, &survivors), 2, 6).await?;
+        for hash in acked.iter().chain(&more) {
+            wait_confirmed(&nodes[new_leader].rpc(), *hash).await?;
+        }
+        let mut indexes = inbox_indexes(&anvil).await?;
+        let posted = indexes.len();
+        indexes.sort_unstable();
+        indexes.dedup();
+        ensure!(
+            indexes.len() == posted && indexes == (0..posted as u64).collect::<Vec<_>>(),
+            "the inbox holds batches {indexes:?} from {posted} posts: a gap or a batch twice"
+        );
+        verify_from_l1_ok(
+            &anvil,
+            batcher.address(),
+            &["--compare-rpc", &nodes[new_leader].http_url()],
+        )?;
         Ok(())
     })
     .await

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::GUARD;
 
-const INBOX: Address = Address::repeat_byte(0xb0);
+pub(crate) const INBOX: Address = Address::repeat_byte(0xb0);
 
 /// A dev node posting to `anvil`'s inbox with `batcher`'s key (written to a file in `dir`).
 async fn posting_node(
@@ -73,7 +73,11 @@ fn verify_from_l1(anvil: &Anvil, batcher: Address, extra: &[&str]) -> Result<Ver
 }
 
 /// [`verify_from_l1`] that must pass.
-fn verify_from_l1_ok(anvil: &Anvil, batcher: Address, extra: &[&str]) -> Result<VerifyRun> {
+pub(crate) fn verify_from_l1_ok(
+    anvil: &Anvil,
+    batcher: Address,
+    extra: &[&str],
+) -> Result<VerifyRun> {
     let run = verify_from_l1(anvil, batcher, extra)?;
     ensure!(
         run.success && run.stdout.contains("verified"),
@@ -84,7 +88,7 @@ fn verify_from_l1_ok(anvil: &Anvil, batcher: Address, extra: &[&str]) -> Result<
     Ok(run)
 }
 
-async fn wait_confirmed(rpc: &Rpc, hash: B256) -> Result<Value> {
+pub(crate) async fn wait_confirmed(rpc: &Rpc, hash: B256) -> Result<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
@@ -259,7 +263,7 @@ async fn a_tampered_batch_in_the_inbox_fails_verify_and_says_where() -> Result<(
 }
 
 /// Batch indexes of the frames in the L1 inbox, in L1 order.
-async fn inbox_indexes(anvil: &Anvil) -> Result<Vec<u64>> {
+pub(crate) async fn inbox_indexes(anvil: &Anvil) -> Result<Vec<u64>> {
     use alloy::consensus::Transaction as _;
     let l1 = anvil.provider();
     let head = l1.get_block_number().await?;

@@ -144,10 +144,9 @@ pub struct Batcher {
     /// the `batches` keyspace. Never held across a plugin call.
     write: Mutex<()>,
     summaries: RwLock<Vec<BatchSummary>>,
-    /// A replica group's log, when this batcher is a replica's.
+    /// A replica group's log, when this batcher is a replica's: then the log's apply
+    /// ([`Batcher::adopt`]) is the only writer of batch records, on every replica alike.
     replicator: RwLock<Option<Arc<dyn BatchReplicator>>>,
-    /// Batch indexes this batcher is replicating itself: [`Batcher::adopt`] leaves them.
-    replicating: Mutex<std::collections::HashSet<u64>>,
     /// Builds only while this says so (always, on a single node).
     gate: RwLock<Option<ActiveGate>>,
     /// Test hook: this many of the next batch-record writes fail as storage would.
@@ -193,7 +192,6 @@ impl Batcher {
             write: Mutex::new(()),
             summaries: RwLock::new(summaries),
             replicator: RwLock::new(None),
-            replicating: Mutex::new(Default::default()),
             gate: RwLock::new(None),
             #[cfg(test)]
             fail_writes: Default::default(),
@@ -216,29 +214,29 @@ impl Batcher {
         self.gate.read().as_ref().is_none_or(|gate| gate())
     }
 
-    /// Stores batch `index`'s record as another replica's batcher wrote it (committed by
-    /// the group). Records this batcher is writing itself are left to it.
+    /// Stores batch `index`'s record as the group committed it: on every replica, the
+    /// leader included (whose writer waits for this under `write`, so this does not take
+    /// it; the log applies one entry at a time).
     pub fn adopt(&self, index: u64, bytes: &[u8]) -> Result<(), BatcherError> {
-        if self.replicating.lock().contains(&index) {
-            return Ok(());
-        }
         let record =
             BatchRecord::decode(bytes).map_err(|source| BatcherError::Corrupt { index, source })?;
-        let _write = self.write.lock();
         self.storage.put_batch(index, bytes)?;
         let h = record.frame.header;
-        let summary = BatchSummary {
+        self.upsert_summary(BatchSummary {
             index,
             first_block: h.first_block,
             last_block: h.last_block,
             status: record.status,
-        };
+        });
+        Ok(())
+    }
+
+    fn upsert_summary(&self, summary: BatchSummary) {
         let mut summaries = self.summaries.write();
-        match summaries.binary_search_by_key(&index, |s| s.index) {
+        match summaries.binary_search_by_key(&summary.index, |s| s.index) {
             Ok(at) => summaries[at] = summary,
             Err(at) => summaries.insert(at, summary),
         }
-        Ok(())
     }
 
     /// The configuration.
@@ -262,8 +260,6 @@ impl Batcher {
         summaries[summaries.len().saturating_sub(n)..].to_vec()
     }
 
-    /// Confirmed batches whose L1 block is not final yet, ascending (what the poster watches
-    /// for reorgs).
     /// The first batch whose record may still change (not finalized on L1), or the number
     /// of batches when every one is final: where a replica catching up starts fetching.
     pub fn first_unsettled(&self) -> u64 {
@@ -282,6 +278,8 @@ impl Batcher {
             .map_or_else(|| summaries.last().map_or(0, |s| s.index + 1), |s| s.index)
     }
 
+    /// Confirmed batches whose L1 block is not final yet, ascending (what the poster watches
+    /// for reorgs).
     pub fn unfinalized(&self) -> Vec<BatchSummary> {
         self.summaries
             .read()
@@ -491,7 +489,7 @@ impl Batcher {
         {
             let _write = self.write.lock();
             self.put_record(index, &record.encode())?;
-            self.summaries.write().push(BatchSummary {
+            self.upsert_summary(BatchSummary {
                 index,
                 first_block: header.first_block,
                 last_block: header.last_block,
@@ -528,13 +526,13 @@ impl Batcher {
             )));
         }
         let replicator = self.replicator.read().clone();
-        if let Some(replicator) = replicator {
-            self.replicating.lock().insert(index);
-            let replicated = replicator.replicate(index, Bytes::copy_from_slice(record));
-            self.replicating.lock().remove(&index);
-            replicated.map_err(|why| BatcherError::NotReplicated { index, why })?;
+        match replicator {
+            // Committed and applied ([`Batcher::adopt`] wrote it) when this returns.
+            Some(replicator) => replicator
+                .replicate(index, Bytes::copy_from_slice(record))
+                .map_err(|why| BatcherError::NotReplicated { index, why }),
+            None => Ok(self.storage.put_batch(index, record)?),
         }
-        Ok(self.storage.put_batch(index, record)?)
     }
 
     /// Builds batches every `interval` until `shutdown`, following `head()`.

@@ -332,6 +332,13 @@ impl Builder {
         *self.halted.write() = Some(reason);
     }
 
+    /// Halts without waiting for the block in progress: a replica group's log orders the
+    /// halt among the blocks already (a block sealed before it lands, none after), and a
+    /// leader applying its own halt must not wait for a block whose entry comes after it.
+    pub fn halt_in_order(&self, reason: String) {
+        *self.halted.write() = Some(reason);
+    }
+
     /// Stops `run` from sealing blocks because another replica leads. Returns once any
     /// block in progress is sealed and stored or given up, like [`Builder::halt`]. Blocking.
     pub fn stand_by(&self) {

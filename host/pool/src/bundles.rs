@@ -217,10 +217,9 @@ pub struct BundlePool {
     /// Group writes (fsyncs) and the bundles they carried.
     groups: std::sync::atomic::AtomicU64,
     written: std::sync::atomic::AtomicU64,
-    /// A replica group's log, when this pool is a replica's.
+    /// A replica group's log, when this pool is a replica's: then the log's apply
+    /// ([`BundlePool::adopt`]) is the only writer of accepted bundles, on every replica.
     replicator: RwLock<Option<Arc<dyn BundleReplicator>>>,
-    /// Bundles this pool is replicating itself: [`BundlePool::adopt`] leaves them to it.
-    replicating: Mutex<std::collections::HashSet<B256>>,
 }
 
 /// An insert waiting for its group.
@@ -278,7 +277,6 @@ impl BundlePool {
             groups: std::sync::atomic::AtomicU64::new(0),
             written: std::sync::atomic::AtomicU64::new(0),
             replicator: RwLock::new(None),
-            replicating: Mutex::new(Default::default()),
         }
     }
 
@@ -295,36 +293,25 @@ impl BundlePool {
         if puts.is_empty() && removes.is_empty() {
             return Ok(());
         }
-        self.replicating
-            .lock()
-            .extend(puts.iter().map(|(hash, _)| *hash));
         let records = puts
             .iter()
             .map(|(_, record)| Bytes::copy_from_slice(record))
             .collect();
-        let replicated = replicator.replicate(records, removes.to_vec());
-        let mut replicating = self.replicating.lock();
-        for (hash, _) in puts {
-            replicating.remove(hash);
-        }
-        replicated.map_err(|why| BundleError::NotReplicated(why.into()))
+        replicator
+            .replicate(records, removes.to_vec())
+            .map_err(|why| BundleError::NotReplicated(why.into()))
     }
 
-    /// Applies a change another replica's pool made (committed by the group): the bundles
-    /// it accepted are held here too, durably, and those it removed are removed. Bundles
-    /// this pool is replicating itself are left to it. Skips the checks an insert makes
-    /// (the accepting replica made them).
+    /// Applies a change the group committed (the leader's pool decided it): the bundles it
+    /// accepted are held, durably, and those it removed are removed, on every replica, the
+    /// leader included (whose writer waits for this under `write`, so this does not take
+    /// it; the log applies one change at a time). Skips the checks an insert makes (the
+    /// leader made them).
     pub fn adopt(&self, puts: &[Bytes], removes: &[B256]) -> Result<usize, BundleError> {
-        let own = self.replicating.lock().clone();
         let mut accepted = Vec::new();
         for record in puts {
             match Bundle::decode_record(record) {
-                Ok(bundle) => {
-                    let hash = bundle.bundle_hash();
-                    if !own.contains(&hash) {
-                        accepted.push((hash, bundle));
-                    }
-                }
+                Ok(bundle) => accepted.push((bundle.bundle_hash(), bundle)),
                 Err(e) => {
                     warn!(target: "ordo::pool", error = %e, "a replicated bundle does not decode")
                 }
@@ -574,10 +561,12 @@ impl BundlePool {
                 puts.push((q.hash, q.bundle.encode_record()));
             }
         }
-        // The group commits the change before anything is written or answered here.
+        // In a group, the change is committed and applied ([`BundlePool::adopt`] wrote
+        // it) before anything is answered here.
+        let replicated = self.replicator.read().is_some();
         let failure = match self.replicate(&puts, &removes) {
             Err(e) => Some(e),
-            Ok(()) if puts.is_empty() => None,
+            Ok(()) if puts.is_empty() || replicated => None,
             Ok(()) => {
                 self.groups.fetch_add(1, Relaxed);
                 self.written.fetch_add(puts.len() as u64, Relaxed);
@@ -594,11 +583,13 @@ impl BundlePool {
                 Decision::Accept { replaced } => match &failure {
                     Some(e) => Err(e.clone()),
                     None => {
-                        for old in &replaced {
-                            inner.remove(old);
+                        if !replicated {
+                            for old in &replaced {
+                                inner.remove(old);
+                            }
+                            inner.add(q.hash, Arc::new(q.bundle), q.quota);
                         }
                         debug!(target: "ordo::pool", hash = %q.hash, replaced = replaced.len(), "bundle accepted");
-                        inner.add(q.hash, Arc::new(q.bundle), q.quota);
                         Ok(q.hash)
                     }
                 },

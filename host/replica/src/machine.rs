@@ -305,9 +305,19 @@ impl ChainMachine {
             tokio::task::spawn_blocking(move || builder.apply_committed(&block, position)).await;
         match applied {
             Ok(Ok(_)) => {
-                let mut progress = self.progress.lock();
-                if number > progress.block.0 {
-                    progress.block = (number, hash);
+                {
+                    let mut progress = self.progress.lock();
+                    if number > progress.block.0 {
+                        progress.block = (number, hash);
+                    }
+                }
+                // A follower seals nothing, so bundles for this block are done with here as
+                // on the leader (which prunes as it seals).
+                if let Some(bundles) = self.builder.bundle_pool() {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    tokio::task::spawn_blocking(move || bundles.prune(number, now));
                 }
                 Ok(())
             }
@@ -333,7 +343,11 @@ impl ChainMachine {
             .map(|(id, node)| (*id, node.addr.clone()))
             .collect();
         sources.sort_by_key(|(id, _)| *id != snapshot.source);
-        let mut tries = 0;
+        let mut fetcher = Fetcher {
+            network: &self.network,
+            sources,
+            failures: 0,
+        };
         loop {
             let next = self.progress.lock().block.0 + 1;
             if next > snapshot.head {
@@ -343,26 +357,7 @@ impl ChainMachine {
                 from: next,
                 to: snapshot.head.min(next + 255),
             };
-            let (source, addr) = &sources[tries % sources.len().max(1)];
-            let page = self.network.fetch_blocks(*source, addr, req).await;
-            let blocks = match page {
-                Ok(blocks) if !blocks.is_empty() => blocks,
-                // Not stored there (yet), or not reachable: the next member, then again.
-                other => {
-                    tries += 1;
-                    if tries > 20 * sources.len().max(1) {
-                        return Err(format!(
-                            "blocks {}..={} of the snapshot could not be fetched: {:?}",
-                            req.from,
-                            req.to,
-                            other.err()
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            for rlp in blocks {
+            for rlp in fetcher.page(req, HttpNetwork::fetch_blocks).await {
                 let block = BlockRecord::decode(&mut &rlp[..])
                     .map_err(|e| format!("a snapshot block does not decode: {e}"))?;
                 self.apply_one(block, None).await?;
@@ -370,30 +365,12 @@ impl ChainMachine {
         }
         if let Some(batcher) = self.batcher.clone() {
             let mut next = batcher.first_unsettled();
-            let mut tries = 0;
             while next < snapshot.batches {
                 let req = BlocksRequest {
                     from: next,
                     to: snapshot.batches - 1,
                 };
-                let (source, addr) = &sources[tries % sources.len().max(1)];
-                let records = match self.network.fetch_batches(*source, addr, req).await {
-                    Ok(records) if !records.is_empty() => records,
-                    other => {
-                        tries += 1;
-                        if tries > 20 * sources.len().max(1) {
-                            return Err(format!(
-                                "batches {}..={} of the snapshot could not be fetched: {:?}",
-                                req.from,
-                                req.to,
-                                other.err()
-                            ));
-                        }
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                for (index, record) in records {
+                for (index, record) in fetcher.page(req, HttpNetwork::fetch_batches).await {
                     if let CommandResult::Refused(why) = self.apply_batch(index, record).await {
                         return Err(why);
                     }
@@ -408,18 +385,15 @@ impl ChainMachine {
                 snapshot.head_hash
             ));
         }
-        let pool = self.pool.clone();
-        let txs = snapshot.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let txs: Vec<_> = txs
-                .iter()
-                .filter_map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender).ok())
-                .collect();
-            pool.adopt(txs)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("pooling the snapshot's transactions: {e}"))?;
+        if let CommandResult::Refused(why) = self.apply_txs(snapshot.pool.clone()).await {
+            return Err(why);
+        }
+        if let CommandResult::Refused(why) = self
+            .apply_bundles(snapshot.bundles.clone(), Vec::new())
+            .await
+        {
+            return Err(why);
+        }
         if let CommandResult::Refused(why) =
             self.apply_operations(snapshot.operations.clone()).await
         {
@@ -427,12 +401,15 @@ impl ChainMachine {
         }
         // Every block stored before the snapshot's position is recorded, so a restart
         // never finds a position ahead of its chain.
+        self.wait_stored().await
+    }
+
+    async fn wait_stored(&self) -> Result<(), String> {
         let builder = self.builder.clone();
         tokio::task::spawn_blocking(move || builder.wait_stored())
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        Ok(())
+            .map_err(|e| e.to_string())
     }
 
     fn put<T: Serialize>(&self, which: RaftMeta, value: &T) -> Result<(), std::io::Error> {
@@ -443,9 +420,52 @@ impl ChainMachine {
     }
 }
 
+/// Fetches pages of a snapshot's blocks or batch records from the group's members: the
+/// snapshot's source first, the next member after a failure, with a growing pause. It keeps
+/// trying: giving up would stop this replica's Raft (openraft ends its state machine on a
+/// failed install), while a member that comes back lets it finish.
+struct Fetcher<'a> {
+    network: &'a HttpNetwork,
+    sources: Vec<(NodeId, String)>,
+    failures: u32,
+}
+
+impl Fetcher<'_> {
+    /// A non-empty page for `req`, from the first member that has one.
+    async fn page<T, F>(&mut self, req: BlocksRequest, fetch: F) -> Vec<T>
+    where
+        F: AsyncFn(&HttpNetwork, NodeId, &str, BlocksRequest) -> Result<Vec<T>, String>,
+    {
+        loop {
+            if self.sources.is_empty() {
+                // A group of one has nobody to fetch from; wait for a member.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            let (source, addr) = &self.sources[self.failures as usize % self.sources.len()];
+            match fetch(self.network, *source, addr, req).await {
+                Ok(page) if !page.is_empty() => {
+                    self.failures = 0;
+                    return page;
+                }
+                // Not stored there (yet), or not reachable: the next member, then again.
+                other => {
+                    self.failures += 1;
+                    if self.failures % 20 == 0 {
+                        tracing::warn!(target: "ordo::replica", from = req.from, to = req.to, error = ?other.err(), "a snapshot's data cannot be fetched yet; still trying");
+                    }
+                    let pause = 50u64 << self.failures.min(5);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+            }
+        }
+    }
+}
+
 /// Takes a snapshot from what the state machine had applied when it was asked (openraft
 /// builds it beside the applying, which goes on).
 pub struct SnapshotTaker {
+    builder: Arc<Builder>,
     storage: Storage,
     meta: Meta,
     snapshot: ChainSnapshot,
@@ -460,11 +480,21 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotTaker {
             data: data.clone(),
         })
         .map_err(|e| StorageIOError::write_snapshot(Some(self.meta.signature()), &e))?;
-        let storage = self.storage.clone();
-        tokio::task::spawn_blocking(move || storage.put_raft_meta(RaftMeta::Snapshot, &stored))
-            .await
-            .map_err(|e| StorageIOError::write_snapshot(Some(self.meta.signature()), &e))?
-            .map_err(|e| StorageIOError::write_snapshot(Some(self.meta.signature()), &e))?;
+        let (storage, builder) = (self.storage.clone(), self.builder.clone());
+        // Stored only once every block up to its position is on disk: a restart starts
+        // from the snapshot's position when it is past the last block's.
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            builder.wait_stored().map_err(|e| e.to_string())?;
+            storage
+                .put_raft_meta(RaftMeta::Snapshot, &stored)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+        .map_err(|e| {
+            StorageIOError::write_snapshot(Some(self.meta.signature()), &std::io::Error::other(e))
+        })?;
         tracing::info!(target: "ordo::replica", index = ?self.meta.last_log_id.map(|l| l.index), head = self.snapshot.head, pooled = self.snapshot.pool.len(), "snapshot taken");
         Ok(Snapshot {
             meta: self.meta.clone(),
@@ -486,7 +516,23 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
             .read(RaftMeta::Membership)
             .map_err(|e| StorageIOError::read_state_machine(&e))?
             .unwrap_or_default();
-        // A membership applied after the last stored block is found again in the log.
+        // Everything up to the current snapshot's position is on disk (the snapshot was
+        // stored only then), and the log before it may be purged: never start below it.
+        let snapshot: Option<StoredSnapshot> = self
+            .read(RaftMeta::Snapshot)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let (applied, membership) = match snapshot {
+            Some(s) if s.meta.last_log_id > applied => {
+                let membership = if membership.log_id() > s.meta.last_membership.log_id() {
+                    membership
+                } else {
+                    s.meta.last_membership
+                };
+                (s.meta.last_log_id, membership)
+            }
+            _ => (applied, membership),
+        };
+        // A membership applied after that position is found again in the log.
         let membership = if membership.log_id() <= &applied {
             membership
         } else {
@@ -577,6 +623,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
             progress.block.0
         );
         SnapshotTaker {
+            builder: self.builder.clone(),
             storage: self.storage.clone(),
             meta: SnapshotMeta {
                 last_log_id: progress.log_id,

@@ -177,55 +177,50 @@ async fn blocks(
     headers: HeaderMap,
     Json(req): Json<BlocksRequest>,
 ) -> Response {
-    if let Some(refused) = server.refuse(&headers) {
-        return refused;
-    }
-    let storage = server.storage.clone();
-    // Blocks in order from `from`, as many as are stored here (a block still being
-    // committed ends the page early; the asker comes back for it).
-    let read = tokio::task::spawn_blocking(move || -> Result<Vec<Bytes>, String> {
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        for number in req.from..=req.to {
-            let Some(block) = storage.block(number).map_err(|e| e.to_string())? else {
-                break;
-            };
-            let rlp = alloy_rlp::encode(&block);
-            bytes += rlp.len();
-            out.push(Bytes::from(rlp));
-            if bytes >= BLOCKS_PAGE_BYTES {
-                break;
-            }
-        }
-        Ok(out)
+    page(&server, &headers, req, |storage, number| {
+        Ok(storage
+            .block(number)?
+            .map(|block| Bytes::from(alloy_rlp::encode(&block))))
     })
-    .await;
-    match read {
-        Ok(Ok(blocks)) => Json(blocks).into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    .await
 }
 
-/// Stored batch records `from..=to` as `(index, record)`, as many as are stored in order.
+/// Stored batch records `from..=to`, as `(index, record)`.
 async fn batches(
     State(server): State<Server>,
     headers: HeaderMap,
     Json(req): Json<BlocksRequest>,
 ) -> Response {
-    if let Some(refused) = server.refuse(&headers) {
+    page(&server, &headers, req, |storage, index| {
+        Ok(storage
+            .batch(index)?
+            .map(|record| (index, Bytes::from(record))))
+    })
+    .await
+}
+
+/// Answers `from..=to` of what `read` finds stored, in order, as many as are stored (a
+/// block still being committed ends the page early; the asker comes back for it), up to
+/// [`BLOCKS_PAGE_BYTES`].
+async fn page<T: Serialize + Send + 'static>(
+    server: &Server,
+    headers: &HeaderMap,
+    req: BlocksRequest,
+    read: fn(&Storage, u64) -> Result<Option<T>, ordo_storage::StorageError>,
+) -> Response {
+    if let Some(refused) = server.refuse(headers) {
         return refused;
     }
     let storage = server.storage.clone();
-    let read = tokio::task::spawn_blocking(move || -> Result<Vec<(u64, Bytes)>, String> {
+    let pages = tokio::task::spawn_blocking(move || -> Result<Vec<T>, String> {
         let mut out = Vec::new();
         let mut bytes = 0;
-        for index in req.from..=req.to {
-            let Some(record) = storage.batch(index).map_err(|e| e.to_string())? else {
+        for n in req.from..=req.to {
+            let Some(item) = read(&storage, n).map_err(|e| e.to_string())? else {
                 break;
             };
-            bytes += record.len();
-            out.push((index, Bytes::from(record)));
+            bytes += serde_json::to_vec(&item).map_or(0, |v| v.len());
+            out.push(item);
             if bytes >= BLOCKS_PAGE_BYTES {
                 break;
             }
@@ -233,8 +228,8 @@ async fn batches(
         Ok(out)
     })
     .await;
-    match read {
-        Ok(Ok(records)) => Json(records).into_response(),
+    match pages {
+        Ok(Ok(items)) => Json(items).into_response(),
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

@@ -311,25 +311,28 @@ impl Replica {
     pub async fn remove_replica(&self, id: NodeId) -> Result<ClusterDetail, String> {
         self.must_lead()?;
         let mut voters = self.voters();
-        let learner = !voters.contains(&id)
-            && self
-                .raft
-                .metrics()
-                .borrow()
-                .membership_config
-                .membership()
-                .get_node(&id)
-                .is_some();
-        if !voters.contains(&id) && !learner {
+        let member = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .is_some();
+        if !member {
             return Err(format!("replica {id} is not a member"));
         }
-        voters.remove(&id);
-        if voters.is_empty() {
-            return Err("the group's last voter cannot be removed".into());
-        }
-        // `false`: the removed replica leaves the membership (its node entry) too.
+        let change = if voters.remove(&id) {
+            if voters.is_empty() {
+                return Err("the group's last voter cannot be removed".into());
+            }
+            // Not retained as a learner: the removed replica leaves the membership.
+            openraft::ChangeMembers::ReplaceAllVoters(voters)
+        } else {
+            openraft::ChangeMembers::RemoveNodes([id].into())
+        };
         self.raft
-            .change_membership(voters, false)
+            .change_membership(change, false)
             .await
             .map_err(|e| format!("removing replica {id}: {e}"))?;
         info!(target: "ordo::replica", id, "replica removed");

@@ -200,6 +200,16 @@ impl Control {
 
     /// Halts block production and sends; durable before it takes effect. Blocking.
     pub fn halt(&self, reason: String) -> Result<(), ControlError> {
+        self.halt_with(reason, true)
+    }
+
+    /// [`Control::halt`] as a replica group's log applies it: without waiting for the
+    /// block in progress ([`ordo_builder::Builder::halt_in_order`]).
+    pub fn halt_in_order(&self, reason: String) -> Result<(), ControlError> {
+        self.halt_with(reason, false)
+    }
+
+    fn halt_with(&self, reason: String, wait: bool) -> Result<(), ControlError> {
         let reason = reason.trim().to_string();
         if reason.is_empty() {
             return Err(ControlError::Invalid("a halt needs a reason".into()));
@@ -212,7 +222,11 @@ impl Control {
         let _halting = self.halting.lock();
         self.storage.put_halt(Some(&reason))?;
         tracing::warn!(target: "ordo::admin", %reason, head = self.builder.head().number(), "sequencer halted by the operator");
-        self.builder.halt(reason);
+        if wait {
+            self.builder.halt(reason);
+        } else {
+            self.builder.halt_in_order(reason);
+        }
         Ok(())
     }
 

@@ -101,7 +101,7 @@ impl Namespace for AdminNamespace {
                 .map_err(|(code, message)| BackendError::new(code, message))?;
             return json(&answer);
         }
-        self.apply_here(method, p)
+        self.apply_here(method, p, false)
     }
 }
 
@@ -111,7 +111,7 @@ impl ordo_replica::Operations for AdminNamespace {
         let raw =
             serde_json::value::to_raw_value(params).map_err(|e| failed(invalid(e.to_string())))?;
         let p = Params::parse(Some(&raw)).map_err(failed)?;
-        let answer = self.apply_here(method, &p).map_err(failed)?;
+        let answer = self.apply_here(method, &p, true).map_err(failed)?;
         serde_json::from_str(answer.get())
             .map_err(|e| failed(BackendError::internal(e.to_string())))
     }
@@ -135,8 +135,14 @@ impl AdminNamespace {
         }))
     }
 
-    /// Runs an admin method on this node only.
-    fn apply_here(&self, method: &str, p: &Params<'_>) -> BackendResult<Box<RawValue>> {
+    /// Runs an admin method on this node only; `logged`: as a replica group's log applies
+    /// it (in log order, so a halt does not wait for the block in progress).
+    fn apply_here(
+        &self,
+        method: &str,
+        p: &Params<'_>,
+        logged: bool,
+    ) -> BackendResult<Box<RawValue>> {
         let manager = &self.manager;
         match method {
             "admin_loadPlugin" => json(&self.load(p.single("path")?)?),
@@ -173,7 +179,12 @@ impl AdminNamespace {
             "admin_status" => json(&status(self)),
             "admin_halt" => {
                 let p: HaltParam = p.single("reason")?;
-                self.control.halt(p.reason).map_err(control_err)?;
+                if logged {
+                    self.control.halt_in_order(p.reason)
+                } else {
+                    self.control.halt(p.reason)
+                }
+                .map_err(control_err)?;
                 json(&true)
             }
             "admin_resume" => {

@@ -451,7 +451,7 @@ impl Fetcher<'_> {
                 // Not stored there (yet), or not reachable: the next member, then again.
                 other => {
                     self.failures += 1;
-                    if self.failures % 20 == 0 {
+                    if self.failures.is_multiple_of(20) {
                         tracing::warn!(target: "ordo::replica", from = req.from, to = req.to, error = ?other.err(), "a snapshot's data cannot be fetched yet; still trying");
                     }
                     let pause = 50u64 << self.failures.min(5);

@@ -58,22 +58,28 @@ impl NodeApi {
         self.per_sender.clone()
     }
 
-    /// On a follower, bundles are refused with where to send them: only the leader builds
-    /// blocks, and bundles do not go through the group's log yet (a follower holding one
-    /// would never use it).
-    pub(crate) fn refuse_bundles_if_following(&self) -> BackendResult<()> {
-        let Some(replica) = self.cluster.get() else {
-            return Ok(());
-        };
+    /// On a follower: the leader's answer to `method(params)` from `searcher`, handed over
+    /// the replication listeners (the searcher's signature was checked here). `None` on the
+    /// leader and on a single node, which answer themselves. Blocking.
+    pub(crate) fn forward_if_following(
+        &self,
+        method: &str,
+        p: &ordo_rpc::Params<'_>,
+        searcher: Option<alloy_primitives::Address>,
+    ) -> Option<BackendResult<Box<serde_json::value::RawValue>>> {
+        let replica = self.cluster.get()?;
         if replica.is_leader() {
-            return Ok(());
+            return None;
         }
-        Err(BackendError::tx(match replica.leader_rpc() {
-            Some((id, addr)) => format!(
-                "this replica follows; send bundles to the leader (replica {id}, http://{addr})"
-            ),
-            None => "this replica follows and no replica leads right now; retry".into(),
-        }))
+        let answer = tokio::runtime::Handle::current().block_on(replica.forward(
+            method,
+            p.to_value(),
+            searcher,
+        ));
+        Some(match answer {
+            Ok(value) => ordo_rpc::json(&value),
+            Err((code, message)) => Err(BackendError::new(code, message)),
+        })
     }
 
     /// While the operator has halted the sequencer, writes are refused (reads go on).

@@ -2,7 +2,9 @@
 //! `eth_callBundle` and `ordo_searcherStats`.
 //!
 //! A bundle is checked here as a transaction would be (decode, signature, chain id), then
-//! handed to the [`ordo_pool::BundlePool`], which makes it durable before answering.
+//! handed to the [`ordo_pool::BundlePool`], which makes it durable before answering. On a
+//! follower of a replica group, `eth_sendBundle` and `eth_cancelBundle` go to the leader
+//! with the searcher this replica checked ([`ordo_replica::ForwardedCalls`]).
 
 use std::{
     sync::Arc,
@@ -48,6 +50,30 @@ impl Namespace for MevNamespace {
             "ordo_searcherStats" => api.searcher_stats(p),
             other => Err(BackendError::method_not_found(other)),
         }
+    }
+}
+
+/// A follower's forwarded bundle writes, answered on the leader as if sent here, by the
+/// searcher the follower checked.
+impl ordo_replica::ForwardedCalls for NodeApi {
+    fn call(
+        &self,
+        method: &str,
+        params: &serde_json::Value,
+        searcher: Option<Address>,
+    ) -> Result<serde_json::Value, (i32, String)> {
+        let failed = |e: BackendError| (e.code, e.message.into_owned());
+        let raw = serde_json::value::to_raw_value(params)
+            .map_err(|e| failed(BackendError::invalid_params(e.to_string())))?;
+        let p = Params::parse(Some(&raw)).map_err(failed)?;
+        let answer = match method {
+            "eth_sendBundle" => self.send_bundle(&p, searcher),
+            "eth_cancelBundle" => self.cancel_bundle(&p, searcher),
+            other => Err(BackendError::method_not_found(other)),
+        }
+        .map_err(failed)?;
+        serde_json::from_str(answer.get())
+            .map_err(|e| failed(BackendError::internal(e.to_string())))
     }
 }
 
@@ -242,7 +268,9 @@ impl NodeApi {
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
         self.refuse_if_halted()?;
-        self.refuse_bundles_if_following()?;
+        if let Some(answer) = self.forward_if_following("eth_sendBundle", p, searcher) {
+            return answer;
+        }
         let args: SendBundleArgs = p.only()?;
         if let Some(field) = args.unsupported() {
             return Err(BackendError::invalid_params(format!(
@@ -345,7 +373,9 @@ impl NodeApi {
         p: &Params<'_>,
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
-        self.refuse_bundles_if_following()?;
+        if let Some(answer) = self.forward_if_following("eth_cancelBundle", p, searcher) {
+            return answer;
+        }
         let args: CancelBundleArgs = p.only()?;
         if searcher.is_none() {
             return Err(BackendError::invalid_params(

@@ -286,6 +286,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     api.set_plugins(plugins.clone());
     if let Some(replica) = &replica {
         api.set_cluster(replica.clone());
+        replica.set_forwarded_calls(api.clone());
         let _ = admin_ns.cluster.set(replica.clone());
     }
 

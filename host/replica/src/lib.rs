@@ -37,4 +37,7 @@ pub use machine::{ChainMachine, ChainSnapshot, Operation, ReplicaParts, Snapshot
 pub use network::{Faults, HttpNetwork, HttpPeer, node_at, router, serve};
 pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;
-pub use types::{Command, CommandResult, NodeId, Operations, Raft, ReplicaNode, TypeConfig};
+pub use types::{
+    Command, CommandResult, ForwardRequest, ForwardTarget, ForwardedCalls, NodeId, Operations,
+    Raft, ReplicaNode, TypeConfig,
+};

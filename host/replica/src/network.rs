@@ -2,8 +2,9 @@
 //! their own (never the public RPC port), each request carrying the group's shared secret.
 //!
 //! [`serve`] answers them for one replica; [`HttpNetwork`] sends them. A fourth route,
-//! `/chain/blocks`, serves stored blocks to a replica installing a snapshot (which names
-//! the chain's head, not its blocks: see machine.rs). A peer that cannot be
+//! `/chain/blocks` (and `/chain/batches`), serves stored blocks to a replica installing a
+//! snapshot (which names the chain's head, not its blocks: see machine.rs); `/forward`
+//! takes a follower's forwarded write ([`crate::ForwardedCalls`]) while this replica leads. A peer that cannot be
 //! reached is `Unreachable` (openraft backs off) rather than a network error it would retry
 //! hot. [`Faults`] is the seam for partitions: a link it cuts behaves like a dead peer, in
 //! both directions, so tests split a group deterministically.
@@ -31,7 +32,7 @@ use parking_lot::RwLock;
 use serde::{Serialize, de::DeserializeOwned};
 use subtle::ConstantTimeEq;
 
-use crate::types::{NodeId, Raft, ReplicaNode, TypeConfig};
+use crate::types::{ForwardRequest, ForwardTarget, NodeId, Raft, ReplicaNode, TypeConfig};
 
 /// Links cut on purpose (tests, drills): a cut link drops every RPC between its two ends.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +63,7 @@ impl Faults {
 struct Server {
     raft: Raft,
     storage: Storage,
+    calls: ForwardTarget,
     secret: Arc<str>,
     me: NodeId,
     faults: Faults,
@@ -72,6 +74,7 @@ struct Server {
 pub fn router(
     raft: Raft,
     storage: Storage,
+    calls: ForwardTarget,
     me: NodeId,
     secret: Arc<str>,
     faults: Faults,
@@ -82,10 +85,12 @@ pub fn router(
         .route("/raft/snapshot", post(snapshot))
         .route("/chain/blocks", post(blocks))
         .route("/chain/batches", post(batches))
+        .route("/forward", post(forward))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(Server {
             raft,
             storage,
+            calls,
             secret,
             me,
             faults,
@@ -185,6 +190,33 @@ async fn blocks(
     .await
 }
 
+/// A follower's forwarded write, answered here only while this replica leads (else the
+/// follower tells its caller to retry; it never answers for a replica that does not lead).
+async fn forward(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Json(req): Json<ForwardRequest>,
+) -> Response {
+    if let Some(refused) = server.refuse(&headers) {
+        return refused;
+    }
+    let leads = {
+        let metrics = server.raft.metrics();
+        let m = metrics.borrow();
+        m.state == openraft::ServerState::Leader && m.current_leader == Some(server.me)
+    };
+    let Some(calls) = server.calls.get().cloned().filter(|_| leads) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not leading").into_response();
+    };
+    let answer =
+        tokio::task::spawn_blocking(move || calls.call(&req.method, &req.params, req.searcher))
+            .await;
+    match answer {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 /// Stored batch records `from..=to`, as `(index, record)`.
 async fn batches(
     State(server): State<Server>,
@@ -280,6 +312,33 @@ impl HttpNetwork {
         req: BlocksRequest,
     ) -> Result<Vec<(u64, Bytes)>, String> {
         self.fetch(target, addr, "batches", req).await
+    }
+
+    /// Hands a write to the leader (`target`, listening at `addr`): its answer, or why it
+    /// could not be asked.
+    pub(crate) async fn forward(
+        &self,
+        target: NodeId,
+        addr: &str,
+        req: &ForwardRequest,
+    ) -> Result<Result<serde_json::Value, (i32, String)>, String> {
+        if self.faults.is_cut(self.me, target) {
+            return Err(format!("link to {target} cut"));
+        }
+        let answer = self
+            .client
+            .post(format!("http://{addr}/forward"))
+            .bearer_auth(&*self.secret)
+            .header(FROM_HEADER, self.me.to_string())
+            .timeout(Duration::from_secs(10))
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !answer.status().is_success() {
+            return Err(format!("replica {target} answered {}", answer.status()));
+        }
+        answer.json().await.map_err(|e| e.to_string())
     }
 
     async fn fetch<T: DeserializeOwned>(

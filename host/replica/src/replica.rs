@@ -19,7 +19,7 @@ use crate::{
     ChainMachine, Faults, HttpNetwork, LogStore, RaftReplicator,
     machine::ReplicaParts,
     node_at, router, serve,
-    types::{Command, CommandResult, NodeId, Raft},
+    types::{Command, CommandResult, ForwardRequest, ForwardTarget, ForwardedCalls, NodeId, Raft},
 };
 
 /// How a replica joins its group.
@@ -60,6 +60,8 @@ pub struct Replica {
     storage: Storage,
     builder: Arc<Builder>,
     addr: SocketAddr,
+    network: HttpNetwork,
+    calls: ForwardTarget,
     tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -162,12 +164,13 @@ impl Replica {
         .validate()
         .map_err(|e| format!("replication settings: {e}"))?;
         let network = HttpNetwork::new(id, settings.secret.clone(), faults.clone());
+        let calls = ForwardTarget::default();
         let raft = Raft::new(
             id,
             Arc::new(config),
             network.clone(),
             LogStore::new(storage.clone()),
-            ChainMachine::new(id, parts.clone(), network),
+            ChainMachine::new(id, parts.clone(), network.clone()),
         )
         .await
         .map_err(|e| format!("starting Raft: {e}"))?;
@@ -193,6 +196,7 @@ impl Replica {
             let router = router(
                 raft.clone(),
                 storage.clone(),
+                calls.clone(),
                 id,
                 settings.secret.clone(),
                 faults,
@@ -209,6 +213,8 @@ impl Replica {
             storage,
             builder,
             addr,
+            network,
+            calls,
             tasks: Default::default(),
         };
         if !settings.join && !raft.is_initialized().await.map_err(|e| e.to_string())? {
@@ -274,6 +280,51 @@ impl Replica {
         let leader = m.current_leader.filter(|&l| l != self.id)?;
         let node = m.membership_config.membership().get_node(&leader)?;
         node.rpc.parse().ok().map(|addr| (leader, addr))
+    }
+
+    /// Where this replica, leading, answers writes its followers forward.
+    pub fn set_forwarded_calls(&self, calls: Arc<dyn ForwardedCalls>) {
+        let _ = self.calls.set(calls);
+    }
+
+    /// Hands `method(params)` from `searcher` to the leader over the replication listeners
+    /// and answers with its answer. With no leader known, or none answering, a retryable
+    /// -32000, never a success the leader did not give.
+    pub async fn forward(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+        searcher: Option<alloy_primitives::Address>,
+    ) -> Result<serde_json::Value, (i32, String)> {
+        let leader = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow();
+            m.current_leader.filter(|&l| l != self.id).and_then(|l| {
+                m.membership_config
+                    .membership()
+                    .get_node(&l)
+                    .map(|n| (l, n.addr.clone()))
+            })
+        };
+        let Some((leader, addr)) = leader else {
+            return Err((
+                -32000,
+                "no replica leads right now (an election is under way); retry".into(),
+            ));
+        };
+        let req = ForwardRequest {
+            method: method.to_string(),
+            params,
+            searcher,
+        };
+        metrics::counter!("ordo_rpc_forwarded_total", "method" => method.to_string()).increment(1);
+        match self.network.forward(leader, &addr, &req).await {
+            Ok(answer) => answer,
+            Err(e) => Err((
+                -32000,
+                format!("the leader (replica {leader}) did not answer ({e}); retry"),
+            )),
+        }
     }
 
     /// Adds replica `id` (replication listener `addr`, public RPC `rpc`) to the group as a

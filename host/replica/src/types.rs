@@ -1,6 +1,6 @@
 //! What one Raft log entry carries, and openraft's type configuration for Ordo.
 
-use std::io::Cursor;
+use std::{io::Cursor, sync::Arc};
 
 use alloy_primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,31 @@ impl std::fmt::Display for ReplicaNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} (rpc {})", self.addr, self.rpc)
     }
+}
+
+/// Writes a follower hands to its leader over the replication listener, with who sent them:
+/// a searcher's `X-Flashbots-Signature` covers the request body the follower received, so
+/// the follower checks it and forwards the signer, which the group's secret vouches for.
+pub trait ForwardedCalls: Send + Sync + 'static {
+    /// Answers `method(params)` from `searcher` (None: unsigned) on the leader: the answer,
+    /// or a JSON-RPC error (code, message). Blocking.
+    fn call(
+        &self,
+        method: &str,
+        params: &Value,
+        searcher: Option<Address>,
+    ) -> Result<Value, (i32, String)>;
+}
+
+/// Where the replication listener hands forwarded writes (set once the node's API exists).
+pub type ForwardTarget = Arc<std::sync::OnceLock<Arc<dyn ForwardedCalls>>>;
+
+/// A write a follower forwards to the leader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForwardRequest {
+    pub method: String,
+    pub params: Value,
+    pub searcher: Option<Address>,
 }
 
 /// What applying a command answered.

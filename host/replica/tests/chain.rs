@@ -150,7 +150,14 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
     )));
     tokio::spawn(serve(
         listener,
-        router(raft.clone(), storage.clone(), id, secret, faults.clone()),
+        router(
+            raft.clone(),
+            storage.clone(),
+            Default::default(),
+            id,
+            secret,
+            faults.clone(),
+        ),
     ));
     Ok(Replica {
         id,

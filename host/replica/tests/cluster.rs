@@ -50,7 +50,14 @@ async fn start(id: NodeId, faults: &Faults) -> Fallible<Replica> {
     .await?;
     tokio::spawn(serve(
         listener,
-        router(raft.clone(), storage, id, secret, faults.clone()),
+        router(
+            raft.clone(),
+            storage,
+            Default::default(),
+            id,
+            secret,
+            faults.clone(),
+        ),
     ));
     Ok(Replica {
         id,

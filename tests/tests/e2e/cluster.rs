@@ -1,7 +1,8 @@
 //! Replica groups (issue 15): `ordo cluster init` writes three configs, three real `ordo run`
 //! processes form a Raft group over loopback, and:
 //! - exactly one leads; every replica serves reads, and a write sent to a follower is
-//!   answered with the leader's answer (the follower forwards it);
+//!   answered with the leader's answer (the follower forwards it), bundles and signed
+//!   cancellations included;
 //! - every replica stores the same blocks;
 //! - after the leader is killed with SIGKILL right after acknowledging transactions and a
 //!   bundle, another takes over from the last committed block and includes every
@@ -269,29 +270,59 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
             }
         }
 
-        // Bundles only on the leader: a follower says where to send them.
-        let (raw, _) = transfer(&dev_signer(7), 0);
-        let target = format!("{:#x}", head(&nodes[leader]).await? + 50);
+        // Bundles through any replica: a follower hands them to the leader with the
+        // searcher it checked, the group commits them, and every replica holds them.
+        let target = format!("{:#x}", head(&nodes[leader]).await? + 200);
+        let mut bundle_hashes = Vec::new();
         for (i, node) in nodes.iter().enumerate() {
+            let (raw, _) = transfer(&dev_signer(7), i as u64);
             let bundle = json!([{ "txs": [raw], "blockNumber": target }]);
-            let answer = node.rpc().call("eth_sendBundle", bundle).await?;
-            if i == leader {
-                ensure!(answer.is_ok(), "the leader refused a bundle: {answer:?}");
-            } else {
-                let refused = answer.err().map(|e| e.message).unwrap_or_default();
-                let leader_url = nodes[leader].http_url();
-                ensure!(
-                    refused.contains("send bundles to the leader")
-                        && leader_url.contains(
-                            refused
-                                .rsplit("http://")
-                                .next()
-                                .unwrap_or("-")
-                                .trim_end_matches(')')
-                        ),
-                    "a follower's answer to a bundle: {refused:?}"
-                );
+            let answer = node.rpc().ok("eth_sendBundle", bundle).await?;
+            bundle_hashes.push(answer["bundleHash"].clone());
+        }
+        ensure!(
+            bundle_hashes.iter().all(|h| h.is_string()),
+            "{bundle_hashes:?}"
+        );
+        let held = |n: &TestNode| {
+            let admin = n.admin();
+            async move {
+                let s = admin?.ok("admin_status", json!([])).await?;
+                Ok::<_, eyre::Report>(s["bundles"].as_u64().unwrap_or_default())
             }
+        };
+        for node in &nodes {
+            ensure!(
+                held(node).await? == 3,
+                "a replica does not hold the three bundles"
+            );
+        }
+        // A signed bundle sent through one follower is cancelled through the other: the
+        // leader knows the searcher both times.
+        let searcher = alloy::signers::local::PrivateKeySigner::random();
+        let followers: Vec<usize> = all.into_iter().filter(|&i| i != leader).collect();
+        let (raw, _) = transfer(&dev_signer(7), 3);
+        let signed = json!([{ "txs": [raw], "blockNumber": target, "replacementUuid": "drill" }]);
+        let sent = nodes[followers[0]]
+            .rpc()
+            .call_signed(&searcher, "eth_sendBundle", signed)
+            .await?;
+        ensure!(sent.is_ok(), "{sent:?}");
+        ensure!(held(&nodes[leader]).await? == 4);
+        let cancelled = nodes[followers[1]]
+            .rpc()
+            .call_signed(
+                &searcher,
+                "eth_cancelBundle",
+                json!([{ "replacementUuid": "drill" }]),
+            )
+            .await?;
+        ensure!(cancelled.is_ok(), "{cancelled:?}");
+        for node in &nodes {
+            ensure!(
+                held(node).await? == 3,
+                "the cancel did not reach every replica"
+            );
         }
 
         // Every replica stores the same chain.

@@ -180,7 +180,9 @@ impl ChainMachine {
                     Err((code, message)) => CommandResult::Failed { code, message },
                 };
                 history.push(op);
-                // After the command: a crash between both replays it once more at restart.
+                // After the command: a crash between both applies it once more at restart,
+                // which changes nothing (the node's commands are idempotent that way: a
+                // rollback names the plugin it rolls back from).
                 this.put(RaftMeta::Operations, &history)
                     .map_err(|e| e.to_string())?;
             }

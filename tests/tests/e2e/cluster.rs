@@ -349,6 +349,23 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         for node in &nodes {
             ensure!(active_ordering(node).await? == "fcfs");
         }
+        // A rollback too, and back again; a malformed command never enters the log.
+        let admin = nodes[leader].admin()?;
+        admin
+            .ok("admin_rollbackPlugin", json!([{ "kind": "ordering" }]))
+            .await?;
+        for node in &nodes {
+            ensure!(active_ordering(node).await? == "priority-fee");
+        }
+        admin.ok("admin_activatePlugin", json!([fcfs])).await?;
+        for node in &nodes {
+            ensure!(active_ordering(node).await? == "fcfs");
+        }
+        let bad = admin.call("admin_halt", json!([" "])).await?;
+        ensure!(
+            bad.as_ref().err().is_some_and(|e| e.code == -32602),
+            "{bad:?}"
+        );
 
         // The leader dies right after acknowledging transactions it has not included yet.
         // The others elect one of them, go on from the committed chain, and include every

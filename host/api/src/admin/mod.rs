@@ -120,9 +120,45 @@ impl ordo_replica::Operations for AdminNamespace {
 impl AdminNamespace {
     /// `method`'s parameters as the log carries them: a plugin loaded from the plugin
     /// folder travels as its bytes (the other replicas may not have the file).
+    /// Checked here first, as the method would check them, so nothing malformed enters the
+    /// log (where every replica would refuse it alike, forever).
     fn params_to_log(&self, method: &str, p: &Params<'_>) -> BackendResult<Value> {
-        if method != "admin_loadPlugin" {
-            return Ok(p.to_value());
+        match method {
+            "admin_loadPlugin" => {}
+            "admin_rollbackPlugin" => {
+                let k: KindParam = p.single("kind")?;
+                // What it rolls back from: a replay (after a restart) that finds the slot
+                // already rolled back changes nothing, so each replica rolls back once.
+                return Ok(value!({ "kind": k.kind, "from": self.rollback_source(k.kind) }));
+            }
+            "admin_activatePlugin" | "admin_deactivatePlugin" => {
+                let _: IdParam = p.single("id")?;
+                return Ok(p.to_value());
+            }
+            "admin_shadowPlugin" => {
+                let shadow: ShadowParam = p.single("id")?;
+                if shadow.id.is_none() {
+                    return Err(invalid("missing field `id` (null stops shadowing)"));
+                }
+                return Ok(p.to_value());
+            }
+            "admin_halt" => {
+                let halt: HaltParam = p.single("reason")?;
+                let reason = halt.reason.trim();
+                if reason.is_empty() || reason.len() > 256 {
+                    return Err(invalid("a halt needs a reason of 1 to 256 bytes"));
+                }
+                return Ok(p.to_value());
+            }
+            "admin_setLimits" => {
+                let _: LimitsChange = p.single("")?;
+                return Ok(p.to_value());
+            }
+            "admin_setBlockParams" => {
+                let _: BlockParamsChange = p.single("")?;
+                return Ok(p.to_value());
+            }
+            _ => return Ok(p.to_value()),
         }
         let load: LoadParam = p.single("path")?;
         let kind = load.kind;
@@ -153,6 +189,16 @@ impl AdminNamespace {
             "admin_deactivatePlugin" => {
                 let p: IdParam = p.single("id")?;
                 json(&manager.deactivate(&p.id).map_err(plugin_err)?)
+            }
+            "admin_rollbackPlugin" if logged => {
+                let p: LoggedRollback = p.single("kind")?;
+                if self.rollback_source(p.kind) != p.from {
+                    // Rolled back already (this entry is being applied again).
+                    let active = manager.list().active.get(&p.kind).cloned().flatten();
+                    return json(&value!({ "active": active }));
+                }
+                let active = manager.rollback(p.kind).map_err(plugin_err)?;
+                json(&value!({ "active": active }))
             }
             "admin_rollbackPlugin" => {
                 let p: KindParam = p.single("kind")?;
@@ -223,6 +269,16 @@ impl AdminNamespace {
 }
 
 impl AdminNamespace {
+    /// What a rollback of `kind` rolls back from: the active plugin of a slot, or the
+    /// searcher activated last.
+    fn rollback_source(&self, kind: PluginKind) -> Option<String> {
+        let report = self.manager.list();
+        match report.active.get(&kind) {
+            Some(active) => active.as_ref().map(|info| info.id.clone()),
+            None => report.active_searchers.last().map(|info| info.id.clone()),
+        }
+    }
+
     fn replica(&self) -> BackendResult<&ordo_replica::Replica> {
         self.cluster
             .get()
@@ -350,6 +406,14 @@ struct IdParam {
 #[serde(deny_unknown_fields)]
 struct KindParam {
     kind: PluginKind,
+}
+
+/// `admin_rollbackPlugin` as the log carries it: with the plugin it rolls back from.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoggedRollback {
+    kind: PluginKind,
+    from: Option<String>,
 }
 
 #[derive(Deserialize)]

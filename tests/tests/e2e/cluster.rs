@@ -722,6 +722,16 @@ async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<(
         let hashes = send_round_robin(&pick(&nodes, &[gone]), account, 4).await?;
         included_everywhere(&pick(&nodes, &all), &hashes).await?;
         ensure!(status(&nodes[gone]).await?["role"] == "follower");
+
+        // A replica whose own log is purged past its last block restarts from its snapshot
+        // (killed: no clean shutdown) and follows on.
+        let purged = cluster_detail(&nodes[other]).await?["purgedIndex"].as_u64();
+        ensure!(purged.is_some(), "replica {other} never purged its log");
+        nodes[other].kill();
+        nodes[other].start_again().await?;
+        let hashes = send_round_robin(&pick(&nodes, &[leader]), account + 1, 4).await?;
+        included_everywhere(&pick(&nodes, &all), &hashes).await?;
+        one_chain(&nodes[leader], &pick(&nodes, &all)).await?;
         Ok(())
     })
     .await

@@ -34,7 +34,7 @@ mod types;
 
 pub use log_store::LogStore;
 pub use machine::{ChainMachine, ChainSnapshot, Operation, ReplicaParts, SnapshotTaker};
-pub use network::{Faults, HttpNetwork, HttpPeer, node_at, router, serve};
+pub use network::{CatchUp, Faults, HttpNetwork, HttpPeer, node_at, router, serve};
 pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;
 pub use types::{

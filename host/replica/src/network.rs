@@ -58,10 +58,56 @@ impl Faults {
     }
 }
 
+/// Whether this replica is catching up: the last AppendEntries it received ended below what
+/// the leader had committed, so its log is behind the group's. A replica behind does not
+/// stand for election: it could not win (the others' logs are longer), and its higher term
+/// would cost the replica that can win a round (the follower 50 blocks behind must
+/// not delay a failover). [`crate::Replica`] lets it stand again when no leader has been
+/// heard for a while, so a group whose survivors are all behind still elects one.
+#[derive(Debug)]
+pub struct CatchUp {
+    lagging: std::sync::atomic::AtomicBool,
+    last_append: parking_lot::Mutex<std::time::Instant>,
+}
+
+impl Default for CatchUp {
+    fn default() -> Self {
+        Self {
+            lagging: Default::default(),
+            last_append: parking_lot::Mutex::new(std::time::Instant::now()),
+        }
+    }
+}
+
+impl CatchUp {
+    /// Whether the last AppendEntries left this replica behind the leader's commit.
+    pub fn lagging(&self) -> bool {
+        self.lagging.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How long since a leader last sent entries or a heartbeat.
+    pub fn since_append(&self) -> Duration {
+        self.last_append.lock().elapsed()
+    }
+
+    fn saw(&self, req: &AppendEntriesRequest<TypeConfig>) {
+        let carried = req
+            .entries
+            .last()
+            .map(|e| e.log_id.index)
+            .or(req.prev_log_id.map(|l| l.index));
+        let behind = req.leader_commit.map(|c| c.index) > carried;
+        self.lagging
+            .store(behind, std::sync::atomic::Ordering::Release);
+        *self.last_append.lock() = std::time::Instant::now();
+    }
+}
+
 /// What the replication listener needs.
 #[derive(Clone)]
 struct Server {
     raft: Raft,
+    catch_up: Arc<CatchUp>,
     storage: Storage,
     calls: ForwardTarget,
     secret: Arc<str>,
@@ -73,6 +119,7 @@ struct Server {
 /// answering only requests that carry `secret`.
 pub fn router(
     raft: Raft,
+    catch_up: Arc<CatchUp>,
     storage: Storage,
     calls: ForwardTarget,
     me: NodeId,
@@ -89,6 +136,7 @@ pub fn router(
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(Server {
             raft,
+            catch_up,
             storage,
             calls,
             secret,
@@ -152,6 +200,9 @@ async fn append(
     if let Some(refused) = server.refuse(&headers) {
         return refused;
     }
+    server.catch_up.saw(&req);
+    let lagging = server.catch_up.lagging();
+    server.raft.runtime_config().elect(!lagging);
     Json(server.raft.append_entries(req).await).into_response()
 }
 

@@ -16,7 +16,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::{
-    ChainMachine, Faults, HttpNetwork, LogStore, RaftReplicator,
+    CatchUp, ChainMachine, Faults, HttpNetwork, LogStore, RaftReplicator,
     machine::ReplicaParts,
     node_at, router, serve,
     types::{Command, CommandResult, ForwardRequest, ForwardTarget, ForwardedCalls, NodeId, Raft},
@@ -62,6 +62,8 @@ pub struct Replica {
     addr: SocketAddr,
     network: HttpNetwork,
     calls: ForwardTarget,
+    catch_up: Arc<CatchUp>,
+    election_timeout_max: Duration,
     tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -165,6 +167,7 @@ impl Replica {
         .map_err(|e| format!("replication settings: {e}"))?;
         let network = HttpNetwork::new(id, settings.secret.clone(), faults.clone());
         let calls = ForwardTarget::default();
+        let catch_up = Arc::new(CatchUp::default());
         let raft = Raft::new(
             id,
             Arc::new(config),
@@ -195,6 +198,7 @@ impl Replica {
         let serving = tokio::spawn({
             let router = router(
                 raft.clone(),
+                catch_up.clone(),
                 storage.clone(),
                 calls.clone(),
                 id,
@@ -215,6 +219,8 @@ impl Replica {
             addr,
             network,
             calls,
+            catch_up,
+            election_timeout_max: Duration::from_millis(max),
             tasks: Default::default(),
         };
         if !settings.join && !raft.is_initialized().await.map_err(|e| e.to_string())? {
@@ -565,10 +571,17 @@ impl Replica {
                 leading = false;
                 continue;
             }
+            // A replica behind stands again once no leader has been heard from for a few
+            // election timeouts: then the others may all be behind too.
+            if self.catch_up.lagging()
+                && self.catch_up.since_append() > self.election_timeout_max * 3
+            {
+                self.raft.runtime_config().elect(true);
+            }
             // Changes wake the watcher; the tick catches a builder that stood by on its own.
             tokio::select! {
                 changed = metrics.changed() => if changed.is_err() { return },
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = tokio::time::sleep(self.election_timeout_max / 4) => {}
             }
         }
     }

@@ -152,6 +152,7 @@ async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replic
         listener,
         router(
             raft.clone(),
+            Default::default(),
             storage.clone(),
             Default::default(),
             id,

@@ -52,6 +52,7 @@ async fn start(id: NodeId, faults: &Faults) -> Fallible<Replica> {
         listener,
         router(
             raft.clone(),
+            Default::default(),
             storage,
             Default::default(),
             id,

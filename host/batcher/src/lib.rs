@@ -19,6 +19,12 @@
 //! [`Batcher::set_status`] is how the L1 poster moves a batch to submitted / confirmed /
 //! finalized (and back to submitted after an L1 reorg deeper than the confirmations).
 //!
+//! In a replica group: only the leader builds ([`Batcher::set_gate`]; the poster's queue is
+//! gated the same way), and every record written (a sealed batch, a status change) is first
+//! committed by the group ([`BatchReplicator`]); the log's apply ([`Batcher::adopt`]) then
+//! writes it on every replica, so the next leader has the same batches and L1 progress and
+//! never builds or posts one twice.
+//!
 //! Locks: `building` (the open batch) serialises ticks and is held across the plugin calls;
 //! `write` serialises writes to the batches keyspace and is never held across a plugin call,
 //! so the poster's status writes never wait for a codec or a prover.

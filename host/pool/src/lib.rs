@@ -60,7 +60,10 @@
 //! [`StateReader`] (the node's state), `ordo_storage::Storage` (the `wal` keyspace),
 //! [`Pool::subscribe`] (new-transaction announcements for `newPendingTransactions`),
 //! [`TxReplicator`] (a replica group's log; [`Pool::adopt`] pools what other replicas
-//! accepted, through the same WAL, without replicating it again).
+//! accepted, through the same WAL, without replicating it again), and for bundles
+//! [`BundleReplicator`] (each group of accepted or removed bundles is committed by the
+//! group first; [`BundlePool::adopt`], the log's apply, is then the only writer, on every
+//! replica).
 //! Errors are [`PoolError`], whose `Display` is geth's message. Tracing target `ordo::pool`.
 //! Tests and benches read state from `MockState` (feature `test-utils`), as below.
 //!

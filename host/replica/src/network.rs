@@ -373,23 +373,8 @@ impl HttpNetwork {
         addr: &str,
         req: &ForwardRequest,
     ) -> Result<Result<serde_json::Value, (i32, String)>, String> {
-        if self.faults.is_cut(self.me, target) {
-            return Err(format!("link to {target} cut"));
-        }
-        let answer = self
-            .client
-            .post(format!("http://{addr}/forward"))
-            .bearer_auth(&*self.secret)
-            .header(FROM_HEADER, self.me.to_string())
-            .timeout(Duration::from_secs(10))
-            .json(req)
-            .send()
+        self.post(target, addr, "forward", req, Duration::from_secs(10))
             .await
-            .map_err(|e| e.to_string())?;
-        if !answer.status().is_success() {
-            return Err(format!("replica {target} answered {}", answer.status()));
-        }
-        answer.json().await.map_err(|e| e.to_string())
     }
 
     async fn fetch<T: DeserializeOwned>(
@@ -399,16 +384,30 @@ impl HttpNetwork {
         what: &str,
         req: BlocksRequest,
     ) -> Result<T, String> {
+        let path = format!("chain/{what}");
+        self.post(target, addr, &path, &req, Duration::from_secs(30))
+            .await
+    }
+
+    /// POSTs `req` to `path` on the replica `target` listening at `addr`, with the secret.
+    async fn post<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        target: NodeId,
+        addr: &str,
+        path: &str,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, String> {
         if self.faults.is_cut(self.me, target) {
             return Err(format!("link to {target} cut"));
         }
         let answer = self
             .client
-            .post(format!("http://{addr}/chain/{what}"))
+            .post(format!("http://{addr}/{path}"))
             .bearer_auth(&*self.secret)
             .header(FROM_HEADER, self.me.to_string())
-            .timeout(Duration::from_secs(30))
-            .json(&req)
+            .timeout(timeout)
+            .json(req)
             .send()
             .await
             .map_err(|e| e.to_string())?;

@@ -285,21 +285,7 @@ async fn every_replica_stores_the_leaders_blocks_and_a_new_leader_extends_the_sa
     // Healed, the old leader follows: it executes block 4 itself and stores it.
     faults.heal();
     wait_head(by_id(leader), fourth).await;
-    for number in 0..=4 {
-        let hashes: Vec<Option<B256>> = replicas
-            .iter()
-            .map(|r| {
-                // The head moves when a block is staged; its batch may still be landing.
-                r.builder.wait_stored().unwrap();
-                r.storage.block(number).unwrap().map(|b| b.hash)
-            })
-            .collect();
-        assert!(hashes[0].is_some(), "block {number} missing");
-        assert!(
-            hashes.windows(2).all(|w| w[0] == w[1]),
-            "block {number}: {hashes:?}"
-        );
-    }
+    assert_same_blocks(&replicas, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,20 +409,7 @@ async fn a_cut_off_leader_takes_its_block_back_and_follows_once_healed() {
         stale.builder.halted()
     );
     assert_eq!(stale.builder.tip().hash, second);
-    for number in 0..=2 {
-        let hashes: Vec<Option<B256>> = replicas
-            .iter()
-            .map(|r| {
-                // The head moves when a block is staged; its batch may still be landing.
-                r.builder.wait_stored().unwrap();
-                r.storage.block(number).unwrap().map(|b| b.hash)
-            })
-            .collect();
-        assert!(
-            hashes.windows(2).all(|w| w[0] == w[1]),
-            "block {number}: {hashes:?}"
-        );
-    }
+    assert_same_blocks(&replicas, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,13 +488,23 @@ async fn a_replica_behind_the_purged_log_catches_up_by_snapshot() {
         .unwrap();
     assert_eq!(sealed.block.transactions.len(), 3);
     wait_head(behind, sealed.block.hash).await;
-    for number in 0..=6 {
+    assert_same_blocks(&replicas, 6);
+}
+
+/// Every replica stores the same blocks `0..=upto`.
+fn assert_same_blocks(replicas: &[Replica], upto: u64) {
+    for number in 0..=upto {
         let hashes: Vec<Option<B256>> = replicas
             .iter()
             .map(|r| {
                 // The head moves when a block is staged; its batch may still be landing.
-                r.builder.wait_stored().unwrap();
-                r.storage.block(number).unwrap().map(|b| b.hash)
+                if let Err(e) = r.builder.wait_stored() {
+                    panic!("replica {}: {e}", r.id);
+                }
+                match r.storage.block(number) {
+                    Ok(block) => block.map(|b| b.hash),
+                    Err(e) => panic!("replica {}: {e}", r.id),
+                }
             })
             .collect();
         assert!(hashes[0].is_some(), "block {number} missing");

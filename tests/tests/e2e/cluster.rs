@@ -68,14 +68,20 @@ async fn start_replica(dir: &Path, i: usize) -> Result<TestNode> {
     .await
 }
 
+/// The three replicas written in `dir`, started.
+async fn start_replicas(dir: &Path) -> Result<Vec<TestNode>> {
+    let mut nodes = Vec::new();
+    for i in 1..=3 {
+        nodes.push(start_replica(dir, i).await?);
+    }
+    Ok(nodes)
+}
+
 /// A group of three written by `ordo cluster init` into a temp dir, all replicas started.
 async fn start_group() -> Result<(tempfile::TempDir, Vec<TestNode>)> {
     let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
     init_group(dir.path())?;
-    let mut nodes = Vec::new();
-    for i in 1..=3 {
-        nodes.push(start_replica(dir.path(), i).await?);
-    }
+    let nodes = start_replicas(dir.path()).await?;
     Ok((dir, nodes))
 }
 
@@ -331,17 +337,12 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         // An operator's plugin change goes through the log: made on the leader (a follower
         // says who leads), it holds on every replica, so the next leader runs it too.
         let fcfs = plugin_id(&nodes[leader], "fcfs").await?;
-        let refused = nodes[(leader + 1) % 3]
-            .admin()?
-            .call("admin_activatePlugin", json!([fcfs]))
-            .await?;
-        ensure!(
-            refused
-                .as_ref()
-                .err()
-                .is_some_and(|e| e.message.contains("does not lead")),
-            "{refused:?}"
-        );
+        follower_refuses(
+            &nodes[(leader + 1) % 3],
+            "admin_activatePlugin",
+            json!([fcfs]),
+        )
+        .await?;
         nodes[leader]
             .admin()?
             .ok("admin_activatePlugin", json!([fcfs]))
@@ -575,6 +576,19 @@ async fn leaders_are_killed_under_load_and_nothing_acknowledged_is_lost() -> Res
     .await
 }
 
+/// A follower's admin port refuses `method`, saying which replica leads.
+async fn follower_refuses(follower: &TestNode, method: &str, params: Value) -> Result<()> {
+    let refused = follower.admin()?.call(method, params).await?;
+    ensure!(
+        refused
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.message.contains("does not lead")),
+        "{method} on a follower: {refused:?}"
+    );
+    Ok(())
+}
+
 /// The id of the loaded plugin named `name` on `node`.
 async fn plugin_id(node: &TestNode, name: &str) -> Result<String> {
     let list = node.admin()?.ok("admin_listPlugins", json!([])).await?;
@@ -631,10 +645,7 @@ async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<(
     for i in 1..=3 {
         set_cluster_keys(dir.path(), i, &["snapshot_every = 20", "log_kept = 0"])?;
     }
-    let mut nodes = Vec::new();
-    for i in 1..=3 {
-        nodes.push(start_replica(dir.path(), i).await?);
-    }
+    let mut nodes = start_replicas(dir.path()).await?;
     let logs = nodes[0].logs();
     logs.guard(GUARD, async {
         let all = [0, 1, 2];
@@ -655,17 +666,7 @@ async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<(
             .ok_or_else(|| eyre!("replica {gone_id} not among {before}"))?;
         // Only the leader changes the membership; a follower says who leads.
         let other = 3 - leader - gone;
-        let refused = nodes[other]
-            .admin()?
-            .call("admin_removeReplica", json!([gone_id]))
-            .await?;
-        ensure!(
-            refused
-                .as_ref()
-                .err()
-                .is_some_and(|e| e.message.contains("does not lead")),
-            "{refused:?}"
-        );
+        follower_refuses(&nodes[other], "admin_removeReplica", json!([gone_id])).await?;
         let removed = nodes[leader]
             .admin()?
             .ok("admin_removeReplica", json!([gone_id]))
@@ -762,10 +763,7 @@ async fn a_group_posts_every_batch_to_l1_once_across_a_failover() -> Result<()> 
         ));
         std::fs::write(&path, text)?;
     }
-    let mut nodes = Vec::new();
-    for i in 1..=3 {
-        nodes.push(start_replica(dir.path(), i).await?);
-    }
+    let mut nodes = start_replicas(dir.path()).await?;
     let logs = nodes[0].logs();
     logs.guard(GUARD, async {
         let all = [0, 1, 2];

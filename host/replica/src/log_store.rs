@@ -133,9 +133,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
+        // Not fsynced: openraft saves it before every apply, so an fsync here would sit
+        // between each commit and its answer. A crash may lose the latest value; the
+        // replica then applies up to an older one at startup and learns the rest from
+        // the leader (openraft documents the saved committed index as a hint).
+        let bytes = serde_json::to_vec(&committed).map_err(|e| StorageIOError::write(&e))?;
         Ok(self
-            .put_meta(RaftMeta::Committed, &committed)
-            .await
+            .storage
+            .put_raft_meta_buffered(RaftMeta::Committed, &bytes)
             .map_err(|e| StorageIOError::write(&e))?)
     }
 

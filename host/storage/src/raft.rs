@@ -104,6 +104,13 @@ impl Storage {
         Ok(self.raft_meta.get(which.key())?.map(|v| v.to_vec()))
     }
 
+    /// Sets one of the Raft state values without waiting for the disk (for a value that
+    /// may be lost in a crash: the committed index, which a restart learns again).
+    pub fn put_raft_meta_buffered(&self, which: RaftMeta, value: &[u8]) -> Result<()> {
+        self.raft_meta.insert(which.key(), value)?;
+        Ok(())
+    }
+
     /// Sets one of the Raft state values; on disk when this returns.
     pub fn put_raft_meta(&self, which: RaftMeta, value: &[u8]) -> Result<()> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));

@@ -525,3 +525,51 @@ pub fn node_at(addr: SocketAddr, rpc: SocketAddr) -> ReplicaNode {
         rpc: rpc.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
+
+    use super::*;
+
+    fn log_id(index: u64) -> LogId<NodeId> {
+        LogId::new(CommittedLeaderId::new(1, 1), index)
+    }
+
+    /// An AppendEntries after `prev`, carrying entries up to `last`, with the leader's
+    /// commit at `commit`.
+    fn append(prev: u64, last: u64, commit: u64) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: Some(log_id(prev)),
+            entries: (prev + 1..=last)
+                .map(|i| Entry {
+                    log_id: log_id(i),
+                    payload: EntryPayload::Blank,
+                })
+                .collect(),
+            leader_commit: Some(log_id(commit)),
+        }
+    }
+
+    #[test]
+    fn a_replica_is_behind_while_what_it_receives_ends_below_the_leaders_commit() {
+        let catch_up = CatchUp::default();
+        assert!(!catch_up.lagging(), "a replica starts electable");
+        // Catching up: a page of entries that ends below what the leader committed.
+        catch_up.saw(&append(10, 26, 90));
+        assert!(catch_up.lagging());
+        // The last page reaches the commit, and the heartbeats after it too.
+        catch_up.saw(&append(74, 95, 90));
+        assert!(!catch_up.lagging());
+        catch_up.saw(&append(95, 95, 95));
+        assert!(!catch_up.lagging());
+        // Under load the leader's log runs ahead of its commit: that is not behind.
+        catch_up.saw(&append(95, 120, 100));
+        assert!(!catch_up.lagging());
+        // A heartbeat to a replica whose log stops below the commit: behind.
+        catch_up.saw(&append(60, 60, 120));
+        assert!(catch_up.lagging());
+        assert!(catch_up.since_append() < Duration::from_secs(5));
+    }
+}

@@ -162,6 +162,27 @@ mod tests {
     }
 
     #[test]
+    fn to_value_reads_back_to_the_same_params() {
+        for text in [
+            r#"[1,"a",{"b":null}]"#,
+            r#"{"kind":"ordering","from":null}"#,
+            "[]",
+        ] {
+            let raw_params = raw(text);
+            let params = Params::parse(Some(&raw_params)).unwrap();
+            let value = params.to_value();
+            assert_eq!(
+                value,
+                serde_json::from_str::<serde_json::Value>(text).unwrap()
+            );
+            let again = serde_json::value::to_raw_value(&value).unwrap();
+            let back = Params::parse(Some(&again)).unwrap();
+            assert_eq!(back.is_object(), params.is_object());
+            assert_eq!(back.to_value(), value);
+        }
+    }
+
+    #[test]
     fn missing_and_null_params_are_empty() {
         assert!(Params::parse(None).unwrap().args.is_empty());
         let null = raw("null");

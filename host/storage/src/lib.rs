@@ -58,7 +58,7 @@ use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::{BranchNodeCompact, Nibbles};
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, PersistMode,
-    config::{HashRatioPolicy, PinningPolicy},
+    config::{CompressionPolicy, HashRatioPolicy, PinningPolicy},
 };
 use ordo_primitives::{BlockRecord, ReceiptRecord, TxLocation};
 
@@ -324,6 +324,17 @@ impl Storage {
                     .data_block_hash_ratio_policy(HashRatioPolicy::all(0.75))
             })
         };
+        // Trie nodes are mostly hashes, which no compression shrinks: their blocks are
+        // stored plain, so a read that misses the block cache decompresses nothing.
+        let trie_ks = |name: &str| {
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default()
+                    .index_block_pinning_policy(PinningPolicy::all(true))
+                    .filter_block_pinning_policy(PinningPolicy::all(true))
+                    .data_block_hash_ratio_policy(HashRatioPolicy::all(0.75))
+                    .data_block_compression_policy(CompressionPolicy::disabled())
+            })
+        };
         let storage = Self {
             wal: ks("wal")?,
             blocks: ks("blocks")?,
@@ -333,8 +344,8 @@ impl Storage {
             accounts: state_ks("accounts")?,
             storage: state_ks("storage")?,
             code: ks("code")?,
-            account_trie: state_ks("account_trie")?,
-            storage_trie: state_ks("storage_trie")?,
+            account_trie: trie_ks("account_trie")?,
+            storage_trie: trie_ks("storage_trie")?,
             account_history: ks("account_history")?,
             storage_history: ks("storage_history")?,
             changes: ks("changes")?,

@@ -379,12 +379,7 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
     /// Feeds the builder the children of the stored node at `path`.
     fn node(&mut self, path: Nibbles, node: BranchNodeCompact) -> Result<(), StateError> {
         self.visited.push(path);
-        let mut changed = 0u16;
-        for nibble in 0..16u8 {
-            if self.changed.contains(&child(&path, nibble)) {
-                changed |= 1 << nibble;
-            }
-        }
+        let changed = self.changed.child_mask(&path);
         let mut survives = None;
         for nibble in 0..16u8 {
             let child = child(&path, nibble);

@@ -38,7 +38,7 @@ use crate::{
     error::StateError,
     trie::{
         Base, CachedNodes, Generation, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER,
-        StoredNodes, account_leaf, node_cache, slot_leaf, update_root, with_leaf_hashes,
+        StoredNodes, TrieNodes, account_leaf, node_cache, slot_leaf, update_root, with_leaf_hashes,
     },
 };
 
@@ -277,6 +277,39 @@ impl StateDb {
             |view| view.account(address),
             |record| self.accounts.insert(*address, record),
         )
+    }
+
+    /// Reads into the caches what a block that changes `address` will read: its account and
+    /// the state trie's branch nodes on its path. The node's prefetch thread calls it for the
+    /// accounts of each accepted transaction, so the random reads a large state costs are
+    /// done before the block that includes the transaction, not in its execution and root
+    /// walk. Fills obey the caches' [`Generation`] like any read; errors are logged.
+    pub fn prefetch(&self, address: &Address) {
+        if let Err(e) = self.prefetch_path(address) {
+            tracing::warn!(target: "ordo::state", %address, error = %e, "prefetching an account");
+        }
+    }
+
+    fn prefetch_path(&self, address: &Address) -> Result<(), StateError> {
+        self.account(address)?;
+        let staged = self.staged();
+        let view = self.storage.live().over(staged.as_deref());
+        let source = self.node_source(&view);
+        let nodes = source.nodes(STATE_TRIE_OWNER);
+        let key = Nibbles::unpack(keccak256(address));
+        let mut path = Nibbles::default();
+        // Down the branches on the key's path; where the child is no stored branch (a leaf,
+        // or an extension the walk finds with a range read) the walk needs nothing more.
+        while path.len() < key.len()
+            && let Some(node) = nodes.node_at(&path)?
+        {
+            let nibble = key.get_unchecked(path.len());
+            if !node.tree_mask.is_bit_set(nibble) {
+                break;
+            }
+            path.push(nibble);
+        }
+        Ok(())
     }
 
     /// A cache miss: reads the live state under the staged block, if any, and fills the

@@ -58,14 +58,48 @@ pub use config::NodeConfig;
 use config::PluginsSection;
 use ordo_plugin_host::PluginManager;
 
-struct StateAdapter(Arc<StateDb>);
+/// The pool's reader of the state, with the prefetch thread's queue.
+struct StateAdapter {
+    state: Arc<StateDb>,
+    prefetch: std::sync::mpsc::SyncSender<Address>,
+}
+
+/// Accounts waiting to be read ahead. A full queue drops the request: prefetching is an
+/// optimisation, and a node behind on it is busy enough.
+const PREFETCH_QUEUE: usize = 8192;
+
+impl StateAdapter {
+    /// The adapter, and the thread that reads each queued account and its trie path into
+    /// the state's caches (one thread: on a machine whose cores ingress already keeps busy,
+    /// the reads then cost about what the builder saves, instead of slowing every request).
+    fn new(state: Arc<StateDb>) -> std::io::Result<Self> {
+        let (prefetch, queue) = std::sync::mpsc::sync_channel::<Address>(PREFETCH_QUEUE);
+        let reader = state.clone();
+        std::thread::Builder::new()
+            .name("ordo-prefetch".into())
+            .spawn(move || {
+                while let Ok(address) = queue.recv() {
+                    reader.prefetch(&address);
+                }
+            })?;
+        Ok(Self { state, prefetch })
+    }
+}
 
 impl StateReader for StateAdapter {
     fn nonce(&self, a: &Address) -> u64 {
-        self.0.nonce(a)
+        self.state.nonce(a)
     }
     fn balance(&self, a: &Address) -> U256 {
-        self.0.balance(a)
+        self.state.balance(a)
+    }
+    fn prefetch(&self, tx: &ordo_primitives::PooledTx) {
+        use alloy_consensus::Transaction;
+        // The sender's account is cached by validation, not its trie path.
+        let _ = self.prefetch.try_send(tx.sender);
+        if let Some(to) = tx.tx.to() {
+            let _ = self.prefetch.try_send(to);
+        }
     }
 }
 
@@ -206,7 +240,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     let pool = Pool::new(
         pool_config,
         limits,
-        Arc::new(StateAdapter(state.clone())),
+        Arc::new(StateAdapter::new(state.clone()).wrap_err("starting the prefetch thread")?),
         storage.clone(),
     );
     // The pool refills itself from the WAL (parallel decode, undecodable entries dropped).

@@ -223,8 +223,9 @@ impl Pool {
         }
         let (ack, done) = oneshot::channel();
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let tx = Arc::new(tx);
         let op = WalOp::Append(PendingAppend {
-            tx: Arc::new(tx),
+            tx: tx.clone(),
             seq,
             epoch,
             account,
@@ -235,6 +236,8 @@ impl Pool {
             self.inner.write().unreserve(&hash);
             return Err(e);
         }
+        self.state.prefetch(&tx);
+        drop(tx);
         match done.await {
             Ok(result) => result,
             Err(_) => Err(PoolError::Unavailable),

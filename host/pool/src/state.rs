@@ -1,6 +1,7 @@
 //! The pool's view of account state: a narrow reader the node implements over its state.
 
 use alloy_primitives::{Address, U256};
+use ordo_primitives::PooledTx;
 
 /// Reads the latest committed account state. Implemented by the node over storage (behind
 /// its cache); `MockState` (feature `test-utils`) is the in-memory one for tests and benches.
@@ -12,4 +13,10 @@ pub trait StateReader: Send + Sync + 'static {
     fn nonce(&self, address: &Address) -> u64;
     /// The account's balance (0 for unknown accounts).
     fn balance(&self, address: &Address) -> U256;
+
+    /// Asks for what including `tx` will read (the accounts it names and their state trie
+    /// paths) to be read ahead, so the block that includes it finds them cached. Called on
+    /// the submission's path for every accepted transaction: it must not block (the node
+    /// hands the addresses to a thread of its own). Default: nothing.
+    fn prefetch(&self, _tx: &PooledTx) {}
 }

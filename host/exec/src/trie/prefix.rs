@@ -96,7 +96,10 @@ mod tests {
         use alloy_primitives::keccak256;
         let keys: Vec<Nibbles> = (0u32..300)
             .map(|i| Nibbles::unpack(keccak256(i.to_be_bytes())))
-            .chain([Nibbles::from_nibbles([15; 64]), Nibbles::from_nibbles([0; 64])])
+            .chain([
+                Nibbles::from_nibbles([15; 64]),
+                Nibbles::from_nibbles([0; 64]),
+            ])
             .collect();
         let set = PrefixSet::new(keys.clone());
         let mut paths = vec![Nibbles::default()];

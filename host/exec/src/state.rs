@@ -9,6 +9,10 @@
 //! reader fills a miss only if no block was applied while it read ([`Generation`]), so a
 //! value read before a block never lands in the cache after it.
 //!
+//! Prefetch: [`StateDb::prefetch`] reads an account and its trie path through the same
+//! caches ahead of the block that will change it (the node calls it from a thread of its
+//! own for every accepted transaction), so execution and the root walk find them cached.
+//!
 //! Pipelining: a sealed block is first staged ([`StateDb::stage`]): its writes are laid over
 //! the stored state and applied to the caches, so the next block executes on it at once,
 //! while its batch is written ([`StateDb::commit_staged`]), after which the overlay goes. The

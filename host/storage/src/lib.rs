@@ -316,23 +316,18 @@ impl Storage {
         // trie node) over data much larger than any cache: their index and filter blocks are
         // kept in memory at every level, and data blocks carry a hash index, so a read that
         // misses the caches costs one data block.
-        let state_ks = |name: &str| {
-            db.keyspace(name, || {
-                KeyspaceCreateOptions::default()
-                    .index_block_pinning_policy(PinningPolicy::all(true))
-                    .filter_block_pinning_policy(PinningPolicy::all(true))
-                    .data_block_hash_ratio_policy(HashRatioPolicy::all(0.75))
-            })
+        let state_options = || {
+            KeyspaceCreateOptions::default()
+                .index_block_pinning_policy(PinningPolicy::all(true))
+                .filter_block_pinning_policy(PinningPolicy::all(true))
+                .data_block_hash_ratio_policy(HashRatioPolicy::all(0.75))
         };
+        let state_ks = |name: &str| db.keyspace(name, state_options);
         // Trie nodes are mostly hashes, which no compression shrinks: their blocks are
         // stored plain, so a read that misses the block cache decompresses nothing.
         let trie_ks = |name: &str| {
             db.keyspace(name, || {
-                KeyspaceCreateOptions::default()
-                    .index_block_pinning_policy(PinningPolicy::all(true))
-                    .filter_block_pinning_policy(PinningPolicy::all(true))
-                    .data_block_hash_ratio_policy(HashRatioPolicy::all(0.75))
-                    .data_block_compression_policy(CompressionPolicy::disabled())
+                state_options().data_block_compression_policy(CompressionPolicy::disabled())
             })
         };
         let storage = Self {

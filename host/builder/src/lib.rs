@@ -329,7 +329,7 @@ impl Builder {
         let _sealing = self.sealing.lock();
         // The last sealed block is stored and announced before this returns.
         let _ = self.wait_for_commit();
-        *self.halted.write() = Some(reason);
+        self.halt_in_order(reason);
     }
 
     /// Halts without waiting for the block in progress: a replica group's log orders the

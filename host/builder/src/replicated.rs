@@ -143,6 +143,11 @@ impl Builder {
         let staged_guard = StagedGuard(self);
         let changed: Vec<Address> = commit.accounts.iter().map(|(a, _)| *a).collect();
         self.pool.on_block(&sealed.tx_hashes, &changed);
+        // A follower seals nothing: the bundles this block ends are done with here, as the
+        // leader does when it seals.
+        if let Some(bundles) = self.bundles.read().clone() {
+            bundles.prune(number, h.timestamp.max(crate::now_secs()));
+        }
         std::mem::forget(staged_guard);
         let staging = self.store(
             Staging {

@@ -286,12 +286,15 @@ impl BundlePool {
     }
 
     /// Writes a change to the replica group's log, if this pool has one.
-    fn replicate(&self, puts: &[(B256, Vec<u8>)], removes: &[B256]) -> Result<(), BundleError> {
+    /// Commits a change through the group's log, if there is a group. `Ok(true)`: the log
+    /// carried it and [`BundlePool::adopt`] has applied it here already; `Ok(false)`: no
+    /// group, the caller writes it.
+    fn replicate(&self, puts: &[(B256, Vec<u8>)], removes: &[B256]) -> Result<bool, BundleError> {
         let Some(replicator) = self.replicator.read().clone() else {
-            return Ok(());
+            return Ok(false);
         };
         if puts.is_empty() && removes.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let records = puts
             .iter()
@@ -299,7 +302,8 @@ impl BundlePool {
             .collect();
         replicator
             .replicate(records, removes.to_vec())
-            .map_err(|why| BundleError::NotReplicated(why.into()))
+            .map_err(|why| BundleError::NotReplicated(why.into()))?;
+        Ok(true)
     }
 
     /// Applies a change the group committed (the leader's pool decided it): the bundles it
@@ -563,11 +567,15 @@ impl BundlePool {
         }
         // In a group, the change is committed and applied ([`BundlePool::adopt`] wrote
         // it) before anything is answered here.
-        let replicated = self.replicator.read().is_some();
+        let mut replicated = false;
         let failure = match self.replicate(&puts, &removes) {
             Err(e) => Some(e),
-            Ok(()) if puts.is_empty() || replicated => None,
-            Ok(()) => {
+            Ok(true) => {
+                replicated = true;
+                None
+            }
+            Ok(false) if puts.is_empty() => None,
+            Ok(false) => {
                 self.groups.fetch_add(1, Relaxed);
                 self.written.fetch_add(puts.len() as u64, Relaxed);
                 self.storage
@@ -614,9 +622,17 @@ impl BundlePool {
         let Some(hash) = self.inner.read().by_uuid.get(&key).copied() else {
             return false;
         };
-        if let Err(e) = self.replicate(&[], &[hash]) {
-            warn!(target: "ordo::pool", %hash, error = %e, "bundle cancellation not replicated");
-            return false;
+        match self.replicate(&[], &[hash]) {
+            Err(e) => {
+                warn!(target: "ordo::pool", %hash, error = %e, "bundle cancellation not replicated");
+                return false;
+            }
+            // Adopted: removed here too, durably.
+            Ok(true) => {
+                debug!(target: "ordo::pool", %hash, "bundle cancelled");
+                return true;
+            }
+            Ok(false) => {}
         }
         if let Err(e) = self.storage.remove_bundles(&[hash]) {
             warn!(target: "ordo::pool", %hash, error = %e, "cannot remove cancelled bundle");

@@ -221,11 +221,12 @@ impl Pool {
             inner.check(&tx, account, limits.min_base_fee)?;
             inner.reserve(hash);
         }
+        // Asked for before the fsync wait: the queued reads run while it lasts.
+        self.state.prefetch(&tx);
         let (ack, done) = oneshot::channel();
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let tx = Arc::new(tx);
         let op = WalOp::Append(PendingAppend {
-            tx: tx.clone(),
+            tx: Arc::new(tx),
             seq,
             epoch,
             account,
@@ -236,8 +237,6 @@ impl Pool {
             self.inner.write().unreserve(&hash);
             return Err(e);
         }
-        self.state.prefetch(&tx);
-        drop(tx);
         match done.await {
             Ok(result) => result,
             Err(_) => Err(PoolError::Unavailable),

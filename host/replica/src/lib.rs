@@ -38,6 +38,6 @@ pub use network::{CatchUp, Faults, HttpNetwork, HttpPeer, node_at, router, serve
 pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;
 pub use types::{
-    Command, CommandResult, ForwardRequest, ForwardTarget, ForwardedCalls, NodeId, Operations,
-    Raft, ReplicaNode, TypeConfig,
+    Command, CommandResult, ForwardTarget, ForwardedCalls, NodeId, Operations, Raft, ReplicaNode,
+    TypeConfig,
 };

@@ -313,14 +313,6 @@ impl ChainMachine {
                         progress.block = (number, hash);
                     }
                 }
-                // A follower seals nothing, so bundles for this block are done with here as
-                // on the leader (which prunes as it seals).
-                if let Some(bundles) = self.builder.bundle_pool() {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs());
-                    tokio::task::spawn_blocking(move || bundles.prune(number, now));
-                }
                 Ok(())
             }
             Ok(Err(e)) => {

@@ -63,7 +63,6 @@ pub struct Replica {
     network: HttpNetwork,
     calls: ForwardTarget,
     catch_up: Arc<CatchUp>,
-    election_timeout_max: Duration,
     tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -220,7 +219,6 @@ impl Replica {
             network,
             calls,
             catch_up,
-            election_timeout_max: Duration::from_millis(max),
             tasks: Default::default(),
         };
         if !settings.join && !raft.is_initialized().await.map_err(|e| e.to_string())? {
@@ -573,15 +571,15 @@ impl Replica {
             }
             // A replica behind stands again once no leader has been heard from for a few
             // election timeouts: then the others may all be behind too.
-            if self.catch_up.lagging()
-                && self.catch_up.since_append() > self.election_timeout_max * 3
-            {
+            let election_timeout_max =
+                Duration::from_millis(self.raft.config().election_timeout_max);
+            if self.catch_up.lagging() && self.catch_up.since_append() > election_timeout_max * 3 {
                 self.raft.runtime_config().elect(true);
             }
             // Changes wake the watcher; the tick catches a builder that stood by on its own.
             tokio::select! {
                 changed = metrics.changed() => if changed.is_err() { return },
-                _ = tokio::time::sleep(self.election_timeout_max / 4) => {}
+                _ = tokio::time::sleep(election_timeout_max / 4) => {}
             }
         }
     }

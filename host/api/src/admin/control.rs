@@ -209,8 +209,9 @@ impl Control {
         self.halt_with(reason, false)
     }
 
-    fn halt_with(&self, reason: String, wait: bool) -> Result<(), ControlError> {
-        let reason = reason.trim().to_string();
+    /// The reason a halt is recorded with (trimmed), if it is one: 1 to 256 bytes.
+    pub fn halt_reason(reason: &str) -> Result<String, ControlError> {
+        let reason = reason.trim();
         if reason.is_empty() {
             return Err(ControlError::Invalid("a halt needs a reason".into()));
         }
@@ -219,6 +220,11 @@ impl Control {
                 "the halt reason is longer than 256 bytes".into(),
             ));
         }
+        Ok(reason.to_string())
+    }
+
+    fn halt_with(&self, reason: String, wait: bool) -> Result<(), ControlError> {
+        let reason = Self::halt_reason(&reason)?;
         let _halting = self.halting.lock();
         self.storage.put_halt(Some(&reason))?;
         tracing::warn!(target: "ordo::admin", %reason, head = self.builder.head().number(), "sequencer halted by the operator");

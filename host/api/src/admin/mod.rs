@@ -144,10 +144,7 @@ impl AdminNamespace {
             }
             "admin_halt" => {
                 let halt: HaltParam = p.single("reason")?;
-                let reason = halt.reason.trim();
-                if reason.is_empty() || reason.len() > 256 {
-                    return Err(invalid("a halt needs a reason of 1 to 256 bytes"));
-                }
+                Control::halt_reason(&halt.reason).map_err(control_err)?;
                 return Ok(p.to_value());
             }
             "admin_setLimits" => {

@@ -133,6 +133,7 @@ pub fn router(
         .route("/chain/blocks", post(blocks))
         .route("/chain/batches", post(batches))
         .route("/forward", post(forward))
+        .route("/leads", post(leads))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(Server {
             raft,
@@ -251,11 +252,7 @@ async fn forward(
     if let Some(refused) = server.refuse(&headers) {
         return refused;
     }
-    let leads = {
-        let metrics = server.raft.metrics();
-        let m = metrics.borrow();
-        m.state == openraft::ServerState::Leader && m.current_leader == Some(server.me)
-    };
+    let leads = leads_now(&server.raft, server.me);
     let Some(calls) = server.calls.get().cloned().filter(|_| leads) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "not leading").into_response();
     };
@@ -266,6 +263,23 @@ async fn forward(
         Ok(answer) => Json(answer).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+/// Whether replica `me` leads, as its Raft sees it now.
+pub(crate) fn leads_now(raft: &Raft, me: NodeId) -> bool {
+    // Asked on every forwarded write: read the metrics in place, do not clone them.
+    let metrics = raft.metrics();
+    let m = metrics.borrow();
+    m.state == openraft::ServerState::Leader && m.current_leader == Some(me)
+}
+
+/// Whether this replica leads: a follower that stopped hearing from it asks before it
+/// stands for election ([`HttpNetwork::leads`]).
+async fn leads(State(server): State<Server>, headers: HeaderMap) -> Response {
+    if let Some(refused) = server.refuse(&headers) {
+        return refused;
+    }
+    Json(leads_now(&server.raft, server.me)).into_response()
 }
 
 /// Stored batch records `from..=to`, as `(index, record)`.
@@ -375,6 +389,14 @@ impl HttpNetwork {
     ) -> Result<Result<serde_json::Value, (i32, String)>, String> {
         self.post(target, addr, "forward", req, Duration::from_secs(10))
             .await
+    }
+
+    /// Whether `target` (listening at `addr`) answers within `within` that it leads. Any
+    /// failure to answer (refused, cut, late) is a no: a dead leader's port refuses at once.
+    pub(crate) async fn leads(&self, target: NodeId, addr: &str, within: Duration) -> bool {
+        self.post::<_, bool>(target, addr, "leads", &(), within)
+            .await
+            .unwrap_or(false)
     }
 
     async fn fetch<T: DeserializeOwned>(

@@ -22,6 +22,15 @@ use crate::{
     types::{Command, CommandResult, ForwardRequest, ForwardTarget, ForwardedCalls, NodeId, Raft},
 };
 
+/// What [`Replica::stand_early`] decided.
+enum Stand {
+    /// Ask this leader whether it leads, and stand if it does not answer yes.
+    Now(NodeId, crate::types::ReplicaNode),
+    /// Not before this long.
+    After(Duration),
+    No,
+}
+
 /// How a replica joins its group.
 #[derive(Debug, Clone)]
 pub struct ReplicaSettings {
@@ -265,10 +274,7 @@ impl Replica {
 
     /// Whether this replica leads (as far as it knows).
     pub fn is_leader(&self) -> bool {
-        // Asked on every forwarded write: read the metrics in place, do not clone them.
-        let metrics = self.raft.metrics();
-        let m = metrics.borrow();
-        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+        crate::network::leads_now(&self.raft, self.id)
     }
 
     /// The leader this replica knows of.
@@ -279,11 +285,17 @@ impl Replica {
     /// The leader's id and public JSON-RPC address, if a leader is known and it is not this
     /// replica.
     pub fn leader_rpc(&self) -> Option<(NodeId, SocketAddr)> {
+        let (leader, node) = self.other_leader()?;
+        node.rpc.parse().ok().map(|addr| (leader, addr))
+    }
+
+    /// The leader this replica knows of, and where it listens, when that is another replica.
+    fn other_leader(&self) -> Option<(NodeId, crate::types::ReplicaNode)> {
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
         let leader = m.current_leader.filter(|&l| l != self.id)?;
-        let node = m.membership_config.membership().get_node(&leader)?;
-        node.rpc.parse().ok().map(|addr| (leader, addr))
+        let node = m.membership_config.membership().get_node(&leader)?.clone();
+        Some((leader, node))
     }
 
     /// Where this replica, leading, answers writes its followers forward.
@@ -300,17 +312,7 @@ impl Replica {
         params: serde_json::Value,
         searcher: Option<alloy_primitives::Address>,
     ) -> Result<serde_json::Value, (i32, String)> {
-        let leader = {
-            let metrics = self.raft.metrics();
-            let m = metrics.borrow();
-            m.current_leader.filter(|&l| l != self.id).and_then(|l| {
-                m.membership_config
-                    .membership()
-                    .get_node(&l)
-                    .map(|n| (l, n.addr.clone()))
-            })
-        };
-        let Some((leader, addr)) = leader else {
+        let Some((leader, node)) = self.other_leader() else {
             return Err((
                 -32000,
                 "no replica leads right now (an election is under way); retry".into(),
@@ -322,7 +324,7 @@ impl Replica {
             searcher,
         };
         metrics::counter!("ordo_rpc_forwarded_total", "method" => method.to_string()).increment(1);
-        match self.network.forward(leader, &addr, &req).await {
+        match self.network.forward(leader, &node.addr, &req).await {
             Ok(answer) => answer,
             Err(e) => Err((
                 -32000,
@@ -540,6 +542,7 @@ impl Replica {
     async fn follow_leadership(self) {
         let mut metrics = self.raft.metrics();
         let mut leading = false;
+        let mut last_stand = None;
         loop {
             let leader = self.is_leader();
             if leader && !leading {
@@ -576,11 +579,68 @@ impl Replica {
             if self.catch_up.lagging() && self.catch_up.since_append() > election_timeout_max * 3 {
                 self.raft.runtime_config().elect(true);
             }
+            let mut tick = election_timeout_max / 4;
+            match self.stand_early(last_stand) {
+                Stand::Now(leader, node) => {
+                    last_stand = Some(tokio::time::Instant::now());
+                    let within = Duration::from_millis(self.raft.config().heartbeat_interval);
+                    if !self.network.leads(leader, &node.addr, within).await {
+                        info!(target: "ordo::replica", id = self.id, leader, silent_ms = self.catch_up.since_append().as_millis() as u64, "the leader is silent and does not answer: standing for election");
+                        if let Err(e) = self.raft.trigger().elect().await {
+                            warn!(target: "ordo::replica", id = self.id, %e, "could not stand for election");
+                        }
+                    }
+                }
+                Stand::After(wait) => tick = tick.min(wait.max(Duration::from_millis(5))),
+                Stand::No => {}
+            }
             // Changes wake the watcher; the tick catches a builder that stood by on its own.
             tokio::select! {
                 changed = metrics.changed() => if changed.is_err() { return },
-                _ = tokio::time::sleep(election_timeout_max / 4) => {}
+                _ = tokio::time::sleep(tick) => {}
             }
+        }
+    }
+
+    /// Whether this follower should stand for election before openraft's own timer would
+    /// make it. openraft 0.9 lets a follower campaign only once the leader's lease
+    /// (`election_timeout_max`) and then its own election timeout have both run out since the
+    /// last heartbeat, 700–800 ms with the defaults, while the other voters grant a vote as
+    /// soon as the lease alone has run out. So a current follower that heard nothing for the
+    /// lease (plus a margin for the others' clocks) stands, after asking the leader whether it
+    /// still leads ([`Replica::follow_leadership`]). The followers stand one after another
+    /// (by rank among the voters other than the leader) so that two do not split the vote;
+    /// one that is behind leaves it to the others ([`CatchUp`]).
+    fn stand_early(&self, last_stand: Option<tokio::time::Instant>) -> Stand {
+        let config = self.raft.config();
+        let (min, lease) = (
+            Duration::from_millis(config.election_timeout_min),
+            Duration::from_millis(config.election_timeout_max),
+        );
+        if last_stand.is_some_and(|at| at.elapsed() < lease * 2) || self.catch_up.lagging() {
+            return Stand::No;
+        }
+        let (voters, follower) = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow();
+            let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+            (voters, m.state == ServerState::Follower)
+        };
+        let Some((leader, node)) = self.other_leader().filter(|_| follower) else {
+            return Stand::No;
+        };
+        let Some(rank) = voters
+            .iter()
+            .filter(|&&v| v != leader)
+            .position(|&v| v == self.id)
+        else {
+            return Stand::No;
+        };
+        let margin = Duration::from_millis(config.heartbeat_interval / 2);
+        let due = lease + margin + min / 2 * rank as u32;
+        match due.checked_sub(self.catch_up.since_append()) {
+            Some(wait) if !wait.is_zero() => Stand::After(wait),
+            _ => Stand::Now(leader, node),
         }
     }
 }

@@ -214,3 +214,36 @@ async fn the_replication_listener_refuses_a_request_without_the_secret() {
     assert_ne!(status, reqwest::StatusCode::PAYLOAD_TOO_LARGE);
     assert!(status.is_client_error(), "{status}");
 }
+
+/// What a follower asks a silent leader before it stands for election early.
+#[tokio::test]
+async fn a_replica_answers_whether_it_leads_only_to_its_group() {
+    let faults = Faults::default();
+    let replica = start(1, &faults).await.unwrap();
+    let url = format!("http://{}/leads", replica.addr);
+    let client = reqwest::Client::new();
+    let ask = |from: NodeId| {
+        client
+            .post(&url)
+            .bearer_auth(SECRET)
+            .header("x-ordo-replica", from.to_string())
+            .json(&())
+            .send()
+    };
+    let status = client.post(&url).json(&()).send().await.unwrap().status();
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    let leads = |answer: reqwest::Response| async move {
+        assert!(answer.status().is_success(), "{}", answer.status());
+        answer.json::<bool>().await.unwrap()
+    };
+    assert!(!leads(ask(2).await.unwrap()).await, "no group yet, so no leader");
+
+    form(std::slice::from_ref(&replica)).await;
+    leader_among(&[&replica], None).await;
+    assert!(leads(ask(2).await.unwrap()).await);
+
+    // Across a cut link the answer never arrives, which the asker takes as a no.
+    faults.isolate(1, &[1, 2]);
+    let status = ask(2).await.unwrap().status();
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE);
+}

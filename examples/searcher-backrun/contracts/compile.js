@@ -1,8 +1,7 @@
 // Compiles Amm.sol with solc-js 0.8.26 and writes Amm.bin (creation bytecode, hex, no 0x)
 // and Amm.abi.json next to it.
 //
-//   mkdir -p /tmp/solc && cd /tmp/solc && npm init -y && npm install solc@0.8.26
-//   NODE_PATH=/tmp/solc/node_modules node compile.js
+//   ./scripts/contracts      (from the repository root: installs the pinned solc, runs this)
 const fs = require("fs");
 const path = require("path");
 const solc = require("solc");

@@ -1,0 +1,41 @@
+// Compiles the contracts Ordo deploys on L1 (and the ones its tests deploy) with the pinned
+// solc-js and writes, per contract, out/<Name>.bin (creation bytecode, hex, no 0x) and
+// out/<Name>.abi.json. Run through scripts/contracts, which installs the pinned solc.
+const fs = require("fs");
+const path = require("path");
+const solc = require("solc");
+
+const SOLC = "0.8.26";
+const dir = __dirname;
+const sources = ["OrdoPortal.sol", "test/DepositCaller.sol"];
+
+if (!solc.version().startsWith(SOLC)) {
+  console.error(`expected solc ${SOLC}, got ${solc.version()}`);
+  process.exit(1);
+}
+const input = {
+  language: "Solidity",
+  sources: Object.fromEntries(
+    sources.map((s) => [s, { content: fs.readFileSync(path.join(dir, s), "utf8") }]),
+  ),
+  settings: {
+    optimizer: { enabled: true, runs: 200 },
+    evmVersion: "cancun",
+    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.methodIdentifiers"] } },
+  },
+};
+const output = JSON.parse(solc.compile(JSON.stringify(input)));
+for (const e of output.errors || []) console.error(e.formattedMessage);
+if ((output.errors || []).some((e) => e.severity === "error")) process.exit(1);
+fs.mkdirSync(path.join(dir, "out"), { recursive: true });
+for (const source of sources) {
+  for (const [name, contract] of Object.entries(output.contracts[source])) {
+    if (contract.evm.bytecode.object.length === 0) continue; // interfaces
+    fs.writeFileSync(path.join(dir, "out", `${name}.bin`), contract.evm.bytecode.object + "\n");
+    fs.writeFileSync(
+      path.join(dir, "out", `${name}.abi.json`),
+      JSON.stringify(contract.abi, null, 2) + "\n",
+    );
+    console.log(`${name}: ${JSON.stringify(contract.evm.methodIdentifiers)}`);
+  }
+}

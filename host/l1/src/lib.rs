@@ -44,7 +44,10 @@
 //! the head minus two epochs of `--slots-in-an-epoch`); an L1 without it finalizes nothing
 //! (warned once), and posting goes on. Tracing target: `ordo::l1`.
 //!
-//! Files: poster.rs (the loop above), queue.rs ([`BatchQueue`] and the records it trades),
+//! The deposit portal (portal.rs): [`deploy_portal`] puts `contracts/OrdoPortal.sol` on L1;
+//! [`DepositReader`] reads the deposits it logged in one L1 block, by the block's hash.
+//!
+//! Files: poster.rs (the loop above), portal.rs, queue.rs ([`BatchQueue`] and the records it trades),
 //! config.rs ([`L1Config`], [`DaMode`]), status.rs, beacon.rs (the blob reader), redact.rs
 //! (secrets out of URLs in logs and errors), testing.rs (anvil, behind `test-utils`).
 
@@ -52,6 +55,7 @@
 
 mod beacon;
 mod config;
+mod portal;
 mod poster;
 mod queue;
 mod redact;
@@ -64,6 +68,7 @@ pub use alloy::primitives::{Address, B256, Bytes};
 pub use alloy::signers::local::PrivateKeySigner;
 pub use beacon::{BeaconClient, BlobBlock};
 pub use config::{DaMode, L1Config};
+pub use portal::{DepositReader, OrdoPortal, PortalError, deploy_portal, portal_creation_code};
 pub use poster::{L1Poster, decode_blobs};
 pub use queue::{
     BatchQueue, Confirmation, ConfirmedBatch, PendingBatch, QueuedBatch, RecordError, Submission,

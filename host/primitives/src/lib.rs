@@ -10,6 +10,8 @@
 //!   storage. Blocks are real Ethereum headers (`alloy_consensus::Header`), hash = keccak(rlp).
 //! - [`ChainSpec`]: chain id, fee parameters and the genesis allocation.
 //! - [`Provenance`]: which ordering policy produced a block, and why a fallback ran.
+//! - [`DepositLog`] / [`TxDeposit`] (deposit.rs): a portal log on L1 and the deposit
+//!   transaction (type 0x7E, OP Stack's) it makes on L2.
 //! - [`block_signing_hash`] / [`block_signer`]: the sequencer's signature over a block hash.
 //!
 //! Encodings are RLP (alloy-rlp) for everything consensus-shaped and for records on disk,
@@ -19,6 +21,7 @@ mod batch;
 mod block;
 mod bundle;
 mod chain;
+mod deposit;
 mod signing;
 mod tx;
 
@@ -30,6 +33,10 @@ pub use block::{BlockRecord, Provenance, ReceiptRecord, TxLocation, next_base_fe
 pub use bundle::{Bundle, BundleDecodeError, timestamp_opt};
 pub use chain::{
     ChainSpec, DEV_ACCOUNTS, DEV_BALANCE_ETHER, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount,
+};
+pub use deposit::{
+    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, TxDeposit, UserDepositSource,
+    l1_to_l2_alias,
 };
 pub use signing::{block_signer, block_signing_hash};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};

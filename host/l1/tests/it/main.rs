@@ -7,6 +7,7 @@
 mod blobs;
 mod l1_restart;
 mod nonces;
+mod portal;
 mod posting;
 mod records;
 mod reorgs;

@@ -1,0 +1,165 @@
+//! The deposit portal on L1 (`contracts/OrdoPortal.sol`): deploying it, and reading the
+//! deposits logged in one L1 block.
+
+use std::time::Duration;
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    primitives::{Address, B256, Bytes},
+    providers::{Provider, ProviderBuilder, RootProvider},
+    rpc::types::{Filter, TransactionRequest},
+    signers::local::PrivateKeySigner,
+    sol,
+    sol_types::SolEvent,
+};
+use ordo_primitives::DepositLog;
+
+sol! {
+    /// The portal's deposit side, as OP Stack's OptimismPortal declares it.
+    #[sol(rpc, all_derives)]
+    contract OrdoPortal {
+        event TransactionDeposited(address indexed from, address indexed to, uint256 indexed version, bytes opaqueData);
+        function depositTransaction(address _to, uint256 _value, uint64 _gasLimit, bool _isCreation, bytes memory _data) payable;
+        function minimumGasLimit(uint64 _byteCount) returns (uint64);
+        function MAX_DEPOSIT_DATA() returns (uint64);
+        error BadTarget();
+        error SmallGasLimit();
+        error LargeCalldata();
+    }
+}
+
+/// The portal's creation code, as `scripts/contracts` compiled it (hex, no `0x`).
+const PORTAL_CREATION_CODE: &str = include_str!("../../../contracts/out/OrdoPortal.bin");
+
+/// How long a deployment may take to be mined before it counts as failed.
+const DEPLOY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A failed portal deployment or deposit read.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("invalid L1 rpc url {0:?}")]
+    Url(String),
+    #[error("L1 rpc: {0}")]
+    Rpc(String),
+    #[error("the portal deployment was not mined within {0:?}")]
+    Timeout(Duration),
+    #[error("the portal deployment {tx} failed on L1 (status 0)")]
+    Reverted { tx: B256 },
+    #[error("the L1 block {0} is not known to L1 (any more): a reorg dropped it")]
+    UnknownBlock(B256),
+}
+
+/// The portal's creation code.
+pub fn portal_creation_code() -> Bytes {
+    // Checked in by scripts/contracts; a bad file is a build of this crate that cannot work.
+    alloy::hex::decode(PORTAL_CREATION_CODE.trim())
+        .map(Bytes::from)
+        .unwrap_or_default()
+}
+
+/// Deploys the portal from `signer`'s account on the L1 at `rpc_url` and waits for it to be
+/// mined: the portal's address.
+pub async fn deploy_portal(
+    rpc_url: &str,
+    signer: PrivateKeySigner,
+) -> Result<Address, PortalError> {
+    let url = rpc_url
+        .parse()
+        .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url);
+    let code = portal_creation_code();
+    if code.is_empty() {
+        return Err(PortalError::Rpc(
+            "contracts/out/OrdoPortal.bin does not hold the portal's code: run scripts/contracts"
+                .into(),
+        ));
+    }
+    let deploy = async {
+        let tx = TransactionRequest::default().with_deploy_code(code);
+        let pending = provider
+            .send_transaction(tx)
+            .await
+            .map_err(|e| PortalError::Rpc(e.to_string()))?;
+        let hash = *pending.tx_hash();
+        let receipt = pending
+            .get_receipt()
+            .await
+            .map_err(|e| PortalError::Rpc(e.to_string()))?;
+        match receipt.contract_address {
+            Some(address) if receipt.status() => Ok(address),
+            _ => Err(PortalError::Reverted { tx: hash }),
+        }
+    };
+    tokio::time::timeout(DEPLOY_TIMEOUT, deploy)
+        .await
+        .map_err(|_| PortalError::Timeout(DEPLOY_TIMEOUT))?
+}
+
+/// Reads the deposits the portal logged, block by block.
+#[derive(Debug, Clone)]
+pub struct DepositReader {
+    provider: RootProvider,
+    portal: Address,
+}
+
+impl DepositReader {
+    /// A reader of `portal`'s logs through the L1 at `rpc_url`.
+    pub fn new(rpc_url: &str, portal: Address) -> Result<Self, PortalError> {
+        let url = rpc_url
+            .parse()
+            .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
+        Ok(Self {
+            provider: RootProvider::new_http(url),
+            portal,
+        })
+    }
+
+    /// The portal.
+    pub fn portal(&self) -> Address {
+        self.portal
+    }
+
+    /// Every deposit the portal logged in the L1 block `hash`, in log order. Asked by hash,
+    /// so the answer is that block's or an error, never another block's at the same height.
+    pub async fn deposits_in(&self, hash: B256) -> Result<Vec<DepositLog>, PortalError> {
+        let filter = Filter::new()
+            .at_block_hash(hash)
+            .address(self.portal)
+            .event_signature(OrdoPortal::TransactionDeposited::SIGNATURE_HASH);
+        let logs = self.provider.get_logs(&filter).await.map_err(|e| {
+            // geth and anvil answer -32000 "unknown block" for a hash they do not have.
+            if e.to_string().contains("unknown block") {
+                PortalError::UnknownBlock(hash)
+            } else {
+                PortalError::Rpc(e.to_string())
+            }
+        })?;
+        let mut deposits = Vec::with_capacity(logs.len());
+        for log in logs {
+            if log.removed {
+                return Err(PortalError::UnknownBlock(hash));
+            }
+            let (Some(number), Some(index)) = (log.block_number, log.log_index) else {
+                return Err(PortalError::Rpc(format!(
+                    "a log of block {hash} without its block number or index"
+                )));
+            };
+            let event = OrdoPortal::TransactionDeposited::decode_log(&log.inner).map_err(|e| {
+                PortalError::Rpc(format!("a deposit log that does not decode: {e}"))
+            })?;
+            deposits.push(DepositLog {
+                l1_block_hash: hash,
+                l1_block_number: number,
+                log_index: index,
+                from: event.from,
+                to: event.to,
+                version: event.version,
+                opaque_data: event.data.opaqueData.clone(),
+            });
+        }
+        deposits.sort_by_key(|d| d.log_index);
+        Ok(deposits)
+    }
+}

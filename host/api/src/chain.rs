@@ -50,6 +50,8 @@ pub struct NodeApi {
     pub(crate) cluster: std::sync::OnceLock<ordo_replica::Replica>,
     /// Where a follower's writes go.
     pub(crate) forwarder: crate::forward::Forwarder,
+    /// What `ordo_rollupConfig` answers (the L1 chain id filled in once L1 answered).
+    pub(crate) rollup: parking_lot::RwLock<crate::ordo::RollupConfig>,
 }
 
 impl NodeApi {
@@ -111,6 +113,16 @@ impl NodeApi {
         let _ = self.plugins.set(plugins);
     }
 
+    /// What `ordo_rollupConfig` answers from now on.
+    pub fn set_rollup_config(&self, config: crate::ordo::RollupConfig) {
+        *self.rollup.write() = config;
+    }
+
+    /// Records the L1's chain id for `ordo_rollupConfig` once L1 has told it.
+    pub fn set_l1_chain_id(&self, id: u64) {
+        self.rollup.write().l1_chain_id = Some(alloy_primitives::U64::from(id));
+    }
+
     /// Makes this node answer as `replica` of its group.
     pub fn set_cluster(&self, replica: ordo_replica::Replica) {
         let _ = self.cluster.set(replica);
@@ -144,6 +156,7 @@ impl NodeApi {
             max_log_results: std::sync::atomic::AtomicUsize::new(DEFAULT_MAX_LOG_RESULTS),
             cluster: std::sync::OnceLock::new(),
             forwarder: Default::default(),
+            rollup: Default::default(),
         });
         let mut blocks = api.builder.subscribe();
         let weak = Arc::downgrade(&api);

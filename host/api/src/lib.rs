@@ -10,7 +10,7 @@
 //!                   ──▶ other methods ──▶ the first Namespace that serves them:
 //!                         OrdoNamespace    ordo_getBlockProvenance, ordo_getBatch,
 //!                                          ordo_txStatus, ordo_nodeStatus,
-//!                                          ordo_clusterStatus
+//!                                          ordo_clusterStatus, ordo_rollupConfig
 //!                         MevNamespace     eth_sendBundle, eth_cancelBundle, eth_callBundle,
 //!                                          ordo_searcherStats
 //!                         TxpoolNamespace  txpool_status
@@ -39,5 +39,5 @@ pub use admin::{
 pub use chain::{DEFAULT_MAX_LOG_RESULTS, DEFAULT_SUGGESTED_TIP, MAX_LOG_RANGE, NodeApi};
 pub use convert::rpc_header;
 pub use mev::{MAX_BUNDLE_BYTES, MAX_BUNDLE_LOOKAHEAD, MAX_UUID_LEN, MevNamespace};
-pub use ordo::OrdoNamespace;
+pub use ordo::{OrdoNamespace, RollupAddresses, RollupConfig};
 pub use txpool::TxpoolNamespace;

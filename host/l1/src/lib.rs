@@ -68,7 +68,10 @@ pub use alloy::primitives::{Address, B256, Bytes};
 pub use alloy::signers::local::PrivateKeySigner;
 pub use beacon::{BeaconClient, BlobBlock};
 pub use config::{DaMode, L1Config};
-pub use portal::{DepositReader, OrdoPortal, PortalError, deploy_portal, portal_creation_code};
+pub use portal::{
+    DepositReader, OrdoPortal, PortalError, deploy_portal, has_code, l1_chain_id,
+    portal_creation_code,
+};
 pub use poster::{L1Poster, decode_blobs};
 pub use queue::{
     BatchQueue, Confirmation, ConfirmedBatch, PendingBatch, QueuedBatch, RecordError, Submission,

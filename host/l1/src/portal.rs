@@ -97,6 +97,32 @@ pub async fn deploy_portal(
         .map_err(|_| PortalError::Timeout(DEPLOY_TIMEOUT))?
 }
 
+/// Whether the L1 at `rpc_url` holds code at `address` (a portal recorded earlier is still
+/// there, or the L1 was reset).
+pub async fn has_code(rpc_url: &str, address: Address) -> Result<bool, PortalError> {
+    let url = rpc_url
+        .parse()
+        .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
+    let provider: RootProvider = RootProvider::new_http(url);
+    let code = tokio::time::timeout(DEPLOY_TIMEOUT, provider.get_code_at(address))
+        .await
+        .map_err(|_| PortalError::Timeout(DEPLOY_TIMEOUT))?
+        .map_err(|e| PortalError::Rpc(e.to_string()))?;
+    Ok(!code.is_empty())
+}
+
+/// The chain id of the L1 at `rpc_url`.
+pub async fn l1_chain_id(rpc_url: &str) -> Result<u64, PortalError> {
+    let url = rpc_url
+        .parse()
+        .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
+    let provider: RootProvider = RootProvider::new_http(url);
+    tokio::time::timeout(Duration::from_secs(10), provider.get_chain_id())
+        .await
+        .map_err(|_| PortalError::Timeout(Duration::from_secs(10)))?
+        .map_err(|e| PortalError::Rpc(e.to_string()))
+}
+
 /// Reads the deposits the portal logged, block by block.
 #[derive(Debug, Clone)]
 pub struct DepositReader {

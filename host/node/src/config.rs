@@ -409,6 +409,12 @@ pub struct L1Section {
     pub password_file: Option<PathBuf>,
     /// The batch inbox address.
     pub batch_inbox: Option<Address>,
+    /// The deposit portal on L1 (`ordo l1 deploy` prints it; `ordo dev` given an L1 deploys
+    /// one on first start and records it in the datadir).
+    pub portal: Option<Address>,
+    /// L1 blocks within which an L1 origin's batches must reach L1; past it, derivation
+    /// makes deposit-only blocks for that origin.
+    pub sequencing_window: u64,
     /// L1 blocks on top of a batch's before it counts as confirmed.
     pub confirmations: u64,
     /// Seconds before an unmined batch transaction is replaced with higher fees.
@@ -481,6 +487,8 @@ impl Default for L1Section {
             keystore: None,
             password_file: None,
             batch_inbox: None,
+            portal: None,
+            sequencing_window: 3_600,
             confirmations: 3,
             resubmit_after_secs: 180,
             max_fee_per_gas: 500_000_000_000,

@@ -36,6 +36,7 @@ pub mod cluster;
 pub mod config;
 pub mod genesis;
 pub mod keys;
+pub mod l1;
 pub mod layering;
 pub mod metrics;
 pub mod secret_file;
@@ -316,6 +317,14 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         admin_ns.clone(),
     )
     .await?;
+    api.set_rollup_config(l1::rollup_config(
+        &config,
+        chain_id,
+        storage.block(0)?.map(|g| g.hash).unwrap_or_default(),
+    ));
+    if let Some(url) = config.l1.rpc_url.clone() {
+        l1::learn_l1_chain_id(url, Arc::downgrade(&api));
+    }
     api.set_batcher(batcher.clone());
     api.set_plugins(plugins.clone());
     if let Some(replica) = &replica {
@@ -456,18 +465,7 @@ fn l1_poster(
     let inbox = section
         .batch_inbox
         .ok_or_else(|| eyre::eyre!("[l1] batch_inbox (--batch-inbox) is required with an L1"))?;
-    let source = keys::KeySource {
-        keystore: section.keystore.clone(),
-        password_file: section.password_file.clone(),
-        password_env: "ORDO_L1_KEYSTORE_PASSWORD",
-        key_file: section.key_file.clone(),
-        key_env: "ORDO_L1_KEY",
-    };
-    let signer = source.load("batcher")?.ok_or_else(|| {
-        eyre::eyre!(
-            "[l1] keystore or key_file (--l1-key-file), or ORDO_L1_KEY, is required with an L1"
-        )
-    })?;
+    let signer = l1::batcher_key(section)?;
     let mut l1 = ordo_l1::L1Config::new(url.clone(), signer, inbox);
     l1.confirmations = section.confirmations;
     l1.resubmit_after = Duration::from_secs(section.resubmit_after_secs);

@@ -61,6 +61,25 @@ enum Command {
     /// Replica groups (high availability).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// The rollup's contracts on L1.
+    #[command(subcommand)]
+    L1(L1Command),
+}
+
+#[derive(Subcommand)]
+enum L1Command {
+    /// Deploy the deposit portal on L1 and print the `[l1]` lines that name it.
+    Deploy {
+        /// L1 JSON-RPC URL.
+        #[arg(long, env = "ORDO_L1_RPC")]
+        l1_rpc: String,
+        /// File holding the deploying account's secret key (hex, mode 0600).
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The batch inbox the chain uses (printed with the portal; any address works).
+        #[arg(long)]
+        batch_inbox: Option<alloy_primitives::Address>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -360,9 +379,12 @@ fn print_dev_accounts(cfg: &NodeConfig) -> eyre::Result<()> {
     Ok(())
 }
 
-async fn run_node(cfg: NodeConfig, dev: bool) -> eyre::Result<()> {
+async fn run_node(mut cfg: NodeConfig, dev: bool) -> eyre::Result<()> {
     if dev {
         print_dev_accounts(&cfg)?;
+        if let Some(portal) = ordo_node::l1::dev_portal(&cfg).await? {
+            cfg.l1.portal = Some(portal);
+        }
     }
     let node = ordo_node::launch(cfg).await?;
     // Machine-readable lines for scripts and tests (logs go to stderr).
@@ -448,6 +470,22 @@ fn main() -> eyre::Result<()> {
             );
             for config in &report.configs {
                 println!("ordo run --config {}", config.display());
+            }
+            Ok(())
+        }
+        Command::L1(L1Command::Deploy {
+            l1_rpc,
+            key_file,
+            batch_inbox,
+        }) => {
+            let key = ordo_node::keys::read_key_file(&key_file, "deployer")?;
+            let portal = runtime
+                .block_on(ordo_l1::deploy_portal(&l1_rpc, key))
+                .wrap_err("deploying the portal")?;
+            println!("# for the [l1] section of ordo.toml");
+            println!("portal = \"{portal}\"");
+            if let Some(inbox) = batch_inbox {
+                println!("batch_inbox = \"{inbox}\"");
             }
             Ok(())
         }

@@ -38,13 +38,17 @@ pub struct DepositLog {
 /// derivation stops on it rather than skip a deposit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DepositError {
-    #[error("deposit log {log_index} of L1 block {block}: opaqueData version {version} is not {DEPOSIT_VERSION}")]
+    #[error(
+        "deposit log {log_index} of L1 block {block}: opaqueData version {version} is not {DEPOSIT_VERSION}"
+    )]
     Version {
         block: B256,
         log_index: u64,
         version: U256,
     },
-    #[error("deposit log {log_index} of L1 block {block}: opaqueData is {len} bytes, shorter than {OPAQUE_FIXED}")]
+    #[error(
+        "deposit log {log_index} of L1 block {block}: opaqueData is {len} bytes, shorter than {OPAQUE_FIXED}"
+    )]
     Short {
         block: B256,
         log_index: u64,
@@ -123,7 +127,9 @@ mod tests {
 
     fn log(opaque: Bytes) -> DepositLog {
         DepositLog {
-            l1_block_hash: b256!("0x0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"),
+            l1_block_hash: b256!(
+                "0x0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+            ),
             l1_block_number: 7,
             log_index: 3,
             from: address!("0x1111111111111111111111111111111111111111"),
@@ -146,11 +152,16 @@ mod tests {
 
     #[test]
     fn a_call_deposit_unpacks_every_field_and_is_type_0x7e() {
-        let tx = log(packed(5, 3, 100_000, false, &hex!("c0ffee"))).to_tx().unwrap();
+        let tx = log(packed(5, 3, 100_000, false, &hex!("c0ffee")))
+            .to_tx()
+            .unwrap();
         assert_eq!(tx.mint, 5);
         assert_eq!(tx.value, U256::from(3));
         assert_eq!(tx.gas_limit, 100_000);
-        assert_eq!(tx.to, TxKind::Call(address!("0x2222222222222222222222222222222222222222")));
+        assert_eq!(
+            tx.to,
+            TxKind::Call(address!("0x2222222222222222222222222222222222222222"))
+        );
         assert_eq!(tx.input, bytes!("c0ffee"));
         assert!(!tx.is_system_transaction);
         assert_eq!(tx.encoded_2718()[0], DEPOSIT_TX_TYPE);
@@ -169,7 +180,9 @@ mod tests {
 
     #[test]
     fn a_creation_deposit_has_no_recipient() {
-        let tx = log(packed(0, 0, 60_000, true, &hex!("6000"))).to_tx().unwrap();
+        let tx = log(packed(0, 0, 60_000, true, &hex!("6000")))
+            .to_tx()
+            .unwrap();
         assert_eq!(tx.to, TxKind::Create);
     }
 
@@ -179,10 +192,16 @@ mod tests {
         wrong.version = U256::from(1);
         assert!(matches!(wrong.to_tx(), Err(DepositError::Version { .. })));
         let short = log(Bytes::from(vec![0u8; OPAQUE_FIXED - 1]));
-        assert!(matches!(short.to_tx(), Err(DepositError::Short { len: 72, .. })));
+        assert!(matches!(
+            short.to_tx(),
+            Err(DepositError::Short { len: 72, .. })
+        ));
         let mut huge = packed(0, 0, 21_000, false, &[]).to_vec();
         huge[..32].copy_from_slice(&U256::MAX.to_be_bytes::<32>());
-        assert!(matches!(log(huge.into()).to_tx(), Err(DepositError::Mint { .. })));
+        assert!(matches!(
+            log(huge.into()).to_tx(),
+            Err(DepositError::Mint { .. })
+        ));
     }
 
     #[test]

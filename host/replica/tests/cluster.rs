@@ -236,7 +236,10 @@ async fn a_replica_answers_whether_it_leads_only_to_its_group() {
         assert!(answer.status().is_success(), "{}", answer.status());
         answer.json::<bool>().await.unwrap()
     };
-    assert!(!leads(ask(2).await.unwrap()).await, "no group yet, so no leader");
+    assert!(
+        !leads(ask(2).await.unwrap()).await,
+        "no group yet, so no leader"
+    );
 
     form(std::slice::from_ref(&replica)).await;
     leader_among(&[&replica], None).await;

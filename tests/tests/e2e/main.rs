@@ -18,6 +18,7 @@ mod config;
 mod contract;
 mod crash;
 mod dashboard;
+mod deposits;
 mod genesis;
 mod jsonrpc;
 mod l1;

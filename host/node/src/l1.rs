@@ -1,0 +1,135 @@
+//! The node's side of L1 beyond posting: the batcher key, the deposit portal `ordo dev`
+//! deploys for itself, and the rollup configuration a bridging client reads
+//! (`ordo_rollupConfig`).
+
+use std::path::Path;
+
+use alloy_primitives::Address;
+use eyre::WrapErr;
+
+use crate::{NodeConfig, config::L1Section, keys};
+
+/// The batcher's L1 key (`[l1] keystore` or `key_file`, else `ORDO_L1_KEY`).
+pub fn batcher_key(section: &L1Section) -> eyre::Result<alloy_signer_local::PrivateKeySigner> {
+    let source = keys::KeySource {
+        keystore: section.keystore.clone(),
+        password_file: section.password_file.clone(),
+        password_env: "ORDO_L1_KEYSTORE_PASSWORD",
+        key_file: section.key_file.clone(),
+        key_env: "ORDO_L1_KEY",
+    };
+    source.load("batcher")?.ok_or_else(|| {
+        eyre::eyre!(
+            "[l1] keystore or key_file (--l1-key-file), or ORDO_L1_KEY, is required with an L1"
+        )
+    })
+}
+
+/// Where `ordo dev` records the portal it deployed, in its datadir.
+const DEV_PORTAL_FILE: &str = "l1-portal";
+
+/// For `ordo dev` given an L1 and no `[l1] portal`: the portal it deployed on an earlier
+/// start (recorded in the datadir), or one it deploys now from the batcher key and records.
+/// `None` without an L1 or with a configured portal.
+pub async fn dev_portal(config: &NodeConfig) -> eyre::Result<Option<Address>> {
+    let (Some(url), None) = (&config.l1.rpc_url, config.l1.portal) else {
+        return Ok(None);
+    };
+    let file = config.datadir.join(DEV_PORTAL_FILE);
+    if let Some(recorded) = read_recorded(&file)? {
+        let deployed = ordo_l1::has_code(url, recorded)
+            .await
+            .wrap_err("reading the recorded portal's code on L1")?;
+        if !deployed {
+            eyre::bail!(
+                "the portal recorded in {} ({recorded}) has no code on the L1 at {}: that L1 \
+                 was reset since; start from a fresh datadir",
+                file.display(),
+                ordo_l1::redact_url(url)
+            );
+        }
+        return Ok(Some(recorded));
+    }
+    let key = batcher_key(&config.l1)?;
+    let portal = ordo_l1::deploy_portal(url, key)
+        .await
+        .wrap_err("deploying the deposit portal on L1")?;
+    std::fs::create_dir_all(&config.datadir)?;
+    write_durably(&file, format!("{portal}\n").as_bytes())
+        .wrap_err_with(|| format!("recording the portal in {}", file.display()))?;
+    tracing::info!(target: "ordo::l1", %portal, "deployed the deposit portal on L1");
+    Ok(Some(portal))
+}
+
+fn read_recorded(file: &Path) -> eyre::Result<Option<Address>> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .wrap_err_with(|| format!("{} does not hold an address", file.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).wrap_err_with(|| format!("reading {}", file.display())),
+    }
+}
+
+/// Writes `bytes` to `file` so that a crash leaves the old file or the whole new one.
+fn write_durably(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = file.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, file)?;
+    if let Some(dir) = file.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// What `ordo_rollupConfig` answers, from the configuration (the L1 chain id comes later,
+/// from L1: [`learn_l1_chain_id`]).
+pub fn rollup_config(
+    config: &NodeConfig,
+    chain_id: u64,
+    genesis_hash: alloy_primitives::B256,
+) -> ordo_api::RollupConfig {
+    ordo_api::RollupConfig {
+        l2_chain_id: alloy_primitives::U64::from(chain_id),
+        l1_chain_id: None,
+        addresses: ordo_api::RollupAddresses {
+            portal: config.l1.portal,
+            batch_inbox: config.l1.batch_inbox,
+        },
+        confirmations: config.l1.confirmations,
+        sequencing_window: config.l1.sequencing_window,
+        block_time_ms: config.block_time_ms,
+        genesis_hash,
+    }
+}
+
+/// Asks the L1 at `url` for its chain id until it answers (backing off to 30 s between
+/// tries), then records it for `ordo_rollupConfig`. Stops with the node.
+pub fn learn_l1_chain_id(url: String, api: std::sync::Weak<ordo_api::NodeApi>) {
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_millis(200);
+        loop {
+            match ordo_l1::l1_chain_id(&url).await {
+                Ok(id) => {
+                    if let Some(api) = api.upgrade() {
+                        api.set_l1_chain_id(id);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(target: "ordo::l1", %e, "L1 chain id not known yet");
+                }
+            }
+            if api.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(30));
+        }
+    });
+}

@@ -214,14 +214,27 @@ impl NodeApi {
                 .block_number(&h.block_hash)
                 .map_err(storage_err)?
                 .filter(|n| *n <= head),
-            BlockId::Number(tag) => match tag {
-                BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
-                BlockNumberOrTag::Earliest => Some(0),
-                // Blocks are final once sealed on a single sequencer; `pending` has no
-                // separate block here, as on op-geth.
-                _ => Some(head),
-            },
+            BlockId::Number(BlockNumberOrTag::Number(n)) => (n <= head).then_some(n),
+            BlockId::Number(tag) => Some(self.tag_number(tag, head)),
         })
+    }
+
+    /// The block a tag names, given the head: `safe` and `finalized` are what L1 vouches
+    /// for ([`ordo_batcher::Batcher::settled_heads`]: genesis until a batch confirms);
+    /// `pending` has no separate block here, as on op-geth.
+    pub(crate) fn tag_number(&self, tag: BlockNumberOrTag, head: u64) -> u64 {
+        match tag {
+            BlockNumberOrTag::Number(n) => n,
+            BlockNumberOrTag::Earliest => 0,
+            BlockNumberOrTag::Safe => self.settled_heads().0.min(head),
+            BlockNumberOrTag::Finalized => self.settled_heads().1.min(head),
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => head,
+        }
+    }
+
+    /// `(safe, finalized)`: see [`Self::tag_number`].
+    pub(crate) fn settled_heads(&self) -> (u64, u64) {
+        self.batcher.get().map_or((0, 0), |b| b.settled_heads())
     }
 
     pub(crate) fn block_record(&self, id: BlockId) -> BackendResult<Option<Arc<BlockRecord>>> {

@@ -284,6 +284,28 @@ impl Batcher {
             .map_or_else(|| summaries.last().map_or(0, |s| s.index + 1), |s| s.index)
     }
 
+    /// The L2 heads L1 vouches for: `(safe, finalized)`, the last block of the longest run
+    /// of batches from the first on that are confirmed on L1 (for `finalized`: in L1 blocks
+    /// L1 has finalized). A confirmed batch after one that is not does not count: a verifier
+    /// reading L1 cannot derive its blocks yet. Block 0 (genesis) when none is.
+    pub fn settled_heads(&self) -> (u64, u64) {
+        let (mut safe, mut finalized) = (0, 0);
+        let mut finalizing = true;
+        for s in self.summaries.read().iter() {
+            match s.status {
+                BatchStatus::Confirmed { finalized: f, .. } => {
+                    safe = s.last_block;
+                    finalizing &= f;
+                    if finalizing {
+                        finalized = s.last_block;
+                    }
+                }
+                _ => break,
+            }
+        }
+        (safe, finalized)
+    }
+
     /// Confirmed batches whose L1 block is not final yet, ascending (what the poster watches
     /// for reorgs).
     pub fn unfinalized(&self) -> Vec<BatchSummary> {

@@ -334,3 +334,33 @@ fn a_status_write_does_not_wait_for_a_plugin_call() {
     assert_eq!(built.len(), 1);
     assert_eq!(b.summaries()[0].status, submitted);
 }
+
+#[test]
+fn the_settled_heads_are_the_ends_of_the_runs_of_confirmed_and_final_batches_from_the_first() {
+    let (_dir, storage) = chain(4, 0, 0);
+    let b = Batcher::open(storage, config(1, 0), Arc::new(NoPlugins)).unwrap();
+    // One block per batch: batch i holds block i + 1.
+    assert_eq!(b.tick(4, 10_000).unwrap().len(), 4);
+    let confirmed = |finalized: bool| BatchStatus::Confirmed {
+        tx_hash: B256::repeat_byte(1),
+        l1_block: 9,
+        l1_block_hash: B256::repeat_byte(9),
+        blobs: false,
+        finalized,
+        nonce: 0,
+        max_fee_per_gas: 1,
+        max_priority_fee_per_gas: 1,
+        max_fee_per_blob_gas: None,
+        replaced: vec![],
+    };
+    assert_eq!(b.settled_heads(), (0, 0), "nothing on L1 yet: genesis");
+    // A later batch confirmed first does not count while an earlier one is not.
+    b.set_status(1, confirmed(true)).unwrap();
+    assert_eq!(b.settled_heads(), (0, 0));
+    b.set_status(0, confirmed(false)).unwrap();
+    assert_eq!(b.settled_heads(), (2, 0));
+    b.set_status(0, confirmed(true)).unwrap();
+    assert_eq!(b.settled_heads(), (2, 2));
+    b.set_status(2, confirmed(false)).unwrap();
+    assert_eq!(b.settled_heads(), (3, 2));
+}

@@ -547,3 +547,96 @@ async fn a_confirmed_batch_a_deep_reorg_removes_is_posted_again_and_final_only_w
         })
         .await
 }
+
+/// The block number a tag names now.
+async fn tagged(rpc: &Rpc, tag: &str) -> Result<u64> {
+    let block = rpc.ok("eth_getBlockByNumber", json!([tag, false])).await?;
+    parse_quantity(&block["number"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn safe_and_finalized_follow_the_batches_on_l1() -> Result<()> {
+    // anvil finalizes the head minus two blocks with one slot per epoch.
+    let anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
+        slots_in_an_epoch: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let batcher = Anvil::dev_key(5);
+    let dir = tempfile::tempdir()?;
+    let node = posting_node(&anvil, &batcher, dir.path(), 300, 1).await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let provider = node.provider(&dev_signer(0));
+            // Nothing is on L1 yet: both tags name genesis while the chain grows.
+            while tagged(&rpc, "latest").await? < 2 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ensure!(tagged(&rpc, "safe").await? == 0);
+            ensure!(tagged(&rpc, "finalized").await? == 0);
+
+            let to = random_address();
+            let tx = TransactionRequest::default()
+                .with_to(to)
+                .with_value(U256::from(77));
+            let hash = *provider.send_transaction(tx).await?.tx_hash();
+            let receipt = wait_receipt(&provider, hash, crate::RECEIPT).await?;
+            let block = receipt.block_number.unwrap_or_default();
+            let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
+            ensure!(
+                status["safe"] == false && status["l1Finalized"] == false,
+                "{status}"
+            );
+
+            // Safe once its batch (and every one before) is confirmed; the state there
+            // has the transfer.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let (latest, safe) = (tagged(&rpc, "latest").await?, tagged(&rpc, "safe").await?);
+                let finalized = tagged(&rpc, "finalized").await?;
+                ensure!(
+                    finalized <= safe && safe <= latest,
+                    "{finalized} {safe} {latest}"
+                );
+                if safe >= block {
+                    break;
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "never safe (safe {safe}, block {block})"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let balance = rpc.ok("eth_getBalance", json!([to, "safe"])).await?;
+            ensure!(balance == json!("0x4d"), "balance at safe: {balance}");
+            let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
+            ensure!(status["safe"] == true, "{status}");
+
+            // Finalized once L1 finalizes the batch's block: two more L1 blocks.
+            anvil.mine(3).await;
+            loop {
+                let finalized = tagged(&rpc, "finalized").await?;
+                if finalized >= block {
+                    ensure!(finalized <= tagged(&rpc, "safe").await?);
+                    break;
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "never finalized ({finalized} < {block})"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let status = rpc.ok("ordo_txStatus", json!([hash])).await?;
+            ensure!(status["l1Finalized"] == true, "{status}");
+            let logs = rpc
+                .ok(
+                    "eth_getLogs",
+                    json!([{"fromBlock": "finalized", "toBlock": "finalized"}]),
+                )
+                .await?;
+            ensure!(logs.is_array(), "{logs}");
+            Ok(())
+        })
+        .await
+}

@@ -24,11 +24,7 @@ impl EthLogs for NodeApi {
                 to_block,
             } => {
                 let resolve = |tag: Option<BlockNumberOrTag>| -> u64 {
-                    match tag {
-                        Some(BlockNumberOrTag::Number(n)) => n,
-                        Some(BlockNumberOrTag::Earliest) => 0,
-                        _ => head,
-                    }
+                    self.tag_number(tag.unwrap_or_default(), head)
                 };
                 (resolve(from_block), resolve(to_block).min(head))
             }

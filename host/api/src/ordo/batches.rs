@@ -57,7 +57,11 @@ struct TxStatusView {
     batch_index: Option<U64>,
     l1_tx_hash: Option<B256>,
     l1_block: Option<U64>,
-    /// Its batch is confirmed in an L1 block that L1 has finalized.
+    /// Its block is at or below the `safe` head: its batch and every one before it are
+    /// confirmed on L1.
+    safe: bool,
+    /// Its block is at or below the `finalized` head: those batches are in L1 blocks that
+    /// L1 has finalized.
     l1_finalized: bool,
 }
 
@@ -159,6 +163,9 @@ impl NodeApi {
         let view = match self.storage.tx_location(&hash).map_err(storage_err)? {
             Some(loc) => {
                 let batch = self.batcher.get().and_then(|b| b.batch_of_block(loc.block));
+                let (safe, finalized) = self.settled_heads();
+                // Genesis holds no transaction: a settled head of 0 vouches for none.
+                let settled = |head: u64| head > 0 && loc.block <= head;
                 let (l1_tx_hash, _, l1_block, _) = batch
                     .as_ref()
                     .map_or((None, None, None, None), |b| l1_fields(&b.status));
@@ -171,7 +178,8 @@ impl NodeApi {
                     batch_index: batch.as_ref().map(|b| U64::from(b.index)),
                     l1_tx_hash,
                     l1_block: l1_block.map(U64::from),
-                    l1_finalized: batch.as_ref().is_some_and(|b| finalized(&b.status)),
+                    safe: settled(safe),
+                    l1_finalized: settled(finalized),
                 })
             }
             // In the pool, or in the sealed block being stored (it left the pool then).
@@ -183,6 +191,7 @@ impl NodeApi {
                     batch_index: None,
                     l1_tx_hash: None,
                     l1_block: None,
+                    safe: false,
                     l1_finalized: false,
                 })
             }
@@ -193,6 +202,7 @@ impl NodeApi {
                 batch_index: None,
                 l1_tx_hash: None,
                 l1_block: None,
+                safe: false,
                 l1_finalized: false,
             }),
         };

@@ -27,6 +27,7 @@
 //! work (reads, plugin loads) ever stands between a slot and its block. Live parameters (block time, gas limit, minimum base fee) sit in
 //! [`BlockParamsConfig`] behind a lock and apply from the next tick.
 
+mod floor;
 mod mev;
 mod replicated;
 
@@ -35,6 +36,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+pub use floor::DEFAULT_INCLUSION_FLOOR;
 pub use mev::{
     FAILURE_BURST, MAX_BUNDLES_PER_BLOCK, MAX_BUNDLES_PER_SEARCHER_PER_BLOCK,
     MAX_TRACKED_SEARCHERS, REFILL_BLOCKS, SearcherLedger, SearcherStats, UNPROVEN,
@@ -194,6 +196,9 @@ pub struct Builder {
     /// When the previous block's build started (block interval metric).
     last_sealed: parking_lot::Mutex<Option<std::time::Instant>>,
     signer: RwLock<Option<Arc<dyn BlockSigner>>>,
+    /// Blocks a transaction may wait while the policy leaves it out (0: no floor).
+    inclusion_floor: std::sync::atomic::AtomicU64,
+    floor_marks: parking_lot::Mutex<floor::FloorMarks>,
 }
 
 /// Signs each sealed block's hash (the sequencer key); the signature is stored with the
@@ -274,6 +279,8 @@ impl Builder {
             stored_parked: parking_lot::Mutex::new(None),
             last_sealed: parking_lot::Mutex::new(None),
             signer: RwLock::new(None),
+            inclusion_floor: std::sync::atomic::AtomicU64::new(floor::DEFAULT_INCLUSION_FLOOR),
+            floor_marks: Default::default(),
         })
     }
 
@@ -285,6 +292,13 @@ impl Builder {
     /// The current head.
     pub fn head(&self) -> Arc<BlockRecord> {
         self.head.read().clone()
+    }
+
+    /// Sets the inclusion floor: a transaction the policy has left out for `blocks` blocks
+    /// is placed by the host after the policy's order (0: never).
+    pub fn set_inclusion_floor(&self, blocks: u64) {
+        self.inclusion_floor
+            .store(blocks, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Replaces the ordering policy from the next block on.
@@ -428,6 +442,12 @@ impl Builder {
         let params = self.params_on(&head);
         let _span = tracing::info_span!("block", number = params.number).entered();
         let candidates = self.pool.candidates(params.base_fee);
+        let overdue = self.floor_marks.lock().overdue(
+            params.number,
+            self.inclusion_floor
+                .load(std::sync::atomic::Ordering::Relaxed),
+            &candidates,
+        );
         let mut stage = Stages::new(started);
         stage.done("candidates");
         let ctx = OrderingContext {
@@ -453,6 +473,7 @@ impl Builder {
                     code_hash: policy.code_hash(),
                     fallback_reason: String::new(),
                     signature: None,
+                    host_placed: None,
                 },
             ),
             Err(err) => {
@@ -472,6 +493,7 @@ impl Builder {
                             err.to_string()
                         },
                         signature: None,
+                        host_placed: None,
                     },
                 )
             }
@@ -515,8 +537,39 @@ impl Builder {
             })
             .collect();
         let mut assembler = self.exec.assemble(&head.header, head.hash, &params)?;
+        // Room for the overdue transactions the policy left out: the policy's items that
+        // would eat into it wait for a later block.
+        let mut ordered = vec![false; candidates.len()];
+        for &i in &order {
+            ordered[i as usize] = true;
+        }
+        let reserve: u64 = candidates
+            .iter()
+            .zip(&overdue)
+            .zip(&ordered)
+            .filter(|((_, due), ordered)| **due && !**ordered)
+            .map(|((c, _), _)| c.gas_limit())
+            .fold(0, u64::saturating_add);
         for item in &items {
+            let gas = match item {
+                BlockItem::Tx(tx) => tx.gas_limit(),
+                BlockItem::Bundle(b) => b
+                    .txs
+                    .iter()
+                    .map(|t| t.gas_limit())
+                    .fold(0, u64::saturating_add),
+            };
+            if reserve > 0 && gas > assembler.gas_left().saturating_sub(reserve) {
+                continue;
+            }
             assembler.push(item)?;
+        }
+        let mut provenance = provenance;
+        let host_placed = self.place_overdue(&mut assembler, &candidates, &overdue)?;
+        if !host_placed.is_empty() {
+            metrics::counter!("ordo_floor_placed_total").increment(host_placed.len() as u64);
+            info!(target: "ordo::builder", number = params.number, placed = host_placed.len(), policy = %provenance.policy, "the inclusion floor placed transactions the policy left out");
+            provenance.host_placed = Some(host_placed);
         }
         let policy_failed = !provenance.fallback_reason.is_empty();
         self.refill(&mut assembler, &ctx, &candidates, &*policy, policy_failed)?;
@@ -774,6 +827,34 @@ impl Builder {
             }
         }
         Ok(())
+    }
+
+    /// Appends the overdue candidates not in the block yet, in candidate order (each
+    /// sender's nonces ascending): the ones that land are the host's placements.
+    fn place_overdue(
+        &self,
+        assembler: &mut ordo_exec::BlockAssembler<'_>,
+        candidates: &[ordo_primitives::Candidate],
+        overdue: &[bool],
+    ) -> Result<Vec<B256>, BuilderError> {
+        if !overdue.contains(&true) {
+            return Ok(Vec::new());
+        }
+        let mut placed = Vec::new();
+        let mut done: std::collections::HashSet<B256> =
+            assembler.included().iter().copied().collect();
+        for (c, _) in candidates.iter().zip(overdue).filter(|(_, due)| **due) {
+            if done.contains(&c.hash) {
+                continue;
+            }
+            let before = assembler.included().len();
+            assembler.push(&BlockItem::Tx(c.tx.clone()))?;
+            if assembler.included().len() > before {
+                placed.push(c.hash);
+                done.insert(c.hash);
+            }
+        }
+        Ok(placed)
     }
 
     /// This block's bundles: the pool's eligible ones, then the searcher plugins' proposals,

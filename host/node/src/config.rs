@@ -52,6 +52,8 @@ pub struct NodeConfig {
     pub sequencer: SequencerSection,
     /// The state caches.
     pub state: StateSection,
+    /// Block production rules that hold whatever the ordering policy answers.
+    pub builder: BuilderSection,
     /// Replication: this node as one replica of a group (off while `peers` is empty).
     pub cluster: ClusterSection,
 }
@@ -170,6 +172,24 @@ impl Default for StateSection {
         Self {
             cache_mb: ordo_exec::DEFAULT_CACHE_MB,
             block_cache_mb: DEFAULT_BLOCK_CACHE_MB,
+        }
+    }
+}
+
+/// `[builder]` section.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuilderSection {
+    /// Blocks a valid transaction that pays the base fee and fits may wait while the
+    /// ordering policy leaves it out; then the host places it after the policy's order
+    /// (recorded in the block's provenance). 0 turns the floor off.
+    pub inclusion_floor_blocks: u64,
+}
+
+impl Default for BuilderSection {
+    fn default() -> Self {
+        Self {
+            inclusion_floor_blocks: ordo_builder::DEFAULT_INCLUSION_FLOOR,
         }
     }
 }
@@ -629,6 +649,7 @@ impl Default for NodeConfig {
             rpc: RpcSection::default(),
             sequencer: SequencerSection::default(),
             state: StateSection::default(),
+            builder: BuilderSection::default(),
             cluster: ClusterSection::default(),
         }
     }

@@ -262,6 +262,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     let sequencer_address = sequencer.address();
     tracing::info!(target: "ordo::keys", address = %sequencer_address, "sequencer key loaded; every sealed block is signed");
     builder.set_signer(Arc::new(keys::BlockSigner::new(sequencer, chain_id)));
+    builder.set_inclusion_floor(config.builder.inclusion_floor_blocks);
     let plugins = tokio::task::spawn_blocking({
         let storage = storage.clone();
         let section = config.plugins.clone();

@@ -60,6 +60,43 @@ pub struct Provenance {
     /// The sequencer's signature over the block hash (65 bytes r‖s‖v; see the node's
     /// `keys::block_signing_hash`). None for blocks sealed without a key (genesis, derived).
     pub signature: Option<Bytes>,
+    /// Transactions the host placed after the policy's order because they had waited the
+    /// inclusion floor (`[builder] inclusion_floor_blocks`) while the policy left them
+    /// out; None when there were none. A policy can order, it cannot censor.
+    pub host_placed: Option<Vec<B256>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_rlp::{Decodable, Encodable};
+
+    use super::*;
+
+    #[test]
+    fn provenance_round_trips_with_and_without_its_trailing_fields() {
+        let base = Provenance {
+            policy: "p".into(),
+            version: "1".into(),
+            ..Default::default()
+        };
+        let signed = Provenance {
+            signature: Some(Bytes::from_static(&[7; 65])),
+            ..base.clone()
+        };
+        let placed_unsigned = Provenance {
+            host_placed: Some(vec![B256::repeat_byte(1)]),
+            ..base.clone()
+        };
+        let placed_signed = Provenance {
+            host_placed: Some(vec![B256::repeat_byte(2), B256::repeat_byte(3)]),
+            ..signed.clone()
+        };
+        for p in [base, signed, placed_unsigned, placed_signed] {
+            let mut out = Vec::new();
+            p.encode(&mut out);
+            assert_eq!(Provenance::decode(&mut out.as_slice()).unwrap(), p);
+        }
+    }
 }
 
 /// Where a transaction sits in the chain.

@@ -12,7 +12,10 @@ use std::{
     time::Duration,
 };
 
-use alloy::primitives::{B256, U256};
+use alloy::{
+    primitives::{B256, U256},
+    providers::Provider,
+};
 use eyre::{Result, bail, ensure, eyre};
 use ordo_tests::*;
 use serde_json::{Value, json};
@@ -662,6 +665,69 @@ async fn config_load_and_shadow() -> Result<()> {
                 .await?
                 .err();
             assert!(err.is_some(), "a codec cannot shadow the ordering slot");
+            Ok(())
+        })
+        .await
+}
+
+/// An ordering plugin that never orders one sender cannot keep it out: once its
+/// transaction has waited the inclusion floor, the host places it after the plugin's order
+/// and the block's provenance says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_censoring_policy_cannot_keep_a_sender_out_past_the_inclusion_floor() -> Result<()> {
+    let node = TestNode::start(NodeOpts {
+        extra_args: vec!["--set".into(), "builder.inclusion_floor_blocks=3".into()],
+        ..NodeOpts::default()
+    })
+    .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let admin = node.admin()?;
+            let (censored, other) = (dev_signer(1), dev_signer(2));
+            let info = load(
+                &admin,
+                "ordering",
+                &ordo_plugin_host::testing::fixture_path("ordering"),
+                &format!("mode=censor name=censor drop={}", censored.address()),
+            )
+            .await?;
+            admin
+                .ok("admin_activatePlugin", json!([{ "id": info["id"] }]))
+                .await?;
+            let start = head(&rpc).await?;
+            let mut hashes = Vec::new();
+            for signer in [&censored, &other] {
+                let provider = node.provider(signer);
+                let tx = alloy::rpc::types::TransactionRequest::default()
+                    .to(random_address())
+                    .value(U256::from(1));
+                hashes.push(*provider.send_transaction(tx).await?.tx_hash());
+            }
+            let provider = node.provider(&other);
+            let kept_out = wait_receipt(&provider, hashes[0], RECEIPT).await?;
+            let ordered = wait_receipt(&provider, hashes[1], RECEIPT).await?;
+            ensure!(kept_out.status() && ordered.status());
+            let (late, early) = (
+                kept_out.block_number.unwrap_or_default(),
+                ordered.block_number.unwrap_or_default(),
+            );
+            ensure!(
+                late > early,
+                "the plugin did leave it out first ({late} vs {early})"
+            );
+            ensure!(
+                late > start + 3,
+                "placed only once it waited the floor: {late} {start}"
+            );
+            let p = provenance(&rpc, late).await?;
+            ensure!(
+                p["policy"] == "fixture-censor" && p["fallback"] == false,
+                "{p}"
+            );
+            ensure!(p["hostPlaced"] == json!([hashes[0]]), "{p}");
+            let p = provenance(&rpc, early).await?;
+            ensure!(p["hostPlaced"] == json!([]), "{p}");
             Ok(())
         })
         .await

@@ -196,6 +196,9 @@ struct ProvenanceView {
     signature: Option<Bytes>,
     /// The address that signature recovers to.
     signer: Option<Address>,
+    /// Transactions the host placed after the policy's order because they had waited the
+    /// inclusion floor (empty when the policy left nobody out that long).
+    host_placed: Vec<B256>,
 }
 
 impl NodeApi {
@@ -219,6 +222,7 @@ impl NodeApi {
                     .signature
                     .as_ref()
                     .and_then(|s| ordo_primitives::block_signer(self.exec.chain_id(), b.hash, s)),
+                host_placed: p.host_placed.clone().unwrap_or_default(),
             }
         });
         serde_json::value::to_raw_value(&view)

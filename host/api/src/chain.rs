@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use alloy_consensus::{Transaction as _, transaction::Recovered};
 use alloy_primitives::Address;
-use alloy_rpc_types_eth::{
-    Block, BlockOverrides, BlockTransactions, Transaction, TransactionReceipt,
-};
+use alloy_rpc_types_eth::{Block, BlockOverrides, BlockTransactions, Transaction};
 use ordo_builder::{Builder, SealedBlock};
 use ordo_exec::{BlockParams, Executor, StateAt};
 use ordo_pool::Pool;
@@ -369,7 +367,7 @@ impl NodeApi {
     pub(crate) fn rpc_receipts(
         &self,
         block: &BlockRecord,
-    ) -> BackendResult<Vec<TransactionReceipt>> {
+    ) -> BackendResult<Vec<ordo_rpc::RpcReceipt>> {
         let receipts = self
             .storage
             .receipts(block.number())

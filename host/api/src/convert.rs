@@ -2,7 +2,7 @@
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_primitives::{Address, Bytes, U256};
-use alloy_rpc_types_eth::{Header, Log, TransactionReceipt};
+use alloy_rpc_types_eth::{Header, Log};
 use ordo_primitives::{
     BlockRecord, ReceiptRecord, alloy_eips::eip2718::Decodable2718, alloy_rlp::Encodable,
 };
@@ -55,12 +55,21 @@ pub(crate) fn rpc_receipt(
     block: &BlockRecord,
     index: usize,
     r: &ReceiptRecord,
-) -> BackendResult<TransactionReceipt> {
+) -> BackendResult<ordo_rpc::RpcReceipt> {
     let raw = block
         .transactions
         .get(index)
         .ok_or_else(|| BackendError::internal("receipt without tx"))?;
-    let tx = decode_tx(raw)?;
+    let to = if ordo_primitives::is_deposit(raw) {
+        ordo_primitives::DepositTx::decode(raw)
+            .map_err(|_| BackendError::internal("corrupt stored tx"))?
+            .tx
+            .to
+            .to()
+            .copied()
+    } else {
+        decode_tx(raw)?.to()
+    };
     let tx_hash = block.tx_hashes[index];
     let logs = receipt_logs(block, index, r);
     let mut logs_iter = logs.into_iter();
@@ -68,7 +77,7 @@ pub(crate) fn rpc_receipt(
         .receipt
         .clone()
         .map_logs(|_| logs_iter.next().unwrap_or_default());
-    Ok(TransactionReceipt {
+    Ok(ordo_rpc::RpcReceipt {
         inner,
         transaction_hash: tx_hash,
         transaction_index: Some(index as u64),
@@ -79,7 +88,7 @@ pub(crate) fn rpc_receipt(
         blob_gas_used: None,
         blob_gas_price: None,
         from: block.senders[index],
-        to: tx.to(),
+        to,
         contract_address: (r.contract_address != Address::ZERO).then_some(r.contract_address),
     })
 }

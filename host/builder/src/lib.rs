@@ -552,6 +552,7 @@ impl Builder {
             .fold(0, u64::saturating_add);
         for item in &items {
             let gas = match item {
+                BlockItem::Deposit(_) => 0,
                 BlockItem::Tx(tx) => tx.gas_limit(),
                 BlockItem::Bundle(b) => b
                     .txs

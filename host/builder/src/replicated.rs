@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use alloy_primitives::{Address, keccak256};
-use ordo_exec::BlockParams;
+use ordo_exec::{BlockItem, BlockParams};
 use ordo_primitives::{
     BlockRecord, PooledTx, alloy_consensus::TxEnvelope, alloy_eips::eip2718::Decodable2718,
 };
@@ -115,7 +115,7 @@ impl Builder {
             extra_data: h.extra_data.clone(),
             state_block: None,
         };
-        let built = self.exec.build_block(
+        let built = self.exec.build_block_items(
             &head.header,
             head.hash,
             &params,
@@ -178,8 +178,15 @@ impl Builder {
         state.unstage(&staging.commit, &staging.staged);
         *self.tip.lock() = self.head();
         if let Ok(txs) = block_txs(&staging.block) {
-            self.pool
-                .restore(txs.iter().map(|tx| PooledTx::clone(tx)).collect());
+            // Deposits go back to where they came from (L1), not to the pool.
+            self.pool.restore(
+                txs.iter()
+                    .filter_map(|item| match item {
+                        BlockItem::Tx(tx) => Some(PooledTx::clone(tx)),
+                        _ => None,
+                    })
+                    .collect(),
+            );
         }
         let changed: Vec<Address> = staging.commit.accounts.iter().map(|(a, _)| *a).collect();
         // The pool read the block's state for these senders; it reads the head's again.
@@ -192,7 +199,7 @@ impl Builder {
 
 /// A block's transactions as the executor takes them. The senders are the leader's: a wrong
 /// one would change the state root, and with it the hash this replica checks.
-fn block_txs(block: &BlockRecord) -> Result<Vec<Arc<PooledTx>>, BuilderError> {
+fn block_txs(block: &BlockRecord) -> Result<Vec<BlockItem>, BuilderError> {
     if block.senders.len() != block.transactions.len() {
         return Err(BuilderError::Replicated(format!(
             "block {} has {} senders for {} transactions",
@@ -206,14 +213,21 @@ fn block_txs(block: &BlockRecord) -> Result<Vec<Arc<PooledTx>>, BuilderError> {
         .iter()
         .zip(&block.senders)
         .map(|(raw, sender)| {
-            let tx = TxEnvelope::decode_2718_exact(raw)
-                .map_err(|e| BuilderError::Replicated(format!("block {}: {e}", block.number())))?;
-            Ok(Arc::new(PooledTx {
+            let bad = |e: ordo_primitives::alloy_eips::eip2718::Eip2718Error| {
+                BuilderError::Replicated(format!("block {}: {e}", block.number()))
+            };
+            if ordo_primitives::is_deposit(raw) {
+                return Ok(BlockItem::Deposit(Arc::new(
+                    ordo_primitives::DepositTx::decode(raw).map_err(bad)?,
+                )));
+            }
+            let tx = TxEnvelope::decode_2718_exact(raw).map_err(bad)?;
+            Ok(BlockItem::Tx(Arc::new(PooledTx {
                 tx,
                 sender: *sender,
                 hash: keccak256(raw),
                 encoded: raw.clone(),
-            }))
+            })))
         })
         .collect()
 }

@@ -4,19 +4,20 @@
 use std::sync::Arc;
 
 use alloy_consensus::{
-    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
-    Transaction, TxEnvelope, TxReceipt,
-    proofs::{calculate_receipt_root, calculate_transaction_root},
+    EMPTY_OMMER_ROOT_HASH, Header, Transaction, TxEnvelope, proofs::calculate_receipt_root,
 };
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_evm::FromRecoveredTx;
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
-use ordo_primitives::{BlockRecord, PooledTx, Provenance, ReceiptRecord};
+use ordo_primitives::{
+    BlockRecord, DepositTx, OpReceiptEnvelope, PooledTx, Provenance, ReceiptRecord,
+};
 use ordo_storage::BlockCommit;
 use revm::{
     Context, ExecuteEvm, MainBuilder, MainContext,
-    context::{BlockEnv, CfgEnv, TxEnv, result::ExecutionResult},
+    context::{BlockEnv, CfgEnv, JournalTr, TxEnv, result::ExecutionResult},
+    context_interface::journaled_state::account::JournaledAccountTr,
     context_interface::result::{EVMError, InvalidTransaction},
     database::CacheDB,
     primitives::hardfork::SpecId,
@@ -117,31 +118,24 @@ fn classify(err: EVMError<StateError, InvalidTransaction>) -> Result<Skipped, St
     }
 }
 
-/// Builds the receipt envelope for a transaction of `tx_type`.
+/// Builds the receipt envelope of a signed transaction (blob transactions never reach a
+/// block here).
 fn receipt_envelope(
     tx: &TxEnvelope,
     success: bool,
     cumulative: u64,
-    logs: Vec<Log>,
-) -> ReceiptEnvelope {
-    let receipt = Receipt {
-        status: Eip658Value::Eip658(success),
-        cumulative_gas_used: cumulative,
-        logs,
-    };
-    let logs_bloom = receipt.bloom();
-    ReceiptEnvelope::from_typed(
-        tx.tx_type(),
-        ReceiptWithBloom {
-            receipt,
-            logs_bloom,
-        },
-    )
+    logs: &[Log],
+) -> OpReceiptEnvelope {
+    let ty = op_alloy_consensus::OpTxType::try_from(tx.tx_type() as u8)
+        .unwrap_or(op_alloy_consensus::OpTxType::Eip1559);
+    OpReceiptEnvelope::from_parts(success, cumulative, logs, ty, None, None)
 }
 
 /// One entry of a block plan: a lone transaction, or a bundle that lands whole or not at all.
 #[derive(Debug, Clone)]
 pub enum BlockItem {
+    /// A deposit from L1: always included (a failing one with status 0), never skipped.
+    Deposit(Arc<DepositTx>),
     /// A public transaction: skipped alone when invalid.
     Tx(Arc<PooledTx>),
     /// A bundle.
@@ -228,8 +222,38 @@ struct Assembly {
     log_index: u64,
     included: Vec<B256>,
     receipts: Vec<ReceiptRecord>,
-    envelopes: Vec<ReceiptEnvelope>,
-    block_tx: Vec<Arc<PooledTx>>,
+    envelopes: Vec<OpReceiptEnvelope>,
+    block_tx: Vec<BodyTx>,
+}
+
+/// One transaction of the block body.
+#[derive(Debug, Clone)]
+enum BodyTx {
+    Signed(Arc<PooledTx>),
+    Deposit(Arc<DepositTx>),
+}
+
+impl BodyTx {
+    fn encoded(&self) -> &Bytes {
+        match self {
+            Self::Signed(t) => &t.encoded,
+            Self::Deposit(d) => &d.encoded,
+        }
+    }
+
+    fn sender(&self) -> Address {
+        match self {
+            Self::Signed(t) => t.sender,
+            Self::Deposit(d) => d.from(),
+        }
+    }
+
+    fn hash(&self) -> B256 {
+        match self {
+            Self::Signed(t) => t.hash,
+            Self::Deposit(d) => d.hash,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -362,6 +386,7 @@ impl BlockAssembler<'_> {
     /// bundle lands whole or is dropped (recorded with its result).
     pub fn push(&mut self, item: &BlockItem) -> Result<(), ExecError> {
         match item {
+            BlockItem::Deposit(deposit) => run_deposit(&mut self.evm, deposit, &mut self.asm)?,
             BlockItem::Tx(tx) => {
                 if let TxRun::Skipped(why) = run_tx(&mut self.evm, &self.params, tx, &mut self.asm)?
                 {
@@ -422,12 +447,15 @@ impl BlockAssembler<'_> {
         for r in &asm.envelopes {
             logs_bloom.accrue_bloom(r.logs_bloom());
         }
-        let tx_envelopes: Vec<&TxEnvelope> = asm.block_tx.iter().map(|t| &t.tx).collect();
+        let transactions_root =
+            alloy_trie::root::ordered_trie_root_with_encoder(&asm.block_tx, |t, out| {
+                out.extend_from_slice(t.encoded())
+            });
         let header = Header {
             parent_hash,
             beneficiary: params.beneficiary,
             state_root,
-            transactions_root: calculate_transaction_root(&tx_envelopes),
+            transactions_root,
             receipts_root: calculate_receipt_root(&asm.envelopes),
             logs_bloom,
             gas_used: asm.cumulative_gas,
@@ -443,9 +471,9 @@ impl BlockAssembler<'_> {
         let block = BlockRecord {
             hash: header.hash_slow(),
             header,
-            transactions: asm.block_tx.iter().map(|t| t.encoded.clone()).collect(),
-            senders: asm.block_tx.iter().map(|t| t.sender).collect(),
-            tx_hashes: asm.block_tx.iter().map(|t| t.hash).collect(),
+            transactions: asm.block_tx.iter().map(|t| t.encoded().clone()).collect(),
+            senders: asm.block_tx.iter().map(BodyTx::sender).collect(),
+            tx_hashes: asm.block_tx.iter().map(BodyTx::hash).collect(),
             provenance,
         };
         commit.block = Some(block.clone());
@@ -495,7 +523,7 @@ fn run_tx(
     } else {
         Address::ZERO
     };
-    let envelope = receipt_envelope(&tx.tx, success, asm.cumulative_gas, logs);
+    let envelope = receipt_envelope(&tx.tx, success, asm.cumulative_gas, &logs);
     asm.envelopes.push(envelope.clone());
     asm.receipts.push(ReceiptRecord {
         receipt: envelope,
@@ -506,8 +534,104 @@ fn run_tx(
     });
     asm.log_index += n_logs;
     asm.included.push(tx.hash);
-    asm.block_tx.push(tx.clone());
+    asm.block_tx.push(BodyTx::Signed(tx.clone()));
     Ok(TxRun::Included(success))
+}
+
+/// Runs a deposit as OP Stack does: `mint` is credited to the sender first and stays
+/// whatever happens next; the call runs from the sender with its value and gas limit at a
+/// gas price of zero (no base fee, no tip); the sender's nonce goes up even when the call
+/// cannot run at all (then it is included with status 0 and its whole gas limit used).
+fn run_deposit(
+    evm: &mut BlockEvm<'_>,
+    deposit: &Arc<DepositTx>,
+    asm: &mut Assembly,
+) -> Result<(), ExecError> {
+    let tx = &deposit.tx;
+    let journal = &mut evm.ctx.journaled_state;
+    if tx.mint > 0 {
+        journal
+            .balance_incr(tx.from, U256::from(tx.mint))
+            .map_err(ExecError::State)?;
+        // Committed on its own: a deposit that cannot run discards its transaction's
+        // journal, and the mint must survive that.
+        journal.commit_tx();
+    }
+    let nonce = journal
+        .load_account(tx.from)
+        .map_err(ExecError::State)?
+        .data
+        .info
+        .nonce;
+    let tx_env = TxEnv {
+        tx_type: 0,
+        caller: tx.from,
+        gas_limit: tx.gas_limit,
+        gas_price: 0,
+        kind: tx.to,
+        value: tx.value,
+        data: tx.input.clone(),
+        nonce,
+        chain_id: None,
+        gas_priority_fee: None,
+        ..Default::default()
+    };
+    // Deposits pay nothing: the base fee rule is off for this one transaction.
+    let base_fee_rule = std::mem::replace(&mut evm.ctx.cfg.disable_base_fee, true);
+    let result = evm.transact_one(tx_env);
+    evm.ctx.cfg.disable_base_fee = base_fee_rule;
+    let (success, gas_used, logs, created) = match result {
+        Ok(result) => {
+            let gas_used = result.tx_gas_used();
+            match result {
+                ExecutionResult::Success { logs, output, .. } => {
+                    (true, gas_used, logs, output.address().copied())
+                }
+                ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => {
+                    (false, gas_used, Vec::new(), None)
+                }
+            }
+        }
+        Err(EVMError::Database(e)) => return Err(ExecError::State(e)),
+        Err(_) => {
+            let mut account = evm
+                .ctx
+                .journaled_state
+                .load_account_mut(tx.from)
+                .map_err(ExecError::State)?
+                .data;
+            account.bump_nonce();
+            account.touch();
+            (false, tx.gas_limit, Vec::new(), None)
+        }
+    };
+    asm.cumulative_gas = asm.cumulative_gas.saturating_add(gas_used);
+    let contract_address = if tx.to.is_create() {
+        created.unwrap_or_else(|| tx.from.create(nonce))
+    } else {
+        Address::ZERO
+    };
+    let n_logs = logs.len() as u64;
+    let envelope = OpReceiptEnvelope::from_parts(
+        success,
+        asm.cumulative_gas,
+        &logs,
+        op_alloy_consensus::OpTxType::Deposit,
+        Some(nonce),
+        Some(1),
+    );
+    asm.envelopes.push(envelope.clone());
+    asm.receipts.push(ReceiptRecord {
+        receipt: envelope,
+        gas_used,
+        effective_gas_price: 0,
+        contract_address,
+        first_log_index: asm.log_index,
+    });
+    asm.log_index += n_logs;
+    asm.included.push(deposit.hash);
+    asm.block_tx.push(BodyTx::Deposit(deposit.clone()));
+    Ok(())
 }
 
 fn coinbase_balance(evm: &BlockEvm<'_>, coinbase: Address) -> Result<U256, ExecError> {

@@ -1013,3 +1013,144 @@ fn a_bulk_genesis_equals_the_same_genesis_written_in_one_batch() {
     // A bulk load goes into an empty datadir only.
     assert!(storage.ingest_state(Default::default()).is_err());
 }
+
+fn deposit(
+    from: Address,
+    to: TxKind,
+    mint: u128,
+    value: u64,
+    gas_limit: u64,
+    input: Bytes,
+    log_index: u64,
+) -> Arc<ordo_primitives::DepositTx> {
+    Arc::new(ordo_primitives::DepositTx::new(
+        ordo_primitives::TxDeposit {
+            source_hash: ordo_primitives::UserDepositSource::new(
+                B256::repeat_byte(0x1a),
+                log_index,
+            )
+            .source_hash(),
+            from,
+            to,
+            mint,
+            value: U256::from(value),
+            gas_limit,
+            is_system_transaction: false,
+            input,
+        },
+    ))
+}
+
+#[test]
+fn deposits_mint_run_free_of_fees_and_a_failing_one_keeps_its_mint_and_bumps_the_nonce() {
+    let key = PrivateKeySigner::random();
+    let (_dir, exec, genesis) = setup(&key);
+    let (alice, bob) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb0));
+    // Runtime: REVERT(0, 0), deployed by the key's first transaction.
+    let runtime = hex_bytes("60006000fd");
+    let mut init = hex_bytes("6005600c60003960056000f3").to_vec();
+    init.extend_from_slice(&runtime);
+    let reverter = key.address().create(0);
+    let ok = deposit(
+        alice,
+        TxKind::Call(bob),
+        1_000,
+        300,
+        100_000,
+        Bytes::new(),
+        0,
+    );
+    let reverts = deposit(
+        alice,
+        TxKind::Call(reverter),
+        50,
+        0,
+        100_000,
+        Bytes::new(),
+        1,
+    );
+    // Asks for more value than it holds even after its mint: it cannot run at all.
+    let broke = deposit(
+        alice,
+        TxKind::Call(bob),
+        1,
+        1_000_000,
+        60_000,
+        Bytes::new(),
+        2,
+    );
+    let deploy = signed(&key, 0, TxKind::Create, 0, Bytes::from(init));
+    let built = build_and_commit(
+        &exec,
+        &genesis,
+        &[
+            BlockItem::Tx(deploy.clone()),
+            BlockItem::Deposit(ok.clone()),
+            BlockItem::Deposit(reverts.clone()),
+            BlockItem::Deposit(broke.clone()),
+        ],
+    );
+    assert_eq!(
+        built.included,
+        vec![deploy.hash, ok.hash, reverts.hash, broke.hash]
+    );
+    assert!(built.skipped.is_empty());
+    let state = exec.state();
+    // Minted 1000 + 50 + 1; 300 went to bob; nothing paid for gas.
+    assert_eq!(state.balance(&alice), U256::from(1_000 + 50 + 1 - 300));
+    assert_eq!(state.balance(&bob), U256::from(300));
+    assert_eq!(
+        state.nonce(&alice),
+        3,
+        "every deposit bumps the nonce, failed or not"
+    );
+
+    let receipts = &built.commit.receipts;
+    let ok_receipt = &receipts[1];
+    assert!(ok_receipt.receipt.status());
+    assert_eq!(ok_receipt.gas_used, 21_000);
+    assert_eq!(ok_receipt.effective_gas_price, 0);
+    assert_eq!(ok_receipt.receipt.deposit_nonce(), Some(0));
+    assert_eq!(ok_receipt.receipt.deposit_receipt_version(), Some(1));
+    assert!(!receipts[2].receipt.status());
+    assert_eq!(receipts[2].receipt.deposit_nonce(), Some(1));
+    assert!(!receipts[3].receipt.status());
+    assert_eq!(
+        receipts[3].gas_used, 60_000,
+        "an unrunnable deposit uses its whole limit"
+    );
+    assert_eq!(receipts[3].receipt.deposit_nonce(), Some(2));
+    // Gas used counts deposits like any transaction.
+    let total: u64 = receipts.iter().map(|r| r.gas_used).sum();
+    assert_eq!(built.block.header.gas_used, total);
+
+    // The body holds the deposits' own bytes (type 0x7E) and their senders; the
+    // transactions root is over those bytes.
+    let body = &built.block;
+    assert_eq!(body.transactions[1], ok.encoded);
+    assert_eq!(body.transactions[1][0], ordo_primitives::DEPOSIT_TX_TYPE);
+    assert_eq!(body.senders[1], alice);
+    assert_eq!(body.tx_hashes[3], broke.hash);
+    let root = alloy_trie::root::ordered_trie_root_with_encoder(&body.transactions, |t, out| {
+        out.extend_from_slice(t)
+    });
+    assert_eq!(body.header.transactions_root, root);
+}
+
+#[test]
+fn a_block_of_signed_transactions_keeps_ethereums_transactions_root() {
+    let key = PrivateKeySigner::random();
+    let (_dir, exec, genesis) = setup(&key);
+    let a = signed(&key, 0, TxKind::Call(Address::ZERO), 1, Bytes::new());
+    let b = signed(&key, 1, TxKind::Call(Address::ZERO), 2, Bytes::new());
+    let built = build_and_commit(
+        &exec,
+        &genesis,
+        &[BlockItem::Tx(a.clone()), BlockItem::Tx(b.clone())],
+    );
+    let envelopes = [a.tx.clone(), b.tx.clone()];
+    assert_eq!(
+        built.block.header.transactions_root,
+        alloy_consensus::proofs::calculate_transaction_root(&envelopes)
+    );
+}

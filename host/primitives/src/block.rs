@@ -1,8 +1,9 @@
 //! Sealed blocks and receipts as stored, the block's provenance, and the base fee rule.
 
-use alloy_consensus::{Header, ReceiptEnvelope};
+use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
+use op_alloy_consensus::OpReceiptEnvelope;
 
 /// A sealed block as stored: the header, the raw transactions in block order and their
 /// recovered senders (so reads never pay for signature recovery twice).
@@ -33,8 +34,10 @@ impl BlockRecord {
 /// are not in the consensus receipt.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct ReceiptRecord {
-    /// The consensus receipt (typed envelope with status, cumulative gas, logs, bloom).
-    pub receipt: ReceiptEnvelope,
+    /// The consensus receipt (typed envelope with status, cumulative gas, logs, bloom; a
+    /// deposit's carries its nonce and receipt version, as OP Stack's does). Encoded as
+    /// alloy's `ReceiptEnvelope` encodes the signed types, so stored receipts read back.
+    pub receipt: OpReceiptEnvelope,
     /// Gas used by this transaction alone.
     pub gas_used: u64,
     /// The price per gas actually paid (base fee + effective tip).
@@ -123,4 +126,41 @@ pub fn next_base_fee(
         params,
     );
     next.max(min_base_fee)
+}
+
+#[cfg(test)]
+mod receipt_tests {
+    use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+    use alloy_primitives::{Log, LogData};
+    use alloy_rlp::{Decodable, Encodable};
+
+    use super::*;
+
+    /// Receipts stored before deposits existed (alloy's Ethereum envelope) read back as the
+    /// OP envelope and encode to the same bytes.
+    #[test]
+    fn a_receipt_stored_as_ethereums_envelope_reads_back_byte_for_byte() {
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(true),
+            cumulative_gas_used: 42_000,
+            logs: vec![Log {
+                address: Address::repeat_byte(1),
+                data: LogData::new_unchecked(vec![B256::repeat_byte(2)], Bytes::from_static(b"x")),
+            }],
+        };
+        let with_bloom = ReceiptWithBloom::from(receipt);
+        for old in [
+            ReceiptEnvelope::Legacy(with_bloom.clone()),
+            ReceiptEnvelope::Eip1559(with_bloom.clone()),
+            ReceiptEnvelope::Eip7702(with_bloom),
+        ] {
+            let mut bytes = Vec::new();
+            old.encode(&mut bytes);
+            let read = OpReceiptEnvelope::decode(&mut bytes.as_slice()).unwrap();
+            let mut again = Vec::new();
+            read.encode(&mut again);
+            assert_eq!(again, bytes);
+            assert_eq!(read.cumulative_gas_used(), 42_000);
+        }
+    }
 }

@@ -3,8 +3,9 @@
 //! the L2 derives from it. Ordo's deposits are OP's byte for byte, so a tool that computes an
 //! OP deposit's L2 hash from an L1 receipt computes Ordo's.
 
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-pub use op_alloy_consensus::{TxDeposit, UserDepositSource};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+pub use op_alloy_consensus::{OpReceiptEnvelope, TxDeposit, UserDepositSource};
 
 /// The EIP-2718 type byte of a deposit transaction.
 pub const DEPOSIT_TX_TYPE: u8 = 0x7e;
@@ -106,6 +107,47 @@ impl DepositLog {
             input: Bytes::copy_from_slice(&data[OPAQUE_FIXED..]),
         })
     }
+}
+
+/// A deposit transaction on its way into a block: the transaction, its hash and its
+/// EIP-2718 bytes (what the block body holds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositTx {
+    pub tx: TxDeposit,
+    pub hash: B256,
+    pub encoded: Bytes,
+}
+
+impl DepositTx {
+    /// Wraps `tx`, encoding it once.
+    pub fn new(tx: TxDeposit) -> Self {
+        let encoded = Bytes::from(tx.encoded_2718());
+        Self {
+            hash: keccak256(&encoded),
+            tx,
+            encoded,
+        }
+    }
+
+    /// Decodes a deposit's EIP-2718 bytes (a block body's), keeping them as they are.
+    pub fn decode(raw: &Bytes) -> Result<Self, alloy_eips::eip2718::Eip2718Error> {
+        let tx = TxDeposit::decode_2718_exact(raw)?;
+        Ok(Self {
+            tx,
+            hash: keccak256(raw),
+            encoded: raw.clone(),
+        })
+    }
+
+    /// The L2 sender.
+    pub fn from(&self) -> Address {
+        self.tx.from
+    }
+}
+
+/// Whether EIP-2718 bytes hold a deposit (type 0x7E) rather than a signed transaction.
+pub fn is_deposit(raw: &[u8]) -> bool {
+    raw.first() == Some(&DEPOSIT_TX_TYPE)
 }
 
 /// The L2 address of an L1 contract that deposits (OP's `applyL1ToL2Alias`): its address

@@ -35,8 +35,8 @@ pub use chain::{
     ChainSpec, DEV_ACCOUNTS, DEV_BALANCE_ETHER, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount,
 };
 pub use deposit::{
-    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, TxDeposit, UserDepositSource,
-    l1_to_l2_alias,
+    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, DepositTx, OpReceiptEnvelope,
+    TxDeposit, UserDepositSource, is_deposit, l1_to_l2_alias,
 };
 pub use signing::{block_signer, block_signing_hash};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};

@@ -17,6 +17,11 @@ use tokio::sync::broadcast;
 
 use crate::BackendError;
 
+/// A receipt as the RPC returns it: OP Stack's envelope, so a deposit's receipt carries
+/// `depositNonce` and `depositReceiptVersion` as OP nodes return them (the signed types
+/// serialize exactly as with Ethereum's envelope).
+pub type RpcReceipt = TransactionReceipt<op_alloy_consensus::OpReceiptEnvelope<Log>>;
+
 /// The result type of every backend method.
 pub type BackendResult<T> = Result<T, BackendError>;
 
@@ -72,7 +77,7 @@ pub trait EthBlocks: Send + Sync + 'static {
     fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<Block>>;
 
     /// All receipts of a block, in transaction order (`eth_getBlockReceipts`).
-    fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<TransactionReceipt>>>;
+    fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<RpcReceipt>>>;
 
     /// The number of transactions in a block.
     fn block_tx_count(&self, id: BlockId) -> BackendResult<Option<u64>>;
@@ -89,7 +94,7 @@ pub trait EthBlocks: Send + Sync + 'static {
     ) -> BackendResult<Option<Transaction>>;
 
     /// The receipt of a mined transaction; `None` while it is pending or unknown.
-    fn receipt(&self, hash: B256) -> BackendResult<Option<TransactionReceipt>>;
+    fn receipt(&self, hash: B256) -> BackendResult<Option<RpcReceipt>>;
 
     /// Validates a raw signed transaction, makes it durable and returns its hash. Resolves only
     /// after the fsync; concurrent calls must share one group commit.

@@ -3,7 +3,7 @@
 
 use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{B256, Bytes};
-use alloy_rpc_types_eth::{Block, Transaction, TransactionReceipt};
+use alloy_rpc_types_eth::{Block, Transaction};
 use ordo_primitives::alloy_eips::BlockId;
 use ordo_rpc::{BackendError, BackendResult, EthBlocks, SendTxFuture};
 
@@ -29,7 +29,7 @@ impl EthBlocks for NodeApi {
         }
     }
 
-    fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<TransactionReceipt>>> {
+    fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<ordo_rpc::RpcReceipt>>> {
         match self.block_record(id)? {
             Some(b) => Ok(Some(self.rpc_receipts(&b)?)),
             None => Ok(None),
@@ -76,7 +76,7 @@ impl EthBlocks for NodeApi {
         }
     }
 
-    fn receipt(&self, hash: B256) -> BackendResult<Option<TransactionReceipt>> {
+    fn receipt(&self, hash: B256) -> BackendResult<Option<ordo_rpc::RpcReceipt>> {
         let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)? else {
             return Ok(None);
         };

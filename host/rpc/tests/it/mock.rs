@@ -12,7 +12,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, LogData, U256, keccak256};
 use alloy_rpc_types_eth::{
     AccessListResult, Block, BlockOverrides, BlockTransactions, FeeHistory, Filter, Header, Log,
-    Transaction, TransactionReceipt, TransactionRequest, state::StateOverride,
+    Transaction, TransactionRequest, state::StateOverride,
 };
 use ordo_rpc::{
     BackendError, BackendResult, Caller, ChainEvent, Cost, EthBlocks, EthFees, EthLogs, EthState,
@@ -162,7 +162,7 @@ impl EthBlocks for MockBackend {
         }))
     }
 
-    fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<TransactionReceipt>>> {
+    fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<ordo_rpc::RpcReceipt>>> {
         Ok(self.resolve(id).map(|_| Vec::new()))
     }
 
@@ -182,7 +182,7 @@ impl EthBlocks for MockBackend {
         Ok(None)
     }
 
-    fn receipt(&self, _hash: B256) -> BackendResult<Option<TransactionReceipt>> {
+    fn receipt(&self, _hash: B256) -> BackendResult<Option<ordo_rpc::RpcReceipt>> {
         Ok(None)
     }
 

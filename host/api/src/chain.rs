@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use alloy_consensus::{Transaction as _, transaction::Recovered};
 use alloy_primitives::Address;
-use alloy_rpc_types_eth::{Block, BlockOverrides, BlockTransactions, Transaction};
+use alloy_rpc_types_eth::{BlockOverrides, BlockTransactions};
 use ordo_builder::{Builder, SealedBlock};
 use ordo_exec::{BlockParams, Executor, StateAt};
 use ordo_pool::Pool;
@@ -19,7 +19,7 @@ use ordo_storage::Storage;
 use tokio::sync::broadcast;
 
 use crate::{
-    convert::{block_logs, decode_tx, rpc_header, rpc_receipt},
+    convert::{block_logs, rpc_header, rpc_receipt},
     errors::storage_err,
 };
 
@@ -348,13 +348,14 @@ impl NodeApi {
         &self,
         block: &BlockRecord,
         index: usize,
-    ) -> BackendResult<Option<Transaction>> {
+    ) -> BackendResult<Option<ordo_rpc::RpcTransaction>> {
         let Some(raw) = block.transactions.get(index) else {
             return Ok(None);
         };
-        let tx = decode_tx(raw)?;
+        let tx = crate::convert::decode_block_tx(raw)?;
+        // A deposit pays nothing: OP nodes answer a gas price of zero for it.
         let effective = tx.effective_gas_price(block.header.base_fee_per_gas);
-        Ok(Some(Transaction {
+        Ok(Some(ordo_rpc::RpcTransaction {
             inner: Recovered::new_unchecked(tx, block.senders[index]),
             block_hash: Some(block.hash),
             block_number: Some(block.number()),
@@ -380,7 +381,11 @@ impl NodeApi {
             .collect()
     }
 
-    pub(crate) fn full_block(&self, block: &BlockRecord, full: bool) -> BackendResult<Block> {
+    pub(crate) fn full_block(
+        &self,
+        block: &BlockRecord,
+        full: bool,
+    ) -> BackendResult<ordo_rpc::RpcBlock> {
         let transactions = if full {
             let txs = (0..block.transactions.len())
                 .filter_map(|i| self.rpc_tx(block, i).transpose())
@@ -389,7 +394,7 @@ impl NodeApi {
         } else {
             BlockTransactions::Hashes(block.tx_hashes.clone())
         };
-        Ok(Block {
+        Ok(ordo_rpc::RpcBlock {
             header: rpc_header(block),
             uncles: vec![],
             transactions,

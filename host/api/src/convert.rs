@@ -12,6 +12,19 @@ pub(crate) fn decode_tx(raw: &Bytes) -> BackendResult<TxEnvelope> {
     let mut buf = raw.as_ref();
     TxEnvelope::decode_2718(&mut buf).map_err(|_| BackendError::internal("corrupt stored tx"))
 }
+/// A stored block's transaction (signed, or a deposit) in OP Stack's envelope.
+pub(crate) fn decode_block_tx(raw: &Bytes) -> BackendResult<op_alloy_consensus::OpTxEnvelope> {
+    let mut buf = raw.as_ref();
+    op_alloy_consensus::OpTxEnvelope::decode_2718(&mut buf)
+        .map_err(|_| BackendError::internal("corrupt stored tx"))
+}
+
+/// A signed transaction in OP Stack's envelope (blob transactions never get this far).
+pub(crate) fn op_envelope(tx: TxEnvelope) -> BackendResult<op_alloy_consensus::OpTxEnvelope> {
+    op_alloy_consensus::OpTxEnvelope::try_from_eth_envelope(tx)
+        .map_err(|_| BackendError::internal("a blob transaction in the pool"))
+}
+
 /// The RPC header of a stored block (with hash and size).
 pub fn rpc_header(block: &BlockRecord) -> Header {
     let txs_len: usize = block.transactions.iter().map(|t| t.len()).sum();

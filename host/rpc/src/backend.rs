@@ -22,6 +22,14 @@ use crate::BackendError;
 /// serialize exactly as with Ethereum's envelope).
 pub type RpcReceipt = TransactionReceipt<op_alloy_consensus::OpReceiptEnvelope<Log>>;
 
+/// A transaction as the RPC returns it: OP Stack's envelope, so a deposit (type 0x7E) shows
+/// `sourceHash`, `mint` and `isSystemTx` as OP nodes show it (signed types serialize exactly
+/// as with Ethereum's envelope).
+pub type RpcTransaction = Transaction<op_alloy_consensus::OpTxEnvelope>;
+
+/// A block as the RPC returns it.
+pub type RpcBlock = Block<RpcTransaction>;
+
 /// The result type of every backend method.
 pub type BackendResult<T> = Result<T, BackendError>;
 
@@ -74,7 +82,7 @@ pub trait EthBlocks: Send + Sync + 'static {
     fn head_number(&self) -> u64;
 
     /// A block with its transactions as hashes (`full_txs == false`) or full objects.
-    fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<Block>>;
+    fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<RpcBlock>>;
 
     /// All receipts of a block, in transaction order (`eth_getBlockReceipts`).
     fn block_receipts(&self, id: BlockId) -> BackendResult<Option<Vec<RpcReceipt>>>;
@@ -84,14 +92,14 @@ pub trait EthBlocks: Send + Sync + 'static {
 
     /// A transaction by hash: mined (with block fields) or pending in the pool (block fields
     /// `None`).
-    fn transaction_by_hash(&self, hash: B256) -> BackendResult<Option<Transaction>>;
+    fn transaction_by_hash(&self, hash: B256) -> BackendResult<Option<RpcTransaction>>;
 
     /// The transaction at `index` in a block.
     fn transaction_by_block_and_index(
         &self,
         id: BlockId,
         index: u64,
-    ) -> BackendResult<Option<Transaction>>;
+    ) -> BackendResult<Option<RpcTransaction>>;
 
     /// The receipt of a mined transaction; `None` while it is pending or unknown.
     fn receipt(&self, hash: B256) -> BackendResult<Option<RpcReceipt>>;

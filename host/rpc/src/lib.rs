@@ -66,8 +66,8 @@ mod server;
 mod ws;
 
 pub use backend::{
-    BackendResult, ChainEvent, EthBackend, EthBlocks, EthFees, EthLogs, EthState, RpcReceipt,
-    SendTxFuture,
+    BackendResult, ChainEvent, EthBackend, EthBlocks, EthFees, EthLogs, EthState, RpcBlock,
+    RpcReceipt, RpcTransaction, SendTxFuture,
 };
 pub use clients::{InvalidIpNet, IpNet, TrustedProxies};
 pub use config::*;

@@ -3,7 +3,6 @@
 
 use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{B256, Bytes};
-use alloy_rpc_types_eth::{Block, Transaction};
 use ordo_primitives::alloy_eips::BlockId;
 use ordo_rpc::{BackendError, BackendResult, EthBlocks, SendTxFuture};
 
@@ -22,7 +21,7 @@ impl EthBlocks for NodeApi {
         self.head().number()
     }
 
-    fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<Block>> {
+    fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<ordo_rpc::RpcBlock>> {
         match self.block_record(id)? {
             Some(b) => Ok(Some(self.full_block(&b, full_txs)?)),
             None => Ok(None),
@@ -40,7 +39,7 @@ impl EthBlocks for NodeApi {
         Ok(self.block_record(id)?.map(|b| b.transactions.len() as u64))
     }
 
-    fn transaction_by_hash(&self, hash: B256) -> BackendResult<Option<Transaction>> {
+    fn transaction_by_hash(&self, hash: B256) -> BackendResult<Option<ordo_rpc::RpcTransaction>> {
         if let Some(loc) = self.storage.tx_location(&hash).map_err(storage_err)?
             && let Some(block) = self.block_record(BlockId::number(loc.block))?
         {
@@ -48,7 +47,7 @@ impl EthBlocks for NodeApi {
         }
         if let Some(p) = self.pool.get(&hash) {
             return Ok(Some(pending_tx(Recovered::new_unchecked(
-                p.tx.clone(),
+                crate::convert::op_envelope(p.tx.clone())?,
                 p.sender,
             ))));
         }
@@ -69,7 +68,7 @@ impl EthBlocks for NodeApi {
         &self,
         id: BlockId,
         index: u64,
-    ) -> BackendResult<Option<Transaction>> {
+    ) -> BackendResult<Option<ordo_rpc::RpcTransaction>> {
         match self.block_record(id)? {
             Some(b) => self.rpc_tx(&b, index as usize),
             None => Ok(None),
@@ -157,8 +156,8 @@ impl EthBlocks for NodeApi {
 }
 
 /// A transaction not (yet) in a stored block.
-fn pending_tx(inner: Recovered<alloy_consensus::TxEnvelope>) -> Transaction {
-    Transaction {
+fn pending_tx(inner: Recovered<op_alloy_consensus::OpTxEnvelope>) -> ordo_rpc::RpcTransaction {
+    ordo_rpc::RpcTransaction {
         inner,
         block_hash: None,
         block_number: None,

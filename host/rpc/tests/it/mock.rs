@@ -12,7 +12,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, LogData, U256, keccak256};
 use alloy_rpc_types_eth::{
     AccessListResult, Block, BlockOverrides, BlockTransactions, FeeHistory, Filter, Header, Log,
-    Transaction, TransactionRequest, state::StateOverride,
+    TransactionRequest, state::StateOverride,
 };
 use ordo_rpc::{
     BackendError, BackendResult, Caller, ChainEvent, Cost, EthBlocks, EthFees, EthLogs, EthState,
@@ -155,7 +155,7 @@ impl EthBlocks for MockBackend {
         self.blocks.lock().len() as u64 - 1
     }
 
-    fn block(&self, id: BlockId, _full_txs: bool) -> BackendResult<Option<Block>> {
+    fn block(&self, id: BlockId, _full_txs: bool) -> BackendResult<Option<ordo_rpc::RpcBlock>> {
         Ok(self.resolve(id).map(|n| {
             let header = self.blocks.lock()[n as usize].0.clone();
             Block::new(header, BlockTransactions::Hashes(Vec::new()))
@@ -170,7 +170,7 @@ impl EthBlocks for MockBackend {
         Ok(self.resolve(id).map(|_| 0))
     }
 
-    fn transaction_by_hash(&self, _hash: B256) -> BackendResult<Option<Transaction>> {
+    fn transaction_by_hash(&self, _hash: B256) -> BackendResult<Option<ordo_rpc::RpcTransaction>> {
         Ok(None)
     }
 
@@ -178,7 +178,7 @@ impl EthBlocks for MockBackend {
         &self,
         _id: BlockId,
         _index: u64,
-    ) -> BackendResult<Option<Transaction>> {
+    ) -> BackendResult<Option<ordo_rpc::RpcTransaction>> {
         Ok(None)
     }
 

@@ -33,6 +33,7 @@ fn chain(n: u64, txs_per_block: usize, tx_size: usize) -> (tempfile::TempDir, St
             senders: vec![Default::default(); txs.len()],
             transactions: txs,
             provenance: Provenance::default(),
+            l1_origin: None,
         };
         parent = block.hash;
         storage

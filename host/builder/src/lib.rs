@@ -29,6 +29,7 @@
 
 mod floor;
 mod mev;
+mod origin;
 mod replicated;
 
 use std::{
@@ -42,6 +43,7 @@ pub use mev::{
     MAX_TRACKED_SEARCHERS, REFILL_BLOCKS, SearcherLedger, SearcherStats, UNPROVEN,
     plugin_searcher_key, rpc_searcher_key,
 };
+pub use origin::{NextOrigin, OriginSource};
 // The seams live in ordo-hooks; they are re-exported so the builder reads as one API.
 pub use ordo_hooks::{
     BundleOffer, CallView, FixedPolicy, NoSearchers, OrderingContext, OrderingError,
@@ -74,6 +76,9 @@ pub enum BuilderError {
     /// An earlier block could not be stored; the node must restart from what is stored.
     #[error("{0}; restart the node")]
     CommitFailed(String),
+    /// The L1 origins cannot be followed (a reorg below the confirmation depth).
+    #[error("L1 origin: {0}")]
+    Origin(String),
 }
 
 /// How many times a block asks its ordering policy again to fill gas its transactions left
@@ -199,6 +204,8 @@ pub struct Builder {
     /// Blocks a transaction may wait while the policy leaves it out (0: no floor).
     inclusion_floor: std::sync::atomic::AtomicU64,
     floor_marks: parking_lot::Mutex<floor::FloorMarks>,
+    /// Where L1 origins and deposits come from; None on a chain without an L1.
+    origins: RwLock<Option<Arc<dyn origin::OriginSource>>>,
 }
 
 /// Signs each sealed block's hash (the sequencer key); the signature is stored with the
@@ -281,6 +288,7 @@ impl Builder {
             signer: RwLock::new(None),
             inclusion_floor: std::sync::atomic::AtomicU64::new(floor::DEFAULT_INCLUSION_FLOOR),
             floor_marks: Default::default(),
+            origins: RwLock::new(None),
         })
     }
 
@@ -439,8 +447,16 @@ impl Builder {
     fn seal(&self) -> Result<Staging, BuilderError> {
         let started = std::time::Instant::now();
         let head = self.tip();
-        let params = self.params_on(&head);
+        let mut params = self.params_on(&head);
         let _span = tracing::info_span!("block", number = params.number).entered();
+        let (l1_origin, deposits) = self.next_origin(&head, params.timestamp)?;
+        if let Some(origin) = &l1_origin {
+            params.extra_data = alloy_primitives::Bytes::copy_from_slice(origin.hash.as_slice());
+        }
+        let deposit_gas = deposits
+            .iter()
+            .map(|d| d.tx.gas_limit)
+            .fold(0u64, u64::saturating_add);
         let candidates = self.pool.candidates(params.base_fee);
         let overdue = self.floor_marks.lock().overdue(
             params.number,
@@ -454,7 +470,8 @@ impl Builder {
             number: params.number,
             timestamp: params.timestamp,
             base_fee: params.base_fee,
-            gas_limit: params.gas_limit,
+            // The deposits come first; the policy orders what is left of the block.
+            gas_limit: params.gas_limit.saturating_sub(deposit_gas),
             coinbase: params.beneficiary,
             parent_hash: head.hash,
         };
@@ -537,6 +554,9 @@ impl Builder {
             })
             .collect();
         let mut assembler = self.exec.assemble(&head.header, head.hash, &params)?;
+        for deposit in &deposits {
+            assembler.push(&BlockItem::Deposit(deposit.clone()))?;
+        }
         // Room for the overdue transactions the policy left out: the policy's items that
         // would eat into it wait for a later block.
         let mut ordered = vec![false; candidates.len()];
@@ -591,6 +611,13 @@ impl Builder {
         }
         let mut commit = built.commit;
         let mut block = built.block;
+        block.l1_origin = l1_origin;
+        if let Some(stored) = commit.block.as_mut() {
+            stored.l1_origin = l1_origin;
+        }
+        if let Some(origin) = l1_origin {
+            self.origin_used(origin.number);
+        }
         if let Some(signer) = self.signer.read().clone() {
             let signature = signer.sign_block(block.hash);
             block.provenance.signature = Some(signature.clone());

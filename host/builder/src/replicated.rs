@@ -135,8 +135,15 @@ impl Builder {
         }
         let mut commit = built.commit;
         commit.wal_remove = block.tx_hashes.clone();
+        // The leader's record names the origin; the header (extra data) already commits to
+        // its hash.
+        let mut built_block = built.block;
+        built_block.l1_origin = block.l1_origin;
+        if let Some(stored) = commit.block.as_mut() {
+            stored.l1_origin = block.l1_origin;
+        }
         self.wait_for_commit()?;
-        let sealed = Arc::new(built.block);
+        let sealed = Arc::new(built_block);
         *self.tip.lock() = sealed.clone();
         let staged = self.exec.state().stage(&commit);
         self.commits.lock().in_flight = true;

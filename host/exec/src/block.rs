@@ -475,6 +475,7 @@ impl BlockAssembler<'_> {
             senders: asm.block_tx.iter().map(BodyTx::sender).collect(),
             tx_hashes: asm.block_tx.iter().map(BodyTx::hash).collect(),
             provenance,
+            l1_origin: None,
         };
         commit.block = Some(block.clone());
         commit.receipts = asm.receipts;

@@ -57,6 +57,7 @@ fn commit_genesis(
             policy: "genesis".into(),
             ..Default::default()
         },
+        l1_origin: None,
     };
     commit.block = Some(block.clone());
     storage.commit_block(&commit)?;

@@ -47,7 +47,10 @@
 //! The deposit portal (portal.rs): [`deploy_portal`] puts `contracts/OrdoPortal.sol` on L1;
 //! [`DepositReader`] reads the deposits it logged in one L1 block, by the block's hash.
 //!
-//! Files: poster.rs (the loop above), portal.rs, queue.rs ([`BatchQueue`] and the records it trades),
+//! [`OriginFeed`] (origins.rs) follows L1 up to its confirmed head ahead of the builder:
+//! each block's header and deposits, in order, stopping on a reorg below the confirmations.
+//!
+//! Files: poster.rs (the loop above), portal.rs, origins.rs, queue.rs ([`BatchQueue`] and the records it trades),
 //! config.rs ([`L1Config`], [`DaMode`]), status.rs, beacon.rs (the blob reader), redact.rs
 //! (secrets out of URLs in logs and errors), testing.rs (anvil, behind `test-utils`).
 
@@ -55,6 +58,7 @@
 
 mod beacon;
 mod config;
+mod origins;
 mod portal;
 mod poster;
 mod queue;
@@ -68,6 +72,7 @@ pub use alloy::primitives::{Address, B256, Bytes};
 pub use alloy::signers::local::PrivateKeySigner;
 pub use beacon::{BeaconClient, BlobBlock};
 pub use config::{DaMode, L1Config};
+pub use origins::{FedOrigin, OriginFeed, OriginFeedConfig};
 pub use portal::{
     DepositReader, OrdoPortal, PortalError, deploy_portal, has_code, l1_chain_id,
     portal_creation_code,

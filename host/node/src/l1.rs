@@ -133,3 +133,56 @@ pub fn learn_l1_chain_id(url: String, api: std::sync::Weak<ordo_api::NodeApi>) {
         }
     });
 }
+
+/// L1's origin feed as the builder's origin source.
+struct FeedSource(ordo_l1::OriginFeed);
+
+fn offered(fed: ordo_l1::FedOrigin) -> ordo_builder::NextOrigin {
+    ordo_builder::NextOrigin {
+        origin: fed.origin,
+        parent_hash: fed.parent_hash,
+        deposits: fed.deposits,
+    }
+}
+
+impl ordo_builder::OriginSource for FeedSource {
+    fn origin(&self, number: u64) -> Option<ordo_builder::NextOrigin> {
+        self.0.get(number).map(offered)
+    }
+
+    fn first(&self) -> Option<ordo_builder::NextOrigin> {
+        self.0.first().map(offered)
+    }
+
+    fn broken(&self) -> Option<String> {
+        self.0.broken()
+    }
+
+    fn done_below(&self, number: u64) {
+        self.0.prune_below(number);
+    }
+}
+
+/// With an L1 and a portal, the builder takes its origins and deposits from L1, going on
+/// after `head`'s origin.
+pub fn follow_origins(
+    config: &NodeConfig,
+    builder: &ordo_builder::Builder,
+    head: &ordo_primitives::BlockRecord,
+) -> eyre::Result<()> {
+    let (Some(url), Some(portal)) = (&config.l1.rpc_url, config.l1.portal) else {
+        return Ok(());
+    };
+    let feed = ordo_l1::OriginFeed::start(ordo_l1::OriginFeedConfig {
+        rpc_url: url.clone(),
+        portal,
+        confirmations: config.l1.confirmations,
+        after: head.l1_origin,
+        window: config.l1.sequencing_window,
+        poll: std::time::Duration::from_millis(config.l1.poll_ms.clamp(10, 2_000)),
+    })
+    .wrap_err("following L1 for origins and deposits")?;
+    tracing::info!(target: "ordo::l1", %portal, after = ?head.l1_origin.map(|o| o.number), "deposits: following the portal on L1");
+    builder.set_origin_source(std::sync::Arc::new(FeedSource(feed)));
+    Ok(())
+}

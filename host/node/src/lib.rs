@@ -263,6 +263,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     tracing::info!(target: "ordo::keys", address = %sequencer_address, "sequencer key loaded; every sealed block is signed");
     builder.set_signer(Arc::new(keys::BlockSigner::new(sequencer, chain_id)));
     builder.set_inclusion_floor(config.builder.inclusion_floor_blocks);
+    l1::follow_origins(&config, &builder, &builder.head())?;
     let plugins = tokio::task::spawn_blocking({
         let storage = storage.clone();
         let section = config.plugins.clone();

@@ -8,6 +8,7 @@ use op_alloy_consensus::OpReceiptEnvelope;
 /// A sealed block as stored: the header, the raw transactions in block order and their
 /// recovered senders (so reads never pay for signature recovery twice).
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct BlockRecord {
     /// The Ethereum header; its keccak is the block hash.
     pub header: Header,
@@ -21,6 +22,19 @@ pub struct BlockRecord {
     pub tx_hashes: Vec<B256>,
     /// Who ordered the block.
     pub provenance: Provenance,
+    /// The L1 block this block derives its deposits from (its hash is also the header's
+    /// extra data, so the block hash commits to it); None on a chain without an L1.
+    pub l1_origin: Option<L1Origin>,
+}
+
+/// An L2 block's L1 origin: the L1 block whose deposits the first L2 block with this origin
+/// starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+pub struct L1Origin {
+    pub number: u64,
+    pub hash: B256,
+    /// Seconds; an L2 block is never older than its origin.
+    pub timestamp: u64,
 }
 
 impl BlockRecord {

@@ -29,7 +29,7 @@ pub use batch::{
     BatchBlock, BatchDecodeError, BatchFrame, BatchHeader, BatchPayload, BatchRecord, BatchStatus,
     CODEC_NONE, FRAME_VERSION, PAYLOAD_VERSION,
 };
-pub use block::{BlockRecord, Provenance, ReceiptRecord, TxLocation, next_base_fee};
+pub use block::{BlockRecord, L1Origin, Provenance, ReceiptRecord, TxLocation, next_base_fee};
 pub use bundle::{Bundle, BundleDecodeError, timestamp_opt};
 pub use chain::{
     ChainSpec, DEV_ACCOUNTS, DEV_BALANCE_ETHER, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount,

@@ -18,6 +18,7 @@ fn block(number: u64, tx_hashes: Vec<B256>) -> BlockRecord {
         senders: tx_hashes.iter().map(|_| Address::ZERO).collect(),
         tx_hashes,
         provenance: Provenance::default(),
+        l1_origin: None,
     }
 }
 

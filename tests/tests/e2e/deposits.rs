@@ -165,3 +165,179 @@ async fn without_an_l1_the_rollup_config_says_so() -> Result<()> {
     ensure!(config["l2ChainId"] == json!("0x1ca3"), "{config}");
     Ok(())
 }
+
+/// A dev node on `anvil` that deploys its portal, takes an L1 block as an origin once it has
+/// one confirmation, and posts no batch during the test.
+async fn depositing_node(anvil: &Anvil, dir: &std::path::Path) -> Result<TestNode> {
+    let key_file = dir.join("batcher.key");
+    write_key_file(&key_file, &Anvil::dev_key(4))?;
+    TestNode::start(NodeOpts {
+        extra_args: vec![
+            "--l1-rpc".into(),
+            anvil.url(),
+            "--l1-key-file".into(),
+            key_file.display().to_string(),
+            "--batch-inbox".into(),
+            INBOX.to_string(),
+            "--set".into(),
+            "l1.confirmations=1".into(),
+            "--set".into(),
+            "l1.poll_ms=100".into(),
+            "--set".into(),
+            "batcher.max_delay_ms=600000".into(),
+        ],
+        ..NodeOpts::default()
+    })
+    .await
+}
+
+/// The L2 hash of the one deposit `receipt` (an L1 receipt) logged: what a bridge client
+/// computes from the L1 receipt alone.
+async fn l2_hash_of(
+    reader: &ordo_l1::DepositReader,
+    receipt: &alloy::rpc::types::TransactionReceipt,
+) -> Result<alloy::primitives::B256> {
+    let logged = reader
+        .deposits_in(receipt.block_hash.ok_or_else(|| eyre!("no block hash"))?)
+        .await?;
+    ensure!(logged.len() == 1, "{logged:?}");
+    Ok(ordo_primitives::DepositTx::new(logged[0].to_tx()?).hash)
+}
+
+async fn l2_receipt(node: &TestNode, hash: alloy::primitives::B256) -> Result<Value> {
+    let deadline = tokio::time::Instant::now() + crate::RECEIPT;
+    loop {
+        let receipt = node
+            .rpc()
+            .ok("eth_getTransactionReceipt", json!([hash]))
+            .await?;
+        if !receipt.is_null() {
+            return Ok(receipt);
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "deposit {hash} never reached L2"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposits_on_l1_land_first_in_their_origins_l2_block_and_a_failing_one_keeps_its_mint()
+-> Result<()> {
+    use alloy::{network::EthereumWallet, primitives::U256, providers::ProviderBuilder};
+    const ETHER: u128 = 1_000_000_000_000_000_000;
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let mut node = depositing_node(&anvil, dir.path()).await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let config = rollup_config(&node).await?;
+        let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
+        let reader = ordo_l1::DepositReader::new(&anvil.url(), portal)?;
+        // A fresh L1 account: it has nothing on L2 but what it deposits.
+        let user = alloy::signers::local::PrivateKeySigner::random();
+        anvil
+            .rpc(
+                "anvil_setBalance",
+                json!([user.address(), format!("{:#x}", 10 * ETHER)]),
+            )
+            .await
+            .map_err(|e| eyre!(e))?;
+        let l1 = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(user.clone()))
+            .connect_http(anvil.url().parse()?);
+        let contract = ordo_l1::OrdoPortal::new(portal, &l1);
+
+        // One ether to itself on L2.
+        let first = contract
+            .depositTransaction(
+                user.address(),
+                U256::ZERO,
+                100_000,
+                false,
+                Default::default(),
+            )
+            .value(U256::from(ETHER))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        // Half an ether minted, then a call sending 2 ether it does not have: it fails on
+        // L2, and the half ether stays.
+        let to = random_address();
+        let second = contract
+            .depositTransaction(
+                to,
+                U256::from(2 * ETHER),
+                100_000,
+                false,
+                Default::default(),
+            )
+            .value(U256::from(ETHER / 2))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        let (h1, h2) = (
+            l2_hash_of(&reader, &first).await?,
+            l2_hash_of(&reader, &second).await?,
+        );
+        let (r1, r2) = (l2_receipt(&node, h1).await?, l2_receipt(&node, h2).await?);
+        ensure!(r1["status"] == "0x1" && r1["type"] == "0x7e", "{r1}");
+        ensure!(
+            r1["depositNonce"] == "0x0" && r1["depositReceiptVersion"] == "0x1",
+            "{r1}"
+        );
+        ensure!(r1["from"] == json!(user.address()), "{r1}");
+        ensure!(r2["status"] == "0x0" && r2["depositNonce"] == "0x1", "{r2}");
+        let rpc = node.rpc();
+        let balance = rpc
+            .ok("eth_getBalance", json!([user.address(), "latest"]))
+            .await?;
+        ensure!(
+            balance == json!(format!("{:#x}", ETHER + ETHER / 2)),
+            "{balance}"
+        );
+        let nonce = rpc
+            .ok("eth_getTransactionCount", json!([user.address(), "latest"]))
+            .await?;
+        ensure!(nonce == "0x2", "{nonce}");
+        let to_balance = rpc.ok("eth_getBalance", json!([to, "latest"])).await?;
+        ensure!(to_balance == "0x0", "{to_balance}");
+
+        // The deposit as OP nodes show it, first in the first block of its origin, whose
+        // header names that origin.
+        let tx = rpc.ok("eth_getTransactionByHash", json!([h1])).await?;
+        ensure!(
+            tx["type"] == "0x7e" && tx["mint"] == json!(format!("{ETHER:#x}")),
+            "{tx}"
+        );
+        ensure!(
+            tx["sourceHash"].is_string() && tx["transactionIndex"] == "0x0",
+            "{tx}"
+        );
+        let block = rpc
+            .ok("eth_getBlockByHash", json!([r1["blockHash"], false]))
+            .await?;
+        ensure!(block["transactions"][0] == json!(h1), "{block}");
+        ensure!(
+            block["extraData"] == json!(first.block_hash),
+            "the origin: {block}"
+        );
+
+        // Restarted, the chain goes on without taking the deposits again.
+        node.restart().await?;
+        let head = parse_quantity(&node.rpc().ok("eth_blockNumber", json!([])).await?)?;
+        while parse_quantity(&node.rpc().ok("eth_blockNumber", json!([])).await?)? < head + 5 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let nonce = node
+            .rpc()
+            .ok("eth_getTransactionCount", json!([user.address(), "latest"]))
+            .await?;
+        ensure!(nonce == "0x2", "after a restart: {nonce}");
+        Ok(())
+    })
+    .await
+}

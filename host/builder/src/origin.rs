@@ -1,0 +1,88 @@
+//! L1 origins: which L1 block each L2 block derives its deposits from.
+//!
+//! The origin moves one L1 block at a time, and only to a block the source already fetched
+//! (confirmed on L1) whose timestamp is not after the L2 block's; the first block with a new
+//! origin starts with that origin's deposits, in log order, before anything the ordering
+//! policy chooses. The origin's hash is the header's extra data, so the block hash commits
+//! to it. A new origin must name the current one as its parent: otherwise L1 reorganised
+//! below the confirmation depth and the builder stops rather than build on a dropped origin.
+
+use std::sync::Arc;
+
+use alloy_primitives::B256;
+use ordo_primitives::{BlockRecord, DepositTx, L1Origin};
+
+use crate::{Builder, BuilderError};
+
+/// An L1 block offered as an origin.
+#[derive(Debug, Clone)]
+pub struct NextOrigin {
+    pub origin: L1Origin,
+    pub parent_hash: B256,
+    pub deposits: Vec<Arc<DepositTx>>,
+}
+
+/// Where the builder takes origins from (the node wires L1's feed in). Never blocks: it
+/// answers from what it has fetched.
+pub trait OriginSource: Send + Sync {
+    /// The origin at L1 height `number`, if fetched.
+    fn origin(&self, number: u64) -> Option<NextOrigin>;
+    /// The lowest origin fetched: where a chain without origins starts.
+    fn first(&self) -> Option<NextOrigin>;
+    /// Why the origins can no longer be trusted, if so.
+    fn broken(&self) -> Option<String>;
+    /// The chain's newest origin is now `number`: older ones are not needed again.
+    fn done_below(&self, number: u64);
+}
+
+impl Builder {
+    /// Takes L1 origins (and their deposits) from `source` from the next block on.
+    pub fn set_origin_source(&self, source: Arc<dyn OriginSource>) {
+        *self.origins.write() = Some(source);
+    }
+
+    /// The origin of the block after `head` at `timestamp`, and the deposits it starts with
+    /// (empty unless the origin moves).
+    pub(crate) fn next_origin(
+        &self,
+        head: &BlockRecord,
+        timestamp: u64,
+    ) -> Result<(Option<L1Origin>, Vec<Arc<DepositTx>>), BuilderError> {
+        let Some(source) = self.origins.read().clone() else {
+            return Ok((head.l1_origin, Vec::new()));
+        };
+        if let Some(why) = source.broken() {
+            return Err(self.stop_on_origin(why));
+        }
+        let offered = match head.l1_origin {
+            Some(current) => source.origin(current.number + 1),
+            None => source.first(),
+        };
+        let Some(next) = offered.filter(|n| n.origin.timestamp <= timestamp) else {
+            return Ok((head.l1_origin, Vec::new()));
+        };
+        if let Some(current) = head.l1_origin
+            && next.parent_hash != current.hash
+        {
+            return Err(self.stop_on_origin(format!(
+                "L1 block {} does not follow this chain's origin {} {}: L1 reorganised below \
+                 the confirmation depth",
+                next.origin.number, current.number, current.hash
+            )));
+        }
+        Ok((Some(next.origin), next.deposits))
+    }
+
+    /// Lets `source` forget origins older than `number`.
+    pub(crate) fn origin_used(&self, number: u64) {
+        if let Some(source) = self.origins.read().clone() {
+            source.done_below(number);
+        }
+    }
+
+    fn stop_on_origin(&self, why: String) -> BuilderError {
+        tracing::error!(target: "ordo::builder", %why, "block production stopped");
+        *self.halted.write() = Some(why.clone());
+        BuilderError::Origin(why)
+    }
+}

@@ -1,0 +1,210 @@
+//! The L1 blocks the sequencer may take as origins, with their deposits, fetched ahead of
+//! the builder so that sealing a block never waits on L1.
+//!
+//! A background task follows L1 up to its head minus the confirmation depth, one block at a
+//! time and in order, reading each block's header and the portal's deposits in it (by the
+//! block's hash, so a block and its deposits always belong together). Each block must name
+//! the one before it as its parent: an L1 reorg deeper than the confirmation depth breaks
+//! that, and the feed then reports it ([`OriginFeed::broken`]) and stops, since a block built
+//! on a dropped origin would be derived by nobody.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256},
+    providers::{Provider, RootProvider},
+};
+use ordo_primitives::{DepositTx, L1Origin};
+use parking_lot::Mutex;
+use tracing::{info, warn};
+
+use crate::{DepositReader, PortalError};
+
+/// One L1 block as an origin: where it is, its parent, and the deposit transactions it
+/// makes on L2 (in log order).
+#[derive(Debug, Clone)]
+pub struct FedOrigin {
+    pub origin: L1Origin,
+    pub parent_hash: B256,
+    pub deposits: Vec<Arc<DepositTx>>,
+}
+
+/// Where the feed starts and how it follows L1.
+#[derive(Debug, Clone)]
+pub struct OriginFeedConfig {
+    pub rpc_url: String,
+    pub portal: Address,
+    /// L1 blocks on top of a block before it may be an origin.
+    pub confirmations: u64,
+    /// The chain's newest origin: the feed goes on after it (and checks that L1 still has
+    /// it). None: it starts at the confirmed head minus `window` (never below 0).
+    pub after: Option<L1Origin>,
+    /// How far behind the confirmed head a fresh start begins.
+    pub window: u64,
+    pub poll: Duration,
+}
+
+#[derive(Default)]
+struct FeedState {
+    fetched: BTreeMap<u64, FedOrigin>,
+    broken: Option<String>,
+}
+
+/// The origins fetched so far; cheap to clone.
+#[derive(Clone)]
+pub struct OriginFeed {
+    state: Arc<Mutex<FeedState>>,
+}
+
+/// Most origins held ahead of the builder.
+const AHEAD: usize = 256;
+
+impl OriginFeed {
+    /// Starts following L1 on the current runtime.
+    pub fn start(config: OriginFeedConfig) -> Result<Self, PortalError> {
+        let reader = DepositReader::new(&config.rpc_url, config.portal)?;
+        let url = config
+            .rpc_url
+            .parse()
+            .map_err(|_| PortalError::Url(crate::redact_url(&config.rpc_url)))?;
+        let provider: RootProvider = RootProvider::new_http(url);
+        let feed = Self {
+            state: Default::default(),
+        };
+        let state = feed.state.clone();
+        tokio::spawn(async move { follow(config, provider, reader, state).await });
+        Ok(feed)
+    }
+
+    /// The fetched origin at L1 height `number`, if the feed has it.
+    pub fn get(&self, number: u64) -> Option<FedOrigin> {
+        self.state.lock().fetched.get(&number).cloned()
+    }
+
+    /// The lowest origin fetched (where a chain without origins starts).
+    pub fn first(&self) -> Option<FedOrigin> {
+        self.state.lock().fetched.values().next().cloned()
+    }
+
+    /// Forgets origins below `number` (the chain is past them).
+    pub fn prune_below(&self, number: u64) {
+        let mut state = self.state.lock();
+        state.fetched = state.fetched.split_off(&number);
+    }
+
+    /// Why the feed stopped (an L1 reorg below the confirmation depth), if it did.
+    pub fn broken(&self) -> Option<String> {
+        self.state.lock().broken.clone()
+    }
+}
+
+async fn follow(
+    config: OriginFeedConfig,
+    provider: RootProvider,
+    reader: DepositReader,
+    state: Arc<Mutex<FeedState>>,
+) {
+    let mut next = config.after.map(|o| o.number + 1);
+    let mut parent: Option<(u64, B256)> = config.after.map(|o| (o.number, o.hash));
+    let mut backoff = config.poll;
+    loop {
+        match fetch_some(&config, &provider, &reader, &state, &mut next, &mut parent).await {
+            Ok(true) => {
+                backoff = config.poll;
+                continue;
+            }
+            Ok(false) => backoff = config.poll,
+            Err(FeedError::Broken(why)) => {
+                warn!(target: "ordo::l1", %why, "origin feed stopped");
+                state.lock().broken = Some(why);
+                return;
+            }
+            Err(FeedError::Rpc(e)) => {
+                warn!(target: "ordo::l1", %e, "reading L1 origins failed; retrying");
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+enum FeedError {
+    Rpc(String),
+    Broken(String),
+}
+
+impl From<PortalError> for FeedError {
+    fn from(e: PortalError) -> Self {
+        Self::Rpc(e.to_string())
+    }
+}
+
+/// Fetches what is confirmed and not fetched yet (up to the room ahead): whether it
+/// fetched anything.
+async fn fetch_some(
+    config: &OriginFeedConfig,
+    provider: &RootProvider,
+    reader: &DepositReader,
+    state: &Mutex<FeedState>,
+    next: &mut Option<u64>,
+    parent: &mut Option<(u64, B256)>,
+) -> Result<bool, FeedError> {
+    let rpc = |e: alloy::transports::TransportError| FeedError::Rpc(e.to_string());
+    let head = provider.get_block_number().await.map_err(rpc)?;
+    let Some(confirmed) = (head + 1).checked_sub(config.confirmations.max(1)) else {
+        return Ok(false);
+    };
+    let from = *next.get_or_insert(confirmed.saturating_sub(config.window));
+    let room = AHEAD.saturating_sub(state.lock().fetched.len()) as u64;
+    let to = confirmed.min(from.saturating_add(room.saturating_sub(1)));
+    if from > to || room == 0 {
+        return Ok(false);
+    }
+    for number in from..=to {
+        let block = provider
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .await
+            .map_err(rpc)?
+            .ok_or_else(|| FeedError::Rpc(format!("L1 has no block {number} yet")))?;
+        let header = &block.header;
+        if let Some((at, hash)) = *parent
+            && at + 1 == number
+            && header.parent_hash != hash
+        {
+            return Err(FeedError::Broken(format!(
+                "L1 block {number} no longer follows block {at} {hash}: L1 reorganised below \
+                 the confirmation depth ({} blocks); the chain's origins may be gone",
+                config.confirmations
+            )));
+        }
+        let deposits = reader
+            .deposits_in(header.hash)
+            .await?
+            .iter()
+            .map(|log| {
+                log.to_tx()
+                    .map(|tx| Arc::new(DepositTx::new(tx)))
+                    .map_err(|e| FeedError::Broken(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !deposits.is_empty() {
+            info!(target: "ordo::l1", l1_block = number, deposits = deposits.len(), "deposits seen on L1");
+        }
+        state.lock().fetched.insert(
+            number,
+            FedOrigin {
+                origin: L1Origin {
+                    number,
+                    hash: header.hash,
+                    timestamp: header.timestamp,
+                },
+                parent_hash: header.parent_hash,
+                deposits,
+            },
+        );
+        *parent = Some((number, header.hash));
+        *next = Some(number + 1);
+    }
+    Ok(true)
+}

@@ -6,10 +6,11 @@ use std::{
 };
 
 use alloy_primitives::B256;
-use ordo_exec::{BlockParams, Executor, StateDb};
+use ordo_exec::{BlockItem, BlockParams, Executor, StateDb};
 use ordo_hooks::BatchCodecs;
 use ordo_primitives::{
-    BatchFrame, BatchPayload, BlockRecord, CODEC_NONE, ChainSpec, Provenance, decode_raw_tx,
+    BatchFrame, BatchPayload, BlockRecord, CODEC_NONE, ChainSpec, DecodeError, DepositTx,
+    Provenance, decode_raw_tx, is_deposit,
 };
 use ordo_storage::Storage;
 
@@ -190,19 +191,27 @@ impl Deriver {
                     parent_hash: parent.hash,
                 });
             }
+            // Deposits are executed as the batch carries them; checking them against the
+            // portal's logs on L1 is the L1 derivation's part.
             let txs = block
                 .txs
                 .iter()
                 .enumerate()
                 .map(|(tx, raw)| {
+                    let bad = |source| DeriveError::BadTx {
+                        index,
+                        block: block.number,
+                        tx,
+                        source,
+                    };
+                    if is_deposit(raw) {
+                        return DepositTx::decode(raw)
+                            .map(|d| BlockItem::Deposit(Arc::new(d)))
+                            .map_err(|e| bad(DecodeError::Malformed(e.to_string())));
+                    }
                     decode_raw_tx(raw)
-                        .map(Arc::new)
-                        .map_err(|source| DeriveError::BadTx {
-                            index,
-                            block: block.number,
-                            tx,
-                            source,
-                        })
+                        .map(|t| BlockItem::Tx(Arc::new(t)))
+                        .map_err(bad)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let params = BlockParams {
@@ -216,7 +225,7 @@ impl Deriver {
             };
             let built = self
                 .exec
-                .build_block(
+                .build_block_items(
                     &parent.header,
                     parent.hash,
                     &params,

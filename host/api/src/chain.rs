@@ -49,7 +49,7 @@ pub struct NodeApi {
     /// Where a follower's writes go.
     pub(crate) forwarder: crate::forward::Forwarder,
     /// What `ordo_rollupConfig` answers (the L1 chain id filled in once L1 answered).
-    pub(crate) rollup: parking_lot::RwLock<crate::ordo::RollupConfig>,
+    pub(crate) rollup: parking_lot::RwLock<crate::rollup::RollupConfig>,
 }
 
 impl NodeApi {
@@ -112,7 +112,7 @@ impl NodeApi {
     }
 
     /// What `ordo_rollupConfig` answers from now on.
-    pub fn set_rollup_config(&self, config: crate::ordo::RollupConfig) {
+    pub fn set_rollup_config(&self, config: crate::rollup::RollupConfig) {
         *self.rollup.write() = config;
     }
 

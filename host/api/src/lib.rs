@@ -30,6 +30,7 @@ mod eth;
 mod forward;
 mod mev;
 mod ordo;
+mod rollup;
 mod txpool;
 
 pub use admin::{
@@ -39,5 +40,6 @@ pub use admin::{
 pub use chain::{DEFAULT_MAX_LOG_RESULTS, DEFAULT_SUGGESTED_TIP, MAX_LOG_RANGE, NodeApi};
 pub use convert::rpc_header;
 pub use mev::{MAX_BUNDLE_BYTES, MAX_BUNDLE_LOOKAHEAD, MAX_UUID_LEN, MevNamespace};
-pub use ordo::{OrdoNamespace, RollupAddresses, RollupConfig};
+pub use ordo::OrdoNamespace;
+pub use rollup::{RollupAddresses, RollupConfig};
 pub use txpool::TxpoolNamespace;

@@ -1,8 +1,11 @@
 //! Ordo builder: the block production loop.
 //!
 //! Map (one tick of [`Builder::run`], every block time):
-//! 1. base fee and timestamp from the head ([`Builder::next_params`]);
-//! 2. `pool.candidates(base_fee)`: executable transactions, per sender in nonce order;
+//! 1. base fee and timestamp from the head ([`Builder::next_params`]); with an L1, the
+//!    block's L1 origin and, when it moves, the origin's deposits (origin.rs,
+//!    [`OriginSource`]);
+//! 2. `pool.candidates(base_fee)`: executable transactions, per sender in nonce order, and
+//!    which of them waited the inclusion floor (floor.rs);
 //! 3. the active [`OrderingPolicy`] orders them; [`check_order`] re-checks the answer and
 //!    a failure falls back to the native [`PriorityFeeOrdering`] for this block, recorded in
 //!    the block's provenance with the reason;
@@ -11,8 +14,10 @@
 //!    simulated alone on the pre-state and accounted to its searcher; the policy places the
 //!    survivors ([`OrderingPolicy::place_bundles`], default [`place_by_bid`]) and
 //!    [`check_plan`] re-checks the plan;
-//! 5. `exec.assemble`: revm runs the plan, skipping invalid transactions and dropping whole
-//!    any bundle that fails (its state rolled back); then `Builder::refill` keeps filling
+//! 5. `exec.assemble`: revm runs the deposits, then the plan (leaving room for the overdue
+//!    transactions the policy left out, which the host places right after it), skipping
+//!    invalid transactions and dropping whole any bundle that fails (its state rolled
+//!    back); then `Builder::refill` keeps filling
 //!    the gas the transactions left unused (they pay for gas used, policies choose by gas
 //!    limit): the policy is asked again on the rest against the real gas left, then a
 //!    native pass;
@@ -55,7 +60,8 @@ use alloy_primitives::{Address, B256, Bytes};
 use ordo_exec::{BlockItem, BlockParams, BundleItem, BundleResult, Executor, Skipped};
 use ordo_pool::{BundlePool, Pool};
 use ordo_primitives::{
-    BlockRecord, Provenance, ReceiptRecord, alloy_eips::eip1559::BaseFeeParams, next_base_fee,
+    BlockRecord, DepositTx, L1Origin, Provenance, ReceiptRecord,
+    alloy_eips::eip1559::BaseFeeParams, next_base_fee,
 };
 use parking_lot::RwLock;
 use tokio::sync::broadcast;
@@ -205,7 +211,7 @@ pub struct Builder {
     inclusion_floor: std::sync::atomic::AtomicU64,
     floor_marks: parking_lot::Mutex<floor::FloorMarks>,
     /// Where L1 origins and deposits come from; None on a chain without an L1.
-    origins: RwLock<Option<Arc<dyn origin::OriginSource>>>,
+    origins: RwLock<Option<Arc<dyn OriginSource>>>,
 }
 
 /// Signs each sealed block's hash (the sequencer key); the signature is stored with the
@@ -1103,5 +1109,58 @@ impl Builder {
         let this = self.clone();
         let _ = tokio::task::spawn_blocking(move || this.wait_for_commit()).await;
         info!(target: "ordo::builder", head = self.head().number(), "block production stopped");
+    }
+}
+
+/// L1 origins (origin.rs has the rules and the seam).
+impl Builder {
+    /// Takes L1 origins (and their deposits) from `source` from the next block on.
+    pub fn set_origin_source(&self, source: Arc<dyn OriginSource>) {
+        *self.origins.write() = Some(source);
+    }
+
+    /// The origin of the block after `head` at `timestamp`, and the deposits it starts with
+    /// (empty unless the origin moves).
+    pub(crate) fn next_origin(
+        &self,
+        head: &BlockRecord,
+        timestamp: u64,
+    ) -> Result<(Option<L1Origin>, Vec<Arc<DepositTx>>), BuilderError> {
+        let Some(source) = self.origins.read().clone() else {
+            return Ok((head.l1_origin, Vec::new()));
+        };
+        if let Some(why) = source.broken() {
+            return Err(self.stop_on_origin(why));
+        }
+        let offered = match head.l1_origin {
+            Some(current) => source.origin(current.number + 1),
+            None => source.first(),
+        };
+        let Some(next) = offered.filter(|n| n.origin.timestamp <= timestamp) else {
+            return Ok((head.l1_origin, Vec::new()));
+        };
+        if let Some(current) = head.l1_origin
+            && next.parent_hash != current.hash
+        {
+            return Err(self.stop_on_origin(format!(
+                "L1 block {} does not follow this chain's origin {} {}: L1 reorganised below \
+                 the confirmation depth",
+                next.origin.number, current.number, current.hash
+            )));
+        }
+        Ok((Some(next.origin), next.deposits))
+    }
+
+    /// Lets `source` forget origins older than `number`.
+    pub(crate) fn origin_used(&self, number: u64) {
+        if let Some(source) = self.origins.read().clone() {
+            source.done_below(number);
+        }
+    }
+
+    fn stop_on_origin(&self, why: String) -> BuilderError {
+        tracing::error!(target: "ordo::builder", %why, "block production stopped");
+        *self.halted.write() = Some(why.clone());
+        BuilderError::Origin(why)
     }
 }

@@ -10,9 +10,7 @@
 use std::sync::Arc;
 
 use alloy_primitives::B256;
-use ordo_primitives::{BlockRecord, DepositTx, L1Origin};
-
-use crate::{Builder, BuilderError};
+use ordo_primitives::{DepositTx, L1Origin};
 
 /// An L1 block offered as an origin.
 #[derive(Debug, Clone)]
@@ -33,56 +31,4 @@ pub trait OriginSource: Send + Sync {
     fn broken(&self) -> Option<String>;
     /// The chain's newest origin is now `number`: older ones are not needed again.
     fn done_below(&self, number: u64);
-}
-
-impl Builder {
-    /// Takes L1 origins (and their deposits) from `source` from the next block on.
-    pub fn set_origin_source(&self, source: Arc<dyn OriginSource>) {
-        *self.origins.write() = Some(source);
-    }
-
-    /// The origin of the block after `head` at `timestamp`, and the deposits it starts with
-    /// (empty unless the origin moves).
-    pub(crate) fn next_origin(
-        &self,
-        head: &BlockRecord,
-        timestamp: u64,
-    ) -> Result<(Option<L1Origin>, Vec<Arc<DepositTx>>), BuilderError> {
-        let Some(source) = self.origins.read().clone() else {
-            return Ok((head.l1_origin, Vec::new()));
-        };
-        if let Some(why) = source.broken() {
-            return Err(self.stop_on_origin(why));
-        }
-        let offered = match head.l1_origin {
-            Some(current) => source.origin(current.number + 1),
-            None => source.first(),
-        };
-        let Some(next) = offered.filter(|n| n.origin.timestamp <= timestamp) else {
-            return Ok((head.l1_origin, Vec::new()));
-        };
-        if let Some(current) = head.l1_origin
-            && next.parent_hash != current.hash
-        {
-            return Err(self.stop_on_origin(format!(
-                "L1 block {} does not follow this chain's origin {} {}: L1 reorganised below \
-                 the confirmation depth",
-                next.origin.number, current.number, current.hash
-            )));
-        }
-        Ok((Some(next.origin), next.deposits))
-    }
-
-    /// Lets `source` forget origins older than `number`.
-    pub(crate) fn origin_used(&self, number: u64) {
-        if let Some(source) = self.origins.read().clone() {
-            source.done_below(number);
-        }
-    }
-
-    fn stop_on_origin(&self, why: String) -> BuilderError {
-        tracing::error!(target: "ordo::builder", %why, "block production stopped");
-        *self.halted.write() = Some(why.clone());
-        BuilderError::Origin(why)
-    }
 }

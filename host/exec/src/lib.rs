@@ -6,7 +6,8 @@
 //!   block's storage and state roots from the stored trie nodes and the paths it touched
 //!   ([`trie`]: the walk, its sources over storage, and proofs).
 //! - [`Executor::assemble`] → [`BlockAssembler`] (block.rs): runs plan items one by one
-//!   (transactions skipped when invalid, classified as never-includable or deferred; bundles
+//!   (deposits always included, OP's way: mint first, fee-free, a failure still bumps the
+//!   nonce; transactions skipped when invalid, classified as never-includable or deferred; bundles
 //!   whole or not at all), builds receipts, reports the gas left, and seals the header
 //!   (tx/receipt/state roots, bloom, base fee). [`Executor::build_block`] is the one-shot
 //!   form. Nothing is written: the builder stages the returned

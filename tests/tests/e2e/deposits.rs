@@ -341,3 +341,170 @@ async fn deposits_on_l1_land_first_in_their_origins_l2_block_and_a_failing_one_k
     })
     .await
 }
+
+alloy::sol! {
+    #[sol(rpc)]
+    contract DepositCaller {
+        function deposit(address _portal, address _to, uint64 _gasLimit, bytes calldata _data) payable;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_from_an_l1_contract_calls_an_l2_contract_as_the_contracts_alias() -> Result<()> {
+    use alloy::{
+        network::{EthereumWallet, TransactionBuilder},
+        primitives::U256,
+        providers::ProviderBuilder,
+        rpc::types::TransactionRequest,
+        sol_types::SolCall,
+    };
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let node = depositing_node(&anvil, dir.path()).await?;
+    node.logs()
+        .guard(GUARD, async {
+            let config = rollup_config(&node).await?;
+            let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
+            let reader = ordo_l1::DepositReader::new(&anvil.url(), portal)?;
+            // The L2 contract the deposit calls.
+            let l2 = node.provider(&dev_signer(0));
+            let deploy = TransactionRequest::default().with_deploy_code(store_initcode());
+            let store = wait_receipt(
+                &l2,
+                *l2.send_transaction(deploy).await?.tx_hash(),
+                crate::RECEIPT,
+            )
+            .await?
+            .contract_address
+            .ok_or_else(|| eyre!("no contract"))?;
+            // The L1 contract that deposits.
+            let l1 = ProviderBuilder::new()
+                .wallet(EthereumWallet::from(Anvil::dev_key(6)))
+                .connect_http(anvil.url().parse()?);
+            let code = alloy::hex::decode(
+                include_str!("../../../contracts/out/DepositCaller.bin").trim(),
+            )?;
+            let caller = l1
+                .send_transaction(TransactionRequest::default().with_deploy_code(code))
+                .await?
+                .get_receipt()
+                .await?
+                .contract_address
+                .ok_or_else(|| eyre!("no caller"))?;
+            let call = Store::setCall {
+                value: U256::from(4242),
+            }
+            .abi_encode();
+            let receipt = DepositCaller::new(caller, &l1)
+                .deposit(portal, store, 200_000, call.into())
+                .value(U256::from(7))
+                .send()
+                .await?
+                .get_receipt()
+                .await?;
+            let hash = l2_hash_of(&reader, &receipt).await?;
+            let r = l2_receipt(&node, hash).await?;
+            let alias = ordo_primitives::l1_to_l2_alias(caller);
+            ensure!(r["status"] == "0x1" && r["from"] == json!(alias), "{r}");
+            ensure!(r["to"] == json!(store), "{r}");
+            ensure!(r["logs"][0]["topics"][0] == json!(set_topic()), "{r}");
+            let stored = node
+                .rpc()
+                .ok("eth_getStorageAt", json!([store, "0x0", "latest"]))
+                .await?;
+            ensure!(
+                stored == json!(format!("0x{:064x}", 4242)),
+                "the deposit's call ran: {stored}"
+            );
+            let held = node
+                .rpc()
+                .ok("eth_getBalance", json!([store, "latest"]))
+                .await?;
+            ensure!(held == "0x7", "{held}");
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_reorg_below_the_confirmations_stops_the_sequencer_with_the_reason() -> Result<()> {
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let node = depositing_node(&anvil, dir.path()).await?;
+    node.logs()
+        .guard(GUARD, async {
+            rollup_config(&node).await?;
+            let rpc = node.rpc();
+            // The chain takes L1's blocks as origins up to the newest.
+            let snapshot = anvil.snapshot().await;
+            anvil.mine(2).await;
+            let top = anvil.block_number().await;
+            let origin_of_head = || async {
+                let block = rpc
+                    .ok("eth_getBlockByNumber", json!(["latest", false]))
+                    .await?;
+                // Blocks sealed before the first origin carry "ordo" there.
+                let origin: Option<alloy::primitives::B256> =
+                    serde_json::from_value(block["extraData"].clone()).ok();
+                Ok::<_, eyre::Report>(origin)
+            };
+            let top_hash = anvil
+                .provider()
+                .get_block_by_number(top.into())
+                .await?
+                .ok_or_else(|| eyre!("no L1 block {top}"))?
+                .header
+                .hash;
+            let deadline = tokio::time::Instant::now() + crate::RECEIPT;
+            while origin_of_head().await? != Some(top_hash) {
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "origin never reached {top}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            // L1 drops those blocks and grows another branch, past the confirmation depth.
+            ensure!(anvil.revert(snapshot).await, "anvil could not revert");
+            // A transaction makes the new branch differ from the old one whatever the clock.
+            use alloy::{network::TransactionBuilder, providers::ProviderBuilder};
+            let l1 = ProviderBuilder::new()
+                .wallet(alloy::network::EthereumWallet::from(Anvil::dev_key(7)))
+                .connect_http(anvil.url().parse()?);
+            l1.send_transaction(
+                alloy::rpc::types::TransactionRequest::default()
+                    .with_to(random_address())
+                    .with_value(alloy::primitives::U256::from(1)),
+            )
+            .await?
+            .get_receipt()
+            .await?;
+            anvil.mine(4).await;
+            let deadline = tokio::time::Instant::now() + crate::RECEIPT;
+            let status = loop {
+                let status = rpc.ok("ordo_nodeStatus", json!([])).await?;
+                if status["halted"] == true {
+                    break status;
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "never stopped: {status}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            };
+            let head = parse_quantity(&rpc.ok("eth_blockNumber", json!([])).await?)?;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let later = parse_quantity(&rpc.ok("eth_blockNumber", json!([])).await?)?;
+            ensure!(
+                later == head,
+                "sealed on after the reorg: {head} -> {later} ({status})"
+            );
+            ensure!(
+                node.logs()
+                    .text()
+                    .contains("reorganised below the confirmation depth"),
+                "the reason is logged"
+            );
+            Ok(())
+        })
+        .await
+}

@@ -242,6 +242,15 @@ pub enum DeriveError {
         reason: String,
     },
 
+    /// A block breaks the deposits rule (deposits/ checked against L1).
+    #[error("block {block}: {why}")]
+    Deposits {
+        /// Block number.
+        block: u64,
+        /// Why.
+        why: String,
+    },
+
     // ---- comparing with a node
     /// Signature checks need the node that holds the signatures.
     #[error("--sequencer needs --compare-rpc (block signatures come from the node)")]
@@ -333,6 +342,7 @@ impl DeriveError {
                 | Self::HashMismatch { .. }
                 | Self::NoSignature { .. }
                 | Self::WrongSigner { .. }
+                | Self::Deposits { .. }
         )
     }
 }

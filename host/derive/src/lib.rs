@@ -37,6 +37,7 @@
 //! frames one by one. Depends on primitives, hooks, storage, exec (to re-execute), l1 and
 //! rpc-client, never on the plugin host or the node.
 
+mod deposits;
 mod deriver;
 mod error;
 mod order;

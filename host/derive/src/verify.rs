@@ -10,6 +10,7 @@ use ordo_rpc_client::RpcClient;
 use serde_json::json;
 
 use crate::{
+    deposits,
     deriver::{Applied, DeriveConfig, Deriver},
     error::DeriveError,
     order::order_frames,
@@ -26,6 +27,9 @@ pub struct VerifyOptions {
     /// Also check that the node holds this sequencer's signature over every rebuilt block
     /// hash (needs `compare_rpc`); default: no check.
     pub sequencer: Option<Address>,
+    /// Check every block's deposits against this portal's logs on this L1 (JSON-RPC URL,
+    /// portal address); default: no check.
+    pub deposits: Option<(String, Address)>,
 }
 
 /// Progress, reported as it happens (a failure stops the run after what was reported).
@@ -72,9 +76,20 @@ pub async fn verify(
     for index in ordered.duplicates {
         on_event(&Event::Duplicate { index });
     }
+    let portal = options
+        .deposits
+        .as_ref()
+        .map(|(url, portal)| ordo_l1::DepositReader::new(url, *portal))
+        .transpose()
+        .map_err(|e| DeriveError::Malformed(format!("the L1 for deposits: {e}")))?;
     let mut applied = Vec::with_capacity(ordered.frames.len());
     for frame in ordered.frames {
         let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
+        if let Some(portal) = &portal {
+            for n in a.first_block..=a.last_block {
+                check_deposits(portal, &deriver, n).await?;
+            }
+        }
         if let Some(node) = &node {
             for n in a.first_block..=a.last_block {
                 compare_block(node, &deriver, n, options.sequencer).await?;
@@ -87,6 +102,51 @@ pub async fn verify(
         applied,
         head: deriver.head().clone(),
     })
+}
+
+/// Derived block `n` keeps the deposits rule ([`crate::deposits`]), with its origin's
+/// deposits read from L1.
+async fn check_deposits(
+    portal: &ordo_l1::DepositReader,
+    deriver: &Deriver,
+    n: u64,
+) -> Result<(), DeriveError> {
+    let block = deriver
+        .block(n)?
+        .ok_or(DeriveError::MissingDerivedBlock(n))?;
+    let parent = match n {
+        0 => None,
+        _ => deriver.block(n - 1)?.and_then(|p| deposits::origin_of(&p)),
+    };
+    let origin = deposits::origin_of(&block);
+    let on_l1 = match origin {
+        Some(hash) if origin != parent => {
+            let l1 = |e: ordo_l1::PortalError| DeriveError::Malformed(format!("L1: {e}"));
+            match portal.parent_of(hash).await.map_err(l1)? {
+                Some(parent_hash) => Some(deposits::OriginOnL1 {
+                    parent_hash,
+                    deposits: portal
+                        .deposits_in(hash)
+                        .await
+                        .map_err(l1)?
+                        .iter()
+                        .map(|log| {
+                            log.to_tx()
+                                .map(|tx| ordo_primitives::DepositTx::new(tx).encoded)
+                                .map_err(|e| DeriveError::Deposits {
+                                    block: n,
+                                    why: e.to_string(),
+                                })
+                        })
+                        .collect::<Result<_, _>>()?,
+                }),
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    deposits::check(&block, parent, on_l1.as_ref())
+        .map_err(|why| DeriveError::Deposits { block: n, why })
 }
 
 /// Block `n` at `node` is the derived one, and signed by `sequencer` when given.

@@ -147,6 +147,16 @@ impl DepositReader {
         self.portal
     }
 
+    /// The parent of the L1 block `hash`; None when L1 does not have that block.
+    pub async fn parent_of(&self, hash: B256) -> Result<Option<B256>, PortalError> {
+        let block = self
+            .provider
+            .get_block_by_hash(hash)
+            .await
+            .map_err(|e| PortalError::Rpc(e.to_string()))?;
+        Ok(block.map(|b| b.header.parent_hash))
+    }
+
     /// Every deposit the portal logged in the L1 block `hash`, in log order. Asked by hash,
     /// so the answer is that block's or an error, never another block's at the same height.
     pub async fn deposits_in(&self, hash: B256) -> Result<Vec<DepositLog>, PortalError> {

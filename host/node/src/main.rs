@@ -172,6 +172,11 @@ struct VerifyArgs {
     /// --l1-rpc URL (anvil serves both).
     #[arg(long, env = "ORDO_L1_BEACON", requires = "l1_rpc")]
     l1_beacon: Option<String>,
+    /// The deposit portal on L1: every block's deposits are checked against its logs (each
+    /// origin's deposits included once, first in the first block of that origin, none
+    /// invented).
+    #[arg(long, requires = "l1_rpc")]
+    portal: Option<alloy_primitives::Address>,
     /// Read the batches from a node's `ordo_getBatch` instead of L1.
     #[arg(long)]
     batches_rpc: Option<String>,
@@ -546,6 +551,9 @@ fn main() -> eyre::Result<()> {
                 &source,
                 args.compare_rpc.as_deref(),
                 args.sequencer,
+                args.portal
+                    .zip(args.l1_rpc.clone())
+                    .map(|(p, url)| (url, p)),
                 args.plugin_dir.as_deref(),
             ))?;
             Ok(())

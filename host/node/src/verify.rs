@@ -19,8 +19,10 @@ pub async fn run(
     source: &FrameSource,
     compare_rpc: Option<&str>,
     sequencer: Option<alloy_primitives::Address>,
+    deposits: Option<(String, alloy_primitives::Address)>,
     plugin_dir: Option<&Path>,
 ) -> eyre::Result<Vec<Applied>> {
+    let checks_deposits = deposits.is_some();
     let derive = DeriveConfig {
         datadir: config.datadir.clone(),
         chain: config.chain_spec()?,
@@ -30,6 +32,7 @@ pub async fn run(
     let options = VerifyOptions {
         compare_rpc: compare_rpc.map(str::to_owned),
         sequencer,
+        deposits,
     };
     let verified = ordo_derive::verify(&derive, codecs, source, &options, |event| match event {
         Event::Duplicate { index } => println!("batch {index}: posted again, skipped"),
@@ -41,11 +44,16 @@ pub async fn run(
     .await?;
     let head = &verified.head;
     println!(
-        "verified {} batches: blocks 1..={}, head {} state root {}",
+        "verified {} batches: blocks 1..={}, head {} state root {}{}",
         verified.applied.len(),
         head.number(),
         head.hash,
-        head.header.state_root
+        head.header.state_root,
+        if checks_deposits {
+            ", every deposit as L1 logged it"
+        } else {
+            ""
+        }
     );
     Ok(verified.applied)
 }

@@ -169,6 +169,15 @@ async fn without_an_l1_the_rollup_config_says_so() -> Result<()> {
 /// A dev node on `anvil` that deploys its portal, takes an L1 block as an origin once it has
 /// one confirmation, and posts no batch during the test.
 async fn depositing_node(anvil: &Anvil, dir: &std::path::Path) -> Result<TestNode> {
+    depositing_node_batching(anvil, dir, 600_000).await
+}
+
+/// [`depositing_node`] that closes a batch once its oldest block waited `delay_ms`.
+async fn depositing_node_batching(
+    anvil: &Anvil,
+    dir: &std::path::Path,
+    delay_ms: u64,
+) -> Result<TestNode> {
     let key_file = dir.join("batcher.key");
     write_key_file(&key_file, &Anvil::dev_key(4))?;
     TestNode::start(NodeOpts {
@@ -184,7 +193,7 @@ async fn depositing_node(anvil: &Anvil, dir: &std::path::Path) -> Result<TestNod
             "--set".into(),
             "l1.poll_ms=100".into(),
             "--set".into(),
-            "batcher.max_delay_ms=600000".into(),
+            format!("batcher.max_delay_ms={delay_ms}"),
         ],
         ..NodeOpts::default()
     })
@@ -503,6 +512,71 @@ async fn an_l1_reorg_below_the_confirmations_stops_the_sequencer_with_the_reason
                     .text()
                     .contains("reorganised below the confirmation depth"),
                 "the reason is logged"
+            );
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordo_verify_checks_every_deposit_against_the_portals_logs_on_l1() -> Result<()> {
+    use alloy::{network::EthereumWallet, primitives::U256, providers::ProviderBuilder};
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let node = depositing_node_batching(&anvil, dir.path(), 300).await?;
+    node.logs()
+        .guard(GUARD, async {
+            let config = rollup_config(&node).await?;
+            let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
+            let reader = ordo_l1::DepositReader::new(&anvil.url(), portal)?;
+            let l1 = ProviderBuilder::new()
+                .wallet(EthereumWallet::from(Anvil::dev_key(8)))
+                .connect_http(anvil.url().parse()?);
+            let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
+                .depositTransaction(
+                    random_address(),
+                    U256::from(5),
+                    50_000,
+                    false,
+                    Default::default(),
+                )
+                .value(U256::from(5))
+                .send()
+                .await?
+                .get_receipt()
+                .await?;
+            let hash = l2_hash_of(&reader, &receipt).await?;
+            l2_receipt(&node, hash).await?;
+            // A signed transaction after it, so the batch holding the deposit is not the last.
+            let l2 = node.provider(&dev_signer(0));
+            let tx = alloy::rpc::types::TransactionRequest::default()
+                .to(random_address())
+                .value(U256::from(1));
+            let after = *l2.send_transaction(tx).await?.tx_hash();
+            crate::l1::wait_confirmed(&node.rpc(), after).await?;
+            let (url, inbox, batcher, portal) = (
+                anvil.url(),
+                INBOX.to_string(),
+                Anvil::dev_key(4).address().to_string(),
+                portal.to_string(),
+            );
+            let run = ordo_verify_ok(&[
+                "--dev",
+                "--l1-rpc",
+                &url,
+                "--batch-inbox",
+                &inbox,
+                "--batcher",
+                &batcher,
+                "--portal",
+                &portal,
+                "--compare-rpc",
+                &node.http_url(),
+            ])?;
+            ensure!(
+                run.stdout.contains("every deposit as L1 logged it"),
+                "{}",
+                run.stdout
             );
             Ok(())
         })

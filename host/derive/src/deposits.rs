@@ -99,10 +99,12 @@ mod tests {
     }
 
     fn block(origin: Option<B256>, txs: Vec<Bytes>) -> BlockRecord {
-        let mut header = ordo_primitives::alloy_consensus::Header::default();
-        header.extra_data = match origin {
-            Some(o) => Bytes::copy_from_slice(o.as_slice()),
-            None => Bytes::from_static(b"ordo"),
+        let header = ordo_primitives::alloy_consensus::Header {
+            extra_data: match origin {
+                Some(o) => Bytes::copy_from_slice(o.as_slice()),
+                None => Bytes::from_static(b"ordo"),
+            },
+            ..Default::default()
         };
         BlockRecord {
             hash: header.hash_slow(),

@@ -582,3 +582,126 @@ async fn ordo_verify_checks_every_deposit_against_the_portals_logs_on_l1() -> Re
         })
         .await
 }
+
+/// `scripts/viem`'s node_modules (installs the pinned viem on first use).
+fn viem_modules() -> Result<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("bash")
+        .arg(root.join("scripts/viem"))
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    ensure!(out.status.success(), "scripts/viem failed");
+    Ok(String::from_utf8_lossy(&out.stdout).trim().into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viems_op_stack_deposit_finds_its_l2_transaction_on_ordo() -> Result<()> {
+    let modules = viem_modules()?;
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let node = depositing_node(&anvil, dir.path()).await?;
+    node.logs()
+        .guard(GUARD, async {
+            let config = rollup_config(&node).await?;
+            let portal = config["addresses"]["portal"]
+                .as_str()
+                .ok_or_else(|| eyre!("no portal: {config}"))?
+                .to_string();
+            let key = Anvil::dev_key(9);
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("viem/deposit.cjs");
+            let out = tokio::time::timeout(
+                crate::RECEIPT,
+                tokio::process::Command::new("node")
+                    .arg(&script)
+                    .env("NODE_PATH", &modules)
+                    .env("L1_RPC", anvil.url())
+                    .env("L2_RPC", node.http_url())
+                    .env("PORTAL", &portal)
+                    .env("KEY", format!("0x{}", alloy::hex::encode(key.to_bytes())))
+                    .output(),
+            )
+            .await??;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            ensure!(
+                out.status.success(),
+                "viem: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let result: Value = serde_json::from_str(stdout.trim())?;
+            ensure!(result["status"] == "success", "{result}");
+            ensure!(result["mint"] == "1000000000000000000", "{result}");
+            let from: Address = serde_json::from_value(result["from"].clone())?;
+            ensure!(from == key.address(), "{result}");
+            // The hash viem computed from the L1 receipt is the one Ordo included.
+            let l2_hash: alloy::primitives::B256 =
+                serde_json::from_value(result["l2Hash"].clone())?;
+            let receipt = l2_receipt(&node, l2_hash).await?;
+            ensure!(
+                receipt["type"] == "0x7e" && receipt["status"] == "0x1",
+                "{receipt}"
+            );
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposit_seen_before_a_kill_is_included_once_after_the_restart() -> Result<()> {
+    use alloy::{network::EthereumWallet, primitives::U256, providers::ProviderBuilder};
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let mut node = depositing_node(&anvil, dir.path()).await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let config = rollup_config(&node).await?;
+        let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
+        let reader = ordo_l1::DepositReader::new(&anvil.url(), portal)?;
+        let user = alloy::signers::local::PrivateKeySigner::random();
+        anvil
+            .rpc(
+                "anvil_setBalance",
+                json!([user.address(), "0x56bc75e2d63100000"]),
+            )
+            .await
+            .map_err(|e| eyre!(e))?;
+        let l1 = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(user.clone()))
+            .connect_http(anvil.url().parse()?);
+        let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
+            .depositTransaction(
+                user.address(),
+                U256::ZERO,
+                50_000,
+                false,
+                Default::default(),
+            )
+            .value(U256::from(1234))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        // Killed as soon as L1 has the deposit: whether or not the block with it was sealed.
+        node.kill();
+        node.start_again().await?;
+        let hash = l2_hash_of(&reader, &receipt).await?;
+        let r = l2_receipt(&node, hash).await?;
+        ensure!(r["status"] == "0x1", "{r}");
+        let included = parse_quantity(&r["blockNumber"])?;
+        while parse_quantity(&node.rpc().ok("eth_blockNumber", json!([])).await?)? < included + 5 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let rpc = node.rpc();
+        let nonce = rpc
+            .ok("eth_getTransactionCount", json!([user.address(), "latest"]))
+            .await?;
+        let balance = rpc
+            .ok("eth_getBalance", json!([user.address(), "latest"]))
+            .await?;
+        ensure!(
+            nonce == "0x1" && balance == "0x4d2",
+            "once: nonce {nonce}, balance {balance}"
+        );
+        Ok(())
+    })
+    .await
+}

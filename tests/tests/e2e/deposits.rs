@@ -42,6 +42,35 @@ async fn rollup_config(node: &TestNode) -> Result<Value> {
     }
 }
 
+/// The portal the node names in its rollup config, and a reader of its deposits on `anvil`.
+async fn portal_of(node: &TestNode, anvil: &Anvil) -> Result<(Address, ordo_l1::DepositReader)> {
+    let config = rollup_config(node).await?;
+    let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
+    Ok((portal, ordo_l1::DepositReader::new(&anvil.url(), portal)?))
+}
+
+/// A fresh account holding `wei` on `anvil` and nothing on L2, with an L1 provider for it.
+async fn fresh_l1_account(
+    anvil: &Anvil,
+    wei: u128,
+) -> Result<(
+    alloy::signers::local::PrivateKeySigner,
+    impl Provider + Clone,
+)> {
+    let user = alloy::signers::local::PrivateKeySigner::random();
+    anvil
+        .rpc(
+            "anvil_setBalance",
+            json!([user.address(), format!("{wei:#x}")]),
+        )
+        .await
+        .map_err(|e| eyre!(e))?;
+    let l1 = alloy::providers::ProviderBuilder::new()
+        .wallet(alloy::network::EthereumWallet::from(user.clone()))
+        .connect_http(anvil.url().parse()?);
+    Ok((user, l1))
+}
+
 #[tokio::test]
 async fn ordo_l1_deploy_puts_the_portal_on_l1_and_prints_its_config_lines() -> Result<()> {
     let anvil = Anvil::spawn().await;
@@ -234,28 +263,16 @@ async fn l2_receipt(node: &TestNode, hash: alloy::primitives::B256) -> Result<Va
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deposits_on_l1_land_first_in_their_origins_l2_block_and_a_failing_one_keeps_its_mint()
 -> Result<()> {
-    use alloy::{network::EthereumWallet, primitives::U256, providers::ProviderBuilder};
+    use alloy::primitives::U256;
     const ETHER: u128 = 1_000_000_000_000_000_000;
     let anvil = Anvil::spawn().await;
     let dir = tempfile::tempdir()?;
     let mut node = depositing_node(&anvil, dir.path()).await?;
     let logs = node.logs();
     logs.guard(GUARD, async {
-        let config = rollup_config(&node).await?;
-        let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
-        let reader = ordo_l1::DepositReader::new(&anvil.url(), portal)?;
+        let (portal, reader) = portal_of(&node, &anvil).await?;
         // A fresh L1 account: it has nothing on L2 but what it deposits.
-        let user = alloy::signers::local::PrivateKeySigner::random();
-        anvil
-            .rpc(
-                "anvil_setBalance",
-                json!([user.address(), format!("{:#x}", 10 * ETHER)]),
-            )
-            .await
-            .map_err(|e| eyre!(e))?;
-        let l1 = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(user.clone()))
-            .connect_http(anvil.url().parse()?);
+        let (user, l1) = fresh_l1_account(&anvil, 10 * ETHER).await?;
         let contract = ordo_l1::OrdoPortal::new(portal, &l1);
 
         // One ether to itself on L2.
@@ -372,9 +389,7 @@ async fn a_deposit_from_an_l1_contract_calls_an_l2_contract_as_the_contracts_ali
     let node = depositing_node(&anvil, dir.path()).await?;
     node.logs()
         .guard(GUARD, async {
-            let config = rollup_config(&node).await?;
-            let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
-            let reader = ordo_l1::DepositReader::new(&anvil.url(), portal)?;
+            let (portal, reader) = portal_of(&node, &anvil).await?;
             // The L2 contract the deposit calls.
             let l2 = node.provider(&dev_signer(0));
             let deploy = TransactionRequest::default().with_deploy_code(store_initcode());
@@ -526,9 +541,7 @@ async fn ordo_verify_checks_every_deposit_against_the_portals_logs_on_l1() -> Re
     let node = depositing_node_batching(&anvil, dir.path(), 300).await?;
     node.logs()
         .guard(GUARD, async {
-            let config = rollup_config(&node).await?;
-            let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
-            let reader = ordo_l1::DepositReader::new(&anvil.url(), portal)?;
+            let (portal, reader) = portal_of(&node, &anvil).await?;
             let l1 = ProviderBuilder::new()
                 .wallet(EthereumWallet::from(Anvil::dev_key(8)))
                 .connect_http(anvil.url().parse()?);
@@ -647,26 +660,14 @@ async fn viems_op_stack_deposit_finds_its_l2_transaction_on_ordo() -> Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deposit_seen_before_a_kill_is_included_once_after_the_restart() -> Result<()> {
-    use alloy::{network::EthereumWallet, primitives::U256, providers::ProviderBuilder};
+    use alloy::primitives::U256;
     let anvil = Anvil::spawn().await;
     let dir = tempfile::tempdir()?;
     let mut node = depositing_node(&anvil, dir.path()).await?;
     let logs = node.logs();
     logs.guard(GUARD, async {
-        let config = rollup_config(&node).await?;
-        let portal: Address = serde_json::from_value(config["addresses"]["portal"].clone())?;
-        let reader = ordo_l1::DepositReader::new(&anvil.url(), portal)?;
-        let user = alloy::signers::local::PrivateKeySigner::random();
-        anvil
-            .rpc(
-                "anvil_setBalance",
-                json!([user.address(), "0x56bc75e2d63100000"]),
-            )
-            .await
-            .map_err(|e| eyre!(e))?;
-        let l1 = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(user.clone()))
-            .connect_http(anvil.url().parse()?);
+        let (portal, reader) = portal_of(&node, &anvil).await?;
+        let (user, l1) = fresh_l1_account(&anvil, 100_000_000_000_000_000_000).await?;
         let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
             .depositTransaction(
                 user.address(),

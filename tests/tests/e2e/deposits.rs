@@ -351,6 +351,17 @@ async fn deposits_on_l1_land_first_in_their_origins_l2_block_and_a_failing_one_k
             block["extraData"] == json!(first.block_hash),
             "the origin: {block}"
         );
+        let provenance = rpc
+            .ok("ordo_getBlockProvenance", json!([block["number"]]))
+            .await?;
+        ensure!(
+            provenance["l1Origin"]["hash"] == json!(first.block_hash)
+                && provenance["l1Origin"]["number"]
+                    == json!(format!("{:#x}", first.block_number.unwrap_or_default())),
+            "{provenance}"
+        );
+        let status = rpc.ok("ordo_nodeStatus", json!([])).await?;
+        ensure!(status["l1Origin"]["hash"].is_string(), "{status}");
 
         // Restarted, the chain goes on without taking the deposits again.
         node.restart().await?;

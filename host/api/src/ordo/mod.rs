@@ -139,6 +139,9 @@ impl NodeApi {
                 "timestamp": head.header.timestamp,
             },
             "halted": self.builder.halted().is_some(),
+            "l1Origin": head.l1_origin.map(origin_view),
+            "safe": self.settled_heads().0,
+            "finalized": self.settled_heads().1,
             "mempool": { "pending": pool.pending, "queued": pool.queued },
             "batches": batches,
             "plugins": plugins,
@@ -170,6 +173,17 @@ struct ProvenanceView {
     /// Transactions the host placed after the policy's order because they had waited the
     /// inclusion floor (empty when the policy left nobody out that long).
     host_placed: Vec<B256>,
+    /// The L1 block the block derives its deposits from (null on a chain without an L1).
+    l1_origin: Option<serde_json::Value>,
+}
+
+/// An L1 origin as the `ordo` namespace shows it.
+fn origin_view(o: ordo_primitives::L1Origin) -> serde_json::Value {
+    serde_json::json!({
+        "number": U64::from(o.number),
+        "hash": o.hash,
+        "timestamp": U64::from(o.timestamp),
+    })
 }
 
 impl NodeApi {
@@ -194,6 +208,7 @@ impl NodeApi {
                     .as_ref()
                     .and_then(|s| ordo_primitives::block_signer(self.exec.chain_id(), b.hash, s)),
                 host_placed: p.host_placed.clone().unwrap_or_default(),
+                l1_origin: b.l1_origin.map(origin_view),
             }
         });
         serde_json::value::to_raw_value(&view)

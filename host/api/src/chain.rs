@@ -61,7 +61,7 @@ impl NodeApi {
     /// On a follower: the leader's answer to `method(params)` from `searcher`, handed over
     /// the replication listeners (the searcher's signature was checked here). `None` on the
     /// leader and on a single node, which answer themselves. Blocking.
-    pub(crate) fn forward_if_following(
+    pub(crate) fn forward_to_leader_listener(
         &self,
         method: &str,
         p: &ordo_rpc::Params<'_>,

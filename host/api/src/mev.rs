@@ -268,7 +268,7 @@ impl NodeApi {
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
         self.refuse_if_halted()?;
-        if let Some(answer) = self.forward_if_following("eth_sendBundle", p, searcher) {
+        if let Some(answer) = self.forward_to_leader_listener("eth_sendBundle", p, searcher) {
             return answer;
         }
         let args: SendBundleArgs = p.only()?;
@@ -373,7 +373,7 @@ impl NodeApi {
         p: &Params<'_>,
         searcher: Option<Address>,
     ) -> BackendResult<Box<RawValue>> {
-        if let Some(answer) = self.forward_if_following("eth_cancelBundle", p, searcher) {
+        if let Some(answer) = self.forward_to_leader_listener("eth_cancelBundle", p, searcher) {
             return answer;
         }
         let args: CancelBundleArgs = p.only()?;

@@ -60,8 +60,8 @@ use alloy_primitives::{Address, B256, Bytes};
 use ordo_exec::{BlockItem, BlockParams, BundleItem, BundleResult, Executor, Skipped};
 use ordo_pool::{BundlePool, Pool};
 use ordo_primitives::{
-    BlockRecord, DepositTx, L1Origin, Provenance, ReceiptRecord,
-    alloy_eips::eip1559::BaseFeeParams, next_base_fee,
+    BlockRecord, L1Origin, Provenance, ReceiptRecord, alloy_eips::eip1559::BaseFeeParams,
+    next_base_fee,
 };
 use parking_lot::RwLock;
 use tokio::sync::broadcast;
@@ -85,7 +85,13 @@ pub enum BuilderError {
     /// The L1 origins cannot be followed (a reorg below the confirmation depth).
     #[error("L1 origin: {0}")]
     Origin(String),
+    /// No block this slot: the next L1 origin is needed and not read from L1 yet.
+    #[error("waiting for L1: {0}")]
+    WaitingForL1(String),
 }
+
+/// The provenance policy of a deposit-only block (no policy ordered it).
+pub const DEPOSIT_ONLY_POLICY: &str = "deposit-only";
 
 /// How many times a block asks its ordering policy again to fill gas its transactions left
 /// unused (each ask is a plugin call); a native pass fills whatever is left after that.
@@ -455,7 +461,13 @@ impl Builder {
         let head = self.tip();
         let mut params = self.params_on(&head);
         let _span = tracing::info_span!("block", number = params.number).entered();
-        let (l1_origin, deposits) = self.next_origin(&head, params.timestamp)?;
+        let (l1_origin, deposits) = match self.next_origin(&head, params.timestamp)? {
+            origin::OriginStep::Ordered(origin, deposits) => (origin, deposits),
+            origin::OriginStep::DepositOnly(origin, deposits) => {
+                return self.seal_deposit_only(&head, origin, &deposits, started);
+            }
+            origin::OriginStep::Wait(why) => return Err(BuilderError::WaitingForL1(why)),
+        };
         if let Some(origin) = &l1_origin {
             params.extra_data = alloy_primitives::Bytes::copy_from_slice(origin.hash.as_slice());
         }
@@ -603,6 +615,45 @@ impl Builder {
         let built = assembler.seal(provenance)?;
         stage.done_with("execution", &[("root", built.root_time)]);
         self.account_bundles(params.number, &offers, &placed, &built.bundles);
+        self.stage_sealed(built, l1_origin, &params, started, stage)
+    }
+
+    /// Seals the deposit-only block for `origin` on `head`: its sequencing window passed, so
+    /// the block holds the origin's deposits and nothing else, exactly as derivation makes
+    /// it ([`BlockParams::deposit_only`]). No policy, bundle or pool transaction is asked.
+    fn seal_deposit_only(
+        &self,
+        head: &BlockRecord,
+        origin: L1Origin,
+        deposits: &[Arc<ordo_primitives::DepositTx>],
+        started: std::time::Instant,
+    ) -> Result<Staging, BuilderError> {
+        let params = BlockParams::deposit_only(&head.header, &origin);
+        let mut stage = Stages::new(started);
+        let mut assembler = self.exec.assemble(&head.header, head.hash, &params)?;
+        for deposit in deposits {
+            assembler.push(&BlockItem::Deposit(deposit.clone()))?;
+        }
+        let built = assembler.seal(Provenance {
+            policy: DEPOSIT_ONLY_POLICY.into(),
+            ..Default::default()
+        })?;
+        stage.done_with("execution", &[("root", built.root_time)]);
+        metrics::counter!("ordo_deposit_only_blocks_total").increment(1);
+        warn!(target: "ordo::builder", number = params.number, l1_origin = origin.number, deposits = deposits.len(), "L1 origin past its sequencing window: deposit-only block");
+        self.stage_sealed(built, Some(origin), &params, started, stage)
+    }
+
+    /// Signs `built`, stages it over the state (the next block builds on it at once) and
+    /// updates the pool: what every sealed block goes through before it is stored.
+    fn stage_sealed(
+        &self,
+        built: ordo_exec::BuiltBlock,
+        l1_origin: Option<L1Origin>,
+        params: &BlockParams,
+        started: std::time::Instant,
+        mut stage: Stages,
+    ) -> Result<Staging, BuilderError> {
         let mut leaving = built.included.clone();
         let mut invalid = Vec::new();
         for (hash, why) in &built.skipped {
@@ -1084,6 +1135,9 @@ impl Builder {
             }
             match sealed.await {
                 Ok(Ok(_)) => {}
+                Ok(Err(BuilderError::WaitingForL1(why))) => {
+                    debug!(target: "ordo::builder", %why, "no block this slot");
+                }
                 Ok(Err(err)) => {
                     // Storage is failing; retrying in a tight loop would not help.
                     tracing::error!(target: "ordo::builder", %err, "block production failed");
@@ -1119,25 +1173,38 @@ impl Builder {
         *self.origins.write() = Some(source);
     }
 
-    /// The origin of the block after `head` at `timestamp`, and the deposits it starts with
-    /// (empty unless the origin moves).
+    /// What the block after `head` at `timestamp` is, as far as L1 origins decide: its
+    /// origin and the deposits it starts with (empty unless the origin moves), or a
+    /// deposit-only block, or none yet.
     pub(crate) fn next_origin(
         &self,
         head: &BlockRecord,
         timestamp: u64,
-    ) -> Result<(Option<L1Origin>, Vec<Arc<DepositTx>>), BuilderError> {
+    ) -> Result<origin::OriginStep, BuilderError> {
+        use origin::OriginStep;
         let Some(source) = self.origins.read().clone() else {
-            return Ok((head.l1_origin, Vec::new()));
+            return Ok(OriginStep::Ordered(head.l1_origin, Vec::new()));
         };
         if let Some(why) = source.broken() {
             return Err(self.stop_on_origin(why));
         }
+        let (confirmed, window) = (source.confirmed(), source.window());
+        let expired =
+            |o: &L1Origin| confirmed.is_some_and(|c| o.number.saturating_add(window) <= c);
+        let must_move = head.l1_origin.is_some_and(|o| expired(&o));
         let offered = match head.l1_origin {
             Some(current) => source.origin(current.number + 1),
             None => source.first(),
         };
-        let Some(next) = offered.filter(|n| n.origin.timestamp <= timestamp) else {
-            return Ok((head.l1_origin, Vec::new()));
+        let Some(next) = offered else {
+            return Ok(match (must_move, head.l1_origin) {
+                (true, Some(current)) => OriginStep::Wait(format!(
+                    "origin {} is past its sequencing window and L1 block {} is not read yet",
+                    current.number,
+                    current.number + 1
+                )),
+                _ => OriginStep::Ordered(head.l1_origin, Vec::new()),
+            });
         };
         if let Some(current) = head.l1_origin
             && next.parent_hash != current.hash
@@ -1148,7 +1215,13 @@ impl Builder {
                 next.origin.number, current.number, current.hash
             )));
         }
-        Ok((Some(next.origin), next.deposits))
+        if must_move && expired(&next.origin) {
+            return Ok(OriginStep::DepositOnly(next.origin, next.deposits));
+        }
+        if must_move || next.origin.timestamp <= timestamp {
+            return Ok(OriginStep::Ordered(Some(next.origin), next.deposits));
+        }
+        Ok(OriginStep::Ordered(head.l1_origin, Vec::new()))
     }
 
     /// Lets `source` forget origins older than `number`.

@@ -6,6 +6,13 @@
 //! policy chooses. The origin's hash is the header's extra data, so the block hash commits
 //! to it. A new origin must name the current one as its parent: otherwise L1 reorganised
 //! below the confirmation depth and the builder stops rather than build on a dropped origin.
+//!
+//! The sequencing window: a block whose origin is `window` L1 blocks behind L1's confirmed
+//! head could no longer reach L1 in time, so the origin must move; and while the next origin
+//! is itself that far behind (after a halt, say), the block is that origin's deposit-only
+//! block ([`ordo_exec::BlockParams::deposit_only`]), the one derivation makes for it. So a
+//! halted or censoring sequencer cannot keep a deposit out, and a sequencer that resumes
+//! builds the chain a verifier derives.
 
 use std::sync::Arc;
 
@@ -31,4 +38,21 @@ pub trait OriginSource: Send + Sync {
     fn broken(&self) -> Option<String>;
     /// The chain's newest origin is now `number`: older ones are not needed again.
     fn done_below(&self, number: u64);
+    /// L1's newest block with the confirmations, as last seen.
+    fn confirmed(&self) -> Option<u64>;
+    /// The sequencing window in L1 blocks: a block whose origin is this far behind the
+    /// confirmed head would reach L1 too late, so the chain moves on with deposit-only
+    /// blocks, as derivation does.
+    fn window(&self) -> u64;
+}
+
+/// What the next block is, as far as L1 origins decide.
+#[derive(Debug)]
+pub(crate) enum OriginStep {
+    /// A block the policy fills, with this origin (and these deposits first, when it moved).
+    Ordered(Option<L1Origin>, Vec<Arc<DepositTx>>),
+    /// The deposit-only block for this origin: its window passed.
+    DepositOnly(L1Origin, Vec<Arc<DepositTx>>),
+    /// No block can be built now: the origin must move and the next one is not known yet.
+    Wait(String),
 }

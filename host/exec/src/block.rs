@@ -50,6 +50,26 @@ pub struct BlockParams {
     pub state_block: Option<u64>,
 }
 
+impl BlockParams {
+    /// The deposit-only block for `origin` after `parent`: what the sequencer seals, and
+    /// derivation makes, for an L1 origin whose sequencing window has passed. Everything in
+    /// it follows from the parent and the origin, so both sides make the same block: the
+    /// origin's deposits and nothing else, the parent's gas limit and base fee, no fee
+    /// recipient, the origin's time (or the parent's, if later), the origin's hash as extra
+    /// data.
+    pub fn deposit_only(parent: &Header, origin: &ordo_primitives::L1Origin) -> Self {
+        Self {
+            number: parent.number + 1,
+            timestamp: parent.timestamp.max(origin.timestamp),
+            beneficiary: Address::ZERO,
+            gas_limit: parent.gas_limit,
+            base_fee: parent.base_fee_per_gas.unwrap_or_default(),
+            extra_data: Bytes::copy_from_slice(origin.hash.as_slice()),
+            state_block: None,
+        }
+    }
+}
+
 /// Why a transaction was left out of a block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skipped {

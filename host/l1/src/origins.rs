@@ -38,7 +38,7 @@ pub struct OriginFeedConfig {
     /// L1 blocks on top of a block before it may be an origin.
     pub confirmations: u64,
     /// The chain's newest origin: the feed goes on after it (and checks that L1 still has
-    /// it). None: it starts at the confirmed head minus `window` (never below 0).
+    /// it). None: it starts at the oldest confirmed block whose window is still open.
     pub after: Option<L1Origin>,
     /// How far behind the confirmed head a fresh start begins.
     pub window: u64,
@@ -49,12 +49,15 @@ pub struct OriginFeedConfig {
 struct FeedState {
     fetched: BTreeMap<u64, FedOrigin>,
     broken: Option<String>,
+    /// L1's newest block with the confirmations, as last seen.
+    confirmed: Option<u64>,
 }
 
 /// The origins fetched so far; cheap to clone.
 #[derive(Clone)]
 pub struct OriginFeed {
     state: Arc<Mutex<FeedState>>,
+    window: u64,
 }
 
 /// Most origins held ahead of the builder.
@@ -71,6 +74,7 @@ impl OriginFeed {
         let provider: RootProvider = RootProvider::new_http(url);
         let feed = Self {
             state: Default::default(),
+            window: config.window,
         };
         let state = feed.state.clone();
         tokio::spawn(async move { follow(config, provider, reader, state).await });
@@ -91,6 +95,16 @@ impl OriginFeed {
     pub fn prune_below(&self, number: u64) {
         let mut state = self.state.lock();
         state.fetched = state.fetched.split_off(&number);
+    }
+
+    /// L1's newest block with the confirmations, as last seen (None before L1 answered).
+    pub fn confirmed(&self) -> Option<u64> {
+        self.state.lock().confirmed
+    }
+
+    /// The sequencing window, in L1 blocks.
+    pub fn window(&self) -> u64 {
+        self.window
     }
 
     /// Why the feed stopped (an L1 reorg below the confirmation depth), if it did.
@@ -155,7 +169,9 @@ async fn fetch_some(
     let Some(confirmed) = (head + 1).checked_sub(config.confirmations.max(1)) else {
         return Ok(false);
     };
-    let from = *next.get_or_insert(confirmed.saturating_sub(config.window));
+    state.lock().confirmed = Some(confirmed);
+    // A fresh start takes the oldest block whose window is still open.
+    let from = *next.get_or_insert(confirmed.saturating_sub(config.window.saturating_sub(1)));
     let room = AHEAD.saturating_sub(state.lock().fetched.len()) as u64;
     let to = confirmed.min(from.saturating_add(room.saturating_sub(1)));
     if from > to || room == 0 {

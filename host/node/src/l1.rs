@@ -161,6 +161,14 @@ impl ordo_builder::OriginSource for FeedSource {
     fn done_below(&self, number: u64) {
         self.0.prune_below(number);
     }
+
+    fn confirmed(&self) -> Option<u64> {
+        self.0.confirmed()
+    }
+
+    fn window(&self) -> u64 {
+        self.0.window()
+    }
 }
 
 /// With an L1 and a portal, the builder takes its origins and deposits from L1, going on
@@ -173,6 +181,9 @@ pub fn follow_origins(
     let (Some(url), Some(portal)) = (&config.l1.rpc_url, config.l1.portal) else {
         return Ok(());
     };
+    if config.l1.sequencing_window == 0 {
+        eyre::bail!("[l1] sequencing_window must be at least 1 L1 block");
+    }
     let feed = ordo_l1::OriginFeed::start(ordo_l1::OriginFeedConfig {
         rpc_url: url.clone(),
         portal,

@@ -207,6 +207,16 @@ async fn depositing_node_batching(
     dir: &std::path::Path,
     delay_ms: u64,
 ) -> Result<TestNode> {
+    depositing_node_with(anvil, dir, delay_ms, &[]).await
+}
+
+/// [`depositing_node_batching`] with more `--set` keys.
+async fn depositing_node_with(
+    anvil: &Anvil,
+    dir: &std::path::Path,
+    delay_ms: u64,
+    sets: &[&str],
+) -> Result<TestNode> {
     let key_file = dir.join("batcher.key");
     write_key_file(&key_file, &Anvil::dev_key(4))?;
     TestNode::start(NodeOpts {
@@ -223,7 +233,13 @@ async fn depositing_node_batching(
             "l1.poll_ms=100".into(),
             "--set".into(),
             format!("batcher.max_delay_ms={delay_ms}"),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            sets.iter()
+                .flat_map(|s| ["--set".to_string(), s.to_string()]),
+        )
+        .collect(),
         ..NodeOpts::default()
     })
     .await
@@ -716,4 +732,101 @@ async fn a_deposit_seen_before_a_kill_is_included_once_after_the_restart() -> Re
         Ok(())
     })
     .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_halt_past_the_window_the_sequencer_includes_the_deposit_in_a_deposit_only_block()
+-> Result<()> {
+    use alloy::primitives::U256;
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let node = depositing_node_with(&anvil, dir.path(), 300, &["l1.sequencing_window=3"]).await?;
+    node.logs()
+        .guard(GUARD, async {
+            let (portal, reader) = portal_of(&node, &anvil).await?;
+            let rpc = node.rpc();
+            let deadline = tokio::time::Instant::now() + crate::RECEIPT;
+            while rpc.ok("ordo_nodeStatus", json!([])).await?["l1Origin"].is_null() {
+                ensure!(tokio::time::Instant::now() < deadline, "no origin yet");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let admin = node.admin()?;
+            admin.ok("admin_halt", json!(["window drill"])).await?;
+            let (user, l1) = fresh_l1_account(&anvil, 100_000_000_000_000_000_000).await?;
+            let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
+                .depositTransaction(
+                    user.address(),
+                    U256::ZERO,
+                    50_000,
+                    false,
+                    Default::default(),
+                )
+                .value(U256::from(99))
+                .send()
+                .await?
+                .get_receipt()
+                .await?;
+            // The window (3 L1 blocks) passes while the sequencer is halted.
+            anvil.mine(5).await;
+            let hash = l2_hash_of(&reader, &receipt).await?;
+            ensure!(
+                rpc.ok("eth_getTransactionReceipt", json!([hash]))
+                    .await?
+                    .is_null(),
+                "included while halted"
+            );
+            admin.ok("admin_resume", json!([])).await?;
+            let r = l2_receipt(&node, hash).await?;
+            ensure!(r["status"] == "0x1", "{r}");
+            let block = rpc
+                .ok("eth_getBlockByHash", json!([r["blockHash"], false]))
+                .await?;
+            ensure!(
+                block["transactions"] == json!([hash]),
+                "deposits only: {block}"
+            );
+            ensure!(block["miner"] == json!(Address::ZERO), "{block}");
+            let p = rpc
+                .ok("ordo_getBlockProvenance", json!([block["number"]]))
+                .await?;
+            ensure!(p["policy"] == "deposit-only", "{p}");
+            ensure!(
+                p["l1Origin"]["number"]
+                    == json!(format!("{:#x}", receipt.block_number.unwrap_or_default())),
+                "{p}"
+            );
+            // Then the chain goes on with ordered blocks, and it still verifies from L1.
+            let l2 = node.provider(&dev_signer(0));
+            let tx = alloy::rpc::types::TransactionRequest::default()
+                .to(random_address())
+                .value(U256::from(1));
+            let after = *l2.send_transaction(tx).await?.tx_hash();
+            let status = crate::l1::wait_confirmed(&rpc, after).await?;
+            let later = parse_quantity(&status["l2Block"])?;
+            let p = rpc
+                .ok("ordo_getBlockProvenance", json!([format!("{later:#x}")]))
+                .await?;
+            ensure!(p["policy"] != "deposit-only", "{p}");
+            let (url, inbox, batcher, portal) = (
+                anvil.url(),
+                INBOX.to_string(),
+                Anvil::dev_key(4).address().to_string(),
+                portal.to_string(),
+            );
+            ordo_verify_ok(&[
+                "--dev",
+                "--l1-rpc",
+                &url,
+                "--batch-inbox",
+                &inbox,
+                "--batcher",
+                &batcher,
+                "--portal",
+                &portal,
+                "--compare-rpc",
+                &node.http_url(),
+            ])?;
+            Ok(())
+        })
+        .await
 }

@@ -1189,8 +1189,12 @@ impl Builder {
             return Err(self.stop_on_origin(why));
         }
         let (confirmed, window) = (source.confirmed(), source.window());
-        let expired =
-            |o: &L1Origin| confirmed.is_some_and(|c| o.number.saturating_add(window) <= c);
+        // Half the window is left for the batch to reach L1: a block is not built on an
+        // origin whose window would close before its batch can land.
+        let margin = window / 2;
+        let expired = |o: &L1Origin| {
+            confirmed.is_some_and(|c| o.number.saturating_add(window) <= c.saturating_add(margin))
+        };
         let must_move = head.l1_origin.is_some_and(|o| expired(&o));
         let offered = match head.l1_origin {
             Some(current) => source.origin(current.number + 1),

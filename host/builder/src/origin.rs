@@ -7,10 +7,10 @@
 //! to it. A new origin must name the current one as its parent: otherwise L1 reorganised
 //! below the confirmation depth and the builder stops rather than build on a dropped origin.
 //!
-//! The sequencing window: a block whose origin is `window` L1 blocks behind L1's confirmed
-//! head could no longer reach L1 in time, so the origin must move; and while the next origin
-//! is itself that far behind (after a halt, say), the block is that origin's deposit-only
-//! block ([`ordo_exec::BlockParams::deposit_only`]), the one derivation makes for it. So a
+//! The sequencing window: a block whose origin is more than half the window behind L1's
+//! confirmed head might not reach L1 in time (the other half is left for its batch to land),
+//! so the origin must move; and while the next origin is itself that far behind (after a
+//! halt, say), the block is that origin's deposit-only block ([`ordo_exec::BlockParams::deposit_only`]), the one derivation makes for it. So a
 //! halted or censoring sequencer cannot keep a deposit out, and a sequencer that resumes
 //! builds the chain a verifier derives.
 

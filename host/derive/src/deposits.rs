@@ -5,7 +5,8 @@
 //! deposit of every origin is included once, in the right block, and none is invented.
 
 use alloy_primitives::{B256, Bytes};
-use ordo_primitives::{BlockRecord, is_deposit};
+use ordo_exec::BlockParams;
+use ordo_primitives::{BlockRecord, L1Origin, is_deposit};
 
 /// A block's L1 origin, as its header commits to it (the extra data is the origin's hash);
 /// None for a block sealed without one.
@@ -72,6 +73,38 @@ pub(crate) fn check(
             "holds {} deposit(s) where its L1 origin logged {} (first difference at {differs})",
             deposits.len(),
             l1.deposits.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `block` (after `parent`) is the deposit-only block of `origin`: what a block
+/// must be when its batch reached L1 after its origin's sequencing window.
+pub(crate) fn check_deposit_only(
+    block: &BlockRecord,
+    parent: &BlockRecord,
+    origin: &L1Origin,
+) -> Result<(), String> {
+    if origin_of(parent) == Some(origin.hash) {
+        return Err(format!(
+            "its batch reached L1 after the sequencing window of its origin {} and it is not \
+             the block that moved to that origin",
+            origin.number
+        ));
+    }
+    let want = BlockParams::deposit_only(&parent.header, origin);
+    let h = &block.header;
+    let same = h.timestamp == want.timestamp
+        && h.beneficiary == want.beneficiary
+        && h.gas_limit == want.gas_limit
+        && h.base_fee_per_gas == Some(want.base_fee)
+        && h.extra_data == want.extra_data
+        && block.transactions.iter().all(|raw| is_deposit(raw));
+    if !same {
+        return Err(format!(
+            "its batch reached L1 after the sequencing window of its origin {}, so it must be \
+             that origin's deposit-only block, and it is not",
+            origin.number
         ));
     }
     Ok(())

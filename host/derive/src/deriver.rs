@@ -113,6 +113,40 @@ impl Deriver {
         self.exec.chain_id()
     }
 
+    /// Derives the deposit-only block for `origin` on the head, with `deposits` (the
+    /// origin's, read from L1): what derivation makes once an origin's sequencing window has
+    /// passed without a batch ([`ordo_exec::BlockParams::deposit_only`]).
+    pub fn apply_deposit_only(
+        &mut self,
+        origin: &ordo_primitives::L1Origin,
+        deposits: Vec<Arc<DepositTx>>,
+    ) -> Result<&BlockRecord, DeriveError> {
+        let params = BlockParams::deposit_only(&self.head.header, origin);
+        let items: Vec<BlockItem> = deposits.into_iter().map(BlockItem::Deposit).collect();
+        let built = self
+            .exec
+            .build_block_items(
+                &self.head.header,
+                self.head.hash,
+                &params,
+                &items,
+                Provenance {
+                    policy: "deposit-only".into(),
+                    ..Default::default()
+                },
+            )
+            .map_err(|source| DeriveError::Exec {
+                index: self.next_index,
+                block: params.number,
+                source,
+            })?;
+        self.storage.commit_block(&built.commit)?;
+        self.exec.state().apply(&built.commit);
+        self.head = built.block;
+        self.head.l1_origin = Some(*origin);
+        Ok(&self.head)
+    }
+
     /// A rebuilt block by number.
     pub fn block(&self, number: u64) -> Result<Option<BlockRecord>, DeriveError> {
         Ok(self.storage.block(number)?)

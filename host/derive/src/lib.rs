@@ -53,4 +53,4 @@ pub use deriver::{Applied, DeriveConfig, Deriver};
 pub use error::{BlockIds, DeriveError};
 pub use order::{Ordered, order_frames};
 pub use source::FrameSource;
-pub use verify::{Event, Verified, VerifyOptions, verify};
+pub use verify::{DepositCheck, Event, Verified, VerifyOptions, verify};

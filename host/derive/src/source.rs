@@ -38,8 +38,23 @@ pub enum FrameSource {
 impl FrameSource {
     /// Every frame currently available, in order.
     pub async fn frames(&self) -> Result<Vec<Vec<u8>>, DeriveError> {
+        Ok(self
+            .frames_landed()
+            .await?
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect())
+    }
+
+    /// Every frame currently available, in order, with the L1 block it landed in (None for
+    /// frames read from a node).
+    pub async fn frames_landed(&self) -> Result<Vec<(Vec<u8>, Option<u64>)>, DeriveError> {
         match self {
-            Self::Node { rpc } => node_frames(&client(rpc)?).await,
+            Self::Node { rpc } => Ok(node_frames(&client(rpc)?)
+                .await?
+                .into_iter()
+                .map(|f| (f, None))
+                .collect()),
             Self::L1 {
                 rpc,
                 inbox,
@@ -75,7 +90,7 @@ async fn l1_frames(
     batcher: Address,
     from_block: u64,
     beacon: &str,
-) -> Result<Vec<Vec<u8>>, DeriveError> {
+) -> Result<Vec<(Vec<u8>, Option<u64>)>, DeriveError> {
     let mut beacon = ordo_l1::BeaconClient::new(beacon);
     let head = call(l1, "eth_blockNumber", json!([])).await?;
     let head = quantity(&head)?;
@@ -101,7 +116,7 @@ async fn l1_frames(
                 .transpose()?
                 .unwrap_or_default();
             if hashes.is_empty() {
-                out.push(hex_field(tx, "input")?);
+                out.push((hex_field(tx, "input")?, Some(n)));
                 continue;
             }
             let at = ordo_l1::BlobBlock {
@@ -117,7 +132,7 @@ async fn l1_frames(
             let blobs = beacon.blobs(at, &hashes).await.map_err(blobs_error)?;
             let data = ordo_l1::decode_blobs(&blobs)
                 .ok_or_else(|| blobs_error("blobs do not hold length-prefixed data".to_string()))?;
-            out.push(data);
+            out.push((data, Some(n)));
         }
     }
     Ok(out)

@@ -27,9 +27,20 @@ pub struct VerifyOptions {
     /// Also check that the node holds this sequencer's signature over every rebuilt block
     /// hash (needs `compare_rpc`); default: no check.
     pub sequencer: Option<Address>,
-    /// Check every block's deposits against this portal's logs on this L1 (JSON-RPC URL,
-    /// portal address); default: no check.
-    pub deposits: Option<(String, Address)>,
+    /// Check every block's deposits against a portal's logs on L1, and the sequencing
+    /// window; default: no check.
+    pub deposits: Option<DepositCheck>,
+}
+
+/// Where deposits come from, and the window batches must reach L1 within.
+#[derive(Debug, Clone)]
+pub struct DepositCheck {
+    /// L1 JSON-RPC URL.
+    pub l1_rpc: String,
+    /// The deposit portal.
+    pub portal: Address,
+    /// The sequencing window, in L1 blocks.
+    pub window: u64,
 }
 
 /// Progress, reported as it happens (a failure stops the run after what was reported).
@@ -42,6 +53,17 @@ pub enum Event {
     },
     /// A batch derived (and, with a node to compare with, matched it).
     Applied(Applied),
+    /// A deposit-only block derivation made for an origin whose sequencing window passed
+    /// with no batch for it.
+    DepositOnly {
+        /// The block's number and hash.
+        block: u64,
+        hash: B256,
+        /// The L1 origin.
+        l1_block: u64,
+        /// How many deposits it holds.
+        deposits: usize,
+    },
 }
 
 /// A finished run.
@@ -66,10 +88,18 @@ pub async fn verify(
     if options.sequencer.is_some() && options.compare_rpc.is_none() {
         return Err(DeriveError::SequencerWithoutCompare);
     }
-    let frames = source.frames().await?;
+    let landed = source.frames_landed().await?;
+    let frames: Vec<Vec<u8>> = landed.iter().map(|(f, _)| f.clone()).collect();
     if frames.is_empty() {
         return Err(DeriveError::NoBatches);
     }
+    // Where each frame landed on L1, by its position in `frames`.
+    let landed_at = |frame: &[u8]| {
+        frames
+            .iter()
+            .position(|f| f.as_ptr() == frame.as_ptr())
+            .and_then(|i| landed[i].1)
+    };
     let mut deriver = Deriver::open(config, codecs)?;
     let node = options.compare_rpc.as_deref().map(client).transpose()?;
     let ordered = order_frames(&frames);
@@ -79,15 +109,18 @@ pub async fn verify(
     let portal = options
         .deposits
         .as_ref()
-        .map(|(url, portal)| ordo_l1::DepositReader::new(url, *portal))
+        .map(|check| {
+            ordo_l1::DepositReader::new(&check.l1_rpc, check.portal).map(|r| (r, check.window))
+        })
         .transpose()
         .map_err(|e| DeriveError::Malformed(format!("the L1 for deposits: {e}")))?;
     let mut applied = Vec::with_capacity(ordered.frames.len());
     for frame in ordered.frames {
+        let at = landed_at(frame);
         let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
-        if let Some(portal) = &portal {
+        if let Some((portal, window)) = &portal {
             for n in a.first_block..=a.last_block {
-                check_deposits(portal, &deriver, n).await?;
+                check_deposits(portal, &deriver, n, at.map(|l| (l, *window))).await?;
             }
         }
         if let Some(node) = &node {
@@ -98,6 +131,9 @@ pub async fn verify(
         on_event(&Event::Applied(a));
         applied.push(a);
     }
+    if let Some((portal, window)) = &portal {
+        force_deposits(portal, *window, &mut deriver, node.as_ref(), &mut on_event).await?;
+    }
     Ok(Verified {
         applied,
         head: deriver.head().clone(),
@@ -106,47 +142,134 @@ pub async fn verify(
 
 /// Derived block `n` keeps the deposits rule ([`crate::deposits`]), with its origin's
 /// deposits read from L1.
+/// With `window` = (the L1 block its batch landed in, the window), also the sequencing
+/// window: a block whose batch landed after its origin's window must be that origin's
+/// deposit-only block.
 async fn check_deposits(
     portal: &ordo_l1::DepositReader,
     deriver: &Deriver,
     n: u64,
+    window: Option<(u64, u64)>,
 ) -> Result<(), DeriveError> {
+    let l1 = |e: ordo_l1::PortalError| DeriveError::Malformed(format!("L1: {e}"));
     let block = deriver
         .block(n)?
         .ok_or(DeriveError::MissingDerivedBlock(n))?;
-    let parent = match n {
+    let parent_block = match n {
         0 => None,
-        _ => deriver.block(n - 1)?.and_then(|p| deposits::origin_of(&p)),
+        _ => deriver.block(n - 1)?,
     };
+    let parent = parent_block.as_ref().and_then(deposits::origin_of);
     let origin = deposits::origin_of(&block);
-    let on_l1 = match origin {
-        Some(hash) if origin != parent => {
-            let l1 = |e: ordo_l1::PortalError| DeriveError::Malformed(format!("L1: {e}"));
-            match portal.parent_of(hash).await.map_err(l1)? {
-                Some(parent_hash) => Some(deposits::OriginOnL1 {
-                    parent_hash,
-                    deposits: portal
-                        .deposits_in(hash)
-                        .await
-                        .map_err(l1)?
-                        .iter()
-                        .map(|log| {
-                            log.to_tx()
-                                .map(|tx| ordo_primitives::DepositTx::new(tx).encoded)
-                                .map_err(|e| DeriveError::Deposits {
-                                    block: n,
-                                    why: e.to_string(),
-                                })
-                        })
-                        .collect::<Result<_, _>>()?,
-                }),
-                None => None,
-            }
+    if let (Some((landed, window)), Some(hash), Some(parent_block)) =
+        (window, origin, parent_block.as_ref())
+    {
+        let at = portal
+            .block_by_hash(hash)
+            .await
+            .map_err(l1)?
+            .ok_or_else(|| DeriveError::Deposits {
+                block: n,
+                why: format!("its L1 origin {hash} is not on L1"),
+            })?;
+        if at.origin.number.saturating_add(window) < landed {
+            deposits::check_deposit_only(&block, parent_block, &at.origin)
+                .map_err(|why| DeriveError::Deposits { block: n, why })?;
         }
+    }
+    let on_l1 = match origin {
+        Some(hash) if origin != parent => match portal.block_by_hash(hash).await.map_err(l1)? {
+            Some(at) => Some(deposits::OriginOnL1 {
+                parent_hash: at.parent_hash,
+                deposits: portal
+                    .deposits_in(hash)
+                    .await
+                    .map_err(l1)?
+                    .iter()
+                    .map(|log| {
+                        log.to_tx()
+                            .map(|tx| ordo_primitives::DepositTx::new(tx).encoded)
+                            .map_err(|e| DeriveError::Deposits {
+                                block: n,
+                                why: e.to_string(),
+                            })
+                    })
+                    .collect::<Result<_, _>>()?,
+            }),
+            None => None,
+        },
         _ => None,
     };
     deposits::check(&block, parent, on_l1.as_ref())
         .map_err(|why| DeriveError::Deposits { block: n, why })
+}
+
+/// Derivation's part of the sequencing window: after the last posted block, every L1
+/// origin whose window has passed gets its deposit-only block, so a halted or censoring
+/// sequencer cannot keep a deposit out. A node to compare with is compared on the blocks it
+/// has (a halted sequencer has none of them yet).
+async fn force_deposits(
+    portal: &ordo_l1::DepositReader,
+    window: u64,
+    deriver: &mut Deriver,
+    node: Option<&RpcClient>,
+    on_event: &mut impl FnMut(&Event),
+) -> Result<(), DeriveError> {
+    let l1 = |e: ordo_l1::PortalError| DeriveError::Malformed(format!("L1: {e}"));
+    let Some(mut current) = deposits::origin_of(deriver.head()) else {
+        return Ok(());
+    };
+    let mut number = match portal.block_by_hash(current).await.map_err(l1)? {
+        Some(at) => at.origin.number,
+        None => return Ok(()),
+    };
+    loop {
+        let (next, head) = portal.block_at(number + 1).await.map_err(l1)?;
+        let Some(next) = next else { return Ok(()) };
+        if next.origin.number.saturating_add(window) > head {
+            return Ok(());
+        }
+        if next.parent_hash != current {
+            return Err(DeriveError::Malformed(format!(
+                "L1 block {} does not follow the derived chain's origin {current}",
+                next.origin.number
+            )));
+        }
+        let deposits = portal
+            .deposits_in(next.origin.hash)
+            .await
+            .map_err(l1)?
+            .iter()
+            .map(|log| {
+                log.to_tx()
+                    .map(|tx| Arc::new(ordo_primitives::DepositTx::new(tx)))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| DeriveError::Malformed(e.to_string()))?;
+        let count = deposits.len();
+        let block = tokio::task::block_in_place(|| {
+            deriver.apply_deposit_only(&next.origin, deposits).cloned()
+        })?;
+        if let Some(node) = node
+            && !call(
+                node,
+                "eth_getBlockByNumber",
+                json!([format!("{:#x}", block.number()), false]),
+            )
+            .await?
+            .is_null()
+        {
+            compare_block(node, deriver, block.number(), None).await?;
+        }
+        on_event(&Event::DepositOnly {
+            block: block.number(),
+            hash: block.hash,
+            l1_block: next.origin.number,
+            deposits: count,
+        });
+        current = next.origin.hash;
+        number = next.origin.number;
+    }
 }
 
 /// Block `n` at `node` is the derived one, and signed by `sequencer` when given.

@@ -74,7 +74,7 @@ pub use beacon::{BeaconClient, BlobBlock};
 pub use config::{DaMode, L1Config};
 pub use origins::{FedOrigin, OriginFeed, OriginFeedConfig};
 pub use portal::{
-    DepositReader, OrdoPortal, PortalError, deploy_portal, has_code, l1_chain_id,
+    DepositReader, L1BlockRef, OrdoPortal, PortalError, deploy_portal, has_code, l1_chain_id,
     portal_creation_code,
 };
 pub use poster::{L1Poster, decode_blobs};

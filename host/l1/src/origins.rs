@@ -38,9 +38,9 @@ pub struct OriginFeedConfig {
     /// L1 blocks on top of a block before it may be an origin.
     pub confirmations: u64,
     /// The chain's newest origin: the feed goes on after it (and checks that L1 still has
-    /// it). None: it starts at the oldest confirmed block whose window is still open.
+    /// it). None: it starts at L1's confirmed head.
     pub after: Option<L1Origin>,
-    /// How far behind the confirmed head a fresh start begins.
+    /// The sequencing window, in L1 blocks (reported to the builder).
     pub window: u64,
     pub poll: Duration,
 }
@@ -170,8 +170,8 @@ async fn fetch_some(
         return Ok(false);
     };
     state.lock().confirmed = Some(confirmed);
-    // A fresh start takes the oldest block whose window is still open.
-    let from = *next.get_or_insert(confirmed.saturating_sub(config.window.saturating_sub(1)));
+    // A fresh start takes L1's confirmed head: deposits made before it are not the chain's.
+    let from = *next.get_or_insert(confirmed);
     let room = AHEAD.saturating_sub(state.lock().fetched.len()) as u64;
     let to = confirmed.min(from.saturating_add(room.saturating_sub(1)));
     if from > to || room == 0 {

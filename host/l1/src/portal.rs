@@ -123,6 +123,26 @@ pub async fn l1_chain_id(rpc_url: &str) -> Result<u64, PortalError> {
         .map_err(|e| PortalError::Rpc(e.to_string()))
 }
 
+/// An L1 block as derivation needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L1BlockRef {
+    pub origin: ordo_primitives::L1Origin,
+    pub parent_hash: B256,
+}
+
+impl L1BlockRef {
+    fn of(header: &alloy::rpc::types::Header) -> Self {
+        Self {
+            origin: ordo_primitives::L1Origin {
+                number: header.number,
+                hash: header.hash,
+                timestamp: header.timestamp,
+            },
+            parent_hash: header.parent_hash,
+        }
+    }
+}
+
 /// Reads the deposits the portal logged, block by block.
 #[derive(Debug, Clone)]
 pub struct DepositReader {
@@ -147,14 +167,27 @@ impl DepositReader {
         self.portal
     }
 
-    /// The parent of the L1 block `hash`; None when L1 does not have that block.
-    pub async fn parent_of(&self, hash: B256) -> Result<Option<B256>, PortalError> {
+    /// The L1 block `hash` as an origin (number, time) with its parent; None when L1 does
+    /// not have it.
+    pub async fn block_by_hash(&self, hash: B256) -> Result<Option<L1BlockRef>, PortalError> {
         let block = self
             .provider
             .get_block_by_hash(hash)
             .await
             .map_err(|e| PortalError::Rpc(e.to_string()))?;
-        Ok(block.map(|b| b.header.parent_hash))
+        Ok(block.map(|b| L1BlockRef::of(&b.header)))
+    }
+
+    /// The L1 block at height `number`, and L1's head; None when L1 has no such block yet.
+    pub async fn block_at(&self, number: u64) -> Result<(Option<L1BlockRef>, u64), PortalError> {
+        let rpc = |e: alloy::transports::TransportError| PortalError::Rpc(e.to_string());
+        let head = self.provider.get_block_number().await.map_err(rpc)?;
+        let block = self
+            .provider
+            .get_block_by_number(number.into())
+            .await
+            .map_err(rpc)?;
+        Ok((block.map(|b| L1BlockRef::of(&b.header)), head))
     }
 
     /// Every deposit the portal logged in the L1 block `hash`, in log order. Asked by hash,

@@ -177,6 +177,11 @@ struct VerifyArgs {
     /// invented).
     #[arg(long, requires = "l1_rpc")]
     portal: Option<alloy_primitives::Address>,
+    /// The chain's sequencing window in L1 blocks (`[l1] sequencing_window`): a block whose
+    /// batch reached L1 later must be its origin's deposit-only block, and origins past it
+    /// with no batch get theirs.
+    #[arg(long, default_value_t = 3600, requires = "portal")]
+    sequencing_window: u64,
     /// Read the batches from a node's `ordo_getBatch` instead of L1.
     #[arg(long)]
     batches_rpc: Option<String>,
@@ -553,7 +558,11 @@ fn main() -> eyre::Result<()> {
                 args.sequencer,
                 args.portal
                     .zip(args.l1_rpc.clone())
-                    .map(|(p, url)| (url, p)),
+                    .map(|(portal, l1_rpc)| ordo_derive::DepositCheck {
+                        l1_rpc,
+                        portal,
+                        window: args.sequencing_window,
+                    }),
                 args.plugin_dir.as_deref(),
             ))?;
             Ok(())

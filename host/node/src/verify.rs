@@ -19,7 +19,7 @@ pub async fn run(
     source: &FrameSource,
     compare_rpc: Option<&str>,
     sequencer: Option<alloy_primitives::Address>,
-    deposits: Option<(String, alloy_primitives::Address)>,
+    deposits: Option<ordo_derive::DepositCheck>,
     plugin_dir: Option<&Path>,
 ) -> eyre::Result<Vec<Applied>> {
     let checks_deposits = deposits.is_some();
@@ -39,6 +39,15 @@ pub async fn run(
         Event::Applied(a) => println!(
             "batch {}: blocks {}..={} ok ({})",
             a.index, a.first_block, a.last_block, a.last_hash
+        ),
+        Event::DepositOnly {
+            block,
+            hash,
+            l1_block,
+            deposits,
+        } => println!(
+            "block {block}: deposit-only for L1 block {l1_block} ({deposits} deposits; its \
+             window passed with no batch) ({hash})"
         ),
     })
     .await?;

@@ -735,12 +735,27 @@ async fn a_deposit_seen_before_a_kill_is_included_once_after_the_restart() -> Re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_halt_past_the_window_the_sequencer_includes_the_deposit_in_a_deposit_only_block()
+async fn after_a_halt_past_the_window_derivation_and_the_sequencer_make_the_same_deposit_block()
 -> Result<()> {
     use alloy::primitives::U256;
-    let anvil = Anvil::spawn().await;
+    // L1 blocks every second, on the clock: with one per posted batch, anvil's timestamps
+    // would run ahead of the L2's, and an origin may not be newer than its L2 block.
+    let anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
+        block_time: Some(1),
+        ..Default::default()
+    })
+    .await;
     let dir = tempfile::tempdir()?;
-    let node = depositing_node_with(&anvil, dir.path(), 300, &["l1.sequencing_window=3"]).await?;
+    // Many batches in flight: one batch per L1 block would fall behind the L2's blocks
+    // (deposit-only blocks are old at once, so each closes a batch), and their origins'
+    // windows with them.
+    let node = depositing_node_with(
+        &anvil,
+        dir.path(),
+        300,
+        &["l1.sequencing_window=20", "l1.max_in_flight=16"],
+    )
+    .await?;
     node.logs()
         .guard(GUARD, async {
             let (portal, reader) = portal_of(&node, &anvil).await?;
@@ -752,6 +767,20 @@ async fn after_a_halt_past_the_window_the_sequencer_includes_the_deposit_in_a_de
             }
             let admin = node.admin()?;
             admin.ok("admin_halt", json!(["window drill"])).await?;
+            // Everything sealed before the halt reaches L1.
+            let head = parse_quantity(&rpc.ok("eth_blockNumber", json!([])).await?)?;
+            loop {
+                let status = rpc.ok("ordo_nodeStatus", json!([])).await?;
+                let last = &status["batches"][0];
+                if last["lastBlock"] == json!(head) && last["status"] == "confirmed" {
+                    break;
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "never posted: {status}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             let (user, l1) = fresh_l1_account(&anvil, 100_000_000_000_000_000_000).await?;
             let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
                 .depositTransaction(
@@ -766,18 +795,57 @@ async fn after_a_halt_past_the_window_the_sequencer_includes_the_deposit_in_a_de
                 .await?
                 .get_receipt()
                 .await?;
-            // The window (3 L1 blocks) passes while the sequencer is halted.
-            anvil.mine(5).await;
+            // The window (20 L1 blocks) passes while the sequencer is halted.
+            anvil.mine(25).await;
             let hash = l2_hash_of(&reader, &receipt).await?;
-            ensure!(
-                rpc.ok("eth_getTransactionReceipt", json!([hash]))
-                    .await?
-                    .is_null(),
-                "included while halted"
+            let absent = rpc.ok("eth_getTransactionReceipt", json!([hash])).await?;
+            ensure!(absent.is_null(), "included while halted");
+
+            // Derivation from L1 alone puts the deposit in a deposit-only block.
+            let args: Vec<String> = [
+                "--dev",
+                "--l1-rpc",
+                &anvil.url(),
+                "--batch-inbox",
+                &INBOX.to_string(),
+                "--batcher",
+                &Anvil::dev_key(4).address().to_string(),
+                "--portal",
+                &portal.to_string(),
+                "--sequencing-window",
+                "20",
+                "--compare-rpc",
+                &node.http_url(),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let run = ordo_verify_ok(&args)?;
+            let forced = format!(
+                "deposit-only for L1 block {} (1 deposits",
+                receipt.block_number.unwrap_or_default()
             );
+            let line = run
+                .stdout
+                .lines()
+                .find(|l| l.contains(&forced))
+                .ok_or_else(|| eyre!("no deposit-only block for the deposit:\n{}", run.stdout))?;
+            let derived = line
+                .rsplit('(')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(')')
+                .to_string();
+
+            // Resumed, the sequencer builds that very block.
             admin.ok("admin_resume", json!([])).await?;
             let r = l2_receipt(&node, hash).await?;
             ensure!(r["status"] == "0x1", "{r}");
+            ensure!(
+                r["blockHash"] == json!(derived),
+                "derived {derived}, sequenced {r}"
+            );
             let block = rpc
                 .ok("eth_getBlockByHash", json!([r["blockHash"], false]))
                 .await?;
@@ -790,12 +858,8 @@ async fn after_a_halt_past_the_window_the_sequencer_includes_the_deposit_in_a_de
                 .ok("ordo_getBlockProvenance", json!([block["number"]]))
                 .await?;
             ensure!(p["policy"] == "deposit-only", "{p}");
-            ensure!(
-                p["l1Origin"]["number"]
-                    == json!(format!("{:#x}", receipt.block_number.unwrap_or_default())),
-                "{p}"
-            );
-            // Then the chain goes on with ordered blocks, and it still verifies from L1.
+
+            // Then the chain goes on with ordered blocks, and it verifies end to end.
             let l2 = node.provider(&dev_signer(0));
             let tx = alloy::rpc::types::TransactionRequest::default()
                 .to(random_address())
@@ -807,25 +871,7 @@ async fn after_a_halt_past_the_window_the_sequencer_includes_the_deposit_in_a_de
                 .ok("ordo_getBlockProvenance", json!([format!("{later:#x}")]))
                 .await?;
             ensure!(p["policy"] != "deposit-only", "{p}");
-            let (url, inbox, batcher, portal) = (
-                anvil.url(),
-                INBOX.to_string(),
-                Anvil::dev_key(4).address().to_string(),
-                portal.to_string(),
-            );
-            ordo_verify_ok(&[
-                "--dev",
-                "--l1-rpc",
-                &url,
-                "--batch-inbox",
-                &inbox,
-                "--batcher",
-                &batcher,
-                "--portal",
-                &portal,
-                "--compare-rpc",
-                &node.http_url(),
-            ])?;
+            ordo_verify_ok(&args)?;
             Ok(())
         })
         .await

@@ -24,10 +24,13 @@
 //!       execute (a block that would skip one is not the sequencer's);
 //!    5. the rebuilt hashes chain and the last block's hash and state root must equal the
 //!       header's; each block is stored in the deriver's own datadir;
-//! 4. with [`VerifyOptions::deposits`] (an L1 and the portal), each block's deposits are
-//!    checked against the portal's logs on L1 alone (deposits.rs): a block whose origin
-//!    (its extra data) moved starts with exactly that L1 block's deposits and its origin
-//!    follows the previous one on L1; no other block holds a deposit;
+//! 4. with [`VerifyOptions::deposits`] (an L1, the portal, the sequencing window), each
+//!    block's deposits are checked against the portal's logs on L1 alone (deposits.rs): a
+//!    block whose origin (its extra data) moved starts with exactly that L1 block's
+//!    deposits and its origin follows the previous one on L1; no other block holds a
+//!    deposit; a block whose batch landed after its origin's window must be that origin's
+//!    deposit-only block; and past the last batch, every origin whose window has passed
+//!    gets its deposit-only block ([`Deriver::apply_deposit_only`]);
 //! 5. with [`VerifyOptions::compare_rpc`], each rebuilt block's hash is compared with that
 //!    node's, and with [`VerifyOptions::sequencer`] the node's signature over it must be the
 //!    sequencer's ([`ordo_primitives::block_signer`]);

@@ -472,6 +472,55 @@ async fn a_deposit_from_an_l1_contract_calls_an_l2_contract_as_the_contracts_ali
                 .ok("eth_getBalance", json!([store, "latest"]))
                 .await?;
             ensure!(held == "0x7", "{held}");
+
+            // A deposit whose call reverts: included with status 0, its mint kept, the
+            // sender's nonce bumped. The L2 contract: REVERT(0, 0).
+            let reverter_init = alloy::hex::decode("6005600c60003960056000f360006000fd")?;
+            let reverter = wait_receipt(
+                &l2,
+                *l2.send_transaction(TransactionRequest::default().with_deploy_code(reverter_init))
+                    .await?
+                    .tx_hash(),
+                crate::RECEIPT,
+            )
+            .await?
+            .contract_address
+            .ok_or_else(|| eyre!("no reverter"))?;
+            let sender = Anvil::dev_key(6).address();
+            let balance_before = node
+                .rpc()
+                .ok("eth_getBalance", json!([sender, "latest"]))
+                .await?;
+            let nonce_before = node
+                .rpc()
+                .ok("eth_getTransactionCount", json!([sender, "latest"]))
+                .await?;
+            let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
+                .depositTransaction(reverter, U256::ZERO, 100_000, false, Default::default())
+                .value(U256::from(3))
+                .send()
+                .await?
+                .get_receipt()
+                .await?;
+            let r = l2_receipt(&node, l2_hash_of(&reader, &receipt).await?).await?;
+            ensure!(r["status"] == "0x0" && r["from"] == json!(sender), "{r}");
+            let balance_after = node
+                .rpc()
+                .ok("eth_getBalance", json!([sender, "latest"]))
+                .await?;
+            let nonce_after = node
+                .rpc()
+                .ok("eth_getTransactionCount", json!([sender, "latest"]))
+                .await?;
+            let wei = |v: &Value| serde_json::from_value::<U256>(v.clone());
+            ensure!(
+                wei(&balance_after)? - wei(&balance_before)? == U256::from(3),
+                "the mint stays: {balance_before} -> {balance_after}"
+            );
+            ensure!(
+                parse_quantity(&nonce_after)? == parse_quantity(&nonce_before)? + 1,
+                "{nonce_before} -> {nonce_after}"
+            );
             Ok(())
         })
         .await

@@ -355,13 +355,27 @@ impl NodeApi {
         let tx = crate::convert::decode_block_tx(raw)?;
         // A deposit pays nothing: OP nodes answer a gas price of zero for it.
         let effective = tx.effective_gas_price(block.header.base_fee_per_gas);
+        // A deposit's nonce and receipt version are in its receipt (none yet for a block
+        // still being stored).
+        let deposit = if tx.is_deposit() {
+            self.storage
+                .receipts(block.number())
+                .map_err(storage_err)?
+                .and_then(|r| r.get(index).map(|r| r.receipt.clone()))
+        } else {
+            None
+        };
         Ok(Some(ordo_rpc::RpcTransaction {
-            inner: Recovered::new_unchecked(tx, block.senders[index]),
-            block_hash: Some(block.hash),
-            block_number: Some(block.number()),
-            transaction_index: Some(index as u64),
-            effective_gas_price: Some(effective),
-            block_timestamp: Some(block.header.timestamp),
+            inner: alloy_rpc_types_eth::Transaction {
+                inner: Recovered::new_unchecked(tx, block.senders[index]),
+                block_hash: Some(block.hash),
+                block_number: Some(block.number()),
+                transaction_index: Some(index as u64),
+                effective_gas_price: Some(effective),
+                block_timestamp: Some(block.header.timestamp),
+            },
+            deposit_nonce: deposit.as_ref().and_then(|r| r.deposit_nonce()),
+            deposit_receipt_version: deposit.as_ref().and_then(|r| r.deposit_receipt_version()),
         }))
     }
 

@@ -10,7 +10,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{
     AccessListResult, Block, BlockOverrides, EIP1186AccountProofResponse, FeeHistory, Filter,
-    Header, Log, Transaction, TransactionReceipt, TransactionRequest, state::StateOverride,
+    Header, Log, TransactionReceipt, TransactionRequest, state::StateOverride,
 };
 use alloy_serde::JsonStorageKey;
 use tokio::sync::broadcast;
@@ -22,10 +22,10 @@ use crate::BackendError;
 /// serialize exactly as with Ethereum's envelope).
 pub type RpcReceipt = TransactionReceipt<op_alloy_consensus::OpReceiptEnvelope<Log>>;
 
-/// A transaction as the RPC returns it: OP Stack's envelope, so a deposit (type 0x7E) shows
-/// `sourceHash`, `mint` and `isSystemTx` as OP nodes show it (signed types serialize exactly
-/// as with Ethereum's envelope).
-pub type RpcTransaction = Transaction<op_alloy_consensus::OpTxEnvelope>;
+/// A transaction as the RPC returns it: OP Stack's, so a deposit (type 0x7E) shows
+/// `sourceHash`, `mint`, `isSystemTx`, its `nonce` and `depositReceiptVersion` as OP nodes
+/// show it (signed types serialize exactly as with Ethereum's envelope).
+pub type RpcTransaction = op_alloy_rpc_types::Transaction;
 
 /// A block as the RPC returns it.
 pub type RpcBlock = Block<RpcTransaction>;

@@ -359,6 +359,13 @@ async fn deposits_on_l1_land_first_in_their_origins_l2_block_and_a_failing_one_k
             tx["sourceHash"].is_string() && tx["transactionIndex"] == "0x0",
             "{tx}"
         );
+        // As op-geth answers: the deposit nonce, the receipt version, no gas price.
+        ensure!(
+            tx["nonce"] == "0x0" && tx["depositReceiptVersion"] == "0x1" && tx["gasPrice"] == "0x0",
+            "{tx}"
+        );
+        let second_tx = rpc.ok("eth_getTransactionByHash", json!([h2])).await?;
+        ensure!(second_tx["nonce"] == "0x1", "{second_tx}");
         let block = rpc
             .ok("eth_getBlockByHash", json!([r1["blockHash"], false]))
             .await?;

@@ -52,7 +52,9 @@ impl EthBlocks for NodeApi {
             ))));
         }
         if let Some((tip, index)) = self.in_flight(&hash) {
-            return Ok(self.rpc_tx(&tip, index)?.map(|tx| pending_tx(tx.inner)));
+            return Ok(self
+                .rpc_tx(&tip, index)?
+                .map(|tx| pending_tx(tx.inner.inner)));
         }
         // Its block may have become the head while this looked elsewhere.
         match self.storage.tx_location(&hash).map_err(storage_err)? {
@@ -158,11 +160,15 @@ impl EthBlocks for NodeApi {
 /// A transaction not (yet) in a stored block.
 fn pending_tx(inner: Recovered<op_alloy_consensus::OpTxEnvelope>) -> ordo_rpc::RpcTransaction {
     ordo_rpc::RpcTransaction {
-        inner,
-        block_hash: None,
-        block_number: None,
-        transaction_index: None,
-        effective_gas_price: None,
-        block_timestamp: None,
+        inner: alloy_rpc_types_eth::Transaction {
+            inner,
+            block_hash: None,
+            block_number: None,
+            transaction_index: None,
+            effective_gas_price: None,
+            block_timestamp: None,
+        },
+        deposit_nonce: None,
+        deposit_receipt_version: None,
     }
 }

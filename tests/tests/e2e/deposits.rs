@@ -71,6 +71,34 @@ async fn fresh_l1_account(
     Ok((user, l1))
 }
 
+/// A fresh L1 account deposits `mint` wei to its own L2 address (50,000 gas): the account
+/// and the L1 receipt.
+async fn deposit_to_self(
+    anvil: &Anvil,
+    portal: Address,
+    mint: u64,
+) -> Result<(
+    alloy::signers::local::PrivateKeySigner,
+    alloy::rpc::types::TransactionReceipt,
+)> {
+    use alloy::primitives::U256;
+    let (user, l1) = fresh_l1_account(anvil, 100_000_000_000_000_000_000).await?;
+    let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
+        .depositTransaction(
+            user.address(),
+            U256::ZERO,
+            50_000,
+            false,
+            Default::default(),
+        )
+        .value(U256::from(mint))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    Ok((user, receipt))
+}
+
 #[tokio::test]
 async fn ordo_l1_deploy_puts_the_portal_on_l1_and_prints_its_config_lines() -> Result<()> {
     let anvil = Anvil::spawn().await;
@@ -743,27 +771,13 @@ async fn viems_op_stack_deposit_finds_its_l2_transaction_on_ordo() -> Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deposit_seen_before_a_kill_is_included_once_after_the_restart() -> Result<()> {
-    use alloy::primitives::U256;
     let anvil = Anvil::spawn().await;
     let dir = tempfile::tempdir()?;
     let mut node = depositing_node(&anvil, dir.path()).await?;
     let logs = node.logs();
     logs.guard(GUARD, async {
         let (portal, reader) = portal_of(&node, &anvil).await?;
-        let (user, l1) = fresh_l1_account(&anvil, 100_000_000_000_000_000_000).await?;
-        let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
-            .depositTransaction(
-                user.address(),
-                U256::ZERO,
-                50_000,
-                false,
-                Default::default(),
-            )
-            .value(U256::from(1234))
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
+        let (user, receipt) = deposit_to_self(&anvil, portal, 1234).await?;
         // Killed as soon as L1 has the deposit: whether or not the block with it was sealed.
         node.kill();
         node.start_again().await?;
@@ -837,20 +851,7 @@ async fn after_a_halt_past_the_window_derivation_and_the_sequencer_make_the_same
                 );
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            let (user, l1) = fresh_l1_account(&anvil, 100_000_000_000_000_000_000).await?;
-            let receipt = ordo_l1::OrdoPortal::new(portal, &l1)
-                .depositTransaction(
-                    user.address(),
-                    U256::ZERO,
-                    50_000,
-                    false,
-                    Default::default(),
-                )
-                .value(U256::from(99))
-                .send()
-                .await?
-                .get_receipt()
-                .await?;
+            let (_, receipt) = deposit_to_self(&anvil, portal, 99).await?;
             // The window (20 L1 blocks) passes while the sequencer is halted.
             anvil.mine(25).await;
             let hash = l2_hash_of(&reader, &receipt).await?;

@@ -213,14 +213,14 @@ impl NodeApi {
                 .map_err(storage_err)?
                 .filter(|n| *n <= head),
             BlockId::Number(BlockNumberOrTag::Number(n)) => (n <= head).then_some(n),
-            BlockId::Number(tag) => Some(self.tag_number(tag, head)),
+            BlockId::Number(tag) => Some(self.resolve_tag(tag, head)),
         })
     }
 
     /// The block a tag names, given the head: `safe` and `finalized` are what L1 vouches
     /// for ([`ordo_batcher::Batcher::settled_heads`]: genesis until a batch confirms);
     /// `pending` has no separate block here, as on op-geth.
-    pub(crate) fn tag_number(&self, tag: BlockNumberOrTag, head: u64) -> u64 {
+    pub(crate) fn resolve_tag(&self, tag: BlockNumberOrTag, head: u64) -> u64 {
         match tag {
             BlockNumberOrTag::Number(n) => n,
             BlockNumberOrTag::Earliest => 0,
@@ -230,7 +230,7 @@ impl NodeApi {
         }
     }
 
-    /// `(safe, finalized)`: see [`Self::tag_number`].
+    /// `(safe, finalized)`: see [`Self::resolve_tag`].
     pub(crate) fn settled_heads(&self) -> (u64, u64) {
         self.batcher.get().map_or((0, 0), |b| b.settled_heads())
     }

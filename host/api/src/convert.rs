@@ -73,16 +73,7 @@ pub(crate) fn rpc_receipt(
         .transactions
         .get(index)
         .ok_or_else(|| BackendError::internal("receipt without tx"))?;
-    let to = if ordo_primitives::is_deposit(raw) {
-        ordo_primitives::DepositTx::decode(raw)
-            .map_err(|_| BackendError::internal("corrupt stored tx"))?
-            .tx
-            .to
-            .to()
-            .copied()
-    } else {
-        decode_tx(raw)?.to()
-    };
+    let to = decode_block_tx(raw)?.to();
     let tx_hash = block.tx_hashes[index];
     let logs = receipt_logs(block, index, r);
     let mut logs_iter = logs.into_iter();

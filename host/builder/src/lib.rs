@@ -577,17 +577,25 @@ impl Builder {
         }
         // Room for the overdue transactions the policy left out: the policy's items that
         // would eat into it wait for a later block.
-        let mut ordered = vec![false; candidates.len()];
-        for &i in &order {
-            ordered[i as usize] = true;
-        }
-        let reserve: u64 = candidates
-            .iter()
-            .zip(&overdue)
-            .zip(&ordered)
-            .filter(|((_, due), ordered)| **due && !**ordered)
-            .map(|((c, _), _)| c.gas_limit())
-            .fold(0, u64::saturating_add);
+        let reserve = if overdue.contains(&true) {
+            let due_gas = |i: usize| {
+                if overdue[i] {
+                    candidates[i].gas_limit()
+                } else {
+                    0
+                }
+            };
+            let due: u64 = (0..candidates.len())
+                .map(due_gas)
+                .fold(0, u64::saturating_add);
+            let ordered: u64 = order
+                .iter()
+                .map(|&i| due_gas(i as usize))
+                .fold(0, u64::saturating_add);
+            due.saturating_sub(ordered)
+        } else {
+            0
+        };
         for item in &items {
             let gas = match item {
                 BlockItem::Deposit(_) => 0,

@@ -6,11 +6,9 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::{Address, keccak256};
+use alloy_primitives::Address;
 use ordo_exec::{BlockItem, BlockParams};
-use ordo_primitives::{
-    BlockRecord, PooledTx, alloy_consensus::TxEnvelope, alloy_eips::eip2718::Decodable2718,
-};
+use ordo_primitives::{BlockRecord, PooledTx};
 
 use crate::{Applied, Builder, BuilderError, Replicator, StagedGuard, Staging};
 
@@ -220,21 +218,8 @@ fn block_txs(block: &BlockRecord) -> Result<Vec<BlockItem>, BuilderError> {
         .iter()
         .zip(&block.senders)
         .map(|(raw, sender)| {
-            let bad = |e: ordo_primitives::alloy_eips::eip2718::Eip2718Error| {
-                BuilderError::Replicated(format!("block {}: {e}", block.number()))
-            };
-            if ordo_primitives::is_deposit(raw) {
-                return Ok(BlockItem::Deposit(Arc::new(
-                    ordo_primitives::DepositTx::decode(raw).map_err(bad)?,
-                )));
-            }
-            let tx = TxEnvelope::decode_2718_exact(raw).map_err(bad)?;
-            Ok(BlockItem::Tx(Arc::new(PooledTx {
-                tx,
-                sender: *sender,
-                hash: keccak256(raw),
-                encoded: raw.clone(),
-            })))
+            BlockItem::from_body(raw, Some(*sender))
+                .map_err(|e| BuilderError::Replicated(format!("block {}: {e}", block.number())))
         })
         .collect()
 }

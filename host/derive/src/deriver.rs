@@ -9,8 +9,7 @@ use alloy_primitives::B256;
 use ordo_exec::{BlockItem, BlockParams, Executor, StateDb};
 use ordo_hooks::BatchCodecs;
 use ordo_primitives::{
-    BatchFrame, BatchPayload, BlockRecord, CODEC_NONE, ChainSpec, DecodeError, DepositTx,
-    Provenance, decode_raw_tx, is_deposit,
+    BatchFrame, BatchPayload, BlockRecord, CODEC_NONE, ChainSpec, DepositTx, Provenance,
 };
 use ordo_storage::Storage;
 
@@ -232,20 +231,12 @@ impl Deriver {
                 .iter()
                 .enumerate()
                 .map(|(tx, raw)| {
-                    let bad = |source| DeriveError::BadTx {
+                    BlockItem::from_body(raw, None).map_err(|source| DeriveError::BadTx {
                         index,
                         block: block.number,
                         tx,
                         source,
-                    };
-                    if is_deposit(raw) {
-                        return DepositTx::decode(raw)
-                            .map(|d| BlockItem::Deposit(Arc::new(d)))
-                            .map_err(|e| bad(DecodeError::Malformed(e.to_string())));
-                    }
-                    decode_raw_tx(raw)
-                        .map(|t| BlockItem::Tx(Arc::new(t)))
-                        .map_err(bad)
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let params = BlockParams {

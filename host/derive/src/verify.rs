@@ -88,17 +88,17 @@ pub async fn verify(
     if options.sequencer.is_some() && options.compare_rpc.is_none() {
         return Err(DeriveError::SequencerWithoutCompare);
     }
-    let landed = source.frames_landed().await?;
-    let frames: Vec<Vec<u8>> = landed.iter().map(|(f, _)| f.clone()).collect();
+    let (frames, landed): (Vec<Vec<u8>>, Vec<Option<u64>>) =
+        source.frames_landed().await?.into_iter().unzip();
     if frames.is_empty() {
         return Err(DeriveError::NoBatches);
     }
-    // Where each frame landed on L1, by its position in `frames`.
+    // Where a frame (one of `frames`, as ordered) landed on L1.
     let landed_at = |frame: &[u8]| {
         frames
             .iter()
             .position(|f| f.as_ptr() == frame.as_ptr())
-            .and_then(|i| landed[i].1)
+            .and_then(|i| landed[i])
     };
     let mut deriver = Deriver::open(config, codecs)?;
     let node = options.compare_rpc.as_deref().map(client).transpose()?;
@@ -115,12 +115,13 @@ pub async fn verify(
         .transpose()
         .map_err(|e| DeriveError::Malformed(format!("the L1 for deposits: {e}")))?;
     let mut applied = Vec::with_capacity(ordered.frames.len());
+    let mut seen = None;
     for frame in ordered.frames {
         let at = landed_at(frame);
         let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
         if let Some((portal, window)) = &portal {
             for n in a.first_block..=a.last_block {
-                check_deposits(portal, &deriver, n, at.map(|l| (l, *window))).await?;
+                check_deposits(portal, &deriver, n, at.map(|l| (l, *window)), &mut seen).await?;
             }
         }
         if let Some(node) = &node {
@@ -141,15 +142,16 @@ pub async fn verify(
 }
 
 /// Derived block `n` keeps the deposits rule ([`crate::deposits`]), with its origin's
-/// deposits read from L1.
-/// With `window` = (the L1 block its batch landed in, the window), also the sequencing
-/// window: a block whose batch landed after its origin's window must be that origin's
-/// deposit-only block.
+/// deposits read from L1; with `window` = (the L1 block its batch landed in, the window),
+/// also the sequencing window: a block whose batch landed after its origin's window must be
+/// that origin's deposit-only block. `seen` keeps the last origin looked up on L1, so a run
+/// of blocks with one origin asks L1 once.
 async fn check_deposits(
     portal: &ordo_l1::DepositReader,
     deriver: &Deriver,
     n: u64,
     window: Option<(u64, u64)>,
+    seen: &mut Option<ordo_l1::L1BlockRef>,
 ) -> Result<(), DeriveError> {
     let l1 = |e: ordo_l1::PortalError| DeriveError::Malformed(format!("L1: {e}"));
     let block = deriver
@@ -161,44 +163,36 @@ async fn check_deposits(
     };
     let parent = parent_block.as_ref().and_then(deposits::origin_of);
     let origin = deposits::origin_of(&block);
-    if let (Some((landed, window)), Some(hash), Some(parent_block)) =
-        (window, origin, parent_block.as_ref())
-    {
-        let at = portal
-            .block_by_hash(hash)
-            .await
-            .map_err(l1)?
-            .ok_or_else(|| DeriveError::Deposits {
-                block: n,
-                why: format!("its L1 origin {hash} is not on L1"),
-            })?;
-        if at.origin.number.saturating_add(window) < landed {
-            deposits::check_deposit_only(&block, parent_block, &at.origin)
-                .map_err(|why| DeriveError::Deposits { block: n, why })?;
+    let at = match origin {
+        Some(hash) if seen.is_some_and(|s| s.origin.hash == hash) => *seen,
+        Some(hash) => {
+            *seen = portal.block_by_hash(hash).await.map_err(l1)?;
+            *seen
         }
+        None => None,
+    };
+    if let (Some((landed, window)), Some(at), Some(parent_block)) =
+        (window, at, parent_block.as_ref())
+        && at.origin.number.saturating_add(window) < landed
+    {
+        deposits::check_deposit_only(&block, parent_block, &at.origin)
+            .map_err(|why| DeriveError::Deposits { block: n, why })?;
     }
-    let on_l1 = match origin {
-        Some(hash) if origin != parent => match portal.block_by_hash(hash).await.map_err(l1)? {
-            Some(at) => Some(deposits::OriginOnL1 {
-                parent_hash: at.parent_hash,
-                deposits: portal
-                    .deposits_in(hash)
-                    .await
-                    .map_err(l1)?
-                    .iter()
-                    .map(|log| {
-                        log.to_tx()
-                            .map(|tx| ordo_primitives::DepositTx::new(tx).encoded)
-                            .map_err(|e| DeriveError::Deposits {
-                                block: n,
-                                why: e.to_string(),
-                            })
-                    })
-                    .collect::<Result<_, _>>()?,
-            }),
-            None => None,
-        },
-        _ => None,
+    let on_l1 = match at.filter(|_| origin != parent) {
+        Some(at) => Some(deposits::OriginOnL1 {
+            parent_hash: at.parent_hash,
+            deposits: portal
+                .deposit_txs_in(at.origin.hash)
+                .await
+                .map_err(|e| DeriveError::Deposits {
+                    block: n,
+                    why: e.to_string(),
+                })?
+                .into_iter()
+                .map(|d| d.encoded)
+                .collect(),
+        }),
+        None => None,
     };
     deposits::check(&block, parent, on_l1.as_ref())
         .map_err(|why| DeriveError::Deposits { block: n, why })
@@ -235,17 +229,13 @@ async fn force_deposits(
                 next.origin.number
             )));
         }
-        let deposits = portal
-            .deposits_in(next.origin.hash)
+        let deposits: Vec<_> = portal
+            .deposit_txs_in(next.origin.hash)
             .await
             .map_err(l1)?
-            .iter()
-            .map(|log| {
-                log.to_tx()
-                    .map(|tx| Arc::new(ordo_primitives::DepositTx::new(tx)))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| DeriveError::Malformed(e.to_string()))?;
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let count = deposits.len();
         let block = tokio::task::block_in_place(|| {
             deriver.apply_deposit_only(&next.origin, deposits).cloned()

@@ -162,6 +162,27 @@ pub enum BlockItem {
     Bundle(BundleItem),
 }
 
+impl BlockItem {
+    /// One transaction of a stored or posted block body as a plan item: a deposit (type
+    /// 0x7E), or a signed transaction with its `sender` when known (a stored block's), else
+    /// recovered (a batch's).
+    pub fn from_body(
+        raw: &Bytes,
+        sender: Option<Address>,
+    ) -> Result<Self, ordo_primitives::DecodeError> {
+        if ordo_primitives::is_deposit(raw) {
+            return DepositTx::decode(raw)
+                .map(|d| Self::Deposit(Arc::new(d)))
+                .map_err(|e| ordo_primitives::DecodeError::Malformed(e.to_string()));
+        }
+        let tx = match sender {
+            Some(sender) => ordo_primitives::decode_with_sender(raw, sender)?,
+            None => ordo_primitives::decode_raw_tx(raw)?,
+        };
+        Ok(Self::Tx(Arc::new(tx)))
+    }
+}
+
 /// A bundle in a block plan.
 #[derive(Debug, Clone)]
 pub struct BundleItem {

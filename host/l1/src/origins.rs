@@ -67,11 +67,7 @@ impl OriginFeed {
     /// Starts following L1 on the current runtime.
     pub fn start(config: OriginFeedConfig) -> Result<Self, PortalError> {
         let reader = DepositReader::new(&config.rpc_url, config.portal)?;
-        let url = config
-            .rpc_url
-            .parse()
-            .map_err(|_| PortalError::Url(crate::redact_url(&config.rpc_url)))?;
-        let provider: RootProvider = RootProvider::new_http(url);
+        let provider = crate::portal::l1_client(&config.rpc_url)?;
         let feed = Self {
             state: Default::default(),
             window: config.window,
@@ -194,16 +190,11 @@ async fn fetch_some(
                 config.confirmations
             )));
         }
-        let deposits = reader
-            .deposits_in(header.hash)
-            .await?
-            .iter()
-            .map(|log| {
-                log.to_tx()
-                    .map(|tx| Arc::new(DepositTx::new(tx)))
-                    .map_err(|e| FeedError::Broken(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let deposits: Vec<Arc<DepositTx>> = match reader.deposit_txs_in(header.hash).await {
+            Ok(txs) => txs.into_iter().map(Arc::new).collect(),
+            Err(PortalError::Deposit(e)) => return Err(FeedError::Broken(e.to_string())),
+            Err(e) => return Err(e.into()),
+        };
         if !deposits.is_empty() {
             info!(target: "ordo::l1", l1_block = number, deposits = deposits.len(), "deposits seen on L1");
         }

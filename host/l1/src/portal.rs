@@ -47,6 +47,9 @@ pub enum PortalError {
     Reverted { tx: B256 },
     #[error("the L1 block {0} is not known to L1 (any more): a reorg dropped it")]
     UnknownBlock(B256),
+    /// A portal log that makes no deposit (the portal never writes one).
+    #[error(transparent)]
+    Deposit(#[from] ordo_primitives::DepositError),
 }
 
 /// The portal's creation code.
@@ -55,6 +58,14 @@ pub fn portal_creation_code() -> Bytes {
     alloy::hex::decode(PORTAL_CREATION_CODE.trim())
         .map(Bytes::from)
         .unwrap_or_default()
+}
+
+/// A read-only client of the L1 at `rpc_url`.
+pub(crate) fn l1_client(rpc_url: &str) -> Result<RootProvider, PortalError> {
+    let url = rpc_url
+        .parse()
+        .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
+    Ok(RootProvider::new_http(url))
 }
 
 /// Deploys the portal from `signer`'s account on the L1 at `rpc_url` and waits for it to be
@@ -100,10 +111,7 @@ pub async fn deploy_portal(
 /// Whether the L1 at `rpc_url` holds code at `address` (a portal recorded earlier is still
 /// there, or the L1 was reset).
 pub async fn has_code(rpc_url: &str, address: Address) -> Result<bool, PortalError> {
-    let url = rpc_url
-        .parse()
-        .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
-    let provider: RootProvider = RootProvider::new_http(url);
+    let provider = l1_client(rpc_url)?;
     let code = tokio::time::timeout(DEPLOY_TIMEOUT, provider.get_code_at(address))
         .await
         .map_err(|_| PortalError::Timeout(DEPLOY_TIMEOUT))?
@@ -113,10 +121,7 @@ pub async fn has_code(rpc_url: &str, address: Address) -> Result<bool, PortalErr
 
 /// The chain id of the L1 at `rpc_url`.
 pub async fn l1_chain_id(rpc_url: &str) -> Result<u64, PortalError> {
-    let url = rpc_url
-        .parse()
-        .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
-    let provider: RootProvider = RootProvider::new_http(url);
+    let provider = l1_client(rpc_url)?;
     tokio::time::timeout(Duration::from_secs(10), provider.get_chain_id())
         .await
         .map_err(|_| PortalError::Timeout(Duration::from_secs(10)))?
@@ -153,11 +158,8 @@ pub struct DepositReader {
 impl DepositReader {
     /// A reader of `portal`'s logs through the L1 at `rpc_url`.
     pub fn new(rpc_url: &str, portal: Address) -> Result<Self, PortalError> {
-        let url = rpc_url
-            .parse()
-            .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
         Ok(Self {
-            provider: RootProvider::new_http(url),
+            provider: l1_client(rpc_url)?,
             portal,
         })
     }
@@ -188,6 +190,19 @@ impl DepositReader {
             .await
             .map_err(rpc)?;
         Ok((block.map(|b| L1BlockRef::of(&b.header)), head))
+    }
+
+    /// The deposit transactions the portal's logs in the L1 block `hash` make on L2, in log
+    /// order.
+    pub async fn deposit_txs_in(
+        &self,
+        hash: B256,
+    ) -> Result<Vec<ordo_primitives::DepositTx>, PortalError> {
+        self.deposits_in(hash)
+            .await?
+            .iter()
+            .map(|log| Ok(ordo_primitives::DepositTx::new(log.to_tx()?)))
+            .collect()
     }
 
     /// Every deposit the portal logged in the L1 block `hash`, in log order. Asked by hash,

@@ -55,7 +55,8 @@ pub async fn dev_portal(config: &NodeConfig) -> eyre::Result<Option<Address>> {
         .await
         .wrap_err("deploying the deposit portal on L1")?;
     std::fs::create_dir_all(&config.datadir)?;
-    write_durably(&file, format!("{portal}\n").as_bytes())
+    // Through a temporary file and fsynced: a crash leaves no half-written record.
+    crate::secret_file::write_private(&file, format!("{portal}\n").as_bytes())
         .wrap_err_with(|| format!("recording the portal in {}", file.display()))?;
     tracing::info!(target: "ordo::l1", %portal, "deployed the deposit portal on L1");
     Ok(Some(portal))
@@ -71,20 +72,6 @@ fn read_recorded(file: &Path) -> eyre::Result<Option<Address>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).wrap_err_with(|| format!("reading {}", file.display())),
     }
-}
-
-/// Writes `bytes` to `file` so that a crash leaves the old file or the whole new one.
-fn write_durably(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = file.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, file)?;
-    if let Some(dir) = file.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 /// What `ordo_rollupConfig` answers, from the configuration (the L1 chain id comes later,

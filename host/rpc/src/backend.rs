@@ -81,6 +81,16 @@ pub trait EthBlocks: Send + Sync + 'static {
     /// The number of the latest sealed block (`eth_blockNumber`).
     fn head_number(&self) -> u64;
 
+    /// The block a tag names now (`safe` and `finalized` are the chain's own; by default
+    /// every tag but a number and `earliest` is the head).
+    fn tag_number(&self, tag: BlockNumberOrTag) -> u64 {
+        match tag {
+            BlockNumberOrTag::Number(n) => n,
+            BlockNumberOrTag::Earliest => 0,
+            _ => self.head_number(),
+        }
+    }
+
     /// A block with its transactions as hashes (`full_txs == false`) or full objects.
     fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<RpcBlock>>;
 

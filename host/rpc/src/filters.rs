@@ -234,7 +234,7 @@ impl FilterManager {
                 Kind::Logs { filter, next } => {
                     let from = *next;
                     *next = (*next).max(head.saturating_add(1));
-                    match log_range(filter, from, head) {
+                    match log_range(filter, from, head, |t| backend.tag_number(t)) {
                         Some((from, to)) => {
                             let mut ranged = (**filter).clone();
                             ranged.block_option = FilterBlockOption::Range {
@@ -404,7 +404,13 @@ enum Work {
 /// The numeric block range `[from, to]` a log filter should scan now, given the first
 /// unreported block and the head; `None` if empty. A `blockHash` filter reports no changes
 /// (its logs are available through `eth_getFilterLogs`).
-fn log_range(filter: &Filter, next: u64, head: u64) -> Option<(u64, u64)> {
+/// `tag` resolves a block tag to its number now (`safe`, `finalized`).
+fn log_range(
+    filter: &Filter,
+    next: u64,
+    head: u64,
+    tag: impl Fn(BlockNumberOrTag) -> u64,
+) -> Option<(u64, u64)> {
     let FilterBlockOption::Range {
         from_block,
         to_block,
@@ -413,13 +419,12 @@ fn log_range(filter: &Filter, next: u64, head: u64) -> Option<(u64, u64)> {
         return None;
     };
     let from = match from_block {
-        Some(BlockNumberOrTag::Number(n)) => next.max(*n),
-        _ => next,
+        None | Some(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending) => next,
+        Some(t) => next.max(tag(*t)),
     };
     let to = match to_block {
-        Some(BlockNumberOrTag::Number(n)) => head.min(*n),
-        Some(BlockNumberOrTag::Earliest) => 0,
-        _ => head,
+        None | Some(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending) => head,
+        Some(t) => head.min(tag(*t)),
     };
     (from <= to).then_some((from, to))
 }
@@ -443,15 +448,32 @@ mod tests {
     #[test]
     fn log_range_clamps_to_the_filter_and_head() {
         let open = Filter::new();
-        assert_eq!(log_range(&open, 5, 9), Some((5, 9)));
-        assert_eq!(log_range(&open, 10, 9), None);
+        assert_eq!(log_range(&open, 5, 9, plain), Some((5, 9)));
+        assert_eq!(log_range(&open, 10, 9, plain), None);
         let bounded = Filter::new().from_block(7u64).to_block(8u64);
-        assert_eq!(log_range(&bounded, 5, 9), Some((7, 8)));
-        assert_eq!(log_range(&bounded, 9, 12), None);
+        assert_eq!(log_range(&bounded, 5, 9, plain), Some((7, 8)));
+        assert_eq!(log_range(&bounded, 9, 12, plain), None);
         assert_eq!(
-            log_range(&Filter::new().at_block_hash(B256::ZERO), 1, 5),
+            log_range(&Filter::new().at_block_hash(B256::ZERO), 1, 5, plain),
             None
         );
+        // `safe` as the chain resolves it (here block 6): logs up to it, not the head.
+        let safe = |t: BlockNumberOrTag| match t {
+            BlockNumberOrTag::Safe => 6,
+            other => plain(other),
+        };
+        let to_safe = Filter::new().to_block(BlockNumberOrTag::Safe);
+        assert_eq!(log_range(&to_safe, 2, 9, safe), Some((2, 6)));
+        assert_eq!(log_range(&to_safe, 7, 9, safe), None);
+    }
+
+    /// Tags as a backend without its own `safe`/`finalized` resolves them.
+    fn plain(tag: BlockNumberOrTag) -> u64 {
+        match tag {
+            BlockNumberOrTag::Number(n) => n,
+            BlockNumberOrTag::Earliest => 0,
+            _ => 9,
+        }
     }
 
     #[test]

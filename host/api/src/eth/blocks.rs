@@ -21,6 +21,10 @@ impl EthBlocks for NodeApi {
         self.head().number()
     }
 
+    fn tag_number(&self, tag: ordo_primitives::alloy_eips::BlockNumberOrTag) -> u64 {
+        self.resolve_tag(tag, self.head().number())
+    }
+
     fn block(&self, id: BlockId, full_txs: bool) -> BackendResult<Option<ordo_rpc::RpcBlock>> {
         match self.block_record(id)? {
             Some(b) => Ok(Some(self.full_block(&b, full_txs)?)),

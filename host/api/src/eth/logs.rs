@@ -24,7 +24,7 @@ impl EthLogs for NodeApi {
                 to_block,
             } => {
                 let resolve = |tag: Option<BlockNumberOrTag>| -> u64 {
-                    self.tag_number(tag.unwrap_or_default(), head)
+                    self.resolve_tag(tag.unwrap_or_default(), head)
                 };
                 (resolve(from_block), resolve(to_block).min(head))
             }

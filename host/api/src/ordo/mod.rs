@@ -132,6 +132,7 @@ impl NodeApi {
                 )
             })
             .collect();
+        let (safe, finalized) = self.settled_heads();
         let v = serde_json::json!({
             "head": {
                 "number": head.number(),
@@ -140,8 +141,8 @@ impl NodeApi {
             },
             "halted": self.builder.halted().is_some(),
             "l1Origin": head.l1_origin.map(origin_view),
-            "safe": self.settled_heads().0,
-            "finalized": self.settled_heads().1,
+            "safe": safe,
+            "finalized": finalized,
             "mempool": { "pending": pool.pending, "queued": pool.queued },
             "batches": batches,
             "plugins": plugins,

@@ -1,13 +1,15 @@
 // Compiles the contracts Ordo deploys on L1 (and the ones its tests deploy) with the pinned
 // solc-js and writes, per contract, out/<Name>.bin (creation bytecode, hex, no 0x) and
-// out/<Name>.abi.json. Run through scripts/contracts, which installs the pinned solc.
+// out/<Name>.abi.json (and out/<Name>.runtime.bin for the L2 predeploys). Run through scripts/contracts, which installs the pinned solc.
 const fs = require("fs");
 const path = require("path");
 const solc = require("solc");
 
 const SOLC = "0.8.26";
 const dir = __dirname;
-const sources = ["OrdoPortal.sol", "test/DepositCaller.sol"];
+const sources = ["OrdoPortal.sol", "l2/L2ToL1MessagePasser.sol", "test/DepositCaller.sol"];
+// Contracts predeployed in the L2 genesis: their runtime code goes in out/<Name>.runtime.bin.
+const predeploys = ["L2ToL1MessagePasser"];
 
 if (!solc.version().startsWith(SOLC)) {
   console.error(`expected solc ${SOLC}, got ${solc.version()}`);
@@ -21,7 +23,7 @@ const input = {
   settings: {
     optimizer: { enabled: true, runs: 200 },
     evmVersion: "cancun",
-    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.methodIdentifiers"] } },
+    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"] } },
   },
 };
 const output = JSON.parse(solc.compile(JSON.stringify(input)));
@@ -36,6 +38,10 @@ for (const source of sources) {
       path.join(dir, "out", `${name}.abi.json`),
       JSON.stringify(contract.abi, null, 2) + "\n",
     );
+    if (predeploys.includes(name)) {
+      const runtime = contract.evm.deployedBytecode.object;
+      fs.writeFileSync(path.join(dir, "out", `${name}.runtime.bin`), runtime + "\n");
+    }
     console.log(`${name}: ${JSON.stringify(contract.evm.methodIdentifiers)}`);
   }
 }

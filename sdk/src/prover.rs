@@ -19,6 +19,8 @@ pub struct BatchHeader {
     pub last_block_hash: B256,
     /// State root after the last block.
     pub state_root: B256,
+    /// The last block's output root (OP's version 0), what L1 proves withdrawals against.
+    pub output_root: B256,
     /// Codec that produced the payload.
     pub codec_id: u32,
     /// Code hash of the compression plugin that produced the payload.
@@ -62,6 +64,7 @@ pub mod __export {
                 last_block: h.last_block,
                 last_block_hash: b256_from_wire(h.last_block_hash),
                 state_root: b256_from_wire(h.state_root),
+                output_root: b256_from_wire(h.output_root),
                 codec_id: h.codec_id,
                 codec_hash: b256_from_wire(h.codec_hash),
             }

@@ -10,7 +10,8 @@
 //! 3. encode the payload ([`BatchPayload`], versioned), compress it with the active codec
 //!    ([`BatchPlugins::codec`]) and check it decompresses back — on any failure the batch
 //!    is stored uncompressed ([`CODEC_NONE`]) and says so in its header;
-//! 4. call the prover hook on the header and the compressed bytes;
+//! 4. compute the last block's output root ([`ordo_storage::Storage::output`]) and call the
+//!    prover hook on the header (which carries it) and the compressed bytes;
 //! 5. store the [`BatchRecord`] (status `Built`) with one fsync; if that write fails, the
 //!    blocks stay in the open batch and the next tick seals them again.
 //!
@@ -483,12 +484,20 @@ impl Batcher {
             },
             None => (CODEC_NONE, B256::ZERO, raw.clone()),
         };
+        // From the stored block and state history: the batch's blocks are stored before
+        // they are batched.
+        let output_root = self
+            .storage
+            .output(last.number())?
+            .ok_or(BatcherError::MissingBlock(last.number()))?
+            .root;
         let header = BatchHeader {
             index,
             first_block,
             last_block: last.number(),
             last_block_hash: last.hash,
             state_root: last.header.state_root,
+            output_root,
             codec_id,
             codec_hash,
         };

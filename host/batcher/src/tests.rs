@@ -82,6 +82,15 @@ fn batches_close_on_size_cover_every_block_once_and_resume_after_a_restart() {
         let last = storage.block(h.last_block).unwrap().unwrap();
         assert_eq!(h.last_block_hash, last.hash);
         assert_eq!(h.state_root, last.header.state_root);
+        // No message passer in this state: its storage root is the empty trie's.
+        assert_eq!(
+            h.output_root,
+            ordo_primitives::output_root(
+                last.header.state_root,
+                alloy_trie::EMPTY_ROOT_HASH,
+                last.hash
+            )
+        );
         assert_eq!(p.blocks[0].txs.len(), 2);
         next = h.last_block + 1;
     }

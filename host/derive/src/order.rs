@@ -66,6 +66,7 @@ mod tests {
                 last_block: index + 1,
                 last_block_hash: B256::ZERO,
                 state_root: B256::ZERO,
+                output_root: B256::ZERO,
                 codec_id: CODEC_NONE,
                 codec_hash: B256::ZERO,
             },

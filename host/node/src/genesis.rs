@@ -7,7 +7,8 @@ use eyre::WrapErr;
 use ordo_primitives::{ChainSpec, GenesisAccount};
 
 /// Reads a geth genesis file: `config.chainId`, `alloc` (balance, nonce, code, storage),
-/// `gasLimit`, `baseFeePerGas`, `timestamp`, `extraData`.
+/// `gasLimit`, `baseFeePerGas`, `timestamp`, `extraData`; the predeploys (the message passer)
+/// join the allocation unless it has code at their addresses.
 pub fn from_geth_file(path: &Path) -> eyre::Result<ChainSpec> {
     let text = std::fs::read_to_string(path)
         .wrap_err_with(|| format!("reading genesis {}", path.display()))?;
@@ -44,7 +45,7 @@ pub fn from_geth_json(text: &str) -> eyre::Result<ChainSpec> {
             },
         );
     }
-    Ok(spec)
+    Ok(spec.with_predeploys())
 }
 
 #[cfg(test)]

@@ -141,6 +141,9 @@ pub struct BatchHeader {
     pub last_block_hash: B256,
     /// State root after the last block.
     pub state_root: B256,
+    /// The last block's output root (OP's version 0: state root, message passer storage
+    /// root, block hash), what the proposer posts to L1 and the prover attests.
+    pub output_root: B256,
     /// Codec that compressed the payload ([`CODEC_NONE`]: stored as is).
     pub codec_id: u32,
     /// Code hash of the compression plugin that produced it (zero: native).
@@ -441,6 +444,7 @@ mod tests {
                 last_block: 3,
                 last_block_hash: B256::repeat_byte(3),
                 state_root: B256::repeat_byte(0x55),
+                output_root: B256::repeat_byte(0x0e),
                 codec_id: 1,
                 codec_hash: B256::repeat_byte(0xcc),
             },

@@ -87,7 +87,7 @@ impl ChainSpec {
     }
 
     /// The `ordo dev` chain with default parameters: [`DEV_ACCOUNTS`] hold
-    /// [`DEV_BALANCE_ETHER`] each.
+    /// [`DEV_BALANCE_ETHER`] each, beside the predeploys.
     pub fn dev(chain_id: u64) -> Self {
         let mut spec = Self::empty(chain_id);
         let balance = U256::from(DEV_BALANCE_ETHER) * U256::from(10u64).pow(U256::from(18));
@@ -100,7 +100,7 @@ impl ChainSpec {
                 },
             );
         }
-        spec
+        spec.with_predeploys()
     }
 }
 

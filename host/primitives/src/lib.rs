@@ -12,6 +12,9 @@
 //! - [`Provenance`]: which ordering policy produced a block, and why a fallback ran.
 //! - [`DepositLog`] / [`TxDeposit`] (deposit.rs): a portal log on L1 and the deposit
 //!   transaction (type 0x7E, OP Stack's) it makes on L2.
+//! - [`MESSAGE_PASSER`] / [`output_root`] (withdrawal.rs): OP's withdrawal predeploy, put in
+//!   every genesis by [`ChainSpec::with_predeploys`], and the output root L1 proves
+//!   withdrawals against.
 //! - [`block_signing_hash`] / [`block_signer`]: the sequencer's signature over a block hash.
 //!
 //! Encodings are RLP (alloy-rlp) for everything consensus-shaped and for records on disk,
@@ -24,6 +27,7 @@ mod chain;
 mod deposit;
 mod signing;
 mod tx;
+mod withdrawal;
 
 pub use batch::{
     BatchBlock, BatchDecodeError, BatchFrame, BatchHeader, BatchPayload, BatchRecord, BatchStatus,
@@ -39,6 +43,7 @@ pub use deposit::{
     TxDeposit, UserDepositSource, is_deposit, l1_to_l2_alias,
 };
 pub use signing::{block_signer, block_signing_hash};
+pub use withdrawal::{MESSAGE_PASSER, OUTPUT_VERSION, message_passer_code, output_root};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};
 
 pub use alloy_consensus;

@@ -1,8 +1,8 @@
 //! `commitment`: a keccak commitment to each batch (a prover hook that proves nothing, but
 //! binds the posted payload to the chain it claims to carry).
 //!
-//! Flow: header fields + keccak256(payload) → one fixed 156-byte encoding → keccak256 → the
-//! 32-byte attestation stored with the batch.
+//! Flow: header fields + keccak256(payload) → one fixed 188-byte encoding → keccak256 → the
+//! 32-byte attestation stored with the batch and posted to L1 with the batch's output root.
 //!
 //! The encoding, all integers big-endian, no padding, no length prefixes:
 //!
@@ -13,9 +13,10 @@
 //! | 16..24   | `last_block` (u64)                   |
 //! | 24..56   | `last_block_hash` (32 bytes)         |
 //! | 56..88   | `state_root` (32 bytes)              |
-//! | 88..92   | `codec_id` (u32)                     |
-//! | 92..124  | `codec_hash` (32 bytes)              |
-//! | 124..156 | `keccak256(payload)` (32 bytes)      |
+//! | 88..120  | `output_root` (32 bytes)             |
+//! | 120..124 | `codec_id` (u32)                     |
+//! | 124..156 | `codec_hash` (32 bytes)              |
+//! | 156..188 | `keccak256(payload)` (32 bytes)      |
 //!
 //! `attestation = keccak256(encoding)`. Anyone holding the header and the posted payload can
 //! recompute it. Config: none (any key is an error).
@@ -25,7 +26,7 @@
 use ordo_sdk::prelude::*;
 
 /// Length of the encoding hashed into the attestation.
-pub const ENCODING_LEN: usize = 156;
+pub const ENCODING_LEN: usize = 188;
 
 /// Keccak commitment to header and payload.
 #[derive(Debug, Clone, Copy)]
@@ -35,12 +36,13 @@ pub struct Commitment;
 pub fn encode(header: &BatchHeader, payload: &[u8]) -> [u8; ENCODING_LEN] {
     let mut out = [0u8; ENCODING_LEN];
     let payload_hash = keccak256(payload);
-    let fields: [&[u8]; 8] = [
+    let fields: [&[u8]; 9] = [
         &header.index.to_be_bytes(),
         &header.first_block.to_be_bytes(),
         &header.last_block.to_be_bytes(),
         header.last_block_hash.as_slice(),
         header.state_root.as_slice(),
+        header.output_root.as_slice(),
         &header.codec_id.to_be_bytes(),
         header.codec_hash.as_slice(),
         payload_hash.as_slice(),
@@ -80,6 +82,7 @@ mod tests {
             last_block: 163,
             last_block_hash: B256::repeat_byte(0x11),
             state_root: B256::repeat_byte(0x22),
+            output_root: B256::repeat_byte(0x44),
             codec_id: 1,
             codec_hash: B256::repeat_byte(0x33),
         }
@@ -104,12 +107,13 @@ mod tests {
     #[test]
     fn bound_to_every_header_field() {
         let base = attest(&header(), b"p");
-        let changes: [fn(&mut BatchHeader); 7] = [
+        let changes: [fn(&mut BatchHeader); 8] = [
             |h| h.index += 1,
             |h| h.first_block += 1,
             |h| h.last_block += 1,
             |h| h.last_block_hash.0[31] ^= 1,
             |h| h.state_root.0[0] ^= 1,
+            |h| h.output_root.0[9] ^= 1,
             |h| h.codec_id = 2,
             |h| h.codec_hash.0[5] ^= 1,
         ];
@@ -128,6 +132,7 @@ mod tests {
         expected.extend_from_slice(&163u64.to_be_bytes());
         expected.extend_from_slice(&[0x11; 32]);
         expected.extend_from_slice(&[0x22; 32]);
+        expected.extend_from_slice(&[0x44; 32]);
         expected.extend_from_slice(&1u32.to_be_bytes());
         expected.extend_from_slice(&[0x33; 32]);
         expected.extend_from_slice(keccak256(b"payload").as_slice());

@@ -17,6 +17,8 @@ struct BatchView {
     last_block: U64,
     last_block_hash: B256,
     state_root: B256,
+    /// The last block's output root (what the proposer posts to L1).
+    output_root: B256,
     codec_id: u32,
     /// Code hash of the compression plugin; null when stored uncompressed.
     codec_hash: Option<B256>,
@@ -108,6 +110,7 @@ impl BatchView {
             last_block: U64::from(h.last_block),
             last_block_hash: h.last_block_hash,
             state_root: h.state_root,
+            output_root: h.output_root,
             codec_id: h.codec_id,
             codec_hash: (!h.codec_hash.is_zero()).then_some(h.codec_hash),
             raw_size: r.raw_size,

@@ -48,6 +48,7 @@ impl From<&BatchHeader> for wit::BatchHeader {
             last_block: h.last_block,
             last_block_hash: bytes32(&h.last_block_hash.0),
             state_root: bytes32(&h.state_root.0),
+            output_root: bytes32(&h.output_root.0),
             codec_id: h.codec_id,
             codec_hash: bytes32(&h.codec_hash.0),
         }
@@ -97,6 +98,7 @@ fn self_test(engine: &PluginEngine, plugin: &LoadedPlugin) -> Result<(), String>
         last_block: 16,
         last_block_hash: B256::repeat_byte(0x16),
         state_root: B256::repeat_byte(0x5e),
+        output_root: B256::repeat_byte(0x0e),
         codec_id: 1,
         codec_hash: B256::repeat_byte(0xc0),
     };

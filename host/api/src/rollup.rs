@@ -30,5 +30,8 @@ pub struct RollupConfig {
 #[serde(rename_all = "camelCase")]
 pub struct RollupAddresses {
     pub portal: Option<Address>,
+    /// The output oracle (OP's `L2OutputOracle`), named as OP's rollup config names it.
+    #[serde(rename = "l2OutputOracle")]
+    pub l2_output_oracle: Option<Address>,
     pub batch_inbox: Option<Address>,
 }

@@ -307,6 +307,20 @@ impl Batcher {
         (safe, finalized)
     }
 
+    /// The first batch whose last block is above `block`, if it and every batch before it
+    /// are confirmed on L1 (what an output may be proposed for: a verifier can derive it).
+    pub fn first_safe_after(&self, block: u64) -> Option<BatchSummary> {
+        for s in self.summaries.read().iter() {
+            if !matches!(s.status, BatchStatus::Confirmed { .. }) {
+                return None;
+            }
+            if s.last_block > block {
+                return Some(s.clone());
+            }
+        }
+        None
+    }
+
     /// Confirmed batches whose L1 block is not final yet, ascending (what the poster watches
     /// for reorgs).
     pub fn unfinalized(&self) -> Vec<BatchSummary> {

@@ -47,10 +47,17 @@
 //! The deposit portal (portal.rs): [`deploy_portal`] puts `contracts/OrdoPortal.sol` on L1;
 //! [`DepositReader`] reads the deposits it logged in one L1 block, by the block's hash.
 //!
+//! Withdrawals: [`deploy_oracle`] puts the output oracle (`contracts/L2OutputOracle.sol`,
+//! OP's `L2OutputOracle` ABI) on L1, and the portal reads it; the [`Proposer`]
+//! (proposer.rs) posts each confirmed batch's output root to it with the prover's
+//! attestation, resuming after whatever the oracle already holds; [`WithdrawalReader`]
+//! (withdrawals.rs) finds a transaction's withdrawals, builds their proofs from the L2 node
+//! and reads where they stand on L1 (`ordo withdraw`).
+//!
 //! [`OriginFeed`] (origins.rs) follows L1 up to its confirmed head ahead of the builder:
 //! each block's header and deposits, in order, stopping on a reorg below the confirmations.
 //!
-//! Files: poster.rs (the loop above), portal.rs, origins.rs, queue.rs ([`BatchQueue`] and the records it trades),
+//! Files: poster.rs (the loop above), portal.rs, oracle.rs, proposer.rs, origins.rs, queue.rs ([`BatchQueue`] and the records it trades),
 //! config.rs ([`L1Config`], [`DaMode`]), status.rs, beacon.rs (the blob reader), redact.rs
 //! (secrets out of URLs in logs and errors), testing.rs (anvil, behind `test-utils`).
 
@@ -58,12 +65,15 @@
 
 mod beacon;
 mod config;
+mod oracle;
 mod origins;
 mod portal;
+mod proposer;
 mod poster;
 mod queue;
 mod redact;
 mod status;
+mod withdrawals;
 #[cfg(feature = "test-utils")]
 #[doc(hidden)]
 pub mod testing;
@@ -72,14 +82,20 @@ pub use alloy::primitives::{Address, B256, Bytes};
 pub use alloy::signers::local::PrivateKeySigner;
 pub use beacon::{BeaconClient, BlobBlock};
 pub use config::{DaMode, L1Config};
+pub use oracle::{L2OutputOracle, OracleParams, deploy_oracle, ensure_funded};
 pub use origins::{FedOrigin, OriginFeed, OriginFeedConfig};
 pub use portal::{
     DepositReader, L1BlockRef, OrdoPortal, PortalError, deploy_portal, has_code, l1_chain_id,
     portal_creation_code,
 };
+pub use proposer::{OutputQueue, PendingOutput, Proposer, ProposerConfig};
 pub use poster::{L1Poster, decode_blobs};
 pub use queue::{
     BatchQueue, Confirmation, ConfirmedBatch, PendingBatch, QueuedBatch, RecordError, Submission,
 };
 pub use redact::{redact_url, scrub_url};
 pub use status::{PosterStatus, StatusHandle};
+pub use withdrawals::{
+    L2ToL1MessagePasser, WithdrawalProof, WithdrawalReader, WithdrawalStatus, withdrawal_hash,
+    withdrawal_slot, withdrawals_in,
+};

@@ -1,5 +1,5 @@
-//! The deposit portal on L1 (`contracts/OrdoPortal.sol`): deploying it, and reading the
-//! deposits logged in one L1 block.
+//! The portal on L1 (`contracts/OrdoPortal.sol`): deploying it, and reading the deposits
+//! logged in one L1 block. Its withdrawal side is driven from withdrawals.rs.
 
 use std::time::Duration;
 
@@ -15,13 +15,23 @@ use alloy::{
 use ordo_primitives::DepositLog;
 
 sol! {
-    /// The portal's deposit side, as OP Stack's OptimismPortal declares it.
+    /// The portal, as OP Stack's (legacy, output-oracle) OptimismPortal declares it.
     #[sol(rpc, all_derives)]
     contract OrdoPortal {
+        struct WithdrawalTransaction { uint256 nonce; address sender; address target; uint256 value; uint256 gasLimit; bytes data; }
+        struct OutputRootProof { bytes32 version; bytes32 stateRoot; bytes32 messagePasserStorageRoot; bytes32 latestBlockhash; }
         event TransactionDeposited(address indexed from, address indexed to, uint256 indexed version, bytes opaqueData);
+        event WithdrawalProven(bytes32 indexed withdrawalHash, address indexed from, address indexed to);
+        event WithdrawalFinalized(bytes32 indexed withdrawalHash, bool success);
         function depositTransaction(address _to, uint256 _value, uint64 _gasLimit, bool _isCreation, bytes memory _data) payable;
         function minimumGasLimit(uint64 _byteCount) returns (uint64);
         function MAX_DEPOSIT_DATA() returns (uint64);
+        function l2Oracle() returns (address);
+        function version() returns (string);
+        function proveWithdrawalTransaction(WithdrawalTransaction memory _tx, uint256 _l2OutputIndex, OutputRootProof calldata _outputRootProof, bytes[] calldata _withdrawalProof);
+        function finalizeWithdrawalTransaction(WithdrawalTransaction memory _tx);
+        function provenWithdrawals(bytes32) returns (bytes32 outputRoot, uint128 timestamp, uint128 l2OutputIndex);
+        function finalizedWithdrawals(bytes32) returns (bool);
         error BadTarget();
         error SmallGasLimit();
         error LargeCalldata();
@@ -32,7 +42,7 @@ sol! {
 const PORTAL_CREATION_CODE: &str = include_str!("../../../contracts/out/OrdoPortal.bin");
 
 /// How long a deployment may take to be mined before it counts as failed.
-const DEPLOY_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEPLOY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A failed portal deployment or deposit read.
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +51,9 @@ pub enum PortalError {
     Url(String),
     #[error("L1 rpc: {0}")]
     Rpc(String),
-    #[error("the portal deployment was not mined within {0:?}")]
+    #[error("the deployment was not mined within {0:?}")]
     Timeout(Duration),
-    #[error("the portal deployment {tx} failed on L1 (status 0)")]
+    #[error("the deployment {tx} failed on L1 (status 0)")]
     Reverted { tx: B256 },
     #[error("the L1 block {0} is not known to L1 (any more): a reorg dropped it")]
     UnknownBlock(B256),
@@ -68,11 +78,30 @@ pub(crate) fn l1_client(rpc_url: &str) -> Result<RootProvider, PortalError> {
     Ok(RootProvider::new_http(url))
 }
 
-/// Deploys the portal from `signer`'s account on the L1 at `rpc_url` and waits for it to be
-/// mined: the portal's address.
+/// Deploys the portal (reading outputs from `oracle`) from `signer`'s account on the L1 at
+/// `rpc_url` and waits for it to be mined: the portal's address.
 pub async fn deploy_portal(
     rpc_url: &str,
     signer: PrivateKeySigner,
+    oracle: Address,
+) -> Result<Address, PortalError> {
+    let mut code = portal_creation_code().to_vec();
+    if code.is_empty() {
+        return Err(PortalError::Rpc(
+            "contracts/out/OrdoPortal.bin does not hold the portal's code: run scripts/contracts"
+                .into(),
+        ));
+    }
+    code.extend_from_slice(&oracle.into_word().0);
+    deploy(rpc_url, signer, code.into()).await
+}
+
+/// Sends `code` (creation code and its constructor arguments) from `signer`'s account and
+/// waits for it to be mined: the new contract's address.
+pub(crate) async fn deploy(
+    rpc_url: &str,
+    signer: PrivateKeySigner,
+    code: Bytes,
 ) -> Result<Address, PortalError> {
     let url = rpc_url
         .parse()
@@ -80,13 +109,6 @@ pub async fn deploy_portal(
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
         .connect_http(url);
-    let code = portal_creation_code();
-    if code.is_empty() {
-        return Err(PortalError::Rpc(
-            "contracts/out/OrdoPortal.bin does not hold the portal's code: run scripts/contracts"
-                .into(),
-        ));
-    }
     let deploy = async {
         let tx = TransactionRequest::default().with_deploy_code(code);
         let pending = provider

@@ -1,5 +1,6 @@
-//! The L1 poster's view of the batcher: [`BatcherQueue`] hands the poster the stored
-//! batches and writes their L1 status back.
+//! The L1 poster's and the output proposer's view of the batcher: [`BatcherQueue`] hands the
+//! poster the stored batches and writes their L1 status back, and hands the proposer the
+//! confirmed batches' outputs.
 
 use std::sync::Arc;
 
@@ -138,5 +139,40 @@ impl ordo_l1::BatchQueue for BatcherQueue {
             replaced: s.replaced,
         };
         self.record(index, status)
+    }
+}
+
+impl ordo_l1::OutputQueue for BatcherQueue {
+    fn next_after(&self, after: u64) -> Option<ordo_l1::PendingOutput> {
+        // A replica that does not lead proposes nothing (its leader does).
+        if !self.0.is_active() {
+            return None;
+        }
+        let summary = self.0.first_safe_after(after)?;
+        let record = match self.0.batch(summary.index) {
+            Ok(Some(record)) => record,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(target: "ordo::l1", index = summary.index, %e, "cannot read batch");
+                return None;
+            }
+        };
+        let ordo_batcher::BatchStatus::Confirmed {
+            l1_block,
+            l1_block_hash,
+            ..
+        } = record.status
+        else {
+            return None;
+        };
+        let header = record.frame.header;
+        Some(ordo_l1::PendingOutput {
+            batch: header.index,
+            l2_block: header.last_block,
+            output_root: header.output_root,
+            prover_hash: record.prover_hash,
+            attestation: record.attestation,
+            l1_block: (l1_block, l1_block_hash),
+        })
     }
 }

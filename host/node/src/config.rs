@@ -432,6 +432,19 @@ pub struct L1Section {
     /// The deposit portal on L1 (`ordo l1 deploy` prints it; `ordo dev` given an L1 deploys
     /// one on first start and records it in the datadir).
     pub portal: Option<Address>,
+    /// The output oracle on L1 (OP's `L2OutputOracle` ABI) the portal proves withdrawals
+    /// against; deployed with the portal. With it the node proposes outputs.
+    pub output_oracle: Option<Address>,
+    /// File holding the output proposer's secret key (hex, mode 0600); `ORDO_L1_PROPOSER_KEY`
+    /// works too (dev only). Without one, a key derived from the batcher's.
+    pub proposer_key_file: Option<PathBuf>,
+    /// Encrypted JSON keystore of the proposer key (instead of `proposer_key_file`).
+    pub proposer_keystore: Option<PathBuf>,
+    /// File holding that keystore's password (else `ORDO_L1_PROPOSER_KEYSTORE_PASSWORD`).
+    pub proposer_password_file: Option<PathBuf>,
+    /// Seconds between an output (and a withdrawal's proof against it) and the withdrawal's
+    /// finalization, for the oracle `ordo dev` deploys.
+    pub finalization_period_secs: u64,
     /// L1 blocks within which an L1 origin's batches must reach L1; past it, derivation
     /// makes deposit-only blocks for that origin.
     pub sequencing_window: u64,
@@ -508,6 +521,11 @@ impl Default for L1Section {
             password_file: None,
             batch_inbox: None,
             portal: None,
+            output_oracle: None,
+            proposer_key_file: None,
+            proposer_keystore: None,
+            proposer_password_file: None,
+            finalization_period_secs: 12,
             sequencing_window: 3_600,
             confirmations: 3,
             resubmit_after_secs: 180,

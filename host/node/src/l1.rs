@@ -1,6 +1,6 @@
-//! The node's side of L1 beyond posting: the batcher key, the deposit portal `ordo dev`
-//! deploys for itself, and the rollup configuration a bridging client reads
-//! (`ordo_rollupConfig`).
+//! The node's side of L1 beyond posting: the batcher and proposer keys, the portal and
+//! output oracle `ordo dev` deploys for itself, and the rollup configuration a bridging
+//! client reads (`ordo_rollupConfig`).
 
 use std::path::Path;
 
@@ -25,41 +25,142 @@ pub fn batcher_key(section: &L1Section) -> eyre::Result<alloy_signer_local::Priv
     })
 }
 
-/// Where `ordo dev` records the portal it deployed, in its datadir.
-const DEV_PORTAL_FILE: &str = "l1-portal";
+/// The output proposer's L1 key (`[l1] proposer_keystore` or `proposer_key_file`, else
+/// `ORDO_L1_PROPOSER_KEY`), or one derived from the batcher key: keccak256("ordo proposer" ‖
+/// batcher secret), so a dev node needs one key only.
+pub fn proposer_key(section: &L1Section) -> eyre::Result<alloy_signer_local::PrivateKeySigner> {
+    let source = keys::KeySource {
+        keystore: section.proposer_keystore.clone(),
+        password_file: section.proposer_password_file.clone(),
+        password_env: "ORDO_L1_PROPOSER_KEYSTORE_PASSWORD",
+        key_file: section.proposer_key_file.clone(),
+        key_env: "ORDO_L1_PROPOSER_KEY",
+    };
+    if let Some(key) = source.load("proposer")? {
+        return Ok(key);
+    }
+    Ok(derived_proposer_key(&batcher_key(section)?))
+}
 
-/// For `ordo dev` given an L1 and no `[l1] portal`: the portal it deployed on an earlier
-/// start (recorded in the datadir), or one it deploys now from the batcher key and records.
-/// `None` without an L1 or with a configured portal.
-pub async fn dev_portal(config: &NodeConfig) -> eyre::Result<Option<Address>> {
+fn derived_proposer_key(
+    batcher: &alloy_signer_local::PrivateKeySigner,
+) -> alloy_signer_local::PrivateKeySigner {
+    let mut preimage = zeroize::Zeroizing::new(b"ordo proposer".to_vec());
+    preimage.extend_from_slice(batcher.to_bytes().as_slice());
+    let mut secret = zeroize::Zeroizing::new(alloy_primitives::keccak256(&*preimage).0);
+    // A keccak digest is a valid secp256k1 secret but with probability 2^-128.
+    let signer = alloy_signer_local::PrivateKeySigner::from_bytes(&(*secret).into())
+        .unwrap_or_else(|_| batcher.clone());
+    zeroize::Zeroize::zeroize(&mut *secret);
+    signer
+}
+
+/// Where `ordo dev` records the portal and the output oracle it deployed, in its datadir.
+const DEV_PORTAL_FILE: &str = "l1-portal";
+const DEV_ORACLE_FILE: &str = "l1-output-oracle";
+
+/// What the dev proposer is given to pay for its proposals.
+const DEV_PROPOSER_FUNDS: u128 = 10_000_000_000_000_000_000;
+
+/// The rollup's contracts on L1 as `ordo dev` set them up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevContracts {
+    pub portal: Address,
+    pub output_oracle: Address,
+}
+
+/// For `ordo dev` given an L1 and no `[l1] portal`: the portal and output oracle it deployed
+/// on an earlier start (recorded in the datadir), or ones it deploys now from the batcher key
+/// and records; the proposer (a derived key unless one is configured) is funded from the
+/// batcher. `None` without an L1 or with a configured portal.
+pub async fn dev_contracts(config: &NodeConfig) -> eyre::Result<Option<DevContracts>> {
     let (Some(url), None) = (&config.l1.rpc_url, config.l1.portal) else {
         return Ok(None);
     };
-    let file = config.datadir.join(DEV_PORTAL_FILE);
-    if let Some(recorded) = read_recorded(&file)? {
-        let deployed = ordo_l1::has_code(url, recorded)
-            .await
-            .wrap_err("reading the recorded portal's code on L1")?;
-        if !deployed {
-            eyre::bail!(
-                "the portal recorded in {} ({recorded}) has no code on the L1 at {}: that L1 \
-                 was reset since; start from a fresh datadir",
-                file.display(),
-                ordo_l1::redact_url(url)
-            );
+    let portal_file = config.datadir.join(DEV_PORTAL_FILE);
+    let oracle_file = config.datadir.join(DEV_ORACLE_FILE);
+    let batcher = batcher_key(&config.l1)?;
+    let proposer = proposer_key(&config.l1)?.address();
+    match (read_recorded(&portal_file)?, read_recorded(&oracle_file)?) {
+        (Some(portal), Some(output_oracle)) => {
+            for (what, address, file) in [
+                ("portal", portal, &portal_file),
+                ("output oracle", output_oracle, &oracle_file),
+            ] {
+                let deployed = ordo_l1::has_code(url, address)
+                    .await
+                    .wrap_err_with(|| format!("reading the recorded {what}'s code on L1"))?;
+                if !deployed {
+                    eyre::bail!(
+                        "the {what} recorded in {} ({address}) has no code on the L1 at {}: \
+                         that L1 was reset since; start from a fresh datadir",
+                        file.display(),
+                        ordo_l1::redact_url(url)
+                    );
+                }
+            }
+            fund_dev_proposer(url, &batcher, proposer).await?;
+            return Ok(Some(DevContracts {
+                portal,
+                output_oracle,
+            }));
         }
-        return Ok(Some(recorded));
+        (Some(portal), None) => eyre::bail!(
+            "{} records a portal ({portal}) deployed before withdrawals (no output oracle): \
+             start from a fresh datadir",
+            portal_file.display()
+        ),
+        _ => {}
     }
-    let key = batcher_key(&config.l1)?;
-    let portal = ordo_l1::deploy_portal(url, key)
+    let batch_delay_ms = config.batcher.max_delay_ms.max(1);
+    let block_ms = config.block_time_ms.max(1);
+    let params = ordo_l1::OracleParams {
+        submission_interval: batch_delay_ms.div_ceil(block_ms).max(1),
+        l2_block_time: (block_ms / 1_000).max(1),
+        starting_block_number: 0,
+        starting_timestamp: 0,
+        proposer,
+        challenger: batcher.address(),
+        finalization_period_secs: config.l1.finalization_period_secs,
+    };
+    let output_oracle = ordo_l1::deploy_oracle(url, batcher.clone(), params)
         .await
-        .wrap_err("deploying the deposit portal on L1")?;
+        .wrap_err("deploying the output oracle on L1")?;
+    let portal = ordo_l1::deploy_portal(url, batcher.clone(), output_oracle)
+        .await
+        .wrap_err("deploying the portal on L1")?;
     std::fs::create_dir_all(&config.datadir)?;
-    // Through a temporary file and fsynced: a crash leaves no half-written record.
-    crate::secret_file::write_private(&file, format!("{portal}\n").as_bytes())
-        .wrap_err_with(|| format!("recording the portal in {}", file.display()))?;
-    tracing::info!(target: "ordo::l1", %portal, "deployed the deposit portal on L1");
-    Ok(Some(portal))
+    // The oracle first: a crash between the two records leaves a portal-less datadir, which
+    // deploys both again (the portal record alone is refused above).
+    for (file, address) in [(&oracle_file, output_oracle), (&portal_file, portal)] {
+        // Through a temporary file and fsynced: a crash leaves no half-written record.
+        crate::secret_file::write_private(file, format!("{address}\n").as_bytes())
+            .wrap_err_with(|| format!("recording {address} in {}", file.display()))?;
+    }
+    tracing::info!(target: "ordo::l1", %portal, %output_oracle, %proposer, "deployed the portal and the output oracle on L1");
+    fund_dev_proposer(url, &batcher, proposer).await?;
+    Ok(Some(DevContracts {
+        portal,
+        output_oracle,
+    }))
+}
+
+async fn fund_dev_proposer(
+    url: &str,
+    batcher: &alloy_signer_local::PrivateKeySigner,
+    proposer: Address,
+) -> eyre::Result<()> {
+    if proposer == batcher.address() {
+        return Ok(());
+    }
+    ordo_l1::ensure_funded(
+        url,
+        batcher.clone(),
+        proposer,
+        alloy_primitives::U256::from(DEV_PROPOSER_FUNDS),
+    )
+    .await
+    .wrap_err("funding the dev proposer from the batcher")
 }
 
 fn read_recorded(file: &Path) -> eyre::Result<Option<Address>> {
@@ -86,6 +187,7 @@ pub fn rollup_config(
         l1_chain_id: None,
         addresses: ordo_api::RollupAddresses {
             portal: config.l1.portal,
+            l2_output_oracle: config.l1.output_oracle,
             batch_inbox: config.l1.batch_inbox,
         },
         confirmations: config.l1.confirmations,

@@ -42,6 +42,7 @@ pub mod metrics;
 pub mod secret_file;
 pub mod ui;
 pub mod verify;
+pub mod withdraw;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -385,6 +386,9 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     if let Some(poster) = poster {
         tasks.push(tokio::spawn(poster.run(shutdown_signal(&shutdown_rx))));
     }
+    if let Some(proposer) = output_proposer(&config.l1, &batcher)? {
+        tasks.push(tokio::spawn(proposer.run(shutdown_signal(&shutdown_rx))));
+    }
     let batcher_task = tokio::spawn({
         let builder = builder.clone();
         batcher.clone().run(
@@ -480,6 +484,27 @@ fn l1_poster(
     tracing::info!(target: "ordo::l1", url = %shown, %inbox, batcher = %l1.signer.address(), da = %l1.da, "posting batches to L1");
     Ok(Some(ordo_l1::L1Poster::new(
         l1,
+        Arc::new(batches::BatcherQueue(batcher.clone())),
+    )))
+}
+
+/// The output proposer for `[l1] output_oracle`, or `None` without an L1 or an oracle.
+fn output_proposer(
+    section: &config::L1Section,
+    batcher: &Arc<ordo_batcher::Batcher>,
+) -> eyre::Result<Option<ordo_l1::Proposer>> {
+    let (Some(url), Some(oracle)) = (&section.rpc_url, section.output_oracle) else {
+        return Ok(None);
+    };
+    let signer = l1::proposer_key(section)?;
+    tracing::info!(target: "ordo::l1", %oracle, proposer = %signer.address(), "proposing outputs to L1");
+    Ok(Some(ordo_l1::Proposer::new(
+        ordo_l1::ProposerConfig {
+            rpc_url: url.clone(),
+            oracle,
+            signer,
+            poll_interval: Duration::from_millis(section.poll_ms.max(10)),
+        },
         Arc::new(batches::BatcherQueue(batcher.clone())),
     )))
 }

@@ -64,11 +64,106 @@ enum Command {
     /// The rollup's contracts on L1.
     #[command(subcommand)]
     L1(L1Command),
+    /// Withdraw to L1: initiate on L2, prove and finalize on L1.
+    #[command(subcommand)]
+    Withdraw(WithdrawCommand),
+}
+
+/// Where a withdrawal step reaches the two chains.
+#[derive(clap::Args)]
+struct WithdrawEndpoints {
+    /// The Ordo node's JSON-RPC URL.
+    #[arg(long, env = "ORDO_L2_RPC")]
+    l2_rpc: String,
+    /// L1 JSON-RPC URL.
+    #[arg(long, env = "ORDO_L1_RPC")]
+    l1_rpc: String,
+    /// The portal (default: the node's `ordo_rollupConfig`).
+    #[arg(long)]
+    portal: Option<alloy_primitives::Address>,
+    /// The output oracle (default: the node's `ordo_rollupConfig`).
+    #[arg(long)]
+    oracle: Option<alloy_primitives::Address>,
+}
+
+#[derive(Subcommand)]
+enum WithdrawCommand {
+    /// Send ether from L2 to an L1 address through the message passer; prints the L2
+    /// transaction, which the other steps take.
+    Initiate {
+        /// The Ordo node's JSON-RPC URL.
+        #[arg(long, env = "ORDO_L2_RPC")]
+        l2_rpc: String,
+        /// File holding the L2 account's secret key (hex, mode 0600).
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Wei to withdraw.
+        #[arg(long)]
+        value: alloy_primitives::U256,
+        /// The L1 recipient (default: the same address).
+        #[arg(long)]
+        to: Option<alloy_primitives::Address>,
+        /// Gas the L1 call gets at least.
+        #[arg(long, default_value_t = 100_000)]
+        gas_limit: u64,
+        /// Calldata of the L1 call (hex).
+        #[arg(long, default_value = "0x")]
+        data: alloy_primitives::Bytes,
+    },
+    /// Prove on L1 the withdrawal an L2 transaction sent.
+    Prove {
+        #[command(flatten)]
+        endpoints: WithdrawEndpoints,
+        /// File holding the L1 account's secret key that pays for the proof.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The L2 transaction that initiated the withdrawal.
+        #[arg(long)]
+        tx: alloy_primitives::B256,
+        /// Wait for an output that covers the withdrawal's block (else fail without one).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Finalize on L1 a proven withdrawal: its call is made.
+    Finalize {
+        #[command(flatten)]
+        endpoints: WithdrawEndpoints,
+        /// File holding the L1 account's secret key that pays for the finalization.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The L2 transaction that initiated the withdrawal.
+        #[arg(long)]
+        tx: alloy_primitives::B256,
+        /// Wait out the finalization period (else fail before it is over).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Where a withdrawal stands: waiting-to-prove, ready-to-prove, waiting-to-finalize,
+    /// ready-to-finalize or finalized.
+    Status {
+        #[command(flatten)]
+        endpoints: WithdrawEndpoints,
+        /// The L2 transaction that initiated the withdrawal.
+        #[arg(long)]
+        tx: alloy_primitives::B256,
+    },
+}
+
+impl WithdrawEndpoints {
+    fn into_endpoints(self) -> ordo_node::withdraw::Endpoints {
+        ordo_node::withdraw::Endpoints {
+            l1_rpc: self.l1_rpc,
+            l2_rpc: self.l2_rpc,
+            portal: self.portal,
+            oracle: self.oracle,
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum L1Command {
-    /// Deploy the deposit portal on L1 and print the `[l1]` lines that name it.
+    /// Deploy the output oracle and the portal on L1 and print the `[l1]` lines that name
+    /// them.
     Deploy {
         /// L1 JSON-RPC URL.
         #[arg(long, env = "ORDO_L1_RPC")]
@@ -79,6 +174,23 @@ enum L1Command {
         /// The batch inbox the chain uses (printed with the portal; any address works).
         #[arg(long)]
         batch_inbox: Option<alloy_primitives::Address>,
+        /// The only account that may propose outputs (the node's `[l1]` proposer key);
+        /// default: the deployer.
+        #[arg(long)]
+        proposer: Option<alloy_primitives::Address>,
+        /// The account that may delete outputs not yet final; default: the deployer.
+        #[arg(long)]
+        challenger: Option<alloy_primitives::Address>,
+        /// Seconds from an output (and a withdrawal's proof) to the withdrawal's
+        /// finalization (OP's: 7 days).
+        #[arg(long, default_value_t = 604_800)]
+        finalization_period: u64,
+        /// L2 blocks expected between outputs (one per batch; tools estimate waits with it).
+        #[arg(long, default_value_t = 30)]
+        submission_interval: u64,
+        /// Seconds per L2 block as tools should assume it (at least 1).
+        #[arg(long, default_value_t = 1)]
+        l2_block_time: u64,
     },
 }
 
@@ -389,11 +501,62 @@ fn print_dev_accounts(cfg: &NodeConfig) -> eyre::Result<()> {
     Ok(())
 }
 
+/// `ordo withdraw`: one step, its result on stdout as `key = value` lines.
+async fn withdraw(step: WithdrawCommand) -> eyre::Result<()> {
+    use ordo_node::withdraw;
+    match step {
+        WithdrawCommand::Initiate {
+            l2_rpc,
+            key_file,
+            value,
+            to,
+            gas_limit,
+            data,
+        } => {
+            let key = ordo_node::keys::read_key_file(&key_file, "withdrawing")?;
+            let target = to.unwrap_or(key.address());
+            let (tx, block, hash) =
+                withdraw::initiate(&l2_rpc, key, target, value, gas_limit, data).await?;
+            println!("l2_tx = {tx}");
+            println!("l2_block = {block}");
+            println!("withdrawal_hash = {hash}");
+        }
+        WithdrawCommand::Prove {
+            endpoints,
+            key_file,
+            tx,
+            wait,
+        } => {
+            let key = ordo_node::keys::read_key_file(&key_file, "proving")?;
+            let l1_tx = withdraw::prove(&endpoints.into_endpoints(), key, tx, wait).await?;
+            println!("proven = {l1_tx}");
+        }
+        WithdrawCommand::Finalize {
+            endpoints,
+            key_file,
+            tx,
+            wait,
+        } => {
+            let key = ordo_node::keys::read_key_file(&key_file, "finalizing")?;
+            let (l1_tx, success) =
+                withdraw::finalize(&endpoints.into_endpoints(), key, tx, wait).await?;
+            println!("finalized = {l1_tx}");
+            println!("call_succeeded = {success}");
+        }
+        WithdrawCommand::Status { endpoints, tx } => {
+            let status = withdraw::status(&endpoints.into_endpoints(), tx).await?;
+            println!("status = {status}");
+        }
+    }
+    Ok(())
+}
+
 async fn run_node(mut cfg: NodeConfig, dev: bool) -> eyre::Result<()> {
     if dev {
         print_dev_accounts(&cfg)?;
-        if let Some(portal) = ordo_node::l1::dev_portal(&cfg).await? {
-            cfg.l1.portal = Some(portal);
+        if let Some(deployed) = ordo_node::l1::dev_contracts(&cfg).await? {
+            cfg.l1.portal = Some(deployed.portal);
+            cfg.l1.output_oracle = Some(deployed.output_oracle);
         }
     }
     let node = ordo_node::launch(cfg).await?;
@@ -487,18 +650,41 @@ fn main() -> eyre::Result<()> {
             l1_rpc,
             key_file,
             batch_inbox,
+            proposer,
+            challenger,
+            finalization_period,
+            submission_interval,
+            l2_block_time,
         }) => {
             let key = ordo_node::keys::read_key_file(&key_file, "deployer")?;
-            let portal = runtime
-                .block_on(ordo_l1::deploy_portal(&l1_rpc, key))
-                .wrap_err("deploying the portal")?;
+            let params = ordo_l1::OracleParams {
+                submission_interval: submission_interval.max(1),
+                l2_block_time: l2_block_time.max(1),
+                starting_block_number: 0,
+                starting_timestamp: 0,
+                proposer: proposer.unwrap_or(key.address()),
+                challenger: challenger.unwrap_or(key.address()),
+                finalization_period_secs: finalization_period,
+            };
+            let (portal, oracle) = runtime.block_on(async {
+                let oracle = ordo_l1::deploy_oracle(&l1_rpc, key.clone(), params)
+                    .await
+                    .wrap_err("deploying the output oracle")?;
+                let portal = ordo_l1::deploy_portal(&l1_rpc, key, oracle)
+                    .await
+                    .wrap_err("deploying the portal")?;
+                eyre::Ok((portal, oracle))
+            })?;
             println!("# for the [l1] section of ordo.toml");
             println!("portal = \"{portal}\"");
+            println!("output_oracle = \"{oracle}\"");
+            println!("# proposer {} (its key goes in proposer_key_file)", params.proposer);
             if let Some(inbox) = batch_inbox {
                 println!("batch_inbox = \"{inbox}\"");
             }
             Ok(())
         }
+        Command::Withdraw(step) => runtime.block_on(withdraw(step)),
         Command::Config(ConfigCommand::Print { config, args }) => {
             print!("{}", args.config(config.as_deref())?.to_toml()?);
             Ok(())

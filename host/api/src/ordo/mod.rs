@@ -1,7 +1,8 @@
-//! The `ordo` namespace: block provenance, batches and transaction status on L1, and the
-//! public node status the dashboard shows.
+//! The `ordo` namespace: block provenance, batches and transaction status on L1, output
+//! roots (output.rs), and the public node status the dashboard shows.
 
 mod batches;
+mod output;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ impl Namespace for OrdoNamespace {
                 | "ordo_nodeStatus"
                 | "ordo_clusterStatus"
                 | "ordo_rollupConfig"
+                | "ordo_outputAtBlock"
         )
         .then_some(Cost::Quick)
     }
@@ -39,6 +41,7 @@ impl Namespace for OrdoNamespace {
             "ordo_nodeStatus" => api.node_status(),
             "ordo_clusterStatus" => api.cluster_status(),
             "ordo_rollupConfig" => json(&*api.rollup.read()),
+            "ordo_outputAtBlock" => api.output_at_block(p),
             other => Err(BackendError::method_not_found(other)),
         }
     }

@@ -151,6 +151,16 @@ impl Deriver {
         Ok(self.storage.block(number)?)
     }
 
+    /// The output of derived block `number` (`None`: not derived).
+    pub fn output(&self, number: u64) -> Result<Option<ordo_storage::Output>, DeriveError> {
+        Ok(self.storage.output(number)?)
+    }
+
+    /// The codecs and provers this deriver reads batches with.
+    pub fn codecs(&self) -> &Arc<dyn BatchCodecs> {
+        &self.codecs
+    }
+
     fn decompress(&self, frame: &BatchFrame) -> Result<Vec<u8>, DeriveError> {
         let h = &frame.header;
         if h.codec_id == CODEC_NONE {
@@ -289,6 +299,19 @@ impl Deriver {
                     hash: h.last_block_hash,
                     state_root: h.state_root,
                 }),
+            });
+        }
+        let derived = self
+            .storage
+            .output(self.head.number())?
+            .ok_or(DeriveError::MissingDerivedBlock(self.head.number()))?
+            .root;
+        if derived != h.output_root {
+            return Err(DeriveError::BatchOutputMismatch {
+                index,
+                block: self.head.number(),
+                derived,
+                posted: h.output_root,
             });
         }
         self.next_index += 1;

@@ -195,6 +195,52 @@ pub enum DeriveError {
         /// What the batch header records (boxed: keeps the error small).
         expected: Box<BlockIds>,
     },
+    /// The batch header's output root is not the rebuilt last block's.
+    #[error("batch {index}: block {block}'s output root derives to {derived}, the batch says {posted}")]
+    BatchOutputMismatch {
+        /// Batch index.
+        index: u64,
+        /// The last block.
+        block: u64,
+        /// What it derives to.
+        derived: B256,
+        /// What the header records.
+        posted: B256,
+    },
+
+    // ---- the outputs proposed on L1
+    /// An output on L1 is not the derived chain's output of its block.
+    #[error("output {index} (L2 block {block}): the oracle holds {posted}, the derived chain's output root is {derived}")]
+    OutputMismatch {
+        /// The output's index in the oracle.
+        index: u64,
+        /// Its L2 block.
+        block: u64,
+        /// What the oracle holds.
+        posted: B256,
+        /// What the derived chain gives.
+        derived: B256,
+    },
+    /// An output on L1 names a block the posted batches do not reach.
+    #[error("output {index} claims L2 block {block}, beyond the chain the batches derive (head {head})")]
+    OutputBeyondChain {
+        /// The output's index.
+        index: u64,
+        /// Its L2 block.
+        block: u64,
+        /// The derived head.
+        head: u64,
+    },
+    /// An output's attestation is not what the prover plugin gives for its batch.
+    #[error("output {index} (L2 block {block}): {why}")]
+    BadAttestation {
+        /// The output's index.
+        index: u64,
+        /// Its L2 block.
+        block: u64,
+        /// What is wrong.
+        why: String,
+    },
 
     // ---- reading a source or a node
     /// The endpoint could not be reached.
@@ -339,6 +385,10 @@ impl DeriveError {
                 | Self::BadTx { .. }
                 | Self::NotExecutable { .. }
                 | Self::RootMismatch { .. }
+                | Self::BatchOutputMismatch { .. }
+                | Self::OutputMismatch { .. }
+                | Self::OutputBeyondChain { .. }
+                | Self::BadAttestation { .. }
                 | Self::HashMismatch { .. }
                 | Self::NoSignature { .. }
                 | Self::WrongSigner { .. }

@@ -22,8 +22,8 @@
 //!    4. re-execute each block with revm from the derived state
 //!       ([`Executor::build_block`](ordo_exec::Executor::build_block)); every transaction must
 //!       execute (a block that would skip one is not the sequencer's);
-//!    5. the rebuilt hashes chain and the last block's hash and state root must equal the
-//!       header's; each block is stored in the deriver's own datadir;
+//!    5. the rebuilt hashes chain and the last block's hash, state root and output root must
+//!       equal the header's; each block is stored in the deriver's own datadir;
 //! 4. with [`VerifyOptions::deposits`] (an L1, the portal, the sequencing window), each
 //!    block's deposits are checked against the portal's logs on L1 alone (deposits.rs): a
 //!    block whose origin (its extra data) moved starts with exactly that L1 block's
@@ -31,10 +31,15 @@
 //!    deposit; a block whose batch landed after its origin's window must be that origin's
 //!    deposit-only block; and past the last batch, every origin whose window has passed
 //!    gets its deposit-only block ([`Deriver::apply_deposit_only`]);
-//! 5. with [`VerifyOptions::compare_rpc`], each rebuilt block's hash is compared with that
+//! 5. with [`VerifyOptions::outputs`] (an L1 and the output oracle; read before the
+//!    batches), every output root the oracle holds must be the derived chain's output of its
+//!    block, and the attestation posted with it what the prover plugin of the posted code
+//!    hash gives for the batch ending there (outputs.rs); each batch header's own output
+//!    root is checked in step 3;
+//! 6. with [`VerifyOptions::compare_rpc`], each rebuilt block's hash is compared with that
 //!    node's, and with [`VerifyOptions::sequencer`] the node's signature over it must be the
 //!    sequencer's ([`ordo_primitives::block_signer`]);
-//! 6. progress goes to the caller as [`Event`]s; the first failure is a [`DeriveError`]
+//! 7. progress goes to the caller as [`Event`]s; the first failure is a [`DeriveError`]
 //!    naming the batch and block.
 //!
 //! Seams: [`FrameSource`] (where frames come from; JSON-RPC through `ordo-rpc-client`),
@@ -48,6 +53,7 @@ mod deposits;
 mod deriver;
 mod error;
 mod order;
+mod outputs;
 mod rpc;
 mod source;
 mod verify;
@@ -55,5 +61,6 @@ mod verify;
 pub use deriver::{Applied, DeriveConfig, Deriver};
 pub use error::{BlockIds, DeriveError};
 pub use order::{Ordered, order_frames};
+pub use outputs::OutputCheck;
 pub use source::FrameSource;
 pub use verify::{DepositCheck, Event, Verified, VerifyOptions, verify};

@@ -30,6 +30,9 @@ pub struct VerifyOptions {
     /// Check every block's deposits against a portal's logs on L1, and the sequencing
     /// window; default: no check.
     pub deposits: Option<DepositCheck>,
+    /// Check every output on L1 (and its attestation) against the derived chain; default:
+    /// no check.
+    pub outputs: Option<crate::OutputCheck>,
 }
 
 /// Where deposits come from, and the window batches must reach L1 within.
@@ -46,6 +49,11 @@ pub struct DepositCheck {
 /// Progress, reported as it happens (a failure stops the run after what was reported).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// Every output on L1 matched the derived chain (and its attestation the prover's).
+    Outputs {
+        /// How many outputs the oracle holds.
+        count: usize,
+    },
     /// The same batch appeared again on the source; the first one counts.
     Duplicate {
         /// Its index.
@@ -88,6 +96,10 @@ pub async fn verify(
     if options.sequencer.is_some() && options.compare_rpc.is_none() {
         return Err(DeriveError::SequencerWithoutCompare);
     }
+    let posted_outputs = match &options.outputs {
+        Some(check) => Some(crate::outputs::read(check).await?),
+        None => None,
+    };
     let (frames, landed): (Vec<Vec<u8>>, Vec<Option<u64>>) =
         source.frames_landed().await?.into_iter().unzip();
     if frames.is_empty() {
@@ -116,6 +128,7 @@ pub async fn verify(
         .map_err(|e| DeriveError::Malformed(format!("the L1 for deposits: {e}")))?;
     let mut applied = Vec::with_capacity(ordered.frames.len());
     let mut seen = None;
+    let mut applied_frames = Vec::with_capacity(ordered.frames.len());
     for frame in ordered.frames {
         let at = landed_at(frame);
         let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
@@ -131,9 +144,16 @@ pub async fn verify(
         }
         on_event(&Event::Applied(a));
         applied.push(a);
+        applied_frames.push(frame);
     }
     if let Some((portal, window)) = &portal {
         force_deposits(portal, *window, &mut deriver, node.as_ref(), &mut on_event).await?;
+    }
+    if let Some(outputs) = &posted_outputs {
+        tokio::task::block_in_place(|| crate::outputs::check(&deriver, outputs, &applied_frames))?;
+        on_event(&Event::Outputs {
+            count: outputs.len(),
+        });
     }
     Ok(Verified {
         applied,

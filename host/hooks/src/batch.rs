@@ -45,12 +45,21 @@ pub trait BatchPlugins: Send + Sync + 'static {
 }
 
 /// The codecs a batch reader (derivation) may decode with, active or not: whatever codec a
-/// batch was compressed with, its header records that codec's code hash and codec id.
+/// batch was compressed with, its header records that codec's code hash and codec id. And
+/// the prover hooks it re-runs to check an attestation posted to L1, by the code hash posted
+/// with it.
 pub trait BatchCodecs: Send + Sync {
     /// The codec whose code hash is `code_hash`; `None` when none is loaded (the reader
     /// cannot decode that batch). The caller checks its [`BatchCodec::codec_id`] against
     /// the header's.
     fn by_code_hash(&self, code_hash: &B256) -> Option<Arc<dyn BatchCodec>>;
+
+    /// The prover hook whose code hash is `code_hash`; `None` when none is loaded (the
+    /// reader cannot check that attestation).
+    fn prover(&self, code_hash: &B256) -> Option<Arc<dyn BatchProver>> {
+        let _ = code_hash;
+        None
+    }
 }
 
 /// No plugins: batches are stored uncompressed and unattested.

@@ -82,7 +82,9 @@ pub use alloy::primitives::{Address, B256, Bytes};
 pub use alloy::signers::local::PrivateKeySigner;
 pub use beacon::{BeaconClient, BlobBlock};
 pub use config::{DaMode, L1Config};
-pub use oracle::{L2OutputOracle, OracleParams, deploy_oracle, ensure_funded};
+pub use oracle::{
+    L2OutputOracle, OracleParams, PostedOutput, deploy_oracle, ensure_funded, posted_outputs,
+};
 pub use origins::{FedOrigin, OriginFeed, OriginFeedConfig};
 pub use portal::{
     DepositReader, L1BlockRef, OrdoPortal, PortalError, deploy_portal, has_code, l1_chain_id,

@@ -129,3 +129,65 @@ pub async fn ensure_funded(
         .await
         .map_err(|_| PortalError::Timeout(crate::portal::DEPLOY_TIMEOUT))?
 }
+
+/// An output as the oracle holds it, with the attestation proposed beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedOutput {
+    /// Its index.
+    pub index: u64,
+    /// Its L2 block.
+    pub l2_block: u64,
+    /// The output root.
+    pub root: alloy::primitives::B256,
+    /// The prover plugin's code hash and attestation (`None`: proposed without one).
+    pub attestation: Option<(alloy::primitives::B256, Bytes)>,
+}
+
+/// Every output the oracle at `oracle` holds, in index order, with the attestations logged
+/// beside them.
+pub async fn posted_outputs(
+    rpc_url: &str,
+    oracle: Address,
+) -> Result<Vec<PostedOutput>, PortalError> {
+    use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
+    let provider = crate::portal::l1_client(rpc_url)?;
+    let rpc = |e: alloy::contract::Error| PortalError::Rpc(e.to_string());
+    let contract = L2OutputOracle::new(oracle, &provider);
+    let count: U256 = contract.nextOutputIndex().call().await.map_err(rpc)?;
+    let filter = Filter::new()
+        .address(oracle)
+        .event_signature(L2OutputOracle::OutputAttested::SIGNATURE_HASH)
+        .from_block(0);
+    let mut attested = std::collections::HashMap::new();
+    for log in provider
+        .get_logs(&filter)
+        .await
+        .map_err(|e| PortalError::Rpc(e.to_string()))?
+    {
+        if log.removed {
+            continue;
+        }
+        let event = L2OutputOracle::OutputAttested::decode_log(&log.inner)
+            .map_err(|e| PortalError::Rpc(format!("an attestation log that does not decode: {e}")))?;
+        // A later log for the same index replaced a deleted output: the newest counts.
+        attested.insert(
+            event.l2OutputIndex,
+            (event.proverCodeHash, event.data.attestation.clone()),
+        );
+    }
+    let mut outputs = Vec::new();
+    for i in 0..count.to::<u64>() {
+        let output = contract
+            .getL2Output(U256::from(i))
+            .call()
+            .await
+            .map_err(rpc)?;
+        outputs.push(PostedOutput {
+            index: i,
+            l2_block: output.l2BlockNumber as u64,
+            root: output.outputRoot,
+            attestation: attested.remove(&U256::from(i)),
+        });
+    }
+    Ok(outputs)
+}

@@ -294,6 +294,11 @@ struct VerifyArgs {
     /// with no batch get theirs.
     #[arg(long, default_value_t = 3600, requires = "portal")]
     sequencing_window: u64,
+    /// The output oracle on L1: every output root it holds must be the derived chain's
+    /// output of its block, and every attestation posted with one what the prover plugin of
+    /// the posted code hash gives for its batch (shipped provers, or --plugin-dir).
+    #[arg(long, requires = "l1_rpc")]
+    oracle: Option<alloy_primitives::Address>,
     /// Read the batches from a node's `ordo_getBatch` instead of L1.
     #[arg(long)]
     batches_rpc: Option<String>,
@@ -312,7 +317,7 @@ struct VerifyArgs {
     /// Chain id of the dev chain.
     #[arg(long)]
     chain_id: Option<u64>,
-    /// Extra compression plugins (`*.wasm`), for codecs beyond the shipped ones.
+    /// Extra compression and prover plugins (`*.wasm`), beyond the shipped ones.
     #[arg(long)]
     plugin_dir: Option<PathBuf>,
     /// Where the verifier keeps its rebuilt chain (default: a fresh temporary folder).
@@ -749,6 +754,9 @@ fn main() -> eyre::Result<()> {
                         portal,
                         window: args.sequencing_window,
                     }),
+                args.oracle
+                    .zip(args.l1_rpc.clone())
+                    .map(|(oracle, l1_rpc)| ordo_derive::OutputCheck { l1_rpc, oracle }),
                 args.plugin_dir.as_deref(),
             ))?;
             Ok(())

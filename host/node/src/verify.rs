@@ -20,6 +20,7 @@ pub async fn run(
     compare_rpc: Option<&str>,
     sequencer: Option<alloy_primitives::Address>,
     deposits: Option<ordo_derive::DepositCheck>,
+    outputs: Option<ordo_derive::OutputCheck>,
     plugin_dir: Option<&Path>,
 ) -> eyre::Result<Vec<Applied>> {
     let checks_deposits = deposits.is_some();
@@ -33,9 +34,14 @@ pub async fn run(
         compare_rpc: compare_rpc.map(str::to_owned),
         sequencer,
         deposits,
+        outputs,
     };
     let verified = ordo_derive::verify(&derive, codecs, source, &options, |event| match event {
         Event::Duplicate { index } => println!("batch {index}: posted again, skipped"),
+        Event::Outputs { count } => println!(
+            "{count} outputs on L1: each the derived chain's output root, each attestation the \
+             prover's"
+        ),
         Event::Applied(a) => println!(
             "batch {}: blocks {}..={} ok ({})",
             a.index, a.first_block, a.last_block, a.last_hash

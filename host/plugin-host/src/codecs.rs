@@ -1,7 +1,9 @@
 //! The codecs a batch reader decodes posted batches with ([`open_codecs`]): every shipped
 //! compression plugin plus every codec in an optional plugin folder, loaded into a manager of
-//! their own (no storage, nothing active), found by the code hash a batch header records.
-//! `ordo verify` hands them to derivation as an [`ordo_hooks::BatchCodecs`].
+//! their own (no storage, nothing active), found by the code hash a batch header records;
+//! and the prover hooks (shipped, and in the folder) whose attestations it re-derives, found
+//! by the code hash posted with them. `ordo verify` hands them to derivation as an
+//! [`ordo_hooks::BatchCodecs`].
 
 use std::{
     path::{Path, PathBuf},
@@ -31,13 +33,13 @@ pub enum CodecsError {
     },
 }
 
-/// The shipped codecs plus every `*.wasm` in `plugin_dir` that loads as a codec (the other
-/// files are skipped). Slow (compiles and self-tests every codec): call it off the async
+/// The shipped codecs and provers plus every `*.wasm` in `plugin_dir` that loads as a codec
+/// or a prover (the other files are skipped). Slow (compiles and self-tests every codec): call it off the async
 /// reactor.
 pub fn open_codecs(plugin_dir: Option<&Path>) -> Result<Arc<dyn BatchCodecs>, CodecsError> {
     let codecs = PluginManager::open(Default::default(), None)?;
     for shipped in shipped::all() {
-        if shipped.kind == PluginKind::Compression {
+        if matches!(shipped.kind, PluginKind::Compression | PluginKind::Prover) {
             codecs.load(shipped.kind, shipped.bytes, "")?;
         }
     }
@@ -57,9 +59,11 @@ pub fn open_codecs(plugin_dir: Option<&Path>) -> Result<Arc<dyn BatchCodecs>, Co
                 path: path.clone(),
                 source,
             })?;
-            // Not every file need be a codec; the others are skipped.
-            if let Err(e) = codecs.load(PluginKind::Compression, &bytes, "") {
-                tracing::debug!(target: "ordo::derive", path = %path.display(), %e, "not a codec");
+            // Not every file need be a codec or a prover; the others are skipped.
+            if let Err(e) = codecs.load(PluginKind::Compression, &bytes, "")
+                && let Err(e2) = codecs.load(PluginKind::Prover, &bytes, "")
+            {
+                tracing::debug!(target: "ordo::derive", path = %path.display(), %e, %e2, "neither a codec nor a prover");
             }
         }
     }

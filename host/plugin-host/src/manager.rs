@@ -815,7 +815,7 @@ impl ordo_hooks::BatchPlugins for ManagerBatchPlugins {
 }
 
 /// [`ordo_hooks::BatchCodecs`] over every loaded compression plugin (the plugins with a
-/// codec id).
+/// codec id) and every loaded prover.
 struct ManagerCodecs(Arc<PluginManager>);
 
 impl ordo_hooks::BatchCodecs for ManagerCodecs {
@@ -829,6 +829,21 @@ impl ordo_hooks::BatchCodecs for ManagerCodecs {
             .find(|p| p.codec_id.is_some() && p.info.code_hash == *code_hash)
             .cloned()?;
         Some(Arc::new(Compressor {
+            supervisor: self.0.clone(),
+            plugin,
+        }))
+    }
+
+    fn prover(&self, code_hash: &B256) -> Option<Arc<dyn ordo_hooks::BatchProver>> {
+        let plugin = self
+            .0
+            .registry
+            .lock()
+            .loaded
+            .iter()
+            .find(|p| p.info.kind == PluginKind::Prover && p.info.code_hash == *code_hash)
+            .cloned()?;
+        Some(Arc::new(Prover {
             supervisor: self.0.clone(),
             plugin,
         }))

@@ -7,7 +7,17 @@ const solc = require("solc");
 
 const SOLC = "0.8.26";
 const dir = __dirname;
-const sources = ["OrdoPortal.sol", "l2/L2ToL1MessagePasser.sol", "test/DepositCaller.sol"];
+const sources = [
+  "OrdoPortal.sol",
+  "L2OutputOracle.sol",
+  "lib/Types.sol",
+  "lib/RLPReader.sol",
+  "lib/MerkleTrie.sol",
+  "l2/L2ToL1MessagePasser.sol",
+  "test/DepositCaller.sol",
+  "test/Multicall3.sol",
+  "test/TrieProbe.sol",
+];
 // Contracts predeployed in the L2 genesis: their runtime code goes in out/<Name>.runtime.bin.
 const predeploys = ["L2ToL1MessagePasser"];
 
@@ -33,6 +43,7 @@ fs.mkdirSync(path.join(dir, "out"), { recursive: true });
 for (const source of sources) {
   for (const [name, contract] of Object.entries(output.contracts[source])) {
     if (contract.evm.bytecode.object.length === 0) continue; // interfaces
+    if (contract.abi.length === 0) continue; // libraries of internal functions: nothing to deploy
     fs.writeFileSync(path.join(dir, "out", `${name}.bin`), contract.evm.bytecode.object + "\n");
     fs.writeFileSync(
       path.join(dir, "out", `${name}.abi.json`),

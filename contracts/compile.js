@@ -16,6 +16,7 @@ const sources = [
   "l2/L2ToL1MessagePasser.sol",
   "test/DepositCaller.sol",
   "test/Multicall3.sol",
+  "test/WithdrawalTarget.sol",
   "test/TrieProbe.sol",
 ];
 // Contracts predeployed in the L2 genesis: their runtime code goes in out/<Name>.runtime.bin.

@@ -196,7 +196,9 @@ pub enum DeriveError {
         expected: Box<BlockIds>,
     },
     /// The batch header's output root is not the rebuilt last block's.
-    #[error("batch {index}: block {block}'s output root derives to {derived}, the batch says {posted}")]
+    #[error(
+        "batch {index}: block {block}'s output root derives to {derived}, the batch says {posted}"
+    )]
     BatchOutputMismatch {
         /// Batch index.
         index: u64,
@@ -210,7 +212,9 @@ pub enum DeriveError {
 
     // ---- the outputs proposed on L1
     /// An output on L1 is not the derived chain's output of its block.
-    #[error("output {index} (L2 block {block}): the oracle holds {posted}, the derived chain's output root is {derived}")]
+    #[error(
+        "output {index} (L2 block {block}): the oracle holds {posted}, the derived chain's output root is {derived}"
+    )]
     OutputMismatch {
         /// The output's index in the oracle.
         index: u64,
@@ -222,7 +226,9 @@ pub enum DeriveError {
         derived: B256,
     },
     /// An output on L1 names a block the posted batches do not reach.
-    #[error("output {index} claims L2 block {block}, beyond the chain the batches derive (head {head})")]
+    #[error(
+        "output {index} claims L2 block {block}, beyond the chain the batches derive (head {head})"
+    )]
     OutputBeyondChain {
         /// The output's index.
         index: u64,

@@ -68,15 +68,15 @@ mod config;
 mod oracle;
 mod origins;
 mod portal;
-mod proposer;
 mod poster;
+mod proposer;
 mod queue;
 mod redact;
 mod status;
-mod withdrawals;
 #[cfg(feature = "test-utils")]
 #[doc(hidden)]
 pub mod testing;
+mod withdrawals;
 
 pub use alloy::primitives::{Address, B256, Bytes};
 pub use alloy::signers::local::PrivateKeySigner;
@@ -90,8 +90,8 @@ pub use portal::{
     DepositReader, L1BlockRef, OrdoPortal, PortalError, deploy_portal, has_code, l1_chain_id,
     portal_creation_code,
 };
-pub use proposer::{OutputQueue, PendingOutput, Proposer, ProposerConfig};
 pub use poster::{L1Poster, decode_blobs};
+pub use proposer::{OutputQueue, PendingOutput, Proposer, ProposerConfig};
 pub use queue::{
     BatchQueue, Confirmation, ConfirmedBatch, PendingBatch, QueuedBatch, RecordError, Submission,
 };

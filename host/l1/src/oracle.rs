@@ -167,8 +167,9 @@ pub async fn posted_outputs(
         if log.removed {
             continue;
         }
-        let event = L2OutputOracle::OutputAttested::decode_log(&log.inner)
-            .map_err(|e| PortalError::Rpc(format!("an attestation log that does not decode: {e}")))?;
+        let event = L2OutputOracle::OutputAttested::decode_log(&log.inner).map_err(|e| {
+            PortalError::Rpc(format!("an attestation log that does not decode: {e}"))
+        })?;
         // A later log for the same index replaced a deleted output: the newest counts.
         attested.insert(
             event.l2OutputIndex,

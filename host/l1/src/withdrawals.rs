@@ -161,7 +161,14 @@ impl WithdrawalReader {
     pub async fn output_covering(&self, l2_block: u64) -> Result<Option<(U256, u64)>, PortalError> {
         let oracle = L2OutputOracle::new(self.oracle, &self.l1);
         let latest: U256 = oracle.latestBlockNumber().call().await.map_err(rpc)?;
-        if latest < U256::from(l2_block) || oracle.nextOutputIndex().call().await.map_err(rpc)?.is_zero() {
+        if latest < U256::from(l2_block)
+            || oracle
+                .nextOutputIndex()
+                .call()
+                .await
+                .map_err(rpc)?
+                .is_zero()
+        {
             return Ok(None);
         }
         let index = oracle
@@ -222,7 +229,12 @@ impl WithdrawalReader {
     ) -> Result<WithdrawalStatus, PortalError> {
         let hash = withdrawal_hash(withdrawal);
         let portal = OrdoPortal::new(self.portal, &self.l1);
-        if portal.finalizedWithdrawals(hash).call().await.map_err(rpc)? {
+        if portal
+            .finalizedWithdrawals(hash)
+            .call()
+            .await
+            .map_err(rpc)?
+        {
             return Ok(WithdrawalStatus::Finalized);
         }
         let proven = portal.provenWithdrawals(hash).call().await.map_err(rpc)?;

@@ -683,7 +683,10 @@ fn main() -> eyre::Result<()> {
             println!("# for the [l1] section of ordo.toml");
             println!("portal = \"{portal}\"");
             println!("output_oracle = \"{oracle}\"");
-            println!("# proposer {} (its key goes in proposer_key_file)", params.proposer);
+            println!(
+                "# proposer {} (its key goes in proposer_key_file)",
+                params.proposer
+            );
             if let Some(inbox) = batch_inbox {
                 println!("batch_inbox = \"{inbox}\"");
             }

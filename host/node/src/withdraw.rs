@@ -145,10 +145,7 @@ async fn settle(
     }
 }
 
-fn l1_wallet(
-    endpoints: &Endpoints,
-    key: PrivateKeySigner,
-) -> eyre::Result<impl Provider + Clone> {
+fn l1_wallet(endpoints: &Endpoints, key: PrivateKeySigner) -> eyre::Result<impl Provider + Clone> {
     Ok(ProviderBuilder::new()
         .wallet(EthereumWallet::from(key))
         .connect_http(endpoints.l1_rpc.parse().wrap_err("--l1-rpc is not a URL")?))
@@ -223,7 +220,10 @@ pub async fn finalize(
         .get_receipt()
         .await?;
     if !receipt.status() {
-        bail!("the finalization {} reverted on L1", receipt.transaction_hash);
+        bail!(
+            "the finalization {} reverted on L1",
+            receipt.transaction_hash
+        );
     }
     let success = receipt
         .inner

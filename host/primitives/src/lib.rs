@@ -43,8 +43,8 @@ pub use deposit::{
     TxDeposit, UserDepositSource, is_deposit, l1_to_l2_alias,
 };
 pub use signing::{block_signer, block_signing_hash};
-pub use withdrawal::{MESSAGE_PASSER, OUTPUT_VERSION, message_passer_code, output_root};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};
+pub use withdrawal::{MESSAGE_PASSER, OUTPUT_VERSION, message_passer_code, output_root};
 
 pub use alloy_consensus;
 pub use alloy_eips;

@@ -11,7 +11,8 @@ pub const MESSAGE_PASSER: Address = address!("0x42000000000000000000000000000000
 
 /// The message passer's runtime code, as `scripts/contracts` compiled
 /// `contracts/l2/L2ToL1MessagePasser.sol` (hex, no `0x`).
-const MESSAGE_PASSER_CODE: &str = include_str!("../../../contracts/out/L2ToL1MessagePasser.runtime.bin");
+const MESSAGE_PASSER_CODE: &str =
+    include_str!("../../../contracts/out/L2ToL1MessagePasser.runtime.bin");
 
 /// The output root format this node computes (OP's version 0).
 pub const OUTPUT_VERSION: B256 = B256::ZERO;
@@ -39,7 +40,7 @@ impl ChainSpec {
     /// Puts the predeploys in the genesis allocation where it has no code of its own: a
     /// genesis that already carries OP's message passer (an OP chain's) keeps it.
     pub fn with_predeploys(mut self) -> Self {
-        let passer = self.alloc.entry(MESSAGE_PASSER).or_insert_with(GenesisAccount::default);
+        let passer = self.alloc.entry(MESSAGE_PASSER).or_default();
         if passer.code.is_empty() {
             passer.code = message_passer_code();
         }
@@ -56,12 +57,19 @@ mod tests {
         let code = message_passer_code();
         // Runtime code, not creation code: no constructor copying itself out.
         assert!(code.len() > 500, "{} bytes", code.len());
-        assert_ne!(code[..], include_bytes!("../../../contracts/out/L2ToL1MessagePasser.bin")[..]);
+        assert_ne!(
+            code[..],
+            include_bytes!("../../../contracts/out/L2ToL1MessagePasser.bin")[..]
+        );
     }
 
     #[test]
     fn output_root_hashes_the_four_words_in_order() {
-        let (s, m, b) = (B256::repeat_byte(1), B256::repeat_byte(2), B256::repeat_byte(3));
+        let (s, m, b) = (
+            B256::repeat_byte(1),
+            B256::repeat_byte(2),
+            B256::repeat_byte(3),
+        );
         let mut words = Vec::new();
         for w in [B256::ZERO, s, m, b] {
             words.extend_from_slice(w.as_slice());
@@ -75,7 +83,10 @@ mod tests {
         let mut spec = ChainSpec::empty(1);
         spec.alloc.insert(
             MESSAGE_PASSER,
-            GenesisAccount { code: Bytes::from_static(&[0x60, 0x00]), ..Default::default() },
+            GenesisAccount {
+                code: Bytes::from_static(&[0x60, 0x00]),
+                ..Default::default()
+            },
         );
         let spec = spec.with_predeploys();
         assert_eq!(spec.alloc[&MESSAGE_PASSER].code.len(), 2);

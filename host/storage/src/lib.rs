@@ -42,8 +42,8 @@
 //! ([`Storage::put_plugin_wasm`], [`Storage::put_plugin_state`]), which fsync on their own:
 //! an operator's `activate` must survive a crash just like a transaction.
 
-pub mod raft;
 mod output;
+pub mod raft;
 mod records;
 mod staged;
 pub mod view;

@@ -119,6 +119,28 @@ async fn ordo_l1_deploy_puts_the_portal_on_l1_and_prints_its_config_lines() -> R
     );
     let portal = printed_portal(&stdout)?;
     ensure!(has_code(&anvil, portal).await?, "no code at {portal}");
+    // The output oracle beside it, which the portal reads and whose proposer was named.
+    let oracle: Address = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("output_oracle = "))
+        .ok_or_else(|| eyre!("no output_oracle line in {stdout:?}"))?
+        .trim_matches('"')
+        .parse()?;
+    let l1 = anvil.provider();
+    ensure!(
+        ordo_l1::OrdoPortal::new(portal, &l1)
+            .l2Oracle()
+            .call()
+            .await?
+            == oracle
+    );
+    ensure!(
+        ordo_l1::L2OutputOracle::new(oracle, &l1)
+            .PROPOSER()
+            .call()
+            .await?
+            == Anvil::dev_key(3).address()
+    );
     ensure!(
         stdout.contains(&format!("batch_inbox = \"{INBOX}\"")),
         "{stdout}"
@@ -139,7 +161,7 @@ async fn ordo_l1_deploy_puts_the_portal_on_l1_and_prints_its_config_lines() -> R
     ensure!(!out.status.success());
     ensure!(!String::from_utf8_lossy(&out.stdout).contains("portal ="));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure!(stderr.contains("deploying the portal"), "{stderr}");
+    ensure!(stderr.contains("deploying the output oracle"), "{stderr}");
     Ok(())
 }
 

@@ -33,9 +33,11 @@ mod schema;
 mod searcher;
 mod send_bundle;
 mod transfer;
+mod trie_proof;
 mod tx_types;
 mod validation;
 mod verify;
+mod withdrawals;
 
 /// Failure guard for a whole test body.
 pub const GUARD: Duration = Duration::from_secs(240);

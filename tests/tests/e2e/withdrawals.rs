@@ -697,6 +697,9 @@ async fn viems_op_stack_withdrawal_is_proven_and_finalized_against_ordos_contrac
                 .await?
                 .get_receipt()
                 .await?;
+            // A chain that has run a while: the oracle holds an output (viem, like OP's
+            // oracle, takes the latest output's index, which does not exist before the first).
+            wait_for_output(&anvil, oracle, 1).await?;
             // Funded on both chains (anvil's and Ordo's dev accounts are the same).
             let key = Anvil::dev_key(9);
             let before = anvil.provider().get_balance(key.address()).await?;

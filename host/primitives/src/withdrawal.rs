@@ -3,7 +3,7 @@
 
 use alloy_primitives::{Address, B256, Bytes, address, keccak256};
 
-use crate::{ChainSpec, GenesisAccount};
+use crate::ChainSpec;
 
 /// Where the message passer lives on every Ordo chain (OP Stack's address, so tools that
 /// withdraw from an OP chain find it).
@@ -51,6 +51,7 @@ impl ChainSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::GenesisAccount;
 
     #[test]
     fn the_message_passer_code_is_checked_in() {

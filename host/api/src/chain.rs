@@ -321,6 +321,7 @@ impl NodeApi {
                     base_fee: h.base_fee_per_gas.unwrap_or_default(),
                     extra_data: h.extra_data.clone(),
                     state_block: Some(n),
+                    max_tx_bytes: None,
                 }
             }
         };

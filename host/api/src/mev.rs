@@ -516,6 +516,7 @@ impl NodeApi {
             ),
             extra_data: cfg.extra_data.clone(),
             state_block,
+            max_tx_bytes: None,
         };
         let out = self
             .exec

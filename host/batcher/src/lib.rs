@@ -128,6 +128,8 @@ pub struct BatchSummary {
     pub last_block: u64,
     /// L1 progress.
     pub status: BatchStatus,
+    /// Size of the compressed payload that goes to L1.
+    pub posted_bytes: u64,
 }
 
 /// The blocks read so far for the next batch.
@@ -151,6 +153,9 @@ pub struct Batcher {
     /// the `batches` keyspace. Never held across a plugin call.
     write: Mutex<()>,
     summaries: RwLock<Vec<BatchSummary>>,
+    /// Raw size of the open batch's blocks (read without the `building` lock, which a tick
+    /// holds across plugin calls).
+    open_bytes: std::sync::atomic::AtomicU64,
     /// A replica group's log, when this batcher is a replica's: then the log's apply
     /// ([`Batcher::adopt`]) is the only writer of batch records, on every replica alike.
     replicator: RwLock<Option<Arc<dyn BatchReplicator>>>,
@@ -186,6 +191,7 @@ impl Batcher {
                 first_block: h.first_block,
                 last_block: h.last_block,
                 status: record.status,
+                posted_bytes: record.frame.data.len() as u64,
             });
         }
         if let Some(last) = summaries.last() {
@@ -198,6 +204,7 @@ impl Batcher {
             building: Mutex::new(OpenBatch::default()),
             write: Mutex::new(()),
             summaries: RwLock::new(summaries),
+            open_bytes: Default::default(),
             replicator: RwLock::new(None),
             gate: RwLock::new(None),
             #[cfg(test)]
@@ -234,6 +241,7 @@ impl Batcher {
             first_block: h.first_block,
             last_block: h.last_block,
             status: record.status,
+            posted_bytes: record.frame.data.len() as u64,
         });
         Ok(())
     }
@@ -305,6 +313,22 @@ impl Batcher {
             }
         }
         (safe, finalized)
+    }
+
+    /// Bytes the chain has sealed that L1 has not taken yet: the posted size of every batch
+    /// not confirmed on L1, plus the raw size of the blocks waiting in the open batch (an
+    /// upper bound: they are not compressed yet). What DA throttling watches.
+    pub fn backlog_bytes(&self) -> u64 {
+        let stored: u64 = self
+            .summaries
+            .read()
+            .iter()
+            .filter(|s| !matches!(s.status, BatchStatus::Confirmed { .. }))
+            .map(|s| s.posted_bytes)
+            .sum();
+        let open = self.open_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        metrics::gauge!("ordo_batcher_backlog_bytes").set((stored + open) as f64);
+        stored + open
     }
 
     /// The first batch whose last block is above `block`, if it and every batch before it
@@ -435,6 +459,8 @@ impl Batcher {
                 .ok_or(BatcherError::MissingBlock(next))?;
             let block = BatchBlock::from_record(&record);
             open.size += BatchPayload::block_size(&block);
+            self.open_bytes
+                .store(open.size as u64, std::sync::atomic::Ordering::Relaxed);
             open.blocks.push(block);
             open.last = Some(record);
             next += 1;
@@ -460,6 +486,8 @@ impl Batcher {
         match self.store(&payload, open.last.as_ref(), now_ms) {
             Ok(header) => {
                 open.size = 0;
+                self.open_bytes
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
                 Ok(header)
             }
             Err(e) => {
@@ -545,6 +573,7 @@ impl Batcher {
                 first_block: header.first_block,
                 last_block: header.last_block,
                 status: BatchStatus::Built,
+                posted_bytes: record.frame.data.len() as u64,
             });
         }
         info!(target: "ordo::batcher", index, first = header.first_block, last = header.last_block, txs = tx_count, raw = raw.len(), posted = record.frame.data.len(), codec = codec_id, "batch built");

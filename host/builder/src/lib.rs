@@ -67,6 +67,10 @@ use parking_lot::RwLock;
 use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
+/// The DA throttle's answer for the next block: the most bytes of signed transactions it
+/// may carry, or `None` for no limit.
+pub type DaLimit = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
+
 /// Builder failures. Any of them stops block production: they mean storage is broken.
 #[derive(Debug, thiserror::Error)]
 pub enum BuilderError {
@@ -215,6 +219,9 @@ pub struct Builder {
     signer: RwLock<Option<Arc<dyn BlockSigner>>>,
     /// Blocks a transaction may wait while the policy leaves it out (0: no floor).
     inclusion_floor: std::sync::atomic::AtomicU64,
+    /// Asked every block: the most bytes of signed transactions it may carry while L1
+    /// posting is behind (`None`: no limit).
+    da_limit: RwLock<Option<DaLimit>>,
     floor_marks: parking_lot::Mutex<floor::FloorMarks>,
     /// Where L1 origins and deposits come from; None on a chain without an L1.
     origins: RwLock<Option<Arc<dyn OriginSource>>>,
@@ -299,6 +306,7 @@ impl Builder {
             last_sealed: parking_lot::Mutex::new(None),
             signer: RwLock::new(None),
             inclusion_floor: std::sync::atomic::AtomicU64::new(floor::DEFAULT_INCLUSION_FLOOR),
+            da_limit: RwLock::new(None),
             floor_marks: Default::default(),
             origins: RwLock::new(None),
         })
@@ -319,6 +327,13 @@ impl Builder {
     pub fn set_inclusion_floor(&self, blocks: u64) {
         self.inclusion_floor
             .store(blocks, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Asks `limit` before every block how many bytes of signed transactions it may carry
+    /// (op-batcher's DA throttling: while the unposted backlog is too large, blocks shrink
+    /// instead of the backlog growing without bound; deposits are never held back).
+    pub fn set_da_limit(&self, limit: DaLimit) {
+        *self.da_limit.write() = Some(limit);
     }
 
     /// Replaces the ordering policy from the next block on.
@@ -443,6 +458,8 @@ impl Builder {
             gas_limit: cfg.gas_limit,
             base_fee,
             extra_data: cfg.extra_data.clone(),
+            // Set by `seal` only: a call's block is not throttled.
+            max_tx_bytes: None,
             state_block: None,
         }
     }
@@ -460,6 +477,7 @@ impl Builder {
         let started = std::time::Instant::now();
         let head = self.tip();
         let mut params = self.params_on(&head);
+        params.max_tx_bytes = self.da_limit.read().as_ref().and_then(|limit| limit());
         let _span = tracing::info_span!("block", number = params.number).entered();
         let (l1_origin, deposits) = match self.next_origin(&head, params.timestamp)? {
             origin::OriginStep::Ordered(origin, deposits) => (origin, deposits),

@@ -112,6 +112,7 @@ impl Builder {
             base_fee: h.base_fee_per_gas.unwrap_or_default(),
             extra_data: h.extra_data.clone(),
             state_block: None,
+            max_tx_bytes: None,
         };
         let built = self.exec.build_block_items(
             &head.header,

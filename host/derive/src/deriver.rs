@@ -257,6 +257,7 @@ impl Deriver {
                 base_fee: block.base_fee,
                 extra_data: block.extra_data.clone(),
                 state_block: None,
+                max_tx_bytes: None,
             };
             let built = self
                 .exec

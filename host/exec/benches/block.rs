@@ -61,6 +61,7 @@ fn bench(c: &mut Criterion) {
         base_fee: 1_000_000_000,
         extra_data: Bytes::new(),
         state_block: None,
+        max_tx_bytes: None,
     };
     let mut group = c.benchmark_group("block");
     group.throughput(Throughput::Elements(n as u64));

@@ -48,6 +48,10 @@ pub struct BlockParams {
     pub extra_data: Bytes,
     /// For calls: the state to run on (`None`: the head). Block building ignores it.
     pub state_block: Option<u64>,
+    /// Most bytes of signed transactions (their EIP-2718 encodings) the block may carry
+    /// (`None`: no limit beyond gas). The builder sets it while L1 posting is behind, so the
+    /// unposted backlog stops growing (op-batcher's DA throttling); deposits do not count.
+    pub max_tx_bytes: Option<u64>,
 }
 
 impl BlockParams {
@@ -66,6 +70,7 @@ impl BlockParams {
             base_fee: parent.base_fee_per_gas.unwrap_or_default(),
             extra_data: Bytes::copy_from_slice(origin.hash.as_slice()),
             state_block: None,
+            max_tx_bytes: None,
         }
     }
 }
@@ -260,6 +265,8 @@ impl DropReason {
 #[derive(Default)]
 struct Assembly {
     cumulative_gas: u64,
+    /// Bytes of the signed transactions included so far (what `max_tx_bytes` caps).
+    tx_bytes: u64,
     log_index: u64,
     included: Vec<B256>,
     receipts: Vec<ReceiptRecord>,
@@ -300,6 +307,7 @@ impl BodyTx {
 #[derive(Clone, Copy)]
 struct Mark {
     cumulative_gas: u64,
+    tx_bytes: u64,
     log_index: u64,
     len: usize,
 }
@@ -308,6 +316,7 @@ impl Assembly {
     fn mark(&self) -> Mark {
         Mark {
             cumulative_gas: self.cumulative_gas,
+            tx_bytes: self.tx_bytes,
             log_index: self.log_index,
             len: self.included.len(),
         }
@@ -315,6 +324,7 @@ impl Assembly {
 
     fn reset(&mut self, mark: Mark) {
         self.cumulative_gas = mark.cumulative_gas;
+        self.tx_bytes = mark.tx_bytes;
         self.log_index = mark.log_index;
         self.included.truncate(mark.len);
         self.receipts.truncate(mark.len);
@@ -544,6 +554,15 @@ fn run_tx(
             "block gas limit reached".into(),
         )));
     }
+    let size = tx.encoded.len() as u64;
+    if params
+        .max_tx_bytes
+        .is_some_and(|max| asm.tx_bytes.saturating_add(size) > max)
+    {
+        return Ok(TxRun::Skipped(Skipped::Deferred(
+            "block data limit reached (L1 posting is behind)".into(),
+        )));
+    }
     let tx_env = TxEnv::from_recovered_tx(&tx.tx, tx.sender);
     let result = match evm.transact_one(tx_env) {
         Ok(result) => result,
@@ -576,6 +595,7 @@ fn run_tx(
     });
     asm.log_index += n_logs;
     asm.included.push(tx.hash);
+    asm.tx_bytes += size;
     asm.block_tx.push(BodyTx::Signed(tx.clone()));
     Ok(TxRun::Included(success))
 }
@@ -706,7 +726,15 @@ fn run_bundle(
         .txs
         .iter()
         .fold(0u64, |sum, t| sum.saturating_add(t.gas_limit()));
-    if asm.cumulative_gas.saturating_add(gas) > params.gas_limit {
+    let bytes = bundle
+        .txs
+        .iter()
+        .fold(0u64, |sum, t| sum.saturating_add(t.encoded.len() as u64));
+    if asm.cumulative_gas.saturating_add(gas) > params.gas_limit
+        || params
+            .max_tx_bytes
+            .is_some_and(|max| asm.tx_bytes.saturating_add(bytes) > max)
+    {
         return Ok(BundleResult::Dropped(DropReason::DoesNotFit));
     }
     // Across transactions revm's journal keeps only the accumulated state (each

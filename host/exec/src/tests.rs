@@ -58,6 +58,7 @@ fn params(number: u64) -> BlockParams {
         base_fee: 1_000_000_000,
         extra_data: Bytes::new(),
         state_block: None,
+        max_tx_bytes: None,
     }
 }
 
@@ -118,6 +119,38 @@ fn invalid_transactions_are_skipped_and_the_block_still_seals() {
     assert_eq!(built.included, vec![good.hash]);
     assert!(matches!(built.skipped[0], (h, Skipped::Deferred(_)) if h == gap.hash));
     assert!(matches!(built.skipped[1], (h, Skipped::Invalid(_)) if h == stale.hash));
+}
+
+#[test]
+fn a_block_data_limit_defers_the_transactions_past_it_in_order() {
+    let key = PrivateKeySigner::random();
+    let (_dir, exec, genesis) = setup(&key);
+    let txs: Vec<_> = (0..5)
+        .map(|n| signed(&key, n, TxKind::Call(Address::ZERO), 1, Bytes::new()))
+        .collect();
+    let size = txs[0].encoded.len() as u64;
+    // Room for two and a half transactions: two go in, the rest wait in the pool.
+    let limited = BlockParams {
+        max_tx_bytes: Some(2 * size + size / 2),
+        ..params(1)
+    };
+    let built = exec
+        .build_block(
+            &genesis,
+            genesis.hash_slow(),
+            &limited,
+            &txs,
+            Provenance::default(),
+        )
+        .unwrap();
+    assert_eq!(built.included, vec![txs[0].hash, txs[1].hash]);
+    assert_eq!(built.skipped.len(), 3);
+    for (_, why) in &built.skipped {
+        assert!(
+            matches!(why, Skipped::Deferred(w) if w.contains("block data limit")),
+            "{why:?}"
+        );
+    }
 }
 
 #[test]

@@ -548,6 +548,11 @@ pub struct BatcherSection {
     pub max_delay_ms: u64,
     /// Most blocks in one batch.
     pub max_blocks: usize,
+    /// With an L1: once this many bytes are sealed and not yet on L1, blocks carry at most
+    /// `throttle_block_bytes` of signed transactions until posting catches up (0: never).
+    pub max_backlog_bytes: u64,
+    /// The throttled block's room for signed transactions (bytes).
+    pub throttle_block_bytes: u64,
 }
 
 impl Default for BatcherSection {
@@ -557,6 +562,8 @@ impl Default for BatcherSection {
             max_batch_bytes: d.max_batch_bytes,
             max_delay_ms: d.max_delay.as_millis() as u64,
             max_blocks: d.max_blocks,
+            max_backlog_bytes: 1_000_000,
+            throttle_block_bytes: 21_000,
         }
     }
 }

@@ -299,6 +299,9 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         per_sender,
     })?;
     let poster = l1_poster(&config.l1, &batcher)?;
+    if poster.is_some() && config.batcher.max_backlog_bytes > 0 {
+        builder.set_da_limit(da_throttle(&batcher, &config.batcher));
+    }
     // Before the replica: in a group, it applies the operator commands the log carries.
     let admin_ns = Arc::new(ordo_api::AdminNamespace {
         manager: plugins.clone(),
@@ -486,6 +489,30 @@ fn l1_poster(
         l1,
         Arc::new(batches::BatcherQueue(batcher.clone())),
     )))
+}
+
+/// The DA throttle: while the bytes sealed and not yet on L1 exceed `max_backlog_bytes`,
+/// blocks carry at most `throttle_block_bytes` of signed transactions.
+fn da_throttle(
+    batcher: &Arc<ordo_batcher::Batcher>,
+    section: &config::BatcherSection,
+) -> ordo_builder::DaLimit {
+    let batcher = batcher.clone();
+    let (max_backlog, block_bytes) = (section.max_backlog_bytes, section.throttle_block_bytes);
+    let throttled = std::sync::atomic::AtomicBool::new(false);
+    Arc::new(move || {
+        let backlog = batcher.backlog_bytes();
+        let now = backlog > max_backlog;
+        if throttled.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
+            if now {
+                tracing::warn!(target: "ordo::builder", backlog, max_backlog, block_bytes, "L1 posting is behind: blocks throttled");
+            } else {
+                tracing::info!(target: "ordo::builder", backlog, "L1 posting caught up: blocks no longer throttled");
+            }
+        }
+        ::metrics::gauge!("ordo_da_throttled").set(if now { 1.0 } else { 0.0 });
+        now.then_some(block_bytes)
+    })
 }
 
 /// The output proposer for `[l1] output_oracle`, or `None` without an L1 or an oracle.

@@ -17,6 +17,7 @@ mod cluster;
 mod config;
 mod contract;
 mod crash;
+mod da_throttle;
 mod dashboard;
 mod deposits;
 mod genesis;

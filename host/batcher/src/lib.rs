@@ -4,8 +4,9 @@
 //! Map of [`Batcher::tick`] (run every block time by [`Batcher::run`]):
 //! 1. read the blocks after the last one read, up to the head, into the open batch,
 //!    measuring their encoded size ([`BatchBlock`]); each block is read once;
-//! 2. close a batch when the blocks reach [`BatcherConfig::max_batch_bytes`] (the block
-//!    that crosses it ends the batch) or the oldest one has waited
+//! 2. close a batch when the blocks reach [`BatcherConfig::max_batch_bytes`] (while a
+//!    stored batch still waits to be sent to L1, [`BatcherConfig::max_batch_bytes_behind`]:
+//!    larger batches when posting is behind; the block that crosses it ends the batch) or the oldest one has waited
 //!    [`BatcherConfig::max_delay`];
 //! 3. encode the payload ([`BatchPayload`], versioned), compress it with the active codec
 //!    ([`BatchPlugins::codec`]) and check it decompresses back — on any failure the batch
@@ -98,6 +99,10 @@ pub struct BatcherConfig {
     pub max_delay: Duration,
     /// Most blocks in one batch (bounds memory when blocks are empty).
     pub max_blocks: usize,
+    /// Uncompressed size at which a batch closes while posting is behind (a stored batch
+    /// not yet sent to L1): with blobs, one transaction carries up to six, so fewer, larger
+    /// batches move the backlog faster. At least `max_batch_bytes`.
+    pub max_batch_bytes_behind: usize,
 }
 
 impl Default for BatcherConfig {
@@ -106,6 +111,7 @@ impl Default for BatcherConfig {
             max_batch_bytes: 110_000,
             max_delay: Duration::from_secs(30),
             max_blocks: 4096,
+            max_batch_bytes_behind: 110_000,
         }
     }
 }
@@ -444,7 +450,7 @@ impl Batcher {
             .as_ref()
             .map_or_else(|| self.next_block(), |b| b.number() + 1);
         loop {
-            if open.size >= self.config.max_batch_bytes
+            if open.size >= self.max_batch_bytes()
                 || open.blocks.len() >= self.config.max_blocks
             {
                 built.push(self.seal(&mut open, now_ms)?);
@@ -475,6 +481,23 @@ impl Batcher {
             built.push(self.seal(&mut open, now_ms)?);
         }
         Ok(built)
+    }
+
+    /// Where the open batch closes: larger while posting is behind (a stored batch waits to
+    /// be sent; batches go to L1 in index order, so the newest is unsent if any is).
+    fn max_batch_bytes(&self) -> usize {
+        let behind = self
+            .summaries
+            .read()
+            .last()
+            .is_some_and(|s| matches!(s.status, BatchStatus::Built));
+        if behind {
+            self.config
+                .max_batch_bytes_behind
+                .max(self.config.max_batch_bytes)
+        } else {
+            self.config.max_batch_bytes
+        }
     }
 
     /// Stores the open batch and starts an empty one. Only called with blocks in it. On an

@@ -51,6 +51,7 @@ fn config(max_batch_bytes: usize, max_delay_ms: u64) -> BatcherConfig {
         max_batch_bytes,
         max_delay: Duration::from_millis(max_delay_ms),
         max_blocks: 4096,
+        max_batch_bytes_behind: max_batch_bytes,
     }
 }
 
@@ -223,6 +224,44 @@ fn status_changes_are_durable() {
     assert_eq!(b.summaries()[1].status, submitted);
     assert_eq!(b.summaries()[0].status, BatchStatus::Built);
     assert_eq!(b.batch(1).unwrap().unwrap().status, submitted);
+}
+
+#[test]
+fn batches_grow_while_an_earlier_one_waits_to_be_sent_and_shrink_back_after() {
+    let (_dir, storage) = chain(30, 2, 1000);
+    let config = BatcherConfig {
+        max_batch_bytes_behind: 12_000,
+        ..config(5_000, 3_600_000)
+    };
+    let b = Batcher::open(storage, config, Arc::new(NoPlugins)).unwrap();
+    let sizes = |b: &Batcher| -> Vec<usize> {
+        (0..b.len() as u64)
+            .map(|i| payload(b, i).blocks.len())
+            .collect()
+    };
+    // ~2 KB per block. Batch 0 closes at 5 KB (3 blocks); it is never sent, so batch 1
+    // grows to 12 KB (6 blocks).
+    b.tick(9, 20_000).unwrap();
+    assert_eq!(sizes(&b), vec![3, 6]);
+    // Both sent: posting keeps up, and the next batch is small again.
+    for index in 0..2 {
+        b.set_status(
+            index,
+            BatchStatus::Submitted {
+                tx_hash: B256::repeat_byte(index as u8),
+                nonce: index,
+                max_fee_per_gas: 10,
+                max_priority_fee_per_gas: 1,
+                submitted_at_ms: 5,
+                max_fee_per_blob_gas: Some(3),
+                replaced: vec![],
+            },
+        )
+        .unwrap();
+    }
+    b.tick(12, 20_000).unwrap();
+    assert_eq!(sizes(&b), vec![3, 6, 3]);
+    assert_eq!(batched_blocks(&b), (1..=12).collect::<Vec<_>>());
 }
 
 /// Every block number in batches `0..len`, in batch order.

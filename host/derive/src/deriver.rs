@@ -152,7 +152,7 @@ impl Deriver {
     }
 
     /// The output of derived block `number` (`None`: not derived).
-    pub fn output(&self, number: u64) -> Result<Option<ordo_storage::Output>, DeriveError> {
+    pub fn output(&self, number: u64) -> Result<Option<ordo_storage::output::Output>, DeriveError> {
         Ok(self.storage.output(number)?)
     }
 

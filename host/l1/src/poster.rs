@@ -393,11 +393,11 @@ impl L1Poster {
                     }
                     self.record_submitted(index, winner.clone()).await?;
                     return self
-                        .await_confirmations(index, &winner, blobs, head, block, block_hash)
+                        .await_confirmations(index, &winner, bytes.len(), blobs, head, block, block_hash)
                         .await;
                 }
                 return self
-                    .await_confirmations(index, &sub, blobs, head, block, block_hash)
+                    .await_confirmations(index, &sub, bytes.len(), blobs, head, block, block_hash)
                     .await;
             }
         }
@@ -564,11 +564,14 @@ impl L1Poster {
             })
     }
 
-    /// `sub` is mined in `block`: confirmed once deep enough, else still in flight.
+    /// `sub` (carrying a frame of `frame_bytes`) is mined in `block`: confirmed once deep
+    /// enough, else still in flight.
+    #[allow(clippy::too_many_arguments)]
     async fn await_confirmations(
         &mut self,
         index: u64,
         sub: &Submission,
+        frame_bytes: usize,
         blobs: bool,
         head: u64,
         block: u64,
@@ -587,6 +590,8 @@ impl L1Poster {
             };
             self.record_confirmed(index, confirmation).await?;
             info!(target: TARGET, index, tx = %tx_hash, block, "batch confirmed on L1");
+            // What the bench reports as posted bytes/s.
+            metrics::counter!("ordo_l1_confirmed_bytes_total").increment(frame_bytes as u64);
             // The nonce after this one is ours for the next batch.
             if self.nonce.is_none_or(|n| n <= nonce) {
                 self.nonce = Some(nonce + 1);

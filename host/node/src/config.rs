@@ -533,7 +533,7 @@ impl Default for L1Section {
             poll_ms: 2_000,
             da: ordo_l1::DaMode::Calldata,
             max_fee_per_blob_gas: 500_000_000_000,
-            max_in_flight: 1,
+            max_in_flight: 4,
         }
     }
 }
@@ -553,6 +553,9 @@ pub struct BatcherSection {
     pub max_backlog_bytes: u64,
     /// The throttled block's room for signed transactions (bytes).
     pub throttle_block_bytes: u64,
+    /// With `[l1] da` blobs or auto: the uncompressed size at which a batch closes while
+    /// an earlier one still waits to be sent (six blobs hold it even incompressible).
+    pub max_batch_bytes_behind: usize,
 }
 
 impl Default for BatcherSection {
@@ -564,6 +567,7 @@ impl Default for BatcherSection {
             max_blocks: d.max_blocks,
             max_backlog_bytes: 1_000_000,
             throttle_block_bytes: 21_000,
+            max_batch_bytes_behind: 700_000,
         }
     }
 }
@@ -574,6 +578,8 @@ impl From<BatcherSection> for ordo_batcher::BatcherConfig {
             max_batch_bytes: s.max_batch_bytes.max(1),
             max_delay: std::time::Duration::from_millis(s.max_delay_ms),
             max_blocks: s.max_blocks.max(1),
+            // Only blob posting can take the larger batches: the node sets it from `[l1] da`.
+            max_batch_bytes_behind: s.max_batch_bytes.max(1),
         }
     }
 }

@@ -280,9 +280,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     tracing::info!(target: "ordo::node", kept, "bundles restored");
     builder.set_bundle_pool(bundles);
     builder.set_searchers(plugins.searcher_host());
+    let mut batcher_config: ordo_batcher::BatcherConfig = config.batcher.into();
+    if config.l1.rpc_url.is_some() && config.l1.da != ordo_l1::DaMode::Calldata {
+        batcher_config.max_batch_bytes_behind = config.batcher.max_batch_bytes_behind;
+    }
     let batcher = ordo_batcher::Batcher::open(
         storage.clone(),
-        config.batcher.into(),
+        batcher_config,
         plugins.batch_plugins(),
     )?;
     let api = ordo_api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());

@@ -19,7 +19,7 @@
 //!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]); and
 //!   `changes` (`block → the accounts and slots it changed`), so a walk back from the head
 //!   knows which keys differ at an older block ([`view::StateView::changed_after`]).
-//! - [`Storage::output`] (output.rs): a stored block's output root (OP's version 0, over the
+//! - [`Storage::output`] ([`output`]): a stored block's output root (OP's version 0, over the
 //!   message passer's storage root), what the proposer posts to L1.
 //! - Reads of the state go through [`view::StateView`]: live, or a snapshot that later
 //!   commits do not change (proofs and other multi-key walks).
@@ -42,13 +42,12 @@
 //! ([`Storage::put_plugin_wasm`], [`Storage::put_plugin_state`]), which fsync on their own:
 //! an operator's `activate` must survive a crash just like a transaction.
 
-mod output;
+pub mod output;
 pub mod raft;
 mod records;
 mod staged;
 pub mod view;
 
-pub use output::Output;
 pub use records::AccountRecord;
 use records::{ChangeSet, SlotRef, decode_node, encode_node, path_key};
 pub use staged::Staged;

@@ -351,6 +351,22 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
     ));
 
     let scraped_before = target.scrape().await;
+    let t_run = Instant::now();
+    // The unposted backlog, sampled while the load runs (its peak is what throttling sees).
+    let backlog_peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = target.metrics.clone().map(|url| {
+        let (token, peak) = (target.token.clone(), backlog_peak.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Ok(s) = crate::scrape::fetch(&url, token.as_deref()).await
+                    && let Some(b) = s.backlog_bytes
+                {
+                    peak.fetch_max(b, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    });
     let cursor = Arc::new(AtomicUsize::new(0));
     let t_send = Instant::now();
     // Open loop: a permit per request in flight; each request is charged from its scheduled
@@ -417,9 +433,22 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
 
     // ---- report
     let mut report = Report::build(&outcomes, &tracked, sign_secs, send_secs)?;
+    if let Some(sampler) = sampler {
+        sampler.abort();
+    }
     if let (Some(before), Some(after)) = (scraped_before, target.scrape().await) {
         report.stages = crate::scrape::stage_times(&before, &after)?;
         report.peak_rss = after.peak_rss;
+        if let (Some(b), Some(a)) = (before.l1_confirmed_bytes.or(Some(0)), after.l1_confirmed_bytes)
+        {
+            report.l1_posted_bytes_per_sec =
+                Some(a.saturating_sub(b) as f64 / t_run.elapsed().as_secs_f64().max(1e-9));
+        }
+        if let Some(end) = after.backlog_bytes {
+            report.backlog_end_bytes = Some(end);
+            report.backlog_peak_bytes =
+                Some(backlog_peak.load(Ordering::Relaxed).max(end));
+        }
     }
     Ok(report)
 }
@@ -850,6 +879,11 @@ struct Report {
     stages: BTreeMap<String, crate::scrape::StageTimes>,
     /// The node's peak resident memory (from its metrics, when given).
     peak_rss: Option<u64>,
+    /// Batch bytes confirmed on L1 per second over the run (from its metrics).
+    l1_posted_bytes_per_sec: Option<f64>,
+    /// The largest and the last unposted backlog seen during the run (bytes).
+    backlog_peak_bytes: Option<u64>,
+    backlog_end_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -957,6 +991,9 @@ impl Report {
             timed_out: t.timed_out,
             stages: BTreeMap::new(),
             peak_rss: None,
+            l1_posted_bytes_per_sec: None,
+            backlog_peak_bytes: None,
+            backlog_end_bytes: None,
         })
     }
 
@@ -985,6 +1022,9 @@ impl Report {
             "inclusion_latency_ms": self.inclusion_ms,
             "block_stage_ms": self.stages,
             "node_peak_rss_bytes": self.peak_rss,
+            "l1_posted_bytes_per_sec": self.l1_posted_bytes_per_sec,
+            "backlog_peak_bytes": self.backlog_peak_bytes,
+            "backlog_end_bytes": self.backlog_end_bytes,
             "errors": self.errors,
             "tracker_errors": self.tracker_errors,
             "timed_out": self.timed_out,
@@ -1055,6 +1095,13 @@ impl Report {
         }
         if let Some(rss) = self.peak_rss {
             println!("node peak RSS: {:.1} MiB", rss as f64 / (1u64 << 20) as f64);
+        }
+        if let Some(rate) = self.l1_posted_bytes_per_sec {
+            println!(
+                "L1 posting: {rate:.0} bytes/s confirmed; backlog peak {} bytes, at the end {} bytes",
+                self.backlog_peak_bytes.unwrap_or_default(),
+                self.backlog_end_bytes.unwrap_or_default()
+            );
         }
         if !self.errors.is_empty() {
             println!("errors by message:");

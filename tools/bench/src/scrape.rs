@@ -1,7 +1,7 @@
 //! What the node under test says about itself, read from its Prometheus text (`/metrics` on
 //! Ordo's admin listener): per-block stage times as the difference of the
-//! `ordo_builder_stage_seconds` histograms before and after a run, and the peak resident
-//! memory. Other nodes do not serve these series; the report then leaves them out.
+//! `ordo_builder_stage_seconds` histograms before and after a run, the peak resident
+//! memory, and L1 posting (bytes confirmed on L1, the unposted backlog). Other nodes do not serve these series; the report then leaves them out.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +19,10 @@ pub struct Scrape {
     pub stages: BTreeMap<String, Vec<(f64, u64)>>,
     /// `ordo_process_peak_resident_bytes`.
     pub peak_rss: Option<u64>,
+    /// `ordo_l1_confirmed_bytes_total`: batch bytes confirmed on L1 so far.
+    pub l1_confirmed_bytes: Option<u64>,
+    /// `ordo_batcher_backlog_bytes`: bytes sealed and not yet on L1.
+    pub backlog_bytes: Option<u64>,
 }
 
 /// p50 and p99 (milliseconds) of one stage over a run, and how many blocks it timed.
@@ -42,8 +46,22 @@ fn label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
 pub fn parse(text: &str) -> Scrape {
     let mut scrape = Scrape::default();
     for line in text.lines() {
-        if let Some(value) = line.strip_prefix("ordo_process_peak_resident_bytes ") {
-            scrape.peak_rss = value.trim().parse::<f64>().ok().map(|v| v as u64);
+        let gauge = |name: &str| {
+            line.strip_prefix(name)
+                .and_then(|v| v.strip_prefix(' '))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|v| v as u64)
+        };
+        if let Some(v) = gauge("ordo_process_peak_resident_bytes") {
+            scrape.peak_rss = Some(v);
+            continue;
+        }
+        if let Some(v) = gauge("ordo_l1_confirmed_bytes_total") {
+            scrape.l1_confirmed_bytes = Some(v);
+            continue;
+        }
+        if let Some(v) = gauge("ordo_batcher_backlog_bytes") {
+            scrape.backlog_bytes = Some(v);
             continue;
         }
         // Sender recovery runs per transaction at ingress, not per block; it is reported

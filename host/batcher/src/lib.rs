@@ -325,15 +325,18 @@ impl Batcher {
     /// not confirmed on L1, plus the raw size of the blocks waiting in the open batch (an
     /// upper bound: they are not compressed yet). What DA throttling watches.
     pub fn backlog_bytes(&self) -> u64 {
+        // Unconfirmed batches are the newest ones; older than the last 1,024 means L1 has
+        // taken nothing for so long that the throttle is on anyway.
         let stored: u64 = self
             .summaries
             .read()
             .iter()
+            .rev()
+            .take(1024)
             .filter(|s| !matches!(s.status, BatchStatus::Confirmed { .. }))
             .map(|s| s.posted_bytes)
             .sum();
         let open = self.open_bytes.load(std::sync::atomic::Ordering::Relaxed);
-        metrics::gauge!("ordo_batcher_backlog_bytes").set((stored + open) as f64);
         stored + open
     }
 
@@ -450,9 +453,7 @@ impl Batcher {
             .as_ref()
             .map_or_else(|| self.next_block(), |b| b.number() + 1);
         loop {
-            if open.size >= self.max_batch_bytes()
-                || open.blocks.len() >= self.config.max_blocks
-            {
+            if open.size >= self.max_batch_bytes() || open.blocks.len() >= self.config.max_blocks {
                 built.push(self.seal(&mut open, now_ms)?);
                 continue;
             }
@@ -464,7 +465,17 @@ impl Batcher {
                 .block(next)?
                 .ok_or(BatcherError::MissingBlock(next))?;
             let block = BatchBlock::from_record(&record);
-            open.size += BatchPayload::block_size(&block);
+            let size = BatchPayload::block_size(&block);
+            // While behind, the larger size is what one blob transaction holds: a block
+            // that would cross it starts the next batch instead.
+            let limit = self.max_batch_bytes();
+            if limit > self.config.max_batch_bytes
+                && !open.blocks.is_empty()
+                && open.size + size > limit
+            {
+                built.push(self.seal(&mut open, now_ms)?);
+            }
+            open.size += size;
             self.open_bytes
                 .store(open.size as u64, std::sync::atomic::Ordering::Relaxed);
             open.blocks.push(block);
@@ -475,6 +486,7 @@ impl Batcher {
             .blocks
             .first()
             .map(|b| b.timestamp.saturating_mul(1000));
+        metrics::gauge!("ordo_batcher_backlog_bytes").set(self.backlog_bytes() as f64);
         if oldest_ms
             .is_some_and(|t| now_ms.saturating_sub(t) >= self.config.max_delay.as_millis() as u64)
         {
@@ -483,8 +495,8 @@ impl Batcher {
         Ok(built)
     }
 
-    /// Where the open batch closes: larger while posting is behind (a stored batch waits to
-    /// be sent; batches go to L1 in index order, so the newest is unsent if any is).
+    /// Where the open batch closes: larger while posting is behind (the newest stored batch
+    /// has not been sent: batches are first sent in index order).
     fn max_batch_bytes(&self) -> usize {
         let behind = self
             .summaries

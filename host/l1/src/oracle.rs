@@ -144,20 +144,27 @@ pub struct PostedOutput {
 }
 
 /// Every output the oracle at `oracle` holds, in index order, with the attestations logged
-/// beside them.
+/// beside them: an attestation counts for an output only if it was logged in the same
+/// transaction as that output's proposal (an output the challenger deleted and someone
+/// proposed again without one has none).
 pub async fn posted_outputs(
     rpc_url: &str,
     oracle: Address,
 ) -> Result<Vec<PostedOutput>, PortalError> {
     use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
-    let provider = crate::portal::l1_client(rpc_url)?;
+    let provider = crate::portal::rpc_client(rpc_url)?;
     let rpc = |e: alloy::contract::Error| PortalError::Rpc(e.to_string());
     let contract = L2OutputOracle::new(oracle, &provider);
     let count: U256 = contract.nextOutputIndex().call().await.map_err(rpc)?;
     let filter = Filter::new()
         .address(oracle)
-        .event_signature(L2OutputOracle::OutputAttested::SIGNATURE_HASH)
+        .event_signature(vec![
+            L2OutputOracle::OutputProposed::SIGNATURE_HASH,
+            L2OutputOracle::OutputAttested::SIGNATURE_HASH,
+        ])
         .from_block(0);
+    // Per index: the transaction of its latest proposal, and the attestations by transaction.
+    let mut proposed_in = std::collections::HashMap::new();
     let mut attested = std::collections::HashMap::new();
     for log in provider
         .get_logs(&filter)
@@ -167,12 +174,14 @@ pub async fn posted_outputs(
         if log.removed {
             continue;
         }
-        let event = L2OutputOracle::OutputAttested::decode_log(&log.inner).map_err(|e| {
-            PortalError::Rpc(format!("an attestation log that does not decode: {e}"))
-        })?;
-        // A later log for the same index replaced a deleted output: the newest counts.
+        if let Ok(event) = L2OutputOracle::OutputProposed::decode_log(&log.inner) {
+            proposed_in.insert(event.l2OutputIndex, log.transaction_hash);
+            continue;
+        }
+        let event = L2OutputOracle::OutputAttested::decode_log(&log.inner)
+            .map_err(|e| PortalError::Rpc(format!("an oracle log that does not decode: {e}")))?;
         attested.insert(
-            event.l2OutputIndex,
+            (event.l2OutputIndex, log.transaction_hash),
             (event.proverCodeHash, event.data.attestation.clone()),
         );
     }
@@ -187,7 +196,9 @@ pub async fn posted_outputs(
             index: i,
             l2_block: output.l2BlockNumber as u64,
             root: output.outputRoot,
-            attestation: attested.remove(&U256::from(i)),
+            attestation: proposed_in
+                .get(&U256::from(i))
+                .and_then(|tx| attested.remove(&(U256::from(i), *tx))),
         });
     }
     Ok(outputs)

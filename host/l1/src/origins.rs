@@ -67,7 +67,7 @@ impl OriginFeed {
     /// Starts following L1 on the current runtime.
     pub fn start(config: OriginFeedConfig) -> Result<Self, PortalError> {
         let reader = DepositReader::new(&config.rpc_url, config.portal)?;
-        let provider = crate::portal::l1_client(&config.rpc_url)?;
+        let provider = crate::portal::rpc_client(&config.rpc_url)?;
         let feed = Self {
             state: Default::default(),
             window: config.window,

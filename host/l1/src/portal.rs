@@ -70,8 +70,8 @@ pub fn portal_creation_code() -> Bytes {
         .unwrap_or_default()
 }
 
-/// A read-only client of the L1 at `rpc_url`.
-pub(crate) fn l1_client(rpc_url: &str) -> Result<RootProvider, PortalError> {
+/// A read-only JSON-RPC client of the node at `rpc_url` (L1, or Ordo for withdrawal proofs).
+pub(crate) fn rpc_client(rpc_url: &str) -> Result<RootProvider, PortalError> {
     let url = rpc_url
         .parse()
         .map_err(|_| PortalError::Url(crate::redact_url(rpc_url)))?;
@@ -133,7 +133,7 @@ pub(crate) async fn deploy(
 /// Whether the L1 at `rpc_url` holds code at `address` (a portal recorded earlier is still
 /// there, or the L1 was reset).
 pub async fn has_code(rpc_url: &str, address: Address) -> Result<bool, PortalError> {
-    let provider = l1_client(rpc_url)?;
+    let provider = rpc_client(rpc_url)?;
     let code = tokio::time::timeout(DEPLOY_TIMEOUT, provider.get_code_at(address))
         .await
         .map_err(|_| PortalError::Timeout(DEPLOY_TIMEOUT))?
@@ -143,7 +143,7 @@ pub async fn has_code(rpc_url: &str, address: Address) -> Result<bool, PortalErr
 
 /// The chain id of the L1 at `rpc_url`.
 pub async fn l1_chain_id(rpc_url: &str) -> Result<u64, PortalError> {
-    let provider = l1_client(rpc_url)?;
+    let provider = rpc_client(rpc_url)?;
     tokio::time::timeout(Duration::from_secs(10), provider.get_chain_id())
         .await
         .map_err(|_| PortalError::Timeout(Duration::from_secs(10)))?
@@ -181,7 +181,7 @@ impl DepositReader {
     /// A reader of `portal`'s logs through the L1 at `rpc_url`.
     pub fn new(rpc_url: &str, portal: Address) -> Result<Self, PortalError> {
         Ok(Self {
-            provider: l1_client(rpc_url)?,
+            provider: rpc_client(rpc_url)?,
             portal,
         })
     }

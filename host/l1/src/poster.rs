@@ -393,7 +393,15 @@ impl L1Poster {
                     }
                     self.record_submitted(index, winner.clone()).await?;
                     return self
-                        .await_confirmations(index, &winner, bytes.len(), blobs, head, block, block_hash)
+                        .await_confirmations(
+                            index,
+                            &winner,
+                            bytes.len(),
+                            blobs,
+                            head,
+                            block,
+                            block_hash,
+                        )
                         .await;
                 }
                 return self

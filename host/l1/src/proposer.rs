@@ -76,12 +76,18 @@ pub struct ProposerConfig {
     pub signer: PrivateKeySigner,
     /// Time between looks at L1 and at the batches.
     pub poll_interval: Duration,
+    /// A proposal unmined this long is replaced at its nonce with higher fees.
+    pub resubmit_after: Duration,
 }
 
 /// Posts outputs until stopped ([`Proposer::run`]).
 pub struct Proposer {
     config: ProposerConfig,
     queue: Arc<dyn OutputQueue>,
+    /// The nonce of the proposal seen unmined, since when, and how often it was replaced.
+    in_flight: Option<(u64, std::time::Instant, u32)>,
+    /// The oracle's `PROPOSER`, once it matched this key.
+    checked: bool,
 }
 
 impl std::fmt::Debug for Proposer {
@@ -104,6 +110,10 @@ enum TickError {
     Timeout(Duration),
     #[error("the proposal of block {block} ({tx}) reverted on L1")]
     Reverted { block: u64, tx: B256 },
+    #[error(
+        "the oracle's proposer is {oracle}, not this node's proposer key {ours}: it would refuse every output"
+    )]
+    NotProposer { oracle: Address, ours: Address },
 }
 
 async fn rpc<T, E: std::fmt::Display>(
@@ -118,11 +128,16 @@ async fn rpc<T, E: std::fmt::Display>(
 impl Proposer {
     /// A proposer of `queue`'s outputs.
     pub fn new(config: ProposerConfig, queue: Arc<dyn OutputQueue>) -> Self {
-        Self { config, queue }
+        Self {
+            config,
+            queue,
+            in_flight: None,
+            checked: false,
+        }
     }
 
     /// Proposes until `shutdown` resolves. Errors are logged and retried with backoff.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         info!(target: TARGET, oracle = %self.config.oracle, proposer = %self.config.signer.address(), "output proposer started");
         let poll = self.config.poll_interval;
@@ -152,7 +167,7 @@ impl Proposer {
         info!(target: TARGET, "output proposer stopped");
     }
 
-    async fn tick(&self) -> Result<(), TickError> {
+    async fn tick(&mut self) -> Result<(), TickError> {
         let url = self
             .config
             .rpc_url
@@ -163,12 +178,41 @@ impl Proposer {
             .wallet(EthereumWallet::from(self.config.signer.clone()))
             .connect_http(url);
         let oracle = L2OutputOracle::new(self.config.oracle, &provider);
+        if !self.checked {
+            let named = rpc(oracle.PROPOSER().call()).await?;
+            if named != me {
+                return Err(TickError::NotProposer {
+                    oracle: named,
+                    ours: me,
+                });
+            }
+            self.checked = true;
+        }
         for _ in 0..MAX_PER_TICK {
             let pending = rpc(provider.get_transaction_count(me).pending()).await?;
             let mined = rpc(provider.get_transaction_count(me)).await?;
+            // Fee multiplier for a replacement (0: a fresh proposal at the pending nonce).
+            let mut replacing = 0;
             if pending > mined {
-                // Ours, sent before a restart or still unmined: it lands or drops first.
-                return Ok(());
+                // Ours, sent before a restart or still unmined: it lands or drops first,
+                // unless it waited so long that its fees are the likely reason.
+                let (since, replaced) = match self.in_flight {
+                    Some((nonce, since, replaced)) if nonce == mined => (since, replaced),
+                    _ => {
+                        self.in_flight = Some((mined, std::time::Instant::now(), 0));
+                        (std::time::Instant::now(), 0)
+                    }
+                };
+                metrics::gauge!("ordo_output_proposal_waiting_seconds")
+                    .set(since.elapsed().as_secs_f64());
+                if since.elapsed() < self.config.resubmit_after {
+                    return Ok(());
+                }
+                warn!(target: TARGET, nonce = mined, waited = ?since.elapsed(), "an output proposal is still unmined: replacing it with higher fees");
+                replacing = replaced + 1;
+            } else {
+                self.in_flight = None;
+                metrics::gauge!("ordo_output_proposal_waiting_seconds").set(0.0);
             }
             let latest: U256 = rpc(oracle.latestBlockNumber().call()).await?;
             let after = u64::try_from(latest).unwrap_or(u64::MAX);
@@ -187,7 +231,7 @@ impl Proposer {
             } else {
                 (B256::ZERO, U256::ZERO)
             };
-            let call = oracle.proposeL2OutputAttested(
+            let mut call = oracle.proposeL2OutputAttested(
                 next.output_root,
                 U256::from(next.l2_block),
                 l1_hash,
@@ -195,6 +239,19 @@ impl Proposer {
                 next.prover_hash,
                 next.attestation.clone(),
             );
+            if replacing > 0 {
+                // Same nonce, every fee doubled per replacement over today's estimate: above
+                // the 10% (and, after a fee drop, the old fees) a pool wants to replace it.
+                let fees = rpc(provider.estimate_eip1559_fees()).await?;
+                let factor = 2u128.saturating_pow(replacing.min(16));
+                call = call
+                    .nonce(mined)
+                    .max_fee_per_gas(fees.max_fee_per_gas.saturating_mul(factor))
+                    .max_priority_fee_per_gas(
+                        fees.max_priority_fee_per_gas.max(1).saturating_mul(factor),
+                    );
+                self.in_flight = Some((mined, std::time::Instant::now(), replacing));
+            }
             let sent = rpc(call.send()).await?;
             let tx = *sent.tx_hash();
             let receipt = rpc(sent.with_timeout(Some(RPC_TIMEOUT)).get_receipt()).await?;

@@ -15,7 +15,7 @@ use ordo_primitives::{MESSAGE_PASSER, OUTPUT_VERSION};
 use crate::{
     OrdoPortal::{OutputRootProof, WithdrawalTransaction},
     oracle::L2OutputOracle,
-    portal::{OrdoPortal, PortalError, l1_client},
+    portal::{OrdoPortal, PortalError, rpc_client},
 };
 
 sol! {
@@ -131,8 +131,8 @@ impl WithdrawalReader {
         oracle: Address,
     ) -> Result<Self, PortalError> {
         Ok(Self {
-            l1: l1_client(l1_url)?,
-            l2: l1_client(l2_url)?,
+            l1: rpc_client(l1_url)?,
+            l2: rpc_client(l2_url)?,
             portal,
             oracle,
         })

@@ -548,12 +548,13 @@ pub struct BatcherSection {
     pub max_delay_ms: u64,
     /// Most blocks in one batch.
     pub max_blocks: usize,
-    /// With an L1: once this many bytes are sealed and not yet on L1, blocks carry at most
-    /// `throttle_block_bytes` of signed transactions until posting catches up (0: never).
+    /// With an L1: once more than this many bytes are sealed and not yet on L1, blocks carry
+    /// at most `throttle_block_bytes` of signed transactions until the backlog is back under
+    /// half of it (0: never).
     pub max_backlog_bytes: u64,
     /// The throttled block's room for signed transactions (bytes).
     pub throttle_block_bytes: u64,
-    /// With `[l1] da` blobs or auto: the uncompressed size at which a batch closes while
+    /// With `[l1] da = "blobs"`: the uncompressed size a batch may reach (never cross) while
     /// an earlier one still waits to be sent (six blobs hold it even incompressible).
     pub max_batch_bytes_behind: usize,
 }
@@ -565,7 +566,7 @@ impl Default for BatcherSection {
             max_batch_bytes: d.max_batch_bytes,
             max_delay_ms: d.max_delay.as_millis() as u64,
             max_blocks: d.max_blocks,
-            max_backlog_bytes: 1_000_000,
+            max_backlog_bytes: 4_000_000,
             throttle_block_bytes: 21_000,
             max_batch_bytes_behind: 700_000,
         }

@@ -42,7 +42,9 @@ pub fn proposer_key(section: &L1Section) -> eyre::Result<alloy_signer_local::Pri
     Ok(derived_proposer_key(&batcher_key(section)?))
 }
 
-fn derived_proposer_key(
+/// The proposer key a node derives from its batcher key when none is configured (what
+/// `ordo l1 deploy` names as the oracle's proposer unless told otherwise).
+pub fn derived_proposer_key(
     batcher: &alloy_signer_local::PrivateKeySigner,
 ) -> alloy_signer_local::PrivateKeySigner {
     let mut preimage = zeroize::Zeroizing::new(b"ordo proposer".to_vec());
@@ -112,11 +114,13 @@ pub async fn dev_contracts(config: &NodeConfig) -> eyre::Result<Option<DevContra
         ),
         _ => {}
     }
+    // Tools estimate the wait for an output as interval × block time (both whole): make
+    // that the batch delay, the usual spacing of outputs, even with sub-second blocks.
     let batch_delay_ms = config.batcher.max_delay_ms.max(1);
-    let block_ms = config.block_time_ms.max(1);
+    let l2_block_time = (config.block_time_ms / 1_000).max(1);
     let params = ordo_l1::OracleParams {
-        submission_interval: batch_delay_ms.div_ceil(block_ms).max(1),
-        l2_block_time: (block_ms / 1_000).max(1),
+        submission_interval: batch_delay_ms.div_ceil(l2_block_time * 1_000).max(1),
+        l2_block_time,
         starting_block_number: 0,
         starting_timestamp: 0,
         proposer,
@@ -150,9 +154,6 @@ async fn fund_dev_proposer(
     batcher: &alloy_signer_local::PrivateKeySigner,
     proposer: Address,
 ) -> eyre::Result<()> {
-    if proposer == batcher.address() {
-        return Ok(());
-    }
     ordo_l1::ensure_funded(
         url,
         batcher.clone(),

@@ -281,14 +281,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     builder.set_bundle_pool(bundles);
     builder.set_searchers(plugins.searcher_host());
     let mut batcher_config: ordo_batcher::BatcherConfig = config.batcher.into();
-    if config.l1.rpc_url.is_some() && config.l1.da != ordo_l1::DaMode::Calldata {
+    // Only with blobs: a larger batch does not fit a calldata transaction, and `auto` may
+    // choose calldata for it.
+    if config.l1.rpc_url.is_some() && config.l1.da == ordo_l1::DaMode::Blobs {
         batcher_config.max_batch_bytes_behind = config.batcher.max_batch_bytes_behind;
     }
-    let batcher = ordo_batcher::Batcher::open(
-        storage.clone(),
-        batcher_config,
-        plugins.batch_plugins(),
-    )?;
+    let batcher =
+        ordo_batcher::Batcher::open(storage.clone(), batcher_config, plugins.batch_plugins())?;
     let api = ordo_api::NodeApi::new(storage.clone(), exec, pool.clone(), builder.clone());
     api.set_max_log_results(config.limits.max_log_results);
     let per_sender = api.per_sender();
@@ -495,8 +494,9 @@ fn l1_poster(
     )))
 }
 
-/// The DA throttle: while the bytes sealed and not yet on L1 exceed `max_backlog_bytes`,
-/// blocks carry at most `throttle_block_bytes` of signed transactions.
+/// The DA throttle: once the bytes sealed and not yet on L1 exceed `max_backlog_bytes`,
+/// blocks carry at most `throttle_block_bytes` of signed transactions until the backlog is
+/// back under half of it (so a backlog hovering at the limit does not flip it every block).
 fn da_throttle(
     batcher: &Arc<ordo_batcher::Batcher>,
     section: &config::BatcherSection,
@@ -506,7 +506,8 @@ fn da_throttle(
     let throttled = std::sync::atomic::AtomicBool::new(false);
     Arc::new(move || {
         let backlog = batcher.backlog_bytes();
-        let now = backlog > max_backlog;
+        let was = throttled.load(std::sync::atomic::Ordering::Relaxed);
+        let now = backlog > max_backlog || (was && backlog > max_backlog / 2);
         if throttled.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
             if now {
                 tracing::warn!(target: "ordo::builder", backlog, max_backlog, block_bytes, "L1 posting is behind: blocks throttled");
@@ -528,6 +529,14 @@ fn output_proposer(
         return Ok(None);
     };
     let signer = l1::proposer_key(section)?;
+    if signer.address() == l1::batcher_key(section)?.address() {
+        eyre::bail!(
+            "the proposer key is the batcher key ({}): their transactions would share nonces \
+             and batches in flight would hold outputs back; give the proposer a key of its own \
+             ([l1] proposer_key_file) or leave it out to use one derived from the batcher's",
+            signer.address()
+        );
+    }
     tracing::info!(target: "ordo::l1", %oracle, proposer = %signer.address(), "proposing outputs to L1");
     Ok(Some(ordo_l1::Proposer::new(
         ordo_l1::ProposerConfig {
@@ -535,6 +544,7 @@ fn output_proposer(
             oracle,
             signer,
             poll_interval: Duration::from_millis(section.poll_ms.max(10)),
+            resubmit_after: Duration::from_secs(section.resubmit_after_secs.max(1)),
         },
         Arc::new(batches::BatcherQueue(batcher.clone())),
     )))

@@ -175,7 +175,8 @@ enum L1Command {
         #[arg(long)]
         batch_inbox: Option<alloy_primitives::Address>,
         /// The only account that may propose outputs (the node's `[l1]` proposer key);
-        /// default: the deployer.
+        /// default: the key a node derives from the deploying key when that is its batcher
+        /// key and no proposer key is configured.
         #[arg(long)]
         proposer: Option<alloy_primitives::Address>,
         /// The account that may delete outputs not yet final; default: the deployer.
@@ -667,7 +668,8 @@ fn main() -> eyre::Result<()> {
                 l2_block_time: l2_block_time.max(1),
                 starting_block_number: 0,
                 starting_timestamp: 0,
-                proposer: proposer.unwrap_or(key.address()),
+                proposer: proposer
+                    .unwrap_or_else(|| ordo_node::l1::derived_proposer_key(&key).address()),
                 challenger: challenger.unwrap_or(key.address()),
                 finalization_period_secs: finalization_period,
             };
@@ -684,7 +686,8 @@ fn main() -> eyre::Result<()> {
             println!("portal = \"{portal}\"");
             println!("output_oracle = \"{oracle}\"");
             println!(
-                "# proposer {} (its key goes in proposer_key_file)",
+                "# proposer {}: with --proposer, its key goes in proposer_key_file; without, a \
+                 node whose batcher key deployed this derives it (fund it on L1)",
                 params.proposer
             );
             if let Some(inbox) = batch_inbox {

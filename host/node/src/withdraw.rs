@@ -42,6 +42,11 @@ pub async fn initiate(
     let l2 = ProviderBuilder::new()
         .wallet(EthereumWallet::from(key))
         .connect_http(l2_rpc.parse().wrap_err("--l2-rpc is not a URL")?);
+    // A chain whose genesis predates the predeploy has no code there: the value would be
+    // sent to an empty account, not withdrawn.
+    if l2.get_code_at(MESSAGE_PASSER).await?.is_empty() {
+        bail!("this chain has no message passer at {MESSAGE_PASSER}: it cannot withdraw");
+    }
     let passer = ordo_l1::L2ToL1MessagePasser::new(MESSAGE_PASSER, &l2);
     let receipt = passer
         .initiateWithdrawal(target, U256::from(gas_limit), data)

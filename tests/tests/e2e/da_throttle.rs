@@ -30,7 +30,7 @@ async fn throttled_node(anvil: &Anvil, dir: &std::path::Path) -> Result<TestNode
         "l1.confirmations=1".to_string(),
         "l1.poll_ms=100".to_string(),
         "batcher.max_delay_ms=300".to_string(),
-        "batcher.max_backlog_bytes=600".to_string(),
+        "batcher.max_backlog_bytes=1000".to_string(),
         format!("batcher.throttle_block_bytes={THROTTLED_BYTES}"),
     ] {
         extra_args.extend(["--set".to_string(), set]);

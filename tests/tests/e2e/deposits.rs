@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::GUARD;
 
 const INBOX: Address = Address::repeat_byte(0xb1);
+const PROPOSER: Address = Address::repeat_byte(0x9e);
 
 /// The portal address in `ordo l1 deploy`'s output (`portal = "0x…"`).
 fn printed_portal(stdout: &str) -> Result<Address> {
@@ -109,6 +110,7 @@ async fn ordo_l1_deploy_puts_the_portal_on_l1_and_prints_its_config_lines() -> R
         .args(["l1", "deploy", "--l1-rpc", &anvil.url(), "--key-file"])
         .arg(&key_file)
         .args(["--batch-inbox", &INBOX.to_string()])
+        .args(["--proposer", &PROPOSER.to_string()])
         .env_remove("ORDO_L1_RPC")
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -139,7 +141,7 @@ async fn ordo_l1_deploy_puts_the_portal_on_l1_and_prints_its_config_lines() -> R
             .PROPOSER()
             .call()
             .await?
-            == Anvil::dev_key(3).address()
+            == PROPOSER
     );
     ensure!(
         stdout.contains(&format!("batch_inbox = \"{INBOX}\"")),

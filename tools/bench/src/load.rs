@@ -356,7 +356,7 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
     let backlog_peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sampler = target.metrics.clone().map(|url| {
         let (token, peak) = (target.token.clone(), backlog_peak.clone());
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             loop {
                 if let Ok(s) = crate::scrape::fetch(&url, token.as_deref()).await
                     && let Some(b) = s.backlog_bytes
@@ -365,7 +365,7 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-        })
+        }))
     });
     let cursor = Arc::new(AtomicUsize::new(0));
     let t_send = Instant::now();
@@ -433,24 +433,32 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
 
     // ---- report
     let mut report = Report::build(&outcomes, &tracked, sign_secs, send_secs)?;
-    if let Some(sampler) = sampler {
-        sampler.abort();
-    }
+    drop(sampler);
     if let (Some(before), Some(after)) = (scraped_before, target.scrape().await) {
         report.stages = crate::scrape::stage_times(&before, &after)?;
         report.peak_rss = after.peak_rss;
-        if let (Some(b), Some(a)) = (before.l1_confirmed_bytes.or(Some(0)), after.l1_confirmed_bytes)
-        {
+        if let (Some(b), Some(a)) = (
+            before.l1_confirmed_bytes.or(Some(0)),
+            after.l1_confirmed_bytes,
+        ) {
             report.l1_posted_bytes_per_sec =
                 Some(a.saturating_sub(b) as f64 / t_run.elapsed().as_secs_f64().max(1e-9));
         }
         if let Some(end) = after.backlog_bytes {
             report.backlog_end_bytes = Some(end);
-            report.backlog_peak_bytes =
-                Some(backlog_peak.load(Ordering::Relaxed).max(end));
+            report.backlog_peak_bytes = Some(backlog_peak.load(Ordering::Relaxed).max(end));
         }
     }
     Ok(report)
+}
+
+/// A background task that stops when its handle goes, however the run ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

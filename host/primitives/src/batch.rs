@@ -128,8 +128,10 @@ impl BatchPayload {
 }
 
 /// What identifies a batch and how to read it: posted uncompressed in front of the payload
-/// and handed to prover hooks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+/// and handed to prover hooks. `output_root` is encoded last and may be absent: headers
+/// written before output roots existed (stored records, frames on L1) still decode, with a
+/// zero output root.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, RlpEncodable)]
 pub struct BatchHeader {
     /// Batch number, from 0, without gaps.
     pub index: u64,
@@ -141,13 +143,47 @@ pub struct BatchHeader {
     pub last_block_hash: B256,
     /// State root after the last block.
     pub state_root: B256,
-    /// The last block's output root (OP's version 0: state root, message passer storage
-    /// root, block hash), what the proposer posts to L1 and the prover attests.
-    pub output_root: B256,
     /// Codec that compressed the payload ([`CODEC_NONE`]: stored as is).
     pub codec_id: u32,
     /// Code hash of the compression plugin that produced it (zero: native).
     pub codec_hash: B256,
+    /// The last block's output root (OP's version 0: state root, message passer storage
+    /// root, block hash), what the proposer posts to L1 and the prover attests.
+    pub output_root: B256,
+}
+
+impl Decodable for BatchHeader {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        let header = alloy_rlp::Header::decode(buf)?;
+        if !header.list {
+            return Err(alloy_rlp::Error::UnexpectedString);
+        }
+        let (mut fields, rest) = buf
+            .split_at_checked(header.payload_length)
+            .ok_or(alloy_rlp::Error::InputTooShort)?;
+        let decoded = Self {
+            index: Decodable::decode(&mut fields)?,
+            first_block: Decodable::decode(&mut fields)?,
+            last_block: Decodable::decode(&mut fields)?,
+            last_block_hash: Decodable::decode(&mut fields)?,
+            state_root: Decodable::decode(&mut fields)?,
+            codec_id: Decodable::decode(&mut fields)?,
+            codec_hash: Decodable::decode(&mut fields)?,
+            output_root: if fields.is_empty() {
+                B256::ZERO
+            } else {
+                Decodable::decode(&mut fields)?
+            },
+        };
+        if !fields.is_empty() {
+            return Err(alloy_rlp::Error::ListLengthMismatch {
+                expected: header.payload_length - fields.len(),
+                got: header.payload_length,
+            });
+        }
+        *buf = rest;
+        Ok(decoded)
+    }
 }
 
 /// What goes to L1: the header and the compressed payload.
@@ -418,6 +454,69 @@ mod tests {
                 Bytes::from(vec![n as u8; 40]),
             ],
         }
+    }
+
+    #[test]
+    fn a_header_written_before_output_roots_decodes_with_a_zero_one() {
+        /// The header as it was encoded before it carried an output root.
+        #[derive(RlpEncodable)]
+        struct OldHeader {
+            index: u64,
+            first_block: u64,
+            last_block: u64,
+            last_block_hash: B256,
+            state_root: B256,
+            codec_id: u32,
+            codec_hash: B256,
+        }
+        let old = OldHeader {
+            index: 3,
+            first_block: 10,
+            last_block: 12,
+            last_block_hash: B256::repeat_byte(1),
+            state_root: B256::repeat_byte(2),
+            codec_id: 1,
+            codec_hash: B256::repeat_byte(3),
+        };
+        let mut bytes = Vec::new();
+        old.encode(&mut bytes);
+        let header = BatchHeader::decode(&mut bytes.as_slice()).unwrap();
+        assert_eq!((header.index, header.last_block), (3, 12));
+        assert_eq!(header.codec_hash, B256::repeat_byte(3));
+        assert_eq!(header.output_root, B256::ZERO);
+        // A current header round-trips, and junk after the fields is refused.
+        let current = BatchHeader {
+            output_root: B256::repeat_byte(9),
+            ..header
+        };
+        let encoded = alloy_rlp::encode(current);
+        assert_eq!(
+            BatchHeader::decode(&mut encoded.as_slice()).unwrap(),
+            current
+        );
+        // One field more than a header has.
+        let mut flat = Vec::new();
+        let mut payload = Vec::new();
+        for part in [
+            alloy_rlp::encode(3u64),
+            alloy_rlp::encode(10u64),
+            alloy_rlp::encode(12u64),
+            alloy_rlp::encode(B256::repeat_byte(1)),
+            alloy_rlp::encode(B256::repeat_byte(2)),
+            alloy_rlp::encode(1u32),
+            alloy_rlp::encode(B256::repeat_byte(3)),
+            alloy_rlp::encode(B256::repeat_byte(9)),
+            alloy_rlp::encode(7u8),
+        ] {
+            payload.extend_from_slice(&part);
+        }
+        alloy_rlp::Header {
+            list: true,
+            payload_length: payload.len(),
+        }
+        .encode(&mut flat);
+        flat.extend_from_slice(&payload);
+        assert!(BatchHeader::decode(&mut flat.as_slice()).is_err());
     }
 
     #[test]

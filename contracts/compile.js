@@ -13,14 +13,18 @@ const sources = [
   "lib/Types.sol",
   "lib/RLPReader.sol",
   "lib/MerkleTrie.sol",
+  "lib/FastLZ.sol",
   "l2/L2ToL1MessagePasser.sol",
+  "l2/L1Block.sol",
+  "l2/GasPriceOracle.sol",
   "test/DepositCaller.sol",
   "test/Multicall3.sol",
   "test/WithdrawalTarget.sol",
   "test/TrieProbe.sol",
+  "test/FastLZProbe.sol",
 ];
 // Contracts predeployed in the L2 genesis: their runtime code goes in out/<Name>.runtime.bin.
-const predeploys = ["L2ToL1MessagePasser"];
+const predeploys = ["L2ToL1MessagePasser", "L1Block", "GasPriceOracle"];
 
 if (!solc.version().startsWith(SOLC)) {
   console.error(`expected solc ${SOLC}, got ${solc.version()}`);

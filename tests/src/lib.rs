@@ -12,9 +12,11 @@
 //! - `contract`: the hand-assembled storage contract ([`Store`], [`store_initcode`]).
 //! - `plugins`: the node's plugin folder ([`PLUGIN_DIR`]), [`activate_named`].
 //! - `verify`: `ordo verify` runs ([`ordo_verify`], [`ordo_verify_ok`]).
+//! - `viem`: the pinned viem's scripts in `tests/viem` ([`run_viem`]).
 //!
 //! Imports between them go one way only: `node` uses `client` and `plugins`, `plugins` uses
-//! `client`, `verify` uses `node`; `client`, `signing` and `contract` use none of the others.
+//! `client`, `verify` uses `node`; `client`, `signing`, `contract` and `viem` use none of the
+//! others.
 //! The local L1 (anvil) is `ordo_l1::testing::Anvil` (ordo-l1's `test-utils` feature).
 //!
 //! Flow of a test:
@@ -40,6 +42,7 @@ mod node;
 mod plugins;
 mod signing;
 mod verify;
+mod viem;
 
 pub use client::{
     Rpc, RpcError, http_provider, parse_quantity, parse_response, wait_block, wait_receipt,
@@ -53,3 +56,4 @@ pub use signing::{
     random_address, sign_raw, transfer_1559, write_key_file,
 };
 pub use verify::{VerifyRun, ordo_verify, ordo_verify_ok};
+pub use viem::{run_viem, viem_modules};

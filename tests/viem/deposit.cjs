@@ -4,41 +4,14 @@
 //
 //   L1_RPC=... L2_RPC=... PORTAL=0x... KEY=0x... NODE_PATH=$(bash scripts/viem) node deposit.cjs
 // Prints one JSON line: {"l1Hash", "l2Hash", "status", "from", "mint"}.
-const { createPublicClient, createWalletClient, defineChain, http, parseEther } = require("viem");
+const { createPublicClient, createWalletClient, http, parseEther } = require("viem");
 const { privateKeyToAccount } = require("viem/accounts");
-const {
-  chainConfig,
-  getL2TransactionHashes,
-  publicActionsL2,
-  walletActionsL1,
-} = require("viem/op-stack");
+const { getL2TransactionHashes, publicActionsL2, walletActionsL1 } = require("viem/op-stack");
+const { chains, env } = require("./chains.cjs");
 
 async function main() {
-  const env = (name) => {
-    const v = process.env[name];
-    if (!v) throw new Error(`${name} is not set`);
-    return v;
-  };
   const [l1Url, l2Url] = [env("L1_RPC"), env("L2_RPC")];
-  const l1Id = await createPublicClient({ transport: http(l1Url) }).getChainId();
-  const l2Id = await createPublicClient({ transport: http(l2Url) }).getChainId();
-  const currency = { name: "Ether", symbol: "ETH", decimals: 18 };
-  const l1 = defineChain({
-    id: l1Id,
-    name: "l1",
-    nativeCurrency: currency,
-    rpcUrls: { default: { http: [l1Url] } },
-  });
-  // Defined as viem defines every OP Stack chain (its formatters read deposit fields).
-  const l2 = defineChain({
-    ...chainConfig,
-    id: l2Id,
-    name: "ordo",
-    nativeCurrency: currency,
-    rpcUrls: { default: { http: [l2Url] } },
-    sourceId: l1Id,
-    contracts: { ...chainConfig.contracts, portal: { [l1Id]: { address: env("PORTAL") } } },
-  });
+  const { l1, l2 } = await chains(l1Url, l2Url, { portal: env("PORTAL") });
   const account = privateKeyToAccount(env("KEY"));
   const l1Public = createPublicClient({ chain: l1, transport: http(l1Url) });
   const l1Wallet = createWalletClient({ account, chain: l1, transport: http(l1Url) }).extend(

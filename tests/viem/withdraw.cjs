@@ -7,47 +7,22 @@
 //     NODE_PATH=$(bash scripts/viem) node withdraw.cjs
 // Prints one JSON line: {"l2Hash", "withdrawalHash", "statuses", "proveHash",
 // "finalizeHash", "to", "value"}. KEY pays on both chains.
-const { createPublicClient, createWalletClient, defineChain, http, parseEther } = require("viem");
+const { createPublicClient, createWalletClient, http, parseEther } = require("viem");
 const { privateKeyToAccount } = require("viem/accounts");
 const {
-  chainConfig,
   publicActionsL1,
   publicActionsL2,
   walletActionsL1,
   walletActionsL2,
 } = require("viem/op-stack");
+const { chains, env } = require("./chains.cjs");
 
 async function main() {
-  const env = (name) => {
-    const v = process.env[name];
-    if (!v) throw new Error(`${name} is not set`);
-    return v;
-  };
   const [l1Url, l2Url] = [env("L1_RPC"), env("L2_RPC")];
-  const l1Id = await createPublicClient({ transport: http(l1Url) }).getChainId();
-  const l2Id = await createPublicClient({ transport: http(l2Url) }).getChainId();
-  const currency = { name: "Ether", symbol: "ETH", decimals: 18 };
-  // viem batches the oracle's and the portal's reads through Multicall3 on L1.
-  const l1 = defineChain({
-    id: l1Id,
-    name: "l1",
-    nativeCurrency: currency,
-    rpcUrls: { default: { http: [l1Url] } },
-    contracts: { multicall3: { address: env("MULTICALL3") } },
-  });
-  // Defined as viem defines every OP Stack chain of the output-oracle era.
-  const l2 = defineChain({
-    ...chainConfig,
-    id: l2Id,
-    name: "ordo",
-    nativeCurrency: currency,
-    rpcUrls: { default: { http: [l2Url] } },
-    sourceId: l1Id,
-    contracts: {
-      ...chainConfig.contracts,
-      portal: { [l1Id]: { address: env("PORTAL") } },
-      l2OutputOracle: { [l1Id]: { address: env("ORACLE") } },
-    },
+  const { l1, l2 } = await chains(l1Url, l2Url, {
+    portal: env("PORTAL"),
+    l2OutputOracle: env("ORACLE"),
+    multicall3: env("MULTICALL3"),
   });
   const account = privateKeyToAccount(env("KEY"));
   const poll = { pollingInterval: 250 };

@@ -17,12 +17,14 @@ pub struct OutputCheck {
     pub l1_rpc: String,
     /// The output oracle.
     pub oracle: Address,
+    /// The first L1 block to read the oracle's logs from (its deployment, or earlier).
+    pub from_block: u64,
 }
 
 /// Reads every output the oracle holds (before the batches are read: an output is proposed
 /// only after its batch is confirmed, so the batches read afterwards cover it).
 pub(crate) async fn read(check: &OutputCheck) -> Result<Vec<ordo_l1::PostedOutput>, DeriveError> {
-    ordo_l1::posted_outputs(&check.l1_rpc, check.oracle)
+    ordo_l1::posted_outputs(&check.l1_rpc, check.oracle, check.from_block)
         .await
         .map_err(|e| DeriveError::Malformed(format!("reading the output oracle on L1: {e}")))
 }

@@ -130,6 +130,9 @@ pub async fn ensure_funded(
         .map_err(|_| PortalError::Timeout(crate::portal::DEPLOY_TIMEOUT))?
 }
 
+/// L1 blocks per log query when an endpoint refuses the whole range at once.
+const LOG_RANGE: u64 = 10_000;
+
 /// An output as the oracle holds it, with the attestation proposed beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostedOutput {
@@ -144,12 +147,13 @@ pub struct PostedOutput {
 }
 
 /// Every output the oracle at `oracle` holds, in index order, with the attestations logged
-/// beside them: an attestation counts for an output only if it was logged in the same
+/// beside them from L1 block `from_block` on (the oracle's deployment, or earlier): an attestation counts for an output only if it was logged in the same
 /// transaction as that output's proposal (an output the challenger deleted and someone
 /// proposed again without one has none).
 pub async fn posted_outputs(
     rpc_url: &str,
     oracle: Address,
+    from_block: u64,
 ) -> Result<Vec<PostedOutput>, PortalError> {
     use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
     let provider = crate::portal::rpc_client(rpc_url)?;
@@ -162,15 +166,35 @@ pub async fn posted_outputs(
             L2OutputOracle::OutputProposed::SIGNATURE_HASH,
             L2OutputOracle::OutputAttested::SIGNATURE_HASH,
         ])
-        .from_block(0);
+        .from_block(from_block);
+    let logs = match provider.get_logs(&filter).await {
+        Ok(logs) => logs,
+        // Public endpoints cap the range of one query: ask in pieces.
+        Err(_) => {
+            let head = provider
+                .get_block_number()
+                .await
+                .map_err(|e| PortalError::Rpc(e.to_string()))?;
+            let mut logs = Vec::new();
+            let mut start = from_block;
+            while start <= head {
+                let end = (start + LOG_RANGE - 1).min(head);
+                let piece = filter.clone().from_block(start).to_block(end);
+                logs.extend(
+                    provider
+                        .get_logs(&piece)
+                        .await
+                        .map_err(|e| PortalError::Rpc(e.to_string()))?,
+                );
+                start = end + 1;
+            }
+            logs
+        }
+    };
     // Per index: the transaction of its latest proposal, and the attestations by transaction.
     let mut proposed_in = std::collections::HashMap::new();
     let mut attested = std::collections::HashMap::new();
-    for log in provider
-        .get_logs(&filter)
-        .await
-        .map_err(|e| PortalError::Rpc(e.to_string()))?
-    {
+    for log in logs {
         if log.removed {
             continue;
         }

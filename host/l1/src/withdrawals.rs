@@ -238,20 +238,26 @@ impl WithdrawalReader {
             return Ok(WithdrawalStatus::Finalized);
         }
         let proven = portal.provenWithdrawals(hash).call().await.map_err(rpc)?;
-        if proven.timestamp == 0 {
+        let oracle = L2OutputOracle::new(self.oracle, &self.l1);
+        // The output it was proven against, if it still stands: one the challenger deleted
+        // (the call reverts) or replaced makes the proof void, and the portal takes a new one.
+        let output = match proven.timestamp {
+            0 => None,
+            _ => oracle
+                .getL2Output(U256::from(proven.l2OutputIndex))
+                .call()
+                .await
+                .ok()
+                .filter(|o| o.outputRoot == proven.outputRoot),
+        };
+        let Some(output) = output else {
             return Ok(match self.output_covering(l2_block).await? {
                 Some(_) => WithdrawalStatus::ReadyToProve,
                 None => WithdrawalStatus::WaitingToProve,
             });
-        }
-        let oracle = L2OutputOracle::new(self.oracle, &self.l1);
+        };
         let period: U256 = oracle
             .FINALIZATION_PERIOD_SECONDS()
-            .call()
-            .await
-            .map_err(rpc)?;
-        let output = oracle
-            .getL2Output(U256::from(proven.l2OutputIndex))
             .call()
             .await
             .map_err(rpc)?;

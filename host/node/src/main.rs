@@ -110,34 +110,12 @@ enum WithdrawCommand {
         #[arg(long, default_value = "0x")]
         data: alloy_primitives::Bytes,
     },
-    /// Prove on L1 the withdrawal an L2 transaction sent.
-    Prove {
-        #[command(flatten)]
-        endpoints: WithdrawEndpoints,
-        /// File holding the L1 account's secret key that pays for the proof.
-        #[arg(long)]
-        key_file: PathBuf,
-        /// The L2 transaction that initiated the withdrawal.
-        #[arg(long)]
-        tx: alloy_primitives::B256,
-        /// Wait for an output that covers the withdrawal's block (else fail without one).
-        #[arg(long)]
-        wait: bool,
-    },
-    /// Finalize on L1 a proven withdrawal: its call is made.
-    Finalize {
-        #[command(flatten)]
-        endpoints: WithdrawEndpoints,
-        /// File holding the L1 account's secret key that pays for the finalization.
-        #[arg(long)]
-        key_file: PathBuf,
-        /// The L2 transaction that initiated the withdrawal.
-        #[arg(long)]
-        tx: alloy_primitives::B256,
-        /// Wait out the finalization period (else fail before it is over).
-        #[arg(long)]
-        wait: bool,
-    },
+    /// Prove on L1 the withdrawal an L2 transaction sent (with --wait, once an output covers
+    /// its block).
+    Prove(WithdrawStep),
+    /// Finalize on L1 a proven withdrawal: its call is made (with --wait, once the
+    /// finalization period is over).
+    Finalize(WithdrawStep),
     /// Where a withdrawal stands: waiting-to-prove, ready-to-prove, waiting-to-finalize,
     /// ready-to-finalize or finalized.
     Status {
@@ -147,6 +125,22 @@ enum WithdrawCommand {
         #[arg(long)]
         tx: alloy_primitives::B256,
     },
+}
+
+/// One L1 step of a withdrawal.
+#[derive(clap::Args)]
+struct WithdrawStep {
+    #[command(flatten)]
+    endpoints: WithdrawEndpoints,
+    /// File holding the secret key of the L1 account that pays for the step.
+    #[arg(long)]
+    key_file: PathBuf,
+    /// The L2 transaction that initiated the withdrawal.
+    #[arg(long)]
+    tx: alloy_primitives::B256,
+    /// Wait until the step can be taken (else fail if it cannot be yet).
+    #[arg(long)]
+    wait: bool,
 }
 
 impl WithdrawEndpoints {
@@ -527,25 +521,16 @@ async fn withdraw(step: WithdrawCommand) -> eyre::Result<()> {
             println!("l2_block = {block}");
             println!("withdrawal_hash = {hash}");
         }
-        WithdrawCommand::Prove {
-            endpoints,
-            key_file,
-            tx,
-            wait,
-        } => {
-            let key = ordo_node::keys::read_key_file(&key_file, "proving")?;
-            let l1_tx = withdraw::prove(&endpoints.into_endpoints(), key, tx, wait).await?;
+        WithdrawCommand::Prove(step) => {
+            let key = ordo_node::keys::read_key_file(&step.key_file, "proving")?;
+            let endpoints = step.endpoints.into_endpoints();
+            let l1_tx = withdraw::prove(&endpoints, key, step.tx, step.wait).await?;
             println!("proven = {l1_tx}");
         }
-        WithdrawCommand::Finalize {
-            endpoints,
-            key_file,
-            tx,
-            wait,
-        } => {
-            let key = ordo_node::keys::read_key_file(&key_file, "finalizing")?;
-            let (l1_tx, success) =
-                withdraw::finalize(&endpoints.into_endpoints(), key, tx, wait).await?;
+        WithdrawCommand::Finalize(step) => {
+            let key = ordo_node::keys::read_key_file(&step.key_file, "finalizing")?;
+            let endpoints = step.endpoints.into_endpoints();
+            let (l1_tx, success) = withdraw::finalize(&endpoints, key, step.tx, step.wait).await?;
             println!("finalized = {l1_tx}");
             println!("call_succeeded = {success}");
         }
@@ -762,7 +747,11 @@ fn main() -> eyre::Result<()> {
                     }),
                 args.oracle
                     .zip(args.l1_rpc.clone())
-                    .map(|(oracle, l1_rpc)| ordo_derive::OutputCheck { l1_rpc, oracle }),
+                    .map(|(oracle, l1_rpc)| ordo_derive::OutputCheck {
+                        l1_rpc,
+                        oracle,
+                        from_block: args.l1_from_block,
+                    }),
                 args.plugin_dir.as_deref(),
             ))?;
             Ok(())

@@ -48,19 +48,13 @@ pub async fn initiate(
         bail!("this chain has no message passer at {MESSAGE_PASSER}: it cannot withdraw");
     }
     let passer = ordo_l1::L2ToL1MessagePasser::new(MESSAGE_PASSER, &l2);
-    let receipt = passer
-        .initiateWithdrawal(target, U256::from(gas_limit), data)
-        .value(value)
-        .send()
-        .await
-        .wrap_err("sending the withdrawal on L2")?
-        .with_timeout(Some(Duration::from_secs(120)))
-        .get_receipt()
-        .await
-        .wrap_err("waiting for the withdrawal's L2 receipt")?;
-    if !receipt.status() {
-        bail!("the withdrawal {} reverted on L2", receipt.transaction_hash);
-    }
+    let receipt = landed(
+        passer
+            .initiateWithdrawal(target, U256::from(gas_limit), data)
+            .value(value),
+        "the withdrawal on L2",
+    )
+    .await?;
     let withdrawal = ordo_l1::withdrawals_in(receipt.inner.logs())
         .into_iter()
         .next()
@@ -71,6 +65,25 @@ pub async fn initiate(
         block,
         ordo_l1::withdrawal_hash(&withdrawal),
     ))
+}
+
+/// Sends `call` and waits for its receipt (`what` names it in errors); a revert is an error.
+async fn landed<P: Provider, D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<P, D>,
+    what: &str,
+) -> eyre::Result<alloy::rpc::types::TransactionReceipt> {
+    let receipt = call
+        .send()
+        .await
+        .wrap_err_with(|| format!("sending {what}"))?
+        .with_timeout(Some(Duration::from_secs(120)))
+        .get_receipt()
+        .await
+        .wrap_err_with(|| format!("waiting for the receipt of {what}"))?;
+    if !receipt.status() {
+        bail!("{what} ({}) reverted", receipt.transaction_hash);
+    }
+    Ok(receipt)
 }
 
 /// The portal and oracle: given, or the node's rollup config.
@@ -178,22 +191,16 @@ pub async fn prove(
         .await?
         .ok_or_else(|| eyre!("no output covers L2 block {block} yet"))?;
     let l1 = l1_wallet(endpoints, key)?;
-    let receipt = OrdoPortal::new(portal, &l1)
-        .proveWithdrawalTransaction(
+    let receipt = landed(
+        OrdoPortal::new(portal, &l1).proveWithdrawalTransaction(
             withdrawal,
             proof.output_index,
             proof.output_root_proof,
             proof.storage_proof,
-        )
-        .send()
-        .await
-        .wrap_err("sending the proof to the portal")?
-        .with_timeout(Some(Duration::from_secs(120)))
-        .get_receipt()
-        .await?;
-    if !receipt.status() {
-        bail!("the proof {} reverted on L1", receipt.transaction_hash);
-    }
+        ),
+        "the proof on L1",
+    )
+    .await?;
     Ok(receipt.transaction_hash)
 }
 
@@ -216,20 +223,11 @@ pub async fn finalize(
         other => bail!("the withdrawal is {other}, not ready to finalize"),
     }
     let l1 = l1_wallet(endpoints, key)?;
-    let receipt = OrdoPortal::new(portal, &l1)
-        .finalizeWithdrawalTransaction(withdrawal)
-        .send()
-        .await
-        .wrap_err("sending the finalization to the portal")?
-        .with_timeout(Some(Duration::from_secs(120)))
-        .get_receipt()
-        .await?;
-    if !receipt.status() {
-        bail!(
-            "the finalization {} reverted on L1",
-            receipt.transaction_hash
-        );
-    }
+    let receipt = landed(
+        OrdoPortal::new(portal, &l1).finalizeWithdrawalTransaction(withdrawal),
+        "the finalization on L1",
+    )
+    .await?;
     let success = receipt
         .inner
         .logs()

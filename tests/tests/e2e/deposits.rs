@@ -731,20 +731,10 @@ async fn ordo_verify_checks_every_deposit_against_the_portals_logs_on_l1() -> Re
         .await
 }
 
-/// `scripts/viem`'s node_modules (installs the pinned viem on first use).
-fn viem_modules() -> Result<std::path::PathBuf> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new("bash")
-        .arg(root.join("scripts/viem"))
-        .stderr(std::process::Stdio::inherit())
-        .output()?;
-    ensure!(out.status.success(), "scripts/viem failed");
-    Ok(String::from_utf8_lossy(&out.stdout).trim().into())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viems_op_stack_deposit_finds_its_l2_transaction_on_ordo() -> Result<()> {
-    let modules = viem_modules()?;
+    // Installed before anything starts: a first install takes a while.
+    viem_modules()?;
     let anvil = Anvil::spawn().await;
     let dir = tempfile::tempdir()?;
     let node = depositing_node(&anvil, dir.path()).await?;
@@ -756,26 +746,17 @@ async fn viems_op_stack_deposit_finds_its_l2_transaction_on_ordo() -> Result<()>
                 .ok_or_else(|| eyre!("no portal: {config}"))?
                 .to_string();
             let key = Anvil::dev_key(9);
-            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("viem/deposit.cjs");
-            let out = tokio::time::timeout(
+            let result = run_viem(
+                "deposit.cjs",
+                &[
+                    ("L1_RPC", anvil.url()),
+                    ("L2_RPC", node.http_url()),
+                    ("PORTAL", portal.clone()),
+                    ("KEY", format!("0x{}", alloy::hex::encode(key.to_bytes()))),
+                ],
                 crate::RECEIPT,
-                tokio::process::Command::new("node")
-                    .arg(&script)
-                    .env("NODE_PATH", &modules)
-                    .env("L1_RPC", anvil.url())
-                    .env("L2_RPC", node.http_url())
-                    .env("PORTAL", &portal)
-                    .env("KEY", format!("0x{}", alloy::hex::encode(key.to_bytes())))
-                    .output(),
             )
-            .await??;
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            ensure!(
-                out.status.success(),
-                "viem: {stdout}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let result: Value = serde_json::from_str(stdout.trim())?;
+            .await?;
             ensure!(result["status"] == "success", "{result}");
             ensure!(result["mint"] == "1000000000000000000", "{result}");
             let from: Address = serde_json::from_value(result["from"].clone())?;

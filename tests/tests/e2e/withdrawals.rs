@@ -125,6 +125,17 @@ impl Drop for Miner {
     }
 }
 
+/// A call L1 must refuse, with OP's revert message `message`.
+fn refused_with(outcome: Result<(), alloy::contract::Error>, message: &str) -> Result<()> {
+    ensure!(
+        outcome
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains(message)),
+        "expected a revert with {message:?}: {outcome:?}"
+    );
+    Ok(())
+}
+
 /// Waits until the oracle holds an output at or after L2 block `block`.
 async fn wait_for_output(anvil: &Anvil, oracle: Address, block: u64) -> Result<()> {
     let provider = anvil.provider();
@@ -255,6 +266,13 @@ async fn withdrawals_reach_l1_once_proven_against_an_output_and_final() -> Resul
             "{output}"
         );
         ensure!(output["blockRef"]["hash"] == header["hash"], "{output}");
+        ensure!(output["blockRef"]["number"] == json!(block), "{output}");
+        // Under op-node's name as well, for OP's proposer and challenger tools.
+        let op = node
+            .rpc()
+            .ok("optimism_outputAtBlock", json!([format!("{block:#x}")]))
+            .await?;
+        ensure!(op["outputRoot"] == output["outputRoot"], "{op}");
 
         let l1_key = dir.path().join("l1.key");
         write_key_file(&l1_key, &Anvil::dev_key(5))?;
@@ -340,17 +358,14 @@ async fn withdrawals_reach_l1_once_proven_against_an_output_and_final() -> Resul
             .ok_or_else(|| eyre!("no withdrawal"))?;
         let prover = l1_wallet(&anvil, &Anvil::dev_key(5))?;
         let portal_contract = OrdoPortal::new(portal, &prover);
-        let again = portal_contract
-            .finalizeWithdrawalTransaction(withdrawal.clone())
-            .call()
-            .await
-            .map(|_| ());
-        ensure!(
-            again.as_ref().is_err_and(|e| e
-                .to_string()
-                .contains("withdrawal has already been finalized")),
-            "{again:?}"
-        );
+        refused_with(
+            portal_contract
+                .finalizeWithdrawalTransaction(withdrawal.clone())
+                .call()
+                .await
+                .map(|_| ()),
+            "withdrawal has already been finalized",
+        )?;
         let proof = reader
             .proof(&withdrawal, sent_in)
             .await?
@@ -358,59 +373,50 @@ async fn withdrawals_reach_l1_once_proven_against_an_output_and_final() -> Resul
         // An output root proof that does not open the output (another state root).
         let mut wrong = proof.output_root_proof.clone();
         wrong.stateRoot = B256::repeat_byte(0x66);
-        let refused = portal_contract
-            .proveWithdrawalTransaction(
-                withdrawal.clone(),
-                proof.output_index,
-                wrong,
-                proof.storage_proof.clone(),
-            )
-            .call()
-            .await
-            .map(|_| ());
-        ensure!(
-            refused
-                .as_ref()
-                .is_err_and(|e| e.to_string().contains("invalid output root proof")),
-            "{refused:?}"
-        );
-        // A withdrawal the L2 never sent (more value), with the real proofs.
-        let mut forged = withdrawal.clone();
-        forged.value += U256::from(1);
-        let refused = portal_contract
-            .proveWithdrawalTransaction(
-                forged,
-                proof.output_index,
-                proof.output_root_proof.clone(),
-                proof.storage_proof.clone(),
-            )
-            .call()
-            .await
-            .map(|_| ());
-        ensure!(
-            refused
-                .as_ref()
-                .is_err_and(|e| e.to_string().contains("invalid withdrawal inclusion proof")),
-            "{refused:?}"
-        );
-        // The right proof against another output (the one before) does not open it either.
-        if proof.output_index > U256::ZERO {
-            let refused = portal_contract
+        refused_with(
+            portal_contract
                 .proveWithdrawalTransaction(
-                    withdrawal,
-                    proof.output_index - U256::from(1),
-                    proof.output_root_proof,
-                    proof.storage_proof,
+                    withdrawal.clone(),
+                    proof.output_index,
+                    wrong,
+                    proof.storage_proof.clone(),
                 )
                 .call()
                 .await
-                .map(|_| ());
-            ensure!(
-                refused
-                    .as_ref()
-                    .is_err_and(|e| e.to_string().contains("invalid output root proof")),
-                "{refused:?}"
-            );
+                .map(|_| ()),
+            "invalid output root proof",
+        )?;
+        // A withdrawal the L2 never sent (more value), with the real proofs.
+        let mut forged = withdrawal.clone();
+        forged.value += U256::from(1);
+        refused_with(
+            portal_contract
+                .proveWithdrawalTransaction(
+                    forged,
+                    proof.output_index,
+                    proof.output_root_proof.clone(),
+                    proof.storage_proof.clone(),
+                )
+                .call()
+                .await
+                .map(|_| ()),
+            "invalid withdrawal inclusion proof",
+        )?;
+        // The right proof against another output (the one before) does not open it either.
+        if proof.output_index > U256::ZERO {
+            refused_with(
+                portal_contract
+                    .proveWithdrawalTransaction(
+                        withdrawal,
+                        proof.output_index - U256::from(1),
+                        proof.output_root_proof,
+                        proof.storage_proof,
+                    )
+                    .call()
+                    .await
+                    .map(|_| ()),
+                "invalid output root proof",
+            )?;
         }
         Ok(())
     })
@@ -647,17 +653,6 @@ async fn ordo_verify_checks_every_output_on_l1_and_its_attestation() -> Result<(
     .await
 }
 
-/// `scripts/viem`'s node_modules (installs the pinned viem on first use).
-fn viem_modules() -> Result<std::path::PathBuf> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new("bash")
-        .arg(root.join("scripts/viem"))
-        .stderr(std::process::Stdio::inherit())
-        .output()?;
-    ensure!(out.status.success(), "scripts/viem failed");
-    Ok(String::from_utf8_lossy(&out.stdout).trim().into())
-}
-
 /// Deploys checked-in creation code (`contracts/out/*.bin`) from `key` on `anvil`.
 async fn deploy_code(anvil: &Anvil, key: &PrivateKeySigner, hex: &str) -> Result<Address> {
     let code = alloy::hex::decode(hex.trim())?;
@@ -674,7 +669,8 @@ async fn deploy_code(anvil: &Anvil, key: &PrivateKeySigner, hex: &str) -> Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viems_op_stack_withdrawal_is_proven_and_finalized_against_ordos_contracts() -> Result<()> {
-    let modules = viem_modules()?;
+    // Installed before anything starts: a first install takes a while.
+    viem_modules()?;
     let anvil = Anvil::spawn().await;
     let dir = tempfile::tempdir()?;
     let node = withdrawing_node(&anvil, dir.path(), 3).await?;
@@ -703,28 +699,19 @@ async fn viems_op_stack_withdrawal_is_proven_and_finalized_against_ordos_contrac
             // Funded on both chains (anvil's and Ordo's dev accounts are the same).
             let key = Anvil::dev_key(9);
             let before = anvil.provider().get_balance(key.address()).await?;
-            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("viem/withdraw.cjs");
-            let out = tokio::time::timeout(
+            let result = run_viem(
+                "withdraw.cjs",
+                &[
+                    ("L1_RPC", anvil.url()),
+                    ("L2_RPC", node.http_url()),
+                    ("PORTAL", portal.to_string()),
+                    ("ORACLE", oracle.to_string()),
+                    ("MULTICALL3", multicall.to_string()),
+                    ("KEY", format!("0x{}", alloy::hex::encode(key.to_bytes()))),
+                ],
                 Duration::from_secs(180),
-                tokio::process::Command::new("node")
-                    .arg(&script)
-                    .env("NODE_PATH", &modules)
-                    .env("L1_RPC", anvil.url())
-                    .env("L2_RPC", node.http_url())
-                    .env("PORTAL", portal.to_string())
-                    .env("ORACLE", oracle.to_string())
-                    .env("MULTICALL3", multicall.to_string())
-                    .env("KEY", format!("0x{}", alloy::hex::encode(key.to_bytes())))
-                    .output(),
             )
-            .await??;
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            ensure!(
-                out.status.success(),
-                "viem: {stdout}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let result: Value = serde_json::from_str(stdout.trim())?;
+            .await?;
             ensure!(
                 result["statuses"]
                     == json!([

@@ -28,6 +28,7 @@ impl Namespace for OrdoNamespace {
                 | "ordo_clusterStatus"
                 | "ordo_rollupConfig"
                 | "ordo_outputAtBlock"
+                | "optimism_outputAtBlock"
         )
         .then_some(Cost::Quick)
     }
@@ -41,7 +42,8 @@ impl Namespace for OrdoNamespace {
             "ordo_nodeStatus" => api.node_status(),
             "ordo_clusterStatus" => api.cluster_status(),
             "ordo_rollupConfig" => json(&*api.rollup.read()),
-            "ordo_outputAtBlock" => api.output_at_block(p),
+            // Under op-node's name too: OP's proposer and challenger tools ask for it so.
+            "ordo_outputAtBlock" | "optimism_outputAtBlock" => api.output_at_block(p),
             other => Err(BackendError::method_not_found(other)),
         }
     }

@@ -549,8 +549,8 @@ pub struct BatcherSection {
     /// Most blocks in one batch.
     pub max_blocks: usize,
     /// With an L1: once more than this many bytes are sealed and not yet on L1, blocks carry
-    /// at most `throttle_block_bytes` of signed transactions until the backlog is back under
-    /// half of it (0: never).
+    /// at most `throttle_block_bytes` of signed transactions, less the further past (none at
+    /// twice this), until the backlog is back under half of it (0: never).
     pub max_backlog_bytes: u64,
     /// The throttled block's room for signed transactions (bytes).
     pub throttle_block_bytes: u64,

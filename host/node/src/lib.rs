@@ -494,9 +494,11 @@ fn l1_poster(
     )))
 }
 
-/// The DA throttle: once the bytes sealed and not yet on L1 exceed `max_backlog_bytes`,
-/// blocks carry at most `throttle_block_bytes` of signed transactions until the backlog is
-/// back under half of it (so a backlog hovering at the limit does not flip it every block).
+/// The DA throttle (op-batcher's linear controller): once the bytes sealed and not yet on
+/// L1 exceed `max_backlog_bytes`, blocks carry at most `throttle_block_bytes` of signed
+/// transactions, less the further the backlog is past the limit, down to none at twice it:
+/// whatever L1 takes, the backlog stays bounded. It lifts once the backlog is back under
+/// half the limit (so a backlog hovering at the limit does not flip it every block).
 fn da_throttle(
     batcher: &Arc<ordo_batcher::Batcher>,
     section: &config::BatcherSection,
@@ -516,7 +518,16 @@ fn da_throttle(
             }
         }
         ::metrics::gauge!("ordo_da_throttled").set(if now { 1.0 } else { 0.0 });
-        now.then_some(block_bytes)
+        if !now {
+            return None;
+        }
+        let past = backlog.saturating_sub(max_backlog).min(max_backlog);
+        let budget = u64::try_from(
+            u128::from(block_bytes) * u128::from(max_backlog - past) / u128::from(max_backlog),
+        )
+        .unwrap_or(block_bytes);
+        ::metrics::gauge!("ordo_da_throttle_block_bytes").set(budget as f64);
+        Some(budget)
     })
 }
 

@@ -16,6 +16,9 @@
 //!   every genesis by [`ChainSpec::with_predeploys`], and the output root L1 proves
 //!   withdrawals against.
 //! - [`block_signing_hash`] / [`block_signer`]: the sequencer's signature over a block hash.
+//! - [`l1_fee`] / [`l1_gas_used`] (l1fee.rs): OP's Fjord L1 data fee of a signed transaction
+//!   (FastLZ size of its encoding, priced with the [`L1FeeParams`] L1Block holds), what the
+//!   GasPriceOracle predeploy estimates from the unsigned encoding.
 //!
 //! Encodings are RLP (alloy-rlp) for everything consensus-shaped and for records on disk,
 //! so a record's bytes are stable across versions of the node.
@@ -25,6 +28,7 @@ mod block;
 mod bundle;
 mod chain;
 mod deposit;
+mod l1fee;
 mod signing;
 mod tx;
 mod withdrawal;
@@ -41,6 +45,10 @@ pub use chain::{
 pub use deposit::{
     DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, DepositTx, OpReceiptEnvelope,
     TxDeposit, UserDepositSource, is_deposit, l1_to_l2_alias,
+};
+pub use l1fee::{
+    L1FeeParams, SIGNATURE_ALLOWANCE, fastlz_size, l1_fee, l1_fee_for_fastlz_size, l1_gas_used,
+    l1_gas_used_for_fastlz_size,
 };
 pub use signing::{block_signer, block_signing_hash};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};

@@ -23,6 +23,7 @@ mod deposits;
 mod genesis;
 mod jsonrpc;
 mod l1;
+mod l1_fee;
 mod metrics;
 mod operator;
 mod pipeline;

@@ -17,7 +17,7 @@ use alloy::{
 use eyre::{Result, ensure, eyre};
 use ordo_l1::{L2OutputOracle, OrdoPortal, testing::Anvil};
 use ordo_tests::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::GUARD;
 

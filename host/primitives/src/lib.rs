@@ -12,9 +12,9 @@
 //! - [`Provenance`]: which ordering policy produced a block, and why a fallback ran.
 //! - [`DepositLog`] / [`TxDeposit`] (deposit.rs): a portal log on L1 and the deposit
 //!   transaction (type 0x7E, OP Stack's) it makes on L2.
-//! - [`MESSAGE_PASSER`] / [`output_root`] (withdrawal.rs): OP's withdrawal predeploy, put in
-//!   every genesis by [`ChainSpec::with_predeploys`], and the output root L1 proves
-//!   withdrawals against.
+//! - [`MESSAGE_PASSER`], [`L1_BLOCK`], [`GAS_PRICE_ORACLE`] (predeploys.rs): OP's predeploys,
+//!   put in every genesis by [`ChainSpec::with_predeploys`]; [`output_root`] (withdrawal.rs):
+//!   what L1 proves withdrawals against.
 //! - [`block_signing_hash`] / [`block_signer`]: the sequencer's signature over a block hash.
 //! - [`l1_fee`] / [`l1_gas_used`] (l1fee.rs): OP's Fjord L1 data fee of a signed transaction
 //!   (FastLZ size of its encoding, priced with the [`L1FeeParams`] L1Block holds), what the
@@ -29,6 +29,7 @@ mod bundle;
 mod chain;
 mod deposit;
 mod l1fee;
+mod predeploys;
 mod signing;
 mod tx;
 mod withdrawal;
@@ -50,9 +51,10 @@ pub use l1fee::{
     L1FeeParams, SIGNATURE_ALLOWANCE, fastlz_size, l1_fee, l1_fee_for_fastlz_size, l1_gas_used,
     l1_gas_used_for_fastlz_size,
 };
+pub use predeploys::{GAS_PRICE_ORACLE, L1_BLOCK, MESSAGE_PASSER, predeploy_code};
 pub use signing::{block_signer, block_signing_hash};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};
-pub use withdrawal::{MESSAGE_PASSER, OUTPUT_VERSION, message_passer_code, output_root};
+pub use withdrawal::{OUTPUT_VERSION, output_root};
 
 pub use alloy_consensus;
 pub use alloy_eips;

@@ -1,5 +1,6 @@
 //! 7. `--genesis FILE` (geth-style genesis.json) replaces the dev accounts: balance, nonce,
-//!    code, storage, chain id, gas limit, base fee and timestamp come from the file.
+//!    code, storage, chain id, gas limit, base fee and timestamp come from the file; OP's
+//!    predeploys join it.
 //!    Also: `--chain-id` on the dev chain.
 
 use alloy::{
@@ -10,6 +11,15 @@ use ordo_tests::*;
 use serde_json::json;
 
 use crate::{GUARD, RECEIPT};
+
+alloy::sol! {
+    #[sol(rpc)]
+    contract GasPriceOracle {
+        function isFjord() returns (bool);
+        function decimals() returns (uint256);
+        function getL1Fee(bytes memory _data) returns (uint256);
+    }
+}
 
 const CHAIN_ID: u64 = 4242;
 const GAS_LIMIT: u64 = 25_000_000;
@@ -87,6 +97,29 @@ async fn boots_from_genesis_file() -> Result<()> {
             assert_eq!(p.get_storage_at(contract, U256::from(1)).await?, U256::ZERO);
             // The dev accounts are not funded on this chain.
             assert_eq!(p.get_balance(DEV_ACCOUNT0).await?, U256::ZERO);
+
+            // OP's predeploys join any genesis: the message passer, L1Block, and the
+            // GasPriceOracle, which prices over L1Block's values (none set yet: no L1).
+            for at in [
+                ordo_primitives::MESSAGE_PASSER,
+                ordo_primitives::L1_BLOCK,
+                ordo_primitives::GAS_PRICE_ORACLE,
+            ] {
+                ensure!(
+                    p.get_code_at(at).await? == ordo_primitives::predeploy_code(at),
+                    "no predeploy at {at}"
+                );
+            }
+            let oracle = GasPriceOracle::new(ordo_primitives::GAS_PRICE_ORACLE, p.clone());
+            ensure!(oracle.isFjord().call().await?);
+            ensure!(oracle.decimals().call().await? == U256::from(6));
+            ensure!(
+                oracle
+                    .getL1Fee(alloy::primitives::Bytes::from_static(&[1, 2, 3]))
+                    .call()
+                    .await?
+                    == U256::ZERO
+            );
 
             // Genesis header fields.
             let g = p

@@ -99,6 +99,27 @@ pub fn word(v: u64) -> B256 {
     B256::from(U256::from(v))
 }
 
+/// Deploys checked-in creation code (`contracts/out/<Name>.bin`: hex, no `0x`) through
+/// `provider` (which signs) and waits for it to be mined: the contract's address.
+pub async fn deploy_checked_in<P: alloy::providers::Provider>(
+    provider: &P,
+    creation_hex: &str,
+) -> eyre::Result<alloy::primitives::Address> {
+    use alloy::network::TransactionBuilder;
+    let code = alloy::hex::decode(creation_hex.trim())?;
+    let receipt = provider
+        .send_transaction(
+            alloy::rpc::types::TransactionRequest::default().with_deploy_code(Bytes::from(code)),
+        )
+        .await?
+        .get_receipt()
+        .await?;
+    receipt
+        .contract_address
+        .filter(|_| receipt.status())
+        .ok_or_else(|| eyre::eyre!("the deployment {} failed", receipt.transaction_hash))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,8 @@
 //!   over `ordo-rpc-client`), polling ([`wait_receipt`], [`wait_block`]).
 //! - `signing`: the dev chain's constants (from `ordo-primitives`) and keys ([`dev_signer`]),
 //!   transactions signed by hand ([`sign_raw`], [`transfer_1559`]), [`write_key_file`].
-//! - `contract`: the hand-assembled storage contract ([`Store`], [`store_initcode`]).
+//! - `contract`: the hand-assembled storage contract ([`Store`], [`store_initcode`]), and
+//!   checked-in Solidity deployed on a chain ([`deploy_checked_in`]).
 //! - `plugins`: the node's plugin folder ([`PLUGIN_DIR`]), [`activate_named`].
 //! - `verify`: `ordo verify` runs ([`ordo_verify`], [`ordo_verify_ok`]).
 //! - `viem`: the pinned viem's scripts in `tests/viem` ([`run_viem`]).
@@ -48,7 +49,9 @@ pub use client::{
     Rpc, RpcError, http_provider, parse_quantity, parse_response, wait_block, wait_receipt,
     ws_provider,
 };
-pub use contract::{STORE_INITIAL, Store, set_topic, store_initcode, store_runtime, word};
+pub use contract::{
+    STORE_INITIAL, Store, deploy_checked_in, set_topic, store_initcode, store_runtime, word,
+};
 pub use node::{NodeLogs, NodeOpts, TEST_BLOCK_TIME_MS, TestNode, ordo_bin};
 pub use plugins::{PLUGIN_DIR, activate_named};
 pub use signing::{

@@ -33,7 +33,7 @@ use ordo_primitives::{
     L1FeeParams, SIGNATURE_ALLOWANCE, fastlz_size, l1_fee, l1_fee_for_fastlz_size,
     l1_gas_used_for_fastlz_size,
 };
-use ordo_tests::{DEV_CHAIN_ID, dev_signer, sign_raw};
+use ordo_tests::{DEV_CHAIN_ID, deploy_checked_in, dev_signer, sign_raw};
 use serde_json::json;
 
 use crate::GUARD;
@@ -665,7 +665,10 @@ async fn the_gas_price_oracle_and_the_host_price_the_l1_data_fee_alike() -> Resu
                 .await
                 .map_err(|e| eyre!(e))?;
         }
-        let probe = FastLZProbe::new(deploy_probe(&l1).await?, &l1);
+        let probe = FastLZProbe::new(
+            deploy_checked_in(&l1, include_str!("../../../contracts/out/FastLZProbe.bin")).await?,
+            &l1,
+        );
         let gpo = GasPriceOracle::new(GAS_PRICE_ORACLE, &l1);
 
         // Base mainnet's scalars; L1 fees of a busy day.
@@ -767,17 +770,6 @@ async fn the_gas_price_oracle_and_the_host_price_the_l1_data_fee_alike() -> Resu
     .map_err(|_| eyre!("timed out"))?
 }
 
-/// Deploys FastLZProbe on `l1`.
-async fn deploy_probe<P: Provider>(l1: &P) -> Result<Address> {
-    let code = creation_code(include_str!("../../../contracts/out/FastLZProbe.bin"))?;
-    l1.send_transaction(TransactionRequest::default().with_deploy_code(code))
-        .await?
-        .get_receipt()
-        .await?
-        .contract_address
-        .ok_or_else(|| eyre!("FastLZProbe was not deployed"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn solidity_fastlz_gives_the_reference_lengths_and_op_alloy_flzs() -> Result<()> {
     let anvil = Anvil::spawn().await;
@@ -785,7 +777,10 @@ async fn solidity_fastlz_gives_the_reference_lengths_and_op_alloy_flzs() -> Resu
         let l1 = ProviderBuilder::new()
             .wallet(EthereumWallet::from(Anvil::dev_key(0)))
             .connect_http(anvil.url().parse()?);
-        let probe = FastLZProbe::new(deploy_probe(&l1).await?, &l1);
+        let probe = FastLZProbe::new(
+            deploy_checked_in(&l1, include_str!("../../../contracts/out/FastLZProbe.bin")).await?,
+            &l1,
+        );
 
         // The reference vectors (op-revm's and op-geth's tests).
         let sample = hex::decode(

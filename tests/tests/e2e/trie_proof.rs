@@ -11,14 +11,14 @@
 use std::collections::HashMap;
 
 use alloy::{
-    network::{EthereumWallet, TransactionBuilder},
+    network::EthereumWallet,
     primitives::{Address, B256, Bytes, U256, hex, keccak256},
     providers::{Provider, ProviderBuilder},
-    rpc::types::TransactionRequest,
 };
 use alloy_trie::{HashBuilder, Nibbles, nodes::TrieNode, proof::ProofRetainer};
 use eyre::{Result, ensure, eyre};
 use ordo_l1::testing::Anvil;
+use ordo_tests::deploy_checked_in;
 use serde_json::json;
 
 use crate::GUARD;
@@ -193,16 +193,6 @@ fn census(proofs: &[&[Bytes]]) -> Result<(usize, usize, usize)> {
     Ok((branches, extensions, leaves))
 }
 
-async fn deploy_probe<P: Provider>(l1: &P) -> Result<Address> {
-    let code = hex::decode(include_str!("../../../contracts/out/TrieProbe.bin").trim())?;
-    l1.send_transaction(TransactionRequest::default().with_deploy_code(code))
-        .await?
-        .get_receipt()
-        .await?
-        .contract_address
-        .ok_or_else(|| eyre!("TrieProbe was not deployed"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_proofs_from_anvil_verify_and_tampered_ones_do_not() -> Result<()> {
     let anvil = Anvil::spawn().await;
@@ -210,7 +200,10 @@ async fn storage_proofs_from_anvil_verify_and_tampered_ones_do_not() -> Result<(
         let l1 = ProviderBuilder::new()
             .wallet(EthereumWallet::from(Anvil::dev_key(0)))
             .connect_http(anvil.url().parse()?);
-        let probe = TrieProbe::new(deploy_probe(&l1).await?, &l1);
+        let probe = TrieProbe::new(
+            deploy_checked_in(&l1, include_str!("../../../contracts/out/TrieProbe.bin")).await?,
+            &l1,
+        );
 
         // A contract account with ~300 slots: random keys, values of every RLP length (small
         // integers and full words), plus hand-picked ones.
@@ -512,7 +505,10 @@ async fn inline_leaves_verify_with_or_without_the_node_viem_appends() -> Result<
         let l1 = ProviderBuilder::new()
             .wallet(EthereumWallet::from(Anvil::dev_key(1)))
             .connect_http(anvil.url().parse()?);
-        let probe = TrieProbe::new(deploy_probe(&l1).await?, &l1);
+        let probe = TrieProbe::new(
+            deploy_checked_in(&l1, include_str!("../../../contracts/out/TrieProbe.bin")).await?,
+            &l1,
+        );
 
         let keys = [
             hex!("aabbcd15"),

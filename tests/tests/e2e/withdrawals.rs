@@ -7,7 +7,6 @@
 use std::{collections::HashMap, process::Command, time::Duration};
 
 use alloy::{
-    network::TransactionBuilder,
     primitives::{Address, B256, Bytes, U256, keccak256},
     providers::Provider,
     signers::local::PrivateKeySigner,
@@ -179,19 +178,11 @@ async fn withdrawals_reach_l1_once_proven_against_an_output_and_final() -> Resul
         ensure!(receipt.status(), "the deposit to the portal failed");
 
         // An L1 contract a withdrawal calls with data.
-        let target_code =
-            alloy::hex::decode(include_str!("../../../contracts/out/WithdrawalTarget.bin").trim())?;
-        let deployer = l1_wallet(&anvil, &Anvil::dev_key(7))?;
-        let target = deployer
-            .send_transaction(
-                alloy::rpc::types::TransactionRequest::default()
-                    .with_deploy_code(Bytes::from(target_code)),
-            )
-            .await?
-            .get_receipt()
-            .await?
-            .contract_address
-            .ok_or_else(|| eyre!("the target was not deployed"))?;
+        let target = deploy_checked_in(
+            &l1_wallet(&anvil, &Anvil::dev_key(7))?,
+            include_str!("../../../contracts/out/WithdrawalTarget.bin"),
+        )
+        .await?;
 
         // Two withdrawals from a dev account on L2: ether to a fresh L1 address, and a call
         // of the target with a note and some value.
@@ -653,20 +644,6 @@ async fn ordo_verify_checks_every_output_on_l1_and_its_attestation() -> Result<(
     .await
 }
 
-/// Deploys checked-in creation code (`contracts/out/*.bin`) from `key` on `anvil`.
-async fn deploy_code(anvil: &Anvil, key: &PrivateKeySigner, hex: &str) -> Result<Address> {
-    let code = alloy::hex::decode(hex.trim())?;
-    l1_wallet(anvil, key)?
-        .send_transaction(
-            alloy::rpc::types::TransactionRequest::default().with_deploy_code(Bytes::from(code)),
-        )
-        .await?
-        .get_receipt()
-        .await?
-        .contract_address
-        .ok_or_else(|| eyre!("not deployed"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn viems_op_stack_withdrawal_is_proven_and_finalized_against_ordos_contracts() -> Result<()> {
     // Installed before anything starts: a first install takes a while.
@@ -677,9 +654,8 @@ async fn viems_op_stack_withdrawal_is_proven_and_finalized_against_ordos_contrac
     node.logs()
         .guard(GUARD, async {
             let (portal, oracle) = contracts_of(&node).await?;
-            let multicall = deploy_code(
-                &anvil,
-                &Anvil::dev_key(7),
+            let multicall = deploy_checked_in(
+                &l1_wallet(&anvil, &Anvil::dev_key(7))?,
                 include_str!("../../../contracts/out/Multicall3.bin"),
             )
             .await?;

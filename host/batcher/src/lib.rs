@@ -159,9 +159,9 @@ pub struct Batcher {
     /// the `batches` keyspace. Never held across a plugin call.
     write: Mutex<()>,
     summaries: RwLock<Vec<BatchSummary>>,
-    /// Raw size of the open batch's blocks (read without the `building` lock, which a tick
-    /// holds across plugin calls).
-    open_bytes: std::sync::atomic::AtomicU64,
+    /// [`Batcher::backlog_bytes`] as the last tick measured it: the builder asks every
+    /// block, and must not scan the summaries for it.
+    backlog: std::sync::atomic::AtomicU64,
     /// A replica group's log, when this batcher is a replica's: then the log's apply
     /// ([`Batcher::adopt`]) is the only writer of batch records, on every replica alike.
     replicator: RwLock<Option<Arc<dyn BatchReplicator>>>,
@@ -210,7 +210,7 @@ impl Batcher {
             building: Mutex::new(OpenBatch::default()),
             write: Mutex::new(()),
             summaries: RwLock::new(summaries),
-            open_bytes: Default::default(),
+            backlog: Default::default(),
             replicator: RwLock::new(None),
             gate: RwLock::new(None),
             #[cfg(test)]
@@ -321,10 +321,15 @@ impl Batcher {
         (safe, finalized)
     }
 
-    /// Bytes the chain has sealed that L1 has not taken yet: the posted size of every batch
-    /// not confirmed on L1, plus the raw size of the blocks waiting in the open batch (an
-    /// upper bound: they are not compressed yet). What DA throttling watches.
+    /// Bytes the chain has sealed that L1 has not taken yet, as of the last tick: the posted
+    /// size of every batch not confirmed on L1, plus the raw size of the blocks waiting in
+    /// the open batch (an upper bound: they are not compressed yet). What DA throttling
+    /// watches.
     pub fn backlog_bytes(&self) -> u64 {
+        self.backlog.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn measure_backlog(&self, open_bytes: u64) -> u64 {
         // Unconfirmed batches are the newest ones; older than the last 1,024 means L1 has
         // taken nothing for so long that the throttle is on anyway.
         let stored: u64 = self
@@ -336,8 +341,7 @@ impl Batcher {
             .filter(|s| !matches!(s.status, BatchStatus::Confirmed { .. }))
             .map(|s| s.posted_bytes)
             .sum();
-        let open = self.open_bytes.load(std::sync::atomic::Ordering::Relaxed);
-        stored + open
+        stored + open_bytes
     }
 
     /// The first batch whose last block is above `block`, if it and every batch before it
@@ -476,8 +480,6 @@ impl Batcher {
                 built.push(self.seal(&mut open, now_ms)?);
             }
             open.size += size;
-            self.open_bytes
-                .store(open.size as u64, std::sync::atomic::Ordering::Relaxed);
             open.blocks.push(block);
             open.last = Some(record);
             next += 1;
@@ -486,7 +488,10 @@ impl Batcher {
             .blocks
             .first()
             .map(|b| b.timestamp.saturating_mul(1000));
-        metrics::gauge!("ordo_batcher_backlog_bytes").set(self.backlog_bytes() as f64);
+        let backlog = self.measure_backlog(open.size as u64);
+        self.backlog
+            .store(backlog, std::sync::atomic::Ordering::Relaxed);
+        metrics::gauge!("ordo_batcher_backlog_bytes").set(backlog as f64);
         if oldest_ms
             .is_some_and(|t| now_ms.saturating_sub(t) >= self.config.max_delay.as_millis() as u64)
         {
@@ -521,8 +526,6 @@ impl Batcher {
         match self.store(&payload, open.last.as_ref(), now_ms) {
             Ok(header) => {
                 open.size = 0;
-                self.open_bytes
-                    .store(0, std::sync::atomic::Ordering::Relaxed);
                 Ok(header)
             }
             Err(e) => {

@@ -92,6 +92,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Runs an RPC future under [`RPC_TIMEOUT`].
+/// The wait after `failures` failed ticks in a row: the poll interval doubled per failure,
+/// at most `cap` (never below the poll interval). The poster's and the proposer's.
+pub(crate) fn backoff(poll: Duration, failures: u32, cap: Duration) -> Duration {
+    poll.saturating_mul(1 << failures.min(6)).min(cap).max(poll)
+}
+
 async fn rpc<T>(
     fut: impl std::future::IntoFuture<Output = Result<T, TransportError>>,
 ) -> Result<T, TickError> {
@@ -249,8 +255,7 @@ impl L1Poster {
                         let msg = crate::scrub_url(&e.to_string(), &self.config.rpc_url);
                         warn!(target: TARGET, error = %msg, failures, "l1 poster tick failed");
                         self.status.update(|s| { s.last_error = Some(msg); s.ticks += 1; });
-                        let exp = self.config.poll_interval.saturating_mul(1 << failures.min(6));
-                        exp.min(MAX_BACKOFF).max(self.config.poll_interval)
+                        backoff(self.config.poll_interval, failures, MAX_BACKOFF)
                     }
                 },
             };

@@ -155,7 +155,7 @@ impl Proposer {
                         let msg = crate::scrub_url(&e.to_string(), &self.config.rpc_url);
                         warn!(target: TARGET, error = %msg, failures, "output proposer tick failed");
                         metrics::counter!("ordo_output_proposal_errors_total").increment(1);
-                        poll.saturating_mul(1 << failures.min(5)).min(Duration::from_secs(30)).max(poll)
+                        crate::poster::backoff(poll, failures, Duration::from_secs(30))
                     }
                 },
             };

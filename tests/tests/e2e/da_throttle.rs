@@ -17,29 +17,13 @@ use crate::GUARD;
 const THROTTLED_BYTES: u64 = 400;
 
 async fn throttled_node(anvil: &Anvil, dir: &std::path::Path) -> Result<TestNode> {
-    let key_file = dir.join("batcher.key");
-    write_key_file(&key_file, &Anvil::dev_key(4))?;
-    let mut extra_args = vec![
-        "--l1-rpc".into(),
-        anvil.url(),
-        "--l1-key-file".into(),
-        key_file.display().to_string(),
-        "--batch-inbox".into(),
-        Address::repeat_byte(0xb1).to_string(),
-    ];
-    for set in [
-        "l1.confirmations=1".to_string(),
-        "l1.poll_ms=100".to_string(),
-        "batcher.max_delay_ms=300".to_string(),
-        "batcher.max_backlog_bytes=1000".to_string(),
-        format!("batcher.throttle_block_bytes={THROTTLED_BYTES}"),
-    ] {
-        extra_args.extend(["--set".to_string(), set]);
-    }
-    TestNode::start(NodeOpts {
-        extra_args,
-        ..NodeOpts::default()
-    })
+    let room = format!("batcher.throttle_block_bytes={THROTTLED_BYTES}");
+    crate::deposits::depositing_node_with(
+        anvil,
+        dir,
+        300,
+        &["batcher.max_backlog_bytes=1000", &room],
+    )
     .await
 }
 

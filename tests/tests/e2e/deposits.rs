@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::GUARD;
 
-const INBOX: Address = Address::repeat_byte(0xb1);
+pub(crate) const INBOX: Address = Address::repeat_byte(0xb1);
 const PROPOSER: Address = Address::repeat_byte(0x9e);
 
 /// The portal address in `ordo l1 deploy`'s output (`portal = "0x…"`).
@@ -262,8 +262,11 @@ async fn depositing_node_batching(
     depositing_node_with(anvil, dir, delay_ms, &[]).await
 }
 
-/// [`depositing_node_batching`] with more `--set` keys.
-async fn depositing_node_with(
+/// A dev node on `anvil` (batcher: anvil's dev key 4, inbox [`INBOX`]) that deploys the
+/// rollup's contracts, counts an L1 block confirmed once mined, looks at L1 every 100 ms and
+/// closes a batch once its oldest block waited `delay_ms`, with more `--set` keys (the
+/// L1 tests of other files start theirs here too).
+pub(crate) async fn depositing_node_with(
     anvil: &Anvil,
     dir: &std::path::Path,
     delay_ms: u64,

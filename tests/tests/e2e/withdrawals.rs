@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::GUARD;
 
-const INBOX: Address = Address::repeat_byte(0xb1);
+use crate::deposits::INBOX;
 
 sol! {
     #[sol(rpc)]
@@ -35,30 +35,8 @@ sol! {
 /// A dev node on `anvil` that deploys its portal and oracle, batches every half second, counts
 /// a batch confirmed once mined and finalizes withdrawals after `period` seconds.
 async fn withdrawing_node(anvil: &Anvil, dir: &std::path::Path, period: u64) -> Result<TestNode> {
-    let key_file = dir.join("batcher.key");
-    write_key_file(&key_file, &Anvil::dev_key(4))?;
-    let sets = [
-        "l1.confirmations=1".to_string(),
-        "l1.poll_ms=100".to_string(),
-        "batcher.max_delay_ms=500".to_string(),
-        format!("l1.finalization_period_secs={period}"),
-    ];
-    let mut extra_args = vec![
-        "--l1-rpc".into(),
-        anvil.url(),
-        "--l1-key-file".into(),
-        key_file.display().to_string(),
-        "--batch-inbox".into(),
-        INBOX.to_string(),
-    ];
-    for set in sets {
-        extra_args.extend(["--set".to_string(), set]);
-    }
-    TestNode::start(NodeOpts {
-        extra_args,
-        ..NodeOpts::default()
-    })
-    .await
+    let period = format!("l1.finalization_period_secs={period}");
+    crate::deposits::depositing_node_with(anvil, dir, 500, &[&period]).await
 }
 
 /// The portal and the output oracle the node names in its rollup config.
@@ -75,6 +53,22 @@ fn l1_wallet(anvil: &Anvil, key: &PrivateKeySigner) -> Result<impl Provider + Cl
     Ok(alloy::providers::ProviderBuilder::new()
         .wallet(alloy::network::EthereumWallet::from(key.clone()))
         .connect_http(anvil.url().parse()?))
+}
+
+/// Deposits `wei` in the portal (a plain transfer: a deposit to the sender's own L2
+/// address), so it holds ether to pay withdrawals out of.
+async fn fund_portal(anvil: &Anvil, portal: Address, wei: u128) -> Result<()> {
+    let receipt = l1_wallet(anvil, &Anvil::dev_key(6))?
+        .send_transaction(
+            alloy::rpc::types::TransactionRequest::default()
+                .to(portal)
+                .value(U256::from(wei)),
+        )
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(receipt.status(), "the deposit to the portal failed");
+    Ok(())
 }
 
 /// Runs `ordo withdraw ARGS…`: its `key = value` stdout lines, or its stderr as the error.
@@ -165,17 +159,7 @@ async fn withdrawals_reach_l1_once_proven_against_an_output_and_final() -> Resul
         let (l1_url, l2_url) = (anvil.url(), node.http_url());
 
         // The portal pays withdrawals out of what deposits left in it.
-        let depositor = Anvil::dev_key(6);
-        let receipt = l1_wallet(&anvil, &depositor)?
-            .send_transaction(
-                alloy::rpc::types::TransactionRequest::default()
-                    .to(portal)
-                    .value(U256::from(5 * ETHER)),
-            )
-            .await?
-            .get_receipt()
-            .await?;
-        ensure!(receipt.status(), "the deposit to the portal failed");
+        fund_portal(&anvil, portal, 5 * ETHER).await?;
 
         // An L1 contract a withdrawal calls with data.
         let target = deploy_checked_in(
@@ -660,15 +644,7 @@ async fn viems_op_stack_withdrawal_is_proven_and_finalized_against_ordos_contrac
             )
             .await?;
             // Ether in the portal to pay the withdrawal out of.
-            l1_wallet(&anvil, &Anvil::dev_key(6))?
-                .send_transaction(
-                    alloy::rpc::types::TransactionRequest::default()
-                        .to(portal)
-                        .value(U256::from(2 * ETHER)),
-                )
-                .await?
-                .get_receipt()
-                .await?;
+            fund_portal(&anvil, portal, 2 * ETHER).await?;
             // A chain that has run a while: the oracle holds an output (viem, like OP's
             // oracle, takes the latest output's index, which does not exist before the first).
             wait_for_output(&anvil, oracle, 1).await?;

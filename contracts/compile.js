@@ -17,6 +17,7 @@ const sources = [
   "l2/L2ToL1MessagePasser.sol",
   "l2/L1Block.sol",
   "l2/GasPriceOracle.sol",
+  "l2/FeeVault.sol",
   "test/DepositCaller.sol",
   "test/Multicall3.sol",
   "test/WithdrawalTarget.sol",
@@ -24,7 +25,7 @@ const sources = [
   "test/FastLZProbe.sol",
 ];
 // Contracts predeployed in the L2 genesis: their runtime code goes in out/<Name>.runtime.bin.
-const predeploys = ["L2ToL1MessagePasser", "L1Block", "GasPriceOracle"];
+const predeploys = ["L2ToL1MessagePasser", "L1Block", "GasPriceOracle", "BaseFeeVault", "L1FeeVault"];
 
 if (!solc.version().startsWith(SOLC)) {
   console.error(`expected solc ${SOLC}, got ${solc.version()}`);

@@ -81,7 +81,21 @@ pub(crate) fn rpc_receipt(
         .receipt
         .clone()
         .map_logs(|_| logs_iter.next().unwrap_or_default());
-    Ok(ordo_rpc::RpcReceipt {
+    let l1 = r.l1_fee.unwrap_or_default();
+    let l1_block_info = match r.l1_fee {
+        Some(_) => op_alloy_rpc_types::L1BlockInfo {
+            l1_gas_price: Some(l1.params.l1_base_fee),
+            l1_gas_used: Some(u128::from(l1.gas_used)),
+            l1_fee: Some(u128::try_from(l1.fee).unwrap_or(u128::MAX)),
+            l1_base_fee_scalar: Some(u128::from(l1.params.base_fee_scalar)),
+            l1_blob_base_fee: Some(l1.params.blob_base_fee),
+            l1_blob_base_fee_scalar: Some(u128::from(l1.params.blob_base_fee_scalar)),
+            ..Default::default()
+        },
+        // A deposit pays none (and a receipt stored before the fee was charged says none).
+        None => Default::default(),
+    };
+    let inner = alloy_rpc_types_eth::TransactionReceipt {
         inner,
         transaction_hash: tx_hash,
         transaction_index: Some(index as u64),
@@ -94,5 +108,9 @@ pub(crate) fn rpc_receipt(
         from: block.senders[index],
         to,
         contract_address: (r.contract_address != Address::ZERO).then_some(r.contract_address),
+    };
+    Ok(ordo_rpc::RpcReceipt {
+        inner,
+        l1_block_info,
     })
 }

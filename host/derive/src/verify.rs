@@ -126,6 +126,8 @@ pub async fn verify(
         })
         .transpose()
         .map_err(|e| DeriveError::Malformed(format!("the L1 for deposits: {e}")))?;
+    // What every origin's L1-attributes deposit hands L1Block besides L1's values.
+    let scalars = config.chain.l1_fee_scalars;
     let mut applied = Vec::with_capacity(ordered.frames.len());
     let mut seen = None;
     let mut applied_frames = Vec::with_capacity(ordered.frames.len());
@@ -134,7 +136,8 @@ pub async fn verify(
         let a = tokio::task::block_in_place(|| deriver.apply_frame(frame))?;
         if let Some((portal, window)) = &portal {
             for n in a.first_block..=a.last_block {
-                check_deposits(portal, &deriver, n, at.map(|l| (l, *window)), &mut seen).await?;
+                let window = at.map(|l| (l, *window));
+                check_deposits(portal, scalars, &deriver, n, window, &mut seen).await?;
             }
         }
         if let Some(node) = &node {
@@ -147,7 +150,8 @@ pub async fn verify(
         applied_frames.push(frame);
     }
     if let Some((portal, window)) = &portal {
-        force_deposits(portal, *window, &mut deriver, node.as_ref(), &mut on_event).await?;
+        let node = node.as_ref();
+        force_deposits(portal, scalars, *window, &mut deriver, node, &mut on_event).await?;
     }
     if let Some(outputs) = &posted_outputs {
         tokio::task::block_in_place(|| crate::outputs::check(&deriver, outputs, &applied_frames))?;
@@ -168,6 +172,7 @@ pub async fn verify(
 /// of blocks with one origin asks L1 once.
 async fn check_deposits(
     portal: &ordo_l1::DepositReader,
+    scalars: ordo_primitives::L1FeeScalars,
     deriver: &Deriver,
     n: u64,
     window: Option<(u64, u64)>,
@@ -202,7 +207,7 @@ async fn check_deposits(
         Some(at) => Some(deposits::OriginOnL1 {
             parent_hash: at.parent_hash,
             deposits: portal
-                .deposit_txs_in(at.origin.hash)
+                .origin_deposits(&at.origin, scalars)
                 .await
                 .map_err(|e| DeriveError::Deposits {
                     block: n,
@@ -224,6 +229,7 @@ async fn check_deposits(
 /// has (a halted sequencer has none of them yet).
 async fn force_deposits(
     portal: &ordo_l1::DepositReader,
+    scalars: ordo_primitives::L1FeeScalars,
     window: u64,
     deriver: &mut Deriver,
     node: Option<&RpcClient>,
@@ -250,7 +256,7 @@ async fn force_deposits(
             )));
         }
         let deposits: Vec<_> = portal
-            .deposit_txs_in(next.origin.hash)
+            .origin_deposits(&next.origin, scalars)
             .await
             .map_err(l1)?
             .into_iter()

@@ -11,7 +11,8 @@ use alloy_evm::FromRecoveredTx;
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use ordo_primitives::{
-    BlockRecord, DepositTx, OpReceiptEnvelope, PooledTx, Provenance, ReceiptRecord,
+    BASE_FEE_VAULT, BlockRecord, DepositTx, L1_BLOCK, L1_FEE_VAULT, L1FeeCharged, L1FeeParams,
+    OpReceiptEnvelope, PooledTx, Provenance, ReceiptRecord,
 };
 use ordo_storage::BlockCommit;
 use revm::{
@@ -403,6 +404,7 @@ impl crate::executor::Executor {
             prevrandao,
             params: params.clone(),
             evm,
+            l1_pricing: None,
             asm: Assembly::default(),
             skipped: Vec::new(),
             bundles: Vec::new(),
@@ -418,6 +420,9 @@ pub struct BlockAssembler<'s> {
     prevrandao: B256,
     params: BlockParams,
     evm: BlockEvm<'s>,
+    /// L1Block's values, read once for the transactions after the last deposit (the
+    /// L1-attributes deposit is the only writer).
+    l1_pricing: Option<L1FeeParams>,
     asm: Assembly,
     skipped: Vec<(B256, Skipped)>,
     bundles: Vec<(B256, BundleResult)>,
@@ -437,19 +442,49 @@ impl BlockAssembler<'_> {
     /// bundle lands whole or is dropped (recorded with its result).
     pub fn push(&mut self, item: &BlockItem) -> Result<(), ExecError> {
         match item {
-            BlockItem::Deposit(deposit) => run_deposit(&mut self.evm, deposit, &mut self.asm)?,
+            BlockItem::Deposit(deposit) => {
+                run_deposit(&mut self.evm, deposit, &mut self.asm)?;
+                self.l1_pricing = None;
+            }
             BlockItem::Tx(tx) => {
-                if let TxRun::Skipped(why) = run_tx(&mut self.evm, &self.params, tx, &mut self.asm)?
+                let l1 = self.l1_pricing()?;
+                if let TxRun::Skipped(why) =
+                    run_tx(&mut self.evm, &self.params, &l1, tx, &mut self.asm)?
                 {
                     self.skipped.push((tx.hash, why));
                 }
             }
             BlockItem::Bundle(bundle) => {
-                let result = run_bundle(&mut self.evm, &self.params, bundle, &mut self.asm)?;
+                let l1 = self.l1_pricing()?;
+                let result = run_bundle(&mut self.evm, &self.params, &l1, bundle, &mut self.asm)?;
                 self.bundles.push((bundle.id, result));
             }
         }
         Ok(())
+    }
+
+    /// What the L1 data fee is priced with now: L1Block's values in the block's state so far
+    /// ([`L1FeeParams::from_l1_block`]).
+    fn l1_pricing(&mut self) -> Result<L1FeeParams, ExecError> {
+        if let Some(p) = self.l1_pricing {
+            return Ok(p);
+        }
+        let journal = &self.evm.ctx.journaled_state;
+        let p = L1FeeParams::from_l1_block(|i| {
+            let key = U256::from(i);
+            if let Some(value) = journal
+                .inner
+                .state
+                .get(&L1_BLOCK)
+                .and_then(|a| a.storage.get(&key))
+            {
+                return Ok(value.present_value);
+            }
+            revm::DatabaseRef::storage_ref(&journal.database, L1_BLOCK, key)
+                .map_err(ExecError::State)
+        })?;
+        self.l1_pricing = Some(p);
+        Ok(p)
     }
 
     /// Gas the block can still use: its limit minus what the included transactions used.
@@ -481,6 +516,7 @@ impl BlockAssembler<'_> {
             asm,
             skipped,
             bundles,
+            ..
         } = self;
         let changes = evm.finalize();
         let mut commit = BlockCommit::default();
@@ -543,9 +579,15 @@ impl BlockAssembler<'_> {
 
 type BlockEvm<'s> = revm::MainnetEvm<revm::handler::MainnetContext<CacheDB<&'s StateDb>>>;
 
+/// Runs a signed transaction as OP Stack does: its L1 data fee (priced with `l1`) comes off
+/// the sender's balance before anything else, so the balance must cover it besides gas and
+/// value (else it waits, as for gas), and stays paid even if the call reverts; once it ran,
+/// the L1 fee goes to the L1 fee vault and the base fee (which Ethereum burns) to the base
+/// fee vault, while the tip goes to the block's fee recipient as on Ethereum.
 fn run_tx(
     evm: &mut BlockEvm<'_>,
     params: &BlockParams,
+    l1: &L1FeeParams,
     tx: &Arc<PooledTx>,
     asm: &mut Assembly,
 ) -> Result<TxRun, ExecError> {
@@ -563,15 +605,47 @@ fn run_tx(
             "block data limit reached (L1 posting is behind)".into(),
         )));
     }
+    let l1_fee = ordo_primitives::l1_fee(&tx.encoded, l1);
+    if !l1_fee.is_zero() {
+        let journal = &mut evm.ctx.journaled_state;
+        let paid = journal
+            .load_account_mut(tx.sender)
+            .map_err(ExecError::State)?
+            .data
+            .decr_balance(l1_fee);
+        if !paid {
+            // Nothing of this transaction stays (not even the sender's warmth).
+            journal.discard_tx();
+            return Ok(TxRun::Skipped(Skipped::Deferred(format!(
+                "insufficient funds for the L1 data fee ({l1_fee} wei)"
+            ))));
+        }
+    }
+    // Part of the transaction's journal: if it cannot execute, the fee comes back with it.
     let tx_env = TxEnv::from_recovered_tx(&tx.tx, tx.sender);
     let result = match evm.transact_one(tx_env) {
         Ok(result) => result,
         Err(err) => {
-            let why = classify(err).map_err(ExecError::State)?;
+            let why = match classify(err).map_err(ExecError::State)? {
+                Skipped::Deferred(m) if !l1_fee.is_zero() && m.starts_with("lack of funds") => {
+                    Skipped::Deferred(format!("{m} once the L1 data fee ({l1_fee} wei) is paid"))
+                }
+                why => why,
+            };
             return Ok(TxRun::Skipped(why));
         }
     };
     let gas_used = result.tx_gas_used();
+    let base_fee_paid = U256::from(params.base_fee) * U256::from(gas_used);
+    let journal = &mut evm.ctx.journaled_state;
+    for (vault, amount) in [(L1_FEE_VAULT, l1_fee), (BASE_FEE_VAULT, base_fee_paid)] {
+        if !amount.is_zero() {
+            journal
+                .balance_incr(vault, amount)
+                .map_err(ExecError::State)?;
+        }
+    }
+    journal.commit_tx();
     asm.cumulative_gas += gas_used;
     let (success, logs, created) = match result {
         ExecutionResult::Success { logs, output, .. } => (true, logs, output.address().copied()),
@@ -592,6 +666,11 @@ fn run_tx(
         effective_gas_price,
         contract_address,
         first_log_index: asm.log_index,
+        l1_fee: Some(L1FeeCharged {
+            fee: l1_fee,
+            gas_used: ordo_primitives::l1_gas_used(&tx.encoded),
+            params: *l1,
+        }),
     });
     asm.log_index += n_logs;
     asm.included.push(tx.hash);
@@ -689,6 +768,7 @@ fn run_deposit(
         effective_gas_price: 0,
         contract_address,
         first_log_index: asm.log_index,
+        l1_fee: None,
     });
     asm.log_index += n_logs;
     asm.included.push(deposit.hash);
@@ -710,6 +790,7 @@ fn coinbase_balance(evm: &BlockEvm<'_>, coinbase: Address) -> Result<U256, ExecE
 fn run_bundle(
     evm: &mut BlockEvm<'_>,
     params: &BlockParams,
+    l1: &L1FeeParams,
     bundle: &BundleItem,
     asm: &mut Assembly,
 ) -> Result<BundleResult, ExecError> {
@@ -745,7 +826,7 @@ fn run_bundle(
     let before = coinbase_balance(evm, params.beneficiary)?;
     let mut failure = None;
     for (i, tx) in bundle.txs.iter().enumerate() {
-        match run_tx(evm, params, tx, asm)? {
+        match run_tx(evm, params, l1, tx, asm)? {
             TxRun::Included(true) => {}
             TxRun::Included(false) if bundle.reverting_tx_hashes.contains(&tx.hash) => {}
             TxRun::Included(false) => {

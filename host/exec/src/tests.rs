@@ -83,9 +83,14 @@ fn transfer_block_moves_value_pays_tip_and_roots_match_the_stored_state() {
     exec.state().apply(&built.commit);
     assert_eq!(exec.state().balance(&to), U256::from(1000));
     assert_eq!(exec.state().nonce(&key.address()), 1);
-    // The tip (1 gwei * 21000) reaches the coinbase; the base fee is burnt.
+    // The tip (1 gwei * 21000) reaches the coinbase; the base fee, which Ethereum burns,
+    // the base fee vault.
     assert_eq!(
         exec.state().balance(&Address::repeat_byte(0xcb)),
+        U256::from(21_000u64 * 1_000_000_000)
+    );
+    assert_eq!(
+        exec.state().balance(&ordo_primitives::BASE_FEE_VAULT),
         U256::from(21_000u64 * 1_000_000_000)
     );
     assert_eq!(
@@ -1186,4 +1191,113 @@ fn a_block_of_signed_transactions_keeps_ethereums_transactions_root() {
         built.block.header.transactions_root,
         alloy_consensus::proofs::calculate_transaction_root(&envelopes)
     );
+}
+
+/// OP's L1 data fee, end to end in one block: the L1-attributes deposit hands L1Block an
+/// origin's fees, every later transaction pays the fee of its signed bytes on top of gas
+/// (reverting or not), the L1 fee vault and the base fee vault receive exactly what was paid,
+/// and a sender who can pay gas and value but not the L1 fee waits.
+#[test]
+fn the_l1_attributes_deposit_prices_the_l1_fee_every_transaction_pays_into_the_vaults() {
+    use ordo_primitives::{BASE_FEE_VAULT, L1_FEE_VAULT, L1FeeScalars, L1Fees, L1Origin};
+    let key = PrivateKeySigner::random();
+    let poor = PrivateKeySigner::random();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let mut spec = ChainSpec::empty(7).with_predeploys();
+    let rich = U256::from(10u128.pow(21));
+    spec.alloc.insert(
+        key.address(),
+        GenesisAccount {
+            balance: rich,
+            ..Default::default()
+        },
+    );
+    // Exactly gas x max fee + value of its transfer below: nothing left for the L1 fee.
+    let exact = U256::from(200_000u64 * 10_000_000_000 + 1);
+    spec.alloc.insert(
+        poor.address(),
+        GenesisAccount {
+            balance: exact,
+            ..Default::default()
+        },
+    );
+    let (commit, root) = StateDb::genesis_commit(&spec).unwrap();
+    storage.commit_block(&commit).unwrap();
+    let exec = Executor::new(Arc::new(StateDb::open(storage).unwrap()), 7);
+    let genesis = genesis_header(&spec, root);
+
+    let origin = L1Origin {
+        number: 40,
+        hash: B256::repeat_byte(0x40),
+        timestamp: 1,
+        fees: Some(L1Fees {
+            base_fee: 7_000_000_000,
+            blob_base_fee: 3,
+        }),
+    };
+    let scalars = L1FeeScalars::default();
+    let info = Arc::new(ordo_primitives::l1_info_deposit(&origin, scalars));
+    assert_eq!(info.tx.input.len(), 164);
+    let to = Address::repeat_byte(0x11);
+    let transfer = signed(&key, 0, TxKind::Call(to), 5, Bytes::new());
+    // A call that reverts (REVERT at once) pays the L1 fee all the same.
+    let reverts = signed(&key, 1, TxKind::Create, 0, hex_bytes("60006000fd"));
+    let broke = signed(&poor, 0, TxKind::Call(to), 1, Bytes::new());
+    let items = [
+        BlockItem::Deposit(info.clone()),
+        BlockItem::Tx(transfer.clone()),
+        BlockItem::Tx(reverts.clone()),
+        BlockItem::Tx(broke.clone()),
+    ];
+    let built = exec
+        .build_block_items(
+            &genesis,
+            genesis.hash_slow(),
+            &params(1),
+            &items,
+            Provenance::default(),
+        )
+        .unwrap();
+    assert_eq!(built.included, vec![info.hash, transfer.hash, reverts.hash]);
+    let (hash, why) = &built.skipped[0];
+    assert_eq!(*hash, broke.hash);
+    assert!(
+        matches!(why, Skipped::Deferred(m) if m.contains("L1 data fee")),
+        "{why:?}"
+    );
+    let receipts = &built.commit.receipts;
+    assert!(receipts[0].receipt.is_success() && receipts[0].l1_fee.is_none());
+    assert!(!receipts[2].receipt.is_success());
+    let want = ordo_primitives::L1FeeParams {
+        l1_base_fee: 7_000_000_000,
+        blob_base_fee: 3,
+        base_fee_scalar: scalars.base_fee_scalar,
+        blob_base_fee_scalar: scalars.blob_base_fee_scalar,
+    };
+    let mut l1_total = U256::ZERO;
+    let mut base_total = U256::ZERO;
+    let mut paid = U256::ZERO;
+    for (r, tx) in receipts[1..].iter().zip([&transfer, &reverts]) {
+        let charged = r
+            .l1_fee
+            .expect("a signed transaction's receipt has its L1 fee");
+        assert_eq!(charged.params, want);
+        assert_eq!(charged.fee, ordo_primitives::l1_fee(&tx.encoded, &want));
+        assert!(charged.fee > U256::ZERO);
+        assert_eq!(charged.gas_used, ordo_primitives::l1_gas_used(&tx.encoded));
+        l1_total += charged.fee;
+        base_total += U256::from(r.gas_used) * U256::from(1_000_000_000u64);
+        paid += U256::from(r.gas_used) * U256::from(r.effective_gas_price) + charged.fee;
+    }
+    exec.state().storage().commit_block(&built.commit).unwrap();
+    exec.state().apply(&built.commit);
+    let state = exec.state();
+    assert_eq!(state.balance(&L1_FEE_VAULT), l1_total);
+    assert_eq!(state.balance(&BASE_FEE_VAULT), base_total);
+    assert_eq!(state.balance(&key.address()), rich - paid - U256::from(5));
+    // The one that could not pay is untouched.
+    assert_eq!(state.balance(&poor.address()), exact);
+    assert_eq!(state.nonce(&poor.address()), 0);
+    assert_eq!(state.state_root().unwrap(), built.block.header.state_root);
 }

@@ -27,6 +27,8 @@ use crate::{DepositReader, PortalError};
 pub struct FedOrigin {
     pub origin: L1Origin,
     pub parent_hash: B256,
+    /// The block that moves to it starts with these: its L1-attributes deposit, then the
+    /// portal's deposits.
     pub deposits: Vec<Arc<DepositTx>>,
 }
 
@@ -42,6 +44,8 @@ pub struct OriginFeedConfig {
     pub after: Option<L1Origin>,
     /// The sequencing window, in L1 blocks (reported to the builder).
     pub window: u64,
+    /// The chain's L1 fee scalars, for each origin's L1-attributes deposit.
+    pub scalars: ordo_primitives::L1FeeScalars,
     pub poll: Duration,
 }
 
@@ -190,22 +194,20 @@ async fn fetch_some(
                 config.confirmations
             )));
         }
-        let deposits: Vec<Arc<DepositTx>> = match reader.deposit_txs_in(header.hash).await {
-            Ok(txs) => txs.into_iter().map(Arc::new).collect(),
-            Err(PortalError::Deposit(e)) => return Err(FeedError::Broken(e.to_string())),
-            Err(e) => return Err(e.into()),
-        };
-        if !deposits.is_empty() {
-            info!(target: "ordo::l1", l1_block = number, deposits = deposits.len(), "deposits seen on L1");
+        let origin = crate::portal::origin_of(provider, header).await?;
+        let deposits: Vec<Arc<DepositTx>> =
+            match reader.origin_deposits(&origin, config.scalars).await {
+                Ok(txs) => txs.into_iter().map(Arc::new).collect(),
+                Err(PortalError::Deposit(e)) => return Err(FeedError::Broken(e.to_string())),
+                Err(e) => return Err(e.into()),
+            };
+        if deposits.len() > 1 {
+            info!(target: "ordo::l1", l1_block = number, deposits = deposits.len() - 1, "deposits seen on L1");
         }
         state.lock().fetched.insert(
             number,
             FedOrigin {
-                origin: L1Origin {
-                    number,
-                    hash: header.hash,
-                    timestamp: header.timestamp,
-                },
+                origin,
                 parent_hash: header.parent_hash,
                 deposits,
             },

@@ -158,16 +158,46 @@ pub struct L1BlockRef {
 }
 
 impl L1BlockRef {
-    fn of(header: &alloy::rpc::types::Header) -> Self {
-        Self {
-            origin: ordo_primitives::L1Origin {
-                number: header.number,
-                hash: header.hash,
-                timestamp: header.timestamp,
-            },
+    async fn of(
+        provider: &RootProvider,
+        header: &alloy::rpc::types::Header,
+    ) -> Result<Self, PortalError> {
+        Ok(Self {
+            origin: origin_of(provider, header).await?,
             parent_hash: header.parent_hash,
-        }
+        })
     }
+}
+
+/// The L1 block `header` as an L2 origin, with what it charged: its base fee, and its blob
+/// base fee as L1 itself reports it (`eth_feeHistory`, so whatever blob schedule the L1 runs
+/// is L1's to apply); 1 where L1 has no blobs, as OP takes it. The sequencer and derivation
+/// both read origins through here, so they hand L1Block the same values.
+pub(crate) async fn origin_of(
+    provider: &RootProvider,
+    header: &alloy::rpc::types::Header,
+) -> Result<ordo_primitives::L1Origin, PortalError> {
+    let history = provider
+        .get_fee_history(1, header.number.into(), &[])
+        .await
+        .map_err(|e| {
+            PortalError::Rpc(format!("eth_feeHistory at L1 block {}: {e}", header.number))
+        })?;
+    let blob_base_fee = history
+        .base_fee_per_blob_gas
+        .first()
+        .copied()
+        .filter(|fee| *fee > 0)
+        .unwrap_or(1);
+    Ok(ordo_primitives::L1Origin {
+        number: header.number,
+        hash: header.hash,
+        timestamp: header.timestamp,
+        fees: Some(ordo_primitives::L1Fees {
+            base_fee: header.base_fee_per_gas.map(u128::from).unwrap_or_default(),
+            blob_base_fee,
+        }),
+    })
 }
 
 /// Reads the deposits the portal logged, block by block.
@@ -199,7 +229,10 @@ impl DepositReader {
             .get_block_by_hash(hash)
             .await
             .map_err(|e| PortalError::Rpc(e.to_string()))?;
-        Ok(block.map(|b| L1BlockRef::of(&b.header)))
+        match block {
+            Some(b) => Ok(Some(L1BlockRef::of(&self.provider, &b.header).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The L1 block at height `number`, and L1's head; None when L1 has no such block yet.
@@ -211,7 +244,24 @@ impl DepositReader {
             .get_block_by_number(number.into())
             .await
             .map_err(rpc)?;
-        Ok((block.map(|b| L1BlockRef::of(&b.header)), head))
+        let block = match block {
+            Some(b) => Some(L1BlockRef::of(&self.provider, &b.header).await?),
+            None => None,
+        };
+        Ok((block, head))
+    }
+
+    /// Every deposit the L2 block that moves to `origin` starts with: the origin's
+    /// L1-attributes deposit (priced with `scalars`), then the transactions the portal's logs
+    /// in that L1 block make, in log order.
+    pub async fn origin_deposits(
+        &self,
+        origin: &ordo_primitives::L1Origin,
+        scalars: ordo_primitives::L1FeeScalars,
+    ) -> Result<Vec<ordo_primitives::DepositTx>, PortalError> {
+        let mut deposits = vec![ordo_primitives::l1_info_deposit(origin, scalars)];
+        deposits.extend(self.deposit_txs_in(origin.hash).await?);
+        Ok(deposits)
     }
 
     /// The deposit transactions the portal's logs in the L1 block `hash` make on L2, in log

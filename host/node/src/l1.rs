@@ -280,6 +280,7 @@ pub fn follow_origins(
         confirmations: config.l1.confirmations,
         after: head.l1_origin,
         window: config.l1.sequencing_window,
+        scalars: config.chain_spec()?.l1_fee_scalars,
         poll: std::time::Duration::from_millis(config.l1.poll_ms.clamp(10, 2_000)),
     })
     .wrap_err("following L1 for origins and deposits")?;

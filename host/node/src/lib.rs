@@ -46,7 +46,7 @@ pub mod withdraw;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use eyre::WrapErr;
 use ordo_builder::{BlockParamsConfig, Builder, HeadCell};
 use ordo_exec::{Executor, StateDb};
@@ -94,6 +94,16 @@ impl StateReader for StateAdapter {
     }
     fn balance(&self, a: &Address) -> U256 {
         self.state.balance(a)
+    }
+    fn l1_fee(&self, tx: &ordo_primitives::PooledTx) -> U256 {
+        let slot = |i: u64| {
+            self.state
+                .storage_at(&ordo_primitives::L1_BLOCK, &B256::from(U256::from(i)))
+        };
+        // A state read that fails prices at zero: the block charges the fee regardless.
+        ordo_primitives::L1FeeParams::from_l1_block(slot)
+            .map(|p| ordo_primitives::l1_fee(&tx.encoded, &p))
+            .unwrap_or_default()
     }
     fn prefetch(&self, tx: &ordo_primitives::PooledTx) {
         use alloy_consensus::Transaction;

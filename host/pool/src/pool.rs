@@ -213,6 +213,18 @@ impl Pool {
         check_static(&tx, &limits)?;
         let epoch = self.epoch.load(Ordering::Acquire);
         let account = self.account(&tx.sender);
+        // The L1 data fee comes off the balance first when the transaction runs (op-reth's
+        // pool checks it the same way, for this transaction alone).
+        let l1_fee = self.state.l1_fee(&tx);
+        if !l1_fee.is_zero()
+            && let Some(cost) = tx.max_cost()
+            && cost.saturating_add(l1_fee) > account.balance
+        {
+            return Err(PoolError::InsufficientFunds {
+                cost: cost.saturating_add(l1_fee),
+                balance: account.balance,
+            });
+        }
         {
             let mut inner = self.inner.write();
             if inner.is_known(&hash) {

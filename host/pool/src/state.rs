@@ -14,6 +14,12 @@ pub trait StateReader: Send + Sync + 'static {
     /// The account's balance (0 for unknown accounts).
     fn balance(&self, address: &Address) -> U256;
 
+    /// The L1 data fee `tx` would pay at the head: the sender's balance must cover it besides
+    /// gas and value. Default: none (a chain without L1 pricing).
+    fn l1_fee(&self, _tx: &PooledTx) -> U256 {
+        U256::ZERO
+    }
+
     /// Asks for what including `tx` will read (the accounts it names and their state trie
     /// paths) to be read ahead, so the block that includes it finds them cached. Called on
     /// the submission's path for every accepted transaction: it must not block (the node

@@ -30,11 +30,24 @@ pub struct BlockRecord {
 /// An L2 block's L1 origin: the L1 block whose deposits the first L2 block with this origin
 /// starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct L1Origin {
     pub number: u64,
     pub hash: B256,
     /// Seconds; an L2 block is never older than its origin.
     pub timestamp: u64,
+    /// What the block charged, which prices L2's data on L1 (read with the block; None in
+    /// records stored before the node read them).
+    pub fees: Option<L1Fees>,
+}
+
+/// An L1 block's base fee and blob base fee: what the L1-attributes deposit hands L1Block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+pub struct L1Fees {
+    /// The block's base fee (wei).
+    pub base_fee: u128,
+    /// The block's blob base fee (wei; 1 on an L1 without blobs, as OP takes it).
+    pub blob_base_fee: u128,
 }
 
 impl BlockRecord {
@@ -47,6 +60,7 @@ impl BlockRecord {
 /// One receipt as stored, with the per-transaction facts a receipt's RPC shape needs that
 /// are not in the consensus receipt.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct ReceiptRecord {
     /// The consensus receipt (typed envelope with status, cumulative gas, logs, bloom; a
     /// deposit's carries its nonce and receipt version, as OP Stack's does). Encoded as
@@ -60,6 +74,21 @@ pub struct ReceiptRecord {
     pub contract_address: Address,
     /// Index of this receipt's first log within the block.
     pub first_log_index: u64,
+    /// The L1 data fee the transaction paid and what priced it; None for a deposit (and in
+    /// records stored before the fee was charged).
+    pub l1_fee: Option<L1FeeCharged>,
+}
+
+/// The L1 data fee of one transaction, as its receipt reports it (OP's `l1Fee`, `l1GasUsed`,
+/// `l1GasPrice`, `l1BlobBaseFee` and the scalars).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+pub struct L1FeeCharged {
+    /// What the sender paid (wei), into the L1 fee vault.
+    pub fee: alloy_primitives::U256,
+    /// The estimated compressed size at 16 gas a byte (OP's deprecated `l1GasUsed`).
+    pub gas_used: u64,
+    /// The pricing: L1Block's values when the transaction ran.
+    pub params: crate::L1FeeParams,
 }
 
 /// Which ordering policy produced a block. Recorded in every block (policy provenance).
@@ -113,6 +142,36 @@ mod tests {
             p.encode(&mut out);
             assert_eq!(Provenance::decode(&mut out.as_slice()).unwrap(), p);
         }
+    }
+
+    /// Origins stored before they carried the L1 fees still read, with none.
+    #[test]
+    fn an_origin_without_fees_still_decodes() {
+        #[derive(RlpEncodable)]
+        struct Old {
+            number: u64,
+            hash: B256,
+            timestamp: u64,
+        }
+        let mut old = Vec::new();
+        Old {
+            number: 7,
+            hash: B256::repeat_byte(1),
+            timestamp: 9,
+        }
+        .encode(&mut old);
+        let read = L1Origin::decode(&mut old.as_slice()).unwrap();
+        assert_eq!((read.number, read.timestamp, read.fees), (7, 9, None));
+        let new = L1Origin {
+            fees: Some(L1Fees {
+                base_fee: 3,
+                blob_base_fee: 1,
+            }),
+            ..read
+        };
+        let mut out = Vec::new();
+        new.encode(&mut out);
+        assert_eq!(L1Origin::decode(&mut out.as_slice()).unwrap(), new);
     }
 }
 

@@ -62,6 +62,12 @@ pub struct ChainSpec {
     pub extra_data: Bytes,
     /// Initial state.
     pub alloc: BTreeMap<Address, GenesisAccount>,
+    /// Where the fee vaults withdraw to on L1 (written into their genesis storage by
+    /// [`ChainSpec::with_predeploys`]).
+    pub fee_vault_recipient: Address,
+    /// The scalars the L1 data fee weighs the L1 origin's fees with: the L1-attributes
+    /// deposit hands them to L1Block (OP reads them from its SystemConfig on L1).
+    pub l1_fee_scalars: crate::L1FeeScalars,
 }
 
 impl ChainSpec {
@@ -83,13 +89,17 @@ impl ChainSpec {
             genesis_timestamp: 0,
             extra_data: Bytes::from_static(b"ordo"),
             alloc: BTreeMap::new(),
+            fee_vault_recipient: Address::ZERO,
+            l1_fee_scalars: crate::L1FeeScalars::default(),
         }
     }
 
     /// The `ordo dev` chain with default parameters: [`DEV_ACCOUNTS`] hold
-    /// [`DEV_BALANCE_ETHER`] each, beside the predeploys.
+    /// [`DEV_BALANCE_ETHER`] each, beside the predeploys; the fee vaults withdraw to the
+    /// first dev account.
     pub fn dev(chain_id: u64) -> Self {
         let mut spec = Self::empty(chain_id);
+        spec.fee_vault_recipient = DEV_ACCOUNTS[0];
         let balance = U256::from(DEV_BALANCE_ETHER) * U256::from(10u64).pow(U256::from(18));
         for address in DEV_ACCOUNTS {
             spec.alloc.insert(

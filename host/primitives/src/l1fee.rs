@@ -15,12 +15,13 @@
 //! length is `op-alloy-flz`'s, a Rust port of op-geth's `FlzCompressLen`.
 
 use alloy_primitives::U256;
+use alloy_rlp::{RlpDecodable, RlpEncodable};
 
 use crate::is_deposit;
 
 /// What the L1 data fee of a block's transactions is priced with: the L1 origin's fees and the
 /// chain's scalars, as L1Block (0x4200…0015) holds them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct L1FeeParams {
     /// The L1 origin's base fee (wei).
     pub l1_base_fee: u128,
@@ -30,6 +31,50 @@ pub struct L1FeeParams {
     pub base_fee_scalar: u32,
     /// Weight of the blob base fee, 6 decimals (OP's `blobBaseFeeScalar`).
     pub blob_base_fee_scalar: u32,
+}
+
+impl L1FeeParams {
+    /// The pricing L1Block (0x4200…0015) holds, given a reader of its storage: the base fee
+    /// (slot 1), the scalars (slot 3, big-endian bytes 16..20 and 20..24) and the blob base
+    /// fee (slot 7), OP's layout, as op-revm reads it. All zero on a chain that never had an
+    /// L1 origin, so nothing is charged there.
+    pub fn from_l1_block<E>(mut slot: impl FnMut(u64) -> Result<U256, E>) -> Result<Self, E> {
+        let scalars = slot(3)?.to_be_bytes::<32>();
+        let word = |at: usize| {
+            u32::from_be_bytes([
+                scalars[at],
+                scalars[at + 1],
+                scalars[at + 2],
+                scalars[at + 3],
+            ])
+        };
+        let wei = |v: U256| u128::try_from(v).unwrap_or(u128::MAX);
+        Ok(Self {
+            l1_base_fee: wei(slot(1)?),
+            blob_base_fee: wei(slot(7)?),
+            base_fee_scalar: word(16),
+            blob_base_fee_scalar: word(20),
+        })
+    }
+}
+
+/// The chain's weights of the L1 origin's fees (OP's `baseFeeScalar` and `blobBaseFeeScalar`,
+/// 6 decimals). The default is op-deployer's: 1368 and 810949.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L1FeeScalars {
+    /// Weight of the L1 base fee.
+    pub base_fee_scalar: u32,
+    /// Weight of the L1 blob base fee.
+    pub blob_base_fee_scalar: u32,
+}
+
+impl Default for L1FeeScalars {
+    fn default() -> Self {
+        Self {
+            base_fee_scalar: 1368,
+            blob_base_fee_scalar: 810_949,
+        }
+    }
 }
 
 /// Bytes OP's GasPriceOracle adds to the FastLZ size of an unsigned transaction for the

@@ -12,7 +12,9 @@
 //! - [`Provenance`]: which ordering policy produced a block, and why a fallback ran.
 //! - [`DepositLog`] / [`TxDeposit`] (deposit.rs): a portal log on L1 and the deposit
 //!   transaction (type 0x7E, OP Stack's) it makes on L2.
-//! - [`MESSAGE_PASSER`], [`L1_BLOCK`], [`GAS_PRICE_ORACLE`] (predeploys.rs): OP's predeploys,
+//! - [`l1_info_deposit`] (deposit.rs): the L1-attributes deposit a block that moves to a new
+//!   L1 origin starts with, which hands L1Block the origin's fees.
+//! - [`MESSAGE_PASSER`], [`L1_BLOCK`], [`GAS_PRICE_ORACLE`], the fee vaults (predeploys.rs): OP's predeploys,
 //!   put in every genesis by [`ChainSpec::with_predeploys`]; [`output_root`] (withdrawal.rs):
 //!   what L1 proves withdrawals against.
 //! - [`block_signing_hash`] / [`block_signer`]: the sequencer's signature over a block hash.
@@ -38,20 +40,26 @@ pub use batch::{
     BatchBlock, BatchDecodeError, BatchFrame, BatchHeader, BatchPayload, BatchRecord, BatchStatus,
     CODEC_NONE, FRAME_VERSION, PAYLOAD_VERSION,
 };
-pub use block::{BlockRecord, L1Origin, Provenance, ReceiptRecord, TxLocation, next_base_fee};
+pub use block::{
+    BlockRecord, L1FeeCharged, L1Fees, L1Origin, Provenance, ReceiptRecord, TxLocation,
+    next_base_fee,
+};
 pub use bundle::{Bundle, BundleDecodeError, timestamp_opt};
 pub use chain::{
     ChainSpec, DEV_ACCOUNTS, DEV_BALANCE_ETHER, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount,
 };
 pub use deposit::{
-    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, DepositTx, OpReceiptEnvelope,
-    TxDeposit, UserDepositSource, is_deposit, l1_to_l2_alias,
+    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, DepositTx, L1_INFO_GAS,
+    OpReceiptEnvelope, TxDeposit, UserDepositSource, is_deposit, l1_info_deposit, l1_to_l2_alias,
 };
 pub use l1fee::{
-    L1FeeParams, SIGNATURE_ALLOWANCE, fastlz_size, l1_fee, l1_fee_for_fastlz_size, l1_gas_used,
-    l1_gas_used_for_fastlz_size,
+    L1FeeParams, L1FeeScalars, SIGNATURE_ALLOWANCE, fastlz_size, l1_fee, l1_fee_for_fastlz_size,
+    l1_gas_used, l1_gas_used_for_fastlz_size,
 };
-pub use predeploys::{GAS_PRICE_ORACLE, L1_BLOCK, MESSAGE_PASSER, predeploy_code};
+pub use predeploys::{
+    BASE_FEE_VAULT, DEPOSITOR, GAS_PRICE_ORACLE, L1_BLOCK, L1_FEE_VAULT, MESSAGE_PASSER,
+    predeploy_code,
+};
 pub use signing::{block_signer, block_signing_hash};
 pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};
 pub use withdrawal::{OUTPUT_VERSION, output_root};

@@ -1,10 +1,11 @@
 //! The contracts every Ordo genesis holds at OP Stack's predeploy addresses, so tools that
 //! bridge to or price transactions on an OP chain find them: the message passer
-//! (withdrawals), L1Block (the L1 origin's values) and the GasPriceOracle (the L1 data fee
-//! over L1Block's values). Their runtime code is what `scripts/contracts` compiled and checked
-//! in under `contracts/out/*.runtime.bin`.
+//! (withdrawals), L1Block (the L1 origin's values), the GasPriceOracle (the L1 data fee
+//! over L1Block's values) and the fee vaults (where base fees and L1 data fees collect, for
+//! withdrawal to L1). Their runtime code is what `scripts/contracts` compiled and checked in
+//! under `contracts/out/*.runtime.bin`.
 
-use alloy_primitives::{Address, Bytes, address};
+use alloy_primitives::{Address, B256, Bytes, U256, address};
 
 use crate::ChainSpec;
 
@@ -15,8 +16,20 @@ pub const L1_BLOCK: Address = address!("0x42000000000000000000000000000000000000
 /// OP's GasPriceOracle (`contracts/l2/GasPriceOracle.sol`): the L1 data fee of a transaction.
 pub const GAS_PRICE_ORACLE: Address = address!("0x420000000000000000000000000000000000000F");
 
+/// OP's BaseFeeVault (`contracts/l2/FeeVault.sol`): the base fee of every transaction, which
+/// Ethereum burns.
+pub const BASE_FEE_VAULT: Address = address!("0x4200000000000000000000000000000000000019");
+/// OP's L1FeeVault (`contracts/l2/FeeVault.sol`): the L1 data fee of every transaction.
+pub const L1_FEE_VAULT: Address = address!("0x420000000000000000000000000000000000001A");
+/// OP's depositor account: the sender of the L1-attributes deposit, the only caller L1Block
+/// takes new values from.
+pub const DEPOSITOR: Address = address!("0xDeaDDEaDDeAdDeAdDEAdDEaddeAddEAdDEAd0001");
+
+/// The fee vaults' storage slot of the recipient on L1 (`FeeVault.recipientAddress`).
+const VAULT_RECIPIENT_SLOT: u64 = 1;
+
 /// Every predeploy: address and runtime code (hex, no `0x`).
-const PREDEPLOYS: [(Address, &str); 3] = [
+const PREDEPLOYS: [(Address, &str); 5] = [
     (
         MESSAGE_PASSER,
         include_str!("../../../contracts/out/L2ToL1MessagePasser.runtime.bin"),
@@ -28,6 +41,14 @@ const PREDEPLOYS: [(Address, &str); 3] = [
     (
         GAS_PRICE_ORACLE,
         include_str!("../../../contracts/out/GasPriceOracle.runtime.bin"),
+    ),
+    (
+        BASE_FEE_VAULT,
+        include_str!("../../../contracts/out/BaseFeeVault.runtime.bin"),
+    ),
+    (
+        L1_FEE_VAULT,
+        include_str!("../../../contracts/out/L1FeeVault.runtime.bin"),
     ),
 ];
 
@@ -44,12 +65,20 @@ pub fn predeploy_code(address: Address) -> Bytes {
 
 impl ChainSpec {
     /// Puts the predeploys in the genesis allocation where it has no code of its own: a
-    /// genesis that already carries OP's (an OP chain's) keeps them.
+    /// genesis that already carries OP's (an OP chain's) keeps them. The fee vaults withdraw
+    /// to [`ChainSpec::fee_vault_recipient`].
     pub fn with_predeploys(mut self) -> Self {
+        let recipient = self.fee_vault_recipient;
         for (address, _) in PREDEPLOYS {
             let account = self.alloc.entry(address).or_default();
             if account.code.is_empty() {
                 account.code = predeploy_code(address);
+                if matches!(address, BASE_FEE_VAULT | L1_FEE_VAULT) {
+                    account.storage.insert(
+                        B256::from(U256::from(VAULT_RECIPIENT_SLOT)),
+                        U256::from_be_slice(recipient.as_slice()),
+                    );
+                }
             }
         }
         self

@@ -17,10 +17,25 @@ use tokio::sync::broadcast;
 
 use crate::BackendError;
 
-/// A receipt as the RPC returns it: OP Stack's envelope, so a deposit's receipt carries
-/// `depositNonce` and `depositReceiptVersion` as OP nodes return them (the signed types
-/// serialize exactly as with Ethereum's envelope).
-pub type RpcReceipt = TransactionReceipt<op_alloy_consensus::OpReceiptEnvelope<Log>>;
+/// A receipt as the RPC returns it, OP Stack's: its envelope gives a deposit's receipt
+/// `depositNonce` and `depositReceiptVersion` (the signed types serialize exactly as with
+/// Ethereum's envelope), and a signed transaction's carries its L1 data fee (`l1Fee`,
+/// `l1GasUsed`, `l1GasPrice`, `l1BlobBaseFee` and the scalars) beside, as op-geth's does.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RpcReceipt {
+    #[serde(flatten)]
+    pub inner: TransactionReceipt<op_alloy_consensus::OpReceiptEnvelope<Log>>,
+    #[serde(flatten)]
+    pub l1_block_info: op_alloy_rpc_types::L1BlockInfo,
+}
+
+impl std::ops::Deref for RpcReceipt {
+    type Target = TransactionReceipt<op_alloy_consensus::OpReceiptEnvelope<Log>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
 
 /// A transaction as the RPC returns it: OP Stack's, so a deposit (type 0x7E) shows
 /// `sourceHash`, `mint`, `isSystemTx`, its `nonce` and `depositReceiptVersion` as OP nodes

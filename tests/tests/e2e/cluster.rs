@@ -225,6 +225,26 @@ async fn head(node: &TestNode) -> Result<u64> {
     node.rpc().block_number().await
 }
 
+/// Waits until `check` holds on every one of `nodes`. The leader answers a change once the
+/// group has committed it; a follower applies it when it learns the commit, a heartbeat or
+/// so later, so a follower's view is waited for, never assumed.
+async fn on_every(
+    nodes: &[&TestNode],
+    what: &str,
+    check: impl AsyncFn(&TestNode) -> Result<bool>,
+) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    for node in nodes {
+        while !check(node).await? {
+            if tokio::time::Instant::now() > deadline {
+                bail!("{} never {what} within {SETTLE:?}", node.http_url());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
 /// Waits until every replica's head is at least `n`.
 async fn all_reach(nodes: &[&TestNode], n: u64) -> Result<()> {
     let deadline = tokio::time::Instant::now() + SETTLE;
@@ -298,12 +318,10 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
                 Ok::<_, eyre::Report>(s["bundles"].as_u64().unwrap_or_default())
             }
         };
-        for node in &nodes {
-            ensure!(
-                held(node).await? == 3,
-                "a replica does not hold the three bundles"
-            );
-        }
+        on_every(&pick(&nodes, &all), "holds the three bundles", async |n| {
+            Ok(held(n).await? == 3)
+        })
+        .await?;
         // A signed bundle sent through one follower is cancelled through the other: the
         // leader knows the searcher both times.
         let searcher = alloy::signers::local::PrivateKeySigner::random();
@@ -325,12 +343,10 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
             )
             .await?;
         ensure!(cancelled.is_ok(), "{cancelled:?}");
-        for node in &nodes {
-            ensure!(
-                held(node).await? == 3,
-                "the cancel did not reach every replica"
-            );
-        }
+        on_every(&pick(&nodes, &all), "applied the cancel", async |n| {
+            Ok(held(n).await? == 3)
+        })
+        .await?;
 
         // Every replica stores the same chain.
         one_chain(&nodes[leader], &pick(&nodes, &all)).await?;
@@ -348,21 +364,26 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
             .admin()?
             .ok("admin_activatePlugin", json!([fcfs]))
             .await?;
-        for node in &nodes {
-            ensure!(active_ordering(node).await? == "fcfs");
-        }
+        on_every(&pick(&nodes, &all), "orders with fcfs", async |n| {
+            Ok(active_ordering(n).await? == "fcfs")
+        })
+        .await?;
         // A rollback too, and back again; a malformed command never enters the log.
         let admin = nodes[leader].admin()?;
         admin
             .ok("admin_rollbackPlugin", json!([{ "kind": "ordering" }]))
             .await?;
-        for node in &nodes {
-            ensure!(active_ordering(node).await? == "priority-fee");
-        }
+        on_every(
+            &pick(&nodes, &all),
+            "rolled back to priority-fee",
+            async |n| Ok(active_ordering(n).await? == "priority-fee"),
+        )
+        .await?;
         admin.ok("admin_activatePlugin", json!([fcfs])).await?;
-        for node in &nodes {
-            ensure!(active_ordering(node).await? == "fcfs");
-        }
+        on_every(&pick(&nodes, &all), "orders with fcfs", async |n| {
+            Ok(active_ordering(n).await? == "fcfs")
+        })
+        .await?;
         let bad = admin.call("admin_halt", json!([" "])).await?;
         ensure!(
             bad.as_ref().err().is_some_and(|e| e.code == -32602),
@@ -414,18 +435,24 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
             .admin()?
             .ok("admin_halt", json!(["drill"]))
             .await?;
-        for &i in &survivors {
-            let s = nodes[i].admin()?.ok("admin_status", json!([])).await?;
-            ensure!(s["halted"] == true && s["haltReason"] == "drill", "{s}");
-        }
+        on_every(
+            &pick(&nodes, &survivors),
+            "is halted for the drill",
+            async |n| {
+                let s = n.admin()?.ok("admin_status", json!([])).await?;
+                Ok(s["halted"] == true && s["haltReason"] == "drill")
+            },
+        )
+        .await?;
         nodes[new_leader]
             .admin()?
             .ok("admin_resume", json!([]))
             .await?;
-        for &i in &survivors {
-            let s = nodes[i].admin()?.ok("admin_status", json!([])).await?;
-            ensure!(s["halted"] == false, "{s}");
-        }
+        on_every(&pick(&nodes, &survivors), "resumed", async |n| {
+            let s = n.admin()?.ok("admin_status", json!([])).await?;
+            Ok(s["halted"] == false)
+        })
+        .await?;
 
         // The old leader comes back as a follower and catches up.
         nodes[leader].start_again().await?;

@@ -69,7 +69,7 @@ pub enum Event {
         hash: B256,
         /// The L1 origin.
         l1_block: u64,
-        /// How many deposits it holds.
+        /// How many deposits from L1 users it holds (besides its L1-attributes deposit).
         deposits: usize,
     },
 }
@@ -262,7 +262,8 @@ async fn force_deposits(
             .into_iter()
             .map(Arc::new)
             .collect();
-        let count = deposits.len();
+        // Those from L1 users, besides the origin's L1-attributes deposit.
+        let count = deposits.len() - 1;
         let block = tokio::task::block_in_place(|| {
             deriver.apply_deposit_only(&next.origin, deposits).cloned()
         })?;

@@ -7,12 +7,23 @@ use eyre::WrapErr;
 use ordo_primitives::{ChainSpec, GenesisAccount};
 
 /// Reads a geth genesis file: `config.chainId`, `alloc` (balance, nonce, code, storage),
-/// `gasLimit`, `baseFeePerGas`, `timestamp`, `extraData`; the predeploys (the message passer)
-/// join the allocation unless it has code at their addresses.
+/// `gasLimit`, `baseFeePerGas`, `timestamp`, `extraData`, and Ordo's own `config.ordo`
+/// (`feeVaultRecipient`, where the fee vaults withdraw to on L1; `l1BaseFeeScalar` and
+/// `l1BlobBaseFeeScalar`, the L1 data fee's weights); the predeploys join the allocation
+/// unless it has code at their addresses.
 pub fn from_geth_file(path: &Path) -> eyre::Result<ChainSpec> {
     let text = std::fs::read_to_string(path)
         .wrap_err_with(|| format!("reading genesis {}", path.display()))?;
     from_geth_json(&text).wrap_err_with(|| format!("in genesis {}", path.display()))
+}
+
+/// The chain parameters Ordo reads from a genesis file's `config.ordo`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OrdoConfig {
+    fee_vault_recipient: Option<alloy_primitives::Address>,
+    l1_base_fee_scalar: Option<u32>,
+    l1_blob_base_fee_scalar: Option<u32>,
 }
 
 /// Parses geth genesis JSON.
@@ -26,6 +37,19 @@ pub fn from_geth_json(text: &str) -> eyre::Result<ChainSpec> {
         spec.genesis_base_fee = u64::try_from(base_fee).wrap_err("baseFeePerGas above u64")?;
     }
     spec.genesis_timestamp = genesis.timestamp;
+    if let Some(ordo) = genesis.config.extra_fields.get("ordo") {
+        let ordo: OrdoConfig =
+            serde_json::from_value(ordo.clone()).wrap_err("reading config.ordo")?;
+        if let Some(recipient) = ordo.fee_vault_recipient {
+            spec.fee_vault_recipient = recipient;
+        }
+        if let Some(scalar) = ordo.l1_base_fee_scalar {
+            spec.l1_fee_scalars.base_fee_scalar = scalar;
+        }
+        if let Some(scalar) = ordo.l1_blob_base_fee_scalar {
+            spec.l1_fee_scalars.blob_base_fee_scalar = scalar;
+        }
+    }
     if !genesis.extra_data.is_empty() {
         spec.extra_data = genesis.extra_data.clone();
     }
@@ -77,5 +101,32 @@ mod tests {
         assert_eq!(account.nonce, 5);
         assert_eq!(account.code.len(), 2);
         assert_eq!(account.storage.values().next(), Some(&U256::from(7)));
+        // Without `config.ordo`: OP's default scalars, and vaults with no recipient yet.
+        assert_eq!(
+            spec.l1_fee_scalars,
+            ordo_primitives::L1FeeScalars::default()
+        );
+        assert!(spec.fee_vault_recipient.is_zero());
+    }
+
+    #[test]
+    fn ordos_own_chain_parameters_are_read_and_unknown_ones_refused() {
+        let spec = from_geth_json(
+            r#"{"config": {"chainId": 1, "ordo": {"feeVaultRecipient": "0x00000000000000000000000000000000000000f1",
+                "l1BaseFeeScalar": 5227, "l1BlobBaseFeeScalar": 1014213}}, "alloc": {}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            spec.fee_vault_recipient,
+            alloy_primitives::address!("0x00000000000000000000000000000000000000f1")
+        );
+        assert_eq!(spec.l1_fee_scalars.base_fee_scalar, 5227);
+        assert_eq!(spec.l1_fee_scalars.blob_base_fee_scalar, 1_014_213);
+        let vault = &spec.alloc[&ordo_primitives::L1_FEE_VAULT];
+        assert_eq!(vault.storage[&B256::from(U256::from(1))], U256::from(0xf1));
+        let typo = from_geth_json(
+            r#"{"config": {"chainId": 1, "ordo": {"feeVault": "0x01"}}, "alloc": {}}"#,
+        );
+        assert!(format!("{:?}", typo.unwrap_err()).contains("feeVault"));
     }
 }

@@ -73,7 +73,7 @@ impl ChainSpec {
             let account = self.alloc.entry(address).or_default();
             if account.code.is_empty() {
                 account.code = predeploy_code(address);
-                if matches!(address, BASE_FEE_VAULT | L1_FEE_VAULT) {
+                if matches!(address, BASE_FEE_VAULT | L1_FEE_VAULT) && !recipient.is_zero() {
                     account.storage.insert(
                         B256::from(U256::from(VAULT_RECIPIENT_SLOT)),
                         U256::from_be_slice(recipient.as_slice()),

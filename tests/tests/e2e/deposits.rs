@@ -403,15 +403,15 @@ async fn deposits_on_l1_land_first_in_their_origins_l2_block_and_a_failing_one_k
         let to_balance = rpc.ok("eth_getBalance", json!([to, "latest"])).await?;
         ensure!(to_balance == "0x0", "{to_balance}");
 
-        // The deposit as OP nodes show it, first in the first block of its origin, whose
-        // header names that origin.
+        // The deposit as OP nodes show it, in the first block of its origin (whose header
+        // names that origin) right after the origin's L1-attributes deposit.
         let tx = rpc.ok("eth_getTransactionByHash", json!([h1])).await?;
         ensure!(
             tx["type"] == "0x7e" && tx["mint"] == json!(format!("{ETHER:#x}")),
             "{tx}"
         );
         ensure!(
-            tx["sourceHash"].is_string() && tx["transactionIndex"] == "0x0",
+            tx["sourceHash"].is_string() && tx["transactionIndex"] == "0x1",
             "{tx}"
         );
         // As op-geth answers: the deposit nonce, the receipt version, no gas price.
@@ -424,7 +424,26 @@ async fn deposits_on_l1_land_first_in_their_origins_l2_block_and_a_failing_one_k
         let block = rpc
             .ok("eth_getBlockByHash", json!([r1["blockHash"], false]))
             .await?;
-        ensure!(block["transactions"][0] == json!(h1), "{block}");
+        ensure!(block["transactions"][1] == json!(h1), "{block}");
+        // OP's L1-attributes deposit: from the depositor to L1Block, calling
+        // setL1BlockValuesEcotone with 164 bytes that name the origin.
+        let info = rpc
+            .ok(
+                "eth_getTransactionByHash",
+                json!([block["transactions"][0]]),
+            )
+            .await?;
+        let input = info["input"].as_str().unwrap_or_default();
+        ensure!(
+            info["type"] == "0x7e"
+                && info["from"] == json!(ordo_primitives::DEPOSITOR)
+                && info["to"] == json!(ordo_primitives::L1_BLOCK)
+                && input.len() == 2 + 2 * 164
+                && input.starts_with("0x440a5e20")
+                && input[2 + 2 * 100..2 + 2 * 132]
+                    == alloy::hex::encode(first.block_hash.unwrap_or_default()),
+            "{info}"
+        );
         ensure!(
             block["extraData"] == json!(first.block_hash),
             "the origin: {block}"
@@ -914,9 +933,19 @@ async fn after_a_halt_past_the_window_derivation_and_the_sequencer_make_the_same
             let block = rpc
                 .ok("eth_getBlockByHash", json!([r["blockHash"], false]))
                 .await?;
+            // The origin's L1-attributes deposit, then the user's: nothing else.
+            let txs = block["transactions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             ensure!(
-                block["transactions"] == json!([hash]),
+                txs.len() == 2 && txs[1] == json!(hash),
                 "deposits only: {block}"
+            );
+            let info = rpc.ok("eth_getTransactionByHash", json!([txs[0]])).await?;
+            ensure!(
+                info["from"] == json!(ordo_primitives::DEPOSITOR),
+                "deposits only: {info}"
             );
             ensure!(block["miner"] == json!(Address::ZERO), "{block}");
             let p = rpc

@@ -836,3 +836,309 @@ async fn solidity_fastlz_gives_the_reference_lengths_and_op_alloy_flzs() -> Resu
     .await
     .map_err(|_| eyre!("timed out"))?
 }
+
+alloy::sol! {
+    #[sol(rpc)]
+    contract FeeVault {
+        function withdraw() external returns (uint256);
+        function totalProcessed() external view returns (uint256);
+        function RECIPIENT() external view returns (address);
+        function WITHDRAWAL_NETWORK() external view returns (uint8);
+        event Withdrawal(uint256 value, address to, address from);
+    }
+}
+
+/// The receipt of `hash` on `rpc`, once there is one.
+async fn receipt_of(rpc: &ordo_tests::Rpc, hash: B256) -> Result<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let receipt = rpc.ok("eth_getTransactionReceipt", json!([hash])).await?;
+        if !receipt.is_null() {
+            return Ok(receipt);
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no receipt for {hash}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn quantity(v: &serde_json::Value) -> Result<U256> {
+    let s = v.as_str().ok_or_else(|| eyre!("not a quantity: {v}"))?;
+    Ok(U256::from_str_radix(s.trim_start_matches("0x"), 16)?)
+}
+
+/// The L1 data fee charged on a real chain over a real L1: a dev node on anvil moves to L1
+/// origins (each move starts with OP's L1-attributes deposit), and then
+/// - every signed transaction's receipt has `l1Fee`, `l1GasUsed`, `l1GasPrice`,
+///   `l1BlobBaseFee` and the scalars; the fee is OP's formula over its signed bytes, priced
+///   with what L1Block holds at its block, which is the named L1 block's base fee and blob
+///   base fee as anvil reports them; the GasPriceOracle at that block estimates from the
+///   unsigned bytes with the same pricing;
+/// - the sender pays exactly gas, value and the L1 fee;
+/// - the L1 fee vault holds the sum of every receipt's `l1Fee`, the base fee vault every base
+///   fee paid;
+/// - the pool refuses a sender who can pay gas and value but not the L1 fee;
+/// - anyone's `withdraw()` sends the L1 fee vault's balance to its recipient on L1, proven and
+///   finalized with `ordo withdraw` like any withdrawal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_transaction_pays_its_l1_fee_into_a_vault_that_withdraws_to_l1() -> Result<()> {
+    use crate::withdrawals::{Miner, contracts_of, fund_portal, ordo_withdraw, wait_for_output};
+    use alloy::eips::BlockId;
+    use ordo_primitives::{BASE_FEE_VAULT, L1_FEE_VAULT, L1FeeScalars, l1_gas_used};
+    use ordo_tests::{ETHER, GWEI, parse_quantity, random_address, write_key_file};
+
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let node = crate::deposits::depositing_node_with(
+        &anvil,
+        dir.path(),
+        500,
+        &["l1.finalization_period_secs=3"],
+    )
+    .await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let rpc = node.rpc();
+        let l2 = node.provider(&dev_signer(5));
+        let l1 = anvil.provider();
+        let l1_block = L1Block::new(L1_BLOCK, &l2);
+        let oracle = GasPriceOracle::new(GAS_PRICE_ORACLE, &l2);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        while l1_block.number().call().await? == 0 {
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "L1Block never received an origin"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+
+        let sender = dev_signer(3);
+        let balance_at = |who: Address, n: u64| {
+            let rpc = node.rpc();
+            async move {
+                quantity(
+                    &rpc.ok("eth_getBalance", json!([who, format!("{n:#x}")]))
+                        .await?,
+                )
+            }
+        };
+        let shapes: [(&str, Vec<u8>, u64); 3] = [
+            ("a transfer", Vec::new(), 21_000),
+            (
+                "2 KB that do not compress",
+                noise("charged", 2_000),
+                200_000,
+            ),
+            ("3 KB of zeros", vec![0; 3_000], 200_000),
+        ];
+        for (nonce, (name, input, gas)) in shapes.into_iter().enumerate() {
+            let tx = TxEip1559 {
+                chain_id: DEV_CHAIN_ID,
+                nonce: nonce as u64,
+                gas_limit: gas,
+                max_fee_per_gas: 50 * GWEI,
+                max_priority_fee_per_gas: GWEI,
+                to: TxKind::Call(random_address()),
+                value: U256::from(777),
+                access_list: AccessList::default(),
+                input: input.into(),
+            };
+            let unsigned = Bytes::from(tx.encoded_for_signing());
+            let (raw, hash) = sign_raw(&sender, tx);
+            rpc.send_raw(&raw)
+                .await?
+                .map_err(|e| eyre!("{name}: {e:?}"))?;
+            let r = receipt_of(&rpc, hash).await?;
+            ensure!(r["status"] == "0x1", "{name}: {r}");
+            let n = parse_quantity(&r["blockNumber"])?;
+            let at = BlockId::number(n);
+
+            // What priced it: L1Block at its block, which holds an L1 block's own fees.
+            let origin = l1_block.number().block(at).call().await?;
+            let l1_base_fee = l1_block.basefee().block(at).call().await?;
+            let blob_base_fee = l1_block.blobBaseFee().block(at).call().await?;
+            let header = l1
+                .get_block_by_number(origin.into())
+                .await?
+                .ok_or_else(|| eyre!("L1 has no block {origin}"))?
+                .header;
+            ensure!(
+                l1_block.hash().block(at).call().await? == header.hash,
+                "{name}: L1Block names another L1 block than its number's"
+            );
+            ensure!(
+                l1_base_fee == U256::from(header.base_fee_per_gas.unwrap_or_default()),
+                "{name}: L1 base fee {l1_base_fee}, L1 block {origin} says {:?}",
+                header.base_fee_per_gas
+            );
+            let history = l1.get_fee_history(1, origin.into(), &[]).await?;
+            let l1_blob = history
+                .base_fee_per_blob_gas
+                .first()
+                .copied()
+                .unwrap_or(0)
+                .max(1);
+            ensure!(
+                blob_base_fee == U256::from(l1_blob),
+                "{name}: blob base fee {blob_base_fee}, L1 says {l1_blob}"
+            );
+            let scalars = L1FeeScalars::default();
+            ensure!(
+                l1_block.baseFeeScalar().block(at).call().await? == scalars.base_fee_scalar
+                    && l1_block.blobBaseFeeScalar().block(at).call().await?
+                        == scalars.blob_base_fee_scalar,
+                "{name}: the scalars"
+            );
+            let params = L1FeeParams {
+                l1_base_fee: l1_base_fee.to(),
+                blob_base_fee: blob_base_fee.to(),
+                base_fee_scalar: scalars.base_fee_scalar,
+                blob_base_fee_scalar: scalars.blob_base_fee_scalar,
+            };
+
+            // The receipt: OP's fields, the fee of the signed bytes at that pricing.
+            let fee = l1_fee(&raw, &params);
+            ensure!(fee > U256::ZERO, "{name}: no L1 fee at {params:?}");
+            let hex = |v: U256| json!(format!("{v:#x}"));
+            ensure!(r["l1Fee"] == hex(fee), "{name}: l1Fee should be {fee}: {r}");
+            ensure!(
+                r["l1GasUsed"] == hex(U256::from(l1_gas_used(&raw)))
+                    && r["l1GasPrice"] == hex(l1_base_fee)
+                    && r["l1BlobBaseFee"] == hex(blob_base_fee)
+                    && r["l1BaseFeeScalar"] == hex(U256::from(scalars.base_fee_scalar))
+                    && r["l1BlobBaseFeeScalar"] == hex(U256::from(scalars.blob_base_fee_scalar)),
+                "{name}: {r}"
+            );
+            // The oracle a wallet asks prices the unsigned bytes with the same values.
+            let estimate = oracle.getL1Fee(unsigned.clone()).block(at).call().await?;
+            let size = fastlz_size(&unsigned) + SIGNATURE_ALLOWANCE;
+            ensure!(
+                estimate == l1_fee_for_fastlz_size(size, &params),
+                "{name}: the oracle's estimate {estimate}"
+            );
+
+            // The sender paid gas, the value and the L1 fee, and nothing else.
+            let paid = balance_at(sender.address(), n - 1).await?
+                - balance_at(sender.address(), n).await?;
+            let gas = quantity(&r["gasUsed"])? * quantity(&r["effectiveGasPrice"])?;
+            ensure!(
+                paid == gas + U256::from(777) + fee,
+                "{name}: paid {paid}, gas {gas} + 777 + L1 fee {fee}"
+            );
+        }
+
+        // The vaults hold exactly the fees every receipt reports.
+        let head = rpc.block_number().await?;
+        let (mut l1_fees, mut base_fees) = (U256::ZERO, U256::ZERO);
+        for n in 1..=head {
+            let block = rpc
+                .ok("eth_getBlockByNumber", json!([format!("{n:#x}"), false]))
+                .await?;
+            let base_fee = quantity(&block["baseFeePerGas"])?;
+            let receipts = rpc
+                .ok("eth_getBlockReceipts", json!([format!("{n:#x}")]))
+                .await?;
+            for r in receipts.as_array().into_iter().flatten() {
+                if r["type"] == "0x7e" {
+                    ensure!(r.get("l1Fee").is_none(), "a deposit pays no L1 fee: {r}");
+                    continue;
+                }
+                l1_fees += quantity(&r["l1Fee"])?;
+                base_fees += quantity(&r["gasUsed"])? * base_fee;
+            }
+        }
+        ensure!(l1_fees > U256::ZERO);
+        ensure!(
+            balance_at(L1_FEE_VAULT, head).await? == l1_fees,
+            "the L1 fee vault at block {head}, receipts say {l1_fees}"
+        );
+        ensure!(
+            balance_at(BASE_FEE_VAULT, head).await? == base_fees,
+            "the base fee vault at block {head}, receipts say {base_fees}"
+        );
+
+        // Gas and value, but not the L1 fee on top: refused at the door.
+        let poor = PrivateKeySigner::random();
+        let exact = 21_000 * u128::from(50 * GWEI) + 1;
+        let fund = transfer_to(DEV_CHAIN_ID, 3, poor.address(), U256::from(exact));
+        let (raw, hash) = sign_raw(&sender, fund);
+        rpc.send_raw(&raw).await?.map_err(|e| eyre!("{e:?}"))?;
+        receipt_of(&rpc, hash).await?;
+        let broke = transfer_to(DEV_CHAIN_ID, 0, random_address(), U256::from(1));
+        let (raw, _) = sign_raw(&poor, broke);
+        let refused = rpc.send_raw(&raw).await?;
+        ensure!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.message.contains("insufficient funds")),
+            "{refused:?}"
+        );
+
+        // Anyone's withdraw() moves the L1 fee vault's balance to its recipient on L1.
+        let (portal, output_oracle) = contracts_of(&node).await?;
+        fund_portal(&anvil, portal, ETHER).await?;
+        let vault = FeeVault::new(L1_FEE_VAULT, &l2);
+        let recipient = vault.RECIPIENT().call().await?;
+        ensure!(recipient == ordo_primitives::DEV_ACCOUNTS[0]);
+        ensure!(vault.WITHDRAWAL_NETWORK().call().await? == 0);
+        let receipt = vault.withdraw().send().await?.get_receipt().await?;
+        ensure!(receipt.status(), "withdraw() failed");
+        let event = receipt
+            .decoded_log::<FeeVault::Withdrawal>()
+            .ok_or_else(|| eyre!("no Withdrawal event"))?;
+        let value = event.data.value;
+        ensure!(value > U256::ZERO && event.data.to == recipient);
+        ensure!(vault.totalProcessed().call().await? == value);
+        let block = receipt.block_number.unwrap_or_default();
+        wait_for_output(&anvil, output_oracle, block).await?;
+
+        let l1_key = dir.path().join("l1.key");
+        write_key_file(&l1_key, &ordo_l1::testing::Anvil::dev_key(5))?;
+        let (l1_url, l2_url) = (anvil.url(), node.http_url());
+        let tx = receipt.transaction_hash.to_string();
+        let step = |what: &str| {
+            ordo_withdraw(&[
+                what,
+                "--l1-rpc",
+                &l1_url,
+                "--l2-rpc",
+                &l2_url,
+                "--tx",
+                &tx,
+                "--key-file",
+                l1_key.to_str().unwrap_or_default(),
+                "--wait",
+            ])
+        };
+        step("prove")?;
+        let before = l1.get_balance(recipient).await?;
+        let _miner = Miner::start(&anvil);
+        let done = step("finalize")?;
+        ensure!(done["call_succeeded"] == "true", "{done:?}");
+        let after = l1.get_balance(recipient).await?;
+        ensure!(
+            after - before == value,
+            "the recipient received {} on L1, the vault sent {value}",
+            after - before
+        );
+        Ok(())
+    })
+    .await
+}
+
+/// A plain 1559 transfer from the test's senders: 21000 gas at 50 gwei.
+fn transfer_to(chain: u64, nonce: u64, to: Address, value: U256) -> TxEip1559 {
+    TxEip1559 {
+        chain_id: chain,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 50_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value,
+        access_list: AccessList::default(),
+        input: Bytes::new(),
+    }
+}

@@ -40,7 +40,7 @@ async fn withdrawing_node(anvil: &Anvil, dir: &std::path::Path, period: u64) -> 
 }
 
 /// The portal and the output oracle the node names in its rollup config.
-async fn contracts_of(node: &TestNode) -> Result<(Address, Address)> {
+pub(crate) async fn contracts_of(node: &TestNode) -> Result<(Address, Address)> {
     let config = node.rpc().ok("ordo_rollupConfig", json!([])).await?;
     let portal = serde_json::from_value(config["addresses"]["portal"].clone())?;
     let oracle = serde_json::from_value(config["addresses"]["l2OutputOracle"].clone())
@@ -49,7 +49,10 @@ async fn contracts_of(node: &TestNode) -> Result<(Address, Address)> {
 }
 
 /// An L1 provider paying from `key`.
-fn l1_wallet(anvil: &Anvil, key: &PrivateKeySigner) -> Result<impl Provider + Clone + use<>> {
+pub(crate) fn l1_wallet(
+    anvil: &Anvil,
+    key: &PrivateKeySigner,
+) -> Result<impl Provider + Clone + use<>> {
     Ok(alloy::providers::ProviderBuilder::new()
         .wallet(alloy::network::EthereumWallet::from(key.clone()))
         .connect_http(anvil.url().parse()?))
@@ -57,7 +60,7 @@ fn l1_wallet(anvil: &Anvil, key: &PrivateKeySigner) -> Result<impl Provider + Cl
 
 /// Deposits `wei` in the portal (a plain transfer: a deposit to the sender's own L2
 /// address), so it holds ether to pay withdrawals out of.
-async fn fund_portal(anvil: &Anvil, portal: Address, wei: u128) -> Result<()> {
+pub(crate) async fn fund_portal(anvil: &Anvil, portal: Address, wei: u128) -> Result<()> {
     let receipt = l1_wallet(anvil, &Anvil::dev_key(6))?
         .send_transaction(
             alloy::rpc::types::TransactionRequest::default()
@@ -72,7 +75,7 @@ async fn fund_portal(anvil: &Anvil, portal: Address, wei: u128) -> Result<()> {
 }
 
 /// Runs `ordo withdraw ARGS…`: its `key = value` stdout lines, or its stderr as the error.
-fn ordo_withdraw(args: &[&str]) -> Result<HashMap<String, String>> {
+pub(crate) fn ordo_withdraw(args: &[&str]) -> Result<HashMap<String, String>> {
     let out = Command::new(ordo_bin())
         .arg("withdraw")
         .args(args)
@@ -93,10 +96,10 @@ fn ordo_withdraw(args: &[&str]) -> Result<HashMap<String, String>> {
 }
 
 /// Mines an anvil block every 300 ms while alive, so L1's clock moves while nothing is sent.
-struct Miner(tokio::task::JoinHandle<()>);
+pub(crate) struct Miner(tokio::task::JoinHandle<()>);
 
 impl Miner {
-    fn start(anvil: &Anvil) -> Self {
+    pub(crate) fn start(anvil: &Anvil) -> Self {
         let url = anvil.url();
         Self(tokio::spawn(async move {
             let client = reqwest::Client::new();
@@ -130,7 +133,7 @@ fn refused_with(outcome: Result<(), alloy::contract::Error>, message: &str) -> R
 }
 
 /// Waits until the oracle holds an output at or after L2 block `block`.
-async fn wait_for_output(anvil: &Anvil, oracle: Address, block: u64) -> Result<()> {
+pub(crate) async fn wait_for_output(anvil: &Anvil, oracle: Address, block: u64) -> Result<()> {
     let provider = anvil.provider();
     let oracle = L2OutputOracle::new(oracle, &provider);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);

@@ -117,9 +117,10 @@ fn write_genesis_json(
     let mut out = std::io::BufWriter::new(file);
     write!(
         out,
-        "{{\"config\":{{\"chainId\":{}}},\"gasLimit\":\"{:#x}\",\"baseFeePerGas\":\"{:#x}\",\
-         \"timestamp\":\"0x0\",\"extraData\":\"0x\",\"difficulty\":\"0x0\",\"alloc\":{{",
-        spec.chain_id, spec.gas_limit, spec.genesis_base_fee
+        "{{\"config\":{{\"chainId\":{},\"ordo\":{{\"feeVaultRecipient\":\"{:#x}\"}}}},\
+         \"gasLimit\":\"{:#x}\",\"baseFeePerGas\":\"{:#x}\",\"timestamp\":\"0x0\",\
+         \"extraData\":\"0x\",\"difficulty\":\"0x0\",\"alloc\":{{",
+        spec.chain_id, spec.fee_vault_recipient, spec.gas_limit, spec.genesis_base_fee
     )?;
     let mut first = true;
     let dev = spec.alloc.iter().map(|(address, a)| BulkAccount {

@@ -6,7 +6,9 @@
 //   L1_RPC=... L2_RPC=... PORTAL=0x... ORACLE=0x... MULTICALL3=0x... KEY=0x... \
 //     NODE_PATH=$(bash scripts/viem) node withdraw.cjs
 // Prints one JSON line: {"l2Hash", "withdrawalHash", "statuses", "proveHash",
-// "finalizeHash", "to", "value"}. KEY pays on both chains.
+// "finalizeHash", "to", "value", "l1Fee", "l1GasUsed", "l1GasPrice", "estimatedL1Fee",
+// "estimatedTotalFee"} (the fees as viem's OP receipt formatter and its estimate actions give
+// them, in wei). KEY pays on both chains.
 const { createPublicClient, createWalletClient, http, parseEther } = require("viem");
 const { privateKeyToAccount } = require("viem/accounts");
 const {
@@ -43,6 +45,11 @@ async function main() {
   const args = await l1Public.buildInitiateWithdrawal({ account, to: account.address, value });
   const l2Hash = await l2Wallet.initiateWithdrawal(args);
   const receipt = await l2Public.waitForTransactionReceipt({ hash: l2Hash });
+  // What a wallet shows before sending a transfer: the L1 part through the GasPriceOracle,
+  // and the total with gas (which also asks the oracle for the operator fee).
+  const transfer = { account, to: account.address, value: 1n };
+  const estimatedL1Fee = await l2Public.estimateL1Fee(transfer);
+  const estimatedTotalFee = await l2Public.estimateTotalFee(transfer);
   const statuses = [await l1Public.getWithdrawalStatus({ receipt, targetChain: l2 })];
 
   const { output, withdrawal } = await l1Public.waitToProve({ receipt, targetChain: l2 });
@@ -68,6 +75,11 @@ async function main() {
       finalizeHash,
       to: withdrawal.target,
       value: withdrawal.value.toString(),
+      l1Fee: String(receipt.l1Fee),
+      l1GasUsed: String(receipt.l1GasUsed),
+      l1GasPrice: String(receipt.l1GasPrice),
+      estimatedL1Fee: estimatedL1Fee.toString(),
+      estimatedTotalFee: estimatedTotalFee.toString(),
     }),
   );
 }

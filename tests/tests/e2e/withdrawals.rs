@@ -683,6 +683,38 @@ async fn viems_op_stack_withdrawal_is_proven_and_finalized_against_ordos_contrac
                 "{result}"
             );
             ensure!(result["value"] == "500000000000000000", "{result}");
+            // viem's OP receipt formatter reads the node's L1 fee fields as the node wrote them.
+            let l2_hash: B256 = serde_json::from_value(result["l2Hash"].clone())?;
+            let receipt = node
+                .rpc()
+                .ok("eth_getTransactionReceipt", json!([l2_hash]))
+                .await?;
+            for (viem, ours) in [
+                ("l1Fee", "l1Fee"),
+                ("l1GasUsed", "l1GasUsed"),
+                ("l1GasPrice", "l1GasPrice"),
+            ] {
+                let ours = parse_quantity(&receipt[ours])?;
+                ensure!(
+                    result[viem] == json!(ours.to_string()),
+                    "{viem}: viem read {}, the node says {ours}",
+                    result[viem]
+                );
+            }
+            ensure!(parse_quantity(&receipt["l1Fee"])? > 0, "{receipt}");
+            // Its estimates: an L1 fee above zero, within the total with gas.
+            let estimated: u128 = result["estimatedL1Fee"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()?;
+            let total: u128 = result["estimatedTotalFee"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()?;
+            ensure!(
+                estimated > 0 && total > estimated + 21_000,
+                "estimates {estimated} and {total}"
+            );
             // The portal paid the half ether out on L1 (less what proving and finalizing cost).
             let after = anvil.provider().get_balance(key.address()).await?;
             ensure!(

@@ -14,6 +14,8 @@
 //!                         MevNamespace     eth_sendBundle, eth_cancelBundle, eth_callBundle,
 //!                                          ordo_searcherStats
 //!                         TxpoolNamespace  txpool_status
+//!                         DebugNamespace   debug_trace* (geth's tracers over replayed
+//!                                          blocks and calls), debug_getRaw*
 //!                         AdminNamespace   admin_* (only on the admin listener)
 //! ```
 //!
@@ -25,6 +27,7 @@
 mod admin;
 mod chain;
 mod convert;
+mod debug;
 mod errors;
 mod eth;
 mod forward;
@@ -39,6 +42,7 @@ pub use admin::{
 };
 pub use chain::{DEFAULT_MAX_LOG_RESULTS, DEFAULT_SUGGESTED_TIP, MAX_LOG_RANGE, NodeApi};
 pub use convert::rpc_header;
+pub use debug::DebugNamespace;
 pub use mev::{MAX_BUNDLE_BYTES, MAX_BUNDLE_LOOKAHEAD, MAX_UUID_LEN, MevNamespace};
 pub use ordo::OrdoNamespace;
 pub use rollup::{RollupAddresses, RollupConfig};

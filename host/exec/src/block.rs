@@ -16,17 +16,18 @@ use ordo_primitives::{
 };
 use ordo_storage::BlockCommit;
 use revm::{
-    Context, ExecuteEvm, MainBuilder, MainContext,
+    Context, ExecuteEvm, InspectEvm, Inspector, MainBuilder, MainContext,
     context::{BlockEnv, CfgEnv, JournalTr, TxEnv, result::ExecutionResult},
     context_interface::journaled_state::account::JournaledAccountTr,
     context_interface::result::{EVMError, InvalidTransaction},
     database::CacheDB,
+    inspector::NoOpInspector,
     primitives::hardfork::SpecId,
 };
 
 use crate::{
     error::{ExecError, StateError},
-    state::StateDb,
+    state::{StateAt, StateDb},
 };
 
 /// The EVM rules Ordo executes with (Prague: EIP-7702, EIP-7623, ...).
@@ -264,7 +265,7 @@ impl DropReason {
 
 /// Running totals of the block being assembled; a bundle that fails truncates back to a mark.
 #[derive(Default)]
-struct Assembly {
+pub(crate) struct Assembly {
     cumulative_gas: u64,
     /// Bytes of the signed transactions included so far (what `max_tx_bytes` caps).
     tx_bytes: u64,
@@ -273,6 +274,11 @@ struct Assembly {
     receipts: Vec<ReceiptRecord>,
     envelopes: Vec<OpReceiptEnvelope>,
     block_tx: Vec<BodyTx>,
+    /// Run the next transaction under the EVM's inspector, and keep what it ran as and how
+    /// it ended (tracing; never while building).
+    pub(crate) inspect: bool,
+    pub(crate) inspected_env: Option<TxEnv>,
+    pub(crate) inspected_result: Option<ExecutionResult>,
 }
 
 /// One transaction of the block body.
@@ -391,13 +397,36 @@ impl crate::executor::Executor {
                 params.number, parent.number
             )));
         }
+        self.assemble_inspected(parent, parent_hash, params, None, NoOpInspector)
+    }
+
+    /// [`Self::assemble`] on the state after block `state_block` (None: the head), with
+    /// `inspector` on the EVM for the transactions pushed with
+    /// [`BlockAssembler::push_inspected`]: how a past block is replayed for tracing.
+    pub fn assemble_inspected<I>(
+        &self,
+        parent: &Header,
+        parent_hash: B256,
+        params: &BlockParams,
+        state_block: Option<u64>,
+        inspector: I,
+    ) -> Result<BlockAssembler<'_, I>, ExecError> {
+        if params.number != parent.number + 1 {
+            return Err(ExecError::InvalidParams(format!(
+                "block {} does not follow parent {}",
+                params.number, parent.number
+            )));
+        }
         let state: &StateDb = &self.state;
         let prevrandao = keccak256(parent_hash);
         let evm = Context::mainnet()
-            .with_db(CacheDB::new(state))
+            .with_db(CacheDB::new(StateAt {
+                state,
+                block: state_block,
+            }))
             .with_cfg(cfg_env(self.chain_id))
             .with_block(block_env(params, prevrandao))
-            .build_mainnet();
+            .build_mainnet_with_inspector(inspector);
         Ok(BlockAssembler {
             state,
             parent_hash,
@@ -413,22 +442,23 @@ impl crate::executor::Executor {
 }
 
 /// A block being executed: items go in one by one, then [`BlockAssembler::seal`] computes the
-/// roots and the header. Nothing is written.
-pub struct BlockAssembler<'s> {
+/// roots and the header. Nothing is written. `I` is the EVM's inspector, which only
+/// [`BlockAssembler::push_inspected`] runs.
+pub struct BlockAssembler<'s, I = NoOpInspector> {
     state: &'s StateDb,
     parent_hash: B256,
     prevrandao: B256,
     params: BlockParams,
-    evm: BlockEvm<'s>,
+    pub(crate) evm: BlockEvm<'s, I>,
     /// L1Block's values, read once for the transactions after the last deposit (the
     /// L1-attributes deposit is the only writer).
     l1_pricing: Option<L1FeeParams>,
-    asm: Assembly,
-    skipped: Vec<(B256, Skipped)>,
+    pub(crate) asm: Assembly,
+    pub(crate) skipped: Vec<(B256, Skipped)>,
     bundles: Vec<(B256, BundleResult)>,
 }
 
-impl std::fmt::Debug for BlockAssembler<'_> {
+impl<I> std::fmt::Debug for BlockAssembler<'_, I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockAssembler")
             .field("number", &self.params.number)
@@ -437,7 +467,7 @@ impl std::fmt::Debug for BlockAssembler<'_> {
     }
 }
 
-impl BlockAssembler<'_> {
+impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
     /// Executes one plan item: a transaction is included or skipped (recorded with why), a
     /// bundle lands whole or is dropped (recorded with its result).
     pub fn push(&mut self, item: &BlockItem) -> Result<(), ExecError> {
@@ -577,15 +607,17 @@ impl BlockAssembler<'_> {
     }
 }
 
-type BlockEvm<'s> = revm::MainnetEvm<revm::handler::MainnetContext<CacheDB<&'s StateDb>>>;
+/// The EVM's context while a block executes: the state it starts from, behind a write cache.
+pub(crate) type BlockCtx<'s> = revm::handler::MainnetContext<CacheDB<StateAt<'s>>>;
+pub(crate) type BlockEvm<'s, I> = revm::MainnetEvm<BlockCtx<'s>, I>;
 
 /// Runs a signed transaction as OP Stack does: its L1 data fee (priced with `l1`) comes off
 /// the sender's balance before anything else, so the balance must cover it besides gas and
 /// value (else it waits, as for gas), and stays paid even if the call reverts; once it ran,
 /// the L1 fee goes to the L1 fee vault and the base fee (which Ethereum burns) to the base
 /// fee vault, while the tip goes to the block's fee recipient as on Ethereum.
-fn run_tx(
-    evm: &mut BlockEvm<'_>,
+fn run_tx<'s, I: Inspector<BlockCtx<'s>>>(
+    evm: &mut BlockEvm<'s, I>,
     params: &BlockParams,
     l1: &L1FeeParams,
     tx: &Arc<PooledTx>,
@@ -623,7 +655,7 @@ fn run_tx(
     }
     // Part of the transaction's journal: if it cannot execute, the fee comes back with it.
     let tx_env = TxEnv::from_recovered_tx(&tx.tx, tx.sender);
-    let result = match evm.transact_one(tx_env) {
+    let result = match execute(evm, tx_env, asm) {
         Ok(result) => result,
         Err(err) => {
             let why = match classify(err).map_err(ExecError::State)? {
@@ -635,6 +667,9 @@ fn run_tx(
             return Ok(TxRun::Skipped(why));
         }
     };
+    if asm.inspect {
+        asm.inspected_result = Some(result.clone());
+    }
     let gas_used = result.tx_gas_used();
     let base_fee_paid = U256::from(params.base_fee) * U256::from(gas_used);
     let journal = &mut evm.ctx.journaled_state;
@@ -666,7 +701,9 @@ fn run_tx(
         effective_gas_price,
         contract_address,
         first_log_index: asm.log_index,
-        l1_fee: Some(L1FeeCharged {
+        // A chain that never had an L1 origin prices nothing: its receipts say nothing of
+        // an L1 fee (an Ethereum receipt's shape), as on an L1.
+        l1_fee: (*l1 != L1FeeParams::default()).then(|| L1FeeCharged {
             fee: l1_fee,
             gas_used: ordo_primitives::l1_gas_used(&tx.encoded),
             params: *l1,
@@ -679,12 +716,26 @@ fn run_tx(
     Ok(TxRun::Included(success))
 }
 
+/// Runs one transaction, under the inspector when the assembly asks (keeping what it ran).
+fn execute<'s, I: Inspector<BlockCtx<'s>>>(
+    evm: &mut BlockEvm<'s, I>,
+    tx_env: TxEnv,
+    asm: &mut Assembly,
+) -> Result<ExecutionResult, EVMError<StateError, InvalidTransaction>> {
+    if !asm.inspect {
+        return evm.transact_one(tx_env);
+    }
+    // The result is kept by the caller once the transaction is in.
+    asm.inspected_env = Some(tx_env.clone());
+    evm.inspect_one_tx(tx_env)
+}
+
 /// Runs a deposit as OP Stack does: `mint` is credited to the sender first and stays
 /// whatever happens next; the call runs from the sender with its value and gas limit at a
 /// gas price of zero (no base fee, no tip); the sender's nonce goes up even when the call
 /// cannot run at all (then it is included with status 0 and its whole gas limit used).
-fn run_deposit(
-    evm: &mut BlockEvm<'_>,
+fn run_deposit<'s, I: Inspector<BlockCtx<'s>>>(
+    evm: &mut BlockEvm<'s, I>,
     deposit: &Arc<DepositTx>,
     asm: &mut Assembly,
 ) -> Result<(), ExecError> {
@@ -719,8 +770,13 @@ fn run_deposit(
     };
     // Deposits pay nothing: the base fee rule is off for this one transaction.
     let base_fee_rule = std::mem::replace(&mut evm.ctx.cfg.disable_base_fee, true);
-    let result = evm.transact_one(tx_env);
+    let result = execute(evm, tx_env, asm);
     evm.ctx.cfg.disable_base_fee = base_fee_rule;
+    if asm.inspect
+        && let Ok(result) = &result
+    {
+        asm.inspected_result = Some(result.clone());
+    }
     let (success, gas_used, logs, created) = match result {
         Ok(result) => {
             let gas_used = result.tx_gas_used();
@@ -776,7 +832,7 @@ fn run_deposit(
     Ok(())
 }
 
-fn coinbase_balance(evm: &BlockEvm<'_>, coinbase: Address) -> Result<U256, ExecError> {
+fn coinbase_balance<I>(evm: &BlockEvm<'_, I>, coinbase: Address) -> Result<U256, ExecError> {
     let journal = &evm.ctx.journaled_state;
     if let Some(account) = journal.inner.state.get(&coinbase) {
         return Ok(account.info.balance);
@@ -787,8 +843,8 @@ fn coinbase_balance(evm: &BlockEvm<'_>, coinbase: Address) -> Result<U256, ExecE
         .unwrap_or_default())
 }
 
-fn run_bundle(
-    evm: &mut BlockEvm<'_>,
+fn run_bundle<'s, I: Inspector<BlockCtx<'s>>>(
+    evm: &mut BlockEvm<'s, I>,
     params: &BlockParams,
     l1: &L1FeeParams,
     bundle: &BundleItem,

@@ -79,6 +79,60 @@ impl Executor {
         Ok(tx)
     }
 
+    /// A call's environment, its state (with `overrides` applied) and its transaction.
+    fn prepare(
+        &self,
+        params: &BlockParams,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+    ) -> Result<(EvmEnv, CacheDB<StateAt<'_>>, TxEnv), ExecError> {
+        let env = self.call_env(params, request);
+        let mut db = CacheDB::new(StateAt {
+            state: &self.state,
+            block: params.state_block,
+        });
+        if let Some(overrides) = overrides {
+            apply_state_overrides(overrides.clone(), &mut db)
+                .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
+        }
+        let tx = self.tx_env(&env, request, &mut db)?;
+        Ok((env, db, tx))
+    }
+
+    /// `debug_traceCall`: the call under geth's tracer `options`, stopped at `deadline`.
+    pub fn trace_call(
+        &self,
+        params: &BlockParams,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+        options: &crate::GethDebugTracingOptions,
+        deadline: Instant,
+    ) -> Result<crate::GethTrace, ExecError> {
+        let debug = revm_inspectors::tracing::DebugInspector::new(options.clone())
+            .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
+        let (env, db, tx) = self.prepare(params, request, overrides)?;
+        let mut evm = Context::mainnet()
+            .with_db(db)
+            .with_cfg(env.cfg_env)
+            .with_block(env.block_env)
+            .build_mainnet_with_inspector((debug, DeadlineInspector::new(deadline)));
+        let res = evm.inspect_tx(tx.clone()).map_err(ExecError::from_evm)?;
+        if evm.inspector.1.fired() {
+            return Err(ExecError::TimedOut);
+        }
+        let block = evm.ctx.block.clone();
+        evm.inspector
+            .0
+            .get_result(
+                None,
+                &tx,
+                &block,
+                &res,
+                &mut evm.ctx.journaled_state.database,
+            )
+            .map_err(crate::trace::trace_err)
+    }
+
     fn run(
         &self,
         params: &BlockParams,
@@ -90,16 +144,7 @@ impl Executor {
         if deadline.is_some_and(|at| Instant::now() >= at) {
             return Err(ExecError::TimedOut);
         }
-        let env = self.call_env(params, request);
-        let mut db = CacheDB::new(StateAt {
-            state: &self.state,
-            block: params.state_block,
-        });
-        if let Some(overrides) = overrides {
-            apply_state_overrides(overrides.clone(), &mut db)
-                .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
-        }
-        let mut tx = self.tx_env(&env, request, &mut db)?;
+        let (env, db, mut tx) = self.prepare(params, request, overrides)?;
         if let Some(gas) = gas {
             tx.gas_limit = gas;
         }

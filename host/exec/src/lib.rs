@@ -18,6 +18,9 @@
 //!   stopped at an optional wall-clock deadline by [`DeadlineInspector`] (deadline.rs).
 //! - [`StateDb::proof`] (proof.rs): EIP-1186 proofs from the stored trie (trie/), at the
 //!   head or an older block.
+//! - [`Executor::trace_block`] (trace.rs): `debug_trace*`, a stored block replayed on its
+//!   parent's state through the same assembler, geth's tracers (revm-inspectors) on the
+//!   transactions asked for.
 //! - [`Executor::simulate_bundle`] (bundle.rs): `eth_callBundle`, signed transactions run in
 //!   order with block validation on a throw-away cache, reporting coinbase payments.
 //!
@@ -33,6 +36,7 @@ mod executor;
 mod genesis;
 mod proof;
 mod state;
+mod trace;
 pub mod trie;
 
 pub use block::{
@@ -47,6 +51,7 @@ pub use executor::Executor;
 pub use genesis::{BulkAccount, genesis_header, write_bulk_genesis, write_genesis};
 pub use proof::{AccountProof, SlotProof};
 pub use state::{DEFAULT_CACHE_MB, StateAt, StateDb};
+pub use trace::{GethDebugTracingOptions, GethTrace, TraceTarget, TxTrace};
 
 #[cfg(test)]
 mod tests;

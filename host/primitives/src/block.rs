@@ -74,8 +74,9 @@ pub struct ReceiptRecord {
     pub contract_address: Address,
     /// Index of this receipt's first log within the block.
     pub first_log_index: u64,
-    /// The L1 data fee the transaction paid and what priced it; None for a deposit (and in
-    /// records stored before the fee was charged).
+    /// The L1 data fee the transaction paid and what priced it; None for a deposit, on a
+    /// chain without L1 pricing (no L1 origin yet), and in records stored before the fee
+    /// was charged.
     pub l1_fee: Option<L1FeeCharged>,
 }
 

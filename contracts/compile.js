@@ -23,6 +23,7 @@ const sources = [
   "test/WithdrawalTarget.sol",
   "test/TrieProbe.sol",
   "test/FastLZProbe.sol",
+  "test/TraceProbe.sol",
 ];
 // Contracts predeployed in the L2 genesis: their runtime code goes in out/<Name>.runtime.bin.
 const predeploys = ["L2ToL1MessagePasser", "L1Block", "GasPriceOracle", "BaseFeeVault", "L1FeeVault"];

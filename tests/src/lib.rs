@@ -4,7 +4,8 @@
 //! sort the helpers by topic:
 //!
 //! - `node`: [`TestNode`], the real `ordo` binary as a child process (flags from
-//!   [`NodeOpts`], start, stop, restart, kill), its logs ([`NodeLogs`]), [`ordo_bin`].
+//!   [`NodeOpts`], start, stop, restart, kill), its logs ([`NodeLogs`]), [`ordo_bin`],
+//!   Foundry's [`cast_bin`].
 //! - `client`: alloy providers ([`http_provider`], [`ws_provider`]), raw JSON-RPC ([`Rpc`],
 //!   over `ordo-rpc-client`), polling ([`wait_receipt`], [`wait_block`]).
 //! - `signing`: the dev chain's constants (from `ordo-primitives`) and keys ([`dev_signer`]),
@@ -52,7 +53,7 @@ pub use client::{
 pub use contract::{
     STORE_INITIAL, Store, deploy_checked_in, set_topic, store_initcode, store_runtime, word,
 };
-pub use node::{NodeLogs, NodeOpts, TEST_BLOCK_TIME_MS, TestNode, ordo_bin};
+pub use node::{NodeLogs, NodeOpts, TEST_BLOCK_TIME_MS, TestNode, cast_bin, ordo_bin};
 pub use plugins::{PLUGIN_DIR, activate_named};
 pub use signing::{
     DEV_ACCOUNT0, DEV_BALANCE, DEV_CHAIN_ID, DEV_MNEMONIC, ETHER, GWEI, dev_signer, dev_signers,

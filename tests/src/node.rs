@@ -25,6 +25,22 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a node gets to exit after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Foundry's `cast` (pinned, installed by `scripts/cast` under the project cache; `ORDO_CAST`
+/// overrides it).
+pub fn cast_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORDO_CAST") {
+        return PathBuf::from(p);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/cast");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(out.status.success(), "{} failed", script.display());
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
 /// Path of the `ordo` binary: `$ORDO_BIN`, else `<dir of the test exe>/../ordo`
 /// (tests run from `target/debug/deps`, the binary is `target/debug/ordo`).
 pub fn ordo_bin() -> PathBuf {

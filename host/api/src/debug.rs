@@ -134,6 +134,9 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
     if rest == "0" {
         return Some(Duration::ZERO);
     }
+    if rest.is_empty() {
+        return None;
+    }
     let mut total = 0f64;
     while !rest.is_empty() {
         let digits = rest

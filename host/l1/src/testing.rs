@@ -47,6 +47,9 @@ pub struct AnvilOptions {
     /// epochs (`safe`: minus one), so this sets how deep a block must be to be final.
     /// Default 32 (finalized = head - 64).
     pub slots_in_an_epoch: Option<u64>,
+    /// `--steps-tracing`: record every step, so geth's default struct logger answers in full
+    /// (anvil leaves `structLogs` empty without it).
+    pub steps_tracing: bool,
 }
 
 /// A running anvil; killed on drop.
@@ -123,6 +126,9 @@ impl Anvil {
         }
         if let Some(n) = self.options.slots_in_an_epoch {
             cmd.args(["--slots-in-an-epoch", &n.to_string()]);
+        }
+        if self.options.steps_tracing {
+            cmd.arg("--steps-tracing");
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1061,7 +1061,7 @@ async fn every_transaction_pays_its_l1_fee_into_a_vault_that_withdraws_to_l1() -
 
         // Gas and value, but not the L1 fee on top: refused at the door.
         let poor = PrivateKeySigner::random();
-        let exact = 21_000 * u128::from(50 * GWEI) + 1;
+        let exact = 21_000 * 50 * GWEI + 1;
         let fund = transfer_to(DEV_CHAIN_ID, 3, poor.address(), U256::from(exact));
         let (raw, hash) = sign_raw(&sender, fund);
         rpc.send_raw(&raw).await?.map_err(|e| eyre!("{e:?}"))?;

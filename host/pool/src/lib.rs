@@ -113,4 +113,5 @@ pub use pool::{Pool, PoolStatus, TTL_SWEEP_EVERY, TxReplicator};
 pub use state::StateReader;
 #[cfg(feature = "test-utils")]
 pub use testing::MockState;
+pub use txpool::SenderContent;
 pub use wal::WalStats;

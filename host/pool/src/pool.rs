@@ -462,6 +462,21 @@ impl Pool {
         self.inner.read().sender_txs(sender)
     }
 
+    /// Every sender's pooled transactions, pending and queued (`txpool_content`).
+    pub fn content(&self) -> Vec<(Address, crate::SenderContent)> {
+        let inner = self.inner.read();
+        inner
+            .senders()
+            .into_iter()
+            .map(|sender| (sender, inner.sender_content(&sender)))
+            .collect()
+    }
+
+    /// One sender's pooled transactions, pending and queued (`txpool_contentFrom`).
+    pub fn content_from(&self, sender: &Address) -> crate::SenderContent {
+        self.inner.read().sender_content(sender)
+    }
+
     /// The account nonce advanced past the sender's consecutive pooled transactions: what
     /// `eth_getTransactionCount(addr, "pending")` returns.
     pub fn pending_nonce(&self, address: &Address) -> u64 {

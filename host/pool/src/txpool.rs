@@ -84,6 +84,15 @@ struct SenderTxs {
     tail: Option<TailKey>,
 }
 
+/// One sender's pooled transactions, pending and queued, each in nonce order.
+#[derive(Debug, Clone, Default)]
+pub struct SenderContent {
+    /// Executable now: the consecutive run from the account nonce.
+    pub pending: Vec<Arc<PooledTx>>,
+    /// Waiting for a nonce gap to close.
+    pub queued: Vec<Arc<PooledTx>>,
+}
+
 /// The first nonce after the consecutive run of `txs` starting at `from`.
 fn run_end(txs: &BTreeMap<u64, Entry>, from: u64) -> u64 {
     let mut next = from;
@@ -213,6 +222,24 @@ impl TxPool {
             .values()
             .flat_map(|s| s.txs.values().map(|e| e.tx.clone()))
             .collect()
+    }
+
+    /// A sender's pooled transactions in nonce order, split as geth's `txpool_content` splits
+    /// them: pending (the consecutive run from the account nonce, what the next blocks can
+    /// include) and queued (after a gap).
+    pub fn sender_content(&self, sender: &Address) -> SenderContent {
+        let Some(s) = self.senders.get(sender) else {
+            return SenderContent::default();
+        };
+        let end = s.nonce + s.pending as u64;
+        let mut content = SenderContent::default();
+        for (nonce, e) in &s.txs {
+            match *nonce < end {
+                true => content.pending.push(e.tx.clone()),
+                false => content.queued.push(e.tx.clone()),
+            }
+        }
+        content
     }
 
     /// Every sender with pooled transactions.

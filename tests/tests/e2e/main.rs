@@ -34,6 +34,7 @@ mod rpc_limits;
 mod schema;
 mod searcher;
 mod send_bundle;
+mod tooling;
 mod trace;
 mod transfer;
 mod trie_proof;

@@ -50,10 +50,7 @@ impl EthBlocks for NodeApi {
             return self.rpc_tx(&block, loc.index as usize);
         }
         if let Some(p) = self.pool.get(&hash) {
-            return Ok(Some(pending_tx(Recovered::new_unchecked(
-                crate::convert::op_envelope(p.tx.clone())?,
-                p.sender,
-            ))));
+            return pooled_rpc_tx(&p).map(Some);
         }
         if let Some((tip, index)) = self.in_flight(&hash) {
             return Ok(self
@@ -162,6 +159,16 @@ impl EthBlocks for NodeApi {
 }
 
 /// A transaction not (yet) in a stored block.
+/// A pooled transaction as the RPC shows one not yet in a block.
+pub(crate) fn pooled_rpc_tx(
+    p: &ordo_primitives::PooledTx,
+) -> BackendResult<ordo_rpc::RpcTransaction> {
+    Ok(pending_tx(Recovered::new_unchecked(
+        crate::convert::op_envelope(p.tx.clone())?,
+        p.sender,
+    )))
+}
+
 fn pending_tx(inner: Recovered<op_alloy_consensus::OpTxEnvelope>) -> ordo_rpc::RpcTransaction {
     ordo_rpc::RpcTransaction {
         inner: alloy_rpc_types_eth::Transaction {

@@ -27,8 +27,6 @@ use crate::{
 pub const MAX_LOG_RANGE: u64 = 10_000;
 /// Default most logs one `eth_getLogs` returns (`[limits] max_log_results`).
 pub const DEFAULT_MAX_LOG_RESULTS: usize = 10_000;
-/// The tip `eth_maxPriorityFeePerGas` suggests when recent blocks say nothing (1 gwei).
-pub const DEFAULT_SUGGESTED_TIP: u128 = 1_000_000_000;
 
 /// The node's implementation of the RPC backend.
 pub struct NodeApi {
@@ -50,6 +48,8 @@ pub struct NodeApi {
     pub(crate) forwarder: crate::forward::Forwarder,
     /// What `ordo_rollupConfig` answers (the L1 chain id filled in once L1 answered).
     pub(crate) rollup: parking_lot::RwLock<crate::rollup::RollupConfig>,
+    /// The fee oracle's last answer, by the head it was computed at.
+    pub(crate) tip_oracle: parking_lot::Mutex<Option<(alloy_primitives::B256, u128)>>,
 }
 
 impl NodeApi {
@@ -155,6 +155,7 @@ impl NodeApi {
             cluster: std::sync::OnceLock::new(),
             forwarder: Default::default(),
             rollup: Default::default(),
+            tip_oracle: Default::default(),
         });
         let mut blocks = api.builder.subscribe();
         let weak = Arc::downgrade(&api);
@@ -415,9 +416,5 @@ impl NodeApi {
             transactions,
             withdrawals: Some(Default::default()),
         })
-    }
-
-    pub(crate) fn suggested_tip(&self) -> u128 {
-        DEFAULT_SUGGESTED_TIP
     }
 }

@@ -6,7 +6,8 @@
 //!                         eth::blocks  blocks, transactions, receipts, sendRawTransaction
 //!                         eth::state   balances, code, storage, eth_call, estimateGas
 //!                         eth::logs    eth_getLogs, the event feed (filters, subscriptions)
-//!                         eth::fees    gasPrice, maxPriorityFeePerGas, feeHistory
+//!                         eth::fees    gasPrice, maxPriorityFeePerGas (the fee
+//!                                      oracle over recent blocks), feeHistory
 //!                   ──▶ other methods ──▶ the first Namespace that serves them:
 //!                         OrdoNamespace    ordo_getBlockProvenance, ordo_getBatch,
 //!                                          ordo_txStatus, ordo_nodeStatus,
@@ -14,6 +15,7 @@
 //!                         MevNamespace     eth_sendBundle, eth_cancelBundle, eth_callBundle,
 //!                                          ordo_searcherStats
 //!                         TxpoolNamespace  txpool_status
+//!                         ChainConfigNamespace  eth_config, eth_blobBaseFee
 //!                         DebugNamespace   debug_trace* (geth's tracers over replayed
 //!                                          blocks and calls), debug_getRaw*
 //!                         AdminNamespace   admin_* (only on the admin listener)
@@ -40,9 +42,10 @@ pub use admin::{
     AdminNamespace, BlockParamsChange, Control, ControlError, Controlled, LimitsChange, LiveConfig,
     MAX_PLUGIN_BYTES,
 };
-pub use chain::{DEFAULT_MAX_LOG_RESULTS, DEFAULT_SUGGESTED_TIP, MAX_LOG_RANGE, NodeApi};
+pub use chain::{DEFAULT_MAX_LOG_RESULTS, MAX_LOG_RANGE, NodeApi};
 pub use convert::rpc_header;
 pub use debug::DebugNamespace;
+pub use eth::config::ChainConfigNamespace;
 pub use mev::{MAX_BUNDLE_BYTES, MAX_BUNDLE_LOOKAHEAD, MAX_UUID_LEN, MevNamespace};
 pub use ordo::OrdoNamespace;
 pub use rollup::{RollupAddresses, RollupConfig};

@@ -63,6 +63,53 @@ impl<'de> Deserialize<'de> for HexOrDecimal {
     }
 }
 
+/// How long `eth_sendRawTransactionSync` waits for the receipt unless asked otherwise (the
+/// EIP's recommended 2 s), and the most it waits (geth's 1 minute), in milliseconds.
+pub const SEND_SYNC_DEFAULT_MS: u64 = 2_000;
+pub const SEND_SYNC_MAX_MS: u64 = 60_000;
+/// EIP-7966's error code for a transaction pooled but not in a block within the timeout.
+pub const SEND_SYNC_TIMEOUT_CODE: i32 = 4;
+
+/// EIP-7966: sends `raw` as `eth_sendRawTransaction` does, then answers its receipt once a
+/// sealed and stored block holds it; past the timeout (`timeout_ms`, a number or a hex
+/// quantity as geth took it before 1.17; 0 or none: the default; at most the maximum) the
+/// EIP's error, code 4 with the transaction's hash as data: it stays in the pool,
+/// acknowledged. A transaction the pool refuses gets `eth_sendRawTransaction`'s error.
+async fn send_sync(
+    b: &Arc<dyn EthBackend>,
+    raw: Bytes,
+    timeout_ms: Option<u64>,
+) -> Result<crate::RpcReceipt, BackendError> {
+    let ms = timeout_ms
+        .filter(|ms| *ms > 0)
+        .unwrap_or(SEND_SYNC_DEFAULT_MS)
+        .min(SEND_SYNC_MAX_MS);
+    let timeout = std::time::Duration::from_millis(ms);
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Subscribed before sending: the block that includes it cannot pass unseen.
+    let mut blocks = b.subscribe();
+    let hash = b.send_raw_transaction(raw).await?;
+    loop {
+        if let Some(receipt) = b.receipt(hash)? {
+            return Ok(receipt);
+        }
+        match tokio::time::timeout_at(deadline, blocks.recv()).await {
+            Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) | Err(_) => {
+                if let Some(receipt) = b.receipt(hash)? {
+                    return Ok(receipt);
+                }
+                return Err(BackendError::new(
+                    SEND_SYNC_TIMEOUT_CODE,
+                    "The transaction was added to the mempool but wasn't processed within the \
+                     designated timeout interval.",
+                )
+                .with_data(serde_json::json!(hash)));
+            }
+        }
+    }
+}
+
 fn block_or_latest(params: &Params<'_>, index: usize) -> Result<BlockId, BackendError> {
     Ok(params
         .optional::<BlockId>(index)?
@@ -162,6 +209,12 @@ impl Server {
                 p.at_most(1)?;
                 let raw: Bytes = p.required(0)?;
                 to_raw(&b.send_raw_transaction(raw).await?)
+            }
+            "eth_sendRawTransactionSync" => {
+                p.at_most(2)?;
+                let raw: Bytes = p.required(0)?;
+                let timeout = p.optional::<HexOrDecimal>(1)?.map(|t| t.0);
+                to_raw(&send_sync(b, raw, timeout).await?)
             }
             "eth_getTransactionReceipt" => {
                 p.at_most(1)?;

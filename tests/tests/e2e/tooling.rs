@@ -1,5 +1,10 @@
 //! The tooling surface besides tracing (issue 18), on a real `ordo dev`:
-//! - the txpool namespace in geth's shapes, with pending, queued and replaced transactions.
+//! - the txpool namespace in geth's shapes, with pending, queued and replaced transactions;
+//! - `eth_sendRawTransactionSync` (EIP-7966): the receipt of a sealed block, the EIP's timeout
+//!   error (code 4, the hash as data) with the transaction landing later, refusals as
+//!   `eth_sendRawTransaction` gives them;
+//! - the fee oracle: op-geth's floor on empty blocks, the tip recent blocks paid otherwise;
+//! - `eth_config` (EIP-7910) and `eth_blobBaseFee`.
 
 use alloy::primitives::{Address, B256, U256};
 use eyre::{Result, ensure, eyre};
@@ -128,6 +133,195 @@ async fn txpool_content_and_inspect_show_pending_queued_and_replaced_as_geth_doe
             ensure!(
                 status == json!({"pending": "0x0", "queued": "0x1"}),
                 "{status}"
+            );
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_raw_transaction_sync_answers_the_receipt_of_a_sealed_block_or_times_out() -> Result<()>
+{
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let me = dev_signer(5);
+            let to = random_address();
+            let sync = |nonce: u64, timeout: Option<Value>| {
+                let (raw, hash) = sign_raw(
+                    &me,
+                    transfer_1559(DEV_CHAIN_ID, nonce, to, U256::from(7), 10 * GWEI, GWEI),
+                );
+                let params = match timeout {
+                    Some(t) => json!([raw, t]),
+                    None => json!([raw]),
+                };
+                let rpc = rpc.clone();
+                async move {
+                    Ok::<_, eyre::Report>((
+                        hash,
+                        rpc.call("eth_sendRawTransactionSync", params).await?,
+                    ))
+                }
+            };
+
+            // The receipt comes back in the answer, of a block the node has sealed and serves.
+            let (hash, answer) = sync(0, None).await?;
+            let receipt = answer.map_err(|e| eyre!("{e:?}"))?;
+            ensure!(
+                receipt["transactionHash"] == json!(hash) && receipt["status"] == "0x1",
+                "{receipt}"
+            );
+            let block = rpc
+                .ok("eth_getBlockByHash", json!([receipt["blockHash"], false]))
+                .await?;
+            ensure!(
+                block["transactions"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!(hash))),
+                "the receipt's block does not hold it: {block}"
+            );
+            ensure!(
+                rpc.ok("eth_getTransactionReceipt", json!([hash])).await? == receipt,
+                "eth_getTransactionReceipt differs"
+            );
+
+            // Blocks slowed past the timeout (milliseconds, a number or a hex quantity): EIP-7966's
+            // error, code 4 with the hash; the transaction stays acknowledged and lands later.
+            hold_blocks(&node).await?;
+            let (late, answer) = sync(1, Some(json!(300))).await?;
+            let err = answer
+                .err()
+                .ok_or_else(|| eyre!("answered before any block"))?;
+            ensure!(err.code == 4 && err.data == Some(json!(late)), "{err:?}");
+            let (later, answer) = sync(2, Some(json!("0x12c"))).await?;
+            ensure!(
+                answer.as_ref().err().is_some_and(|e| e.code == 4),
+                "{answer:?}"
+            );
+            node.admin()?
+                .ok("admin_setBlockParams", json!([{"blockTimeMs": 200}]))
+                .await?;
+            for hash in [late, later] {
+                let r = wait_receipt(&node.provider(&me), hash, RECEIPT).await?;
+                ensure!(r.status(), "{hash} failed");
+            }
+
+            // Refused ones answer as eth_sendRawTransaction does: a replay, and a halted node.
+            let (_, replay) = sync(0, None).await?;
+            ensure!(
+                replay
+                    .as_ref()
+                    .err()
+                    .is_some_and(|e| e.message.contains("nonce too low")),
+                "{replay:?}"
+            );
+            node.admin()?.ok("admin_halt", json!(["drill"])).await?;
+            let (_, halted) = sync(3, Some(json!(500))).await?;
+            ensure!(
+                halted
+                    .as_ref()
+                    .err()
+                    .is_some_and(|e| e.code == -32000 && e.message.contains("halted")),
+                "{halted:?}"
+            );
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fee_suggestions_follow_the_tips_recent_blocks_paid() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let tip = |v: Value| parse_quantity(&v).map(u128::from);
+            // A chain of empty blocks suggests op-geth's floor.
+            let floor = tip(rpc.ok("eth_maxPriorityFeePerGas", json!([])).await?)?;
+            ensure!(floor == 1_000_000, "suggested {floor} on an empty chain");
+            // Over more blocks than the oracle reads, every block holds a transaction paying a
+            // 3 gwei tip: that is what it suggests, and the gas price is the next base fee on top.
+            let me = dev_signer(6);
+            let provider = node.provider(&me);
+            let paid = 3 * GWEI;
+            for nonce in 0..24 {
+                let (raw, hash) = sign_raw(
+                    &me,
+                    transfer_1559(
+                        DEV_CHAIN_ID,
+                        nonce,
+                        random_address(),
+                        U256::from(1),
+                        20 * GWEI,
+                        paid,
+                    ),
+                );
+                rpc.send_raw(&raw).await?.map_err(|e| eyre!("{e:?}"))?;
+                wait_receipt(&provider, hash, RECEIPT).await?;
+            }
+            let suggested = tip(rpc.ok("eth_maxPriorityFeePerGas", json!([])).await?)?;
+            ensure!(
+                suggested == paid,
+                "suggested {suggested}, every block paid {paid}"
+            );
+            let history = rpc.ok("eth_feeHistory", json!([1, "latest", []])).await?;
+            let next_base = tip(history["baseFeePerGas"][1].clone())?;
+            let price = tip(rpc.ok("eth_gasPrice", json!([])).await?)?;
+            ensure!(
+                price == next_base + paid,
+                "gas price {price}, next base fee {next_base}"
+            );
+            Ok(())
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eth_config_and_blob_base_fee_say_what_the_chain_does() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let config = rpc.ok("eth_config", json!([])).await?;
+            let current = &config["current"];
+            let genesis = rpc
+                .ok("eth_getBlockByNumber", json!(["0x0", false]))
+                .await?;
+            let genesis_hash: B256 = serde_json::from_value(genesis["hash"].clone())?;
+            let fork_id = alloy::eips::eip2124::ForkHash::from(genesis_hash);
+            ensure!(
+                current["chainId"] == json!(format!("{DEV_CHAIN_ID:#x}"))
+                    && current["activationTime"] == 0
+                    && current["forkId"] == json!(format!("0x{}", alloy::hex::encode(fork_id.0)))
+                    && config["next"].is_null()
+                    && config["last"].is_null(),
+                "{config}"
+            );
+            // Blob transactions are refused here, and the schedule says so.
+            ensure!(
+                current["blobSchedule"]
+                    == json!({"baseFeeUpdateFraction": 5_007_716, "max": 0, "target": 0}),
+                "{config}"
+            );
+            ensure!(current["systemContracts"] == json!({}), "{config}");
+            let precompiles = current["precompiles"]
+                .as_object()
+                .ok_or_else(|| eyre!("{config}"))?;
+            ensure!(
+                precompiles.len() == 17,
+                "Prague has 17 precompiles: {config}"
+            );
+            ensure!(
+                precompiles["ECREC"] == json!(Address::with_last_byte(1))
+                    && precompiles["KZG_POINT_EVALUATION"] == json!(Address::with_last_byte(0x0a))
+                    && precompiles["BLS12_MAP_FP2_TO_G2"] == json!(Address::with_last_byte(0x11)),
+                "{config}"
+            );
+            ensure!(
+                rpc.ok("eth_blobBaseFee", json!([])).await? == "0x1",
+                "blob base fee"
             );
             Ok(())
         })

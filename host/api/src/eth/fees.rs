@@ -1,4 +1,11 @@
 //! Gas price suggestions and `eth_feeHistory`.
+//!
+//! The tip is geth's gas price oracle over the chain itself: from each of the last
+//! [`ORACLE_BLOCKS`] blocks the [`ORACLE_SAMPLES`] lowest tips its transactions paid (not
+//! counting deposits or the block's own fee recipient's transactions; an empty block repeats
+//! the last suggestion), the [`ORACLE_PERCENTILE`]th percentile of those, at least
+//! [`MIN_SUGGESTED_TIP`] (op-geth's floor on OP chains) and at most [`MAX_SUGGESTED_TIP`].
+//! Computed once per head. `eth_gasPrice` is the next base fee plus it.
 
 use alloy_consensus::Transaction as _;
 use alloy_rpc_types_eth::FeeHistory;
@@ -6,6 +13,67 @@ use ordo_primitives::alloy_eips::{BlockId, BlockNumberOrTag};
 use ordo_rpc::{BackendError, BackendResult, EthFees};
 
 use crate::{NodeApi, convert::decode_tx, errors::storage_err};
+
+/// Blocks the oracle samples (geth's `GPO.Blocks`).
+pub const ORACLE_BLOCKS: u64 = 20;
+/// Lowest tips taken from each block (geth's `sampleNumber`).
+pub const ORACLE_SAMPLES: usize = 3;
+/// The percentile of the samples suggested (geth's `GPO.Percentile`).
+pub const ORACLE_PERCENTILE: usize = 60;
+/// The least tip suggested: op-geth's `MinSuggestedPriorityFee` (0.001 gwei).
+pub const MIN_SUGGESTED_TIP: u128 = 1_000_000;
+/// The most tip suggested (geth's `GPO.MaxPrice`, 500 gwei).
+pub const MAX_SUGGESTED_TIP: u128 = 500_000_000_000;
+
+impl NodeApi {
+    /// The tip the fee oracle suggests now.
+    pub(crate) fn suggested_tip(&self) -> u128 {
+        let head = self.head();
+        if let Some((at, tip)) = *self.tip_oracle.lock()
+            && at == head.hash
+        {
+            return tip;
+        }
+        let tip = self.sample_tips(head.number());
+        *self.tip_oracle.lock() = Some((head.hash, tip));
+        tip
+    }
+
+    fn sample_tips(&self, head: u64) -> u128 {
+        let mut samples = Vec::new();
+        let mut last = MIN_SUGGESTED_TIP;
+        let oldest = head.saturating_sub(ORACLE_BLOCKS - 1).max(1);
+        for n in oldest..=head {
+            let Ok(Some(block)) = self.storage.block(n) else {
+                continue;
+            };
+            let base_fee = block.header.base_fee_per_gas.unwrap_or_default();
+            let mut tips: Vec<u128> = block
+                .transactions
+                .iter()
+                .zip(&block.senders)
+                .filter(|(raw, sender)| {
+                    !ordo_primitives::is_deposit(raw) && **sender != block.header.beneficiary
+                })
+                .filter_map(|(raw, _)| decode_tx(raw).ok()?.effective_tip_per_gas(base_fee))
+                .collect();
+            if tips.is_empty() {
+                samples.push(last);
+                continue;
+            }
+            tips.sort_unstable();
+            samples.extend(tips.into_iter().take(ORACLE_SAMPLES));
+            samples.sort_unstable();
+            last = samples[(samples.len() - 1) * ORACLE_PERCENTILE / 100];
+        }
+        samples.sort_unstable();
+        let tip = samples
+            .get(samples.len().saturating_sub(1) * ORACLE_PERCENTILE / 100)
+            .copied()
+            .unwrap_or(MIN_SUGGESTED_TIP);
+        tip.clamp(MIN_SUGGESTED_TIP, MAX_SUGGESTED_TIP)
+    }
+}
 
 impl EthFees for NodeApi {
     fn gas_price(&self) -> BackendResult<u128> {

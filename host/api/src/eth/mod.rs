@@ -2,6 +2,7 @@
 //! per concern.
 
 pub(crate) mod blocks;
+pub(crate) mod config;
 mod fees;
 mod logs;
 mod state;

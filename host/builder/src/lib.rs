@@ -640,6 +640,7 @@ impl Builder {
         self.refill(&mut assembler, &ctx, &candidates, &*policy, policy_failed)?;
         let built = assembler.seal(provenance)?;
         stage.done_with("execution", &[("root", built.root_time)]);
+        record_inclusion_latency(&candidates, &built.included);
         self.account_bundles(params.number, &offers, &placed, &built.bundles);
         self.stage_sealed(built, l1_origin, &params, started, stage)
     }
@@ -1189,6 +1190,22 @@ impl Builder {
         let this = self.clone();
         let _ = tokio::task::spawn_blocking(move || this.wait_for_commit()).await;
         info!(target: "ordo::builder", head = self.head().number(), "block production stopped");
+    }
+}
+
+/// How long each included pool transaction waited, from the node's acceptance to its block
+/// being sealed (`ordo_tx_inclusion_seconds`; after a restart, from when it was restored).
+fn record_inclusion_latency(candidates: &[ordo_primitives::Candidate], included: &[B256]) {
+    if included.is_empty() {
+        return;
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let included: std::collections::HashSet<&B256> = included.iter().collect();
+    for c in candidates.iter().filter(|c| included.contains(&c.tx.hash)) {
+        metrics::histogram!("ordo_tx_inclusion_seconds")
+            .record(now_ms.saturating_sub(c.arrival_ms) as f64 / 1000.0);
     }
 }
 

@@ -531,6 +531,8 @@ fn da_throttle(
         }
         ::metrics::gauge!("ordo_da_throttled").set(if now { 1.0 } else { 0.0 });
         if !now {
+            // 0: no byte limit on blocks.
+            ::metrics::gauge!("ordo_da_throttle_block_bytes").set(0.0);
             return None;
         }
         let past = backlog.saturating_sub(max_backlog).min(max_backlog);

@@ -117,9 +117,21 @@ fn describe() {
     describe_counter!("ordo_block_txs_total", "Transactions included.");
     describe_counter!("ordo_block_gas_used_total", "Gas used by sealed blocks.");
     describe_histogram!("ordo_block_txs", "Transactions per block.");
+    describe_histogram!(
+        "ordo_tx_inclusion_seconds",
+        "From a transaction's acceptance to the sealing of the block that includes it."
+    );
     describe_histogram!("ordo_block_gas_used", "Gas used per block.");
     describe_gauge!("ordo_head_block", "Number of the head block.");
     describe_gauge!("ordo_base_fee_wei", "Base fee of the head block.");
+    describe_gauge!(
+        "ordo_da_throttled",
+        "1 while blocks are throttled because L1 posting is behind ([batcher] max_backlog_bytes)."
+    );
+    describe_gauge!(
+        "ordo_da_throttle_block_bytes",
+        "Most bytes of signed transactions a block may carry while throttled; 0: no limit."
+    );
     describe_counter!(
         "ordo_plugin_fallbacks_total",
         "Blocks built by the native fallback, by kind."

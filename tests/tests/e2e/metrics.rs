@@ -127,3 +127,118 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_node_series() -> Result<
         })
         .await
 }
+
+/// The metric names a PromQL expression reads (`ordo_…`; PromQL functions and labels never
+/// start with it).
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("ordo_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// `deploy/grafana/ordo.json`: a Grafana dashboard whose every query names a series a node
+/// with an L1, after traffic, a batch on L1 and an output proposed, serves at `GET /metrics`
+/// (a histogram's `_bucket`, `_sum` and `_count` count as its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_grafana_query_names_a_series_the_node_exports() -> Result<()> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/ordo.json"),
+    )?;
+    let dashboard: serde_json::Value = serde_json::from_str(&text)?;
+    let mut queries = Vec::new();
+    for panel in dashboard["panels"].as_array().into_iter().flatten() {
+        let targets = panel["targets"].as_array().cloned().unwrap_or_default();
+        ensure!(!targets.is_empty(), "panel without a query: {panel}");
+        for target in targets {
+            let expr = target["expr"]
+                .as_str()
+                .ok_or_else(|| eyre!("a target without expr: {target}"))?;
+            queries.push((panel["title"].to_string(), expr.to_string()));
+        }
+    }
+    ensure!(queries.len() >= 15, "only {} queries", queries.len());
+
+    let anvil = ordo_l1::testing::Anvil::spawn().await;
+    let dir = tempfile::tempdir()?;
+    let node =
+        crate::deposits::depositing_node_with(&anvil, dir.path(), 300, &["l1.confirmations=1"])
+            .await?;
+    node.logs()
+        .guard(GUARD, async {
+            let signer = dev_signer(4);
+            let p = node.provider(&signer);
+            for i in 0..3u64 {
+                let tx = TransactionRequest::default()
+                    .with_to(random_address())
+                    .with_value(U256::from(i + 1));
+                let h = *p.send_transaction(tx).await?.tx_hash();
+                wait_receipt(&p, h, RECEIPT).await?;
+            }
+            // A batch on L1 and its output proposed: the L1 series are all recorded.
+            let rpc = node.rpc();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+            loop {
+                let body = node.metrics_text().await?;
+                if body.contains("\nordo_outputs_proposed_total ")
+                    && !body.contains("\nordo_outputs_proposed_total 0\n")
+                {
+                    break;
+                }
+                ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "no output proposed: {}",
+                    rpc.ok("ordo_nodeStatus", json!([])).await?
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let body = node.metrics_text().await?;
+            let mut families = std::collections::HashMap::new();
+            for line in body.lines() {
+                if let Some(rest) = line.strip_prefix("# TYPE ") {
+                    let mut parts = rest.split_whitespace();
+                    if let (Some(name), Some(kind)) = (parts.next(), parts.next()) {
+                        families.insert(name.to_string(), kind.to_string());
+                    }
+                } else if !line.starts_with('#') {
+                    let name = line
+                        .split(|c: char| c == '{' || c.is_whitespace())
+                        .next()
+                        .unwrap_or_default();
+                    families.entry(name.to_string()).or_insert_with(String::new);
+                }
+            }
+            let exported = |name: &str| {
+                families.contains_key(name)
+                    || ["_bucket", "_sum", "_count"].iter().any(|suffix| {
+                        name.strip_suffix(suffix)
+                            .and_then(|base| families.get(base))
+                            .is_some_and(|kind| kind == "histogram")
+                    })
+            };
+            let mut missing = Vec::new();
+            for (panel, expr) in &queries {
+                let names = metric_names(expr);
+                ensure!(!names.is_empty(), "{panel}: no ordo series in {expr}");
+                for name in names {
+                    if !exported(&name) {
+                        missing.push(format!("{panel}: {name}"));
+                    }
+                }
+            }
+            ensure!(
+                missing.is_empty(),
+                "queries name series the node does not export:\n{}",
+                missing.join("\n")
+            );
+            Ok(())
+        })
+        .await
+}

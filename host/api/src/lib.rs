@@ -16,6 +16,7 @@
 //!                                          ordo_searcherStats
 //!                         TxpoolNamespace  txpool_status
 //!                         ChainConfigNamespace  eth_config, eth_blobBaseFee
+//!                         SimulateNamespace     eth_simulateV1
 //!                         DebugNamespace   debug_trace* (geth's tracers over replayed
 //!                                          blocks and calls), debug_getRaw*
 //!                         AdminNamespace   admin_* (only on the admin listener)
@@ -45,7 +46,7 @@ pub use admin::{
 pub use chain::{DEFAULT_MAX_LOG_RESULTS, MAX_LOG_RANGE, NodeApi};
 pub use convert::rpc_header;
 pub use debug::DebugNamespace;
-pub use eth::config::ChainConfigNamespace;
+pub use eth::{config::ChainConfigNamespace, simulate::SimulateNamespace};
 pub use mev::{MAX_BUNDLE_BYTES, MAX_BUNDLE_LOOKAHEAD, MAX_UUID_LEN, MevNamespace};
 pub use ordo::OrdoNamespace;
 pub use rollup::{RollupAddresses, RollupConfig};

@@ -313,7 +313,7 @@ fn outcome(result: ExecutionResult) -> Result<CallOutcome, ExecError> {
             gas_used,
         }),
         ExecutionResult::Revert { output, .. } => {
-            let reason = alloy_sol_types::decode_revert_reason(&output);
+            let reason = crate::error::revert_reason(&output);
             Err(ExecError::Reverted {
                 data: output,
                 reason,

@@ -60,3 +60,14 @@ impl ExecError {
         matches!(self, Self::State(_))
     }
 }
+
+/// The reason geth gives for a revert: an `Error(string)`'s message as it is, a panic as
+/// alloy describes it (`panic: …`); None for a custom error or empty data (then only the data
+/// says why).
+pub fn revert_reason(output: &[u8]) -> Option<String> {
+    use alloy_sol_types::SolError;
+    match alloy_sol_types::Revert::abi_decode(output) {
+        Ok(revert) => Some(revert.reason),
+        Err(_) => alloy_sol_types::decode_revert_reason(output),
+    }
+}

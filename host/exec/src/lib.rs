@@ -21,6 +21,8 @@
 //! - [`Executor::trace_block`] (trace.rs): `debug_trace*`, a stored block replayed on its
 //!   parent's state through the same assembler, geth's tracers (revm-inspectors) on the
 //!   transactions asked for.
+//! - [`Executor::simulate`] (simulate.rs): `eth_simulateV1`, blocks of calls with block and
+//!   state overrides on a throw-away cache.
 //! - [`Executor::simulate_bundle`] (bundle.rs): `eth_callBundle`, signed transactions run in
 //!   order with block validation on a throw-away cache, reporting coinbase payments.
 //!
@@ -35,6 +37,7 @@ mod error;
 mod executor;
 mod genesis;
 mod proof;
+mod simulate;
 mod state;
 mod trace;
 pub mod trie;
@@ -50,6 +53,9 @@ pub use error::{ExecError, StateError};
 pub use executor::Executor;
 pub use genesis::{BulkAccount, genesis_header, write_bulk_genesis, write_genesis};
 pub use proof::{AccountProof, SlotProof};
+pub use simulate::{
+    MAX_SIMULATED_BLOCKS, SimulateFailure, SimulatedBlock, SimulatedCall, call_error,
+};
 pub use state::{DEFAULT_CACHE_MB, StateAt, StateDb};
 pub use trace::{GethDebugTracingOptions, GethTrace, TraceTarget, TxTrace};
 

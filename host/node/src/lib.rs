@@ -375,6 +375,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         Arc::new(ordo_api::TxpoolNamespace(api.clone())),
         Arc::new(ordo_api::DebugNamespace(api.clone())),
         Arc::new(ordo_api::ChainConfigNamespace(api.clone())),
+        Arc::new(ordo_api::SimulateNamespace(api.clone())),
     ];
     let router = ordo_rpc::router(api, namespaces, rpc_config)
         .merge(ready_route(control.clone()))

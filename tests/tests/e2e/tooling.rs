@@ -4,7 +4,9 @@
 //!   error (code 4, the hash as data) with the transaction landing later, refusals as
 //!   `eth_sendRawTransaction` gives them;
 //! - the fee oracle: op-geth's floor on empty blocks, the tip recent blocks paid otherwise;
-//! - `eth_config` (EIP-7910) and `eth_blobBaseFee`.
+//! - `eth_config` (EIP-7910) and `eth_blobBaseFee`;
+//! - `eth_simulateV1`: blocks of calls with state and block overrides, traced transfers, full
+//!   transactions, a reverting call as a result, the spec's errors, the chain untouched.
 
 use alloy::primitives::{Address, B256, U256};
 use eyre::{Result, ensure, eyre};
@@ -323,6 +325,133 @@ async fn eth_config_and_blob_base_fee_say_what_the_chain_does() -> Result<()> {
                 rpc.ok("eth_blobBaseFee", json!([])).await? == "0x1",
                 "blob base fee"
             );
+            Ok(())
+        })
+        .await
+}
+
+alloy::sol! {
+    contract Probe {
+        function probe(uint256 x) external payable returns (uint256 doubled);
+        function boom() external pure;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_v1_runs_blocks_of_calls_with_overrides_and_leaves_the_chain_alone() -> Result<()>
+{
+    use alloy::sol_types::SolCall;
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let head = rpc.block_number().await?;
+            // An account that exists only in the simulation, funded by a state override.
+            let ghost = random_address();
+            let to = random_address();
+            let probe = ghost.create(1);
+            let creation = format!(
+                "0x{}",
+                include_str!("../../../contracts/out/TraceProbe.bin").trim()
+            );
+            let call = |data: Vec<u8>, value: u64| {
+                json!({"from": ghost, "to": probe, "value": format!("{value:#x}"),
+                       "data": alloy::primitives::Bytes::from(data)})
+            };
+            let payload = json!({
+                "blockStateCalls": [
+                    {
+                        "stateOverrides": {format!("{ghost:#x}"): {"balance": format!("{:#x}", 10 * ETHER)}},
+                        "calls": [
+                            {"from": ghost, "to": to, "value": format!("{ETHER:#x}")},
+                            {"from": ghost, "data": creation},
+                        ]
+                    },
+                    {
+                        "blockOverrides": {"feeRecipient": format!("{:#x}", Address::repeat_byte(0xfe))},
+                        "calls": [
+                            call(Probe::probeCall { x: U256::from(3) }.abi_encode(), 5),
+                            call(Probe::boomCall {}.abi_encode(), 0),
+                        ]
+                    }
+                ],
+                "traceTransfers": true,
+                "returnFullTransactions": true
+            });
+            let blocks = rpc
+                .ok("eth_simulateV1", json!([payload, "latest"]))
+                .await?;
+            let blocks = blocks.as_array().cloned().ok_or_else(|| eyre!("{blocks}"))?;
+            ensure!(blocks.len() == 2, "{blocks:?}");
+            let (one, two) = (&blocks[0], &blocks[1]);
+            ensure!(
+                parse_quantity(&one["number"])? == head + 1
+                    && parse_quantity(&two["number"])? == head + 2
+                    && two["parentHash"] == one["hash"]
+                    && parse_quantity(&two["timestamp"])? > parse_quantity(&one["timestamp"])?
+                    && two["miner"] == json!(Address::repeat_byte(0xfe)),
+                "block fields: {one} {two}"
+            );
+            // Full transactions, from the overridden account, hashes matching the calls' logs.
+            let txs = one["transactions"].as_array().cloned().unwrap_or_default();
+            ensure!(
+                txs.len() == 2 && txs[0]["from"] == json!(ghost) && txs[0]["to"] == json!(to),
+                "{one}"
+            );
+            // The transfer, traced as an ERC-20 style log from 0xEeee…EEeE.
+            let transfer = &one["calls"][0];
+            ensure!(transfer["status"] == "0x1", "{transfer}");
+            let log = &transfer["logs"][0];
+            ensure!(
+                log["address"]
+                    == json!(alloy::primitives::address!("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE"))
+                    && log["transactionHash"] == txs[0]["hash"]
+                    && log["blockHash"] == one["hash"],
+                "{transfer}"
+            );
+            ensure!(one["calls"][1]["status"] == "0x1", "the creation: {}", one["calls"][1]);
+            // The next block sees the contract the first created and calls it.
+            let probed = &two["calls"][0];
+            ensure!(
+                probed["status"] == "0x1"
+                    && probed["returnData"] == json!(format!("0x{:064x}", 6))
+                    && probed["logs"].as_array().is_some_and(|l| l.len() >= 2),
+                "{probed}"
+            );
+            // A revert is the call's result: code 3, the reason, the revert data.
+            let boom = &two["calls"][1];
+            ensure!(
+                boom["status"] == "0x0"
+                    && boom["error"]["code"] == 3
+                    && boom["error"]["message"] == "execution reverted: boom"
+                    && boom["error"]["data"].as_str().is_some_and(|d| d.starts_with("0x08c379a0")),
+                "{boom}"
+            );
+            // Nothing reached the chain.
+            ensure!(
+                rpc.ok("eth_getBalance", json!([ghost, "latest"])).await? == "0x0"
+                    && rpc.ok("eth_getCode", json!([probe, "latest"])).await? == "0x",
+                "the simulation changed the chain"
+            );
+
+            // With validation, a sender that cannot pay fails the whole request with the spec's
+            // code; numbers must go up; at most 256 blocks.
+            let unfunded = json!({"blockStateCalls": [{"calls": [
+                {"from": random_address(), "to": to, "value": "0x1", "maxFeePerGas": format!("{:#x}", 10 * GWEI)}
+            ]}], "validation": true});
+            let err = rpc.call("eth_simulateV1", json!([unfunded])).await?;
+            ensure!(err.as_ref().err().is_some_and(|e| e.code == -38014), "{err:?}");
+            let backwards = json!({"blockStateCalls": [
+                {"blockOverrides": {"number": format!("{:#x}", head + 5)}, "calls": []},
+                {"blockOverrides": {"number": format!("{:#x}", head + 4)}, "calls": []}
+            ]});
+            let err = rpc.call("eth_simulateV1", json!([backwards])).await?;
+            ensure!(err.as_ref().err().is_some_and(|e| e.code == -38020), "{err:?}");
+            let many: Vec<Value> = (0..257).map(|_| json!({"calls": []})).collect();
+            let err = rpc
+                .call("eth_simulateV1", json!([{"blockStateCalls": many}]))
+                .await?;
+            ensure!(err.as_ref().err().is_some_and(|e| e.code == -38026), "{err:?}");
             Ok(())
         })
         .await

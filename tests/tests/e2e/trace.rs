@@ -368,6 +368,21 @@ async fn geths_tracers_on_ordo_answer_as_on_anvil_for_the_same_transaction() -> 
             boom["error"] == "execution reverted" && boom["revertReason"] == "boom",
             "{boom}"
         );
+        // eth_call says it as geth does: the reason as the contract gave it.
+        let called = ordo
+            .rpc
+            .call(
+                "eth_call",
+                json!([{"to": probe, "data": Bytes::from(TraceProbe::boomCall {}.abi_encode())}, "latest"]),
+            )
+            .await?;
+        ensure!(
+            called
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.code == 3 && e.message == "execution reverted: boom"),
+            "{called:?}"
+        );
         let total = ordo
             .rpc
             .ok(

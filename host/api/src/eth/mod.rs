@@ -5,4 +5,5 @@ pub(crate) mod blocks;
 pub(crate) mod config;
 mod fees;
 mod logs;
+pub(crate) mod simulate;
 mod state;

@@ -225,6 +225,26 @@ pub struct Builder {
     floor_marks: parking_lot::Mutex<floor::FloorMarks>,
     /// Where L1 origins and deposits come from; None on a chain without an L1.
     origins: RwLock<Option<Arc<dyn OriginSource>>>,
+    /// What the dashboard charts: the last block's stage times and waits, running totals.
+    live: parking_lot::Mutex<LiveStats>,
+}
+
+/// The builder's recent figures, for a live view (`ordo_nodeStatus`): the last sealed block's
+/// stage times and how long its pool transactions waited, and totals since the node started
+/// (a reader turns them into rates).
+#[derive(Debug, Clone, Default)]
+pub struct LiveStats {
+    /// The last block built here.
+    pub number: u64,
+    /// Its stages, in milliseconds (`ordo_builder_stage_seconds`'s stages).
+    pub stages_ms: Vec<(&'static str, f64)>,
+    /// Its pool transactions' waits from acceptance to sealing, in milliseconds: median and
+    /// 99th percentile (0 without any).
+    pub inclusion_p50_ms: u64,
+    pub inclusion_p99_ms: u64,
+    /// Transactions and gas in the blocks sealed since the node started.
+    pub total_txs: u64,
+    pub total_gas: u64,
 }
 
 /// Signs each sealed block's hash (the sequencer key); the signature is stored with the
@@ -233,12 +253,13 @@ pub trait BlockSigner: Send + Sync {
     fn sign_block(&self, hash: B256) -> alloy_primitives::Bytes;
 }
 
-/// Times the builder's stages into `ordo_builder_stage_seconds{stage}`.
-struct Stages(std::time::Instant);
+/// Times the builder's stages into `ordo_builder_stage_seconds{stage}`, keeping them for the
+/// live view.
+struct Stages(std::time::Instant, Vec<(&'static str, f64)>);
 
 impl Stages {
     fn new(started: std::time::Instant) -> Self {
-        Self(started)
+        Self(started, Vec::new())
     }
 
     fn done(&mut self, stage: &'static str) {
@@ -253,10 +274,12 @@ impl Stages {
         for (part, took) in parts {
             metrics::histogram!("ordo_builder_stage_seconds", "stage" => *part)
                 .record(took.as_secs_f64());
+            self.1.push((part, took.as_secs_f64() * 1e3));
             rest = rest.saturating_sub(*took);
         }
         metrics::histogram!("ordo_builder_stage_seconds", "stage" => stage)
             .record(rest.as_secs_f64());
+        self.1.push((stage, rest.as_secs_f64() * 1e3));
         self.0 = now;
     }
 }
@@ -309,12 +332,18 @@ impl Builder {
             da_limit: RwLock::new(None),
             floor_marks: Default::default(),
             origins: RwLock::new(None),
+            live: Default::default(),
         })
     }
 
     /// Sealed blocks, as they become durable.
     pub fn subscribe(&self) -> broadcast::Receiver<SealedBlock> {
         self.events.subscribe()
+    }
+
+    /// The last sealed block's stage times and waits, and totals since start.
+    pub fn live_stats(&self) -> LiveStats {
+        self.live.lock().clone()
     }
 
     /// The current head.
@@ -640,7 +669,12 @@ impl Builder {
         self.refill(&mut assembler, &ctx, &candidates, &*policy, policy_failed)?;
         let built = assembler.seal(provenance)?;
         stage.done_with("execution", &[("root", built.root_time)]);
-        record_inclusion_latency(&candidates, &built.included);
+        let (p50, p99) = record_inclusion_latency(&candidates, &built.included);
+        {
+            let mut live = self.live.lock();
+            live.inclusion_p50_ms = p50;
+            live.inclusion_p99_ms = p99;
+        }
         self.account_bundles(params.number, &offers, &placed, &built.bundles);
         self.stage_sealed(built, l1_origin, &params, started, stage)
     }
@@ -727,6 +761,13 @@ impl Builder {
             bundles.prune(params.number, params.timestamp.max(now_secs()));
         }
         stage.done_with("stage", &[("wait", waited)]);
+        {
+            let mut live = self.live.lock();
+            live.number = params.number;
+            live.stages_ms = std::mem::take(&mut stage.1);
+            live.total_txs += built.included.len() as u64;
+            live.total_gas += block.header.gas_used;
+        }
         if let Some(last) = self.last_sealed.lock().replace(started) {
             metrics::histogram!("ordo_block_interval_seconds")
                 .record(started.duration_since(last).as_secs_f64());
@@ -1195,18 +1236,32 @@ impl Builder {
 
 /// How long each included pool transaction waited, from the node's acceptance to its block
 /// being sealed (`ordo_tx_inclusion_seconds`; after a restart, from when it was restored).
-fn record_inclusion_latency(candidates: &[ordo_primitives::Candidate], included: &[B256]) {
+/// Returns the median and 99th percentile, in milliseconds (0, 0 without any).
+fn record_inclusion_latency(
+    candidates: &[ordo_primitives::Candidate],
+    included: &[B256],
+) -> (u64, u64) {
     if included.is_empty() {
-        return;
+        return (0, 0);
     }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let included: std::collections::HashSet<&B256> = included.iter().collect();
-    for c in candidates.iter().filter(|c| included.contains(&c.tx.hash)) {
-        metrics::histogram!("ordo_tx_inclusion_seconds")
-            .record(now_ms.saturating_sub(c.arrival_ms) as f64 / 1000.0);
+    let mut waits: Vec<u64> = candidates
+        .iter()
+        .filter(|c| included.contains(&c.tx.hash))
+        .map(|c| now_ms.saturating_sub(c.arrival_ms))
+        .collect();
+    for ms in &waits {
+        metrics::histogram!("ordo_tx_inclusion_seconds").record(*ms as f64 / 1000.0);
     }
+    if waits.is_empty() {
+        return (0, 0);
+    }
+    waits.sort_unstable();
+    let at = |q: usize| waits[(waits.len() - 1) * q / 100];
+    (at(50), at(99))
 }
 
 /// L1 origins (origin.rs has the rules and the seam).

@@ -1,5 +1,6 @@
 //! `GET /ui`: the read-only dashboard, served by the node from assets compiled into the
-//! binary (no other server, nothing fetched from the internet). The page talks to this
+//! binary (no other server, nothing fetched from the internet; uPlot, which draws the live
+//! charts, is vendored under `ui/vendor/` with its license). The page talks to this
 //! node's JSON-RPC over a WebSocket on the same origin: `eth_subscribe newHeads` drives
 //! refreshes of `ordo_nodeStatus`, recent blocks with their `ordo_getBlockProvenance`, and
 //! the search box (`eth_getTransactionByHash` + `ordo_txStatus`, or a block).
@@ -13,9 +14,26 @@ use axum::{
 
 const INDEX: &str = include_str!("ui/index.html");
 const APP: &str = include_str!("ui/app.js");
-/// Scripts only from this origin, connections only back to it.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
+const CHARTS: &str = include_str!("ui/charts.js");
+/// uPlot, vendored (`ui/vendor/README.md`): the page works offline.
+const UPLOT_JS: &str = include_str!("ui/vendor/uplot-1.6.32.min.js");
+const UPLOT_CSS: &str = include_str!("ui/vendor/uplot-1.6.32.min.css");
+const UPLOT_LICENSE: &str = include_str!("ui/vendor/uplot-LICENSE");
+/// Scripts and styles only from this origin, connections only back to it.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
                    connect-src 'self' ws: wss:; img-src 'self'; base-uri 'none'; form-action 'none'";
+
+/// A compiled-in asset with its type.
+fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
 
 /// The dashboard's routes, merged into the RPC listener's router.
 pub fn routes() -> Router {
@@ -37,15 +55,22 @@ pub fn routes() -> Router {
         .route("/ui/", get(|| async { Redirect::permanent("/ui") }))
         .route(
             "/ui/app.js",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                        (header::CACHE_CONTROL, "no-cache"),
-                    ],
-                    APP,
-                )
-                    .into_response()
-            }),
+            get(|| async { asset("text/javascript; charset=utf-8", APP) }),
+        )
+        .route(
+            "/ui/charts.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CHARTS) }),
+        )
+        .route(
+            "/ui/vendor/uplot.min.js",
+            get(|| async { asset("text/javascript; charset=utf-8", UPLOT_JS) }),
+        )
+        .route(
+            "/ui/vendor/uplot.min.css",
+            get(|| async { asset("text/css; charset=utf-8", UPLOT_CSS) }),
+        )
+        .route(
+            "/ui/vendor/uplot-LICENSE",
+            get(|| async { asset("text/plain; charset=utf-8", UPLOT_LICENSE) }),
         )
 }

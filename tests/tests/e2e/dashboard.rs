@@ -71,6 +71,44 @@ async fn start_driver() -> Result<Driver> {
     }
 }
 
+/// A headless Chromium session through `driver`, with a fresh profile in `profile`.
+async fn open_browser(driver: &Driver, profile: &std::path::Path) -> Result<fantoccini::Client> {
+    let chromium = tool("ORDO_CHROMIUM", "chromium");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .wrap_err("opening a Chromium session")
+}
+
+/// Saves a screenshot of `browser` as `name` in `$ORDO_TEST_ARTIFACTS`.
+async fn keep_screenshot(browser: &fantoccini::Client, name: &str) -> Result<()> {
+    let shot = browser.screenshot().await?;
+    let dir = std::env::var_os("ORDO_TEST_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("ordo-test-artifacts"));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join(name);
+    std::fs::write(&file, &shot)?;
+    ensure!(shot.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+    eprintln!("dashboard screenshot: {}", file.display());
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_the_head_and_finds_a_submitted_transaction() -> Result<()> {
     let node = TestNode::dev().await?;
@@ -85,26 +123,7 @@ async fn dashboard_shows_the_head_and_finds_a_submitted_transaction() -> Result<
 
             let driver = start_driver().await?;
             let profile = tempfile::tempdir()?;
-            let chromium = tool("ORDO_CHROMIUM", "chromium");
-            let mut caps = serde_json::Map::new();
-            caps.insert(
-                "goog:chromeOptions".into(),
-                json!({
-                    "binary": chromium,
-                    "args": [
-                        "--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-                        format!("--user-data-dir={}", profile.path().display()),
-                    ],
-                }),
-            );
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            let browser = ClientBuilder::new(connector)
-                .capabilities(caps)
-                .connect(&driver.url)
-                .await
-                .wrap_err("opening a Chromium session")?;
+            let browser = open_browser(&driver, profile.path()).await?;
             let outcome = async {
                 let page = format!("{}ui", node.http_url());
                 browser.goto(&page).await?;
@@ -158,15 +177,130 @@ async fn dashboard_shows_the_head_and_finds_a_submitted_transaction() -> Result<
                     "search result carries the status: {found}"
                 );
 
-                let shot = browser.screenshot().await?;
-                let dir = std::env::var_os("ORDO_TEST_ARTIFACTS")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| std::env::temp_dir().join("ordo-test-artifacts"));
-                std::fs::create_dir_all(&dir)?;
-                let file = dir.join("dashboard.png");
-                std::fs::write(&file, &shot)?;
-                ensure!(shot.starts_with(b"\x89PNG"), "the screenshot is a PNG");
-                eprintln!("dashboard screenshot: {}", file.display());
+                keep_screenshot(&browser, "dashboard.png").await?;
+                Ok::<(), eyre::Report>(())
+            }
+            .await;
+            let _ = browser.close().await;
+            drop(driver);
+            outcome.map_err(|e| eyre!("{e:?}"))
+        })
+        .await
+}
+
+/// What a chart shows now: its `data-points`, `data-last` and `data-max` (see `ui/charts.js`).
+async fn chart(
+    browser: &fantoccini::Client,
+    id: &str,
+) -> Result<(u64, serde_json::Value, serde_json::Value)> {
+    let el = browser.find(Locator::Id(id)).await?;
+    let points = el
+        .attr("data-points")
+        .await?
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let parse = |v: Option<String>| -> serde_json::Value {
+        v.and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    Ok((
+        points,
+        parse(el.attr("data-last").await?),
+        parse(el.attr("data-max").await?),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_charts_render_and_move_when_load_arrives() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let driver = start_driver().await?;
+            let profile = tempfile::tempdir()?;
+            let browser = open_browser(&driver, profile.path()).await?;
+            let outcome = async {
+                browser.goto(&format!("{}ui", node.http_url())).await?;
+                let charts = [
+                    "chart-throughput",
+                    "chart-stages",
+                    "chart-inclusion",
+                    "chart-mempool",
+                    "chart-plugins",
+                    "chart-backlog",
+                ];
+                // Every chart is drawn (uPlot's canvas) and collects samples while idle.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                for id in charts {
+                    let canvas = browser
+                        .wait()
+                        .at_most(Duration::from_secs(30))
+                        .for_element(Locator::Css(&format!("#{id} canvas")))
+                        .await?;
+                    let width: u64 = canvas
+                        .attr("width")
+                        .await?
+                        .and_then(|w| w.parse().ok())
+                        .unwrap_or(0);
+                    ensure!(width > 0, "{id}: an empty canvas");
+                    while chart(&browser, id).await?.0 < 3 {
+                        ensure!(
+                            tokio::time::Instant::now() < deadline,
+                            "{id} collects no samples"
+                        );
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+                let (_, _, idle) = chart(&browser, "chart-throughput").await?;
+                ensure!(idle["tx/s"] == 0.0, "tx/s before any load: {idle}");
+
+                // Load: transfers from several senders; the charts follow.
+                let rpc = node.rpc();
+                let mut hashes = Vec::new();
+                for round in 0..10u64 {
+                    for account in 5..8usize {
+                        let (raw, hash) = sign_raw(
+                            &dev_signer(account),
+                            transfer_1559(
+                                DEV_CHAIN_ID,
+                                round,
+                                random_address(),
+                                U256::from(1),
+                                10 * GWEI,
+                                GWEI,
+                            ),
+                        );
+                        rpc.send_raw(&raw).await?.map_err(|e| eyre!("{e:?}"))?;
+                        hashes.push(hash);
+                    }
+                }
+                let p = node.provider(&dev_signer(5));
+                for hash in hashes {
+                    wait_receipt(&p, hash, RECEIPT).await?;
+                }
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                loop {
+                    let (_, _, throughput) = chart(&browser, "chart-throughput").await?;
+                    let (_, stages, _) = chart(&browser, "chart-stages").await?;
+                    let (_, _, inclusion) = chart(&browser, "chart-inclusion").await?;
+                    let moved = throughput["tx/s"].as_f64().is_some_and(|v| v > 0.0)
+                        && throughput["Mgas/s"].as_f64().is_some_and(|v| v > 0.0)
+                        && inclusion["p99"].as_f64().is_some_and(|v| v > 0.0)
+                        && stages.get("execution").is_some();
+                    if moved {
+                        break;
+                    }
+                    ensure!(
+                        tokio::time::Instant::now() < deadline,
+                        "the charts did not move: {throughput} {stages} {inclusion}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                let (_, plugins, _) = chart(&browser, "chart-plugins").await?;
+                ensure!(
+                    plugins.as_object().is_some_and(|p| !p.is_empty()),
+                    "no plugin series: {plugins}"
+                );
+                keep_screenshot(&browser, "dashboard-charts.png").await?;
                 Ok::<(), eyre::Report>(())
             }
             .await;

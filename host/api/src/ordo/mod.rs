@@ -138,6 +138,12 @@ impl NodeApi {
             })
             .collect();
         let (safe, finalized) = self.settled_heads();
+        let live = self.builder.live_stats();
+        let stages: serde_json::Map<String, serde_json::Value> = live
+            .stages_ms
+            .iter()
+            .map(|(stage, ms)| (stage.to_string(), serde_json::json!(ms)))
+            .collect();
         let v = serde_json::json!({
             "head": {
                 "number": head.number(),
@@ -153,6 +159,16 @@ impl NodeApi {
             "plugins": plugins,
             "searchers": searchers,
             "cluster": self.cluster.get().map(|replica| replica.public_view()),
+            // What the dashboard's charts sample: the last block's stage times and its pool
+            // transactions' waits, totals to turn into rates, the unposted batch bytes.
+            "live": {
+                "block": live.number,
+                "stagesMs": stages,
+                "inclusionMs": { "p50": live.inclusion_p50_ms, "p99": live.inclusion_p99_ms },
+                "totalTxs": live.total_txs,
+                "totalGas": live.total_gas,
+                "l1BacklogBytes": self.batcher.get().map(|b| b.backlog_bytes()),
+            },
         });
         json(&v)
     }

@@ -20,6 +20,11 @@ function call(method, params) {
   });
 }
 
+// Charts keep moving without new blocks (a halted or idle node): a refresh every second.
+setInterval(() => {
+  if (ws && ws.readyState === WebSocket.OPEN) scheduleRefresh();
+}, 1000);
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   ws = new WebSocket(scheme + location.host + "/");
@@ -88,6 +93,7 @@ function fill(tbodyId, rows) {
 async function refresh() {
   try {
     const status = await call("ordo_nodeStatus");
+    if (window.chartSample) window.chartSample(status);
     document.getElementById("head-number").textContent = status.head.number;
     document.getElementById("mempool").textContent =
       status.mempool.pending + " pending / " + status.mempool.queued + " queued";

@@ -313,17 +313,7 @@ impl NodeApi {
                     .block(n)
                     .map_err(storage_err)?
                     .ok_or_else(|| BackendError::tx("header not found"))?;
-                let h = &block.header;
-                BlockParams {
-                    number: h.number,
-                    timestamp: h.timestamp,
-                    beneficiary: h.beneficiary,
-                    gas_limit: h.gas_limit,
-                    base_fee: h.base_fee_per_gas.unwrap_or_default(),
-                    extra_data: h.extra_data.clone(),
-                    state_block: Some(n),
-                    max_tx_bytes: None,
-                }
+                BlockParams::of_block(&block.header, Some(n))
             }
         };
         if let Some(o) = overrides {

@@ -57,6 +57,21 @@ pub struct BlockParams {
 }
 
 impl BlockParams {
+    /// The parameters of the block `header` describes, run on the state after block
+    /// `state_block`: how a stored block is replayed, or a call made in its context.
+    pub fn of_block(header: &Header, state_block: Option<u64>) -> Self {
+        Self {
+            number: header.number,
+            timestamp: header.timestamp,
+            beneficiary: header.beneficiary,
+            gas_limit: header.gas_limit,
+            base_fee: header.base_fee_per_gas.unwrap_or_default(),
+            extra_data: header.extra_data.clone(),
+            state_block,
+            max_tx_bytes: None,
+        }
+    }
+
     /// The deposit-only block for `origin` after `parent`: what the sequencer seals, and
     /// derivation makes, for an L1 origin whose sequencing window has passed. Everything in
     /// it follows from the parent and the origin, so both sides make the same block: the

@@ -59,16 +59,7 @@ impl Executor {
         let debug = DebugInspector::new(options.clone())
             .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
         let h = &block.header;
-        let params = BlockParams {
-            number: h.number,
-            timestamp: h.timestamp,
-            beneficiary: h.beneficiary,
-            gas_limit: h.gas_limit,
-            base_fee: h.base_fee_per_gas.unwrap_or_default(),
-            extra_data: h.extra_data.clone(),
-            state_block: Some(parent.number),
-            max_tx_bytes: None,
-        };
+        let params = BlockParams::of_block(h, Some(parent.number));
         let inspector = (debug, DeadlineInspector::new(deadline));
         let mut asm = self.assemble_inspected(
             parent,

@@ -12,7 +12,7 @@
 //! - [`Provenance`]: which ordering policy produced a block, and why a fallback ran.
 //! - [`DepositLog`] / [`TxDeposit`] (deposit.rs): a portal log on L1 and the deposit
 //!   transaction (type 0x7E, OP Stack's) it makes on L2.
-//! - [`l1_info_deposit`] (deposit.rs): the L1-attributes deposit a block that moves to a new
+//! - [`l1_info_deposit`] (l1info.rs): the L1-attributes deposit a block that moves to a new
 //!   L1 origin starts with, which hands L1Block the origin's fees.
 //! - [`MESSAGE_PASSER`], [`L1_BLOCK`], [`GAS_PRICE_ORACLE`], the fee vaults (predeploys.rs): OP's predeploys,
 //!   put in every genesis by [`ChainSpec::with_predeploys`]; [`output_root`] (withdrawal.rs):
@@ -31,6 +31,7 @@ mod bundle;
 mod chain;
 mod deposit;
 mod l1fee;
+mod l1info;
 mod predeploys;
 mod signing;
 mod tx;
@@ -49,13 +50,14 @@ pub use chain::{
     ChainSpec, DEV_ACCOUNTS, DEV_BALANCE_ETHER, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount,
 };
 pub use deposit::{
-    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, DepositTx, L1_INFO_GAS,
-    OpReceiptEnvelope, TxDeposit, UserDepositSource, is_deposit, l1_info_deposit, l1_to_l2_alias,
+    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, DepositTx, OpReceiptEnvelope,
+    TxDeposit, UserDepositSource, is_deposit, l1_to_l2_alias,
 };
 pub use l1fee::{
     L1FeeParams, L1FeeScalars, SIGNATURE_ALLOWANCE, fastlz_size, l1_fee, l1_fee_for_fastlz_size,
     l1_gas_used, l1_gas_used_for_fastlz_size,
 };
+pub use l1info::{L1_INFO_GAS, l1_info_deposit};
 pub use predeploys::{
     BASE_FEE_VAULT, DEPOSITOR, GAS_PRICE_ORACLE, L1_BLOCK, L1_FEE_VAULT, MESSAGE_PASSER,
     predeploy_code,

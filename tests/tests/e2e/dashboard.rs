@@ -95,6 +95,18 @@ async fn open_browser(driver: &Driver, profile: &std::path::Path) -> Result<fant
         .wrap_err("opening a Chromium session")
 }
 
+/// Runs `body` with a headless Chromium session (a fresh chromedriver and profile), closing it
+/// whatever `body` returns.
+async fn in_browser(body: impl AsyncFnOnce(&fantoccini::Client) -> Result<()>) -> Result<()> {
+    let driver = start_driver().await?;
+    let profile = tempfile::tempdir()?;
+    let browser = open_browser(&driver, profile.path()).await?;
+    let outcome = body(&browser).await;
+    let _ = browser.close().await;
+    drop(driver);
+    outcome.map_err(|e| eyre!("{e:?}"))
+}
+
 /// Saves a screenshot of `browser` as `name` in `$ORDO_TEST_ARTIFACTS`.
 async fn keep_screenshot(browser: &fantoccini::Client, name: &str) -> Result<()> {
     let shot = browser.screenshot().await?;
@@ -121,10 +133,7 @@ async fn dashboard_shows_the_head_and_finds_a_submitted_transaction() -> Result<
             let hash = *p.send_transaction(tx).await?.tx_hash();
             wait_receipt(&p, hash, RECEIPT).await?;
 
-            let driver = start_driver().await?;
-            let profile = tempfile::tempdir()?;
-            let browser = open_browser(&driver, profile.path()).await?;
-            let outcome = async {
+            in_browser(async |browser| {
                 let page = format!("{}ui", node.http_url());
                 browser.goto(&page).await?;
                 // The head shown is the node's: it catches up with what the RPC said before
@@ -177,13 +186,10 @@ async fn dashboard_shows_the_head_and_finds_a_submitted_transaction() -> Result<
                     "search result carries the status: {found}"
                 );
 
-                keep_screenshot(&browser, "dashboard.png").await?;
-                Ok::<(), eyre::Report>(())
-            }
-            .await;
-            let _ = browser.close().await;
-            drop(driver);
-            outcome.map_err(|e| eyre!("{e:?}"))
+                keep_screenshot(browser, "dashboard.png").await?;
+                Ok(())
+            })
+            .await
         })
         .await
 }
@@ -215,10 +221,7 @@ async fn dashboard_charts_render_and_move_when_load_arrives() -> Result<()> {
     let node = TestNode::dev().await?;
     node.logs()
         .guard(GUARD, async {
-            let driver = start_driver().await?;
-            let profile = tempfile::tempdir()?;
-            let browser = open_browser(&driver, profile.path()).await?;
-            let outcome = async {
+            in_browser(async |browser| {
                 browser.goto(&format!("{}ui", node.http_url())).await?;
                 let charts = [
                     "chart-throughput",
@@ -242,7 +245,7 @@ async fn dashboard_charts_render_and_move_when_load_arrives() -> Result<()> {
                         .and_then(|w| w.parse().ok())
                         .unwrap_or(0);
                     ensure!(width > 0, "{id}: an empty canvas");
-                    while chart(&browser, id).await?.0 < 3 {
+                    while chart(browser, id).await?.0 < 3 {
                         ensure!(
                             tokio::time::Instant::now() < deadline,
                             "{id} collects no samples"
@@ -250,7 +253,7 @@ async fn dashboard_charts_render_and_move_when_load_arrives() -> Result<()> {
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 }
-                let (_, _, idle) = chart(&browser, "chart-throughput").await?;
+                let (_, _, idle) = chart(browser, "chart-throughput").await?;
                 ensure!(idle["tx/s"] == 0.0, "tx/s before any load: {idle}");
 
                 // Load: transfers from several senders; the charts follow.
@@ -279,9 +282,9 @@ async fn dashboard_charts_render_and_move_when_load_arrives() -> Result<()> {
                 }
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
                 loop {
-                    let (_, _, throughput) = chart(&browser, "chart-throughput").await?;
-                    let (_, stages, _) = chart(&browser, "chart-stages").await?;
-                    let (_, _, inclusion) = chart(&browser, "chart-inclusion").await?;
+                    let (_, _, throughput) = chart(browser, "chart-throughput").await?;
+                    let (_, stages, _) = chart(browser, "chart-stages").await?;
+                    let (_, _, inclusion) = chart(browser, "chart-inclusion").await?;
                     let moved = throughput["tx/s"].as_f64().is_some_and(|v| v > 0.0)
                         && throughput["Mgas/s"].as_f64().is_some_and(|v| v > 0.0)
                         && inclusion["p99"].as_f64().is_some_and(|v| v > 0.0)
@@ -295,18 +298,15 @@ async fn dashboard_charts_render_and_move_when_load_arrives() -> Result<()> {
                     );
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                let (_, plugins, _) = chart(&browser, "chart-plugins").await?;
+                let (_, plugins, _) = chart(browser, "chart-plugins").await?;
                 ensure!(
                     plugins.as_object().is_some_and(|p| !p.is_empty()),
                     "no plugin series: {plugins}"
                 );
-                keep_screenshot(&browser, "dashboard-charts.png").await?;
-                Ok::<(), eyre::Report>(())
-            }
-            .await;
-            let _ = browser.close().await;
-            drop(driver);
-            outcome.map_err(|e| eyre!("{e:?}"))
+                keep_screenshot(browser, "dashboard-charts.png").await?;
+                Ok(())
+            })
+            .await
         })
         .await
 }

@@ -12,6 +12,18 @@ use serde_json::json;
 
 use crate::{GUARD, RECEIPT};
 
+/// Three transfers from `p`'s signer, each waited for.
+async fn three_transfers(p: &alloy::providers::DynProvider) -> Result<()> {
+    for i in 0..3u64 {
+        let tx = TransactionRequest::default()
+            .with_to(random_address())
+            .with_value(U256::from(i + 1));
+        let h = *p.send_transaction(tx).await?.tx_hash();
+        wait_receipt(p, h, RECEIPT).await?;
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_as_prometheus_text_and_carry_the_node_series() -> Result<()> {
     let node = TestNode::start(NodeOpts {
@@ -24,13 +36,7 @@ async fn metrics_parse_as_prometheus_text_and_carry_the_node_series() -> Result<
             let rpc = node.rpc();
             let signer = dev_signer(4);
             let p = node.provider(&signer);
-            for i in 0..3u64 {
-                let tx = TransactionRequest::default()
-                    .with_to(random_address())
-                    .with_value(U256::from(i + 1));
-                let h = *p.send_transaction(tx).await?.tx_hash();
-                wait_receipt(&p, h, RECEIPT).await?;
-            }
+            three_transfers(&p).await?;
             // A refusal (nonce too low) and an unknown method.
             let chain_id = p.get_chain_id().await?;
             let (stale, _) = sign_raw(
@@ -175,13 +181,7 @@ async fn every_grafana_query_names_a_series_the_node_exports() -> Result<()> {
         .guard(GUARD, async {
             let signer = dev_signer(4);
             let p = node.provider(&signer);
-            for i in 0..3u64 {
-                let tx = TransactionRequest::default()
-                    .with_to(random_address())
-                    .with_value(U256::from(i + 1));
-                let h = *p.send_transaction(tx).await?.tx_hash();
-                wait_receipt(&p, h, RECEIPT).await?;
-            }
+            three_transfers(&p).await?;
             // A batch on L1 and its output proposed: the L1 series are all recorded.
             let rpc = node.rpc();
             let deadline = tokio::time::Instant::now() + Duration::from_secs(90);

@@ -595,3 +595,64 @@ async fn casts_run_and_call_trace_work_against_ordo() -> Result<()> {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_of_the_head_block_and_one_of_an_old_block_both_trace() -> Result<()> {
+    let node = TestNode::dev().await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let rpc = node.rpc();
+        let me = dev_signer(4);
+        let p = node.provider(&me);
+        let send = |nonce: u64, to: Address| {
+            let (raw, hash) = sign_raw(
+                &me,
+                transfer_1559(DEV_CHAIN_ID, nonce, to, U256::from(9), 10 * GWEI, GWEI),
+            );
+            let rpc = rpc.clone();
+            async move {
+                rpc.send_raw(&raw).await?.map_err(|e| eyre!("{e:?}"))?;
+                Ok::<_, eyre::Report>(hash)
+            }
+        };
+        let (old_to, head_to) = (random_address(), random_address());
+        let old = send(0, old_to).await?;
+        let old_block = wait_receipt(&p, old, crate::RECEIPT)
+            .await?
+            .block_number
+            .unwrap_or_default();
+        // Blocks slowed to one in 10 s: the next transaction's block stays the head a while.
+        node.admin()?
+            .ok("admin_setBlockParams", json!([{"blockTimeMs": 10_000}]))
+            .await?;
+        let head = rpc.block_number().await?;
+        wait_block(&p, head + 1, crate::RECEIPT).await?;
+        let recent = send(1, head_to).await?;
+        let head_block = wait_receipt(&p, recent, crate::RECEIPT)
+            .await?
+            .block_number
+            .unwrap_or_default();
+        ensure!(
+            head_block > old_block + 1,
+            "{old_block} is not an old block"
+        );
+        for (hash, to) in [(recent, head_to), (old, old_to)] {
+            let trace = rpc
+                .ok(
+                    "debug_traceTransaction",
+                    json!([hash, {"tracer": "callTracer"}]),
+                )
+                .await?;
+            ensure!(
+                trace["type"] == "CALL" && trace["to"] == json!(to) && trace["value"] == "0x9",
+                "{trace}"
+            );
+        }
+        ensure!(
+            rpc.block_number().await? == head_block,
+            "the head moved on before the head block was traced"
+        );
+        Ok(())
+    })
+    .await
+}

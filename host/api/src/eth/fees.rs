@@ -112,10 +112,12 @@ impl EthFees for NodeApi {
                     .receipts(n)
                     .map_err(storage_err)?
                     .unwrap_or_default();
+                // The oracle's tips: deposits pay none and say nothing of the market.
                 let mut tips: Vec<(u128, u64)> = block
                     .transactions
                     .iter()
                     .zip(receipts.iter())
+                    .filter(|(raw, _)| !ordo_primitives::is_deposit(raw))
                     .filter_map(|(raw, r)| {
                         let tx = decode_tx(raw).ok()?;
                         Some((

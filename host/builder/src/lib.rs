@@ -238,8 +238,8 @@ pub struct LiveStats {
     pub number: u64,
     /// Its stages, in milliseconds (`ordo_builder_stage_seconds`'s stages).
     pub stages_ms: Vec<(&'static str, f64)>,
-    /// Its pool transactions' waits from acceptance to sealing, in milliseconds: median and
-    /// 99th percentile (0 without any).
+    /// The waits from acceptance to sealing of the pool transactions in the last block that
+    /// had any, in milliseconds: median and 99th percentile (0 before the first).
     pub inclusion_p50_ms: u64,
     pub inclusion_p99_ms: u64,
     /// Transactions and gas in the blocks sealed since the node started.
@@ -669,8 +669,7 @@ impl Builder {
         self.refill(&mut assembler, &ctx, &candidates, &*policy, policy_failed)?;
         let built = assembler.seal(provenance)?;
         stage.done_with("execution", &[("root", built.root_time)]);
-        let (p50, p99) = record_inclusion_latency(&candidates, &built.included);
-        {
+        if let Some((p50, p99)) = record_inclusion_latency(&candidates, &built.included) {
             let mut live = self.live.lock();
             live.inclusion_p50_ms = p50;
             live.inclusion_p99_ms = p99;
@@ -1236,13 +1235,13 @@ impl Builder {
 
 /// How long each included pool transaction waited, from the node's acceptance to its block
 /// being sealed (`ordo_tx_inclusion_seconds`; after a restart, from when it was restored).
-/// Returns the median and 99th percentile, in milliseconds (0, 0 without any).
+/// Returns the median and 99th percentile, in milliseconds (None without any).
 fn record_inclusion_latency(
     candidates: &[ordo_primitives::Candidate],
     included: &[B256],
-) -> (u64, u64) {
+) -> Option<(u64, u64)> {
     if included.is_empty() {
-        return (0, 0);
+        return None;
     }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -1257,11 +1256,11 @@ fn record_inclusion_latency(
         metrics::histogram!("ordo_tx_inclusion_seconds").record(*ms as f64 / 1000.0);
     }
     if waits.is_empty() {
-        return (0, 0);
+        return None;
     }
     waits.sort_unstable();
     let at = |q: usize| waits[(waits.len() - 1) * q / 100];
-    (at(50), at(99))
+    Some((at(50), at(99)))
 }
 
 /// L1 origins (origin.rs has the rules and the seam).

@@ -14,7 +14,7 @@ const CHARTS = [
     series: (s) => ({ "tx/s": s.txRate, "Mgas/s": s.gasRate / 1e6 }) },
   { id: "chart-stages", title: "block build time by stage (ms)",
     series: (s) => s.stages },
-  { id: "chart-inclusion", title: "inclusion latency (ms)",
+  { id: "chart-inclusion", title: "inclusion latency, last block with transactions (ms)",
     series: (s) => ({ p50: s.inclusionP50, p99: s.inclusionP99 }) },
   { id: "chart-mempool", title: "mempool",
     series: (s) => ({ pending: s.pending, queued: s.queued }) },

@@ -814,6 +814,21 @@ fn run_deposit<'s, I: Inspector<BlockCtx<'s>>>(
                 .data;
             account.bump_nonce();
             account.touch();
+            // Committed at once: left open, the next transaction's discard (one that cannot
+            // run, or cannot pay its L1 fee) would take the bump back, and a replay without
+            // that transaction would keep it: two states for one block.
+            evm.ctx.journaled_state.commit_tx();
+            if asm.inspect {
+                // A trace of it shows what the receipt says: all its gas, nothing done.
+                asm.inspected_result = Some(ExecutionResult::Halt {
+                    reason: revm::context::result::HaltReason::OutOfGas(
+                        revm::context::result::OutOfGasError::Basic,
+                    ),
+                    gas: revm::context::result::ResultGas::default()
+                        .with_total_gas_spent(tx.gas_limit),
+                    logs: Vec::new(),
+                });
+            }
             (false, tx.gas_limit, Vec::new(), None)
         }
     };

@@ -1301,3 +1301,56 @@ fn the_l1_attributes_deposit_prices_the_l1_fee_every_transaction_pays_into_the_v
     assert_eq!(state.nonce(&poor.address()), 0);
     assert_eq!(state.state_root().unwrap(), built.block.header.state_root);
 }
+
+/// A deposit that cannot run is included with its sender's nonce bumped; a transaction right
+/// after it that the block skips (a nonce gap) must not take that bump back, or the block the
+/// builder seals and the block a replay (without the skipped transaction) makes differ.
+#[test]
+fn a_skipped_transaction_after_a_failed_deposit_leaves_the_deposits_nonce_bump() {
+    let key = PrivateKeySigner::random();
+    let (_dir, exec, genesis) = setup(&key);
+    let depositor = Address::repeat_byte(0xde);
+    // 5 wei more than it has (nothing): the call cannot run.
+    let failing = deposit(
+        depositor,
+        TxKind::Call(Address::repeat_byte(1)),
+        0,
+        5,
+        100_000,
+        Bytes::new(),
+        0,
+    );
+    let gapped = signed(&key, 5, TxKind::Call(Address::ZERO), 1, Bytes::new());
+    let next = signed(&key, 0, TxKind::Call(Address::ZERO), 2, Bytes::new());
+    let build = |items: &[BlockItem]| {
+        exec.build_block_items(
+            &genesis,
+            genesis.hash_slow(),
+            &params(1),
+            items,
+            Provenance::default(),
+        )
+        .unwrap()
+    };
+    let with_skip = build(&[
+        BlockItem::Deposit(failing.clone()),
+        BlockItem::Tx(gapped.clone()),
+        BlockItem::Tx(next.clone()),
+    ]);
+    assert_eq!(with_skip.included, vec![failing.hash, next.hash]);
+    assert!(!with_skip.commit.receipts[0].receipt.is_success());
+    let replayed = build(&[
+        BlockItem::Deposit(failing.clone()),
+        BlockItem::Tx(next.clone()),
+    ]);
+    assert_eq!(
+        with_skip.block.header.state_root,
+        replayed.block.header.state_root
+    );
+    exec.state()
+        .storage()
+        .commit_block(&with_skip.commit)
+        .unwrap();
+    exec.state().apply(&with_skip.commit);
+    assert_eq!(exec.state().nonce(&depositor), 1);
+}

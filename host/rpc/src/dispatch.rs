@@ -89,22 +89,27 @@ async fn send_sync(
     // Subscribed before sending: the block that includes it cannot pass unseen.
     let mut blocks = b.subscribe();
     let hash = b.send_raw_transaction(raw).await?;
+    let timed_out = || {
+        BackendError::new(
+            SEND_SYNC_TIMEOUT_CODE,
+            "The transaction was added to the mempool but wasn't processed within the \
+             designated timeout interval.",
+        )
+        .with_data(serde_json::json!(hash))
+    };
     loop {
         if let Some(receipt) = b.receipt(hash)? {
             return Ok(receipt);
         }
-        match tokio::time::timeout_at(deadline, blocks.recv()).await {
-            Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) | Err(_) => {
-                if let Some(receipt) = b.receipt(hash)? {
-                    return Ok(receipt);
+        // Only a new block can hold it: other events (pending transactions) wait on.
+        loop {
+            match tokio::time::timeout_at(deadline, blocks.recv()).await {
+                Ok(Ok(crate::ChainEvent::NewBlock { .. })) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) | Err(_) => {
+                    return b.receipt(hash)?.ok_or_else(timed_out);
                 }
-                return Err(BackendError::new(
-                    SEND_SYNC_TIMEOUT_CODE,
-                    "The transaction was added to the mempool but wasn't processed within the \
-                     designated timeout interval.",
-                )
-                .with_data(serde_json::json!(hash)));
             }
         }
     }

@@ -43,17 +43,28 @@ pub(crate) fn receipt_logs(block: &BlockRecord, index: usize, r: &ReceiptRecord)
         .logs()
         .iter()
         .enumerate()
-        .map(|(j, log)| Log {
-            inner: log.clone(),
-            block_hash: Some(block.hash),
-            block_number: Some(block.number()),
-            block_timestamp: Some(block.header.timestamp),
-            transaction_hash: block.tx_hashes.get(index).copied(),
-            transaction_index: Some(index as u64),
-            log_index: Some(r.first_log_index + j as u64),
-            removed: false,
-        })
+        .map(|(j, log)| rpc_log(block, index, r.first_log_index + j as u64, log))
         .collect()
+}
+
+/// A log of transaction `index` of `block`, at `log_index` within the block, as the RPC
+/// shows it.
+pub(crate) fn rpc_log(
+    block: &BlockRecord,
+    index: usize,
+    log_index: u64,
+    log: &alloy_primitives::Log,
+) -> Log {
+    Log {
+        inner: log.clone(),
+        block_hash: Some(block.hash),
+        block_number: Some(block.number()),
+        block_timestamp: Some(block.header.timestamp),
+        transaction_hash: block.tx_hashes.get(index).copied(),
+        transaction_index: Some(index as u64),
+        log_index: Some(log_index),
+        removed: false,
+    }
 }
 
 pub(crate) fn block_logs(block: &BlockRecord, receipts: &[ReceiptRecord]) -> Vec<Log> {

@@ -64,6 +64,9 @@ use ordo_plugin_host::PluginManager;
 struct StateAdapter {
     state: Arc<StateDb>,
     prefetch: std::sync::mpsc::SyncSender<Address>,
+    /// Whether the chain prices an L1 data fee (it follows an L1, or its head has an L1
+    /// origin): otherwise the fee is zero, and ingress does not read L1Block for it.
+    l1_priced: bool,
 }
 
 /// Accounts waiting to be read ahead. A full queue drops the request: prefetching is an
@@ -74,7 +77,7 @@ impl StateAdapter {
     /// The adapter, and the thread that reads each queued account and its trie path into
     /// the state's caches (one thread: on a machine whose cores ingress already keeps busy,
     /// the reads then cost about what the builder saves, instead of slowing every request).
-    fn new(state: Arc<StateDb>) -> std::io::Result<Self> {
+    fn new(state: Arc<StateDb>, l1_priced: bool) -> std::io::Result<Self> {
         let (prefetch, queue) = std::sync::mpsc::sync_channel::<Address>(PREFETCH_QUEUE);
         let reader = state.clone();
         std::thread::Builder::new()
@@ -84,7 +87,11 @@ impl StateAdapter {
                     reader.prefetch(&address);
                 }
             })?;
-        Ok(Self { state, prefetch })
+        Ok(Self {
+            state,
+            prefetch,
+            l1_priced,
+        })
     }
 }
 
@@ -96,6 +103,9 @@ impl StateReader for StateAdapter {
         self.state.balance(a)
     }
     fn l1_fee(&self, tx: &ordo_primitives::PooledTx) -> U256 {
+        if !self.l1_priced {
+            return U256::ZERO;
+        }
         let slot = |i: u64| {
             self.state
                 .storage_at(&ordo_primitives::L1_BLOCK, &B256::from(U256::from(i)))
@@ -252,7 +262,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     let pool = Pool::new(
         pool_config,
         limits,
-        Arc::new(StateAdapter::new(state.clone()).wrap_err("starting the prefetch thread")?),
+        Arc::new(
+            StateAdapter::new(
+                state.clone(),
+                config.l1.portal.is_some() || head.l1_origin.is_some(),
+            )
+            .wrap_err("starting the prefetch thread")?,
+        ),
         storage.clone(),
     );
     // The pool refills itself from the WAL (parallel decode, undecodable entries dropped).

@@ -23,16 +23,46 @@ const UPLOT_LICENSE: &str = include_str!("ui/vendor/uplot-LICENSE");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
                    connect-src 'self' ws: wss:; img-src 'self'; base-uri 'none'; form-action 'none'";
 
-/// A compiled-in asset with its type.
-fn asset(content_type: &'static str, body: &'static str) -> axum::response::Response {
+/// The page's scripts, styles and the vendored license: path, type, body.
+const ASSETS: [(&str, &str, &str); 5] = [
+    ("/ui/app.js", "text/javascript; charset=utf-8", APP),
+    ("/ui/charts.js", "text/javascript; charset=utf-8", CHARTS),
     (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+        "/ui/vendor/uplot.min.js",
+        "text/javascript; charset=utf-8",
+        UPLOT_JS,
+    ),
+    (
+        "/ui/vendor/uplot.min.css",
+        "text/css; charset=utf-8",
+        UPLOT_CSS,
+    ),
+    (
+        "/ui/vendor/uplot-LICENSE",
+        "text/plain; charset=utf-8",
+        UPLOT_LICENSE,
+    ),
+];
+
+/// A route per compiled-in asset.
+fn assets() -> Router {
+    ASSETS
+        .into_iter()
+        .fold(Router::new(), |router, (path, content_type, body)| {
+            router.route(
+                path,
+                get(move || async move {
+                    (
+                        [
+                            (header::CONTENT_TYPE, content_type),
+                            (header::CACHE_CONTROL, "no-cache"),
+                        ],
+                        body,
+                    )
+                        .into_response()
+                }),
+            )
+        })
 }
 
 /// The dashboard's routes, merged into the RPC listener's router.
@@ -53,24 +83,5 @@ pub fn routes() -> Router {
             }),
         )
         .route("/ui/", get(|| async { Redirect::permanent("/ui") }))
-        .route(
-            "/ui/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP) }),
-        )
-        .route(
-            "/ui/charts.js",
-            get(|| async { asset("text/javascript; charset=utf-8", CHARTS) }),
-        )
-        .route(
-            "/ui/vendor/uplot.min.js",
-            get(|| async { asset("text/javascript; charset=utf-8", UPLOT_JS) }),
-        )
-        .route(
-            "/ui/vendor/uplot.min.css",
-            get(|| async { asset("text/css; charset=utf-8", UPLOT_CSS) }),
-        )
-        .route(
-            "/ui/vendor/uplot-LICENSE",
-            get(|| async { asset("text/plain; charset=utf-8", UPLOT_LICENSE) }),
-        )
+        .merge(assets())
 }

@@ -7,16 +7,15 @@
 
 use std::sync::Arc;
 
-use alloy_rpc_types_eth::{
-    Log,
-    simulate::{SimCallResult, SimulateError, SimulatePayload, SimulatedBlock},
+use alloy_rpc_types_eth::simulate::{
+    SimCallResult, SimulateError, SimulatePayload, SimulatedBlock,
 };
 use ordo_exec::{SimulateFailure, call_error};
 use ordo_primitives::alloy_eips::BlockId;
 use ordo_rpc::{BackendError, BackendResult, Caller, Cost, Namespace, Params, RpcBlock, json};
 use serde_json::value::RawValue;
 
-use crate::{NodeApi, chain::call_deadline, errors::exec_err};
+use crate::{NodeApi, chain::call_deadline, convert::rpc_log, errors::exec_err};
 
 /// How long a simulation may run when the read pool sets no deadline.
 const SIMULATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -80,18 +79,8 @@ impl NodeApi {
                         .logs()
                         .iter()
                         .map(|log| {
-                            let log = Log {
-                                inner: log.clone(),
-                                block_hash: Some(block.hash),
-                                block_number: Some(block.number()),
-                                block_timestamp: Some(block.header.timestamp),
-                                transaction_hash: block.tx_hashes.get(i).copied(),
-                                transaction_index: Some(i as u64),
-                                log_index: Some(log_index),
-                                removed: false,
-                            };
                             log_index += 1;
-                            log
+                            rpc_log(block, i, log_index - 1, log)
                         })
                         .collect();
                     SimCallResult {

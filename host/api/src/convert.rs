@@ -4,7 +4,8 @@ use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_rpc_types_eth::{Header, Log};
 use ordo_primitives::{
-    BlockRecord, ReceiptRecord, alloy_eips::eip2718::Decodable2718, alloy_rlp::Encodable,
+    BlockRecord, OrdoTxEnvelope, ReceiptRecord, alloy_eips::eip2718::Decodable2718,
+    alloy_rlp::Encodable,
 };
 use ordo_rpc::{BackendError, BackendResult};
 
@@ -12,17 +13,10 @@ pub(crate) fn decode_tx(raw: &Bytes) -> BackendResult<TxEnvelope> {
     let mut buf = raw.as_ref();
     TxEnvelope::decode_2718(&mut buf).map_err(|_| BackendError::internal("corrupt stored tx"))
 }
-/// A stored block's transaction (signed, or a deposit) in OP Stack's envelope.
-pub(crate) fn decode_block_tx(raw: &Bytes) -> BackendResult<op_alloy_consensus::OpTxEnvelope> {
+/// A stored block's transaction (signed, or a deposit).
+pub(crate) fn decode_block_tx(raw: &Bytes) -> BackendResult<OrdoTxEnvelope> {
     let mut buf = raw.as_ref();
-    op_alloy_consensus::OpTxEnvelope::decode_2718(&mut buf)
-        .map_err(|_| BackendError::internal("corrupt stored tx"))
-}
-
-/// A signed transaction in OP Stack's envelope (blob transactions never get this far).
-pub(crate) fn op_envelope(tx: TxEnvelope) -> BackendResult<op_alloy_consensus::OpTxEnvelope> {
-    op_alloy_consensus::OpTxEnvelope::try_from_eth_envelope(tx)
-        .map_err(|_| BackendError::internal("a blob transaction in the pool"))
+    OrdoTxEnvelope::decode_2718(&mut buf).map_err(|_| BackendError::internal("corrupt stored tx"))
 }
 
 /// The RPC header of a stored block (with hash and size).

@@ -113,7 +113,7 @@ fn raw_block(block: &BlockRecord) -> BackendResult<Bytes> {
     let transactions = block
         .transactions
         .iter()
-        .map(|raw| op_alloy_consensus::OpTxEnvelope::decode_2718_exact(raw))
+        .map(|raw| ordo_primitives::OrdoTxEnvelope::decode_2718_exact(raw))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| BackendError::internal(format!("a stored transaction: {e}")))?;
     let full = alloy_consensus::Block {

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use alloy_consensus::{
-    EMPTY_OMMER_ROOT_HASH, Header, Transaction, TxEnvelope, proofs::calculate_receipt_root,
+    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Transaction, TxEnvelope, Typed2718,
+    proofs::calculate_receipt_root,
 };
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_evm::FromRecoveredTx;
@@ -12,7 +13,7 @@ use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use ordo_primitives::{
     BASE_FEE_VAULT, BlockRecord, DepositTx, L1_BLOCK, L1_FEE_VAULT, L1FeeCharged, L1FeeParams,
-    OpReceiptEnvelope, PooledTx, Provenance, ReceiptRecord,
+    OrdoReceiptEnvelope, PooledTx, Provenance, ReceiptRecord,
 };
 use ordo_storage::BlockCommit;
 use revm::{
@@ -160,17 +161,14 @@ fn classify(err: EVMError<StateError, InvalidTransaction>) -> Result<Skipped, St
     }
 }
 
-/// Builds the receipt envelope of a signed transaction (blob transactions never reach a
-/// block here).
+/// Builds the receipt envelope of a signed transaction.
 fn receipt_envelope(
     tx: &TxEnvelope,
-    success: bool,
+    status: Eip658Value,
     cumulative: u64,
     logs: &[Log],
-) -> OpReceiptEnvelope {
-    let ty = op_alloy_consensus::OpTxType::try_from(tx.tx_type() as u8)
-        .unwrap_or(op_alloy_consensus::OpTxType::Eip1559);
-    OpReceiptEnvelope::from_parts(success, cumulative, logs, ty, None, None)
+) -> OrdoReceiptEnvelope {
+    OrdoReceiptEnvelope::from_parts(status, cumulative, logs, tx.ty(), None, None)
 }
 
 /// One entry of a block plan: a lone transaction, or a bundle that lands whole or not at all.
@@ -287,7 +285,7 @@ pub(crate) struct Assembly {
     log_index: u64,
     included: Vec<B256>,
     receipts: Vec<ReceiptRecord>,
-    envelopes: Vec<OpReceiptEnvelope>,
+    envelopes: Vec<OrdoReceiptEnvelope>,
     block_tx: Vec<BodyTx>,
     /// Run the next transaction under the EVM's inspector, and keep what it ran as and how
     /// it ended (tracing; never while building).
@@ -708,7 +706,12 @@ fn run_tx<'s, I: Inspector<BlockCtx<'s>>>(
     } else {
         Address::ZERO
     };
-    let envelope = receipt_envelope(&tx.tx, success, asm.cumulative_gas, &logs);
+    let envelope = receipt_envelope(
+        &tx.tx,
+        Eip658Value::Eip658(success),
+        asm.cumulative_gas,
+        &logs,
+    );
     asm.envelopes.push(envelope.clone());
     asm.receipts.push(ReceiptRecord {
         receipt: envelope,
@@ -839,11 +842,11 @@ fn run_deposit<'s, I: Inspector<BlockCtx<'s>>>(
         Address::ZERO
     };
     let n_logs = logs.len() as u64;
-    let envelope = OpReceiptEnvelope::from_parts(
-        success,
+    let envelope = OrdoReceiptEnvelope::from_parts(
+        Eip658Value::Eip658(success),
         asm.cumulative_gas,
         &logs,
-        op_alloy_consensus::OpTxType::Deposit,
+        ordo_primitives::DEPOSIT_TX_TYPE,
         Some(nonce),
         Some(1),
     );

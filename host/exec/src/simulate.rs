@@ -19,7 +19,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_evm::{EvmEnv, overrides::apply_state_overrides, rpc::TryIntoTxEnv};
 use alloy_primitives::{Address, B256, Bloom, Bytes, keccak256};
 use alloy_rpc_types_eth::simulate::SimulatePayload;
-use ordo_primitives::{BlockRecord, OpReceiptEnvelope};
+use ordo_primitives::{BlockRecord, OrdoReceiptEnvelope};
 use revm::{
     Context, DatabaseCommit, DatabaseRef, InspectEvm, MainBuilder, MainContext,
     context::result::{EVMError, ExecutionResult, InvalidTransaction},
@@ -215,12 +215,11 @@ impl Executor {
                     .build_typed_simulate_transaction()
                     .map_err(|e| invalid(-32602, e.to_string()))?;
                 let logs = res.result.logs().to_vec();
-                receipts.push(OpReceiptEnvelope::from_parts(
-                    res.result.is_success(),
+                receipts.push(OrdoReceiptEnvelope::from_parts(
+                    alloy_consensus::Eip658Value::Eip658(res.result.is_success()),
                     gas_used,
                     &logs,
-                    op_alloy_consensus::OpTxType::try_from(tx.tx_type() as u8)
-                        .unwrap_or(op_alloy_consensus::OpTxType::Eip1559),
+                    alloy_consensus::Typed2718::ty(&tx),
                     None,
                     None,
                 ));
@@ -251,7 +250,7 @@ fn seal(
     prevrandao: B256,
     gas_used: u64,
     txs: &[(EthereumTxEnvelope<TxEip4844>, Address)],
-    receipts: &[OpReceiptEnvelope],
+    receipts: &[OrdoReceiptEnvelope],
 ) -> BlockRecord {
     let mut logs_bloom = Bloom::default();
     for r in receipts {

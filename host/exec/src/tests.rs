@@ -258,7 +258,7 @@ fn a_reverting_transaction_is_included_with_status_zero_and_pays_gas() {
         .unwrap();
     assert_eq!(built.included.len(), 2);
     let receipt = &built.commit.receipts[1];
-    assert!(!receipt.receipt.status());
+    assert!(!receipt.receipt.is_success());
     assert!(receipt.gas_used > 21_000);
     exec.state().storage().commit_block(&built.commit).unwrap();
     exec.state().apply(&built.commit);
@@ -646,7 +646,7 @@ fn an_allowed_revert_keeps_the_bundle_and_a_bundle_with_an_invalid_tx_is_dropped
         "{:?}",
         built.bundles
     );
-    assert!(!built.commit.receipts[1].receipt.status());
+    assert!(!built.commit.receipts[1].receipt.is_success());
     assert_eq!(exec.state().balance(&x), U256::from(1000));
     assert_eq!(exec.state().nonce(&b.address()), 0);
 }
@@ -1145,14 +1145,14 @@ fn deposits_mint_run_free_of_fees_and_a_failing_one_keeps_its_mint_and_bumps_the
 
     let receipts = &built.commit.receipts;
     let ok_receipt = &receipts[1];
-    assert!(ok_receipt.receipt.status());
+    assert!(ok_receipt.receipt.is_success());
     assert_eq!(ok_receipt.gas_used, 21_000);
     assert_eq!(ok_receipt.effective_gas_price, 0);
     assert_eq!(ok_receipt.receipt.deposit_nonce(), Some(0));
     assert_eq!(ok_receipt.receipt.deposit_receipt_version(), Some(1));
-    assert!(!receipts[2].receipt.status());
+    assert!(!receipts[2].receipt.is_success());
     assert_eq!(receipts[2].receipt.deposit_nonce(), Some(1));
-    assert!(!receipts[3].receipt.status());
+    assert!(!receipts[3].receipt.is_success());
     assert_eq!(
         receipts[3].gas_used, 60_000,
         "an unrunnable deposit uses its whole limit"

@@ -1,9 +1,9 @@
 //! Sealed blocks and receipts as stored, the block's provenance, and the base fee rule.
 
+use crate::OrdoReceiptEnvelope;
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
-use op_alloy_consensus::OpReceiptEnvelope;
 
 /// A sealed block as stored: the header, the raw transactions in block order and their
 /// recovered senders (so reads never pay for signature recovery twice).
@@ -65,7 +65,7 @@ pub struct ReceiptRecord {
     /// The consensus receipt (typed envelope with status, cumulative gas, logs, bloom; a
     /// deposit's carries its nonce and receipt version, as OP Stack's does). Encoded as
     /// alloy's `ReceiptEnvelope` encodes the signed types, so stored receipts read back.
-    pub receipt: OpReceiptEnvelope,
+    pub receipt: OrdoReceiptEnvelope,
     /// Gas used by this transaction alone.
     pub gas_used: u64,
     /// The price per gas actually paid (base fee + effective tip).
@@ -230,7 +230,7 @@ mod receipt_tests {
         ] {
             let mut bytes = Vec::new();
             old.encode(&mut bytes);
-            let read = OpReceiptEnvelope::decode(&mut bytes.as_slice()).unwrap();
+            let read = OrdoReceiptEnvelope::decode(&mut bytes.as_slice()).unwrap();
             let mut again = Vec::new();
             read.encode(&mut again);
             assert_eq!(again, bytes);

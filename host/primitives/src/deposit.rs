@@ -5,7 +5,7 @@
 
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
-pub use op_alloy_consensus::{OpReceiptEnvelope, TxDeposit, UserDepositSource};
+pub use op_alloy_consensus::{TxDeposit, UserDepositSource};
 
 /// The EIP-2718 type byte of a deposit transaction.
 pub const DEPOSIT_TX_TYPE: u8 = 0x7e;

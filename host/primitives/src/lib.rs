@@ -8,6 +8,8 @@
 //!   [`decode_with_sender`] the same for bytes whose sender is known (a replica group's log).
 //! - [`BlockRecord`] / [`ReceiptRecord`] (block.rs): what a sealed block and its receipts look like in
 //!   storage. Blocks are real Ethereum headers (`alloy_consensus::Header`), hash = keccak(rlp).
+//! - [`OrdoTxEnvelope`] / [`OrdoReceiptEnvelope`] (envelope.rs): the transactions and
+//!   receipts a stored block holds, Ethereum's five types and OP's deposit.
 //! - [`ChainSpec`]: chain id, fee parameters and the genesis allocation.
 //! - [`Provenance`]: which ordering policy produced a block, and why a fallback ran.
 //! - [`DepositLog`] / [`TxDeposit`] (deposit.rs): a portal log on L1 and the deposit
@@ -30,6 +32,7 @@ mod block;
 mod bundle;
 mod chain;
 mod deposit;
+mod envelope;
 mod l1fee;
 mod l1info;
 mod predeploys;
@@ -50,9 +53,10 @@ pub use chain::{
     ChainSpec, DEV_ACCOUNTS, DEV_BALANCE_ETHER, DEV_CHAIN_ID, DEV_MNEMONIC, GenesisAccount,
 };
 pub use deposit::{
-    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, DepositTx, OpReceiptEnvelope,
-    TxDeposit, UserDepositSource, is_deposit, l1_to_l2_alias,
+    DEPOSIT_TX_TYPE, DEPOSIT_VERSION, DepositError, DepositLog, DepositTx, TxDeposit,
+    UserDepositSource, is_deposit, l1_to_l2_alias,
 };
+pub use envelope::{OrdoReceiptEnvelope, OrdoTxEnvelope, OrdoTxType};
 pub use l1fee::{
     L1FeeParams, L1FeeScalars, SIGNATURE_ALLOWANCE, fastlz_size, l1_fee, l1_fee_for_fastlz_size,
     l1_gas_used, l1_gas_used_for_fastlz_size,

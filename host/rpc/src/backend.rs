@@ -24,13 +24,13 @@ use crate::BackendError;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RpcReceipt {
     #[serde(flatten)]
-    pub inner: TransactionReceipt<op_alloy_consensus::OpReceiptEnvelope<Log>>,
+    pub inner: TransactionReceipt<ordo_primitives::OrdoReceiptEnvelope<Log>>,
     #[serde(flatten)]
     pub l1_block_info: op_alloy_rpc_types::L1BlockInfo,
 }
 
 impl std::ops::Deref for RpcReceipt {
-    type Target = TransactionReceipt<op_alloy_consensus::OpReceiptEnvelope<Log>>;
+    type Target = TransactionReceipt<ordo_primitives::OrdoReceiptEnvelope<Log>>;
 
     fn deref(&self) -> &Self::Target {
         &self.inner
@@ -40,7 +40,7 @@ impl std::ops::Deref for RpcReceipt {
 /// A transaction as the RPC returns it: OP Stack's, so a deposit (type 0x7E) shows
 /// `sourceHash`, `mint`, `isSystemTx`, its `nonce` and `depositReceiptVersion` as OP nodes
 /// show it (signed types serialize exactly as with Ethereum's envelope).
-pub type RpcTransaction = op_alloy_rpc_types::Transaction;
+pub type RpcTransaction = op_alloy_rpc_types::Transaction<ordo_primitives::OrdoTxEnvelope>;
 
 /// A block as the RPC returns it.
 pub type RpcBlock = Block<RpcTransaction>;

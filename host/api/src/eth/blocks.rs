@@ -164,12 +164,12 @@ pub(crate) fn pooled_rpc_tx(
     p: &ordo_primitives::PooledTx,
 ) -> BackendResult<ordo_rpc::RpcTransaction> {
     Ok(pending_tx(Recovered::new_unchecked(
-        crate::convert::op_envelope(p.tx.clone())?,
+        ordo_primitives::OrdoTxEnvelope::from(p.tx.clone()),
         p.sender,
     )))
 }
 
-fn pending_tx(inner: Recovered<op_alloy_consensus::OpTxEnvelope>) -> ordo_rpc::RpcTransaction {
+fn pending_tx(inner: Recovered<ordo_primitives::OrdoTxEnvelope>) -> ordo_rpc::RpcTransaction {
     ordo_rpc::RpcTransaction {
         inner: alloy_rpc_types_eth::Transaction {
             inner,

@@ -517,6 +517,7 @@ impl NodeApi {
             extra_data: cfg.extra_data.clone(),
             state_block,
             max_tx_bytes: None,
+            ethereum: None,
         };
         let out = self
             .exec

@@ -34,6 +34,7 @@ fn chain(n: u64, txs_per_block: usize, tx_size: usize) -> (tempfile::TempDir, St
             transactions: txs,
             provenance: Provenance::default(),
             l1_origin: None,
+            extras: None,
         };
         parent = block.hash;
         storage

@@ -490,6 +490,7 @@ impl Builder {
             // Set by `seal` only: a call's block is not throttled.
             max_tx_bytes: None,
             state_block: None,
+            ethereum: None,
         }
     }
 

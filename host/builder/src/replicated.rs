@@ -113,6 +113,7 @@ impl Builder {
             extra_data: h.extra_data.clone(),
             state_block: None,
             max_tx_bytes: None,
+            ethereum: None,
         };
         let built = self.exec.build_block_items(
             &head.header,

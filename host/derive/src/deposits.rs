@@ -147,6 +147,7 @@ mod tests {
             transactions: txs,
             provenance: Default::default(),
             l1_origin: None,
+            extras: None,
         }
     }
 

@@ -258,6 +258,7 @@ impl Deriver {
                 extra_data: block.extra_data.clone(),
                 state_block: None,
                 max_tx_bytes: None,
+                ethereum: None,
             };
             let built = self
                 .exec

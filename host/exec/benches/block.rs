@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
         extra_data: Bytes::new(),
         state_block: None,
         max_tx_bytes: None,
+        ethereum: None,
     };
     let mut group = c.benchmark_group("block");
     group.throughput(Throughput::Elements(n as u64));

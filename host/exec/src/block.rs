@@ -12,8 +12,8 @@ use alloy_evm::FromRecoveredTx;
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use ordo_primitives::{
-    BASE_FEE_VAULT, BlockRecord, DepositTx, L1_BLOCK, L1_FEE_VAULT, L1FeeCharged, L1FeeParams,
-    OrdoReceiptEnvelope, PooledTx, Provenance, ReceiptRecord,
+    BASE_FEE_VAULT, BlockRecord, BodyExtras, DepositTx, L1_BLOCK, L1_FEE_VAULT, L1FeeCharged,
+    L1FeeParams, OrdoReceiptEnvelope, PooledTx, Provenance, ReceiptRecord,
 };
 use ordo_storage::BlockCommit;
 use revm::{
@@ -28,11 +28,9 @@ use revm::{
 
 use crate::{
     error::{ExecError, StateError},
+    rules::ChainRules,
     state::{StateAt, StateDb},
 };
-
-/// The EVM rules Ordo executes with (Prague: EIP-7702, EIP-7623, ...).
-pub const SPEC: SpecId = SpecId::PRAGUE;
 
 /// What the builder decides about the next block before executing it.
 #[derive(Debug, Clone)]
@@ -55,6 +53,21 @@ pub struct BlockParams {
     /// (`None`: no limit beyond gas). The builder sets it while L1 posting is behind, so the
     /// unposted backlog stops growing (op-batcher's DA throttling); deposits do not count.
     pub max_tx_bytes: Option<u64>,
+    /// On a chain with Ethereum's rules, what the block's header and body fix beyond the
+    /// above (difficulty or prevrandao, beacon root, blob gas, ommers, withdrawals); None
+    /// on Ordo's own chains, and for a call on an Ethereum chain (zeros then).
+    pub ethereum: Option<Arc<EthereumParts>>,
+}
+
+/// What an Ethereum block fixes beyond [`BlockParams`]: its header (difficulty, nonce and
+/// mix hash or prevrandao, parent beacon root, excess blob gas) and its ommers and
+/// withdrawals.
+#[derive(Debug, Clone, Default)]
+pub struct EthereumParts {
+    /// The block's header as given.
+    pub header: Header,
+    /// Its ommers and withdrawals.
+    pub extras: BodyExtras,
 }
 
 impl BlockParams {
@@ -70,6 +83,10 @@ impl BlockParams {
             extra_data: header.extra_data.clone(),
             state_block,
             max_tx_bytes: None,
+            ethereum: Some(Arc::new(EthereumParts {
+                header: header.clone(),
+                extras: BodyExtras::default(),
+            })),
         }
     }
 
@@ -89,6 +106,7 @@ impl BlockParams {
             extra_data: Bytes::copy_from_slice(origin.hash.as_slice()),
             state_block: None,
             max_tx_bytes: None,
+            ethereum: None,
         }
     }
 }
@@ -120,28 +138,53 @@ pub struct BuiltBlock {
     pub root_time: std::time::Duration,
 }
 
-pub(crate) fn cfg_env(chain_id: u64) -> CfgEnv {
-    let mut cfg = CfgEnv::new_with_spec(SPEC);
-    cfg.chain_id = chain_id;
-    cfg
-}
+impl crate::executor::Executor {
+    /// The EVM configuration of a block with `params`: the fork its number and time select,
+    /// and from Cancun the blob limits of that time.
+    pub(crate) fn cfg_env(&self, params: &BlockParams) -> CfgEnv {
+        let mut cfg = CfgEnv::new_with_spec(self.rules.spec_at(params.number, params.timestamp));
+        cfg.chain_id = self.chain_id;
+        if let Some(blobs) = self.rules.blob_params_at(params.timestamp) {
+            cfg.max_blobs_per_tx = Some(blobs.max_blobs_per_tx.min(blobs.max_blob_count));
+            cfg.blob_base_fee_update_fraction = Some(blobs.update_fraction as u64);
+        }
+        cfg
+    }
 
-pub(crate) fn block_env(params: &BlockParams, prevrandao: B256) -> BlockEnv {
-    BlockEnv {
-        number: U256::from(params.number),
-        beneficiary: params.beneficiary,
-        timestamp: U256::from(params.timestamp),
-        gas_limit: params.gas_limit,
-        basefee: params.base_fee,
-        difficulty: U256::ZERO,
-        prevrandao: Some(prevrandao),
-        blob_excess_gas_and_price: Some(
-            revm::context_interface::block::BlobExcessGasAndPrice::new(
-                0,
-                revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+    /// The block environment of a block with `params` (`prevrandao` is what the
+    /// DIFFICULTY/PREVRANDAO opcode answers after the merge).
+    pub(crate) fn block_env(&self, params: &BlockParams, prevrandao: B256) -> BlockEnv {
+        let header = params.ethereum.as_ref().map(|e| &e.header);
+        let fraction = self
+            .rules
+            .blob_params_at(params.timestamp)
+            .map(|b| b.update_fraction as u64)
+            .unwrap_or(revm::primitives::eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE);
+        BlockEnv {
+            number: U256::from(params.number),
+            beneficiary: params.beneficiary,
+            timestamp: U256::from(params.timestamp),
+            gas_limit: params.gas_limit,
+            basefee: params.base_fee,
+            difficulty: header.map(|h| h.difficulty).unwrap_or_default(),
+            prevrandao: Some(prevrandao),
+            blob_excess_gas_and_price: Some(
+                revm::context_interface::block::BlobExcessGasAndPrice::new(
+                    header.and_then(|h| h.excess_blob_gas).unwrap_or_default(),
+                    fraction,
+                ),
             ),
-        ),
-        ..Default::default()
+            ..Default::default()
+        }
+    }
+
+    /// What the block's PREVRANDAO is: an Ethereum block's own mix hash; on Ordo's chains
+    /// the hash of the parent's hash, which the sequencer cannot choose.
+    pub(crate) fn prevrandao(&self, params: &BlockParams, parent_hash: B256) -> B256 {
+        match &params.ethereum {
+            Some(e) if !self.rules.op_fees => e.header.mix_hash,
+            _ => keccak256(parent_hash),
+        }
     }
 }
 
@@ -280,6 +323,10 @@ impl DropReason {
 #[derive(Default)]
 pub(crate) struct Assembly {
     cumulative_gas: u64,
+    /// Blob gas of the included transactions (EIP-4844).
+    blob_gas_used: u64,
+    /// OP's fees: the base fee goes to its vault instead of being burned.
+    op_fees: bool,
     /// Bytes of the signed transactions included so far (what `max_tx_bytes` caps).
     tx_bytes: u64,
     log_index: u64,
@@ -327,6 +374,7 @@ impl BodyTx {
 #[derive(Clone, Copy)]
 struct Mark {
     cumulative_gas: u64,
+    blob_gas_used: u64,
     tx_bytes: u64,
     log_index: u64,
     len: usize,
@@ -336,6 +384,7 @@ impl Assembly {
     fn mark(&self) -> Mark {
         Mark {
             cumulative_gas: self.cumulative_gas,
+            blob_gas_used: self.blob_gas_used,
             tx_bytes: self.tx_bytes,
             log_index: self.log_index,
             len: self.included.len(),
@@ -344,6 +393,7 @@ impl Assembly {
 
     fn reset(&mut self, mark: Mark) {
         self.cumulative_gas = mark.cumulative_gas;
+        self.blob_gas_used = mark.blob_gas_used;
         self.tx_bytes = mark.tx_bytes;
         self.log_index = mark.log_index;
         self.included.truncate(mark.len);
@@ -431,26 +481,35 @@ impl crate::executor::Executor {
             )));
         }
         let state: &StateDb = &self.state;
-        let prevrandao = keccak256(parent_hash);
+        let prevrandao = self.prevrandao(params, parent_hash);
+        let cfg = self.cfg_env(params);
+        let spec = cfg.spec;
         let evm = Context::mainnet()
             .with_db(CacheDB::new(StateAt {
                 state,
                 block: state_block,
             }))
-            .with_cfg(cfg_env(self.chain_id))
-            .with_block(block_env(params, prevrandao))
+            .with_cfg(cfg)
+            .with_block(self.block_env(params, prevrandao))
             .build_mainnet_with_inspector(inspector);
-        Ok(BlockAssembler {
+        let mut block = BlockAssembler {
             state,
             parent_hash,
             prevrandao,
             params: params.clone(),
+            spec,
+            rules: self.rules.clone(),
             evm,
             l1_pricing: None,
-            asm: Assembly::default(),
+            asm: Assembly {
+                op_fees: self.rules.op_fees,
+                ..Default::default()
+            },
             skipped: Vec::new(),
             bundles: Vec::new(),
-        })
+        };
+        block.pre_block()?;
+        Ok(block)
     }
 }
 
@@ -462,6 +521,9 @@ pub struct BlockAssembler<'s, I = NoOpInspector> {
     parent_hash: B256,
     prevrandao: B256,
     params: BlockParams,
+    /// The fork the block runs under.
+    spec: SpecId,
+    rules: Arc<ChainRules>,
     pub(crate) evm: BlockEvm<'s, I>,
     /// L1Block's values, read once for the transactions after the last deposit (the
     /// L1-attributes deposit is the only writer).
@@ -480,6 +542,52 @@ impl<I> std::fmt::Debug for BlockAssembler<'_, I> {
     }
 }
 
+impl<I> BlockAssembler<'_, I> {
+    /// Ethereum's calls before the transactions: EIP-4788 stores the parent beacon block
+    /// root (from Cancun), EIP-2935 the parent's hash (from Prague).
+    fn pre_block(&mut self) -> Result<(), ExecError> {
+        if self.rules.op_fees {
+            return Ok(());
+        }
+        let beacon_root = self
+            .params
+            .ethereum
+            .as_ref()
+            .and_then(|e| e.header.parent_beacon_block_root);
+        if self.spec >= SpecId::CANCUN
+            && let Some(root) = beacon_root
+        {
+            self.system_call(
+                alloy_eips::eip4788::BEACON_ROOTS_ADDRESS,
+                Bytes::copy_from_slice(root.as_slice()),
+            )?;
+        }
+        if self.spec >= SpecId::PRAGUE && self.params.number > 0 {
+            self.system_call(
+                alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
+                Bytes::copy_from_slice(self.parent_hash.as_slice()),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Runs a system contract as the system address (no fees, no nonce) and keeps what it
+    /// changed; returns its output.
+    fn system_call(&mut self, contract: Address, data: Bytes) -> Result<Bytes, ExecError> {
+        use revm::handler::SystemCallEvm;
+        match self
+            .evm
+            .system_call_one(contract, data)
+            .map_err(ExecError::from_evm)?
+        {
+            ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+            other => Err(ExecError::Invalid(format!(
+                "system call to {contract} failed: {other:?}"
+            ))),
+        }
+    }
+}
+
 impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
     /// Executes one plan item: a transaction is included or skipped (recorded with why), a
     /// bundle lands whole or is dropped (recorded with its result).
@@ -491,10 +599,12 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
             }
             BlockItem::Tx(tx) => {
                 let l1 = self.l1_pricing()?;
-                if let TxRun::Skipped(why) =
-                    run_tx(&mut self.evm, &self.params, &l1, tx, &mut self.asm)?
-                {
-                    self.skipped.push((tx.hash, why));
+                match run_tx(&mut self.evm, &self.params, &l1, tx, &mut self.asm)? {
+                    TxRun::Skipped(why) => self.skipped.push((tx.hash, why)),
+                    TxRun::Included(_) if self.spec < SpecId::BYZANTIUM => {
+                        self.record_intermediate_root()?
+                    }
+                    TxRun::Included(_) => {}
                 }
             }
             BlockItem::Bundle(bundle) => {
@@ -511,6 +621,11 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
     fn l1_pricing(&mut self) -> Result<L1FeeParams, ExecError> {
         if let Some(p) = self.l1_pricing {
             return Ok(p);
+        }
+        if !self.rules.op_fees {
+            // Ethereum's rules: no L1 to pay for.
+            self.l1_pricing = Some(L1FeeParams::default());
+            return Ok(L1FeeParams::default());
         }
         let journal = &self.evm.ctx.journaled_state;
         let p = L1FeeParams::from_l1_block(|i| {
@@ -548,13 +663,103 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
         &self.skipped
     }
 
+    /// Before Byzantium a receipt holds the state root after its transaction (EIP-658
+    /// replaced it with a status): the block's changes so far over the parent's state.
+    fn record_intermediate_root(&mut self) -> Result<(), ExecError> {
+        let journal = &self.evm.ctx.journaled_state;
+        let root = self
+            .state
+            .prepare_changes(
+                &journal.inner.state,
+                &journal.database.cache,
+                &mut BlockCommit::default(),
+                self.spec >= SpecId::SPURIOUS_DRAGON,
+            )
+            .map_err(ExecError::State)?;
+        let status = Eip658Value::PostState(root);
+        if let Some(r) = self.asm.envelopes.last_mut() {
+            r.receipt.receipt.inner.status = status;
+        }
+        if let Some(r) = self.asm.receipts.last_mut() {
+            r.receipt.receipt.receipt.inner.status = status;
+        }
+        Ok(())
+    }
+
+    /// Ethereum's changes after the transactions: the EIP-7685 requests (EIP-6110 deposits
+    /// from the deposit contract's logs, EIP-7002 withdrawals and EIP-7251 consolidations
+    /// from their system contracts; from Prague), then the balance increments (block and
+    /// ommer rewards before the merge, beacon withdrawals from Shanghai). Returns the
+    /// requests' hash (None before Prague).
+    fn post_block(&mut self) -> Result<Option<B256>, ExecError> {
+        if self.rules.op_fees {
+            return Ok((self.spec >= SpecId::PRAGUE).then_some(EMPTY_REQUESTS_HASH));
+        }
+        let requests_hash = if self.spec >= SpecId::PRAGUE {
+            let mut requests = alloy_eips::eip7685::Requests::default();
+            if let Some(contract) = self.rules.deposit_contract {
+                let mut deposits = Vec::new();
+                alloy_evm::eth::eip6110::accumulate_deposits_from_logs(
+                    contract,
+                    self.asm.envelopes.iter().flat_map(|r| r.logs()),
+                    &mut deposits,
+                )
+                .map_err(|e| ExecError::Invalid(e.to_string()))?;
+                if !deposits.is_empty() {
+                    requests.push_request_with_type(
+                        alloy_eips::eip6110::DEPOSIT_REQUEST_TYPE,
+                        deposits,
+                    );
+                }
+            }
+            for (ty, contract) in [
+                (
+                    alloy_eips::eip7002::WITHDRAWAL_REQUEST_TYPE,
+                    alloy_eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+                ),
+                (
+                    alloy_eips::eip7251::CONSOLIDATION_REQUEST_TYPE,
+                    alloy_eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+                ),
+            ] {
+                let output = self.system_call(contract, Bytes::new())?;
+                if !output.is_empty() {
+                    requests.push_request_with_type(ty, output);
+                }
+            }
+            Some(requests.requests_hash())
+        } else {
+            None
+        };
+        let extras = self.params.ethereum.as_ref().map(|e| &e.extras);
+        let ommers = extras.map(|e| e.ommers.as_slice()).unwrap_or_default();
+        let withdrawals = extras.and_then(|e| e.withdrawals.as_deref());
+        let increments = alloy_evm::block::state_changes::post_block_balance_increments(
+            &*self.rules,
+            &self.evm.ctx.block,
+            ommers,
+            withdrawals.map(|w| w.as_slice()),
+        );
+        let journal = &mut self.evm.ctx.journaled_state;
+        for (address, amount) in increments {
+            journal
+                .balance_incr(address, U256::from(amount))
+                .map_err(ExecError::State)?;
+        }
+        journal.commit_tx();
+        Ok(requests_hash)
+    }
+
     /// Computes the state changes, the roots and the header.
-    pub fn seal(self, provenance: Provenance) -> Result<BuiltBlock, ExecError> {
+    pub fn seal(mut self, provenance: Provenance) -> Result<BuiltBlock, ExecError> {
+        let requests_hash = self.post_block()?;
         let Self {
             state,
             parent_hash,
             prevrandao,
             params,
+            spec,
+            rules,
             mut evm,
             asm,
             skipped,
@@ -569,6 +774,7 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
                 &changes,
                 &evm.ctx.journaled_state.database.cache,
                 &mut commit,
+                spec >= SpecId::SPURIOUS_DRAGON,
             )
             .map_err(ExecError::State)?;
         let root_time = root_started.elapsed();
@@ -581,7 +787,7 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
             alloy_trie::root::ordered_trie_root_with_encoder(&asm.block_tx, |t, out| {
                 out.extend_from_slice(t.encoded())
             });
-        let header = Header {
+        let mut header = Header {
             parent_hash,
             beneficiary: params.beneficiary,
             state_root,
@@ -590,6 +796,7 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
             logs_bloom,
             gas_used: asm.cumulative_gas,
             mix_hash: prevrandao,
+            requests_hash,
             ..empty_header(
                 params.number,
                 params.gas_limit,
@@ -598,6 +805,33 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
                 params.extra_data.clone(),
             )
         };
+        // An Ethereum block's header has the fields its fork has, and its proof of work or
+        // beacon facts as given.
+        let extras = params
+            .ethereum
+            .as_ref()
+            .filter(|_| !rules.op_fees)
+            .map(|e| {
+                let given = &e.header;
+                header.difficulty = given.difficulty;
+                header.nonce = given.nonce;
+                header.ommers_hash =
+                    alloy_consensus::proofs::calculate_ommers_root(&e.extras.ommers);
+                header.base_fee_per_gas = (spec >= SpecId::LONDON).then_some(params.base_fee);
+                header.withdrawals_root = (spec >= SpecId::SHANGHAI).then(|| {
+                    alloy_consensus::proofs::calculate_withdrawals_root(
+                        e.extras
+                            .withdrawals
+                            .as_deref()
+                            .map_or(&[][..], |w| w.as_slice()),
+                    )
+                });
+                let cancun = spec >= SpecId::CANCUN;
+                header.blob_gas_used = cancun.then_some(asm.blob_gas_used);
+                header.excess_blob_gas = cancun.then(|| given.excess_blob_gas.unwrap_or_default());
+                header.parent_beacon_block_root = given.parent_beacon_block_root.filter(|_| cancun);
+                e.extras.clone()
+            });
         let block = BlockRecord {
             hash: header.hash_slow(),
             header,
@@ -606,6 +840,7 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
             tx_hashes: asm.block_tx.iter().map(BodyTx::hash).collect(),
             provenance,
             l1_origin: None,
+            extras,
         };
         commit.block = Some(block.clone());
         commit.receipts = asm.receipts;
@@ -687,7 +922,7 @@ fn run_tx<'s, I: Inspector<BlockCtx<'s>>>(
     let base_fee_paid = U256::from(params.base_fee) * U256::from(gas_used);
     let journal = &mut evm.ctx.journaled_state;
     for (vault, amount) in [(L1_FEE_VAULT, l1_fee), (BASE_FEE_VAULT, base_fee_paid)] {
-        if !amount.is_zero() {
+        if asm.op_fees && !amount.is_zero() {
             journal
                 .balance_incr(vault, amount)
                 .map_err(ExecError::State)?;
@@ -695,6 +930,7 @@ fn run_tx<'s, I: Inspector<BlockCtx<'s>>>(
     }
     journal.commit_tx();
     asm.cumulative_gas += gas_used;
+    asm.blob_gas_used += tx.tx.blob_gas_used().unwrap_or_default();
     let (success, logs, created) = match result {
         ExecutionResult::Success { logs, output, .. } => (true, logs, output.address().copied()),
         ExecutionResult::Revert { .. } | ExecutionResult::Halt { .. } => (false, Vec::new(), None),

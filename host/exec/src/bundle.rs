@@ -92,8 +92,8 @@ impl Executor {
         });
         let mut evm = Context::mainnet()
             .with_db(db)
-            .with_cfg(crate::block::cfg_env(self.chain_id))
-            .with_block(crate::block::block_env(params, prevrandao))
+            .with_cfg(self.cfg_env(params))
+            .with_block(self.block_env(params, prevrandao))
             .build_mainnet();
         let coinbase = params.beneficiary;
         let mut out = BundleOutcome {

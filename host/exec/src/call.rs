@@ -40,7 +40,7 @@ fn is_precompile(address: &Address) -> bool {
 
 impl Executor {
     fn call_env(&self, params: &BlockParams, request: &TransactionRequest) -> EvmEnv {
-        let mut cfg = crate::block::cfg_env(self.chain_id);
+        let mut cfg = self.cfg_env(params);
         // Calls are simulations: no nonce check, and a call without fees pays nothing.
         cfg.disable_nonce_check = true;
         let no_fees = request.gas_price.is_none()
@@ -49,7 +49,12 @@ impl Executor {
         cfg.disable_base_fee = no_fees;
         cfg.disable_block_gas_limit = true;
         cfg.disable_eip3607 = true;
-        let block = crate::block::block_env(params, B256::ZERO);
+        // A call in an Ethereum block's context sees that block's PREVRANDAO.
+        let prevrandao = match &params.ethereum {
+            Some(e) if !self.rules.op_fees => e.header.mix_hash,
+            _ => B256::ZERO,
+        };
+        let block = self.block_env(params, prevrandao);
         EvmEnv::new(cfg, block)
     }
 

@@ -4,19 +4,35 @@
 
 use std::sync::Arc;
 
-use crate::state::StateDb;
+use crate::{rules::ChainRules, state::StateDb};
 
 /// Executes blocks and calls on top of a [`StateDb`].
 #[derive(Debug, Clone)]
 pub struct Executor {
     pub(crate) state: Arc<StateDb>,
     pub(crate) chain_id: u64,
+    pub(crate) rules: Arc<ChainRules>,
 }
 
 impl Executor {
-    /// An executor for `chain_id` over `state`.
+    /// An executor for `chain_id` over `state`, on Ordo's rules ([`ChainRules::ordo`]).
     pub fn new(state: Arc<StateDb>, chain_id: u64) -> Self {
-        Self { state, chain_id }
+        Self {
+            state,
+            chain_id,
+            rules: Arc::new(ChainRules::ordo()),
+        }
+    }
+
+    /// The same executor on other rules (an imported Ethereum chain's).
+    pub fn with_rules(mut self, rules: Arc<ChainRules>) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// The chain's rules.
+    pub fn rules(&self) -> &Arc<ChainRules> {
+        &self.rules
     }
 
     /// The head state.

@@ -37,16 +37,88 @@ pub fn write_genesis(
     spec: &ordo_primitives::ChainSpec,
 ) -> Result<BlockRecord, ordo_storage::StorageError> {
     let (commit, root) = StateDb::genesis_commit(spec).map_err(|e| e.0)?;
-    commit_genesis(storage, spec, commit, root)
+    commit_genesis(storage, spec, commit, genesis_header(spec, root))
+}
+
+/// Writes the genesis of an Ethereum chain's genesis file (what `ordo import` starts from):
+/// `spec` holds its allocation as given (no predeploys added), and the header is the one
+/// geth makes of the file for the forks `rules` activate at block 0. The chain's rules are
+/// recorded with it (`config`, the file's own).
+pub fn write_ethereum_genesis(
+    storage: &Storage,
+    spec: &ChainSpec,
+    genesis: &alloy_genesis::Genesis,
+    rules: &crate::ChainRules,
+) -> Result<BlockRecord, StorageError> {
+    let (commit, root) = StateDb::genesis_commit(spec).map_err(|e| e.0)?;
+    let config = serde_json::to_vec(&genesis.config).map_err(|_| StorageError::Corrupt {
+        keyspace: "meta",
+        source: alloy_rlp::Error::Custom("the chain config does not serialize"),
+    })?;
+    let block = commit_genesis(
+        storage,
+        spec,
+        commit,
+        ethereum_genesis_header(genesis, rules, root),
+    )?;
+    storage.put_chain_config(&config)?;
+    Ok(block)
+}
+
+/// The block-0 header geth derives from a genesis file: its proof-of-work fields as given
+/// (difficulty 0x20000 when the file names neither it nor a mix hash), and the fields of
+/// every fork active at block 0 (London's base fee, 1 gwei unless given; Shanghai's
+/// withdrawals root; Cancun's blob gas and zero beacon root; Prague's requests hash).
+pub fn ethereum_genesis_header(
+    genesis: &alloy_genesis::Genesis,
+    rules: &crate::ChainRules,
+    state_root: B256,
+) -> Header {
+    use revm::primitives::hardfork::SpecId;
+    let spec = rules.spec_at(0, genesis.timestamp);
+    let difficulty = if genesis.difficulty.is_zero() && genesis.mix_hash.is_zero() {
+        U256::from(0x20000)
+    } else {
+        genesis.difficulty
+    };
+    Header {
+        parent_hash: genesis.parent_hash.unwrap_or_default(),
+        ommers_hash: alloy_consensus::EMPTY_OMMER_ROOT_HASH,
+        beneficiary: genesis.coinbase,
+        state_root,
+        transactions_root: alloy_trie::EMPTY_ROOT_HASH,
+        receipts_root: alloy_trie::EMPTY_ROOT_HASH,
+        difficulty,
+        number: 0,
+        gas_limit: if genesis.gas_limit == 0 {
+            4_712_388
+        } else {
+            genesis.gas_limit
+        },
+        timestamp: genesis.timestamp,
+        extra_data: genesis.extra_data.clone(),
+        mix_hash: genesis.mix_hash,
+        nonce: genesis.nonce.into(),
+        base_fee_per_gas: (spec >= SpecId::LONDON).then(|| {
+            genesis
+                .base_fee_per_gas
+                .map_or(alloy_eips::eip1559::INITIAL_BASE_FEE, |f| f as u64)
+        }),
+        withdrawals_root: (spec >= SpecId::SHANGHAI).then_some(alloy_trie::EMPTY_ROOT_HASH),
+        blob_gas_used: (spec >= SpecId::CANCUN).then(|| genesis.blob_gas_used.unwrap_or(0)),
+        excess_blob_gas: (spec >= SpecId::CANCUN).then(|| genesis.excess_blob_gas.unwrap_or(0)),
+        parent_beacon_block_root: (spec >= SpecId::CANCUN).then_some(B256::ZERO),
+        requests_hash: (spec >= SpecId::PRAGUE).then_some(alloy_eips::eip7685::EMPTY_REQUESTS_HASH),
+        ..Default::default()
+    }
 }
 
 fn commit_genesis(
     storage: &Storage,
     spec: &ChainSpec,
     mut commit: BlockCommit,
-    root: B256,
+    header: Header,
 ) -> Result<BlockRecord, StorageError> {
-    let header = genesis_header(spec, root);
     let block = BlockRecord {
         hash: header.hash_slow(),
         header,
@@ -58,6 +130,7 @@ fn commit_genesis(
             ..Default::default()
         },
         l1_origin: None,
+        extras: None,
     };
     commit.block = Some(block.clone());
     storage.commit_block(&commit)?;
@@ -184,5 +257,10 @@ pub fn write_bulk_genesis(
     bulk.account_nodes = nodes;
     bulk.code = code.into_iter().collect();
     storage.ingest_state(bulk)?;
-    Ok(commit_genesis(storage, spec, BlockCommit::default(), root)?)
+    Ok(commit_genesis(
+        storage,
+        spec,
+        BlockCommit::default(),
+        genesis_header(spec, root),
+    )?)
 }

@@ -36,23 +36,30 @@ mod deadline;
 mod error;
 mod executor;
 mod genesis;
+mod import;
 mod proof;
+mod rules;
 mod simulate;
 mod state;
 mod trace;
 pub mod trie;
 
 pub use block::{
-    BlockAssembler, BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, DropReason, SPEC,
-    Skipped,
+    BlockAssembler, BlockItem, BlockParams, BuiltBlock, BundleItem, BundleResult, DropReason,
+    EthereumParts, Skipped,
 };
 pub use bundle::{BundleOutcome, BundleTxResult};
 pub use call::{CALL_GAS_CAP, CallOutcome};
 pub use deadline::DeadlineInspector;
 pub use error::{ExecError, StateError};
 pub use executor::Executor;
-pub use genesis::{BulkAccount, genesis_header, write_bulk_genesis, write_genesis};
+pub use genesis::{
+    BulkAccount, ethereum_genesis_header, genesis_header, write_bulk_genesis,
+    write_ethereum_genesis, write_genesis,
+};
+pub use import::ImportError;
 pub use proof::{AccountProof, SlotProof};
+pub use rules::ChainRules;
 pub use simulate::{
     MAX_SIMULATED_BLOCKS, SimulateFailure, SimulatedBlock, SimulatedCall, call_error,
 };

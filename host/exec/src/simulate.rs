@@ -146,19 +146,20 @@ impl Executor {
                 extra_data: Bytes::new(),
                 state_block: params.state_block,
                 max_tx_bytes: None,
+                ethereum: None,
             };
             if let Some(overrides) = &sim.state_overrides {
                 apply_state_overrides(overrides.clone(), &mut db)
                     .map_err(|e| invalid(-32602, e.to_string()))?;
             }
             let prevrandao = o.random.unwrap_or_else(|| keccak256(prev_hash));
-            let mut cfg = crate::block::cfg_env(self.chain_id);
+            let mut cfg = self.cfg_env(&block_params);
             cfg.disable_eip3607 = true;
             if !validation {
                 cfg.disable_nonce_check = true;
                 cfg.disable_base_fee = true;
             }
-            let env = EvmEnv::new(cfg, crate::block::block_env(&block_params, prevrandao));
+            let env = EvmEnv::new(cfg, self.block_env(&block_params, prevrandao));
             let mut gas_used = 0u64;
             let mut calls = Vec::with_capacity(sim.calls.len());
             let mut envelopes = Vec::with_capacity(sim.calls.len());
@@ -285,6 +286,7 @@ fn seal(
         transactions,
         provenance: Default::default(),
         l1_origin: None,
+        extras: None,
     }
 }
 

@@ -379,11 +379,14 @@ impl StateDb {
     ///
     /// `pre` is the cache revm read through during the block: it already holds every
     /// touched slot's pre-block value, so finding net changes costs no storage reads.
+    /// `state_clear` is EIP-161 (from Spurious Dragon): touched empty accounts are removed;
+    /// before it they are stored.
     pub fn prepare_changes(
         &self,
         changes: &revm::state::EvmState,
         pre: &revm::database::Cache,
         commit: &mut BlockCommit,
+        state_clear: bool,
     ) -> Result<B256, StateError> {
         // The builder is the only writer: the live view (with the block before this one, if
         // it is still being written) is the pre-block state throughout.
@@ -401,7 +404,9 @@ impl StateDb {
             if previous.is_some() {
                 existing.insert(hashed);
             }
-            if account.is_selfdestructed() || (account.info.is_empty() && !account.is_created()) {
+            if account.is_selfdestructed()
+                || (state_clear && account.info.is_empty() && !account.is_created())
+            {
                 // EIP-161: touched empty accounts are removed; destroyed ones lose storage.
                 if previous.is_some() || account.is_selfdestructed() {
                     commit.account_history.push((*address, previous));

@@ -59,6 +59,7 @@ fn params(number: u64) -> BlockParams {
         extra_data: Bytes::new(),
         state_block: None,
         max_tx_bytes: None,
+        ethereum: None,
     }
 }
 

@@ -184,12 +184,17 @@ pub struct BuilderSection {
     /// ordering policy leaves it out; then the host places it after the policy's order
     /// (recorded in the block's provenance). 0 turns the floor off.
     pub inclusion_floor_blocks: u64,
+    /// Whether this node seals blocks (and batches and posts them). Off, it serves the
+    /// stored chain read-only and still accepts transactions into its pool: an imported
+    /// Ethereum chain is served so (`ordo run --no-sequencing`).
+    pub sequencing: bool,
 }
 
 impl Default for BuilderSection {
     fn default() -> Self {
         Self {
             inclusion_floor_blocks: ordo_builder::DEFAULT_INCLUSION_FLOOR,
+            sequencing: true,
         }
     }
 }

@@ -29,6 +29,13 @@ struct OrdoConfig {
 /// Parses geth genesis JSON.
 pub fn from_geth_json(text: &str) -> eyre::Result<ChainSpec> {
     let genesis: alloy_genesis::Genesis = serde_json::from_str(text)?;
+    Ok(chain_spec_of(&genesis)?.with_predeploys())
+}
+
+/// The chain a genesis file describes, its allocation exactly as given (an imported
+/// Ethereum chain's; Ordo's own chains add the predeploys).
+pub fn chain_spec_of(genesis: &alloy_genesis::Genesis) -> eyre::Result<ChainSpec> {
+    let genesis = genesis.clone();
     let mut spec = ChainSpec::empty(genesis.config.chain_id);
     if genesis.gas_limit > 0 {
         spec.gas_limit = genesis.gas_limit;
@@ -69,7 +76,7 @@ pub fn from_geth_json(text: &str) -> eyre::Result<ChainSpec> {
             },
         );
     }
-    Ok(spec.with_predeploys())
+    Ok(spec)
 }
 
 #[cfg(test)]

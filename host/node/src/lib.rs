@@ -35,6 +35,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod genesis;
+pub mod import;
 pub mod keys;
 pub mod l1;
 pub mod layering;
@@ -245,7 +246,21 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
             head.header.state_root
         );
     }
-    let exec = Executor::new(state.clone(), chain_id);
+    // An imported Ethereum chain recorded its fork rules; Ordo's own chains have Ordo's.
+    let rules = match storage.chain_config()? {
+        Some(bytes) => {
+            let chain_config: alloy_genesis::ChainConfig =
+                serde_json::from_slice(&bytes).wrap_err("the stored chain config")?;
+            eyre::ensure!(
+                !config.builder.sequencing,
+                "this datadir holds an imported Ethereum chain: serve it with --no-sequencing \
+                 (Ordo seals blocks only on its own chains)"
+            );
+            ordo_exec::ChainRules::from_chain_config(&chain_config)
+        }
+        None => ordo_exec::ChainRules::ordo(),
+    };
+    let exec = Executor::new(state.clone(), chain_id).with_rules(Arc::new(rules));
     let gas_limit = head.header.gas_limit;
 
     let pool_config = PoolConfig {
@@ -416,22 +431,28 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
             }
         }
     });
-    let builder_task = tokio::spawn(builder.clone().run(shutdown_signal(&shutdown_rx)));
-    let mut tasks = Vec::new();
-    if let Some(poster) = poster {
-        tasks.push(tokio::spawn(poster.run(shutdown_signal(&shutdown_rx))));
+    let mut tasks = vec![rpc_task, admin_task];
+    if config.builder.sequencing {
+        tasks.push(tokio::spawn(
+            builder.clone().run(shutdown_signal(&shutdown_rx)),
+        ));
+        if let Some(poster) = poster {
+            tasks.push(tokio::spawn(poster.run(shutdown_signal(&shutdown_rx))));
+        }
+        if let Some(proposer) = output_proposer(&config.l1, &batcher)? {
+            tasks.push(tokio::spawn(proposer.run(shutdown_signal(&shutdown_rx))));
+        }
+        tasks.push(tokio::spawn({
+            let builder = builder.clone();
+            batcher.clone().run(
+                move || builder.head().number(),
+                Duration::from_millis(config.block_time_ms.clamp(50, 1000)),
+                shutdown_signal(&shutdown_rx),
+            )
+        }));
+    } else {
+        tracing::info!(target: "ordo::node", head = builder.head().number(), "sequencing off: serving the stored chain read-only");
     }
-    if let Some(proposer) = output_proposer(&config.l1, &batcher)? {
-        tasks.push(tokio::spawn(proposer.run(shutdown_signal(&shutdown_rx))));
-    }
-    let batcher_task = tokio::spawn({
-        let builder = builder.clone();
-        batcher.clone().run(
-            move || builder.head().number(),
-            Duration::from_millis(config.block_time_ms.clamp(50, 1000)),
-            shutdown_signal(&shutdown_rx),
-        )
-    });
     tracing::info!(target: "ordo::node", %rpc_addr, %admin_addr, chain_id, "node started");
     Ok(RunningNode {
         rpc_addr,
@@ -441,10 +462,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         pool,
         replica,
         shutdown,
-        tasks: {
-            tasks.extend([builder_task, batcher_task, rpc_task, admin_task]);
-            tasks
-        },
+        tasks,
         storage,
     })
 }

@@ -67,6 +67,19 @@ enum Command {
     /// Withdraw to L1: initiate on L2, prove and finalize on L1.
     #[command(subcommand)]
     Withdraw(WithdrawCommand),
+    /// Import an Ethereum chain (a geth genesis file and an RLP export of its blocks): every
+    /// block is executed under the file's fork rules and must match its header. Serve it
+    /// with `ordo run --datadir DIR --no-sequencing`.
+    Import {
+        /// The chain's geth-style genesis.json (its `config` holds the fork schedule).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The blocks, RLP-encoded one after another (`geth export`'s format).
+        chain: PathBuf,
+        /// Data folder to import into (created; an earlier import of the same chain goes on).
+        #[arg(long)]
+        datadir: PathBuf,
+    },
 }
 
 /// Where a withdrawal step reaches the two chains.
@@ -408,6 +421,10 @@ struct NodeArgs {
     /// Log format: pretty or json.
     #[arg(long, env = "ORDO_LOG_FORMAT", default_value = "pretty")]
     log_format: String,
+    /// Serve the stored chain read-only: seal no blocks, post nothing, keep accepting
+    /// transactions into the pool (`[builder] sequencing = false`; an imported chain).
+    #[arg(long)]
+    no_sequencing: bool,
 }
 
 impl NodeArgs {
@@ -420,6 +437,9 @@ impl NodeArgs {
     fn apply(&self, mut cfg: NodeConfig) -> NodeConfig {
         if let Some(v) = &self.datadir {
             cfg.datadir = v.clone();
+        }
+        if self.no_sequencing {
+            cfg.builder.sequencing = false;
         }
         if let Some(v) = self.rpc_addr {
             cfg.rpc_addr = v;
@@ -698,6 +718,19 @@ fn main() -> eyre::Result<()> {
                 "created {} ({kind} plugin); build with: cd {} && cargo build --release --target wasm32-wasip2",
                 dir.display(),
                 dir.display()
+            );
+            Ok(())
+        }
+        Command::Import {
+            genesis,
+            chain,
+            datadir,
+        } => {
+            init_tracing("pretty");
+            let done = ordo_node::import::import_chain(&genesis, &chain, &datadir)?;
+            println!(
+                "imported {} blocks: head {} {} (genesis {})",
+                done.imported, done.head, done.head_hash, done.genesis
             );
             Ok(())
         }

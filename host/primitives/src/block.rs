@@ -25,6 +25,19 @@ pub struct BlockRecord {
     /// The L1 block this block derives its deposits from (its hash is also the header's
     /// extra data, so the block hash commits to it); None on a chain without an L1.
     pub l1_origin: Option<L1Origin>,
+    /// An imported Ethereum block's ommers and withdrawals; None for Ordo's own blocks,
+    /// which have neither.
+    pub extras: Option<BodyExtras>,
+}
+
+/// What an Ethereum block body holds besides its transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
+pub struct BodyExtras {
+    /// Ommer (uncle) headers, before the merge.
+    pub ommers: Vec<Header>,
+    /// Beacon-chain withdrawals, from Shanghai.
+    pub withdrawals: Option<alloy_eips::eip4895::Withdrawals>,
 }
 
 /// An L2 block's L1 origin: the L1 block whose deposits the first L2 block with this origin

@@ -45,7 +45,7 @@ pub use batch::{
     CODEC_NONE, FRAME_VERSION, PAYLOAD_VERSION,
 };
 pub use block::{
-    BlockRecord, L1FeeCharged, L1Fees, L1Origin, Provenance, ReceiptRecord, TxLocation,
+    BlockRecord, BodyExtras, L1FeeCharged, L1Fees, L1Origin, Provenance, ReceiptRecord, TxLocation,
     next_base_fee,
 };
 pub use bundle::{Bundle, BundleDecodeError, timestamp_opt};

@@ -249,6 +249,7 @@ const STATE_FORMAT_KEY: &[u8] = b"state_format";
 /// Leads every `account_trie` key: the root's path is empty, and fjall keys may not be.
 const ACCOUNT_TRIE_OWNER: &[u8] = b"s";
 const CHAIN_ID_KEY: &[u8] = b"chain_id";
+const CHAIN_CONFIG_KEY: &[u8] = b"chain_config";
 const HALT_KEY: &[u8] = b"halt";
 const LIVE_CONFIG_KEY: &[u8] = b"live_config";
 const PLUGIN_STATE_KEY: &[u8] = b"state";
@@ -606,6 +607,19 @@ impl Storage {
         self.meta.insert(CHAIN_ID_KEY, chain_id.to_be_bytes())?;
         self.db.persist(PersistMode::SyncAll)?;
         Ok(())
+    }
+
+    /// Records the fork rules of an imported Ethereum chain (its genesis file's `config`,
+    /// JSON that `ordo-exec` reads) and fsyncs. Ordo's own chains record none.
+    pub fn put_chain_config(&self, config: &[u8]) -> Result<()> {
+        self.meta.insert(CHAIN_CONFIG_KEY, config)?;
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(())
+    }
+
+    /// The recorded fork rules ([`Storage::put_chain_config`]), if any.
+    pub fn chain_config(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(CHAIN_CONFIG_KEY)?.map(|v| v.to_vec()))
     }
 
     /// The chain id recorded at genesis.

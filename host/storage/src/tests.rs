@@ -19,6 +19,7 @@ fn block(number: u64, tx_hashes: Vec<B256>) -> BlockRecord {
         tx_hashes,
         provenance: Provenance::default(),
         l1_origin: None,
+        extras: None,
     }
 }
 

@@ -15,10 +15,12 @@
 //! - `plugins`: the node's plugin folder ([`PLUGIN_DIR`]), [`activate_named`].
 //! - `verify`: `ordo verify` runs ([`ordo_verify`], [`ordo_verify_ok`]).
 //! - `viem`: the pinned viem's scripts in `tests/viem` ([`run_viem`]).
+//! - [`rpc_compat`]: the execution-apis conformance suite (`tests/vectors`), replayed against a
+//!   node (also the `rpc-compat` binary that `scripts/rpc-compat` runs).
 //!
 //! Imports between them go one way only: `node` uses `client` and `plugins`, `plugins` uses
-//! `client`, `verify` uses `node`; `client`, `signing`, `contract` and `viem` use none of the
-//! others.
+//! `client`, `verify` uses `node`; `client`, `signing`, `contract`, `viem` and `rpc_compat` use
+//! none of the others.
 //! The local L1 (anvil) is `ordo_l1::testing::Anvil` (ordo-l1's `test-utils` feature).
 //!
 //! Flow of a test:
@@ -42,6 +44,7 @@ mod client;
 mod contract;
 mod node;
 mod plugins;
+pub mod rpc_compat;
 mod signing;
 mod verify;
 mod viem;

@@ -233,6 +233,11 @@ impl NodeApi {
 
     /// `(safe, finalized)`: see [`Self::resolve_tag`].
     pub(crate) fn settled_heads(&self) -> (u64, u64) {
+        if !self.exec.rules().op_fees {
+            // An imported Ethereum chain is served as exported: every block is final.
+            let head = self.head().number();
+            return (head, head);
+        }
         self.batcher.get().map_or((0, 0), |b| b.settled_heads())
     }
 
@@ -302,6 +307,11 @@ impl NodeApi {
         overrides: Option<&BlockOverrides>,
     ) -> BackendResult<BlockParams> {
         let mut params = match self.requested_block(id)? {
+            // A chain served read-only (an imported Ethereum chain) builds no next block: a
+            // call runs in the head's context, as geth's `latest` does.
+            None if !self.exec.rules().op_fees && id != BlockId::pending() => {
+                BlockParams::of_block(&self.head().header, None)
+            }
             // The next block's parameters, on the state `state_block` picks.
             None => BlockParams {
                 state_block: self.state_block(id)?,
@@ -380,11 +390,22 @@ impl NodeApi {
             .receipts(block.number())
             .map_err(storage_err)?
             .unwrap_or_default();
+        let blob_gas_price = self.blob_gas_price(block);
         receipts
             .iter()
             .enumerate()
-            .map(|(i, r)| rpc_receipt(block, i, r))
+            .map(|(i, r)| rpc_receipt(block, i, r, blob_gas_price))
             .collect()
+    }
+
+    /// What a blob's gas cost in `block` (from Cancun on a chain that carries blobs).
+    pub(crate) fn blob_gas_price(&self, block: &BlockRecord) -> Option<u128> {
+        let rules = self.exec.rules();
+        if rules.op_fees {
+            return None;
+        }
+        let params = rules.blob_params_at(block.header.timestamp)?;
+        Some(params.calc_blob_fee(block.header.excess_blob_gas?))
     }
 
     pub(crate) fn full_block(
@@ -402,9 +423,9 @@ impl NodeApi {
         };
         Ok(ordo_rpc::RpcBlock {
             header: rpc_header(block),
-            uncles: vec![],
+            uncles: block.ommers().iter().map(|h| h.hash_slow()).collect(),
             transactions,
-            withdrawals: Some(Default::default()),
+            withdrawals: block.withdrawals(),
         })
     }
 }

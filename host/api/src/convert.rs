@@ -5,7 +5,6 @@ use alloy_primitives::{Address, Bytes, U256};
 use alloy_rpc_types_eth::{Header, Log};
 use ordo_primitives::{
     BlockRecord, OrdoTxEnvelope, ReceiptRecord, alloy_eips::eip2718::Decodable2718,
-    alloy_rlp::Encodable,
 };
 use ordo_rpc::{BackendError, BackendResult};
 
@@ -21,13 +20,12 @@ pub(crate) fn decode_block_tx(raw: &Bytes) -> BackendResult<OrdoTxEnvelope> {
 
 /// The RPC header of a stored block (with hash and size).
 pub fn rpc_header(block: &BlockRecord) -> Header {
-    let txs_len: usize = block.transactions.iter().map(|t| t.len()).sum();
-    let size = block.header.length() + txs_len + 8;
     Header {
         hash: block.hash,
         inner: block.header.clone(),
-        total_difficulty: Some(U256::ZERO),
-        size: Some(U256::from(size)),
+        // geth no longer reports it: after the merge it says nothing about the chain.
+        total_difficulty: None,
+        size: Some(U256::from(block.size())),
     }
 }
 
@@ -69,16 +67,21 @@ pub(crate) fn block_logs(block: &BlockRecord, receipts: &[ReceiptRecord]) -> Vec
         .collect()
 }
 
+/// Transaction `index`'s receipt in `block`; `blob_gas_price` is the block's (None on a
+/// chain without blobs).
 pub(crate) fn rpc_receipt(
     block: &BlockRecord,
     index: usize,
     r: &ReceiptRecord,
+    blob_gas_price: Option<u128>,
 ) -> BackendResult<ordo_rpc::RpcReceipt> {
     let raw = block
         .transactions
         .get(index)
         .ok_or_else(|| BackendError::internal("receipt without tx"))?;
-    let to = decode_block_tx(raw)?.to();
+    let tx = decode_block_tx(raw)?;
+    let to = tx.to();
+    let blob_gas_used = tx.blob_gas_used();
     let tx_hash = block.tx_hashes[index];
     let logs = receipt_logs(block, index, r);
     let mut logs_iter = logs.into_iter();
@@ -108,8 +111,8 @@ pub(crate) fn rpc_receipt(
         block_number: Some(block.number()),
         gas_used: r.gas_used,
         effective_gas_price: r.effective_gas_price,
-        blob_gas_used: None,
-        blob_gas_price: None,
+        blob_gas_used,
+        blob_gas_price: blob_gas_used.and(blob_gas_price),
         from: block.senders[index],
         to,
         contract_address: (r.contract_address != Address::ZERO).then_some(r.contract_address),

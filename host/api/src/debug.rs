@@ -107,7 +107,7 @@ impl Namespace for DebugNamespace {
     }
 }
 
-/// The block as the consensus encodes it: header, transactions, no ommers, no withdrawals.
+/// The block as the consensus encodes it: header, transactions, ommers, withdrawals.
 fn raw_block(block: &BlockRecord) -> BackendResult<Bytes> {
     use ordo_primitives::alloy_eips::eip2718::Decodable2718;
     let transactions = block
@@ -120,8 +120,8 @@ fn raw_block(block: &BlockRecord) -> BackendResult<Bytes> {
         header: block.header.clone(),
         body: alloy_consensus::BlockBody {
             transactions,
-            ommers: Vec::new(),
-            withdrawals: Some(Default::default()),
+            ommers: block.ommers().to_vec(),
+            withdrawals: block.withdrawals(),
         },
     };
     Ok(Bytes::from(alloy_rlp::encode(&full)))

@@ -15,7 +15,8 @@
 //!                         MevNamespace     eth_sendBundle, eth_cancelBundle, eth_callBundle,
 //!                                          ordo_searcherStats
 //!                         TxpoolNamespace  txpool_status
-//!                         ChainConfigNamespace  eth_config, eth_blobBaseFee
+//!                         ChainConfigNamespace  eth_config, eth_blobBaseFee, eth_baseFee
+//!                         EthExtrasNamespace    eth_getStorageValues, eth_capabilities
 //!                         SimulateNamespace     eth_simulateV1
 //!                         DebugNamespace   debug_trace* (geth's tracers over replayed
 //!                                          blocks and calls), debug_getRaw*
@@ -46,7 +47,9 @@ pub use admin::{
 pub use chain::{DEFAULT_MAX_LOG_RESULTS, MAX_LOG_RANGE, NodeApi};
 pub use convert::rpc_header;
 pub use debug::DebugNamespace;
-pub use eth::{config::ChainConfigNamespace, simulate::SimulateNamespace};
+pub use eth::{
+    config::ChainConfigNamespace, extras::EthExtrasNamespace, simulate::SimulateNamespace,
+};
 pub use mev::{MAX_BUNDLE_BYTES, MAX_BUNDLE_LOOKAHEAD, MAX_UUID_LEN, MevNamespace};
 pub use ordo::OrdoNamespace;
 pub use rollup::{RollupAddresses, RollupConfig};

@@ -34,6 +34,13 @@ pub struct CallOutcome {
 /// Largest gas any call may use (geth's default `RPCGasCap`).
 pub const CALL_GAS_CAP: u64 = 50_000_000;
 
+/// The most gas a call gets: [`CALL_GAS_CAP`], and from Osaka no more than a transaction
+/// may have (EIP-7825), as geth caps it.
+pub(crate) fn call_gas_cap(cfg: &revm::context::CfgEnv) -> u64 {
+    use revm::context_interface::Cfg;
+    CALL_GAS_CAP.min(cfg.tx_gas_limit_cap())
+}
+
 fn is_precompile(address: &Address) -> bool {
     address.0[..19].iter().all(|b| *b == 0) && (1..=0x11).contains(&address.0[19])
 }
@@ -65,10 +72,11 @@ impl Executor {
         db: &mut CacheDB<StateAt<'_>>,
     ) -> Result<TxEnv, ExecError> {
         let mut request = request.clone();
+        let cap = call_gas_cap(&env.cfg_env);
         if request.gas.is_none() {
-            request.gas = Some(env.block_env.gas_limit.min(CALL_GAS_CAP));
+            request.gas = Some(env.block_env.gas_limit.min(cap));
         }
-        request.gas = request.gas.map(|g| g.min(CALL_GAS_CAP));
+        request.gas = request.gas.map(|g| g.min(cap));
         let mut tx: TxEnv = request
             .try_into_tx_env(env)
             .map_err(|e| ExecError::InvalidParams(e.to_string()))?;
@@ -211,7 +219,10 @@ impl Executor {
         overrides: Option<&StateOverride>,
         deadline: Option<Instant>,
     ) -> Result<u64, ExecError> {
-        let cap = request.gas.unwrap_or(params.gas_limit).min(CALL_GAS_CAP);
+        let cap = request
+            .gas
+            .unwrap_or(params.gas_limit)
+            .min(call_gas_cap(&self.cfg_env(params)));
         let (result, _) = self.run(params, request, overrides, Some(cap), deadline)?;
         let used = match result {
             ExecutionResult::Success { .. } => result.tx_gas_used(),

@@ -12,6 +12,8 @@ use revm::primitives::hardfork::SpecId;
 #[derive(Debug, Clone)]
 pub struct ChainRules {
     forks: EthereumChainHardforks,
+    /// The same activations in schedule order (what fork ids hash).
+    activations: Vec<(EthereumHardfork, ForkCondition)>,
     /// Blob parameters from the time each applies, in time order (Cancun's first).
     blobs: Vec<(u64, BlobParams)>,
     /// EIP-6110's deposit contract, whose logs become deposit requests.
@@ -49,7 +51,8 @@ impl ChainRules {
             .map(|f| (f, ForkCondition::Timestamp(0))),
         );
         Self {
-            forks: EthereumChainHardforks::new(forks),
+            forks: EthereumChainHardforks::new(forks.clone()),
+            activations: forks,
             blobs: vec![(0, BlobParams::prague())],
             deposit_contract: None,
             op_fees: true,
@@ -127,7 +130,8 @@ impl ChainRules {
         blobs.extend(schedule.scheduled);
         blobs.sort_by_key(|(time, _)| *time);
         Self {
-            forks: EthereumChainHardforks::new(forks),
+            forks: EthereumChainHardforks::new(forks.clone()),
+            activations: forks,
             blobs,
             deposit_contract: config.deposit_contract_address,
             op_fees: false,
@@ -151,6 +155,53 @@ impl ChainRules {
     /// The fork activations (what `alloy-evm`'s block rewards and system calls read).
     pub fn forks(&self) -> &EthereumChainHardforks {
         &self.forks
+    }
+
+    /// The activation times of the forks scheduled by time after genesis, in order.
+    pub fn fork_times(&self, genesis_time: u64) -> Vec<u64> {
+        let mut times: Vec<u64> = self
+            .activations
+            .iter()
+            .filter_map(|(_, c)| match c {
+                ForkCondition::Timestamp(t) if *t > genesis_time => Some(*t),
+                _ => None,
+            })
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        times
+    }
+
+    /// EIP-2124's fork hash of a chain at `timestamp`: the genesis hash, then every fork
+    /// block after genesis, then every fork time after genesis up to `timestamp`.
+    pub fn fork_hash(
+        &self,
+        genesis_hash: alloy_primitives::B256,
+        genesis_time: u64,
+        timestamp: u64,
+    ) -> alloy_eips::eip2124::ForkHash {
+        let mut blocks: Vec<u64> = self
+            .activations
+            .iter()
+            .filter_map(|(_, c)| match c {
+                ForkCondition::Block(b) => Some(*b),
+                ForkCondition::TTD { fork_block, .. } => *fork_block,
+                _ => None,
+            })
+            .filter(|b| *b > 0)
+            .collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        let mut hash = alloy_eips::eip2124::ForkHash::from(genesis_hash);
+        for b in blocks {
+            hash += b;
+        }
+        for t in self.fork_times(genesis_time) {
+            if t <= timestamp {
+                hash += t;
+            }
+        }
+        hash
     }
 }
 

@@ -180,7 +180,12 @@ impl Executor {
                     request.nonce = Some(nonce);
                 }
                 let left = block_params.gas_limit.saturating_sub(gas_used);
-                request.gas = Some(request.gas.unwrap_or(left).min(crate::CALL_GAS_CAP));
+                request.gas = Some(
+                    request
+                        .gas
+                        .unwrap_or(left)
+                        .min(crate::call::call_gas_cap(&env.cfg_env)),
+                );
                 request.chain_id.get_or_insert(self.chain_id);
                 // No recipient: a creation.
                 request.to.get_or_insert(alloy_primitives::TxKind::Create);

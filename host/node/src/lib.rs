@@ -260,6 +260,13 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         }
         None => ordo_exec::ChainRules::ordo(),
     };
+    // Ordo's base fee floor is a rule of its own chains; an Ethereum chain's pool takes any
+    // fee cap, as geth's does (a transaction below the base fee waits).
+    let min_base_fee = if rules.op_fees {
+        config.min_base_fee
+    } else {
+        0
+    };
     let exec = Executor::new(state.clone(), chain_id).with_rules(Arc::new(rules));
     let gas_limit = head.header.gas_limit;
 
@@ -272,7 +279,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     let limits = PoolLimits {
         chain_id,
         block_gas_limit: gas_limit,
-        min_base_fee: config.min_base_fee,
+        min_base_fee,
     };
     let pool = Pool::new(
         pool_config,
@@ -406,6 +413,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         Arc::new(ordo_api::TxpoolNamespace(api.clone())),
         Arc::new(ordo_api::DebugNamespace(api.clone())),
         Arc::new(ordo_api::ChainConfigNamespace(api.clone())),
+        Arc::new(ordo_api::EthExtrasNamespace(api.clone())),
         Arc::new(ordo_api::SimulateNamespace(api.clone())),
     ];
     let router = ordo_rpc::router(api, namespaces, rpc_config)

@@ -68,6 +68,39 @@ impl BlockRecord {
     pub fn number(&self) -> u64 {
         self.header.number
     }
+
+    /// The ommers the body holds (none but in an imported pre-merge block).
+    pub fn ommers(&self) -> &[Header] {
+        self.extras.as_ref().map_or(&[], |e| e.ommers.as_slice())
+    }
+
+    /// The withdrawals the body holds: an imported block's own; on Ordo's chains an empty
+    /// list, as their headers commit to (None before Shanghai, when the header has no
+    /// withdrawals root).
+    pub fn withdrawals(&self) -> Option<alloy_eips::eip4895::Withdrawals> {
+        match &self.extras {
+            Some(e) => e.withdrawals.clone(),
+            None => self.header.withdrawals_root.map(|_| Default::default()),
+        }
+    }
+
+    /// The length of the block's consensus RLP (header, transactions, ommers,
+    /// withdrawals): what the RPC reports as `size`.
+    pub fn size(&self) -> usize {
+        use alloy_rlp::Encodable;
+        let list = |payload: usize| payload + alloy_rlp::length_of_length(payload);
+        // A typed transaction is an RLP string of its EIP-2718 bytes; a legacy one its list.
+        let txs: usize = self
+            .transactions
+            .iter()
+            .map(|t| match t.first() {
+                Some(b) if *b >= 0xc0 => t.len(),
+                _ => t.as_ref().length(),
+            })
+            .sum();
+        let withdrawals = self.withdrawals().map_or(0, |w| w.length());
+        list(self.header.length() + list(txs) + self.ommers().to_vec().length() + withdrawals)
+    }
 }
 
 /// One receipt as stored, with the per-transaction facts a receipt's RPC shape needs that

@@ -245,7 +245,7 @@ impl Server {
             "eth_getStorageAt" => {
                 p.at_most(3)?;
                 let address: Address = p.required(0)?;
-                let slot: U256 = p.required(1)?;
+                let slot = storage_key(&p, 1)?;
                 to_raw(&b.storage_at(address, slot, block_or_latest(&p, 2)?)?)
             }
             "eth_getProof" => {
@@ -483,4 +483,18 @@ mod tests {
         );
         assert!(check_percentiles(&many[..100]).is_ok());
     }
+}
+
+/// A storage slot argument: at most 32 bytes of hex, as geth takes it (a longer string with
+/// leading zeros would otherwise parse).
+fn storage_key(p: &Params<'_>, index: usize) -> Result<U256, BackendError> {
+    let text: String = p.required(index)?;
+    let digits = text.strip_prefix("0x").unwrap_or(&text);
+    if digits.len() > 64 {
+        return Err(BackendError::invalid_params(format!(
+            "storage key too long (want at most 32 bytes): {text:?}"
+        )));
+    }
+    text.parse::<U256>()
+        .map_err(|e| BackendError::invalid_params(format!("invalid argument {index}: {e}")))
 }

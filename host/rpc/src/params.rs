@@ -111,6 +111,9 @@ impl<'a> Params<'a> {
         match self.positional()?.get(index) {
             None => Ok(None),
             Some(raw) if raw.get() == "null" => Ok(None),
+            Some(raw) if unprefixed_hex(raw.get()) => Err(BackendError::invalid_params(format!(
+                "invalid argument {index}: hex string without 0x prefix"
+            ))),
             Some(raw) => serde_json::from_str(raw.get()).map(Some).map_err(|err| {
                 BackendError::invalid_params(format!("invalid argument {index}: {err}"))
             }),
@@ -146,6 +149,14 @@ impl<'a> Params<'a> {
         serde_json::from_value(value)
             .map_err(|err| BackendError::invalid_params(format!("invalid argument 0: {err}")))
     }
+}
+
+/// An address or a hash written without its `0x` (a JSON string of 40 or 64 hex digits):
+/// alloy's parsers take it, geth and the specification refuse it.
+fn unprefixed_hex(json: &str) -> bool {
+    json.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .is_some_and(|s| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn parse_value(raw: &RawValue) -> Result<serde_json::Value, BackendError> {

@@ -91,7 +91,12 @@ impl EthBlocks for NodeApi {
             .map_err(storage_err)?
             .unwrap_or_default();
         match receipts.get(loc.index as usize) {
-            Some(r) => Ok(Some(rpc_receipt(&block, loc.index as usize, r)?)),
+            Some(r) => Ok(Some(rpc_receipt(
+                &block,
+                loc.index as usize,
+                r,
+                self.blob_gas_price(&block),
+            )?)),
             None => Ok(None),
         }
     }

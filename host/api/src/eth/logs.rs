@@ -23,14 +23,23 @@ impl EthLogs for NodeApi {
                 from_block,
                 to_block,
             } => {
+                // geth's answers: a range past the head, or one that ends before it
+                // starts, is an invalid argument.
+                if let Some(BlockNumberOrTag::Number(n)) = to_block
+                    && n > head
+                {
+                    return Err(BackendError::invalid_params(
+                        "block range extends beyond current head block",
+                    ));
+                }
                 let resolve = |tag: Option<BlockNumberOrTag>| -> u64 {
                     self.resolve_tag(tag.unwrap_or_default(), head)
                 };
-                (resolve(from_block), resolve(to_block).min(head))
+                (resolve(from_block), resolve(to_block))
             }
         };
         if from > to {
-            return Ok(vec![]);
+            return Err(BackendError::invalid_params("invalid block range params"));
         }
         if to - from >= MAX_LOG_RANGE {
             return Err(BackendError::limit_exceeded(format!(

@@ -3,6 +3,7 @@
 
 pub(crate) mod blocks;
 pub(crate) mod config;
+pub(crate) mod extras;
 mod fees;
 mod logs;
 pub(crate) mod simulate;

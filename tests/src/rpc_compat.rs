@@ -207,6 +207,23 @@ fn diff_into(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
                 diff_into(&format!("{path}[{i}]"), gv, wv, out);
             }
         }
+        (Value::String(g), Value::String(w)) if g.len() > 120 || w.len() > 120 => {
+            // Long hex: where it starts to differ.
+            let at = g.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
+            let from = at.saturating_sub(8);
+            let around = |s: &str| {
+                s.get(from..(at + 40).min(s.len()))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            out.push(format!(
+                "{path}: differs at char {at}: got …{}…, want …{}… (lengths {} and {})",
+                around(g),
+                around(w),
+                g.len(),
+                w.len()
+            ));
+        }
         _ => out.push(format!("{path}: got {}, want {}", brief(got), brief(want))),
     }
 }

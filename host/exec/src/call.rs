@@ -61,7 +61,12 @@ impl Executor {
             Some(e) if !self.rules.op_fees => e.header.mix_hash,
             _ => B256::ZERO,
         };
-        let block = self.block_env(params, prevrandao);
+        let mut block = self.block_env(params, prevrandao);
+        if no_fees {
+            // geth's rule: a call that names no price runs in a block whose base fee (what
+            // BASEFEE answers) is zero.
+            block.basefee = 0;
+        }
         EvmEnv::new(cfg, block)
     }
 

@@ -30,6 +30,7 @@ mod pipeline;
 mod plugins;
 mod proof;
 mod restart;
+mod rpc_compat;
 mod rpc_limits;
 mod schema;
 mod searcher;

@@ -17,13 +17,15 @@ use std::time::Instant;
 use alloy_consensus::{EthereumTxEnvelope, Header, TxEip4844, proofs::calculate_receipt_root};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_evm::{EvmEnv, overrides::apply_state_overrides, rpc::TryIntoTxEnv};
-use alloy_primitives::{Address, B256, Bloom, Bytes, keccak256};
+use alloy_primitives::{Address, B256, Bloom, Bytes};
 use alloy_rpc_types_eth::simulate::SimulatePayload;
 use ordo_primitives::{BlockRecord, OrdoReceiptEnvelope};
 use revm::{
     Context, DatabaseCommit, DatabaseRef, InspectEvm, MainBuilder, MainContext,
     context::result::{EVMError, ExecutionResult, InvalidTransaction},
     database::CacheDB,
+    primitives::hardfork::SpecId,
+    state::EvmState,
 };
 use revm_inspectors::transfer::TransferInspector;
 
@@ -93,7 +95,7 @@ fn refused(err: EVMError<crate::StateError, InvalidTransaction>) -> SimulateFail
 
 impl Executor {
     /// Simulates `payload` on the state after `params.state_block` (None: the head), the first
-    /// block following `parent` with `params` (its number, time, base fee, limit, coinbase).
+    /// block following `parent` with `params` (its time, limit, coinbase, difficulty).
     pub fn simulate(
         &self,
         parent: &Header,
@@ -101,66 +103,125 @@ impl Executor {
         payload: &SimulatePayload,
         deadline: Instant,
     ) -> Result<Vec<SimulatedBlock>, SimulateFailure> {
-        if payload.block_state_calls.len() > MAX_SIMULATED_BLOCKS {
-            return Err(invalid(
-                -38026,
-                format!("too many blocks: at most {MAX_SIMULATED_BLOCKS}"),
-            ));
-        }
         let validation = payload.validation;
+        let blocks = sanitize_chain(parent, &payload.block_state_calls)?;
         let mut db = CacheDB::new(StateAt {
             state: &self.state,
             block: params.state_block,
         });
-        let mut out = Vec::with_capacity(payload.block_state_calls.len());
-        let (mut prev_number, mut prev_time, mut prev_hash) =
-            (parent.number, parent.timestamp, parent.hash_slow());
-        for sim in &payload.block_state_calls {
-            let o = sim.block_overrides.clone().unwrap_or_default();
-            let number = o.number.map_or(prev_number + 1, |n| n.saturating_to());
-            if number <= prev_number {
-                return Err(invalid(
-                    -38020,
-                    format!("block number {number} does not follow {prev_number}"),
-                ));
-            }
-            let timestamp = o.time.unwrap_or(prev_time + 12);
-            if timestamp <= prev_time {
-                return Err(invalid(
-                    -38021,
-                    format!("block timestamp {timestamp} does not follow {prev_time}"),
-                ));
-            }
+        // Everything the simulation changed, for the state roots.
+        let mut changed = EvmState::default();
+        // The roots are computed over the head's stored state (the read pool's reads of an
+        // older block have no trie to walk): on a simulation over an older block they are
+        // zero.
+        let at_head = params.state_block.is_none_or(|n| self.state.is_head(n));
+        let mut out = Vec::with_capacity(blocks.len());
+        // geth's gas pool: every call of the request draws on one RPC gas cap.
+        let mut pool_left = crate::CALL_GAS_CAP;
+        let mut prev = parent.clone();
+        let mut prev_hash = parent.hash_slow();
+        // A simulated block's fee recipient and gas limit are the previous one's unless
+        // overridden (the first follows `params`).
+        let (mut coinbase, mut gas_limit) = (params.beneficiary, params.gas_limit);
+        for (o, sim) in blocks {
+            let number: u64 = o.number.map_or(prev.number + 1, |n| n.saturating_to());
+            let timestamp = o.time.unwrap_or(prev.timestamp + TIMESTAMP_INCREMENT);
+            let spec = self.rules.spec_at(number, timestamp);
             let base_fee = match o.base_fee {
                 Some(fee) => fee.saturating_to(),
-                // Without validation calls are free, so the base fee is too.
-                None if validation => params.base_fee,
+                // With validation the base fee follows the parent, as in a real block;
+                // without it calls are free, so the base fee is zero.
+                None if validation => prev
+                    .next_block_base_fee(alloy_eips::eip1559::BaseFeeParams::ethereum())
+                    .unwrap_or(params.base_fee),
                 None => 0,
+            };
+            let excess_blob_gas = match self.rules.blob_params_at(timestamp) {
+                Some(blobs) if prev.excess_blob_gas.is_some() => {
+                    prev.next_block_excess_blob_gas(blobs).unwrap_or_default()
+                }
+                _ => 0,
             };
             let block_params = BlockParams {
                 number,
                 timestamp,
-                beneficiary: o.coinbase.unwrap_or(params.beneficiary),
-                gas_limit: o.gas_limit.unwrap_or(params.gas_limit),
+                beneficiary: o.coinbase.unwrap_or(coinbase),
+                gas_limit: o.gas_limit.unwrap_or(gas_limit),
                 base_fee,
                 extra_data: Bytes::new(),
                 state_block: params.state_block,
                 max_tx_bytes: None,
-                ethereum: None,
+                ethereum: Some(std::sync::Arc::new(crate::EthereumParts {
+                    header: Header {
+                        difficulty: params
+                            .ethereum
+                            .as_ref()
+                            .map(|e| e.header.difficulty)
+                            .unwrap_or_default(),
+                        mix_hash: o.random.unwrap_or_default(),
+                        excess_blob_gas: Some(excess_blob_gas),
+                        parent_beacon_block_root: Some(B256::ZERO),
+                        ..Default::default()
+                    },
+                    extras: Default::default(),
+                })),
             };
             if let Some(overrides) = &sim.state_overrides {
                 apply_state_overrides(overrides.clone(), &mut db)
                     .map_err(|e| invalid(-32602, e.to_string()))?;
+                record_overrides(&db, overrides, &mut changed);
             }
-            let prevrandao = o.random.unwrap_or_else(|| keccak256(prev_hash));
+            // geth's simulated blocks: PREVRANDAO as overridden, else zero.
+            let prevrandao = o.random.unwrap_or_default();
             let mut cfg = self.cfg_env(&block_params);
             cfg.disable_eip3607 = true;
             if !validation {
                 cfg.disable_nonce_check = true;
                 cfg.disable_base_fee = true;
+                // Without validation a call may use more gas than a transaction may have
+                // (EIP-7825), as geth lets it.
+                cfg.tx_gas_limit_cap = Some(u64::MAX);
             }
-            let env = EvmEnv::new(cfg, self.block_env(&block_params, prevrandao));
+            let mut block_env = self.block_env(&block_params, prevrandao);
+            if let Some(fee) = o.blob_base_fee {
+                block_env.blob_excess_gas_and_price =
+                    Some(revm::context_interface::block::BlobExcessGasAndPrice {
+                        excess_blob_gas: excess_blob_gas,
+                        blob_gasprice: fee.saturating_to(),
+                    });
+            }
+            let env = EvmEnv::new(cfg, block_env);
+            if !self.rules.op_fees {
+                // An Ethereum chain's blocks start with the beacon-root (zero here, as
+                // geth's simulated blocks have) and block-hash system calls.
+                let mut calls = Vec::new();
+                if spec >= SpecId::CANCUN {
+                    calls.push((
+                        alloy_eips::eip4788::BEACON_ROOTS_ADDRESS,
+                        Bytes::copy_from_slice(B256::ZERO.as_slice()),
+                    ));
+                }
+                if spec >= SpecId::PRAGUE {
+                    calls.push((
+                        alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
+                        Bytes::copy_from_slice(prev_hash.as_slice()),
+                    ));
+                }
+                for (contract, data) in calls {
+                    let mut evm = Context::mainnet()
+                        .with_db(&mut db)
+                        .with_cfg(env.cfg_env.clone())
+                        .with_block(env.block_env.clone())
+                        .build_mainnet();
+                    let done = revm::handler::SystemCallEvm::system_call(&mut evm, contract, data)
+                        .map_err(|e| SimulateFailure::Exec(ExecError::from_evm(e)))?;
+                    drop(evm);
+                    db.commit(done.state.clone());
+                    merge_changes(&mut changed, done.state);
+                }
+            }
             let mut gas_used = 0u64;
+            let mut blob_gas_used = 0u64;
             let mut calls = Vec::with_capacity(sim.calls.len());
             let mut envelopes = Vec::with_capacity(sim.calls.len());
             let mut receipts = Vec::with_capacity(sim.calls.len());
@@ -179,21 +240,55 @@ impl Executor {
                         .unwrap_or_default();
                     request.nonce = Some(nonce);
                 }
+                // Gas: what the block has left unless given, at most what the request's
+                // gas pool has left (and with validation what a transaction may have).
                 let left = block_params.gas_limit.saturating_sub(gas_used);
-                request.gas = Some(
-                    request
-                        .gas
-                        .unwrap_or(left)
-                        .min(crate::call::call_gas_cap(&env.cfg_env)),
-                );
-                request.chain_id.get_or_insert(self.chain_id);
-                // No recipient: a creation.
+                let gas = match request.gas {
+                    Some(gas) => gas,
+                    None if validation => {
+                        use revm::context_interface::Cfg;
+                        left.min(env.cfg_env.tx_gas_limit_cap())
+                    }
+                    None => left,
+                };
+                if gas_used.saturating_add(gas) > block_params.gas_limit {
+                    return Err(invalid(
+                        -38015,
+                        format!(
+                            "block gas limit reached: {gas_used} >= {}",
+                            block_params.gas_limit
+                        ),
+                    ));
+                }
+                request.gas = Some(gas.min(pool_left));
+                match request.chain_id {
+                    Some(id) if id != self.chain_id => {
+                        return Err(invalid(
+                            -32602,
+                            format!(
+                                "chainId does not match node's (have={id}, want={})",
+                                self.chain_id
+                            ),
+                        ));
+                    }
+                    _ => request.chain_id = Some(self.chain_id),
+                }
                 request.to.get_or_insert(alloy_primitives::TxKind::Create);
-                if request.gas_price.is_none() && request.max_fee_per_gas.is_none() {
-                    // No price given: free without validation, the base fee with it.
-                    request.max_fee_per_gas = Some(u128::from(base_fee));
+                request.value.get_or_insert_default();
+                if request.gas_price.is_none() {
+                    // geth's defaults: no price given is a price of zero.
+                    request.max_fee_per_gas.get_or_insert(0);
                     request.max_priority_fee_per_gas.get_or_insert(0);
                 }
+                if request.blob_versioned_hashes.is_some() {
+                    request.max_fee_per_blob_gas.get_or_insert(0);
+                } else {
+                    // A blob fee without blobs does not make a blob transaction (geth
+                    // ignores it).
+                    request.max_fee_per_blob_gas = None;
+                    request.sidecar = None;
+                }
+                let tx = simulated_transaction(&request)?;
                 let tx_env = request
                     .clone()
                     .try_into_tx_env(&env)
@@ -207,20 +302,25 @@ impl Executor {
                 let outcome = evm.inspect_tx(tx_env);
                 let fired = evm.inspector.1.fired();
                 drop(evm);
-                let res = match outcome {
-                    Ok(res) => res,
-                    Err(e) if validation => return Err(refused(e)),
-                    Err(e) => return Err(ExecError::from_evm(e).into()),
-                };
+                let res = outcome.map_err(refused)?;
                 if fired {
                     return Err(ExecError::TimedOut.into());
                 }
-                db.commit(res.state);
+                db.commit(res.state.clone());
+                merge_changes(&mut changed, res.state);
                 gas_used += res.result.tx_gas_used();
-                let tx = request
-                    .build_typed_simulate_transaction()
-                    .map_err(|e| invalid(-32602, e.to_string()))?;
-                let logs = res.result.logs().to_vec();
+                pool_left = pool_left.saturating_sub(res.result.tx_gas_used());
+                blob_gas_used +=
+                    alloy_consensus::Transaction::blob_gas_used(&tx).unwrap_or_default();
+                // Traced transfers are the answer's, not the receipt's (geth's tracer adds
+                // them beside the state's logs).
+                let logs: Vec<_> = res
+                    .result
+                    .logs()
+                    .iter()
+                    .filter(|l| !(payload.trace_transfers && l.address == TRANSFER_EMITTER))
+                    .cloned()
+                    .collect();
                 receipts.push(OrdoReceiptEnvelope::from_parts(
                     alloy_consensus::Eip658Value::Eip658(res.result.is_success()),
                     gas_used,
@@ -232,16 +332,35 @@ impl Executor {
                 envelopes.push((tx, from));
                 calls.push(SimulatedCall { result: res.result });
             }
-            let block = seal(
-                prev_hash,
-                &block_params,
+            let state_root = if at_head {
+                self.state
+                    .prepare_changes(
+                        &changed,
+                        &revm::database::Cache::default(),
+                        &mut ordo_storage::BlockCommit::default(),
+                        true,
+                    )
+                    .map_err(ExecError::State)?
+            } else {
+                B256::ZERO
+            };
+            let block = seal(SealParts {
+                parent_hash: prev_hash,
+                params: &block_params,
+                spec,
                 prevrandao,
+                state_root,
                 gas_used,
-                &envelopes,
-                &receipts,
-            );
-            prev_number = number;
-            prev_time = timestamp;
+                blob_gas_used,
+                txs: &envelopes,
+                receipts: &receipts,
+            });
+            // BLOCKHASH in a later simulated block answers this one's hash.
+            db.cache
+                .block_hashes
+                .insert(alloy_primitives::U256::from(block.number()), block.hash);
+            (coinbase, gas_limit) = (block_params.beneficiary, block_params.gas_limit);
+            prev = block.header.clone();
             prev_hash = block.hash;
             out.push(SimulatedBlock { block, calls });
         }
@@ -249,20 +368,263 @@ impl Executor {
     }
 }
 
-/// The simulated block: a header over its transactions and receipts (no state root).
-fn seal(
+/// The address traced ether transfers are logged from (ERC-7528's native-asset address).
+const TRANSFER_EMITTER: Address =
+    alloy_primitives::address!("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE");
+
+/// geth's default step between simulated blocks' times.
+const TIMESTAMP_INCREMENT: u64 = 12;
+
+/// The blocks to simulate, as geth orders them: numbers and times must increase (a missing
+/// number defaults to the previous plus one, a missing time to the previous plus 12 s), and
+/// a gap in numbers is filled with empty blocks.
+fn sanitize_chain<'a>(
+    parent: &Header,
+    blocks: &'a [alloy_rpc_types_eth::simulate::SimBlock],
+) -> Result<
+    Vec<(
+        alloy_rpc_types_eth::BlockOverrides,
+        std::borrow::Cow<'a, alloy_rpc_types_eth::simulate::SimBlock>,
+    )>,
+    SimulateFailure,
+> {
+    use std::borrow::Cow;
+    let mut out = Vec::with_capacity(blocks.len());
+    let (mut number, mut time) = (parent.number, parent.timestamp);
+    for sim in blocks {
+        let mut o = sim.block_overrides.clone().unwrap_or_default();
+        let n: u64 = o.number.map_or(number + 1, |n| n.saturating_to());
+        if n <= number {
+            return Err(invalid(
+                -38020,
+                format!("block numbers must be in order: {n} <= {number}"),
+            ));
+        }
+        if n - parent.number > MAX_SIMULATED_BLOCKS as u64 {
+            return Err(invalid(-38026, "too many blocks"));
+        }
+        for gap in number + 1..n {
+            time += TIMESTAMP_INCREMENT;
+            let empty = alloy_rpc_types_eth::BlockOverrides {
+                number: Some(alloy_primitives::U256::from(gap)),
+                time: Some(time),
+                ..Default::default()
+            };
+            out.push((empty, Cow::Owned(Default::default())));
+        }
+        let t = match o.time {
+            None => time + TIMESTAMP_INCREMENT,
+            Some(t) if t <= time => {
+                return Err(invalid(
+                    -38021,
+                    format!("block timestamps must be in order: {t} <= {time}"),
+                ));
+            }
+            Some(t) => t,
+        };
+        o.number = Some(alloy_primitives::U256::from(n));
+        o.time = Some(t);
+        (number, time) = (n, t);
+        out.push((o, Cow::Borrowed(sim)));
+    }
+    Ok(out)
+}
+
+/// The transaction a call stands for, as geth builds it: EIP-1559 unless the call names a
+/// gas price (legacy, or EIP-2930 with an access list), blobs (EIP-4844) or authorizations
+/// (EIP-7702); unsigned (a zero signature), so its hash is what geth's is.
+fn simulated_transaction(
+    request: &alloy_rpc_types_eth::TransactionRequest,
+) -> Result<EthereumTxEnvelope<TxEip4844>, SimulateFailure> {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxLegacy};
+    let signature = alloy_primitives::Signature::new(
+        alloy_primitives::U256::ZERO,
+        alloy_primitives::U256::ZERO,
+        false,
+    );
+    let chain_id = request.chain_id.unwrap_or_default();
+    let nonce = request.nonce.unwrap_or_default();
+    let gas_limit = request.gas.unwrap_or_default();
+    let to = request.to.unwrap_or(alloy_primitives::TxKind::Create);
+    let value = request.value.unwrap_or_default();
+    let input = request.input.input().cloned().unwrap_or_default();
+    let access_list = request.access_list.clone().unwrap_or_default();
+    let max_fee_per_gas = request.max_fee_per_gas.unwrap_or_default();
+    let max_priority_fee_per_gas = request.max_priority_fee_per_gas.unwrap_or_default();
+    Ok(if let Some(auth) = &request.authorization_list {
+        let alloy_primitives::TxKind::Call(to) = to else {
+            return Err(invalid(-32602, "a set-code transaction needs a recipient"));
+        };
+        EthereumTxEnvelope::Eip7702(
+            TxEip7702 {
+                chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                to,
+                value,
+                access_list,
+                authorization_list: auth.clone(),
+                input,
+            }
+            .into_signed(signature),
+        )
+    } else if let Some(hashes) = &request.blob_versioned_hashes {
+        let alloy_primitives::TxKind::Call(to) = to else {
+            return Err(invalid(-32602, "a blob transaction needs a recipient"));
+        };
+        EthereumTxEnvelope::Eip4844(
+            TxEip4844 {
+                chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                to,
+                value,
+                access_list,
+                blob_versioned_hashes: hashes.clone(),
+                max_fee_per_blob_gas: request.max_fee_per_blob_gas.unwrap_or_default(),
+                input,
+            }
+            .into_signed(signature),
+        )
+    } else if let Some(gas_price) = request.gas_price {
+        if request.access_list.is_some() {
+            EthereumTxEnvelope::Eip2930(
+                TxEip2930 {
+                    chain_id,
+                    nonce,
+                    gas_price,
+                    gas_limit,
+                    to,
+                    value,
+                    access_list,
+                    input,
+                }
+                .into_signed(signature),
+            )
+        } else {
+            EthereumTxEnvelope::Legacy(
+                TxLegacy {
+                    chain_id: Some(chain_id),
+                    nonce,
+                    gas_price,
+                    gas_limit,
+                    to,
+                    value,
+                    input,
+                }
+                .into_signed(signature),
+            )
+        }
+    } else {
+        EthereumTxEnvelope::Eip1559(
+            TxEip1559 {
+                chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas,
+                max_priority_fee_per_gas,
+                to,
+                value,
+                access_list,
+                input,
+            }
+            .into_signed(signature),
+        )
+    })
+}
+
+/// Adds one execution's changes to the simulation's: later values win, and an account
+/// destroyed and then touched again starts over.
+fn merge_changes(changed: &mut EvmState, changes: EvmState) {
+    for (address, account) in changes {
+        if !account.is_touched() {
+            continue;
+        }
+        match changed.entry(address) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(account);
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let had = e.get_mut();
+                if account.is_selfdestructed() || account.is_created() || had.is_selfdestructed() {
+                    let mut account = account;
+                    if had.is_selfdestructed() && !account.is_selfdestructed() {
+                        account.mark_created();
+                    }
+                    *had = account;
+                } else {
+                    had.info = account.info;
+                    had.storage.extend(account.storage);
+                    had.mark_touch();
+                }
+            }
+        }
+    }
+}
+
+/// What a block's state overrides changed, read back from the cache they were applied to:
+/// each account as it is now (a replaced storage wipes the stored one).
+fn record_overrides(
+    db: &CacheDB<StateAt<'_>>,
+    overrides: &alloy_rpc_types_eth::state::StateOverride,
+    changed: &mut EvmState,
+) {
+    for (address, o) in overrides {
+        let Some(cached) = db.cache.accounts.get(address) else {
+            continue;
+        };
+        let mut account = revm::state::Account::from(cached.info.clone());
+        account.storage = cached
+            .storage
+            .iter()
+            .map(|(k, v)| (*k, revm::state::EvmStorageSlot::new(*v, Default::default())))
+            .collect();
+        account.mark_touch();
+        if o.state.is_some() {
+            account.mark_created();
+        }
+        merge_changes(changed, [(*address, account)].into_iter().collect());
+    }
+}
+
+/// What a simulated block's header is made of.
+struct SealParts<'a> {
     parent_hash: B256,
-    params: &BlockParams,
+    params: &'a BlockParams,
+    spec: SpecId,
     prevrandao: B256,
+    state_root: B256,
     gas_used: u64,
-    txs: &[(EthereumTxEnvelope<TxEip4844>, Address)],
-    receipts: &[OrdoReceiptEnvelope],
-) -> BlockRecord {
+    blob_gas_used: u64,
+    txs: &'a [(EthereumTxEnvelope<TxEip4844>, Address)],
+    receipts: &'a [OrdoReceiptEnvelope],
+}
+
+/// The simulated block: a header over its state, transactions and receipts with the fields
+/// of its fork.
+fn seal(p: SealParts<'_>) -> BlockRecord {
+    let SealParts {
+        parent_hash,
+        params,
+        spec,
+        prevrandao,
+        state_root,
+        gas_used,
+        blob_gas_used,
+        txs,
+        receipts,
+    } = p;
     let mut logs_bloom = Bloom::default();
     for r in receipts {
         logs_bloom.accrue_bloom(r.logs_bloom());
     }
     let transactions: Vec<Bytes> = txs.iter().map(|(t, _)| t.encoded_2718().into()).collect();
+    let given = params.ethereum.as_ref().map(|e| &e.header);
+    let cancun = spec >= SpecId::CANCUN;
     let header = Header {
         parent_hash,
         beneficiary: params.beneficiary,
@@ -274,7 +636,14 @@ fn seal(
         logs_bloom,
         gas_used,
         mix_hash: prevrandao,
-        state_root: B256::ZERO,
+        state_root,
+        difficulty: given.map(|h| h.difficulty).unwrap_or_default(),
+        base_fee_per_gas: (spec >= SpecId::LONDON).then_some(params.base_fee),
+        withdrawals_root: (spec >= SpecId::SHANGHAI).then_some(alloy_trie::EMPTY_ROOT_HASH),
+        blob_gas_used: cancun.then_some(blob_gas_used),
+        excess_blob_gas: cancun.then(|| given.and_then(|h| h.excess_blob_gas).unwrap_or_default()),
+        parent_beacon_block_root: cancun.then_some(B256::ZERO),
+        requests_hash: (spec >= SpecId::PRAGUE).then_some(alloy_eips::eip7685::EMPTY_REQUESTS_HASH),
         ..crate::block::empty_header(
             params.number,
             params.gas_limit,
@@ -300,7 +669,8 @@ pub fn call_error(result: &ExecutionResult) -> Option<(i32, String, Option<Bytes
     match result {
         ExecutionResult::Success { .. } => None,
         ExecutionResult::Revert { output, .. } => {
-            let reason = crate::error::revert_reason(output);
+            // Nothing returned is no reason at all (geth's plain "execution reverted").
+            let reason = crate::error::revert_reason(output).filter(|_| !output.is_empty());
             Some((
                 3,
                 reason.map_or_else(
@@ -310,6 +680,25 @@ pub fn call_error(result: &ExecutionResult) -> Option<(i32, String, Option<Bytes
                 Some(output.clone()),
             ))
         }
-        ExecutionResult::Halt { reason, .. } => Some((-32015, format!("{reason:?}"), None)),
+        ExecutionResult::Halt { reason, .. } => Some((-32015, halt_message(reason), None)),
+    }
+}
+
+/// geth's words for why the EVM stopped (what its clients match on).
+fn halt_message(reason: &revm::context::result::HaltReason) -> String {
+    use revm::context::result::HaltReason;
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".into(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".into(),
+        HaltReason::StackUnderflow => "stack underflow".into(),
+        HaltReason::StackOverflow => "stack limit reached 1024 (1023)".into(),
+        HaltReason::InvalidJump => "invalid jump destination".into(),
+        HaltReason::StateChangeDuringStaticCall => "write protection".into(),
+        HaltReason::CallTooDeep => "max call depth exceeded".into(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".into(),
+        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".into(),
+        HaltReason::CreateCollision => "contract address collision".into(),
+        HaltReason::OutOfFunds => "insufficient balance for transfer".into(),
+        other => format!("{other:?}"),
     }
 }

@@ -213,6 +213,11 @@ impl StateDb {
         }
     }
 
+    /// Whether the state this type reads is block `number`'s (the head, nothing staged).
+    pub fn is_head(&self, number: u64) -> bool {
+        self.at.load(Ordering::Acquire) == number && self.staged.read().is_none()
+    }
+
     /// The number and hash of the block staged over the stored state, if any.
     pub fn staged_block(&self) -> Option<(u64, B256)> {
         self.staged.read().as_ref().and_then(|s| s.block())

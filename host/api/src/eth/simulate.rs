@@ -56,6 +56,11 @@ impl NodeApi {
         params.number = base.number() + 1;
         params.timestamp = params.timestamp.max(base.header.timestamp);
         params.state_block = Some(base.number());
+        // The simulated blocks' parent, which their defaults follow.
+        params.ethereum = Some(std::sync::Arc::new(ordo_exec::EthereumParts {
+            header: base.header.clone(),
+            extras: Default::default(),
+        }));
         let deadline =
             call_deadline().unwrap_or_else(|| std::time::Instant::now() + SIMULATE_TIMEOUT);
         let blocks = self
@@ -74,20 +79,36 @@ impl NodeApi {
                 .iter()
                 .enumerate()
                 .map(|(i, call)| {
+                    // A failed call leaves no logs (not even traced transfers) and, as
+                    // geth answers, no return data: a revert's data is in its error.
+                    let ok = call.result.is_success();
                     let logs = call
                         .result
                         .logs()
                         .iter()
+                        .filter(|_| ok)
                         .map(|log| {
                             log_index += 1;
                             rpc_log(block, i, log_index - 1, log)
                         })
                         .collect();
                     SimCallResult {
-                        return_data: call.result.output().cloned().unwrap_or_default(),
+                        return_data: call
+                            .result
+                            .output()
+                            .filter(|_| ok)
+                            .cloned()
+                            .unwrap_or_default(),
                         logs,
                         gas_used: call.result.tx_gas_used(),
-                        max_used_gas: None,
+                        // The most gas the call needed: what it spent before refunds, or
+                        // EIP-7623's calldata floor if that is more.
+                        max_used_gas: Some(
+                            call.result
+                                .gas()
+                                .total_gas_spent()
+                                .max(call.result.gas().floor_gas()),
+                        ),
                         status: call.result.is_success(),
                         error: call_error(&call.result).map(|(code, message, data)| {
                             SimulateError {

@@ -166,7 +166,9 @@ impl Executor {
                     extras: Default::default(),
                 })),
             };
+            let mut precompile_edits = Vec::new();
             if let Some(overrides) = &sim.state_overrides {
+                precompile_edits = edit_precompiles(spec, overrides)?;
                 apply_state_overrides(overrides.clone(), &mut db)
                     .map_err(|e| invalid(-32602, e.to_string()))?;
                 record_overrides(&db, overrides, &mut changed);
@@ -298,7 +300,8 @@ impl Executor {
                     .with_db(&mut db)
                     .with_cfg(env.cfg_env.clone())
                     .with_block(env.block_env.clone())
-                    .build_mainnet_with_inspector((transfers, DeadlineInspector::new(deadline)));
+                    .build_mainnet_with_inspector((transfers, DeadlineInspector::new(deadline)))
+                    .with_precompiles(precompiles(spec, &precompile_edits));
                 let outcome = evm.inspect_tx(tx_env);
                 let fired = evm.inspector.1.fired();
                 drop(evm);
@@ -535,6 +538,104 @@ fn simulated_transaction(
             .into_signed(signature),
         )
     })
+}
+
+/// One change a block's state overrides make to the precompiles.
+enum PrecompileEdit {
+    /// The precompile at `from` now answers at `to`.
+    Move { from: Address, to: Address },
+    /// The address's account is overridden: it is no precompile in this block.
+    Remove(Address),
+}
+
+/// The precompile changes of a block's overrides, under geth's rules: a precompile can be
+/// moved (`movePrecompileToAddress`) but not to an address overridden too, only a precompile
+/// can be moved, and an overridden precompile address becomes the account its override says.
+fn edit_precompiles(
+    spec: SpecId,
+    overrides: &alloy_rpc_types_eth::state::StateOverride,
+) -> Result<Vec<PrecompileEdit>, SimulateFailure> {
+    let active =
+        revm::precompile::Precompiles::new(revm::precompile::PrecompileSpecId::from_spec_id(spec));
+    let mut edits = Vec::new();
+    for (address, o) in overrides {
+        let is_precompile = active.contains(address);
+        if let Some(to) = o.move_precompile_to {
+            if !is_precompile {
+                return Err(invalid(
+                    -32000,
+                    format!("account {address} is not a precompile"),
+                ));
+            }
+            if overrides.contains_key(&to) {
+                return Err(invalid(
+                    -32000,
+                    format!("account {to} is already overridden"),
+                ));
+            }
+            edits.push(PrecompileEdit::Move { from: *address, to });
+        } else if is_precompile {
+            edits.push(PrecompileEdit::Remove(*address));
+        }
+    }
+    Ok(edits)
+}
+
+/// A block's precompiles: the fork's with the block's edits, while the addresses a
+/// transaction starts with warm stay the fork's own (as geth warms them, whatever an
+/// override moved).
+struct SimPrecompiles {
+    map: alloy_evm::precompiles::PrecompilesMap,
+    warm: &'static alloy_primitives::map::AddressSet,
+}
+
+impl<CTX> revm::handler::PrecompileProvider<CTX> for SimPrecompiles
+where
+    CTX: revm::context_interface::ContextTr,
+    alloy_evm::precompiles::PrecompilesMap:
+        revm::handler::PrecompileProvider<CTX, Output = revm::interpreter::InterpreterResult>,
+{
+    type Output = revm::interpreter::InterpreterResult;
+
+    fn set_spec(&mut self, spec: <CTX::Cfg as revm::context_interface::Cfg>::Spec) -> bool {
+        self.map.set_spec(spec)
+    }
+
+    fn run(
+        &mut self,
+        context: &mut CTX,
+        inputs: &revm::interpreter::CallInputs,
+    ) -> Result<Option<Self::Output>, String> {
+        self.map.run(context, inputs)
+    }
+
+    fn warm_addresses(&self) -> &alloy_primitives::map::AddressSet {
+        self.warm
+    }
+
+    fn contains(&self, address: &Address) -> bool {
+        self.map.contains(address)
+    }
+}
+
+/// The precompiles of `spec` with a block's edits applied.
+fn precompiles(spec: SpecId, edits: &[PrecompileEdit]) -> SimPrecompiles {
+    let fork =
+        revm::precompile::Precompiles::new(revm::precompile::PrecompileSpecId::from_spec_id(spec));
+    let mut map = alloy_evm::precompiles::PrecompilesMap::from_static(fork);
+    for edit in edits {
+        match edit {
+            PrecompileEdit::Move { from, to } => {
+                // Checked against the same set when the edits were made.
+                let _ = map.move_precompiles([(*from, *to)]);
+            }
+            PrecompileEdit::Remove(address) => map.apply_precompile(address, |_| None),
+        }
+    }
+    SimPrecompiles {
+        map,
+        warm: fork.addresses_set(),
+    }
 }
 
 /// Adds one execution's changes to the simulation's: later values win, and an account

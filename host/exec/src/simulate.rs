@@ -177,12 +177,12 @@ impl Executor {
             let prevrandao = o.random.unwrap_or_default();
             let mut cfg = self.cfg_env(&block_params);
             cfg.disable_eip3607 = true;
+            // A simulated call may use more gas than a transaction may have (EIP-7825), as
+            // geth lets it: the request's gas pool bounds it.
+            cfg.tx_gas_limit_cap = Some(u64::MAX);
             if !validation {
                 cfg.disable_nonce_check = true;
                 cfg.disable_base_fee = true;
-                // Without validation a call may use more gas than a transaction may have
-                // (EIP-7825), as geth lets it.
-                cfg.tx_gas_limit_cap = Some(u64::MAX);
             }
             let mut block_env = self.block_env(&block_params, prevrandao);
             if let Some(fee) = o.blob_base_fee {
@@ -243,16 +243,9 @@ impl Executor {
                     request.nonce = Some(nonce);
                 }
                 // Gas: what the block has left unless given, at most what the request's
-                // gas pool has left (and with validation what a transaction may have).
+                // gas pool has left.
                 let left = block_params.gas_limit.saturating_sub(gas_used);
-                let gas = match request.gas {
-                    Some(gas) => gas,
-                    None if validation => {
-                        use revm::context_interface::Cfg;
-                        left.min(env.cfg_env.tx_gas_limit_cap())
-                    }
-                    None => left,
-                };
+                let gas = request.gas.unwrap_or(left);
                 if gas_used.saturating_add(gas) > block_params.gas_limit {
                     return Err(invalid(
                         -38015,

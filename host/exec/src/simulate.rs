@@ -188,7 +188,7 @@ impl Executor {
             if let Some(fee) = o.blob_base_fee {
                 block_env.blob_excess_gas_and_price =
                     Some(revm::context_interface::block::BlobExcessGasAndPrice {
-                        excess_blob_gas: excess_blob_gas,
+                        excess_blob_gas,
                         blob_gasprice: fee.saturating_to(),
                     });
             }

@@ -455,6 +455,20 @@ fn check_percentiles(percentiles: &[f64]) -> Result<(), BackendError> {
     Ok(())
 }
 
+/// A storage slot argument: at most 32 bytes of hex, as geth takes it (a longer string with
+/// leading zeros would otherwise parse).
+fn storage_key(p: &Params<'_>, index: usize) -> Result<U256, BackendError> {
+    let text: String = p.required(index)?;
+    let digits = text.strip_prefix("0x").unwrap_or(&text);
+    if digits.len() > 64 {
+        return Err(BackendError::invalid_params(format!(
+            "storage key too long (want at most 32 bytes): {text:?}"
+        )));
+    }
+    text.parse::<U256>()
+        .map_err(|e| BackendError::invalid_params(format!("invalid argument {index}: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,18 +497,4 @@ mod tests {
         );
         assert!(check_percentiles(&many[..100]).is_ok());
     }
-}
-
-/// A storage slot argument: at most 32 bytes of hex, as geth takes it (a longer string with
-/// leading zeros would otherwise parse).
-fn storage_key(p: &Params<'_>, index: usize) -> Result<U256, BackendError> {
-    let text: String = p.required(index)?;
-    let digits = text.strip_prefix("0x").unwrap_or(&text);
-    if digits.len() > 64 {
-        return Err(BackendError::invalid_params(format!(
-            "storage key too long (want at most 32 bytes): {text:?}"
-        )));
-    }
-    text.parse::<U256>()
-        .map_err(|e| BackendError::invalid_params(format!("invalid argument {index}: {e}")))
 }

@@ -2,15 +2,21 @@
 //! with its own block and state overrides, every call seeing the ones before it. Nothing is
 //! written: the state lives in one throw-away cache over the starting block's.
 //!
-//! As the spec and reth define it: a block's number and time default to the previous one's
-//! plus 1 and plus 12 s and must increase; a call's sender defaults to the zero address, its
-//! nonce to the sender's current one, its gas to what the block has left; with `validation`
-//! the rules of a real block hold (nonces, fees, balances, the base fee) and a transaction that
-//! breaks one fails the whole request with the spec's code, without it calls are priced at
-//! zero like `eth_call`; `traceTransfers` adds an ERC-20 style `Transfer` log from
-//! `0xEeee…EEeE` for every ether transfer (revm-inspectors' `TransferInspector`). A revert or
-//! halt is the call's result, not an error. The simulated blocks' headers carry real
-//! transaction and receipt roots, bloom and gas used; their state root is not computed (zero).
+//! It answers as geth does, block hashes included: numbers and times must increase (a
+//! missing number is the previous plus 1, a missing time the previous plus 12 s) and a gap
+//! in the numbers is filled with empty blocks; a block's fee recipient and gas limit carry
+//! over, its PREVRANDAO is zero unless overridden, its base fee zero without validation and
+//! the parent's next with it. On an Ethereum chain each block starts with the beacon-root
+//! (a zero root) and block-hash system calls. A call's sender defaults to the zero address,
+//! its nonce to the sender's, its gas to what the block has left, at most what the request's
+//! one gas pool has left; no price is a price of zero; the transaction it stands for is built
+//! from those fields, unsigned, so its hash is geth's. `validation` holds the rules of a
+//! real block (nonces, fees, balances) and a call that breaks one fails the request with the
+//! spec's code. `traceTransfers` adds an ERC-20 style `Transfer` log from `0xEeee…EEeE` for
+//! every ether transfer (revm-inspectors' `TransferInspector`; the answer's, not the
+//! receipt's). State overrides may move precompiles (`movePrecompileToAddress`). A revert or
+//! halt is the call's result, not an error. The state root is computed over the head's trie
+//! (zero on a simulation over an older block, whose trie is not kept).
 
 use std::time::Instant;
 
@@ -283,7 +289,12 @@ impl Executor {
                     request.max_fee_per_blob_gas = None;
                     request.sidecar = None;
                 }
-                let tx = simulated_transaction(&request)?;
+                // The transaction the call stands for, as geth builds it from these
+                // defaults: its type from its fields, unsigned (a zero signature).
+                let tx = request
+                    .clone()
+                    .build_typed_simulate_transaction()
+                    .map_err(|e| invalid(-32602, e.to_string()))?;
                 let tx_env = request
                     .clone()
                     .try_into_tx_env(&env)
@@ -424,113 +435,6 @@ fn sanitize_chain<'a>(
         out.push((o, Cow::Borrowed(sim)));
     }
     Ok(out)
-}
-
-/// The transaction a call stands for, as geth builds it: EIP-1559 unless the call names a
-/// gas price (legacy, or EIP-2930 with an access list), blobs (EIP-4844) or authorizations
-/// (EIP-7702); unsigned (a zero signature), so its hash is what geth's is.
-fn simulated_transaction(
-    request: &alloy_rpc_types_eth::TransactionRequest,
-) -> Result<EthereumTxEnvelope<TxEip4844>, SimulateFailure> {
-    use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxLegacy};
-    let signature = alloy_primitives::Signature::new(
-        alloy_primitives::U256::ZERO,
-        alloy_primitives::U256::ZERO,
-        false,
-    );
-    let chain_id = request.chain_id.unwrap_or_default();
-    let nonce = request.nonce.unwrap_or_default();
-    let gas_limit = request.gas.unwrap_or_default();
-    let to = request.to.unwrap_or(alloy_primitives::TxKind::Create);
-    let value = request.value.unwrap_or_default();
-    let input = request.input.input().cloned().unwrap_or_default();
-    let access_list = request.access_list.clone().unwrap_or_default();
-    let max_fee_per_gas = request.max_fee_per_gas.unwrap_or_default();
-    let max_priority_fee_per_gas = request.max_priority_fee_per_gas.unwrap_or_default();
-    Ok(if let Some(auth) = &request.authorization_list {
-        let alloy_primitives::TxKind::Call(to) = to else {
-            return Err(invalid(-32602, "a set-code transaction needs a recipient"));
-        };
-        EthereumTxEnvelope::Eip7702(
-            TxEip7702 {
-                chain_id,
-                nonce,
-                gas_limit,
-                max_fee_per_gas,
-                max_priority_fee_per_gas,
-                to,
-                value,
-                access_list,
-                authorization_list: auth.clone(),
-                input,
-            }
-            .into_signed(signature),
-        )
-    } else if let Some(hashes) = &request.blob_versioned_hashes {
-        let alloy_primitives::TxKind::Call(to) = to else {
-            return Err(invalid(-32602, "a blob transaction needs a recipient"));
-        };
-        EthereumTxEnvelope::Eip4844(
-            TxEip4844 {
-                chain_id,
-                nonce,
-                gas_limit,
-                max_fee_per_gas,
-                max_priority_fee_per_gas,
-                to,
-                value,
-                access_list,
-                blob_versioned_hashes: hashes.clone(),
-                max_fee_per_blob_gas: request.max_fee_per_blob_gas.unwrap_or_default(),
-                input,
-            }
-            .into_signed(signature),
-        )
-    } else if let Some(gas_price) = request.gas_price {
-        if request.access_list.is_some() {
-            EthereumTxEnvelope::Eip2930(
-                TxEip2930 {
-                    chain_id,
-                    nonce,
-                    gas_price,
-                    gas_limit,
-                    to,
-                    value,
-                    access_list,
-                    input,
-                }
-                .into_signed(signature),
-            )
-        } else {
-            EthereumTxEnvelope::Legacy(
-                TxLegacy {
-                    chain_id: Some(chain_id),
-                    nonce,
-                    gas_price,
-                    gas_limit,
-                    to,
-                    value,
-                    input,
-                }
-                .into_signed(signature),
-            )
-        }
-    } else {
-        EthereumTxEnvelope::Eip1559(
-            TxEip1559 {
-                chain_id,
-                nonce,
-                gas_limit,
-                max_fee_per_gas,
-                max_priority_fee_per_gas,
-                to,
-                value,
-                access_list,
-                input,
-            }
-            .into_signed(signature),
-        )
-    })
 }
 
 /// One change a block's state overrides make to the precompiles.

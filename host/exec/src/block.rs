@@ -543,17 +543,16 @@ impl<I> std::fmt::Debug for BlockAssembler<'_, I> {
 }
 
 impl<I> BlockAssembler<'_, I> {
-    /// Ethereum's calls before the transactions: EIP-4788 stores the parent beacon block
-    /// root (from Cancun), EIP-2935 the parent's hash (from Prague).
+    /// Ethereum's calls before the transactions, on every chain: EIP-4788 stores the parent
+    /// beacon block root (from Cancun), EIP-2935 the parent's hash (from Prague). Ordo's
+    /// blocks name a zero beacon root (they follow no beacon chain). On a chain whose
+    /// genesis predates these contracts the calls find no code and change nothing.
     fn pre_block(&mut self) -> Result<(), ExecError> {
-        if self.rules.op_fees {
-            return Ok(());
-        }
-        let beacon_root = self
-            .params
-            .ethereum
-            .as_ref()
-            .and_then(|e| e.header.parent_beacon_block_root);
+        let beacon_root = match &self.params.ethereum {
+            Some(e) => e.header.parent_beacon_block_root,
+            None if self.rules.op_fees => Some(B256::ZERO),
+            None => None,
+        };
         if self.spec >= SpecId::CANCUN
             && let Some(root) = beacon_root
         {

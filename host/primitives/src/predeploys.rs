@@ -4,6 +4,10 @@
 //! over L1Block's values) and the fee vaults (where base fees and L1 data fees collect, for
 //! withdrawal to L1). Their runtime code is what `scripts/contracts` compiled and checked in
 //! under `contracts/out/*.runtime.bin`.
+//!
+//! Beside them, Ethereum's system contracts that every block calls before its transactions:
+//! EIP-4788's beacon roots and EIP-2935's block-hash history (the EIPs' own code, from
+//! alloy, with nonce 1 as geth's dev genesis holds them).
 
 use alloy_primitives::{Address, B256, Bytes, U256, address};
 
@@ -68,6 +72,22 @@ impl ChainSpec {
     /// genesis that already carries OP's (an OP chain's) keeps them. The fee vaults withdraw
     /// to [`ChainSpec::fee_vault_recipient`].
     pub fn with_predeploys(mut self) -> Self {
+        for (address, code) in [
+            (
+                alloy_eips::eip4788::BEACON_ROOTS_ADDRESS,
+                &alloy_eips::eip4788::BEACON_ROOTS_CODE,
+            ),
+            (
+                alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS,
+                &alloy_eips::eip2935::HISTORY_STORAGE_CODE,
+            ),
+        ] {
+            let account = self.alloc.entry(address).or_default();
+            if account.code.is_empty() {
+                account.code = code.clone();
+                account.nonce = account.nonce.max(1);
+            }
+        }
         let recipient = self.fee_vault_recipient;
         for (address, _) in PREDEPLOYS {
             let account = self.alloc.entry(address).or_default();

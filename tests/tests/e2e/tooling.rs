@@ -280,6 +280,71 @@ async fn fee_suggestions_follow_the_tips_recent_blocks_paid() -> Result<()> {
         .await
 }
 
+/// Ordo's blocks make Ethereum's system calls: EIP-2935's contract answers the hash of a
+/// recent block (what BLOCKHASH-free contracts and provers read), EIP-4788's the beacon root
+/// a block named (zero: Ordo follows no beacon chain).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_block_stores_its_parents_hash_and_beacon_root_in_the_system_contracts() -> Result<()>
+{
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let provider = node.provider(&dev_signer(0));
+            wait_block(&provider, 3, GUARD).await?;
+            let head = rpc
+                .ok("eth_getBlockByNumber", json!(["latest", false]))
+                .await?;
+            let number = u64::from_str_radix(
+                head["number"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches("0x"),
+                16,
+            )?;
+            let at = format!("{number:#x}");
+            let parent = rpc
+                .ok(
+                    "eth_getBlockByNumber",
+                    json!([format!("{:#x}", number - 1), false]),
+                )
+                .await?;
+            let word = |n: u64| format!("0x{n:064x}");
+            let stored = rpc
+                .ok(
+                    "eth_call",
+                    json!([{"to": "0x0000F90827F1C53a10cb7A02335B175320002935",
+                            "data": word(number - 1)}, at]),
+                )
+                .await?;
+            ensure!(
+                stored == parent["hash"],
+                "history {stored}, parent {parent}"
+            );
+            let time = u64::from_str_radix(
+                head["timestamp"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches("0x"),
+                16,
+            )?;
+            let root = rpc
+                .ok(
+                    "eth_call",
+                    json!([{"to": "0x000F3df6D732807Ef1319fB7B8bB8522d0Beac02",
+                            "data": word(time)}, at]),
+                )
+                .await?;
+            ensure!(
+                root == json!(format!("0x{}", "0".repeat(64)))
+                    && head["parentBeaconBlockRoot"] == root,
+                "beacon root {root}, head {head}"
+            );
+            Ok(())
+        })
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eth_config_and_blob_base_fee_say_what_the_chain_does() -> Result<()> {
     let node = TestNode::dev().await?;
@@ -307,7 +372,15 @@ async fn eth_config_and_blob_base_fee_say_what_the_chain_does() -> Result<()> {
                     == json!({"baseFeeUpdateFraction": 5_007_716, "max": 0, "target": 0}),
                 "{config}"
             );
-            ensure!(current["systemContracts"] == json!({}), "{config}");
+            // Every block calls the beacon-root and block-hash contracts; no requests.
+            ensure!(
+                current["systemContracts"]
+                    == json!({
+                        "BEACON_ROOTS_ADDRESS": "0x000f3df6d732807ef1319fb7b8bb8522d0beac02",
+                        "HISTORY_STORAGE_ADDRESS": "0x0000f90827f1c53a10cb7a02335b175320002935",
+                    }),
+                "{config}"
+            );
             let precompiles = current["precompiles"]
                 .as_object()
                 .ok_or_else(|| eyre!("{config}"))?;

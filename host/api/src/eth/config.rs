@@ -5,8 +5,8 @@
 //! rules), so the fork id is the CRC32 of the genesis hash alone, `next` and `last` are
 //! null, and the precompiles are Prague's. Blob transactions are refused on this L2: the
 //! blob schedule says so with a target and a maximum of 0 (the fraction is Prague's), and
-//! the blob base fee is the minimum, as no block ever carries blob gas. No system contract
-//! runs: the list is empty.
+//! the blob base fee is the minimum, as no block ever carries blob gas. Every block makes
+//! the beacon-root (with a zero root) and block-hash system calls; there are no requests.
 //!
 //! An imported Ethereum chain answers from its fork schedule: the fork active at the head's
 //! time (and the next and last scheduled ones), EIP-2124's fork hash over its fork blocks
@@ -150,11 +150,18 @@ impl NodeApi {
             .map(|p| (p.id().name().to_string(), *p.address()))
             .collect();
         let mut system_contracts = BTreeMap::new();
+        use ordo_primitives::alloy_eips::{eip2935, eip4788, eip7002, eip7251};
+        if spec >= SpecId::CANCUN {
+            system_contracts.insert(SystemContract::BeaconRoots, eip4788::BEACON_ROOTS_ADDRESS);
+        }
+        if rules.op_fees && spec >= SpecId::PRAGUE {
+            // Ordo's blocks make the block-hash call too, and no requests.
+            system_contracts.insert(
+                SystemContract::HistoryStorage,
+                eip2935::HISTORY_STORAGE_ADDRESS,
+            );
+        }
         if !rules.op_fees {
-            use ordo_primitives::alloy_eips::{eip2935, eip4788, eip7002, eip7251};
-            if spec >= SpecId::CANCUN {
-                system_contracts.insert(SystemContract::BeaconRoots, eip4788::BEACON_ROOTS_ADDRESS);
-            }
             if spec >= SpecId::PRAGUE {
                 system_contracts.insert(
                     SystemContract::ConsolidationRequestPredeploy,

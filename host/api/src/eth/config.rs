@@ -154,15 +154,14 @@ impl NodeApi {
         if spec >= SpecId::CANCUN {
             system_contracts.insert(SystemContract::BeaconRoots, eip4788::BEACON_ROOTS_ADDRESS);
         }
-        if rules.op_fees && spec >= SpecId::PRAGUE {
-            // Ordo's blocks make the block-hash call too, and no requests.
+        if spec >= SpecId::PRAGUE {
+            // Every chain's blocks make the block-hash call; an Ethereum chain's also end
+            // with its requests (Ordo's make none).
             system_contracts.insert(
                 SystemContract::HistoryStorage,
                 eip2935::HISTORY_STORAGE_ADDRESS,
             );
-        }
-        if !rules.op_fees {
-            if spec >= SpecId::PRAGUE {
+            if !rules.op_fees {
                 system_contracts.insert(
                     SystemContract::ConsolidationRequestPredeploy,
                     eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
@@ -170,10 +169,6 @@ impl NodeApi {
                 system_contracts.insert(
                     SystemContract::DepositContract,
                     rules.deposit_contract.unwrap_or_default(),
-                );
-                system_contracts.insert(
-                    SystemContract::HistoryStorage,
-                    eip2935::HISTORY_STORAGE_ADDRESS,
                 );
                 system_contracts.insert(
                     SystemContract::WithdrawalRequestPredeploy,

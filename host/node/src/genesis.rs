@@ -104,7 +104,9 @@ mod tests {
         assert_eq!(spec.gas_limit, 30_000_000);
         assert_eq!(spec.genesis_base_fee, 1_000_000_000);
         assert_eq!(spec.genesis_timestamp, 16);
-        let account = spec.alloc.values().next().unwrap();
+        // The file's account (the system contracts and predeploys joined it).
+        let account =
+            &spec.alloc[&alloy_primitives::address!("0x1000000000000000000000000000000000000001")];
         assert_eq!(account.nonce, 5);
         assert_eq!(account.code.len(), 2);
         assert_eq!(account.storage.values().next(), Some(&U256::from(7)));

@@ -487,6 +487,58 @@ async fn restart_keeps_active_plugins() -> Result<()> {
     .await
 }
 
+/// A stored plugin whose bytes were damaged on disk is refused when the node starts, with a
+/// log line naming it; its slot falls back (here to the native policy, as every ordering
+/// plugin stored is damaged) and the node seals blocks as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_whose_stored_bytes_are_corrupt_is_refused_at_start_and_the_node_runs()
+-> Result<()> {
+    let mut node = TestNode::dev().await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let admin = node.admin()?;
+        let info = load(&admin, "ordering", &round_robin()?, "").await?;
+        admin
+            .ok("admin_activatePlugin", json!([{ "id": info["id"] }]))
+            .await?;
+        let list = admin.ok("admin_listPlugins", json!([])).await?;
+        let hashes: Vec<alloy::primitives::B256> = list["loaded"]
+            .as_array()
+            .ok_or_else(|| eyre!("{list}"))?
+            .iter()
+            .filter(|p| p["kind"] == "ordering")
+            .map(|p| serde_json::from_value(p["codeHash"].clone()))
+            .collect::<Result<_, _>>()?;
+        ensure!(hashes.len() >= 2, "{list}");
+        node.stop().await?;
+        {
+            let storage = ordo_storage::Storage::open(node.datadir().join("db"))?;
+            for hash in &hashes {
+                storage.put_plugin_wasm(hash, b"\0asm not a component")?;
+            }
+        }
+        node.start_again().await?;
+        let text = node.logs().text();
+        ensure!(
+            text.contains("persisted plugin dropped at restore")
+                && text.contains("component bytes do not match their hash"),
+            "no log of the refused plugin"
+        );
+        let admin = node.admin()?;
+        let list = admin.ok("admin_listPlugins", json!([])).await?;
+        ensure!(active_ordering(&list).is_none(), "{list}");
+        let rpc = node.rpc();
+        let n = wait_head(&rpc, head(&rpc).await? + 2).await?;
+        ensure!(
+            provenance(&rpc, n).await?["policy"] == "native-priority-fee",
+            "block {n}: {}",
+            provenance(&rpc, n).await?
+        );
+        Ok(())
+    })
+    .await
+}
+
 /// `ordo plugin new` scaffolds a crate that passes its native test and builds to a
 /// component; `ordo plugin load --activate` puts it in charge of the next block.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::{Address, B256, keccak256};
+use alloy_primitives::{Address, B256};
 use ordo_primitives::{Candidate, PooledTx, decode_raw_tx};
 use ordo_storage::Storage;
 use parking_lot::RwLock;
@@ -112,7 +112,7 @@ impl Pool {
         storage: Storage,
     ) -> Arc<Self> {
         let first_seq = match storage.wal_entries() {
-            Ok(entries) => entries.last().map_or(0, |(seq, _)| seq + 1),
+            Ok(entries) => entries.last().map_or(0, |(seq, _)| seq.saturating_add(1)),
             Err(e) => {
                 // Fall back to the clock (microseconds), which outruns any earlier counter.
                 warn!(target: "ordo::pool", error = %e, "cannot read WAL sequence numbers");
@@ -347,25 +347,32 @@ impl Pool {
     pub fn restore_from_storage(&self) -> Result<usize, PoolError> {
         let entries = self
             .storage
-            .wal_entries()
+            .wal_records()
             .map_err(|e| PoolError::Storage(Arc::new(e)))?;
-        if let Some((seq, _)) = entries.last() {
-            self.next_seq.fetch_max(seq + 1, Ordering::Relaxed);
-        }
-        let decoded: Vec<Result<PooledTx, B256>> = entries
+        let decoded: Vec<Result<(u64, PooledTx), B256>> = entries
             .par_iter()
-            .map(|(_, raw)| decode_raw_tx(raw).map_err(|_| keccak256(raw)))
+            .map(|(key, seq, raw)| decode_raw_tx(raw).map(|tx| (*seq, tx)).map_err(|_| *key))
             .collect();
         let mut txs = Vec::with_capacity(decoded.len());
         let mut bad = Vec::new();
+        let mut last_seq = None;
         for item in decoded {
             match item {
-                Ok(tx) => txs.push(tx),
-                Err(hash) => bad.push(hash),
+                Ok((seq, tx)) => {
+                    last_seq = Some(seq);
+                    txs.push(tx);
+                }
+                Err(key) => bad.push(key),
             }
         }
+        // Sequence numbers go on after the last good entry: a damaged record's number says
+        // nothing (restore runs at start, before anything is appended).
+        self.next_seq.store(
+            last_seq.map_or(0, |s| s.saturating_add(1)),
+            Ordering::Relaxed,
+        );
         if !bad.is_empty() {
-            warn!(target: "ordo::pool", count = bad.len(), "undecodable WAL entries removed");
+            warn!(target: "ordo::pool", count = bad.len(), keys = ?bad, "undecodable WAL entries removed");
             self.wal.remove(bad);
         }
         Ok(self.restore(txs))

@@ -399,17 +399,29 @@ impl Storage {
 
     /// Every WAL entry as `(seq, raw)`, in arrival order.
     pub fn wal_entries(&self) -> Result<Vec<(u64, Bytes)>> {
+        Ok(self
+            .wal_records()?
+            .into_iter()
+            .map(|(_, seq, raw)| (seq, raw))
+            .collect())
+    }
+
+    /// Every WAL entry as `(key, seq, raw)`, in arrival order. A record too short to hold
+    /// its sequence number (damaged) comes back with sequence 0 and its bytes as the
+    /// transaction, so the reader that fails to decode it can remove it by its key.
+    pub fn wal_records(&self) -> Result<Vec<(B256, u64, Bytes)>> {
         let mut out = Vec::new();
         for item in self.wal.iter() {
-            let (_, value) = item.into_inner()?;
-            if value.len() < 8 {
-                continue;
+            let (key, value) = item.into_inner()?;
+            let key = B256::try_from(&key[..]).unwrap_or_default();
+            match value.split_first_chunk::<8>() {
+                Some((seq, raw)) => {
+                    out.push((key, u64::from_be_bytes(*seq), Bytes::copy_from_slice(raw)))
+                }
+                None => out.push((key, 0, Bytes::copy_from_slice(&value))),
             }
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(&value[..8]);
-            out.push((u64::from_be_bytes(seq), Bytes::copy_from_slice(&value[8..])));
         }
-        out.sort_by_key(|(seq, _)| *seq);
+        out.sort_by_key(|(_, seq, _)| *seq);
         Ok(out)
     }
 

@@ -315,3 +315,62 @@ async fn unknown_txs(rpc: &Rpc, hashes: &[B256]) -> Result<Vec<B256>> {
     }
     Ok(missing)
 }
+
+/// A WAL record damaged on disk (what a failing disk or a stray write leaves) is dropped at
+/// restart with a log line, never a panic; every good record around it comes back into the
+/// pool, and the acknowledged transactions it held are included once their nonce gap closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_wal_record_is_dropped_at_restart_and_the_good_ones_come_back() -> Result<()> {
+    let mut node = TestNode::dev().await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let me = dev_signer(7);
+        let provider = node.provider(&me);
+        let nonce = provider.get_transaction_count(me.address()).await?;
+        let fee = 10_000_000_000u128;
+        let send = |n: u64| {
+            sign_raw(
+                &me,
+                transfer_1559(DEV_CHAIN_ID, n, random_address(), U256::from(1), fee, fee),
+            )
+        };
+        // Nonces past a gap wait in the pool, and so in the WAL.
+        let rpc = node.rpc();
+        let mut waiting = Vec::new();
+        for n in [nonce + 1, nonce + 2] {
+            let (raw, hash) = send(n);
+            ensure!(rpc.send_raw(&raw).await? == Ok(hash), "not acknowledged");
+            waiting.push(hash);
+        }
+        node.stop().await?;
+        {
+            let storage = ordo_storage::Storage::open(node.datadir().join("db"))?;
+            storage.wal_append(&[(
+                B256::repeat_byte(0xab),
+                u64::MAX,
+                b"\x02 not a transaction at all".as_slice(),
+            )])?;
+        }
+        node.start_again().await?;
+        ensure!(
+            node.logs()
+                .text()
+                .contains("undecodable WAL entries removed"),
+            "no log of the dropped record"
+        );
+        let rpc = node.rpc();
+        for hash in &waiting {
+            let tx = rpc.ok("eth_getTransactionByHash", json!([hash])).await?;
+            ensure!(!tx.is_null(), "{hash} lost with the damaged record");
+        }
+        // The gap closes: everything acknowledged is included.
+        let (raw, first) = send(nonce);
+        ensure!(rpc.send_raw(&raw).await? == Ok(first), "not acknowledged");
+        let provider = node.provider(&me);
+        for hash in std::iter::once(first).chain(waiting) {
+            wait_receipt(&provider, hash, GUARD).await?;
+        }
+        Ok(())
+    })
+    .await
+}

@@ -1,7 +1,8 @@
 //! Abusive input on the JSON-RPC port is refused with a clear answer while a well-behaved
 //! client is served: an oversized body (413), JSON nested too deep (-32600), a huge batch
 //! (-32600 "batch too large"), a slowloris connection trickling its headers (closed at the
-//! header deadline), and connections over the cap (closed at once).
+//! header deadline), connections over the cap (closed at once), and 10,000 subscriptions on
+//! one WebSocket (its share granted, the rest -32005, blocks on time, memory small).
 
 use std::time::Duration;
 
@@ -258,6 +259,70 @@ async fn websocket_connections_count_against_the_connection_cap() -> Result<()> 
                 );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            Ok(())
+        })
+        .await
+}
+
+/// One WebSocket asking for 10,000 subscriptions gets its per-connection share and a clear
+/// refusal for the rest (-32005, as for any limit), while blocks go on being sealed and the
+/// node's memory stays small.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_subscriptions_on_one_socket_meet_the_limit_while_blocks_go_on() -> Result<()>
+{
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let head = |v: Value| {
+                u64::from_str_radix(v.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16)
+            };
+            let before = head(rpc.ok("eth_blockNumber", json!([])).await?)?;
+            let (ws, _) = tokio_tungstenite::connect_async(node.ws_url()).await?;
+            let (mut tx, mut rx) = ws.split();
+            const ASKED: usize = 10_000;
+            let sender = tokio::spawn(async move {
+                for id in 0..ASKED {
+                    let body = json!({"jsonrpc": "2.0", "id": id, "method": "eth_subscribe",
+                                      "params": ["newHeads"]});
+                    tx.send(Message::Text(body.to_string().into())).await?;
+                }
+                Ok::<_, eyre::Report>(tx)
+            });
+            let (mut granted, mut refused) = (0usize, 0usize);
+            while granted + refused < ASKED {
+                let Some(msg) = rx.next().await else {
+                    eyre::bail!("the socket closed after {granted} + {refused} answers");
+                };
+                let Message::Text(text) = msg? else { continue };
+                let v: Value = serde_json::from_str(&text)?;
+                if v.get("id").is_none() {
+                    continue; // a notification of a granted subscription
+                }
+                match (&v["result"], &v["error"]["code"]) {
+                    (Value::String(_), _) => granted += 1,
+                    (_, code) if *code == json!(-32005) => refused += 1,
+                    _ => eyre::bail!("unexpected answer {v}"),
+                }
+            }
+            let _tx = sender.await??;
+            ensure!(
+                (1..=256).contains(&granted) && refused == ASKED - granted,
+                "granted {granted}, refused {refused}"
+            );
+            // Blocks went on meanwhile, and the node stayed small.
+            let provider = node.provider(&dev_signer(0));
+            wait_block(&provider, before + 3, GUARD).await?;
+            let pid = node.pid().ok_or_else(|| eyre!("no pid"))?;
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+            let rss_kb: u64 = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .ok_or_else(|| eyre!("no VmRSS"))?;
+            ensure!(rss_kb < 1024 * 1024, "node RSS {rss_kb} kB");
             Ok(())
         })
         .await

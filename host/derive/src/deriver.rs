@@ -139,8 +139,7 @@ impl Deriver {
                 block: params.number,
                 source,
             })?;
-        self.storage.commit_block(&built.commit)?;
-        self.exec.state().apply(&built.commit);
+        self.exec.state().commit(&built.commit)?;
         self.head = built.block;
         self.head.l1_origin = Some(*origin);
         Ok(&self.head)
@@ -285,8 +284,7 @@ impl Deriver {
                     why: why.clone(),
                 });
             }
-            self.storage.commit_block(&built.commit)?;
-            self.exec.state().apply(&built.commit);
+            self.exec.state().commit(&built.commit)?;
             self.head = built.block;
         }
         if self.head.hash != h.last_block_hash || self.head.header.state_root != h.state_root {

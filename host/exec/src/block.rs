@@ -181,9 +181,16 @@ impl crate::executor::Executor {
     /// What the block's PREVRANDAO is: an Ethereum block's own mix hash; on Ordo's chains
     /// the hash of the parent's hash, which the sequencer cannot choose.
     pub(crate) fn prevrandao(&self, params: &BlockParams, parent_hash: B256) -> B256 {
+        self.ethereum_mix_hash(params)
+            .unwrap_or_else(|| keccak256(parent_hash))
+    }
+
+    /// An Ethereum block's own mix hash (its PREVRANDAO after the merge), on a chain with
+    /// Ethereum's rules.
+    pub(crate) fn ethereum_mix_hash(&self, params: &BlockParams) -> Option<B256> {
         match &params.ethereum {
-            Some(e) if !self.rules.op_fees => e.header.mix_hash,
-            _ => keccak256(parent_hash),
+            Some(e) if !self.rules.op_fees => Some(e.header.mix_hash),
+            _ => None,
         }
     }
 }

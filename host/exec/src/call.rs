@@ -57,10 +57,7 @@ impl Executor {
         cfg.disable_block_gas_limit = true;
         cfg.disable_eip3607 = true;
         // A call in an Ethereum block's context sees that block's PREVRANDAO.
-        let prevrandao = match &params.ethereum {
-            Some(e) if !self.rules.op_fees => e.header.mix_hash,
-            _ => B256::ZERO,
-        };
+        let prevrandao = self.ethereum_mix_hash(params).unwrap_or_default();
         let mut block = self.block_env(params, prevrandao);
         if no_fees {
             // geth's rule: a call that names no price runs in a block whose base fee (what

@@ -536,6 +536,15 @@ impl StateDb {
         }
     }
 
+    /// Stores a block's commit (one atomic, fsynced batch) and then applies it to the
+    /// caches: how a block built outside the builder's pipeline (derivation, an import)
+    /// becomes the head.
+    pub fn commit(&self, commit: &BlockCommit) -> Result<(), ordo_storage::StorageError> {
+        self.storage.commit_block(commit)?;
+        self.apply(commit);
+        Ok(())
+    }
+
     /// Applies a committed block's changes to the caches. Call after the fjall batch is
     /// durable.
     pub fn apply(&self, commit: &BlockCommit) {

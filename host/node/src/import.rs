@@ -38,7 +38,8 @@ pub fn import_chain(
         .wrap_err_with(|| format!("in genesis {}", genesis_file.display()))?;
     let spec = crate::genesis::chain_spec_of(&genesis)?;
     let rules = Arc::new(ChainRules::from_chain_config(&genesis.config));
-    let blocks = read_blocks(chain_file)?;
+    let export =
+        std::fs::read(chain_file).wrap_err_with(|| format!("reading {}", chain_file.display()))?;
 
     std::fs::create_dir_all(datadir)
         .wrap_err_with(|| format!("creating datadir {}", datadir.display()))?;
@@ -66,7 +67,8 @@ pub fn import_chain(
         None => genesis_block.clone(),
     };
     let mut imported = 0;
-    for block in blocks {
+    for block in read_blocks(&export, chain_file) {
+        let block = block?;
         let number = block.header.number;
         if number <= head.number() {
             let stored = storage
@@ -81,8 +83,7 @@ pub fn import_chain(
             continue;
         }
         let built = exec.import_block(&head, block)?;
-        storage.commit_block(&built.commit)?;
-        state.apply(&built.commit);
+        state.commit(&built.commit)?;
         head = built.block;
         imported += 1;
     }
@@ -95,21 +96,24 @@ pub fn import_chain(
     })
 }
 
-/// The blocks of an RLP export: one RLP block after another.
-fn read_blocks(path: &Path) -> eyre::Result<Vec<Block<TxEnvelope>>> {
-    let bytes = std::fs::read(path).wrap_err_with(|| format!("reading {}", path.display()))?;
-    let mut buf = bytes.as_slice();
-    let mut blocks = Vec::new();
-    while !buf.is_empty() {
+/// The blocks of an RLP export (one RLP block after another), decoded one at a time as the
+/// import reaches them: a decoded export is several times its encoding.
+fn read_blocks(bytes: &[u8], path: &Path) -> impl Iterator<Item = eyre::Result<Block<TxEnvelope>>> {
+    let mut buf = bytes;
+    let mut index = 0usize;
+    std::iter::from_fn(move || {
+        if buf.is_empty() {
+            return None;
+        }
         let at = bytes.len() - buf.len();
-        let block = Block::<TxEnvelope>::decode(&mut buf).map_err(|e| {
+        index += 1;
+        Some(Block::<TxEnvelope>::decode(&mut buf).map_err(|e| {
+            // Nothing after a block that does not decode can be read.
+            buf = &[];
             eyre::eyre!(
-                "{}: block {} (byte {at}) does not decode: {e}",
-                path.display(),
-                blocks.len() + 1
+                "{}: block {index} (byte {at}) does not decode: {e}",
+                path.display()
             )
-        })?;
-        blocks.push(block);
-    }
-    Ok(blocks)
+        }))
+    })
 }

@@ -276,10 +276,7 @@ async fn ten_thousand_subscriptions_on_one_socket_meet_the_limit_while_blocks_go
     node.logs()
         .guard(GUARD, async {
             let rpc = node.rpc();
-            let head = |v: Value| {
-                u64::from_str_radix(v.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16)
-            };
-            let before = head(rpc.ok("eth_blockNumber", json!([])).await?)?;
+            let before = parse_quantity(&rpc.ok("eth_blockNumber", json!([])).await?)?;
             let (ws, _) = tokio_tungstenite::connect_async(node.ws_url()).await?;
             let (mut tx, mut rx) = ws.split();
             const ASKED: usize = 10_000;

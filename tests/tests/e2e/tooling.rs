@@ -295,13 +295,7 @@ async fn every_block_stores_its_parents_hash_and_beacon_root_in_the_system_contr
             let head = rpc
                 .ok("eth_getBlockByNumber", json!(["latest", false]))
                 .await?;
-            let number = u64::from_str_radix(
-                head["number"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .trim_start_matches("0x"),
-                16,
-            )?;
+            let number = parse_quantity(&head["number"])?;
             let at = format!("{number:#x}");
             let parent = rpc
                 .ok(
@@ -321,13 +315,7 @@ async fn every_block_stores_its_parents_hash_and_beacon_root_in_the_system_contr
                 stored == parent["hash"],
                 "history {stored}, parent {parent}"
             );
-            let time = u64::from_str_radix(
-                head["timestamp"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .trim_start_matches("0x"),
-                16,
-            )?;
+            let time = parse_quantity(&head["timestamp"])?;
             let root = rpc
                 .ok(
                     "eth_call",

@@ -434,6 +434,11 @@ impl TestNode {
         Ok(status)
     }
 
+    /// The options the next [`TestNode::start_again`] or [`TestNode::restart`] uses.
+    pub fn opts_mut(&mut self) -> &mut NodeOpts {
+        &mut self.opts
+    }
+
     /// Start again on the same datadir after [`TestNode::kill`] or [`TestNode::stop`].
     pub async fn start_again(&mut self) -> Result<()> {
         if self.child.is_some() {

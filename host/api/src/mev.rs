@@ -196,7 +196,7 @@ fn now_secs() -> u64 {
 fn bundle_err(e: BundleError) -> BackendError {
     if e.is_internal() {
         tracing::error!(target: "ordo::rpc", %e, "bundle pool failure");
-        return BackendError::internal("internal storage error");
+        return BackendError::new(e.rpc_code() as i32, e.to_string());
     }
     let message = match &e {
         BundleError::PastBlock { target, head } => {

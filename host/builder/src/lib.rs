@@ -92,6 +92,10 @@ pub enum BuilderError {
     /// No block this slot: the next L1 origin is needed and not read from L1 yet.
     #[error("waiting for L1: {0}")]
     WaitingForL1(String),
+    /// No block this slot: the datadir's free space is under the reserve, and a block
+    /// whose write ran out of space half way would stop the node until a restart.
+    #[error("waiting for disk space: {0}")]
+    WaitingForDisk(String),
 }
 
 /// The provenance policy of a deposit-only block (no policy ordered it).
@@ -219,6 +223,8 @@ pub struct Builder {
     signer: RwLock<Option<Arc<dyn BlockSigner>>>,
     /// Blocks a transaction may wait while the policy leaves it out (0: no floor).
     inclusion_floor: std::sync::atomic::AtomicU64,
+    /// Whether the last slot found the datadir short of space ([`Builder::check_space`]).
+    disk_short: std::sync::atomic::AtomicBool,
     /// Asked every block: the most bytes of signed transactions it may carry while L1
     /// posting is behind (`None`: no limit).
     da_limit: RwLock<Option<DaLimit>>,
@@ -329,6 +335,7 @@ impl Builder {
             last_sealed: parking_lot::Mutex::new(None),
             signer: RwLock::new(None),
             inclusion_floor: std::sync::atomic::AtomicU64::new(floor::DEFAULT_INCLUSION_FLOOR),
+            disk_short: std::sync::atomic::AtomicBool::new(false),
             da_limit: RwLock::new(None),
             floor_marks: Default::default(),
             origins: RwLock::new(None),
@@ -505,6 +512,7 @@ impl Builder {
     /// Waits for the previous block's commit first: at most one block is in flight.
     fn seal(&self) -> Result<Staging, BuilderError> {
         let started = std::time::Instant::now();
+        self.check_space()?;
         let head = self.tip();
         let mut params = self.params_on(&head);
         params.max_tx_bytes = self.da_limit.read().as_ref().and_then(|limit| limit());
@@ -905,6 +913,39 @@ impl Builder {
         sealed
     }
 
+    /// Fails with [`BuilderError::WaitingForDisk`] while the datadir is short of space
+    /// (logged once when that starts and once when it ends, not every slot).
+    fn check_space(&self) -> Result<(), BuilderError> {
+        let storage = self.exec.state().storage();
+        if let Ok(free) = storage.free_bytes() {
+            metrics::gauge!("ordo_disk_free_bytes").set(free as f64);
+        }
+        let short = match storage.ensure_space() {
+            Ok(()) => None,
+            Err(ordo_storage::StorageError::DiskFull { free, reserve }) => Some((free, reserve)),
+            Err(e) => return Err(e.into()),
+        };
+        let was_short = self
+            .disk_short
+            .swap(short.is_some(), std::sync::atomic::Ordering::Relaxed);
+        match short {
+            Some((free, reserve)) => {
+                if !was_short {
+                    warn!(target: "ordo::builder", free, reserve, "datadir short of space: no blocks until space returns");
+                }
+                Err(BuilderError::WaitingForDisk(format!(
+                    "{free} bytes free, {reserve} reserved"
+                )))
+            }
+            None => {
+                if was_short {
+                    info!(target: "ordo::builder", "datadir has space again: blocks resume");
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Waits until no block is in flight; fails if a block's commit failed.
     fn wait_for_commit(&self) -> Result<(), BuilderError> {
         let mut commits = self.commits.lock();
@@ -1203,7 +1244,7 @@ impl Builder {
             }
             match sealed.await {
                 Ok(Ok(_)) => {}
-                Ok(Err(BuilderError::WaitingForL1(why))) => {
+                Ok(Err(BuilderError::WaitingForL1(why) | BuilderError::WaitingForDisk(why))) => {
                     debug!(target: "ordo::builder", %why, "no block this slot");
                 }
                 Ok(Err(err)) => {

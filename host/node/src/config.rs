@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 pub struct NodeConfig {
     /// Data folder (fjall lives in `<datadir>/db`).
     pub datadir: PathBuf,
+    /// MiB kept free on the datadir's filesystem: under it transactions, bundles and plugin
+    /// loads are refused (-32000 "storage unavailable") and no block is sealed, until space
+    /// returns. 0 turns the check off.
+    pub min_free_disk_mb: u64,
     /// JSON-RPC (HTTP and WebSocket) listen address; port 0 picks a free port.
     pub rpc_addr: SocketAddr,
     /// Chain id (ignored when a genesis file sets one).
@@ -150,6 +154,10 @@ impl ClusterSection {
             .ok_or_else(|| eyre!("[cluster] id {} is not one of the peers", self.id))
     }
 }
+
+/// Default MiB kept free on the datadir's filesystem (`min_free_disk_mb`): room for fjall's
+/// flushes and compactions and for the blocks that include what was acknowledged.
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 512;
 
 /// Default MiB of fjall's block cache for a node (`[state] block_cache_mb`): on a large
 /// state, enough to keep the index and filter blocks of the state's keyspaces cached.
@@ -668,6 +676,7 @@ impl Default for NodeConfig {
     fn default() -> Self {
         Self {
             datadir: PathBuf::from(".ordo/dev"),
+            min_free_disk_mb: DEFAULT_MIN_FREE_DISK_MB,
             rpc_addr: SocketAddr::from(([127, 0, 0, 1], 8547)),
             chain_id: DEV_CHAIN_ID,
             block_time_ms: 1000,

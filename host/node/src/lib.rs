@@ -185,6 +185,7 @@ pub fn open_chain(config: &NodeConfig) -> eyre::Result<(Storage, BlockRecord)> {
         .wrap_err_with(|| format!("creating datadir {}", config.datadir.display()))?;
     let storage = Storage::open_with_cache(config.datadir.join("db"), config.state.block_cache_mb)
         .wrap_err("opening storage")?;
+    storage.set_min_free_bytes(config.min_free_disk_mb.saturating_mul(1 << 20));
     let head = match storage.head()? {
         Some(n) => storage
             .block(n)?

@@ -92,7 +92,9 @@ pub enum BundleError {
         limit: usize,
     },
     /// Writing to (or reading) the `bundles` keyspace failed; the bundle was not accepted.
-    #[error("storage failure: {0}")]
+    /// Answered -32000 "storage unavailable: …" (geth's code for a server-side refusal):
+    /// the client may retry later, and nothing was acknowledged.
+    #[error("storage unavailable: {0}")]
     Storage(Arc<StorageError>),
     /// The insert was never decided (a broken invariant in the group writer); not accepted.
     #[error("bundle pool unavailable")]
@@ -125,9 +127,9 @@ impl BundleError {
     }
 
     /// The JSON-RPC error code: -32000 for every refusal (as [`crate::PoolError`]), -32603
-    /// for internal failures.
+    /// for internal failures but storage (-32000 "storage unavailable").
     pub fn rpc_code(&self) -> i64 {
-        if self.is_internal() {
+        if self.is_internal() && !matches!(self, Self::Storage(_)) {
             RPC_INTERNAL
         } else {
             RPC_INVALID_TX

@@ -95,7 +95,9 @@ pub enum PoolError {
         limit: usize,
     },
     /// The WAL write failed; the transaction was not accepted.
-    #[error("storage failure: {0}")]
+    /// Answered -32000 "storage unavailable: …" (geth's code for a server-side refusal):
+    /// the client may retry later, and nothing was acknowledged.
+    #[error("storage unavailable: {0}")]
     Storage(Arc<StorageError>),
     /// The pool's WAL writer is gone (shutting down).
     #[error("transaction pool unavailable")]
@@ -150,9 +152,9 @@ impl PoolError {
     }
 
     /// The JSON-RPC error code: -32000 for every validation error (as geth), -32603 for
-    /// internal failures.
+    /// internal failures but storage (-32000 "storage unavailable").
     pub fn rpc_code(&self) -> i64 {
-        if self.is_internal() {
+        if self.is_internal() && !matches!(self, Self::Storage(_)) {
             RPC_INTERNAL
         } else {
             RPC_INVALID_TX

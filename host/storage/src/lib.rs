@@ -36,6 +36,11 @@
 //!   plugin host's registry state (`state → opaque bytes`, owned and encoded by
 //!   `ordo-plugin-host`: loaded entries, active set, rollback history).
 //!
+//! Free space: the node keeps a reserve free on the datadir's filesystem
+//! ([`Storage::set_min_free_bytes`]); under it the acknowledging writes (WAL, bundles,
+//! plugins) fail with [`StorageError::DiskFull`] before they start, and the builder waits
+//! instead of sealing. A write that fails half way would poison fjall until a restart.
+//!
 //! Durability: [`Storage::wal_append`] and [`Storage::commit_block`] return only after
 //! `PersistMode::SyncAll`; a crash loses nothing either acknowledged. Everything else
 //! (`put_meta` aside) happens inside those two batches, except the plugin writes
@@ -88,6 +93,19 @@ pub enum StorageError {
         /// The decode error.
         source: alloy_rlp::Error,
     },
+    /// The datadir's filesystem has less free space than the node keeps in reserve: the
+    /// write was not attempted (a write that fails half way poisons the engine until a
+    /// restart, so the node stops before the disk is full, not when it is).
+    #[error(
+        "disk full: {free} bytes free on the datadir's filesystem, under the {reserve}-byte \
+         reserve (min_free_disk_mb)"
+    )]
+    DiskFull {
+        /// Bytes available to the node.
+        free: u64,
+        /// The reserve ([`Storage::set_min_free_bytes`]).
+        reserve: u64,
+    },
 }
 
 impl StorageError {
@@ -95,6 +113,12 @@ impl StorageError {
     pub fn is_retryable(&self) -> bool {
         false
     }
+}
+
+/// The free space the node keeps on the datadir's filesystem ([`Storage::ensure_space`]).
+struct DiskReserve {
+    dir: std::path::PathBuf,
+    bytes: std::sync::atomic::AtomicU64,
 }
 
 /// Result alias.
@@ -227,6 +251,7 @@ pub struct Storage {
     batches: Keyspace,
     raft_log: Keyspace,
     raft_meta: Keyspace,
+    reserve: Arc<DiskReserve>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -354,6 +379,10 @@ impl Storage {
             batches: ks("batches")?,
             raft_log: ks("raft_log")?,
             raft_meta: ks("raft_meta")?,
+            reserve: Arc::new(DiskReserve {
+                dir: path.as_ref().to_path_buf(),
+                bytes: std::sync::atomic::AtomicU64::new(0),
+            }),
             recent_receipts: Arc::new(Cache::new(RECENT_RECEIPT_BLOCKS)),
             db,
         };
@@ -370,11 +399,49 @@ impl Storage {
         Ok(storage)
     }
 
+    // ---- Free space ------------------------------------------------------------------
+
+    /// Keeps `bytes` free on the datadir's filesystem: below that, [`Storage::ensure_space`]
+    /// fails and the writes that acknowledge something to a client (the WAL, bundles,
+    /// plugins) are refused. 0 (the default) turns the check off.
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.reserve
+            .bytes
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes available to the node on the datadir's filesystem.
+    pub fn free_bytes(&self) -> Result<u64> {
+        let stat = rustix::fs::statvfs(&self.reserve.dir)
+            .map_err(|e| StorageError::Engine(fjall::Error::Io(e.into())))?;
+        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+
+    /// Fails with [`StorageError::DiskFull`] while the datadir's filesystem has less free
+    /// than the reserve. Checked before each acknowledging write, and by the builder before
+    /// it stages a block, so no write runs out of space half way (fjall refuses every write
+    /// after one failed, until a restart). One `statvfs`: far cheaper than the fsync after.
+    pub fn ensure_space(&self) -> Result<()> {
+        let reserve = self
+            .reserve
+            .bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if reserve == 0 {
+            return Ok(());
+        }
+        let free = self.free_bytes()?;
+        if free < reserve {
+            return Err(StorageError::DiskFull { free, reserve });
+        }
+        Ok(())
+    }
+
     // ---- WAL -------------------------------------------------------------------------
 
     /// Appends transactions to the WAL and fsyncs once for the whole group.
     /// `seq` orders them across restarts (arrival order).
     pub fn wal_append(&self, entries: &[(B256, u64, &[u8])]) -> Result<()> {
+        self.ensure_space()?;
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         for (hash, seq, raw) in entries {
             let mut value = Vec::with_capacity(8 + raw.len());
@@ -680,6 +747,7 @@ impl Storage {
     /// Stores a plugin component under its code hash (keccak256 of `bytes`, computed by the
     /// caller) and fsyncs. Idempotent: the same hash always names the same bytes.
     pub fn put_plugin_wasm(&self, hash: &B256, bytes: &[u8]) -> Result<()> {
+        self.ensure_space()?;
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         batch.insert(&self.plugins, plugin_wasm_key(hash), bytes);
         batch.commit()?;
@@ -727,6 +795,7 @@ impl Storage {
         record: &[u8],
         replaced: &[B256],
     ) -> Result<()> {
+        self.ensure_space()?;
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         for old in replaced {
             batch.remove(&self.bundles, old.as_slice());
@@ -739,6 +808,7 @@ impl Storage {
     /// Stores a group of bundles and removes the ones they replace, in one fsynced batch
     /// (one fsync for every concurrent `eth_sendBundle`).
     pub fn put_bundles(&self, puts: &[(B256, Vec<u8>)], removes: &[B256]) -> Result<()> {
+        self.ensure_space()?;
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         for old in removes {
             batch.remove(&self.bundles, old.as_slice());

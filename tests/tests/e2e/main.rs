@@ -20,6 +20,7 @@ mod crash;
 mod da_throttle;
 mod dashboard;
 mod deposits;
+mod disk;
 mod genesis;
 mod jsonrpc;
 mod l1;

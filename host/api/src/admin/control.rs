@@ -299,6 +299,9 @@ impl Control {
         if let Err(e) = self.storage.head() {
             why.push(format!("storage: {e}"));
         }
+        if let Err(e) = self.storage.ensure_space() {
+            why.push(format!("storage unavailable: {e}"));
+        }
         if let Some(reason) = self.builder.halted() {
             why.push(format!("sequencer halted: {reason}"));
         } else {

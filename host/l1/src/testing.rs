@@ -202,6 +202,31 @@ impl Anvil {
     /// the same port and on the state it last dumped.
     pub async fn kill_and_restart(&mut self) {
         self.kill();
+        self.start_again().await;
+    }
+
+    /// Freezes anvil (SIGSTOP): its port still accepts connections, nothing is answered
+    /// (end it with [`Anvil::kill_now`]).
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .args([signal, &c.id().to_string()])
+                .status();
+        }
+    }
+
+    /// Kills anvil outright (SIGKILL, even while frozen); [`Anvil::start_again`] brings it
+    /// back on the state it last dumped. Meanwhile its port refuses connections.
+    pub fn kill_now(&mut self) {
+        self.kill();
+    }
+
+    /// Starts anvil again after [`Anvil::kill_now`], on the same port and saved state.
+    pub async fn start_again(&mut self) {
         let mut last = String::new();
         for _ in 0..20 {
             match self.start().await {

@@ -3,7 +3,8 @@
 //! batcher's key and a codec swap mid-run change nothing; `ordo verify` rebuilds the whole
 //! chain from the L1 inbox alone (batches of both codecs) and matches the node block for block;
 //! a confirmed batch is reported final only once L1 finalizes its block, and one that a reorg
-//! deeper than the confirmations removed is posted again.
+//! deeper than the confirmations removed is posted again; two minutes without L1 (hanging,
+//! then refusing) leave the L2 running and every batch posted afterwards, once and in order.
 
 use std::time::Duration;
 
@@ -359,6 +360,84 @@ async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicate
         &["--compare-rpc", &node.http_url()],
     )?;
     Ok(())
+}
+
+/// How long L1 is away in [`two_minutes_without_l1_then_every_batch_is_posted_once_in_order`],
+/// half of it hanging and half of it refusing connections.
+const L1_OUTAGE: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_minutes_without_l1_then_every_batch_is_posted_once_in_order() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
+        block_time: Some(1),
+        state: Some(dir.path().join("anvil-state.json")),
+        state_interval: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let batcher = Anvil::dev_key(3);
+    // Batches close every 8 s: about 15 queue up during the outage.
+    let node = posting_node(&anvil, &batcher, dir.path(), 8000, 3).await?;
+    let logs = node.logs();
+    logs.guard(GUARD + L1_OUTAGE * 2, async {
+        let rpc = node.rpc();
+        let provider = node.provider(&dev_signer(0));
+        let send = |value: u64| {
+            let provider = provider.clone();
+            async move {
+                let tx = TransactionRequest::default()
+                    .with_to(random_address())
+                    .with_value(U256::from(value));
+                Ok::<B256, eyre::Report>(*provider.send_transaction(tx).await?.tx_hash())
+            }
+        };
+        let first = send(1).await?;
+        wait_confirmed(&rpc, first).await?;
+
+        // First L1 hangs (stopped: connections open, nothing answers), then it is gone
+        // (connections refused). The L2 goes on: transactions are taken and included, and
+        // their batches close and wait.
+        anvil.freeze();
+        let mut during = Vec::new();
+        let started = tokio::time::Instant::now();
+        let (mut value, mut killed) = (2, false);
+        while started.elapsed() < L1_OUTAGE {
+            if !killed && started.elapsed() >= L1_OUTAGE / 2 {
+                anvil.kill_now();
+                killed = true;
+            }
+            let hash = send(value).await?;
+            wait_receipt(&provider, hash, GUARD).await?;
+            during.push(hash);
+            value += 1;
+            tokio::time::sleep(Duration::from_secs(4)).await;
+        }
+        let queued = rpc
+            .ok("ordo_txStatus", json!([during[during.len() - 1]]))
+            .await?;
+        ensure!(
+            queued["status"] != "confirmed",
+            "confirmed on an L1 that is away: {queued}"
+        );
+        anvil.start_again().await;
+
+        // Back: every batch is posted, in order and once, and the chain verifies from L1.
+        for hash in &during {
+            wait_confirmed(&rpc, *hash).await?;
+        }
+        let indexes = inbox_indexes(&anvil).await?;
+        let expected: Vec<u64> = (0..indexes.len() as u64).collect();
+        ensure!(indexes == expected, "inbox batch indexes: {indexes:?}");
+        ensure!(indexes.len() >= 10, "only {} batches", indexes.len());
+        verify_from_l1_ok(
+            &anvil,
+            batcher.address(),
+            &["--compare-rpc", &node.http_url()],
+        )?;
+        Ok(())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,11 @@
 //! Abusive input on the JSON-RPC port is refused with a clear answer while a well-behaved
 //! client is served: an oversized body (413), JSON nested too deep (-32600), a huge batch
 //! (-32600 "batch too large"), a slowloris connection trickling its headers (closed at the
-//! header deadline), connections over the cap (closed at once), and 10,000 subscriptions on
-//! one WebSocket (its share granted, the rest -32005, blocks on time, memory small).
+//! header deadline), connections over the cap (closed at once), 10,000 subscriptions on
+//! one WebSocket (its share granted, the rest -32005, blocks on time, memory small), and
+//! clients that hang up in the middle of large answers, over HTTP and WebSocket, while others
+//! send 10,000-call batches under the default limits (refused, -32600; the node serves on,
+//! blocks go on, memory stays small).
 
 use std::time::Duration;
 
@@ -138,7 +141,7 @@ async fn slowloris_is_cut_off_and_connections_over_the_cap_are_closed() -> Resul
             );
             let answered = trickle.await??;
             ensure!(
-                answered.is_empty() || !answered.starts_with(b"HTTP/1.1 200"),
+                answered.is_empty() || !answered.starts_with(b"HTTP/1.1 "),
                 "slowloris got an answer"
             );
             rpc.ok("eth_blockNumber", json!([])).await?;
@@ -159,7 +162,7 @@ async fn slowloris_is_cut_off_and_connections_over_the_cap_are_closed() -> Resul
                     break;
                 }
                 ensure!(
-                    got.starts_with(b"HTTP/1.1 200"),
+                    got.starts_with(b"HTTP/1.1 "),
                     "{}",
                     String::from_utf8_lossy(&got)
                 );
@@ -182,7 +185,7 @@ async fn slowloris_is_cut_off_and_connections_over_the_cap_are_closed() -> Resul
                 .await?;
                 if read_until_closed(&mut s, Duration::from_secs(30))
                     .await?
-                    .starts_with(b"HTTP/1.1 200")
+                    .starts_with(b"HTTP/1.1 ")
                 {
                     break;
                 }
@@ -213,7 +216,7 @@ async fn websocket_connections_count_against_the_connection_cap() -> Result<()> 
                 Ok::<bool, eyre::Report>(
                     read_until_closed(&mut s, Duration::from_secs(30))
                         .await?
-                        .starts_with(b"HTTP/1.1 200"),
+                        .starts_with(b"HTTP/1.1 "),
                 )
             };
             // Wait out the harness's own connections, then hold every slot with WebSockets.
@@ -312,14 +315,151 @@ async fn ten_thousand_subscriptions_on_one_socket_meet_the_limit_while_blocks_go
             // Blocks went on meanwhile, and the node stayed small.
             let provider = node.provider(&dev_signer(0));
             wait_block(&provider, before + 3, GUARD).await?;
-            let pid = node.pid().ok_or_else(|| eyre!("no pid"))?;
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-            let rss_kb: u64 = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .ok_or_else(|| eyre!("no VmRSS"))?;
-            ensure!(rss_kb < 1024 * 1024, "node RSS {rss_kb} kB");
+            let rss = rss_kb(&node)?;
+            ensure!(rss < 1024 * 1024, "node RSS {rss} kB");
+            Ok(())
+        })
+        .await
+}
+
+/// The node's resident memory, in kB.
+fn rss_kb(node: &TestNode) -> Result<u64> {
+    let pid = node.pid().ok_or_else(|| eyre!("no pid"))?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| eyre!("no VmRSS"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_hanging_up_mid_answer_and_ten_thousand_call_batches_leave_the_node_serving()
+-> Result<()> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let provider = node.provider(&dev_signer(0));
+            wait_block(&provider, 20, GUARD).await?;
+            let before = parse_quantity(&rpc.ok("eth_blockNumber", json!([])).await?)?;
+            // The largest batch the defaults allow, of full blocks: an answer of about a
+            // megabyte, which the client stops reading after its first bytes.
+            let big: Vec<Value> = (0..1000)
+                .map(|i| {
+                    json!({"jsonrpc": "2.0", "id": i, "method": "eth_getBlockByNumber",
+                           "params": [format!("{:#x}", i % 20), true]})
+                })
+                .collect();
+            let big = Value::Array(big).to_string();
+            let huge: Vec<Value> = (0..10_000)
+                .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "eth_chainId", "params": []}))
+                .collect();
+            let huge = Value::Array(huge).to_string();
+
+            // Alone, a 10,000-call batch is refused whole, unread past the cap of 1000.
+            let (_, text) = rpc.post_raw(huge.clone()).await?;
+            let v: Value = serde_json::from_str(&text)?;
+            ensure!(
+                v[0]["error"]["code"] == -32600 && v[0]["error"]["message"] == "batch too large",
+                "a 10,000-call batch answered {v}"
+            );
+            for _round in 0..10 {
+                let mut tasks = Vec::new();
+                // HTTP clients that hang up after the first bytes of the answer.
+                for _ in 0..8 {
+                    let (addr, body) = (node.addr(), big.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut stream = TcpStream::connect(addr).await?;
+                        stream.write_all(request(&body).as_bytes()).await?;
+                        let mut first = [0u8; 64];
+                        let n = stream.read(&mut first).await?;
+                        ensure!(
+                            first[..n].starts_with(b"HTTP/1.1 "),
+                            "answer: {:?}",
+                            &first[..n]
+                        );
+                        drop(stream);
+                        Ok::<_, eyre::Report>(())
+                    }));
+                }
+                // WebSocket clients that send the same and close without reading.
+                for _ in 0..4 {
+                    let (url, body) = (node.ws_url(), big.clone());
+                    tasks.push(tokio::spawn(async move {
+                        use tokio_tungstenite::tungstenite::Error;
+                        match tokio_tungstenite::connect_async(url).await {
+                            Ok((mut ws, _)) => {
+                                ws.send(Message::Text(body.into())).await?;
+                                drop(ws);
+                            }
+                            // The abusers spent this address's call budget: refused openly.
+                            Err(Error::Http(resp)) if resp.status() == 429 => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                        Ok(())
+                    }));
+                }
+                // 10,000-call batches: refused whole under the default cap of 1000.
+                for _ in 0..4 {
+                    let (rpc, body) = (node.rpc(), huge.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let (status, text) = rpc.post_raw(body).await?;
+                        if status == 429 {
+                            return Ok(()); // over this address's call budget: refused openly
+                        }
+                        let v: Value = serde_json::from_str(&text)?;
+                        let v = if v.is_array() { v[0].clone() } else { v };
+                        ensure!(
+                            v["error"]["code"] == -32600
+                                && v["error"]["message"] == "batch too large",
+                            "a 10,000-call batch answered {v}"
+                        );
+                        Ok(())
+                    }));
+                }
+                for t in tasks {
+                    t.await??;
+                }
+            }
+            // A well-behaved client is served in full, over both transports, once the
+            // abusers' calls no longer count against this address's rate limit (they come
+            // from the same 127.0.0.1; the bucket refills at 20,000 calls a second).
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let calls: Vec<(&str, Value)> = (0..1000)
+                .map(|i| {
+                    (
+                        "eth_getBlockByNumber",
+                        json!([format!("{:#x}", i % 20), true]),
+                    )
+                })
+                .collect();
+            let answers = rpc.batch(&calls).await?;
+            ensure!(
+                answers.len() == 1000 && answers.iter().all(|a| a.is_ok()),
+                "batch of 1000"
+            );
+            let (ws, _) = tokio_tungstenite::connect_async(node.ws_url()).await?;
+            let (mut tx, mut rx) = ws.split();
+            tx.send(Message::Text(big.clone().into())).await?;
+            let answer = loop {
+                match rx.next().await {
+                    Some(Ok(Message::Text(text))) => break text,
+                    Some(Ok(_)) => continue,
+                    other => eyre::bail!("WebSocket answer: {other:?}"),
+                }
+            };
+            let answer: Value = serde_json::from_str(&answer)?;
+            ensure!(
+                answer.as_array().is_some_and(|a| a.len() == 1000),
+                "WebSocket batch answer"
+            );
+            // Blocks went on meanwhile, and the node stayed small.
+            wait_block(&provider, before + 3, GUARD).await?;
+            let rss = rss_kb(&node)?;
+            ensure!(rss < 1024 * 1024, "node RSS {rss} kB");
             Ok(())
         })
         .await

@@ -225,6 +225,59 @@ pub struct BulkState {
 /// nodes). Recorded with the genesis block.
 pub const STATE_FORMAT: u8 = 2;
 
+/// The journal files in `dir`, each with where its last non-zero byte ends, read before
+/// fjall opens (and recovers) them.
+fn journal_sizes(dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jnl"))
+        .filter_map(|p| Some((p.clone(), written_end(&p).ok()?)))
+        .collect()
+}
+
+/// Where the last non-zero byte of `path` ends. fjall preallocates its active journal, so
+/// a crash leaves zeros after the last write: those are not a torn write. Scans backwards
+/// a MiB at a time, so only the zero tail is read.
+fn written_end(path: &Path) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let mut end = file.metadata()?.len();
+    let mut chunk = vec![0u8; 1 << 20];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(buf)?;
+        if let Some(i) = buf.iter().rposition(|b| *b != 0) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// fjall cuts a journal back to its last complete write when it recovers one that a crash
+/// interrupted, and says so only at debug level: the operator hears it here. Such a write
+/// never returned, so nothing it held was acknowledged.
+fn report_torn_journals(before: &[(std::path::PathBuf, u64)]) {
+    for (path, written) in before {
+        if let Ok(now) = std::fs::metadata(path).map(|m| m.len())
+            && now < *written
+        {
+            tracing::warn!(
+                target: "ordo::storage",
+                journal = %path.display(),
+                cut_bytes = written - now,
+                "recovered a torn journal tail: the write a crash interrupted was dropped, everything before it kept"
+            );
+        }
+    }
+}
+
 /// The fjall database and its keyspaces.
 #[derive(Clone)]
 pub struct Storage {
@@ -337,9 +390,11 @@ impl Storage {
     /// Blocks, their indexes and filters are cached together: on a state larger than memory,
     /// a point read that finds its index and filter blocks cached costs one block read.
     pub fn open_with_cache(path: impl AsRef<Path>, block_cache_mb: u64) -> Result<Self> {
+        let journals = journal_sizes(path.as_ref());
         let db = Database::builder(path.as_ref())
             .cache_size(block_cache_mb.max(1) << 20)
             .open()?;
+        report_torn_journals(&journals);
         let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default);
         // The state's keyspaces serve random point reads (one per touched account, slot or
         // trie node) over data much larger than any cache: their index and filter blocks are

@@ -4,6 +4,8 @@
 //!    block; the chain continues; the stored trie agrees with the head (the node checks it at
 //!    start, and proofs of the recipients verify against the head's state root); and
 //!    `ordo verify` rebuilds the chain from its batches.
+//! 7. A corrupt WAL record and a torn journal tail (half a write) after a crash: dropped at
+//!    restart with a log line, never a panic; every good record before them comes back.
 
 use std::{
     collections::BTreeMap,
@@ -363,6 +365,93 @@ async fn a_corrupt_wal_record_is_dropped_at_restart_and_the_good_ones_come_back(
             let tx = rpc.ok("eth_getTransactionByHash", json!([hash])).await?;
             ensure!(!tx.is_null(), "{hash} lost with the damaged record");
         }
+        // The gap closes: everything acknowledged is included.
+        let (raw, first) = send(nonce);
+        ensure!(rpc.send_raw(&raw).await? == Ok(first), "not acknowledged");
+        let provider = node.provider(&me);
+        for hash in std::iter::once(first).chain(waiting) {
+            wait_receipt(&provider, hash, GUARD).await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// The journal files of a stopped node's database with their sizes.
+fn journals(db: &std::path::Path) -> Result<BTreeMap<std::path::PathBuf, u64>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(db)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|x| x == "jnl") {
+            let len = std::fs::metadata(&path)?.len();
+            out.insert(path, len);
+        }
+    }
+    Ok(out)
+}
+
+/// A crash in the middle of a WAL write leaves half a record at the journal's tail: the
+/// node starts (no panic), says in its log that it cut the torn tail, and keeps every
+/// acknowledged transaction before it; the torn one, never acknowledged, is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_journal_tail_is_cut_at_restart_and_everything_before_it_kept() -> Result<()> {
+    let mut node = TestNode::dev().await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let me = dev_signer(8);
+        let provider = node.provider(&me);
+        let nonce = provider.get_transaction_count(me.address()).await?;
+        let fee = 10_000_000_000u128;
+        let send = |n: u64| {
+            sign_raw(
+                &me,
+                transfer_1559(DEV_CHAIN_ID, n, random_address(), U256::from(1), fee, fee),
+            )
+        };
+        // Acknowledged, waiting in the pool (and the WAL) behind a nonce gap.
+        let rpc = node.rpc();
+        let mut waiting = Vec::new();
+        for n in [nonce + 1, nonce + 2] {
+            let (raw, hash) = send(n);
+            ensure!(rpc.send_raw(&raw).await? == Ok(hash), "not acknowledged");
+            waiting.push(hash);
+        }
+        node.kill();
+        // The write the crash interrupts: one more WAL record, of which only the first half
+        // reached the disk.
+        let db = node.datadir().join("db");
+        let (torn_raw, torn) = send(nonce + 3);
+        // Opened and closed once first: fjall recovers the journal and cuts the space it
+        // had preallocated, so what the next write adds is all that grows.
+        drop(ordo_storage::Storage::open(&db)?);
+        let before = journals(&db)?;
+        {
+            let storage = ordo_storage::Storage::open(&db)?;
+            storage.wal_append(&[(torn, u64::MAX - 1, torn_raw.as_ref())])?;
+        }
+        let after = journals(&db)?;
+        let (journal, len) = after
+            .iter()
+            .find(|(path, len)| before.get(*path).is_none_or(|b| *len > b))
+            .ok_or_else(|| eyre!("no journal grew: {before:?} → {after:?}"))?;
+        let grew = len - before.get(journal).copied().unwrap_or(0);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(journal)?
+            .set_len(len - grew / 2)?;
+
+        node.start_again().await?;
+        ensure!(
+            node.logs().text().contains("recovered a torn journal tail"),
+            "no log of the torn tail"
+        );
+        let rpc = node.rpc();
+        for hash in &waiting {
+            let tx = rpc.ok("eth_getTransactionByHash", json!([hash])).await?;
+            ensure!(!tx.is_null(), "{hash} lost with the torn tail");
+        }
+        let tx = rpc.ok("eth_getTransactionByHash", json!([torn])).await?;
+        ensure!(tx.is_null(), "the torn record came back: {tx}");
         // The gap closes: everything acknowledged is included.
         let (raw, first) = send(nonce);
         ensure!(rpc.send_raw(&raw).await? == Ok(first), "not acknowledged");

@@ -45,6 +45,9 @@ pub const MAX_SIMULATED_BLOCKS: usize = 256;
 pub struct SimulatedCall {
     /// The EVM's result (success, revert or halt, with logs and gas).
     pub result: ExecutionResult,
+    /// Ether transfers traced during the call (`traceTransfers`), kept or not: a failed
+    /// call's are dropped with its logs, yet geth's log indices still count them.
+    pub traced_transfers: usize,
 }
 
 /// One simulated block: the block as a stored one would read (header, its transactions with
@@ -240,13 +243,19 @@ impl Executor {
                 let mut request = request.clone();
                 let from = request.from.unwrap_or(Address::ZERO);
                 request.from = Some(from);
-                if request.nonce.is_none() {
-                    let nonce = db
-                        .basic_ref(from)
-                        .map_err(ExecError::State)?
-                        .map(|a| a.nonce)
-                        .unwrap_or_default();
-                    request.nonce = Some(nonce);
+                let state_nonce = db
+                    .basic_ref(from)
+                    .map_err(ExecError::State)?
+                    .map(|a| a.nonce)
+                    .unwrap_or_default();
+                let nonce = *request.nonce.get_or_insert(state_nonce);
+                // geth checks the nonce before anything else and has no code of its own for
+                // one that cannot grow: the request fails as an internal error.
+                if validation && nonce == u64::MAX && state_nonce == u64::MAX {
+                    return Err(invalid(
+                        -32603,
+                        format!("err: nonce has max value: address {from}, nonce: {nonce}"),
+                    ));
                 }
                 // Gas: what the block has left unless given, at most what the request's
                 // gas pool has left.
@@ -299,7 +308,13 @@ impl Executor {
                     .clone()
                     .try_into_tx_env(&env)
                     .map_err(|e| invalid(-32602, e.to_string()))?;
-                let transfers = TransferInspector::new(false).with_logs(payload.trace_transfers);
+                let mut tx_env = tx_env;
+                if !validation && tx_env.nonce == u64::MAX {
+                    // Unchecked, the nonce only names the transaction (its hash keeps it);
+                    // revm would refuse the maximum even so, where geth runs the call.
+                    tx_env.nonce = 0;
+                }
+                let transfers = SimTransfers::new(payload.trace_transfers);
                 let mut evm = Context::mainnet()
                     .with_db(&mut db)
                     .with_cfg(env.cfg_env.clone())
@@ -308,10 +323,24 @@ impl Executor {
                     .with_precompiles(precompiles(spec, &precompile_edits));
                 let outcome = evm.inspect_tx(tx_env);
                 let fired = evm.inspector.1.fired();
+                let traced_transfers = if payload.trace_transfers {
+                    evm.inspector.0.inner.transfers().len()
+                } else {
+                    0
+                };
                 drop(evm);
-                let res = outcome.map_err(refused)?;
+                let mut res = outcome.map_err(refused)?;
                 if fired {
                     return Err(ExecError::TimedOut.into());
+                }
+                if !validation
+                    && state_nonce == u64::MAX
+                    && let Some(sender) = res.state.get_mut(&from)
+                    && sender.info.nonce == u64::MAX
+                {
+                    // geth's unchecked nonce wraps where revm's stops: the next call of
+                    // this sender has nonce 0, as in geth.
+                    sender.info.nonce = 0;
                 }
                 db.commit(res.state.clone());
                 merge_changes(&mut changed, res.state);
@@ -337,7 +366,10 @@ impl Executor {
                     None,
                 ));
                 envelopes.push((tx, from));
-                calls.push(SimulatedCall { result: res.result });
+                calls.push(SimulatedCall {
+                    result: res.result,
+                    traced_transfers,
+                });
             }
             let state_root = if at_head {
                 self.state
@@ -376,8 +408,95 @@ impl Executor {
 }
 
 /// The address traced ether transfers are logged from (ERC-7528's native-asset address).
-const TRANSFER_EMITTER: Address =
-    alloy_primitives::address!("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE");
+const TRANSFER_EMITTER: Address = revm_inspectors::transfer::TRANSFER_LOG_EMITTER;
+
+/// revm-inspectors' transfer tracer, plus what geth's also logs: the ether a SELFDESTRUCT
+/// sends. revm reports a selfdestruct without access to the journal, so its transfer is
+/// logged when the frame that executed it returns.
+struct SimTransfers {
+    inner: TransferInspector,
+    logs: bool,
+    selfdestructed: Vec<(Address, Address, alloy_primitives::U256)>,
+}
+
+impl SimTransfers {
+    fn new(logs: bool) -> Self {
+        Self {
+            inner: TransferInspector::new(false).with_logs(logs),
+            logs,
+            selfdestructed: Vec::new(),
+        }
+    }
+}
+
+impl<CTX: revm::context_interface::ContextTr> revm::Inspector<CTX> for SimTransfers {
+    fn call(
+        &mut self,
+        context: &mut CTX,
+        inputs: &mut revm::interpreter::CallInputs,
+    ) -> Option<revm::interpreter::CallOutcome> {
+        self.inner.call(context, inputs)
+    }
+
+    fn create(
+        &mut self,
+        context: &mut CTX,
+        inputs: &mut revm::interpreter::CreateInputs,
+    ) -> Option<revm::interpreter::CreateOutcome> {
+        self.inner.create(context, inputs)
+    }
+
+    fn selfdestruct(&mut self, contract: Address, target: Address, value: alloy_primitives::U256) {
+        <TransferInspector as revm::Inspector<CTX>>::selfdestruct(
+            &mut self.inner,
+            contract,
+            target,
+            value,
+        );
+        if self.logs && !value.is_zero() {
+            self.selfdestructed.push((contract, target, value));
+        }
+    }
+
+    fn call_end(
+        &mut self,
+        context: &mut CTX,
+        _inputs: &revm::interpreter::CallInputs,
+        _outcome: &mut revm::interpreter::CallOutcome,
+    ) {
+        self.log_selfdestructs(context);
+    }
+
+    fn create_end(
+        &mut self,
+        context: &mut CTX,
+        _inputs: &revm::interpreter::CreateInputs,
+        _outcome: &mut revm::interpreter::CreateOutcome,
+    ) {
+        self.log_selfdestructs(context);
+    }
+}
+
+impl SimTransfers {
+    /// Logs the transfers of a frame that ended in SELFDESTRUCT (revm reports them when the
+    /// frame returns): after whatever it logged before, as geth orders them.
+    fn log_selfdestructs<CTX: revm::context_interface::ContextTr>(&mut self, context: &mut CTX) {
+        use revm::context_interface::JournalTr;
+        for (from, to, value) in self.selfdestructed.drain(..) {
+            context.journal_mut().log(alloy_primitives::Log {
+                address: TRANSFER_EMITTER,
+                data: alloy_primitives::LogData::new_unchecked(
+                    vec![
+                        revm_inspectors::transfer::TRANSFER_EVENT_TOPIC,
+                        from.into_word(),
+                        to.into_word(),
+                    ],
+                    Bytes::copy_from_slice(B256::from(value).as_slice()),
+                ),
+            });
+        }
+    }
+}
 
 /// geth's default step between simulated blocks' times.
 const TIMESTAMP_INCREMENT: u64 = 12;

@@ -30,22 +30,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
         "eth_simulateV1/ethSimulate-empty-with-block-num-set-minusone",
         "a simulation on an older block has no state root: the stored trie is the head's",
     ),
-    (
-        "eth_simulateV1/ethSimulate-overflow-nonce-validation",
-        "a nonce at its maximum: revm refuses the call before geth's internal error",
-    ),
-    (
-        "eth_simulateV1/ethSimulate-overflow-nonce",
-        "a nonce at its maximum: revm refuses it even without validation, geth runs the call",
-    ),
-    (
-        "eth_simulateV1/ethSimulate-self-destructive-contract-produces-logs",
-        "traced transfers: a selfdestruct's ether transfer is not logged",
-    ),
-    (
-        "eth_simulateV1/ethSimulate-use-as-many-features-as-possible",
-        "traced transfers: geth's log indices count the logs of failed calls, and a selfdestruct's transfer is not logged",
-    ),
 ];
 
 fn suite() -> PathBuf {

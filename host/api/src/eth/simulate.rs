@@ -82,6 +82,11 @@ impl NodeApi {
                     // A failed call leaves no logs (not even traced transfers) and, as
                     // geth answers, no return data: a revert's data is in its error.
                     let ok = call.result.is_success();
+                    if !ok {
+                        // geth's tracer numbers a failed call's traced transfers before it
+                        // drops them: the next logs' indices skip theirs.
+                        log_index += call.traced_transfers as u64;
+                    }
                     let logs = call
                         .result
                         .logs()

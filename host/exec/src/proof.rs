@@ -6,6 +6,9 @@
 //! root, with the proof targets counted as changed. Everything is read from one snapshot, so a
 //! block committed meanwhile does not tear the proof. The roots are checked against the
 //! block's header and the account's storage root before anything is returned.
+//!
+//! [`StateDb::root_after`] uses the same overlay for a state root on an older block plus
+//! changes of its own: an `eth_simulateV1` block built on it.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +19,7 @@ use ordo_storage::{AccountRecord, StorageError};
 use crate::{
     error::StateError,
     state::StateDb,
-    trie::{Base, Overlaid, PrefixSet, StoredNodes, account_leaf, prove, slot_leaf},
+    trie::{Base, NoNodes, Overlaid, PrefixSet, StoredNodes, account_leaf, prove, slot_leaf},
 };
 
 /// An account's proof, with its slots'.
@@ -164,5 +167,104 @@ impl StateDb {
             account_proof: path_of(&nodes, &target),
             storage,
         })
+    }
+}
+
+impl StateDb {
+    /// The state root of the state after block `block` with `changes` applied (a simulated
+    /// block's, on a block below the head): the state at `block` as [`StateDb::proof`]
+    /// rebuilds it, then `changes` over it. `state_clear` is EIP-161's.
+    pub fn root_after(
+        &self,
+        block: u64,
+        changes: &revm::state::EvmState,
+        state_clear: bool,
+    ) -> Result<B256, StateError> {
+        let view = self.storage().snapshot();
+        let head = view.head()?.unwrap_or_default();
+        let at = block.min(head);
+        let since = if at < head {
+            view.changed_after(at)?
+        } else {
+            Default::default()
+        };
+        let mut overlay = BTreeMap::new();
+        for changed in &since.accounts {
+            let then = view.account_at(changed, at)?;
+            overlay.insert(keccak256(changed), then.as_ref().map(account_leaf));
+        }
+        let mut slots_then: std::collections::HashMap<Address, BTreeMap<B256, Option<Vec<u8>>>> =
+            Default::default();
+        for (owner, slot) in &since.slots {
+            let value = view.storage_at(owner, slot, at)?;
+            slots_then.entry(*owner).or_default().insert(
+                keccak256(slot),
+                (!value.is_zero()).then(|| slot_leaf(&value)),
+            );
+        }
+        for (address, account) in changes {
+            if !account.is_touched() {
+                continue;
+            }
+            let hashed = keccak256(address);
+            if account.is_selfdestructed()
+                || (state_clear && account.info.is_empty() && !account.is_created())
+            {
+                overlay.insert(hashed, None);
+                continue;
+            }
+            let wiped = account.is_created();
+            let then = view.account_at(address, at)?;
+            let storage_root = if account.storage.is_empty() && !wiped {
+                then.map_or(alloy_trie::EMPTY_ROOT_HASH, |r| r.storage_root)
+            } else {
+                let mut slots = if wiped {
+                    BTreeMap::new()
+                } else {
+                    slots_then.remove(address).unwrap_or_default()
+                };
+                for (slot, value) in &account.storage {
+                    let value = value.present_value;
+                    slots.insert(
+                        keccak256(B256::from(*slot)),
+                        (!value.is_zero()).then(|| slot_leaf(&value)),
+                    );
+                }
+                let changed = PrefixSet::new(slots.keys().map(Nibbles::unpack).collect());
+                if wiped {
+                    let leaves = Overlaid {
+                        base: Base::None,
+                        overlay: &slots,
+                        stored: None,
+                    };
+                    prove(&NoNodes, &leaves, &changed, &[])?.0
+                } else {
+                    let leaves = Overlaid {
+                        base: Base::Slots(&view, hashed),
+                        overlay: &slots,
+                        stored: None,
+                    };
+                    let nodes = StoredNodes {
+                        view: &view,
+                        owner: hashed,
+                    };
+                    prove(&nodes, &leaves, &changed, &[])?.0
+                }
+            };
+            let record = AccountRecord {
+                nonce: account.info.nonce,
+                balance: account.info.balance,
+                code_hash: account.info.code_hash,
+                storage_root,
+            };
+            overlay.insert(hashed, Some(account_leaf(&record)));
+        }
+        let changed = PrefixSet::new(overlay.keys().map(Nibbles::unpack).collect());
+        let leaves = Overlaid {
+            base: Base::Accounts(&view),
+            overlay: &overlay,
+            stored: None,
+        };
+        Ok(prove(&StoredNodes::state(&view), &leaves, &changed, &[])?.0)
     }
 }

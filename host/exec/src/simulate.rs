@@ -371,17 +371,47 @@ impl Executor {
                     traced_transfers,
                 });
             }
+            if !self.rules.op_fees && spec < SpecId::MERGE {
+                // Before the merge a block pays its miner (geth's simulated blocks too).
+                let increments = alloy_evm::block::state_changes::post_block_balance_increments(
+                    &*self.rules,
+                    &env.block_env,
+                    &[] as &[Header],
+                    None,
+                );
+                for (address, amount) in increments {
+                    let info = db
+                        .basic_ref(address)
+                        .map_err(ExecError::State)?
+                        .unwrap_or_default();
+                    let mut account = revm::state::Account::from(info);
+                    account.info.balance = account
+                        .info
+                        .balance
+                        .saturating_add(alloy_primitives::U256::from(amount));
+                    account.mark_touch();
+                    let reward: EvmState = [(address, account)].into_iter().collect();
+                    db.commit(reward.clone());
+                    merge_changes(&mut changed, reward);
+                }
+            }
+            let state_clear = spec >= SpecId::SPURIOUS_DRAGON;
             let state_root = if at_head {
                 self.state
                     .prepare_changes(
                         &changed,
                         &revm::database::Cache::default(),
                         &mut ordo_storage::BlockCommit::default(),
-                        true,
+                        state_clear,
                     )
                     .map_err(ExecError::State)?
             } else {
-                B256::ZERO
+                // On an older block: its state rebuilt from the change sets, as a proof
+                // there is, with the simulation's changes over it.
+                let base = params.state_block.unwrap_or_default();
+                self.state
+                    .root_after(base, &changed, state_clear)
+                    .map_err(ExecError::State)?
             };
             let block = seal(SealParts {
                 parent_hash: prev_hash,

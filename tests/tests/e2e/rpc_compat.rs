@@ -22,14 +22,6 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[
         "eth_sendRawTransaction/send-blob-tx",
         "blob transactions are refused by the pool: their sidecars are not validated yet",
     ),
-    (
-        "eth_simulateV1/ethSimulate-empty-with-block-num-set-firstblock",
-        "a simulation on an older block has no state root: the stored trie is the head's",
-    ),
-    (
-        "eth_simulateV1/ethSimulate-empty-with-block-num-set-minusone",
-        "a simulation on an older block has no state root: the stored trie is the head's",
-    ),
 ];
 
 fn suite() -> PathBuf {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256};
-use ordo_primitives::{Candidate, PooledTx, decode_raw_tx};
+use ordo_primitives::{Candidate, PooledTx, decode_raw_tx_with_blobs};
 use ordo_storage::Storage;
 use parking_lot::RwLock;
 use rayon::prelude::*;
@@ -351,7 +351,12 @@ impl Pool {
             .map_err(|e| PoolError::Storage(Arc::new(e)))?;
         let decoded: Vec<Result<(u64, PooledTx), B256>> = entries
             .par_iter()
-            .map(|(key, seq, raw)| decode_raw_tx(raw).map(|tx| (*seq, tx)).map_err(|_| *key))
+            // A blob transaction in the WAL was accepted on a chain that has them.
+            .map(|(key, seq, raw)| {
+                decode_raw_tx_with_blobs(raw)
+                    .map(|tx| (*seq, tx))
+                    .map_err(|_| *key)
+            })
             .collect();
         let mut txs = Vec::with_capacity(decoded.len());
         let mut bad = Vec::new();

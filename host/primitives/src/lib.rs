@@ -67,7 +67,10 @@ pub use predeploys::{
     predeploy_code,
 };
 pub use signing::{block_signer, block_signing_hash};
-pub use tx::{Candidate, DecodeError, MAX_TX_SIZE, PooledTx, decode_raw_tx, decode_with_sender};
+pub use tx::{
+    Candidate, DecodeError, MAX_BLOB_TX_SIZE, MAX_TX_SIZE, PooledTx, decode_raw_tx,
+    decode_raw_tx_with_blobs, decode_with_sender,
+};
 pub use withdrawal::{OUTPUT_VERSION, output_root};
 
 pub use alloy_consensus;

@@ -7,6 +7,9 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 /// Largest accepted encoded transaction (geth's `txMaxSize`: 4 slots of 32 KiB).
 pub const MAX_TX_SIZE: usize = 128 * 1024;
 
+/// Largest accepted blob transaction with its sidecar (geth's blob pool: 1 MiB).
+pub const MAX_BLOB_TX_SIZE: usize = 1024 * 1024;
+
 /// A decoded transaction with its recovered sender and the exact bytes it arrived as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PooledTx {
@@ -64,6 +67,9 @@ pub enum DecodeError {
     /// The signature does not recover to a sender.
     #[error("invalid sender")]
     InvalidSender,
+    /// A blob transaction's blobs do not match its commitments, proofs or versioned hashes.
+    #[error("invalid blob sidecar: {0}")]
+    InvalidBlobs(String),
 }
 
 impl PooledTx {
@@ -93,8 +99,11 @@ impl PooledTx {
     /// when that does not fit in 256 bits. No balance covers such a transaction, and a
     /// wrapping sum would make it look free (value = 2^256 - gas * fee cap costs "0").
     pub fn max_cost(&self) -> Option<U256> {
-        // u64 * u128 fits in 192 bits; only the addition can overflow.
+        // u64 * u128 fits in 192 bits; only the additions can overflow.
+        let blob_gas = self.tx.blob_gas_used().unwrap_or_default();
+        let blob_fee = self.tx.max_fee_per_blob_gas().unwrap_or_default();
         (U256::from(self.tx.gas_limit()) * U256::from(self.tx.max_fee_per_gas()))
+            .checked_add(U256::from(blob_gas) * U256::from(blob_fee))?
             .checked_add(self.tx.value())
     }
     /// Encoded size in bytes.
@@ -132,6 +141,35 @@ pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
     Ok(pooled(tx, sender, raw))
 }
 
+/// [`decode_raw_tx`] on a chain that has blob transactions (an imported Ethereum chain; an
+/// L2 has none): a type-3 transaction comes in its network form, with its sidecar, whose
+/// blobs must match their commitments, proofs and the versioned hashes (KZG). The pooled
+/// transaction keeps the sidecar, and its bytes are the network form.
+pub fn decode_raw_tx_with_blobs(raw: &[u8]) -> Result<PooledTx, DecodeError> {
+    if raw.first() != Some(&(TxType::Eip4844 as u8)) {
+        return decode_raw_tx(raw);
+    }
+    if raw.len() > MAX_BLOB_TX_SIZE {
+        return Err(DecodeError::Oversized);
+    }
+    type WithSidecar = alloy_consensus::EthereumTxEnvelope<
+        alloy_consensus::TxEip4844WithSidecar<alloy_eips::eip7594::BlobTransactionSidecarVariant>,
+    >;
+    let network =
+        WithSidecar::decode_2718_exact(raw).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if let alloy_consensus::EthereumTxEnvelope::Eip4844(signed) = &network {
+        signed
+            .tx()
+            .validate_blob(alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get())
+            .map_err(|e| DecodeError::InvalidBlobs(e.to_string()))?;
+    }
+    let tx: TxEnvelope = network.into_envelope();
+    let sender = tx
+        .recover_signer()
+        .map_err(|_| DecodeError::InvalidSender)?;
+    Ok(pooled(tx, sender, raw))
+}
+
 /// [`decode_raw_tx`] for bytes whose sender is already known (the replica that accepted
 /// them recovered it): the same checks, without the signature recovery.
 pub fn decode_with_sender(raw: &[u8], sender: Address) -> Result<PooledTx, DecodeError> {
@@ -151,13 +189,13 @@ fn decode_envelope(raw: &[u8]) -> Result<TxEnvelope, DecodeError> {
     if raw.is_empty() {
         return Err(DecodeError::Empty);
     }
-    if raw.len() > MAX_TX_SIZE {
-        return Err(DecodeError::Oversized);
-    }
     // Typed envelopes start with their type byte; only 1 (2930), 2 (1559), 4 (7702) are
-    // accepted. 3 (blobs) is refused as on OP Stack L2s.
+    // accepted. 3 (blobs) is refused as on OP Stack L2s, whatever its size.
     if raw[0] <= 0x7f && !matches!(raw[0], 1 | 2 | 4) {
         return Err(DecodeError::TypeNotSupported);
+    }
+    if raw.len() > MAX_TX_SIZE {
+        return Err(DecodeError::Oversized);
     }
     let tx =
         TxEnvelope::decode_2718_exact(raw).map_err(|e| DecodeError::Malformed(e.to_string()))?;
@@ -196,6 +234,53 @@ pub fn intrinsic_gas(tx: &TxEnvelope) -> u64 {
 mod tests {
     use super::*;
 
+    /// The blob transaction of the execution-apis suite's `send-blob-tx` case (network form).
+    fn suite_blob_tx() -> Vec<u8> {
+        let case = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../tests/vectors/execution-apis/tests/eth_sendRawTransaction/send-blob-tx.io",
+        );
+        #[allow(clippy::unwrap_used)]
+        let text = std::fs::read_to_string(case).unwrap();
+        let start = text.find("\"params\":[\"0x").map(|i| i + 13);
+        #[allow(clippy::unwrap_used)]
+        let hex = &text[start.unwrap()..];
+        #[allow(clippy::unwrap_used)]
+        let hex = &hex[..hex.find('"').unwrap()];
+        #[allow(clippy::unwrap_used)]
+        alloy_primitives::hex::decode(hex).unwrap()
+    }
+
+    #[test]
+    fn blob_transactions_decode_only_where_blobs_exist_and_only_with_valid_blobs() {
+        let raw = suite_blob_tx();
+        assert_eq!(decode_raw_tx(&raw), Err(DecodeError::TypeNotSupported));
+        #[allow(clippy::unwrap_used)]
+        let tx = decode_raw_tx_with_blobs(&raw).unwrap();
+        assert_eq!(
+            tx.hash,
+            "0x05d85f6a761cac82cfdf06dd168952838ac452b10641aabccdfdad46e03d2f0b"
+                .parse::<B256>()
+                .unwrap_or_default()
+        );
+        assert_eq!(tx.encoded.as_ref(), raw.as_slice());
+        // The blob fee counts in what the sender must be able to pay.
+        let without_blobs =
+            U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.tx.value();
+        assert!(tx.max_cost().is_some_and(|c| c > without_blobs));
+        // One byte of a blob changed: the proof no longer holds.
+        let mut bad = raw.clone();
+        let at = bad.len() / 2;
+        bad[at] ^= 1;
+        assert!(
+            matches!(
+                decode_raw_tx_with_blobs(&bad),
+                Err(DecodeError::InvalidBlobs(_))
+            ),
+            "{:?}",
+            decode_raw_tx_with_blobs(&bad).map(|t| t.hash)
+        );
+    }
+
     #[test]
     fn empty_and_garbage_are_refused() {
         assert_eq!(decode_raw_tx(&[]), Err(DecodeError::Empty));
@@ -204,10 +289,9 @@ mod tests {
             matches!(garbage, Err(DecodeError::Malformed(_))),
             "{garbage:?}"
         );
-        assert_eq!(
-            decode_raw_tx(&vec![0u8; MAX_TX_SIZE + 1]),
-            Err(DecodeError::Oversized)
-        );
+        let mut oversized = vec![0u8; MAX_TX_SIZE + 1];
+        oversized[0] = 2;
+        assert_eq!(decode_raw_tx(&oversized), Err(DecodeError::Oversized));
     }
 
     #[test]

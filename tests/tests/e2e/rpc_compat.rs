@@ -17,12 +17,7 @@ use ordo_tests::{
 };
 
 /// Cases that fail today, with why. Shrinks as Ordo closes the gaps; never grows silently.
-const KNOWN_FAILURES: &[(&str, &str)] = &[
-    (
-        "eth_sendRawTransaction/send-blob-tx",
-        "blob transactions are refused by the pool: their sidecars are not validated yet",
-    ),
-];
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 fn suite() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/execution-apis/tests")

@@ -120,10 +120,19 @@ impl EthBlocks for NodeApi {
             // Signature recovery is the CPU-heavy step; keep it off the reactor threads, and
             // off tokio's blocking pool, which other work can fill: rayon's threads run
             // only ingress decoding and the pool's parallel account reads.
+            // Blob transactions exist on an Ethereum chain from Cancun (an imported one), not
+            // on the L2, which refuses them as OP Stack chains do.
+            let rules = self.exec.rules();
+            let blobs =
+                !rules.op_fees && rules.blob_params_at(self.head().header.timestamp).is_some();
             let (tx, rx) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
                 let started = std::time::Instant::now();
-                let decoded = ordo_primitives::decode_raw_tx(&raw);
+                let decoded = if blobs {
+                    ordo_primitives::decode_raw_tx_with_blobs(&raw)
+                } else {
+                    ordo_primitives::decode_raw_tx(&raw)
+                };
                 metrics::histogram!("ordo_tx_recover_seconds")
                     .record(started.elapsed().as_secs_f64());
                 let _ = tx.send(decoded);

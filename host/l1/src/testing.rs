@@ -169,6 +169,28 @@ impl Anvil {
         }
     }
 
+    /// SIGKILLs anvil at a moment its state file is whole. anvil rewrites the file in place
+    /// every `state_interval`; killed in the middle of that, it leaves half a file it then
+    /// refuses to start from (a real L1 node's database survives a crash; this stands in for
+    /// it). So anvil is stopped, the file checked, and anvil resumed and tried again a
+    /// moment later until a stop finds the file whole.
+    fn kill_with_state_whole(&mut self) {
+        let Some(state) = self.options.state.clone() else {
+            return self.kill();
+        };
+        for _ in 0..100 {
+            self.signal("-STOP");
+            let whole = std::fs::read(&state)
+                .is_ok_and(|bytes| serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok());
+            if whole || !state.exists() {
+                break;
+            }
+            self.signal("-CONT");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+    }
+
     /// Stops anvil gracefully (SIGTERM, so `--state` is dumped) and starts it again on the same
     /// port and state file.
     pub async fn restart(&mut self) {
@@ -201,7 +223,7 @@ impl Anvil {
     /// Kills anvil outright (SIGKILL: no final dump, its pool is lost) and starts it again on
     /// the same port and on the state it last dumped.
     pub async fn kill_and_restart(&mut self) {
-        self.kill();
+        self.kill_with_state_whole();
         self.start_again().await;
     }
 
@@ -222,7 +244,7 @@ impl Anvil {
     /// Kills anvil outright (SIGKILL, even while frozen); [`Anvil::start_again`] brings it
     /// back on the state it last dumped. Meanwhile its port refuses connections.
     pub fn kill_now(&mut self) {
-        self.kill();
+        self.kill_with_state_whole();
     }
 
     /// Starts anvil again after [`Anvil::kill_now`], on the same port and saved state.

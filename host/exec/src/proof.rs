@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{Nibbles, proof::ProofNodes};
-use ordo_storage::{AccountRecord, StorageError};
+use ordo_storage::{
+    AccountRecord, StorageError,
+    view::{Changed, StateView},
+};
 
 use crate::{
     error::StateError,
@@ -61,6 +64,24 @@ fn inconsistent(what: &'static str) -> StateError {
     })
 }
 
+/// The accounts some block after `at` changed, as an overlay of their leaves at `at` over
+/// the head's stored ones (`None`: absent then), with the keys those blocks changed.
+type AccountsThen = (Changed, BTreeMap<B256, Option<Vec<u8>>>);
+
+fn accounts_then(view: &StateView<'_>, at: u64, head: u64) -> Result<AccountsThen, StateError> {
+    let since = if at < head {
+        view.changed_after(at)?
+    } else {
+        Default::default()
+    };
+    let mut overlay = BTreeMap::new();
+    for changed in &since.accounts {
+        let then = view.account_at(changed, at)?;
+        overlay.insert(keccak256(changed), then.as_ref().map(account_leaf));
+    }
+    Ok((since, overlay))
+}
+
 impl StateDb {
     /// The proof of `address` and its `slots` in the state after block `block` (`None`: the
     /// head as it is now; a block above the head proves the head).
@@ -73,17 +94,7 @@ impl StateDb {
         let view = self.storage().snapshot();
         let head = view.head()?.unwrap_or_default();
         let at = block.unwrap_or(head).min(head);
-        let since = if at < head {
-            view.changed_after(at)?
-        } else {
-            Default::default()
-        };
-
-        let mut overlay = BTreeMap::new();
-        for changed in &since.accounts {
-            let then = view.account_at(changed, at)?;
-            overlay.insert(keccak256(changed), then.as_ref().map(account_leaf));
-        }
+        let (since, overlay) = accounts_then(&view, at, head)?;
         let changed = PrefixSet::new(overlay.keys().map(Nibbles::unpack).collect());
         let hashed = keccak256(address);
         let target = Nibbles::unpack(hashed);
@@ -183,16 +194,7 @@ impl StateDb {
         let view = self.storage().snapshot();
         let head = view.head()?.unwrap_or_default();
         let at = block.min(head);
-        let since = if at < head {
-            view.changed_after(at)?
-        } else {
-            Default::default()
-        };
-        let mut overlay = BTreeMap::new();
-        for changed in &since.accounts {
-            let then = view.account_at(changed, at)?;
-            overlay.insert(keccak256(changed), then.as_ref().map(account_leaf));
-        }
+        let (since, mut overlay) = accounts_then(&view, at, head)?;
         let mut slots_then: std::collections::HashMap<Address, BTreeMap<B256, Option<Vec<u8>>>> =
             Default::default();
         for (owner, slot) in &since.slots {

@@ -318,6 +318,64 @@ async fn unknown_txs(rpc: &Rpc, hashes: &[B256]) -> Result<Vec<B256>> {
     Ok(missing)
 }
 
+/// A signed transfer of `me` at `nonce`.
+fn gap_transfer(me: &alloy_signer_local::PrivateKeySigner, nonce: u64) -> (Bytes, B256) {
+    let fee = 10_000_000_000u128;
+    sign_raw(
+        me,
+        transfer_1559(
+            DEV_CHAIN_ID,
+            nonce,
+            random_address(),
+            U256::from(1),
+            fee,
+            fee,
+        ),
+    )
+}
+
+/// Two transfers of `me` acknowledged behind a nonce gap, so they wait in the pool (and the
+/// WAL): the gap's nonce and their hashes.
+async fn acked_behind_a_gap(
+    node: &TestNode,
+    me: &alloy_signer_local::PrivateKeySigner,
+) -> Result<(u64, Vec<B256>)> {
+    let nonce = node
+        .provider(me)
+        .get_transaction_count(me.address())
+        .await?;
+    let rpc = node.rpc();
+    let mut waiting = Vec::new();
+    for n in [nonce + 1, nonce + 2] {
+        let (raw, hash) = gap_transfer(me, n);
+        ensure!(rpc.send_raw(&raw).await? == Ok(hash), "not acknowledged");
+        waiting.push(hash);
+    }
+    Ok((nonce, waiting))
+}
+
+/// After a restart: the transactions waiting behind the gap are known again, and once the
+/// gap closes every one of them is included.
+async fn waiting_ones_come_back_and_are_included(
+    node: &TestNode,
+    me: &alloy_signer_local::PrivateKeySigner,
+    nonce: u64,
+    waiting: Vec<B256>,
+) -> Result<()> {
+    let rpc = node.rpc();
+    for hash in &waiting {
+        let tx = rpc.ok("eth_getTransactionByHash", json!([hash])).await?;
+        ensure!(!tx.is_null(), "{hash} lost at the restart");
+    }
+    let (raw, first) = gap_transfer(me, nonce);
+    ensure!(rpc.send_raw(&raw).await? == Ok(first), "not acknowledged");
+    let provider = node.provider(me);
+    for hash in std::iter::once(first).chain(waiting) {
+        wait_receipt(&provider, hash, GUARD).await?;
+    }
+    Ok(())
+}
+
 /// A WAL record damaged on disk (what a failing disk or a stray write leaves) is dropped at
 /// restart with a log line, never a panic; every good record around it comes back into the
 /// pool, and the acknowledged transactions it held are included once their nonce gap closes.
@@ -327,23 +385,7 @@ async fn a_corrupt_wal_record_is_dropped_at_restart_and_the_good_ones_come_back(
     let logs = node.logs();
     logs.guard(GUARD, async {
         let me = dev_signer(7);
-        let provider = node.provider(&me);
-        let nonce = provider.get_transaction_count(me.address()).await?;
-        let fee = 10_000_000_000u128;
-        let send = |n: u64| {
-            sign_raw(
-                &me,
-                transfer_1559(DEV_CHAIN_ID, n, random_address(), U256::from(1), fee, fee),
-            )
-        };
-        // Nonces past a gap wait in the pool, and so in the WAL.
-        let rpc = node.rpc();
-        let mut waiting = Vec::new();
-        for n in [nonce + 1, nonce + 2] {
-            let (raw, hash) = send(n);
-            ensure!(rpc.send_raw(&raw).await? == Ok(hash), "not acknowledged");
-            waiting.push(hash);
-        }
+        let (nonce, waiting) = acked_behind_a_gap(&node, &me).await?;
         node.stop().await?;
         {
             let storage = ordo_storage::Storage::open(node.datadir().join("db"))?;
@@ -360,19 +402,7 @@ async fn a_corrupt_wal_record_is_dropped_at_restart_and_the_good_ones_come_back(
                 .contains("undecodable WAL entries removed"),
             "no log of the dropped record"
         );
-        let rpc = node.rpc();
-        for hash in &waiting {
-            let tx = rpc.ok("eth_getTransactionByHash", json!([hash])).await?;
-            ensure!(!tx.is_null(), "{hash} lost with the damaged record");
-        }
-        // The gap closes: everything acknowledged is included.
-        let (raw, first) = send(nonce);
-        ensure!(rpc.send_raw(&raw).await? == Ok(first), "not acknowledged");
-        let provider = node.provider(&me);
-        for hash in std::iter::once(first).chain(waiting) {
-            wait_receipt(&provider, hash, GUARD).await?;
-        }
-        Ok(())
+        waiting_ones_come_back_and_are_included(&node, &me, nonce, waiting).await
     })
     .await
 }
@@ -399,28 +429,12 @@ async fn a_torn_journal_tail_is_cut_at_restart_and_everything_before_it_kept() -
     let logs = node.logs();
     logs.guard(GUARD, async {
         let me = dev_signer(8);
-        let provider = node.provider(&me);
-        let nonce = provider.get_transaction_count(me.address()).await?;
-        let fee = 10_000_000_000u128;
-        let send = |n: u64| {
-            sign_raw(
-                &me,
-                transfer_1559(DEV_CHAIN_ID, n, random_address(), U256::from(1), fee, fee),
-            )
-        };
-        // Acknowledged, waiting in the pool (and the WAL) behind a nonce gap.
-        let rpc = node.rpc();
-        let mut waiting = Vec::new();
-        for n in [nonce + 1, nonce + 2] {
-            let (raw, hash) = send(n);
-            ensure!(rpc.send_raw(&raw).await? == Ok(hash), "not acknowledged");
-            waiting.push(hash);
-        }
+        let (nonce, waiting) = acked_behind_a_gap(&node, &me).await?;
         node.kill();
         // The write the crash interrupts: one more WAL record, of which only the first half
         // reached the disk.
         let db = node.datadir().join("db");
-        let (torn_raw, torn) = send(nonce + 3);
+        let (torn_raw, torn) = gap_transfer(&me, nonce + 3);
         // Opened and closed once first: fjall recovers the journal and cuts the space it
         // had preallocated, so what the next write adds is all that grows.
         drop(ordo_storage::Storage::open(&db)?);
@@ -445,21 +459,12 @@ async fn a_torn_journal_tail_is_cut_at_restart_and_everything_before_it_kept() -
             node.logs().text().contains("recovered a torn journal tail"),
             "no log of the torn tail"
         );
-        let rpc = node.rpc();
-        for hash in &waiting {
-            let tx = rpc.ok("eth_getTransactionByHash", json!([hash])).await?;
-            ensure!(!tx.is_null(), "{hash} lost with the torn tail");
-        }
-        let tx = rpc.ok("eth_getTransactionByHash", json!([torn])).await?;
+        let tx = node
+            .rpc()
+            .ok("eth_getTransactionByHash", json!([torn]))
+            .await?;
         ensure!(tx.is_null(), "the torn record came back: {tx}");
-        // The gap closes: everything acknowledged is included.
-        let (raw, first) = send(nonce);
-        ensure!(rpc.send_raw(&raw).await? == Ok(first), "not acknowledged");
-        let provider = node.provider(&me);
-        for hash in std::iter::once(first).chain(waiting) {
-            wait_receipt(&provider, hash, GUARD).await?;
-        }
-        Ok(())
+        waiting_ones_come_back_and_are_included(&node, &me, nonce, waiting).await
     })
     .await
 }

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 const SENDERS: usize = 6;
 const INBOX: Address = Address::repeat_byte(0xb0);
-const FEE: u128 = 100 * GWEI as u128;
+const FEE: u128 = 100 * GWEI;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -61,7 +61,7 @@ fn nth_tx(signer: &alloy_signer_local::PrivateKeySigner, nonce: u64, first: u64)
     let me = signer.address();
     let k = nonce - first;
     match k % 10 {
-        0 if k % 50 == 0 => sign_raw(
+        0 if k.is_multiple_of(50) => sign_raw(
             signer,
             TxLegacy {
                 chain_id: Some(DEV_CHAIN_ID),

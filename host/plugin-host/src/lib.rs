@@ -91,3 +91,13 @@ pub use pre_state::{
     MAX_CALL_DATA_BYTES, MAX_CALL_OUTPUT_BYTES, MIN_CALL_GAS_CHARGE, SEARCHER_CALL_GAS_PER_BLOCK,
 };
 pub use samples::SELF_TEST_BLOCK;
+
+/// The host's checks on what ordering and searcher plugins answer, for the fuzz targets in
+/// `fuzz/`; not part of this crate's API.
+#[doc(hidden)]
+pub mod answers {
+    pub use crate::kinds::{
+        ordering::check_answer,
+        searcher::{CheckedBundle, check_bundles},
+    };
+}

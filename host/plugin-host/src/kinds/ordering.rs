@@ -50,7 +50,7 @@ fn exports(pre: &InstancePre<StoreData>) -> Result<Exports, String> {
 /// The contract's checks on an answer: indices in range and unique, each sender's nonces
 /// ascending, total gas within the block gas limit, no longer than the candidate list.
 /// `entry(i)` gives candidate `i`'s sender, nonce and gas limit.
-pub(crate) fn check_answer(
+pub fn check_answer(
     order: &[u32],
     n: usize,
     gas_limit: u64,

@@ -58,7 +58,7 @@ fn exports(pre: &InstancePre<StoreData>) -> Result<Exports, String> {
 
 /// A bundle that passed the checks, before it is tagged with the searcher's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CheckedBundle {
+pub struct CheckedBundle {
     pub txs: Vec<Bytes>,
     pub placement: Placement,
     pub bid: U256,
@@ -93,7 +93,7 @@ pub(crate) fn call_search(
 
 /// The contract's shape checks: at most [`MAX_BUNDLES_PER_CALL`] bundles of 1 to
 /// [`MAX_TXS_PER_BUNDLE`] transactions of 1 to [`MAX_BUNDLE_TX_BYTES`] bytes each.
-pub(crate) fn check_bundles(bundles: Vec<Bundle>) -> Result<Vec<CheckedBundle>, String> {
+pub fn check_bundles(bundles: Vec<Bundle>) -> Result<Vec<CheckedBundle>, String> {
     if bundles.len() > MAX_BUNDLES_PER_CALL {
         return Err(format!(
             "{} bundles (at most {MAX_BUNDLES_PER_CALL})",

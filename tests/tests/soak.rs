@@ -245,12 +245,9 @@ async fn soak() -> Result<()> {
     let minutes = env_u64("ORDO_SOAK_MINUTES", 60);
     let chaos_every = Duration::from_secs(env_u64("ORDO_SOAK_CHAOS_SECS", 60));
     let dir = tempfile::tempdir()?;
-    let mut anvil = Anvil::spawn_with(AnvilOptions {
-        block_time: Some(1),
-        state: Some(dir.path().join("anvil-state.json")),
-        state_interval: Some(1),
-        ..Default::default()
-    })
+    let mut anvil = Anvil::spawn_with(AnvilOptions::restartable(
+        dir.path().join("anvil-state.json"),
+    ))
     .await;
     let batcher = Anvil::dev_key(3);
     let key_file = dir.path().join("batcher.key");

@@ -916,15 +916,12 @@ impl Builder {
     /// Fails with [`BuilderError::WaitingForDisk`] while the datadir is short of space
     /// (logged once when that starts and once when it ends, not every slot).
     fn check_space(&self) -> Result<(), BuilderError> {
+        // One statvfs a slot serves both the gauge and the check.
         let storage = self.exec.state().storage();
-        if let Ok(free) = storage.free_bytes() {
-            metrics::gauge!("ordo_disk_free_bytes").set(free as f64);
-        }
-        let short = match storage.ensure_space() {
-            Ok(()) => None,
-            Err(ordo_storage::StorageError::DiskFull { free, reserve }) => Some((free, reserve)),
-            Err(e) => return Err(e.into()),
-        };
+        let free = storage.free_bytes()?;
+        metrics::gauge!("ordo_disk_free_bytes").set(free as f64);
+        let reserve = storage.min_free_bytes();
+        let short = (free < reserve).then_some((free, reserve));
         let was_short = self
             .disk_short
             .swap(short.is_some(), std::sync::atomic::Ordering::Relaxed);

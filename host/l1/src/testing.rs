@@ -83,6 +83,19 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+impl AnvilOptions {
+    /// An L1 that can be killed and brought back: a block a second, its state dumped every
+    /// second to `state` (a kill loses about a block, less than any confirmation depth).
+    pub fn restartable(state: PathBuf) -> Self {
+        Self {
+            block_time: Some(1),
+            state: Some(state),
+            state_interval: Some(1),
+            ..Default::default()
+        }
+    }
+}
+
 impl Anvil {
     pub async fn spawn() -> Self {
         Self::spawn_with(AnvilOptions::default()).await

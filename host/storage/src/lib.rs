@@ -465,6 +465,13 @@ impl Storage {
             .store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The free space kept in reserve ([`Storage::set_min_free_bytes`]; 0: none).
+    pub fn min_free_bytes(&self) -> u64 {
+        self.reserve
+            .bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Bytes available to the node on the datadir's filesystem.
     pub fn free_bytes(&self) -> Result<u64> {
         let stat = rustix::fs::statvfs(&self.reserve.dir)
@@ -477,10 +484,7 @@ impl Storage {
     /// it stages a block, so no write runs out of space half way (fjall refuses every write
     /// after one failed, until a restart). One `statvfs`: far cheaper than the fsync after.
     pub fn ensure_space(&self) -> Result<()> {
-        let reserve = self
-            .reserve
-            .bytes
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let reserve = self.min_free_bytes();
         if reserve == 0 {
             return Ok(());
         }

@@ -296,14 +296,9 @@ pub(crate) async fn inbox_indexes(anvil: &Anvil) -> Result<Vec<u64>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_poster_survives_an_l1_restart_and_a_reorg_without_gaps_or_duplicates() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
-        block_time: Some(1),
-        state: Some(dir.path().join("anvil-state.json")),
-        // Dumped every second: a killed anvil loses about a block, less than the 3
-        // confirmations a batch needs, so nothing counted as confirmed is lost with it.
-        state_interval: Some(1),
-        ..Default::default()
-    })
+    let mut anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions::restartable(
+        dir.path().join("anvil-state.json"),
+    ))
     .await;
     let batcher = Anvil::dev_key(3);
     // The poster keeps one batch in flight until it confirms (~4 L1 blocks here), so
@@ -369,12 +364,9 @@ const L1_OUTAGE: Duration = Duration::from_secs(120);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_minutes_without_l1_then_every_batch_is_posted_once_in_order() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions {
-        block_time: Some(1),
-        state: Some(dir.path().join("anvil-state.json")),
-        state_interval: Some(1),
-        ..Default::default()
-    })
+    let mut anvil = Anvil::spawn_with(ordo_l1::testing::AnvilOptions::restartable(
+        dir.path().join("anvil-state.json"),
+    ))
     .await;
     let batcher = Anvil::dev_key(3);
     // Batches close every 8 s: about 15 queue up during the outage.

@@ -322,6 +322,7 @@ pub fn codec_decompress() -> Seeds {
         base_fee: 1_000_000_000,
         extra_data: Bytes::from_static(b"ordo"),
         txs: nonces.map(sender_tx).collect(),
+        beacon_root: (number == 2).then(|| B256::repeat_byte(0x4b)),
     };
     let payload = BatchPayload {
         blocks: vec![block(1, 0..5), block(2, 5..6)],

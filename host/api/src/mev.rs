@@ -517,6 +517,11 @@ impl NodeApi {
             extra_data: cfg.extra_data.clone(),
             state_block,
             max_tx_bytes: None,
+            // The next block's origin is the parent's until the builder moves it.
+            beacon_root: parent
+                .l1_origin
+                .map(|o| o.beacon_root_or_zero())
+                .unwrap_or_default(),
             ethereum: None,
         };
         let out = self

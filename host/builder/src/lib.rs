@@ -497,6 +497,11 @@ impl Builder {
             // Set by `seal` only: a call's block is not throttled.
             max_tx_bytes: None,
             state_block: None,
+            // The head's origin; `seal` names the next one's when the origin moves.
+            beacon_root: head
+                .l1_origin
+                .map(|o| o.beacon_root_or_zero())
+                .unwrap_or_default(),
             ethereum: None,
         }
     }
@@ -526,6 +531,7 @@ impl Builder {
         };
         if let Some(origin) = &l1_origin {
             params.extra_data = alloy_primitives::Bytes::copy_from_slice(origin.hash.as_slice());
+            params.beacon_root = origin.beacon_root_or_zero();
         }
         let deposit_gas = deposits
             .iter()

@@ -113,6 +113,7 @@ impl Builder {
             extra_data: h.extra_data.clone(),
             state_block: None,
             max_tx_bytes: None,
+            beacon_root: h.parent_beacon_block_root.unwrap_or_default(),
             ethereum: None,
         };
         let built = self.exec.build_block_items(

@@ -78,6 +78,20 @@ pub(crate) fn check(
     Ok(())
 }
 
+/// Whether `block` names the parent beacon block root of its L1 origin `origin` (as L1
+/// has it), which the batch carries and the sequencer could otherwise choose.
+pub(crate) fn check_beacon_root(block: &BlockRecord, origin: &L1Origin) -> Result<(), String> {
+    let named = block.header.parent_beacon_block_root.unwrap_or_default();
+    let want = origin.beacon_root_or_zero();
+    if named != want {
+        return Err(format!(
+            "it names the parent beacon block root {named} where its L1 origin {} has {want}",
+            origin.number
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `block` (after `parent`) is the deposit-only block of `origin`: what a block
 /// must be when its batch reached L1 after its origin's sequencing window.
 pub(crate) fn check_deposit_only(
@@ -190,5 +204,33 @@ mod tests {
             deposits: vec![deposit(0), deposit(1)],
         };
         assert_eq!(check(&good, None, Some(&first)), Ok(()));
+    }
+
+    #[test]
+    fn a_block_must_name_its_origins_beacon_root() {
+        let root = B256::repeat_byte(0x4b);
+        let origin = L1Origin {
+            number: 9,
+            hash: B256::repeat_byte(0xb),
+            beacon_root: Some(root),
+            ..Default::default()
+        };
+        let mut named = block(Some(origin.hash), vec![]);
+        named.header.parent_beacon_block_root = Some(root);
+        assert_eq!(check_beacon_root(&named, &origin), Ok(()));
+        let mut other = named.clone();
+        other.header.parent_beacon_block_root = Some(B256::ZERO);
+        assert!(
+            check_beacon_root(&other, &origin)
+                .unwrap_err()
+                .contains("parent beacon block root")
+        );
+        // An origin without one (an L1 before Cancun): the block names zero.
+        let bare = L1Origin {
+            beacon_root: None,
+            ..origin
+        };
+        assert_eq!(check_beacon_root(&other, &bare), Ok(()));
+        assert!(check_beacon_root(&named, &bare).is_err());
     }
 }

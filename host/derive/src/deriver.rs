@@ -257,6 +257,7 @@ impl Deriver {
                 extra_data: block.extra_data.clone(),
                 state_block: None,
                 max_tx_bytes: None,
+                beacon_root: block.beacon_root_or_zero(),
                 ethereum: None,
             };
             let built = self

@@ -26,8 +26,9 @@
 //!       equal the header's; each block is stored in the deriver's own datadir;
 //! 4. with [`VerifyOptions::deposits`] (an L1, the portal, the sequencing window), each
 //!    block's deposits are checked against the portal's logs on L1 alone (deposits.rs): a
-//!    block whose origin (its extra data) moved starts with exactly that L1 block's
-//!    deposits and its origin follows the previous one on L1; no other block holds a
+//!    block names its origin's parent beacon block root as L1 has it; a block whose origin
+//!    (its extra data) moved starts with exactly that L1 block's deposits and its origin
+//!    follows the previous one on L1; no other block holds a
 //!    deposit; a block whose batch landed after its origin's window must be that origin's
 //!    deposit-only block; and past the last batch, every origin whose window has passed
 //!    gets its deposit-only block ([`Deriver::apply_deposit_only`]);

@@ -196,6 +196,10 @@ async fn check_deposits(
         }
         None => None,
     };
+    if let Some(at) = &at {
+        deposits::check_beacon_root(&block, &at.origin)
+            .map_err(|why| DeriveError::Deposits { block: n, why })?;
+    }
     if let (Some((landed, window)), Some(at), Some(parent_block)) =
         (window, at, parent_block.as_ref())
         && at.origin.number.saturating_add(window) < landed

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
         extra_data: Bytes::new(),
         state_block: None,
         max_tx_bytes: None,
+        beacon_root: B256::ZERO,
         ethereum: None,
     };
     let mut group = c.benchmark_group("block");

@@ -53,6 +53,10 @@ pub struct BlockParams {
     /// (`None`: no limit beyond gas). The builder sets it while L1 posting is behind, so the
     /// unposted backlog stops growing (op-batcher's DA throttling); deposits do not count.
     pub max_tx_bytes: Option<u64>,
+    /// On Ordo's chains, the parent beacon block root the header names and the EIP-4788
+    /// call stores: the block's L1 origin's (zero without an L1). An Ethereum block's own
+    /// (in `ethereum`) takes its place.
+    pub beacon_root: B256,
     /// On a chain with Ethereum's rules, what the block's header and body fix beyond the
     /// above (difficulty or prevrandao, beacon root, blob gas, ommers, withdrawals); None
     /// on Ordo's own chains, and for a call on an Ethereum chain (zeros then).
@@ -83,6 +87,7 @@ impl BlockParams {
             extra_data: header.extra_data.clone(),
             state_block,
             max_tx_bytes: None,
+            beacon_root: header.parent_beacon_block_root.unwrap_or_default(),
             ethereum: Some(Arc::new(EthereumParts {
                 header: header.clone(),
                 extras: BodyExtras::default(),
@@ -95,7 +100,7 @@ impl BlockParams {
     /// it follows from the parent and the origin, so both sides make the same block: the
     /// origin's deposits and nothing else, the parent's gas limit and base fee, no fee
     /// recipient, the origin's time (or the parent's, if later), the origin's hash as extra
-    /// data.
+    /// data and its beacon root.
     pub fn deposit_only(parent: &Header, origin: &ordo_primitives::L1Origin) -> Self {
         Self {
             number: parent.number + 1,
@@ -106,6 +111,7 @@ impl BlockParams {
             extra_data: Bytes::copy_from_slice(origin.hash.as_slice()),
             state_block: None,
             max_tx_bytes: None,
+            beacon_root: origin.beacon_root_or_zero(),
             ethereum: None,
         }
     }
@@ -552,12 +558,13 @@ impl<I> std::fmt::Debug for BlockAssembler<'_, I> {
 impl<I> BlockAssembler<'_, I> {
     /// Ethereum's calls before the transactions, on every chain: EIP-4788 stores the parent
     /// beacon block root (from Cancun), EIP-2935 the parent's hash (from Prague). Ordo's
-    /// blocks name a zero beacon root (they follow no beacon chain). On a chain whose
-    /// genesis predates these contracts the calls find no code and change nothing.
+    /// blocks name their L1 origin's beacon root, as OP Stack's do (zero without an L1).
+    /// On a chain whose genesis predates these contracts the calls find no code and change
+    /// nothing.
     fn pre_block(&mut self) -> Result<(), ExecError> {
         let beacon_root = match &self.params.ethereum {
             Some(e) => e.header.parent_beacon_block_root,
-            None if self.rules.op_fees => Some(B256::ZERO),
+            None if self.rules.op_fees => Some(self.params.beacon_root),
             None => None,
         };
         if self.spec >= SpecId::CANCUN
@@ -803,6 +810,7 @@ impl<'s, I: Inspector<BlockCtx<'s>>> BlockAssembler<'s, I> {
             gas_used: asm.cumulative_gas,
             mix_hash: prevrandao,
             requests_hash,
+            parent_beacon_block_root: Some(params.beacon_root),
             ..empty_header(
                 params.number,
                 params.gas_limit,
@@ -1189,8 +1197,8 @@ fn run_bundle<'s, I: Inspector<BlockCtx<'s>>>(
     })
 }
 
-/// A post-Prague header with the fields Ordo keeps constant (no uncles, withdrawals, blobs,
-/// beacon root or requests) and empty roots; callers fill in the rest.
+/// A post-Prague header with the fields Ordo keeps constant (no uncles, withdrawals, blobs
+/// or requests), a zero beacon root and empty roots; callers fill in the rest.
 pub(crate) fn empty_header(
     number: u64,
     gas_limit: u64,

@@ -160,6 +160,7 @@ impl Executor {
                 extra_data: Bytes::new(),
                 state_block: params.state_block,
                 max_tx_bytes: None,
+                beacon_root: B256::ZERO,
                 ethereum: Some(std::sync::Arc::new(crate::EthereumParts {
                     header: Header {
                         difficulty: params

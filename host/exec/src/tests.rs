@@ -59,6 +59,7 @@ fn params(number: u64) -> BlockParams {
         extra_data: Bytes::new(),
         state_block: None,
         max_tx_bytes: None,
+        beacon_root: B256::ZERO,
         ethereum: None,
     }
 }
@@ -102,6 +103,72 @@ fn transfer_block_moves_value_pays_tip_and_roots_match_the_stored_state() {
     let reopened = StateDb::open(exec.state().storage().clone()).unwrap();
     assert_eq!(
         reopened.state_root().unwrap(),
+        built.block.header.state_root
+    );
+}
+
+/// An Ordo block names its L1 origin's beacon root in its header and stores it in
+/// EIP-4788's contract under the block's time, where contracts read it.
+#[test]
+fn a_block_names_and_stores_its_origins_beacon_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let spec = ChainSpec::empty(7).with_predeploys();
+    let (commit, root) = StateDb::genesis_commit(&spec).unwrap();
+    storage.commit_block(&commit).unwrap();
+    let exec = Executor::new(Arc::new(StateDb::open(storage).unwrap()), 7);
+    let genesis = genesis_header(&spec, root);
+    let beacon_root = B256::repeat_byte(0x4b);
+    let params = BlockParams {
+        timestamp: 12_345,
+        beacon_root,
+        ..params(1)
+    };
+    let built = exec
+        .build_block(
+            &genesis,
+            genesis.hash_slow(),
+            &params,
+            &[],
+            Provenance::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        built.block.header.parent_beacon_block_root,
+        Some(beacon_root)
+    );
+    exec.state().storage().commit_block(&built.commit).unwrap();
+    exec.state().apply(&built.commit);
+    // EIP-4788's ring: the time at `time % 8191`, the root 8191 slots on.
+    let contract = alloy_eips::eip4788::BEACON_ROOTS_ADDRESS;
+    let slot = |i: u64| B256::from(U256::from(i));
+    let ring = 12_345 % 8191;
+    assert_eq!(
+        exec.state().storage_at(&contract, &slot(ring)).unwrap(),
+        U256::from(12_345)
+    );
+    assert_eq!(
+        exec.state()
+            .storage_at(&contract, &slot(ring + 8191))
+            .unwrap(),
+        U256::from_be_bytes(beacon_root.0)
+    );
+    // Replaying the sealed block from its header (as traces do) names the same root.
+    let replay = exec
+        .build_block(
+            &genesis,
+            genesis.hash_slow(),
+            &BlockParams::of_block(&built.block.header, Some(0)),
+            &[],
+            Provenance::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        replay.block.header.parent_beacon_block_root,
+        Some(beacon_root)
+    );
+    assert_eq!(
+        replay.block.header.state_root,
         built.block.header.state_root
     );
 }
@@ -1236,6 +1303,7 @@ fn the_l1_attributes_deposit_prices_the_l1_fee_every_transaction_pays_into_the_v
             base_fee: 7_000_000_000,
             blob_base_fee: 3,
         }),
+        beacon_root: None,
     };
     let scalars = L1FeeScalars::default();
     let info = Arc::new(ordo_primitives::l1_info_deposit(&origin, scalars));

@@ -171,8 +171,9 @@ impl L1BlockRef {
 
 /// The L1 block `header` as an L2 origin, with what it charged: its base fee, and its blob
 /// base fee as L1 itself reports it (`eth_feeHistory`, so whatever blob schedule the L1 runs
-/// is L1's to apply); 1 where L1 has no blobs, as OP takes it. The sequencer and derivation
-/// both read origins through here, so they hand L1Block the same values.
+/// is L1's to apply); 1 where L1 has no blobs, as OP takes it; and its parent beacon block
+/// root, which the L2 blocks name. The sequencer and derivation both read origins through
+/// here, so they hand L1Block and the beacon-roots contract the same values.
 pub(crate) async fn origin_of(
     provider: &RootProvider,
     header: &alloy::rpc::types::Header,
@@ -197,6 +198,7 @@ pub(crate) async fn origin_of(
             base_fee: header.base_fee_per_gas.map(u128::from).unwrap_or_default(),
             blob_base_fee,
         }),
+        beacon_root: header.parent_beacon_block_root,
     })
 }
 

@@ -109,6 +109,7 @@ fn realistic_payload() -> BatchPayload {
             base_fee: 7,
             extra_data: Bytes::from_static(b"ordo"),
             txs: chunk.to_vec(),
+            beacon_root: None,
         })
         .collect();
     BatchPayload { blocks }

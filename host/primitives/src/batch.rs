@@ -5,11 +5,14 @@
 //! ```text
 //! payload (v1) = 0x01 ‖ rlp([block, ...])           block = [number, timestamp, parent_hash,
 //!                                                            beneficiary, gas_limit, base_fee,
-//!                                                            extra_data, [raw tx, ...]]
+//!                                                            extra_data, [raw tx, ...],
+//!                                                            beacon_root?]
 //! frame   (v1) = 0x01 ‖ rlp([header, compressed payload])
 //! ```
-//! Everything else in a header is derived: `mix_hash` is keccak(parent hash), and the roots,
-//! bloom and gas used come from executing the transactions.
+//! `beacon_root` (the L1 origin's parent beacon block root, which the header names) is left
+//! out when zero, so batches of an L1 without one, and those written before it existed, are
+//! the same bytes. Everything else in a header is derived: `mix_hash` is keccak(parent hash),
+//! and the roots, bloom and gas used come from executing the transactions.
 
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
@@ -49,6 +52,7 @@ pub enum BatchDecodeError {
 
 /// One block as derivation needs it.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
 pub struct BatchBlock {
     /// Block number.
     pub number: u64,
@@ -66,6 +70,8 @@ pub struct BatchBlock {
     pub extra_data: Bytes,
     /// Raw EIP-2718 transactions, in block order.
     pub txs: Vec<Bytes>,
+    /// The parent beacon block root the header names (its L1 origin's); None for zero.
+    pub beacon_root: Option<B256>,
 }
 
 impl BatchBlock {
@@ -81,7 +87,13 @@ impl BatchBlock {
             base_fee: h.base_fee_per_gas.unwrap_or_default(),
             extra_data: h.extra_data.clone(),
             txs: block.transactions.clone(),
+            beacon_root: h.parent_beacon_block_root.filter(|root| !root.is_zero()),
         }
+    }
+
+    /// The parent beacon block root the block's header names.
+    pub fn beacon_root_or_zero(&self) -> B256 {
+        self.beacon_root.unwrap_or_default()
     }
 }
 
@@ -453,6 +465,75 @@ mod tests {
                 Bytes::from(vec![2, 0xc0 + n as u8]),
                 Bytes::from(vec![n as u8; 40]),
             ],
+            beacon_root: None,
+        }
+    }
+
+    #[test]
+    fn a_beacon_root_is_carried_only_when_there_is_one() {
+        /// A block as it was encoded before it carried a beacon root.
+        #[derive(RlpEncodable)]
+        struct OldBlock {
+            number: u64,
+            timestamp: u64,
+            parent_hash: B256,
+            beneficiary: Address,
+            gas_limit: u64,
+            base_fee: u64,
+            extra_data: Bytes,
+            txs: Vec<Bytes>,
+        }
+        let b = block(4);
+        let old = OldBlock {
+            number: b.number,
+            timestamp: b.timestamp,
+            parent_hash: b.parent_hash,
+            beneficiary: b.beneficiary,
+            gas_limit: b.gas_limit,
+            base_fee: b.base_fee,
+            extra_data: b.extra_data.clone(),
+            txs: b.txs.clone(),
+        };
+        assert_eq!(alloy_rlp::encode(&old), alloy_rlp::encode(&b));
+        let with_root = BatchBlock {
+            beacon_root: Some(B256::repeat_byte(0x4b)),
+            ..block(5)
+        };
+        let payload = BatchPayload {
+            blocks: vec![b, with_root.clone()],
+        };
+        let decoded = BatchPayload::decode(&payload.encode()).unwrap();
+        assert_eq!(decoded, payload);
+        assert_eq!(decoded.blocks[0].beacon_root_or_zero(), B256::ZERO);
+        assert_eq!(
+            decoded.blocks[1].beacon_root_or_zero(),
+            B256::repeat_byte(0x4b)
+        );
+        // From a sealed block: a zero root is left out, another one kept.
+        let mut header = ordo_header(5);
+        let record = |header: &alloy_consensus::Header| BlockRecord {
+            hash: header.hash_slow(),
+            header: header.clone(),
+            transactions: Vec::new(),
+            senders: Vec::new(),
+            tx_hashes: Vec::new(),
+            provenance: Default::default(),
+            l1_origin: None,
+            extras: None,
+        };
+        assert_eq!(BatchBlock::from_record(&record(&header)).beacon_root, None);
+        header.parent_beacon_block_root = Some(B256::repeat_byte(7));
+        assert_eq!(
+            BatchBlock::from_record(&record(&header)).beacon_root,
+            Some(B256::repeat_byte(7))
+        );
+    }
+
+    fn ordo_header(number: u64) -> alloy_consensus::Header {
+        alloy_consensus::Header {
+            number,
+            parent_beacon_block_root: Some(B256::ZERO),
+            ..Default::default()
         }
     }
 

@@ -52,6 +52,18 @@ pub struct L1Origin {
     /// What the block charged, which prices L2's data on L1 (read with the block; None in
     /// records stored before the node read them).
     pub fees: Option<L1Fees>,
+    /// The block's own parent beacon block root (EIP-4788), which every L2 block with this
+    /// origin names and stores as OP Stack's do; None on an L1 before Cancun and in records
+    /// stored before the node read it (zero then).
+    pub beacon_root: Option<B256>,
+}
+
+impl L1Origin {
+    /// The parent beacon block root an L2 block with this origin names: the origin's own,
+    /// zero where it has none.
+    pub fn beacon_root_or_zero(&self) -> B256 {
+        self.beacon_root.unwrap_or_default()
+    }
 }
 
 /// An L1 block's base fee and blob base fee: what the L1-attributes deposit hands L1Block.
@@ -209,6 +221,7 @@ mod tests {
         .encode(&mut old);
         let read = L1Origin::decode(&mut old.as_slice()).unwrap();
         assert_eq!((read.number, read.timestamp, read.fees), (7, 9, None));
+        assert_eq!(read.beacon_root_or_zero(), B256::ZERO);
         let new = L1Origin {
             fees: Some(L1Fees {
                 base_fee: 3,
@@ -219,6 +232,15 @@ mod tests {
         let mut out = Vec::new();
         new.encode(&mut out);
         assert_eq!(L1Origin::decode(&mut out.as_slice()).unwrap(), new);
+        // A record with fees and no beacon root (stored before the node read it) reads as
+        // such, and one with both round-trips.
+        let newest = L1Origin {
+            beacon_root: Some(B256::repeat_byte(0x4b)),
+            ..new
+        };
+        let mut out = Vec::new();
+        newest.encode(&mut out);
+        assert_eq!(L1Origin::decode(&mut out.as_slice()).unwrap(), newest);
     }
 }
 

@@ -448,13 +448,34 @@ async fn deposits_on_l1_land_first_in_their_origins_l2_block_and_a_failing_one_k
             block["extraData"] == json!(first.block_hash),
             "the origin: {block}"
         );
+        // It names its origin's parent beacon block root, as OP's blocks do, and stores it
+        // in EIP-4788's contract under its own time.
+        let l1_block = anvil
+            .rpc("eth_getBlockByHash", json!([first.block_hash, false]))
+            .await
+            .map_err(|e| eyre!("L1: {e}"))?;
+        let beacon_root = &l1_block["parentBeaconBlockRoot"];
+        ensure!(
+            beacon_root.is_string() && block["parentBeaconBlockRoot"] == *beacon_root,
+            "L2 {block}, L1 {l1_block}"
+        );
+        let stored = rpc
+            .ok(
+                "eth_call",
+                json!([{"to": alloy::eips::eip4788::BEACON_ROOTS_ADDRESS,
+                        "data": format!("0x{:064x}", parse_quantity(&block["timestamp"])?)},
+                       block["number"]]),
+            )
+            .await?;
+        ensure!(stored == *beacon_root, "EIP-4788 holds {stored}");
         let provenance = rpc
             .ok("ordo_getBlockProvenance", json!([block["number"]]))
             .await?;
         ensure!(
             provenance["l1Origin"]["hash"] == json!(first.block_hash)
                 && provenance["l1Origin"]["number"]
-                    == json!(format!("{:#x}", first.block_number.unwrap_or_default())),
+                    == json!(format!("{:#x}", first.block_number.unwrap_or_default()))
+                && provenance["l1Origin"]["beaconRoot"] == *beacon_root,
             "{provenance}"
         );
         let status = rpc.ok("ordo_nodeStatus", json!([])).await?;

@@ -282,7 +282,8 @@ async fn fee_suggestions_follow_the_tips_recent_blocks_paid() -> Result<()> {
 
 /// Ordo's blocks make Ethereum's system calls: EIP-2935's contract answers the hash of a
 /// recent block (what BLOCKHASH-free contracts and provers read), EIP-4788's the beacon root
-/// a block named (zero: Ordo follows no beacon chain).
+/// a block named (zero on a node without an L1: its blocks have no L1 origin; with one, the
+/// origin's, in deposits.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_block_stores_its_parents_hash_and_beacon_root_in_the_system_contracts() -> Result<()>
 {

@@ -205,6 +205,7 @@ fn origin_view(o: ordo_primitives::L1Origin) -> serde_json::Value {
         "number": U64::from(o.number),
         "hash": o.hash,
         "timestamp": U64::from(o.timestamp),
+        "beaconRoot": o.beacon_root,
     })
 }
 

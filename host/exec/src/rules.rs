@@ -152,6 +152,13 @@ impl ChainRules {
             .map(|(_, p)| *p)
     }
 
+    /// The blob sidecar version a transaction sent to a pool whose head is at `number` and
+    /// `timestamp` must carry: 0 (EIP-4844's blob proofs) before Osaka, 1 (EIP-7594's cell
+    /// proofs) from it, as geth's pool checks against its head.
+    pub fn blob_sidecar_version_at(&self, number: u64, timestamp: u64) -> u8 {
+        u8::from(self.spec_at(number, timestamp) >= SpecId::OSAKA)
+    }
+
     /// The fork activations (what `alloy-evm`'s block rewards and system calls read).
     pub fn forks(&self) -> &EthereumChainHardforks {
         &self.forks

@@ -353,7 +353,7 @@ impl Pool {
             .par_iter()
             // A blob transaction in the WAL was accepted on a chain that has them.
             .map(|(key, seq, raw)| {
-                decode_raw_tx_with_blobs(raw)
+                decode_raw_tx_with_blobs(raw, None)
                     .map(|tx| (*seq, tx))
                     .map_err(|_| *key)
             })

@@ -143,9 +143,11 @@ pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
 
 /// [`decode_raw_tx`] on a chain that has blob transactions (an imported Ethereum chain; an
 /// L2 has none): a type-3 transaction comes in its network form, with its sidecar, whose
-/// blobs must match their commitments, proofs and the versioned hashes (KZG). The pooled
-/// transaction keeps the sidecar, and its bytes are the network form.
-pub fn decode_raw_tx_with_blobs(raw: &[u8]) -> Result<PooledTx, DecodeError> {
+/// blobs must match their commitments, proofs and the versioned hashes (KZG). `version` is
+/// the sidecar version the chain takes now (0, blob proofs, before Osaka; 1, cell proofs,
+/// from it); None takes either (what the pool restores was accepted under its fork). The
+/// pooled transaction keeps the sidecar, and its bytes are the network form.
+pub fn decode_raw_tx_with_blobs(raw: &[u8], version: Option<u8>) -> Result<PooledTx, DecodeError> {
     if raw.first() != Some(&(TxType::Eip4844 as u8)) {
         return decode_raw_tx(raw);
     }
@@ -158,6 +160,17 @@ pub fn decode_raw_tx_with_blobs(raw: &[u8]) -> Result<PooledTx, DecodeError> {
     let network =
         WithSidecar::decode_2718_exact(raw).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if let alloy_consensus::EthereumTxEnvelope::Eip4844(signed) = &network {
+        let got = match signed.tx().sidecar {
+            alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip4844(_) => 0,
+            alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip7594(_) => 1,
+        };
+        if let Some(want) = version
+            && got != want
+        {
+            return Err(DecodeError::InvalidBlobs(format!(
+                "unexpected sidecar version, want: {want}, got: {got}"
+            )));
+        }
         signed
             .tx()
             .validate_blob(alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get())
@@ -255,7 +268,19 @@ mod tests {
         let raw = suite_blob_tx();
         assert_eq!(decode_raw_tx(&raw), Err(DecodeError::TypeNotSupported));
         #[allow(clippy::unwrap_used)]
-        let tx = decode_raw_tx_with_blobs(&raw).unwrap();
+        let tx = decode_raw_tx_with_blobs(&raw, Some(1)).unwrap();
+        // The suite's sidecar has cell proofs (version 1, from Osaka): a pool before Osaka
+        // takes blob proofs only; one restoring what it accepted takes either.
+        assert_eq!(
+            decode_raw_tx_with_blobs(&raw, Some(0)).map(|t| t.hash),
+            Err(DecodeError::InvalidBlobs(
+                "unexpected sidecar version, want: 0, got: 1".into()
+            ))
+        );
+        assert_eq!(
+            decode_raw_tx_with_blobs(&raw, None).map(|t| t.hash),
+            Ok(tx.hash)
+        );
         assert_eq!(
             tx.hash,
             "0x05d85f6a761cac82cfdf06dd168952838ac452b10641aabccdfdad46e03d2f0b"
@@ -273,11 +298,11 @@ mod tests {
         bad[at] ^= 1;
         assert!(
             matches!(
-                decode_raw_tx_with_blobs(&bad),
+                decode_raw_tx_with_blobs(&bad, Some(1)),
                 Err(DecodeError::InvalidBlobs(_))
             ),
             "{:?}",
-            decode_raw_tx_with_blobs(&bad).map(|t| t.hash)
+            decode_raw_tx_with_blobs(&bad, Some(1)).map(|t| t.hash)
         );
     }
 

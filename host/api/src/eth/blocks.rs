@@ -123,13 +123,15 @@ impl EthBlocks for NodeApi {
             // Blob transactions exist on an Ethereum chain from Cancun (an imported one), not
             // on the L2, which refuses them as OP Stack chains do.
             let rules = self.exec.rules();
-            let blobs =
-                !rules.op_fees && rules.blob_params_at(self.head().header.timestamp).is_some();
+            let head = self.head();
+            let h = &head.header;
+            let blobs = (!rules.op_fees && rules.blob_params_at(h.timestamp).is_some())
+                .then(|| rules.blob_sidecar_version_at(h.number, h.timestamp));
             let (tx, rx) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
                 let started = std::time::Instant::now();
-                let decoded = if blobs {
-                    ordo_primitives::decode_raw_tx_with_blobs(&raw)
+                let decoded = if let Some(version) = blobs {
+                    ordo_primitives::decode_raw_tx_with_blobs(&raw, Some(version))
                 } else {
                     ordo_primitives::decode_raw_tx(&raw)
                 };

@@ -228,14 +228,17 @@ impl Executor {
         let (result, _) = self.run(params, request, overrides, Some(cap), deadline)?;
         let used = match result {
             ExecutionResult::Success { .. } => result.tx_gas_used(),
+            ExecutionResult::Halt {
+                reason: revm::context::result::HaltReason::OutOfGas(_),
+                ..
+            } => {
+                return Err(ExecError::Halted(format!(
+                    "gas required exceeds allowance ({cap})"
+                )));
+            }
             other => {
                 return Err(match outcome(other) {
-                    Err(e) => match e {
-                        ExecError::Halted(reason) if reason.contains("OutOfGas") => {
-                            ExecError::Halted(format!("gas required exceeds allowance ({cap})"))
-                        }
-                        e => e,
-                    },
+                    Err(e) => e,
                     Ok(_) => ExecError::Halted("unexpected success".into()),
                 });
             }
@@ -337,6 +340,8 @@ fn outcome(result: ExecutionResult) -> Result<CallOutcome, ExecError> {
                 reason,
             })
         }
-        ExecutionResult::Halt { reason, .. } => Err(ExecError::Halted(format!("{reason:?}"))),
+        ExecutionResult::Halt { reason, .. } => {
+            Err(ExecError::Halted(crate::error::halt_message(&reason)))
+        }
     }
 }

@@ -43,6 +43,37 @@ pub enum ExecError {
     TimedOut,
 }
 
+/// geth's words for why the EVM stopped (what its clients match on), for `eth_call`,
+/// `eth_estimateGas` and `eth_simulateV1` alike.
+pub(crate) fn halt_message(reason: &revm::context::result::HaltReason) -> String {
+    use revm::context::result::HaltReason;
+    match reason {
+        HaltReason::OutOfGas(_) => "out of gas".into(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode | HaltReason::NotActivated => {
+            "invalid opcode".into()
+        }
+        HaltReason::StackUnderflow => "stack underflow".into(),
+        HaltReason::StackOverflow => "stack limit reached 1024 (1023)".into(),
+        HaltReason::InvalidJump => "invalid jump destination".into(),
+        HaltReason::OutOfOffset => "return data out of bounds".into(),
+        HaltReason::StateChangeDuringStaticCall | HaltReason::CallNotAllowedInsideStatic => {
+            "write protection".into()
+        }
+        HaltReason::CallTooDeep => "max call depth exceeded".into(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".into(),
+        HaltReason::CreateInitCodeSizeLimit => "max initcode size exceeded".into(),
+        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".into(),
+        HaltReason::CreateCollision => "contract address collision".into(),
+        HaltReason::OutOfFunds => "insufficient balance for transfer".into(),
+        HaltReason::NonceOverflow => "nonce uint64 overflow".into(),
+        HaltReason::OverflowPayment => "gas uint64 overflow".into(),
+        HaltReason::PrecompileError => "precompiled contract failed".into(),
+        HaltReason::PrecompileErrorWithContext(why) => {
+            format!("precompiled contract failed: {why}")
+        }
+    }
+}
+
 impl ExecError {
     pub(crate) fn from_evm(err: EVMError<StateError, InvalidTransaction>) -> Self {
         match err {

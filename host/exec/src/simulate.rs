@@ -828,25 +828,8 @@ pub fn call_error(result: &ExecutionResult) -> Option<(i32, String, Option<Bytes
                 Some(output.clone()),
             ))
         }
-        ExecutionResult::Halt { reason, .. } => Some((-32015, halt_message(reason), None)),
-    }
-}
-
-/// geth's words for why the EVM stopped (what its clients match on).
-fn halt_message(reason: &revm::context::result::HaltReason) -> String {
-    use revm::context::result::HaltReason;
-    match reason {
-        HaltReason::OutOfGas(_) => "out of gas".into(),
-        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".into(),
-        HaltReason::StackUnderflow => "stack underflow".into(),
-        HaltReason::StackOverflow => "stack limit reached 1024 (1023)".into(),
-        HaltReason::InvalidJump => "invalid jump destination".into(),
-        HaltReason::StateChangeDuringStaticCall => "write protection".into(),
-        HaltReason::CallTooDeep => "max call depth exceeded".into(),
-        HaltReason::CreateContractSizeLimit => "max code size exceeded".into(),
-        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".into(),
-        HaltReason::CreateCollision => "contract address collision".into(),
-        HaltReason::OutOfFunds => "insufficient balance for transfer".into(),
-        other => format!("{other:?}"),
+        ExecutionResult::Halt { reason, .. } => {
+            Some((-32015, crate::error::halt_message(reason), None))
+        }
     }
 }

@@ -378,9 +378,10 @@ fn a_call_past_its_deadline_stops_with_timed_out() {
         ..spin
     };
     let far = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    // Out of gas, in geth's words.
     assert!(matches!(
         exec.call(&params(1), &small, None, Some(far)),
-        Err(ExecError::Halted(_))
+        Err(ExecError::Halted(why)) if why == "out of gas"
     ));
 }
 

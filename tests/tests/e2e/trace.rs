@@ -383,6 +383,27 @@ async fn geths_tracers_on_ordo_answer_as_on_anvil_for_the_same_transaction() -> 
                 .is_some_and(|e| e.code == 3 && e.message == "execution reverted: boom"),
             "{called:?}"
         );
+        // A halt, in geth's words too: code that is the INVALID opcode, and too little gas.
+        let halt = |code: &str, gas: u64| {
+            json!([
+                {"to": probe, "gas": format!("{gas:#x}")},
+                "latest",
+                {format!("{probe:#x}"): {"code": code}}
+            ])
+        };
+        for (params, want) in [
+            (halt("0xfe", 100_000), "invalid opcode"),
+            (halt("0x5b600056", 30_000), "out of gas"),
+        ] {
+            let halted = ordo.rpc.call("eth_call", params).await?;
+            ensure!(
+                halted
+                    .as_ref()
+                    .err()
+                    .is_some_and(|e| e.code == -32000 && e.message == want),
+                "{want}: {halted:?}"
+            );
+        }
         let total = ordo
             .rpc
             .ok(

@@ -263,6 +263,7 @@ impl Node {
             base_fee_params: spec.base_fee_params,
             coinbase: Address::repeat_byte(0xcb),
             extra_data: Bytes::from_static(b"ordo"),
+            beacon_roots_from: spec.beacon_roots_from,
         };
         let builder = Builder::new(exec.clone(), pool.clone(), head, params);
         builder.set_signer(Arc::new(Sequencer(key(0x5c))));

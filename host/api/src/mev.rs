@@ -520,7 +520,7 @@ impl NodeApi {
             // The next block's origin is the parent's until the builder moves it.
             beacon_root: parent
                 .l1_origin
-                .map(|o| o.beacon_root_or_zero())
+                .map(|o| o.beacon_root_of_block(args.block_number.to(), cfg.beacon_roots_from))
                 .unwrap_or_default(),
             ethereum: None,
         };

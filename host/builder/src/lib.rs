@@ -123,6 +123,9 @@ pub struct BlockParamsConfig {
     pub coinbase: Address,
     /// Extra data in each header.
     pub extra_data: Bytes,
+    /// The first block that names its L1 origin's beacon root: the chain's
+    /// [`ordo_primitives::ChainSpec::beacon_roots_from`] (not a live parameter).
+    pub beacon_roots_from: u64,
 }
 
 impl BlockParamsConfig {
@@ -500,7 +503,7 @@ impl Builder {
             // The head's origin; `seal` names the next one's when the origin moves.
             beacon_root: head
                 .l1_origin
-                .map(|o| o.beacon_root_or_zero())
+                .map(|o| o.beacon_root_of_block(parent.number + 1, cfg.beacon_roots_from))
                 .unwrap_or_default(),
             ethereum: None,
         }
@@ -531,7 +534,8 @@ impl Builder {
         };
         if let Some(origin) = &l1_origin {
             params.extra_data = alloy_primitives::Bytes::copy_from_slice(origin.hash.as_slice());
-            params.beacon_root = origin.beacon_root_or_zero();
+            params.beacon_root =
+                origin.beacon_root_of_block(params.number, self.params.read().beacon_roots_from);
         }
         let deposit_gas = deposits
             .iter()
@@ -703,7 +707,8 @@ impl Builder {
         deposits: &[Arc<ordo_primitives::DepositTx>],
         started: std::time::Instant,
     ) -> Result<Staging, BuilderError> {
-        let params = BlockParams::deposit_only(&head.header, &origin);
+        let from = self.params.read().beacon_roots_from;
+        let params = BlockParams::deposit_only(&head.header, &origin, from);
         let mut stage = Stages::new(started);
         let mut assembler = self.exec.assemble(&head.header, head.hash, &params)?;
         for deposit in deposits {

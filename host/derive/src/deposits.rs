@@ -79,10 +79,15 @@ pub(crate) fn check(
 }
 
 /// Whether `block` names the parent beacon block root of its L1 origin `origin` (as L1
-/// has it), which the batch carries and the sequencer could otherwise choose.
-pub(crate) fn check_beacon_root(block: &BlockRecord, origin: &L1Origin) -> Result<(), String> {
+/// has it; zero before block `from`, the chain's `beacon_roots_from`), which the batch
+/// carries and the sequencer could otherwise choose.
+pub(crate) fn check_beacon_root(
+    block: &BlockRecord,
+    origin: &L1Origin,
+    from: u64,
+) -> Result<(), String> {
     let named = block.header.parent_beacon_block_root.unwrap_or_default();
-    let want = origin.beacon_root_or_zero();
+    let want = origin.beacon_root_of_block(block.header.number, from);
     if named != want {
         return Err(format!(
             "it names the parent beacon block root {named} where its L1 origin {} has {want}",
@@ -93,11 +98,13 @@ pub(crate) fn check_beacon_root(block: &BlockRecord, origin: &L1Origin) -> Resul
 }
 
 /// Whether `block` (after `parent`) is the deposit-only block of `origin`: what a block
-/// must be when its batch reached L1 after its origin's sequencing window.
+/// must be when its batch reached L1 after its origin's sequencing window. (Its beacon
+/// root is [`check_beacon_root`]'s to check, as every block's.)
 pub(crate) fn check_deposit_only(
     block: &BlockRecord,
     parent: &BlockRecord,
     origin: &L1Origin,
+    beacon_roots_from: u64,
 ) -> Result<(), String> {
     if origin_of(parent) == Some(origin.hash) {
         return Err(format!(
@@ -106,7 +113,7 @@ pub(crate) fn check_deposit_only(
             origin.number
         ));
     }
-    let want = BlockParams::deposit_only(&parent.header, origin);
+    let want = BlockParams::deposit_only(&parent.header, origin, beacon_roots_from);
     let h = &block.header;
     let same = h.timestamp == want.timestamp
         && h.beneficiary == want.beneficiary
@@ -216,12 +223,13 @@ mod tests {
             ..Default::default()
         };
         let mut named = block(Some(origin.hash), vec![]);
+        named.header.number = 10;
         named.header.parent_beacon_block_root = Some(root);
-        assert_eq!(check_beacon_root(&named, &origin), Ok(()));
+        assert_eq!(check_beacon_root(&named, &origin, 0), Ok(()));
         let mut other = named.clone();
         other.header.parent_beacon_block_root = Some(B256::ZERO);
         assert!(
-            check_beacon_root(&other, &origin)
+            check_beacon_root(&other, &origin, 0)
                 .unwrap_err()
                 .contains("parent beacon block root")
         );
@@ -230,7 +238,12 @@ mod tests {
             beacon_root: None,
             ..origin
         };
-        assert_eq!(check_beacon_root(&other, &bare), Ok(()));
-        assert!(check_beacon_root(&named, &bare).is_err());
+        assert_eq!(check_beacon_root(&other, &bare, 0), Ok(()));
+        assert!(check_beacon_root(&named, &bare, 0).is_err());
+        // A chain whose blocks name roots from block 11 on (sealed by an Ordo that named
+        // zero until then): block 10 names zero, whatever its origin has.
+        assert_eq!(check_beacon_root(&other, &origin, 11), Ok(()));
+        assert!(check_beacon_root(&named, &origin, 11).is_err());
+        assert_eq!(check_beacon_root(&named, &origin, 10), Ok(()));
     }
 }

@@ -41,6 +41,8 @@ pub struct Deriver {
     head: BlockRecord,
     codecs: Arc<dyn BatchCodecs>,
     next_index: u64,
+    /// The chain's first block that names its origin's beacon root.
+    beacon_roots_from: u64,
 }
 
 /// What one frame added.
@@ -94,7 +96,14 @@ impl Deriver {
             head,
             codecs,
             next_index: 0,
+            beacon_roots_from: config.chain.beacon_roots_from,
         })
+    }
+
+    /// The first block that names its L1 origin's beacon root
+    /// ([`ordo_primitives::ChainSpec::beacon_roots_from`]).
+    pub fn beacon_roots_from(&self) -> u64 {
+        self.beacon_roots_from
     }
 
     /// The index of the next batch to apply.
@@ -120,7 +129,7 @@ impl Deriver {
         origin: &ordo_primitives::L1Origin,
         deposits: Vec<Arc<DepositTx>>,
     ) -> Result<&BlockRecord, DeriveError> {
-        let params = BlockParams::deposit_only(&self.head.header, origin);
+        let params = BlockParams::deposit_only(&self.head.header, origin, self.beacon_roots_from);
         let items: Vec<BlockItem> = deposits.into_iter().map(BlockItem::Deposit).collect();
         let built = self
             .exec

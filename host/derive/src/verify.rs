@@ -197,15 +197,20 @@ async fn check_deposits(
         None => None,
     };
     if let Some(at) = &at {
-        deposits::check_beacon_root(&block, &at.origin)
+        deposits::check_beacon_root(&block, &at.origin, deriver.beacon_roots_from())
             .map_err(|why| DeriveError::Deposits { block: n, why })?;
     }
     if let (Some((landed, window)), Some(at), Some(parent_block)) =
         (window, at, parent_block.as_ref())
         && at.origin.number.saturating_add(window) < landed
     {
-        deposits::check_deposit_only(&block, parent_block, &at.origin)
-            .map_err(|why| DeriveError::Deposits { block: n, why })?;
+        deposits::check_deposit_only(
+            &block,
+            parent_block,
+            &at.origin,
+            deriver.beacon_roots_from(),
+        )
+        .map_err(|why| DeriveError::Deposits { block: n, why })?;
     }
     let on_l1 = match at.filter(|_| origin != parent) {
         Some(at) => Some(deposits::OriginOnL1 {

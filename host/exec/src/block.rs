@@ -100,8 +100,13 @@ impl BlockParams {
     /// it follows from the parent and the origin, so both sides make the same block: the
     /// origin's deposits and nothing else, the parent's gas limit and base fee, no fee
     /// recipient, the origin's time (or the parent's, if later), the origin's hash as extra
-    /// data and its beacon root.
-    pub fn deposit_only(parent: &Header, origin: &ordo_primitives::L1Origin) -> Self {
+    /// data and its beacon root (from block `beacon_roots_from` on, the chain's
+    /// [`ordo_primitives::ChainSpec::beacon_roots_from`]).
+    pub fn deposit_only(
+        parent: &Header,
+        origin: &ordo_primitives::L1Origin,
+        beacon_roots_from: u64,
+    ) -> Self {
         Self {
             number: parent.number + 1,
             timestamp: parent.timestamp.max(origin.timestamp),
@@ -111,7 +116,7 @@ impl BlockParams {
             extra_data: Bytes::copy_from_slice(origin.hash.as_slice()),
             state_block: None,
             max_tx_bytes: None,
-            beacon_root: origin.beacon_root_or_zero(),
+            beacon_root: origin.beacon_root_of_block(parent.number + 1, beacon_roots_from),
             ethereum: None,
         }
     }

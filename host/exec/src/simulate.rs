@@ -6,8 +6,8 @@
 //! missing number is the previous plus 1, a missing time the previous plus 12 s) and a gap
 //! in the numbers is filled with empty blocks; a block's fee recipient and gas limit carry
 //! over, its PREVRANDAO is zero unless overridden, its base fee zero without validation and
-//! the parent's next with it. Each block starts with the beacon-root (a zero root) and
-//! block-hash system calls, as a real block does. A call's sender defaults to the zero address,
+//! the parent's next with it. Each block starts with the beacon-root and block-hash system
+//! calls, as a real block does, with a zero beacon root, as geth's simulated blocks have. A call's sender defaults to the zero address,
 //! its nonce to the sender's, its gas to what the block has left, at most what the request's
 //! one gas pool has left; no price is a price of zero; the transaction it stands for is built
 //! from those fields, unsigned, so its hash is geth's. `validation` holds the rules of a

@@ -9,8 +9,9 @@ use ordo_primitives::{ChainSpec, GenesisAccount};
 /// Reads a geth genesis file: `config.chainId`, `alloc` (balance, nonce, code, storage),
 /// `gasLimit`, `baseFeePerGas`, `timestamp`, `extraData`, and Ordo's own `config.ordo`
 /// (`feeVaultRecipient`, where the fee vaults withdraw to on L1; `l1BaseFeeScalar` and
-/// `l1BlobBaseFeeScalar`, the L1 data fee's weights); the predeploys join the allocation
-/// unless it has code at their addresses.
+/// `l1BlobBaseFeeScalar`, the L1 data fee's weights; `beaconRootsFromBlock`, the first block
+/// that names its L1 origin's beacon root, for a chain sealed before Ordo named them); the
+/// predeploys join the allocation unless it has code at their addresses.
 pub fn from_geth_file(path: &Path) -> eyre::Result<ChainSpec> {
     let text = std::fs::read_to_string(path)
         .wrap_err_with(|| format!("reading genesis {}", path.display()))?;
@@ -24,6 +25,7 @@ struct OrdoConfig {
     fee_vault_recipient: Option<alloy_primitives::Address>,
     l1_base_fee_scalar: Option<u32>,
     l1_blob_base_fee_scalar: Option<u32>,
+    beacon_roots_from_block: Option<u64>,
 }
 
 /// Parses geth genesis JSON.
@@ -55,6 +57,9 @@ pub fn chain_spec_of(genesis: &alloy_genesis::Genesis) -> eyre::Result<ChainSpec
         }
         if let Some(scalar) = ordo.l1_blob_base_fee_scalar {
             spec.l1_fee_scalars.blob_base_fee_scalar = scalar;
+        }
+        if let Some(from) = ordo.beacon_roots_from_block {
+            spec.beacon_roots_from = from;
         }
     }
     if !genesis.extra_data.is_empty() {
@@ -116,13 +121,15 @@ mod tests {
             ordo_primitives::L1FeeScalars::default()
         );
         assert!(spec.fee_vault_recipient.is_zero());
+        assert_eq!(spec.beacon_roots_from, 0);
     }
 
     #[test]
     fn ordos_own_chain_parameters_are_read_and_unknown_ones_refused() {
         let spec = from_geth_json(
             r#"{"config": {"chainId": 1, "ordo": {"feeVaultRecipient": "0x00000000000000000000000000000000000000f1",
-                "l1BaseFeeScalar": 5227, "l1BlobBaseFeeScalar": 1014213}}, "alloc": {}}"#,
+                "l1BaseFeeScalar": 5227, "l1BlobBaseFeeScalar": 1014213,
+                "beaconRootsFromBlock": 1200}}, "alloc": {}}"#,
         )
         .unwrap();
         assert_eq!(
@@ -131,6 +138,7 @@ mod tests {
         );
         assert_eq!(spec.l1_fee_scalars.base_fee_scalar, 5227);
         assert_eq!(spec.l1_fee_scalars.blob_base_fee_scalar, 1_014_213);
+        assert_eq!(spec.beacon_roots_from, 1200);
         let vault = &spec.alloc[&ordo_primitives::L1_FEE_VAULT];
         assert_eq!(vault.storage[&B256::from(U256::from(1))], U256::from(0xf1));
         let typo = from_geth_json(

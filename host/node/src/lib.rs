@@ -306,6 +306,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         base_fee_params: ordo_primitives::alloy_eips::eip1559::BaseFeeParams::ethereum(),
         coinbase: config.coinbase,
         extra_data: alloy_primitives::Bytes::from_static(b"ordo"),
+        beacon_roots_from: config.chain_spec()?.beacon_roots_from,
     };
     let builder = Builder::new(exec.clone(), pool.clone(), head_cell, params);
     let sequencer = sequencer_key(&config)?;

@@ -59,10 +59,20 @@ pub struct L1Origin {
 }
 
 impl L1Origin {
-    /// The parent beacon block root an L2 block with this origin names: the origin's own,
-    /// zero where it has none.
+    /// The parent beacon block root the origin has: its own, zero where it has none.
     pub fn beacon_root_or_zero(&self) -> B256 {
         self.beacon_root.unwrap_or_default()
+    }
+
+    /// The parent beacon block root L2 block `number` with this origin names on a chain
+    /// whose blocks name it from block `from` on ([`crate::ChainSpec::beacon_roots_from`]):
+    /// the origin's, and zero before `from`.
+    pub fn beacon_root_of_block(&self, number: u64, from: u64) -> B256 {
+        if number >= from {
+            self.beacon_root_or_zero()
+        } else {
+            B256::ZERO
+        }
     }
 }
 
@@ -222,6 +232,13 @@ mod tests {
         let read = L1Origin::decode(&mut old.as_slice()).unwrap();
         assert_eq!((read.number, read.timestamp, read.fees), (7, 9, None));
         assert_eq!(read.beacon_root_or_zero(), B256::ZERO);
+        let rooted = L1Origin {
+            beacon_root: Some(B256::repeat_byte(2)),
+            ..read
+        };
+        assert_eq!(rooted.beacon_root_of_block(5, 0), B256::repeat_byte(2));
+        assert_eq!(rooted.beacon_root_of_block(5, 5), B256::repeat_byte(2));
+        assert_eq!(rooted.beacon_root_of_block(4, 5), B256::ZERO);
         let new = L1Origin {
             fees: Some(L1Fees {
                 base_fee: 3,

@@ -68,6 +68,11 @@ pub struct ChainSpec {
     /// The scalars the L1 data fee weighs the L1 origin's fees with: the L1-attributes
     /// deposit hands them to L1Block (OP reads them from its SystemConfig on L1).
     pub l1_fee_scalars: crate::L1FeeScalars,
+    /// The first L2 block that names its L1 origin's parent beacon block root (0: every
+    /// block). A chain sealed by an Ordo that named zero sets it to the first block after
+    /// its upgrade (`config.ordo.beaconRootsFromBlock`), so its older blocks still verify;
+    /// the blocks before it name zero.
+    pub beacon_roots_from: u64,
 }
 
 impl ChainSpec {
@@ -91,6 +96,7 @@ impl ChainSpec {
             alloc: BTreeMap::new(),
             fee_vault_recipient: Address::ZERO,
             l1_fee_scalars: crate::L1FeeScalars::default(),
+            beacon_roots_from: 0,
         }
     }
 

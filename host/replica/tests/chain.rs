@@ -94,6 +94,7 @@ fn chain(spec: &ChainSpec) -> Fallible<Chain> {
         base_fee_params: spec.base_fee_params,
         coinbase: Address::repeat_byte(0xcb),
         extra_data: Default::default(),
+        beacon_roots_from: spec.beacon_roots_from,
     };
     let builder = Builder::new(exec, pool.clone(), head, params);
     Ok(Chain {
@@ -286,6 +287,163 @@ async fn every_replica_stores_the_leaders_blocks_and_a_new_leader_extends_the_sa
     faults.heal();
     wait_head(by_id(leader), fourth).await;
     assert_same_blocks(&replicas, 4);
+}
+
+/// L1 origins 100..=102 as a fetched feed offers them: each with its own beacon root,
+/// each the parent of the next, each with its L1-attributes deposit.
+struct Origins;
+
+impl Origins {
+    fn origin(number: u64) -> ordo_primitives::L1Origin {
+        ordo_primitives::L1Origin {
+            number,
+            hash: B256::with_last_byte(number as u8),
+            timestamp: 0,
+            fees: Some(ordo_primitives::L1Fees {
+                base_fee: 7,
+                blob_base_fee: 1,
+            }),
+            beacon_root: Some(B256::repeat_byte(number as u8)),
+        }
+    }
+}
+
+impl ordo_builder::OriginSource for Origins {
+    fn origin(&self, number: u64) -> Option<ordo_builder::NextOrigin> {
+        let origin = Self::origin(number);
+        (100..=102)
+            .contains(&number)
+            .then(|| ordo_builder::NextOrigin {
+                origin,
+                parent_hash: B256::with_last_byte(number as u8 - 1),
+                deposits: vec![Arc::new(ordo_primitives::l1_info_deposit(
+                    &origin,
+                    Default::default(),
+                ))],
+            })
+    }
+    fn first(&self) -> Option<ordo_builder::NextOrigin> {
+        self.origin(100)
+    }
+    fn broken(&self) -> Option<String> {
+        None
+    }
+    fn done_below(&self, _: u64) {}
+    fn confirmed(&self) -> Option<u64> {
+        Some(102)
+    }
+    fn window(&self) -> u64 {
+        1_000
+    }
+}
+
+/// Batches stored uncompressed need no codec.
+struct NoCodecs;
+
+impl ordo_hooks::BatchCodecs for NoCodecs {
+    fn by_code_hash(&self, _: &B256) -> Option<Arc<dyn ordo_hooks::BatchCodec>> {
+        None
+    }
+}
+
+/// Blocks name their L1 origin's parent beacon block root from the chain's
+/// `beacon_roots_from` on (zero before it, as an Ordo that named none sealed them), store it
+/// in EIP-4788's contract, and keep it while the origin stays; a follower re-executes them
+/// and derivation rebuilds them from their batch to the same hashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_name_their_origins_beacon_root_and_followers_and_derivation_agree() {
+    let key = PrivateKeySigner::random();
+    let mut spec = funded(&key).with_predeploys();
+    spec.beacon_roots_from = 2;
+    let (leader, follower) = (chain(&spec).unwrap(), chain(&spec).unwrap());
+    leader.builder.set_origin_source(Arc::new(Origins));
+    let mut blocks = Vec::new();
+    for nonce in 0..4 {
+        leader
+            .pool
+            .submit(transfer(&key, nonce).unwrap())
+            .await
+            .unwrap();
+        let builder = leader.builder.clone();
+        let sealed = tokio::task::spawn_blocking(move || builder.build_one())
+            .await
+            .unwrap()
+            .unwrap();
+        blocks.push((*sealed.block).clone());
+    }
+    // Block 1 moves to origin 100 (before `beacon_roots_from`: zero), 2 and 3 to 101 and
+    // 102, and 4 stays on 102 (the feed has no 103).
+    let origins: Vec<u64> = blocks
+        .iter()
+        .map(|b| b.l1_origin.map(|o| o.number).unwrap_or_default())
+        .collect();
+    assert_eq!(origins, [100, 101, 102, 102]);
+    let named: Vec<B256> = blocks
+        .iter()
+        .map(|b| b.header.parent_beacon_block_root.unwrap_or_default())
+        .collect();
+    assert_eq!(
+        named,
+        [
+            B256::ZERO,
+            B256::repeat_byte(101),
+            B256::repeat_byte(102),
+            B256::repeat_byte(102)
+        ]
+    );
+    // EIP-4788's contract holds block 3's root under its time.
+    let time = blocks[2].header.timestamp;
+    let root_slot = B256::from(U256::from(time % 8191 + 8191));
+    let stored = leader
+        .storage
+        .storage_at(
+            &ordo_primitives::alloy_eips::eip4788::BEACON_ROOTS_ADDRESS,
+            &root_slot,
+            3,
+        )
+        .unwrap();
+    assert_eq!(stored, U256::from_be_bytes([102u8; 32]));
+
+    // A follower re-executes them to the same hashes.
+    for block in &blocks {
+        follower
+            .builder
+            .apply_committed(block, Some(block.number().to_be_bytes().to_vec()))
+            .unwrap();
+    }
+    assert_eq!(follower.builder.head().hash, blocks[3].hash);
+
+    // Derivation rebuilds them from their batch, which carries the roots.
+    let payload = ordo_primitives::BatchPayload {
+        blocks: blocks
+            .iter()
+            .map(ordo_primitives::BatchBlock::from_record)
+            .collect(),
+    };
+    assert_eq!(payload.blocks[0].beacon_root, None);
+    assert_eq!(payload.blocks[3].beacon_root, Some(B256::repeat_byte(102)));
+    let last = &blocks[3];
+    let frame = ordo_primitives::BatchFrame {
+        header: ordo_primitives::BatchHeader {
+            index: 0,
+            first_block: 1,
+            last_block: 4,
+            last_block_hash: last.hash,
+            state_root: last.header.state_root,
+            codec_id: ordo_primitives::CODEC_NONE,
+            codec_hash: B256::ZERO,
+            output_root: B256::ZERO,
+        },
+        data: payload.encode().into(),
+    };
+    let derived = tempfile::tempdir().unwrap();
+    let mut deriver = ordo_derive::Deriver::open(
+        &ordo_derive::DeriveConfig::new(derived.path(), spec.clone()),
+        Arc::new(NoCodecs),
+    )
+    .unwrap();
+    deriver.apply_frame(&frame.encode()).unwrap();
+    assert_eq!(deriver.head().hash, last.hash);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,8 @@
 //! null, and the precompiles are Prague's. Blob transactions are refused on this L2: the
 //! blob schedule says so with a target and a maximum of 0 (the fraction is Prague's), and
 //! the blob base fee is the minimum, as no block ever carries blob gas. Every block makes
-//! the beacon-root (with a zero root) and block-hash system calls; there are no requests.
+//! the beacon-root (its L1 origin's root) and block-hash system calls; there are no
+//! requests.
 //!
 //! An imported Ethereum chain answers from its fork schedule: the fork active at the head's
 //! time (and the next and last scheduled ones), EIP-2124's fork hash over its fork blocks

@@ -266,6 +266,9 @@ mod tests {
         assert!(rules.blob_params_at(419).is_none());
         assert_eq!(rules.blob_params_at(420).unwrap().max_blob_count, 6);
         assert_eq!(rules.blob_params_at(515).unwrap().max_blob_count, 15);
+        // Blob sidecars: blob proofs until Osaka, cell proofs from its first second.
+        assert_eq!(rules.blob_sidecar_version_at(47, 479), 0);
+        assert_eq!(rules.blob_sidecar_version_at(48, 480), 1);
         assert!(!rules.op_fees);
         assert!(ChainRules::ordo().op_fees);
         assert_eq!(ChainRules::ordo().spec_at(1, 1), SpecId::PRAGUE);

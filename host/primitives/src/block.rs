@@ -258,6 +258,17 @@ mod tests {
         let mut out = Vec::new();
         newest.encode(&mut out);
         assert_eq!(L1Origin::decode(&mut out.as_slice()).unwrap(), newest);
+        // A root without fees (not what the node writes) still round-trips.
+        let rootless_fees = L1Origin {
+            fees: None,
+            ..newest
+        };
+        let mut out = Vec::new();
+        rootless_fees.encode(&mut out);
+        assert_eq!(
+            L1Origin::decode(&mut out.as_slice()).unwrap(),
+            rootless_fees
+        );
     }
 }
 

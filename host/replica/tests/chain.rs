@@ -105,6 +105,13 @@ fn chain(spec: &ChainSpec) -> Fallible<Chain> {
     })
 }
 
+/// Seals one block on `chain` (off the async threads, as the node does).
+async fn build_on(chain: &Chain) -> Fallible<ordo_primitives::BlockRecord> {
+    let builder = chain.builder.clone();
+    let sealed = tokio::task::spawn_blocking(move || builder.build_one()).await??;
+    Ok((*sealed.block).clone())
+}
+
 async fn start(id: NodeId, spec: &ChainSpec, faults: &Faults) -> Fallible<Replica> {
     let Chain {
         dir,
@@ -364,12 +371,7 @@ async fn blocks_name_their_origins_beacon_root_and_followers_and_derivation_agre
             .submit(transfer(&key, nonce).unwrap())
             .await
             .unwrap();
-        let builder = leader.builder.clone();
-        let sealed = tokio::task::spawn_blocking(move || builder.build_one())
-            .await
-            .unwrap()
-            .unwrap();
-        blocks.push((*sealed.block).clone());
+        blocks.push(build_on(&leader).await.unwrap());
     }
     // Block 1 moves to origin 100 (before `beacon_roots_from`: zero), 2 and 3 to 101 and
     // 102, and 4 stays on 102 (the feed has no 103).
@@ -462,12 +464,7 @@ async fn a_follower_stores_only_a_block_it_executes_to_the_same_hash() {
             .await
             .unwrap();
     }
-    let builder = leader.builder.clone();
-    let sealed = tokio::task::spawn_blocking(move || builder.build_one())
-        .await
-        .unwrap()
-        .unwrap();
-    let block = (*sealed.block).clone();
+    let block = build_on(&leader).await.unwrap();
 
     // Another state root under the same transactions: executed here, it differs.
     let mut forged = block.clone();

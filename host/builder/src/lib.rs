@@ -532,6 +532,7 @@ impl Builder {
             }
             origin::OriginStep::Wait(why) => return Err(BuilderError::WaitingForL1(why)),
         };
+        let l1_origin = l1_origin.map(|o| self.with_beacon_root(o));
         if let Some(origin) = &l1_origin {
             params.extra_data = alloy_primitives::Bytes::copy_from_slice(origin.hash.as_slice());
             params.beacon_root =
@@ -1373,6 +1374,27 @@ impl Builder {
             return Ok(OriginStep::Ordered(Some(next.origin), next.deposits));
         }
         Ok(OriginStep::Ordered(head.l1_origin, Vec::new()))
+    }
+
+    /// `origin` with its beacon root. One stored before origins carried it (the head of a
+    /// chain sealed by an older Ordo) is read again from the feed, which keeps the current
+    /// origin, so the blocks after an upgrade name its root as derivation reads it from L1.
+    fn with_beacon_root(&self, origin: L1Origin) -> L1Origin {
+        if origin.beacon_root.is_some() {
+            return origin;
+        }
+        let fetched = self
+            .origins
+            .read()
+            .clone()
+            .and_then(|source| source.origin(origin.number));
+        match fetched {
+            Some(next) if next.origin.hash == origin.hash => L1Origin {
+                beacon_root: next.origin.beacon_root,
+                ..origin
+            },
+            _ => origin,
+        }
     }
 
     /// Lets `source` forget origins older than `number`.

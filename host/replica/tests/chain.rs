@@ -296,12 +296,16 @@ async fn every_replica_stores_the_leaders_blocks_and_a_new_leader_extends_the_sa
     assert_same_blocks(&replicas, 4);
 }
 
-/// L1 origins 100..=102 as a fetched feed offers them: each with its own beacon root,
-/// each the parent of the next, each with its L1-attributes deposit.
-struct Origins;
+/// L1 origins 100..=`last` as a fetched feed offers them: each the parent of the next,
+/// each with its L1-attributes deposit, and with its own beacon root where `roots` (an
+/// Ordo before roots read none).
+struct Origins {
+    last: u64,
+    roots: bool,
+}
 
 impl Origins {
-    fn origin(number: u64) -> ordo_primitives::L1Origin {
+    fn l1_origin(&self, number: u64) -> ordo_primitives::L1Origin {
         ordo_primitives::L1Origin {
             number,
             hash: B256::with_last_byte(number as u8),
@@ -310,15 +314,15 @@ impl Origins {
                 base_fee: 7,
                 blob_base_fee: 1,
             }),
-            beacon_root: Some(B256::repeat_byte(number as u8)),
+            beacon_root: self.roots.then(|| B256::repeat_byte(number as u8)),
         }
     }
 }
 
 impl ordo_builder::OriginSource for Origins {
     fn origin(&self, number: u64) -> Option<ordo_builder::NextOrigin> {
-        let origin = Self::origin(number);
-        (100..=102)
+        let origin = self.l1_origin(number);
+        (100..=self.last)
             .contains(&number)
             .then(|| ordo_builder::NextOrigin {
                 origin,
@@ -337,7 +341,7 @@ impl ordo_builder::OriginSource for Origins {
     }
     fn done_below(&self, _: u64) {}
     fn confirmed(&self) -> Option<u64> {
-        Some(102)
+        Some(self.last)
     }
     fn window(&self) -> u64 {
         1_000
@@ -363,7 +367,10 @@ async fn blocks_name_their_origins_beacon_root_and_followers_and_derivation_agre
     let mut spec = funded(&key).with_predeploys();
     spec.beacon_roots_from = 2;
     let (leader, follower) = (chain(&spec).unwrap(), chain(&spec).unwrap());
-    leader.builder.set_origin_source(Arc::new(Origins));
+    leader.builder.set_origin_source(Arc::new(Origins {
+        last: 102,
+        roots: true,
+    }));
     let mut blocks = Vec::new();
     for nonce in 0..4 {
         leader
@@ -446,6 +453,56 @@ async fn blocks_name_their_origins_beacon_root_and_followers_and_derivation_agre
     .unwrap();
     deriver.apply_frame(&frame.encode()).unwrap();
     assert_eq!(deriver.head().hash, last.hash);
+}
+
+/// A chain sealed by an Ordo that named no roots, upgraded with `beacon_roots_from` at the
+/// next block: that block names its origin's root although the stored origin has none (it
+/// is read again from the feed), and a follower agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_upgrade_the_current_origins_beacon_root_is_read_again() {
+    let key = PrivateKeySigner::random();
+    let mut spec = funded(&key).with_predeploys();
+    spec.beacon_roots_from = 2;
+    let (leader, follower) = (chain(&spec).unwrap(), chain(&spec).unwrap());
+    leader.builder.set_origin_source(Arc::new(Origins {
+        last: 100,
+        roots: false,
+    }));
+    leader
+        .pool
+        .submit(transfer(&key, 0).unwrap())
+        .await
+        .unwrap();
+    let old = build_on(&leader).await.unwrap();
+    let stored = old.l1_origin.unwrap();
+    assert_eq!((stored.number, stored.beacon_root), (100, None));
+    // The upgraded node's feed reads roots; the origin stays on 100 (no 101 yet).
+    leader.builder.set_origin_source(Arc::new(Origins {
+        last: 100,
+        roots: true,
+    }));
+    leader
+        .pool
+        .submit(transfer(&key, 1).unwrap())
+        .await
+        .unwrap();
+    let new = build_on(&leader).await.unwrap();
+    assert_eq!(new.l1_origin.map(|o| o.number), Some(100));
+    assert_eq!(
+        new.l1_origin.and_then(|o| o.beacon_root),
+        Some(B256::repeat_byte(100))
+    );
+    assert_eq!(
+        new.header.parent_beacon_block_root,
+        Some(B256::repeat_byte(100))
+    );
+    for block in [&old, &new] {
+        follower
+            .builder
+            .apply_committed(block, Some(block.number().to_be_bytes().to_vec()))
+            .unwrap();
+    }
+    assert_eq!(follower.builder.head().hash, new.hash);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

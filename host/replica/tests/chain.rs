@@ -105,6 +105,16 @@ fn chain(spec: &ChainSpec) -> Fallible<Chain> {
     })
 }
 
+/// Sends a transfer of `key`'s with `nonce` to `chain`'s pool and seals a block there.
+async fn transfer_and_seal(
+    chain: &Chain,
+    key: &PrivateKeySigner,
+    nonce: u64,
+) -> Fallible<ordo_primitives::BlockRecord> {
+    chain.pool.submit(transfer(key, nonce)?).await?;
+    build_on(chain).await
+}
+
 /// Seals one block on `chain` (off the async threads, as the node does).
 async fn build_on(chain: &Chain) -> Fallible<ordo_primitives::BlockRecord> {
     let builder = chain.builder.clone();
@@ -373,12 +383,7 @@ async fn blocks_name_their_origins_beacon_root_and_followers_and_derivation_agre
     }));
     let mut blocks = Vec::new();
     for nonce in 0..4 {
-        leader
-            .pool
-            .submit(transfer(&key, nonce).unwrap())
-            .await
-            .unwrap();
-        blocks.push(build_on(&leader).await.unwrap());
+        blocks.push(transfer_and_seal(&leader, &key, nonce).await.unwrap());
     }
     // Block 1 moves to origin 100 (before `beacon_roots_from`: zero), 2 and 3 to 101 and
     // 102, and 4 stays on 102 (the feed has no 103).
@@ -468,12 +473,7 @@ async fn after_an_upgrade_the_current_origins_beacon_root_is_read_again() {
         last: 100,
         roots: false,
     }));
-    leader
-        .pool
-        .submit(transfer(&key, 0).unwrap())
-        .await
-        .unwrap();
-    let old = build_on(&leader).await.unwrap();
+    let old = transfer_and_seal(&leader, &key, 0).await.unwrap();
     let stored = old.l1_origin.unwrap();
     assert_eq!((stored.number, stored.beacon_root), (100, None));
     // The upgraded node's feed reads roots; the origin stays on 100 (no 101 yet).
@@ -481,12 +481,7 @@ async fn after_an_upgrade_the_current_origins_beacon_root_is_read_again() {
         last: 100,
         roots: true,
     }));
-    leader
-        .pool
-        .submit(transfer(&key, 1).unwrap())
-        .await
-        .unwrap();
-    let new = build_on(&leader).await.unwrap();
+    let new = transfer_and_seal(&leader, &key, 1).await.unwrap();
     assert_eq!(new.l1_origin.map(|o| o.number), Some(100));
     assert_eq!(
         new.l1_origin.and_then(|o| o.beacon_root),

@@ -9,6 +9,11 @@
 //! Output goes to `$CARGO_TARGET_DIR/wasm` (shared by every profile and by `cargo clippy`,
 //! so the components are built once), or under `OUT_DIR` when `CARGO_TARGET_DIR` is unset.
 //! A failed nested build fails this build with the nested cargo's output.
+//!
+//! `ORDO_WASM_TOOLCHAIN` names a rustup toolchain to build the components with instead of
+//! the one building this crate. `scripts/fuzz` sets it to the pinned toolchain: the
+//! components run under wasmtime, not the fuzzer's instrumentation, and a nightly may ship
+//! without the wasm target.
 
 // A build script reports failure by panicking; `expect` is its error handling.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -24,6 +29,12 @@ use std::{
 };
 
 const WASM_TARGET: &str = "wasm32-wasip2";
+const TOOLCHAIN_VAR: &str = "ORDO_WASM_TOOLCHAIN";
+
+/// The toolchain the components are built with when it is not the one building this crate.
+fn wasm_toolchain() -> Option<String> {
+    env::var(TOOLCHAIN_VAR).ok().filter(|t| !t.is_empty())
+}
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -33,6 +44,7 @@ fn main() {
         .expect("repository root");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    println!("cargo:rerun-if-env-changed={TOOLCHAIN_VAR}");
     println!("cargo:rerun-if-changed=build.rs");
 
     let target_dir = match env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
@@ -124,7 +136,15 @@ fn main() {
 /// toolchain that was already there).
 fn ensure_wasm_target() {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
-    let sysroot = Command::new(&rustc)
+    let mut print_sysroot = match wasm_toolchain() {
+        Some(toolchain) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", &toolchain, "rustc"]);
+            cmd
+        }
+        None => Command::new(&rustc),
+    };
+    let sysroot = print_sysroot
         .args(["--print", "sysroot"])
         .output()
         .ok()
@@ -144,9 +164,12 @@ fn ensure_wasm_target() {
     );
     // RUSTUP_TOOLCHAIN, set by rustup's proxy for this build, makes rustup add the target
     // to the toolchain that is building us.
-    let added = Command::new("rustup")
-        .args(["target", "add", WASM_TARGET])
-        .status();
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", WASM_TARGET]);
+    if let Some(toolchain) = wasm_toolchain() {
+        add.args(["--toolchain", &toolchain]);
+    }
+    let added = add.status();
     match added {
         Ok(status) if status.success() => {}
         Ok(status) => panic!(
@@ -329,8 +352,18 @@ fn scrubbed(name: &str) -> bool {
 }
 
 fn cargo_build(manifest: &Path, packages: &[String], target_dir: &Path) {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut cmd = Command::new(cargo);
+    let mut cmd = match wasm_toolchain() {
+        Some(toolchain) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", &toolchain, "cargo"]);
+            // The building toolchain's own tools would otherwise be inherited.
+            for name in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN"] {
+                cmd.env_remove(name);
+            }
+            cmd
+        }
+        None => Command::new(env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))),
+    };
     cmd.arg("build")
         .arg("--release")
         .arg("--locked")

@@ -15,7 +15,9 @@
 //!    phase does no crypto and no encoding.
 //! 3. **Send** with C concurrent workers over one HTTP client (`TCP_NODELAY`, keep-alive, up
 //!    to C connections), each pulling the next tx from a shared cursor. Per tx: send time,
-//!    ack time, and the result (hash or error message).
+//!    ack time, and the result (hash or error message). With `--send-batch K` each request
+//!    is a JSON-RPC batch of K consecutive transactions (as a wallet backend or a relay that
+//!    forwards many at once sends them), each with its own answer.
 //! 4. **Track inclusion**, concurrently with sending, so early txs are not charged for the
 //!    rest of the send phase. Default (`--track blocks`): poll `eth_blockNumber` every
 //!    `--poll-ms` (10 ms); each new block is read with `eth_getBlockByNumber(n, false)` and
@@ -95,6 +97,10 @@ pub struct BenchArgs {
     /// Inclusion poll interval in milliseconds.
     #[arg(long, default_value_t = 10)]
     pub poll_ms: u64,
+    /// Transactions per sending request: 1 sends each as its own `eth_sendRawTransaction`
+    /// request; K > 1 sends JSON-RPC batches of K (each call answered on its own).
+    #[arg(long, default_value_t = 1)]
+    pub send_batch: usize,
     /// Max calls per batched JSON-RPC request while tracking.
     #[arg(long, default_value_t = 500)]
     pub batch_size: usize,
@@ -177,8 +183,13 @@ impl Target {
 
 /// Runs the benchmark (against one node, or two in turn) and prints the report.
 pub async fn run(args: BenchArgs) -> Result<()> {
-    if args.txs == 0 || args.accounts == 0 || args.concurrency == 0 || args.batch_size == 0 {
-        bail!("--txs, --accounts, --concurrency and --batch-size must be > 0");
+    if args.txs == 0
+        || args.accounts == 0
+        || args.concurrency == 0
+        || args.batch_size == 0
+        || args.send_batch == 0
+    {
+        bail!("--txs, --accounts, --concurrency, --batch-size and --send-batch must be > 0");
     }
     if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         bail!("--rate must be a positive number of tx/s");
@@ -278,11 +289,12 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
         args.json,
         format!(
             "ordo bench: {} | chain {chain_id} | {} txs from {} accounts | concurrency {} | \
-         maxFee {:.3} gwei, tip {:.3} gwei",
+         {} tx per request | maxFee {:.3} gwei, tip {:.3} gwei",
             args.rpc,
             args.txs,
             args.accounts,
             args.concurrency,
+            args.send_batch,
             max_fee as f64 / GWEI as f64,
             tip as f64 / GWEI as f64,
         ),
@@ -373,31 +385,32 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
     // time. Closed loop: C workers, each sending the next transaction when answered.
     let permits = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
     let mut workers = Vec::with_capacity(args.concurrency);
+    let per_request = args.send_batch;
+    // Sends transactions `i..i + per_request` (one request) and records each one's outcome.
     let send = {
         let (rpc, prepared, outcomes) = (rpc.clone(), prepared.clone(), outcomes.clone());
         move |i: usize, scheduled: Instant| {
             let (rpc, prepared, outcomes) = (rpc.clone(), prepared.clone(), outcomes.clone());
             async move {
-                let Some(p) = prepared.get(i) else { return };
-                let res = rpc.call_body(p.body.clone(), &[]).await;
-                let acked_at = Instant::now();
-                let result = match res {
-                    Ok(_) => Ok(()),
-                    Err(ClientError::Rpc(e)) => Err(e.message),
-                    Err(e) => Err(e.to_string()),
+                let Some(txs) = prepared.get(i..(i + per_request).min(prepared.len())) else {
+                    return;
                 };
-                let _ = outcomes[i].set(Outcome {
-                    sent_at: scheduled,
-                    acked_at,
-                    result,
-                });
+                let results = send_request(&rpc, txs).await;
+                let acked_at = Instant::now();
+                for (k, result) in results.into_iter().enumerate() {
+                    let _ = outcomes[i + k].set(Outcome {
+                        sent_at: scheduled,
+                        acked_at,
+                        result,
+                    });
+                }
             }
         }
     };
     match args.rate {
         Some(rate) => {
             let interval = Duration::from_secs_f64(1.0 / rate);
-            for i in 0..prepared.len() {
+            for i in (0..prepared.len()).step_by(per_request) {
                 let scheduled = t_send + interval.mul_f64(i as f64);
                 tokio::time::sleep_until(scheduled.into()).await;
                 let permit = permits.clone().acquire_owned().await?;
@@ -414,7 +427,7 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
                 let (cursor, send) = (cursor.clone(), send.clone());
                 workers.push(tokio::spawn(async move {
                     loop {
-                        let i = cursor.fetch_add(1, Ordering::Relaxed);
+                        let i = cursor.fetch_add(per_request, Ordering::Relaxed);
                         if i >= n {
                             break;
                         }
@@ -468,11 +481,69 @@ struct Fees {
     tip: u128,
 }
 
+/// Sends `txs` in one request (a JSON-RPC batch when there are several): each one's result,
+/// in order. A request that fails as a whole fails every transaction in it.
+async fn send_request(rpc: &RpcClient, txs: &[Prepared]) -> Vec<std::result::Result<(), String>> {
+    let message = |e: ClientError| match e {
+        ClientError::Rpc(e) => e.message,
+        e => e.to_string(),
+    };
+    if let [one] = txs {
+        return vec![
+            rpc.call_body(one.body.clone(), &[])
+                .await
+                .map(drop)
+                .map_err(message),
+        ];
+    }
+    let mut body = String::with_capacity(txs.iter().map(|p| p.body.len() + 1).sum::<usize>() + 2);
+    body.push('[');
+    for (k, p) in txs.iter().enumerate() {
+        if k > 0 {
+            body.push(',');
+        }
+        body.push_str(&p.body);
+    }
+    body.push(']');
+    let answer = match rpc.post_json(body, &[]).await {
+        Ok(Value::Array(items)) => items,
+        Ok(other) => {
+            let why = match ordo_rpc_client::parse_response(&other) {
+                Ok(Err(e)) => e.message,
+                _ => format!("the batch was not answered with an array: {other}"),
+            };
+            return vec![Err(why); txs.len()];
+        }
+        Err(e) => return vec![Err(message(e)); txs.len()],
+    };
+    // Each body's id is its transaction's index in the run (`presign`).
+    let first = txs.first().map_or(0, |p| p.id);
+    let mut results = vec![Err("missing from the batch answer".to_string()); txs.len()];
+    for item in &answer {
+        let slot = item
+            .get("id")
+            .and_then(Value::as_u64)
+            .and_then(|id| usize::try_from(id).ok())
+            .and_then(|id| id.checked_sub(first))
+            .and_then(|k| results.get_mut(k));
+        if let Some(slot) = slot {
+            *slot = match ordo_rpc_client::parse_response(item) {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.message),
+                Err(e) => Err(e.to_string()),
+            };
+        }
+    }
+    results
+}
+
 /// A pre-signed tx with its pre-rendered request body.
 #[derive(Debug)]
 struct Prepared {
     hash: B256,
     body: String,
+    /// The request's id: the transaction's index in the run.
+    id: usize,
 }
 
 #[derive(Debug)]
@@ -555,7 +626,7 @@ fn presign(
                                 r#"{{"jsonrpc":"2.0","id":{k},"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
                                 hex::encode(&raw)
                             );
-                            Prepared { hash, body }
+                            Prepared { hash, body, id: k }
                         })
                         .collect::<Vec<_>>()
                 })
@@ -710,6 +781,13 @@ async fn track(
     let mut outstanding: Vec<usize> = Vec::new();
     let mut registered = vec![false; n]; // receipts mode: already in `outstanding` once
     let mut need_receipts: Vec<usize> = Vec::new();
+    let (receipts_tx, receipts_rx) = tokio::sync::mpsc::unbounded_channel();
+    let receipts = tokio::spawn(statuses(
+        rpc.clone(),
+        prepared.clone(),
+        args.batch_size,
+        receipts_rx,
+    ));
 
     loop {
         let tick = Instant::now();
@@ -759,37 +837,10 @@ async fn track(
                     }
                     Err(e) => *t.errors.entry(format!("eth_blockNumber: {e}")).or_default() += 1,
                 }
-                // Statuses of the newly included, batched.
+                // Statuses of the newly included, read by their own task so the blocks
+                // are seen when they appear, not after the receipts of the ones before.
                 if !need_receipts.is_empty() {
-                    let idxs = std::mem::take(&mut need_receipts);
-                    for chunk in idxs.chunks(args.batch_size) {
-                        let calls: Vec<(&str, Value)> = chunk
-                            .iter()
-                            .map(|&i| ("eth_getTransactionReceipt", json!([prepared[i].hash])))
-                            .collect();
-                        match rpc.batch(&calls).await {
-                            Ok(rs) => {
-                                for (&i, r) in chunk.iter().zip(rs) {
-                                    match r {
-                                        Ok(v) if !v.is_null() => {
-                                            let ok = v.get("status").and_then(Value::as_str)
-                                                == Some("0x1");
-                                            t.status.insert(i, ok);
-                                        }
-                                        Ok(_) => need_receipts.push(i),
-                                        Err(e) => {
-                                            *t.errors.entry(format!("receipt: {e}")).or_default() +=
-                                                1
-                                        }
-                                    }
-                                }
-                            }
-                            Err(e) => {
-                                *t.errors.entry(format!("receipt batch: {e}")).or_default() += 1;
-                                need_receipts.extend_from_slice(chunk);
-                            }
-                        }
-                    }
+                    let _ = receipts_tx.send(std::mem::take(&mut need_receipts));
                 }
             }
             TrackMode::Receipts => {
@@ -848,7 +899,7 @@ async fn track(
                 Some(o) if o.result.is_ok() => t.included[i].is_some(),
                 _ => true,
             });
-            if all_in && need_receipts.is_empty() {
+            if all_in {
                 break;
             }
             if Instant::now() > deadline {
@@ -861,7 +912,90 @@ async fn track(
             tokio::time::sleep(poll - spent).await;
         }
     }
+    drop(receipts_tx);
+    let (status, errors) = receipts.await?;
+    t.status.extend(status);
+    for (e, count) in errors {
+        *t.errors.entry(e).or_default() += count;
+    }
     Ok(t)
+}
+
+/// Reads the receipt status of each included transaction sent on `rx` (batched
+/// `eth_getTransactionReceipt`; one not visible yet is asked again) until `rx` closes and
+/// every one is read: the statuses by index, and the errors by message.
+async fn statuses(
+    rpc: RpcClient,
+    prepared: Arc<Vec<Prepared>>,
+    batch_size: usize,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<usize>>,
+) -> (HashMap<usize, bool>, BTreeMap<String, usize>) {
+    let mut status = HashMap::new();
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    let mut retry: Vec<usize> = Vec::new();
+    let mut open = true;
+    // Rounds of asking again after the tracker is done: a receipt that never shows up (a
+    // node that went away) ends the run as an error, not a hang.
+    let mut last_rounds = 100;
+    loop {
+        let mut idxs = std::mem::take(&mut retry);
+        if open {
+            if idxs.is_empty() {
+                match rx.recv().await {
+                    Some(more) => idxs.extend(more),
+                    None => open = false,
+                }
+            }
+            loop {
+                match rx.try_recv() {
+                    Ok(more) => idxs.extend(more),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if idxs.is_empty() && !open {
+            break;
+        }
+        if !open {
+            last_rounds -= 1;
+            if last_rounds == 0 {
+                *errors.entry("receipt never found".into()).or_default() += idxs.len();
+                break;
+            }
+        }
+        for chunk in idxs.chunks(batch_size) {
+            let calls: Vec<(&str, Value)> = chunk
+                .iter()
+                .map(|&i| ("eth_getTransactionReceipt", json!([prepared[i].hash])))
+                .collect();
+            match rpc.batch(&calls).await {
+                Ok(rs) => {
+                    for (&i, r) in chunk.iter().zip(rs) {
+                        match r {
+                            Ok(v) if !v.is_null() => {
+                                let ok = v.get("status").and_then(Value::as_str) == Some("0x1");
+                                status.insert(i, ok);
+                            }
+                            Ok(_) => retry.push(i),
+                            Err(e) => *errors.entry(format!("receipt: {e}")).or_default() += 1,
+                        }
+                    }
+                }
+                Err(e) => {
+                    *errors.entry(format!("receipt batch: {e}")).or_default() += 1;
+                    retry.extend_from_slice(chunk);
+                }
+            }
+        }
+        if !retry.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    (status, errors)
 }
 
 #[derive(Debug)]

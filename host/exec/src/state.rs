@@ -42,7 +42,8 @@ use crate::{
     error::StateError,
     trie::{
         Base, CachedNodes, Generation, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER,
-        StoredNodes, TrieNodes, account_leaf, node_cache, slot_leaf, update_root, with_leaf_hashes,
+        StoredNodes, TrieNodes, account_leaf, node_cache, slot_leaf, update_root, update_root_parallel,
+        with_leaf_hashes,
     },
 };
 
@@ -484,7 +485,7 @@ impl StateDb {
             overlay: &accounts,
             stored: Some(&existing),
         };
-        let update = update_root(&cache.nodes(STATE_TRIE_OWNER), &leaves, &changed)?;
+        let update = update_root_parallel(&cache.nodes(STATE_TRIE_OWNER), &leaves, &changed)?;
         push_nodes(&mut commit.account_nodes, update.nodes, update.removed);
         Ok(update.root)
     }

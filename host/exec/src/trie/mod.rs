@@ -13,7 +13,10 @@ mod root;
 mod store;
 
 pub use prefix::PrefixSet;
-pub use root::{TrieLeaves, TrieNodes, TrieUpdate, prove, seek_key, update_root, with_leaf_hashes};
+pub use root::{
+    PARALLEL_KEYS, TrieLeaves, TrieNodes, TrieUpdate, prove, seek_key, update_root,
+    update_root_parallel, with_leaf_hashes,
+};
 pub use store::{
     Base, CachedNodes, Generation, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER, StoredLeaves,
     StoredNodes, account_leaf, node_cache, slot_leaf,

@@ -23,6 +23,11 @@
 //! Whatever the builder rebuilds it reports as updated nodes; a node the walk entered and the
 //! builder did not report is gone (its branch collapsed). The same walk with the proof
 //! targets counted as changed, and a proof retainer on the builder, yields EIP-1186 proofs.
+//!
+//! [`update_root_parallel`] splits a large change at the root: each changed child of the root
+//! is walked on its own builder, on its own thread, fed keys without their first nibble (a
+//! subtrie hashes as the trie of its keys' remainders), and the root's walk takes their hashes
+//! as it takes any stored child's. It gives exactly what [`update_root`] gives, or defers to it.
 
 use alloy_primitives::B256;
 use alloy_trie::{
@@ -121,6 +126,159 @@ pub fn update_root(
     })
 }
 
+/// Fewer changed keys than this are walked on the calling thread: splitting costs a few
+/// thread hand-offs, which a small block's whole walk does not.
+pub const PARALLEL_KEYS: usize = 256;
+
+/// Threads for [`update_root_parallel`], apart from the ingress work on rayon's global pool,
+/// so that a block's root does not queue behind transaction decoding.
+fn root_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(16));
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("ordo-root-{i}"))
+            .build()
+            .map_err(|e| tracing::warn!(target: "ordo::exec", error = %e, "no root threads: roots are computed on the builder's thread"))
+            .ok()
+    })
+    .as_ref()
+}
+
+/// [`update_root`], with the root's changed subtries walked in parallel when the change is
+/// large ([`PARALLEL_KEYS`]) and the root stays a branch whose changed children are all
+/// branches: a root that may collapse, or a child that is (or becomes) a leaf or an
+/// extension, is left to the one walk, which handles every shape.
+pub fn update_root_parallel<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
+    nodes: &N,
+    leaves: &L,
+    changed: &PrefixSet,
+) -> Result<TrieUpdate, StateError> {
+    if changed.keys().len() >= PARALLEL_KEYS
+        && let Some(update) = split_at_root(nodes, leaves, changed)?
+    {
+        return Ok(update);
+    }
+    update_root(nodes, leaves, changed)
+}
+
+/// One changed child of the root, walked alone: its hash, and its nodes and the stored nodes
+/// it entered, by their full paths.
+struct Subtrie {
+    hash: B256,
+    nodes: Vec<(Nibbles, BranchNodeCompact)>,
+    visited: Vec<Nibbles>,
+}
+
+pub(super) fn split_at_root<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
+    nodes: &N,
+    leaves: &L,
+    changed: &PrefixSet,
+) -> Result<Option<TrieUpdate>, StateError> {
+    let top = Nibbles::default();
+    let Some(root) = nodes.node_at(&top)? else {
+        return Ok(None);
+    };
+    let Some(pool) = root_pool() else {
+        return Ok(None);
+    };
+    let changed_mask = changed.child_mask(&top);
+    let (state, tree, hashed) = (
+        root.state_mask.get(),
+        root.tree_mask.get(),
+        root.hash_mask.get(),
+    );
+    // Every unchanged child is taken by its stored hash, and every changed one has a branch
+    // below it. Each changed child that is still a branch afterwards is a child of the root,
+    // so with two children the root stays a branch.
+    let unchanged = state & !changed_mask;
+    if unchanged & !hashed != 0 || changed_mask & !tree != 0 || changed_mask.count_ones() < 2 {
+        return Ok(None);
+    }
+    let children: Vec<u8> = (0..16u8)
+        .filter(|n| changed_mask & (1 << n) != 0)
+        .collect();
+    let walked: Vec<Result<Option<Subtrie>, StateError>> = pool.install(|| {
+        use rayon::prelude::*;
+        children
+            .par_iter()
+            .map(|&nibble| subtrie(nodes, leaves, changed, nibble))
+            .collect()
+    });
+    let mut hashes = [None; 16];
+    let mut visited = vec![top];
+    let mut updated = Vec::new();
+    for (nibble, sub) in children.iter().zip(walked) {
+        // A child that is no longer a branch: the one walk builds what it became.
+        let Some(sub) = sub? else {
+            return Ok(None);
+        };
+        hashes[*nibble as usize] = Some(sub.hash);
+        visited.extend(sub.visited);
+        updated.extend(sub.nodes);
+    }
+    let hb = HashBuilder::default()
+        .with_updates(true)
+        .with_all_branch_nodes(true);
+    let mut walk = Walk::new(nodes, leaves, changed, hb);
+    walk.subtrie_hashes = Some(hashes);
+    walk.node(top, root)?;
+    let root_hash = walk.hb.root();
+    let (_, top_nodes) = walk.hb.split();
+    updated.extend(top_nodes);
+    let kept: std::collections::HashSet<Nibbles> = updated.iter().map(|(p, _)| *p).collect();
+    let removed = visited
+        .into_iter()
+        .filter(|path| !kept.contains(path))
+        .collect();
+    updated.sort_unstable_by_key(|a| a.0);
+    Ok(Some(TrieUpdate {
+        root: root_hash,
+        nodes: updated,
+        removed,
+    }))
+}
+
+/// Walks child `nibble` of the root on a builder of its own, fed the keys without their
+/// first nibble. `None` when the child is no longer a branch.
+fn subtrie<N: TrieNodes, L: TrieLeaves>(
+    nodes: &N,
+    leaves: &L,
+    changed: &PrefixSet,
+    nibble: u8,
+) -> Result<Option<Subtrie>, StateError> {
+    let hb = HashBuilder::default()
+        .with_updates(true)
+        .with_all_branch_nodes(true);
+    let mut walk = Walk::new(nodes, leaves, changed, hb);
+    walk.strip = 1;
+    let path = Nibbles::from_nibbles([nibble]);
+    walk.visit(path)?;
+    let hash = walk.hb.root();
+    let (_, updates) = walk.hb.split();
+    // The child is a branch exactly when the builder stored a node at its top. Its
+    // hash is then the reference its parent holds: a branch over hashed keys is never
+    // short enough to be inlined.
+    if !updates.contains_key(&Nibbles::default()) {
+        return Ok(None);
+    }
+    let nodes = updates
+        .into_iter()
+        .map(|(sub, mut node)| {
+            node.root_hash = None;
+            let mut full = path;
+            full.extend(&sub);
+            (full, node)
+        })
+        .collect();
+    Ok(Some(Subtrie {
+        hash,
+        nodes,
+        visited: walk.visited,
+    }))
+}
+
 /// The root and the proof nodes of `targets` (full hashed keys). `changed` names the keys
 /// where `leaves` differs from what the stored nodes describe (a historical overlay), empty
 /// at the head.
@@ -208,6 +366,11 @@ struct Walk<'a, N, L> {
     buf: Vec<u8>,
     /// Building a proof: changed leaves are fed whole.
     proving: bool,
+    /// Leading nibbles left off what the builder is fed (1 when walking a child of the
+    /// root on a builder of its own).
+    strip: usize,
+    /// The hashes of the root's changed children, walked apart ([`split_at_root`]).
+    subtrie_hashes: Option<[Option<B256>; 16]>,
 }
 
 fn child(path: &Nibbles, nibble: u8) -> Nibbles {
@@ -226,7 +389,17 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             visited: Vec::new(),
             buf: Vec::with_capacity(128),
             proving: false,
+            strip: 0,
+            subtrie_hashes: None,
         }
+    }
+
+    fn add_leaf(&mut self, key: Nibbles, value: &[u8]) {
+        self.hb.add_leaf(key.slice(self.strip..), value);
+    }
+
+    fn add_branch(&mut self, path: Nibbles, hash: B256, stored: bool) {
+        self.hb.add_branch(path.slice(self.strip..), hash, stored);
     }
 
     /// Feeds the builder everything under `prefix`.
@@ -250,11 +423,11 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
                 .filter(|(key, _)| !key.starts_with(&path))
                 .partition(|(key, _)| *key < path);
             for (key, value) in before {
-                self.hb.add_leaf(key, &value);
+                self.add_leaf(key, &value);
             }
             self.node(path, node)?;
             for (key, value) in after {
-                self.hb.add_leaf(key, &value);
+                self.add_leaf(key, &value);
             }
             return Ok(());
         }
@@ -286,7 +459,7 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             {
                 break;
             }
-            self.hb.add_leaf(key, &value);
+            self.add_leaf(key, &value);
             match key.increment() {
                 Some(next) => cursor = next,
                 None => break,
@@ -386,7 +559,10 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             let below = node.tree_mask.is_bit_set(nibble);
             if changed & (1 << nibble) != 0 {
                 if below {
-                    self.visit(child)?;
+                    match self.subtrie_hashes.and_then(|h| h[nibble as usize]) {
+                        Some(hash) if path.is_empty() => self.add_branch(child, hash, true),
+                        _ => self.visit(child)?,
+                    }
                     continue;
                 }
                 // No branch below: no leaf, one leaf, or (new) several.
@@ -413,7 +589,7 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             let hashed = node.hash_mask.is_bit_set(nibble);
             if below {
                 if hashed {
-                    self.hb
+                    self
                         .add_branch(child, node.hash_for_nibble(nibble), true);
                 } else {
                     self.visit(child)?;
@@ -427,7 +603,7 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
                 None => *survives.insert(self.survives(&path, &node, changed)?),
             };
             if stays && hashed {
-                self.hb
+                self
                     .add_branch(child, node.hash_for_nibble(nibble), false);
                 continue;
             }
@@ -455,10 +631,10 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             let suffix = key.slice(path.len() + 1..);
             let rlp = LeafNodeRef::new(&suffix, value).rlp(&mut self.buf);
             if let Some(hash) = rlp.as_hash() {
-                self.hb.add_branch(child, hash, false);
+                self.add_branch(child, hash, false);
                 return;
             }
         }
-        self.hb.add_leaf(key, value);
+        self.add_leaf(key, value);
     }
 }

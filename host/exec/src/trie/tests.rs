@@ -343,3 +343,102 @@ fn changing_stored_leaves_reads_no_stored_leaf() {
         layered.base.reads.get()
     );
 }
+
+/// Stored leaves in a map, shareable across the threads of a parallel root.
+struct Shared<'a>(&'a BTreeMap<B256, Vec<u8>>);
+
+impl StoredLeaves for Shared<'_> {
+    fn next(&self, from: &B256) -> Result<Option<(B256, Vec<u8>)>, StateError> {
+        Ok(self.0.range(*from..).next().map(|(k, v)| (*k, v.clone())))
+    }
+}
+
+#[test]
+fn parallel_root_equals_the_one_walk() {
+    let sorted = |mut paths: Vec<Nibbles>| {
+        paths.sort_unstable();
+        paths
+    };
+    for seed in 0..6u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut leaves = BTreeMap::new();
+        for i in 0..4000 {
+            // Mostly spread keys, some crowded (extensions and deep branches below the root).
+            let k = if i % 8 == 0 {
+                key(&mut rng)
+            } else {
+                B256::from(rng.random::<[u8; 32]>())
+            };
+            leaves.insert(k, value(&mut rng));
+        }
+        let (_, all) = scratch(&leaves);
+        let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = all.into_iter().collect();
+        let plain = Mem {
+            nodes: BTreeMap::new(),
+            leaves: leaves.clone(),
+        };
+        with_leaf_hashes(&mut nodes, &plain).unwrap();
+        let mut mem = Mem {
+            nodes: nodes.into_iter().collect(),
+            leaves,
+        };
+        let mut split = 0;
+        for round in 0..6 {
+            let before = mem.clone();
+            let keys: Vec<B256> = mem.leaves.keys().copied().collect();
+            let mut changed = Vec::new();
+            for _ in 0..rng.random_range(PARALLEL_KEYS..2 * PARALLEL_KEYS) {
+                let k = match rng.random_range(0..10) {
+                    0..=5 => keys[rng.random_range(0..keys.len())],
+                    6 => key(&mut rng),
+                    _ => B256::from(rng.random::<[u8; 32]>()),
+                };
+                if rng.random_range(0..10) < 2 {
+                    mem.leaves.remove(&k);
+                } else {
+                    mem.leaves.insert(k, value(&mut rng));
+                }
+                changed.push(Nibbles::unpack(k));
+            }
+            // Round 3 empties one child of the root but a leaf (it collapses), round 5 all
+            // of another (it goes): the split must leave both to the one walk.
+            let doomed = |k: &B256| match round {
+                3 => k[0] >> 4 == 0x5,
+                5 => k[0] >> 4 == 0x9,
+                _ => false,
+            };
+            let gone: Vec<B256> = mem.leaves.keys().filter(|k| doomed(k)).copied().collect();
+            for k in gone.iter().skip(usize::from(round == 3)) {
+                mem.leaves.remove(k);
+                changed.push(Nibbles::unpack(*k));
+            }
+            let changed = PrefixSet::new(changed);
+            let one = update_root(&before, &mem, &changed).unwrap();
+            let (overlay, stored) = overlay_of(&before.leaves, &mem.leaves, &changed);
+            let layered = Overlaid {
+                base: Shared(&before.leaves),
+                overlay: &overlay,
+                stored: Some(&stored),
+            };
+            let parallel = update_root_parallel(&before, &layered, &changed).unwrap();
+            assert_eq!(parallel.root, scratch(&mem.leaves).0, "seed {seed} round {round}");
+            assert_eq!(parallel.root, one.root, "seed {seed} round {round}");
+            assert_eq!(parallel.nodes, one.nodes, "seed {seed} round {round}");
+            assert_eq!(
+                sorted(parallel.removed.clone()),
+                sorted(one.removed.clone()),
+                "seed {seed} round {round}"
+            );
+            let was_split = super::root::split_at_root(&before, &layered, &changed)
+                .unwrap()
+                .is_some();
+            assert!(
+                !was_split || !matches!(round, 3 | 5),
+                "a collapsing child was split off: seed {seed} round {round}"
+            );
+            split += usize::from(was_split);
+            apply(&mut mem, &one);
+        }
+        assert!(split >= 3, "the split was taken in {split} of 6 rounds");
+    }
+}

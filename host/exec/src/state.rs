@@ -42,8 +42,8 @@ use crate::{
     error::StateError,
     trie::{
         Base, CachedNodes, Generation, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER,
-        StoredNodes, TrieNodes, account_leaf, node_cache, slot_leaf, update_root, update_root_parallel,
-        with_leaf_hashes,
+        StoredNodes, TrieNodes, account_leaf, node_cache, slot_leaf, update_root,
+        update_root_parallel, with_leaf_hashes,
     },
 };
 

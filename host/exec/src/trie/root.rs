@@ -196,9 +196,7 @@ pub(super) fn split_at_root<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
     if unchanged & !hashed != 0 || changed_mask & !tree != 0 || changed_mask.count_ones() < 2 {
         return Ok(None);
     }
-    let children: Vec<u8> = (0..16u8)
-        .filter(|n| changed_mask & (1 << n) != 0)
-        .collect();
+    let children: Vec<u8> = (0..16u8).filter(|n| changed_mask & (1 << n) != 0).collect();
     let walked: Vec<Result<Option<Subtrie>, StateError>> = pool.install(|| {
         use rayon::prelude::*;
         children
@@ -589,8 +587,7 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             let hashed = node.hash_mask.is_bit_set(nibble);
             if below {
                 if hashed {
-                    self
-                        .add_branch(child, node.hash_for_nibble(nibble), true);
+                    self.add_branch(child, node.hash_for_nibble(nibble), true);
                 } else {
                     self.visit(child)?;
                 }
@@ -603,8 +600,7 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
                 None => *survives.insert(self.survives(&path, &node, changed)?),
             };
             if stays && hashed {
-                self
-                    .add_branch(child, node.hash_for_nibble(nibble), false);
+                self.add_branch(child, node.hash_for_nibble(nibble), false);
                 continue;
             }
             let Some((key, value)) = self.leaf_under(&child)? else {

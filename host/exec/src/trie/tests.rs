@@ -421,7 +421,11 @@ fn parallel_root_equals_the_one_walk() {
                 stored: Some(&stored),
             };
             let parallel = update_root_parallel(&before, &layered, &changed).unwrap();
-            assert_eq!(parallel.root, scratch(&mem.leaves).0, "seed {seed} round {round}");
+            assert_eq!(
+                parallel.root,
+                scratch(&mem.leaves).0,
+                "seed {seed} round {round}"
+            );
             assert_eq!(parallel.root, one.root, "seed {seed} round {round}");
             assert_eq!(parallel.nodes, one.nodes, "seed {seed} round {round}");
             assert_eq!(

@@ -3,7 +3,8 @@
 //!
 //! - [`PrefixSet`] (prefix.rs): the changed keys.
 //! - [`update_root`] / [`prove`] (root.rs): the walk over stored nodes ([`TrieNodes`]) and
-//!   post-change leaves ([`TrieLeaves`]), returning the root, the node updates, or proofs.
+//!   post-change leaves ([`TrieLeaves`]), returning the root, the node updates, or proofs;
+//!   [`update_root_parallel`] walks a large change's subtries of the root on their own threads.
 //! - store.rs: those sources over ordo-storage ([`StoredNodes`]) and the
 //!   stored leaves under a block's changes ([`Overlaid`]), and the node cache in front of
 //!   the stored nodes ([`CachedNodes`]).

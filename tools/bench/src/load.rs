@@ -854,11 +854,7 @@ async fn track(
                 }
                 let mut still = Vec::with_capacity(outstanding.len());
                 for chunk in outstanding.chunks(args.batch_size) {
-                    let calls: Vec<(&str, Value)> = chunk
-                        .iter()
-                        .map(|&i| ("eth_getTransactionReceipt", json!([prepared[i].hash])))
-                        .collect();
-                    match rpc.batch(&calls).await {
+                    match receipts_of(&rpc, &prepared, chunk).await {
                         Ok(rs) => {
                             let seen = Instant::now();
                             for (&i, r) in chunk.iter().zip(rs) {
@@ -921,6 +917,19 @@ async fn track(
     Ok(t)
 }
 
+/// The receipts of transactions `idxs`, in one batch.
+async fn receipts_of(
+    rpc: &RpcClient,
+    prepared: &[Prepared],
+    idxs: &[usize],
+) -> Result<Vec<Result<Value, ClientError>>, ClientError> {
+    let calls: Vec<(&str, Value)> = idxs
+        .iter()
+        .map(|&i| ("eth_getTransactionReceipt", json!([prepared[i].hash])))
+        .collect();
+    rpc.batch(&calls).await
+}
+
 /// Reads the receipt status of each included transaction sent on `rx` (batched
 /// `eth_getTransactionReceipt`; one not visible yet is asked again) until `rx` closes and
 /// every one is read: the statuses by index, and the errors by message.
@@ -968,11 +977,7 @@ async fn statuses(
             }
         }
         for chunk in idxs.chunks(batch_size) {
-            let calls: Vec<(&str, Value)> = chunk
-                .iter()
-                .map(|&i| ("eth_getTransactionReceipt", json!([prepared[i].hash])))
-                .collect();
-            match rpc.batch(&calls).await {
+            match receipts_of(&rpc, &prepared, chunk).await {
                 Ok(rs) => {
                     for (&i, r) in chunk.iter().zip(rs) {
                         match r {

@@ -220,6 +220,106 @@ fn bench_state(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Runs `ordo bench ARGS` against `rpc` to completion and returns its `--json` report.
+async fn bench_load(rpc: String, args: &[&str]) -> Result<serde_json::Value> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(ordo_bin())
+            .args(["bench", "--rpc", &rpc, "--json", "--timeout-secs", "60"])
+            .args(&args)
+            .output()
+    })
+    .await??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "ordo bench: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    Ok(serde_json::from_str(last)?)
+}
+
+/// The load generator sends transfers as JSON-RPC batches: every transfer is answered on its
+/// own, included, and found by the tracker; the chain holds them. A batch over the node's
+/// limit is refused whole, and the report says so for each of its transfers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordo_bench_sends_batches_and_sees_every_transfer_included() -> Result<()> {
+    let node = TestNode::dev().await?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let start = rpc.block_number().await?;
+            let report = bench_load(
+                node.http_url(),
+                &[
+                    "--txs",
+                    "240",
+                    "--accounts",
+                    "4",
+                    "--concurrency",
+                    "3",
+                    "--send-batch",
+                    "20",
+                ],
+            )
+            .await?;
+            for (field, want) in [
+                ("sent", 240),
+                ("accepted", 240),
+                ("included", 240),
+                ("reverted", 0),
+                ("not_included", 0),
+                ("send_batch", 20),
+            ] {
+                ensure!(report[field] == json!(want), "{field}: {report}");
+            }
+            ensure!(report["timed_out"] == json!(false), "{report}");
+            ensure!(report["errors"] == json!({}), "{report}");
+            ensure!(report["tracker_errors"] == json!({}), "{report}");
+            // The chain holds them: the four dev senders' nonces moved by 240 in all.
+            let mut sent = 0;
+            for i in 0..4 {
+                let n = rpc
+                    .ok(
+                        "eth_getTransactionCount",
+                        json!([dev_signer(i).address(), "latest"]),
+                    )
+                    .await?;
+                sent += parse_quantity(&n)?;
+            }
+            ensure!(sent == 240, "the dev senders sent {sent}");
+            ensure!(rpc.block_number().await? > start);
+
+            // 1,001 calls in one batch: over the default limit of 1,000.
+            let refused = bench_load(
+                node.http_url(),
+                &[
+                    "--txs",
+                    "1001",
+                    "--accounts",
+                    "2",
+                    "--concurrency",
+                    "1",
+                    "--send-batch",
+                    "1001",
+                ],
+            )
+            .await?;
+            ensure!(refused["accepted"] == json!(0), "{refused}");
+            ensure!(refused["rejected"] == json!(1001), "{refused}");
+            let errors = refused["errors"]
+                .as_object()
+                .ok_or_else(|| eyre!("no errors in {refused}"))?;
+            ensure!(
+                errors.len() == 1 && errors.keys().all(|e| e.contains("batch too large")),
+                "{refused}"
+            );
+            Ok(())
+        })
+        .await
+}
+
 /// `ordo bench state` writes a large genesis through the storage layer (ingestion); the same
 /// allocation as a geth genesis.json gives the same genesis block through the node's own
 /// writer, and the bulk-written chain then runs like any other: transfers to its accounts,

@@ -516,6 +516,13 @@ async fn send_request(rpc: &RpcClient, txs: &[Prepared]) -> Vec<std::result::Res
         }
         Err(e) => return vec![Err(message(e)); txs.len()],
     };
+    // A batch refused whole (geth's "batch too large") is answered with one error, carrying
+    // the first call's id: it is every transaction's answer.
+    if let [only] = answer.as_slice()
+        && let Ok(Err(e)) = ordo_rpc_client::parse_response(only)
+    {
+        return vec![Err(e.message); txs.len()];
+    }
     // Each body's id is its transaction's index in the run (`presign`).
     let first = txs.first().map_or(0, |p| p.id);
     let mut results = vec![Err("missing from the batch answer".to_string()); txs.len()];
@@ -1150,6 +1157,7 @@ impl Report {
             "txs": args.txs,
             "accounts": args.accounts,
             "concurrency": args.concurrency,
+            "send_batch": args.send_batch,
             "rate": args.rate,
             "to_state": args.to_state,
             "track": format!("{:?}", args.track).to_lowercase(),

@@ -8,6 +8,7 @@ mod eviction;
 mod group_commit;
 mod nonces;
 mod replacement;
+mod replication;
 mod restore;
 mod util;
 mod validation;

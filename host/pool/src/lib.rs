@@ -109,9 +109,9 @@ pub use config::{
     PoolConfig, PoolLimits,
 };
 pub use error::{PoolError, RPC_INTERNAL, RPC_INVALID_TX};
-pub use pool::{Pool, PoolStatus, ReplicationDone, TTL_SWEEP_EVERY, TxReplicator};
+pub use pool::{Pool, PoolStatus, TTL_SWEEP_EVERY, TxReplicator};
 pub use state::StateReader;
 #[cfg(feature = "test-utils")]
 pub use testing::MockState;
 pub use txpool::SenderContent;
-pub use wal::{MAX_WAL_GROUPS_IN_FLIGHT, WalStats};
+pub use wal::WalStats;

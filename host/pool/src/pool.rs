@@ -60,45 +60,12 @@ pub struct Pool {
     replicator: RwLock<Option<Arc<dyn TxReplicator>>>,
 }
 
-/// Commits accepted transactions to a replica group's log. Called on the WAL writer's
-/// thread with each group, which goes on writing the next groups while earlier ones commit.
+/// Commits accepted transactions to a replica group's log (blocking; called on the WAL
+/// writer's thread with each group).
 pub trait TxReplicator: Send + Sync {
-    /// Hands the raw transactions with their senders (in arrival order) to the group's log
-    /// and returns without waiting; `done` gets `Ok` once the group committed them. Groups
-    /// handed over one after another take their places in the log in that order.
-    fn replicate(&self, txs: Vec<(alloy_primitives::Bytes, Address)>, done: ReplicationDone);
-}
-
-/// Where a [`TxReplicator`] reports one group's outcome. Dropped without a report, it
-/// reports a failure: a submitter is never left waiting for a write nobody finishes.
-pub struct ReplicationDone(Option<Box<dyn FnOnce(Result<(), String>) + Send>>);
-
-impl ReplicationDone {
-    /// Calls `report` with the outcome.
-    pub fn new(report: impl FnOnce(Result<(), String>) + Send + 'static) -> Self {
-        Self(Some(Box::new(report)))
-    }
-
-    /// Reports the outcome.
-    pub fn report(mut self, outcome: Result<(), String>) {
-        if let Some(report) = self.0.take() {
-            report(outcome);
-        }
-    }
-}
-
-impl Drop for ReplicationDone {
-    fn drop(&mut self) {
-        if let Some(report) = self.0.take() {
-            report(Err("the replication was abandoned".into()));
-        }
-    }
-}
-
-impl std::fmt::Debug for ReplicationDone {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplicationDone").finish_non_exhaustive()
-    }
+    /// The raw transactions with their senders, in arrival order. `Ok` once the group
+    /// committed them.
+    fn replicate(&self, txs: Vec<(alloy_primitives::Bytes, Address)>) -> Result<(), String>;
 }
 
 /// Why recently dropped transactions left the pool, so a wallet asking `ordo_txStatus`
@@ -561,9 +528,9 @@ impl Pool {
 }
 
 impl GroupSink for Pool {
-    fn replicate(&self, group: &[PendingAppend], done: ReplicationDone) {
+    fn replicate(&self, group: &[PendingAppend]) -> Result<(), PoolError> {
         let Some(replicator) = self.replicator.read().clone() else {
-            return done.report(Ok(()));
+            return Ok(());
         };
         let raws: Vec<_> = group
             .iter()
@@ -571,9 +538,11 @@ impl GroupSink for Pool {
             .map(|p| (p.tx.encoded.clone(), p.tx.sender))
             .collect();
         if raws.is_empty() {
-            return done.report(Ok(()));
+            return Ok(());
         }
-        replicator.replicate(raws, done);
+        replicator
+            .replicate(raws)
+            .map_err(|why| PoolError::NotReplicated(why.into()))
     }
 
     fn durable(&self, mut group: Vec<PendingAppend>) -> Vec<B256> {

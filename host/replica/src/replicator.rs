@@ -9,9 +9,7 @@
 //! that it no longer leads (openraft then fails the write), and the builder takes it back.
 //! A leader cut off from its group (openraft 0.9 does not step it down on its own) waits
 //! until the partition heals, sealing nothing meanwhile. Transactions wait at most
-//! `txs_within`: their senders are told to retry rather than kept waiting. A group of
-//! transactions is handed to the log and waited for apart, so the pool's WAL writer keeps
-//! several groups in the log at once.
+//! `txs_within`: their senders are told to retry rather than kept waiting.
 
 use alloy_rlp::Encodable;
 use ordo_builder::Replicator;
@@ -63,15 +61,10 @@ impl RaftReplicator {
             }
         })?;
         let written = written.map_err(|e| e.to_string())?;
-        outcome(written.data)
-    }
-}
-
-/// What the state machine's answer to a committed command means to the writer.
-fn outcome(result: CommandResult) -> Result<(), String> {
-    match result {
-        CommandResult::Applied | CommandResult::Answered(_) => Ok(()),
-        CommandResult::Refused(why) | CommandResult::Failed { message: why, .. } => Err(why),
+        match written.data {
+            CommandResult::Applied | CommandResult::Answered(_) => Ok(()),
+            CommandResult::Refused(why) | CommandResult::Failed { message: why, .. } => Err(why),
+        }
     }
 }
 
@@ -105,27 +98,7 @@ impl ordo_pool::TxReplicator for RaftReplicator {
     fn replicate(
         &self,
         txs: Vec<(alloy_primitives::Bytes, alloy_primitives::Address)>,
-        done: ordo_pool::ReplicationDone,
-    ) {
-        // Handed to the Raft core here, on the WAL writer's thread: that fixes the entry's
-        // place in the log, so groups commit in the order the writer wrote them. Only the
-        // wait for the commit runs apart, so the writer goes on with the next group.
-        let handed = self
-            .runtime
-            .block_on(self.raft.client_write_ff(Command::Txs(txs)));
-        let answer = match handed {
-            Ok(answer) => answer,
-            Err(e) => return done.report(Err(e.to_string())),
-        };
-        let within = self.txs_within;
-        self.runtime.spawn(async move {
-            let outcome = match tokio::time::timeout(within, answer).await {
-                Err(_) => Err(format!("not committed within {within:?}")),
-                Ok(Err(_)) => Err("the replica group stopped".to_string()),
-                Ok(Ok(Err(e))) => Err(e.to_string()),
-                Ok(Ok(Ok(written))) => outcome(written.data),
-            };
-            done.report(outcome);
-        });
+    ) -> Result<(), String> {
+        self.write(Command::Txs(txs), Some(self.txs_within))
     }
 }

@@ -8,7 +8,6 @@ mod eviction;
 mod group_commit;
 mod nonces;
 mod replacement;
-mod replication;
 mod restore;
 mod util;
 mod validation;

@@ -12,6 +12,10 @@
 //!   ever removes a sender's last transaction and never opens a nonce gap.
 //! - `inflight`: hashes between the pre-check and the insert (their WAL write is in
 //!   progress), so a concurrent duplicate is "already known" before touching the WAL.
+//! - `ready`: every pending transaction in the order candidates are offered ([`ReadyKey`]),
+//!   with the lowest fee cap of its sender's run up to it. Kept up to date sender by sender
+//!   as their transactions change, so a block's candidates are read off in order, and a
+//!   block's pool work is the senders it touched, not the pool.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -72,6 +76,31 @@ struct TailKey {
     sender: Address,
 }
 
+/// Where a pending transaction stands among the candidates: the latest arrival among its
+/// sender's pending run up to and including it, then the sender and the nonce. The latest
+/// arrival never decreases along a run, so this order keeps every sender's nonce order and
+/// otherwise follows arrival (arrival numbers are unique, so two senders never tie).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct ReadyKey {
+    latest: u64,
+    sender: Address,
+    nonce: u64,
+}
+
+/// A pending transaction as a candidate. `floor` is the lowest fee cap along its sender's
+/// run up to it: the transaction is executable at a base fee only if `floor` covers it.
+#[derive(Debug)]
+struct Ready {
+    floor: u128,
+    tx: Arc<PooledTx>,
+    seq: u64,
+    arrival_ms: u64,
+}
+
+/// What one sender has in `TxPool::ready`: the key, the floor and the hash, per pending
+/// transaction in nonce order.
+type ReadyEntry = (ReadyKey, u128, B256);
+
 /// One sender's transactions and the account state they were last validated against.
 #[derive(Debug, Default)]
 struct SenderTxs {
@@ -82,6 +111,8 @@ struct SenderTxs {
     pending: usize,
     /// This sender's key in `TxPool::tails`.
     tail: Option<TailKey>,
+    /// This sender's entries in `TxPool::ready`.
+    ready: Vec<ReadyEntry>,
 }
 
 /// One sender's pooled transactions, pending and queued, each in nonce order.
@@ -141,6 +172,7 @@ pub(crate) struct TxPool {
     senders: HashMap<Address, SenderTxs>,
     by_hash: HashMap<B256, (Address, u64)>,
     tails: BTreeSet<TailKey>,
+    ready: BTreeMap<ReadyKey, Ready>,
     inflight: HashSet<B256>,
     /// Sum of the senders' `pending`.
     pending: usize,
@@ -156,6 +188,7 @@ impl TxPool {
             senders: HashMap::new(),
             by_hash: HashMap::new(),
             tails: BTreeSet::new(),
+            ready: BTreeMap::new(),
             inflight: HashSet::new(),
             pending: 0,
             bytes: 0,
@@ -571,30 +604,17 @@ impl TxPool {
 
     /// Executable transactions at `base_fee`: per sender, the consecutive nonces from its
     /// state nonce while the fee cap covers `base_fee`. Merged across senders in arrival
-    /// order, each sender's in nonce order.
+    /// order, each sender's in nonce order ([`ReadyKey`]). Read off the kept order: no sort,
+    /// no walk over the senders.
     pub fn candidates(&self, base_fee: u64) -> Vec<Candidate> {
         let base_fee = u128::from(base_fee);
-        // Each transaction is keyed by the latest arrival among its sender's run up to and
-        // including it: that key never decreases along a run, so sorting by (key, nonce)
-        // keeps every sender's nonce order and otherwise follows arrival.
-        let mut keyed: Vec<(u64, u64, &Entry)> = Vec::with_capacity(self.pending);
-        for s in self.senders.values() {
-            let mut latest = 0;
-            for ((nonce, entry), expected) in s.txs.range(s.nonce..).zip(s.nonce..) {
-                if *nonce != expected || entry.tx.max_fee_per_gas() < base_fee {
-                    break;
-                }
-                latest = latest.max(entry.seq);
-                keyed.push((latest, *nonce, entry));
-            }
-        }
-        keyed.sort_unstable_by_key(|(key, nonce, _)| (*key, *nonce));
-        keyed
-            .into_iter()
-            .map(|(_, _, e)| Candidate {
-                tx: e.tx.clone(),
-                arrival_seq: e.seq,
-                arrival_ms: e.arrival_ms,
+        self.ready
+            .values()
+            .filter(|r| r.floor >= base_fee)
+            .map(|r| Candidate {
+                tx: r.tx.clone(),
+                arrival_seq: r.seq,
+                arrival_ms: r.arrival_ms,
             })
             .collect()
     }
@@ -618,6 +638,8 @@ impl TxPool {
         }
         self.pending -= s.pending;
         s.pending = 0;
+        let run = ready_run(sender, s);
+        update_ready(&mut self.ready, s, run);
         let Some((last_nonce, last)) = s.txs.last_key_value() else {
             self.senders.remove(sender);
             return;
@@ -634,6 +656,62 @@ impl TxPool {
         self.tails.insert(key);
         s.tail = Some(key);
     }
+}
+
+/// A sender's pending run as candidate entries: the consecutive nonces from its state
+/// nonce, each with the latest arrival and the lowest fee cap of the run up to it.
+fn ready_run(sender: &Address, s: &SenderTxs) -> Vec<ReadyEntry> {
+    let mut latest = 0;
+    let mut floor = u128::MAX;
+    s.txs
+        .range(s.nonce..)
+        .zip(s.nonce..)
+        .take_while(|((nonce, _), expected)| *nonce == expected)
+        .map(|((nonce, entry), _)| {
+            latest = latest.max(entry.seq);
+            floor = floor.min(entry.tx.max_fee_per_gas());
+            let key = ReadyKey {
+                latest,
+                sender: *sender,
+                nonce: *nonce,
+            };
+            (key, floor, entry.tx.hash)
+        })
+        .collect()
+}
+
+/// Brings `ready` from the sender's entries there (`s.ready`) to `run`, touching only the
+/// entries that changed: a new nonce at the end of a run adds one, an included head removes
+/// what left.
+fn update_ready(ready: &mut BTreeMap<ReadyKey, Ready>, s: &mut SenderTxs, run: Vec<ReadyEntry>) {
+    let old = std::mem::take(&mut s.ready);
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < run.len() {
+        let same = i < old.len() && j < run.len() && old[i] == run[j];
+        let take_old = j == run.len() || (i < old.len() && old[i].0.nonce <= run[j].0.nonce);
+        if same {
+            i += 1;
+            j += 1;
+        } else if take_old {
+            ready.remove(&old[i].0);
+            i += 1;
+        } else {
+            let (key, floor, _) = run[j];
+            if let Some(entry) = s.txs.get(&key.nonce) {
+                ready.insert(
+                    key,
+                    Ready {
+                        floor,
+                        tx: entry.tx.clone(),
+                        seq: entry.seq,
+                        arrival_ms: entry.arrival_ms,
+                    },
+                );
+            }
+            j += 1;
+        }
+    }
+    s.ready = run;
 }
 
 #[cfg(test)]
@@ -699,6 +777,125 @@ mod tests {
         assert_eq!(hashes, vec![a0.hash, b0.hash, a1.hash]);
         let hashes: Vec<_> = p.candidates(50).iter().map(|t| t.hash).collect();
         assert_eq!(hashes, vec![a0.hash, b0.hash]);
+    }
+
+    /// The candidates as a merge computed from scratch over every sender (what `candidates`
+    /// did before it kept its order).
+    fn candidates_from_scratch(p: &TxPool, base_fee: u64) -> Vec<B256> {
+        let base_fee = u128::from(base_fee);
+        let mut keyed: Vec<(u64, u64, B256)> = Vec::new();
+        for s in p.senders.values() {
+            let mut latest = 0;
+            for ((nonce, entry), expected) in s.txs.range(s.nonce..).zip(s.nonce..) {
+                if *nonce != expected || entry.tx.max_fee_per_gas() < base_fee {
+                    break;
+                }
+                latest = latest.max(entry.seq);
+                keyed.push((latest, *nonce, entry.tx.hash));
+            }
+        }
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, _, hash)| hash).collect()
+    }
+
+    #[test]
+    fn kept_candidate_order_equals_a_merge_from_scratch_after_every_change() {
+        // Inserts, gaps, replacements, evictions (a pool of 12), inclusions, drops for
+        // funds and expiry, in a deterministic pseudo-random sequence.
+        let keys: Vec<_> = (1..=6).map(key).collect();
+        let signed: Vec<Vec<[Arc<PooledTx>; 2]>> = keys
+            .iter()
+            .map(|k| {
+                (0..8)
+                    .map(|n| {
+                        [
+                            Arc::new(eip1559(k, n, 40, 2)),
+                            Arc::new(eip1559(k, n, 100, 10)),
+                        ]
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut p = pool(PoolConfig {
+            max_txs: 12,
+            ..PoolConfig::default()
+        });
+        let mut state = [0u64; 6];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let start = Instant::now();
+        let mut seq = 0;
+        let mut ops = [0usize; 5];
+        for step in 0..600 {
+            let who = (next() % 6) as usize;
+            let sender = sender_of(&keys[who]);
+            let op = (next() % 10) as usize;
+            match op {
+                0..=5 => {
+                    let nonce = state[who] + next() % 4;
+                    let Some(pair) = signed[who].get(nonce as usize) else {
+                        continue;
+                    };
+                    let tx = &pair[(next() % 2) as usize];
+                    seq += 1;
+                    if p.insert(tx.clone(), seq, rich(state[who]), 1, start)
+                        .is_ok()
+                    {
+                        ops[0] += 1;
+                    }
+                }
+                6 | 7 => {
+                    // A block includes the sender's first pending transactions.
+                    let run: Vec<B256> = p
+                        .sender_content(&sender)
+                        .pending
+                        .iter()
+                        .take(1 + (next() % 3) as usize)
+                        .map(|t| t.hash)
+                        .collect();
+                    state[who] += run.len() as u64;
+                    p.remove_included(&run);
+                    p.revalidate(&sender, rich(state[who]), start, Duration::from_secs(60));
+                    ops[1] += 1;
+                }
+                8 => {
+                    // Funds for the cheap transactions only: the dear ones are dropped.
+                    let poor = Account {
+                        nonce: state[who],
+                        balance: U256::from(21_000u64 * 50),
+                    };
+                    ops[2] += p
+                        .revalidate(&sender, poor, start, Duration::from_secs(60))
+                        .len();
+                }
+                _ => {
+                    ops[3] += p
+                        .expire(start + Duration::from_secs(120), Duration::from_secs(60))
+                        .len()
+                }
+            }
+            for base_fee in [1, 50] {
+                let kept: Vec<B256> = p.candidates(base_fee).iter().map(|c| c.tx.hash).collect();
+                assert_eq!(
+                    kept,
+                    candidates_from_scratch(&p, base_fee),
+                    "step {step}, op {op}"
+                );
+            }
+            assert_eq!(p.ready.len(), p.pending(), "step {step}");
+            ops[4] = ops[4].max(p.len());
+        }
+        // The sequence exercised every kind of change, and filled the pool.
+        assert!(
+            ops[0] > 100 && ops[1] > 30 && ops[2] > 0 && ops[3] > 0,
+            "{ops:?}"
+        );
+        assert_eq!(ops[4], 12, "{ops:?}");
     }
 
     #[test]

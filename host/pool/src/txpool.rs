@@ -460,7 +460,8 @@ impl TxPool {
             ..SenderTxs::default()
         });
         s.txs.insert(nonce, entry);
-        self.refresh(&sender);
+        // Only this nonce and the run behind it changed.
+        self.refresh_from(&sender, nonce);
         Ok(out)
     }
 
@@ -630,6 +631,13 @@ impl TxPool {
     /// Recomputes a sender's pending run and tail key after its transactions changed;
     /// forgets the sender when it has none left.
     fn refresh(&mut self, sender: &Address) {
+        self.refresh_from(sender, 0);
+    }
+
+    /// [`TxPool::refresh`] when nothing of the sender below nonce `from` changed since its
+    /// last refresh (nor its state nonce): its candidate entries below `from` stand, so
+    /// appending a nonce to a run costs that nonce, not the run.
+    fn refresh_from(&mut self, sender: &Address, from: u64) {
         let Some(s) = self.senders.get_mut(sender) else {
             return;
         };
@@ -637,15 +645,15 @@ impl TxPool {
             self.tails.remove(&key);
         }
         self.pending -= s.pending;
-        s.pending = 0;
-        let run = ready_run(sender, s);
-        update_ready(&mut self.ready, s, run);
+        let kept = s.ready.partition_point(|(key, _, _)| key.nonce < from);
+        let run = ready_run(sender, s, kept);
+        update_ready(&mut self.ready, s, kept, run);
+        s.pending = s.ready.len();
         let Some((last_nonce, last)) = s.txs.last_key_value() else {
             self.senders.remove(sender);
             return;
         };
-        let end = run_end(&s.txs, s.nonce);
-        s.pending = (end - s.nonce) as usize;
+        let end = s.nonce + s.pending as u64;
         self.pending += s.pending;
         let key = TailKey {
             pending: *last_nonce >= s.nonce && *last_nonce < end,
@@ -658,14 +666,17 @@ impl TxPool {
     }
 }
 
-/// A sender's pending run as candidate entries: the consecutive nonces from its state
-/// nonce, each with the latest arrival and the lowest fee cap of the run up to it.
-fn ready_run(sender: &Address, s: &SenderTxs) -> Vec<ReadyEntry> {
-    let mut latest = 0;
-    let mut floor = u128::MAX;
+/// A sender's pending run as candidate entries after its first `kept` ones: the consecutive
+/// nonces from its state nonce, each with the latest arrival and the lowest fee cap of the
+/// run up to it.
+fn ready_run(sender: &Address, s: &SenderTxs, kept: usize) -> Vec<ReadyEntry> {
+    let (start, mut latest, mut floor) = match kept.checked_sub(1).map(|i| s.ready[i]) {
+        Some((key, floor, _)) => (key.nonce + 1, key.latest, floor),
+        None => (s.nonce, 0, u128::MAX),
+    };
     s.txs
-        .range(s.nonce..)
-        .zip(s.nonce..)
+        .range(start..)
+        .zip(start..)
         .take_while(|((nonce, _), expected)| *nonce == expected)
         .map(|((nonce, entry), _)| {
             latest = latest.max(entry.seq);
@@ -680,11 +691,16 @@ fn ready_run(sender: &Address, s: &SenderTxs) -> Vec<ReadyEntry> {
         .collect()
 }
 
-/// Brings `ready` from the sender's entries there (`s.ready`) to `run`, touching only the
-/// entries that changed: a new nonce at the end of a run adds one, an included head removes
-/// what left.
-fn update_ready(ready: &mut BTreeMap<ReadyKey, Ready>, s: &mut SenderTxs, run: Vec<ReadyEntry>) {
-    let old = std::mem::take(&mut s.ready);
+/// Brings `ready` from the sender's entries there after the first `kept` (`s.ready`) to
+/// `run`, touching only the entries that changed: a new nonce at the end of a run adds one,
+/// an included head removes what left.
+fn update_ready(
+    ready: &mut BTreeMap<ReadyKey, Ready>,
+    s: &mut SenderTxs,
+    kept: usize,
+    run: Vec<ReadyEntry>,
+) {
+    let old = s.ready.split_off(kept);
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < run.len() {
         let same = i < old.len() && j < run.len() && old[i] == run[j];
@@ -711,7 +727,7 @@ fn update_ready(ready: &mut BTreeMap<ReadyKey, Ready>, s: &mut SenderTxs, run: V
             j += 1;
         }
     }
-    s.ready = run;
+    s.ready.extend(run);
 }
 
 #[cfg(test)]

@@ -173,6 +173,8 @@ pub(crate) struct TxPool {
     by_hash: HashMap<B256, (Address, u64)>,
     tails: BTreeSet<TailKey>,
     ready: BTreeMap<ReadyKey, Ready>,
+    /// Entries put into or taken out of `ready` so far (what keeping the order costs).
+    ready_writes: u64,
     inflight: HashSet<B256>,
     /// Sum of the senders' `pending`.
     pending: usize,
@@ -189,6 +191,7 @@ impl TxPool {
             by_hash: HashMap::new(),
             tails: BTreeSet::new(),
             ready: BTreeMap::new(),
+            ready_writes: 0,
             inflight: HashSet::new(),
             pending: 0,
             bytes: 0,
@@ -486,19 +489,26 @@ impl TxPool {
         hashes
     }
 
-    /// Removes included transactions by hash; returns how many were pooled.
+    /// Removes included transactions by hash; returns how many were pooled. A sender's
+    /// state nonce is at least one past its included nonces, so its view moves there at
+    /// once: the rest of its run keeps its place among the candidates rather than leaving
+    /// and coming back with the revalidation that follows.
     pub fn remove_included(&mut self, hashes: &[B256]) -> usize {
-        let mut touched = HashSet::new();
+        let mut touched: HashMap<Address, u64> = HashMap::new();
         let mut removed = 0;
         for hash in hashes {
             if let Some((sender, nonce)) = self.by_hash.get(hash).copied()
                 && self.remove_entry(&sender, nonce).is_some()
             {
                 removed += 1;
-                touched.insert(sender);
+                let next = touched.entry(sender).or_default();
+                *next = (*next).max(nonce.saturating_add(1));
             }
         }
-        for sender in touched {
+        for (sender, next) in touched {
+            if let Some(s) = self.senders.get_mut(&sender) {
+                s.nonce = s.nonce.max(next);
+            }
             self.refresh(&sender);
         }
         removed
@@ -517,6 +527,7 @@ impl TxPool {
         let Some(s) = self.senders.get_mut(sender) else {
             return Vec::new();
         };
+        let moved = s.nonce != account.nonce;
         s.nonce = account.nonce;
         s.balance = account.balance;
         let mut drop: Vec<(u64, &'static str)> = s
@@ -539,7 +550,10 @@ impl TxPool {
                 .into_iter()
                 .map(|h| (h, DROP_EXPIRED)),
         );
-        self.refresh(sender);
+        // A balance alone changes neither the run nor its place among the candidates.
+        if moved || !dropped.is_empty() {
+            self.refresh(sender);
+        }
         dropped
     }
 
@@ -647,7 +661,7 @@ impl TxPool {
         self.pending -= s.pending;
         let kept = s.ready.partition_point(|(key, _, _)| key.nonce < from);
         let run = ready_run(sender, s, kept);
-        update_ready(&mut self.ready, s, kept, run);
+        self.ready_writes += update_ready(&mut self.ready, s, kept, run);
         s.pending = s.ready.len();
         let Some((last_nonce, last)) = s.txs.last_key_value() else {
             self.senders.remove(sender);
@@ -693,14 +707,15 @@ fn ready_run(sender: &Address, s: &SenderTxs, kept: usize) -> Vec<ReadyEntry> {
 
 /// Brings `ready` from the sender's entries there after the first `kept` (`s.ready`) to
 /// `run`, touching only the entries that changed: a new nonce at the end of a run adds one,
-/// an included head removes what left.
+/// an included head removes what left. Returns how many entries it put or took.
 fn update_ready(
     ready: &mut BTreeMap<ReadyKey, Ready>,
     s: &mut SenderTxs,
     kept: usize,
     run: Vec<ReadyEntry>,
-) {
+) -> u64 {
     let old = s.ready.split_off(kept);
+    let mut writes = 0;
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < run.len() {
         let same = i < old.len() && j < run.len() && old[i] == run[j];
@@ -710,6 +725,7 @@ fn update_ready(
             j += 1;
         } else if take_old {
             ready.remove(&old[i].0);
+            writes += 1;
             i += 1;
         } else {
             let (key, floor, _) = run[j];
@@ -723,11 +739,13 @@ fn update_ready(
                         arrival_ms: entry.arrival_ms,
                     },
                 );
+                writes += 1;
             }
             j += 1;
         }
     }
     s.ready.extend(run);
+    writes
 }
 
 #[cfg(test)]
@@ -912,6 +930,41 @@ mod tests {
             "{ops:?}"
         );
         assert_eq!(ops[4], 12, "{ops:?}");
+    }
+
+    #[test]
+    fn a_block_moves_only_the_candidates_it_included() {
+        let (a, b) = (key(1), key(2));
+        let mut p = pool(PoolConfig::default());
+        let a_txs: Vec<_> = (0..5).map(|n| Arc::new(eip1559(&a, n, 100, 2))).collect();
+        let b_txs: Vec<_> = (0..3).map(|n| Arc::new(eip1559(&b, n, 100, 2))).collect();
+        let mut seq = 0;
+        for tx in a_txs.iter().chain(&b_txs) {
+            seq += 1;
+            add(&mut p, tx, seq, rich(0)).unwrap();
+        }
+        // Appending costs one entry each.
+        assert_eq!(p.ready_writes, 8);
+        // A block includes A's first two: two entries leave, A's other three and B's keep
+        // their places, through the inclusion and the revalidation after it.
+        p.remove_included(&[a_txs[0].hash, a_txs[1].hash]);
+        p.revalidate(
+            &sender_of(&a),
+            rich(2),
+            Instant::now(),
+            Duration::from_secs(60),
+        );
+        // B's balance moved (it received something): nothing to redo.
+        p.revalidate(
+            &sender_of(&b),
+            rich(0),
+            Instant::now(),
+            Duration::from_secs(60),
+        );
+        assert_eq!(p.ready_writes, 10);
+        let hashes: Vec<_> = p.candidates(1).iter().map(|c| c.tx.hash).collect();
+        assert_eq!(hashes, candidates_from_scratch(&p, 1));
+        assert_eq!(hashes.len(), 6);
     }
 
     #[test]

@@ -107,8 +107,6 @@ struct SenderTxs {
     nonce: u64,
     balance: U256,
     txs: BTreeMap<u64, Entry>,
-    /// Length of the consecutive run from `nonce` (what counts as pending).
-    pending: usize,
     /// This sender's key in `TxPool::tails`.
     tail: Option<TailKey>,
     /// This sender's entries in `TxPool::ready`.
@@ -267,7 +265,7 @@ impl TxPool {
         let Some(s) = self.senders.get(sender) else {
             return SenderContent::default();
         };
-        let end = s.nonce + s.pending as u64;
+        let end = s.nonce + s.ready.len() as u64;
         let mut content = SenderContent::default();
         for (nonce, e) in &s.txs {
             match *nonce < end {
@@ -658,17 +656,17 @@ impl TxPool {
         if let Some(key) = s.tail.take() {
             self.tails.remove(&key);
         }
-        self.pending -= s.pending;
+        self.pending -= s.ready.len();
         let kept = s.ready.partition_point(|(key, _, _)| key.nonce < from);
         let run = ready_run(sender, s, kept);
         self.ready_writes += update_ready(&mut self.ready, s, kept, run);
-        s.pending = s.ready.len();
         let Some((last_nonce, last)) = s.txs.last_key_value() else {
             self.senders.remove(sender);
             return;
         };
-        let end = s.nonce + s.pending as u64;
-        self.pending += s.pending;
+        // The pending run is what `ready` holds of the sender.
+        let end = s.nonce + s.ready.len() as u64;
+        self.pending += s.ready.len();
         let key = TailKey {
             pending: *last_nonce >= s.nonce && *last_nonce < end,
             price: last.price,

@@ -41,9 +41,9 @@ use revm::{bytecode::Bytecode, database_interface::DatabaseRef, state::AccountIn
 use crate::{
     error::StateError,
     trie::{
-        Base, CachedNodes, Generation, NoNodes, NodeCache, Overlaid, PrefixSet, STATE_TRIE_OWNER,
-        StoredNodes, TrieNodes, account_leaf, node_cache, slot_leaf, update_root,
-        update_root_parallel, with_leaf_hashes,
+        Base, CachedNodes, ExtensionHints, Generation, NoNodes, NodeCache, Overlaid, PrefixSet,
+        STATE_TRIE_OWNER, StoredNodes, TrieNodes, account_leaf, extension_hints, node_cache,
+        slot_leaf, update_root, update_root_parallel, with_leaf_hashes,
     },
 };
 
@@ -70,6 +70,8 @@ pub struct StateDb {
     code: Cache<B256, Bytecode, CodeWeight>,
     /// Trie nodes the blocks' root walks read.
     nodes: NodeCache,
+    /// Where the tries' extensions lead, so a walk need not range-read for them.
+    hints: ExtensionHints,
     /// Advanced by every [`StateDb::apply`]; see the module docs.
     generation: Generation,
     /// The sealed block whose batch is being written, if any.
@@ -117,6 +119,7 @@ impl StateDb {
             accounts: Cache::new(entries),
             slots: Cache::new(entries),
             nodes: node_cache(quarter),
+            hints: extension_hints(quarter),
             code: Cache::with_weighter(
                 (code_bytes / 4096).max(64) as usize,
                 code_bytes.max(1 << 20),
@@ -308,11 +311,20 @@ impl StateDb {
         let nodes = source.nodes(STATE_TRIE_OWNER);
         let key = Nibbles::unpack(keccak256(address));
         let mut path = Nibbles::default();
-        // Down the branches on the key's path; where the child is no stored branch (a leaf,
-        // or an extension the walk finds with a range read) the walk needs nothing more.
-        while path.len() < key.len()
-            && let Some(node) = nodes.node_at(&path)?
-        {
+        // Down the branches on the key's path, through extensions too (a range read here
+        // leaves the walk a hint and the node cached); a child that is no stored branch is a
+        // leaf, and the walk needs nothing more.
+        while path.len() < key.len() {
+            let node = match nodes.node_at(&path)? {
+                Some(node) => node,
+                None => match nodes.first_under(&path)? {
+                    Some((below, node)) if key.starts_with(&below) => {
+                        path = below;
+                        node
+                    }
+                    _ => break,
+                },
+            };
             let nibble = key.get_unchecked(path.len());
             if !node.tree_mask.is_bit_set(nibble) {
                 break;
@@ -532,6 +544,7 @@ impl StateDb {
         NodeSource {
             view,
             cache: &self.nodes,
+            hints: &self.hints,
             generation: &self.generation,
             since: self.generation.now(),
         }
@@ -609,6 +622,7 @@ impl StateDb {
 struct NodeSource<'v> {
     view: &'v StateView<'v>,
     cache: &'v NodeCache,
+    hints: &'v ExtensionHints,
     generation: &'v Generation,
     since: u64,
 }
@@ -621,7 +635,9 @@ impl<'v> NodeSource<'v> {
                 view: self.view,
                 owner,
             },
+            owner,
             cache: self.cache,
+            hints: self.hints,
             generation: self.generation,
             since: self.since,
         }

@@ -84,6 +84,7 @@ impl StateAdapter {
         std::thread::Builder::new()
             .name("ordo-prefetch".into())
             .spawn(move || {
+                lower_priority();
                 while let Ok(address) = queue.recv() {
                     reader.prefetch(&address);
                 }
@@ -93,6 +94,21 @@ impl StateAdapter {
             prefetch,
             l1_priced,
         })
+    }
+}
+
+/// Gives the calling thread a lower scheduling priority (nice +10). Prefetching is
+/// speculative: on a machine with every core busy, the block it reads ahead for (the
+/// builder, the root walk, the commit) should have the core first (README, "Performance").
+#[allow(unsafe_code)]
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: two syscalls on the calling thread's own id; no memory is passed.
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
+            tracing::debug!(target: "ordo::node", "the prefetch thread keeps its priority");
+        }
     }
 }
 

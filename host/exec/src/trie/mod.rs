@@ -7,7 +7,8 @@
 //!   [`update_root_parallel`] walks a large change's subtries of the root on their own threads.
 //! - store.rs: those sources over ordo-storage ([`StoredNodes`]) and the
 //!   stored leaves under a block's changes ([`Overlaid`]), and the node cache in front of
-//!   the stored nodes ([`CachedNodes`]).
+//!   the stored nodes ([`CachedNodes`]), with hints of where extensions lead so that a walk
+//!   finds their nodes by point lookups ([`ExtensionHints`]).
 
 mod prefix;
 mod root;
@@ -19,8 +20,8 @@ pub use root::{
     update_root_parallel, with_leaf_hashes,
 };
 pub use store::{
-    Base, CachedNodes, Generation, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER, StoredLeaves,
-    StoredNodes, account_leaf, node_cache, slot_leaf,
+    Base, CachedNodes, ExtensionHints, Generation, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER,
+    StoredLeaves, StoredNodes, account_leaf, extension_hints, node_cache, slot_leaf,
 };
 
 #[cfg(test)]

@@ -133,28 +133,85 @@ impl Generation {
     }
 }
 
+/// Where an extension leads: for a path with no stored node but stored nodes below it (a
+/// child slot holding an extension), the path of the first of them. Only a hint: a use
+/// checks it against the node cache ([`CachedNodes::first_under`]), so nothing ever has to
+/// invalidate it.
+pub type ExtensionHints = Cache<NodeKey, Nibbles>;
+
+/// Extension hints for a node cache of `node_bytes`: extensions are a small part of a trie
+/// of hashed keys (a child slot whose two or more keys share their next nibble).
+pub fn extension_hints(node_bytes: u64) -> ExtensionHints {
+    Cache::new((node_bytes / 4096).max(4096) as usize)
+}
+
 /// Stored nodes read through a [`NodeCache`], filled on a miss as [`Generation`] allows.
-pub struct CachedNodes<'a> {
+pub struct CachedNodes<'a, N = StoredNodes<'a>> {
     /// The stored nodes.
-    pub inner: StoredNodes<'a>,
+    pub inner: N,
+    /// Whose trie they are ([`STATE_TRIE_OWNER`]: the state trie's): the caches' key.
+    pub owner: B256,
     /// The cache.
     pub cache: &'a NodeCache,
+    /// Where extensions lead.
+    pub hints: &'a ExtensionHints,
     /// The caches' generation.
     pub generation: &'a Generation,
     /// `generation` when these reads began.
     pub since: u64,
 }
 
-impl TrieNodes for CachedNodes<'_> {
+impl<N: TrieNodes> CachedNodes<'_, N> {
+    /// The node at `hint` if it is the first stored node under `prefix`: `hint` is stored and
+    /// no path from `prefix` down to it is. That is enough, because in a trie whose branches
+    /// are all stored, the nodes under a path with no node of its own share one top node
+    /// (two of them would otherwise diverge at a branch below the path, stored too), and the
+    /// top is on the path to every one of them.
+    fn hinted(
+        &self,
+        prefix: &Nibbles,
+        hint: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
+        if hint.len() <= prefix.len() || !hint.starts_with(prefix) {
+            return Ok(None);
+        }
+        for len in prefix.len()..hint.len() {
+            if self.node_at(&hint.slice(..len))?.is_some() {
+                return Ok(None);
+            }
+        }
+        Ok(self.node_at(hint)?.map(|node| (*hint, node)))
+    }
+}
+
+impl<N: TrieNodes> TrieNodes for CachedNodes<'_, N> {
+    /// A range read, unless a hint names the answer and the node cache confirms it (point
+    /// lookups, most of them cached). What the range read finds becomes the hint, and its
+    /// node is cached.
     fn first_under(
         &self,
         prefix: &Nibbles,
     ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
-        self.inner.first_under(prefix)
+        let key = (self.owner, *prefix);
+        if let Some(hint) = self.hints.get(&key)
+            && let Some(found) = self.hinted(prefix, &hint)?
+        {
+            return Ok(Some(found));
+        }
+        let found = self.inner.first_under(prefix)?;
+        if let Some((path, node)) = &found
+            && path.len() > prefix.len()
+        {
+            self.generation.fill_if_current(self.since, || {
+                self.hints.insert(key, *path);
+                self.cache.insert((self.owner, *path), Some(node.clone()));
+            });
+        }
+        Ok(found)
     }
 
     fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
-        let key = (self.inner.owner, *path);
+        let key = (self.owner, *path);
         if let Some(node) = self.cache.get(&key) {
             return Ok(node);
         }

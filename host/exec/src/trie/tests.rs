@@ -437,3 +437,101 @@ fn parallel_root_equals_the_one_walk() {
         assert!(split >= 3, "the split was taken in {split} of 6 rounds");
     }
 }
+
+/// Stored nodes that count their range reads (point reads are free, as cached ones are).
+struct RangeCounted<'a> {
+    mem: &'a Mem,
+    ranges: AtomicUsize,
+}
+
+impl TrieNodes for RangeCounted<'_> {
+    fn first_under(
+        &self,
+        prefix: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateError> {
+        self.ranges.fetch_add(1, Ordering::Relaxed);
+        self.mem.first_under(prefix)
+    }
+
+    fn node_at(&self, path: &Nibbles) -> Result<Option<BranchNodeCompact>, StateError> {
+        Ok(self.mem.nodes.get(path).cloned())
+    }
+}
+
+#[test]
+fn extension_hints_never_change_an_answer() {
+    // Kept over every round and every seed, never invalidated: most go stale as the tries
+    // change under them.
+    let hints = extension_hints(0);
+    let generation = Generation::default();
+    let (mut stale, mut hinted) = (0, 0);
+    for seed in 0..12u64 {
+        let mut rng = StdRng::seed_from_u64(700 + seed);
+        let mut mem = Mem::default();
+        for round in 0..30 {
+            let keys: Vec<B256> = mem.leaves.keys().copied().collect();
+            for _ in 0..rng.random_range(1..30) {
+                if !keys.is_empty() && rng.random_bool(0.3) {
+                    mem.leaves.remove(&keys[rng.random_range(0..keys.len())]);
+                } else {
+                    mem.leaves.insert(key(&mut rng), value(&mut rng));
+                }
+            }
+            mem.nodes = scratch(&mem.leaves).1;
+            // Every path a walk can ask about: each prefix of each key, one nibble past.
+            let mut probes: Vec<Nibbles> = Vec::new();
+            for k in mem.leaves.keys().take(200) {
+                let k = Nibbles::unpack(k);
+                probes.extend((0..=12).map(|len| k.slice(..len)));
+            }
+            probes.sort_unstable();
+            probes.dedup();
+            // The node cache is kept exact by the block applier; here it starts empty.
+            let cache = node_cache(1 << 20);
+            let nodes = CachedNodes {
+                inner: RangeCounted {
+                    mem: &mem,
+                    ranges: AtomicUsize::new(0),
+                },
+                owner: STATE_TRIE_OWNER,
+                cache: &cache,
+                hints: &hints,
+                generation: &generation,
+                since: generation.now(),
+            };
+            let mut ranged = 0;
+            for pass in 0..2 {
+                for probe in &probes {
+                    let truth = mem.first_under(probe).unwrap();
+                    let hint = hints.get(&(STATE_TRIE_OWNER, *probe));
+                    if pass == 0 && hint.is_some_and(|h| truth.as_ref().is_none_or(|t| t.0 != h)) {
+                        stale += 1;
+                    }
+                    let found = nodes.first_under(probe).unwrap();
+                    assert_eq!(
+                        found, truth,
+                        "seed {seed} round {round} pass {pass} {probe:?}"
+                    );
+                    // The second time, a path whose first node is below it is answered
+                    // from its hint: only the others are range reads.
+                    if pass == 1 && truth.is_none_or(|(path, _)| path == *probe) {
+                        ranged += 1;
+                    } else if pass == 1 {
+                        hinted += 1;
+                    }
+                }
+                if pass == 0 {
+                    nodes.inner.ranges.store(0, Ordering::Relaxed);
+                }
+            }
+            assert_eq!(
+                nodes.inner.ranges.load(Ordering::Relaxed),
+                ranged,
+                "seed {seed} round {round}"
+            );
+        }
+    }
+    // The stale hints were met (and refused), and the fresh ones spared range reads.
+    assert!(stale > 100, "{stale} stale hints");
+    assert!(hinted > 100, "{hinted} hinted answers");
+}

@@ -305,20 +305,24 @@ impl StateDb {
 
     fn prefetch_path(&self, address: &Address) -> Result<(), StateError> {
         self.account(address)?;
+        // The generation before the overlay, as in `read_through`: a block staged between
+        // the two then refuses this thread's fills, read from the state before it.
+        let since = self.generation.now();
         let staged = self.staged();
         let view = self.storage.live().over(staged.as_deref());
-        let source = self.node_source(&view);
+        let source = self.node_source(&view, since);
         let nodes = source.nodes(STATE_TRIE_OWNER);
         let key = Nibbles::unpack(keccak256(address));
         let mut path = Nibbles::default();
-        // Down the branches on the key's path, through extensions too (a range read here
-        // leaves the walk a hint and the node cached); a child that is no stored branch is a
-        // leaf, and the walk needs nothing more.
+        // Down the branches on the key's path, through extensions too (the range read here
+        // leaves the walk a hint; the point read after it caches the node it leads to); a
+        // child that is no stored branch is a leaf, and the walk needs nothing more.
         while path.len() < key.len() {
             let node = match nodes.node_at(&path)? {
                 Some(node) => node,
                 None => match nodes.first_under(&path)? {
                     Some((below, node)) if key.starts_with(&below) => {
+                        nodes.node_at(&below)?;
                         path = below;
                         node
                     }
@@ -408,9 +412,10 @@ impl StateDb {
     ) -> Result<B256, StateError> {
         // The builder is the only writer: the live view (with the block before this one, if
         // it is still being written) is the pre-block state throughout.
+        let since = self.generation.now();
         let staged = self.staged();
         let view = self.storage.live().over(staged.as_deref());
-        let cache = self.node_source(&view);
+        let cache = self.node_source(&view, since);
         let mut accounts: BTreeMap<B256, Option<Vec<u8>>> = BTreeMap::new();
         let mut existing = HashSet::new();
         for (address, account) in changes {
@@ -540,13 +545,15 @@ impl StateDb {
         Ok(update.root)
     }
 
-    fn node_source<'v>(&'v self, view: &'v StateView<'v>) -> NodeSource<'v> {
+    /// The nodes under `view` through the caches. `since`: the generation taken before the
+    /// view's overlay was (so a block applied in between refuses the fills).
+    fn node_source<'v>(&'v self, view: &'v StateView<'v>, since: u64) -> NodeSource<'v> {
         NodeSource {
             view,
             cache: &self.nodes,
             hints: &self.hints,
             generation: &self.generation,
-            since: self.generation.now(),
+            since,
         }
     }
 

@@ -97,18 +97,16 @@ impl StateAdapter {
     }
 }
 
-/// Gives the calling thread a lower scheduling priority (nice +10). Prefetching is
+/// Lowers the calling thread's scheduling priority by 10 (nice). Prefetching is
 /// speculative: on a machine with every core busy, the block it reads ahead for (the
 /// builder, the root walk, the commit) should have the core first (README, "Performance").
 #[allow(unsafe_code)]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: two syscalls on the calling thread's own id; no memory is passed.
+    // SAFETY: one syscall with no memory passed. On Linux the nice value is the calling
+    // thread's own (NPTL), and `nice` adds to it, whatever the process started with.
     unsafe {
-        let tid = libc::gettid();
-        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10) != 0 {
-            tracing::debug!(target: "ordo::node", "the prefetch thread keeps its priority");
-        }
+        libc::nice(10);
     }
 }
 

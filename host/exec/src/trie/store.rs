@@ -166,7 +166,8 @@ impl<N: TrieNodes> CachedNodes<'_, N> {
     /// no path from `prefix` down to it is. That is enough, because in a trie whose branches
     /// are all stored, the nodes under a path with no node of its own share one top node
     /// (two of them would otherwise diverge at a branch below the path, stored too), and the
-    /// top is on the path to every one of them.
+    /// top is on the path to every one of them. The check is as good as the node cache: it
+    /// takes the cached nodes for the view's, as `node_at` always does.
     fn hinted(
         &self,
         prefix: &Nibbles,
@@ -186,8 +187,7 @@ impl<N: TrieNodes> CachedNodes<'_, N> {
 
 impl<N: TrieNodes> TrieNodes for CachedNodes<'_, N> {
     /// A range read, unless a hint names the answer and the node cache confirms it (point
-    /// lookups, most of them cached). What the range read finds becomes the hint, and its
-    /// node is cached.
+    /// lookups, most of them cached). What the range read finds becomes the hint.
     fn first_under(
         &self,
         prefix: &Nibbles,
@@ -199,13 +199,10 @@ impl<N: TrieNodes> TrieNodes for CachedNodes<'_, N> {
             return Ok(Some(found));
         }
         let found = self.inner.first_under(prefix)?;
-        if let Some((path, node)) = &found
+        if let Some((path, _)) = &found
             && path.len() > prefix.len()
         {
-            self.generation.fill_if_current(self.since, || {
-                self.hints.insert(key, *path);
-                self.cache.insert((self.owner, *path), Some(node.clone()));
-            });
+            self.hints.insert(key, *path);
         }
         Ok(found)
     }

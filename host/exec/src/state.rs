@@ -330,6 +330,18 @@ impl StateDb {
                 },
             };
             let nibble = key.get_unchecked(path.len());
+            // The walk also enters the unchanged children beside the path that hold an
+            // extension (a node keeps no hash for those): their range reads are done here too.
+            let beside = node.tree_mask.get() & !node.hash_mask.get() & !(1 << nibble);
+            for other in (0..16u8).filter(|n| beside & (1 << n) != 0) {
+                let mut child = path;
+                child.push(other);
+                if nodes.node_at(&child)?.is_none()
+                    && let Some((below, _)) = nodes.first_under(&child)?
+                {
+                    nodes.node_at(&below)?;
+                }
+            }
             if !node.tree_mask.is_bit_set(nibble) {
                 break;
             }

@@ -800,3 +800,81 @@ impl DatabaseRef for StateDb {
 fn storage_head(storage: &Storage) -> u64 {
     storage.head().ok().flatten().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::U256;
+    use ordo_primitives::GenesisAccount;
+
+    use super::*;
+
+    /// Three accounts: `a` and `b` share their keys' first two nibbles (the root's child
+    /// holds an extension to their branch), `c` is alone under another child of the root.
+    fn three_accounts() -> ([Address; 3], [u8; 2]) {
+        let addresses: Vec<Address> = (1..5000u64)
+            .map(|i| Address::left_padding_from(&i.to_be_bytes()))
+            .collect();
+        let first = |a: &Address| keccak256(a)[0];
+        let (a, b) = addresses
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| {
+                addresses[..i]
+                    .iter()
+                    .find(|b| first(b) == first(a) && keccak256(b)[1] >> 4 != keccak256(a)[1] >> 4)
+                    .map(|b| (*a, *b))
+            })
+            .expect("two keys share their first byte");
+        let c = *addresses
+            .iter()
+            .find(|c| first(c) >> 4 != first(&a) >> 4)
+            .unwrap();
+        ([a, b, c], [first(&a) >> 4, first(&a) & 0xf])
+    }
+
+    fn state_with(accounts: &[Address]) -> (tempfile::TempDir, StateDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        let mut spec = ChainSpec::empty(7);
+        for address in accounts {
+            spec.alloc.insert(
+                *address,
+                GenesisAccount {
+                    balance: U256::from(1),
+                    ..Default::default()
+                },
+            );
+        }
+        let (commit, _) = StateDb::genesis_commit(&spec).unwrap();
+        storage.commit_block(&commit).unwrap();
+        (dir, StateDb::open(storage).unwrap())
+    }
+
+    #[test]
+    fn prefetching_resolves_the_extensions_on_and_beside_an_accounts_path() {
+        let ([a, _, c], [n, m]) = three_accounts();
+        let slot = (STATE_TRIE_OWNER, Nibbles::from_nibbles([n]));
+        let top = Nibbles::from_nibbles([n, m]);
+        for (who, what) in [(a, "on"), (c, "beside")] {
+            let (_dir, state) = state_with(&three_accounts().0);
+            let view = state.storage.live();
+            let stored = StoredNodes::state(&view);
+            assert!(
+                stored.node_at(&slot.1).unwrap().is_none(),
+                "no node at the slot"
+            );
+            assert!(stored.node_at(&top).unwrap().is_some(), "a branch below it");
+            assert_eq!(state.hints.get(&slot), None);
+            state.prefetch(&who);
+            assert_eq!(
+                state.hints.get(&slot),
+                Some(top),
+                "the extension {what} the path"
+            );
+            assert!(
+                state.nodes.get(&(STATE_TRIE_OWNER, top)).is_some(),
+                "the node it leads to is cached ({what} the path)"
+            );
+        }
+    }
+}

@@ -315,14 +315,13 @@ impl StateDb {
         let key = Nibbles::unpack(keccak256(address));
         let mut path = Nibbles::default();
         // Down the branches on the key's path, through extensions too (the range read here
-        // leaves the walk a hint; the point read after it caches the node it leads to); a
-        // child that is no stored branch is a leaf, and the walk needs nothing more.
+        // leaves the walk a hint and caches the node it leads to); a child that is no stored
+        // branch is a leaf, and the walk needs nothing more.
         while path.len() < key.len() {
             let node = match nodes.node_at(&path)? {
                 Some(node) => node,
                 None => match nodes.first_under(&path)? {
                     Some((below, node)) if key.starts_with(&below) => {
-                        nodes.node_at(&below)?;
                         path = below;
                         node
                     }
@@ -336,10 +335,8 @@ impl StateDb {
             for other in (0..16u8).filter(|n| beside & (1 << n) != 0) {
                 let mut child = path;
                 child.push(other);
-                if nodes.node_at(&child)?.is_none()
-                    && let Some((below, _)) = nodes.first_under(&child)?
-                {
-                    nodes.node_at(&below)?;
+                if nodes.node_at(&child)?.is_none() {
+                    nodes.first_under(&child)?;
                 }
             }
             if !node.tree_mask.is_bit_set(nibble) {
@@ -852,11 +849,12 @@ mod tests {
 
     #[test]
     fn prefetching_resolves_the_extensions_on_and_beside_an_accounts_path() {
-        let ([a, _, c], [n, m]) = three_accounts();
+        let (accounts, [n, m]) = three_accounts();
+        let [a, _, c] = accounts;
         let slot = (STATE_TRIE_OWNER, Nibbles::from_nibbles([n]));
         let top = Nibbles::from_nibbles([n, m]);
         for (who, what) in [(a, "on"), (c, "beside")] {
-            let (_dir, state) = state_with(&three_accounts().0);
+            let (_dir, state) = state_with(&accounts);
             let view = state.storage.live();
             let stored = StoredNodes::state(&view);
             assert!(

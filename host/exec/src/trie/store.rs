@@ -187,7 +187,8 @@ impl<N: TrieNodes> CachedNodes<'_, N> {
 
 impl<N: TrieNodes> TrieNodes for CachedNodes<'_, N> {
     /// A range read, unless a hint names the answer and the node cache confirms it (point
-    /// lookups, most of them cached). What the range read finds becomes the hint.
+    /// lookups, most of them cached). What the range read finds becomes the hint, and its
+    /// node is cached as a point read's would be (as [`Generation`] allows).
     fn first_under(
         &self,
         prefix: &Nibbles,
@@ -199,10 +200,13 @@ impl<N: TrieNodes> TrieNodes for CachedNodes<'_, N> {
             return Ok(Some(found));
         }
         let found = self.inner.first_under(prefix)?;
-        if let Some((path, _)) = &found
+        if let Some((path, node)) = &found
             && path.len() > prefix.len()
         {
             self.hints.insert(key, *path);
+            self.generation.fill_if_current(self.since, || {
+                self.cache.insert((self.owner, *path), Some(node.clone()));
+            });
         }
         Ok(found)
     }

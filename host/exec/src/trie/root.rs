@@ -24,15 +24,19 @@
 //! builder did not report is gone (its branch collapsed). The same walk with the proof
 //! targets counted as changed, and a proof retainer on the builder, yields EIP-1186 proofs.
 //!
-//! [`update_root_parallel`] splits a large change at the root: each changed child of the root
-//! is walked on its own builder, on its own thread, fed keys without their first nibble (a
-//! subtrie hashes as the trie of its keys' remainders), and the root's walk takes their hashes
-//! as it takes any stored child's. It gives exactly what [`update_root`] gives, or defers to it.
+//! [`update_root_parallel`] first tries to do without the builder: a stored node whose
+//! children keep their shape (the common case in a large state: a full branch whose changed
+//! child is a branch too, or a leaf that changes its value) is rehashed where it stands from
+//! its stored hashes and its changed children's new ones ([`rehash_root`]); a node that may
+//! change shape is walked alone on a builder of its own, fed keys without its path's nibbles
+//! (a subtrie hashes as the trie of its keys' remainders). A large change rehashes the root's
+//! changed children on their own threads. It gives exactly what [`update_root`] gives, or
+//! defers to it.
 
 use alloy_primitives::B256;
 use alloy_trie::{
     BranchNodeCompact, HashBuilder, Nibbles, TrieMask,
-    nodes::LeafNodeRef,
+    nodes::{BranchNodeRef, LeafNodeRef, RlpNode},
     proof::{ProofNodes, ProofRetainer},
 };
 
@@ -147,135 +151,78 @@ fn root_pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
-/// [`update_root`], with the root's changed subtries walked in parallel when the change is
-/// large ([`PARALLEL_KEYS`]) and the root stays a branch whose changed children are all
-/// branches: a root that may collapse, or a child that is (or becomes) a leaf or an
-/// extension, is left to the one walk, which handles every shape.
+/// [`update_root`], computed where it can be without the hash builder ([`rehash_root`]),
+/// with the root's changed subtries on their own threads when the change is large
+/// ([`PARALLEL_KEYS`]). It gives exactly what [`update_root`] gives, or defers to it.
 pub fn update_root_parallel<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
     nodes: &N,
     leaves: &L,
     changed: &PrefixSet,
 ) -> Result<TrieUpdate, StateError> {
-    if changed.keys().len() >= PARALLEL_KEYS
-        && let Some(update) = split_at_root(nodes, leaves, changed)?
-    {
+    let parallel = changed.keys().len() >= PARALLEL_KEYS;
+    if let Some(update) = rehash_root(nodes, leaves, changed, parallel)? {
         return Ok(update);
     }
     update_root(nodes, leaves, changed)
 }
 
-/// One changed child of the root, walked alone: its hash, and its nodes and the stored nodes
-/// it entered, by their full paths.
-struct Subtrie {
-    hash: B256,
-    nodes: Vec<(Nibbles, BranchNodeCompact)>,
-    visited: Vec<Nibbles>,
-}
-
-pub(super) fn split_at_root<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
+/// The update when the root keeps its shape: each stored node on a changed path whose
+/// children stay as they were (present, branch or leaf, and all hashed) is rehashed where it
+/// stands, from its stored hashes and its changed children's new ones; a node that may change
+/// shape is walked alone ([`Walk::rewalk`]). `None` when the root itself may change shape.
+///
+/// Most of a large state's changed paths are such nodes: a branch with sixteen children
+/// whose one changed child is a branch too, down to a leaf that changes its value. Rehashing
+/// one costs its encoding and its hash, where the hash builder also replays each of its
+/// children through its stack. `parallel`: the root's changed branch children are rehashed
+/// on their own threads.
+pub(super) fn rehash_root<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
     nodes: &N,
     leaves: &L,
     changed: &PrefixSet,
+    parallel: bool,
 ) -> Result<Option<TrieUpdate>, StateError> {
     let top = Nibbles::default();
     let Some(root) = nodes.node_at(&top)? else {
         return Ok(None);
     };
-    let Some(pool) = root_pool() else {
+    let pool = if parallel { root_pool() } else { None };
+    let mut walk = Walk::new(nodes, leaves, changed, HashBuilder::default());
+    let mut out = Rebuilt::default();
+    let Some(root_hash) = walk.rehash(top, &root, &mut out, pool)? else {
         return Ok(None);
     };
-    let changed_mask = changed.child_mask(&top);
-    let (state, tree, hashed) = (
-        root.state_mask.get(),
-        root.tree_mask.get(),
-        root.hash_mask.get(),
-    );
-    // Every unchanged child is taken by its stored hash, and every changed one has a branch
-    // below it. Each changed child that is still a branch afterwards is a child of the root,
-    // so with two children the root stays a branch.
-    let unchanged = state & !changed_mask;
-    if unchanged & !hashed != 0 || changed_mask & !tree != 0 || changed_mask.count_ones() < 2 {
-        return Ok(None);
-    }
-    let children: Vec<u8> = (0..16u8).filter(|n| changed_mask & (1 << n) != 0).collect();
-    let walked: Vec<Result<Option<Subtrie>, StateError>> = pool.install(|| {
-        use rayon::prelude::*;
-        children
-            .par_iter()
-            .map(|&nibble| subtrie(nodes, leaves, changed, nibble))
-            .collect()
-    });
-    let mut hashes = [None; 16];
-    let mut visited = vec![top];
-    let mut updated = Vec::new();
-    for (nibble, sub) in children.iter().zip(walked) {
-        // A child that is no longer a branch: the one walk builds what it became.
-        let Some(sub) = sub? else {
-            return Ok(None);
-        };
-        hashes[*nibble as usize] = Some(sub.hash);
-        visited.extend(sub.visited);
-        updated.extend(sub.nodes);
-    }
-    let hb = HashBuilder::default()
-        .with_updates(true)
-        .with_all_branch_nodes(true);
-    let mut walk = Walk::new(nodes, leaves, changed, hb);
-    walk.subtrie_hashes = Some(hashes);
-    walk.node(top, root)?;
-    let root_hash = walk.hb.root();
-    let (_, top_nodes) = walk.hb.split();
-    updated.extend(top_nodes);
-    let kept: std::collections::HashSet<Nibbles> = updated.iter().map(|(p, _)| *p).collect();
-    let removed = visited
-        .into_iter()
-        .filter(|path| !kept.contains(path))
-        .collect();
-    updated.sort_unstable_by_key(|a| a.0);
+    out.nodes.sort_unstable_by_key(|a| a.0);
     Ok(Some(TrieUpdate {
         root: root_hash,
-        nodes: updated,
-        removed,
+        nodes: out.nodes,
+        removed: out.removed,
     }))
 }
 
-/// Walks child `nibble` of the root on a builder of its own, fed the keys without their
-/// first nibble. `None` when the child is no longer a branch.
-fn subtrie<N: TrieNodes, L: TrieLeaves>(
-    nodes: &N,
-    leaves: &L,
-    changed: &PrefixSet,
-    nibble: u8,
-) -> Result<Option<Subtrie>, StateError> {
-    let hb = HashBuilder::default()
-        .with_updates(true)
-        .with_all_branch_nodes(true);
-    let mut walk = Walk::new(nodes, leaves, changed, hb);
-    walk.strip = 1;
-    let path = Nibbles::from_nibbles([nibble]);
-    walk.visit(path)?;
-    let hash = walk.hb.root();
-    let (_, updates) = walk.hb.split();
-    // The child is a branch exactly when the builder stored a node at its top. Its
-    // hash is then the reference its parent holds: a branch over hashed keys is never
-    // short enough to be inlined.
-    if !updates.contains_key(&Nibbles::default()) {
-        return Ok(None);
+/// Nodes rebuilt by [`Walk::rehash`] and [`Walk::rewalk`] (full paths), and the stored nodes
+/// found gone.
+#[derive(Default)]
+struct Rebuilt {
+    nodes: Vec<(Nibbles, BranchNodeCompact)>,
+    removed: Vec<Nibbles>,
+}
+
+impl Rebuilt {
+    fn mark(&self) -> (usize, usize) {
+        (self.nodes.len(), self.removed.len())
     }
-    let nodes = updates
-        .into_iter()
-        .map(|(sub, mut node)| {
-            node.root_hash = None;
-            let mut full = path;
-            full.extend(&sub);
-            (full, node)
-        })
-        .collect();
-    Ok(Some(Subtrie {
-        hash,
-        nodes,
-        visited: walk.visited,
-    }))
+
+    /// Forgets what was added since `mark` (a rehash given up half way).
+    fn undo(&mut self, (nodes, removed): (usize, usize)) {
+        self.nodes.truncate(nodes);
+        self.removed.truncate(removed);
+    }
+
+    fn append(&mut self, mut other: Rebuilt) {
+        self.nodes.append(&mut other.nodes);
+        self.removed.append(&mut other.removed);
+    }
 }
 
 /// The root and the proof nodes of `targets` (full hashed keys). `changed` names the keys
@@ -365,11 +312,9 @@ struct Walk<'a, N, L> {
     buf: Vec<u8>,
     /// Building a proof: changed leaves are fed whole.
     proving: bool,
-    /// Leading nibbles left off what the builder is fed (1 when walking a child of the
-    /// root on a builder of its own).
+    /// Leading nibbles left off what the builder is fed (a subtrie walked on a builder of
+    /// its own, [`Walk::rewalk`]).
     strip: usize,
-    /// The hashes of the root's changed children, walked apart ([`split_at_root`]).
-    subtrie_hashes: Option<[Option<B256>; 16]>,
 }
 
 fn child(path: &Nibbles, nibble: u8) -> Nibbles {
@@ -389,7 +334,6 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             buf: Vec::with_capacity(128),
             proving: false,
             strip: 0,
-            subtrie_hashes: None,
         }
     }
 
@@ -558,10 +502,7 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             let below = node.tree_mask.is_bit_set(nibble);
             if changed & (1 << nibble) != 0 {
                 if below {
-                    match self.subtrie_hashes.and_then(|h| h[nibble as usize]) {
-                        Some(hash) if path.is_empty() => self.add_branch(child, hash, true),
-                        _ => self.visit(child)?,
-                    }
+                    self.visit(child)?;
                     continue;
                 }
                 // No branch below: no leaf, one leaf, or (new) several.
@@ -633,5 +574,179 @@ impl<'a, N: TrieNodes, L: TrieLeaves> Walk<'a, N, L> {
             }
         }
         self.add_leaf(key, value);
+    }
+}
+
+impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
+    /// The new hash of the stored node at `path`, rehashed where it stands, its rebuilt
+    /// nodes added to `out`; `None` (and `out` as it was) when it may change shape: a child
+    /// comes or goes, a leaf slot gains or loses leaves, an unchanged child has no stored
+    /// hash (an extension, a leaf stored without one), or a changed branch child stops being
+    /// a branch at its slot. `pool`: the changed branch children are rehashed on it.
+    fn rehash(
+        &mut self,
+        path: Nibbles,
+        node: &BranchNodeCompact,
+        out: &mut Rebuilt,
+        pool: Option<&rayon::ThreadPool>,
+    ) -> Result<Option<B256>, StateError> {
+        let changed = self.changed.child_mask(&path);
+        let (state, tree, hashed) = (
+            node.state_mask.get(),
+            node.tree_mask.get(),
+            node.hash_mask.get(),
+        );
+        if changed & !state != 0 || state & !changed & !hashed != 0 {
+            return Ok(None);
+        }
+        let mut hashes = [B256::ZERO; 16];
+        let mut stored = node.hashes.iter();
+        let mut branches = Vec::new();
+        for nibble in 0..16u8 {
+            let bit = 1u16 << nibble;
+            if state & bit == 0 {
+                continue;
+            }
+            let old = (hashed & bit != 0).then(|| stored.next()).flatten();
+            if changed & bit == 0 {
+                hashes[nibble as usize] = *old.expect("an unchanged child's hash is stored");
+                continue;
+            }
+            if tree & bit != 0 {
+                branches.push(nibble);
+                continue;
+            }
+            // A leaf slot keeps its shape only with exactly one leaf, hashed in the node.
+            let ChildLeaves::One(key, value) = self.child_leaves(&path, node, nibble)? else {
+                return Ok(None);
+            };
+            self.buf.clear();
+            let suffix = key.slice(path.len() + 1..);
+            let Some(hash) = LeafNodeRef::new(&suffix, &value)
+                .rlp(&mut self.buf)
+                .as_hash()
+            else {
+                return Ok(None);
+            };
+            hashes[nibble as usize] = hash;
+        }
+        let mark = out.mark();
+        let below: Vec<(u8, Option<B256>)> = match pool {
+            Some(pool) if branches.len() > 1 => {
+                let (nodes, leaves, changed) = (self.nodes, self.leaves, self.changed);
+                let walked: Vec<Result<(Option<B256>, Rebuilt), StateError>> = pool.install(|| {
+                    use rayon::prelude::*;
+                    branches
+                        .par_iter()
+                        .map(|&nibble| {
+                            let mut walk =
+                                Walk::new(nodes, leaves, changed, HashBuilder::default());
+                            let mut own = Rebuilt::default();
+                            let hash = walk.branch_below(child(&path, nibble), &mut own)?;
+                            Ok((hash, own))
+                        })
+                        .collect()
+                });
+                let mut below = Vec::with_capacity(branches.len());
+                for (nibble, walked) in branches.iter().zip(walked) {
+                    let (hash, own) = walked?;
+                    out.append(own);
+                    below.push((*nibble, hash));
+                }
+                below
+            }
+            _ => {
+                let mut below = Vec::with_capacity(branches.len());
+                for nibble in branches {
+                    let hash = self.branch_below(child(&path, nibble), out)?;
+                    if hash.is_none() {
+                        out.undo(mark);
+                        return Ok(None);
+                    }
+                    below.push((nibble, hash));
+                }
+                below
+            }
+        };
+        for (nibble, hash) in below {
+            let Some(hash) = hash else {
+                out.undo(mark);
+                return Ok(None);
+            };
+            hashes[nibble as usize] = hash;
+        }
+        // Every child is hashed now, so the node is: the hash builder would store it with
+        // the same masks, every child's hash kept, and the root's own hash on the root.
+        let stack: Vec<RlpNode> = (0..16)
+            .filter(|n| state & (1 << n) != 0)
+            .map(|n| RlpNode::word_rlp(&hashes[n]))
+            .collect();
+        self.buf.clear();
+        let hash = BranchNodeRef::new(&stack, node.state_mask)
+            .rlp(&mut self.buf)
+            .as_hash()
+            .expect("a branch of two hashed children or more is hashed");
+        let kept: Vec<B256> = (0..16)
+            .filter(|n| state & (1 << n) != 0)
+            .map(|n| hashes[n])
+            .collect();
+        out.nodes.push((
+            path,
+            BranchNodeCompact::new(
+                node.state_mask,
+                node.tree_mask,
+                node.state_mask,
+                kept,
+                path.is_empty().then_some(hash),
+            ),
+        ));
+        Ok(Some(hash))
+    }
+
+    /// The hash of the subtrie at child slot `path` (a branch below it before the change),
+    /// if it is a branch at `path` after: rehashed where the node allows, else walked alone.
+    fn branch_below(
+        &mut self,
+        path: Nibbles,
+        out: &mut Rebuilt,
+    ) -> Result<Option<B256>, StateError> {
+        if let Some(node) = self.nodes.node_at(&path)?
+            && let Some(hash) = self.rehash(path, &node, out, None)?
+        {
+            return Ok(Some(hash));
+        }
+        self.rewalk(path, out)
+    }
+
+    /// The subtrie at `path` walked on a hash builder of its own, fed the keys without their
+    /// first `path.len()` nibbles (a subtrie hashes as the trie of its keys' remainders):
+    /// its hash, if it is a branch at `path` after the change. Its hash is then the
+    /// reference its parent holds: a branch over hashed keys is never short enough to be
+    /// inlined.
+    fn rewalk(&self, path: Nibbles, out: &mut Rebuilt) -> Result<Option<B256>, StateError> {
+        let hb = HashBuilder::default()
+            .with_updates(true)
+            .with_all_branch_nodes(true);
+        let mut walk = Walk::new(self.nodes, self.leaves, self.changed, hb);
+        walk.strip = path.len();
+        walk.visit(path)?;
+        let hash = walk.hb.root();
+        let (_, updates) = walk.hb.split();
+        // The builder stores a node at its top exactly when the subtrie is a branch there.
+        if !updates.contains_key(&Nibbles::default()) {
+            return Ok(None);
+        }
+        let first = out.nodes.len();
+        out.nodes.extend(updates.into_iter().map(|(sub, mut node)| {
+            node.root_hash = None;
+            let mut full = path;
+            full.extend(&sub);
+            (full, node)
+        }));
+        let kept: std::collections::HashSet<Nibbles> =
+            out.nodes[first..].iter().map(|(p, _)| *p).collect();
+        out.removed
+            .extend(walk.visited.into_iter().filter(|p| !kept.contains(p)));
+        Ok(Some(hash))
     }
 }

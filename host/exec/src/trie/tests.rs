@@ -167,8 +167,14 @@ fn check_proofs(nodes: &Mem, leaves: &Mem, changed: &PrefixSet, rng: &mut StdRng
     }
 }
 
+fn sorted(mut paths: Vec<Nibbles>) -> Vec<Nibbles> {
+    paths.sort_unstable();
+    paths
+}
+
 #[test]
 fn incremental_root_equals_scratch_root() {
+    let mut rehashed = 0;
     for seed in 0..60u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut mem = Mem::default();
@@ -230,6 +236,22 @@ fn incremental_root_equals_scratch_root() {
                 via_overlay.removed, update.removed,
                 "seed {seed} round {round}"
             );
+            // Rehashing in place (where the shape allows) gives the same update.
+            if let Some(direct) =
+                super::root::rehash_root(&before, &layered, &changed, false).unwrap()
+            {
+                rehashed += 1;
+                assert_eq!(direct.root, root, "rehash: seed {seed} round {round}");
+                assert_eq!(
+                    direct.nodes, update.nodes,
+                    "rehash: seed {seed} round {round}"
+                );
+                assert_eq!(
+                    sorted(direct.removed),
+                    sorted(update.removed.clone()),
+                    "rehash: seed {seed} round {round}"
+                );
+            }
             apply(&mut mem, &update);
             let stored: Vec<(Nibbles, u16)> = mem
                 .nodes
@@ -254,6 +276,7 @@ fn incremental_root_equals_scratch_root() {
             }
         }
     }
+    assert!(rehashed > 0, "never rehashed in place");
 }
 
 #[test]
@@ -346,10 +369,6 @@ fn changing_stored_leaves_reads_no_stored_leaf() {
 
 #[test]
 fn parallel_root_equals_the_one_walk() {
-    let sorted = |mut paths: Vec<Nibbles>| {
-        paths.sort_unstable();
-        paths
-    };
     for seed in 0..6u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut leaves = BTreeMap::new();
@@ -424,18 +443,103 @@ fn parallel_root_equals_the_one_walk() {
                 sorted(one.removed.clone()),
                 "seed {seed} round {round}"
             );
-            let was_split = super::root::split_at_root(&before, &layered, &changed)
+            let direct = super::root::rehash_root(&before, &layered, &changed, true)
                 .unwrap()
                 .is_some();
-            assert!(
-                !was_split || !matches!(round, 3 | 5),
-                "a collapsing child was split off: seed {seed} round {round}"
-            );
-            split += usize::from(was_split);
+            split += usize::from(direct);
+            // The same on one thread.
+            if let Some(alone) =
+                super::root::rehash_root(&before, &layered, &changed, false).unwrap()
+            {
+                assert_eq!(alone.nodes, one.nodes, "seed {seed} round {round}");
+                assert_eq!(alone.root, one.root, "seed {seed} round {round}");
+            }
             apply(&mut mem, &one);
         }
-        assert!(split >= 3, "the split was taken in {split} of 6 rounds");
+        assert!(split >= 3, "the root was rehashed in {split} of 6 rounds");
     }
+}
+
+/// A spread trie like a large state's (every node holding its leaf children's hashes),
+/// changed a few keys at a time: new leaves beside stored ones, leaves that go, values that
+/// change. Rehashing in place must give exactly the one walk's update, also where a node
+/// below the root changes shape and is walked alone.
+#[test]
+fn rehashing_in_place_equals_the_one_walk() {
+    let mut rehashed = 0;
+    let mut rounds = 0;
+    for seed in 0..8u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut leaves = BTreeMap::new();
+        for i in 0..3000 {
+            let k = if i % 16 == 0 {
+                key(&mut rng)
+            } else {
+                B256::from(rng.random::<[u8; 32]>())
+            };
+            leaves.insert(k, value(&mut rng));
+        }
+        let (_, all) = scratch(&leaves);
+        let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = all.into_iter().collect();
+        let plain = Mem {
+            nodes: BTreeMap::new(),
+            leaves: leaves.clone(),
+        };
+        with_leaf_hashes(&mut nodes, &plain).unwrap();
+        let mut mem = Mem {
+            nodes: nodes.into_iter().collect(),
+            leaves,
+        };
+        for round in 0..40 {
+            let before = mem.clone();
+            let keys: Vec<B256> = mem.leaves.keys().copied().collect();
+            let mut changed = Vec::new();
+            for _ in 0..rng.random_range(1..60) {
+                let k = match rng.random_range(0..10) {
+                    0..=6 => keys[rng.random_range(0..keys.len())],
+                    7 => key(&mut rng),
+                    _ => B256::from(rng.random::<[u8; 32]>()),
+                };
+                if rng.random_range(0..10) < 2 {
+                    mem.leaves.remove(&k);
+                } else {
+                    mem.leaves.insert(k, value(&mut rng));
+                }
+                changed.push(Nibbles::unpack(k));
+            }
+            let changed = PrefixSet::new(changed);
+            let one = update_root(&before, &mem, &changed).unwrap();
+            let (overlay, stored) = overlay_of(&before.leaves, &mem.leaves, &changed);
+            let layered = Overlaid {
+                base: Counted::new(&before.leaves),
+                overlay: &overlay,
+                stored: Some(&stored),
+            };
+            rounds += 1;
+            if let Some(direct) =
+                super::root::rehash_root(&before, &layered, &changed, false).unwrap()
+            {
+                rehashed += 1;
+                assert_eq!(
+                    direct.root,
+                    scratch(&mem.leaves).0,
+                    "seed {seed} round {round}"
+                );
+                assert_eq!(direct.root, one.root, "seed {seed} round {round}");
+                assert_eq!(direct.nodes, one.nodes, "seed {seed} round {round}");
+                assert_eq!(
+                    sorted(direct.removed),
+                    sorted(one.removed.clone()),
+                    "seed {seed} round {round}"
+                );
+            }
+            apply(&mut mem, &one);
+        }
+    }
+    assert!(
+        rehashed * 10 >= rounds * 9,
+        "rehashed in place in {rehashed} of {rounds} rounds"
+    );
 }
 
 /// Stored nodes that count their range reads (point reads are free, as cached ones are).

@@ -535,7 +535,9 @@ impl StateDb {
             stored: Some(&slots.stored),
         };
         let update = match stored {
-            Some(source) => update_root(&source.nodes(slots.hashed_address), &leaves, &changed)?,
+            Some(source) => {
+                update_root_parallel(&source.nodes(slots.hashed_address), &leaves, &changed)?
+            }
             None => {
                 let mut update = update_root(&NoNodes, &leaves, &changed)?;
                 with_leaf_hashes(&mut update.nodes, &leaves)?;

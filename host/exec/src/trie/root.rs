@@ -188,7 +188,8 @@ pub(super) fn rehash_root<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
     };
     let pool = if parallel { root_pool() } else { None };
     let mut walk = Walk::new(nodes, leaves, changed, HashBuilder::default());
-    let mut out = Rebuilt::default();
+    // About as many nodes as the changed keys' paths have levels above their leaves.
+    let mut out = Rebuilt::with_capacity(changed.keys().len() * 4);
     let Some(root_hash) = walk.rehash(top, &root, &mut out, pool)? else {
         return Ok(None);
     };
@@ -209,6 +210,13 @@ struct Rebuilt {
 }
 
 impl Rebuilt {
+    fn with_capacity(nodes: usize) -> Self {
+        Self {
+            nodes: Vec::with_capacity(nodes),
+            removed: Vec::new(),
+        }
+    }
+
     fn mark(&self) -> (usize, usize) {
         (self.nodes.len(), self.removed.len())
     }
@@ -601,7 +609,7 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
         }
         let mut hashes = [B256::ZERO; 16];
         let mut stored = node.hashes.iter();
-        let mut branches = Vec::new();
+        let mut branches = Vec::with_capacity((changed & tree).count_ones() as usize);
         for nibble in 0..16u8 {
             let bit = 1u16 << nibble;
             if state & bit == 0 {
@@ -641,7 +649,8 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
                         .map(|&nibble| {
                             let mut walk =
                                 Walk::new(nodes, leaves, changed, HashBuilder::default());
-                            let mut own = Rebuilt::default();
+                            let keys = changed.keys().len() / branches.len();
+                            let mut own = Rebuilt::with_capacity(keys * 4);
                             let hash = walk.branch_below(child(&path, nibble), &mut own)?;
                             Ok((hash, own))
                         })
@@ -677,12 +686,14 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
         }
         // Every child is hashed now, so the node is: the hash builder would store it with
         // the same masks, every child's hash kept, and the root's own hash on the root.
-        let stack: Vec<RlpNode> = (0..16)
-            .filter(|n| state & (1 << n) != 0)
-            .map(|n| RlpNode::word_rlp(&hashes[n]))
-            .collect();
+        let mut stack: [RlpNode; 16] = Default::default();
+        let mut children = 0;
+        for n in (0..16).filter(|n| state & (1 << n) != 0) {
+            stack[children] = RlpNode::word_rlp(&hashes[n]);
+            children += 1;
+        }
         self.buf.clear();
-        let hash = BranchNodeRef::new(&stack, node.state_mask)
+        let hash = BranchNodeRef::new(&stack[..children], node.state_mask)
             .rlp(&mut self.buf)
             .as_hash()
             .expect("a branch of two hashed children or more is hashed");

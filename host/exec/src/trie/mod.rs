@@ -1,10 +1,12 @@
 //! State and storage roots computed from the paths a block touched, over branch nodes kept
-//! on disk (alloy-trie's `HashBuilder` does the hashing; this module decides what it reads).
+//! on disk (alloy-trie's `HashBuilder` and node encodings do the hashing; this module decides
+//! what it reads).
 //!
 //! - [`PrefixSet`] (prefix.rs): the changed keys.
 //! - [`update_root`] / [`prove`] (root.rs): the walk over stored nodes ([`TrieNodes`]) and
 //!   post-change leaves ([`TrieLeaves`]), returning the root, the node updates, or proofs;
-//!   [`update_root_parallel`] walks a large change's subtries of the root on their own threads.
+//!   [`update_root_parallel`] (what blocks use) rehashes the nodes that keep their shape in
+//!   place and walks only the others, a large change's root children on threads of their own.
 //! - store.rs: those sources over ordo-storage ([`StoredNodes`]) and the
 //!   stored leaves under a block's changes ([`Overlaid`]), and the node cache in front of
 //!   the stored nodes ([`CachedNodes`]), with hints of where extensions lead so that a walk

@@ -130,7 +130,7 @@ pub fn update_root(
     })
 }
 
-/// Fewer changed keys than this are walked on the calling thread. A split costs thread
+/// Fewer changed keys than this are rehashed on the calling thread. A split costs thread
 /// hand-offs and pays only when a core is free to take a subtrie; a 1,000-transfer block
 /// (over 1,000 changed accounts) is where the walk is long enough to gain from it.
 pub const PARALLEL_KEYS: usize = 1024;

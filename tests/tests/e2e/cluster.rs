@@ -801,11 +801,13 @@ async fn a_group_posts_every_batch_to_l1_once_across_a_failover() -> Result<()> 
         for hash in &hashes {
             wait_confirmed(&nodes[leader].rpc(), *hash).await?;
         }
-        // Followers know the batches and their L1 progress too.
-        for node in &nodes {
-            let status = node.rpc().ok("ordo_txStatus", json!([hashes[5]])).await?;
-            ensure!(status["status"] == "confirmed", "{status}");
-        }
+        // Followers know the batches and their L1 progress too, once they applied the
+        // entry that carries it (they learn it is committed after the leader does).
+        on_every(&pick(&nodes, &all), "knew the batch confirmed", async |n| {
+            let status = n.rpc().ok("ordo_txStatus", json!([hashes[5]])).await?;
+            Ok(status["status"] == "confirmed")
+        })
+        .await?;
 
         // The leader dies; the next one posts the batches after, and none twice.
         let acked = send_round_robin(&pick(&nodes, &all), 1, 6).await?;

@@ -617,7 +617,11 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
             }
             let old = (hashed & bit != 0).then(|| stored.next()).flatten();
             if changed & bit == 0 {
-                hashes[nibble as usize] = *old.expect("an unchanged child's hash is stored");
+                // The mask check above makes every unchanged child's hash stored.
+                let Some(old) = old else {
+                    return Ok(None);
+                };
+                hashes[nibble as usize] = *old;
                 continue;
             }
             if tree & bit != 0 {
@@ -693,10 +697,14 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
             children += 1;
         }
         self.buf.clear();
-        let hash = BranchNodeRef::new(&stack[..children], node.state_mask)
+        // A branch of two hashed children or more is always hashed, never inlined.
+        let Some(hash) = BranchNodeRef::new(&stack[..children], node.state_mask)
             .rlp(&mut self.buf)
             .as_hash()
-            .expect("a branch of two hashed children or more is hashed");
+        else {
+            out.undo(mark);
+            return Ok(None);
+        };
         let kept: Vec<B256> = (0..16)
             .filter(|n| state & (1 << n) != 0)
             .map(|n| hashes[n])

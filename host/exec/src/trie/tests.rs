@@ -367,31 +367,37 @@ fn changing_stored_leaves_reads_no_stored_leaf() {
     assert!(layered.base.reads() <= 2 * 200, "{}", layered.base.reads());
 }
 
+/// A trie like a large state's: `n` leaves, mostly spread keys and every `crowded`-th one
+/// crowded (extensions and deep branches below the root), its nodes stored from scratch with
+/// their leaf children's hashes.
+fn spread(rng: &mut StdRng, n: usize, crowded: usize) -> Mem {
+    let mut leaves = BTreeMap::new();
+    for i in 0..n {
+        let k = if i % crowded == 0 {
+            key(rng)
+        } else {
+            B256::from(rng.random::<[u8; 32]>())
+        };
+        leaves.insert(k, value(rng));
+    }
+    let (_, all) = scratch(&leaves);
+    let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = all.into_iter().collect();
+    let plain = Mem {
+        nodes: BTreeMap::new(),
+        leaves: leaves.clone(),
+    };
+    with_leaf_hashes(&mut nodes, &plain).unwrap();
+    Mem {
+        nodes: nodes.into_iter().collect(),
+        leaves,
+    }
+}
+
 #[test]
 fn parallel_root_equals_the_one_walk() {
     for seed in 0..6u64 {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut leaves = BTreeMap::new();
-        for i in 0..4000 {
-            // Mostly spread keys, some crowded (extensions and deep branches below the root).
-            let k = if i % 8 == 0 {
-                key(&mut rng)
-            } else {
-                B256::from(rng.random::<[u8; 32]>())
-            };
-            leaves.insert(k, value(&mut rng));
-        }
-        let (_, all) = scratch(&leaves);
-        let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = all.into_iter().collect();
-        let plain = Mem {
-            nodes: BTreeMap::new(),
-            leaves: leaves.clone(),
-        };
-        with_leaf_hashes(&mut nodes, &plain).unwrap();
-        let mut mem = Mem {
-            nodes: nodes.into_iter().collect(),
-            leaves,
-        };
+        let mut mem = spread(&mut rng, 4000, 8);
         let mut split = 0;
         for round in 0..6 {
             let before = mem.clone();
@@ -470,26 +476,7 @@ fn rehashing_in_place_equals_the_one_walk() {
     let mut rounds = 0;
     for seed in 0..8u64 {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut leaves = BTreeMap::new();
-        for i in 0..3000 {
-            let k = if i % 16 == 0 {
-                key(&mut rng)
-            } else {
-                B256::from(rng.random::<[u8; 32]>())
-            };
-            leaves.insert(k, value(&mut rng));
-        }
-        let (_, all) = scratch(&leaves);
-        let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = all.into_iter().collect();
-        let plain = Mem {
-            nodes: BTreeMap::new(),
-            leaves: leaves.clone(),
-        };
-        with_leaf_hashes(&mut nodes, &plain).unwrap();
-        let mut mem = Mem {
-            nodes: nodes.into_iter().collect(),
-            leaves,
-        };
+        let mut mem = spread(&mut rng, 3000, 16);
         for round in 0..40 {
             let before = mem.clone();
             let keys: Vec<B256> = mem.leaves.keys().copied().collect();

@@ -691,24 +691,20 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
         // Every child is hashed now, so the node is: the hash builder would store it with
         // the same masks, every child's hash kept, and the root's own hash on the root.
         let mut stack: [RlpNode; 16] = Default::default();
-        let mut children = 0;
+        let mut kept = Vec::with_capacity(state.count_ones() as usize);
         for n in (0..16).filter(|n| state & (1 << n) != 0) {
-            stack[children] = RlpNode::word_rlp(&hashes[n]);
-            children += 1;
+            stack[kept.len()] = RlpNode::word_rlp(&hashes[n]);
+            kept.push(hashes[n]);
         }
         self.buf.clear();
         // A branch of two hashed children or more is always hashed, never inlined.
-        let Some(hash) = BranchNodeRef::new(&stack[..children], node.state_mask)
+        let Some(hash) = BranchNodeRef::new(&stack[..kept.len()], node.state_mask)
             .rlp(&mut self.buf)
             .as_hash()
         else {
             out.undo(mark);
             return Ok(None);
         };
-        let kept: Vec<B256> = (0..16)
-            .filter(|n| state & (1 << n) != 0)
-            .map(|n| hashes[n])
-            .collect();
         out.nodes.push((
             path,
             BranchNodeCompact::new(

@@ -393,6 +393,31 @@ fn spread(rng: &mut StdRng, n: usize, crowded: usize) -> Mem {
     }
 }
 
+/// Makes `n` random changes to `mem`'s leaves (a fifth of them deletions) and returns the
+/// keys changed: `stored` in ten pick a stored key, one in ten a crowded new one, the rest a
+/// spread new one.
+fn change(rng: &mut StdRng, mem: &mut Mem, n: usize, stored: u32) -> Vec<Nibbles> {
+    let keys: Vec<B256> = mem.leaves.keys().copied().collect();
+    let mut changed = Vec::with_capacity(n);
+    for _ in 0..n {
+        let pick = rng.random_range(0..10);
+        let k = if pick < stored {
+            keys[rng.random_range(0..keys.len())]
+        } else if pick == stored {
+            key(rng)
+        } else {
+            B256::from(rng.random::<[u8; 32]>())
+        };
+        if rng.random_range(0..10) < 2 {
+            mem.leaves.remove(&k);
+        } else {
+            mem.leaves.insert(k, value(rng));
+        }
+        changed.push(Nibbles::unpack(k));
+    }
+    changed
+}
+
 #[test]
 fn parallel_root_equals_the_one_walk() {
     for seed in 0..6u64 {
@@ -401,21 +426,8 @@ fn parallel_root_equals_the_one_walk() {
         let mut split = 0;
         for round in 0..6 {
             let before = mem.clone();
-            let keys: Vec<B256> = mem.leaves.keys().copied().collect();
-            let mut changed = Vec::new();
-            for _ in 0..rng.random_range(PARALLEL_KEYS..2 * PARALLEL_KEYS) {
-                let k = match rng.random_range(0..10) {
-                    0..=5 => keys[rng.random_range(0..keys.len())],
-                    6 => key(&mut rng),
-                    _ => B256::from(rng.random::<[u8; 32]>()),
-                };
-                if rng.random_range(0..10) < 2 {
-                    mem.leaves.remove(&k);
-                } else {
-                    mem.leaves.insert(k, value(&mut rng));
-                }
-                changed.push(Nibbles::unpack(k));
-            }
+            let n = rng.random_range(PARALLEL_KEYS..2 * PARALLEL_KEYS);
+            let mut changed = change(&mut rng, &mut mem, n, 6);
             // Round 3 empties one child of the root but a leaf (it collapses), round 5 all
             // of another (it goes): the split must leave both to the one walk.
             let doomed = |k: &B256| match round {
@@ -479,21 +491,8 @@ fn rehashing_in_place_equals_the_one_walk() {
         let mut mem = spread(&mut rng, 3000, 16);
         for round in 0..40 {
             let before = mem.clone();
-            let keys: Vec<B256> = mem.leaves.keys().copied().collect();
-            let mut changed = Vec::new();
-            for _ in 0..rng.random_range(1..60) {
-                let k = match rng.random_range(0..10) {
-                    0..=6 => keys[rng.random_range(0..keys.len())],
-                    7 => key(&mut rng),
-                    _ => B256::from(rng.random::<[u8; 32]>()),
-                };
-                if rng.random_range(0..10) < 2 {
-                    mem.leaves.remove(&k);
-                } else {
-                    mem.leaves.insert(k, value(&mut rng));
-                }
-                changed.push(Nibbles::unpack(k));
-            }
+            let n = rng.random_range(1..60);
+            let changed = change(&mut rng, &mut mem, n, 7);
             let changed = PrefixSet::new(changed);
             let one = update_root(&before, &mem, &changed).unwrap();
             let (overlay, stored) = overlay_of(&before.leaves, &mem.leaves, &changed);

@@ -301,16 +301,10 @@ fn changing_stored_leaves_reads_no_stored_leaf() {
     for _ in 0..3000 {
         leaves.insert(B256::from(rng.random::<[u8; 32]>()), value(&mut rng));
     }
-    let (_, all) = scratch(&leaves);
-    let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = all.into_iter().collect();
-    let mem = Mem {
-        nodes: BTreeMap::new(),
-        leaves: leaves.clone(),
-    };
-    with_leaf_hashes(&mut nodes, &mem).unwrap();
+    // The nodes alone: the leaves come from the block's overlay over `leaves`.
     let stored = Mem {
-        nodes: nodes.into_iter().collect(),
         leaves: BTreeMap::new(),
+        ..with_hashed_nodes(leaves.clone())
     };
 
     // New values for existing keys (a block of transfers between known accounts).
@@ -380,16 +374,22 @@ fn spread(rng: &mut StdRng, n: usize, crowded: usize) -> Mem {
         };
         leaves.insert(k, value(rng));
     }
+    with_hashed_nodes(leaves)
+}
+
+/// `leaves` with their nodes stored from scratch, each holding its leaf children's hashes
+/// (as a genesis writes them).
+fn with_hashed_nodes(leaves: BTreeMap<B256, Vec<u8>>) -> Mem {
     let (_, all) = scratch(&leaves);
     let mut nodes: Vec<(Nibbles, BranchNodeCompact)> = all.into_iter().collect();
     let plain = Mem {
         nodes: BTreeMap::new(),
-        leaves: leaves.clone(),
+        leaves,
     };
     with_leaf_hashes(&mut nodes, &plain).unwrap();
     Mem {
         nodes: nodes.into_iter().collect(),
-        leaves,
+        leaves: plain.leaves,
     }
 }
 
@@ -416,6 +416,19 @@ fn change(rng: &mut StdRng, mem: &mut Mem, n: usize, stored: u32) -> Vec<Nibbles
         changed.push(Nibbles::unpack(k));
     }
     changed
+}
+
+/// `got` is exactly `one`'s update (the one walk's), and its root that of `after`'s leaves
+/// from scratch. Removed paths may come in another order.
+fn same_update(got: &TrieUpdate, one: &TrieUpdate, after: &Mem, what: &str) {
+    assert_eq!(got.root, scratch(&after.leaves).0, "{what}");
+    assert_eq!(got.root, one.root, "{what}");
+    assert_eq!(got.nodes, one.nodes, "{what}");
+    assert_eq!(
+        sorted(got.removed.clone()),
+        sorted(one.removed.clone()),
+        "{what}"
+    );
 }
 
 #[test]
@@ -449,18 +462,7 @@ fn parallel_root_equals_the_one_walk() {
                 stored: Some(&stored),
             };
             let parallel = update_root_parallel(&before, &layered, &changed).unwrap();
-            assert_eq!(
-                parallel.root,
-                scratch(&mem.leaves).0,
-                "seed {seed} round {round}"
-            );
-            assert_eq!(parallel.root, one.root, "seed {seed} round {round}");
-            assert_eq!(parallel.nodes, one.nodes, "seed {seed} round {round}");
-            assert_eq!(
-                sorted(parallel.removed.clone()),
-                sorted(one.removed.clone()),
-                "seed {seed} round {round}"
-            );
+            same_update(&parallel, &one, &mem, &format!("seed {seed} round {round}"));
             let direct = super::root::rehash_root(&before, &layered, &changed, true)
                 .unwrap()
                 .is_some();
@@ -492,8 +494,7 @@ fn rehashing_in_place_equals_the_one_walk() {
         for round in 0..40 {
             let before = mem.clone();
             let n = rng.random_range(1..60);
-            let changed = change(&mut rng, &mut mem, n, 7);
-            let changed = PrefixSet::new(changed);
+            let changed = PrefixSet::new(change(&mut rng, &mut mem, n, 7));
             let one = update_root(&before, &mem, &changed).unwrap();
             let (overlay, stored) = overlay_of(&before.leaves, &mem.leaves, &changed);
             let layered = Overlaid {
@@ -506,18 +507,7 @@ fn rehashing_in_place_equals_the_one_walk() {
                 super::root::rehash_root(&before, &layered, &changed, false).unwrap()
             {
                 rehashed += 1;
-                assert_eq!(
-                    direct.root,
-                    scratch(&mem.leaves).0,
-                    "seed {seed} round {round}"
-                );
-                assert_eq!(direct.root, one.root, "seed {seed} round {round}");
-                assert_eq!(direct.nodes, one.nodes, "seed {seed} round {round}");
-                assert_eq!(
-                    sorted(direct.removed),
-                    sorted(one.removed.clone()),
-                    "seed {seed} round {round}"
-                );
+                same_update(&direct, &one, &mem, &format!("seed {seed} round {round}"));
             }
             apply(&mut mem, &one);
         }

@@ -249,7 +249,7 @@ impl NodeApi {
         if n == head.number() {
             return Ok(Some(head));
         }
-        Ok(self.storage.block(n).map_err(storage_err)?.map(Arc::new))
+        self.storage.shared_block(n).map_err(storage_err)
     }
 
     /// Which block a query names: `None` is the head (or `pending`), `Some(n)` an older

@@ -144,7 +144,7 @@ struct OpenBatch {
     blocks: Vec<BatchBlock>,
     size: usize,
     /// The last block read (its hash and state root end the batch).
-    last: Option<ordo_primitives::BlockRecord>,
+    last: Option<Arc<ordo_primitives::BlockRecord>>,
 }
 
 /// Builds and stores batches.
@@ -466,7 +466,7 @@ impl Batcher {
             }
             let record = self
                 .storage
-                .block(next)?
+                .shared_block(next)?
                 .ok_or(BatcherError::MissingBlock(next))?;
             let block = BatchBlock::from_record(&record);
             let size = BatchPayload::block_size(&block);
@@ -523,7 +523,7 @@ impl Batcher {
         let payload = BatchPayload {
             blocks: std::mem::take(&mut open.blocks),
         };
-        match self.store(&payload, open.last.as_ref(), now_ms) {
+        match self.store(&payload, open.last.as_deref(), now_ms) {
             Ok(header) => {
                 open.size = 0;
                 Ok(header)

@@ -100,6 +100,25 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
 }
 
 #[test]
+fn a_shared_block_is_decoded_once_and_reads_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(dir.path()).unwrap();
+    assert!(s.shared_block(1).unwrap().is_none());
+    let stored = block(1, vec![B256::repeat_byte(3), B256::repeat_byte(4)]);
+    s.commit_block(&BlockCommit {
+        block: Some(stored.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    // Absent before the commit, present after: a miss is not kept.
+    let first = s.shared_block(1).unwrap().unwrap();
+    assert_eq!(*first, stored);
+    let again = s.shared_block(1).unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "the second read decoded again");
+    assert!(s.shared_block(2).unwrap().is_none());
+}
+
+#[test]
 fn trie_nodes_are_found_by_path_prefix_and_a_wipe_removes_an_accounts_nodes() {
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path()).unwrap();

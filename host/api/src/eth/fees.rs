@@ -44,7 +44,7 @@ impl NodeApi {
         let mut last = MIN_SUGGESTED_TIP;
         let oldest = head.saturating_sub(ORACLE_BLOCKS - 1).max(1);
         for n in oldest..=head {
-            let Ok(Some(block)) = self.storage.block(n) else {
+            let Ok(Some(block)) = self.storage.shared_block(n) else {
                 continue;
             };
             let base_fee = block.header.base_fee_per_gas.unwrap_or_default();
@@ -99,7 +99,7 @@ impl EthFees for NodeApi {
         let mut gas_used_ratio = Vec::with_capacity(count as usize);
         let mut rewards = Vec::new();
         for n in oldest..=newest {
-            let Some(block) = self.storage.block(n).map_err(storage_err)? else {
+            let Some(block) = self.storage.shared_block(n).map_err(storage_err)? else {
                 break;
             };
             let base_fee = block.header.base_fee_per_gas.unwrap_or_default();

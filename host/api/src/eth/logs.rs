@@ -55,7 +55,7 @@ impl EthLogs for NodeApi {
         };
         let mut out = Vec::new();
         for n in from..=to {
-            let Some(block) = self.storage.block(n).map_err(storage_err)? else {
+            let Some(block) = self.storage.shared_block(n).map_err(storage_err)? else {
                 continue;
             };
             if !filter.matches_bloom(block.header.logs_bloom) {

@@ -21,9 +21,10 @@
 //!    the gas the transactions left unused (they pay for gas used, policies choose by gas
 //!    limit): the policy is asked again on the rest against the real gas left, then a
 //!    native pass;
-//! 6. one atomic fjall batch stores the block, receipts, state, head and WAL pruning (on a
-//!    replica only once the group committed it: replicated.rs, [`Builder::apply_committed`],
-//!    which also stores the leader's blocks on followers after executing them again);
+//! 6. one atomic fjall batch stores the block, receipts, state and head (on a replica only
+//!    once the group committed it: replicated.rs, [`Builder::apply_committed`], which also
+//!    stores the leader's blocks on followers after executing them again); then the block's
+//!    transactions leave the WAL;
 //! 7. the in-memory state index, the pool and the bundle pool are updated, and
 //!    [`SealedBlock`] is broadcast to subscribers (RPC `newHeads` / `logs`).
 //!
@@ -763,7 +764,10 @@ impl Builder {
                 stored.provenance.signature = Some(signature);
             }
         }
-        commit.wal_remove = leaving.clone();
+        // The included transactions leave the WAL once the block is stored (`store`), not
+        // in its batch; the invalid ones leave with the block, as a client may send them
+        // again and the removal must not overtake that.
+        commit.wal_remove = invalid.iter().map(|(hash, _)| *hash).collect();
         let waited = std::time::Instant::now();
         self.wait_for_commit()?;
         let waited = waited.elapsed();
@@ -893,6 +897,11 @@ impl Builder {
         }
         metrics::histogram!("ordo_builder_stage_seconds", "stage" => "commit")
             .record(started.elapsed().as_secs_f64());
+        // A thousand WAL removals were an eighth of a large block's commit. Queued only now
+        // that the block is durable, so a crash before it never loses a transaction; a
+        // removal a crash loses leaves an included transaction in the WAL, which the restart
+        // finds below its sender's nonce and removes.
+        self.pool.forget_stored(staging.block.tx_hashes.clone());
         Ok(staging)
     }
 

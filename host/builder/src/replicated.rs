@@ -134,8 +134,8 @@ impl Builder {
                 built.block.hash, block.hash
             )));
         }
+        // Its transactions leave the WAL once it is stored (`store`).
         let mut commit = built.commit;
-        commit.wal_remove = block.tx_hashes.clone();
         // The leader's record names the origin; the header (extra data) already commits to
         // its hash.
         let mut built_block = built.block;
@@ -179,8 +179,8 @@ impl Builder {
 
     /// Undoes the staging of this replica's own block that the group did not commit: the
     /// state drops the overlay and the cached values, the tip goes back to the head, and the
-    /// block's transactions return to the pool (they never left its WAL: their removal is
-    /// part of the block's batch).
+    /// block's transactions return to the pool (they never left its WAL: they leave it only
+    /// once their block is stored).
     pub(crate) fn take_back(&self, staging: Staging) {
         let state = self.exec.state();
         state.unstage(&staging.commit, &staging.staged);

@@ -390,8 +390,8 @@ impl Pool {
         self.inner.read().candidates(base_fee)
     }
 
-    /// After a block commit: forgets the `included` transactions (their WAL entries left in
-    /// the block's atomic commit), re-validates the pooled senders among `changed` (the
+    /// After a block is staged: forgets the `included` transactions (their WAL entries leave
+    /// once the block is stored, [`Pool::forget_stored`]), re-validates the pooled senders among `changed` (the
     /// accounts the block changed: no other account's nonce or balance moved) against the new
     /// state (nonce too low or insufficient funds → dropped; queued → pending once the gap
     /// closes), removes the dropped ones from the WAL and returns their hashes (not the
@@ -445,6 +445,14 @@ impl Pool {
             debug!(target: "ordo::pool", dropped = dropped.len(), "dropped after block");
         }
         dropped
+    }
+
+    /// Removes the transactions of a stored block from the WAL (queued to the writer, not
+    /// fsynced). Only for a block already durable: until then the WAL is what keeps them.
+    /// Nothing can put them back (an included transaction is below its sender's nonce), so
+    /// the removal needs no ordering against appends.
+    pub fn forget_stored(&self, included: Vec<B256>) {
+        self.wal.remove(included);
     }
 
     /// Drops queued transactions older than the TTL now (also done by every `on_block`);

@@ -148,7 +148,8 @@ pub struct BlockCommit {
     pub storage: Vec<(Address, B256, U256)>,
     /// New bytecode by hash.
     pub code: Vec<(B256, Bytes)>,
-    /// Transactions leaving the WAL (included or evicted).
+    /// Transactions leaving the WAL with the block (the builder: those found invalid; the
+    /// included ones leave once it is stored).
     pub wal_remove: Vec<B256>,
     /// Each changed account's record *before* this block (`None`: it did not exist).
     /// Keyed by the block number, this is what answers state queries at older blocks.

@@ -6,6 +6,8 @@
 //!    `ordo verify` rebuilds the chain from its batches.
 //! 7. A corrupt WAL record and a torn journal tail (half a write) after a crash: dropped at
 //!    restart with a log line, never a panic; every good record before them comes back.
+//! 8. Included transactions leave the WAL after their block is stored; one a crash left
+//!    there is dropped at restart, neither pooled again nor included twice.
 
 use std::{
     collections::BTreeMap,
@@ -465,6 +467,92 @@ async fn a_torn_journal_tail_is_cut_at_restart_and_everything_before_it_kept() -
             .await?;
         ensure!(tx.is_null(), "the torn record came back: {tx}");
         waiting_ones_come_back_and_are_included(&node, &me, nonce, waiting).await
+    })
+    .await
+}
+
+/// The transactions of `db`'s WAL among `hashes`.
+fn in_wal(db: &std::path::Path, hashes: &[B256]) -> Result<Vec<B256>> {
+    let storage = ordo_storage::Storage::open(db)?;
+    Ok(storage
+        .wal_records()?
+        .into_iter()
+        .map(|(key, _, _)| key)
+        .filter(|key| hashes.contains(key))
+        .collect())
+}
+
+/// A block's transactions leave the WAL once the block is stored, after its batch rather
+/// than in it. A crash between the two leaves an included transaction in the WAL: at
+/// restart it is below its sender's nonce, so it is dropped (and leaves the WAL), not
+/// pooled again and not included a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_included_tx_leaves_the_wal_and_one_a_crash_left_there_is_dropped() -> Result<()> {
+    let mut node = TestNode::dev().await?;
+    let logs = node.logs();
+    logs.guard(GUARD, async {
+        let me = dev_signer(9);
+        let provider = node.provider(&me);
+        let nonce = provider.get_transaction_count(me.address()).await?;
+        let rpc = node.rpc();
+        let mut sent = Vec::new();
+        for n in nonce..nonce + 3 {
+            let (raw, hash) = gap_transfer(&me, n);
+            ensure!(rpc.send_raw(&raw).await? == Ok(hash), "not acknowledged");
+            sent.push((raw, hash));
+        }
+        let hashes: Vec<B256> = sent.iter().map(|(_, h)| *h).collect();
+        let mut blocks = Vec::new();
+        for hash in &hashes {
+            blocks.push(wait_receipt(&provider, *hash, GUARD).await?.block_number);
+        }
+        node.stop().await?;
+        let db = node.datadir().join("db");
+        let left = in_wal(&db, &hashes)?;
+        ensure!(
+            left.is_empty(),
+            "included transactions still in the WAL: {left:?}"
+        );
+        // What a crash between the block's batch and the removal leaves behind.
+        {
+            let storage = ordo_storage::Storage::open(&db)?;
+            let (raw, hash) = &sent[0];
+            storage.wal_append(&[(*hash, u64::MAX - 1, raw.as_ref())])?;
+        }
+        ensure!(
+            in_wal(&db, &hashes)? == vec![hashes[0]],
+            "the entry was not put back"
+        );
+
+        node.start_again().await?;
+        let provider = node.provider(&me);
+        let rpc = node.rpc();
+        let status = rpc.ok("txpool_status", json!([])).await?;
+        ensure!(
+            status["pending"] == json!("0x0") && status["queued"] == json!("0x0"),
+            "an included transaction was pooled again: {status}"
+        );
+        let head = provider.get_block_number().await?;
+        wait_block(&provider, head + 3, GUARD).await?;
+        for (hash, block) in hashes.iter().zip(&blocks) {
+            let receipt = wait_receipt(&provider, *hash, GUARD).await?;
+            ensure!(
+                receipt.block_number == *block,
+                "{hash} moved from block {block:?} to {:?}",
+                receipt.block_number
+            );
+        }
+        ensure!(
+            provider.get_transaction_count(me.address()).await? == nonce + 3,
+            "the nonce moved past the three transfers"
+        );
+        node.stop().await?;
+        let left = in_wal(&db, &hashes)?;
+        ensure!(
+            left.is_empty(),
+            "the stale entry stayed in the WAL: {left:?}"
+        );
+        Ok(())
     })
     .await
 }

@@ -168,6 +168,9 @@ pub(crate) struct Staging {
     pub(crate) staged: Arc<ordo_storage::Staged>,
     pub(crate) block: Arc<BlockRecord>,
     pub(crate) included: usize,
+    /// Pool transactions found invalid in the block: they leave the WAL with the included
+    /// ones once the block is stored.
+    pub(crate) invalid: Vec<B256>,
 }
 
 /// Armed from the moment a block is staged until it is handed on to be stored: a panic in
@@ -764,10 +767,9 @@ impl Builder {
                 stored.provenance.signature = Some(signature);
             }
         }
-        // The included transactions leave the WAL once the block is stored (`store`), not
-        // in its batch; the invalid ones leave with the block, as a client may send them
-        // again and the removal must not overtake that.
-        commit.wal_remove = invalid.iter().map(|(hash, _)| *hash).collect();
+        // The block's transactions leave the WAL once it is stored (`store`), not in its
+        // batch.
+        let invalid_hashes: Vec<B256> = invalid.iter().map(|(hash, _)| *hash).collect();
         let waited = std::time::Instant::now();
         self.wait_for_commit()?;
         let waited = waited.elapsed();
@@ -802,6 +804,7 @@ impl Builder {
             staged,
             block,
             included: built.included.len(),
+            invalid: invalid_hashes,
         })
     }
 
@@ -901,7 +904,9 @@ impl Builder {
         // that the block is durable, so a crash before it never loses a transaction; a
         // removal a crash loses leaves an included transaction in the WAL, which the restart
         // finds below its sender's nonce and removes.
-        self.pool.forget_stored(staging.block.tx_hashes.clone());
+        let mut leaving = staging.block.tx_hashes.clone();
+        leaving.extend_from_slice(&staging.invalid);
+        self.pool.forget_stored(leaving);
         Ok(staging)
     }
 

@@ -163,6 +163,7 @@ impl Builder {
                 staged,
                 block: sealed,
                 included: txs.len(),
+                invalid: Vec::new(),
             },
             position,
         )?;

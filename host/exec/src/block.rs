@@ -136,8 +136,7 @@ pub enum Skipped {
 pub struct BuiltBlock {
     /// The block record.
     pub block: BlockRecord,
-    /// All storage writes of the block (block, receipts, state). The builder adds the WAL
-    /// removal of transactions found invalid.
+    /// All storage writes of the block (block, receipts, state).
     pub commit: BlockCommit,
     /// Hashes of the included transactions.
     pub included: Vec<B256>,

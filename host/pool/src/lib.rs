@@ -51,8 +51,9 @@
 //! - [`Pool::on_block`]: forget the included transactions, re-validate every sender against
 //!   the new state (nonce too low or unfunded → dropped), drop queued transactions past
 //!   [`PoolConfig::queued_ttl`], remove the dropped ones from the WAL.
-//! - [`Pool::forget_stored`]: once the block is durable, its transactions leave the WAL
-//!   (a removal a crash loses is a stale entry the restart drops: it is below the nonce).
+//! - [`Pool::forget_stored`]: once the block is durable, its transactions (included or found
+//!   invalid, unless pooled again) leave the WAL (a removal a crash loses is a stale entry
+//!   the restart drops).
 //! - [`Pool::restore`] / [`Pool::restore_from_storage`]: at startup, re-pool the WAL in
 //!   arrival order, dropping (and un-WALing) what is no longer valid. Arrival numbers
 //!   (`seq`) continue above the highest one on disk.

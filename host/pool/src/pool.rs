@@ -447,12 +447,22 @@ impl Pool {
         dropped
     }
 
-    /// Removes the transactions of a stored block from the WAL (queued to the writer, not
-    /// fsynced). Only for a block already durable: until then the WAL is what keeps them.
-    /// Nothing can put them back (an included transaction is below its sender's nonce), so
-    /// the removal needs no ordering against appends.
-    pub fn forget_stored(&self, included: Vec<B256>) {
-        self.wal.remove(included);
+    /// Removes a stored block's transactions (included, or found invalid) from the WAL:
+    /// queued to the writer, not fsynced. Only for a block already durable: until then the
+    /// WAL is what keeps them. A hash names one signed transaction, so removing an included
+    /// one loses nothing even if it was written again meanwhile (a stale entry at worst).
+    /// An invalid one a client sent again and this pool took back must stay: the pooled or
+    /// in-flight ones are skipped, checked under the lock the submission reserves under,
+    /// so a later submission's append always follows this removal.
+    pub fn forget_stored(&self, hashes: Vec<B256>) {
+        let inner = self.inner.read();
+        let gone: Vec<B256> = hashes
+            .into_iter()
+            .filter(|hash| !inner.is_known(hash))
+            .collect();
+        // Sent under the lock: see the ordering note in `wal`.
+        self.wal.remove(gone);
+        drop(inner);
     }
 
     /// Drops queued transactions older than the TTL now (also done by every `on_block`);

@@ -148,8 +148,8 @@ pub struct BlockCommit {
     pub storage: Vec<(Address, B256, U256)>,
     /// New bytecode by hash.
     pub code: Vec<(B256, Bytes)>,
-    /// Transactions leaving the WAL with the block (the builder: those found invalid; the
-    /// included ones leave once it is stored).
+    /// Transactions leaving the WAL with the block (the builder leaves it empty: its
+    /// transactions leave once the block is stored).
     pub wal_remove: Vec<B256>,
     /// Each changed account's record *before* this block (`None`: it did not exist).
     /// Keyed by the block number, this is what answers state queries at older blocks.

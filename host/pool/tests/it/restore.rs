@@ -111,3 +111,31 @@ async fn undecodable_wal_entries_are_removed() {
     drop(pool);
     assert!(storage.wal_entries().unwrap().is_empty());
 }
+
+/// A stored block's transactions leave the WAL through `forget_stored`: an included one goes
+/// (the pool forgot it at the block), but one a client sent again and the pool holds stays,
+/// since its WAL entry is what keeps the acknowledged resend.
+#[tokio::test]
+async fn forget_stored_removes_all_but_what_the_pool_holds_again() {
+    let h = Harness::default_config();
+    let (a, b) = (key(0), key(1));
+    let included = tx(0).sign(&a);
+    let resent = tx(0).sign(&b);
+    for t in [&included, &resent] {
+        h.pool.submit(t.clone()).await.unwrap();
+    }
+    // The block included `included`; `resent` was found invalid in it, and its sender sent
+    // it again before the block was stored: the pool holds it (as it does here).
+    h.state.set_nonce(a.address(), 1);
+    h.pool.on_block(&[included.hash], &[a.address()]);
+    assert_eq!(
+        h.wal_hashes(),
+        sorted(vec![included.hash, resent.hash]),
+        "the WAL changed before the block was stored"
+    );
+    let removed = h.pool.wal_stats().removed;
+    h.pool.forget_stored(vec![included.hash, resent.hash]);
+    h.wait_removed(removed + 1);
+    assert_eq!(h.wal_hashes(), vec![resent.hash]);
+    assert!(h.pool.get(&resent.hash).is_some());
+}

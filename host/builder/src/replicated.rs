@@ -45,6 +45,11 @@ impl Builder {
         if let Some(why) = self.commits.lock().failed.clone() {
             return Err(BuilderError::CommitFailed(why));
         }
+        // Held from before the own block leaves `parked` until it is stored: `finish`, which
+        // looks here before it looks in `parked`, then either waits for the store or finds
+        // the block still parked. Never a moment where it finds the block in neither (it
+        // would give up on a block that is being stored, and never announce it).
+        let mut stored_slot = self.stored_parked.lock();
         let own = {
             let mut parked = self.parked.lock();
             match parked.as_ref() {
@@ -54,9 +59,10 @@ impl Builder {
         };
         if let Some(staging) = own {
             let staging = self.store(staging, position)?;
-            *self.stored_parked.lock() = Some(staging);
+            *stored_slot = Some(staging);
             return Ok(Applied::Stored);
         }
+        drop(stored_slot);
         // Another leader's block at the height of this replica's own, which waits for its
         // entry: the own one lost (Raft would have carried a committed entry over to the new
         // leader, which would have built on it). This replica no longer leads: it stands by

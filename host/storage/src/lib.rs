@@ -3,8 +3,10 @@
 //!
 //! Map:
 //! - `wal`: accepted, not yet included transactions (`hash → seq ‖ raw`). Appended by the
-//!   pool's group-commit writer with one fsync per group ([`Storage::wal_append`]); pruned in
-//!   the same atomic batch that seals the block including them ([`Storage::commit_block`]).
+//!   pool's group-commit writer with one fsync per group ([`Storage::wal_append`]); pruned
+//!   ([`Storage::wal_remove`], not fsynced) once the block including them is stored, so a
+//!   crash can leave an included transaction there, which the pool drops on restart (its
+//!   nonce is below its sender's).
 //! - `blocks` (`number → BlockRecord`), `block_hashes` (`hash → number`), `txs`
 //!   (`hash → TxLocation`), `receipts` (`number → [ReceiptRecord]`).
 //! - `accounts` (`keccak(address) → AccountRecord`), `storage`
@@ -148,9 +150,6 @@ pub struct BlockCommit {
     pub storage: Vec<(Address, B256, U256)>,
     /// New bytecode by hash.
     pub code: Vec<(B256, Bytes)>,
-    /// Transactions leaving the WAL with the block (the builder leaves it empty: its
-    /// transactions leave once the block is stored).
-    pub wal_remove: Vec<B256>,
     /// Each changed account's record *before* this block (`None`: it did not exist).
     /// Keyed by the block number, this is what answers state queries at older blocks.
     pub account_history: Vec<(Address, Option<AccountRecord>)>,
@@ -521,7 +520,7 @@ impl Storage {
         Ok(())
     }
 
-    /// Removes transactions from the WAL (eviction outside a block commit). Not fsynced:
+    /// Removes transactions from the WAL (stored in a block, evicted, dropped). Not fsynced:
     /// losing a removal only means a stale transaction is re-validated (and dropped) later.
     pub fn wal_remove(&self, hashes: &[B256]) -> Result<()> {
         let mut batch = self.db.batch();
@@ -562,8 +561,8 @@ impl Storage {
 
     // ---- Blocks ----------------------------------------------------------------------
 
-    /// Writes a sealed block, its receipts, its state changes, the new head and the WAL
-    /// pruning in one atomic, fsynced batch.
+    /// Writes a sealed block, its receipts, its state changes and the new head in one
+    /// atomic, fsynced batch.
     pub fn commit_block(&self, commit: &BlockCommit) -> Result<()> {
         self.commit_staged(commit, &Staged::of(commit))
     }
@@ -647,9 +646,6 @@ impl Storage {
         }
         for (hash, code) in &staged.code {
             batch.insert(&self.code, hash.as_slice(), code.to_vec());
-        }
-        for hash in &commit.wal_remove {
-            batch.remove(&self.wal, hash.as_slice());
         }
         if let Some(applied) = &commit.raft_applied {
             batch.insert(&self.raft_meta, RAFT_APPLIED_KEY, applied.as_slice());

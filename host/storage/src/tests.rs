@@ -45,7 +45,7 @@ fn wal_entries_come_back_in_arrival_order_after_reopen() {
 }
 
 #[test]
-fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
+fn block_commit_is_one_batch_with_head_and_state() {
     let dir = tempfile::tempdir().unwrap();
     let s = Storage::open(dir.path()).unwrap();
     let tx = B256::repeat_byte(9);
@@ -65,7 +65,6 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
         wiped_storage: vec![],
         storage: vec![(addr, slot, U256::from(42))],
         code: vec![],
-        wal_remove: vec![tx],
         ..Default::default()
     };
     s.commit_block(&commit).unwrap();
@@ -76,6 +75,9 @@ fn block_commit_is_one_batch_with_head_state_and_wal_pruning() {
         s.tx_location(&tx).unwrap(),
         Some(TxLocation { block: 1, index: 0 })
     );
+    // The block's transactions leave the WAL after it, not in its batch.
+    assert_eq!(s.wal_entries().unwrap().len(), 1);
+    s.wal_remove(&[tx]).unwrap();
     assert!(s.wal_entries().unwrap().is_empty());
     let stored = s.block(1).unwrap().unwrap();
     assert_eq!(s.block_number(&stored.hash).unwrap(), Some(1));

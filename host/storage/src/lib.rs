@@ -21,6 +21,11 @@
 //!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]); and
 //!   `changes` (`block → the accounts and slots it changed`), so a walk back from the head
 //!   knows which keys differ at an older block ([`view::StateView::changed_after`]).
+//! - `txs` and the two history keyspaces are written behind the blocks (index.rs): a
+//!   block's batch carries its `index_log` record (`block → the values it replaced`), its
+//!   entries wait in memory, readable, and every [`INDEX_BATCH_BLOCKS`] blocks a thread
+//!   ingests them as sorted tables (no memtable) and drops the logs; `meta`'s `indexed`
+//!   mark says where a restart resumes.
 //! - [`Storage::output`] ([`output`]): a stored block's output root (OP's version 0, over the
 //!   message passer's storage root), what the proposer posts to L1.
 //! - Reads of the state go through [`view::StateView`]: live, or a snapshot that later
@@ -47,8 +52,11 @@
 //! `PersistMode::SyncAll`; a crash loses nothing either acknowledged. Everything else
 //! (`put_meta` aside) happens inside those two batches, except the plugin writes
 //! ([`Storage::put_plugin_wasm`], [`Storage::put_plugin_state`]), which fsync on their own:
-//! an operator's `activate` must survive a crash just like a transaction.
+//! an operator's `activate` must survive a crash just like a transaction. The index
+//! ingestion is outside them too, and needs no fsync: what it writes is rebuilt from the
+//! blocks' batches if a crash loses it.
 
+mod index;
 pub mod output;
 pub mod raft;
 mod records;
@@ -57,6 +65,8 @@ pub mod view;
 
 pub use records::AccountRecord;
 use records::{ChangeSet, SlotRef, decode_node, encode_node, path_key};
+pub use index::INDEX_BATCH_BLOCKS;
+use index::{BlockIndex, INDEXED_KEY, IndexLog, Indexer};
 pub use staged::Staged;
 
 use std::{path::Path, sync::Arc};
@@ -302,6 +312,9 @@ pub struct Storage {
     account_history: Keyspace,
     storage_history: Keyspace,
     changes: Keyspace,
+    index_log: Keyspace,
+    /// The `txs` and history entries of stored blocks not yet ingested (index.rs).
+    index: Arc<Indexer>,
     meta: Keyspace,
     plugins: Keyspace,
     bundles: Keyspace,
@@ -421,21 +434,36 @@ impl Storage {
                 state_options().data_block_compression_policy(CompressionPolicy::disabled())
             })
         };
+        let txs = ks("txs")?;
+        let account_history = ks("account_history")?;
+        let storage_history = ks("storage_history")?;
+        let index_log = ks("index_log")?;
+        let meta = ks("meta")?;
+        let index = Arc::new(Indexer::new(
+            db.clone(),
+            txs.clone(),
+            account_history.clone(),
+            storage_history.clone(),
+            index_log.clone(),
+            meta.clone(),
+        ));
         let storage = Self {
             wal: ks("wal")?,
             blocks: ks("blocks")?,
             block_hashes: ks("block_hashes")?,
-            txs: ks("txs")?,
+            txs,
             receipts: ks("receipts")?,
             accounts: state_ks("accounts")?,
             storage: state_ks("storage")?,
             code: ks("code")?,
             account_trie: trie_ks("account_trie")?,
             storage_trie: trie_ks("storage_trie")?,
-            account_history: ks("account_history")?,
-            storage_history: ks("storage_history")?,
+            account_history,
+            storage_history,
             changes: ks("changes")?,
-            meta: ks("meta")?,
+            index_log,
+            index,
+            meta,
             plugins: ks("plugins")?,
             bundles: ks("bundles")?,
             batches: ks("batches")?,
@@ -459,7 +487,43 @@ impl Storage {
                 return Err(StorageError::Format { found });
             }
         }
+        storage.recover_index()?;
         Ok(storage)
+    }
+
+    /// Puts back in memory the index entries of the stored blocks that a crash (or a stop)
+    /// left un-ingested: from their records and their `index_log` entries.
+    fn recover_index(&self) -> Result<()> {
+        let Some(head) = self.head()? else {
+            return Ok(());
+        };
+        let next = match self.meta.get(INDEXED_KEY)? {
+            Some(v) => read_head(&v),
+            None => head + 1,
+        };
+        for number in next..=head {
+            let block = self.block(number)?.ok_or(StorageError::Corrupt {
+                keyspace: "blocks",
+                source: alloy_rlp::Error::Custom("a stored block is missing below the head"),
+            })?;
+            let log: IndexLog = match self.index_log.get(number.to_be_bytes())? {
+                Some(v) => decode("index_log", &v)?,
+                None => IndexLog::default(),
+            };
+            self.index
+                .push(BlockIndex::new(number, &block.tx_hashes, &log));
+        }
+        self.index.stored(head);
+        if next <= head {
+            tracing::info!(target: "ordo::storage", from = next, to = head, "indexing stored blocks again");
+        }
+        Ok(())
+    }
+
+    /// Ingests the index entries of every stored block still waiting in memory (index.rs);
+    /// the node does it on a thread of its own every [`INDEX_BATCH_BLOCKS`] blocks.
+    pub fn flush_indexes(&self) -> Result<()> {
+        self.index.flush()
     }
 
     // ---- Free space ------------------------------------------------------------------
@@ -575,25 +639,16 @@ impl Storage {
             let number = block.number().to_be_bytes();
             batch.insert(&self.blocks, number, encode(block));
             batch.insert(&self.block_hashes, block.hash.as_slice(), number);
-            for (index, hash) in block.tx_hashes.iter().enumerate() {
-                let location = TxLocation {
-                    block: block.number(),
-                    index: index as u64,
-                };
-                batch.insert(&self.txs, hash.as_slice(), encode(&location));
-            }
             batch.insert(&self.receipts, number, encode(&commit.receipts));
             batch.insert(&self.meta, HEAD_KEY, number);
             if block.number() == 0 {
                 batch.insert(&self.meta, STATE_FORMAT_KEY, [STATE_FORMAT]);
+                batch.insert(&self.meta, INDEXED_KEY, number);
             }
-            for (address, previous) in &commit.account_history {
-                let mut key = Vec::with_capacity(28);
-                key.extend_from_slice(address.as_slice());
-                key.extend_from_slice(&number);
-                let value = previous.as_ref().map(encode).unwrap_or_default();
-                batch.insert(&self.account_history, key, value);
-            }
+            // The transaction locations and the history follow the block (index.rs): its
+            // batch carries only what they are rebuilt from after a crash.
+            let log = IndexLog::of(&commit.account_history, &commit.storage_history);
+            batch.insert(&self.index_log, number, encode(&log));
             let changes = ChangeSet {
                 accounts: commit.account_history.iter().map(|(a, _)| *a).collect(),
                 slots: commit
@@ -608,12 +663,10 @@ impl Storage {
             if !changes.accounts.is_empty() || !changes.slots.is_empty() {
                 batch.insert(&self.changes, number, encode(&changes));
             }
-            for (address, slot, previous) in &commit.storage_history {
-                let mut key = Vec::with_capacity(60);
-                key.extend_from_slice(&history_slot_key(address, slot));
-                key.extend_from_slice(&number);
-                batch.insert(&self.storage_history, key, previous.to_be_bytes::<32>());
-            }
+            // Before the batch: a history read on a snapshot that sees the block must find
+            // its entries (one that does not see it finds the same values either way).
+            self.index
+                .push(BlockIndex::new(block.number(), &block.tx_hashes, &log));
         }
         // A batch must not both remove and insert one key, so a wipe leaves alone what the
         // same commit writes again.
@@ -650,7 +703,17 @@ impl Storage {
         if let Some(applied) = &commit.raft_applied {
             batch.insert(&self.raft_meta, RAFT_APPLIED_KEY, applied.as_slice());
         }
-        batch.commit()?;
+        let number = commit.block.as_ref().map(|b| b.number());
+        if let Err(err) = batch.commit() {
+            if let Some(number) = number {
+                self.index.withdraw(number);
+            }
+            return Err(err.into());
+        }
+        if let Some(number) = number {
+            self.index.stored(number);
+            self.index.after_store()?;
+        }
         Ok(())
     }
 
@@ -704,6 +767,9 @@ impl Storage {
 
     /// Where a transaction was included.
     pub fn tx_location(&self, hash: &B256) -> Result<Option<TxLocation>> {
+        if let Some(location) = self.index.tx_location(hash) {
+            return Ok(Some(location));
+        }
         self.txs
             .get(hash.as_slice())?
             .map(|v| decode("txs", &v))

@@ -496,3 +496,134 @@ fn dedup_last<T, K: std::hash::Hash + Eq>(items: &mut Vec<T>, key: impl Fn(&T) -
     kept.reverse();
     *items = kept;
 }
+
+/// Blocks `from..=to` of the index test's chain: block `i` holds three transactions and
+/// sets the account's nonce and the slot to `i`.
+fn commit_indexed_blocks(s: &Storage, addr: Address, slot: B256, from: u64, to: u64) {
+    for i in from..=to {
+        let txs = (0..3u64).map(|j| tx_hash_of(i, j)).collect();
+        s.commit_block(&BlockCommit {
+            block: Some(block(i, txs)),
+            accounts: vec![(addr, AccountChange::Set(indexed_record(i)))],
+            storage: vec![(addr, slot, U256::from(i))],
+            account_history: vec![(addr, (i > 1).then(|| indexed_record(i - 1)))],
+            storage_history: vec![(addr, slot, U256::from(i - 1))],
+            ..Default::default()
+        })
+        .unwrap();
+    }
+}
+
+fn tx_hash_of(block: u64, index: u64) -> B256 {
+    keccak256([block.to_be_bytes(), index.to_be_bytes()].concat())
+}
+
+fn indexed_record(nonce: u64) -> AccountRecord {
+    AccountRecord {
+        nonce,
+        balance: U256::from(nonce),
+        storage_root: B256::ZERO,
+        code_hash: B256::ZERO,
+    }
+}
+
+/// Every transaction's location and the account and slot at every block up to `head`.
+fn check_indexes(view: &view::StateView<'_>, s: &Storage, addr: Address, slot: B256, head: u64) {
+    for i in 1..=head {
+        for j in 0..3 {
+            assert_eq!(
+                s.tx_location(&tx_hash_of(i, j)).unwrap(),
+                Some(TxLocation { block: i, index: j }),
+                "tx {j} of block {i}"
+            );
+        }
+    }
+    assert_eq!(s.tx_location(&tx_hash_of(head + 1, 0)).unwrap(), None);
+    for at in 0..=head {
+        let want = (at > 0).then(|| indexed_record(at));
+        assert_eq!(view.account_at(&addr, at).unwrap(), want, "account at {at}");
+        assert_eq!(view.storage_at(&addr, &slot, at).unwrap(), U256::from(at), "slot at {at}");
+    }
+}
+
+#[test]
+fn block_indexes_read_alike_pending_ingested_and_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = Address::repeat_byte(0xcc);
+    let slot = B256::repeat_byte(4);
+    {
+        let s = Storage::open(dir.path()).unwrap();
+        s.commit_block(&BlockCommit {
+            block: Some(block(0, vec![])),
+            ..Default::default()
+        })
+        .unwrap();
+        commit_indexed_blocks(&s, addr, slot, 1, 10);
+        // Nothing ingested yet: the keyspaces are empty, the logs hold the history.
+        assert_eq!(s.txs.iter().count(), 0);
+        assert_eq!(s.account_history.iter().count(), 0);
+        assert_eq!(s.index_log.iter().count(), 11);
+        check_indexes(&s.snapshot(), &s, addr, slot, 10);
+
+        // A snapshot taken before an ingestion still reads every entry after it.
+        let before = s.snapshot();
+        s.flush_indexes().unwrap();
+        assert_eq!(s.txs.iter().count(), 30);
+        assert_eq!(s.account_history.iter().count(), 10);
+        assert_eq!(s.storage_history.iter().count(), 10);
+        assert_eq!(s.index_log.iter().count(), 0);
+        check_indexes(&before, &s, addr, slot, 10);
+        check_indexes(&s.snapshot(), &s, addr, slot, 10);
+
+        // Half ingested, half pending; then a stop without ingesting.
+        commit_indexed_blocks(&s, addr, slot, 11, 20);
+        check_indexes(&s.snapshot(), &s, addr, slot, 20);
+    }
+    {
+        // The restart puts the pending half back from the records and the logs.
+        let s = Storage::open(dir.path()).unwrap();
+        check_indexes(&s.snapshot(), &s, addr, slot, 20);
+        s.flush_indexes().unwrap();
+        check_indexes(&s.snapshot(), &s, addr, slot, 20);
+        assert_eq!(s.index_log.iter().count(), 0);
+
+        // Past a batch's worth of blocks the writer thread ingests on its own.
+        let head = 20 + INDEX_BATCH_BLOCKS as u64 + 5;
+        commit_indexed_blocks(&s, addr, slot, 21, head);
+        let waited = std::time::Instant::now();
+        while s.index.pending().len() >= INDEX_BATCH_BLOCKS {
+            assert!(
+                waited.elapsed() < std::time::Duration::from_secs(60),
+                "the index writer never ran"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(s.txs.iter().count() > 60);
+        check_indexes(&s.snapshot(), &s, addr, slot, head);
+    }
+    let s = Storage::open(dir.path()).unwrap();
+    let head = 20 + INDEX_BATCH_BLOCKS as u64 + 5;
+    check_indexes(&s.snapshot(), &s, addr, slot, head);
+}
+
+#[test]
+fn a_datadir_from_before_deferred_indexes_counts_as_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = Address::repeat_byte(0xcc);
+    let slot = B256::repeat_byte(4);
+    {
+        let s = Storage::open(dir.path()).unwrap();
+        s.commit_block(&BlockCommit {
+            block: Some(block(0, vec![])),
+            ..Default::default()
+        })
+        .unwrap();
+        commit_indexed_blocks(&s, addr, slot, 1, 3);
+        s.flush_indexes().unwrap();
+        // As an older version left it: no mark, no logs.
+        s.meta.remove(index::INDEXED_KEY).unwrap();
+    }
+    let s = Storage::open(dir.path()).unwrap();
+    assert!(s.index.pending().is_empty());
+    check_indexes(&s.snapshot(), &s, addr, slot, 3);
+}

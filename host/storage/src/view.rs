@@ -15,6 +15,7 @@ use crate::{
     history_slot_key, node_value, read_head,
     records::{ChangeSet, key_path, path_key},
     slot_key,
+    index::PendingIndex,
     staged::{Staged, Writes},
 };
 
@@ -32,6 +33,8 @@ pub struct StateView<'a> {
     storage: &'a Storage,
     snapshot: Option<Snapshot>,
     staged: Option<&'a Staged>,
+    /// The history entries not yet in their keyspaces, as of the snapshot (index.rs).
+    pending: PendingIndex,
 }
 
 /// The state keyspaces a staged block writes.
@@ -58,16 +61,19 @@ impl Storage {
             storage: self,
             snapshot: None,
             staged: None,
+            pending: self.index.pending(),
         }
     }
 
     /// The state as it is now, unchanged by later commits for as long as the view lives
     /// (keep it short: it holds old data on disk).
     pub fn snapshot(&self) -> StateView<'_> {
+        let (pending, snapshot) = self.index.capture(|| self.db.snapshot());
         StateView {
             storage: self,
-            snapshot: Some(self.db.snapshot()),
+            snapshot: Some(snapshot),
             staged: None,
+            pending,
         }
     }
 
@@ -336,13 +342,18 @@ impl StateView<'_> {
         from.extend_from_slice(&(block + 1).to_be_bytes());
         let mut to = address.to_vec();
         to.extend_from_slice(&u64::MAX.to_be_bytes());
-        // The first change after `block` recorded the value that held at `block`.
+        // The first change after `block` recorded the value that held at `block`. Every
+        // stored entry is older than every entry only pending.
         if let Some(item) = self.range(&self.storage.account_history, &from, &to).next() {
             let (_, value) = item.into_inner()?;
             if value.is_empty() {
                 return Ok(None);
             }
             return decode("account_history", &value).map(Some);
+        }
+        let mut pending = self.pending.iter().filter(|b| b.number > block);
+        if let Some(previous) = pending.find_map(|b| b.accounts.get(address)) {
+            return Ok(*previous);
         }
         self.account(address)
     }
@@ -357,6 +368,11 @@ impl StateView<'_> {
         if let Some(item) = self.range(&self.storage.storage_history, &from, &to).next() {
             let (_, value) = item.into_inner()?;
             return Ok(U256::from_be_slice(&value));
+        }
+        let key = (*address, *slot);
+        let mut pending = self.pending.iter().filter(|b| b.number > block);
+        if let Some(previous) = pending.find_map(|b| b.slots.get(&key)) {
+            return Ok(*previous);
         }
         self.storage(address, slot)
     }

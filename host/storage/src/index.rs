@@ -281,8 +281,7 @@ impl Indexer {
         let _one = self.ingesting.lock();
         let stored = self.stored.load(Ordering::Acquire);
         let pending = self.pending();
-        let blocks: Vec<&Arc<BlockIndex>> =
-            pending.iter().filter(|b| b.number <= stored).collect();
+        let blocks: Vec<&Arc<BlockIndex>> = pending.iter().filter(|b| b.number <= stored).collect();
         let Some(last) = blocks.last().map(|b| b.number) else {
             return Ok(());
         };
@@ -380,7 +379,9 @@ fn writer(indexer: Weak<Indexer>, signal: Arc<(Mutex<WriterState>, Condvar)>) {
             let mut state = lock.lock();
             while !state.due {
                 // A timeout, so the thread notices when the last `Storage` is dropped.
-                if wake.wait_for(&mut state, Duration::from_millis(200)).timed_out()
+                if wake
+                    .wait_for(&mut state, Duration::from_millis(200))
+                    .timed_out()
                     && indexer.strong_count() == 0
                 {
                     return;

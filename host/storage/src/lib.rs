@@ -63,10 +63,10 @@ mod records;
 mod staged;
 pub mod view;
 
-pub use records::AccountRecord;
-use records::{ChangeSet, SlotRef, decode_node, encode_node, path_key};
 pub use index::INDEX_BATCH_BLOCKS;
 use index::{BlockIndex, INDEXED_KEY, IndexLog, Indexer};
+pub use records::AccountRecord;
+use records::{ChangeSet, SlotRef, decode_node, encode_node, path_key};
 pub use staged::Staged;
 
 use std::{path::Path, sync::Arc};

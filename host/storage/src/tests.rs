@@ -542,7 +542,11 @@ fn check_indexes(view: &view::StateView<'_>, s: &Storage, addr: Address, slot: B
     for at in 0..=head {
         let want = (at > 0).then(|| indexed_record(at));
         assert_eq!(view.account_at(&addr, at).unwrap(), want, "account at {at}");
-        assert_eq!(view.storage_at(&addr, &slot, at).unwrap(), U256::from(at), "slot at {at}");
+        assert_eq!(
+            view.storage_at(&addr, &slot, at).unwrap(),
+            U256::from(at),
+            "slot at {at}"
+        );
     }
 }
 

@@ -12,10 +12,11 @@ use fjall::{Iter, Keyspace, Readable, Snapshot};
 
 use crate::{
     ACCOUNT_TRIE_OWNER, AccountRecord, HEAD_KEY, Result, Storage, StorageError, decode,
-    history_slot_key, node_value, read_head,
+    history_slot_key,
+    index::PendingIndex,
+    node_value, read_head,
     records::{ChangeSet, key_path, path_key},
     slot_key,
-    index::PendingIndex,
     staged::{Staged, Writes},
 };
 

@@ -30,7 +30,9 @@ use fjall::{Database, Keyspace};
 use ordo_primitives::TxLocation;
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::{AccountRecord, Result, encode, history_slot_key};
+use crate::records::{AccountRecord, encode, history_slot_key};
+
+type Result<T> = fjall::Result<T>;
 
 /// Blocks whose entries wait before the writer thread ingests them.
 pub const INDEX_BATCH_BLOCKS: usize = 64;
@@ -137,6 +139,10 @@ impl BlockIndex {
 
 /// The pending entries and what ingests them, shared by every clone of a `Storage`.
 pub(crate) struct Indexer {
+    /// Whether the datadir has its reserve of free space: ingestion waits while it does not
+    /// (its entries stay pending), as a write that runs out of space half way can leave
+    /// fjall refusing writes.
+    has_space: Box<dyn Fn() -> bool + Send + Sync>,
     pending: RwLock<PendingIndex>,
     /// The highest block whose batch is stored: entries of a later one are not ingested
     /// (its batch may yet fail) and its transactions are not found.
@@ -165,6 +171,7 @@ pub(crate) const INDEXED_KEY: &[u8] = b"indexed";
 
 impl Indexer {
     pub fn new(
+        has_space: Box<dyn Fn() -> bool + Send + Sync>,
         db: Database,
         txs: Keyspace,
         account_history: Keyspace,
@@ -173,6 +180,7 @@ impl Indexer {
         meta: Keyspace,
     ) -> Self {
         Self {
+            has_space,
             pending: RwLock::new(Arc::new(Vec::new())),
             stored: AtomicU64::new(0),
             ingesting: Mutex::new(()),
@@ -246,14 +254,16 @@ impl Indexer {
     }
 
     /// Called after each stored block: wakes the writer thread (spawning it the first
-    /// time) once a batch is due, or ingests here if the backlog is too deep.
-    pub fn after_store(self: &Arc<Self>) -> Result<()> {
+    /// time) once a batch is due, or ingests here if the backlog is too deep. The block is
+    /// stored whatever happens here: a failed ingestion leaves its entries pending.
+    pub fn after_store(self: &Arc<Self>) {
         let (blocks, txs) = Self::backlog(&self.pending());
         if blocks >= INDEX_BACKLOG_BLOCKS {
-            return self.flush();
+            self.flush_or_log();
+            return;
         }
         if blocks < INDEX_BATCH_BLOCKS && txs < INDEX_BATCH_TXS {
-            return Ok(());
+            return;
         }
         let (lock, wake) = &*self.wake;
         let mut state = lock.lock();
@@ -269,16 +279,27 @@ impl Indexer {
                 state.spawned = false;
                 tracing::warn!(target: "ordo::storage", %err, "no index writer thread; indexing inline");
                 drop(state);
-                return self.flush();
+                self.flush_or_log();
+                return;
             }
         }
         wake.notify_one();
-        Ok(())
+    }
+
+    fn flush_or_log(&self) {
+        if let Err(err) = self.flush() {
+            // The entries stay pending (and in the logs): the next attempt retries them.
+            tracing::error!(target: "ordo::storage", %err, "ingesting the block indexes failed");
+        }
     }
 
     /// Ingests every pending entry of a stored block, then drops them from memory.
     pub fn flush(&self) -> Result<()> {
         let _one = self.ingesting.lock();
+        if !(self.has_space)() {
+            tracing::debug!(target: "ordo::storage", "datadir short of space: block indexes wait");
+            return Ok(());
+        }
         let stored = self.stored.load(Ordering::Acquire);
         let pending = self.pending();
         let blocks: Vec<&Arc<BlockIndex>> = pending.iter().filter(|b| b.number <= stored).collect();
@@ -373,6 +394,9 @@ impl Indexer {
 
 /// The writer thread: ingests when woken, until the storage is gone.
 fn writer(indexer: Weak<Indexer>, signal: Arc<(Mutex<WriterState>, Condvar)>) {
+    // Nothing waits for the ingestion, so on busy cores the blocks' own threads go first.
+    // On Linux the nice value is the calling thread's own.
+    let _ = rustix::process::nice(10);
     let (lock, wake) = &*signal;
     loop {
         {
@@ -392,9 +416,6 @@ fn writer(indexer: Weak<Indexer>, signal: Arc<(Mutex<WriterState>, Condvar)>) {
         let Some(indexer) = indexer.upgrade() else {
             return;
         };
-        if let Err(err) = indexer.flush() {
-            // The entries stay pending (and in the logs): the next attempt retries them.
-            tracing::error!(target: "ordo::storage", %err, "ingesting the block indexes failed");
-        }
+        indexer.flush_or_log();
     }
 }

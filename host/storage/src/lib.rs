@@ -66,7 +66,7 @@ pub mod view;
 pub use index::INDEX_BATCH_BLOCKS;
 use index::{BlockIndex, INDEXED_KEY, IndexLog, Indexer};
 pub use records::AccountRecord;
-use records::{ChangeSet, SlotRef, decode_node, encode_node, path_key};
+use records::{ChangeSet, SlotRef, decode_node, encode, encode_node, history_slot_key, path_key};
 pub use staged::Staged;
 
 use std::{path::Path, sync::Arc};
@@ -74,7 +74,7 @@ use std::{path::Path, sync::Arc};
 use quick_cache::sync::Cache;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_rlp::{Decodable, Encodable};
+use alloy_rlp::Decodable;
 use alloy_trie::{BranchNodeCompact, Nibbles};
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, PersistMode,
@@ -131,6 +131,26 @@ impl StorageError {
 struct DiskReserve {
     dir: std::path::PathBuf,
     bytes: std::sync::atomic::AtomicU64,
+}
+
+impl DiskReserve {
+    fn free_bytes(&self) -> Result<u64> {
+        let stat = rustix::fs::statvfs(&self.dir)
+            .map_err(|e| StorageError::Engine(fjall::Error::Io(e.into())))?;
+        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+
+    fn ensure_space(&self) -> Result<()> {
+        let reserve = self.bytes.load(std::sync::atomic::Ordering::Relaxed);
+        if reserve == 0 {
+            return Ok(());
+        }
+        let free = self.free_bytes()?;
+        if free < reserve {
+            return Err(StorageError::DiskFull { free, reserve });
+        }
+        Ok(())
+    }
 }
 
 /// Result alias.
@@ -365,20 +385,6 @@ fn decode<T: Decodable>(keyspace: &'static str, bytes: &[u8]) -> Result<T> {
     T::decode(&mut buf).map_err(|source| StorageError::Corrupt { keyspace, source })
 }
 
-fn encode<T: Encodable>(value: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.length());
-    value.encode(&mut out);
-    out
-}
-
-/// The history keyspaces' key of a slot (plain address and slot: what RPC callers name).
-fn history_slot_key(address: &Address, slot: &B256) -> [u8; 52] {
-    let mut key = [0u8; 52];
-    key[..20].copy_from_slice(address.as_slice());
-    key[20..].copy_from_slice(slot.as_slice());
-    key
-}
-
 /// The `storage` key of a slot: hashed address, hashed slot.
 fn slot_key(hashed_address: &B256, hashed_slot: &B256) -> [u8; 64] {
     let mut key = [0u8; 64];
@@ -439,7 +445,13 @@ impl Storage {
         let storage_history = ks("storage_history")?;
         let index_log = ks("index_log")?;
         let meta = ks("meta")?;
+        let reserve = Arc::new(DiskReserve {
+            dir: path.as_ref().to_path_buf(),
+            bytes: std::sync::atomic::AtomicU64::new(0),
+        });
+        let space = reserve.clone();
         let index = Arc::new(Indexer::new(
+            Box::new(move || space.ensure_space().is_ok()),
             db.clone(),
             txs.clone(),
             account_history.clone(),
@@ -469,10 +481,7 @@ impl Storage {
             batches: ks("batches")?,
             raft_log: ks("raft_log")?,
             raft_meta: ks("raft_meta")?,
-            reserve: Arc::new(DiskReserve {
-                dir: path.as_ref().to_path_buf(),
-                bytes: std::sync::atomic::AtomicU64::new(0),
-            }),
+            reserve,
             recent_receipts: Arc::new(Cache::new(RECENT_RECEIPT_BLOCKS)),
             recent_blocks: Arc::new(Cache::new(RECENT_BLOCKS)),
             db,
@@ -523,7 +532,7 @@ impl Storage {
     /// Ingests the index entries of every stored block still waiting in memory (index.rs);
     /// the node does it on a thread of its own every [`INDEX_BATCH_BLOCKS`] blocks.
     pub fn flush_indexes(&self) -> Result<()> {
-        self.index.flush()
+        Ok(self.index.flush()?)
     }
 
     // ---- Free space ------------------------------------------------------------------
@@ -546,9 +555,7 @@ impl Storage {
 
     /// Bytes available to the node on the datadir's filesystem.
     pub fn free_bytes(&self) -> Result<u64> {
-        let stat = rustix::fs::statvfs(&self.reserve.dir)
-            .map_err(|e| StorageError::Engine(fjall::Error::Io(e.into())))?;
-        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+        self.reserve.free_bytes()
     }
 
     /// Fails with [`StorageError::DiskFull`] while the datadir's filesystem has less free
@@ -556,15 +563,7 @@ impl Storage {
     /// it stages a block, so no write runs out of space half way (fjall refuses every write
     /// after one failed, until a restart). One `statvfs`: far cheaper than the fsync after.
     pub fn ensure_space(&self) -> Result<()> {
-        let reserve = self.min_free_bytes();
-        if reserve == 0 {
-            return Ok(());
-        }
-        let free = self.free_bytes()?;
-        if free < reserve {
-            return Err(StorageError::DiskFull { free, reserve });
-        }
-        Ok(())
+        self.reserve.ensure_space()
     }
 
     // ---- WAL -------------------------------------------------------------------------
@@ -712,7 +711,7 @@ impl Storage {
         }
         if let Some(number) = number {
             self.index.stored(number);
-            self.index.after_store()?;
+            self.index.after_store();
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Records stored in the state keyspaces.
 
 use alloy_primitives::{Address, B256, U256};
-use alloy_rlp::{RlpDecodable, RlpEncodable};
+use alloy_rlp::{Encodable, RlpDecodable, RlpEncodable};
 use alloy_trie::{BranchNodeCompact, Nibbles, TrieMask};
 
 /// An account as stored: the four fields of the state trie leaf.
@@ -79,4 +79,19 @@ pub(crate) struct SlotRef {
     pub address: Address,
     /// The slot.
     pub slot: B256,
+}
+
+/// A record as stored (RLP).
+pub(crate) fn encode<T: Encodable>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.length());
+    value.encode(&mut out);
+    out
+}
+
+/// The history keyspaces' key of a slot (plain address and slot: what RPC callers name).
+pub(crate) fn history_slot_key(address: &Address, slot: &B256) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(slot.as_slice());
+    key
 }

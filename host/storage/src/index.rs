@@ -2,18 +2,19 @@
 //! its changes replaced (`account_history`, `storage_history`).
 //!
 //! Why: a block of a thousand transfers adds some 2,100 such keys, and inserting keys into
-//! fjall's memtables (a skiplist search each) was most of the commit's time. The block's
-//! batch now carries one `index_log` record instead (its replaced values; its transaction
-//! hashes are in the block itself), and the block's entries wait in memory
-//! ([`PendingIndex`]) until a batch of blocks is written at once by fjall's ingestion,
-//! which builds sorted tables without a memtable ([`Storage::flush_indexes`], on a thread
-//! of its own once enough blocks wait).
+//! fjall's memtables (a skiplist search each) was the larger part of the block's commit,
+//! which is on the path of every block. The block's batch now carries one `index_log`
+//! record instead (its replaced values; its transaction hashes are in the block itself).
+//! Its entries wait in memory ([`PendingIndex`]), readable, until a thread of their own
+//! (`ordo-index`, at a lower priority) writes them in small unsynced batches and drops the
+//! log ([`Indexer::flush`]). fjall's bulk ingestion, which skips the memtables, was tried:
+//! it holds the journal lock (every write's) while it syncs its tables, which stalled
+//! acknowledgements under load.
 //!
-//! Readers see the pending entries first (views capture them with their snapshot, so an
-//! ingestion that lands meanwhile neither hides nor doubles an entry), then the keyspaces.
-//! After a crash, the blocks after `meta`'s `indexed` mark are indexed again from their
-//! records and logs: ingestion writes the same keys with the same values, so doing it twice
-//! is harmless.
+//! Readers see the pending entries as well as the keyspaces (views capture them with their
+//! snapshot, so entries written meanwhile are neither hidden nor doubled). After a crash,
+//! the blocks after `meta`'s `indexed` mark are indexed again from their records and logs:
+//! the same keys with the same values, so writing one twice is harmless.
 
 use std::{
     collections::HashMap,
@@ -34,13 +35,15 @@ use crate::records::{AccountRecord, encode, history_slot_key};
 
 type Result<T> = fjall::Result<T>;
 
-/// Blocks whose entries wait before the writer thread ingests them.
-pub const INDEX_BATCH_BLOCKS: usize = 64;
+/// Blocks whose entries wait before the writer thread is woken to write them.
+pub const INDEX_BATCH_BLOCKS: usize = 4;
 /// Or transactions, whichever comes first.
-const INDEX_BATCH_TXS: usize = 64_000;
-/// A backlog this deep is ingested by the committing thread itself: the writer thread has
+const INDEX_BATCH_TXS: usize = 4_000;
+/// A backlog this deep is written by the committing thread itself: the writer thread has
 /// fallen behind (or cannot run), and memory must stay bounded.
 const INDEX_BACKLOG_BLOCKS: usize = 1_024;
+/// Entries per write batch of the writer thread.
+const WRITE_CHUNK: usize = 1_024;
 
 /// One stored block's index entries, not yet in their keyspaces.
 #[derive(Debug, Default)]
@@ -59,7 +62,7 @@ pub(crate) struct BlockIndex {
 pub(crate) type PendingIndex = Arc<Vec<Arc<BlockIndex>>>;
 
 /// `index_log`'s record (by block number): what the block's history entries hold, kept
-/// durable in the block's batch until they are ingested.
+/// durable in the block's batch until they are written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub(crate) struct IndexLog {
     pub accounts: Vec<PriorAccount>,
@@ -137,18 +140,17 @@ impl BlockIndex {
     }
 }
 
-/// The pending entries and what ingests them, shared by every clone of a `Storage`.
+/// The pending entries and what writes them, shared by every clone of a `Storage`.
 pub(crate) struct Indexer {
-    /// Whether the datadir has its reserve of free space: ingestion waits while it does not
-    /// (its entries stay pending), as a write that runs out of space half way can leave
-    /// fjall refusing writes.
+    /// Whether the datadir has its reserve of free space: the entries wait while it does
+    /// not, as a write that runs out of space half way can leave fjall refusing writes.
     has_space: Box<dyn Fn() -> bool + Send + Sync>,
     pending: RwLock<PendingIndex>,
-    /// The highest block whose batch is stored: entries of a later one are not ingested
+    /// The highest block whose batch is stored: entries of a later one are not written
     /// (its batch may yet fail) and its transactions are not found.
     stored: AtomicU64,
-    /// Held by an ingestion, so two never overlap.
-    ingesting: Mutex<()>,
+    /// Held while entries are written, so two writers never overlap.
+    writing: Mutex<()>,
     /// Wakes the writer thread.
     wake: Arc<(Mutex<WriterState>, Condvar)>,
     db: Database,
@@ -159,13 +161,14 @@ pub(crate) struct Indexer {
     meta: Keyspace,
 }
 
-#[derive(Default)]
 struct WriterState {
     spawned: bool,
     due: bool,
+    /// Whether blocks wake the writer thread (tests turn it off to see entries pending).
+    enabled: bool,
 }
 
-/// `meta`'s key of the first block whose entries are not all ingested. Absent in a datadir
+/// `meta`'s key of the first block whose entries are not all written. Absent in a datadir
 /// written before the indexes were deferred: everything there is indexed.
 pub(crate) const INDEXED_KEY: &[u8] = b"indexed";
 
@@ -183,8 +186,15 @@ impl Indexer {
             has_space,
             pending: RwLock::new(Arc::new(Vec::new())),
             stored: AtomicU64::new(0),
-            ingesting: Mutex::new(()),
-            wake: Arc::new((Mutex::new(WriterState::default()), Condvar::new())),
+            writing: Mutex::new(()),
+            wake: Arc::new((
+                Mutex::new(WriterState {
+                    spawned: false,
+                    due: false,
+                    enabled: true,
+                }),
+                Condvar::new(),
+            )),
             db,
             txs,
             account_history,
@@ -254,8 +264,8 @@ impl Indexer {
     }
 
     /// Called after each stored block: wakes the writer thread (spawning it the first
-    /// time) once a batch is due, or ingests here if the backlog is too deep. The block is
-    /// stored whatever happens here: a failed ingestion leaves its entries pending.
+    /// time) once a batch is due, or writes here if the backlog is too deep. The block is
+    /// stored whatever happens here: a failed write leaves its entries pending.
     pub fn after_store(self: &Arc<Self>) {
         let (blocks, txs) = Self::backlog(&self.pending());
         if blocks >= INDEX_BACKLOG_BLOCKS {
@@ -267,6 +277,9 @@ impl Indexer {
         }
         let (lock, wake) = &*self.wake;
         let mut state = lock.lock();
+        if !state.enabled {
+            return;
+        }
         state.due = true;
         if !state.spawned {
             state.spawned = true;
@@ -286,16 +299,23 @@ impl Indexer {
         wake.notify_one();
     }
 
+    /// Turns the writer thread on or off (tests: entries then stay pending until
+    /// [`Indexer::flush`]).
+    #[cfg(test)]
+    pub fn set_writer(&self, enabled: bool) {
+        self.wake.0.lock().enabled = enabled;
+    }
+
     fn flush_or_log(&self) {
         if let Err(err) = self.flush() {
             // The entries stay pending (and in the logs): the next attempt retries them.
-            tracing::error!(target: "ordo::storage", %err, "ingesting the block indexes failed");
+            tracing::error!(target: "ordo::storage", %err, "writing the block indexes failed");
         }
     }
 
-    /// Ingests every pending entry of a stored block, then drops them from memory.
+    /// Writes every pending entry of a stored block, then drops them from memory.
     pub fn flush(&self) -> Result<()> {
-        let _one = self.ingesting.lock();
+        let _one = self.writing.lock();
         if !(self.has_space)() {
             tracing::debug!(target: "ordo::storage", "datadir short of space: block indexes wait");
             return Ok(());
@@ -307,74 +327,51 @@ impl Indexer {
             return Ok(());
         };
 
-        let mut txs: Vec<(B256, TxLocation)> = blocks
-            .iter()
-            .flat_map(|b| {
-                b.txs.iter().map(|(hash, index)| {
-                    (
-                        *hash,
-                        TxLocation {
-                            block: b.number,
-                            index: *index,
-                        },
-                    )
-                })
-            })
-            .collect();
-        txs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.block.cmp(&b.1.block)));
-        // A hash twice (never in a chain, but cheap to rule out): the later block wins.
-        txs.dedup_by(|next, kept| {
-            let same = next.0 == kept.0;
-            if same {
-                *kept = *next;
-            }
-            same
-        });
-        let mut ingest = self.txs.start_ingestion()?;
-        for (hash, location) in &txs {
-            ingest.write(hash.as_slice(), encode(location))?;
-        }
-        ingest.finish()?;
-
-        let mut accounts: Vec<(Vec<u8>, Vec<u8>)> = blocks
-            .iter()
-            .flat_map(|b| {
-                b.accounts.iter().map(|(address, previous)| {
-                    let mut key = Vec::with_capacity(28);
-                    key.extend_from_slice(address.as_slice());
-                    key.extend_from_slice(&b.number.to_be_bytes());
-                    (key, previous.as_ref().map(encode).unwrap_or_default())
-                })
-            })
-            .collect();
-        accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut ingest = self.account_history.start_ingestion()?;
-        for (key, value) in accounts {
-            ingest.write(key, value)?;
-        }
-        ingest.finish()?;
-
-        let mut slots: Vec<(Vec<u8>, [u8; 32])> = blocks
-            .iter()
-            .flat_map(|b| {
-                b.slots.iter().map(|((address, slot), previous)| {
-                    let mut key = Vec::with_capacity(60);
-                    key.extend_from_slice(&history_slot_key(address, slot));
-                    key.extend_from_slice(&b.number.to_be_bytes());
-                    (key, previous.to_be_bytes::<32>())
-                })
-            })
-            .collect();
-        slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut ingest = self.storage_history.start_ingestion()?;
-        for (key, value) in slots {
-            ingest.write(key, value)?;
-        }
-        ingest.finish()?;
-
-        // The mark and the logs go together: lose both to a crash and the blocks are
-        // ingested again, the same keys with the same values.
+        // Small unsynced batches: every write holds fjall's journal lock, and a block's
+        // commit or a WAL group waits for it, so none holds it long.
         let mut batch = self.db.batch();
+        let mut queued = 0;
+        let mut put =
+            |batch: &mut fjall::OwnedWriteBatch, keyspace: &Keyspace, key: &[u8], value: &[u8]| {
+                batch.insert(keyspace, key, value);
+                queued += 1;
+                if queued == WRITE_CHUNK {
+                    queued = 0;
+                    std::mem::replace(batch, self.db.batch()).commit()
+                } else {
+                    Ok(())
+                }
+            };
+        for b in &blocks {
+            for (hash, index) in &b.txs {
+                let location = TxLocation {
+                    block: b.number,
+                    index: *index,
+                };
+                put(&mut batch, &self.txs, hash.as_slice(), &encode(&location))?;
+            }
+            for (address, previous) in &b.accounts {
+                let mut key = Vec::with_capacity(28);
+                key.extend_from_slice(address.as_slice());
+                key.extend_from_slice(&b.number.to_be_bytes());
+                let value = previous.as_ref().map(encode).unwrap_or_default();
+                put(&mut batch, &self.account_history, &key, &value)?;
+            }
+            for ((address, slot), previous) in &b.slots {
+                let mut key = Vec::with_capacity(60);
+                key.extend_from_slice(&history_slot_key(address, slot));
+                key.extend_from_slice(&b.number.to_be_bytes());
+                put(
+                    &mut batch,
+                    &self.storage_history,
+                    &key,
+                    &previous.to_be_bytes::<32>(),
+                )?;
+            }
+        }
+        // The mark and the log removals come last, in the journal's order: a crash that
+        // keeps them kept every entry before them; one that loses them has the blocks
+        // indexed again, the same keys with the same values.
         batch.insert(&self.meta, INDEXED_KEY, (last + 1).to_be_bytes());
         for b in &blocks {
             batch.remove(&self.index_log, b.number.to_be_bytes());
@@ -392,9 +389,9 @@ impl Indexer {
     }
 }
 
-/// The writer thread: ingests when woken, until the storage is gone.
+/// The writer thread: writes when woken, until the storage is gone.
 fn writer(indexer: Weak<Indexer>, signal: Arc<(Mutex<WriterState>, Condvar)>) {
-    // Nothing waits for the ingestion, so on busy cores the blocks' own threads go first.
+    // Nothing waits for these writes, so on busy cores the blocks' own threads go first.
     // On Linux the nice value is the calling thread's own.
     let _ = rustix::process::nice(10);
     let (lock, wake) = &*signal;

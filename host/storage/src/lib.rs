@@ -23,9 +23,9 @@
 //!   knows which keys differ at an older block ([`view::StateView::changed_after`]).
 //! - `txs` and the two history keyspaces are written behind the blocks (index.rs): a
 //!   block's batch carries its `index_log` record (`block → the values it replaced`), its
-//!   entries wait in memory, readable, and every [`INDEX_BATCH_BLOCKS`] blocks a thread
-//!   ingests them as sorted tables (no memtable) and drops the logs; `meta`'s `indexed`
-//!   mark says where a restart resumes.
+//!   entries wait in memory, readable, and a thread (`ordo-index`) writes them in small
+//!   unsynced batches and drops the logs; `meta`'s `indexed` mark says where a restart
+//!   resumes.
 //! - [`Storage::output`] ([`output`]): a stored block's output root (OP's version 0, over the
 //!   message passer's storage root), what the proposer posts to L1.
 //! - Reads of the state go through [`view::StateView`]: live, or a snapshot that later
@@ -53,7 +53,7 @@
 //! (`put_meta` aside) happens inside those two batches, except the plugin writes
 //! ([`Storage::put_plugin_wasm`], [`Storage::put_plugin_state`]), which fsync on their own:
 //! an operator's `activate` must survive a crash just like a transaction. The index
-//! ingestion is outside them too, and needs no fsync: what it writes is rebuilt from the
+//! writes are outside them too, and need no fsync: what they write is rebuilt from the
 //! blocks' batches if a crash loses it.
 
 mod index;
@@ -333,7 +333,7 @@ pub struct Storage {
     storage_history: Keyspace,
     changes: Keyspace,
     index_log: Keyspace,
-    /// The `txs` and history entries of stored blocks not yet ingested (index.rs).
+    /// The `txs` and history entries of stored blocks not yet written (index.rs).
     index: Arc<Indexer>,
     meta: Keyspace,
     plugins: Keyspace,
@@ -501,7 +501,7 @@ impl Storage {
     }
 
     /// Puts back in memory the index entries of the stored blocks that a crash (or a stop)
-    /// left un-ingested: from their records and their `index_log` entries.
+    /// left unwritten: from their records and their `index_log` entries.
     fn recover_index(&self) -> Result<()> {
         let Some(head) = self.head()? else {
             return Ok(());
@@ -529,8 +529,8 @@ impl Storage {
         Ok(())
     }
 
-    /// Ingests the index entries of every stored block still waiting in memory (index.rs);
-    /// the node does it on a thread of its own every [`INDEX_BATCH_BLOCKS`] blocks.
+    /// Writes the index entries of every stored block still waiting in memory (index.rs);
+    /// a thread of their own does it every [`INDEX_BATCH_BLOCKS`] blocks.
     pub fn flush_indexes(&self) -> Result<()> {
         Ok(self.index.flush()?)
     }

@@ -6,7 +6,7 @@
 //! which is on the path of every block. The block's batch now carries one `index_log`
 //! record instead (its replaced values; its transaction hashes are in the block itself).
 //! Its entries wait in memory ([`PendingIndex`]), readable, until a thread of their own
-//! (`ordo-index`, at a lower priority) writes them in small unsynced batches and drops the
+//! (`ordo-index`) writes them in small unsynced batches and drops the
 //! log ([`Indexer::flush`]). fjall's bulk ingestion, which skips the memtables, was tried:
 //! it holds the journal lock (every write's) while it syncs its tables, which stalled
 //! acknowledgements under load.
@@ -391,9 +391,8 @@ impl Indexer {
 
 /// The writer thread: writes when woken, until the storage is gone.
 fn writer(indexer: Weak<Indexer>, signal: Arc<(Mutex<WriterState>, Condvar)>) {
-    // Nothing waits for these writes, so on busy cores the blocks' own threads go first.
-    // On Linux the nice value is the calling thread's own.
-    let _ = rustix::process::nice(10);
+    // Not at a lower priority: every write holds fjall's journal lock, and a thread the
+    // scheduler starves while holding it would stall every commit and acknowledgement.
     let (lock, wake) = &*signal;
     loop {
         {

@@ -217,6 +217,33 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
 
+        // State at older blocks through the crash: each recipient is absent before the block
+        // that paid it and holds 1 wei from it on (the change sets of the blocks around the
+        // kill are indexed again at the restart, from what each block's batch stored).
+        for chunk in acked.chunks(100) {
+            let calls: Vec<(&str, Value)> = chunk
+                .iter()
+                .map(|a| ("eth_getTransactionReceipt", json!([a.hash])))
+                .collect();
+            let mut reads: Vec<(&str, Value)> = Vec::new();
+            let mut expected = Vec::new();
+            for (a, r) in chunk.iter().zip(rpc.batch(&calls).await?) {
+                let r = r.map_err(|e| eyre!("receipt {}: {e}", a.hash))?;
+                let n = parse_quantity(&r["blockNumber"])?;
+                for (at, wei) in [(n - 1, "0x0"), (n, "0x1")] {
+                    reads.push(("eth_getBalance", json!([a.to, format!("{at:#x}")])));
+                    expected.push((a.to, at, wei));
+                }
+            }
+            for ((to, at, wei), got) in expected.into_iter().zip(rpc.batch(&reads).await?) {
+                let got = got.map_err(|e| eyre!("balance of {to} at {at}: {e}"))?;
+                ensure!(
+                    got == wei,
+                    "balance of {to} at block {at}: {got}, not {wei}"
+                );
+            }
+        }
+
         // Nonces: each account's latest count covers its acknowledged prefix.
         let mut max_nonce: BTreeMap<usize, u64> = BTreeMap::new();
         for a in &acked {

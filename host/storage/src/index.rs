@@ -151,6 +151,8 @@ pub(crate) struct Indexer {
     stored: AtomicU64,
     /// Held while entries are written, so two writers never overlap.
     writing: Mutex<()>,
+    /// Set when the last `Storage` goes: nothing is written after.
+    closed: std::sync::atomic::AtomicBool,
     /// Wakes the writer thread.
     wake: Arc<(Mutex<WriterState>, Condvar)>,
     db: Database,
@@ -187,6 +189,7 @@ impl Indexer {
             pending: RwLock::new(Arc::new(Vec::new())),
             stored: AtomicU64::new(0),
             writing: Mutex::new(()),
+            closed: std::sync::atomic::AtomicBool::new(false),
             wake: Arc::new((
                 Mutex::new(WriterState {
                     spawned: false,
@@ -316,6 +319,9 @@ impl Indexer {
     /// Writes every pending entry of a stored block, then drops them from memory.
     pub fn flush(&self) -> Result<()> {
         let _one = self.writing.lock();
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
         if !(self.has_space)() {
             tracing::debug!(target: "ordo::storage", "datadir short of space: block indexes wait");
             return Ok(());
@@ -386,6 +392,19 @@ impl Indexer {
             .collect();
         *pending = Arc::new(next);
         Ok(())
+    }
+}
+
+/// Closes the [`Indexer`] when dropped: held once by every clone of a `Storage`, so the
+/// last one's drop waits for a write in progress and keeps the writer thread from starting
+/// another. The writer thread holds the database only while it writes, and a datadir is
+/// reopened (restarts, tests) only once nothing holds it.
+pub(crate) struct IndexCloser(pub Arc<Indexer>);
+
+impl Drop for IndexCloser {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        let _wait = self.0.writing.lock();
     }
 }
 

@@ -64,7 +64,7 @@ mod staged;
 pub mod view;
 
 pub use index::INDEX_BATCH_BLOCKS;
-use index::{BlockIndex, INDEXED_KEY, IndexLog, Indexer};
+use index::{BlockIndex, INDEXED_KEY, IndexCloser, IndexLog, Indexer};
 pub use records::AccountRecord;
 use records::{ChangeSet, SlotRef, decode_node, encode, encode_node, history_slot_key, path_key};
 pub use staged::Staged;
@@ -335,6 +335,8 @@ pub struct Storage {
     index_log: Keyspace,
     /// The `txs` and history entries of stored blocks not yet written (index.rs).
     index: Arc<Indexer>,
+    /// Stops the index writer when the last clone of this `Storage` goes.
+    _closer: Arc<IndexCloser>,
     meta: Keyspace,
     plugins: Keyspace,
     bundles: Keyspace,
@@ -474,6 +476,7 @@ impl Storage {
             storage_history,
             changes: ks("changes")?,
             index_log,
+            _closer: Arc::new(IndexCloser(index.clone())),
             index,
             meta,
             plugins: ks("plugins")?,
@@ -508,7 +511,16 @@ impl Storage {
         };
         let next = match self.meta.get(INDEXED_KEY)? {
             Some(v) => read_head(&v),
-            None => head + 1,
+            None => {
+                // A datadir from before the indexes were deferred: every block so far is
+                // indexed. Marked now, durably, before a block can commit: else the blocks
+                // committed before the first write of their entries would count as indexed
+                // at the next start.
+                let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+                batch.insert(&self.meta, INDEXED_KEY, (head + 1).to_be_bytes());
+                batch.commit()?;
+                head + 1
+            }
         };
         for number in next..=head {
             let block = self.block(number)?.ok_or(StorageError::Corrupt {
@@ -517,7 +529,12 @@ impl Storage {
             })?;
             let log: IndexLog = match self.index_log.get(number.to_be_bytes())? {
                 Some(v) => decode("index_log", &v)?,
-                None => IndexLog::default(),
+                None => {
+                    return Err(StorageError::Corrupt {
+                        keyspace: "index_log",
+                        source: alloy_rlp::Error::Custom("a block's index log is missing"),
+                    });
+                }
             };
             self.index
                 .push(BlockIndex::new(number, &block.tx_hashes, &log));
@@ -634,6 +651,7 @@ impl Storage {
     /// [`Staged::of`] `commit`): one atomic batch, fsynced.
     pub fn commit_staged(&self, commit: &BlockCommit, staged: &Staged) -> Result<()> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        let mut pushed = None;
         if let Some(block) = &commit.block {
             let number = block.number().to_be_bytes();
             batch.insert(&self.blocks, number, encode(block));
@@ -662,10 +680,7 @@ impl Storage {
             if !changes.accounts.is_empty() || !changes.slots.is_empty() {
                 batch.insert(&self.changes, number, encode(&changes));
             }
-            // Before the batch: a history read on a snapshot that sees the block must find
-            // its entries (one that does not see it finds the same values either way).
-            self.index
-                .push(BlockIndex::new(block.number(), &block.tx_hashes, &log));
+            pushed = Some(BlockIndex::new(block.number(), &block.tx_hashes, &log));
         }
         // A batch must not both remove and insert one key, so a wipe leaves alone what the
         // same commit writes again.
@@ -703,6 +718,12 @@ impl Storage {
             batch.insert(&self.raft_meta, RAFT_APPLIED_KEY, applied.as_slice());
         }
         let number = commit.block.as_ref().map(|b| b.number());
+        // Before the batch, and after every step that can fail: a history read on a
+        // snapshot that sees the block must find its entries (one that does not see it
+        // finds the same values either way).
+        if let Some(index) = pushed {
+            self.index.push(index);
+        }
         if let Err(err) = batch.commit() {
             if let Some(number) = number {
                 self.index.withdraw(number);

@@ -631,7 +631,14 @@ fn a_datadir_from_before_deferred_indexes_counts_as_indexed() {
         // As an older version left it: no mark, no logs.
         s.meta.remove(index::INDEXED_KEY).unwrap();
     }
+    {
+        let s = Storage::open(dir.path()).unwrap();
+        s.index.set_writer(false);
+        assert!(s.index.pending().is_empty());
+        check_indexes(&s.snapshot(), &s, addr, slot, 3);
+        // Blocks stored after the upgrade, then a stop before their entries are written.
+        commit_indexed_blocks(&s, addr, slot, 4, 5);
+    }
     let s = Storage::open(dir.path()).unwrap();
-    assert!(s.index.pending().is_empty());
-    check_indexes(&s.snapshot(), &s, addr, slot, 3);
+    check_indexes(&s.snapshot(), &s, addr, slot, 5);
 }

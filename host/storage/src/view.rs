@@ -62,7 +62,8 @@ impl Storage {
             storage: self,
             snapshot: None,
             staged: None,
-            pending: self.index.pending(),
+            // History reads need a snapshot view (`account_at`), the only readers of it.
+            pending: PendingIndex::default(),
         }
     }
 
@@ -337,8 +338,11 @@ impl StateView<'_> {
         Ok(Some((path, node_value(name, &value)?)))
     }
 
-    /// An account as it was after block `block` (history first, then the state).
+    /// An account as it was after block `block` (history first, then the state). Snapshot
+    /// views only ([`Storage::snapshot`]): a live one could miss entries written between
+    /// its reads.
     pub fn account_at(&self, address: &Address, block: u64) -> Result<Option<AccountRecord>> {
+        debug_assert!(self.snapshot.is_some(), "history read on a live view");
         let mut from = address.to_vec();
         from.extend_from_slice(&(block + 1).to_be_bytes());
         let mut to = address.to_vec();
@@ -359,8 +363,10 @@ impl StateView<'_> {
         self.account(address)
     }
 
-    /// A storage slot as it was after block `block`.
+    /// A storage slot as it was after block `block` (snapshot views only, as
+    /// [`StateView::account_at`]).
     pub fn storage_at(&self, address: &Address, slot: &B256, block: u64) -> Result<U256> {
+        debug_assert!(self.snapshot.is_some(), "history read on a live view");
         let prefix = history_slot_key(address, slot);
         let mut from = prefix.to_vec();
         from.extend_from_slice(&(block + 1).to_be_bytes());

@@ -156,11 +156,16 @@ pub(crate) struct Indexer {
     /// Wakes the writer thread.
     wake: Arc<(Mutex<WriterState>, Condvar)>,
     db: Database,
-    txs: Keyspace,
-    account_history: Keyspace,
-    storage_history: Keyspace,
-    index_log: Keyspace,
-    meta: Keyspace,
+    ks: IndexKeyspaces,
+}
+
+/// The keyspaces the writer thread writes.
+pub(crate) struct IndexKeyspaces {
+    pub txs: Keyspace,
+    pub account_history: Keyspace,
+    pub storage_history: Keyspace,
+    pub index_log: Keyspace,
+    pub meta: Keyspace,
 }
 
 struct WriterState {
@@ -178,11 +183,7 @@ impl Indexer {
     pub fn new(
         has_space: Box<dyn Fn() -> bool + Send + Sync>,
         db: Database,
-        txs: Keyspace,
-        account_history: Keyspace,
-        storage_history: Keyspace,
-        index_log: Keyspace,
-        meta: Keyspace,
+        ks: IndexKeyspaces,
     ) -> Self {
         Self {
             has_space,
@@ -199,11 +200,7 @@ impl Indexer {
                 Condvar::new(),
             )),
             db,
-            txs,
-            account_history,
-            storage_history,
-            index_log,
-            meta,
+            ks,
         }
     }
 
@@ -354,14 +351,19 @@ impl Indexer {
                     block: b.number,
                     index: *index,
                 };
-                put(&mut batch, &self.txs, hash.as_slice(), &encode(&location))?;
+                put(
+                    &mut batch,
+                    &self.ks.txs,
+                    hash.as_slice(),
+                    &encode(&location),
+                )?;
             }
             for (address, previous) in &b.accounts {
                 let mut key = Vec::with_capacity(28);
                 key.extend_from_slice(address.as_slice());
                 key.extend_from_slice(&b.number.to_be_bytes());
                 let value = previous.as_ref().map(encode).unwrap_or_default();
-                put(&mut batch, &self.account_history, &key, &value)?;
+                put(&mut batch, &self.ks.account_history, &key, &value)?;
             }
             for ((address, slot), previous) in &b.slots {
                 let mut key = Vec::with_capacity(60);
@@ -369,7 +371,7 @@ impl Indexer {
                 key.extend_from_slice(&b.number.to_be_bytes());
                 put(
                     &mut batch,
-                    &self.storage_history,
+                    &self.ks.storage_history,
                     &key,
                     &previous.to_be_bytes::<32>(),
                 )?;
@@ -378,9 +380,9 @@ impl Indexer {
         // The mark and the log removals come last, in the journal's order: a crash that
         // keeps them kept every entry before them; one that loses them has the blocks
         // indexed again, the same keys with the same values.
-        batch.insert(&self.meta, INDEXED_KEY, (last + 1).to_be_bytes());
+        batch.insert(&self.ks.meta, INDEXED_KEY, (last + 1).to_be_bytes());
         for b in &blocks {
-            batch.remove(&self.index_log, b.number.to_be_bytes());
+            batch.remove(&self.ks.index_log, b.number.to_be_bytes());
         }
         batch.commit()?;
 

@@ -64,7 +64,7 @@ mod staged;
 pub mod view;
 
 pub use index::INDEX_BATCH_BLOCKS;
-use index::{BlockIndex, INDEXED_KEY, IndexCloser, IndexLog, Indexer};
+use index::{BlockIndex, INDEXED_KEY, IndexCloser, IndexKeyspaces, IndexLog, Indexer};
 pub use records::AccountRecord;
 use records::{ChangeSet, SlotRef, decode_node, encode, encode_node, history_slot_key, path_key};
 pub use staged::Staged;
@@ -455,11 +455,13 @@ impl Storage {
         let index = Arc::new(Indexer::new(
             Box::new(move || space.ensure_space().is_ok()),
             db.clone(),
-            txs.clone(),
-            account_history.clone(),
-            storage_history.clone(),
-            index_log.clone(),
-            meta.clone(),
+            IndexKeyspaces {
+                txs: txs.clone(),
+                account_history: account_history.clone(),
+                storage_history: storage_history.clone(),
+                index_log: index_log.clone(),
+                meta: meta.clone(),
+            },
         ));
         let storage = Self {
             wal: ks("wal")?,

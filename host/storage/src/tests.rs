@@ -550,20 +550,27 @@ fn check_indexes(view: &view::StateView<'_>, s: &Storage, addr: Address, slot: B
     }
 }
 
+/// The datadir of the index tests, its writer thread off: blocks 0 to `to` stored, their
+/// entries pending.
+fn indexed_chain(dir: &std::path::Path, to: u64) -> Storage {
+    let s = Storage::open(dir).unwrap();
+    s.index.set_writer(false);
+    s.commit_block(&BlockCommit {
+        block: Some(block(0, vec![])),
+        ..Default::default()
+    })
+    .unwrap();
+    commit_indexed_blocks(&s, Address::repeat_byte(0xcc), B256::repeat_byte(4), 1, to);
+    s
+}
+
 #[test]
-fn block_indexes_read_alike_pending_ingested_and_after_a_restart() {
+fn block_indexes_read_alike_pending_written_and_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let addr = Address::repeat_byte(0xcc);
     let slot = B256::repeat_byte(4);
     {
-        let s = Storage::open(dir.path()).unwrap();
-        s.index.set_writer(false);
-        s.commit_block(&BlockCommit {
-            block: Some(block(0, vec![])),
-            ..Default::default()
-        })
-        .unwrap();
-        commit_indexed_blocks(&s, addr, slot, 1, 10);
+        let s = indexed_chain(dir.path(), 10);
         // Nothing written yet: the keyspaces are empty, the logs hold the history.
         assert_eq!(s.txs.iter().count(), 0);
         assert_eq!(s.account_history.iter().count(), 0);
@@ -619,14 +626,7 @@ fn a_datadir_from_before_deferred_indexes_counts_as_indexed() {
     let addr = Address::repeat_byte(0xcc);
     let slot = B256::repeat_byte(4);
     {
-        let s = Storage::open(dir.path()).unwrap();
-        s.index.set_writer(false);
-        s.commit_block(&BlockCommit {
-            block: Some(block(0, vec![])),
-            ..Default::default()
-        })
-        .unwrap();
-        commit_indexed_blocks(&s, addr, slot, 1, 3);
+        let s = indexed_chain(dir.path(), 3);
         s.flush_indexes().unwrap();
         // As an older version left it: no mark, no logs.
         s.meta.remove(index::INDEXED_KEY).unwrap();

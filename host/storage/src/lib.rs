@@ -719,10 +719,10 @@ impl Storage {
         if let Some(applied) = &commit.raft_applied {
             batch.insert(&self.raft_meta, RAFT_APPLIED_KEY, applied.as_slice());
         }
-        let number = commit.block.as_ref().map(|b| b.number());
         // Before the batch, and after every step that can fail: a history read on a
         // snapshot that sees the block must find its entries (one that does not see it
         // finds the same values either way).
+        let number = pushed.as_ref().map(|index| index.number);
         if let Some(index) = pushed {
             self.index.push(index);
         }

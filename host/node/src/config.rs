@@ -196,6 +196,11 @@ pub struct BuilderSection {
     /// stored chain read-only and still accepts transactions into its pool: an imported
     /// Ethereum chain is served so (`ordo run --no-sequencing`).
     pub sequencing: bool,
+    /// Nice value (-20 to 19) of the threads a block waits for: the builder, the state root's
+    /// threads and the commit. Below ingress's 0, a block's root and commit get a core first
+    /// when the cores are busy. A raise needs root or CAP_SYS_NICE; without, the node logs
+    /// a warning and they keep the usual priority. 0 leaves them alone.
+    pub thread_nice: i32,
 }
 
 impl Default for BuilderSection {
@@ -203,6 +208,7 @@ impl Default for BuilderSection {
         Self {
             inclusion_floor_blocks: ordo_builder::DEFAULT_INCLUSION_FLOOR,
             sequencing: true,
+            thread_nice: ordo_exec::DEFAULT_BLOCK_NICE,
         }
     }
 }

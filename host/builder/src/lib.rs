@@ -1202,7 +1202,7 @@ impl Builder {
         let committer = std::thread::Builder::new()
             .name("ordo-commit".into())
             .spawn(move || {
-                ordo_exec::block_thread_priority();
+                ordo_exec::apply_block_thread_priority();
                 for staging in commits {
                     let number = staging.block.number();
                     // A panic must not leave the block in flight forever: the builder thread
@@ -1231,7 +1231,7 @@ impl Builder {
         let thread = std::thread::Builder::new()
             .name("ordo-builder".into())
             .spawn(move || {
-                ordo_exec::block_thread_priority();
+                ordo_exec::apply_block_thread_priority();
                 for reply in builds {
                     // A panic fails this slot (the reply is dropped), not the next ones.
                     let sealed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

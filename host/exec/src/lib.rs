@@ -25,8 +25,8 @@
 //!   state overrides on a throw-away cache.
 //! - [`Executor::simulate_bundle`] (bundle.rs): `eth_callBundle`, signed transactions run in
 //!   order with block validation on a throw-away cache, reporting coinbase payments.
-//! - [`block_thread_priority`] (priority.rs): the nice value the threads a block waits for
-//!   (builder, root walk, commit) take, above ingress's (`[builder] thread_nice`).
+//! - [`apply_block_thread_priority`] (priority.rs): the threads a block waits for (builder,
+//!   root walk, commit) run at a lower nice value than ingress (`[builder] thread_nice`).
 //!
 //! Seams: the builder decides *what* goes in a block ([`BlockParams`] and the order); this
 //! crate only decides whether each transaction can execute.
@@ -61,7 +61,9 @@ pub use genesis::{
     write_ethereum_genesis, write_genesis,
 };
 pub use import::ImportError;
-pub use priority::{DEFAULT_BLOCK_NICE, block_thread_priority, set_block_thread_nice};
+pub use priority::{
+    BLOCK_NICE_RANGE, DEFAULT_BLOCK_NICE, apply_block_thread_priority, set_block_thread_nice,
+};
 pub use proof::{AccountProof, SlotProof};
 pub use rules::ChainRules;
 pub use simulate::{

@@ -1,41 +1,64 @@
 //! The scheduling priority of the threads a block waits for: the builder, the root walk's
-//! threads and the commit. On two busy cores, transaction ingress (decoding, sender
+//! threads and the commit (Linux). On two busy cores, transaction ingress (decoding, sender
 //! recovery, JSON-RPC) is always runnable; at the same priority a block's root and commit
-//! wait behind it for a core, and the next block grows while they do. A few nice levels
-//! above ingress, they take a core when they need one and give it back when done (README,
-//! "Performance": root p99 at 10M accounts and inclusion p99 both fell, and the closed
-//! loop included more, since blocks stayed within their slot).
+//! waited behind it for a core, and the next block grew meanwhile. A few nice levels above
+//! ingress, they take a core when they need one and give it back when done (README,
+//! "Performance": root p99 at 10M accounts and inclusion p99 fell).
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// The default nice value of the block threads (`[builder] thread_nice`).
 pub const DEFAULT_BLOCK_NICE: i32 = -5;
 
+/// The range `[builder] thread_nice` accepts: block threads are never put below ingress.
+pub const BLOCK_NICE_RANGE: std::ops::RangeInclusive<i32> = -20..=0;
+
 static BLOCK_NICE: AtomicI32 = AtomicI32::new(0);
 static REFUSED: AtomicBool = AtomicBool::new(false);
 
-/// Sets the nice value the block threads take when they start ([`block_thread_priority`]).
-/// Called once at startup, before the builder and the root threads exist; 0 leaves their
-/// priority alone.
+/// Sets the nice value the block threads take when they start
+/// ([`apply_block_thread_priority`]). Called once at startup, before the builder and the
+/// root threads exist; 0 leaves their priority as they start.
 pub fn set_block_thread_nice(nice: i32) {
-    BLOCK_NICE.store(nice.clamp(-20, 19), Ordering::Relaxed);
+    let nice = nice.clamp(*BLOCK_NICE_RANGE.start(), *BLOCK_NICE_RANGE.end());
+    BLOCK_NICE.store(nice, Ordering::Relaxed);
 }
 
-/// Gives the calling thread the block threads' nice value. A raise needs root or
-/// `CAP_SYS_NICE`; without them the thread keeps its priority, and the node says so once.
-pub fn block_thread_priority() {
+/// Gives the calling thread the block threads' nice value (absolute, like systemd's
+/// `Nice=`). A raise needs CAP_SYS_NICE or an RLIMIT_NICE that allows it; without, the
+/// thread keeps its priority and the node says so once.
+pub fn apply_block_thread_priority() {
     let nice = BLOCK_NICE.load(Ordering::Relaxed);
     if nice == 0 {
         return;
     }
     #[cfg(target_os = "linux")]
-    // Linux keeps a nice value per thread, so this sets only the calling one.
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice)
-        && !REFUSED.swap(true, Ordering::Relaxed)
-    {
-        tracing::warn!(target: "ordo::exec", nice, error = %e,
-            "cannot set the block threads' priority (a raise needs root or CAP_SYS_NICE); they run at the usual one");
-    }
+    raise(nice);
     #[cfg(not(target_os = "linux"))]
     let _ = &REFUSED;
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn raise(nice: i32) {
+    // Linux keeps a nice value per thread, so this sets only the calling one.
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice) {
+        if !REFUSED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(target: "ordo::exec", nice, error = %e,
+                "cannot raise the block threads' priority (it needs CAP_SYS_NICE or an RLIMIT_NICE that allows it); they run at the usual one");
+        }
+        return;
+    }
+    // A thread starts with its creator's nice value, and block threads start others (the
+    // index writer on the commit thread, shadow plugin runs on the builder): with
+    // SCHED_RESET_ON_FORK those start at nice 0, not above ingress.
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: one syscall on the calling thread (0) with a valid parameter struct.
+    let set = unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_OTHER | libc::SCHED_RESET_ON_FORK, &param)
+    };
+    if set != 0 {
+        tracing::warn!(target: "ordo::exec", error = %std::io::Error::last_os_error(),
+            "a block thread's children will start at its raised priority");
+    }
 }

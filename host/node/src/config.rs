@@ -196,10 +196,11 @@ pub struct BuilderSection {
     /// stored chain read-only and still accepts transactions into its pool: an imported
     /// Ethereum chain is served so (`ordo run --no-sequencing`).
     pub sequencing: bool,
-    /// Nice value (-20 to 19) of the threads a block waits for: the builder, the state root's
-    /// threads and the commit. Below ingress's 0, a block's root and commit get a core first
-    /// when the cores are busy. A raise needs root or CAP_SYS_NICE; without, the node logs
-    /// a warning and they keep the usual priority. 0 leaves them alone.
+    /// Nice value (-20 to 0, absolute) of the threads a block waits for on Linux: the
+    /// builder, the state root's threads and the commit of a standalone sequencer. Below
+    /// ingress's, a block's root and commit get a core first when the cores are busy. A
+    /// raise needs CAP_SYS_NICE or an RLIMIT_NICE that allows it; without, the node logs a
+    /// warning and they keep the usual priority. 0 leaves them alone.
     pub thread_nice: i32,
 }
 
@@ -891,6 +892,8 @@ mod tests {
                 "[rpc]\ntrusted_proxies = [\"10.0.0.0/99\"]\n",
                 "rpc.trusted_proxies",
             ),
+            ("[builder]\nthread_nice = -21\n", "thread_nice"),
+            ("[builder]\nthread_nice = 3\n", "thread_nice"),
         ] {
             std::fs::write(&file, text).unwrap();
             let err = NodeConfig::layered(Some(&file), vec![], &[])

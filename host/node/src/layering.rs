@@ -65,6 +65,12 @@ impl NodeConfig {
             .rpc
             .trusted_proxies()
             .map_err(|e| eyre!("{source}: {e}"))?;
+        let nice = config.builder.thread_nice;
+        if !ordo_exec::BLOCK_NICE_RANGE.contains(&nice) {
+            return Err(eyre!(
+                "{source}: [builder] thread_nice must be between -20 and 0, not {nice}"
+            ));
+        }
         Ok(config)
     }
 

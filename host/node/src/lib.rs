@@ -244,12 +244,8 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
     // Before storage opens its files, so everything the node opens counts against the
     // raised limit; the connection cap below leaves `fd_reserve` of it to storage.
     let open_files = raise_open_file_limit();
-    // Before genesis or the first root starts the root threads, which take it as they start.
-    let nice = config.builder.thread_nice;
-    if !(-20..=19).contains(&nice) {
-        eyre::bail!("[builder] thread_nice must be between -20 and 19, not {nice}");
-    }
-    ordo_exec::set_block_thread_nice(nice);
+    // Before the builder and the root threads exist: each takes it as it starts.
+    ordo_exec::set_block_thread_nice(config.builder.thread_nice);
     let (storage, head) = open_chain(&config)?;
     let chain_id = match storage.chain_id()? {
         Some(id) => id,

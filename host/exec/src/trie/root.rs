@@ -144,7 +144,7 @@ fn root_pool() -> Option<&'static rayon::ThreadPool> {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("ordo-root-{i}"))
-            .start_handler(|_| crate::block_thread_priority())
+            .start_handler(|_| crate::apply_block_thread_priority())
             .build()
             .map_err(|e| tracing::warn!(target: "ordo::exec", error = %e, "no root threads: roots are computed on the builder's thread"))
             .ok()

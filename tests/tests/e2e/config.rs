@@ -208,5 +208,80 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
             ensure!(index == vec![want], "ordo-index: {index:?}, want [{want}]");
             Ok(())
         })
+        .await?;
+    drop(node);
+
+    // The state root's threads start with the first block that changes 1,024 accounts or
+    // more: 1,100 transfers to fresh addresses, slots long enough to hold them.
+    let node = TestNode::start(NodeOpts {
+        block_time_ms: 1_500,
+        ..NodeOpts::default()
+    })
+    .await?;
+    let pid = node.pid().ok_or_else(|| eyre!("no pid"))?;
+    node.logs()
+        .guard(GUARD, async {
+            let rpc = node.rpc();
+            let want = thread_nices(pid, "ordo-builder")?;
+            for _round in 0..3 {
+                if !thread_nices(pid, "ordo-root-0")?.is_empty() {
+                    break;
+                }
+                let sends = dev_signers().iter().map(|signer| {
+                    let rpc = rpc.clone();
+                    async move {
+                        let nonce = rpc
+                            .ok(
+                                "eth_getTransactionCount",
+                                json!([signer.address(), "pending"]),
+                            )
+                            .await?;
+                        let nonce = parse_quantity(&nonce)?;
+                        let raws: Vec<_> = (0..110)
+                            .map(|i| {
+                                let tx = transfer_1559(
+                                    DEV_CHAIN_ID,
+                                    nonce + i,
+                                    random_address(),
+                                    U256::from(1),
+                                    100 * GWEI,
+                                    GWEI,
+                                );
+                                sign_raw(signer, tx).0
+                            })
+                            .collect();
+                        // In pieces under the pool's nonce gap (64), each after the last.
+                        for piece in raws.chunks(55) {
+                            let calls: Vec<_> = piece
+                                .iter()
+                                .map(|raw| ("eth_sendRawTransaction", json!([raw])))
+                                .collect();
+                            for answer in rpc.batch(&calls).await? {
+                                answer.map_err(|e| eyre!("send: {e}"))?;
+                            }
+                        }
+                        eyre::Ok(())
+                    }
+                });
+                for sent in futures::future::join_all(sends).await {
+                    sent?;
+                }
+                let start = rpc.block_number().await?;
+                while rpc.block_number().await? < start + 2 {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+            let roots = [
+                thread_nices(pid, "ordo-root-0")?,
+                thread_nices(pid, "ordo-root-1")?,
+            ]
+            .concat();
+            ensure!(!roots.is_empty(), "no root thread started");
+            ensure!(
+                roots.iter().all(|n| want == vec![*n]),
+                "root threads: {roots:?}, want the builder's {want:?}"
+            );
+            Ok(())
+        })
         .await
 }

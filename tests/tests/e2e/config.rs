@@ -212,9 +212,10 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
     drop(node);
 
     // The state root's threads start with the first block that changes 1,024 accounts or
-    // more: 1,100 transfers to fresh addresses, slots long enough to hold them.
+    // more: 1,100 transfers to fresh addresses, in slots long enough to hold them (a round
+    // that a slot boundary splits is sent again).
     let node = TestNode::start(NodeOpts {
-        block_time_ms: 1_500,
+        block_time_ms: 4_000,
         ..NodeOpts::default()
     })
     .await?;
@@ -222,8 +223,7 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
     node.logs()
         .guard(GUARD, async {
             let rpc = node.rpc();
-            let want = thread_nices(pid, "ordo-builder")?;
-            for _round in 0..3 {
+            for _round in 0..5 {
                 if !thread_nices(pid, "ordo-root-0")?.is_empty() {
                     break;
                 }
@@ -271,6 +271,8 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
             }
+            // Read once blocks were sealed: the builder's thread starts after the node answers.
+            let want = thread_nices(pid, "ordo-builder")?;
             let roots = [
                 thread_nices(pid, "ordo-root-0")?,
                 thread_nices(pid, "ordo-root-1")?,

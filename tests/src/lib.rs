@@ -60,7 +60,7 @@ pub use node::{NodeLogs, NodeOpts, TEST_BLOCK_TIME_MS, TestNode, cast_bin, ordo_
 pub use plugins::{PLUGIN_DIR, activate_named};
 pub use signing::{
     DEV_ACCOUNT0, DEV_BALANCE, DEV_CHAIN_ID, DEV_MNEMONIC, ETHER, GWEI, dev_signer, dev_signers,
-    random_address, sign_raw, transfer_1559, write_key_file,
+    random_address, sign_raw, transfer_1559, transfers_to_fresh_addresses, write_key_file,
 };
 pub use verify::{VerifyRun, ordo_verify, ordo_verify_ok};
 pub use viem::{run_viem, viem_modules};

@@ -84,6 +84,29 @@ pub fn transfer_1559(
     }
 }
 
+/// `count` signed 1-wei EIP-1559 transfers from `signer` to fresh addresses, nonces from
+/// `first_nonce` on (tip 1 gwei): load for tests that need many transactions.
+pub fn transfers_to_fresh_addresses(
+    signer: &PrivateKeySigner,
+    first_nonce: u64,
+    count: u64,
+    max_fee_per_gas: u128,
+) -> Vec<(Bytes, B256)> {
+    (first_nonce..first_nonce + count)
+        .map(|nonce| {
+            let tx = transfer_1559(
+                DEV_CHAIN_ID,
+                nonce,
+                random_address(),
+                U256::from(1),
+                max_fee_per_gas,
+                GWEI,
+            );
+            sign_raw(signer, tx)
+        })
+        .collect()
+}
+
 /// A random fresh address (no balance, no code).
 pub fn random_address() -> Address {
     PrivateKeySigner::random().address()

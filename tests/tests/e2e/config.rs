@@ -237,19 +237,11 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
                             )
                             .await?;
                         let nonce = parse_quantity(&nonce)?;
-                        let raws: Vec<_> = (0..110)
-                            .map(|i| {
-                                let tx = transfer_1559(
-                                    DEV_CHAIN_ID,
-                                    nonce + i,
-                                    random_address(),
-                                    U256::from(1),
-                                    100 * GWEI,
-                                    GWEI,
-                                );
-                                sign_raw(signer, tx).0
-                            })
-                            .collect();
+                        let raws: Vec<_> =
+                            transfers_to_fresh_addresses(signer, nonce, 110, 100 * GWEI)
+                                .into_iter()
+                                .map(|(raw, _)| raw)
+                                .collect();
                         // In pieces under the pool's nonce gap (64), each after the last.
                         for piece in raws.chunks(55) {
                             let calls: Vec<_> = piece

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use alloy::primitives::{B256, U256};
+use alloy::primitives::B256;
 use eyre::{Result, ensure, eyre};
 use ordo_tests::*;
 use serde_json::{Value, json};
@@ -32,19 +32,7 @@ async fn readers_never_see_a_block_before_it_is_stored_nor_lose_a_transaction() 
                 &rpc.ok("eth_getTransactionCount", json!([s.address(), "pending"]))
                     .await?,
             )?;
-            let txs: Vec<_> = (0..PER_SENDER)
-                .map(|i| {
-                    let tx = transfer_1559(
-                        DEV_CHAIN_ID,
-                        n0 + i,
-                        random_address(),
-                        U256::from(1),
-                        50 * GWEI,
-                        GWEI,
-                    );
-                    sign_raw(&s, tx)
-                })
-                .collect();
+            let txs = transfers_to_fresh_addresses(&s, n0, PER_SENDER, 50 * GWEI);
             batches.push((s.address(), txs));
         }
         let senders: Arc<Vec<_>> = Arc::new(batches.iter().map(|(a, _)| *a).collect());

@@ -5,7 +5,7 @@
 //! ingress, they take a core when they need one and give it back when done (README,
 //! "Performance": root p99 at 10M accounts and inclusion p99 fell).
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The default nice value of the block threads (`[builder] thread_nice`).
 pub const DEFAULT_BLOCK_NICE: i32 = -5;
@@ -14,7 +14,9 @@ pub const DEFAULT_BLOCK_NICE: i32 = -5;
 pub const BLOCK_NICE_RANGE: std::ops::RangeInclusive<i32> = -20..=0;
 
 static BLOCK_NICE: AtomicI32 = AtomicI32::new(0);
-static REFUSED: AtomicBool = AtomicBool::new(false);
+/// Whether the refused raise was reported (once).
+#[cfg(target_os = "linux")]
+static REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Sets the nice value the block threads take when they start
 /// ([`apply_block_thread_priority`]). Called once at startup, before the builder and the
@@ -34,8 +36,6 @@ pub fn apply_block_thread_priority() {
     }
     #[cfg(target_os = "linux")]
     raise(nice);
-    #[cfg(not(target_os = "linux"))]
-    let _ = &REFUSED;
 }
 
 #[cfg(target_os = "linux")]

@@ -65,10 +65,12 @@ impl NodeConfig {
             .rpc
             .trusted_proxies()
             .map_err(|e| eyre!("{source}: {e}"))?;
-        let nice = config.builder.thread_nice;
-        if !ordo_exec::BLOCK_NICE_RANGE.contains(&nice) {
+        let (nice, range) = (config.builder.thread_nice, ordo_exec::BLOCK_NICE_RANGE);
+        if !range.contains(&nice) {
             return Err(eyre!(
-                "{source}: [builder] thread_nice must be between -20 and 0, not {nice}"
+                "{source}: [builder] thread_nice must be between {} and {}, not {nice}",
+                range.start(),
+                range.end()
             ));
         }
         Ok(config)

@@ -20,7 +20,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Weak,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -152,7 +152,7 @@ pub(crate) struct Indexer {
     /// Held while entries are written, so two writers never overlap.
     writing: Mutex<()>,
     /// Set when the last `Storage` goes: nothing is written after.
-    closed: std::sync::atomic::AtomicBool,
+    closed: AtomicBool,
     /// Wakes the writer thread.
     wake: Arc<(Mutex<WriterState>, Condvar)>,
     db: Database,
@@ -190,7 +190,7 @@ impl Indexer {
             pending: RwLock::new(Arc::new(Vec::new())),
             stored: AtomicU64::new(0),
             writing: Mutex::new(()),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             wake: Arc::new((
                 Mutex::new(WriterState {
                     spawned: false,

@@ -171,10 +171,9 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
     node.logs()
         .guard(GUARD, async {
             // The index writer starts on the commit thread once blocks are stored.
+            let provider = node.provider(&dev_signer(0));
             let start = node.rpc().block_number().await?;
-            while node.rpc().block_number().await? < start + 8 {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
+            wait_block(&provider, start + 8, crate::RECEIPT).await?;
             let base = nice_in_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?)?;
             let builder = thread_nices(pid, "ordo-builder")?;
             let commit = thread_nices(pid, "ordo-commit")?;
@@ -223,6 +222,7 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
     node.logs()
         .guard(GUARD, async {
             let rpc = node.rpc();
+            let provider = node.provider(&dev_signer(0));
             for _round in 0..5 {
                 if !thread_nices(pid, "ordo-root-0")?.is_empty() {
                     break;
@@ -259,9 +259,7 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
                     sent?;
                 }
                 let start = rpc.block_number().await?;
-                while rpc.block_number().await? < start + 2 {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
+                wait_block(&provider, start + 2, crate::RECEIPT).await?;
             }
             // Read once blocks were sealed: the builder's thread starts after the node answers.
             let want = thread_nices(pid, "ordo-builder")?;

@@ -26,7 +26,8 @@
 //! - [`Executor::simulate_bundle`] (bundle.rs): `eth_callBundle`, signed transactions run in
 //!   order with block validation on a throw-away cache, reporting coinbase payments.
 //! - [`apply_block_thread_priority`] (priority.rs): the threads a block waits for (builder,
-//!   root walk, commit) run at a lower nice value than ingress (`[builder] thread_nice`).
+//!   root walk, commit) run at a lower nice value than ingress (`[builder] thread_nice`),
+//!   the prefetch thread at a higher one ([`apply_prefetch_priority`]).
 //!
 //! Seams: the builder decides *what* goes in a block ([`BlockParams`] and the order); this
 //! crate only decides whether each transaction can execute.
@@ -62,7 +63,8 @@ pub use genesis::{
 };
 pub use import::ImportError;
 pub use priority::{
-    BLOCK_NICE_RANGE, DEFAULT_BLOCK_NICE, apply_block_thread_priority, set_block_thread_nice,
+    BLOCK_NICE_RANGE, DEFAULT_BLOCK_NICE, apply_block_thread_priority, apply_prefetch_priority,
+    set_block_thread_nice,
 };
 pub use proof::{AccountProof, SlotProof};
 pub use rules::ChainRules;

@@ -1,9 +1,10 @@
-//! The scheduling priority of the threads a block waits for: the builder, the root walk's
-//! threads and the commit (Linux). On two busy cores, transaction ingress (decoding, sender
-//! recovery, JSON-RPC) is always runnable; at the same priority a block's root and commit
-//! waited behind it for a core, and the next block grew meanwhile. A few nice levels above
-//! ingress, they take a core when they need one and give it back when done (README,
-//! "Performance": root p99 at 10M accounts and inclusion p99 fell).
+//! Scheduling priorities of the state's threads (Linux): the threads a block waits for (the
+//! builder, the root walk's threads and the commit) above ingress, the prefetch thread
+//! below. On two busy cores, transaction ingress (decoding, sender recovery, JSON-RPC) is
+//! always runnable; at the same priority a block's root and commit waited behind it for a
+//! core, and the next block grew meanwhile. A few nice levels above ingress, they take a
+//! core when they need one and give it back when done (README, "Performance": root p99 at
+//! 10M accounts and inclusion p99 fell).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -36,6 +37,19 @@ pub fn apply_block_thread_priority() {
     }
     #[cfg(target_os = "linux")]
     raise(nice);
+}
+
+/// Lowers the calling thread's priority by 10 nice levels (Linux). Prefetching is
+/// speculative: on a machine with every core busy, the block it reads ahead for should have
+/// the core first (README, "Performance").
+#[allow(unsafe_code)]
+pub fn apply_prefetch_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: one syscall with no memory passed. On Linux the nice value is the calling
+    // thread's own (NPTL), and `nice` adds to it, whatever the process started with.
+    unsafe {
+        libc::nice(10);
+    }
 }
 
 #[cfg(target_os = "linux")]

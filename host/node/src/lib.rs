@@ -84,7 +84,7 @@ impl StateAdapter {
         std::thread::Builder::new()
             .name("ordo-prefetch".into())
             .spawn(move || {
-                lower_priority();
+                ordo_exec::apply_prefetch_priority();
                 while let Ok(address) = queue.recv() {
                     reader.prefetch(&address);
                 }
@@ -94,19 +94,6 @@ impl StateAdapter {
             prefetch,
             l1_priced,
         })
-    }
-}
-
-/// Lowers the calling thread's scheduling priority by 10 (nice). Prefetching is
-/// speculative: on a machine with every core busy, the block it reads ahead for (the
-/// builder, the root walk, the commit) should have the core first (README, "Performance").
-#[allow(unsafe_code)]
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: one syscall with no memory passed. On Linux the nice value is the calling
-    // thread's own (NPTL), and `nice` adds to it, whatever the process started with.
-    unsafe {
-        libc::nice(10);
     }
 }
 

@@ -202,6 +202,13 @@ async fn block_threads_run_above_ingress_and_the_threads_they_start_do_not() -> 
             );
             let wal = thread_nices(pid, "ordo-pool-wal")?;
             ensure!(wal == vec![base], "ordo-pool-wal: {wal:?}, want [{base}]");
+            // The prefetch thread reads ahead below them all.
+            let prefetch = thread_nices(pid, "ordo-prefetch")?;
+            let below = (base + 10).min(19);
+            ensure!(
+                prefetch == vec![below],
+                "ordo-prefetch: {prefetch:?}, want [{below}]"
+            );
             let index = thread_nices(pid, "ordo-index")?;
             let want = if raised { 0 } else { base };
             ensure!(index == vec![want], "ordo-index: {index:?}, want [{want}]");

@@ -26,12 +26,14 @@
 //! [`NodeApi`] (`chain`) holds the components and resolves block ids, states and call
 //! parameters for every namespace; `convert` turns stored records into geth's JSON shapes;
 //! `errors` maps internal failures to the codes wallets expect; `forward` hands a replica's
-//! writes to its group's leader when it follows. Tracing target: `ordo::rpc`.
+//! writes to its group's leader when it follows; `decoders` runs ingress signature
+//! recovery on threads of its own. Tracing target: `ordo::rpc`.
 
 mod admin;
 mod chain;
 mod convert;
 mod debug;
+mod decoders;
 mod errors;
 mod eth;
 mod forward;

@@ -101,8 +101,8 @@ fn describe() {
     );
     describe_histogram!(
         "ordo_tx_recover_seconds",
-        "Decoding and sender recovery of one raw transaction at ingress (on rayon's threads, \
-         all cores in parallel; blocks get their senders already recovered)."
+        "Decoding and sender recovery of one raw transaction at ingress (on the decoding \
+         threads, one per core; blocks get their senders already recovered)."
     );
     describe_histogram!(
         "ordo_block_interval_seconds",

@@ -1,5 +1,5 @@
 //! Blocks, transactions and receipts; `eth_sendRawTransaction` (halt check, signature recovery
-//! on rayon, the pool's validation and group commit).
+//! on the decoding threads, the pool's validation and group commit).
 
 use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{B256, Bytes};
@@ -117,9 +117,7 @@ impl EthBlocks for NodeApi {
                 });
             }
             self.refuse_if_halted()?;
-            // Signature recovery is the CPU-heavy step; keep it off the reactor threads, and
-            // off tokio's blocking pool, which other work can fill: rayon's threads run
-            // only ingress decoding and the pool's parallel account reads.
+            // Signature recovery is the CPU-heavy step: on the decoding threads.
             // Blob transactions exist on an Ethereum chain from Cancun (an imported one), not
             // on the L2, which refuses them as OP Stack chains do.
             let rules = self.exec.rules();
@@ -127,8 +125,7 @@ impl EthBlocks for NodeApi {
             let h = &head.header;
             let blobs = (!rules.op_fees && rules.blob_params_at(h.timestamp).is_some())
                 .then(|| rules.blob_sidecar_version_at(h.number, h.timestamp));
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            rayon::spawn(move || {
+            let decoded = crate::decoders::decode(move || {
                 let started = std::time::Instant::now();
                 let decoded = if let Some(version) = blobs {
                     ordo_primitives::decode_raw_tx_with_blobs(&raw, Some(version))
@@ -137,11 +134,10 @@ impl EthBlocks for NodeApi {
                 };
                 metrics::histogram!("ordo_tx_recover_seconds")
                     .record(started.elapsed().as_secs_f64());
-                let _ = tx.send(decoded);
-            });
-            let decoded = rx
-                .await
-                .map_err(|_| BackendError::internal("decoder task failed"))?;
+                decoded
+            })
+            .await
+            .map_err(|_| BackendError::internal("decoder task failed"))?;
             let refused = |reason: &'static str| {
                 metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => reason)
                     .increment(1);

@@ -99,6 +99,11 @@ fn describe() {
         "ordo_builder_stage_seconds",
         "Block building time per stage (candidates, ordering, bundles, execution, root, commit)."
     );
+    describe_counter!(
+        "ordo_tx_decode_panics_total",
+        "Decodings of a submitted transaction that panicked (the submitter gets an internal \
+         error; the decoding thread goes on)."
+    );
     describe_histogram!(
         "ordo_tx_recover_seconds",
         "Decoding and sender recovery of one raw transaction at ingress (on the decoding \

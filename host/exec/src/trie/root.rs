@@ -135,8 +135,8 @@ pub fn update_root(
 /// (over 1,000 changed accounts) is where the walk is long enough to gain from it.
 pub const PARALLEL_KEYS: usize = 1024;
 
-/// Threads for [`update_root_parallel`], apart from the ingress work on rayon's global pool,
-/// so that a block's root does not queue behind transaction decoding.
+/// Threads for [`update_root_parallel`], apart from rayon's global pool (the transaction
+/// pool's parallel account reads), so that a block's root does not queue behind them.
 fn root_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {

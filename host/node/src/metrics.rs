@@ -100,9 +100,10 @@ fn describe() {
         "Block building time per stage (candidates, ordering, bundles, execution, root, commit)."
     );
     describe_counter!(
-        "ordo_tx_decode_panics_total",
-        "Decodings of a submitted transaction that panicked (the submitter gets an internal \
-         error; the decoding thread goes on)."
+        "ordo_worker_panics_total",
+        "Jobs that panicked on a worker pool's threads, by pool (ordo-decode: a submitted \
+         transaction's decoding, ordo-read: an expensive read); the caller gets an internal \
+         error and the thread goes on."
     );
     describe_histogram!(
         "ordo_tx_recover_seconds",

@@ -40,11 +40,14 @@
 //! [`Namespace`] is any other set of methods (`ordo_*`, bundles, `admin_*`), parsing with the
 //! same [`Params`]; [`namespace_router`] serves namespaces alone (the admin listener);
 //! [`ChainEvent`] is what the chain publishes; [`BackendError`] carries the JSON-RPC
-//! code/message/data a backend wants the wallet to see. Tracing target: `ordo::rpc`.
+//! code/message/data a backend wants the wallet to see; [`Workers`] are named threads behind
+//! one queue (the reads run on them, and `ordo-api` recovers submitted transactions' senders
+//! on its own). Tracing target: `ordo::rpc`.
 //!
 //! Files: `router` (HTTP/WS entry points) → `framing` (one body) → `dispatch` (one method)
 //! → backend or namespace; `ws` (connections, subscriptions); `server` (what handlers
-//! share); `config`, `clients`, `ratelimit`, `reads`, `filters`, `serve`, `params`, `error`.
+//! share); `config`, `clients`, `ratelimit`, `reads` (on `workers`), `filters`, `serve`, `params`,
+//! `error`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -63,6 +66,7 @@ mod reads;
 mod router;
 mod serve;
 mod server;
+mod workers;
 mod ws;
 
 pub use backend::{
@@ -79,3 +83,4 @@ pub use ratelimit::{Quota, RateLimiter};
 pub use reads::{CallDeadline, timeout_error};
 pub use router::{namespace_router, router};
 pub use serve::{ConnectionSlot, ServeLimits, serve, serve_with};
+pub use workers::{Job, Refused, Workers};

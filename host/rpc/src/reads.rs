@@ -21,18 +21,16 @@
 use std::{
     cell::Cell,
     net::IpAddr,
-    sync::{
-        Arc,
-        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
-    },
-    thread,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::{BackendError, BackendResult, RateLimiter};
+use crate::{
+    BackendError, BackendResult, RateLimiter,
+    workers::{Job, Refused, Workers},
+};
 
 /// When the read running on this thread must stop, and the timeout it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,11 +74,9 @@ pub fn timeout_error(timeout: Duration) -> BackendError {
     BackendError::new(-32000, format!("execution aborted (timeout = {text})"))
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The bounded read pool. Dropping it lets the workers finish their current job and exit.
+/// The bounded read pool. Dropping it lets the workers finish the queued reads and exit.
 pub(crate) struct ReadPool {
-    jobs: SyncSender<Job>,
+    workers: Workers,
     timeout: Duration,
     budget: Arc<RateLimiter<IpAddr>>,
 }
@@ -94,19 +90,8 @@ impl ReadPool {
         timeout: Duration,
         budget: Arc<RateLimiter<IpAddr>>,
     ) -> Self {
-        let (jobs, rx) = sync_channel::<Job>(queue.max(1));
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            let rx = rx.clone();
-            let spawned = thread::Builder::new()
-                .name(format!("ordo-read-{i}"))
-                .spawn(move || worker(&rx));
-            if let Err(e) = spawned {
-                tracing::error!(target: "ordo::rpc", error = %e, "cannot start a read worker");
-            }
-        }
         Self {
-            jobs,
+            workers: Workers::new("ordo-read", threads, queue, lower_priority),
             timeout,
             budget,
         }
@@ -143,15 +128,15 @@ impl ReadPool {
             }
             let _ = tx.send(result);
         });
-        match self.jobs.try_send(job) {
+        match self.workers.execute(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            Err((Refused::Full, _)) => {
                 metrics::counter!("ordo_rpc_reads_refused_total", "reason" => "busy").increment(1);
                 return Err(BackendError::limit_exceeded(
                     "server busy: too many expensive calls queued",
                 ));
             }
-            Err(TrySendError::Disconnected(_)) => {
+            Err((Refused::Stopped, _)) => {
                 return Err(BackendError::internal("read pool stopped"));
             }
         }
@@ -165,25 +150,21 @@ impl ReadPool {
 #[cfg(target_os = "linux")]
 const READ_NICE: i32 = 10;
 
-fn worker(rx: &Mutex<Receiver<Job>>) {
+fn lower_priority() {
     // Linux keeps a nice value per thread, so this lowers only this worker.
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), READ_NICE)
     {
         tracing::debug!(target: "ordo::rpc", error = %e, "cannot lower a read thread's priority");
     }
-    loop {
-        // The lock is held only while waiting for the next job, never while running one.
-        let job = rx.lock().recv();
-        match job {
-            Ok(job) => job(),
-            Err(_) => return,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::thread;
+
+    use parking_lot::Mutex;
+
     use super::*;
     use crate::Quota;
 

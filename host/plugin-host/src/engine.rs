@@ -1,5 +1,6 @@
 //! Engine policy in one place: the wasmtime configuration, the epoch ticker, the compiled
-//! component cache, the per-call store with its limits, and failure classification.
+//! component cache (in memory, and across restarts as artifacts in the node's storage), the
+//! per-call store with its limits, and failure classification.
 
 use std::{
     collections::HashMap,
@@ -12,7 +13,8 @@ use std::{
     time::Duration,
 };
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, keccak256};
+use ordo_storage::Storage;
 use parking_lot::Mutex;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
@@ -283,6 +285,14 @@ pub(crate) struct PluginEngine {
     pub engine: Engine,
     pub linker: Linker<StoreData>,
     compiled: Mutex<HashMap<B256, Component>>,
+    /// Where compiled components outlive the process (the node's storage), if anywhere:
+    /// compiling the shipped plugins took about 2 s of every start.
+    artifacts: Option<Arc<Storage>>,
+    /// The engine's compilation settings as an artifact's key: an artifact another build
+    /// or configuration compiled is never looked up.
+    engine_key: u64,
+    /// Components deserialized from stored artifacts instead of compiled.
+    artifacts_loaded: AtomicU64,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
     /// Per kind (indexed by `PluginKind as usize`), the most milliseconds a call may take
@@ -351,10 +361,19 @@ impl PluginEngine {
             })
             .map_err(|e| PluginError::Engine(format!("epoch ticker: {e}")))?;
 
+        let engine_key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::hash::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut hasher);
+            hasher.finish()
+        };
         Ok(Self {
             engine,
             linker,
             compiled: Mutex::new(HashMap::new()),
+            artifacts: None,
+            engine_key,
+            artifacts_loaded: AtomicU64::new(0),
             stop,
             ticker: Some(ticker),
             deadline_caps: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
@@ -375,18 +394,95 @@ impl PluginEngine {
         }
     }
 
-    /// Compiles `bytes` (or returns the cached compilation of the same bytes). Slow:
-    /// callers on an async runtime use `spawn_blocking`.
+    /// Keeps compiled components in `storage` across restarts.
+    pub fn with_artifacts(mut self, storage: Option<Arc<Storage>>) -> Self {
+        self.artifacts = storage;
+        self
+    }
+
+    /// How many components were loaded from stored artifacts rather than compiled.
+    pub fn artifacts_loaded(&self) -> u64 {
+        self.artifacts_loaded.load(Ordering::Relaxed)
+    }
+
+    /// Compiles `bytes` (or returns the cached compilation of the same bytes, in memory or
+    /// stored). Slow: callers on an async runtime use `spawn_blocking`.
     pub fn compile(&self, code_hash: B256, bytes: &[u8]) -> Result<Component, PluginError> {
         if let Some(component) = self.compiled.lock().get(&code_hash) {
             return Ok(component.clone());
         }
         // Compiled outside the lock: two different plugins may compile at once, and the
         // same bytes compiled twice concurrently only waste a little work.
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        let component = match self.stored_artifact(&code_hash) {
+            Some(component) => component,
+            None => {
+                let component = Component::new(&self.engine, bytes)
+                    .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+                self.store_artifact(&code_hash, &component);
+                component
+            }
+        };
         self.compiled.lock().insert(code_hash, component.clone());
         Ok(component)
+    }
+
+    /// The component stored for `code_hash` under this engine's settings, if there is one
+    /// whose bytes are intact. Anything else (none, damaged, refused by wasmtime) is
+    /// logged and compiled again.
+    #[allow(unsafe_code)]
+    fn stored_artifact(&self, code_hash: &B256) -> Option<Component> {
+        let storage = self.artifacts.as_ref()?;
+        let stored = match storage.plugin_artifact(code_hash, self.engine_key) {
+            Ok(stored) => stored?,
+            Err(e) => {
+                tracing::warn!(target: "ordo::plugins", %code_hash, error = %e, "reading a compiled plugin: compiling it again");
+                return None;
+            }
+        };
+        // A keccak of the artifact leads it: deserializing trusts the bytes to be what
+        // wasmtime wrote, so bytes that changed on disk are never handed over.
+        let (digest, artifact) = stored.split_at_checked(32)?;
+        if keccak256(artifact).as_slice() != digest {
+            tracing::warn!(target: "ordo::plugins", %code_hash, "a stored compiled plugin is damaged: compiling it again");
+            return None;
+        }
+        // SAFETY: `artifact` is what `Component::serialize` produced in this node, keyed by
+        // this engine's compatibility hash and checked against the digest written with it;
+        // wasmtime checks its version and settings again and refuses a mismatch. The plugin
+        // code in it was validated and compiled by wasmtime from the component that
+        // `code_hash` names, and runs sandboxed as if compiled now.
+        match unsafe { Component::deserialize(&self.engine, artifact) } {
+            Ok(component) => {
+                self.artifacts_loaded.fetch_add(1, Ordering::Relaxed);
+                Some(component)
+            }
+            Err(e) => {
+                tracing::warn!(target: "ordo::plugins", %code_hash, error = %format!("{e:#}"), "a stored compiled plugin was refused: compiling it again");
+                None
+            }
+        }
+    }
+
+    /// Keeps `component` for the next start. A failure costs only a compile then: logged.
+    fn store_artifact(&self, code_hash: &B256, component: &Component) {
+        let Some(storage) = &self.artifacts else {
+            return;
+        };
+        let stored = component.serialize().map(|artifact| {
+            let mut stored = Vec::with_capacity(32 + artifact.len());
+            stored.extend_from_slice(keccak256(&artifact).as_slice());
+            stored.extend_from_slice(&artifact);
+            stored
+        });
+        let result = match stored {
+            Ok(stored) => storage
+                .put_plugin_artifact(code_hash, self.engine_key, &stored)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        if let Err(e) = result {
+            tracing::warn!(target: "ordo::plugins", %code_hash, error = %e, "keeping a compiled plugin: it will be compiled again at the next start");
+        }
     }
 
     /// A fresh store with `limits` armed: fuel, epoch deadline, memory cap, host-call data cap.

@@ -243,7 +243,7 @@ impl PluginManager {
     ) -> Result<Arc<Self>, PluginError> {
         config.validate().map_err(PluginError::Config)?;
         let manager = Arc::new(Self {
-            engine: PluginEngine::new(&config)?,
+            engine: PluginEngine::new(&config)?.with_artifacts(storage.clone()),
             config,
             storage,
             registry: Mutex::new(Registry::default()),
@@ -270,6 +270,7 @@ impl PluginManager {
             )));
         }
         let mut reg = Registry::default();
+        let started = std::time::Instant::now();
         for entry in &state.loaded {
             match self.restore_entry(storage, entry) {
                 Ok(plugin) => reg.loaded.push(Arc::new(plugin)),
@@ -283,6 +284,13 @@ impl PluginManager {
                 ),
             }
         }
+        tracing::info!(
+            target: "ordo::plugins",
+            plugins = reg.loaded.len(),
+            from_artifacts = self.engine.artifacts_loaded(),
+            ms = started.elapsed().as_millis() as u64,
+            "persisted plugins restored"
+        );
         let ids: std::collections::HashSet<String> =
             reg.loaded.iter().map(|p| p.info.id.clone()).collect();
         let known = |id: &String| ids.contains(id);
@@ -383,6 +391,12 @@ impl PluginManager {
         *self.active.write() = ActiveSet::from_registry(&next, &self.shadow_busy);
         *reg = next;
         Ok(out)
+    }
+
+    /// How many plugin components this manager took from their stored compiled artifacts
+    /// instead of compiling them (a restart with unchanged plugins compiles none).
+    pub fn artifacts_loaded(&self) -> u64 {
+        self.engine.artifacts_loaded()
     }
 
     /// The configured limits.

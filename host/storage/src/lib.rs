@@ -39,7 +39,9 @@
 //! - `raft_log` (`index → entry`) and `raft_meta` (vote, committed and purged log ids): a
 //!   replica's Raft log, opaque bytes that `ordo-replica` encodes (raft.rs). Every write
 //!   fsyncs before it returns, as Raft requires of a log and a vote.
-//! - `plugins`: WASM plugin components by code hash (`w ‖ keccak256(bytes) → bytes`) and the
+//! - `plugins`: WASM plugin components by code hash (`w ‖ keccak256(bytes) → bytes`), their
+//!   compiled artifacts (`c ‖ code hash ‖ engine → bytes`, a cache the plugin host fills so
+//!   a restart does not compile every plugin again), and the
 //!   plugin host's registry state (`state → opaque bytes`, owned and encoded by
 //!   `ordo-plugin-host`: loaded entries, active set, rollback history).
 //!
@@ -54,7 +56,8 @@
 //! ([`Storage::put_plugin_wasm`], [`Storage::put_plugin_state`]), which fsync on their own:
 //! an operator's `activate` must survive a crash just like a transaction. The index
 //! writes are outside them too, and need no fsync: what they write is rebuilt from the
-//! blocks' batches if a crash loses it.
+//! blocks' batches if a crash loses it. So are the plugins' compiled artifacts
+//! ([`Storage::put_plugin_artifact`]): a lost one is compiled again.
 
 mod index;
 pub mod output;
@@ -374,11 +377,28 @@ const HALT_KEY: &[u8] = b"halt";
 const LIVE_CONFIG_KEY: &[u8] = b"live_config";
 const PLUGIN_STATE_KEY: &[u8] = b"state";
 const PLUGIN_WASM_PREFIX: u8 = b'w';
+const PLUGIN_ARTIFACT_PREFIX: u8 = b'c';
 
 fn plugin_wasm_key(hash: &B256) -> [u8; 33] {
     let mut key = [0u8; 33];
     key[0] = PLUGIN_WASM_PREFIX;
     key[1..].copy_from_slice(hash.as_slice());
+    key
+}
+
+/// `c ‖ code hash ‖ engine`: a plugin's compiled artifact for one engine configuration, so
+/// every artifact of a component shares the prefix `c ‖ code hash`.
+fn plugin_artifact_key(hash: &B256, engine: u64) -> [u8; 41] {
+    let mut key = [0u8; 41];
+    key[0] = PLUGIN_ARTIFACT_PREFIX;
+    key[1..33].copy_from_slice(hash.as_slice());
+    key[33..].copy_from_slice(&engine.to_be_bytes());
+    key
+}
+
+fn plugin_artifacts_prefix(hash: &B256) -> [u8; 33] {
+    let mut key = plugin_wasm_key(hash);
+    key[0] = PLUGIN_ARTIFACT_PREFIX;
     key
 }
 
@@ -924,10 +944,53 @@ impl Storage {
         Ok(self.plugins.get(plugin_wasm_key(hash))?.map(|v| v.to_vec()))
     }
 
-    /// Removes a plugin component (a plugin no longer referenced by the registry).
+    /// Removes a plugin component (a plugin no longer referenced by the registry), and its
+    /// compiled artifacts.
     pub fn remove_plugin_wasm(&self, hash: &B256) -> Result<()> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         batch.remove(&self.plugins, plugin_wasm_key(hash));
+        for item in self.plugins.prefix(plugin_artifacts_prefix(hash)) {
+            batch.remove(&self.plugins, item.key()?);
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// A plugin component's compiled artifact for the engine configuration `engine` (opaque
+    /// bytes, owned by `ordo-plugin-host`), if one was stored.
+    pub fn plugin_artifact(&self, hash: &B256, engine: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .plugins
+            .get(plugin_artifact_key(hash, engine))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The engine configurations a plugin component has a stored artifact for.
+    pub fn plugin_artifact_engines(&self, hash: &B256) -> Result<Vec<u64>> {
+        let mut engines = Vec::new();
+        for item in self.plugins.prefix(plugin_artifacts_prefix(hash)) {
+            let key = item.key()?;
+            let mut engine = [0u8; 8];
+            engine.copy_from_slice(&key[33..41]);
+            engines.push(u64::from_be_bytes(engine));
+        }
+        Ok(engines)
+    }
+
+    /// Stores a plugin component's compiled artifact for `engine`, replacing those of other
+    /// engine configurations (an older build's). Not fsynced: it is a cache, which a crash
+    /// may lose and the plugin host then fills again.
+    pub fn put_plugin_artifact(&self, hash: &B256, engine: u64, bytes: &[u8]) -> Result<()> {
+        self.ensure_space()?;
+        let key = plugin_artifact_key(hash, engine);
+        let mut batch = self.db.batch();
+        for item in self.plugins.prefix(plugin_artifacts_prefix(hash)) {
+            let old = item.key()?;
+            if old[..] != key[..] {
+                batch.remove(&self.plugins, old);
+            }
+        }
+        batch.insert(&self.plugins, key, bytes);
         batch.commit()?;
         Ok(())
     }

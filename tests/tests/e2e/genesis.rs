@@ -1,7 +1,8 @@
 //! 7. `--genesis FILE` (geth-style genesis.json) replaces the dev accounts: balance, nonce,
 //!    code, storage, chain id, gas limit, base fee and timestamp come from the file; OP's
 //!    predeploys join it.
-//!    Also: `--chain-id` on the dev chain.
+//!    Also: `--chain-id` on the dev chain, and the large-state tools (`ordo bench state`,
+//!    `ordo bench blocks`) whose datadirs a node then runs.
 
 use alloy::{
     eips::BlockNumberOrTag, primitives::U256, providers::Provider, signers::local::PrivateKeySigner,
@@ -392,6 +393,132 @@ async fn a_bench_state_datadir_runs_and_matches_its_genesis_json() -> Result<()>
                 &proof.account_proof,
             )
             .map_err(|e| eyre!("{e}"))?;
+            Ok(())
+        })
+        .await
+}
+
+/// `ordo bench blocks` appends blocks of transfers to a datadir with no node running; a node
+/// started on it afterwards serves them as its own chain: the head, every transfer with its
+/// receipt, the senders' nonces, and proofs of the accounts the blocks paid against their
+/// state roots (so the trie nodes the tool stored agree with the headers). The chain then
+/// goes on. A datadir a node holds open is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_blocks_appends_a_chain_the_node_then_serves() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let datadir = dir.path().join("state");
+    let datadir_arg = datadir.display().to_string();
+    bench_state(&[
+        "--accounts",
+        "3000",
+        "--contracts",
+        "2",
+        "--slots",
+        "50",
+        "--datadir",
+        &datadir_arg,
+    ])?;
+    let run_blocks = |datadir: &str| {
+        std::process::Command::new(ordo_bin())
+            .args(["bench", "blocks", "--datadir", datadir, "--json"])
+            .args(["--blocks", "3", "--transfers", "120", "--senders", "12"])
+            .args(["--to-state", "3000"])
+            .output()
+    };
+    let out = run_blocks(&datadir_arg)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "ordo bench blocks: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default())?;
+    // The funding block, then the three timed ones.
+    assert_eq!(report["head"], 4, "{report}");
+    assert_eq!(report["blocks"], 3, "{report}");
+    ensure!(
+        report["root+commit"]["p99_ms"].as_f64().is_some()
+            && report["state_nodes_per_block"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+        "{report}"
+    );
+
+    let node = TestNode::start(NodeOpts {
+        datadir: Some(datadir.clone()),
+        ..Default::default()
+    })
+    .await?;
+    // The node holds the datadir now: the tool is refused, and says why.
+    let refused = run_blocks(&datadir_arg)?;
+    ensure!(!refused.status.success());
+    ensure!(
+        String::from_utf8_lossy(&refused.stderr).contains("is a node running on it?"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    node.logs()
+        .guard(GUARD, async {
+            let me = dev_signer(1);
+            let p = node.provider(&me);
+            ensure!(p.get_block_number().await? >= 4);
+            let mut paid = Vec::new();
+            for n in 2..=4u64 {
+                let block = p
+                    .get_block_by_number(n.into())
+                    .full()
+                    .await?
+                    .ok_or_else(|| eyre!("no block {n}"))?;
+                let txs = block.transactions.as_transactions().unwrap_or_default();
+                assert_eq!(txs.len(), 120, "block {n}");
+                for tx in txs.iter().step_by(37) {
+                    let hash = *tx.inner.tx_hash();
+                    let receipt = p
+                        .get_transaction_receipt(hash)
+                        .await?
+                        .ok_or_else(|| eyre!("no receipt for {hash}"))?;
+                    ensure!(receipt.status() && receipt.block_number == Some(n));
+                    paid.push((n, alloy::consensus::Transaction::to(tx)));
+                }
+                // Twelve senders, ten transfers each a block.
+                if n == 4 {
+                    let sender = txs[0].inner.signer();
+                    assert_eq!(
+                        p.get_transaction_count(sender).block_id(4.into()).await?,
+                        30
+                    );
+                }
+                for (at, to) in paid.iter().filter(|(at, _)| *at == n) {
+                    let to = to.ok_or_else(|| eyre!("a transfer with no recipient"))?;
+                    let proof = p
+                        .get_proof(to, vec![])
+                        .block_id(alloy::eips::BlockId::number(*at))
+                        .await?;
+                    ensure!(
+                        proof.balance > U256::from(ETHER),
+                        "{to} was paid in block {at}"
+                    );
+                    alloy_trie::proof::verify_proof(
+                        block.header.state_root,
+                        alloy_trie::Nibbles::unpack(alloy::primitives::keccak256(to)),
+                        Some(alloy_rlp::encode(alloy_trie::TrieAccount {
+                            nonce: proof.nonce,
+                            balance: proof.balance,
+                            storage_root: proof.storage_hash,
+                            code_hash: proof.code_hash,
+                        })),
+                        &proof.account_proof,
+                    )
+                    .map_err(|e| eyre!("{e}"))?;
+                }
+            }
+            // The chain goes on from the tool's head.
+            let tx = alloy::rpc::types::TransactionRequest::default()
+                .to(ordo_bench_state_address(7))
+                .value(U256::from(1));
+            let r = wait_receipt(&p, *p.send_transaction(tx).await?.tx_hash(), RECEIPT).await?;
+            ensure!(r.status() && r.block_number.is_some_and(|n| n > 4));
             Ok(())
         })
         .await

@@ -10,10 +10,15 @@
 //!   holds N funded accounts and contracts with storage, written directly through the storage
 //!   layer (the node's own genesis writer for large states); or the same as a geth-style
 //!   genesis.json. [`state_address`] names its accounts, so a load can send to them.
+//! - blocks.rs ([`run_blocks`], [`BlocksArgs`], `ordo bench blocks`): blocks of transfers
+//!   appended to a datadir's state through the executor and the storage layer, no node and
+//!   no JSON-RPC: what one block's stages (execution, root, staging, commit) cost alone.
 
+mod blocks;
 mod load;
 mod scrape;
 mod state;
 
+pub use blocks::{BlocksArgs, run_blocks};
 pub use load::{BenchArgs, TrackMode, run};
 pub use state::{StateArgs, build_state, state_address};

@@ -88,6 +88,102 @@ fn unknown_ids_and_slotless_operations_are_refused() {
     ));
 }
 
+/// A restart takes the plugins' compiled code from storage instead of compiling them again;
+/// a damaged artifact is never loaded (the plugin is compiled again and the artifact
+/// rewritten), and unloading a plugin deletes its artifacts with its component.
+#[test]
+fn compiled_plugins_are_kept_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let storage = Arc::new(Storage::open(dir.path()).unwrap());
+        let m = PluginManager::open(PluginsConfig::default(), Some(storage.clone())).unwrap();
+        (storage, m)
+    };
+    // The fixture in `identity` mode answers the candidates in the order given (as many as
+    // fit the context's gas limit: all five here).
+    let orders = |m: &Arc<PluginManager>| {
+        let (policy, order) = order_block(m, 1, &testing::candidates(5, 5, 7));
+        assert_eq!(policy.name(), "fixture-r");
+        assert_eq!(order.unwrap(), vec![0, 1, 2, 3, 4]);
+    };
+    let (ordering, prover) = {
+        let (storage, m) = open();
+        let ordering = load_ordering(&m, "mode=identity name=r");
+        // A second entry of the same component: one artifact serves both.
+        load_ordering(&m, "mode=identity name=spare");
+        let codec = m
+            .load(
+                PluginKind::Compression,
+                &testing::fixture("compression"),
+                "",
+            )
+            .unwrap();
+        let prover = m
+            .load(PluginKind::Prover, &testing::fixture("prover"), "")
+            .unwrap();
+        m.activate(&ordering.id).unwrap();
+        m.activate(&codec.id).unwrap();
+        assert_eq!(m.artifacts_loaded(), 0);
+        orders(&m);
+        for hash in [&ordering.code_hash, &codec.code_hash, &prover.code_hash] {
+            assert_eq!(storage.plugin_artifact_engines(hash).unwrap().len(), 1);
+        }
+        (ordering, prover)
+    };
+
+    // Three components, all from their artifacts, and they work.
+    let (storage, m) = open();
+    assert_eq!(m.artifacts_loaded(), 3);
+    orders(&m);
+    {
+        let payload = b"the same bytes, compressed and back".repeat(40);
+        let codec = m.compressor().unwrap();
+        let packed = codec.compress(&payload).unwrap();
+        assert_eq!(codec.decompress(&packed).unwrap(), payload);
+    }
+
+    // One flipped byte in the ordering component's artifact: compiled again, rewritten.
+    let engine = storage
+        .plugin_artifact_engines(&ordering.code_hash)
+        .unwrap()[0];
+    let mut damaged = storage
+        .plugin_artifact(&ordering.code_hash, engine)
+        .unwrap()
+        .unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x55;
+    storage
+        .put_plugin_artifact(&ordering.code_hash, engine, &damaged)
+        .unwrap();
+    drop((storage, m));
+    let (storage, m) = open();
+    assert_eq!(m.artifacts_loaded(), 2);
+    orders(&m);
+    let rewritten = storage
+        .plugin_artifact(&ordering.code_hash, engine)
+        .unwrap()
+        .unwrap();
+    assert_ne!(rewritten, damaged);
+    drop((storage, m));
+    let (storage, m) = open();
+    assert_eq!(m.artifacts_loaded(), 3);
+
+    // Unloading the prover's only entry deletes its artifact with its component.
+    m.unload(&prover.id).unwrap();
+    assert!(
+        storage
+            .plugin_artifact_engines(&prover.code_hash)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        storage
+            .plugin_artifact_engines(&ordering.code_hash)
+            .unwrap(),
+        vec![engine]
+    );
+}
+
 #[test]
 fn the_active_set_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,8 @@
 //!   `kinds/mod.rs` supplies what differs per kind): keccak256 code hash → static checks on
 //!   the bytes (a component; imports only `ordo:plugin/host@0.1.x`, plus `pre-state` for
 //!   searchers; an `ordo:plugin-api` section of a supported version in the core module:
-//!   [`validate`]) → compile, cached by code hash (`engine.rs`) → link and type-check the
+//!   [`validate`]) → compile, cached by code hash (`engine.rs`: in memory, and as a stored
+//!   artifact that a restart deserializes after checking its keccak) → link and type-check the
 //!   kind's world exports → `metadata()` (kind must match, name `[a-z0-9-]{1,64}`) → the
 //!   kind's self-test (ordering: generated candidate sets whose answers must pass the
 //!   checks; compression: round trips; prover: determinism; searcher: well-formed answers
@@ -44,8 +45,9 @@
 //!     affects a block.
 //!   - *Health* (`health.rs`): per-plugin call counters and the shadow comparison
 //!     ([`PluginManager::list`]).
-//!   - *Restart*: [`PluginManager::open`] re-loads every persisted plugin (compile and
-//!     self-test again) and restores the active set, histories and shadow.
+//!   - *Restart*: [`PluginManager::open`] re-loads every persisted plugin (from its stored
+//!     compiled artifact when there is an intact one for this engine, else compiled again;
+//!     self-tested again either way) and restores the active set, histories and shadow.
 //!
 //! Shared pieces: `info.rs` (the kinds and a plugin's identity), `error.rs`, [`config`],
 //! `convert.rs` (host values in WIT form), `abi.rs` (the candidate set lowered as two

@@ -1,5 +1,5 @@
-//! JSON-RPC clients: alloy providers, the raw [`Rpc`] wrapper over `ordo-rpc-client`, and
-//! polling for receipts and blocks.
+//! JSON-RPC clients: alloy providers, the raw [`Rpc`] wrapper over `ordo-rpc-client`,
+//! polling for receipts and blocks, and checking an `eth_getProof` answer.
 
 use std::time::{Duration, Instant};
 
@@ -206,4 +206,24 @@ pub async fn wait_block(provider: &DynProvider, n: u64, timeout: Duration) -> Re
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Checks an `eth_getProof` answer for an account that exists: the account it states is the
+/// leaf at keccak(address) of the trie whose root is `state_root` (a block's).
+pub fn check_account_proof(
+    state_root: alloy::primitives::B256,
+    proof: &alloy::rpc::types::EIP1186AccountProofResponse,
+) -> Result<()> {
+    alloy_trie::proof::verify_proof(
+        state_root,
+        alloy_trie::Nibbles::unpack(alloy::primitives::keccak256(proof.address)),
+        Some(alloy_rlp::encode(alloy_trie::TrieAccount {
+            nonce: proof.nonce,
+            balance: proof.balance,
+            storage_root: proof.storage_hash,
+            code_hash: proof.code_hash,
+        })),
+        &proof.account_proof,
+    )
+    .map_err(|e| eyre!("proof of {} against {state_root}: {e}", proof.address))
 }

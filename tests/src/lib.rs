@@ -7,7 +7,8 @@
 //!   [`NodeOpts`], start, stop, restart, kill), its logs ([`NodeLogs`]), [`ordo_bin`],
 //!   Foundry's [`cast_bin`].
 //! - `client`: alloy providers ([`http_provider`], [`ws_provider`]), raw JSON-RPC ([`Rpc`],
-//!   over `ordo-rpc-client`), polling ([`wait_receipt`], [`wait_block`]).
+//!   over `ordo-rpc-client`), polling ([`wait_receipt`], [`wait_block`]), proofs
+//!   ([`check_account_proof`]).
 //! - `signing`: the dev chain's constants (from `ordo-primitives`) and keys ([`dev_signer`]),
 //!   transactions signed by hand ([`sign_raw`], [`transfer_1559`]), [`write_key_file`].
 //! - `contract`: the hand-assembled storage contract ([`Store`], [`store_initcode`]), and
@@ -50,8 +51,8 @@ mod verify;
 mod viem;
 
 pub use client::{
-    Rpc, RpcError, http_provider, parse_quantity, parse_response, wait_block, wait_receipt,
-    ws_provider,
+    Rpc, RpcError, check_account_proof, http_provider, parse_quantity, parse_response, wait_block,
+    wait_receipt, ws_provider,
 };
 pub use contract::{
     STORE_INITIAL, Store, deploy_checked_in, set_topic, store_initcode, store_runtime, word,

@@ -20,7 +20,7 @@ use std::{
 
 use alloy::{
     eips::BlockId,
-    primitives::{Address, B256, Bytes, U256, keccak256},
+    primitives::{Address, B256, Bytes, U256},
     providers::Provider,
 };
 use eyre::{Result, bail, ensure, eyre};
@@ -291,18 +291,8 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
                 a.to,
                 proof.balance
             );
-            alloy_trie::proof::verify_proof(
-                block.header.state_root,
-                alloy_trie::Nibbles::unpack(keccak256(a.to)),
-                Some(alloy_rlp::encode(alloy_trie::TrieAccount {
-                    nonce: proof.nonce,
-                    balance: proof.balance,
-                    storage_root: proof.storage_hash,
-                    code_hash: proof.code_hash,
-                })),
-                &proof.account_proof,
-            )
-            .map_err(|e| eyre!("proof of {} at {head}: {e}", a.to))?;
+            check_account_proof(block.header.state_root, &proof)
+                .map_err(|e| eyre!("at {head}: {e}"))?;
         }
 
         // And the chain rebuilt from its batches matches block by block, through the crash.

@@ -381,18 +381,7 @@ async fn a_bench_state_datadir_runs_and_matches_its_genesis_json() -> Result<()>
                 .get_proof(to, vec![])
                 .block_id(alloy::eips::BlockId::number(n))
                 .await?;
-            alloy_trie::proof::verify_proof(
-                block.header.state_root,
-                alloy_trie::Nibbles::unpack(alloy::primitives::keccak256(to)),
-                Some(alloy_rlp::encode(alloy_trie::TrieAccount {
-                    nonce: proof.nonce,
-                    balance: proof.balance,
-                    storage_root: proof.storage_hash,
-                    code_hash: proof.code_hash,
-                })),
-                &proof.account_proof,
-            )
-            .map_err(|e| eyre!("{e}"))?;
+            check_account_proof(block.header.state_root, &proof)?;
             Ok(())
         })
         .await
@@ -499,18 +488,7 @@ async fn bench_blocks_appends_a_chain_the_node_then_serves() -> Result<()> {
                         proof.balance > U256::from(ETHER),
                         "{to} was paid in block {at}"
                     );
-                    alloy_trie::proof::verify_proof(
-                        block.header.state_root,
-                        alloy_trie::Nibbles::unpack(alloy::primitives::keccak256(to)),
-                        Some(alloy_rlp::encode(alloy_trie::TrieAccount {
-                            nonce: proof.nonce,
-                            balance: proof.balance,
-                            storage_root: proof.storage_hash,
-                            code_hash: proof.code_hash,
-                        })),
-                        &proof.account_proof,
-                    )
-                    .map_err(|e| eyre!("{e}"))?;
+                    check_account_proof(block.header.state_root, &proof)?;
                 }
             }
             // The chain goes on from the tool's head.

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use ordo_plugin_host::{PluginError, PluginKind, PluginManager, PluginsConfig, testing};
+use ordo_plugin_host::{
+    PluginError, PluginInfo, PluginKind, PluginManager, PluginsConfig, testing,
+};
 use ordo_storage::Storage;
 
 use crate::{load_ordering, manager, order_block};
@@ -111,16 +113,7 @@ fn compiled_plugins_are_kept_across_restarts() {
         let ordering = load_ordering(&m, "mode=identity name=r");
         // A second entry of the same component: one artifact serves both.
         load_ordering(&m, "mode=identity name=spare");
-        let codec = m
-            .load(
-                PluginKind::Compression,
-                &testing::fixture("compression"),
-                "",
-            )
-            .unwrap();
-        let prover = m
-            .load(PluginKind::Prover, &testing::fixture("prover"), "")
-            .unwrap();
+        let (codec, prover) = load_codec_and_prover(&m);
         m.activate(&ordering.id).unwrap();
         m.activate(&codec.id).unwrap();
         assert_eq!(m.artifacts_loaded(), 0);
@@ -184,6 +177,15 @@ fn compiled_plugins_are_kept_across_restarts() {
     );
 }
 
+/// The compression and prover fixtures, loaded (not activated).
+fn load_codec_and_prover(m: &PluginManager) -> (PluginInfo, PluginInfo) {
+    let load = |kind, fixture| m.load(kind, &testing::fixture(fixture), "").unwrap();
+    (
+        load(PluginKind::Compression, "compression"),
+        load(PluginKind::Prover, "prover"),
+    )
+}
+
 #[test]
 fn the_active_set_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,16 +195,7 @@ fn the_active_set_survives_a_restart() {
         let a = load_ordering(&m, "mode=identity name=a");
         let b = load_ordering(&m, "mode=identity name=b");
         let shadow = load_ordering(&m, "mode=identity name=shadow");
-        let codec = m
-            .load(
-                PluginKind::Compression,
-                &testing::fixture("compression"),
-                "",
-            )
-            .unwrap();
-        let prover = m
-            .load(PluginKind::Prover, &testing::fixture("prover"), "")
-            .unwrap();
+        let (codec, prover) = load_codec_and_prover(&m);
         for id in [&a.id, &b.id, &codec.id, &prover.id] {
             m.activate(id).unwrap();
         }

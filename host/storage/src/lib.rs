@@ -970,9 +970,10 @@ impl Storage {
         let mut engines = Vec::new();
         for item in self.plugins.prefix(plugin_artifacts_prefix(hash)) {
             let key = item.key()?;
-            let mut engine = [0u8; 8];
-            engine.copy_from_slice(&key[33..41]);
-            engines.push(u64::from_be_bytes(engine));
+            // Only `put_plugin_artifact` writes under the prefix; anything else is skipped.
+            if let Some(engine) = key.get(33..).and_then(|e| <[u8; 8]>::try_from(e).ok()) {
+                engines.push(u64::from_be_bytes(engine));
+            }
         }
         Ok(engines)
     }

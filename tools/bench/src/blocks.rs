@@ -16,16 +16,15 @@
 
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
-use alloy_consensus::{SignableTransaction, Transaction, TxEip1559, TxEnvelope};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-use alloy_signer::SignerSync;
+use alloy_consensus::Transaction;
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use eyre::{Context, Result, bail, eyre};
 use hdrhistogram::Histogram;
 use ordo_exec::{BlockParams, ChainRules, Executor, StateDb};
-use ordo_primitives::{DEV_CHAIN_ID, DEV_MNEMONIC, PooledTx, Provenance};
+use ordo_primitives::{DEV_CHAIN_ID, DEV_MNEMONIC, PooledTx, Provenance, decode_raw_tx};
 
-use crate::state::state_address;
+use crate::transfers::{Fees, on_all_cores, sign_transfer, state_recipient};
 
 /// `ordo bench blocks` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -97,67 +96,27 @@ fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0
 }
 
-/// A small deterministic generator for the recipients (xorshift64*): the same run picks the
-/// same accounts, and no dependency is needed for it.
-struct Recipients(u64);
-
-impl Recipients {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % below
-    }
-}
-
-/// Signs and recovers transfers on all cores, as ingress does before a block.
+/// Signs transfers (sender index, nonce, recipient, value) on all cores and decodes each
+/// as ingress does (sender recovered).
 fn sign_all(
     chain_id: u64,
     plan: &[(usize, u64, Address, U256)],
     signers: &[PrivateKeySigner],
 ) -> Result<Vec<Arc<PooledTx>>> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let chunk = plan.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|&(sender, nonce, to, value)| {
-                            let tx = TxEip1559 {
-                                chain_id,
-                                nonce,
-                                gas_limit: 21_000,
-                                max_fee_per_gas: 100_000_000_000,
-                                max_priority_fee_per_gas: 1_000_000,
-                                to: TxKind::Call(to),
-                                value,
-                                access_list: Default::default(),
-                                input: Bytes::new(),
-                            };
-                            let sig = signers[sender]
-                                .sign_hash_sync(&tx.signature_hash())
-                                .wrap_err("signing")?;
-                            let envelope = TxEnvelope::from(tx.into_signed(sig));
-                            Ok(Arc::new(
-                                PooledTx::from_signed(envelope).map_err(|e| eyre!("{e}"))?,
-                            ))
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(plan.len());
-        for handle in handles {
-            all.extend(
-                handle
-                    .join()
-                    .map_err(|_| eyre!("a signing thread panicked"))??,
-            );
-        }
-        Ok(all)
+    let fees = Fees {
+        chain_id,
+        max_fee: 100_000_000_000,
+        tip: 1_000_000,
+    };
+    on_all_cores(plan.len(), |k| {
+        let (sender, nonce, to, value) = plan[k];
+        let (raw, _) = sign_transfer(&signers[sender], fees, nonce, to, value);
+        decode_raw_tx(&raw)
+            .map(Arc::new)
+            .map_err(|e| eyre!("decoding a signed transfer: {e}"))
     })
+    .into_iter()
+    .collect()
 }
 
 /// Runs the block benchmark `args` asks for and prints its report.
@@ -290,14 +249,13 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
         run_block(&funding, true)?;
     }
 
-    let mut pick = Recipients(0x9E37_79B9_7F4A_7C15);
     let mut plan = Vec::with_capacity((args.blocks * args.transfers) as usize);
     for k in 0..args.blocks * args.transfers {
         let sender = (k % args.senders) as usize;
         let to = if args.to_state == 0 {
             senders[(sender + 1) % senders.len()].address()
         } else {
-            state_address(pick.next(args.to_state))
+            state_recipient(k, args.to_state)
         };
         plan.push((sender, nonces[sender], to, U256::from(1)));
         nonces[sender] += 1;

@@ -10,6 +10,7 @@
 //!   holds N funded accounts and contracts with storage, written directly through the storage
 //!   layer (the node's own genesis writer for large states); or the same as a geth-style
 //!   genesis.json. [`state_address`] names its accounts, so a load can send to them.
+//! - transfers.rs: what both sign, transfers pre-signed on all cores.
 //! - blocks.rs ([`run_blocks`], [`BlocksArgs`], `ordo bench blocks`): blocks of transfers
 //!   appended to a datadir's state through the executor and the storage layer, no node and
 //!   no JSON-RPC: what one block's stages (execution, root, staging, commit) cost alone.
@@ -18,6 +19,7 @@ mod blocks;
 mod load;
 mod scrape;
 mod state;
+mod transfers;
 
 pub use blocks::{BlocksArgs, run_blocks};
 pub use load::{BenchArgs, TrackMode, run};

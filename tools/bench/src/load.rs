@@ -41,9 +41,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_consensus::{SignableTransaction, TxEip1559, transaction::RlpEcdsaEncodableTx};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, hex, keccak256};
-use alloy_signer::SignerSync;
+use alloy_primitives::{Address, B256, U256, hex};
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use eyre::{Context, Result, bail, eyre};
 use hdrhistogram::Histogram;
@@ -51,7 +49,8 @@ use ordo_primitives::DEV_MNEMONIC;
 use ordo_rpc_client::{ClientError, RpcClient};
 use serde_json::{Value, json};
 
-const TRANSFER_GAS: u64 = 21_000;
+use crate::transfers::{Fees, TRANSFER_GAS, on_all_cores, sign_transfer, state_recipient};
+
 const GWEI: u128 = 1_000_000_000;
 
 /// How inclusion is detected.
@@ -474,13 +473,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Fees {
-    chain_id: u64,
-    max_fee: u128,
-    tip: u128,
-}
-
 /// Sends `txs` in one request (a JSON-RPC batch when there are several): each one's result,
 /// in order. A request that fails as a whole fails every transaction in it.
 async fn send_request(rpc: &RpcClient, txs: &[Prepared]) -> Vec<std::result::Result<(), String>> {
@@ -560,37 +552,6 @@ struct Outcome {
     result: std::result::Result<(), String>,
 }
 
-/// Signs one EIP-1559 transfer (gas 21000); returns the EIP-2718 bytes and the tx hash.
-fn sign_transfer(
-    s: &PrivateKeySigner,
-    fees: Fees,
-    nonce: u64,
-    to: Address,
-    value: U256,
-) -> (Bytes, B256) {
-    let tx = TxEip1559 {
-        chain_id: fees.chain_id,
-        nonce,
-        gas_limit: TRANSFER_GAS,
-        max_fee_per_gas: fees.max_fee,
-        max_priority_fee_per_gas: fees.tip,
-        to: TxKind::Call(to),
-        value,
-        access_list: Default::default(),
-        input: Bytes::new(),
-    };
-    // Signing a 32-byte hash with a valid local key only fails on a broken RNG-free k256
-    // invariant; treat it as a bug.
-    #[allow(clippy::expect_used)]
-    let sig = s
-        .sign_hash_sync(&tx.signature_hash())
-        .expect("local signing is infallible");
-    let mut raw = Vec::with_capacity(tx.eip2718_encoded_length(&sig));
-    tx.eip2718_encode(&sig, &mut raw);
-    let hash = keccak256(&raw);
-    (raw.into(), hash)
-}
-
 /// Pre-signs `n` transfers: tx k from sender k % M with nonce base + k / M, 1 wei to the
 /// next sender (or, with `to_state`, to a state account picked by k), in parallel on all
 /// cores; keeps index order.
@@ -602,51 +563,20 @@ fn presign(
     to_state: Option<u64>,
 ) -> Vec<Prepared> {
     let m = senders.len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(n.max(1));
-    let chunk = n.div_ceil(threads);
-    let mut out: Vec<Prepared> = Vec::with_capacity(n);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let lo = t * chunk;
-                    let hi = ((t + 1) * chunk).min(n);
-                    (lo..hi)
-                        .map(|k| {
-                            let s = k % m;
-                            let nonce = nonces[s] + (k / m) as u64;
-                            let to = match to_state {
-                                // A spread of state accounts, the same for every run.
-                                Some(size) if size > 0 => crate::state_address(
-                                    u64::from_be_bytes(
-                                        keccak256((k as u64).to_be_bytes())[..8]
-                                            .try_into()
-                                            .unwrap_or_default(),
-                                    ) % size,
-                                ),
-                                _ => senders[(s + 1) % m].address(),
-                            };
-                            let (raw, hash) = sign_transfer(&senders[s], fees, nonce, to, U256::from(1));
-                            let body = format!(
-                                r#"{{"jsonrpc":"2.0","id":{k},"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
-                                hex::encode(&raw)
-                            );
-                            Prepared { hash, body, id: k }
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            match h.join() {
-                Ok(v) => out.extend(v),
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        }
-    });
-    out
+    on_all_cores(n, |k| {
+        let s = k % m;
+        let nonce = nonces[s] + (k / m) as u64;
+        let to = match to_state {
+            Some(size) if size > 0 => state_recipient(k as u64, size),
+            _ => senders[(s + 1) % m].address(),
+        };
+        let (raw, hash) = sign_transfer(&senders[s], fees, nonce, to, U256::from(1));
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{k},"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+            hex::encode(&raw)
+        );
+        Prepared { hash, body, id: k }
+    })
 }
 
 /// Tops up every sender below `need` to `need`, spreading the funding txs over the funders,
@@ -1352,9 +1282,9 @@ mod tests {
             .collect();
         for (k, b) in bodies.iter().enumerate() {
             assert_eq!(b["id"], k);
-            let raw: Bytes =
+            let raw: alloy_primitives::Bytes =
                 serde_json::from_value(b["params"][0].clone()).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(keccak256(&raw), p[k].hash);
+            assert_eq!(alloy_primitives::keccak256(&raw), p[k].hash);
             assert_eq!(raw[0], 0x02);
         }
         // Distinct hashes (distinct sender/nonce pairs).

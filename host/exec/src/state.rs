@@ -42,8 +42,8 @@ use crate::{
     error::StateError,
     trie::{
         Base, CachedNodes, ExtensionHints, Generation, NoNodes, NodeCache, Overlaid, PrefixSet,
-        STATE_TRIE_OWNER, StoredNodes, TrieNodes, account_leaf, extension_hints, node_cache,
-        slot_leaf, update_root, update_root_parallel, with_leaf_hashes,
+        STATE_TRIE_OWNER, StoredNodes, TrieNodes, account_leaf, extension_hints, next_key,
+        node_cache, slot_leaf, update_root, update_root_parallel, with_leaf_hashes,
     },
 };
 
@@ -103,12 +103,18 @@ struct SlotChanges {
 impl StateDb {
     /// The state in `storage`, with caches of [`DEFAULT_CACHE_MB`].
     pub fn open(storage: Storage) -> Result<Self, StateError> {
-        Ok(Self::with_cache(storage, DEFAULT_CACHE_MB))
+        Self::with_cache(storage, DEFAULT_CACHE_MB)
     }
 
     /// The state in `storage`, with `cache_mb` MiB of caches, a quarter each for accounts,
-    /// slots, trie nodes and code. Reads nothing up front.
-    pub fn with_cache(storage: Storage, cache_mb: usize) -> Self {
+    /// slots, trie nodes and code. Reads nothing up front, unless a crash lost trie nodes
+    /// written behind the blocks: those are recomputed first ([`StateDb::repair_trie`]).
+    pub fn with_cache(storage: Storage, cache_mb: usize) -> Result<Self, StateError> {
+        Self::repair_trie(&storage)?;
+        Ok(Self::unrepaired(storage, cache_mb))
+    }
+
+    fn unrepaired(storage: Storage, cache_mb: usize) -> Self {
         let bytes = (cache_mb.max(1) as u64) << 20;
         let quarter = bytes / 4;
         let entries = (quarter / ENTRY_BYTES).max(1024) as usize;
@@ -130,6 +136,118 @@ impl StateDb {
             at,
             epoch: AtomicU64::new(0),
         }
+    }
+
+    /// Recomputes the trie nodes a crash lost (ordo-storage writes them behind the blocks):
+    /// from the stored tries as of their last complete block `T` and the head's leaves, over
+    /// every key some block after `T` changed. The stored nodes off those paths are the same
+    /// at `T` and at the head, so the walk is the one a block does, over more keys. A
+    /// storage trie whose result is not the head account's storage root (its storage was
+    /// wiped meanwhile, leaving nodes no change set names) is rebuilt from its slots; the
+    /// state root must then be the head block's, or the datadir is refused.
+    pub fn repair_trie(storage: &Storage) -> Result<(), StateError> {
+        let Some(from) = storage.trie_behind()? else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let view = storage.repair_view();
+        let corrupt = |why: &'static str| {
+            StateError(StorageError::Corrupt {
+                keyspace: "account_trie",
+                source: alloy_rlp::Error::Custom(why),
+            })
+        };
+        let head = view.head()?.ok_or_else(|| corrupt("no head"))?;
+        let block = storage
+            .block(head)?
+            .ok_or_else(|| corrupt("the head block is missing"))?;
+        let changed = view.changed_after(from)?;
+        let mut slots_of: BTreeMap<Address, BTreeMap<B256, Option<Vec<u8>>>> = BTreeMap::new();
+        for (address, slot) in &changed.slots {
+            let value = view.storage(address, slot)?;
+            slots_of.entry(*address).or_default().insert(
+                keccak256(slot),
+                (!value.is_zero()).then(|| slot_leaf(&value)),
+            );
+        }
+        let mut commit = BlockCommit::default();
+        let mut wiped = Vec::new();
+        let mut accounts = BTreeMap::new();
+        for address in &changed.accounts {
+            let hashed = keccak256(address);
+            let record = view.account(address)?;
+            accounts.insert(hashed, record.as_ref().map(account_leaf));
+            let expected = record.map_or(EMPTY_ROOT_HASH, |r| r.storage_root);
+            let overlay = slots_of.remove(address).unwrap_or_default();
+            let changed_slots = PrefixSet::new(overlay.keys().map(Nibbles::unpack).collect());
+            let leaves = Overlaid {
+                base: Base::Slots(&view, hashed),
+                overlay: &overlay,
+                stored: None,
+            };
+            let nodes = StoredNodes {
+                view: &view,
+                owner: hashed,
+            };
+            let update = update_root(&nodes, &leaves, &changed_slots)?;
+            let update = if update.root == expected {
+                update
+            } else {
+                // Rebuilt from every slot the account has at the head.
+                let mut all = BTreeMap::new();
+                let mut cursor = Some(B256::ZERO);
+                while let Some(from) = cursor {
+                    let Some((key, value)) = view.next_slot(&hashed, &from)? else {
+                        break;
+                    };
+                    all.insert(key, Some(slot_leaf(&value)));
+                    cursor = next_key(&key);
+                }
+                let leaves = Overlaid {
+                    base: Base::None,
+                    overlay: &all,
+                    stored: None,
+                };
+                let changed_slots = PrefixSet::new(all.keys().map(Nibbles::unpack).collect());
+                let mut update = update_root(&NoNodes, &leaves, &changed_slots)?;
+                with_leaf_hashes(&mut update.nodes, &leaves)?;
+                if update.root != expected {
+                    return Err(corrupt("a storage root does not match its slots"));
+                }
+                wiped.push(hashed);
+                update.removed.clear();
+                update
+            };
+            let mut nodes = Vec::new();
+            push_nodes(&mut nodes, update.nodes, update.removed);
+            commit
+                .storage_nodes
+                .extend(nodes.into_iter().map(|(path, node)| (hashed, path, node)));
+        }
+        let changed_accounts = PrefixSet::new(accounts.keys().map(Nibbles::unpack).collect());
+        let leaves = Overlaid {
+            base: Base::Accounts(&view),
+            overlay: &accounts,
+            stored: None,
+        };
+        let update = update_root_parallel(&StoredNodes::state(&view), &leaves, &changed_accounts)?;
+        if update.root != block.header.state_root {
+            return Err(corrupt(
+                "the recomputed state root is not the head block's: the datadir's tries are damaged",
+            ));
+        }
+        push_nodes(&mut commit.account_nodes, update.nodes, update.removed);
+        storage.repair_trie(head, &commit.account_nodes, &commit.storage_nodes, &wiped)?;
+        tracing::info!(
+            target: "ordo::state",
+            from,
+            head,
+            accounts = changed.accounts.len(),
+            slots = changed.slots.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "recomputed the trie nodes a crash lost"
+        );
+        Ok(())
     }
 
     /// Runs `read` on this state if it is block `number`'s, before and after: nothing

@@ -838,14 +838,20 @@ fn setter_initcode(slots: &[(u8, u8)]) -> Bytes {
     code.into()
 }
 
-#[test]
-fn roots_over_random_blocks_equal_roots_from_scratch() {
-    use rand::{Rng, SeedableRng, rngs::StdRng};
-    for seed in 0..4u64 {
-        let mut rng = StdRng::seed_from_u64(seed);
+/// The random-block tests' chain: a funded key, empty accounts (touching one removes it,
+/// EIP-161: a deletion in the trie) and a setter contract with storage from genesis.
+struct RandomChain {
+    rng: rand::rngs::StdRng,
+    key: PrivateKeySigner,
+    nonce: u64,
+    empties: Vec<Address>,
+    setters: Vec<Address>,
+}
+
+impl RandomChain {
+    fn new(seed: u64) -> (Self, ChainSpec) {
+        use rand::SeedableRng;
         let key = PrivateKeySigner::random();
-        let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(dir.path()).unwrap();
         let mut spec = ChainSpec::empty(7);
         spec.alloc.insert(
             key.address(),
@@ -854,12 +860,10 @@ fn roots_over_random_blocks_equal_roots_from_scratch() {
                 ..Default::default()
             },
         );
-        // Empty accounts: touching one removes it (EIP-161), a deletion in the trie.
         let empties: Vec<Address> = (1..=12u8).map(Address::repeat_byte).collect();
         for a in &empties {
             spec.alloc.insert(*a, GenesisAccount::default());
         }
-        // A setter contract with storage from genesis.
         let setter = Address::repeat_byte(0xee);
         spec.alloc.insert(
             setter,
@@ -871,59 +875,81 @@ fn roots_over_random_blocks_equal_roots_from_scratch() {
                 ..Default::default()
             },
         );
-        let genesis = write_genesis(&storage, &spec).unwrap();
-        let root = genesis.header.state_root;
-        assert_eq!(scratch_state_root(&storage), root);
-        let exec = Executor::new(Arc::new(StateDb::open(storage.clone()).unwrap()), 7);
-        let mut parent = genesis.header.clone();
-        let mut nonce = 0u64;
-        let mut setters = vec![setter];
-        let (mut deleted, mut cleared) = (0, 0);
-        let mut headers = vec![parent.clone()];
-        let mut in_flight = None;
-        for number in 1..=12u64 {
-            let mut txs = Vec::new();
-            for _ in 0..rng.random_range(1..25) {
-                let (to, value, input) = match rng.random_range(0..6) {
-                    0 => (
-                        TxKind::Call(Address::from(rng.random::<[u8; 20]>())),
-                        1 + rng.random_range(0..1000),
-                        Bytes::new(),
-                    ),
-                    1 => {
-                        let a = empties[rng.random_range(0..empties.len())];
-                        (TxKind::Call(a), 0, Bytes::new())
-                    }
-                    2 => {
-                        let slots: Vec<(u8, u8)> = (0..rng.random_range(0..5))
-                            .map(|_| (rng.random(), rng.random()))
-                            .collect();
-                        (TxKind::Create, 0, setter_initcode(&slots))
-                    }
-                    3 => {
-                        // Created and destroyed in one transaction.
-                        let mut init = vec![0x73];
-                        init.extend_from_slice(key.address().as_slice());
-                        init.push(0xff);
-                        (TxKind::Create, 5, Bytes::from(init))
-                    }
-                    _ => {
-                        let target = setters[rng.random_range(0..setters.len())];
-                        let mut data = [0u8; 64];
-                        data[31] = rng.random_range(0..45);
-                        // Half the writes clear a slot.
-                        if rng.random_bool(0.5) {
-                            data[63] = rng.random();
-                        }
-                        (TxKind::Call(target), 0, Bytes::copy_from_slice(&data))
-                    }
-                };
-                if matches!(to, TxKind::Create) {
-                    setters.push(key.address().create(nonce));
+        let chain = Self {
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            key,
+            nonce: 0,
+            empties,
+            setters: vec![setter],
+        };
+        (chain, spec)
+    }
+
+    /// 1 to 24 transactions: transfers to new accounts, touches of empty ones, contracts
+    /// created with slots, created and destroyed at once, and slot writes (half clearing).
+    fn txs(&mut self) -> Vec<Arc<PooledTx>> {
+        use rand::Rng;
+        let rng = &mut self.rng;
+        let mut txs = Vec::new();
+        for _ in 0..rng.random_range(1..25) {
+            let (to, value, input) = match rng.random_range(0..6) {
+                0 => (
+                    TxKind::Call(Address::from(rng.random::<[u8; 20]>())),
+                    1 + rng.random_range(0..1000),
+                    Bytes::new(),
+                ),
+                1 => {
+                    let a = self.empties[rng.random_range(0..self.empties.len())];
+                    (TxKind::Call(a), 0, Bytes::new())
                 }
-                txs.push(signed(&key, nonce, to, value, input));
-                nonce += 1;
+                2 => {
+                    let slots: Vec<(u8, u8)> = (0..rng.random_range(0..5))
+                        .map(|_| (rng.random(), rng.random()))
+                        .collect();
+                    (TxKind::Create, 0, setter_initcode(&slots))
+                }
+                3 => {
+                    // Created and destroyed in one transaction.
+                    let mut init = vec![0x73];
+                    init.extend_from_slice(self.key.address().as_slice());
+                    init.push(0xff);
+                    (TxKind::Create, 5, Bytes::from(init))
+                }
+                _ => {
+                    let target = self.setters[rng.random_range(0..self.setters.len())];
+                    let mut data = [0u8; 64];
+                    data[31] = rng.random_range(0..45);
+                    if rng.random_bool(0.5) {
+                        data[63] = rng.random();
+                    }
+                    (TxKind::Call(target), 0, Bytes::copy_from_slice(&data))
+                }
+            };
+            if matches!(to, TxKind::Create) {
+                self.setters.push(self.key.address().create(self.nonce));
             }
+            txs.push(signed(&self.key, self.nonce, to, value, input));
+            self.nonce += 1;
+        }
+        txs
+    }
+
+    /// Builds blocks `numbers` on `parent`, pipelined as the builder runs them (each built
+    /// while the one before is only staged), checking every stored root; returns the headers
+    /// and how many accounts were deleted and slots cleared.
+    fn build(
+        &mut self,
+        exec: &Executor,
+        storage: &Storage,
+        parent: &alloy_consensus::Header,
+        numbers: std::ops::RangeInclusive<u64>,
+    ) -> (Vec<alloy_consensus::Header>, usize, usize) {
+        let mut parent = parent.clone();
+        let (mut deleted, mut cleared) = (0, 0);
+        let mut headers = Vec::new();
+        let mut in_flight = None;
+        for number in numbers {
+            let txs = self.txs();
             let built = exec
                 .build_block(
                     &parent,
@@ -933,11 +959,7 @@ fn roots_over_random_blocks_equal_roots_from_scratch() {
                     Provenance::default(),
                 )
                 .unwrap();
-            assert_eq!(
-                built.included.len(),
-                txs.len(),
-                "seed {seed} block {number}"
-            );
+            assert_eq!(built.included.len(), txs.len(), "block {number}");
             deleted += built
                 .commit
                 .accounts
@@ -950,25 +972,44 @@ fn roots_over_random_blocks_equal_roots_from_scratch() {
                 .iter()
                 .filter(|(_, _, v)| v.is_zero())
                 .count();
-            // Pipelined as the builder runs: this block was built on the previous one while
-            // that one was only staged; now the previous one is stored, and this one staged.
             if let Some((commit, staged, header)) = in_flight.take() {
-                store_staged(&exec, &storage, &commit, &staged, &header);
+                store_staged(exec, storage, &commit, &staged, &header);
             }
             let staged = exec.state().stage(&built.commit);
             parent = built.block.header.clone();
             headers.push(parent.clone());
             in_flight = Some((built.commit, staged, parent.clone()));
         }
-        let (commit, staged, header) = in_flight.take().unwrap();
-        store_staged(&exec, &storage, &commit, &staged, &header);
+        if let Some((commit, staged, header)) = in_flight.take() {
+            store_staged(exec, storage, &commit, &staged, &header);
+        }
+        (headers, deleted, cleared)
+    }
+
+    /// Accounts worth a proof: the sender, one that never existed, empties and setters.
+    fn proved(&self) -> Vec<Address> {
+        let mut who: Vec<Address> = vec![self.key.address(), Address::repeat_byte(0x99)];
+        who.extend(self.empties.iter().take(3));
+        who.extend(self.setters.iter().take(4));
+        who
+    }
+}
+
+#[test]
+fn roots_over_random_blocks_equal_roots_from_scratch() {
+    for seed in 0..4u64 {
+        let (mut chain, spec) = RandomChain::new(seed);
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        let genesis = write_genesis(&storage, &spec).unwrap();
+        assert_eq!(scratch_state_root(&storage), genesis.header.state_root);
+        let exec = Executor::new(Arc::new(StateDb::open(storage.clone()).unwrap()), 7);
+        let (mut headers, deleted, cleared) = chain.build(&exec, &storage, &genesis.header, 1..=12);
+        headers.insert(0, genesis.header.clone());
         // Proofs at every block, of accounts that changed, disappeared or never existed.
-        let mut who: Vec<Address> = vec![key.address(), Address::repeat_byte(0x99)];
-        who.extend(empties.iter().take(3));
-        who.extend(setters.iter().take(4));
         for header in &headers {
-            for address in &who {
-                check_proof(&exec, header, *address);
+            for address in chain.proved() {
+                check_proof(&exec, header, address);
             }
         }
         // The run removed accounts and cleared slots, not only added them.
@@ -976,6 +1017,44 @@ fn roots_over_random_blocks_equal_roots_from_scratch() {
             deleted > 0 && cleared > 0,
             "seed {seed}: {deleted} deleted, {cleared} cleared"
         );
+    }
+}
+
+#[test]
+fn trie_nodes_a_crash_lost_are_recomputed_when_the_state_opens() {
+    for seed in 0..3u64 {
+        let (mut chain, spec) = RandomChain::new(seed + 40);
+        let dir = tempfile::tempdir().unwrap();
+        let (genesis, headers) = {
+            let storage = Storage::open(dir.path()).unwrap();
+            let genesis = write_genesis(&storage, &spec).unwrap();
+            let exec = Executor::new(Arc::new(StateDb::open(storage.clone()).unwrap()), 7);
+            let (before, _, _) = chain.build(&exec, &storage, &genesis.header, 1..=3);
+            storage.flush_indexes().unwrap();
+            // From here the nodes stay in memory, and are lost with it.
+            storage.set_write_behind(false);
+            let (after, _, _) = chain.build(&exec, &storage, before.last().unwrap(), 4..=9);
+            (genesis, [before, after].concat())
+        };
+        let storage = Storage::open(dir.path()).unwrap();
+        assert_eq!(storage.trie_behind().unwrap(), Some(3), "seed {seed}");
+        assert!(storage.live().account_node_at(&Default::default()).is_err());
+        let exec = Executor::new(Arc::new(StateDb::open(storage.clone()).unwrap()), 7);
+        assert_eq!(storage.trie_behind().unwrap(), None);
+        let head = headers.last().unwrap();
+        assert_eq!(scratch_state_root(&storage), head.state_root);
+        assert_eq!(exec.state().state_root().unwrap(), head.state_root);
+        for header in [&genesis.header, &headers[2], head] {
+            for address in chain.proved() {
+                check_proof(&exec, header, address);
+            }
+        }
+        // The chain goes on from the recomputed tries.
+        chain.build(&exec, &storage, head, 10..=13);
+        storage.flush_indexes().unwrap();
+        drop((exec, storage));
+        let storage = Storage::open(dir.path()).unwrap();
+        assert_eq!(storage.trie_behind().unwrap(), None);
     }
 }
 

@@ -238,7 +238,7 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<RunningNode> {
         Some(id) => id,
         None => config.chain_spec()?.chain_id,
     };
-    let state = Arc::new(StateDb::with_cache(storage.clone(), config.state.cache_mb));
+    let state = Arc::new(StateDb::with_cache(storage.clone(), config.state.cache_mb)?);
     // Reads the stored trie's top only (hashes below are stored), so it costs the same at any
     // state size; a mismatch means the datadir was damaged outside a block commit.
     let stored_root = state.state_root()?;

@@ -31,7 +31,10 @@ use fjall::{Database, Keyspace};
 use ordo_primitives::TxLocation;
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::records::{AccountRecord, encode, history_slot_key};
+use crate::{
+    records::{AccountRecord, encode, history_slot_key},
+    staged::{Staged, Writes},
+};
 
 type Result<T> = fjall::Result<T>;
 
@@ -44,11 +47,23 @@ const INDEX_BATCH_TXS: usize = 4_000;
 const INDEX_BACKLOG_BLOCKS: usize = 1_024;
 /// Entries per write batch of the writer thread.
 const WRITE_CHUNK: usize = 1_024;
+/// Or trie node writes, whichever comes first: a block of a thousand transfers at ten
+/// million accounts writes some 4,000.
+const INDEX_BATCH_TRIE_NODES: usize = 12_000;
+/// A trie backlog this large is written by the committing thread itself (about 100 MB).
+const TRIE_BACKLOG_NODES: usize = 256 * 1_024;
+/// Trie node writes per atomic batch of the writer thread, at least one block's: each
+/// batch holds fjall's journal lock while it fills the memtables.
+const TRIE_CHUNK: usize = 6_000;
 
 /// One stored block's index entries, not yet in their keyspaces.
 #[derive(Debug, Default)]
 pub(crate) struct BlockIndex {
     pub number: u64,
+    /// The block's state trie and storage trie writes (its [`Staged`]), not yet in their
+    /// keyspaces (`None`: already there, or a block recovered after a crash, whose nodes
+    /// the state recomputes: `Storage::repair_trie`).
+    pub trie: Option<Arc<Staged>>,
     /// Transaction hash → its index in the block.
     pub txs: HashMap<B256, u64>,
     /// Each changed account's record before the block (`None`: it did not exist).
@@ -121,6 +136,7 @@ impl BlockIndex {
     pub fn new(number: u64, tx_hashes: &[B256], log: &IndexLog) -> Self {
         Self {
             number,
+            trie: None,
             txs: tx_hashes
                 .iter()
                 .enumerate()
@@ -155,6 +171,10 @@ pub(crate) struct Indexer {
     closed: AtomicBool,
     /// Wakes the writer thread.
     wake: Arc<(Mutex<WriterState>, Condvar)>,
+    /// Set while the stored tries are behind a stored block whose nodes are not pending
+    /// (after a crash), until the state recomputes them: until then nothing advances the
+    /// marks and no view reads a trie node.
+    trie_behind: AtomicBool,
     db: Database,
     ks: IndexKeyspaces,
 }
@@ -162,6 +182,8 @@ pub(crate) struct Indexer {
 /// The keyspaces the writer thread writes.
 pub(crate) struct IndexKeyspaces {
     pub txs: Keyspace,
+    pub account_trie: Keyspace,
+    pub storage_trie: Keyspace,
     pub account_history: Keyspace,
     pub storage_history: Keyspace,
     pub index_log: Keyspace,
@@ -178,6 +200,12 @@ struct WriterState {
 /// `meta`'s key of the first block whose entries are not all written. Absent in a datadir
 /// written before the indexes were deferred: everything there is indexed.
 pub(crate) const INDEXED_KEY: &[u8] = b"indexed";
+/// `meta`'s key of the last block whose trie nodes are all in the trie keyspaces (the
+/// nodes of every later one wait in memory, or were lost with it in a crash). Written in
+/// the batch that stores them: each such batch takes the stored tries from one block's
+/// to a later block's whole. Absent in a datadir written before the tries were deferred:
+/// every node there is stored.
+pub(crate) const TRIE_KEY: &[u8] = b"trie_at";
 
 impl Indexer {
     pub fn new(
@@ -201,7 +229,17 @@ impl Indexer {
             )),
             db,
             ks,
+            trie_behind: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the stored tries lack some stored block's nodes (see `trie_behind`).
+    pub fn trie_behind(&self) -> bool {
+        self.trie_behind.load(Ordering::Acquire)
+    }
+
+    pub fn set_trie_behind(&self, behind: bool) {
+        self.trie_behind.store(behind, Ordering::Release);
     }
 
     /// The pending entries as of now, with `then` run while no entry comes or goes (so a
@@ -258,21 +296,31 @@ impl Indexer {
             })
     }
 
-    /// How many blocks wait, and how many transactions they hold.
-    fn backlog(pending: &PendingIndex) -> (usize, usize) {
-        (pending.len(), pending.iter().map(|b| b.txs.len()).sum())
+    /// How many blocks wait, how many transactions they hold, and how many trie node
+    /// writes.
+    fn backlog(pending: &PendingIndex) -> (usize, usize, usize) {
+        let nodes = pending
+            .iter()
+            .filter_map(|b| b.trie.as_ref())
+            .map(|t| t.account_trie.len() + t.storage_trie.len())
+            .sum();
+        (
+            pending.len(),
+            pending.iter().map(|b| b.txs.len()).sum(),
+            nodes,
+        )
     }
 
     /// Called after each stored block: wakes the writer thread (spawning it the first
     /// time) once a batch is due, or writes here if the backlog is too deep. The block is
     /// stored whatever happens here: a failed write leaves its entries pending.
     pub fn after_store(self: &Arc<Self>) {
-        let (blocks, txs) = Self::backlog(&self.pending());
-        if blocks >= INDEX_BACKLOG_BLOCKS {
+        let (blocks, txs, nodes) = Self::backlog(&self.pending());
+        if blocks >= INDEX_BACKLOG_BLOCKS || nodes >= TRIE_BACKLOG_NODES {
             self.flush_or_log();
             return;
         }
-        if blocks < INDEX_BATCH_BLOCKS && txs < INDEX_BATCH_TXS {
+        if blocks < INDEX_BATCH_BLOCKS && txs < INDEX_BATCH_TXS && nodes < INDEX_BATCH_TRIE_NODES {
             return;
         }
         let (lock, wake) = &*self.wake;
@@ -301,7 +349,6 @@ impl Indexer {
 
     /// Turns the writer thread on or off (tests: entries then stay pending until
     /// [`Indexer::flush`]).
-    #[cfg(test)]
     pub fn set_writer(&self, enabled: bool) {
         self.wake.0.lock().enabled = enabled;
     }
@@ -321,6 +368,10 @@ impl Indexer {
         }
         if !(self.has_space)() {
             tracing::debug!(target: "ordo::storage", "datadir short of space: block indexes wait");
+            return Ok(());
+        }
+        if self.trie_behind() {
+            // The marks must not pass blocks whose nodes are neither stored nor pending.
             return Ok(());
         }
         let stored = self.stored.load(Ordering::Acquire);
@@ -377,9 +428,12 @@ impl Indexer {
                 )?;
             }
         }
+        batch.commit()?;
+        self.write_tries(&blocks)?;
         // The mark and the log removals come last, in the journal's order: a crash that
         // keeps them kept every entry before them; one that loses them has the blocks
         // indexed again, the same keys with the same values.
+        let mut batch = self.db.batch();
         batch.insert(&self.ks.meta, INDEXED_KEY, (last + 1).to_be_bytes());
         for b in &blocks {
             batch.remove(&self.ks.index_log, b.number.to_be_bytes());
@@ -394,6 +448,97 @@ impl Indexer {
             .collect();
         *pending = Arc::new(next);
         Ok(())
+    }
+}
+
+impl Indexer {
+    /// Writes the blocks' trie nodes, oldest first, in atomic batches of whole blocks that
+    /// each move [`TRIE_KEY`] to their last block: after a crash, the stored tries are
+    /// exactly some block's, which the state recomputes the later ones from. Within a
+    /// batch, a node several blocks rewrote is written once (the last block's).
+    fn write_tries(&self, blocks: &[&Arc<BlockIndex>]) -> Result<()> {
+        let mut group = TrieGroup::default();
+        for b in blocks {
+            // A block recovered after a crash has its nodes stored by the repair already.
+            let Some(trie) = &b.trie else { continue };
+            group.add(trie);
+            group.last = Some(b.number);
+            if group.len() >= TRIE_CHUNK {
+                std::mem::take(&mut group).write(self)?;
+            }
+        }
+        if group.last.is_some() {
+            group.write(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// Consecutive blocks' trie writes merged: each key's last value, and the storage tries
+/// wiped on the way (their stored nodes go, but for what a later block writes again).
+#[derive(Default)]
+struct TrieGroup {
+    account_trie: Writes,
+    storage_trie: Writes,
+    wiped: std::collections::BTreeSet<B256>,
+    last: Option<u64>,
+}
+
+impl TrieGroup {
+    fn len(&self) -> usize {
+        self.account_trie.len() + self.storage_trie.len()
+    }
+
+    fn add(&mut self, trie: &Staged) {
+        for owner in &trie.wiped {
+            // What earlier blocks of the group wrote under the owner goes with the wipe.
+            let under: Vec<Vec<u8>> = self
+                .storage_trie
+                .range(owner.to_vec()..)
+                .take_while(|(key, _)| key.starts_with(owner.as_slice()))
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in under {
+                self.storage_trie.remove(&key);
+            }
+            self.wiped.insert(*owner);
+        }
+        for (key, value) in &trie.account_trie {
+            self.account_trie.insert(key.clone(), value.clone());
+        }
+        for (key, value) in &trie.storage_trie {
+            self.storage_trie.insert(key.clone(), value.clone());
+        }
+    }
+
+    fn write(self, indexer: &Indexer) -> Result<()> {
+        let Some(last) = self.last else {
+            return Ok(());
+        };
+        let ks = &indexer.ks;
+        let mut batch = indexer.db.batch();
+        // A batch must not both remove and insert one key.
+        for owner in &self.wiped {
+            for item in ks.storage_trie.prefix(owner.as_slice()) {
+                let key = item.key()?;
+                if !self.storage_trie.contains_key(&key[..]) {
+                    batch.remove(&ks.storage_trie, key);
+                }
+            }
+        }
+        for (keyspace, writes) in [
+            (&ks.account_trie, &self.account_trie),
+            (&ks.storage_trie, &self.storage_trie),
+        ] {
+            for (key, value) in writes {
+                match value {
+                    Some(value) => batch.insert(keyspace, key.as_slice(), value.as_slice()),
+                    None => batch.remove(keyspace, key.as_slice()),
+                }
+            }
+        }
+        batch.insert(&ks.meta, TRIE_KEY, last.to_be_bytes());
+        batch.commit()
     }
 }
 

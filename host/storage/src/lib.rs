@@ -67,7 +67,7 @@ mod staged;
 pub mod view;
 
 pub use index::INDEX_BATCH_BLOCKS;
-use index::{BlockIndex, INDEXED_KEY, IndexCloser, IndexKeyspaces, IndexLog, Indexer};
+use index::{BlockIndex, INDEXED_KEY, IndexCloser, IndexKeyspaces, IndexLog, Indexer, TRIE_KEY};
 pub use records::AccountRecord;
 use records::{ChangeSet, SlotRef, decode_node, encode, encode_node, history_slot_key, path_key};
 pub use staged::Staged;
@@ -121,6 +121,11 @@ pub enum StorageError {
         /// The reserve ([`Storage::set_min_free_bytes`]).
         reserve: u64,
     },
+    /// A trie node was read while the stored tries are behind the stored blocks (a crash
+    /// lost nodes that were written behind them), before the state recomputed them
+    /// ([`Storage::repair_trie`]).
+    #[error("the stored tries are behind block {0}: they must be recomputed first")]
+    TrieBehind(u64),
 }
 
 impl StorageError {
@@ -463,6 +468,8 @@ impl Storage {
             })
         };
         let txs = ks("txs")?;
+        let account_trie = trie_ks("account_trie")?;
+        let storage_trie = trie_ks("storage_trie")?;
         let account_history = ks("account_history")?;
         let storage_history = ks("storage_history")?;
         let index_log = ks("index_log")?;
@@ -477,6 +484,8 @@ impl Storage {
             db.clone(),
             IndexKeyspaces {
                 txs: txs.clone(),
+                account_trie: account_trie.clone(),
+                storage_trie: storage_trie.clone(),
                 account_history: account_history.clone(),
                 storage_history: storage_history.clone(),
                 index_log: index_log.clone(),
@@ -492,8 +501,8 @@ impl Storage {
             accounts: state_ks("accounts")?,
             storage: state_ks("storage")?,
             code: ks("code")?,
-            account_trie: trie_ks("account_trie")?,
-            storage_trie: trie_ks("storage_trie")?,
+            account_trie,
+            storage_trie,
             account_history,
             storage_history,
             changes: ks("changes")?,
@@ -544,6 +553,21 @@ impl Storage {
                 head + 1
             }
         };
+        let trie_at = match self.meta.get(TRIE_KEY)? {
+            Some(v) => read_head(&v),
+            None => {
+                // A datadir from before the tries were deferred: every node is stored.
+                // Marked durably now, as `indexed` above.
+                let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+                batch.insert(&self.meta, TRIE_KEY, head.to_be_bytes());
+                batch.commit()?;
+                head
+            }
+        };
+        if trie_at < head {
+            tracing::info!(target: "ordo::storage", stored = trie_at, head, "the stored tries are behind the head: the state recomputes them");
+            self.index.set_trie_behind(true);
+        }
         for number in next..=head {
             let block = self.block(number)?.ok_or(StorageError::Corrupt {
                 keyspace: "blocks",
@@ -568,10 +592,81 @@ impl Storage {
         Ok(())
     }
 
-    /// Writes the index entries of every stored block still waiting in memory (index.rs);
-    /// a thread of their own does it every [`INDEX_BATCH_BLOCKS`] blocks.
+    /// Writes the index entries and trie nodes of every stored block still waiting in
+    /// memory (index.rs); a thread of their own does it every [`INDEX_BATCH_BLOCKS`] blocks.
     pub fn flush_indexes(&self) -> Result<()> {
         Ok(self.index.flush()?)
+    }
+
+    /// Whether stored blocks wake the thread that writes their index entries and trie nodes
+    /// (on by default). Off, they wait in memory until [`Storage::flush_indexes`], or are
+    /// lost with it: how tests stage a crash that loses them.
+    pub fn set_write_behind(&self, enabled: bool) {
+        self.index.set_writer(enabled);
+    }
+
+    /// The last block whose trie nodes are stored, if the stored tries are behind a stored
+    /// block whose nodes a crash lost (they were written behind it): the state recomputes
+    /// them from the blocks' change sets ([`Storage::repair_trie`]) before anything reads a
+    /// trie node. `None`: nothing to recompute.
+    pub fn trie_behind(&self) -> Result<Option<u64>> {
+        if !self.index.trie_behind() {
+            return Ok(None);
+        }
+        Ok(self.meta.get(TRIE_KEY)?.map(|v| read_head(&v)))
+    }
+
+    /// Stores the trie nodes that take the stored tries from [`Storage::trie_behind`]'s
+    /// block to `head`'s (`wiped`: storage tries rebuilt whole, whose other stored nodes
+    /// go), durably, and lets trie reads and the written-behind marks go on.
+    pub fn repair_trie(
+        &self,
+        head: u64,
+        account_nodes: &[(Nibbles, Option<BranchNodeCompact>)],
+        storage_nodes: &[(B256, Nibbles, Option<BranchNodeCompact>)],
+        wiped: &[B256],
+    ) -> Result<()> {
+        let mut staged = Staged::default();
+        for (path, node) in account_nodes {
+            staged.account_trie.insert(
+                path_key(ACCOUNT_TRIE_OWNER, path),
+                node.as_ref().map(encode_node),
+            );
+        }
+        for (owner, path, node) in storage_nodes {
+            staged.storage_trie.insert(
+                path_key(owner.as_slice(), path),
+                node.as_ref().map(encode_node),
+            );
+        }
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for owner in wiped {
+            for item in self.storage_trie.prefix(owner.as_slice()) {
+                let key = item.key()?;
+                if !staged.storage_trie.contains_key(&key[..]) {
+                    batch.remove(&self.storage_trie, key);
+                }
+            }
+        }
+        self.write_trie(&mut batch, &staged);
+        batch.insert(&self.meta, TRIE_KEY, head.to_be_bytes());
+        batch.commit()?;
+        self.index.set_trie_behind(false);
+        Ok(())
+    }
+
+    fn write_trie(&self, batch: &mut fjall::OwnedWriteBatch, staged: &Staged) {
+        for (keyspace, writes) in [
+            (&self.account_trie, &staged.account_trie),
+            (&self.storage_trie, &staged.storage_trie),
+        ] {
+            for (key, value) in writes {
+                match value {
+                    Some(value) => batch.insert(keyspace, key.as_slice(), value.as_slice()),
+                    None => batch.remove(keyspace, key.as_slice()),
+                }
+            }
+        }
     }
 
     // ---- Free space ------------------------------------------------------------------
@@ -666,14 +761,18 @@ impl Storage {
     /// Writes a sealed block, its receipts, its state changes and the new head in one
     /// atomic, fsynced batch.
     pub fn commit_block(&self, commit: &BlockCommit) -> Result<()> {
-        self.commit_staged(commit, &Staged::of(commit))
+        self.commit_staged(commit, &Arc::new(Staged::of(commit)))
     }
 
     /// [`Storage::commit_block`] with the state writes already staged (`staged` must be
-    /// [`Staged::of`] `commit`): one atomic batch, fsynced.
-    pub fn commit_staged(&self, commit: &BlockCommit, staged: &Staged) -> Result<()> {
+    /// [`Staged::of`] `commit`): one atomic batch, fsynced. A block's trie nodes (genesis
+    /// aside) are not in it: they wait in memory, readable through every view, and are
+    /// written behind the blocks (index.rs), as a crash loses only what the blocks' change
+    /// sets recompute ([`Storage::repair_trie`]).
+    pub fn commit_staged(&self, commit: &BlockCommit, staged: &Arc<Staged>) -> Result<()> {
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         let mut pushed = None;
+        let behind = commit.block.as_ref().is_some_and(|b| b.number() > 0);
         if let Some(block) = &commit.block {
             let number = block.number().to_be_bytes();
             batch.insert(&self.blocks, number, encode(block));
@@ -683,6 +782,7 @@ impl Storage {
             if block.number() == 0 {
                 batch.insert(&self.meta, STATE_FORMAT_KEY, [STATE_FORMAT]);
                 batch.insert(&self.meta, INDEXED_KEY, number);
+                batch.insert(&self.meta, TRIE_KEY, number);
             }
             // The transaction locations and the history follow the block (index.rs): its
             // batch carries only what they are rebuilt from after a crash.
@@ -702,7 +802,14 @@ impl Storage {
             if !changes.accounts.is_empty() || !changes.slots.is_empty() {
                 batch.insert(&self.changes, number, encode(&changes));
             }
-            pushed = Some(BlockIndex::new(block.number(), &block.tx_hashes, &log));
+            let mut index = BlockIndex::new(block.number(), &block.tx_hashes, &log);
+            if behind {
+                index.trie = Some(staged.clone());
+            }
+            pushed = Some(index);
+        } else if self.index.pending().iter().any(|b| b.trie.is_some()) {
+            // Written in place, these nodes must land after every pending block's.
+            self.index.flush()?;
         }
         // A batch must not both remove and insert one key, so a wipe leaves alone what the
         // same commit writes again.
@@ -712,6 +819,9 @@ impl Storage {
                 if !staged.storage.contains_key(&key[..]) {
                     batch.remove(&self.storage, key);
                 }
+            }
+            if behind {
+                continue;
             }
             for item in self.storage_trie.prefix(hashed.as_slice()) {
                 let key = item.key()?;
@@ -723,8 +833,6 @@ impl Storage {
         for (keyspace, writes) in [
             (&self.accounts, &staged.accounts),
             (&self.storage, &staged.storage),
-            (&self.account_trie, &staged.account_trie),
-            (&self.storage_trie, &staged.storage_trie),
         ] {
             for (key, value) in writes {
                 match value {
@@ -732,6 +840,9 @@ impl Storage {
                     None => batch.remove(keyspace, key.as_slice()),
                 }
             }
+        }
+        if !behind {
+            self.write_trie(&mut batch, staged);
         }
         for (hash, code) in &staged.code {
             batch.insert(&self.code, hash.as_slice(), code.to_vec());
@@ -741,7 +852,7 @@ impl Storage {
         }
         // Before the batch, and after every step that can fail: a history read on a
         // snapshot that sees the block must find its entries (one that does not see it
-        // finds the same values either way).
+        // finds the same values either way), and a trie read its nodes.
         let number = pushed.as_ref().map(|index| index.number);
         if let Some(index) = pushed {
             self.index.push(index);

@@ -376,90 +376,101 @@ fn reads(view: &view::StateView<'_>, owners: &[Address], seed: u64) -> Vec<Strin
     out
 }
 
+/// Block 0 of the overlay tests: 120 accounts, 40 slots and 30 storage trie nodes for each
+/// of `owners`, 60 state trie nodes.
+fn random_base(seed: u64, owners: &[Address]) -> BlockCommit {
+    let mut base = BlockCommit {
+        block: Some(block(0, vec![])),
+        ..Default::default()
+    };
+    for i in 0..120u64 {
+        let record = AccountRecord {
+            nonce: i,
+            balance: U256::from(pick(seed, i)),
+            storage_root: B256::ZERO,
+            code_hash: B256::ZERO,
+        };
+        base.accounts
+            .push((Address::with_last_byte(i as u8), AccountChange::Set(record)));
+    }
+    for owner in owners {
+        for i in 0..40u64 {
+            let value = U256::from(pick(seed, i + 500) % 7);
+            base.storage
+                .push((*owner, B256::with_last_byte(i as u8), value));
+        }
+        for i in 0..30 {
+            let path = random_path(seed, i + u64::from(owner[19]) * 100);
+            base.storage_nodes
+                .push((keccak256(owner), path, Some(test_node(i))));
+        }
+    }
+    for i in 0..60 {
+        base.account_nodes
+            .push((random_path(seed ^ 9, i), Some(test_node(i + 7))));
+    }
+    base
+}
+
+/// A block `number` over [`random_base`]: accounts set and deleted, `wiped` wiped and partly
+/// rewritten, slots set and cleared, nodes set and removed, new code.
+fn random_change(seed: u64, number: u64, owners: &[Address], wiped: &[Address]) -> BlockCommit {
+    let mut change = BlockCommit {
+        block: Some(block(number, vec![])),
+        wiped_storage: wiped.to_vec(),
+        code: vec![(B256::repeat_byte(0xc0), Bytes::from_static(b"code"))],
+        ..Default::default()
+    };
+    for i in 0..80u64 {
+        let address = Address::with_last_byte((pick(seed, i + 900) % 200) as u8);
+        let record = AccountRecord {
+            nonce: 1000 + i,
+            balance: U256::from(i),
+            storage_root: B256::ZERO,
+            code_hash: B256::ZERO,
+        };
+        let set = if pick(seed, i + 950).is_multiple_of(3) {
+            AccountChange::Delete
+        } else {
+            AccountChange::Set(record)
+        };
+        change.accounts.push((address, set));
+    }
+    for (n, owner) in owners.iter().enumerate() {
+        for i in 0..15u64 {
+            let slot = B256::with_last_byte((pick(seed, i + 700 + n as u64 * 50) % 60) as u8);
+            let value = U256::from(pick(seed, i + 800) % 3);
+            change.storage.push((*owner, slot, value));
+        }
+        for i in 0..12u64 {
+            let path = random_path(seed ^ 3, i + n as u64 * 100);
+            let node = pick(seed, i + 600)
+                .is_multiple_of(2)
+                .then(|| test_node(i + 3));
+            change.storage_nodes.push((keccak256(owner), path, node));
+        }
+    }
+    for i in 0..40u64 {
+        let path = random_path(seed ^ 9, pick(seed, i + 300) % 90);
+        let node = pick(seed, i + 400)
+            .is_multiple_of(2)
+            .then(|| test_node(i + 11));
+        change.account_nodes.push((path, node));
+    }
+    // Later entries win in a batch; keep one write per key, as blocks do.
+    dedup_last(&mut change.accounts, |(a, _)| *a);
+    dedup_last(&mut change.storage, |(a, s, _)| (*a, *s));
+    dedup_last(&mut change.account_nodes, |(p, _)| *p);
+    dedup_last(&mut change.storage_nodes, |(o, p, _)| (*o, *p));
+    change
+}
+
 #[test]
 fn a_staged_block_reads_as_the_stored_block_does() {
     for seed in 0..4u64 {
         let owners: Vec<Address> = (0..4u8).map(Address::with_last_byte).collect();
-        let mut base = BlockCommit {
-            block: Some(block(0, vec![])),
-            ..Default::default()
-        };
-        for i in 0..120u64 {
-            let record = AccountRecord {
-                nonce: i,
-                balance: U256::from(pick(seed, i)),
-                storage_root: B256::ZERO,
-                code_hash: B256::ZERO,
-            };
-            base.accounts
-                .push((Address::with_last_byte(i as u8), AccountChange::Set(record)));
-        }
-        for owner in &owners {
-            for i in 0..40u64 {
-                let value = U256::from(pick(seed, i + 500) % 7);
-                base.storage
-                    .push((*owner, B256::with_last_byte(i as u8), value));
-            }
-            for i in 0..30 {
-                let path = random_path(seed, i + u64::from(owner[19]) * 100);
-                base.storage_nodes
-                    .push((keccak256(owner), path, Some(test_node(i))));
-            }
-        }
-        for i in 0..60 {
-            base.account_nodes
-                .push((random_path(seed ^ 9, i), Some(test_node(i + 7))));
-        }
-        // The change: accounts set and deleted, one owner wiped and partly rewritten,
-        // slots set and cleared, nodes set and removed, new code.
-        let mut change = BlockCommit {
-            block: Some(block(1, vec![])),
-            wiped_storage: vec![owners[0]],
-            code: vec![(B256::repeat_byte(0xc0), Bytes::from_static(b"code"))],
-            ..Default::default()
-        };
-        for i in 0..80u64 {
-            let address = Address::with_last_byte((pick(seed, i + 900) % 200) as u8);
-            let record = AccountRecord {
-                nonce: 1000 + i,
-                balance: U256::from(i),
-                storage_root: B256::ZERO,
-                code_hash: B256::ZERO,
-            };
-            let set = if pick(seed, i + 950).is_multiple_of(3) {
-                AccountChange::Delete
-            } else {
-                AccountChange::Set(record)
-            };
-            change.accounts.push((address, set));
-        }
-        for (n, owner) in owners.iter().enumerate() {
-            for i in 0..15u64 {
-                let slot = B256::with_last_byte((pick(seed, i + 700 + n as u64 * 50) % 60) as u8);
-                let value = U256::from(pick(seed, i + 800) % 3);
-                change.storage.push((*owner, slot, value));
-            }
-            for i in 0..12u64 {
-                let path = random_path(seed ^ 3, i + n as u64 * 100);
-                let node = pick(seed, i + 600)
-                    .is_multiple_of(2)
-                    .then(|| test_node(i + 3));
-                change.storage_nodes.push((keccak256(owner), path, node));
-            }
-        }
-        for i in 0..40u64 {
-            let path = random_path(seed ^ 9, pick(seed, i + 300) % 90);
-            let node = pick(seed, i + 400)
-                .is_multiple_of(2)
-                .then(|| test_node(i + 11));
-            change.account_nodes.push((path, node));
-        }
-        // Later entries win in a batch; keep one write per key, as blocks do.
-        dedup_last(&mut change.accounts, |(a, _)| *a);
-        dedup_last(&mut change.storage, |(a, s, _)| (*a, *s));
-        dedup_last(&mut change.account_nodes, |(p, _)| *p);
-        dedup_last(&mut change.storage_nodes, |(o, p, _)| (*o, *p));
-
+        let base = random_base(seed, &owners);
+        let change = random_change(seed, 1, &owners, &owners[..1]);
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (stored, staged_on) = (
             Storage::open(a.path()).unwrap(),
@@ -468,14 +479,16 @@ fn a_staged_block_reads_as_the_stored_block_does() {
         stored.commit_block(&base).unwrap();
         staged_on.commit_block(&base).unwrap();
         stored.commit_block(&change).unwrap();
-        let staged = Staged::of(&change);
+        stored.flush_indexes().unwrap();
+        let staged = Arc::new(Staged::of(&change));
         let expected = reads(&stored.live(), &owners, seed);
         assert_eq!(
             reads(&staged_on.live().over(Some(&staged)), &owners, seed),
             expected,
             "seed {seed}"
         );
-        // And once the staged block is stored, the plain view says the same.
+        // And once the staged block is stored (its trie nodes waiting in memory), the plain
+        // view says the same.
         staged_on.commit_staged(&change, &staged).unwrap();
         assert_eq!(
             reads(&staged_on.live(), &owners, seed),
@@ -483,6 +496,95 @@ fn a_staged_block_reads_as_the_stored_block_does() {
             "seed {seed}"
         );
     }
+}
+
+#[test]
+fn trie_nodes_written_behind_read_as_written_ones_until_and_after_they_are() {
+    for seed in 0..3u64 {
+        let owners: Vec<Address> = (0..4u8).map(Address::with_last_byte).collect();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // `written` stores every block's nodes at once; `behind` keeps them all pending.
+        let (written, behind) = (
+            Storage::open(a.path()).unwrap(),
+            Storage::open(b.path()).unwrap(),
+        );
+        behind.index.set_writer(false);
+        let base = random_base(seed, &owners);
+        written.commit_block(&base).unwrap();
+        behind.commit_block(&base).unwrap();
+        for number in 1..=6u64 {
+            // Wipes in some blocks, of an owner a later block writes under again.
+            let wiped: Vec<Address> = match number % 3 {
+                0 => vec![owners[(number as usize / 3) % 4]],
+                _ => vec![],
+            };
+            let change = random_change(seed * 100 + number, number, &owners, &wiped);
+            written.commit_block(&change).unwrap();
+            written.flush_indexes().unwrap();
+            behind.commit_block(&change).unwrap();
+            let expected = reads(&written.live(), &owners, seed);
+            assert_eq!(
+                reads(&behind.live(), &owners, seed),
+                expected,
+                "seed {seed} block {number}"
+            );
+            assert_eq!(
+                reads(&behind.snapshot(), &owners, seed),
+                expected,
+                "seed {seed} block {number} (snapshot)"
+            );
+        }
+        let pending = behind.index.pending();
+        assert_eq!(pending.iter().filter(|b| b.trie.is_some()).count(), 6);
+        let expected = reads(&written.live(), &owners, 7);
+        // A snapshot taken before the nodes are written reads the same after.
+        let snapshot = behind.snapshot();
+        behind.flush_indexes().unwrap();
+        assert!(behind.index.pending().is_empty());
+        assert_eq!(reads(&snapshot, &owners, 7), expected, "seed {seed}");
+        assert_eq!(reads(&behind.live(), &owners, 7), expected, "seed {seed}");
+        assert_eq!(
+            behind
+                .meta
+                .get(crate::index::TRIE_KEY)
+                .unwrap()
+                .map(|v| read_head(&v)),
+            Some(6)
+        );
+        // The stored keyspaces alone now say what the overlays said.
+        drop(snapshot);
+        drop(behind);
+        let reopened = Storage::open(b.path()).unwrap();
+        assert_eq!(reopened.trie_behind().unwrap(), None);
+        assert_eq!(reads(&reopened.live(), &owners, 7), expected, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_crash_before_the_nodes_are_written_leaves_the_tries_marked_behind() {
+    let owners: Vec<Address> = (0..4u8).map(Address::with_last_byte).collect();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Storage::open(dir.path()).unwrap();
+        s.index.set_writer(false);
+        s.commit_block(&random_base(1, &owners)).unwrap();
+        s.commit_block(&random_change(1, 1, &owners, &[])).unwrap();
+        s.flush_indexes().unwrap();
+        s.commit_block(&random_change(2, 2, &owners, &[])).unwrap();
+        s.commit_block(&random_change(3, 3, &owners, &[])).unwrap();
+        // Dropped with blocks 2 and 3's nodes in memory only.
+    }
+    let s = Storage::open(dir.path()).unwrap();
+    assert_eq!(s.trie_behind().unwrap(), Some(1));
+    let err = s.live().account_node_at(&Nibbles::default()).unwrap_err();
+    assert!(matches!(err, StorageError::TrieBehind(1)), "{err}");
+    assert!(s.repair_view().account_node_at(&Nibbles::default()).is_ok());
+    // Nothing moves the marks past the lost nodes meanwhile.
+    s.flush_indexes().unwrap();
+    assert_eq!(s.trie_behind().unwrap(), Some(1));
+    s.repair_trie(3, &[], &[], &[]).unwrap();
+    assert_eq!(s.trie_behind().unwrap(), None);
+    assert!(s.live().account_node_at(&Nibbles::default()).is_ok());
 }
 
 fn dedup_last<T, K: std::hash::Hash + Eq>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
@@ -596,6 +698,12 @@ fn block_indexes_read_alike_pending_written_and_after_a_restart() {
         let s = Storage::open(dir.path()).unwrap();
         s.index.set_writer(false);
         check_indexes(&s.snapshot(), &s, addr, slot, 20);
+        // The lost blocks wrote no trie nodes: nothing to recompute, but until the state
+        // says so (ordo-exec's repair), nothing is written behind them.
+        assert_eq!(s.trie_behind().unwrap(), Some(10));
+        s.flush_indexes().unwrap();
+        assert_eq!(s.index_log.iter().count(), 10);
+        s.repair_trie(20, &[], &[], &[]).unwrap();
         s.flush_indexes().unwrap();
         check_indexes(&s.snapshot(), &s, addr, slot, 20);
         assert_eq!(s.index_log.iter().count(), 0);

@@ -4,7 +4,10 @@
 //! a staged block ([`Staged`]) over the stored state: its point reads answer from the block
 //! first, its range reads merge the two in key order.
 
-use std::collections::BTreeSet;
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, OnceLock},
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{BranchNodeCompact, Nibbles};
@@ -36,6 +39,14 @@ pub struct StateView<'a> {
     staged: Option<&'a Staged>,
     /// The history entries not yet in their keyspaces, as of the snapshot (index.rs).
     pending: PendingIndex,
+    /// The trie writes of stored blocks not yet in their keyspaces, newest first: taken at
+    /// the first trie read (from `pending`, up to the snapshot's head, on a snapshot view).
+    /// A live view keeps the list it took: the writer only ever moves a listed block's
+    /// nodes into the keyspaces, where they say the same, and only the builder, which
+    /// reads through one view per block, adds blocks.
+    trie: OnceLock<Vec<Arc<Staged>>>,
+    /// Reads the stored tries even while they are behind (the repair's own view).
+    repairing: bool,
 }
 
 /// The state keyspaces a staged block writes.
@@ -64,6 +75,8 @@ impl Storage {
             staged: None,
             // History reads need a snapshot view (`account_at`), the only readers of it.
             pending: PendingIndex::default(),
+            trie: OnceLock::new(),
+            repairing: false,
         }
     }
 
@@ -76,6 +89,17 @@ impl Storage {
             snapshot: Some(snapshot),
             staged: None,
             pending,
+            trie: OnceLock::new(),
+            repairing: false,
+        }
+    }
+
+    /// A snapshot view that reads the stored tries even while they are behind the head
+    /// ([`Storage::trie_behind`]): what [`Storage::repair_trie`]'s caller computes from.
+    pub fn repair_view(&self) -> StateView<'_> {
+        StateView {
+            repairing: true,
+            ..self.snapshot()
         }
     }
 
@@ -131,46 +155,104 @@ impl StateView<'_> {
         }
     }
 
-    /// The staged writes of `layer`, and whether a wipe can hide its stored keys.
-    fn staged_writes(&self, layer: Layer) -> Option<(&Writes, &Staged)> {
-        let staged = self.staged?;
-        let writes = match layer {
+    fn writes(staged: &Staged, layer: Layer) -> &Writes {
+        match layer {
             Layer::Accounts => &staged.accounts,
             Layer::Storage => &staged.storage,
             Layer::AccountTrie => &staged.account_trie,
             Layer::StorageTrie => &staged.storage_trie,
-        };
-        Some((writes, staged))
+        }
     }
 
     fn wipeable(layer: Layer) -> bool {
         matches!(layer, Layer::Storage | Layer::StorageTrie)
     }
 
-    /// A state key as this view sees it: staged first, then stored (unless wiped).
+    /// The trie writes of stored blocks not yet in their keyspaces, newest first.
+    fn pending_tries(&self) -> Result<&[Arc<Staged>]> {
+        if let Some(tries) = self.trie.get() {
+            return Ok(tries);
+        }
+        let (pending, head) = match &self.snapshot {
+            Some(_) => (self.pending.clone(), self.head()?),
+            None => (self.storage.index.pending(), None),
+        };
+        let tries = pending
+            .iter()
+            .rev()
+            // A block pushed before its batch, which this snapshot does not hold.
+            .filter(|b| head.is_none_or(|head| b.number <= head))
+            .filter_map(|b| b.trie.clone())
+            .collect();
+        Ok(self.trie.get_or_init(|| tries))
+    }
+
+    /// Fails while the stored tries are behind the head, but on the repair's own view.
+    fn check_tries(&self) -> Result<()> {
+        if !self.repairing && self.storage.index.trie_behind() {
+            let at = self.storage.trie_behind()?.unwrap_or_default();
+            return Err(StorageError::TrieBehind(at));
+        }
+        Ok(())
+    }
+
+    fn is_trie(layer: Layer) -> bool {
+        matches!(layer, Layer::AccountTrie | Layer::StorageTrie)
+    }
+
+    /// What lies over the stored keyspace of `layer`, newest first: the staged block, then
+    /// (for the tries) the stored blocks whose nodes are not written yet.
+    fn overlays(&self, layer: Layer) -> Result<Vec<&Staged>> {
+        let mut overlays: Vec<&Staged> = self.staged.into_iter().collect();
+        if Self::is_trie(layer) {
+            self.check_tries()?;
+            overlays.extend(self.pending_tries()?.iter().map(|s| &**s));
+        }
+        Ok(overlays)
+    }
+
+    /// A state key as this view sees it: the overlays first, then stored (unless wiped).
     fn state_get(&self, layer: Layer, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some((writes, staged)) = self.staged_writes(layer) {
-            if let Some(value) = writes.get(key) {
-                return Ok(value.clone());
-            }
-            if Self::wipeable(layer) && staged.wipes(key) {
-                return Ok(None);
+        let seen = |staged: &Staged| match Self::writes(staged, layer).get(key) {
+            Some(value) => Some(value.clone()),
+            None => (Self::wipeable(layer) && staged.wipes(key)).then_some(None),
+        };
+        if let Some(value) = self.staged.and_then(seen) {
+            return Ok(value);
+        }
+        if Self::is_trie(layer) {
+            self.check_tries()?;
+            if let Some(value) = self.pending_tries()?.iter().find_map(|s| seen(s)) {
+                return Ok(value);
             }
         }
         self.get(self.keyspace(layer).0, key)
     }
 
     /// The first state key in `from..=to` that this view sees, with its value. A range read
-    /// stays under one owner, so a wipe hides the stored side whole.
+    /// stays under one owner, so a wipe hides what lies under it whole.
     fn state_first(
         &self,
         layer: Layer,
         from: &[u8],
         to: &[u8],
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let (keyspace, _) = self.keyspace(layer);
-        let Some((writes, staged)) = self.staged_writes(layer) else {
-            return match self.range(keyspace, from, to).next() {
+        let overlays = self.overlays(layer)?;
+        self.first_under_overlays(layer, &overlays, from, to)
+    }
+
+    /// [`StateView::state_first`] through `overlays` (newest first) over the keyspace: the
+    /// top one's first live write, or the first key below it that it neither writes nor
+    /// deletes, whichever is smaller.
+    fn first_under_overlays(
+        &self,
+        layer: Layer,
+        overlays: &[&Staged],
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let Some((top, below)) = overlays.split_first() else {
+            return match self.range(self.keyspace(layer).0, from, to).next() {
                 Some(item) => {
                     let (key, value) = item.into_inner()?;
                     Ok(Some((key.to_vec(), value.to_vec())))
@@ -178,27 +260,35 @@ impl StateView<'_> {
                 None => Ok(None),
             };
         };
+        let writes = Self::writes(top, layer);
         let written = writes
             .range(from.to_vec()..=to.to_vec())
             .find_map(|(key, value)| value.as_ref().map(|v| (key, v)));
-        let mut stored = None;
-        if !(Self::wipeable(layer) && staged.wipes(from)) {
-            for item in self.range(keyspace, from, to) {
-                let (key, value) = item.into_inner()?;
+        let mut lower = None;
+        if !(Self::wipeable(layer) && top.wipes(from)) {
+            let mut cursor = from.to_vec();
+            while cursor[..] <= to[..] {
+                let Some((key, value)) = self.first_under_overlays(layer, below, &cursor, to)?
+                else {
+                    break;
+                };
                 if written.is_some_and(|(w, _)| w[..] < key[..]) {
                     break;
                 }
-                if !writes.contains_key(&key[..]) {
-                    stored = Some((key.to_vec(), value.to_vec()));
+                if !writes.contains_key(&key) {
+                    lower = Some((key, value));
                     break;
                 }
+                // Written or deleted above: look past it.
+                cursor = key;
+                cursor.push(0);
             }
         }
-        Ok(match (written, stored) {
-            (Some((key, value)), stored) if stored.as_ref().is_none_or(|(s, _)| key < s) => {
+        Ok(match (written, lower) {
+            (Some((key, value)), lower) if lower.as_ref().is_none_or(|(l, _)| key < l) => {
                 Some((key.clone(), value.clone()))
             }
-            (_, stored) => stored,
+            (_, lower) => lower,
         })
     }
 

@@ -133,7 +133,7 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
     let mut parent = storage
         .block(head)?
         .ok_or_else(|| eyre!("head block {head} is missing"))?;
-    let state = Arc::new(StateDb::with_cache(storage, args.cache_mb));
+    let state = Arc::new(StateDb::with_cache(storage, args.cache_mb)?);
     let exec = Executor::new(state.clone(), DEV_CHAIN_ID).with_rules(Arc::new(ChainRules::ordo()));
 
     let parent_key = MnemonicBuilder::<English>::default()

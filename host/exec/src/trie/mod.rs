@@ -23,7 +23,7 @@ pub use root::{
 };
 pub use store::{
     Base, CachedNodes, ExtensionHints, Generation, NoNodes, NodeCache, Overlaid, STATE_TRIE_OWNER,
-    StoredLeaves, StoredNodes, account_leaf, extension_hints, node_cache, slot_leaf,
+    StoredLeaves, StoredNodes, account_leaf, extension_hints, next_key, node_cache, slot_leaf,
 };
 
 #[cfg(test)]

@@ -273,7 +273,8 @@ pub struct Overlaid<'a, B = Base<'a>> {
     pub stored: Option<&'a HashSet<B256>>,
 }
 
-fn next_key(key: &B256) -> Option<B256> {
+/// The hashed key after `key` (`None` past the last).
+pub fn next_key(key: &B256) -> Option<B256> {
     let (next, overflow) = U256::from_be_bytes(key.0).overflowing_add(U256::from(1));
     (!overflow).then(|| B256::from(next.to_be_bytes::<32>()))
 }

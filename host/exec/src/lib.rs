@@ -4,7 +4,9 @@
 //! - [`StateDb`] (state.rs): the head state, read from fjall through bounded caches. It is
 //!   revm's `DatabaseRef`, answers the pool's nonce/balance questions, and computes a
 //!   block's storage and state roots from the stored trie nodes and the paths it touched
-//!   ([`trie`]: the walk, its sources over storage, and proofs).
+//!   ([`trie`]: the walk, its sources over storage, and proofs). Opening it first
+//!   recomputes the trie nodes a crash lost ([`StateDb::repair_trie`]: storage writes
+//!   them behind the blocks).
 //! - [`Executor::assemble`] → [`BlockAssembler`] (block.rs): runs plan items one by one
 //!   (deposits always included, OP's way: mint first, fee-free, a failure still bumps the
 //!   nonce; transactions skipped when invalid, classified as never-includable or deferred; bundles

@@ -165,6 +165,9 @@ impl RunningNode {
         if let Some(replica) = &self.replica {
             replica.shutdown().await;
         }
+        // What waits to be written behind the blocks (their indexes and trie nodes), so the
+        // next start has nothing to recompute.
+        self.storage.flush_indexes()?;
         self.storage.flush()?;
         tracing::info!(target: "ordo::node", "stopped");
         Ok(())

@@ -15,7 +15,13 @@
 //! - `account_trie` (`"s" ‖ path → branch node`) and `storage_trie`
 //!   (`keccak(address) ‖ path → branch node`): every branch node of the state trie and of
 //!   each storage trie at the head, a path being one byte per nibble. Blocks rewrite only
-//!   the nodes on the paths they touched (`ordo_exec::trie`).
+//!   the nodes on the paths they touched (`ordo_exec::trie`), and are written behind the
+//!   blocks as the indexes below are: a block's nodes wait in memory (readable through
+//!   every view) and the writer thread stores a few blocks' worth at a time, each batch
+//!   taking the tries whole from one block's to a later one's and moving `meta`'s
+//!   `trie_at` mark. After a crash the state recomputes the lost ones from the change sets
+//!   since the mark ([`Storage::trie_behind`], [`Storage::repair_trie`]); trie reads fail
+//!   until it has.
 //! - `account_history` (`address ‖ block → record before block`) and `storage_history`
 //!   (`address ‖ slot ‖ block → value before block`): change sets that answer state
 //!   queries at older blocks ([`Storage::account_at`], [`Storage::storage_at`]); and
@@ -52,7 +58,8 @@
 //!
 //! Durability: [`Storage::wal_append`] and [`Storage::commit_block`] return only after
 //! `PersistMode::SyncAll`; a crash loses nothing either acknowledged. Everything else
-//! (`put_meta` aside) happens inside those two batches, except the plugin writes
+//! (`put_meta` aside) happens inside those two batches (trie nodes after genesis aside:
+//! they are recomputed from what the batches hold), except the plugin writes
 //! ([`Storage::put_plugin_wasm`], [`Storage::put_plugin_state`]), which fsync on their own:
 //! an operator's `activate` must survive a crash just like a transaction. The index
 //! writes are outside them too, and need no fsync: what they write is rebuilt from the

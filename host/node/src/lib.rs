@@ -167,7 +167,9 @@ impl RunningNode {
         }
         // What waits to be written behind the blocks (their indexes and trie nodes), so the
         // next start has nothing to recompute.
-        self.storage.flush_indexes()?;
+        if let Err(err) = self.storage.flush_indexes() {
+            tracing::warn!(target: "ordo::node", %err, "writing what waits behind the blocks at stop; the next start recomputes it");
+        }
         self.storage.flush()?;
         tracing::info!(target: "ordo::node", "stopped");
         Ok(())

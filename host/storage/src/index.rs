@@ -286,6 +286,11 @@ impl Indexer {
         self.stored.store(number, Ordering::Release);
     }
 
+    /// The highest block whose batch is stored.
+    pub fn stored_head(&self) -> u64 {
+        self.stored.load(Ordering::Acquire)
+    }
+
     /// Where a transaction is, if a pending, stored block holds it.
     pub fn tx_location(&self, hash: &B256) -> Option<TxLocation> {
         let stored = self.stored.load(Ordering::Acquire);

@@ -815,8 +815,18 @@ impl Storage {
             }
             pushed = Some(index);
         } else if self.index.pending().iter().any(|b| b.trie.is_some()) {
-            // Written in place, these nodes must land after every pending block's.
+            // Written in place, these nodes must land after every pending block's: a flush
+            // that could not write them (no space, tries behind) refuses this commit.
             self.index.flush()?;
+            if self.index.pending().iter().any(|b| b.trie.is_some()) {
+                return Err(StorageError::Corrupt {
+                    keyspace: "account_trie",
+                    source: alloy_rlp::Error::Custom(
+                        "trie nodes still wait behind the blocks: a commit without a block \
+                         cannot be written before them",
+                    ),
+                });
+            }
         }
         // A batch must not both remove and insert one key, so a wipe leaves alone what the
         // same commit writes again.

@@ -40,7 +40,8 @@ pub struct StateView<'a> {
     /// The history entries not yet in their keyspaces, as of the snapshot (index.rs).
     pending: PendingIndex,
     /// The trie writes of stored blocks not yet in their keyspaces, newest first: taken at
-    /// the first trie read (from `pending`, up to the snapshot's head, on a snapshot view).
+    /// the first trie read (from `pending` up to the snapshot's head on a snapshot view, up
+    /// to the last stored block on a live one).
     /// A live view keeps the list it took: the writer only ever moves a listed block's
     /// nodes into the keyspaces, where they say the same, and only the builder, which
     /// reads through one view per block, adds blocks.
@@ -173,14 +174,19 @@ impl StateView<'_> {
         if let Some(tries) = self.trie.get() {
             return Ok(tries);
         }
+        // A block is pushed before its batch is written, and withdrawn if that fails: the
+        // view takes it only once the keyspaces it reads hold the batch (the builder's own
+        // view of the block in flight has it staged).
         let (pending, head) = match &self.snapshot {
             Some(_) => (self.pending.clone(), self.head()?),
-            None => (self.storage.index.pending(), None),
+            None => {
+                let pending = self.storage.index.pending();
+                (pending, Some(self.storage.index.stored_head()))
+            }
         };
         let tries = pending
             .iter()
             .rev()
-            // A block pushed before its batch, which this snapshot does not hold.
             .filter(|b| head.is_none_or(|head| b.number <= head))
             .filter_map(|b| b.trie.clone())
             .collect();

@@ -158,6 +158,14 @@ async fn kill_9_during_submission_loses_no_acknowledged_tx() -> Result<()> {
 
         // Restart on the same datadir (new port).
         node.start_again().await?;
+        // Trie nodes are written behind the blocks: the kill usually lost a few blocks'
+        // worth, which the start recomputes (checked against the head's state root).
+        eprintln!(
+            "crash test: trie nodes recomputed at restart: {}",
+            node.logs()
+                .text()
+                .contains("recomputed the trie nodes a crash lost")
+        );
         let rpc = node.rpc();
         let head_after = rpc.block_number().await?;
         ensure!(

@@ -40,7 +40,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::{
     records::{AccountRecord, encode, history_slot_key},
-    staged::{Staged, Writes},
+    staged::{Staged, Writes, put_writes, remove_stored_under},
 };
 
 type Result<T> = fjall::Result<T>;
@@ -529,26 +529,16 @@ impl TrieGroup {
         };
         let ks = &indexer.ks;
         let mut batch = indexer.db.batch();
-        // A batch must not both remove and insert one key.
         for owner in &self.wiped {
-            for item in ks.storage_trie.prefix(owner.as_slice()) {
-                let key = item.key()?;
-                if !self.storage_trie.contains_key(&key[..]) {
-                    batch.remove(&ks.storage_trie, key);
-                }
-            }
+            remove_stored_under(
+                &mut batch,
+                &ks.storage_trie,
+                owner.as_slice(),
+                &self.storage_trie,
+            )?;
         }
-        for (keyspace, writes) in [
-            (&ks.account_trie, &self.account_trie),
-            (&ks.storage_trie, &self.storage_trie),
-        ] {
-            for (key, value) in writes {
-                match value {
-                    Some(value) => batch.insert(keyspace, key.as_slice(), value.as_slice()),
-                    None => batch.remove(keyspace, key.as_slice()),
-                }
-            }
-        }
+        put_writes(&mut batch, &ks.account_trie, &self.account_trie);
+        put_writes(&mut batch, &ks.storage_trie, &self.storage_trie);
         batch.insert(&ks.meta, TRIE_KEY, last.to_be_bytes());
         batch.commit()
     }

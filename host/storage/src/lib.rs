@@ -78,6 +78,7 @@ use index::{BlockIndex, INDEXED_KEY, IndexCloser, IndexKeyspaces, IndexLog, Inde
 pub use records::AccountRecord;
 use records::{ChangeSet, SlotRef, decode_node, encode, encode_node, history_slot_key, path_key};
 pub use staged::Staged;
+use staged::{put_writes, remove_stored_under};
 
 use std::{path::Path, sync::Arc};
 
@@ -648,12 +649,12 @@ impl Storage {
         }
         let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
         for owner in wiped {
-            for item in self.storage_trie.prefix(owner.as_slice()) {
-                let key = item.key()?;
-                if !staged.storage_trie.contains_key(&key[..]) {
-                    batch.remove(&self.storage_trie, key);
-                }
-            }
+            remove_stored_under(
+                &mut batch,
+                &self.storage_trie,
+                owner.as_slice(),
+                &staged.storage_trie,
+            )?;
         }
         self.write_trie(&mut batch, &staged);
         batch.insert(&self.meta, TRIE_KEY, head.to_be_bytes());
@@ -663,17 +664,8 @@ impl Storage {
     }
 
     fn write_trie(&self, batch: &mut fjall::OwnedWriteBatch, staged: &Staged) {
-        for (keyspace, writes) in [
-            (&self.account_trie, &staged.account_trie),
-            (&self.storage_trie, &staged.storage_trie),
-        ] {
-            for (key, value) in writes {
-                match value {
-                    Some(value) => batch.insert(keyspace, key.as_slice(), value.as_slice()),
-                    None => batch.remove(keyspace, key.as_slice()),
-                }
-            }
-        }
+        put_writes(batch, &self.account_trie, &staged.account_trie);
+        put_writes(batch, &self.storage_trie, &staged.storage_trie);
     }
 
     // ---- Free space ------------------------------------------------------------------
@@ -828,36 +820,16 @@ impl Storage {
                 });
             }
         }
-        // A batch must not both remove and insert one key, so a wipe leaves alone what the
-        // same commit writes again.
+        // A wiped storage trie's stored nodes go when its block's nodes are written.
         for hashed in &staged.wiped {
-            for item in self.storage.prefix(hashed.as_slice()) {
-                let key = item.key()?;
-                if !staged.storage.contains_key(&key[..]) {
-                    batch.remove(&self.storage, key);
-                }
-            }
-            if behind {
-                continue;
-            }
-            for item in self.storage_trie.prefix(hashed.as_slice()) {
-                let key = item.key()?;
-                if !staged.storage_trie.contains_key(&key[..]) {
-                    batch.remove(&self.storage_trie, key);
-                }
+            let owner = hashed.as_slice();
+            remove_stored_under(&mut batch, &self.storage, owner, &staged.storage)?;
+            if !behind {
+                remove_stored_under(&mut batch, &self.storage_trie, owner, &staged.storage_trie)?;
             }
         }
-        for (keyspace, writes) in [
-            (&self.accounts, &staged.accounts),
-            (&self.storage, &staged.storage),
-        ] {
-            for (key, value) in writes {
-                match value {
-                    Some(value) => batch.insert(keyspace, key.as_slice(), value.as_slice()),
-                    None => batch.remove(keyspace, key.as_slice()),
-                }
-            }
-        }
+        put_writes(&mut batch, &self.accounts, &staged.accounts);
+        put_writes(&mut batch, &self.storage, &staged.storage);
         if !behind {
             self.write_trie(&mut batch, staged);
         }

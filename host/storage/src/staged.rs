@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy_primitives::{B256, Bytes};
+use fjall::{Keyspace, OwnedWriteBatch};
 
 /// One state keyspace's writes: key → new value (`None`: removed).
 pub(crate) type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -39,4 +40,31 @@ impl Staged {
     pub(crate) fn wipes(&self, key: &[u8]) -> bool {
         key.len() >= 32 && self.wiped.contains(&B256::from_slice(&key[..32]))
     }
+}
+
+/// Puts `writes` into `batch` for `keyspace` (`None` removes the key).
+pub(crate) fn put_writes(batch: &mut OwnedWriteBatch, keyspace: &Keyspace, writes: &Writes) {
+    for (key, value) in writes {
+        match value {
+            Some(value) => batch.insert(keyspace, key.as_slice(), value.as_slice()),
+            None => batch.remove(keyspace, key.as_slice()),
+        }
+    }
+}
+
+/// Removes in `batch` every key of `keyspace` stored under `owner` (a wipe), but those
+/// `kept` writes again: a batch must not both remove and insert one key.
+pub(crate) fn remove_stored_under(
+    batch: &mut OwnedWriteBatch,
+    keyspace: &Keyspace,
+    owner: &[u8],
+    kept: &Writes,
+) -> fjall::Result<()> {
+    for item in keyspace.prefix(owner) {
+        let key = item.key()?;
+        if !kept.contains_key(&key[..]) {
+            batch.remove(keyspace, key);
+        }
+    }
+    Ok(())
 }

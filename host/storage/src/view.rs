@@ -208,28 +208,24 @@ impl StateView<'_> {
 
     /// What lies over the stored keyspace of `layer`, newest first: the staged block, then
     /// (for the tries) the stored blocks whose nodes are not written yet.
-    fn overlays(&self, layer: Layer) -> Result<Vec<&Staged>> {
-        let mut overlays: Vec<&Staged> = self.staged.into_iter().collect();
-        if Self::is_trie(layer) {
+    fn overlays(&self, layer: Layer) -> Result<impl Iterator<Item = &Staged>> {
+        let pending: &[Arc<Staged>] = if Self::is_trie(layer) {
             self.check_tries()?;
-            overlays.extend(self.pending_tries()?.iter().map(|s| &**s));
-        }
-        Ok(overlays)
+            self.pending_tries()?
+        } else {
+            &[]
+        };
+        Ok(self.staged.into_iter().chain(pending.iter().map(|s| &**s)))
     }
 
     /// A state key as this view sees it: the overlays first, then stored (unless wiped).
     fn state_get(&self, layer: Layer, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let seen = |staged: &Staged| match Self::writes(staged, layer).get(key) {
-            Some(value) => Some(value.clone()),
-            None => (Self::wipeable(layer) && staged.wipes(key)).then_some(None),
-        };
-        if let Some(value) = self.staged.and_then(seen) {
-            return Ok(value);
-        }
-        if Self::is_trie(layer) {
-            self.check_tries()?;
-            if let Some(value) = self.pending_tries()?.iter().find_map(|s| seen(s)) {
-                return Ok(value);
+        for staged in self.overlays(layer)? {
+            if let Some(value) = Self::writes(staged, layer).get(key) {
+                return Ok(value.clone());
+            }
+            if Self::wipeable(layer) && staged.wipes(key) {
+                return Ok(None);
             }
         }
         self.get(self.keyspace(layer).0, key)
@@ -243,7 +239,7 @@ impl StateView<'_> {
         from: &[u8],
         to: &[u8],
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let overlays = self.overlays(layer)?;
+        let overlays: Vec<&Staged> = self.overlays(layer)?.collect();
         self.first_under_overlays(layer, &overlays, from, to)
     }
 

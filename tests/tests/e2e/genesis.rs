@@ -205,20 +205,29 @@ async fn chain_id_flag() -> Result<()> {
         .await
 }
 
-/// Runs `ordo bench state ARGS` (the `ordo-bench` executable beside `ordo`) to completion.
-fn bench_state(args: &[&str]) -> Result<()> {
-    let out = std::process::Command::new(ordo_bin())
+/// Runs `ordo bench ARGS` (the `ordo-bench` executable beside `ordo`) to completion.
+fn ordo_bench(args: &[&str]) -> Result<std::process::Output> {
+    Ok(std::process::Command::new(ordo_bin())
         .arg("bench")
-        .arg("state")
         .args(args)
-        .output()?;
+        .output()?)
+}
+
+/// `ordo bench ARGS`, which must succeed: its standard output.
+fn ordo_bench_ok(args: &[&str]) -> Result<String> {
+    let out = ordo_bench(args)?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     ensure!(
         out.status.success(),
-        "ordo bench state {args:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
+        "ordo bench {args:?}: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Ok(())
+    Ok(stdout)
+}
+
+/// `ordo bench state ARGS`, which must succeed.
+fn bench_state(args: &[&str]) -> Result<()> {
+    ordo_bench_ok(&[&["state"], args].concat()).map(drop)
 }
 
 /// Runs `ordo bench ARGS` against `rpc` to completion and returns its `--json` report.
@@ -407,20 +416,21 @@ async fn bench_blocks_appends_a_chain_the_node_then_serves() -> Result<()> {
         "--datadir",
         &datadir_arg,
     ])?;
-    let run_blocks = |datadir: &str| {
-        std::process::Command::new(ordo_bin())
-            .args(["bench", "blocks", "--datadir", datadir, "--json"])
-            .args(["--blocks", "3", "--transfers", "120", "--senders", "12"])
-            .args(["--to-state", "3000"])
-            .output()
-    };
-    let out = run_blocks(&datadir_arg)?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "ordo bench blocks: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let blocks = [
+        "blocks",
+        "--datadir",
+        &datadir_arg,
+        "--json",
+        "--blocks",
+        "3",
+        "--transfers",
+        "120",
+        "--senders",
+        "12",
+        "--to-state",
+        "3000",
+    ];
+    let stdout = ordo_bench_ok(&blocks)?;
     let report: serde_json::Value =
         serde_json::from_str(stdout.lines().last().unwrap_or_default())?;
     // The funding block, then the three timed ones.
@@ -440,7 +450,7 @@ async fn bench_blocks_appends_a_chain_the_node_then_serves() -> Result<()> {
     })
     .await?;
     // The node holds the datadir now: the tool is refused, and says why.
-    let refused = run_blocks(&datadir_arg)?;
+    let refused = ordo_bench(&blocks)?;
     ensure!(!refused.status.success());
     ensure!(
         String::from_utf8_lossy(&refused.stderr).contains("is a node running on it?"),

@@ -8,7 +8,8 @@
 //!    `--to-state` accounts of `ordo bench state`, at random), as ingress would;
 //! 3. per block: reads ahead what the node's prefetch thread would (`--prefetch`), executes
 //!    and seals the block (`execute`, `root`), stages it (`stage`) and stores it in one
-//!    fsynced batch (`commit`), one block after another;
+//!    fsynced batch (`commit`), one block after another, on threads at the node's block
+//!    priority (`--thread-nice`);
 //! 4. prints p50 / p99 / max per stage, and of root + commit (issue 14's target).
 //!
 //! The datadir keeps the blocks: it is a chain like any other afterwards. They carry no
@@ -55,6 +56,11 @@ pub struct BlocksArgs {
     /// node's prefetch thread does while the transactions wait in the pool.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub prefetch: bool,
+    /// Nice value of the block's threads (this one and the root walk's), as the node's
+    /// `[builder] thread_nice` sets it: the index writer and the fjall workers stay at the
+    /// usual one, as in the node. 0 leaves every thread at the usual one.
+    #[arg(long, default_value_t = ordo_exec::DEFAULT_BLOCK_NICE, allow_hyphen_values = true)]
+    pub thread_nice: i32,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -125,6 +131,10 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
     if !db.is_dir() {
         bail!("{} holds no datadir (no db/)", args.datadir.display());
     }
+    // Before the storage and the root threads start: the threads this one starts (the
+    // index writer) then begin at the usual priority, as the node's do.
+    ordo_exec::set_block_thread_nice(args.thread_nice);
+    ordo_exec::apply_block_thread_priority();
     let storage = ordo_storage::Storage::open_with_cache(&db, args.block_cache_mb)
         .wrap_err("opening storage (is a node running on it?)")?;
     let head = storage

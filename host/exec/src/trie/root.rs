@@ -191,7 +191,7 @@ pub(super) fn rehash_root<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
     let mut walk = Walk::new(nodes, leaves, changed, HashBuilder::default());
     // About as many nodes as the changed keys' paths have levels above their leaves.
     let mut out = Rebuilt::with_capacity(changed.keys().len() * 4);
-    let Some(root_hash) = walk.rehash(top, &root, &mut out, pool)? else {
+    let Some(root_hash) = walk.rehash(top, &root, changed.keys(), &mut out, pool)? else {
         return Ok(None);
     };
     out.nodes.sort_unstable_by_key(|a| a.0);
@@ -324,6 +324,35 @@ struct Walk<'a, N, L> {
     /// Leading nibbles left off what the builder is fed (a subtrie walked on a builder of
     /// its own, [`Walk::rewalk`]).
     strip: usize,
+}
+
+/// `keys` (sorted, all under one node at `depth`) split by the child each leads to: the
+/// mask of those children, and each one's keys (a contiguous run, the set being sorted).
+/// [`PrefixSet::child_mask`] gives the same mask with searches over the whole set; a walk
+/// that hands each node its own keys needs none.
+fn by_child(keys: &[Nibbles], depth: usize) -> (u16, [&[Nibbles]; 16]) {
+    let mut under: [&[Nibbles]; 16] = [&[]; 16];
+    let mut mask = 0u16;
+    let mut start = 0;
+    while start < keys.len() {
+        // A key no longer than the node's path (the node's own path) leads to no child; in
+        // sorted order it comes first.
+        if keys[start].len() <= depth {
+            start += 1;
+            continue;
+        }
+        let nibble = keys[start].get_unchecked(depth);
+        let end = start
+            + 1
+            + keys[start + 1..]
+                .iter()
+                .take_while(|k| k.get_unchecked(depth) == nibble)
+                .count();
+        under[nibble as usize] = &keys[start..end];
+        mask |= 1 << nibble;
+        start = end;
+    }
+    (mask, under)
 }
 
 fn child(path: &Nibbles, nibble: u8) -> Nibbles {
@@ -591,15 +620,18 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
     /// nodes added to `out`; `None` (and `out` as it was) when it may change shape: a child
     /// comes or goes, a leaf slot gains or loses leaves, an unchanged child has no stored
     /// hash (an extension, a leaf stored without one), or a changed branch child stops being
-    /// a branch at its slot. `pool`: the changed branch children are rehashed on it.
+    /// a branch at its slot. `keys`: the changed keys under `path` (each node splits its own
+    /// among its children, so no node searches the whole set). `pool`: the changed branch
+    /// children are rehashed on it.
     fn rehash(
         &mut self,
         path: Nibbles,
         node: &BranchNodeCompact,
+        keys: &[Nibbles],
         out: &mut Rebuilt,
         pool: Option<&rayon::ThreadPool>,
     ) -> Result<Option<B256>, StateError> {
-        let changed = self.changed.child_mask(&path);
+        let (changed, under) = by_child(keys, path.len());
         let (state, tree, hashed) = (
             node.state_mask.get(),
             node.tree_mask.get(),
@@ -654,9 +686,9 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
                         .map(|&nibble| {
                             let mut walk =
                                 Walk::new(nodes, leaves, changed, HashBuilder::default());
-                            let keys = changed.keys().len() / branches.len();
-                            let mut own = Rebuilt::with_capacity(keys * 4);
-                            let hash = walk.branch_below(child(&path, nibble), &mut own)?;
+                            let keys = under[nibble as usize];
+                            let mut own = Rebuilt::with_capacity(keys.len() * 4);
+                            let hash = walk.branch_below(child(&path, nibble), keys, &mut own)?;
                             Ok((hash, own))
                         })
                         .collect()
@@ -672,7 +704,8 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
             _ => {
                 let mut below = Vec::with_capacity(branches.len());
                 for nibble in branches {
-                    let hash = self.branch_below(child(&path, nibble), out)?;
+                    let hash =
+                        self.branch_below(child(&path, nibble), under[nibble as usize], out)?;
                     if hash.is_none() {
                         out.undo(mark);
                         return Ok(None);
@@ -721,13 +754,15 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
 
     /// The hash of the subtrie at child slot `path` (a branch below it before the change),
     /// if it is a branch at `path` after: rehashed where the node allows, else walked alone.
+    /// `keys`: the changed keys under `path`.
     fn branch_below(
         &mut self,
         path: Nibbles,
+        keys: &[Nibbles],
         out: &mut Rebuilt,
     ) -> Result<Option<B256>, StateError> {
         if let Some(node) = self.nodes.node_at(&path)?
-            && let Some(hash) = self.rehash(path, &node, out, None)?
+            && let Some(hash) = self.rehash(path, &node, keys, out, None)?
         {
             return Ok(Some(hash));
         }
@@ -764,5 +799,50 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
         out.removed
             .extend(walk.visited.into_iter().filter(|p| !kept.contains(p)));
         Ok(Some(hash))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::keccak256;
+
+    use super::*;
+
+    #[test]
+    fn each_node_splits_its_keys_as_the_whole_set_answers() {
+        // Random keys, and keys that differ from one of them in the last nibble only, so
+        // long runs and deep paths are exercised.
+        let mut keys: Vec<Nibbles> = (0u32..500)
+            .map(|i| Nibbles::unpack(keccak256(i.to_be_bytes())))
+            .collect();
+        keys.extend(keys.clone().iter().take(40).map(|k| {
+            let mut near = *k;
+            near.set_at(63, (k.get_unchecked(63) + 1) % 16);
+            near
+        }));
+        let set = PrefixSet::new(keys);
+        // Walk down from the root the way `rehash` hands keys on, checking every node.
+        let mut todo = vec![(Nibbles::default(), set.keys())];
+        let mut nodes = 0;
+        while let Some((path, keys)) = todo.pop() {
+            let (mask, under) = by_child(keys, path.len());
+            assert_eq!(mask, set.child_mask(&path), "{path:?}");
+            for nibble in 0..16u8 {
+                let child = child(&path, nibble);
+                let expected: Vec<Nibbles> = set
+                    .keys()
+                    .iter()
+                    .filter(|k| k.starts_with(&child))
+                    .copied()
+                    .collect();
+                assert_eq!(under[nibble as usize], &expected[..], "{child:?}");
+                if child.len() < 64 && !expected.is_empty() {
+                    todo.push((child, under[nibble as usize]));
+                }
+            }
+            nodes += 1;
+        }
+        assert!(nodes > 500, "{nodes} nodes walked");
+        assert_eq!(by_child(&[], 3), (0, [&[][..]; 16]));
     }
 }

@@ -273,6 +273,18 @@ pub struct Overlaid<'a, B = Base<'a>> {
     pub stored: Option<&'a HashSet<B256>>,
 }
 
+/// Whether hashed `key`'s nibbles start with `prefix`: `Nibbles::unpack(key)
+/// .starts_with(prefix)`, reading only the prefix's nibbles (a walk asks it of every changed
+/// leaf slot, whose prefixes are a few nibbles long).
+fn key_under(key: &B256, prefix: &Nibbles) -> bool {
+    prefix.len() <= 64
+        && (0..prefix.len()).all(|i| {
+            let byte = key[i / 2];
+            let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+            nibble == prefix.get_unchecked(i)
+        })
+}
+
 /// The hashed key after `key` (`None` past the last).
 pub fn next_key(key: &B256) -> Option<B256> {
     let (next, overflow) = U256::from_be_bytes(key.0).overflowing_add(U256::from(1));
@@ -307,7 +319,7 @@ impl<B: StoredLeaves> TrieLeaves for Overlaid<'_, B> {
         let mut replaced = false;
         let mut leaves = Vec::new();
         for (key, value) in self.overlay.range(seek_key(prefix)..) {
-            if !Nibbles::unpack(key).starts_with(prefix) {
+            if !key_under(key, prefix) {
                 break;
             }
             replaced |= stored.contains(key);
@@ -323,7 +335,31 @@ impl<B: StoredLeaves> TrieLeaves for Overlaid<'_, B> {
     fn sets_under(&self, prefix: &Nibbles) -> bool {
         self.overlay
             .range(seek_key(prefix)..)
-            .take_while(|(key, _)| Nibbles::unpack(key).starts_with(prefix))
+            .take_while(|(key, _)| key_under(key, prefix))
             .any(|(_, value)| value.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::keccak256;
+
+    use super::*;
+
+    #[test]
+    fn a_key_is_under_a_prefix_exactly_when_its_nibbles_start_with_it() {
+        for i in 0u32..200 {
+            let key = keccak256(i.to_be_bytes());
+            let nibbles = Nibbles::unpack(key);
+            for len in 0..=64 {
+                let prefix = nibbles.slice(..len);
+                assert!(key_under(&key, &prefix), "{i} {len}");
+                if len > 0 {
+                    let mut other = prefix;
+                    other.set_at(len - 1, (prefix.get_unchecked(len - 1) + 1) % 16);
+                    assert!(!key_under(&key, &other), "{i} {len}");
+                }
+            }
+        }
     }
 }

@@ -24,7 +24,7 @@
 //! the same keys with the same values, so writing one twice is harmless.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{
         Arc, Weak,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -486,41 +486,44 @@ impl Indexer {
     }
 }
 
+/// One keyspace's writes of several blocks, merged by reference to the blocks' own.
+type MergedWrites<'a> = BTreeMap<&'a [u8], Option<&'a [u8]>>;
+
 /// Consecutive blocks' trie writes merged: each key's last value, and the storage tries
-/// wiped on the way (their stored nodes go, but for what a later block writes again).
+/// wiped on the way (their stored nodes go, but for what a later block writes again). It
+/// borrows the pending blocks' writes: the batch copies each key and value once.
 #[derive(Default)]
-struct TrieGroup {
-    account_trie: Writes,
-    storage_trie: Writes,
+struct TrieGroup<'a> {
+    account_trie: MergedWrites<'a>,
+    storage_trie: MergedWrites<'a>,
     wiped: std::collections::BTreeSet<B256>,
     last: Option<u64>,
 }
 
-impl TrieGroup {
+impl<'a> TrieGroup<'a> {
     fn len(&self) -> usize {
         self.account_trie.len() + self.storage_trie.len()
     }
 
-    fn add(&mut self, trie: &Staged) {
+    fn add(&mut self, trie: &'a Staged) {
         for owner in &trie.wiped {
             // What earlier blocks of the group wrote under the owner goes with the wipe.
-            let under: Vec<Vec<u8>> = self
+            let under: Vec<&[u8]> = self
                 .storage_trie
-                .range(owner.to_vec()..)
+                .range(owner.as_slice()..)
                 .take_while(|(key, _)| key.starts_with(owner.as_slice()))
-                .map(|(key, _)| key.clone())
+                .map(|(key, _)| *key)
                 .collect();
             for key in under {
-                self.storage_trie.remove(&key);
+                self.storage_trie.remove(key);
             }
             self.wiped.insert(*owner);
         }
-        for (key, value) in &trie.account_trie {
-            self.account_trie.insert(key.clone(), value.clone());
-        }
-        for (key, value) in &trie.storage_trie {
-            self.storage_trie.insert(key.clone(), value.clone());
-        }
+        let merge = |into: &mut MergedWrites<'a>, writes: &'a Writes| {
+            into.extend(writes.iter().map(|(k, v)| (k.as_slice(), v.as_deref())));
+        };
+        merge(&mut self.account_trie, &trie.account_trie);
+        merge(&mut self.storage_trie, &trie.storage_trie);
     }
 
     fn write(self, indexer: &Indexer) -> Result<()> {

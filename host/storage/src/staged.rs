@@ -6,7 +6,10 @@
 //! (`Staged::of`, beside it in lib.rs), so an overlay read and a stored read decode alike,
 //! and a range read merges the two in byte order.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::{
+    borrow::Borrow,
+    collections::{BTreeMap, HashMap, HashSet},
+};
 
 use alloy_primitives::{B256, Bytes};
 use fjall::{Keyspace, OwnedWriteBatch};
@@ -42,23 +45,28 @@ impl Staged {
     }
 }
 
-/// Puts `writes` into `batch` for `keyspace` (`None` removes the key).
-pub(crate) fn put_writes(batch: &mut OwnedWriteBatch, keyspace: &Keyspace, writes: &Writes) {
+/// Puts `writes` into `batch` for `keyspace` (`None` removes the key): a block's own
+/// [`Writes`], or several blocks' merged by reference (index.rs).
+pub(crate) fn put_writes<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    batch: &mut OwnedWriteBatch,
+    keyspace: &Keyspace,
+    writes: &BTreeMap<K, Option<V>>,
+) {
     for (key, value) in writes {
         match value {
-            Some(value) => batch.insert(keyspace, key.as_slice(), value.as_slice()),
-            None => batch.remove(keyspace, key.as_slice()),
+            Some(value) => batch.insert(keyspace, key.as_ref(), value.as_ref()),
+            None => batch.remove(keyspace, key.as_ref()),
         }
     }
 }
 
 /// Removes in `batch` every key of `keyspace` stored under `owner` (a wipe), but those
 /// `kept` writes again: a batch must not both remove and insert one key.
-pub(crate) fn remove_stored_under(
+pub(crate) fn remove_stored_under<K: Ord + Borrow<[u8]>, V>(
     batch: &mut OwnedWriteBatch,
     keyspace: &Keyspace,
     owner: &[u8],
-    kept: &Writes,
+    kept: &BTreeMap<K, Option<V>>,
 ) -> fjall::Result<()> {
     for item in keyspace.prefix(owner) {
         let key = item.key()?;

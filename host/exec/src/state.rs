@@ -81,7 +81,13 @@ pub struct StateDb {
     /// Bumped before a block is staged or applied: a read that saw it unchanged on both
     /// sides saw one block's state ([`StateAt`] at the head).
     epoch: AtomicU64,
+    /// The accounts read ahead ([`StateDb::prefetch`]) in the generation it names.
+    prefetched: parking_lot::Mutex<(u64, HashSet<Address>)>,
 }
+
+/// Accounts [`StateDb::prefetch`] remembers within one generation; past this it forgets
+/// them all (a request then costs a walk over cached nodes again, nothing worse).
+const PREFETCHED_MAX: usize = 1 << 16;
 
 impl std::fmt::Debug for StateDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,6 +141,7 @@ impl StateDb {
             staged: RwLock::new(None),
             at,
             epoch: AtomicU64::new(0),
+            prefetched: parking_lot::Mutex::new((0, HashSet::new())),
         }
     }
 
@@ -415,7 +422,24 @@ impl StateDb {
     /// accounts of each accepted transaction, so the random reads a large state costs are
     /// done before the block that includes the transaction, not in its execution and root
     /// walk. Fills obey the caches' [`Generation`] like any read; errors are logged.
+    ///
+    /// An account already read ahead in this generation (no block applied since) is
+    /// skipped: its path is cached, and only a block changes it. Every transaction of a
+    /// sender asks again, so without this a busy sender's path was walked once per
+    /// transaction rather than once per block.
     pub fn prefetch(&self, address: &Address) {
+        {
+            let now = self.generation.now();
+            let mut prefetched = self.prefetched.lock();
+            let (generation, done) = &mut *prefetched;
+            if *generation != now || done.len() >= PREFETCHED_MAX {
+                *generation = now;
+                done.clear();
+            }
+            if !done.insert(*address) {
+                return;
+            }
+        }
         if let Err(e) = self.prefetch_path(address) {
             tracing::warn!(target: "ordo::state", %address, error = %e, "prefetching an account");
         }
@@ -994,5 +1018,36 @@ mod tests {
                 "the node it leads to is cached ({what} the path)"
             );
         }
+    }
+
+    #[test]
+    fn an_account_is_read_ahead_once_per_block() {
+        let (accounts, [n, m]) = three_accounts();
+        let [a, b, _] = accounts;
+        let top = (STATE_TRIE_OWNER, Nibbles::from_nibbles([n, m]));
+        let (_dir, state) = state_with(&accounts);
+        state.prefetch(&a);
+        assert!(state.nodes.get(&top).is_some(), "read ahead");
+        // Evicted meanwhile: the same generation does not read it again (the skip is
+        // what makes a sender's later transactions cheap)...
+        state.nodes.remove(&top);
+        state.prefetch(&a);
+        assert!(
+            state.nodes.get(&top).is_none(),
+            "skipped in the same generation"
+        );
+        // ...but another account does, and so does the next block's generation.
+        state.prefetch(&b);
+        assert!(
+            state.nodes.get(&top).is_some(),
+            "another account reads its path"
+        );
+        state.nodes.remove(&top);
+        state.apply(&BlockCommit::default());
+        state.prefetch(&a);
+        assert!(
+            state.nodes.get(&top).is_some(),
+            "read ahead again after a block"
+        );
     }
 }

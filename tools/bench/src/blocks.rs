@@ -6,7 +6,8 @@
 //! 1. funds `--senders` accounts of the dev mnemonic from the dev accounts (one block);
 //! 2. pre-signs and recovers every block's transfers (sender k % S, to one of the first
 //!    `--to-state` accounts of `ordo bench state`, at random), as ingress would;
-//! 3. per block: reads ahead what the node's prefetch thread would (`--prefetch`), executes
+//! 3. per block: reads ahead what the node's prefetch thread would (`--prefetch`; timed
+//!    as `prefetch`, apart from the block's own stages), executes
 //!    and seals the block (`execute`, `root`), stages it (`stage`) and stores it in one
 //!    fsynced batch (`commit`), one block after another, on threads at the node's block
 //!    priority (`--thread-nice`);
@@ -68,6 +69,9 @@ pub struct BlocksArgs {
 
 /// Per-stage times of the timed blocks, in microseconds.
 struct Stages {
+    /// The reads ahead before the block (the node's prefetch thread does them while the
+    /// transactions wait in the pool, beside the block stages).
+    prefetch: Histogram<u64>,
     execute: Histogram<u64>,
     root: Histogram<u64>,
     stage: Histogram<u64>,
@@ -79,6 +83,7 @@ impl Stages {
     fn new() -> Result<Self> {
         let h = || Histogram::<u64>::new(3).wrap_err("histogram");
         Ok(Self {
+            prefetch: h()?,
             execute: h()?,
             root: h()?,
             stage: h()?,
@@ -87,8 +92,9 @@ impl Stages {
         })
     }
 
-    fn all(&self) -> [(&'static str, &Histogram<u64>); 5] {
+    fn all(&self) -> [(&'static str, &Histogram<u64>); 6] {
         [
+            ("prefetch", &self.prefetch),
             ("execute", &self.execute),
             ("root", &self.root),
             ("stage", &self.stage),
@@ -166,9 +172,10 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
         .filter(|&i| state.balance(&senders[i].address()) < ether)
         .collect();
 
-    // Per block: execute, root, stage and commit (µs), state trie nodes written, and the
-    // child hashes they hold.
-    let mut run_block = |txs: &[Arc<PooledTx>], prefetch: bool| -> Result<[u64; 6]> {
+    // Per block: prefetch, execute, root, stage and commit (µs), state trie nodes written,
+    // and the child hashes they hold.
+    let mut run_block = |txs: &[Arc<PooledTx>], prefetch: bool| -> Result<[u64; 7]> {
+        let prefetching = Instant::now();
         if prefetch {
             for tx in txs {
                 state.prefetch(&tx.sender);
@@ -177,6 +184,7 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
                 }
             }
         }
+        let prefetched = prefetching.elapsed();
         let number = parent.number() + 1;
         let params = BlockParams {
             number,
@@ -235,6 +243,7 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
         parent = built.block;
         let micros = |d: std::time::Duration| d.as_micros() as u64;
         Ok([
+            micros(prefetched),
             micros(sealed.saturating_sub(built.root_time)),
             micros(built.root_time),
             micros(stage),
@@ -278,9 +287,10 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
     let (mut nodes, mut hashes) = (0u64, 0u64);
     let started = Instant::now();
     for block in txs.chunks(args.transfers as usize) {
-        let [execute, root, stage, commit, n, h] = run_block(block, args.prefetch)?;
+        let [prefetch, execute, root, stage, commit, n, h] = run_block(block, args.prefetch)?;
         nodes += n;
         hashes += h;
+        stages.prefetch.record(prefetch)?;
         stages.execute.record(execute)?;
         stages.root.record(root)?;
         stages.stage.record(stage)?;

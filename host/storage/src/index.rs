@@ -329,7 +329,7 @@ impl Indexer {
     pub fn after_store(self: &Arc<Self>) {
         let (blocks, txs, nodes) = Self::backlog(&self.pending());
         if blocks >= INDEX_BACKLOG_BLOCKS || nodes >= TRIE_BACKLOG_NODES {
-            self.flush_or_log();
+            self.flush_or_log(false);
             return;
         }
         if blocks < INDEX_BATCH_BLOCKS && txs < INDEX_BATCH_TXS && nodes < INDEX_BATCH_TRIE_NODES {
@@ -352,7 +352,7 @@ impl Indexer {
                 state.spawned = false;
                 tracing::warn!(target: "ordo::storage", %err, "no index writer thread; indexing inline");
                 drop(state);
-                self.flush_or_log();
+                self.flush_or_log(false);
                 return;
             }
         }
@@ -360,13 +360,16 @@ impl Indexer {
     }
 
     /// Turns the writer thread on or off (tests: entries then stay pending until
-    /// [`Indexer::flush`]).
+    /// [`Indexer::flush`]). Under the write lock: a write under way ends first, and one
+    /// woken before but not yet begun writes nothing.
     pub fn set_writer(&self, enabled: bool) {
+        let _one = self.writing.lock();
         self.wake.0.lock().enabled = enabled;
     }
 
-    fn flush_or_log(&self) {
-        if let Err(err) = self.flush() {
+    /// `woken`: the writer thread's flush ([`Indexer::write_pending`]).
+    fn flush_or_log(&self, woken: bool) {
+        if let Err(err) = self.write_pending(woken) {
             // The entries stay pending (and in the logs): the next attempt retries them.
             tracing::error!(target: "ordo::storage", %err, "writing the block indexes failed");
         }
@@ -374,7 +377,18 @@ impl Indexer {
 
     /// Writes every pending entry of a stored block, then drops them from memory.
     pub fn flush(&self) -> Result<()> {
+        self.write_pending(false)
+    }
+
+    /// [`Indexer::flush`]; `woken`: the writer thread's, which writes nothing if the writer
+    /// was turned off since it was woken. That is checked under the write lock, so blocks
+    /// stored after a flush that turned it off stay pending: a wake-up already under way
+    /// used to write them when it got the lock (tests stage crashes that lose them).
+    fn write_pending(&self, woken: bool) -> Result<()> {
         let _one = self.writing.lock();
+        if woken && !self.wake.0.lock().enabled {
+            return Ok(());
+        }
         if self.closed.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -583,6 +597,6 @@ fn writer(indexer: Weak<Indexer>, signal: Arc<(Mutex<WriterState>, Condvar)>) {
         let Some(indexer) = indexer.upgrade() else {
             return;
         };
-        indexer.flush_or_log();
+        indexer.flush_or_log(true);
     }
 }

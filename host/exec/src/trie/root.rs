@@ -29,8 +29,10 @@
 //! child is a branch too, or a leaf that changes its value) is rehashed where it stands from
 //! its stored hashes and its changed children's new ones ([`rehash_root`]); a node that may
 //! change shape is walked alone on a builder of its own, fed keys without its path's nibbles
-//! (a subtrie hashes as the trie of its keys' remainders). A large change rehashes the root's
-//! changed children on their own threads. It gives exactly what [`update_root`] gives, or
+//! (a subtrie hashes as the trie of its keys' remainders). Each node is handed the changed
+//! keys under it and splits them among its children in one pass (`by_child`), so no node
+//! searches the whole change set. A large change rehashes the root's changed children on
+//! their own threads. It gives exactly what [`update_root`] gives, or
 //! defers to it.
 
 use alloy_primitives::B256;

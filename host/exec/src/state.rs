@@ -429,8 +429,10 @@ impl StateDb {
     /// transaction rather than once per block.
     pub fn prefetch(&self, address: &Address) {
         {
-            let now = self.generation.now();
             let mut prefetched = self.prefetched.lock();
+            // Read under the lock: callers on several threads then never take the set back
+            // to an older generation.
+            let now = self.generation.now();
             let (generation, done) = &mut *prefetched;
             if *generation != now || done.len() >= PREFETCHED_MAX {
                 *generation = now;

@@ -298,6 +298,12 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
         stages.root_commit.record(root + commit)?;
     }
     let elapsed = started.elapsed();
+    // As a node stops: the trie nodes and index entries still waiting behind the blocks
+    // are written, so the next open of the datadir has nothing to recompute.
+    state
+        .storage()
+        .flush_indexes()
+        .wrap_err("writing the blocks' pending trie nodes and index entries")?;
     let tx_per_s = (args.blocks * args.transfers) as f64 / elapsed.as_secs_f64();
 
     if args.json {

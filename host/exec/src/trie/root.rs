@@ -30,7 +30,7 @@
 //! its stored hashes and its changed children's new ones ([`rehash_root`]); a node that may
 //! change shape is walked alone on a builder of its own, fed keys without its path's nibbles
 //! (a subtrie hashes as the trie of its keys' remainders). Each node is handed the changed
-//! keys under it and splits them among its children in one pass (`by_child`), so no node
+//! keys under it and splits them among its children in one pass (prefix.rs `by_child`), so no node
 //! searches the whole change set. A large change rehashes the root's changed children on
 //! their own threads. It gives exactly what [`update_root`] gives, or
 //! defers to it.
@@ -42,7 +42,7 @@ use alloy_trie::{
     proof::{ProofNodes, ProofRetainer},
 };
 
-use super::prefix::PrefixSet;
+use super::prefix::{PrefixSet, by_child};
 use crate::error::StateError;
 
 /// The stored branch nodes of one trie.
@@ -326,35 +326,6 @@ struct Walk<'a, N, L> {
     /// Leading nibbles left off what the builder is fed (a subtrie walked on a builder of
     /// its own, [`Walk::rewalk`]).
     strip: usize,
-}
-
-/// `keys` (sorted, all under one node at `depth`) split by the child each leads to: the
-/// mask of those children, and each one's keys (a contiguous run, the set being sorted).
-/// [`PrefixSet::child_mask`] gives the same mask with searches over the whole set; a walk
-/// that hands each node its own keys needs none.
-fn by_child(keys: &[Nibbles], depth: usize) -> (u16, [&[Nibbles]; 16]) {
-    let mut under: [&[Nibbles]; 16] = [&[]; 16];
-    let mut mask = 0u16;
-    let mut start = 0;
-    while start < keys.len() {
-        // A key no longer than the node's path (the node's own path) leads to no child; in
-        // sorted order it comes first.
-        if keys[start].len() <= depth {
-            start += 1;
-            continue;
-        }
-        let nibble = keys[start].get_unchecked(depth);
-        let end = start
-            + 1
-            + keys[start + 1..]
-                .iter()
-                .take_while(|k| k.get_unchecked(depth) == nibble)
-                .count();
-        under[nibble as usize] = &keys[start..end];
-        mask |= 1 << nibble;
-        start = end;
-    }
-    (mask, under)
 }
 
 fn child(path: &Nibbles, nibble: u8) -> Nibbles {
@@ -801,50 +772,5 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
         out.removed
             .extend(walk.visited.into_iter().filter(|p| !kept.contains(p)));
         Ok(Some(hash))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use alloy_primitives::keccak256;
-
-    use super::*;
-
-    #[test]
-    fn each_node_splits_its_keys_as_the_whole_set_answers() {
-        // Random keys, and keys that differ from one of them in the last nibble only, so
-        // long runs and deep paths are exercised.
-        let mut keys: Vec<Nibbles> = (0u32..500)
-            .map(|i| Nibbles::unpack(keccak256(i.to_be_bytes())))
-            .collect();
-        keys.extend(keys.clone().iter().take(40).map(|k| {
-            let mut near = *k;
-            near.set_at(63, (k.get_unchecked(63) + 1) % 16);
-            near
-        }));
-        let set = PrefixSet::new(keys);
-        // Walk down from the root the way `rehash` hands keys on, checking every node.
-        let mut todo = vec![(Nibbles::default(), set.keys())];
-        let mut nodes = 0;
-        while let Some((path, keys)) = todo.pop() {
-            let (mask, under) = by_child(keys, path.len());
-            assert_eq!(mask, set.child_mask(&path), "{path:?}");
-            for nibble in 0..16u8 {
-                let child = child(&path, nibble);
-                let expected: Vec<Nibbles> = set
-                    .keys()
-                    .iter()
-                    .filter(|k| k.starts_with(&child))
-                    .copied()
-                    .collect();
-                assert_eq!(under[nibble as usize], &expected[..], "{child:?}");
-                if child.len() < 64 && !expected.is_empty() {
-                    todo.push((child, under[nibble as usize]));
-                }
-            }
-            nodes += 1;
-        }
-        assert!(nodes > 500, "{nodes} nodes walked");
-        assert_eq!(by_child(&[], 3), (0, [&[][..]; 16]));
     }
 }

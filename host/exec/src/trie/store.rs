@@ -277,12 +277,12 @@ pub struct Overlaid<'a, B = Base<'a>> {
 /// .starts_with(prefix)`, reading only the prefix's nibbles (a walk asks it of every changed
 /// leaf slot, whose prefixes are a few nibbles long).
 fn key_under(key: &B256, prefix: &Nibbles) -> bool {
-    prefix.len() <= 64
-        && (0..prefix.len()).all(|i| {
-            let byte = key[i / 2];
-            let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
-            nibble == prefix.get_unchecked(i)
-        })
+    // A `Nibbles` holds at most 64 nibbles, as many as a hashed key.
+    (0..prefix.len()).all(|i| {
+        let byte = key[i / 2];
+        let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+        nibble == prefix.get_unchecked(i)
+    })
 }
 
 /// The hashed key after `key` (`None` past the last).

@@ -134,6 +134,13 @@ pub enum StorageError {
     /// ([`Storage::repair_trie`]).
     #[error("the stored tries are behind block {0}: they must be recomputed first")]
     TrieBehind(u64),
+    /// A commit without a block (written in place) was refused: trie nodes of stored blocks
+    /// still wait to be written (the datadir is short of space, or the tries wait to be
+    /// recomputed), and they must land first.
+    #[error(
+        "trie nodes of stored blocks are not written yet: a commit without a block cannot          be written before them"
+    )]
+    TriesPending,
 }
 
 impl StorageError {
@@ -811,13 +818,7 @@ impl Storage {
             // that could not write them (no space, tries behind) refuses this commit.
             self.index.flush()?;
             if self.index.pending().iter().any(|b| b.trie.is_some()) {
-                return Err(StorageError::Corrupt {
-                    keyspace: "account_trie",
-                    source: alloy_rlp::Error::Custom(
-                        "trie nodes still wait behind the blocks: a commit without a block \
-                         cannot be written before them",
-                    ),
-                });
+                return Err(StorageError::TriesPending);
             }
         }
         // A wiped storage trie's stored nodes go when its block's nodes are written.

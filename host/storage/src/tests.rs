@@ -560,21 +560,27 @@ fn trie_nodes_written_behind_read_as_written_ones_until_and_after_they_are() {
     }
 }
 
+/// Blocks 0-3 of a random chain, of which a crash lost blocks 2 and 3's trie nodes (they
+/// were never written behind the blocks), reopened.
+fn reopened_after_losing_trie_nodes(dir: &std::path::Path, owners: &[Address]) -> Storage {
+    {
+        let s = Storage::open(dir).unwrap();
+        s.index.set_writer(false);
+        s.commit_block(&random_base(1, owners)).unwrap();
+        s.commit_block(&random_change(1, 1, owners, &[])).unwrap();
+        s.flush_indexes().unwrap();
+        s.commit_block(&random_change(2, 2, owners, &[])).unwrap();
+        s.commit_block(&random_change(3, 3, owners, &[])).unwrap();
+        // Dropped with blocks 2 and 3's nodes in memory only.
+    }
+    Storage::open(dir).unwrap()
+}
+
 #[test]
 fn a_crash_before_the_nodes_are_written_leaves_the_tries_marked_behind() {
     let owners: Vec<Address> = (0..4u8).map(Address::with_last_byte).collect();
     let dir = tempfile::tempdir().unwrap();
-    {
-        let s = Storage::open(dir.path()).unwrap();
-        s.index.set_writer(false);
-        s.commit_block(&random_base(1, &owners)).unwrap();
-        s.commit_block(&random_change(1, 1, &owners, &[])).unwrap();
-        s.flush_indexes().unwrap();
-        s.commit_block(&random_change(2, 2, &owners, &[])).unwrap();
-        s.commit_block(&random_change(3, 3, &owners, &[])).unwrap();
-        // Dropped with blocks 2 and 3's nodes in memory only.
-    }
-    let s = Storage::open(dir.path()).unwrap();
+    let s = reopened_after_losing_trie_nodes(dir.path(), &owners);
     assert_eq!(s.trie_behind().unwrap(), Some(1));
     let err = s.live().account_node_at(&Nibbles::default()).unwrap_err();
     assert!(matches!(err, StorageError::TrieBehind(1)), "{err}");
@@ -585,6 +591,19 @@ fn a_crash_before_the_nodes_are_written_leaves_the_tries_marked_behind() {
     s.repair_trie(3, &[], &[], &[]).unwrap();
     assert_eq!(s.trie_behind().unwrap(), None);
     assert!(s.live().account_node_at(&Nibbles::default()).is_ok());
+}
+
+#[test]
+fn a_commit_without_a_block_is_refused_while_trie_nodes_wait_before_it() {
+    let owners: Vec<Address> = (0..4u8).map(Address::with_last_byte).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let s = reopened_after_losing_trie_nodes(dir.path(), &owners);
+    // Block 4's nodes wait behind it, and no flush writes them while the tries are behind.
+    s.commit_block(&random_change(4, 4, &owners, &[])).unwrap();
+    s.flush_indexes().unwrap();
+    let err = s.commit_block(&BlockCommit::default()).unwrap_err();
+    assert!(matches!(err, StorageError::TriesPending), "{err}");
+    assert_eq!(s.head().unwrap(), Some(4));
 }
 
 fn dedup_last<T, K: std::hash::Hash + Eq>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {

@@ -695,6 +695,11 @@ async fn a_replica_behind_the_purged_log_catches_up_by_snapshot() {
         .unwrap();
     assert_eq!(sealed.block.transactions.len(), 3);
     wait_head(behind, sealed.block.hash).await;
+    // The other follower applies the block in its own time: every replica must hold it
+    // before they are compared.
+    for r in &replicas {
+        wait_head(r, sealed.block.hash).await;
+    }
     assert_same_blocks(&replicas, 6);
 }
 

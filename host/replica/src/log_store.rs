@@ -5,28 +5,119 @@
 //! binds a term, only once on disk. So every write is fsynced before openraft hears of it
 //! (`append` reports through its callback only after that), and runs on the blocking pool,
 //! not on the Raft task's worker.
+//!
+//! The latest entries are also kept decoded in memory ([`Recent`]): a leader reads each new
+//! entry back once per follower it replicates to and once more to apply it, and a follower
+//! once to apply it, each a range read and a JSON decode of the whole entry (a block entry
+//! carries the whole block).
 
-use std::{fmt::Debug, ops::Bound, ops::RangeBounds};
+use std::{collections::VecDeque, fmt::Debug, ops::Bound, ops::RangeBounds, sync::Arc};
 
 use openraft::{
     Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote,
     storage::{LogFlushed, LogState, RaftLogStorage},
 };
 use ordo_storage::{Storage, raft::RaftMeta};
+use parking_lot::Mutex;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::types::{NodeId, TypeConfig};
 
-/// The Raft log of one replica. Cheap to clone: clones share the database.
+/// The Raft log of one replica. Cheap to clone: clones share the database and the
+/// in-memory tail.
 #[derive(Debug, Clone)]
 pub struct LogStore {
     storage: Storage,
+    recent: Arc<Mutex<Recent>>,
+}
+
+/// Entries kept decoded after they were written: the last few, contiguous.
+const RECENT_ENTRIES: usize = 256;
+/// And at most this many encoded bytes of them.
+const RECENT_BYTES: usize = 16 << 20;
+
+/// The log's latest entries as appended (on disk too), with their encoded sizes: a
+/// contiguous run of indices, ascending. Whatever is truncated or purged on disk leaves it
+/// first, so it never holds an entry the disk no longer does.
+#[derive(Debug, Default)]
+struct Recent {
+    entries: VecDeque<(Entry<TypeConfig>, usize)>,
+    bytes: usize,
+}
+
+impl Recent {
+    /// Keeps `entries`, just written after those held (or starting a new run).
+    fn appended(&mut self, entries: Vec<(Entry<TypeConfig>, usize)>) {
+        for (entry, size) in entries {
+            let follows = self
+                .entries
+                .back()
+                .is_none_or(|(last, _)| last.log_id.index + 1 == entry.log_id.index);
+            if !follows {
+                self.entries.clear();
+                self.bytes = 0;
+            }
+            self.bytes += size;
+            self.entries.push_back((entry, size));
+        }
+        while self.entries.len() > RECENT_ENTRIES || self.bytes > RECENT_BYTES {
+            match self.entries.pop_front() {
+                Some((_, size)) => self.bytes -= size,
+                None => break,
+            }
+        }
+    }
+
+    /// Entries `from..to`, if all are held.
+    fn get(&self, from: u64, to: u64) -> Option<Vec<Entry<TypeConfig>>> {
+        let first = self.entries.front()?.0.log_id.index;
+        let end = first + self.entries.len() as u64;
+        if from >= to || from < first || to > end {
+            return None;
+        }
+        let skip = (from - first) as usize;
+        Some(
+            self.entries
+                .range(skip..skip + (to - from) as usize)
+                .map(|(entry, _)| entry.clone())
+                .collect(),
+        )
+    }
+
+    /// Drops the entries at `from` and after (a truncation).
+    fn truncate(&mut self, from: u64) {
+        while self
+            .entries
+            .back()
+            .is_some_and(|(last, _)| last.log_id.index >= from)
+        {
+            if let Some((_, size)) = self.entries.pop_back() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    /// Drops the entries up to `upto`, inclusive (a purge).
+    fn purge(&mut self, upto: u64) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|(first, _)| first.log_id.index <= upto)
+        {
+            if let Some((_, size)) = self.entries.pop_front() {
+                self.bytes -= size;
+            }
+        }
+    }
 }
 
 impl LogStore {
     /// The log kept in `storage`.
     pub fn new(storage: Storage) -> Self {
-        Self { storage }
+        Self {
+            storage,
+            recent: Arc::default(),
+        }
     }
 
     /// Runs a storage write off the async runtime.
@@ -78,6 +169,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(n) => *n,
             Bound::Unbounded => u64::MAX,
         };
+        if let Some(entries) = self.recent.lock().get(from, to) {
+            return Ok(entries);
+        }
         let read = || -> Result<Vec<Entry<TypeConfig>>, std::io::Error> {
             self.storage
                 .raft_entries(from, to)
@@ -160,13 +254,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let encoded = entries
-            .into_iter()
-            .map(|entry| Ok((entry.log_id.index, serde_json::to_vec(&entry)?)))
+            .iter()
+            .map(|entry| Ok((entry.log_id.index, serde_json::to_vec(entry)?)))
             .collect::<Result<Vec<_>, serde_json::Error>>()
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        // On disk first; only then may openraft count these entries.
+        let sizes: Vec<usize> = encoded.iter().map(|(_, bytes)| bytes.len()).collect();
+        // On disk first; only then may openraft count these entries (or read them back).
         let written = self.write(move |s| s.raft_append(&encoded)).await;
+        if written.is_ok() {
+            self.recent
+                .lock()
+                .appended(entries.into_iter().zip(sizes).collect());
+        }
         let failed = written.as_ref().err().map(StorageIOError::write_logs);
         callback.log_io_completed(written);
         match failed {
@@ -177,6 +278,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let from = log_id.index;
+        self.recent.lock().truncate(from);
         Ok(self
             .write(move |s| s.raft_truncate(from))
             .await
@@ -186,6 +288,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let purged = serde_json::to_vec(&log_id).map_err(|e| StorageIOError::write_logs(&e))?;
         let upto = log_id.index;
+        self.recent.lock().purge(upto);
         Ok(self
             .write(move |s| s.raft_purge(upto, &purged))
             .await

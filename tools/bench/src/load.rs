@@ -135,6 +135,11 @@ pub struct BenchArgs {
     /// --admin-token-file of the second node.
     #[arg(long)]
     pub compare_admin_token_file: Option<std::path::PathBuf>,
+    /// A shell command run after the first run and before the second: to pause the first
+    /// node (`kill -STOP`) and wake the second when both share the machine's cores, so the
+    /// idle one takes nothing from the one measured.
+    #[arg(long)]
+    pub compare_before: Option<String>,
 }
 
 /// One node under test: where to send, where to read its metrics.
@@ -208,6 +213,16 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         args.compare_metrics.as_ref(),
         args.compare_admin_token_file.as_ref(),
     )?;
+    if let Some(command) = &args.compare_before {
+        let status = tokio::process::Command::new("sh")
+            .args(["-c", command])
+            .status()
+            .await
+            .wrap_err_with(|| format!("running --compare-before {command:?}"))?;
+        if !status.success() {
+            bail!("--compare-before {command:?} failed: {status}");
+        }
+    }
     let other = run_one(&args, &second).await?;
     if args.json {
         println!(

@@ -4,7 +4,8 @@
 //! Map:
 //! - [`TypeConfig`] (types.rs): what the log carries ([`Command`]), node ids and addresses.
 //! - [`LogStore`] (log_store.rs): openraft's log storage on the node's fjall database
-//!   (`ordo_storage::raft`): entries and the vote are on disk before openraft is told so.
+//!   (`ordo_storage::raft`): entries and the vote are on disk before openraft is told so;
+//!   the latest entries are also kept decoded, for the reads that follow each append.
 //! - network.rs: the replica-to-replica transport, JSON over HTTP on its own listener with
 //!   the group's shared secret ([`router`] answers, [`HttpNetwork`] sends), and [`Faults`],
 //!   the seam that cuts links for partition tests.

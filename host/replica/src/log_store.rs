@@ -14,14 +14,14 @@
 use std::{collections::VecDeque, fmt::Debug, ops::Bound, ops::RangeBounds, sync::Arc};
 
 use openraft::{
-    Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote,
+    Entry, EntryPayload, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote,
     storage::{LogFlushed, LogState, RaftLogStorage},
 };
 use ordo_storage::{Storage, raft::RaftMeta};
 use parking_lot::Mutex;
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::types::{NodeId, TypeConfig};
+use crate::types::{Command, NodeId, TypeConfig};
 
 /// The Raft log of one replica. Cheap to clone: clones share the database and the
 /// in-memory tail.
@@ -39,13 +39,30 @@ const RECENT_BYTES: usize = 16 << 20;
 /// The log's latest entries as appended (on disk too), with their encoded sizes: a
 /// contiguous run of indices, ascending. Whatever is truncated or purged on disk leaves it
 /// first, so it never holds an entry the disk no longer does.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Recent {
     entries: VecDeque<(Entry<TypeConfig>, usize)>,
     bytes: usize,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Self::with_limits(RECENT_ENTRIES, RECENT_BYTES)
+    }
 }
 
 impl Recent {
+    fn with_limits(max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            bytes: 0,
+            max_entries,
+            max_bytes,
+        }
+    }
+
     /// Keeps `entries`, just written after those held (or starting a new run).
     fn appended(&mut self, entries: Vec<(Entry<TypeConfig>, usize)>) {
         for (entry, size) in entries {
@@ -60,7 +77,7 @@ impl Recent {
             self.bytes += size;
             self.entries.push_back((entry, size));
         }
-        while self.entries.len() > RECENT_ENTRIES || self.bytes > RECENT_BYTES {
+        while self.entries.len() > self.max_entries || self.bytes > self.max_bytes {
             match self.entries.pop_front() {
                 Some((_, size)) => self.bytes -= size,
                 None => break,
@@ -260,13 +277,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map(|entry| Ok((entry.log_id.index, serde_json::to_vec(entry)?)))
             .collect::<Result<Vec<_>, serde_json::Error>>()
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        let sizes: Vec<usize> = encoded.iter().map(|(_, bytes)| bytes.len()).collect();
+        // An operator command is kept as read back from its encoding, as every follower
+        // applies it: its JSON parameters may hold a float, which a JSON round trip can move
+        // by a bit. The rest round-trips exactly, and is kept as it came.
+        let cached = entries
+            .into_iter()
+            .zip(&encoded)
+            .map(|(entry, (_, bytes))| match &entry.payload {
+                EntryPayload::Normal(Command::Operation { .. }) => {
+                    Ok((decode(bytes)?, bytes.len()))
+                }
+                _ => Ok((entry, bytes.len())),
+            })
+            .collect::<Result<Vec<_>, std::io::Error>>()
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         // On disk first; only then may openraft count these entries (or read them back).
         let written = self.write(move |s| s.raft_append(&encoded)).await;
         if written.is_ok() {
-            self.recent
-                .lock()
-                .appended(entries.into_iter().zip(sizes).collect());
+            self.recent.lock().appended(cached);
         }
         let failed = written.as_ref().err().map(StorageIOError::write_logs);
         callback.log_io_completed(written);
@@ -293,5 +321,57 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .write(move |s| s.raft_purge(upto, &purged))
             .await
             .map_err(|e| StorageIOError::write_logs(&e))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    fn indices(entries: Option<Vec<Entry<TypeConfig>>>) -> Option<Vec<u64>> {
+        entries.map(|e| e.iter().map(|e| e.log_id.index).collect())
+    }
+
+    #[test]
+    fn the_tail_keeps_the_newest_entries_within_its_limits() {
+        // By count: the oldest leave first.
+        let mut recent = Recent::with_limits(4, usize::MAX);
+        recent.appended((1..=10).map(|i| (entry(i), 1)).collect());
+        assert_eq!(indices(recent.get(7, 11)), Some(vec![7, 8, 9, 10]));
+        assert_eq!(indices(recent.get(6, 8)), None);
+        assert_eq!(indices(recent.get(9, 12)), None);
+        assert_eq!(indices(recent.get(8, 8)), None);
+
+        // By bytes, counted as entries come and go.
+        let mut recent = Recent::with_limits(usize::MAX, 25);
+        recent.appended((1..=5).map(|i| (entry(i), 10)).collect());
+        assert_eq!(indices(recent.get(4, 6)), Some(vec![4, 5]));
+        assert_eq!(indices(recent.get(3, 6)), None);
+        recent.truncate(5);
+        assert_eq!(recent.bytes, 10);
+        recent.appended(vec![(entry(5), 5), (entry(6), 5)]);
+        assert_eq!(indices(recent.get(4, 7)), Some(vec![4, 5, 6]));
+        // One entry larger than the whole budget is not kept, nor is what it follows.
+        recent.appended(vec![(entry(7), 30)]);
+        assert!(recent.entries.is_empty());
+        assert_eq!(recent.bytes, 0);
+        assert_eq!(indices(recent.get(7, 8)), None);
+    }
+
+    #[test]
+    fn an_append_that_does_not_follow_the_tail_starts_it_again() {
+        let mut recent = Recent::default();
+        recent.appended((1..=5).map(|i| (entry(i), 1)).collect());
+        recent.appended(vec![(entry(9), 1)]);
+        assert_eq!(indices(recent.get(9, 10)), Some(vec![9]));
+        assert_eq!(indices(recent.get(5, 6)), None);
+        assert_eq!(recent.bytes, 1);
     }
 }

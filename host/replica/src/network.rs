@@ -351,7 +351,10 @@ impl HttpNetwork {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
+            .unwrap_or_else(|e| {
+                tracing::warn!(target: "ordo::replica", error = %e, "replica HTTP client settings refused; using reqwest's defaults");
+                reqwest::Client::default()
+            });
         Self {
             me,
             client,

@@ -220,6 +220,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             .await
             .wrap_err_with(|| format!("running --compare-before {command:?}"))?;
         if !status.success() {
+            report.print(&args, &first.rpc);
             bail!("--compare-before {command:?} failed: {status}");
         }
     }

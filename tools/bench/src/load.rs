@@ -642,9 +642,24 @@ async fn fund(
         let f = i % funders.len();
         let (raw, hash) = sign_transfer(&funders[f], *fees, funder_nonces[f], *to, *amount);
         funder_nonces[f] += 1;
-        rpc.call("eth_sendRawTransaction", json!([raw]))
-            .await
-            .map_err(|e| eyre!("funding tx from {}: {e}", funders[f].address()))?;
+        // A replica group may be electing a leader as the run starts (it answers -32000
+        // "... retry"): the funding waits for it, as a wallet would retry.
+        let mut tries = 0;
+        loop {
+            match rpc
+                .call("eth_sendRawTransaction", json!([raw.clone()]))
+                .await
+            {
+                Ok(_) => break,
+                Err(ClientError::Rpc(e))
+                    if e.code == -32000 && e.message.ends_with("retry") && tries < 50 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(eyre!("funding tx from {}: {e}", funders[f].address())),
+            }
+        }
         hashes.push(hash);
     }
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);

@@ -73,27 +73,32 @@ async fn entries_and_the_vote_survive_a_reopen() {
 
 /// Every range read through `log` (which answers recent entries from memory) equals the same
 /// read from the database alone (a store over the same database with nothing in memory).
-async fn reads_match_the_disk(log: &mut LogStore, disk: &Storage, upto: u64) {
+async fn reads_match_the_disk(
+    log: &mut LogStore,
+    disk: &Storage,
+    upto: u64,
+) -> Result<(), StorageError<NodeId>> {
     let mut fresh = LogStore::new(disk.clone());
     for from in 0..=upto + 1 {
         for to in from..=upto + 2 {
             assert_eq!(
-                log.try_get_log_entries(from..to).await.unwrap(),
-                fresh.try_get_log_entries(from..to).await.unwrap(),
+                log.try_get_log_entries(from..to).await?,
+                fresh.try_get_log_entries(from..to).await?,
                 "entries {from}..{to}"
             );
             assert_eq!(
-                log.try_get_log_entries(from..=to).await.unwrap(),
-                fresh.try_get_log_entries(from..=to).await.unwrap(),
+                log.try_get_log_entries(from..=to).await?,
+                fresh.try_get_log_entries(from..=to).await?,
                 "entries {from}..={to}"
             );
         }
         assert_eq!(
-            log.try_get_log_entries(from..).await.unwrap(),
-            fresh.try_get_log_entries(from..).await.unwrap(),
+            log.try_get_log_entries(from..).await?,
+            fresh.try_get_log_entries(from..).await?,
             "entries {from}.."
         );
     }
+    Ok(())
 }
 
 #[tokio::test]
@@ -106,25 +111,25 @@ async fn entries_read_back_are_the_ones_on_disk_through_appends_truncations_and_
     for chunk in first.chunks(5) {
         log.blocking_append(chunk.to_vec()).await.unwrap();
     }
-    reads_match_the_disk(&mut log, &storage, 12).await;
+    reads_match_the_disk(&mut log, &storage, 12).await.unwrap();
     // A new leader overwrites the tail: the entries from 9 on are truncated and written
     // again in a later term, with other contents.
     log.truncate(first[8].log_id).await.unwrap();
-    reads_match_the_disk(&mut log, &storage, 12).await;
+    reads_match_the_disk(&mut log, &storage, 12).await.unwrap();
     let second: Vec<_> = (9..=14)
         .map(|i| entry(2, i, &[b"again", &[i as u8]]))
         .collect();
     log.blocking_append(second.clone()).await.unwrap();
-    reads_match_the_disk(&mut log, &storage, 14).await;
+    reads_match_the_disk(&mut log, &storage, 14).await.unwrap();
     assert_eq!(log.try_get_log_entries(9..15).await.unwrap(), second);
     // A snapshot purges the head of the log.
     log.purge(first[5].log_id).await.unwrap();
-    reads_match_the_disk(&mut log, &storage, 14).await;
+    reads_match_the_disk(&mut log, &storage, 14).await.unwrap();
     // An append that does not follow the tail held in memory (as after an install): the
     // entries after the purge (13, 14) are still held, and must not pass for 20's.
     log.purge(second[3].log_id).await.unwrap();
     let third: Vec<_> = (20..=22).map(|i| entry(3, i, &[&[i as u8]])).collect();
     log.blocking_append(third.clone()).await.unwrap();
-    reads_match_the_disk(&mut log, &storage, 22).await;
+    reads_match_the_disk(&mut log, &storage, 22).await.unwrap();
     assert_eq!(log.try_get_log_entries(20..23).await.unwrap(), third);
 }

@@ -103,28 +103,26 @@ impl Recent {
 
     /// Drops the entries at `from` and after (a truncation).
     fn truncate(&mut self, from: u64) {
-        while self
+        let kept = self
             .entries
-            .back()
-            .is_some_and(|(last, _)| last.log_id.index >= from)
-        {
-            if let Some((_, size)) = self.entries.pop_back() {
-                self.bytes -= size;
-            }
-        }
+            .partition_point(|(entry, _)| entry.log_id.index < from);
+        self.bytes -= self
+            .entries
+            .drain(kept..)
+            .map(|(_, size)| size)
+            .sum::<usize>();
     }
 
     /// Drops the entries up to `upto`, inclusive (a purge).
     fn purge(&mut self, upto: u64) {
-        while self
+        let purged = self
             .entries
-            .front()
-            .is_some_and(|(first, _)| first.log_id.index <= upto)
-        {
-            if let Some((_, size)) = self.entries.pop_front() {
-                self.bytes -= size;
-            }
-        }
+            .partition_point(|(entry, _)| entry.log_id.index <= upto);
+        self.bytes -= self
+            .entries
+            .drain(..purged)
+            .map(|(_, size)| size)
+            .sum::<usize>();
     }
 }
 

@@ -127,9 +127,9 @@ pub fn router(
     faults: Faults,
 ) -> Router {
     Router::new()
-        .route("/raft/append", post(append))
-        .route("/raft/vote", post(vote))
-        .route("/raft/snapshot", post(snapshot))
+        .route(Endpoint::Append.path(), post(append))
+        .route(Endpoint::Vote.path(), post(vote))
+        .route(Endpoint::Snapshot.path(), post(snapshot))
         .route("/chain/blocks", post(blocks))
         .route("/chain/batches", post(batches))
         .route("/forward", post(forward))
@@ -460,18 +460,33 @@ pub struct HttpPeer {
 /// A peer's Raft endpoints.
 #[derive(Debug, Clone, Copy)]
 enum Endpoint {
-    Append = 0,
-    Vote = 1,
-    Snapshot = 2,
+    Append,
+    Vote,
+    Snapshot,
+}
+
+impl Endpoint {
+    /// Every endpoint, in the order [`HttpPeer::urls`] holds them.
+    const ALL: [Endpoint; 3] = [Endpoint::Append, Endpoint::Vote, Endpoint::Snapshot];
+
+    /// Its path on the replication listener, where [`router`] serves it.
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Append => "/raft/append",
+            Endpoint::Vote => "/raft/vote",
+            Endpoint::Snapshot => "/raft/snapshot",
+        }
+    }
 }
 
 /// The Raft endpoints of a replica listening at `addr`, indexed by [`Endpoint`].
 fn raft_urls(addr: &str) -> Result<[reqwest::Url; 3], String> {
-    let url = |path: &str| {
-        reqwest::Url::parse(&format!("http://{addr}/raft/{path}"))
+    let parsed = Endpoint::ALL.map(|endpoint| {
+        reqwest::Url::parse(&format!("http://{addr}{}", endpoint.path()))
             .map_err(|e| format!("replica address {addr}: {e}"))
-    };
-    Ok([url("append")?, url("vote")?, url("snapshot")?])
+    });
+    let [append, vote, snapshot] = parsed;
+    Ok([append?, vote?, snapshot?])
 }
 
 impl RaftNetworkFactory<TypeConfig> for HttpNetwork {

@@ -138,7 +138,7 @@ pub enum StorageError {
     /// still wait to be written (the datadir is short of space, or the tries wait to be
     /// recomputed), and they must land first.
     #[error(
-        "trie nodes of stored blocks are not written yet: a commit without a block cannot          be written before them"
+        "trie nodes of stored blocks are not written yet: a commit without a block cannot be written before them"
     )]
     TriesPending,
 }

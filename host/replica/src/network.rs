@@ -624,9 +624,7 @@ impl HttpPeer {
             .post(uri, req, option.hard_ttl())
             .await
             .map_err(|failure| match failure {
-                Failure::Unreachable(why) => {
-                    unreachable(format!("replica {}: {why}", self.target))
-                }
+                Failure::Unreachable(why) => unreachable(format!("replica {}: {why}", self.target)),
                 Failure::Broken(why) => RPCError::Network(NetworkError::new(
                     &std::io::Error::other(format!("replica {}: {why}", self.target)),
                 )),

@@ -446,7 +446,7 @@ impl Fetcher<'_> {
                 other => {
                     self.failures += 1;
                     if self.failures.is_multiple_of(20) {
-                        tracing::warn!(target: "ordo::replica", from = req.from, to = req.to, error = ?other.err(), "a snapshot's data cannot be fetched yet; still trying");
+                        tracing::warn!(target: "ordo::replica", source = *source, from = req.from, to = req.to, error = ?other.err(), "a snapshot's data cannot be fetched yet; still trying");
                     }
                     let pause = 50u64 << self.failures.min(5);
                     tokio::time::sleep(Duration::from_millis(pause)).await;

@@ -520,6 +520,7 @@ impl HttpNetwork {
     }
 
     /// POSTs `req` to `path` on the replica `target` listening at `addr`, with the secret.
+    /// An error says what failed, not which replica: callers name it.
     async fn post<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         target: NodeId,
@@ -535,7 +536,7 @@ impl HttpNetwork {
         self.client
             .post(uri, req, timeout)
             .await
-            .map_err(|e| format!("replica {target}: {}", e.into_string()))
+            .map_err(Failure::into_string)
     }
 }
 

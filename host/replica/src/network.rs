@@ -726,6 +726,19 @@ mod tests {
         addr
     }
 
+    /// `client`'s POST of `body` to `path` on the listener at `addr`.
+    async fn ask<Resp: DeserializeOwned>(
+        client: &PeerClient,
+        addr: &str,
+        path: &str,
+        body: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<Resp, Failure> {
+        client
+            .post(peer_uri(addr, path).unwrap(), body, timeout)
+            .await
+    }
+
     #[tokio::test]
     async fn a_request_carries_the_secret_and_the_sender_and_its_answer_decodes() {
         let addr = echo_server().await.to_string();
@@ -739,12 +752,7 @@ mod tests {
         let body = serde_json::json!({"entries": [1, 2, 3]});
         for _ in 0..2 {
             // Twice: the second request goes over the kept-alive connection.
-            let echoed: Echo = client
-                .post(
-                    peer_uri(&addr, "/echo").unwrap(),
-                    &body,
-                    Duration::from_secs(5),
-                )
+            let echoed: Echo = ask(&client, &addr, "/echo", &body, Duration::from_secs(5))
                 .await
                 .unwrap();
             assert_eq!(
@@ -757,25 +765,13 @@ mod tests {
                 )
             );
         }
-        let refused = client
-            .post::<_, Echo>(
-                peer_uri(&addr, "/refuse").unwrap(),
-                &body,
-                Duration::from_secs(5),
-            )
-            .await;
+        let refused = ask::<Echo>(&client, &addr, "/refuse", &body, Duration::from_secs(5)).await;
         assert!(
             matches!(&refused, Err(Failure::Unreachable(why)) if why.contains("401")),
             "{refused:?}"
         );
         // An answer that is not what was asked for: reached, but broken.
-        let wrong = client
-            .post::<_, u64>(
-                peer_uri(&addr, "/echo").unwrap(),
-                &body,
-                Duration::from_secs(5),
-            )
-            .await;
+        let wrong = ask::<u64>(&client, &addr, "/echo", &body, Duration::from_secs(5)).await;
         assert!(matches!(wrong, Err(Failure::Broken(_))), "{wrong:?}");
     }
 
@@ -787,13 +783,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .to_string();
-        let refused = client
-            .post::<_, bool>(
-                peer_uri(&closed, "/leads").unwrap(),
-                &(),
-                Duration::from_secs(5),
-            )
-            .await;
+        let refused = ask::<bool>(&client, &closed, "/leads", &(), Duration::from_secs(5)).await;
         assert!(
             matches!(&refused, Err(Failure::Unreachable(why)) if why.contains("refused")),
             "{refused:?}"
@@ -801,13 +791,7 @@ mod tests {
         // Accepts the connection and never answers.
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = silent.local_addr().unwrap().to_string();
-        let late = client
-            .post::<_, bool>(
-                peer_uri(&addr, "/leads").unwrap(),
-                &(),
-                Duration::from_millis(200),
-            )
-            .await;
+        let late = ask::<bool>(&client, &addr, "/leads", &(), Duration::from_millis(200)).await;
         assert!(
             matches!(&late, Err(Failure::Unreachable(why)) if why.contains("no answer")),
             "{late:?}"

@@ -14,14 +14,14 @@
 use std::{collections::VecDeque, fmt::Debug, ops::Bound, ops::RangeBounds, sync::Arc};
 
 use openraft::{
-    Entry, EntryPayload, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote,
+    Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote,
     storage::{LogFlushed, LogState, RaftLogStorage},
 };
 use ordo_storage::{Storage, raft::RaftMeta};
 use parking_lot::Mutex;
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::types::{Command, NodeId, TypeConfig};
+use crate::types::{NodeId, TypeConfig};
 
 /// The Raft log of one replica. Cheap to clone: clones share the database and the
 /// in-memory tail.
@@ -275,20 +275,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map(|entry| Ok((entry.log_id.index, serde_json::to_vec(entry)?)))
             .collect::<Result<Vec<_>, serde_json::Error>>()
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        // An operator command is kept as read back from its encoding, as every follower
-        // applies it: its JSON parameters may hold a float, which a JSON round trip can move
-        // by a bit. The rest round-trips exactly, and is kept as it came.
+        // Kept as they came: every entry parses back from its encoding to the same value
+        // (floats included, by serde_json's `float_roundtrip`), so the leader applies what
+        // its followers decode.
         let cached = entries
             .into_iter()
             .zip(&encoded)
-            .map(|(entry, (_, bytes))| match &entry.payload {
-                EntryPayload::Normal(Command::Operation { .. }) => {
-                    Ok((decode(bytes)?, bytes.len()))
-                }
-                _ => Ok((entry, bytes.len())),
-            })
-            .collect::<Result<Vec<_>, std::io::Error>>()
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+            .map(|(entry, (_, bytes))| (entry, bytes.len()))
+            .collect::<Vec<_>>();
         // On disk first; only then may openraft count these entries (or read them back).
         let written = self.write(move |s| s.raft_append(&encoded)).await;
         if written.is_ok() {
@@ -325,6 +319,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openraft::EntryPayload;
 
     fn entry(index: u64) -> Entry<TypeConfig> {
         Entry {

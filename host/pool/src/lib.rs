@@ -19,8 +19,9 @@
 //!   ▼
 //! WAL writer thread (wal.rs) ─────────────────────────────────── (one dedicated thread)
 //!   ├─ drain every queued append (≤ wal_max_group) and removal
-//!   ├─ Storage::wal_append(group)   ONE fsync for the whole group
-//!   ├─ on a replica: TxReplicator    the group's log commits it (else: refused, un-WALed)
+//!   ├─ Storage::wal_append(group)   ONE fsync for the whole group (not on a replica:
+//!   │                               there the group's log is the WAL)
+//!   ├─ on a replica: TxReplicator    the group's log commits it (else: refused)
 //!   └─ Pool::durable(group)         ─── pool write lock, once per group ───
 //!        ├─ re-read accounts if a block landed since the pre-check (epoch)
 //!        ├─ TxPool::insert          every check again: a concurrent same-nonce
@@ -62,8 +63,9 @@
 //!
 //! [`StateReader`] (the node's state), `ordo_storage::Storage` (the `wal` keyspace),
 //! [`Pool::subscribe`] (new-transaction announcements for `newPendingTransactions`),
-//! [`TxReplicator`] (a replica group's log; [`Pool::adopt`] pools what other replicas
-//! accepted, through the same WAL, without replicating it again), and for bundles
+//! [`TxReplicator`] (a replica group's log, which then keeps the pool's transactions in
+//! place of the WAL, [`Pool::keep_in_group_log`]; [`Pool::adopt`] pools what other replicas
+//! accepted without replicating it again), and for bundles
 //! [`BundleReplicator`] (each group of accepted or removed bundles is committed by the
 //! group first; [`BundlePool::adopt`], the log's apply, is then the only writer, on every
 //! replica).

@@ -2,8 +2,8 @@
 //! account reads ([`StateReader`]), the queues ([`TxPool`] behind one lock) and the WAL
 //! writer ([`crate::wal`]) together, and announces accepted transactions.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +58,15 @@ pub struct Pool {
     /// On a replica: the group's log, which commits what this pool accepts before it is
     /// acknowledged.
     replicator: RwLock<Option<Arc<dyn TxReplicator>>>,
+    /// On a replica: the group's log keeps what this pool acknowledges or adopts, so the
+    /// WAL is not written ([`Pool::keep_in_group_log`]).
+    log_keeps: AtomicBool,
+    /// The transactions re-pooled from the WAL at startup that are still there: the only
+    /// WAL entries left to remove once the group's log keeps the rest.
+    in_wal: parking_lot::Mutex<HashSet<B256>>,
+    /// The group being committed by the replicator (accepted, not yet pooled): a replica's
+    /// snapshot must hold it, as its log position may already be past the group's entry.
+    committing: parking_lot::Mutex<Vec<Arc<PooledTx>>>,
 }
 
 /// Commits accepted transactions to a replica group's log (blocking; called on the WAL
@@ -135,12 +144,45 @@ impl Pool {
             announce,
             dropped: parking_lot::Mutex::new(DropLog::default()),
             replicator: RwLock::new(None),
+            log_keeps: AtomicBool::new(false),
+            in_wal: parking_lot::Mutex::new(HashSet::new()),
+            committing: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
     /// From now on, a transaction is acknowledged only once `replicator` committed it.
     pub fn set_replicator(&self, replicator: Arc<dyn TxReplicator>) {
         *self.replicator.write() = Some(replicator);
+    }
+
+    /// From now on the replica group's log is this pool's WAL: what the pool acknowledges
+    /// the group committed (each replica's log fsynced it), and what it adopts came from
+    /// that log, so neither is written to the WAL, nor removed from it later. A restarted
+    /// replica re-pools them from its snapshot and its log instead. The WAL's own entries
+    /// from before (re-pooled at startup) still leave it as they leave the pool. Call it
+    /// before the group's entries are applied (a replica's start), and for good.
+    pub fn keep_in_group_log(&self) {
+        self.log_keeps.store(true, Ordering::Release);
+    }
+
+    /// Of `hashes`, the ones to remove from the WAL: all of them, or once the group's log
+    /// keeps the transactions, those still there from before (forgotten here as they go).
+    fn in_wal(&self, mut hashes: Vec<B256>) -> Vec<B256> {
+        let mut held = self.in_wal.lock();
+        if self.log_keeps.load(Ordering::Acquire) {
+            hashes.retain(|h| held.remove(h));
+        } else if !held.is_empty() {
+            for h in &hashes {
+                held.remove(h);
+            }
+        }
+        hashes
+    }
+
+    /// Queues the removal of `hashes` from the WAL (those it holds).
+    fn unwal(&self, hashes: Vec<B256>) {
+        let hashes = self.in_wal(hashes);
+        self.wal.remove(hashes);
     }
 
     /// The configuration.
@@ -164,7 +206,7 @@ impl Pool {
             return Vec::new();
         }
         let dropped = inner.drop_above_gas(limits.block_gas_limit);
-        self.wal.remove(dropped.clone());
+        self.unwal(dropped.clone());
         drop(inner);
         if !dropped.is_empty() {
             info!(target: "ordo::pool", dropped = dropped.len(), gas_limit = limits.block_gas_limit, "dropped pooled transactions above the lowered block gas limit");
@@ -255,12 +297,13 @@ impl Pool {
         }
     }
 
-    /// Pools transactions a replica group committed (another replica accepted them):
-    /// durably, in one WAL write of their own (not through the writer thread, which may be
-    /// waiting for the group itself), and without replicating them again. Those this pool
-    /// already knows (among them the ones it is writing itself) are skipped; those it
-    /// refuses now (included since, outbid, a full pool) leave the WAL again. Blocking.
-    /// Returns how many were pooled.
+    /// Pools transactions a replica group committed (another replica accepted them),
+    /// without replicating them again. Their log keeps them once
+    /// [`keep_in_group_log`](Self::keep_in_group_log) was called; until then they are
+    /// written to the WAL in a write of their own (not through the writer thread, which
+    /// may be waiting for the group itself). Those this pool already knows (among them the
+    /// ones it is committing itself) are skipped; those it refuses now (included since,
+    /// outbid, a full pool) are not pooled. Blocking. Returns how many were pooled.
     pub fn adopt(&self, txs: Vec<PooledTx>) -> Result<usize, PoolError> {
         let fresh: Vec<PooledTx> = {
             let inner = self.inner.read();
@@ -279,9 +322,11 @@ impl Pool {
             .zip(first..)
             .map(|(tx, seq)| (tx.hash, seq, &tx.encoded[..]))
             .collect();
-        self.storage
-            .wal_append(&entries)
-            .map_err(|e| PoolError::Storage(Arc::new(e)))?;
+        if !self.log_keeps.load(Ordering::Acquire) {
+            self.storage
+                .wal_append(&entries)
+                .map_err(|e| PoolError::Storage(Arc::new(e)))?;
+        }
         Ok(self.insert_durable(fresh))
     }
 
@@ -291,12 +336,28 @@ impl Pool {
         self.inner.read().all()
     }
 
+    /// What a replica's snapshot holds: every pooled transaction, and the group its
+    /// replicator is committing (whose entry may be applied already, ahead of its pooling).
+    pub fn snapshot_txs(&self) -> Vec<Arc<PooledTx>> {
+        // The group first: it is cleared only once pooled, so nothing falls between.
+        let committing = self.committing.lock().clone();
+        let mut txs = self.all_txs();
+        let known: HashSet<B256> = txs.iter().map(|tx| tx.hash).collect();
+        txs.extend(
+            committing
+                .into_iter()
+                .filter(|tx| !known.contains(&tx.hash)),
+        );
+        txs
+    }
+
     /// Startup: re-pools transactions read back from the WAL (already durable), in arrival
     /// order, validating each against the current limits and state. Entries no longer valid
     /// (included meanwhile, underpriced duplicates, over capacity) are removed from the WAL.
     /// Returns how many of `txs` are pooled afterwards. Restored transactions get fresh
     /// in-memory arrival numbers in the given order.
     pub fn restore(&self, txs: Vec<PooledTx>) -> usize {
+        self.in_wal.lock().extend(txs.iter().map(|tx| tx.hash));
         let kept = self.insert_durable(txs);
         info!(target: "ordo::pool", kept, "mempool restored from the WAL");
         kept
@@ -337,7 +398,7 @@ impl Pool {
         }
         let kept = restored.iter().filter(|h| inner.contains(h)).count();
         // Sent under the lock: see the ordering note in `wal`.
-        self.wal.remove(removals);
+        self.unwal(removals);
         drop(inner);
         kept
     }
@@ -438,7 +499,7 @@ impl Pool {
             }
         }
         drop(last_sweep);
-        self.wal.remove(dropped.clone());
+        self.unwal(dropped.clone());
         drop(inner);
         self.note_dropped(reasons);
         if !dropped.is_empty() {
@@ -461,7 +522,7 @@ impl Pool {
             .filter(|hash| !inner.is_known(hash))
             .collect();
         // Sent under the lock: see the ordering note in `wal`.
-        self.wal.remove(gone);
+        self.unwal(gone);
         drop(inner);
     }
 
@@ -470,7 +531,7 @@ impl Pool {
     pub fn expire_queued(&self) -> Vec<B256> {
         let mut inner = self.inner.write();
         let dropped = inner.expire(Instant::now(), self.config.queued_ttl);
-        self.wal.remove(dropped.clone());
+        self.unwal(dropped.clone());
         drop(inner);
         let reason: Arc<str> = Arc::from(crate::txpool::DROP_EXPIRED);
         self.note_dropped(dropped.iter().map(|h| (*h, reason.clone())));
@@ -558,9 +619,22 @@ impl GroupSink for Pool {
         if raws.is_empty() {
             return Ok(());
         }
-        replicator
+        *self.committing.lock() = group
+            .iter()
+            .filter(|p| p.replicate)
+            .map(|p| p.tx.clone())
+            .collect();
+        let replicated = replicator
             .replicate(raws)
-            .map_err(|why| PoolError::NotReplicated(why.into()))
+            .map_err(|why| PoolError::NotReplicated(why.into()));
+        if replicated.is_err() {
+            self.committing.lock().clear();
+        }
+        replicated
+    }
+
+    fn log_keeps(&self) -> bool {
+        self.log_keeps.load(Ordering::Acquire)
     }
 
     fn durable(&self, mut group: Vec<PendingAppend>) -> Vec<B256> {
@@ -606,6 +680,8 @@ impl GroupSink for Pool {
             }
             break;
         }
+        // Pooled now (or refused): the snapshot finds them in the pool.
+        self.committing.lock().clear();
         for (hash, ack, e) in refused {
             debug!(target: "ordo::pool", %hash, error = %e, "refused at insert, rolled back");
             let _ = ack.send(Err(e));
@@ -615,7 +691,7 @@ impl GroupSink for Pool {
             let _ = self.announce.send(hash);
             let _ = ack.send(Ok(hash));
         }
-        removals
+        self.in_wal(removals)
     }
 
     fn failed(&self, group: Vec<PendingAppend>, error: PoolError) {

@@ -71,6 +71,9 @@ pub(crate) trait GroupSink: Send + Sync + 'static {
     fn durable(&self, group: Vec<PendingAppend>) -> Vec<B256>;
     /// The group could not be written: release it and ack everyone with the error.
     fn failed(&self, group: Vec<PendingAppend>, error: PoolError);
+    /// Whether the group's log keeps what is replicated (then only what is not replicated
+    /// is written here).
+    fn log_keeps(&self) -> bool;
 }
 
 /// Counters of the writer's work, for metrics and for tests that check grouping.
@@ -203,18 +206,29 @@ fn run<S: GroupSink>(
             continue;
         }
         let batch = std::mem::take(&mut group);
-        let result = {
-            let entries: Vec<(B256, u64, &[u8])> = batch
-                .iter()
-                .map(|p| (p.tx.hash, p.seq, &p.tx.encoded[..]))
-                .collect();
+        let logged = sink.upgrade().is_some_and(|s| s.log_keeps());
+        // What the WAL holds of the group: all of it, or once the group's log keeps what is
+        // replicated, the rest (nothing, in practice).
+        let walled = |p: &PendingAppend| !(logged && p.replicate);
+        let entries: Vec<(B256, u64, &[u8])> = batch
+            .iter()
+            .filter(|p| walled(p))
+            .map(|p| (p.tx.hash, p.seq, &p.tx.encoded[..]))
+            .collect();
+        let written = entries.len();
+        metrics::histogram!("ordo_wal_group_size").record(batch.len() as f64);
+        let result = if entries.is_empty() {
+            Ok(())
+        } else {
             let started = std::time::Instant::now();
             let r = storage.wal_append(&entries);
             metrics::histogram!("ordo_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
-            metrics::histogram!("ordo_wal_group_size").record(entries.len() as f64);
             r
         };
-        counters.groups.fetch_add(1, Ordering::Relaxed);
+        drop(entries);
+        if written > 0 {
+            counters.groups.fetch_add(1, Ordering::Relaxed);
+        }
         let Some(sink) = sink.upgrade() else {
             // The pool is gone; nobody can be answered meaningfully.
             for p in batch {
@@ -226,13 +240,17 @@ fn run<S: GroupSink>(
             Ok(()) => {
                 counters
                     .appended
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    .fetch_add(written as u64, Ordering::Relaxed);
                 trace!(target: "ordo::pool", size = batch.len(), "WAL group durable");
                 // While the group waits for the quorum, new submissions queue up and form
                 // the next group, as during the fsync.
                 if let Err(e) = sink.replicate(&batch) {
                     warn!(target: "ordo::pool", error = %e, size = batch.len(), "WAL group not replicated");
-                    let hashes: Vec<B256> = batch.iter().map(|p| p.tx.hash).collect();
+                    let hashes: Vec<B256> = batch
+                        .iter()
+                        .filter(|p| walled(p))
+                        .map(|p| p.tx.hash)
+                        .collect();
                     sink.failed(batch, e);
                     remove(&storage, &hashes, &counters);
                     continue;

@@ -1,7 +1,9 @@
 //! The node's Raft state machine: applying a committed entry changes the chain.
 //!
 //! A `Txs` entry (transactions a leader accepted) is pooled on every replica through
-//! [`Pool::adopt`] (durably, in its WAL). A `Block` entry is stored through
+//! [`Pool::adopt`]. The log is a replica's WAL: a restart pools again the current
+//! snapshot's transactions and those of the entries after it up to the position applied
+//! ([`ChainMachine::restore_pool`]), and applying the rest pools theirs. A `Block` entry is stored through
 //! [`Builder::apply_committed`], with its log position in the block's own batch; what has been applied is therefore read back from the chain
 //! ([`RaftMeta::Applied`]), never ahead of it. Entries after that position are applied again
 //! after a restart, so applying is idempotent (a stored block is recognised and skipped).
@@ -77,6 +79,29 @@ pub struct Operation {
 struct StoredSnapshot {
     meta: Meta,
     data: Vec<u8>,
+}
+
+/// A log entry read for the transactions it carries alone (the rest is skipped unparsed):
+/// what a restart re-pools. Each variant of [`Command`] is named here.
+#[derive(Deserialize)]
+struct TxsOf {
+    payload: Payload,
+}
+
+#[derive(Deserialize)]
+enum Payload {
+    Blank,
+    Normal(CommandTxs),
+    Membership(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+enum CommandTxs {
+    Txs(Vec<(Bytes, Address)>),
+    Block(serde::de::IgnoredAny),
+    Bundles(serde::de::IgnoredAny),
+    Batch(serde::de::IgnoredAny),
+    Operation(serde::de::IgnoredAny),
 }
 
 /// How far this state machine has applied the log, kept in memory between entries (only a
@@ -194,6 +219,72 @@ impl ChainMachine {
             Ok(Err(e)) => CommandResult::Refused(format!("recording an operator command: {e}")),
             Err(e) => CommandResult::Refused(format!("an operator command panicked: {e}")),
         }
+    }
+
+    /// Where this replica's application of the log stands on disk: the position applied,
+    /// the membership there, and the current snapshot.
+    fn applied_position(
+        &self,
+    ) -> Result<(Option<LogId<NodeId>>, Membership, Option<StoredSnapshot>), std::io::Error> {
+        let applied: Option<LogId<NodeId>> = self.read(RaftMeta::Applied)?;
+        let membership: Membership = self.read(RaftMeta::Membership)?.unwrap_or_default();
+        // Everything up to the current snapshot's position is on disk (the snapshot was
+        // stored only then), and the log before it may be purged: never start below it.
+        let snapshot: Option<StoredSnapshot> = self.read(RaftMeta::Snapshot)?;
+        let (applied, membership) = match &snapshot {
+            Some(s) if s.meta.last_log_id > applied => {
+                let membership = if membership.log_id() > s.meta.last_membership.log_id() {
+                    membership
+                } else {
+                    s.meta.last_membership.clone()
+                };
+                (s.meta.last_log_id, membership)
+            }
+            _ => (applied, membership),
+        };
+        // A membership applied after that position is found again in the log.
+        let membership = if membership.log_id() <= &applied {
+            membership
+        } else {
+            StoredMembership::default()
+        };
+        Ok((applied, membership, snapshot))
+    }
+
+    /// At startup, before the log is applied: pools again what this replica had pooled
+    /// from the log up to the position it applied, as the group's log (not the WAL) keeps
+    /// a replica's transactions. That is the snapshot's pool and the transactions of every
+    /// entry after it up to that position; the entries after the position are applied again
+    /// and pool theirs. Those included or outbid since are refused as they would be on
+    /// arrival. Blocking. Returns how many are pooled.
+    pub(crate) fn restore_pool(&self) -> Result<usize, std::io::Error> {
+        let (applied, _, snapshot) = self.applied_position()?;
+        let Some(applied) = applied else {
+            return Ok(0);
+        };
+        let mut raw: Vec<(Bytes, Address)> = Vec::new();
+        let mut from = 0;
+        if let Some(stored) = snapshot {
+            let chain: ChainSnapshot =
+                serde_json::from_slice(&stored.data).map_err(std::io::Error::other)?;
+            raw.extend(chain.pool);
+            from = stored.meta.last_log_id.map_or(0, |l| l.index + 1);
+        }
+        let entries = self
+            .storage
+            .raft_entries(from, applied.index + 1)
+            .map_err(std::io::Error::other)?;
+        for (_, bytes) in entries {
+            let entry: TxsOf = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+            if let Payload::Normal(CommandTxs::Txs(txs)) = entry.payload {
+                raw.extend(txs);
+            }
+        }
+        let txs = raw
+            .iter()
+            .filter_map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender).ok())
+            .collect();
+        self.pool.adopt(txs).map_err(std::io::Error::other)
     }
 
     fn read<T: serde::de::DeserializeOwned>(
@@ -503,35 +594,9 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
     async fn applied_state(
         &mut self,
     ) -> Result<(Option<LogId<NodeId>>, Membership), StorageError<NodeId>> {
-        let applied: Option<LogId<NodeId>> = self
-            .read(RaftMeta::Applied)
+        let (applied, membership, _) = self
+            .applied_position()
             .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let membership: Membership = self
-            .read(RaftMeta::Membership)
-            .map_err(|e| StorageIOError::read_state_machine(&e))?
-            .unwrap_or_default();
-        // Everything up to the current snapshot's position is on disk (the snapshot was
-        // stored only then), and the log before it may be purged: never start below it.
-        let snapshot: Option<StoredSnapshot> = self
-            .read(RaftMeta::Snapshot)
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let (applied, membership) = match snapshot {
-            Some(s) if s.meta.last_log_id > applied => {
-                let membership = if membership.log_id() > s.meta.last_membership.log_id() {
-                    membership
-                } else {
-                    s.meta.last_membership
-                };
-                (s.meta.last_log_id, membership)
-            }
-            _ => (applied, membership),
-        };
-        // A membership applied after that position is found again in the log.
-        let membership = if membership.log_id() <= &applied {
-            membership
-        } else {
-            StoredMembership::default()
-        };
         let head = self.builder.head();
         *self.progress.lock() = Progress {
             log_id: applied,
@@ -593,7 +658,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
         let progress = self.progress.lock().clone();
         let pool = self
             .pool
-            .all_txs()
+            .snapshot_txs()
             .iter()
             .map(|tx| (tx.encoded.clone(), tx.sender))
             .collect();

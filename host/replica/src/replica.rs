@@ -176,12 +176,24 @@ impl Replica {
         let network = HttpNetwork::new(id, settings.secret.clone(), faults.clone());
         let calls = ForwardTarget::default();
         let catch_up = Arc::new(CatchUp::default());
+        // The log keeps this replica's transactions from here on: the pool holds again
+        // what it had pooled from the log before the log is applied further.
+        pool.keep_in_group_log();
+        let machine = ChainMachine::new(id, parts.clone(), network.clone());
+        let pooled = tokio::task::spawn_blocking({
+            let machine = machine.clone();
+            move || machine.restore_pool()
+        })
+        .await
+        .map_err(|e| format!("re-pooling the log's transactions: {e}"))?
+        .map_err(|e| format!("re-pooling the log's transactions: {e}"))?;
+        tracing::info!(target: "ordo::replica", pooled, "transactions re-pooled from the snapshot and the log");
         let raft = Raft::new(
             id,
             Arc::new(config),
             network.clone(),
             LogStore::new(storage.clone()),
-            ChainMachine::new(id, parts.clone(), network.clone()),
+            machine,
         )
         .await
         .map_err(|e| format!("starting Raft: {e}"))?;

@@ -6,6 +6,7 @@
 mod bundles;
 mod eviction;
 mod group_commit;
+mod group_log;
 mod nonces;
 mod replacement;
 mod restore;

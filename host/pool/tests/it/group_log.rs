@@ -1,0 +1,124 @@
+//! A replica's pool: the group's log keeps what it acknowledges and adopts, so the WAL holds
+//! only what was restored from it before, and a snapshot taken while a group is being
+//! committed still holds that group.
+
+use std::sync::{Arc, Mutex, mpsc};
+
+use alloy_primitives::{Address, B256, Bytes};
+use ordo_pool::TxReplicator;
+
+use crate::util::{Harness, key, sorted, tx};
+
+/// Commits every group at once, recording what it was given.
+#[derive(Default)]
+struct Recording(Mutex<Vec<B256>>);
+
+impl TxReplicator for Recording {
+    fn replicate(&self, txs: Vec<(Bytes, Address)>) -> Result<(), String> {
+        let mut seen = self.0.lock().unwrap();
+        seen.extend(txs.iter().map(|(raw, _)| alloy_primitives::keccak256(raw)));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_replica_pool_writes_no_wal_and_still_removes_what_it_restored_from_it() {
+    let h = Harness::default_config();
+    let (a, b, c) = (key(0), key(1), key(2));
+    let a0 = tx(0).sign(&a);
+    // From before the replica kept its transactions in the group's log.
+    h.storage
+        .wal_append(&[(a0.hash, 1, &a0.encoded[..])])
+        .unwrap();
+    assert_eq!(h.pool.restore_from_storage().unwrap(), 1);
+
+    h.pool.keep_in_group_log();
+    let replicator = Arc::new(Recording::default());
+    h.pool.set_replicator(replicator.clone());
+    let a1 = tx(1).sign(&a);
+    let b0 = tx(0).sign(&b);
+    h.pool.submit(a1.clone()).await.unwrap();
+    h.pool.submit(b0.clone()).await.unwrap();
+    // Committed by the group, acknowledged, pooled; not written to the WAL.
+    assert_eq!(
+        sorted(replicator.0.lock().unwrap().clone()),
+        sorted(vec![a1.hash, b0.hash])
+    );
+    assert!(h.pool.get(&a1.hash).is_some() && h.pool.get(&b0.hash).is_some());
+    let c0 = tx(0).sign(&c);
+    assert_eq!(h.pool.adopt(vec![c0.clone()]).unwrap(), 1);
+    assert_eq!(h.wal_hashes(), vec![a0.hash]);
+    let stats = h.pool.wal_stats();
+    assert_eq!((stats.groups, stats.appended), (0, 0), "{stats:?}");
+
+    // A block includes a0 and a1: the restored entry leaves the WAL; a1 was never in it.
+    h.state.set_nonce(a.address(), 2);
+    h.pool.on_block(&[a0.hash, a1.hash], &[a.address()]);
+    h.pool.forget_stored(vec![a0.hash, a1.hash]);
+    h.wait_removed(1);
+    assert!(h.wal_hashes().is_empty());
+    assert_eq!(h.pool.wal_stats().removed, 1);
+    assert_eq!(h.pool.status().pending, 2);
+}
+
+/// Holds each group until told to go (or to fail it), saying when one arrived.
+struct Gate {
+    arrived: Mutex<mpsc::Sender<()>>,
+    go: Mutex<mpsc::Receiver<bool>>,
+}
+
+impl TxReplicator for Gate {
+    fn replicate(&self, _txs: Vec<(Bytes, Address)>) -> Result<(), String> {
+        self.arrived.lock().unwrap().send(()).unwrap();
+        match self.go.lock().unwrap().recv() {
+            Ok(true) => Ok(()),
+            _ => Err("not committed".into()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_being_committed_is_in_the_snapshot_until_it_is_pooled() {
+    let h = Harness::default_config();
+    h.pool.keep_in_group_log();
+    let (arrived_tx, arrived) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel();
+    h.pool.set_replicator(Arc::new(Gate {
+        arrived: Mutex::new(arrived_tx),
+        go: Mutex::new(go_rx),
+    }));
+    let arrived = Arc::new(Mutex::new(arrived));
+    let wait_arrival = || {
+        let arrived = arrived.clone();
+        tokio::task::spawn_blocking(move || arrived.lock().unwrap().recv().unwrap())
+    };
+    let snapshot = |pool: &ordo_pool::Pool| -> Vec<B256> {
+        sorted(pool.snapshot_txs().iter().map(|t| t.hash).collect())
+    };
+
+    let t0 = tx(0).sign(&key(0));
+    let sent = tokio::spawn({
+        let (pool, t0) = (h.pool.clone(), t0.clone());
+        async move { pool.submit(t0).await }
+    });
+    wait_arrival().await.unwrap();
+    // Its entry may be applied already, ahead of its pooling: the snapshot has it.
+    assert!(h.pool.get(&t0.hash).is_none());
+    assert_eq!(snapshot(&h.pool), vec![t0.hash]);
+    go.send(true).unwrap();
+    assert_eq!(sent.await.unwrap().unwrap(), t0.hash);
+    assert!(h.pool.get(&t0.hash).is_some());
+    assert_eq!(snapshot(&h.pool), vec![t0.hash]);
+
+    // A group the replicator does not commit leaves the snapshot with its refusal.
+    let t1 = tx(0).sign(&key(1));
+    let refused = tokio::spawn({
+        let (pool, t1) = (h.pool.clone(), t1.clone());
+        async move { pool.submit(t1).await }
+    });
+    wait_arrival().await.unwrap();
+    assert_eq!(snapshot(&h.pool), sorted(vec![t0.hash, t1.hash]));
+    go.send(false).unwrap();
+    assert!(refused.await.unwrap().is_err());
+    assert_eq!(snapshot(&h.pool), vec![t0.hash]);
+}

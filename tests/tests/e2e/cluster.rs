@@ -859,3 +859,95 @@ async fn a_single_node_is_the_leader_of_a_group_of_one() -> Result<()> {
         })
         .await
 }
+
+/// A replica's transactions are kept by the group's log, not by a WAL of its own: queued
+/// transactions (acknowledged, not includable until their nonce gap is filled) survive the
+/// whole group killed at once and started again. One was acknowledged before a snapshot
+/// every replica then purged its log past (it comes back from the snapshot's pool), the
+/// other after it (from the log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_transactions_survive_the_whole_group_killed_and_started_again() -> Result<()> {
+    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
+    init_group(dir.path())?;
+    for i in 1..=3 {
+        set_cluster_keys(dir.path(), i, &["snapshot_every = 20", "log_kept = 0"])?;
+    }
+    let mut nodes = start_replicas(dir.path()).await?;
+    let logs = nodes[0].logs();
+    logs.guard(GUARD, async {
+        let all = [0, 1, 2];
+        let leader = agreed_leader(&pick(&nodes, &all), None).await?;
+        let follower = (leader + 1) % 3;
+        let (first, second) = (dev_signer(3), dev_signer(4));
+        let queue = async |node: &TestNode, signer| -> Result<B256> {
+            let (raw, hash) = transfer(signer, 1);
+            match node.rpc().send_raw(&raw).await? {
+                Ok(answered) => ensure!(answered == hash, "answered {answered}, sent {hash}"),
+                Err(e) => bail!("a queued transaction was refused: {e:?}"),
+            }
+            Ok(hash)
+        };
+        let early = queue(&nodes[follower], &first).await?;
+        let committed = status(&nodes[leader]).await?["commitIndex"]
+            .as_u64()
+            .ok_or_else(|| eyre!("no commit index"))?;
+        // Traffic until every replica took a snapshot and purged its log past that entry.
+        let mut account = 5;
+        loop {
+            let hashes = send_round_robin(&pick(&nodes, &all), account, 10).await?;
+            included_everywhere(&pick(&nodes, &all), &hashes).await?;
+            let mut purged = Vec::new();
+            for node in &nodes {
+                purged.push(cluster_detail(node).await?["purgedIndex"].as_u64());
+            }
+            if purged.iter().all(|p| p.is_some_and(|p| p > committed)) {
+                break;
+            }
+            account += 1;
+            ensure!(
+                account < 20,
+                "the logs were never purged past {committed}: {purged:?}"
+            );
+        }
+        let late = queue(&nodes[leader], &second).await?;
+
+        for node in &mut nodes {
+            node.kill();
+        }
+        for node in &mut nodes {
+            node.start_again().await?;
+        }
+        agreed_leader(&pick(&nodes, &all), None).await?;
+        on_every(
+            &pick(&nodes, &all),
+            "pools both queued transactions",
+            async |n| {
+                for hash in [early, late] {
+                    let tx = n
+                        .rpc()
+                        .ok("eth_getTransactionByHash", json!([hash]))
+                        .await?;
+                    if tx.is_null() {
+                        return Ok(false);
+                    }
+                    ensure!(tx["blockNumber"].is_null(), "{hash} was included: {tx}");
+                }
+                Ok(true)
+            },
+        )
+        .await?;
+
+        // Their gaps filled, both are included, once, on every replica.
+        let (fill_first, first_hash) = transfer(&first, 0);
+        let (fill_second, second_hash) = transfer(&second, 0);
+        for raw in [fill_first, fill_second] {
+            let sent = nodes[follower].rpc().send_raw(&raw).await?;
+            ensure!(sent.is_ok(), "{sent:?}");
+        }
+        included_everywhere(&pick(&nodes, &all), &[first_hash, early, second_hash, late]).await?;
+        let leader = agreed_leader(&pick(&nodes, &all), None).await?;
+        one_chain(&nodes[leader], &pick(&nodes, &all)).await?;
+        Ok(())
+    })
+    .await
+}

@@ -14,7 +14,9 @@
 //! - with an L1, only the leader posts, and every batch reaches the inbox exactly once
 //!   across a failover (the batches and their L1 progress go through the log);
 //! - a replica removed, wiped and added again (`admin_removeReplica`, `admin_addReplica`)
-//!   catches up by snapshot, the log it missed being purged.
+//!   catches up by snapshot, the log it missed being purged;
+//! - the group's log keeps the replicas' transactions: queued ones survive the whole group
+//!   killed at once, from a snapshot's pool and from the log.
 
 use std::{path::Path, time::Duration};
 

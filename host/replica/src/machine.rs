@@ -758,3 +758,67 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use openraft::{CommittedLeaderId, Membership as Members};
+
+    use super::*;
+
+    fn entry(index: u64, payload: EntryPayload<TypeConfig>) -> Vec<u8> {
+        let entry = Entry::<TypeConfig> {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload,
+        };
+        serde_json::to_vec(&entry).unwrap()
+    }
+
+    /// What a restart reads of each kind of entry: a `Txs` entry's transactions, nothing of
+    /// any other. The match names every command, so a new one is added here too.
+    #[test]
+    fn a_restart_reads_the_transactions_of_txs_entries_and_skips_every_other_entry() {
+        let txs = vec![
+            (Bytes::from_static(b"\x02first"), Address::repeat_byte(1)),
+            (Bytes::from_static(b"\x02second"), Address::repeat_byte(2)),
+        ];
+        let commands = [
+            Command::Txs(txs.clone()),
+            Command::Block(Bytes::from_static(b"a block")),
+            Command::Bundles {
+                puts: vec![Bytes::from_static(b"a bundle")],
+                removes: vec![B256::repeat_byte(3)],
+            },
+            Command::Batch {
+                index: 4,
+                record: Bytes::from_static(b"a batch"),
+            },
+            Command::Operation {
+                method: "admin_halt".into(),
+                params: serde_json::json!(["drill", 1.5]),
+            },
+        ];
+        for (i, command) in commands.into_iter().enumerate() {
+            let expected = match &command {
+                Command::Txs(txs) => txs.clone(),
+                Command::Block(_)
+                | Command::Bundles { .. }
+                | Command::Batch { .. }
+                | Command::Operation { .. } => Vec::new(),
+            };
+            let read: TxsOf =
+                serde_json::from_slice(&entry(i as u64, EntryPayload::Normal(command))).unwrap();
+            let got = match read.payload {
+                Payload::Normal(CommandTxs::Txs(txs)) => txs,
+                _ => Vec::new(),
+            };
+            assert_eq!(got, expected);
+        }
+        let members = Members::new(vec![BTreeSet::from([1, 2, 3])], None);
+        for payload in [EntryPayload::Blank, EntryPayload::Membership(members)] {
+            let read: TxsOf = serde_json::from_slice(&entry(9, payload)).unwrap();
+            assert!(!matches!(read.payload, Payload::Normal(CommandTxs::Txs(_))));
+        }
+    }
+}

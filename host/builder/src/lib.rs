@@ -809,8 +809,8 @@ impl Builder {
     }
 
     /// Stores a staged block (one atomic batch, fsynced), makes it the head and announces
-    /// it. A failure stops block production: the block's transactions are still in the WAL,
-    /// and a restart builds on the last stored block.
+    /// it. A failure stops block production: the block's transactions are still in the WAL
+    /// (on a replica, in the log), and a restart builds on the last stored block.
     ///
     /// On a replica the log decides: the block is parked, handed to the [`Replicator`], and
     /// stored when the group has committed its entry and this replica applies it

@@ -186,15 +186,15 @@ impl Builder {
 
     /// Undoes the staging of this replica's own block that the group did not commit: the
     /// state drops the overlay and the cached values, the tip goes back to the head, and the
-    /// block's transactions return to the pool (they never left its WAL: they leave it only
-    /// once their block is stored).
+    /// block's transactions return to the pool (until then the pool kept them aside for a
+    /// snapshot, and the log holds their entries).
     pub(crate) fn take_back(&self, staging: Staging) {
         let state = self.exec.state();
         state.unstage(&staging.commit, &staging.staged);
         *self.tip.lock() = self.head();
         if let Ok(txs) = block_txs(&staging.block) {
             // Deposits go back to where they came from (L1), not to the pool.
-            self.pool.restore(
+            self.pool.put_back(
                 txs.iter()
                     .filter_map(|item| match item {
                         BlockItem::Tx(tx) => Some(PooledTx::clone(tx)),

@@ -5,7 +5,7 @@
 //!    (dev accounts or a geth genesis file) in one batch;
 //! 2. load the state index ([`ordo_exec::StateDb`]) and the head block;
 //! 3. start the pool and refill it from the WAL (every acknowledged transaction that was not
-//!    yet included comes back);
+//!    yet included comes back; a replica's come back from its log, as the replica starts);
 //! 4. open the plugin manager (restores persisted plugins and the active set; on a fresh
 //!    datadir loads the shipped plugins and activates the defaults; then `[[plugins.load]]`)
 //!    and hand its ordering slot to the builder;

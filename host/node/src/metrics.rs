@@ -144,9 +144,12 @@ fn describe() {
     );
     describe_histogram!(
         "ordo_wal_fsync_seconds",
-        "Transaction WAL group commit time (one fsync)."
+        "Transaction WAL group commit time (one fsync; none on a replica, whose log keeps them)."
     );
-    describe_histogram!("ordo_wal_group_size", "Transactions per WAL group commit.");
+    describe_histogram!(
+        "ordo_wal_group_size",
+        "Transactions per WAL group commit (on a replica: per group the log commits)."
+    );
     describe_counter!("ordo_batches_built_total", "Batches built.");
     describe_histogram!("ordo_batch_raw_bytes", "Uncompressed batch payload size.");
     describe_histogram!(

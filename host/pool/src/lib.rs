@@ -58,6 +58,11 @@
 //! - [`Pool::restore`] / [`Pool::restore_from_storage`]: at startup, re-pool the WAL in
 //!   arrival order, dropping (and un-WALing) what is no longer valid. Arrival numbers
 //!   (`seq`) continue above the highest one on disk.
+//! - On a replica ([`Pool::keep_in_group_log`]) the group's log is the WAL: nothing is
+//!   written to the WAL, and only what was restored from it is removed. A block's
+//!   transactions are kept aside until it is stored and the group being committed is
+//!   known, both for the replica's snapshot ([`Pool::snapshot_txs`]), from which and the
+//!   log after it a restart re-pools.
 //!
 //! ## Seams
 //!

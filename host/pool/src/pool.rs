@@ -67,6 +67,10 @@ pub struct Pool {
     /// The group being committed by the replicator (accepted, not yet pooled): a replica's
     /// snapshot must hold it, as its log position may already be past the group's entry.
     committing: parking_lot::Mutex<Vec<Arc<PooledTx>>>,
+    /// Once the group's log keeps the transactions: those a block took out of the pool
+    /// until the block is stored (or taken back). A leader's snapshot must hold them, as
+    /// its block may yet not be committed.
+    staged: parking_lot::Mutex<HashMap<B256, Arc<PooledTx>>>,
 }
 
 /// Commits accepted transactions to a replica group's log (blocking; called on the WAL
@@ -147,6 +151,7 @@ impl Pool {
             log_keeps: AtomicBool::new(false),
             in_wal: parking_lot::Mutex::new(HashSet::new()),
             committing: parking_lot::Mutex::new(Vec::new()),
+            staged: parking_lot::Mutex::new(HashMap::new()),
         })
     }
 
@@ -165,9 +170,16 @@ impl Pool {
         self.log_keeps.store(true, Ordering::Release);
     }
 
+    /// Whether the group's log keeps this pool's transactions: from
+    /// [`keep_in_group_log`](Self::keep_in_group_log) on, once there is a replicator to
+    /// commit them (never acknowledged on the strength of nothing).
+    fn logged(&self) -> bool {
+        self.log_keeps.load(Ordering::Acquire) && self.replicator.read().is_some()
+    }
+
     /// Of `hashes`, the ones to remove from the WAL: all of them, or once the group's log
     /// keeps the transactions, those still there from before (forgotten here as they go).
-    fn in_wal(&self, mut hashes: Vec<B256>) -> Vec<B256> {
+    fn wal_removals(&self, mut hashes: Vec<B256>) -> Vec<B256> {
         let mut held = self.in_wal.lock();
         if self.log_keeps.load(Ordering::Acquire) {
             hashes.retain(|h| held.remove(h));
@@ -181,7 +193,7 @@ impl Pool {
 
     /// Queues the removal of `hashes` from the WAL (those it holds).
     fn unwal(&self, hashes: Vec<B256>) {
-        let hashes = self.in_wal(hashes);
+        let hashes = self.wal_removals(hashes);
         self.wal.remove(hashes);
     }
 
@@ -314,15 +326,17 @@ impl Pool {
         if fresh.is_empty() {
             return Ok(0);
         }
-        let first = self
-            .next_seq
-            .fetch_add(fresh.len() as u64, Ordering::Relaxed);
-        let entries: Vec<(B256, u64, &[u8])> = fresh
-            .iter()
-            .zip(first..)
-            .map(|(tx, seq)| (tx.hash, seq, &tx.encoded[..]))
-            .collect();
+        // Adopted transactions came from the log: once it keeps them (even before the
+        // replicator is set, as a restart re-pools them), they are not written again.
         if !self.log_keeps.load(Ordering::Acquire) {
+            let first = self
+                .next_seq
+                .fetch_add(fresh.len() as u64, Ordering::Relaxed);
+            let entries: Vec<(B256, u64, &[u8])> = fresh
+                .iter()
+                .zip(first..)
+                .map(|(tx, seq)| (tx.hash, seq, &tx.encoded[..]))
+                .collect();
             self.storage
                 .wal_append(&entries)
                 .map_err(|e| PoolError::Storage(Arc::new(e)))?;
@@ -336,19 +350,42 @@ impl Pool {
         self.inner.read().all()
     }
 
-    /// What a replica's snapshot holds: every pooled transaction, and the group its
-    /// replicator is committing (whose entry may be applied already, ahead of its pooling).
+    /// What a replica's snapshot holds: every pooled transaction, the group its replicator
+    /// is committing (whose entry may be applied already, ahead of its pooling), and those
+    /// a block not yet stored took out of the pool (a leader's block may yet be taken
+    /// back). Some may never be committed or be included already: a restart pools them
+    /// again only as far as they are still valid.
     pub fn snapshot_txs(&self) -> Vec<Arc<PooledTx>> {
-        // The group first: it is cleared only once pooled, so nothing falls between.
+        // The group first: it is cleared only once pooled, so nothing falls between; and a
+        // block's are kept aside before they leave the pool, and dropped only once stored.
         let committing = self.committing.lock().clone();
-        let mut txs = self.all_txs();
-        let known: HashSet<B256> = txs.iter().map(|tx| tx.hash).collect();
-        txs.extend(
-            committing
-                .into_iter()
-                .filter(|tx| !known.contains(&tx.hash)),
-        );
+        // The pool and the block's aside together: a block moves them under the pool lock.
+        let (mut txs, staged) = {
+            let inner = self.inner.read();
+            let staged: Vec<Arc<PooledTx>> = self.staged.lock().values().cloned().collect();
+            (inner.all(), staged)
+        };
+        let mut known: HashSet<B256> = txs.iter().map(|tx| tx.hash).collect();
+        for tx in committing.into_iter().chain(staged) {
+            if known.insert(tx.hash) {
+                txs.push(tx);
+            }
+        }
         txs
+    }
+
+    /// Pools again the transactions of a block this replica staged and the group did not
+    /// commit (taken back), in their block order. Those refused now leave the WAL, when
+    /// they are in it. Returns how many are pooled afterwards.
+    pub fn put_back(&self, txs: Vec<PooledTx>) -> usize {
+        let hashes: Vec<B256> = txs.iter().map(|tx| tx.hash).collect();
+        let kept = self.insert_durable(txs);
+        // Only now: until pooled, a snapshot finds them aside.
+        let mut staged = self.staged.lock();
+        for hash in &hashes {
+            staged.remove(hash);
+        }
+        kept
     }
 
     /// Startup: re-pools transactions read back from the WAL (already durable), in arrival
@@ -463,7 +500,11 @@ impl Pool {
     pub fn on_block(&self, included: &[B256], changed: &[Address]) -> Vec<B256> {
         let senders: Vec<Address> = {
             let mut inner = self.inner.write();
-            inner.remove_included(included);
+            let taken = inner.remove_included(included);
+            if self.log_keeps.load(Ordering::Acquire) {
+                let mut staged = self.staged.lock();
+                staged.extend(taken.into_iter().map(|tx| (tx.hash, tx)));
+            }
             self.epoch.fetch_add(1, Ordering::AcqRel);
             changed
                 .iter()
@@ -516,6 +557,12 @@ impl Pool {
     /// in-flight ones are skipped, checked under the lock the submission reserves under,
     /// so a later submission's append always follows this removal.
     pub fn forget_stored(&self, hashes: Vec<B256>) {
+        {
+            let mut staged = self.staged.lock();
+            for hash in &hashes {
+                staged.remove(hash);
+            }
+        }
         let inner = self.inner.read();
         let gone: Vec<B256> = hashes
             .into_iter()
@@ -634,7 +681,7 @@ impl GroupSink for Pool {
     }
 
     fn log_keeps(&self) -> bool {
-        self.log_keeps.load(Ordering::Acquire)
+        self.logged()
     }
 
     fn durable(&self, mut group: Vec<PendingAppend>) -> Vec<B256> {
@@ -691,7 +738,7 @@ impl GroupSink for Pool {
             let _ = self.announce.send(hash);
             let _ = ack.send(Ok(hash));
         }
-        self.in_wal(removals)
+        self.wal_removals(removals)
     }
 
     fn failed(&self, group: Vec<PendingAppend>, error: PoolError) {

@@ -487,18 +487,18 @@ impl TxPool {
         hashes
     }
 
-    /// Removes included transactions by hash; returns how many were pooled. A sender's
+    /// Removes included transactions by hash; returns the ones that were pooled. A sender's
     /// state nonce is at least one past its included nonces, so its view moves there at
     /// once: the rest of its run keeps its place among the candidates rather than leaving
     /// and coming back with the revalidation that follows.
-    pub fn remove_included(&mut self, hashes: &[B256]) -> usize {
+    pub fn remove_included(&mut self, hashes: &[B256]) -> Vec<Arc<PooledTx>> {
         let mut touched: HashMap<Address, u64> = HashMap::new();
-        let mut removed = 0;
+        let mut removed = Vec::new();
         for hash in hashes {
             if let Some((sender, nonce)) = self.by_hash.get(hash).copied()
-                && self.remove_entry(&sender, nonce).is_some()
+                && let Some(entry) = self.remove_entry(&sender, nonce)
             {
-                removed += 1;
+                removed.push(entry.tx);
                 let next = touched.entry(sender).or_default();
                 *next = (*next).max(nonce.saturating_add(1));
             }

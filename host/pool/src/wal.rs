@@ -10,8 +10,8 @@
 //! Once a group is durable the writer hands it to a [`GroupSink`] (the pool), which inserts
 //! the transactions under one lock acquisition and acks each submitter. Doing the insert
 //! here rather than in the submitter makes it cancellation-safe: a client that disconnects
-//! after its transaction reached the channel still gets it pooled, so the WAL and the pool
-//! never disagree. The sink returns the hashes that must leave the WAL (losers of a race,
+//! after its transaction reached the channel still gets it pooled, so the WAL (on a
+//! replica: the group's log) and the pool never disagree. The sink returns the hashes that must leave the WAL (losers of a race,
 //! replaced and evicted transactions); the writer removes them before the next group.
 //!
 //! Ordering: removals queued by the pool are sent while it holds its lock, and within a
@@ -64,10 +64,10 @@ pub(crate) enum WalOp {
 
 /// Receives durable groups from the writer. Implemented by the pool.
 pub(crate) trait GroupSink: Send + Sync + 'static {
-    /// The group is fsynced here: have the replica group commit what it must (blocking).
-    /// On error nothing of the group is pooled.
+    /// The group is fsynced here (unless the group's log keeps it): have the replica group
+    /// commit what it must (blocking). On error nothing of the group is pooled.
     fn replicate(&self, group: &[PendingAppend]) -> Result<(), PoolError>;
-    /// The group is fsynced: pool it, ack everyone, return hashes to remove from the WAL.
+    /// The group is durable: pool it, ack everyone, return hashes to remove from the WAL.
     fn durable(&self, group: Vec<PendingAppend>) -> Vec<B256>;
     /// The group could not be written: release it and ack everyone with the error.
     fn failed(&self, group: Vec<PendingAppend>, error: PoolError);

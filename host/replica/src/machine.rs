@@ -2,8 +2,7 @@
 //!
 //! A `Txs` entry (transactions a leader accepted) is pooled on every replica through
 //! [`Pool::adopt`]. The log is a replica's WAL: a restart pools again the current
-//! snapshot's transactions and those of the entries after it up to the position applied
-//! ([`ChainMachine::restore_pool`]), and applying the rest pools theirs. A `Block` entry is stored through
+//! snapshot's transactions and those of every entry after it ([`ChainMachine::restore_pool`]). A `Block` entry is stored through
 //! [`Builder::apply_committed`], with its log position in the block's own batch; what has been applied is therefore read back from the chain
 //! ([`RaftMeta::Applied`]), never ahead of it. Entries after that position are applied again
 //! after a restart, so applying is idempotent (a stored block is recognised and skipped).
@@ -52,7 +51,9 @@ pub struct ChainSnapshot {
     pub head: u64,
     /// Its hash.
     pub head_hash: B256,
-    /// The transactions pooled there (committed, not yet included), raw, with their senders.
+    /// The transactions pooled there (committed, not yet included), raw, with their senders;
+    /// from the replica that took it also those it was committing or had in a block not yet
+    /// stored ([`Pool::snapshot_txs`]).
     pub pool: Vec<(Bytes, Address)>,
     /// Every operator command applied up to there, in log order.
     #[serde(default)]
@@ -251,17 +252,16 @@ impl ChainMachine {
         Ok((applied, membership, snapshot))
     }
 
-    /// At startup, before the log is applied: pools again what this replica had pooled
-    /// from the log up to the position it applied, as the group's log (not the WAL) keeps
-    /// a replica's transactions. That is the snapshot's pool and the transactions of every
-    /// entry after it up to that position; the entries after the position are applied again
-    /// and pool theirs. Those included or outbid since are refused as they would be on
-    /// arrival. Blocking. Returns how many are pooled.
+    /// At startup, before the log is applied: pools again what this replica pooled from
+    /// the log, as the group's log (not the WAL) keeps a replica's transactions. That is
+    /// the current snapshot's pool and the transactions of every entry after it to the
+    /// end of the log: applied ones, committed ones applied again later (this replica may
+    /// lead before it has, and must know them, to refuse a conflicting nonce), and ones the
+    /// group may yet drop (never acknowledged; pooling them is what a retry would do).
+    /// Those included or outbid since are refused as they would be on arrival. Blocking.
+    /// Returns how many are pooled.
     pub(crate) fn restore_pool(&self) -> Result<usize, std::io::Error> {
-        let (applied, _, snapshot) = self.applied_position()?;
-        let Some(applied) = applied else {
-            return Ok(0);
-        };
+        let (_, _, snapshot) = self.applied_position()?;
         let mut raw: Vec<(Bytes, Address)> = Vec::new();
         let mut from = 0;
         if let Some(stored) = snapshot {
@@ -270,15 +270,39 @@ impl ChainMachine {
             raw.extend(chain.pool);
             from = stored.meta.last_log_id.map_or(0, |l| l.index + 1);
         }
-        let entries = self
+        let end = match self
             .storage
-            .raft_entries(from, applied.index + 1)
-            .map_err(std::io::Error::other)?;
-        for (_, bytes) in entries {
-            let entry: TxsOf = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
-            if let Payload::Normal(CommandTxs::Txs(txs)) = entry.payload {
-                raw.extend(txs);
+            .raft_last_entry()
+            .map_err(std::io::Error::other)?
+        {
+            Some((last, _)) => last + 1,
+            None => from,
+        };
+        // A few entries at a time: block entries can be large, and only their kind is read.
+        let mut next = from;
+        while next < end {
+            let to = end.min(next.saturating_add(256));
+            let entries = self
+                .storage
+                .raft_entries(next, to)
+                .map_err(std::io::Error::other)?;
+            if let Some((first, _)) = entries.first()
+                && *first != next
+            {
+                // Openraft purges the log as a snapshot arrives, before it is installed: a
+                // stop in between leaves a gap, which the leader fills again with its
+                // snapshot (and its pool) as this replica is behind it.
+                tracing::warn!(target: "ordo::replica", expected = next, found = first, "the log starts past the snapshot; its transactions come back with the leader's snapshot");
             }
+            for (index, bytes) in entries {
+                let entry: TxsOf = serde_json::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::other(format!("log entry {index} unreadable: {e}"))
+                })?;
+                if let Payload::Normal(CommandTxs::Txs(txs)) = entry.payload {
+                    raw.extend(txs);
+                }
+            }
+            next = to;
         }
         let txs = raw
             .iter()

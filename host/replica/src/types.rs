@@ -13,8 +13,8 @@ pub type NodeId = u64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Transactions the leader accepted, raw, with the senders it recovered, in arrival
-    /// order: one group commit of its WAL. A sender hears back only once the quorum has
-    /// committed them.
+    /// order: one group of its WAL writer (the log is a replica's WAL: this entry is what
+    /// keeps them). A sender hears back only once the quorum has committed them.
     Txs(Vec<(Bytes, Address)>),
     /// A block the leader sealed (its stored record, RLP): every replica stores it, the
     /// followers after executing it to the same hash.

@@ -1,6 +1,7 @@
 //! A replica's pool: the group's log keeps what it acknowledges and adopts, so the WAL holds
-//! only what was restored from it before, and a snapshot taken while a group is being
-//! committed still holds that group.
+//! only what was restored from it before (or what is acknowledged before a replicator is
+//! set), and a snapshot holds the group being committed and a block's transactions until
+//! the block is stored.
 
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -121,4 +122,56 @@ async fn a_group_being_committed_is_in_the_snapshot_until_it_is_pooled() {
     go.send(false).unwrap();
     assert!(refused.await.unwrap().is_err());
     assert_eq!(snapshot(&h.pool), vec![t0.hash]);
+}
+
+/// A block takes its transactions out of the pool before it is stored (a leader's before the
+/// group commits it): until then a snapshot holds them, and a block taken back returns them
+/// to the pool.
+#[tokio::test]
+async fn a_blocks_transactions_stay_in_the_snapshot_until_it_is_stored_or_taken_back() {
+    let h = Harness::default_config();
+    h.pool.keep_in_group_log();
+    h.pool.set_replicator(Arc::new(Recording::default()));
+    let (a, b) = (key(0), key(1));
+    let (a0, b0) = (tx(0).sign(&a), tx(0).sign(&b));
+    h.pool.submit(a0.clone()).await.unwrap();
+    h.pool.submit(b0.clone()).await.unwrap();
+    let snapshot =
+        || -> Vec<B256> { sorted(h.pool.snapshot_txs().iter().map(|t| t.hash).collect()) };
+    let both = sorted(vec![a0.hash, b0.hash]);
+
+    // Staged: out of the pool, still in the snapshot.
+    h.state.set_nonce(a.address(), 1);
+    h.state.set_nonce(b.address(), 1);
+    h.pool
+        .on_block(&[a0.hash, b0.hash], &[a.address(), b.address()]);
+    assert!(h.pool.get(&a0.hash).is_none());
+    assert_eq!(snapshot(), both);
+
+    // Taken back: pooled again (the state as it was), and held once.
+    h.state.set_nonce(a.address(), 0);
+    h.state.set_nonce(b.address(), 0);
+    assert_eq!(h.pool.put_back(vec![a0.clone(), b0.clone()]), 2);
+    assert!(h.pool.get(&a0.hash).is_some());
+    assert_eq!(snapshot(), both);
+
+    // Staged again and stored: gone from both.
+    h.state.set_nonce(a.address(), 1);
+    h.state.set_nonce(b.address(), 1);
+    h.pool
+        .on_block(&[a0.hash, b0.hash], &[a.address(), b.address()]);
+    h.pool.forget_stored(vec![a0.hash, b0.hash]);
+    assert!(snapshot().is_empty());
+    assert!(h.wal_hashes().is_empty());
+}
+
+/// Until a replicator is set, nothing is acknowledged on the strength of the group's log:
+/// a submission is written to the WAL as on a single node.
+#[tokio::test]
+async fn without_a_replicator_the_wal_keeps_what_is_acknowledged() {
+    let h = Harness::default_config();
+    h.pool.keep_in_group_log();
+    let a0 = tx(0).sign(&key(0));
+    h.pool.submit(a0.clone()).await.unwrap();
+    assert_eq!(h.wal_hashes(), vec![a0.hash]);
 }

@@ -767,8 +767,8 @@ impl Builder {
                 stored.provenance.signature = Some(signature);
             }
         }
-        // The block's transactions leave the WAL once it is stored (`store`), not in its
-        // batch.
+        // The block's transactions leave the WAL (on a replica, the pool's aside) once it is
+        // stored (`store`), not in its batch.
         let invalid_hashes: Vec<B256> = invalid.iter().map(|(hash, _)| *hash).collect();
         let waited = std::time::Instant::now();
         self.wait_for_commit()?;

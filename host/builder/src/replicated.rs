@@ -140,7 +140,8 @@ impl Builder {
                 built.block.hash, block.hash
             )));
         }
-        // Its transactions leave the WAL once it is stored (`store`).
+        // Its transactions leave the WAL (on a replica, the pool's aside) once it is stored
+        // (`store`).
         let mut commit = built.commit;
         // The leader's record names the origin; the header (extra data) already commits to
         // its hash.
@@ -192,17 +193,22 @@ impl Builder {
         let state = self.exec.state();
         state.unstage(&staging.commit, &staging.staged);
         *self.tip.lock() = self.head();
-        if let Ok(txs) = block_txs(&staging.block) {
-            // Deposits go back to where they came from (L1), not to the pool.
-            self.pool.put_back(
+        // Deposits go back to where they came from (L1), not to the pool.
+        let txs: Vec<PooledTx> = block_txs(&staging.block)
+            .map(|txs| {
                 txs.iter()
                     .filter_map(|item| match item {
                         BlockItem::Tx(tx) => Some(PooledTx::clone(tx)),
                         _ => None,
                     })
-                    .collect(),
-            );
-        }
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Nothing of the block stays aside, whether pooled again or not (found invalid, or
+        // a block that does not decode).
+        let mut staged = staging.invalid.clone();
+        staged.extend_from_slice(&staging.block.tx_hashes);
+        self.pool.put_back(txs, &staged);
         let changed: Vec<Address> = staging.commit.accounts.iter().map(|(a, _)| *a).collect();
         // The pool read the block's state for these senders; it reads the head's again.
         self.pool.on_block(&[], &changed);

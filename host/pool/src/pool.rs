@@ -161,7 +161,7 @@ impl Pool {
     }
 
     /// From now on the replica group's log is this pool's WAL: what the pool acknowledges
-    /// the group committed (each replica's log fsynced it), and what it adopts came from
+    /// the group committed (a quorum's logs fsynced it), and what it adopts came from
     /// that log, so neither is written to the WAL, nor removed from it later. A restarted
     /// replica re-pools them from its snapshot and its log instead. The WAL's own entries
     /// from before (re-pooled at startup) still leave it as they leave the pool. Call it
@@ -250,7 +250,8 @@ impl Pool {
     }
 
     /// Validates `tx` against the chain limits, the sender's account and the pool, appends
-    /// it to the WAL (sharing one fsync with concurrent submissions) and pools it. Returns
+    /// it to the WAL (sharing one fsync with concurrent submissions; on a replica, has the
+    /// group's log commit it instead) and pools it. Returns
     /// the hash only once the transaction is durable and pooled; every error carries geth's
     /// message. The pool lock is never held across the wait for the fsync.
     ///
@@ -375,15 +376,16 @@ impl Pool {
     }
 
     /// Pools again the transactions of a block this replica staged and the group did not
-    /// commit (taken back), in their block order. Those refused now leave the WAL, when
-    /// they are in it. Returns how many are pooled afterwards.
-    pub fn put_back(&self, txs: Vec<PooledTx>) -> usize {
-        let hashes: Vec<B256> = txs.iter().map(|tx| tx.hash).collect();
+    /// commit (taken back), in their block order, and keeps nothing of `staged` (the
+    /// block's hashes, those it found invalid among them, which stay out of the pool as
+    /// they left it) aside any longer. Those refused now leave the WAL, when they are in it.
+    /// Returns how many are pooled afterwards.
+    pub fn put_back(&self, txs: Vec<PooledTx>, staged: &[B256]) -> usize {
         let kept = self.insert_durable(txs);
         // Only now: until pooled, a snapshot finds them aside.
-        let mut staged = self.staged.lock();
-        for hash in &hashes {
-            staged.remove(hash);
+        let mut aside = self.staged.lock();
+        for hash in staged {
+            aside.remove(hash);
         }
         kept
     }
@@ -656,6 +658,11 @@ impl Pool {
 impl GroupSink for Pool {
     fn replicate(&self, group: &[PendingAppend]) -> Result<(), PoolError> {
         let Some(replicator) = self.replicator.read().clone() else {
+            if self.log_keeps.load(Ordering::Acquire) {
+                // Written to the WAL (nothing commits them yet): they leave it as they
+                // leave the pool, as the entries restored from it do.
+                self.in_wal.lock().extend(group.iter().map(|p| p.tx.hash));
+            }
             return Ok(());
         };
         let raws: Vec<_> = group

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use alloy_primitives::{Address, B256, Bytes};
 use ordo_pool::TxReplicator;
 
-use crate::util::{Harness, key, sorted, tx};
+use crate::util::{GWEI, Harness, key, sorted, tx};
 
 /// Commits every group at once, recording what it was given.
 #[derive(Default)]
@@ -126,41 +126,46 @@ async fn a_group_being_committed_is_in_the_snapshot_until_it_is_pooled() {
 
 /// A block takes its transactions out of the pool before it is stored (a leader's before the
 /// group commits it): until then a snapshot holds them, and a block taken back returns them
-/// to the pool.
+/// to the pool and keeps none aside (not those it found invalid either).
 #[tokio::test]
 async fn a_blocks_transactions_stay_in_the_snapshot_until_it_is_stored_or_taken_back() {
     let h = Harness::default_config();
     h.pool.keep_in_group_log();
     h.pool.set_replicator(Arc::new(Recording::default()));
-    let (a, b) = (key(0), key(1));
-    let (a0, b0) = (tx(0).sign(&a), tx(0).sign(&b));
-    h.pool.submit(a0.clone()).await.unwrap();
-    h.pool.submit(b0.clone()).await.unwrap();
+    let (a, b, c) = (key(0), key(1), key(2));
+    let (a0, b0, c0) = (tx(0).sign(&a), tx(0).sign(&b), tx(0).sign(&c));
+    for t in [&a0, &b0, &c0] {
+        h.pool.submit(t.clone()).await.unwrap();
+    }
     let snapshot =
         || -> Vec<B256> { sorted(h.pool.snapshot_txs().iter().map(|t| t.hash).collect()) };
-    let both = sorted(vec![a0.hash, b0.hash]);
 
-    // Staged: out of the pool, still in the snapshot.
+    // Staged: a0 and b0 included, c0 found invalid; out of the pool, still in the snapshot.
     h.state.set_nonce(a.address(), 1);
     h.state.set_nonce(b.address(), 1);
     h.pool
-        .on_block(&[a0.hash, b0.hash], &[a.address(), b.address()]);
-    assert!(h.pool.get(&a0.hash).is_none());
-    assert_eq!(snapshot(), both);
+        .on_block(&[a0.hash, b0.hash, c0.hash], &[a.address(), b.address()]);
+    assert!(h.pool.get(&a0.hash).is_none() && h.pool.get(&c0.hash).is_none());
+    assert_eq!(snapshot(), sorted(vec![a0.hash, b0.hash, c0.hash]));
 
-    // Taken back: pooled again (the state as it was), and held once.
+    // Taken back: the included ones are pooled again (the state as it was), the invalid one
+    // stays out, and none is kept aside: once a0 is replaced, the snapshot has its
+    // replacement alone.
     h.state.set_nonce(a.address(), 0);
     h.state.set_nonce(b.address(), 0);
-    assert_eq!(h.pool.put_back(vec![a0.clone(), b0.clone()]), 2);
-    assert!(h.pool.get(&a0.hash).is_some());
-    assert_eq!(snapshot(), both);
+    let put = vec![a0.clone(), b0.clone()];
+    assert_eq!(h.pool.put_back(put, &[a0.hash, b0.hash, c0.hash]), 2);
+    assert!(h.pool.get(&a0.hash).is_some() && h.pool.get(&c0.hash).is_none());
+    let a0_again = tx(0).fees(40 * GWEI, 4 * GWEI).sign(&a);
+    h.pool.submit(a0_again.clone()).await.unwrap();
+    assert_eq!(snapshot(), sorted(vec![a0_again.hash, b0.hash]));
 
     // Staged again and stored: gone from both.
     h.state.set_nonce(a.address(), 1);
     h.state.set_nonce(b.address(), 1);
     h.pool
-        .on_block(&[a0.hash, b0.hash], &[a.address(), b.address()]);
-    h.pool.forget_stored(vec![a0.hash, b0.hash]);
+        .on_block(&[a0_again.hash, b0.hash], &[a.address(), b.address()]);
+    h.pool.forget_stored(vec![a0_again.hash, b0.hash]);
     assert!(snapshot().is_empty());
     assert!(h.wal_hashes().is_empty());
 }

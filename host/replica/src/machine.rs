@@ -223,10 +223,8 @@ impl ChainMachine {
     }
 
     /// Where this replica's application of the log stands on disk: the position applied,
-    /// the membership there, and the current snapshot.
-    fn applied_position(
-        &self,
-    ) -> Result<(Option<LogId<NodeId>>, Membership, Option<StoredSnapshot>), std::io::Error> {
+    /// and the membership there.
+    fn applied_position(&self) -> Result<(Option<LogId<NodeId>>, Membership), std::io::Error> {
         let applied: Option<LogId<NodeId>> = self.read(RaftMeta::Applied)?;
         let membership: Membership = self.read(RaftMeta::Membership)?.unwrap_or_default();
         // Everything up to the current snapshot's position is on disk (the snapshot was
@@ -249,7 +247,7 @@ impl ChainMachine {
         } else {
             StoredMembership::default()
         };
-        Ok((applied, membership, snapshot))
+        Ok((applied, membership))
     }
 
     /// At startup, before the log is applied: pools again what this replica pooled from
@@ -261,7 +259,7 @@ impl ChainMachine {
     /// Those included or outbid since are refused as they would be on arrival. Blocking.
     /// Returns how many are pooled.
     pub(crate) fn restore_pool(&self) -> Result<usize, std::io::Error> {
-        let (_, _, snapshot) = self.applied_position()?;
+        let snapshot: Option<StoredSnapshot> = self.read(RaftMeta::Snapshot)?;
         let mut raw: Vec<(Bytes, Address)> = Vec::new();
         let mut from = 0;
         if let Some(stored) = snapshot {
@@ -618,7 +616,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
     async fn applied_state(
         &mut self,
     ) -> Result<(Option<LogId<NodeId>>, Membership), StorageError<NodeId>> {
-        let (applied, membership, _) = self
+        let (applied, membership) = self
             .applied_position()
             .map_err(|e| StorageIOError::read_state_machine(&e))?;
         let head = self.builder.head();

@@ -666,16 +666,22 @@ async fn cluster_detail(node: &TestNode) -> Result<Value> {
     node.admin()?.ok("admin_clusterStatus", json!([])).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<()> {
+/// A group of three that takes a snapshot every 20 entries and keeps none of the log behind
+/// it, all replicas started.
+async fn start_snapshotting_group() -> Result<(tempfile::TempDir, Vec<TestNode>)> {
     let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
     init_group(dir.path())?;
-    // Snapshots every 20 entries, nothing kept behind them: the log a wiped replica needs
-    // is soon gone.
     for i in 1..=3 {
         set_cluster_keys(dir.path(), i, &["snapshot_every = 20", "log_kept = 0"])?;
     }
-    let mut nodes = start_replicas(dir.path()).await?;
+    let nodes = start_replicas(dir.path()).await?;
+    Ok((dir, nodes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_replica_is_added_again_and_catches_up_by_snapshot() -> Result<()> {
+    // The log a wiped replica needs is soon gone.
+    let (dir, mut nodes) = start_snapshotting_group().await?;
     let logs = nodes[0].logs();
     logs.guard(GUARD, async {
         let all = [0, 1, 2];
@@ -869,12 +875,7 @@ async fn a_single_node_is_the_leader_of_a_group_of_one() -> Result<()> {
 /// after every replica's latest snapshot, its entry applied (it comes back from the log).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_transactions_survive_the_whole_group_killed_and_started_again() -> Result<()> {
-    let dir = tempfile::Builder::new().prefix("ordo-cluster-").tempdir()?;
-    init_group(dir.path())?;
-    for i in 1..=3 {
-        set_cluster_keys(dir.path(), i, &["snapshot_every = 20", "log_kept = 0"])?;
-    }
-    let mut nodes = start_replicas(dir.path()).await?;
+    let (_dir, mut nodes) = start_snapshotting_group().await?;
     let logs = nodes[0].logs();
     logs.guard(GUARD, async {
         let all = [0, 1, 2];

@@ -288,9 +288,9 @@ impl ChainMachine {
                 && *first != next
             {
                 // Openraft purges the log as a snapshot arrives, before it is installed: a
-                // stop in between leaves a gap, which the leader fills again with its
-                // snapshot (and its pool) as this replica is behind it.
-                tracing::warn!(target: "ordo::replica", expected = next, found = first, "the log starts past the snapshot; its transactions come back with the leader's snapshot");
+                // stop in between leaves a gap. The entries' transactions are then not
+                // pooled here again (the replicas that pooled them still hold them).
+                tracing::warn!(target: "ordo::replica", expected = next, found = first, "the log starts past the stored snapshot (stopped while installing another): the transactions of the entries between are not pooled again here");
             }
             for (index, bytes) in entries {
                 let entry: TxsOf = serde_json::from_slice(&bytes).map_err(|e| {

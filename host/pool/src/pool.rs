@@ -259,10 +259,6 @@ impl Pool {
     /// this future is dropped.
     #[tracing::instrument(target = "ordo::pool", name = "submit", level = "debug", skip_all, fields(hash = %tx.hash))]
     pub async fn submit(&self, tx: PooledTx) -> Result<B256, PoolError> {
-        self.submit_as(tx, true).await
-    }
-
-    async fn submit_as(&self, tx: PooledTx, replicate: bool) -> Result<B256, PoolError> {
         let hash = tx.hash;
         let limits = self.limits();
         check_static(&tx, &limits)?;
@@ -298,7 +294,6 @@ impl Pool {
             epoch,
             account,
             ack,
-            replicate,
         });
         if let Err(e) = self.wal.send(op) {
             self.inner.write().unreserve(&hash);
@@ -667,17 +662,9 @@ impl GroupSink for Pool {
         };
         let raws: Vec<_> = group
             .iter()
-            .filter(|p| p.replicate)
             .map(|p| (p.tx.encoded.clone(), p.tx.sender))
             .collect();
-        if raws.is_empty() {
-            return Ok(());
-        }
-        *self.committing.lock() = group
-            .iter()
-            .filter(|p| p.replicate)
-            .map(|p| p.tx.clone())
-            .collect();
+        *self.committing.lock() = group.iter().map(|p| p.tx.clone()).collect();
         let replicated = replicator
             .replicate(raws)
             .map_err(|why| PoolError::NotReplicated(why.into()));

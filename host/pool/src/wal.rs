@@ -11,8 +11,9 @@
 //! the transactions under one lock acquisition and acks each submitter. Doing the insert
 //! here rather than in the submitter makes it cancellation-safe: a client that disconnects
 //! after its transaction reached the channel still gets it pooled, so the WAL (on a
-//! replica: the group's log) and the pool never disagree. The sink returns the hashes that must leave the WAL (losers of a race,
-//! replaced and evicted transactions); the writer removes them before the next group.
+//! replica: the group's log) and the pool never disagree. The sink returns the hashes that
+//! must leave the WAL (losers of a race, replaced and evicted transactions); the writer
+//! removes them before the next group.
 //!
 //! Ordering: removals queued by the pool are sent while it holds its lock, and within a
 //! drained batch removals are applied before appends, so a transaction evicted and then
@@ -48,9 +49,6 @@ pub(crate) struct PendingAppend {
     pub account: Account,
     /// Where the outcome goes.
     pub ack: Ack,
-    /// Whether the replica group must commit it before it is pooled (a transaction this
-    /// replica accepted; not one it adopts from the group's log).
-    pub replicate: bool,
 }
 
 /// An operation for the writer thread.
@@ -71,8 +69,7 @@ pub(crate) trait GroupSink: Send + Sync + 'static {
     fn durable(&self, group: Vec<PendingAppend>) -> Vec<B256>;
     /// The group could not be written: release it and ack everyone with the error.
     fn failed(&self, group: Vec<PendingAppend>, error: PoolError);
-    /// Whether the group's log keeps what is replicated (then only what is not replicated
-    /// is written here).
+    /// Whether the group's log keeps the transactions (then nothing is written here).
     fn log_keeps(&self) -> bool;
 }
 
@@ -206,29 +203,22 @@ fn run<S: GroupSink>(
             continue;
         }
         let batch = std::mem::take(&mut group);
-        let logged = sink.upgrade().is_some_and(|s| s.log_keeps());
-        // What the WAL holds of the group: all of it, or once the group's log keeps what is
-        // replicated, the rest (nothing, in practice).
-        let walled = |p: &PendingAppend| !(logged && p.replicate);
-        let entries: Vec<(B256, u64, &[u8])> = batch
-            .iter()
-            .filter(|p| walled(p))
-            .map(|p| (p.tx.hash, p.seq, &p.tx.encoded[..]))
-            .collect();
-        let written = entries.len();
+        // Once the group's log keeps the transactions, it is what makes them durable.
+        let walled = !sink.upgrade().is_some_and(|s| s.log_keeps());
         metrics::histogram!("ordo_wal_group_size").record(batch.len() as f64);
-        let result = if entries.is_empty() {
-            Ok(())
-        } else {
+        let result = if walled {
+            let entries: Vec<(B256, u64, &[u8])> = batch
+                .iter()
+                .map(|p| (p.tx.hash, p.seq, &p.tx.encoded[..]))
+                .collect();
             let started = std::time::Instant::now();
             let r = storage.wal_append(&entries);
             metrics::histogram!("ordo_wal_fsync_seconds").record(started.elapsed().as_secs_f64());
-            r
-        };
-        drop(entries);
-        if written > 0 {
             counters.groups.fetch_add(1, Ordering::Relaxed);
-        }
+            r
+        } else {
+            Ok(())
+        };
         let Some(sink) = sink.upgrade() else {
             // The pool is gone; nobody can be answered meaningfully.
             for p in batch {
@@ -238,21 +228,21 @@ fn run<S: GroupSink>(
         };
         match result {
             Ok(()) => {
-                counters
-                    .appended
-                    .fetch_add(written as u64, Ordering::Relaxed);
+                if walled {
+                    counters
+                        .appended
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
                 trace!(target: "ordo::pool", size = batch.len(), "WAL group durable");
                 // While the group waits for the quorum, new submissions queue up and form
                 // the next group, as during the fsync.
                 if let Err(e) = sink.replicate(&batch) {
                     warn!(target: "ordo::pool", error = %e, size = batch.len(), "WAL group not replicated");
-                    let hashes: Vec<B256> = batch
-                        .iter()
-                        .filter(|p| walled(p))
-                        .map(|p| p.tx.hash)
-                        .collect();
+                    let hashes: Vec<B256> = batch.iter().map(|p| p.tx.hash).collect();
                     sink.failed(batch, e);
-                    remove(&storage, &hashes, &counters);
+                    if walled {
+                        remove(&storage, &hashes, &counters);
+                    }
                     continue;
                 }
                 let losers = sink.durable(batch);

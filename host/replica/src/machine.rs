@@ -2,7 +2,8 @@
 //!
 //! A `Txs` entry (transactions a leader accepted) is pooled on every replica through
 //! [`Pool::adopt`]. The log is a replica's WAL: a restart pools again the current
-//! snapshot's transactions and those of every entry after it ([`ChainMachine::restore_pool`]). A `Block` entry is stored through
+//! snapshot's transactions and those of every entry after it
+//! ([`ChainMachine::restore_pool`]). A `Block` entry is stored through
 //! [`Builder::apply_committed`], with its log position in the block's own batch; what has been applied is therefore read back from the chain
 //! ([`RaftMeta::Applied`]), never ahead of it. Entries after that position are applied again
 //! after a restart, so applying is idempotent (a stored block is recognised and skipped).
@@ -80,6 +81,17 @@ pub struct Operation {
 struct StoredSnapshot {
     meta: Meta,
     data: Vec<u8>,
+}
+
+/// Pools transactions as a `Txs` entry carries them (raw, with their senders). The leader
+/// recovered the senders; recovering them again on every replica would double the ingress
+/// CPU of the group. Blocking.
+fn adopt_raw(pool: &Pool, txs: &[(Bytes, Address)]) -> Result<usize, ordo_pool::PoolError> {
+    let txs = txs
+        .iter()
+        .filter_map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender).ok())
+        .collect();
+    pool.adopt(txs)
 }
 
 /// A log entry read for the transactions it carries alone (the rest is skipped unparsed):
@@ -222,34 +234,6 @@ impl ChainMachine {
         }
     }
 
-    /// Where this replica's application of the log stands on disk: the position applied,
-    /// and the membership there.
-    fn applied_position(&self) -> Result<(Option<LogId<NodeId>>, Membership), std::io::Error> {
-        let applied: Option<LogId<NodeId>> = self.read(RaftMeta::Applied)?;
-        let membership: Membership = self.read(RaftMeta::Membership)?.unwrap_or_default();
-        // Everything up to the current snapshot's position is on disk (the snapshot was
-        // stored only then), and the log before it may be purged: never start below it.
-        let snapshot: Option<StoredSnapshot> = self.read(RaftMeta::Snapshot)?;
-        let (applied, membership) = match &snapshot {
-            Some(s) if s.meta.last_log_id > applied => {
-                let membership = if membership.log_id() > s.meta.last_membership.log_id() {
-                    membership
-                } else {
-                    s.meta.last_membership.clone()
-                };
-                (s.meta.last_log_id, membership)
-            }
-            _ => (applied, membership),
-        };
-        // A membership applied after that position is found again in the log.
-        let membership = if membership.log_id() <= &applied {
-            membership
-        } else {
-            StoredMembership::default()
-        };
-        Ok((applied, membership))
-    }
-
     /// At startup, before the log is applied: pools again what this replica pooled from
     /// the log, as the group's log (not the WAL) keeps a replica's transactions. That is
     /// the current snapshot's pool and the transactions of every entry after it to the
@@ -302,11 +286,7 @@ impl ChainMachine {
             }
             next = to;
         }
-        let txs = raw
-            .iter()
-            .filter_map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender).ok())
-            .collect();
-        self.pool.adopt(txs).map_err(std::io::Error::other)
+        adopt_raw(&self.pool, &raw).map_err(std::io::Error::other)
     }
 
     fn read<T: serde::de::DeserializeOwned>(
@@ -332,16 +312,7 @@ impl ChainMachine {
         txs: Vec<(alloy_primitives::Bytes, alloy_primitives::Address)>,
     ) -> CommandResult {
         let pool = self.pool.clone();
-        let adopted = tokio::task::spawn_blocking(move || {
-            // The leader recovered the senders; recovering them again on every replica
-            // would double the ingress CPU of the group.
-            let txs: Vec<_> = txs
-                .iter()
-                .filter_map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender).ok())
-                .collect();
-            pool.adopt(txs)
-        })
-        .await;
+        let adopted = tokio::task::spawn_blocking(move || adopt_raw(&pool, &txs)).await;
         match adopted {
             Ok(Ok(_)) => CommandResult::Applied,
             // Not pooling them here does not fork anything (blocks carry their own
@@ -616,9 +587,35 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
     async fn applied_state(
         &mut self,
     ) -> Result<(Option<LogId<NodeId>>, Membership), StorageError<NodeId>> {
-        let (applied, membership) = self
-            .applied_position()
+        let applied: Option<LogId<NodeId>> = self
+            .read(RaftMeta::Applied)
             .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let membership: Membership = self
+            .read(RaftMeta::Membership)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?
+            .unwrap_or_default();
+        // Everything up to the current snapshot's position is on disk (the snapshot was
+        // stored only then), and the log before it may be purged: never start below it.
+        let snapshot: Option<StoredSnapshot> = self
+            .read(RaftMeta::Snapshot)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let (applied, membership) = match snapshot {
+            Some(s) if s.meta.last_log_id > applied => {
+                let membership = if membership.log_id() > s.meta.last_membership.log_id() {
+                    membership
+                } else {
+                    s.meta.last_membership
+                };
+                (s.meta.last_log_id, membership)
+            }
+            _ => (applied, membership),
+        };
+        // A membership applied after that position is found again in the log.
+        let membership = if membership.log_id() <= &applied {
+            membership
+        } else {
+            StoredMembership::default()
+        };
         let head = self.builder.head();
         *self.progress.lock() = Progress {
             log_id: applied,

@@ -75,6 +75,21 @@ impl ordo_replica::ForwardedCalls for NodeApi {
         serde_json::from_str(answer.get())
             .map_err(|e| failed(BackendError::internal(e.to_string())))
     }
+
+    fn submit_recovered(
+        self: Arc<Self>,
+        txs: Vec<(alloy_primitives::Bytes, Address)>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Vec<ordo_replica::TxAnswer>> + Send + 'static>,
+    > {
+        Box::pin(async move {
+            self.submit_forwarded(txs)
+                .await
+                .into_iter()
+                .map(|answer| answer.map_err(|e| (e.code, e.message.into_owned())))
+                .collect()
+        })
+    }
 }
 
 /// JSON-RPC code for a searcher out of failure credit (as rate limits elsewhere: -32005).

@@ -150,6 +150,10 @@ fn describe() {
         "ordo_wal_group_size",
         "Transactions per WAL group commit (on a replica: per group the log commits)."
     );
+    describe_histogram!(
+        "ordo_forward_batch_size",
+        "On a follower: transactions per batch forwarded to the leader."
+    );
     describe_counter!("ordo_batches_built_total", "Batches built.");
     describe_histogram!("ordo_batch_raw_bytes", "Uncompressed batch payload size.");
     describe_histogram!(

@@ -15,6 +15,8 @@
 //!   control change) goes to the node's [`Operations`]; snapshots name a head and carry
 //!   the pool and the operations, and the replica that installs one fetches and executes
 //!   the blocks it lacks.
+//! - forwarding.rs: a follower's `eth_sendRawTransaction`s, decoded and recovered there,
+//!   go to the leader in batches over the replication listener ([`Replica::forward_tx`]).
 //! - [`RaftReplicator`] (replicator.rs): the builder's replicator: each sealed block is
 //!   written to the log, and stored once committed and applied.
 //! - [`Replica`] (replica.rs): all of the above for one node: the group formed on first
@@ -25,6 +27,7 @@
 //! Membership changes online: [`Replica::add_replica`] (a learner first, caught up, then a
 //! voter) and [`Replica::remove_replica`].
 
+mod forwarding;
 mod log_store;
 mod machine;
 mod network;
@@ -33,6 +36,7 @@ mod replicator;
 pub mod testing;
 mod types;
 
+pub use forwarding::TxAnswer;
 pub use log_store::LogStore;
 pub use machine::{ChainMachine, ChainSnapshot, Operation, ReplicaParts, SnapshotTaker};
 pub use network::{CatchUp, Faults, HttpNetwork, HttpPeer, node_at, router, serve};

@@ -11,7 +11,7 @@
 
 use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Duration};
 
-use alloy_primitives::{Bytes, bytes};
+use alloy_primitives::{Address, Bytes, bytes};
 use axum::{
     Json, Router,
     extract::State,
@@ -138,6 +138,7 @@ pub fn router(
         .route("/chain/blocks", post(blocks))
         .route("/chain/batches", post(batches))
         .route("/forward", post(forward))
+        .route("/forward/txs", post(forward_txs))
         .route("/leads", post(leads))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(Server {
@@ -268,6 +269,23 @@ async fn forward(
         Ok(answer) => Json(answer).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+/// Transactions a follower decoded and recovered, submitted here only while this replica
+/// leads (else the follower tells their senders to retry).
+async fn forward_txs(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    Json(txs): Json<Vec<(Bytes, Address)>>,
+) -> Response {
+    if let Some(refused) = server.refuse(&headers) {
+        return refused;
+    }
+    let leads = leads_now(&server.raft, server.me);
+    let Some(calls) = server.calls.get().cloned().filter(|_| leads) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not leading").into_response();
+    };
+    Json(calls.submit_recovered(txs).await).into_response()
 }
 
 /// Whether replica `me` leads, as its Raft sees it now.
@@ -498,6 +516,18 @@ impl HttpNetwork {
         req: &ForwardRequest,
     ) -> Result<Result<serde_json::Value, (i32, String)>, String> {
         self.post(target, addr, "forward", req, Duration::from_secs(10))
+            .await
+    }
+
+    /// Hands decoded transactions and their senders to the leader (`target`, listening at
+    /// `addr`): its answer to each, or why it could not be asked.
+    pub(crate) async fn forward_txs(
+        &self,
+        target: NodeId,
+        addr: &str,
+        txs: &[(Bytes, Address)],
+    ) -> Result<Vec<crate::TxAnswer>, String> {
+        self.post(target, addr, "forward/txs", &txs, Duration::from_secs(10))
             .await
     }
 

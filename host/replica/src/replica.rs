@@ -17,10 +17,20 @@ use tracing::{info, warn};
 
 use crate::{
     CatchUp, ChainMachine, Faults, HttpNetwork, LogStore, RaftReplicator,
+    forwarding::TxForwarder,
     machine::ReplicaParts,
     node_at, router, serve,
     types::{Command, CommandResult, ForwardRequest, ForwardTarget, ForwardedCalls, NodeId, Raft},
 };
+
+/// The leader `raft` knows of, and where it listens, when that is not replica `me`.
+pub(crate) fn leader_of(raft: &Raft, me: NodeId) -> Option<(NodeId, crate::types::ReplicaNode)> {
+    let metrics = raft.metrics();
+    let m = metrics.borrow();
+    let leader = m.current_leader.filter(|&l| l != me)?;
+    let node = m.membership_config.membership().get_node(&leader)?.clone();
+    Some((leader, node))
+}
 
 /// What [`Replica::stand_early`] decided.
 enum Stand {
@@ -72,6 +82,8 @@ pub struct Replica {
     network: HttpNetwork,
     calls: ForwardTarget,
     catch_up: Arc<CatchUp>,
+    /// Transactions on their way to the leader while this replica follows.
+    txs_out: TxForwarder,
     tasks: Arc<parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -231,6 +243,7 @@ impl Replica {
                 }
             }
         });
+        let (txs_out, forwarding) = TxForwarder::start(id, raft.clone(), network.clone());
         let replica = Self {
             id,
             raft: raft.clone(),
@@ -240,6 +253,7 @@ impl Replica {
             network,
             calls,
             catch_up,
+            txs_out,
             tasks: Default::default(),
         };
         if !settings.join && !raft.is_initialized().await.map_err(|e| e.to_string())? {
@@ -264,7 +278,7 @@ impl Replica {
             }
         }
         let watcher = tokio::spawn(replica.clone().follow_leadership());
-        replica.tasks.lock().extend([serving, watcher]);
+        replica.tasks.lock().extend([serving, watcher, forwarding]);
         info!(target: "ordo::replica", id, %addr, "replica started");
         Ok(replica)
     }
@@ -303,11 +317,20 @@ impl Replica {
 
     /// The leader this replica knows of, and where it listens, when that is another replica.
     fn other_leader(&self) -> Option<(NodeId, crate::types::ReplicaNode)> {
-        let metrics = self.raft.metrics();
-        let m = metrics.borrow();
-        let leader = m.current_leader.filter(|&l| l != self.id)?;
-        let node = m.membership_config.membership().get_node(&leader)?.clone();
-        Some((leader, node))
+        leader_of(&self.raft, self.id)
+    }
+
+    /// On a follower: hands `raw`, which this replica decoded and whose `sender` it
+    /// recovered, to the leader's pool (batched with the others waiting: see
+    /// forwarding.rs), and answers with the leader's answer: the hash, or its error. With
+    /// no leader known, or none answering, a retryable -32000, never a success the leader
+    /// did not give.
+    pub async fn forward_tx(
+        &self,
+        raw: alloy_primitives::Bytes,
+        sender: alloy_primitives::Address,
+    ) -> crate::TxAnswer {
+        self.txs_out.forward(raw, sender).await
     }
 
     /// Where this replica, leading, answers writes its followers forward.

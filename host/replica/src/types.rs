@@ -71,6 +71,16 @@ pub trait ForwardedCalls: Send + Sync + 'static {
         params: &Value,
         searcher: Option<Address>,
     ) -> Result<Value, (i32, String)>;
+
+    /// Submits transactions a follower decoded, each with the sender it recovered, as
+    /// `eth_sendRawTransaction` would: each one's hash, or its JSON-RPC error, in order. The
+    /// group's secret vouches for the senders, as it does for those a `Txs` entry carries.
+    fn submit_recovered(
+        self: Arc<Self>,
+        txs: Vec<(Bytes, Address)>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Vec<crate::TxAnswer>> + Send + 'static>,
+    >;
 }
 
 /// Where the replication listener hands forwarded writes (set once the node's API exists).

@@ -126,6 +126,11 @@ pub struct BenchArgs {
     /// File with the bearer token for --metrics (Ordo: `<datadir>/admin.token`).
     #[arg(long)]
     pub admin_token_file: Option<std::path::PathBuf>,
+    /// Another endpoint of the same chain (repeatable): the first run's transactions go to
+    /// --rpc and these in turn, request by request, as a load balancer in front of a
+    /// replica group's members would send them. Setup and tracking use --rpc.
+    #[arg(long = "send-to")]
+    pub send_to: Vec<String>,
     /// Run the same load against this second node afterwards and print both, with ratios.
     #[arg(long)]
     pub compare_rpc: Option<String>,
@@ -146,6 +151,8 @@ pub struct BenchArgs {
 #[derive(Debug, Clone)]
 struct Target {
     rpc: String,
+    /// More endpoints the transactions go to, in turn with `rpc`.
+    send_to: Vec<String>,
     metrics: Option<String>,
     token: Option<String>,
 }
@@ -167,6 +174,7 @@ impl Target {
         };
         Ok(Self {
             rpc: rpc.to_string(),
+            send_to: Vec::new(),
             metrics: metrics.cloned(),
             token,
         })
@@ -198,14 +206,22 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         bail!("--rate must be a positive number of tx/s");
     }
-    let first = Target::new(
-        &args.rpc,
-        args.metrics.as_ref(),
-        args.admin_token_file.as_ref(),
-    )?;
+    let first = Target {
+        send_to: args.send_to.clone(),
+        ..Target::new(
+            &args.rpc,
+            args.metrics.as_ref(),
+            args.admin_token_file.as_ref(),
+        )?
+    };
     let report = run_one(&args, &first).await?;
+    let first_label = std::iter::once(&first.rpc)
+        .chain(&first.send_to)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" + ");
     let Some(second) = &args.compare_rpc else {
-        report.print(&args, &first.rpc);
+        report.print(&args, &first_label);
         return Ok(());
     };
     let second = Target::new(
@@ -220,7 +236,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             .await
             .wrap_err_with(|| format!("running --compare-before {command:?}"))?;
         if !status.success() {
-            report.print(&args, &first.rpc);
+            report.print(&args, &first_label);
             bail!("--compare-before {command:?} failed: {status}");
         }
     }
@@ -229,17 +245,17 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         println!(
             "{}",
             json!({
-                "a": report.json(&args, &first.rpc),
+                "a": report.json(&args, &first_label),
                 "b": other.json(&args, &second.rpc),
                 "ratio_b_over_a": ratios(&report, &other),
             })
         );
     } else {
-        report.print(&args, &first.rpc);
+        report.print(&args, &first_label);
         println!();
         other.print(&args, &second.rpc);
         println!();
-        println!("b / a ({} / {}):", second.rpc, first.rpc);
+        println!("b / a ({} / {}):", second.rpc, first_label);
         for (what, ratio) in ratios(&report, &other).as_object().into_iter().flatten() {
             println!(
                 "  {what:<24} {}",
@@ -269,6 +285,11 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
     };
     let rpc = client(&args.rpc, args.concurrency)?;
     let track_rpc = client(&args.rpc, 8)?;
+    let mut sends = vec![rpc.clone()];
+    for url in &target.send_to {
+        sends.push(client(url, args.concurrency)?);
+    }
+    let sends = Arc::new(sends);
 
     // ---- setup
     let chain_id = quantity(&rpc.call("eth_chainId", json!([])).await?)? as u64;
@@ -403,14 +424,15 @@ async fn run_one(args: &BenchArgs, target: &Target) -> Result<Report> {
     let per_request = args.send_batch;
     // Sends transactions `i..i + per_request` (one request) and records each one's outcome.
     let send = {
-        let (rpc, prepared, outcomes) = (rpc.clone(), prepared.clone(), outcomes.clone());
+        let (sends, prepared, outcomes) = (sends.clone(), prepared.clone(), outcomes.clone());
         move |i: usize, scheduled: Instant| {
-            let (rpc, prepared, outcomes) = (rpc.clone(), prepared.clone(), outcomes.clone());
+            let (sends, prepared, outcomes) = (sends.clone(), prepared.clone(), outcomes.clone());
             async move {
                 let Some(txs) = prepared.get(i..(i + per_request).min(prepared.len())) else {
                     return;
                 };
-                let results = send_request(&rpc, txs).await;
+                let rpc = &sends[(i / per_request) % sends.len()];
+                let results = send_request(rpc, txs).await;
                 let acked_at = Instant::now();
                 for (k, result) in results.into_iter().enumerate() {
                     let _ = outcomes[i + k].set(Outcome {

@@ -103,71 +103,126 @@ impl EthBlocks for NodeApi {
 
     fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
         Box::pin(async move {
-            let forwarded = self
-                .forwarder
-                .forward_if_following(
-                    self.cluster.get(),
-                    "eth_sendRawTransaction",
-                    serde_json::json!([raw]),
-                )
-                .await;
-            if let Some(answer) = forwarded {
-                return serde_json::from_value(answer?).map_err(|e| {
-                    BackendError::internal(format!("the leader's answer is not a hash: {e}"))
-                });
-            }
-            self.refuse_if_halted()?;
-            // Signature recovery is the CPU-heavy step: on the decoding threads.
-            // Blob transactions exist on an Ethereum chain from Cancun (an imported one), not
-            // on the L2, which refuses them as OP Stack chains do.
-            let rules = self.exec.rules();
-            let head = self.head();
-            let h = &head.header;
-            let blobs = (!rules.op_fees && rules.blob_params_at(h.timestamp).is_some())
-                .then(|| rules.blob_sidecar_version_at(h.number, h.timestamp));
-            let decoded = crate::decoders::decode(move || {
-                let started = std::time::Instant::now();
-                let decoded = if let Some(version) = blobs {
-                    ordo_primitives::decode_raw_tx_with_blobs(&raw, Some(version))
-                } else {
-                    ordo_primitives::decode_raw_tx(&raw)
-                };
-                metrics::histogram!("ordo_tx_recover_seconds")
-                    .record(started.elapsed().as_secs_f64());
-                decoded
-            })
-            .await
-            .map_err(|_| BackendError::internal("decoder task failed"))?;
-            let refused = |reason: &'static str| {
-                metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => reason)
-                    .increment(1);
-            };
-            let tx = decoded.map_err(|e| {
-                refused("decode");
-                BackendError::tx(e.to_string())
-            })?;
-            let span = tracing::debug_span!("tx", hash = %tx.hash, sender = %tx.sender);
-            let sender = tx.sender;
-            if !self.per_sender.check(&tx.sender) {
-                refused("rate_limited");
-                return Err(BackendError::limit_exceeded("rate limit exceeded"));
-            }
-            match tracing::Instrument::instrument(self.pool.submit(tx), span).await {
-                Ok(hash) => {
-                    metrics::counter!("ordo_tx_ingress_total", "result" => "accepted", "reason" => "")
-                        .increment(1);
-                    Ok(hash)
-                }
-                Err(e) => {
-                    // Only accepted transactions count against the sender: anyone can
-                    // replay a sender's old transactions, which the pool refuses.
-                    self.per_sender.refund(&sender);
-                    refused(e.label());
-                    Err(pool_err(e))
+            let following = self.cluster.get().filter(|replica| !replica.is_leader());
+            // A blob transaction in its network form (an imported chain's) goes to the
+            // leader as the call it came as: its sidecar is checked where it is pooled.
+            if following.is_some() && raw.first() == Some(&3) {
+                let forwarded = self
+                    .forwarder
+                    .forward_if_following(following, "eth_sendRawTransaction", serde_json::json!([raw]))
+                    .await;
+                if let Some(answer) = forwarded {
+                    return serde_json::from_value(answer?).map_err(|e| {
+                        BackendError::internal(format!("the leader's answer is not a hash: {e}"))
+                    });
                 }
             }
+            if following.is_none() {
+                self.refuse_if_halted()?;
+            }
+            let tx = self.decode_tx(raw.clone()).await?;
+            // A follower recovers the sender (most of what accepting a transaction costs)
+            // and hands both to the leader, which answers; the leader's pool decides.
+            if let Some(replica) = following {
+                return replica
+                    .forward_tx(raw, tx.sender)
+                    .await
+                    .map_err(|(code, message)| BackendError::new(code, message));
+            }
+            self.admit(tx).await
         })
     }
+}
+
+impl NodeApi {
+    /// Decodes a submitted transaction and recovers its sender, on the decoding threads
+    /// (signature recovery is the CPU-heavy step). Blob transactions exist on an Ethereum
+    /// chain from Cancun (an imported one), not on the L2, which refuses them as OP Stack
+    /// chains do.
+    async fn decode_tx(&self, raw: Bytes) -> BackendResult<ordo_primitives::PooledTx> {
+        let rules = self.exec.rules();
+        let head = self.head();
+        let h = &head.header;
+        let blobs = (!rules.op_fees && rules.blob_params_at(h.timestamp).is_some())
+            .then(|| rules.blob_sidecar_version_at(h.number, h.timestamp));
+        let decoded = crate::decoders::decode(move || {
+            let started = std::time::Instant::now();
+            let decoded = if let Some(version) = blobs {
+                ordo_primitives::decode_raw_tx_with_blobs(&raw, Some(version))
+            } else {
+                ordo_primitives::decode_raw_tx(&raw)
+            };
+            metrics::histogram!("ordo_tx_recover_seconds").record(started.elapsed().as_secs_f64());
+            decoded
+        })
+        .await
+        .map_err(|_| BackendError::internal("decoder task failed"))?;
+        decoded.map_err(|e| {
+            ingress_refused("decode");
+            BackendError::tx(e.to_string())
+        })
+    }
+
+    /// Admits a decoded transaction to the pool (this node leads, or is alone): its hash
+    /// once it is durable (in a group: once the group committed it), or why not.
+    pub(crate) async fn admit(&self, tx: ordo_primitives::PooledTx) -> BackendResult<B256> {
+        let span = tracing::debug_span!("tx", hash = %tx.hash, sender = %tx.sender);
+        let sender = tx.sender;
+        if !self.per_sender.check(&tx.sender) {
+            ingress_refused("rate_limited");
+            return Err(BackendError::limit_exceeded("rate limit exceeded"));
+        }
+        match tracing::Instrument::instrument(self.pool.submit(tx), span).await {
+            Ok(hash) => {
+                metrics::counter!("ordo_tx_ingress_total", "result" => "accepted", "reason" => "")
+                    .increment(1);
+                Ok(hash)
+            }
+            Err(e) => {
+                // Only accepted transactions count against the sender: anyone can replay a
+                // sender's old transactions, which the pool refuses.
+                self.per_sender.refund(&sender);
+                ingress_refused(e.label());
+                Err(pool_err(e))
+            }
+        }
+    }
+
+    /// What a leader does with the transactions a follower decoded and recovered: each
+    /// one's hash or error, as `eth_sendRawTransaction` would answer it here.
+    pub(crate) async fn submit_forwarded(
+        &self,
+        txs: Vec<(Bytes, alloy_primitives::Address)>,
+    ) -> Vec<BackendResult<B256>> {
+        if let Err(e) = self.refuse_if_halted() {
+            return vec![Err(e); txs.len()];
+        }
+        let count = txs.len();
+        // No recovery, but a decode and a hash each: off the reactor, as one job.
+        let decoded = crate::decoders::decode(move || {
+            txs.iter()
+                .map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(decoded) = decoded else {
+            return vec![Err(BackendError::internal("decoder task failed")); count];
+        };
+        futures::future::join_all(decoded.into_iter().map(|tx| async move {
+            let tx = tx.map_err(|e| {
+                ingress_refused("decode");
+                BackendError::tx(e.to_string())
+            })?;
+            self.admit(tx).await
+        }))
+        .await
+    }
+}
+
+/// Counts a refused submission by why.
+fn ingress_refused(reason: &'static str) {
+    metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => reason)
+        .increment(1);
 }
 
 /// A transaction not (yet) in a stored block.

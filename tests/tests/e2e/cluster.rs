@@ -160,6 +160,14 @@ async fn send_round_robin(nodes: &[&TestNode], account: usize, count: u64) -> Re
     Ok(hashes)
 }
 
+/// The value of the unlabelled series `name` in Prometheus text (0 when absent).
+fn sample(body: &str, name: &str) -> f64 {
+    body.lines()
+        .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Waits until every replica has a receipt for every hash.
 async fn included_everywhere(nodes: &[&TestNode], hashes: &[B256]) -> Result<()> {
     for node in nodes {
@@ -289,15 +297,73 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         // Writes to any replica: followers forward them and answer the leader's answer.
         let hashes = send_round_robin(&pick(&nodes, &all), 0, 12).await?;
         included_everywhere(&pick(&nodes, &all), &hashes).await?;
-        // A refusal is the leader's too: a replayed transaction is a nonce error everywhere.
+        // A refusal is the leader's too, code and message: a replayed transaction is a
+        // nonce error everywhere, one sent twice is known, and bytes that do not decode
+        // (answered by the follower that decodes them) fail alike.
         let signer = dev_signer(0);
         let (replay, _) = transfer(&signer, 0);
-        for node in &nodes {
-            match node.rpc().send_raw(&replay).await? {
-                Ok(hash) => bail!("a replayed nonce was accepted as {hash}"),
-                Err(e) => ensure!(e.message.contains("nonce too low"), "{e:?}"),
+        // Queued behind a nonce gap, so no block takes it between the answers.
+        let (twice, _) = transfer(&dev_signer(8), 5);
+        ensure!(nodes[leader].rpc().send_raw(&twice).await?.is_ok());
+        let mut malformed = twice.to_vec();
+        malformed.truncate(malformed.len() - 3);
+        for (bad, what) in [
+            (&replay[..], "nonce too low"),
+            (&twice[..], "already known"),
+            (&malformed[..], ""),
+        ] {
+            let answers = {
+                let mut answers = Vec::new();
+                for node in &nodes {
+                    match node.rpc().send_raw(bad).await? {
+                        Ok(hash) => bail!("{what:?}: accepted as {hash}"),
+                        Err(e) => answers.push((e.code, e.message)),
+                    }
+                }
+                answers
+            };
+            ensure!(
+                answers.iter().all(|a| *a == answers[leader]) && answers[leader].1.contains(what),
+                "{what:?}: {answers:?}"
+            );
+        }
+        // The followers forwarded what they had decoded and recovered, in batches of the
+        // replication listener's own (none on the leader, which forwards nothing).
+        for (i, node) in nodes.iter().enumerate() {
+            let body = node.metrics_text().await?;
+            let forwarded = sample(&body, "ordo_forward_batch_size_sum");
+            if i == leader {
+                ensure!(forwarded == 0.0, "the leader forwarded {forwarded}");
+            } else {
+                ensure!(forwarded >= 5.0, "replica {i} forwarded {forwarded}");
             }
         }
+        // Sent at once through one follower, transactions share requests to the leader,
+        // each answered with its own hash, all included.
+        let follower = &nodes[(leader + 1) % 3];
+        let batches = || async {
+            Ok::<_, eyre::Report>(sample(
+                &follower.metrics_text().await?,
+                "ordo_forward_batch_size_count",
+            ))
+        };
+        let before = batches().await?;
+        let signer = dev_signer(9);
+        let burst: Vec<(Bytes, B256)> = (0..64).map(|n| transfer(&signer, n)).collect();
+        let rpc = follower.rpc();
+        let answers =
+            futures::future::join_all(burst.iter().map(|(raw, _)| rpc.send_raw(raw))).await;
+        for ((_, hash), answer) in burst.iter().zip(answers) {
+            let answer = answer?;
+            ensure!(
+                matches!(answer, Ok(h) if h == *hash),
+                "{hash} was answered {answer:?}"
+            );
+        }
+        let sent = batches().await? - before;
+        ensure!(sent < 64.0, "64 transactions went in {sent} requests");
+        let burst: Vec<B256> = burst.into_iter().map(|(_, hash)| hash).collect();
+        included_everywhere(&pick(&nodes, &all), &burst).await?;
 
         // Bundles through any replica: a follower hands them to the leader with the
         // searcher it checked, the group commits them, and every replica holds them.

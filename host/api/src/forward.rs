@@ -1,7 +1,9 @@
-//! A follower's writes go to the leader: the follower asks the leader's public JSON-RPC the
-//! same call and answers with the leader's answer, result or error, unchanged. When no
-//! leader is known, or it does not answer, the caller gets a retryable error, never a
-//! success the leader did not give.
+//! A follower's writes that go to the leader as the calls they came as: the follower asks
+//! the leader's public JSON-RPC the same call and answers with the leader's answer, result
+//! or error, unchanged (a blob transaction, or any transaction when the leader is an older
+//! build without `/forward/txs`; others go decoded, in batches, over the replication
+//! listeners: see `ordo_replica::Replica::forward_tx`). When no leader is known, or it does
+//! not answer, the caller gets a retryable error, never a success the leader did not give.
 
 use std::time::Duration;
 

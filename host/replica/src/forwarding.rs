@@ -9,20 +9,41 @@
 //!
 //! The leader submits them to its pool as its own ingress would, and answers each with its
 //! hash or its error. A transaction gets the leader's answer or a retryable error (no
-//! leader, none answering), never a success the leader did not give.
+//! leader, none answering within [`WITHIN`]), never a success the leader did not give. Two
+//! cases go back to the caller instead: this replica leads by the time its batch leaves (it
+//! admits the transaction itself), and a leader of an older build without `/forward/txs`
+//! (the call goes to its public JSON-RPC as it came, as it did before).
+//!
+//! The leader takes the senders on the group's word (its shared secret), as followers take
+//! a `Txs` entry's: every replica is the same sequencer, holding the same L1 key.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256, Bytes};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{
     HttpNetwork,
+    network::TxsNotTaken,
     types::{NodeId, Raft},
 };
 
 /// A forwarded transaction's answer: its hash, or a JSON-RPC error (code, message).
 pub type TxAnswer = Result<B256, (i32, String)>;
+
+/// What became of a transaction handed to the leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarded {
+    /// The leader's answer, or a retryable error.
+    Answer(TxAnswer),
+    /// This replica leads now: it admits the transaction itself.
+    Leading,
+    /// The leader is an older build, without `/forward/txs`: forward the call as it came.
+    Unsupported,
+}
 
 /// Batches posted to the leader at once.
 const IN_FLIGHT: usize = 4;
@@ -31,9 +52,21 @@ const MAX_BATCH: usize = 1024;
 /// Most raw bytes in one batch, far below the listener's request limit.
 const MAX_BATCH_BYTES: usize = 4 << 20;
 /// Transactions queued here at most; past it a sender is told to retry.
-const QUEUE: usize = 16_384;
+const QUEUE: usize = 8192;
+/// Longest a transaction waits here and for the leader's answer: its sender is told to
+/// retry rather than kept waiting on a leader that stalls.
+const WITHIN: Duration = Duration::from_secs(10);
 
-type Queued = (Bytes, Address, oneshot::Sender<TxAnswer>);
+struct Queued {
+    raw: Bytes,
+    sender: Address,
+    at: Instant,
+    answer: oneshot::Sender<Forwarded>,
+}
+
+fn retry(why: String) -> Forwarded {
+    Forwarded::Answer(Err((-32000, why)))
+}
 
 /// The queue of transactions this replica forwards to the leader.
 #[derive(Debug, Clone)]
@@ -53,44 +86,65 @@ impl TxForwarder {
         (Self { queue }, task)
     }
 
-    /// Hands `raw`, signed by `sender`, to the leader: the leader's answer.
-    pub(crate) async fn forward(&self, raw: Bytes, sender: Address) -> TxAnswer {
+    /// Hands `raw`, signed by `sender`, to the leader.
+    pub(crate) async fn forward(&self, raw: Bytes, sender: Address) -> Forwarded {
         let (answer, answered) = oneshot::channel();
-        if self.queue.try_send((raw, sender, answer)).is_err() {
-            return Err((
-                -32000,
-                "too many transactions waiting for the leader; retry".into(),
-            ));
+        let queued = Queued {
+            raw,
+            sender,
+            at: Instant::now(),
+            answer,
+        };
+        match self.queue.try_send(queued) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                return retry("too many transactions waiting for the leader; retry".into());
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                return retry("the replica is stopping; retry".into());
+            }
         }
         answered.await.unwrap_or_else(|_| {
-            Err((
-                -32000,
-                "the replica stopped before the leader answered; retry".into(),
-            ))
+            retry("the replica stopped before the leader answered; retry".into())
         })
     }
 }
 
-async fn send_batches(me: NodeId, raft: Raft, network: HttpNetwork, mut rx: mpsc::Receiver<Queued>) {
+async fn send_batches(
+    me: NodeId,
+    raft: Raft,
+    network: HttpNetwork,
+    mut rx: mpsc::Receiver<Queued>,
+) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     loop {
         // A slot first: while every slot is taken the queue grows into the next batch.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut bytes = first.0.len();
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(next) => {
-                    bytes += next.0.len();
-                    batch.push(next);
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while batch.is_empty() || (batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES) {
+            let next = if batch.is_empty() {
+                match rx.recv().await {
+                    Some(next) => next,
+                    None => return,
                 }
-                Err(_) => break,
+            } else {
+                match rx.try_recv() {
+                    Ok(next) => next,
+                    Err(_) => break,
+                }
+            };
+            // Its sender has waited long enough behind a leader that does not answer.
+            if next.at.elapsed() >= WITHIN {
+                let _ = next.answer.send(retry(format!(
+                    "the leader did not take it within {WITHIN:?}; retry"
+                )));
+                continue;
             }
+            bytes += next.raw.len();
+            batch.push(next);
         }
         let (raft, network) = (raft.clone(), network.clone());
         tokio::spawn(async move {
@@ -102,46 +156,67 @@ async fn send_batches(me: NodeId, raft: Raft, network: HttpNetwork, mut rx: mpsc
 
 /// Posts one batch to the leader and hands each transaction its answer.
 async fn send_batch(me: NodeId, raft: &Raft, network: &HttpNetwork, batch: Vec<Queued>) {
-    metrics::histogram!("ordo_forward_batch_size").record(batch.len() as f64);
-    metrics::counter!("ordo_rpc_forwarded_total", "method" => "eth_sendRawTransaction")
-        .increment(batch.len() as u64);
-    let (txs, answers): (Vec<(Bytes, Address)>, Vec<oneshot::Sender<TxAnswer>>) = batch
+    let (txs, answers): (Vec<(Bytes, Address)>, Vec<oneshot::Sender<Forwarded>>) = batch
         .into_iter()
-        .map(|(raw, sender, answer)| ((raw, sender), answer))
+        .map(|q| ((q.raw, q.sender), q.answer))
         .unzip();
-    let answered = match crate::replica::leader_of(raft, me) {
-        None => Err((
-            -32000,
-            "no replica leads right now (an election is under way); retry".to_string(),
-        )),
-        Some((leader, node)) => match network.forward_txs(leader, &node.addr, &txs).await {
-            Ok(each) if each.len() == txs.len() => Ok(each),
-            Ok(each) => Err((
-                -32603,
-                format!(
-                    "the leader (replica {leader}) answered {} of {} transactions",
-                    each.len(),
-                    txs.len()
-                ),
-            )),
-            // It may or may not have taken them: the caller retries (a second send of the
-            // same transaction is answered "already known", never included twice).
-            Err(e) => Err((
-                -32000,
-                format!("the leader (replica {leader}) did not answer ({e}); retry"),
-            )),
-        },
-    };
+    let answered = post(me, raft, network, &txs).await;
     match answered {
         Ok(each) => {
             for (answer, one) in answers.into_iter().zip(each) {
-                let _ = answer.send(one);
+                let _ = answer.send(Forwarded::Answer(one));
             }
         }
-        Err(e) => {
+        Err(outcome) => {
             for answer in answers {
-                let _ = answer.send(Err(e.clone()));
+                let _ = answer.send(outcome.clone());
             }
         }
     }
+}
+
+/// The leader's answers to `txs`, one each, or what every one of them gets instead.
+async fn post(
+    me: NodeId,
+    raft: &Raft,
+    network: &HttpNetwork,
+    txs: &[(Bytes, Address)],
+) -> Result<Vec<TxAnswer>, Forwarded> {
+    let mut tried = None;
+    // A second try only when the first leader said it no longer leads (so took nothing)
+    // and another is known by then.
+    for _ in 0..2 {
+        if raft.metrics().borrow().current_leader == Some(me) {
+            return Err(Forwarded::Leading);
+        }
+        let Some((leader, node)) =
+            crate::replica::leader_of(raft, me).filter(|(l, _)| Some(*l) != tried)
+        else {
+            break;
+        };
+        tried = Some(leader);
+        metrics::histogram!("ordo_forward_batch_size").record(txs.len() as f64);
+        metrics::counter!("ordo_rpc_forwarded_total", "method" => "eth_sendRawTransaction")
+            .increment(txs.len() as u64);
+        let answered = match network.forward_txs(leader, &node.addr, txs, WITHIN).await {
+            Err(TxsNotTaken::NotLeading) => continue,
+            Ok(each) if each.len() == txs.len() => Ok(each),
+            Ok(each) => Err(retry(format!(
+                "the leader (replica {leader}) answered {} of {} transactions; retry",
+                each.len(),
+                txs.len()
+            ))),
+            Err(TxsNotTaken::Unsupported) => Err(Forwarded::Unsupported),
+            // It may or may not have taken them: the caller retries (a second send of the
+            // same transaction is answered "already known", never included twice).
+            Err(TxsNotTaken::Failed(e)) => Err(retry(format!(
+                "the leader (replica {leader}) did not answer ({e}); retry"
+            ))),
+        };
+        return answered;
+    }
+    Err(retry(match tried {
+        Some(leader) => format!("replica {leader} no longer leads; retry"),
+        None => "no replica leads right now (an election is under way); retry".to_string(),
+    }))
 }

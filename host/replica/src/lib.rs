@@ -36,7 +36,7 @@ mod replicator;
 pub mod testing;
 mod types;
 
-pub use forwarding::TxAnswer;
+pub use forwarding::{Forwarded, TxAnswer};
 pub use log_store::LogStore;
 pub use machine::{ChainMachine, ChainSnapshot, Operation, ReplicaParts, SnapshotTaker};
 pub use network::{CatchUp, Faults, HttpNetwork, HttpPeer, node_at, router, serve};

@@ -281,12 +281,34 @@ async fn forward_txs(
     if let Some(refused) = server.refuse(&headers) {
         return refused;
     }
+    if txs.len() > MAX_FORWARDED_TXS {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "too many transactions").into_response();
+    }
     let leads = leads_now(&server.raft, server.me);
     let Some(calls) = server.calls.get().cloned().filter(|_| leads) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "not leading").into_response();
     };
-    Json(calls.submit_recovered(txs).await).into_response()
+    // On a task of its own: a follower that stops waiting does not cancel the submissions
+    // halfway (they go on, and their answers still count).
+    match tokio::spawn(calls.submit_recovered(txs)).await {
+        Ok(answers) => Json(answers).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
+
+/// Why a leader took none of a batch of forwarded transactions.
+#[derive(Debug)]
+pub(crate) enum TxsNotTaken {
+    /// It no longer leads (it said so: nothing was submitted).
+    NotLeading,
+    /// It has no `/forward/txs` (an older build): forward the calls as they came.
+    Unsupported,
+    /// No answer, or a broken one: it may or may not have taken them.
+    Failed(String),
+}
+
+/// Most transactions one `/forward/txs` request may carry (a follower sends at most 1,024).
+const MAX_FORWARDED_TXS: usize = 4096;
 
 /// Whether replica `me` leads, as its Raft sees it now.
 pub(crate) fn leads_now(raft: &Raft, me: NodeId) -> bool {
@@ -396,12 +418,15 @@ enum Failure {
     Unreachable(String),
     /// Reached, but the exchange broke (a dropped connection, a body that does not decode).
     Broken(String),
+    /// Reached, and answered this status, not a success (openraft: unreachable too).
+    Status(StatusCode),
 }
 
 impl Failure {
     fn into_string(self) -> String {
         match self {
             Failure::Unreachable(why) | Failure::Broken(why) => why,
+            Failure::Status(status) => format!("answered {status}"),
         }
     }
 }
@@ -456,7 +481,7 @@ impl PeerClient {
             })?;
             let status = answer.status();
             if !status.is_success() {
-                return Err(Failure::Unreachable(format!("answered {status}")));
+                return Err(Failure::Status(status));
             }
             let body = answer
                 .into_body()
@@ -526,9 +551,20 @@ impl HttpNetwork {
         target: NodeId,
         addr: &str,
         txs: &[(Bytes, Address)],
-    ) -> Result<Vec<crate::TxAnswer>, String> {
-        self.post(target, addr, "forward/txs", &txs, Duration::from_secs(10))
+        within: Duration,
+    ) -> Result<Vec<crate::TxAnswer>, TxsNotTaken> {
+        if self.faults.is_cut(self.me, target) {
+            return Err(TxsNotTaken::Failed("link cut".to_string()));
+        }
+        let uri = peer_uri(addr, "/forward/txs").map_err(TxsNotTaken::Failed)?;
+        self.client
+            .post(uri, &txs, within)
             .await
+            .map_err(|failure| match failure {
+                Failure::Status(StatusCode::SERVICE_UNAVAILABLE) => TxsNotTaken::NotLeading,
+                Failure::Status(StatusCode::NOT_FOUND) => TxsNotTaken::Unsupported,
+                other => TxsNotTaken::Failed(other.into_string()),
+            })
     }
 
     /// Whether `target` (listening at `addr`) answers within `within` that it leads. Any
@@ -658,6 +694,9 @@ impl HttpPeer {
             .await
             .map_err(|failure| match failure {
                 Failure::Unreachable(why) => unreachable(format!("replica {}: {why}", self.target)),
+                Failure::Status(status) => {
+                    unreachable(format!("replica {}: answered {status}", self.target))
+                }
                 Failure::Broken(why) => RPCError::Network(NetworkError::new(
                     &std::io::Error::other(format!("replica {}: {why}", self.target)),
                 )),
@@ -771,6 +810,67 @@ mod tests {
             .await
     }
 
+    /// What a follower makes of the ways a leader answers forwarded transactions: answers in
+    /// order; "not leading" (nothing taken, so it may ask another); no such route (an older
+    /// build: the calls go as they came); anything else, a failure that may have taken them.
+    #[tokio::test]
+    async fn forwarded_transactions_are_answered_refused_as_not_leading_or_unsupported() {
+        let answers = |Json(txs): Json<Vec<(Bytes, Address)>>| async move {
+            let each: Vec<crate::TxAnswer> = txs
+                .iter()
+                .map(|(raw, _)| match raw.first() {
+                    Some(1) => Ok(alloy_primitives::keccak256(raw)),
+                    _ => Err((-32000, "nonce too low".to_string())),
+                })
+                .collect();
+            Json(each).into_response()
+        };
+        let serve = |app: Router| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            addr
+        };
+        let leading = serve(Router::new().route("/forward/txs", post(answers))).await;
+        let deposed = serve(Router::new().route(
+            "/forward/txs",
+            post(|| async { (StatusCode::SERVICE_UNAVAILABLE, "not leading").into_response() }),
+        ))
+        .await;
+        let older = serve(Router::new().route("/forward", post(|| async { "{}" }))).await;
+        let broken = serve(Router::new().route(
+            "/forward/txs",
+            post(|| async { StatusCode::INTERNAL_SERVER_ERROR.into_response() }),
+        ))
+        .await;
+        let net = HttpNetwork::new(1, "s".into(), Faults::default());
+        let txs = vec![
+            (Bytes::from_static(&[1, 2]), Address::repeat_byte(7)),
+            (Bytes::from_static(&[2]), Address::repeat_byte(8)),
+        ];
+        let within = Duration::from_secs(5);
+        let answered = net.forward_txs(2, &leading, &txs, within).await.unwrap();
+        assert_eq!(
+            answered,
+            vec![
+                Ok(alloy_primitives::keccak256([1, 2])),
+                Err((-32000, "nonce too low".to_string()))
+            ]
+        );
+        let refused = net.forward_txs(2, &deposed, &txs, within).await;
+        assert!(
+            matches!(refused, Err(TxsNotTaken::NotLeading)),
+            "{refused:?}"
+        );
+        let old = net.forward_txs(2, &older, &txs, within).await;
+        assert!(matches!(old, Err(TxsNotTaken::Unsupported)), "{old:?}");
+        let failed = net.forward_txs(2, &broken, &txs, within).await;
+        assert!(
+            matches!(&failed, Err(TxsNotTaken::Failed(why)) if why.contains("500")),
+            "{failed:?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_request_carries_the_secret_and_the_sender_and_its_answer_decodes() {
         let addr = echo_server().await.to_string();
@@ -799,7 +899,7 @@ mod tests {
         }
         let refused = ask::<Echo>(&client, &addr, "/refuse", &body, Duration::from_secs(5)).await;
         assert!(
-            matches!(&refused, Err(Failure::Unreachable(why)) if why.contains("401")),
+            matches!(&refused, Err(Failure::Status(StatusCode::UNAUTHORIZED))),
             "{refused:?}"
         );
         // An answer that is not what was asked for: reached, but broken.

@@ -322,14 +322,13 @@ impl Replica {
 
     /// On a follower: hands `raw`, which this replica decoded and whose `sender` it
     /// recovered, to the leader's pool (batched with the others waiting: see
-    /// forwarding.rs), and answers with the leader's answer: the hash, or its error. With
-    /// no leader known, or none answering, a retryable -32000, never a success the leader
-    /// did not give.
+    /// forwarding.rs): the leader's answer, the hash or its error. With no leader known,
+    /// or none answering, a retryable -32000, never a success the leader did not give.
     pub async fn forward_tx(
         &self,
         raw: alloy_primitives::Bytes,
         sender: alloy_primitives::Address,
-    ) -> crate::TxAnswer {
+    ) -> crate::Forwarded {
         self.txs_out.forward(raw, sender).await
     }
 

@@ -78,9 +78,7 @@ pub trait ForwardedCalls: Send + Sync + 'static {
     fn submit_recovered(
         self: Arc<Self>,
         txs: Vec<(Bytes, Address)>,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Vec<crate::TxAnswer>> + Send + 'static>,
-    >;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<crate::TxAnswer>> + Send + 'static>>;
 }
 
 /// Where the replication listener hands forwarded writes (set once the node's API exists).

@@ -302,8 +302,9 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         // (answered by the follower that decodes them) fail alike.
         let signer = dev_signer(0);
         let (replay, _) = transfer(&signer, 0);
-        // Queued behind a nonce gap, so no block takes it between the answers.
-        let (twice, _) = transfer(&dev_signer(8), 5);
+        // Queued behind a nonce gap, so no block takes it between the answers (it stays
+        // pooled for the rest of the test, harmlessly: no other send uses account 4).
+        let (twice, _) = transfer(&dev_signer(4), 5);
         ensure!(nodes[leader].rpc().send_raw(&twice).await?.is_ok());
         let mut malformed = twice.to_vec();
         malformed.truncate(malformed.len() - 3);
@@ -512,6 +513,20 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
             },
         )
         .await?;
+        // A send while halted is refused alike by the leader and a follower, and (sent
+        // again once resumed) is a fresh transaction to both.
+        let (held, _) = transfer(&dev_signer(5), 0);
+        let mut refusals = Vec::new();
+        for &i in &survivors {
+            match nodes[i].rpc().send_raw(&held).await? {
+                Ok(hash) => bail!("accepted {hash} while halted"),
+                Err(e) => refusals.push((e.code, e.message)),
+            }
+        }
+        ensure!(
+            refusals.iter().all(|r| *r == refusals[0]) && refusals[0].1.contains("halted"),
+            "{refusals:?}"
+        );
         nodes[new_leader]
             .admin()?
             .ok("admin_resume", json!([]))

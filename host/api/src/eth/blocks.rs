@@ -1,5 +1,6 @@
 //! Blocks, transactions and receipts; `eth_sendRawTransaction` (halt check, signature recovery
-//! on the decoding threads, the pool's validation and group commit).
+//! on the decoding threads, the pool's validation and group commit; on a follower, the
+//! decoded transaction and its sender handed to the leader, which admits them).
 
 use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{B256, Bytes};
@@ -103,31 +104,34 @@ impl EthBlocks for NodeApi {
 
     fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
         Box::pin(async move {
+            // A halt goes through the group's log, so a follower refuses as its leader does.
+            self.refuse_if_halted()?;
             let following = self.cluster.get().filter(|replica| !replica.is_leader());
             // A blob transaction in its network form (an imported chain's) goes to the
             // leader as the call it came as: its sidecar is checked where it is pooled.
             if following.is_some() && raw.first() == Some(&3) {
-                let forwarded = self
-                    .forwarder
-                    .forward_if_following(following, "eth_sendRawTransaction", serde_json::json!([raw]))
-                    .await;
-                if let Some(answer) = forwarded {
-                    return serde_json::from_value(answer?).map_err(|e| {
-                        BackendError::internal(format!("the leader's answer is not a hash: {e}"))
-                    });
-                }
-            }
-            if following.is_none() {
-                self.refuse_if_halted()?;
+                return self.forward_call(following, raw).await;
             }
             let tx = self.decode_tx(raw.clone()).await?;
             // A follower recovers the sender (most of what accepting a transaction costs)
-            // and hands both to the leader, which answers; the leader's pool decides.
+            // and hands both to the leader, whose pool decides.
             if let Some(replica) = following {
-                return replica
-                    .forward_tx(raw, tx.sender)
-                    .await
-                    .map_err(|(code, message)| BackendError::new(code, message));
+                match replica.forward_tx(raw.clone(), tx.sender).await {
+                    ordo_replica::Forwarded::Answer(Ok(hash)) if hash != tx.hash => {
+                        tracing::error!(target: "ordo::rpc", %hash, sent = %tx.hash, "the leader answered another transaction's hash");
+                        return Err(BackendError::tx(
+                            "the leader's answer does not match the transaction; retry",
+                        ));
+                    }
+                    ordo_replica::Forwarded::Answer(answer) => {
+                        return answer.map_err(|(code, message)| BackendError::new(code, message));
+                    }
+                    ordo_replica::Forwarded::Unsupported => {
+                        return self.forward_call(following, raw).await;
+                    }
+                    // Leads since: admitted here, as on any leader.
+                    ordo_replica::Forwarded::Leading => {}
+                }
             }
             self.admit(tx).await
         })
@@ -135,6 +139,32 @@ impl EthBlocks for NodeApi {
 }
 
 impl NodeApi {
+    /// On a follower: `eth_sendRawTransaction(raw)` asked of the leader's public JSON-RPC,
+    /// and its answer.
+    async fn forward_call(
+        &self,
+        following: Option<&ordo_replica::Replica>,
+        raw: Bytes,
+    ) -> BackendResult<B256> {
+        let forwarded = self
+            .forwarder
+            .forward_if_following(
+                following,
+                "eth_sendRawTransaction",
+                serde_json::json!([raw]),
+            )
+            .await;
+        match forwarded {
+            Some(answer) => serde_json::from_value(answer?).map_err(|e| {
+                BackendError::internal(format!("the leader's answer is not a hash: {e}"))
+            }),
+            // Leads since: the call is this replica's to answer.
+            None => {
+                let tx = self.decode_tx(raw).await?;
+                self.admit(tx).await
+            }
+        }
+    }
     /// Decodes a submitted transaction and recovers its sender, on the decoding threads
     /// (signature recovery is the CPU-heavy step). Blob transactions exist on an Ethereum
     /// chain from Cancun (an imported one), not on the L2, which refuses them as OP Stack
@@ -194,10 +224,13 @@ impl NodeApi {
         &self,
         txs: Vec<(Bytes, alloy_primitives::Address)>,
     ) -> Vec<BackendResult<B256>> {
-        if let Err(e) = self.refuse_if_halted() {
-            return vec![Err(e); txs.len()];
-        }
         let count = txs.len();
+        if let Err(e) = self.refuse_if_halted() {
+            // Counted once above; once per transaction, as their own calls would be.
+            metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => "halted")
+                .increment(count.saturating_sub(1) as u64);
+            return vec![Err(e); count];
+        }
         // No recovery, but a decode and a hash each: off the reactor, as one job.
         let decoded = crate::decoders::decode(move || {
             txs.iter()

@@ -165,6 +165,7 @@ impl NodeApi {
             }
         }
     }
+
     /// Decodes a submitted transaction and recovers its sender, on the decoding threads
     /// (signature recovery is the CPU-heavy step). Blob transactions exist on an Ethereum
     /// chain from Cancun (an imported one), not on the L2, which refuses them as OP Stack

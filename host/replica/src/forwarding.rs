@@ -22,28 +22,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, Bytes};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{
     HttpNetwork,
-    network::TxsNotTaken,
-    types::{NodeId, Raft},
+    network::{TxsNotTaken, leader_of},
+    types::{Forwarded, NodeId, Raft, TxAnswer},
 };
-
-/// A forwarded transaction's answer: its hash, or a JSON-RPC error (code, message).
-pub type TxAnswer = Result<B256, (i32, String)>;
-
-/// What became of a transaction handed to the leader.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Forwarded {
-    /// The leader's answer, or a retryable error.
-    Answer(TxAnswer),
-    /// This replica leads now: it admits the transaction itself.
-    Leading,
-    /// The leader is an older build, without `/forward/txs`: forward the call as it came.
-    Unsupported,
-}
 
 /// Batches posted to the leader at once.
 const IN_FLIGHT: usize = 4;
@@ -189,9 +175,7 @@ async fn post(
         if raft.metrics().borrow().current_leader == Some(me) {
             return Err(Forwarded::Leading);
         }
-        let Some((leader, node)) =
-            crate::replica::leader_of(raft, me).filter(|(l, _)| Some(*l) != tried)
-        else {
+        let Some((leader, node)) = leader_of(raft, me).filter(|(l, _)| Some(*l) != tried) else {
             break;
         };
         tried = Some(leader);

@@ -36,13 +36,12 @@ mod replicator;
 pub mod testing;
 mod types;
 
-pub use forwarding::{Forwarded, TxAnswer};
 pub use log_store::LogStore;
 pub use machine::{ChainMachine, ChainSnapshot, Operation, ReplicaParts, SnapshotTaker};
 pub use network::{CatchUp, Faults, HttpNetwork, HttpPeer, node_at, router, serve};
 pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;
 pub use types::{
-    Command, CommandResult, ForwardTarget, ForwardedCalls, NodeId, Operations, Raft, ReplicaNode,
-    TypeConfig,
+    Command, CommandResult, ForwardTarget, Forwarded, ForwardedCalls, NodeId, Operations, Raft,
+    ReplicaNode, TxAnswer, TypeConfig,
 };

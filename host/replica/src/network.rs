@@ -37,7 +37,9 @@ use parking_lot::RwLock;
 use serde::{Serialize, de::DeserializeOwned};
 use subtle::ConstantTimeEq;
 
-use crate::types::{ForwardRequest, ForwardTarget, NodeId, Raft, ReplicaNode, TypeConfig};
+use crate::types::{
+    ForwardRequest, ForwardTarget, NodeId, Raft, ReplicaNode, TxAnswer, TypeConfig,
+};
 
 /// Links cut on purpose (tests, drills): a cut link drops every RPC between its two ends.
 #[derive(Debug, Clone, Default)]
@@ -310,6 +312,15 @@ pub(crate) enum TxsNotTaken {
 /// Most transactions one `/forward/txs` request may carry (a follower sends at most 1,024).
 const MAX_FORWARDED_TXS: usize = 4096;
 
+/// The leader `raft` knows of, and where it listens, when that is not replica `me`.
+pub(crate) fn leader_of(raft: &Raft, me: NodeId) -> Option<(NodeId, crate::types::ReplicaNode)> {
+    let metrics = raft.metrics();
+    let m = metrics.borrow();
+    let leader = m.current_leader.filter(|&l| l != me)?;
+    let node = m.membership_config.membership().get_node(&leader)?.clone();
+    Some((leader, node))
+}
+
 /// Whether replica `me` leads, as its Raft sees it now.
 pub(crate) fn leads_now(raft: &Raft, me: NodeId) -> bool {
     // Asked on every forwarded write: read the metrics in place, do not clone them.
@@ -552,7 +563,7 @@ impl HttpNetwork {
         addr: &str,
         txs: &[(Bytes, Address)],
         within: Duration,
-    ) -> Result<Vec<crate::TxAnswer>, TxsNotTaken> {
+    ) -> Result<Vec<TxAnswer>, TxsNotTaken> {
         if self.faults.is_cut(self.me, target) {
             return Err(TxsNotTaken::Failed("link cut".to_string()));
         }
@@ -816,7 +827,7 @@ mod tests {
     #[tokio::test]
     async fn forwarded_transactions_are_answered_refused_as_not_leading_or_unsupported() {
         let answers = |Json(txs): Json<Vec<(Bytes, Address)>>| async move {
-            let each: Vec<crate::TxAnswer> = txs
+            let each: Vec<TxAnswer> = txs
                 .iter()
                 .map(|(raw, _)| match raw.first() {
                     Some(1) => Ok(alloy_primitives::keccak256(raw)),

@@ -23,15 +23,6 @@ use crate::{
     types::{Command, CommandResult, ForwardRequest, ForwardTarget, ForwardedCalls, NodeId, Raft},
 };
 
-/// The leader `raft` knows of, and where it listens, when that is not replica `me`.
-pub(crate) fn leader_of(raft: &Raft, me: NodeId) -> Option<(NodeId, crate::types::ReplicaNode)> {
-    let metrics = raft.metrics();
-    let m = metrics.borrow();
-    let leader = m.current_leader.filter(|&l| l != me)?;
-    let node = m.membership_config.membership().get_node(&leader)?.clone();
-    Some((leader, node))
-}
-
 /// What [`Replica::stand_early`] decided.
 enum Stand {
     /// Ask this leader whether it leads, and stand if it does not answer yes.
@@ -317,7 +308,7 @@ impl Replica {
 
     /// The leader this replica knows of, and where it listens, when that is another replica.
     fn other_leader(&self) -> Option<(NodeId, crate::types::ReplicaNode)> {
-        leader_of(&self.raft, self.id)
+        crate::network::leader_of(&self.raft, self.id)
     }
 
     /// On a follower: hands `raw`, which this replica decoded and whose `sender` it

@@ -78,7 +78,7 @@ pub trait ForwardedCalls: Send + Sync + 'static {
     fn submit_recovered(
         self: Arc<Self>,
         txs: Vec<(Bytes, Address)>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<crate::TxAnswer>> + Send + 'static>>;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<TxAnswer>> + Send + 'static>>;
 }
 
 /// Where the replication listener hands forwarded writes (set once the node's API exists).
@@ -90,6 +90,20 @@ pub struct ForwardRequest {
     pub method: String,
     pub params: Value,
     pub searcher: Option<Address>,
+}
+
+/// A forwarded transaction's answer: its hash, or a JSON-RPC error (code, message).
+pub type TxAnswer = Result<B256, (i32, String)>;
+
+/// What became of a transaction handed to the leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarded {
+    /// The leader's answer, or a retryable error.
+    Answer(TxAnswer),
+    /// This replica leads now: it admits the transaction itself.
+    Leading,
+    /// The leader is an older build, without `/forward/txs`: forward the call as it came.
+    Unsupported,
 }
 
 /// What applying a command answered.

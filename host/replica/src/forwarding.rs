@@ -27,7 +27,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::{
     HttpNetwork,
-    network::{TxsNotTaken, leader_of},
+    network::{TxsNotTaken, leader_of, leads_now},
     types::{Forwarded, NodeId, Raft, TxAnswer},
 };
 
@@ -142,11 +142,18 @@ async fn send_batches(
 
 /// Posts one batch to the leader and hands each transaction its answer.
 async fn send_batch(me: NodeId, raft: &Raft, network: &HttpNetwork, batch: Vec<Queued>) {
+    // The oldest sender's wait bounds the whole exchange, tries included.
+    let deadline = batch
+        .iter()
+        .map(|q| q.at)
+        .min()
+        .unwrap_or_else(Instant::now)
+        + WITHIN;
     let (txs, answers): (Vec<(Bytes, Address)>, Vec<oneshot::Sender<Forwarded>>) = batch
         .into_iter()
         .map(|q| ((q.raw, q.sender), q.answer))
         .unzip();
-    let answered = post(me, raft, network, &txs).await;
+    let answered = post(me, raft, network, &txs, deadline).await;
     match answered {
         Ok(each) => {
             for (answer, one) in answers.into_iter().zip(each) {
@@ -167,22 +174,31 @@ async fn post(
     raft: &Raft,
     network: &HttpNetwork,
     txs: &[(Bytes, Address)],
+    deadline: Instant,
 ) -> Result<Vec<TxAnswer>, Forwarded> {
     let mut tried = None;
     // A second try only when the first leader said it no longer leads (so took nothing)
     // and another is known by then.
     for _ in 0..2 {
-        if raft.metrics().borrow().current_leader == Some(me) {
+        if leads_now(raft, me) {
             return Err(Forwarded::Leading);
         }
         let Some((leader, node)) = leader_of(raft, me).filter(|(l, _)| Some(*l) != tried) else {
             break;
         };
+        let within = deadline.saturating_duration_since(Instant::now());
+        if within.is_zero() {
+            return Err(retry(format!(
+                "the leader did not take it within {WITHIN:?}; retry"
+            )));
+        }
+        if tried.is_none() {
+            metrics::histogram!("ordo_forward_batch_size").record(txs.len() as f64);
+            metrics::counter!("ordo_rpc_forwarded_total", "method" => "eth_sendRawTransaction")
+                .increment(txs.len() as u64);
+        }
         tried = Some(leader);
-        metrics::histogram!("ordo_forward_batch_size").record(txs.len() as f64);
-        metrics::counter!("ordo_rpc_forwarded_total", "method" => "eth_sendRawTransaction")
-            .increment(txs.len() as u64);
-        let answered = match network.forward_txs(leader, &node.addr, txs, WITHIN).await {
+        let answered = match network.forward_txs(leader, &node.addr, txs, within).await {
             Err(TxsNotTaken::NotLeading) => continue,
             Ok(each) if each.len() == txs.len() => Ok(each),
             Ok(each) => Err(retry(format!(

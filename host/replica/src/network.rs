@@ -140,7 +140,10 @@ pub fn router(
         .route("/chain/blocks", post(blocks))
         .route("/chain/batches", post(batches))
         .route("/forward", post(forward))
-        .route("/forward/txs", post(forward_txs))
+        .route(
+            "/forward/txs",
+            post(forward_txs).layer(axum::extract::DefaultBodyLimit::max(MAX_FORWARDED_BYTES)),
+        )
         .route("/leads", post(leads))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(Server {
@@ -311,6 +314,8 @@ pub(crate) enum TxsNotTaken {
 
 /// Most transactions one `/forward/txs` request may carry (a follower sends at most 1,024).
 const MAX_FORWARDED_TXS: usize = 4096;
+/// And most bytes (a follower's batch is at most 4 MiB raw, about twice that as hex).
+const MAX_FORWARDED_BYTES: usize = 32 << 20;
 
 /// The leader `raft` knows of, and where it listens, when that is not replica `me`.
 pub(crate) fn leader_of(raft: &Raft, me: NodeId) -> Option<(NodeId, crate::types::ReplicaNode)> {

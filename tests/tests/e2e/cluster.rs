@@ -515,7 +515,7 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
         .await?;
         // A send while halted is refused alike by the leader and a follower, and (sent
         // again once resumed) is a fresh transaction to both.
-        let (held, _) = transfer(&dev_signer(5), 0);
+        let (held, held_hash) = transfer(&dev_signer(5), 0);
         let mut refusals = Vec::new();
         for &i in &survivors {
             match nodes[i].rpc().send_raw(&held).await? {
@@ -536,6 +536,12 @@ async fn a_group_of_three_keeps_one_chain_through_the_loss_of_its_leader() -> Re
             Ok(s["halted"] == false)
         })
         .await?;
+        let follower = survivors.into_iter().find(|&i| i != new_leader);
+        let follower = follower.ok_or_else(|| eyre!("no surviving follower"))?;
+        match nodes[follower].rpc().send_raw(&held).await? {
+            Ok(hash) => ensure!(hash == held_hash, "answered {hash} for {held_hash}"),
+            Err(e) => bail!("refused once resumed: {e:?}"),
+        }
 
         // The old leader comes back as a follower and catches up.
         nodes[leader].start_again().await?;

@@ -129,8 +129,8 @@ impl EthBlocks for NodeApi {
                     ordo_replica::Forwarded::Unsupported => {
                         return self.forward_call(following, raw).await;
                     }
-                    // Leads since: admitted here, as on any leader.
-                    ordo_replica::Forwarded::Leading => {}
+                    // Leads since: admitted here, as on any leader (halted meanwhile or not).
+                    ordo_replica::Forwarded::Leading => self.refuse_if_halted()?,
                 }
             }
             self.admit(tx).await

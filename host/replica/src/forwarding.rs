@@ -153,7 +153,14 @@ async fn send_batch(me: NodeId, raft: &Raft, network: &HttpNetwork, batch: Vec<Q
         .into_iter()
         .map(|q| ((q.raw, q.sender), q.answer))
         .unzip();
-    let answered = post(me, raft, network, &txs, deadline).await;
+    let view = || {
+        if leads_now(raft, me) {
+            Leader::Me
+        } else {
+            leader_of(raft, me).map_or(Leader::Unknown, |(id, node)| Leader::Other(id, node.addr))
+        }
+    };
+    let answered = post(&view, network, &txs, deadline).await;
     match answered {
         Ok(each) => {
             for (answer, one) in answers.into_iter().zip(each) {
@@ -168,10 +175,19 @@ async fn send_batch(me: NodeId, raft: &Raft, network: &HttpNetwork, batch: Vec<Q
     }
 }
 
-/// The leader's answers to `txs`, one each, or what every one of them gets instead.
+/// Who leads, as this replica sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Leader {
+    Me,
+    /// Another replica, and its replication listener.
+    Other(NodeId, String),
+    Unknown,
+}
+
+/// The leader's answers to `txs`, one each, or what every one of them gets instead. `view`
+/// says who leads, asked again before each try.
 async fn post(
-    me: NodeId,
-    raft: &Raft,
+    view: &(dyn Fn() -> Leader + Sync),
     network: &HttpNetwork,
     txs: &[(Bytes, Address)],
     deadline: Instant,
@@ -180,11 +196,10 @@ async fn post(
     // A second try only when the first leader said it no longer leads (so took nothing)
     // and another is known by then.
     for _ in 0..2 {
-        if leads_now(raft, me) {
-            return Err(Forwarded::Leading);
-        }
-        let Some((leader, node)) = leader_of(raft, me).filter(|(l, _)| Some(*l) != tried) else {
-            break;
+        let (leader, addr) = match view() {
+            Leader::Me => return Err(Forwarded::Leading),
+            Leader::Other(leader, addr) if Some(leader) != tried => (leader, addr),
+            Leader::Other(..) | Leader::Unknown => break,
         };
         let within = deadline.saturating_duration_since(Instant::now());
         if within.is_zero() {
@@ -198,7 +213,7 @@ async fn post(
                 .increment(txs.len() as u64);
         }
         tried = Some(leader);
-        let answered = match network.forward_txs(leader, &node.addr, txs, within).await {
+        let answered = match network.forward_txs(leader, &addr, txs, within).await {
             Err(TxsNotTaken::NotLeading) => continue,
             Ok(each) if each.len() == txs.len() => Ok(each),
             Ok(each) => Err(retry(format!(
@@ -219,4 +234,95 @@ async fn post(
         Some(leader) => format!("replica {leader} no longer leads; retry"),
         None => "no replica leads right now (an election is under way); retry".to_string(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::post as route};
+
+    use super::*;
+    use crate::Faults;
+
+    /// A listener answering `/forward/txs` with `status`, or (None) hashing each raw.
+    async fn leader(status: Option<StatusCode>) -> String {
+        let app = Router::new().route(
+            "/forward/txs",
+            route(move |Json(txs): Json<Vec<(Bytes, Address)>>| async move {
+                match status {
+                    Some(status) => status.into_response(),
+                    None => Json(
+                        txs.iter()
+                            .map(|(raw, _)| Ok(alloy_primitives::keccak256(raw)))
+                            .collect::<Vec<TxAnswer>>(),
+                    )
+                    .into_response(),
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// Answers `views` in turn (the last one from then on).
+    fn views(views: Vec<Leader>) -> impl Fn() -> Leader + Sync {
+        let next = std::sync::Mutex::new(0);
+        move || {
+            let mut i = next.lock().unwrap();
+            let view = views[(*i).min(views.len() - 1)].clone();
+            *i += 1;
+            view
+        }
+    }
+
+    fn batch() -> Vec<(Bytes, Address)> {
+        vec![(Bytes::from_static(&[1]), Address::ZERO)]
+    }
+
+    #[tokio::test]
+    async fn a_deposed_leader_is_followed_by_one_try_of_the_new_one_within_the_deadline() {
+        let net = HttpNetwork::new(1, "s".into(), Faults::default());
+        let deposed = leader(Some(StatusCode::SERVICE_UNAVAILABLE)).await;
+        let answering = leader(None).await;
+        let soon = Instant::now() + Duration::from_secs(5);
+        let hashed = Ok(vec![Ok(alloy_primitives::keccak256([1]))]);
+
+        // "Not leading" (nothing taken): the newly known leader answers.
+        let moved = views(vec![
+            Leader::Other(2, deposed.clone()),
+            Leader::Other(3, answering.clone()),
+        ]);
+        assert_eq!(post(&moved, &net, &batch(), soon).await, hashed);
+
+        // The same one still named: no second request to it, a retry for the sender.
+        let stale = views(vec![Leader::Other(2, deposed.clone())]);
+        let Err(Forwarded::Answer(Err((code, why)))) = post(&stale, &net, &batch(), soon).await
+        else {
+            panic!("a deposed leader's batch was answered")
+        };
+        assert!(code == -32000 && why.contains("no longer leads"), "{why}");
+
+        // Leading by then: handed back, nothing sent; no leader at all: a retry.
+        let mine = views(vec![Leader::Other(2, deposed), Leader::Me]);
+        assert_eq!(
+            post(&mine, &net, &batch(), soon).await,
+            Err(Forwarded::Leading)
+        );
+        let none = views(vec![Leader::Unknown]);
+        let Err(Forwarded::Answer(Err((-32000, why)))) = post(&none, &net, &batch(), soon).await
+        else {
+            panic!("answered with no leader")
+        };
+        assert!(why.contains("no replica leads"), "{why}");
+
+        // Past the oldest sender's deadline nothing is sent, even to a leader that answers.
+        let late = views(vec![Leader::Other(3, answering)]);
+        let Err(Forwarded::Answer(Err((-32000, why)))) =
+            post(&late, &net, &batch(), Instant::now()).await
+        else {
+            panic!("sent past the deadline")
+        };
+        assert!(why.contains("within"), "{why}");
+    }
 }

@@ -202,6 +202,22 @@ impl Server {
         }
         None
     }
+
+    /// Where a follower's forwarded writes are answered: here, if the request carries the
+    /// secret and this replica leads (else the follower tells its caller to retry; it never
+    /// answers for a replica that does not lead).
+    fn leading_calls(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Arc<dyn crate::types::ForwardedCalls>, Box<Response>> {
+        if let Some(refused) = self.refuse(headers) {
+            return Err(Box::new(refused));
+        }
+        let leads = leads_now(&self.raft, self.me);
+        self.calls.get().cloned().filter(|_| leads).ok_or_else(|| {
+            Box::new((StatusCode::SERVICE_UNAVAILABLE, "not leading").into_response())
+        })
+    }
 }
 
 async fn append(
@@ -260,12 +276,9 @@ async fn forward(
     headers: HeaderMap,
     Json(req): Json<ForwardRequest>,
 ) -> Response {
-    if let Some(refused) = server.refuse(&headers) {
-        return refused;
-    }
-    let leads = leads_now(&server.raft, server.me);
-    let Some(calls) = server.calls.get().cloned().filter(|_| leads) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "not leading").into_response();
+    let calls = match server.leading_calls(&headers) {
+        Ok(calls) => calls,
+        Err(refused) => return *refused,
     };
     let answer =
         tokio::task::spawn_blocking(move || calls.call(&req.method, &req.params, req.searcher))
@@ -283,16 +296,13 @@ async fn forward_txs(
     headers: HeaderMap,
     Json(txs): Json<Vec<(Bytes, Address)>>,
 ) -> Response {
-    if let Some(refused) = server.refuse(&headers) {
-        return refused;
-    }
+    let calls = match server.leading_calls(&headers) {
+        Ok(calls) => calls,
+        Err(refused) => return *refused,
+    };
     if txs.len() > MAX_FORWARDED_TXS {
         return (StatusCode::PAYLOAD_TOO_LARGE, "too many transactions").into_response();
     }
-    let leads = leads_now(&server.raft, server.me);
-    let Some(calls) = server.calls.get().cloned().filter(|_| leads) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "not leading").into_response();
-    };
     // On a task of its own: a follower that stops waiting does not cancel the submissions
     // halfway (they go on, and their answers still count).
     match tokio::spawn(calls.submit_recovered(txs)).await {
@@ -569,12 +579,7 @@ impl HttpNetwork {
         txs: &[(Bytes, Address)],
         within: Duration,
     ) -> Result<Vec<TxAnswer>, TxsNotTaken> {
-        if self.faults.is_cut(self.me, target) {
-            return Err(TxsNotTaken::Failed("link cut".to_string()));
-        }
-        let uri = peer_uri(addr, "/forward/txs").map_err(TxsNotTaken::Failed)?;
-        self.client
-            .post(uri, &txs, within)
+        self.exchange(target, addr, "forward/txs", &txs, within)
             .await
             .map_err(|failure| match failure {
                 Failure::Status(StatusCode::SERVICE_UNAVAILABLE) => TxsNotTaken::NotLeading,
@@ -613,14 +618,25 @@ impl HttpNetwork {
         req: &Req,
         timeout: Duration,
     ) -> Result<Resp, String> {
-        if self.faults.is_cut(self.me, target) {
-            return Err("link cut".to_string());
-        }
-        let uri = peer_uri(addr, &format!("/{path}"))?;
-        self.client
-            .post(uri, req, timeout)
+        self.exchange(target, addr, path, req, timeout)
             .await
             .map_err(Failure::into_string)
+    }
+
+    /// [`post`](Self::post), with the failure as it came.
+    async fn exchange<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        target: NodeId,
+        addr: &str,
+        path: &str,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, Failure> {
+        if self.faults.is_cut(self.me, target) {
+            return Err(Failure::Unreachable("link cut".to_string()));
+        }
+        let uri = peer_uri(addr, &format!("/{path}")).map_err(Failure::Broken)?;
+        self.client.post(uri, req, timeout).await
     }
 }
 

@@ -104,7 +104,8 @@ impl EthBlocks for NodeApi {
 
     fn send_raw_transaction(&self, raw: Bytes) -> SendTxFuture<'_> {
         Box::pin(async move {
-            // A halt goes through the group's log, so a follower refuses as its leader does.
+            // Before the recovery it would waste. A halt goes through the group's log, so a
+            // follower refuses as its leader does.
             self.refuse_if_halted()?;
             let following = self.cluster.get().filter(|replica| !replica.is_leader());
             // A blob transaction in its network form (an imported chain's) goes to the
@@ -129,8 +130,8 @@ impl EthBlocks for NodeApi {
                     ordo_replica::Forwarded::Unsupported => {
                         return self.forward_call(following, raw).await;
                     }
-                    // Leads since: admitted here, as on any leader (halted meanwhile or not).
-                    ordo_replica::Forwarded::Leading => self.refuse_if_halted()?,
+                    // Leads since: admitted here, as on any leader.
+                    ordo_replica::Forwarded::Leading => {}
                 }
             }
             self.admit(tx).await
@@ -195,8 +196,11 @@ impl NodeApi {
     }
 
     /// Admits a decoded transaction to the pool (this node leads, or is alone): its hash
-    /// once it is durable (in a group: once the group committed it), or why not.
+    /// once it is durable (in a group: once the group committed it), or why not. The halt
+    /// is checked here too: a forwarded transaction, or one whose replica has come to lead
+    /// while it waited, may meet a halt made since.
     pub(crate) async fn admit(&self, tx: ordo_primitives::PooledTx) -> BackendResult<B256> {
+        self.refuse_if_halted()?;
         let span = tracing::debug_span!("tx", hash = %tx.hash, sender = %tx.sender);
         let sender = tx.sender;
         if !self.per_sender.check(&tx.sender) {
@@ -226,12 +230,6 @@ impl NodeApi {
         txs: Vec<(Bytes, alloy_primitives::Address)>,
     ) -> Vec<BackendResult<B256>> {
         let count = txs.len();
-        if let Err(e) = self.refuse_if_halted() {
-            // Counted once above; once per transaction, as their own calls would be.
-            metrics::counter!("ordo_tx_ingress_total", "result" => "rejected", "reason" => "halted")
-                .increment(count.saturating_sub(1) as u64);
-            return vec![Err(e); count];
-        }
         // No recovery, but a decode and a hash each: off the reactor, as one job.
         let decoded = crate::decoders::decode(move || {
             txs.iter()

@@ -568,6 +568,7 @@ impl HttpNetwork {
     ) -> Result<Result<serde_json::Value, (i32, String)>, String> {
         self.post(target, addr, "forward", req, Duration::from_secs(10))
             .await
+            .map_err(Failure::into_string)
     }
 
     /// Hands decoded transactions and their senders to the leader (`target`, listening at
@@ -579,7 +580,7 @@ impl HttpNetwork {
         txs: &[(Bytes, Address)],
         within: Duration,
     ) -> Result<Vec<TxAnswer>, TxsNotTaken> {
-        self.exchange(target, addr, "forward/txs", &txs, within)
+        self.post(target, addr, "forward/txs", &txs, within)
             .await
             .map_err(|failure| match failure {
                 Failure::Status(StatusCode::SERVICE_UNAVAILABLE) => TxsNotTaken::NotLeading,
@@ -606,25 +607,12 @@ impl HttpNetwork {
         let path = format!("chain/{what}");
         self.post(target, addr, &path, &req, Duration::from_secs(30))
             .await
-    }
-
-    /// POSTs `req` to `path` on the replica `target` listening at `addr`, with the secret.
-    /// An error says what failed, not which replica: callers name it.
-    async fn post<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        target: NodeId,
-        addr: &str,
-        path: &str,
-        req: &Req,
-        timeout: Duration,
-    ) -> Result<Resp, String> {
-        self.exchange(target, addr, path, req, timeout)
-            .await
             .map_err(Failure::into_string)
     }
 
-    /// [`post`](Self::post), with the failure as it came.
-    async fn exchange<Req: Serialize, Resp: DeserializeOwned>(
+    /// POSTs `req` to `path` on the replica `target` listening at `addr`, with the secret.
+    /// A failure says what failed, not which replica: callers name it.
+    async fn post<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         target: NodeId,
         addr: &str,

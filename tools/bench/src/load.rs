@@ -19,9 +19,10 @@
 //!    is a JSON-RPC batch of K consecutive transactions (as a wallet backend or a relay that
 //!    forwards many at once sends them), each with its own answer.
 //! 4. **Track inclusion**, concurrently with sending, so early txs are not charged for the
-//!    rest of the send phase. Default (`--track blocks`): poll `eth_blockNumber` every
-//!    `--poll-ms` (10 ms); each new block is read with `eth_getBlockByNumber(n, false)` and
-//!    each of our hashes in it gets its inclusion time; the receipts of those txs are then
+//!    rest of the send phase. Default (`--track blocks`): a task of its own polls
+//!    `eth_blockNumber` every `--poll-ms` (10 ms) and notes when each block was first named
+//!    as the head; each new block is read with `eth_getBlockByNumber(n, false)` and each of
+//!    our hashes in it gets that time as its inclusion time; the receipts of those txs are then
 //!    fetched with batched `eth_getTransactionReceipt` (status). Cost: O(included txs).
 //!    `--track receipts`: every tick, batch `eth_getTransactionReceipt` over all accepted,
 //!    not-yet-included hashes (closest to "first time the receipt is seen", but the polling
@@ -771,6 +772,8 @@ async fn track(
     let mut outstanding: Vec<usize> = Vec::new();
     let mut registered = vec![false; n]; // receipts mode: already in `outstanding` once
     let mut need_receipts: Vec<usize> = Vec::new();
+    let heads =
+        (args.track == TrackMode::Blocks).then(|| Heads::follow(rpc.clone(), poll, start_block));
     let (receipts_tx, receipts_rx) = tokio::sync::mpsc::unbounded_channel();
     let receipts = tokio::spawn(statuses(
         rpc.clone(),
@@ -784,48 +787,45 @@ async fn track(
         let done_sending = send_done.load(Ordering::SeqCst);
         match args.track {
             TrackMode::Blocks => {
-                match rpc.call("eth_blockNumber", json!([])).await {
-                    Ok(v) => {
-                        let head = quantity(&v)? as u64;
-                        while next_block <= head {
-                            let b = match rpc
-                                .call(
-                                    "eth_getBlockByNumber",
-                                    json!([format!("{next_block:#x}"), false]),
-                                )
-                                .await
-                            {
-                                Ok(b) => b,
-                                Err(e) => {
-                                    *t.errors
-                                        .entry(format!("getBlockByNumber: {e}"))
-                                        .or_default() += 1;
-                                    break;
-                                }
-                            };
-                            if b.is_null() {
-                                break; // not visible yet; retry next tick
-                            }
-                            let seen = Instant::now();
-                            for h in b
-                                .get("transactions")
-                                .and_then(Value::as_array)
-                                .into_iter()
-                                .flatten()
-                            {
-                                let Some(h) = h.as_str().and_then(|s| s.parse::<B256>().ok())
-                                else {
-                                    continue;
-                                };
-                                if let Some(&idx) = by_hash.get(&h) {
-                                    t.mark(idx, seen, next_block);
-                                    need_receipts.push(idx);
-                                }
-                            }
-                            next_block += 1;
+                let Some(heads) = &heads else {
+                    bail!("blocks mode follows the head");
+                };
+                let head = heads.head();
+                while next_block <= head {
+                    let b = match rpc
+                        .call(
+                            "eth_getBlockByNumber",
+                            json!([format!("{next_block:#x}"), false]),
+                        )
+                        .await
+                    {
+                        Ok(b) => b,
+                        Err(e) => {
+                            *t.errors
+                                .entry(format!("getBlockByNumber: {e}"))
+                                .or_default() += 1;
+                            break;
+                        }
+                    };
+                    if b.is_null() {
+                        break; // not visible yet; retry next tick
+                    }
+                    let seen = heads.named(next_block);
+                    for h in b
+                        .get("transactions")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let Some(h) = h.as_str().and_then(|s| s.parse::<B256>().ok()) else {
+                            continue;
+                        };
+                        if let Some(&idx) = by_hash.get(&h) {
+                            t.mark(idx, seen, next_block);
+                            need_receipts.push(idx);
                         }
                     }
-                    Err(e) => *t.errors.entry(format!("eth_blockNumber: {e}")).or_default() += 1,
+                    next_block += 1;
                 }
                 // Statuses of the newly included, read by their own task so the blocks
                 // are seen when they appear, not after the receipts of the ones before.
@@ -899,12 +899,86 @@ async fn track(
         }
     }
     drop(receipts_tx);
+    for (e, count) in match heads {
+        Some(heads) => heads.stop().await,
+        None => BTreeMap::new(),
+    } {
+        *t.errors.entry(e).or_default() += count;
+    }
     let (status, errors) = receipts.await?;
     t.status.extend(status);
     for (e, count) in errors {
         *t.errors.entry(e).or_default() += count;
     }
     Ok(t)
+}
+
+/// The node's head, polled on a task of its own: when each block was first named as the
+/// head (or passed by it). That is when the block, and every transaction in it, was
+/// included. Reading a block's transactions comes after and can take longer under load;
+/// timing them by that read would charge the tracker's delay to the node's blocks.
+struct Heads {
+    named: Arc<std::sync::Mutex<(u64, BTreeMap<u64, Instant>)>>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<BTreeMap<String, usize>>,
+}
+
+impl Heads {
+    fn follow(rpc: RpcClient, poll: Duration, start_block: u64) -> Self {
+        let named = Arc::new(std::sync::Mutex::new((start_block, BTreeMap::new())));
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let (named, stop) = (named.clone(), stop.clone());
+            async move {
+                let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let tick = Instant::now();
+                    match rpc
+                        .call("eth_blockNumber", json!([]))
+                        .await
+                        .map(|v| quantity(&v))
+                    {
+                        Ok(Ok(head)) => {
+                            let at = Instant::now();
+                            let mut named = named.lock().unwrap_or_else(|e| e.into_inner());
+                            while named.0 < head as u64 {
+                                named.0 += 1;
+                                let n = named.0;
+                                named.1.insert(n, at);
+                            }
+                        }
+                        Ok(Err(e)) => {
+                            *errors.entry(format!("eth_blockNumber: {e}")).or_default() += 1
+                        }
+                        Err(e) => *errors.entry(format!("eth_blockNumber: {e}")).or_default() += 1,
+                    }
+                    let spent = tick.elapsed();
+                    if spent < poll {
+                        tokio::time::sleep(poll - spent).await;
+                    }
+                }
+                errors
+            }
+        });
+        Self { named, stop, task }
+    }
+
+    /// The highest block named so far.
+    fn head(&self) -> u64 {
+        self.named.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// When block `n` was first named (now, if it never was: read before the head poll saw it).
+    fn named(&self, n: u64) -> Instant {
+        let mut named = self.named.lock().unwrap_or_else(|e| e.into_inner());
+        named.1.remove(&n).unwrap_or_else(Instant::now)
+    }
+
+    /// Stops polling; the poll's errors by message.
+    async fn stop(self) -> BTreeMap<String, usize> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.task.await.unwrap_or_default()
+    }
 }
 
 /// The receipts of transactions `idxs`, in one batch.

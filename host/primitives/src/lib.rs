@@ -68,8 +68,8 @@ pub use predeploys::{
 };
 pub use signing::{block_signer, block_signing_hash};
 pub use tx::{
-    Candidate, DecodeError, MAX_BLOB_TX_SIZE, MAX_TX_SIZE, PooledTx, decode_raw_tx,
-    decode_raw_tx_with_blobs, decode_with_sender,
+    Candidate, DecodeError, MAX_BLOB_TX_SIZE, MAX_TX_SIZE, PooledTx, decode_committed,
+    decode_raw_tx, decode_raw_tx_with_blobs, decode_with_sender,
 };
 pub use withdrawal::{OUTPUT_VERSION, output_root};
 

@@ -148,8 +148,28 @@ pub fn decode_raw_tx(raw: &[u8]) -> Result<PooledTx, DecodeError> {
 /// from it); None takes either (what the pool restores was accepted under its fork). The
 /// pooled transaction keeps the sidecar, and its bytes are the network form.
 pub fn decode_raw_tx_with_blobs(raw: &[u8], version: Option<u8>) -> Result<PooledTx, DecodeError> {
-    if raw.first() != Some(&(TxType::Eip4844 as u8)) {
+    let Some(tx) = blob_envelope(raw, Sidecar::Check(version))? else {
         return decode_raw_tx(raw);
+    };
+    let sender = tx
+        .recover_signer()
+        .map_err(|_| DecodeError::InvalidSender)?;
+    Ok(pooled(tx, sender, raw))
+}
+
+/// What is checked of a blob transaction's sidecar.
+enum Sidecar {
+    /// Its version (if given) and its blobs against their commitments and proofs.
+    Check(Option<u8>),
+    /// Nothing: the replica that accepted the transaction checked it.
+    Trusted,
+}
+
+/// A type-3 transaction in its network form (its sidecar kept); `None` when `raw` is not
+/// type 3.
+fn blob_envelope(raw: &[u8], sidecar: Sidecar) -> Result<Option<TxEnvelope>, DecodeError> {
+    if raw.first() != Some(&(TxType::Eip4844 as u8)) {
+        return Ok(None);
     }
     if raw.len() > MAX_BLOB_TX_SIZE {
         return Err(DecodeError::Oversized);
@@ -159,7 +179,9 @@ pub fn decode_raw_tx_with_blobs(raw: &[u8], version: Option<u8>) -> Result<Poole
     >;
     let network =
         WithSidecar::decode_2718_exact(raw).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if let alloy_consensus::EthereumTxEnvelope::Eip4844(signed) = &network {
+    if let (alloy_consensus::EthereumTxEnvelope::Eip4844(signed), Sidecar::Check(version)) =
+        (&network, sidecar)
+    {
         let got = match signed.tx().sidecar {
             alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip4844(_) => 0,
             alloy_eips::eip7594::BlobTransactionSidecarVariant::Eip7594(_) => 1,
@@ -176,17 +198,24 @@ pub fn decode_raw_tx_with_blobs(raw: &[u8], version: Option<u8>) -> Result<Poole
             .validate_blob(alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get())
             .map_err(|e| DecodeError::InvalidBlobs(e.to_string()))?;
     }
-    let tx: TxEnvelope = network.into_envelope();
-    let sender = tx
-        .recover_signer()
-        .map_err(|_| DecodeError::InvalidSender)?;
-    Ok(pooled(tx, sender, raw))
+    Ok(Some(network.into_envelope()))
 }
 
 /// [`decode_raw_tx`] for bytes whose sender is already known (the replica that accepted
 /// them recovered it): the same checks, without the signature recovery.
 pub fn decode_with_sender(raw: &[u8], sender: Address) -> Result<PooledTx, DecodeError> {
     Ok(pooled(decode_envelope(raw)?, sender, raw))
+}
+
+/// [`decode_with_sender`] for what a replica group committed: a type-3 transaction (an
+/// imported Ethereum chain's) keeps its sidecar, as the replica that accepted it pooled it.
+/// Its blobs are not checked again: that replica checked them, as it recovered the sender,
+/// and the group takes both on its word.
+pub fn decode_committed(raw: &[u8], sender: Address) -> Result<PooledTx, DecodeError> {
+    match blob_envelope(raw, Sidecar::Trusted)? {
+        Some(tx) => Ok(pooled(tx, sender, raw)),
+        None => decode_with_sender(raw, sender),
+    }
 }
 
 fn pooled(tx: TxEnvelope, sender: Address, raw: &[u8]) -> PooledTx {
@@ -306,6 +335,26 @@ mod tests {
         );
     }
 
+    /// What a replica group commits of a blob transaction (its bytes and the sender the
+    /// accepting replica recovered) pools on every replica as it pooled there: the sidecar
+    /// kept, the same hash and bytes. `decode_with_sender` (the L2's decode) refuses it.
+    #[test]
+    fn a_committed_blob_transaction_keeps_its_sidecar_on_every_replica() {
+        let raw = suite_blob_tx();
+        #[allow(clippy::unwrap_used)]
+        let accepted = decode_raw_tx_with_blobs(&raw, Some(1)).unwrap();
+        assert_eq!(
+            decode_with_sender(&raw, accepted.sender).map(|t| t.hash),
+            Err(DecodeError::TypeNotSupported)
+        );
+        #[allow(clippy::unwrap_used)]
+        let committed = decode_committed(&raw, accepted.sender).unwrap();
+        assert_eq!(committed.hash, accepted.hash);
+        assert_eq!(committed.sender, accepted.sender);
+        assert_eq!(committed.encoded, accepted.encoded);
+        assert_eq!(committed.max_cost(), accepted.max_cost());
+    }
+
     #[test]
     fn empty_and_garbage_are_refused() {
         assert_eq!(decode_raw_tx(&[]), Err(DecodeError::Empty));
@@ -337,10 +386,13 @@ mod tests {
         let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
         let recovered = decode_raw_tx(&raw);
         assert_eq!(decode_with_sender(&raw, key.address()), recovered);
-        assert_eq!(
-            decode_with_sender(&[0x05, 0xc0], key.address()),
-            Err(DecodeError::TypeNotSupported)
-        );
+        assert_eq!(decode_committed(&raw, key.address()), recovered);
+        for decode in [decode_with_sender, decode_committed] {
+            assert_eq!(
+                decode(&[0x05, 0xc0], key.address()),
+                Err(DecodeError::TypeNotSupported)
+            );
+        }
     }
 
     #[test]

@@ -85,11 +85,12 @@ struct StoredSnapshot {
 
 /// Pools transactions as a `Txs` entry carries them (raw, with their senders). The leader
 /// recovered the senders; recovering them again on every replica would double the ingress
-/// CPU of the group. Blocking.
+/// CPU of the group. A blob transaction (an imported chain's) keeps its sidecar, as where it
+/// was accepted: a replica that leads next must hold it as the old leader did. Blocking.
 fn adopt_raw(pool: &Pool, txs: &[(Bytes, Address)]) -> Result<usize, ordo_pool::PoolError> {
     let txs = txs
         .iter()
-        .filter_map(|(raw, sender)| ordo_primitives::decode_with_sender(raw, *sender).ok())
+        .filter_map(|(raw, sender)| ordo_primitives::decode_committed(raw, *sender).ok())
         .collect();
     pool.adopt(txs)
 }

@@ -340,6 +340,23 @@ impl Pool {
         Ok(self.insert_durable(fresh))
     }
 
+    /// Takes back out of the pool transactions whose replica group dropped them: entries
+    /// of its log that were never committed, truncated when another leader's log took
+    /// their place (Raft never drops a committed one). Only a restart pools such entries
+    /// (it pools the log to its end, as some of its entries may be committed). Left here,
+    /// one could keep out a transaction the group did commit with the same nonce, which
+    /// pays no replacement bump over it. Returns the hashes that were pooled.
+    pub fn withdraw(&self, hashes: &[B256]) -> Vec<B256> {
+        let mut inner = self.inner.write();
+        let removed = inner.remove(hashes);
+        // Sent under the lock: see the ordering note in `wal`.
+        self.unwal(removed.clone());
+        drop(inner);
+        let reason: Arc<str> = Arc::from("not committed by the replica group");
+        self.note_dropped(removed.iter().map(|h| (*h, reason.clone())));
+        removed
+    }
+
     /// Every pooled transaction, each sender's in nonce order (what a replica's snapshot
     /// hands a replica that catches up).
     pub fn all_txs(&self) -> Vec<Arc<PooledTx>> {

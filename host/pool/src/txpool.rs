@@ -512,6 +512,25 @@ impl TxPool {
         removed
     }
 
+    /// Takes transactions out that no block included (the rest of a sender's run then waits
+    /// behind the gap, as queued). Returns the hashes that were pooled.
+    pub fn remove(&mut self, hashes: &[B256]) -> Vec<B256> {
+        let mut touched = HashSet::new();
+        let mut removed = Vec::new();
+        for hash in hashes {
+            if let Some((sender, nonce)) = self.by_hash.get(hash).copied()
+                && self.remove_entry(&sender, nonce).is_some()
+            {
+                removed.push(*hash);
+                touched.insert(sender);
+            }
+        }
+        for sender in touched {
+            self.refresh(&sender);
+        }
+        removed
+    }
+
     /// Re-validates one sender against its new state after a block: drops transactions
     /// below the nonce and those whose own cost exceeds the balance (later nonces then wait
     /// as queued), and queued transactions older than the TTL. Returns the dropped hashes.

@@ -10,6 +10,10 @@
 //! entry back once per follower it replicates to and once more to apply it, and a follower
 //! once to apply it, each a range read and a JSON decode of the whole entry (a block entry
 //! carries the whole block).
+//!
+//! A truncation drops entries the group never committed. Their transactions leave the
+//! replica's pool with them ([`LogStore::withdrawing_from`]): a restart pooled them with the
+//! rest of the log.
 
 use std::{collections::VecDeque, fmt::Debug, ops::Bound, ops::RangeBounds, sync::Arc};
 
@@ -21,7 +25,11 @@ use ordo_storage::{Storage, raft::RaftMeta};
 use parking_lot::Mutex;
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::types::{NodeId, TypeConfig};
+use alloy_primitives::B256;
+use ordo_pool::Pool;
+use ordo_primitives::decode_committed;
+
+use crate::types::{NodeId, TypeConfig, carried_txs};
 
 /// The Raft log of one replica. Cheap to clone: clones share the database and the
 /// in-memory tail.
@@ -29,6 +37,8 @@ use crate::types::{NodeId, TypeConfig};
 pub struct LogStore {
     storage: Storage,
     recent: Arc<Mutex<Recent>>,
+    /// The pool a truncation takes the dropped entries' transactions back out of.
+    pool: Option<Arc<Pool>>,
 }
 
 /// Entries kept decoded after they were written: the last few, contiguous.
@@ -132,7 +142,39 @@ impl LogStore {
         Self {
             storage,
             recent: Arc::default(),
+            pool: None,
         }
+    }
+
+    /// The same log, whose truncations take the transactions of the entries they drop out
+    /// of `pool` ([`Pool::withdraw`]): a restart pooled them, not knowing whether the group
+    /// would commit them, and now it never will.
+    pub fn withdrawing_from(self, pool: Arc<Pool>) -> Self {
+        Self {
+            pool: Some(pool),
+            ..self
+        }
+    }
+
+    /// The hashes of the transactions that the entries from `from` on carry.
+    fn txs_from(storage: &Storage, from: u64) -> Result<Vec<B256>, std::io::Error> {
+        let Some((last, _)) = storage.raft_last_entry().map_err(std::io::Error::other)? else {
+            return Ok(Vec::new());
+        };
+        let mut hashes = Vec::new();
+        for (index, bytes) in storage
+            .raft_entries(from, last.saturating_add(1))
+            .map_err(std::io::Error::other)?
+        {
+            let txs = carried_txs(&bytes)
+                .map_err(|e| std::io::Error::other(format!("log entry {index} unreadable: {e}")))?;
+            hashes.extend(
+                txs.iter()
+                    .filter_map(|(raw, sender)| decode_committed(raw, *sender).ok())
+                    .map(|tx| tx.hash),
+            );
+        }
+        Ok(hashes)
     }
 
     /// Runs a storage write off the async runtime.
@@ -299,10 +341,33 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let from = log_id.index;
         self.recent.lock().truncate(from);
-        Ok(self
-            .write(move |s| s.raft_truncate(from))
+        let withdraw = self.pool.is_some();
+        let dropped = self
+            .write(move |s| {
+                // Read before they go. A failure to read them costs only their withdrawal,
+                // never the truncation Raft's safety needs.
+                let dropped = if withdraw {
+                    Self::txs_from(s, from).unwrap_or_else(|e| {
+                        tracing::warn!(target: "ordo::replica", from, error = %e, "the truncated entries' transactions stay pooled");
+                        Vec::new()
+                    })
+                } else {
+                    Vec::new()
+                };
+                s.raft_truncate(from)?;
+                Ok(dropped)
+            })
             .await
-            .map_err(|e| StorageIOError::write_logs(&e))?)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        if let Some(pool) = &self.pool
+            && !dropped.is_empty()
+        {
+            let withdrawn = pool.withdraw(&dropped);
+            if !withdrawn.is_empty() {
+                tracing::info!(target: "ordo::replica", from, withdrawn = withdrawn.len(), "log truncated: its transactions, never committed, left the pool");
+            }
+        }
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     HttpNetwork,
     network::BlocksRequest,
-    types::{Command, CommandResult, NodeId, Operations, ReplicaNode, TypeConfig},
+    types::{Command, CommandResult, NodeId, Operations, ReplicaNode, TypeConfig, carried_txs},
 };
 
 type Membership = StoredMembership<NodeId, ReplicaNode>;
@@ -93,29 +93,6 @@ fn adopt_raw(pool: &Pool, txs: &[(Bytes, Address)]) -> Result<usize, ordo_pool::
         .filter_map(|(raw, sender)| ordo_primitives::decode_committed(raw, *sender).ok())
         .collect();
     pool.adopt(txs)
-}
-
-/// A log entry read for the transactions it carries alone (the rest is skipped unparsed):
-/// what a restart re-pools. Each variant of [`Command`] is named here.
-#[derive(Deserialize)]
-struct TxsOf {
-    payload: Payload,
-}
-
-#[derive(Deserialize)]
-enum Payload {
-    Blank,
-    Normal(CommandTxs),
-    Membership(serde::de::IgnoredAny),
-}
-
-#[derive(Deserialize)]
-enum CommandTxs {
-    Txs(Vec<(Bytes, Address)>),
-    Block(serde::de::IgnoredAny),
-    Bundles(serde::de::IgnoredAny),
-    Batch(serde::de::IgnoredAny),
-    Operation(serde::de::IgnoredAny),
 }
 
 /// How far this state machine has applied the log, kept in memory between entries (only a
@@ -240,8 +217,10 @@ impl ChainMachine {
     /// the current snapshot's pool and the transactions of every entry after it to the
     /// end of the log: applied ones, committed ones applied again later (this replica may
     /// lead before it has, and must know them, to refuse a conflicting nonce), and ones the
-    /// group may yet drop (never acknowledged; pooling them is what a retry would do).
-    /// Those included or outbid since are refused as they would be on arrival. Blocking.
+    /// group may yet drop (never acknowledged; pooling them is what a retry would do; if
+    /// another leader's entries replace them, the log's truncation takes them back out,
+    /// `LogStore::withdrawing_from`). Those included or outbid since are refused as they
+    /// would be on arrival. Blocking.
     /// Returns how many are pooled.
     pub(crate) fn restore_pool(&self) -> Result<usize, std::io::Error> {
         let snapshot: Option<StoredSnapshot> = self.read(RaftMeta::Snapshot)?;
@@ -278,12 +257,9 @@ impl ChainMachine {
                 tracing::warn!(target: "ordo::replica", expected = next, found = first, "the log starts past the stored snapshot (stopped while installing another): the transactions of the entries between are not pooled again here");
             }
             for (index, bytes) in entries {
-                let entry: TxsOf = serde_json::from_slice(&bytes).map_err(|e| {
+                raw.extend(carried_txs(&bytes).map_err(|e| {
                     std::io::Error::other(format!("log entry {index} unreadable: {e}"))
-                })?;
-                if let Payload::Normal(CommandTxs::Txs(txs)) = entry.payload {
-                    raw.extend(txs);
-                }
+                })?);
             }
             next = to;
         }
@@ -827,18 +803,12 @@ mod tests {
                 | Command::Batch { .. }
                 | Command::Operation { .. } => Vec::new(),
             };
-            let read: TxsOf =
-                serde_json::from_slice(&entry(i as u64, EntryPayload::Normal(command))).unwrap();
-            let got = match read.payload {
-                Payload::Normal(CommandTxs::Txs(txs)) => txs,
-                _ => Vec::new(),
-            };
+            let got = carried_txs(&entry(i as u64, EntryPayload::Normal(command))).unwrap();
             assert_eq!(got, expected);
         }
         let members = Members::new(vec![BTreeSet::from([1, 2, 3])], None);
         for payload in [EntryPayload::Blank, EntryPayload::Membership(members)] {
-            let read: TxsOf = serde_json::from_slice(&entry(9, payload)).unwrap();
-            assert!(!matches!(read.payload, Payload::Normal(CommandTxs::Txs(_))));
+            assert!(carried_txs(&entry(9, payload)).unwrap().is_empty());
         }
     }
 }

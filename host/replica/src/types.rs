@@ -134,3 +134,36 @@ openraft::declare_raft_types!(
 
 /// A replica's Raft handle.
 pub type Raft = openraft::Raft<TypeConfig>;
+
+/// A log entry read for the transactions it carries alone (the rest is skipped unparsed).
+/// Each variant of [`Command`] is named here.
+#[derive(Deserialize)]
+struct TxsOf {
+    payload: Payload,
+}
+
+#[derive(Deserialize)]
+enum Payload {
+    Blank,
+    Normal(CommandTxs),
+    Membership(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+enum CommandTxs {
+    Txs(Vec<(Bytes, Address)>),
+    Block(serde::de::IgnoredAny),
+    Bundles(serde::de::IgnoredAny),
+    Batch(serde::de::IgnoredAny),
+    Operation(serde::de::IgnoredAny),
+}
+
+/// The transactions a stored log entry carries: a `Txs` entry's, none for any other. What a
+/// restart re-pools, and what a truncation takes back out of the pool.
+pub(crate) fn carried_txs(entry: &[u8]) -> Result<Vec<(Bytes, Address)>, serde_json::Error> {
+    let read: TxsOf = serde_json::from_slice(entry)?;
+    Ok(match read.payload {
+        Payload::Normal(CommandTxs::Txs(txs)) => txs,
+        Payload::Blank | Payload::Normal(_) | Payload::Membership(_) => Vec::new(),
+    })
+}

@@ -190,3 +190,126 @@ async fn an_operator_command_with_floats_reads_back_bit_for_bit() {
         serde_json::from_slice(&serde_json::to_vec(&written).unwrap()).unwrap();
     assert_eq!(bits(&wire), expected);
 }
+
+/// A state in which `0` holds ether and every account's nonce is zero.
+struct Funded(alloy_primitives::Address);
+
+impl ordo_pool::StateReader for Funded {
+    fn nonce(&self, _: &alloy_primitives::Address) -> u64 {
+        0
+    }
+    fn balance(&self, a: &alloy_primitives::Address) -> alloy_primitives::U256 {
+        if *a == self.0 {
+            alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(20))
+        } else {
+            alloy_primitives::U256::ZERO
+        }
+    }
+}
+
+/// A signed transfer of `key`'s with `nonce` to `to`, at the same fees whatever `to` is.
+fn transfer(
+    key: &alloy_signer_local::PrivateKeySigner,
+    nonce: u64,
+    to: u8,
+) -> Result<ordo_primitives::PooledTx, Box<dyn std::error::Error>> {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_signer::SignerSync;
+    let tx = TxEip1559 {
+        chain_id: 901,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Call(alloy_primitives::Address::repeat_byte(to)),
+        value: alloy_primitives::U256::from(1),
+        ..Default::default()
+    };
+    let sig = key.sign_hash_sync(&tx.signature_hash())?;
+    Ok(ordo_primitives::PooledTx::from_signed(TxEnvelope::from(
+        tx.into_signed(sig),
+    ))?)
+}
+
+fn txs_entry(term: u64, index: u64, txs: &[&ordo_primitives::PooledTx]) -> Entry<TypeConfig> {
+    Entry {
+        log_id: LogId::new(openraft::CommittedLeaderId::new(term, 1), index),
+        payload: EntryPayload::Normal(Command::Txs(
+            txs.iter().map(|t| (t.encoded.clone(), t.sender)).collect(),
+        )),
+    }
+}
+
+/// A restart pools the log to its end, entries the group never committed included. When
+/// another leader's log takes their place, the truncation takes their transactions back out
+/// of the pool: left there, one would keep out the transaction the group did commit with
+/// the same nonce (at the same fees it pays no replacement bump), and this replica, leading
+/// next, would lack what the group acknowledged.
+#[tokio::test]
+async fn a_truncation_takes_the_dropped_entries_transactions_out_of_the_pool() {
+    let key = alloy_signer_local::PrivateKeySigner::random();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let pool = ordo_pool::Pool::new(
+        Default::default(),
+        ordo_pool::PoolLimits {
+            chain_id: 901,
+            block_gas_limit: 30_000_000,
+            min_base_fee: 1,
+        },
+        std::sync::Arc::new(Funded(key.address())),
+        storage.clone(),
+    );
+    pool.keep_in_group_log();
+    let mut log = LogStore::new(storage.clone()).withdrawing_from(pool.clone());
+
+    // Term 1: nonce 0 committed; nonce 1 (to 0xaa) appended here, never committed.
+    let (first, dropped) = (
+        transfer(&key, 0, 0x11).unwrap(),
+        transfer(&key, 1, 0xaa).unwrap(),
+    );
+    log.blocking_append([txs_entry(1, 1, &[&first]), txs_entry(1, 2, &[&dropped])])
+        .await
+        .unwrap();
+    // What the restart pools: every entry's transactions, to the log's end.
+    pool.adopt(vec![first.clone(), dropped.clone()]).unwrap();
+    assert!(pool.contains(&dropped.hash));
+
+    // The next leader committed another nonce 1 (to 0xbb) at index 2 in term 2: this
+    // replica's entry 2 conflicts, and goes.
+    let committed = transfer(&key, 1, 0xbb).unwrap();
+    log.truncate(LogId::new(openraft::CommittedLeaderId::new(1, 1), 2))
+        .await
+        .unwrap();
+    assert!(
+        !pool.contains(&dropped.hash),
+        "a dropped entry's transaction stayed pooled"
+    );
+    assert_eq!(
+        pool.dropped_reason(&dropped.hash).as_deref(),
+        Some("not committed by the replica group")
+    );
+    assert!(
+        pool.contains(&first.hash),
+        "a kept entry's transaction left the pool"
+    );
+    log.blocking_append([txs_entry(2, 2, &[&committed])])
+        .await
+        .unwrap();
+    // Its apply pools it, as on every replica.
+    pool.adopt(vec![committed.clone()]).unwrap();
+    assert!(pool.contains(&committed.hash));
+    assert_eq!(pool.pending_nonce(&key.address()), 2);
+
+    // Without the withdrawal the committed one would have been kept out.
+    let other = ordo_pool::Pool::new(
+        Default::default(),
+        pool.limits(),
+        std::sync::Arc::new(Funded(key.address())),
+        Storage::open(tempfile::tempdir().unwrap().path()).unwrap(),
+    );
+    other.keep_in_group_log();
+    other.adopt(vec![first, dropped.clone()]).unwrap();
+    other.adopt(vec![committed.clone()]).unwrap();
+    assert!(other.contains(&dropped.hash) && !other.contains(&committed.hash));
+}

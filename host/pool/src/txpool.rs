@@ -852,7 +852,7 @@ mod tests {
     #[test]
     fn kept_candidate_order_equals_a_merge_from_scratch_after_every_change() {
         // Inserts, gaps, replacements, evictions (a pool of 12), inclusions, drops for
-        // funds and expiry, in a deterministic pseudo-random sequence.
+        // funds and expiry, withdrawals, in a deterministic pseudo-random sequence.
         let keys: Vec<_> = (1..=6).map(key).collect();
         let signed: Vec<Vec<[Arc<PooledTx>; 2]>> = keys
             .iter()
@@ -881,11 +881,11 @@ mod tests {
         };
         let start = Instant::now();
         let mut seq = 0;
-        let mut ops = [0usize; 5];
+        let mut ops = [0usize; 6];
         for step in 0..600 {
             let who = (next() % 6) as usize;
             let sender = sender_of(&keys[who]);
-            let op = (next() % 10) as usize;
+            let op = (next() % 11) as usize;
             match op {
                 0..=5 => {
                     let nonce = state[who] + next() % 4;
@@ -924,10 +924,23 @@ mod tests {
                         .revalidate(&sender, poor, start, Duration::from_secs(60))
                         .len();
                 }
-                _ => {
+                9 => {
                     ops[3] += p
                         .expire(start + Duration::from_secs(120), Duration::from_secs(60))
                         .len()
+                }
+                _ => {
+                    // A replica group drops one of the sender's (pending or queued).
+                    let content = p.sender_content(&sender);
+                    let all: Vec<B256> = content
+                        .pending
+                        .iter()
+                        .chain(&content.queued)
+                        .map(|t| t.hash)
+                        .collect();
+                    if let Some(hash) = all.get((next() % 4) as usize) {
+                        ops[5] += p.remove(&[*hash]).len();
+                    }
                 }
             }
             for base_fee in [1, 50] {
@@ -943,7 +956,7 @@ mod tests {
         }
         // The sequence exercised every kind of change, and filled the pool.
         assert!(
-            ops[0] > 100 && ops[1] > 30 && ops[2] > 0 && ops[3] > 0,
+            ops[0] > 100 && ops[1] > 30 && ops[2] > 0 && ops[3] > 0 && ops[5] > 5,
             "{ops:?}"
         );
         assert_eq!(ops[4], 12, "{ops:?}");

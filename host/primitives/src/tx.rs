@@ -349,10 +349,15 @@ mod tests {
         );
         #[allow(clippy::unwrap_used)]
         let committed = decode_committed(&raw, accepted.sender).unwrap();
-        assert_eq!(committed.hash, accepted.hash);
-        assert_eq!(committed.sender, accepted.sender);
-        assert_eq!(committed.encoded, accepted.encoded);
-        assert_eq!(committed.max_cost(), accepted.max_cost());
+        // The whole transaction, its sidecar included.
+        assert_eq!(committed, accepted);
+        let has_sidecar = |tx: &PooledTx| {
+            matches!(
+                tx.tx.as_eip4844().map(|signed| signed.tx()),
+                Some(alloy_consensus::TxEip4844Variant::TxEip4844WithSidecar(_))
+            )
+        };
+        assert!(has_sidecar(&committed));
     }
 
     #[test]

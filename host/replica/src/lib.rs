@@ -15,6 +15,9 @@
 //!   control change) goes to the node's [`Operations`]; snapshots name a head and carry
 //!   the pool and the operations, and the replica that installs one fetches and executes
 //!   the blocks it lacks.
+//! - [`Provisional`] (provisional.rs): what a restart pooled from entries it did not know
+//!   committed, until an apply confirms them or the log drops them (they then leave the
+//!   pool).
 //! - forwarding.rs: a follower's `eth_sendRawTransaction`s, decoded and recovered there,
 //!   go to the leader in batches over the replication listener ([`Replica::forward_tx`]).
 //! - [`RaftReplicator`] (replicator.rs): the builder's replicator: each sealed block is
@@ -31,6 +34,7 @@ mod forwarding;
 mod log_store;
 mod machine;
 mod network;
+mod provisional;
 mod replica;
 mod replicator;
 pub mod testing;
@@ -39,6 +43,7 @@ mod types;
 pub use log_store::LogStore;
 pub use machine::{ChainMachine, ChainSnapshot, Operation, ReplicaParts, SnapshotTaker};
 pub use network::{CatchUp, Faults, HttpNetwork, HttpPeer, node_at, router, serve};
+pub use provisional::Provisional;
 pub use replica::{ClusterDetail, ClusterStatus, Member, Replica, ReplicaSettings};
 pub use replicator::RaftReplicator;
 pub use types::{

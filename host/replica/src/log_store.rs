@@ -11,9 +11,8 @@
 //! once to apply it, each a range read and a JSON decode of the whole entry (a block entry
 //! carries the whole block).
 //!
-//! A truncation drops entries the group never committed. Their transactions leave the
-//! replica's pool with them ([`LogStore::withdrawing_from`]): a restart pooled them with the
-//! rest of the log.
+//! A truncation drops entries the group never committed. What a restart pooled from them
+//! leaves the replica's pool with them ([`LogStore::withdrawing_from`], [`Provisional`]).
 
 use std::{collections::VecDeque, fmt::Debug, ops::Bound, ops::RangeBounds, sync::Arc};
 
@@ -25,11 +24,12 @@ use ordo_storage::{Storage, raft::RaftMeta};
 use parking_lot::Mutex;
 use serde::{Serialize, de::DeserializeOwned};
 
-use alloy_primitives::B256;
 use ordo_pool::Pool;
-use ordo_primitives::decode_committed;
 
-use crate::types::{NodeId, TypeConfig, carried_txs};
+use crate::{
+    provisional::Provisional,
+    types::{NodeId, TypeConfig},
+};
 
 /// The Raft log of one replica. Cheap to clone: clones share the database and the
 /// in-memory tail.
@@ -37,8 +37,8 @@ use crate::types::{NodeId, TypeConfig, carried_txs};
 pub struct LogStore {
     storage: Storage,
     recent: Arc<Mutex<Recent>>,
-    /// The pool a truncation takes the dropped entries' transactions back out of.
-    pool: Option<Arc<Pool>>,
+    /// The pool a truncation takes the dropped entries' provisional transactions out of.
+    withdraw: Option<(Arc<Pool>, Provisional)>,
 }
 
 /// Entries kept decoded after they were written: the last few, contiguous.
@@ -142,39 +142,17 @@ impl LogStore {
         Self {
             storage,
             recent: Arc::default(),
-            pool: None,
+            withdraw: None,
         }
     }
 
-    /// The same log, whose truncations take the transactions of the entries they drop out
-    /// of `pool` ([`Pool::withdraw`]): a restart pooled them, not knowing whether the group
-    /// would commit them, and now it never will.
-    pub fn withdrawing_from(self, pool: Arc<Pool>) -> Self {
+    /// The same log, whose truncations take out of `pool` what a restart pooled from the
+    /// entries they drop (`provisional`, the state machine's: [`Provisional`]).
+    pub fn withdrawing_from(self, pool: Arc<Pool>, provisional: Provisional) -> Self {
         Self {
-            pool: Some(pool),
+            withdraw: Some((pool, provisional)),
             ..self
         }
-    }
-
-    /// The hashes of the transactions that the entries from `from` on carry.
-    fn txs_from(storage: &Storage, from: u64) -> Result<Vec<B256>, std::io::Error> {
-        let Some((last, _)) = storage.raft_last_entry().map_err(std::io::Error::other)? else {
-            return Ok(Vec::new());
-        };
-        let mut hashes = Vec::new();
-        for (index, bytes) in storage
-            .raft_entries(from, last.saturating_add(1))
-            .map_err(std::io::Error::other)?
-        {
-            let txs = carried_txs(&bytes)
-                .map_err(|e| std::io::Error::other(format!("log entry {index} unreadable: {e}")))?;
-            hashes.extend(
-                txs.iter()
-                    .filter_map(|(raw, sender)| decode_committed(raw, *sender).ok())
-                    .map(|tx| tx.hash),
-            );
-        }
-        Ok(hashes)
     }
 
     /// Runs a storage write off the async runtime.
@@ -341,30 +319,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let from = log_id.index;
         self.recent.lock().truncate(from);
-        let withdraw = self.pool.is_some();
-        let dropped = self
-            .write(move |s| {
-                // Read before they go. A failure to read them costs only their withdrawal,
-                // never the truncation Raft's safety needs.
-                let dropped = if withdraw {
-                    Self::txs_from(s, from).unwrap_or_else(|e| {
-                        tracing::warn!(target: "ordo::replica", from, error = %e, "the truncated entries' transactions stay pooled");
-                        Vec::new()
-                    })
-                } else {
-                    Vec::new()
-                };
-                s.raft_truncate(from)?;
-                Ok(dropped)
-            })
+        self.write(move |s| s.raft_truncate(from))
             .await
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        if let Some(pool) = &self.pool
-            && !dropped.is_empty()
-        {
-            let withdrawn = pool.withdraw(&dropped);
-            if !withdrawn.is_empty() {
-                tracing::info!(target: "ordo::replica", from, withdrawn = withdrawn.len(), "log truncated: its transactions, never committed, left the pool");
+        // Raft truncates only entries it never committed.
+        if let Some((pool, provisional)) = &self.withdraw {
+            let dropped = provisional.take_from(from);
+            if !dropped.is_empty() {
+                let pool = pool.clone();
+                let withdrawn = tokio::task::spawn_blocking(move || pool.withdraw(&dropped))
+                    .await
+                    .map_or(0, |w| w.len());
+                tracing::info!(target: "ordo::replica", from, withdrawn, "log truncated: what a restart pooled from its dropped entries left the pool");
             }
         }
         Ok(())

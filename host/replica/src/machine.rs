@@ -18,7 +18,7 @@
 //! committed blocks. Installing is idempotent and makes progress if interrupted: blocks
 //! stored stay stored, and the snapshot's log position is recorded only once all are.
 
-use std::{io::Cursor, sync::Arc, time::Duration};
+use std::{collections::HashSet, io::Cursor, sync::Arc, time::Duration};
 
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::Decodable;
@@ -29,7 +29,7 @@ use openraft::{
 };
 use ordo_builder::Builder;
 use ordo_pool::Pool;
-use ordo_primitives::BlockRecord;
+use ordo_primitives::{BlockRecord, PooledTx, decode_committed};
 use ordo_storage::{Storage, raft::RaftMeta};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     HttpNetwork,
     network::BlocksRequest,
+    provisional::Provisional,
     types::{Command, CommandResult, NodeId, Operations, ReplicaNode, TypeConfig, carried_txs},
 };
 
@@ -87,11 +88,16 @@ struct StoredSnapshot {
 /// recovered the senders; recovering them again on every replica would double the ingress
 /// CPU of the group. A blob transaction (an imported chain's) keeps its sidecar, as where it
 /// was accepted: a replica that leads next must hold it as the old leader did. Blocking.
-fn adopt_raw(pool: &Pool, txs: &[(Bytes, Address)]) -> Result<usize, ordo_pool::PoolError> {
-    let txs = txs
+fn adopt_raw(
+    pool: &Pool,
+    provisional: &Provisional,
+    txs: &[(Bytes, Address)],
+) -> Result<usize, ordo_pool::PoolError> {
+    let txs: Vec<PooledTx> = txs
         .iter()
-        .filter_map(|(raw, sender)| ordo_primitives::decode_committed(raw, *sender).ok())
+        .filter_map(|(raw, sender)| decode_committed(raw, *sender).ok())
         .collect();
+    provisional.confirm(txs.iter().map(|tx| &tx.hash));
     pool.adopt(txs)
 }
 
@@ -131,6 +137,7 @@ pub struct ChainMachine {
     network: HttpNetwork,
     progress: Arc<Mutex<Progress>>,
     operations: Option<Arc<dyn Operations>>,
+    provisional: Provisional,
 }
 
 impl std::fmt::Debug for ChainMachine {
@@ -164,6 +171,7 @@ impl ChainMachine {
             network,
             progress: Arc::new(Mutex::new(progress)),
             operations,
+            provisional: Provisional::default(),
         }
     }
 
@@ -217,21 +225,28 @@ impl ChainMachine {
     /// the current snapshot's pool and the transactions of every entry after it to the
     /// end of the log: applied ones, committed ones applied again later (this replica may
     /// lead before it has, and must know them, to refuse a conflicting nonce), and ones the
-    /// group may yet drop (never acknowledged; pooling them is what a retry would do; if
-    /// another leader's entries replace them, the log's truncation takes them back out,
-    /// `LogStore::withdrawing_from`). Those included or outbid since are refused as they
-    /// would be on arrival. Blocking.
+    /// group may yet drop (never acknowledged; pooling them is what a retry would do).
+    /// Those of entries past what this replica knew committed are noted as
+    /// [`Provisional`], so that they leave the pool if the log drops their entries. Those
+    /// included or outbid since are refused as they would be on arrival. Blocking.
     /// Returns how many are pooled.
     pub(crate) fn restore_pool(&self) -> Result<usize, std::io::Error> {
         let snapshot: Option<StoredSnapshot> = self.read(RaftMeta::Snapshot)?;
-        let mut raw: Vec<(Bytes, Address)> = Vec::new();
+        // Each with the index of the entry it came from when that entry may be uncommitted.
+        let mut raw: Vec<(Option<u64>, Bytes, Address)> = Vec::new();
         let mut from = 0;
         if let Some(stored) = snapshot {
             let chain: ChainSnapshot =
                 serde_json::from_slice(&stored.data).map_err(std::io::Error::other)?;
-            raw.extend(chain.pool);
+            raw.extend(
+                chain
+                    .pool
+                    .into_iter()
+                    .map(|(tx, sender)| (None, tx, sender)),
+            );
             from = stored.meta.last_log_id.map_or(0, |l| l.index + 1);
         }
+        let committed = self.known_committed()?;
         let end = match self
             .storage
             .raft_last_entry()
@@ -257,13 +272,55 @@ impl ChainMachine {
                 tracing::warn!(target: "ordo::replica", expected = next, found = first, "the log starts past the stored snapshot (stopped while installing another): the transactions of the entries between are not pooled again here");
             }
             for (index, bytes) in entries {
-                raw.extend(carried_txs(&bytes).map_err(|e| {
+                let txs = carried_txs(&bytes).map_err(|e| {
                     std::io::Error::other(format!("log entry {index} unreadable: {e}"))
-                })?);
+                })?;
+                let provisional = committed.is_none_or(|c| index > c).then_some(index);
+                raw.extend(
+                    txs.into_iter()
+                        .map(|(tx, sender)| (provisional, tx, sender)),
+                );
             }
             next = to;
         }
-        adopt_raw(&self.pool, &raw).map_err(std::io::Error::other)
+        let txs: Vec<(Option<u64>, PooledTx)> = raw
+            .iter()
+            .filter_map(|(at, raw, sender)| Some((*at, decode_committed(raw, *sender).ok()?)))
+            .collect();
+        // A transaction a known-committed entry (or the snapshot) carries too is no
+        // provisional one.
+        let certain: HashSet<B256> = txs
+            .iter()
+            .filter(|(at, _)| at.is_none())
+            .map(|(_, tx)| tx.hash)
+            .collect();
+        for (at, tx) in &txs {
+            if let Some(index) = at
+                && !certain.contains(&tx.hash)
+            {
+                self.provisional.note(*index, [tx.hash]);
+            }
+        }
+        if !self.provisional.is_empty() {
+            tracing::info!(target: "ordo::replica", ?committed, provisional = self.provisional.len(), "transactions pooled from entries past the known commit: they leave the pool if the log drops those entries");
+        }
+        self.pool
+            .adopt(txs.into_iter().map(|(_, tx)| tx).collect())
+            .map_err(std::io::Error::other)
+    }
+
+    /// The highest log index this replica knows committed: the committed index it saved
+    /// (a hint openraft may have saved behind), or the position of its last stored block.
+    fn known_committed(&self) -> Result<Option<u64>, std::io::Error> {
+        let saved: Option<Option<LogId<NodeId>>> = self.read(RaftMeta::Committed)?;
+        let applied: Option<LogId<NodeId>> = self.read(RaftMeta::Applied)?;
+        Ok(saved.flatten().max(applied).map(|l| l.index))
+    }
+
+    /// The transactions a restart pooled without knowing them committed
+    /// ([`Self::restore_pool`]): the log store's truncations take them out of the pool.
+    pub fn provisional(&self) -> Provisional {
+        self.provisional.clone()
     }
 
     fn read<T: serde::de::DeserializeOwned>(
@@ -288,8 +345,9 @@ impl ChainMachine {
         &self,
         txs: Vec<(alloy_primitives::Bytes, alloy_primitives::Address)>,
     ) -> CommandResult {
-        let pool = self.pool.clone();
-        let adopted = tokio::task::spawn_blocking(move || adopt_raw(&pool, &txs)).await;
+        let (pool, provisional) = (self.pool.clone(), self.provisional.clone());
+        let adopted =
+            tokio::task::spawn_blocking(move || adopt_raw(&pool, &provisional, &txs)).await;
         match adopted {
             Ok(Ok(_)) => CommandResult::Applied,
             // Not pooling them here does not fork anything (blocks carry their own
@@ -439,6 +497,15 @@ impl ChainMachine {
                 "block {head} here is {hash}, the snapshot's is {}",
                 snapshot.head_hash
             ));
+        }
+        // What a restart pooled from entries the snapshot replaces leaves the pool first;
+        // the snapshot's pool brings back those still pending.
+        if let Some(last) = meta.last_log_id {
+            let stale = self.provisional.take_upto(last.index);
+            if !stale.is_empty() {
+                let pool = self.pool.clone();
+                let _ = tokio::task::spawn_blocking(move || pool.withdraw(&stale)).await;
+            }
         }
         if let CommandResult::Refused(why) = self.apply_txs(snapshot.pool.clone()).await {
             return Err(why);

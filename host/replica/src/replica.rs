@@ -195,7 +195,7 @@ impl Replica {
             id,
             Arc::new(config),
             network.clone(),
-            LogStore::new(storage.clone()).withdrawing_from(pool.clone()),
+            LogStore::new(storage.clone()).withdrawing_from(pool.clone(), machine.provisional()),
             machine,
         )
         .await

@@ -157,3 +157,9 @@ pub async fn form_group(
     };
     first.initialize(members).await.map_err(|e| e.to_string())
 }
+
+/// What a replica's start runs before Raft does: pools again the transactions of the
+/// snapshot and of every log entry ([`crate::ChainMachine`]'s `restore_pool`). Blocking.
+pub fn restore_pool(machine: &crate::ChainMachine) -> Result<usize, std::io::Error> {
+    machine.restore_pool()
+}

@@ -746,3 +746,127 @@ async fn wait_metric<T>(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+fn transfer_to(key: &PrivateKeySigner, nonce: u64, to: u8) -> Fallible<PooledTx> {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(to)),
+        value: U256::from(1),
+        access_list: Default::default(),
+        input: Default::default(),
+    };
+    let sig = key.sign_hash_sync(&tx.signature_hash())?;
+    Ok(PooledTx::from_signed(TxEnvelope::from(
+        tx.into_signed(sig),
+    ))?)
+}
+
+fn txs_entry(
+    term: u64,
+    index: u64,
+    txs: &[&PooledTx],
+) -> openraft::Entry<ordo_replica::TypeConfig> {
+    openraft::Entry {
+        log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(term, 1), index),
+        payload: openraft::EntryPayload::Normal(ordo_replica::Command::Txs(
+            txs.iter().map(|t| (t.encoded.clone(), t.sender)).collect(),
+        )),
+    }
+}
+
+/// A restart pools the log to its end, entries past what the replica knew committed
+/// included: they may be committed, and it may lead before it applies them. When the log
+/// then drops such an entry (truncated for another leader's), what the restart pooled from
+/// it leaves the pool: left there, it would keep out the transaction the group did commit
+/// with the same nonce (at the same fees it is no replacement), which this replica would
+/// then lack as leader. A transaction a known-committed entry carries stays pooled, even if
+/// a dropped entry carried it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_pools_the_whole_log_and_a_truncation_takes_back_only_what_it_drops() {
+    use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
+    let key = PrivateKeySigner::random();
+    let spec = funded(&key);
+    let c = chain(&spec).unwrap();
+    let first = transfer_to(&key, 0, 0x11).unwrap();
+    let second = transfer_to(&key, 1, 0x22).unwrap();
+    let dropped = transfer_to(&key, 2, 0xaa).unwrap();
+    // Before the stop: entries 1 and 2 known committed; entry 3 (nonce 2, to 0xaa) and 4
+    // (`first` again: a client's retry) past it, never committed.
+    {
+        let mut log = LogStore::new(c.storage.clone());
+        log.blocking_append([
+            txs_entry(1, 1, &[&first]),
+            txs_entry(1, 2, &[&second]),
+            txs_entry(1, 3, &[&dropped]),
+            txs_entry(1, 4, &[&first]),
+        ])
+        .await
+        .unwrap();
+        log.save_committed(Some(openraft::LogId::new(
+            openraft::CommittedLeaderId::new(1, 1),
+            2,
+        )))
+        .await
+        .unwrap();
+    }
+
+    // The start: the pool is rebuilt from the log, before Raft runs.
+    c.pool.keep_in_group_log();
+    let machine = ChainMachine::new(
+        1,
+        ReplicaParts {
+            builder: c.builder.clone(),
+            pool: c.pool.clone(),
+            storage: c.storage.clone(),
+            batcher: None,
+            operations: None,
+        },
+        HttpNetwork::new(1, SECRET.into(), Faults::default()),
+    );
+    let pooled = tokio::task::spawn_blocking({
+        let machine = machine.clone();
+        move || testing::restore_pool(&machine)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(pooled, 3);
+    assert_eq!(
+        machine.provisional().len(),
+        1,
+        "only entry 3's transaction is provisional"
+    );
+
+    // The next leader's log differs from index 3 on: this replica's entries 3 and 4 go.
+    let mut log =
+        LogStore::new(c.storage.clone()).withdrawing_from(c.pool.clone(), machine.provisional());
+    log.truncate(openraft::LogId::new(
+        openraft::CommittedLeaderId::new(1, 1),
+        3,
+    ))
+    .await
+    .unwrap();
+    assert!(
+        !c.pool.contains(&dropped.hash),
+        "a dropped entry's transaction stayed pooled"
+    );
+    assert_eq!(
+        c.pool.dropped_reason(&dropped.hash).as_deref(),
+        Some("not committed by the replica group")
+    );
+    assert!(c.pool.contains(&first.hash) && c.pool.contains(&second.hash));
+    assert!(machine.provisional().is_empty());
+
+    // The transaction the group committed with nonce 2 is pooled as its entry applies.
+    let committed = transfer_to(&key, 2, 0xbb).unwrap();
+    log.blocking_append([txs_entry(2, 3, &[&committed])])
+        .await
+        .unwrap();
+    c.pool.adopt(vec![committed.clone()]).unwrap();
+    assert!(c.pool.contains(&committed.hash));
+    assert_eq!(c.pool.pending_nonce(&key.address()), 3);
+}

@@ -900,7 +900,7 @@ async fn track(
     }
     drop(receipts_tx);
     for (e, count) in match heads {
-        Some(heads) => heads.stop().await,
+        Some(heads) => heads.stop(),
         None => BTreeMap::new(),
     } {
         *t.errors.entry(e).or_default() += count;
@@ -918,66 +918,85 @@ async fn track(
 /// included. Reading a block's transactions comes after and can take longer under load;
 /// timing them by that read would charge the tracker's delay to the node's blocks.
 struct Heads {
-    named: Arc<std::sync::Mutex<(u64, BTreeMap<u64, Instant>)>>,
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<BTreeMap<String, usize>>,
+    seen: Arc<std::sync::Mutex<HeadsSeen>>,
+    /// Aborted when the tracker is done, however it ends.
+    _poll: AbortOnDrop,
+}
+
+/// What the head poll found: the highest block named, when each block not yet read was
+/// first named, and the poll's errors by message.
+#[derive(Default)]
+struct HeadsSeen {
+    head: u64,
+    named: BTreeMap<u64, Instant>,
+    errors: BTreeMap<String, usize>,
 }
 
 impl Heads {
     fn follow(rpc: RpcClient, poll: Duration, start_block: u64) -> Self {
-        let named = Arc::new(std::sync::Mutex::new((start_block, BTreeMap::new())));
-        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(std::sync::Mutex::new(HeadsSeen {
+            head: start_block,
+            ..Default::default()
+        }));
         let task = tokio::spawn({
-            let (named, stop) = (named.clone(), stop.clone());
+            let seen = seen.clone();
             async move {
-                let mut errors: BTreeMap<String, usize> = BTreeMap::new();
-                while !stop.load(Ordering::SeqCst) {
+                loop {
                     let tick = Instant::now();
-                    match rpc
+                    let head = rpc
                         .call("eth_blockNumber", json!([]))
                         .await
-                        .map(|v| quantity(&v))
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| quantity(&v).map_err(|e| e.to_string()));
+                    let at = Instant::now();
                     {
-                        Ok(Ok(head)) => {
-                            let at = Instant::now();
-                            let mut named = named.lock().unwrap_or_else(|e| e.into_inner());
-                            while named.0 < head as u64 {
-                                named.0 += 1;
-                                let n = named.0;
-                                named.1.insert(n, at);
+                        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                        match head {
+                            Ok(head) => {
+                                while seen.head < head as u64 {
+                                    seen.head += 1;
+                                    let n = seen.head;
+                                    seen.named.insert(n, at);
+                                }
+                            }
+                            Err(e) => {
+                                *seen
+                                    .errors
+                                    .entry(format!("eth_blockNumber: {e}"))
+                                    .or_default() += 1
                             }
                         }
-                        Ok(Err(e)) => {
-                            *errors.entry(format!("eth_blockNumber: {e}")).or_default() += 1
-                        }
-                        Err(e) => *errors.entry(format!("eth_blockNumber: {e}")).or_default() += 1,
                     }
                     let spent = tick.elapsed();
                     if spent < poll {
                         tokio::time::sleep(poll - spent).await;
                     }
                 }
-                errors
             }
         });
-        Self { named, stop, task }
+        Self {
+            seen,
+            _poll: AbortOnDrop(task),
+        }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HeadsSeen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The highest block named so far.
     fn head(&self) -> u64 {
-        self.named.lock().unwrap_or_else(|e| e.into_inner()).0
+        self.seen().head
     }
 
-    /// When block `n` was first named (now, if it never was: read before the head poll saw it).
+    /// When block `n` (at or below [`Self::head`]) was first named.
     fn named(&self, n: u64) -> Instant {
-        let mut named = self.named.lock().unwrap_or_else(|e| e.into_inner());
-        named.1.remove(&n).unwrap_or_else(Instant::now)
+        self.seen().named.remove(&n).unwrap_or_else(Instant::now)
     }
 
-    /// Stops polling; the poll's errors by message.
-    async fn stop(self) -> BTreeMap<String, usize> {
-        self.stop.store(true, Ordering::SeqCst);
-        self.task.await.unwrap_or_default()
+    /// Stops polling (a request in flight is dropped); the poll's errors by message.
+    fn stop(self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut self.seen().errors)
     }
 }
 

@@ -340,12 +340,11 @@ impl Pool {
         Ok(self.insert_durable(fresh))
     }
 
-    /// Takes back out of the pool transactions whose replica group dropped them: entries
-    /// of its log that were never committed, truncated when another leader's log took
-    /// their place (Raft never drops a committed one). Only a restart pools such entries
-    /// (it pools the log to its end, as some of its entries may be committed). Left here,
-    /// one could keep out a transaction the group did commit with the same nonce, which
-    /// pays no replacement bump over it. Returns the hashes that were pooled.
+    /// Takes back out of the pool transactions a replica's restart pooled from entries of
+    /// its log not known committed, once the log dropped those entries (truncated when
+    /// another leader's log took their place, or replaced by a snapshot). Left here, one
+    /// could keep out a transaction the group did commit with the same nonce, which pays
+    /// no replacement bump over it. Returns the hashes that were pooled.
     pub fn withdraw(&self, hashes: &[B256]) -> Vec<B256> {
         let mut inner = self.inner.write();
         let removed = inner.remove(hashes);

@@ -11,8 +11,9 @@
 //! once to apply it, each a range read and a JSON decode of the whole entry (a block entry
 //! carries the whole block).
 //!
-//! A truncation drops entries the group never committed. What a restart pooled from them
-//! leaves the replica's pool with them ([`LogStore::withdrawing_from`], [`Provisional`]).
+//! A truncation drops entries the group did not commit (or, installing a snapshot, ones it
+//! replaces). What a restart pooled from them leaves the replica's pool with them
+//! ([`LogStore::withdrawing_from`], [`Provisional`]).
 
 use std::{collections::VecDeque, fmt::Debug, ops::Bound, ops::RangeBounds, sync::Arc};
 
@@ -322,15 +323,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.write(move |s| s.raft_truncate(from))
             .await
             .map_err(|e| StorageIOError::write_logs(&e))?;
-        // Raft truncates only entries it never committed.
-        if let Some((pool, provisional)) = &self.withdraw {
-            let dropped = provisional.take_from(from);
-            if !dropped.is_empty() {
-                let pool = pool.clone();
-                let withdrawn = tokio::task::spawn_blocking(move || pool.withdraw(&dropped))
-                    .await
-                    .map_or(0, |w| w.len());
-                tracing::info!(target: "ordo::replica", from, withdrawn, "log truncated: what a restart pooled from its dropped entries left the pool");
+        // A conflict truncates only entries the group never committed. A snapshot's install
+        // may truncate from a saved commit that was behind: what a restart pooled from
+        // those entries comes back with the snapshot's pool.
+        if let Some((pool, provisional)) = &self.withdraw
+            && !provisional.is_empty()
+        {
+            let (pool, provisional) = (pool.clone(), provisional.clone());
+            match tokio::task::spawn_blocking(move || provisional.withdraw_from(from, &pool)).await
+            {
+                Ok(withdrawn) => {
+                    tracing::info!(target: "ordo::replica", from, withdrawn, "log truncated: what a restart pooled from its dropped entries left the pool")
+                }
+                Err(e) => {
+                    tracing::error!(target: "ordo::replica", from, %e, "withdrawing the truncated entries' transactions panicked")
+                }
             }
         }
         Ok(())

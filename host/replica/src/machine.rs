@@ -97,8 +97,7 @@ fn adopt_raw(
         .iter()
         .filter_map(|(raw, sender)| decode_committed(raw, *sender).ok())
         .collect();
-    provisional.confirm(txs.iter().map(|tx| &tx.hash));
-    pool.adopt(txs)
+    provisional.adopt(pool, txs)
 }
 
 /// How far this state machine has applied the log, kept in memory between entries (only a
@@ -498,13 +497,28 @@ impl ChainMachine {
                 snapshot.head_hash
             ));
         }
-        // What a restart pooled from entries the snapshot replaces leaves the pool first;
-        // the snapshot's pool brings back those still pending.
-        if let Some(last) = meta.last_log_id {
-            let stale = self.provisional.take_upto(last.index);
-            if !stale.is_empty() {
-                let pool = self.pool.clone();
-                let _ = tokio::task::spawn_blocking(move || pool.withdraw(&stale)).await;
+        // What a restart pooled from entries the snapshot replaces leaves the pool first,
+        // but for what the snapshot's pool holds (confirmed, so it does not leave at all).
+        if let Some(last) = meta.last_log_id
+            && !self.provisional.is_empty()
+        {
+            let held: Vec<B256> = snapshot
+                .pool
+                .iter()
+                .filter_map(|(raw, sender)| decode_committed(raw, *sender).ok())
+                .map(|tx| tx.hash)
+                .collect();
+            self.provisional.confirm(&held);
+            let (pool, provisional) = (self.pool.clone(), self.provisional.clone());
+            match tokio::task::spawn_blocking(move || provisional.withdraw_upto(last.index, &pool))
+                .await
+            {
+                Ok(withdrawn) => {
+                    tracing::info!(target: "ordo::replica", withdrawn, "a snapshot replaced entries a restart had pooled from: their transactions left the pool")
+                }
+                Err(e) => {
+                    tracing::error!(target: "ordo::replica", %e, "withdrawing what a snapshot replaced panicked")
+                }
             }
         }
         if let CommandResult::Refused(why) = self.apply_txs(snapshot.pool.clone()).await {
@@ -719,10 +733,13 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         // Called between two applies: what is applied now is what the snapshot stands for.
         let progress = self.progress.lock().clone();
+        // Not what a restart pooled from entries not known committed: a replica installing
+        // the snapshot would take them as committed.
         let pool = self
             .pool
             .snapshot_txs()
             .iter()
+            .filter(|tx| !self.provisional.holds(&tx.hash))
             .map(|tx| (tx.encoded.clone(), tx.sender))
             .collect();
         let operations = match self.applied_operations() {

@@ -9,8 +9,12 @@
 //! - an applied entry, or an installed snapshot's pool, carries it: committed after all
 //!   ([`Provisional::confirm`]);
 //! - the log drops its entry, truncated for another leader's (log_store.rs), or replaced
-//!   by an installed snapshot: it leaves the pool ([`Provisional::take_from`],
-//!   [`Provisional::take_upto`], then `Pool::withdraw`).
+//!   by an installed snapshot: it leaves the pool ([`Provisional::withdraw_from`],
+//!   [`Provisional::withdraw_upto`], through `Pool::withdraw`).
+//!
+//! Pooling and confirming, and taking out and withdrawing, each happen under this map's
+//! lock (then the pool's), so a truncation racing an apply cannot take out what the apply
+//! just found pooled. A snapshot leaves out what is noted here ([`Provisional::holds`]).
 //!
 //! Only what a restart pooled is ever noted: a transaction pooled because a committed
 //! entry carried it is never withdrawn, even if a dropped entry carried it too.
@@ -18,6 +22,8 @@
 use std::{collections::HashMap, sync::Arc};
 
 use alloy_primitives::B256;
+use ordo_pool::{Pool, PoolError};
+use ordo_primitives::PooledTx;
 use parking_lot::Mutex;
 
 /// Shared by the state machine and the log store of one replica. Empty but after a restart
@@ -47,27 +53,51 @@ impl Provisional {
         }
     }
 
-    /// Takes out those from entries at `from` or later: the log dropped them.
-    pub(crate) fn take_from(&self, from: u64) -> Vec<B256> {
-        self.take(|index| index >= from)
+    /// Pools `txs`, which committed entries carry, and confirms them in one step: a
+    /// withdrawal in between (a truncation racing an apply) could otherwise take out one
+    /// that `pool` skipped as pooled already.
+    pub(crate) fn adopt(&self, pool: &Pool, txs: Vec<PooledTx>) -> Result<usize, PoolError> {
+        let mut noted = self.0.lock();
+        for tx in &txs {
+            noted.remove(&tx.hash);
+        }
+        pool.adopt(txs)
     }
 
-    /// Takes out those from entries at `upto` or earlier: an installed snapshot replaced
-    /// them (its pool holds the ones still pending).
-    pub(crate) fn take_upto(&self, upto: u64) -> Vec<B256> {
-        self.take(|index| index <= upto)
+    /// Takes out of `pool` those from entries at `from` or later: the log dropped them.
+    /// Returns how many were pooled.
+    pub(crate) fn withdraw_from(&self, from: u64, pool: &Pool) -> usize {
+        self.withdraw(pool, |index| index >= from)
     }
 
-    fn take(&self, gone: impl Fn(u64) -> bool) -> Vec<B256> {
+    /// Takes out of `pool` those from entries at `upto` or earlier: an installed snapshot
+    /// replaced them (its pool, confirmed first, holds the ones still pending). Returns how
+    /// many were pooled.
+    pub(crate) fn withdraw_upto(&self, upto: u64, pool: &Pool) -> usize {
+        self.withdraw(pool, |index| index <= upto)
+    }
+
+    fn withdraw(&self, pool: &Pool, gone: impl Fn(u64) -> bool) -> usize {
+        let mut noted = self.0.lock();
+        if noted.is_empty() {
+            return 0;
+        }
         let mut taken = Vec::new();
-        self.0.lock().retain(|hash, index| {
+        noted.retain(|hash, index| {
             let keep = !gone(*index);
             if !keep {
                 taken.push(*hash);
             }
             keep
         });
-        taken
+        // Under the lock, so no adoption runs between taking them and withdrawing them.
+        pool.withdraw(&taken).len()
+    }
+
+    /// Whether `hash` is noted: not yet known committed (a snapshot leaves it out).
+    pub(crate) fn holds(&self, hash: &B256) -> bool {
+        let noted = self.0.lock();
+        !noted.is_empty() && noted.contains_key(hash)
     }
 
     /// How many are noted.
@@ -85,13 +115,16 @@ impl Provisional {
 mod tests {
     use super::*;
 
-    fn sorted(mut hashes: Vec<B256>) -> Vec<B256> {
-        hashes.sort();
-        hashes
+    impl Provisional {
+        fn noted(&self) -> Vec<(B256, u64)> {
+            let mut noted: Vec<_> = self.0.lock().iter().map(|(h, i)| (*h, *i)).collect();
+            noted.sort();
+            noted
+        }
     }
 
     #[test]
-    fn a_noted_transaction_leaves_with_its_earliest_entry_unless_confirmed() {
+    fn a_noted_transaction_keeps_its_earliest_entry_until_confirmed() {
         let (a, b, c, d) = (
             B256::repeat_byte(1),
             B256::repeat_byte(2),
@@ -101,15 +134,78 @@ mod tests {
         let noted = Provisional::default();
         noted.note(5, [a, b]);
         noted.note(7, [b, c, d]);
-        assert_eq!(noted.len(), 4);
-        // Confirmed: an applied entry carried it.
+        assert_eq!(noted.noted(), vec![(a, 5), (b, 5), (c, 7), (d, 7)]);
+        assert!(noted.holds(&d));
         noted.confirm(&[d]);
-        // Entries 6 on dropped: c goes; b stays, entry 5 carried it too.
-        assert_eq!(noted.take_from(6), vec![c]);
-        // A snapshot up to 5 replaces the rest.
-        assert_eq!(sorted(noted.take_upto(5)), sorted(vec![a, b]));
+        assert!(!noted.holds(&d));
+        assert_eq!(noted.noted(), vec![(a, 5), (b, 5), (c, 7)]);
+    }
+
+    /// Every account holds ether at nonce zero.
+    struct Rich;
+
+    impl ordo_pool::StateReader for Rich {
+        fn nonce(&self, _: &alloy_primitives::Address) -> u64 {
+            0
+        }
+        fn balance(&self, _: &alloy_primitives::Address) -> alloy_primitives::U256 {
+            alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(20))
+        }
+    }
+
+    fn transfer(key: &alloy_signer_local::PrivateKeySigner, nonce: u64) -> PooledTx {
+        use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+        use alloy_signer::SignerSync;
+        let tx = TxEip1559 {
+            chain_id: 901,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 100_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to: alloy_primitives::TxKind::Call(alloy_primitives::Address::repeat_byte(7)),
+            ..Default::default()
+        };
+        let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+        PooledTx::from_signed(TxEnvelope::from(tx.into_signed(sig))).unwrap()
+    }
+
+    /// Taken out of the pool by where their entries were, unless confirmed first; what a
+    /// committed entry brings is confirmed as it is pooled.
+    #[test]
+    fn the_log_dropping_an_entry_withdraws_only_its_unconfirmed_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Pool::new(
+            Default::default(),
+            ordo_pool::PoolLimits {
+                chain_id: 901,
+                block_gas_limit: 30_000_000,
+                min_base_fee: 1,
+            },
+            Arc::new(Rich),
+            ordo_storage::Storage::open(dir.path()).unwrap(),
+        );
+        pool.keep_in_group_log();
+        let keys: Vec<_> = (0..4)
+            .map(|_| alloy_signer_local::PrivateKeySigner::random())
+            .collect();
+        let txs: Vec<PooledTx> = keys.iter().map(|k| transfer(k, 0)).collect();
+        let hash = |i: usize| txs[i].hash;
+        // A restart pooled all four, from entries 3, 4, 5 and 6.
+        pool.adopt(txs.clone()).unwrap();
+        let noted = Provisional::default();
+        for (i, tx) in txs.iter().enumerate() {
+            noted.note(3 + i as u64, [tx.hash]);
+        }
+        // Entry 4's is committed after all: an applied entry carries it.
+        assert_eq!(noted.adopt(&pool, vec![txs[1].clone()]).unwrap(), 0);
+        // The log drops entries 4 on: entries 5 and 6's leave; entry 4's stays.
+        assert_eq!(noted.withdraw_from(4, &pool), 2);
+        assert!(pool.contains(&hash(0)) && pool.contains(&hash(1)));
+        assert!(!pool.contains(&hash(2)) && !pool.contains(&hash(3)));
+        // A snapshot replaces entries up to 3: entry 3's leaves.
+        assert_eq!(noted.withdraw_upto(3, &pool), 1);
+        assert!(!pool.contains(&hash(0)) && pool.contains(&hash(1)));
         assert!(noted.is_empty());
-        // Nothing noted: nothing to take, whatever goes.
-        assert!(noted.take_from(0).is_empty());
+        assert_eq!(noted.withdraw_from(0, &pool), 0);
     }
 }

@@ -159,7 +159,7 @@ enum CommandTxs {
 }
 
 /// The transactions a stored log entry carries: a `Txs` entry's, none for any other. What a
-/// restart re-pools, and what a truncation takes back out of the pool.
+/// restart re-pools.
 pub(crate) fn carried_txs(entry: &[u8]) -> Result<Vec<(Bytes, Address)>, serde_json::Error> {
     let read: TxsOf = serde_json::from_slice(entry)?;
     Ok(match read.payload {

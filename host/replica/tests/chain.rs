@@ -203,13 +203,17 @@ async fn group(spec: &ChainSpec, faults: &Faults) -> Vec<Replica> {
 }
 
 fn transfer(key: &PrivateKeySigner, nonce: u64) -> Fallible<PooledTx> {
+    transfer_to(key, nonce, Address::with_last_byte(nonce as u8))
+}
+
+fn transfer_to(key: &PrivateKeySigner, nonce: u64, to: Address) -> Fallible<PooledTx> {
     let tx = TxEip1559 {
         chain_id: CHAIN_ID,
         nonce,
         gas_limit: 21_000,
         max_fee_per_gas: 100_000_000_000,
         max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(Address::with_last_byte(nonce as u8)),
+        to: TxKind::Call(to),
         value: U256::from(1),
         access_list: Default::default(),
         input: Default::default(),
@@ -747,24 +751,6 @@ async fn wait_metric<T>(
     }
 }
 
-fn transfer_to(key: &PrivateKeySigner, nonce: u64, to: u8) -> Fallible<PooledTx> {
-    let tx = TxEip1559 {
-        chain_id: CHAIN_ID,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 100_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(Address::repeat_byte(to)),
-        value: U256::from(1),
-        access_list: Default::default(),
-        input: Default::default(),
-    };
-    let sig = key.sign_hash_sync(&tx.signature_hash())?;
-    Ok(PooledTx::from_signed(TxEnvelope::from(
-        tx.into_signed(sig),
-    ))?)
-}
-
 fn txs_entry(
     term: u64,
     index: u64,
@@ -791,9 +777,9 @@ async fn a_restart_pools_the_whole_log_and_a_truncation_takes_back_only_what_it_
     let key = PrivateKeySigner::random();
     let spec = funded(&key);
     let c = chain(&spec).unwrap();
-    let first = transfer_to(&key, 0, 0x11).unwrap();
-    let second = transfer_to(&key, 1, 0x22).unwrap();
-    let dropped = transfer_to(&key, 2, 0xaa).unwrap();
+    let first = transfer_to(&key, 0, Address::repeat_byte(0x11)).unwrap();
+    let second = transfer_to(&key, 1, Address::repeat_byte(0x22)).unwrap();
+    let dropped = transfer_to(&key, 2, Address::repeat_byte(0xaa)).unwrap();
     // Before the stop: entries 1 and 2 known committed; entry 3 (nonce 2, to 0xaa) and 4
     // (`first` again: a client's retry) past it, never committed.
     {
@@ -841,6 +827,12 @@ async fn a_restart_pools_the_whole_log_and_a_truncation_takes_back_only_what_it_
         "only entry 3's transaction is provisional"
     );
 
+    // The transaction the group committed with nonce 2: while the one a restart pooled
+    // stays, it is kept out (the same fees are no replacement).
+    let committed = transfer_to(&key, 2, Address::repeat_byte(0xbb)).unwrap();
+    assert_eq!(c.pool.adopt(vec![committed.clone()]).unwrap(), 0);
+    assert!(!c.pool.contains(&committed.hash));
+
     // The next leader's log differs from index 3 on: this replica's entries 3 and 4 go.
     let mut log =
         LogStore::new(c.storage.clone()).withdrawing_from(c.pool.clone(), machine.provisional());
@@ -861,8 +853,7 @@ async fn a_restart_pools_the_whole_log_and_a_truncation_takes_back_only_what_it_
     assert!(c.pool.contains(&first.hash) && c.pool.contains(&second.hash));
     assert!(machine.provisional().is_empty());
 
-    // The transaction the group committed with nonce 2 is pooled as its entry applies.
-    let committed = transfer_to(&key, 2, 0xbb).unwrap();
+    // Now it is pooled as its entry applies.
     log.blocking_append([txs_entry(2, 3, &[&committed])])
         .await
         .unwrap();

@@ -71,6 +71,10 @@ pub struct Pool {
     /// until the block is stored (or taken back). A leader's snapshot must hold them, as
     /// its block may yet not be committed.
     staged: parking_lot::Mutex<HashMap<B256, Arc<PooledTx>>>,
+    /// Transactions a committed entry carried ([`Pool::adopt`]) while this pool was
+    /// committing them again itself (a sender's retry, its first try's entry committed
+    /// late). If that second try fails they are pooled all the same: the group has them.
+    adopted_in_flight: parking_lot::Mutex<HashMap<B256, PooledTx>>,
 }
 
 /// Commits accepted transactions to a replica group's log (blocking; called on the WAL
@@ -152,6 +156,7 @@ impl Pool {
             in_wal: parking_lot::Mutex::new(HashSet::new()),
             committing: parking_lot::Mutex::new(Vec::new()),
             staged: parking_lot::Mutex::new(HashMap::new()),
+            adopted_in_flight: parking_lot::Mutex::new(HashMap::new()),
         })
     }
 
@@ -310,14 +315,33 @@ impl Pool {
     /// [`keep_in_group_log`](Self::keep_in_group_log) was called; until then they are
     /// written to the WAL in a write of their own (not through the writer thread, which
     /// may be waiting for the group itself). Those this pool already knows (among them the
-    /// ones it is committing itself) are skipped; those it refuses now (included since,
-    /// outbid, a full pool) are not pooled. Blocking. Returns how many were pooled.
+    /// ones it is committing itself) are skipped, but one it is committing itself is pooled
+    /// even if its own commit then fails; those it refuses now (included since, outbid, a
+    /// full pool) are not pooled. Blocking. Returns how many were pooled now.
     pub fn adopt(&self, txs: Vec<PooledTx>) -> Result<usize, PoolError> {
         let fresh: Vec<PooledTx> = {
             let inner = self.inner.read();
-            txs.into_iter()
-                .filter(|tx| !inner.is_known(&tx.hash))
-                .collect()
+            let mut in_flight = Vec::new();
+            let fresh = txs
+                .into_iter()
+                .filter_map(|tx| {
+                    if inner.contains(&tx.hash) {
+                        None
+                    } else if inner.is_known(&tx.hash) {
+                        in_flight.push(tx);
+                        None
+                    } else {
+                        Some(tx)
+                    }
+                })
+                .collect();
+            // Under the read lock: the group's outcome (`durable`, `failed`) unreserves
+            // them under the write lock, so it finds them here.
+            if !in_flight.is_empty() {
+                let mut held = self.adopted_in_flight.lock();
+                held.extend(in_flight.into_iter().map(|tx| (tx.hash, tx)));
+            }
+            fresh
         };
         if fresh.is_empty() {
             return Ok(0);
@@ -739,6 +763,18 @@ impl GroupSink for Pool {
         }
         // Pooled now (or refused): the snapshot finds them in the pool.
         self.committing.lock().clear();
+        {
+            let mut held = self.adopted_in_flight.lock();
+            if !held.is_empty() {
+                for hash in accepted
+                    .iter()
+                    .map(|a| &a.0)
+                    .chain(refused.iter().map(|r| &r.0))
+                {
+                    held.remove(hash);
+                }
+            }
+        }
         for (hash, ack, e) in refused {
             debug!(target: "ordo::pool", %hash, error = %e, "refused at insert, rolled back");
             let _ = ack.send(Err(e));
@@ -757,6 +793,17 @@ impl GroupSink for Pool {
             inner.unreserve(&p.tx.hash);
         }
         drop(inner);
+        let committed: Vec<PooledTx> = {
+            let mut held = self.adopted_in_flight.lock();
+            group
+                .iter()
+                .filter_map(|p| held.remove(&p.tx.hash))
+                .collect()
+        };
+        if !committed.is_empty() {
+            // A committed entry carried them: pooled as adopted, whatever this try gave.
+            self.insert_durable(committed);
+        }
         for p in group {
             let _ = p.ack.send(Err(error.clone()));
         }

@@ -78,9 +78,9 @@ impl TxReplicator for Gate {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_being_committed_is_in_the_snapshot_until_it_is_pooled() {
-    let h = Harness::default_config();
+/// `h`'s pool in a replica group behind a [`Gate`]: each `true` sent lets a held group
+/// commit, each `false` fails it; [`arrival`] waits for the next group to reach the gate.
+fn gated(h: &Harness) -> (mpsc::Sender<bool>, Arc<Mutex<mpsc::Receiver<()>>>) {
     h.pool.keep_in_group_log();
     let (arrived_tx, arrived) = mpsc::channel();
     let (go, go_rx) = mpsc::channel();
@@ -88,11 +88,21 @@ async fn a_group_being_committed_is_in_the_snapshot_until_it_is_pooled() {
         arrived: Mutex::new(arrived_tx),
         go: Mutex::new(go_rx),
     }));
-    let arrived = Arc::new(Mutex::new(arrived));
-    let wait_arrival = || {
-        let arrived = arrived.clone();
-        tokio::task::spawn_blocking(move || arrived.lock().unwrap().recv().unwrap())
-    };
+    (go, Arc::new(Mutex::new(arrived)))
+}
+
+fn arrival(
+    arrived: &Arc<Mutex<mpsc::Receiver<()>>>,
+) -> tokio::task::JoinHandle<Result<(), mpsc::RecvError>> {
+    let arrived = arrived.clone();
+    tokio::task::spawn_blocking(move || arrived.lock().unwrap().recv())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_being_committed_is_in_the_snapshot_until_it_is_pooled() {
+    let h = Harness::default_config();
+    let (go, arrived) = gated(&h);
+    let wait_arrival = || arrival(&arrived);
     let snapshot = |pool: &ordo_pool::Pool| -> Vec<B256> {
         sorted(pool.snapshot_txs().iter().map(|t| t.hash).collect())
     };
@@ -102,7 +112,7 @@ async fn a_group_being_committed_is_in_the_snapshot_until_it_is_pooled() {
         let (pool, t0) = (h.pool.clone(), t0.clone());
         async move { pool.submit(t0).await }
     });
-    wait_arrival().await.unwrap();
+    wait_arrival().await.unwrap().unwrap();
     // Its entry may be applied already, ahead of its pooling: the snapshot has it.
     assert!(h.pool.get(&t0.hash).is_none());
     assert_eq!(snapshot(&h.pool), vec![t0.hash]);
@@ -117,7 +127,7 @@ async fn a_group_being_committed_is_in_the_snapshot_until_it_is_pooled() {
         let (pool, t1) = (h.pool.clone(), t1.clone());
         async move { pool.submit(t1).await }
     });
-    wait_arrival().await.unwrap();
+    wait_arrival().await.unwrap().unwrap();
     assert_eq!(snapshot(&h.pool), sorted(vec![t0.hash, t1.hash]));
     go.send(false).unwrap();
     assert!(refused.await.unwrap().is_err());
@@ -179,4 +189,31 @@ async fn without_a_replicator_the_wal_keeps_what_is_acknowledged() {
     let a0 = tx(0).sign(&key(0));
     h.pool.submit(a0.clone()).await.unwrap();
     assert_eq!(h.wal_hashes(), vec![a0.hash]);
+}
+
+/// A sender's retry is being committed when the entry of its first try, committed late,
+/// is applied: adopting it finds it in flight. If the retry then fails, the transaction is
+/// pooled all the same, as the group has it; if it succeeds, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_committed_while_its_retry_is_in_flight_stays_pooled_if_the_retry_fails() {
+    let h = Harness::default_config();
+    let (go, arrived) = gated(&h);
+    let wait_arrival = || arrival(&arrived);
+    for (i, commits) in [false, true].into_iter().enumerate() {
+        let t = tx(0).sign(&key(i as u64));
+        let retry = tokio::spawn({
+            let (pool, t) = (h.pool.clone(), t.clone());
+            async move { pool.submit(t).await }
+        });
+        wait_arrival().await.unwrap().unwrap();
+        // The first try's entry is applied: it is in flight here, so not pooled twice.
+        assert_eq!(h.pool.adopt(vec![t.clone()]).unwrap(), 0);
+        go.send(commits).unwrap();
+        assert_eq!(retry.await.unwrap().is_ok(), commits);
+        assert!(
+            h.pool.get(&t.hash).is_some(),
+            "a committed transaction is not pooled (its retry committed: {commits})"
+        );
+    }
+    assert_eq!(h.pool.status().pending, 2);
 }

@@ -58,6 +58,11 @@ impl Provisional {
     /// that `pool` skipped as pooled already.
     pub(crate) fn adopt(&self, pool: &Pool, txs: Vec<PooledTx>) -> Result<usize, PoolError> {
         let mut noted = self.0.lock();
+        if noted.is_empty() {
+            // Only a restart notes any, before the log is applied: empty stays empty.
+            drop(noted);
+            return pool.adopt(txs);
+        }
         for tx in &txs {
             noted.remove(&tx.hash);
         }

@@ -203,7 +203,14 @@ async fn disk_full_refuses_and_pauses_then_resumes_and_loses_nothing() -> Result
             let (raw, hash) = sign(nonce);
             match send(raw).await? {
                 Ok(_) => acked.push(hash),
-                Err(e) if is_storage_unavailable(&e) => {
+                // Whichever write meets the full disk first: the send's own (refused as
+                // storage unavailable), or a block's commit (the builder halts on a storage
+                // failure, and sends are refused as halted, with the cause).
+                Err(e)
+                    if is_storage_unavailable(&e)
+                        || (e.code == -32000
+                            && e.message.starts_with("sequencer halted: storage failed")) =>
+                {
                     refusals += 1;
                     break;
                 }

@@ -330,14 +330,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             && !provisional.is_empty()
         {
             let (pool, provisional) = (pool.clone(), provisional.clone());
-            match tokio::task::spawn_blocking(move || provisional.withdraw_from(from, &pool)).await
+            if let Err(e) =
+                tokio::task::spawn_blocking(move || provisional.withdraw_from(from, &pool)).await
             {
-                Ok(withdrawn) => {
-                    tracing::info!(target: "ordo::replica", from, withdrawn, "log truncated: what a restart pooled from its dropped entries left the pool")
-                }
-                Err(e) => {
-                    tracing::error!(target: "ordo::replica", from, %e, "withdrawing the truncated entries' transactions panicked")
-                }
+                tracing::error!(target: "ordo::replica", from, %e, "withdrawing the truncated entries' transactions panicked");
             }
         }
         Ok(())

@@ -92,12 +92,13 @@ fn adopt_raw(
     pool: &Pool,
     provisional: &Provisional,
     txs: &[(Bytes, Address)],
+    replaces: Option<u64>,
 ) -> Result<usize, ordo_pool::PoolError> {
     let txs: Vec<PooledTx> = txs
         .iter()
         .filter_map(|(raw, sender)| decode_committed(raw, *sender).ok())
         .collect();
-    provisional.adopt(pool, txs)
+    provisional.adopt(pool, txs, replaces)
 }
 
 /// How far this state machine has applied the log, kept in memory between entries (only a
@@ -340,13 +341,16 @@ impl ChainMachine {
 
     /// Applies one committed group of accepted transactions: every replica pools them (the
     /// leader that accepted them already has them), so whichever leads next includes them.
+    /// `replaces`: for an installed snapshot's pool, the snapshot's last index.
     async fn apply_txs(
         &self,
         txs: Vec<(alloy_primitives::Bytes, alloy_primitives::Address)>,
+        replaces: Option<u64>,
     ) -> CommandResult {
         let (pool, provisional) = (self.pool.clone(), self.provisional.clone());
         let adopted =
-            tokio::task::spawn_blocking(move || adopt_raw(&pool, &provisional, &txs)).await;
+            tokio::task::spawn_blocking(move || adopt_raw(&pool, &provisional, &txs, replaces))
+                .await;
         match adopted {
             Ok(Ok(_)) => CommandResult::Applied,
             // Not pooling them here does not fork anything (blocks carry their own
@@ -497,31 +501,10 @@ impl ChainMachine {
                 snapshot.head_hash
             ));
         }
-        // What a restart pooled from entries the snapshot replaces leaves the pool first,
-        // but for what the snapshot's pool holds (confirmed, so it does not leave at all).
-        if let Some(last) = meta.last_log_id
-            && !self.provisional.is_empty()
-        {
-            let held: Vec<B256> = snapshot
-                .pool
-                .iter()
-                .filter_map(|(raw, sender)| decode_committed(raw, *sender).ok())
-                .map(|tx| tx.hash)
-                .collect();
-            self.provisional.confirm(&held);
-            let (pool, provisional) = (self.pool.clone(), self.provisional.clone());
-            match tokio::task::spawn_blocking(move || provisional.withdraw_upto(last.index, &pool))
-                .await
-            {
-                Ok(withdrawn) => {
-                    tracing::info!(target: "ordo::replica", withdrawn, "a snapshot replaced entries a restart had pooled from: their transactions left the pool")
-                }
-                Err(e) => {
-                    tracing::error!(target: "ordo::replica", %e, "withdrawing what a snapshot replaced panicked")
-                }
-            }
-        }
-        if let CommandResult::Refused(why) = self.apply_txs(snapshot.pool.clone()).await {
+        // What a restart pooled from entries the snapshot replaces, and its pool lacks,
+        // leaves the pool first.
+        let replaces = meta.last_log_id.map(|l| l.index);
+        if let CommandResult::Refused(why) = self.apply_txs(snapshot.pool.clone(), replaces).await {
             return Err(why);
         }
         if let CommandResult::Refused(why) = self
@@ -708,7 +691,7 @@ impl RaftStateMachine<TypeConfig> for ChainMachine {
                     CommandResult::Applied
                 }
                 EntryPayload::Normal(Command::Block(rlp)) => self.apply_block(log_id, &rlp).await,
-                EntryPayload::Normal(Command::Txs(txs)) => self.apply_txs(txs).await,
+                EntryPayload::Normal(Command::Txs(txs)) => self.apply_txs(txs, None).await,
                 EntryPayload::Normal(Command::Bundles { puts, removes }) => {
                     self.apply_bundles(puts, removes).await
                 }

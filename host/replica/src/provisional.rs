@@ -7,10 +7,10 @@
 //! commit with the same sender and nonce (an equal fee is no replacement). So each is noted
 //! here with the entry that carried it, until it is known either way:
 //! - an applied entry, or an installed snapshot's pool, carries it: committed after all
-//!   ([`Provisional::confirm`]);
-//! - the log drops its entry, truncated for another leader's (log_store.rs), or replaced
-//!   by an installed snapshot: it leaves the pool ([`Provisional::withdraw_from`],
-//!   [`Provisional::withdraw_upto`], through `Pool::withdraw`).
+//!   ([`Provisional::adopt`]);
+//! - the log drops its entry, truncated for another leader's (log_store.rs,
+//!   [`Provisional::withdraw_from`]), or replaced by an installed snapshot (`adopt`'s
+//!   `replaces`): it leaves the pool, through `Pool::withdraw`.
 //!
 //! Pooling and confirming, and taking out and withdrawing, each happen under this map's
 //! lock (then the pool's), so a truncation racing an apply cannot take out what the apply
@@ -42,21 +42,17 @@ impl Provisional {
         }
     }
 
-    /// These were committed after all.
-    pub(crate) fn confirm<'a>(&self, hashes: impl IntoIterator<Item = &'a B256>) {
-        let mut noted = self.0.lock();
-        if noted.is_empty() {
-            return;
-        }
-        for hash in hashes {
-            noted.remove(hash);
-        }
-    }
-
-    /// Pools `txs`, which committed entries carry, and confirms them in one step: a
-    /// withdrawal in between (a truncation racing an apply) could otherwise take out one
-    /// that `pool` skipped as pooled already.
-    pub(crate) fn adopt(&self, pool: &Pool, txs: Vec<PooledTx>) -> Result<usize, PoolError> {
+    /// Pools `txs`, which committed entries carry (or an installed snapshot's pool), and
+    /// confirms them, in one step: a withdrawal in between (a truncation racing an apply)
+    /// could otherwise take out one that `pool` skipped as pooled already. `replaces`: an
+    /// installed snapshot's last index; what was noted from entries up to it and is not
+    /// among `txs` leaves the pool first, so it cannot keep out one of them.
+    pub(crate) fn adopt(
+        &self,
+        pool: &Pool,
+        txs: Vec<PooledTx>,
+        replaces: Option<u64>,
+    ) -> Result<usize, PoolError> {
         let mut noted = self.0.lock();
         if noted.is_empty() {
             // Only a restart notes any, before the log is applied: empty stays empty.
@@ -66,24 +62,20 @@ impl Provisional {
         for tx in &txs {
             noted.remove(&tx.hash);
         }
+        if let Some(upto) = replaces {
+            Self::withdraw(&mut noted, pool, |index| index <= upto);
+        }
         pool.adopt(txs)
     }
 
     /// Takes out of `pool` those from entries at `from` or later: the log dropped them.
     /// Returns how many were pooled.
     pub(crate) fn withdraw_from(&self, from: u64, pool: &Pool) -> usize {
-        self.withdraw(pool, |index| index >= from)
+        Self::withdraw(&mut self.0.lock(), pool, |index| index >= from)
     }
 
-    /// Takes out of `pool` those from entries at `upto` or earlier: an installed snapshot
-    /// replaced them (its pool, confirmed first, holds the ones still pending). Returns how
-    /// many were pooled.
-    pub(crate) fn withdraw_upto(&self, upto: u64, pool: &Pool) -> usize {
-        self.withdraw(pool, |index| index <= upto)
-    }
-
-    fn withdraw(&self, pool: &Pool, gone: impl Fn(u64) -> bool) -> usize {
-        let mut noted = self.0.lock();
+    /// Under the lock, so no adoption runs between taking them and withdrawing them.
+    fn withdraw(noted: &mut HashMap<B256, u64>, pool: &Pool, gone: impl Fn(u64) -> bool) -> usize {
         if noted.is_empty() {
             return 0;
         }
@@ -95,14 +87,16 @@ impl Provisional {
             }
             keep
         });
-        // Under the lock, so no adoption runs between taking them and withdrawing them.
-        pool.withdraw(&taken).len()
+        let withdrawn = pool.withdraw(&taken).len();
+        if withdrawn > 0 {
+            tracing::info!(target: "ordo::replica", withdrawn, "the log dropped entries a restart had pooled from: their transactions left the pool");
+        }
+        withdrawn
     }
 
     /// Whether `hash` is noted: not yet known committed (a snapshot leaves it out).
     pub(crate) fn holds(&self, hash: &B256) -> bool {
-        let noted = self.0.lock();
-        !noted.is_empty() && noted.contains_key(hash)
+        self.0.lock().contains_key(hash)
     }
 
     /// How many are noted.
@@ -129,7 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn a_noted_transaction_keeps_its_earliest_entry_until_confirmed() {
+    fn a_transaction_noted_twice_keeps_its_earliest_entry() {
         let (a, b, c, d) = (
             B256::repeat_byte(1),
             B256::repeat_byte(2),
@@ -141,9 +135,7 @@ mod tests {
         noted.note(7, [b, c, d]);
         assert_eq!(noted.noted(), vec![(a, 5), (b, 5), (c, 7), (d, 7)]);
         assert!(noted.holds(&d));
-        noted.confirm(&[d]);
-        assert!(!noted.holds(&d));
-        assert_eq!(noted.noted(), vec![(a, 5), (b, 5), (c, 7)]);
+        assert!(!noted.holds(&B256::ZERO));
     }
 
     /// Every account holds ether at nonce zero.
@@ -202,13 +194,18 @@ mod tests {
             noted.note(3 + i as u64, [tx.hash]);
         }
         // Entry 4's is committed after all: an applied entry carries it.
-        assert_eq!(noted.adopt(&pool, vec![txs[1].clone()]).unwrap(), 0);
+        assert_eq!(noted.adopt(&pool, vec![txs[1].clone()], None).unwrap(), 0);
+        assert!(!noted.holds(&hash(1)));
         // The log drops entries 4 on: entries 5 and 6's leave; entry 4's stays.
         assert_eq!(noted.withdraw_from(4, &pool), 2);
         assert!(pool.contains(&hash(0)) && pool.contains(&hash(1)));
         assert!(!pool.contains(&hash(2)) && !pool.contains(&hash(3)));
-        // A snapshot replaces entries up to 3: entry 3's leaves.
-        assert_eq!(noted.withdraw_upto(3, &pool), 1);
+        // A snapshot replaces entries up to 6, its pool holding entry 4's: entry 3's
+        // leaves, entry 4's stays.
+        assert_eq!(
+            noted.adopt(&pool, vec![txs[1].clone()], Some(6)).unwrap(),
+            0
+        );
         assert!(!pool.contains(&hash(0)) && pool.contains(&hash(1)));
         assert!(noted.is_empty());
         assert_eq!(noted.withdraw_from(0, &pool), 0);

@@ -785,11 +785,9 @@ async fn track(
     loop {
         let tick = Instant::now();
         let done_sending = send_done.load(Ordering::SeqCst);
-        match args.track {
-            TrackMode::Blocks => {
-                let Some(heads) = &heads else {
-                    bail!("blocks mode follows the head");
-                };
+        // Blocks mode follows the head; receipts mode has no head to follow.
+        match &heads {
+            Some(heads) => {
                 let head = heads.head();
                 while next_block <= head {
                     let b = match rpc
@@ -833,7 +831,7 @@ async fn track(
                     let _ = receipts_tx.send(std::mem::take(&mut need_receipts));
                 }
             }
-            TrackMode::Receipts => {
+            None => {
                 // Register newly accepted txs (a scan of N OnceLocks is cheap next to a
                 // network round trip).
                 for (i, o) in outcomes.iter().enumerate() {

@@ -327,7 +327,7 @@ impl Pool {
                 .filter_map(|tx| {
                     if inner.contains(&tx.hash) {
                         None
-                    } else if inner.is_known(&tx.hash) {
+                    } else if inner.is_in_flight(&tx.hash) {
                         in_flight.push(tx);
                         None
                     } else {

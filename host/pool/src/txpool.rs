@@ -221,6 +221,11 @@ impl TxPool {
         self.contains(hash) || self.inflight.contains(hash)
     }
 
+    /// Whether `hash` is being written (reserved, not yet pooled).
+    pub fn is_in_flight(&self, hash: &B256) -> bool {
+        self.inflight.contains(hash)
+    }
+
     /// Marks `hash` as being written to the WAL; false if it already was.
     pub fn reserve(&mut self, hash: B256) -> bool {
         self.inflight.insert(hash)

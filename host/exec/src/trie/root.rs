@@ -146,7 +146,10 @@ fn root_pool() -> Option<&'static rayon::ThreadPool> {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("ordo-root-{i}"))
-            .start_handler(|_| crate::apply_block_thread_priority())
+            .start_handler(move |i| {
+                crate::apply_block_thread_priority();
+                crate::priority::pin_pool_thread(i, threads);
+            })
             .build()
             .map_err(|e| tracing::warn!(target: "ordo::exec", error = %e, "no root threads: roots are computed on the builder's thread"))
             .ok()
@@ -772,5 +775,35 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
         out.removed
             .extend(walk.visited.into_iter().filter(|p| !kept.contains(p)));
         Ok(Some(hash))
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod pool_tests {
+    use rustix::thread::{CpuSet, sched_getaffinity};
+
+    fn cores_of_this_thread() -> Vec<usize> {
+        let set = sched_getaffinity(None).expect("affinity of the calling thread");
+        (0..CpuSet::MAX_CPU).filter(|&c| set.is_set(c)).collect()
+    }
+
+    #[test]
+    fn each_root_thread_runs_on_a_core_of_its_own() {
+        let allowed = cores_of_this_thread();
+        let pool = super::root_pool().expect("the root threads start");
+        let mut pinned: Vec<Vec<usize>> = pool.broadcast(|_| cores_of_this_thread());
+        if allowed.len() < 2 || pool.current_num_threads() > allowed.len() {
+            assert!(pinned.iter().all(|cores| *cores == allowed), "{pinned:?}");
+            return;
+        }
+        assert!(pinned.iter().all(|cores| cores.len() == 1), "{pinned:?}");
+        pinned.sort();
+        pinned.dedup();
+        assert_eq!(
+            pinned.len(),
+            pool.current_num_threads(),
+            "two threads share a core"
+        );
+        assert!(pinned.iter().all(|cores| allowed.contains(&cores[0])));
     }
 }

@@ -137,6 +137,12 @@ pub fn update_root(
 /// (over 1,000 changed accounts) is where the walk is long enough to gain from it.
 pub const PARALLEL_KEYS: usize = 1024;
 
+/// How many levels of a large change split their changed branch children across the root
+/// threads: the root's sixteen subtries alone left one thread idle for up to a third of the
+/// walk behind the other's last subtrie (`perf sched timehist` of `ordo bench blocks`); the
+/// 256 below them share out evenly.
+const SPLIT_LEVELS: usize = 2;
+
 /// Threads for [`update_root_parallel`], apart from rayon's global pool (the transaction
 /// pool's parallel account reads), so that a block's root does not queue behind them.
 fn root_pool() -> Option<&'static rayon::ThreadPool> {
@@ -664,7 +670,9 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
                                 Walk::new(nodes, leaves, changed, HashBuilder::default());
                             let keys = under[nibble as usize];
                             let mut own = Rebuilt::with_capacity(keys.len() * 4);
-                            let hash = walk.branch_below(child(&path, nibble), keys, &mut own)?;
+                            let below = child(&path, nibble);
+                            let split = (below.len() < SPLIT_LEVELS).then_some(pool);
+                            let hash = walk.branch_below(below, keys, &mut own, split)?;
                             Ok((hash, own))
                         })
                         .collect()
@@ -681,7 +689,7 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
                 let mut below = Vec::with_capacity(branches.len());
                 for nibble in branches {
                     let hash =
-                        self.branch_below(child(&path, nibble), under[nibble as usize], out)?;
+                        self.branch_below(child(&path, nibble), under[nibble as usize], out, None)?;
                     if hash.is_none() {
                         out.undo(mark);
                         return Ok(None);
@@ -730,15 +738,17 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
 
     /// The hash of the subtrie at child slot `path` (a branch below it before the change),
     /// if it is a branch at `path` after: rehashed where the node allows, else walked alone.
-    /// `keys`: the changed keys under `path`.
+    /// `keys`: the changed keys under `path`; `pool`: its changed branch children are
+    /// rehashed on it.
     fn branch_below(
         &mut self,
         path: Nibbles,
         keys: &[Nibbles],
         out: &mut Rebuilt,
+        pool: Option<&rayon::ThreadPool>,
     ) -> Result<Option<B256>, StateError> {
         if let Some(node) = self.nodes.node_at(&path)?
-            && let Some(hash) = self.rehash(path, &node, keys, out, None)?
+            && let Some(hash) = self.rehash(path, &node, keys, out, pool)?
         {
             return Ok(Some(hash));
         }

@@ -788,7 +788,8 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
+#[cfg(target_os = "linux")]
 mod pool_tests {
     use rustix::thread::{CpuSet, sched_getaffinity};
 

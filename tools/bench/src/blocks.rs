@@ -65,6 +65,10 @@ pub struct BlocksArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Also print each block's stage times (ms) as it is stored, on stderr: where the tail
+    /// blocks fall in the run (after a memtable flush, say) is what the percentiles hide.
+    #[arg(long)]
+    pub each: bool,
 }
 
 /// Per-stage times of the timed blocks, in microseconds.
@@ -286,8 +290,22 @@ pub fn run_blocks(args: &BlocksArgs) -> Result<()> {
     let mut stages = Stages::new()?;
     let (mut nodes, mut hashes) = (0u64, 0u64);
     let started = Instant::now();
-    for block in txs.chunks(args.transfers as usize) {
+    if args.each {
+        eprintln!("block at(s) prefetch execute root stage commit (ms)");
+    }
+    for (i, block) in txs.chunks(args.transfers as usize).enumerate() {
         let [prefetch, execute, root, stage, commit, n, h] = run_block(block, args.prefetch)?;
+        if args.each {
+            eprintln!(
+                "{i} {:.3} {:.2} {:.2} {:.2} {:.2} {:.2}",
+                started.elapsed().as_secs_f64(),
+                ms(prefetch),
+                ms(execute),
+                ms(root),
+                ms(stage),
+                ms(commit)
+            );
+        }
         nodes += n;
         hashes += h;
         stages.prefetch.record(prefetch)?;

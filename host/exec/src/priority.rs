@@ -53,7 +53,9 @@ pub fn apply_prefetch_priority() {
 }
 
 /// Pins the calling thread, the `index`-th of a pool of `threads`, to a core of its own
-/// among those the process may use (Linux), when there are at least as many. The root
+/// among those it may use (Linux; the set it inherited), when the pool has exactly one
+/// thread per such core: a smaller pool pinned to the first cores would put every node
+/// of a host on the same ones. The root
 /// walk's threads do: on this project's 2-core VMs the kernel packs woken threads onto one
 /// vCPU while the other idles (`perf sched timehist` of `ordo bench blocks`: in about half
 /// the blocks both root threads time-shared one core for 9-12 ms, the other core idle,
@@ -69,7 +71,7 @@ pub(crate) fn pin_pool_thread(index: usize, threads: usize) {
         let cores: Vec<usize> = (0..CpuSet::MAX_CPU)
             .filter(|&c| allowed.is_set(c))
             .collect();
-        if cores.len() < 2 || threads > cores.len() {
+        if cores.len() < 2 || threads != cores.len() {
             return;
         }
         let mut own = CpuSet::new();

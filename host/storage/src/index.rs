@@ -6,8 +6,8 @@
 //! which is on the path of every block. The block's batch now carries one `index_log`
 //! record instead (its replaced values; its transaction hashes are in the block itself).
 //! Its entries wait in memory ([`PendingIndex`]), readable, until a thread of their own
-//! (`ordo-index`) writes them in small unsynced batches and drops the
-//! log ([`Indexer::flush`]). fjall's bulk ingestion, which skips the memtables, was tried:
+//! (`ordo-index`) writes them in small batches, drops the log ([`Indexer::flush`]) and
+//! syncs the journal once. fjall's bulk ingestion, which skips the memtables, was tried:
 //! it holds the journal lock (every write's) while it syncs its tables, and under load a
 //! block's commit waited up to 145 ms behind it.
 //!
@@ -370,7 +370,9 @@ impl Indexer {
     /// `woken`: the writer thread's flush ([`Indexer::write_pending`]).
     fn flush_or_log(&self, woken: bool) {
         if let Err(err) = self.write_pending(woken) {
-            // The entries stay pending (and in the logs): the next attempt retries them.
+            // The entries stay pending (and in the logs): the next attempt retries them. A
+            // failed sync is the exception: fjall then refuses every later write (the
+            // database is poisoned), and the next block's commit halts the node with it.
             tracing::error!(target: "ordo::storage", %err, "writing the block indexes failed");
         }
     }
@@ -407,8 +409,8 @@ impl Indexer {
             return Ok(());
         };
 
-        // Small unsynced batches: every write holds fjall's journal lock, and a block's
-        // commit or a WAL group waits for it, so none holds it long.
+        // Small batches, synced once at the end: every write holds fjall's journal lock,
+        // and a block's commit or a WAL group waits for it, so none holds it long.
         let mut batch = self.db.batch();
         let mut queued = 0;
         let mut put =
@@ -469,7 +471,9 @@ impl Indexer {
             // Whoever syncs the journal next syncs what this wrote: a block's commit after
             // each trie batch synced some 4.5 MB and took 5-7 ms instead of 2-3 (`ordo bench
             // blocks` at 10M accounts, every third block). The writer syncs its own while
-            // the next block executes.
+            // the next block executes. fjall holds the journal lock while it syncs, so a
+            // commit that comes meanwhile waits for the rest of this sync, where before it
+            // always did the whole of it.
             self.db.persist(fjall::PersistMode::SyncData)?;
         }
 

@@ -164,7 +164,7 @@ fn root_pool() -> Option<&'static rayon::ThreadPool> {
 }
 
 /// [`update_root`], computed where it can be without the hash builder ([`rehash_root`]),
-/// with the root's changed subtries on their own threads when the change is large
+/// with the root's changed subtries, and theirs, on their own threads when the change is large
 /// ([`PARALLEL_KEYS`]). It gives exactly what [`update_root`] gives, or defers to it.
 pub fn update_root_parallel<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
     nodes: &N,
@@ -186,8 +186,8 @@ pub fn update_root_parallel<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
 /// Most of a large state's changed paths are such nodes: a branch with sixteen children
 /// whose one changed child is a branch too, down to a leaf that changes its value. Rehashing
 /// one costs its encoding and its hash, where the hash builder also replays each of its
-/// children through its stack. `parallel`: the root's changed branch children are rehashed
-/// on their own threads.
+/// children through its stack. `parallel`: the root's changed branch children, and theirs
+/// ([`SPLIT_LEVELS`]), are rehashed on their own threads.
 pub(super) fn rehash_root<N: TrieNodes + Sync, L: TrieLeaves + Sync>(
     nodes: &N,
     leaves: &L,
@@ -803,7 +803,7 @@ mod pool_tests {
         let allowed = cores_of_this_thread();
         let pool = super::root_pool().expect("the root threads start");
         let mut pinned: Vec<Vec<usize>> = pool.broadcast(|_| cores_of_this_thread());
-        if allowed.len() < 2 || pool.current_num_threads() > allowed.len() {
+        if allowed.len() < 2 || pool.current_num_threads() != allowed.len() {
             assert!(pinned.iter().all(|cores| *cores == allowed), "{pinned:?}");
             return;
         }

@@ -54,34 +54,41 @@ pub fn apply_prefetch_priority() {
 
 /// Pins the calling thread, the `index`-th of a pool of `threads`, to a core of its own
 /// among those it may use (Linux; the set it inherited), when the pool has exactly one
-/// thread per such core: a smaller pool pinned to the first cores would put every node
-/// of a host on the same ones. The root
-/// walk's threads do: on this project's 2-core VMs the kernel packs woken threads onto one
-/// vCPU while the other idles (`perf sched timehist` of `ordo bench blocks`: in about half
-/// the blocks both root threads time-shared one core for 9-12 ms, the other core idle,
-/// against 6 ms when they ran side by side). A pinned thread whose core is busy waits,
-/// but the pool's other threads steal its unstarted work.
+/// thread per such core: a smaller pool pinned to the first cores would put every node of
+/// a host on the same ones. The root walk's threads do: on this project's 2-core VMs the
+/// kernel packs woken threads onto one vCPU while the other idles (`perf sched timehist`
+/// of `ordo bench blocks`: in about half the blocks both root threads time-shared one core
+/// for 9-12 ms, the other core idle, against 6 ms when they ran side by side). A pinned
+/// thread whose core is busy waits, but the pool's other threads steal its unstarted work.
 pub(crate) fn pin_pool_thread(index: usize, threads: usize) {
     #[cfg(target_os = "linux")]
     {
-        use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
-        let Ok(allowed) = sched_getaffinity(None) else {
+        let Some(cores) = allowed_cores() else {
             return;
         };
-        let cores: Vec<usize> = (0..CpuSet::MAX_CPU)
-            .filter(|&c| allowed.is_set(c))
-            .collect();
         if cores.len() < 2 || threads != cores.len() {
             return;
         }
-        let mut own = CpuSet::new();
-        own.set(cores[index % cores.len()]);
-        if let Err(e) = sched_setaffinity(None, &own) {
+        let mut own = rustix::thread::CpuSet::new();
+        own.set(cores[index]);
+        if let Err(e) = rustix::thread::sched_setaffinity(None, &own) {
             tracing::debug!(target: "ordo::exec", error = %e, "a root thread stays unpinned");
         }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (index, threads);
+}
+
+/// The cores the calling thread may run on, in order; `None` if the kernel does not say.
+#[cfg(target_os = "linux")]
+pub(crate) fn allowed_cores() -> Option<Vec<usize>> {
+    use rustix::thread::{CpuSet, sched_getaffinity};
+    let allowed = sched_getaffinity(None).ok()?;
+    Some(
+        (0..CpuSet::MAX_CPU)
+            .filter(|&c| allowed.is_set(c))
+            .collect(),
+    )
 }
 
 #[cfg(target_os = "linux")]

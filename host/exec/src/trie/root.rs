@@ -791,11 +791,8 @@ impl<N: TrieNodes + Sync, L: TrieLeaves + Sync> Walk<'_, N, L> {
 #[cfg(test)]
 #[cfg(target_os = "linux")]
 mod pool_tests {
-    use rustix::thread::{CpuSet, sched_getaffinity};
-
     fn cores_of_this_thread() -> Vec<usize> {
-        let set = sched_getaffinity(None).expect("affinity of the calling thread");
-        (0..CpuSet::MAX_CPU).filter(|&c| set.is_set(c)).collect()
+        crate::priority::allowed_cores().expect("affinity of the calling thread")
     }
 
     #[test]

@@ -6,15 +6,17 @@
 //! which is on the path of every block. The block's batch now carries one `index_log`
 //! record instead (its replaced values; its transaction hashes are in the block itself).
 //! Its entries wait in memory ([`PendingIndex`]), readable, until a thread of their own
-//! (`ordo-index`) writes them in small batches, drops the log ([`Indexer::flush`]) and
-//! syncs the journal once. fjall's bulk ingestion, which skips the memtables, was tried:
+//! (`ordo-index`) writes them in small batches and drops the log ([`Indexer::flush`]); the
+//! next block's commit syncs them. fjall's bulk ingestion, which skips the memtables, was tried:
 //! it holds the journal lock (every write's) while it syncs its tables, and under load a
 //! block's commit waited up to 145 ms behind it.
 //!
 //! A block's state trie and storage trie nodes take the same road ([`BlockIndex::trie`]):
 //! at ten million accounts a block of a thousand transfers rewrites some 4,000 nodes (1.5
 //! MB), most of its batch, and consecutive blocks rewrite the same upper nodes. The writer
-//! merges a few blocks' nodes into atomic batches of whole blocks ([`TRIE_KEY`]); unlike
+//! merges a few blocks' nodes into atomic batches of whole blocks ([`TRIE_KEY`]), in the
+//! tries' own database (so no block's commit waits for them on a journal lock), and syncs
+//! that database's journal once; unlike
 //! the index entries, what a crash loses is recomputed by the state (`ordo_exec`), not
 //! rewritten from a log: the blocks' change sets name every key that changed.
 //!
@@ -183,6 +185,8 @@ pub(crate) struct Indexer {
     /// marks and no view reads a trie node.
     trie_behind: AtomicBool,
     db: Database,
+    /// The tries' own database (lib.rs `open_with_cache`).
+    tries: Database,
     ks: IndexKeyspaces,
 }
 
@@ -195,6 +199,8 @@ pub(crate) struct IndexKeyspaces {
     pub storage_history: Keyspace,
     pub index_log: Keyspace,
     pub meta: Keyspace,
+    /// The tries' database's own `meta`: [`TRIE_KEY`].
+    pub trie_meta: Keyspace,
 }
 
 struct WriterState {
@@ -218,6 +224,7 @@ impl Indexer {
     pub fn new(
         has_space: Box<dyn Fn() -> bool + Send + Sync>,
         db: Database,
+        tries: Database,
         ks: IndexKeyspaces,
     ) -> Self {
         Self {
@@ -235,6 +242,7 @@ impl Indexer {
                 Condvar::new(),
             )),
             db,
+            tries,
             ks,
             trie_behind: AtomicBool::new(false),
         }
@@ -468,13 +476,12 @@ impl Indexer {
         }
         batch.commit()?;
         if woken {
-            // Whoever syncs the journal next syncs what this wrote: a block's commit after
-            // each trie batch synced some 4.5 MB and took 5-7 ms instead of 2-3 (`ordo bench
-            // blocks` at 10M accounts, every third block). The writer syncs its own while
-            // the next block executes. fjall holds the journal lock while it syncs, so a
-            // commit that comes meanwhile waits for the rest of this sync, where before it
-            // always did the whole of it.
-            self.db.persist(fjall::PersistMode::SyncData)?;
+            // The tries' journal is theirs alone: syncing it here delays no block's commit,
+            // and bounds what the state recomputes after a power loss. The entries written
+            // to the blocks' database above (some 500 KB every few blocks) are synced by
+            // the next block's commit: a sync here would hold that database's journal lock,
+            // which a commit arriving meanwhile would wait out.
+            self.tries.persist(fjall::PersistMode::SyncData)?;
         }
 
         let mut pending = self.pending.write();
@@ -556,7 +563,7 @@ impl<'a> TrieGroup<'a> {
             return Ok(());
         };
         let ks = &indexer.ks;
-        let mut batch = indexer.db.batch();
+        let mut batch = indexer.tries.batch();
         for owner in &self.wiped {
             remove_stored_under(
                 &mut batch,
@@ -567,7 +574,7 @@ impl<'a> TrieGroup<'a> {
         }
         put_writes(&mut batch, &ks.account_trie, &self.account_trie);
         put_writes(&mut batch, &ks.storage_trie, &self.storage_trie);
-        batch.insert(&ks.meta, TRIE_KEY, last.to_be_bytes());
+        batch.insert(&ks.trie_meta, TRIE_KEY, last.to_be_bytes());
         batch.commit()
     }
 }

@@ -545,7 +545,7 @@ fn trie_nodes_written_behind_read_as_written_ones_until_and_after_they_are() {
         assert_eq!(reads(&behind.live(), &owners, 7), expected, "seed {seed}");
         assert_eq!(
             behind
-                .meta
+                .trie_meta
                 .get(crate::index::TRIE_KEY)
                 .unwrap()
                 .map(|v| read_head(&v)),
@@ -558,6 +558,76 @@ fn trie_nodes_written_behind_read_as_written_ones_until_and_after_they_are() {
         assert_eq!(reopened.trie_behind().unwrap(), None);
         assert_eq!(reads(&reopened.live(), &owners, 7), expected, "seed {seed}");
     }
+}
+
+/// A datadir of state format 2 kept its tries in the blocks' database: it opens as format
+/// 3, its nodes moved into the tries' own. The move also runs again over what an earlier
+/// attempt, cut short before the format mark, left in the tries' database.
+#[test]
+fn a_format_2_datadir_moves_its_tries_into_their_own_database() {
+    let owners: Vec<Address> = (0..3u8).map(Address::with_last_byte).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let stray = path_key(ACCOUNT_TRIE_OWNER, &Nibbles::from_nibbles([0xf; 9]));
+    let (expected, nodes) = {
+        let s = Storage::open(dir.path()).unwrap();
+        s.commit_block(&random_base(5, &owners)).unwrap();
+        s.commit_block(&random_change(5, 1, &owners, &owners[..1]))
+            .unwrap();
+        s.commit_block(&random_change(6, 2, &owners, &[])).unwrap();
+        s.flush_indexes().unwrap();
+        let expected = reads(&s.live(), &owners, 5);
+        // Back to format 2: the nodes and their mark in the blocks' database.
+        let mut nodes = 0;
+        for (name, from) in FORMAT_2_TRIES
+            .into_iter()
+            .zip([&s.account_trie, &s.storage_trie])
+        {
+            let into = s.db.keyspace(name, KeyspaceCreateOptions::default).unwrap();
+            for item in from.iter() {
+                let (key, value) = item.into_inner().unwrap();
+                into.insert(key, value).unwrap();
+                nodes += 1;
+            }
+        }
+        assert!(nodes > 80, "{nodes} nodes");
+        let trie_at = s.trie_meta.get(TRIE_KEY).unwrap().unwrap();
+        s.meta.insert(TRIE_KEY, trie_at).unwrap();
+        s.meta.insert(STATE_FORMAT_KEY, [2]).unwrap();
+        // What a move cut short could have left: a node no block wrote, and no mark.
+        s.account_trie
+            .insert(&stray, encode_node(&test_node(1)))
+            .unwrap();
+        s.trie_meta.remove(TRIE_KEY).unwrap();
+        s.flush().unwrap();
+        (expected, nodes)
+    };
+    let moved = Storage::open(dir.path()).unwrap();
+    assert_eq!(
+        moved.meta.get(STATE_FORMAT_KEY).unwrap().as_deref(),
+        Some(&[STATE_FORMAT][..])
+    );
+    assert_eq!(STATE_FORMAT, 3);
+    for name in FORMAT_2_TRIES {
+        assert!(!moved.db.keyspace_exists(name), "{name} is left");
+    }
+    assert!(moved.meta.get(TRIE_KEY).unwrap().is_none());
+    assert_eq!(moved.trie_behind().unwrap(), None);
+    assert_eq!(moved.account_trie.get(&stray).unwrap(), None);
+    assert_eq!(
+        moved.account_trie.iter().count() + moved.storage_trie.iter().count(),
+        nodes
+    );
+    assert_eq!(reads(&moved.live(), &owners, 5), expected);
+    assert_eq!(reads(&moved.snapshot(), &owners, 5), expected);
+    // And it goes on as format 3: another block, another open.
+    moved
+        .commit_block(&random_change(7, 3, &owners, &owners[1..2]))
+        .unwrap();
+    moved.flush_indexes().unwrap();
+    let expected = reads(&moved.live(), &owners, 7);
+    drop(moved);
+    let reopened = Storage::open(dir.path()).unwrap();
+    assert_eq!(reads(&reopened.live(), &owners, 7), expected);
 }
 
 /// Blocks 0-3 of a random chain, of which a crash lost blocks 2 and 3's trie nodes (they

@@ -35,7 +35,8 @@ pub struct Changed {
 /// The state as one moment of the database saw it.
 pub struct StateView<'a> {
     storage: &'a Storage,
-    snapshot: Option<Snapshot>,
+    /// The blocks' database's and the tries' database's, taken together.
+    snapshot: Option<(Snapshot, Snapshot)>,
     staged: Option<&'a Staged>,
     /// The history entries not yet in their keyspaces, as of the snapshot (index.rs).
     pending: PendingIndex,
@@ -84,7 +85,9 @@ impl Storage {
     /// The state as it is now, unchanged by later commits for as long as the view lives
     /// (keep it short: it holds old data on disk).
     pub fn snapshot(&self) -> StateView<'_> {
-        let (pending, snapshot) = self.index.capture(|| self.db.snapshot());
+        let (pending, snapshot) = self
+            .index
+            .capture(|| (self.db.snapshot(), self.tries.snapshot()));
         StateView {
             storage: self,
             snapshot: Some(snapshot),
@@ -138,12 +141,35 @@ impl<'a> StateView<'a> {
 }
 
 impl StateView<'_> {
+    /// A key of one of the blocks' database's keyspaces.
     fn get(&self, keyspace: &Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(match &self.snapshot {
+        self.get_in(self.snapshot.as_ref().map(|(db, _)| db), keyspace, key)
+    }
+
+    /// A key of the keyspace of `layer`, through the snapshot of its database.
+    fn layer_get(&self, layer: Layer, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_in(self.layer_snapshot(layer), self.keyspace(layer).0, key)
+    }
+
+    fn get_in(
+        &self,
+        snapshot: Option<&Snapshot>,
+        keyspace: &Keyspace,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(match snapshot {
             Some(snapshot) => snapshot.get(keyspace, key)?,
             None => keyspace.get(key)?,
         }
         .map(|v| v.to_vec()))
+    }
+
+    /// The snapshot (of a snapshot view) of the database that holds `layer`: a snapshot
+    /// reads only its own database's keyspaces.
+    fn layer_snapshot(&self, layer: Layer) -> Option<&Snapshot> {
+        self.snapshot
+            .as_ref()
+            .map(|(db, tries)| if Self::is_trie(layer) { tries } else { db })
     }
 
     fn keyspace(&self, layer: Layer) -> (&Keyspace, &'static str) {
@@ -228,7 +254,7 @@ impl StateView<'_> {
                 return Ok(None);
             }
         }
-        self.get(self.keyspace(layer).0, key)
+        self.layer_get(layer, key)
     }
 
     /// The first state key in `from..=to` that this view sees, with its value. A range read
@@ -254,7 +280,11 @@ impl StateView<'_> {
         to: &[u8],
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let Some((top, below)) = overlays.split_first() else {
-            return match self.range(self.keyspace(layer).0, from, to).next() {
+            let keyspace = self.keyspace(layer).0;
+            return match self
+                .range_in(self.layer_snapshot(layer), keyspace, from, to)
+                .next()
+            {
                 Some(item) => {
                     let (key, value) = item.into_inner()?;
                     Ok(Some((key.to_vec(), value.to_vec())))
@@ -294,8 +324,19 @@ impl StateView<'_> {
         })
     }
 
+    /// A range of one of the blocks' database's keyspaces.
     fn range(&self, keyspace: &Keyspace, from: &[u8], to: &[u8]) -> Iter {
-        match &self.snapshot {
+        self.range_in(self.snapshot.as_ref().map(|(db, _)| db), keyspace, from, to)
+    }
+
+    fn range_in(
+        &self,
+        snapshot: Option<&Snapshot>,
+        keyspace: &Keyspace,
+        from: &[u8],
+        to: &[u8],
+    ) -> Iter {
+        match snapshot {
             Some(snapshot) => snapshot.range(keyspace, from..=to),
             None => keyspace.range(from..=to),
         }

@@ -85,9 +85,14 @@ impl Storage {
     /// The state as it is now, unchanged by later commits for as long as the view lives
     /// (keep it short: it holds old data on disk).
     pub fn snapshot(&self) -> StateView<'_> {
-        let (pending, snapshot) = self
+        // The tries' first: the writer stores only the nodes of stored blocks, so the tries
+        // then stand at or before the blocks' snapshot's head, and the pending list taken
+        // with them covers the blocks between. The other order could pair the head's state
+        // with a later block's nodes (a block stored and its nodes written in between).
+        let (pending, (tries, db)) = self
             .index
-            .capture(|| (self.db.snapshot(), self.tries.snapshot()));
+            .capture(|| (self.tries.snapshot(), self.db.snapshot()));
+        let snapshot = (db, tries);
         StateView {
             storage: self,
             snapshot: Some(snapshot),

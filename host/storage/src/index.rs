@@ -7,18 +7,18 @@
 //! record instead (its replaced values; its transaction hashes are in the block itself).
 //! Its entries wait in memory ([`PendingIndex`]), readable, until a thread of their own
 //! (`ordo-index`) writes them in small batches and drops the log ([`Indexer::flush`]); the
-//! next block's commit syncs them. fjall's bulk ingestion, which skips the memtables, was tried:
-//! it holds the journal lock (every write's) while it syncs its tables, and under load a
-//! block's commit waited up to 145 ms behind it.
+//! next block's commit syncs them. fjall's bulk ingestion, which skips the memtables, was
+//! tried: it holds the journal lock (every write's) while it syncs its tables, and under
+//! load a block's commit waited up to 145 ms behind it.
 //!
 //! A block's state trie and storage trie nodes take the same road ([`BlockIndex::trie`]):
 //! at ten million accounts a block of a thousand transfers rewrites some 4,000 nodes (1.5
 //! MB), most of its batch, and consecutive blocks rewrite the same upper nodes. The writer
 //! merges a few blocks' nodes into atomic batches of whole blocks ([`TRIE_KEY`]), in the
 //! tries' own database (so no block's commit waits for them on a journal lock), and syncs
-//! that database's journal once; unlike
-//! the index entries, what a crash loses is recomputed by the state (`ordo_exec`), not
-//! rewritten from a log: the blocks' change sets name every key that changed.
+//! that database's journal once. Unlike the index entries, what a crash loses is
+//! recomputed by the state (`ordo_exec`), not rewritten from a log: the blocks' change
+//! sets name every key that changed.
 //!
 //! Readers see the pending entries as well as the keyspaces (views capture them with their
 //! snapshot, so entries written meanwhile are neither hidden nor doubled). After a crash,

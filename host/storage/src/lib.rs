@@ -285,21 +285,38 @@ const TRIE_DIR: &str = "trie";
 /// The keyspaces that held the tries in format 2, in the blocks' database.
 const FORMAT_2_TRIES: [&str; 2] = ["account_trie", "storage_trie"];
 
-/// Keys per batch of [`Storage::move_tries`] and [`remove_all`].
+/// Keys per batch of [`write_chunked`].
 const MOVE_CHUNK: usize = 16 * 1_024;
 
-/// Removes every key of `keyspace`, in batches: not fjall's `clear`, which a journal replays
-/// at recovery over whatever was ingested after it.
-fn remove_all(db: &Database, keyspace: &Keyspace) -> Result<()> {
+/// Writes to `keyspace` of `db` each key with its value (`None`: removed), in batches of
+/// [`MOVE_CHUNK`] through the journal.
+fn write_chunked(
+    db: &Database,
+    keyspace: &Keyspace,
+    writes: impl Iterator<Item = fjall::Result<(fjall::UserKey, Option<fjall::UserValue>)>>,
+) -> Result<()> {
     let mut batch = db.batch();
-    for item in keyspace.iter() {
-        batch.remove(keyspace, item.key()?);
+    for write in writes {
+        match write? {
+            (key, Some(value)) => batch.insert(keyspace, key, value),
+            (key, None) => batch.remove(keyspace, key),
+        }
         if batch.len() == MOVE_CHUNK {
             std::mem::replace(&mut batch, db.batch()).commit()?;
         }
     }
     batch.commit()?;
     Ok(())
+}
+
+/// Removes every key of `keyspace`: not with fjall's `clear`, which a journal replays at
+/// recovery over whatever was ingested after it.
+fn remove_all(db: &Database, keyspace: &Keyspace) -> Result<()> {
+    write_chunked(
+        db,
+        keyspace,
+        keyspace.iter().map(|item| Ok((item.key()?, None))),
+    )
 }
 
 /// The journal files in `dir`, each with where its last non-zero byte ends, read before
@@ -362,8 +379,6 @@ pub struct Storage {
     /// The tries' own database ([`TRIE_DIR`]): `account_trie`, `storage_trie` and their
     /// `meta` (the `trie_at` mark).
     tries: Database,
-    /// Whether [`Storage::ingest_state`] wrote the tries (its genesis block carries none).
-    ingested: Arc<std::sync::atomic::AtomicBool>,
     /// Decoded receipts of recently read blocks: a wallet or explorer asks for the receipts
     /// of a block's transactions one by one, and each would otherwise decode them all.
     recent_receipts: Arc<Cache<u64, Arc<Vec<ReceiptRecord>>>>,
@@ -584,7 +599,6 @@ impl Storage {
             recent_blocks: Arc::new(Cache::new(RECENT_BLOCKS)),
             db,
             tries,
-            ingested: Arc::default(),
         };
         if storage.head()?.is_some() {
             let found = storage
@@ -597,6 +611,12 @@ impl Storage {
                 STATE_FORMAT => storage.drop_format_2_tries()?,
                 _ => return Err(StorageError::Format { found }),
             }
+        } else {
+            // Nothing in a datadir without a head counts: the nodes a genesis cut short
+            // left (they are written before its block, or ingested before it) go, so the
+            // next genesis, small or bulk, starts from empty tries.
+            remove_all(&storage.tries, &storage.account_trie)?;
+            remove_all(&storage.tries, &storage.storage_trie)?;
         }
         storage.recover_index()?;
         Ok(storage)
@@ -616,19 +636,14 @@ impl Storage {
             if !self.db.keyspace_exists(name) {
                 continue;
             }
-            // Through the journal, in batches (about 5 s at ten million accounts): simple,
-            // and it needs no `clear`, which a journal replays at recovery over what was
-            // ingested after it.
+            // Through the journal (about 5 s at ten million accounts): simple, and it needs
+            // no `clear`, which a journal replays at recovery over what was ingested after.
             let from = self.db.keyspace(name, KeyspaceCreateOptions::default)?;
-            let mut batch = self.tries.batch();
-            for item in from.iter() {
+            let copies = from.iter().map(|item| {
                 let (key, value) = item.into_inner()?;
-                batch.insert(into, key, value);
-                if batch.len() == MOVE_CHUNK {
-                    std::mem::replace(&mut batch, self.tries.batch()).commit()?;
-                }
-            }
-            batch.commit()?;
+                Ok((key, Some(value)))
+            });
+            write_chunked(&self.tries, into, copies)?;
         }
         // Absent: a datadir from before the tries were written behind, all of them stored.
         let trie_at = self.meta.get(TRIE_KEY)?.map_or(head, |v| read_head(&v));
@@ -776,16 +791,11 @@ impl Storage {
 
     /// The nodes of a commit not written behind (the genesis block's, or a commit without
     /// a block), in the tries' database, durably, before the commit's own batch: the two
-    /// are not one atomic write. A genesis carries all its nodes, so what an attempt cut
-    /// short before its batch left there goes first; but the genesis of a bulk state
-    /// carries none ([`Storage::ingest_state`] wrote them, and removed the leftovers). A commit without a block is for
-    /// tests and tools: a crash between the two writes leaves its nodes ahead of its state.
+    /// are not one atomic write. What a genesis cut short between them leaves goes at the
+    /// next open (a datadir without a head). A commit without a block is for tests and
+    /// tools: a crash between the two writes leaves its nodes ahead of its state.
     fn write_trie_in_place(&self, commit: &BlockCommit, staged: &Staged) -> Result<()> {
         let genesis = commit.block.as_ref().is_some_and(|b| b.number() == 0);
-        if genesis && !self.ingested.load(std::sync::atomic::Ordering::Acquire) {
-            remove_all(&self.tries, &self.account_trie)?;
-            remove_all(&self.tries, &self.storage_trie)?;
-        }
         let mut batch = self.tries.batch().durability(Some(PersistMode::SyncAll));
         for hashed in &staged.wiped {
             let owner = hashed.as_slice();
@@ -1068,12 +1078,6 @@ impl Storage {
             ingest.write(slot_key(&owner, &slot), value.to_be_bytes::<32>())?;
         }
         ingest.finish()?;
-        // What a genesis cut short before its block left in the tries goes first (the
-        // removals come before the ingested tables, which fjall gives a later sequence).
-        remove_all(&self.tries, &self.account_trie)?;
-        remove_all(&self.tries, &self.storage_trie)?;
-        self.ingested
-            .store(true, std::sync::atomic::Ordering::Release);
         let mut ingest = self.account_trie.start_ingestion()?;
         for (path, node) in state.account_nodes {
             ingest.write(path_key(ACCOUNT_TRIE_OWNER, &path), encode_node(&node))?;

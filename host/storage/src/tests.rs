@@ -640,31 +640,36 @@ fn a_format_2_datadir_moves_its_tries_into_their_own_database() {
 }
 
 /// The tries are written before the genesis block's batch, not with it: a genesis cut short
-/// in between leaves nodes, which the genesis written next (small or bulk) removes.
+/// in between leaves nodes, which go when the datadir (still without a head) opens again,
+/// before the next genesis, small or bulk.
 #[test]
 fn a_genesis_removes_the_trie_nodes_an_interrupted_one_left() {
     let stray = path_key(ACCOUNT_TRIE_OWNER, &Nibbles::from_nibbles([0xe; 7]));
     let stray_storage = path_key(&[0x55; 32], &Nibbles::from_nibbles([0x1; 3]));
-    let leave_strays = |s: &Storage| {
+    // A first start that stored the nodes and stopped before the genesis block, then the
+    // restart.
+    let reopened_with_strays = |dir: &std::path::Path| {
+        let s = Storage::open(dir).unwrap();
         s.account_trie
             .insert(&stray, encode_node(&test_node(4)))
             .unwrap();
         s.storage_trie
             .insert(&stray_storage, encode_node(&test_node(5)))
             .unwrap();
+        s.flush().unwrap();
+        drop(s);
+        Storage::open(dir).unwrap()
     };
     let owners: Vec<Address> = (0..2u8).map(Address::with_last_byte).collect();
     let small = tempfile::tempdir().unwrap();
-    let s = Storage::open(small.path()).unwrap();
-    leave_strays(&s);
+    let s = reopened_with_strays(small.path());
     s.commit_block(&random_base(3, &owners)).unwrap();
     assert_eq!(s.account_trie.get(&stray).unwrap(), None);
     assert_eq!(s.storage_trie.get(&stray_storage).unwrap(), None);
     assert!(s.account_trie.iter().count() > 0);
 
     let bulk = tempfile::tempdir().unwrap();
-    let s = Storage::open(bulk.path()).unwrap();
-    leave_strays(&s);
+    let s = reopened_with_strays(bulk.path());
     let path = Nibbles::from_nibbles([0x3, 0x4]);
     s.ingest_state(BulkState {
         accounts: vec![],
